@@ -1,0 +1,146 @@
+"""Effects: what the engine asks the outside world to do.
+
+The engine never writes rows or sends messages. Flow steps and rule firings return these frozen
+values; `backend/effects.py:apply_effects` turns them into to-dos, notifications, outbox rows,
+field updates and order events inside the caller's transaction. Every effect carries a
+deterministic `dedupe_key`, so applying the same effect twice (a retried scan, two workers) stores
+it once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+Priority = Literal["low", "normal", "high", "urgent"]
+
+
+@dataclass(frozen=True)
+class CreateTodo:
+    """Give a person (or each member of a role) a to-do on an order."""
+
+    dedupe_key: str
+    kind: str  # approval / task / reminder / follow_up
+    title: str
+    assignee_ids: tuple[int, ...]
+    body: str = ""
+    priority: Priority = "normal"
+    due_at: datetime | None = None
+    flow_instance_id: int | None = None
+    node_key: str | None = None
+    cc_user_ids: tuple[int, ...] = ()
+    payload: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class CloseTodo:
+    """Close open to-dos that were created under `todo_dedupe_key` (done, withdrawn, moved on)."""
+
+    dedupe_key: str
+    todo_dedupe_key: str
+    outcome: str  # done / cancelled / superseded
+
+
+@dataclass(frozen=True)
+class Notify:
+    """An in-app notification (and, by the user's preferences, email / chat) to staff."""
+
+    dedupe_key: str
+    user_ids: tuple[int, ...]
+    title: str
+    body: str = ""
+    channels: tuple[str, ...] = ("in_app",)
+
+
+@dataclass(frozen=True)
+class MessageCustomer:
+    """A message to the order's customer by their preferred channel (through the outbox)."""
+
+    dedupe_key: str
+    subject: str
+    body: str
+    channel: str | None = None  # None: the customer's preferred channel
+
+
+@dataclass(frozen=True)
+class CallWebhook:
+    dedupe_key: str
+    url: str
+    payload: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    secret_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class SetField:
+    """Set a core column (`planned_delivery`) or a designed field (`data.tracking_no`)."""
+
+    dedupe_key: str
+    field: str
+    value: Any = field(hash=False, compare=True)
+
+
+@dataclass(frozen=True)
+class AddTag:
+    dedupe_key: str
+    tag: str
+
+
+@dataclass(frozen=True)
+class AddRiskFlag:
+    dedupe_key: str
+    flag: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class EnterStage:
+    """The order's visible stage changes (stage, stage_entered_at)."""
+
+    dedupe_key: str
+    stage: str
+
+
+@dataclass(frozen=True)
+class ScheduleTimer:
+    dedupe_key: str
+    fire_at: datetime
+    kind: str
+    payload: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class CancelTimer:
+    dedupe_key: str
+    timer_dedupe_key: str
+
+
+@dataclass(frozen=True)
+class StartFlow:
+    dedupe_key: str
+    flow_key: str
+
+
+@dataclass(frozen=True)
+class CompleteOrder:
+    """The order's flow reached its end: status becomes `completed` (or `cancelled`)."""
+
+    dedupe_key: str
+    status: Literal["completed", "cancelled"] = "completed"
+
+
+Effect = (
+    CreateTodo
+    | CloseTodo
+    | Notify
+    | MessageCustomer
+    | CallWebhook
+    | SetField
+    | AddTag
+    | AddRiskFlag
+    | EnterStage
+    | ScheduleTimer
+    | CancelTimer
+    | StartFlow
+    | CompleteOrder
+)
