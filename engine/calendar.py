@@ -12,7 +12,7 @@ clock.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -105,8 +105,8 @@ class BusinessCalendar(BaseModel):
             return []
         out = []
         for period in self.periods:
-            start = datetime.combine(day, period.start, self.zone).astimezone(timezone.utc)
-            end = datetime.combine(day, period.end, self.zone).astimezone(timezone.utc)
+            start = datetime.combine(day, period.start, self.zone).astimezone(UTC)
+            end = datetime.combine(day, period.end, self.zone).astimezone(UTC)
             if end > start:
                 out.append((start, end))
         return out
@@ -126,8 +126,8 @@ def working_hours_between(start: datetime, end: datetime, cal: BusinessCalendar)
     _require_aware("end", end)
     if end < start:
         return -working_hours_between(end, start, cal)
-    start_utc = start.astimezone(timezone.utc)
-    end_utc = end.astimezone(timezone.utc)
+    start_utc = start.astimezone(UTC)
+    end_utc = end.astimezone(UTC)
     day = start_utc.astimezone(cal.zone).date() - timedelta(days=1)
     last_day = end_utc.astimezone(cal.zone).date() + timedelta(days=1)
     seconds = 0.0
@@ -148,7 +148,7 @@ def add_working_hours(start: datetime, hours: float, cal: BusinessCalendar) -> d
     _require_aware("start", start)
     if hours < 0:
         raise CalendarError("calendar.negative_hours", hours=hours)
-    start_utc = start.astimezone(timezone.utc)
+    start_utc = start.astimezone(UTC)
     if hours == 0:
         return start_utc
     if not cal.has_working_time():

@@ -1,6 +1,6 @@
 """Business calendar: working hours between two moments and adding working hours."""
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -52,8 +52,8 @@ class TestWorkingHoursBetween:
 
     def test_utc_inputs_use_the_calendar_zone(self):
         # 01:00 UTC = 09:00 Shanghai; 10:00 UTC = 18:00 Shanghai.
-        start = datetime(2026, 11, 23, 1, tzinfo=timezone.utc)
-        end = datetime(2026, 11, 23, 10, tzinfo=timezone.utc)
+        start = datetime(2026, 11, 23, 1, tzinfo=UTC)
+        end = datetime(2026, 11, 23, 10, tzinfo=UTC)
         assert working_hours_between(start, end, CAL) == pytest.approx(8.0)
 
     def test_dst_day_counts_wall_clock_hours(self):
@@ -92,7 +92,7 @@ class TestAddWorkingHours:
     def test_lands_on_working_time(self, start, hours, expected):
         result = add_working_hours(start, hours, CAL)
         assert result == expected
-        assert result.tzinfo is timezone.utc
+        assert result.tzinfo is UTC
 
     def test_holiday_is_skipped(self):
         cal = BusinessCalendar(holidays={date(2026, 11, 24)})
@@ -136,7 +136,7 @@ class TestCalendarDefinition:
 @settings(max_examples=150, deadline=None)
 @given(
     start=st.datetimes(
-        min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(timezone.utc)
+        min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(UTC)
     ),
     hours=st.floats(min_value=0.01, max_value=200, allow_nan=False),
 )
