@@ -129,6 +129,21 @@ class CompleteOrder:
     status: Literal["completed", "cancelled"] = "completed"
 
 
+@dataclass(frozen=True)
+class RecordEvent:
+    """An entry in the order's event log (`order_event`): a flow transition, a comment, …
+
+    `type` is a dotted code (`flow.approved`, `flow.node_entered`); `data` holds its params
+    (node key, task id, attachments) for the order page's timeline.
+    """
+
+    dedupe_key: str
+    type: str
+    actor_id: int | None = None
+    note: str = ""
+    data: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
 Effect = (
     CreateTodo
     | CloseTodo
@@ -143,4 +158,5 @@ Effect = (
     | CancelTimer
     | StartFlow
     | CompleteOrder
+    | RecordEvent
 )
