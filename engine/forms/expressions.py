@@ -1,0 +1,173 @@
+"""JSON-logic in forms: checking an expression, finding the fields it reads, evaluating it.
+
+Why a checker of our own: JSON-logic libraries evaluate anything and fail late (an unknown
+operator raises only when reached, a typo in a `var` silently yields null). Publishing must refuse
+both up front and name the field, and the dependency graph needs the exact set of fields an
+expression reads. The checker is scope-aware: inside `map` / `filter` / `all` / `some` / `none`
+over a line-items field, `var` names a column of the row; inside `reduce`, `current.<column>` and
+`accumulator`. Evaluation uses panzi-json-logic (jsonlogic.com semantics, standard operators only,
+so the same expressions compile to SQL elsewhere).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from json_logic import jsonLogic
+from json_logic.builtins import BUILTINS
+
+from engine.forms.definition import FieldType, FormField
+from engine.forms.issues import Issue
+
+ITERATING = frozenset({"filter", "map", "all", "some", "none"})
+SPECIAL_FORMS = frozenset({"if", "?:", "and", "or", "reduce"}) | ITERATING
+OPERATORS = frozenset(BUILTINS) - {"log"} | SPECIAL_FORMS
+"""`log` prints to stdout; nothing else is left out."""
+
+MAX_EXPRESSION_NODES = 500
+MAX_EXPRESSION_DEPTH = 32
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a `var` may name at this point of an expression."""
+
+    kind: Literal["form", "row", "reduce", "opaque"]
+    fields: Mapping[str, FormField] = field(default_factory=dict)
+
+
+@dataclass
+class ExpressionCheck:
+    issues: list[Issue] = field(default_factory=list)
+    refs: set[str] = field(default_factory=set)
+    """Keys (top-level fields, or columns for a row scope) the expression reads."""
+    nodes: int = 0
+
+
+def check_expression(expr: Any, scope: Scope, path: str) -> ExpressionCheck:
+    """Every problem in `expr` (unknown operator, unknown field, dynamic var, too big) and the
+    fields it reads. `path` prefixes issue paths (`fields[3].expression`)."""
+    result = ExpressionCheck()
+    _walk(expr, scope, path, result, depth=0)
+    if result.nodes > MAX_EXPRESSION_NODES:
+        result.issues.append(
+            Issue(path, "form.expression_too_large", {"nodes": result.nodes, "max": MAX_EXPRESSION_NODES})
+        )
+    return result
+
+
+def _walk(expr: Any, scope: Scope, path: str, out: ExpressionCheck, depth: int) -> None:
+    out.nodes += 1
+    if depth > MAX_EXPRESSION_DEPTH:
+        if not any(i.code == "form.expression_too_deep" for i in out.issues):
+            out.issues.append(Issue(path, "form.expression_too_deep", {"max": MAX_EXPRESSION_DEPTH}))
+        return
+    if isinstance(expr, list):
+        for item in expr:
+            _walk(item, scope, path, out, depth + 1)
+        return
+    if not isinstance(expr, dict):
+        return
+    if len(expr) != 1:
+        out.issues.append(Issue(path, "form.expression_invalid", {"detail": f"object with {len(expr)} keys"}))
+        return
+    op, args = next(iter(expr.items()))
+    if op not in OPERATORS:
+        out.issues.append(Issue(path, "form.expression_unknown_operator", {"operator": op}))
+        return
+    if not isinstance(args, list):
+        args = [args]
+    if op == "var":
+        _check_var(args, scope, path, out)
+    elif op in ("missing", "missing_some"):
+        names = args[1] if op == "missing_some" and len(args) > 1 else args
+        if isinstance(names, list) and all(isinstance(n, str) for n in names):
+            for name in names:
+                _check_name(name, scope, path, out)
+        else:
+            out.issues.append(Issue(path, "form.expression_dynamic_var", {"operator": op}))
+    elif op in ITERATING or op == "reduce":
+        if len(args) < 2:
+            out.issues.append(Issue(path, "form.expression_arity", {"operator": op, "min": 2}))
+            return
+        _walk(args[0], scope, path, out, depth + 1)
+        columns = _item_columns(args[0], scope)
+        if op == "reduce":
+            inner = Scope("reduce", columns) if columns is not None else Scope("opaque")
+            _walk(args[1], inner, path, out, depth + 1)
+            for rest in args[2:]:
+                _walk(rest, scope, path, out, depth + 1)
+        else:
+            inner = Scope("row", columns) if columns is not None else Scope("opaque")
+            for rest in args[1:]:
+                _walk(rest, inner, path, out, depth + 1)
+    else:
+        for arg in args:
+            _walk(arg, scope, path, out, depth + 1)
+
+
+def _check_var(args: list[Any], scope: Scope, path: str, out: ExpressionCheck) -> None:
+    name = args[0] if args else None
+    for extra in args[1:]:
+        _walk(extra, scope, path, out, 1)
+    if name is None or name == "":
+        return  # the whole current item: fine in a row scope, opaque elsewhere
+    if isinstance(name, int | float) and not isinstance(name, bool):
+        name = str(name)
+    if not isinstance(name, str):
+        out.issues.append(Issue(path, "form.expression_dynamic_var", {"operator": "var"}))
+        return
+    _check_name(name, scope, path, out)
+
+
+def _check_name(name: str, scope: Scope, path: str, out: ExpressionCheck) -> None:
+    head, _, rest = name.partition(".")
+    if scope.kind == "opaque":
+        return
+    if scope.kind == "reduce":
+        if head == "accumulator" and not rest:
+            return
+        if head == "current":
+            if not rest:
+                return
+            head = rest.partition(".")[0]
+        else:
+            out.issues.append(Issue(path, "form.expression_unknown_field", {"name": name}))
+            return
+    if head not in scope.fields:
+        out.issues.append(Issue(path, "form.expression_unknown_field", {"name": name}))
+        return
+    if scope.kind == "form":
+        out.refs.add(head)
+    elif scope.kind == "row":
+        out.refs.add(head)
+
+
+def _item_columns(array_expr: Any, scope: Scope) -> dict[str, FormField] | None:
+    """The columns of the rows an array expression yields, when that is known statically."""
+    if not isinstance(array_expr, dict) or len(array_expr) != 1:
+        return None
+    op, args = next(iter(array_expr.items()))
+    if not isinstance(args, list):
+        args = [args]
+    if op == "var" and scope.kind == "form" and args and isinstance(args[0], str):
+        f = scope.fields.get(args[0])
+        if f is not None and f.type == FieldType.LINE_ITEMS:
+            return {c.key: c for c in f.columns}
+    if op == "filter" and args:
+        return _item_columns(args[0], scope)
+    return None
+
+
+class ExpressionFailed(Exception):
+    """Evaluation raised (division by zero, a bad operand); the caller decides what it means."""
+
+
+def evaluate(expr: Any, data: Mapping[str, Any]) -> Any:
+    """Evaluate a checked expression against `data` (plain JSON values)."""
+    try:
+        return jsonLogic(expr, dict(data))
+    except (ArithmeticError, TypeError, ValueError, ReferenceError, IndexError, KeyError) as exc:
+        raise ExpressionFailed(str(exc)) from exc
