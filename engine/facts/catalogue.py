@@ -1,0 +1,303 @@
+"""The facts a rule may read: core order columns, designed fields, derived facts.
+
+Why this exists: a rule condition names facts (`amount`, `data.incoterm`, `hours_in_stage`).
+The in-process evaluator needs each fact's value for one order (`build_facts`); the time-rule scan
+needs each fact as a SQL expression over all orders (`engine.facts.sql.fact_sql`). Both come from
+this one catalogue, so a field name that is not here can never reach SQL, and tests hold the two
+renderings equal.
+
+Values in facts are JSON: dates and datetimes are ISO strings, numbers are floats or ints,
+missing values are None. Time comes in through `FactContext.now`; nothing reads the clock.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from engine.calendar import BusinessCalendar, working_hours_between
+
+__all__ = [
+    "Catalogue",
+    "FactContext",
+    "FactType",
+    "FieldSpec",
+    "build_facts",
+    "default_catalogue",
+    "fact_type_for_form_field",
+]
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DESIGNED_KEY = re.compile(r"[a-z][a-z0-9_]{0,62}")
+
+
+class FactType(StrEnum):
+    NUMBER = "number"
+    STRING = "string"
+    DATE = "date"  # ISO "YYYY-MM-DD"
+    DATETIME = "datetime"  # ISO with offset, UTC
+    BOOL = "bool"
+    LIST = "list"  # list of strings (tags, multi-select)
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One fact: its name in JSON-logic (`var`), type, where it comes from, and labels."""
+
+    name: str
+    type: FactType
+    source: str  # core / designed / derived
+    label_zh: str = ""
+    label_en: str = ""
+    options: tuple[str, ...] = ()  # select fields: the allowed values
+
+
+@dataclass(frozen=True)
+class FactContext:
+    """Everything time-dependent a fact needs: the moment of evaluation and the business calendar.
+
+    `working_hours_lookback_days` bounds `working_hours_in_stage`: time in a stage before
+    `now - lookback` is not counted (both renderings clamp the same way), which keeps the SQL
+    rendering a bounded expression.
+    """
+
+    now: datetime
+    calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
+    working_hours_lookback_days: int = 183
+
+    def __post_init__(self) -> None:
+        if self.now.tzinfo is None or self.now.utcoffset() is None:
+            raise ValueError("facts.naive_now")
+
+    @property
+    def today(self) -> date:
+        """The business's local date at `now` (days_until / days_overdue count from it)."""
+        return self.now.astimezone(self.calendar.zone).date()
+
+    @property
+    def now_seconds(self) -> int:
+        return epoch_seconds(self.now)
+
+
+_CORE: tuple[tuple[str, FactType, str, str], ...] = (
+    ("id", FactType.NUMBER, "订单ID", "Order id"),
+    ("number", FactType.STRING, "订单号", "Order number"),
+    ("customer_id", FactType.NUMBER, "客户", "Customer"),
+    ("owner_id", FactType.NUMBER, "负责人", "Owner"),
+    ("amount", FactType.NUMBER, "金额", "Amount"),
+    ("currency", FactType.STRING, "币种", "Currency"),
+    ("stage", FactType.STRING, "阶段", "Stage"),
+    ("status", FactType.STRING, "状态", "Status"),
+    ("stage_entered_at", FactType.DATETIME, "进入阶段时间", "Entered stage at"),
+    ("planned_delivery", FactType.DATE, "计划交期", "Planned delivery"),
+    ("payment_due", FactType.DATE, "付款到期日", "Payment due"),
+    ("source", FactType.STRING, "来源", "Source"),
+    ("external_id", FactType.STRING, "外部编号", "External id"),
+    ("form_key", FactType.STRING, "表单", "Form"),
+    ("tags", FactType.LIST, "标签", "Tags"),
+    ("risk_flags", FactType.LIST, "风险标记", "Risk flags"),
+    ("urge_count", FactType.NUMBER, "催办次数", "Times urged"),
+    ("last_customer_contact_at", FactType.DATETIME, "最近客户联系", "Last customer contact"),
+    ("created_at", FactType.DATETIME, "创建时间", "Created at"),
+    ("updated_at", FactType.DATETIME, "更新时间", "Updated at"),
+    ("closed_at", FactType.DATETIME, "关闭时间", "Closed at"),
+)
+
+_DERIVED: tuple[tuple[str, str, str], ...] = (
+    ("hours_in_stage", "在当前阶段小时数", "Hours in stage"),
+    ("working_hours_in_stage", "在当前阶段工作小时数", "Working hours in stage"),
+    ("days_since_created", "创建后天数", "Days since created"),
+    ("days_until_planned_delivery", "距计划交期天数", "Days until planned delivery"),
+    ("days_until_payment_due", "距付款到期天数", "Days until payment due"),
+    ("days_overdue_planned_delivery", "交期逾期天数", "Days past planned delivery"),
+    ("days_overdue_payment_due", "付款逾期天数", "Days past payment due"),
+    ("hours_since_last_customer_contact", "距上次客户联系小时数", "Hours since last customer contact"),
+)
+
+#: Core columns the SQL rendering reads (the backend maps each to its column).
+CORE_COLUMNS: tuple[str, ...] = tuple(name for name, *_ in _CORE) + ("data",)
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """Name -> FieldSpec for everything a rule may read."""
+
+    fields: Mapping[str, FieldSpec]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.fields
+
+    def __getitem__(self, name: str) -> FieldSpec:
+        return self.fields[name]
+
+    def types(self) -> dict[str, str]:
+        """Name -> type name, the shape `engine.jsonlogic.validate_logic` takes."""
+        return {name: str(spec.type) for name, spec in self.fields.items()}
+
+    def with_designed(self, designed: Iterable[FieldSpec | tuple[str, FactType | str]]) -> Catalogue:
+        """This catalogue plus designed fields (`key` becomes `data.key`)."""
+        merged = dict(self.fields)
+        for item in designed:
+            spec = item if isinstance(item, FieldSpec) else FieldSpec(item[0], FactType(item[1]), "designed")
+            key = spec.name.removeprefix("data.")
+            if not _DESIGNED_KEY.fullmatch(key):
+                raise ValueError(f"facts.bad_designed_key: {key!r}")
+            if spec.type is FactType.DATETIME:
+                raise ValueError(f"facts.designed_datetime_unsupported: {key!r}")
+            merged[f"data.{key}"] = FieldSpec(
+                f"data.{key}", spec.type, "designed", spec.label_zh, spec.label_en, spec.options
+            )
+        return Catalogue(merged)
+
+    def designed_keys(self) -> dict[str, FactType]:
+        return {n.removeprefix("data."): s.type for n, s in self.fields.items() if s.source == "designed"}
+
+
+def default_catalogue() -> Catalogue:
+    """Core columns and derived facts, no designed fields."""
+    fields = {name: FieldSpec(name, kind, "core", zh, en) for name, kind, zh, en in _CORE}
+    for name, zh, en in _DERIVED:
+        fields[name] = FieldSpec(name, FactType.NUMBER, "derived", zh, en)
+    return Catalogue(fields)
+
+
+_FORM_TYPES = {
+    "number": FactType.NUMBER,
+    "integer": FactType.NUMBER,
+    "decimal": FactType.NUMBER,
+    "money": FactType.NUMBER,
+    "percent": FactType.NUMBER,
+    "date": FactType.DATE,
+    "checkbox": FactType.BOOL,
+    "boolean": FactType.BOOL,
+    "switch": FactType.BOOL,
+    "multiselect": FactType.LIST,
+    "multi_select": FactType.LIST,
+    "checkboxes": FactType.LIST,
+    "tags": FactType.LIST,
+}
+
+
+def fact_type_for_form_field(form_field_type: str) -> FactType:
+    """The fact type a designed form field is read as (text-like fields are strings)."""
+    return _FORM_TYPES.get(form_field_type, FactType.STRING)
+
+
+# --- Python rendering -----------------------------------------------------------------------
+
+
+def as_utc(value: datetime) -> datetime:
+    """Stored datetimes are UTC; SQLite hands them back naive."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def epoch_seconds(value: datetime) -> int:
+    """Whole seconds since 1970 (floor): both renderings count time at one-second resolution."""
+    delta = as_utc(value) - EPOCH
+    return delta.days * 86400 + delta.seconds
+
+
+def _json_value(value: Any, kind: FactType) -> Any:
+    if value is None:
+        return None
+    if kind is FactType.NUMBER:
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, Decimal):
+            return float(value)
+        return value if isinstance(value, (int, float)) else None
+    if kind is FactType.DATETIME:
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return as_utc(value).isoformat()
+    if kind is FactType.DATE:
+        if isinstance(value, datetime):
+            value = value.date()
+        return value.isoformat() if isinstance(value, date) else (value if isinstance(value, str) else None)
+    if kind is FactType.BOOL:
+        return value if isinstance(value, bool) else None
+    if kind is FactType.LIST:
+        return list(value) if isinstance(value, (list, tuple)) else None
+    return value if isinstance(value, str) else None
+
+
+def _as_date(value: Any) -> date | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(value)
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return as_utc(value)
+
+
+def _floor_div(a: int, b: int) -> int:
+    return a // b
+
+
+def derived_value(name: str, order: Mapping[str, Any], ctx: FactContext) -> float | None:
+    """The Python rendering of one derived fact (None when its source column is empty)."""
+    if name in ("hours_in_stage", "hours_since_last_customer_contact", "working_hours_in_stage"):
+        column = "last_customer_contact_at" if name == "hours_since_last_customer_contact" else "stage_entered_at"
+        moment = _as_datetime(order.get(column))
+        if moment is None:
+            return None
+        seconds = epoch_seconds(moment)
+        if name != "working_hours_in_stage":
+            return (ctx.now_seconds - seconds) / 3600.0
+        now = datetime.fromtimestamp(ctx.now_seconds, UTC)
+        floor = now - timedelta(days=ctx.working_hours_lookback_days)
+        start = min(max(datetime.fromtimestamp(seconds, UTC), floor), now)
+        return float(working_hours_between(start, now, ctx.calendar))
+    if name == "days_since_created":
+        created = _as_datetime(order.get("created_at"))
+        if created is None:
+            return None
+        return float(_floor_div(ctx.now_seconds - epoch_seconds(created), 86400))
+    for prefix, column_of in (
+        ("days_until_", lambda n: n.removeprefix("days_until_")),
+        ("days_overdue_", lambda n: n.removeprefix("days_overdue_")),
+    ):
+        if name.startswith(prefix):
+            day = _as_date(order.get(column_of(name)))
+            if day is None:
+                return None
+            until = (day - ctx.today).days
+            return float(until) if prefix == "days_until_" else float(max(0, -until))
+    raise KeyError(name)
+
+
+def build_facts(order: Mapping[str, Any], catalogue: Catalogue, ctx: FactContext) -> dict[str, Any]:
+    """The facts of one order for in-process evaluation.
+
+    `order` maps core column names to their Python values (datetime, date, Decimal, dict for
+    `data`). Designed values whose JSON type does not fit the field type read as None, exactly
+    like the SQL rendering.
+    """
+    facts: dict[str, Any] = {}
+    data = order.get("data") or {}
+    designed: dict[str, Any] = {}
+    for name, spec in catalogue.fields.items():
+        if spec.source == "core":
+            facts[name] = _json_value(order.get(name), spec.type)
+        elif spec.source == "derived":
+            facts[name] = derived_value(name, order, ctx)
+        else:
+            key = name.removeprefix("data.")
+            value = data.get(key) if isinstance(data, dict) else None
+            designed[key] = _json_value(value, spec.type) if not isinstance(value, (date, Decimal)) else None
+    facts["data"] = designed
+    return facts

@@ -1,0 +1,100 @@
+"""Test support: a `sales_order` core table on SQLite and on PostgreSQL, no backend imports.
+
+Until the backend's model is used here, this Table mirrors the core columns of
+docs/team-contract.md. PostgreSQL comes from GENDAN_TEST_PG_URL (default: local server, scratch
+database `gendan_rules_test`); its half skips with a loud warning when no server answers.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    create_engine,
+    text,
+)
+
+PG_URL = os.environ.get(
+    "GENDAN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/gendan_rules_test"
+)
+
+metadata = MetaData()
+sales_order = Table(
+    "rules_test_sales_order",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("number", String(40)),
+    Column("customer_id", Integer),
+    Column("owner_id", Integer),
+    Column("amount", Numeric(18, 2)),
+    Column("currency", String(3)),
+    Column("stage", String(60)),
+    Column("status", String(20)),
+    Column("stage_entered_at", DateTime(timezone=True)),
+    Column("planned_delivery", Date),
+    Column("payment_due", Date),
+    Column("source", String(40)),
+    Column("external_id", String(80)),
+    Column("form_key", String(80)),
+    Column("tags", JSON),
+    Column("risk_flags", JSON),
+    Column("urge_count", Integer),
+    Column("last_customer_contact_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True)),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("data", JSON),
+)
+
+_engines: dict[str, Engine | None] = {}
+
+
+def get_engine(kind: str) -> Engine | None:
+    if kind not in _engines:
+        if kind == "sqlite":
+            engine = create_engine("sqlite://")
+        else:
+            engine = create_engine(PG_URL)
+            try:
+                with engine.connect() as conn:
+                    conn.execute(text("select 1"))
+            except Exception as exc:  # no server: the PostgreSQL half skips, loudly
+                warnings.warn(f"PostgreSQL not reachable at {PG_URL}: {exc}", stacklevel=1)
+                engine = None
+        if engine is not None:
+            metadata.drop_all(engine)
+            metadata.create_all(engine)
+        _engines[kind] = engine
+    return _engines[kind]
+
+
+def db_fixture(request) -> Iterator[Engine]:
+    engine = get_engine(request.param)
+    if engine is None:
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL} (GENDAN_TEST_PG_URL)")
+    with engine.begin() as conn:
+        conn.execute(sales_order.delete())
+    yield engine
+
+
+def insert_orders(engine: Engine, orders: list[dict[str, Any]]) -> None:
+    with engine.begin() as conn:
+        conn.execute(sales_order.delete())
+        if orders:
+            blank = {c.name: None for c in sales_order.columns}
+            conn.execute(sales_order.insert(), [{**blank, **o} for o in orders])
