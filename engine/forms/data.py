@@ -17,10 +17,8 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Any
 
-from json_logic.builtins import to_bool
-
 from engine.forms.definition import FieldType, FormDefinition, FormField
-from engine.forms.expressions import ExpressionFailed, evaluate
+from engine.forms.expressions import ExpressionFailed, evaluate, is_truthy
 from engine.forms.graph import dependency_graph, evaluation_order, row_graph
 from engine.forms.issues import Issue
 from engine.forms.messages import render
@@ -267,7 +265,7 @@ def _computed(f: FormField, scope: Mapping[str, Any]) -> Any:
 
 def _truthy(expr: Any, scope: Mapping[str, Any]) -> bool:
     try:
-        return to_bool(evaluate(expr, scope))
+        return is_truthy(evaluate(expr, scope))
     except ExpressionFailed:
         return False
 

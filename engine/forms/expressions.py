@@ -3,10 +3,11 @@
 Why a checker of our own: JSON-logic libraries evaluate anything and fail late (an unknown
 operator raises only when reached, a typo in a `var` silently yields null). Publishing must refuse
 both up front and name the field, and the dependency graph needs the exact set of fields an
-expression reads. The checker is scope-aware: inside `map` / `filter` / `all` / `some` / `none`
-over a line-items field, `var` names a column of the row; inside `reduce`, `current.<column>` and
-`accumulator`. Evaluation uses panzi-json-logic (jsonlogic.com semantics, standard operators only,
-so the same expressions compile to SQL elsewhere).
+expression reads. Operators and arity are checked by the project's `engine.jsonlogic.validate_logic`;
+on top of it this checker is scope-aware: inside `map` / `filter` / `all` / `some` / `none` over a
+line-items field, `var` names a column of the row; inside `reduce`, `current.<column>` and
+`accumulator`. Evaluation is `engine.jsonlogic.evaluate` (JavaScript semantics, the same answers
+as rules and flow conditions).
 """
 
 from __future__ import annotations
@@ -15,16 +16,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from json_logic import jsonLogic
-from json_logic.builtins import BUILTINS
-
+from engine import jsonlogic
 from engine.forms.definition import FieldType, FormField
 from engine.forms.issues import Issue
 
 ITERATING = frozenset({"filter", "map", "all", "some", "none"})
-SPECIAL_FORMS = frozenset({"if", "?:", "and", "or", "reduce"}) | ITERATING
-OPERATORS = frozenset(BUILTINS) - {"log"} | SPECIAL_FORMS
-"""`log` prints to stdout; nothing else is left out."""
+_LOGIC_CODES = {
+    "logic.unknown_operator": "form.expression_unknown_operator",
+    "logic.bad_arity": "form.expression_arity",
+    "logic.bad_var": "form.expression_dynamic_var",
+    "logic.object_not_operation": "form.expression_invalid",
+}
 
 MAX_EXPRESSION_NODES = 500
 MAX_EXPRESSION_DEPTH = 32
@@ -50,6 +52,14 @@ def check_expression(expr: Any, scope: Scope, path: str) -> ExpressionCheck:
     """Every problem in `expr` (unknown operator, unknown field, dynamic var, too big) and the
     fields it reads. `path` prefixes issue paths (`fields[3].expression`)."""
     result = ExpressionCheck()
+    for issue in jsonlogic.validate_logic(expr, None, path=path):
+        code = _LOGIC_CODES.get(issue.code, "form.expression_invalid")
+        params = dict(issue.params)
+        if code == "form.expression_invalid":
+            params = {"detail": issue.code}
+        elif code == "form.expression_dynamic_var":
+            params = {"operator": "var"}
+        result.issues.append(Issue(issue.path, code, params))
     _walk(expr, scope, path, result, depth=0)
     if result.nodes > MAX_EXPRESSION_NODES:
         result.issues.append(
@@ -71,12 +81,10 @@ def _walk(expr: Any, scope: Scope, path: str, out: ExpressionCheck, depth: int) 
     if not isinstance(expr, dict):
         return
     if len(expr) != 1:
-        out.issues.append(Issue(path, "form.expression_invalid", {"detail": f"object with {len(expr)} keys"}))
-        return
+        return  # reported by validate_logic
     op, args = next(iter(expr.items()))
-    if op not in OPERATORS:
-        out.issues.append(Issue(path, "form.expression_unknown_operator", {"operator": op}))
-        return
+    if op not in jsonlogic.ARITY:
+        return  # reported by validate_logic
     if not isinstance(args, list):
         args = [args]
     if op == "var":
@@ -90,8 +98,7 @@ def _walk(expr: Any, scope: Scope, path: str, out: ExpressionCheck, depth: int) 
             out.issues.append(Issue(path, "form.expression_dynamic_var", {"operator": op}))
     elif op in ITERATING or op == "reduce":
         if len(args) < 2:
-            out.issues.append(Issue(path, "form.expression_arity", {"operator": op, "min": 2}))
-            return
+            return  # reported by validate_logic
         _walk(args[0], scope, path, out, depth + 1)
         columns = _item_columns(args[0], scope)
         if op == "reduce":
@@ -116,9 +123,11 @@ def _check_var(args: list[Any], scope: Scope, path: str, out: ExpressionCheck) -
         return  # the whole current item: fine in a row scope, opaque elsewhere
     if isinstance(name, int | float) and not isinstance(name, bool):
         name = str(name)
-    if not isinstance(name, str):
+    if isinstance(name, dict):
         out.issues.append(Issue(path, "form.expression_dynamic_var", {"operator": "var"}))
         return
+    if not isinstance(name, str):
+        return  # reported by validate_logic
     _check_name(name, scope, path, out)
 
 
@@ -165,9 +174,13 @@ class ExpressionFailed(Exception):
     """Evaluation raised (division by zero, a bad operand); the caller decides what it means."""
 
 
+def is_truthy(value: Any) -> bool:
+    return jsonlogic.is_truthy(value)
+
+
 def evaluate(expr: Any, data: Mapping[str, Any]) -> Any:
     """Evaluate a checked expression against `data` (plain JSON values)."""
     try:
-        return jsonLogic(expr, dict(data))
+        return jsonlogic.evaluate(expr, dict(data))
     except (ArithmeticError, TypeError, ValueError, ReferenceError, IndexError, KeyError) as exc:
         raise ExpressionFailed(str(exc)) from exc

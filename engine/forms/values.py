@@ -14,10 +14,9 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
-from json_logic.builtins import to_bool
-
 from engine.forms.definition import FieldType, FormField
 from engine.forms.issues import Issue
+from engine.jsonlogic import is_truthy
 
 TEXT_MAX_LENGTH = 500
 LONG_TEXT_MAX_LENGTH = 10_000
@@ -294,7 +293,7 @@ def coerce_result(f: FormField, value: Any) -> Any:
         d = parse_date(value)
         return d.isoformat() if d else None
     if kind == "checkbox":
-        return to_bool(value)
+        return is_truthy(value)
     return None
 
 
