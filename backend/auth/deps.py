@@ -1,0 +1,99 @@
+"""FastAPI dependencies: the DB session, the acting user, role checks, CSRF."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlmodel import Session
+
+from backend.auth import service as auth_service
+from backend.auth.actor import Actor
+from backend.clock import utcnow
+from backend.db import new_session
+from backend.errors import GendanError
+
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with new_session(request.app.state.engine) as session:
+        yield session
+
+
+DbSession = Annotated[Session, Depends(get_session)]
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token (created on first use); pages put it in hx-headers and forms."""
+    token = request.session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(24)
+        request.session["csrf"] = token
+    return token
+
+
+async def _check_csrf(request: Request) -> None:
+    expected = request.session.get("csrf")
+    sent = request.headers.get("X-CSRF-Token")
+    if sent is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        sent = form.get("csrf_token")  # type: ignore[assignment]
+    if not expected or not sent or not secrets.compare_digest(str(expected), str(sent)):
+        raise GendanError("auth.csrf_failed")
+
+
+async def optional_actor(request: Request, session: DbSession) -> Actor | None:
+    settings = request.app.state.settings
+    auth = request.headers.get("Authorization", "")
+    if auth.lower().startswith("bearer "):
+        user_id = auth_service.read_token(settings.secret_key, auth[7:].strip())
+        actor = auth_service.load_actor(session, user_id, via="token")
+        if actor is None:
+            raise GendanError("auth.invalid_token")
+        return actor
+    api_key = request.headers.get("X-API-Key")
+    if api_key:
+        return auth_service.actor_for_api_key(session, api_key, now=utcnow())
+    user_id = request.session.get("uid")
+    if user_id is None:
+        return None
+    actor = auth_service.load_actor(session, int(user_id))
+    if actor is None:
+        request.session.clear()
+        return None
+    if request.method in UNSAFE_METHODS:
+        await _check_csrf(request)
+    return actor
+
+
+async def current_actor(actor: Annotated[Actor | None, Depends(optional_actor)]) -> Actor:
+    if actor is None:
+        raise GendanError("auth.required")
+    return actor
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+OptionalActor = Annotated[Actor | None, Depends(optional_actor)]
+
+
+def require_role(*roles: str):
+    async def _dep(actor: CurrentActor) -> Actor:
+        if not actor.is_admin and not actor.has_role(*roles):
+            raise GendanError("auth.forbidden")
+        return actor
+
+    return Depends(_dep)
+
+
+def require_write(actor: CurrentActor) -> Actor:
+    if not actor.can_write:
+        raise GendanError("auth.forbidden")
+    return actor
+
+
+WritingActor = Annotated[Actor, Depends(require_write)]

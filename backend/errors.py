@@ -1,0 +1,141 @@
+"""Errors with a stable machine code, translated params-based messages, and one JSON shape.
+
+`{"error": {"code": "order.version_conflict", "message": "...", "params": {...}, "fields": {...}}}`
+The code never changes with the language; the message is rendered from the code in the caller's
+language (backend/i18n.py). htmx requests get the same error rendered as a toast fragment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from backend.i18n import translate_error
+
+# code prefix or full code -> HTTP status. The engine knows no HTTP; this table does.
+STATUS_BY_CODE: dict[str, int] = {
+    "auth.required": 401,
+    "auth.invalid_credentials": 401,
+    "auth.invalid_token": 401,
+    "auth.forbidden": 403,
+    "auth.csrf_failed": 403,
+    "auth.rate_limited": 429,
+    "not_found": 404,
+    "order.not_found": 404,
+    "customer.not_found": 404,
+    "user.not_found": 404,
+    "department.not_found": 404,
+    "order.version_conflict": 409,
+    "conflict": 409,
+    "request.too_large": 413,
+    "validation": 422,
+}
+
+
+class GendanError(Exception):
+    """An expected failure: `code` is stable and untranslated, `params` fill the message.
+
+    `fields` maps a field path to its own (code, params) for per-field messages.
+    """
+
+    def __init__(
+        self,
+        code: str,
+        params: dict[str, Any] | None = None,
+        *,
+        status: int | None = None,
+        fields: dict[str, tuple[str, dict[str, Any]]] | None = None,
+    ) -> None:
+        super().__init__(code)
+        self.code = code
+        self.params = params or {}
+        self.fields = fields or {}
+        self.status = status or status_for(code)
+
+
+def status_for(code: str) -> int:
+    if code in STATUS_BY_CODE:
+        return STATUS_BY_CODE[code]
+    if code.endswith(".not_found"):
+        return 404
+    if code.endswith(".forbidden"):
+        return 403
+    if code.endswith("conflict"):
+        return 409
+    return 400
+
+
+def error_body(error: GendanError) -> dict[str, Any]:
+    return {
+        "error": {
+            "code": error.code,
+            "message": translate_error(error.code, error.params),
+            "params": _jsonable(error.params),
+            "fields": {
+                path: {"code": code, "message": translate_error(code, params), "params": _jsonable(params)}
+                for path, (code, params) in error.fields.items()
+            },
+        }
+    }
+
+
+def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v if isinstance(v, (str, int, float, bool, type(None), list, dict)) else str(v)) for k, v in params.items()}
+
+
+def _validation_to_error(exc: RequestValidationError) -> GendanError:
+    fields: dict[str, tuple[str, dict[str, Any]]] = {}
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "form")]
+        path = ".".join(loc) or "_"
+        kind = err.get("type", "value_error")
+        ctx = {k: v if isinstance(v, (str, int, float)) else str(v) for k, v in (err.get("ctx") or {}).items()
+               if k != "error"}
+        fields[path] = (f"field.{kind}", {"field": path, **ctx})
+    return GendanError("validation.failed", {"count": len(fields)}, status=422, fields=fields)
+
+
+def _wants_html(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _is_page_request(request: Request) -> bool:
+    """A browser navigating to a page (not the API, not an htmx swap) gets an HTML error page."""
+    return (not request.url.path.startswith("/api/") and not _wants_html(request)
+            and "text/html" in request.headers.get("accept", ""))
+
+
+def _render(request: Request, error: GendanError):
+    body = error_body(error)
+    if _is_page_request(request):
+        from frontend.templating import render
+
+        return render(request, "_error_page.html", {"error": body["error"], "status": error.status},
+                      status_code=error.status)
+    if _wants_html(request):
+        from frontend.templating import render_toast  # frontend imports backend, not the reverse at load
+
+        return HTMLResponse(render_toast(request, body["error"]), status_code=error.status,
+                            headers={"HX-Retarget": "#toast", "HX-Reswap": "innerHTML"})
+    return JSONResponse(body, status_code=error.status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(GendanError)
+    async def _gendan(request: Request, exc: GendanError):
+        return _render(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError):
+        return _render(request, _validation_to_error(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        code = {404: "not_found", 405: "method_not_allowed", 401: "auth.required", 403: "auth.forbidden"}.get(
+            exc.status_code, "http_error"
+        )
+        return _render(request, GendanError(code, {"detail": str(exc.detail)}, status=exc.status_code))

@@ -1,0 +1,164 @@
+"""Translations: gettext catalogs read straight from the .po files (no compile step to forget).
+
+The locale of the current request lives in a context variable set by middleware (user setting,
+then the `lang` cookie, then Accept-Language). `_()` and `ngettext()` read it. The engine never
+translates: it returns codes and params, which `translate_error` renders here.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import io
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from babel import Locale
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
+
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "frontend" / "locale"
+SUPPORTED = ("zh_CN", "en")
+DEFAULT_LOCALE = "zh_CN"
+
+_current: contextvars.ContextVar[str] = contextvars.ContextVar("gendan_locale", default=DEFAULT_LOCALE)
+
+
+def set_locale(locale: str) -> contextvars.Token:
+    return _current.set(normalize(locale) or DEFAULT_LOCALE)
+
+
+def reset_locale(token: contextvars.Token) -> None:
+    _current.reset(token)
+
+
+def get_locale() -> str:
+    return _current.get()
+
+
+def normalize(value: str | None) -> str | None:
+    """'zh-CN', 'zh', 'zh_Hans_CN' -> 'zh_CN'; 'en-US' -> 'en'; unknown -> None."""
+    if not value:
+        return None
+    v = value.strip().replace("-", "_").lower()
+    if v.startswith("zh"):
+        return "zh_CN"
+    if v.startswith("en"):
+        return "en"
+    return None
+
+
+def pick_from_accept_language(header: str | None) -> str | None:
+    if not header:
+        return None
+    weighted: list[tuple[float, str]] = []
+    for part in header.split(","):
+        piece = part.strip().split(";q=")
+        try:
+            q = float(piece[1]) if len(piece) > 1 else 1.0
+        except ValueError:
+            q = 0.0
+        weighted.append((q, piece[0]))
+    for _q, tag in sorted(weighted, key=lambda t: -t[0]):
+        found = normalize(tag)
+        if found:
+            return found
+    return None
+
+
+@cache
+def translations(locale: str) -> Translations:
+    po = LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
+    if not po.exists():
+        return Translations()  # type: ignore[return-value]
+    with po.open("rb") as fh:
+        catalog = read_po(fh, locale=locale)
+    buf = io.BytesIO()
+    write_mo(buf, catalog)
+    buf.seek(0)
+    return Translations(fp=buf)
+
+
+def gettext(message: str, **params: Any) -> str:
+    text = translations(get_locale()).ugettext(message)
+    return text % params if params else text
+
+
+_ = gettext
+
+
+def ngettext(singular: str, plural: str, n: int, **params: Any) -> str:
+    text = translations(get_locale()).ungettext(singular, plural, n)
+    return text % {"num": n, **params}
+
+
+def babel_locale() -> Locale:
+    return Locale.parse(get_locale())
+
+
+# Error messages, keyed by code. Written in English; translated through the catalog like any string.
+ERROR_MESSAGES: dict[str, str] = {
+    "not_found": "Not found.",
+    "method_not_allowed": "This method is not allowed here.",
+    "http_error": "The request could not be handled: %(detail)s",
+    "auth.required": "Please sign in.",
+    "auth.invalid_credentials": "Wrong user name or password.",
+    "auth.invalid_token": "The token is invalid or has expired.",
+    "auth.forbidden": "You do not have permission to do this.",
+    "auth.csrf_failed": "The form has expired. Reload the page and try again.",
+    "auth.rate_limited": "Too many sign-in attempts. Try again in a minute.",
+    "validation.failed": "%(count)s field(s) are not valid.",
+    "request.too_large": "The request is too large (at most %(limit)s bytes).",
+    "order.not_found": "Order %(id)s was not found.",
+    "order.version_conflict": "Someone else changed this order (now version %(current_version)s). Reload and try again.",
+    "order.number_taken": "Order number %(number)s is already used.",
+    "order.invalid_dates": "The payment due date cannot be before the order was created.",
+    "customer.not_found": "Customer %(id)s was not found.",
+    "user.not_found": "User %(id)s was not found.",
+    "user.username_taken": "User name %(username)s is already taken.",
+    "department.not_found": "Department %(id)s was not found.",
+    "department.cycle": "A department cannot be placed under itself.",
+    "field.missing": "This field is required.",
+    "field.extra_forbidden": "Unknown field %(field)s.",
+    "field.greater_than_equal": "Must be at least %(ge)s.",
+    "field.greater_than": "Must be greater than %(gt)s.",
+    "field.less_than_equal": "Must be at most %(le)s.",
+    "field.string_too_long": "At most %(max_length)s characters.",
+    "field.string_too_short": "At least %(min_length)s characters.",
+    "field.string_pattern_mismatch": "The format is not valid.",
+    "field.date_from_datetime_parsing": "Not a valid date.",
+    "field.date_parsing": "Not a valid date.",
+    "field.date_from_datetime_inexact": "Not a valid date.",
+    "field.datetime_parsing": "Not a valid date and time.",
+    "field.datetime_from_date_parsing": "Not a valid date and time.",
+    "field.int_parsing": "Must be a whole number.",
+    "field.int_type": "Must be a whole number.",
+    "field.decimal_parsing": "Must be a number.",
+    "field.decimal_type": "Must be a number.",
+    "field.float_parsing": "Must be a number.",
+    "field.string_type": "Must be text.",
+    "field.bool_parsing": "Must be yes or no.",
+    "field.literal_error": "Must be one of: %(expected)s.",
+    "field.enum": "Must be one of: %(expected)s.",
+    "field.json_invalid": "The request body is not valid JSON.",
+    "field.value_error": "The value is not valid.",
+    "field.decimal_max_places": "At most %(decimal_places)s decimal places.",
+    "field.decimal_max_digits": "At most %(max_digits)s digits.",
+}
+
+
+def register_error_messages(messages: dict[str, str]) -> None:
+    """Domains add their codes at import (forms, flows, rules); English msgid, translated via .po."""
+    ERROR_MESSAGES.update(messages)
+
+
+def translate_error(code: str, params: dict[str, Any]) -> str:
+    template = ERROR_MESSAGES.get(code)
+    if template is None:
+        template = ERROR_MESSAGES.get(code.rsplit(".", 1)[0] + ".*", code)
+    text = translations(get_locale()).ugettext(template)
+    try:
+        return text % params if "%(" in text else text
+    except (KeyError, ValueError, TypeError):
+        return text

@@ -1,0 +1,82 @@
+"""Pure ASGI middleware: the request's language, and a cap on request bodies."""
+
+from __future__ import annotations
+
+import json
+
+from backend import i18n
+
+
+class LocaleMiddleware:
+    """Session choice (user setting copied at sign-in, or the switcher), else Accept-Language."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        chosen = None
+        session = scope.get("session") or {}
+        chosen = i18n.normalize(session.get("lang"))
+        if chosen is None:
+            headers = dict(scope.get("headers") or [])
+            query = scope.get("query_string", b"").decode()
+            for part in query.split("&"):
+                if part.startswith("lang="):
+                    chosen = i18n.normalize(part[5:])
+            if chosen is None:
+                chosen = i18n.pick_from_accept_language(headers.get(b"accept-language", b"").decode())
+        scope.setdefault("state", {})["locale"] = chosen or i18n.DEFAULT_LOCALE
+        token = i18n.set_locale(chosen or i18n.DEFAULT_LOCALE)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            i18n.reset_locale(token)
+
+
+class BodySizeLimitMiddleware:
+    """Refuse bodies over `max_bytes` (413) before they reach a handler; uploads have their own limit."""
+
+    def __init__(self, app, max_bytes: int, upload_max_bytes: int = 20_000_000):
+        self.app = app
+        self.max_bytes = max_bytes
+        self.upload_max_bytes = upload_max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        is_upload = headers.get(b"content-type", b"").startswith(b"multipart/form-data")
+        limit = self.upload_max_bytes if is_upload else self.max_bytes
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return await _too_large(send, limit)
+        seen = 0
+
+        async def counting_receive():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, counting_receive, send)
+        except _TooLarge:
+            await _too_large(send, limit)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _too_large(send, limit: int) -> None:
+    body = json.dumps({"error": {"code": "request.too_large",
+                                 "message": i18n.translate_error("request.too_large", {"limit": limit}),
+                                 "params": {"limit": limit}, "fields": {}}}).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

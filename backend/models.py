@@ -1,0 +1,8 @@
+"""Imports every domain's tables so `SQLModel.metadata` is complete (alembic, tests)."""
+
+from backend.auth.models import ApiKey, LoginAttempt  # noqa: F401
+from backend.customers.models import Customer  # noqa: F401
+from backend.inbox.models import InboxItem  # noqa: F401
+from backend.notify.models import Notification, OutboxAttempt, OutboxMessage  # noqa: F401
+from backend.orders.models import Order, OrderEvent  # noqa: F401
+from backend.people.models import Department, User, UserRole  # noqa: F401

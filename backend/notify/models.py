@@ -1,0 +1,61 @@
+"""In-app notifications and the outbox every external message leaves through."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Index
+from sqlmodel import Field, SQLModel
+
+from backend.models_base import JSONType, UTCDateTime
+
+
+class Notification(SQLModel, table=True):
+    __tablename__ = "notification"
+    __table_args__ = (
+        Index("ix_notification_user_read", "user_id", "read_at"),
+        Index("uq_notification_dedupe_user", "dedupe_key", "user_id", unique=True),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(max_length=255)
+    user_id: int = Field(foreign_key="app_user.id")
+    order_id: int | None = Field(default=None, foreign_key="sales_order.id")
+    title: str = Field(max_length=300)
+    body: str = Field(default="", max_length=4000)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """Written in the same transaction as the change that caused it; delivered by the worker."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_message_due", "state", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(max_length=255, unique=True)
+    channel: str = Field(max_length=20)  # email / dingtalk / wecom / feishu / webhook / sms
+    recipient: str = Field(max_length=500)  # address, webhook URL, phone
+    subject: str = Field(default="", max_length=300)
+    body: str = Field(default="")
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    order_id: int | None = Field(default=None, foreign_key="sales_order.id", index=True)
+    state: str = Field(default="pending", max_length=12)  # pending / sending / sent / failed / dead
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime)
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class OutboxAttempt(SQLModel, table=True):
+    __tablename__ = "outbox_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="outbox_message.id", index=True)
+    at: datetime = Field(sa_type=UTCDateTime)
+    ok: bool
+    detail: str = Field(default="", max_length=2000)

@@ -1,0 +1,67 @@
+"""Orders (table `sales_order`: `order` is an SQL keyword) and their append-only event log."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Column, Index, Numeric, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from backend.models_base import JSONType, UTCDateTime
+
+STATUSES = ("open", "completed", "cancelled")
+
+
+class Order(SQLModel, table=True):
+    __tablename__ = "sales_order"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        Index("ix_sales_order_status_stage", "status", "stage"),
+        Index("ix_sales_order_created_id", "created_at", "id"),
+        Index("ix_sales_order_owner_created", "owner_id", "created_at", "id"),
+        Index("ix_sales_order_stage_entered", "stage", "stage_entered_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=40, unique=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    owner_id: int = Field(foreign_key="app_user.id", index=True)
+    amount: Decimal = Field(sa_column=Column(Numeric(18, 2), nullable=False))
+    currency: str = Field(default="CNY", max_length=3)
+    stage: str = Field(max_length=40)
+    status: str = Field(default="open", max_length=20)
+    stage_entered_at: datetime = Field(sa_type=UTCDateTime)
+    planned_delivery: date | None = Field(default=None, index=True)
+    payment_due: date | None = Field(default=None, index=True)
+    source: str = Field(default="manual", max_length=40)
+    external_id: str | None = Field(default=None, max_length=120)
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    form_key: str | None = Field(default=None, max_length=80)
+    form_version: int | None = None
+    tags: list[str] = Field(default_factory=list, sa_type=JSONType)
+    risk_flags: list[str] = Field(default_factory=list, sa_type=JSONType)
+    urge_count: int = 0
+    last_customer_contact_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    version: int = 1
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class OrderEvent(SQLModel, table=True):
+    """Append-only: who did what to an order, when, with the values before and after."""
+
+    __tablename__ = "order_event"
+    __table_args__ = (Index("ix_order_event_order_at", "order_id", "at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="sales_order.id")
+    type: str = Field(max_length=40)  # created / updated / stage_entered / approved / urged / ...
+    actor_id: int | None = Field(default=None, foreign_key="app_user.id")
+    actor_label: str | None = Field(default=None, max_length=120)  # "system", "rule: X", "customer"
+    at: datetime = Field(sa_type=UTCDateTime)
+    before: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    after: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    note: str | None = Field(default=None, max_length=2000)

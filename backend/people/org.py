@@ -1,0 +1,71 @@
+"""Org-chart queries: who reports to whom, through departments and their heads."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from backend.people.models import Department, User, UserRole
+
+
+def descendant_department_ids(session: Session, root_ids: set[int]) -> set[int]:
+    """The departments under `root_ids`, the roots included (one query, walked in memory)."""
+    if not root_ids:
+        return set()
+    rows = session.exec(select(Department.id, Department.parent_id)).all()
+    children: dict[int | None, list[int]] = {}
+    for dep_id, parent_id in rows:
+        children.setdefault(parent_id, []).append(dep_id)
+    found, stack = set(), list(root_ids)
+    while stack:
+        dep = stack.pop()
+        if dep in found:
+            continue
+        found.add(dep)
+        stack.extend(children.get(dep, ()))
+    return found
+
+
+def team_user_ids(session: Session, user_id: int) -> set[int]:
+    """The user plus everyone in the departments they head and the departments below."""
+    headed = set(session.exec(select(Department.id).where(Department.head_id == user_id)).scalars().all())
+    deps = descendant_department_ids(session, headed)
+    members = set()
+    if deps:
+        members = set(session.exec(select(User.id).where(User.department_id.in_(deps))).scalars().all())
+    return members | {user_id}
+
+
+def manager_of(session: Session, user_id: int) -> int | None:
+    """The head of the user's department, or of the nearest department above when they head it."""
+    user = session.get(User, user_id)
+    dep_id = user.department_id if user else None
+    while dep_id is not None:
+        dep = session.get(Department, dep_id)
+        if dep is None:
+            return None
+        if dep.head_id is not None and dep.head_id != user_id:
+            return dep.head_id
+        dep_id = dep.parent_id
+    return None
+
+
+def manager_chain(session: Session, user_id: int, levels: int) -> list[int]:
+    """逐级主管: the user's manager, their manager, ... up to `levels`."""
+    chain: list[int] = []
+    current = user_id
+    for _ in range(levels):
+        nxt = manager_of(session, current)
+        if nxt is None or nxt in chain:
+            break
+        chain.append(nxt)
+        current = nxt
+    return chain
+
+
+def users_with_role(session: Session, role: str) -> list[int]:
+    rows = session.exec(
+        select(UserRole.user_id).join(User, User.id == UserRole.user_id)
+        .where(UserRole.role == role, User.is_active.is_(True)).order_by(UserRole.user_id)
+    ).scalars().all()
+    return list(rows)

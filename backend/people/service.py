@@ -1,0 +1,156 @@
+"""Users and departments: admin use cases; reading is open to every signed-in user (pickers)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from backend.auth.actor import Actor
+from backend.auth.passwords import hash_password
+from backend.errors import GendanError
+from backend.people.models import Department, User, UserRole
+from backend.people.schemas import (
+    DepartmentCreate,
+    DepartmentRead,
+    DepartmentUpdate,
+    UserCreate,
+    UserRead,
+    UserUpdate,
+)
+
+
+def _require_admin(actor: Actor) -> None:
+    if not actor.is_admin:
+        raise GendanError("auth.forbidden")
+
+
+def _user_read(session: Session, user: User) -> UserRead:
+    read = UserRead.model_validate(user)
+    read.roles = sorted(session.exec(select(UserRole.role).where(UserRole.user_id == user.id)).scalars().all())
+    return read
+
+
+def list_users(session: Session, *, actor: Actor, q: str | None = None, role: str | None = None,
+               department_id: int | None = None) -> list[UserRead]:
+    stmt = select(User).order_by(User.id)
+    if q:
+        stmt = stmt.where(User.username.ilike(f"%{q}%") | User.display_name.ilike(f"%{q}%"))
+    if role:
+        stmt = stmt.where(User.id.in_(select(UserRole.user_id).where(UserRole.role == role)))
+    if department_id is not None:
+        stmt = stmt.where(User.department_id == department_id)
+    users = session.exec(stmt).scalars().all()
+    roles: dict[int, list[str]] = {}
+    for user_id, r in session.exec(select(UserRole.user_id, UserRole.role)).all():
+        roles.setdefault(user_id, []).append(r)
+    out = []
+    for u in users:
+        read = UserRead.model_validate(u)
+        read.roles = sorted(roles.get(u.id, []))
+        out.append(read)
+    return out
+
+
+def get_user(session: Session, *, actor: Actor, user_id: int) -> UserRead:
+    user = session.get(User, user_id)
+    if user is None:
+        raise GendanError("user.not_found", {"id": user_id})
+    return _user_read(session, user)
+
+
+def create_user(session: Session, *, actor: Actor | None, payload: UserCreate, now: datetime) -> UserRead:
+    """`actor=None` is the command line (`gendan user create`), which runs as the machine's owner."""
+    if actor is not None:
+        _require_admin(actor)
+    if payload.department_id is not None and session.get(Department, payload.department_id) is None:
+        raise GendanError("department.not_found", {"id": payload.department_id}, status=422)
+    user = User(username=payload.username, display_name=payload.display_name, email=payload.email,
+                phone=payload.phone, department_id=payload.department_id, locale=payload.locale,
+                password_hash=hash_password(payload.password), created_at=now)
+    session.add(user)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        raise GendanError("user.username_taken", {"username": payload.username}, status=409) from exc
+    for role in dict.fromkeys(payload.roles):
+        session.add(UserRole(user_id=user.id, role=role))
+    session.commit()
+    return _user_read(session, user)
+
+
+def update_user(session: Session, *, actor: Actor, user_id: int, payload: UserUpdate) -> UserRead:
+    _require_admin(actor)
+    user = session.get(User, user_id)
+    if user is None:
+        raise GendanError("user.not_found", {"id": user_id})
+    changes = payload.model_dump(exclude_unset=True)
+    if "department_id" in changes and changes["department_id"] is not None \
+            and session.get(Department, changes["department_id"]) is None:
+        raise GendanError("department.not_found", {"id": changes["department_id"]}, status=422)
+    roles = changes.pop("roles", None)
+    password = changes.pop("password", None)
+    for key, value in changes.items():
+        setattr(user, key, value)
+    if password:
+        user.password_hash = hash_password(password)
+    if roles is not None:
+        session.exec(delete(UserRole).where(UserRole.user_id == user_id))
+        for role in dict.fromkeys(roles):
+            session.add(UserRole(user_id=user_id, role=role))
+    session.commit()
+    return _user_read(session, user)
+
+
+def set_own_locale(session: Session, *, actor: Actor, locale: str) -> None:
+    user = session.get(User, actor.user_id)
+    if user is not None:
+        user.locale = locale
+        session.commit()
+
+
+def list_departments(session: Session, *, actor: Actor) -> list[DepartmentRead]:
+    rows = session.exec(select(Department).order_by(Department.parent_id.is_not(None), Department.id)).scalars().all()
+    return [DepartmentRead.model_validate(d) for d in rows]
+
+
+def _check_department_refs(session: Session, dep_id: int | None, parent_id: int | None, head_id: int | None) -> None:
+    if parent_id is not None:
+        seen = set()
+        current: int | None = parent_id
+        while current is not None:
+            if current == dep_id or current in seen:
+                raise GendanError("department.cycle", status=422)
+            seen.add(current)
+            parent = session.get(Department, current)
+            if parent is None:
+                raise GendanError("department.not_found", {"id": current}, status=422)
+            current = parent.parent_id
+    if head_id is not None and session.get(User, head_id) is None:
+        raise GendanError("user.not_found", {"id": head_id}, status=422)
+
+
+def create_department(session: Session, *, actor: Actor | None, payload: DepartmentCreate) -> DepartmentRead:
+    if actor is not None:
+        _require_admin(actor)
+    _check_department_refs(session, None, payload.parent_id, payload.head_id)
+    dep = Department(name=payload.name, parent_id=payload.parent_id, head_id=payload.head_id)
+    session.add(dep)
+    session.commit()
+    return DepartmentRead.model_validate(dep)
+
+
+def update_department(session: Session, *, actor: Actor, department_id: int, payload: DepartmentUpdate) -> DepartmentRead:
+    _require_admin(actor)
+    dep = session.get(Department, department_id)
+    if dep is None:
+        raise GendanError("department.not_found", {"id": department_id})
+    changes = payload.model_dump(exclude_unset=True)
+    _check_department_refs(session, dep.id, changes.get("parent_id"), changes.get("head_id"))
+    for key, value in changes.items():
+        setattr(dep, key, value)
+    session.commit()
+    return DepartmentRead.model_validate(dep)

@@ -1,0 +1,82 @@
+"""The in-process worker: runs registered jobs on an interval inside `gendan serve`.
+
+Jobs are plain functions `job(engine, now) -> int` (how much they did). Each domain registers
+its jobs in `JOBS` (the composition root imports them); `gendan worker` runs the same loop in its
+own process for scale. Jobs must be safe to run in several processes at once: they claim rows with
+leases / SKIP LOCKED and record results under unique keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+
+from backend.clock import utcnow
+
+log = logging.getLogger("gendan.worker")
+
+
+@dataclass
+class Job:
+    name: str
+    run: Callable[..., int]
+    every_seconds: float
+
+
+JOBS: list[Job] = []
+
+
+def register(name: str, every_seconds: float):
+    def deco(fn):
+        if not any(j.name == name for j in JOBS):
+            JOBS.append(Job(name, fn, every_seconds))
+        return fn
+
+    return deco
+
+
+def run_due(engine: Engine, last_run: dict[str, float], *, monotonic: float | None = None) -> dict[str, int]:
+    """Run every job whose interval has passed; a failing job is logged and does not stop the others."""
+    now_mono = monotonic if monotonic is not None else time.monotonic()
+    done: dict[str, int] = {}
+    for job in list(JOBS):
+        if now_mono - last_run.get(job.name, -1e18) < job.every_seconds:
+            continue
+        last_run[job.name] = now_mono
+        try:
+            done[job.name] = job.run(engine, utcnow())
+        except Exception:  # a job's bug must not kill the worker loop
+            log.exception("worker job %s failed", job.name)
+    return done
+
+
+def run_forever(engine: Engine, stop: threading.Event, tick_seconds: float = 1.0) -> None:
+    last: dict[str, float] = {}
+    while not stop.is_set():
+        run_due(engine, last)
+        stop.wait(tick_seconds)
+
+
+def attach_worker(app: FastAPI) -> None:
+    """Start the worker loop in a thread for the app's lifetime."""
+    stop = threading.Event()
+    previous = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(a):
+        thread = threading.Thread(target=run_forever, args=(a.state.engine, stop), name="gendan-worker", daemon=True)
+        thread.start()
+        async with previous(a) as state:
+            yield state
+        stop.set()
+        await asyncio.to_thread(thread.join, 10)
+
+    app.router.lifespan_context = lifespan

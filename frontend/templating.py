@@ -1,0 +1,67 @@
+"""Jinja2 environment shared by frontend/ and designer/ pages: i18n, fragments, helpers."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2_fragments.fastapi import Jinja2Blocks
+
+from backend import i18n
+from backend.auth.deps import csrf_token
+
+ROOT = Path(__file__).resolve().parent.parent
+templates = Jinja2Blocks(directory=[str(ROOT / "frontend" / "templates"), str(ROOT / "designer" / "templates")])
+env = templates.env
+env.add_extension("jinja2.ext.i18n")
+env.install_gettext_callables(  # type: ignore[attr-defined]
+    lambda s: i18n.translations(i18n.get_locale()).ugettext(s),
+    lambda s, p, n: i18n.translations(i18n.get_locale()).ungettext(s, p, n),
+    newstyle=True,
+)
+
+
+def _fmt_date(value: date | None) -> str:
+    return format_date(value, format="medium", locale=i18n.get_locale()) if value else ""
+
+
+def _fmt_datetime(value: datetime | None) -> str:
+    if not value:
+        return ""
+    return format_datetime(value, format="short", tzinfo="Asia/Shanghai", locale=i18n.get_locale())
+
+
+def _fmt_money(value: Decimal | float | None, currency: str = "CNY") -> str:
+    if value is None:
+        return ""
+    return format_currency(value, currency, locale=i18n.get_locale())
+
+
+env.filters["date"] = _fmt_date
+env.filters["datetime"] = _fmt_datetime
+env.filters["money"] = _fmt_money
+env.globals["current_locale"] = i18n.get_locale
+
+
+def render(request: Request, name: str, context: dict[str, Any] | None = None, *, block: str | None = None,
+           status_code: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
+    ctx = {"request": request, "csrf_token": csrf_token(request), "locale": i18n.get_locale(),
+           "actor": getattr(request.state, "actor", None), **(context or {})}
+    if block:
+        return templates.TemplateResponse(request, name, ctx, block_name=block, status_code=status_code,
+                                          headers=headers)
+    return templates.TemplateResponse(request, name, ctx, status_code=status_code, headers=headers)
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def render_toast(request: Request, error: dict[str, Any]) -> str:
+    return env.get_template("_error.html").render(request=request, error=error)
