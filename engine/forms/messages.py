@@ -143,7 +143,8 @@ def render(code: str, params: dict[str, Any] | None = None, locale: str = DEFAUL
     if templates is None:
         return code
     template = templates.get(locale) or templates.get(_language(locale)) or templates[DEFAULT_LOCALE]
-    values = _Keep({k: _show(v) for k, v in (params or {}).items()})
+    separator = "、" if _language(locale) == "zh-CN" else ", "
+    values = _Keep({k: _show(v, separator) for k, v in (params or {}).items()})
     return string.Formatter().vformat(template, (), values)
 
 
@@ -151,7 +152,7 @@ def _language(locale: str) -> str:
     return "zh-CN" if locale.lower().replace("_", "-").startswith("zh") else "en"
 
 
-def _show(value: Any) -> Any:
+def _show(value: Any, separator: str) -> Any:
     if isinstance(value, list | tuple):
-        return "、".join(str(v) for v in value)
+        return separator.join(str(v) for v in value)
     return value

@@ -24,7 +24,7 @@ MAX_FILES = 20
 MONEY_DECIMALS = 2
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_PHONE = re.compile(r"^\+?[0-9][0-9 ()\-]{3,28}[0-9]$")
+_PHONE = re.compile(r"^\+?[0-9(][0-9 ()\-]{3,28}[0-9]$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
 _TRUE = {"true", "on", "1", "yes"}
 _FALSE = {"false", "off", "0", "no", ""}
