@@ -69,13 +69,22 @@ def pick_from_accept_language(header: str | None) -> str | None:
 
 @cache
 def translations(locale: str) -> Translations:
-    po = LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
-    if not po.exists():
+    """All catalogs of a locale merged: messages.po (shell) plus one .po per area (forms.po, ...),
+    so the areas can be translated independently."""
+    merged = None
+    for po in sorted((LOCALE_DIR / locale / "LC_MESSAGES").glob("*.po")):
+        with po.open("rb") as fh:
+            catalog = read_po(fh, locale=locale)
+        if merged is None:
+            merged = catalog
+        else:
+            for message in catalog:
+                if message.id and message.string:
+                    merged[message.id] = message
+    if merged is None:
         return Translations()  # type: ignore[return-value]
-    with po.open("rb") as fh:
-        catalog = read_po(fh, locale=locale)
     buf = io.BytesIO()
-    write_mo(buf, catalog)
+    write_mo(buf, merged)
     buf.seek(0)
     return Translations(fp=buf)
 
