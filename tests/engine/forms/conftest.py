@@ -1,19 +1,7 @@
-import json
-from pathlib import Path
-
 import pytest
+from formkit import load
 
-from engine.forms import FormDefinition, parse_definition
-
-DATA = Path(__file__).resolve().parent.parent / "data" / "forms"
-
-
-def load_raw(name: str) -> dict:
-    return json.loads((DATA / f"{name}.json").read_text(encoding="utf-8"))
-
-
-def load(name: str) -> FormDefinition:
-    return parse_definition(load_raw(name))
+from engine.forms import FormDefinition
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """compatibility(old, new): what a new version does to orders made with the old one."""
 
 import pytest
-from conftest import load_raw
+from formkit import load_raw
 
 from engine.forms import compatibility, is_affected, parse_definition
 

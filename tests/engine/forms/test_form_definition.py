@@ -4,7 +4,7 @@ import copy
 import json
 
 import pytest
-from conftest import load, load_raw
+from formkit import load, load_raw
 from pydantic import ValidationError
 
 from engine.forms import (

@@ -5,7 +5,7 @@ import string
 from pathlib import Path
 
 import pytest
-from conftest import load
+from formkit import load
 
 from engine.forms import MESSAGES, render, validate_data
 
