@@ -25,7 +25,7 @@ SCHEMA_VERSION = 1
 Localized = dict[str, str]
 """Text users design, per locale: {"zh-CN": "总监审批", "en": "Director approval"}."""
 
-KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_\-]{0,63}$"
+KEY_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,63}$"
 
 ApprovalMode = Literal["any_of", "all_of", "in_sequence"]
 """或签 any one of them decides; 会签 all must approve; 依次 one after another, in order."""

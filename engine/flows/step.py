@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from engine import effects as fx
@@ -41,7 +41,7 @@ from engine.flows.logic import fact, truthy
 from engine.flows.state import FINISHED, Arrival, Completed, FlowState, HistoryEntry, Task, Token
 
 # Automatic nodes (branches, notifications, auto steps) chained in a loop would never stop.
-MAX_AUTOMATIC_MOVES = 500
+MAX_AUTOMATIC_MOVES = 150
 MAX_REMINDERS = 3
 
 
@@ -511,6 +511,7 @@ class _Run:
             token.blocked = None
         else:
             until = self.due_after(node.hours or 0, node.unit)
+        until = until.astimezone(UTC)
         if until <= self.now:
             self.drop_token(token)
             self.leave(node.key, token.branch, token.prev)
