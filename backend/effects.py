@@ -16,7 +16,7 @@ from backend.auth.actor import Actor
 from backend.customers.models import Customer
 from backend.inbox.models import InboxItem
 from backend.notify.models import Notification, OutboxMessage
-from backend.orders.models import Order
+from backend.orders.models import Order, OrderEvent
 from engine import effects as fx
 
 # channel -> function(session, order, effect, now) registered by the notify package (composition root)
@@ -83,6 +83,12 @@ def apply_effects(session: Session, effects: list, *, order: Order | None, actor
                           order_id=order.id if order else None, now=now)
             if row is not None:
                 created.append(row)
+        elif isinstance(effect, fx.RecordEvent):
+            if order is not None:
+                actor_id = effect.actor_id or (actor.user_id if actor and actor.user_id else None)
+                session.add(OrderEvent(order_id=order.id, type=effect.type[:40], actor_id=actor_id,
+                                       actor_label=None if actor_id else (actor.display_name if actor else source),
+                                       at=now, after=dict(effect.data) or None, note=effect.note or None))
         elif isinstance(effect, (fx.SetField, fx.AddTag, fx.AddRiskFlag, fx.EnterStage, fx.CompleteOrder)):
             if order is not None:
                 _change_order(session, order, effect, actor=actor, now=now)
