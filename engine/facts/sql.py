@@ -105,8 +105,9 @@ class JsonValue(FunctionElement):
         self.type = {
             FactType.NUMBER: Float(),
             FactType.BOOL: Boolean(),
-            FactType.LIST: String(),
         }.get(kind, String())
+        if kind is FactType.LIST:
+            self.type = data.type  # a JSON array, read with the JSON functions of the data column
         super().__init__(data, literal(f"$.{key}", String), literal(key, String))
 
 
@@ -155,7 +156,7 @@ def _json_pg(element, compiler, **kw):
     elif kind is FactType.BOOL:
         value = f"({text} = 'true')"
     elif kind is FactType.LIST:
-        value = f"CAST({raw} AS TEXT)"
+        value = raw
     else:
         value = text
     return f"(CASE WHEN {typeof}({raw}) = {_PG_JSON_TYPES[kind]} THEN {value} END)"
