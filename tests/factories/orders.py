@@ -18,8 +18,8 @@ T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 
 def make_customer(session: Session, *, name: str | None = None, **overrides) -> Customer:
     n = next(_seq)
-    customer = Customer(name=name or f"Customer {n}", code=f"C{n:05d}", email=f"buyer{n}@example.com",
-                        created_at=T0, **overrides)
+    fields = {"code": f"C{n:05d}", "email": f"buyer{n}@example.com", "created_at": T0, **overrides}
+    customer = Customer(name=name or f"Customer {n}", **fields)
     session.add(customer)
     session.flush()
     return customer
