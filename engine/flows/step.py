@@ -834,7 +834,7 @@ def _on_timer(run: _Run, event: TimerFired) -> None:
     if limit is None:
         raise FlowError("flow.timer_stale", token_id=event.token_id, n=event.n)
     pending = run.node_tasks(token.id, "pending")
-    run.log("timed_out", node_key=node.key, action=limit.on_timeout)
+    run.log("timed_out", node_key=node.key, on_timeout=limit.on_timeout)
     if limit.on_timeout == "remind":
         if pending:
             run.effects.append(
