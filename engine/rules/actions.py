@@ -1,0 +1,159 @@
+"""Turn a rule's actions into effects for one order and one firing.
+
+Pure: the caller resolves people (owner, managers, current approvers, role members) and passes
+them in; templates render over the order's facts. Every effect's dedupe_key derives from
+(rule key, order id, episode, action index), so re-running a firing stores nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from engine import effects as fx
+from engine.rules.definition import (
+    AddRiskFlagAction,
+    AddTagAction,
+    Assignee,
+    CallWebhookAction,
+    CreateTodoAction,
+    EscalateAction,
+    MessageCustomerAction,
+    NotifyAction,
+    RuleDefinition,
+    SetFieldAction,
+    StartFlowAction,
+)
+from engine.rules.templates import TemplateProblem, render_template
+
+__all__ = ["ActionPlan", "People", "plan_actions", "firing_key"]
+
+
+@dataclass(frozen=True)
+class People:
+    """Who is who for one order, resolved by the backend from the org chart and the flow."""
+
+    owner_id: int | None = None
+    owner_manager_id: int | None = None
+    current_approver_ids: tuple[int, ...] = ()
+    current_approver_manager_ids: tuple[int, ...] = ()
+    role_members: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ActionPlan:
+    effects: tuple[fx.Effect, ...]
+    problems: tuple[tuple[str, dict[str, Any]], ...] = ()  # (code, params): actions that could not run
+
+
+def firing_key(rule_key: str, order_id: int, episode: int) -> str:
+    """The unique key of one firing: what the backend's rule_firing row is unique on."""
+    return f"rule:{rule_key}:{order_id}:{episode}"
+
+
+def resolve(assignee: Assignee, people: People) -> tuple[int, ...]:
+    kind = assignee.kind
+    if kind == "user":
+        return (assignee.user_id,) if assignee.user_id is not None else ()
+    if kind == "role":
+        return tuple(people.role_members.get(assignee.role or "", ()))
+    if kind == "owner":
+        return (people.owner_id,) if people.owner_id is not None else ()
+    if kind == "owner_manager":
+        return (people.owner_manager_id,) if people.owner_manager_id is not None else ()
+    if kind == "current_approver":
+        return tuple(people.current_approver_ids)
+    return tuple(people.current_approver_manager_ids)
+
+
+def _unique(ids: tuple[int, ...], exclude: tuple[int, ...] = ()) -> tuple[int, ...]:
+    seen: list[int] = []
+    for user_id in ids:
+        if user_id not in seen and user_id not in exclude:
+            seen.append(user_id)
+    return tuple(seen)
+
+
+def plan_actions(
+    rule: RuleDefinition,
+    *,
+    order_id: int,
+    facts: Mapping[str, Any],
+    episode: int,
+    people: People,
+    now: datetime,
+) -> ActionPlan:
+    """The effects of one firing of `rule` on order `order_id` (facts from engine.facts.build_facts)."""
+    context = {"order": facts, "rule": {"key": rule.key, "name": rule.name.zh or rule.name.en}}
+    base = firing_key(rule.key, order_id, episode)
+    out: list[fx.Effect] = []
+    problems: list[tuple[str, dict[str, Any]]] = []
+
+    def text(source: str, index: int) -> str | None:
+        try:
+            return render_template(source, context)
+        except TemplateProblem as problem:
+            problems.append((problem.code, {**problem.params, "action": index}))
+            return None
+
+    for index, action in enumerate(rule.actions):
+        key = f"{base}:{index}"
+        if isinstance(action, (CreateTodoAction, EscalateAction)):
+            target = action.assignee if isinstance(action, CreateTodoAction) else action.to
+            assignees = _unique(resolve(target, people))
+            cc = _unique(tuple(u for c in getattr(action, "cc", ()) for u in resolve(c, people)), assignees)
+            title, body = text(action.title_template, index), text(action.body_template, index)
+            if title is None or body is None:
+                continue
+            if not assignees:
+                problems.append(("rule.assignee_unresolved", {"action": index, "assignee": target.kind}))
+                continue
+            due = getattr(action, "due_in_hours", None)
+            out.append(
+                fx.CreateTodo(
+                    dedupe_key=key,
+                    kind="escalation" if isinstance(action, EscalateAction) else "rule_alert",
+                    title=title,
+                    body=body,
+                    assignee_ids=assignees,
+                    cc_user_ids=cc,
+                    priority="urgent" if isinstance(action, EscalateAction) else action.priority,
+                    due_at=now + timedelta(hours=due) if due is not None else None,
+                    payload={"rule_key": rule.key, "rule_version": rule.version, "episode": episode},
+                )
+            )
+        elif isinstance(action, NotifyAction):
+            users = _unique(tuple(u for r in action.recipients for u in resolve(r, people)))
+            title, body = text(action.title_template, index), text(action.body_template, index)
+            if title is None or body is None:
+                continue
+            if not users:
+                problems.append(("rule.assignee_unresolved", {"action": index, "assignee": "recipients"}))
+                continue
+            out.append(
+                fx.Notify(dedupe_key=key, user_ids=users, title=title, body=body, channels=action.channels)
+            )
+        elif isinstance(action, MessageCustomerAction):
+            subject, body = text(action.subject_template, index), text(action.body_template, index)
+            if subject is not None and body is not None:
+                out.append(
+                    fx.MessageCustomer(dedupe_key=key, subject=subject, body=body, channel=action.channel)
+                )
+        elif isinstance(action, CallWebhookAction):
+            payload = {"rule": rule.key, "episode": episode, "order_id": order_id, "order": dict(facts)}
+            out.append(
+                fx.CallWebhook(dedupe_key=key, url=action.url, payload=payload, secret_ref=action.secret_ref)
+            )
+        elif isinstance(action, SetFieldAction):
+            out.append(fx.SetField(dedupe_key=key, field=action.field, value=action.value))
+        elif isinstance(action, AddTagAction):
+            out.append(fx.AddTag(dedupe_key=key, tag=action.tag))
+        elif isinstance(action, AddRiskFlagAction):
+            reason = text(action.reason_template, index)
+            if reason is not None:
+                out.append(fx.AddRiskFlag(dedupe_key=key, flag=action.flag, reason=reason))
+        elif isinstance(action, StartFlowAction):
+            out.append(fx.StartFlow(dedupe_key=key, flow_key=action.flow_key))
+    return ActionPlan(tuple(out), tuple(problems))

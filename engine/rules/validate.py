@@ -1,0 +1,218 @@
+"""Validate a RuleDefinition: every issue with a path, a code and params (for the designer).
+
+`validate` finds errors (nothing is published or enabled while there are any);
+`warnings_before_enable` finds what an admin should confirm, such as a condition that matches
+every order.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import JSON, Date, DateTime, Float, String, column, table
+
+from engine.facts import CORE_COLUMNS, Catalogue, FactContext, FactType
+from engine.jsonlogic import Issue, matches, validate_logic, var_names
+from engine.rules.compiler import NotCompilable, compile_condition
+from engine.rules.definition import (
+    AddRiskFlagAction,
+    Assignee,
+    CreateTodoAction,
+    EscalateAction,
+    EventTrigger,
+    MessageCustomerAction,
+    NotifyAction,
+    RuleDefinition,
+    SetFieldAction,
+)
+from engine.rules.templates import check_template
+
+__all__ = ["compile_check", "matches_every_order", "validate", "warnings_before_enable"]
+
+_SQL_TYPES = {
+    FactType.NUMBER: Float,
+    FactType.STRING: String,
+    FactType.DATE: Date,
+    FactType.DATETIME: DateTime,
+    FactType.LIST: JSON,
+    FactType.BOOL: String,
+}
+_READ_ONLY = {"id", "number", "created_at", "updated_at", "closed_at", "stage_entered_at", "stage", "status"}
+
+
+def _probe_columns(catalogue: Catalogue) -> Any:
+    cols = [column("data", JSON())]
+    for name in CORE_COLUMNS:
+        if name in catalogue and name != "data":
+            cols.append(column(name, _SQL_TYPES[catalogue[name].type]()))
+    return table("sales_order", *cols).c
+
+
+def compile_check(condition: Any, catalogue: Catalogue) -> NotCompilable | None:
+    """Why the condition cannot run as a SQL scan, or None when it can."""
+    try:
+        compile_condition(
+            condition, catalogue, _probe_columns(catalogue), FactContext(now=datetime(2026, 1, 1, tzinfo=UTC))
+        )
+    except NotCompilable as exc:
+        return exc
+    return None
+
+
+def _assignee_issues(assignee: Assignee, path: str) -> list[Issue]:
+    if assignee.kind == "user" and assignee.user_id is None:
+        return [Issue(f"{path}.user_id", "rule.assignee_user_missing", {})]
+    if assignee.kind == "role" and not assignee.role:
+        return [Issue(f"{path}.role", "rule.assignee_role_missing", {})]
+    return []
+
+
+def validate(rule: RuleDefinition, catalogue: Catalogue) -> list[Issue]:
+    """Every error in the rule, each with a path into the definition's JSON."""
+    issues: list[Issue] = []
+    try:
+        json.dumps(rule.condition)
+    except (TypeError, ValueError):
+        return [Issue("condition", "rule.condition_not_json", {})]
+    if rule.condition is None or rule.condition == {}:
+        issues.append(Issue("condition", "rule.condition_empty", {}))
+    else:
+        issues.extend(validate_logic(rule.condition, catalogue.types(), path="condition"))
+    if not issues and rule.is_time_rule:
+        problem = compile_check(rule.condition, catalogue)
+        if problem is not None:
+            issues.append(
+                Issue(
+                    "condition",
+                    "rule.time_condition_not_compilable",
+                    {"reason": problem.code, **problem.params},
+                )
+            )
+    if isinstance(rule.trigger, EventTrigger):
+        if not rule.trigger.events:
+            issues.append(Issue("trigger.events", "rule.trigger_without_events", {}))
+        for index, name in enumerate(rule.trigger.fields):
+            if name not in catalogue:
+                issues.append(Issue(f"trigger.fields.{index}", "logic.unknown_field", {"field": name}))
+    if rule.firing.mode == "every_n_hours" and rule.firing.every_hours is None:
+        issues.append(Issue("firing.every_hours", "rule.every_hours_missing", {}))
+    if not rule.actions:
+        issues.append(Issue("actions", "rule.no_actions", {}))
+    for index, action in enumerate(rule.actions):
+        path = f"actions.{index}"
+        templates: list[tuple[str, str]] = []
+        if isinstance(action, CreateTodoAction):
+            issues.extend(_assignee_issues(action.assignee, f"{path}.assignee"))
+            for cc_index, cc in enumerate(action.cc):
+                issues.extend(_assignee_issues(cc, f"{path}.cc.{cc_index}"))
+            templates = [("title_template", action.title_template), ("body_template", action.body_template)]
+            if not action.title_template.strip():
+                issues.append(Issue(f"{path}.title_template", "rule.title_empty", {}))
+        elif isinstance(action, EscalateAction):
+            issues.extend(_assignee_issues(action.to, f"{path}.to"))
+            templates = [("title_template", action.title_template), ("body_template", action.body_template)]
+        elif isinstance(action, NotifyAction):
+            if not action.recipients:
+                issues.append(Issue(f"{path}.recipients", "rule.no_recipients", {}))
+            for r_index, recipient in enumerate(action.recipients):
+                issues.extend(_assignee_issues(recipient, f"{path}.recipients.{r_index}"))
+            templates = [("title_template", action.title_template), ("body_template", action.body_template)]
+        elif isinstance(action, MessageCustomerAction):
+            templates = [
+                ("subject_template", action.subject_template),
+                ("body_template", action.body_template),
+            ]
+        elif isinstance(action, AddRiskFlagAction):
+            templates = [("reason_template", action.reason_template)]
+        elif isinstance(action, SetFieldAction):
+            issues.extend(_set_field_issues(action, catalogue, path))
+        for attribute, source in templates:
+            problem = check_template(source, catalogue)
+            if problem is not None:
+                issues.append(Issue(f"{path}.{attribute}", problem.code, problem.params))
+    return issues
+
+
+def _set_field_issues(action: SetFieldAction, catalogue: Catalogue, path: str) -> list[Issue]:
+    if (
+        action.field not in catalogue
+        or catalogue[action.field].source == "derived"
+        or action.field in _READ_ONLY
+    ):
+        return [Issue(f"{path}.field", "rule.field_not_settable", {"field": action.field})]
+    kind = catalogue[action.field].type
+    value = action.value
+    fits = (
+        value is None
+        or {
+            FactType.NUMBER: isinstance(value, (int, float)) and not isinstance(value, bool),
+            FactType.STRING: isinstance(value, str),
+            FactType.BOOL: isinstance(value, bool),
+            FactType.LIST: isinstance(value, list),
+            FactType.DATE: isinstance(value, str) and _is_iso_date(value),
+            FactType.DATETIME: isinstance(value, str),
+        }[kind]
+    )
+    if not fits:
+        return [
+            Issue(f"{path}.value", "rule.value_type_mismatch", {"field": action.field, "type": str(kind)})
+        ]
+    return []
+
+
+def _is_iso_date(text: str) -> bool:
+    try:
+        return date.fromisoformat(text).isoformat() == text
+    except ValueError:
+        return False
+
+
+def _probe_orders(catalogue: Catalogue, names: set[str]) -> list[dict[str, Any]]:
+    """Contrasting fact dicts: all empty, and low / middle / high values for every field read."""
+    base_day = date(2026, 1, 15)
+    variants: list[dict[str, Any]] = [{"data": {}}]
+    samples = {
+        FactType.NUMBER: [-1_000_000, 0, 1, 24.5, 1_000_000],
+        FactType.STRING: ["", "0", "a", "approval", "zzzz"],
+        FactType.DATE: [(base_day + timedelta(days=d)).isoformat() for d in (-4000, -1, 0, 1, 4000)],
+        FactType.DATETIME: ["2000-01-01T00:00:00+00:00"] * 5,
+        FactType.BOOL: [False, True, False, True, False],
+        FactType.LIST: [[], ["a"], ["vip"], ["x", "y"], []],
+    }
+    for i in range(5):
+        facts: dict[str, Any] = {"data": {}}
+        for name in names:
+            if name not in catalogue:
+                continue
+            value = samples[catalogue[name].type][i]
+            if name.startswith("data."):
+                facts["data"][name.removeprefix("data.")] = value
+            else:
+                facts[name] = value
+        variants.append(facts)
+    return variants
+
+
+def matches_every_order(condition: Any, catalogue: Catalogue) -> bool:
+    """True when the condition holds on an empty order and on low, middle and high values of every
+    field it reads: then it most likely matches every order (a warning before enabling; the dry
+    run's count confirms it on real data)."""
+    names = var_names(condition)
+    try:
+        return all(matches(condition, facts) for facts in _probe_orders(catalogue, names))
+    except Exception:  # a condition that raises on a probe does not match everything
+        return False
+
+
+def warnings_before_enable(rule: RuleDefinition, catalogue: Catalogue) -> list[Issue]:
+    """What to confirm before enabling (errors come from `validate`)."""
+    out: list[Issue] = []
+    if matches_every_order(rule.condition, catalogue):
+        out.append(Issue("condition", "rule.matches_every_order", {}))
+    if not rule.is_time_rule:
+        problem = compile_check(rule.condition, catalogue)
+        if problem is not None:
+            out.append(Issue("condition", "rule.event_only", {"reason": problem.code, **problem.params}))
+    return out
