@@ -1,26 +1,62 @@
-"""`gendan` command line: serve, worker, migrate, demo, user create."""
+"""`gendan` command line: serve, worker, migrate, demo, user create.
+
+Errors are printed as `error: <code> <params>` plus the message in the terminal's language
+(LC_ALL / LANG: zh_* gives Chinese, anything else English), and exit with status 1 (2 for bad
+arguments), so scripts can match the code and people can read the message.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import threading
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from backend.i18n import normalize, register_error_messages, set_locale, translate_error
 from backend.settings import get_settings
 
 app = typer.Typer(help="Gendan (跟单): self-hosted, no-code order tracking.", no_args_is_help=True)
 user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 
+register_error_messages({
+    "cli.database_not_migrated": "The database %(database)s has no Gendan tables yet: run `gendan migrate` first.",
+    "cli.database_unreachable": "Cannot reach the database %(database)s: %(detail)s",
+    "cli.invalid_count": "%(name)s must be between %(min)s and %(max)s.",
+})
+
+
+@app.callback()
+def _main() -> None:
+    set_locale(normalize(os.environ.get("LC_ALL") or os.environ.get("LANG")) or "en")
+
+
+def fail(code: str, params: dict[str, Any] | None = None, *, exit_code: int = 1,
+         fields: dict[str, tuple[str, dict[str, Any]]] | None = None) -> typer.Exit:
+    """Print a coded, translated error and return the Exit to raise."""
+    params = params or {}
+    typer.echo(f"error: {code} {json.dumps(params, ensure_ascii=False, default=str)}", err=True)
+    typer.echo(f"  {translate_error(code, params)}", err=True)
+    for path, (field_code, field_params) in (fields or {}).items():
+        typer.echo(f"  {path}: {field_code} — {translate_error(field_code, field_params)}", err=True)
+    return typer.Exit(exit_code)
+
 
 @app.command()
 def migrate() -> None:
     """Upgrade the database to the newest schema (keeps all data)."""
+    from sqlalchemy.exc import OperationalError
+
     from backend.migrate import upgrade
 
     settings = get_settings()
-    upgrade(settings.database_url)
+    try:
+        upgrade(settings.database_url)
+    except OperationalError as exc:
+        raise fail("cli.database_unreachable", {"database": _safe_url(settings.database_url),
+                                                "detail": str(exc.orig).strip().splitlines()[0]}) from exc
     typer.echo(f"database is up to date: {_safe_url(settings.database_url)}")
 
 
@@ -33,47 +69,61 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
     from backend.app import create_app
 
     settings = get_settings()
+    engine = _migrated_engine(settings.database_url)
     typer.echo(f"Gendan on http://{host}:{port}  (database: {_safe_url(settings.database_url)})")
-    uvicorn.run(create_app(settings, start_worker=worker), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(settings, engine=engine, start_worker=worker), host=host, port=port, log_level="info")
 
 
 @app.command("worker")
-def worker_cmd() -> None:
+def worker_cmd(once: Annotated[bool, typer.Option(help="Run every job once and exit (cron, checks)")] = False) -> None:
     """Run timers, rule scans and deliveries in this process (start several for scale)."""
     from backend.app import create_app
-    from backend.worker.runner import run_forever
+    from backend.worker.runner import JOBS, run_due, run_forever
 
-    application = create_app(get_settings(), start_worker=False)  # registers every domain's jobs
+    settings = get_settings()
+    engine = _migrated_engine(settings.database_url)
+    application = create_app(settings, engine=engine, start_worker=False)  # registers every domain's jobs
+    if once:
+        done = run_due(application.state.engine, {})
+        typer.echo(f"worker ran {len(done)} of {len(JOBS)} jobs: "
+                   + (", ".join(f"{name}={n}" for name, n in done.items()) or "-"))
+        return
     stop = threading.Event()
-    typer.echo("worker running; Ctrl+C stops it")
+    typer.echo(f"worker running {len(JOBS)} jobs; Ctrl+C stops it")
     try:
         run_forever(application.state.engine, stop)
     except KeyboardInterrupt:
         stop.set()
+    typer.echo("worker stopped")
 
 
 @app.command()
 def demo(orders: Annotated[int, typer.Option(help="How many orders")] = 3000,
-         force: Annotated[bool, typer.Option(help="Load even if demo data exists")] = False) -> None:
+         force: Annotated[bool, typer.Option(help="Add another batch even if demo data exists")] = False) -> None:
     """Load realistic demo data (org chart, users, customers, orders with history) unless loaded."""
-    from backend.db import make_engine
-    from backend.demo import DEMO_PASSWORD, load_demo
+    from backend.demo import DEMO_PASSWORD, USERS, load_demo
 
+    if not 0 <= orders <= 1_000_000:
+        raise fail("cli.invalid_count", {"name": "--orders", "min": 0, "max": 1_000_000}, exit_code=2)
     settings = get_settings()
-    engine = make_engine(settings.database_url)
-    loaded = load_demo(engine, orders=orders, force=force)
+    engine = _migrated_engine(settings.database_url)
+    try:
+        loaded = load_demo(engine, orders=orders, force=force)
+    finally:
+        engine.dispose()
     if loaded:
         typer.echo(f"demo data loaded: {loaded}")
     else:
         typer.echo("demo data already present; nothing loaded")
-    typer.echo(f"demo sign-ins (password for all: {DEMO_PASSWORD}): admin, sales.zhang, sales.li, "
-               "manager.wang, director.chen, warehouse.zhao, finance.sun, designer.zhou")
+    typer.echo(f"\nDemo sign-ins (password for all: {DEMO_PASSWORD})")
+    for username, display, roles, _dep in USERS:
+        typer.echo(f"  {username:<16} {display:<6}  {', '.join(roles)}")
 
 
 @user_app.command("create")
 def user_create(username: str, display_name: Annotated[str, typer.Option("--name")] = "",
                 password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)] = "",
-                role: Annotated[list[str], typer.Option("--role", help="Repeat for several roles")] = None,  # type: ignore[assignment]
+                role: Annotated[list[str] | None, typer.Option("--role", help="Repeat for several roles")] = None,
                 email: str | None = None) -> None:
     """Create a user (e.g. the first admin: gendan user create admin --role admin)."""
     from pydantic import ValidationError
@@ -81,7 +131,6 @@ def user_create(username: str, display_name: Annotated[str, typer.Option("--name
 
     import backend.models  # noqa: F401
     from backend.clock import utcnow
-    from backend.db import make_engine
     from backend.errors import GendanError
     from backend.people import service as people_service
     from backend.people.schemas import UserCreate
@@ -90,17 +139,41 @@ def user_create(username: str, display_name: Annotated[str, typer.Option("--name
         payload = UserCreate(username=username, display_name=display_name or username, password=password,
                              roles=role or [], email=email)
     except ValidationError as exc:
+        fields = {}
         for err in exc.errors():
-            typer.echo(f"{'.'.join(map(str, err['loc']))}: {err['msg']}", err=True)
-        raise typer.Exit(2) from exc
-    engine = make_engine(get_settings().database_url)
+            path = ".".join(map(str, err["loc"])) or "_"
+            ctx = {k: v for k, v in (err.get("ctx") or {}).items() if k != "error"}
+            fields[path] = (f"field.{err['type']}", {"field": path, **ctx})
+        raise fail("validation.failed", {"count": len(fields)}, exit_code=2, fields=fields) from exc
+    engine = _migrated_engine(get_settings().database_url)
     with Session(engine) as session:
         try:
             user = people_service.create_user(session, actor=None, payload=payload, now=utcnow())
         except GendanError as exc:
-            typer.echo(f"error: {exc.code} {exc.params}", err=True)
-            raise typer.Exit(1) from exc
+            raise fail(exc.code, exc.params, fields=exc.fields) from exc
+    engine.dispose()
     typer.echo(f"created user {user.username} (id {user.id}) with roles {', '.join(user.roles) or '-'}")
+
+
+def _migrated_engine(url: str):
+    """An engine on a database that has our tables, or a coded error telling what to do."""
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import OperationalError
+
+    from backend.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            has_tables = inspect(conn).has_table("sales_order")
+    except OperationalError as exc:
+        engine.dispose()
+        raise fail("cli.database_unreachable", {"database": _safe_url(url),
+                                                "detail": str(exc.orig).strip().splitlines()[0]}) from exc
+    if not has_tables:
+        engine.dispose()
+        raise fail("cli.database_not_migrated", {"database": _safe_url(url)})
+    return engine
 
 
 def _safe_url(url: str) -> str:
