@@ -6,20 +6,30 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 VENDOR_STAMP := frontend/static/vendor/.stamp
 CHROMIUM ?= /usr/bin/chromium
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# pytest-xdist workers; each gets its own SQLite file and PostgreSQL database
+WORKERS ?= 2
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test deps vendor browser migrate demo lint bench clean
+.PHONY: run test deps vendor browser migrate demo lint bench constraints clean
 
 run: deps vendor migrate demo ## start Gendan with demo data on the embedded SQLite database
-	$(BIN)/gendan serve --host 127.0.0.1 --port 8000
+	$(BIN)/gendan serve --host $(HOST) --port $(PORT)
 
+# Exit status 5 means "no tests collected": fine when PYTEST_ARGS selected a subset that happens to
+# be empty, a failure for the whole suite (an empty suite must never pass CI).
 test: deps vendor browser ## the whole suite, on SQLite and PostgreSQL, with a real browser
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -p no:randomly $(PYTEST_ARGS)
+	@if ! $(BIN)/python -c 'import psycopg,sys; psycopg.connect(sys.argv[1], connect_timeout=3).close()' \
+	    "$${GENDAN_TEST_PG_URL:-postgresql://postgres@127.0.0.1:5432/postgres}" 2>/dev/null; then \
+	  echo "!!! WARNING: PostgreSQL does not answer at $${GENDAN_TEST_PG_URL:-127.0.0.1:5432}: its half of the suite will be SKIPPED !!!"; fi
+	@rc=0; $(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup -p no:randomly $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ] && [ -n "$(PYTEST_ARGS)" ]; then echo "no tests selected by PYTEST_ARGS=$(PYTEST_ARGS)"; rc=0; fi; \
+	exit $$rc
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
 deps: $(STAMP)
@@ -33,7 +43,8 @@ vendor: deps $(VENDOR_STAMP)
 
 browser: ## Debian's chromium for the browser tests (never a downloaded browser)
 	@test -x $(CHROMIUM) || { echo "installing Debian's chromium"; \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk) >/dev/null; }
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  ($$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk) >/dev/null; }
 	@test -x $(CHROMIUM) && $(CHROMIUM) --version
 
 migrate: deps
@@ -44,6 +55,12 @@ demo: deps
 
 lint: deps
 	$(BIN)/ruff check .
+
+bench: deps ## 1,000,000 orders in PostgreSQL (database gendan_bench), order list and detail timings
+	$(BIN)/python -m bench.orders_list $(BENCH_ARGS)
+
+constraints: deps ## rewrite constraints.txt from the installed .venv (after changing pyproject.toml)
+	$(BIN)/python -m pip freeze --exclude-editable --disable-pip-version-check | grep -v '^-e ' > constraints.txt
 
 clean:
 	rm -rf $(VENV) frontend/node_modules frontend/static/vendor
