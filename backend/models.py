@@ -3,6 +3,14 @@
 from backend.auth.models import ApiKey, LoginAttempt  # noqa: F401
 from backend.customers.models import Customer  # noqa: F401
 from backend.inbox.models import InboxItem  # noqa: F401
-from backend.notify.models import Notification, OutboxAttempt, OutboxMessage  # noqa: F401
+from backend.notify.models import (  # noqa: F401
+    ChannelConfig,
+    Notification,
+    NotificationDispatch,
+    NotificationPreference,
+    OutboxAttempt,
+    OutboxMessage,
+)
 from backend.orders.models import Order, OrderEvent  # noqa: F401
 from backend.people.models import Department, User, UserRole  # noqa: F401
+from backend.tracking.models import MilestoneSetting, TrackingLink  # noqa: F401

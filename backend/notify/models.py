@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Index
@@ -59,3 +59,50 @@ class OutboxAttempt(SQLModel, table=True):
     at: datetime = Field(sa_type=UTCDateTime)
     ok: bool
     detail: str = Field(default="", max_length=2000)
+
+
+class ChannelConfig(SQLModel, table=True):
+    """A configured outbound channel: an SMTP server, a chat robot webhook, an SMS gateway, ...
+
+    `target` is the robot/webhook/gateway URL (or `host:port` for email); `secret` signs requests
+    (DingTalk sign, generic webhook HMAC) or is the gateway's API key; `options` holds the rest
+    (email sender, SMS body template, extra headers).
+    """
+
+    __tablename__ = "notify_channel"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=80, unique=True)
+    kind: str = Field(max_length=20)  # email / dingtalk / wecom / feishu / webhook / sms
+    target: str = Field(max_length=500)
+    secret: str | None = Field(default=None, max_length=255)
+    options: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    is_enabled: bool = True
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class NotificationPreference(SQLModel, table=True):
+    """How one person wants to be told: channels, quiet hours (local time), daily digest."""
+
+    __tablename__ = "notification_preference"
+
+    user_id: int = Field(foreign_key="app_user.id", primary_key=True)
+    channels: list[str] = Field(default_factory=lambda: ["in_app"], sa_type=JSONType)
+    quiet_start: str | None = Field(default=None, max_length=5)  # "22:00"
+    quiet_end: str | None = Field(default=None, max_length=5)  # "07:30"
+    timezone: str = Field(default="Asia/Shanghai", max_length=40)
+    is_digest: bool = False
+    digest_hour: int = 18
+    last_digest_on: date | None = None
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class NotificationDispatch(SQLModel, table=True):
+    """Marks a notification as handed to the external channels (or to the digest), exactly once."""
+
+    __tablename__ = "notification_dispatch"
+
+    notification_id: int = Field(foreign_key="notification.id", primary_key=True)
+    at: datetime = Field(sa_type=UTCDateTime)
+    mode: str = Field(max_length=10)  # sent / digest / in_app

@@ -1,0 +1,1 @@
+"""Live updates: a websocket per browser tab, fed by commits (PostgreSQL LISTEN/NOTIFY between processes)."""

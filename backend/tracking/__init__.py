@@ -1,0 +1,1 @@
+"""Customer tracking links: a no-login, revocable page per order, milestones, urge, unsubscribe."""
