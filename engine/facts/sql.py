@@ -146,7 +146,7 @@ def _json_sqlite(element, compiler, **kw):
 def _json_pg(element, compiler, **kw):
     data_column = list(element.clauses)[0]
     data, _path, key = (compiler.process(c, **kw) for c in element.clauses)
-    is_jsonb = isinstance(getattr(data_column, "type", None), postgresql.JSONB)
+    is_jsonb = is_jsonb_column(data_column, compiler.dialect)
     typeof = "jsonb_typeof" if is_jsonb else "json_typeof"
     kind = element.kind
     raw = f"({data} -> {key})"
@@ -160,6 +160,14 @@ def _json_pg(element, compiler, **kw):
     else:
         value = text
     return f"(CASE WHEN {typeof}({raw}) = {_PG_JSON_TYPES[kind]} THEN {value} END)"
+
+
+def is_jsonb_column(element: Any, dialect: Any) -> bool:
+    """Whether a JSON column is JSONB on this dialect (also through `JSON().with_variant(JSONB())`)."""
+    column_type = getattr(element, "type", None)
+    if column_type is None:
+        return False
+    return isinstance(column_type.dialect_impl(dialect), postgresql.JSONB)
 
 
 def _int(value: int) -> ColumnElement[int]:

@@ -24,12 +24,12 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import Boolean, Date, Float, String, and_, case, false, literal, not_, or_, true
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
 from engine.facts import Catalogue, FactContext, FactType, fact_sql
+from engine.facts.sql import is_jsonb_column
 from engine.jsonlogic import OPERATORS, is_truthy, js_compare, js_equals, js_strict_equals, to_number
 
 __all__ = ["NotCompilable", "compile_condition"]
@@ -137,7 +137,7 @@ def _json_array_sqlite(element, compiler, **kw):
 def _json_array_pg(element, compiler, **kw):
     column_el = list(element.clauses)[0]
     column, *rest = (compiler.process(c, **kw) for c in element.clauses)
-    prefix = "jsonb" if isinstance(getattr(column_el, "type", None), postgresql.JSONB) else "json"
+    prefix = "jsonb" if is_jsonb_column(column_el, compiler.dialect) else "json"
     if element.test == "is_array":
         return f"(coalesce({prefix}_typeof({column}), '') = 'array')"
     if element.test == "non_empty":

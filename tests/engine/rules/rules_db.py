@@ -7,6 +7,8 @@ database `gendan_rules_test`); its half skips with a loud warning when no server
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import warnings
 from collections.abc import Iterator
@@ -28,14 +30,20 @@ from sqlalchemy import (
     create_engine,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
+
+# Like backend.models_base.JSONType: JSONB on PostgreSQL, JSON text on SQLite.
+JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 PG_URL = os.environ.get(
     "GENDAN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/gendan_rules_test"
 )
 
 metadata = MetaData()
+# One table per test process: parallel runs (xdist, two terminals) must not share rows.
+_SUFFIX = os.getpid()
 sales_order = Table(
-    "rules_test_sales_order",
+    f"rules_test_sales_order_{_SUFFIX}",
     metadata,
     Column("id", BigInteger, primary_key=True),
     Column("number", String(40)),
@@ -51,14 +59,21 @@ sales_order = Table(
     Column("source", String(40)),
     Column("external_id", String(80)),
     Column("form_key", String(80)),
-    Column("tags", JSON),
-    Column("risk_flags", JSON),
+    Column("tags", JSONType),
+    Column("risk_flags", JSONType),
     Column("urge_count", Integer),
     Column("last_customer_contact_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True)),
     Column("closed_at", DateTime(timezone=True)),
-    Column("data", JSON),
+    Column("data", JSONType),
+)
+# The same JSON columns as a plain-`json` table, for the PostgreSQL json (not jsonb) code paths.
+sales_order_json = Table(
+    f"rules_test_sales_order_json_{_SUFFIX}",
+    metadata,
+    *[Column(c.name, JSON() if c.name in ("tags", "risk_flags", "data") else c.type, primary_key=c.primary_key)
+      for c in sales_order.columns],
 )
 
 _engines: dict[str, Engine | None] = {}
@@ -79,8 +94,15 @@ def get_engine(kind: str) -> Engine | None:
         if engine is not None:
             metadata.drop_all(engine)
             metadata.create_all(engine)
+            atexit.register(_drop, engine)
         _engines[kind] = engine
     return _engines[kind]
+
+
+def _drop(engine: Engine) -> None:
+    with contextlib.suppress(Exception):
+        metadata.drop_all(engine)
+    engine.dispose()
 
 
 def db_fixture(request) -> Iterator[Engine]:
@@ -92,9 +114,9 @@ def db_fixture(request) -> Iterator[Engine]:
     yield engine
 
 
-def insert_orders(engine: Engine, orders: list[dict[str, Any]]) -> None:
+def insert_orders(engine: Engine, orders: list[dict[str, Any]], table: Table = sales_order) -> None:
     with engine.begin() as conn:
-        conn.execute(sales_order.delete())
+        conn.execute(table.delete())
         if orders:
-            blank = {c.name: None for c in sales_order.columns}
-            conn.execute(sales_order.insert(), [{**blank, **o} for o in orders])
+            blank = {c.name: None for c in table.columns}
+            conn.execute(table.insert(), [{**blank, **o} for o in orders])
