@@ -47,11 +47,12 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
 
 def _include_routers(app: FastAPI) -> None:
     from backend.auth.router import router as auth_router
+    from backend.customers.router import router as customers_router
     from backend.orders.router import router as orders_router
     from backend.people.router import router as people_router
     from frontend.pages import router as pages_router
 
-    for router in (auth_router, orders_router, people_router, pages_router):
+    for router in (auth_router, customers_router, orders_router, people_router, pages_router):
         app.include_router(router)
     for router in _optional_routers():
         app.include_router(router)

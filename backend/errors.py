@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from backend.i18n import translate_error
+from backend.i18n import register_error_messages, translate_error
 
 # code prefix or full code -> HTTP status. The engine knows no HTTP; this table does.
 STATUS_BY_CODE: dict[str, int] = {
@@ -30,10 +30,47 @@ STATUS_BY_CODE: dict[str, int] = {
     "user.not_found": 404,
     "department.not_found": 404,
     "order.version_conflict": 409,
+    "order.number_taken": 409,
+    "order.external_id_conflict": 409,
+    "customer.code_taken": 409,
+    "user.username_taken": 409,
+    "auth.read_only_key": 403,
     "conflict": 409,
     "request.too_large": 413,
     "validation": 422,
 }
+
+
+# Codes added by the foundation's API beyond the shell's list in backend/i18n.py. English msgids;
+# their Chinese is in frontend/locale/zh_CN/LC_MESSAGES/errors.po (a test holds the two complete).
+register_error_messages({
+    "auth.read_only_key": "This API key may only read.",
+    "api_key.not_found": "API key %(id)s was not found.",
+    "order.external_id_conflict": "An order from %(source)s with external id %(external_id)s already exists "
+                                  "with different values (order %(id)s).",
+    "order.owner_not_allowed": "You may only assign orders to yourself or your team.",
+    "order.date_before_created": "The date cannot be before the order was created (%(created)s).",
+    "customer.code_taken": "Customer code %(code)s is already used.",
+    "customer.forbidden": "You may only change customers of your own team.",
+    "customer.channel_unreachable": "The preferred channel %(channel)s needs %(needs)s.",
+    "field.*": "The value is not valid.",
+    "field.cursor_invalid": "This page link is no longer valid. Start again from the first page.",
+    "field.date_out_of_range": "The date must be between %(earliest)s and %(latest)s.",
+    "field.not_nullable": "This field cannot be empty.",
+    "field.range_inverted": "The end of the range is before its start.",
+    "field.dict_type": "Must be an object.",
+    "field.model_type": "Must be an object.",
+    "field.model_attributes_type": "Must be an object.",
+    "field.list_type": "Must be a list.",
+    "field.bool_type": "Must be yes or no.",
+    "field.int_from_float": "Must be a whole number.",
+    "field.too_long": "At most %(max_length)s items.",
+    "field.date_type": "Not a valid date.",
+    "field.datetime_type": "Not a valid date and time.",
+    "field.finite_number": "Must be a finite number.",
+    "field.decimal_whole_digits": "Too many digits before the decimal point.",
+    "field.less_than": "Must be less than %(lt)s.",
+})
 
 
 class GendanError(Exception):

@@ -1,0 +1,154 @@
+"""Customer use cases: list (search + keyset paging), get, create, update. One transaction each.
+
+Every signed-in user reads customers (order forms and filters pick them). Admins and sales
+write; sales change only customers that are unowned or owned by their team (per the org chart).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from backend.auth.actor import Actor
+from backend.customers.models import Customer
+from backend.customers.schemas import (
+    CustomerCreate,
+    CustomerFilter,
+    CustomerPage,
+    CustomerRead,
+    CustomerUpdate,
+)
+from backend.errors import GendanError
+from backend.orders.keyset import decode_cursor, encode_cursor, seek_clause
+from backend.people.models import User
+from backend.people.org import team_user_ids
+
+# the contact a preferred channel needs, so messages to the customer have somewhere to go
+CHANNEL_NEEDS = {"email": "email", "sms": "phone", "dingtalk": "dingtalk_id", "wecom": "wecom_id"}
+NOT_NULLABLE = ("name", "tier", "preferred_locale", "preferred_channel", "is_unsubscribed")
+
+
+def _invalid(fields: dict[str, tuple[str, dict[str, Any]]]) -> GendanError:
+    return GendanError("validation.failed", {"count": len(fields)}, status=422, fields=fields)
+
+
+def _require_writer(actor: Actor) -> None:
+    if not actor.can_write or not actor.has_role("admin", "sales"):
+        raise GendanError("auth.forbidden")
+
+
+def _check_owner(session: Session, actor: Actor, owner_id: int | None) -> None:
+    if owner_id is None:
+        return
+    owner = session.get(User, owner_id)
+    if owner is None or not owner.is_active:
+        raise _invalid({"owner_id": ("user.not_found", {"field": "owner_id", "id": owner_id})})
+    if not actor.is_admin and owner_id not in team_user_ids(session, actor.user_id):
+        raise _invalid({"owner_id": ("customer.forbidden", {"field": "owner_id"})})
+
+
+def _check_channel(values: dict[str, Any]) -> None:
+    channel = values.get("preferred_channel")
+    needs = CHANNEL_NEEDS.get(channel or "")
+    if needs and not values.get(needs):
+        raise _invalid({"preferred_channel": ("customer.channel_unreachable",
+                                              {"field": "preferred_channel", "channel": channel, "needs": needs})})
+
+
+def _check_code_free(session: Session, code: str | None, customer_id: int | None = None) -> None:
+    if code is None:
+        return
+    taken = session.exec(select(Customer.id).where(Customer.code == code)).scalars().first()
+    if taken is not None and taken != customer_id:
+        raise GendanError("customer.code_taken", {"code": code})
+
+
+def _flush(session: Session, customer: Customer) -> None:
+    try:
+        with session.begin_nested():
+            session.add(customer)
+            session.flush()
+    except IntegrityError as exc:  # a concurrent create took the code between check and insert
+        raise GendanError("customer.code_taken", {"code": customer.code}) from exc
+
+
+def create_customer(session: Session, *, actor: Actor, payload: CustomerCreate, now: datetime) -> CustomerRead:
+    _require_writer(actor)
+    values = payload.model_dump()
+    if values["owner_id"] is None and not actor.is_admin:
+        values["owner_id"] = actor.user_id
+    _check_owner(session, actor, values["owner_id"])
+    _check_channel(values)
+    _check_code_free(session, values["code"])
+    customer = Customer(**values, created_at=now)
+    _flush(session, customer)
+    session.commit()
+    return CustomerRead.model_validate(customer)
+
+
+def _get(session: Session, customer_id: int) -> Customer:
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise GendanError("customer.not_found", {"id": customer_id})
+    return customer
+
+
+def get_customer(session: Session, *, actor: Actor, customer_id: int) -> CustomerRead:
+    return CustomerRead.model_validate(_get(session, customer_id))
+
+
+def update_customer(session: Session, *, actor: Actor, customer_id: int, payload: CustomerUpdate) -> CustomerRead:
+    _require_writer(actor)
+    changes = payload.model_dump(exclude_unset=True)
+    nulls = {k: ("field.not_nullable", {"field": k}) for k in NOT_NULLABLE if k in changes and changes[k] is None}
+    if nulls:
+        raise _invalid(nulls)
+    customer = _get(session, customer_id)
+    if not actor.is_admin and customer.owner_id is not None \
+            and customer.owner_id not in team_user_ids(session, actor.user_id):
+        raise GendanError("customer.forbidden")
+    if "owner_id" in changes and changes["owner_id"] != customer.owner_id:
+        _check_owner(session, actor, changes["owner_id"])
+    merged = {**CustomerRead.model_validate(customer).model_dump(), **changes}
+    _check_channel(merged)
+    if "code" in changes:
+        _check_code_free(session, changes["code"], customer.id)
+    for key, value in changes.items():
+        setattr(customer, key, value)
+    _flush(session, customer)
+    session.commit()
+    return CustomerRead.model_validate(customer)
+
+
+def _like(text: str) -> str:
+    escaped = text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def list_customers(session: Session, *, actor: Actor, filters: CustomerFilter) -> CustomerPage:
+    """A page of customers sorted by (name, id), continued by `next_cursor` (stable under inserts)."""
+    clauses = []
+    if filters.q and filters.q.strip():
+        like = _like(filters.q)
+        clauses.append(or_(*(col.ilike(like, escape="\\") for col in (
+            Customer.name, Customer.code, Customer.contact_name, Customer.email, Customer.phone))))
+    if filters.owner_id is not None:
+        clauses.append(Customer.owner_id == filters.owner_id)
+    if filters.tier is not None:
+        clauses.append(Customer.tier == filters.tier)
+    stmt = select(Customer).where(*clauses)
+    if filters.cursor:
+        value, row_id = decode_cursor(filters.cursor, sort="name", direction="asc")
+        stmt = stmt.where(seek_clause(Customer.name, Customer.id, value, row_id, descending=False))
+    rows = session.exec(stmt.order_by(Customer.name, Customer.id).limit(filters.limit + 1)).scalars().all()
+    has_more = len(rows) > filters.limit
+    rows = rows[: filters.limit]
+    next_cursor = encode_cursor(rows[-1].name, rows[-1].id, sort="name", direction="asc") if has_more else None
+    total = None
+    if filters.with_total:
+        total = session.exec(select(func.count()).select_from(Customer).where(*clauses)).scalar_one()
+    return CustomerPage(items=[CustomerRead.model_validate(c) for c in rows], next_cursor=next_cursor, total=total)
