@@ -61,8 +61,17 @@ def _include_routers(app: FastAPI) -> None:
 def _optional_routers() -> list:
     """Routers of domains built in parallel; each is listed here once it exists."""
     routers = []
+    from backend.flows.router import router as flows_router
+    from designer.pages.flows import router as flow_pages_router
+
+    routers += [flows_router, flow_pages_router]
     return routers
 
 
 def _install_hooks(app: FastAPI) -> None:
     """Order hooks (form validation, flow start, event rules) are wired here, once per process."""
+    from backend.flows import messages as flow_messages
+    from backend.flows import service_instance as flows_instances
+
+    flow_messages.register()
+    flows_instances.install()

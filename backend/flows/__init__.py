@@ -1,0 +1,1 @@
+"""Flows: stored definitions, running instances, timers; services that call engine/flows."""
