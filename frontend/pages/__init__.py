@@ -2,8 +2,11 @@
 
 from fastapi import APIRouter
 
-from frontend.pages import auth, orders
+from frontend.pages import admin, auth, dashboard, order_form, orders
 
 router = APIRouter(include_in_schema=False)
 router.include_router(auth.router)
+router.include_router(order_form.router)  # /orders/new before /orders/{order_id}
 router.include_router(orders.router)
+router.include_router(dashboard.router)
+router.include_router(admin.router)

@@ -7,7 +7,9 @@ from urllib.parse import quote
 
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse
+from starlette.routing import Match, Mount
 
+from backend import i18n
 from backend.auth.actor import Actor
 from backend.auth.deps import optional_actor
 
@@ -34,22 +36,75 @@ def login_redirect(request: Request, exc: LoginRequired):
     return RedirectResponse(target, status_code=303)
 
 
+def N_(message: str) -> str:
+    """Marks a msgid for extraction (babel's default keywords include N_); translated where shown."""
+    return message
+
+
 # English msgids; templates pass them through _()
 STAGE_LABELS = {
-    "draft": "Draft", "approval": "Approval", "tech_confirm": "Technical confirmation",
-    "production": "Production", "shipping": "Shipping", "delivered": "Delivered",
-    "invoicing": "Invoicing", "payment": "Payment", "completed": "Completed",
+    "draft": N_("Draft"), "approval": N_("Approval"), "tech_confirm": N_("Technical confirmation"),
+    "production": N_("Production"), "shipping": N_("Shipping"), "delivered": N_("Delivered"),
+    "invoicing": N_("Invoicing"), "payment": N_("Payment"), "completed": N_("Completed"),
+}
+STATUS_LABELS = {"open": N_("Open"), "completed": N_("Completed"), "cancelled": N_("Cancelled")}
+ROLE_LABELS = {
+    "admin": N_("Administrator"), "designer": N_("Designer"), "sales": N_("Sales"), "approver": N_("Approver"),
+    "warehouse": N_("Warehouse"), "finance": N_("Finance"), "viewer": N_("Viewer"),
 }
 EVENT_LABELS = {
-    "created": "Order created", "updated": "Order updated", "stage_entered": "Stage changed",
-    "field_set": "Field set", "tag_added": "Tag added", "risk_flagged": "Risk flagged",
-    "completed": "Order completed", "cancelled": "Order cancelled", "urged": "Customer urged",
-    "approved": "Approved", "rejected": "Rejected", "returned": "Returned", "commented": "Comment",
-    "transferred": "Transferred", "withdrawn": "Withdrawn", "flow_started": "Flow started",
-    "task_completed": "Task completed", "rule_fired": "Rule fired",
+    "created": N_("Order created"), "updated": N_("Order updated"), "stage_entered": N_("Stage changed"),
+    "field_set": N_("Field set"), "tag_added": N_("Tag added"), "risk_flagged": N_("Risk flagged"),
+    "completed": N_("Order completed"), "cancelled": N_("Order cancelled"), "urged": N_("Customer urged"),
+    "approved": N_("Approved"), "rejected": N_("Rejected"), "returned": N_("Returned"), "commented": N_("Comment"),
+    "transferred": N_("Transferred"), "withdrawn": N_("Withdrawn"), "flow_started": N_("Flow started"),
+    "task_completed": N_("Task completed"), "rule_fired": N_("Rule fired"),
 }
 FIELD_LABELS = {
-    "customer_id": "Customer", "owner_id": "Owner", "amount": "Amount", "currency": "Currency",
-    "stage": "Stage", "status": "Status", "planned_delivery": "Planned delivery", "payment_due": "Payment due",
-    "data": "Form fields", "tags": "Tags", "risk_flags": "Risk flags",
+    "number": N_("Number"), "customer_id": N_("Customer"), "owner_id": N_("Owner"), "amount": N_("Amount"),
+    "currency": N_("Currency"), "stage": N_("Stage"), "status": N_("Status"),
+    "planned_delivery": N_("Planned delivery"), "payment_due": N_("Payment due"), "data": N_("Form fields"),
+    "tags": N_("Tags"), "risk_flags": N_("Risk flags"), "source": N_("Source"), "external_id": N_("External id"),
+    "stage_entered_at": N_("In stage since"), "version": N_("Version"),
 }
+CHANNEL_LABELS = {"email": N_("Email"), "sms": N_("SMS"), "dingtalk": N_("DingTalk"), "wecom": N_("WeCom"),
+                  "none": N_("None")}
+
+
+def has_route(request: Request, path: str) -> bool:
+    """Whether the app serves `path` (GET), so the shell links to areas only once they exist
+    (the inbox badge polls /inbox/badge, which the inbox area adds)."""
+    cache = getattr(request.app.state, "gendan_paths", None)
+    if cache is None:
+        cache = request.app.state.gendan_paths = {}
+    if path not in cache:
+        scope = {"type": "http", "path": path, "method": "GET"}
+        cache[path] = any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes
+                          if not isinstance(route, Mount))
+    return cache[path]
+
+
+def template_exists(name: str) -> bool:
+    """Whether another area has added an optional fragment (e.g. orders/_form_fields.html)."""
+    from jinja2 import TemplateNotFound
+
+    from frontend.templating import env
+
+    try:
+        env.get_template(name)
+    except TemplateNotFound:
+        return False
+    return True
+
+
+def _install_globals() -> None:
+    from frontend.templating import env
+
+    env.globals["has_route"] = has_route
+    # translated labels for codes; unknown codes (a designed stage) show as they are
+    env.globals["stage_label"] = lambda stage: i18n.gettext(STAGE_LABELS[stage]) if stage in STAGE_LABELS else stage
+    env.globals["status_label"] = lambda s: i18n.gettext(STATUS_LABELS[s]) if s in STATUS_LABELS else s
+    env.globals["role_label"] = lambda role: i18n.gettext(ROLE_LABELS[role]) if role in ROLE_LABELS else role
+
+
+_install_globals()

@@ -2,27 +2,50 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlmodel import Session
 
 from backend import i18n
 from backend.auth.deps import DbSession
+from backend.customers.models import Customer
 from backend.errors import GendanError
 from backend.orders import service as orders_service
-from backend.orders.schemas import OrderFilter, OrderPage
+from backend.orders.schemas import OrderEventRead, OrderFilter, OrderPage
 from backend.people.models import User, UserRole
-from frontend.pages.common import EVENT_LABELS, FIELD_LABELS, STAGE_LABELS, PageActor
-from frontend.templating import is_htmx, render
+from frontend.pages.common import (
+    CHANNEL_LABELS,
+    EVENT_LABELS,
+    FIELD_LABELS,
+    N_,
+    STAGE_LABELS,
+    STATUS_LABELS,
+    PageActor,
+    has_route,
+    template_exists,
+)
+from frontend.templating import _fmt_date, _fmt_money, is_htmx, render
 
 router = APIRouter()
 
 COLUMNS = [
-    ("number", "Number"), ("customer", "Customer"), ("owner", "Owner"), ("stage", "Stage"),
-    ("amount", "Amount"), ("planned_delivery", "Planned delivery"), ("created_at", "Created"),
+    ("number", N_("Number")), ("customer", N_("Customer")), ("owner", N_("Owner")), ("stage", N_("Stage")),
+    ("amount", N_("Amount")), ("planned_delivery", N_("Planned delivery")), ("created_at", N_("Created")),
 ]
+FILTER_LABELS = {
+    "q": N_("Search"), "stage": N_("Stage"), "status": N_("Status"), "owner_id": N_("Owner"),
+    "customer_id": N_("Customer"), "created_from": N_("Created from"), "created_to": N_("Created to"),
+    "delivery_from": N_("Delivery from"), "delivery_to": N_("Delivery to"), "amount_min": N_("Min. amount"),
+    "amount_max": N_("Max. amount"), "tag": N_("Tags"), "sort": N_("Sort"), "direction": N_("Sort"),
+    "cursor": N_("Page"),
+}
 SORTABLE = {"number", "amount", "planned_delivery", "created_at"}
 LIST_KEYS = {"stage", "status"}
 
@@ -40,7 +63,8 @@ def _filter_from_query(request: Request) -> tuple[OrderFilter, str | None]:
     try:
         return OrderFilter.model_validate(raw), None
     except ValidationError as exc:
-        bad = ", ".join(str(e["loc"][0]) for e in exc.errors())
+        keys = dict.fromkeys(str(e["loc"][0]) for e in exc.errors() if e["loc"])
+        bad = ", ".join(i18n.gettext(FILTER_LABELS[k]) if k in FILTER_LABELS else k for k in keys)
         return OrderFilter(with_total=True), i18n.gettext("These filters are not valid: %(fields)s", fields=bad)
 
 
@@ -78,18 +102,109 @@ def orders_list(request: Request, session: DbSession, actor: PageActor):
         "nav": "orders", "f": f, "page": page, "error": error, "owners": owners,
         "stages": list(STAGE_LABELS), "stage_labels": STAGE_LABELS, "columns": COLUMNS, "sortable": SORTABLE,
         "sort_url": sort_url, "next_url": _query(f, cursor=page.next_cursor), "first_url": _query(f, cursor=None),
-        "can_create": actor.can_write,
+        "can_create": actor.can_write and has_route(request, "/orders/new"),
     }
     if is_htmx(request) and request.headers.get("HX-Target") == "orders-table":
         return render(request, "orders/list.html", context, block="table")
     return render(request, "orders/list.html", context)
 
 
+@dataclass(frozen=True)
+class Change:
+    field: str
+    label: str
+    before: str | None  # None: the field had no "before" (first set)
+    after: str
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    type: str
+    label: str
+    at: datetime
+    who: str
+    changes: list[Change]
+    note: str | None
+
+
+def _names(session: Session, model, column, ids: set[int]) -> dict[int, str]:
+    ids = {int(i) for i in ids if isinstance(i, int) or (isinstance(i, str) and i.isdigit())}
+    if not ids:
+        return {}
+    return dict(session.exec(select(model.id, column).where(model.id.in_(ids))).all())
+
+
+def _fmt(field: str, value: Any, *, currency: str, users: dict[int, str], customers: dict[int, str]) -> str:
+    """A stored event value (JSON) as a person reads it."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if field == "owner_id":
+        return users.get(int(value), f"#{value}")
+    if field == "customer_id":
+        return customers.get(int(value), f"#{value}")
+    if field == "stage":
+        return i18n.gettext(STAGE_LABELS[value]) if value in STAGE_LABELS else str(value)
+    if field == "status":
+        return i18n.gettext(STATUS_LABELS[value]) if value in STATUS_LABELS else str(value)
+    if field == "amount":
+        try:
+            return _fmt_money(Decimal(str(value)), currency)
+        except (InvalidOperation, ValueError):
+            return str(value)
+    if field in ("planned_delivery", "payment_due"):
+        try:
+            return _fmt_date(date.fromisoformat(str(value)))
+        except ValueError:
+            return str(value)
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {v}" for k, v in value.items())
+    return str(value)
+
+
+def build_timeline(session: Session, events: list[OrderEventRead], *, currency: str) -> list[TimelineEntry]:
+    """Newest first, with readable labels and before/after values (names instead of ids)."""
+    user_ids: set = set()
+    customer_ids: set = set()
+    for e in events:
+        for side in (e.before or {}, e.after or {}):
+            if side.get("owner_id") is not None:
+                user_ids.add(side["owner_id"])
+            if side.get("customer_id") is not None:
+                customer_ids.add(side["customer_id"])
+    users = _names(session, User, User.display_name, user_ids)
+    customers = _names(session, Customer, Customer.name, customer_ids)
+    entries = []
+    for e in reversed(events):
+        changes: list[Change] = []
+        if e.type != "created":  # a creation's "after" is the whole order, shown in the fields already
+            before = e.before or {}
+            for key, value in (e.after or {}).items():
+                if key == "data" and isinstance(value, dict):
+                    old = before.get("data") or {}
+                    for k, v in value.items():
+                        if old.get(k) != v:
+                            changes.append(Change(f"data.{k}", f"{i18n.gettext(FIELD_LABELS['data'])} · {k}",
+                                                  str(old[k]) if k in old else None, "—" if v is None else str(v)))
+                    continue
+                label = i18n.gettext(FIELD_LABELS[key]) if key in FIELD_LABELS else key
+                kw = {"currency": currency, "users": users, "customers": customers}
+                changes.append(Change(key, label, _fmt(key, before[key], **kw) if key in before else None,
+                                      _fmt(key, value, **kw)))
+        label = i18n.gettext(EVENT_LABELS[e.type]) if e.type in EVENT_LABELS else e.type
+        entries.append(TimelineEntry(type=e.type, label=label, at=e.at, who=e.actor_name or i18n.gettext("system"),
+                                     changes=changes, note=e.note))
+    return entries
+
+
 @router.get("/orders/{order_id}")
 def order_detail(request: Request, session: DbSession, actor: PageActor, order_id: int):
     order = orders_service.get_order(session, actor=actor, order_id=order_id)
     events = orders_service.list_events(session, actor=actor, order_id=order_id)
+    customer = session.get(Customer, order.customer_id)
     return render(request, "orders/detail.html", {
-        "nav": "orders", "order": order, "events": events, "stage_labels": STAGE_LABELS,
-        "event_labels": EVENT_LABELS, "field_labels": FIELD_LABELS,
+        "nav": "orders", "order": order, "customer": customer,
+        "timeline": build_timeline(session, events, currency=order.currency),
+        "channel_labels": CHANNEL_LABELS, "has_form_fields": template_exists("orders/_form_fields.html"),
     })

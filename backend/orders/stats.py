@@ -1,0 +1,138 @@
+"""Dashboard queries: counts per stage, overdue and risk-flagged orders, orders created per week.
+
+Every query is restricted by the same row-level clause as the order list, so a sales user's
+dashboard counts only the orders they may open. Each is one set-based query (no Python loops over
+orders), so the numbers stay cheap on a million rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import Text, case, cast, func, select
+from sqlmodel import Session
+
+from backend.auth.actor import Actor
+from backend.customers.models import Customer
+from backend.orders import access
+from backend.orders.models import Order
+from backend.people.models import User
+
+# Once an order reaches one of these stages its goods are with the customer: no longer "overdue".
+DELIVERED_STAGES = ("delivered", "invoicing", "payment", "completed")
+
+
+@dataclass(frozen=True)
+class StageCount:
+    stage: str
+    count: int
+
+
+@dataclass(frozen=True)
+class WeekCount:
+    week_start: date  # a Monday (UTC)
+    count: int
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    id: int
+    number: str
+    customer_name: str | None
+    owner_name: str | None
+    stage: str
+    planned_delivery: date | None
+    days_overdue: int | None
+    risk_flags: list[str]
+
+
+def count_by_stage(session: Session, *, actor: Actor) -> list[StageCount]:
+    """Open orders per stage, largest first."""
+    visible = access.visible_orders_clause(session, actor)
+    rows = session.exec(
+        select(Order.stage, func.count()).where(visible, Order.status == "open")
+        .group_by(Order.stage).order_by(func.count().desc(), Order.stage)
+    ).all()
+    return [StageCount(stage, int(n)) for stage, n in rows]
+
+
+def _overdue_clause(today: date):
+    return (Order.status == "open") & (Order.planned_delivery < today) & Order.stage.not_in(DELIVERED_STAGES)
+
+
+def count_overdue(session: Session, *, actor: Actor, now: datetime) -> int:
+    visible = access.visible_orders_clause(session, actor)
+    return int(session.exec(select(func.count()).select_from(Order)
+                            .where(visible, _overdue_clause(now.date()))).scalar_one())
+
+
+def list_overdue(session: Session, *, actor: Actor, now: datetime, limit: int = 10) -> list[OrderLine]:
+    """Open, not yet delivered orders whose planned delivery has passed; the longest overdue first."""
+    visible = access.visible_orders_clause(session, actor)
+    today = now.date()
+    rows = session.exec(
+        select(Order).where(visible, _overdue_clause(today)).order_by(Order.planned_delivery, Order.id).limit(limit)
+    ).scalars().all()
+    return _lines(session, rows, today)
+
+
+def _risk_clause():
+    # tags and flags are a short JSON list; '[]' / 'null' text means none on both databases
+    return func.coalesce(cast(Order.risk_flags, Text), "[]").not_in(["[]", "null"])
+
+
+def count_risk_flagged(session: Session, *, actor: Actor) -> int:
+    visible = access.visible_orders_clause(session, actor)
+    return int(session.exec(select(func.count()).select_from(Order)
+                            .where(visible, Order.status == "open", _risk_clause())).scalar_one())
+
+
+def list_risk_flagged(session: Session, *, actor: Actor, now: datetime, limit: int = 10) -> list[OrderLine]:
+    """Open orders carrying a risk flag, the most recently changed first."""
+    visible = access.visible_orders_clause(session, actor)
+    rows = session.exec(
+        select(Order).where(visible, Order.status == "open", _risk_clause())
+        .order_by(Order.updated_at.desc(), Order.id.desc()).limit(limit)
+    ).scalars().all()
+    return _lines(session, rows, now.date())
+
+
+def week_start(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def created_per_week(session: Session, *, actor: Actor, now: datetime, weeks: int = 12) -> list[WeekCount]:
+    """Orders created in each of the last `weeks` weeks (Monday to Sunday, UTC), oldest first,
+    the current week included. One query: a conditional count per week, so empty weeks show 0."""
+    if weeks < 1:
+        return []
+    first = week_start(now.astimezone(UTC).date()) - timedelta(weeks=weeks - 1)
+    bounds = [datetime.combine(first + timedelta(weeks=i), datetime.min.time(), tzinfo=UTC) for i in range(weeks + 1)]
+    visible = access.visible_orders_clause(session, actor)
+    columns = [
+        func.coalesce(func.sum(case(((Order.created_at >= bounds[i]) & (Order.created_at < bounds[i + 1]), 1),
+                                    else_=0)), 0)
+        for i in range(weeks)
+    ]
+    row = session.exec(
+        select(*columns).where(visible, Order.created_at >= bounds[0], Order.created_at < bounds[-1])
+    ).one()
+    return [WeekCount(bounds[i].date(), int(row[i])) for i in range(weeks)]
+
+
+def _lines(session: Session, rows: list[Order], today: date) -> list[OrderLine]:
+    if not rows:
+        return []
+    customers = dict(session.exec(select(Customer.id, Customer.name)
+                                  .where(Customer.id.in_({o.customer_id for o in rows}))).all())
+    owners = dict(session.exec(select(User.id, User.display_name)
+                               .where(User.id.in_({o.owner_id for o in rows}))).all())
+    return [
+        OrderLine(id=o.id, number=o.number, customer_name=customers.get(o.customer_id),
+                  owner_name=owners.get(o.owner_id), stage=o.stage, planned_delivery=o.planned_delivery,
+                  days_overdue=(today - o.planned_delivery).days if o.planned_delivery and o.planned_delivery < today
+                  else None,
+                  risk_flags=list(o.risk_flags or []))
+        for o in rows
+    ]

@@ -1,0 +1,375 @@
+"""Admin pages: users (create, roles, department, deactivate), departments (the org chart as a
+tree) and API keys (created and shown once, revoked). Plain forms posting back to the page, each
+calling one backend use case; bad input re-renders the form with a message per field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, ValidationError
+from sqlmodel import Session
+
+from backend import i18n
+from backend.auth import service as auth_service
+from backend.auth.actor import Actor
+from backend.auth.deps import DbSession
+from backend.clock import utcnow
+from backend.errors import GendanError
+from backend.people import service as people_service
+from backend.people.models import ROLES
+from backend.people.schemas import (
+    DepartmentCreate,
+    DepartmentRead,
+    DepartmentUpdate,
+    UserCreate,
+    UserRead,
+    UserUpdate,
+)
+from frontend.pages.common import page_actor
+from frontend.templating import render
+
+router = APIRouter(prefix="/admin")
+
+i18n.register_error_messages({
+    "user.cannot_deactivate_self": "You cannot deactivate your own account.",
+    "user.cannot_drop_own_admin": "You cannot remove the administrator role from your own account.",
+    "api_key.name_missing": "Give the key a name.",
+})
+
+
+async def admin_actor(actor: Annotated[Actor, Depends(page_actor)]) -> Actor:
+    if not actor.is_admin:
+        raise GendanError("auth.forbidden")
+    return actor
+
+
+AdminActor = Annotated[Actor, Depends(admin_actor)]
+
+
+# ---------------------------------------------------------------- form helpers
+
+def _field_errors(exc: ValidationError) -> dict[str, str]:
+    """pydantic errors as {field: translated message}, with the same codes the JSON API uses."""
+    out: dict[str, str] = {}
+    for err in exc.errors():
+        path = ".".join(str(p) for p in err.get("loc", ())) or "_"
+        ctx = {k: v if isinstance(v, (str, int, float)) else str(v) for k, v in (err.get("ctx") or {}).items()
+               if k != "error"}
+        out.setdefault(path.split(".")[0], i18n.translate_error(f"field.{err.get('type', 'value_error')}",
+                                                                {"field": path, **ctx}))
+    return out
+
+
+def _gendan_errors(exc: GendanError) -> tuple[str, dict[str, str]]:
+    fields = {path: i18n.translate_error(code, params) for path, (code, params) in exc.fields.items()}
+    return i18n.translate_error(exc.code, exc.params), fields
+
+
+def _error_field(exc: GendanError, message: str, data: dict[str, Any] | None = None) -> dict[str, str]:
+    """Which form field a service error is about, so the message shows next to it."""
+    if exc.code == "user.username_taken":
+        return {"username": message}
+    if exc.code == "department.not_found":
+        return {"parent_id" if data and data.get("parent_id") == exc.params.get("id") else "department_id": message}
+    if exc.code == "department.cycle":
+        return {"parent_id": message}
+    if exc.code == "user.not_found" and data is not None:
+        return {"head_id": message}
+    return {}
+
+
+def _optional_int(value: Any) -> int | None:
+    value = (value or "").strip() if isinstance(value, str) else value
+    return int(value) if value not in (None, "") and str(value).isdigit() else (None if value in (None, "") else value)
+
+
+def _clean(value: Any) -> str | None:
+    value = (value or "").strip()
+    return value or None
+
+
+def _validate(model: type[BaseModel], data: dict[str, Any]) -> tuple[BaseModel | None, dict[str, str]]:
+    try:
+        return model.model_validate(data), {}
+    except ValidationError as exc:
+        return None, _field_errors(exc)
+
+
+def _flash(request: Request, message: str) -> None:
+    request.session["flash"] = message
+
+
+def _pop_flash(request: Request) -> str | None:
+    return request.session.pop("flash", None)
+
+
+# ---------------------------------------------------------------- the org chart as a tree
+
+@dataclass
+class DepartmentNode:
+    id: int
+    name: str
+    parent_id: int | None
+    head_id: int | None
+    head_name: str | None
+    member_count: int
+    children: list[DepartmentNode] = field(default_factory=list)
+
+
+def department_tree(departments: list[DepartmentRead], users: list[UserRead]) -> list[DepartmentNode]:
+    """Roots first, children sorted by name; a department whose parent is missing is a root."""
+    names = {u.id: u.display_name for u in users}
+    members: dict[int, int] = {}
+    for u in users:
+        if u.department_id is not None and u.is_active:
+            members[u.department_id] = members.get(u.department_id, 0) + 1
+    nodes = {d.id: DepartmentNode(d.id, d.name, d.parent_id, d.head_id, names.get(d.head_id) if d.head_id else None,
+                                  members.get(d.id, 0)) for d in departments}
+    roots = []
+    for node in nodes.values():
+        parent = nodes.get(node.parent_id) if node.parent_id is not None else None
+        (parent.children if parent else roots).append(node)
+    for node in nodes.values():
+        node.children.sort(key=lambda n: n.name)
+    return sorted(roots, key=lambda n: n.name)
+
+
+def _flat_departments(tree: list[DepartmentNode], depth: int = 0) -> list[tuple[DepartmentNode, int]]:
+    out = []
+    for node in tree:
+        out.append((node, depth))
+        out.extend(_flat_departments(node.children, depth + 1))
+    return out
+
+
+def _people_context(session: Session, actor: Actor) -> dict[str, Any]:
+    users = people_service.list_users(session, actor=actor)
+    departments = people_service.list_departments(session, actor=actor)
+    tree = department_tree(departments, users)
+    return {"users": users, "departments": departments, "tree": tree, "flat_departments": _flat_departments(tree),
+            "department_names": {d.id: d.name for d in departments}, "roles": ROLES}
+
+
+# ---------------------------------------------------------------- users
+
+@router.get("")
+def admin_home(actor: AdminActor):
+    return RedirectResponse("/admin/users", status_code=303)
+
+
+@router.get("/users")
+def users_page(request: Request, session: DbSession, actor: AdminActor, q: str | None = None):
+    ctx = _people_context(session, actor)
+    if q:
+        ctx["users"] = people_service.list_users(session, actor=actor, q=q.strip()[:100])
+    return render(request, "admin/users.html", {"nav": "admin", "tab": "users", "q": q or "",
+                                                "flash": _pop_flash(request), **ctx})
+
+
+@router.get("/users/new")
+def new_user_page(request: Request, session: DbSession, actor: AdminActor):
+    return render(request, "admin/user_form.html", {"nav": "admin", "tab": "users", "user": None, "form": {},
+                                                    "errors": {}, **_people_context(session, actor)})
+
+
+def _user_form_data(form) -> dict[str, Any]:
+    return {
+        "username": (form.get("username") or "").strip(), "display_name": (form.get("display_name") or "").strip(),
+        "email": _clean(form.get("email")), "phone": _clean(form.get("phone")),
+        "department_id": _optional_int(form.get("department_id")), "roles": form.getlist("roles"),
+        "locale": _clean(form.get("locale")), "password": form.get("password") or None,
+    }
+
+
+@router.post("/users")
+async def create_user(request: Request, session: DbSession, actor: AdminActor):
+    form = await request.form()
+    data = _user_form_data(form)
+    payload, errors = _validate(UserCreate, data)
+    error = None
+    if payload is not None:
+        try:
+            created = people_service.create_user(session, actor=actor, payload=payload, now=utcnow())
+        except GendanError as exc:
+            error, errors = _gendan_errors(exc)
+            errors.update(_error_field(exc, error))
+        else:
+            _flash(request, i18n.gettext("User %(name)s was created.", name=created.display_name))
+            return RedirectResponse("/admin/users", status_code=303)
+    return render(request, "admin/user_form.html", {
+        "nav": "admin", "tab": "users", "user": None, "form": data, "errors": errors, "error": error,
+        **_people_context(session, actor)}, status_code=422)
+
+
+@router.get("/users/{user_id}")
+def edit_user_page(request: Request, session: DbSession, actor: AdminActor, user_id: int):
+    user = people_service.get_user(session, actor=actor, user_id=user_id)
+    return render(request, "admin/user_form.html", {
+        "nav": "admin", "tab": "users", "user": user, "form": user.model_dump(), "errors": {},
+        "flash": _pop_flash(request), **_people_context(session, actor)})
+
+
+@router.post("/users/{user_id}")
+async def update_user(request: Request, session: DbSession, actor: AdminActor, user_id: int):
+    user = people_service.get_user(session, actor=actor, user_id=user_id)
+    form = await request.form()
+    data = _user_form_data(form)
+    data.pop("username")
+    payload, errors = _validate(UserUpdate, data)
+    error = None
+    if payload is not None and user_id == actor.user_id and "admin" not in (payload.roles or []):
+        error = i18n.translate_error("user.cannot_drop_own_admin", {})
+        errors = {"roles": error}
+    elif payload is not None:
+        try:
+            updated = people_service.update_user(session, actor=actor, user_id=user_id, payload=payload)
+        except GendanError as exc:
+            error, errors = _gendan_errors(exc)
+            errors.update(_error_field(exc, error))
+        else:
+            _flash(request, i18n.gettext("User %(name)s was saved.", name=updated.display_name))
+            return RedirectResponse(f"/admin/users/{user_id}", status_code=303)
+    return render(request, "admin/user_form.html", {
+        "nav": "admin", "tab": "users", "user": user, "form": {**user.model_dump(), **data}, "errors": errors,
+        "error": error, **_people_context(session, actor)}, status_code=422)
+
+
+@router.post("/users/{user_id}/active")
+async def set_user_active(request: Request, session: DbSession, actor: AdminActor, user_id: int):
+    form = await request.form()
+    is_active = form.get("is_active") == "true"
+    if not is_active and user_id == actor.user_id:
+        raise GendanError("user.cannot_deactivate_self", status=422)
+    user = people_service.update_user(session, actor=actor, user_id=user_id, payload=UserUpdate(is_active=is_active))
+    _flash(request, i18n.gettext("User %(name)s can sign in again.", name=user.display_name) if is_active
+           else i18n.gettext("User %(name)s was deactivated and can no longer sign in.", name=user.display_name))
+    return RedirectResponse("/admin/users", status_code=303)
+
+
+# ---------------------------------------------------------------- departments
+
+@router.get("/departments")
+def departments_page(request: Request, session: DbSession, actor: AdminActor):
+    return render(request, "admin/departments.html", {
+        "nav": "admin", "tab": "departments", "form": {}, "errors": {}, "flash": _pop_flash(request),
+        **_people_context(session, actor)})
+
+
+def _department_form_data(form) -> dict[str, Any]:
+    return {"name": (form.get("name") or "").strip(), "parent_id": _optional_int(form.get("parent_id")),
+            "head_id": _optional_int(form.get("head_id"))}
+
+
+@router.post("/departments")
+async def create_department(request: Request, session: DbSession, actor: AdminActor):
+    data = _department_form_data(await request.form())
+    payload, errors = _validate(DepartmentCreate, data)
+    error = None
+    if payload is not None:
+        try:
+            dep = people_service.create_department(session, actor=actor, payload=payload)
+        except GendanError as exc:
+            error, errors = _gendan_errors(exc)
+            errors.update(_error_field(exc, error, data))
+        else:
+            _flash(request, i18n.gettext("Department %(name)s was created.", name=dep.name))
+            return RedirectResponse("/admin/departments", status_code=303)
+    return render(request, "admin/departments.html", {
+        "nav": "admin", "tab": "departments", "form": data, "errors": errors, "error": error,
+        **_people_context(session, actor)}, status_code=422)
+
+
+@router.get("/departments/{department_id}")
+def edit_department_page(request: Request, session: DbSession, actor: AdminActor, department_id: int):
+    ctx = _people_context(session, actor)
+    dep = next((d for d in ctx["departments"] if d.id == department_id), None)
+    if dep is None:
+        raise GendanError("department.not_found", {"id": department_id})
+    return render(request, "admin/department_form.html", {
+        "nav": "admin", "tab": "departments", "dep": dep, "form": dep.model_dump(), "errors": {}, **ctx})
+
+
+@router.post("/departments/{department_id}")
+async def update_department(request: Request, session: DbSession, actor: AdminActor, department_id: int):
+    data = _department_form_data(await request.form())
+    payload, errors = _validate(DepartmentUpdate, data)
+    error = None
+    if payload is not None:
+        try:
+            dep = people_service.update_department(session, actor=actor, department_id=department_id,
+                                                   payload=payload)
+        except GendanError as exc:
+            if exc.status == 404 and not exc.fields and exc.params.get("id") == department_id:
+                raise
+            error, errors = _gendan_errors(exc)
+            errors.update(_error_field(exc, error, data))
+        else:
+            _flash(request, i18n.gettext("Department %(name)s was saved.", name=dep.name))
+            return RedirectResponse("/admin/departments", status_code=303)
+    session.rollback()
+    ctx = _people_context(session, actor)
+    dep = next((d for d in ctx["departments"] if d.id == department_id), None)
+    if dep is None:
+        raise GendanError("department.not_found", {"id": department_id})
+    return render(request, "admin/department_form.html", {
+        "nav": "admin", "tab": "departments", "dep": dep, "form": data, "errors": errors, "error": error, **ctx},
+        status_code=422)
+
+
+# ---------------------------------------------------------------- API keys
+
+@router.get("/api-keys")
+def api_keys_page(request: Request, session: DbSession, actor: AdminActor):
+    return _api_keys(request, session, actor)
+
+
+def _api_keys(request: Request, session: Session, actor: Actor, *, created: tuple | None = None,
+              form: dict | None = None, errors: dict | None = None, status_code: int = 200):
+    keys = auth_service.list_api_keys(session, actor=actor)
+    users = people_service.list_users(session, actor=actor)
+    return render(request, "admin/api_keys.html", {
+        "nav": "admin", "tab": "api_keys", "keys": keys, "users": [u for u in users if u.is_active],
+        "user_names": {u.id: u.display_name for u in users}, "created": created, "form": form or {},
+        "errors": errors or {}, "flash": _pop_flash(request)}, status_code=status_code)
+
+
+@router.post("/api-keys")
+async def create_api_key(request: Request, session: DbSession, actor: AdminActor):
+    form = await request.form()
+    data = {"name": (form.get("name") or "").strip(), "scope": form.get("scope") or "read",
+            "user_id": _optional_int(form.get("user_id"))}
+    errors = {}
+    if not data["name"]:
+        errors["name"] = i18n.translate_error("api_key.name_missing", {})
+    elif len(data["name"]) > 120:
+        errors["name"] = i18n.translate_error("field.string_too_long", {"max_length": 120})
+    if data["scope"] not in ("read", "write"):
+        errors["scope"] = i18n.translate_error("field.enum", {"expected": "read, write"})
+    if data["user_id"] is not None:
+        if not isinstance(data["user_id"], int):
+            errors["user_id"] = i18n.translate_error("field.int_parsing", {})
+        else:
+            try:
+                target = people_service.get_user(session, actor=actor, user_id=data["user_id"])
+            except GendanError as exc:
+                errors["user_id"] = i18n.translate_error(exc.code, exc.params)
+            else:
+                if not target.is_active:
+                    errors["user_id"] = i18n.translate_error("user.not_found", {"id": data["user_id"]})
+    if errors:
+        return _api_keys(request, session, actor, form=data, errors=errors, status_code=422)
+    key, clear = auth_service.create_api_key(session, actor=actor, name=data["name"], scope=data["scope"],
+                                             user_id=data["user_id"], now=utcnow())
+    # shown on this response only: the page is not redirected, so a reload cannot show it again
+    return _api_keys(request, session, actor, created=(key, clear))
+
+
+@router.post("/api-keys/{key_id}/revoke")
+async def revoke_api_key(request: Request, session: DbSession, actor: AdminActor, key_id: int):
+    key = auth_service.revoke_api_key(session, actor=actor, key_id=key_id, now=utcnow())
+    _flash(request, i18n.gettext("API key %(name)s was revoked.", name=key.name))
+    return RedirectResponse("/admin/api-keys", status_code=303)

@@ -1,0 +1,270 @@
+"""Shell, orders, dashboard and admin pages without a browser: real app, real database, real forms."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import select
+
+from backend.auth.models import ApiKey
+from backend.orders import service as orders_service
+from backend.orders.schemas import OrderUpdate
+from backend.people.models import Department, User
+from tests.conftest import login
+from tests.factories.orders import make_customer, make_order
+from tests.factories.people import make_department, make_user
+
+
+def _csrf(client) -> str:
+    return client.headers["X-CSRF-Token"]
+
+
+class TestShell:
+    def test_signed_out_pages_redirect_to_sign_in(self, client):
+        resp = client.get("/dashboard", follow_redirects=False)
+        assert resp.status_code == 303
+        assert resp.headers["location"] == "/login?next=%2Fdashboard"
+
+    def test_nav_has_every_area_and_no_inbox_badge_without_the_endpoint(self, client, session):
+        make_user(session, username="nav.admin", roles=["admin"], locale="en")
+        session.commit()
+        login(client, "nav.admin")
+        html = client.get("/orders").text
+        for label in ("Orders", "Inbox", "Designer", "Dashboard", "Admin"):
+            assert f">{label}" in html
+        has_badge_route = any(getattr(r, "path", "") == "/inbox/badge" for r in client.app.routes)
+        assert ('hx-get="/inbox/badge"' in html) == has_badge_route
+
+    def test_language_defaults_to_the_browser_and_switch_is_kept_per_user(self, client, session):
+        user = make_user(session, username="lang.user", roles=["sales"])
+        session.commit()
+        assert "登录" in client.get("/login", headers={"Accept-Language": "zh-CN,zh;q=0.9"}).text
+        assert "Sign in" in client.get("/login", headers={"Accept-Language": "en-US,en;q=0.9"}).text
+        login(client, "lang.user")
+        resp = client.post("/lang", data={"lang": "en", "next": "/orders", "csrf_token": _csrf(client)},
+                           follow_redirects=False)
+        assert resp.status_code == 303 and resp.headers["location"] == "/orders"
+        assert ">Orders</h1>" in client.get("/orders").text
+        session.refresh(user)
+        assert user.locale == "en"
+        client.post("/lang", data={"lang": "zh_CN", "next": "/orders", "csrf_token": _csrf(client)})
+        assert ">订单</h1>" in client.get("/orders").text
+
+    def test_language_switch_refuses_a_foreign_redirect(self, client, session):
+        make_user(session, username="lang.redirect", roles=["sales"])
+        session.commit()
+        login(client, "lang.redirect")
+        resp = client.post("/lang", data={"lang": "en", "next": "https://evil.example/", "csrf_token": _csrf(client)},
+                           follow_redirects=False)
+        assert resp.headers["location"] == "/orders"
+
+
+class TestOrderPages:
+    def test_list_filters_and_htmx_returns_only_the_table(self, client, session):
+        rep = make_user(session, username="list.rep", roles=["sales"], locale="en")
+        make_order(session, owner=rep, number="LST-A", stage="production", customer=make_customer(session, name="Acme"))
+        make_order(session, owner=rep, number="LST-B", stage="draft")
+        session.commit()
+        login(client, "list.rep")
+        full = client.get("/orders?stage=production")
+        assert "LST-A" in full.text and "LST-B" not in full.text and "<html" in full.text
+        part = client.get("/orders?q=acme", headers={"HX-Request": "true", "HX-Target": "orders-table"})
+        assert part.status_code == 200
+        assert "<html" not in part.text and 'id="orders-table"' in part.text
+        assert "LST-A" in part.text and "LST-B" not in part.text
+
+    def test_bad_filters_show_an_error_state_naming_the_filter(self, client, session):
+        make_user(session, username="list.bad", roles=["sales"], locale="en")
+        session.commit()
+        login(client, "list.bad")
+        resp = client.get("/orders?amount_min=lots&created_from=2026-02-31")
+        assert resp.status_code == 200
+        assert 'id="orders-error"' in resp.text
+        assert "Min. amount" in resp.text and "Created from" in resp.text
+
+    def test_a_bad_cursor_is_an_error_state_not_a_crash(self, client, session):
+        make_user(session, username="list.cursor", roles=["sales"], locale="en")
+        session.commit()
+        login(client, "list.cursor")
+        resp = client.get("/orders?cursor=not-a-cursor")
+        assert resp.status_code == 200 and 'id="orders-error"' in resp.text
+
+    def test_empty_state(self, client, session):
+        make_user(session, username="list.empty", roles=["sales"], locale="en")
+        session.commit()
+        login(client, "list.empty")
+        assert "No orders match these filters." in client.get("/orders").text
+
+    def test_detail_shows_customer_contact_and_readable_timeline(self, client, session, now):
+        rep = make_user(session, username="det.rep", roles=["sales"], locale="en", display_name="Det Rep")
+        other = make_user(session, username="det.other", roles=["sales"], display_name="Olga Other")
+        customer = make_customer(session, name="Contact Co", contact_name="Ms. Li", phone="+86 21 5555 0101",
+                                 wecom_id="li-wecom")
+        order = make_order(session, owner=rep, customer=customer, number="DET-1")
+        boss = make_user(session, username="det.boss", roles=["admin"], display_name="Boss Admin", locale="en")
+        session.commit()
+        actor = _actor(session, boss)
+        orders_service.update_order(session, actor=actor, order_id=order.id, now=now,
+                                    payload=OrderUpdate(version=1, stage="production", owner_id=other.id,
+                                                        amount="2500.00"))
+        session.commit()
+        login(client, "det.boss")
+        html = client.get(f"/orders/{order.id}").text
+        assert "Ms. Li" in html and "+86 21 5555 0101" in html and "li-wecom" in html
+        assert "Stage changed" in html and "Boss Admin" in html
+        assert "<del>Draft</del> → <ins>Production</ins>" in html
+        assert "<del>Det Rep</del> → <ins>Olga Other</ins>" in html
+        assert "CN¥2,500.00" in html or "¥2,500.00" in html
+
+    def test_sales_cannot_open_another_teams_order(self, client, session):
+        mine = make_user(session, username="team.a", roles=["sales"], locale="en")
+        theirs = make_user(session, username="team.b", roles=["sales"])
+        order = make_order(session, owner=theirs, number="FOREIGN-1")
+        make_order(session, owner=mine, number="MINE-1")
+        session.commit()
+        login(client, "team.a")
+        resp = client.get(f"/orders/{order.id}", headers={"Accept": "text/html"})
+        assert resp.status_code == 404
+        assert "Not found" in resp.text and "FOREIGN-1" not in resp.text
+        assert "FOREIGN-1" not in client.get("/orders").text
+
+
+class TestDashboardPage:
+    def test_counts_and_lists(self, client, session, now):
+        rep = make_user(session, username="dash.page", roles=["sales"], locale="en")
+        late = make_order(session, owner=rep, number="DASH-LATE", stage="production",
+                          planned_delivery=now.date() - timedelta(days=3), at=now - timedelta(days=10))
+        make_order(session, owner=rep, number="DASH-RISK", stage="approval", risk_flags=["credit_hold"], at=now)
+        session.commit()
+        login(client, "dash.page")
+        html = client.get("/dashboard").text
+        assert "DASH-LATE" in html and "DASH-RISK" in html and "credit_hold" in html
+        assert f'href="/orders/{late.id}"' in html
+        assert 'id="dashboard-weeks"' in html
+
+
+class TestAdminPages:
+    def test_non_admin_gets_forbidden(self, client, session):
+        make_user(session, username="adm.no", roles=["sales"], locale="en")
+        session.commit()
+        login(client, "adm.no")
+        resp = client.get("/admin/users", headers={"Accept": "text/html"})
+        assert resp.status_code == 403 and "Not allowed" in resp.text
+
+    def test_create_edit_and_deactivate_a_user(self, client, session):
+        make_user(session, username="adm.root", roles=["admin"], locale="en")
+        dep = make_department(session, name="Adm Sales East")
+        session.commit()
+        login(client, "adm.root")
+        resp = client.post("/admin/users", data={
+            "csrf_token": _csrf(client), "username": "new.person", "display_name": "New Person",
+            "password": "longenough1", "roles": ["sales", "approver"], "department_id": str(dep.id), "email": "",
+            "locale": "en"}, follow_redirects=False)
+        assert resp.status_code == 303, resp.text
+        user = session.exec(select(User).where(User.username == "new.person")).scalars().one()
+        assert user.department_id == dep.id
+        assert "New Person" in client.get("/admin/users").text
+        resp = client.post(f"/admin/users/{user.id}", data={
+            "csrf_token": _csrf(client), "display_name": "Renamed Person", "roles": ["finance"], "department_id": ""},
+            follow_redirects=False)
+        assert resp.status_code == 303, resp.text
+        edited = client.get(f"/admin/users/{user.id}").text
+        assert "Renamed Person" in edited and 'value="finance" checked' in edited
+        session.refresh(user)
+        assert user.department_id is None
+        resp = client.post(f"/admin/users/{user.id}/active", data={"csrf_token": _csrf(client), "is_active": "false"},
+                           follow_redirects=False)
+        assert resp.status_code == 303
+        session.refresh(user)
+        assert user.is_active is False
+
+    def test_bad_user_input_is_shown_per_field(self, client, session):
+        make_user(session, username="adm.bad", roles=["admin"], locale="en")
+        make_user(session, username="taken.name", roles=["sales"])
+        session.commit()
+        login(client, "adm.bad")
+        resp = client.post("/admin/users", data={"csrf_token": _csrf(client), "username": "bad name!",
+                                                 "display_name": "", "password": "short", "roles": ["wizard"],
+                                                 "email": "not-an-email"})
+        assert resp.status_code == 422
+        for field in ("username", "display_name", "password", "roles", "email"):
+            assert f'id="err-{field}"' in resp.text, field
+        resp = client.post("/admin/users", data={"csrf_token": _csrf(client), "username": "taken.name",
+                                                 "display_name": "Dup", "password": "longenough1"})
+        assert resp.status_code == 422 and "already taken" in resp.text and 'id="err-username"' in resp.text
+
+    def test_admin_cannot_deactivate_self_or_drop_own_admin(self, client, session):
+        me = make_user(session, username="adm.self", roles=["admin"], locale="en")
+        session.commit()
+        login(client, "adm.self")
+        resp = client.post(f"/admin/users/{me.id}/active", data={"csrf_token": _csrf(client), "is_active": "false"},
+                           headers={"Accept": "text/html"})
+        assert resp.status_code == 422 and "your own account" in resp.text
+        resp = client.post(f"/admin/users/{me.id}", data={"csrf_token": _csrf(client), "display_name": "Me",
+                                                          "roles": ["sales"]})
+        assert resp.status_code == 422 and "administrator role" in resp.text
+        session.refresh(me)
+        assert me.is_active
+
+    def test_build_a_department_tree_and_refuse_a_cycle(self, client, session):
+        head = make_user(session, username="adm.tree", roles=["admin"], locale="en", display_name="Tree Head")
+        session.commit()
+        login(client, "adm.tree")
+
+        def create(name, parent=None):
+            resp = client.post("/admin/departments", data={"csrf_token": _csrf(client), "name": name,
+                                                           "parent_id": str(parent.id) if parent else "",
+                                                           "head_id": str(head.id)}, follow_redirects=False)
+            assert resp.status_code == 303, resp.text
+            return session.exec(select(Department).where(Department.name == name)).scalars().one()
+
+        root = create("Tree HQ")
+        child = create("Tree Sales", root)
+        grandchild = create("Tree Sales North", child)
+        html = client.get("/admin/departments").text
+        tree = html.split('id="admin-orgchart"')[1].split("</section>")[0]
+        hq = tree.split('data-department="Tree HQ"')[1]
+        # nested: HQ's item contains Sales's item, which contains North's
+        assert hq.index('data-department="Tree Sales"') < hq.index('data-department="Tree Sales North"')
+        assert tree.count("<ul>") >= 2 and "Head: Tree Head" in tree
+        resp = client.post(f"/admin/departments/{root.id}", data={"csrf_token": _csrf(client), "name": "Tree HQ",
+                                                                  "parent_id": str(grandchild.id)})
+        assert resp.status_code == 422 and "under itself" in resp.text
+        session.expire_all()
+        assert session.get(Department, root.id).parent_id is None
+        resp = client.post("/admin/departments", data={"csrf_token": _csrf(client), "name": ""})
+        assert resp.status_code == 422 and 'id="err-name"' in resp.text
+
+    def test_api_key_is_shown_once_and_can_be_revoked(self, client, session):
+        make_user(session, username="adm.keys", roles=["admin"], locale="en")
+        session.commit()
+        login(client, "adm.keys")
+        resp = client.post("/admin/api-keys", data={"csrf_token": _csrf(client), "name": "ERP sync",
+                                                    "scope": "write"})
+        assert resp.status_code == 200
+        key = session.exec(select(ApiKey).where(ApiKey.name == "ERP sync")).scalars().one()
+        clear = resp.text.split('class="secret" readonly value="')[1].split('"')[0]
+        assert clear.startswith(key.prefix) and clear not in client.get("/admin/api-keys").text
+        assert client.get("/api/v1/orders", headers={"X-API-Key": clear}).status_code == 200
+        resp = client.post(f"/admin/api-keys/{key.id}/revoke", data={"csrf_token": _csrf(client)},
+                           follow_redirects=False)
+        assert resp.status_code == 303
+        assert client.get("/api/v1/orders", headers={"X-API-Key": clear}).status_code == 401
+        assert "Revoked" in client.get("/admin/api-keys").text
+
+    def test_api_key_needs_a_name(self, client, session):
+        make_user(session, username="adm.keyname", roles=["admin"], locale="en")
+        session.commit()
+        login(client, "adm.keyname")
+        resp = client.post("/admin/api-keys", data={"csrf_token": _csrf(client), "name": " ", "scope": "admin"})
+        assert resp.status_code == 422 and 'id="err-name"' in resp.text and 'id="err-scope"' in resp.text
+
+
+def _actor(session, user):
+    from backend.auth.service import load_actor
+
+    return load_actor(session, user.id)
+
+
+def test_today_is_frozen(now):
+    assert now.date() == date(2026, 11, 24)
