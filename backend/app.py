@@ -61,6 +61,10 @@ def _include_routers(app: FastAPI) -> None:
 def _optional_routers() -> list:
     """Routers of domains built in parallel; each is listed here once it exists."""
     routers = []
+    from backend.forms.router import router as forms_router
+    from designer.pages.forms import router as form_pages_router
+
+    routers += [forms_router, form_pages_router]
     from backend.flows.router import router as flows_router
     from designer.pages.flows import router as flow_pages_router
 
@@ -70,6 +74,11 @@ def _optional_routers() -> list:
 
 def _install_hooks(app: FastAPI) -> None:
     """Order hooks (form validation, flow start, event rules) are wired here, once per process."""
+    from backend.forms import messages as form_messages
+    from backend.forms import service as forms_service
+
+    form_messages.register()
+    forms_service.install()
     from backend.flows import messages as flow_messages
     from backend.flows import service_instance as flows_instances
 

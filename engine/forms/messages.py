@@ -16,7 +16,7 @@ DEFAULT_LOCALE = "zh-CN"
 
 MESSAGES: dict[str, dict[str, str]] = {
     # order data
-    "form.required": {"en": "This field is required.", "zh-CN": "此项为必填项。"},
+    "form.required": {"en": "This field is required.", "zh-CN": "此字段为必填项。"},
     "form.must_be_checked": {"en": "This box must be checked.", "zh-CN": "必须勾选此项。"},
     "form.unknown_field": {"en": "Unknown field “{field}”.", "zh-CN": "未知字段“{field}”。"},
     "form.data_invalid": {"en": "Form data must be an object.", "zh-CN": "表单数据必须是一个对象。"},

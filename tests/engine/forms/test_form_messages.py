@@ -65,7 +65,7 @@ class TestErrorsInTheUsersLanguage:
         assert zh.errors_by_path() == {
             "planned_delivery": ["不能早于 2026-01-01。"],
             "email": ["请输入有效的电子邮箱地址。"],
-            "items[0].product": ["此项为必填项。"],
+            "items[0].product": ["此字段为必填项。"],
             "items[0].qty": ["不能小于 1。"],
         }
         assert en.errors_by_path()["planned_delivery"] == ["Must be on or after 2026-01-01."]
@@ -74,4 +74,4 @@ class TestErrorsInTheUsersLanguage:
         defn = load("conditional")
         result = validate_data(defn, {"needs_shipping": "on"}, locale="zh-CN")
         assert [e.to_json() for e in result.errors] == [
-            {"path": "address", "code": "form.required", "params": {"field": "address"}, "message": "此项为必填项。"}]
+            {"path": "address", "code": "form.required", "params": {"field": "address"}, "message": "此字段为必填项。"}]

@@ -1,0 +1,318 @@
+"""Form definition use cases: save draft, publish, history, diff, export / import, and the order
+hook that validates every order's designed data against the form version it was created with.
+
+Publishing is all or nothing: the draft is validated by the engine first (every issue comes back
+with its path, so the designer marks each field), then compared with the published version; an
+incompatible type change that existing orders hold values for is refused with that count.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from backend import i18n
+from backend.auth.actor import Actor
+from backend.customers.models import Customer
+from backend.errors import GendanError
+from backend.forms.models import FormDefinitionRow
+from backend.forms.schemas import FormDiff, FormEvaluation, FormVersionRead, FormVersionSummary, IssueRead
+from backend.orders.models import Order
+from backend.people.models import Department, User
+from engine import forms as forms_engine
+from engine.forms import FormDefinition, FormDefinitionError, Issue
+
+DEFAULT_FORM_KEY = "order"
+"""The order form of the installation: "New order" renders its published version."""
+
+DESIGN_ROLES = ("admin", "designer")
+
+
+def engine_locale() -> str:
+    return "zh-CN" if i18n.get_locale() == "zh_CN" else "en"
+
+
+def _require_designer(actor: Actor) -> None:
+    if not (actor.is_admin or actor.has_role("designer")) or not actor.can_write:
+        raise GendanError("auth.forbidden")
+
+
+def _issues_read(issues: list[Issue]) -> list[IssueRead]:
+    locale = engine_locale()
+    return [IssueRead(path=i.path, code=i.code, params=i.params,
+                      message=forms_engine.render(i.code, i.params, locale)) for i in issues]
+
+
+def _invalid(issues: list[Issue]) -> GendanError:
+    fields: dict[str, tuple[str, dict[str, Any]]] = {}
+    for issue in issues:
+        fields.setdefault(issue.path or "_", (issue.code, issue.params))
+    return GendanError("form.definition_invalid", {"count": len(issues)}, status=422, fields=fields)
+
+
+def _to_read(row: FormDefinitionRow, *, with_issues: bool = True) -> FormVersionRead:
+    read = FormVersionRead.model_validate(row)
+    if with_issues and row.status == "draft":
+        read.issues = _issues_read(forms_engine.validate_definition(row.definition))
+    return read
+
+
+# --- queries ---------------------------------------------------------------------------------
+
+
+def _rows(session: Session, key: str) -> list[FormDefinitionRow]:
+    return list(session.exec(
+        select(FormDefinitionRow).where(FormDefinitionRow.key == key).order_by(FormDefinitionRow.version)
+    ).scalars().all())
+
+
+def _row(session: Session, key: str, version: int) -> FormDefinitionRow:
+    row = session.exec(select(FormDefinitionRow).where(
+        FormDefinitionRow.key == key, FormDefinitionRow.version == version)).scalars().first()
+    if row is None:
+        raise GendanError("form.not_found", {"key": key, "version": version})
+    return row
+
+
+def _published_row(session: Session, key: str) -> FormDefinitionRow | None:
+    return session.exec(select(FormDefinitionRow).where(
+        FormDefinitionRow.key == key, FormDefinitionRow.status == "published")).scalars().first()
+
+
+def _draft_row(session: Session, key: str) -> FormDefinitionRow | None:
+    return session.exec(select(FormDefinitionRow).where(
+        FormDefinitionRow.key == key, FormDefinitionRow.status == "draft")).scalars().first()
+
+
+def get_published(session: Session, key: str = DEFAULT_FORM_KEY) -> FormDefinition | None:
+    row = _published_row(session, key)
+    return forms_engine.parse_definition(row.definition) if row else None
+
+
+def get_definition(session: Session, key: str, version: int) -> FormDefinition:
+    """One version of a form, parsed (parsing a 25-field form takes well under a millisecond)."""
+    return forms_engine.parse_definition(_row(session, key, version).definition)
+
+
+def list_versions(session: Session, *, actor: Actor, key: str = DEFAULT_FORM_KEY) -> list[FormVersionSummary]:
+    return [FormVersionSummary.model_validate(r) for r in reversed(_rows(session, key))]
+
+
+def get_version(session: Session, *, actor: Actor, key: str, version: int) -> FormVersionRead:
+    return _to_read(_row(session, key, version))
+
+
+def get_working_copy(session: Session, *, actor: Actor, key: str = DEFAULT_FORM_KEY) -> FormVersionRead | None:
+    """What the designer opens: the draft if there is one, else the published version."""
+    row = _draft_row(session, key) or _published_row(session, key)
+    return _to_read(row) if row else None
+
+
+# --- use cases --------------------------------------------------------------------------------
+
+
+def save_draft(session: Session, *, actor: Actor, key: str, definition: dict[str, Any], now: datetime) -> FormVersionRead:
+    """Store the designer's work as the key's draft (a new version after the published one).
+
+    The draft must parse (shape), but may still have issues: they come back with it."""
+    _require_designer(actor)
+    raw = copy.deepcopy(definition)
+    raw["key"] = key
+    draft = _draft_row(session, key)
+    if draft is None:
+        latest = session.exec(select(func.max(FormDefinitionRow.version)).where(
+            FormDefinitionRow.key == key)).scalar_one()
+        version = (latest or 0) + 1
+    else:
+        version = draft.version
+    raw["version"] = version
+    try:
+        defn = forms_engine.parse_definition(raw)
+    except FormDefinitionError as exc:
+        raise _invalid(exc.issues) from exc
+    stored = defn.to_json()
+    if draft is None:
+        draft = FormDefinitionRow(key=key, version=version, status="draft", definition=stored,
+                                  author_id=actor.user_id or None, created_at=now, updated_at=now)
+        session.add(draft)
+    else:
+        draft.definition = stored
+        draft.author_id = actor.user_id or None
+        draft.updated_at = now
+    session.flush()
+    read = _to_read(draft)
+    session.commit()
+    return read
+
+
+def publish_form(session: Session, *, actor: Actor, key: str = DEFAULT_FORM_KEY, now: datetime) -> FormVersionRead:
+    """Publish the key's draft: validated first, compared with the published version, all or nothing."""
+    _require_designer(actor)
+    draft = _draft_row(session, key)
+    if draft is None:
+        raise GendanError("form.no_draft", {"key": key}, status=409)
+    issues = forms_engine.validate_definition(draft.definition)
+    if issues:
+        raise _invalid(issues)
+    new = forms_engine.parse_definition(draft.definition)
+    current = _published_row(session, key)
+    if current is not None:
+        compat = forms_engine.compatibility(forms_engine.parse_definition(current.definition), new)
+        if not compat.is_compatible:
+            affected = count_affected_orders(session, key, compat)
+            if affected:
+                fields = {c.path: ("form.incompatible_change", {"fields": c.path, "orders": affected})
+                          for c in compat.incompatible}
+                raise GendanError("form.incompatible_change",
+                                  {"fields": ", ".join(c.path for c in compat.incompatible), "orders": affected},
+                                  status=409, fields=fields)
+        current.status = "retired"
+        current.updated_at = now
+        session.flush()  # one published row per key at any moment
+    draft.status = "published"
+    draft.published_at = now
+    draft.updated_at = now
+    session.flush()
+    read = _to_read(draft)
+    session.commit()
+    return read
+
+
+def _order_data(session: Session, key: str) -> Iterator[dict[str, Any]]:
+    stmt = select(Order.data).where(Order.form_key == key).execution_options(yield_per=500)
+    for (data,) in session.exec(stmt):
+        yield data or {}
+
+
+def count_affected_orders(session: Session, key: str, compat: forms_engine.Compatibility) -> int:
+    """Orders of this form holding a value an incompatible change would break (streamed, not loaded)."""
+    return sum(1 for data in _order_data(session, key) if forms_engine.is_affected(compat, data))
+
+
+def diff_versions(session: Session, *, actor: Actor, key: str, old: int, new: int) -> FormDiff:
+    compat = forms_engine.compatibility(get_definition(session, key, old), get_definition(session, key, new))
+    out = compat.to_json()
+    return FormDiff(key=key, old_version=old, new_version=new, affected_orders=(
+        count_affected_orders(session, key, compat) if compat.incompatible else 0), **out)
+
+
+def export_form(session: Session, *, actor: Actor, key: str, version: int) -> dict[str, Any]:
+    """The version as a portable JSON document (what import_form accepts)."""
+    return _row(session, key, version).definition
+
+
+def import_form(session: Session, *, actor: Actor, document: dict[str, Any] | str | bytes,
+                now: datetime) -> FormVersionRead:
+    """Import an exported definition as the draft of its key; refused whole if it has any issue."""
+    _require_designer(actor)
+    issues = forms_engine.validate_definition(document)
+    if issues:
+        raise _invalid(issues)
+    defn = forms_engine.parse_definition(document)
+    return save_draft(session, actor=actor, key=defn.key, definition=defn.to_json(), now=now)
+
+
+def discard_draft(session: Session, *, actor: Actor, key: str) -> None:
+    _require_designer(actor)
+    draft = _draft_row(session, key)
+    if draft is not None:
+        session.delete(draft)
+        session.commit()
+
+
+def evaluate(session: Session, *, key: str, version: int | None, data: dict[str, Any],
+             show_errors: bool) -> FormEvaluation:
+    """Run the engine over data typed so far (the same code that validates on save)."""
+    if version is None:
+        row = _draft_row(session, key) or _published_row(session, key)
+        if row is None:
+            raise GendanError("form.not_found", {"key": key, "version": 0})
+        defn = forms_engine.parse_definition(row.definition)
+    else:
+        defn = get_definition(session, key, version)
+    result = forms_engine.validate_data(defn, data, locale=engine_locale())
+    return FormEvaluation(data=result.data, visible=result.visible, required=result.required,
+                          totals=result.totals, errors=result.errors_by_path() if show_errors else {})
+
+
+# --- orders ------------------------------------------------------------------------------------
+
+
+def _exists(session: Session):
+    models = {"user": User, "department": Department, "customer": Customer}
+
+    def exists(kind: str, ids: set[int]) -> set[int]:
+        model = models[kind]
+        return set(session.exec(select(model.id).where(model.id.in_(sorted(ids)))).scalars().all())
+
+    return exists
+
+
+def _previous_data(session: Session, order: Order) -> dict[str, Any] | None:
+    """The stored data before this update, or None when the update does not touch it. Read from
+    the row (the attribute history is empty when the instance was refreshed after a commit)
+    without autoflush, so the pending change is not written first."""
+    stored = session.execute(select(Order.data).where(Order.id == order.id)).scalar_one_or_none()
+    return None if stored == order.data else (stored or {})
+
+
+def check_unique(session: Session, defn: FormDefinition, order: Order, data: dict[str, Any]) -> dict[str, tuple[str, dict]]:
+    """Fields marked unique whose value another order of the same form already holds."""
+    wanted = {f.key: data[f.key] for f in defn.data_fields() if f.unique and data.get(f.key) not in (None, "")}
+    if not wanted:
+        return {}
+    clashes: dict[str, tuple[str, dict]] = {}
+    stmt = select(Order.id, Order.number, Order.data).where(Order.form_key == defn.key)
+    if order.id is not None:
+        stmt = stmt.where(Order.id != order.id)
+    for _id, number, other in session.exec(stmt.execution_options(yield_per=500)):
+        for key, value in wanted.items():
+            if key not in clashes and (other or {}).get(key) == value:
+                clashes[key] = ("form.value_taken", {"field": key, "number": number})
+    return clashes
+
+
+def validate_order_form(session: Session, order: Order, *, actor: Actor, now: datetime, is_new: bool) -> None:
+    """Order before-save hook: pin a new order to the published form version, then validate and
+    recompute its `data` with the version it was created with. Raises form.validation_failed (422)
+    with one message per field path. Runs without autoflush: the order's pending change must not
+    reach the database before it is validated."""
+    with session.no_autoflush:
+        _validate_order_form(session, order, is_new=is_new)
+
+
+def _validate_order_form(session: Session, order: Order, *, is_new: bool) -> None:
+    previous = None if is_new else _previous_data(session, order)
+    if not is_new and previous is None:
+        return  # data untouched by this update
+    if is_new and order.form_key is None:
+        row = _published_row(session, DEFAULT_FORM_KEY)
+        if row is None:
+            return  # no form designed yet: designed data is stored as sent
+        order.form_key, order.form_version = row.key, row.version
+    if order.form_key is None or order.form_version is None:
+        return
+    defn = get_definition(session, order.form_key, order.form_version)
+    _, archived = forms_engine.split_archived(defn, previous or {})
+    current = {k: v for k, v in (order.data or {}).items() if k not in archived}  # new unknown keys are errors
+    result = forms_engine.validate_data(defn, current, locale=engine_locale(), previous=previous,
+                                        exists=_exists(session))
+    fields = {e.path: (e.code, e.params) for e in result.errors}
+    if not fields:
+        fields = check_unique(session, defn, order, result.data)
+    if fields:
+        raise GendanError("form.validation_failed", {"count": len(fields)}, status=422, fields=fields)
+    order.data = {**archived, **result.data}
+
+
+def install() -> None:
+    """Register the order hook (called once by the composition root)."""
+    from backend.orders import service as orders_service
+
+    if validate_order_form not in orders_service.before_save_hooks:
+        orders_service.before_save_hooks.append(validate_order_form)

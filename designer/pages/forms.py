@@ -1,0 +1,110 @@
+"""The form designer page: palette / canvas / properties, live preview, history, import / export.
+
+The browser edits the definition JSON (designer/static/js/forms/designer.js) and talks to the JSON
+API (/api/v1/forms); the preview is the real order form partial rendered from the draft, with the
+same live round trip as "New order" (evaluated against the draft).
+"""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from backend.auth.deps import DbSession
+from backend.errors import GendanError
+from backend.forms import service as forms_service
+from backend.forms.view import FormInput, apply_action, build_view, parse_form
+from engine import forms as forms_engine
+from engine.forms import FieldType, FormDefinitionError
+from frontend.pages.common import PageActor
+from frontend.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+PALETTE = [
+    ("text", "Text"), ("long_text", "Long text"), ("number", "Number"), ("money", "Money"),
+    ("percent", "Percent"), ("date", "Date"), ("datetime", "Date and time"), ("single_select", "Single select"),
+    ("multi_select", "Multi select"), ("checkbox", "Checkbox"), ("user", "User"), ("department", "Department"),
+    ("customer", "Customer"), ("phone", "Phone number"), ("email", "Email"), ("attachment", "Attachment"),
+    ("image", "Image"), ("line_items", "Line items"), ("computed", "Computed"), ("section", "Section heading"),
+    ("description", "Description text"),
+]
+
+
+def _require_designer(actor) -> None:
+    if not (actor.is_admin or actor.has_role("designer")):
+        raise GendanError("auth.forbidden")
+
+
+@router.get("/designer/forms")
+def designer(request: Request, session: DbSession, actor: PageActor):
+    _require_designer(actor)
+    working = forms_service.get_working_copy(session, actor=actor, key=forms_service.DEFAULT_FORM_KEY)
+    definition = working.definition if working else {
+        "key": forms_service.DEFAULT_FORM_KEY, "title": {"zh-CN": "订单", "en": "Order"}, "fields": []}
+    versions = forms_service.list_versions(session, actor=actor, key=forms_service.DEFAULT_FORM_KEY)
+    return render(request, "forms/designer.html", {
+        "nav": "designer", "palette": PALETTE, "definition_json": json.dumps(definition, ensure_ascii=False),
+        "versions": versions, "form_key": forms_service.DEFAULT_FORM_KEY,
+        "status": working.status if working else "draft", "version": working.version if working else None,
+    })
+
+
+def _draft(session, key: str):
+    working = forms_service.get_working_copy(session, actor=None, key=key)  # type: ignore[arg-type]
+    if working is None:
+        return None
+    try:
+        return forms_engine.parse_definition(working.definition)
+    except FormDefinitionError:
+        return None
+
+
+@router.get("/designer/forms/{key}/preview")
+def preview(request: Request, session: DbSession, actor: PageActor, key: str):
+    """The draft rendered as users will fill it (the designer shows it at desktop and phone width)."""
+    _require_designer(actor)
+    defn = _draft(session, key)
+    if defn is None or forms_engine.validate_definition(defn):
+        return HTMLResponse("")
+    raw = forms_engine.initial_data(defn)
+    for f in defn.data_fields():
+        if f.type == FieldType.LINE_ITEMS and not raw.get(f.key):
+            raw[f.key] = [{}]
+    return _render_preview(request, defn, raw, key)
+
+
+def _render_preview(request: Request, defn, raw, key: str, block: str | None = "preview"):
+    result = forms_engine.validate_data(defn, raw, locale=forms_service.engine_locale())
+    return render(request, "forms/_preview.html", {
+        "form": build_view(defn, raw, result), "evaluate_url": f"/designer/forms/{key}/preview/evaluate",
+        "action_url": f"/designer/forms/{key}/preview/rows",
+    }, block=block)
+
+
+@router.post("/designer/forms/{key}/preview/evaluate")
+async def preview_evaluate(request: Request, session: DbSession, actor: PageActor, key: str):
+    _require_designer(actor)
+    defn = _draft(session, key)
+    if defn is None:
+        return HTMLResponse("")
+    raw = parse_form(defn, FormInput(list((await request.form()).multi_items())))
+    result = forms_engine.validate_data(defn, raw, locale=forms_service.engine_locale())
+    return render(request, "orders/_form.html", {
+        "form": build_view(defn, raw, result), "evaluate_url": "", "action_url": ""}, block="live")
+
+
+@router.post("/designer/forms/{key}/preview/rows")
+async def preview_rows(request: Request, session: DbSession, actor: PageActor, key: str):
+    _require_designer(actor)
+    defn = _draft(session, key)
+    if defn is None:
+        return HTMLResponse("")
+    form = FormInput(list((await request.form()).multi_items()))
+    raw = apply_action(defn, parse_form(defn, form), form.get("_action"))
+    result = forms_engine.validate_data(defn, raw, locale=forms_service.engine_locale())
+    return render(request, "orders/_form.html", {
+        "form": build_view(defn, raw, result), "evaluate_url": f"/designer/forms/{key}/preview/evaluate",
+        "action_url": f"/designer/forms/{key}/preview/rows"}, block="fields")

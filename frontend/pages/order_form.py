@@ -1,0 +1,169 @@
+""""New order": the published form, filled in with live computed values and visibility.
+
+Plain form posts first (works without JavaScript: row buttons re-render the page, Save shows the
+errors next to the fields), then htmx: every input posts the form to /orders/new/evaluate, which
+answers with out-of-band swaps of the computed values and the visibility style only, so the input
+being typed in is never replaced.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from fastapi import APIRouter, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from backend import i18n
+from backend.auth.deps import DbSession
+from backend.clock import utcnow
+from backend.customers.models import Customer
+from backend.errors import GendanError
+from backend.forms import files
+from backend.forms import service as forms_service
+from backend.forms.view import FormInput, apply_action, build_view, error_messages, parse_form
+from backend.orders import service as orders_service
+from backend.orders.schemas import OrderCreate
+from engine import forms as forms_engine
+from engine.forms import FieldType, FormDefinition
+from frontend.pages.common import PageActor
+from frontend.templating import is_htmx, render
+
+router = APIRouter()
+PAGE = "orders/_form_new_page.html"
+
+
+def _customers(session) -> list[Customer]:
+    return list(session.exec(select(Customer).order_by(Customer.name).limit(500)).scalars().all())
+
+
+def _core_from_data(defn: FormDefinition, data: dict[str, Any]) -> dict[str, Any]:
+    """Designed fields that feed the order's core columns: a field keyed `planned_delivery` /
+    `payment_due` (dates) or `amount`; without an `amount` field, the first computed money field."""
+    core: dict[str, Any] = {}
+    for key in ("planned_delivery", "payment_due"):
+        f = defn.field(key)
+        if f is not None and f.type == FieldType.DATE and data.get(key):
+            core[key] = data[key]
+    amount_field = defn.field("amount") or next(
+        (f for f in defn.data_fields() if f.type == FieldType.COMPUTED and f.result_type == "money"), None)
+    if amount_field is not None and isinstance(data.get(amount_field.key), int | float):
+        core["amount"] = Decimal(str(data[amount_field.key])).quantize(Decimal("0.01"))
+        if amount_field.currency:
+            core["currency"] = amount_field.currency
+    return core
+
+
+def _context(request: Request, session, defn: FormDefinition | None, raw: dict[str, Any], *,
+             errors: dict[str, list[str]] | None = None, customer_id: str | None = None) -> dict[str, Any]:
+    view = None
+    if defn is not None:
+        result = forms_engine.validate_data(defn, raw, locale=forms_service.engine_locale())
+        view = build_view(defn, raw, result, errors=errors)
+    return {"nav": "orders", "form": view, "customers": _customers(session), "customer_id": customer_id or "",
+            "errors": errors or {}, "evaluate_url": "/orders/new/evaluate", "action_url": "/orders/new"}
+
+
+@router.get("/orders/new")
+def new_order(request: Request, session: DbSession, actor: PageActor):
+    defn = forms_service.get_published(session)
+    raw = forms_engine.initial_data(defn) if defn else {}
+    for f in (defn.data_fields() if defn else ()):
+        if f.type == FieldType.LINE_ITEMS and not raw.get(f.key):
+            raw[f.key] = [{}]  # one empty row to start typing in
+    return render(request, PAGE, _context(request, session, defn, raw))
+
+
+@router.post("/orders/new")
+async def create_order(request: Request, session: DbSession, actor: PageActor):
+    form = await request.form()
+    form_input = FormInput(list(form.multi_items()))
+    defn = forms_service.get_published(session)
+    raw = parse_form(defn, form_input) if defn else {}
+    customer_id = form_input.get("customer_id")
+    action = form_input.get("_action")
+    if action and defn is not None:
+        raw = apply_action(defn, raw, action)
+        context = _context(request, session, defn, raw, customer_id=customer_id)
+        if is_htmx(request):
+            return render(request, "orders/_form.html", context, block="fields")
+        return render(request, PAGE, context)
+    errors: dict[str, list[str]] = {}
+    payload = None
+    try:
+        core = _core_from_data(defn, forms_engine.validate_data(defn, raw).data) if defn else {}
+        payload = OrderCreate(customer_id=int(customer_id or 0), amount=core.pop("amount", Decimal("0")),
+                              data=raw, **core)
+    except (ValidationError, ValueError, InvalidOperation):
+        pass
+    if not customer_id:
+        errors["customer_id"] = [i18n.translate_error("field.missing", {})]
+    if payload is not None and not errors:
+        try:
+            order, _ = orders_service.create_order(session, actor=actor, payload=payload, now=utcnow())
+        except GendanError as exc:
+            if not exc.fields:
+                raise
+            errors = error_messages(exc.fields)
+        else:
+            target = f"/orders/{order.id}"
+            if is_htmx(request):
+                return HTMLResponse("", headers={"HX-Redirect": target})
+            return RedirectResponse(target, status_code=303)
+    elif payload is None and not errors:
+        errors["_"] = [i18n.translate_error("validation.failed", {"count": 1})]
+    context = _context(request, session, defn, raw, errors=errors, customer_id=customer_id)
+    return render(request, PAGE, context, status_code=422)
+
+
+@router.post("/orders/new/evaluate")
+async def evaluate(request: Request, session: DbSession, actor: PageActor):
+    """Computed values and visibility for the form as typed (out-of-band swaps only)."""
+    form = await request.form()
+    defn = forms_service.get_published(session)
+    if defn is None:
+        return HTMLResponse("")
+    raw = parse_form(defn, FormInput(list(form.multi_items())))
+    return render(request, "orders/_form.html", _context(request, session, defn, raw), block="live")
+
+
+@router.post("/orders/new/upload/{key}")
+async def upload(request: Request, session: DbSession, actor: PageActor, key: str, upload: UploadFile):
+    """Store one file for an attachment / image field; answers the list item with its hidden reference."""
+    content = await upload.read()
+    ref = files.store(request.app.state.settings.upload_dir, name=upload.filename or "file",
+                      content_type=upload.content_type or "application/octet-stream", content=content,
+                      actor_id=actor.user_id)
+    return render(request, "orders/_form.html", {"file": ref, "name": key}, block="file_item")
+
+
+# --- the order page: the designed fields of the version the order was created with -------------
+
+
+def designed_fields_view(request: Request, order: Any) -> dict[str, Any] | None:
+    """For orders/_form_fields.html (included by the order page): the order's form version
+    rendered read-only, plus archived values of keys that version does not have."""
+    if not getattr(order, "form_key", None) or not getattr(order, "form_version", None):
+        return None
+    from backend.db import new_session
+
+    with new_session(request.app.state.engine) as session:
+        try:
+            defn = forms_service.get_definition(session, order.form_key, order.form_version)
+        except GendanError:
+            return None
+    result = forms_engine.validate_data(defn, order.data or {}, locale=forms_service.engine_locale())
+    view = build_view(defn, order.data or {}, result)
+    current, archived = forms_engine.split_archived(defn, order.data or {})
+    return {"form": view, "archived": archived}
+
+
+def _install_globals() -> None:
+    from frontend.templating import env
+
+    env.globals["designed_fields_view"] = designed_fields_view
+
+
+_install_globals()
