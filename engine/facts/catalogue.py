@@ -166,26 +166,28 @@ def default_catalogue() -> Catalogue:
     return Catalogue(fields)
 
 
-_FORM_TYPES = {
+_FORM_TYPES: dict[str, FactType | None] = {
     "number": FactType.NUMBER,
-    "integer": FactType.NUMBER,
-    "decimal": FactType.NUMBER,
     "money": FactType.NUMBER,
     "percent": FactType.NUMBER,
+    "user": FactType.NUMBER,  # a user / department / customer id
+    "department": FactType.NUMBER,
+    "customer": FactType.NUMBER,
     "date": FactType.DATE,
     "checkbox": FactType.BOOL,
-    "boolean": FactType.BOOL,
-    "switch": FactType.BOOL,
-    "multiselect": FactType.LIST,
     "multi_select": FactType.LIST,
-    "checkboxes": FactType.LIST,
-    "tags": FactType.LIST,
+    "text": FactType.STRING,
+    "long_text": FactType.STRING,
+    "single_select": FactType.STRING,
+    "phone": FactType.STRING,
+    "email": FactType.STRING,
 }
 
 
-def fact_type_for_form_field(form_field_type: str) -> FactType:
-    """The fact type a designed form field is read as (text-like fields are strings)."""
-    return _FORM_TYPES.get(form_field_type, FactType.STRING)
+def fact_type_for_form_field(form_field_type: str) -> FactType | None:
+    """The fact type a designed form field (engine.forms FieldType value) is read as, or None
+    when rules cannot read it (datetime, files, line items, layout, computed)."""
+    return _FORM_TYPES.get(str(form_field_type))
 
 
 # --- Python rendering -----------------------------------------------------------------------

@@ -156,7 +156,9 @@ class TestCatalogue:
 
     def test_form_field_types(self):
         assert fact_type_for_form_field("money") is FactType.NUMBER
-        assert fact_type_for_form_field("textarea") is FactType.STRING
+        assert fact_type_for_form_field("long_text") is FactType.STRING
+        assert fact_type_for_form_field("multi_select") is FactType.LIST
+        assert fact_type_for_form_field("attachment") is None
 
     def test_naive_now_rejected(self):
         with pytest.raises(ValueError, match="facts.naive_now"):

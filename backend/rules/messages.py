@@ -1,0 +1,48 @@
+"""Messages for rule error codes and validation issues (English msgids; Chinese in rules.po).
+
+The engine returns codes and params only; `register()` adds these sentences to the shared error
+table at start-up.
+"""
+
+from __future__ import annotations
+
+from backend import i18n
+
+MESSAGES: dict[str, str] = {
+    "rule.*": "The rule is not valid.",
+    "rule.not_found": "Rule %(key)s was not found.",
+    "rule.no_draft": "Rule %(key)s has no draft to publish.",
+    "rule.not_published": "Rule %(key)s has no published version.",
+    "rule.definition_invalid": "The rule has %(count)s problem(s); they are marked in the designer.",
+    "rule.confirm_required": "Please confirm before enabling: %(warnings)s.",
+    "rule.condition_not_json": "The condition must be JSON.",
+    "rule.condition_empty": "Add at least one condition.",
+    "rule.time_condition_not_compilable": "A time rule's condition must run as a database scan (%(reason)s); use an event trigger or simplify it.",
+    "rule.trigger_without_events": "Choose at least one event that triggers the rule.",
+    "rule.every_hours_missing": "Set after how many hours the rule may fire again.",
+    "rule.no_actions": "Add at least one action.",
+    "rule.assignee_user_missing": "Choose the user.",
+    "rule.assignee_role_missing": "Choose the role.",
+    "rule.title_empty": "The title cannot be empty.",
+    "rule.no_recipients": "Choose who is notified.",
+    "rule.field_not_settable": "Field %(field)s cannot be set by a rule.",
+    "rule.value_type_mismatch": "The value does not fit field %(field)s (%(type)s).",
+    "rule.template_syntax": "The template has a syntax error: %(message)s.",
+    "rule.template_unknown_name": "The template names a field that does not exist: %(message)s.",
+    "rule.template_forbidden": "The template uses something that is not allowed.",
+    "rule.template_error": "The template cannot be rendered: %(message)s.",
+    "rule.matches_every_order": "This condition matches every order.",
+    "rule.event_only": "This condition cannot run as a scan; the rule runs on events only.",
+    "rule.assignee_unresolved": "Nobody fits the assignee %(assignee)s for this order.",
+    "rule.compile.*": "This condition cannot run as a database scan.",
+    "logic.*": "The condition is not valid.",
+    "logic.unknown_operator": "Unknown operator %(operator)s.",
+    "logic.bad_arity": "Operator %(operator)s got %(count)s argument(s).",
+    "logic.unknown_field": "Unknown field %(field)s.",
+    "logic.type_mismatch": "Field %(field)s is a %(type)s and cannot be compared with %(value)s.",
+    "logic.object_not_operation": "Each condition object must have exactly one operator.",
+}
+
+
+def register() -> None:
+    i18n.register_error_messages(MESSAGES)

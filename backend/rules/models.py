@@ -1,0 +1,73 @@
+"""Rule tables: definitions (versioned), firings (unique per rule, order, episode), per-order state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from backend.models_base import JSONType, UTCDateTime
+
+
+class RuleDefinitionRow(SQLModel, table=True):
+    """`definition` is `engine.rules.RuleDefinition.model_dump(mode="json")`. At most one draft and
+    one published version per key; only a published version can be enabled."""
+
+    __tablename__ = "rule_definition"
+    __table_args__ = (
+        UniqueConstraint("key", "version"),
+        Index("ix_rule_definition_key_status", "key", "status"),
+        Index("ix_rule_definition_enabled", "enabled", "is_time_rule"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=80)
+    version: int
+    status: str = Field(default="draft", max_length=20)
+    enabled: bool = False
+    is_time_rule: bool = False
+    is_event_only: bool = False  # the condition does not compile to SQL
+    definition: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    author_id: int | None = Field(default=None, foreign_key="app_user.id")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+    published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_scan_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class RuleFiring(SQLModel, table=True):
+    """One firing of a rule on an order. The unique key makes a second worker's (or a rerun's)
+    attempt to record the same firing fail, so its effects are never applied twice."""
+
+    __tablename__ = "rule_firing"
+    __table_args__ = (
+        UniqueConstraint("rule_key", "order_id", "episode"),
+        Index("ix_rule_firing_rule_fired", "rule_key", "fired_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    rule_key: str = Field(max_length=80)
+    rule_version: int
+    order_id: int = Field(foreign_key="sales_order.id", index=True)
+    episode: int
+    trigger: str = Field(max_length=20)  # scan / event name
+    fired_at: datetime = Field(sa_type=UTCDateTime)
+    effects: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
+    problems: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
+
+
+class RuleOrderState(SQLModel, table=True):
+    """engine.rules.firing.FiringState of one (rule, order), as columns so the scan can filter on it."""
+
+    __tablename__ = "rule_order_state"
+    __table_args__ = (UniqueConstraint("rule_key", "order_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    rule_key: str = Field(max_length=80)
+    order_id: int = Field(foreign_key="sales_order.id", index=True)
+    episode: int = 0
+    active: bool = False
+    last_fired_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    fired_count: int = 0

@@ -1,0 +1,69 @@
+"""Rule JSON API (/api/v1/rules): thin; the service decides."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body
+
+from backend.auth.deps import CurrentActor, DbSession
+from backend.clock import utcnow
+from backend.rules import service
+from backend.rules.schemas import DryRunRead, EnableRequest, FiringRead, IssueRead, RuleRead
+
+router = APIRouter(prefix="/api/v1/rules", tags=["rules"])
+ERRORS = {401: {"description": "Not signed in"}, 403: {"description": "Not an admin or designer"},
+          404: {"description": "No such rule"}, 409: {"description": "Not published / confirmation needed"},
+          422: {"description": "Invalid definition"}}
+
+
+@router.get("", response_model=list[RuleRead], responses=ERRORS)
+def list_rules(session: DbSession, actor: CurrentActor) -> list[RuleRead]:
+    return service.list_rules(session, actor=actor)
+
+
+@router.post("", response_model=RuleRead, status_code=201, responses=ERRORS)
+def save_draft(session: DbSession, actor: CurrentActor, definition: Annotated[dict[str, Any], Body()]) -> RuleRead:
+    """Store a definition as its key's draft."""
+    return service.save_draft(session, actor=actor, definition=definition, now=utcnow())
+
+
+@router.post("/validate", response_model=list[IssueRead], responses=ERRORS)
+def validate(session: DbSession, actor: CurrentActor, definition: Annotated[dict[str, Any], Body()]) -> list[IssueRead]:
+    return service.validate_definition(session, actor=actor, definition=definition)
+
+
+@router.post("/dry-run", response_model=DryRunRead, responses=ERRORS)
+def dry_run(session: DbSession, actor: CurrentActor, definition: Annotated[dict[str, Any], Body()]) -> DryRunRead:
+    """Which orders match now and what would happen (nothing stored)."""
+    return service.dry_run(session, actor=actor, definition=definition, now=utcnow())
+
+
+@router.get("/{key}", response_model=RuleRead, responses=ERRORS)
+def get_rule(session: DbSession, actor: CurrentActor, key: str) -> RuleRead:
+    return service.get_rule(session, actor=actor, key=key)
+
+
+@router.post("/{key}/publish", response_model=RuleRead, responses=ERRORS)
+def publish(session: DbSession, actor: CurrentActor, key: str) -> RuleRead:
+    return service.publish_rule(session, actor=actor, key=key, now=utcnow())
+
+
+@router.get("/{key}/enable-check", response_model=list[IssueRead], responses=ERRORS)
+def enable_check(session: DbSession, actor: CurrentActor, key: str) -> list[IssueRead]:
+    return service.check_enable(session, actor=actor, key=key, now=utcnow())
+
+
+@router.post("/{key}/enable", response_model=RuleRead, responses=ERRORS)
+def enable(session: DbSession, actor: CurrentActor, key: str, body: EnableRequest | None = None) -> RuleRead:
+    return service.enable_rule(session, actor=actor, key=key, confirm=bool(body and body.confirm), now=utcnow())
+
+
+@router.post("/{key}/disable", response_model=RuleRead, responses=ERRORS)
+def disable(session: DbSession, actor: CurrentActor, key: str) -> RuleRead:
+    return service.disable_rule(session, actor=actor, key=key, now=utcnow())
+
+
+@router.get("/{key}/firings", response_model=list[FiringRead], responses=ERRORS)
+def firings(session: DbSession, actor: CurrentActor, key: str) -> list[FiringRead]:
+    return service.list_firings(session, actor=actor, key=key)
