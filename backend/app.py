@@ -69,6 +69,14 @@ def _optional_routers() -> list:
     from designer.pages.flows import router as flow_pages_router
 
     routers += [flows_router, flow_pages_router]
+    from backend.rules.router import router as rules_router
+
+    routers += [rules_router]
+    from backend.inbox.router import routers as inbox_routers
+    from backend.notify.router import router as notify_router
+    from backend.tracking.router import router as tracking_router
+
+    routers += [*inbox_routers, notify_router, tracking_router]
     return routers
 
 
@@ -84,3 +92,10 @@ def _install_hooks(app: FastAPI) -> None:
 
     flow_messages.register()
     flows_instances.install()
+    from backend.rules import messages as rule_messages
+    from backend.rules import service as rules_service
+    from backend.rules import tasks as rules_tasks
+
+    rule_messages.register()
+    rules_service.install()
+    rules_tasks.install(app.state.settings.scan_interval_seconds)

@@ -2,8 +2,8 @@
 
 from backend.auth.models import ApiKey, LoginAttempt  # noqa: F401
 from backend.customers.models import Customer  # noqa: F401
-from backend.forms.models import FormDefinitionRow  # noqa: F401
 from backend.flows.models import FlowDefinitionRow, FlowInstance, FlowTimer  # noqa: F401
+from backend.forms.models import FormDefinitionRow  # noqa: F401
 from backend.inbox.models import InboxItem  # noqa: F401
 from backend.notify.models import (  # noqa: F401
     ChannelConfig,
@@ -15,4 +15,5 @@ from backend.notify.models import (  # noqa: F401
 )
 from backend.orders.models import Order, OrderEvent  # noqa: F401
 from backend.people.models import Department, User, UserRole  # noqa: F401
+from backend.rules.models import RuleDefinitionRow, RuleFiring, RuleOrderState  # noqa: F401
 from backend.tracking.models import MilestoneSetting, TrackingLink  # noqa: F401

@@ -206,6 +206,8 @@ def publish_rule(session: Session, *, actor: Actor, key: str, now: datetime) -> 
     version stays enabled if the old one was). All or nothing."""
     _require_admin(actor)
     rows = _rows(session, key)
+    if not rows:
+        raise GendanError("rule.not_found", {"key": key}, status=404)
     draft = next((r for r in rows if r.status == "draft"), None)
     if draft is None:
         raise GendanError("rule.no_draft", {"key": key}, status=409)
