@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 Money = Annotated[Decimal, Field(ge=0, le=Decimal("9999999999999999.99"), max_digits=18, decimal_places=2)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
@@ -15,8 +16,10 @@ LATEST = date(2100, 12, 31)
 
 
 def _plausible(value: date | None) -> date | None:
+    """A real calendar date (pydantic refuses 2026-02-30) that is also a plausible business date."""
     if value is not None and not (EARLIEST <= value <= LATEST):
-        raise ValueError("date out of range")
+        raise PydanticCustomError("date_out_of_range", "date out of range",
+                                  {"earliest": EARLIEST.isoformat(), "latest": LATEST.isoformat()})
     return value
 
 
@@ -118,7 +121,7 @@ class OrderFilter(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     q: str | None = Field(default=None, max_length=100)
-    stage: list[str] = Field(default_factory=list)
+    stage: list[Annotated[str, Field(max_length=40)]] = Field(default_factory=list, max_length=20)
     status: list[Literal["open", "completed", "cancelled"]] = Field(default_factory=list)
     owner_id: int | None = None
     customer_id: int | None = None
@@ -126,11 +129,13 @@ class OrderFilter(BaseModel):
     created_to: date | None = None
     delivery_from: date | None = None
     delivery_to: date | None = None
-    amount_min: Decimal | None = None
-    amount_max: Decimal | None = None
+    amount_min: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] | None = None
+    amount_max: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] | None = None
     tag: str | None = None
     sort: SortKey = "created_at"
     direction: Literal["asc", "desc"] = "desc"
     limit: int = Field(default=50, ge=1, le=200)
     cursor: str | None = Field(default=None, max_length=400)
     with_total: bool = False
+
+    _dates = field_validator("created_from", "created_to", "delivery_from", "delivery_to")(_plausible)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Text, cast, func, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Text, cast, func, or_, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from backend.auth.actor import Actor
@@ -26,6 +26,7 @@ from backend.orders.schemas import (
     OrderUpdate,
 )
 from backend.people.models import User
+from backend.people.org import team_user_ids
 
 # Hooks run inside the use case's transaction after the order row is written (flush only):
 # the composition root (backend/app.py) registers the form validator, flow start, event rules.
@@ -84,23 +85,98 @@ def _check_refs(session: Session, *, customer_id: int | None, owner_id: int | No
         raise GendanError("validation.failed", {"count": len(fields)}, status=422, fields=fields)
 
 
+def _invalid(path: str, code: str, **params: Any) -> GendanError:
+    return GendanError("validation.failed", {"count": 1}, status=422, fields={path: (code, {"field": path, **params})})
+
+
+def _check_owner_allowed(session: Session, actor: Actor, owner_id: int) -> None:
+    """Sales give orders to themselves or their team (else they could not see them afterwards)."""
+    if actor.is_admin or owner_id == actor.user_id:
+        return
+    if owner_id not in team_user_ids(session, actor.user_id):
+        raise _invalid("owner_id", "order.owner_not_allowed")
+
+
+def _check_dates(created_at: datetime, *, payment_due: date | None, planned_delivery: date | None) -> None:
+    created = created_at.date()
+    for path, value in (("planned_delivery", planned_delivery), ("payment_due", payment_due)):
+        if value is not None and value < created:
+            raise _invalid(path, "order.date_before_created", created=created.isoformat())
+
+
+# Core values an idempotent retry must repeat; designed data, tags and stage may be reshaped by
+# hooks at creation (form formulas, flow start), so they do not count as a different request.
+REPLAY_FIELDS = ("customer_id", "amount", "currency")
+
+
+def _replay(session: Session, actor: Actor, payload: OrderCreate, existing: Order) -> OrderRead:
+    """A retry of a create with the same (source, external_id): the original order, or 409 when the
+    request carries different values (a second order reusing the id, not a retry)."""
+    created = session.exec(
+        select(OrderEvent.after).where(OrderEvent.order_id == existing.id, OrderEvent.type == "created")
+        .order_by(OrderEvent.id).limit(1)
+    ).scalars().first() or snapshot(existing)
+    sent = payload.model_dump(include=set(REPLAY_FIELDS) | {"owner_id", "number"}, exclude_unset=True)
+    sent.setdefault("customer_id", payload.customer_id)
+    sent.setdefault("amount", payload.amount)
+    original = {**created, "number": existing.number}
+    differs = []
+    for key, value in sent.items():
+        if key == "amount":
+            same = Decimal(str(original.get(key))) == Decimal(str(value))
+        else:
+            same = original.get(key) == _jsonable(value)
+        if not same:
+            differs.append(key)
+    visible = session.exec(
+        select(Order.id).where(Order.id == existing.id, access.visible_orders_clause(session, actor))
+    ).scalars().first()
+    if differs or visible is None:
+        raise GendanError("order.external_id_conflict",
+                          {"source": existing.source, "external_id": existing.external_id,
+                           "id": existing.id if visible else "-", "fields": ", ".join(differs)})
+    return to_read(session, existing)
+
+
+def _find_by_external_id(session: Session, source: str, external_id: str) -> Order | None:
+    return session.exec(
+        select(Order).where(Order.source == source, Order.external_id == external_id)
+    ).scalars().first()
+
+
 def create_order(session: Session, *, actor: Actor, payload: OrderCreate, now: datetime) -> tuple[OrderRead, bool]:
     """Create an order; with a known (source, external_id) return the existing one (idempotent).
 
-    Returns (order, created).
+    Returns (order, created). Admins and sales create; a concurrent create with the same
+    (source, external_id) returns the winner's order; an auto-numbered create that collides with
+    a concurrent one takes the next number.
     """
-    if not actor.can_write:
+    if not actor.can_write or not actor.has_role("admin", "sales"):
         raise GendanError("auth.forbidden")
+    for attempt in range(3):
+        try:
+            return _create_once(session, actor=actor, payload=payload, now=now)
+        except OperationalError as exc:
+            # SQLite: a concurrent writer committed after this transaction's first read, so it
+            # cannot write on that snapshot ("database is locked"). Start over, taking the write
+            # lock first (a no-op UPDATE waits in the busy handler until the winner commits), so
+            # the fresh snapshot sees the winner's row. PostgreSQL waits on the unique index instead.
+            if attempt == 2 or session.get_bind().dialect.name != "sqlite" or "locked" not in str(exc):
+                raise
+            session.rollback()
+            session.execute(update(Order).where(Order.id == -1).values(version=Order.version))
+    raise AssertionError("unreachable")
+
+
+def _create_once(session: Session, *, actor: Actor, payload: OrderCreate, now: datetime) -> tuple[OrderRead, bool]:
     if payload.external_id:
-        existing = session.exec(
-            select(Order).where(Order.source == payload.source, Order.external_id == payload.external_id)
-        ).scalars().first()
+        existing = _find_by_external_id(session, payload.source, payload.external_id)
         if existing is not None:
-            return to_read(session, access.get_visible_order(session, actor, existing.id)), False
+            return _replay(session, actor, payload, existing), False
     owner_id = payload.owner_id or actor.user_id
     _check_refs(session, customer_id=payload.customer_id, owner_id=owner_id)
-    if payload.payment_due and payload.payment_due < now.date().replace(year=now.year - 5):
-        raise GendanError("order.invalid_dates")
+    _check_owner_allowed(session, actor, owner_id)
+    _check_dates(now, payment_due=payload.payment_due, planned_delivery=payload.planned_delivery)
     order = Order(
         number=payload.number or _next_number(session, now),
         customer_id=payload.customer_id, owner_id=owner_id, amount=payload.amount,
@@ -111,17 +187,22 @@ def create_order(session: Session, *, actor: Actor, payload: OrderCreate, now: d
     )
     for hook in before_save_hooks:
         hook(session, order, actor=actor, now=now, is_new=True)
-    session.add(order)
-    try:
-        session.flush()
-    except IntegrityError as exc:
-        session.rollback()
-        if payload.external_id:  # lost a race with the same (source, external_id): return the winner
-            winner = session.exec(select(Order).where(Order.source == payload.source,
-                                                      Order.external_id == payload.external_id)).scalars().first()
-            if winner is not None:
-                return to_read(session, winner), False
-        raise GendanError("order.number_taken", {"number": order.number}, status=409) from exc
+    for attempt in range(5):
+        try:
+            with session.begin_nested():  # a failed insert undoes only itself, not the caller's work
+                session.add(order)
+                session.flush()
+            break
+        except IntegrityError as exc:
+            if payload.external_id:  # lost a race with the same (source, external_id): the winner's order
+                winner = _find_by_external_id(session, payload.source, payload.external_id)
+                if winner is not None:
+                    result = _replay(session, actor, payload, winner)
+                    session.commit()
+                    return result, False
+            if payload.number or attempt == 4:
+                raise GendanError("order.number_taken", {"number": order.number}) from exc
+            order = Order(**{**_columns(order), "id": None, "number": _next_number(session, now)})
     record_event(session, order, type="created", actor=actor, now=now, after=snapshot(order))
     for hook in after_change_hooks:
         hook(session, order, changes=snapshot(order), actor=actor, now=now, is_new=True)
@@ -129,16 +210,36 @@ def create_order(session: Session, *, actor: Actor, payload: OrderCreate, now: d
     return to_read(session, order), True
 
 
+def _columns(order: Order) -> dict[str, Any]:
+    return {c.key: getattr(order, c.key) for c in Order.__table__.columns}
+
+
+NOT_NULLABLE = ("customer_id", "owner_id", "amount", "currency", "stage", "status", "data", "tags")
+
+
 def update_order(session: Session, *, actor: Actor, order_id: int, payload: OrderUpdate, now: datetime) -> OrderRead:
+    """Change an order the actor can see, if nobody changed it since `payload.version`.
+
+    The row, its version bump and the order_event (who, when, before, after) commit together.
+    """
     if not actor.can_write:
         raise GendanError("auth.forbidden")
+    changes = payload.model_dump(exclude_unset=True, exclude={"version"})
+    nulls = {k: ("field.not_nullable", {"field": k}) for k in NOT_NULLABLE if k in changes and changes[k] is None}
+    if nulls:
+        raise GendanError("validation.failed", {"count": len(nulls)}, status=422, fields=nulls)
     order = access.get_visible_order(session, actor, order_id, for_update=True)
     if order.version != payload.version:
         raise GendanError("order.version_conflict", {"current_version": order.version, "sent_version": payload.version})
-    changes = payload.model_dump(exclude_unset=True, exclude={"version"})
     _check_refs(session, customer_id=changes.get("customer_id"), owner_id=changes.get("owner_id"))
-    if "data" in changes and changes["data"] is not None:
+    if "owner_id" in changes and changes["owner_id"] != order.owner_id:
+        _check_owner_allowed(session, actor, changes["owner_id"])
+    _check_dates(order.created_at, payment_due=changes.get("payment_due"),
+                 planned_delivery=changes.get("planned_delivery"))
+    if "data" in changes:
         changes["data"] = {**order.data, **changes["data"]}
+    if "tags" in changes:
+        changes["tags"] = list(dict.fromkeys(changes["tags"]))
     changed = {k: v for k, v in changes.items() if getattr(order, k) != v}
     if not changed:
         return to_read(session, order)
@@ -185,13 +286,34 @@ SORT_COLUMNS = {
 }
 
 
+def _like(text: str, *, quote: str = "") -> str:
+    """A LIKE pattern matching `text` literally (so '%' or '_' typed in the search box match themselves)."""
+    escaped = text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{quote}{escaped}{quote}%"
+
+
+def _start_of(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time()).replace(tzinfo=UTC)
+
+
+def _check_ranges(f: OrderFilter) -> None:
+    fields = {}
+    for low, high in (("created_from", "created_to"), ("delivery_from", "delivery_to"), ("amount_min", "amount_max")):
+        lo, hi = getattr(f, low), getattr(f, high)
+        if lo is not None and hi is not None and hi < lo:
+            fields[high] = ("field.range_inverted", {"field": high, "other": str(lo)})
+    if fields:
+        raise GendanError("validation.failed", {"count": len(fields)}, status=422, fields=fields)
+
+
 def _filtered(session: Session, actor: Actor, f: OrderFilter):
+    _check_ranges(f)
     clauses = [access.visible_orders_clause(session, actor)]
-    if f.q:
-        like = f"%{f.q.strip()}%"
-        customer_ids = select(Customer.id).where(Customer.name.ilike(like))
-        clauses.append(or_(Order.number.ilike(like), Order.customer_id.in_(customer_ids),
-                           Order.external_id.ilike(like)))
+    if f.q and f.q.strip():
+        like = _like(f.q)
+        customer_ids = select(Customer.id).where(Customer.name.ilike(like, escape="\\"))
+        clauses.append(or_(Order.number.ilike(like, escape="\\"), Order.customer_id.in_(customer_ids),
+                           Order.external_id.ilike(like, escape="\\")))
     if f.stage:
         clauses.append(Order.stage.in_(f.stage))
     if f.status:
@@ -201,9 +323,9 @@ def _filtered(session: Session, actor: Actor, f: OrderFilter):
     if f.customer_id is not None:
         clauses.append(Order.customer_id == f.customer_id)
     if f.created_from:
-        clauses.append(Order.created_at >= datetime.combine(f.created_from, datetime.min.time()).replace(tzinfo=UTC))
-    if f.created_to:
-        clauses.append(Order.created_at < datetime.combine(f.created_to, datetime.max.time()).replace(tzinfo=UTC))
+        clauses.append(Order.created_at >= _start_of(f.created_from))
+    if f.created_to:  # inclusive: the whole last day
+        clauses.append(Order.created_at < _start_of(f.created_to + timedelta(days=1)))
     if f.delivery_from:
         clauses.append(Order.planned_delivery >= f.delivery_from)
     if f.delivery_to:
@@ -212,20 +334,21 @@ def _filtered(session: Session, actor: Actor, f: OrderFilter):
         clauses.append(Order.amount >= f.amount_min)
     if f.amount_max is not None:
         clauses.append(Order.amount <= f.amount_max)
+    if f.tag:
+        # tags are a short JSON list; filtering in Python after the page query would break paging,
+        # so match the JSON text (tags are restricted to simple words)
+        clauses.append(cast(Order.tags, Text).like(_like(f.tag, quote='"'), escape="\\"))
     return clauses
 
 
 def list_orders(session: Session, *, actor: Actor, filters: OrderFilter) -> OrderPage:
+    """One page of the orders the actor can see, filtered and sorted, continued by `next_cursor`."""
     clauses = _filtered(session, actor, filters)
     column = SORT_COLUMNS[filters.sort]
     descending = filters.direction == "desc"
     stmt = select(Order).where(*clauses)
-    if filters.tag:
-        # tags are a short JSON list; filtered in Python after the page query would break paging,
-        # so match the JSON text (tags are restricted to simple words)
-        stmt = stmt.where(cast(Order.tags, Text).like(f'%"{filters.tag}"%'))
     if filters.cursor:
-        value, row_id = decode_cursor(filters.cursor)
+        value, row_id = decode_cursor(filters.cursor, sort=filters.sort, direction=filters.direction)
         stmt = stmt.where(seek_clause(column, Order.id, value, row_id, descending))
     order_by = (column.desc(), Order.id.desc()) if descending else (column.asc(), Order.id.asc())
     rows = session.exec(stmt.order_by(*order_by).limit(filters.limit + 1)).scalars().all()
@@ -237,7 +360,7 @@ def list_orders(session: Session, *, actor: Actor, filters: OrderFilter) -> Orde
         value = getattr(last, filters.sort)
         if filters.sort == "planned_delivery" and value is None:
             value = NULL_DATE
-        next_cursor = encode_cursor(value, last.id)
+        next_cursor = encode_cursor(value, last.id, sort=filters.sort, direction=filters.direction)
     total = None
     if filters.with_total:
         total = session.exec(select(func.count()).select_from(Order).where(*clauses)).scalar_one()
