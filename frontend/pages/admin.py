@@ -324,10 +324,10 @@ async def update_department(request: Request, session: DbSession, actor: AdminAc
 
 @router.get("/api-keys")
 def api_keys_page(request: Request, session: DbSession, actor: AdminActor):
-    return _api_keys(request, session, actor)
+    return _api_keys(request, session, actor, created=request.session.pop("new_api_key", None))
 
 
-def _api_keys(request: Request, session: Session, actor: Actor, *, created: tuple | None = None,
+def _api_keys(request: Request, session: Session, actor: Actor, *, created: dict | None = None,
               form: dict | None = None, errors: dict | None = None, status_code: int = 200):
     keys = auth_service.list_api_keys(session, actor=actor)
     users = people_service.list_users(session, actor=actor)
@@ -364,8 +364,10 @@ async def create_api_key(request: Request, session: DbSession, actor: AdminActor
         return _api_keys(request, session, actor, form=data, errors=errors, status_code=422)
     key, clear = auth_service.create_api_key(session, actor=actor, name=data["name"], scope=data["scope"],
                                              user_id=data["user_id"], now=utcnow())
-    # shown on this response only: the page is not redirected, so a reload cannot show it again
-    return _api_keys(request, session, actor, created=(key, clear))
+    # post/redirect/get, so reloading cannot create a second key; the clear key rides in the
+    # (signed) session cookie for exactly one page view and is dropped when it is shown
+    request.session["new_api_key"] = {"name": key.name, "key": clear}
+    return RedirectResponse("/admin/api-keys", status_code=303)
 
 
 @router.post("/api-keys/{key_id}/revoke")

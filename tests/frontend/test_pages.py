@@ -240,8 +240,9 @@ class TestAdminPages:
         session.commit()
         login(client, "adm.keys")
         resp = client.post("/admin/api-keys", data={"csrf_token": _csrf(client), "name": "ERP sync",
-                                                    "scope": "write"})
-        assert resp.status_code == 200
+                                                    "scope": "write"}, follow_redirects=False)
+        assert resp.status_code == 303
+        resp = client.get(resp.headers["location"])
         key = session.exec(select(ApiKey).where(ApiKey.name == "ERP sync")).scalars().one()
         clear = resp.text.split('class="secret" readonly value="')[1].split('"')[0]
         assert clear.startswith(key.prefix) and clear not in client.get("/admin/api-keys").text
