@@ -14,12 +14,14 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from backend import i18n
+from backend.auth.actor import Actor
 from backend.auth.deps import DbSession
 from backend.customers.models import Customer
 from backend.errors import GendanError
 from backend.orders import service as orders_service
 from backend.orders.schemas import OrderEventRead, OrderFilter, OrderPage
 from backend.people.models import User, UserRole
+from backend.people.org import team_user_ids
 from frontend.pages.common import (
     CHANNEL_LABELS,
     EVENT_LABELS,
@@ -82,6 +84,14 @@ def _query(f: OrderFilter, **overrides) -> str:
     return "/orders?" + urlencode(pairs)
 
 
+def _owner_choices(session: Session, actor: Actor) -> list[User]:
+    """Sales people for the owner filter: everyone for those who see all orders, else the team."""
+    stmt = select(User).where(User.id.in_(select(UserRole.user_id).where(UserRole.role == "sales")))
+    if not actor.has_role("admin", "viewer"):
+        stmt = select(User).where(User.id.in_(sorted(team_user_ids(session, actor.user_id))))
+    return list(session.exec(stmt.order_by(User.display_name)).scalars().all())
+
+
 @router.get("/orders")
 def orders_list(request: Request, session: DbSession, actor: PageActor):
     f, error = _filter_from_query(request)
@@ -89,10 +99,7 @@ def orders_list(request: Request, session: DbSession, actor: PageActor):
         page = orders_service.list_orders(session, actor=actor, filters=f)
     except GendanError as exc:
         page, error = OrderPage(items=[], next_cursor=None), i18n.translate_error(exc.code, exc.params)
-    owners = session.exec(
-        select(User).where(User.id.in_(select(UserRole.user_id).where(UserRole.role == "sales")))
-        .order_by(User.display_name)
-    ).scalars().all()
+    owners = _owner_choices(session, actor)
 
     def sort_url(key: str) -> str:
         direction = "asc" if f.sort == key and f.direction == "desc" else "desc"
@@ -203,8 +210,9 @@ def order_detail(request: Request, session: DbSession, actor: PageActor, order_i
     order = orders_service.get_order(session, actor=actor, order_id=order_id)
     events = orders_service.list_events(session, actor=actor, order_id=order_id)
     customer = session.get(Customer, order.customer_id)
+    owner = session.get(User, order.owner_id)
     return render(request, "orders/detail.html", {
-        "nav": "orders", "order": order, "customer": customer,
+        "nav": "orders", "order": order, "customer": customer, "owner": owner,
         "timeline": build_timeline(session, events, currency=order.currency),
         "channel_labels": CHANNEL_LABELS, "has_form_fields": template_exists("orders/_form_fields.html"),
     })

@@ -79,7 +79,7 @@ class TestOrdersList:
         _mark_document(page)
         page.get_by_role("link", name="Amount").click()
         expect(_rows(page).first).to_contain_text("SORT-2")  # 900, descending first
-        expect(page.get_by_role("link", name=re.compile("Amount"))).to_have_attribute("aria-sort", "descending")
+        expect(page.get_by_role("columnheader", name=re.compile("Amount"))).to_have_attribute("aria-sort", "descending")
         page.get_by_role("link", name=re.compile("Amount")).click()
         expect(_rows(page).first).to_contain_text("SORT-1")  # 100, ascending
         page.get_by_label("Search").fill("SORT-")  # a filter change keeps the chosen sort

@@ -89,6 +89,21 @@ class TestOrderPages:
         resp = client.get("/orders?cursor=not-a-cursor")
         assert resp.status_code == 200 and 'id="orders-error"' in resp.text
 
+    def test_owner_filter_offers_only_the_team_to_sales(self, client, session):
+        head = make_user(session, username="own.head", roles=["sales"], locale="en", display_name="Hedda Head")
+        dep = make_department(session, head=head)
+        make_user(session, username="own.member", roles=["sales"], department=dep, display_name="Mia Member")
+        make_user(session, username="own.stranger", roles=["sales"], display_name="Stan Stranger")
+        make_user(session, username="own.admin", roles=["admin"], locale="en")
+        session.commit()
+        login(client, "own.head")
+        html = client.get("/orders").text
+        assert "Mia Member" in html and "Hedda Head" in html and "Stan Stranger" not in html
+        client.cookies.clear()
+        client.headers.pop("X-CSRF-Token")
+        login(client, "own.admin")
+        assert "Stan Stranger" in client.get("/orders").text
+
     def test_empty_state(self, client, session):
         make_user(session, username="list.empty", roles=["sales"], locale="en")
         session.commit()
