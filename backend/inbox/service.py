@@ -165,8 +165,13 @@ def _may_see(session: Session, actor: Actor, item: InboxItem) -> bool:
 # --- acting ----------------------------------------------------------------------------------------
 
 def _lock_actionable(session: Session, actor: Actor, item_id: int) -> tuple[InboxItem, Order | None]:
-    """The open to-do, locked, held by the actor, on an order that is still where the to-do was made."""
-    item = session.exec(select(InboxItem).where(InboxItem.id == item_id).with_for_update()).scalars().first()
+    return _check_actionable(session, actor, item_id, lock=True)
+
+
+def _check_actionable(session: Session, actor: Actor, item_id: int, *, lock: bool) -> tuple[InboxItem, Order | None]:
+    """The open to-do, held by the actor, on an order that is still where the to-do was made."""
+    stmt = select(InboxItem).where(InboxItem.id == item_id)
+    item = session.exec(stmt.with_for_update() if lock else stmt).scalars().first()
     if item is None or not _may_see(session, actor, item):
         raise _error("inbox.not_found", {"id": item_id})
     if item.assignee_id != actor.user_id:
@@ -175,8 +180,10 @@ def _lock_actionable(session: Session, actor: Actor, item_id: int) -> tuple[Inbo
     if item.state != "open":
         by = session.get(User, item.closed_by_id) if item.closed_by_id else None
         raise _error("inbox.already_closed", {"state": item.state, "by": by.display_name if by else "system"})
-    order = session.exec(select(Order).where(Order.id == item.order_id).with_for_update()).scalars().first() \
-        if item.order_id else None
+    order = None
+    if item.order_id:
+        stmt = select(Order).where(Order.id == item.order_id)
+        order = session.exec(stmt.with_for_update() if lock else stmt).scalars().first()
     if order is not None and item.kind != "cc":
         if order.status != "open":
             raise _error("inbox.order_closed", {"number": order.number, "status": order.status})
@@ -204,6 +211,10 @@ def complete_task(session: Session, *, actor: Actor, item_id: int, values: dict[
     to the order (only those), the order's log records it, the to-do closes. One transaction."""
     if not actor.can_write:
         raise GendanError("auth.forbidden")
+    probe = session.get(InboxItem, item_id)
+    if probe is not None and probe.flow_instance_id is not None and (probe.payload or {}).get("task_id"):
+        return act_on_flow_task(session, actor=actor, item_id=item_id, action="complete", values=values,
+                                note=note, now=now)
     item, order = _lock_actionable(session, actor, item_id)
     if item.kind not in COMPLETABLE:
         raise _error("inbox.not_an_approval" if item.kind != "approval" else "inbox.approval_unavailable",
@@ -263,31 +274,55 @@ def _coerce(kind: str, raw: Any) -> Any:
     return text
 
 
-def act_on_approval(session: Session, *, actor: Actor, item_id: int, action: str, note: str, now: datetime,
-                    **extra: Any) -> Any:
-    """Approve / reject / return / transfer / add an approver: the flow engine's decision.
+FLOW_ACTIONS = ("approve", "reject", "send_back", "transfer", "add_signer", "complete")
 
-    The checks every inbox action shares run first (so a second click gets the same clear answer
-    whatever the flow service says), then the flows package's service function is called.
+
+def act_on_flow_task(session: Session, *, actor: Actor, item_id: int, action: str, note: str = "",
+                     values: dict[str, Any] | None = None, to_user_id: int | None = None,
+                     user_ids: list[int] | None = None, send_back_to: str = "previous", now: datetime) -> Any:
+    """Approve / reject / send back / transfer / add a signer / complete a flow to-do.
+
+    The checks every inbox action shares run first (a second click, the wrong person and a closed
+    order get the inbox's clear answers), then the flow engine decides (backend/flows). The item is
+    not locked here: the flow service locks the instance first and then closes the to-dos, and
+    taking the locks in the other order could deadlock two approvers.
     """
-    item, _order = _lock_actionable(session, actor, item_id)
-    if item.kind != "approval":
+    if not actor.can_write:
+        raise GendanError("auth.forbidden")
+    if action not in FLOW_ACTIONS:
+        raise GendanError("validation.failed", {"count": 1}, status=422,
+                          fields={"action": ("field.literal_error", {"expected": ", ".join(FLOW_ACTIONS)})})
+    item, _order = _check_actionable(session, actor, item_id, lock=False)
+    if item.flow_instance_id is None or not (item.payload or {}).get("task_id"):
+        if action == "complete":
+            return complete_task(session, actor=actor, item_id=item_id, values=values or {}, note=note, now=now)
         raise _error("inbox.not_an_approval", status=400)
-    handler = _flow_action(action)
-    if handler is None:
-        raise _error("inbox.approval_unavailable", status=501)
-    return handler(session, actor=actor, task_id=item.id, note=note, now=now, **extra)
-
-
-def _flow_action(action: str):
-    """The flows package's use case for an approval action, if it is there yet."""
-    names = {"approve": "approve_task", "reject": "reject_task", "return": "send_back_task",
-             "transfer": "transfer_task", "add_signer": "add_signer", "withdraw": "withdraw_flow"}
+    if action in ("approve", "reject", "send_back", "transfer", "add_signer") and item.kind != "approval":
+        raise _error("inbox.not_an_approval", status=400)
     try:
-        from backend.flows import service as flows_service  # type: ignore[attr-defined]
+        from backend.flows import service_instance as flows_instances
+        from backend.flows.schemas import TaskAction
     except ImportError:
-        return None
-    return getattr(flows_service, names.get(action, ""), None)
+        raise _error("inbox.approval_unavailable", status=501) from None
+    body = TaskAction(action=action, note=note, values=values or {}, to=send_back_to, to_user_id=to_user_id,
+                      user_ids=list(user_ids or []))
+    flows_instances.act_on_task(session, actor=actor, instance_id=item.flow_instance_id,
+                                task_id=str(item.payload["task_id"]), body=body, now=now)
+    session.refresh(item)
+    return to_reads(session, [item], actor=actor, now=now)[0]
+
+
+def bulk_approve(session: Session, *, actor: Actor, item_ids: list[int], note: str, now: datetime) -> dict[int, str]:
+    """Approve each selected approval in its own transaction; returns item id -> "ok" or error code."""
+    outcome: dict[int, str] = {}
+    for item_id in dict.fromkeys(item_ids):
+        try:
+            act_on_flow_task(session, actor=actor, item_id=item_id, action="approve", note=note, now=now)
+            outcome[item_id] = "ok"
+        except GendanError as exc:
+            session.rollback()
+            outcome[item_id] = exc.code
+    return outcome
 
 
 def comment(session: Session, *, actor: Actor, item_id: int, text: str, attachment: tuple[str, bytes] | None,
@@ -363,6 +398,14 @@ def urge(session: Session, *, actor: Actor, item_id: int, now: datetime) -> Inbo
                     "urge_count": int((item.payload or {}).get("urge_count", 0)) + 1}
     if item.priority in ("low", "normal"):
         item.priority = "high"
+    if item.flow_instance_id is not None:
+        from backend.flows import service_instance as flows_instances
+        from backend.flows.schemas import InstanceAction
+
+        # the flow records the urge in its history and notifies the holder; it commits
+        flows_instances.act_on_instance(session, actor=actor, instance_id=item.flow_instance_id,
+                                        body=InstanceAction(action="urge", node_key=item.node_key), now=now)
+        return to_reads(session, [item], actor=actor, now=now)[0]
     apply_effects(session, [fx.Notify(dedupe_key=f"urge:{item.id}:{now.isoformat()}", user_ids=(item.assignee_id,),
                                       title=f"{order.number}: {item.title}", body=actor.display_name)],
                   order=order, actor=actor, now=now)
@@ -371,5 +414,5 @@ def urge(session: Session, *, actor: Actor, item_id: int, now: datetime) -> Inbo
     return to_reads(session, [item], actor=actor, now=now)[0]
 
 
-__all__ = ["act_on_approval", "attachment_path", "comment", "complete_task", "count_open", "get_item",
+__all__ = ["act_on_flow_task", "bulk_approve", "attachment_path", "comment", "complete_task", "count_open", "get_item",
            "list_comments", "list_items", "task_fields", "to_reads", "urge"]

@@ -1,0 +1,171 @@
+"""Notification center and preferences (everyone); outbox and channel configurations (admins)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse
+
+from backend import i18n
+from backend.auth.actor import Actor
+from backend.auth.deps import DbSession
+from backend.clock import utcnow
+from backend.errors import GendanError
+from backend.notify import delivery
+from backend.notify import service as notify_service
+from backend.notify.channels import KINDS
+from backend.notify.models import ChannelConfig
+from backend.notify.preferences import EXTERNAL_CHANNELS
+from backend.tracking import milestones as ms
+from backend.tracking import service as tracking_service
+from frontend.pages.common import PageActor, page_actor
+from frontend.templating import is_htmx, render
+
+router = APIRouter()
+CHANNEL_LABELS = {"in_app": "In the app", "email": "E-mail", "sms": "SMS", "dingtalk": "DingTalk",
+                  "wecom": "WeCom", "feishu": "Feishu", "webhook": "Webhook"}
+OUTBOX_STATES = ("pending", "sending", "sent", "failed", "dead")
+
+
+async def _admin(actor: Annotated[Actor, Depends(page_actor)]) -> Actor:
+    if not actor.is_admin:
+        raise GendanError("auth.forbidden")
+    return actor
+
+
+AdminActor = Annotated[Actor, Depends(_admin)]
+
+
+@router.get("/notifications")
+def notifications_page(request: Request, session: DbSession, actor: PageActor, unread: bool = False):
+    items = notify_service.list_notifications(session, actor=actor, is_unread_only=unread)
+    context = {"nav": "inbox", "items": items, "unread_only": unread,
+               "unread": notify_service.count_unread(session, actor.user_id)}
+    if is_htmx(request) and request.headers.get("HX-Target") == "notifications-list":
+        return render(request, "notifications/list.html", context, block="list")
+    return render(request, "notifications/list.html", context)
+
+
+@router.post("/notifications/{notification_id}/read")
+def read_one(request: Request, session: DbSession, actor: PageActor, notification_id: int):
+    notify_service.mark_read(session, actor=actor, notification_id=notification_id, now=utcnow())
+    return _back_to_list(request, session, actor)
+
+
+@router.post("/notifications/read-all")
+def read_all(request: Request, session: DbSession, actor: PageActor):
+    notify_service.mark_read(session, actor=actor, notification_id=None, now=utcnow())
+    return _back_to_list(request, session, actor)
+
+
+def _back_to_list(request: Request, session, actor):
+    if not is_htmx(request):
+        return RedirectResponse("/notifications", status_code=303)
+    items = notify_service.list_notifications(session, actor=actor)
+    return render(request, "notifications/list.html",
+                  {"items": items, "unread_only": False, "unread": notify_service.count_unread(session, actor.user_id)},
+                  block="list")
+
+
+@router.get("/notifications/preferences")
+def preferences_page(request: Request, session: DbSession, actor: PageActor, saved: bool = False):
+    pref = notify_service.get_preference(session, actor.user_id)
+    return render(request, "notifications/preferences.html", {
+        "nav": "inbox", "pref": pref, "channels": EXTERNAL_CHANNELS, "labels": CHANNEL_LABELS, "errors": {},
+        "saved": saved})
+
+
+@router.post("/notifications/preferences")
+async def save_preferences(request: Request, session: DbSession, actor: PageActor):
+    form = await request.form()
+    channels = [str(c) for c in form.getlist("channels")]
+    hour = str(form.get("digest_hour", "18"))
+    try:
+        notify_service.save_preference(
+            session, actor=actor, channels=channels, quiet_start=str(form.get("quiet_start", "")).strip() or None,
+            quiet_end=str(form.get("quiet_end", "")).strip() or None, is_digest=form.get("is_digest") == "on",
+            digest_hour=int(hour) if hour.isdigit() else -1, timezone=str(form.get("timezone", "Asia/Shanghai")),
+            now=utcnow())
+    except GendanError as exc:
+        if exc.code != "validation.failed":
+            raise
+        session.rollback()
+        pref = notify_service.get_preference(session, actor.user_id)
+        errors = {k: i18n.translate_error(c, p) for k, (c, p) in exc.fields.items()}
+        return render(request, "notifications/preferences.html", {
+            "nav": "inbox", "pref": pref, "channels": EXTERNAL_CHANNELS, "labels": CHANNEL_LABELS,
+            "errors": errors, "saved": False}, status_code=422)
+    return RedirectResponse("/notifications/preferences?saved=1", status_code=303)
+
+
+# --- admins ----------------------------------------------------------------------------------------
+
+@router.get("/admin/outbox")
+def outbox_page(request: Request, session: DbSession, actor: AdminActor, state: str | None = None):
+    rows = delivery.list_outbox(session, actor=actor, state=state if state in OUTBOX_STATES else None)
+    attempts = delivery.list_attempts(session, actor=actor, message_ids=[r.id for r in rows])
+    return render(request, "notifications/outbox.html", {
+        "nav": "admin", "rows": rows, "attempts": attempts, "state": state, "states": OUTBOX_STATES})
+
+
+@router.post("/admin/outbox/{message_id}/resend")
+def outbox_resend(request: Request, session: DbSession, actor: AdminActor, message_id: int):
+    row = delivery.resend(session, actor=actor, message_id=message_id, now=utcnow())
+    if is_htmx(request):
+        attempts = delivery.list_attempts(session, actor=actor, message_ids=[row.id])
+        return render(request, "notifications/_outbox_row.html", {"row": row, "attempts": attempts})
+    return RedirectResponse("/admin/outbox", status_code=303)
+
+
+def _channels_context(session, actor, **extra) -> dict:
+    return {"nav": "admin", "configs": notify_service.list_channels(session, actor=actor), "kinds": KINDS,
+            "labels": CHANNEL_LABELS, "errors": {}, "form": {}, "milestones": ms.MILESTONES,
+            "milestone_labels": ms.LABELS, "notified": tracking_service.notified_milestones(session),
+            "test_result": None, **extra}
+
+
+@router.get("/admin/channels")
+def channels_page(request: Request, session: DbSession, actor: AdminActor):
+    return render(request, "notifications/channels.html", _channels_context(session, actor))
+
+
+@router.post("/admin/channels")
+async def create_channel(request: Request, session: DbSession, actor: AdminActor):
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    try:
+        options = json.loads(form.get("options") or "{}")
+        if not isinstance(options, dict):
+            raise ValueError
+    except ValueError:
+        errors = {"options": i18n.gettext("Options must be a JSON object, like {\"from\": \"a@b.c\"}.")}
+        return render(request, "notifications/channels.html", _channels_context(session, actor, errors=errors,
+                                                                                 form=form), status_code=422)
+    try:
+        notify_service.save_channel(session, actor=actor, name=form.get("name", ""), kind=form.get("kind", ""),
+                                    target=form.get("target", ""), secret=form.get("secret") or None, options=options,
+                                    is_enabled=True, now=utcnow())
+    except GendanError as exc:
+        session.rollback()
+        errors = ({k: i18n.translate_error(c, p) for k, (c, p) in exc.fields.items()} if exc.fields
+                  else {"_": i18n.translate_error(exc.code, exc.params)})
+        return render(request, "notifications/channels.html", _channels_context(session, actor, errors=errors,
+                                                                                 form=form), status_code=422)
+    return RedirectResponse("/admin/channels", status_code=303)
+
+
+@router.post("/admin/channels/{channel_id}/test")
+def test_channel(request: Request, session: DbSession, actor: AdminActor, channel_id: int,
+                 recipient: Annotated[str, Form()] = ""):
+    row = notify_service.test_send(request.app.state.engine, actor=actor, channel_id=channel_id, recipient=recipient,
+                                   now=utcnow(), settings=request.app.state.settings)
+    config = session.get(ChannelConfig, channel_id)
+    return render(request, "notifications/_test_result.html", {"row": row, "config": config})
+
+
+@router.post("/admin/channels/milestones")
+async def save_milestones(request: Request, session: DbSession, actor: AdminActor):
+    chosen = {str(m) for m in (await request.form()).getlist("milestone")}
+    tracking_service.save_notified_milestones(session, actor=actor, milestones=chosen)
+    return RedirectResponse("/admin/channels", status_code=303)
