@@ -34,6 +34,7 @@ __all__ = [
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DESIGNED_KEY = re.compile(r"[a-z][a-z0-9_]{0,62}")
+ISO_DATE_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class FactType(StrEnum):
@@ -220,7 +221,10 @@ def _json_value(value: Any, kind: FactType) -> Any:
     if kind is FactType.DATE:
         if isinstance(value, datetime):
             value = value.date()
-        return value.isoformat() if isinstance(value, date) else (value if isinstance(value, str) else None)
+        if isinstance(value, date):
+            return value.isoformat()
+        # designed dates are JSON text: only the YYYY-MM-DD shape counts (the SQL rendering agrees)
+        return value if isinstance(value, str) and ISO_DATE_SHAPE.fullmatch(value) else None
     if kind is FactType.BOOL:
         return value if isinstance(value, bool) else None
     if kind is FactType.LIST:

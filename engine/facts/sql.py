@@ -139,7 +139,10 @@ def _json_sqlite(element, compiler, **kw):
         value = f"CAST({value} AS REAL)"
     elif kind is FactType.LIST:
         value = f"json_extract({data}, {path})"
-    return f"(CASE WHEN json_type({data}, {path}) IN {_SQLITE_JSON_TYPES[kind]} THEN {value} END)"
+    shape = ""
+    if kind is FactType.DATE:
+        shape = f" AND {value} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'"
+    return f"(CASE WHEN json_type({data}, {path}) IN {_SQLITE_JSON_TYPES[kind]}{shape} THEN {value} END)"
 
 
 @compiles(JsonValue, "postgresql")
@@ -159,7 +162,10 @@ def _json_pg(element, compiler, **kw):
         value = raw
     else:
         value = text
-    return f"(CASE WHEN {typeof}({raw}) = {_PG_JSON_TYPES[kind]} THEN {value} END)"
+    shape = ""
+    if kind is FactType.DATE:
+        shape = f" AND {text} ~ '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}$'"
+    return f"(CASE WHEN {typeof}({raw}) = {_PG_JSON_TYPES[kind]}{shape} THEN {value} END)"
 
 
 def is_jsonb_column(element: Any, dialect: Any) -> bool:

@@ -67,6 +67,26 @@ def _binary_pg(element, compiler, **kw):
     return f'({compiler.process(arg, **kw)} COLLATE "C")'
 
 
+class _DateText(FunctionElement):
+    """A date column as ISO text 'YYYY-MM-DD' (SQLite already stores it so)."""
+
+    type = String()
+    inherit_cache = True
+    name = "date_text"
+
+
+@compiles(_DateText)
+def _date_text_sqlite(element, compiler, **kw):
+    (arg,) = element.clauses
+    return compiler.process(arg, **kw)
+
+
+@compiles(_DateText, "postgresql")
+def _date_text_pg(element, compiler, **kw):
+    (arg,) = element.clauses
+    return f"to_char({compiler.process(arg, **kw)}, 'YYYY-MM-DD')"
+
+
 class _Contains(FunctionElement):
     """haystack contains needle as a substring (both text, non-null)."""
 
@@ -151,6 +171,7 @@ def _json_array_pg(element, compiler, **kw):
 # --- compiled values --------------------------------------------------------------------------
 
 NUM, STR, DATE, BOOL, LIST, OPAQUE = "number", "string", "date", "bool", "list", "datetime"
+DATETEXT = "datetext"  # a designed date: text shaped YYYY-MM-DD (a string, never a number)
 
 
 @dataclass(frozen=True)
@@ -258,7 +279,7 @@ class _Compiler:
             FactType.BOOL: BOOL,
             FactType.LIST: LIST,
             FactType.DATETIME: OPAQUE,
-            FactType.DATE: DATE if spec.source == "core" else STR,
+            FactType.DATE: DATE if spec.source == "core" else DATETEXT,
         }[spec.type]
         if kind == LIST:
             null_cond = not_(_JsonArray("is_array", expr))
@@ -294,6 +315,8 @@ class _Compiler:
             return expr != _lit_num(0)
         if value.kind == STR:
             return expr != literal("", String)
+        if value.kind == DATETEXT:
+            return true()  # never empty (shaped YYYY-MM-DD)
         if value.kind == BOOL:
             return expr == true() if not isinstance(expr.type, Boolean) else expr
         if value.kind == LIST:
@@ -436,7 +459,7 @@ class _Compiler:
             for cond, v in branches:
                 if isinstance(v, Const):
                     pieces.append((cond, literal(OPERATORS["cat"](None, v.value), String)))
-                elif v.kind == STR:
+                elif v.kind in (STR, DATETEXT):
                     pieces.append((cond, v.expr))
                 else:
                     raise NotCompilable("rule.compile.cat_of_non_string", kind=v.kind)
@@ -516,14 +539,14 @@ def _is_list(value: Value) -> bool:
 def _stringish(value: Value) -> bool:
     if isinstance(value, Const):
         return isinstance(value.value, str)
-    return value.kind in (STR, DATE, OPAQUE)
+    return value.kind in (STR, DATE, OPAQUE, DATETEXT)
 
 
 def _is_nan_number(value: Value) -> bool:
     if isinstance(value, Const):
         number = to_number(value.value)
         return isinstance(number, float) and math.isnan(number)
-    return value.kind in (DATE, OPAQUE)
+    return value.kind in (DATE, OPAQUE, DATETEXT)
 
 
 def _text_pair(a: Value, b: Value) -> tuple[Any, Any]:
@@ -536,14 +559,14 @@ def _text_pair(a: Value, b: Value) -> tuple[Any, Any]:
         return literal(_iso_date(a.value), Date), b.expr
     if isinstance(a, Sql) and isinstance(b, Sql) and a.kind == DATE and b.kind == DATE:
         return a.expr, b.expr
-    if (isinstance(a, Sql) and a.kind == DATE) or (isinstance(b, Sql) and b.kind == DATE):
-        raise NotCompilable("rule.compile.date_with_text")
     return _text(a), _text(b)
 
 
 def _text(value: Value) -> Any:
     if isinstance(value, Const):
         return _Binary(literal(value.value, String))
+    if value.kind == DATE:
+        return _Binary(_DateText(value.expr))  # the ISO text the evaluator sees
     return _Binary(value.expr)
 
 
@@ -616,7 +639,9 @@ def _strict_kind(value: Value) -> str:
         if isinstance(v, (int, float)):
             return "number"
         return "string"
-    return {NUM: "number", STR: "string", DATE: "string", OPAQUE: "string", BOOL: "bool"}[value.kind]
+    return {NUM: "number", STR: "string", DATE: "string", DATETEXT: "string", OPAQUE: "string", BOOL: "bool"}[
+        value.kind
+    ]
 
 
 def _contains(needle: Value, haystack: Value) -> ColumnElement[bool]:
@@ -627,14 +652,14 @@ def _contains(needle: Value, haystack: Value) -> ColumnElement[bool]:
         if isinstance(items, list):
             return _in_constant_list(needle, items)
         if isinstance(items, str):
-            if isinstance(needle, Sql) and needle.kind == STR:
+            if isinstance(needle, Sql) and needle.kind in (STR, DATETEXT):
                 return _Contains(literal(items, String), needle.expr)
             raise NotCompilable("rule.compile.in_text", kind=needle.kind)
         return false()
     if haystack.kind == STR:
         if isinstance(needle, Const):
             return _Contains(haystack.expr, literal(OPERATORS["cat"](None, needle.value), String))
-        if needle.kind == STR:
+        if needle.kind in (STR, DATETEXT):
             return _Contains(haystack.expr, needle.expr)
         raise NotCompilable("rule.compile.in_text", kind=needle.kind)
     if haystack.kind == LIST:
@@ -643,7 +668,7 @@ def _contains(needle: Value, haystack: Value) -> ColumnElement[bool]:
         if isinstance(needle, Const) and needle.value is None:
             raise NotCompilable("rule.compile.in_list", kind="null")
         raise NotCompilable("rule.compile.in_list", kind=getattr(needle, "kind", "constant"))
-    if haystack.kind in (DATE, OPAQUE):
+    if haystack.kind in (DATE, OPAQUE, DATETEXT):
         raise NotCompilable("rule.compile.in_text", kind=haystack.kind)
     return false()  # a number or boolean contains nothing
 
@@ -653,7 +678,7 @@ def _in_constant_list(needle: Value, items: list[Any]) -> ColumnElement[bool]:
     if kind == NUM:
         values = [float(v) for v in items if isinstance(v, (int, float)) and not isinstance(v, bool)]
         return needle.expr.in_([_lit_num(v) for v in values]) if values else false()
-    if kind == STR:
+    if kind in (STR, DATETEXT):
         values = [v for v in items if isinstance(v, str)]
         return needle.expr.in_([literal(v, String) for v in values]) if values else false()
     if kind == BOOL:

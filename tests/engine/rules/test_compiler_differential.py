@@ -32,8 +32,8 @@ CATALOGUE = default_catalogue().with_designed(
 
 NUMBER_FIELDS = ["amount", "urge_count", "hours_in_stage", "working_hours_in_stage", "days_until_planned_delivery",
                  "days_overdue_payment_due", "days_since_created", "data.weight", "owner_id"]
-STRING_FIELDS = ["stage", "currency", "data.incoterm", "data.ship_by"]
-DATE_FIELDS = ["planned_delivery", "payment_due"]
+STRING_FIELDS = ["stage", "currency", "data.incoterm"]
+DATE_FIELDS = ["planned_delivery", "payment_due", "data.ship_by"]
 OTHER_FIELDS = ["tags", "data.labels", "data.urgent", "closed_at", "created_at"]
 ALL_FIELDS = NUMBER_FIELDS + STRING_FIELDS + DATE_FIELDS + OTHER_FIELDS
 
@@ -106,7 +106,8 @@ rules = st.recursive(comparisons, logic, max_leaves=6)
 designed_values = {
     "weight": st.one_of(st.none(), st.integers(-5, 50), st.sampled_from([0.5, 12.5, 0]), st.sampled_from(["12", True])),
     "incoterm": st.one_of(st.none(), st.sampled_from(TEXTS), st.just(5)),
-    "ship_by": st.one_of(st.none(), st.sampled_from(["2026-11-26", "2026-12-01", ""]), st.just(3)),
+    "ship_by": st.one_of(st.none(), st.sampled_from(["2026-11-26", "2026-12-01", "", "2026-1-1", "１２３４-11-26"]),
+                         st.just(3)),
     "urgent": st.one_of(st.none(), st.booleans(), st.just("yes")),
     "labels": st.one_of(st.none(), st.lists(st.sampled_from(TEXTS[:8] + [1]), max_size=3), st.just("FOB")),
 }
@@ -188,6 +189,8 @@ def test_sql_equals_evaluator(db, rows, rule_list):
         {"if": [{"var": "data.urgent"}, {">": [{"var": "hours_in_stage"}, 1]}, {">": [{"var": "hours_in_stage"}, 48]}]},
         {"in": ["FO", {"cat": [{"var": "data.incoterm"}, "-", {"var": "currency"}]}]},
         {"==": [{"var": ["currency", "CNY"]}, "CNY"]},
+        {"<": [{"var": "planned_delivery"}, {"var": "data.ship_by"}]},
+        {">": [{"var": "planned_delivery"}, "2026-11"]},
     ],
 )
 @pytest.mark.parametrize("table", [sales_order, sales_order_json], ids=["jsonb", "json"])
@@ -196,7 +199,8 @@ def test_classic_conditions_compile_and_agree(db, rule, table):
         {"id": i, "number": f"SO-{i}", "stage": stage, "status": "open", "amount": amount,
          "stage_entered_at": NOW - timedelta(hours=hours), "created_at": NOW - timedelta(days=3),
          "planned_delivery": day, "tags": tags, "urge_count": i % 4, "currency": cur,
-         "data": {"urgent": i % 3 == 0, "incoterm": "FOB" if i % 2 else None, "weight": i * 1.5}}
+         "data": {"urgent": i % 3 == 0, "incoterm": "FOB" if i % 2 else None, "weight": i * 1.5,
+                  "ship_by": ["2026-11-27", None, "2026-12-01", "2026-11-19", "2026-11-29"][i - 1]}}
         for i, (stage, amount, hours, day, tags, cur) in enumerate(
             [("approval", Decimal("99.99"), 30, date(2026, 11, 26), ["vip"], "CNY"),
              ("approval", None, 2, date(2026, 12, 1), [], None),

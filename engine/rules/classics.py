@@ -1,0 +1,165 @@
+"""The five classic rules every installation starts from (templates in the rule designer).
+
+Plain JSON definitions (as stored), so the designer can load one, let the admin adjust it, and
+save it as a draft. `delay_risk` reads the designed date field `data.expected_completion`; an
+installation whose order form lacks it gets a clear `logic.unknown_field` when publishing.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+_DETAILS = (
+    "{{ order.number }} · {{ order.amount }} {{ order.currency }}"
+    "{% if order.planned_delivery %} · {{ order.planned_delivery }}{% endif %}"
+)
+
+CLASSIC_RULES: dict[str, dict[str, Any]] = {
+    "approval_timeout": {
+        "key": "approval_timeout",
+        "name": {"zh": "审批超时升级", "en": "Approval time-out with escalation"},
+        "description": {
+            "zh": "审批超过 24 个工作小时：给审批人高优先级待办，并抄送其主管。",
+            "en": "Pending approval for more than 24 working hours: a high-priority to-do for the "
+            "approver, copied to their manager.",
+        },
+        "trigger": {"kind": "time", "every_minutes": 1},
+        "condition": {
+            "and": [
+                {"==": [{"var": "stage"}, "approval"]},
+                {">": [{"var": "working_hours_in_stage"}, 24]},
+            ]
+        },
+        "actions": [
+            {
+                "type": "create_todo",
+                "assignee": {"kind": "current_approver"},
+                "cc": [{"kind": "current_approver_manager"}],
+                "priority": "high",
+                "due_in_hours": 4,
+                "title_template": "Approval waiting {{ order.working_hours_in_stage | round | int }} h: "
+                "{{ order.number }}",
+                "body_template": _DETAILS,
+            }
+        ],
+        "firing": {"mode": "once_per_episode"},
+    },
+    "delay_risk": {
+        "key": "delay_risk",
+        "name": {"zh": "交期延误风险", "en": "Delivery delay risk"},
+        "description": {
+            "zh": "计划交期早于预计生产完成日期：标记风险并通知负责人。",
+            "en": "Planned delivery earlier than the expected production completion: flag the risk "
+            "and tell the owner.",
+        },
+        "trigger": {"kind": "time", "every_minutes": 15},
+        "condition": {
+            "and": [
+                {"!!": [{"var": "planned_delivery"}]},
+                {"!!": [{"var": "data.expected_completion"}]},
+                {"<": [{"var": "planned_delivery"}, {"var": "data.expected_completion"}]},
+            ]
+        },
+        "actions": [
+            {
+                "type": "add_risk_flag",
+                "flag": "delay_risk",
+                "reason_template": "planned {{ order.planned_delivery }} < expected "
+                "{{ order.data.expected_completion }}",
+            },
+            {
+                "type": "notify",
+                "recipients": [{"kind": "owner"}, {"kind": "owner_manager"}],
+                "channels": ["in_app", "email"],
+                "title_template": "Delay risk: {{ order.number }}",
+                "body_template": "Production is expected on {{ order.data.expected_completion }}, "
+                "delivery is planned for {{ order.planned_delivery }}.",
+            },
+        ],
+        "firing": {"mode": "once_per_episode"},
+    },
+    "not_shipped_3_days": {
+        "key": "not_shipped_3_days",
+        "name": {"zh": "3 天未发货", "en": "Not shipped within 3 days"},
+        "description": {
+            "zh": "进入发货阶段 3 天仍未发出：给仓库一条带订单详情的待办。",
+            "en": "In shipping for 3 days: a to-do for the warehouse with the order's details.",
+        },
+        "trigger": {"kind": "time", "every_minutes": 5},
+        "condition": {
+            "and": [{"==": [{"var": "stage"}, "shipping"]}, {">=": [{"var": "hours_in_stage"}, 72]}]
+        },
+        "actions": [
+            {
+                "type": "create_todo",
+                "assignee": {"kind": "role", "role": "warehouse"},
+                "priority": "high",
+                "due_in_hours": 24,
+                "title_template": "Ship {{ order.number }} (waiting {{ (order.hours_in_stage / 24) | int }} days)",
+                "body_template": _DETAILS,
+            }
+        ],
+        "firing": {"mode": "once_per_episode"},
+    },
+    "follow_up_after_sign_off": {
+        "key": "follow_up_after_sign_off",
+        "name": {"zh": "签收后一天回访", "en": "Follow up 1 day after sign-off"},
+        "description": {
+            "zh": "客户签收一天后：给销售一条回访任务。",
+            "en": "One day after the customer signed off: a follow-up task for the sales rep.",
+        },
+        "trigger": {"kind": "time", "every_minutes": 15},
+        "condition": {
+            "and": [{"==": [{"var": "stage"}, "delivered"]}, {">=": [{"var": "hours_in_stage"}, 24]}]
+        },
+        "actions": [
+            {
+                "type": "create_todo",
+                "assignee": {"kind": "owner"},
+                "priority": "normal",
+                "due_in_hours": 48,
+                "title_template": "Follow up with the customer of {{ order.number }}",
+                "body_template": _DETAILS,
+            }
+        ],
+        "firing": {"mode": "once_per_order"},
+    },
+    "payment_due_reminder": {
+        "key": "payment_due_reminder",
+        "name": {"zh": "到期前 3 天催款提醒", "en": "Payment due in 3 days"},
+        "description": {
+            "zh": "付款到期前 3 天：给客户发一封友好的邮件，并提醒销售。",
+            "en": "Three days before payment is due: a friendly email to the customer and a reminder "
+            "to the sales rep.",
+        },
+        "trigger": {"kind": "time", "every_minutes": 60},
+        # the guard matters: JSON-logic reads a missing date's days_until as 0 in comparisons
+        "condition": {
+            "and": [{"!!": [{"var": "payment_due"}]}, {"<=": [0, {"var": "days_until_payment_due"}, 3]}]
+        },
+        "actions": [
+            {
+                "type": "message_customer",
+                "channel": "email",
+                "subject_template": "Payment reminder for order {{ order.number }}",
+                "body_template": "Dear customer, a friendly reminder that payment of {{ order.amount }} "
+                "{{ order.currency }} for order {{ order.number }} is due on {{ order.payment_due }}. "
+                "Thank you!",
+            },
+            {
+                "type": "create_todo",
+                "assignee": {"kind": "owner"},
+                "priority": "normal",
+                "title_template": "Payment due {{ order.payment_due }}: {{ order.number }}",
+                "body_template": _DETAILS,
+            },
+        ],
+        "firing": {"mode": "once_per_order"},
+    },
+}
+
+
+def classic_rule(key: str) -> dict[str, Any]:
+    """A fresh copy of one classic rule's JSON (KeyError for an unknown key)."""
+    return copy.deepcopy(CLASSIC_RULES[key])
