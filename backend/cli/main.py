@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from backend.i18n import normalize, register_error_messages, set_locale, translate_error
+from backend.i18n import normalize, register_error_messages, reset_locale, set_locale, translate_error
 from backend.settings import get_settings
 
 app = typer.Typer(help="Gendan (跟单): self-hosted, no-code order tracking.", no_args_is_help=True)
@@ -28,19 +28,18 @@ register_error_messages({
 })
 
 
-@app.callback()
-def _main() -> None:
-    set_locale(normalize(os.environ.get("LC_ALL") or os.environ.get("LANG")) or "en")
-
-
 def fail(code: str, params: dict[str, Any] | None = None, *, exit_code: int = 1,
          fields: dict[str, tuple[str, dict[str, Any]]] | None = None) -> typer.Exit:
     """Print a coded, translated error and return the Exit to raise."""
     params = params or {}
-    typer.echo(f"error: {code} {json.dumps(params, ensure_ascii=False, default=str)}", err=True)
-    typer.echo(f"  {translate_error(code, params)}", err=True)
-    for path, (field_code, field_params) in (fields or {}).items():
-        typer.echo(f"  {path}: {field_code} — {translate_error(field_code, field_params)}", err=True)
+    token = set_locale(normalize(os.environ.get("LC_ALL") or os.environ.get("LANG")) or "en")
+    try:
+        typer.echo(f"error: {code} {json.dumps(params, ensure_ascii=False, default=str)}", err=True)
+        typer.echo(f"  {translate_error(code, params)}", err=True)
+        for path, (field_code, field_params) in (fields or {}).items():
+            typer.echo(f"  {path}: {field_code} — {translate_error(field_code, field_params)}", err=True)
+    finally:
+        reset_locale(token)
     return typer.Exit(exit_code)
 
 
@@ -89,8 +88,8 @@ def worker_cmd(once: Annotated[bool, typer.Option(help="Run every job once and e
                    + (", ".join(f"{name}={n}" for name, n in done.items()) or "-"))
         return
     stop = threading.Event()
-    typer.echo(f"worker running {len(JOBS)} jobs; Ctrl+C stops it")
     try:
+        typer.echo(f"worker running {len(JOBS)} jobs; Ctrl+C stops it")
         run_forever(application.state.engine, stop)
     except KeyboardInterrupt:
         stop.set()
