@@ -58,7 +58,11 @@ async def optional_actor(request: Request, session: DbSession) -> Actor | None:
         return actor
     api_key = request.headers.get("X-API-Key")
     if api_key:
-        return auth_service.actor_for_api_key(session, api_key, now=utcnow())
+        actor = auth_service.actor_for_api_key(session, api_key, now=utcnow())
+        if request.method in UNSAFE_METHODS and actor.scope != "write":
+            # refused before any handler runs, so no endpoint can forget the scope
+            raise GendanError("auth.read_only_key")
+        return actor
     user_id = request.session.get("uid")
     if user_id is None:
         return None

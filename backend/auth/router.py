@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from backend.auth import service
 from backend.auth.deps import CurrentActor, DbSession
@@ -15,6 +15,8 @@ router = APIRouter(prefix="/api/v1", tags=["auth"])
 
 
 class TokenRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=200)
 
@@ -26,6 +28,8 @@ class TokenResponse(BaseModel):
 
 
 class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str = Field(min_length=1, max_length=120)
     scope: str = Field(default="read", pattern="^(read|write)$")
     user_id: int | None = None

@@ -42,10 +42,13 @@ def authenticate(session: Session, *, username: str, password: str, client: str,
     """Check a password, counting failures per user name and per client address (rate limit)."""
     keys = [f"user:{username.lower()}", f"client:{client}"]
     since = now - LOGIN_WINDOW
+    # each failure is counted once under the user name and once under the client address;
+    # either reaching the limit locks (one user from many places, or one place guessing many users)
     recent = session.exec(
         select(func.count()).select_from(LoginAttempt).where(LoginAttempt.key.in_(keys), LoginAttempt.at >= since)
-    ).scalar_one()
-    if recent >= max_attempts:
+        .group_by(LoginAttempt.key)
+    ).scalars().all()
+    if max(recent, default=0) >= max_attempts:
         raise GendanError("auth.rate_limited")
     user = session.exec(select(User).where(User.username == username)).scalars().first()
     if user is None or not user.is_active or not verify_password(user.password_hash, password):
@@ -79,11 +82,16 @@ def hash_api_key(key: str) -> str:
 def create_api_key(session: Session, *, actor: Actor, name: str, scope: str, user_id: int | None,
                    now: datetime) -> tuple[ApiKey, str]:
     """Create a key; the clear key is returned once and never stored."""
-    if not actor.is_admin:
+    if not actor.is_admin or not actor.can_write:
         raise GendanError("auth.forbidden")
     if scope not in ("read", "write"):
         raise GendanError("validation.failed", {"count": 1}, status=422,
                           fields={"scope": ("field.enum", {"field": "scope", "expected": "read, write"})})
+    if user_id is not None:
+        owner = session.get(User, user_id)
+        if owner is None or not owner.is_active:
+            raise GendanError("validation.failed", {"count": 1}, status=422,
+                              fields={"user_id": ("user.not_found", {"field": "user_id", "id": user_id})})
     clear = "gdk_" + secrets.token_urlsafe(32)
     key = ApiKey(name=name, prefix=clear[:10], key_hash=hash_api_key(clear), scope=scope,
                  user_id=user_id or actor.user_id, created_at=now)
@@ -94,11 +102,11 @@ def create_api_key(session: Session, *, actor: Actor, name: str, scope: str, use
 
 
 def revoke_api_key(session: Session, *, actor: Actor, key_id: int, now: datetime) -> ApiKey:
-    if not actor.is_admin:
+    if not actor.is_admin or not actor.can_write:
         raise GendanError("auth.forbidden")
     key = session.get(ApiKey, key_id)
     if key is None:
-        raise GendanError("not_found", {"id": key_id})
+        raise GendanError("api_key.not_found", {"id": key_id})
     key.revoked_at = key.revoked_at or now
     session.commit()
     return key
