@@ -12,6 +12,7 @@ import json
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from backend import i18n
 from backend.auth.deps import DbSession
 from backend.errors import GendanError
 from backend.forms import service as forms_service
@@ -33,6 +34,28 @@ PALETTE = [
 ]
 
 
+def _script_json(value) -> str:
+    """JSON safe inside <script type="application/json"> (no `</script>` from a label)."""
+    return json.dumps(value, ensure_ascii=False).replace("</", "<\\/")
+
+
+def _js_strings() -> dict[str, str]:
+    words = {
+        "key": "Key", "label_zh": "Label (Chinese)", "label_en": "Label (English)", "help_zh": "Help (Chinese)",
+        "help_en": "Help (English)", "required": "Required", "required_if": "Required when (JSON-logic)",
+        "visible_if": "Visible when (JSON-logic)", "expression": "Formula (JSON-logic)",
+        "options": "Options (one per line: value|中文|English|colour)", "width": "Columns per row",
+        "read_only": "Read-only", "unique": "Unique across orders", "min": "Minimum", "max": "Maximum",
+        "default": "Default", "columns": "Columns", "totals": "Totals", "duplicate": "Duplicate",
+        "delete": "Delete", "empty": "Drag field types here", "saved": "Draft saved.",
+        "published": "Published version %(version)s.", "fix": "Fix the problems marked on the form.",
+        "add_column": "Add column",
+    }
+    out = {k: i18n.gettext(v) for k, v in words.items()}
+    out["types"] = {t: i18n.gettext(label) for t, label in PALETTE}
+    return out
+
+
 def _require_designer(actor) -> None:
     if not (actor.is_admin or actor.has_role("designer")):
         raise GendanError("auth.forbidden")
@@ -46,7 +69,8 @@ def designer(request: Request, session: DbSession, actor: PageActor):
         "key": forms_service.DEFAULT_FORM_KEY, "title": {"zh-CN": "订单", "en": "Order"}, "fields": []}
     versions = forms_service.list_versions(session, actor=actor, key=forms_service.DEFAULT_FORM_KEY)
     return render(request, "forms/designer.html", {
-        "nav": "designer", "palette": PALETTE, "definition_json": json.dumps(definition, ensure_ascii=False),
+        "nav": "designer", "palette": PALETTE, "definition_json": _script_json(definition),
+        "i18n_json": _script_json(_js_strings()),
         "versions": versions, "form_key": forms_service.DEFAULT_FORM_KEY,
         "status": working.status if working else "draft", "version": working.version if working else None,
     })
@@ -68,7 +92,7 @@ def preview(request: Request, session: DbSession, actor: PageActor, key: str):
     _require_designer(actor)
     defn = _draft(session, key)
     if defn is None or forms_engine.validate_definition(defn):
-        return HTMLResponse("")
+        return render(request, "forms/preview.html", {"form": None})
     raw = forms_engine.initial_data(defn)
     for f in defn.data_fields():
         if f.type == FieldType.LINE_ITEMS and not raw.get(f.key):
@@ -76,12 +100,12 @@ def preview(request: Request, session: DbSession, actor: PageActor, key: str):
     return _render_preview(request, defn, raw, key)
 
 
-def _render_preview(request: Request, defn, raw, key: str, block: str | None = "preview"):
+def _render_preview(request: Request, defn, raw, key: str):
     result = forms_engine.validate_data(defn, raw, locale=forms_service.engine_locale())
-    return render(request, "forms/_preview.html", {
+    return render(request, "forms/preview.html", {
         "form": build_view(defn, raw, result), "evaluate_url": f"/designer/forms/{key}/preview/evaluate",
         "action_url": f"/designer/forms/{key}/preview/rows",
-    }, block=block)
+    })
 
 
 @router.post("/designer/forms/{key}/preview/evaluate")

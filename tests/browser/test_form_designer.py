@@ -1,0 +1,83 @@
+"""The issue's browser scenario: design the order form by dragging, publish, then create an order
+whose total computes live, see the Chinese error next to the missing date, and save."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import sign_in
+from tests.factories.orders import make_customer
+from tests.factories.people import make_user
+
+
+def drag(page: Page, source, target) -> None:
+    """Pointer drag in small steps, pausing over the target: SortableJS in pointer-fallback mode
+    notices what is under the pointer on a 50 ms timer, as it does for a person's slower hand."""
+    src = source.bounding_box()
+    page.mouse.move(src["x"] + src["width"] / 2, src["y"] + src["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(src["x"] + src["width"] / 2 + 10, src["y"] + src["height"] / 2 + 10, steps=5)
+    dst = target.locator("> li").last.bounding_box()  # drop onto the lower half of the last card
+    x, y = dst["x"] + dst["width"] / 2, dst["y"] + dst["height"] * 0.75
+    page.mouse.move(x, y, steps=15)
+    for dx in (3, 6, 9):
+        page.wait_for_timeout(120)
+        page.mouse.move(x + dx, y + 1, steps=2)
+    page.wait_for_timeout(120)
+    page.mouse.up()
+
+
+def test_design_publish_and_fill_the_order_form(page: Page, base_url, seed):
+    make_user(seed, username="form.designer", roles=["designer", "sales"], locale="zh_CN")
+    customer = make_customer(seed, name="华东机械")
+    seed.commit()
+    sign_in(page, base_url, "form.designer")
+
+    # design: a required "Planned delivery date" and a line-items table with totals
+    page.set_viewport_size({"width": 1400, "height": 1400})  # palette and canvas both in view
+    page.goto(f"{base_url}/designer/forms")
+    canvas = page.locator("#forms-canvas")
+    drag(page, page.locator('#forms-palette li[data-type="date"]'), canvas)
+    expect(canvas.locator("li[data-index]")).to_have_count(1)
+    props = page.locator("#forms-properties")
+    props.get_by_label("标识").fill("planned_delivery")
+    props.get_by_label("标识").press("Tab")
+    props.get_by_label("名称（中文）").fill("计划交期")
+    props.get_by_label("名称（中文）").press("Tab")
+    props.get_by_label("名称（英文）").fill("Planned delivery date")
+    props.get_by_label("名称（英文）").press("Tab")
+    props.get_by_label("必填", exact=True).check()
+    expect(canvas.locator("li[data-index]").first).to_contain_text("计划交期 *")
+    drag(page, page.locator('#forms-palette li[data-type="line_items"]'), canvas)
+    expect(canvas.locator("li[data-index]")).to_have_count(2)
+    expect(canvas.locator("li[data-index]").nth(1)).to_contain_text("明细")
+    page.get_by_role("button", name="发布").click()
+    expect(page.locator("#forms-message")).to_have_text("已发布第 1 版。")
+
+    # use: the published form on "New order"
+    page.goto(f"{base_url}/orders/new")
+    page.get_by_label("客户").select_option(str(customer.id))
+    page.get_by_role("textbox", name="产品 1").fill("螺栓")
+    page.get_by_role("spinbutton", name="数量 1").fill("3")
+    page.get_by_role("spinbutton", name="单价 1").fill("19.99")
+    total = page.locator("fieldset.line-items tfoot output")
+    expect(total).to_have_text(re.compile(r"59\.97"))  # computed by the server as the user types
+    page.get_by_role("button", name="添加行").click()
+    page.get_by_role("spinbutton", name="数量 2").fill("2")
+    page.get_by_role("spinbutton", name="单价 2").fill("0.5")
+    expect(total).to_have_text(re.compile(r"60\.97"))
+
+    # submit without the date: the Chinese error next to the date field, nothing saved
+    page.get_by_role("button", name="保存订单").click()
+    date_field = page.locator('[data-field="planned_delivery"]')
+    expect(date_field.get_by_role("alert")).to_have_text("此字段为必填项。")
+    expect(page.get_by_role("spinbutton", name="单价 2")).to_have_value("0.5")
+
+    # then it saves
+    page.get_by_label("计划交期").fill("2026-12-24")
+    page.get_by_role("button", name="保存订单").click()
+    page.wait_for_url(re.compile(r"/orders/\d+$"))
+    expect(page.locator("#orders-form-fields")).to_contain_text("计划交期")
+    expect(page.get_by_text("表单第 1 版")).to_be_visible()
