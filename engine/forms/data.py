@@ -19,7 +19,7 @@ from typing import Any
 
 from engine.forms.definition import FieldType, FormDefinition, FormField
 from engine.forms.expressions import ExpressionFailed, evaluate, is_truthy
-from engine.forms.graph import dependency_graph, evaluation_order, row_graph
+from engine.forms.graph import plan
 from engine.forms.issues import Issue
 from engine.forms.messages import render
 from engine.forms.values import ExistsFn, clean_value, coerce_result, decimals_of, is_empty, normalize_number
@@ -107,7 +107,9 @@ def compute(defn: FormDefinition, data: Mapping[str, Any]) -> dict[str, Any]:
     values = dict(data)
     for f in defn.data_fields():
         if f.type == FieldType.LINE_ITEMS and isinstance(values.get(f.key), list):
-            values[f.key] = [_compute_row(f, dict(r)) if isinstance(r, Mapping) else r for r in values[f.key]]
+            order = plan(defn)[1][f.key]
+            values[f.key] = [_compute_row(f, dict(r), order) if isinstance(r, Mapping) else r
+                             for r in values[f.key]]
     return _resolve(defn, values)[0]
 
 
@@ -166,7 +168,7 @@ def _clean_inputs(
         else:
             raw = f.default
         if f.type == FieldType.LINE_ITEMS:
-            value, issues = _clean_rows(f, raw, default_tz)
+            value, issues = _clean_rows(f, raw, default_tz, plan(defn)[1][f.key])
         else:
             value, issues = clean_value(f, raw, f.key, default_tz=default_tz)
         if issues:
@@ -176,7 +178,8 @@ def _clean_inputs(
     return values, pending
 
 
-def _clean_rows(table: FormField, raw: Any, default_tz: tzinfo | None) -> tuple[Any, list[Issue]]:
+def _clean_rows(table: FormField, raw: Any, default_tz: tzinfo | None,
+                order: list[str]) -> tuple[Any, list[Issue]]:
     p = {"field": table.key}
     if is_empty(raw):
         return None, []
@@ -211,7 +214,7 @@ def _clean_rows(table: FormField, raw: Any, default_tz: tzinfo | None) -> tuple[
                 row_issues[c.key] = errs
             if value is not None:
                 clean[c.key] = value
-        clean = _compute_row(table, clean)
+        clean = _compute_row(table, clean, order)
         for c in table.columns:
             errs = row_issues.get(c.key, [])
             if not errs and c.type != FieldType.COMPUTED and _missing(c, clean.get(c.key)) and (
@@ -226,8 +229,7 @@ def _clean_rows(table: FormField, raw: Any, default_tz: tzinfo | None) -> tuple[
     return rows or None, issues
 
 
-def _compute_row(table: FormField, row: dict[str, Any]) -> dict[str, Any]:
-    order = evaluation_order(row_graph(table), [c.key for c in table.columns])
+def _compute_row(table: FormField, row: dict[str, Any], order: list[str]) -> dict[str, Any]:
     for key in order:
         c = table.column(key)
         if c is not None and c.type == FieldType.COMPUTED:
@@ -239,7 +241,7 @@ def _resolve(defn: FormDefinition, values: dict[str, Any]) -> tuple[dict[str, An
                                                                        dict[str, bool]]:
     fields = {f.key: f for f in defn.data_fields()}
     visible: dict[str, bool] = {}
-    for key in evaluation_order(dependency_graph(defn), list(fields)):
+    for key in plan(defn)[0]:
         f = fields[key]
         if f.visible_if is not None and not _truthy(f.visible_if, values):
             visible[key] = False

@@ -181,6 +181,6 @@ def is_truthy(value: Any) -> bool:
 def evaluate(expr: Any, data: Mapping[str, Any]) -> Any:
     """Evaluate a checked expression against `data` (plain JSON values)."""
     try:
-        return jsonlogic.evaluate(expr, dict(data))
+        return jsonlogic.evaluate(expr, data if isinstance(data, dict) else dict(data))
     except (ArithmeticError, TypeError, ValueError, ReferenceError, IndexError, KeyError) as exc:
         raise ExpressionFailed(str(exc)) from exc

@@ -9,6 +9,7 @@ publishing.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import networkx as nx
@@ -78,3 +79,21 @@ def evaluation_order(graph: nx.DiGraph, keys: list[str]) -> list[str]:
         raise FormDefinitionError(
             [Issue("fields", "form.formula_cycle", {"fields": c}) for c in found]
         ) from exc
+
+
+_plans: dict[int, tuple[list[str], dict[str, list[str]]]] = {}
+
+
+def plan(defn: FormDefinition) -> tuple[list[str], dict[str, list[str]]]:
+    """(top-level evaluation order, evaluation order of each line-items table's columns), worked
+    out once per parsed definition: definitions are frozen, and validating an order's data should
+    not rebuild the graph for every row."""
+    cached = _plans.get(id(defn))
+    if cached is None:
+        keys = [f.key for f in defn.data_fields()]
+        rows = {f.key: evaluation_order(row_graph(f), [c.key for c in f.columns])
+                for f in defn.data_fields() if f.type == FieldType.LINE_ITEMS}
+        cached = (evaluation_order(dependency_graph(defn), keys), rows)
+        _plans[id(defn)] = cached
+        weakref.finalize(defn, _plans.pop, id(defn), None)  # gone with the definition, before its id is reused
+    return cached

@@ -3,6 +3,7 @@
 from datetime import timedelta, timezone
 
 import pytest
+from formkit import load
 
 from engine.forms import (
     compute,
@@ -296,3 +297,19 @@ class TestHelpers:
     def test_same_input_same_result(self, every_type):
         data = {"items": TestLineItemsAndFormulas.ROWS, "discount": 5, "tags": ["vip"]}
         assert validate_data(every_type, data) == validate_data(every_type, data)
+
+
+class TestEvaluationPlan:
+    def test_plan_is_cached_per_definition_and_freed_with_it(self):
+        import gc
+
+        from engine.forms.graph import _plans, plan
+
+        defn = load("every_type")
+        first = plan(defn)
+        assert plan(defn) is first and id(defn) in _plans
+        assert defn == load("every_type")  # the cache does not change equality
+        key = id(defn)
+        del defn, first
+        gc.collect()
+        assert key not in _plans
