@@ -126,20 +126,47 @@ def to_reads(session: Session, items: list[InboxItem], *, actor: Actor, now: dat
             order_status=order.status if order else None, order_amount=order.amount if order else None,
             order_currency=order.currency if order else None,
             customer_name=customers.get(order.customer_id) if order else None,
-            risk_flags=list(order.risk_flags) if order else [], fields=task_fields(item),
+            risk_flags=list(order.risk_flags) if order else [], fields=task_fields(item, session),
             flow_instance_id=item.flow_instance_id, node_key=item.node_key,
             is_mine=item.assignee_id == actor.user_id,
         ))
     return out
 
 
-def task_fields(item: InboxItem) -> list[TaskField]:
+def task_fields(item: InboxItem, session: Session | None = None) -> list[TaskField]:
+    """The fields a to-do asks for: `payload.fields` (rules), or the flow node's editable and
+    required designed fields (`data.<key>`, per the node's field permissions)."""
+    if item.flow_instance_id is not None and session is not None and not (item.payload or {}).get("fields"):
+        return _flow_node_fields(session, item)
     fields = []
     for raw in (item.payload or {}).get("fields") or []:
         try:
             fields.append(TaskField.model_validate(raw))
         except ValueError:
             continue  # a malformed field spec is the rule author's bug; it is not offered
+    return fields
+
+
+def _flow_node_fields(session: Session, item: InboxItem) -> list[TaskField]:
+    payload = item.payload or {}
+    if not payload.get("flow_key") or not item.node_key:
+        return []
+    try:
+        from backend.flows import service as flows_service
+
+        definition = flows_service.parse_published(
+            flows_service.get_row(session, payload["flow_key"], int(payload.get("flow_version") or 0)))
+        node = definition.nodes_by_key.get(item.node_key)
+    except (ImportError, GendanError, ValueError):
+        return []
+    if node is None:
+        return []
+    required = set(getattr(node, "required_fields", ()) or ())
+    editable = [k for k, perm in (getattr(node, "field_permissions", {}) or {}).items() if perm == "editable"]
+    fields = []
+    for path in dict.fromkeys([*sorted(required), *editable]):
+        if path.startswith("data.") and re.match(r"^[a-z][a-z0-9_]{0,59}$", path[5:]):
+            fields.append(TaskField(key=path[5:], label=path[5:], required=path in required))
     return fields
 
 
@@ -304,7 +331,9 @@ def act_on_flow_task(session: Session, *, actor: Actor, item_id: int, action: st
         from backend.flows.schemas import TaskAction
     except ImportError:
         raise _error("inbox.approval_unavailable", status=501) from None
-    body = TaskAction(action=action, note=note, values=values or {}, to=send_back_to, to_user_id=to_user_id,
+    # the inbox names designed fields by key; the flow engine by path (`data.tracking_no`)
+    values = {k if "." in k else f"data.{k}": v for k, v in (values or {}).items()}
+    body = TaskAction(action=action, note=note, values=values, to=send_back_to, to_user_id=to_user_id,
                       user_ids=list(user_ids or []))
     flows_instances.act_on_task(session, actor=actor, instance_id=item.flow_instance_id,
                                 task_id=str(item.payload["task_id"]), body=body, now=now)
