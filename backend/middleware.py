@@ -53,19 +53,34 @@ class BodySizeLimitMiddleware:
         if declared is not None and declared.isdigit() and int(declared) > limit:
             return await _too_large(send, limit)
         seen = 0
+        exceeded = False
+        started = False
 
         async def counting_receive():
-            nonlocal seen
+            nonlocal seen, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
+                    exceeded = True
                     raise _TooLarge()
             return message
 
+        async def guarded_send(message):
+            # FastAPI turns an error while reading the body into its own 400; once the limit is
+            # exceeded, whatever the app answers is replaced by our 413
+            nonlocal started
+            if exceeded and not started:
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
         try:
-            await self.app(scope, counting_receive, send)
+            await self.app(scope, counting_receive, guarded_send)
         except _TooLarge:
+            pass
+        if exceeded and not started:
             await _too_large(send, limit)
 
 
