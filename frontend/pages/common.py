@@ -47,7 +47,7 @@ STAGE_LABELS = {
     "production": N_("Production"), "shipping": N_("Shipping"), "delivered": N_("Delivered"),
     "invoicing": N_("Invoicing"), "payment": N_("Payment"), "completed": N_("Completed"),
 }
-STATUS_LABELS = {"open": N_("Open"), "completed": N_("Completed"), "cancelled": N_("Cancelled")}
+STATUS_LABELS = {"open": N_("In progress"), "completed": N_("Completed"), "cancelled": N_("Cancelled")}
 ROLE_LABELS = {
     "admin": N_("Administrator"), "designer": N_("Designer"), "sales": N_("Sales"), "approver": N_("Approver"),
     "warehouse": N_("Warehouse"), "finance": N_("Finance"), "viewer": N_("Viewer"),
@@ -61,7 +61,7 @@ EVENT_LABELS = {
     "task_completed": N_("Task completed"), "rule_fired": N_("Rule fired"),
 }
 FIELD_LABELS = {
-    "number": N_("Number"), "customer_id": N_("Customer"), "owner_id": N_("Owner"), "amount": N_("Amount"),
+    "number": N_("Order no."), "customer_id": N_("Customer"), "owner_id": N_("Owner"), "amount": N_("Amount"),
     "currency": N_("Currency"), "stage": N_("Stage"), "status": N_("Status"),
     "planned_delivery": N_("Planned delivery"), "payment_due": N_("Payment due"), "data": N_("Form fields"),
     "tags": N_("Tags"), "risk_flags": N_("Risk flags"), "source": N_("Source"), "external_id": N_("External id"),

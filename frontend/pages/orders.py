@@ -38,7 +38,7 @@ from frontend.templating import _fmt_date, _fmt_money, is_htmx, render
 router = APIRouter()
 
 COLUMNS = [
-    ("number", N_("Number")), ("customer", N_("Customer")), ("owner", N_("Owner")), ("stage", N_("Stage")),
+    ("number", N_("Order no.")), ("customer", N_("Customer")), ("owner", N_("Owner")), ("stage", N_("Stage")),
     ("amount", N_("Amount")), ("planned_delivery", N_("Planned delivery")), ("created_at", N_("Created")),
 ]
 FILTER_LABELS = {

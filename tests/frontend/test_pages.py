@@ -32,8 +32,21 @@ class TestShell:
         html = client.get("/orders").text
         for label in ("Orders", "Inbox", "Designer", "Dashboard", "Admin"):
             assert f">{label}" in html
-        has_badge_route = any(getattr(r, "path", "") == "/inbox/badge" for r in client.app.routes)
+        has_badge_route = client.get("/inbox/badge").status_code != 404
         assert ('hx-get="/inbox/badge"' in html) == has_badge_route
+
+    def test_has_route_tells_which_optional_areas_exist(self):
+        from fastapi import APIRouter, FastAPI
+        from starlette.requests import Request
+
+        from frontend.pages.common import has_route
+
+        app, inner = FastAPI(), APIRouter()
+        inner.get("/inbox/items/{item_id}")(lambda item_id: item_id)
+        app.include_router(inner)
+        request = Request({"type": "http", "app": app, "method": "GET", "path": "/", "headers": []})
+        assert has_route(request, "/inbox/items/7")
+        assert not has_route(request, "/inbox/badge")
 
     def test_language_defaults_to_the_browser_and_switch_is_kept_per_user(self, client, session):
         user = make_user(session, username="lang.user", roles=["sales"])

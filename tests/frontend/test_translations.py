@@ -110,6 +110,13 @@ def load_catalog() -> dict[str, str | tuple]:
     return merged
 
 
+def load_own_catalog() -> dict[str, str]:
+    """The shell's own catalog (messages.po), singular strings only."""
+    with (ROOT / "frontend" / "locale" / LOCALE / "LC_MESSAGES" / "messages.po").open("rb") as fh:
+        catalog = read_po(fh, locale=LOCALE)
+    return {m.id: m.string for m in catalog if m.id and isinstance(m.id, str) and m.string}
+
+
 def _placeholders(text: str) -> set[str]:
     return set(PLACEHOLDER.findall(text))
 
@@ -156,3 +163,15 @@ class TestChineseCatalog:
                 elif not isinstance(translated, tuple) and _placeholders(text) != _placeholders(msgid):
                     wrong.append((msgid, text))
         assert not wrong, wrong
+
+    def test_no_other_catalog_changes_the_shells_wording(self):
+        """All catalogs of a locale are merged and a msgid has one translation: when another area
+        translates the same English word differently ("Number": 数字 for a field type, 单号 for an
+        order), the shell would show theirs. Such words need a distinct msgid."""
+        from backend.i18n import translations
+
+        runtime = translations(LOCALE)
+        scoped = extract_msgids()
+        clashes = {msgid: (own, runtime.ugettext(msgid)) for msgid, own in load_own_catalog().items()
+                   if msgid in scoped and runtime.ugettext(msgid) != own}
+        assert not clashes, clashes
