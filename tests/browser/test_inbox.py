@@ -113,3 +113,49 @@ def test_a_second_click_after_someone_else_acted_is_refused_clearly(browser: Bro
     finally:
         ctx_a.close()
         ctx_b.close()
+
+
+def test_approval_arrives_live_and_is_approved_in_place_at_phone_width(browser: Browser, base_url, seed):
+    from backend.auth.actor import Actor
+    from backend.flows import service as flows_service
+    from backend.flows import service_instance
+    from tests.backend.inbox.test_flow_actions import FLOW
+    from tests.factories.people import make_department
+
+    manager = make_user(seed, username="inbox.mgr", roles=["sales", "approver"], display_name="Manager Qian",
+                        locale="en")
+    dept = make_department(seed, name="Live sales", head=manager)
+    rep = make_user(seed, username="inbox.rep3", roles=["sales"], department=dept, locale="en")
+    designer = make_user(seed, username="inbox.designer", roles=["designer", "admin"])
+    order = make_order(seed, owner=rep, number="LIVE-3", customer=make_customer(seed, name="Approval Works"))
+    seed.commit()
+    designer_actor = Actor(user_id=designer.id, username=designer.username, display_name="D",
+                           roles=frozenset({"designer", "admin"}))
+    now = datetime.now(UTC)
+    flows_service.save_draft(seed, actor=designer_actor, key="live_flow", definition={**FLOW, "key": "live_flow"},
+                             now=now)
+    flows_service.publish_flow(seed, actor=designer_actor, key="live_flow", now=now)
+
+    ctx = browser.new_context(**PHONE)
+    try:
+        page = ctx.new_page()
+        sign_in(page, base_url, "inbox.mgr")
+        page.goto(f"{base_url}/inbox")
+        _ws_open(page)
+        _no_reload_flag(page)
+        rep_actor = Actor(user_id=rep.id, username=rep.username, display_name="Rep", roles=frozenset({"sales"}),
+                          department_id=dept.id)
+        service_instance.start_flow(seed, order=seed.get(Order, order.id), actor=rep_actor, now=now, key="live_flow")
+        seed.commit()
+        card = page.get_by_role("article", name="Manager approval")
+        expect(card).to_be_visible(timeout=10_000)
+        expect(card).to_contain_text("LIVE-3")
+        card.get_by_label("Note").fill("Fine by me")
+        card.get_by_role("button", name="Approve").click()
+        expect(page.locator("article.inbox-item[data-state=done]").or_(page.get_by_text("Nothing to do."))
+               ).to_be_visible()
+        assert page.evaluate("window.__noReload === true")
+        seed.expire_all()
+        assert seed.get(Order, order.id).stage == "shipping"
+    finally:
+        ctx.close()
