@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import delete
 
+from backend.forms.models import FormDefinitionRow
 from tests.browser.conftest import sign_in
 from tests.factories.orders import make_customer
 from tests.factories.people import make_user
@@ -29,7 +32,44 @@ def drag(page: Page, source, target) -> None:
     page.mouse.up()
 
 
-def test_design_publish_and_fill_the_order_form(page: Page, base_url, seed):
+@pytest.fixture
+def clean_forms(seed):
+    """The live database is shared by every browser test: leave no published order form behind
+    (it would validate other tests' orders)."""
+    seed.execute(delete(FormDefinitionRow))
+    seed.commit()
+    yield
+    seed.execute(delete(FormDefinitionRow))
+    seed.commit()
+
+
+def test_publish_shows_each_problem_on_its_field(page: Page, base_url, seed, clean_forms):
+    make_user(seed, username="form.checker", roles=["designer"], locale="zh_CN")
+    seed.commit()
+    sign_in(page, base_url, "form.checker")
+    page.set_viewport_size({"width": 1400, "height": 1400})
+    page.goto(f"{base_url}/designer/forms")
+    canvas = page.locator("#forms-canvas")
+    drag(page, page.locator('#forms-palette li[data-type="single_select"]'), canvas)
+    drag(page, page.locator('#forms-palette li[data-type="text"]'), canvas)
+    expect(canvas.locator("li[data-index]")).to_have_count(2)
+    canvas.locator("li[data-index]").first.click()
+    options = page.locator("#forms-properties").get_by_label("选项（每行一个：值|中文|English|颜色）")
+    options.fill("")
+    options.press("Tab")
+    canvas.locator("li[data-index]").nth(1).click()
+    page.locator("#forms-properties").get_by_label("标识").fill("single_select_1")  # duplicate key
+    page.locator("#forms-properties").get_by_label("标识").press("Tab")
+    page.get_by_role("button", name="发布").click()
+    expect(page.locator("#forms-message")).to_have_text("请修正表单上标出的问题。")
+    expect(canvas.locator("li[data-index]").first.get_by_role("alert")).to_have_text("选择字段至少需要一个选项。")
+    expect(canvas.locator("li[data-index]").nth(1).get_by_role("alert")).to_have_text("标识“single_select_1”重复。")
+    # undo the key change: the duplicate is gone from the draft
+    page.get_by_role("button", name="撤销").click()
+    expect(canvas.locator("li[data-index]").nth(1)).to_contain_text("text_1")
+
+
+def test_design_publish_and_fill_the_order_form(page: Page, base_url, seed, clean_forms):
     make_user(seed, username="form.designer", roles=["designer", "sales"], locale="zh_CN")
     customer = make_customer(seed, name="华东机械")
     seed.commit()
