@@ -22,8 +22,23 @@ from backend.people.schemas import (
 )
 
 
+def _invalid(path: str, code: str, **params) -> GendanError:
+    return GendanError("validation.failed", {"count": 1}, status=422, fields={path: (code, {"field": path, **params})})
+
+
+def _refuse_nulls(changes: dict, names: tuple[str, ...]) -> None:
+    nulls = {k: ("field.not_nullable", {"field": k}) for k in names if k in changes and changes[k] is None}
+    if nulls:
+        raise GendanError("validation.failed", {"count": len(nulls)}, status=422, fields=nulls)
+
+
+def _like(text: str) -> str:
+    escaped = text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 def _require_admin(actor: Actor) -> None:
-    if not actor.is_admin:
+    if not actor.is_admin or not actor.can_write:
         raise GendanError("auth.forbidden")
 
 
@@ -36,8 +51,8 @@ def _user_read(session: Session, user: User) -> UserRead:
 def list_users(session: Session, *, actor: Actor, q: str | None = None, role: str | None = None,
                department_id: int | None = None) -> list[UserRead]:
     stmt = select(User).order_by(User.id)
-    if q:
-        stmt = stmt.where(User.username.ilike(f"%{q}%") | User.display_name.ilike(f"%{q}%"))
+    if q and q.strip():
+        stmt = stmt.where(User.username.ilike(_like(q), escape="\\") | User.display_name.ilike(_like(q), escape="\\"))
     if role:
         stmt = stmt.where(User.id.in_(select(UserRole.user_id).where(UserRole.role == role)))
     if department_id is not None:
@@ -66,15 +81,15 @@ def create_user(session: Session, *, actor: Actor | None, payload: UserCreate, n
     if actor is not None:
         _require_admin(actor)
     if payload.department_id is not None and session.get(Department, payload.department_id) is None:
-        raise GendanError("department.not_found", {"id": payload.department_id}, status=422)
+        raise _invalid("department_id", "department.not_found", id=payload.department_id)
     user = User(username=payload.username, display_name=payload.display_name, email=payload.email,
                 phone=payload.phone, department_id=payload.department_id, locale=payload.locale,
                 password_hash=hash_password(payload.password), created_at=now)
-    session.add(user)
     try:
-        session.flush()
+        with session.begin_nested():  # a taken name undoes only this insert
+            session.add(user)
+            session.flush()
     except IntegrityError as exc:
-        session.rollback()
         raise GendanError("user.username_taken", {"username": payload.username}, status=409) from exc
     for role in dict.fromkeys(payload.roles):
         session.add(UserRole(user_id=user.id, role=role))
@@ -88,9 +103,10 @@ def update_user(session: Session, *, actor: Actor, user_id: int, payload: UserUp
     if user is None:
         raise GendanError("user.not_found", {"id": user_id})
     changes = payload.model_dump(exclude_unset=True)
+    _refuse_nulls(changes, ("display_name", "roles", "is_active", "password"))
     if "department_id" in changes and changes["department_id"] is not None \
             and session.get(Department, changes["department_id"]) is None:
-        raise GendanError("department.not_found", {"id": changes["department_id"]}, status=422)
+        raise _invalid("department_id", "department.not_found", id=changes["department_id"])
     roles = changes.pop("roles", None)
     password = changes.pop("password", None)
     for key, value in changes.items():
@@ -123,14 +139,14 @@ def _check_department_refs(session: Session, dep_id: int | None, parent_id: int 
         current: int | None = parent_id
         while current is not None:
             if current == dep_id or current in seen:
-                raise GendanError("department.cycle", status=422)
+                raise _invalid("parent_id", "department.cycle")
             seen.add(current)
             parent = session.get(Department, current)
             if parent is None:
-                raise GendanError("department.not_found", {"id": current}, status=422)
+                raise _invalid("parent_id", "department.not_found", id=current)
             current = parent.parent_id
     if head_id is not None and session.get(User, head_id) is None:
-        raise GendanError("user.not_found", {"id": head_id}, status=422)
+        raise _invalid("head_id", "user.not_found", id=head_id)
 
 
 def create_department(session: Session, *, actor: Actor | None, payload: DepartmentCreate) -> DepartmentRead:
@@ -149,6 +165,7 @@ def update_department(session: Session, *, actor: Actor, department_id: int, pay
     if dep is None:
         raise GendanError("department.not_found", {"id": department_id})
     changes = payload.model_dump(exclude_unset=True)
+    _refuse_nulls(changes, ("name",))
     _check_department_refs(session, dep.id, changes.get("parent_id"), changes.get("head_id"))
     for key, value in changes.items():
         setattr(dep, key, value)
