@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import json
 import re
 
 from tests.backend.forms.formdefs import order_form
@@ -158,3 +160,45 @@ class TestNewOrderPage:
         assert totals["form-value-items-0-amount"] == "¥6.00"
         assert 'id="orders-form-state" hx-swap-oob="true"' in resp.text
         assert "<input" not in resp.text
+
+
+class TestAttachmentsOnTheOrderForm:
+    def test_upload_keep_and_download(self, client, session, tmp_path):
+        client.app.state.settings.upload_dir = tmp_path
+        make_user(session, username="des", roles=["designer"])
+        make_user(session, username="rep", roles=["sales"])
+        customer = make_customer(session)
+        session.commit()
+        definition = order_form()
+        definition["fields"].append({"key": "contract", "type": "attachment", "required": True,
+                                     "label": {"zh-CN": "合同", "en": "Contract"}})
+        publish(client, bearer(client, "des"), definition)
+        login(client, "rep")
+        base = _page_form(client.get("/orders/new").text)
+        item = client.post("/orders/new/upload/contract", data=base, headers={"HX-Request": "true"},
+                           files={"upload": ("合同.pdf", b"%PDF-1.4", "application/pdf")})
+        hidden = re.search(r'<input type="hidden" name="contract" value="([^"]+)">', item.text).group(1)
+        ref = json.loads(html.unescape(hidden))
+        assert (ref["name"], ref["size"]) == ("合同.pdf", 8)
+        saved = client.post("/orders/new", follow_redirects=False, data={
+            **base, "customer_id": str(customer.id), "planned_delivery": "2026-12-24", "contract": html.unescape(hidden)})
+        assert saved.status_code == 303, saved.text
+        detail = client.get(saved.headers["location"])
+        assert f'href="/api/v1/forms/files/{ref["id"]}"' in detail.text
+        assert client.get(f"/api/v1/forms/files/{ref['id']}").content == b"%PDF-1.4"
+
+    def test_required_attachment_missing(self, client, session):
+        make_user(session, username="des", roles=["designer"])
+        make_user(session, username="rep", roles=["sales"])
+        customer = make_customer(session)
+        session.commit()
+        definition = order_form()
+        definition["fields"].append({"key": "contract", "type": "attachment", "required": True,
+                                     "label": {"zh-CN": "合同", "en": "Contract"}})
+        publish(client, bearer(client, "des"), definition)
+        login(client, "rep")
+        base = _page_form(client.get("/orders/new").text)
+        resp = client.post("/orders/new", data={**base, "customer_id": str(customer.id),
+                                                "planned_delivery": "2026-12-24"})
+        assert resp.status_code == 422
+        assert re.search(r'id="err-form-contract"[^>]*>此字段为必填项。<', resp.text)
