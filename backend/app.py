@@ -70,8 +70,9 @@ def _optional_routers() -> list:
 
     routers += [flows_router, flow_pages_router]
     from backend.rules.router import router as rules_router
+    from designer.pages.rules import router as rule_pages_router
 
-    routers += [rules_router]
+    routers += [rules_router, rule_pages_router]
     from backend.inbox.router import routers as inbox_routers
     from backend.notify.router import router as notify_router
     from backend.tracking.router import router as tracking_router

@@ -1,0 +1,468 @@
+/* The rule designer: a visual AND/OR builder that edits the RuleDefinition's JSON-logic condition,
+ * a JSON-logic tab that round-trips with it, action editors, and calls to /api/v1/rules.
+ * Anything the visual builder cannot show (e.g. arithmetic) stays as an "advanced" row holding its
+ * JSON-logic unchanged, so switching tabs never loses a condition. */
+(function () {
+  "use strict";
+
+  function readJson(id) { return JSON.parse(document.getElementById(id).textContent); }
+  var T = readJson("rd-i18n");
+  var FIELDS = readJson("rd-fields");
+  var FIELD = {};
+  FIELDS.forEach(function (f) { FIELD[f.name] = f; });
+  var definition = readJson("rd-definition");
+  var CSRF = (function () {
+    try { return JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRF-Token"]; } catch (e) { return ""; }
+  })();
+
+  // operator key -> how it reads and how it becomes JSON-logic
+  var OPS = {
+    number: ["gt", "ge", "lt", "le", "eq", "ne", "set", "empty"],
+    string: ["eq", "ne", "one_of", "contains", "set", "empty"],
+    date: ["before", "after", "on_or_before", "on_or_after", "eq", "set", "empty"],
+    datetime: ["set", "empty"],
+    bool: ["is_true", "is_false"],
+    list: ["contains", "empty", "set"]
+  };
+  var BINARY = { eq: "==", ne: "!=", gt: ">", ge: ">=", lt: "<", le: "<=", before: "<", after: ">",
+                 on_or_before: "<=", on_or_after: ">=" };
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (k === "text") node.textContent = attrs[k];
+      else if (k.slice(0, 2) === "on") node.addEventListener(k.slice(2), attrs[k]);
+      else node.setAttribute(k, attrs[k]);
+    });
+    (children || []).forEach(function (c) { if (c) node.appendChild(c); });
+    return node;
+  }
+
+  // --- model: {kind:"group", op:"and"|"or", items:[...]} | {kind:"cond", field, op, value} | {kind:"raw", logic}
+
+  function varName(x) {
+    if (x && typeof x === "object" && !Array.isArray(x) && Object.keys(x).length === 1 && "var" in x) {
+      var v = x["var"];
+      return typeof v === "string" ? v : (Array.isArray(v) && v.length === 1 && typeof v[0] === "string" ? v[0] : null);
+    }
+    return null;
+  }
+
+  function fromLogic(logic) {
+    if (logic && typeof logic === "object" && !Array.isArray(logic) && Object.keys(logic).length === 1) {
+      var op = Object.keys(logic)[0], args = logic[op];
+      if ((op === "and" || op === "or") && Array.isArray(args)) {
+        return { kind: "group", op: op, items: args.map(fromLogic) };
+      }
+      var cond = leafFromLogic(op, Array.isArray(args) ? args : [args]);
+      if (cond) return cond;
+    }
+    return { kind: "raw", logic: logic };
+  }
+
+  function leafFromLogic(op, args) {
+    var name;
+    if ((op === "!!" || op === "!") && args.length === 1 && (name = varName(args[0])) && FIELD[name]) {
+      var t = FIELD[name].type;
+      if (t === "bool") return { kind: "cond", field: name, op: op === "!!" ? "is_true" : "is_false", value: "" };
+      return { kind: "cond", field: name, op: op === "!!" ? "set" : "empty", value: "" };
+    }
+    if (op === "in" && args.length === 2) {
+      if ((name = varName(args[1])) && FIELD[name] && typeof args[0] !== "object") {
+        return { kind: "cond", field: name, op: "contains", value: String(args[0]) };
+      }
+      if ((name = varName(args[0])) && FIELD[name] && Array.isArray(args[1])) {
+        return { kind: "cond", field: name, op: "one_of", value: args[1].join(", ") };
+      }
+    }
+    if (BINARY_REV[op] && args.length === 2 && (name = varName(args[0])) && FIELD[name]
+        && (args[1] === null || typeof args[1] !== "object")) {
+      var type = FIELD[name].type;
+      var key = BINARY_REV[op][type === "date" ? 1 : 0];
+      if (type === "bool" && op === "==" && typeof args[1] === "boolean") {
+        return { kind: "cond", field: name, op: args[1] ? "is_true" : "is_false", value: "" };
+      }
+      if (OPS[type] && OPS[type].indexOf(key) >= 0) {
+        return { kind: "cond", field: name, op: key, value: args[1] === null ? "" : String(args[1]) };
+      }
+    }
+    return null;
+  }
+  var BINARY_REV = { "==": ["eq", "eq"], "!=": ["ne", "ne"], ">": ["gt", "after"], ">=": ["ge", "on_or_after"],
+                     "<": ["lt", "before"], "<=": ["le", "on_or_before"] };
+
+  function typedValue(field, text) {
+    var type = FIELD[field] ? FIELD[field].type : "string";
+    if (type === "number") {
+      var n = Number(text);
+      return text === "" || isNaN(n) ? text : n;
+    }
+    return text;
+  }
+
+  function toLogic(node) {
+    if (node.kind === "group") return (function () { var o = {}; o[node.op] = node.items.map(toLogic); return o; })();
+    if (node.kind === "raw") return node.logic;
+    var v = { "var": node.field };
+    switch (node.op) {
+      case "set": return { "!!": [v] };
+      case "empty": return FIELD[node.field] && FIELD[node.field].type === "list"
+        ? { "!": [v] } : { "!": [v] };
+      case "is_true": return { "==": [v, true] };
+      case "is_false": return { "!": [v] };
+      case "contains": return { "in": [node.value, v] };
+      case "one_of": return { "in": [v, node.value.split(",").map(function (s) { return typedValue(node.field, s.trim()); })
+                                         .filter(function (s) { return s !== ""; })] };
+      default:
+        var out = {}; out[BINARY[node.op]] = [v, typedValue(node.field, node.value)]; return out;
+    }
+  }
+
+  var root = fromLogic(definition.condition && Object.keys(definition.condition).length ? definition.condition : { and: [] });
+  if (root.kind !== "group") root = { kind: "group", op: "and", items: [root] };
+
+  // --- rendering the builder
+
+  var dragged = null;
+
+  function fieldSelect(node) {
+    var select = el("select", { "aria-label": T.field });
+    select.appendChild(el("option", { value: "", text: "—" }));
+    ["core", "designed", "derived"].forEach(function (source) {
+      var group = el("optgroup", { label: T[source] });
+      FIELDS.filter(function (f) { return f.source === source; }).forEach(function (f) {
+        var opt = el("option", { value: f.name, text: f.label });
+        if (f.name === node.field) opt.selected = true;
+        group.appendChild(opt);
+      });
+      if (group.children.length) select.appendChild(group);
+    });
+    select.addEventListener("change", function () {
+      node.field = select.value;
+      var ops = OPS[(FIELD[node.field] || {}).type] || OPS.string;
+      if (ops.indexOf(node.op) < 0) node.op = ops[0];
+      changed(true);
+    });
+    return select;
+  }
+
+  function opSelect(node) {
+    var type = (FIELD[node.field] || {}).type || "string";
+    var select = el("select", { "aria-label": T.operator });
+    (OPS[type] || OPS.string).forEach(function (op) {
+      var opt = el("option", { value: op, text: T[op] });
+      if (op === node.op) opt.selected = true;
+      select.appendChild(opt);
+    });
+    select.addEventListener("change", function () { node.op = select.value; changed(true); });
+    return select;
+  }
+
+  function valueInput(node) {
+    var f = FIELD[node.field] || { type: "string" };
+    if (["set", "empty", "is_true", "is_false"].indexOf(node.op) >= 0) return null;
+    var input;
+    if (f.options && f.options.length && node.op !== "one_of") {
+      input = el("select", { "aria-label": T.value });
+      f.options.forEach(function (o) { var opt = el("option", { value: o, text: o }); if (o === node.value) opt.selected = true; input.appendChild(opt); });
+    } else {
+      var type = node.op === "one_of" || node.op === "contains" ? "text" : (f.type === "number" ? "number" : (f.type === "date" ? "date" : "text"));
+      input = el("input", { type: type, "aria-label": T.value });
+      input.value = node.value || "";
+    }
+    input.addEventListener("input", function () { node.value = input.value; changed(false); });
+    input.addEventListener("change", function () { node.value = input.value; changed(false); });
+    return input;
+  }
+
+  function renderNode(node, parent) {
+    if (node.kind === "group") return renderGroup(node, parent);
+    var row = el("div", { "class": "rd-row", draggable: "true", role: "group", "aria-label": T.condition });
+    row.addEventListener("dragstart", function (e) { dragged = { node: node, from: parent }; e.dataTransfer.setData("text/plain", "cond"); });
+    if (node.kind === "raw") {
+      row.appendChild(el("span", { "class": "rd-raw", text: T.raw + ": " + JSON.stringify(node.logic) }));
+    } else {
+      row.appendChild(fieldSelect(node));
+      row.appendChild(opSelect(node));
+      var input = valueInput(node);
+      if (input) row.appendChild(input);
+      var unit = (FIELD[node.field] || {}).unit;
+      if (unit && input) row.appendChild(el("span", { "class": "rd-unit", text: T[unit] || unit }));
+    }
+    row.appendChild(el("button", { type: "button", "class": "rd-remove", text: T.remove,
+      onclick: function () { parent.items.splice(parent.items.indexOf(node), 1); changed(true); } }));
+    return row;
+  }
+
+  function renderGroup(group, parent) {
+    var box = el("div", { "class": "rd-group", role: "group", "aria-label": group.op === "and" ? T.all : T.any });
+    var op = el("select", { "aria-label": T.match });
+    [["and", T.all], ["or", T.any]].forEach(function (o) {
+      var opt = el("option", { value: o[0], text: o[1] }); if (o[0] === group.op) opt.selected = true; op.appendChild(opt);
+    });
+    op.addEventListener("change", function () { group.op = op.value; changed(true); });
+    box.appendChild(op);
+    group.items.forEach(function (item) { box.appendChild(renderNode(item, group)); });
+    box.appendChild(el("button", { type: "button", text: T.add_condition, onclick: function () {
+      group.items.push({ kind: "cond", field: "", op: "eq", value: "" }); changed(true); } }));
+    box.appendChild(el("button", { type: "button", text: T.add_group, onclick: function () {
+      group.items.push({ kind: "group", op: group.op === "and" ? "or" : "and", items: [] }); changed(true); } }));
+    if (parent) {
+      box.appendChild(el("button", { type: "button", text: T.remove, onclick: function () {
+        parent.items.splice(parent.items.indexOf(group), 1); changed(true); } }));
+    }
+    box.addEventListener("dragover", function (e) { e.preventDefault(); });
+    box.addEventListener("drop", function (e) {
+      e.preventDefault(); e.stopPropagation();
+      if (!dragged || dragged.from === group || dragged.node === group) return;
+      dragged.from.items.splice(dragged.from.items.indexOf(dragged.node), 1);
+      group.items.push(dragged.node);
+      dragged = null;
+      changed(true);
+    });
+    return box;
+  }
+
+  var builder = document.getElementById("rd-builder");
+  var jsonBox = document.getElementById("rd-json");
+
+  function changed(rerender) {
+    jsonBox.value = JSON.stringify(toLogic(root), null, 2);
+    if (rerender) { builder.innerHTML = ""; builder.appendChild(renderGroup(root, null)); }
+  }
+
+  function showTab(which) {
+    var visual = which === "visual";
+    document.getElementById("rd-tab-visual").setAttribute("aria-selected", String(visual));
+    document.getElementById("rd-tab-json").setAttribute("aria-selected", String(!visual));
+    builder.hidden = !visual;
+    document.getElementById("rd-json-panel").hidden = visual;
+  }
+
+  function applyJson() {
+    try {
+      var parsed = JSON.parse(jsonBox.value);
+      root = fromLogic(parsed);
+      if (root.kind !== "group") root = { kind: "group", op: "and", items: [root] };
+      changed(true);
+      status("");
+      return true;
+    } catch (e) { status(T.json_invalid); return false; }
+  }
+  document.getElementById("rd-tab-visual").addEventListener("click", function () { if (applyJson()) showTab("visual"); });
+  document.getElementById("rd-tab-json").addEventListener("click", function () { changed(false); showTab("json"); });
+  document.getElementById("rd-json-apply").addEventListener("click", applyJson);
+
+  // --- actions
+
+  var actions = (definition.actions || []).slice();
+  var actionsBox = document.getElementById("rd-actions");
+  var KINDS = ["current_approver", "current_approver_manager", "owner", "owner_manager", "role", "user"];
+
+  function assigneeEditor(label, value, onchange, allowNone) {
+    var wrap = el("span", { "class": "rd-assignee" });
+    var select = el("select", { "aria-label": label });
+    if (allowNone) select.appendChild(el("option", { value: "", text: T.nobody }));
+    KINDS.forEach(function (k) { var o = el("option", { value: k, text: T[k] }); if (value && value.kind === k) o.selected = true; select.appendChild(o); });
+    var extra = el("input", { "aria-label": value && value.kind === "user" ? T.user_id : T.role_name });
+    extra.value = value ? (value.kind === "user" ? (value.user_id || "") : (value.role || "")) : "";
+    function emit() {
+      var kind = select.value;
+      extra.hidden = !(kind === "role" || kind === "user");
+      if (!kind) return onchange(null);
+      var out = { kind: kind };
+      if (kind === "role") out.role = extra.value;
+      if (kind === "user") out.user_id = Number(extra.value) || null;
+      onchange(out);
+    }
+    select.addEventListener("change", emit);
+    extra.addEventListener("input", emit);
+    extra.hidden = !(value && (value.kind === "role" || value.kind === "user"));
+    wrap.appendChild(el("label", { text: label + " " }, [select]));
+    wrap.appendChild(extra);
+    return wrap;
+  }
+
+  function textInput(label, value, onchange, multiline) {
+    var input = el(multiline ? "textarea" : "input", { "aria-label": label, rows: "2" });
+    input.value = value || "";
+    input.addEventListener("input", function () { onchange(input.value); });
+    return el("label", { text: label + " " }, [input]);
+  }
+
+  function renderActions() {
+    actionsBox.innerHTML = "";
+    actions.forEach(function (a, i) {
+      var box = el("fieldset", { "class": "rd-action" });
+      var kindLabel = a.type === "create_todo" ? T.todo : a.type === "notify" ? T.notify : a.type === "add_risk_flag" ? T.flag : a.type;
+      box.appendChild(el("legend", { text: (i + 1) + ". " + kindLabel }));
+      if (a.type === "create_todo") {
+        box.appendChild(assigneeEditor(T.assignee, a.assignee, function (v) { a.assignee = v; }, false));
+        box.appendChild(assigneeEditor(T.cc, (a.cc || [])[0], function (v) { a.cc = v ? [v] : []; }, true));
+        var pr = el("select", { "aria-label": T.priority });
+        ["low", "normal", "high", "urgent"].forEach(function (p) { var o = el("option", { value: p, text: T[p] }); if ((a.priority || "normal") === p) o.selected = true; pr.appendChild(o); });
+        pr.addEventListener("change", function () { a.priority = pr.value; });
+        box.appendChild(el("label", { text: T.priority + " " }, [pr]));
+        box.appendChild(textInput(T.due, a.due_in_hours == null ? "" : a.due_in_hours, function (v) { a.due_in_hours = v === "" ? null : Number(v); }));
+        box.appendChild(textInput(T.title, a.title_template, function (v) { a.title_template = v; }));
+        box.appendChild(textInput(T.body, a.body_template, function (v) { a.body_template = v; }, true));
+      } else if (a.type === "notify") {
+        box.appendChild(assigneeEditor(T.recipients, (a.recipients || [])[0], function (v) { a.recipients = v ? [v] : []; }, false));
+        box.appendChild(textInput(T.title, a.title_template, function (v) { a.title_template = v; }));
+        box.appendChild(textInput(T.body, a.body_template, function (v) { a.body_template = v; }, true));
+      } else if (a.type === "add_risk_flag") {
+        box.appendChild(textInput(T.flag_name, a.flag, function (v) { a.flag = v; }));
+        box.appendChild(textInput(T.reason, a.reason_template, function (v) { a.reason_template = v; }));
+      } else {
+        box.appendChild(el("pre", { text: JSON.stringify(a, null, 2) }));
+      }
+      box.appendChild(el("button", { type: "button", text: T.remove, onclick: function () { actions.splice(i, 1); renderActions(); } }));
+      actionsBox.appendChild(box);
+    });
+  }
+  document.getElementById("rd-add-todo").addEventListener("click", function () {
+    actions.push({ type: "create_todo", assignee: { kind: "current_approver" }, cc: [], priority: "normal",
+                   title_template: "", body_template: "" });
+    renderActions();
+  });
+  document.getElementById("rd-add-notify").addEventListener("click", function () {
+    actions.push({ type: "notify", recipients: [{ kind: "owner" }], title_template: "", body_template: "" });
+    renderActions();
+  });
+  document.getElementById("rd-add-flag").addEventListener("click", function () {
+    actions.push({ type: "add_risk_flag", flag: "", reason_template: "" });
+    renderActions();
+  });
+
+  // --- basics
+
+  var keyInput = document.getElementById("rd-key");
+  var trigger = document.getElementById("rd-trigger");
+  var firing = document.getElementById("rd-firing");
+  keyInput.value = definition.key || "";
+  document.getElementById("rd-name-zh").value = (definition.name || {}).zh || "";
+  document.getElementById("rd-name-en").value = (definition.name || {}).en || "";
+  trigger.value = (definition.trigger || {}).kind || "time";
+  ((definition.trigger || {}).events || []).forEach(function (ev) {
+    var box = document.querySelector('input[name="rd-event"][value="' + ev + '"]'); if (box) box.checked = true;
+  });
+  firing.value = (definition.firing || {}).mode || "once_per_episode";
+  document.getElementById("rd-every-hours").value = (definition.firing || {}).every_hours || "";
+  document.getElementById("rd-quiet").checked = !!(definition.firing || {}).quiet_hours;
+  function syncTrigger() { document.getElementById("rd-events").hidden = trigger.value !== "event"; }
+  trigger.addEventListener("change", syncTrigger);
+
+  function collect() {
+    var trig = trigger.value === "time"
+      ? { kind: "time", every_minutes: (definition.trigger || {}).every_minutes || 1 }
+      : { kind: "event", events: Array.prototype.map.call(document.querySelectorAll('input[name="rd-event"]:checked'), function (b) { return b.value; }) };
+    var fire = { mode: firing.value, quiet_hours: document.getElementById("rd-quiet").checked };
+    var hours = Number(document.getElementById("rd-every-hours").value);
+    if (firing.value === "every_n_hours" && hours) fire.every_hours = hours;
+    var out = {};
+    Object.keys(definition).forEach(function (k) { out[k] = definition[k]; });
+    out.key = keyInput.value.trim();
+    out.name = { zh: document.getElementById("rd-name-zh").value, en: document.getElementById("rd-name-en").value };
+    out.trigger = trig;
+    out.condition = toLogic(root);
+    out.actions = actions;
+    out.firing = fire;
+    delete out.version; delete out.status; delete out.enabled;
+    return out;
+  }
+
+  // --- talking to the API
+
+  function status(text) { document.getElementById("rd-status").textContent = text; }
+  function issues(list) {
+    var ul = document.getElementById("rd-issues");
+    ul.innerHTML = "";
+    (list || []).forEach(function (i) { ul.appendChild(el("li", { text: i.path + ": " + (i.message || i.code) })); });
+  }
+
+  function api(method, url, body) {
+    var headers = { "X-CSRF-Token": CSRF, "Accept": "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    return fetch(url, { method: method, headers: headers, body: body === undefined ? undefined : JSON.stringify(body),
+                        credentials: "same-origin" })
+      .then(function (resp) { return resp.json().then(function (data) { return { ok: resp.ok, status: resp.status, data: data }; }); });
+  }
+
+  function showError(result) {
+    var err = result.data.error || {};
+    status(err.message || err.code || String(result.status));
+    var fields = err.fields || {};
+    issues(Object.keys(fields).map(function (path) { return { path: path, code: fields[path].code, message: fields[path].message }; }));
+  }
+
+  function scanNote(warnings) {
+    var eventOnly = (warnings || []).some(function (w) { return w.code === "rule.event_only"; });
+    document.getElementById("rd-scan-note").textContent = eventOnly ? T.event_only : T.scan_ok;
+  }
+
+  document.getElementById("rd-check").addEventListener("click", function () {
+    api("POST", "/api/v1/rules/validate", collect()).then(function (r) {
+      if (!r.ok) return showError(r);
+      issues(r.data);
+      status(r.data.length ? "" : T.no_problems);
+    });
+  });
+
+  document.getElementById("rd-dry-run").addEventListener("click", function () {
+    api("POST", "/api/v1/rules/dry-run", collect()).then(function (r) {
+      if (!r.ok) return showError(r);
+      scanNote(r.data.warnings);
+      var box = document.getElementById("rd-dry");
+      box.innerHTML = "";
+      box.appendChild(el("p", { role: "status", text: T.matches.replace("%(n)s", r.data.count) }));
+      var table = el("table", { "class": "table", "aria-label": T.matches.replace("%(n)s", r.data.count) });
+      table.appendChild(el("thead", {}, [el("tr", {}, [el("th", { text: T.order }), el("th", { text: T.stage }), el("th", { text: T.would })])]));
+      var body = el("tbody");
+      r.data.orders.forEach(function (o) {
+        var what = o.actions.map(function (a) { return a.type + (a.title ? ": " + a.title : ""); }).join("; ");
+        body.appendChild(el("tr", {}, [el("td", { text: o.number }), el("td", { text: o.stage }), el("td", { text: what })]));
+      });
+      table.appendChild(body);
+      box.appendChild(table);
+    });
+  });
+
+  function save() {
+    return api("POST", "/api/v1/rules", collect()).then(function (r) {
+      if (!r.ok) { showError(r); throw r; }
+      keyInput.readOnly = true;
+      issues(r.data.issues);
+      status(T.saved);
+      return r.data;
+    });
+  }
+  document.getElementById("rd-save").addEventListener("click", function () { save().catch(function () {}); });
+  document.getElementById("rd-publish").addEventListener("click", function () {
+    save().then(function (rule) {
+      return api("POST", "/api/v1/rules/" + rule.key + "/publish").then(function (r) {
+        if (!r.ok) return showError(r);
+        status(T.published);
+        document.getElementById("rd-version").textContent = "v" + r.data.version + " · " + r.data.status;
+      });
+    }).catch(function () {});
+  });
+  function enable(confirm) {
+    return api("POST", "/api/v1/rules/" + keyInput.value.trim() + "/enable", { confirm: confirm }).then(function (r) {
+      if (r.ok) { status(T.enabled); return; }
+      if (r.data.error && r.data.error.code === "rule.confirm_required" && window.confirm(T.confirm_all)) return enable(true);
+      showError(r);
+    });
+  }
+  document.getElementById("rd-enable").addEventListener("click", function () { enable(false); });
+  document.getElementById("rd-disable").addEventListener("click", function () {
+    api("POST", "/api/v1/rules/" + keyInput.value.trim() + "/disable").then(function (r) {
+      if (!r.ok) return showError(r);
+      status(T.disabled);
+    });
+  });
+
+  syncTrigger();
+  renderActions();
+  changed(true);
+  window.gendanRuleDesigner = { toLogic: function () { return toLogic(root); }, collect: collect };
+})();

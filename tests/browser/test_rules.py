@@ -1,0 +1,103 @@
+"""The rule designer in a real browser (issue 6): build "pending approval for more than 24 hours ->
+to-do for the approver, copy their manager" by clicking, dry-run it, enable it, and find the to-do
+in the approver's inbox after the next scan."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from playwright.sync_api import Browser, Page, expect
+
+from backend.inbox.models import InboxItem
+from backend.rules.tasks import scan_time_rules
+from tests.browser.conftest import sign_in
+from tests.factories.orders import make_order
+from tests.factories.people import make_department, make_user
+
+
+def _waiting(seed, owner, approver, number, hours, now):
+    order = make_order(seed, owner=owner, stage="approval", number=number, at=now - timedelta(hours=hours))
+    seed.add(InboxItem(dedupe_key=f"flow:browser-approval:{order.id}", order_id=order.id, assignee_id=approver.id,
+                       kind="approval", title=f"Approve {number}", created_at=now))
+    seed.flush()
+    return order
+
+
+def test_build_dry_run_enable_and_the_todo_arrives(page: Page, browser: Browser, base_url, seed, live_engine):
+    now = datetime.now(UTC)
+    make_user(seed, username="rules.admin", roles=["admin", "designer"], locale="en")
+    boss = make_user(seed, username="rules.boss", roles=["approver"], display_name="Boss Zhao", locale="en")
+    dept = make_department(seed, name="Rule approvals", head=boss)
+    approver = make_user(seed, username="rules.approver", roles=["approver"], department=dept, locale="en")
+    rep = make_user(seed, username="rules.rep", roles=["sales"], locale="en")
+    _waiting(seed, rep, approver, "WAIT-30H", 30, now)
+    _waiting(seed, rep, approver, "WAIT-2H", 2, now)
+    seed.commit()
+
+    sign_in(page, base_url, "rules.admin")
+    page.goto(f"{base_url}/designer/rules/new")
+    page.get_by_label("Rule key").fill("browser_approval_wait")
+    page.get_by_label("Name (English)").fill("Approval waiting too long")
+
+    # if: stage equals approval AND hours in stage more than 24
+    page.get_by_role("button", name="Add condition").click()
+    page.get_by_label("Field", exact=True).nth(0).select_option(label="Stage")
+    page.get_by_label("Operator", exact=True).nth(0).select_option(label="equals")
+    page.get_by_label("Value", exact=True).nth(0).fill("approval")
+    page.get_by_role("button", name="Add condition").click()
+    page.get_by_label("Field", exact=True).nth(1).select_option(label="Hours in stage")
+    page.get_by_label("Operator", exact=True).nth(1).select_option(label="more than")
+    expect(page.locator(".rd-unit")).to_have_text("hours")
+    page.get_by_label("Value", exact=True).nth(1).fill("24")
+
+    # the JSON-logic tab shows the same condition and round-trips
+    page.get_by_role("tab", name="JSON-logic").click()
+    json_box = page.get_by_label("Condition as JSON-logic")
+    expect(json_box).to_have_value('{\n  "and": [\n    {\n      "==": [\n        {\n          "var": "stage"\n'
+                                   '        },\n        "approval"\n      ]\n    },\n    {\n      ">": [\n'
+                                   '        {\n          "var": "hours_in_stage"\n        },\n        24\n      ]\n'
+                                   '    }\n  ]\n}')
+    page.get_by_role("tab", name="Visual builder").click()
+    expect(page.get_by_label("Value", exact=True).nth(1)).to_have_value("24")
+
+    # then: a to-do for the current approver, copied to their manager
+    page.get_by_role("button", name="Add a to-do").click()
+    page.get_by_label("Assignee", exact=True).select_option(label="The current approver")
+    page.get_by_label("Copy to", exact=True).select_option(label="The current approver's manager")
+    page.get_by_label("Priority", exact=True).select_option(label="High")
+    page.get_by_label("Title", exact=True).fill("Approve {{ order.number }} now")
+
+    page.get_by_role("button", name="Dry run").click()
+    dry = page.locator("#rd-dry table")
+    expect(dry).to_contain_text("WAIT-30H")
+    expect(dry).to_contain_text("CreateTodo: Approve WAIT-30H now")
+    expect(dry).not_to_contain_text("WAIT-2H")
+
+    page.get_by_role("button", name="Publish").click()
+    expect(page.locator("#rd-status")).to_have_text("Published.")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Enable").click()
+    expect(page.locator("#rd-status")).to_have_text("Enabled.")
+
+    # the next scan (drained inline, as the worker would run it)
+    assert scan_time_rules(live_engine, datetime.now(UTC)) >= 1
+
+    context = browser.new_context(locale="en-US")
+    try:
+        approver_page = context.new_page()
+        sign_in(approver_page, base_url, "rules.approver")
+        approver_page.goto(f"{base_url}/inbox")
+        expect(approver_page.get_by_text("Approve WAIT-30H now")).to_be_visible()
+        expect(approver_page.get_by_text("Approve WAIT-2H now")).to_have_count(0)
+    finally:
+        context.close()
+    with live_engine.connect() as conn:
+        from sqlalchemy import select
+
+        cc = conn.execute(select(InboxItem.kind).where(InboxItem.assignee_id == boss.id,
+                                                       InboxItem.title == "Approve WAIT-30H now")).scalars().all()
+    assert cc == ["cc"]
+
+    # the designer shows the firing in the rule's history
+    page.goto(f"{base_url}/designer/rules/browser_approval_wait")
+    expect(page.get_by_role("link", name="WAIT-30H")).to_be_visible()
