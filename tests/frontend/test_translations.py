@@ -28,9 +28,11 @@ SCOPE = [
     "frontend/templates/orders/detail.html",
     "frontend/templates/admin/*.html",
     "frontend/templates/dashboard/*.html",
+    "designer/templates/rules/*.html",
+    "designer/pages/rules.py",
 ]
 # Modules whose error-message registries ({code: English template}) must be translated too.
-ERROR_MESSAGE_SOURCES = ["backend/i18n.py", "frontend/pages/*.py"]
+ERROR_MESSAGE_SOURCES = ["backend/i18n.py", "frontend/pages/*.py", "backend/rules/messages.py"]
 
 LOCALE = "zh_CN"
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sdif]")
