@@ -165,3 +165,23 @@ class TestWebsocket:
                 "/ws/live", headers={"Origin": "http://evil.example"}) as ws:
             ws.receive_text()
         assert closed.value.code == 4401
+
+
+class TestListenerLifecycle:
+    def test_an_app_on_postgresql_listens_while_it_runs(self, db_url, settings):
+        if not db_url.startswith("postgresql"):
+            pytest.skip("only a PostgreSQL engine needs the listener")
+        from fastapi.testclient import TestClient
+
+        from backend.app import create_app
+
+        engine = make_engine(db_url)
+        try:
+            app = create_app(settings, engine=engine, start_worker=False)
+            with TestClient(app):
+                names = [t.name for t in threading.enumerate()]
+                assert "gendan-live-listen" in names
+            time.sleep(0.2)
+            assert "gendan-live-listen" not in [t.name for t in threading.enumerate() if t.is_alive()]
+        finally:
+            engine.dispose()
