@@ -97,7 +97,7 @@ class JsonValue(FunctionElement):
     PostgreSQL `->` / `->>` with json_typeof (or jsonb_typeof for a JSONB column).
     """
 
-    inherit_cache = True
+    inherit_cache = False  # rendering depends on an attribute, not only on the clauses: never cache
     name = "json_value"
 
     def __init__(self, data: ColumnElement[Any], key: str, kind: FactType) -> None:

@@ -111,7 +111,7 @@ class _Extreme(FunctionElement):
     """min/max of several numbers: SQLite's scalar min()/max(), PostgreSQL's LEAST/GREATEST."""
 
     type = Float()
-    inherit_cache = True
+    inherit_cache = False  # rendering depends on an attribute, not only on the clauses: never cache
     name = "extreme"
 
     def __init__(self, pick: str, *args: ColumnElement[Any]) -> None:
@@ -135,7 +135,7 @@ class _JsonArray(FunctionElement):
     """Tests on a JSON column holding a list: is it an array / is it non-empty / holds a string."""
 
     type = Boolean()
-    inherit_cache = True
+    inherit_cache = False  # rendering depends on an attribute, not only on the clauses: never cache
     name = "json_array_test"
 
     def __init__(self, test: str, column: ColumnElement[Any], *args: ColumnElement[Any]) -> None:

@@ -163,3 +163,13 @@ class TestCatalogue:
     def test_naive_now_rejected(self):
         with pytest.raises(ValueError, match="facts.naive_now"):
             FactContext(now=datetime(2026, 1, 1))
+
+
+class TestSqlCaching:
+    def test_designed_fields_of_different_types_never_share_cached_sql(self, db):
+        """JsonValue renders by field type; SQLAlchemy's statement cache must not mix two of them."""
+        insert_orders(db, [order(1, data={"weight": 0.5}), order(2, data={"incoterm": "FOB"})])
+        with db.connect() as conn:
+            for name, expected in [("data.incoterm", {2}), ("data.weight", {1}), ("data.urgent", set())] * 2:
+                query = select(sales_order.c.id).where(fact_sql(name, sales_order.c, CATALOGUE, CTX).is_not(None))
+                assert set(conn.scalars(query)) == expected, name
