@@ -62,6 +62,7 @@ UI_STRINGS: dict[str, str] = {
     "Default": "默认值",
     "Columns": "列",
     "Add column": "添加列",
+    "All properties (JSON)": "全部属性（JSON）",
     "Totals": "合计",
     "Drag field types here": "将字段类型拖到这里",
     "Select a field to edit its properties.": "选择一个字段以编辑其属性。",

@@ -49,7 +49,7 @@ def _js_strings() -> dict[str, str]:
         "default": "Default", "columns": "Columns", "totals": "Totals", "duplicate": "Duplicate",
         "delete": "Delete", "empty": "Drag field types here", "saved": "Draft saved.",
         "published": "Published version %(version)s.", "fix": "Fix the problems marked on the form.",
-        "add_column": "Add column",
+        "add_column": "Add column", "advanced": "All properties (JSON)",
     }
     out = {k: i18n.gettext(v) for k, v in words.items()}
     out["types"] = {t: i18n.gettext(label) for t, label in PALETTE}

@@ -202,3 +202,23 @@ class TestAttachmentsOnTheOrderForm:
                                                 "planned_delivery": "2026-12-24"})
         assert resp.status_code == 422
         assert re.search(r'id="err-form-contract"[^>]*>此字段为必填项。<', resp.text)
+
+
+class TestImportFile:
+    def test_multipart_import_of_an_exported_file(self, client, session):
+        make_user(session, username="des", roles=["designer"])
+        session.commit()
+        auth = bearer(client, "des")
+        publish(client, auth)
+        exported = client.get("/api/v1/forms/order/versions/1/export", headers=auth).content
+        resp = client.post("/api/v1/forms/import", headers=auth,
+                           files={"file": ("form-order-v1.json", exported, "application/json")})
+        assert resp.status_code == 201 and resp.json()["status"] == "draft"
+
+    def test_import_of_a_broken_file_names_the_problem(self, client, session):
+        make_user(session, username="des", roles=["designer"])
+        session.commit()
+        resp = client.post("/api/v1/forms/import", headers={**bearer(client, "des"), "Accept-Language": "en"},
+                           files={"file": ("x.json", b"{not json", "application/json")})
+        assert resp.status_code == 422
+        assert resp.json()["error"]["fields"]["_"]["code"] == "form.json_invalid"

@@ -227,6 +227,9 @@
         if (v === "") delete f.default; else f.default = v;
       });
     }
+    // every other property (placeholder, pattern, lengths, dates, decimals, currency, result
+    // type, file size, ...) through the field's own JSON; the server checks it on save
+    json(T.advanced, f, (v) => { if (v && typeof v === "object") defn.fields[selected] = v; });
   }
 
   function clean(obj) {
