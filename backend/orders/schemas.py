@@ -131,7 +131,7 @@ class OrderFilter(BaseModel):
     delivery_to: date | None = None
     amount_min: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] | None = None
     amount_max: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] | None = None
-    tag: str | None = None
+    tag: str | None = Field(default=None, max_length=40)
     sort: SortKey = "created_at"
     direction: Literal["asc", "desc"] = "desc"
     limit: int = Field(default=50, ge=1, le=200)

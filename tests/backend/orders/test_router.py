@@ -48,3 +48,25 @@ class TestUpdateOrder:
         assert stale.status_code == 409
         assert stale.json()["error"]["params"]["current_version"] == 2
         assert client.get(f"/api/v1/orders/{order.id}", headers=auth).json()["amount"] == "2000.00"
+
+
+class TestEventHistory:
+    def test_history_shows_who_when_before_and_after_in_order(self, client, session):
+        rep = make_user(session, username="rep", roles=["sales"], display_name="Rep Wang")
+        boss = make_user(session, username="boss", roles=["admin"], display_name="Boss Li")
+        customer = make_customer(session)
+        session.commit()
+        created = client.post("/api/v1/orders", json={"customer_id": customer.id, "amount": "10"},
+                              headers=bearer(client, "rep")).json()
+        client.patch(f"/api/v1/orders/{created['id']}", json={"version": 1, "stage": "approval"},
+                     headers=bearer(client, "boss"))
+        client.patch(f"/api/v1/orders/{created['id']}", json={"version": 2, "data": {"po": "PO-1"}},
+                     headers=bearer(client, "rep"))
+        events = client.get(f"/api/v1/orders/{created['id']}/events", headers=bearer(client, "rep")).json()
+        assert [(e["type"], e["actor_id"], e["actor_name"]) for e in events] == [
+            ("created", rep.id, "Rep Wang"), ("stage_entered", boss.id, "Boss Li"), ("updated", rep.id, "Rep Wang")]
+        assert events[1]["before"] == {"stage": "draft"} and events[1]["after"] == {"stage": "approval"}
+        assert events[2]["before"] == {"data": {}} and events[2]["after"] == {"data": {"po": "PO-1"}}
+        assert events[0]["at"] <= events[1]["at"] <= events[2]["at"]
+        order = client.get(f"/api/v1/orders/{created['id']}", headers=bearer(client, "rep")).json()
+        assert order["version"] == 3 and order["updated_at"] == events[2]["at"]
