@@ -53,6 +53,8 @@ def _js_strings() -> dict[str, str]:
     }
     out = {k: i18n.gettext(v) for k, v in words.items()}
     out["types"] = {t: i18n.gettext(label) for t, label in PALETTE}
+    out["status"] = {s: i18n.gettext(s) for s in ("draft", "published", "retired")}
+    out["version"] = i18n.gettext("Version %(version)s")
     return out
 
 

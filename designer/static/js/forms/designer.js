@@ -321,7 +321,7 @@
       (issues[slot] = issues[slot] || []).push(i.message);
     });
     render();
-    $("forms-status").textContent = `v${r.data.version} · ${r.data.status}`;
+    showStatus(r.data);
     refreshPreviews();
     return r.data;
   }
@@ -338,8 +338,13 @@
     }
     issues = {};
     render();
-    $("forms-status").textContent = `v${r.data.version} · ${r.data.status}`;
+    showStatus(r.data);
     showMessage(T.published.replace("%(version)s", r.data.version), false);
+  }
+
+  function showStatus(version) {
+    $("forms-status").textContent =
+      `${T.version.replace("%(version)s", version.version)} · ${T.status[version.status] || version.status}`;
   }
 
   function refreshPreviews() {
