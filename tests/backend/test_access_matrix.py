@@ -64,7 +64,7 @@ def _expected(role: str | None) -> dict[str, int]:
         "departments.update": allowed(200, {"admin"}),
         "customers.list": 200, "customers.get": 200,
         "customers.create": allowed(201, WRITERS_OF_ORDERS), "customers.update": allowed(200, WRITERS_OF_ORDERS),
-        "orders.create": allowed(201, WRITERS_OF_ORDERS),
+        "orders.list": 200, "orders.create": allowed(201, WRITERS_OF_ORDERS),
         "api_keys.list": allowed(200, {"admin"}), "api_keys.create": allowed(201, {"admin"}),
         "api_keys.revoke": allowed(200, {"admin"}),
     }
@@ -101,6 +101,7 @@ def _walk(client, org, role: str | None, headers: dict) -> dict[str, int]:
         "customers.get": ("GET", f"/api/v1/customers/{org['customer'].id}", None),
         "customers.create": ("POST", "/api/v1/customers", {"name": f"Customer of {role}", "email": "c@x.cn"}),
         "customers.update": ("PATCH", f"/api/v1/customers/{org['customer'].id}", {"tier": "key"}),
+        "orders.list": ("GET", "/api/v1/orders?q=AM-", None),
         "orders.create": ("POST", "/api/v1/orders", {"customer_id": org["customer"].id, "amount": "5"}),
         "orders.update": ("PATCH", f"/api/v1/orders/{o[EDITS.get(role or '', 'team')].id}",
                           {"version": 1, "amount": "6"}),
@@ -128,6 +129,10 @@ def test_role_against_every_endpoint(client, org, role):
     assert set(got) == set(expected)
     mismatches = {k: (got[k], expected[k]) for k in expected if got[k] != expected[k]}
     assert mismatches == {}, f"role {role}: endpoint -> (got, expected)"
+    if role is not None:  # the list shows exactly the orders the role may open
+        listed = client.get("/api/v1/orders", params={"q": "AM-", "limit": 200}, headers=headers).json()["items"]
+        by_number = {order.number: name for name, order in org["orders"].items()}
+        assert {by_number[o["number"]] for o in listed if o["number"] in by_number} == VISIBLE[role]
 
 
 def test_sales_list_shows_only_their_team_and_the_page_agrees(client, org):
