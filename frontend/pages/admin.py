@@ -219,6 +219,8 @@ async def update_user(request: Request, session: DbSession, actor: AdminActor, u
     form = await request.form()
     data = _user_form_data(form)
     data.pop("username")
+    if not data["password"]:
+        data.pop("password")  # empty means "keep the password"
     payload, errors = _validate(UserUpdate, data)
     error = None
     if payload is not None and user_id == actor.user_id and "admin" not in (payload.roles or []):

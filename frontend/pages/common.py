@@ -48,10 +48,24 @@ STAGE_LABELS = {
     "invoicing": N_("Invoicing"), "payment": N_("Payment"), "completed": N_("Completed"),
 }
 STATUS_LABELS = {"open": N_("In progress"), "completed": N_("Completed"), "cancelled": N_("Cancelled")}
-ROLE_LABELS = {
-    "admin": N_("Administrator"), "designer": N_("Designer"), "sales": N_("Sales"), "approver": N_("Approver"),
-    "warehouse": N_("Warehouse"), "finance": N_("Finance"), "viewer": N_("Viewer"),
-}
+
+
+def pgettext(context: str, message: str) -> str:
+    """A translation with a context, for English words other areas translate differently
+    (the role "Designer" is 设计人员, the designer pages are 设计器)."""
+    return i18n.translations(i18n.get_locale()).upgettext(context, message)
+
+
+def role_label(role: str) -> str:
+    labels = {
+        "admin": pgettext("role", "Administrator"), "designer": pgettext("role", "Designer"),
+        "sales": pgettext("role", "Sales"), "approver": pgettext("role", "Approver"),
+        "warehouse": pgettext("role", "Warehouse"), "finance": pgettext("role", "Finance"),
+        "viewer": pgettext("role", "Viewer"),
+    }
+    return labels.get(role, role)
+
+
 EVENT_LABELS = {
     "created": N_("Order created"), "updated": N_("Order updated"), "stage_entered": N_("Stage changed"),
     "field_set": N_("Field set"), "tag_added": N_("Tag added"), "risk_flagged": N_("Risk flagged"),
@@ -104,7 +118,7 @@ def _install_globals() -> None:
     # translated labels for codes; unknown codes (a designed stage) show as they are
     env.globals["stage_label"] = lambda stage: i18n.gettext(STAGE_LABELS[stage]) if stage in STAGE_LABELS else stage
     env.globals["status_label"] = lambda s: i18n.gettext(STATUS_LABELS[s]) if s in STATUS_LABELS else s
-    env.globals["role_label"] = lambda role: i18n.gettext(ROLE_LABELS[role]) if role in ROLE_LABELS else role
+    env.globals["role_label"] = role_label
 
 
 _install_globals()

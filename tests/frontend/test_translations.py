@@ -56,8 +56,8 @@ def _scoped_files() -> list[Path]:
     return sorted(files)
 
 
-def extract_msgids() -> dict[str, list[str]]:
-    """msgid (or singular of a plural) -> where it is used."""
+def extract_msgids() -> dict[str | tuple[str, str], list[str]]:
+    """msgid (or singular of a plural; (context, msgid) for pgettext) -> where it is used."""
     mapping = _babel_mapping()
     found: dict[str, list[str]] = {}
     for path in _scoped_files():
@@ -65,11 +65,11 @@ def extract_msgids() -> dict[str, list[str]]:
         match = next(((method, options) for pattern, method, options in mapping if pathmatch(pattern, rel)), None)
         assert match is not None, f"{rel} is in SCOPE but babel.cfg has no extraction method for it"
         method, options = match
-        for lineno, message, _comments, _context in extract_from_file(method, str(path), keywords=DEFAULT_KEYWORDS,
-                                                                      options=options):
+        for lineno, message, _comments, context in extract_from_file(method, str(path), keywords=DEFAULT_KEYWORDS,
+                                                                     options=options):
             msgid = message[0] if isinstance(message, tuple) else message  # a plural is keyed by its singular
             if msgid:
-                found.setdefault(msgid, []).append(f"{rel}:{lineno}")
+                found.setdefault((context, msgid) if context else msgid, []).append(f"{rel}:{lineno}")
     return found
 
 
@@ -97,8 +97,8 @@ def error_message_templates() -> dict[str, str]:
     return out
 
 
-def load_catalog() -> dict[str, str | tuple]:
-    merged: dict[str, str | tuple] = {}
+def load_catalog() -> dict[str | tuple[str, str], str | tuple]:
+    merged: dict[str | tuple[str, str], str | tuple] = {}
     for po in sorted((ROOT / "frontend" / "locale" / LOCALE / "LC_MESSAGES").glob("*.po")):
         with po.open("rb") as fh:
             catalog = read_po(fh, locale=LOCALE)
@@ -106,6 +106,8 @@ def load_catalog() -> dict[str, str | tuple]:
             if not message.id or message.fuzzy:
                 continue
             key = message.id[0] if isinstance(message.id, (tuple, list)) else message.id
+            if message.context:
+                key = (message.context, key)
             strings = message.string if isinstance(message.string, (tuple, list)) else (message.string,)
             if all(strings):
                 merged[key] = message.string
@@ -116,7 +118,7 @@ def load_own_catalog() -> dict[str, str]:
     """The shell's own catalog (messages.po), singular strings only."""
     with (ROOT / "frontend" / "locale" / LOCALE / "LC_MESSAGES" / "messages.po").open("rb") as fh:
         catalog = read_po(fh, locale=LOCALE)
-    return {m.id: m.string for m in catalog if m.id and isinstance(m.id, str) and m.string}
+    return {m.id: m.string for m in catalog if m.id and isinstance(m.id, str) and m.string and not m.context}
 
 
 def _placeholders(text: str) -> set[str]:
@@ -129,6 +131,7 @@ class TestExtraction:
         assert "Sign in to Gendan" in msgids  # a template
         assert "Technical confirmation" in msgids  # N_() in Python
         assert "%(num)d day late" in msgids  # ngettext in a template
+        assert ("role", "Designer") in msgids  # pgettext in Python
         assert len(msgids) > 150
 
     def test_error_registry_is_read(self):
@@ -155,10 +158,11 @@ class TestChineseCatalog:
         catalog = load_catalog()
         msgids = extract_msgids() if source == "templates" else {t: [] for t in error_message_templates().values()}
         wrong = []
-        for msgid in msgids:
-            translated = catalog.get(msgid)
+        for key in msgids:
+            translated = catalog.get(key)
             if translated is None:
                 continue
+            msgid = key[1] if isinstance(key, tuple) else key
             for text in translated if isinstance(translated, tuple) else (translated,):
                 if not _placeholders(text) <= _placeholders(msgid) | {"num"}:
                     wrong.append((msgid, text))
@@ -177,3 +181,20 @@ class TestChineseCatalog:
         clashes = {msgid: (own, runtime.ugettext(msgid)) for msgid, own in load_own_catalog().items()
                    if msgid in scoped and runtime.ugettext(msgid) != own}
         assert not clashes, clashes
+
+
+def test_a_context_keeps_the_role_apart_from_the_designer_pages():
+    from backend import i18n
+    from frontend.pages.common import role_label
+
+    token = i18n.set_locale("zh_CN")
+    try:
+        assert role_label("designer") == "设计人员"
+        assert i18n.gettext("Designer") == "设计器"
+    finally:
+        i18n.reset_locale(token)
+    token = i18n.set_locale("en")
+    try:
+        assert role_label("designer") == "Designer"
+    finally:
+        i18n.reset_locale(token)
