@@ -209,8 +209,8 @@ def _multi_select(f: FormField, raw: Any, path: str, _tz: Any) -> tuple[Any, lis
 
 
 def _checkbox(f: FormField, raw: Any, path: str) -> tuple[Any, list[Issue]]:
-    if raw is None:
-        return False, []
+    if is_empty(raw):
+        return False, []  # an HTML form sends nothing for an unchecked box
     if isinstance(raw, bool):
         return raw, []
     if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
