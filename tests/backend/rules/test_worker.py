@@ -1,0 +1,195 @@
+"""The monitor under stress: two workers scanning at once on PostgreSQL, and a worker killed with
+SIGKILL in the middle of a scan and restarted. No alert is duplicated and none is missed.
+
+These tests commit for real, so they use their own databases (not the rolled-back fixtures).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from backend.db import make_engine
+from backend.inbox.models import InboxItem
+from backend.migrate import upgrade
+from backend.rules import service, tasks
+from backend.rules.models import RuleDefinitionRow, RuleFiring
+from tests.backend.rules.test_service import actor_of, approval_timeout
+from tests.conftest import PG_URL, _pg_available
+from tests.factories.orders import make_order
+from tests.factories.people import make_department, make_user
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[3]
+NOW = datetime(2026, 11, 24, 2, 30, tzinfo=UTC)
+ORDERS = 120
+
+
+def _fresh_database(kind: str, tmp_path) -> str:
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path}/rules-worker.db"
+    else:
+        if not _pg_available():
+            pytest.skip(f"no PostgreSQL server at {PG_URL}")
+        name = f"gendan_rules_worker_{os.getpid()}"
+        admin = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        admin.dispose()
+        url = PG_URL.rsplit("/", 1)[0] + "/" + name
+    upgrade(url)
+    return url
+
+
+def _drop(url: str) -> None:
+    if url.startswith("sqlite"):
+        return
+    admin = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    admin.dispose()
+
+
+def _seed(engine) -> None:
+    with Session(engine, expire_on_commit=False) as session:
+        boss = make_user(session, roles=("approver",))
+        dept = make_department(session, head=boss)
+        approver = make_user(session, roles=("approver",), department=dept)
+        rep = make_user(session)
+        admin = actor_of(make_user(session, roles=("admin",)), "admin")
+        for i in range(ORDERS + 10):
+            hours = 30 if i < ORDERS else 1  # the last ten have not waited long enough
+            order = make_order(session, owner=rep, stage="approval", at=NOW - timedelta(hours=hours))
+            session.add(InboxItem(dedupe_key=f"flow:{order.id}", order_id=order.id, assignee_id=approver.id,
+                                  kind="approval", title="Approve", created_at=NOW))
+        session.commit()
+        service.save_draft(session, actor=admin, definition=approval_timeout(), now=NOW)
+        service.publish_rule(session, actor=admin, key="approval_timeout", now=NOW)
+        service.enable_rule(session, actor=admin, key="approval_timeout", now=NOW)
+
+
+def _assert_exactly_once(engine) -> None:
+    with engine.connect() as conn:
+        firings = conn.execute(select(RuleFiring.order_id, func.count()).group_by(RuleFiring.order_id)).all()
+        todos = conn.execute(
+            select(InboxItem.order_id, func.count()).where(InboxItem.source == "rule", InboxItem.kind == "rule_alert")
+            .group_by(InboxItem.order_id)
+        ).all()
+    assert len(firings) == ORDERS and {n for _, n in firings} == {1}
+    assert len(todos) == ORDERS and {n for _, n in todos} == {1}
+
+
+def test_two_workers_on_postgresql_fire_each_alert_once(tmp_path):
+    url = _fresh_database("postgresql", tmp_path)
+    engine = make_engine(url)
+    try:
+        _seed(engine)
+        results, errors = [], []
+        barrier = threading.Barrier(2)
+
+        def worker():
+            try:
+                barrier.wait()
+                results.append(tasks.scan_time_rules(engine, NOW))
+            except Exception as exc:  # surfaced below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert errors == []
+        assert sum(results) == ORDERS
+        _assert_exactly_once(engine)
+
+        # even when both ignore the lock and scan the same rule at once, the unique key holds
+        with Session(engine) as session:
+            session.execute(sa.delete(RuleFiring))
+            session.execute(sa.delete(InboxItem).where(InboxItem.source == "rule"))
+            session.execute(sa.text("DELETE FROM rule_order_state"))
+            session.commit()
+
+        def unlocked():
+            barrier.wait()
+            with Session(engine, expire_on_commit=False) as session:
+                row = session.exec(select(RuleDefinitionRow).where(RuleDefinitionRow.enabled.is_(True))).scalars().one()
+                try:
+                    results.append(tasks.scan_rule(session, row, NOW))
+                    session.commit()
+                except sa.exc.IntegrityError:  # lost the race on a rule_order_state row: rerun once
+                    session.rollback()
+                    results.append(tasks.scan_rule(session, row, NOW))
+                    session.commit()
+
+        results.clear()
+        threads = [threading.Thread(target=unlocked) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        _assert_exactly_once(engine)
+    finally:
+        engine.dispose()
+        _drop(url)
+
+
+CHILD = textwrap.dedent("""
+    import sys, time
+    from datetime import datetime
+    from backend.db import make_engine
+    from backend.rules import service, tasks
+    real_fire = service.fire
+    count = 0
+    def slow_fire(*args, **kwargs):
+        global count
+        count += 1
+        result = real_fire(*args, **kwargs)
+        if count == 50:
+            print("MID-SCAN", flush=True)
+            time.sleep(120)  # the parent kills us here, with 50 firings flushed but not committed
+        return result
+    service.fire = slow_fire
+    tasks.scan_time_rules(make_engine(sys.argv[1]), datetime.fromisoformat(sys.argv[2]))
+""")
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_worker_killed_mid_scan_then_restarted(kind, tmp_path):
+    url = _fresh_database(kind, tmp_path)
+    engine = make_engine(url)
+    try:
+        _seed(engine)
+        child = subprocess.Popen([sys.executable, "-c", CHILD, url, NOW.isoformat()], cwd=ROOT,
+                                 stdout=subprocess.PIPE, text=True)
+        try:
+            line = child.stdout.readline()
+            assert line.strip() == "MID-SCAN"
+            os.kill(child.pid, signal.SIGKILL)
+            child.wait(10)
+        finally:
+            if child.poll() is None:
+                child.kill()
+        time.sleep(0.2)
+        with engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(RuleFiring)).scalar_one() == 0
+        # the restarted worker's next scan does the whole job, once
+        assert tasks.scan_time_rules(engine, NOW + timedelta(minutes=1)) == ORDERS
+        assert tasks.scan_time_rules(engine, NOW + timedelta(minutes=2)) == 0
+        _assert_exactly_once(engine)
+    finally:
+        engine.dispose()
+        _drop(url)
