@@ -67,6 +67,15 @@ def test_publish_shows_each_problem_on_its_field(page: Page, base_url, seed, cle
     # undo the key change: the duplicate is gone from the draft
     page.get_by_role("button", name="撤销").click()
     expect(canvas.locator("li[data-index]").nth(1)).to_contain_text("text_1")
+    # a line-items table's columns are edited in place
+    drag(page, page.locator('#forms-palette li[data-type="line_items"]'), canvas)
+    expect(canvas.locator("li[data-index]")).to_have_count(3)
+    columns = page.locator("#forms-properties .fd-column")
+    expect(columns).to_have_count(4)
+    page.get_by_role("button", name="添加列").click()
+    expect(columns).to_have_count(5)
+    page.get_by_role("button", name="撤销").click()
+    expect(columns).to_have_count(4)
 
 
 def test_design_publish_and_fill_the_order_form(page: Page, base_url, seed, clean_forms):

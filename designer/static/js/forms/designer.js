@@ -217,7 +217,7 @@
     }
     if (f.type === "computed") json(T.expression, f.expression, (v) => { f.expression = v; });
     if (f.type === "line_items") {
-      json(T.columns, f.columns, (v) => { f.columns = v || []; });
+      columnsEditor(f);
       text(T.totals, (f.totals || []).join(", "), (v) => {
         f.totals = v.split(",").map((s) => s.trim()).filter(Boolean);
       });
@@ -230,6 +230,72 @@
     // every other property (placeholder, pattern, lengths, dates, decimals, currency, result
     // type, file size, ...) through the field's own JSON; the server checks it on save
     json(T.advanced, f, (v) => { if (v && typeof v === "object") defn.fields[selected] = v; });
+  }
+
+  const COLUMN_TYPES = ["text", "long_text", "number", "money", "percent", "date", "datetime", "single_select",
+    "multi_select", "checkbox", "user", "department", "customer", "phone", "email", "attachment", "image",
+    "computed"];
+
+  function columnsEditor(f) {
+    const box = document.createElement("fieldset");
+    const legend = document.createElement("legend");
+    legend.textContent = T.columns;
+    box.appendChild(legend);
+    (f.columns || []).forEach((c, ci) => {
+      const row = document.createElement("div");
+      row.className = "fd-column";
+      const n = ci + 1;
+      const input = (caption, value, set) => {
+        const el = document.createElement("input");
+        el.value = value || "";
+        el.setAttribute("aria-label", `${T.columns} ${n} ${caption}`);
+        el.placeholder = caption;
+        el.addEventListener("change", () => change(() => set(el.value)));
+        row.appendChild(el);
+      };
+      input(T.key, c.key, (v) => { c.key = v; });
+      input(T.label_zh, (c.label || {})["zh-CN"], (v) => { c.label = { ...c.label, "zh-CN": v }; });
+      input(T.label_en, (c.label || {}).en, (v) => { c.label = { ...c.label, en: v }; });
+      const type = document.createElement("select");
+      type.setAttribute("aria-label", `${T.columns} ${n}`);
+      COLUMN_TYPES.forEach((t) => {
+        const o = document.createElement("option");
+        o.value = t; o.textContent = T.types[t] || t; o.selected = c.type === t;
+        type.appendChild(o);
+      });
+      type.addEventListener("change", () => change(() => {
+        c.type = type.value;
+        if (c.type === "computed" && c.expression === undefined) { c.expression = 0; c.result_type = "number"; }
+      }));
+      row.appendChild(type);
+      const req = document.createElement("input");
+      req.type = "checkbox"; req.checked = !!c.required;
+      req.setAttribute("aria-label", `${T.columns} ${n} ${T.required}`);
+      req.addEventListener("change", () => change(() => { c.required = req.checked; }));
+      row.appendChild(req);
+      row.appendChild(button(T.delete, () => change(() => {
+        f.columns.splice(ci, 1);
+        f.totals = (f.totals || []).filter((k) => k !== c.key);
+      })));
+      if (c.type === "computed") {
+        const expr = document.createElement("textarea");
+        expr.value = JSON.stringify(c.expression === undefined ? 0 : c.expression);
+        expr.setAttribute("aria-label", `${T.columns} ${n} ${T.expression}`);
+        expr.addEventListener("change", () => {
+          try { const v = JSON.parse(expr.value); expr.setCustomValidity(""); change(() => { c.expression = v; }); }
+          catch (e) { expr.setCustomValidity(e.message); expr.reportValidity(); }
+        });
+        row.appendChild(expr);
+      }
+      box.appendChild(row);
+    });
+    box.appendChild(button(T.add_column, () => change(() => {
+      const keys = new Set((f.columns || []).map((c) => c.key));
+      let k = 1;
+      while (keys.has(`column_${k}`)) k += 1;
+      f.columns = [...(f.columns || []), { key: `column_${k}`, type: "text", label: both(`列${k}`, `Column ${k}`) }];
+    })));
+    props.appendChild(box);
   }
 
   function clean(obj) {
@@ -414,7 +480,8 @@
   $("forms-undo").addEventListener("click", () => {
     if (!undoStack.length) return;
     defn = JSON.parse(undoStack.pop());
-    selected = null;
+    if (selected !== null && selected >= defn.fields.length) selected = null;
+    issues = {};
     $("forms-undo").disabled = !undoStack.length;
     render();
   });
