@@ -218,3 +218,26 @@ class TestOrdersValidatedByTheirForm:
         new["fields"][2]["columns"][1]["type"] = "text"
         compat = compatibility(parse_definition(order_form()), parse_definition(new))
         assert service.count_affected_orders(session, "order", compat) == 1
+
+
+class TestUniqueLookup:
+    @pytest.mark.parametrize(("field_type", "first", "clash", "other"),
+                             [("text", "PO-7", "PO-7", "PO-8"), ("number", 42, "42", 43)])
+    def test_unique_values_by_type(self, session, designer, rep, now, field_type, first, clash, other):
+        definition = order_form()
+        definition["fields"][1] = {"key": "ref", "type": field_type, "unique": True, "label": {"en": "Ref"}}
+        publish(session, designer, definition, now)
+        customer = make_customer(session)
+
+        def create(value):
+            return orders_service.create_order(session, actor=rep, now=now, payload=OrderCreate(
+                customer_id=customer.id, amount="1", data={"planned_delivery": "2026-12-01", "ref": value}))[0]
+
+        made = create(first)
+        create(other)
+        with pytest.raises(GendanError) as exc:
+            create(clash)
+        assert exc.value.fields["ref"] == ("form.value_taken", {"field": "ref", "number": made.number})
+        # updating the order itself keeps its own value
+        orders_service.update_order(session, actor=rep, order_id=made.id, now=now,
+                                    payload=OrderUpdate(version=made.version, data={"ref": first, "items": []}))
