@@ -153,14 +153,22 @@ def create_order(session: Session, *, actor: Actor, payload: OrderCreate, now: d
     """
     if not actor.can_write or not actor.has_role("admin", "sales"):
         raise GendanError("auth.forbidden")
+    return _on_fresh_snapshot(session, lambda: _create_once(session, actor=actor, payload=payload, now=now))
+
+
+def _on_fresh_snapshot(session: Session, use_case: Callable[[], Any]) -> Any:
+    """Run a write use case; on SQLite, run it again when a concurrent writer got there first.
+
+    SQLite cannot write on a read snapshot that another connection's commit made stale ("database
+    is locked"). The retry takes the write lock first (a no-op UPDATE waits in the busy handler
+    until the other writer commits), so its reads see that commit: the loser of a create race finds
+    the winner's order, the loser of an update race gets the version conflict. PostgreSQL needs no
+    retry: it waits on the row lock or the unique index instead.
+    """
     for attempt in range(3):
         try:
-            return _create_once(session, actor=actor, payload=payload, now=now)
+            return use_case()
         except OperationalError as exc:
-            # SQLite: a concurrent writer committed after this transaction's first read, so it
-            # cannot write on that snapshot ("database is locked"). Start over, taking the write
-            # lock first (a no-op UPDATE waits in the busy handler until the winner commits), so
-            # the fresh snapshot sees the winner's row. PostgreSQL waits on the unique index instead.
             if attempt == 2 or session.get_bind().dialect.name != "sqlite" or "locked" not in str(exc):
                 raise
             session.rollback()
@@ -228,6 +236,12 @@ def update_order(session: Session, *, actor: Actor, order_id: int, payload: Orde
     nulls = {k: ("field.not_nullable", {"field": k}) for k in NOT_NULLABLE if k in changes and changes[k] is None}
     if nulls:
         raise GendanError("validation.failed", {"count": len(nulls)}, status=422, fields=nulls)
+    return _on_fresh_snapshot(session, lambda: _update_once(session, actor=actor, order_id=order_id,
+                                                            payload=payload, changes=dict(changes), now=now))
+
+
+def _update_once(session: Session, *, actor: Actor, order_id: int, payload: OrderUpdate, changes: dict[str, Any],
+                 now: datetime) -> OrderRead:
     order = access.get_visible_order(session, actor, order_id, for_update=True)
     if order.version != payload.version:
         raise GendanError("order.version_conflict", {"current_version": order.version, "sent_version": payload.version})

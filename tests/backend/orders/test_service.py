@@ -268,3 +268,53 @@ class TestConcurrentCreate:
         assert not [r for r in results if isinstance(r, Exception)], results
         numbers = sorted(r[0].number for r in results)
         assert len(set(numbers)) == 2 and all(created for _, created in results)
+
+
+class TestConcurrentUpdate:
+    def test_two_updates_from_one_version_one_wins_one_gets_409(self, engine, committed, now):
+        user_id, customer_id = committed
+        with new_session(engine) as s:
+            read, _ = service.create_order(s, actor=auth_service.load_actor(s, user_id), now=now,
+                                           payload=OrderCreate(customer_id=customer_id, amount=Decimal("1.00")))
+        arrived = threading.Barrier(2)
+        waited: set[int] = set()
+
+        def meet(session_, order_, *, actor, now, is_new):
+            # both pass the version check together where the database lets them (SQLite); where a row
+            # lock holds the second one back (PostgreSQL), the first goes on after a short wait
+            if not is_new and threading.get_ident() not in waited:
+                waited.add(threading.get_ident())
+                try:
+                    arrived.wait(timeout=2)
+                except threading.BrokenBarrierError:
+                    pass
+
+        results: list = [None, None]
+
+        def run(i: int, amount: str) -> None:
+            with new_session(engine) as s:
+                try:
+                    results[i] = service.update_order(s, actor=auth_service.load_actor(s, user_id), order_id=read.id,
+                                                      payload=OrderUpdate(version=1, amount=Decimal(amount)), now=now)
+                except Exception as exc:  # collected and checked below
+                    results[i] = exc
+
+        service.before_save_hooks.append(meet)
+        try:
+            threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(("2.00", "3.00"))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+        finally:
+            service.before_save_hooks.remove(meet)
+        winners = [r for r in results if not isinstance(r, Exception)]
+        losers = [r for r in results if isinstance(r, Exception)]
+        assert len(winners) == 1 and len(losers) == 1, results
+        assert isinstance(losers[0], GendanError) and losers[0].code == "order.version_conflict"
+        assert losers[0].params["current_version"] == 2
+        with new_session(engine) as s:
+            stored = s.get(Order, read.id)
+            assert (stored.version, stored.amount) == (2, winners[0].amount)
+            types = s.exec(select(OrderEvent.type).where(OrderEvent.order_id == read.id)).scalars().all()
+            assert sorted(types) == ["created", "updated"]
