@@ -26,7 +26,23 @@ _LOGIC_CODES = {
     "logic.bad_arity": "form.expression_arity",
     "logic.bad_var": "form.expression_dynamic_var",
     "logic.object_not_operation": "form.expression_invalid",
+    "logic.type_mismatch": "form.expression_type_mismatch",
 }
+_LOGIC_TYPES = {
+    "date": "date", "datetime": "datetime", "number": "number", "money": "number", "percent": "number",
+    "checkbox": "bool", "multi_select": "list", "line_items": "list", "attachment": "list", "image": "list",
+}
+
+
+def _logic_types(scope: Scope) -> dict[str, str] | None:
+    """Field name -> JSON-logic type, so `validate_logic` can refuse a date compared with a number."""
+    if scope.kind not in ("form", "row"):
+        return None
+    out = {}
+    for key, f in scope.fields.items():
+        kind = (f.result_type or "number") if f.type == FieldType.COMPUTED else f.type.value
+        out[key] = _LOGIC_TYPES.get(kind, "string")
+    return out
 
 MAX_EXPRESSION_NODES = 500
 MAX_EXPRESSION_DEPTH = 32
@@ -52,10 +68,14 @@ def check_expression(expr: Any, scope: Scope, path: str) -> ExpressionCheck:
     """Every problem in `expr` (unknown operator, unknown field, dynamic var, too big) and the
     fields it reads. `path` prefixes issue paths (`fields[3].expression`)."""
     result = ExpressionCheck()
-    for issue in jsonlogic.validate_logic(expr, None, path=path):
+    for issue in jsonlogic.validate_logic(expr, _logic_types(scope), path=path):
+        if issue.code == "logic.unknown_field":
+            continue  # reported by the scope-aware walk below, with line-item columns understood
         code = _LOGIC_CODES.get(issue.code, "form.expression_invalid")
         params = dict(issue.params)
-        if code == "form.expression_invalid":
+        if code == "form.expression_type_mismatch":
+            params = {"name": params.get("field"), "type": params.get("type"), "value": params.get("value")}
+        elif code == "form.expression_invalid":
             params = {"detail": issue.code}
         elif code == "form.expression_dynamic_var":
             params = {"operator": "var"}

@@ -116,6 +116,8 @@ MESSAGES: dict[str, dict[str, str]] = {
                                     "zh-CN": "“{operator}”必须直接写明字段名。"},
     "form.expression_arity": {"en": "“{operator}” needs at least {min} arguments.",
                               "zh-CN": "“{operator}”至少需要 {min} 个参数。"},
+    "form.expression_type_mismatch": {"en": "The formula compares {type} field “{name}” with {value}.",
+                                      "zh-CN": "公式把 {type} 类型的字段“{name}”与 {value} 比较。"},
     "form.expression_too_large": {"en": "The formula is too large ({nodes} parts, at most {max}).",
                                   "zh-CN": "公式过大（{nodes} 个部分，最多 {max} 个）。"},
     "form.expression_too_deep": {"en": "The formula is nested too deeply (at most {max} levels).",

@@ -153,11 +153,13 @@ class TestExpressions:
             ({"map": [{"var": "items"}, {"var": "colour"}]}, "form.expression_unknown_field"),
             ({"reduce": [{"var": "items"}, {"+": [{"var": "acc"}, 1]}, 0]}, "form.expression_unknown_field"),
             ({"var": "title"}, "form.expression_unknown_field"),  # a section holds no value
+            ({"<": [{"var": "due"}, 5]}, "form.expression_type_mismatch"),  # a date is not a number
         ],
     )
     def test_bad_expression(self, expression, code):
         raw = _form(
             {"key": "title", "type": "section", "label": {"en": "T"}},
+            {"key": "due", "type": "date", "label": {"en": "Due"}},
             {"key": "items", "type": "line_items", "label": {"en": "I"},
              "columns": [{"key": "qty", "type": "number", "label": {"en": "Q"}}]},
             {"key": "c", "type": "computed", "label": {"en": "C"}, "expression": expression},
@@ -173,11 +175,13 @@ class TestExpressions:
             {"if": [{"missing": ["qty_total"]}, 0, {"var": "qty_total"}]},
             {"var": ["items.0.qty", 0]},
             {"map": [{"merge": [[1, 2]]}, {"var": "anything_goes_in_an_unknown_row"}]},
+            {">": [{"var": "due"}, "2026-12-01"]},
         ],
     )
     def test_good_expression(self, expression):
         raw = _form(
             {"key": "qty_total", "type": "number", "label": {"en": "Q"}},
+            {"key": "due", "type": "date", "label": {"en": "Due"}},
             {"key": "items", "type": "line_items", "label": {"en": "I"},
              "columns": [{"key": "qty", "type": "number", "label": {"en": "Q"}}]},
             {"key": "c", "type": "computed", "label": {"en": "C"}, "expression": expression},
