@@ -29,7 +29,7 @@ STATUS = {
     "flow.not_initiator": 403,
 }
 
-MESSAGES: dict[str, str] = {
+ERROR_MESSAGES: dict[str, str] = {
     # refused actions
     "flow.not_found": "Flow %(key)s was not found.",
     "flow.no_draft": "Flow %(key)s has no draft to publish.",
@@ -102,12 +102,12 @@ MESSAGES: dict[str, str] = {
 
 
 def register() -> None:
-    i18n.register_error_messages(MESSAGES)
+    i18n.register_error_messages(ERROR_MESSAGES)
 
 
 def render(code: str, params: dict[str, Any]) -> str:
     """The issue or error as a sentence in the request's language."""
-    template = MESSAGES.get(code, code)
+    template = ERROR_MESSAGES.get(code, code)
     text = i18n.translations(i18n.get_locale()).ugettext(template)
     safe = {k: (", ".join(map(str, v)) if isinstance(v, (list, tuple)) else v) for k, v in params.items()}
     try:

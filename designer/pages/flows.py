@@ -21,7 +21,7 @@ from backend.errors import GendanError
 from backend.flows import service, service_instance
 from backend.flows.schemas import FlowInstanceRead, InstanceAction, TaskAction
 from backend.orders.access import get_visible_order
-from frontend.pages.common import PageActor
+from frontend.pages.common import N_, PageActor
 from frontend.templating import is_htmx, render
 
 router = APIRouter(include_in_schema=False)
@@ -33,6 +33,23 @@ PALETTE = [
 ]
 
 
+FLOW_STATUS = {
+    "not_started": N_("Not started"), "running": N_("Running"), "sent_back": N_("Returned to the initiator"),
+    "rejected": N_("Rejected"), "withdrawn": N_("Withdrawn"), "completed": N_("Completed"),
+    "cancelled": N_("Cancelled"),
+}
+VERSION_STATUS = {"draft": N_("Draft"), "published": N_("Published"), "retired": N_("Retired"), "new": N_("New flow")}
+ACTIONS = {
+    "started": N_("Flow started"), "approved": N_("Approved"), "rejected": N_("Rejected"),
+    "task_completed": N_("Task done"), "node_completed": N_("Step completed"), "sent_back": N_("Returned"),
+    "transferred": N_("Transferred"), "signer_added": N_("Approver added"), "commented": N_("Comment"),
+    "withdrawn": N_("Withdrawn"), "urged": N_("Urged"), "resubmitted": N_("Resubmitted"),
+    "timed_out": N_("Time limit reached"), "wait_over": N_("Waiting over"), "skipped": N_("Skipped: nobody found"),
+    "blocked": N_("Stopped: nobody found"), "join_fired": N_("Branches joined"), "finished": N_("Flow finished"),
+}
+LABELS = {"flow_status": FLOW_STATUS, "version_status": VERSION_STATUS, "actions": ACTIONS}
+
+
 def _require_designer(actor) -> None:
     if not (actor.is_admin or actor.has_role("designer")):
         raise GendanError("auth.forbidden")
@@ -42,7 +59,7 @@ def _require_designer(actor) -> None:
 def flow_list(request: Request, session: DbSession, actor: PageActor):
     _require_designer(actor)
     flows = service.list_flows(session, actor=actor)
-    return render(request, "flows/list.html", {"nav": "designer", "flows": flows,
+    return render(request, "flows/list.html", {"nav": "designer", "flows": flows, "labels": LABELS,
                                                "default_key": service.DEFAULT_FLOW_KEY})
 
 
@@ -54,7 +71,7 @@ def flow_designer(request: Request, session: DbSession, actor: PageActor, key: s
         "key": key, "name": {"zh-CN": key, "en": key}, "nodes": [], "edges": []}
     versions = service.list_versions(session, actor=actor, key=key)
     return render(request, "flows/designer.html", {
-        "nav": "designer", "palette": PALETTE, "flow_key": key, "versions": versions,
+        "nav": "designer", "palette": PALETTE, "flow_key": key, "versions": versions, "labels": LABELS,
         "definition_json": json.dumps(definition, ensure_ascii=False).replace("</", "<\\/"),
         "status": working.status if working else "new", "version": working.version if working else None,
     })
@@ -115,7 +132,7 @@ def _flow_context(request: Request, session, actor, order_id: int) -> dict[str, 
         for node in current.definition["nodes"]:
             required[node["key"]] = node.get("required_fields", [])
     return {"order": order, "flow": current, "picture": flow_picture(current, get_locale()) if current else None,
-            "my_tasks": mine, "required": required,
+            "my_tasks": mine, "required": required, "labels": LABELS,
             "is_initiator": bool(current and current.initiator_id == actor.user_id)}
 
 

@@ -30,9 +30,13 @@ SCOPE = [
     "frontend/templates/dashboard/*.html",
     "designer/templates/rules/*.html",
     "designer/pages/rules.py",
+    "designer/templates/flows/*.html",
+    "designer/pages/flows.py",
+    "frontend/templates/orders/_flow*.html",
 ]
 # Modules whose error-message registries ({code: English template}) must be translated too.
-ERROR_MESSAGE_SOURCES = ["backend/i18n.py", "frontend/pages/*.py", "backend/rules/messages.py"]
+ERROR_MESSAGE_SOURCES = ["backend/i18n.py", "frontend/pages/*.py", "backend/rules/messages.py",
+                         "backend/flows/messages.py"]
 
 LOCALE = "zh_CN"
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sdif]")

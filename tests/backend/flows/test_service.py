@@ -238,12 +238,10 @@ class TestTimersAndHooks:
         assert states == ["done", "pending"]  # the next reminder is scheduled
 
     def test_new_order_starts_the_published_flow(self, session, org, now):
-        from backend.app import _install_hooks
         from backend.orders import service as orders_service
         from backend.orders.schemas import OrderCreate
         from tests.factories.orders import make_customer
 
-        _install_hooks(None)
         publish(session, org, now=now)
         customer = make_customer(session)
         session.commit()
