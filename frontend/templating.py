@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from babel.dates import format_date, format_datetime
+from babel import Locale
+from babel.dates import format_date, format_datetime, get_timezone
 from babel.numbers import format_currency
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -27,20 +29,29 @@ env.install_gettext_callables(  # type: ignore[attr-defined]
 )
 
 
+@cache
+def _babel_locale(name: str) -> Locale:
+    # parsing the locale on every call made formatting ~10x slower (0.4 ms per value, 50 rows x 3)
+    return Locale.parse(name)
+
+
+_SHANGHAI = get_timezone("Asia/Shanghai")
+
+
 def _fmt_date(value: date | None) -> str:
-    return format_date(value, format="medium", locale=i18n.get_locale()) if value else ""
+    return format_date(value, format="medium", locale=_babel_locale(i18n.get_locale())) if value else ""
 
 
 def _fmt_datetime(value: datetime | None) -> str:
     if not value:
         return ""
-    return format_datetime(value, format="short", tzinfo="Asia/Shanghai", locale=i18n.get_locale())
+    return format_datetime(value, format="short", tzinfo=_SHANGHAI, locale=_babel_locale(i18n.get_locale()))
 
 
 def _fmt_money(value: Decimal | float | None, currency: str = "CNY") -> str:
     if value is None:
         return ""
-    return format_currency(value, currency, locale=i18n.get_locale())
+    return format_currency(value, currency, locale=_babel_locale(i18n.get_locale()))
 
 
 env.filters["date"] = _fmt_date
