@@ -207,3 +207,28 @@ class TestCommentAndUrge:
         assert err.value.code == "inbox.not_initiator"
         notes = session.exec(select(Notification).where(Notification.user_id == people["clerk"].user_id)).all()
         assert len(notes) == 2
+
+
+class TestQueryCount:
+    def test_listing_does_not_query_per_item(self, session, now, people):
+        from sqlalchemy import event
+
+        clerk = _user(session, people["clerk"])
+        for n in range(30):
+            order = make_order(session, owner=_user(session, people["rep"]), stage="shipping",
+                               customer=make_customer(session))
+            _todo(session, order, [clerk], key=f"rule:qc:{n}", now=now)
+        statements: list[str] = []
+
+        def count(conn, cursor, statement, *args):
+            statements.append(statement)
+
+        bind = session.get_bind()
+        engine = getattr(bind, "engine", bind)
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            page = inbox_service.list_items(session, actor=people["clerk"], filters=InboxFilter(), now=now)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert page.total == 30 and len(page.items) == 30
+        assert len([s for s in statements if not s.startswith(("SAVEPOINT", "RELEASE"))]) <= 8
