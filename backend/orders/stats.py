@@ -47,9 +47,14 @@ class OrderLine:
     risk_flags: list[str]
 
 
-def count_by_stage(session: Session, *, actor: Actor) -> list[StageCount]:
+def visible_clause(session: Session, actor: Actor):
+    """The row-level filter, built once and passed to several of the queries below."""
+    return access.visible_orders_clause(session, actor)
+
+
+def count_by_stage(session: Session, *, actor: Actor, visible=None) -> list[StageCount]:
     """Open orders per stage, largest first."""
-    visible = access.visible_orders_clause(session, actor)
+    visible = visible if visible is not None else visible_clause(session, actor)
     rows = session.exec(
         select(Order.stage, func.count()).where(visible, Order.status == "open")
         .group_by(Order.stage).order_by(func.count().desc(), Order.stage)
@@ -61,15 +66,16 @@ def _overdue_clause(today: date):
     return (Order.status == "open") & (Order.planned_delivery < today) & Order.stage.not_in(DELIVERED_STAGES)
 
 
-def count_overdue(session: Session, *, actor: Actor, now: datetime) -> int:
-    visible = access.visible_orders_clause(session, actor)
+def count_overdue(session: Session, *, actor: Actor, now: datetime, visible=None) -> int:
+    visible = visible if visible is not None else visible_clause(session, actor)
     return int(session.exec(select(func.count()).select_from(Order)
                             .where(visible, _overdue_clause(now.date()))).scalar_one())
 
 
-def list_overdue(session: Session, *, actor: Actor, now: datetime, limit: int = 10) -> list[OrderLine]:
+def list_overdue(session: Session, *, actor: Actor, now: datetime, limit: int = 10,
+                 visible=None) -> list[OrderLine]:
     """Open, not yet delivered orders whose planned delivery has passed; the longest overdue first."""
-    visible = access.visible_orders_clause(session, actor)
+    visible = visible if visible is not None else visible_clause(session, actor)
     today = now.date()
     rows = session.exec(
         select(Order).where(visible, _overdue_clause(today)).order_by(Order.planned_delivery, Order.id).limit(limit)
@@ -82,15 +88,16 @@ def _risk_clause():
     return func.coalesce(cast(Order.risk_flags, Text), "[]").not_in(["[]", "null"])
 
 
-def count_risk_flagged(session: Session, *, actor: Actor) -> int:
-    visible = access.visible_orders_clause(session, actor)
+def count_risk_flagged(session: Session, *, actor: Actor, visible=None) -> int:
+    visible = visible if visible is not None else visible_clause(session, actor)
     return int(session.exec(select(func.count()).select_from(Order)
                             .where(visible, Order.status == "open", _risk_clause())).scalar_one())
 
 
-def list_risk_flagged(session: Session, *, actor: Actor, now: datetime, limit: int = 10) -> list[OrderLine]:
+def list_risk_flagged(session: Session, *, actor: Actor, now: datetime, limit: int = 10,
+                      visible=None) -> list[OrderLine]:
     """Open orders carrying a risk flag, the most recently changed first."""
-    visible = access.visible_orders_clause(session, actor)
+    visible = visible if visible is not None else visible_clause(session, actor)
     rows = session.exec(
         select(Order).where(visible, Order.status == "open", _risk_clause())
         .order_by(Order.updated_at.desc(), Order.id.desc()).limit(limit)
@@ -102,14 +109,15 @@ def week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def created_per_week(session: Session, *, actor: Actor, now: datetime, weeks: int = 12) -> list[WeekCount]:
+def created_per_week(session: Session, *, actor: Actor, now: datetime, weeks: int = 12,
+                     visible=None) -> list[WeekCount]:
     """Orders created in each of the last `weeks` weeks (Monday to Sunday, UTC), oldest first,
     the current week included. One query: a conditional count per week, so empty weeks show 0."""
     if weeks < 1:
         return []
     first = week_start(now.astimezone(UTC).date()) - timedelta(weeks=weeks - 1)
     bounds = [datetime.combine(first + timedelta(weeks=i), datetime.min.time(), tzinfo=UTC) for i in range(weeks + 1)]
-    visible = access.visible_orders_clause(session, actor)
+    visible = visible if visible is not None else visible_clause(session, actor)
     columns = [
         func.coalesce(func.sum(case(((Order.created_at >= bounds[i]) & (Order.created_at < bounds[i + 1]), 1),
                                     else_=0)), 0)

@@ -35,14 +35,15 @@ class Dashboard:
 
 
 def build_dashboard(session: Session, *, actor: Actor, now: datetime, weeks: int = 12) -> Dashboard:
-    by_stage = stats.count_by_stage(session, actor=actor)
-    per_week = stats.created_per_week(session, actor=actor, now=now, weeks=weeks)
+    visible = stats.visible_clause(session, actor)  # the org-chart walk once, not per query
+    by_stage = stats.count_by_stage(session, actor=actor, visible=visible)
+    per_week = stats.created_per_week(session, actor=actor, now=now, weeks=weeks, visible=visible)
     return Dashboard(
         by_stage=by_stage, open_total=sum(s.count for s in by_stage),
-        overdue_count=stats.count_overdue(session, actor=actor, now=now),
-        overdue=stats.list_overdue(session, actor=actor, now=now),
-        risk_count=stats.count_risk_flagged(session, actor=actor),
-        risky=stats.list_risk_flagged(session, actor=actor, now=now),
+        overdue_count=stats.count_overdue(session, actor=actor, now=now, visible=visible),
+        overdue=stats.list_overdue(session, actor=actor, now=now, visible=visible),
+        risk_count=stats.count_risk_flagged(session, actor=actor, visible=visible),
+        risky=stats.list_risk_flagged(session, actor=actor, now=now, visible=visible),
         weeks=per_week, week_max=max((w.count for w in per_week), default=0),
     )
 

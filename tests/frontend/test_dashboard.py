@@ -91,3 +91,27 @@ class TestDashboardFigures:
         d = build_dashboard(session, actor=_actor(session, rep), now=now, weeks=8)
         assert d.open_total == 2 and d.overdue_count == 1 and d.risk_count == 1
         assert len(d.weeks) == 8 and sum(w.count for w in d.weeks) == 2 and d.week_max == 1
+
+
+class TestDashboardQueryCount:
+    def test_a_fixed_number_of_queries_whatever_the_data(self, session, connection, now):
+        from sqlalchemy import event
+
+        head = make_user(session, roles=["sales"])
+        dep = make_department(session, head=head)
+        members = [make_user(session, roles=["sales"], department=dep) for _ in range(3)]
+        for i, member in enumerate(members * 4):
+            make_order(session, owner=member, stage="production", risk_flags=["x"] if i % 2 else [],
+                       planned_delivery=now.date() - timedelta(days=i + 1), at=now - timedelta(days=i))
+        session.flush()
+        actor = _actor(session, head)
+        statements: list[str] = []
+        listener = lambda *args: statements.append(args[2])  # noqa: E731 (conn, cursor, statement, ...)
+        event.listen(connection, "before_cursor_execute", listener)
+        try:
+            d = build_dashboard(session, actor=actor, now=now)
+        finally:
+            event.remove(connection, "before_cursor_execute", listener)
+        assert d.open_total == 12 and d.overdue_count == 12 and d.risk_count == 6
+        # org chart walked once (3) + stages, weeks, 2 counts, 2 lists with 2 name lookups each (10)
+        assert len(statements) <= 13, statements
