@@ -108,6 +108,33 @@ class TestOrdersList:
         assert console_errors == []
 
 
+class TestErrorStates:
+    def test_a_failed_update_shows_a_message_and_keeps_the_table(self, page: Page, base_url, seed):
+        rep = make_user(seed, username="shell.fail", roles=["sales"], locale="en")
+        make_order(seed, owner=rep, number="FAIL-1")
+        seed.commit()
+        sign_in(page, base_url, "shell.fail")
+        expect(_rows(page)).to_have_count(1)
+        page.route(re.compile(r".*/orders\?.*q=boom.*"), lambda route: route.fulfill(status=502, body="bad gateway"))
+        page.get_by_label("Search").fill("boom")
+        expect(page.get_by_role("alert").filter(has_text="Something went wrong on the server")).to_be_visible()
+        expect(page.get_by_role("link", name="FAIL-1")).to_be_visible()
+        page.route(re.compile(r".*/orders\?.*q=gone.*"), lambda route: route.abort())
+        page.get_by_label("Search").fill("gone")
+        expect(page.get_by_role("alert").filter(has_text="could not be reached")).to_be_visible()
+
+    def test_an_error_from_the_server_is_shown_in_its_language(self, page: Page, base_url, seed):
+        rep = make_user(seed, username="shell.toast", roles=["sales"], locale="zh_CN")
+        make_order(seed, owner=rep, number="TOAST-1")
+        seed.commit()
+        sign_in(page, base_url, "shell.toast")
+        # an htmx request the server refuses (a stale CSRF token): the coded error lands in the toast
+        page.evaluate("""() => htmx.ajax('POST', '/lang', {target: '#orders-table', headers: {'X-CSRF-Token': 'stale'}})""")
+        toast = page.locator("#toast .toast-msg")
+        expect(toast).to_have_attribute("data-code", "auth.csrf_failed")
+        expect(toast).to_contain_text("表单已过期")
+
+
 class TestOrderDetail:
     def test_open_an_order_and_read_its_timeline(self, page: Page, base_url, seed, console_errors):
         rep = make_user(seed, username="shell.detail", roles=["sales"], locale="en", display_name="Dana Detail")
