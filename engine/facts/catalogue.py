@@ -13,11 +13,13 @@ missing values are None. Time comes in through `FactContext.now`; nothing reads 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from engine.calendar import BusinessCalendar, working_hours_between
@@ -250,40 +252,111 @@ def _as_datetime(value: Any) -> datetime | None:
     return as_utc(value)
 
 
-def _floor_div(a: int, b: int) -> int:
-    return a // b
+#: derived fact -> (source column, "seconds" for a timestamp's epoch seconds or "days" for a date ordinal)
+DERIVED_SOURCES: dict[str, tuple[str, str]] = {
+    "hours_in_stage": ("stage_entered_at", "seconds"),
+    "working_hours_in_stage": ("stage_entered_at", "seconds"),
+    "hours_since_last_customer_contact": ("last_customer_contact_at", "seconds"),
+    "days_since_created": ("created_at", "seconds"),
+    "days_until_planned_delivery": ("planned_delivery", "days"),
+    "days_until_payment_due": ("payment_due", "days"),
+    "days_overdue_planned_delivery": ("planned_delivery", "days"),
+    "days_overdue_payment_due": ("payment_due", "days"),
+}
+
+
+@dataclass(frozen=True)
+class WorkingTimeIndex:
+    """Working seconds from any moment to `now` within the lookback window, by bisection.
+
+    `segments` are (start, remaining seconds at start, is_linear) in ascending start order: on a
+    linear segment remaining(t) = remaining_at_start - (t - start), otherwise it is constant. The
+    SQL rendering builds its CASE tree from the same segments, so both renderings agree exactly;
+    a test holds them equal to engine.calendar.working_hours_between.
+    """
+
+    now_s: int
+    floor_s: int
+    total: int
+    segments: tuple[tuple[int, int, bool], ...]
+    starts: tuple[int, ...]
+
+    def remaining(self, seconds: int) -> int:
+        if seconds >= self.now_s:
+            return 0
+        if seconds < self.starts[0]:
+            return self.total
+        index = bisect_right(self.starts, seconds) - 1
+        start, at_start, is_linear = self.segments[index]
+        return at_start - (seconds - start) if is_linear else at_start
+
+
+@lru_cache(maxsize=64)
+def working_time_index(now_s: int, calendar: BusinessCalendar, lookback_days: int) -> WorkingTimeIndex:
+    now = datetime.fromtimestamp(now_s, UTC)
+    floor = now - timedelta(days=lookback_days)
+    floor_s = epoch_seconds(floor)
+    day = floor.astimezone(calendar.zone).date() - timedelta(days=1)
+    last = now.astimezone(calendar.zone).date() + timedelta(days=1)
+    intervals: list[tuple[int, int]] = []
+    while day <= last:
+        for lo, hi in calendar.working_intervals(day):
+            lo_s, hi_s = max(epoch_seconds(lo), floor_s), min(epoch_seconds(hi), now_s)
+            if hi_s > lo_s:
+                intervals.append((lo_s, hi_s))
+        day += timedelta(days=1)
+    intervals.sort()
+    total = sum(hi - lo for lo, hi in intervals)
+    segments: list[tuple[int, int, bool]] = []
+    done = 0
+    cursor: int | None = None
+    for lo, hi in intervals:
+        if cursor is None or lo > cursor:
+            segments.append((cursor if cursor is not None else lo, total - done, False))
+        segments.append((lo, total - done, True))
+        done += hi - lo
+        cursor = hi
+    segments.append((cursor if cursor is not None else now_s, 0, False))
+    return WorkingTimeIndex(now_s, floor_s, total, tuple(segments), tuple(s[0] for s in segments))
+
+
+def derived_of_source(name: str, source: int, ctx: FactContext) -> float:
+    """A derived fact from its source column's integer value (epoch seconds, or a date's ordinal).
+
+    The one definition both renderings follow; the compiler also bisects it to turn a comparison
+    with a constant into a range on the indexed source column.
+    """
+    if name in ("hours_in_stage", "hours_since_last_customer_contact"):
+        return (ctx.now_seconds - source) / 3600.0
+    if name == "working_hours_in_stage":
+        index = working_time_index(ctx.now_seconds, ctx.calendar, ctx.working_hours_lookback_days)
+        return index.remaining(source) / 3600.0
+    if name == "days_since_created":
+        return float((ctx.now_seconds - source) // 86400)
+    until = source - ctx.today.toordinal()
+    if name.startswith("days_until_"):
+        return float(until)
+    if name.startswith("days_overdue_"):
+        return float(max(0, -until))
+    raise KeyError(name)
 
 
 def derived_value(name: str, order: Mapping[str, Any], ctx: FactContext) -> float | None:
     """The Python rendering of one derived fact (None when its source column is empty)."""
-    if name in ("hours_in_stage", "hours_since_last_customer_contact", "working_hours_in_stage"):
-        column = "last_customer_contact_at" if name == "hours_since_last_customer_contact" else "stage_entered_at"
+    column, unit = DERIVED_SOURCES[name]
+    if unit == "seconds":
         moment = _as_datetime(order.get(column))
-        if moment is None:
-            return None
-        seconds = epoch_seconds(moment)
-        if name != "working_hours_in_stage":
-            return (ctx.now_seconds - seconds) / 3600.0
-        now = datetime.fromtimestamp(ctx.now_seconds, UTC)
-        floor = now - timedelta(days=ctx.working_hours_lookback_days)
-        start = min(max(datetime.fromtimestamp(seconds, UTC), floor), now)
-        return float(working_hours_between(start, now, ctx.calendar))
-    if name == "days_since_created":
-        created = _as_datetime(order.get("created_at"))
-        if created is None:
-            return None
-        return float(_floor_div(ctx.now_seconds - epoch_seconds(created), 86400))
-    for prefix, column_of in (
-        ("days_until_", lambda n: n.removeprefix("days_until_")),
-        ("days_overdue_", lambda n: n.removeprefix("days_overdue_")),
-    ):
-        if name.startswith(prefix):
-            day = _as_date(order.get(column_of(name)))
-            if day is None:
-                return None
-            until = (day - ctx.today).days
-            return float(until) if prefix == "days_until_" else float(max(0, -until))
-    raise KeyError(name)
+        return None if moment is None else derived_of_source(name, epoch_seconds(moment), ctx)
+    day = _as_date(order.get(column))
+    return None if day is None else derived_of_source(name, day.toordinal(), ctx)
+
+
+def reference_working_hours(name_source_seconds: int, ctx: FactContext) -> float:
+    """working_hours_in_stage computed with engine.calendar.working_hours_between (for tests)."""
+    now = datetime.fromtimestamp(ctx.now_seconds, UTC)
+    floor = now - timedelta(days=ctx.working_hours_lookback_days)
+    start = min(max(datetime.fromtimestamp(name_source_seconds, UTC), floor), now)
+    return float(working_hours_between(start, now, ctx.calendar))
 
 
 def build_facts(order: Mapping[str, Any], catalogue: Catalogue, ctx: FactContext) -> dict[str, Any]:

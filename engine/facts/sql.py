@@ -9,19 +9,39 @@ double precision so that arithmetic and comparisons round exactly like Python fl
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Date, Float, Integer, String, case, cast, literal, literal_column
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    Float,
+    Integer,
+    String,
+    case,
+    cast,
+    false,
+    literal,
+    literal_column,
+    true,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
-from engine.facts.catalogue import Catalogue, FactContext, FactType, epoch_seconds
+from engine.facts.catalogue import (
+    DERIVED_SOURCES,
+    Catalogue,
+    FactContext,
+    FactType,
+    derived_of_source,
+    working_time_index,
+)
 
-__all__ = ["fact_sql", "UnknownFact"]
+__all__ = ["fact_sql", "source_column", "threshold_sql", "UnknownFact"]
 
 
 class UnknownFact(KeyError):
@@ -184,37 +204,12 @@ def _int(value: int) -> ColumnElement[int]:
 def _working_hours_remaining(seconds: ColumnElement[int], ctx: FactContext) -> ColumnElement[Any]:
     """Working seconds from `seconds` (epoch, floored) to now, clamped to the lookback window.
 
-    W(t) (working seconds from the window start to t) is piecewise linear; we precompute the
-    breakpoints for [now - lookback, now] in Python and render a balanced CASE tree, so each row
-    takes about log2(breakpoints) comparisons.
+    A balanced CASE tree over the breakpoints of `working_time_index` (the Python rendering uses
+    the same index), so each row takes about log2(breakpoints) comparisons. Comparisons of the fact
+    with a constant do not use this at all: see `threshold_sql`.
     """
-    now_s = ctx.now_seconds
-    now = datetime.fromtimestamp(now_s, UTC)
-    floor = now - timedelta(days=ctx.working_hours_lookback_days)
-    floor_s = epoch_seconds(floor)
-    cal = ctx.calendar
-    day = floor.astimezone(cal.zone).date() - timedelta(days=1)
-    last = now.astimezone(cal.zone).date() + timedelta(days=1)
-    intervals: list[tuple[int, int]] = []
-    while day <= last:
-        for lo, hi in cal.working_intervals(day):
-            lo_s, hi_s = max(epoch_seconds(lo), floor_s), min(epoch_seconds(hi), now_s)
-            if hi_s > lo_s:
-                intervals.append((lo_s, hi_s))
-        day += timedelta(days=1)
-    intervals.sort()
-    total = sum(hi - lo for lo, hi in intervals)
-    # Segments (start, remaining-at-start, is_linear): remaining(t) = const or const - (t - start).
-    segments: list[tuple[int, int, bool]] = []
-    done = 0
-    cursor = None
-    for lo, hi in intervals:
-        if cursor is None or lo > cursor:
-            segments.append((cursor if cursor is not None else lo, total - done, False))
-        segments.append((lo, total - done, True))
-        done += hi - lo
-        cursor = hi
-    segments.append((cursor if cursor is not None else now_s, 0, False))
+    index = working_time_index(ctx.now_seconds, ctx.calendar, ctx.working_hours_lookback_days)
+    segments = list(index.segments)
 
     def leaf(start: int, remaining: int, is_linear: bool) -> ColumnElement[Any]:
         if not is_linear:
@@ -228,10 +223,60 @@ def _working_hours_remaining(seconds: ColumnElement[int], ctx: FactContext) -> C
         return case((seconds < _int(items[middle][0]), tree(items[:middle])), else_=tree(items[middle:]))
 
     return case(
-        (seconds >= _int(now_s), _int(0)),
-        (seconds < _int(segments[0][0]), _int(total)),
+        (seconds >= _int(index.now_s), _int(0)),
+        (seconds < _int(segments[0][0]), _int(index.total)),
         else_=tree(segments),
     )
+
+
+# Search domains of the source columns: any stored timestamp / date lies inside.
+_SECONDS_DOMAIN = (-62_135_596_800, 253_402_300_799)  # 0001-01-01 .. 9999-12-31 23:59:59 UTC
+_DAYS_DOMAIN = (date.min.toordinal(), date.max.toordinal())
+
+
+def source_column(name: str, columns: Mapping[str, ColumnElement[Any]]) -> ColumnElement[Any] | None:
+    """The column a derived fact is computed from (NULL there is NULL in the fact), else None."""
+    source = DERIVED_SOURCES.get(name)
+    return columns[source[0]] if source else None
+
+
+def threshold_sql(
+    name: str, predicate: Callable[[float], bool], columns: Mapping[str, ColumnElement[Any]], ctx: FactContext
+) -> ColumnElement[bool] | None:
+    """`predicate(fact)` as a range on the fact's source column, for rows where that column is set.
+
+    Every derived fact is monotone in its source (later stage entry: fewer hours in stage; later
+    due date: more days until), so a comparison with a constant holds on one side of a boundary.
+    We find the boundary by bisecting the fact's own Python definition with the evaluator's own
+    comparison, so the range is exact, and the scan can use the column's index. Returns None when
+    the fact is not derived from a single column.
+    """
+    source = DERIVED_SOURCES.get(name)
+    if source is None:
+        return None
+    column = columns[source[0]]
+    lo, hi = _SECONDS_DOMAIN if source[1] == "seconds" else _DAYS_DOMAIN
+
+    def holds(x: int) -> bool:
+        return predicate(derived_of_source(name, x, ctx))
+
+    first, last = holds(lo), holds(hi)
+    if first == last:  # monotone and equal at both ends: the same everywhere
+        return true() if first else false()
+    # smallest x with holds(x) != first
+    a, b = lo, hi
+    while b - a > 1:
+        middle = (a + b) // 2
+        if holds(middle) == first:
+            a = middle
+        else:
+            b = middle
+    if source[1] == "seconds":
+        bound = literal(datetime.fromtimestamp(b, UTC), column.type)
+    else:
+        bound = literal(date.fromordinal(b), column.type)
+    # epoch seconds are floored, so floor(t) < b  <=>  t < b
+    return column < bound if first else column >= bound
 
 
 def fact_sql(

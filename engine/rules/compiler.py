@@ -29,7 +29,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
 from engine.facts import Catalogue, FactContext, FactType, fact_sql
-from engine.facts.sql import is_jsonb_column
+from engine.facts.sql import is_jsonb_column, source_column, threshold_sql
 from engine.jsonlogic import OPERATORS, is_truthy, js_compare, js_equals, js_strict_equals, to_number
 
 __all__ = ["NotCompilable", "compile_condition"]
@@ -183,6 +183,7 @@ class Const:
 class Sql:
     kind: str
     expr: Any  # ColumnElement, never NULL in its branch
+    fact: tuple[str, Any, FactContext] | None = None  # a derived fact: (name, columns, ctx) for ranges
 
 
 Value = Const | Sql
@@ -281,11 +282,15 @@ class _Compiler:
             FactType.DATETIME: OPAQUE,
             FactType.DATE: DATE if spec.source == "core" else DATETEXT,
         }[spec.type]
+        fact = None
         if kind == LIST:
             null_cond = not_(_JsonArray("is_array", expr))
+        elif spec.source == "derived":
+            null_cond = source_column(name, self.columns).is_(None)
+            fact = (name, self.columns, self.ctx)
         else:
             null_cond = expr.is_(None)
-        return [(null_cond, Const(default)), (None, Sql(kind, expr))]
+        return [(null_cond, Const(default)), (None, Sql(kind, expr, fact))]
 
     # truthiness
 
@@ -516,8 +521,22 @@ def _relational(op: str, a: Value, b: Value) -> ColumnElement[bool]:
     # numeric comparison: dates and datetimes are NaN as numbers, so never ordered
     if _is_nan_number(a) or _is_nan_number(b):
         return false()
+    ranged = _as_range(op, a, b)
+    if ranged is not None:
+        return ranged
     left, right = _number_of(a), _number_of(b)
     return _apply(op, left, right)
+
+
+def _as_range(op: str, a: Value, b: Value) -> ColumnElement[bool] | None:
+    """A derived fact compared with a constant, as a range on its source column (index-friendly)."""
+    if isinstance(a, Sql) and a.fact is not None and isinstance(b, Const):
+        name, columns, ctx = a.fact
+        return threshold_sql(name, lambda value: js_compare(op, value, b.value), columns, ctx)
+    if isinstance(b, Sql) and b.fact is not None and isinstance(a, Const):
+        name, columns, ctx = b.fact
+        return threshold_sql(name, lambda value: js_compare(op, a.value, value), columns, ctx)
+    return None
 
 
 def _apply(op: str, left: Any, right: Any) -> ColumnElement[bool]:

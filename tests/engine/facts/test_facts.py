@@ -173,3 +173,17 @@ class TestSqlCaching:
             for name, expected in [("data.incoterm", {2}), ("data.weight", {1}), ("data.urgent", set())] * 2:
                 query = select(sales_order.c.id).where(fact_sql(name, sales_order.c, CATALOGUE, CTX).is_not(None))
                 assert set(conn.scalars(query)) == expected, name
+
+
+class TestWorkingTimeIndex:
+    @settings(max_examples=300, deadline=None)
+    @given(
+        offset=st.integers(min_value=-3600 * 24 * 3, max_value=3600 * 24 * 200),
+        now_shift=st.integers(min_value=0, max_value=3600 * 24 * 30),
+    )
+    def test_equals_calendar_working_hours_between(self, offset, now_shift):
+        from engine.facts.catalogue import derived_of_source, epoch_seconds, reference_working_hours
+
+        ctx = FactContext(now=NOW + timedelta(seconds=now_shift), calendar=CAL, working_hours_lookback_days=120)
+        source = epoch_seconds(ctx.now) - offset
+        assert derived_of_source("working_hours_in_stage", source, ctx) == reference_working_hours(source, ctx)
