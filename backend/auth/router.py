@@ -12,6 +12,8 @@ from backend.auth.deps import CurrentActor, DbSession
 from backend.clock import utcnow
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
+ERRORS = {401: {"description": "Not signed in, or a revoked/unknown key"},
+          403: {"description": "Not an admin, or a read-only key"}, 422: {"description": "Invalid input"}}
 
 
 class TokenRequest(BaseModel):
@@ -50,7 +52,9 @@ class ApiKeyCreated(ApiKeyRead):
     key: str  # shown once
 
 
-@router.post("/auth/token", response_model=TokenResponse, responses={401: {}, 429: {}})
+@router.post("/auth/token", response_model=TokenResponse,
+             responses={401: {"description": "Wrong user name or password"},
+                        429: {"description": "Too many failed sign-ins in the last minute"}})
 def token(session: DbSession, request: Request, body: TokenRequest) -> TokenResponse:
     settings = request.app.state.settings
     actor = service.authenticate(session, username=body.username, password=body.password,
@@ -59,19 +63,20 @@ def token(session: DbSession, request: Request, body: TokenRequest) -> TokenResp
     return TokenResponse(access_token=service.issue_token(settings.secret_key, actor.user_id))
 
 
-@router.get("/api-keys", response_model=list[ApiKeyRead])
+@router.get("/api-keys", response_model=list[ApiKeyRead], responses=ERRORS)
 def list_keys(session: DbSession, actor: CurrentActor) -> list[ApiKeyRead]:
     return [ApiKeyRead.model_validate(k, from_attributes=True) for k in service.list_api_keys(session, actor=actor)]
 
 
-@router.post("/api-keys", response_model=ApiKeyCreated, status_code=201)
+@router.post("/api-keys", response_model=ApiKeyCreated, status_code=201, responses=ERRORS)
 def create_key(session: DbSession, actor: CurrentActor, body: ApiKeyCreate) -> ApiKeyCreated:
     key, clear = service.create_api_key(session, actor=actor, name=body.name, scope=body.scope,
                                         user_id=body.user_id, now=utcnow())
     return ApiKeyCreated(**ApiKeyRead.model_validate(key, from_attributes=True).model_dump(), key=clear)
 
 
-@router.delete("/api-keys/{key_id}", response_model=ApiKeyRead)
+@router.delete("/api-keys/{key_id}", response_model=ApiKeyRead,
+               responses={**ERRORS, 404: {"description": "No such key"}})
 def revoke_key(session: DbSession, actor: CurrentActor, key_id: int) -> ApiKeyRead:
     return ApiKeyRead.model_validate(service.revoke_api_key(session, actor=actor, key_id=key_id, now=utcnow()),
                                      from_attributes=True)
