@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import bearer
+from tests.conftest import bearer, login
 from tests.factories.orders import make_customer, make_order
 from tests.factories.people import make_department, make_user
 
@@ -144,6 +144,12 @@ def test_sales_list_shows_only_their_team_and_the_page_agrees(client, org):
     assert resp.status_code == 404
     assert resp.json()["error"] == {"code": "order.not_found", "message": f"Order {other.id} was not found.",
                                     "params": {"id": other.id}, "fields": {}}
+    # the pages call the same services: same rows in the list, same 404 for the URL
+    login(client, "as_sales")
+    page = client.get("/orders", params={"q": "AM-"}).text
+    assert "AM-team" in page and "AM-other" not in page
+    assert client.get(f"/orders/{org['orders']['team'].id}").status_code == 200
+    assert client.get(f"/orders/{other.id}", headers={"Accept": "text/html"}).status_code == 404
 
 
 def test_warehouse_list_shows_only_their_stages(client, org):
