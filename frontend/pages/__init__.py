@@ -2,8 +2,7 @@
 
 from fastapi import APIRouter
 
-from frontend.pages import admin, auth, dashboard, order_form, orders
-from frontend.pages import inbox, notifications, tracking
+from frontend.pages import admin, auth, dashboard, inbox, notifications, order_form, orders, tracking
 
 router = APIRouter(include_in_schema=False)
 router.include_router(auth.router)
