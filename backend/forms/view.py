@@ -15,13 +15,18 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime
 from babel.numbers import format_currency, format_decimal, format_percent
 
 from backend import i18n
 from engine.forms import FieldType, FormDefinition, FormField, FormResult
 
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+"""The zone people type date-times in (the app shows times in Shanghai time, see frontend/templating)."""
 _CELL = re.compile(r"^([a-z][a-z0-9_]*)\.(\d{1,4})\.([a-z][a-z0-9_]*)$")
 MAX_FORM_ROWS = 200
 
@@ -59,7 +64,20 @@ def _cell_value(f: FormField, form: FormInput, name: str) -> Any:
         return form.get(name)  # absent = unchecked
     if f.type in (FieldType.ATTACHMENT, FieldType.IMAGE):
         return _files(form.getlist(name))
+    if f.type == FieldType.DATETIME:
+        return _aware(form.get(name))
     return form.get(name)
+
+
+def _aware(value: str | None) -> str | None:
+    """A datetime-local input's value (no zone) as ISO 8601 in the local zone."""
+    if not value:
+        return value
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return value  # the engine reports form.datetime_invalid
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=LOCAL_TZ)).isoformat()
 
 
 def parse_form(defn: FormDefinition, form: FormInput) -> dict[str, Any]:
@@ -171,6 +189,11 @@ def format_value(f: FormField, value: Any, currency: str | None = None) -> str:
             return format_decimal(value, locale=locale)
     except (ValueError, ArithmeticError):
         return str(value)
+    if kind == "datetime" and isinstance(value, str):
+        try:
+            return format_datetime(datetime.fromisoformat(value), format="short", tzinfo=LOCAL_TZ, locale=locale)
+        except ValueError:
+            return value
     if kind == "checkbox" or isinstance(value, bool):
         return i18n.gettext("Yes") if value else i18n.gettext("No")
     if f.type in (FieldType.SINGLE_SELECT, FieldType.MULTI_SELECT):
@@ -186,8 +209,12 @@ def format_value(f: FormField, value: Any, currency: str | None = None) -> str:
 def _input_value(f: FormField, raw: Any, clean: Any) -> Any:
     """What the input shows: the clean value when there is one, else what the user typed."""
     value = clean if clean is not None else raw
-    if f.type == FieldType.DATETIME and isinstance(value, str) and value.endswith("Z"):
-        return value[:16]
+    if f.type == FieldType.DATETIME and isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        return (parsed.astimezone(LOCAL_TZ) if parsed.tzinfo else parsed).strftime("%Y-%m-%dT%H:%M")
     return value
 
 

@@ -222,3 +222,22 @@ class TestImportFile:
                            files={"file": ("x.json", b"{not json", "application/json")})
         assert resp.status_code == 422
         assert resp.json()["error"]["fields"]["_"]["code"] == "form.json_invalid"
+
+
+class TestDateTimeOnThePage:
+    def test_local_time_typed_is_stored_in_utc_and_shown_back_in_local_time(self, client, session):
+        make_user(session, username="des", roles=["designer"])
+        make_user(session, username="rep", roles=["sales"])
+        customer = make_customer(session)
+        session.commit()
+        definition = order_form()
+        definition["fields"].append({"key": "signed_at", "type": "datetime", "label": {"zh-CN": "签约时间", "en": "Signed"}})
+        publish(client, bearer(client, "des"), definition)
+        login(client, "rep")
+        base = _page_form(client.get("/orders/new").text)
+        form = {**base, "customer_id": str(customer.id), "signed_at": "2026-11-26T10:30"}
+        shown = client.post("/orders/new", data=form)  # 422: no planned delivery yet
+        assert re.search(r'name="signed_at"\s+type="datetime-local" value="2026-11-26T10:30"', shown.text)
+        saved = client.post("/orders/new", data={**form, "planned_delivery": "2026-12-24"}, follow_redirects=False)
+        order = client.get(f"/api/v1/orders/{saved.headers['location'].rsplit('/', 1)[1]}").json()
+        assert order["data"]["signed_at"] == "2026-11-26T02:30:00Z"
