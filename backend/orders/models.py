@@ -22,6 +22,7 @@ class Order(SQLModel, table=True):
         Index("ix_sales_order_created_id", "created_at", "id"),
         Index("ix_sales_order_owner_created", "owner_id", "created_at", "id"),
         Index("ix_sales_order_stage_entered", "stage", "stage_entered_at"),
+        Index("ix_sales_order_stage_created", "stage", "created_at", "id"),  # orders_0002; + PG trigram
     )
 
     id: int | None = Field(default=None, primary_key=True)
