@@ -7,6 +7,7 @@ not retry, log or touch the database: `backend/notify/delivery.py` claims outbox
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -56,14 +57,28 @@ class Channel(Protocol):
         """
 
 
+_client: httpx.Client | None = None
+_client_lock = threading.Lock()
+
+
+def http_client() -> httpx.Client:
+    """One pooled client per process: building a client (its TLS context) costs ~100 ms, a pooled
+    request to a robot a few ms. httpx.Client is safe to share between threads."""
+    global _client
+    with _client_lock:
+        if _client is None:
+            _client = httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False)
+        return _client
+
+
 def post_json(url: str, body: dict[str, Any] | bytes, *, headers: dict[str, str] | None = None) -> httpx.Response:
     """POST with a timeout; connection problems and 5xx/429 are retryable, other 4xx are not."""
     try:
         if isinstance(body, bytes):
-            resp = httpx.post(url, content=body, headers={"Content-Type": "application/json", **(headers or {})},
-                              timeout=TIMEOUT_SECONDS)
+            resp = http_client().post(url, content=body,
+                                      headers={"Content-Type": "application/json", **(headers or {})})
         else:
-            resp = httpx.post(url, json=body, headers=headers or {}, timeout=TIMEOUT_SECONDS)
+            resp = http_client().post(url, json=body, headers=headers or {})
     except httpx.HTTPError as exc:
         raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
     if resp.status_code >= 500 or resp.status_code == 429:
