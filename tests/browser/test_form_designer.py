@@ -130,3 +130,37 @@ def test_design_publish_and_fill_the_order_form(page: Page, base_url, seed, clea
     page.wait_for_url(re.compile(r"/orders/\d+$"))
     expect(page.locator("#orders-form-fields")).to_contain_text("计划交期")
     expect(page.get_by_text("表单第 1 版")).to_be_visible()
+
+
+def test_visibility_and_required_follow_what_the_user_ticks(page: Page, base_url, seed, clean_forms):
+    from datetime import UTC, datetime
+
+    from backend.auth.service import load_actor
+    from backend.forms import service as forms_service
+
+    user = make_user(seed, username="form.visible", roles=["designer", "sales"], locale="en")
+    make_customer(seed, name="Visible Co")
+    seed.commit()
+    now = datetime(2026, 11, 26, tzinfo=UTC)
+    actor = load_actor(seed, user.id)
+    forms_service.save_draft(seed, actor=actor, key="order", now=now, definition={"key": "order", "fields": [
+        {"key": "needs_shipping", "type": "checkbox", "label": {"en": "Needs shipping", "zh-CN": "需要发货"}},
+        {"key": "address", "type": "text", "required": True, "visible_if": {"var": "needs_shipping"},
+         "label": {"en": "Address", "zh-CN": "地址"}},
+        {"key": "amount_due", "type": "money", "label": {"en": "Amount due", "zh-CN": "应收"}},
+        {"key": "note", "type": "text", "required_if": {">": [{"var": "amount_due"}, 1000]},
+         "label": {"en": "Approval note", "zh-CN": "审批说明"}},
+    ]})
+    forms_service.publish_form(seed, actor=actor, key="order", now=now)
+    sign_in(page, base_url, "form.visible")
+    page.goto(f"{base_url}/orders/new")
+    address = page.get_by_label("Address")
+    expect(address).to_be_hidden()
+    page.get_by_label("Needs shipping").check()
+    expect(address).to_be_visible()
+    required_mark = page.locator('[data-field="note"] .req-mark')
+    expect(required_mark).to_be_hidden()
+    page.get_by_label("Amount due").fill("5000")
+    expect(required_mark).to_be_visible()
+    page.get_by_label("Needs shipping").uncheck()
+    expect(address).to_be_hidden()
