@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -201,6 +202,13 @@ def _int(value: int) -> ColumnElement[int]:
     return literal_column(str(int(value)), BigInteger)
 
 
+@lru_cache(maxsize=32)
+def _working_hours_tree(column: ColumnElement[Any], ctx: FactContext) -> ColumnElement[Any]:
+    """The working-hours expression of a column, built once per (column, moment, calendar)."""
+    remaining = _working_hours_remaining(EpochSeconds(column), ctx)
+    return case((column.is_(None), None), else_=ToFloat(remaining) / literal_column("3600.0", Float))
+
+
 def _working_hours_remaining(seconds: ColumnElement[int], ctx: FactContext) -> ColumnElement[Any]:
     """Working seconds from `seconds` (epoch, floored) to now, clamped to the lookback window.
 
@@ -300,9 +308,7 @@ def fact_sql(
         column = columns["last_customer_contact_at" if name.startswith("hours_since") else "stage_entered_at"]
         return ToFloat(now_s - EpochSeconds(column)) / literal_column("3600.0", Float)
     if name == "working_hours_in_stage":
-        column = columns["stage_entered_at"]
-        remaining = _working_hours_remaining(EpochSeconds(column), ctx)
-        return case((column.is_(None), None), else_=ToFloat(remaining) / literal_column("3600.0", Float))
+        return _working_hours_tree(columns["stage_entered_at"], ctx)
     if name == "days_since_created":
         diff = now_s - EpochSeconds(columns["created_at"])
         # floor division on both databases (their integer division truncates toward zero)

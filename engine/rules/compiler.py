@@ -568,8 +568,12 @@ def _is_nan_number(value: Value) -> bool:
     return value.kind in (DATE, OPAQUE, DATETEXT)
 
 
-def _text_pair(a: Value, b: Value) -> tuple[Any, Any]:
-    """Two string-like values as SQL operands with code point order (dates as ISO text)."""
+def _text_pair(a: Value, b: Value, *, for_equality: bool = False) -> tuple[Any, Any]:
+    """Two string-like values as SQL operands with code point order (dates as ISO text).
+
+    Equality needs no binary collation (deterministic collations compare equal bytes equal), and
+    leaving it out keeps the column's index usable.
+    """
     if isinstance(a, Sql) and a.kind == OPAQUE or isinstance(b, Sql) and b.kind == OPAQUE:
         raise NotCompilable("rule.compile.datetime_text")
     if isinstance(a, Sql) and a.kind == DATE and isinstance(b, Const) and _iso_date(b.value):
@@ -578,15 +582,17 @@ def _text_pair(a: Value, b: Value) -> tuple[Any, Any]:
         return literal(_iso_date(a.value), Date), b.expr
     if isinstance(a, Sql) and isinstance(b, Sql) and a.kind == DATE and b.kind == DATE:
         return a.expr, b.expr
-    return _text(a), _text(b)
+    return _text(a, for_equality), _text(b, for_equality)
 
 
-def _text(value: Value) -> Any:
+def _text(value: Value, plain: bool = False) -> Any:
     if isinstance(value, Const):
-        return _Binary(literal(value.value, String))
-    if value.kind == DATE:
-        return _Binary(_DateText(value.expr))  # the ISO text the evaluator sees
-    return _Binary(value.expr)
+        expr = literal(value.value, String)
+    elif value.kind == DATE:
+        expr = _DateText(value.expr)  # the ISO text the evaluator sees
+    else:
+        expr = value.expr
+    return expr if plain else _Binary(expr)
 
 
 def _loose_equal(a: Value, b: Value) -> ColumnElement[bool]:
@@ -604,9 +610,9 @@ def _loose_equal(a: Value, b: Value) -> ColumnElement[bool]:
                 raise NotCompilable("rule.compile.number_of", kind=y.kind)
             return _number_equal(x, y)
     if _stringish(a) and _stringish(b):
-        left, right = _text_pair(a, b) if not _date_vs_bad_text(a, b) else (None, None)
-        if left is None:
+        if _date_vs_bad_text(a, b):
             return false()
+        left, right = _text_pair(a, b, for_equality=True)
         return left == right
     return _number_equal(a, b)
 
@@ -643,7 +649,7 @@ def _strict_equal(a: Value, b: Value) -> ColumnElement[bool]:
     if kind_a == "string":
         if _date_vs_bad_text(a, b):
             return false()
-        left, right = _text_pair(a, b)
+        left, right = _text_pair(a, b, for_equality=True)
         return left == right
     return false()
 
