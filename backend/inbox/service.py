@@ -46,6 +46,7 @@ register_error_messages({
     "inbox.urge_too_soon": "This to-do was urged less than an hour ago.",
     "inbox.not_initiator": "Only the order's owner can urge this to-do.",
     "inbox.attachment_not_found": "Attachment %(id)s was not found.",
+    "inbox.not_in_a_flow": "This to-do does not belong to a flow that could be withdrawn.",
 })
 STATUS_BY_CODE_HINTS = {"inbox.already_closed": 409, "inbox.order_moved_on": 409, "inbox.order_closed": 409,
                         "inbox.not_yours": 403, "inbox.not_initiator": 403, "inbox.urge_too_soon": 429}
@@ -443,5 +444,25 @@ def urge(session: Session, *, actor: Actor, item_id: int, now: datetime) -> Inbo
     return to_reads(session, [item], actor=actor, now=now)[0]
 
 
-__all__ = ["act_on_flow_task", "bulk_approve", "attachment_path", "comment", "complete_task", "count_open", "get_item",
+def withdraw(session: Session, *, actor: Actor, item_id: int, note: str, now: datetime) -> InboxItemRead:
+    """撤回: the initiator withdraws the flow an open to-do belongs to (the flow engine decides)."""
+    if not actor.can_write:
+        raise GendanError("auth.forbidden")
+    item = session.get(InboxItem, item_id)
+    if item is None or not _may_see(session, actor, item):
+        raise _error("inbox.not_found", {"id": item_id})
+    if item.state != "open":
+        raise _error("inbox.already_closed", {"state": item.state, "by": "-"})
+    if item.flow_instance_id is None:
+        raise _error("inbox.not_in_a_flow", status=400)
+    from backend.flows import service_instance as flows_instances
+    from backend.flows.schemas import InstanceAction
+
+    flows_instances.act_on_instance(session, actor=actor, instance_id=item.flow_instance_id,
+                                    body=InstanceAction(action="withdraw", note=note), now=now)
+    session.refresh(item)
+    return to_reads(session, [item], actor=actor, now=now)[0]
+
+
+__all__ = ["withdraw", "act_on_flow_task", "bulk_approve", "attachment_path", "comment", "complete_task", "count_open", "get_item",
            "list_comments", "list_items", "task_fields", "to_reads", "urge"]

@@ -126,6 +126,13 @@ def urge_item(request: Request, session: DbSession, actor: PageActor, item_id: i
     return _item_response(request, session, actor, item_id, message=i18n.gettext("Reminder sent."))
 
 
+@router.post("/inbox/items/{item_id}/withdraw")
+def withdraw_item(request: Request, session: DbSession, actor: PageActor, item_id: int,
+                  note: Annotated[str, Form()] = ""):
+    inbox_service.withdraw(session, actor=actor, item_id=item_id, note=note, now=utcnow())
+    return _item_response(request, session, actor, item_id, message=i18n.gettext("Withdrawn."))
+
+
 @router.get("/inbox/items/{item_id}/comments")
 def item_comments(request: Request, session: DbSession, actor: PageActor, item_id: int):
     comments = inbox_service.list_comments(session, actor=actor, item_id=item_id)

@@ -117,3 +117,24 @@ class TestApproveFromInbox:
         assert len(_open(session, org["warehouse"])) == 2
         orders = session.exec(select(Order.stage).where(Order.number.in_(["FL-3", "FL-4"]))).scalars().all()
         assert set(orders) == {"shipping"}
+
+
+class TestInitiator:
+    def test_owner_urges_then_withdraws_from_the_started_tab(self, session, org, now):
+        order = _start(session, org, now, "FL-5")
+        rep = _actor(org["rep"])
+        [started] = inbox_service.list_items(session, actor=rep, filters=InboxFilter(tab="started"), now=now).items
+        assert started.kind == "approval" and started.assignee_name == "Manager Qian"
+        inbox_service.urge(session, actor=rep, item_id=started.id, now=now)
+        session.refresh(order)
+        assert order.urge_count == 1
+        with pytest.raises(GendanError) as err:
+            inbox_service.withdraw(session, actor=_actor(org["warehouse"], "warehouse"), item_id=started.id,
+                                   note="", now=now)
+        assert err.value.code in ("inbox.not_found", "flow.not_initiator", "order.not_found")
+        read = inbox_service.withdraw(session, actor=rep, item_id=started.id, note="customer cancelled", now=now)
+        assert read.state != "open"
+        assert _open(session, org["manager"]) == []
+        with pytest.raises(GendanError) as err:
+            inbox_service.withdraw(session, actor=rep, item_id=started.id, note="", now=now)
+        assert err.value.code == "inbox.already_closed"
