@@ -30,7 +30,7 @@ ERRORS = {401: {"description": "Not signed in"}, 403: {"description": "Not a des
 @router.post("/validate", response_model=list[IssueRead], responses=ERRORS)
 def validate_definition(actor: CurrentActor, definition: Annotated[dict[str, Any], Body()]) -> list[IssueRead]:
     """Every issue that would block publishing this definition (nothing is stored)."""
-    return service._issues_read(forms_engine.validate_definition(definition))
+    return service.describe_issues(forms_engine.validate_definition(definition))
 
 
 @router.post("/import", response_model=FormVersionRead, status_code=201, responses=ERRORS)

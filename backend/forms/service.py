@@ -42,7 +42,8 @@ def _require_designer(actor: Actor) -> None:
         raise GendanError("auth.forbidden")
 
 
-def _issues_read(issues: list[Issue]) -> list[IssueRead]:
+def describe_issues(issues: list[Issue]) -> list[IssueRead]:
+    """Issues with their message in the request's language (for the designer)."""
     locale = engine_locale()
     return [IssueRead(path=i.path, code=i.code, params=i.params,
                       message=forms_engine.render(i.code, i.params, locale)) for i in issues]
@@ -58,7 +59,7 @@ def _invalid(issues: list[Issue]) -> GendanError:
 def _to_read(row: FormDefinitionRow, *, with_issues: bool = True) -> FormVersionRead:
     read = FormVersionRead.model_validate(row)
     if with_issues and row.status == "draft":
-        read.issues = _issues_read(forms_engine.validate_definition(row.definition))
+        read.issues = describe_issues(forms_engine.validate_definition(row.definition))
     return read
 
 
