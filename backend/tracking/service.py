@@ -279,9 +279,16 @@ def urge(session: Session, *, token: str, now: datetime) -> int:
     event = orders_service.record_event(session, order, type="urged", actor=None, now=now, actor_label="customer",
                                         after={"urge_count": order.urge_count})
     session.flush()
+    owner = session.get(User, order.owner_id)
+    token = i18n.set_locale((owner.locale if owner else None) or i18n.DEFAULT_LOCALE)
+    try:
+        title = i18n.ngettext("The customer urged order %(number)s (%(num)s time)",
+                              "The customer urged order %(number)s (%(num)s times)", order.urge_count,
+                              number=order.number)
+    finally:
+        i18n.reset_locale(token)
     apply_effects(session, [fx.Notify(dedupe_key=f"urge:order:{order.id}:{event.id}", user_ids=(order.owner_id,),
-                                      title=f"{order.number}: 催单 / customer urged ({order.urge_count})",
-                                      body="")],
+                                      title=title)],
                   order=order, actor=None, now=now, source="rule")
     session.commit()
     return order.urge_count
