@@ -215,3 +215,27 @@ class TestTrackingPage:
         assert session.get(Order, order.id).data["tracking_no"] == "SF42"
         page = client.get(f"/orders/{order.id}/tracking")
         assert "/t/" in page.text and "SF42" in page.text
+
+
+class TestEndToEnd:
+    def test_shipment_reaches_the_customer_by_email_with_the_link(self, session, connection, now, setup):
+        from backend.notify import delivery
+        from backend.settings import Settings
+        from tests.backend.notify.servers import SmtpServer, free_port
+
+        tracking_service.install()
+        smtp = SmtpServer(free_port())
+        smtp.start()
+        try:
+            order = session.get(Order, setup["order"].id)
+            tracking_service.record_shipment(session, actor=setup["rep"], order_id=order.id, version=order.version,
+                                             carrier="SF Express", tracking_no="SF55", now=now)
+            settings = Settings(DATABASE_URL="sqlite://", smtp_host="127.0.0.1", smtp_port=smtp.port)
+            assert delivery.deliver_outbox(connection, now, settings=settings) == 1
+        finally:
+            smtp.stop()
+        [(rcpt, mail)] = smtp.messages
+        link = session.exec(select(TrackingLink).where(TrackingLink.order_id == order.id)).scalars().one()
+        assert rcpt == [setup["customer"].email] and mail["Subject"] == "Order TRK-1: Shipped"
+        html = mail.get_body(("html",)).get_content()
+        assert f"/t/{link.token}" in html and "SF55" in html and "Unsubscribe" in html
