@@ -45,6 +45,20 @@ def _pg_available() -> bool:
         return False
 
 
+_CREATED_PG_DATABASES: list[str] = []
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Drop the PostgreSQL databases this process made."""
+    if not _CREATED_PG_DATABASES:
+        return
+    admin = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for name in _CREATED_PG_DATABASES:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
 def make_test_database(kind: str, tmp_root) -> str:
     """A fresh, migrated database for this worker; returns its URL."""
     if kind == "sqlite":
@@ -54,7 +68,9 @@ def make_test_database(kind: str, tmp_root) -> str:
         if not _pg_available():
             warnings.warn(f"PostgreSQL at {PG_URL} does not answer: PostgreSQL tests are SKIPPED", stacklevel=1)
             pytest.skip(f"no PostgreSQL server at {PG_URL}")
-        name = f"gendan_test_{_worker()}"
+        # the process id keeps concurrent runs (two developers, CI and a developer) apart
+        name = f"gendan_test_{_worker()}_{os.getpid()}"
+        _CREATED_PG_DATABASES.append(name)
         admin = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1),
                                  isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
