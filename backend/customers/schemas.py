@@ -89,5 +89,5 @@ class CustomerFilter(BaseModel):
     owner_id: int | None = None
     tier: Tier | None = None
     limit: int = Field(default=50, ge=1, le=200)
-    cursor: str | None = Field(default=None, max_length=600)
+    cursor: str | None = Field(default=None, max_length=1200)  # a 200-character Chinese name fits
     with_total: bool = False

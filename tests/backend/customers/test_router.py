@@ -174,3 +174,16 @@ class TestListCustomers:
                           headers={**bearer(client, "view"), **EN})
         assert resp.status_code == 422
         assert resp.json()["error"]["fields"]["cursor"]["code"] == "field.cursor_invalid"
+
+    def test_cursor_after_the_longest_chinese_name_still_works(self, client, session):
+        make_user(session, username="view", roles=["viewer"])
+        long_name = "长" * 200
+        make_customer(session, name=long_name)
+        make_customer(session, name=long_name)
+        session.commit()
+        auth = bearer(client, "view")
+        first = client.get("/api/v1/customers", params={"q": "长长长", "limit": 1}, headers=auth).json()
+        second = client.get("/api/v1/customers", params={"q": "长长长", "limit": 1, "cursor": first["next_cursor"]},
+                            headers=auth)
+        assert second.status_code == 200, second.text
+        assert second.json()["items"][0]["id"] != first["items"][0]["id"]
