@@ -59,6 +59,9 @@ ERROR_MESSAGES: dict[str, str] = {
     "flow.timer_stale": "This timer is no longer current.",
     "flow.loop_limit": "The flow loops through automatic steps without stopping (at %(node_key)s).",
     "flow.dead_end": "Step %(node_key)s has no way forward.",
+    "flow.migrate_parallel_unsupported": "Orders inside parallel branches cannot be moved to another version.",
+    "flow.migrate_target_unknown": "Step %(node_key)s has no counterpart in the new version; map it.",
+    "flow.migrate_target_invalid": "Step %(node_key)s cannot be mapped onto that kind of step.",
     "flow.naive_now": "Internal error: time without time zone.",
     # validation issues (publishing)
     "flow.definition_invalid": "The flow has %(count)s problem(s); they are marked on the canvas.",

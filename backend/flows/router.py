@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from backend.auth.deps import CurrentActor, DbSession
 from backend.clock import utcnow
-from backend.flows import service, service_instance
+from backend.flows import service, service_instance, service_migrate
 from backend.flows.schemas import (
     FlowInstanceRead,
     FlowVersionRead,
@@ -121,3 +121,16 @@ def act_on_task(session: DbSession, actor: CurrentActor, instance_id: int, task_
 def act_on_instance(session: DbSession, actor: CurrentActor, instance_id: int,
                     body: InstanceAction) -> FlowInstanceRead:
     return service_instance.act_on_instance(session, actor=actor, instance_id=instance_id, body=body, now=utcnow())
+
+
+@router.post("/flows/{key}/migrations/preview", response_model=service_migrate.MigrationPreview, responses=ERRORS)
+def preview_migration(session: DbSession, actor: CurrentActor, key: str,
+                      body: service_migrate.MigrationIn) -> service_migrate.MigrationPreview:
+    """Where each running order of older versions would go under the node mapping (admins)."""
+    return service_migrate.preview_migration(session, actor=actor, key=key, body=body)
+
+
+@router.post("/flows/{key}/migrations", responses=ERRORS)
+def migrate(session: DbSession, actor: CurrentActor, key: str, body: service_migrate.MigrationIn) -> dict[str, Any]:
+    """Move the movable running orders to `to_version` (audited as `flow.migrated` order events)."""
+    return service_migrate.migrate_instances(session, actor=actor, key=key, body=body, now=utcnow())

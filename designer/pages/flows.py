@@ -46,6 +46,7 @@ ACTIONS = {
     "withdrawn": N_("Withdrawn"), "urged": N_("Urged"), "resubmitted": N_("Resubmitted"),
     "timed_out": N_("Time limit reached"), "wait_over": N_("Waiting over"), "skipped": N_("Skipped: nobody found"),
     "blocked": N_("Stopped: nobody found"), "join_fired": N_("Branches joined"), "finished": N_("Flow finished"),
+    "migrated": N_("Moved to a new flow version"),
 }
 LABELS = {"flow_status": FLOW_STATUS, "version_status": VERSION_STATUS, "actions": ACTIONS}
 

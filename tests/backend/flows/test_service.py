@@ -252,3 +252,121 @@ class TestTimersAndHooks:
         instances = session.exec(select(FlowInstance).where(FlowInstance.order_id == read.id)).scalars().all()
         assert [i.status for i in instances] == ["running"]
         assert len(open_items(session, org["manager"])) == 1
+
+
+class TestMigration:
+    def test_preview_then_move_running_orders_to_the_new_version(self, session, org, now):
+        from backend.flows import service_migrate
+
+        publish(session, org, now=now)
+        order = make_order(session, owner=org["rep"], amount=10)
+        instance = service_instance.start_flow(session, order=order, actor=actor_of(org["rep"]), now=now)
+        session.commit()
+        changed = simple_flow()
+        changed["nodes"][1]["key"] = "manager_v2"
+        changed["nodes"][1]["assignees"] = [{"kind": "role", "role": "approver"}]
+        for edge in changed["edges"]:
+            edge["source"] = "manager_v2" if edge["source"] == "manager" else edge["source"]
+            edge["target"] = "manager_v2" if edge["target"] == "manager" else edge["target"]
+        publish(session, org, definition=changed, now=now)
+        admin = actor_of(org["designer"], "admin", "designer")
+
+        body = service_migrate.MigrationIn(to_version=2)
+        preview = service_migrate.preview_migration(session, actor=admin, key="order", body=body)
+        assert (preview.movable, preview.blocked) == (0, 1)
+        assert preview.instances[0].moves[0].problem == "flow.migrate_target_unknown"
+
+        body = service_migrate.MigrationIn(to_version=2, mapping={"manager": "manager_v2"})
+        preview = service_migrate.preview_migration(session, actor=admin, key="order", body=body)
+        assert (preview.movable, preview.blocked) == (1, 0)
+        with pytest.raises(GendanError):
+            service_migrate.migrate_instances(session, actor=actor_of(org["rep"]), key="order", body=body, now=now)
+        result = service_migrate.migrate_instances(session, actor=admin, key="order", body=body, now=now)
+        assert result["moved"] == [instance.id]
+        session.refresh(instance)
+        assert instance.flow_version == 2
+        assert open_items(session, org["manager"]) == []
+        assert len(open_items(session, org["director"])) == 1
+        audit = session.exec(select(OrderEvent).where(OrderEvent.order_id == order.id,
+                                                      OrderEvent.type == "flow.migrated")).scalars().one()
+        assert audit.after["moves"] == {"manager": "manager_v2"} and audit.actor_id == org["designer"].id
+
+
+class TestConcurrentApprovals:
+    @pytest.fixture
+    def race_engine(self, db_url):
+        """A database of its own: this test commits for real from two threads."""
+        import os
+
+        import sqlalchemy as sa
+
+        from backend.db import make_engine
+        from backend.migrate import upgrade
+
+        if not db_url.startswith("postgresql"):
+            pytest.skip("SQLite serialises writers; row locks are a PostgreSQL matter")
+        name = f"gendan_test_flow_race_{os.getpid()}"
+        admin = sa.create_engine(db_url.replace("postgresql://", "postgresql+psycopg://", 1).rsplit("/", 1)[0]
+                                 + "/postgres", isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        url = db_url.rsplit("/", 1)[0] + "/" + name
+        upgrade(url)
+        eng = make_engine(url)
+        yield eng
+        eng.dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+    def test_two_approvers_at_the_same_moment_get_one_outcome(self, race_engine, now):
+        """Real concurrency on committed data: two threads, two sessions, one to-do pool (any_of)."""
+        import threading
+
+        from backend.db import new_session
+
+        engine = race_engine
+        with new_session(engine) as session:
+            a = make_user(session, roles=("approver",), display_name="A")
+            b = make_user(session, roles=("approver",), display_name="B")
+            rep = make_user(session, roles=("sales",))
+            designer = make_user(session, roles=("designer", "admin"))
+            flow = {"key": "race", "nodes": [
+                {"type": "start", "key": "start"},
+                {"type": "approval", "key": "ok", "assignees": [{"kind": "users", "user_ids": [a.id, b.id]}]},
+                {"type": "end", "key": "end"}],
+                "edges": [{"key": "e1", "source": "start", "target": "ok"}, {"key": "e2", "source": "ok", "target": "end"}]}
+            d = actor_of(designer, "designer", "admin")
+            service.save_draft(session, actor=d, key="race", definition=flow, now=now)
+            service.publish_flow(session, actor=d, key="race", now=now)
+            order = make_order(session, owner=rep)
+            instance = service_instance.start_flow(session, order=order, actor=None, now=now, key="race")
+            session.commit()
+            tasks = {t.assignee_id: t.id for t in service_instance.instance_read(session, instance).tasks}
+            ids = (instance.id, a, b)
+        outcomes: dict[str, str] = {}
+        barrier = threading.Barrier(2)
+
+        def act(user):
+            with new_session(engine) as s:
+                barrier.wait()
+                try:
+                    service_instance.act_on_task(s, actor=actor_of(user, "approver"), instance_id=ids[0],
+                                                 task_id=tasks[user.id], body=TaskAction(action="approve"), now=now)
+                    outcomes[user.display_name] = "ok"
+                except GendanError as exc:
+                    s.rollback()
+                    outcomes[user.display_name] = exc.code
+
+        threads = [threading.Thread(target=act, args=(u,)) for u in (a, b)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert sorted(outcomes.values()) == ["flow.task_closed", "ok"], outcomes
+        with new_session(engine) as s:
+            final = s.get(FlowInstance, ids[0])
+            assert final.status == "completed"
+            approvals = [h for h in final.state["history"] if h["action"] == "approved"]
+            assert len(approvals) == 1

@@ -689,3 +689,54 @@ def test_timer_dedupe_keys_change_when_rescheduled():
     r.do(Start(initiator_id=1))
     first = r.last_of(fx.ScheduleTimer)[0]
     assert first.fire_at == T0 + timedelta(hours=1)
+
+
+class TestMigrateToNewVersion:
+    def new_version(self):
+        data = load("b2b_fulfilment").to_json()
+        data["version"] = 2
+        for node in data["nodes"]:
+            if node["key"] == "tech_confirm":
+                node["key"] = "engineering_review"
+                node["assignees"] = [{"kind": "users", "user_ids": [40]}]
+        for edge in data["edges"]:
+            edge["source"] = "engineering_review" if edge["source"] == "tech_confirm" else edge["source"]
+            edge["target"] = "engineering_review" if edge["target"] == "tech_confirm" else edge["target"]
+        from engine.flows import load_definition
+
+        return load_definition(data)
+
+    def test_plan_then_migrate_moves_the_open_step(self):
+        from engine.flows.migrate import MoveStep, migrate, plan
+
+        old, new = load("b2b_fulfilment"), self.new_version()
+        r = b2b(50000)
+        r.do(Start(initiator_id=1, instance_id=4))
+        r.do(Approve(actor_id=10, task_id=r.todo("manager_approval").id))
+        assert plan(old, new, r.state, {}) == [MoveStep("tech_confirm", None, "flow.migrate_target_unknown")]
+        mapping = {"tech_confirm": "engineering_review"}
+        assert plan(old, new, r.state, mapping) == [MoveStep("tech_confirm", "engineering_review")]
+        result = migrate(old, new, r.state, mapping, T0, directory=DIRECTORY, facts=r.facts, actor_id=99)
+        assert result.state.active_node_keys() == ["engineering_review"]
+        assert [t.assignee_id for t in result.state.pending_tasks()] == [40]
+        closed = [e for e in result.effects if isinstance(e, fx.CloseTodo)]
+        assert len(closed) == 2  # both approvers' to-dos of the old step
+        from engine.flows import check_invariants
+
+        assert check_invariants(new, result.state) == []
+        r.defn, r.state = new, result.state
+        r.do(CompleteTask(actor_id=40, task_id=r.todo("engineering_review").id))
+        assert r.state.active_node_keys() == ["production_order"]
+
+    def test_refuses_parallel_and_finished_instances(self):
+        from engine.flows import FlowError
+        from engine.flows.migrate import migrate, plan
+
+        r = Runner(load("parallel"))
+        r.do(Start(initiator_id=1))
+        assert {m.problem for m in plan(r.defn, r.defn, r.state, {})} == {"flow.migrate_parallel_unsupported"}
+        with pytest.raises(FlowError) as err:
+            migrate(r.defn, r.defn, r.state, {}, T0, directory=DIRECTORY)
+        assert err.value.code == "flow.migrate_parallel_unsupported"
+        r.do(Reject(actor_id=40, task_id=r.todo("finance_review").id))
+        assert plan(r.defn, r.defn, r.state, {})[0].problem == "flow.not_running"
