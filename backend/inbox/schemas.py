@@ -57,7 +57,7 @@ class InboxFilter(BaseModel):
 
     tab: Tab = "todo"
     q: str | None = Field(default=None, max_length=100)
-    kind: Literal["approval", "task", "reminder", "follow_up", "cc"] | None = None
+    kind: Literal["approval", "task", "reminder", "follow_up", "rule_alert", "escalation", "cc"] | None = None
     priority: Literal["low", "normal", "high", "urgent"] | None = None
     is_overdue: bool | None = None
     limit: int = Field(default=50, ge=1, le=200)

@@ -51,7 +51,8 @@ register_error_messages({
 STATUS_BY_CODE_HINTS = {"inbox.already_closed": 409, "inbox.order_moved_on": 409, "inbox.order_closed": 409,
                         "inbox.not_yours": 403, "inbox.not_initiator": 403, "inbox.urge_too_soon": 429}
 PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
-COMPLETABLE = ("task", "reminder", "follow_up", "cc")
+# everything but an approval is completed by its holder (rules make rule_alert / escalation to-dos)
+NOT_COMPLETABLE = ("approval",)
 MAX_ATTACHMENT = 5 * 1024 * 1024
 URGE_INTERVAL = timedelta(hours=1)
 
@@ -244,9 +245,8 @@ def complete_task(session: Session, *, actor: Actor, item_id: int, values: dict[
         return act_on_flow_task(session, actor=actor, item_id=item_id, action="complete", values=values,
                                 note=note, now=now)
     item, order = _lock_actionable(session, actor, item_id)
-    if item.kind not in COMPLETABLE:
-        raise _error("inbox.not_an_approval" if item.kind != "approval" else "inbox.approval_unavailable",
-                     status=400)
+    if item.kind in NOT_COMPLETABLE:
+        raise _error("inbox.approval_unavailable", status=400)
     clean = _validate_values(task_fields(item), values)
     effects: list = [fx.SetField(dedupe_key=f"inbox:{item.id}:{key}", field=f"data.{key}", value=value)
                      for key, value in clean.items()]

@@ -24,7 +24,8 @@ from frontend.templating import is_htmx, render
 router = APIRouter()
 
 TABS = [("todo", "To do"), ("done", "Done"), ("cc", "Copied to me"), ("started", "Started by me")]
-KIND_LABELS = {"approval": "Approval", "task": "Task", "reminder": "Reminder", "follow_up": "Follow-up", "cc": "Copy"}
+KIND_LABELS = {"approval": "Approval", "task": "Task", "reminder": "Reminder", "follow_up": "Follow-up",
+               "rule_alert": "Alert", "escalation": "Escalation", "cc": "Copy"}
 PRIORITY_LABELS = {"urgent": "Urgent", "high": "High", "normal": "Normal", "low": "Low"}
 STATE_LABELS = {"open": "Open", "done": "Done", "cancelled": "Cancelled", "superseded": "Handled by someone else"}
 

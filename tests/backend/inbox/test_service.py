@@ -232,3 +232,15 @@ class TestQueryCount:
             event.remove(engine, "before_cursor_execute", count)
         assert page.total == 30 and len(page.items) == 30
         assert len([s for s in statements if not s.startswith(("SAVEPOINT", "RELEASE"))]) <= 8
+
+
+class TestRuleKinds:
+    def test_a_rule_alert_is_completed_by_its_holder(self, session, now, people):
+        [item] = _todo(session, people["order"], [_user(session, people["clerk"])], kind="rule_alert", fields=[],
+                       now=now)
+        page = inbox_service.list_items(session, actor=people["clerk"], filters=InboxFilter(kind="rule_alert"),
+                                        now=now)
+        assert [i.id for i in page.items] == [item.id]
+        done = inbox_service.complete_task(session, actor=people["clerk"], item_id=item.id, values={}, note="seen",
+                                           now=now)
+        assert done.state == "done"
