@@ -29,7 +29,14 @@ from backend.rules.models import RuleDefinitionRow, RuleFiring, RuleOrderState
 from backend.rules.schemas import DryRunMatch, DryRunRead, FiringRead, IssueRead, RuleRead
 from engine import effects as fx
 from engine.calendar import BusinessCalendar
-from engine.facts import Catalogue, FactContext, build_facts, default_catalogue, fact_type_for_form_field
+from engine.facts import (
+    Catalogue,
+    FactContext,
+    FieldSpec,
+    build_facts,
+    default_catalogue,
+    fact_type_for_form_field,
+)
 from engine.jsonlogic import Issue, matches
 from engine.rules.actions import People, plan_actions
 from engine.rules.compiler import NotCompilable, compile_condition
@@ -47,20 +54,25 @@ DRY_RUN_PYTHON_LIMIT = 20_000  # event-only rules are dry-run in Python over at 
 
 def catalogue_for(session: Session) -> Catalogue:
     """Core and derived facts plus the designed fields of every published form."""
-    designed: dict[str, Any] = {}
+    designed: dict[str, FieldSpec] = {}
     rows = session.exec(select(FormDefinitionRow.definition).where(FormDefinitionRow.status == "published"))
     for (definition,) in rows:
         for form_field in (definition or {}).get("fields", ()):
             kind = fact_type_for_form_field(form_field.get("type", ""))
             key = form_field.get("key", "")
-            if kind is not None and key and key not in designed:
-                designed[key] = kind
-    try:
-        return default_catalogue().with_designed(designed.items())
-    except ValueError:  # a key the catalogue refuses: leave designed fields out rather than fail
-        return default_catalogue().with_designed(
-            (k, v) for k, v in designed.items() if k.isidentifier() and k.islower()
-        )
+            if kind is None or not key or key in designed:
+                continue
+            label = form_field.get("label") or {}
+            options = tuple(str(o.get("value")) for o in form_field.get("options") or () if isinstance(o, dict))
+            designed[key] = FieldSpec(key, kind, "designed", label.get("zh-CN") or label.get("zh") or key,
+                                      label.get("en") or key, options)
+    catalogue = default_catalogue()
+    for spec in designed.values():
+        try:
+            catalogue = catalogue.with_designed([spec])
+        except ValueError:  # a key the catalogue refuses (not an identifier): rules cannot read it
+            continue
+    return catalogue
 
 
 def fact_context(now: datetime, calendar: BusinessCalendar | None = None) -> FactContext:

@@ -246,3 +246,25 @@ class TestEventPath:
         note = session.exec(select(Notification).where(Notification.user_id == org["rep"].id)).scalars().one()
         assert note.title == f"{order.number} is now 250000.0"
         assert "big" in session.get(Order, order.id).tags
+
+
+class TestCatalogue:
+    def test_designed_fields_come_from_published_forms(self, session, org, now):
+        from backend.forms.models import FormDefinitionRow
+
+        session.add(FormDefinitionRow(key="rules_form", version=1, status="published", created_at=now, updated_at=now,
+                                      definition={"key": "rules_form", "fields": [
+                                          {"key": "incoterm", "type": "single_select", "label": {"en": "Incoterm"},
+                                           "options": [{"value": "FOB"}, {"value": "CIF"}]},
+                                          {"key": "weight", "type": "money"},
+                                          {"key": "photos", "type": "attachment"},
+                                      ]}))
+        session.flush()
+        catalogue = service.catalogue_for(session)
+        assert catalogue["data.incoterm"].options == ("FOB", "CIF")
+        assert catalogue["data.incoterm"].label_en == "Incoterm"
+        assert str(catalogue["data.weight"].type) == "number"
+        assert "data.photos" not in catalogue
+        issues = service.validate_definition(session, actor=org["admin"], definition=approval_timeout(
+            condition={">": [{"var": "data.weight"}, 10]}))
+        assert issues == []
