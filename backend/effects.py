@@ -69,7 +69,8 @@ def apply_effects(session: Session, effects: list, *, order: Order | None, actor
                 if _once(session, Notification, effect.dedupe_key, user_id) is None:
                     note = Notification(dedupe_key=effect.dedupe_key, user_id=user_id,
                                         order_id=order.id if order else None, title=effect.title[:300],
-                                        body=effect.body[:4000], created_at=now)
+                                        body=effect.body[:4000], created_at=now,
+                                        channels=[c for c in effect.channels if c != "in_app"])
                     session.add(note)
                     created.append(note)
                     touched_users.add(user_id)

@@ -26,6 +26,9 @@ class Notification(SQLModel, table=True):
     body: str = Field(default="", max_length=4000)
     created_at: datetime = Field(sa_type=UTCDateTime)
     read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # channels the sender asked for besides in-app (a rule's "email" / "chat"); the user's
+    # preferences add theirs (backend/notify/service.py:dispatch_notifications)
+    channels: list[str] = Field(default_factory=list, sa_type=JSONType)
 
 
 class OutboxMessage(SQLModel, table=True):

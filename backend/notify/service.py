@@ -185,7 +185,7 @@ def dispatch_notifications(bind: Engine | Connection, now: datetime, *, base_url
         ).all()
         for note, user in rows:
             pref = get_preference(session, user.id)
-            external = [c for c in pref.channels if c in EXTERNAL_CHANNELS]
+            external = _channels_for(session, pref, note)
             if not external:
                 mode = "in_app"
             elif pref.is_digest:
@@ -201,6 +201,27 @@ def dispatch_notifications(bind: Engine | Connection, now: datetime, *, base_url
             handled += 1
         session.commit()
     return handled
+
+
+CHAT_KINDS = ("dingtalk", "wecom", "feishu")
+
+
+def _channels_for(session: Session, pref: NotificationPreference, note: Notification) -> list[str]:
+    """The user's chosen channels plus those the sender asked for ("chat": the user's chat
+    channel, else the first configured robot)."""
+    chosen = [c for c in pref.channels if c in EXTERNAL_CHANNELS]
+    for asked in note.channels or []:
+        if asked in EXTERNAL_CHANNELS:
+            chosen.append(asked)
+        elif asked == "chat":
+            chats = [c for c in chosen if c in CHAT_KINDS]
+            if not chats:
+                configured = session.exec(select(ChannelConfig.kind).where(
+                    ChannelConfig.kind.in_(CHAT_KINDS), ChannelConfig.is_enabled.is_(True))
+                    .order_by(ChannelConfig.id)).scalars().first()
+                if configured:
+                    chosen.append(configured)
+    return list(dict.fromkeys(chosen))
 
 
 def send_digests(bind: Engine | Connection, now: datetime, *, base_url: str = "") -> int:

@@ -97,3 +97,18 @@ class TestDispatch:
                                            quiet_start="25", quiet_end="7:00", is_digest=False, digest_hour=30,
                                            timezone=SH, now=now)
         assert set(err.value.fields) == {"channels", "quiet_start", "digest_hour"}
+
+
+class TestRequestedChannels:
+    def test_a_rule_asking_for_email_and_chat_is_honoured(self, session, connection, now):
+        from backend.notify.models import ChannelConfig
+
+        user = make_user(session, phone="13700000000")
+        session.add(ChannelConfig(name="ops-robot", kind="wecom", target="http://127.0.0.1:9/send", options={},
+                                  created_at=now, updated_at=now))
+        apply_effects(session, [fx.Notify(dedupe_key="r1", user_ids=(user.id,), title="Late",
+                                          channels=("in_app", "email", "chat"))], order=None, actor=None, now=now)
+        session.commit()
+        notify_service.dispatch_notifications(connection, now)
+        rows = session.exec(select(OutboxMessage).order_by(OutboxMessage.id)).scalars().all()
+        assert [(r.channel, r.recipient) for r in rows] == [("email", user.email), ("wecom", "13700000000")]
