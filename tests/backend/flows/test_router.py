@@ -162,6 +162,8 @@ class TestPages:
             "csrf_token": client.headers["X-CSRF-Token"], "action": "approve", "note": "fine"},
             follow_redirects=False)
         assert resp.status_code == 303
+        detail = client.get(f"/orders/{order.id}").text
+        assert f'hx-get="/orders/{order.id}/flow"' in detail  # the order page loads the flow panel
         after = client.get(f"/orders/{order.id}/flow").text
         assert 'data-node-key="end" data-state="done"' in after
         assert 'aria-current="step"' not in after
