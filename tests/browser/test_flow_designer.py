@@ -219,6 +219,11 @@ def test_draw_publish_and_run_two_orders(page: Page, base_url, seed):
     flow.open(big.id)
     page.get_by_role("form", name="Director approval").get_by_role("button", name="Approve").click()
     flow.expect_active(ship)
+    # the order page itself loads the same picture into its flow panel
+    page.goto(f"{base_url}/orders/{big.id}")
+    panel = page.locator("#orders-flow-panel")
+    expect(panel.locator("g.flow-node[aria-current=step]")).to_have_attribute("data-node-key", ship)
+    expect(panel.locator(".flow-history")).to_contain_text("FD Director")
 
     sign_in(page, base_url, shipper.username)
     for order, number in ((small, "SF-1"), (big, "SF-2")):
