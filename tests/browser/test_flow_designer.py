@@ -237,3 +237,51 @@ def test_draw_publish_and_run_two_orders(page: Page, base_url, seed):
     expect(page.locator("g.flow-edge[data-edge-key] >> nth=0")).to_be_attached()
     taken = page.locator("g.flow-edge.flow-taken")
     expect(taken).to_have_count(5)  # the big order went through the director
+
+
+def test_move_running_orders_to_a_new_version(page: Page, base_url, seed):
+    from backend.auth.actor import Actor
+    from backend.flows import service
+    from backend.flows.models import FlowInstance
+
+    admin = make_user(seed, username="mig.admin", roles=["designer", "admin"], locale="en")
+    approver = make_user(seed, username="mig.approver", roles=["approver"], locale="en")
+    rep = make_user(seed, username="mig.rep", roles=["sales"], locale="en")
+    seed.commit()
+    actor = Actor(user_id=admin.id, username=admin.username, display_name=admin.display_name,
+                  roles=frozenset({"admin", "designer"}))
+
+    def flow(step_key):
+        return {"nodes": [{"type": "start", "key": "start"},
+                          {"type": "approval", "key": step_key, "assignees": [{"kind": "users", "user_ids": [approver.id]}]},
+                          {"type": "end", "key": "end"}],
+                "edges": [{"key": "e1", "source": "start", "target": step_key},
+                          {"key": "e2", "source": step_key, "target": "end"}]}
+
+    now = datetime.now(UTC)
+    service.save_draft(seed, actor=actor, key="mig_flow", definition=flow("check"), now=now)
+    service.publish_flow(seed, actor=actor, key="mig_flow", now=now)
+    order = make_order(seed, owner=rep, customer=make_customer(seed), number="MIG-1")
+    instance = service_instance.start_flow(seed, order=order, actor=None, now=now, key="mig_flow")
+    service.save_draft(seed, actor=actor, key="mig_flow", definition=flow("review"), now=now)
+    service.publish_flow(seed, actor=actor, key="mig_flow", now=now)
+    seed.commit()
+
+    sign_in(page, base_url, "mig.admin")
+    page.goto(f"{base_url}/designer/flows/mig_flow")
+    section = page.get_by_role("region", name="Move running orders")
+    section.get_by_label("Target version").fill("2")
+    section.get_by_role("button", name="Preview").click()
+    expect(section.locator("#fd-mig-result")).to_contain_text("0 can move, 1 cannot.")
+    section.get_by_label("Step mapping (JSON: old step → new step)").fill('{"check": "review"}')
+    section.get_by_role("button", name="Preview").click()
+    expect(section.locator("#fd-mig-result")).to_contain_text("check → review")
+    page.once("dialog", lambda dialog: dialog.accept())
+    section.get_by_role("button", name="Move the orders that can move").click()
+    expect(section.locator("#fd-mig-result")).to_contain_text("Moved: 1.")
+    seed.expire_all()
+    assert seed.get(FlowInstance, instance.id).flow_version == 2
+    sign_in(page, base_url, "mig.approver")
+    OrderFlowPage(page, base_url).open(order.id)
+    OrderFlowPage(page, base_url).expect_active("review")
+    expect(page.locator(".flow-history")).to_contain_text("Moved to a new flow version")

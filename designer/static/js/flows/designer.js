@@ -460,7 +460,48 @@
     }).catch(function (err) { showIssues(issuesFromError(err)); });
   });
 
+  // -- moving running orders to a newer version (admins; previewed, recorded per order) ----------
+  var lastPreview = null;
+  function migrationBody() {
+    var mapping;
+    try { mapping = parseJSON(document.getElementById("fd-mig-mapping").value, {}); } catch (e) { return null; }
+    return { to_version: Number(document.getElementById("fd-mig-version").value), mapping: mapping };
+  }
+  function previewMigration() {
+    var body = migrationBody();
+    if (!body) return;
+    var list = document.getElementById("fd-mig-result");
+    var apply = root.querySelector("[data-cmd=migrate-apply]");
+    api("POST", "/api/v1/flows/" + encodeURIComponent(KEY) + "/migrations/preview", body).then(function (res) {
+      lastPreview = body;
+      list.innerHTML = "";
+      var head = document.createElement("li");
+      head.textContent = T.mig_counts.replace("%(movable)s", res.movable).replace("%(blocked)s", res.blocked);
+      list.appendChild(head);
+      res.instances.forEach(function (p) {
+        var li = document.createElement("li");
+        li.className = p.movable ? "ok" : "issue";
+        li.textContent = T.order + " " + p.order_id + " (v" + p.from_version + "): " + p.moves.map(function (m) {
+          return m.problem ? m.source + " ✗ " + m.problem : m.source + " → " + m.target;
+        }).join("; ");
+        list.appendChild(li);
+      });
+      apply.disabled = res.movable === 0;
+    }).catch(function (err) { showIssues(issuesFromError(err)); });
+  }
+  function applyMigration() {
+    if (!lastPreview || !confirm(T.mig_confirm)) return;
+    api("POST", "/api/v1/flows/" + encodeURIComponent(KEY) + "/migrations", lastPreview).then(function (res) {
+      var list = document.getElementById("fd-mig-result");
+      var li = document.createElement("li"); li.className = "ok";
+      li.textContent = T.mig_done.replace("%(moved)s", res.moved.length).replace("%(skipped)s", res.skipped.length);
+      list.appendChild(li);
+      root.querySelector("[data-cmd=migrate-apply]").disabled = true;
+    }).catch(function (err) { showIssues(issuesFromError(err)); });
+  }
+
   var commands = {
+    "migrate-preview": previewMigration, "migrate-apply": applyMigration,
     undo: function () { lf.undo(); }, redo: function () { lf.redo(); },
     "delete": function () {
       var sel = lf.getSelectElements(true);
