@@ -68,7 +68,10 @@ def _attempt(session: Session, row: OutboxMessage, *, now: datetime, settings: S
         target = target_for(session, row, settings)
         receipt = get_channel(target.kind).send(message_for(session, row), target,
                                                now_ms=int(now.timestamp() * 1000))
-    except DeliveryError as exc:
+    except Exception as exc:  # one broken row must not stop the queue; a bug still shows in the log
+        if not isinstance(exc, DeliveryError):
+            log.exception("outbox %s: unexpected error while sending", row.id)
+            exc = DeliveryError(f"internal error: {type(exc).__name__}: {exc}")
         row.attempts += 1
         row.last_error = exc.detail[:2000]
         is_dead = not exc.retryable or row.attempts >= MAX_ATTEMPTS

@@ -17,9 +17,9 @@ from backend.notify.render import email_bodies
 
 def build(message: Message, sender: str) -> EmailMessage:
     mail = EmailMessage()
-    mail["Subject"] = message.subject
+    mail["Subject"] = " ".join(message.subject.split())  # a line break in a header is an injection
     mail["From"] = sender
-    mail["To"] = message.recipient
+    mail["To"] = " ".join(message.recipient.split())
     mail["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1].strip(">") or "gendan.local")
     if message.delivery_id:
         mail["X-Gendan-Delivery"] = message.delivery_id

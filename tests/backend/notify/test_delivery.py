@@ -243,3 +243,23 @@ class TestTestSend:
             notify_service.save_channel(session, actor=ADMIN, name="x", kind="pigeon", target="http://x",
                                         secret=None, options={}, is_enabled=True, now=now)
         assert err.value.code == "channel.invalid_kind"
+
+
+class TestRobustness:
+    def test_a_line_break_in_the_subject_cannot_inject_headers(self, session, connection, now, smtp):
+        smtp.start()
+        _queue(session, now, subject="Shipped\r\nBcc: victim@example.com")
+        assert delivery.deliver_outbox(connection, now, settings=_settings(smtp.port)) == 1
+        rcpt, mail = smtp.messages[0]
+        assert rcpt == ["buyer@example.com"] and mail["Bcc"] is None
+        assert mail["Subject"] == "Shipped Bcc: victim@example.com"
+
+    def test_an_unexpected_error_fails_that_row_only(self, session, connection, now, smtp):
+        smtp.start()
+        bad = _queue(session, now, channel="email", key="bad", payload={"data": "not a dict"})
+        good = _queue(session, now, key="good")
+        assert delivery.deliver_outbox(connection, now, settings=_settings(smtp.port)) == 1
+        session.refresh(bad)
+        session.refresh(good)
+        assert bad.state == "failed" and "internal error" in bad.last_error
+        assert good.state == "sent"
