@@ -17,6 +17,7 @@ from backend.clock import utcnow
 from backend.errors import GendanError
 from backend.inbox import service as inbox_service
 from backend.inbox.schemas import InboxFilter
+from backend.notify import service as notify_service
 from backend.people.models import User
 from frontend.pages.common import STAGE_LABELS, PageActor
 from frontend.templating import is_htmx, render
@@ -54,7 +55,8 @@ def inbox_page(request: Request, session: DbSession, actor: PageActor):
     page = inbox_service.list_items(session, actor=actor, filters=f, now=utcnow())
     query = urlencode({k: v for k, v in f.model_dump(exclude_defaults=True, mode="json").items()} | {"tab": f.tab})
     context = {"nav": "inbox", "f": f, "page": page, "error": error, "tabs": TABS, "query": query,
-               "people": _people(session), **_labels()}
+               "people": _people(session), "unread": notify_service.count_unread(session, actor.user_id),
+               **_labels()}
     if is_htmx(request) and request.headers.get("HX-Target") == "inbox-list":
         return render(request, "inbox/list.html", context, block="list")
     return render(request, "inbox/list.html", context)
