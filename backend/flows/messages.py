@@ -90,6 +90,7 @@ ERROR_MESSAGES: dict[str, str] = {
     "flow.join_without_split": "This join does not close a parallel split.",
     "flow.join_mismatch": "This join is fed by branches from different places.",
     "flow.approver_missing": "Choose who handles this step.",
+    "flow.approver_unresolvable": "Nobody active can handle this step (and there is no fallback).",
     "flow.approver_field_unknown": "The approver field %(field)s does not exist.",
     "flow.field_unknown": "Field %(field)s does not exist.",
     "flow.reassign_target_missing": "Choose who takes over after the time limit.",

@@ -132,7 +132,8 @@ def get_working_copy(session: Session, *, actor: Actor, key: str) -> FlowVersion
 
 
 def validate_definition(session: Session, *, actor: Actor, definition: dict[str, Any]) -> list[IssueRead]:
-    _, issues = parse_and_validate(definition, form_fields=form_field_keys(session))
+    _, issues = parse_and_validate(definition, form_fields=form_field_keys(session),
+                                   directory=load_directory(session))
     return issues_read(issues)
 
 
@@ -174,7 +175,8 @@ def publish_flow(session: Session, *, actor: Actor, key: str, now: datetime) -> 
     draft = _with_status(session, key, "draft")
     if draft is None:
         raise error("flow.no_draft", key=key)
-    defn, issues = parse_and_validate(draft.definition, form_fields=form_field_keys(session))
+    defn, issues = parse_and_validate(draft.definition, form_fields=form_field_keys(session),
+                                      directory=load_directory(session))
     if issues:
         raise invalid(issues)
     previous = published_row(session, key)

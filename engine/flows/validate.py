@@ -53,11 +53,14 @@ SINGLE_EXIT = frozenset({"start", "approval", "task", "notify", "wait", "auto", 
 _SINK = "\x00end"
 
 
-def validate(defn: FlowDefinition, *, form_fields: Iterable[str] | None = None) -> list[FlowIssue]:
+def validate(defn: FlowDefinition, *, form_fields: Iterable[str] | None = None,
+             directory: Any = None) -> list[FlowIssue]:
     """Every problem of the definition (empty list: it can be published).
 
     `form_fields`: keys of the order form's designed fields (without `data.`); when given,
-    references to `data.<key>` are checked against it.
+    references to `data.<key>` are checked against it. `directory` (engine.flows.Directory): when
+    given, a people node whose approvers are all fixed (users, roles) and resolve to nobody active,
+    with no fallback (`skip`, or `admin` with an active admin), is `flow.approver_unresolvable`.
     """
     known_fields = None if form_fields is None else frozenset(form_fields)
     issues: list[FlowIssue] = []
@@ -112,6 +115,8 @@ def validate(defn: FlowDefinition, *, form_fields: Iterable[str] | None = None) 
             add(FlowIssue(path, "flow.join_needs_branches", one, {"count": in_deg}))
         issues.extend(_node_settings(path, node, known_fields))
 
+    if directory is not None:
+        issues.extend(_unresolvable(defn, directory))
     issues.extend(_branches(defn, known_fields))
     if len(starts) == 1:
         issues.extend(_graph_shape(defn, graph, starts[0], ends))
@@ -180,6 +185,26 @@ def _node_settings(path: str, node: Any, known: frozenset[str] | None) -> list[F
                 issues.append(FlowIssue(path, "flow.field_unknown", one, {"field": name}))
         if node.webhook_url and not node.webhook_url.startswith(("http://", "https://")):
             issues.append(FlowIssue(path, "flow.webhook_url_invalid", one, {"url": node.webhook_url}))
+    return issues
+
+
+def _unresolvable(defn: FlowDefinition, directory: Any) -> list[FlowIssue]:
+    """People nodes that can never find anyone (only fixed approvers, all missing or inactive)."""
+    issues: list[FlowIssue] = []
+    admins = [u for u in directory.admin_ids() if directory.is_active(u)]
+    for i, node in enumerate(defn.nodes):
+        if node.type not in PEOPLE_TYPES or not node.assignees or node.on_no_approver == "skip":
+            continue
+        if node.on_no_approver == "admin" and admins:
+            continue
+        if not all(getattr(spec, "kind", None) in ("users", "role") for spec in node.assignees):
+            continue  # depends on the order or the initiator: only known at run time
+        found = []
+        for spec in node.assignees:
+            ids = spec.user_ids if spec.kind == "users" else directory.users_with_role(spec.role)
+            found += [u for u in ids if directory.is_active(u)]
+        if not found:
+            issues.append(FlowIssue(f"nodes[{i}].assignees", "flow.approver_unresolvable", (node.key,)))
     return issues
 
 
@@ -306,16 +331,17 @@ def _joins(defn: FlowDefinition, graph: nx.MultiDiGraph, start: str, ends: list[
     return issues
 
 
-def ensure_valid(defn: FlowDefinition, *, form_fields: Iterable[str] | None = None) -> FlowDefinition:
+def ensure_valid(defn: FlowDefinition, *, form_fields: Iterable[str] | None = None,
+                 directory: Any = None) -> FlowDefinition:
     """`defn` when it can be published, else `FlowDefinitionError` with every issue."""
-    issues = validate(defn, form_fields=form_fields)
+    issues = validate(defn, form_fields=form_fields, directory=directory)
     if issues:
         raise FlowDefinitionError(issues)
     return defn
 
 
 def parse_and_validate(
-    raw: dict[str, Any], *, form_fields: Iterable[str] | None = None
+    raw: dict[str, Any], *, form_fields: Iterable[str] | None = None, directory: Any = None
 ) -> tuple[FlowDefinition | None, list[FlowIssue]]:
     """For the designer and import: shape errors become issues too (code `flow.schema_invalid`)."""
     try:
@@ -340,4 +366,4 @@ def parse_and_validate(
         return None, issues
     except ValueError as exc:
         return None, [FlowIssue("", "flow.schema_invalid", (), {"detail": str(exc)})]
-    return defn, validate(defn, form_fields=form_fields)
+    return defn, validate(defn, form_fields=form_fields, directory=directory)

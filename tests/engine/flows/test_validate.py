@@ -276,3 +276,31 @@ class TestParseAndValidate:
         defn, issues = parse_and_validate(raw("parallel"))
         assert issues == []
         assert load_definition(defn.to_json()) == defn
+
+
+class TestApproverResolvable:
+    def flow(self, assignees, on_no_approver="block"):
+        from flowkit import one_node_flow
+
+        return one_node_flow({"type": "approval", "assignees": assignees, "on_no_approver": on_no_approver})
+
+    def test_role_with_nobody_active_is_refused_when_there_is_no_fallback(self):
+        from flowkit import DIRECTORY
+
+        issues = validate(self.flow([{"kind": "role", "role": "auditor"}, {"kind": "users", "user_ids": [51]}]),
+                          directory=DIRECTORY)
+        assert codes(issues) == {("flow.approver_unresolvable", ("n",))}
+
+    @pytest.mark.parametrize(
+        ("assignees", "fallback"),
+        [
+            ([{"kind": "role", "role": "finance"}], "block"),  # someone has the role
+            ([{"kind": "role", "role": "auditor"}], "skip"),  # skipping is the designer's choice
+            ([{"kind": "role", "role": "auditor"}], "admin"),  # an admin takes it
+            ([{"kind": "manager_chain", "levels": 1}], "block"),  # known only at run time
+        ],
+    )
+    def test_resolvable_or_with_fallback(self, assignees, fallback):
+        from flowkit import DIRECTORY
+
+        assert validate(self.flow(assignees, fallback), directory=DIRECTORY) == []
