@@ -23,6 +23,7 @@ class Order(SQLModel, table=True):
         Index("ix_sales_order_owner_created", "owner_id", "created_at", "id"),
         Index("ix_sales_order_stage_entered", "stage", "stage_entered_at"),
         Index("ix_sales_order_stage_created", "stage", "created_at", "id"),  # orders_0002; + PG trigram
+        Index("ix_sales_order_amount_id", "amount", "id"),  # orders_0003
     )
 
     id: int | None = Field(default=None, primary_key=True)
