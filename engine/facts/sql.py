@@ -121,14 +121,19 @@ class JsonValue(FunctionElement):
     inherit_cache = False  # rendering depends on an attribute, not only on the clauses: never cache
     name = "json_value"
 
-    def __init__(self, data: ColumnElement[Any], key: str, kind: FactType) -> None:
+    def __init__(self, data: ColumnElement[Any], key: str, kind: FactType, part: str = "value") -> None:
         self.kind = kind
+        # value: the typed value or NULL; guard: whether the JSON type fits (never NULL);
+        # raw: the value without the guard (only where extracting cannot fail: text, dates, booleans)
+        self.part = part
         self.type = {
             FactType.NUMBER: Float(),
             FactType.BOOL: Boolean(),
         }.get(kind, String())
         if kind is FactType.LIST:
             self.type = data.type  # a JSON array, read with the JSON functions of the data column
+        if part == "guard":
+            self.type = Boolean()
         super().__init__(data, literal(f"$.{key}", String), literal(key, String))
 
 
@@ -151,19 +156,15 @@ _PG_JSON_TYPES = {
 def _json_sqlite(element, compiler, **kw):
     data, path, _key = (compiler.process(c, **kw) for c in element.clauses)
     kind = element.kind
-    if kind is FactType.BOOL:
-        return (
-            f"(CASE json_type({data}, {path}) WHEN 'true' THEN 1 WHEN 'false' THEN 0 END)"
-        )
     value = f"json_extract({data}, {path})"
     if kind is FactType.NUMBER:
         value = f"CAST({value} AS REAL)"
-    elif kind is FactType.LIST:
-        value = f"json_extract({data}, {path})"
-    shape = ""
+    guard = f"json_type({data}, {path}) IN {_SQLITE_JSON_TYPES.get(kind, '')}"
+    if kind is FactType.BOOL:
+        guard = f"json_type({data}, {path}) IN ('true', 'false')"
     if kind is FactType.DATE:
-        shape = f" AND {value} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'"
-    return f"(CASE WHEN json_type({data}, {path}) IN {_SQLITE_JSON_TYPES[kind]}{shape} THEN {value} END)"
+        guard += f" AND {value} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'"
+    return _json_part(element.part, guard, value)
 
 
 @compiles(JsonValue, "postgresql")
@@ -183,10 +184,18 @@ def _json_pg(element, compiler, **kw):
         value = raw
     else:
         value = text
-    shape = ""
+    guard = f"{typeof}({raw}) = {_PG_JSON_TYPES[kind]}"
     if kind is FactType.DATE:
-        shape = f" AND {text} ~ '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}$'"
-    return f"(CASE WHEN {typeof}({raw}) = {_PG_JSON_TYPES[kind]}{shape} THEN {value} END)"
+        guard += f" AND {text} ~ '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}$'"
+    return _json_part(element.part, guard, value, "false")
+
+
+def _json_part(part: str, guard: str, value: str, false: str = "0") -> str:
+    if part == "guard":
+        return f"coalesce({guard}, {false})"
+    if part == "raw":
+        return value
+    return f"(CASE WHEN {guard} THEN {value} END)"
 
 
 def is_jsonb_column(element: Any, dialect: Any) -> bool:

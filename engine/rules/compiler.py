@@ -29,7 +29,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
 from engine.facts import Catalogue, FactContext, FactType, fact_sql
-from engine.facts.sql import is_jsonb_column, source_column, threshold_sql
+from engine.facts.sql import JsonValue, is_jsonb_column, source_column, threshold_sql
 from engine.jsonlogic import OPERATORS, is_truthy, js_compare, js_equals, js_strict_equals, to_number
 
 __all__ = ["NotCompilable", "compile_condition"]
@@ -288,6 +288,11 @@ class _Compiler:
         elif spec.source == "derived":
             null_cond = source_column(name, self.columns).is_(None)
             fact = (name, self.columns, self.ctx)
+        elif spec.source == "designed" and spec.type in (FactType.STRING, FactType.DATE, FactType.BOOL):
+            # one JSON type check, then the plain extraction (it cannot fail for text or booleans)
+            key = name.removeprefix("data.")
+            null_cond = not_(JsonValue(self.columns["data"], key, spec.type, "guard"))
+            expr = JsonValue(self.columns["data"], key, spec.type, "raw")
         else:
             null_cond = expr.is_(None)
         return [(null_cond, Const(default)), (None, Sql(kind, expr, fact))]
