@@ -322,7 +322,8 @@ def main(argv: list[str] | None = None) -> int:
         explain(engine)
         return 0
     print(f"\n{n_orders:,} orders, ~{n_events:,} events; PostgreSQL {version}; {platform.node()} "
-          f"({os.cpu_count()} CPUs); {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {args.requests} requests each\n")
+          f"({os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}); {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; "
+          f"{args.requests} requests each\n")
     print(f"{'scenario':<46} {'rows':>5} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}  target")
     worst = 0.0
     for i, (name, make_call) in enumerate(scenarios(engine)):
@@ -336,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<46} {result.rows:>5.0f} {result.pct(50):>8.1f} {p95:>8.1f} {max(result.times_ms):>8.1f}  {verdict}",
               flush=True)
     engine.dispose()
-    print(f"\nworst p95 {worst:.1f} ms (target {TARGET_P95_MS:.0f} ms)")
+    print(f"\nworst p95 {worst:.1f} ms (target {TARGET_P95_MS:.0f} ms); load average now {os.getloadavg()[0]:.1f}")
     return 0
 
 
