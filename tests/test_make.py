@@ -80,4 +80,4 @@ class TestMakefile:
     def test_ci_calls_make_test(self):
         script = (ROOT / ".ci" / "run").read_text()
         assert (ROOT / ".ci" / "run").stat().st_mode & 0o111
-        assert re.search(r"^make test\b", script, re.M)
+        assert re.search(r"^(timeout .* )?make test\b", script, re.M)
