@@ -78,6 +78,9 @@ def _optional_routers() -> list:
     from backend.tracking.router import router as tracking_router
 
     routers += [*inbox_routers, notify_router, tracking_router]
+    from backend.ingest.router import router as ingest_router
+
+    routers.append(ingest_router)
     return routers
 
 

@@ -5,6 +5,7 @@ from backend.customers.models import Customer  # noqa: F401
 from backend.flows.models import FlowDefinitionRow, FlowInstance, FlowTimer  # noqa: F401
 from backend.forms.models import FormDefinitionRow  # noqa: F401
 from backend.inbox.models import InboxItem  # noqa: F401
+from backend.ingest.models import ImportJob, ImportRowError, InboundDelivery, InboundSource  # noqa: F401
 from backend.notify.models import (  # noqa: F401
     ChannelConfig,
     Notification,

@@ -1,0 +1,108 @@
+"""Reading uploaded CSV files: encoding, delimiter, header row, and a first guess of the mapping.
+
+Chinese Excel saves "CSV" as GB18030/GBK without a BOM, "CSV UTF-8" with a BOM; other tools
+write plain UTF-8. Semicolons come from European locales. Nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from backend.errors import GendanError
+
+MAX_ROWS = 200_000
+DELIMITERS = (",", ";", "\t")
+
+# target field -> header spellings (compared after lower-casing and dropping spaces, _ and -)
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "external_id": ("externalid", "orderid", "orderno", "ordernumber", "订单号", "订单编号", "单号", "外部单号",
+                    "来源单号"),
+    "number": ("number", "gendannumber", "系统单号"),
+    "customer": ("customer", "customername", "client", "客户", "客户名称", "客户名", "购买方"),
+    "customer_code": ("customercode", "customerid", "客户编号", "客户代码", "客户编码"),
+    "amount": ("amount", "total", "ordertotal", "value", "金额", "订单金额", "总金额", "合同金额", "总价"),
+    "currency": ("currency", "币种", "货币"),
+    "stage": ("stage", "status", "orderstatus", "阶段", "状态", "订单状态"),
+    "planned_delivery": ("planneddelivery", "deliverydate", "duedate", "estimateddeliverydate", "交货日期",
+                         "交期", "计划交期", "计划交货日期", "预计交货日期"),
+    "payment_due": ("paymentdue", "paymentduedate", "付款日期", "回款日期", "应付款日期", "收款日期"),
+    "created": ("created", "createdat", "orderdate", "date", "下单日期", "下单时间", "订单日期", "创建时间"),
+}
+
+
+def decode(content: bytes) -> tuple[str, str]:
+    """The file's text and the encoding it was read with (utf-8-sig, utf-8 or gb18030)."""
+    if content.startswith(b"\xef\xbb\xbf"):
+        return content[3:].decode("utf-8", errors="strict"), "utf-8-sig"
+    try:
+        return content.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return content.decode("gb18030"), "gb18030"
+    except UnicodeDecodeError as exc:
+        raise GendanError("import.encoding_unknown", {"position": exc.start}, status=422) from exc
+
+
+def sniff_delimiter(text: str) -> str:
+    """The delimiter that splits the header line into the most columns (quotes respected)."""
+    first = text.splitlines()[0] if text else ""
+    best, best_count = ",", 1
+    for delimiter in DELIMITERS:
+        count = len(next(csv.reader([first], delimiter=delimiter), []))
+        if count > best_count:
+            best, best_count = delimiter, count
+    return best
+
+
+def read_table(content: bytes, *, encoding: str | None = None, delimiter: str | None = None
+               ) -> tuple[list[str], list[list[str]], str, str]:
+    """(headers, data rows, encoding, delimiter). Blank lines are skipped; headers must be unique."""
+    if encoding:
+        text = content.decode("utf-8-sig" if encoding.startswith("utf-8") else encoding)
+    else:
+        text, encoding = decode(content)
+    if not text.strip():
+        raise GendanError("import.empty_file", status=422)
+    delimiter = delimiter or sniff_delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        headers = [h.strip() for h in next(reader)]
+        rows = []
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            rows.append(row)
+            if len(rows) > MAX_ROWS:
+                raise GendanError("import.too_many_rows", {"limit": MAX_ROWS}, status=422)
+    except csv.Error as exc:
+        raise GendanError("import.csv_invalid", {"line": reader.line_num, "detail": str(exc)}, status=422) from exc
+    if not any(headers):
+        raise GendanError("import.no_header", status=422)
+    seen: set[str] = set()
+    for header in headers:
+        if not header:
+            raise GendanError("import.header_empty", {"position": headers.index(header) + 1}, status=422)
+        if header in seen:
+            raise GendanError("import.header_duplicate", {"header": header}, status=422)
+        seen.add(header)
+    return headers, rows, encoding, delimiter
+
+
+def _norm(header: str) -> str:
+    return re.sub(r"[\s_\-（）()]+", "", header).lower()
+
+
+def suggest_mapping(headers: list[str]) -> dict[str, str]:
+    """target field -> header, for the headers whose name says what they hold; each header used once."""
+    mapping: dict[str, str] = {}
+    used: set[str] = set()
+    for target, names in SYNONYMS.items():
+        for header in headers:
+            if header not in used and _norm(header) in names:
+                mapping[target] = header
+                used.add(header)
+                break
+    return mapping

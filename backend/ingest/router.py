@@ -1,0 +1,99 @@
+"""Import and inbound webhook API: thin routes over backend.ingest.service and .inbound."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Request, UploadFile
+from fastapi.responses import JSONResponse, Response
+
+from backend.auth.deps import CurrentActor, DbSession
+from backend.clock import utcnow
+from backend.errors import GendanError
+from backend.ingest import (
+    inbound,
+    service,
+    tasks,  # noqa: F401  (registers the worker job)
+)
+from backend.ingest.schemas import (
+    DeliveryRead,
+    ImportMapping,
+    ImportPreview,
+    ImportRead,
+    InboundResult,
+    InboundSourceCreate,
+    InboundSourceCreated,
+    InboundSourceRead,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["ingest"])
+ERRORS = {400: {"description": "Error (see code)"}, 403: {"description": "Admins only"},
+          404: {"description": "Not found"}, 409: {"description": "Conflict"}, 422: {"description": "Invalid"}}
+
+
+@router.post("/imports", status_code=201, response_model=ImportPreview, responses=ERRORS)
+async def upload_import(session: DbSession, actor: CurrentActor, file: Annotated[UploadFile, File()]):
+    content = await file.read()
+    return service.upload_import(session, actor=actor, filename=file.filename or "upload.csv", content=content,
+                                 now=utcnow())
+
+
+@router.get("/imports", response_model=list[ImportRead], responses=ERRORS)
+def list_imports(session: DbSession, actor: CurrentActor):
+    return service.list_imports(session, actor=actor)
+
+
+@router.get("/imports/{job_id}", response_model=ImportRead, responses=ERRORS)
+def get_import(session: DbSession, actor: CurrentActor, job_id: int):
+    return service.get_import(session, actor=actor, job_id=job_id)
+
+
+@router.post("/imports/{job_id}/start", response_model=ImportRead, responses=ERRORS)
+def start_import(session: DbSession, actor: CurrentActor, job_id: int, mapping: ImportMapping):
+    return service.start_import(session, actor=actor, job_id=job_id, mapping=mapping, now=utcnow())
+
+
+@router.get("/imports/{job_id}/errors", responses=ERRORS)
+def row_errors(session: DbSession, actor: CurrentActor, job_id: int):
+    rows = service.list_row_errors(session, actor=actor, job_id=job_id)
+    return [{"line": r.line, "cells": r.cells,
+             "errors": [{**e, "message": service.describe(e)} for e in r.errors]} for r in rows]
+
+
+@router.get("/imports/{job_id}/errors.csv", responses=ERRORS)
+def row_errors_csv(session: DbSession, actor: CurrentActor, job_id: int):
+    text = service.row_errors_csv(session, actor=actor, job_id=job_id)
+    return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="import-{job_id}-errors.csv"'})
+
+
+@router.post("/inbound/{source}", response_model=InboundResult, responses={
+    **ERRORS, 401: {"description": "Signature missing, invalid or stale"}})
+async def receive(request: Request, session: DbSession, source: str):
+    body = await request.body()
+    result = inbound.receive(session, source_key=source, body=body,
+                             signature=request.headers.get(inbound.SIGNATURE_HEADER),
+                             timestamp=request.headers.get(inbound.TIMESTAMP_HEADER), now=utcnow())
+    return JSONResponse(result.model_dump(mode="json"), status_code=201 if result.outcome == "created" else 200)
+
+
+@router.get("/inbound-sources", response_model=list[InboundSourceRead], responses=ERRORS)
+def list_sources(session: DbSession, actor: CurrentActor):
+    return inbound.list_sources(session, actor=actor)
+
+
+@router.post("/inbound-sources", status_code=201, response_model=InboundSourceCreated, responses=ERRORS)
+def create_source(session: DbSession, actor: CurrentActor, payload: InboundSourceCreate):
+    return inbound.create_source(session, actor=actor, payload=payload, now=utcnow())
+
+
+@router.post("/inbound-sources/{source_id}/rotate", response_model=InboundSourceCreated, responses=ERRORS)
+def rotate_secret(session: DbSession, actor: CurrentActor, source_id: int):
+    return inbound.rotate_secret(session, actor=actor, source_id=source_id)
+
+
+@router.get("/inbound-deliveries", response_model=list[DeliveryRead], responses=ERRORS)
+def list_deliveries(session: DbSession, actor: CurrentActor, source: str | None = None):
+    if source is not None and len(source) > 60:
+        raise GendanError("not_found")
+    return inbound.list_deliveries(session, actor=actor, source_key=source)

@@ -1,0 +1,110 @@
+"""Import and inbound API shapes: ImportMapping, ImportRead, InboundSourceCreate/Read, DeliveryRead."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+STAGE_PATTERN = r"^[A-Za-z0-9_\-]+$"
+Stage = Annotated[str, Field(min_length=1, max_length=40, pattern=STAGE_PATTERN)]
+# core targets a column can fill; a target "data.<key>" fills a designed field
+CORE_TARGETS = ("external_id", "number", "customer", "customer_code", "amount", "currency", "stage",
+                "planned_delivery", "payment_due", "created")
+DATA_KEY = r"^data\.[A-Za-z][A-Za-z0-9_]{0,39}$"
+
+
+class ImportMapping(BaseModel):
+    """What the user confirmed: which column fills which order field, and how values translate."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    columns: dict[str, Annotated[str, Field(min_length=1, max_length=200)]] = Field(max_length=60)
+    defaults: dict[str, Annotated[str, Field(max_length=200)]] = Field(default_factory=dict, max_length=20)
+    stage_map: dict[Annotated[str, Field(max_length=100)], Stage] = Field(default_factory=dict, max_length=200)
+    status_map: dict[Annotated[str, Field(max_length=100)], Literal["open", "completed", "cancelled"]] = Field(
+        default_factory=dict, max_length=200)
+    create_customers: bool = False
+    source: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_\-]+$")] = "csv"
+    timezone: Annotated[str, Field(min_length=1, max_length=60)] = "Asia/Shanghai"
+
+
+class RowError(BaseModel):
+    line: int  # line in the file (the header is line 1)
+    column: str | None
+    field: str
+    code: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ImportRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    filename: str
+    encoding: str
+    delimiter: str
+    headers: list[str]
+    mapping: dict[str, Any] | None
+    state: str
+    total_rows: int
+    next_row: int
+    created_count: int
+    existing_count: int
+    failed_count: int
+    created_by: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class ImportPreview(BaseModel):
+    job: ImportRead
+    sample: list[list[str]]
+    suggested: dict[str, str]
+
+
+class InboundSourceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_\-]+$")]
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+    acts_as_id: int | None = None
+
+
+class InboundSourceRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    key: str
+    name: str
+    acts_as_id: int
+    is_active: bool
+    created_at: datetime
+
+
+class InboundSourceCreated(InboundSourceRead):
+    secret: str  # returned once, at creation
+
+
+class DeliveryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    source_key: str
+    received_at: datetime
+    is_accepted: bool
+    outcome: str
+    code: str | None
+    params: dict[str, Any] | None
+    order_id: int | None
+    external_id: str | None
+    body_size: int
+
+
+class InboundResult(BaseModel):
+    delivery_id: int
+    outcome: Literal["created", "updated", "unchanged"]
+    order_id: int
+    number: str

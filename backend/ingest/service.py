@@ -1,0 +1,360 @@
+"""Import use cases: upload a CSV, preview and confirm its mapping, process it in batches (worker).
+
+Every row goes through `orders_service.create_order`, so an import obeys the same checks and hooks
+as the API and is idempotent on (source, external_id): importing the same file again creates
+nothing new. A row without an external id gets `import-<job>-<line>`, so a job resumed after a
+crash never doubles a row. Each row is its own transaction, carrying the job's progress with it:
+a bad row writes nothing (not even its new customer), and progress is never counted twice.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import csv
+import io
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import ValidationError
+from sqlalchemy import or_, select
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session
+
+from backend import i18n
+from backend.auth import service as auth_service
+from backend.auth.actor import Actor
+from backend.customers.models import Customer
+from backend.db import new_session
+from backend.errors import GendanError
+from backend.ingest import messages
+from backend.ingest.csvfile import read_table, suggest_mapping
+from backend.ingest.models import ImportJob, ImportRowError
+from backend.ingest.rows import ParsedRow, parse_row
+from backend.ingest.schemas import (
+    CORE_TARGETS,
+    DATA_KEY,
+    ImportMapping,
+    ImportPreview,
+    ImportRead,
+    RowError,
+)
+from backend.orders import service as orders_service
+from backend.orders.models import Order
+from backend.orders.schemas import OrderCreate
+
+LEASE = timedelta(minutes=5)
+BATCH_SIZE = 200
+MAX_FILE_BYTES = 20_000_000
+_pending_status: contextvars.ContextVar[str | None] = contextvars.ContextVar("gendan_import_status", default=None)
+
+messages.register()
+
+
+def _require_admin(actor: Actor) -> None:
+    if not actor.is_admin or not actor.can_write:
+        raise GendanError("auth.forbidden")
+
+
+def _get_job(session: Session, job_id: int) -> ImportJob:
+    job = session.get(ImportJob, job_id)
+    if job is None:
+        raise GendanError("import.not_found", {"id": job_id})
+    return job
+
+
+# ---------------------------------------------------------------- upload, preview, start
+
+def upload_import(session: Session, *, actor: Actor, filename: str, content: bytes, now: datetime) -> ImportPreview:
+    """Store an uploaded CSV as a job waiting for its mapping; refuse files that cannot be read."""
+    _require_admin(actor)
+    if len(content) > MAX_FILE_BYTES:
+        raise GendanError("import.file_too_large", {"limit": MAX_FILE_BYTES}, status=413)
+    if not filename.lower().endswith((".csv", ".txt")):
+        raise GendanError("import.file_type", {"filename": filename}, status=422)
+    headers, rows, encoding, delimiter = read_table(content)
+    if not rows:
+        raise GendanError("import.no_rows", status=422)
+    job = ImportJob(filename=filename[-200:], content=content, encoding=encoding, delimiter=delimiter,
+                    headers=headers, total_rows=len(rows), created_by=actor.user_id, created_at=now)
+    session.add(job)
+    session.commit()
+    return ImportPreview(job=ImportRead.model_validate(job), sample=rows[:5], suggested=suggest_mapping(headers))
+
+
+def preview_import(session: Session, *, actor: Actor, job_id: int) -> ImportPreview:
+    _require_admin(actor)
+    job = _get_job(session, job_id)
+    headers, rows, _, _ = read_table(job.content, encoding=job.encoding, delimiter=job.delimiter)
+    return ImportPreview(job=ImportRead.model_validate(job), sample=rows[:5], suggested=suggest_mapping(headers))
+
+
+def get_import(session: Session, *, actor: Actor, job_id: int) -> ImportRead:
+    _require_admin(actor)
+    return ImportRead.model_validate(_get_job(session, job_id))
+
+
+def list_imports(session: Session, *, actor: Actor, limit: int = 50) -> list[ImportRead]:
+    _require_admin(actor)
+    jobs = session.exec(select(ImportJob).order_by(ImportJob.id.desc()).limit(limit)).scalars().all()
+    return [ImportRead.model_validate(j) for j in jobs]
+
+
+def check_mapping(mapping: ImportMapping, headers: list[str]) -> None:
+    """Every problem of a mapping at once, as field errors keyed by target."""
+    import re
+
+    fields: dict[str, tuple[str, dict[str, Any]]] = {}
+    for target, column in mapping.columns.items():
+        if target not in CORE_TARGETS and not re.fullmatch(DATA_KEY, target):
+            fields[target] = ("import.target_unknown", {"target": target})
+        elif column not in headers:
+            fields[target] = ("import.column_unknown", {"column": column})
+    for target in mapping.defaults:
+        if target not in CORE_TARGETS:
+            fields[f"defaults.{target}"] = ("import.target_unknown", {"target": target})
+    if "amount" not in mapping.columns and not mapping.defaults.get("amount"):
+        fields["amount"] = ("import.amount_unmapped", {})
+    if "customer" not in mapping.columns and "customer_code" not in mapping.columns \
+            and not mapping.defaults.get("customer"):
+        fields["customer"] = ("import.customer_unmapped", {})
+    try:
+        ZoneInfo(mapping.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        fields["timezone"] = ("import.timezone_unknown", {"timezone": mapping.timezone})
+    if fields:
+        raise GendanError("validation.failed", {"count": len(fields)}, status=422, fields=fields)
+
+
+def start_import(session: Session, *, actor: Actor, job_id: int, mapping: ImportMapping, now: datetime) -> ImportRead:
+    """Confirm the mapping and queue the job for the worker (once)."""
+    _require_admin(actor)
+    job = _get_job(session, job_id)
+    if job.state != "uploaded":
+        raise GendanError("import.already_started", {"id": job.id, "state": job.state})
+    check_mapping(mapping, job.headers)
+    job.mapping = mapping.model_dump(mode="json")
+    job.state = "queued"
+    job.started_at = now
+    session.add(job)
+    session.commit()
+    return ImportRead.model_validate(job)
+
+
+# ---------------------------------------------------------------- row errors
+
+def list_row_errors(session: Session, *, actor: Actor, job_id: int, limit: int = 1000) -> list[ImportRowError]:
+    _require_admin(actor)
+    _get_job(session, job_id)
+    return list(session.exec(
+        select(ImportRowError).where(ImportRowError.import_job_id == job_id)
+        .order_by(ImportRowError.line).limit(limit)
+    ).scalars().all())
+
+
+def describe(error: dict[str, Any] | RowError) -> str:
+    """A row error as a sentence in the current language."""
+    e = error if isinstance(error, RowError) else RowError.model_validate(error)
+    return i18n.translate_error(e.code, {"column": e.column or e.field, "field": e.field, **e.params})
+
+
+def row_errors_csv(session: Session, *, actor: Actor, job_id: int) -> str:
+    """The failed rows with the file's own columns plus one column saying what is wrong, so the
+    user fixes them in Excel and uploads the file again (the extra column is simply not mapped)."""
+    job = _get_job(session, job_id)
+    rows = list_row_errors(session, actor=actor, job_id=job_id, limit=1_000_000)
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=job.delimiter)
+    writer.writerow([*job.headers, i18n.gettext("Problems"), i18n.gettext("Line")])
+    for row in rows:
+        cells = (row.cells + [""] * len(job.headers))[: len(job.headers)]
+        writer.writerow([*cells, "; ".join(f"{e.get('column') or e.get('field')}: {describe(e)}" for e in row.errors),
+                         row.line])
+    return "\ufeff" + out.getvalue()  # the BOM makes Excel read UTF-8
+
+
+# ---------------------------------------------------------------- the worker
+
+def claim_job(bind: Engine | Connection, now: datetime) -> int | None:
+    """Take one queued (or abandoned) job under a lease; None when there is nothing to do."""
+    with new_session(bind) as session:
+        free = or_(ImportJob.locked_until.is_(None), ImportJob.locked_until < now)
+        job = session.exec(
+            select(ImportJob).where(ImportJob.state.in_(("queued", "running")), free)
+            .order_by(ImportJob.id).limit(1).with_for_update(skip_locked=True)
+        ).scalars().first()
+        if job is None:
+            return None
+        job.state, job.locked_until = "running", now + LEASE
+        job_id = job.id
+        session.commit()
+    return job_id
+
+
+def process_imports(bind: Engine | Connection, now: datetime, *, batch_size: int = BATCH_SIZE,
+                    max_batches: int = 5) -> int:
+    """The worker job: a few batches of rows of the oldest open import. Returns rows processed."""
+    done = 0
+    for _ in range(max_batches):
+        job_id = claim_job(bind, now)
+        if job_id is None:
+            break
+        with new_session(bind) as session:
+            done += process_batch(session, job_id, now=now, batch_size=batch_size)
+    return done
+
+
+def run_to_end(bind: Engine | Connection, job_id: int, now: datetime, *, batch_size: int = BATCH_SIZE) -> None:
+    """Drain one job inline (tests and the CLI), batch by batch, as the worker would."""
+    while True:
+        with new_session(bind) as session:
+            if session.get(ImportJob, job_id).state in ("done", "failed"):
+                return
+        if claim_job(bind, now) != job_id:
+            raise RuntimeError(f"import {job_id} is held by another worker")
+        with new_session(bind) as session:
+            process_batch(session, job_id, now=now, batch_size=batch_size)
+
+
+def process_batch(session: Session, job_id: int, *, now: datetime, batch_size: int = BATCH_SIZE) -> int:
+    """Import rows next_row .. next_row + batch_size of a claimed job; each row commits on its own."""
+    job = session.get(ImportJob, job_id)
+    actor = auth_service.load_actor(session, job.created_by, via="import")
+    if actor is None or not actor.is_admin:
+        job.state, job.finished_at, job.locked_until = "failed", now, None
+        job.errors = [{"code": "import.owner_inactive", "params": {"id": job.created_by}}]
+        session.commit()
+        return 0
+    mapping = ImportMapping.model_validate(job.mapping)
+    tz = ZoneInfo(mapping.timezone)
+    headers, rows, _, _ = read_table(job.content, encoding=job.encoding, delimiter=job.delimiter)
+    start = job.next_row
+    for index in range(start, min(start + batch_size, len(rows))):
+        cells = rows[index]
+        line = index + 2  # the header is line 1 (blank lines are not counted)
+        _import_row(session, job_id, actor, mapping, tz, line, headers, cells, now)
+    job = session.get(ImportJob, job_id)
+    if job.next_row >= len(rows):
+        job.state, job.finished_at = "done", now
+    job.locked_until = None
+    session.commit()
+    return job.next_row - start
+
+
+def _import_row(session: Session, job_id: int, actor: Actor, mapping: ImportMapping, tz: ZoneInfo, line: int,
+                headers: list[str], cells: list[str], now: datetime) -> None:
+    parsed = parse_row(line, dict(zip(headers, cells, strict=False)), mapping, tz)
+    errors = list(parsed.errors)
+    if not errors:
+        try:
+            errors = _create(session, job_id, actor, mapping, parsed, now)
+        except GendanError as exc:
+            session.rollback()
+            errors = _errors_from(exc, parsed, mapping)
+    if not errors:
+        return
+    job = session.get(ImportJob, job_id)
+    job.next_row += 1
+    job.failed_count += 1
+    session.add(ImportRowError(import_job_id=job_id, line=line, cells=list(cells),
+                               errors=[e.model_dump(mode="json") for e in errors]))
+    session.commit()
+
+
+def _create(session: Session, job_id: int, actor: Actor, mapping: ImportMapping, parsed: ParsedRow,
+            now: datetime) -> list[RowError]:
+    """Create one order (and its customer when asked); [] on success, else what is wrong (nothing written)."""
+    customer_id, problem = _customer_for(session, actor, mapping, parsed, now)
+    if problem:
+        session.rollback()
+        return [problem]
+    values = {**parsed.values, "customer_id": customer_id, "source": mapping.source}
+    values.setdefault("external_id", f"import-{job_id}-{parsed.line}")
+    try:
+        payload = OrderCreate.model_validate(values)
+    except ValidationError as exc:
+        session.rollback()
+        return _pydantic_errors(exc, parsed, mapping)
+    exists = session.exec(select(Order.id).where(Order.source == payload.source,
+                                                 Order.external_id == payload.external_id)).scalars().first()
+    job = session.get(ImportJob, job_id)
+    job.next_row += 1
+    if exists:
+        job.existing_count += 1
+    else:
+        job.created_count += 1
+    token = _pending_status.set(parsed.status)
+    try:
+        # the order is created "at" its own date when the file has one, so its history starts there
+        orders_service.create_order(session, actor=actor, payload=payload, now=parsed.created_at or now)
+    finally:
+        _pending_status.reset(token)
+    if exists:
+        session.commit()  # a replay writes nothing itself; this stores the job's progress
+    return []
+
+
+def _customer_for(session: Session, actor: Actor, mapping: ImportMapping, parsed: ParsedRow,
+                  now: datetime) -> tuple[int | None, RowError | None]:
+    column = mapping.columns.get("customer_code") or mapping.columns.get("customer")
+    if parsed.customer_code:
+        found = session.exec(select(Customer.id).where(Customer.code == parsed.customer_code)).scalars().all()
+        label = parsed.customer_code
+    else:
+        found = session.exec(select(Customer.id).where(Customer.name == parsed.customer_name)
+                             .order_by(Customer.id).limit(2)).scalars().all()
+        label = parsed.customer_name
+    if len(found) == 1:
+        return found[0], None
+    if len(found) > 1:
+        return None, RowError(line=parsed.line, column=column, field="customer", code="import.customer_ambiguous",
+                              params={"value": label})
+    if not mapping.create_customers:
+        return None, RowError(line=parsed.line, column=column, field="customer", code="import.customer_unknown",
+                              params={"value": label})
+    code = parsed.customer_code
+    if code is not None and (len(code) > 40 or not all(c.isalnum() or c in "_-./" for c in code)):
+        return None, RowError(line=parsed.line, column=column, field="customer", code="import.customer_code_invalid",
+                              params={"value": code})
+    customer = Customer(name=(parsed.customer_name or code)[:200], code=code, preferred_channel="none",
+                        owner_id=None, created_at=now)
+    session.add(customer)
+    session.flush()
+    return customer.id, None
+
+
+def _pydantic_errors(exc: ValidationError, parsed: ParsedRow, mapping: ImportMapping) -> list[RowError]:
+    out = []
+    for err in exc.errors():
+        target = str(err.get("loc", ("_",))[0])
+        ctx = {k: v if isinstance(v, (str, int, float)) else str(v) for k, v in (err.get("ctx") or {}).items()
+               if k != "error"}
+        out.append(RowError(line=parsed.line, column=mapping.columns.get(target), field=target,
+                            code=f"field.{err.get('type', 'value_error')}", params=ctx))
+    return out
+
+
+def _errors_from(exc: GendanError, parsed: ParsedRow, mapping: ImportMapping) -> list[RowError]:
+    if not exc.fields:
+        return [RowError(line=parsed.line, column=None, field="_", code=exc.code, params=exc.params)]
+    return [RowError(line=parsed.line, column=mapping.columns.get(path), field=path, code=code,
+                     params={k: v for k, v in params.items() if k != "field"})
+            for path, (code, params) in exc.fields.items()]
+
+
+# ---------------------------------------------------------------- status from the file
+
+def _apply_pending_status(session: Session, order: Order, *, actor: Actor, now: datetime, is_new: bool) -> None:
+    """A row whose status maps to cancelled/completed is created closed, in the same transaction."""
+    status = _pending_status.get()
+    if is_new and status and status != "open":
+        order.status = status
+        order.closed_at = now
+
+
+def install() -> None:
+    if _apply_pending_status not in orders_service.before_save_hooks:
+        orders_service.before_save_hooks.append(_apply_pending_status)
+
+
+install()

@@ -1,0 +1,79 @@
+"""Reading CSV files as Chinese Excel and other tools write them; parsing cells of one row."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from backend.errors import GendanError
+from backend.ingest.csvfile import read_table, suggest_mapping
+from backend.ingest.rows import parse_row
+from backend.ingest.schemas import ImportMapping
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+TEXT = "订单号,客户,金额,交货日期\nA-1,上海精工,\"1,200.50\",2026-12-31\n"
+
+
+class TestReadTable:
+    @pytest.mark.parametrize("encoding, raw", [
+        ("utf-8-sig", b"\xef\xbb\xbf" + TEXT.encode("utf-8")),
+        ("utf-8", TEXT.encode("utf-8")),
+        ("gb18030", TEXT.encode("gbk")),
+    ])
+    def test_excel_encodings_read_the_same(self, encoding, raw):
+        headers, rows, found, delimiter = read_table(raw)
+        assert (headers, rows, found, delimiter) == (
+            ["订单号", "客户", "金额", "交货日期"], [["A-1", "上海精工", "1,200.50", "2026-12-31"]], encoding, ",")
+
+    def test_semicolons_and_blank_lines(self):
+        headers, rows, _, delimiter = read_table(b"order_id;amount\n\nX1;12,5\n;\n")
+        assert delimiter == ";" and headers == ["order_id", "amount"] and rows == [["X1", "12,5"]]
+
+    @pytest.mark.parametrize("raw, code", [
+        (b"", "import.empty_file"),
+        (b"a,a\n1,2\n", "import.header_duplicate"),
+        (b"a,,c\n1,2,3\n", "import.header_empty"),
+        (b"\xff\xfe\x00\x81\x30", "import.encoding_unknown"),
+    ])
+    def test_unreadable_files_say_why(self, raw, code):
+        with pytest.raises(GendanError) as err:
+            read_table(raw)
+        assert err.value.code == code
+
+
+class TestSuggestMapping:
+    def test_chinese_and_english_headers(self):
+        assert suggest_mapping(["订单号", "客户", "金额", "交货日期", "备注"]) == {
+            "external_id": "订单号", "customer": "客户", "amount": "金额", "planned_delivery": "交货日期"}
+        assert suggest_mapping(["Order ID", "Customer Name", "Total", "Delivery Date", "order_status"]) == {
+            "external_id": "Order ID", "customer": "Customer Name", "amount": "Total",
+            "planned_delivery": "Delivery Date", "stage": "order_status"}
+
+
+class TestParseRow:
+    mapping = ImportMapping(columns={"external_id": "no", "customer": "c", "amount": "amt",
+                                     "planned_delivery": "d", "created": "t", "stage": "s"},
+                            stage_map={"已发货": "shipping"}, status_map={"已取消": "cancelled"})
+
+    def test_good_row(self):
+        row = parse_row(2, {"no": "A1", "c": "ACME", "amt": "¥1,234.50", "d": "2026年12月31日",
+                            "t": "2026/11/24 10:30", "s": "已发货"}, self.mapping, SHANGHAI)
+        assert row.errors == []
+        assert row.values == {"external_id": "A1", "amount": Decimal("1234.50"), "planned_delivery": date(2026, 12, 31),
+                              "stage": "shipping"}
+        assert row.created_at.isoformat() == "2026-11-24T02:30:00+00:00"  # 10:30 in Shanghai
+
+    def test_every_bad_cell_is_reported_with_its_column(self):
+        row = parse_row(7, {"no": "A1", "c": "", "amt": "-5", "d": "2026-02-30", "t": "yesterday", "s": "搞定"},
+                        self.mapping, SHANGHAI)
+        assert {(e.column, e.code) for e in row.errors} == {
+            ("amt", "import.amount_negative"), ("d", "import.date_invalid"), ("t", "import.date_invalid"),
+            ("s", "import.stage_unknown"), ("c", "import.value_missing")}
+        assert all(e.line == 7 for e in row.errors)
+
+    def test_status_only_mapping_keeps_default_stage(self):
+        row = parse_row(2, {"no": "A1", "c": "X", "amt": "1", "s": "已取消"}, self.mapping, SHANGHAI)
+        assert row.errors == [] and row.status == "cancelled" and "stage" not in row.values
