@@ -14,8 +14,9 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: run test deps vendor browser migrate demo lint bench constraints clean
 
-run: deps vendor migrate demo ## start Gendan with demo data on the embedded SQLite database
-	$(BIN)/gendan serve --host $(HOST) --port $(PORT)
+# migrate + demo (unless loaded) + serve in one process: `gendan serve --prepare`
+run: deps vendor ## start Gendan with demo data on the embedded SQLite database
+	$(BIN)/gendan serve --prepare --host $(HOST) --port $(PORT)
 
 # Exit status 5 means "no tests collected": fine when PYTEST_ARGS selected a subset that happens to
 # be empty, a failure for the whole suite (an empty suite must never pass CI).

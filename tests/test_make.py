@@ -66,7 +66,7 @@ class TestMakefile:
     def test_run_installs_migrates_loads_demo_then_serves(self):
         out = self.dry_run("run")
         steps = ["python3 -m venv .venv", "pip install", "-c constraints.txt", "npm ci --prefix frontend",
-                 "scripts/vendor.py", "gendan migrate", "gendan demo", "gendan serve --host 127.0.0.1 --port 8000"]
+                 "scripts/vendor.py", "gendan serve --prepare --host 127.0.0.1 --port 8000"]
         positions = [out.find(step) for step in steps]
         assert -1 not in positions, out
         assert positions == sorted(positions), out

@@ -185,6 +185,25 @@ class TestServe:
         assert f"Gendan on http://127.0.0.1:{port}" in out
         assert proc.returncode == 0, out
 
+    def test_prepare_migrates_and_loads_the_demo_first(self, db_url):
+        port = _free_port()
+        proc = _start(db_url, "serve", "--prepare", "--no-worker", "--port", str(port))
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    page = httpx.get(f"http://127.0.0.1:{port}/login", timeout=2)
+                    break
+                except httpx.TransportError:
+                    assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
+                    time.sleep(0.2)
+            assert page.status_code == 200
+        finally:
+            out = _stop(proc)
+        assert "database is up to date" in out
+        assert "demo data loaded" in out and "password for all: gendan123" in out
+        assert query(db_url, "select count(*) from sales_order")[0][0] == 3000
+
     def test_refuses_an_unmigrated_database(self, db_url):
         result = gendan(db_url, "serve", "--port", "1")
         assert result.exit_code == 1
