@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from backend.auth import service as auth_service
 from backend.auth.actor import Actor
@@ -52,13 +53,13 @@ async def optional_actor(request: Request, session: DbSession) -> Actor | None:
     auth = request.headers.get("Authorization", "")
     if auth.lower().startswith("bearer "):
         user_id = auth_service.read_token(settings.secret_key, auth[7:].strip())
-        actor = auth_service.load_actor(session, user_id, via="token")
+        actor = await run_in_threadpool(auth_service.load_actor, session, user_id, via="token")
         if actor is None:
             raise GendanError("auth.invalid_token")
         return actor
     api_key = request.headers.get("X-API-Key")
     if api_key:
-        actor = auth_service.actor_for_api_key(session, api_key, now=utcnow())
+        actor = await run_in_threadpool(auth_service.actor_for_api_key, session, api_key, now=utcnow())
         if request.method in UNSAFE_METHODS and actor.scope != "write":
             # refused before any handler runs, so no endpoint can forget the scope
             raise GendanError("auth.read_only_key")
@@ -66,7 +67,9 @@ async def optional_actor(request: Request, session: DbSession) -> Actor | None:
     user_id = request.session.get("uid")
     if user_id is None:
         return None
-    actor = auth_service.load_actor(session, int(user_id))
+    # in the threadpool: on SQLite a transaction waits for the write lock (BEGIN IMMEDIATE), and
+    # waiting on the event loop would stall the request that holds the lock (a deadlock)
+    actor = await run_in_threadpool(auth_service.load_actor, session, int(user_id))
     if actor is None:
         request.session.clear()
         return None
