@@ -16,6 +16,7 @@ from backend.live.hub import hub
 
 PG_CHANNEL = "gendan_live"
 _PENDING = "gendan_live_pending"
+_ITEM_ORDERS = "gendan_live_item_orders"
 
 
 def touch(session: Session, user_ids, kind: str = "inbox") -> None:
@@ -35,6 +36,29 @@ def on_user_touched(session: Session, user_ids) -> None:
     touch(session, user_ids, "inbox")
 
 
+@event.listens_for(Session, "after_flush")
+def _collect_item_orders(session, _flush_context) -> None:
+    """A to-do written or changed on an order: its owner's "started by me" tab changes too."""
+    from backend.inbox.models import InboxItem
+
+    for obj in (*session.new, *session.dirty):
+        if isinstance(obj, InboxItem) and obj.order_id:
+            session.info.setdefault(_ITEM_ORDERS, set()).add(obj.order_id)
+
+
+@event.listens_for(Session, "before_commit")
+def _touch_owners(session) -> None:
+    order_ids = session.info.pop(_ITEM_ORDERS, None)
+    if not order_ids:
+        return
+    from sqlalchemy import select
+
+    from backend.orders.models import Order
+
+    owners = session.execute(select(Order.owner_id).where(Order.id.in_(sorted(order_ids)))).scalars().all()
+    touch(session, owners, "inbox")
+
+
 @event.listens_for(Session, "after_commit")
 def _after_commit(session) -> None:
     pending = session.info.pop(_PENDING, None)
@@ -50,6 +74,7 @@ def _after_commit(session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _after_rollback(session) -> None:
     session.info.pop(_PENDING, None)
+    session.info.pop(_ITEM_ORDERS, None)
 
 
 def install() -> None:

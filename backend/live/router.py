@@ -47,14 +47,20 @@ def signal(kind: str, seq: int) -> str:
     return f'<div id="live-signal" hx-swap-oob="true" hidden data-kind="{kind}" data-seq="{seq}"></div>'
 
 
+def _load_actor(bind, user_id: int):
+    """In a worker thread: a database call must never block the event loop (on SQLite a
+    transaction waits for the write lock, which a request finishing on this loop may hold)."""
+    with new_session(bind) as session:
+        return auth_service.load_actor(session, user_id)
+
+
 @router.websocket("/ws/live")
 async def live(websocket: WebSocket) -> None:
     user_id = websocket.session.get("uid") if "session" in websocket.scope else None
     if user_id is None or not _same_origin(websocket):
         await websocket.close(code=4401)
         return
-    with new_session(websocket.app.state.engine) as session:
-        actor = auth_service.load_actor(session, int(user_id))
+    actor = await asyncio.to_thread(_load_actor, websocket.app.state.engine, int(user_id))
     if actor is None:
         await websocket.close(code=4401)
         return

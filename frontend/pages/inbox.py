@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse
 from pydantic import ValidationError
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from backend import i18n
@@ -85,6 +86,10 @@ def _field_messages(exc: GendanError) -> dict[str, str]:
 @router.post("/inbox/items/{item_id}/complete")
 async def complete_item(request: Request, session: DbSession, actor: PageActor, item_id: int):
     form = await request.form()
+    return await run_in_threadpool(_complete_item, request, session, actor, item_id, form)
+
+
+def _complete_item(request: Request, session, actor, item_id: int, form):
     values = {k[2:]: v for k, v in form.items() if k.startswith("f_") and isinstance(v, str)}
     note = str(form.get("note", ""))
     try:
@@ -114,6 +119,10 @@ def act_on_item(request: Request, session: DbSession, actor: PageActor, item_id:
 @router.post("/inbox/bulk-approve")
 async def bulk_approve(request: Request, session: DbSession, actor: PageActor):
     form = await request.form()
+    return await run_in_threadpool(_bulk_approve, request, session, actor, form)
+
+
+def _bulk_approve(request: Request, session, actor, form):
     ids = [int(v) for v in form.getlist("item_id") if isinstance(v, str) and v.isdigit()]
     outcome = inbox_service.bulk_approve(session, actor=actor, item_ids=ids, note=str(form.get("note", "")),
                                          now=utcnow())
@@ -150,8 +159,13 @@ async def add_comment(request: Request, session: DbSession, actor: PageActor, it
     attachment = None
     if isinstance(upload, UploadFile) and upload.filename:
         attachment = (upload.filename, await upload.read())
-    inbox_service.comment(session, actor=actor, item_id=item_id, text=str(form.get("text", "")),
-                          attachment=attachment, upload_dir=request.app.state.settings.upload_dir, now=utcnow())
+    return await run_in_threadpool(_add_comment, request, session, actor, item_id, str(form.get("text", "")),
+                                   attachment)
+
+
+def _add_comment(request: Request, session, actor, item_id: int, text: str, attachment):
+    inbox_service.comment(session, actor=actor, item_id=item_id, text=text, attachment=attachment,
+                          upload_dir=request.app.state.settings.upload_dir, now=utcnow())
     return item_comments(request, session, actor, item_id)
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
 from backend import i18n
 from backend.auth.actor import Actor
@@ -80,6 +81,10 @@ def preferences_page(request: Request, session: DbSession, actor: PageActor, sav
 @router.post("/notifications/preferences")
 async def save_preferences(request: Request, session: DbSession, actor: PageActor):
     form = await request.form()
+    return await run_in_threadpool(_save_preferences, request, session, actor, form)
+
+
+def _save_preferences(request: Request, session, actor, form):
     channels = [str(c) for c in form.getlist("channels")]
     hour = str(form.get("digest_hour", "18"))
     try:
@@ -134,6 +139,10 @@ def channels_page(request: Request, session: DbSession, actor: AdminActor):
 @router.post("/admin/channels")
 async def create_channel(request: Request, session: DbSession, actor: AdminActor):
     form = {k: str(v) for k, v in (await request.form()).items()}
+    return await run_in_threadpool(_create_channel, request, session, actor, form)
+
+
+def _create_channel(request: Request, session, actor, form: dict):
     try:
         options = json.loads(form.get("options") or "{}")
         if not isinstance(options, dict):
@@ -167,5 +176,6 @@ def test_channel(request: Request, session: DbSession, actor: AdminActor, channe
 @router.post("/admin/channels/milestones")
 async def save_milestones(request: Request, session: DbSession, actor: AdminActor):
     chosen = {str(m) for m in (await request.form()).getlist("milestone")}
-    tracking_service.save_notified_milestones(session, actor=actor, milestones=chosen)
+    await run_in_threadpool(lambda: tracking_service.save_notified_milestones(session, actor=actor,
+                                                                              milestones=chosen))
     return RedirectResponse("/admin/channels", status_code=303)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
 from backend import i18n
 from backend.auth.deps import DbSession, _check_csrf
@@ -61,6 +62,10 @@ def tracking_page(request: Request, session: DbSession, token: str):
 @router.post("/t/{token}/urge")
 async def tracking_urge(request: Request, session: DbSession, token: str):
     await _check_csrf(request)
+    return await run_in_threadpool(_urge, request, session, token)
+
+
+def _urge(request: Request, session, token: str):
     try:
         tracking_service.urge(session, token=token, now=utcnow())
     except GendanError as exc:
@@ -76,6 +81,10 @@ async def tracking_urge(request: Request, session: DbSession, token: str):
 @router.post("/t/{token}/unsubscribe")
 async def tracking_unsubscribe(request: Request, session: DbSession, token: str):
     await _check_csrf(request)
+    return await run_in_threadpool(_unsubscribe, request, session, token)
+
+
+def _unsubscribe(request: Request, session, token: str):
     try:
         tracking_service.unsubscribe(session, token=token, now=utcnow())
     except GendanError as exc:

@@ -65,6 +65,8 @@ def test_new_todo_arrives_live_and_is_completed_in_place(browser: Browser, base_
         expect(card).to_contain_text("Live Pumps")
         expect(clerk_page.locator("#inbox-count")).to_have_text("1")
         assert clerk_page.evaluate("window.__noReload === true"), "the inbox reloaded instead of updating live"
+        # the order's owner sees it appear in "started by me", live as well
+        expect(rep_page.get_by_role("article", name="Enter the tracking number")).to_be_visible(timeout=10_000)
 
         # the owner's "started by me" tab learns about it when it changes; act in place at phone width
         card.get_by_role("button", name="Complete").click()  # the required field is empty: browser refuses
