@@ -108,6 +108,7 @@ DWELL: dict[str, tuple[float, float, str]] = {
     "payment": (35.0, 0.4, "finance.sun"),
 }
 PAYMENT_TERMS_DAYS = (30, 30, 45, 60, 60, 90)
+BIG_ORDER_CNY = 500_000  # approved by the director rather than the approver or the sales manager
 
 
 @dataclass(frozen=True)
@@ -295,6 +296,7 @@ def _orders(conn: Connection, rng: random.Random, users: dict[str, int], custome
             unit_price /= 7.2 if customer["currency"] == "USD" else 7.8
         unit_price = float(_money(unit_price))
         amount = _money(unit_price * quantity)
+        amount_cny = amount * (1 if customer["currency"] == "CNY" else 7)
         lead_days = int(sum(DWELL[s][0] for s in STAGES[:5]) + rng.choice((5, 7, 10, 14)))
         planned_delivery = (created + timedelta(days=lead_days)).date()
         terms = rng.choice(PAYMENT_TERMS_DAYS)
@@ -318,7 +320,12 @@ def _orders(conn: Connection, rng: random.Random, users: dict[str, int], custome
             if when > now:
                 break
             mover = DWELL[stage][2]
-            actor = owner_id if mover == "owner" else rng.choice(approvers) if mover == "approver" else users[mover]
+            if mover == "owner":
+                actor = owner_id
+            elif mover == "approver":  # big orders go up the chain: 逐级主管
+                actor = users["director.chen"] if amount_cny >= BIG_ORDER_CNY else rng.choice(approvers)
+            else:
+                actor = users[mover]
             before: dict[str, Any] = {"stage": stage}
             after: dict[str, Any] = {"stage": nxt}
             if nxt == "completed":

@@ -121,7 +121,7 @@ def demo(orders: Annotated[int, typer.Option(help="How many orders")] = 3000,
         typer.echo("demo data already present; nothing loaded")
     typer.echo(f"\nDemo sign-ins (password for all: {DEMO_PASSWORD})")
     for username, display, roles, _dep in USERS:
-        typer.echo(f"  {username:<16} {display:<6}  {', '.join(roles)}")
+        typer.echo(f"  {username:<16} {_pad(display, 12)}{', '.join(roles)}")
 
 
 @user_app.command("create")
@@ -178,6 +178,14 @@ def _migrated_engine(url: str):
         engine.dispose()
         raise fail("cli.database_not_migrated", {"database": _safe_url(url)})
     return engine
+
+
+def _pad(text: str, width: int) -> str:
+    """Left-align for a terminal, where a Chinese character takes two columns."""
+    import unicodedata
+
+    used = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return text + " " * max(1, width - used)
 
 
 def _safe_url(url: str) -> str:

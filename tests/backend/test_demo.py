@@ -209,6 +209,8 @@ class TestOrders:
         for e in db.exec(select(OrderEvent).order_by(OrderEvent.order_id, OrderEvent.at, OrderEvent.id)).scalars():
             events[e.order_id].append(e)
         users = set(db.exec(select(User.id)).scalars().all())
+        directors = db.exec(select(User.id).where(User.username == "director.chen")).scalars().all()
+        approvers = set(db.exec(select(UserRole.user_id).where(UserRole.role == "approver")).scalars().all())
         for o in db.exec(select(Order)).scalars():
             history = events[o.id]
             assert history[0].type == "created" and history[0].at == o.created_at
@@ -228,6 +230,11 @@ class TestOrders:
                 assert moves[-1].after == {"stage": "completed", "status": "completed"}
                 assert moves[-1].at == o.closed_at
             assert sum(e.type == "urged" for e in history) == o.urge_count
+            approval = [m for m in moves if m.before["stage"] == "approval"]
+            if approval:
+                big = o.amount * (1 if o.currency == "CNY" else 7) >= 500_000
+                assert (approval[0].actor_id == directors[0]) == big, o.number
+                assert approval[0].actor_id in approvers, o.number
 
 
 class TestDemoSignIn:
