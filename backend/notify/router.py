@@ -137,6 +137,6 @@ def update_channel(session: DbSession, actor: WritingActor, channel_id: int, bod
 
 
 @router.post("/channels/{channel_id}/test", response_model=OutboxRead)
-def test_channel(request: Request, actor: WritingActor, channel_id: int, body: TestSendIn):
-    return notify_service.test_send(request.app.state.engine, actor=actor, channel_id=channel_id,
+def test_channel(request: Request, session: DbSession, actor: WritingActor, channel_id: int, body: TestSendIn):
+    return notify_service.test_send(session, actor=actor, channel_id=channel_id,
                                     recipient=body.recipient, now=utcnow(), settings=request.app.state.settings)

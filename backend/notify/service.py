@@ -145,28 +145,29 @@ def save_channel(session: Session, *, actor: Actor, name: str, kind: str, target
     return config
 
 
-def test_send(bind: Engine | Connection, *, actor: Actor, channel_id: int, recipient: str, now: datetime,
+def test_send(session: Session, *, actor: Actor, channel_id: int, recipient: str, now: datetime,
               settings: Settings) -> OutboxMessage:
     """Send a test message through one configuration right away (through the outbox, so the
-    attempt is logged like any other) and return the row with its outcome."""
-    delivery._require_admin(actor)
-    with new_session(bind) as session:
-        config = session.get(ChannelConfig, channel_id)
-        if config is None:
-            raise GendanError("channel.not_found", {"id": channel_id})
-        from backend.i18n import gettext as _
+    attempt is logged like any other) and return the row with its outcome.
 
-        row = enqueue(session, dedupe_key=f"test:{channel_id}:{now.timestamp()}", channel=config.kind,
-                      recipient=recipient.strip(), subject=_("Gendan test message"),
-                      body=_("If you can read this, the channel %(name)s works.", name=config.name),
-                      payload={"config_id": channel_id, "data": {"test": True, "channel": config.name}},
-                      order_id=None, now=now)
-        if row is None:
-            raise GendanError("outbox.already_queued", {"id": 0, "state": "pending"}, status=409)
-        row.state, row.locked_until = "sending", now + delivery.LEASE
-        session.commit()
-        delivery._attempt(session, row, now=now, settings=settings)
-        return row
+    Uses the caller's session: a second session would wait for the first one's SQLite lock."""
+    delivery._require_admin(actor)
+    config = session.get(ChannelConfig, channel_id)
+    if config is None:
+        raise GendanError("channel.not_found", {"id": channel_id})
+    from backend.i18n import gettext as _
+
+    row = enqueue(session, dedupe_key=f"test:{channel_id}:{now.timestamp()}", channel=config.kind,
+                  recipient=recipient.strip(), subject=_("Gendan test message"),
+                  body=_("If you can read this, the channel %(name)s works.", name=config.name),
+                  payload={"config_id": channel_id, "data": {"test": True, "channel": config.name}},
+                  order_id=None, now=now)
+    if row is None:
+        raise GendanError("outbox.already_queued", {"id": 0, "state": "pending"}, status=409)
+    row.state, row.locked_until = "sending", now + delivery.LEASE
+    session.commit()
+    delivery._attempt(session, row, now=now, settings=settings)
+    return row
 
 
 # --- handing notifications to external channels (worker jobs) -------------------------------------

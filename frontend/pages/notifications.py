@@ -167,7 +167,7 @@ def _create_channel(request: Request, session, actor, form: dict):
 @router.post("/admin/channels/{channel_id}/test")
 def test_channel(request: Request, session: DbSession, actor: AdminActor, channel_id: int,
                  recipient: Annotated[str, Form()] = ""):
-    row = notify_service.test_send(request.app.state.engine, actor=actor, channel_id=channel_id, recipient=recipient,
+    row = notify_service.test_send(session, actor=actor, channel_id=channel_id, recipient=recipient,
                                    now=utcnow(), settings=request.app.state.settings)
     config = session.get(ChannelConfig, channel_id)
     return render(request, "notifications/_test_result.html", {"row": row, "config": config})

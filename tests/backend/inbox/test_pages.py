@@ -143,3 +143,29 @@ class TestAdminPages:
         assert ok.status_code == 303
         listed = client.get("/api/v1/channels").json()
         assert listed[0]["name"] == "robot" and listed[0]["has_secret"] is True and "secret" not in listed[0]
+
+
+class TestChannelTestSendPage:
+    def test_the_test_button_sends_through_that_configuration(self, client, session, now):
+        from backend.notify.models import ChannelConfig
+        from tests.backend.notify.servers import HttpReceiver
+
+        receiver = HttpReceiver()
+        try:
+            admin = make_user(session, roles=["admin"], locale="en")
+            config = ChannelConfig(name="ops-dingtalk", kind="dingtalk", target=receiver.url + "/robot/send",
+                                   secret="SEC1", options={}, created_at=now, updated_at=now)
+            session.add(config)
+            session.commit()
+            login(client, admin.username)
+            assert "ops-dingtalk" in client.get("/admin/channels").text
+            resp = client.post(f"/admin/channels/{config.id}/test", data={"recipient": "13800000000"}, headers=HX)
+            assert resp.status_code == 200 and "Test message sent through ops-dingtalk." in resp.text
+            assert "sign=" in receiver.requests[0].path
+            receiver.reply = {"errcode": 310000, "errmsg": "keywords not in content"}
+            resp = client.post(f"/admin/channels/{config.id}/test", data={"recipient": ""}, headers=HX)
+            assert "failed" in resp.text and "310000" in resp.text
+            outbox = client.get("/admin/outbox?state=dead").text
+            assert "keywords not in content" in outbox
+        finally:
+            receiver.close()

@@ -221,7 +221,7 @@ class TestRobotWebhooks:
 class TestTestSend:
     def test_admin_test_send_delivers_now_and_logs_the_attempt(self, session, connection, now, receiver):
         config = _config(session, now, "webhook", receiver.url + "/test-hook", secret="s")
-        row = notify_service.test_send(connection, actor=ADMIN, channel_id=config.id, recipient="", now=now,
+        row = notify_service.test_send(session, actor=ADMIN, channel_id=config.id, recipient="", now=now,
                                        settings=_settings(1))
         assert row.state == "sent"
         assert receiver.requests[0].json()["data"]["test"] is True
@@ -229,7 +229,7 @@ class TestTestSend:
     def test_only_admins_test_send(self, session, connection, now, receiver):
         config = _config(session, now, "webhook", receiver.url + "/test-hook")
         with pytest.raises(GendanError) as err:
-            notify_service.test_send(connection, actor=SALES, channel_id=config.id, recipient="", now=now,
+            notify_service.test_send(session, actor=SALES, channel_id=config.id, recipient="", now=now,
                                      settings=_settings(1))
         assert err.value.code == "auth.forbidden"
         assert session.exec(select(OutboxMessage)).first() is None
