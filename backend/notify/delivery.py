@@ -63,11 +63,16 @@ def deliver_outbox(bind: Engine | Connection, now: datetime, *, settings: Settin
 
 
 def _attempt(session: Session, row: OutboxMessage, *, now: datetime, settings: Settings) -> bool:
-    """One try at one claimed row; commits the outcome and the attempt log."""
+    """One try at one claimed row; commits the outcome and the attempt log.
+
+    The read transaction ends before the channel talks to its server (up to the timeout): on
+    SQLite an open transaction holds the database's write lock, which every request would wait for.
+    """
     try:
         target = target_for(session, row, settings)
-        receipt = get_channel(target.kind).send(message_for(session, row), target,
-                                               now_ms=int(now.timestamp() * 1000))
+        message = message_for(session, row)
+        session.commit()  # rows stay loaded (expire_on_commit=False); nothing is locked while sending
+        receipt = get_channel(target.kind).send(message, target, now_ms=int(now.timestamp() * 1000))
     except Exception as exc:  # one broken row must not stop the queue; a bug still shows in the log
         if not isinstance(exc, DeliveryError):
             log.exception("outbox %s: unexpected error while sending", row.id)

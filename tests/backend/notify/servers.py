@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -66,6 +67,7 @@ class HttpReceiver:
     reply: dict = field(default_factory=lambda: {"errcode": 0, "errmsg": "ok"})
     status: int = 200
     requests: list[Received] = field(default_factory=list)
+    on_request: Callable[[], None] | None = None  # runs while the sender waits for the answer
 
     def __post_init__(self):
         receiver = self
@@ -74,6 +76,8 @@ class HttpReceiver:
             def do_POST(self):  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 receiver.requests.append(Received(self.path, dict(self.headers.items()), body))
+                if receiver.on_request is not None:
+                    receiver.on_request()
                 out = json.dumps(receiver.reply).encode()
                 self.send_response(receiver.status)
                 self.send_header("Content-Type", "application/json")

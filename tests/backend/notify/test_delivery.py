@@ -263,3 +263,40 @@ class TestRobustness:
         session.refresh(good)
         assert bad.state == "failed" and "internal error" in bad.last_error
         assert good.state == "sent"
+
+
+class TestNoLockWhileSending:
+    def test_sqlite_is_writable_while_a_robot_takes_its_time(self, tmp_path, now, receiver):
+        """On SQLite an open transaction holds the write lock; delivery must not hold one while
+        a (slow) server answers, or every page would wait for it."""
+        import sqlite3
+
+        from backend.db import make_engine, new_session
+        from backend.migrate import upgrade
+
+        url = f"sqlite:///{tmp_path / 'outbox.db'}"
+        upgrade(url)
+        engine = make_engine(url)
+        writes: list[str] = []
+
+        def write_meanwhile():
+            conn = sqlite3.connect(tmp_path / "outbox.db", timeout=0.5, isolation_level=None)
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("UPDATE notify_channel SET updated_at = updated_at")
+                conn.execute("COMMIT")
+                writes.append("ok")
+            except sqlite3.OperationalError as exc:
+                writes.append(str(exc))
+            finally:
+                conn.close()
+
+        receiver.on_request = write_meanwhile
+        try:
+            with new_session(engine) as s:
+                _config(s, now, "wecom", receiver.url + "/send")
+                _queue(s, now, channel="wecom", recipient="")
+            assert delivery.deliver_outbox(engine, now, settings=_settings(1)) == 1
+        finally:
+            engine.dispose()
+        assert writes == ["ok"]
