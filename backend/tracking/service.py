@@ -228,7 +228,8 @@ def view(session: Session, *, token: str, now: datetime) -> TrackingView:
     current = done[-1] if done else None
     items = [MilestoneView(m, ms.LABELS[m], m in done, m == current, reached_at.get(m)) for m in ms.MILESTONES]
     last_urge = _last_urge(session, order.id)
-    link.last_viewed_at = now
+    if link.last_viewed_at is None or link.last_viewed_at < now - timedelta(minutes=5):
+        link.last_viewed_at = now  # not on every poll of the page: a write takes SQLite's lock
     session.commit()
     return TrackingView(
         token=token, order_number=order.number, customer_name=customer.name if customer else "",
