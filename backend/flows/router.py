@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from backend.auth.deps import CurrentActor, DbSession
@@ -96,7 +97,8 @@ def export(session: DbSession, actor: CurrentActor, key: str, version: int,
 async def import_flow(session: DbSession, actor: CurrentActor, key: str, request: Request) -> FlowVersionRead:
     """The body is a JSON export or a BPMN 2.0 XML document; it becomes the draft."""
     content = await request.body()
-    return service.import_flow(session, actor=actor, key=key, content=content, now=utcnow())
+    # database work off the event loop (an async route would block it while waiting for a lock)
+    return await run_in_threadpool(service.import_flow, session, actor=actor, key=key, content=content, now=utcnow())
 
 
 @router.get("/orders/{order_id}/flows", response_model=list[FlowInstanceRead], responses=ERRORS)

@@ -253,7 +253,10 @@ def simulate(session: Session, *, actor: Actor, payload: SimulationIn, now: date
     facts = dict(payload.facts)
     state = FlowState()
     steps: list[SimulationStep] = []
-    initiator = payload.initiator_id or actor.user_id
+    # the test order's owner starts it, unless the designer names someone (or it is themself)
+    owner = facts.get("owner_id")
+    initiator = payload.initiator_id or (owner if isinstance(owner, int) and not isinstance(owner, bool) else None) \
+        or actor.user_id
     try:
         result = step(defn, state, Start(initiator_id=initiator), now, directory=directory, facts=facts)
         state = result.state

@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
 from backend.auth.deps import DbSession
@@ -150,14 +151,19 @@ def order_flow(request: Request, session: DbSession, actor: PageActor, order_id:
 async def order_flow_task(request: Request, session: DbSession, actor: PageActor, order_id: int, task_id: str):
     """A plain form post (approve / reject / complete …) from the order's flow page."""
     form = await request.form()
-    flows = service_instance.list_order_flows(session, actor=actor, order_id=order_id)
-    if not flows:
-        raise service.error("flow.instance_not_found", id=order_id)
     values = {k.removeprefix("value:"): v for k, v in form.items() if k.startswith("value:") and v != ""}
     body = TaskAction(action=form.get("action", "approve"), note=str(form.get("note", ""))[:2000], values=values,
                       to=form.get("to") or "previous", node_key=form.get("node_key") or None)
-    service_instance.act_on_task(session, actor=actor, instance_id=flows[-1].id, task_id=task_id, body=body,
-                                 now=utcnow())
+
+    def act() -> None:
+        flows = service_instance.list_order_flows(session, actor=actor, order_id=order_id)
+        if not flows:
+            raise service.error("flow.instance_not_found", id=order_id)
+        service_instance.act_on_task(session, actor=actor, instance_id=flows[-1].id, task_id=task_id, body=body,
+                                     now=utcnow())
+
+    # database work off the event loop: a blocked loop cannot let the lock holder finish
+    await run_in_threadpool(act)
     return RedirectResponse(f"/orders/{order_id}/flow", status_code=303)
 
 
@@ -165,9 +171,13 @@ async def order_flow_task(request: Request, session: DbSession, actor: PageActor
 async def order_flow_action(request: Request, session: DbSession, actor: PageActor, order_id: int):
     """Withdraw / urge / resubmit by the initiator."""
     form = await request.form()
-    flows = service_instance.list_order_flows(session, actor=actor, order_id=order_id)
-    if not flows:
-        raise service.error("flow.instance_not_found", id=order_id)
     body = InstanceAction(action=form.get("action", "urge"), note=str(form.get("note", ""))[:2000])
-    service_instance.act_on_instance(session, actor=actor, instance_id=flows[-1].id, body=body, now=utcnow())
+
+    def act() -> None:
+        flows = service_instance.list_order_flows(session, actor=actor, order_id=order_id)
+        if not flows:
+            raise service.error("flow.instance_not_found", id=order_id)
+        service_instance.act_on_instance(session, actor=actor, instance_id=flows[-1].id, body=body, now=utcnow())
+
+    await run_in_threadpool(act)
     return RedirectResponse(f"/orders/{order_id}/flow", status_code=303)

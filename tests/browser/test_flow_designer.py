@@ -6,6 +6,7 @@ start -> approval (sales manager) -> exclusive branch (amount >= 100,000 -> dire
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from playwright.sync_api import Page, expect
@@ -196,6 +197,14 @@ def test_draw_publish_and_run_two_orders(page: Page, base_url, seed):
     designer.click("Publish")
     expect(page.locator("#fd-status")).to_contain_text("Published version 1")
 
+    # simulation: a big test order goes through the director, whose name is shown
+    page.get_by_label("Test order fields (JSON)").fill(json.dumps({"amount": 150000, "owner_id": rep.id}))
+    page.get_by_role("button", name="Run simulation").click()
+    result = page.locator("#fd-sim-result")
+    expect(result.locator(f"li[data-node='{director}']")).to_contain_text("FD Director")
+    expect(result.locator(f"li[data-node='{manager_node}']")).to_contain_text("FD Manager")
+    expect(result.locator(".sim-status")).to_have_attribute("data-status", "completed")
+
     # two orders start the published flow
     small = make_order(seed, owner=rep, customer=make_customer(seed), amount="50000", number="FD-SMALL")
     big = make_order(seed, owner=rep, customer=make_customer(seed), amount="150000", number="FD-BIG")
@@ -279,9 +288,33 @@ def test_move_running_orders_to_a_new_version(page: Page, base_url, seed):
     page.once("dialog", lambda dialog: dialog.accept())
     section.get_by_role("button", name="Move the orders that can move").click()
     expect(section.locator("#fd-mig-result")).to_contain_text("Moved: 1.")
-    seed.expire_all()
-    assert seed.get(FlowInstance, instance.id).flow_version == 2
     sign_in(page, base_url, "mig.approver")
     OrderFlowPage(page, base_url).open(order.id)
     OrderFlowPage(page, base_url).expect_active("review")
     expect(page.locator(".flow-history")).to_contain_text("Moved to a new flow version")
+    page.goto("about:blank")  # nothing of the app's left open while the test reads the database
+    seed.expire_all()
+    assert seed.get(FlowInstance, instance.id).flow_version == 2
+    seed.rollback()  # end the read: SQLite transactions take the write lock (BEGIN IMMEDIATE)
+
+
+def test_import_bpmn_and_export_json(page: Page, base_url, seed, tmp_path):
+    from engine.flows.bpmn import to_bpmn
+    from engine.flows.definition import load_template
+
+    make_user(seed, username="io.designer", roles=["designer", "admin"], locale="en")
+    seed.commit()
+    bpmn = tmp_path / "b2b.bpmn"
+    bpmn.write_text(to_bpmn(load_template("b2b_fulfilment")), encoding="utf-8")
+    sign_in(page, base_url, "io.designer")
+    designer = FlowDesignerPage(page, base_url)
+    designer.open("io_flow")
+    page.get_by_label("Import JSON / BPMN").set_input_files(str(bpmn))
+    expect(page.locator("#fd-issues li.ok")).to_be_visible()
+    assert len(designer.node_keys()) == 12
+    with page.expect_download() as download:
+        designer.click("Export JSON")
+    exported = json.loads(download.value.path().read_text(encoding="utf-8"))
+    assert exported["key"] == "io_flow"
+    assert [n["key"] for n in exported["nodes"]] == [n.key for n in load_template("b2b_fulfilment").nodes]
+    assert all("width" not in n and "r" not in n for n in exported["nodes"])  # canvas-only sizes stripped
