@@ -63,3 +63,4 @@ class FiringRead(BaseModel):
     effects: list[dict[str, Any]]
     problems: list[dict[str, Any]]
     todo_states: list[str]
+    delivery_states: list[str] = Field(default_factory=list)  # outbox rows: pending / sent / failed / dead

@@ -23,6 +23,7 @@ from backend.effects import apply_effects
 from backend.errors import GendanError
 from backend.forms.models import FormDefinitionRow
 from backend.inbox.models import InboxItem
+from backend.notify.models import OutboxMessage
 from backend.orders.models import Order
 from backend.people import org
 from backend.rules.models import RuleDefinitionRow, RuleFiring, RuleOrderState
@@ -532,10 +533,16 @@ def list_firings(session: Session, *, actor: Actor, key: str, limit: int = 100) 
         todo_states = []
         if keys:
             todo_states = list(session.exec(select(InboxItem.state).where(InboxItem.dedupe_key.in_(keys))).scalars())
+        outbox_keys = [e["dedupe_key"] for e in firing.effects if e.get("type") in ("MessageCustomer", "CallWebhook")]
+        deliveries = []
+        if outbox_keys:
+            deliveries = list(session.exec(
+                select(OutboxMessage.state).where(OutboxMessage.dedupe_key.in_(outbox_keys))
+            ).scalars())
         out.append(FiringRead(id=firing.id, rule_key=firing.rule_key, rule_version=firing.rule_version,
                               order_id=firing.order_id, order_number=number, episode=firing.episode,
                               trigger=firing.trigger, fired_at=firing.fired_at, effects=firing.effects,
-                              problems=firing.problems, todo_states=todo_states))
+                              problems=firing.problems, todo_states=todo_states, delivery_states=deliveries))
     return out
 
 

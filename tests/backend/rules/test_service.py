@@ -213,6 +213,16 @@ class TestScan:
         assert (firing.order_id, firing.order_number, firing.episode, firing.trigger) == (late.id, late.number, 1, "scan")
         assert firing.effects[0]["type"] == "CreateTodo" and firing.todo_states == ["open"]
 
+    def test_history_shows_outbox_delivery_state(self, session, connection, org, now):
+        late = waiting_order(session, org, now, 30)
+        waiting_order(session, org, now, 1)
+        webhook = approval_timeout(actions=[{"type": "call_webhook", "url": "https://hooks.example.test/x"}])
+        publish_and_enable(session, org["admin"], webhook, now)
+        session.commit()
+        assert tasks.scan_time_rules(connection, now) == 1
+        (firing,) = service.list_firings(session, actor=org["admin"], key="approval_timeout")
+        assert firing.order_id == late.id and firing.delivery_states == ["pending"]
+
     def test_disabled_rule_does_not_scan(self, session, connection, org, now):
         waiting_order(session, org, now, 30)
         waiting_order(session, org, now, 1)
