@@ -38,13 +38,8 @@ def make_engine(url: str, **kwargs) -> Engine:
 
 
 def _configure_sqlite(engine: Engine) -> None:
-    """WAL, enforced foreign keys, and SQLAlchemy's pysqlite SAVEPOINT recipe (pysqlite's own
-    transaction handling breaks nested transactions, which tests rely on).
-
-    Transactions begin IMMEDIATE: a deferred transaction that reads and then writes cannot wait
-    for another writer (SQLite answers "database is locked" at once, a 500), while an immediate one
-    queues on busy_timeout. Requests are short, so serializing them costs little on the embedded
-    database; PostgreSQL is the choice for many concurrent writers."""
+    """WAL for concurrent readers, enforced foreign keys, and SQLAlchemy's pysqlite SAVEPOINT recipe
+    (pysqlite's own transaction handling breaks nested transactions, which tests rely on)."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
@@ -57,7 +52,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN")
 
 
 def new_session(bind: Engine | Connection) -> Session:

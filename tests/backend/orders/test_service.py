@@ -235,11 +235,7 @@ def _race(engine, user_id: int, payloads: list[OrderCreate], now) -> list:
             except Exception as exc:  # reported below, with the thread's own error
                 results[i] = exc
 
-    # SQLite transactions begin IMMEDIATE (backend/db.py): writers queue at BEGIN, so the
-    # interleaving the barrier forces cannot happen there; the threads still race for the lock.
-    forcing = engine.dialect.name != "sqlite"
-    if forcing:
-        service.before_save_hooks.append(wait_for_all)
+    service.before_save_hooks.append(wait_for_all)
     try:
         threads = [threading.Thread(target=run, args=(i,)) for i in range(len(payloads))]
         for t in threads:
@@ -247,8 +243,7 @@ def _race(engine, user_id: int, payloads: list[OrderCreate], now) -> list:
         for t in threads:
             t.join(60)
     finally:
-        if forcing:
-            service.before_save_hooks.remove(wait_for_all)
+        service.before_save_hooks.remove(wait_for_all)
     return results
 
 
