@@ -293,6 +293,8 @@ class _Compiler:
             key = name.removeprefix("data.")
             null_cond = not_(JsonValue(self.columns["data"], key, spec.type, "guard"))
             expr = JsonValue(self.columns["data"], key, spec.type, "raw")
+        elif spec.source == "core":
+            null_cond = self.columns[name].is_(None)  # the column itself, not its double cast
         else:
             null_cond = expr.is_(None)
         return [(null_cond, Const(default)), (None, Sql(kind, expr, fact))]
