@@ -20,8 +20,9 @@ from typing import Any
 from engine.flows.definition import PEOPLE_TYPES, FlowDefinition
 from engine.flows.directory import Directory
 from engine.flows.errors import FlowError
+from engine.flows.run import Run
 from engine.flows.state import FlowState
-from engine.flows.step import FlowStep, _Run
+from engine.flows.step import FlowStep
 
 MIGRATABLE = frozenset({"running"})
 
@@ -35,13 +36,17 @@ class MoveStep:
     problem: str | None = None
 
 
-def plan(old: FlowDefinition, new: FlowDefinition, state: FlowState, mapping: Mapping[str, str]) -> list[MoveStep]:
+def plan(
+    old: FlowDefinition, new: FlowDefinition, state: FlowState, mapping: Mapping[str, str]
+) -> list[MoveStep]:
     """The moves `migrate` would make; a move with a `problem` blocks the whole instance."""
     if state.status not in MIGRATABLE:
         return [MoveStep(source="", target=None, problem="flow.not_running")]
     if state.arrivals or any(t.branch for t in state.tokens):
-        return [MoveStep(source=t.node_key, target=None, problem="flow.migrate_parallel_unsupported")
-                for t in state.tokens] or [MoveStep("", None, "flow.migrate_parallel_unsupported")]
+        return [
+            MoveStep(source=t.node_key, target=None, problem="flow.migrate_parallel_unsupported")
+            for t in state.tokens
+        ] or [MoveStep("", None, "flow.migrate_parallel_unsupported")]
     moves = []
     for token in state.tokens:
         target = mapping.get(token.node_key, token.node_key)
@@ -71,13 +76,18 @@ def migrate(
     problems = [m for m in moves if m.problem]
     if problems:
         raise FlowError(problems[0].problem, node_key=problems[0].source)
-    run = _Run(old, state.model_copy(deep=True), now, directory, dict(facts or {}))
+    run = Run(old, state.model_copy(deep=True), now, directory, dict(facts or {}))
     for token in list(run.state.tokens):
         run.drop_token(token, outcome="migrated")
     run.state.completed = {k: v for k, v in run.state.completed.items() if k in new.nodes_by_key}
     run.defn = new
-    run.log("migrated", actor_id=actor_id, from_version=old.version, to_version=new.version,
-            moves={m.source: m.target for m in moves})
+    run.log(
+        "migrated",
+        actor_id=actor_id,
+        from_version=old.version,
+        to_version=new.version,
+        moves={m.source: m.target for m in moves},
+    )
     for move in moves:
         token = next(t for t in state.tokens if t.node_key == move.source)
         prev = token.prev if token.prev in new.nodes_by_key else None

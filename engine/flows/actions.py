@@ -1,0 +1,363 @@
+"""What each event does to a run: approve, reject, send back, transfer, add a signer, comment,
+withdraw, urge, resubmit, complete, timers and changed fields.
+
+Each handler either raises `FlowError` (the caller keeps the old state) or changes the run's copy.
+"""
+
+from __future__ import annotations
+
+from engine import effects as fx
+from engine.flows.errors import FlowError
+from engine.flows.events import (
+    AddSigner,
+    Approve,
+    Comment,
+    CompleteTask,
+    FieldsChanged,
+    Reject,
+    Resubmit,
+    SendBack,
+    Start,
+    TimerFired,
+    Transfer,
+    Urge,
+    Withdraw,
+)
+from engine.flows.run import MAX_REMINDERS, Run
+from engine.flows.state import Task
+
+
+def _on_start(run: Run, event: Start) -> None:
+    if run.state.status != "not_started":
+        raise FlowError("flow.already_started", status=run.state.status)
+    run.state.instance_id = event.instance_id
+    run.state.initiator_id = event.initiator_id
+    run.state.chosen_approvers = {k: list(v) for k, v in event.chosen_approvers.items()}
+    run.state.status = "running"
+    run.log("started", actor_id=event.initiator_id)
+    run.enter(run.defn.start_node().key, (), None, edge_key=None)
+
+
+def _on_approve(run: Run, event: Approve) -> None:
+    task = run.open_task(event.task_id, event.actor_id, ("approval",))
+    node = run.defn.node(task.node_key)
+    if event.values:
+        run.apply_values(node, event.values)
+    elif node.required_fields:
+        run.apply_values(node, {})
+    run.state.has_decision = True
+    run.log("approved", node_key=task.node_key, actor_id=event.actor_id, task_id=task.id, note=event.note)
+    run.approve_task(task, event.actor_id, event.note)
+
+
+def _on_complete(run: Run, event: CompleteTask) -> None:
+    task = run.open_task(event.task_id, event.actor_id, ("task",))
+    node = run.defn.node(task.node_key)
+    run.apply_values(node, event.values)
+    run.state.has_decision = True
+    run.log(
+        "task_completed", node_key=task.node_key, actor_id=event.actor_id, task_id=task.id, note=event.note
+    )
+    run.approve_task(task, event.actor_id, event.note, outcome="completed")
+
+
+def _on_reject(run: Run, event: Reject) -> None:
+    task = run.open_task(event.task_id, event.actor_id, ("approval",))
+    run.state.has_decision = True
+    run.reject_flow(task, event.actor_id, event.note)
+
+
+def _on_send_back(run: Run, event: SendBack) -> None:
+    task = run.open_task(event.task_id, event.actor_id, ("approval", "task"))
+    token = run.state.token(task.token_id)
+    target = None
+    if event.to == "previous":
+        target = token.prev
+    elif event.to == "node":
+        if not event.node_key:
+            raise FlowError("flow.send_back_target_missing")
+        target = event.node_key
+        if target not in run.state.completed or target not in run.defn.nodes_by_key:
+            raise FlowError("flow.send_back_target_invalid", node_key=target)
+    run.state.has_decision = True
+    if target is None:  # to the initiator (also "previous" on the first people node)
+        run.close_task(task, "done", "sent_back", event.actor_id, event.note)
+        run.finish("sent_back")
+        run.log("sent_back", node_key=task.node_key, actor_id=event.actor_id, note=event.note, to="initiator")
+        if run.state.initiator_id is not None:
+            start_key = run.defn.start_node().key
+            run.make_task(None, start_key, "resubmit", run.state.initiator_id)
+        return
+    done = run.state.completed[target]
+    if done.branch == token.branch:
+        victims = [token]
+    elif token.branch[: len(done.branch)] == done.branch:
+        depth = len(done.branch)
+        victims = [t for t in run.state.tokens if t.branch[:depth] == done.branch]
+        run.state.arrivals = [
+            a for a in run.state.arrivals if not (len(a.branch) > depth and a.branch[:depth] == done.branch)
+        ]
+    else:
+        raise FlowError("flow.send_back_target_invalid", node_key=target)
+    run.close_task(task, "done", "sent_back", event.actor_id, event.note)
+    for victim in victims:
+        run.drop_token(victim, outcome="sent_back")
+    run.log("sent_back", node_key=task.node_key, actor_id=event.actor_id, note=event.note, to=target)
+    run.enter(target, done.branch, done.prev, edge_key=None)
+
+
+def _on_transfer(run: Run, event: Transfer) -> None:
+    task = run.open_task(event.task_id, event.actor_id, ("approval", "task"))
+    if event.to_user_id == event.actor_id:
+        raise FlowError("flow.transfer_to_self", task_id=task.id)
+    if not run.directory.is_active(event.to_user_id):
+        raise FlowError("flow.user_inactive", user_id=event.to_user_id)
+    _hand_over(run, task, event.to_user_id, "transferred", event.actor_id, event.note)
+    run.log(
+        "transferred",
+        node_key=task.node_key,
+        actor_id=event.actor_id,
+        task_id=task.id,
+        note=event.note,
+        to_user_id=event.to_user_id,
+    )
+
+
+def _hand_over(run: Run, task: Task, to_user: int, outcome: str, actor_id: int | None, note: str) -> Task:
+    token = run.state.token(task.token_id)
+    run.close_task(task, "done", outcome, actor_id, note)
+    new = run.make_task(token, task.node_key, task.kind, to_user, origin=outcome, pool=task.pool)
+    for other in run.state.tasks:
+        if other.status == "queued" and other.waits_for == task.id:
+            other.waits_for = new.id
+    return new
+
+
+def _on_add_signer(run: Run, event: AddSigner) -> None:
+    task = run.open_task(event.task_id, event.actor_id, ("approval",))
+    bad = [u for u in event.user_ids if u == event.actor_id or not run.directory.is_active(u)]
+    if bad:
+        raise FlowError("flow.signer_invalid", user_ids=bad)
+    token = run.state.token(task.token_id)
+    node = run.defn.node(task.node_key)
+    if event.position == "before":
+        task.status = "queued"
+        previous = None
+        for uid in event.user_ids:
+            added = run.make_task(
+                token,
+                node.key,
+                "approval",
+                uid,
+                queued_after=previous,
+                origin="add_before",
+                on_behalf_of=task.id,
+            )
+            previous = added.id
+        task.waits_for = previous
+        run.effects.append(
+            fx.CloseTodo(
+                dedupe_key=f"{run.prefix}close:{task.id}:{task.activations}",
+                todo_dedupe_key=run.todo_key(task),
+                outcome="superseded",
+            )
+        )
+        run.log(
+            "signer_added",
+            node_key=node.key,
+            actor_id=event.actor_id,
+            task_id=task.id,
+            note=event.note,
+            position="before",
+            user_ids=list(event.user_ids),
+        )
+        return
+    # after: the actor approves now; the node also waits for the added signers, one after another
+    run.state.has_decision = True
+    run.close_task(task, "done", "approved", event.actor_id, event.note)
+    if task.pool:
+        for other in run.node_tasks(token.id, "pending", "queued"):
+            if other.pool:
+                run.close_task(other, "cancelled", "superseded")
+    previous = None
+    for uid in event.user_ids:
+        added = run.make_task(token, node.key, "approval", uid, queued_after=previous, origin="add_after")
+        previous = added.id
+    for other in run.state.tasks:
+        if other.status == "queued" and other.waits_for == task.id:
+            other.waits_for = previous
+    run.log(
+        "signer_added",
+        node_key=node.key,
+        actor_id=event.actor_id,
+        task_id=task.id,
+        note=event.note,
+        position="after",
+        user_ids=list(event.user_ids),
+    )
+
+
+def _on_comment(run: Run, event: Comment) -> None:
+    if run.state.status == "not_started":
+        raise FlowError("flow.not_running", status=run.state.status)
+    node_key = None
+    if event.task_id is not None:
+        task = run.state.task(event.task_id)
+        if task is None:
+            raise FlowError("flow.task_not_found", task_id=event.task_id)
+        node_key = task.node_key
+    run.log(
+        "commented",
+        node_key=node_key,
+        actor_id=event.actor_id,
+        task_id=event.task_id,
+        note=event.note,
+        attachments=list(event.attachments),
+    )
+
+
+def _on_withdraw(run: Run, event: Withdraw) -> None:
+    if event.actor_id != run.state.initiator_id:
+        raise FlowError("flow.not_initiator", actor_id=event.actor_id)
+    run.require_running()
+    if run.state.has_decision:
+        raise FlowError("flow.already_decided")
+    run.finish("withdrawn")
+    run.log("withdrawn", actor_id=event.actor_id, note=event.note)
+
+
+def _on_urge(run: Run, event: Urge) -> None:
+    if event.actor_id != run.state.initiator_id:
+        raise FlowError("flow.not_initiator", actor_id=event.actor_id)
+    run.require_running()
+    pending = [t for t in run.state.pending_tasks() if event.node_key in (None, t.node_key)]
+    if not pending:
+        raise FlowError("flow.nothing_to_urge", node_key=event.node_key)
+    run.state.urge_count += 1
+    run.effects.append(
+        fx.Notify(
+            dedupe_key=f"{run.prefix}urge:{run.state.urge_count}",
+            user_ids=tuple(sorted({t.assignee_id for t in pending})),
+            title=run.name_of(pending[0].node_key),
+            body=event.note or "flow.urged",
+            channels=("in_app", "email"),
+        )
+    )
+    run.log(
+        "urged",
+        node_key=event.node_key,
+        actor_id=event.actor_id,
+        note=event.note,
+        task_ids=[t.id for t in pending],
+    )
+
+
+def _on_resubmit(run: Run, event: Resubmit) -> None:
+    if event.actor_id != run.state.initiator_id:
+        raise FlowError("flow.not_initiator", actor_id=event.actor_id)
+    if run.state.status not in ("rejected", "withdrawn", "sent_back"):
+        raise FlowError("flow.cannot_resubmit", status=run.state.status)
+    for task in run.state.open_tasks():
+        run.close_task(task, "done", "resubmitted", event.actor_id, event.note)
+    run.state.status = "running"
+    run.state.has_decision = False
+    run.state.completed = {}
+    run.log("resubmitted", actor_id=event.actor_id, note=event.note)
+    run.enter(run.defn.start_node().key, (), None, edge_key=None)
+
+
+def _on_timer(run: Run, event: TimerFired) -> None:
+    token = run.state.token(event.token_id)
+    if run.state.status != "running" or token is None or token.timer_n != event.n:
+        raise FlowError("flow.timer_stale", token_id=event.token_id, n=event.n)
+    node = run.defn.node(token.node_key)
+    if event.kind == "flow.wait":
+        if node.type != "wait":
+            raise FlowError("flow.timer_stale", token_id=event.token_id, n=event.n)
+        run.log("wait_over", node_key=node.key)
+        token.timer_n = 0  # this timer fired; nothing to cancel
+        run.drop_token(token)
+        run.leave(node.key, token.branch, token.prev)
+        return
+    limit = node.time_limit
+    if limit is None:
+        raise FlowError("flow.timer_stale", token_id=event.token_id, n=event.n)
+    pending = run.node_tasks(token.id, "pending")
+    run.log("timed_out", node_key=node.key, on_timeout=limit.on_timeout)
+    if limit.on_timeout == "remind":
+        if pending:
+            run.effects.append(
+                fx.Notify(
+                    dedupe_key=f"{run.prefix}remind:{token.id}:{event.n}",
+                    user_ids=tuple(sorted({t.assignee_id for t in pending})),
+                    title=run.name_of(node.key),
+                    body="flow.overdue",
+                    channels=("in_app", "email"),
+                )
+            )
+        if event.n < MAX_REMINDERS:
+            token.due_at = run.due_after(limit.hours, limit.unit)
+            run.schedule(token, "flow.timeout", token.due_at)
+    elif limit.on_timeout == "auto_approve":
+        for task in pending:
+            if task.status == "pending":
+                run.approve_task(task, None, "", outcome="auto_approved")
+                if run.state.token(token.id) is None:
+                    break
+        if run.state.token(token.id) is not None:
+            run.complete_node(token, None)
+    elif limit.on_timeout == "auto_reject":
+        run.reject_flow(None, None, "flow.timed_out")
+    elif limit.on_timeout in ("escalate", "reassign"):
+        for task in pending:
+            if limit.on_timeout == "escalate":
+                targets = [m for m in [run.directory.manager_of(task.assignee_id)] if m is not None]
+            else:
+                targets = run.resolve([limit.reassign_to], node.key) if limit.reassign_to else []
+            targets = [u for u in targets if run.directory.is_active(u)] or list(run.directory.admin_ids())
+            if targets and targets[0] != task.assignee_id:
+                _hand_over(
+                    run,
+                    task,
+                    targets[0],
+                    "escalated" if limit.on_timeout == "escalate" else "reassigned",
+                    None,
+                    "",
+                )
+
+
+def _on_fields_changed(run: Run, event: FieldsChanged) -> None:
+    run.require_running()
+    for token in list(run.state.tokens):
+        if run.state.token(token.id) is None or run.state.status != "running":
+            continue
+        node = run.defn.node(token.node_key)
+        if (
+            node.type == "wait"
+            and node.until_field
+            and (not event.fields or node.until_field in event.fields)
+        ):
+            run.arm_wait(node, token)
+        elif node.type in ("approval", "task") and token.blocked == "no_approver":
+            if run.assign(node, token) and node.time_limit:
+                run.schedule(token, "flow.timeout", token.due_at)
+        elif node.type == "exclusive" and token.blocked == "no_branch":
+            run.drop_token(token)
+            run.enter_exclusive(node, token.visit, token.branch, token.prev)
+
+
+HANDLERS = {
+    Start: _on_start,
+    Approve: _on_approve,
+    Reject: _on_reject,
+    SendBack: _on_send_back,
+    Transfer: _on_transfer,
+    AddSigner: _on_add_signer,
+    Comment: _on_comment,
+    Withdraw: _on_withdraw,
+    Urge: _on_urge,
+    Resubmit: _on_resubmit,
+    CompleteTask: _on_complete,
+    TimerFired: _on_timer,
+    FieldsChanged: _on_fields_changed,
+}
