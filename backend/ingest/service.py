@@ -141,6 +141,25 @@ def start_import(session: Session, *, actor: Actor, job_id: int, mapping: Import
     return ImportRead.model_validate(job)
 
 
+def imported_orders(session: Session, *, actor: Actor, job_id: int, limit: int = 20) -> list[Order]:
+    """The orders behind the first rows of a job (found by their source and external id)."""
+    _require_admin(actor)
+    job = _get_job(session, job_id)
+    if not job.mapping:
+        return []
+    mapping = ImportMapping.model_validate(job.mapping)
+    headers, rows, _, _ = read_table(job.content, encoding=job.encoding, delimiter=job.delimiter)
+    column = mapping.columns.get("external_id")
+    index = headers.index(column) if column in headers else None
+    ids = []
+    for i, cells in enumerate(rows[: limit * 5]):
+        value = cells[index].strip() if index is not None and index < len(cells) else ""
+        ids.append(value or f"import-{job.id}-{i + 2}")
+    found = session.exec(select(Order).where(Order.source == mapping.source, Order.external_id.in_(ids))
+                         .order_by(Order.id).limit(limit)).scalars().all()
+    return list(found)
+
+
 # ---------------------------------------------------------------- row errors
 
 def list_row_errors(session: Session, *, actor: Actor, job_id: int, limit: int = 1000) -> list[ImportRowError]:

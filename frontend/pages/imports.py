@@ -1,0 +1,207 @@
+"""Admin pages for getting orders in: Imports (upload a CSV, confirm the column mapping, watch the
+progress, read and download the row errors) and Inbound sources (create a source and its secret,
+read the delivery log). Plain forms and links; the progress block refreshes itself with htmx.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from backend import i18n
+from backend.auth.actor import Actor
+from backend.auth.deps import DbSession
+from backend.clock import utcnow
+from backend.errors import GendanError
+from backend.ingest import inbound
+from backend.ingest import service as import_service
+from backend.ingest.inbound import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from backend.ingest.schemas import ImportMapping, InboundSourceCreate
+from backend.people import service as people_service
+from frontend.pages.admin import AdminActor, _field_errors
+from frontend.pages.common import N_, pgettext
+from frontend.templating import is_htmx, render
+
+router = APIRouter(prefix="/admin")
+
+# the targets offered in the mapping form, in this order, with their labels
+TARGETS = [
+    ("external_id", N_("Order no. in the source system")), ("customer", N_("Customer name")),
+    ("customer_code", N_("Customer code")), ("amount", N_("Amount")), ("currency", N_("Currency")),
+    ("stage", N_("Stage or status")), ("created", N_("Order date")), ("planned_delivery", N_("Planned delivery")),
+    ("payment_due", N_("Payment due")),
+]
+STATE_LABELS = {"uploaded": N_("Waiting for the column mapping"), "queued": N_("Queued"),
+                "running": N_("Importing"), "done": N_("Finished"), "failed": N_("Failed")}
+OUTCOME_LABELS = {"created": N_("Created"), "updated": N_("Updated"), "unchanged": N_("Unchanged"),
+                  "rejected": N_("Rejected")}
+
+
+def _message(exc: GendanError) -> tuple[str, dict[str, str]]:
+    return (i18n.translate_error(exc.code, exc.params),
+            {path: i18n.translate_error(code, params) for path, (code, params) in exc.fields.items()})
+
+
+# ---------------------------------------------------------------- imports
+
+@router.get("/imports")
+def imports_page(request: Request, session: DbSession, actor: AdminActor):
+    return _imports(request, session, actor)
+
+
+def _imports(request: Request, session: Session, actor: Actor, *, error: str | None = None, status_code: int = 200):
+    jobs = import_service.list_imports(session, actor=actor)
+    return render(request, "imports/list.html", {
+        "nav": "admin", "tab": "imports", "jobs": jobs, "error": error, "state_labels": STATE_LABELS},
+        status_code=status_code)
+
+
+@router.post("/imports")
+async def upload(request: Request, session: DbSession, actor: AdminActor):
+    form = await request.form()
+    file = form.get("file")
+    if file is None or isinstance(file, str) or not file.filename:
+        return _imports(request, session, actor, error=i18n.translate_error("import.file_missing", {}),
+                        status_code=422)
+    content = await file.read()
+    try:
+        preview = await run_in_threadpool(import_service.upload_import, session, actor=actor,
+                                          filename=file.filename, content=content, now=utcnow())
+    except GendanError as exc:
+        session.rollback()
+        return _imports(request, session, actor, error=_message(exc)[0], status_code=exc.status)
+    return RedirectResponse(f"/admin/imports/{preview.job.id}", status_code=303)
+
+
+@router.get("/imports/{job_id}")
+def import_page(request: Request, session: DbSession, actor: AdminActor, job_id: int):
+    job = import_service.get_import(session, actor=actor, job_id=job_id)
+    if job.state == "uploaded":
+        preview = import_service.preview_import(session, actor=actor, job_id=job_id)
+        return _mapping(request, preview, form=None)
+    ctx = _job_context(session, actor, job)
+    if is_htmx(request) and request.headers.get("HX-Target") == "imports-progress":
+        return render(request, "imports/job.html", ctx, block="progress")
+    return render(request, "imports/job.html", ctx)
+
+
+def _job_context(session: Session, actor: Actor, job) -> dict[str, Any]:
+    rows = import_service.list_row_errors(session, actor=actor, job_id=job.id, limit=200) \
+        if job.state in ("done", "failed") else []
+    errors = [{"line": r.line, "column": e.get("column") or e.get("field"), "message": import_service.describe(e)}
+              for r in rows for e in r.errors]
+    orders = import_service.imported_orders(session, actor=actor, job_id=job.id) if job.state == "done" else []
+    processed = job.next_row
+    percent = int(processed * 100 / job.total_rows) if job.total_rows else 100
+    return {"nav": "admin", "tab": "imports", "job": job, "row_errors": errors, "orders": orders, "percent": percent,
+            "state_labels": STATE_LABELS, "is_finished": job.state in ("done", "failed")}
+
+
+def _mapping(request: Request, preview, *, form: dict | None, error: str | None = None,
+             errors: dict[str, str] | None = None, status_code: int = 200):
+    chosen = form or {
+        **{f"col_{t}": c for t, c in preview.suggested.items()},
+        "source": "csv", "timezone": "Asia/Shanghai", "default_currency": "CNY",
+    }
+    return render(request, "imports/map.html", {
+        "nav": "admin", "tab": "imports", "job": preview.job, "sample": preview.sample, "targets": TARGETS,
+        "form": chosen, "error": error, "errors": errors or {}}, status_code=status_code)
+
+
+def _parse_pairs(text: str) -> dict[str, str]:
+    """'已发货=shipping' lines -> {'已发货': 'shipping'}; blank lines ignored."""
+    out = {}
+    for line in text.splitlines():
+        if "=" in line:
+            key, value = line.split("=", 1)
+            if key.strip():
+                out[key.strip()] = value.strip()
+    return out
+
+
+@router.post("/imports/{job_id}/start")
+async def start(request: Request, session: DbSession, actor: AdminActor, job_id: int):
+    form = dict(await request.form())
+    form = {k: v for k, v in form.items() if isinstance(v, str)}
+    columns = {t: form[f"col_{t}"] for t, _ in TARGETS if form.get(f"col_{t}")}
+    defaults = {k: form[f"default_{k}"].strip() for k in ("amount", "currency")
+                if (form.get(f"default_{k}") or "").strip()}
+    statuses = {"cancelled", "completed"}
+    pairs = _parse_pairs(form.get("stage_map", ""))
+    data = {"columns": columns, "defaults": defaults,
+            "stage_map": {k: v for k, v in pairs.items() if v not in statuses},
+            "status_map": {k: v for k, v in pairs.items() if v in statuses},
+            "create_customers": form.get("create_customers") == "on",
+            "source": (form.get("source") or "csv").strip(), "timezone": (form.get("timezone") or "").strip()}
+    try:
+        mapping = ImportMapping.model_validate(data)
+        await run_in_threadpool(import_service.start_import, session, actor=actor, job_id=job_id, mapping=mapping,
+                                now=utcnow())
+    except ValidationError as exc:
+        preview = import_service.preview_import(session, actor=actor, job_id=job_id)
+        return _mapping(request, preview, form=form, errors=_field_errors(exc),
+                        error=i18n.gettext("Please correct the marked fields."), status_code=422)
+    except GendanError as exc:
+        session.rollback()
+        if exc.code == "import.already_started":
+            return RedirectResponse(f"/admin/imports/{job_id}", status_code=303)
+        preview = import_service.preview_import(session, actor=actor, job_id=job_id)
+        message, fields = _message(exc)
+        return _mapping(request, preview, form=form, errors=fields, error=message, status_code=exc.status)
+    return RedirectResponse(f"/admin/imports/{job_id}", status_code=303)
+
+
+@router.get("/imports/{job_id}/errors.csv")
+def errors_csv(session: DbSession, actor: AdminActor, job_id: int):
+    text = import_service.row_errors_csv(session, actor=actor, job_id=job_id)
+    return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="import-{job_id}-errors.csv"'})
+
+
+# ---------------------------------------------------------------- inbound sources
+
+@router.get("/inbound")
+def inbound_page(request: Request, session: DbSession, actor: AdminActor, source: str | None = None):
+    return _inbound(request, session, actor, created=request.session.pop("new_inbound_source", None),
+                    source=source)
+
+
+def _inbound(request: Request, session: Session, actor: Actor, *, created: dict | None = None,
+             source: str | None = None, form: dict | None = None, errors: dict | None = None,
+             error: str | None = None, status_code: int = 200):
+    users = [u for u in people_service.list_users(session, actor=actor) if u.is_active]
+    return render(request, "imports/inbound.html", {
+        "nav": "admin", "tab": "inbound", "sources": inbound.list_sources(session, actor=actor),
+        "deliveries": inbound.list_deliveries(session, actor=actor, source_key=(source or None) and source[:60]),
+        "source": source, "users": users, "user_names": {u.id: u.display_name for u in users},
+        "created": created, "form": form or {}, "errors": errors or {}, "error": error,
+        "outcome_label": lambda outcome: pgettext("delivery", OUTCOME_LABELS[outcome]), "describe": lambda code, params: i18n.translate_error(code, params or {}),
+        "signature_header": SIGNATURE_HEADER, "timestamp_header": TIMESTAMP_HEADER,
+        "base_url": str(request.base_url).rstrip("/")}, status_code=status_code)
+
+
+@router.post("/inbound")
+async def create_source(request: Request, session: DbSession, actor: AdminActor):
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    data = {"key": form.get("key", "").strip(), "name": form.get("name", "").strip(),
+            "acts_as_id": int(form["acts_as_id"]) if form.get("acts_as_id", "").isdigit() else None}
+    try:
+        payload = InboundSourceCreate.model_validate(data)
+        created = await run_in_threadpool(inbound.create_source, session, actor=actor, payload=payload,
+                                          now=utcnow())
+    except ValidationError as exc:
+        return _inbound(request, session, actor, form=form, errors=_field_errors(exc), status_code=422,
+                        error=i18n.gettext("Please correct the marked fields."))
+    except GendanError as exc:
+        session.rollback()
+        message, fields = _message(exc)
+        if exc.code == "inbound.source_taken":
+            fields["key"] = message
+        return _inbound(request, session, actor, form=form, errors=fields, error=message, status_code=exc.status)
+    request.session["new_inbound_source"] = {"key": created.key, "name": created.name, "secret": created.secret}
+    return RedirectResponse("/admin/inbound", status_code=303)
