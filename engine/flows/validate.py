@@ -53,8 +53,9 @@ SINGLE_EXIT = frozenset({"start", "approval", "task", "notify", "wait", "auto", 
 _SINK = "\x00end"
 
 
-def validate(defn: FlowDefinition, *, form_fields: Iterable[str] | None = None,
-             directory: Any = None) -> list[FlowIssue]:
+def validate(
+    defn: FlowDefinition, *, form_fields: Iterable[str] | None = None, directory: Any = None
+) -> list[FlowIssue]:
     """Every problem of the definition (empty list: it can be published).
 
     `form_fields`: keys of the order form's designed fields (without `data.`); when given,
@@ -331,8 +332,9 @@ def _joins(defn: FlowDefinition, graph: nx.MultiDiGraph, start: str, ends: list[
     return issues
 
 
-def ensure_valid(defn: FlowDefinition, *, form_fields: Iterable[str] | None = None,
-                 directory: Any = None) -> FlowDefinition:
+def ensure_valid(
+    defn: FlowDefinition, *, form_fields: Iterable[str] | None = None, directory: Any = None
+) -> FlowDefinition:
     """`defn` when it can be published, else `FlowDefinitionError` with every issue."""
     issues = validate(defn, form_fields=form_fields, directory=directory)
     if issues:
