@@ -36,7 +36,7 @@ $(STAMP): pyproject.toml constraints.txt
 deps: $(STAMP)
 
 $(VENDOR_STAMP): frontend/package.json frontend/package-lock.json scripts/vendor.py
-	npm ci --prefix frontend --no-audit --no-fund --loglevel=error
+	npm ci --prefix frontend --ignore-scripts --no-audit --no-fund --loglevel=error
 	$(BIN)/python scripts/vendor.py
 	touch $(VENDOR_STAMP)
 
