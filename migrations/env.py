@@ -15,6 +15,12 @@ def _url() -> str:
     return config.attributes.get("database_url") or get_settings().database_url
 
 
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """Trigram indexes are PostgreSQL-only accelerators created in their revision (orders_0002),
+    not declared on the models: autogenerate must not drop them."""
+    return not (type_ == "index" and reflected and compare_to is None and (name or "").endswith("_trgm"))
+
+
 def run_migrations_offline() -> None:
     context.configure(url=_url(), target_metadata=metadata, literal_binds=True, render_as_batch=True)
     with context.begin_transaction():
@@ -38,6 +44,7 @@ def _run(connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
