@@ -15,8 +15,11 @@ from fastapi import APIRouter, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from backend import i18n
+from backend.auth.actor import Actor
 from backend.auth.deps import DbSession
 from backend.clock import utcnow
 from backend.customers.models import Customer
@@ -79,6 +82,12 @@ def new_order(request: Request, session: DbSession, actor: PageActor):
 @router.post("/orders/new")
 async def create_order(request: Request, session: DbSession, actor: PageActor):
     form = await request.form()
+    # database work in the threadpool: waiting for SQLite's write lock on the event loop would
+    # stall every other request, including the one holding the lock
+    return await run_in_threadpool(_create_order, request, session, actor, form)
+
+
+def _create_order(request: Request, session: Session, actor: Actor, form):
     form_input = FormInput(list(form.multi_items()))
     defn = forms_service.get_published(session)
     raw = parse_form(defn, form_input) if defn else {}
@@ -122,6 +131,10 @@ async def create_order(request: Request, session: DbSession, actor: PageActor):
 async def evaluate(request: Request, session: DbSession, actor: PageActor):
     """Computed values and visibility for the form as typed (out-of-band swaps only)."""
     form = await request.form()
+    return await run_in_threadpool(_evaluate, request, session, form)
+
+
+def _evaluate(request: Request, session: Session, form):
     defn = forms_service.get_published(session)
     if defn is None:
         return HTMLResponse("")
@@ -142,28 +155,19 @@ async def upload(request: Request, session: DbSession, actor: PageActor, key: st
 # --- the order page: the designed fields of the version the order was created with -------------
 
 
-def designed_fields_view(request: Request, order: Any) -> dict[str, Any] | None:
+def designed_fields_view(session: Session, order: Any) -> dict[str, Any] | None:
     """For orders/_form_fields.html (included by the order page): the order's form version
-    rendered read-only, plus archived values of keys that version does not have."""
+    rendered read-only, plus archived values of keys that version does not have.
+
+    Read in the request's own session: a second session would wait for the SQLite write lock that
+    the request's session already holds (BEGIN IMMEDIATE) until the busy timeout, then fail."""
     if not getattr(order, "form_key", None) or not getattr(order, "form_version", None):
         return None
-    from backend.db import new_session
-
-    with new_session(request.app.state.engine) as session:
-        try:
-            defn = forms_service.get_definition(session, order.form_key, order.form_version)
-        except GendanError:
-            return None
+    try:
+        defn = forms_service.get_definition(session, order.form_key, order.form_version)
+    except GendanError:
+        return None
     result = forms_engine.validate_data(defn, order.data or {}, locale=forms_service.engine_locale())
     view = build_view(defn, order.data or {}, result)
     current, archived = forms_engine.split_archived(defn, order.data or {})
     return {"form": view, "archived": archived}
-
-
-def _install_globals() -> None:
-    from frontend.templating import env
-
-    env.globals["designed_fields_view"] = designed_fields_view
-
-
-_install_globals()
