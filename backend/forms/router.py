@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from backend.auth.deps import CurrentActor, DbSession
 from backend.clock import utcnow
@@ -44,7 +45,8 @@ async def import_form(session: DbSession, actor: CurrentActor, request: Request)
         document: Any = await upload.read()
     else:
         document = await request.body()
-    return service.import_form(session, actor=actor, document=document, now=utcnow())
+    # in the threadpool: waiting for SQLite's write lock on the event loop would stall every request
+    return await run_in_threadpool(service.import_form, session, actor=actor, document=document, now=utcnow())
 
 
 @router.post("/files", status_code=201, responses=ERRORS)

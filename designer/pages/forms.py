@@ -11,6 +11,7 @@ import json
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
 
 from backend import i18n
 from backend.auth.deps import DbSession
@@ -113,10 +114,15 @@ def _render_preview(request: Request, defn, raw, key: str):
 @router.post("/designer/forms/{key}/preview/evaluate")
 async def preview_evaluate(request: Request, session: DbSession, actor: PageActor, key: str):
     _require_designer(actor)
+    form = await request.form()
+    return await run_in_threadpool(_preview_evaluate, request, session, key, form)
+
+
+def _preview_evaluate(request: Request, session, key: str, form):
     defn = _draft(session, key)
     if defn is None:
         return HTMLResponse("")
-    raw = parse_form(defn, FormInput(list((await request.form()).multi_items())))
+    raw = parse_form(defn, FormInput(list(form.multi_items())))
     result = forms_engine.validate_data(defn, raw, locale=forms_service.engine_locale())
     return render(request, "orders/_form.html", {
         "form": build_view(defn, raw, result), "evaluate_url": "", "action_url": ""}, block="live")
@@ -125,10 +131,15 @@ async def preview_evaluate(request: Request, session: DbSession, actor: PageActo
 @router.post("/designer/forms/{key}/preview/rows")
 async def preview_rows(request: Request, session: DbSession, actor: PageActor, key: str):
     _require_designer(actor)
+    posted = await request.form()
+    return await run_in_threadpool(_preview_rows, request, session, key, posted)
+
+
+def _preview_rows(request: Request, session, key: str, posted):
     defn = _draft(session, key)
     if defn is None:
         return HTMLResponse("")
-    form = FormInput(list((await request.form()).multi_items()))
+    form = FormInput(list(posted.multi_items()))
     raw = apply_action(defn, parse_form(defn, form), form.get("_action"))
     result = forms_engine.validate_data(defn, raw, locale=forms_service.engine_locale())
     return render(request, "orders/_form.html", {

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from backend import i18n
 from backend.auth import service as auth_service
@@ -187,7 +188,10 @@ def _user_form_data(form) -> dict[str, Any]:
 
 @router.post("/users")
 async def create_user(request: Request, session: DbSession, actor: AdminActor):
-    form = await request.form()
+    return await run_in_threadpool(_create_user, request, session, actor, await request.form())
+
+
+def _create_user(request: Request, session: Session, actor: Actor, form):
     data = _user_form_data(form)
     payload, errors = _validate(UserCreate, data)
     error = None
@@ -215,8 +219,11 @@ def edit_user_page(request: Request, session: DbSession, actor: AdminActor, user
 
 @router.post("/users/{user_id}")
 async def update_user(request: Request, session: DbSession, actor: AdminActor, user_id: int):
+    return await run_in_threadpool(_update_user, request, session, actor, user_id, await request.form())
+
+
+def _update_user(request: Request, session: Session, actor: Actor, user_id: int, form):
     user = people_service.get_user(session, actor=actor, user_id=user_id)
-    form = await request.form()
     data = _user_form_data(form)
     data.pop("username")
     if not data["password"]:
@@ -242,7 +249,10 @@ async def update_user(request: Request, session: DbSession, actor: AdminActor, u
 
 @router.post("/users/{user_id}/active")
 async def set_user_active(request: Request, session: DbSession, actor: AdminActor, user_id: int):
-    form = await request.form()
+    return await run_in_threadpool(_set_user_active, request, session, actor, user_id, await request.form())
+
+
+def _set_user_active(request: Request, session: Session, actor: Actor, user_id: int, form):
     is_active = form.get("is_active") == "true"
     if not is_active and user_id == actor.user_id:
         raise GendanError("user.cannot_deactivate_self", status=422)
@@ -268,7 +278,11 @@ def _department_form_data(form) -> dict[str, Any]:
 
 @router.post("/departments")
 async def create_department(request: Request, session: DbSession, actor: AdminActor):
-    data = _department_form_data(await request.form())
+    return await run_in_threadpool(_create_department, request, session, actor, await request.form())
+
+
+def _create_department(request: Request, session: Session, actor: Actor, form):
+    data = _department_form_data(form)
     payload, errors = _validate(DepartmentCreate, data)
     error = None
     if payload is not None:
@@ -297,7 +311,11 @@ def edit_department_page(request: Request, session: DbSession, actor: AdminActor
 
 @router.post("/departments/{department_id}")
 async def update_department(request: Request, session: DbSession, actor: AdminActor, department_id: int):
-    data = _department_form_data(await request.form())
+    return await run_in_threadpool(_update_department, request, session, actor, department_id, await request.form())
+
+
+def _update_department(request: Request, session: Session, actor: Actor, department_id: int, form):
+    data = _department_form_data(form)
     payload, errors = _validate(DepartmentUpdate, data)
     error = None
     if payload is not None:
@@ -341,7 +359,10 @@ def _api_keys(request: Request, session: Session, actor: Actor, *, created: dict
 
 @router.post("/api-keys")
 async def create_api_key(request: Request, session: DbSession, actor: AdminActor):
-    form = await request.form()
+    return await run_in_threadpool(_create_api_key, request, session, actor, await request.form())
+
+
+def _create_api_key(request: Request, session: Session, actor: Actor, form):
     data = {"name": (form.get("name") or "").strip(), "scope": form.get("scope") or "read",
             "user_id": _optional_int(form.get("user_id"))}
     errors = {}
@@ -373,7 +394,7 @@ async def create_api_key(request: Request, session: DbSession, actor: AdminActor
 
 
 @router.post("/api-keys/{key_id}/revoke")
-async def revoke_api_key(request: Request, session: DbSession, actor: AdminActor, key_id: int):
+def revoke_api_key(request: Request, session: DbSession, actor: AdminActor, key_id: int):
     key = auth_service.revoke_api_key(session, actor=actor, key_id=key_id, now=utcnow())
     _flash(request, i18n.gettext("API key %(name)s was revoked.", name=key.name))
     return RedirectResponse("/admin/api-keys", status_code=303)

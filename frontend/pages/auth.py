@@ -7,6 +7,8 @@ from urllib.parse import urlparse
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from backend import i18n
 from backend.auth import service as auth_service
@@ -44,6 +46,11 @@ def login_page(request: Request, next: str | None = None):
 async def login(request: Request, session: DbSession, username: Annotated[str, Form()] = "",
                 password: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/orders"):
     await _check_csrf(request)
+    # in the threadpool: waiting for SQLite's write lock on the event loop would stall every request
+    return await run_in_threadpool(_login, request, session, username, password, next)
+
+
+def _login(request: Request, session: Session, username: str, password: str, next: str):
     settings = request.app.state.settings
     try:
         actor = auth_service.authenticate(session, username=username.strip(), password=password,
@@ -81,5 +88,5 @@ async def switch_language(request: Request, session: DbSession,
     chosen = i18n.normalize(lang) or i18n.DEFAULT_LOCALE
     request.session["lang"] = chosen
     if actor is not None:
-        people_service.set_own_locale(session, actor=actor, locale=chosen)
+        await run_in_threadpool(people_service.set_own_locale, session, actor=actor, locale=chosen)
     return RedirectResponse(_safe_next(next), status_code=303)
