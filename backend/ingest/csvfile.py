@@ -1,7 +1,8 @@
 """Reading uploaded CSV files: encoding, delimiter, header row, and a first guess of the mapping.
 
 Chinese Excel saves "CSV" as GB18030/GBK without a BOM, "CSV UTF-8" with a BOM; other tools
-write plain UTF-8. Semicolons come from European locales. Nothing here touches the database.
+write plain UTF-8. Semicolons come from European locales. An .xlsx workbook (a zip) is read
+with openpyxl: its first sheet becomes the same table of strings. Nothing here touches the database.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import date, datetime, time
 
 from backend.errors import GendanError
 
@@ -57,9 +59,56 @@ def sniff_delimiter(text: str) -> str:
     return best
 
 
+XLSX = "xlsx"
+
+
+def is_xlsx(content: bytes) -> bool:
+    return content.startswith(b"PK\x03\x04")
+
+
+def _cell_text(value: object) -> str:
+    """An Excel cell as the text a CSV export would hold (dates ISO, 12.0 -> 12)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time(0) else value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _xlsx_rows(content: bytes) -> list[list[str]]:
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise GendanError("import.xlsx_invalid", status=422) from exc
+    try:
+        sheet = book.worksheets[0]
+        rows = []
+        for row in sheet.iter_rows(values_only=True):
+            rows.append([_cell_text(v) for v in row])
+            if len(rows) > MAX_ROWS + 1:
+                raise GendanError("import.too_many_rows", {"limit": MAX_ROWS}, status=422)
+    finally:
+        book.close()
+    width = max((i + 1 for r in rows for i, c in enumerate(r) if c), default=0)
+    return [r[:width] + [""] * (width - len(r)) for r in rows]
+
+
 def read_table(content: bytes, *, encoding: str | None = None, delimiter: str | None = None
                ) -> tuple[list[str], list[list[str]], str, str]:
     """(headers, data rows, encoding, delimiter). Blank lines are skipped; headers must be unique."""
+    if encoding == XLSX or (encoding is None and is_xlsx(content)):
+        table = [r for r in _xlsx_rows(content) if any(c.strip() for c in r)]
+        if not table:
+            raise GendanError("import.empty_file", status=422)
+        return _checked_headers([h.strip() for h in table[0]]), table[1:], XLSX, ","
     if encoding:
         text = content.decode("utf-8-sig" if encoding.startswith("utf-8") else encoding)
     else:
@@ -79,6 +128,10 @@ def read_table(content: bytes, *, encoding: str | None = None, delimiter: str | 
                 raise GendanError("import.too_many_rows", {"limit": MAX_ROWS}, status=422)
     except csv.Error as exc:
         raise GendanError("import.csv_invalid", {"line": reader.line_num, "detail": str(exc)}, status=422) from exc
+    return _checked_headers(headers), rows, encoding, delimiter
+
+
+def _checked_headers(headers: list[str]) -> list[str]:
     if not any(headers):
         raise GendanError("import.no_header", status=422)
     seen: set[str] = set()
@@ -88,7 +141,7 @@ def read_table(content: bytes, *, encoding: str | None = None, delimiter: str | 
         if header in seen:
             raise GendanError("import.header_duplicate", {"header": header}, status=422)
         seen.add(header)
-    return headers, rows, encoding, delimiter
+    return headers
 
 
 def _norm(header: str) -> str:

@@ -70,7 +70,7 @@ def upload_import(session: Session, *, actor: Actor, filename: str, content: byt
     _require_admin(actor)
     if len(content) > MAX_FILE_BYTES:
         raise GendanError("import.file_too_large", {"limit": MAX_FILE_BYTES}, status=413)
-    if not filename.lower().endswith((".csv", ".txt")):
+    if not filename.lower().endswith((".csv", ".txt", ".xlsx")):
         raise GendanError("import.file_type", {"filename": filename}, status=422)
     headers, rows, encoding, delimiter = read_table(content)
     if not rows:

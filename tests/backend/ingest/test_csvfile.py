@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import date
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -77,3 +78,34 @@ class TestParseRow:
     def test_status_only_mapping_keeps_default_stage(self):
         row = parse_row(2, {"no": "A1", "c": "X", "amt": "1", "s": "已取消"}, self.mapping, SHANGHAI)
         assert row.errors == [] and row.status == "cancelled" and "stage" not in row.values
+
+
+class TestXlsx:
+    def _book(self, rows) -> bytes:
+        from openpyxl import Workbook
+
+        book = Workbook()
+        for row in rows:
+            book.active.append(row)
+        out = io.BytesIO()
+        book.save(out)
+        return out.getvalue()
+
+    def test_first_sheet_reads_like_the_csv_excel_would_export(self):
+        from datetime import datetime
+
+        raw = self._book([["订单号", "客户", "金额", "交货日期", "下单时间"],
+                          ["X-1", "上海精工", 1200.0, datetime(2026, 12, 31), datetime(2026, 11, 24, 9, 30)],
+                          [None, None, None, None, None],
+                          ["X-2", "北京", 99.5, "2026/12/01", None]])
+        headers, rows, encoding, delimiter = read_table(raw)
+        assert (encoding, delimiter) == ("xlsx", ",")
+        assert headers == ["订单号", "客户", "金额", "交货日期", "下单时间"]
+        assert rows == [["X-1", "上海精工", "1200", "2026-12-31", "2026-11-24 09:30:00"],
+                        ["X-2", "北京", "99.5", "2026/12/01", ""]]
+        assert read_table(raw, encoding="xlsx") == (headers, rows, "xlsx", ",")
+
+    def test_a_broken_workbook_says_so(self):
+        with pytest.raises(GendanError) as err:
+            read_table(b"PK\x03\x04 not really a zip")
+        assert err.value.code == "import.xlsx_invalid"

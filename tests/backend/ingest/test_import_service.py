@@ -129,6 +129,32 @@ class TestImportOrders:
             "created"]
 
 
+    def test_an_xlsx_workbook_imports_like_its_csv(self, session, connection, admin, now):
+        from datetime import datetime
+
+        from openpyxl import Workbook
+
+        customer = make_customer(session, name="Excel Co")
+        session.commit()
+        book = Workbook()
+        for row in (["订单号", "客户", "金额", "交货日期"], ["XL-1", customer.name, 10.5, datetime(2026, 12, 31)],
+                    ["XL-2", customer.name, "abc", datetime(2026, 12, 31)]):
+            book.active.append(row)
+        out = io.BytesIO()
+        book.save(out)
+        preview = service.upload_import(session, actor=admin, filename="订单.xlsx", content=out.getvalue(), now=now)
+        assert preview.suggested["amount"] == "金额" and preview.job.encoding == "xlsx"
+        mapping = ImportMapping(columns=preview.suggested)
+        service.start_import(session, actor=admin, job_id=preview.job.id, mapping=mapping, now=now)
+        service.run_to_end(connection, preview.job.id, now)
+        session.expire_all()
+        order = session.exec(select(Order).where(Order.source == "csv", Order.external_id == "XL-1")).scalars().one()
+        assert order.amount == Decimal("10.50") and order.planned_delivery.isoformat() == "2026-12-31"
+        [row] = service.list_row_errors(session, actor=admin, job_id=preview.job.id)
+        assert (row.line, row.errors[0]["code"]) == (3, "import.amount_invalid")
+        assert "XL-2" in service.row_errors_csv(session, actor=admin, job_id=preview.job.id)
+
+
 class TestErrorsDownload:
     def test_failed_rows_come_back_with_their_cells_and_a_chinese_reason(self, session, connection, admin, now):
         customer = make_customer(session, name="下载客户")
