@@ -192,10 +192,10 @@ def _apply(session: Session, source: InboundSource, fields: dict[str, Any], now:
     if existing is None:
         token = import_service._pending_status.set(status)
         try:
-            order, _ = orders_service.create_order(session, actor=actor, payload=payload, now=now)
+            order, is_new = orders_service.create_order(session, actor=actor, payload=payload, now=now)
         finally:
             import_service._pending_status.reset(token)
-        outcome = "created"
+        outcome = "created" if is_new else "unchanged"  # a concurrent delivery of the same order won
     else:
         changes = _changes(existing, payload, fields, status)
         if changes:

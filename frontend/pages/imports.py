@@ -56,8 +56,10 @@ def imports_page(request: Request, session: DbSession, actor: AdminActor):
 
 def _imports(request: Request, session: Session, actor: Actor, *, error: str | None = None, status_code: int = 200):
     jobs = import_service.list_imports(session, actor=actor)
+    names = {u.id: u.display_name for u in people_service.list_users(session, actor=actor)}
     return render(request, "imports/list.html", {
-        "nav": "admin", "tab": "imports", "jobs": jobs, "error": error, "state_labels": STATE_LABELS},
+        "nav": "admin", "tab": "imports", "jobs": jobs, "error": error, "state_labels": STATE_LABELS,
+        "user_names": names},
         status_code=status_code)
 
 

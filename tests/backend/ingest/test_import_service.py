@@ -172,6 +172,31 @@ class TestErrorsDownload:
         assert "不是有效日期" in rows[1][7] and rows[1][8] == "4"
 
 
+class TestWorker:
+    def test_the_registered_worker_job_drains_queued_imports_in_batches(self, session, connection, admin, now):
+        from backend.ingest import tasks
+        from backend.worker.runner import JOBS
+
+        job = next(j for j in JOBS if j.name == "ingest.process_imports")
+        assert job.run is tasks.process_imports
+        customer = make_customer(session, name="Worker Co")
+        session.commit()
+        rows = "".join(f"W-{i},{customer.name},{i}\n" for i in range(1, 151))
+        preview = service.upload_import(session, actor=admin, filename="w.csv",
+                                        content=f"订单号,客户,金额\n{rows}".encode(), now=now)
+        service.start_import(session, actor=admin, job_id=preview.job.id,
+                             mapping=ImportMapping(columns=preview.suggested), now=now)
+        # a run does a few batches, then lets the worker loop do other jobs
+        assert service.process_imports(connection, now, batch_size=50, max_batches=2) == 100
+        session.expire_all()
+        assert session.get(ImportJob, preview.job.id).state == "running"
+        assert job.run(connection, now) == 50
+        session.expire_all()
+        done = session.get(ImportJob, preview.job.id)
+        assert (done.state, done.created_count, done.finished_at) == ("done", 150, now)
+        assert job.run(connection, now) == 0
+
+
 class TestStartImport:
     def test_every_mapping_problem_at_once(self, session, admin, now):
         preview = service.upload_import(session, actor=admin, filename="x.csv", content=b"a,b\n1,2\n", now=now)

@@ -46,6 +46,8 @@ class TestImportPages:
         assert "1 条已导入，1 条失败" in done.text
         assert "2026-99-01 不是有效日期" in done.text and "交货日期" in done.text
         assert re.search(r'href="/orders/\d+">', done.text)
+        listing = client.get("/admin/imports")
+        assert "订单.csv" in listing.text and "发起人" in listing.text
         csv_resp = client.get(f"{job_url}/errors.csv")
         assert csv_resp.headers["content-type"].startswith("text/csv")
         assert "P-2" in csv_resp.text and "P-1" not in csv_resp.text
