@@ -101,3 +101,31 @@ def test_build_dry_run_enable_and_the_todo_arrives(page: Page, browser: Browser,
     # the designer shows the firing in the rule's history
     page.goto(f"{base_url}/designer/rules/browser_approval_wait")
     expect(page.get_by_role("link", name="WAIT-30H")).to_be_visible()
+
+
+def test_conditions_drag_between_groups_and_json_round_trips(page: Page, base_url, seed):
+    make_user(seed, username="rules.dragger", roles=["designer"], locale="en")
+    seed.commit()
+    sign_in(page, base_url, "rules.dragger")
+    page.goto(f"{base_url}/designer/rules/new")
+    page.get_by_role("button", name="Add condition").click()
+    page.get_by_label("Field", exact=True).nth(0).select_option(label="Stage")
+    page.get_by_label("Value", exact=True).nth(0).fill("approval")
+    page.get_by_role("button", name="Add group").first.click()
+    nested = page.get_by_role("group", name="Any of these (OR)")
+    expect(nested).to_be_visible()
+    page.get_by_role("group", name="Condition").first.drag_to(nested)
+    page.get_by_role("tab", name="JSON-logic").click()
+    json_box = page.get_by_label("Condition as JSON-logic")
+    expect(json_box).to_have_value('{\n  "and": [\n    {\n      "or": [\n        {\n          "==": [\n'
+                                   '            {\n              "var": "stage"\n            },\n'
+                                   '            "approval"\n          ]\n        }\n      ]\n    }\n  ]\n}')
+    # JSON the builder cannot show stays as an advanced row, unchanged
+    json_box.fill('{"or": [{">": [{"+": [{"var": "amount"}, 5]}, 10]}, {"in": ["vip", {"var": "tags"}]}]}')
+    page.get_by_role("button", name="Apply JSON").click()
+    page.get_by_role("tab", name="Visual builder").click()
+    expect(page.get_by_role("group", name="Any of these (OR)")).to_be_visible()
+    expect(page.locator(".rd-raw")).to_contain_text('"+"')
+    expect(page.get_by_label("Operator", exact=True)).to_have_value("contains")
+    page.get_by_role("tab", name="JSON-logic").click()
+    assert '"+"' in json_box.input_value() and '"vip"' in json_box.input_value()
