@@ -216,6 +216,20 @@ class TestLanguageAndLayout:
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
         assert console_errors == []
 
+    def test_an_order_with_long_addresses_fits_a_phone(self, page: Page, base_url, seed, console_errors):
+        rep = make_user(seed, username="shell.phone.detail", roles=["sales"], locale="en")
+        rep.email = "shell.phone.detail.with.a.long.name@sales-department.example.com"
+        customer = make_customer(seed, name="Pocket Devices Long Name Manufacturing Co",
+                                 email="purchasing.department@pocket-devices-long-name-manufacturing.example.cn")
+        order = make_order(seed, owner=rep, number="PHONE-2", customer=customer)
+        seed.commit()
+        page.set_viewport_size({"width": 375, "height": 740})
+        sign_in(page, base_url, "shell.phone.detail")
+        page.goto(f"{base_url}/orders/{order.id}")
+        expect(page.get_by_role("heading", name="Order PHONE-2")).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+        assert console_errors == []
+
     def test_sign_out(self, page: Page, base_url, seed):
         make_user(seed, username="shell.out", roles=["viewer"], locale="en", display_name="Otto Out")
         seed.commit()
