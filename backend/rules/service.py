@@ -461,8 +461,11 @@ def candidates_clause(rule: RuleDefinition, now: datetime) -> Any:
 
 
 def evaluate_event_rules(session: Session, order: Order, *, changes: dict[str, Any], actor: Actor | None,
-                         now: datetime, is_new: bool) -> None:
-    """Order hook: enabled event rules whose trigger matches this change, evaluated in process."""
+                         now: datetime, is_new: bool, events: list[tuple[str, Any]] | None = None) -> None:
+    """Order hook: enabled event rules whose trigger matches this change, evaluated in process.
+
+    `events` overrides the events derived from the change (the overdue-to-do job passes its own).
+    """
     rows = session.exec(
         select(RuleDefinitionRow).where(
             RuleDefinitionRow.enabled.is_(True), RuleDefinitionRow.status == "published",
@@ -471,7 +474,7 @@ def evaluate_event_rules(session: Session, order: Order, *, changes: dict[str, A
     ).scalars().all()
     if not rows:
         return
-    events = _events_of(order, changes, is_new)
+    events = events if events is not None else _events_of(order, changes, is_new)
     catalogue = catalogue_for(session)
     ctx = fact_context(now)
     facts = None

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from backend.db import new_session
+from backend.inbox.models import InboxItem
 from backend.orders.models import Order
 from backend.rules import service
 from backend.rules.models import RuleDefinitionRow, RuleOrderState
@@ -101,7 +102,36 @@ def scan_time_rules(bind: Engine | Connection, now: datetime) -> int:
     return fired
 
 
+def signal_overdue_todos(bind: Engine | Connection, now: datetime) -> int:
+    """Worker job: the `todo_overdue` event for every order with an open to-do past its due time.
+
+    Runs only when an enabled event rule listens to it. Repeats are harmless: the firing policy
+    (once per episode / order, every N hours) decides, as for any event.
+    """
+    with new_session(bind) as session:
+        listening = [
+            row for row in session.exec(select(RuleDefinitionRow).where(
+                RuleDefinitionRow.enabled.is_(True), RuleDefinitionRow.is_time_rule.is_(False),
+                RuleDefinitionRow.status == "published")).scalars()
+            if "todo_overdue" in (row.definition.get("trigger") or {}).get("events", ())
+        ]
+        if not listening:
+            return 0
+        order_ids = list(session.exec(
+            select(InboxItem.order_id).where(InboxItem.state == "open", InboxItem.due_at <= now,
+                                             InboxItem.order_id.is_not(None)).distinct().order_by(InboxItem.order_id)
+        ).scalars())
+    for start in range(0, len(order_ids), BATCH):
+        with new_session(bind) as session:
+            for order in session.exec(select(Order).where(Order.id.in_(order_ids[start:start + BATCH]))).scalars():
+                service.evaluate_event_rules(session, order, changes={}, actor=None, now=now, is_new=False,
+                                             events=[("todo_overdue", None)])
+            session.commit()
+    return len(order_ids)
+
+
 def install(every_seconds: float = 60) -> None:
     from backend.worker import runner
 
     runner.register("rules_scan", every_seconds)(scan_time_rules)
+    runner.register("rules_overdue_todos", every_seconds)(signal_overdue_todos)

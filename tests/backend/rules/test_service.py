@@ -278,3 +278,23 @@ class TestCatalogue:
         issues = service.validate_definition(session, actor=org["admin"], definition=approval_timeout(
             condition={">": [{"var": "data.weight"}, 10]}))
         assert issues == []
+
+
+class TestOverdueTodos:
+    def test_overdue_todo_triggers_event_rule_once_per_episode(self, session, connection, org, now):
+        late = waiting_order(session, org, now, 2)
+        other = waiting_order(session, org, now, 2)
+        item = session.exec(select(InboxItem).where(InboxItem.order_id == late.id)).scalars().one()
+        item.due_at = now - timedelta(hours=1)
+        definition = approval_timeout(
+            key="overdue_escalation", trigger={"kind": "event", "events": ["todo_overdue"]},
+            condition={"==": [{"var": "stage"}, "approval"]},
+            actions=[{"type": "escalate", "title_template": "Overdue: {{ order.number }}"}],
+        )
+        publish_and_enable(session, org["admin"], definition, now, confirm=True)
+        session.commit()
+        assert tasks.signal_overdue_todos(connection, now) == 1
+        assert tasks.signal_overdue_todos(connection, now + timedelta(minutes=1)) == 1
+        firings = session.exec(select(RuleFiring.order_id, RuleFiring.trigger)).all()
+        assert firings == [(late.id, "todo_overdue")]
+        assert todos(session, other) == []
