@@ -147,6 +147,8 @@ def _verify(session: Session, source_key: str, body: bytes, signature: str | Non
     skew = abs(int(now.timestamp()) - int(timestamp))
     if skew > WINDOW_SECONDS:
         raise GendanError("inbound.timestamp_stale", {"skew": skew, "window": WINDOW_SECONDS})
+    if b"\x00" in body or b"\\u0000" in body:  # no database text column can hold NUL
+        raise GendanError("inbound.body_invalid")
     try:
         fields = json.loads(body, parse_float=Decimal)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -28,6 +28,7 @@ MESSAGES: dict[str, str] = {
     "import.timezone_unknown": "Unknown time zone %(timezone)s.",
     "import.mapping_invalid": "The column mapping is not valid JSON.",
     "import.owner_inactive": "The user who started this import (%(id)s) is no longer an active administrator.",
+    "import.row_internal": "The row could not be saved (%(error)s); the details are in the server log.",
     "import.value_missing": "The value is missing.",
     "import.date_invalid": "%(value)s is not a date (use 2026-12-31).",
     "import.amount_invalid": "%(value)s is not an amount.",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextvars
 import csv
 import io
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import ValidationError
 from sqlalchemy import or_, select
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from backend import i18n
@@ -43,6 +45,7 @@ from backend.orders import service as orders_service
 from backend.orders.models import Order
 from backend.orders.schemas import OrderCreate
 
+log = logging.getLogger("gendan.ingest")
 LEASE = timedelta(minutes=5)
 BATCH_SIZE = 200
 MAX_FILE_BYTES = 20_000_000
@@ -270,14 +273,30 @@ def _import_row(session: Session, job_id: int, actor: Actor, mapping: ImportMapp
         except GendanError as exc:
             session.rollback()
             errors = _errors_from(exc, parsed, mapping)
+        except SQLAlchemyError as exc:  # one broken row must not stop the file; the bug still shows in the log
+            log.exception("import %s line %s: unexpected database error", job_id, line)
+            session.rollback()
+            errors = [RowError(line=line, column=None, field="_", code="import.row_internal",
+                               params={"error": type(exc).__name__})]
     if not errors:
         return
     job = session.get(ImportJob, job_id)
     job.next_row += 1
     job.failed_count += 1
-    session.add(ImportRowError(import_job_id=job_id, line=line, cells=list(cells),
-                               errors=[e.model_dump(mode="json") for e in errors]))
+    # PostgreSQL's JSONB cannot hold NUL characters: keep the row, mark where they were
+    session.add(ImportRowError(import_job_id=job_id, line=line, cells=_no_nul(list(cells)),
+                               errors=[_no_nul(e.model_dump(mode="json")) for e in errors]))
     session.commit()
+
+
+def _no_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {k: _no_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_no_nul(v) for v in value]
+    return value
 
 
 def _create(session: Session, job_id: int, actor: Actor, mapping: ImportMapping, parsed: ParsedRow,

@@ -155,6 +155,20 @@ class TestImportOrders:
         assert "XL-2" in service.row_errors_csv(session, actor=admin, job_id=preview.job.id)
 
 
+    def test_a_row_the_database_refuses_does_not_stop_the_file(self, session, connection, admin, now):
+        # PostgreSQL refuses NUL characters in text; SQLite stores them
+        content = "订单号,客户,金额\nNUL-1,坏\x00名字,1\nNUL-2,好名字,2\nNUL-3,好名字,x\x00\n".encode()
+        mapping = ImportMapping(columns={"external_id": "订单号", "customer": "客户", "amount": "金额"},
+                                create_customers=True, source="nul")
+        job = _import(session, connection, admin, now, content, mapping)
+        refused = session.get_bind().dialect.name == "postgresql"
+        assert (job.created_count, job.failed_count, job.state) == (1 if refused else 2, 2 if refused else 1, "done")
+        assert session.exec(select(Order.id).where(Order.external_id == "NUL-2")).first() is not None
+        if refused:
+            assert [(r.line, r.errors[0]["code"]) for r in service.list_row_errors(
+                session, actor=admin, job_id=job.id)] == [(2, "import.row_internal"), (4, "import.amount_invalid")]
+
+
 class TestErrorsDownload:
     def test_failed_rows_come_back_with_their_cells_and_a_chinese_reason(self, session, connection, admin, now):
         customer = make_customer(session, name="下载客户")

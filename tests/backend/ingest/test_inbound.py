@@ -70,6 +70,7 @@ class TestReceive:
         ("no_headers", "inbound.signature_missing", 401),
         ("not_json", "inbound.body_invalid", 400),
         ("not_object", "inbound.body_invalid", 400),
+        ("nul", "inbound.body_invalid", 400),
         ("bad_amount", "inbound.payload_invalid", 422),
         ("unknown_customer", "inbound.customer_unknown", 422),
         ("unknown_source", "inbound.source_unknown", 404),
@@ -89,6 +90,8 @@ class TestReceive:
             payload = b"{not json"
         elif case == "not_object":
             payload = b"[1, 2]"
+        elif case == "nul":
+            payload = {**ORDER, "customer_code": "A\x00B"}
         elif case == "bad_amount":
             payload = {**ORDER, "amount": "-1"}
         elif case == "unknown_customer":
