@@ -81,6 +81,21 @@ FIELD_LABELS = {
     "tags": N_("Tags"), "risk_flags": N_("Risk flags"), "source": N_("Source"), "external_id": N_("External id"),
     "stage_entered_at": N_("In stage since"), "version": N_("Version"),
 }
+# flags and tags the system itself sets (the classic rules, the demo data); one a person typed in a
+# rule is shown as typed
+RISK_FLAG_LABELS = {"delay_risk": N_("Delay risk"), "late-delivery": N_("Late delivery"),
+                    "late_delivery": N_("Late delivery")}
+TAG_LABELS = {"key-account": N_("Key account"), "key_account": N_("Key account")}
+
+
+def flag_label(flag: str) -> str:
+    return i18n.gettext(RISK_FLAG_LABELS[flag]) if flag in RISK_FLAG_LABELS else flag
+
+
+def tag_label(tag: str) -> str:
+    return i18n.gettext(TAG_LABELS[tag]) if tag in TAG_LABELS else tag
+
+
 CHANNEL_LABELS = {"email": N_("Email"), "sms": N_("SMS"), "dingtalk": N_("DingTalk"), "wecom": N_("WeCom"),
                   "none": N_("None")}
 
@@ -119,6 +134,8 @@ def _install_globals() -> None:
     env.globals["stage_label"] = lambda stage: i18n.gettext(STAGE_LABELS[stage]) if stage in STAGE_LABELS else stage
     env.globals["status_label"] = lambda s: i18n.gettext(STATUS_LABELS[s]) if s in STATUS_LABELS else s
     env.globals["role_label"] = role_label
+    env.globals["flag_label"] = flag_label
+    env.globals["tag_label"] = tag_label
 
 
 _install_globals()

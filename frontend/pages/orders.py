@@ -30,7 +30,9 @@ from frontend.pages.common import (
     STAGE_LABELS,
     STATUS_LABELS,
     PageActor,
+    flag_label,
     has_route,
+    tag_label,
     template_exists,
 )
 from frontend.pages.order_form import designed_fields_view
@@ -164,6 +166,10 @@ def _fmt(field: str, value: Any, *, currency: str, users: dict[int, str], custom
             return _fmt_date(date.fromisoformat(str(value)))
         except ValueError:
             return str(value)
+    if field == "risk_flags" and isinstance(value, list):
+        return ", ".join(flag_label(str(v)) for v in value)
+    if field == "tags" and isinstance(value, list):
+        return ", ".join(tag_label(str(v)) for v in value)
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     if isinstance(value, dict):

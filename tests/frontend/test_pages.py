@@ -171,6 +171,38 @@ class TestDashboardPage:
         assert 'id="dashboard-weeks"' in html
 
 
+class TestCodesShownAsWords:
+    """Risk flags and tags that the system itself sets (the classic rules, the demo) are codes; pages
+    show them as words of the reader's language, and a flag somebody typed stays as typed."""
+
+    def test_known_flags_and_tags_are_translated_everywhere(self, client, session, now):
+        rep = make_user(session, username="codes.zh", roles=["sales"], locale="zh_CN")
+        order = make_order(session, owner=rep, number="CODES-1", stage="production",
+                           planned_delivery=now.date() - timedelta(days=2),
+                           risk_flags=["late-delivery", "delay_risk", "信用冻结"], tags=["key-account"])
+        session.commit()
+        login(client, "codes.zh")
+        for url in ("/orders", f"/orders/{order.id}", "/dashboard"):
+            html = client.get(url).text
+            assert "交期延误" in html and "延期风险" in html and "信用冻结" in html, url
+            assert "late-delivery" not in html and "delay_risk" not in html, url
+        detail = client.get(f"/orders/{order.id}").text
+        assert "重点客户" in detail and "key-account" not in detail
+        orders_service.update_order(session, actor=_actor(session, rep), order_id=order.id, now=now,
+                                    payload=OrderUpdate(version=1, tags=["key-account", "vip"]))
+        session.commit()
+        timeline = client.get(f"/orders/{order.id}").text.split('id="orders-timeline"')[1]
+        assert "<ins>重点客户, vip</ins>" in timeline and "key-account" not in timeline
+
+    def test_english_words_for_english_readers(self, client, session, now):
+        rep = make_user(session, username="codes.en", roles=["sales"], locale="en")
+        order = make_order(session, owner=rep, number="CODES-2", risk_flags=["delay_risk"], tags=["key-account"])
+        session.commit()
+        login(client, "codes.en")
+        html = client.get(f"/orders/{order.id}").text
+        assert "Delay risk" in html and "Key account" in html and "delay_risk" not in html
+
+
 class TestAdminPages:
     def test_non_admin_gets_forbidden(self, client, session):
         make_user(session, username="adm.no", roles=["sales"], locale="en")
