@@ -207,3 +207,11 @@ async def create_source(request: Request, session: DbSession, actor: AdminActor)
         return _inbound(request, session, actor, form=form, errors=fields, error=message, status_code=exc.status)
     request.session["new_inbound_source"] = {"key": created.key, "name": created.name, "secret": created.secret}
     return RedirectResponse("/admin/inbound", status_code=303)
+
+
+@router.post("/inbound/{source_id}/rotate")
+async def rotate_secret(request: Request, session: DbSession, actor: AdminActor, source_id: int):
+    rotated = await run_in_threadpool(inbound.rotate_secret, session, actor=actor, source_id=source_id)
+    request.session["new_inbound_source"] = {"key": rotated.key, "name": rotated.name, "secret": rotated.secret,
+                                             "is_rotated": True}
+    return RedirectResponse("/admin/inbound", status_code=303)

@@ -83,6 +83,24 @@ class TestInboundPage:
         bad = client.post("/admin/inbound", data={"key": "Bad Key", "name": ""})
         assert bad.status_code == 422
 
+    def test_a_new_secret_replaces_the_old_one(self, client, session):
+        from backend.ingest.inbound import sign
+
+        _admin(client, session)
+        first = client.post("/admin/inbound", data={"key": "rot", "name": "Rot"})
+        old = re.search(r'value="(whsec_[^"]+)"', first.text).group(1)
+        source_id = re.search(r'action="/admin/inbound/(\d+)/rotate"', first.text).group(1)
+        rotated = client.post(f"/admin/inbound/{source_id}/rotate")
+        new = re.search(r'value="(whsec_[^"]+)"', rotated.text).group(1)
+        assert new != old and "旧密钥立即失效" in rotated.text
+        body, ts = b"{}", "1"
+        resp = client.post("/api/v1/inbound/rot", content=body,
+                           headers={"X-Gendan-Timestamp": ts, "X-Gendan-Signature": sign(old, ts, body)})
+        assert resp.json()["error"]["code"] == "inbound.signature_invalid"
+        resp = client.post("/api/v1/inbound/rot", content=body,
+                           headers={"X-Gendan-Timestamp": ts, "X-Gendan-Signature": sign(new, ts, body)})
+        assert resp.json()["error"]["code"] == "inbound.timestamp_stale"  # the signature passed
+
     def test_the_delivery_log_shows_refusals_with_their_reason(self, client, session):
         _admin(client, session)
         client.post("/admin/inbound", data={"key": "shop", "name": "Shop"})
