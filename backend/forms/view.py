@@ -15,11 +15,11 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal, format_percent
 
 from backend import i18n
@@ -189,6 +189,11 @@ def format_value(f: FormField, value: Any, currency: str | None = None) -> str:
             return format_decimal(value, locale=locale)
     except (ValueError, ArithmeticError):
         return str(value)
+    if kind == "date" and isinstance(value, str):
+        try:
+            return format_date(date.fromisoformat(value), format="medium", locale=locale)
+        except ValueError:
+            return value
     if kind == "datetime" and isinstance(value, str):
         try:
             return format_datetime(datetime.fromisoformat(value), format="short", tzinfo=LOCAL_TZ, locale=locale)

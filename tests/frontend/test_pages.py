@@ -203,6 +203,33 @@ class TestCodesShownAsWords:
         assert "Delay risk" in html and "Key account" in html and "delay_risk" not in html
 
 
+class TestDesignedFieldsOnTheOrderPage:
+    def _publish(self, session, now):
+        from backend.forms import service as forms_service
+
+        designer = make_user(session, roles=["designer"])
+        actor = _actor(session, designer)
+        forms_service.save_draft(session, actor=actor, key="order", now=now, definition={"key": "order", "fields": [
+            {"key": "ship_on", "type": "date", "label": {"en": "Ship on", "zh-CN": "发货日"}},
+            {"key": "qty", "type": "number", "label": {"en": "Quantity", "zh-CN": "数量"}},
+        ]})
+        forms_service.publish_form(session, actor=actor, key="order", now=now)
+
+    def test_dates_and_numbers_read_in_the_readers_language(self, client, session, now):
+        self._publish(session, now)
+        make_user(session, username="designed.zh", roles=["sales"], locale="zh_CN")
+        session.commit()
+        login(client, "designed.zh")
+        customer = make_customer(session)
+        session.commit()
+        created = client.post("/api/v1/orders", json={"customer_id": customer.id, "amount": "10.00",
+                                                       "data": {"ship_on": "2026-12-24", "qty": 12000}})
+        assert created.status_code == 201, created.text
+        fields = client.get(f"/orders/{created.json()['id']}").text.split('id="orders-form-fields"')[1]
+        assert "2026年12月24日" in fields and "2026-12-24" not in fields
+        assert "12,000" in fields
+
+
 class TestAdminPages:
     def test_non_admin_gets_forbidden(self, client, session):
         make_user(session, username="adm.no", roles=["sales"], locale="en")
