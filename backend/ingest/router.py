@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from backend.auth.deps import CurrentActor, DbSession
@@ -34,8 +35,8 @@ ERRORS = {400: {"description": "Error (see code)"}, 403: {"description": "Admins
 @router.post("/imports", status_code=201, response_model=ImportPreview, responses=ERRORS)
 async def upload_import(session: DbSession, actor: CurrentActor, file: Annotated[UploadFile, File()]):
     content = await file.read()
-    return service.upload_import(session, actor=actor, filename=file.filename or "upload.csv", content=content,
-                                 now=utcnow())
+    return await run_in_threadpool(service.upload_import, session, actor=actor,
+                                   filename=file.filename or "upload.csv", content=content, now=utcnow())
 
 
 @router.get("/imports", response_model=list[ImportRead], responses=ERRORS)
@@ -71,9 +72,10 @@ def row_errors_csv(session: DbSession, actor: CurrentActor, job_id: int):
     **ERRORS, 401: {"description": "Signature missing, invalid or stale"}})
 async def receive(request: Request, session: DbSession, source: str):
     body = await request.body()
-    result = inbound.receive(session, source_key=source, body=body,
-                             signature=request.headers.get(inbound.SIGNATURE_HEADER),
-                             timestamp=request.headers.get(inbound.TIMESTAMP_HEADER), now=utcnow())
+    # database work off the event loop (a SQLite lock wait must not stall every request)
+    result = await run_in_threadpool(inbound.receive, session, source_key=source, body=body,
+                                     signature=request.headers.get(inbound.SIGNATURE_HEADER),
+                                     timestamp=request.headers.get(inbound.TIMESTAMP_HEADER), now=utcnow())
     return JSONResponse(result.model_dump(mode="json"), status_code=201 if result.outcome == "created" else 200)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
@@ -267,6 +267,11 @@ def _import_row(session: Session, job_id: int, actor: Actor, mapping: ImportMapp
                 headers: list[str], cells: list[str], now: datetime) -> None:
     parsed = parse_row(line, dict(zip(headers, cells, strict=False)), mapping, tz)
     errors = list(parsed.errors)
+    # Write first: on SQLite a deferred transaction that reads and then writes fails at once
+    # ("database is locked") when another writer committed meanwhile, and create_order's retry
+    # would roll back this row's customer and progress. Taking the write lock first queues on
+    # busy_timeout instead; on PostgreSQL it only locks the job row this worker holds anyway.
+    session.execute(update(ImportJob).where(ImportJob.id == job_id).values(next_row=ImportJob.next_row))
     if not errors:
         try:
             errors = _create(session, job_id, actor, mapping, parsed, now)

@@ -68,12 +68,16 @@ async def upload(request: Request, session: DbSession, actor: AdminActor):
     form = await request.form()
     file = form.get("file")
     if file is None or isinstance(file, str) or not file.filename:
-        return _imports(request, session, actor, error=i18n.translate_error("import.file_missing", {}),
-                        status_code=422)
+        return await run_in_threadpool(_imports, request, session, actor, status_code=422,
+                                       error=i18n.translate_error("import.file_missing", {}))
     content = await file.read()
+    return await run_in_threadpool(_upload, request, session, actor, file.filename, content)
+
+
+def _upload(request: Request, session: Session, actor: Actor, filename: str, content: bytes):
     try:
-        preview = await run_in_threadpool(import_service.upload_import, session, actor=actor,
-                                          filename=file.filename, content=content, now=utcnow())
+        preview = import_service.upload_import(session, actor=actor, filename=filename, content=content,
+                                               now=utcnow())
     except GendanError as exc:
         session.rollback()
         return _imports(request, session, actor, error=_message(exc)[0], status_code=exc.status)
@@ -128,8 +132,11 @@ def _parse_pairs(text: str) -> dict[str, str]:
 
 @router.post("/imports/{job_id}/start")
 async def start(request: Request, session: DbSession, actor: AdminActor, job_id: int):
-    form = dict(await request.form())
-    form = {k: v for k, v in form.items() if isinstance(v, str)}
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    return await run_in_threadpool(_start, request, session, actor, job_id, form)
+
+
+def _start(request: Request, session: Session, actor: Actor, job_id: int, form: dict[str, str]):
     columns = {t: form[f"col_{t}"] for t, _ in TARGETS if form.get(f"col_{t}")}
     defaults = {k: form[f"default_{k}"].strip() for k in ("amount", "currency")
                 if (form.get(f"default_{k}") or "").strip()}
@@ -142,8 +149,7 @@ async def start(request: Request, session: DbSession, actor: AdminActor, job_id:
             "source": (form.get("source") or "csv").strip(), "timezone": (form.get("timezone") or "").strip()}
     try:
         mapping = ImportMapping.model_validate(data)
-        await run_in_threadpool(import_service.start_import, session, actor=actor, job_id=job_id, mapping=mapping,
-                                now=utcnow())
+        import_service.start_import(session, actor=actor, job_id=job_id, mapping=mapping, now=utcnow())
     except ValidationError as exc:
         preview = import_service.preview_import(session, actor=actor, job_id=job_id)
         return _mapping(request, preview, form=form, errors=_field_errors(exc),
@@ -190,12 +196,15 @@ def _inbound(request: Request, session: Session, actor: Actor, *, created: dict 
 @router.post("/inbound")
 async def create_source(request: Request, session: DbSession, actor: AdminActor):
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    return await run_in_threadpool(_create_source, request, session, actor, form)
+
+
+def _create_source(request: Request, session: Session, actor: Actor, form: dict[str, str]):
     data = {"key": form.get("key", "").strip(), "name": form.get("name", "").strip(),
             "acts_as_id": int(form["acts_as_id"]) if form.get("acts_as_id", "").isdigit() else None}
     try:
         payload = InboundSourceCreate.model_validate(data)
-        created = await run_in_threadpool(inbound.create_source, session, actor=actor, payload=payload,
-                                          now=utcnow())
+        created = inbound.create_source(session, actor=actor, payload=payload, now=utcnow())
     except ValidationError as exc:
         return _inbound(request, session, actor, form=form, errors=_field_errors(exc), status_code=422,
                         error=i18n.gettext("Please correct the marked fields."))
