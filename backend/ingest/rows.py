@@ -16,7 +16,8 @@ from backend.ingest.schemas import ImportMapping, RowError
 
 _DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?)?$")
 _DMY = re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$")  # 31/12/2026 (day first, as Excel in zh/eu)
-_MONEY_NOISE = re.compile(r"[\s¥￥$€,]|CNY|RMB|USD|EUR|元")
+_MONEY_NOISE = re.compile(r"[\s¥￥$€]|CNY|RMB|USD|EUR|元")
+_GROUPED = re.compile(r"-?\d{1,3}(,\d{3})+")
 
 
 @dataclass
@@ -65,7 +66,16 @@ def parse_date(text: str, tz: ZoneInfo) -> date:
 
 
 def parse_amount(text: str) -> Decimal:
+    """'¥1,234.50', '1.234,50', '10,5' (decimal comma, as semicolon files write it), '1,200' (grouping)."""
     cleaned = _MONEY_NOISE.sub("", text)
+    if "," in cleaned and "." in cleaned:
+        if cleaned.rfind(",") > cleaned.rfind("."):  # 1.234,56
+            cleaned = cleaned.replace(".", "").replace(",", ".")
+        else:  # 1,234.56
+            cleaned = cleaned.replace(",", "")
+    elif "," in cleaned:
+        # three digits after each comma is grouping (1,200); otherwise it is a decimal comma (10,00)
+        cleaned = cleaned.replace(",", "") if _GROUPED.fullmatch(cleaned) else cleaned.replace(",", ".", 1)
     try:
         value = Decimal(cleaned)
     except InvalidOperation as exc:

@@ -109,3 +109,25 @@ class TestXlsx:
         with pytest.raises(GendanError) as err:
             read_table(b"PK\x03\x04 not really a zip")
         assert err.value.code == "import.xlsx_invalid"
+
+
+class TestParseAmount:
+    @pytest.mark.parametrize("text, value", [
+        ("1200", "1200"), ("¥1,234.50", "1234.50"), ("1,200", "1200"), ("1,234,567", "1234567"),
+        ("10,00", "10.00"), ("12,5", "12.5"), ("1.234,56", "1234.56"), ("3 000 元", "3000"), ("USD 9.90", "9.90"),
+    ])
+    def test_grouping_and_decimal_commas(self, text, value):
+        from backend.ingest.rows import parse_amount
+
+        assert parse_amount(text) == Decimal(value)
+
+    @pytest.mark.parametrize("text, code", [
+        ("abc", "import.amount_invalid"), ("1,2,3", "import.amount_invalid"), ("NaN", "import.amount_invalid"),
+        ("-5", "import.amount_negative"),
+    ])
+    def test_bad_amounts(self, text, code):
+        from backend.ingest.rows import CellError, parse_amount
+
+        with pytest.raises(CellError) as err:
+            parse_amount(text)
+        assert err.value.code == code
