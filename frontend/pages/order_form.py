@@ -26,7 +26,7 @@ from backend.customers.models import Customer
 from backend.errors import GendanError
 from backend.forms import files
 from backend.forms import service as forms_service
-from backend.forms.view import FormInput, apply_action, build_view, error_messages, parse_form
+from backend.forms.view import FormInput, apply_action, build_view, error_messages, format_value, parse_form
 from backend.orders import service as orders_service
 from backend.orders.schemas import OrderCreate
 from engine import forms as forms_engine
@@ -171,3 +171,22 @@ def designed_fields_view(session: Session, order: Any) -> dict[str, Any] | None:
     view = build_view(defn, order.data or {}, result)
     current, archived = forms_engine.split_archived(defn, order.data or {})
     return {"form": view, "archived": archived}
+
+
+def loose_fields_view(session: Session, order: Any) -> list[tuple[str, str]]:
+    """The data of an order made without a designed form (imported, API, demo), labelled by the
+    published form where a key matches and as stored otherwise: readers see 产品, not `product`."""
+    data = getattr(order, "data", None) or {}
+    if not data or getattr(order, "form_key", None):
+        return []
+    defn = forms_service.get_published(session)
+    fields = {f.key: f for f in defn.fields} if defn else {}
+    locale = forms_service.engine_locale()
+    rows = []
+    for key, value in data.items():
+        f = fields.get(key)
+        if f is not None and f.type not in (FieldType.LINE_ITEMS, FieldType.SECTION, FieldType.DESCRIPTION):
+            rows.append((f.text("label", locale) or key, format_value(f, value) or "—"))
+        else:
+            rows.append((key, "—" if value in (None, "", []) else str(value)))
+    return rows

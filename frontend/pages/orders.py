@@ -35,7 +35,7 @@ from frontend.pages.common import (
     tag_label,
     template_exists,
 )
-from frontend.pages.order_form import designed_fields_view
+from frontend.pages.order_form import designed_fields_view, loose_fields_view
 from frontend.templating import _fmt_date, _fmt_money, is_htmx, render
 
 router = APIRouter()
@@ -222,5 +222,5 @@ def order_detail(request: Request, session: DbSession, actor: PageActor, order_i
         "nav": "orders", "order": order, "customer": customer, "owner": owner,
         "timeline": build_timeline(session, events, currency=order.currency),
         "channel_labels": CHANNEL_LABELS, "has_form_fields": template_exists("orders/_form_fields.html"),
-        "designed": designed_fields_view(session, order),
+        "designed": designed_fields_view(session, order), "loose_fields": loose_fields_view(session, order),
     })

@@ -229,6 +229,16 @@ class TestDesignedFieldsOnTheOrderPage:
         assert "2026年12月24日" in fields and "2026-12-24" not in fields
         assert "12,000" in fields
 
+    def test_an_order_without_a_form_borrows_the_published_labels(self, client, session, now):
+        self._publish(session, now)
+        rep = make_user(session, username="loose.zh", roles=["sales"], locale="zh_CN")
+        order = make_order(session, owner=rep, data={"ship_on": "2026-12-24", "customer_po": "PO-7"})
+        session.commit()
+        login(client, "loose.zh")
+        fields = client.get(f"/orders/{order.id}").text.split('id="orders-data"')[1].split("</dl>")[0]
+        assert "<dt>发货日</dt><dd>2026年12月24日</dd>" in fields
+        assert "<dt>customer_po</dt><dd>PO-7</dd>" in fields  # no label anywhere: as stored
+
 
 class TestAdminPages:
     def test_non_admin_gets_forbidden(self, client, session):
