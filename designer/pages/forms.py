@@ -48,7 +48,7 @@ def _js_strings() -> dict[str, str]:
         "options": "Options (one per line: value|中文|English|colour)", "width": "Columns per row",
         "read_only": "Read-only", "unique": "Unique across orders", "min": "Minimum", "max": "Maximum",
         "default": "Default", "columns": "Columns", "totals": "Totals", "duplicate": "Duplicate",
-        "delete": "Delete", "empty": "Drag field types here", "saved": "Draft saved.",
+        "delete": "Delete", "empty": "Drag field types here", "select_field": "Select a field to edit its properties.", "saved": "Draft saved.",
         "published": "Published version %(version)s.", "fix": "Fix the problems marked on the form.",
         "add_column": "Add column", "advanced": "All properties (JSON)",
     }

@@ -164,3 +164,17 @@ def test_visibility_and_required_follow_what_the_user_ticks(page: Page, base_url
     expect(required_mark).to_be_visible()
     page.get_by_label("Needs shipping").uncheck()
     expect(address).to_be_hidden()
+
+
+def test_properties_panel_asks_to_select_a_field(page: Page, base_url, seed, clean_forms):
+    make_user(seed, username="form.props", roles=["designer"], locale="zh_CN")
+    seed.commit()
+    sign_in(page, base_url, "form.props")
+    page.set_viewport_size({"width": 1400, "height": 1400})
+    page.goto(f"{base_url}/designer/forms")
+    canvas = page.locator("#forms-canvas")
+    expect(canvas).to_contain_text("将字段类型拖到这里")  # the empty canvas asks for a drop
+    # the properties panel asks for a selection, not for a drop (it is no drop target)
+    expect(page.locator("#forms-properties")).to_have_text("选择一个字段以编辑其属性。")
+    drag(page, page.locator('#forms-palette li[data-type="text"]'), canvas)
+    expect(page.locator("#forms-properties").get_by_label("标识", exact=True)).to_be_visible()

@@ -165,7 +165,7 @@
     if (selected === null || !defn.fields[selected]) {
       const p = document.createElement("p");
       p.className = "muted";
-      p.textContent = T.empty;
+      p.textContent = T.select_field;
       props.appendChild(p);
       return;
     }
