@@ -256,3 +256,24 @@ class TestDashboard:
         expect(page.locator("#dashboard-risk-list")).to_contain_text("DB-RISK")
         expect(page.locator("#dashboard-weeks > li")).to_have_count(12)
         assert console_errors == []
+
+    def test_short_cells_stay_on_one_line_beside_long_customer_names(self, page: Page, base_url, seed):
+        rep = make_user(seed, username="shell.dash.zh", roles=["sales"], locale="zh_CN", display_name="张伟")
+        late = (datetime.now(UTC) - timedelta(days=40)).date()
+        for i in range(3):
+            customer = make_customer(seed, name=f"青岛新宇包装材料股份有限公司华东第{i}分公司")
+            make_order(seed, owner=rep, customer=customer, number=f"SO20260817-0141{i}", stage="production",
+                       planned_delivery=late, risk_flags=["late-delivery"])
+        seed.commit()
+        page.set_viewport_size({"width": 1280, "height": 900})
+        sign_in(page, base_url, "shell.dash.zh")
+        page.goto(f"{base_url}/dashboard")
+        expect(page.locator("#dashboard-risk-list")).to_contain_text("交期延误")
+        # lines each short cell's text takes (a Range gives one rectangle per line)
+        lines = page.evaluate("""() => [...document.querySelectorAll(
+            '#dashboard-overdue-list tbody td:not(:nth-child(2)), #dashboard-risk-list tbody td:not(:nth-child(2))')]
+            .map(td => { const r = document.createRange(); r.selectNodeContents(td);
+                         const tops = [...r.getClientRects()].map(x => x.top).sort((a, b) => a - b);
+                         const n = tops.filter((t, i) => i === 0 || t - tops[i - 1] > 8).length;
+                         return [td.textContent.trim(), n]; })""")
+        assert lines and all(n == 1 for _, n in lines), [t for t, n in lines if n != 1]
