@@ -70,7 +70,12 @@ def _filter_from_query(request: Request) -> tuple[OrderFilter, str | None]:
     except ValidationError as exc:
         keys = dict.fromkeys(str(e["loc"][0]) for e in exc.errors() if e["loc"])
         bad = ", ".join(i18n.gettext(FILTER_LABELS[k]) if k in FILTER_LABELS else k for k in keys)
-        return OrderFilter(with_total=True), i18n.gettext("These filters are not valid: %(fields)s", fields=bad)
+        message = i18n.gettext("These filters are not valid: %(fields)s", fields=bad)
+        try:  # the form keeps everything else the person chose (their search text, stage, ...)
+            kept = OrderFilter.model_validate({k: v for k, v in raw.items() if k not in keys})
+        except ValidationError:
+            kept = OrderFilter(with_total=True)
+        return kept, message
 
 
 def _query(f: OrderFilter, **overrides) -> str:

@@ -95,6 +95,15 @@ class TestOrderPages:
         assert 'id="orders-error"' in resp.text
         assert "Min. amount" in resp.text and "Created from" in resp.text
 
+    def test_a_bad_filter_keeps_what_else_was_typed(self, client, session):
+        make_user(session, username="list.keep", roles=["sales"], locale="en")
+        session.commit()
+        login(client, "list.keep")
+        html = client.get("/orders?q=Wuxi&status=open&amount_min=lots").text
+        assert 'id="orders-error"' in html and "Min. amount" in html
+        assert 'name="q" value="Wuxi"' in html
+        assert '<option value="open" selected>' in html
+
     def test_a_bad_cursor_is_an_error_state_not_a_crash(self, client, session):
         make_user(session, username="list.cursor", roles=["sales"], locale="en")
         session.commit()
