@@ -144,6 +144,11 @@ def _find_by_external_id(session: Session, source: str, external_id: str) -> Ord
     ).scalars().first()
 
 
+def can_create_orders(actor: Actor) -> bool:
+    """Admins and sales create orders (pages show "New order" only to them)."""
+    return actor.can_write and actor.has_role("admin", "sales")
+
+
 def create_order(session: Session, *, actor: Actor, payload: OrderCreate, now: datetime) -> tuple[OrderRead, bool]:
     """Create an order; with a known (source, external_id) return the existing one (idempotent).
 
@@ -151,7 +156,7 @@ def create_order(session: Session, *, actor: Actor, payload: OrderCreate, now: d
     (source, external_id) returns the winner's order; an auto-numbered create that collides with
     a concurrent one takes the next number.
     """
-    if not actor.can_write or not actor.has_role("admin", "sales"):
+    if not can_create_orders(actor):
         raise GendanError("auth.forbidden")
     return _on_fresh_snapshot(session, lambda: _create_once(session, actor=actor, payload=payload, now=now))
 

@@ -71,6 +71,8 @@ def _context(request: Request, session, defn: FormDefinition | None, raw: dict[s
 
 @router.get("/orders/new")
 def new_order(request: Request, session: DbSession, actor: PageActor):
+    if not orders_service.can_create_orders(actor):
+        raise GendanError("auth.forbidden")  # not a form to fill in only to be refused on save
     defn = forms_service.get_published(session)
     raw = forms_engine.initial_data(defn) if defn else {}
     for f in (defn.data_fields() if defn else ()):

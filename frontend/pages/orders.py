@@ -117,7 +117,7 @@ def orders_list(request: Request, session: DbSession, actor: PageActor):
         "nav": "orders", "f": f, "page": page, "error": error, "owners": owners,
         "stages": list(STAGE_LABELS), "stage_labels": STAGE_LABELS, "columns": COLUMNS, "sortable": SORTABLE,
         "sort_url": sort_url, "next_url": _query(f, cursor=page.next_cursor), "first_url": _query(f, cursor=None),
-        "can_create": actor.can_write and has_route(request, "/orders/new"),
+        "can_create": orders_service.can_create_orders(actor) and has_route(request, "/orders/new"),
     }
     if is_htmx(request) and request.headers.get("HX-Target") == "orders-table":
         return render(request, "orders/list.html", context, block="table")

@@ -180,6 +180,23 @@ class TestDashboardPage:
         assert 'id="dashboard-weeks"' in html
 
 
+class TestNewOrderOnlyForThoseWhoCreate:
+    def test_approver_gets_no_new_order_button_and_no_form(self, client, session):
+        make_user(session, username="new.approver", roles=["approver"], locale="en")
+        session.commit()
+        login(client, "new.approver")
+        assert 'href="/orders/new"' not in client.get("/orders").text
+        refused = client.get("/orders/new", headers={"Accept": "text/html"})
+        assert refused.status_code == 403 and "Not allowed" in refused.text
+
+    def test_sales_gets_both(self, client, session):
+        make_user(session, username="new.sales", roles=["sales"], locale="en")
+        session.commit()
+        login(client, "new.sales")
+        assert 'href="/orders/new"' in client.get("/orders").text
+        assert client.get("/orders/new").status_code == 200
+
+
 class TestCodesShownAsWords:
     """Risk flags and tags that the system itself sets (the classic rules, the demo) are codes; pages
     show them as words of the reader's language, and a flag somebody typed stays as typed."""
