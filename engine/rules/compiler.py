@@ -21,9 +21,10 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Date, Float, String, and_, case, false, literal, not_, or_, true
+from sqlalchemy import Boolean, Date, Float, Numeric, String, and_, case, false, literal, not_, or_, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
@@ -168,6 +169,26 @@ def _json_array_pg(element, compiler, **kw):
     )
 
 
+class _PgOrElse(FunctionElement):
+    """Two renderings of one boolean: the first on PostgreSQL, the second elsewhere (both exact)."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "pg_or_else"
+
+
+@compiles(_PgOrElse)
+def _pg_or_else_default(element, compiler, **kw):
+    _pg, other = element.clauses
+    return compiler.process(other, **kw)
+
+
+@compiles(_PgOrElse, "postgresql")
+def _pg_or_else_pg(element, compiler, **kw):
+    pg, _other = element.clauses
+    return compiler.process(pg, **kw)
+
+
 # --- compiled values --------------------------------------------------------------------------
 
 NUM, STR, DATE, BOOL, LIST, OPAQUE = "number", "string", "date", "bool", "list", "datetime"
@@ -184,6 +205,8 @@ class Sql:
     kind: str
     expr: Any  # ColumnElement, never NULL in its branch
     fact: tuple[str, Any, FactContext] | None = None  # a derived fact: (name, columns, ctx) for ranges
+    decimal: Any = None  # a NUMERIC(p, s) column whose double `expr` is: compared as itself on PostgreSQL
+    guarded: tuple[Any, Any] | None = None  # (guard, raw): `raw` equals `expr` where `guard` holds, else may fail
 
 
 Value = Const | Sql
@@ -214,6 +237,12 @@ def _when(branches: list[tuple[Any, ColumnElement[bool]]]) -> ColumnElement[bool
     cond, result = branches[0]
     if cond is None or len(branches) == 1:
         return result
+    guard = getattr(cond, "_gendan_unless", None)
+    if guard is not None and len(branches) == 2:
+        # (NOT guard -> result; else CASE WHEN guard THEN x ELSE false END): one CASE, one guard
+        inner = getattr(branches[1][1], "_gendan_guarded", None)
+        if inner is not None and inner[0] is guard:
+            return case((guard, inner[1]), else_=result)
     rest = _when(branches[1:])
     fixed = _is_const_bool(result)
     if fixed is True:
@@ -293,8 +322,21 @@ class _Compiler:
             key = name.removeprefix("data.")
             null_cond = not_(JsonValue(self.columns["data"], key, spec.type, "guard"))
             expr = JsonValue(self.columns["data"], key, spec.type, "raw")
+        elif spec.source == "designed" and spec.type is FactType.NUMBER:
+            # the type check once; the cast (which fails on other JSON types) only behind it
+            key = name.removeprefix("data.")
+            guard = JsonValue(self.columns["data"], key, spec.type, "guard")
+            null_cond = not_(guard)
+            null_cond._gendan_unless = guard  # read by _when
+            raw = JsonValue(self.columns["data"], key, spec.type, "raw")
+            return [(null_cond, Const(default)), (None, Sql(kind, expr, guarded=(guard, raw)))]
         elif spec.source == "core":
-            null_cond = self.columns[name].is_(None)  # the column itself, not its double cast
+            column = self.columns[name]
+            null_cond = column.is_(None)  # the column itself, not its double cast
+            column_type = getattr(column, "type", None)
+            if (kind == NUM and isinstance(column_type, Numeric) and not isinstance(column_type, Float)
+                    and column_type.precision and column_type.scale is not None):
+                return [(null_cond, Const(default)), (None, Sql(kind, expr, decimal=column))]
         else:
             null_cond = expr.is_(None)
         return [(null_cond, Const(default)), (None, Sql(kind, expr, fact))]
@@ -531,8 +573,72 @@ def _relational(op: str, a: Value, b: Value) -> ColumnElement[bool]:
     ranged = _as_range(op, a, b)
     if ranged is not None:
         return ranged
+    guarded = _guarded_compare(op, a, b)
+    if guarded is not None:
+        return guarded
     left, right = _number_of(a), _number_of(b)
-    return _apply(op, left, right)
+    as_double = _apply(op, left, right)
+    decimal = _as_decimal_range(op, a, b)
+    return as_double if decimal is None else _PgOrElse(decimal, as_double)
+
+
+def _guarded_compare(op: str, a: Value, b: Value) -> ColumnElement[bool] | None:
+    """A designed number compared with a constant: `CASE WHEN guard THEN raw <op> c ELSE false END`.
+
+    Marked so that `_when` merges it with the NULL branch of the same guard (one type check per row
+    instead of three). The CASE keeps the cast behind its guard: PostgreSQL reorders AND operands.
+    """
+    if isinstance(a, Sql) and a.guarded is not None and isinstance(b, Const):
+        guard, raw = a.guarded
+        compared = _apply(op, raw, _number_of(b))
+    elif isinstance(b, Sql) and b.guarded is not None and isinstance(a, Const):
+        guard, raw = b.guarded
+        compared = _apply(op, _number_of(a), raw)
+    else:
+        return None
+    out = case((guard, compared), else_=false())
+    out._gendan_guarded = (guard, compared)  # read by _when
+    return out
+
+
+def _as_decimal_range(op: str, a: Value, b: Value) -> ColumnElement[bool] | None:
+    """A NUMERIC(p, s) column compared (as a double, like the evaluator) with a constant, as a
+    range on the column itself: PostgreSQL's numeric-to-double cast goes through text and is the
+    most expensive part of such a comparison.
+
+    The column holds multiples of 10^-s below 10^(p-s); the double of such a value is monotone in
+    it, so the comparison holds on one side of a boundary, found by bisecting the column's values
+    with the evaluator's own comparison (exact, as `threshold_sql` does for time facts).
+    """
+    if isinstance(a, Sql) and a.decimal is not None and isinstance(b, Const):
+        column, constant = a.decimal, b.value
+
+        def holds(value: float) -> bool:
+            return js_compare(op, value, constant)
+    elif isinstance(b, Sql) and b.decimal is not None and isinstance(a, Const):
+        column, constant = b.decimal, a.value
+
+        def holds(value: float) -> bool:
+            return js_compare(op, constant, value)
+    else:
+        return None
+    precision, scale = column.type.precision, column.type.scale
+
+    def holds_at(units: int) -> bool:
+        return holds(float(Decimal(units).scaleb(-scale)))
+
+    lo, hi = -(10**precision - 1), 10**precision - 1
+    first, last = holds_at(lo), holds_at(hi)
+    if first == last:  # monotone and equal at both ends: the same for every value the column holds
+        return true() if first else false()
+    while hi - lo > 1:  # smallest units with holds_at(units) != first
+        middle = (lo + hi) // 2
+        if holds_at(middle) == first:
+            lo = middle
+        else:
+            hi = middle
+    bound = literal(Decimal(hi).scaleb(-scale), column.type)
+    return column < bound if first else column >= bound
 
 
 def _as_range(op: str, a: Value, b: Value) -> ColumnElement[bool] | None:

@@ -241,3 +241,55 @@ class TestNotCompilable:
             except NotCompilable:
                 pass
         assert compiled / len(rule_sample) > 0.5, compiled
+
+
+# Amounts next to the doubles they round to: comparing the NUMERIC column itself (PostgreSQL)
+# must select exactly what comparing its double (the evaluator) does.
+EDGE_AMOUNTS = [Decimal("0.30"), Decimal("0.29"), Decimal("0.31"), Decimal("0.00"), Decimal("-0.01"),
+                Decimal("99.98"), Decimal("99.99"), Decimal("100.00"), Decimal("-1.50"),
+                Decimal("9007199254740992.00"), Decimal("9007199254740992.01"), Decimal("9007199254740993.00"),
+                Decimal("9999999999999999.99"), Decimal("-9999999999999999.99"), None]
+EDGE_CONSTANTS = [0.30000000000000004, 0.3, 99.99, 99.985, "99.99", 0, -0.0, -1.5, 9007199254740992,
+                  9007199254740994, 9007199254740992.5, 1e16, 1e300, -1e300, True, None, "", "abc", "1e2"]
+
+
+@pytest.mark.parametrize("op", ["<", "<=", ">", ">="])
+def test_amount_compared_as_numeric_agrees(db, op):
+    rows = [{"id": i, "number": f"SO-{i}", "status": "open", "amount": amount, "data": {}}
+            for i, amount in enumerate(EDGE_AMOUNTS, start=1)]
+    rule_list = [{op: [{"var": "amount"}, c]} for c in EDGE_CONSTANTS]
+    rule_list += [{op: [c, {"var": "amount"}]} for c in EDGE_CONSTANTS]
+    if op in ("<", "<="):
+        rule_list += [{op: [0.3, {"var": "amount"}, 99.99]}, {op: [-1.5, {"var": "amount"}, "100"]}]
+    assert check(db, rows, rule_list) == len(rule_list)
+
+
+def test_amount_is_not_cast_to_double_on_postgresql():
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    condition = compile_condition({">=": [{"var": "amount"}, 99.99]}, CATALOGUE, sales_order.c, CTX)
+    on_pg = str(condition.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    assert "CAST" not in on_pg and f"{sales_order.name}.amount >= 99.99" in on_pg, on_pg
+    on_sqlite = str(condition.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
+    assert f"CAST({sales_order.name}.amount AS REAL) >=" in on_sqlite, on_sqlite
+
+
+@pytest.mark.parametrize("table", [sales_order, sales_order_json], ids=["jsonb", "json"])
+def test_designed_number_of_any_json_type_agrees(db, table):
+    weights = ["abc", "12", True, False, [5], {"a": 1}, 12, 12.5, 0, -3, 1e300, None, "missing"]
+    rows = [{"id": i, "number": f"SO-{i}", "status": "open",
+             "data": {} if weight == "missing" else {"weight": weight}}
+            for i, weight in enumerate(weights, start=1)]
+    rule_list = [{">": [{"var": "data.weight"}, 3]}, {"<": [{"var": "data.weight"}, 100]},
+                 {"<=": [3, {"var": "data.weight"}]}, {"<=": [0, {"var": "data.weight"}, 12]},
+                 {">=": [{"var": ["data.weight", 50]}, 13]}, {"!": {">": [{"var": "data.weight"}, 3]}},
+                 {"or": [{"<": [{"var": "data.weight"}, 1]}, {">": [{"var": "data.weight"}, "12.25"]}]}]
+    assert check(db, rows, rule_list, table) == len(rule_list)
+
+
+def test_designed_number_type_checked_once_per_comparison():
+    from sqlalchemy.dialects import postgresql
+
+    condition = compile_condition({">": [{"var": "data.weight"}, 3]}, CATALOGUE, sales_order.c, CTX)
+    on_pg = str(condition.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    assert on_pg.count("jsonb_typeof") == 1 and on_pg.startswith("CASE WHEN"), on_pg
