@@ -17,6 +17,7 @@ NotCompilable: the rule is then evaluated on events only, and the designer says 
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -180,13 +181,37 @@ class _PgOrElse(FunctionElement):
 @compiles(_PgOrElse)
 def _pg_or_else_default(element, compiler, **kw):
     _pg, other = element.clauses
-    return compiler.process(other, **kw)
+    return f"({compiler.process(other, **kw)})"
 
 
 @compiles(_PgOrElse, "postgresql")
 def _pg_or_else_pg(element, compiler, **kw):
     pg, _other = element.clauses
-    return compiler.process(pg, **kw)
+    return f"({compiler.process(pg, **kw)})"
+
+
+class _JsonTextEquals(FunctionElement):
+    """data -> key equals a JSON string given as JSON text (never NULL); the fallback where data is
+    not JSONB."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "json_text_equals"
+
+
+@compiles(_JsonTextEquals)
+def _json_text_equals_default(element, compiler, **kw):
+    *_parts, fallback = element.clauses
+    return f"({compiler.process(fallback, **kw)})"
+
+
+@compiles(_JsonTextEquals, "postgresql")
+def _json_text_equals_pg(element, compiler, **kw):
+    data_column, key, text, fallback = element.clauses
+    if not is_jsonb_column(data_column, compiler.dialect):
+        return f"({compiler.process(fallback, **kw)})"
+    data, key, text = (compiler.process(c, **kw) for c in (data_column, key, text))
+    return f"coalesce(({data} -> {key}) = CAST({text} AS JSONB), false)"
 
 
 # --- compiled values --------------------------------------------------------------------------
@@ -207,6 +232,7 @@ class Sql:
     fact: tuple[str, Any, FactContext] | None = None  # a derived fact: (name, columns, ctx) for ranges
     decimal: Any = None  # a NUMERIC(p, s) column whose double `expr` is: compared as itself on PostgreSQL
     guarded: tuple[Any, Any] | None = None  # (guard, raw): `raw` equals `expr` where `guard` holds, else may fail
+    json_text: tuple[Any, str, Any] | None = None  # a designed string: (data column, key, its type guard)
 
 
 Value = Const | Sql
@@ -243,6 +269,8 @@ def _when(branches: list[tuple[Any, ColumnElement[bool]]]) -> ColumnElement[bool
         inner = getattr(branches[1][1], "_gendan_guarded", None)
         if inner is not None and inner[0] is guard:
             return case((guard, inner[1]), else_=result)
+        if getattr(branches[1][1], "_gendan_implies", None) is guard and _is_const_bool(result) is False:
+            return branches[1][1]  # true only where the guard holds, never NULL: the guard is implied
     rest = _when(branches[1:])
     fixed = _is_const_bool(result)
     if fixed is True:
@@ -320,8 +348,13 @@ class _Compiler:
         elif spec.source == "designed" and spec.type in (FactType.STRING, FactType.DATE, FactType.BOOL):
             # one JSON type check, then the plain extraction (it cannot fail for text or booleans)
             key = name.removeprefix("data.")
-            null_cond = not_(JsonValue(self.columns["data"], key, spec.type, "guard"))
+            guard = JsonValue(self.columns["data"], key, spec.type, "guard")
+            null_cond = not_(guard)
             expr = JsonValue(self.columns["data"], key, spec.type, "raw")
+            if spec.type is FactType.STRING:
+                null_cond._gendan_unless = guard  # read by _when
+                return [(null_cond, Const(default)),
+                        (None, Sql(kind, expr, json_text=(self.columns["data"], key, guard)))]
         elif spec.source == "designed" and spec.type is FactType.NUMBER:
             # the type check once; the cast (which fails on other JSON types) only behind it
             key = name.removeprefix("data.")
@@ -725,9 +758,29 @@ def _loose_equal(a: Value, b: Value) -> ColumnElement[bool]:
     if _stringish(a) and _stringish(b):
         if _date_vs_bad_text(a, b):
             return false()
+        designed = _designed_text_equals(a, b)
+        if designed is not None:
+            return designed
         left, right = _text_pair(a, b, for_equality=True)
         return left == right
     return _number_equal(a, b)
+
+
+def _designed_text_equals(a: Value, b: Value) -> ColumnElement[bool] | None:
+    """A designed string equal to a text constant: on JSONB one comparison of JSON values.
+
+    `data -> key = '"text"'::jsonb` is true only for a JSON string equal to the text (byte equality
+    under the deterministic collation), so it implies the type check; `_when` drops the guard.
+    """
+    for x, y in ((a, b), (b, a)):
+        if (isinstance(x, Sql) and x.json_text is not None and isinstance(y, Const) and isinstance(y.value, str)
+                and "\x00" not in y.value and not any("\ud800" <= ch <= "\udfff" for ch in y.value)):
+            data, key, guard = x.json_text
+            fallback = and_(guard, x.expr == literal(y.value, String))
+            out = _JsonTextEquals(data, literal(key, String), literal(json.dumps(y.value), String), fallback)
+            out._gendan_implies = guard  # read by _when
+            return out
+    return None
 
 
 def _date_vs_bad_text(a: Value, b: Value) -> bool:
@@ -762,6 +815,9 @@ def _strict_equal(a: Value, b: Value) -> ColumnElement[bool]:
     if kind_a == "string":
         if _date_vs_bad_text(a, b):
             return false()
+        designed = _designed_text_equals(a, b)
+        if designed is not None:
+            return designed
         left, right = _text_pair(a, b, for_equality=True)
         return left == right
     return false()

@@ -293,3 +293,24 @@ def test_designed_number_type_checked_once_per_comparison():
     condition = compile_condition({">": [{"var": "data.weight"}, 3]}, CATALOGUE, sales_order.c, CTX)
     on_pg = str(condition.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
     assert on_pg.count("jsonb_typeof") == 1 and on_pg.startswith("CASE WHEN"), on_pg
+
+
+@pytest.mark.parametrize("table", [sales_order, sales_order_json], ids=["jsonb", "json"])
+def test_designed_text_equality_agrees(db, table):
+    values = ["FOB", "fob", "FOB ", 5, "5", True, None, ["FOB"], {"FOB": 1}, "", "Zürich", 'a"b', "a\\b", "missing"]
+    rows = [{"id": i, "number": f"SO-{i}", "status": "open",
+             "data": {} if value == "missing" else {"incoterm": value}}
+            for i, value in enumerate(values, start=1)]
+    constants = ["FOB", "5", "", "Zürich", 'a"b', "a\\b", "ä"]
+    rule_list = [{op: [{"var": "data.incoterm"}, c]} for op in ("==", "===", "!=", "!==") for c in constants]
+    rule_list += [{"==": [c, {"var": "data.incoterm"}]} for c in constants]
+    rule_list += [{"==": [{"var": ["data.incoterm", "FOB"]}, "FOB"]}, {"!": {"==": [{"var": "data.incoterm"}, "FOB"]}}]
+    assert check(db, rows, rule_list, table) == len(rule_list)
+
+
+def test_designed_text_equality_is_one_jsonb_comparison():
+    from sqlalchemy.dialects import postgresql
+
+    condition = compile_condition({"==": [{"var": "data.incoterm"}, "FOB"]}, CATALOGUE, sales_order.c, CTX)
+    on_pg = str(condition.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    assert "jsonb_typeof" not in on_pg and "CAST('\"FOB\"' AS JSONB)" in on_pg, on_pg
