@@ -9,7 +9,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from backend.db import make_engine
-from backend.errors import install_error_handlers
+from backend.errors import UnhandledErrorMiddleware, install_error_handlers
 from backend.middleware import BodySizeLimitMiddleware, LocaleMiddleware
 from backend.settings import Settings, get_settings
 
@@ -28,6 +28,7 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
 
     app.add_exception_handler(LoginRequired, login_redirect)
     # added innermost first: the body limit sees requests after the locale and session are set
+    app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(LocaleMiddleware)
     app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="gendan_session",

@@ -7,6 +7,8 @@ language (backend/i18n.py). htmx requests get the same error rendered as a toast
 
 from __future__ import annotations
 
+import logging
+import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -15,6 +17,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend.i18n import register_error_messages, translate_error
+
+log = logging.getLogger("gendan")
 
 # code prefix or full code -> HTTP status. The engine knows no HTTP; this table does.
 STATUS_BY_CODE: dict[str, int] = {
@@ -159,6 +163,36 @@ def _render(request: Request, error: GendanError):
         return HTMLResponse(render_toast(request, body["error"]), status_code=error.status,
                             headers={"HX-Retarget": "#toast", "HX-Reswap": "innerHTML"})
     return JSONResponse(body, status_code=error.status)
+
+
+class UnhandledErrorMiddleware:
+    """A bug still answers in the product's shape: logged with a reference the user can quote, and
+    shown as a coded, translated error (a page with the shell, a toast, or JSON). Sits inside the
+    session and locale middleware, which Starlette's outermost server-error handler does not."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def tracking_send(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise
+            ref = uuid.uuid4().hex[:8]
+            log.error("unhandled error %s on %s %s", ref, scope.get("method"), scope.get("path"), exc_info=exc)
+            response = _render(Request(scope), GendanError("internal", {"ref": ref}, status=500))
+            await response(scope, receive, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -109,6 +109,7 @@ def babel_locale() -> Locale:
 # Error messages, keyed by code. Written in English; translated through the catalog like any string.
 ERROR_MESSAGES: dict[str, str] = {
     "not_found": "Not found.",
+    "internal": "Something went wrong on our side (reference %(ref)s). It has been logged; please try again.",
     "method_not_allowed": "This method is not allowed here.",
     "http_error": "The request could not be handled: %(detail)s",
     "auth.required": "Please sign in.",
