@@ -155,8 +155,71 @@ def load_demo(engine: Engine, orders: int = 3000, force: bool = False, *, now: d
         if existing:  # a forced reload gets its own random stream, so its orders differ
             rng = random.Random(seed + existing)
         n_orders, n_events = _orders(conn, rng, users, customer_rows, now, orders, first_seq=existing + 1)
+    if not existing:
+        install_designs(engine, users["designer.zhou"], users["admin"], now)
     return DemoSummary(departments=departments, users=len(users), customers=len(customer_rows),
                        orders=n_orders, events=n_events, seconds=time.perf_counter() - started)
+
+
+# --- designs -------------------------------------------------------------------------------------
+
+# The order form the demo orders' `data` follows, so their fields read with labels and new orders
+# are entered through it. Keys match the generated data; `amount` is the computed line total.
+DEMO_FORM: dict[str, Any] = {
+    "key": "order",
+    "title": {"zh-CN": "销售订单", "en": "Sales order"},
+    "fields": [
+        {"key": "product", "type": "text", "required": True, "width": 2,
+         "label": {"zh-CN": "产品", "en": "Product"}},
+        {"key": "product_en", "type": "text", "label": {"zh-CN": "产品（英文）", "en": "Product (English)"}},
+        {"key": "quantity", "type": "number", "required": True, "min": 1,
+         "label": {"zh-CN": "数量", "en": "Quantity"}},
+        {"key": "unit_price", "type": "number", "required": True, "min": 0,
+         "label": {"zh-CN": "单价", "en": "Unit price"}},
+        {"key": "amount", "type": "computed", "result_type": "money",
+         "expression": {"*": [{"var": "quantity"}, {"var": "unit_price"}]},
+         "label": {"zh-CN": "金额", "en": "Amount"}},
+        {"key": "incoterm", "type": "single_select", "label": {"zh-CN": "贸易条款", "en": "Incoterm"},
+         "options": [{"value": v, "label": {"zh-CN": v, "en": v}} for v in ("EXW", "FOB", "CIF", "DAP")]},
+        {"key": "customer_po", "type": "text", "label": {"zh-CN": "客户采购单号", "en": "Customer PO"}},
+        {"key": "planned_delivery", "type": "date", "label": {"zh-CN": "计划交期", "en": "Planned delivery"}},
+        {"key": "discount", "type": "percent", "min": 0, "max": 100, "label": {"zh-CN": "折扣", "en": "Discount"}},
+        {"key": "expected_completion", "type": "date",
+         "label": {"zh-CN": "预计生产完成日期", "en": "Expected production completion"}},
+        # filled in along the fulfilment flow's steps (the template asks for them)
+        {"key": "production_done_on", "type": "date", "label": {"zh-CN": "生产完成日期", "en": "Production done on"}},
+        {"key": "carrier", "type": "text", "label": {"zh-CN": "承运商", "en": "Carrier"}},
+        {"key": "tracking_no", "type": "text", "label": {"zh-CN": "运单号", "en": "Tracking number"}},
+        {"key": "signed_on", "type": "date", "label": {"zh-CN": "客户签收日期", "en": "Signed for on"}},
+        {"key": "invoice_no", "type": "text", "label": {"zh-CN": "发票号", "en": "Invoice number"}},
+        {"key": "paid_on", "type": "date", "label": {"zh-CN": "收款日期", "en": "Paid on"}},
+    ],
+}
+
+
+def install_designs(engine: Engine, designer_id: int, admin_id: int, now: datetime) -> None:
+    """Publish the demo's order form and the B2B fulfilment flow (new orders start it), and store
+    the five classic rules published but disabled, for an admin to try with a dry run first.
+
+    Runs through the same use cases a designer's clicks do, so what the demo shows is what a
+    company gets by designing it themselves."""
+    from backend.auth.service import load_actor
+    from backend.db import new_session
+    from backend.flows import service as flows_service
+    from backend.forms import service as forms_service
+    from backend.rules import service as rules_service
+    from engine.rules.classics import CLASSIC_RULES, classic_rule
+
+    with new_session(engine) as session:
+        designer, admin = load_actor(session, designer_id), load_actor(session, admin_id)
+        forms_service.save_draft(session, actor=designer, key="order", definition=DEMO_FORM, now=now)
+        forms_service.publish_form(session, actor=designer, key="order", now=now)
+        flows_service.install_template(session, actor=designer, key=flows_service.DEFAULT_FLOW_KEY,
+                                       template="b2b_fulfilment", now=now)
+        flows_service.publish_flow(session, actor=designer, key=flows_service.DEFAULT_FLOW_KEY, now=now)
+        for key in CLASSIC_RULES:
+            rules_service.save_draft(session, actor=admin, definition=classic_rule(key), now=now)
+            rules_service.publish_rule(session, actor=admin, key=key, now=now)
 
 
 # --- people -------------------------------------------------------------------------------------
@@ -353,6 +416,10 @@ def _orders(conn: Connection, rng: random.Random, users: dict[str, int], custome
         currency = customer["currency"]
         data = {"product": name_zh, "product_en": name_en, "quantity": quantity, "unit_price": str(unit_price),
                 "incoterm": "FOB" if currency != "CNY" else "DAP", "customer_po": f"PO-{rng.randint(100000, 999999)}"}
+        if status == "open" and stage in ("tech_confirm", "production"):
+            # production planning's estimate; now and then it runs past the promised date (delay risk)
+            slack = rng.randint(1, 9) if rng.random() < 0.15 else -rng.randint(3, 15)
+            data["expected_completion"] = (planned_delivery + timedelta(days=slack)).isoformat()
         created_snapshot = {
             "customer_id": customer["id"], "owner_id": owner_id, "amount": str(amount), "currency": currency,
             "stage": "draft", "status": "open", "planned_delivery": planned_delivery.isoformat(),
