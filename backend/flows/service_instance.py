@@ -269,9 +269,12 @@ def _fire(session: Session, timer_id: int, now: datetime) -> int:
 
 
 def on_order_change(session: Session, order: Order, *, changes, actor: Actor, now: datetime, is_new: bool) -> None:
-    """New order: start the default flow. Changed order: waits and blocked steps look again."""
+    """New order at the beginning (stage `draft`): start the default flow. An order created at a
+    later stage (imported history, an ERP migration) keeps its stage; a flow is started for it by
+    hand. Changed order: waits and blocked steps look again."""
     if is_new:
-        start_flow(session, order=order, actor=actor, now=now)
+        if order.stage == "draft":
+            start_flow(session, order=order, actor=actor, now=now)
         return
     running = session.exec(select(FlowInstance).where(FlowInstance.order_id == order.id,
                                                       FlowInstance.status == "running")).scalars().all()

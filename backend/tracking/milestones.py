@@ -18,7 +18,7 @@ STAGES = ("draft", "approval", "tech_confirm", "production", "shipping", "delive
           "completed")
 _AT_STAGE = {"approved": "production", "in_production": "production", "delivered": "delivered",
              "invoiced": "payment", "paid": "completed"}
-_BY_FIELD = {"shipped": ("tracking_no", "shipped_at"), "invoiced": ("invoice_no",), "paid": ("paid_at",)}
+_BY_FIELD = {"shipped": ("tracking_no", "shipped_at"), "invoiced": ("invoice_no",), "paid": ("paid_at", "paid_on")}
 
 
 def reached(*, stage: str, status: str, data: dict[str, Any] | None) -> list[str]:

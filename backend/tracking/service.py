@@ -132,6 +132,10 @@ def on_order_change(session: Session, order: Order, *, changes: dict[str, Any], 
         "stage": changes.get("stage", order.stage), "status": changes.get("status", order.status),
         "data": changes.get("data", order.data)}
     wanted = [m for m in ms.newly_reached(before, after) if m in notified_milestones(session)]
+    if is_new:
+        # an order created already shipped or invoiced (an import of history, an ERP migration)
+        # brings its past with it: only "received" is news to the customer
+        wanted = [m for m in wanted if m == "received"]
     if not wanted:
         return
     customer = session.get(Customer, order.customer_id)
