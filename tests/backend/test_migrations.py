@@ -69,7 +69,7 @@ def test_upgrading_a_foundation_database_keeps_its_orders(empty_url):
 
 
 def test_one_history_from_the_foundation():
-    """Every revision descends from the foundation; branches made in parallel are merged."""
+    """Every revision descends from the foundation, and parallel branches are merged into one head."""
     script = ScriptDirectory.from_config(alembic_config("sqlite://"))
-    bases = script.get_bases()
-    assert bases == [FOUNDATION]
+    assert script.get_bases() == [FOUNDATION]
+    assert len(script.get_heads()) == 1, f"several heads: {script.get_heads()} — add a merge revision"
