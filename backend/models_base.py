@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import JSON, DateTime
 from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
 
 from backend.clock import as_utc
 
@@ -34,3 +36,24 @@ class UTCDateTime(TypeDecorator):
 from sqlalchemy.dialects.postgresql import JSONB  # noqa: E402
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class VersionedDefinition(SQLModel):
+    """The columns every designed definition table shares (forms, flows, rules): one row per
+    (key, version), status draft / published / retired, the engine's definition as JSON.
+
+    Each table adds its own `__tablename__`, `UniqueConstraint("key", "version")` and a
+    (key, status) index; the services keep at most one draft and one published version per key."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=80)
+    version: int
+    status: str = Field(default="draft", max_length=20)
+    definition: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    author_id: int | None = Field(default=None, foreign_key="app_user.id")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+    published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+DEFINITION_STATUSES = ("draft", "published", "retired")

@@ -8,12 +8,12 @@ from typing import Any
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from backend.models_base import JSONType, UTCDateTime
+from backend.models_base import DEFINITION_STATUSES, JSONType, UTCDateTime, VersionedDefinition
 
-STATUSES = ("draft", "published", "retired")
+STATUSES = DEFINITION_STATUSES
 
 
-class FlowDefinitionRow(SQLModel, table=True):
+class FlowDefinitionRow(VersionedDefinition, table=True):
     """`definition` is `engine.flows.FlowDefinition.model_dump(mode="json")`; at most one draft and
     one published version per key (the service keeps it so)."""
 
@@ -23,15 +23,6 @@ class FlowDefinitionRow(SQLModel, table=True):
         Index("ix_flow_definition_key_status", "key", "status"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
-    key: str = Field(max_length=80)
-    version: int
-    status: str = Field(default="draft", max_length=20)
-    definition: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
-    author_id: int | None = Field(default=None, foreign_key="app_user.id")
-    created_at: datetime = Field(sa_type=UTCDateTime)
-    updated_at: datetime = Field(sa_type=UTCDateTime)
-    published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class FlowInstance(SQLModel, table=True):

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 from sqlalchemy import Index, UniqueConstraint
-from sqlmodel import Field, SQLModel
 
-from backend.models_base import JSONType, UTCDateTime
+from backend.models_base import DEFINITION_STATUSES, VersionedDefinition
 
-STATUSES = ("draft", "published", "retired")
+STATUSES = DEFINITION_STATUSES
 
 
-class FormDefinitionRow(SQLModel, table=True):
+class FormDefinitionRow(VersionedDefinition, table=True):
     """`definition` is `engine.forms.FormDefinition.model_dump(mode="json")`; at most one draft and
     one published version per key (the service keeps it so)."""
 
@@ -23,12 +19,3 @@ class FormDefinitionRow(SQLModel, table=True):
         Index("ix_form_definition_key_status", "key", "status"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
-    key: str = Field(max_length=80)
-    version: int
-    status: str = Field(default="draft", max_length=20)
-    definition: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
-    author_id: int | None = Field(default=None, foreign_key="app_user.id")
-    created_at: datetime = Field(sa_type=UTCDateTime)
-    updated_at: datetime = Field(sa_type=UTCDateTime)
-    published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

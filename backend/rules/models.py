@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from backend.models_base import JSONType, UTCDateTime
+from backend.models_base import JSONType, UTCDateTime, VersionedDefinition
 
 
-class RuleDefinitionRow(SQLModel, table=True):
+class RuleDefinitionRow(VersionedDefinition, table=True):
     """`definition` is `engine.rules.RuleDefinition.model_dump(mode="json")`. At most one draft and
     one published version per key; only a published version can be enabled."""
 
@@ -22,18 +22,9 @@ class RuleDefinitionRow(SQLModel, table=True):
         Index("ix_rule_definition_enabled", "enabled", "is_time_rule"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
-    key: str = Field(max_length=80)
-    version: int
-    status: str = Field(default="draft", max_length=20)
     enabled: bool = False
     is_time_rule: bool = False
     is_event_only: bool = False  # the condition does not compile to SQL
-    definition: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
-    author_id: int | None = Field(default=None, foreign_key="app_user.id")
-    created_at: datetime = Field(sa_type=UTCDateTime)
-    updated_at: datetime = Field(sa_type=UTCDateTime)
-    published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_scan_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
