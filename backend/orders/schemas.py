@@ -95,7 +95,8 @@ class OrderRead(BaseModel):
 class OrderPage(BaseModel):
     items: list[OrderRead]
     next_cursor: str | None
-    total: int | None = None
+    total: int | None = None  # with_total: the number of matches, at most TOTAL_CAP (10,000)
+    total_capped: bool = False  # more matches than the total says
 
 
 class OrderEventRead(BaseModel):

@@ -169,3 +169,17 @@ class TestKeysetPaging:
         field = resp.json()["error"]["fields"]["cursor"]
         assert field["code"] == "field.cursor_invalid"
         assert field["message"] == "This page link is no longer valid. Start again from the first page."
+
+
+class TestTotal:
+    def test_total_is_exact_below_the_cap_and_capped_above(self, session, world, monkeypatch):
+        from backend.auth.service import load_actor
+        from backend.orders import service
+        from backend.orders.schemas import OrderFilter
+
+        admin = load_actor(session, world["admin"].id)
+        page = service.list_orders(session, actor=admin, filters=OrderFilter(with_total=True, limit=2))
+        assert (page.total, page.total_capped) == (6, False)
+        monkeypatch.setattr(service, "TOTAL_CAP", 4)
+        page = service.list_orders(session, actor=admin, filters=OrderFilter(with_total=True, limit=2))
+        assert (page.total, page.total_capped) == (4, True)
