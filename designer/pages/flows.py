@@ -28,9 +28,10 @@ from frontend.templating import is_htmx, render
 router = APIRouter(include_in_schema=False)
 
 PALETTE = [
-    ("start", "Start"), ("approval", "Approval"), ("task", "Task"), ("exclusive", "Exclusive branch"),
-    ("parallel_split", "Parallel split"), ("parallel_join", "Parallel join"), ("notify", "Carbon copy"),
-    ("wait", "Wait"), ("auto", "Automatic step"), ("end", "End"),
+    ("start", N_("Start")), ("approval", N_("Approval")), ("task", N_("Task")),
+    ("exclusive", N_("Exclusive branch")), ("parallel_split", N_("Parallel split")),
+    ("parallel_join", N_("Parallel join")), ("notify", N_("Carbon copy")), ("wait", N_("Wait")),
+    ("auto", N_("Automatic step")), ("end", N_("End")),
 ]
 
 
