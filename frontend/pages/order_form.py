@@ -161,8 +161,8 @@ def designed_fields_view(session: Session, order: Any) -> dict[str, Any] | None:
     """For orders/_form_fields.html (included by the order page): the order's form version
     rendered read-only, plus archived values of keys that version does not have.
 
-    Read in the request's own session: a second session would wait for the SQLite write lock that
-    the request's session already holds (BEGIN IMMEDIATE) until the busy timeout, then fail."""
+    Read in the request's own session: one transaction per request, and no second connection
+    competing with the request's own for SQLite's lock."""
     if not getattr(order, "form_key", None) or not getattr(order, "form_version", None):
         return None
     try:
