@@ -157,6 +157,9 @@ def load_demo(engine: Engine, orders: int = 3000, force: bool = False, *, now: d
         n_orders, n_events = _orders(conn, rng, users, customer_rows, now, orders, first_seq=existing + 1)
     if not existing:
         install_designs(engine, users["designer.zhou"], users["admin"], now)
+        with engine.connect() as conn:  # the flows started on the drafts wrote events of their own
+            n_events = conn.execute(select(func.count()).select_from(OrderEvent).join(Order)
+                                    .where(Order.source == DEMO_SOURCE)).scalar_one()
     return DemoSummary(departments=departments, users=len(users), customers=len(customer_rows),
                        orders=n_orders, events=n_events, seconds=time.perf_counter() - started)
 
@@ -206,6 +209,7 @@ def install_designs(engine: Engine, designer_id: int, admin_id: int, now: dateti
     from backend.auth.service import load_actor
     from backend.db import new_session
     from backend.flows import service as flows_service
+    from backend.flows import service_instance as flows_instances
     from backend.forms import service as forms_service
     from backend.rules import service as rules_service
     from engine.rules.classics import CLASSIC_RULES, classic_rule
@@ -220,6 +224,15 @@ def install_designs(engine: Engine, designer_id: int, admin_id: int, now: dateti
         for key in CLASSIC_RULES:
             rules_service.save_draft(session, actor=admin, definition=classic_rule(key), now=now)
             rules_service.publish_rule(session, actor=admin, key=key, now=now)
+        # the open drafts enter the flow as their reps would submit them: managers find
+        # approvals waiting in their inbox on the first visit
+        drafts = session.exec(select(Order).where(Order.source == DEMO_SOURCE, Order.stage == "draft",
+                                                  Order.status == "open").order_by(Order.id)).scalars().all()
+        flows_instances.install()  # timers and flow-start effects (the server installs them at start)
+        for order in drafts:
+            rep = load_actor(session, order.owner_id)
+            flows_instances.start_flow(session, order=order, actor=rep, now=now)
+        session.commit()
 
 
 # --- people -------------------------------------------------------------------------------------
