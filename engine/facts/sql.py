@@ -41,6 +41,7 @@ from engine.facts.catalogue import (
     derived_of_source,
     working_time_index,
 )
+from engine.facts.dialect import dialect_function
 
 __all__ = ["fact_sql", "source_column", "threshold_sql", "UnknownFact"]
 
@@ -49,66 +50,21 @@ class UnknownFact(KeyError):
     """The name is not in the catalogue (never pasted into SQL)."""
 
 
-class EpochSeconds(FunctionElement):
-    """Whole seconds since 1970 of a UTC timestamp column (floor), as a big integer."""
-
-    type = BigInteger()
-    inherit_cache = True
-    name = "epoch_seconds"
-
-
-@compiles(EpochSeconds)
-def _epoch_sqlite(element, compiler, **kw):
-    (arg,) = element.clauses
+EpochSeconds = dialect_function(
+    "EpochSeconds", BigInteger(),
+    doc="Whole seconds since 1970 of a UTC timestamp column (floor), as a big integer.",
     # substr: drop the fraction, strftime would round it (SQLite keeps milliseconds)
-    return f"CAST(strftime('%s', substr({compiler.process(arg, **kw)}, 1, 19)) AS INTEGER)"
-
-
-@compiles(EpochSeconds, "postgresql")
-def _epoch_pg(element, compiler, **kw):
-    (arg,) = element.clauses
-    return f"CAST(floor(EXTRACT(EPOCH FROM {compiler.process(arg, **kw)})) AS BIGINT)"
-
-
-class DaysFrom(FunctionElement):
-    """Whole days from the date `today` (a bound date) to a date column: column - today."""
-
-    type = Integer()
-    inherit_cache = True
-    name = "days_from"
-
-
-@compiles(DaysFrom)
-def _days_sqlite(element, compiler, **kw):
-    column, today = element.clauses
-    return (
-        f"CAST(julianday({compiler.process(column, **kw)}) - julianday({compiler.process(today, **kw)})"
-        " AS INTEGER)"
-    )
-
-
-@compiles(DaysFrom, "postgresql")
-def _days_pg(element, compiler, **kw):
-    column, today = element.clauses
-    return f"({compiler.process(column, **kw)} - CAST({compiler.process(today, **kw)} AS DATE))"
-
-
-class ToFloat(FunctionElement):
-    type = Float()
-    inherit_cache = True
-    name = "to_float"
-
-
-@compiles(ToFloat)
-def _float_sqlite(element, compiler, **kw):
-    (arg,) = element.clauses
-    return f"CAST({compiler.process(arg, **kw)} AS REAL)"
-
-
-@compiles(ToFloat, "postgresql")
-def _float_pg(element, compiler, **kw):
-    (arg,) = element.clauses
-    return f"CAST({compiler.process(arg, **kw)} AS DOUBLE PRECISION)"
+    default="CAST(strftime('%s', substr({0}, 1, 19)) AS INTEGER)",
+    postgresql="CAST(floor(EXTRACT(EPOCH FROM {0})) AS BIGINT)",
+)
+DaysFrom = dialect_function(
+    "DaysFrom", Integer(),
+    doc="Whole days from the date `today` (a bound date) to a date column: column - today.",
+    default="CAST(julianday({0}) - julianday({1}) AS INTEGER)",
+    postgresql="({0} - CAST({1} AS DATE))",
+)
+ToFloat = dialect_function("ToFloat", Float(), default="CAST({0} AS REAL)",
+                           postgresql="CAST({0} AS DOUBLE PRECISION)")
 
 
 class JsonValue(FunctionElement):

@@ -31,6 +31,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
 from engine.facts import Catalogue, FactContext, FactType, fact_sql
+from engine.facts.dialect import dialect_function
 from engine.facts.sql import JsonValue, is_jsonb_column, source_column, threshold_sql
 from engine.jsonlogic import OPERATORS, is_truthy, js_compare, js_equals, js_strict_equals, to_number
 
@@ -49,64 +50,18 @@ class NotCompilable(Exception):
 # --- dialect-specific pieces -----------------------------------------------------------------
 
 
-class _Binary(FunctionElement):
-    """Strings compared by code point: PostgreSQL needs COLLATE "C", SQLite's default is binary."""
-
-    type = String()
-    inherit_cache = True
-    name = "binary_text"
-
-
-@compiles(_Binary)
-def _binary_sqlite(element, compiler, **kw):
-    (arg,) = element.clauses
-    return compiler.process(arg, **kw)
-
-
-@compiles(_Binary, "postgresql")
-def _binary_pg(element, compiler, **kw):
-    (arg,) = element.clauses
-    return f'({compiler.process(arg, **kw)} COLLATE "C")'
-
-
-class _DateText(FunctionElement):
-    """A date column as ISO text 'YYYY-MM-DD' (SQLite already stores it so)."""
-
-    type = String()
-    inherit_cache = True
-    name = "date_text"
-
-
-@compiles(_DateText)
-def _date_text_sqlite(element, compiler, **kw):
-    (arg,) = element.clauses
-    return compiler.process(arg, **kw)
-
-
-@compiles(_DateText, "postgresql")
-def _date_text_pg(element, compiler, **kw):
-    (arg,) = element.clauses
-    return f"to_char({compiler.process(arg, **kw)}, 'YYYY-MM-DD')"
-
-
-class _Contains(FunctionElement):
-    """haystack contains needle as a substring (both text, non-null)."""
-
-    type = Boolean()
-    inherit_cache = True
-    name = "text_contains"
-
-
-@compiles(_Contains)
-def _contains_sqlite(element, compiler, **kw):
-    haystack, needle = (compiler.process(c, **kw) for c in element.clauses)
-    return f"(instr({haystack}, {needle}) > 0)"
-
-
-@compiles(_Contains, "postgresql")
-def _contains_pg(element, compiler, **kw):
-    haystack, needle = (compiler.process(c, **kw) for c in element.clauses)
-    return f"(strpos({haystack}, {needle}) > 0)"
+_Binary = dialect_function(
+    "_Binary", String(), doc='Strings compared by code point: PostgreSQL needs COLLATE "C".',
+    default="{0}", postgresql='({0} COLLATE "C")',
+)
+_DateText = dialect_function(
+    "_DateText", String(), doc="A date column as ISO text 'YYYY-MM-DD' (SQLite already stores it so).",
+    default="{0}", postgresql="to_char({0}, 'YYYY-MM-DD')",
+)
+_Contains = dialect_function(
+    "_Contains", Boolean(), doc="haystack contains needle as a substring (both text, non-null).",
+    default="(instr({0}, {1}) > 0)", postgresql="(strpos({0}, {1}) > 0)",
+)
 
 
 class _Extreme(FunctionElement):
