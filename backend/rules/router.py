@@ -8,8 +8,16 @@ from fastapi import APIRouter, Body
 
 from backend.auth.deps import CurrentActor, DbSession
 from backend.clock import utcnow
-from backend.rules import service
-from backend.rules.schemas import DryRunRead, EnableRequest, FiringRead, IssueRead, RuleRead
+from backend.rules import preview, service
+from backend.rules.schemas import (
+    DryRunRead,
+    EnableRequest,
+    FiringRead,
+    IssueRead,
+    PreviewRead,
+    PreviewRequest,
+    RuleRead,
+)
 
 router = APIRouter(prefix="/api/v1/rules", tags=["rules"])
 ERRORS = {401: {"description": "Not signed in"}, 403: {"description": "Not an admin or designer"},
@@ -37,6 +45,12 @@ def validate(session: DbSession, actor: CurrentActor, definition: Annotated[dict
 def dry_run(session: DbSession, actor: CurrentActor, definition: Annotated[dict[str, Any], Body()]) -> DryRunRead:
     """Which orders match now and what would happen (nothing stored)."""
     return service.dry_run(session, actor=actor, definition=definition, now=utcnow())
+
+
+@router.post("/preview", response_model=PreviewRead, responses=ERRORS)
+def preview_rule(session: DbSession, actor: CurrentActor, body: PreviewRequest) -> PreviewRead:
+    """Every action's texts and people on one order (by number or id; default the first); nothing stored."""
+    return preview.preview_rule(session, actor=actor, definition=body.definition, order=body.order, now=utcnow())
 
 
 @router.get("/{key}", response_model=RuleRead, responses=ERRORS)

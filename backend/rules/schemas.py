@@ -64,3 +64,31 @@ class FiringRead(BaseModel):
     problems: list[dict[str, Any]]
     todo_states: list[str]
     delivery_states: list[str] = Field(default_factory=list)  # outbox rows: pending / sent / failed / dead
+
+
+class PreviewRequest(BaseModel):
+    """A rule definition (saved or not) and the order to preview it on: a number or an id."""
+
+    definition: dict[str, Any]
+    order: str | None = None  # empty: the first order
+
+
+class PreviewProblem(BaseModel):
+    code: str
+    message: str  # translated
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ActionPreview(BaseModel):
+    index: int
+    type: str
+    texts: dict[str, str] = Field(default_factory=dict)  # subject / title / body / reason, rendered
+    people: dict[str, list[str]] = Field(default_factory=dict)  # assignee_ids / cc_user_ids / user_ids: names
+    effect: dict[str, Any] | None = None  # what a firing would do; None when the action could not run
+    problems: list[PreviewProblem] = Field(default_factory=list)
+
+
+class PreviewRead(BaseModel):
+    order_id: int
+    number: str
+    actions: list[ActionPreview]
