@@ -2,7 +2,8 @@
 
 Until the backend's model is used here, this Table mirrors the core columns of
 docs/team-contract.md. PostgreSQL comes from GENDAN_TEST_PG_URL (default: local server, scratch
-database `gendan_rules_test`); its half skips with a loud warning when no server answers.
+database `gendan_rules_test`, created on first use); its half skips with a loud warning when no
+server answers.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from sqlalchemy import (
     String,
     Table,
     create_engine,
+    make_url,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -84,6 +86,7 @@ def get_engine(kind: str) -> Engine | None:
         if kind == "sqlite":
             engine = create_engine("sqlite://")
         else:
+            _create_database_if_missing(PG_URL)
             engine = create_engine(PG_URL)
             try:
                 with engine.connect() as conn:
@@ -97,6 +100,25 @@ def get_engine(kind: str) -> Engine | None:
             atexit.register(_drop, engine)
         _engines[kind] = engine
     return _engines[kind]
+
+
+def _create_database_if_missing(url: str) -> None:
+    """A fresh server has no scratch database: create it, so the PostgreSQL half runs, not skips.
+
+    Two test processes may race here; the loser's CREATE fails and the database exists anyway.
+    """
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                                 {"name": target.database})
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    except Exception:  # no server, or another process created it first: get_engine reports
+        pass
+    finally:
+        admin.dispose()
 
 
 def _drop(engine: Engine) -> None:
