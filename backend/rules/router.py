@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
 
+from backend import i18n
 from backend.auth.deps import CurrentActor, DbSession
 from backend.clock import utcnow
 from backend.rules import preview, service
@@ -13,6 +14,7 @@ from backend.rules.schemas import (
     DryRunRead,
     EnableRequest,
     FiringRead,
+    IssueMessageRead,
     IssueRead,
     PreviewRead,
     PreviewRequest,
@@ -36,9 +38,12 @@ def save_draft(session: DbSession, actor: CurrentActor, definition: Annotated[di
     return service.save_draft(session, actor=actor, definition=definition, now=utcnow())
 
 
-@router.post("/validate", response_model=list[IssueRead], responses=ERRORS)
-def validate(session: DbSession, actor: CurrentActor, definition: Annotated[dict[str, Any], Body()]) -> list[IssueRead]:
-    return service.validate_definition(session, actor=actor, definition=definition)
+@router.post("/validate", response_model=list[IssueMessageRead], responses=ERRORS)
+def validate(session: DbSession, actor: CurrentActor,
+             definition: Annotated[dict[str, Any], Body()]) -> list[IssueMessageRead]:
+    """Every issue that would block publishing, each with its sentence in the user's language."""
+    return [IssueMessageRead(**issue.model_dump(), message=i18n.translate_error(issue.code, issue.params))
+            for issue in service.validate_definition(session, actor=actor, definition=definition)]
 
 
 @router.post("/dry-run", response_model=DryRunRead, responses=ERRORS)

@@ -92,3 +92,9 @@ class PreviewRead(BaseModel):
     order_id: int
     number: str
     actions: list[ActionPreview]
+
+
+class IssueMessageRead(IssueRead):
+    """An issue with its translated sentence, for the designer's Check button."""
+
+    message: str = ""

@@ -1,9 +1,14 @@
 """The rule designer pages: the list of rules (with the five classic templates) and the builder.
 
-The builder (designer/static/js/rules/builder.js) edits the engine's RuleDefinition JSON: a
-visual AND / OR condition builder over the fact catalogue, a JSON-logic tab that round-trips with
-it, actions with message templates, and buttons that call the JSON API (/api/v1/rules) to
-validate, dry-run, save, publish and enable. History is rendered on the server.
+The builder (designer/static/js/rules/*.js) edits the engine's RuleDefinition JSON: a visual
+AND / OR condition builder over the fact catalogue (builder.js), a JSON-logic tab that round-trips
+with it, an editor for every action type with a preview on a real order (actions.js), the scope
+(scope.js), and buttons that call the JSON API (/api/v1/rules) to validate, preview, dry-run,
+save, publish and enable. History is rendered on the server.
+
+The page hands the browser everything an admin picks from, so nobody types an id or a key:
+active users, roles, published forms and flows, customer tiers, order statuses, the fields a rule
+may set, and the first order's number for the preview.
 """
 
 from __future__ import annotations
@@ -12,13 +17,19 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Request
+from sqlalchemy import select
 
+from backend import i18n
 from backend.auth.deps import DbSession
 from backend.errors import GendanError
-from backend.rules import service
+from backend.flows.models import FlowDefinitionRow
+from backend.forms.models import FormDefinitionRow
+from backend.people.models import ROLES, User
+from backend.rules import preview, service
 from engine.facts import Catalogue
 from engine.rules.classics import CLASSIC_RULES, classic_rule
-from frontend.pages.common import PageActor
+from engine.rules.validate import _READ_ONLY as READ_ONLY_FIELDS
+from frontend.pages.common import N_, STATUS_LABELS, PageActor, role_label
 from frontend.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -32,6 +43,9 @@ UNITS = {
 }
 
 
+TIERS = {"key": N_("Key accounts"), "standard": N_("Standard customers"), "small": N_("Small customers")}
+
+
 def _require_designer(actor) -> None:
     if not (actor.is_admin or actor.has_role("designer")):
         raise GendanError("auth.forbidden")
@@ -42,8 +56,42 @@ def _fields(catalogue: Catalogue, locale: str) -> list[dict[str, Any]]:
     for name, spec in catalogue.fields.items():
         label = (spec.label_zh if locale == "zh_CN" else spec.label_en) or spec.label_en or name
         out.append({"name": name, "type": str(spec.type), "source": spec.source, "label": label,
-                    "unit": UNITS.get(name, ""), "options": list(spec.options)})
+                    "unit": UNITS.get(name, ""), "options": list(spec.options),
+                    "settable": spec.source != "derived" and name not in READ_ONLY_FIELDS})
     return out
+
+
+def _localized(name: Any, key: str, locale: str) -> str:
+    """A designed definition's name in the page's language (stored as {"zh-CN"|"zh": …, "en": …})."""
+    if not isinstance(name, dict):
+        return key
+    zh = name.get("zh-CN") or name.get("zh")
+    return (zh if locale == "zh_CN" else name.get("en")) or name.get("en") or zh or key
+
+
+def _published(session, table, locale: str) -> list[dict[str, str]]:
+    rows = session.exec(select(table.key, table.definition).where(table.status == "published")
+                        .order_by(table.key)).all()
+    out = []
+    for key, definition in rows:
+        name = _localized((definition or {}).get("name"), key, locale)
+        out.append({"value": key, "label": key if name == key else f"{name} ({key})"})
+    return out
+
+
+def _choices(session, locale: str) -> dict[str, Any]:
+    """What the builder's pickers offer (labels translated here, values as the engine stores them)."""
+    users = session.exec(select(User.id, User.display_name, User.username).where(User.is_active)
+                         .order_by(User.display_name, User.id)).all()
+    return {
+        "users": [{"value": uid, "label": f"{name} ({username})"} for uid, name, username in users],
+        "roles": [{"value": role, "label": role_label(role)} for role in ROLES],
+        "forms": _published(session, FormDefinitionRow, locale),
+        "flows": _published(session, FlowDefinitionRow, locale),
+        "tiers": [{"value": k, "label": i18n.gettext(v)} for k, v in TIERS.items()],
+        "statuses": [{"value": k, "label": i18n.gettext(v)} for k, v in STATUS_LABELS.items()],
+        "first_order": preview.first_order_number(session) or "",
+    }
 
 
 def _json_script(value: Any) -> str:
@@ -82,8 +130,10 @@ def _designer(request: Request, session, actor, definition: dict[str, Any], *, r
     from backend.i18n import get_locale
 
     catalogue = service.catalogue_for(session)
+    locale = get_locale()
     return render(request, "rules/designer.html", {
         "nav": "designer", "rule": rule, "firings": firings,
         "definition_json": _json_script(definition),
-        "fields_json": _json_script(_fields(catalogue, get_locale())),
+        "fields_json": _json_script(_fields(catalogue, locale)),
+        "choices_json": _json_script(_choices(session, locale)),
     })

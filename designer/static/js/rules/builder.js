@@ -1,16 +1,14 @@
 /* The rule designer: a visual AND/OR builder that edits the RuleDefinition's JSON-logic condition,
- * a JSON-logic tab that round-trips with it, action editors, and calls to /api/v1/rules.
+ * a JSON-logic tab that round-trips with it, the basics, and calls to /api/v1/rules (check,
+ * preview, dry run, save, publish, enable). Actions live in actions.js, the scope in scope.js,
+ * shared pickers in common.js (all loaded before this file).
  * Anything the visual builder cannot show (e.g. arithmetic) stays as an "advanced" row holding its
  * JSON-logic unchanged, so switching tabs never loses a condition. */
 (function () {
   "use strict";
 
-  function readJson(id) { return JSON.parse(document.getElementById(id).textContent); }
-  var T = readJson("rd-i18n");
-  var FIELDS = readJson("rd-fields");
-  var FIELD = {};
-  FIELDS.forEach(function (f) { FIELD[f.name] = f; });
-  var definition = readJson("rd-definition");
+  var R = window.GendanRules, T = R.T, FIELDS = R.FIELDS, FIELD = R.FIELD, el = R.el;
+  var definition = JSON.parse(document.getElementById("rd-definition").textContent);
   var CSRF = (function () {
     try { return JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRF-Token"]; } catch (e) { return ""; }
   })();
@@ -26,17 +24,6 @@
   };
   var BINARY = { eq: "==", ne: "!=", gt: ">", ge: ">=", lt: "<", le: "<=", before: "<", after: ">",
                  on_or_before: "<=", on_or_after: ">=" };
-
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) {
-      if (k === "text") node.textContent = attrs[k];
-      else if (k.slice(0, 2) === "on") node.addEventListener(k.slice(2), attrs[k]);
-      else node.setAttribute(k, attrs[k]);
-    });
-    (children || []).forEach(function (c) { if (c) node.appendChild(c); });
-    return node;
-  }
 
   // --- model: {kind:"group", op:"and"|"or", items:[...]} | {kind:"cond", field, op, value} | {kind:"raw", logic}
 
@@ -162,8 +149,13 @@
     var f = FIELD[node.field] || { type: "string" };
     if (["set", "empty", "is_true", "is_false"].indexOf(node.op) >= 0) return null;
     var input;
+    if (node.field === "owner_id" && node.op !== "one_of") {
+      // the owner is a person: pick one by name (the condition stores the user's id)
+      return R.userPicker(T.value, node.value, function (v) { node.value = v == null ? "" : String(v); changed(false); });
+    }
     if (f.options && f.options.length && node.op !== "one_of") {
       input = el("select", { "aria-label": T.value });
+      input.appendChild(el("option", { value: "", text: "—" }));
       f.options.forEach(function (o) { var opt = el("option", { value: o, text: o }); if (o === node.value) opt.selected = true; input.appendChild(opt); });
     } else {
       var type = node.op === "one_of" || node.op === "contains" ? "text" : (f.type === "number" ? "number" : (f.type === "date" ? "date" : "text"));
@@ -253,87 +245,6 @@
   document.getElementById("rd-tab-json").addEventListener("click", function () { changed(false); showTab("json"); });
   document.getElementById("rd-json-apply").addEventListener("click", applyJson);
 
-  // --- actions
-
-  var actions = (definition.actions || []).slice();
-  var actionsBox = document.getElementById("rd-actions");
-  var KINDS = ["current_approver", "current_approver_manager", "owner", "owner_manager", "role", "user"];
-
-  function assigneeEditor(label, value, onchange, allowNone) {
-    var wrap = el("span", { "class": "rd-assignee" });
-    var select = el("select", { "aria-label": label });
-    if (allowNone) select.appendChild(el("option", { value: "", text: T.nobody }));
-    KINDS.forEach(function (k) { var o = el("option", { value: k, text: T[k] }); if (value && value.kind === k) o.selected = true; select.appendChild(o); });
-    var extra = el("input", { "aria-label": value && value.kind === "user" ? T.user_id : T.role_name });
-    extra.value = value ? (value.kind === "user" ? (value.user_id || "") : (value.role || "")) : "";
-    function emit() {
-      var kind = select.value;
-      extra.hidden = !(kind === "role" || kind === "user");
-      if (!kind) return onchange(null);
-      var out = { kind: kind };
-      if (kind === "role") out.role = extra.value;
-      if (kind === "user") out.user_id = Number(extra.value) || null;
-      onchange(out);
-    }
-    select.addEventListener("change", emit);
-    extra.addEventListener("input", emit);
-    extra.hidden = !(value && (value.kind === "role" || value.kind === "user"));
-    wrap.appendChild(el("label", { text: label + " " }, [select]));
-    wrap.appendChild(extra);
-    return wrap;
-  }
-
-  function textInput(label, value, onchange, multiline) {
-    var input = el(multiline ? "textarea" : "input", { "aria-label": label, rows: "2" });
-    input.value = value || "";
-    input.addEventListener("input", function () { onchange(input.value); });
-    return el("label", { text: label + " " }, [input]);
-  }
-
-  function renderActions() {
-    actionsBox.innerHTML = "";
-    actions.forEach(function (a, i) {
-      var box = el("fieldset", { "class": "rd-action" });
-      var kindLabel = a.type === "create_todo" ? T.todo : a.type === "notify" ? T.notify : a.type === "add_risk_flag" ? T.flag : a.type;
-      box.appendChild(el("legend", { text: (i + 1) + ". " + kindLabel }));
-      if (a.type === "create_todo") {
-        box.appendChild(assigneeEditor(T.assignee, a.assignee, function (v) { a.assignee = v; }, false));
-        box.appendChild(assigneeEditor(T.cc, (a.cc || [])[0], function (v) { a.cc = v ? [v] : []; }, true));
-        var pr = el("select", { "aria-label": T.priority });
-        ["low", "normal", "high", "urgent"].forEach(function (p) { var o = el("option", { value: p, text: T[p] }); if ((a.priority || "normal") === p) o.selected = true; pr.appendChild(o); });
-        pr.addEventListener("change", function () { a.priority = pr.value; });
-        box.appendChild(el("label", { text: T.priority + " " }, [pr]));
-        box.appendChild(textInput(T.due, a.due_in_hours == null ? "" : a.due_in_hours, function (v) { a.due_in_hours = v === "" ? null : Number(v); }));
-        box.appendChild(textInput(T.title, a.title_template, function (v) { a.title_template = v; }));
-        box.appendChild(textInput(T.body, a.body_template, function (v) { a.body_template = v; }, true));
-      } else if (a.type === "notify") {
-        box.appendChild(assigneeEditor(T.recipients, (a.recipients || [])[0], function (v) { a.recipients = v ? [v] : []; }, false));
-        box.appendChild(textInput(T.title, a.title_template, function (v) { a.title_template = v; }));
-        box.appendChild(textInput(T.body, a.body_template, function (v) { a.body_template = v; }, true));
-      } else if (a.type === "add_risk_flag") {
-        box.appendChild(textInput(T.flag_name, a.flag, function (v) { a.flag = v; }));
-        box.appendChild(textInput(T.reason, a.reason_template, function (v) { a.reason_template = v; }));
-      } else {
-        box.appendChild(el("pre", { text: JSON.stringify(a, null, 2) }));
-      }
-      box.appendChild(el("button", { type: "button", text: T.remove, onclick: function () { actions.splice(i, 1); renderActions(); } }));
-      actionsBox.appendChild(box);
-    });
-  }
-  document.getElementById("rd-add-todo").addEventListener("click", function () {
-    actions.push({ type: "create_todo", assignee: { kind: "current_approver" }, cc: [], priority: "normal",
-                   title_template: "", body_template: "" });
-    renderActions();
-  });
-  document.getElementById("rd-add-notify").addEventListener("click", function () {
-    actions.push({ type: "notify", recipients: [{ kind: "owner" }], title_template: "", body_template: "" });
-    renderActions();
-  });
-  document.getElementById("rd-add-flag").addEventListener("click", function () {
-    actions.push({ type: "add_risk_flag", flag: "", reason_template: "" });
-    renderActions();
-  });
-
   // --- basics
 
   var keyInput = document.getElementById("rd-key");
@@ -365,7 +276,8 @@
     out.name = { zh: document.getElementById("rd-name-zh").value, en: document.getElementById("rd-name-en").value };
     out.trigger = trig;
     out.condition = toLogic(root);
-    out.actions = actions;
+    out.actions = R.actions.list();
+    out.scope = R.scope.get();
     out.firing = fire;
     delete out.version; delete out.status; delete out.enabled;
     return out;
@@ -377,7 +289,12 @@
   function issues(list) {
     var ul = document.getElementById("rd-issues");
     ul.innerHTML = "";
-    (list || []).forEach(function (i) { ul.appendChild(el("li", { text: i.path + ": " + (i.message || i.code) })); });
+    R.actions.clearPreviews();
+    (list || []).forEach(function (i) {
+      ul.appendChild(el("li", { text: i.path + ": " + (i.message || i.code) }));
+      var m = /^actions\.(\d+)/.exec(i.path || "");
+      if (m) R.actions.showProblem(Number(m[1]), i.message || i.code);  // also under the action it concerns
+    });
   }
 
   function api(method, url, body) {
@@ -405,6 +322,17 @@
       if (!r.ok) return showError(r);
       issues(r.data);
       status(r.data.length ? "" : T.no_problems);
+    });
+  });
+
+  document.getElementById("rd-preview-run").addEventListener("click", function () {
+    var body = { definition: collect(), order: document.getElementById("rd-preview-number").value.trim() };
+    R.actions.clearPreviews();
+    api("POST", "/api/v1/rules/preview", body).then(function (r) {
+      if (!r.ok) return showError(r);
+      status("");
+      issues([]);
+      R.actions.showPreview(r.data);
     });
   });
 
@@ -462,7 +390,9 @@
   });
 
   syncTrigger();
-  renderActions();
+  R.scope.init(definition.scope);
+  R.actions.init(definition.actions);
+  document.getElementById("rd-preview-number").value = R.CHOICES.first_order;
   changed(true);
   window.gendanRuleDesigner = { toLogic: function () { return toLogic(root); }, collect: collect };
 })();
