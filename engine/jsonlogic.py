@@ -7,6 +7,11 @@ operators follow Python where JavaScript differs (`null == 0` is true there, `1 
 same answer as this evaluator on every order, so the operators whose Python behaviour leaks are
 replaced here by JavaScript-faithful ones. The conformance suite still passes 277/277.
 
+Numbers are JavaScript doubles: an integer beyond 2^53 (JSON allows any) counts as its nearest
+double, so `9007199254740993 == 9007199254740992` holds, as in JavaScript, and as in the SQL the
+compiler emits (double precision on both databases). Integers up to 2^53 stay Python ints (exact,
+and rendered `3`, not `3.0`).
+
 Strings compare by Unicode code point (Python, and SQL with a binary collation); JavaScript
 compares UTF-16 code units, which differs only between astral characters and U+E000..U+FFFF.
 """
@@ -35,6 +40,7 @@ __all__ = [
 ]
 
 NAN = float("nan")
+_EXACT = 2**53  # every integer up to this magnitude is a double of its own
 _DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _RADIX = re.compile(r"0([xXoObB])([0-9a-fA-F]+)")
 # JavaScript's String.prototype.trim and Number() whitespace (ECMA-262 WhiteSpace + LineTerminator).
@@ -54,14 +60,34 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _double(value: int) -> float | int:
+    """An integer as JavaScript holds it: itself up to 2^53, else its nearest double (or ±Infinity).
+
+    Python's int-to-float conversion rounds to nearest, ties to even, like JavaScript's.
+    """
+    if -_EXACT <= value <= _EXACT:
+        return value
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def _js_number(value: float | int) -> float | int:
+    """A result of Python arithmetic rounded as JavaScript rounds each operation."""
+    return _double(value) if type(value) is int else value
+
+
 def to_number(value: Any) -> float | int:
     """JavaScript's Number(value) for JSON values (NaN when not a number)."""
     if value is None or value is False:
         return 0
     if value is True:
         return 1
-    if _is_number(value):
+    if isinstance(value, float):
         return value
+    if isinstance(value, int):
+        return _double(value)
     if isinstance(value, str):
         text = value.strip(_JS_SPACE)
         if text == "":
@@ -72,7 +98,7 @@ def to_number(value: Any) -> float | int:
         if radix:
             base = {"x": 16, "o": 8, "b": 2}[radix.group(1).lower()]
             try:
-                return int(radix.group(2), base)
+                return _double(int(radix.group(2), base))
             except ValueError:
                 return NAN
         if text in ("Infinity", "+Infinity"):
@@ -93,8 +119,10 @@ def is_truthy(value: Any) -> bool:
 def js_equals(a: Any, b: Any) -> bool:
     """JavaScript `==` restricted to JSON values (arrays and objects are distinct from each other)."""
     kind = type(a)
-    if kind is type(b) and (kind is str or kind is int or kind is float):
+    if kind is type(b) and (kind is str or kind is float):
         return a == b
+    if kind is int and type(b) is int:
+        return _double(a) == _double(b)
     if a is None or b is None:
         return a is None and b is None
     if isinstance(a, bool):
@@ -102,7 +130,7 @@ def js_equals(a: Any, b: Any) -> bool:
     if isinstance(b, bool):
         return js_equals(a, 1 if b else 0)
     if _is_number(a) and _is_number(b):
-        return a == b
+        return to_number(a) == to_number(b)
     if isinstance(a, str) and isinstance(b, str):
         return a == b
     if isinstance(a, (list, dict)) and isinstance(b, (list, dict)):
@@ -122,7 +150,7 @@ def js_strict_equals(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a == b
     if _is_number(a) and _is_number(b):
-        return a == b
+        return to_number(a) == to_number(b)
     if isinstance(a, str) and isinstance(b, str):
         return a == b
     if isinstance(a, (list, dict)) or isinstance(b, (list, dict)):
@@ -137,8 +165,11 @@ def _primitive(value: Any) -> Any:
 def js_compare(op: str, a: Any, b: Any) -> bool:
     """JavaScript relational operators: strings compare as strings, anything else as numbers."""
     kind = type(a)
-    if kind is type(b) and (kind is int or kind is float or kind is str):  # the common case, fast
-        return _FAST[op](a, b)
+    if kind is type(b):  # the common cases, fast
+        if kind is float or kind is str or kind is int and -_EXACT <= a <= _EXACT and -_EXACT <= b <= _EXACT:
+            return _FAST[op](a, b)
+        if kind is int:
+            return _FAST[op](_double(a), _double(b))
     a, b = _primitive(a), _primitive(b)
     if isinstance(a, str) and isinstance(b, str):
         x, y = a, b
@@ -215,19 +246,19 @@ def _numeric_fold(pick):
 def _add(data=None, *args) -> float | int:
     total: float | int = 0
     for arg in args:
-        total += to_number(arg)
+        total = _js_number(total + to_number(arg))
     return total
 
 
 def _multiply(data=None, *args) -> float | int:
     product: float | int = 1
     for arg in args:
-        product *= to_number(arg)
+        product = _js_number(product * to_number(arg))
     return product
 
 
 def _subtract(data=None, a=None, b=None, *_ignored) -> float | int:
-    return -to_number(a) if b is None else to_number(a) - to_number(b)
+    return -to_number(a) if b is None else _js_number(to_number(a) - to_number(b))
 
 
 #: The operator table every Gendan evaluation uses (panzi's builtins with JS-faithful overrides).
