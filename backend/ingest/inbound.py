@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -110,13 +111,24 @@ def list_deliveries(session: Session, *, actor: Actor, source_key: str | None = 
 
 def receive(session: Session, *, source_key: str, body: bytes, signature: str | None, timestamp: str | None,
             now: datetime) -> InboundResult:
-    """Verify and apply one delivery. A refused delivery changes no order; its log row is kept."""
+    """Verify and apply one order delivery. A refused delivery changes no order; its log row is kept."""
+    def apply(source: InboundSource, order_fields: dict[str, Any], delivery: InboundDelivery) -> InboundResult:
+        delivery.external_id = str(order_fields.get("external_id") or "")[:120] or None
+        return _apply(session, source, order_fields, now, delivery)
+
+    return logged_delivery(session, source_key=source_key, body=body, signature=signature, timestamp=timestamp,
+                           now=now, apply=apply)
+
+
+def logged_delivery(session: Session, *, source_key: str, body: bytes, signature: str | None,
+                    timestamp: str | None, now: datetime, apply: Callable[..., Any]) -> Any:
+    """Verify a delivery, then `apply(source, fields, delivery)`, which adds the delivery row and
+    commits. A refusal (any GendanError) rolls back what `apply` did and commits the log row alone."""
     delivery = InboundDelivery(source_key=source_key[:60], received_at=now, is_accepted=False, outcome="rejected",
                                body_sha256=hashlib.sha256(body).hexdigest(), body_size=len(body))
     try:
-        source, order_fields = _verify(session, source_key, body, signature, timestamp, now, delivery)
-        delivery.external_id = str(order_fields.get("external_id") or "")[:120] or None
-        result = _apply(session, source, order_fields, now, delivery)
+        source, fields = _verify(session, source_key, body, signature, timestamp, now, delivery)
+        result = apply(source, fields, delivery)
     except GendanError as exc:
         session.rollback()
         delivery.code, delivery.params = exc.code, _jsonable(exc.params)

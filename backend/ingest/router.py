@@ -13,6 +13,7 @@ from backend.clock import utcnow
 from backend.errors import GendanError
 from backend.ingest import (
     inbound,
+    messages_in,
     service,
     tasks,  # noqa: F401  (registers the worker job)
 )
@@ -77,6 +78,16 @@ async def receive(request: Request, session: DbSession, source: str):
                                      signature=request.headers.get(inbound.SIGNATURE_HEADER),
                                      timestamp=request.headers.get(inbound.TIMESTAMP_HEADER), now=utcnow())
     return JSONResponse(result.model_dump(mode="json"), status_code=201 if result.outcome == "created" else 200)
+
+
+@router.post("/inbound/{source}/messages", response_model=messages_in.MessageResult, responses={
+    **ERRORS, 401: {"description": "Signature missing, invalid or stale"}})
+async def receive_message(request: Request, session: DbSession, source: str):
+    """A customer's message about an order (from an e-mail gateway, a chat robot), signed like orders."""
+    body = await request.body()
+    return await run_in_threadpool(messages_in.receive_message, session, source_key=source, body=body,
+                                   signature=request.headers.get(inbound.SIGNATURE_HEADER),
+                                   timestamp=request.headers.get(inbound.TIMESTAMP_HEADER), now=utcnow())
 
 
 @router.get("/inbound-sources", response_model=list[InboundSourceRead], responses=ERRORS)

@@ -208,6 +208,7 @@ class TrackingView:
     urge_count: int
     last_urged_at: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    messages: list[Any] = field(default_factory=list)  # messages.MessageView, oldest first
 
 
 def _link_for(session: Session, token: str, *, for_update: bool = False) -> tuple[TrackingLink, Order]:
@@ -232,6 +233,9 @@ def view(session: Session, *, token: str, now: datetime) -> TrackingView:
     current = done[-1] if done else None
     items = [MilestoneView(m, ms.LABELS[m], m in done, m == current, reached_at.get(m)) for m in ms.MILESTONES]
     last_urge = _last_urge(session, order.id)
+    from backend.tracking.messages import list_messages  # messages.py builds on this module
+
+    conversation = list_messages(session, order.id)
     if link.last_viewed_at is None or link.last_viewed_at < now - timedelta(minutes=5):
         link.last_viewed_at = now  # not on every poll of the page: a write takes SQLite's lock
     session.commit()
@@ -242,7 +246,7 @@ def view(session: Session, *, token: str, now: datetime) -> TrackingView:
         planned_delivery=order.planned_delivery, rep_name=rep.display_name if rep else None,
         rep_phone=rep.phone if rep else None, rep_email=rep.email if rep else None,
         is_unsubscribed=bool(customer and customer.is_unsubscribed), urge_count=order.urge_count,
-        last_urged_at=last_urge)
+        last_urged_at=last_urge, messages=conversation)
 
 
 def _reached_at(session: Session, order: Order) -> dict[str, datetime]:

@@ -73,6 +73,7 @@ EVENT_LABELS = {
     "approved": N_("Approved"), "rejected": N_("Rejected"), "returned": N_("Returned"), "commented": N_("Comment"),
     "transferred": N_("Transferred"), "withdrawn": N_("Withdrawn"), "flow_started": N_("Flow started"),
     "task_completed": N_("Task completed"), "rule_fired": N_("Rule fired"),
+    "customer_message": N_("Customer message"), "customer_reply": N_("Reply to the customer"),
 }
 FIELD_LABELS = {
     "number": N_("Order no."), "customer_id": N_("Customer"), "owner_id": N_("Owner"), "amount": N_("Amount"),

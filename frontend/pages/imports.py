@@ -39,7 +39,7 @@ TARGETS = [
 STATE_LABELS = {"uploaded": N_("Waiting for the column mapping"), "queued": N_("Queued"),
                 "running": N_("Importing"), "done": N_("Finished"), "failed": N_("Failed")}
 OUTCOME_LABELS = {"created": N_("Created"), "updated": N_("Updated"), "unchanged": N_("Unchanged"),
-                  "rejected": N_("Rejected")}
+                  "rejected": N_("Rejected"), "message": N_("Customer message")}
 
 
 def _message(exc: GendanError) -> tuple[str, dict[str, str]]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlmodel import Session
@@ -16,12 +17,14 @@ from sqlmodel import Session
 from backend import i18n
 from backend.auth.actor import Actor
 from backend.auth.deps import DbSession
+from backend.clock import utcnow
 from backend.customers.models import Customer
 from backend.errors import GendanError
 from backend.orders import service as orders_service
 from backend.orders.schemas import OrderEventRead, OrderFilter, OrderPage
 from backend.people.models import User, UserRole
 from backend.people.org import team_user_ids
+from backend.tracking import messages as tracking_messages
 from frontend.pages.common import (
     CHANNEL_LABELS,
     EVENT_LABELS,
@@ -124,6 +127,9 @@ def orders_list(request: Request, session: DbSession, actor: PageActor):
     return render(request, "orders/list.html", context)
 
 
+MESSAGE_EVENTS = {tracking_messages.RECEIVED, tracking_messages.REPLIED}
+
+
 @dataclass(frozen=True)
 class Change:
     field: str
@@ -197,7 +203,9 @@ def build_timeline(session: Session, events: list[OrderEventRead], *, currency: 
     entries = []
     for e in reversed(events):
         changes: list[Change] = []
-        if e.type != "created":  # a creation's "after" is the whole order, shown in the fields already
+        # a creation's "after" is the whole order, shown in the fields already; a message's text is
+        # its note, and its "after" says only how it came (contact, channel)
+        if e.type != "created" and e.type not in MESSAGE_EVENTS:
             before = e.before or {}
             for key, value in (e.after or {}).items():
                 if key == "data" and isinstance(value, dict):
@@ -212,20 +220,51 @@ def build_timeline(session: Session, events: list[OrderEventRead], *, currency: 
                 changes.append(Change(key, label, _fmt(key, before[key], **kw) if key in before else None,
                                       _fmt(key, value, **kw)))
         label = i18n.gettext(EVENT_LABELS[e.type]) if e.type in EVENT_LABELS else e.type
-        entries.append(TimelineEntry(type=e.type, label=label, at=e.at, who=e.actor_name or i18n.gettext("system"),
-                                     changes=changes, note=e.note))
+        who = e.actor_name or i18n.gettext("system")
+        if e.type == tracking_messages.RECEIVED:
+            contact = (e.after or {}).get("contact")
+            who = i18n.gettext("Customer (%(contact)s)", contact=contact) if contact else i18n.gettext("Customer")
+        entries.append(TimelineEntry(type=e.type, label=label, at=e.at, who=who, changes=changes, note=e.note))
     return entries
 
 
-@router.get("/orders/{order_id}")
-def order_detail(request: Request, session: DbSession, actor: PageActor, order_id: int):
+def _detail_context(session: Session, actor: Actor, order_id: int, *, reply: dict | None = None) -> dict:
+    """The order page's view model; `reply` is the reply box's state (text, error, sent channel)."""
     order = orders_service.get_order(session, actor=actor, order_id=order_id)
     events = orders_service.list_events(session, actor=actor, order_id=order_id)
     customer = session.get(Customer, order.customer_id)
     owner = session.get(User, order.owner_id)
-    return render(request, "orders/detail.html", {
+    return {
         "nav": "orders", "order": order, "customer": customer, "owner": owner,
         "timeline": build_timeline(session, events, currency=order.currency),
         "channel_labels": CHANNEL_LABELS, "has_form_fields": template_exists("orders/_form_fields.html"),
         "designed": designed_fields_view(session, order), "loose_fields": loose_fields_view(session, order),
-    })
+        "conversation": tracking_messages.list_messages(session, order.id), "can_reply": actor.can_write,
+        "reply": reply or {},
+    }
+
+
+@router.get("/orders/{order_id}")
+def order_detail(request: Request, session: DbSession, actor: PageActor, order_id: int):
+    sent = request.query_params.get("replied")
+    reply = {"is_sent": True, "channel": sent if sent in CHANNEL_LABELS and sent != "none" else None} \
+        if sent is not None else None
+    return render(request, "orders/detail.html", _detail_context(session, actor, order_id, reply=reply))
+
+
+@router.post("/orders/{order_id}/messages")
+def order_reply(request: Request, session: DbSession, actor: PageActor, order_id: int,
+                text: Annotated[str, Form()] = ""):
+    """Staff reply to the customer's messages; a refusal keeps the typed reply in the box."""
+    try:
+        channel = tracking_messages.reply(session, actor=actor, order_id=order_id, text=text, now=utcnow())
+    except GendanError as exc:
+        if exc.code != "validation.failed":
+            raise
+        session.rollback()
+        error = i18n.translate_error(*exc.fields["text"]) if "text" in exc.fields else \
+            i18n.translate_error(exc.code, exc.params)
+        return render(request, "orders/detail.html",
+                      _detail_context(session, actor, order_id, reply={"text": text, "error": error}),
+                      status_code=422)
+    return RedirectResponse(f"/orders/{order_id}?replied={channel or 'none'}#orders-messages", status_code=303)

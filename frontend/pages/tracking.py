@@ -14,6 +14,7 @@ from backend.auth.deps import DbSession, _check_csrf
 from backend.clock import utcnow
 from backend.errors import GendanError
 from backend.orders import service as orders_service
+from backend.tracking import messages as tracking_messages
 from backend.tracking import service as tracking_service
 from frontend.pages.common import STAGE_LABELS, PageActor
 from frontend.templating import is_htmx, render
@@ -35,8 +36,9 @@ def _customer_locale(request: Request, view) -> i18n.contextvars.Token | None:
 
 
 def _page(request: Request, session, token: str, *, block: str | None = None, message: str | None = None,
-          error: GendanError | None = None):
-    """The page (or one block of it) in the customer's language; `message` is an English msgid."""
+          error: GendanError | None = None, chat: dict | None = None, status_code: int = 200):
+    """The page (or one block of it) in the customer's language; `message` is an English msgid.
+    `chat` is the message form's state: what was typed, `error` (a GendanError), `is_sent`."""
     try:
         view = tracking_service.view(session, token=token, now=utcnow())
     except GendanError as exc:
@@ -46,8 +48,9 @@ def _page(request: Request, session, token: str, *, block: str | None = None, me
     lang = _customer_locale(request, view)
     try:
         text = i18n.translate_error(error.code, error.params) if error else (i18n.gettext(message) if message else None)
-        return render(request, "tracking/page.html", {"v": view, "message": text, "is_error": error is not None},
-                      block=block, headers=PRIVATE)
+        return render(request, "tracking/page.html", {"v": view, "message": text, "is_error": error is not None,
+                                                      "chat": _chat_context(chat or {})},
+                      block=block, headers=PRIVATE, status_code=status_code)
     finally:
         if lang is not None:
             i18n.reset_locale(lang)
@@ -76,6 +79,39 @@ def _urge(request: Request, session, token: str):
                      error=exc)
     return _page(request, session, token, block="actions" if is_htmx(request) else None,
                  message="Thank you. We have told your sales contact, who will get back to you.")
+
+
+def _chat_context(chat: dict) -> dict:
+    """The message form's view model, its errors translated (per field, or "_" for the form)."""
+    error: GendanError | None = chat.get("error")
+    errors = {}
+    if error is not None:
+        errors = ({k: i18n.translate_error(c, p) for k, (c, p) in error.fields.items()} if error.fields
+                  else {"_": i18n.translate_error(error.code, error.params)})
+    return {"text": chat.get("text", ""), "contact": chat.get("contact", ""), "errors": errors,
+            "is_sent": bool(chat.get("is_sent"))}
+
+
+@router.post("/t/{token}/messages")
+async def tracking_message(request: Request, session: DbSession, token: str):
+    await _check_csrf(request)
+    form = await request.form()
+    text, contact = str(form.get("text") or ""), str(form.get("contact") or "")
+    return await run_in_threadpool(_send_message, request, session, token, text, contact)
+
+
+def _send_message(request: Request, session, token: str, text: str, contact: str):
+    block = "messages" if is_htmx(request) else None
+    try:
+        tracking_messages.send_from_tracking(session, token=token, text=text, contact=contact, now=utcnow())
+    except GendanError as exc:
+        session.rollback()
+        if exc.code == "tracking.not_found":
+            return _not_found(request)
+        # 422 for both refusals (htmx swaps 422 in); what the customer typed stays in the box
+        return _page(request, session, token, block=block, status_code=422,
+                     chat={"text": text, "contact": contact, "error": exc})
+    return _page(request, session, token, block=block, chat={"is_sent": True})
 
 
 @router.post("/t/{token}/unsubscribe")

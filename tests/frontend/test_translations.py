@@ -33,10 +33,12 @@ SCOPE = [
     "designer/templates/flows/*.html",
     "designer/pages/flows.py",
     "frontend/templates/orders/_flow*.html",
+    "frontend/templates/orders/_customer_messages.html",
+    "frontend/templates/tracking/page.html",
 ]
 # Modules whose error-message registries ({code: English template}) must be translated too.
 ERROR_MESSAGE_SOURCES = ["backend/i18n.py", "frontend/pages/*.py", "backend/rules/messages.py",
-                         "backend/flows/messages.py"]
+                         "backend/flows/messages.py", "backend/tracking/messages.py", "backend/ingest/messages_in.py"]
 
 LOCALE = "zh_CN"
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sdif]")

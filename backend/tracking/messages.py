@@ -1,0 +1,170 @@
+"""Customer messages: a customer writes from the tracking page (or an e-mail gateway or chat robot
+pushes what they wrote through a signed webhook); staff read it on the order page and reply.
+
+Why order events and no table of their own: a message is something that happened to an order,
+written once and read in time order with the rest of its history. `order_event` already holds
+who, when and the text (`note`, up to 2,000 characters), so the order's timeline, the audit and
+the tracking page's conversation read one log, and no migration is needed.
+
+A customer message is what the rules call `inbound_message`: it moves
+`last_customer_contact_at` (the fact `hours_since_last_customer_contact`), tells the owner in-app
+and raises the event inside the same transaction, so a rule's to-do exists exactly when the
+message does.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from backend import i18n
+from backend.auth.actor import Actor
+from backend.customers.models import Customer
+from backend.effects import apply_effects
+from backend.errors import GendanError
+from backend.i18n import register_error_messages
+from backend.notify.models import OutboxMessage
+from backend.orders import access
+from backend.orders import service as orders_service
+from backend.orders.models import Order, OrderEvent
+from backend.people.models import User
+from backend.rules import service as rules_service
+from backend.tracking import service as tracking_service
+from engine import effects as fx
+
+register_error_messages({
+    "message.empty": "Please write your message.",
+    "message.too_long": "Your message has %(length)s characters; at most %(max)s fit.",
+    "message.contact_too_long": "Your contact details are too long (at most %(max)s characters).",
+    "message.too_many": "You have sent %(count)s messages in the last hour. Please wait %(minutes)s minutes, "
+                        "or call your contact.",
+})
+RECEIVED = "customer_message"
+REPLIED = "customer_reply"
+TEXT_MAX = 2000  # order_event.note
+CONTACT_MAX = 120
+# the urge button allows one reminder an hour; a conversation needs a few lines, but a script
+# filling the owner's notifications must still hit a wall
+PER_HOUR = 5
+WINDOW = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class MessageView:
+    """One line of the conversation, as both the customer and staff see it."""
+
+    is_from_customer: bool
+    text: str
+    at: datetime
+    who: str | None  # the contact the customer left, or the staff member who replied
+    via: str | None = None  # tracking / webhook source key / the channel a reply went out on
+
+
+def clean(text: str | None, contact: str | None = None) -> tuple[str, str | None]:
+    """The text and contact as stored, or `validation.failed` naming each bad field."""
+    text = (text or "").strip()
+    contact = (contact or "").strip() or None
+    fields = {}
+    if not text:
+        fields["text"] = ("message.empty", {})
+    elif len(text) > TEXT_MAX:
+        fields["text"] = ("message.too_long", {"length": len(text), "max": TEXT_MAX})
+    if contact is not None and len(contact) > CONTACT_MAX:
+        fields["contact"] = ("message.contact_too_long", {"max": CONTACT_MAX})
+    if fields:
+        raise GendanError("validation.failed", {"count": len(fields)}, status=422, fields=fields)
+    return text, contact
+
+
+def list_messages(session: Session, order_id: int) -> list[MessageView]:
+    """The order's conversation, oldest first."""
+    events = session.exec(select(OrderEvent).where(OrderEvent.order_id == order_id,
+                                                   OrderEvent.type.in_((RECEIVED, REPLIED)))
+                          .order_by(OrderEvent.at, OrderEvent.id)).scalars().all()
+    names = dict(session.exec(select(User.id, User.display_name).where(
+        User.id.in_({e.actor_id for e in events if e.actor_id}))).all()) if events else {}
+    out = []
+    for e in events:
+        after = e.after or {}
+        if e.type == RECEIVED:
+            out.append(MessageView(True, e.note or "", e.at, after.get("contact"), after.get("via")))
+        else:
+            out.append(MessageView(False, e.note or "", e.at, names.get(e.actor_id) or e.actor_label,
+                                   after.get("channel")))
+    return out
+
+
+def record_customer_message(session: Session, order: Order, *, text: str, contact: str | None, via: str,
+                            now: datetime) -> OrderEvent:
+    """Store a cleaned message of a locked order, tell the owner, raise `inbound_message`. Flushes only."""
+    previous = order.last_customer_contact_at
+    order.last_customer_contact_at = now
+    event = orders_service.record_event(session, order, type=RECEIVED, actor=None, now=now, actor_label="customer",
+                                        after={"contact": contact, "via": via}, note=text)
+    session.flush()
+    owner = session.get(User, order.owner_id)
+    token = i18n.set_locale((owner.locale if owner else None) or i18n.DEFAULT_LOCALE)
+    try:
+        title = i18n.gettext("The customer wrote about order %(number)s", number=order.number)
+    finally:
+        i18n.reset_locale(token)
+    body = f"{contact}: {text}" if contact else text
+    apply_effects(session, [fx.Notify(dedupe_key=f"customer_message:{order.id}:{event.id}",
+                                      user_ids=(order.owner_id,), title=title, body=body)],
+                  order=order, actor=None, now=now, source="rule")
+    rules_service.evaluate_event_rules(session, order, changes={"last_customer_contact_at": previous}, actor=None,
+                                       now=now, is_new=False, events=[("inbound_message", None)])
+    return event
+
+
+def send_from_tracking(session: Session, *, token: str, text: str | None, contact: str | None,
+                       now: datetime) -> OrderEvent:
+    """The customer's "Send us a message" on the tracking page: at most PER_HOUR an hour per order."""
+    _link, order = tracking_service._link_for(session, token, for_update=True)
+    text, contact = clean(text, contact)
+    recent = session.exec(select(func.count(), func.min(OrderEvent.at)).where(
+        OrderEvent.order_id == order.id, OrderEvent.type == RECEIVED, OrderEvent.at > now - WINDOW)).one()
+    if recent[0] >= PER_HOUR:
+        minutes = max(1, math.ceil((recent[1] + WINDOW - now).total_seconds() / 60))
+        raise GendanError("message.too_many", {"count": recent[0], "minutes": minutes}, status=429)
+    event = record_customer_message(session, order, text=text, contact=contact, via="tracking", now=now)
+    session.commit()
+    return event
+
+
+def reply(session: Session, *, actor: Actor, order_id: int, text: str | None, now: datetime) -> str | None:
+    """Staff answer the customer: logged on the order, shown on the tracking page, and sent by the
+    customer's preferred channel through the outbox. Returns that channel, or None when nothing
+    could be sent (no address for the channel, or the customer unsubscribed)."""
+    if not actor.can_write:
+        raise GendanError("auth.forbidden")
+    order = access.get_visible_order(session, actor, order_id, for_update=True)
+    text, _ = clean(text)
+    event = orders_service.record_event(session, order, type=REPLIED, actor=actor, now=now, note=text,
+                                        after={"channel": None})
+    session.flush()
+    link = tracking_service.get_active_link(session, order.id) or tracking_service._new_link(
+        session, order, actor=actor, now=now)
+    from backend.settings import get_settings
+
+    url = f"{get_settings().base_url.rstrip('/')}/t/{link.token}"
+    customer = session.get(Customer, order.customer_id)
+    token = i18n.set_locale((customer.preferred_locale if customer else None) or "zh_CN")
+    try:
+        effect = fx.MessageCustomer(
+            dedupe_key=f"reply:{order.id}:{event.id}",
+            subject=i18n.gettext("Reply about your order %(number)s", number=order.number),
+            body="\n\n".join([text, i18n.gettext("Follow your order and answer us: %(url)s", url=url)]))
+    finally:
+        i18n.reset_locale(token)
+    rows = apply_effects(session, [effect], order=order, actor=actor, now=now, source="reply")
+    sent = next((r for r in rows if isinstance(r, OutboxMessage)), None)
+    if sent is not None:
+        sent.payload = {**sent.payload, "link": url}  # the e-mail template renders the button
+        event.after = {"channel": sent.channel}
+    session.commit()
+    return sent.channel if sent is not None else None
