@@ -526,10 +526,13 @@ def _is_null(value: Value) -> bool:
     return isinstance(value, Const) and value.value is None
 
 
-def _number_of(value: Value) -> Any:
+def _number_of(value: Value, *, compared: bool = False) -> Any:
+    """A value as a double expression. A `compared` number is only compared, never computed with:
+    ±Infinity (10**400 in JSON, "Infinity" as text) is then a plain double on both databases;
+    in arithmetic it could make NaN, which SQLite turns into NULL, so it is refused there."""
     if isinstance(value, Const):
         number = to_number(value.value)
-        if isinstance(number, float) and (math.isnan(number) or math.isinf(number)):
+        if isinstance(number, float) and (math.isnan(number) or math.isinf(number) and not compared):
             raise NotCompilable("rule.compile.not_a_number", value=repr(value.value))
         return _lit_num(number)
     if value.kind == NUM:
@@ -564,7 +567,7 @@ def _relational(op: str, a: Value, b: Value) -> ColumnElement[bool]:
     guarded = _guarded_compare(op, a, b)
     if guarded is not None:
         return guarded
-    left, right = _number_of(a), _number_of(b)
+    left, right = _number_of(a, compared=True), _number_of(b, compared=True)
     as_double = _apply(op, left, right)
     decimal = _as_decimal_range(op, a, b)
     return as_double if decimal is None else _PgOrElse(decimal, as_double)
@@ -578,10 +581,10 @@ def _guarded_compare(op: str, a: Value, b: Value) -> ColumnElement[bool] | None:
     """
     if isinstance(a, Sql) and a.guarded is not None and isinstance(b, Const):
         guard, raw = a.guarded
-        compared = _apply(op, raw, _number_of(b))
+        compared = _apply(op, raw, _number_of(b, compared=True))
     elif isinstance(b, Sql) and b.guarded is not None and isinstance(a, Const):
         guard, raw = b.guarded
-        compared = _apply(op, _number_of(a), raw)
+        compared = _apply(op, _number_of(a, compared=True), raw)
     else:
         return None
     out = case((guard, compared), else_=false())
@@ -749,7 +752,7 @@ def _date_vs_bad_text(a: Value, b: Value) -> bool:
 def _number_equal(a: Value, b: Value) -> ColumnElement[bool]:
     if _is_nan_number(a) or _is_nan_number(b):
         return false()
-    return _number_of(a) == _number_of(b)
+    return _number_of(a, compared=True) == _number_of(b, compared=True)
 
 
 def _strict_equal(a: Value, b: Value) -> ColumnElement[bool]:
@@ -761,7 +764,7 @@ def _strict_equal(a: Value, b: Value) -> ColumnElement[bool]:
     if kind_a != kind_b:
         return false()
     if kind_a == "number":
-        return _number_of(a) == _number_of(b)
+        return _number_of(a, compared=True) == _number_of(b, compared=True)
     if kind_a == "bool":
         x, y = (a, b) if isinstance(a, Sql) else (b, a)
         if isinstance(y, Const):
@@ -825,7 +828,7 @@ def _contains(needle: Value, haystack: Value) -> ColumnElement[bool]:
 def _in_constant_list(needle: Value, items: list[Any]) -> ColumnElement[bool]:
     kind = needle.kind
     if kind == NUM:
-        values = [float(v) for v in items if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        values = [to_number(v) for v in items if isinstance(v, (int, float)) and not isinstance(v, bool)]
         return needle.expr.in_([_lit_num(v) for v in values]) if values else false()
     if kind in (STR, DATETEXT):
         values = [v for v in items if isinstance(v, str)]

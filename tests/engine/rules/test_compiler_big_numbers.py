@@ -15,9 +15,10 @@ from decimal import Decimal
 import pytest
 from rules_db import sales_order, sales_order_json
 from sqlalchemy.exc import DataError
-from test_compiler_differential import check
+from test_compiler_differential import CATALOGUE, CTX, check
 
 from engine.jsonlogic import evaluate, js_compare, js_equals, js_strict_equals, matches, to_number
+from engine.rules.compiler import NotCompilable, compile_condition
 
 P53 = 2**53  # 9007199254740992, the last integer before doubles skip odd numbers
 
@@ -139,3 +140,18 @@ def test_designed_numbers_beyond_the_double_range_agree(db, table, request):
              {"==": [{"var": "data.weight"}, 5]},
              {">=": [{"var": "data.weight"}, 2**1023]}, {"in": [{"var": "data.weight"}, [10**308, 5]]}]
     assert check(db, rows, rules, table) == len(rules)
+
+
+def test_infinite_constants_compare(db):
+    """10**400 is Infinity to the evaluator: compared with it, every number is smaller; computed
+    with it, the rule is refused (Infinity - Infinity is NaN, which SQLite makes NULL)."""
+    rows = [{"id": i, "number": f"SO-{i}", "status": "open", "amount": amount, "data": {"weight": weight}}
+            for i, (amount, weight) in enumerate([(Decimal(5), 5), (None, None), (Decimal(-P53), 1e308)], start=1)]
+    infinities = [10**400, -(10**400), "Infinity", "-Infinity"]
+    rules = [{op: [{"var": field}, c]} for op in ("<", ">=", "==", "===") for c in infinities
+             for field in ("amount", "data.weight")]
+    rules += [{"in": [{"var": field}, [10**400, 5]]} for field in ("amount", "data.weight")]
+    rules += [{"<": [-(10**400), {"var": "data.weight"}, 10**400]}]
+    assert check(db, rows, rules) == len(rules)
+    with pytest.raises(NotCompilable):
+        compile_condition({">": [{"+": [{"var": "amount"}, 10**400]}, 0]}, CATALOGUE, sales_order.c, CTX)
