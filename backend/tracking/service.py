@@ -27,6 +27,7 @@ from backend.orders import service as orders_service
 from backend.orders.models import Order, OrderEvent
 from backend.orders.schemas import OrderUpdate
 from backend.people.models import User
+from backend.rules import service as rules_service
 from backend.tracking import milestones as ms
 from backend.tracking.models import MilestoneSetting, TrackingLink
 from engine import effects as fx
@@ -283,6 +284,7 @@ def urge(session: Session, *, token: str, now: datetime) -> int:
     if last is not None and last > now - URGE_INTERVAL:
         minutes = max(1, int((now - last).total_seconds() // 60))
         raise GendanError("tracking.urge_too_soon", {"minutes": minutes}, status=429)
+    previous = {"urge_count": order.urge_count, "last_customer_contact_at": order.last_customer_contact_at}
     order.urge_count += 1
     order.last_customer_contact_at = now
     event = orders_service.record_event(session, order, type="urged", actor=None, now=now, actor_label="customer",
@@ -299,6 +301,9 @@ def urge(session: Session, *, token: str, now: datetime) -> int:
     apply_effects(session, [fx.Notify(dedupe_key=f"urge:order:{order.id}:{event.id}", user_ids=(order.owner_id,),
                                       title=title)],
                   order=order, actor=None, now=now, source="rule")
+    # no order update runs the change hooks here, so the rules hear of the urge directly
+    rules_service.evaluate_event_rules(session, order, changes=previous, actor=None, now=now, is_new=False,
+                                       events=[("customer_urged", None)])
     session.commit()
     return order.urge_count
 

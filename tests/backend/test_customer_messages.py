@@ -248,3 +248,17 @@ class TestPages:
         assert channel is None
         assert session.exec(select(OutboxMessage)).first() is None
         assert [m.text for m in customer_messages.list_messages(session, setup["order"].id)] == ["Noted."]
+
+
+class TestUrgeRaisesCustomerUrged:
+    def test_the_tracking_pages_urge_fires_a_customer_urged_rule(self, session, now, setup):
+        admin = load_actor(session, make_user(session, roles=["admin", "designer"]).id)
+        rules_service.save_draft(session, actor=admin, now=now, definition={
+            "key": "urged", "name": {"en": "Urged"}, "trigger": {"kind": "event", "events": ["customer_urged"]},
+            "condition": {">=": [{"var": "urge_count"}, 1]},
+            "actions": [{"type": "notify", "recipients": [{"kind": "owner"}], "title_template": "Urged"}]})
+        rules_service.publish_rule(session, actor=admin, key="urged", now=now)
+        rules_service.enable_rule(session, actor=admin, key="urged", confirm=True, now=now)
+        tracking_service.urge(session, token=setup["token"], now=now)
+        assert session.exec(select(RuleFiring.order_id, RuleFiring.trigger)).all() == [
+            (setup["order"].id, "customer_urged")]
