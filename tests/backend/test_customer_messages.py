@@ -138,7 +138,7 @@ def _post(client, source, secret, payload, *, signature=None):
 
 @pytest.fixture
 def mail_source(client, session, setup):
-    admin = make_user(session, roles=["admin"])
+    admin = make_user(session, roles=["admin"], username="mail.admin")
     session.commit()
     login(client, admin.username)
     resp = client.post("/api/v1/inbound-sources", json={"key": "mail", "name": "Mail gateway"})
@@ -166,6 +166,9 @@ class TestSignedWebhook:
         assert session.get(Order, setup["order"].id).last_customer_contact_at is not None
         assert [(d.is_accepted, d.outcome, d.order_id, d.external_id) for d in deliveries(session)] == [
             (True, "message", setup["order"].id, "MSG-1"), (True, "message", setup["order"].id, "W-77")]
+        login(client, "mail.admin")
+        log_page = client.get("/admin/inbound")
+        assert log_page.status_code == 200 and "客户留言" in log_page.text  # the outcome, in the admin's Chinese
 
     @pytest.mark.parametrize(("payload", "bad_signature", "status", "code"), [
         ({"number": "MSG-1", "text": "hi"}, True, 401, "inbound.signature_invalid"),
