@@ -265,3 +265,32 @@ class TestUrgeRaisesCustomerUrged:
         tracking_service.urge(session, token=setup["token"], now=now)
         assert session.exec(select(RuleFiring.order_id, RuleFiring.trigger)).all() == [
             (setup["order"].id, "customer_urged")]
+
+
+class TestApi:
+    def test_staff_read_the_conversation_and_reply_over_the_api(self, client, session, now, setup):
+        customer_messages.send_from_tracking(session, token=setup["token"], text="Invoice please", contact=None,
+                                             now=now)
+        login(client, setup["rep"].username)
+        url = f"/api/v1/orders/{setup['order'].id}/messages"
+        empty = client.post(url, json={"text": " "})
+        assert empty.status_code == 422 and empty.json()["error"]["code"] == "validation.failed"
+        sent = client.post(url, json={"text": "Sent today."})
+        assert (sent.status_code, sent.json()) == (201, {"channel": "email"})
+        listed = client.get(url).json()
+        assert [(m["is_from_customer"], m["text"], m["who"]) for m in listed] == [
+            (True, "Invoice please", None), (False, "Sent today.", "Rep Wu")]
+
+    def test_someone_who_cannot_see_the_order_reads_nothing(self, client, session, setup):
+        stranger = make_user(session, roles=["sales"], username="msg.stranger")
+        session.commit()
+        login(client, stranger.username)
+        resp = client.get(f"/api/v1/orders/{setup['order'].id}/messages")
+        assert resp.status_code == 404
+        assert client.post(f"/api/v1/orders/{setup['order'].id}/messages", json={"text": "hi"}).status_code == 404
+
+    def test_the_link_api_keeps_its_paths(self, client, session, setup):
+        login(client, setup["rep"].username)
+        made = client.post(f"/api/v1/orders/{setup['order'].id}/tracking-link")
+        assert made.status_code == 200 and made.json()["token"] == setup["token"]
+        assert client.delete(f"/api/v1/orders/{setup['order'].id}/tracking-link").json() == {"revoked": 1}
