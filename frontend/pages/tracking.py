@@ -58,7 +58,8 @@ def _page(request: Request, session, token: str, *, block: str | None = None, me
 
 @router.get("/t/{token}")
 def tracking_page(request: Request, session: DbSession, token: str):
-    block = "status" if is_htmx(request) and request.headers.get("HX-Target") == "tracking-status" else None
+    target = request.headers.get("HX-Target") if is_htmx(request) else None
+    block = {"tracking-status": "status", "tracking-conversation": "conversation"}.get(target or "")
     return _page(request, session, token, block=block)
 
 

@@ -294,3 +294,11 @@ class TestApi:
         made = client.post(f"/api/v1/orders/{setup['order'].id}/tracking-link")
         assert made.status_code == 200 and made.json()["token"] == setup["token"]
         assert client.delete(f"/api/v1/orders/{setup['order'].id}/tracking-link").json() == {"revoked": 1}
+
+
+class TestConversationRefresh:
+    def test_the_conversation_refreshes_alone(self, client, session, now, setup):
+        customer_messages.reply(session, actor=setup["actor"], order_id=setup["order"].id, text="Ready.", now=now)
+        resp = client.get(f"/t/{setup['token']}", headers={"HX-Request": "true", "HX-Target": "tracking-conversation"})
+        assert resp.status_code == 200 and "Ready." in resp.text and "Rep Wu answered" in resp.text
+        assert resp.text.lstrip().startswith('<div id="tracking-conversation"') and "<form" not in resp.text
