@@ -35,6 +35,12 @@ TEMPLATES = (("subject_template", "subject"), ("title_template", "title"), ("bod
              ("reason_template", "reason"))
 # Effect attributes that hold user ids, shown as display names.
 PEOPLE = ("assignee_ids", "cc_user_ids", "user_ids")
+# How the designer names each assignee kind (the same msgids as its pickers), for problem sentences.
+ASSIGNEE_LABELS = {
+    "user": "A user", "role": "Everyone with a role", "owner": "The order owner", "owner_manager": "The owner's manager",
+    "current_approver": "The current approver", "current_approver_manager": "The current approver's manager",
+    "recipients": "Recipients",
+}
 
 
 def _require_designer(actor: Actor) -> None:
@@ -69,7 +75,10 @@ def _names(session: Session, ids: set[int]) -> dict[int, str]:
 
 
 def _problem(code: str, params: dict[str, Any]) -> PreviewProblem:
-    return PreviewProblem(code=code, params=params, message=i18n.translate_error(code, params))
+    shown = dict(params)
+    if shown.get("assignee") in ASSIGNEE_LABELS:
+        shown["assignee"] = i18n.gettext(ASSIGNEE_LABELS[shown["assignee"]])
+    return PreviewProblem(code=code, params=params, message=i18n.translate_error(code, shown))
 
 
 def _texts(action: Any, context: dict[str, Any]) -> dict[str, str]:
