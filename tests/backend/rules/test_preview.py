@@ -7,12 +7,45 @@ from datetime import timedelta
 
 import pytest
 
+from backend.auth.actor import Actor
 from backend.errors import GendanError
+from backend.inbox.models import InboxItem
 from backend.rules import preview
-from tests.backend.rules.test_service import actor_of, approval_timeout, org, waiting_order  # noqa: F401
 from tests.conftest import login
 from tests.factories.orders import make_order
-from tests.factories.people import make_user
+from tests.factories.people import make_department, make_user
+
+
+def actor_of(user, *roles) -> Actor:
+    return Actor(user_id=user.id, username=user.username, display_name=user.display_name,
+                 roles=frozenset(roles or ("sales",)), department_id=user.department_id)
+
+
+def approval_timeout(**overrides):
+    rule = {"key": "approval_timeout", "name": {"zh": "审批超时", "en": "Approval time-out"}, "trigger": {"kind": "time"},
+            "condition": {"and": [{"==": [{"var": "stage"}, "approval"]}, {">": [{"var": "hours_in_stage"}, 24]}]},
+            "actions": [], "firing": {"mode": "once_per_episode"}}
+    return {**rule, **overrides}
+
+
+@pytest.fixture
+def org(session):
+    """An approver whose department head is Boss, a sales rep without a manager, an admin."""
+    boss = make_user(session, roles=("approver",), display_name="Boss")
+    approver = make_user(session, roles=("approver",), department=make_department(session, head=boss),
+                         display_name="Approver")
+    rep = make_user(session, roles=("sales",), display_name="Rep")
+    admin = make_user(session, roles=("admin", "designer"), display_name="Admin")
+    return {"approver": approver, "rep": rep, "admin": actor_of(admin, "admin", "designer")}
+
+
+def waiting_order(session, org, now, hours):
+    """An order in approval for `hours`, with an open approval to-do for the approver."""
+    order = make_order(session, owner=org["rep"], stage="approval", at=now - timedelta(hours=hours))
+    session.add(InboxItem(dedupe_key=f"flow:approval:{order.id}", order_id=order.id, assignee_id=org["approver"].id,
+                          kind="approval", title="Approve", created_at=now))
+    session.flush()
+    return order
 
 
 def every_action(**overrides):
@@ -33,7 +66,7 @@ def every_action(**overrides):
     return approval_timeout(actions=actions, **overrides)
 
 
-def test_every_action_renders_on_the_order(session, org, now):  # noqa: F811
+def test_every_action_renders_on_the_order(session, org, now):
     order = waiting_order(session, org, now, 30)
     result = preview.preview_rule(session, actor=org["admin"], definition=every_action(), order=order.number, now=now)
     assert result.number == order.number and [a.type for a in result.actions] == [
@@ -55,7 +88,7 @@ def test_every_action_renders_on_the_order(session, org, now):  # noqa: F811
     assert all(not a.problems for a in result.actions if a.type != "escalate")
 
 
-def test_a_missing_field_is_a_translated_problem_under_its_action(session, org, now):  # noqa: F811
+def test_a_missing_field_is_a_translated_problem_under_its_action(session, org, now):
     from backend import i18n
     from backend.rules import messages
 
@@ -75,7 +108,7 @@ def test_a_missing_field_is_a_translated_problem_under_its_action(session, org, 
     assert result.actions[4].problems[0].message == "此订单找不到符合“负责人的主管”的处理人。"
 
 
-def test_the_first_order_is_the_default_and_unknown_orders_are_refused(session, org, now):  # noqa: F811
+def test_the_first_order_is_the_default_and_unknown_orders_are_refused(session, org, now):
     first = make_order(session, owner=org["rep"], stage="draft", at=now - timedelta(days=1))
     assert preview.first_order_number(session) is not None
     result = preview.preview_rule(session, actor=org["admin"], definition=every_action(), order="", now=now)
