@@ -86,7 +86,7 @@ def list_messages(session: Session, order_id: int) -> list[MessageView]:
                                                    OrderEvent.type.in_((RECEIVED, REPLIED)))
                           .order_by(OrderEvent.at, OrderEvent.id)).scalars().all()
     names = dict(session.exec(select(User.id, User.display_name).where(
-        User.id.in_({e.actor_id for e in events if e.actor_id}))).all()) if events else {}
+        User.id.in_(sorted({e.actor_id for e in events if e.actor_id})))).all()) if events else {}
     out = []
     for e in events:
         after = e.after or {}
