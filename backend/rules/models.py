@@ -26,6 +26,10 @@ class RuleDefinitionRow(VersionedDefinition, table=True):
     is_time_rule: bool = False
     is_event_only: bool = False  # the condition does not compile to SQL
     last_scan_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The scan's bit for this version while enabled (backend/rules/scan.py). None until the first
+    # scan after enabling or publishing; `scan_ready` once a whole scan has recorded its matches.
+    scan_slot: int | None = None
+    scan_ready: bool = False
 
 
 class RuleFiring(SQLModel, table=True):
@@ -62,3 +66,15 @@ class RuleOrderState(SQLModel, table=True):
     active: bool = False
     last_fired_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     fired_count: int = 0
+
+
+class RuleOrderMask(SQLModel, table=True):
+    """Which enabled time rules matched an order at the last scan, as bit words ("w0,w1,...": rule
+    slot s is bit s % 62 of word s // 62). The scan compares these with the words it computes now
+    and looks only at orders whose words differ: in steady state a handful per minute. No row: no
+    rule matched."""
+
+    __tablename__ = "rule_order_mask"
+
+    order_id: int = Field(foreign_key="sales_order.id", primary_key=True, sa_column_kwargs={"autoincrement": False})
+    words: str = Field(max_length=2000)

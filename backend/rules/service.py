@@ -14,13 +14,15 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from backend.auth.actor import Actor
+from backend.customers.models import Customer
 from backend.effects import apply_effects
 from backend.errors import GendanError
+from backend.flows.models import FlowInstance
 from backend.forms.models import FormDefinitionRow
 from backend.inbox.models import InboxItem
 from backend.notify.models import OutboxMessage
@@ -234,6 +236,7 @@ def publish_rule(session: Session, *, actor: Actor, key: str, now: datetime) -> 
         if row.status == "published":
             was_enabled = row.enabled
             row.status, row.enabled, row.updated_at = "retired", False, now
+            row.scan_slot, row.scan_ready = None, False
     session.flush()
     draft.status = "published"
     draft.enabled = was_enabled
@@ -286,6 +289,7 @@ def enable_rule(session: Session, *, actor: Actor, key: str, confirm: bool = Fal
         raise GendanError("rule.confirm_required", {"warnings": ", ".join(w.code for w in warnings)}, status=409,
                           fields={w.path: (w.code, w.params) for w in warnings})
     row.enabled = True
+    row.scan_slot, row.scan_ready = None, False  # the scan records a fresh baseline
     row.definition = rule.model_copy(update={"enabled": True}).model_dump(mode="json")
     row.updated_at = now
     session.flush()
@@ -298,6 +302,7 @@ def disable_rule(session: Session, *, actor: Actor, key: str, now: datetime) -> 
     _require_admin(actor)
     row = _published(session, key, for_update=True)
     row.enabled = False
+    row.scan_slot, row.scan_ready = None, False  # frees the scan's slot
     row.definition = {**row.definition, "enabled": False}
     row.updated_at = now
     session.flush()
@@ -319,23 +324,40 @@ def validate_definition(session: Session, *, actor: Actor, definition: dict[str,
 # --- matching --------------------------------------------------------------------------------
 
 
-def _scope_clause(rule: RuleDefinition) -> Any:
+def scope_clause(rule: RuleDefinition) -> Any:
+    """The rule's scope over the order table: statuses, forms, flows the order runs (or ran) in,
+    its customer's tier."""
     parts = []
     if rule.scope.statuses:
         parts.append(ORDER.c.status.in_(rule.scope.statuses))
     if rule.scope.form_keys:
         parts.append(ORDER.c.form_key.in_(rule.scope.form_keys))
+    if rule.scope.flow_keys:
+        parts.append(exists(select(FlowInstance.id).where(FlowInstance.order_id == ORDER.c.id,
+                                                          FlowInstance.flow_key.in_(rule.scope.flow_keys))))
+    if rule.scope.customer_tiers:
+        parts.append(ORDER.c.customer_id.in_(select(Customer.id).where(Customer.tier.in_(rule.scope.customer_tiers))))
     return and_(*parts) if parts else ORDER.c.id.is_not(None)
 
 
-def _in_scope(rule: RuleDefinition, order: Order) -> bool:
-    if rule.scope.statuses and order.status not in rule.scope.statuses:
+def in_scope(session: Session, rule: RuleDefinition, order: Order) -> bool:
+    """`scope_clause` for one order in memory (the event path)."""
+    scope = rule.scope
+    if scope.statuses and order.status not in scope.statuses:
         return False
-    return not (rule.scope.form_keys and order.form_key not in rule.scope.form_keys)
+    if scope.form_keys and order.form_key not in scope.form_keys:
+        return False
+    if scope.flow_keys and session.exec(select(FlowInstance.id).where(
+            FlowInstance.order_id == order.id, FlowInstance.flow_key.in_(scope.flow_keys)).limit(1)).first() is None:
+        return False
+    if scope.customer_tiers:
+        customer = session.get(Customer, order.customer_id) if order.customer_id is not None else None
+        return customer is not None and customer.tier in scope.customer_tiers
+    return True
 
 
 def _count_matches(session: Session, rule: RuleDefinition, catalogue: Catalogue, ctx: FactContext) -> tuple[int, int]:
-    scope = _scope_clause(rule)
+    scope = scope_clause(rule)
     total = session.exec(select(func.count()).select_from(ORDER).where(scope)).scalar_one()
     try:
         condition = compile_condition(rule.condition, catalogue, ORDER.c, ctx)
@@ -348,7 +370,7 @@ def _count_matches(session: Session, rule: RuleDefinition, catalogue: Catalogue,
 def matching_order_ids(session: Session, rule: RuleDefinition, catalogue: Catalogue, ctx: FactContext,
                        *, limit: int | None = None) -> tuple[list[int], int, bool]:
     """(ids of matching orders in scope, how many match, whether SQL was used)."""
-    scope = _scope_clause(rule)
+    scope = scope_clause(rule)
     try:
         condition = compile_condition(rule.condition, catalogue, ORDER.c, ctx)
     except NotCompilable:
@@ -448,18 +470,6 @@ def _state_of(row: RuleOrderState | None) -> FiringState | None:
                        fired_count=row.fired_count)
 
 
-def candidates_clause(rule: RuleDefinition, now: datetime) -> Any:
-    """Orders whose state lets the policy fire now (the scan filters in SQL, decide_firing confirms)."""
-    mode = rule.firing.mode
-    if mode == "once_per_order":
-        return or_(STATE.c.id.is_(None), STATE.c.fired_count == 0)
-    if mode == "once_per_episode":
-        return or_(STATE.c.id.is_(None), STATE.c.active == false())
-    from datetime import timedelta
-
-    return or_(STATE.c.last_fired_at.is_(None), STATE.c.last_fired_at <= now - timedelta(hours=rule.firing.every_hours))
-
-
 def evaluate_event_rules(session: Session, order: Order, *, changes: dict[str, Any], actor: Actor | None,
                          now: datetime, is_new: bool, events: list[tuple[str, Any]] | None = None) -> None:
     """Order hook: enabled event rules whose trigger matches this change, evaluated in process.
@@ -482,7 +492,7 @@ def evaluate_event_rules(session: Session, order: Order, *, changes: dict[str, A
         rule = load_rule(row.definition)
         trigger = rule.trigger
         hit = [e for e, detail in events if e in trigger.events and _detail_matches(e, detail, trigger)]
-        if not hit or not _in_scope(rule, order):
+        if not hit or not in_scope(session, rule, order):
             continue
         facts = facts or build_facts(order_values(order), catalogue, ctx)
         state_row = session.exec(select(RuleOrderState).where(RuleOrderState.rule_key == rule.key,

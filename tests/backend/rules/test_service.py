@@ -17,7 +17,6 @@ from backend.orders.schemas import OrderUpdate
 from backend.rules import service, tasks
 from backend.rules.models import RuleDefinitionRow, RuleFiring
 from tests.factories.orders import make_order
-from tests.factories.people import make_department, make_user
 
 
 def actor_of(user, *roles) -> Actor:
@@ -40,17 +39,6 @@ def approval_timeout(**overrides):
     }
     rule.update(overrides)
     return rule
-
-
-@pytest.fixture
-def org(session):
-    boss = make_user(session, roles=("approver",), display_name="Boss")
-    dept = make_department(session, name="Approvals", head=boss)
-    approver = make_user(session, roles=("approver",), department=dept, display_name="Approver")
-    rep = make_user(session, roles=("sales",), display_name="Rep")
-    admin = make_user(session, roles=("admin", "designer"), display_name="Admin")
-    session.flush()
-    return {"boss": boss, "approver": approver, "rep": rep, "admin": actor_of(admin, "admin", "designer")}
 
 
 def waiting_order(session, org, now, hours, stage="approval"):
@@ -174,12 +162,8 @@ class TestScan:
         waiting_order(session, org, now, 1)
         publish_and_enable(session, org["admin"], approval_timeout(), now)
         session.commit()
-        row = session.exec(select(RuleDefinitionRow).where(RuleDefinitionRow.status == "published")).scalars().one()
-        nested = connection.begin_nested()  # stands for the scan's own transaction, killed before commit
-        from backend.db import new_session
-
-        with new_session(connection) as crashed:
-            assert tasks.scan_rule(crashed, crashed.get(RuleDefinitionRow, row.id), now) == 1
+        nested = connection.begin_nested()  # stands for the scan's transactions, killed before commit
+        assert tasks.scan_time_rules(connection, now) == 1
         nested.rollback()
         session.expire_all()
         assert todos(session, late) == []

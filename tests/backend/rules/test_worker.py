@@ -25,7 +25,7 @@ from backend.db import make_engine
 from backend.inbox.models import InboxItem
 from backend.migrate import upgrade
 from backend.rules import service, tasks
-from backend.rules.models import RuleDefinitionRow, RuleFiring
+from backend.rules.models import RuleFiring
 from tests.backend.rules.test_service import actor_of, approval_timeout
 from tests.conftest import PG_URL, _pg_available
 from tests.factories.orders import make_order
@@ -116,24 +116,24 @@ def test_two_workers_on_postgresql_fire_each_alert_once(tmp_path):
         assert sum(results) == ORDERS
         _assert_exactly_once(engine)
 
-        # even when both ignore the lock and scan the same rule at once, the unique key holds
+        # even when both ignore the lock and scan at once, the unique key holds
         with Session(engine) as session:
             session.execute(sa.delete(RuleFiring))
             session.execute(sa.delete(InboxItem).where(InboxItem.source == "rule"))
             session.execute(sa.text("DELETE FROM rule_order_state"))
+            session.execute(sa.text("DELETE FROM rule_order_mask"))
+            session.execute(sa.text("UPDATE rule_definition SET scan_slot = NULL, scan_ready = false, last_scan_at = NULL"))
             session.commit()
 
         def unlocked():
             barrier.wait()
-            with Session(engine, expire_on_commit=False) as session:
-                row = session.exec(select(RuleDefinitionRow).where(RuleDefinitionRow.enabled.is_(True))).scalars().one()
+            try:
                 try:
-                    results.append(tasks.scan_rule(session, row, NOW))
-                    session.commit()
-                except sa.exc.IntegrityError:  # lost the race on a rule_order_state row: rerun once
-                    session.rollback()
-                    results.append(tasks.scan_rule(session, row, NOW))
-                    session.commit()
+                    results.append(tasks.scan_time_rules(engine, NOW, lock=False))
+                except sa.exc.IntegrityError:  # lost the race on a state or mask row: the rerun finishes the job
+                    results.append(tasks.scan_time_rules(engine, NOW, lock=False))
+            except Exception as exc:  # surfaced below
+                errors.append(exc)
 
         results.clear()
         threads = [threading.Thread(target=unlocked) for _ in range(2)]
@@ -141,6 +141,7 @@ def test_two_workers_on_postgresql_fire_each_alert_once(tmp_path):
             t.start()
         for t in threads:
             t.join(60)
+        assert errors == []
         _assert_exactly_once(engine)
     finally:
         engine.dispose()
@@ -163,17 +164,20 @@ CHILD = textwrap.dedent("""
             time.sleep(120)  # the parent kills us here, with 50 firings flushed but not committed
         return result
     service.fire = slow_fire
+    tasks.CHUNK = int(sys.argv[3])
     tasks.scan_time_rules(make_engine(sys.argv[1]), datetime.fromisoformat(sys.argv[2]))
 """)
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
-def test_worker_killed_mid_scan_then_restarted(kind, tmp_path):
+@pytest.mark.parametrize("chunk", [500, 20])
+def test_worker_killed_mid_scan_then_restarted(kind, chunk, tmp_path):
+    """Killed at the 50th firing: with chunks of 20 orders, two chunks (40 firings) had committed."""
     url = _fresh_database(kind, tmp_path)
     engine = make_engine(url)
     try:
         _seed(engine)
-        child = subprocess.Popen([sys.executable, "-c", CHILD, url, NOW.isoformat()], cwd=ROOT,
+        child = subprocess.Popen([sys.executable, "-c", CHILD, url, NOW.isoformat(), str(chunk)], cwd=ROOT,
                                  stdout=subprocess.PIPE, text=True)
         try:
             line = child.stdout.readline()
@@ -185,9 +189,10 @@ def test_worker_killed_mid_scan_then_restarted(kind, tmp_path):
                 child.kill()
         time.sleep(0.2)
         with engine.connect() as conn:
-            assert conn.execute(select(func.count()).select_from(RuleFiring)).scalar_one() == 0
-        # the restarted worker's next scan does the whole job, once
-        assert tasks.scan_time_rules(engine, NOW + timedelta(minutes=1)) == ORDERS
+            committed = conn.execute(select(func.count()).select_from(RuleFiring)).scalar_one()
+        assert committed == (50 // chunk) * chunk
+        # the restarted worker's next scan does the rest of the job, once
+        assert tasks.scan_time_rules(engine, NOW + timedelta(minutes=1)) == ORDERS - committed
         assert tasks.scan_time_rules(engine, NOW + timedelta(minutes=2)) == 0
         _assert_exactly_once(engine)
     finally:
