@@ -221,9 +221,11 @@ def build_timeline(session: Session, events: list[OrderEventRead], *, currency: 
                                       _fmt(key, value, **kw)))
         label = i18n.gettext(EVENT_LABELS[e.type]) if e.type in EVENT_LABELS else e.type
         who = e.actor_name or i18n.gettext("system")
-        if e.type == tracking_messages.RECEIVED:
-            contact = (e.after or {}).get("contact")
-            who = i18n.gettext("Customer (%(contact)s)", contact=contact) if contact else i18n.gettext("Customer")
+        contact = (e.after or {}).get("contact") if e.type == tracking_messages.RECEIVED else None
+        if contact:
+            who = i18n.gettext("Customer (%(contact)s)", contact=contact)
+        elif e.actor_id is None and e.actor_name == "customer":  # the tracking page's label (urges too)
+            who = i18n.gettext("Customer")
         entries.append(TimelineEntry(type=e.type, label=label, at=e.at, who=who, changes=changes, note=e.note))
     return entries
 

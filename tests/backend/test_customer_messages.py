@@ -225,9 +225,11 @@ class TestPages:
                                                                                     setup):
         customer_messages.send_from_tracking(session, token=setup["token"], text="Is it ready?", contact=None,
                                              now=now)
+        tracking_service.urge(session, token=setup["token"], now=now)
         login(client, setup["rep"].username)
         page = client.get(f"/orders/{setup['order'].id}")
         assert "Is it ready?" in page.text and "Customer message" in page.text
+        assert '<span class="who">Customer</span>' in page.text and '<span class="who">customer</span>' not in page.text
         empty = client.post(f"/orders/{setup['order'].id}/messages", data={"text": "  "})
         assert empty.status_code == 422 and "Please write your message." in empty.text
         resp = client.post(f"/orders/{setup['order'].id}/messages", data={"text": "Ships Friday."},
