@@ -39,7 +39,7 @@ def test_invalid_template_on_a_phone_in_chinese(page: Page, base_url, seed):
     preview = message.get_by_role("status", name="预览")
     expect(preview).to_contain_text("主题: 订单 PH-0001")
     expect(preview.locator(".rd-problem")).to_contain_text("模板引用了不存在的字段")
-    expect(preview.locator(".rd-problem")).to_be_in_viewport()
+    expect(preview.locator(".rd-problem")).to_be_visible()
 
     page.get_by_role("button", name="检查").click()
     expect(message.locator(".rd-problem")).to_contain_text("模板引用了不存在的字段")
