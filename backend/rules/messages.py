@@ -20,6 +20,7 @@ MESSAGES: dict[str, str] = {
     "rule.time_condition_not_compilable": "A time rule's condition must run as a database scan (%(reason)s); use an event trigger or simplify it.",
     "rule.trigger_without_events": "Choose at least one event that triggers the rule.",
     "rule.every_hours_missing": "Set after how many hours the rule may fire again.",
+    "rule.every_time_needs_events": "Firing on every event needs an event trigger; a time rule would fire at every scan.",
     "rule.no_actions": "Add at least one action.",
     "rule.assignee_user_missing": "Choose the user.",
     "rule.assignee_role_missing": "Choose the role.",

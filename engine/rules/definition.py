@@ -150,10 +150,12 @@ Action = Annotated[
 
 class FiringPolicy(_Frozen):
     """once_per_order: at most once ever; once_per_episode: again only after the condition was
-    false in between; every_n_hours: while true, at most every `every_hours`. With `quiet_hours`,
+    false in between; every_n_hours: while true, at most every `every_hours`; every_time: on each
+    event the rule hears while the condition holds (event rules only: "a to-do for every customer
+    message"). With `quiet_hours`,
     firings outside the business calendar's working time wait for the next working moment."""
 
-    mode: Literal["once_per_order", "once_per_episode", "every_n_hours"] = "once_per_episode"
+    mode: Literal["once_per_order", "once_per_episode", "every_n_hours", "every_time"] = "once_per_episode"
     every_hours: float | None = Field(default=None, gt=0)
     quiet_hours: bool = False
 

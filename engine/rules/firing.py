@@ -68,6 +68,8 @@ def decide_firing(
     elif policy.mode == "once_per_episode":
         if state.active:
             return FiringDecision(False, state, state.episode, "same_episode")
+    elif policy.mode == "every_time":
+        pass  # each event is its own episode
     else:
         every = timedelta(hours=policy.every_hours or 0)
         if state.last_fired_at is not None and now - state.last_fired_at < every:

@@ -98,6 +98,8 @@ def validate(rule: RuleDefinition, catalogue: Catalogue) -> list[Issue]:
                 issues.append(Issue(f"trigger.fields.{index}", "logic.unknown_field", {"field": name}))
     if rule.firing.mode == "every_n_hours" and rule.firing.every_hours is None:
         issues.append(Issue("firing.every_hours", "rule.every_hours_missing", {}))
+    if rule.firing.mode == "every_time" and not isinstance(rule.trigger, EventTrigger):
+        issues.append(Issue("firing.mode", "rule.every_time_needs_events", {}))
     if not rule.actions:
         issues.append(Issue("actions", "rule.no_actions", {}))
     for index, action in enumerate(rule.actions):

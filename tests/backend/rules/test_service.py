@@ -242,6 +242,25 @@ class TestEventPath:
         assert "big" in session.get(Order, order.id).tags
 
 
+    def test_every_time_rule_fires_on_each_event(self, session, org, now):
+        order = make_order(session, owner=org["rep"], stage="production", at=now - timedelta(days=1))
+        definition = {
+            "key": "each_message", "name": {"en": "Each message"},
+            "trigger": {"kind": "event", "events": ["inbound_message"]}, "condition": True,
+            "actions": [{"type": "create_todo", "assignee": {"kind": "owner"},
+                         "title_template": "Answer the customer of {{ order.number }}"}],
+            "firing": {"mode": "every_time"},
+        }
+        publish_and_enable(session, org["admin"], definition, now, confirm=True)
+        for minute in range(3):
+            service.evaluate_event_rules(session, order, changes={}, actor=None, now=now + timedelta(minutes=minute),
+                                         is_new=False, events=[("inbound_message", None)])
+        episodes = session.exec(select(RuleFiring.episode).where(RuleFiring.order_id == order.id)
+                                .order_by(RuleFiring.episode)).scalars().all()
+        assert episodes == [1, 2, 3]
+        assert len(todos(session, order)) == 3
+
+
 class TestCatalogue:
     def test_designed_fields_come_from_published_forms(self, session, org, now):
         from backend.forms.models import FormDefinitionRow

@@ -137,6 +137,12 @@ class TestValidate:
             ("actions", "rule.no_actions"),
         }
 
+    def test_every_time_is_for_event_rules_only(self):
+        issues = validate(rule(firing={"mode": "every_time"}), CATALOGUE)
+        assert ("firing.mode", "rule.every_time_needs_events") in codes(issues)
+        event_rule = rule(firing={"mode": "every_time"}, trigger={"kind": "event", "events": ["inbound_message"]})
+        assert "rule.every_time_needs_events" not in {c for _, c in codes(validate(event_rule, CATALOGUE))}
+
     def test_compile_check(self):
         assert compile_check(APPROVAL_TIMEOUT["condition"], CATALOGUE) is None
         assert (
@@ -202,6 +208,15 @@ class TestDecideFiring:
         d3 = decide_firing(policy, d2.state, True, NOW + timedelta(hours=4))
         assert [d.fire for d in (d1, d2, d3)] == [True, False, True]
         assert d3.episode == 2
+
+    def test_every_time_fires_on_each_event_as_a_new_episode(self):
+        policy = FiringPolicy(mode="every_time")
+        d1 = decide_firing(policy, None, True, NOW)
+        d2 = decide_firing(policy, d1.state, True, NOW)
+        d3 = decide_firing(policy, d2.state, False, NOW)
+        d4 = decide_firing(policy, d3.state, True, NOW)
+        assert [d.fire for d in (d1, d2, d3, d4)] == [True, True, False, True]
+        assert [d1.episode, d2.episode, d4.episode] == [1, 2, 3]
 
     def test_quiet_hours_defer_to_the_next_working_moment(self):
         policy = FiringPolicy(mode="once_per_episode", quiet_hours=True)
