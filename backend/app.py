@@ -82,6 +82,9 @@ def _optional_routers() -> list:
     from backend.ingest.router import router as ingest_router
 
     routers.append(ingest_router)
+    from backend.audit.router import router as audit_router
+
+    routers.append(audit_router)
     return routers
 
 

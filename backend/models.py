@@ -1,5 +1,6 @@
 """Imports every domain's tables so `SQLModel.metadata` is complete (alembic, tests)."""
 
+from backend.audit.models import AuditEvent  # noqa: F401
 from backend.auth.models import ApiKey, LoginAttempt  # noqa: F401
 from backend.customers.models import Customer  # noqa: F401
 from backend.flows.models import FlowDefinitionRow, FlowInstance, FlowTimer  # noqa: F401
