@@ -18,6 +18,7 @@ from sqlalchemy import and_, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from backend.audit import service as audit
 from backend.auth.actor import Actor
 from backend.customers.models import Customer
 from backend.effects import apply_effects
@@ -243,6 +244,7 @@ def publish_rule(session: Session, *, actor: Actor, key: str, now: datetime) -> 
     draft.is_event_only = compile_check(rule.condition, catalogue) is not None
     draft.definition = rule.model_copy(update={"status": "published", "enabled": was_enabled}).model_dump(mode="json")
     draft.published_at = draft.updated_at = now
+    audit.record(session, actor, "rule", key, "publish", {}, {"version": draft.version, "enabled": was_enabled}, now)
     session.flush()
     read = _to_read(draft)
     session.commit()
@@ -288,6 +290,7 @@ def enable_rule(session: Session, *, actor: Actor, key: str, confirm: bool = Fal
     if warnings and not confirm:
         raise GendanError("rule.confirm_required", {"warnings": ", ".join(w.code for w in warnings)}, status=409,
                           fields={w.path: (w.code, w.params) for w in warnings})
+    audit.record(session, actor, "rule", key, "enable", {"enabled": row.enabled}, {"enabled": True, "version": row.version}, now)
     row.enabled = True
     row.scan_slot, row.scan_ready = None, False  # the scan records a fresh baseline
     row.definition = rule.model_copy(update={"enabled": True}).model_dump(mode="json")
@@ -301,6 +304,7 @@ def enable_rule(session: Session, *, actor: Actor, key: str, confirm: bool = Fal
 def disable_rule(session: Session, *, actor: Actor, key: str, now: datetime) -> RuleRead:
     _require_admin(actor)
     row = _published(session, key, for_update=True)
+    audit.record(session, actor, "rule", key, "disable", {"enabled": row.enabled}, {"enabled": False, "version": row.version}, now)
     row.enabled = False
     row.scan_slot, row.scan_ready = None, False  # frees the scan's slot
     row.definition = {**row.definition, "enabled": False}
