@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from backend.audit import service as audit
 from backend.auth.actor import Actor
 from backend.errors import GendanError
 from backend.flows import messages
@@ -186,6 +187,8 @@ def publish_flow(session: Session, *, actor: Actor, key: str, now: datetime) -> 
     draft.status = "published"
     draft.published_at = now
     draft.updated_at = now
+    audit.record(session, actor, "flow", key, "publish", {"version": previous.version if previous else None},
+                 {"version": draft.version}, now)
     session.commit()
     return to_read(session, draft)
 

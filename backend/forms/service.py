@@ -17,6 +17,7 @@ from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
 from backend import i18n
+from backend.audit import service as audit
 from backend.auth.actor import Actor
 from backend.customers.models import Customer
 from backend.errors import GendanError
@@ -178,6 +179,8 @@ def publish_form(session: Session, *, actor: Actor, key: str = DEFAULT_FORM_KEY,
     draft.status = "published"
     draft.published_at = now
     draft.updated_at = now
+    audit.record(session, actor, "form", key, "publish", {"version": current.version if current else None},
+                 {"version": draft.version}, now)
     session.flush()
     read = _to_read(draft)
     session.commit()
