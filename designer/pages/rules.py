@@ -29,7 +29,7 @@ from backend.rules import preview, service
 from engine.facts import Catalogue
 from engine.rules.classics import CLASSIC_RULES, classic_rule
 from engine.rules.validate import _READ_ONLY as READ_ONLY_FIELDS
-from frontend.pages.common import N_, STATUS_LABELS, PageActor, role_label
+from frontend.pages.common import N_, STAGE_LABELS, STATUS_LABELS, PageActor, role_label
 from frontend.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -79,6 +79,22 @@ def _published(session, table, locale: str) -> list[dict[str, str]]:
     return out
 
 
+def _stages(session, locale: str) -> list[dict[str, str]]:
+    """The fixed stages, then the steps of published flows (an order's stage is a flow node key)."""
+    out = [{"value": k, "label": i18n.gettext(v)} for k, v in STAGE_LABELS.items()]
+    seen = set(STAGE_LABELS)
+    rows = session.exec(select(FlowDefinitionRow.definition).where(FlowDefinitionRow.status == "published")
+                        .order_by(FlowDefinitionRow.key)).scalars()
+    for definition in rows:
+        for node in (definition or {}).get("nodes", ()):
+            key = node.get("key")
+            if key and key not in seen and node.get("type") not in ("start", "end"):
+                seen.add(key)
+                name = _localized(node.get("name"), key, locale)
+                out.append({"value": key, "label": key if name == key else f"{name} ({key})"})
+    return out
+
+
 def _choices(session, locale: str) -> dict[str, Any]:
     """What the builder's pickers offer (labels translated here, values as the engine stores them)."""
     users = session.exec(select(User.id, User.display_name, User.username).where(User.is_active)
@@ -90,6 +106,7 @@ def _choices(session, locale: str) -> dict[str, Any]:
         "flows": _published(session, FlowDefinitionRow, locale),
         "tiers": [{"value": k, "label": i18n.gettext(v)} for k, v in TIERS.items()],
         "statuses": [{"value": k, "label": i18n.gettext(v)} for k, v in STATUS_LABELS.items()],
+        "stages": _stages(session, locale),
         "first_order": preview.first_order_number(session) or "",
     }
 

@@ -157,3 +157,47 @@ def test_build_by_clicking_preview_save_and_reload(page: Page, base_url, seed, l
     expect(page.get_by_role("group", name="2. Message to the customer").get_by_label("Subject")).to_have_value(
         "Order {{ order.number }} update")
     expect(page.get_by_label("Preview on order")).not_to_have_value("")
+
+
+def test_event_details_are_picked_and_kept(page: Page, base_url, seed, live_engine):
+    now = datetime.now(UTC)
+    admin = make_user(seed, username="rd.events", roles=["admin", "designer"], locale="en")
+    _publish_form_and_flow(seed, admin, now)
+    sign_in(page, base_url, "rd.events")
+    page.goto(f"{base_url}/designer/rules/new")
+    page.get_by_label("Rule key").fill("rd_events")
+    page.get_by_label("Trigger").select_option(label="Events")
+    events = page.get_by_role("group", name="Events")
+    expect(events.get_by_role("group")).to_have_count(0)
+    events.get_by_label("Stage entered").check()
+    stages = page.get_by_role("group", name="Only these stages")
+    stages.get_by_label("Production", exact=True).check()
+    stages.get_by_label("(manager_approval)").check()  # a step of the published flow
+    events.get_by_label("Field changed").check()
+    page.get_by_role("group", name="Only when one of these fields changes").get_by_label("Amount", exact=True).check()
+    page.get_by_role("button", name="Add condition").click()
+    page.get_by_label("Field", exact=True).select_option(label="Amount")
+    page.get_by_label("Operator", exact=True).select_option(label="more than")
+    page.get_by_label("Value", exact=True).fill("100000")
+    page.get_by_role("button", name="Add a tag").click()
+    page.get_by_label("Tag", exact=True).fill("big")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.locator("#rd-status")).to_have_text("Draft saved.")
+
+    with live_engine.connect() as conn:
+        stored = conn.execute(select(RuleDefinitionRow.definition).where(RuleDefinitionRow.key == "rd_events")).scalar_one()
+    assert stored["trigger"]["events"] == ["field_changed", "stage_entered"]
+    assert stored["trigger"]["stages"] == ["production", "manager_approval"]
+    assert stored["trigger"]["fields"] == ["amount"]
+
+    page.goto(f"{base_url}/designer/rules/rd_events")
+    expect(page.get_by_role("group", name="Only these stages").get_by_label("Production", exact=True)).to_be_checked()
+    expect(page.get_by_role("group", name="Only when one of these fields changes").get_by_label("Amount", exact=True)).to_be_checked()
+    # unticking the event hides its details and saves without them
+    page.get_by_role("group", name="Events").get_by_label("Field changed").uncheck()
+    expect(page.get_by_role("group", name="Only when one of these fields changes")).to_have_count(0)
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.locator("#rd-status")).to_have_text("Draft saved.")
+    with live_engine.connect() as conn:
+        stored = conn.execute(select(RuleDefinitionRow.definition).where(RuleDefinitionRow.key == "rd_events")).scalar_one()
+    assert stored["trigger"]["events"] == ["stage_entered"] and stored["trigger"]["fields"] == []

@@ -1,7 +1,7 @@
 /* The rule designer: a visual AND/OR builder that edits the RuleDefinition's JSON-logic condition,
  * a JSON-logic tab that round-trips with it, the basics, and calls to /api/v1/rules (check,
  * preview, dry run, save, publish, enable). Actions live in actions.js, the scope in scope.js,
- * shared pickers in common.js (all loaded before this file).
+ * event details in trigger.js, shared pickers in common.js (all loaded before this file).
  * Anything the visual builder cannot show (e.g. arithmetic) stays as an "advanced" row holding its
  * JSON-logic unchanged, so switching tabs never loses a condition. */
 (function () {
@@ -266,7 +266,8 @@
   function collect() {
     var trig = trigger.value === "time"
       ? { kind: "time", every_minutes: (definition.trigger || {}).every_minutes || 1 }
-      : { kind: "event", events: Array.prototype.map.call(document.querySelectorAll('input[name="rd-event"]:checked'), function (b) { return b.value; }) };
+      : Object.assign({ kind: "event", events: Array.prototype.map.call(document.querySelectorAll('input[name="rd-event"]:checked'),
+                                                            function (b) { return b.value; }) }, R.trigger.details());
     var fire = { mode: firing.value, quiet_hours: document.getElementById("rd-quiet").checked };
     var hours = Number(document.getElementById("rd-every-hours").value);
     if (firing.value === "every_n_hours" && hours) fire.every_hours = hours;
@@ -390,6 +391,7 @@
   });
 
   syncTrigger();
+  R.trigger.init(definition.trigger);
   R.scope.init(definition.scope);
   R.actions.init(definition.actions);
   document.getElementById("rd-preview-number").value = R.CHOICES.first_order;
