@@ -60,6 +60,7 @@ def test_build_by_clicking_preview_save_and_reload(page: Page, base_url, seed, l
     page.get_by_label("Field", exact=True).nth(2).select_option(label="Planned delivery")
     page.get_by_label("Operator", exact=True).nth(2).select_option(label="before")
     expect(page.get_by_label("Value", exact=True).nth(2)).to_have_attribute("type", "date")
+    expect(page.locator(".rd-type")).to_have_text(["number", "text", "date"])  # each field says its type
     page.get_by_label("Value", exact=True).nth(2).fill("2026-12-31")
 
     # scope: the export form, the flow, key accounts; open orders is the default

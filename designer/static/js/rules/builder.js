@@ -175,6 +175,7 @@
       row.appendChild(el("span", { "class": "rd-raw", text: T.raw + ": " + JSON.stringify(node.logic) }));
     } else {
       row.appendChild(fieldSelect(node));
+      if (FIELD[node.field]) row.appendChild(el("span", { "class": "rd-type", text: T["type_" + FIELD[node.field].type] || "" }));
       row.appendChild(opSelect(node));
       var input = valueInput(node);
       if (input) row.appendChild(input);
