@@ -38,6 +38,14 @@ ALL_FIELDS = NUMBER_FIELDS + STRING_FIELDS + DATE_FIELDS + OTHER_FIELDS
 TEXTS = ["", "0", "1", "5", " 3 ", "abc", "approval", "production", "CNY", "FOB", "2026-11-26", "2026-12-01",
          "2026-11", "null", "true", "1e2", "0x10", "Zürich", "ä"]
 DATES = [date(2026, 11, 20), date(2026, 11, 26), date(2026, 12, 1), None]
+P53 = 2**53  # beyond it not every integer is a double: JavaScript (the evaluator) rounds, SQL must too
+# integers next to 2^53 (odd ones have no double of their own), either sign, and past int64
+near_2_53 = st.builds(lambda k, sign: sign * (P53 + k), st.integers(-1, 4), st.sampled_from([1, 1, -1]))
+big_numbers = st.one_of(
+    near_2_53,
+    near_2_53,
+    st.sampled_from([2**63, 10**20 + 1, 9007199254740991.5, float(P53 + 2), 1e16]),
+)
 
 constants = st.one_of(
     st.none(),
@@ -45,6 +53,7 @@ constants = st.one_of(
     st.integers(min_value=-50, max_value=200),
     st.sampled_from([0.5, 24.0, 99.99, -1.5, 1000.0]),
     st.sampled_from(TEXTS),
+    big_numbers,
 )
 
 
@@ -77,6 +86,8 @@ comparisons = st.one_of(
     st.tuples(st.sampled_from(["==", "!=", "===", "!==", "<", "<=", ">", ">="]), values, values).map(
         lambda t: {t[0]: [t[1], t[2]]}
     ),
+    st.tuples(st.sampled_from(["==", "===", "<", "<=", ">", ">="]), st.sampled_from(["amount", "data.weight"]),
+              big_numbers, st.booleans()).map(lambda t: {t[0]: [var(t[1]), t[2]][:: 1 if t[3] else -1]}),
     st.tuples(st.sampled_from(["<", "<="]), values, values, values).map(lambda t: {t[0]: list(t[1:])}),
     st.tuples(values, st.lists(constants, max_size=4)).map(lambda t: {"in": [t[0], t[1]]}),
     st.tuples(st.sampled_from(TEXTS), st.sampled_from(["stage", "data.incoterm", "tags", "data.labels"])).map(
@@ -102,7 +113,8 @@ def logic(children):
 rules = st.recursive(comparisons, logic, max_leaves=6)
 
 designed_values = {
-    "weight": st.one_of(st.none(), st.integers(-5, 50), st.sampled_from([0.5, 12.5, 0]), st.sampled_from(["12", True])),
+    "weight": st.one_of(st.none(), st.integers(-5, 50), st.sampled_from([0.5, 12.5, 0]), st.sampled_from(["12", True]),
+                        near_2_53, big_numbers),
     "incoterm": st.one_of(st.none(), st.sampled_from(TEXTS), st.just(5)),
     "ship_by": st.one_of(st.none(), st.sampled_from(["2026-11-26", "2026-12-01", "", "2026-1-1", "１２３４-11-26"]),
                          st.just(3)),
@@ -122,7 +134,8 @@ def orders(draw, count):
                 "id": i,
                 "number": f"SO-{i}",
                 "amount": draw(st.one_of(st.none(), st.sampled_from([Decimal("0"), Decimal("99.99"), Decimal("1000"),
-                                                                     Decimal("-1.50"), Decimal("5")]))),
+                                                                     Decimal("-1.50"), Decimal("5")]),
+                                         near_2_53.map(Decimal), st.just(Decimal("9007199254740993.50")))),
                 "currency": draw(st.sampled_from(["CNY", "USD", "", None])),
                 "stage": draw(st.sampled_from(["approval", "production", "5", "", None])),
                 "status": "open",
