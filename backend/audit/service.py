@@ -56,10 +56,10 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any],
 
 def record(session: Session, actor: Actor | None, entity_type: str, entity_id: int | str, action: str,
            before: dict[str, Any], after: dict[str, Any], now: datetime) -> AuditEvent | None:
-    """Add the change to the session (no flush, no commit). An update that changed nothing
-    records nothing; other actions (publish, revoke, ...) are recorded even with no field diff."""
+    """Add the change to the session (no flush, no commit). A call that changed nothing (a save
+    with the same values, a second revoke) records nothing."""
     old, new = diff(before, after)
-    if action == "update" and not old and not new:
+    if not old and not new:
         return None
     actor_id = actor.user_id if actor is not None and actor.user_id else None  # SYSTEM is user 0
     event = AuditEvent(at=now, actor_id=actor_id, entity_type=entity_type, entity_key=str(entity_id),

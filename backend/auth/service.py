@@ -10,6 +10,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
+from backend.audit import service as audit
 from backend.auth.actor import Actor
 from backend.auth.models import ApiKey, LoginAttempt
 from backend.auth.passwords import verify_password
@@ -96,6 +97,9 @@ def create_api_key(session: Session, *, actor: Actor, name: str, scope: str, use
     key = ApiKey(name=name, prefix=clear[:10], key_hash=hash_api_key(clear), scope=scope,
                  user_id=user_id or actor.user_id, created_at=now)
     session.add(key)
+    session.flush()
+    audit.record(session, actor, "api_key", key.id, "create", {},
+                 audit.snapshot(key, ("name", "prefix", "scope", "user_id", "key_hash")), now)
     session.commit()
     session.refresh(key)
     return key, clear
@@ -107,6 +111,8 @@ def revoke_api_key(session: Session, *, actor: Actor, key_id: int, now: datetime
     key = session.get(ApiKey, key_id)
     if key is None:
         raise GendanError("api_key.not_found", {"id": key_id})
+    audit.record(session, actor, "api_key", key.id, "revoke", {"revoked_at": key.revoked_at},
+                 {"revoked_at": key.revoked_at or now}, now)
     key.revoked_at = key.revoked_at or now
     session.commit()
     return key

@@ -13,7 +13,9 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from backend.audit import service as audit
 from backend.auth.actor import Actor
+from backend.clock import utcnow
 from backend.customers.models import Customer
 from backend.customers.schemas import (
     CustomerCreate,
@@ -30,6 +32,8 @@ from backend.people.org import team_user_ids
 # the contact a preferred channel needs, so messages to the customer have somewhere to go
 CHANNEL_NEEDS = {"email": "email", "sms": "phone", "dingtalk": "dingtalk_id", "wecom": "wecom_id"}
 NOT_NULLABLE = ("name", "tier", "preferred_locale", "preferred_channel", "is_unsubscribed")
+AUDITED = ("code", "name", "tier", "region", "owner_id", "contact_name", "email", "phone", "dingtalk_id", "wecom_id",
+           "preferred_locale", "preferred_channel", "is_unsubscribed")
 
 
 def _invalid(fields: dict[str, tuple[str, dict[str, Any]]]) -> GendanError:
@@ -86,6 +90,7 @@ def create_customer(session: Session, *, actor: Actor, payload: CustomerCreate, 
     _check_code_free(session, values["code"])
     customer = Customer(**values, created_at=now)
     _flush(session, customer)
+    audit.record(session, actor, "customer", customer.id, "create", {}, audit.snapshot(customer, AUDITED), now)
     session.commit()
     return CustomerRead.model_validate(customer)
 
@@ -101,7 +106,8 @@ def get_customer(session: Session, *, actor: Actor, customer_id: int) -> Custome
     return CustomerRead.model_validate(_get(session, customer_id))
 
 
-def update_customer(session: Session, *, actor: Actor, customer_id: int, payload: CustomerUpdate) -> CustomerRead:
+def update_customer(session: Session, *, actor: Actor, customer_id: int, payload: CustomerUpdate,
+                    now: datetime | None = None) -> CustomerRead:
     _require_writer(actor)
     changes = payload.model_dump(exclude_unset=True)
     nulls = {k: ("field.not_nullable", {"field": k}) for k in NOT_NULLABLE if k in changes and changes[k] is None}
@@ -117,9 +123,12 @@ def update_customer(session: Session, *, actor: Actor, customer_id: int, payload
     _check_channel(merged)
     if "code" in changes:
         _check_code_free(session, changes["code"], customer.id)
+    before = audit.snapshot(customer, AUDITED)
     for key, value in changes.items():
         setattr(customer, key, value)
     _flush(session, customer)
+    audit.record(session, actor, "customer", customer.id, "update", before, audit.snapshot(customer, AUDITED),
+                 now or utcnow())
     session.commit()
     return CustomerRead.model_validate(customer)
 

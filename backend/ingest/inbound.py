@@ -23,8 +23,10 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlmodel import Session
 
+from backend.audit import service as audit
 from backend.auth import service as auth_service
 from backend.auth.actor import Actor
+from backend.clock import utcnow
 from backend.customers.models import Customer
 from backend.errors import GendanError
 from backend.ingest import messages
@@ -77,16 +79,23 @@ def create_source(session: Session, *, actor: Actor, payload: InboundSourceCreat
     source = InboundSource(key=payload.key, name=payload.name, secret="whsec_" + secrets.token_urlsafe(32),
                            acts_as_id=acts_as, created_by=actor.user_id, created_at=now)
     session.add(source)
+    session.flush()
+    audit.record(session, actor, "inbound_source", source.id, "create", {},
+                 audit.snapshot(source, ("key", "name", "acts_as_id", "is_active", "secret")), now)
     session.commit()
     return InboundSourceCreated(**InboundSourceRead.model_validate(source).model_dump(), secret=source.secret)
 
 
-def rotate_secret(session: Session, *, actor: Actor, source_id: int) -> InboundSourceCreated:
+def rotate_secret(session: Session, *, actor: Actor, source_id: int, now: datetime | None = None
+                  ) -> InboundSourceCreated:
     _require_admin(actor)
     source = session.get(InboundSource, source_id)
     if source is None:
         raise GendanError("inbound.source_not_found", {"id": source_id})
+    before = {"secret": source.secret}
     source.secret = "whsec_" + secrets.token_urlsafe(32)
+    audit.record(session, actor, "inbound_source", source.id, "rotate_secret", before, {"secret": source.secret},
+                 now or utcnow())
     session.commit()
     return InboundSourceCreated(**InboundSourceRead.model_validate(source).model_dump(), secret=source.secret)
 

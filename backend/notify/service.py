@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
+from backend.audit import service as audit
 from backend.auth.actor import Actor
 from backend.db import new_session
 from backend.effects import enqueue
@@ -39,6 +40,7 @@ register_error_messages({
     "preference.invalid_time": "%(value)s is not a time like 22:00.",
     "preference.invalid_channel": "Unknown channel %(channel)s.",
 })
+CHANNEL_AUDITED = ("name", "kind", "target", "secret", "options", "is_enabled")
 DISPATCH_WINDOW = timedelta(days=2)  # older undelivered notifications are not sent out any more
 
 
@@ -129,6 +131,7 @@ def save_channel(session: Session, *, actor: Actor, name: str, kind: str, target
     taken = session.exec(select(ChannelConfig.id).where(ChannelConfig.name == name.strip())).first()
     if taken and taken[0] != channel_id:
         raise GendanError("channel.name_taken", {"name": name}, status=409)
+    before: dict[str, Any] = {}
     if channel_id is None:
         config = ChannelConfig(name=name.strip(), kind=kind, target=target, created_at=now, updated_at=now)
         session.add(config)
@@ -136,11 +139,15 @@ def save_channel(session: Session, *, actor: Actor, name: str, kind: str, target
         config = session.get(ChannelConfig, channel_id)
         if config is None:
             raise GendanError("channel.not_found", {"id": channel_id})
+        before = audit.snapshot(config, CHANNEL_AUDITED)
     config.name, config.kind, config.target, config.is_enabled = name.strip(), kind, target, is_enabled
     if secret:  # an empty secret field on the edit form keeps the stored one
         config.secret = secret
     config.options = dict(options or {})
     config.updated_at = now
+    session.flush()
+    audit.record(session, actor, "channel", config.id, "update" if before else "create", before,
+                 audit.snapshot(config, CHANNEL_AUDITED), now)
     session.commit()
     return config
 

@@ -8,8 +8,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from backend.audit import service as audit
 from backend.auth.actor import Actor
 from backend.auth.passwords import hash_password
+from backend.clock import utcnow
 from backend.errors import GendanError
 from backend.people.models import Department, User, UserRole
 from backend.people.schemas import (
@@ -20,6 +22,15 @@ from backend.people.schemas import (
     UserRead,
     UserUpdate,
 )
+
+USER_AUDITED = ("username", "display_name", "email", "phone", "department_id", "locale", "is_active", "password_hash")
+DEPARTMENT_AUDITED = ("name", "parent_id", "head_id")
+
+
+def _user_snapshot(session: Session, user: User) -> dict:
+    """The audited fields plus the roles (the hash is redacted by the audit module)."""
+    roles = session.exec(select(UserRole.role).where(UserRole.user_id == user.id)).scalars().all()
+    return {**audit.snapshot(user, USER_AUDITED), "roles": sorted(roles)}
 
 
 def _invalid(path: str, code: str, **params) -> GendanError:
@@ -93,11 +104,14 @@ def create_user(session: Session, *, actor: Actor | None, payload: UserCreate, n
         raise GendanError("user.username_taken", {"username": payload.username}, status=409) from exc
     for role in dict.fromkeys(payload.roles):
         session.add(UserRole(user_id=user.id, role=role))
+    session.flush()
+    audit.record(session, actor, "user", user.id, "create", {}, _user_snapshot(session, user), now)
     session.commit()
     return _user_read(session, user)
 
 
-def update_user(session: Session, *, actor: Actor, user_id: int, payload: UserUpdate) -> UserRead:
+def update_user(session: Session, *, actor: Actor, user_id: int, payload: UserUpdate,
+                now: datetime | None = None) -> UserRead:
     _require_admin(actor)
     user = session.get(User, user_id)
     if user is None:
@@ -107,6 +121,7 @@ def update_user(session: Session, *, actor: Actor, user_id: int, payload: UserUp
     if "department_id" in changes and changes["department_id"] is not None \
             and session.get(Department, changes["department_id"]) is None:
         raise _invalid("department_id", "department.not_found", id=changes["department_id"])
+    before = _user_snapshot(session, user)
     roles = changes.pop("roles", None)
     password = changes.pop("password", None)
     for key, value in changes.items():
@@ -117,6 +132,8 @@ def update_user(session: Session, *, actor: Actor, user_id: int, payload: UserUp
         session.exec(delete(UserRole).where(UserRole.user_id == user_id))
         for role in dict.fromkeys(roles):
             session.add(UserRole(user_id=user_id, role=role))
+    session.flush()
+    audit.record(session, actor, "user", user.id, "update", before, _user_snapshot(session, user), now or utcnow())
     session.commit()
     return _user_read(session, user)
 
@@ -149,17 +166,22 @@ def _check_department_refs(session: Session, dep_id: int | None, parent_id: int 
         raise _invalid("head_id", "user.not_found", id=head_id)
 
 
-def create_department(session: Session, *, actor: Actor | None, payload: DepartmentCreate) -> DepartmentRead:
+def create_department(session: Session, *, actor: Actor | None, payload: DepartmentCreate,
+                      now: datetime | None = None) -> DepartmentRead:
     if actor is not None:
         _require_admin(actor)
     _check_department_refs(session, None, payload.parent_id, payload.head_id)
     dep = Department(name=payload.name, parent_id=payload.parent_id, head_id=payload.head_id)
     session.add(dep)
+    session.flush()
+    audit.record(session, actor, "department", dep.id, "create", {}, audit.snapshot(dep, DEPARTMENT_AUDITED),
+                 now or utcnow())
     session.commit()
     return DepartmentRead.model_validate(dep)
 
 
-def update_department(session: Session, *, actor: Actor, department_id: int, payload: DepartmentUpdate) -> DepartmentRead:
+def update_department(session: Session, *, actor: Actor, department_id: int, payload: DepartmentUpdate,
+                      now: datetime | None = None) -> DepartmentRead:
     _require_admin(actor)
     dep = session.get(Department, department_id)
     if dep is None:
@@ -167,7 +189,10 @@ def update_department(session: Session, *, actor: Actor, department_id: int, pay
     changes = payload.model_dump(exclude_unset=True)
     _refuse_nulls(changes, ("name",))
     _check_department_refs(session, dep.id, changes.get("parent_id"), changes.get("head_id"))
+    before = audit.snapshot(dep, DEPARTMENT_AUDITED)
     for key, value in changes.items():
         setattr(dep, key, value)
+    audit.record(session, actor, "department", dep.id, "update", before, audit.snapshot(dep, DEPARTMENT_AUDITED),
+                 now or utcnow())
     session.commit()
     return DepartmentRead.model_validate(dep)
