@@ -176,6 +176,8 @@ def test_event_details_are_picked_and_kept(page: Page, base_url, seed, live_engi
     stages.get_by_label("(manager_approval)").check()  # a step of the published flow
     events.get_by_label("Field changed").check()
     page.get_by_role("group", name="Only when one of these fields changes").get_by_label("Amount", exact=True).check()
+    events.get_by_label("Customer message received").check()
+    page.get_by_label("Fire").select_option(label="Every time an event happens")
     page.get_by_role("button", name="Add condition").click()
     page.get_by_label("Field", exact=True).select_option(label="Amount")
     page.get_by_label("Operator", exact=True).select_option(label="more than")
@@ -187,13 +189,15 @@ def test_event_details_are_picked_and_kept(page: Page, base_url, seed, live_engi
 
     with live_engine.connect() as conn:
         stored = conn.execute(select(RuleDefinitionRow.definition).where(RuleDefinitionRow.key == "rd_events")).scalar_one()
-    assert stored["trigger"]["events"] == ["field_changed", "stage_entered"]
+    assert stored["trigger"]["events"] == ["field_changed", "stage_entered", "inbound_message"]
+    assert stored["firing"]["mode"] == "every_time"
     assert stored["trigger"]["stages"] == ["production", "manager_approval"]
     assert stored["trigger"]["fields"] == ["amount"]
 
     page.goto(f"{base_url}/designer/rules/rd_events")
     expect(page.get_by_role("group", name="Only these stages").get_by_label("Production", exact=True)).to_be_checked()
     expect(page.get_by_role("group", name="Only when one of these fields changes").get_by_label("Amount", exact=True)).to_be_checked()
+    expect(page.get_by_label("Fire")).to_have_value("every_time")
     # unticking the event hides its details and saves without them
     page.get_by_role("group", name="Events").get_by_label("Field changed").uncheck()
     expect(page.get_by_role("group", name="Only when one of these fields changes")).to_have_count(0)
@@ -201,4 +205,4 @@ def test_event_details_are_picked_and_kept(page: Page, base_url, seed, live_engi
     expect(page.locator("#rd-status")).to_have_text("Draft saved.")
     with live_engine.connect() as conn:
         stored = conn.execute(select(RuleDefinitionRow.definition).where(RuleDefinitionRow.key == "rd_events")).scalar_one()
-    assert stored["trigger"]["events"] == ["stage_entered"] and stored["trigger"]["fields"] == []
+    assert stored["trigger"]["events"] == ["stage_entered", "inbound_message"] and stored["trigger"]["fields"] == []
