@@ -36,7 +36,9 @@ OTHER_FIELDS = ["tags", "data.labels", "data.urgent", "closed_at", "created_at"]
 ALL_FIELDS = NUMBER_FIELDS + STRING_FIELDS + DATE_FIELDS + OTHER_FIELDS
 
 TEXTS = ["", "0", "1", "5", " 3 ", "abc", "approval", "production", "CNY", "FOB", "2026-11-26", "2026-12-01",
-         "2026-11", "null", "true", "1e2", "0x10", "Zürich", "ä"]
+         "2026-11", "null", "true", "1e2", "0x10", "Zürich", "ä",
+         # code point order: CJK, astral vs private use (UTF-8 bytes agree), combining vs composed, NBSP
+         "跟单", "\U0001d11e", "\ue000", "Ａ", "a\u0301", "á", "\u00a03", "Infinity", "9007199254740993"]
 DATES = [date(2026, 11, 20), date(2026, 11, 26), date(2026, 12, 1), None]
 P53 = 2**53  # beyond it not every integer is a double: JavaScript (the evaluator) rounds, SQL must too
 # integers next to 2^53 (odd ones have no double of their own), either sign, and past int64
@@ -137,7 +139,8 @@ def orders(draw, count):
                                                                      Decimal("-1.50"), Decimal("5")]),
                                          near_2_53.map(Decimal), st.just(Decimal("9007199254740993.50")))),
                 "currency": draw(st.sampled_from(["CNY", "USD", "", None])),
-                "stage": draw(st.sampled_from(["approval", "production", "5", "", None])),
+                "stage": draw(st.sampled_from(["approval", "production", "5", "", None, "跟单", "\U0001d11e", "\ue000",
+                                                "a\u0301"])),
                 "status": "open",
                 "owner_id": draw(st.one_of(st.none(), st.integers(0, 5))),
                 "urge_count": draw(st.one_of(st.none(), st.integers(0, 6))),
@@ -153,18 +156,18 @@ def orders(draw, count):
     return rows
 
 
-def check(engine, rows, rule_list, table=sales_order) -> int:
+def check(engine, rows, rule_list, table=sales_order, ctx=CTX) -> int:
     insert_orders(engine, rows, table)
     compiled = 0
     for rule in rule_list:
         try:
-            condition = compile_condition(rule, CATALOGUE, table.c, CTX)
+            condition = compile_condition(rule, CATALOGUE, table.c, ctx)
         except NotCompilable:
             continue
         compiled += 1
         with engine.connect() as conn:
             sql_ids = set(conn.scalars(select(table.c.id).where(condition)))
-        python_ids = {row["id"] for row in rows if matches(rule, build_facts(row, CATALOGUE, CTX))}
+        python_ids = {row["id"] for row in rows if matches(rule, build_facts(row, CATALOGUE, ctx))}
         assert sql_ids == python_ids, {"rule": rule, "sql_only": sql_ids - python_ids, "python_only": python_ids - sql_ids}
     return compiled
 
