@@ -53,3 +53,15 @@ def test_errors_are_translated(client, session):
     assert body["message"] == "未找到规则 nope。"
     invalid = client.post("/api/v1/rules", json={"key": "x"}, headers={"Accept-Language": "en"})
     assert invalid.status_code == 422 and invalid.json()["error"]["code"] == "rule.definition_invalid"
+
+
+def test_schema_problems_are_named_per_field_in_the_users_language(client, session):
+    make_user(session, username="rules_admin3", roles=("admin",))
+    session.commit()
+    login(client, "rules_admin3")
+    broken = approval_timeout(actions=[{"type": "start_flow", "flow_key": ""}], firing={"mode": "sometimes"})
+    response = client.post("/api/v1/rules", json=broken, headers={"Accept-Language": "zh-CN"})
+    assert response.status_code == 422
+    fields = response.json()["error"]["fields"]
+    assert fields["actions.0.start_flow.flow_key"]["message"] == "此项不能为空。"
+    assert fields["firing.mode"]["message"] == "请从给出的选项中选择。"
