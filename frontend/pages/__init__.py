@@ -2,13 +2,25 @@
 
 from fastapi import APIRouter
 
-from frontend.pages import admin, auth, dashboard, imports, inbox, notifications, order_form, orders, tracking
+from frontend.pages import (
+    admin,
+    auth,
+    dashboard,
+    designers,
+    imports,
+    inbox,
+    notifications,
+    order_form,
+    orders,
+    tracking,
+)
 
 router = APIRouter(include_in_schema=False)
 router.include_router(auth.router)
 router.include_router(order_form.router)  # /orders/new before /orders/{order_id}
 router.include_router(orders.router)
 router.include_router(dashboard.router)
+router.include_router(designers.router)
 router.include_router(admin.router)
 router.include_router(imports.router)
 router.include_router(inbox.router)

@@ -1,0 +1,29 @@
+"""/designer: where the shell's "Designer" link lands, a choice between the form, flow and rule designers.
+
+Each designer lives at its own address (/designer/forms, /designer/flows, /designer/rules); without
+this page the menu link was a dead end (404).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from backend.errors import GendanError
+from frontend.pages.common import N_, PageActor, has_route
+from frontend.templating import render
+
+router = APIRouter()
+
+DESIGNERS = [
+    ("/designer/forms", N_("Form designer"), N_("The fields people fill in when they create or edit an order.")),
+    ("/designer/flows", N_("Flow designer"), N_("The steps an order goes through: approvals, tasks, branches.")),
+    ("/designer/rules", N_("Rule designer"), N_("What happens automatically: reminders, risk flags, notifications.")),
+]
+
+
+@router.get("/designer")
+def designer_home(request: Request, actor: PageActor):
+    if not (actor.is_admin or actor.has_role("designer")):
+        raise GendanError("auth.forbidden")
+    designers = [(href, title, blurb) for href, title, blurb in DESIGNERS if has_route(request, href)]
+    return render(request, "designers/index.html", {"nav": "designer", "designers": designers})
