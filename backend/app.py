@@ -83,8 +83,10 @@ def _optional_routers() -> list:
 
     routers.append(ingest_router)
     from backend.audit.router import router as audit_router
+    from frontend.pages.audit import router as audit_pages_router
+    from frontend.pages.customers import router as customer_pages_router
 
-    routers.append(audit_router)
+    routers += [audit_router, audit_pages_router, customer_pages_router]
     return routers
 
 

@@ -211,10 +211,13 @@ def _create_user(request: Request, session: Session, actor: Actor, form):
 
 @router.get("/users/{user_id}")
 def edit_user_page(request: Request, session: DbSession, actor: AdminActor, user_id: int):
+    from frontend.pages.audit import history  # audit imports this module's AdminActor
+
     user = people_service.get_user(session, actor=actor, user_id=user_id)
     return render(request, "admin/user_form.html", {
         "nav": "admin", "tab": "users", "user": user, "form": user.model_dump(), "errors": {},
-        "flash": _pop_flash(request), **_people_context(session, actor)})
+        "flash": _pop_flash(request), **_people_context(session, actor),
+        "history": history(session, actor, "user", user_id), "history_url": f"/admin/audit?entity_type=user&entity_key={user_id}"})
 
 
 @router.post("/users/{user_id}")

@@ -35,6 +35,7 @@ SCOPE = [
     "frontend/templates/orders/_flow*.html",
     "frontend/templates/orders/_customer_messages.html",
     "frontend/templates/tracking/page.html",
+    "frontend/templates/customers/*.html",
 ]
 # Modules whose error-message registries ({code: English template}) must be translated too.
 ERROR_MESSAGE_SOURCES = ["backend/i18n.py", "frontend/pages/*.py", "backend/rules/messages.py",
