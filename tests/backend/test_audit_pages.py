@@ -50,7 +50,7 @@ class TestCustomerPage:
         session.commit()
         login(client, rep.username)
         page = client.get(f"/customers/{customer.id}", headers=EN).text
-        assert 'name="email"' in page and "History" not in page
+        assert 'name="email"' in page and "Change history" not in page
         assert client.get("/admin/audit", headers=EN).status_code == 403
 
 
@@ -64,7 +64,7 @@ class TestAuditLog:
         session.commit()
         login(client, admin.username)
         user_page = client.get(f"/admin/users/{rep.id}", headers={"Accept-Language": "zh-CN"}).text
-        assert "历史" in user_page and "<del>（已隐藏）</del> → <ins>（已隐藏）</ins>" in user_page
+        assert "变更历史" in user_page and "<del>（已隐藏）</del> → <ins>（已隐藏）</ins>" in user_page
         log = client.get("/admin/audit", headers={"Accept-Language": "zh-CN"}).text
         assert "审计日志" in log and "角色" in log and "管理员" in log
 

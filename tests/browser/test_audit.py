@@ -22,7 +22,7 @@ class TestCustomerEmailChange:
         page.get_by_role("link", name="AUD-1").click()
         page.locator("#orders-customer").get_by_role("link", name="Audit Mould Co").click()
 
-        history = page.get_by_role("region", name="History")
+        history = page.get_by_role("region", name="Change history")
         expect(history).to_contain_text("No recorded changes yet.")
         email = page.get_by_role("textbox", name="Email")
         expect(email).to_have_value("old.buyer@mould.cn")
