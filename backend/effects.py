@@ -63,6 +63,8 @@ def apply_effects(session: Session, effects: list, *, order: Order | None, actor
             for item in rows:
                 item.state = effect.outcome if effect.outcome in ("done", "cancelled", "superseded") else "done"
                 item.closed_at = now
+                # the person whose action closed it (the inbox says "handled by"); a timer or the system: nobody
+                item.closed_by_id = actor.user_id if actor is not None and actor.user_id else None
                 touched_users.add(item.assignee_id)
         elif isinstance(effect, fx.Notify):
             for user_id in dict.fromkeys(effect.user_ids):

@@ -19,6 +19,7 @@ from backend.auth.actor import Actor
 from backend.auth.deps import DbSession
 from backend.clock import utcnow
 from backend.customers.models import Customer
+from backend.flows.models import FlowDefinitionRow, FlowInstance
 from backend.errors import GendanError
 from backend.orders import service as orders_service
 from backend.orders.schemas import OrderEventRead, OrderFilter, OrderPage
@@ -29,6 +30,8 @@ from frontend.pages.common import (
     CHANNEL_LABELS,
     EVENT_LABELS,
     FIELD_LABELS,
+    FLOW_EVENT_LABELS,
+    HIDDEN_FLOW_EVENTS,
     N_,
     STAGE_LABELS,
     STATUS_LABELS,
@@ -188,7 +191,30 @@ def _fmt(field: str, value: Any, *, currency: str, users: dict[int, str], custom
     return str(value)
 
 
-def build_timeline(session: Session, events: list[OrderEventRead], *, currency: str) -> list[TimelineEntry]:
+def _step_names(session: Session, order_id: int) -> dict[str, str]:
+    """node key -> the step's name in the reader's language, over every flow the order ran."""
+    lang = "zh-CN" if i18n.get_locale() == "zh_CN" else "en"
+    rows = session.exec(select(FlowDefinitionRow.definition).join(
+        FlowInstance, FlowInstance.definition_id == FlowDefinitionRow.id).where(FlowInstance.order_id == order_id))
+    names: dict[str, str] = {}
+    for (definition,) in rows.all():
+        for node in (definition or {}).get("nodes", []):
+            name = node.get("name") or {}
+            names[node["key"]] = name.get(lang) or name.get("zh-CN") or name.get("en") or node["key"]
+    return names
+
+
+def _flow_entry(e: OrderEventRead, steps: dict[str, str]) -> tuple[str, list[Change]]:
+    """A flow event's label and the step it concerns; its task and edge ids mean nothing to a reader."""
+    action = e.type.removeprefix("flow.")
+    label = i18n.gettext(FLOW_EVENT_LABELS[action]) if action in FLOW_EVENT_LABELS else action
+    node_key = (e.after or {}).get("node_key")
+    changes = [Change("step", i18n.gettext("Step"), None, steps.get(node_key, node_key))] if node_key else []
+    return label, changes
+
+
+def build_timeline(session: Session, events: list[OrderEventRead], *, currency: str,
+                   order_id: int | None = None) -> list[TimelineEntry]:
     """Newest first, with readable labels and before/after values (names instead of ids)."""
     user_ids: set = set()
     customer_ids: set = set()
@@ -200,8 +226,17 @@ def build_timeline(session: Session, events: list[OrderEventRead], *, currency: 
                 customer_ids.add(side["customer_id"])
     users = _names(session, User, User.display_name, user_ids)
     customers = _names(session, Customer, Customer.name, customer_ids)
+    steps = _step_names(session, order_id) if order_id is not None and any(
+        e.type.startswith("flow.") for e in events) else {}
     entries = []
     for e in reversed(events):
+        if e.type in HIDDEN_FLOW_EVENTS:
+            continue
+        if e.type.startswith("flow."):
+            label, flow_changes = _flow_entry(e, steps)
+            entries.append(TimelineEntry(type=e.type, label=label, at=e.at, who=e.actor_name or i18n.gettext("system"),
+                                         changes=flow_changes, note=e.note))
+            continue
         changes: list[Change] = []
         # a creation's "after" is the whole order, shown in the fields already; a message's text is
         # its note, and its "after" says only how it came (contact, channel)
@@ -238,7 +273,7 @@ def _detail_context(session: Session, actor: Actor, order_id: int, *, reply: dic
     owner = session.get(User, order.owner_id)
     return {
         "nav": "orders", "order": order, "customer": customer, "owner": owner,
-        "timeline": build_timeline(session, events, currency=order.currency),
+        "timeline": build_timeline(session, events, currency=order.currency, order_id=order.id),
         "channel_labels": CHANNEL_LABELS, "has_form_fields": template_exists("orders/_form_fields.html"),
         "designed": designed_fields_view(session, order), "loose_fields": loose_fields_view(session, order),
         "conversation": tracking_messages.list_messages(session, order.id), "can_reply": actor.can_write,
