@@ -19,8 +19,8 @@ from backend.auth.actor import Actor
 from backend.auth.deps import DbSession
 from backend.clock import utcnow
 from backend.customers.models import Customer
-from backend.flows.models import FlowDefinitionRow, FlowInstance
 from backend.errors import GendanError
+from backend.flows.models import FlowDefinitionRow, FlowInstance
 from backend.orders import service as orders_service
 from backend.orders.schemas import OrderEventRead, OrderFilter, OrderPage
 from backend.people.models import User, UserRole
