@@ -1,0 +1,52 @@
+"""Walkthrough at phone width (360 px): the inbox's "Overdue only" box and the new-order form's
+customer field.
+
+Found on the demo data: the check box stretched to half the screen with its words wrapped beside
+it; the customer, the one field every order needs, showed no required mark and an empty choice.
+"""
+
+from __future__ import annotations
+
+from playwright.sync_api import Browser, expect
+
+from tests.browser.conftest import sign_in
+from tests.factories.people import make_user
+
+PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True}
+
+
+def test_overdue_only_is_a_small_box_with_its_words_on_one_line(browser: Browser, base_url, seed):
+    make_user(seed, username="walk.phone.approver", roles=["approver"], locale="zh_CN")
+    seed.commit()
+    ctx = browser.new_context(**PHONE)
+    try:
+        page = ctx.new_page()
+        sign_in(page, base_url, "walk.phone.approver")
+        page.goto(f"{base_url}/inbox")
+        box = page.get_by_role("checkbox", name="只看逾期")
+        expect(box).to_be_visible()
+        assert box.bounding_box()["width"] < 40
+        label = page.locator("label.check", has=box)
+        assert label.bounding_box()["height"] < 40, "the words wrap onto a second line"
+        page.get_by_text("只看逾期").click()
+        expect(box).to_be_checked()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    finally:
+        ctx.close()
+
+
+def test_the_customer_field_says_it_is_required(browser: Browser, base_url, seed):
+    make_user(seed, username="walk.phone.sales", roles=["sales"], locale="en")
+    seed.commit()
+    ctx = browser.new_context(**PHONE)
+    try:
+        page = ctx.new_page()
+        sign_in(page, base_url, "walk.phone.sales")
+        page.goto(f"{base_url}/orders/new")
+        field = page.locator(".form-field", has=page.get_by_label("Customer"))
+        expect(field.locator(".req-mark")).to_be_visible()
+        expect(page.get_by_label("Customer").locator("option").first).to_have_text("Choose a customer")
+        page.get_by_role("button", name="Save order").click()
+        expect(field.get_by_role("alert")).not_to_be_empty()
+    finally:
+        ctx.close()
