@@ -31,6 +31,8 @@ class TestCustomerPage:
         log = client.get("/admin/audit", params={"entity_type": "customer"}, headers=EN).text
         assert "<del>old@szmold.cn</del> → <ins>new@szmold.cn</ins>" in log
         assert f'<a href="/customers/{customer.id}">Suzhou Mould</a>' in log
+        one = client.get("/admin/audit", params={"entity_type": "customer", "entity_key": customer.id}, headers=EN)
+        assert "Only the changes of Suzhou Mould." in one.text and "new@szmold.cn" in one.text
 
     def test_bad_input_shows_the_field_and_records_nothing(self, client, session):
         admin = make_user(session, roles=["admin"])
