@@ -10,12 +10,13 @@ and in the NUMERIC `amount` column.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from rules_db import sales_order, sales_order_json
 from sqlalchemy.exc import DataError
-from test_compiler_differential import CATALOGUE, CTX, check
+from test_compiler_differential import CATALOGUE, CTX, NOW, check
 
 from engine.jsonlogic import evaluate, js_compare, js_equals, js_strict_equals, matches, to_number
 from engine.rules.compiler import NotCompilable, compile_condition
@@ -155,3 +156,17 @@ def test_infinite_constants_compare(db):
     assert check(db, rows, rules) == len(rules)
     with pytest.raises(NotCompilable):
         compile_condition({">": [{"+": [{"var": "amount"}, 10**400]}, 0]}, CATALOGUE, sales_order.c, CTX)
+
+
+def test_integer_columns_and_time_facts_against_big_constants(db):
+    """Ranges found by bisection (time facts) and integer columns use the same doubles."""
+    rows = [{"id": i, "number": f"SO-{i}", "status": "open", "urge_count": count, "owner_id": owner,
+             "stage_entered_at": entered, "created_at": entered, "data": {}}
+            for i, (count, owner, entered) in enumerate(
+                [(0, 0, NOW - timedelta(hours=1)), (2**31 - 1, -(2**31), NOW - timedelta(hours=30)),
+                 (None, None, None), (5, -5, NOW - timedelta(hours=10**6))], start=1)]
+    constants = [P53 + 1, -(P53 + 1), float(P53), 2**63, "9007199254740993", 10**400]
+    rules = [{op: [{"var": field}, c]} for field in ("urge_count", "owner_id", "hours_in_stage", "days_since_created")
+             for op in ("<", ">=", "==") for c in constants]
+    assert check(db, rows, rules) == len(rules)
+

@@ -55,6 +55,14 @@ def test_designed_booleans_compared_with_numbers_and_text(db, table):
     assert check(db, rows, rules, table) == len(rules)
 
 
+def test_unicode_in_designed_lists_and_tags(db):
+    rows = [{"id": i, "number": f"SO-{i}", "status": "open", "tags": tags, "data": {"labels": tags}}
+            for i, tags in enumerate([["跟单"], ["\U0001d11e", "a\u0301"], ["á"], [], None, ["", "Zürich"]], start=1)]
+    needles = ["跟单", "跟", "\U0001d11e", "a\u0301", "á", "", "Zürich", "zürich"]
+    rules = [{"in": [n, {"var": field}]} for n in needles for field in ("tags", "data.labels")]
+    assert check(db, rows, rules) == len(rules)
+
+
 # (time zone, now): the business's local midnight and the two daylight-saving changes of 2026
 MOMENTS = [
     ("Asia/Shanghai", datetime(2026, 11, 26, 15, 59, 59, tzinfo=UTC)),  # 23:59:59 local
