@@ -10,6 +10,7 @@ from frontend.pages import (
     imports,
     inbox,
     notifications,
+    order_edit,
     order_form,
     orders,
     tracking,
@@ -19,6 +20,7 @@ router = APIRouter(include_in_schema=False)
 router.include_router(auth.router)
 router.include_router(order_form.router)  # /orders/new before /orders/{order_id}
 router.include_router(orders.router)
+router.include_router(order_edit.router)
 router.include_router(dashboard.router)
 router.include_router(designers.router)
 router.include_router(admin.router)

@@ -286,7 +286,9 @@ def order_detail(request: Request, session: DbSession, actor: PageActor, order_i
     sent = request.query_params.get("replied")
     reply = {"is_sent": True, "channel": sent if sent in CHANNEL_LABELS and sent != "none" else None} \
         if sent is not None else None
-    return render(request, "orders/detail.html", _detail_context(session, actor, order_id, reply=reply))
+    context = _detail_context(session, actor, order_id, reply=reply)
+    context["saved"] = request.query_params.get("saved") == "1"  # back from "Edit order"
+    return render(request, "orders/detail.html", context)
 
 
 @router.post("/orders/{order_id}/messages")
