@@ -128,7 +128,12 @@ def _bulk_approve(request: Request, session, actor, form):
                                          now=utcnow())
     ok = sum(1 for v in outcome.values() if v == "ok")
     failed = {k: i18n.translate_error(v, {}) for k, v in outcome.items() if v != "ok"}
-    return render(request, "inbox/_bulk_result.html", {"ok": ok, "failed": failed},
+    # the approved cards are swapped in place (out of band): the list's own refresh waits while
+    # focus is in one of its forms, and the bulk button is in one, so they stayed "open"
+    approved = [inbox_service.get_item(session, actor=actor, item_id=i, now=utcnow())
+                for i, v in outcome.items() if v == "ok"]
+    return render(request, "inbox/_bulk_result.html",
+                  {"ok": ok, "failed": failed, "approved": approved, "people": [], "f": InboxFilter(), **_labels()},
                   headers={"HX-Trigger": "gendan:inbox"})
 
 
