@@ -102,3 +102,20 @@ class TestApprovalSeenByBothSides:
         expect(timeline.locator("li", has_text="已审批")).to_contain_text("经理审批")
         expect(page.locator("#orders-flow")).to_contain_text("走查流程")
         assert not re.search(r"\b[a-z]+\.[a-z_]+\b|node_key", timeline.inner_text())
+
+
+def test_the_order_page_fits_a_phone(browser, base_url, seed):
+    """The flow history's five columns pushed the order page 100 px past a 360 px screen."""
+    _manager, rep, order = _order_in_approval(seed, "phone", "en")
+    ctx = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
+    try:
+        page = ctx.new_page()
+        sign_in(page, base_url, rep.username)
+        page.goto(f"{base_url}/orders/{order.id}")
+        started = page.locator("table.flow-history tr", has_text="Flow started")
+        expect(started.get_by_role("cell", name=f"Who: {rep.display_name}")).to_be_visible()  # labelled, stacked
+        cells = started.locator("td:not(:empty)")
+        assert cells.first.bounding_box()["y"] < cells.last.bounding_box()["y"]
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    finally:
+        ctx.close()
