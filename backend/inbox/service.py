@@ -165,11 +165,45 @@ def _flow_node_fields(session: Session, item: InboxItem) -> list[TaskField]:
         return []
     required = set(getattr(node, "required_fields", ()) or ())
     editable = [k for k, perm in (getattr(node, "field_permissions", {}) or {}).items() if perm == "editable"]
+    specs = _designed_field_specs(session, item.order_id)
     fields = []
     for path in dict.fromkeys([*sorted(required), *editable]):
         if path.startswith("data.") and re.match(r"^[a-z][a-z0-9_]{0,59}$", path[5:]):
-            fields.append(TaskField(key=path[5:], label=path[5:], required=path in required))
+            label, kind = specs.get(path[5:], (path[5:], "text"))
+            fields.append(TaskField(key=path[5:], label=label, type=kind, required=path in required))
     return fields
+
+
+_INPUT_TYPES = {"date": "date", "number": "number", "money": "number", "percent": "number", "textarea": "textarea"}
+
+
+def _designed_field_specs(session: Session, order_id: int | None) -> dict[str, tuple[str, str]]:
+    """Label (in the reader's language) and input type of the order form's fields, so a flow task
+    asks for 生产完成日期 with a date picker rather than for `production_done_on` in a text box.
+    The order's own form version (immutable, so parsed once per session), else the published form."""
+    try:
+        from backend.forms import service as forms_service
+    except ImportError:
+        return {}
+    order = session.get(Order, order_id) if order_id else None
+    pinned = (order.form_key, order.form_version) if order is not None and order.form_key and order.form_version \
+        else None
+    locale = forms_service.engine_locale()
+    cache = session.info.setdefault("inbox_form_specs", {})
+    if pinned is not None and (pinned, locale) in cache:
+        return cache[(pinned, locale)]
+    defn = None
+    if pinned is not None:
+        try:
+            defn = forms_service.get_definition(session, *pinned)
+        except GendanError:
+            defn = None
+    defn = defn or forms_service.get_published(session)
+    specs = {} if defn is None else {
+        f.key: (f.text("label", locale) or f.key, _INPUT_TYPES.get(str(f.type.value), "text")) for f in defn.data_fields()}
+    if pinned is not None:
+        cache[(pinned, locale)] = specs
+    return specs
 
 
 def get_item(session: Session, *, actor: Actor, item_id: int, now: datetime) -> InboxItemRead:
