@@ -96,7 +96,7 @@ def reset_to_seed(engine) -> None:
             session.execute(text("DELETE FROM order_event WHERE actor_id IS NULL AND type LIKE 'risk%'"))
             session.execute(delete(RuleFiring))
             session.execute(delete(RuleOrderState).where(RuleOrderState.last_fired_at > SEEDED_AT))
-            session.execute(update(RuleOrderState).values(active=True))
+            session.execute(update(RuleOrderState).where(RuleOrderState.active.is_(False)).values(active=True))
             session.execute(text("UPDATE sales_order SET risk_flags = '[]'::jsonb WHERE risk_flags <> '[]'::jsonb"))
         session.execute(update(RuleDefinitionRow).values(last_scan_at=SEEDED_AT, scan_ready=True))
         session.commit()

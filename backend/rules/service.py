@@ -9,12 +9,13 @@ transaction: a second worker's identical firing fails on the unique key and appl
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import and_, exists, func, select, true
+from sqlalchemy import Text, and_, cast, exists, func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -474,36 +475,56 @@ def _state_of(row: RuleOrderState | None) -> FiringState | None:
                        fired_count=row.fired_count)
 
 
+_PARSED: dict[str, RuleDefinition] = {}
+
+
+def _enabled_event_rules(session: Session) -> list[tuple[int, RuleDefinition]]:
+    """(row id, definition) of the enabled event rules. A definition is parsed once per distinct
+    stored text (the cache key is the JSON text itself, so it can never be stale): validating a
+    hundred definitions on every order change cost more than evaluating them."""
+    table = RuleDefinitionRow.__table__
+    rows = session.execute(select(table.c.id, cast(table.c.definition, Text)).where(
+        table.c.enabled.is_(True), table.c.status == "published", table.c.is_time_rule.is_(False),
+    ).order_by(table.c.id)).all()
+    out = []
+    for row_id, stored in rows:
+        rule = _PARSED.get(stored)
+        if rule is None:
+            if len(_PARSED) > 5000:
+                _PARSED.clear()
+            rule = _PARSED[stored] = load_rule(json.loads(stored))
+        out.append((row_id, rule))
+    return out
+
+
 def evaluate_event_rules(session: Session, order: Order, *, changes: dict[str, Any], actor: Actor | None,
                          now: datetime, is_new: bool, events: list[tuple[str, Any]] | None = None) -> None:
     """Order hook: enabled event rules whose trigger matches this change, evaluated in process.
 
     `events` overrides the events derived from the change (the overdue-to-do job passes its own).
+    One query for the rules, one for this order's states; facts are built once.
     """
-    rows = session.exec(
-        select(RuleDefinitionRow).where(
-            RuleDefinitionRow.enabled.is_(True), RuleDefinitionRow.status == "published",
-            RuleDefinitionRow.is_time_rule.is_(False),
-        )
-    ).scalars().all()
+    rows = _enabled_event_rules(session)
     if not rows:
         return
     events = events if events is not None else _events_of(order, changes, is_new)
+    heard = []
+    for row_id, rule in rows:
+        hit = [e for e, detail in events if e in rule.trigger.events and _detail_matches(e, detail, rule.trigger)]
+        if hit and in_scope(session, rule, order):
+            heard.append((row_id, rule, hit[0]))
+    if not heard:
+        return
     catalogue = catalogue_for(session)
     ctx = fact_context(now)
-    facts = None
-    for row in rows:
-        rule = load_rule(row.definition)
-        trigger = rule.trigger
-        hit = [e for e, detail in events if e in trigger.events and _detail_matches(e, detail, trigger)]
-        if not hit or not in_scope(session, rule, order):
-            continue
-        facts = facts or build_facts(order_values(order), catalogue, ctx)
-        state_row = session.exec(select(RuleOrderState).where(RuleOrderState.rule_key == rule.key,
-                                                              RuleOrderState.order_id == order.id)).scalars().first()
+    facts = build_facts(order_values(order), catalogue, ctx)
+    states = {s.rule_key: s for s in session.exec(select(RuleOrderState).where(
+        RuleOrderState.order_id == order.id, RuleOrderState.rule_key.in_([rule.key for _, rule, _ in heard]))).scalars()}
+    for row_id, rule, event in heard:
+        state_row = states.get(rule.key)
         decision = decide_firing(rule.firing, _state_of(state_row), matches(rule.condition, facts), now, ctx.calendar)
         if decision.fire:
-            fire(session, row=row, rule=rule, order=order, state_row=state_row, decision=decision, trigger=hit[0],
+            fire(session, row=session.get(RuleDefinitionRow, row_id), rule=rule, order=order, state_row=state_row, decision=decision, trigger=event,
                  catalogue=catalogue, ctx=ctx)
         elif decision.state != _state_of(state_row) and (state_row is not None or decision.state.active):
             _store_state(session, rule.key, order.id, state_row, decision.state)

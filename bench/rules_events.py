@@ -1,0 +1,84 @@
+"""Benchmark: the event path as an order change runs it, with 100 enabled event rules.
+
+`backend.rules.service.evaluate_event_rules` is the order hook: it reads the enabled event rules,
+builds the order's facts, reads the order's firing states and evaluates every rule that listens
+to the change. Here all 100 rules listen to `field_changed` and none fires (their conditions are
+false), so the figure is the price every order save pays. bench/rules_scan.py times the
+evaluation alone (no database).
+
+Usage: .venv/bin/python bench/rules_events.py [--url sqlite:///... | postgresql://...] [--changes 500]
+Default: a fresh SQLite file in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from sqlmodel import Session
+
+import backend.models  # noqa: F401  (every table, for foreign keys)
+from backend.customers.models import Customer
+from backend.db import make_engine
+from backend.migrate import upgrade
+from backend.orders.models import Order
+from backend.people.models import User
+from backend.rules import service
+from backend.rules.models import RuleDefinitionRow
+
+NOW = datetime(2026, 11, 26, 6, 0, tzinfo=UTC)
+
+
+def seed(engine) -> int:
+    stamp = time.time_ns()
+    with Session(engine) as session:
+        user = User(username=f"bench{stamp}", display_name="Bench", email=f"b{stamp}@x.test", password_hash="x",
+                    created_at=NOW)
+        customer = Customer(code=f"B{stamp}", name="Bench customer", created_at=NOW)
+        session.add_all([user, customer])
+        session.flush()
+        order = Order(number=f"EV{stamp}", customer_id=customer.id, owner_id=user.id, amount=Decimal("5000"),
+                      stage="production", stage_entered_at=NOW - timedelta(days=1), created_at=NOW, updated_at=NOW)
+        session.add(order)
+        for i in range(100):
+            definition = {"key": f"ev_{stamp}_{i}", "name": {"en": f"Event {i}"}, "status": "published",
+                          "enabled": True, "trigger": {"kind": "event", "events": ["field_changed"]},
+                          "condition": {"and": [{">": [{"var": "amount"}, 1000 * i]},
+                                                {"==": [{"var": "stage"}, "shipping"]}]},
+                          "actions": [{"type": "add_tag", "tag": "late"}]}
+            session.add(RuleDefinitionRow(key=definition["key"], version=1, status="published", definition=definition,
+                                          enabled=True, is_time_rule=False, created_at=NOW, updated_at=NOW))
+        session.commit()
+        return order.id
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", default=f"sqlite:///{tempfile.mkdtemp()}/rules-events.db")
+    parser.add_argument("--changes", type=int, default=500)
+    args = parser.parse_args()
+    upgrade(args.url)
+    engine = make_engine(args.url)
+    order_id = seed(engine)
+    timings = []
+    with Session(engine) as session:
+        order = session.get(Order, order_id)
+        for _ in range(args.changes):
+            started = time.perf_counter()
+            service.evaluate_event_rules(session, order, changes={"amount": Decimal("4000")}, actor=None, now=NOW,
+                                         is_new=False)
+            timings.append(time.perf_counter() - started)
+        session.rollback()
+    timings.sort()
+    print(json.dumps({"database": engine.dialect.name, "rules": 100, "changes": args.changes,
+                      "p50_ms": round(statistics.median(timings) * 1000, 2),
+                      "p99_ms": round(timings[int(len(timings) * 0.99)] * 1000, 2)}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
