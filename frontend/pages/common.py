@@ -92,7 +92,7 @@ FIELD_LABELS = {
     "currency": N_("Currency"), "stage": N_("Stage"), "status": N_("Status"),
     "planned_delivery": N_("Planned delivery"), "payment_due": N_("Payment due"), "data": N_("Form fields"),
     "tags": N_("Tags"), "risk_flags": N_("Risk flags"), "source": N_("Source"), "external_id": N_("External id"),
-    "stage_entered_at": N_("In stage since"), "version": N_("Version"),
+    "stage_entered_at": N_("In stage since"), "version": N_("Version"), "urge_count": N_("Times urged"),
 }
 # flags and tags the system itself sets (the classic rules, the demo data); one a person typed in a
 # rule is shown as typed

@@ -21,6 +21,8 @@ from backend.clock import utcnow
 from backend.customers.models import Customer
 from backend.errors import GendanError
 from backend.flows.models import FlowDefinitionRow, FlowInstance
+from backend.forms import service as forms_service
+from backend.forms.view import format_value
 from backend.orders import service as orders_service
 from backend.orders.schemas import OrderEventRead, OrderFilter, OrderPage
 from backend.people.models import User, UserRole
@@ -213,9 +215,40 @@ def _flow_entry(e: OrderEventRead, steps: dict[str, str]) -> tuple[str, list[Cha
     return label, changes
 
 
+def _designed_change(k: str, before: Any, after: Any, *, has_before: bool, form_fields: dict[str, Any],
+                     currency: str) -> Change | None:
+    """A designed field's change as the form names and formats it (生产完成日期, not
+    data.production_done_on); None when nothing a reader would see changed (absent -> empty)."""
+    if not has_before and after in (None, "", []):
+        return None
+    f = form_fields.get(k)
+    label = (f.text("label", forms_service.engine_locale()) or k) if f is not None else k
+    return Change(f"data.{k}", f"{i18n.gettext(FIELD_LABELS['data'])} · {label}",
+                  _show_designed(f, before, currency) if has_before else None, _show_designed(f, after, currency))
+
+
+def _show_designed(f: Any, value: Any, currency: str) -> str:
+    if f is not None:
+        return format_value(f, value, currency) or "—"
+    return "—" if value in (None, "", []) else str(value)
+
+
+def _form_fields(session: Session, form_key: str | None, form_version: int | None) -> dict[str, Any]:
+    """key -> designed field of the order's form version (else the published form), for labels."""
+    defn = None
+    if form_key and form_version:
+        try:
+            defn = forms_service.get_definition(session, form_key, form_version)
+        except GendanError:
+            defn = None
+    defn = defn or forms_service.get_published(session)
+    return {f.key: f for f in defn.data_fields()} if defn else {}
+
+
 def build_timeline(session: Session, events: list[OrderEventRead], *, currency: str,
-                   order_id: int | None = None) -> list[TimelineEntry]:
+                   order_id: int | None = None, form_fields: dict[str, Any] | None = None) -> list[TimelineEntry]:
     """Newest first, with readable labels and before/after values (names instead of ids)."""
+    form_fields = form_fields or {}
     user_ids: set = set()
     customer_ids: set = set()
     for e in events:
@@ -247,8 +280,14 @@ def build_timeline(session: Session, events: list[OrderEventRead], *, currency: 
                     old = before.get("data") or {}
                     for k, v in value.items():
                         if old.get(k) != v:
-                            changes.append(Change(f"data.{k}", f"{i18n.gettext(FIELD_LABELS['data'])} · {k}",
-                                                  str(old[k]) if k in old else None, "—" if v is None else str(v)))
+                            change = _designed_change(k, old.get(k), v, has_before=k in old,
+                                                      form_fields=form_fields, currency=currency)
+                            changes.extend([change] if change else [])
+                    continue
+                if key.startswith("data."):  # one designed field set by a task (field_set)
+                    change = _designed_change(key[5:], before.get(key), value, has_before=key in before,
+                                              form_fields=form_fields, currency=currency)
+                    changes.extend([change] if change else [])
                     continue
                 label = i18n.gettext(FIELD_LABELS[key]) if key in FIELD_LABELS else key
                 kw = {"currency": currency, "users": users, "customers": customers}
@@ -273,7 +312,8 @@ def _detail_context(session: Session, actor: Actor, order_id: int, *, reply: dic
     owner = session.get(User, order.owner_id)
     return {
         "nav": "orders", "order": order, "customer": customer, "owner": owner,
-        "timeline": build_timeline(session, events, currency=order.currency, order_id=order.id),
+        "timeline": build_timeline(session, events, currency=order.currency, order_id=order.id,
+                                   form_fields=_form_fields(session, order.form_key, order.form_version)),
         "channel_labels": CHANNEL_LABELS, "has_form_fields": template_exists("orders/_form_fields.html"),
         "designed": designed_fields_view(session, order), "loose_fields": loose_fields_view(session, order),
         "conversation": tracking_messages.list_messages(session, order.id), "can_reply": actor.can_write,

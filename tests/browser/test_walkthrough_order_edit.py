@@ -73,7 +73,10 @@ class TestEditOrder:
         page.get_by_role("button", name="Save changes").click()
         expect(page.get_by_role("status").filter(has_text="Order saved.")).to_be_visible()
         expect(page.locator("#orders-form-fields, #orders-data")).to_contain_text("rush, call first")
-        expect(page.locator("#orders-timeline")).to_contain_text("rush, call first")
+        timeline = page.locator("#orders-timeline")
+        expect(timeline).to_contain_text("Form fields · Remark: rush, call first")
+        expect(timeline).to_contain_text("Form fields · Quantity: 2 → 5")  # the form's words, not the keys
+        expect(timeline).not_to_contain_text("unit_price")
 
     def test_someone_elses_change_is_refused_and_the_typing_kept(self, page: Page, base_url, seed, published_form):
         rep, order = _rep_and_order(seed, "conflict")

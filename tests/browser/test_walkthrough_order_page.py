@@ -119,3 +119,22 @@ def test_the_order_page_fits_a_phone(browser, base_url, seed):
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
     finally:
         ctx.close()
+
+
+def test_a_customer_urge_reads_as_such(page, base_url, seed):
+    """The demo's urges read "已催促客户" (we urged the customer) with a raw "urge_count: 2"."""
+    from backend.auth.service import load_actor
+    from backend.orders.service import record_event
+
+    rep = make_user(seed, username="walk.urge.rep", roles=["sales"], locale="zh_CN")
+    order = make_order(seed, owner=rep, number="URGE-1")
+    seed.commit()
+    record_event(seed, seed.get(Order, order.id), type="urged", actor=load_actor(seed, rep.id),
+                 now=datetime.now(UTC), after={"urge_count": 2}, note="客户在催货")
+    seed.commit()
+    sign_in(page, base_url, rep.username)
+    page.goto(f"{base_url}/orders/{order.id}")
+    urge = page.locator("#orders-timeline li", has_text="客户在催货")
+    expect(urge).to_contain_text("客户催单")
+    expect(urge).to_contain_text("催单次数: 2")
+    expect(urge).not_to_contain_text("urge_count")

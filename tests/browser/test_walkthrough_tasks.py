@@ -70,5 +70,8 @@ def test_the_task_asks_for_the_field_by_its_name_with_a_date_picker(browser: Bro
         expect(card).to_have_attribute("data-state", "done")
         seed.expire_all()
         assert seed.get(Order, order.id).data.get("production_done_on") == "2026-11-20"
+        page.goto(f"{base_url}/orders/{order.id}")
+        expect(page.locator("#orders-timeline")).to_contain_text("生产完成日期: — → 2026年11月20日")
+        expect(page.locator("#orders-timeline")).not_to_contain_text("data.production_done_on")
     finally:
         ctx.close()
