@@ -50,3 +50,34 @@ def test_the_customer_field_says_it_is_required(browser: Browser, base_url, seed
         expect(field.get_by_role("alert")).not_to_be_empty()
     finally:
         ctx.close()
+
+
+def test_orders_can_be_sorted_on_a_phone(browser: Browser, base_url, seed):
+    """At 360 px the table's header row, and with it every sort link, is hidden."""
+    from tests.factories.orders import make_order
+
+    rep = make_user(seed, username="walk.phone.sorter", roles=["sales"], locale="en")
+    for number, amount in (("SORT-A", "10.00"), ("SORT-B", "900.00"), ("SORT-C", "50.00")):
+        make_order(seed, owner=rep, number=number, amount=amount)
+    seed.commit()
+    ctx = browser.new_context(**PHONE)
+    try:
+        page = ctx.new_page()
+        sign_in(page, base_url, "walk.phone.sorter")
+        rows = page.locator("#orders-table tbody tr")
+        expect(rows).to_have_count(3)
+        page.get_by_label("Sort").select_option(label="Amount, highest first")
+        expect(rows.first).to_contain_text("SORT-B")
+        page.get_by_label("Sort").select_option(label="Amount, lowest first")
+        expect(rows.first).to_contain_text("SORT-A")
+        page.reload()
+        expect(page.get_by_label("Sort")).to_have_value("amount:asc")
+    finally:
+        ctx.close()
+
+
+def test_the_sort_list_stays_out_of_the_desktop_filters(page, base_url, seed):
+    make_user(seed, username="walk.desk.sorter", roles=["sales"], locale="en")
+    seed.commit()
+    sign_in(page, base_url, "walk.desk.sorter")
+    expect(page.locator("#orders-sort")).to_be_hidden()
