@@ -75,17 +75,9 @@ EVENT_LABELS = {
     "task_completed": N_("Task completed"), "rule_fired": N_("Rule fired"),
     "customer_message": N_("Customer message"), "customer_reply": N_("Reply to the customer"),
 }
-# a flow's own events ("flow.<action>", engine/flows/run.py) as the order's flow panel names them;
-# entering a step and arriving at a join are bookkeeping the timeline leaves out (the stage change says it)
-FLOW_EVENT_LABELS = {
-    "started": N_("Flow started"), "approved": N_("Approved"), "rejected": N_("Rejected"),
-    "task_completed": N_("Task done"), "node_completed": N_("Step completed"), "sent_back": N_("Returned"),
-    "transferred": N_("Transferred"), "signer_added": N_("Approver added"), "commented": N_("Comment"),
-    "withdrawn": N_("Withdrawn"), "urged": N_("Urged"), "resubmitted": N_("Resubmitted"),
-    "timed_out": N_("Time limit reached"), "wait_over": N_("Waiting over"), "skipped": N_("Skipped: nobody found"),
-    "blocked": N_("Stopped: nobody found"), "join_fired": N_("Branches joined"), "finished": N_("Flow finished"),
-    "migrated": N_("Moved to a new flow version"),
-}
+# a flow's own events ("flow.<action>", engine/flows/run.py) are named as the flow panel names them
+# (designer/pages/flows.py ACTIONS); entering a step and arriving at a join are bookkeeping the
+# timeline leaves out (the stage change says it)
 HIDDEN_FLOW_EVENTS = {"flow.node_entered", "flow.join_arrived"}
 FIELD_LABELS = {
     "number": N_("Order no."), "customer_id": N_("Customer"), "owner_id": N_("Owner"), "amount": N_("Amount"),

@@ -28,11 +28,11 @@ from backend.orders.schemas import OrderEventRead, OrderFilter, OrderPage
 from backend.people.models import User, UserRole
 from backend.people.org import team_user_ids
 from backend.tracking import messages as tracking_messages
+from designer.pages.flows import ACTIONS as FLOW_EVENT_LABELS
 from frontend.pages.common import (
     CHANNEL_LABELS,
     EVENT_LABELS,
     FIELD_LABELS,
-    FLOW_EVENT_LABELS,
     HIDDEN_FLOW_EVENTS,
     N_,
     STAGE_LABELS,
