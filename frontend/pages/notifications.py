@@ -112,7 +112,8 @@ def outbox_page(request: Request, session: DbSession, actor: AdminActor, state: 
     rows = delivery.list_outbox(session, actor=actor, state=state if state in OUTBOX_STATES else None)
     attempts = delivery.list_attempts(session, actor=actor, message_ids=[r.id for r in rows])
     return render(request, "notifications/outbox.html", {
-        "nav": "admin", "rows": rows, "attempts": attempts, "state": state, "states": OUTBOX_STATES})
+        "nav": "admin", "rows": rows, "attempts": attempts, "state": state, "states": OUTBOX_STATES,
+        "channel_labels": CHANNEL_LABELS})
 
 
 @router.post("/admin/outbox/{message_id}/resend")
@@ -120,7 +121,8 @@ def outbox_resend(request: Request, session: DbSession, actor: AdminActor, messa
     row = delivery.resend(session, actor=actor, message_id=message_id, now=utcnow())
     if is_htmx(request):
         attempts = delivery.list_attempts(session, actor=actor, message_ids=[row.id])
-        return render(request, "notifications/_outbox_row.html", {"row": row, "attempts": attempts})
+        return render(request, "notifications/_outbox_row.html", {"row": row, "attempts": attempts,
+                                                                   "channel_labels": CHANNEL_LABELS})
     return RedirectResponse("/admin/outbox", status_code=303)
 
 

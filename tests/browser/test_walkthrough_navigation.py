@@ -54,3 +54,20 @@ class TestAdminTabs:
         expect(page.get_by_role("heading", name="Outbox", level=1)).to_be_visible()
         tabs.get_by_role("link", name="Users").click()
         expect(page).to_have_url(f"{base_url}/admin/users")
+
+
+def test_the_outbox_names_its_channels_in_the_readers_language(page: Page, base_url, seed):
+    """The outbox listed a message's channel as stored ("wecom"), in English on a Chinese page."""
+    from datetime import UTC, datetime
+
+    from backend.notify.models import OutboxMessage
+
+    make_user(seed, username="walk.admin.outbox", roles=["admin"], locale="zh_CN")
+    now = datetime.now(UTC)
+    seed.add(OutboxMessage(dedupe_key=f"walk-outbox-{now.timestamp()}", channel="wecom", recipient="https://example.com/hook",
+                           subject="走查消息", next_attempt_at=now, created_at=now))
+    seed.commit()
+    sign_in(page, base_url, "walk.admin.outbox")
+    page.goto(f"{base_url}/admin/outbox")
+    row = page.locator("tr", has_text="走查消息")
+    expect(row.locator("td").nth(1)).to_have_text("企业微信")
