@@ -51,12 +51,17 @@ def _require_designer(actor) -> None:
         raise GendanError("auth.forbidden")
 
 
-def _fields(catalogue: Catalogue, locale: str) -> list[dict[str, Any]]:
+def _fields(catalogue: Catalogue, locale: str, stages: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """The catalogue for the builder. `stage` and `status` list their values with names, so a
+    condition reads "stage equals 审批" and stores the key `approval`."""
+    named = {"stage": stages or {}, "status": {k: i18n.gettext(v) for k, v in STATUS_LABELS.items()}}
     out = []
     for name, spec in catalogue.fields.items():
         label = (spec.label_zh if locale == "zh_CN" else spec.label_en) or spec.label_en or name
+        labels = named.get(name) or {}
         out.append({"name": name, "type": str(spec.type), "source": spec.source, "label": label,
-                    "unit": UNITS.get(name, ""), "options": list(spec.options),
+                    "unit": UNITS.get(name, ""), "options": list(labels) or list(spec.options),
+                    "option_labels": labels,
                     "settable": spec.source != "derived" and name not in READ_ONLY_FIELDS})
     return out
 
@@ -151,6 +156,7 @@ def _designer(request: Request, session, actor, definition: dict[str, Any], *, r
     return render(request, "rules/designer.html", {
         "nav": "designer", "rule": rule, "firings": firings,
         "definition_json": _json_script(definition),
-        "fields_json": _json_script(_fields(catalogue, locale)),
+        "fields_json": _json_script(_fields(catalogue, locale,
+                                            {s["value"]: s["label"] for s in _stages(session, locale)})),
         "choices_json": _json_script(_choices(session, locale)),
     })

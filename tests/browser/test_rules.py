@@ -43,7 +43,7 @@ def test_build_dry_run_enable_and_the_todo_arrives(page: Page, browser: Browser,
     page.get_by_role("button", name="Add condition").click()
     page.get_by_label("Field", exact=True).nth(0).select_option(label="Stage")
     page.get_by_label("Operator", exact=True).nth(0).select_option(label="equals")
-    page.get_by_label("Value", exact=True).nth(0).fill("approval")
+    page.get_by_label("Value", exact=True).nth(0).select_option(label="Approval")  # stages are listed by name
     page.get_by_role("button", name="Add condition").click()
     page.get_by_label("Field", exact=True).nth(1).select_option(label="Hours in stage")
     page.get_by_label("Operator", exact=True).nth(1).select_option(label="more than")
@@ -110,11 +110,11 @@ def test_conditions_drag_between_groups_and_json_round_trips(page: Page, base_ur
     page.goto(f"{base_url}/designer/rules/new")
     page.get_by_role("button", name="Add condition").click()
     page.get_by_label("Field", exact=True).nth(0).select_option(label="Stage")
-    page.get_by_label("Value", exact=True).nth(0).fill("approval")
+    page.get_by_label("Value", exact=True).nth(0).select_option(label="Approval")
     page.get_by_role("button", name="Add group").first.click()
     nested = page.get_by_role("group", name="Any of these (OR)")
     expect(nested).to_be_visible()
-    page.get_by_role("group", name="Condition").first.drag_to(nested)
+    page.get_by_role("group", name="Condition").first.get_by_title("Drag to move this condition").drag_to(nested)
     page.get_by_role("tab", name="JSON-logic").click()
     json_box = page.get_by_label("Condition as JSON-logic")
     expect(json_box).to_have_value('{\n  "and": [\n    {\n      "or": [\n        {\n          "==": [\n'

@@ -156,7 +156,13 @@
     if (f.options && f.options.length && node.op !== "one_of") {
       input = el("select", { "aria-label": T.value });
       input.appendChild(el("option", { value: "", text: "—" }));
-      f.options.forEach(function (o) { var opt = el("option", { value: o, text: o }); if (o === node.value) opt.selected = true; input.appendChild(opt); });
+      var listed = f.options.slice();
+      if (node.value && listed.indexOf(node.value) < 0) listed.push(node.value);  // e.g. typed in the JSON tab
+      listed.forEach(function (o) {
+        var opt = el("option", { value: o, text: (f.option_labels && f.option_labels[o]) || o });
+        if (o === node.value) opt.selected = true;
+        input.appendChild(opt);
+      });
     } else {
       var type = node.op === "one_of" || node.op === "contains" ? "text" : (f.type === "number" ? "number" : (f.type === "date" ? "date" : "text"));
       input = el("input", { type: type, "aria-label": T.value });
@@ -171,6 +177,7 @@
     if (node.kind === "group") return renderGroup(node, parent);
     var row = el("div", { "class": "rd-row", draggable: "true", role: "group", "aria-label": T.condition });
     row.addEventListener("dragstart", function (e) { dragged = { node: node, from: parent }; e.dataTransfer.setData("text/plain", "cond"); });
+    row.appendChild(el("span", { "class": "rd-handle", title: T.drag, text: "\u283f" }));  // grab here: selects swallow drags
     if (node.kind === "raw") {
       row.appendChild(el("span", { "class": "rd-raw", text: T.raw + ": " + JSON.stringify(node.logic) }));
     } else {
