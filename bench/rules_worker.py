@@ -67,13 +67,8 @@ def seed_steady_state(engine, reseed: bool) -> None:
                                           enabled=True, is_time_rule=True, scan_slot=i, scan_ready=True,
                                           last_scan_at=SEEDED_AT, created_at=SEEDED_AT, updated_at=SEEDED_AT))
         session.commit()
+    plan = store_words(engine)
     with new_session(engine) as session:
-        rows = scan.assign_slots(session)
-        plan = scan.build_plan(rows, service.catalogue_for(session), service.fact_context(SEEDED_AT))
-        words = scan.changed_orders_query(plan).subquery()
-        session.execute(text("SET LOCAL jit = off"))
-        session.execute(insert(RuleOrderMask.__table__).from_select(["order_id", "words"],
-                                                                    select(words.c[0], words.c[1])))
         for r in plan.rules:
             matched = select(data.ORDER.c.id, literal(r.rule.key), literal(1), literal(True), literal(SEEDED_AT),
                              literal(1)).where(r.match)
@@ -100,7 +95,12 @@ def reset_to_seed(engine) -> None:
             session.execute(text("UPDATE sales_order SET risk_flags = '[]'::jsonb WHERE risk_flags <> '[]'::jsonb"))
         session.execute(update(RuleDefinitionRow).values(last_scan_at=SEEDED_AT, scan_ready=True))
         session.commit()
-    with new_session(engine) as session:  # the words as they were a minute before NOW
+    store_words(engine)
+
+
+def store_words(engine) -> scan.Plan:
+    """Every order's match words as a scan a minute before NOW left them (the scan's own query)."""
+    with new_session(engine) as session:
         session.execute(delete(RuleOrderMask))
         rows = scan.assign_slots(session)
         plan = scan.build_plan(rows, service.catalogue_for(session), service.fact_context(SEEDED_AT))
@@ -109,6 +109,7 @@ def reset_to_seed(engine) -> None:
         session.execute(insert(RuleOrderMask.__table__).from_select(["order_id", "words"],
                                                                     select(words.c[0], words.c[1])))
         session.commit()
+    return plan
 
 
 def main() -> None:
