@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from playwright.sync_api import Browser, expect
 
-from tests.browser.conftest import sign_in
+from tests.browser.test_walkthrough_phone import phone_page
 from tests.factories.orders import make_order
 from tests.factories.people import make_user
-
-PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True, "locale": "en-US"}
 
 
 def test_stage_counts_read_as_a_table_on_a_phone(browser: Browser, base_url, seed):
@@ -21,10 +19,7 @@ def test_stage_counts_read_as_a_table_on_a_phone(browser: Browser, base_url, see
     for stage in ("production", "production", "shipping"):
         make_order(seed, owner=rep, stage=stage)
     seed.commit()
-    ctx = browser.new_context(**PHONE)
-    try:
-        page = ctx.new_page()
-        sign_in(page, base_url, "walk.dash.rep")
+    with phone_page(browser, base_url, "walk.dash.rep") as page:
         page.goto(f"{base_url}/dashboard")
         row = page.locator("#dashboard-stages tbody tr", has_text="Production")
         expect(row).to_be_visible()
@@ -35,5 +30,3 @@ def test_stage_counts_read_as_a_table_on_a_phone(browser: Browser, base_url, see
         tops = {round(k.bounding_box()["y"]) for k in page.locator(".kpis .kpi").all()}
         assert len(tops) == 1, "the three figures wrap onto two rows"
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
-    finally:
-        ctx.close()

@@ -16,9 +16,8 @@ from backend.auth.actor import Actor
 from backend.flows import service as flows_service
 from tests.browser.conftest import sign_in
 from tests.browser.test_walkthrough_order_page import FLOW
+from tests.browser.test_walkthrough_phone import phone_page
 from tests.factories.people import make_user
-
-PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True, "locale": "zh-CN"}
 
 
 def _no_sideways_scroll(page: Page) -> None:
@@ -30,10 +29,7 @@ def _no_sideways_scroll(page: Page) -> None:
 def test_both_designers_fit_a_phone(browser: Browser, base_url, seed):
     make_user(seed, username="walk.phone.designer", roles=["designer"], locale="zh_CN")
     seed.commit()
-    ctx = browser.new_context(**PHONE)
-    try:
-        page = ctx.new_page()
-        sign_in(page, base_url, "walk.phone.designer")
+    with phone_page(browser, base_url, "walk.phone.designer") as page:
         page.goto(f"{base_url}/designer/forms")
         expect(page.get_by_role("button", name="发布")).to_be_visible()
         expect(page.locator("#forms-preview-phone")).to_be_visible()
@@ -44,8 +40,6 @@ def test_both_designers_fit_a_phone(browser: Browser, base_url, seed):
         _no_sideways_scroll(page)
         page.locator("#fd-sim-facts").fill('{"amount": 5}')
         expect(page.locator("#fd-sim-facts")).to_have_value('{"amount": 5}')
-    finally:
-        ctx.close()
 
 
 def test_the_flow_version_history_shows_local_time(page: Page, base_url, seed):

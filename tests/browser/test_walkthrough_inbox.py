@@ -15,12 +15,10 @@ from backend.auth.actor import Actor
 from backend.flows import service as flows_service
 from backend.flows import service_instance
 from backend.orders.models import Order
-from tests.browser.conftest import sign_in
 from tests.browser.test_walkthrough_order_page import FLOW
+from tests.browser.test_walkthrough_phone import phone_page
 from tests.factories.orders import make_customer, make_order
 from tests.factories.people import make_department, make_user
-
-PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True, "locale": "zh-CN"}
 
 
 def test_bulk_approve_closes_the_approved_cards(browser: Browser, base_url, seed):
@@ -44,10 +42,7 @@ def test_bulk_approve_closes_the_approved_cards(browser: Browser, base_url, seed
         service_instance.start_flow(seed, order=seed.get(Order, order.id), actor=rep_actor, now=now, key="walk_bulk")
     seed.commit()
 
-    ctx = browser.new_context(**PHONE)
-    try:
-        page = ctx.new_page()
-        sign_in(page, base_url, "walk.bulk.mgr")
+    with phone_page(browser, base_url, "walk.bulk.mgr") as page:
         page.goto(f"{base_url}/inbox")
         cards = [page.locator("article.inbox-item", has_text=o.number) for o in orders]
         for card in cards:
@@ -59,5 +54,3 @@ def test_bulk_approve_closes_the_approved_cards(browser: Browser, base_url, seed
             expect(card.get_by_role("button", name="同意")).to_have_count(0)
             expect(card.get_by_role("checkbox")).to_have_count(0)
             expect(card).to_contain_text("Bulk Manager")
-    finally:
-        ctx.close()

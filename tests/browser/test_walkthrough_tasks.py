@@ -16,12 +16,11 @@ from backend.flows import service as flows_service
 from backend.flows import service_instance
 from backend.forms import service as forms_service
 from backend.orders.models import Order
-from tests.browser.conftest import sign_in
 from tests.browser.test_walkthrough_order_edit import published_form  # noqa: F401 (fixture)
+from tests.browser.test_walkthrough_phone import phone_page
 from tests.factories.orders import make_customer, make_order
 from tests.factories.people import make_user
 
-PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True, "locale": "zh-CN"}
 FLOW = {
     "key": "walk_tasks",
     "name": {"zh-CN": "生产流程", "en": "Production flow"},
@@ -56,10 +55,7 @@ def test_the_task_asks_for_the_field_by_its_name_with_a_date_picker(browser: Bro
     service_instance.start_flow(seed, order=seed.get(Order, order.id), actor=rep_actor, now=now, key="walk_tasks")
     seed.commit()
 
-    ctx = browser.new_context(**PHONE)
-    try:
-        page = ctx.new_page()
-        sign_in(page, base_url, "walk.tasks.warehouse")
+    with phone_page(browser, base_url, "walk.tasks.warehouse") as page:
         page.goto(f"{base_url}/inbox")
         card = page.locator("article.inbox-item", has_text="TASK-1")
         field = card.get_by_label("生产完成日期")
@@ -73,5 +69,3 @@ def test_the_task_asks_for_the_field_by_its_name_with_a_date_picker(browser: Bro
         page.goto(f"{base_url}/orders/{order.id}")
         expect(page.locator("#orders-timeline")).to_contain_text("生产完成日期: — → 2026年11月20日")
         expect(page.locator("#orders-timeline")).not_to_contain_text("data.production_done_on")
-    finally:
-        ctx.close()
