@@ -518,11 +518,15 @@ def evaluate_event_rules(session: Session, order: Order, *, changes: dict[str, A
     catalogue = catalogue_for(session)
     ctx = fact_context(now)
     facts = build_facts(order_values(order), catalogue, ctx)
+    # all of the order's states (one per rule at most): a plain query, cheaper than naming 100 keys
     states = {s.rule_key: s for s in session.exec(select(RuleOrderState).where(
-        RuleOrderState.order_id == order.id, RuleOrderState.rule_key.in_([rule.key for _, rule, _ in heard]))).scalars()}
+        RuleOrderState.order_id == order.id)).scalars()}
     for row_id, rule, event in heard:
         state_row = states.get(rule.key)
-        decision = decide_firing(rule.firing, _state_of(state_row), matches(rule.condition, facts), now, ctx.calendar)
+        holds = matches(rule.condition, facts)
+        if not holds and state_row is None:
+            continue  # never fired, still false: nothing to decide or remember
+        decision = decide_firing(rule.firing, _state_of(state_row), holds, now, ctx.calendar)
         if decision.fire:
             fire(session, row=session.get(RuleDefinitionRow, row_id), rule=rule, order=order, state_row=state_row, decision=decision, trigger=event,
                  catalogue=catalogue, ctx=ctx)
