@@ -48,6 +48,7 @@ MESSAGES: dict[str, str] = {
     "rule.matches_every_order": "This condition matches every order.",
     "rule.event_only": "This condition cannot run as a scan; the rule runs on events only.",
     "rule.assignee_unresolved": "Nobody fits the assignee %(assignee)s for this order.",
+    "rule.assignee_fallback": "Nobody fits the assignee “%(assignee)s” for this order; it went to “%(to)s” instead.",
     "rule.compile.*": "This condition cannot run as a database scan.",
     "logic.*": "The condition is not valid.",
     "logic.unknown_operator": "Unknown operator %(operator)s.",

@@ -76,8 +76,9 @@ def _names(session: Session, ids: set[int]) -> dict[int, str]:
 
 def _problem(code: str, params: dict[str, Any]) -> PreviewProblem:
     shown = dict(params)
-    if shown.get("assignee") in ASSIGNEE_LABELS:
-        shown["assignee"] = i18n.gettext(ASSIGNEE_LABELS[shown["assignee"]])
+    for name in ("assignee", "to"):
+        if shown.get(name) in ASSIGNEE_LABELS:
+            shown[name] = i18n.gettext(ASSIGNEE_LABELS[shown[name]])
     return PreviewProblem(code=code, params=params, message=i18n.translate_error(code, shown))
 
 

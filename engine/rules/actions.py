@@ -45,7 +45,8 @@ class People:
 @dataclass(frozen=True)
 class ActionPlan:
     effects: tuple[fx.Effect, ...]
-    problems: tuple[tuple[str, dict[str, Any]], ...] = ()  # (code, params): actions that could not run
+    # (code, params): actions that could not run, or ran for someone else than asked (fallback)
+    problems: tuple[tuple[str, dict[str, Any]], ...] = ()
 
 
 def firing_key(rule_key: str, order_id: int, episode: int) -> str:
@@ -66,6 +67,23 @@ def resolve(assignee: Assignee, people: People) -> tuple[int, ...]:
     if kind == "current_approver":
         return tuple(people.current_approver_ids)
     return tuple(people.current_approver_manager_ids)
+
+
+FALLBACK = ("owner_manager", "owner")  # who gets an alert whose assignee is nobody on this order
+
+
+def resolve_or_fall_back(targets: tuple[Assignee, ...], people: People) -> tuple[tuple[int, ...], str | None]:
+    """The people `targets` name on this order; when that is nobody, the owner's manager, else the
+    owner (an alert that reaches nobody is the silent failure rules exist to prevent). Returns
+    (user ids, the fallback kind used or None)."""
+    ids = _unique(tuple(u for t in targets for u in resolve(t, people)))
+    if ids:
+        return ids, None
+    for kind in FALLBACK:
+        ids = _unique(resolve(Assignee(kind=kind), people))
+        if ids:
+            return ids, kind
+    return (), None
 
 
 def _unique(ids: tuple[int, ...], exclude: tuple[int, ...] = ()) -> tuple[int, ...]:
@@ -102,7 +120,7 @@ def plan_actions(
         key = f"{base}:{index}"
         if isinstance(action, (CreateTodoAction, EscalateAction)):
             target = action.assignee if isinstance(action, CreateTodoAction) else action.to
-            assignees = _unique(resolve(target, people))
+            assignees, fallback = resolve_or_fall_back((target,), people)
             cc = _unique(tuple(u for c in getattr(action, "cc", ()) for u in resolve(c, people)), assignees)
             title, body = text(action.title_template, index), text(action.body_template, index)
             if title is None or body is None:
@@ -110,6 +128,8 @@ def plan_actions(
             if not assignees:
                 problems.append(("rule.assignee_unresolved", {"action": index, "assignee": target.kind}))
                 continue
+            if fallback is not None:
+                problems.append(("rule.assignee_fallback", {"action": index, "assignee": target.kind, "to": fallback}))
             due = getattr(action, "due_in_hours", None)
             out.append(
                 fx.CreateTodo(
@@ -125,13 +145,15 @@ def plan_actions(
                 )
             )
         elif isinstance(action, NotifyAction):
-            users = _unique(tuple(u for r in action.recipients for u in resolve(r, people)))
+            users, fallback = resolve_or_fall_back(action.recipients, people)
             title, body = text(action.title_template, index), text(action.body_template, index)
             if title is None or body is None:
                 continue
             if not users:
                 problems.append(("rule.assignee_unresolved", {"action": index, "assignee": "recipients"}))
                 continue
+            if fallback is not None:
+                problems.append(("rule.assignee_fallback", {"action": index, "assignee": "recipients", "to": fallback}))
             out.append(
                 fx.Notify(dedupe_key=key, user_ids=users, title=title, body=body, channels=action.channels)
             )

@@ -123,7 +123,7 @@ def test_build_by_clicking_preview_save_and_reload(page: Page, base_url, seed, l
     expect(todo.get_by_role("status", name="Preview")).to_contain_text("Assignee: Picker Wang")
     expect(notify.get_by_role("status", name="Preview")).to_contain_text("Recipients: Rep Sun")
     expect(page.get_by_role("group", name="8. Escalation").get_by_role("status", name="Preview")).to_contain_text(
-        "Nobody fits the assignee The owner's manager for this order.")
+        "Nobody fits the assignee “The owner's manager” for this order; it went to “The order owner” instead.")
 
     page.get_by_role("button", name="Check").click()
     expect(page.locator("#rd-status")).to_have_text("No problems.")

@@ -79,10 +79,10 @@ def test_every_action_renders_on_the_order(session, org, now):
     assert notify.effect["channels"] == ["in_app", "email"]
     assert message.texts == {"subject": f"Your order {order.number}", "body": "Amount 1000.0"}
     assert flag.texts == {"reason": "30 h"}
-    # the owner has no manager: the escalation cannot run, its text still shows, with the reason
-    assert escalate.texts == {"title": f"Escalated {order.number}"} and escalate.effect is None
-    assert [p.code for p in escalate.problems] == ["rule.assignee_unresolved"]
-    assert escalate.problems[0].params["assignee"] == "owner_manager"
+    # the owner has no manager: the escalation goes to the owner instead, and says so
+    assert escalate.texts == {"title": f"Escalated {order.number}"} and escalate.people == {"assignee_ids": ["Rep"]}
+    assert [p.code for p in escalate.problems] == ["rule.assignee_fallback"]
+    assert escalate.problems[0].params["assignee"] == "owner_manager" and escalate.problems[0].params["to"] == "owner"
     assert tag.effect["tag"] == "watch" and set_field.effect["value"] == "2026-12-31"
     assert hook.effect["url"] == "https://example.com/hook" and flow.effect["flow_key"] == "b2b"
     assert all(not a.problems for a in result.actions if a.type != "escalate")
@@ -105,7 +105,7 @@ def test_a_missing_field_is_a_translated_problem_under_its_action(session, org, 
     assert message.effect is None and message.texts == {"subject": f"Your order {order.number}"}
     assert [p.code for p in message.problems] == ["rule.template_unknown_name"]
     assert message.problems[0].message.startswith("模板引用了不存在的字段")
-    assert result.actions[4].problems[0].message == "此订单找不到符合“负责人的主管”的处理人。"
+    assert result.actions[4].problems[0].message == "此订单找不到符合“负责人的主管”的处理人，已改为发给“订单负责人”。"
 
 
 def test_the_first_order_is_the_default_and_unknown_orders_are_refused(session, org, now):

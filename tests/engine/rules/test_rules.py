@@ -273,6 +273,18 @@ class TestPlanActions:
         assert [type(e) for e in plan.effects] == [fx.AddRiskFlag]
         assert [code for code, _ in plan.problems] == ["rule.assignee_unresolved", "rule.assignee_unresolved"]
 
+    def test_an_alert_for_nobody_goes_to_the_owners_manager_else_the_owner(self):
+        no_approver = People(owner_id=1, owner_manager_id=2)
+        plan = plan_actions(rule(), order_id=7, facts=self.facts(), episode=1, people=no_approver, now=NOW)
+        todo = next(e for e in plan.effects if isinstance(e, fx.CreateTodo))
+        assert todo.assignee_ids == (2,) and todo.cc_user_ids == ()
+        assert plan.problems[0] == ("rule.assignee_fallback",
+                                    {"action": 0, "assignee": "current_approver", "to": "owner_manager"})
+        only_owner = plan_actions(rule(), order_id=7, facts=self.facts(), episode=1, people=People(owner_id=1),
+                                  now=NOW)
+        assert next(e for e in only_owner.effects if isinstance(e, fx.CreateTodo)).assignee_ids == (1,)
+        assert only_owner.problems[0][1]["to"] == "owner"
+
     def test_other_actions(self):
         actions = [
             {
