@@ -91,13 +91,11 @@ class ScanRule:
 class Plan:
     rules: tuple[ScanRule, ...]
     words: int
+    statuses: tuple[str, ...] = ()  # the union of the rules' status scopes; () when one has none
 
     def prefilter(self) -> Any:
-        """Orders any rule can look at: the union of the rules' status scopes (when all have one)."""
-        statuses = [r.rule.scope.statuses for r in self.rules]
-        if statuses and all(statuses):
-            return ORDER.c.status.in_(sorted({s for group in statuses for s in group}))
-        return true()
+        """Orders any rule can look at."""
+        return ORDER.c.status.in_(self.statuses) if self.statuses else true()
 
 
 # --- words -----------------------------------------------------------------------------------
@@ -150,10 +148,10 @@ def build_plan(rows: Iterable[RuleDefinitionRow], catalogue: Catalogue, ctx: Fac
             loaded.append((row, rule, compile_condition(rule.condition, catalogue, ORDER.c, ctx)))
         except NotCompilable:
             continue  # a form field it reads was removed since publishing: it cannot be scanned
-    statuses = {rule.scope.statuses for _, rule, _ in loaded}
+    scopes = [rule.scope.statuses for _, rule, _ in loaded]
     # the query reads only orders in the union of the rules' statuses: a rule whose statuses are
     # that union need not check them again (a hundred string comparisons per order saved)
-    union = tuple(sorted({s for group in statuses for s in group})) if all(statuses) else ()
+    union = tuple(sorted({s for group in scopes for s in group})) if scopes and all(scopes) else ()
     rules = []
     for row, rule, condition in loaded:
         scope = rule.scope
@@ -162,7 +160,7 @@ def build_plan(rows: Iterable[RuleDefinitionRow], catalogue: Catalogue, ctx: Fac
         rules.append(ScanRule(row.id, row.scan_slot, row.scan_ready, due(row, ctx.now), rule,
                               and_(service.scope_clause(rule.model_copy(update={"scope": scope})), condition)))
     words = max((r.word for r in rules), default=0) + 1
-    return Plan(tuple(sorted(rules, key=lambda r: r.slot)), words)
+    return Plan(tuple(sorted(rules, key=lambda r: r.slot)), words, union)
 
 
 # --- the one query ---------------------------------------------------------------------------
@@ -330,15 +328,15 @@ def apply_chunk(session: Session, plan: Plan, chunk: list[tuple[int, list[int], 
             if r.row_id not in enabled:
                 continue  # disabled while we scanned: it neither fires nor keeps a bit
             state = states.get((r.rule.key, order_id))
-            decision = decide_firing(r.rule.firing, service._state_of(state), True, ctx.now, ctx.calendar)
+            decision = decide_firing(r.rule.firing, service.state_of(state), True, ctx.now, ctx.calendar)
             if decision.reason == "quiet_hours":
                 continue  # no bit: the next scan sees the match as new again
             if decision.fire:
                 firing = service.fire(session, row=enabled[r.row_id], rule=r.rule, order=orders[order_id],
                                       state_row=state, decision=decision, trigger="scan", catalogue=catalogue, ctx=ctx)
                 fired += firing is not None
-            elif decision.state != service._state_of(state):
-                service._store_state(session, r.rule.key, order_id, state, decision.state)
+            elif decision.state != service.state_of(state):
+                service.store_state(session, r.rule.key, order_id, state, decision.state)
             changes.words[order_id][r.word] |= r.bit
     session.flush()
     store_words(session, changes.words)
@@ -370,7 +368,7 @@ def refire_due(session: Session, plan: Plan, rule: ScanRule, catalogue: Catalogu
     fired = 0
     for order in session.exec(select(Order).where(Order.id.in_(ids)).order_by(Order.id)).scalars():
         state = states.get((rule.rule.key, order.id))
-        decision = decide_firing(rule.rule.firing, service._state_of(state), True, ctx.now, ctx.calendar)
+        decision = decide_firing(rule.rule.firing, service.state_of(state), True, ctx.now, ctx.calendar)
         if decision.fire and row is not None and row.enabled:
             fired += service.fire(session, row=row, rule=rule.rule, order=order, state_row=state, decision=decision,
                                   trigger="scan", catalogue=catalogue, ctx=ctx) is not None

@@ -450,7 +450,7 @@ def fire(session: Session, *, row: RuleDefinitionRow, rule: RuleDefinition, orde
                                 effects=[describe_effect(e) for e in plan.effects],
                                 problems=[{"code": c, "params": p} for c, p in plan.problems])
             session.add(firing)
-            _store_state(session, rule.key, order.id, state_row, decision.state)
+            store_state(session, rule.key, order.id, state_row, decision.state)
             session.flush()
             apply_effects(session, list(plan.effects), order=order, actor=None, now=now, source="rule")
             session.flush()
@@ -459,7 +459,7 @@ def fire(session: Session, *, row: RuleDefinitionRow, rule: RuleDefinition, orde
     return firing
 
 
-def _store_state(session: Session, rule_key: str, order_id: int, row: RuleOrderState | None,
+def store_state(session: Session, rule_key: str, order_id: int, row: RuleOrderState | None,
                  state: FiringState) -> None:
     if row is None:
         row = RuleOrderState(rule_key=rule_key, order_id=order_id)
@@ -468,7 +468,7 @@ def _store_state(session: Session, rule_key: str, order_id: int, row: RuleOrderS
     row.last_fired_at, row.fired_count = state.last_fired_at, state.fired_count
 
 
-def _state_of(row: RuleOrderState | None) -> FiringState | None:
+def state_of(row: RuleOrderState | None) -> FiringState | None:
     if row is None:
         return None
     return FiringState(episode=row.episode, active=row.active, last_fired_at=row.last_fired_at,
@@ -526,12 +526,12 @@ def evaluate_event_rules(session: Session, order: Order, *, changes: dict[str, A
         holds = matches(rule.condition, facts)
         if not holds and state_row is None:
             continue  # never fired, still false: nothing to decide or remember
-        decision = decide_firing(rule.firing, _state_of(state_row), holds, now, ctx.calendar)
+        decision = decide_firing(rule.firing, state_of(state_row), holds, now, ctx.calendar)
         if decision.fire:
             fire(session, row=session.get(RuleDefinitionRow, row_id), rule=rule, order=order, state_row=state_row, decision=decision, trigger=event,
                  catalogue=catalogue, ctx=ctx)
-        elif decision.state != _state_of(state_row) and (state_row is not None or decision.state.active):
-            _store_state(session, rule.key, order.id, state_row, decision.state)
+        elif decision.state != state_of(state_row) and (state_row is not None or decision.state.active):
+            store_state(session, rule.key, order.id, state_row, decision.state)
             session.flush()
 
 
