@@ -109,7 +109,8 @@ def people_for(session: Session, order: Order, rule: RuleDefinition) -> People:
     managers = tuple(m for m in (org.manager_of(session, a) for a in approvers) if m is not None)
     return People(
         owner_id=order.owner_id,
-        owner_manager_id=org.manager_of(session, order.owner_id) if "owner_manager" in kinds else None,
+        # also whenever someone is named: an alert for nobody falls back to the owner's manager
+        owner_manager_id=org.manager_of(session, order.owner_id) if kinds and order.owner_id is not None else None,
         current_approver_ids=tuple(dict.fromkeys(approvers)),
         current_approver_manager_ids=tuple(dict.fromkeys(managers)),
         role_members={role: tuple(org.users_with_role(session, role)) for role in roles},
