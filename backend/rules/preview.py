@@ -74,7 +74,8 @@ def _names(session: Session, ids: set[int]) -> dict[int, str]:
     return {user_id: name for user_id, name in rows}
 
 
-def _problem(code: str, params: dict[str, Any]) -> PreviewProblem:
+def problem(code: str, params: dict[str, Any]) -> PreviewProblem:
+    """A problem code of the engine as a sentence in the reader's language, people named as the designer names them."""
     shown = dict(params)
     for name in ("assignee", "to"):
         if shown.get(name) in ASSIGNEE_LABELS:
@@ -109,7 +110,7 @@ def preview_rule(session: Session, *, actor: Actor, definition: dict[str, Any], 
     effects = {index: service.describe_effect(e) for index, e in planned.items()}
     problems: dict[int, list[PreviewProblem]] = {}
     for code, params in plan.problems:
-        problems.setdefault(int(params.get("action", -1)), []).append(_problem(code, params))
+        problems.setdefault(int(params.get("action", -1)), []).append(problem(code, params))
     names = _names(session, {u for e in effects.values() for key in PEOPLE for u in e.get(key, ())})
     # the same context plan_actions renders with, for actions it skipped
     context = {"order": facts, "rule": {"key": rule.key, "name": rule.name.zh or rule.name.en}}

@@ -129,3 +129,30 @@ def test_conditions_drag_between_groups_and_json_round_trips(page: Page, base_ur
     expect(page.get_by_label("Operator", exact=True)).to_have_value("contains")
     page.get_by_role("tab", name="JSON-logic").click()
     assert '"+"' in json_box.input_value() and '"vip"' in json_box.input_value()
+
+
+def test_history_says_where_an_alert_for_nobody_went(page: Page, base_url, seed, live_engine):
+    from backend.rules import service
+    from engine.rules.classics import classic_rule
+    from tests.backend.rules.test_service import actor_of
+
+    now = datetime.now(UTC)
+    admin = make_user(seed, username="rules.hist", roles=["admin", "designer"], locale="en")
+    boss = make_user(seed, username="rules.hist.boss", display_name="Boss Qian", locale="en")
+    dept = make_department(seed, name="History sales", head=boss)
+    rep = make_user(seed, username="rules.hist.rep", roles=["sales"], department=dept, locale="en")
+    make_order(seed, owner=rep, stage="approval", number="NOBODY-1", at=now - timedelta(days=10))  # no approval to-do
+    for step in (service.save_draft, service.publish_rule):
+        kwargs = {"definition": classic_rule("approval_timeout")} if step is service.save_draft else {
+            "key": "approval_timeout"}
+        step(seed, actor=actor_of(admin, "admin"), now=now, **kwargs)
+    service.enable_rule(seed, actor=actor_of(admin, "admin"), key="approval_timeout", confirm=True, now=now)
+    seed.commit()
+    assert scan_time_rules(live_engine, now) == 1
+
+    sign_in(page, base_url, "rules.hist")
+    page.goto(f"{base_url}/designer/rules/approval_timeout")
+    history = page.get_by_role("region", name="Firing history")
+    expect(history).to_contain_text("NOBODY-1")
+    expect(history).to_contain_text(
+        "Nobody fits the assignee “The current approver” for this order; it went to “The owner's manager” instead.")
