@@ -102,10 +102,10 @@ def _install_hooks(app: FastAPI) -> None:
 
     flow_messages.register()
     flows_instances.install()
+    from backend.rules import firing as rules_firing
     from backend.rules import messages as rule_messages
-    from backend.rules import service as rules_service
     from backend.rules import tasks as rules_tasks
 
     rule_messages.register()
-    rules_service.install()
+    rules_firing.install()
     rules_tasks.install(app.state.settings.scan_interval_seconds)

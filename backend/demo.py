@@ -211,7 +211,7 @@ def install_designs(engine: Engine, designer_id: int, admin_id: int, now: dateti
     from backend.flows import service as flows_service
     from backend.flows import service_instance as flows_instances
     from backend.forms import service as forms_service
-    from backend.rules import service as rules_service
+    from backend.rules import definitions as rule_definitions
     from engine.rules.classics import CLASSIC_RULES, classic_rule
 
     with new_session(engine) as session:
@@ -222,8 +222,8 @@ def install_designs(engine: Engine, designer_id: int, admin_id: int, now: dateti
                                        template="b2b_fulfilment", now=now)
         flows_service.publish_flow(session, actor=designer, key=flows_service.DEFAULT_FLOW_KEY, now=now)
         for key in CLASSIC_RULES:
-            rules_service.save_draft(session, actor=admin, definition=classic_rule(key), now=now)
-            rules_service.publish_rule(session, actor=admin, key=key, now=now)
+            rule_definitions.save_draft(session, actor=admin, definition=classic_rule(key), now=now)
+            rule_definitions.publish_rule(session, actor=admin, key=key, now=now)
         # the open drafts enter the flow as their reps would submit them: managers find
         # approvals waiting in their inbox on the first visit
         drafts = session.exec(select(Order).where(Order.source == DEMO_SOURCE, Order.stage == "draft",

@@ -1,6 +1,6 @@
 """Benchmark: the event path as an order change runs it, with 100 enabled event rules.
 
-`backend.rules.service.evaluate_event_rules` is the order hook: it reads the enabled event rules,
+`backend.rules.firing.evaluate_event_rules` is the order hook: it reads the enabled event rules,
 builds the order's facts, reads the order's firing states and evaluates every rule that listens
 to the change. Here all 100 rules listen to `field_changed` and none fires (their conditions are
 false), so the figure is the price every order save pays. bench/rules_scan.py times the
@@ -28,7 +28,7 @@ from backend.db import make_engine
 from backend.migrate import upgrade
 from backend.orders.models import Order
 from backend.people.models import User
-from backend.rules import service
+from backend.rules import firing
 from backend.rules.models import RuleDefinitionRow
 
 NOW = datetime(2026, 11, 26, 6, 0, tzinfo=UTC)
@@ -70,8 +70,8 @@ def main() -> None:
         order = session.get(Order, order_id)
         for _ in range(args.changes):
             started = time.perf_counter()
-            service.evaluate_event_rules(session, order, changes={"amount": Decimal("4000")}, actor=None, now=NOW,
-                                         is_new=False)
+            firing.evaluate_event_rules(session, order, changes={"amount": Decimal("4000")}, actor=None, now=NOW,
+                                        is_new=False)
             timings.append(time.perf_counter() - started)
         session.rollback()
     timings.sort()

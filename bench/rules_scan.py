@@ -30,11 +30,11 @@ from backend.db import make_engine
 from backend.migrate import upgrade
 from backend.orders.models import Order
 from backend.people.models import User
-from backend.rules.scan import hoist_json
 from engine.calendar import BusinessCalendar
 from engine.facts import FactContext, build_facts, default_catalogue
 from engine.jsonlogic import matches
 from engine.rules.compiler import compile_condition
+from engine.rules.hoist import hoist_json
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 URL = os.environ.get("GENDAN_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/gendan_rules_bench")
@@ -174,7 +174,7 @@ def main() -> None:
         hand_counts = list(conn.execute(text(hand)).one())
         assert hand_counts == [counts[i] for i in hand_idx], "hand-written SQL disagrees with the compiler"
         # the worker's rendering: designed fields read once per order (scan.hoist_json)
-        table, hoisted = hoist_json([compiled[i] for i in hand_idx], open_orders)
+        table, hoisted = hoist_json(ORDER, [compiled[i] for i in hand_idx], open_orders)
         worker_same = select(*[func.count().filter(c) for c in hoisted]).select_from(table)
         results["worker_rendering_same_predicates_one_pass_s"] = timed(lambda: conn.execute(worker_same).one(),
                                                                        repeat=2)

@@ -31,7 +31,8 @@ import rules_scan as data  # noqa: E402  (the same orders and the same 100 condi
 
 from backend.db import new_session  # noqa: E402
 from backend.forms.models import FormDefinitionRow  # noqa: E402
-from backend.rules import scan, service, tasks  # noqa: E402
+from backend.rules import scan, tasks  # noqa: E402
+from backend.rules.context import catalogue_for, fact_context  # noqa: E402
 from backend.rules.models import RuleDefinitionRow, RuleFiring, RuleOrderMask, RuleOrderState  # noqa: E402
 from engine.rules.definition import RuleDefinition  # noqa: E402
 
@@ -103,7 +104,7 @@ def store_words(engine) -> scan.Plan:
     with new_session(engine) as session:
         session.execute(delete(RuleOrderMask))
         rows = scan.assign_slots(session)
-        plan = scan.build_plan(rows, service.catalogue_for(session), service.fact_context(SEEDED_AT))
+        plan = scan.build_plan(rows, catalogue_for(session), fact_context(SEEDED_AT))
         words = scan.changed_orders_query(plan).subquery()
         session.execute(text("SET LOCAL jit = off"))
         session.execute(insert(RuleOrderMask.__table__).from_select(["order_id", "words"],
@@ -127,7 +128,7 @@ def main() -> None:
 
     with new_session(engine) as session:
         rows = scan.assign_slots(session)
-        plan = scan.build_plan(rows, service.catalogue_for(session), service.fact_context(data.NOW))
+        plan = scan.build_plan(rows, catalogue_for(session), fact_context(data.NOW))
         started = time.perf_counter()
         changed = scan.changed_orders(session, plan)
         results["one_query_s"] = time.perf_counter() - started

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body
 from backend import i18n
 from backend.auth.deps import CurrentActor, DbSession
 from backend.clock import utcnow
-from backend.rules import preview, service
+from backend.rules import definitions, history, matching
 from backend.rules.schemas import (
     DryRunRead,
     EnableRequest,
@@ -29,13 +29,13 @@ ERRORS = {401: {"description": "Not signed in"}, 403: {"description": "Not an ad
 
 @router.get("", response_model=list[RuleRead], responses=ERRORS)
 def list_rules(session: DbSession, actor: CurrentActor) -> list[RuleRead]:
-    return service.list_rules(session, actor=actor)
+    return definitions.list_rules(session, actor=actor)
 
 
 @router.post("", response_model=RuleRead, status_code=201, responses=ERRORS)
 def save_draft(session: DbSession, actor: CurrentActor, definition: Annotated[dict[str, Any], Body()]) -> RuleRead:
     """Store a definition as its key's draft."""
-    return service.save_draft(session, actor=actor, definition=definition, now=utcnow())
+    return definitions.save_draft(session, actor=actor, definition=definition, now=utcnow())
 
 
 @router.post("/validate", response_model=list[IssueMessageRead], responses=ERRORS)
@@ -43,46 +43,46 @@ def validate(session: DbSession, actor: CurrentActor,
              definition: Annotated[dict[str, Any], Body()]) -> list[IssueMessageRead]:
     """Every issue that would block publishing, each with its sentence in the user's language."""
     return [IssueMessageRead(**issue.model_dump(), message=i18n.translate_error(issue.code, issue.params))
-            for issue in service.validate_definition(session, actor=actor, definition=definition)]
+            for issue in definitions.validate_definition(session, actor=actor, definition=definition)]
 
 
 @router.post("/dry-run", response_model=DryRunRead, responses=ERRORS)
 def dry_run(session: DbSession, actor: CurrentActor, definition: Annotated[dict[str, Any], Body()]) -> DryRunRead:
     """Which orders match now and what would happen (nothing stored)."""
-    return service.dry_run(session, actor=actor, definition=definition, now=utcnow())
+    return matching.dry_run(session, actor=actor, definition=definition, now=utcnow())
 
 
 @router.post("/preview", response_model=PreviewRead, responses=ERRORS)
 def preview_rule(session: DbSession, actor: CurrentActor, body: PreviewRequest) -> PreviewRead:
     """Every action's texts and people on one order (by number or id; default the first); nothing stored."""
-    return preview.preview_rule(session, actor=actor, definition=body.definition, order=body.order, now=utcnow())
+    return matching.preview_rule(session, actor=actor, definition=body.definition, order=body.order, now=utcnow())
 
 
 @router.get("/{key}", response_model=RuleRead, responses=ERRORS)
 def get_rule(session: DbSession, actor: CurrentActor, key: str) -> RuleRead:
-    return service.get_rule(session, actor=actor, key=key)
+    return definitions.get_rule(session, actor=actor, key=key)
 
 
 @router.post("/{key}/publish", response_model=RuleRead, responses=ERRORS)
 def publish(session: DbSession, actor: CurrentActor, key: str) -> RuleRead:
-    return service.publish_rule(session, actor=actor, key=key, now=utcnow())
+    return definitions.publish_rule(session, actor=actor, key=key, now=utcnow())
 
 
 @router.get("/{key}/enable-check", response_model=list[IssueRead], responses=ERRORS)
 def enable_check(session: DbSession, actor: CurrentActor, key: str) -> list[IssueRead]:
-    return service.check_enable(session, actor=actor, key=key, now=utcnow())
+    return definitions.check_enable(session, actor=actor, key=key, now=utcnow())
 
 
 @router.post("/{key}/enable", response_model=RuleRead, responses=ERRORS)
 def enable(session: DbSession, actor: CurrentActor, key: str, body: EnableRequest | None = None) -> RuleRead:
-    return service.enable_rule(session, actor=actor, key=key, confirm=bool(body and body.confirm), now=utcnow())
+    return definitions.enable_rule(session, actor=actor, key=key, confirm=bool(body and body.confirm), now=utcnow())
 
 
 @router.post("/{key}/disable", response_model=RuleRead, responses=ERRORS)
 def disable(session: DbSession, actor: CurrentActor, key: str) -> RuleRead:
-    return service.disable_rule(session, actor=actor, key=key, now=utcnow())
+    return definitions.disable_rule(session, actor=actor, key=key, now=utcnow())
 
 
 @router.get("/{key}/firings", response_model=list[FiringRead], responses=ERRORS)
 def firings(session: DbSession, actor: CurrentActor, key: str) -> list[FiringRead]:
-    return service.list_firings(session, actor=actor, key=key)
+    return history.list_firings(session, actor=actor, key=key)

@@ -17,13 +17,13 @@ orders still differ at the next scan; the firing's unique key (rule, order, epis
 second worker or a rerun from recording a firing twice. `every_n_hours` rules fire again while the
 condition holds: a query over their states finds the orders whose interval has passed.
 
-A word lists bits, not rule ids, so its text is short: "0,4611686018427387904" for two words.
+The words themselves and the classification of each order's changes are pure
+(engine/rules/words.py), as is reading designed fields once per order (engine/rules/hoist.py).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -48,22 +48,22 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.sql import visitors
 from sqlmodel import Session
 
 from backend.orders.models import Order
-from backend.rules import service
+from backend.rules.firing import fire, state_of, store_state
+from backend.rules.matching import scope_clause
 from backend.rules.models import RuleDefinitionRow, RuleOrderMask, RuleOrderState
-from engine.facts import Catalogue, FactContext, FactType
-from engine.facts.sql import JsonValue
+from engine.facts import Catalogue, FactContext
 from engine.rules.compiler import NotCompilable, compile_condition
 from engine.rules.definition import RuleDefinition, load_rule
 from engine.rules.firing import decide_firing
+from engine.rules.hoist import hoist_json
+from engine.rules.words import bit_of, classify, format_words, has, parse_words, word_of
 
-ORDER = service.ORDER
-STATE = service.STATE
+ORDER = Order.__table__
+STATE = RuleOrderState.__table__
 MASK = RuleOrderMask.__table__
-WORD_BITS = 62  # bits per signed 64-bit word, keeping clear of the sign bit
 LOCK_KEY = 0x67656E64616E  # "gendan": PostgreSQL advisory lock held by the scanning worker
 
 
@@ -80,11 +80,11 @@ class ScanRule:
 
     @property
     def word(self) -> int:
-        return self.slot // WORD_BITS
+        return word_of(self.slot)
 
     @property
     def bit(self) -> int:
-        return 1 << (self.slot % WORD_BITS)
+        return bit_of(self.slot)
 
 
 @dataclass(frozen=True)
@@ -96,23 +96,6 @@ class Plan:
     def prefilter(self) -> Any:
         """Orders any rule can look at."""
         return ORDER.c.status.in_(self.statuses) if self.statuses else true()
-
-
-# --- words -----------------------------------------------------------------------------------
-
-
-def parse_words(value: str | None, count: int) -> list[int]:
-    """Stored words as integers, padded or cut to `count` (a slot beyond the stored words is 0)."""
-    words = [int(part) for part in value.split(",")] if value else []
-    return (words + [0] * count)[:count]
-
-
-def format_words(words: Sequence[int]) -> str:
-    return ",".join(str(w) for w in words)
-
-
-def has(words: Sequence[int], rule: ScanRule) -> bool:
-    return bool(words[rule.word] & rule.bit)
 
 
 # --- plan ------------------------------------------------------------------------------------
@@ -158,7 +141,7 @@ def build_plan(rows: Iterable[RuleDefinitionRow], catalogue: Catalogue, ctx: Fac
         if union and tuple(sorted(scope.statuses)) == union:
             scope = scope.model_copy(update={"statuses": ()})
         rules.append(ScanRule(row.id, row.scan_slot, row.scan_ready, due(row, ctx.now), rule,
-                              and_(service.scope_clause(rule.model_copy(update={"scope": scope})), condition)))
+                              and_(scope_clause(rule.model_copy(update={"scope": scope})), condition)))
     words = max((r.word for r in rules), default=0) + 1
     return Plan(tuple(sorted(rules, key=lambda r: r.slot)), words, union)
 
@@ -166,68 +149,11 @@ def build_plan(rows: Iterable[RuleDefinitionRow], catalogue: Catalogue, ctx: Fac
 # --- the one query ---------------------------------------------------------------------------
 
 
-def _json_key(element: Any, index: int) -> str:
-    return list(element.clauses)[index].value
-
-
-def _is_text_equals(element: Any) -> bool:
-    return getattr(element, "name", None) == "json_text_equals"  # engine.rules.compiler._JsonTextEquals
-
-
-def hoist_json(matches: Sequence[Any], where: Any) -> tuple[Any, list[Any]]:
-    """PostgreSQL: read every designed field once per order, not once per rule that mentions it.
-
-    A JSON read (`data -> 'weight'`, its type check, the cast) costs more than the rest of a rule's
-    condition: twenty rules on `data.weight` read it sixty times per order (18 s for 20 rules at
-    1 M orders, against 6 s hoisted). The reads move into a derived table of the orders `where`
-    selects: per field its type check and its typed value (NULL when the JSON type differs). The
-    rules then compare columns: a raw read becomes the guarded value, the same wherever the compiler
-    uses it (only behind its type check), and a text equality compares the typed text.
-    `clock_timestamp()`, a volatile function, keeps PostgreSQL from folding the derived table back
-    into the query (and so copying each read into every rule) while still letting parallel
-    workers scan it, which `OFFSET 0` would not. Returns (the derived table, the rewritten
-    matches)."""
-    wanted: dict[tuple[str, str, Any], Any] = {}
-
-    def need(key: str, kind: Any) -> None:
-        wanted.setdefault(("guard", key, kind), JsonValue(ORDER.c.data, key, kind, "guard"))
-        wanted.setdefault(("value", key, kind), JsonValue(ORDER.c.data, key, kind, "value"))
-
-    def collect(element: Any) -> None:
-        if isinstance(element, JsonValue):
-            need(_json_key(element, 2), element.kind)
-        elif _is_text_equals(element):
-            need(_json_key(element, 1), FactType.STRING)
-        else:
-            for child in element.get_children():
-                collect(child)
-
-    for match in matches:
-        collect(match)
-    names = {spec: f"h{i}" for i, spec in enumerate(wanted)}
-    table = select(*ORDER.c, *[expr.label(names[spec]) for spec, expr in wanted.items()],
-                   func.clock_timestamp().label("fence")).where(where).subquery("o")
-
-    def replace(element: Any) -> Any:
-        if isinstance(element, JsonValue):
-            part = "guard" if element.part == "guard" else "value"
-            return table.c[names[(part, _json_key(element, 2), element.kind)]]
-        if _is_text_equals(element):
-            text = json.loads(list(element.clauses)[2].value)  # the constant, as JSON text
-            value = table.c[names[("value", _json_key(element, 1), FactType.STRING)]]
-            return func.coalesce(value == literal(text, String), False)
-        if getattr(element, "table", None) is ORDER:
-            return table.c[element.name]
-        return None
-
-    return table, [visitors.replacement_traverse(m, {}, replace) for m in matches]
-
-
 def changed_orders_query(plan: Plan, dialect: str = "postgresql") -> Any:
     """(order id, words now, words at the last scan) for every order whose words differ, or that
     matches a rule without a baseline."""
     if dialect == "postgresql":
-        orders, matches = hoist_json([r.match for r in plan.rules], plan.prefilter())
+        orders, matches = hoist_json(ORDER, [r.match for r in plan.rules], plan.prefilter())
         where = true()
     else:
         orders, matches, where = ORDER, [r.match for r in plan.rules], plan.prefilter()
@@ -273,32 +199,6 @@ def end_stale_episodes(session: Session, rule: ScanRule) -> None:
 # --- acting on the changes -------------------------------------------------------------------
 
 
-@dataclass
-class Changes:
-    started: dict[int, list[ScanRule]]
-    ended: dict[int, list[ScanRule]]
-    words: dict[int, list[int]]  # the words to store, before the started matches are decided
-
-
-def classify(plan: Plan, chunk: Iterable[tuple[int, list[int], list[int]]]) -> Changes:
-    changes = Changes({}, {}, {})
-    for order_id, now, before in chunk:
-        keep = [0] * plan.words
-        for r in plan.rules:
-            was = r.ready and has(before, r)
-            if not r.due:
-                if was:
-                    keep[r.word] |= r.bit
-            elif has(now, r) and not was:
-                changes.started.setdefault(order_id, []).append(r)
-            elif was and not has(now, r):
-                changes.ended.setdefault(order_id, []).append(r)
-            elif was:
-                keep[r.word] |= r.bit
-        changes.words[order_id] = keep
-    return changes
-
-
 def _states(session: Session, order_ids: Iterable[int], keys: Iterable[str]) -> dict[tuple[str, int], RuleOrderState]:
     order_ids, keys = sorted(set(order_ids)), sorted(set(keys))
     if not order_ids or not keys:
@@ -311,7 +211,7 @@ def _states(session: Session, order_ids: Iterable[int], keys: Iterable[str]) -> 
 def apply_chunk(session: Session, plan: Plan, chunk: list[tuple[int, list[int], list[int]]],
                 catalogue: Catalogue, ctx: FactContext) -> int:
     """Act on one chunk of changed orders and store their words (flush only). Returns firings."""
-    changes = classify(plan, chunk)
+    changes = classify(plan.rules, plan.words, chunk)
     enabled = {r.id: r for r in session.exec(select(RuleDefinitionRow).where(
         RuleDefinitionRow.id.in_([r.row_id for r in plan.rules]), RuleDefinitionRow.enabled.is_(True))).scalars()}
     involved = [(o, r) for o, rs in (*changes.started.items(), *changes.ended.items()) for r in rs]
@@ -328,15 +228,15 @@ def apply_chunk(session: Session, plan: Plan, chunk: list[tuple[int, list[int], 
             if r.row_id not in enabled:
                 continue  # disabled while we scanned: it neither fires nor keeps a bit
             state = states.get((r.rule.key, order_id))
-            decision = decide_firing(r.rule.firing, service.state_of(state), True, ctx.now, ctx.calendar)
+            decision = decide_firing(r.rule.firing, state_of(state), True, ctx.now, ctx.calendar)
             if decision.reason == "quiet_hours":
                 continue  # no bit: the next scan sees the match as new again
             if decision.fire:
-                firing = service.fire(session, row=enabled[r.row_id], rule=r.rule, order=orders[order_id],
-                                      state_row=state, decision=decision, trigger="scan", catalogue=catalogue, ctx=ctx)
+                firing = fire(session, row=enabled[r.row_id], rule=r.rule, order=orders[order_id],
+                              state_row=state, decision=decision, trigger="scan", catalogue=catalogue, ctx=ctx)
                 fired += firing is not None
-            elif decision.state != service.state_of(state):
-                service.store_state(session, r.rule.key, order_id, state, decision.state)
+            elif decision.state != state_of(state):
+                store_state(session, r.rule.key, order_id, state, decision.state)
             changes.words[order_id][r.word] |= r.bit
     session.flush()
     store_words(session, changes.words)
@@ -368,10 +268,10 @@ def refire_due(session: Session, plan: Plan, rule: ScanRule, catalogue: Catalogu
     fired = 0
     for order in session.exec(select(Order).where(Order.id.in_(ids)).order_by(Order.id)).scalars():
         state = states.get((rule.rule.key, order.id))
-        decision = decide_firing(rule.rule.firing, service.state_of(state), True, ctx.now, ctx.calendar)
+        decision = decide_firing(rule.rule.firing, state_of(state), True, ctx.now, ctx.calendar)
         if decision.fire and row is not None and row.enabled:
-            fired += service.fire(session, row=row, rule=rule.rule, order=order, state_row=state, decision=decision,
-                                  trigger="scan", catalogue=catalogue, ctx=ctx) is not None
+            fired += fire(session, row=row, rule=rule.rule, order=order, state_row=state, decision=decision,
+                          trigger="scan", catalogue=catalogue, ctx=ctx) is not None
     session.flush()
     return fired, (rows[-1][0] if len(rows) == limit else None)
 
@@ -416,5 +316,5 @@ def scan_lock(bind: Engine | Connection) -> Iterator[bool]:
             conn.close()
 
 
-__all__ = ["Plan", "ScanRule", "apply_chunk", "assign_slots", "build_plan", "changed_orders", "classify",
-           "end_stale_episodes", "format_words", "mark_scanned", "parse_words", "refire_due", "scan_lock"]
+__all__ = ["Plan", "ScanRule", "apply_chunk", "assign_slots", "build_plan", "changed_orders", "changed_orders_query",
+           "end_stale_episodes", "mark_scanned", "refire_due", "scan_lock"]

@@ -18,7 +18,9 @@ from sqlalchemy.engine import Connection, Engine
 from backend.db import new_session
 from backend.inbox.models import InboxItem
 from backend.orders.models import Order
-from backend.rules import scan, service
+from backend.rules import scan
+from backend.rules.context import catalogue_for, fact_context
+from backend.rules.firing import evaluate_event_rules
 from backend.rules.models import RuleDefinitionRow
 
 CHUNK = 500  # changed orders per transaction
@@ -38,8 +40,8 @@ def scan_time_rules(bind: Engine | Connection, now: datetime, *, lock: bool = Tr
 def _scan(bind: Engine | Connection, now: datetime) -> int:
     with new_session(bind) as session:
         rows = scan.assign_slots(session)
-        catalogue = service.catalogue_for(session)
-        ctx = service.fact_context(now)
+        catalogue = catalogue_for(session)
+        ctx = fact_context(now)
         plan = scan.build_plan(rows, catalogue, ctx)
         session.commit()
     if not plan.rules:
@@ -91,8 +93,8 @@ def signal_overdue_todos(bind: Engine | Connection, now: datetime) -> int:
     for start in range(0, len(order_ids), BATCH):
         with new_session(bind) as session:
             for order in session.exec(select(Order).where(Order.id.in_(order_ids[start:start + BATCH]))).scalars():
-                service.evaluate_event_rules(session, order, changes={}, actor=None, now=now, is_new=False,
-                                             events=[("todo_overdue", None)])
+                evaluate_event_rules(session, order, changes={}, actor=None, now=now, is_new=False,
+                                     events=[("todo_overdue", None)])
             session.commit()
     return len(order_ids)
 

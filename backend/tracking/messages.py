@@ -32,7 +32,7 @@ from backend.orders import access
 from backend.orders import service as orders_service
 from backend.orders.models import Order, OrderEvent
 from backend.people.models import User
-from backend.rules import service as rules_service
+from backend.rules import firing as rules_firing
 from backend.tracking import service as tracking_service
 from engine import effects as fx
 
@@ -116,7 +116,7 @@ def record_customer_message(session: Session, order: Order, *, text: str, contac
     apply_effects(session, [fx.Notify(dedupe_key=f"customer_message:{order.id}:{event.id}",
                                       user_ids=(order.owner_id,), title=title, body=body)],
                   order=order, actor=None, now=now, source="rule")
-    rules_service.evaluate_event_rules(session, order, changes={"last_customer_contact_at": previous}, actor=None,
+    rules_firing.evaluate_event_rules(session, order, changes={"last_customer_contact_at": previous}, actor=None,
                                        now=now, is_new=False, events=[("inbound_message", None)])
     return event
 

@@ -27,7 +27,7 @@ from backend.orders import service as orders_service
 from backend.orders.models import Order, OrderEvent
 from backend.orders.schemas import OrderUpdate
 from backend.people.models import User
-from backend.rules import service as rules_service
+from backend.rules import firing as rules_firing
 from backend.tracking import milestones as ms
 from backend.tracking.models import MilestoneSetting, TrackingLink
 from engine import effects as fx
@@ -302,7 +302,7 @@ def urge(session: Session, *, token: str, now: datetime) -> int:
                                       title=title)],
                   order=order, actor=None, now=now, source="rule")
     # no order update runs the change hooks here, so the rules hear of the urge directly
-    rules_service.evaluate_event_rules(session, order, changes=previous, actor=None, now=now, is_new=False,
+    rules_firing.evaluate_event_rules(session, order, changes=previous, actor=None, now=now, is_new=False,
                                        events=[("customer_urged", None)])
     session.commit()
     return order.urge_count

@@ -21,11 +21,13 @@ from sqlalchemy import select
 
 from backend import i18n
 from backend.auth.deps import DbSession
+from backend.definitions.lifecycle import require_designer
 from backend.errors import GendanError
 from backend.flows.models import FlowDefinitionRow
 from backend.forms.models import FormDefinitionRow
 from backend.people.models import ROLES, User
-from backend.rules import preview, service
+from backend.rules import definitions, history, matching
+from backend.rules.context import catalogue_for
 from engine.facts import Catalogue
 from engine.rules.classics import CLASSIC_RULES, classic_rule
 from engine.rules.validate import _READ_ONLY as READ_ONLY_FIELDS
@@ -44,11 +46,6 @@ UNITS = {
 
 
 TIERS = {"key": N_("Key accounts"), "standard": N_("Standard customers"), "small": N_("Small customers")}
-
-
-def _require_designer(actor) -> None:
-    if not (actor.is_admin or actor.has_role("designer")):
-        raise GendanError("auth.forbidden")
 
 
 def _fields(catalogue: Catalogue, locale: str, stages: dict[str, str] | None = None) -> list[dict[str, Any]]:
@@ -112,7 +109,7 @@ def _choices(session, locale: str) -> dict[str, Any]:
         "tiers": [{"value": k, "label": i18n.gettext(v)} for k, v in TIERS.items()],
         "statuses": [{"value": k, "label": i18n.gettext(v)} for k, v in STATUS_LABELS.items()],
         "stages": _stages(session, locale),
-        "first_order": preview.first_order_number(session) or "",
+        "first_order": matching.first_order_number(session) or "",
     }
 
 
@@ -122,15 +119,15 @@ def _json_script(value: Any) -> str:
 
 @router.get("/designer/rules")
 def rule_list(request: Request, session: DbSession, actor: PageActor):
-    _require_designer(actor)
-    rules = service.list_rules(session, actor=actor)
+    require_designer(actor)
+    rules = definitions.list_rules(session, actor=actor)
     templates = [{"key": k, "name": v["name"]} for k, v in CLASSIC_RULES.items()]
     return render(request, "rules/list.html", {"nav": "designer", "rules": rules, "templates": templates})
 
 
 @router.get("/designer/rules/new")
 def new_rule(request: Request, session: DbSession, actor: PageActor, template: str | None = None):
-    _require_designer(actor)
+    require_designer(actor)
     if template is not None and template not in CLASSIC_RULES:
         raise GendanError("rule.not_found", {"key": template}, status=404)
     definition = classic_rule(template) if template else {
@@ -142,21 +139,21 @@ def new_rule(request: Request, session: DbSession, actor: PageActor, template: s
 
 @router.get("/designer/rules/{key}")
 def rule_designer(request: Request, session: DbSession, actor: PageActor, key: str):
-    _require_designer(actor)
-    rule = service.get_rule(session, actor=actor, key=key)
-    firings = service.list_firings(session, actor=actor, key=key)
+    require_designer(actor)
+    rule = definitions.get_rule(session, actor=actor, key=key)
+    firings = history.list_firings(session, actor=actor, key=key)
     return _designer(request, session, actor, rule.definition, rule=rule, firings=firings)
 
 
 def _designer(request: Request, session, actor, definition: dict[str, Any], *, rule, firings):
     from backend.i18n import get_locale
 
-    catalogue = service.catalogue_for(session)
+    catalogue = catalogue_for(session)
     locale = get_locale()
     return render(request, "rules/designer.html", {
         "nav": "designer", "rule": rule, "firings": firings,
         # why a firing did less than asked (nobody to assign, a template that failed), in words
-        "firing_problems": {f.id: [preview.problem(p["code"], p.get("params") or {}).message for p in f.problems]
+        "firing_problems": {f.id: [history.problem(p["code"], p.get("params") or {}).message for p in f.problems]
                             for f in firings},
         "definition_json": _json_script(definition),
         "fields_json": _json_script(_fields(catalogue, locale,

@@ -28,7 +28,7 @@ from engine.rules.definition import (
 )
 from engine.rules.templates import TemplateProblem, render_template
 
-__all__ = ["ActionPlan", "People", "plan_actions", "firing_key"]
+__all__ = ["ActionPlan", "People", "describe_effect", "plan_actions", "firing_key"]
 
 
 @dataclass(frozen=True)
@@ -179,3 +179,21 @@ def plan_actions(
         elif isinstance(action, StartFlowAction):
             out.append(fx.StartFlow(dedupe_key=key, flow_key=action.flow_key))
     return ActionPlan(tuple(out), tuple(problems))
+
+
+# The effect attributes a summary shows, in this order (an effect type has only some of them).
+_DESCRIBED = ("title", "body", "subject", "assignee_ids", "cc_user_ids", "user_ids", "priority", "tag", "flag",
+              "field", "value", "url", "flow_key", "channels")
+
+
+def describe_effect(effect: fx.Effect) -> dict[str, Any]:
+    """A JSON summary of an effect (type, dedupe key, what it says and to whom), as dry runs,
+    previews and the firing history show it."""
+    out: dict[str, Any] = {"type": type(effect).__name__, "dedupe_key": effect.dedupe_key}
+    for name in _DESCRIBED:
+        if hasattr(effect, name):
+            value = getattr(effect, name)
+            out[name] = list(value) if isinstance(value, tuple) else value
+    if isinstance(effect, fx.CreateTodo) and effect.due_at is not None:
+        out["due_at"] = effect.due_at.isoformat()
+    return out

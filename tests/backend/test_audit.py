@@ -23,7 +23,7 @@ from backend.ingest.schemas import InboundSourceCreate
 from backend.notify import service as notify_service
 from backend.people import service as people_service
 from backend.people.schemas import DepartmentCreate, DepartmentUpdate, UserCreate, UserUpdate
-from backend.rules import service as rules_service
+from backend.rules import definitions as rule_definitions
 from tests.factories.orders import make_customer
 from tests.factories.people import make_department, make_user
 
@@ -180,13 +180,13 @@ class TestDefinitions:
         from engine.rules.classics import CLASSIC_RULES, classic_rule
 
         key = next(iter(CLASSIC_RULES))
-        rules_service.save_draft(session, actor=admin, definition=classic_rule(key), now=now)
-        rules_service.publish_rule(session, actor=admin, key=key, now=now)
-        rules_service.enable_rule(session, actor=admin, key=key, confirm=True, now=now)
-        rules_service.disable_rule(session, actor=admin, key=key, now=now)
+        rule_definitions.save_draft(session, actor=admin, definition=classic_rule(key), now=now)
+        rule_definitions.publish_rule(session, actor=admin, key=key, now=now)
+        rule_definitions.enable_rule(session, actor=admin, key=key, confirm=True, now=now)
+        rule_definitions.disable_rule(session, actor=admin, key=key, now=now)
         found = [(e.entity_key, e.action, e.before, e.after) for e in events(session, "rule")]
         assert found == [
-            (key, "publish", {}, {"version": 1, "enabled": False}),
+            (key, "publish", {"version": None}, {"version": 1, "enabled": False}),
             (key, "enable", {"enabled": False}, {"enabled": True, "version": 1}),
             (key, "disable", {"enabled": True}, {"enabled": False, "version": 1}),
         ]

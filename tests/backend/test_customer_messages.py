@@ -22,7 +22,8 @@ from backend.notify.models import Notification, OutboxMessage
 from backend.orders import service as orders_service
 from backend.orders.models import Order, OrderEvent
 from backend.orders.schemas import OrderUpdate
-from backend.rules import service as rules_service
+from backend.rules import definitions
+from backend.rules import firing as rule_firing
 from backend.rules.models import RuleFiring
 from backend.tracking import messages as customer_messages
 from backend.tracking import service as tracking_service
@@ -107,14 +108,14 @@ def enable_message_rule(session, now):
                      "title_template": "Answer the customer of {{ order.number }}"}],
         "firing": {"mode": "every_n_hours", "every_hours": 1},
     }
-    rules_service.save_draft(session, actor=admin, definition=definition, now=now)
-    rules_service.publish_rule(session, actor=admin, key="customer_wrote", now=now)
-    rules_service.enable_rule(session, actor=admin, key="customer_wrote", confirm=True, now=now)
+    definitions.save_draft(session, actor=admin, definition=definition, now=now)
+    definitions.publish_rule(session, actor=admin, key="customer_wrote", now=now)
+    definitions.enable_rule(session, actor=admin, key="customer_wrote", confirm=True, now=now)
 
 
 class TestInboundMessageRule:
     def test_event_rule_fires_once_per_message_and_not_on_other_changes(self, session, now, setup):
-        rules_service.install()  # the order hook, as create_app installs it
+        rule_firing.install()  # the order hook, as create_app installs it
         enable_message_rule(session, now)
         order = session.get(Order, setup["order"].id)
         orders_service.update_order(session, actor=setup["actor"], order_id=order.id, now=now,
@@ -258,12 +259,12 @@ class TestPages:
 class TestUrgeRaisesCustomerUrged:
     def test_the_tracking_pages_urge_fires_a_customer_urged_rule(self, session, now, setup):
         admin = load_actor(session, make_user(session, roles=["admin", "designer"]).id)
-        rules_service.save_draft(session, actor=admin, now=now, definition={
+        definitions.save_draft(session, actor=admin, now=now, definition={
             "key": "urged", "name": {"en": "Urged"}, "trigger": {"kind": "event", "events": ["customer_urged"]},
             "condition": {">=": [{"var": "urge_count"}, 1]},
             "actions": [{"type": "notify", "recipients": [{"kind": "owner"}], "title_template": "Urged"}]})
-        rules_service.publish_rule(session, actor=admin, key="urged", now=now)
-        rules_service.enable_rule(session, actor=admin, key="urged", confirm=True, now=now)
+        definitions.publish_rule(session, actor=admin, key="urged", now=now)
+        definitions.enable_rule(session, actor=admin, key="urged", confirm=True, now=now)
         tracking_service.urge(session, token=setup["token"], now=now)
         assert session.exec(select(RuleFiring.order_id, RuleFiring.trigger)).all() == [
             (setup["order"].id, "customer_urged")]

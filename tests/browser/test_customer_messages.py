@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from playwright.sync_api import Browser, expect
 
 from backend.auth.service import load_actor
-from backend.rules import service as rules_service
+from backend.rules import definitions
 from backend.tracking import service as tracking_service
 from tests.browser.conftest import sign_in
 from tests.factories.orders import make_customer, make_order
@@ -30,9 +30,9 @@ def _enable_message_rule(seed, number: str) -> None:
                      "title_template": "Answer the customer of {{ order.number }}"}],
         "firing": {"mode": "every_n_hours", "every_hours": 1},
     }
-    rules_service.save_draft(seed, actor=admin, definition=rule, now=now)
-    rules_service.publish_rule(seed, actor=admin, key=rule["key"], now=now)
-    rules_service.enable_rule(seed, actor=admin, key=rule["key"], confirm=True, now=now)
+    definitions.save_draft(seed, actor=admin, definition=rule, now=now)
+    definitions.publish_rule(seed, actor=admin, key=rule["key"], now=now)
+    definitions.enable_rule(seed, actor=admin, key=rule["key"], confirm=True, now=now)
 
 
 def test_customer_writes_staff_get_a_todo_and_reply(browser: Browser, base_url, seed):

@@ -71,13 +71,13 @@ def test_every_editor_fits_a_phone(page: Page, base_url, seed):
 
 def test_rule_list_fits_a_phone_in_english(page: Page, base_url, seed):
     from backend.clock import utcnow
-    from backend.rules import service
+    from backend.rules import definitions
     from engine.rules.classics import CLASSIC_RULES, classic_rule
     from tests.backend.rules.test_service import actor_of
 
     admin = make_user(seed, username="rd.list.admin", roles=["admin", "designer"], locale="en")
     for key in CLASSIC_RULES:
-        service.save_draft(seed, actor=actor_of(admin, "admin"), definition=classic_rule(key), now=utcnow())
+        definitions.save_draft(seed, actor=actor_of(admin, "admin"), definition=classic_rule(key), now=utcnow())
     seed.commit()
     page.set_viewport_size({"width": 360, "height": 780})
     sign_in(page, base_url, "rd.list.admin")

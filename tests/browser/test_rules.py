@@ -132,7 +132,7 @@ def test_conditions_drag_between_groups_and_json_round_trips(page: Page, base_ur
 
 
 def test_history_says_where_an_alert_for_nobody_went(page: Page, base_url, seed, live_engine):
-    from backend.rules import service
+    from backend.rules import definitions
     from engine.rules.classics import classic_rule
     from tests.backend.rules.test_service import actor_of
 
@@ -142,11 +142,11 @@ def test_history_says_where_an_alert_for_nobody_went(page: Page, base_url, seed,
     dept = make_department(seed, name="History sales", head=boss)
     rep = make_user(seed, username="rules.hist.rep", roles=["sales"], department=dept, locale="en")
     make_order(seed, owner=rep, stage="approval", number="NOBODY-1", at=now - timedelta(days=10))  # no approval to-do
-    for step in (service.save_draft, service.publish_rule):
-        kwargs = {"definition": classic_rule("approval_timeout")} if step is service.save_draft else {
+    for step in (definitions.save_draft, definitions.publish_rule):
+        kwargs = {"definition": classic_rule("approval_timeout")} if step is definitions.save_draft else {
             "key": "approval_timeout"}
         step(seed, actor=actor_of(admin, "admin"), now=now, **kwargs)
-    service.enable_rule(seed, actor=actor_of(admin, "admin"), key="approval_timeout", confirm=True, now=now)
+    definitions.enable_rule(seed, actor=actor_of(admin, "admin"), key="approval_timeout", confirm=True, now=now)
     seed.commit()
     assert scan_time_rules(live_engine, now) == 1
 

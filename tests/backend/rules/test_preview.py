@@ -10,7 +10,7 @@ import pytest
 from backend.auth.actor import Actor
 from backend.errors import GendanError
 from backend.inbox.models import InboxItem
-from backend.rules import preview
+from backend.rules import matching
 from tests.conftest import login
 from tests.factories.orders import make_order
 from tests.factories.people import make_department, make_user
@@ -68,7 +68,7 @@ def every_action(**overrides):
 
 def test_every_action_renders_on_the_order(session, org, now):
     order = waiting_order(session, org, now, 30)
-    result = preview.preview_rule(session, actor=org["admin"], definition=every_action(), order=order.number, now=now)
+    result = matching.preview_rule(session, actor=org["admin"], definition=every_action(), order=order.number, now=now)
     assert result.number == order.number and [a.type for a in result.actions] == [
         "create_todo", "notify", "message_customer", "add_risk_flag", "escalate", "add_tag", "set_field",
         "call_webhook", "start_flow"]
@@ -98,7 +98,7 @@ def test_a_missing_field_is_a_translated_problem_under_its_action(session, org, 
     rule["actions"][2]["body_template"] = "Incoterm {{ order.data.incoterm }}"
     token = i18n.set_locale("zh_CN")
     try:
-        result = preview.preview_rule(session, actor=org["admin"], definition=rule, order=str(order.id), now=now)
+        result = matching.preview_rule(session, actor=org["admin"], definition=rule, order=str(order.id), now=now)
     finally:
         i18n.reset_locale(token)
     message = result.actions[2]
@@ -110,15 +110,15 @@ def test_a_missing_field_is_a_translated_problem_under_its_action(session, org, 
 
 def test_the_first_order_is_the_default_and_unknown_orders_are_refused(session, org, now):
     first = make_order(session, owner=org["rep"], stage="draft", at=now - timedelta(days=1))
-    assert preview.first_order_number(session) is not None
-    result = preview.preview_rule(session, actor=org["admin"], definition=every_action(), order="", now=now)
-    assert result.number == preview.first_order_number(session)
-    assert preview.find_order(session, first.number).id == first.id
+    assert matching.first_order_number(session) is not None
+    result = matching.preview_rule(session, actor=org["admin"], definition=every_action(), order="", now=now)
+    assert result.number == matching.first_order_number(session)
+    assert matching.find_order(session, first.number).id == first.id
     with pytest.raises(GendanError) as missing:
-        preview.preview_rule(session, actor=org["admin"], definition=every_action(), order="NO-SUCH", now=now)
+        matching.preview_rule(session, actor=org["admin"], definition=every_action(), order="NO-SUCH", now=now)
     assert missing.value.code == "order.not_found" and missing.value.status == 404
     with pytest.raises(GendanError) as forbidden:
-        preview.preview_rule(session, actor=actor_of(org["rep"]), definition=every_action(), order=None, now=now)
+        matching.preview_rule(session, actor=actor_of(org["rep"]), definition=every_action(), order=None, now=now)
     assert forbidden.value.code == "auth.forbidden"
 
 

@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import func, select
 
 from backend.flows.models import FlowDefinitionRow, FlowInstance
-from backend.rules import scan, service, tasks
+from backend.rules import context, definitions, matching, scan, tasks
 from backend.rules.models import RuleDefinitionRow, RuleFiring, RuleOrderMask
+from engine.rules.words import format_words, parse_words
 from tests.backend.rules.test_service import approval_timeout, todos, waiting_order
 from tests.backend.rules.test_service import publish_and_enable as _publish_and_enable
 from tests.factories.orders import make_customer, make_order
@@ -33,7 +34,7 @@ def firings(session, order=None, key=None):
 def changed_now(session, now):
     """What the next scan's one query would return (nothing is changed)."""
     rows = scan.assign_slots(session)
-    plan = scan.build_plan(rows, service.catalogue_for(session), service.fact_context(now))
+    plan = scan.build_plan(rows, context.catalogue_for(session), context.fact_context(now))
     return scan.changed_orders(session, plan)
 
 
@@ -92,11 +93,11 @@ class TestEpisodes:
         publish_and_enable(session, org["admin"], approval_timeout(), now)
         session.commit()
         assert tasks.scan_time_rules(connection, now) == 1
-        service.disable_rule(session, actor=org["admin"], key="approval_timeout", now=now)
+        definitions.disable_rule(session, actor=org["admin"], key="approval_timeout", now=now)
         late.stage, late.stage_entered_at = "production", now  # the episode ends while nobody watches
         session.commit()
         assert tasks.scan_time_rules(connection, now + timedelta(minutes=1)) == 0
-        service.enable_rule(session, actor=org["admin"], key="approval_timeout", confirm=True, now=now)
+        definitions.enable_rule(session, actor=org["admin"], key="approval_timeout", confirm=True, now=now)
         session.commit()
         assert tasks.scan_time_rules(connection, now + timedelta(minutes=2)) == 0
         late.stage, late.stage_entered_at = "approval", now + timedelta(minutes=3)
@@ -109,8 +110,8 @@ class TestEpisodes:
         publish_and_enable(session, org["admin"], approval_timeout(), now)
         session.commit()
         assert tasks.scan_time_rules(connection, now) == 1
-        service.disable_rule(session, actor=org["admin"], key="approval_timeout", now=now)
-        service.enable_rule(session, actor=org["admin"], key="approval_timeout", confirm=True, now=now)
+        definitions.disable_rule(session, actor=org["admin"], key="approval_timeout", now=now)
+        definitions.enable_rule(session, actor=org["admin"], key="approval_timeout", confirm=True, now=now)
         session.commit()
         assert tasks.scan_time_rules(connection, now + timedelta(minutes=1)) == 0
         assert firings(session, late) == [1]
@@ -123,8 +124,8 @@ class TestEpisodes:
         assert tasks.scan_time_rules(connection, now) == 1
         lower = approval_timeout(condition={"and": [{"==": [{"var": "stage"}, "approval"]},
                                                     {">": [{"var": "hours_in_stage"}, 12]}]})
-        service.save_draft(session, actor=org["admin"], definition=lower, now=now)
-        service.publish_rule(session, actor=org["admin"], key="approval_timeout", now=now)
+        definitions.save_draft(session, actor=org["admin"], definition=lower, now=now)
+        definitions.publish_rule(session, actor=org["admin"], key="approval_timeout", now=now)
         session.commit()
         assert tasks.scan_time_rules(connection, now + timedelta(minutes=1)) == 1  # only the order at 20 h
         assert firings(session, late) == [1] and firings(session, other) == [1]
@@ -185,7 +186,7 @@ class TestManyRules:
         session.rollback()
         # a cheaper first order: rules 20..69 stop matching it (99 > 5 i only for i < 20)
         orders[0].amount = 99
-        service.disable_rule(session, actor=org["admin"], key="r3", now=now)
+        definitions.disable_rule(session, actor=org["admin"], key="r3", now=now)
         publish_and_enable(session, org["admin"], flagging("late_comer", {"<": [{"var": "amount"}, 150]}), now)
         session.commit()
         assert tasks.scan_time_rules(connection, now + timedelta(minutes=1)) == 1  # late_comer on orders[0]
@@ -220,12 +221,12 @@ class TestScope:
         rule = approval_timeout(scope={"customer_tiers": ["key"]})
         publish_and_enable(session, org["admin"], rule, now)
         session.commit()
-        dry = service.dry_run(session, actor=org["admin"], definition=rule, now=now)
+        dry = matching.dry_run(session, actor=org["admin"], definition=rule, now=now)
         assert [m.order_id for m in dry.orders] == [vip.id]
         assert tasks.scan_time_rules(connection, now) == 1
         assert firings(session, vip) == [1] and firings(session, plain) == []
-        assert service.in_scope(session, service.parse(rule), vip)
-        assert not service.in_scope(session, service.parse(rule), plain)
+        assert matching.in_scope(session, context.parse(rule), vip)
+        assert not matching.in_scope(session, context.parse(rule), plain)
 
     def test_flow_keys_limit_the_scan(self, session, connection, org, now):
         in_flow = waiting_order(session, org, now, 30)
@@ -243,6 +244,6 @@ class TestScope:
 
 @pytest.mark.parametrize("words", ["", "0", "5,0", "1,2,3"])
 def test_words_round_trip(words):
-    parsed = scan.parse_words(words, 3)
+    parsed = parse_words(words, 3)
     assert len(parsed) == 3
-    assert scan.parse_words(scan.format_words(parsed), 3) == parsed
+    assert parse_words(format_words(parsed), 3) == parsed

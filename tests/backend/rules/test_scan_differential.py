@@ -16,10 +16,11 @@ from sqlalchemy import select
 
 from backend.forms.models import FormDefinitionRow
 from backend.orders.models import Order
-from backend.rules import scan, service, tasks
+from backend.rules import context, matching, tasks
 from backend.rules.models import RuleDefinitionRow, RuleFiring, RuleOrderMask
 from engine.facts import build_facts
 from engine.jsonlogic import matches
+from engine.rules.words import WORD_BITS, parse_words
 from tests.backend.rules.test_service import publish_and_enable
 from tests.factories.orders import make_order
 
@@ -86,14 +87,14 @@ def make_orders(session, org, now, rng, count=48):
 
 
 def expected(session, now) -> dict[str, set[int]]:
-    catalogue = service.catalogue_for(session)
-    ctx = service.fact_context(now)
+    catalogue = context.catalogue_for(session)
+    ctx = context.fact_context(now)
     out = {}
     orders = session.exec(select(Order)).scalars().all()
     for i, condition in enumerate(CONDITIONS):
-        rule = service.parse(definition(i))
-        out[f"d{i}"] = {o.id for o in orders if service.in_scope(session, rule, o)
-                        and matches(condition, build_facts(service.order_values(o), catalogue, ctx))}
+        rule = context.parse(definition(i))
+        out[f"d{i}"] = {o.id for o in orders if matching.in_scope(session, rule, o)
+                        and matches(condition, build_facts(context.order_values(o), catalogue, ctx))}
     return out
 
 
@@ -104,12 +105,12 @@ def definition(i):
 
 def stored_matches(session) -> dict[str, set[int]]:
     rows = session.exec(select(RuleDefinitionRow).where(RuleDefinitionRow.enabled.is_(True))).scalars().all()
-    words = 1 + max(r.scan_slot for r in rows) // scan.WORD_BITS
+    words = 1 + max(r.scan_slot for r in rows) // WORD_BITS
     masks = session.exec(select(RuleOrderMask)).scalars().all()
     out = {}
     for row in rows:
-        word, bit = row.scan_slot // scan.WORD_BITS, 1 << (row.scan_slot % scan.WORD_BITS)
-        out[row.key] = {m.order_id for m in masks if scan.parse_words(m.words, words)[word] & bit}
+        word, bit = row.scan_slot // WORD_BITS, 1 << (row.scan_slot % WORD_BITS)
+        out[row.key] = {m.order_id for m in masks if parse_words(m.words, words)[word] & bit}
     return out
 
 

@@ -14,7 +14,8 @@ from backend.notify.models import Notification
 from backend.orders import service as orders_service
 from backend.orders.models import Order
 from backend.orders.schemas import OrderUpdate
-from backend.rules import service, tasks
+from backend.rules import context, definitions, history, matching, tasks
+from backend.rules import firing as rule_firing
 from backend.rules.models import RuleDefinitionRow, RuleFiring
 from tests.factories.orders import make_order
 
@@ -50,9 +51,9 @@ def waiting_order(session, org, now, hours, stage="approval"):
 
 
 def publish_and_enable(session, actor, definition, now, confirm=False):
-    service.save_draft(session, actor=actor, definition=definition, now=now)
-    service.publish_rule(session, actor=actor, key=definition["key"], now=now)
-    return service.enable_rule(session, actor=actor, key=definition["key"], confirm=confirm, now=now)
+    definitions.save_draft(session, actor=actor, definition=definition, now=now)
+    definitions.publish_rule(session, actor=actor, key=definition["key"], now=now)
+    return definitions.enable_rule(session, actor=actor, key=definition["key"], confirm=confirm, now=now)
 
 
 def todos(session, order):
@@ -63,39 +64,39 @@ def todos(session, order):
 class TestPublishAndEnable:
     def test_invalid_rule_is_refused_with_paths_and_nothing_published(self, session, org, now):
         bad = approval_timeout(condition={"==": [{"var": "stagee"}, "x"]})
-        service.save_draft(session, actor=org["admin"], definition=bad, now=now)
+        definitions.save_draft(session, actor=org["admin"], definition=bad, now=now)
         with pytest.raises(GendanError) as caught:
-            service.publish_rule(session, actor=org["admin"], key="approval_timeout", now=now)
+            definitions.publish_rule(session, actor=org["admin"], key="approval_timeout", now=now)
         assert caught.value.code == "rule.definition_invalid"
         assert caught.value.fields["condition.==.0.var"][0] == "logic.unknown_field"
-        assert service.get_rule(session, actor=org["admin"], key="approval_timeout").status == "draft"
+        assert definitions.get_rule(session, actor=org["admin"], key="approval_timeout").status == "draft"
 
     def test_schema_errors_are_422_with_paths(self, session, org, now):
         with pytest.raises(GendanError) as caught:
-            service.save_draft(session, actor=org["admin"], definition={"key": "Bad Key"}, now=now)
+            definitions.save_draft(session, actor=org["admin"], definition={"key": "Bad Key"}, now=now)
         assert caught.value.code == "rule.definition_invalid"
         assert "key" in caught.value.fields
 
     def test_matching_every_order_needs_confirmation(self, session, org, now):
         waiting_order(session, org, now, 1)
         always = approval_timeout(key="always", condition={">=": [{"var": "amount"}, -1]})
-        service.save_draft(session, actor=org["admin"], definition=always, now=now)
-        service.publish_rule(session, actor=org["admin"], key="always", now=now)
+        definitions.save_draft(session, actor=org["admin"], definition=always, now=now)
+        definitions.publish_rule(session, actor=org["admin"], key="always", now=now)
         with pytest.raises(GendanError) as caught:
-            service.enable_rule(session, actor=org["admin"], key="always", now=now)
+            definitions.enable_rule(session, actor=org["admin"], key="always", now=now)
         assert caught.value.code == "rule.confirm_required"
         assert not session.exec(select(RuleDefinitionRow.enabled).where(RuleDefinitionRow.key == "always")).scalar()
-        assert service.enable_rule(session, actor=org["admin"], key="always", confirm=True, now=now).enabled
+        assert definitions.enable_rule(session, actor=org["admin"], key="always", confirm=True, now=now).enabled
 
     def test_only_admins_and_designers(self, session, org, now):
         with pytest.raises(GendanError) as caught:
-            service.save_draft(session, actor=actor_of(org["rep"]), definition=approval_timeout(), now=now)
+            definitions.save_draft(session, actor=actor_of(org["rep"]), definition=approval_timeout(), now=now)
         assert caught.value.code == "auth.forbidden"
 
     def test_republish_keeps_enabled_and_retires_old_version(self, session, org, now):
         publish_and_enable(session, org["admin"], approval_timeout(), now)
-        service.save_draft(session, actor=org["admin"], definition=approval_timeout(name={"en": "v2"}), now=now)
-        read = service.publish_rule(session, actor=org["admin"], key="approval_timeout", now=now)
+        definitions.save_draft(session, actor=org["admin"], definition=approval_timeout(name={"en": "v2"}), now=now)
+        read = definitions.publish_rule(session, actor=org["admin"], key="approval_timeout", now=now)
         assert (read.version, read.enabled) == (2, True)
         statuses = session.exec(select(RuleDefinitionRow.status).where(RuleDefinitionRow.key == "approval_timeout")
                                 .order_by(RuleDefinitionRow.version)).scalars().all()
@@ -106,7 +107,7 @@ class TestDryRun:
     def test_lists_matching_orders_and_what_would_happen(self, session, org, now):
         late = waiting_order(session, org, now, 30)
         waiting_order(session, org, now, 2)
-        result = service.dry_run(session, actor=org["admin"], definition=approval_timeout(), now=now)
+        result = matching.dry_run(session, actor=org["admin"], definition=approval_timeout(), now=now)
         assert result.compiled_to_sql and result.count == 1
         (match,) = result.orders
         assert match.order_id == late.id
@@ -119,7 +120,7 @@ class TestDryRun:
         waiting_order(session, org, now, 30)
         definition = approval_timeout(trigger={"kind": "event", "events": ["field_changed"]},
                                       condition={"==": [{"%": [{"var": "urge_count"}, 2]}, 0]})
-        result = service.dry_run(session, actor=org["admin"], definition=definition, now=now)
+        result = matching.dry_run(session, actor=org["admin"], definition=definition, now=now)
         assert not result.compiled_to_sql and result.count >= 1
         assert [w.code for w in result.warnings] == ["rule.event_only"]
 
@@ -181,9 +182,9 @@ class TestScan:
         rule = load_rule(row.definition)
         decision = decide_firing(rule.firing, None, True, now)
         kwargs = dict(row=row, rule=rule, order=late, state_row=None, decision=decision, trigger="scan",
-                      catalogue=service.catalogue_for(session), ctx=service.fact_context(now))
-        assert service.fire(session, **kwargs) is not None
-        assert service.fire(session, **kwargs) is None
+                      catalogue=context.catalogue_for(session), ctx=context.fact_context(now))
+        assert rule_firing.fire(session, **kwargs) is not None
+        assert rule_firing.fire(session, **kwargs) is None
         assert session.exec(select(func.count()).select_from(RuleFiring)).scalar_one() == 1
         assert len(todos(session, late)) == 2
 
@@ -193,7 +194,7 @@ class TestScan:
         publish_and_enable(session, org["admin"], approval_timeout(), now)
         session.commit()
         tasks.scan_time_rules(connection, now)
-        (firing,) = service.list_firings(session, actor=org["admin"], key="approval_timeout")
+        (firing,) = history.list_firings(session, actor=org["admin"], key="approval_timeout")
         assert (firing.order_id, firing.order_number, firing.episode, firing.trigger) == (late.id, late.number, 1, "scan")
         assert firing.effects[0]["type"] == "CreateTodo" and firing.todo_states == ["open"]
 
@@ -204,21 +205,21 @@ class TestScan:
         publish_and_enable(session, org["admin"], webhook, now)
         session.commit()
         assert tasks.scan_time_rules(connection, now) == 1
-        (firing,) = service.list_firings(session, actor=org["admin"], key="approval_timeout")
+        (firing,) = history.list_firings(session, actor=org["admin"], key="approval_timeout")
         assert firing.order_id == late.id and firing.delivery_states == ["pending"]
 
     def test_disabled_rule_does_not_scan(self, session, connection, org, now):
         waiting_order(session, org, now, 30)
         waiting_order(session, org, now, 1)
         publish_and_enable(session, org["admin"], approval_timeout(), now)
-        service.disable_rule(session, actor=org["admin"], key="approval_timeout", now=now)
+        definitions.disable_rule(session, actor=org["admin"], key="approval_timeout", now=now)
         session.commit()
         assert tasks.scan_time_rules(connection, now) == 0
 
 
 class TestEventPath:
     def test_field_change_fires_event_rule(self, session, org, now):
-        service.install()  # what create_app does: the order hook
+        rule_firing.install()  # what create_app does: the order hook
         order = make_order(session, owner=org["rep"], stage="production", at=now - timedelta(days=1))
         definition = {
             "key": "big_order", "name": {"en": "Big order"},
@@ -253,7 +254,7 @@ class TestEventPath:
         }
         publish_and_enable(session, org["admin"], definition, now, confirm=True)
         for minute in range(3):
-            service.evaluate_event_rules(session, order, changes={}, actor=None, now=now + timedelta(minutes=minute),
+            rule_firing.evaluate_event_rules(session, order, changes={}, actor=None, now=now + timedelta(minutes=minute),
                                          is_new=False, events=[("inbound_message", None)])
         episodes = session.exec(select(RuleFiring.episode).where(RuleFiring.order_id == order.id)
                                 .order_by(RuleFiring.episode)).scalars().all()
@@ -273,12 +274,12 @@ class TestCatalogue:
                                           {"key": "photos", "type": "attachment"},
                                       ]}))
         session.flush()
-        catalogue = service.catalogue_for(session)
+        catalogue = context.catalogue_for(session)
         assert catalogue["data.incoterm"].options == ("FOB", "CIF")
         assert catalogue["data.incoterm"].label_en == "Incoterm"
         assert str(catalogue["data.weight"].type) == "number"
         assert "data.photos" not in catalogue
-        issues = service.validate_definition(session, actor=org["admin"], definition=approval_timeout(
+        issues = definitions.validate_definition(session, actor=org["admin"], definition=approval_timeout(
             condition={">": [{"var": "data.weight"}, 10]}))
         assert issues == []
 

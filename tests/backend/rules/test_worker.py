@@ -24,7 +24,7 @@ from sqlmodel import Session
 from backend.db import make_engine
 from backend.inbox.models import InboxItem
 from backend.migrate import upgrade
-from backend.rules import service, tasks
+from backend.rules import definitions, tasks
 from backend.rules.models import RuleFiring
 from tests.backend.rules.test_service import actor_of, approval_timeout
 from tests.conftest import PG_URL, _pg_available
@@ -76,9 +76,9 @@ def _seed(engine) -> None:
             session.add(InboxItem(dedupe_key=f"flow:{order.id}", order_id=order.id, assignee_id=approver.id,
                                   kind="approval", title="Approve", created_at=NOW))
         session.commit()
-        service.save_draft(session, actor=admin, definition=approval_timeout(), now=NOW)
-        service.publish_rule(session, actor=admin, key="approval_timeout", now=NOW)
-        service.enable_rule(session, actor=admin, key="approval_timeout", now=NOW)
+        definitions.save_draft(session, actor=admin, definition=approval_timeout(), now=NOW)
+        definitions.publish_rule(session, actor=admin, key="approval_timeout", now=NOW)
+        definitions.enable_rule(session, actor=admin, key="approval_timeout", now=NOW)
 
 
 def _assert_exactly_once(engine) -> None:
@@ -152,8 +152,8 @@ CHILD = textwrap.dedent("""
     import sys, time
     from datetime import datetime
     from backend.db import make_engine
-    from backend.rules import service, tasks
-    real_fire = service.fire
+    from backend.rules import scan, tasks
+    real_fire = scan.fire
     count = 0
     def slow_fire(*args, **kwargs):
         global count
@@ -163,7 +163,7 @@ CHILD = textwrap.dedent("""
             print("MID-SCAN", flush=True)
             time.sleep(120)  # the parent kills us here, with 50 firings flushed but not committed
         return result
-    service.fire = slow_fire
+    scan.fire = slow_fire  # what the scan calls
     tasks.CHUNK = int(sys.argv[3])
     tasks.scan_time_rules(make_engine(sys.argv[1]), datetime.fromisoformat(sys.argv[2]))
 """)

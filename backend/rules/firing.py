@@ -1,0 +1,144 @@
+"""Firing a rule on an order: record it once, remember the per-order state, apply its effects;
+and the event path, which evaluates the enabled event rules when an order changes.
+
+A firing (used by the scan in tasks.py and by the event path) records a `rule_firing` row under
+its unique key (rule, order, episode) in a SAVEPOINT, then applies the effects (to-dos,
+notifications, outbox rows) in the same transaction: a second worker's identical firing fails on
+the unique key and applies nothing. The firing policy itself is the engine's `decide_firing`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Text, cast, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from backend.auth.actor import Actor
+from backend.effects import apply_effects
+from backend.orders.models import Order
+from backend.rules.context import catalogue_for, fact_context, order_values, people_for
+from backend.rules.matching import in_scope
+from backend.rules.models import RuleDefinitionRow, RuleFiring, RuleOrderState
+from engine.facts import Catalogue, FactContext, build_facts
+from engine.jsonlogic import matches
+from engine.rules.actions import describe_effect, plan_actions
+from engine.rules.definition import RuleDefinition, load_rule
+from engine.rules.events import Event, events_of, heard_event
+from engine.rules.firing import FiringDecision, FiringState, decide_firing
+
+
+def fire(session: Session, *, row: RuleDefinitionRow, rule: RuleDefinition, order: Order,
+         state_row: RuleOrderState | None, decision: FiringDecision, trigger: str, catalogue: Catalogue,
+         ctx: FactContext) -> RuleFiring | None:
+    """Record one firing and apply its effects (flush only). None when someone else recorded it."""
+    now = ctx.now
+    facts = build_facts(order_values(order), catalogue, ctx)
+    plan = plan_actions(rule, order_id=order.id, facts=facts, episode=decision.episode,
+                        people=people_for(session, order, rule), now=now)
+    try:
+        with session.begin_nested():
+            firing = RuleFiring(rule_key=rule.key, rule_version=row.version, order_id=order.id,
+                                episode=decision.episode, trigger=trigger[:20], fired_at=now,
+                                effects=[describe_effect(e) for e in plan.effects],
+                                problems=[{"code": c, "params": p} for c, p in plan.problems])
+            session.add(firing)
+            store_state(session, rule.key, order.id, state_row, decision.state)
+            session.flush()
+            apply_effects(session, list(plan.effects), order=order, actor=None, now=now, source="rule")
+            session.flush()
+    except IntegrityError:
+        return None  # the same (rule, order, episode) was recorded by another worker or an earlier run
+    return firing
+
+
+def store_state(session: Session, rule_key: str, order_id: int, row: RuleOrderState | None,
+                state: FiringState) -> None:
+    """Remember the firing state of (rule, order), in `row` when there is one (flush is the caller's)."""
+    if row is None:
+        row = RuleOrderState(rule_key=rule_key, order_id=order_id)
+        session.add(row)
+    row.episode, row.active = state.episode, state.active
+    row.last_fired_at, row.fired_count = state.last_fired_at, state.fired_count
+
+
+def state_of(row: RuleOrderState | None) -> FiringState | None:
+    if row is None:
+        return None
+    return FiringState(episode=row.episode, active=row.active, last_fired_at=row.last_fired_at,
+                       fired_count=row.fired_count)
+
+
+# --- the event path --------------------------------------------------------------------------
+
+
+_PARSED: dict[str, RuleDefinition] = {}
+
+
+def _enabled_event_rules(session: Session) -> list[tuple[int, RuleDefinition]]:
+    """(row id, definition) of the enabled event rules. A definition is parsed once per distinct
+    stored text (the cache key is the JSON text itself, so it can never be stale): validating a
+    hundred definitions on every order change cost more than evaluating them."""
+    table = RuleDefinitionRow.__table__
+    rows = session.execute(select(table.c.id, cast(table.c.definition, Text)).where(
+        table.c.enabled.is_(True), table.c.status == "published", table.c.is_time_rule.is_(False),
+    ).order_by(table.c.id)).all()
+    out = []
+    for row_id, stored in rows:
+        rule = _PARSED.get(stored)
+        if rule is None:
+            if len(_PARSED) > 5000:
+                _PARSED.clear()
+            rule = _PARSED[stored] = load_rule(json.loads(stored))
+        out.append((row_id, rule))
+    return out
+
+
+def evaluate_event_rules(session: Session, order: Order, *, changes: dict[str, Any], actor: Actor | None,
+                         now: datetime, is_new: bool, events: list[Event] | None = None) -> None:
+    """Order hook: enabled event rules whose trigger matches this change, evaluated in process.
+
+    `events` overrides the events derived from the change (the overdue-to-do job passes its own).
+    One query for the rules, one for this order's states; facts are built once.
+    """
+    rows = _enabled_event_rules(session)
+    if not rows:
+        return
+    if events is None:
+        events = events_of({"stage": order.stage, "data": order.data}, changes, is_new=is_new)
+    heard = []
+    for row_id, rule in rows:
+        event = heard_event(rule.trigger, events)
+        if event is not None and in_scope(session, rule, order):
+            heard.append((row_id, rule, event))
+    if not heard:
+        return
+    catalogue = catalogue_for(session)
+    ctx = fact_context(now)
+    facts = build_facts(order_values(order), catalogue, ctx)
+    # all of the order's states (one per rule at most): a plain query, cheaper than naming 100 keys
+    states = {s.rule_key: s for s in session.exec(select(RuleOrderState).where(
+        RuleOrderState.order_id == order.id)).scalars()}
+    for row_id, rule, event in heard:
+        state_row = states.get(rule.key)
+        holds = matches(rule.condition, facts)
+        if not holds and state_row is None:
+            continue  # never fired, still false: nothing to decide or remember
+        decision = decide_firing(rule.firing, state_of(state_row), holds, now, ctx.calendar)
+        if decision.fire:
+            fire(session, row=session.get(RuleDefinitionRow, row_id), rule=rule, order=order, state_row=state_row,
+                 decision=decision, trigger=event, catalogue=catalogue, ctx=ctx)
+        elif decision.state != state_of(state_row) and (state_row is not None or decision.state.active):
+            store_state(session, rule.key, order.id, state_row, decision.state)
+            session.flush()
+
+
+def install() -> None:
+    """Wire the event path into order changes (called once by the app factory)."""
+    from backend.orders import service as orders_service
+
+    if evaluate_event_rules not in orders_service.after_change_hooks:
+        orders_service.after_change_hooks.append(evaluate_event_rules)

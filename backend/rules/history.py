@@ -1,0 +1,60 @@
+"""What a rule did: its firings, newest first, with the state of the to-dos and deliveries each
+one made, and why a firing (or a preview) did less than asked, in the reader's language."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from backend import i18n
+from backend.auth.actor import Actor
+from backend.definitions.lifecycle import require_designer
+from backend.inbox.models import InboxItem
+from backend.notify.models import OutboxMessage
+from backend.orders.models import Order
+from backend.rules.models import RuleFiring
+from backend.rules.schemas import FiringRead, PreviewProblem
+
+# How the designer names each assignee kind (the same msgids as its pickers), for problem sentences.
+ASSIGNEE_LABELS = {
+    "user": "A user", "role": "Everyone with a role", "owner": "The order owner", "owner_manager": "The owner's manager",
+    "current_approver": "The current approver", "current_approver_manager": "The current approver's manager",
+    "recipients": "Recipients",
+}
+
+
+def problem(code: str, params: dict[str, Any]) -> PreviewProblem:
+    """A problem code of the engine as a sentence in the reader's language, people named as the designer names them."""
+    shown = dict(params)
+    for name in ("assignee", "to"):
+        if shown.get(name) in ASSIGNEE_LABELS:
+            shown[name] = i18n.gettext(ASSIGNEE_LABELS[shown[name]])
+    return PreviewProblem(code=code, params=params, message=i18n.translate_error(code, shown))
+
+
+def list_firings(session: Session, *, actor: Actor, key: str, limit: int = 100) -> list[FiringRead]:
+    """The rule's firings, newest first, with the delivery state of its to-dos."""
+    require_designer(actor)
+    rows = session.exec(
+        select(RuleFiring, Order.number).join(Order, Order.id == RuleFiring.order_id)
+        .where(RuleFiring.rule_key == key).order_by(RuleFiring.fired_at.desc(), RuleFiring.id.desc()).limit(limit)
+    ).all()
+    out = []
+    for firing, number in rows:
+        keys = [e["dedupe_key"] for e in firing.effects if e.get("type") == "CreateTodo"]
+        todo_states = []
+        if keys:
+            todo_states = list(session.exec(select(InboxItem.state).where(InboxItem.dedupe_key.in_(keys))).scalars())
+        outbox_keys = [e["dedupe_key"] for e in firing.effects if e.get("type") in ("MessageCustomer", "CallWebhook")]
+        deliveries = []
+        if outbox_keys:
+            deliveries = list(session.exec(
+                select(OutboxMessage.state).where(OutboxMessage.dedupe_key.in_(outbox_keys))
+            ).scalars())
+        out.append(FiringRead(id=firing.id, rule_key=firing.rule_key, rule_version=firing.rule_version,
+                              order_id=firing.order_id, order_number=number, episode=firing.episode,
+                              trigger=firing.trigger, fired_at=firing.fired_at, effects=firing.effects,
+                              problems=firing.problems, todo_states=todo_states, delivery_states=deliveries))
+    return out
