@@ -1,6 +1,7 @@
 """Flow definition use cases: save draft, validate, publish, history, export / import, simulate.
 
-Publishing is all or nothing: the engine validates the graph (networkx) against the published
+Drafts, versions and publishing follow the lifecycle every designed definition shares
+(backend/definitions/lifecycle.py). Publishing is all or nothing: the engine validates the graph (networkx) against the published
 order form's fields and returns every issue with the nodes to highlight; only a clean draft
 becomes the published version, and the previous published version is retired.
 """
@@ -11,11 +12,11 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import Session
 
-from backend.audit import service as audit
 from backend.auth.actor import Actor
+from backend.definitions.lifecycle import Lifecycle, require_designer
 from backend.errors import GendanError
 from backend.flows import messages
 from backend.flows.directory import load_directory
@@ -38,6 +39,8 @@ from engine.flows.events import Approve, CompleteTask, Start
 DEFAULT_FLOW_KEY = "order"
 """The flow every new order starts, once a version of it is published."""
 
+FLOWS = Lifecycle("flow", FlowDefinitionRow)
+
 
 def error(code: str, **params: Any) -> GendanError:
     return GendanError(code, params, status=messages.STATUS.get(code, 422 if code.startswith("flow.") else None))
@@ -45,11 +48,6 @@ def error(code: str, **params: Any) -> GendanError:
 
 def from_flow_error(exc: FlowError) -> GendanError:
     return error(exc.code, **exc.params)
-
-
-def require_designer(actor: Actor) -> None:
-    if not (actor.is_admin or actor.has_role("designer")) or not actor.can_write:
-        raise GendanError("auth.forbidden")
 
 
 def issues_read(issues: list[FlowIssue]) -> list[IssueRead]:
@@ -75,24 +73,12 @@ def form_field_keys(session: Session) -> list[str] | None:
     return [f.key for f in form.data_fields()]
 
 
-def _rows(session: Session, key: str) -> list[FlowDefinitionRow]:
-    return list(session.exec(select(FlowDefinitionRow).where(FlowDefinitionRow.key == key)
-                             .order_by(FlowDefinitionRow.version)).scalars().all())
-
-
-def _with_status(session: Session, key: str, status: str) -> FlowDefinitionRow | None:
-    return session.exec(select(FlowDefinitionRow).where(FlowDefinitionRow.key == key,
-                                                        FlowDefinitionRow.status == status)
-                        .order_by(FlowDefinitionRow.version.desc())).scalars().first()
-
-
 def published_row(session: Session, key: str) -> FlowDefinitionRow | None:
-    return _with_status(session, key, "published")
+    return FLOWS.with_status(session, key, "published")
 
 
 def get_row(session: Session, key: str, version: int) -> FlowDefinitionRow:
-    row = session.exec(select(FlowDefinitionRow).where(FlowDefinitionRow.key == key,
-                                                       FlowDefinitionRow.version == version)).scalars().first()
+    row = FLOWS.version(session, key, version)
     if row is None:
         raise error("flow.not_found", key=key, version=version)
     return row
@@ -111,16 +97,11 @@ def to_read(session: Session, row: FlowDefinitionRow) -> FlowVersionRead:
 
 def list_flows(session: Session, *, actor: Actor) -> list[FlowVersionSummary]:
     """The newest version of every flow key."""
-    latest = (select(FlowDefinitionRow.key, func.max(FlowDefinitionRow.version).label("v"))
-              .group_by(FlowDefinitionRow.key).subquery())
-    rows = session.exec(select(FlowDefinitionRow).join(
-        latest, (FlowDefinitionRow.key == latest.c.key) & (FlowDefinitionRow.version == latest.c.v))
-        .order_by(FlowDefinitionRow.key)).scalars().all()
-    return [FlowVersionSummary.model_validate(r) for r in rows]
+    return [FlowVersionSummary.model_validate(r) for r in FLOWS.newest_per_key(session)]
 
 
 def list_versions(session: Session, *, actor: Actor, key: str) -> list[FlowVersionSummary]:
-    return [FlowVersionSummary.model_validate(r) for r in _rows(session, key)]
+    return [FlowVersionSummary.model_validate(r) for r in FLOWS.versions(session, key)]
 
 
 def get_version(session: Session, *, actor: Actor, key: str, version: int) -> FlowVersionRead:
@@ -128,7 +109,7 @@ def get_version(session: Session, *, actor: Actor, key: str, version: int) -> Fl
 
 
 def get_working_copy(session: Session, *, actor: Actor, key: str) -> FlowVersionRead | None:
-    row = _with_status(session, key, "draft") or published_row(session, key)
+    row = FLOWS.working_copy(session, key)
     return to_read(session, row) if row else None
 
 
@@ -143,22 +124,13 @@ def validate_definition(session: Session, *, actor: Actor, definition: dict[str,
 
 def _store_draft(session: Session, *, actor: Actor, key: str, definition: dict[str, Any],
                  now: datetime) -> FlowDefinitionRow:
-    draft = _with_status(session, key, "draft")
-    if draft is None:
-        rows = _rows(session, key)
-        version = (rows[-1].version + 1) if rows else 1
-        draft = FlowDefinitionRow(key=key, version=version, status="draft", author_id=actor.user_id or None,
-                                  created_at=now, updated_at=now)
-        session.add(draft)
-    data = {**definition, "key": key, "version": draft.version}
-    defn, issues = parse_and_validate(data)
-    if defn is None:
-        raise invalid(issues)
-    draft.definition = defn.to_json()
-    draft.updated_at = now
-    draft.author_id = actor.user_id or draft.author_id
-    session.flush()
-    return draft
+    def build(version: int) -> dict[str, Any]:
+        defn, issues = parse_and_validate({**definition, "key": key, "version": version})
+        if defn is None:
+            raise invalid(issues)
+        return defn.to_json()
+
+    return FLOWS.store_draft(session, actor=actor, key=key, build=build, now=now)
 
 
 def save_draft(session: Session, *, actor: Actor, key: str, definition: dict[str, Any],
@@ -173,31 +145,21 @@ def save_draft(session: Session, *, actor: Actor, key: str, definition: dict[str
 def publish_flow(session: Session, *, actor: Actor, key: str, now: datetime) -> FlowVersionRead:
     """Validate the draft; when clean it becomes the published version (new orders use it)."""
     require_designer(actor)
-    draft = _with_status(session, key, "draft")
+    draft = FLOWS.with_status(session, key, "draft")
     if draft is None:
         raise error("flow.no_draft", key=key)
     defn, issues = parse_and_validate(draft.definition, form_fields=form_field_keys(session),
                                       directory=load_directory(session))
     if issues:
         raise invalid(issues)
-    previous = published_row(session, key)
-    if previous is not None:
-        previous.status = "retired"
-        previous.updated_at = now
-    draft.status = "published"
-    draft.published_at = now
-    draft.updated_at = now
-    audit.record(session, actor, "flow", key, "publish", {"version": previous.version if previous else None},
-                 {"version": draft.version}, now)
+    FLOWS.publish(session, draft, actor=actor, now=now)
     session.commit()
     return to_read(session, draft)
 
 
 def discard_draft(session: Session, *, actor: Actor, key: str) -> None:
     require_designer(actor)
-    draft = _with_status(session, key, "draft")
-    if draft is not None:
-        session.delete(draft)
+    if FLOWS.discard_draft(session, key):
         session.commit()
 
 

@@ -1,9 +1,11 @@
 """Form definition use cases: save draft, publish, history, diff, export / import, and the order
 hook that validates every order's designed data against the form version it was created with.
 
-Publishing is all or nothing: the draft is validated by the engine first (every issue comes back
-with its path, so the designer marks each field), then compared with the published version; an
-incompatible type change that existing orders hold values for is refused with that count.
+Drafts, versions and publishing follow the lifecycle every designed definition shares
+(backend/definitions/lifecycle.py). Publishing is all or nothing: the draft is validated by the
+engine first (every issue comes back with its path, so the designer marks each field), then
+compared with the published version; an incompatible type change that existing orders hold values
+for is refused with that count.
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlmodel import Session
 
 from backend import i18n
-from backend.audit import service as audit
 from backend.auth.actor import Actor
 from backend.customers.models import Customer
+from backend.definitions.lifecycle import Lifecycle, require_designer
 from backend.errors import GendanError
 from backend.forms.models import FormDefinitionRow
 from backend.forms.schemas import FormDiff, FormEvaluation, FormVersionRead, FormVersionSummary, IssueRead
@@ -31,16 +33,11 @@ from engine.forms import FormDefinition, FormDefinitionError, Issue
 DEFAULT_FORM_KEY = "order"
 """The order form of the installation: "New order" renders its published version."""
 
-DESIGN_ROLES = ("admin", "designer")
+FORMS = Lifecycle("form", FormDefinitionRow)
 
 
 def engine_locale() -> str:
     return "zh-CN" if i18n.get_locale() == "zh_CN" else "en"
-
-
-def _require_designer(actor: Actor) -> None:
-    if not (actor.is_admin or actor.has_role("designer")) or not actor.can_write:
-        raise GendanError("auth.forbidden")
 
 
 def describe_issues(issues: list[Issue]) -> list[IssueRead]:
@@ -67,28 +64,19 @@ def _to_read(row: FormDefinitionRow, *, with_issues: bool = True) -> FormVersion
 # --- queries ---------------------------------------------------------------------------------
 
 
-def _rows(session: Session, key: str) -> list[FormDefinitionRow]:
-    return list(session.exec(
-        select(FormDefinitionRow).where(FormDefinitionRow.key == key).order_by(FormDefinitionRow.version)
-    ).scalars().all())
-
-
 def _row(session: Session, key: str, version: int) -> FormDefinitionRow:
-    row = session.exec(select(FormDefinitionRow).where(
-        FormDefinitionRow.key == key, FormDefinitionRow.version == version)).scalars().first()
+    row = FORMS.version(session, key, version)
     if row is None:
         raise GendanError("form.not_found", {"key": key, "version": version})
     return row
 
 
 def _published_row(session: Session, key: str) -> FormDefinitionRow | None:
-    return session.exec(select(FormDefinitionRow).where(
-        FormDefinitionRow.key == key, FormDefinitionRow.status == "published")).scalars().first()
+    return FORMS.with_status(session, key, "published")
 
 
 def _draft_row(session: Session, key: str) -> FormDefinitionRow | None:
-    return session.exec(select(FormDefinitionRow).where(
-        FormDefinitionRow.key == key, FormDefinitionRow.status == "draft")).scalars().first()
+    return FORMS.with_status(session, key, "draft")
 
 
 def get_published(session: Session, key: str = DEFAULT_FORM_KEY) -> FormDefinition | None:
@@ -102,7 +90,7 @@ def get_definition(session: Session, key: str, version: int) -> FormDefinition:
 
 
 def list_versions(session: Session, *, actor: Actor, key: str = DEFAULT_FORM_KEY) -> list[FormVersionSummary]:
-    return [FormVersionSummary.model_validate(r) for r in reversed(_rows(session, key))]
+    return [FormVersionSummary.model_validate(r) for r in reversed(FORMS.versions(session, key))]
 
 
 def get_version(session: Session, *, actor: Actor, key: str, version: int) -> FormVersionRead:
@@ -111,7 +99,7 @@ def get_version(session: Session, *, actor: Actor, key: str, version: int) -> Fo
 
 def get_working_copy(session: Session, *, actor: Actor, key: str = DEFAULT_FORM_KEY) -> FormVersionRead | None:
     """What the designer opens: the draft if there is one, else the published version."""
-    row = _draft_row(session, key) or _published_row(session, key)
+    row = FORMS.working_copy(session, key)
     return _to_read(row) if row else None
 
 
@@ -122,31 +110,16 @@ def save_draft(session: Session, *, actor: Actor, key: str, definition: dict[str
     """Store the designer's work as the key's draft (a new version after the published one).
 
     The draft must parse (shape), but may still have issues: they come back with it."""
-    _require_designer(actor)
-    raw = copy.deepcopy(definition)
-    raw["key"] = key
-    draft = _draft_row(session, key)
-    if draft is None:
-        latest = session.exec(select(func.max(FormDefinitionRow.version)).where(
-            FormDefinitionRow.key == key)).scalar_one()
-        version = (latest or 0) + 1
-    else:
-        version = draft.version
-    raw["version"] = version
-    try:
-        defn = forms_engine.parse_definition(raw)
-    except FormDefinitionError as exc:
-        raise _invalid(exc.issues) from exc
-    stored = defn.to_json()
-    if draft is None:
-        draft = FormDefinitionRow(key=key, version=version, status="draft", definition=stored,
-                                  author_id=actor.user_id or None, created_at=now, updated_at=now)
-        session.add(draft)
-    else:
-        draft.definition = stored
-        draft.author_id = actor.user_id or None
-        draft.updated_at = now
-    session.flush()
+    require_designer(actor)
+
+    def build(version: int) -> dict[str, Any]:
+        raw = {**copy.deepcopy(definition), "key": key, "version": version}
+        try:
+            return forms_engine.parse_definition(raw).to_json()
+        except FormDefinitionError as exc:
+            raise _invalid(exc.issues) from exc
+
+    draft = FORMS.store_draft(session, actor=actor, key=key, build=build, now=now)
     read = _to_read(draft)
     session.commit()
     return read
@@ -154,7 +127,7 @@ def save_draft(session: Session, *, actor: Actor, key: str, definition: dict[str
 
 def publish_form(session: Session, *, actor: Actor, key: str = DEFAULT_FORM_KEY, now: datetime) -> FormVersionRead:
     """Publish the key's draft: validated first, compared with the published version, all or nothing."""
-    _require_designer(actor)
+    require_designer(actor)
     draft = _draft_row(session, key)
     if draft is None:
         raise GendanError("form.no_draft", {"key": key}, status=409)
@@ -173,15 +146,7 @@ def publish_form(session: Session, *, actor: Actor, key: str = DEFAULT_FORM_KEY,
                 raise GendanError("form.incompatible_change",
                                   {"fields": ", ".join(c.path for c in compat.incompatible), "orders": affected},
                                   status=409, fields=fields)
-        current.status = "retired"
-        current.updated_at = now
-        session.flush()  # one published row per key at any moment
-    draft.status = "published"
-    draft.published_at = now
-    draft.updated_at = now
-    audit.record(session, actor, "form", key, "publish", {"version": current.version if current else None},
-                 {"version": draft.version}, now)
-    session.flush()
+    FORMS.publish(session, draft, actor=actor, now=now)
     read = _to_read(draft)
     session.commit()
     return read
@@ -218,7 +183,7 @@ def export_form(session: Session, *, actor: Actor, key: str, version: int) -> di
 def import_form(session: Session, *, actor: Actor, document: dict[str, Any] | str | bytes,
                 now: datetime) -> FormVersionRead:
     """Import an exported definition as the draft of its key; refused whole if it has any issue."""
-    _require_designer(actor)
+    require_designer(actor)
     issues = forms_engine.validate_definition(document)
     if issues:
         raise _invalid(issues)
@@ -227,10 +192,8 @@ def import_form(session: Session, *, actor: Actor, document: dict[str, Any] | st
 
 
 def discard_draft(session: Session, *, actor: Actor, key: str) -> None:
-    _require_designer(actor)
-    draft = _draft_row(session, key)
-    if draft is not None:
-        session.delete(draft)
+    require_designer(actor)
+    if FORMS.discard_draft(session, key):
         session.commit()
 
 

@@ -18,7 +18,7 @@ from fastapi.responses import RedirectResponse
 
 from backend.auth.deps import DbSession
 from backend.clock import utcnow
-from backend.errors import GendanError
+from backend.definitions.lifecycle import require_designer
 from backend.flows import service, service_instance
 from backend.flows.schemas import FlowInstanceRead, InstanceAction, TaskAction
 from backend.orders.access import get_visible_order
@@ -53,14 +53,9 @@ ACTIONS = {
 LABELS = {"flow_status": FLOW_STATUS, "version_status": VERSION_STATUS, "actions": ACTIONS}
 
 
-def _require_designer(actor) -> None:
-    if not (actor.is_admin or actor.has_role("designer")):
-        raise GendanError("auth.forbidden")
-
-
 @router.get("/designer/flows")
 def flow_list(request: Request, session: DbSession, actor: PageActor):
-    _require_designer(actor)
+    require_designer(actor)
     flows = service.list_flows(session, actor=actor)
     return render(request, "flows/list.html", {"nav": "designer", "flows": flows, "labels": LABELS,
                                                "default_key": service.DEFAULT_FLOW_KEY})
@@ -68,7 +63,7 @@ def flow_list(request: Request, session: DbSession, actor: PageActor):
 
 @router.get("/designer/flows/{key}")
 def flow_designer(request: Request, session: DbSession, actor: PageActor, key: str):
-    _require_designer(actor)
+    require_designer(actor)
     working = service.get_working_copy(session, actor=actor, key=key)
     definition = working.definition if working else {
         "key": key, "name": {"zh-CN": key, "en": key}, "nodes": [], "edges": []}

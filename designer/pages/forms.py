@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from backend import i18n
 from backend.auth.deps import DbSession
-from backend.errors import GendanError
+from backend.definitions.lifecycle import require_designer
 from backend.forms import service as forms_service
 from backend.forms.view import FormInput, apply_action, build_view, parse_form
 from engine import forms as forms_engine
@@ -59,14 +59,9 @@ def _js_strings() -> dict[str, str]:
     return out
 
 
-def _require_designer(actor) -> None:
-    if not (actor.is_admin or actor.has_role("designer")):
-        raise GendanError("auth.forbidden")
-
-
 @router.get("/designer/forms")
 def designer(request: Request, session: DbSession, actor: PageActor):
-    _require_designer(actor)
+    require_designer(actor)
     working = forms_service.get_working_copy(session, actor=actor, key=forms_service.DEFAULT_FORM_KEY)
     definition = working.definition if working else {
         "key": forms_service.DEFAULT_FORM_KEY, "title": {"zh-CN": "订单", "en": "Order"}, "fields": []}
@@ -92,7 +87,7 @@ def _draft(session, key: str):
 @router.get("/designer/forms/{key}/preview")
 def preview(request: Request, session: DbSession, actor: PageActor, key: str):
     """The draft rendered as users will fill it (the designer shows it at desktop and phone width)."""
-    _require_designer(actor)
+    require_designer(actor)
     defn = _draft(session, key)
     if defn is None or forms_engine.validate_definition(defn):
         return render(request, "forms/preview.html", {"form": None})
@@ -113,7 +108,7 @@ def _render_preview(request: Request, defn, raw, key: str):
 
 @router.post("/designer/forms/{key}/preview/evaluate")
 async def preview_evaluate(request: Request, session: DbSession, actor: PageActor, key: str):
-    _require_designer(actor)
+    require_designer(actor)
     form = await request.form()
     return await run_in_threadpool(_preview_evaluate, request, session, key, form)
 
@@ -130,7 +125,7 @@ def _preview_evaluate(request: Request, session, key: str, form):
 
 @router.post("/designer/forms/{key}/preview/rows")
 async def preview_rows(request: Request, session: DbSession, actor: PageActor, key: str):
-    _require_designer(actor)
+    require_designer(actor)
     posted = await request.form()
     return await run_in_threadpool(_preview_rows, request, session, key, posted)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from backend.errors import GendanError
+from backend.definitions.lifecycle import require_designer
 from frontend.pages.common import N_, PageActor, has_route
 from frontend.templating import render
 
@@ -23,7 +23,6 @@ DESIGNERS = [
 
 @router.get("/designer")
 def designer_home(request: Request, actor: PageActor):
-    if not (actor.is_admin or actor.has_role("designer")):
-        raise GendanError("auth.forbidden")
+    require_designer(actor)
     designers = [(href, title, blurb) for href, title, blurb in DESIGNERS if has_route(request, href)]
     return render(request, "designers/index.html", {"nav": "designer", "designers": designers})
