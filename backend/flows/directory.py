@@ -6,12 +6,12 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from backend.people.models import Department, User, UserRole
+from backend.people.org import head_above
 from engine.flows import StaticDirectory
 
 
 def load_directory(session: Session) -> StaticDirectory:
-    """Managers follow backend.people.org.manager_of: the department head, or for a head the
-    head of the nearest department above."""
+    """Managers are `backend.people.org.head_above`, for every user from one read of the departments."""
     users = session.exec(select(User.id, User.department_id, User.is_active)).all()
     departments = {d.id: (d.parent_id, d.head_id) for d in session.exec(select(Department)).scalars().all()}
     active = {uid for uid, _, is_active in users if is_active}
@@ -21,14 +21,9 @@ def load_directory(session: Session) -> StaticDirectory:
             roles.setdefault(role, []).append(user_id)
     managers: dict[int, int] = {}
     for user_id, department_id, _ in users:
-        dep_id, seen = department_id, set()
-        while dep_id is not None and dep_id not in seen:
-            seen.add(dep_id)
-            parent_id, head_id = departments.get(dep_id, (None, None))
-            if head_id is not None and head_id != user_id:
-                managers[user_id] = head_id
-                break
-            dep_id = parent_id
+        manager = head_above(user_id, department_id, departments.get)
+        if manager is not None:
+            managers[user_id] = manager
     return StaticDirectory(
         roles={role: tuple(ids) for role, ids in roles.items()},
         managers=managers,

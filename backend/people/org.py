@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -36,18 +38,36 @@ def team_user_ids(session: Session, user_id: int) -> set[int]:
     return members | {user_id}
 
 
-def manager_of(session: Session, user_id: int) -> int | None:
-    """The head of the user's department, or of the nearest department above when they head it."""
-    user = session.get(User, user_id)
-    dep_id = user.department_id if user else None
-    while dep_id is not None:
-        dep = session.get(Department, dep_id)
-        if dep is None:
+def head_above(user_id: int, department_id: int | None,
+               department: Callable[[int], tuple[int | None, int | None] | None]) -> int | None:
+    """The user's manager: the head of their department, or for its head the head of the nearest
+    department above. `department(id)` gives (parent id, head id), or None for an unknown id.
+
+    The one definition of "manager": the rules ask it per person, the flows' directory for
+    everyone at once. A department tree with a loop (a parent chain that comes back, which the
+    database does not forbid) ends the walk instead of looping forever."""
+    dep_id, seen = department_id, set()
+    while dep_id is not None and dep_id not in seen:
+        seen.add(dep_id)
+        found = department(dep_id)
+        if found is None:
             return None
-        if dep.head_id is not None and dep.head_id != user_id:
-            return dep.head_id
-        dep_id = dep.parent_id
+        parent_id, head_id = found
+        if head_id is not None and head_id != user_id:
+            return head_id
+        dep_id = parent_id
     return None
+
+
+def manager_of(session: Session, user_id: int) -> int | None:
+    """`head_above` for one user, reading departments as it walks up."""
+    user = session.get(User, user_id)
+
+    def department(dep_id: int) -> tuple[int | None, int | None] | None:
+        dep = session.get(Department, dep_id)
+        return (dep.parent_id, dep.head_id) if dep is not None else None
+
+    return head_above(user_id, user.department_id if user else None, department)
 
 
 def manager_chain(session: Session, user_id: int, levels: int) -> list[int]:
