@@ -173,7 +173,7 @@ def main() -> None:
         results["compiled_same_predicates_one_pass_s"] = timed(lambda: conn.execute(same).one(), repeat=2)
         hand_counts = list(conn.execute(text(hand)).one())
         assert hand_counts == [counts[i] for i in hand_idx], "hand-written SQL disagrees with the compiler"
-        # the worker's rendering: designed fields read once per order (scan.hoist_json)
+        # the worker's rendering: designed fields read once per order (engine/rules/hoist.py)
         table, hoisted = hoist_json(ORDER, [compiled[i] for i in hand_idx], open_orders)
         worker_same = select(*[func.count().filter(c) for c in hoisted]).select_from(table)
         results["worker_rendering_same_predicates_one_pass_s"] = timed(lambda: conn.execute(worker_same).one(),
