@@ -2,18 +2,20 @@
 
 `{"error": {"code": "order.version_conflict", "message": "...", "params": {...}, "fields": {...}}}`
 The code never changes with the language; the message is rendered from the code in the caller's
-language (backend/i18n.py). htmx requests get the same error rendered as a toast fragment.
+language (backend/i18n.py). htmx requests get the same error rendered as a toast fragment, and a
+browser navigating to a page gets the page shell; the HTML is drawn by a renderer the app's
+assembly installs (frontend/error_pages.py), so the backend imports no templates.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend.i18n import register_error_messages, translate_error
@@ -75,6 +77,10 @@ register_error_messages({
     "field.decimal_whole_digits": "Too many digits before the decimal point.",
     "field.less_than": "Must be less than %(lt)s.",
 })
+
+
+class HtmlErrorRenderer(Protocol):
+    def __call__(self, request: Request, error: dict[str, Any], status: int, *, as_page: bool) -> Response: ...
 
 
 class GendanError(Exception):
@@ -150,18 +156,12 @@ def _is_page_request(request: Request) -> bool:
             and "text/html" in request.headers.get("accept", ""))
 
 
-def _render(request: Request, error: GendanError):
+def _render(request: Request, error: GendanError) -> Response:
     body = error_body(error)
-    if _is_page_request(request):
-        from frontend.templating import render
-
-        return render(request, "_error_page.html", {"error": body["error"], "status": error.status},
-                      status_code=error.status)
-    if _wants_html(request):
-        from frontend.templating import render_toast  # frontend imports backend, not the reverse at load
-
-        return HTMLResponse(render_toast(request, body["error"]), status_code=error.status,
-                            headers={"HX-Retarget": "#toast", "HX-Reswap": "innerHTML"})
+    render_html = getattr(request.app.state, "render_html_error", None) if "app" in request.scope else None
+    as_page = _is_page_request(request)
+    if render_html is not None and (as_page or _wants_html(request)):
+        return render_html(request, body["error"], error.status, as_page=as_page)
     return JSONResponse(body, status_code=error.status)
 
 
@@ -195,7 +195,11 @@ class UnhandledErrorMiddleware:
             await response(scope, receive, send)
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, *, render_html: HtmlErrorRenderer | None = None) -> None:
+    """Answer every error in the product's shape. `render_html` (given by the app's assembly, from
+    frontend/) draws the page or the htmx toast; without it every error is JSON."""
+    app.state.render_html_error = render_html
+
     @app.exception_handler(GendanError)
     async def _gendan(request: Request, exc: GendanError):
         return _render(request, exc)

@@ -11,6 +11,7 @@ from frontend.pages import (
     inbox,
     notifications,
     order_edit,
+    order_flow,
     order_form,
     orders,
     tracking,
@@ -21,6 +22,7 @@ router.include_router(auth.router)
 router.include_router(order_form.router)  # /orders/new before /orders/{order_id}
 router.include_router(orders.router)
 router.include_router(order_edit.router)
+router.include_router(order_flow.router)
 router.include_router(dashboard.router)
 router.include_router(designers.router)
 router.include_router(admin.router)

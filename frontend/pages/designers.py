@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from backend.errors import GendanError
-from frontend.pages.common import N_, PageActor, has_route
+from frontend.pages.common import N_, PageActor
 from frontend.templating import render
 
 router = APIRouter()
@@ -25,5 +25,4 @@ DESIGNERS = [
 def designer_home(request: Request, actor: PageActor):
     if not (actor.is_admin or actor.has_role("designer")):
         raise GendanError("auth.forbidden")
-    designers = [(href, title, blurb) for href, title, blurb in DESIGNERS if has_route(request, href)]
-    return render(request, "designers/index.html", {"nav": "designer", "designers": designers})
+    return render(request, "designers/index.html", {"nav": "designer", "designers": DESIGNERS})

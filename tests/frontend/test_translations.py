@@ -32,6 +32,7 @@ SCOPE = [
     "designer/pages/rules.py",
     "designer/templates/flows/*.html",
     "designer/pages/flows.py",
+    "frontend/pages/order_flow.py",
     "frontend/templates/orders/_flow*.html",
     "frontend/templates/orders/_customer_messages.html",
     "frontend/templates/tracking/page.html",
