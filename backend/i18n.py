@@ -13,7 +13,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
@@ -100,10 +99,6 @@ _ = gettext
 def ngettext(singular: str, plural: str, n: int, **params: Any) -> str:
     text = translations(get_locale()).ungettext(singular, plural, n)
     return text % {"num": n, **params}
-
-
-def babel_locale() -> Locale:
-    return Locale.parse(get_locale())
 
 
 # Error messages, keyed by code. Written in English; translated through the catalog like any string.
