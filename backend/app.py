@@ -78,20 +78,14 @@ def _include_routers(app: FastAPI) -> None:
 
 def _install_hooks(app: FastAPI) -> None:
     """Order hooks (form validation, flow start, event rules) are wired here, once per process."""
-    from backend.forms import messages as form_messages
     from backend.forms import service as forms_service
 
-    form_messages.register()
     forms_service.install()
-    from backend.flows import messages as flow_messages
     from backend.flows import service_instance as flows_instances
 
-    flow_messages.register()
     flows_instances.install()
-    from backend.rules import messages as rule_messages
     from backend.rules import service as rules_service
     from backend.rules import tasks as rules_tasks
 
-    rule_messages.register()
     rules_service.install()
     rules_tasks.install(app.state.settings.scan_interval_seconds)

@@ -21,7 +21,6 @@ from backend.auth.actor import Actor
 from backend.customers.models import Customer
 from backend.effects import apply_effects
 from backend.errors import GendanError
-from backend.i18n import register_error_messages
 from backend.inbox.models import InboxItem
 from backend.inbox.schemas import InboxFilter, InboxItemRead, InboxPage, TaskField
 from backend.live.publish import touch
@@ -31,34 +30,11 @@ from backend.orders.service import record_event
 from backend.people.models import User
 from engine import effects as fx
 
-register_error_messages({
-    "inbox.not_found": "To-do %(id)s was not found.",
-    "inbox.not_yours": "This to-do belongs to %(assignee)s; only they can act on it.",
-    "inbox.already_closed": "This to-do was already handled (%(state)s by %(by)s).",
-    "inbox.order_moved_on": "Order %(number)s has moved on to %(stage)s; this to-do no longer applies.",
-    "inbox.order_closed": "Order %(number)s is %(status)s; this to-do no longer applies.",
-    "inbox.approval_unavailable": "Approvals cannot be decided here yet.",
-    "inbox.not_an_approval": "This to-do is not an approval.",
-    "inbox.field_not_allowed": "This task does not ask for the field %(field)s.",
-    "inbox.field_required": "Please fill in this field.",
-    "inbox.field_invalid": "The value for %(field)s is not valid.",
-    "inbox.attachment_too_large": "The attachment is larger than %(limit)s bytes.",
-    "inbox.urge_too_soon": "This to-do was urged less than an hour ago.",
-    "inbox.not_initiator": "Only the order's owner can urge this to-do.",
-    "inbox.attachment_not_found": "Attachment %(id)s was not found.",
-    "inbox.not_in_a_flow": "This to-do does not belong to a flow that could be withdrawn.",
-})
-STATUS_BY_CODE_HINTS = {"inbox.already_closed": 409, "inbox.order_moved_on": 409, "inbox.order_closed": 409,
-                        "inbox.not_yours": 403, "inbox.not_initiator": 403, "inbox.urge_too_soon": 429}
 PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
 # everything but an approval is completed by its holder (rules make rule_alert / escalation to-dos)
 NOT_COMPLETABLE = ("approval",)
 MAX_ATTACHMENT = 5 * 1024 * 1024
 URGE_INTERVAL = timedelta(hours=1)
-
-
-def _error(code: str, params: dict[str, Any] | None = None, **kwargs) -> GendanError:
-    return GendanError(code, params, status=kwargs.pop("status", STATUS_BY_CODE_HINTS.get(code)), **kwargs)
 
 
 # --- reading ---------------------------------------------------------------------------------------
@@ -153,13 +129,13 @@ def _flow_node_fields(session: Session, item: InboxItem) -> list[TaskField]:
     payload = item.payload or {}
     if not payload.get("flow_key") or not item.node_key:
         return []
-    try:
-        from backend.flows import service as flows_service
+    from backend.flows import service as flows_service
 
+    try:
         definition = flows_service.parse_published(
             flows_service.get_row(session, payload["flow_key"], int(payload.get("flow_version") or 0)))
         node = definition.nodes_by_key.get(item.node_key)
-    except (ImportError, GendanError, ValueError):
+    except (GendanError, ValueError):
         return []
     if node is None:
         return []
@@ -181,10 +157,8 @@ def _designed_field_specs(session: Session, order_id: int | None) -> dict[str, t
     """Label (in the reader's language) and input type of the order form's fields, so a flow task
     asks for 生产完成日期 with a date picker rather than for `production_done_on` in a text box.
     The order's own form version (immutable, so parsed once per session), else the published form."""
-    try:
-        from backend.forms import service as forms_service
-    except ImportError:
-        return {}
+    from backend.forms import service as forms_service
+
     order = session.get(Order, order_id) if order_id else None
     pinned = (order.form_key, order.form_version) if order is not None and order.form_key and order.form_version \
         else None
@@ -209,7 +183,7 @@ def _designed_field_specs(session: Session, order_id: int | None) -> dict[str, t
 def get_item(session: Session, *, actor: Actor, item_id: int, now: datetime) -> InboxItemRead:
     item = session.get(InboxItem, item_id)
     if item is None or not _may_see(session, actor, item):
-        raise _error("inbox.not_found", {"id": item_id})
+        raise GendanError("inbox.not_found", {"id": item_id})
     return to_reads(session, [item], actor=actor, now=now)[0]
 
 
@@ -236,23 +210,23 @@ def _check_actionable(session: Session, actor: Actor, item_id: int, *, lock: boo
     stmt = select(InboxItem).where(InboxItem.id == item_id)
     item = session.exec(stmt.with_for_update() if lock else stmt).scalars().first()
     if item is None or not _may_see(session, actor, item):
-        raise _error("inbox.not_found", {"id": item_id})
+        raise GendanError("inbox.not_found", {"id": item_id})
     if item.assignee_id != actor.user_id:
         holder = session.get(User, item.assignee_id)
-        raise _error("inbox.not_yours", {"assignee": holder.display_name if holder else item.assignee_id})
+        raise GendanError("inbox.not_yours", {"assignee": holder.display_name if holder else item.assignee_id})
     if item.state != "open":
         by = session.get(User, item.closed_by_id) if item.closed_by_id else None
-        raise _error("inbox.already_closed", {"state": item.state, "by": by.display_name if by else "system"})
+        raise GendanError("inbox.already_closed", {"state": item.state, "by": by.display_name if by else "system"})
     order = None
     if item.order_id:
         stmt = select(Order).where(Order.id == item.order_id)
         order = session.exec(stmt.with_for_update() if lock else stmt).scalars().first()
     if order is not None and item.kind != "cc":
         if order.status != "open":
-            raise _error("inbox.order_closed", {"number": order.number, "status": order.status})
+            raise GendanError("inbox.order_closed", {"number": order.number, "status": order.status})
         expected = (item.payload or {}).get("stage")
         if expected and order.stage != expected:
-            raise _error("inbox.order_moved_on", {"number": order.number, "stage": order.stage})
+            raise GendanError("inbox.order_moved_on", {"number": order.number, "stage": order.stage})
     return item, order
 
 
@@ -280,7 +254,7 @@ def complete_task(session: Session, *, actor: Actor, item_id: int, values: dict[
                                 note=note, now=now)
     item, order = _lock_actionable(session, actor, item_id)
     if item.kind in NOT_COMPLETABLE:
-        raise _error("inbox.approval_unavailable", status=400)
+        raise GendanError("inbox.approval_unavailable")
     clean = _validate_values(task_fields(item), values)
     effects: list = [fx.SetField(dedupe_key=f"inbox:{item.id}:{key}", field=f"data.{key}", value=value)
                      for key, value in clean.items()]
@@ -318,7 +292,7 @@ def _validate_values(fields: list[TaskField], values: dict[str, Any]) -> dict[st
         except (ValueError, InvalidOperation):
             errors[key] = ("inbox.field_invalid", {"field": spec.label or key})
     if errors:
-        raise GendanError("validation.failed", {"count": len(errors)}, status=422, fields=errors)
+        raise GendanError("validation.failed", {"count": len(errors)}, fields=errors)
     return clean
 
 
@@ -352,20 +326,18 @@ def act_on_flow_task(session: Session, *, actor: Actor, item_id: int, action: st
     if not actor.can_write:
         raise GendanError("auth.forbidden")
     if action not in FLOW_ACTIONS:
-        raise GendanError("validation.failed", {"count": 1}, status=422,
+        raise GendanError("validation.failed", {"count": 1},
                           fields={"action": ("field.literal_error", {"expected": ", ".join(FLOW_ACTIONS)})})
     item, _order = _check_actionable(session, actor, item_id, lock=False)
     if item.flow_instance_id is None or not (item.payload or {}).get("task_id"):
         if action == "complete":
             return complete_task(session, actor=actor, item_id=item_id, values=values or {}, note=note, now=now)
-        raise _error("inbox.not_an_approval", status=400)
+        raise GendanError("inbox.not_an_approval")
     if action in ("approve", "reject", "send_back", "transfer", "add_signer") and item.kind != "approval":
-        raise _error("inbox.not_an_approval", status=400)
-    try:
-        from backend.flows import service_instance as flows_instances
-        from backend.flows.schemas import TaskAction
-    except ImportError:
-        raise _error("inbox.approval_unavailable", status=501) from None
+        raise GendanError("inbox.not_an_approval")
+    from backend.flows import service_instance as flows_instances
+    from backend.flows.schemas import TaskAction
+
     # the inbox names designed fields by key; the flow engine by path (`data.tracking_no`)
     values = {k if "." in k else f"data.{k}": v for k, v in (values or {}).items()}
     body = TaskAction(action=action, note=note, values=values, to=send_back_to, to_user_id=to_user_id,
@@ -394,16 +366,16 @@ def comment(session: Session, *, actor: Actor, item_id: int, text: str, attachme
     """A comment (with an optional attachment) on the to-do's order, seen by everyone on it."""
     item = session.get(InboxItem, item_id)
     if item is None or not _may_see(session, actor, item) or item.order_id is None:
-        raise _error("inbox.not_found", {"id": item_id})
+        raise GendanError("inbox.not_found", {"id": item_id})
     text = text.strip()
     if not text and attachment is None:
-        raise GendanError("validation.failed", {"count": 1}, status=422,
+        raise GendanError("validation.failed", {"count": 1},
                           fields={"text": ("field.missing", {"field": "text"})})
     after: dict[str, Any] = {"inbox_item_id": item.id}
     if attachment is not None:
         name, data = attachment
         if len(data) > MAX_ATTACHMENT:
-            raise _error("inbox.attachment_too_large", {"limit": MAX_ATTACHMENT}, status=413)
+            raise GendanError("inbox.attachment_too_large", {"limit": MAX_ATTACHMENT})
         safe = re.sub(r"[^\w.\-]+", "_", Path(name).name)[:80] or "file"
         stored = f"{uuid.uuid4().hex}__{safe}"
         folder = upload_dir / "inbox"
@@ -427,7 +399,7 @@ def comment(session: Session, *, actor: Actor, item_id: int, text: str, attachme
 def list_comments(session: Session, *, actor: Actor, item_id: int) -> list[OrderEvent]:
     item = session.get(InboxItem, item_id)
     if item is None or not _may_see(session, actor, item) or item.order_id is None:
-        raise _error("inbox.not_found", {"id": item_id})
+        raise GendanError("inbox.not_found", {"id": item_id})
     return list(session.exec(select(OrderEvent).where(OrderEvent.order_id == item.order_id,
                                                       OrderEvent.type == "commented")
                              .order_by(OrderEvent.at, OrderEvent.id)).scalars())
@@ -437,11 +409,11 @@ def attachment_path(session: Session, *, actor: Actor, event_id: int, upload_dir
     event = session.get(OrderEvent, event_id)
     info = (event.after or {}).get("attachment") if event is not None and event.type == "commented" else None
     if not info:
-        raise _error("inbox.attachment_not_found", {"id": event_id})
+        raise GendanError("inbox.attachment_not_found", {"id": event_id})
     try:
         access.get_visible_order(session, actor, event.order_id)
     except GendanError:
-        raise _error("inbox.attachment_not_found", {"id": event_id}) from None
+        raise GendanError("inbox.attachment_not_found", {"id": event_id}) from None
     return upload_dir / "inbox" / Path(info["stored"]).name, info["name"]
 
 
@@ -449,15 +421,15 @@ def urge(session: Session, *, actor: Actor, item_id: int, now: datetime) -> Inbo
     """催办: the order's owner (the initiator) nudges whoever holds an open to-do; at most hourly."""
     item = session.exec(select(InboxItem).where(InboxItem.id == item_id).with_for_update()).scalars().first()
     if item is None or not _may_see(session, actor, item):
-        raise _error("inbox.not_found", {"id": item_id})
+        raise GendanError("inbox.not_found", {"id": item_id})
     order = session.get(Order, item.order_id) if item.order_id else None
     if order is None or (order.owner_id != actor.user_id and not actor.is_admin):
-        raise _error("inbox.not_initiator")
+        raise GendanError("inbox.not_initiator")
     if item.state != "open":
-        raise _error("inbox.already_closed", {"state": item.state, "by": "-"})
+        raise GendanError("inbox.already_closed", {"state": item.state, "by": "-"})
     last = (item.payload or {}).get("last_urged_at")
     if last and datetime.fromisoformat(last) > now - URGE_INTERVAL:
-        raise _error("inbox.urge_too_soon")
+        raise GendanError("inbox.urge_too_soon")
     item.payload = {**(item.payload or {}), "last_urged_at": now.isoformat(),
                     "urge_count": int((item.payload or {}).get("urge_count", 0)) + 1}
     if item.priority in ("low", "normal"):
@@ -484,11 +456,11 @@ def withdraw(session: Session, *, actor: Actor, item_id: int, note: str, now: da
         raise GendanError("auth.forbidden")
     item = session.get(InboxItem, item_id)
     if item is None or not _may_see(session, actor, item):
-        raise _error("inbox.not_found", {"id": item_id})
+        raise GendanError("inbox.not_found", {"id": item_id})
     if item.state != "open":
-        raise _error("inbox.already_closed", {"state": item.state, "by": "-"})
+        raise GendanError("inbox.already_closed", {"state": item.state, "by": "-"})
     if item.flow_instance_id is None:
-        raise _error("inbox.not_in_a_flow", status=400)
+        raise GendanError("inbox.not_in_a_flow")
     from backend.flows import service_instance as flows_instances
     from backend.flows.schemas import InstanceAction
 

@@ -35,12 +35,6 @@ from frontend.templating import render
 
 router = APIRouter(prefix="/admin")
 
-i18n.register_error_messages({
-    "user.cannot_deactivate_self": "You cannot deactivate your own account.",
-    "user.cannot_drop_own_admin": "You cannot remove the administrator role from your own account.",
-    "api_key.name_missing": "Give the key a name.",
-})
-
 
 async def admin_actor(actor: Annotated[Actor, Depends(page_actor)]) -> Actor:
     if not actor.is_admin:
@@ -258,7 +252,7 @@ async def set_user_active(request: Request, session: DbSession, actor: AdminActo
 def _set_user_active(request: Request, session: Session, actor: Actor, user_id: int, form):
     is_active = form.get("is_active") == "true"
     if not is_active and user_id == actor.user_id:
-        raise GendanError("user.cannot_deactivate_self", status=422)
+        raise GendanError("user.cannot_deactivate_self")
     user = people_service.update_user(session, actor=actor, user_id=user_id, payload=UserUpdate(is_active=is_active))
     _flash(request, i18n.gettext("User %(name)s can sign in again.", name=user.display_name) if is_active
            else i18n.gettext("User %(name)s was deactivated and can no longer sign in.", name=user.display_name))

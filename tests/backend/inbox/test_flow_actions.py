@@ -7,7 +7,6 @@ from sqlalchemy import select
 
 from backend.auth.actor import Actor
 from backend.errors import GendanError
-from backend.flows import messages as flow_messages
 from backend.flows import service as flows_service
 from backend.flows import service_instance
 from backend.inbox import service as inbox_service
@@ -44,7 +43,6 @@ FLOW = {
 
 @pytest.fixture
 def org(session, now):
-    flow_messages.register()
     service_instance.install()
     manager = make_user(session, roles=("sales",), display_name="Manager Qian")
     dept = make_department(session, name="Sales", head=manager)
