@@ -4,6 +4,8 @@ from fastapi import APIRouter
 
 from frontend.pages import (
     admin,
+    admin_api_keys,
+    admin_people,
     auth,
     dashboard,
     designers,
@@ -26,6 +28,8 @@ router.include_router(order_flow.router)
 router.include_router(dashboard.router)
 router.include_router(designers.router)
 router.include_router(admin.router)
+router.include_router(admin_people.router)
+router.include_router(admin_api_keys.router)
 router.include_router(imports.router)
 router.include_router(inbox.router)
 router.include_router(notifications.router)
