@@ -23,8 +23,10 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
     app.state.settings = settings
     app.state.engine = engine
 
-    install_error_handlers(app)
+    from frontend.error_pages import render_error
     from frontend.pages.common import LoginRequired, login_redirect
+
+    install_error_handlers(app, render_html=render_error)
 
     app.add_exception_handler(LoginRequired, login_redirect)
     # added innermost first: the body limit sees requests after the locale and session are set
@@ -47,65 +49,43 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
 
 
 def _include_routers(app: FastAPI) -> None:
+    """The JSON API, then the pages people use (frontend/) and the designers (designer/)."""
+    from backend.audit.router import router as audit_router
     from backend.auth.router import router as auth_router
     from backend.customers.router import router as customers_router
+    from backend.flows.router import router as flows_router
+    from backend.forms.router import router as forms_router
+    from backend.inbox.router import routers as inbox_routers
+    from backend.ingest.router import router as ingest_router
+    from backend.notify.router import router as notify_router
     from backend.orders.router import router as orders_router
     from backend.people.router import router as people_router
-    from frontend.pages import router as pages_router
-
-    for router in (auth_router, customers_router, orders_router, people_router, pages_router):
-        app.include_router(router)
-    for router in _optional_routers():
-        app.include_router(router)
-
-
-def _optional_routers() -> list:
-    """Routers of domains built in parallel; each is listed here once it exists."""
-    routers = []
-    from backend.forms.router import router as forms_router
-    from designer.pages.forms import router as form_pages_router
-
-    routers += [forms_router, form_pages_router]
-    from backend.flows.router import router as flows_router
-    from designer.pages.flows import router as flow_pages_router
-
-    routers += [flows_router, flow_pages_router]
     from backend.rules.router import router as rules_router
-    from designer.pages.rules import router as rule_pages_router
-
-    routers += [rules_router, rule_pages_router]
-    from backend.inbox.router import routers as inbox_routers
-    from backend.notify.router import router as notify_router
     from backend.tracking.router import router as tracking_router
-
-    routers += [*inbox_routers, notify_router, tracking_router]
-    from backend.ingest.router import router as ingest_router
-
-    routers.append(ingest_router)
-    from backend.audit.router import router as audit_router
+    from designer.pages.flows import router as flow_pages_router
+    from designer.pages.forms import router as form_pages_router
+    from designer.pages.rules import router as rule_pages_router
+    from frontend.pages import router as pages_router
     from frontend.pages.audit import router as audit_pages_router
     from frontend.pages.customers import router as customer_pages_router
 
-    routers += [audit_router, audit_pages_router, customer_pages_router]
-    return routers
+    for router in (auth_router, customers_router, orders_router, people_router, pages_router,
+                   forms_router, form_pages_router, flows_router, flow_pages_router, rules_router,
+                   rule_pages_router, *inbox_routers, notify_router, tracking_router, ingest_router,
+                   audit_router, audit_pages_router, customer_pages_router):
+        app.include_router(router)
 
 
 def _install_hooks(app: FastAPI) -> None:
     """Order hooks (form validation, flow start, event rules) are wired here, once per process."""
-    from backend.forms import messages as form_messages
     from backend.forms import service as forms_service
 
-    form_messages.register()
     forms_service.install()
-    from backend.flows import messages as flow_messages
     from backend.flows import service_instance as flows_instances
 
-    flow_messages.register()
     flows_instances.install()
     from backend.rules import firing as rules_firing
-    from backend.rules import messages as rule_messages
     from backend.rules import tasks as rules_tasks
 
-    rule_messages.register()
     rules_firing.install()
     rules_tasks.install(app.state.settings.scan_interval_seconds)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import MetaData, event
@@ -61,8 +60,3 @@ def new_session(bind: Engine | Connection) -> Session:
     if isinstance(bind, Connection):
         return Session(bind=bind, expire_on_commit=False, join_transaction_mode="create_savepoint")
     return Session(bind, expire_on_commit=False)
-
-
-def session_scope(bind: Engine | Connection) -> Iterator[Session]:
-    with new_session(bind) as session:
-        yield session

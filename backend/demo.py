@@ -125,15 +125,6 @@ class DemoSummary:
                 f"{self.orders} orders, {self.events} order events in {self.seconds:.1f} s")
 
 
-def is_loaded(bind: Engine | Connection) -> bool:
-    """Demo orders exist (the marker: anything with source "demo")."""
-    stmt = select(Order.id).where(Order.source == DEMO_SOURCE).limit(1)
-    if isinstance(bind, Connection):
-        return bind.execute(stmt).first() is not None
-    with bind.connect() as conn:
-        return conn.execute(stmt).first() is not None
-
-
 def load_demo(engine: Engine, orders: int = 3000, force: bool = False, *, now: datetime | None = None,
               seed: int = DEMO_SEED, customers: int = 200) -> DemoSummary | None:
     """Load the demo company unless it is loaded already (then return None).

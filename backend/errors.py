@@ -2,79 +2,120 @@
 
 `{"error": {"code": "order.version_conflict", "message": "...", "params": {...}, "fields": {...}}}`
 The code never changes with the language; the message is rendered from the code in the caller's
-language (backend/i18n.py). htmx requests get the same error rendered as a toast fragment.
+language (backend/i18n.py). htmx requests get the same error rendered as a toast fragment, and a
+browser navigating to a page gets the page shell; the HTML is drawn by a renderer the app's
+assembly installs (frontend/error_pages.py), so the backend imports no templates.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from backend.i18n import register_error_messages, translate_error
+from backend.i18n import translate_error
 
 log = logging.getLogger("gendan")
 
-# code prefix or full code -> HTTP status. The engine knows no HTTP; this table does.
+# The one place that decides an error's HTTP status (the engine knows no HTTP; raise sites name a
+# code, not a status). A key is a whole code ("order.version_conflict"), a code prefix ending in "."
+# ("flow.": a domain's default) or a suffix starting with "*" ("*.not_found"). `status_for` tries
+# the whole code, then the longest matching prefix, then the suffixes in this order, and otherwise
+# answers 400: a request the product refuses. "internal" (a bug) is 500. 422 is for input that
+# cannot be accepted as sent (a payload's shape, a definition's or a file's content).
 STATUS_BY_CODE: dict[str, int] = {
+    "internal": 500,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "request.too_large": 413,
+    "validation.": 422,
+    # signing in and permissions
     "auth.required": 401,
     "auth.invalid_credentials": 401,
     "auth.invalid_token": 401,
     "auth.forbidden": 403,
     "auth.csrf_failed": 403,
+    "auth.read_only_key": 403,
     "auth.rate_limited": 429,
-    "not_found": 404,
-    "order.not_found": 404,
-    "customer.not_found": 404,
-    "user.not_found": 404,
-    "department.not_found": 404,
-    "order.version_conflict": 409,
+    # orders, customers, people
     "order.number_taken": 409,
-    "order.external_id_conflict": 409,
     "customer.code_taken": 409,
     "user.username_taken": 409,
-    "auth.read_only_key": 403,
-    "conflict": 409,
-    "request.too_large": 413,
-    "validation": 422,
+    "user.cannot_deactivate_self": 422,
+    # designs: a definition that does not validate is 422; refused lifecycle steps are 409
+    "form.": 422,
+    "form.not_found": 404,
+    "form.upload_not_found": 404,
+    "form.no_draft": 409,
+    "form.incompatible_change": 409,
+    "flow.": 422,
+    "flow.not_found": 404,
+    "flow.no_draft": 404,
+    "flow.instance_not_found": 404,
+    "flow.task_not_found": 404,
+    "flow.not_published": 409,
+    "flow.conflict": 409,
+    "flow.task_closed": 409,
+    "flow.task_not_active": 409,
+    "flow.not_running": 409,
+    "flow.already_started": 409,
+    "flow.already_decided": 409,
+    "flow.cannot_resubmit": 409,
+    "flow.timer_stale": 409,
+    "flow.not_assignee": 403,
+    "flow.not_initiator": 403,
+    "rule.": 422,
+    "rule.not_found": 404,
+    "rule.no_draft": 409,
+    "rule.not_published": 409,
+    "rule.confirm_required": 409,
+    # to-dos
+    "inbox.not_yours": 403,
+    "inbox.not_initiator": 403,
+    "inbox.already_closed": 409,
+    "inbox.order_moved_on": 409,
+    "inbox.order_closed": 409,
+    "inbox.attachment_too_large": 413,
+    "inbox.urge_too_soon": 429,
+    # imports and signed inbound deliveries
+    "import.": 422,
+    "import.not_found": 404,
+    "import.already_started": 409,
+    "import.file_too_large": 413,
+    "inbound.source_unknown": 404,
+    "inbound.signature_missing": 401,
+    "inbound.signature_invalid": 401,
+    "inbound.timestamp_invalid": 401,
+    "inbound.timestamp_stale": 401,
+    "inbound.payload_invalid": 422,
+    "inbound.customer_unknown": 422,
+    "inbound.message_invalid": 422,
+    "inbound.order_unknown": 422,
+    "inbound.source_taken": 409,
+    # notifications and the customer's side
+    "channel.invalid_kind": 422,
+    "channel.name_taken": 409,
+    "outbox.already_queued": 409,
+    "tracking.unknown_milestone": 422,
+    "tracking.urge_too_soon": 429,
+    "message.too_many": 429,
+    # by the code's last word
+    "*.not_found": 404,
+    "*_not_found": 404,
+    "*.forbidden": 403,
+    "*conflict": 409,
 }
+_PREFIXES = sorted((k for k in STATUS_BY_CODE if k.endswith(".")), key=len, reverse=True)
+_SUFFIXES = [k for k in STATUS_BY_CODE if k.startswith("*")]
 
 
-# Codes added by the foundation's API beyond the shell's list in backend/i18n.py. English msgids;
-# their Chinese is in frontend/locale/zh_CN/LC_MESSAGES/errors.po (a test holds the two complete).
-register_error_messages({
-    "auth.read_only_key": "This API key may only read.",
-    "api_key.not_found": "API key %(id)s was not found.",
-    "order.external_id_conflict": "An order from %(source)s with external id %(external_id)s already exists "
-                                  "with different values (order %(id)s).",
-    "order.owner_not_allowed": "You may only assign orders to yourself or your team.",
-    "order.date_before_created": "The date cannot be before the order was created (%(created)s).",
-    "customer.code_taken": "Customer code %(code)s is already used.",
-    "customer.forbidden": "You may only change customers of your own team.",
-    "customer.channel_unreachable": "The preferred channel %(channel)s needs %(needs)s.",
-    "field.*": "The value is not valid.",
-    "field.cursor_invalid": "This page link is no longer valid. Start again from the first page.",
-    "field.date_out_of_range": "The date must be between %(earliest)s and %(latest)s.",
-    "field.not_nullable": "This field cannot be empty.",
-    "field.range_inverted": "The end of the range is before its start.",
-    "field.dict_type": "Must be an object.",
-    "field.model_type": "Must be an object.",
-    "field.model_attributes_type": "Must be an object.",
-    "field.list_type": "Must be a list.",
-    "field.bool_type": "Must be yes or no.",
-    "field.int_from_float": "Must be a whole number.",
-    "field.too_long": "At most %(max_length)s items.",
-    "field.date_type": "Not a valid date.",
-    "field.datetime_type": "Not a valid date and time.",
-    "field.finite_number": "Must be a finite number.",
-    "field.decimal_whole_digits": "Too many digits before the decimal point.",
-    "field.less_than": "Must be less than %(lt)s.",
-})
+class HtmlErrorRenderer(Protocol):
+    def __call__(self, request: Request, error: dict[str, Any], status: int, *, as_page: bool) -> Response: ...
 
 
 class GendanError(Exception):
@@ -91,6 +132,8 @@ class GendanError(Exception):
         status: int | None = None,
         fields: dict[str, tuple[str, dict[str, Any]]] | None = None,
     ) -> None:
+        """`status` is for an error that arrives with one (an HTTP exception from the framework);
+        everywhere else STATUS_BY_CODE decides."""
         super().__init__(code)
         self.code = code
         self.params = params or {}
@@ -99,14 +142,15 @@ class GendanError(Exception):
 
 
 def status_for(code: str) -> int:
+    """The HTTP status of an error code, from STATUS_BY_CODE (see there for the order)."""
     if code in STATUS_BY_CODE:
         return STATUS_BY_CODE[code]
-    if code.endswith(".not_found"):
-        return 404
-    if code.endswith(".forbidden"):
-        return 403
-    if code.endswith("conflict"):
-        return 409
+    for prefix in _PREFIXES:
+        if code.startswith(prefix):
+            return STATUS_BY_CODE[prefix]
+    for suffix in _SUFFIXES:
+        if code.endswith(suffix[1:]):
+            return STATUS_BY_CODE[suffix]
     return 400
 
 
@@ -137,7 +181,7 @@ def _validation_to_error(exc: RequestValidationError) -> GendanError:
         ctx = {k: v if isinstance(v, (str, int, float)) else str(v) for k, v in (err.get("ctx") or {}).items()
                if k != "error"}
         fields[path] = (f"field.{kind}", {"field": path, **ctx})
-    return GendanError("validation.failed", {"count": len(fields)}, status=422, fields=fields)
+    return GendanError("validation.failed", {"count": len(fields)}, fields=fields)
 
 
 def _wants_html(request: Request) -> bool:
@@ -150,18 +194,12 @@ def _is_page_request(request: Request) -> bool:
             and "text/html" in request.headers.get("accept", ""))
 
 
-def _render(request: Request, error: GendanError):
+def _render(request: Request, error: GendanError) -> Response:
     body = error_body(error)
-    if _is_page_request(request):
-        from frontend.templating import render
-
-        return render(request, "_error_page.html", {"error": body["error"], "status": error.status},
-                      status_code=error.status)
-    if _wants_html(request):
-        from frontend.templating import render_toast  # frontend imports backend, not the reverse at load
-
-        return HTMLResponse(render_toast(request, body["error"]), status_code=error.status,
-                            headers={"HX-Retarget": "#toast", "HX-Reswap": "innerHTML"})
+    render_html = getattr(request.app.state, "render_html_error", None) if "app" in request.scope else None
+    as_page = _is_page_request(request)
+    if render_html is not None and (as_page or _wants_html(request)):
+        return render_html(request, body["error"], error.status, as_page=as_page)
     return JSONResponse(body, status_code=error.status)
 
 
@@ -191,11 +229,15 @@ class UnhandledErrorMiddleware:
                 raise
             ref = uuid.uuid4().hex[:8]
             log.error("unhandled error %s on %s %s", ref, scope.get("method"), scope.get("path"), exc_info=exc)
-            response = _render(Request(scope), GendanError("internal", {"ref": ref}, status=500))
+            response = _render(Request(scope), GendanError("internal", {"ref": ref}))
             await response(scope, receive, send)
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, *, render_html: HtmlErrorRenderer | None = None) -> None:
+    """Answer every error in the product's shape. `render_html` (given by the app's assembly, from
+    frontend/) draws the page or the htmx toast; without it every error is JSON."""
+    app.state.render_html_error = render_html
+
     @app.exception_handler(GendanError)
     async def _gendan(request: Request, exc: GendanError):
         return _render(request, exc)
@@ -207,6 +249,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
         code = {404: "not_found", 405: "method_not_allowed", 401: "auth.required", 403: "auth.forbidden"}.get(
-            exc.status_code, "http_error"
-        )
-        return _render(request, GendanError(code, {"detail": str(exc.detail)}, status=exc.status_code))
+            exc.status_code)
+        if code is None:
+            return _render(request, GendanError("http_error", {"detail": str(exc.detail)}, status=exc.status_code))
+        return _render(request, GendanError(code, {"detail": str(exc.detail)}))

@@ -8,12 +8,12 @@ translates: it returns codes and params, which `translate_error` renders here.
 from __future__ import annotations
 
 import contextvars
+import importlib
 import io
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
@@ -102,11 +102,8 @@ def ngettext(singular: str, plural: str, n: int, **params: Any) -> str:
     return text % {"num": n, **params}
 
 
-def babel_locale() -> Locale:
-    return Locale.parse(get_locale())
-
-
 # Error messages, keyed by code. Written in English; translated through the catalog like any string.
+# These are the shell's and the foundation API's codes; each domain keeps its own table (below).
 ERROR_MESSAGES: dict[str, str] = {
     "not_found": "Not found.",
     "internal": "Something went wrong on our side (reference %(ref)s). It has been logged; please try again.",
@@ -155,18 +152,69 @@ ERROR_MESSAGES: dict[str, str] = {
     "field.value_error": "The value is not valid.",
     "field.decimal_max_places": "At most %(decimal_places)s decimal places.",
     "field.decimal_max_digits": "At most %(max_digits)s digits.",
+    "auth.read_only_key": "This API key may only read.",
+    "api_key.not_found": "API key %(id)s was not found.",
+    "order.external_id_conflict": "An order from %(source)s with external id %(external_id)s already exists "
+                                  "with different values (order %(id)s).",
+    "order.owner_not_allowed": "You may only assign orders to yourself or your team.",
+    "order.date_before_created": "The date cannot be before the order was created (%(created)s).",
+    "customer.code_taken": "Customer code %(code)s is already used.",
+    "customer.forbidden": "You may only change customers of your own team.",
+    "customer.channel_unreachable": "The preferred channel %(channel)s needs %(needs)s.",
+    "field.*": "The value is not valid.",
+    "field.cursor_invalid": "This page link is no longer valid. Start again from the first page.",
+    "field.date_out_of_range": "The date must be between %(earliest)s and %(latest)s.",
+    "field.not_nullable": "This field cannot be empty.",
+    "field.range_inverted": "The end of the range is before its start.",
+    "field.dict_type": "Must be an object.",
+    "field.model_type": "Must be an object.",
+    "field.model_attributes_type": "Must be an object.",
+    "field.list_type": "Must be a list.",
+    "field.bool_type": "Must be yes or no.",
+    "field.int_from_float": "Must be a whole number.",
+    "field.too_long": "At most %(max_length)s items.",
+    "field.date_type": "Not a valid date.",
+    "field.datetime_type": "Not a valid date and time.",
+    "field.finite_number": "Must be a finite number.",
+    "field.decimal_whole_digits": "Too many digits before the decimal point.",
+    "field.less_than": "Must be less than %(lt)s.",
+    "user.cannot_deactivate_self": "You cannot deactivate your own account.",
+    "user.cannot_drop_own_admin": "You cannot remove the administrator role from your own account.",
+    "api_key.name_missing": "Give the key a name.",
 }
 
+# The one registry of error messages: each module holds `ERROR_MESSAGES = {code: English template}`
+# (its Chinese is in that area's .po). They are read on the first translation, not registered at
+# import, so the server, the worker, the CLI and a test that builds no app all see the same table.
+ERROR_MESSAGE_MODULES = (
+    "backend.cli.messages",
+    "backend.flows.messages",
+    "backend.forms.messages",
+    "backend.inbox.messages",
+    "backend.ingest.messages",
+    "backend.notify.messages",
+    "backend.rules.messages",
+    "backend.tracking.error_messages",
+)
+_all_error_messages: dict[str, str] | None = None
 
-def register_error_messages(messages: dict[str, str]) -> None:
-    """Domains add their codes at import (forms, flows, rules); English msgid, translated via .po."""
-    ERROR_MESSAGES.update(messages)
+
+def error_messages() -> dict[str, str]:
+    """Every error code's English template: the table above plus each module's."""
+    global _all_error_messages
+    if _all_error_messages is None:
+        merged = dict(ERROR_MESSAGES)
+        for name in ERROR_MESSAGE_MODULES:
+            merged.update(importlib.import_module(name).ERROR_MESSAGES)
+        _all_error_messages = merged  # assigned whole: a concurrent first call builds the same table
+    return _all_error_messages
 
 
 def translate_error(code: str, params: dict[str, Any]) -> str:
-    template = ERROR_MESSAGES.get(code)
+    messages = error_messages()
+    template = messages.get(code)
     if template is None:
-        template = ERROR_MESSAGES.get(code.rsplit(".", 1)[0] + ".*", code)
+        template = messages.get(code.rsplit(".", 1)[0] + ".*", code)
     text = translations(get_locale()).ugettext(template)
     try:
         return text % params if "%(" in text else text

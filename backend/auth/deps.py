@@ -88,15 +88,6 @@ CurrentActor = Annotated[Actor, Depends(current_actor)]
 OptionalActor = Annotated[Actor | None, Depends(optional_actor)]
 
 
-def require_role(*roles: str):
-    async def _dep(actor: CurrentActor) -> Actor:
-        if not actor.is_admin and not actor.has_role(*roles):
-            raise GendanError("auth.forbidden")
-        return actor
-
-    return Depends(_dep)
-
-
 def require_write(actor: CurrentActor) -> Actor:
     if not actor.can_write:
         raise GendanError("auth.forbidden")

@@ -14,18 +14,12 @@ from typing import Annotated, Any
 
 import typer
 
-from backend.i18n import normalize, register_error_messages, reset_locale, set_locale, translate_error
+from backend.i18n import normalize, reset_locale, set_locale, translate_error
 from backend.settings import get_settings
 
 app = typer.Typer(help="Gendan (跟单): self-hosted, no-code order tracking.", no_args_is_help=True)
 user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
-
-register_error_messages({
-    "cli.database_not_migrated": "The database %(database)s has no Gendan tables yet: run `gendan migrate` first.",
-    "cli.database_unreachable": "Cannot reach the database %(database)s: %(detail)s",
-    "cli.invalid_count": "%(name)s must be between %(min)s and %(max)s.",
-})
 
 
 def fail(code: str, params: dict[str, Any] | None = None, *, exit_code: int = 1,

@@ -37,7 +37,7 @@ AUDITED = ("code", "name", "tier", "region", "owner_id", "contact_name", "email"
 
 
 def _invalid(fields: dict[str, tuple[str, dict[str, Any]]]) -> GendanError:
-    return GendanError("validation.failed", {"count": len(fields)}, status=422, fields=fields)
+    return GendanError("validation.failed", {"count": len(fields)}, fields=fields)
 
 
 def _require_writer(actor: Actor) -> None:

@@ -1,7 +1,7 @@
 """Messages for flow error codes and validation issues (English msgids; Chinese in flows.po).
 
-The engine returns codes and params only; this table turns them into sentences. `register()`
-adds them to the shared error table at start-up.
+The engine returns codes and params only; this table turns them into sentences (backend/i18n.py
+reads it on the first translation; their HTTP statuses are in backend/errors.py).
 """
 
 from __future__ import annotations
@@ -9,25 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from backend import i18n
-
-STATUS = {
-    "flow.not_found": 404,
-    "flow.no_draft": 404,
-    "flow.instance_not_found": 404,
-    "flow.task_not_found": 404,
-    "flow.definition_invalid": 422,
-    "flow.not_published": 409,
-    "flow.conflict": 409,
-    "flow.task_closed": 409,
-    "flow.task_not_active": 409,
-    "flow.not_running": 409,
-    "flow.already_started": 409,
-    "flow.already_decided": 409,
-    "flow.cannot_resubmit": 409,
-    "flow.timer_stale": 409,
-    "flow.not_assignee": 403,
-    "flow.not_initiator": 403,
-}
 
 ERROR_MESSAGES: dict[str, str] = {
     # refused actions
@@ -103,10 +84,6 @@ ERROR_MESSAGES: dict[str, str] = {
     "flow.bpmn_unsupported": "BPMN element %(element)s is not supported.",
     "flow.bpmn_too_large": "The BPMN file is too large.",
 }
-
-
-def register() -> None:
-    i18n.register_error_messages(ERROR_MESSAGES)
 
 
 def render(code: str, params: dict[str, Any]) -> str:

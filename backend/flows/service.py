@@ -43,7 +43,7 @@ FLOWS = Lifecycle("flow", FlowDefinitionRow)
 
 
 def error(code: str, **params: Any) -> GendanError:
-    return GendanError(code, params, status=messages.STATUS.get(code, 422 if code.startswith("flow.") else None))
+    return GendanError(code, params)
 
 
 def from_flow_error(exc: FlowError) -> GendanError:

@@ -36,6 +36,6 @@ def store(upload_dir: Path, *, name: str, content_type: str, content: bytes, act
 def load(upload_dir: Path, file_id: str) -> tuple[Path, dict[str, Any]]:
     folder = _folder(upload_dir)
     if not _ID.match(file_id) or not (folder / file_id).is_file():
-        raise GendanError("form.upload_not_found", {"id": file_id}, status=404)
+        raise GendanError("form.upload_not_found", {"id": file_id})
     meta = json.loads((folder / f"{file_id}.json").read_text(encoding="utf-8"))
     return folder / file_id, meta

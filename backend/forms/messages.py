@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from backend.i18n import LOCALE_DIR, register_error_messages
+from backend.i18n import LOCALE_DIR
 from engine.forms.messages import MESSAGES
 
 BACKEND_MESSAGES: dict[str, dict[str, str]] = {
@@ -101,8 +101,8 @@ def _all() -> dict[str, dict[str, str]]:
     return {**MESSAGES, **BACKEND_MESSAGES}
 
 
-def register() -> None:
-    register_error_messages({code: _percent(t["en"]) for code, t in _all().items()})
+ERROR_MESSAGES: dict[str, str] = {code: _percent(t["en"]) for code, t in _all().items()}
+"""What backend/i18n.py reads on the first translation."""
 
 
 def _po_quote(text: str) -> str:

@@ -41,7 +41,7 @@ async def import_form(session: DbSession, actor: CurrentActor, request: Request)
         form = await request.form()
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
-            raise GendanError("form.json_invalid", {"detail": "no file"}, status=422)
+            raise GendanError("form.json_invalid", {"detail": "no file"})
         document: Any = await upload.read()
     else:
         document = await request.body()

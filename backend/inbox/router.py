@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field
 from backend.auth.deps import CurrentActor, DbSession, WritingActor
 from backend.clock import utcnow
 from backend.inbox import service as inbox_service
+from backend.inbox import service_action as inbox_actions
+from backend.inbox import service_comment as inbox_comments
 from backend.inbox.schemas import CommentCreate, InboxFilter, InboxItemRead, InboxPage, TaskCompletion
 from backend.live.router import router as live_router
 
@@ -48,13 +50,13 @@ def get_item(session: DbSession, actor: CurrentActor, item_id: int):
 
 @router.post("/{item_id}/complete", response_model=InboxItemRead, responses=ERRORS)
 def complete(session: DbSession, actor: WritingActor, item_id: int, body: TaskCompletion):
-    return inbox_service.complete_task(session, actor=actor, item_id=item_id, values=body.values, note=body.note,
+    return inbox_actions.complete_task(session, actor=actor, item_id=item_id, values=body.values, note=body.note,
                                        now=utcnow())
 
 
 @router.post("/bulk-approve", responses=ERRORS)
 def bulk_approve(session: DbSession, actor: WritingActor, body: BulkApproveIn) -> dict[str, str]:
-    done = inbox_service.bulk_approve(session, actor=actor, item_ids=body.item_ids, note=body.note, now=utcnow())
+    done = inbox_actions.bulk_approve(session, actor=actor, item_ids=body.item_ids, note=body.note, now=utcnow())
     return {str(k): v for k, v in done.items()}
 
 
@@ -62,19 +64,19 @@ def bulk_approve(session: DbSession, actor: WritingActor, body: BulkApproveIn) -
 def add_comment(request_session: DbSession, actor: WritingActor, item_id: int, body: CommentCreate) -> dict:
     from backend.settings import get_settings
 
-    event = inbox_service.comment(request_session, actor=actor, item_id=item_id, text=body.text, attachment=None,
+    event = inbox_comments.comment(request_session, actor=actor, item_id=item_id, text=body.text, attachment=None,
                                   upload_dir=get_settings().upload_dir, now=utcnow())
     return {"id": event.id, "at": event.at.isoformat(), "text": event.note}
 
 
 @router.post("/{item_id}/urge", response_model=InboxItemRead, responses=ERRORS)
 def urge(session: DbSession, actor: WritingActor, item_id: int):
-    return inbox_service.urge(session, actor=actor, item_id=item_id, now=utcnow())
+    return inbox_actions.urge(session, actor=actor, item_id=item_id, now=utcnow())
 
 
 @router.post("/{item_id}/{action}", response_model=InboxItemRead, responses=ERRORS)
 def act(session: DbSession, actor: WritingActor, item_id: int, action: str, body: FlowActionIn):
-    return inbox_service.act_on_flow_task(session, actor=actor, item_id=item_id, action=action, note=body.note,
+    return inbox_actions.act_on_flow_task(session, actor=actor, item_id=item_id, action=action, note=body.note,
                                           values=body.values, to_user_id=body.to_user_id, user_ids=body.user_ids,
                                           send_back_to=body.send_back_to, now=utcnow())
 

@@ -45,7 +45,7 @@ def decode(content: bytes) -> tuple[str, str]:
     try:
         return content.decode("gb18030"), "gb18030"
     except UnicodeDecodeError as exc:
-        raise GendanError("import.encoding_unknown", {"position": exc.start}, status=422) from exc
+        raise GendanError("import.encoding_unknown", {"position": exc.start}) from exc
 
 
 def sniff_delimiter(text: str) -> str:
@@ -87,14 +87,14 @@ def _xlsx_rows(content: bytes) -> list[list[str]]:
     try:
         book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise GendanError("import.xlsx_invalid", status=422) from exc
+        raise GendanError("import.xlsx_invalid") from exc
     try:
         sheet = book.worksheets[0]
         rows = []
         for row in sheet.iter_rows(values_only=True):
             rows.append([_cell_text(v) for v in row])
             if len(rows) > MAX_ROWS + 1:
-                raise GendanError("import.too_many_rows", {"limit": MAX_ROWS}, status=422)
+                raise GendanError("import.too_many_rows", {"limit": MAX_ROWS})
     finally:
         book.close()
     width = max((i + 1 for r in rows for i, c in enumerate(r) if c), default=0)
@@ -107,14 +107,14 @@ def read_table(content: bytes, *, encoding: str | None = None, delimiter: str | 
     if encoding == XLSX or (encoding is None and is_xlsx(content)):
         table = [r for r in _xlsx_rows(content) if any(c.strip() for c in r)]
         if not table:
-            raise GendanError("import.empty_file", status=422)
+            raise GendanError("import.empty_file")
         return _checked_headers([h.strip() for h in table[0]]), table[1:], XLSX, ","
     if encoding:
         text = content.decode("utf-8-sig" if encoding.startswith("utf-8") else encoding)
     else:
         text, encoding = decode(content)
     if not text.strip():
-        raise GendanError("import.empty_file", status=422)
+        raise GendanError("import.empty_file")
     delimiter = delimiter or sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
@@ -125,21 +125,21 @@ def read_table(content: bytes, *, encoding: str | None = None, delimiter: str | 
                 continue
             rows.append(row)
             if len(rows) > MAX_ROWS:
-                raise GendanError("import.too_many_rows", {"limit": MAX_ROWS}, status=422)
+                raise GendanError("import.too_many_rows", {"limit": MAX_ROWS})
     except csv.Error as exc:
-        raise GendanError("import.csv_invalid", {"line": reader.line_num, "detail": str(exc)}, status=422) from exc
+        raise GendanError("import.csv_invalid", {"line": reader.line_num, "detail": str(exc)}) from exc
     return _checked_headers(headers), rows, encoding, delimiter
 
 
 def _checked_headers(headers: list[str]) -> list[str]:
     if not any(headers):
-        raise GendanError("import.no_header", status=422)
+        raise GendanError("import.no_header")
     seen: set[str] = set()
     for header in headers:
         if not header:
-            raise GendanError("import.header_empty", {"position": headers.index(header) + 1}, status=422)
+            raise GendanError("import.header_empty", {"position": headers.index(header) + 1})
         if header in seen:
-            raise GendanError("import.header_duplicate", {"header": header}, status=422)
+            raise GendanError("import.header_duplicate", {"header": header})
         seen.add(header)
     return headers
 

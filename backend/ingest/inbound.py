@@ -29,7 +29,6 @@ from backend.auth.actor import Actor
 from backend.clock import utcnow
 from backend.customers.models import Customer
 from backend.errors import GendanError
-from backend.ingest import messages
 from backend.ingest import service as import_service
 from backend.ingest.models import InboundDelivery, InboundSource
 from backend.ingest.schemas import (
@@ -48,8 +47,6 @@ SIGNATURE_HEADER = "X-Gendan-Signature"
 TIMESTAMP_HEADER = "X-Gendan-Timestamp"
 WINDOW_SECONDS = 300
 UPDATABLE = ("customer_id", "amount", "currency", "stage", "planned_delivery", "payment_due", "data", "tags")
-
-messages.register()
 
 
 def sign(secret: str, timestamp: int | str, body: bytes) -> str:
@@ -74,7 +71,7 @@ def create_source(session: Session, *, actor: Actor, payload: InboundSourceCreat
     acts_as = payload.acts_as_id or actor.user_id
     user = session.get(User, acts_as)
     if user is None or not user.is_active:
-        raise GendanError("validation.failed", {"count": 1}, status=422,
+        raise GendanError("validation.failed", {"count": 1},
                           fields={"acts_as_id": ("user.not_found", {"field": "acts_as_id", "id": acts_as})})
     source = InboundSource(key=payload.key, name=payload.name, secret="whsec_" + secrets.token_urlsafe(32),
                            acts_as_id=acts_as, created_by=actor.user_id, created_at=now)
@@ -184,7 +181,7 @@ def _invalid(exc: ValidationError) -> GendanError:
     for err in exc.errors():
         path = ".".join(str(p) for p in err.get("loc", ())) or "_"
         fields[path] = (f"field.{err.get('type', 'value_error')}", {"field": path})
-    return GendanError("inbound.payload_invalid", {"count": len(fields)}, status=422, fields=fields)
+    return GendanError("inbound.payload_invalid", {"count": len(fields)}, fields=fields)
 
 
 def _apply(session: Session, source: InboundSource, fields: dict[str, Any], now: datetime,
@@ -195,7 +192,7 @@ def _apply(session: Session, source: InboundSource, fields: dict[str, Any], now:
     fields = dict(fields)
     status = fields.pop("status", None)
     if status not in (None, "open", "completed", "cancelled"):
-        raise GendanError("inbound.payload_invalid", {"count": 1}, status=422,
+        raise GendanError("inbound.payload_invalid", {"count": 1},
                           fields={"status": ("field.literal_error", {"field": "status"})})
     code = fields.pop("customer_code", None)
     if code is not None and "customer_id" not in fields:
@@ -204,7 +201,7 @@ def _apply(session: Session, source: InboundSource, fields: dict[str, Any], now:
             raise GendanError("inbound.customer_unknown", {"value": str(code)[:40]})
         fields["customer_id"] = found
     if not fields.get("external_id"):
-        raise GendanError("inbound.payload_invalid", {"count": 1}, status=422,
+        raise GendanError("inbound.payload_invalid", {"count": 1},
                           fields={"external_id": ("field.missing", {"field": "external_id"})})
     try:
         payload = OrderCreate.model_validate({**fields, "source": source.key})

@@ -1,11 +1,9 @@
-"""Messages for import and inbound error codes (English msgids; Chinese in ingest.po)."""
+"""Messages for import and inbound error codes (English msgids; Chinese in ingest.po; read by
+backend/i18n.py)."""
 
 from __future__ import annotations
 
-from backend import i18n
-from backend.errors import STATUS_BY_CODE
-
-MESSAGES: dict[str, str] = {
+ERROR_MESSAGES: dict[str, str] = {
     "import.*": "The import could not be processed.",
     "import.not_found": "Import %(id)s was not found.",
     "import.encoding_unknown": "The file is neither UTF-8 nor GB18030/GBK text (byte %(position)s).",
@@ -48,22 +46,6 @@ MESSAGES: dict[str, str] = {
     "inbound.customer_unknown": "There is no customer %(value)s.",
     "inbound.source_taken": "The inbound source %(key)s already exists.",
     "inbound.source_not_found": "Inbound source %(id)s was not found.",
+    "inbound.message_invalid": "%(count)s field(s) of the message are not valid.",
+    "inbound.order_unknown": "There is no order %(value)s.",
 }
-
-STATUSES = {
-    "inbound.source_unknown": 404,
-    "inbound.signature_missing": 401,
-    "inbound.signature_invalid": 401,
-    "inbound.timestamp_invalid": 401,
-    "inbound.timestamp_stale": 401,
-    "inbound.body_invalid": 400,
-    "inbound.payload_invalid": 422,
-    "inbound.customer_unknown": 422,
-    "inbound.source_taken": 409,
-    "import.already_started": 409,
-}
-
-
-def register() -> None:
-    i18n.register_error_messages(MESSAGES)
-    STATUS_BY_CODE.update(STATUSES)

@@ -18,18 +18,11 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlmodel import Session
 
-from backend.errors import STATUS_BY_CODE, GendanError
-from backend.i18n import register_error_messages
+from backend.errors import GendanError
 from backend.ingest import inbound
 from backend.ingest.models import InboundDelivery, InboundSource
 from backend.orders.models import Order
 from backend.tracking import messages as customer_messages
-
-register_error_messages({
-    "inbound.message_invalid": "%(count)s field(s) of the message are not valid.",
-    "inbound.order_unknown": "There is no order %(value)s.",
-})
-STATUS_BY_CODE.update({"inbound.message_invalid": 422, "inbound.order_unknown": 422})
 
 
 class MessageResult(BaseModel):

@@ -29,7 +29,6 @@ from backend.auth.actor import Actor
 from backend.customers.models import Customer
 from backend.db import new_session
 from backend.errors import GendanError
-from backend.ingest import messages
 from backend.ingest.csvfile import read_table, suggest_mapping
 from backend.ingest.models import ImportJob, ImportRowError
 from backend.ingest.rows import ParsedRow, parse_row
@@ -51,8 +50,6 @@ BATCH_SIZE = 200
 MAX_FILE_BYTES = 20_000_000
 _pending_status: contextvars.ContextVar[str | None] = contextvars.ContextVar("gendan_import_status", default=None)
 
-messages.register()
-
 
 def _require_admin(actor: Actor) -> None:
     if not actor.is_admin or not actor.can_write:
@@ -72,12 +69,12 @@ def upload_import(session: Session, *, actor: Actor, filename: str, content: byt
     """Store an uploaded CSV as a job waiting for its mapping; refuse files that cannot be read."""
     _require_admin(actor)
     if len(content) > MAX_FILE_BYTES:
-        raise GendanError("import.file_too_large", {"limit": MAX_FILE_BYTES}, status=413)
+        raise GendanError("import.file_too_large", {"limit": MAX_FILE_BYTES})
     if not filename.lower().endswith((".csv", ".txt", ".xlsx")):
-        raise GendanError("import.file_type", {"filename": filename}, status=422)
+        raise GendanError("import.file_type", {"filename": filename})
     headers, rows, encoding, delimiter = read_table(content)
     if not rows:
-        raise GendanError("import.no_rows", status=422)
+        raise GendanError("import.no_rows")
     job = ImportJob(filename=filename[-200:], content=content, encoding=encoding, delimiter=delimiter,
                     headers=headers, total_rows=len(rows), created_by=actor.user_id, created_at=now)
     session.add(job)
@@ -126,7 +123,7 @@ def check_mapping(mapping: ImportMapping, headers: list[str]) -> None:
     except (ZoneInfoNotFoundError, ValueError):
         fields["timezone"] = ("import.timezone_unknown", {"timezone": mapping.timezone})
     if fields:
-        raise GendanError("validation.failed", {"count": len(fields)}, status=422, fields=fields)
+        raise GendanError("validation.failed", {"count": len(fields)}, fields=fields)
 
 
 def start_import(session: Session, *, actor: Actor, job_id: int, mapping: ImportMapping, now: datetime) -> ImportRead:

@@ -169,7 +169,7 @@ def resend(session: Session, *, actor: Actor, message_id: int, now: datetime) ->
     if row is None:
         raise GendanError("outbox.not_found", {"id": message_id})
     if row.state in ("pending", "sending"):
-        raise GendanError("outbox.already_queued", {"id": message_id, "state": row.state}, status=409)
+        raise GendanError("outbox.already_queued", {"id": message_id, "state": row.state})
     row.state, row.next_attempt_at, row.locked_until = "pending", now, None
     session.commit()
     return row

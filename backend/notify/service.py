@@ -15,7 +15,6 @@ from backend.auth.actor import Actor
 from backend.db import new_session
 from backend.effects import enqueue
 from backend.errors import GendanError
-from backend.i18n import register_error_messages
 from backend.notify import delivery
 from backend.notify.channels import KINDS
 from backend.notify.models import (
@@ -29,17 +28,6 @@ from backend.notify.preferences import EXTERNAL_CHANNELS, digest_due, parse_hhmm
 from backend.people.models import User
 from backend.settings import Settings
 
-register_error_messages({
-    "notification.not_found": "Notification %(id)s was not found.",
-    "outbox.not_found": "Outbox message %(id)s was not found.",
-    "outbox.already_queued": "Message %(id)s is already queued (%(state)s).",
-    "channel.not_found": "Channel configuration %(id)s was not found.",
-    "channel.name_taken": "A channel configuration named %(name)s already exists.",
-    "channel.invalid_kind": "Unknown channel kind %(kind)s.",
-    "channel.invalid_target": "The address %(target)s is not valid for %(kind)s.",
-    "preference.invalid_time": "%(value)s is not a time like 22:00.",
-    "preference.invalid_channel": "Unknown channel %(channel)s.",
-})
 CHANNEL_AUDITED = ("name", "kind", "target", "secret", "options", "is_enabled")
 DISPATCH_WINDOW = timedelta(days=2)  # older undelivered notifications are not sent out any more
 
@@ -97,7 +85,7 @@ def save_preference(session: Session, *, actor: Actor, channels: list[str], quie
     if not 0 <= digest_hour <= 23:
         fields["digest_hour"] = ("field.less_than_equal", {"le": 23})
     if fields:
-        raise GendanError("validation.failed", {"count": len(fields)}, status=422, fields=fields)
+        raise GendanError("validation.failed", {"count": len(fields)}, fields=fields)
     pref = session.get(NotificationPreference, actor.user_id)
     if pref is None:
         pref = NotificationPreference(user_id=actor.user_id, updated_at=now)
@@ -122,15 +110,15 @@ def save_channel(session: Session, *, actor: Actor, name: str, kind: str, target
                  channel_id: int | None = None) -> ChannelConfig:
     delivery._require_admin(actor)
     if kind not in KINDS:
-        raise GendanError("channel.invalid_kind", {"kind": kind}, status=422)
+        raise GendanError("channel.invalid_kind", {"kind": kind})
     target = target.strip()
     is_http = target.startswith(("http://", "https://"))
     if (kind == "email" and (is_http or not target)) or (kind != "email" and not is_http):
-        raise GendanError("validation.failed", {"count": 1}, status=422,
+        raise GendanError("validation.failed", {"count": 1},
                           fields={"target": ("channel.invalid_target", {"target": target, "kind": kind})})
     taken = session.exec(select(ChannelConfig.id).where(ChannelConfig.name == name.strip())).first()
     if taken and taken[0] != channel_id:
-        raise GendanError("channel.name_taken", {"name": name}, status=409)
+        raise GendanError("channel.name_taken", {"name": name})
     before: dict[str, Any] = {}
     if channel_id is None:
         config = ChannelConfig(name=name.strip(), kind=kind, target=target, created_at=now, updated_at=now)
@@ -170,7 +158,7 @@ def test_send(session: Session, *, actor: Actor, channel_id: int, recipient: str
                   payload={"config_id": channel_id, "data": {"test": True, "channel": config.name}},
                   order_id=None, now=now)
     if row is None:
-        raise GendanError("outbox.already_queued", {"id": 0, "state": "pending"}, status=409)
+        raise GendanError("outbox.already_queued", {"id": 0, "state": "pending"})
     row.state, row.locked_until = "sending", now + delivery.LEASE
     session.commit()
     delivery._attempt(session, row, now=now, settings=settings)

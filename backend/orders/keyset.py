@@ -42,7 +42,7 @@ def encode_cursor(value: Any, row_id: int, *, sort: str = "", direction: str = "
 
 
 def _bad_cursor(reason: str) -> GendanError:
-    return GendanError("validation.failed", {"count": 1}, status=422,
+    return GendanError("validation.failed", {"count": 1},
                        fields={"cursor": ("field.cursor_invalid", {"field": "cursor", "reason": reason})})
 
 

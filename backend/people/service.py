@@ -34,13 +34,13 @@ def _user_snapshot(session: Session, user: User) -> dict:
 
 
 def _invalid(path: str, code: str, **params) -> GendanError:
-    return GendanError("validation.failed", {"count": 1}, status=422, fields={path: (code, {"field": path, **params})})
+    return GendanError("validation.failed", {"count": 1}, fields={path: (code, {"field": path, **params})})
 
 
 def _refuse_nulls(changes: dict, names: tuple[str, ...]) -> None:
     nulls = {k: ("field.not_nullable", {"field": k}) for k in names if k in changes and changes[k] is None}
     if nulls:
-        raise GendanError("validation.failed", {"count": len(nulls)}, status=422, fields=nulls)
+        raise GendanError("validation.failed", {"count": len(nulls)}, fields=nulls)
 
 
 def _like(text: str) -> str:
@@ -101,7 +101,7 @@ def create_user(session: Session, *, actor: Actor | None, payload: UserCreate, n
             session.add(user)
             session.flush()
     except IntegrityError as exc:
-        raise GendanError("user.username_taken", {"username": payload.username}, status=409) from exc
+        raise GendanError("user.username_taken", {"username": payload.username}) from exc
     for role in dict.fromkeys(payload.roles):
         session.add(UserRole(user_id=user.id, role=role))
     session.flush()

@@ -1,14 +1,12 @@
 """Messages for rule error codes and validation issues (English msgids; Chinese in rules.po).
 
-The engine returns codes and params only; `register()` adds these sentences to the shared error
-table at start-up.
+The engine returns codes and params only; backend/i18n.py reads these sentences on the first
+translation.
 """
 
 from __future__ import annotations
 
-from backend import i18n
-
-MESSAGES: dict[str, str] = {
+ERROR_MESSAGES: dict[str, str] = {
     "rule.*": "The rule is not valid.",
     "rule.schema_missing": "This is required.",
     "rule.schema_string_too_short": "This cannot be empty.",
@@ -58,6 +56,3 @@ MESSAGES: dict[str, str] = {
     "logic.object_not_operation": "Each condition object must have exactly one operator.",
 }
 
-
-def register() -> None:
-    i18n.register_error_messages(MESSAGES)

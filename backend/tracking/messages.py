@@ -26,7 +26,6 @@ from backend.auth.actor import Actor
 from backend.customers.models import Customer
 from backend.effects import apply_effects
 from backend.errors import GendanError
-from backend.i18n import register_error_messages
 from backend.notify.models import OutboxMessage
 from backend.orders import access
 from backend.orders import service as orders_service
@@ -36,13 +35,6 @@ from backend.rules import firing as rules_firing
 from backend.tracking import service as tracking_service
 from engine import effects as fx
 
-register_error_messages({
-    "message.empty": "Please write your message.",
-    "message.too_long": "Your message has %(length)s characters; at most %(max)s fit.",
-    "message.contact_too_long": "Your contact details are too long (at most %(max)s characters).",
-    "message.too_many": "You have sent %(count)s messages in the last hour. Please wait %(minutes)s minutes, "
-                        "or call your contact.",
-})
 RECEIVED = "customer_message"
 REPLIED = "customer_reply"
 TEXT_MAX = 2000  # order_event.note

@@ -21,7 +21,6 @@ from backend.auth.actor import Actor
 from backend.customers.models import Customer
 from backend.effects import apply_effects
 from backend.errors import GendanError
-from backend.i18n import register_error_messages
 from backend.orders import access
 from backend.orders import service as orders_service
 from backend.orders.models import Order, OrderEvent
@@ -32,11 +31,6 @@ from backend.tracking import milestones as ms
 from backend.tracking.models import MilestoneSetting, TrackingLink
 from engine import effects as fx
 
-register_error_messages({
-    "tracking.not_found": "This tracking link is not valid.",
-    "tracking.urge_too_soon": "We already have your reminder from %(minutes)s minutes ago and are on it.",
-    "tracking.unknown_milestone": "Unknown milestone %(milestone)s.",
-})
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")  # 32 random bytes, url-safe base64 without padding
 URGE_INTERVAL = timedelta(hours=1)
 

@@ -17,10 +17,10 @@ from backend import i18n
 from backend.auth.deps import DbSession
 from backend.definitions.lifecycle import require_designer
 from backend.forms import service as forms_service
-from backend.forms.view import FormInput, apply_action, build_view, parse_form
 from engine import forms as forms_engine
 from engine.forms import FieldType, FormDefinitionError
 from frontend.pages.common import PageActor
+from frontend.pages.form_view import FormInput, apply_action, build_view, parse_form
 from frontend.templating import render
 
 router = APIRouter(include_in_schema=False)

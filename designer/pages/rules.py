@@ -129,7 +129,7 @@ def rule_list(request: Request, session: DbSession, actor: PageActor):
 def new_rule(request: Request, session: DbSession, actor: PageActor, template: str | None = None):
     require_designer(actor)
     if template is not None and template not in CLASSIC_RULES:
-        raise GendanError("rule.not_found", {"key": template}, status=404)
+        raise GendanError("rule.not_found", {"key": template})
     definition = classic_rule(template) if template else {
         "key": "", "name": {"zh": "", "en": ""}, "trigger": {"kind": "time", "every_minutes": 1},
         "condition": {"and": []}, "actions": [], "firing": {"mode": "once_per_episode"},

@@ -1,7 +1,7 @@
 """The SQL rendering of facts: SQLAlchemy core expressions, on SQLite and PostgreSQL.
 
 Why this exists: time rules scan every open order at once, so each fact of the catalogue also
-needs a set-based form. engine/ does not import backend models: the caller passes a mapping from
+needs a set-based form. The engine knows no backend model: the caller passes a mapping from
 core column name to column (`sales_order.c`). Dialect differences (epoch seconds, date arithmetic,
 JSON extraction) live in small SQL constructs compiled per dialect below. Numbers come out as
 double precision so that arithmetic and comparisons round exactly like Python floats.

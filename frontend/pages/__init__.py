@@ -4,6 +4,8 @@ from fastapi import APIRouter
 
 from frontend.pages import (
     admin,
+    admin_api_keys,
+    admin_people,
     auth,
     dashboard,
     designers,
@@ -11,6 +13,7 @@ from frontend.pages import (
     inbox,
     notifications,
     order_edit,
+    order_flow,
     order_form,
     orders,
     tracking,
@@ -21,9 +24,12 @@ router.include_router(auth.router)
 router.include_router(order_form.router)  # /orders/new before /orders/{order_id}
 router.include_router(orders.router)
 router.include_router(order_edit.router)
+router.include_router(order_flow.router)
 router.include_router(dashboard.router)
 router.include_router(designers.router)
 router.include_router(admin.router)
+router.include_router(admin_people.router)
+router.include_router(admin_api_keys.router)
 router.include_router(imports.router)
 router.include_router(inbox.router)
 router.include_router(notifications.router)

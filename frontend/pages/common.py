@@ -7,7 +7,6 @@ from urllib.parse import quote
 
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse
-from starlette.routing import Match, Mount
 
 from backend import i18n
 from backend.auth.actor import Actor
@@ -76,7 +75,7 @@ EVENT_LABELS = {
     "customer_message": N_("Customer message"), "customer_reply": N_("Reply to the customer"),
 }
 # a flow's own events ("flow.<action>", engine/flows/run.py) are named as the flow panel names them
-# (designer/pages/flows.py ACTIONS); entering a step and arriving at a join are bookkeeping the
+# (frontend/pages/order_flow.py ACTIONS); entering a step and arriving at a join are bookkeeping the
 # timeline leaves out (the stage change says it)
 HIDDEN_FLOW_EVENTS = {"flow.node_entered", "flow.join_arrived"}
 FIELD_LABELS = {
@@ -105,36 +104,9 @@ CHANNEL_LABELS = {"email": N_("Email"), "sms": N_("SMS"), "dingtalk": N_("DingTa
                   "none": N_("None")}
 
 
-def has_route(request: Request, path: str) -> bool:
-    """Whether the app serves `path` (GET), so the shell links to areas only once they exist
-    (the inbox badge polls /inbox/badge, which the inbox area adds)."""
-    cache = getattr(request.app.state, "gendan_paths", None)
-    if cache is None:
-        cache = request.app.state.gendan_paths = {}
-    if path not in cache:
-        scope = {"type": "http", "path": path, "method": "GET"}
-        cache[path] = any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes
-                          if not isinstance(route, Mount))
-    return cache[path]
-
-
-def template_exists(name: str) -> bool:
-    """Whether another area has added an optional fragment (e.g. orders/_form_fields.html)."""
-    from jinja2 import TemplateNotFound
-
-    from frontend.templating import env
-
-    try:
-        env.get_template(name)
-    except TemplateNotFound:
-        return False
-    return True
-
-
 def _install_globals() -> None:
     from frontend.templating import env
 
-    env.globals["has_route"] = has_route
     # translated labels for codes; unknown codes (a designed stage) show as they are
     env.globals["stage_label"] = lambda stage: i18n.gettext(STAGE_LABELS[stage]) if stage in STAGE_LABELS else stage
     env.globals["status_label"] = lambda s: i18n.gettext(STATUS_LABELS[s]) if s in STATUS_LABELS else s

@@ -17,6 +17,8 @@ from backend.auth.deps import DbSession
 from backend.clock import utcnow
 from backend.errors import GendanError
 from backend.inbox import service as inbox_service
+from backend.inbox import service_action as inbox_actions
+from backend.inbox import service_comment as inbox_comments
 from backend.inbox.schemas import InboxFilter
 from backend.notify import service as notify_service
 from backend.people.models import User
@@ -93,7 +95,7 @@ def _complete_item(request: Request, session, actor, item_id: int, form):
     values = {k[2:]: v for k, v in form.items() if k.startswith("f_") and isinstance(v, str)}
     note = str(form.get("note", ""))
     try:
-        inbox_service.complete_task(session, actor=actor, item_id=item_id, values=values, note=note, now=utcnow())
+        inbox_actions.complete_task(session, actor=actor, item_id=item_id, values=values, note=note, now=utcnow())
     except GendanError as exc:
         if exc.code != "validation.failed":
             raise
@@ -109,7 +111,7 @@ def act_on_item(request: Request, session: DbSession, actor: PageActor, item_id:
                 to_user_id: Annotated[str, Form()] = ""):
     to_user = int(to_user_id) if to_user_id.isdigit() else None
     signers = [to_user] if action == "add_signer" and to_user else []
-    inbox_service.act_on_flow_task(session, actor=actor, item_id=item_id, action=action, note=note,
+    inbox_actions.act_on_flow_task(session, actor=actor, item_id=item_id, action=action, note=note,
                                    to_user_id=to_user, user_ids=signers, now=utcnow())
     done = {"approve": "Approved.", "reject": "Rejected.", "send_back": "Sent back.", "transfer": "Transferred.",
             "add_signer": "Approver added."}
@@ -124,7 +126,7 @@ async def bulk_approve(request: Request, session: DbSession, actor: PageActor):
 
 def _bulk_approve(request: Request, session, actor, form):
     ids = [int(v) for v in form.getlist("item_id") if isinstance(v, str) and v.isdigit()]
-    outcome = inbox_service.bulk_approve(session, actor=actor, item_ids=ids, note=str(form.get("note", "")),
+    outcome = inbox_actions.bulk_approve(session, actor=actor, item_ids=ids, note=str(form.get("note", "")),
                                          now=utcnow())
     ok = sum(1 for v in outcome.values() if v == "ok")
     failed = {k: i18n.translate_error(v, {}) for k, v in outcome.items() if v != "ok"}
@@ -139,20 +141,20 @@ def _bulk_approve(request: Request, session, actor, form):
 
 @router.post("/inbox/items/{item_id}/urge")
 def urge_item(request: Request, session: DbSession, actor: PageActor, item_id: int):
-    inbox_service.urge(session, actor=actor, item_id=item_id, now=utcnow())
+    inbox_actions.urge(session, actor=actor, item_id=item_id, now=utcnow())
     return _item_response(request, session, actor, item_id, message=i18n.gettext("Reminder sent."))
 
 
 @router.post("/inbox/items/{item_id}/withdraw")
 def withdraw_item(request: Request, session: DbSession, actor: PageActor, item_id: int,
                   note: Annotated[str, Form()] = ""):
-    inbox_service.withdraw(session, actor=actor, item_id=item_id, note=note, now=utcnow())
+    inbox_actions.withdraw(session, actor=actor, item_id=item_id, note=note, now=utcnow())
     return _item_response(request, session, actor, item_id, message=i18n.gettext("Withdrawn."))
 
 
 @router.get("/inbox/items/{item_id}/comments")
 def item_comments(request: Request, session: DbSession, actor: PageActor, item_id: int):
-    comments = inbox_service.list_comments(session, actor=actor, item_id=item_id)
+    comments = inbox_comments.list_comments(session, actor=actor, item_id=item_id)
     names = dict(session.exec(select(User.id, User.display_name)).all()) if comments else {}
     return render(request, "inbox/_comments.html", {"item_id": item_id, "comments": comments, "names": names})
 
@@ -169,14 +171,14 @@ async def add_comment(request: Request, session: DbSession, actor: PageActor, it
 
 
 def _add_comment(request: Request, session, actor, item_id: int, text: str, attachment):
-    inbox_service.comment(session, actor=actor, item_id=item_id, text=text, attachment=attachment,
+    inbox_comments.comment(session, actor=actor, item_id=item_id, text=text, attachment=attachment,
                           upload_dir=request.app.state.settings.upload_dir, now=utcnow())
     return item_comments(request, session, actor, item_id)
 
 
 @router.get("/inbox/attachments/{event_id}")
 def download_attachment(request: Request, session: DbSession, actor: PageActor, event_id: int):
-    path, name = inbox_service.attachment_path(session, actor=actor, event_id=event_id,
+    path, name = inbox_comments.attachment_path(session, actor=actor, event_id=event_id,
                                                upload_dir=request.app.state.settings.upload_dir)
     if not path.is_file():
         raise GendanError("inbox.attachment_not_found", {"id": event_id})

@@ -22,12 +22,12 @@ from backend.auth.deps import DbSession
 from backend.clock import utcnow
 from backend.errors import GendanError
 from backend.forms import service as forms_service
-from backend.forms.view import FormInput, apply_action, build_view, error_messages, parse_form
 from backend.orders import service as orders_service
 from backend.orders.schemas import OrderRead, OrderUpdate
 from engine import forms as forms_engine
 from engine.forms import FormDefinition
 from frontend.pages.common import PageActor
+from frontend.pages.form_view import FormInput, apply_action, build_view, error_messages, parse_form
 from frontend.pages.order_form import _core_from_data, _customers
 from frontend.templating import is_htmx, render
 

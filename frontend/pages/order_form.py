@@ -26,12 +26,19 @@ from backend.customers.models import Customer
 from backend.errors import GendanError
 from backend.forms import files
 from backend.forms import service as forms_service
-from backend.forms.view import FormInput, apply_action, build_view, error_messages, format_value, parse_form
 from backend.orders import service as orders_service
 from backend.orders.schemas import OrderCreate
 from engine import forms as forms_engine
 from engine.forms import FieldType, FormDefinition
 from frontend.pages.common import PageActor
+from frontend.pages.form_view import (
+    FormInput,
+    apply_action,
+    build_view,
+    error_messages,
+    format_value,
+    parse_form,
+)
 from frontend.templating import is_htmx, render
 
 router = APIRouter()

@@ -22,13 +22,11 @@ from backend.customers.models import Customer
 from backend.errors import GendanError
 from backend.flows.models import FlowDefinitionRow, FlowInstance
 from backend.forms import service as forms_service
-from backend.forms.view import format_value
 from backend.orders import service as orders_service
 from backend.orders.schemas import OrderEventRead, OrderFilter, OrderPage
 from backend.people.models import User, UserRole
 from backend.people.org import team_user_ids
 from backend.tracking import messages as tracking_messages
-from designer.pages.flows import ACTIONS as FLOW_EVENT_LABELS
 from frontend.pages.common import (
     CHANNEL_LABELS,
     EVENT_LABELS,
@@ -39,10 +37,10 @@ from frontend.pages.common import (
     STATUS_LABELS,
     PageActor,
     flag_label,
-    has_route,
     tag_label,
-    template_exists,
 )
+from frontend.pages.form_view import format_value
+from frontend.pages.order_flow import ACTIONS as FLOW_EVENT_LABELS
 from frontend.pages.order_form import designed_fields_view, loose_fields_view
 from frontend.templating import _fmt_date, _fmt_money, is_htmx, render
 
@@ -125,7 +123,7 @@ def orders_list(request: Request, session: DbSession, actor: PageActor):
         "nav": "orders", "f": f, "page": page, "error": error, "owners": owners,
         "stages": list(STAGE_LABELS), "stage_labels": STAGE_LABELS, "columns": COLUMNS, "sortable": SORTABLE,
         "sort_url": sort_url, "next_url": _query(f, cursor=page.next_cursor), "first_url": _query(f, cursor=None),
-        "can_create": orders_service.can_create_orders(actor) and has_route(request, "/orders/new"),
+        "can_create": orders_service.can_create_orders(actor),
     }
     if is_htmx(request) and request.headers.get("HX-Target") == "orders-table":
         return render(request, "orders/list.html", context, block="table")
@@ -314,7 +312,7 @@ def _detail_context(session: Session, actor: Actor, order_id: int, *, reply: dic
         "nav": "orders", "order": order, "customer": customer, "owner": owner,
         "timeline": build_timeline(session, events, currency=order.currency, order_id=order.id,
                                    form_fields=_form_fields(session, order.form_key, order.form_version)),
-        "channel_labels": CHANNEL_LABELS, "has_form_fields": template_exists("orders/_form_fields.html"),
+        "channel_labels": CHANNEL_LABELS,
         "designed": designed_fields_view(session, order), "loose_fields": loose_fields_view(session, order),
         "conversation": tracking_messages.list_messages(session, order.id), "can_reply": actor.can_write,
         "reply": reply or {},

@@ -3,15 +3,17 @@ language, and nothing is half-written. Also: every error message has its Chinese
 
 from __future__ import annotations
 
+import ast
 import re
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from backend import i18n
+from backend import errors, i18n
 from backend.errors import GendanError, error_body
 from backend.orders.models import Order, OrderEvent
-from tests.conftest import bearer
+from tests.conftest import bearer, login
 from tests.factories.orders import make_customer, make_order
 from tests.factories.people import make_user
 
@@ -159,7 +161,7 @@ class TestCatalog:
         token = i18n.set_locale("zh_CN")
         try:
             catalog = i18n.translations("zh_CN")
-            for code, english in i18n.ERROR_MESSAGES.items():
+            for code, english in i18n.error_messages().items():
                 if not code.startswith(MY_PREFIXES):
                     continue
                 chinese = catalog.ugettext(english)
@@ -167,3 +169,98 @@ class TestCatalog:
                 assert set(placeholders.findall(chinese)) == set(placeholders.findall(english)), code
         finally:
             i18n.reset_locale(token)
+
+
+ALLOWED_STATUSES = {400, 401, 403, 404, 405, 409, 413, 422, 429, 500}
+
+
+def _matching_entries(code: str) -> dict[str, dict[str, int]]:
+    """The table's entries that match `code`, per kind (whole code, prefix, suffix)."""
+    table = errors.STATUS_BY_CODE
+    return {
+        "code": {k: v for k, v in table.items() if k == code},
+        "prefix": {k: v for k, v in table.items() if k.endswith(".") and code.startswith(k)},
+        "suffix": {k: v for k, v in table.items() if k.startswith("*") and code.endswith(k[1:])},
+    }
+
+
+class TestStatusTable:
+    def test_every_registered_code_maps_to_exactly_one_status(self):
+        codes = [code for code in i18n.error_messages() if not code.endswith(".*")]
+        assert len(codes) > 300
+        for code in codes:
+            entries = _matching_entries(code)
+            deciding = next((kind for kind in ("code", "prefix", "suffix") if entries[kind]), None)
+            if deciding == "prefix":  # the longest prefix decides
+                longest = max(entries["prefix"], key=len)
+                assert [p for p in entries["prefix"] if len(p) == len(longest)] == [longest], code
+            elif deciding == "suffix":
+                assert len(set(entries["suffix"].values())) == 1, (code, entries["suffix"])
+            assert errors.status_for(code) in ALLOWED_STATUSES, code
+
+    def test_every_whole_code_in_the_table_is_a_registered_code(self):
+        registered = set(i18n.error_messages())
+        whole = [k for k in errors.STATUS_BY_CODE if not k.endswith(".") and not k.startswith("*")]
+        assert [k for k in whole if k not in registered] == []
+
+    @pytest.mark.parametrize(("code", "status"), [
+        ("order.version_conflict", 409),      # by the code's last word
+        ("order.number_taken", 409),           # the whole code
+        ("flow.not_found", 404),               # the whole code beats its domain's default
+        ("flow.a_new_definition_problem", 422),  # the domain's default
+        ("widget.not_found", 404),             # by the last word
+        ("widget.forbidden", 403),
+        ("widget.refused", 400),               # unknown: a refused request
+        ("no_dot_at_all", 400),
+        ("internal", 500),                     # a bug
+        ("validation.failed", 422),
+    ])
+    def test_lookup_order_and_defaults(self, code, status):
+        assert errors.status_for(code) == status
+        assert errors.GendanError(code).status == status
+
+    def test_no_raise_site_decides_a_status_the_table_does_not(self):
+        """A `status=` left at a raise site is only ever the table's own answer, so the table is
+        the one place that decides."""
+        root = Path(__file__).resolve().parents[2]
+        disagree = []
+        for package in ("backend", "frontend", "designer"):
+            for path in sorted((root / package).rglob("*.py")):
+                for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                    if not (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", ""))
+                            == "GendanError" and node.args and isinstance(node.args[0], ast.Constant)):
+                        continue
+                    for kw in node.keywords:
+                        if kw.arg == "status" and isinstance(kw.value, ast.Constant) \
+                                and kw.value.value != errors.status_for(node.args[0].value):
+                            disagree.append(f"{path.relative_to(root)}:{node.lineno} {node.args[0].value}")
+        assert disagree == []
+
+
+class TestHtmlErrors:
+    def test_htmx_gets_the_toast_partial_and_a_page_the_shell(self, client, session):
+        make_user(session, username="html.errors", roles=["sales"], locale="en")
+        session.commit()
+        login(client, "html.errors")
+        toast = client.get("/orders/987654", headers={"HX-Request": "true"})
+        assert toast.status_code == 404
+        assert toast.headers["HX-Retarget"] == "#toast" and toast.headers["HX-Reswap"] == "innerHTML"
+        assert "Order 987654 was not found." in toast.text and "<html" not in toast.text
+        page = client.get("/orders/987654", headers={"Accept": "text/html"})
+        assert page.status_code == 404 and "<html" in page.text and "Order 987654 was not found." in page.text
+        api = client.get("/api/v1/orders/987654")
+        assert api.status_code == 404 and api.json()["error"]["code"] == "order.not_found"
+
+    def test_the_backend_alone_answers_json_even_to_htmx(self):
+        from fastapi import FastAPI
+        from fastapi.testclient import TestClient
+
+        app = FastAPI()
+        errors.install_error_handlers(app)
+
+        @app.get("/thing")
+        def thing():
+            raise errors.GendanError("order.not_found", {"id": 7})
+
+        resp = TestClient(app).get("/thing", headers={"HX-Request": "true", "Accept": "text/html"})
+        assert resp.status_code == 404 and resp.json()["error"]["params"] == {"id": 7}

@@ -32,14 +32,15 @@ SCOPE = [
     "designer/pages/rules.py",
     "designer/templates/flows/*.html",
     "designer/pages/flows.py",
+    "frontend/pages/order_flow.py",
     "frontend/templates/orders/_flow*.html",
     "frontend/templates/orders/_customer_messages.html",
     "frontend/templates/tracking/page.html",
     "frontend/templates/customers/*.html",
 ]
 # Modules whose error-message registries ({code: English template}) must be translated too.
-ERROR_MESSAGE_SOURCES = ["backend/i18n.py", "frontend/pages/*.py", "backend/rules/messages.py",
-                         "backend/flows/messages.py", "backend/tracking/messages.py", "backend/ingest/messages_in.py"]
+ERROR_MESSAGE_SOURCES = ["backend/i18n.py", "backend/rules/messages.py", "backend/flows/messages.py",
+                         "backend/tracking/error_messages.py", "backend/ingest/messages.py"]
 
 LOCALE = "zh_CN"
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sdif]")
@@ -81,8 +82,8 @@ def extract_msgids() -> dict[str | tuple[str, str], list[str]]:
 
 
 def error_message_templates() -> dict[str, str]:
-    """English templates of the error codes registered in ERROR_MESSAGE_SOURCES (dict literals
-    assigned to ERROR_MESSAGES or passed to register_error_messages)."""
+    """English templates of the error codes in ERROR_MESSAGE_SOURCES (dict literals assigned to
+    ERROR_MESSAGES, the name backend/i18n.py reads)."""
     out: dict[str, str] = {}
     for pattern in ERROR_MESSAGE_SOURCES:
         for path in sorted(ROOT.glob(pattern)):
@@ -93,9 +94,6 @@ def error_message_templates() -> dict[str, str]:
                     targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                     if any(isinstance(t, ast.Name) and t.id == "ERROR_MESSAGES" for t in targets):
                         target = node.value
-                elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) \
-                        == "register_error_messages" and node.args and isinstance(node.args[0], ast.Dict):
-                    target = node.args[0]
                 if target is None:
                     continue
                 for key, value in zip(target.keys, target.values, strict=True):

@@ -1,10 +1,9 @@
 import pytest
 
-from backend.flows import messages, service_instance
+from backend.flows import service_instance
 
 
 @pytest.fixture(autouse=True)
 def flows_installed():
-    """What create_app does at start-up: timer appliers, order hooks, messages."""
-    messages.register()
+    """What create_app does at start-up: timer appliers, order hooks."""
     service_instance.install()

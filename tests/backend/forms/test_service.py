@@ -23,10 +23,7 @@ def actor_of(session, *roles):
 
 @pytest.fixture(autouse=True)
 def _hooks():
-    """What create_app does once per process: the order hook and the form messages."""
-    from backend.forms import messages
-
-    messages.register()
+    """What create_app does once per process: the order hook."""
     service.install()
 
 

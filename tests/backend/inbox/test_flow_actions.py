@@ -7,10 +7,10 @@ from sqlalchemy import select
 
 from backend.auth.actor import Actor
 from backend.errors import GendanError
-from backend.flows import messages as flow_messages
 from backend.flows import service as flows_service
 from backend.flows import service_instance
 from backend.inbox import service as inbox_service
+from backend.inbox import service_action as inbox_actions
 from backend.inbox.models import InboxItem
 from backend.inbox.schemas import InboxFilter
 from backend.orders.models import Order
@@ -44,7 +44,6 @@ FLOW = {
 
 @pytest.fixture
 def org(session, now):
-    flow_messages.register()
     service_instance.install()
     manager = make_user(session, roles=("sales",), display_name="Manager Qian")
     dept = make_department(session, name="Sales", head=manager)
@@ -75,7 +74,7 @@ class TestApproveFromInbox:
         order = _start(session, org, now, "FL-1")
         manager = _actor(org["manager"])
         [item] = _open(session, org["manager"])
-        read = inbox_service.act_on_flow_task(session, actor=manager, item_id=item.id, action="approve",
+        read = inbox_actions.act_on_flow_task(session, actor=manager, item_id=item.id, action="approve",
                                               note="ok", now=now)
         assert (read.state, read.kind) == ("done", "approval")
         warehouse = _actor(org["warehouse"], "warehouse")
@@ -83,9 +82,9 @@ class TestApproveFromInbox:
         [ship] = page.items
         assert [(f.key, f.is_required) for f in ship.fields] == [("tracking_no", True), ("carrier", False)]
         with pytest.raises(GendanError) as err:
-            inbox_service.complete_task(session, actor=warehouse, item_id=ship.id, values={}, note="", now=now)
+            inbox_actions.complete_task(session, actor=warehouse, item_id=ship.id, values={}, note="", now=now)
         assert err.value.code == "flow.required_fields_missing"
-        inbox_service.complete_task(session, actor=warehouse, item_id=ship.id,
+        inbox_actions.complete_task(session, actor=warehouse, item_id=ship.id,
                                     values={"tracking_no": "SF1", "carrier": "SF"}, note="", now=now)
         session.refresh(order)
         assert order.status == "completed" and order.data == {"tracking_no": "SF1", "carrier": "SF"}
@@ -94,13 +93,13 @@ class TestApproveFromInbox:
         order = _start(session, org, now, "FL-2")
         [item] = _open(session, org["manager"])
         with pytest.raises(GendanError) as err:
-            inbox_service.act_on_flow_task(session, actor=_actor(org["warehouse"], "warehouse"), item_id=item.id,
+            inbox_actions.act_on_flow_task(session, actor=_actor(org["warehouse"], "warehouse"), item_id=item.id,
                                            action="approve", now=now)
         assert err.value.code in ("inbox.not_yours", "inbox.not_found")
-        inbox_service.act_on_flow_task(session, actor=_actor(org["manager"]), item_id=item.id, action="reject",
+        inbox_actions.act_on_flow_task(session, actor=_actor(org["manager"]), item_id=item.id, action="reject",
                                        note="too cheap", now=now)
         with pytest.raises(GendanError) as err:
-            inbox_service.act_on_flow_task(session, actor=_actor(org["manager"]), item_id=item.id,
+            inbox_actions.act_on_flow_task(session, actor=_actor(org["manager"]), item_id=item.id,
                                            action="approve", now=now)
         assert (err.value.code, err.value.status) == ("inbox.already_closed", 409)
         session.refresh(order)
@@ -110,7 +109,7 @@ class TestApproveFromInbox:
         _start(session, org, now, "FL-3")
         _start(session, org, now, "FL-4")
         items = _open(session, org["manager"])
-        outcome = inbox_service.bulk_approve(session, actor=_actor(org["manager"]),
+        outcome = inbox_actions.bulk_approve(session, actor=_actor(org["manager"]),
                                              item_ids=[i.id for i in items] + [10**8], note="", now=now)
         assert list(outcome.values()) == ["ok", "ok", "inbox.not_found"]
         assert _open(session, org["manager"]) == []
@@ -125,16 +124,16 @@ class TestInitiator:
         rep = _actor(org["rep"])
         [started] = inbox_service.list_items(session, actor=rep, filters=InboxFilter(tab="started"), now=now).items
         assert started.kind == "approval" and started.assignee_name == "Manager Qian"
-        inbox_service.urge(session, actor=rep, item_id=started.id, now=now)
+        inbox_actions.urge(session, actor=rep, item_id=started.id, now=now)
         session.refresh(order)
         assert order.urge_count == 1
         with pytest.raises(GendanError) as err:
-            inbox_service.withdraw(session, actor=_actor(org["warehouse"], "warehouse"), item_id=started.id,
+            inbox_actions.withdraw(session, actor=_actor(org["warehouse"], "warehouse"), item_id=started.id,
                                    note="", now=now)
         assert err.value.code in ("inbox.not_found", "flow.not_initiator", "order.not_found")
-        read = inbox_service.withdraw(session, actor=rep, item_id=started.id, note="customer cancelled", now=now)
+        read = inbox_actions.withdraw(session, actor=rep, item_id=started.id, note="customer cancelled", now=now)
         assert read.state != "open"
         assert _open(session, org["manager"]) == []
         with pytest.raises(GendanError) as err:
-            inbox_service.withdraw(session, actor=rep, item_id=started.id, note="", now=now)
+            inbox_actions.withdraw(session, actor=rep, item_id=started.id, note="", now=now)
         assert err.value.code == "inbox.already_closed"

@@ -11,6 +11,8 @@ from backend.auth.service import load_actor
 from backend.effects import apply_effects
 from backend.errors import GendanError
 from backend.inbox import service as inbox_service
+from backend.inbox import service_action as inbox_actions
+from backend.inbox import service_comment as inbox_comments
 from backend.inbox.models import InboxItem
 from backend.inbox.schemas import InboxFilter
 from backend.notify.models import Notification
@@ -89,7 +91,7 @@ def _user(session, actor):
 class TestCompleteTask:
     def test_completing_writes_only_the_asked_fields_logs_and_closes(self, session, now, people):
         [item] = _todo(session, people["order"], [_user(session, people["clerk"])], now=now)
-        done = inbox_service.complete_task(session, actor=people["clerk"], item_id=item.id,
+        done = inbox_actions.complete_task(session, actor=people["clerk"], item_id=item.id,
                                            values={"tracking_no": " SF1234 ", "boxes": "3"}, note="sent", now=now)
         assert (done.state, done.outcome) == ("done", "done")
         order = session.get(Order, people["order"].id)
@@ -102,10 +104,10 @@ class TestCompleteTask:
 
     def test_a_second_completion_is_refused_and_changes_nothing(self, session, now, people):
         [item] = _todo(session, people["order"], [_user(session, people["clerk"])], now=now)
-        inbox_service.complete_task(session, actor=people["clerk"], item_id=item.id,
+        inbox_actions.complete_task(session, actor=people["clerk"], item_id=item.id,
                                     values={"tracking_no": "SF1"}, note="", now=now)
         with pytest.raises(GendanError) as err:
-            inbox_service.complete_task(session, actor=people["clerk"], item_id=item.id,
+            inbox_actions.complete_task(session, actor=people["clerk"], item_id=item.id,
                                         values={"tracking_no": "SF2"}, note="", now=now + timedelta(minutes=1))
         assert (err.value.code, err.value.status) == ("inbox.already_closed", 409)
         assert err.value.params == {"state": "done", "by": "Clerk Wang"}
@@ -114,17 +116,17 @@ class TestCompleteTask:
     def test_the_wrong_person_is_refused(self, session, now, people):
         [item] = _todo(session, people["order"], [_user(session, people["clerk"])], now=now)
         with pytest.raises(GendanError) as err:
-            inbox_service.complete_task(session, actor=people["rep"], item_id=item.id,
+            inbox_actions.complete_task(session, actor=people["rep"], item_id=item.id,
                                         values={"tracking_no": "X"}, note="", now=now)
         assert (err.value.code, err.value.status) == ("inbox.not_yours", 403)
         assert err.value.params == {"assignee": "Clerk Wang"}
         # someone who cannot even see the order learns nothing about the to-do
         with pytest.raises(GendanError) as err:
-            inbox_service.complete_task(session, actor=people["other"], item_id=item.id,
+            inbox_actions.complete_task(session, actor=people["other"], item_id=item.id,
                                         values={}, note="", now=now)
         assert err.value.code == "inbox.not_yours"  # warehouse sees shipping orders, so they learn who holds it
         with pytest.raises(GendanError) as err:
-            inbox_service.complete_task(session, actor=people["stranger"], item_id=item.id, values={}, note="", now=now)
+            inbox_actions.complete_task(session, actor=people["stranger"], item_id=item.id, values={}, note="", now=now)
         assert err.value.code == "inbox.not_found"  # finance cannot see the order: no hint it exists
         assert session.get(InboxItem, item.id).state == "open"
 
@@ -134,7 +136,7 @@ class TestCompleteTask:
         order.stage = "delivered"
         session.commit()
         with pytest.raises(GendanError) as err:
-            inbox_service.complete_task(session, actor=people["clerk"], item_id=item.id,
+            inbox_actions.complete_task(session, actor=people["clerk"], item_id=item.id,
                                         values={"tracking_no": "X"}, note="", now=now)
         assert (err.value.code, err.value.params) == ("inbox.order_moved_on", {"number": "INB-1", "stage": "delivered"})
         assert session.get(Order, order.id).data == {}
@@ -144,14 +146,14 @@ class TestCompleteTask:
         session.get(Order, people["order"].id).status = "cancelled"
         session.commit()
         with pytest.raises(GendanError) as err:
-            inbox_service.complete_task(session, actor=people["clerk"], item_id=item.id,
+            inbox_actions.complete_task(session, actor=people["clerk"], item_id=item.id,
                                         values={"tracking_no": "X"}, note="", now=now)
         assert err.value.code == "inbox.order_closed"
 
     def test_missing_unknown_and_bad_values_are_reported_per_field(self, session, now, people):
         [item] = _todo(session, people["order"], [_user(session, people["clerk"])], now=now)
         with pytest.raises(GendanError) as err:
-            inbox_service.complete_task(session, actor=people["clerk"], item_id=item.id,
+            inbox_actions.complete_task(session, actor=people["clerk"], item_id=item.id,
                                         values={"boxes": "many", "amount": "0"}, note="", now=now)
         assert err.value.code == "validation.failed"
         assert {k: v[0] for k, v in err.value.fields.items()} == {
@@ -161,12 +163,12 @@ class TestCompleteTask:
     def test_first_of_several_assignees_wins_the_rest_are_superseded(self, session, now, people):
         items = _todo(session, people["order"], [_user(session, people["clerk"]), _user(session, people["other"])],
                       now=now)
-        inbox_service.complete_task(session, actor=people["other"], item_id=items[1].id,
+        inbox_actions.complete_task(session, actor=people["other"], item_id=items[1].id,
                                     values={"tracking_no": "SF9"}, note="", now=now)
         session.refresh(items[0])
         assert items[0].state == "superseded"
         with pytest.raises(GendanError) as err:
-            inbox_service.complete_task(session, actor=people["clerk"], item_id=items[0].id,
+            inbox_actions.complete_task(session, actor=people["clerk"], item_id=items[0].id,
                                         values={"tracking_no": "SF8"}, note="", now=now)
         assert err.value.params["by"] == "Clerk Zhao"
 
@@ -174,36 +176,36 @@ class TestCompleteTask:
         [item] = _todo(session, people["order"], [_user(session, people["boss"])], kind="approval", fields=[],
                        now=now)
         with pytest.raises(GendanError) as err:
-            inbox_service.complete_task(session, actor=people["boss"], item_id=item.id, values={}, note="", now=now)
+            inbox_actions.complete_task(session, actor=people["boss"], item_id=item.id, values={}, note="", now=now)
         assert err.value.code == "inbox.approval_unavailable"
 
 
 class TestCommentAndUrge:
     def test_comment_with_attachment_notifies_the_others(self, session, now, people, tmp_path):
         [item] = _todo(session, people["order"], [_user(session, people["clerk"])], now=now)
-        event = inbox_service.comment(session, actor=people["clerk"], item_id=item.id, text="Box is damaged",
+        event = inbox_comments.comment(session, actor=people["clerk"], item_id=item.id, text="Box is damaged",
                                       attachment=("../photo 1.jpg", b"\xff\xd8jpeg"), upload_dir=tmp_path, now=now)
         assert event.after["attachment"]["name"] == "photo_1.jpg"
-        path, name = inbox_service.attachment_path(session, actor=people["rep"], event_id=event.id,
+        path, name = inbox_comments.attachment_path(session, actor=people["rep"], event_id=event.id,
                                                    upload_dir=tmp_path)
         assert path.read_bytes() == b"\xff\xd8jpeg" and path.parent == tmp_path / "inbox"
         notes = session.exec(select(Notification).where(Notification.order_id == people["order"].id)).scalars().all()
         assert [n.user_id for n in notes] == [people["rep"].user_id]
-        assert [c.note for c in inbox_service.list_comments(session, actor=people["rep"], item_id=item.id)] == [
+        assert [c.note for c in inbox_comments.list_comments(session, actor=people["rep"], item_id=item.id)] == [
             "Box is damaged"]
         with pytest.raises(GendanError):
-            inbox_service.attachment_path(session, actor=people["stranger"], event_id=event.id, upload_dir=tmp_path)
+            inbox_comments.attachment_path(session, actor=people["stranger"], event_id=event.id, upload_dir=tmp_path)
 
     def test_owner_urges_at_most_hourly(self, session, now, people):
         [item] = _todo(session, people["order"], [_user(session, people["clerk"])], now=now)
-        urged = inbox_service.urge(session, actor=people["rep"], item_id=item.id, now=now)
+        urged = inbox_actions.urge(session, actor=people["rep"], item_id=item.id, now=now)
         assert urged.priority == "high"
         with pytest.raises(GendanError) as err:
-            inbox_service.urge(session, actor=people["rep"], item_id=item.id, now=now + timedelta(minutes=10))
+            inbox_actions.urge(session, actor=people["rep"], item_id=item.id, now=now + timedelta(minutes=10))
         assert (err.value.code, err.value.status) == ("inbox.urge_too_soon", 429)
-        inbox_service.urge(session, actor=people["rep"], item_id=item.id, now=now + timedelta(minutes=61))
+        inbox_actions.urge(session, actor=people["rep"], item_id=item.id, now=now + timedelta(minutes=61))
         with pytest.raises(GendanError) as err:
-            inbox_service.urge(session, actor=people["clerk"], item_id=item.id, now=now + timedelta(hours=3))
+            inbox_actions.urge(session, actor=people["clerk"], item_id=item.id, now=now + timedelta(hours=3))
         assert err.value.code == "inbox.not_initiator"
         notes = session.exec(select(Notification).where(Notification.user_id == people["clerk"].user_id)).all()
         assert len(notes) == 2
@@ -241,6 +243,6 @@ class TestRuleKinds:
         page = inbox_service.list_items(session, actor=people["clerk"], filters=InboxFilter(kind="rule_alert"),
                                         now=now)
         assert [i.id for i in page.items] == [item.id]
-        done = inbox_service.complete_task(session, actor=people["clerk"], item_id=item.id, values={}, note="seen",
+        done = inbox_actions.complete_task(session, actor=people["clerk"], item_id=item.id, values={}, note="seen",
                                            now=now)
         assert done.state == "done"

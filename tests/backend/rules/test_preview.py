@@ -90,9 +90,7 @@ def test_every_action_renders_on_the_order(session, org, now):
 
 def test_a_missing_field_is_a_translated_problem_under_its_action(session, org, now):
     from backend import i18n
-    from backend.rules import messages
 
-    messages.register()  # the app does this at start-up
     order = waiting_order(session, org, now, 30)
     rule = every_action()
     rule["actions"][2]["body_template"] = "Incoterm {{ order.data.incoterm }}"
