@@ -1,9 +1,10 @@
 """Flow definition use cases: save draft, validate, publish, history, export / import, simulate.
 
 Drafts, versions and publishing follow the lifecycle every designed definition shares
-(backend/definitions/lifecycle.py). Publishing is all or nothing: the engine validates the graph (networkx) against the published
-order form's fields and returns every issue with the nodes to highlight; only a clean draft
-becomes the published version, and the previous published version is retired.
+(backend/definitions/lifecycle.py). Publishing is all or nothing: the engine validates the graph
+(networkx) against the published order form's fields and returns every issue with the nodes to
+highlight; only a clean draft becomes the published version, and the previous published version
+is retired.
 """
 
 from __future__ import annotations
