@@ -57,6 +57,17 @@ class Lifecycle(Generic[Row]):
         m = self.model
         return session.exec(select(m).where(m.key == key, m.version == version)).scalars().first()
 
+    def get(self, session: Session, key: str, version: int) -> Row:
+        """One version, or `<kind>.not_found` (404)."""
+        row = self.version(session, key, version)
+        if row is None:
+            raise GendanError(f"{self.kind}.not_found", {"key": key, "version": version}, status=404)
+        return row
+
+    def export(self, session: Session, key: str, version: int) -> dict[str, Any]:
+        """One version as a portable JSON document: what importing it as a draft accepts."""
+        return self.get(session, key, version).definition
+
     def with_status(self, session: Session, key: str, status: str, *, for_update: bool = False) -> Row | None:
         """The key's draft or published version (there is at most one of each)."""
         m = self.model

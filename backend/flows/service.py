@@ -1,9 +1,10 @@
 """Flow definition use cases: save draft, validate, publish, history, export / import, simulate.
 
 Drafts, versions and publishing follow the lifecycle every designed definition shares
-(backend/definitions/lifecycle.py). Publishing is all or nothing: the engine validates the graph (networkx) against the published
-order form's fields and returns every issue with the nodes to highlight; only a clean draft
-becomes the published version, and the previous published version is retired.
+(backend/definitions/lifecycle.py). Publishing is all or nothing: the engine validates the graph
+(networkx) against the published order form's fields and returns every issue with the nodes to
+highlight; only a clean draft becomes the published version, and the previous published version
+is retired.
 """
 
 from __future__ import annotations
@@ -78,10 +79,7 @@ def published_row(session: Session, key: str) -> FlowDefinitionRow | None:
 
 
 def get_row(session: Session, key: str, version: int) -> FlowDefinitionRow:
-    row = FLOWS.version(session, key, version)
-    if row is None:
-        raise error("flow.not_found", key=key, version=version)
-    return row
+    return FLOWS.get(session, key, version)
 
 
 def to_read(session: Session, row: FlowDefinitionRow) -> FlowVersionRead:
@@ -177,8 +175,7 @@ def install_template(session: Session, *, actor: Actor, key: str, template: str,
 
 def export_flow(session: Session, *, actor: Actor, key: str, version: int, fmt: str) -> tuple[str, str]:
     """(content, media type) of one version as JSON or BPMN 2.0 XML."""
-    row = get_row(session, key, version)
-    defn = load_definition(row.definition)
+    defn = load_definition(FLOWS.export(session, key, version))
     if fmt == "bpmn":
         return to_bpmn(defn), "application/xml"
     return json.dumps(defn.to_json(), ensure_ascii=False, indent=1), "application/json"

@@ -65,10 +65,7 @@ def _to_read(row: FormDefinitionRow, *, with_issues: bool = True) -> FormVersion
 
 
 def _row(session: Session, key: str, version: int) -> FormDefinitionRow:
-    row = FORMS.version(session, key, version)
-    if row is None:
-        raise GendanError("form.not_found", {"key": key, "version": version})
-    return row
+    return FORMS.get(session, key, version)
 
 
 def _published_row(session: Session, key: str) -> FormDefinitionRow | None:
@@ -177,7 +174,7 @@ def diff_versions(session: Session, *, actor: Actor, key: str, old: int, new: in
 
 def export_form(session: Session, *, actor: Actor, key: str, version: int) -> dict[str, Any]:
     """The version as a portable JSON document (what import_form accepts)."""
-    return _row(session, key, version).definition
+    return FORMS.export(session, key, version)
 
 
 def import_form(session: Session, *, actor: Actor, document: dict[str, Any] | str | bytes,

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from backend.audit.models import AuditEvent
 from backend.auth.actor import Actor
+from backend.errors import GendanError
 from backend.flows.service import FLOWS
 from backend.forms.service import FORMS
 from backend.rules.definitions import RULES
@@ -88,3 +89,11 @@ def test_discarding_leaves_the_published_version(kind, session, actors, now):
     assert kind.discard_draft(session, "k") and not kind.discard_draft(session, "k")
     assert [(r.version, r.status) for r in kind.versions(session, "k")] == [(1, "published")]
     assert kind.working_copy(session, "k").version == 1
+
+
+def test_export_gives_the_stored_version_and_a_missing_one_is_not_found(kind, session, actors, now):
+    draft(kind, session, actors[0], now, text="exported")
+    assert kind.export(session, "k", 1) == {"text": "exported", "version": 1}
+    with pytest.raises(GendanError) as missing:
+        kind.export(session, "k", 2)
+    assert (missing.value.code, missing.value.status) == (f"{kind.kind}.not_found", 404)
