@@ -115,6 +115,9 @@ _SUFFIXES = [k for k in STATUS_BY_CODE if k.startswith("*")]
 
 
 class HtmlErrorRenderer(Protocol):
+    """Draws an error (the body's "error" object) as the page shell or, with `as_page` false, as
+    the htmx toast."""
+
     def __call__(self, request: Request, error: dict[str, Any], status: int, *, as_page: bool) -> Response: ...
 
 
