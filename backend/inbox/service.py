@@ -25,6 +25,7 @@ from backend.i18n import register_error_messages
 from backend.inbox.models import InboxItem
 from backend.inbox.schemas import InboxFilter, InboxItemRead, InboxPage, TaskField
 from backend.live.publish import touch
+from backend.localized import read_title
 from backend.orders import access
 from backend.orders.models import Order, OrderEvent
 from backend.orders.service import record_event
@@ -119,7 +120,7 @@ def to_reads(session: Session, items: list[InboxItem], *, actor: Actor, now: dat
     for item in items:
         order = orders.get(item.order_id)
         out.append(InboxItemRead(
-            id=item.id, kind=item.kind, title=item.title, body=item.body, priority=item.priority, state=item.state,
+            id=item.id, kind=item.kind, title=read_title(item.title, item.title_i18n), body=item.body, priority=item.priority, state=item.state,
             outcome=item.outcome, due_at=item.due_at, created_at=item.created_at, closed_at=item.closed_at,
             is_overdue=bool(item.state == "open" and item.due_at and item.due_at < now), source=item.source,
             assignee_id=item.assignee_id, assignee_name=names.get(item.assignee_id),

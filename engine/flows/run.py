@@ -98,9 +98,10 @@ class Run:
             )
         )
 
-    def name_of(self, node_key: str) -> str:
-        name = self.defn.node(node_key).name
-        return name.get("zh-CN") or name.get("en") or node_key
+    def name_of(self, node_key: str) -> fx.Text:
+        """The node's names per locale, rendered in the reader's language later; the key if unnamed."""
+        name = {locale: text for locale, text in self.defn.node(node_key).name.items() if text}
+        return name or node_key
 
     def require_running(self) -> None:
         if self.state.status != "running":
@@ -518,7 +519,7 @@ class Run:
                 fx.Notify(
                     dedupe_key=f"{self.prefix}rejected:{self.state.seq}",
                     user_ids=(self.state.initiator_id,),
-                    title=self.defn.name.get("zh-CN") or self.defn.key,
+                    title={locale: text for locale, text in self.defn.name.items() if text} or self.defn.key,
                     body="flow.rejected",
                 )
             )
