@@ -7,6 +7,7 @@ Each handler either raises `FlowError` (the caller keeps the old state) or chang
 from __future__ import annotations
 
 from engine import effects as fx
+from engine.flows import nodes
 from engine.flows.errors import FlowError
 from engine.flows.events import (
     AddSigner,
@@ -337,13 +338,13 @@ def _on_fields_changed(run: Run, event: FieldsChanged) -> None:
             and node.until_field
             and (not event.fields or node.until_field in event.fields)
         ):
-            run.arm_wait(node, token)
+            nodes.arm_wait(run, node, token)
         elif node.type in ("approval", "task") and token.blocked == "no_approver":
-            if run.assign(node, token) and node.time_limit:
+            if nodes.assign(run, node, token) and node.time_limit:
                 run.schedule(token, "flow.timeout", token.due_at)
         elif node.type == "exclusive" and token.blocked == "no_branch":
             run.drop_token(token)
-            run.enter_exclusive(node, token.visit, token.branch, token.prev)
+            nodes.enter_exclusive(run, node, token.visit, token.branch, token.prev)
 
 
 HANDLERS = {
