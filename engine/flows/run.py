@@ -310,6 +310,46 @@ class Run:
         self.release_waiting(task)
         self.check_node_done(token, actor_id)
 
+    def hand_over(self, task: Task, to_user: int, outcome: str, actor_id: int | None, note: str) -> Task:
+        """Close the task and give the same work to another person (transfer, escalation)."""
+        token = self.state.token(task.token_id)
+        self.close_task(task, "done", outcome, actor_id, note)
+        new = self.make_task(token, task.node_key, task.kind, to_user, origin=outcome, pool=task.pool)
+        for other in self.state.tasks:
+            if other.status == "queued" and other.waits_for == task.id:
+                other.waits_for = new.id
+        return new
+
+    def send_back(self, task: Task, target: str | None, actor_id: int | None, note: str) -> None:
+        """退回: to the completed node `target` (its branch restarts there), or to the initiator (None)."""
+        token = self.state.token(task.token_id)
+        self.state.has_decision = True
+        if target is None:  # to the initiator (also "previous" on the first people node)
+            self.close_task(task, "done", "sent_back", actor_id, note)
+            self.finish("sent_back")
+            self.log("sent_back", node_key=task.node_key, actor_id=actor_id, note=note, to="initiator")
+            if self.state.initiator_id is not None:
+                self.make_task(None, self.defn.start_node().key, "resubmit", self.state.initiator_id)
+            return
+        done = self.state.completed[target]
+        if done.branch == token.branch:
+            victims = [token]
+        elif token.branch[: len(done.branch)] == done.branch:
+            depth = len(done.branch)
+            victims = [t for t in self.state.tokens if t.branch[:depth] == done.branch]
+            self.state.arrivals = [
+                a
+                for a in self.state.arrivals
+                if not (len(a.branch) > depth and a.branch[:depth] == done.branch)
+            ]
+        else:
+            raise FlowError("flow.send_back_target_invalid", node_key=target)
+        self.close_task(task, "done", "sent_back", actor_id, note)
+        for victim in victims:
+            self.drop_token(victim, outcome="sent_back")
+        self.log("sent_back", node_key=task.node_key, actor_id=actor_id, note=note, to=target)
+        self.enter(target, done.branch, done.prev, edge_key=None)
+
     def reject_flow(self, task: Task | None, actor_id: int | None, note: str) -> None:
         if task is not None:
             self.close_task(task, "done", "rejected", actor_id, note)
