@@ -373,3 +373,25 @@ class TestRefusedSave:
 
     def test_english_designer_reads_the_refusal_in_english(self, page: Page, base_url, seed):
         self._refused_save(page, base_url, seed, *self.CASES[1])
+
+
+def test_a_node_is_set_to_climb_the_chain_on_time_out(page: Page, base_url, seed):
+    make_user(seed, username="ladder.designer", roles=["designer"], locale="en")
+    seed.commit()
+    sign_in(page, base_url, "ladder.designer")
+    designer = FlowDesignerPage(page, base_url)
+    designer.open("ladder_flow")
+    designer.click("Start from B2B template")
+    page.wait_for_function("window.gendanFlowDesigner.lf.getGraphData().nodes.length > 5")
+    designer.select_node("manager_approval")
+    designer.set("Time limit (hours)", "4")
+    designer.set("On time-out", "climb")
+    designer.set("Managers up (escalate or climb)", "2")
+    designer.apply()
+    designer.click("Save draft")
+    expect(page.locator("#fd-status")).to_contain_text("Draft saved.")
+    page.reload()
+    expect(designer.canvas).to_be_visible()
+    designer.select_node("manager_approval")
+    expect(designer.props.get_by_label("On time-out", exact=True)).to_have_value("climb")
+    expect(designer.props.get_by_label("Managers up (escalate or climb)", exact=True)).to_have_value("2")

@@ -322,17 +322,20 @@ function showProps(selected) {
       let limit = props.time_limit || {};
       let hours = input(limit.hours || "", { name: "time_limit_hours", type: "number", min: "0", step: "0.5" });
       let unit = select(limit.unit || "working_hours", ["working_hours", "calendar_hours"]); unit.name = "time_limit_unit";
-      let onTimeout = select(limit.on_timeout || "remind", ["remind", "escalate", "auto_approve", "auto_reject", "reassign"]);
+      let onTimeout = select(limit.on_timeout || "remind",
+                             ["remind", "escalate", "climb", "send_back", "auto_approve", "auto_reject", "reassign"]);
       onTimeout.name = "on_timeout";
+      let levels = input(limit.levels || 1, { name: "time_limit_levels", type: "number", min: "1", max: "5", step: "1" });
       let required = input((props.required_fields || []).join(", "), { name: "required_fields" });
       let perms = textarea(props.field_permissions ? JSON.stringify(props.field_permissions) : ""); perms.name = "field_permissions";
-      [[T.mode, mode], [T.on_no_approver, noOne], [T.time_limit, hours], [T.time_limit_unit, unit], [T.on_timeout, onTimeout],
+      [[T.mode, mode], [T.on_no_approver, noOne], [T.time_limit, hours], [T.time_limit_unit, unit], [T.on_timeout, onTimeout], [T.levels, levels],
        [T.required_fields, required], [T.field_permissions, perms]].forEach(function (p) { form.appendChild(field(p[0], p[1])); });
       get.people = function () {
         let out = { mode: mode.value, on_no_approver: noOne.value,
                     required_fields: required.value.split(/[\s,]+/).filter(Boolean),
                     field_permissions: parseJSON(perms.value, {}) };
-        out.time_limit = Number(hours.value) > 0 ? Object.assign({}, limit, { hours: Number(hours.value), unit: unit.value, on_timeout: onTimeout.value }) : null;
+        out.time_limit = Number(hours.value) > 0 ? Object.assign({}, limit, { hours: Number(hours.value), unit: unit.value, on_timeout: onTimeout.value,
+                                                                     levels: Number(levels.value) || 1 }) : null;
         return out;
       };
     }
