@@ -14,6 +14,14 @@ from collections.abc import Mapping
 from backend import i18n
 from engine.effects import Text
 
+# Notice bodies the flow engine writes as message keys (it has no language), read in the reader's.
+NOTICE_BODIES = {
+    "flow.rejected": "The approval was rejected; the order's flow has stopped.",
+    "flow.urged": "The initiator asks you to handle this step soon.",
+    "flow.overdue": "This step is past its time limit.",
+    "flow.no_approver": "Nobody was found to handle this step: choose someone or change the flow.",
+}
+
 # Definitions name locales as browsers do ("zh-CN"); gettext catalogs as Babel does ("zh_CN").
 _DEFINITION_LOCALE = {"zh_CN": "zh-CN", "en": "en"}
 _FALLBACK_ORDER = ("zh-CN", "en")
@@ -36,3 +44,11 @@ def read_title(title: str, names: Mapping[str, str] | None, locale: str | None =
         return title
     wanted = _DEFINITION_LOCALE.get(locale or i18n.get_locale(), "en")
     return names.get(wanted) or title
+
+
+def read_body(body: str, locale: str | None = None) -> str:
+    """A notice's body in the reader's language when it is one of the engine's keys, else as written."""
+    template = NOTICE_BODIES.get(body)
+    if template is None:
+        return body
+    return i18n.translations(locale or i18n.get_locale()).ugettext(template)
