@@ -25,6 +25,7 @@ from engine.flows.events import (
     Withdraw,
 )
 from engine.flows.run import Run
+from engine.flows.state import Task, Token
 
 
 def _on_start(run: Run, event: Start) -> None:
@@ -99,45 +100,54 @@ def _on_transfer(run: Run, event: Transfer) -> None:
 
 
 def _on_add_signer(run: Run, event: AddSigner) -> None:
+    """加签: the added signers approve before the actor (who waits), or after (the actor approves now)."""
     task = run.open_task(event.task_id, event.actor_id, ("approval",))
     bad = [u for u in event.user_ids if u == event.actor_id or not run.directory.is_active(u)]
     if bad:
         raise FlowError("flow.signer_invalid", user_ids=bad)
     token = run.state.token(task.token_id)
-    node = run.defn.node(task.node_key)
     if event.position == "before":
-        task.status = "queued"
-        previous = None
-        for uid in event.user_ids:
-            added = run.make_task(
-                token,
-                node.key,
-                "approval",
-                uid,
-                queued_after=previous,
-                origin="add_before",
-                on_behalf_of=task.id,
-            )
-            previous = added.id
-        task.waits_for = previous
-        run.effects.append(
-            fx.CloseTodo(
-                dedupe_key=f"{run.prefix}close:{task.id}:{task.activations}",
-                todo_dedupe_key=run.todo_key(task),
-                outcome="superseded",
-            )
+        _add_signers_before(run, task, token, event.user_ids)
+    else:
+        _add_signers_after(run, task, token, event)
+    run.log(
+        "signer_added",
+        node_key=task.node_key,
+        actor_id=event.actor_id,
+        task_id=task.id,
+        note=event.note,
+        position=event.position,
+        user_ids=list(event.user_ids),
+    )
+
+
+def _add_signers_before(run: Run, task: Task, token: Token, user_ids) -> None:
+    """The actor's to-do waits (queued) behind the added signers, who sign one after another."""
+    task.status = "queued"
+    previous = None
+    for uid in user_ids:
+        added = run.make_task(
+            token,
+            task.node_key,
+            "approval",
+            uid,
+            queued_after=previous,
+            origin="add_before",
+            on_behalf_of=task.id,
         )
-        run.log(
-            "signer_added",
-            node_key=node.key,
-            actor_id=event.actor_id,
-            task_id=task.id,
-            note=event.note,
-            position="before",
-            user_ids=list(event.user_ids),
+        previous = added.id
+    task.waits_for = previous
+    run.effects.append(
+        fx.CloseTodo(
+            dedupe_key=f"{run.prefix}close:{task.id}:{task.activations}",
+            todo_dedupe_key=run.todo_key(task),
+            outcome="superseded",
         )
-        return
-    # after: the actor approves now; the node also waits for the added signers, one after another
+    )
+
+
+def _add_signers_after(run: Run, task: Task, token: Token, event: AddSigner) -> None:
+    """The actor approves now; the node also waits for the added signers, one after another."""
     run.state.has_decision = True
     run.close_task(task, "done", "approved", event.actor_id, event.note)
     if task.pool:
@@ -146,20 +156,13 @@ def _on_add_signer(run: Run, event: AddSigner) -> None:
                 run.close_task(other, "cancelled", "superseded")
     previous = None
     for uid in event.user_ids:
-        added = run.make_task(token, node.key, "approval", uid, queued_after=previous, origin="add_after")
+        added = run.make_task(
+            token, task.node_key, "approval", uid, queued_after=previous, origin="add_after"
+        )
         previous = added.id
     for other in run.state.tasks:
         if other.status == "queued" and other.waits_for == task.id:
             other.waits_for = previous
-    run.log(
-        "signer_added",
-        node_key=node.key,
-        actor_id=event.actor_id,
-        task_id=task.id,
-        note=event.note,
-        position="after",
-        user_ids=list(event.user_ids),
-    )
 
 
 def _on_comment(run: Run, event: Comment) -> None:
