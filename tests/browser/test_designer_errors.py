@@ -35,3 +35,24 @@ def test_refused_rule_save_says_why_and_keeps_the_input(page: Page, base_url, se
     page.locator("#rd-key").fill("overdue_reminder")
     page.locator("#rd-save").click()
     expect(page.locator("#rd-key")).to_have_attribute("readonly", "")  # saved: the key is fixed now
+
+
+@pytest.mark.parametrize(("locale", "message"), [
+    ("zh_CN", "表单定义有问题。"),
+    ("en", "The form definition has problems."),
+])
+def test_refused_form_import_says_why_and_keeps_the_form(page: Page, base_url, seed, tmp_path, locale, message):
+    make_user(seed, username=f"fd.err.{locale}", roles=["designer"], locale=locale)
+    seed.commit()
+    sign_in(page, base_url, f"fd.err.{locale}")
+    page.goto(f"{base_url}/designer/forms")
+    before = page.locator("#forms-canvas > li").count()
+    page.evaluate("window.__stayed = true")  # a reload (what a good import does) would drop it
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json", encoding="utf-8")
+    page.locator("#forms-import").set_input_files(str(broken))
+
+    expect(page.locator("#toast .toast-msg strong")).to_have_text(message)
+    expect(page.locator("#forms-message")).to_have_class("error")
+    expect(page.locator("#forms-canvas > li")).to_have_count(before)
+    assert page.evaluate("window.__stayed === true")
