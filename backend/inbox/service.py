@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import String, case, cast, func, or_, select
 from sqlmodel import Session
 
 from backend.auth.actor import Actor
@@ -94,7 +94,8 @@ def list_items(session: Session, *, actor: Actor, filters: InboxFilter, now: dat
     if filters.q:
         like = f"%{filters.q.strip().lower()}%"
         base = base.outerjoin(Customer, Customer.id == Order.customer_id).where(or_(
-            func.lower(InboxItem.title).like(like), func.lower(Order.number).like(like),
+            func.lower(InboxItem.title).like(like), func.lower(cast(InboxItem.title_i18n, String)).like(like),
+            func.lower(Order.number).like(like),
             func.lower(Customer.name).like(like)))
     total = session.exec(select(func.count()).select_from(base.subquery())).scalar_one()
     rank = case(PRIORITY_RANK, value=InboxItem.priority, else_=2)
