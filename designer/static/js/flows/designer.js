@@ -367,7 +367,12 @@ function showProps(selected) {
   form.appendChild(apply);
   form.addEventListener("submit", function (e) {
     e.preventDefault();
-    try { get.apply(); } catch (err) { return; }  // parseJSON has told the user; the form keeps the text
+    try {
+      get.apply();
+    } catch (err) {
+      if (!(err instanceof SyntaxError)) showError(err);  // bad JSON: parseJSON has told the user already
+      return;  // the form keeps what was typed
+    }
     lf.updateText(data.id, name.value);
     let model = isEdge ? lf.getEdgeModelById(data.id) : lf.getNodeModelById(data.id);
     if (model) {
