@@ -15,6 +15,7 @@ from sqlmodel import Session
 from backend.auth.actor import Actor
 from backend.customers.models import Customer
 from backend.inbox.models import InboxItem
+from backend.localized import split_title
 from backend.notify.models import Notification, OutboxMessage
 from backend.orders.models import Order, OrderEvent
 from engine import effects as fx
@@ -36,12 +37,14 @@ def apply_effects(session: Session, effects: list, *, order: Order | None, actor
             created.extend(handler(session, effect, order=order, actor=actor, now=now) or [])
             continue
         if isinstance(effect, fx.CreateTodo):
+            title, title_i18n = split_title(effect.title)
             for user_id in dict.fromkeys(effect.assignee_ids):
                 row = _once(session, InboxItem, effect.dedupe_key, user_id)
                 if row is None:
                     item = InboxItem(
                         dedupe_key=effect.dedupe_key, order_id=order.id if order else None, assignee_id=user_id,
-                        kind=effect.kind, title=effect.title[:300], body=effect.body[:4000], priority=effect.priority,
+                        kind=effect.kind, title=title, title_i18n=title_i18n, body=effect.body[:4000],
+                        priority=effect.priority,
                         due_at=effect.due_at, flow_instance_id=effect.flow_instance_id, node_key=effect.node_key,
                         source=source, payload=dict(effect.payload), created_at=now,
                     )
@@ -52,7 +55,7 @@ def apply_effects(session: Session, effects: list, *, order: Order | None, actor
                 key = effect.dedupe_key + ":cc"
                 if _once(session, InboxItem, key, user_id) is None:
                     item = InboxItem(dedupe_key=key, order_id=order.id if order else None, assignee_id=user_id,
-                                     kind="cc", title=effect.title[:300], body=effect.body[:4000],
+                                     kind="cc", title=title, title_i18n=title_i18n, body=effect.body[:4000],
                                      priority=effect.priority, source=source, created_at=now, state="open")
                     session.add(item)
                     created.append(item)
@@ -67,10 +70,11 @@ def apply_effects(session: Session, effects: list, *, order: Order | None, actor
                 item.closed_by_id = actor.user_id if actor is not None and actor.user_id else None
                 touched_users.add(item.assignee_id)
         elif isinstance(effect, fx.Notify):
+            title, title_i18n = split_title(effect.title)
             for user_id in dict.fromkeys(effect.user_ids):
                 if _once(session, Notification, effect.dedupe_key, user_id) is None:
                     note = Notification(dedupe_key=effect.dedupe_key, user_id=user_id,
-                                        order_id=order.id if order else None, title=effect.title[:300],
+                                        order_id=order.id if order else None, title=title, title_i18n=title_i18n,
                                         body=effect.body[:4000], created_at=now,
                                         channels=[c for c in effect.channels if c != "in_app"])
                     session.add(note)

@@ -9,11 +9,17 @@ it once.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 Priority = Literal["low", "normal", "high", "urgent"]
+
+# A title the engine hands over: plain text (what a rule's template rendered, a notify node's
+# title), or names a designer wrote per locale ({"zh-CN": "销售经理审批", "en": "Sales manager
+# approval"}), which the reader sees in their own language at display time.
+Text = str | Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -22,7 +28,7 @@ class CreateTodo:
 
     dedupe_key: str
     kind: str  # approval / task / reminder / follow_up
-    title: str
+    title: Text = field(hash=False)
     assignee_ids: tuple[int, ...]
     body: str = ""
     priority: Priority = "normal"
@@ -48,7 +54,7 @@ class Notify:
 
     dedupe_key: str
     user_ids: tuple[int, ...]
-    title: str
+    title: Text = field(hash=False)
     body: str = ""
     channels: tuple[str, ...] = ("in_app",)
 

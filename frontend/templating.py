@@ -17,6 +17,7 @@ from jinja2_fragments.fastapi import Jinja2Blocks
 
 from backend import i18n
 from backend.auth.deps import csrf_token
+from backend.localized import read_body, read_title
 
 ROOT = Path(__file__).resolve().parent.parent
 templates = Jinja2Blocks(directory=[str(ROOT / "frontend" / "templates"), str(ROOT / "designer" / "templates")])
@@ -58,6 +59,8 @@ env.filters["date"] = _fmt_date
 env.filters["datetime"] = _fmt_datetime
 env.filters["money"] = _fmt_money
 env.globals["current_locale"] = i18n.get_locale
+env.globals["read_title"] = read_title
+env.globals["read_body"] = read_body
 
 
 def render(request: Request, name: str, context: dict[str, Any] | None = None, *, block: str | None = None,

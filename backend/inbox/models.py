@@ -25,6 +25,8 @@ class InboxItem(SQLModel, table=True):
     assignee_id: int = Field(foreign_key="app_user.id")
     kind: str = Field(max_length=20)  # approval / task / reminder / follow_up / cc
     title: str = Field(max_length=300)
+    # the title per locale when a designer named it in several ({"zh-CN": …, "en": …}); see backend/localized.py
+    title_i18n: dict[str, str] | None = Field(default=None, sa_type=JSONType)
     body: str = Field(default="", max_length=4000)
     priority: str = Field(default="normal", max_length=10)
     state: str = Field(default="open", max_length=12)  # open / done / cancelled / superseded

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import String, case, cast, func, or_, select
 from sqlmodel import Session
 
 from backend.auth.actor import Actor
@@ -18,6 +18,7 @@ from backend.errors import GendanError
 from backend.inbox.fields import task_fields
 from backend.inbox.models import InboxItem
 from backend.inbox.schemas import InboxFilter, InboxItemRead, InboxPage
+from backend.localized import read_title
 from backend.orders import access
 from backend.orders.models import Order
 from backend.people.models import User
@@ -55,7 +56,8 @@ def list_items(session: Session, *, actor: Actor, filters: InboxFilter, now: dat
     if filters.q:
         like = f"%{filters.q.strip().lower()}%"
         base = base.outerjoin(Customer, Customer.id == Order.customer_id).where(or_(
-            func.lower(InboxItem.title).like(like), func.lower(Order.number).like(like),
+            func.lower(InboxItem.title).like(like), func.lower(cast(InboxItem.title_i18n, String)).like(like),
+            func.lower(Order.number).like(like),
             func.lower(Customer.name).like(like)))
     total = session.exec(select(func.count()).select_from(base.subquery())).scalar_one()
     rank = case(PRIORITY_RANK, value=InboxItem.priority, else_=2)
@@ -81,7 +83,7 @@ def to_reads(session: Session, items: list[InboxItem], *, actor: Actor, now: dat
     for item in items:
         order = orders.get(item.order_id)
         out.append(InboxItemRead(
-            id=item.id, kind=item.kind, title=item.title, body=item.body, priority=item.priority, state=item.state,
+            id=item.id, kind=item.kind, title=read_title(item.title, item.title_i18n), body=item.body, priority=item.priority, state=item.state,
             outcome=item.outcome, due_at=item.due_at, created_at=item.created_at, closed_at=item.closed_at,
             is_overdue=bool(item.state == "open" and item.due_at and item.due_at < now), source=item.source,
             assignee_id=item.assignee_id, assignee_name=names.get(item.assignee_id),

@@ -23,6 +23,8 @@ class Notification(SQLModel, table=True):
     user_id: int = Field(foreign_key="app_user.id")
     order_id: int | None = Field(default=None, foreign_key="sales_order.id")
     title: str = Field(max_length=300)
+    # the title per locale when a designer named it in several ({"zh-CN": …, "en": …}); see backend/localized.py
+    title_i18n: dict[str, str] | None = Field(default=None, sa_type=JSONType)
     body: str = Field(default="", max_length=4000)
     created_at: datetime = Field(sa_type=UTCDateTime)
     read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

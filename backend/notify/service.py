@@ -15,6 +15,7 @@ from backend.auth.actor import Actor
 from backend.db import new_session
 from backend.effects import enqueue
 from backend.errors import GendanError
+from backend.localized import read_body, read_title
 from backend.notify import delivery
 from backend.notify.channels import KINDS
 from backend.notify.models import (
@@ -189,9 +190,11 @@ def dispatch_notifications(bind: Engine | Connection, now: datetime, *, base_url
             else:
                 mode = "sent"
                 send_at = quiet_until(now, start=pref.quiet_start, end=pref.quiet_end, tz=pref.timezone) or now
+                title = read_title(note.title, note.title_i18n, user.locale or "zh_CN")
+                body = read_body(note.body, user.locale or "zh_CN")
                 for channel in external:
-                    _queue_for_user(session, user, channel, key=f"notif:{note.id}:{channel}", subject=note.title,
-                                    body=note.body or note.title, link=_order_link(base_url, note.order_id),
+                    _queue_for_user(session, user, channel, key=f"notif:{note.id}:{channel}", subject=title,
+                                    body=body or title, link=_order_link(base_url, note.order_id),
                                     send_at=send_at, now=now)
             session.add(NotificationDispatch(notification_id=note.id, at=now, mode=mode))
             handled += 1
@@ -246,7 +249,8 @@ def send_digests(bind: Engine | Connection, now: datetime, *, base_url: str = ""
                 subject = ngettext("Gendan: %(num)s update today", "Gendan: %(num)s updates today", len(kept))
             finally:
                 reset_locale(token)
-            body = "\n".join(f"- {n.title}" + (f": {n.body}" if n.body else "") for n, _d in kept)
+            body = "\n".join(f"- {read_title(n.title, n.title_i18n, user.locale or 'zh_CN')}"
+                              + (f": {read_body(n.body, user.locale or 'zh_CN')}" if n.body else "") for n, _d in kept)
             for channel in [c for c in pref.channels if c in EXTERNAL_CHANNELS]:
                 _queue_for_user(session, user, channel, key=f"digest:{user.id}:{day.isoformat()}:{channel}",
                                 subject=subject, body=body, link=f"{base_url}/notifications" if base_url else None,

@@ -7,6 +7,7 @@ Each handler either raises `FlowError` (the caller keeps the old state) or chang
 from __future__ import annotations
 
 from engine import effects as fx
+from engine.flows import nodes, timeouts
 from engine.flows.errors import FlowError
 from engine.flows.events import (
     AddSigner,
@@ -23,8 +24,8 @@ from engine.flows.events import (
     Urge,
     Withdraw,
 )
-from engine.flows.run import MAX_REMINDERS, Run
-from engine.flows.state import Task
+from engine.flows.run import Run
+from engine.flows.state import Task, Token
 
 
 def _on_start(run: Run, event: Start) -> None:
@@ -69,41 +70,16 @@ def _on_reject(run: Run, event: Reject) -> None:
 
 def _on_send_back(run: Run, event: SendBack) -> None:
     task = run.open_task(event.task_id, event.actor_id, ("approval", "task"))
-    token = run.state.token(task.token_id)
     target = None
     if event.to == "previous":
-        target = token.prev
+        target = run.state.token(task.token_id).prev
     elif event.to == "node":
         if not event.node_key:
             raise FlowError("flow.send_back_target_missing")
         target = event.node_key
         if target not in run.state.completed or target not in run.defn.nodes_by_key:
             raise FlowError("flow.send_back_target_invalid", node_key=target)
-    run.state.has_decision = True
-    if target is None:  # to the initiator (also "previous" on the first people node)
-        run.close_task(task, "done", "sent_back", event.actor_id, event.note)
-        run.finish("sent_back")
-        run.log("sent_back", node_key=task.node_key, actor_id=event.actor_id, note=event.note, to="initiator")
-        if run.state.initiator_id is not None:
-            start_key = run.defn.start_node().key
-            run.make_task(None, start_key, "resubmit", run.state.initiator_id)
-        return
-    done = run.state.completed[target]
-    if done.branch == token.branch:
-        victims = [token]
-    elif token.branch[: len(done.branch)] == done.branch:
-        depth = len(done.branch)
-        victims = [t for t in run.state.tokens if t.branch[:depth] == done.branch]
-        run.state.arrivals = [
-            a for a in run.state.arrivals if not (len(a.branch) > depth and a.branch[:depth] == done.branch)
-        ]
-    else:
-        raise FlowError("flow.send_back_target_invalid", node_key=target)
-    run.close_task(task, "done", "sent_back", event.actor_id, event.note)
-    for victim in victims:
-        run.drop_token(victim, outcome="sent_back")
-    run.log("sent_back", node_key=task.node_key, actor_id=event.actor_id, note=event.note, to=target)
-    run.enter(target, done.branch, done.prev, edge_key=None)
+    run.send_back(task, target, event.actor_id, event.note)
 
 
 def _on_transfer(run: Run, event: Transfer) -> None:
@@ -112,7 +88,7 @@ def _on_transfer(run: Run, event: Transfer) -> None:
         raise FlowError("flow.transfer_to_self", task_id=task.id)
     if not run.directory.is_active(event.to_user_id):
         raise FlowError("flow.user_inactive", user_id=event.to_user_id)
-    _hand_over(run, task, event.to_user_id, "transferred", event.actor_id, event.note)
+    run.hand_over(task, event.to_user_id, "transferred", event.actor_id, event.note)
     run.log(
         "transferred",
         node_key=task.node_key,
@@ -123,56 +99,55 @@ def _on_transfer(run: Run, event: Transfer) -> None:
     )
 
 
-def _hand_over(run: Run, task: Task, to_user: int, outcome: str, actor_id: int | None, note: str) -> Task:
-    token = run.state.token(task.token_id)
-    run.close_task(task, "done", outcome, actor_id, note)
-    new = run.make_task(token, task.node_key, task.kind, to_user, origin=outcome, pool=task.pool)
-    for other in run.state.tasks:
-        if other.status == "queued" and other.waits_for == task.id:
-            other.waits_for = new.id
-    return new
-
-
 def _on_add_signer(run: Run, event: AddSigner) -> None:
+    """加签: the added signers approve before the actor (who waits), or after (the actor approves now)."""
     task = run.open_task(event.task_id, event.actor_id, ("approval",))
     bad = [u for u in event.user_ids if u == event.actor_id or not run.directory.is_active(u)]
     if bad:
         raise FlowError("flow.signer_invalid", user_ids=bad)
     token = run.state.token(task.token_id)
-    node = run.defn.node(task.node_key)
     if event.position == "before":
-        task.status = "queued"
-        previous = None
-        for uid in event.user_ids:
-            added = run.make_task(
-                token,
-                node.key,
-                "approval",
-                uid,
-                queued_after=previous,
-                origin="add_before",
-                on_behalf_of=task.id,
-            )
-            previous = added.id
-        task.waits_for = previous
-        run.effects.append(
-            fx.CloseTodo(
-                dedupe_key=f"{run.prefix}close:{task.id}:{task.activations}",
-                todo_dedupe_key=run.todo_key(task),
-                outcome="superseded",
-            )
+        _add_signers_before(run, task, token, event.user_ids)
+    else:
+        _add_signers_after(run, task, token, event)
+    run.log(
+        "signer_added",
+        node_key=task.node_key,
+        actor_id=event.actor_id,
+        task_id=task.id,
+        note=event.note,
+        position=event.position,
+        user_ids=list(event.user_ids),
+    )
+
+
+def _add_signers_before(run: Run, task: Task, token: Token, user_ids) -> None:
+    """The actor's to-do waits (queued) behind the added signers, who sign one after another."""
+    task.status = "queued"
+    previous = None
+    for uid in user_ids:
+        added = run.make_task(
+            token,
+            task.node_key,
+            "approval",
+            uid,
+            queued_after=previous,
+            origin="add_before",
+            on_behalf_of=task.id,
         )
-        run.log(
-            "signer_added",
-            node_key=node.key,
-            actor_id=event.actor_id,
-            task_id=task.id,
-            note=event.note,
-            position="before",
-            user_ids=list(event.user_ids),
+        previous = added.id
+    task.waits_for = previous
+    run.effects.append(
+        fx.CloseTodo(
+            dedupe_key=f"{run.prefix}close:{task.id}:{task.activations}",
+            todo_dedupe_key=run.todo_key(task),
+            outcome="superseded",
         )
-        return
-    # after: the actor approves now; the node also waits for the added signers, one after another
+    )
+
+
+def _add_signers_after(run: Run, task: Task, token: Token, event: AddSigner) -> None:
+    """The actor approves now; the node also waits for the added signers, one after another."""
     run.state.has_decision = True
     run.close_task(task, "done", "approved", event.actor_id, event.note)
     if task.pool:
@@ -181,20 +156,13 @@ def _on_add_signer(run: Run, event: AddSigner) -> None:
                 run.close_task(other, "cancelled", "superseded")
     previous = None
     for uid in event.user_ids:
-        added = run.make_task(token, node.key, "approval", uid, queued_after=previous, origin="add_after")
+        added = run.make_task(
+            token, task.node_key, "approval", uid, queued_after=previous, origin="add_after"
+        )
         previous = added.id
     for other in run.state.tasks:
         if other.status == "queued" and other.waits_for == task.id:
             other.waits_for = previous
-    run.log(
-        "signer_added",
-        node_key=node.key,
-        actor_id=event.actor_id,
-        task_id=task.id,
-        note=event.note,
-        position="after",
-        user_ids=list(event.user_ids),
-    )
 
 
 def _on_comment(run: Run, event: Comment) -> None:
@@ -279,51 +247,9 @@ def _on_timer(run: Run, event: TimerFired) -> None:
         run.drop_token(token)
         run.leave(node.key, token.branch, token.prev)
         return
-    limit = node.time_limit
-    if limit is None:
+    if node.time_limit is None:
         raise FlowError("flow.timer_stale", token_id=event.token_id, n=event.n)
-    pending = run.node_tasks(token.id, "pending")
-    run.log("timed_out", node_key=node.key, on_timeout=limit.on_timeout)
-    if limit.on_timeout == "remind":
-        if pending:
-            run.effects.append(
-                fx.Notify(
-                    dedupe_key=f"{run.prefix}remind:{token.id}:{event.n}",
-                    user_ids=tuple(sorted({t.assignee_id for t in pending})),
-                    title=run.name_of(node.key),
-                    body="flow.overdue",
-                    channels=("in_app", "email"),
-                )
-            )
-        if event.n < MAX_REMINDERS:
-            token.due_at = run.due_after(limit.hours, limit.unit)
-            run.schedule(token, "flow.timeout", token.due_at)
-    elif limit.on_timeout == "auto_approve":
-        for task in pending:
-            if task.status == "pending":
-                run.approve_task(task, None, "", outcome="auto_approved")
-                if run.state.token(token.id) is None:
-                    break
-        if run.state.token(token.id) is not None:
-            run.complete_node(token, None)
-    elif limit.on_timeout == "auto_reject":
-        run.reject_flow(None, None, "flow.timed_out")
-    elif limit.on_timeout in ("escalate", "reassign"):
-        for task in pending:
-            if limit.on_timeout == "escalate":
-                targets = [m for m in [run.directory.manager_of(task.assignee_id)] if m is not None]
-            else:
-                targets = run.resolve([limit.reassign_to], node.key) if limit.reassign_to else []
-            targets = [u for u in targets if run.directory.is_active(u)] or list(run.directory.admin_ids())
-            if targets and targets[0] != task.assignee_id:
-                _hand_over(
-                    run,
-                    task,
-                    targets[0],
-                    "escalated" if limit.on_timeout == "escalate" else "reassigned",
-                    None,
-                    "",
-                )
+    timeouts.on_time_limit(run, node, token)
 
 
 def _on_fields_changed(run: Run, event: FieldsChanged) -> None:
@@ -337,13 +263,13 @@ def _on_fields_changed(run: Run, event: FieldsChanged) -> None:
             and node.until_field
             and (not event.fields or node.until_field in event.fields)
         ):
-            run.arm_wait(node, token)
+            nodes.arm_wait(run, node, token)
         elif node.type in ("approval", "task") and token.blocked == "no_approver":
-            if run.assign(node, token) and node.time_limit:
+            if nodes.assign(run, node, token) and node.time_limit:
                 run.schedule(token, "flow.timeout", token.due_at)
         elif node.type == "exclusive" and token.blocked == "no_branch":
             run.drop_token(token)
-            run.enter_exclusive(node, token.visit, token.branch, token.prev)
+            nodes.enter_exclusive(run, node, token.visit, token.branch, token.prev)
 
 
 HANDLERS = {

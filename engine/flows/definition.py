@@ -35,7 +35,10 @@ OnNoApprover = Literal["skip", "admin", "block"]
 
 FieldPermission = Literal["editable", "read_only", "hidden"]
 
-TimeoutAction = Literal["remind", "escalate", "auto_approve", "auto_reject", "reassign"]
+TimeoutAction = Literal["remind", "escalate", "climb", "send_back", "auto_approve", "auto_reject", "reassign"]
+"""What a time-out does (see engine/flows/timeouts.py for the ladder of successive time-outs):
+remind the holder; escalate to the holder's manager; climb (remind, then manager, then that
+manager's manager …); send back as the holder's 退回 would; decide automatically; reassign."""
 
 
 class _Frozen(BaseModel):
@@ -110,6 +113,8 @@ class TimeLimit(_Frozen):
     on_timeout: TimeoutAction = "remind"
     reassign_to: ApproverSpec | None = None
     """For `reassign`: who takes over the open to-dos."""
+    levels: int = Field(default=1, ge=1, le=5)
+    """For `escalate` and `climb`: how many managers up the to-do may go (the clock restarts each time)."""
 
 
 # -- nodes ---------------------------------------------------------------------------------------

@@ -2,22 +2,23 @@
 
 `Run` holds a deep copy of the instance state and mutates only that copy; `step()` (step.py)
 hands it to the event's handler (actions.py) and returns the copy with the collected effects.
-Moving forward (`enter`) is here: what each node type does when a token arrives.
+`enter` moves a token onto a node and hands it to that node type's function in nodes.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from engine import effects as fx
 from engine.calendar import add_working_hours
+from engine.flows import nodes
 from engine.flows.definition import FlowDefinition
 from engine.flows.directory import Directory, resolve
 from engine.flows.errors import FlowError
-from engine.flows.logic import fact, truthy
-from engine.flows.state import Arrival, Completed, FlowState, HistoryEntry, Task, Token
+from engine.flows.logic import fact
+from engine.flows.state import Completed, FlowState, HistoryEntry, Task, Token
 
 # Automatic nodes (branches, notifications, auto steps) chained in a loop would never stop.
 MAX_AUTOMATIC_MOVES = 150
@@ -26,20 +27,6 @@ MAX_REMINDERS = 3
 
 def has_value(value: Any) -> bool:
     return value is not None and value != "" and value != [] and value != {}
-
-
-def _as_datetime(value: Any, zone) -> datetime | None:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=zone)
-    if isinstance(value, date):
-        return datetime.combine(value, time(0), zone)
-    if isinstance(value, str) and value:
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
-    return None
 
 
 class Run:
@@ -98,9 +85,10 @@ class Run:
             )
         )
 
-    def name_of(self, node_key: str) -> str:
-        name = self.defn.node(node_key).name
-        return name.get("zh-CN") or name.get("en") or node_key
+    def name_of(self, node_key: str) -> fx.Text:
+        """The node's names per locale, rendered in the reader's language later; the key if unnamed."""
+        name = {locale: text for locale, text in self.defn.node(node_key).name.items() if text}
+        return name or node_key
 
     def require_running(self) -> None:
         if self.state.status != "running":
@@ -271,6 +259,7 @@ class Run:
     def enter(
         self, node_key: str, branch: tuple[str, ...], prev: str | None, *, edge_key: str | None
     ) -> None:
+        """A token arrives at a node: count the visit, enter its stage, then do what its type does."""
         if self.state.status != "running":
             return  # an end node was reached on another branch during this step
         self.moves += 1
@@ -284,71 +273,10 @@ class Run:
             self.effects.append(
                 fx.EnterStage(dedupe_key=f"{self.prefix}stage:{node_key}:{visit}", stage=node.stage)
             )
-        kind = node.type
-        if kind == "start":
-            self.leave(node_key, branch, prev)
-        elif kind == "end":
-            self.finish(node.status)
-            self.log("finished", node_key=node_key, status=node.status)
-            self.effects.append(fx.CompleteOrder(dedupe_key=f"{self.prefix}complete", status=node.status))
-        elif kind in ("approval", "task"):
-            self.enter_people(node, visit, branch, prev)
-        elif kind == "exclusive":
-            self.enter_exclusive(node, visit, branch, prev)
-        elif kind == "parallel_split":
-            for edge in self.defn.outgoing(node_key):
-                self.follow(edge, (*branch, f"{node_key}#{visit}:{edge.key}"), prev)
-        elif kind == "parallel_join":
-            self.arrive(node, branch, prev)
-        elif kind == "notify":
-            users = self.resolve(node.recipients, node_key)
-            if users:
-                self.effects.append(
-                    fx.Notify(
-                        dedupe_key=f"{self.prefix}cc:{node_key}:{visit}",
-                        user_ids=tuple(users),
-                        title=node.title or self.name_of(node_key),
-                        body=node.body,
-                    )
-                )
-            self.leave(node_key, branch, prev)
-        elif kind == "wait":
-            token = Token(
-                id=self.next_id("tok"),
-                node_key=node_key,
-                visit=visit,
-                entered_at=self.now,
-                branch=branch,
-                prev=prev,
-            )
-            self.state.tokens.append(token)
-            self.arm_wait(node, token)
-        elif kind == "auto":
-            for field_name, value in node.set_fields.items():
-                self.effects.append(
-                    fx.SetField(
-                        dedupe_key=f"{self.prefix}set:{node_key}:{visit}:{field_name}",
-                        field=field_name,
-                        value=value,
-                    )
-                )
-                self.facts[field_name] = value
-            if node.webhook_url:
-                self.effects.append(
-                    fx.CallWebhook(
-                        dedupe_key=f"{self.prefix}hook:{node_key}:{visit}",
-                        url=node.webhook_url,
-                        payload={
-                            "flow_key": self.defn.key,
-                            "node_key": node_key,
-                            "instance_id": self.state.instance_id,
-                        },
-                        secret_ref=node.webhook_secret_ref,
-                    )
-                )
-            self.leave(node_key, branch, prev)
-        else:  # pragma: no cover - the union is closed
-            raise FlowError("flow.unknown_node_type", node_key=node_key, type=kind)
+        enter_node = nodes.ENTER.get(node.type)
+        if enter_node is None:  # pragma: no cover - the union is closed
+            raise FlowError("flow.unknown_node_type", node_key=node_key, type=node.type)
+        enter_node(self, node, visit, branch, prev)
 
     def resolve(self, specs, node_key: str) -> list[int]:
         return resolve(
@@ -359,132 +287,6 @@ class Run:
             initiator_id=self.state.initiator_id,
             chosen=self.state.chosen_approvers,
         )
-
-    def enter_people(self, node, visit: int, branch, prev) -> None:
-        token = Token(
-            id=self.next_id("tok"),
-            node_key=node.key,
-            visit=visit,
-            entered_at=self.now,
-            branch=branch,
-            prev=prev,
-        )
-        if node.time_limit:
-            token.due_at = self.due_after(node.time_limit.hours, node.time_limit.unit)
-        self.state.tokens.append(token)
-        if not self.assign(node, token):
-            return
-        if node.time_limit:
-            self.schedule(token, "flow.timeout", token.due_at)
-
-    def assign(self, node, token: Token) -> bool:
-        """Create the node's to-dos. False when the node was skipped or is blocked."""
-        users = self.resolve(node.assignees, node.key)
-        origin = "assigned"
-        if not users and node.on_no_approver == "admin":
-            users = [u for u in self.directory.admin_ids() if self.directory.is_active(u)]
-            origin = "admin"
-        if not users:
-            if node.on_no_approver == "skip":
-                self.log("skipped", node_key=node.key, reason="no_approver")
-                self.state.tokens = [t for t in self.state.tokens if t.id != token.id]
-                self.leave(node.key, token.branch, token.prev)
-                return False
-            token.blocked = "no_approver"
-            self.log("blocked", node_key=node.key, reason="no_approver")
-            admins = tuple(self.directory.admin_ids())
-            if admins:
-                self.effects.append(
-                    fx.Notify(
-                        dedupe_key=f"{self.prefix}blocked:{token.id}",
-                        user_ids=admins,
-                        title=self.name_of(node.key),
-                        body="flow.no_approver",
-                    )
-                )
-            return False
-        token.blocked = None
-        kind = node.type
-        if node.mode == "in_sequence":
-            before = None
-            for uid in users:
-                task = self.make_task(token, node.key, kind, uid, queued_after=before, origin=origin)
-                before = task.id
-        else:
-            pool = node.mode == "any_of"
-            for uid in users:
-                self.make_task(token, node.key, kind, uid, origin=origin, pool=pool)
-        return True
-
-    def enter_exclusive(self, node, visit: int, branch, prev) -> None:
-        default = None
-        for edge in self.defn.outgoing(node.key):
-            if edge.is_default:
-                default = default or edge
-                continue
-            try:
-                chosen = truthy(edge.condition, self.facts) if edge.condition is not None else False
-            except Exception:  # noqa: BLE001 - a condition that fails on this data is false
-                chosen = False
-            if chosen:
-                self.follow(edge, branch, prev)
-                return
-        if default is not None:
-            self.follow(default, branch, prev)
-            return
-        token = Token(
-            id=self.next_id("tok"),
-            node_key=node.key,
-            visit=visit,
-            entered_at=self.now,
-            branch=branch,
-            prev=prev,
-        )
-        token.blocked = "no_branch"
-        self.state.tokens.append(token)
-        self.log("blocked", node_key=node.key, reason="no_branch")
-
-    def arrive(self, node, branch: tuple[str, ...], prev) -> None:
-        if not branch:
-            self.leave(node.key, branch, prev)  # a join outside any split just passes through
-            return
-        entry = branch[-1]
-        split_instance = entry.split(":", 1)[0]
-        split_key = split_instance.split("#", 1)[0]
-        parent = branch[:-1]
-        self.state.arrivals.append(Arrival(join_key=node.key, branch=branch))
-        mine = [
-            a
-            for a in self.state.arrivals
-            if a.join_key == node.key
-            and a.branch[:-1] == parent
-            and a.branch[-1].split(":", 1)[0] == split_instance
-        ]
-        needed = len(self.defn.outgoing(split_key))
-        arrived = {a.branch[-1] for a in mine}
-        self.log("join_arrived", node_key=node.key, branch=entry, arrived=len(arrived), needed=needed)
-        if len(arrived) < needed:
-            return
-        self.state.arrivals = [a for a in self.state.arrivals if a not in mine]
-        self.log("join_fired", node_key=node.key, split=split_instance)
-        self.leave(node.key, parent, prev)
-
-    def arm_wait(self, node, token: Token) -> None:
-        if node.until_field:
-            until = _as_datetime(fact(self.facts, node.until_field), self.defn.calendar.zone)
-            if until is None:
-                token.blocked = "waiting_for_field"
-                return
-            token.blocked = None
-        else:
-            until = self.due_after(node.hours or 0, node.unit)
-        until = until.astimezone(UTC)
-        if until <= self.now:
-            self.drop_token(token)
-            self.leave(node.key, token.branch, token.prev)
-            return
-        token.due_at = until
-        self.schedule(token, "flow.wait", until)
 
     def complete_node(self, token: Token, actor_id: int | None) -> None:
         self.state.completed[token.node_key] = Completed(branch=token.branch, prev=token.prev)
@@ -508,6 +310,46 @@ class Run:
         self.release_waiting(task)
         self.check_node_done(token, actor_id)
 
+    def hand_over(self, task: Task, to_user: int, outcome: str, actor_id: int | None, note: str) -> Task:
+        """Close the task and give the same work to another person (transfer, escalation)."""
+        token = self.state.token(task.token_id)
+        self.close_task(task, "done", outcome, actor_id, note)
+        new = self.make_task(token, task.node_key, task.kind, to_user, origin=outcome, pool=task.pool)
+        for other in self.state.tasks:
+            if other.status == "queued" and other.waits_for == task.id:
+                other.waits_for = new.id
+        return new
+
+    def send_back(self, task: Task, target: str | None, actor_id: int | None, note: str) -> None:
+        """退回: to the completed node `target` (its branch restarts there), or to the initiator (None)."""
+        token = self.state.token(task.token_id)
+        self.state.has_decision = True
+        if target is None:  # to the initiator (also "previous" on the first people node)
+            self.close_task(task, "done", "sent_back", actor_id, note)
+            self.finish("sent_back")
+            self.log("sent_back", node_key=task.node_key, actor_id=actor_id, note=note, to="initiator")
+            if self.state.initiator_id is not None:
+                self.make_task(None, self.defn.start_node().key, "resubmit", self.state.initiator_id)
+            return
+        done = self.state.completed[target]
+        if done.branch == token.branch:
+            victims = [token]
+        elif token.branch[: len(done.branch)] == done.branch:
+            depth = len(done.branch)
+            victims = [t for t in self.state.tokens if t.branch[:depth] == done.branch]
+            self.state.arrivals = [
+                a
+                for a in self.state.arrivals
+                if not (len(a.branch) > depth and a.branch[:depth] == done.branch)
+            ]
+        else:
+            raise FlowError("flow.send_back_target_invalid", node_key=target)
+        self.close_task(task, "done", "sent_back", actor_id, note)
+        for victim in victims:
+            self.drop_token(victim, outcome="sent_back")
+        self.log("sent_back", node_key=task.node_key, actor_id=actor_id, note=note, to=target)
+        self.enter(target, done.branch, done.prev, edge_key=None)
+
     def reject_flow(self, task: Task | None, actor_id: int | None, note: str) -> None:
         if task is not None:
             self.close_task(task, "done", "rejected", actor_id, note)
@@ -518,7 +360,7 @@ class Run:
                 fx.Notify(
                     dedupe_key=f"{self.prefix}rejected:{self.state.seq}",
                     user_ids=(self.state.initiator_id,),
-                    title=self.defn.name.get("zh-CN") or self.defn.key,
+                    title={locale: text for locale, text in self.defn.name.items() if text} or self.defn.key,
                     body="flow.rejected",
                 )
             )

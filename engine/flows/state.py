@@ -62,6 +62,8 @@ class Token(_Model):
     due_at: datetime | None = None
     timer_n: int = 0
     """Number of the current timer; a fired timer with another number is stale."""
+    timeouts: int = 0
+    """How often this visit's time limit ran out: the rung of the time-out ladder it is on."""
     blocked: str | None = None
     """Why the node cannot proceed: `no_approver`, `waiting_for_field`, `no_branch`."""
 

@@ -318,3 +318,80 @@ def test_import_bpmn_and_export_json(page: Page, base_url, seed, tmp_path):
     assert exported["key"] == "io_flow"
     assert [n["key"] for n in exported["nodes"]] == [n.key for n in load_template("b2b_fulfilment").nodes]
     assert all("width" not in n and "r" not in n for n in exported["nodes"])  # canvas-only sizes stripped
+
+
+class AnyLanguageDesignerPage(FlowDesignerPage):
+    """The same page object, finding the canvas and the panel by id (their names are translated)."""
+
+    @property
+    def canvas(self):
+        return self.page.locator("#fd-canvas")
+
+    @property
+    def props(self):
+        return self.page.locator("#fd-props")
+
+
+class TestRefusedSave:
+    """A save the server refuses says why in the designer's language and loses nothing."""
+
+    CASES = [
+        ("zh_CN", "流程有 1 个问题，已在画布上标出。"),
+        ("en", "The flow has 1 problem(s); they are marked on the canvas."),
+    ]
+
+    def _refused_save(self, page: Page, base_url, seed, locale: str, message: str) -> None:
+        make_user(seed, username=f"refused.{locale}", roles=["designer"], locale=locale)
+        seed.commit()
+        sign_in(page, base_url, f"refused.{locale}")
+        designer = AnyLanguageDesignerPage(page, base_url)
+        page.set_viewport_size({"width": 1440, "height": 1100})
+        page.goto(f"{base_url}/designer/flows/refused_{locale}")
+        page.locator("[data-cmd=template]").click()
+        page.wait_for_function("window.gendanFlowDesigner.lf.getGraphData().nodes.length > 5")
+        designer.select_node("manager_approval")
+        # a time limit of more than a year: the engine's definition refuses it, the server says so
+        page.locator("#fd-props input[name=time_limit_hours]").fill("99999")
+        page.locator("#fd-props button[type=submit]").click()
+        page.locator("[data-cmd=save]").click()
+
+        toast = page.locator("#toast .toast-msg")
+        expect(toast).to_have_text(message + "×")
+        expect(toast.get_by_role("button")).to_be_visible()
+        # nothing lost: the canvas still holds the typed value, and the node is marked
+        hours = page.evaluate("window.gendanFlowDesigner.toDefinition().nodes"
+                              ".find(n => n.key === 'manager_approval').time_limit.hours")
+        assert hours == 99999
+        expect(page.locator("#fd-issues li.issue")).to_have_count(1)
+        designer.select_node("manager_approval")
+        expect(page.locator("#fd-props input[name=time_limit_hours]")).to_have_value("99999")
+        toast.get_by_role("button").click()
+        expect(toast).to_have_count(0)
+
+    def test_chinese_designer_reads_the_refusal_in_chinese(self, page: Page, base_url, seed):
+        self._refused_save(page, base_url, seed, *self.CASES[0])
+
+    def test_english_designer_reads_the_refusal_in_english(self, page: Page, base_url, seed):
+        self._refused_save(page, base_url, seed, *self.CASES[1])
+
+
+def test_a_node_is_set_to_climb_the_chain_on_time_out(page: Page, base_url, seed):
+    make_user(seed, username="ladder.designer", roles=["designer"], locale="en")
+    seed.commit()
+    sign_in(page, base_url, "ladder.designer")
+    designer = FlowDesignerPage(page, base_url)
+    designer.open("ladder_flow")
+    designer.click("Start from B2B template")
+    page.wait_for_function("window.gendanFlowDesigner.lf.getGraphData().nodes.length > 5")
+    designer.select_node("manager_approval")
+    designer.set("Time limit (hours)", "4")
+    designer.set("On time-out", "climb")
+    designer.set("Managers up (escalate or climb)", "2")
+    designer.apply()
+    designer.click("Save draft")
+    expect(page.locator("#fd-status")).to_contain_text("Draft saved.")
+    page.reload()
+    expect(designer.canvas).to_be_visible()
+    designer.select_node("manager_approval")
+    expect(designer.props.get_by_label("On time-out", exact=True)).to_have_value("climb")
+    expect(designer.props.get_by_label("Managers up (escalate or climb)", exact=True)).to_have_value("2")

@@ -237,6 +237,31 @@ class TestTimersAndHooks:
         states = sorted(session.exec(select(FlowTimer.state).where(FlowTimer.instance_id == instance.id)).scalars())
         assert states == ["done", "pending"]  # the next reminder is scheduled
 
+    def test_timeouts_climb_from_the_manager_to_the_managers_manager(self, session, connection, org, now):
+        """remind -> manager's manager -> (top of the chart) an admin, each after the clock restarts."""
+        flow = simple_flow()
+        flow["nodes"][1]["time_limit"] = {"hours": 2, "unit": "calendar_hours", "on_timeout": "climb", "levels": 2}
+        publish(session, org, definition=flow, now=now)
+        order = make_order(session, owner=org["rep"], amount=10)
+        service_instance.start_flow(session, order=order, actor=actor_of(org["rep"]), now=now)
+        session.commit()
+
+        def holders():
+            session.expire_all()
+            return sorted(session.exec(select(InboxItem.assignee_id).where(
+                InboxItem.order_id == order.id, InboxItem.state == "open")).scalars().all())
+
+        assert service_instance.run_due_timers(connection, now + timedelta(hours=2)) == 1
+        assert holders() == [org["manager"].id]
+        reminders = session.exec(select(func.count()).select_from(Notification)
+                                 .where(Notification.user_id == org["manager"].id)).scalar_one()
+        assert reminders == 1
+        assert service_instance.run_due_timers(connection, now + timedelta(hours=3)) == 0  # the clock restarted
+        assert service_instance.run_due_timers(connection, now + timedelta(hours=4)) == 1
+        assert holders() == [org["director"].id]
+        assert service_instance.run_due_timers(connection, now + timedelta(hours=6)) == 1
+        assert holders() == [org["designer"].id]  # the director has no manager: an admin takes it
+
     def test_new_order_starts_the_published_flow(self, session, org, now):
         from backend.orders import service as orders_service
         from backend.orders.schemas import OrderCreate

@@ -90,6 +90,13 @@ class TestStart:
         assert r.state.status == "running" and r.state.active_node_keys() == ["manager_approval"]
         assert any(e.type == "flow.started" for e in r.last_of(fx.RecordEvent))
 
+    def test_todo_title_carries_every_language_of_the_step_name(self):
+        """The engine stays language-free: the reader's language is picked when the to-do is shown."""
+        r = b2b(50000)
+        r.do(Start(initiator_id=1, instance_id=7))
+        (created,) = r.last_of(fx.CreateTodo)
+        assert created.title == {"zh-CN": "销售经理审批", "en": "Sales manager approval"}
+
     def test_second_start_refused(self):
         r = b2b(1)
         r.do(Start(initiator_id=1))

@@ -9,8 +9,9 @@ import pytest
 from flowkit import T0, Runner, one_node_flow
 
 from engine import effects as fx
-from engine.calendar import BusinessCalendar
-from engine.flows import load_definition
+from engine.calendar import BusinessCalendar, add_working_hours
+from engine.flows import FlowDefinition, load_definition
+from engine.flows.directory import StaticDirectory
 from engine.flows.events import Approve, Start, TimerFired
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -130,3 +131,125 @@ def test_due_date_is_utc(unit):
     r = flow("remind", unit=unit)
     r.do(Start(initiator_id=1))
     assert r.last_of(fx.ScheduleTimer)[0].fire_at.utcoffset() == timedelta(0)
+
+
+# A deeper org chart for climbing: 30 -> 32 (team lead) -> 20 (director), who has no manager.
+CHAIN = StaticDirectory(
+    roles={"warehouse": (30, 31), "approver": (20,), "admin": (99,)},
+    managers={30: 32, 31: 32, 32: 20},
+)
+
+
+def held_by(r: Runner) -> list[int]:
+    return sorted(t.assignee_id for t in r.pending())
+
+
+class TestTimeoutLadder:
+    """Successive time-outs of one visit climb a ladder; a virtual clock restarts at every rung."""
+
+    def test_escalation_restarts_the_clock_and_then_reminds_the_manager(self):
+        r = flow("escalate", assignees=[{"kind": "users", "user_ids": [30]}])
+        r.do(Start(initiator_id=1))
+        first = fire(r)
+        assert held_by(r) == [32]
+        (restarted,) = r.last_of(fx.ScheduleTimer)
+        assert restarted.fire_at == add_working_hours(first.fire_at, 8, r.defn.calendar)
+        assert r.pending()[0].due_at == restarted.fire_at  # the manager's to-do is due then
+        fire(r)
+        assert [n.user_ids for n in r.last_of(fx.Notify)] == [(32,)]
+        assert r.last_of(fx.ScheduleTimer) == []  # the last rung: nothing more is scheduled
+        assert held_by(r) == [32]
+
+    def test_climb_reminds_then_goes_to_the_manager_then_the_managers_manager(self):
+        r = flow("climb", levels=2, hours=4, assignees=[{"kind": "users", "user_ids": [30]}])
+        r.directory = CHAIN
+        r.do(Start(initiator_id=1))
+        moments = [fire(r).fire_at]
+        assert [n.user_ids for n in r.last_of(fx.Notify)] == [(30,)] and held_by(r) == [30]
+        moments.append(fire(r).fire_at)
+        assert held_by(r) == [32]
+        moments.append(fire(r).fire_at)
+        assert held_by(r) == [20]
+        moments.append(fire(r).fire_at)
+        assert [n.user_ids for n in r.last_of(fx.Notify)] == [(20,)]
+        assert r.last_of(fx.ScheduleTimer) == []
+        # every rung waited the full limit again, counted from the previous one
+        for before, after in zip(moments, moments[1:], strict=False):
+            assert after == add_working_hours(before, 4, r.defn.calendar)
+        outcomes = [t.outcome for t in r.state.tasks if t.status == "done"]
+        assert outcomes == ["escalated", "escalated"]
+        steps = [e.data.get("does") for e in r.effects if isinstance(e, fx.RecordEvent)
+                 and e.type == "flow.timed_out"]
+        assert steps == ["remind", "escalate", "escalate", "remind"]
+
+    def test_climbing_past_the_top_of_the_chain_reaches_an_admin_once(self):
+        r = flow("climb", levels=3, assignees=[{"kind": "users", "user_ids": [30]}])
+        r.directory = CHAIN
+        r.do(Start(initiator_id=1))
+        holders = []
+        for _ in range(4):
+            fire(r)
+            holders.append(held_by(r))
+        assert holders == [[30], [32], [20], [99]]
+        fire(r)  # the admin has no manager: the to-do stays with them
+        assert held_by(r) == [99]
+
+    def test_every_holder_of_an_all_of_node_climbs_their_own_chain(self):
+        r = flow("escalate", mode="all_of", assignees=[{"kind": "users", "user_ids": [30, 10]}])
+        r.directory = StaticDirectory(roles={"admin": (99,)}, managers={30: 32, 10: 20})
+        r.do(Start(initiator_id=1))
+        fire(r)
+        assert held_by(r) == [20, 32]
+
+    def test_send_back_on_timeout_returns_to_the_previous_step(self):
+        r = Runner(two_step_flow({"hours": 8, "on_timeout": "send_back"}))
+        r.do(Start(initiator_id=1))
+        from engine.flows.events import CompleteTask
+
+        r.do(CompleteTask(actor_id=30, task_id=r.todo("pack", 30).id))
+        assert held_by(r) == [40]
+        fire(r)
+        assert r.state.active_node_keys() == ["pack"]
+        assert [t.outcome for t in r.state.tasks if t.node_key == "invoice"] == ["sent_back"]
+        sent = [e for e in r.last_of(fx.RecordEvent) if e.type == "flow.sent_back"]
+        assert sent[0].data["to"] == "pack" and sent[0].note == "flow.timed_out"
+
+    def test_send_back_on_the_first_step_goes_to_the_initiator(self):
+        r = flow("send_back", assignees=[{"kind": "users", "user_ids": [30]}])
+        r.do(Start(initiator_id=1))
+        fire(r)
+        assert r.state.status == "sent_back"
+        assert [(t.kind, t.assignee_id) for t in r.pending()] == [("resubmit", 1)]
+
+    def test_a_decision_before_the_next_rung_stops_the_ladder(self):
+        r = flow("climb", levels=2, assignees=[{"kind": "users", "user_ids": [30]}])
+        r.directory = CHAIN
+        r.do(Start(initiator_id=1))
+        fire(r)
+        timer = r.last_of(fx.ScheduleTimer)[0]
+        from engine.flows.events import CompleteTask
+
+        r.do(CompleteTask(actor_id=30, task_id=r.todo("n", 30).id))
+        assert r.state.status == "completed"
+        assert [c.timer_dedupe_key for c in r.last_of(fx.CancelTimer)] == [timer.dedupe_key]
+
+
+def two_step_flow(time_limit: dict) -> FlowDefinition:
+    """start -> pack (warehouse 30) -> invoice (finance 40, with the time limit) -> end."""
+    return load_definition(
+        {
+            "key": "two_steps",
+            "nodes": [
+                {"type": "start", "key": "start"},
+                {"type": "task", "key": "pack", "assignees": [{"kind": "users", "user_ids": [30]}]},
+                {"type": "task", "key": "invoice", "assignees": [{"kind": "role", "role": "finance"}],
+                 "time_limit": time_limit},
+                {"type": "end", "key": "end"},
+            ],
+            "edges": [
+                {"key": "e1", "source": "start", "target": "pack"},
+                {"key": "e2", "source": "pack", "target": "invoice"},
+                {"key": "e3", "source": "invoice", "target": "end"},
+            ],
+        }
+    )

@@ -4,405 +4,393 @@
  * event details in trigger.js, shared pickers in common.js (all loaded before this file).
  * Anything the visual builder cannot show (e.g. arithmetic) stays as an "advanced" row holding its
  * JSON-logic unchanged, so switching tabs never loses a condition. */
-(function () {
-  "use strict";
+import { ApiError, api, showError } from "../shared/api.js";
+import * as R from "./common.js";
+import { actionsEditor } from "./actions.js";
+import { scopeEditor } from "./scope.js";
+import { triggerDetails } from "./trigger.js";
 
-  var R = window.GendanRules, T = R.T, FIELDS = R.FIELDS, FIELD = R.FIELD, el = R.el;
-  var definition = JSON.parse(document.getElementById("rd-definition").textContent);
-  var CSRF = (function () {
-    try { return JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRF-Token"]; } catch (e) { return ""; }
-  })();
+const { T, FIELDS, FIELD, el } = R;
+const definition = JSON.parse(document.getElementById("rd-definition").textContent);
 
-  // operator key -> how it reads and how it becomes JSON-logic
-  var OPS = {
-    number: ["gt", "ge", "lt", "le", "eq", "ne", "set", "empty"],
-    string: ["eq", "ne", "one_of", "contains", "set", "empty"],
-    date: ["before", "after", "on_or_before", "on_or_after", "eq", "set", "empty"],
-    datetime: ["set", "empty"],
-    bool: ["is_true", "is_false"],
-    list: ["contains", "empty", "set"]
-  };
-  var BINARY = { eq: "==", ne: "!=", gt: ">", ge: ">=", lt: "<", le: "<=", before: "<", after: ">",
-                 on_or_before: "<=", on_or_after: ">=" };
+// operator key -> how it reads and how it becomes JSON-logic
+const OPS = {
+  number: ["gt", "ge", "lt", "le", "eq", "ne", "set", "empty"],
+  string: ["eq", "ne", "one_of", "contains", "set", "empty"],
+  date: ["before", "after", "on_or_before", "on_or_after", "eq", "set", "empty"],
+  datetime: ["set", "empty"],
+  bool: ["is_true", "is_false"],
+  list: ["contains", "empty", "set"]
+};
+const BINARY = { eq: "==", ne: "!=", gt: ">", ge: ">=", lt: "<", le: "<=", before: "<", after: ">",
+               on_or_before: "<=", on_or_after: ">=" };
 
-  // --- model: {kind:"group", op:"and"|"or", items:[...]} | {kind:"cond", field, op, value} | {kind:"raw", logic}
+// --- model: {kind:"group", op:"and"|"or", items:[...]} | {kind:"cond", field, op, value} | {kind:"raw", logic}
 
-  function varName(x) {
-    if (x && typeof x === "object" && !Array.isArray(x) && Object.keys(x).length === 1 && "var" in x) {
-      var v = x["var"];
-      return typeof v === "string" ? v : (Array.isArray(v) && v.length === 1 && typeof v[0] === "string" ? v[0] : null);
-    }
-    return null;
+function varName(x) {
+  if (x && typeof x === "object" && !Array.isArray(x) && Object.keys(x).length === 1 && "var" in x) {
+    let v = x["var"];
+    return typeof v === "string" ? v : (Array.isArray(v) && v.length === 1 && typeof v[0] === "string" ? v[0] : null);
   }
+  return null;
+}
 
-  function fromLogic(logic) {
-    if (logic && typeof logic === "object" && !Array.isArray(logic) && Object.keys(logic).length === 1) {
-      var op = Object.keys(logic)[0], args = logic[op];
-      if ((op === "and" || op === "or") && Array.isArray(args)) {
-        return { kind: "group", op: op, items: args.map(fromLogic) };
-      }
-      var cond = leafFromLogic(op, Array.isArray(args) ? args : [args]);
-      if (cond) return cond;
+function fromLogic(logic) {
+  if (logic && typeof logic === "object" && !Array.isArray(logic) && Object.keys(logic).length === 1) {
+    let op = Object.keys(logic)[0], args = logic[op];
+    if ((op === "and" || op === "or") && Array.isArray(args)) {
+      return { kind: "group", op: op, items: args.map(fromLogic) };
     }
-    return { kind: "raw", logic: logic };
+    let cond = leafFromLogic(op, Array.isArray(args) ? args : [args]);
+    if (cond) return cond;
   }
+  return { kind: "raw", logic: logic };
+}
 
-  function leafFromLogic(op, args) {
-    var name;
-    if ((op === "!!" || op === "!") && args.length === 1 && (name = varName(args[0])) && FIELD[name]) {
-      var t = FIELD[name].type;
-      if (t === "bool") return { kind: "cond", field: name, op: op === "!!" ? "is_true" : "is_false", value: "" };
-      return { kind: "cond", field: name, op: op === "!!" ? "set" : "empty", value: "" };
-    }
-    if (op === "in" && args.length === 2) {
-      if ((name = varName(args[1])) && FIELD[name] && typeof args[0] !== "object") {
-        return { kind: "cond", field: name, op: "contains", value: String(args[0]) };
-      }
-      if ((name = varName(args[0])) && FIELD[name] && Array.isArray(args[1])) {
-        return { kind: "cond", field: name, op: "one_of", value: args[1].join(", ") };
-      }
-    }
-    if (BINARY_REV[op] && args.length === 2 && (name = varName(args[0])) && FIELD[name]
-        && (args[1] === null || typeof args[1] !== "object")) {
-      var type = FIELD[name].type;
-      var key = BINARY_REV[op][type === "date" ? 1 : 0];
-      if (type === "bool" && op === "==" && typeof args[1] === "boolean") {
-        return { kind: "cond", field: name, op: args[1] ? "is_true" : "is_false", value: "" };
-      }
-      if (OPS[type] && OPS[type].indexOf(key) >= 0) {
-        return { kind: "cond", field: name, op: key, value: args[1] === null ? "" : String(args[1]) };
-      }
-    }
-    return null;
+function leafFromLogic(op, args) {
+  let name;
+  if ((op === "!!" || op === "!") && args.length === 1 && (name = varName(args[0])) && FIELD[name]) {
+    let t = FIELD[name].type;
+    if (t === "bool") return { kind: "cond", field: name, op: op === "!!" ? "is_true" : "is_false", value: "" };
+    return { kind: "cond", field: name, op: op === "!!" ? "set" : "empty", value: "" };
   }
-  var BINARY_REV = { "==": ["eq", "eq"], "!=": ["ne", "ne"], ">": ["gt", "after"], ">=": ["ge", "on_or_after"],
-                     "<": ["lt", "before"], "<=": ["le", "on_or_before"] };
-
-  function typedValue(field, text) {
-    var type = FIELD[field] ? FIELD[field].type : "string";
-    if (type === "number") {
-      var n = Number(text);
-      return text === "" || isNaN(n) ? text : n;
+  if (op === "in" && args.length === 2) {
+    if ((name = varName(args[1])) && FIELD[name] && typeof args[0] !== "object") {
+      return { kind: "cond", field: name, op: "contains", value: String(args[0]) };
     }
-    return text;
-  }
-
-  function toLogic(node) {
-    if (node.kind === "group") return (function () { var o = {}; o[node.op] = node.items.map(toLogic); return o; })();
-    if (node.kind === "raw") return node.logic;
-    var v = { "var": node.field };
-    switch (node.op) {
-      case "set": return { "!!": [v] };
-      case "empty": return FIELD[node.field] && FIELD[node.field].type === "list"
-        ? { "!": [v] } : { "!": [v] };
-      case "is_true": return { "==": [v, true] };
-      case "is_false": return { "!": [v] };
-      case "contains": return { "in": [node.value, v] };
-      case "one_of": return { "in": [v, node.value.split(",").map(function (s) { return typedValue(node.field, s.trim()); })
-                                         .filter(function (s) { return s !== ""; })] };
-      default:
-        var out = {}; out[BINARY[node.op]] = [v, typedValue(node.field, node.value)]; return out;
+    if ((name = varName(args[0])) && FIELD[name] && Array.isArray(args[1])) {
+      return { kind: "cond", field: name, op: "one_of", value: args[1].join(", ") };
     }
   }
+  if (BINARY_REV[op] && args.length === 2 && (name = varName(args[0])) && FIELD[name]
+      && (args[1] === null || typeof args[1] !== "object")) {
+    let type = FIELD[name].type;
+    let key = BINARY_REV[op][type === "date" ? 1 : 0];
+    if (type === "bool" && op === "==" && typeof args[1] === "boolean") {
+      return { kind: "cond", field: name, op: args[1] ? "is_true" : "is_false", value: "" };
+    }
+    if (OPS[type] && OPS[type].indexOf(key) >= 0) {
+      return { kind: "cond", field: name, op: key, value: args[1] === null ? "" : String(args[1]) };
+    }
+  }
+  return null;
+}
+const BINARY_REV = { "==": ["eq", "eq"], "!=": ["ne", "ne"], ">": ["gt", "after"], ">=": ["ge", "on_or_after"],
+                   "<": ["lt", "before"], "<=": ["le", "on_or_before"] };
 
-  var root = fromLogic(definition.condition && Object.keys(definition.condition).length ? definition.condition : { and: [] });
-  if (root.kind !== "group") root = { kind: "group", op: "and", items: [root] };
+function typedValue(field, text) {
+  let type = FIELD[field] ? FIELD[field].type : "string";
+  if (type === "number") {
+    let n = Number(text);
+    return text === "" || isNaN(n) ? text : n;
+  }
+  return text;
+}
 
-  // --- rendering the builder
+function toLogic(node) {
+  if (node.kind === "group") return (function () { let o = {}; o[node.op] = node.items.map(toLogic); return o; })();
+  if (node.kind === "raw") return node.logic;
+  let v = { "var": node.field };
+  switch (node.op) {
+    case "set": return { "!!": [v] };
+    case "empty": return FIELD[node.field] && FIELD[node.field].type === "list"
+      ? { "!": [v] } : { "!": [v] };
+    case "is_true": return { "==": [v, true] };
+    case "is_false": return { "!": [v] };
+    case "contains": return { "in": [node.value, v] };
+    case "one_of": return { "in": [v, node.value.split(",").map(function (s) { return typedValue(node.field, s.trim()); })
+                                       .filter(function (s) { return s !== ""; })] };
+    default:
+      let out = {}; out[BINARY[node.op]] = [v, typedValue(node.field, node.value)]; return out;
+  }
+}
 
-  var dragged = null;
+let root = fromLogic(definition.condition && Object.keys(definition.condition).length ? definition.condition : { and: [] });
+if (root.kind !== "group") root = { kind: "group", op: "and", items: [root] };
 
-  function fieldSelect(node) {
-    var select = el("select", { "aria-label": T.field });
-    select.appendChild(el("option", { value: "", text: "—" }));
-    ["core", "designed", "derived"].forEach(function (source) {
-      var group = el("optgroup", { label: T[source] });
-      FIELDS.filter(function (f) { return f.source === source; }).forEach(function (f) {
-        var opt = el("option", { value: f.name, text: f.label });
-        if (f.name === node.field) opt.selected = true;
-        group.appendChild(opt);
-      });
-      if (group.children.length) select.appendChild(group);
+// --- rendering the builder
+
+let dragged = null;
+
+function fieldSelect(node) {
+  let select = el("select", { "aria-label": T.field });
+  select.appendChild(el("option", { value: "", text: "—" }));
+  ["core", "designed", "derived"].forEach(function (source) {
+    let group = el("optgroup", { label: T[source] });
+    FIELDS.filter(function (f) { return f.source === source; }).forEach(function (f) {
+      let opt = el("option", { value: f.name, text: f.label });
+      if (f.name === node.field) opt.selected = true;
+      group.appendChild(opt);
     });
-    select.addEventListener("change", function () {
-      node.field = select.value;
-      var ops = OPS[(FIELD[node.field] || {}).type] || OPS.string;
-      if (ops.indexOf(node.op) < 0) node.op = ops[0];
-      changed(true);
-    });
-    return select;
-  }
-
-  function opSelect(node) {
-    var type = (FIELD[node.field] || {}).type || "string";
-    var select = el("select", { "aria-label": T.operator });
-    (OPS[type] || OPS.string).forEach(function (op) {
-      var opt = el("option", { value: op, text: T[op] });
-      if (op === node.op) opt.selected = true;
-      select.appendChild(opt);
-    });
-    select.addEventListener("change", function () { node.op = select.value; changed(true); });
-    return select;
-  }
-
-  function valueInput(node) {
-    var f = FIELD[node.field] || { type: "string" };
-    if (["set", "empty", "is_true", "is_false"].indexOf(node.op) >= 0) return null;
-    var input;
-    if (node.field === "owner_id" && node.op !== "one_of") {
-      // the owner is a person: pick one by name (the condition stores the user's id)
-      return R.userPicker(T.value, node.value, function (v) { node.value = v == null ? "" : String(v); changed(false); });
-    }
-    if (f.options && f.options.length && node.op !== "one_of") {
-      input = el("select", { "aria-label": T.value });
-      input.appendChild(el("option", { value: "", text: "—" }));
-      var listed = f.options.slice();
-      if (node.value && listed.indexOf(node.value) < 0) listed.push(node.value);  // e.g. typed in the JSON tab
-      listed.forEach(function (o) {
-        var opt = el("option", { value: o, text: (f.option_labels && f.option_labels[o]) || o });
-        if (o === node.value) opt.selected = true;
-        input.appendChild(opt);
-      });
-    } else {
-      var type = node.op === "one_of" || node.op === "contains" ? "text" : (f.type === "number" ? "number" : (f.type === "date" ? "date" : "text"));
-      input = el("input", { type: type, "aria-label": T.value });
-      input.value = node.value || "";
-    }
-    input.addEventListener("input", function () { node.value = input.value; changed(false); });
-    input.addEventListener("change", function () { node.value = input.value; changed(false); });
-    return input;
-  }
-
-  function renderNode(node, parent) {
-    if (node.kind === "group") return renderGroup(node, parent);
-    var row = el("div", { "class": "rd-row", draggable: "true", role: "group", "aria-label": T.condition });
-    row.addEventListener("dragstart", function (e) { dragged = { node: node, from: parent }; e.dataTransfer.setData("text/plain", "cond"); });
-    row.appendChild(el("span", { "class": "rd-handle", title: T.drag, text: "\u283f" }));  // grab here: selects swallow drags
-    if (node.kind === "raw") {
-      row.appendChild(el("span", { "class": "rd-raw", text: T.raw + ": " + JSON.stringify(node.logic) }));
-    } else {
-      row.appendChild(fieldSelect(node));
-      if (FIELD[node.field]) row.appendChild(el("span", { "class": "rd-type", text: T["type_" + FIELD[node.field].type] || "" }));
-      row.appendChild(opSelect(node));
-      var input = valueInput(node);
-      if (input) row.appendChild(input);
-      var unit = (FIELD[node.field] || {}).unit;
-      if (unit && input) row.appendChild(el("span", { "class": "rd-unit", text: T[unit] || unit }));
-    }
-    row.appendChild(el("button", { type: "button", "class": "rd-remove", text: T.remove,
-      onclick: function () { parent.items.splice(parent.items.indexOf(node), 1); changed(true); } }));
-    return row;
-  }
-
-  function renderGroup(group, parent) {
-    var box = el("div", { "class": "rd-group", role: "group", "aria-label": group.op === "and" ? T.all : T.any });
-    var op = el("select", { "aria-label": T.match });
-    [["and", T.all], ["or", T.any]].forEach(function (o) {
-      var opt = el("option", { value: o[0], text: o[1] }); if (o[0] === group.op) opt.selected = true; op.appendChild(opt);
-    });
-    op.addEventListener("change", function () { group.op = op.value; changed(true); });
-    box.appendChild(op);
-    group.items.forEach(function (item) { box.appendChild(renderNode(item, group)); });
-    box.appendChild(el("button", { type: "button", text: T.add_condition, onclick: function () {
-      group.items.push({ kind: "cond", field: "", op: "eq", value: "" }); changed(true); } }));
-    box.appendChild(el("button", { type: "button", text: T.add_group, onclick: function () {
-      group.items.push({ kind: "group", op: group.op === "and" ? "or" : "and", items: [] }); changed(true); } }));
-    if (parent) {
-      box.appendChild(el("button", { type: "button", text: T.remove, onclick: function () {
-        parent.items.splice(parent.items.indexOf(group), 1); changed(true); } }));
-    }
-    box.addEventListener("dragover", function (e) { e.preventDefault(); });
-    box.addEventListener("drop", function (e) {
-      e.preventDefault(); e.stopPropagation();
-      if (!dragged || dragged.from === group || dragged.node === group) return;
-      dragged.from.items.splice(dragged.from.items.indexOf(dragged.node), 1);
-      group.items.push(dragged.node);
-      dragged = null;
-      changed(true);
-    });
-    return box;
-  }
-
-  var builder = document.getElementById("rd-builder");
-  var jsonBox = document.getElementById("rd-json");
-
-  function changed(rerender) {
-    jsonBox.value = JSON.stringify(toLogic(root), null, 2);
-    if (rerender) { builder.innerHTML = ""; builder.appendChild(renderGroup(root, null)); }
-  }
-
-  function showTab(which) {
-    var visual = which === "visual";
-    document.getElementById("rd-tab-visual").setAttribute("aria-selected", String(visual));
-    document.getElementById("rd-tab-json").setAttribute("aria-selected", String(!visual));
-    builder.hidden = !visual;
-    document.getElementById("rd-json-panel").hidden = visual;
-  }
-
-  function applyJson() {
-    try {
-      var parsed = JSON.parse(jsonBox.value);
-      root = fromLogic(parsed);
-      if (root.kind !== "group") root = { kind: "group", op: "and", items: [root] };
-      changed(true);
-      status("");
-      return true;
-    } catch (e) { status(T.json_invalid); return false; }
-  }
-  document.getElementById("rd-tab-visual").addEventListener("click", function () { if (applyJson()) showTab("visual"); });
-  document.getElementById("rd-tab-json").addEventListener("click", function () { changed(false); showTab("json"); });
-  document.getElementById("rd-json-apply").addEventListener("click", applyJson);
-
-  // --- basics
-
-  var keyInput = document.getElementById("rd-key");
-  var trigger = document.getElementById("rd-trigger");
-  var firing = document.getElementById("rd-firing");
-  keyInput.value = definition.key || "";
-  document.getElementById("rd-name-zh").value = (definition.name || {}).zh || "";
-  document.getElementById("rd-name-en").value = (definition.name || {}).en || "";
-  trigger.value = (definition.trigger || {}).kind || "time";
-  ((definition.trigger || {}).events || []).forEach(function (ev) {
-    var box = document.querySelector('input[name="rd-event"][value="' + ev + '"]'); if (box) box.checked = true;
+    if (group.children.length) select.appendChild(group);
   });
-  firing.value = (definition.firing || {}).mode || "once_per_episode";
-  document.getElementById("rd-every-hours").value = (definition.firing || {}).every_hours || "";
-  document.getElementById("rd-quiet").checked = !!(definition.firing || {}).quiet_hours;
-  function syncTrigger() { document.getElementById("rd-events").hidden = trigger.value !== "event"; }
-  trigger.addEventListener("change", syncTrigger);
-
-  function collect() {
-    var trig = trigger.value === "time"
-      ? { kind: "time", every_minutes: (definition.trigger || {}).every_minutes || 1 }
-      : Object.assign({ kind: "event", events: Array.prototype.map.call(document.querySelectorAll('input[name="rd-event"]:checked'),
-                                                            function (b) { return b.value; }) }, R.trigger.details());
-    var fire = { mode: firing.value, quiet_hours: document.getElementById("rd-quiet").checked };
-    var hours = Number(document.getElementById("rd-every-hours").value);
-    if (firing.value === "every_n_hours" && hours) fire.every_hours = hours;
-    var out = {};
-    Object.keys(definition).forEach(function (k) { out[k] = definition[k]; });
-    out.key = keyInput.value.trim();
-    out.name = { zh: document.getElementById("rd-name-zh").value, en: document.getElementById("rd-name-en").value };
-    out.trigger = trig;
-    out.condition = toLogic(root);
-    out.actions = R.actions.list();
-    out.scope = R.scope.get();
-    out.firing = fire;
-    delete out.version; delete out.status; delete out.enabled;
-    return out;
-  }
-
-  // --- talking to the API
-
-  function status(text) { document.getElementById("rd-status").textContent = text; }
-  function issues(list) {
-    var ul = document.getElementById("rd-issues");
-    ul.innerHTML = "";
-    R.actions.clearPreviews();
-    (list || []).forEach(function (i) {
-      ul.appendChild(el("li", { text: i.path + ": " + (i.message || i.code) }));
-      var m = /^actions\.(\d+)/.exec(i.path || "");
-      if (m) R.actions.showProblem(Number(m[1]), i.message || i.code);  // also under the action it concerns
-    });
-  }
-
-  function api(method, url, body) {
-    var headers = { "X-CSRF-Token": CSRF, "Accept": "application/json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    return fetch(url, { method: method, headers: headers, body: body === undefined ? undefined : JSON.stringify(body),
-                        credentials: "same-origin" })
-      .then(function (resp) { return resp.json().then(function (data) { return { ok: resp.ok, status: resp.status, data: data }; }); });
-  }
-
-  function showError(result) {
-    var err = result.data.error || {};
-    status(err.message || err.code || String(result.status));
-    var fields = err.fields || {};
-    issues(Object.keys(fields).map(function (path) { return { path: path, code: fields[path].code, message: fields[path].message }; }));
-  }
-
-  function scanNote(warnings) {
-    var eventOnly = (warnings || []).some(function (w) { return w.code === "rule.event_only"; });
-    document.getElementById("rd-scan-note").textContent = eventOnly ? T.event_only : T.scan_ok;
-  }
-
-  document.getElementById("rd-check").addEventListener("click", function () {
-    api("POST", "/api/v1/rules/validate", collect()).then(function (r) {
-      if (!r.ok) return showError(r);
-      issues(r.data);
-      status(r.data.length ? "" : T.no_problems);
-    });
+  select.addEventListener("change", function () {
+    node.field = select.value;
+    let ops = OPS[(FIELD[node.field] || {}).type] || OPS.string;
+    if (ops.indexOf(node.op) < 0) node.op = ops[0];
+    changed(true);
   });
+  return select;
+}
 
-  document.getElementById("rd-preview-run").addEventListener("click", function () {
-    var body = { definition: collect(), order: document.getElementById("rd-preview-number").value.trim() };
-    R.actions.clearPreviews();
-    api("POST", "/api/v1/rules/preview", body).then(function (r) {
-      if (!r.ok) return showError(r);
-      status("");
-      issues([]);
-      R.actions.showPreview(r.data);
-    });
+function opSelect(node) {
+  let type = (FIELD[node.field] || {}).type || "string";
+  let select = el("select", { "aria-label": T.operator });
+  (OPS[type] || OPS.string).forEach(function (op) {
+    let opt = el("option", { value: op, text: T[op] });
+    if (op === node.op) opt.selected = true;
+    select.appendChild(opt);
   });
+  select.addEventListener("change", function () { node.op = select.value; changed(true); });
+  return select;
+}
 
-  document.getElementById("rd-dry-run").addEventListener("click", function () {
-    api("POST", "/api/v1/rules/dry-run", collect()).then(function (r) {
-      if (!r.ok) return showError(r);
-      scanNote(r.data.warnings);
-      var box = document.getElementById("rd-dry");
-      box.innerHTML = "";
-      box.appendChild(el("p", { role: "status", text: T.matches.replace("%(n)s", r.data.count) }));
-      var table = el("table", { "class": "table", "aria-label": T.matches.replace("%(n)s", r.data.count) });
-      table.appendChild(el("thead", {}, [el("tr", {}, [el("th", { text: T.order }), el("th", { text: T.stage }), el("th", { text: T.would })])]));
-      var body = el("tbody");
-      r.data.orders.forEach(function (o) {
-        var what = o.actions.map(function (a) { return a.type + (a.title ? ": " + a.title : ""); }).join("; ");
-        body.appendChild(el("tr", {}, [el("td", { text: o.number }), el("td", { text: o.stage }), el("td", { text: what })]));
-      });
-      table.appendChild(body);
-      box.appendChild(table);
-    });
-  });
-
-  function save() {
-    return api("POST", "/api/v1/rules", collect()).then(function (r) {
-      if (!r.ok) { showError(r); throw r; }
-      keyInput.readOnly = true;
-      issues(r.data.issues);
-      status(T.saved);
-      return r.data;
-    });
+function valueInput(node) {
+  let f = FIELD[node.field] || { type: "string" };
+  if (["set", "empty", "is_true", "is_false"].indexOf(node.op) >= 0) return null;
+  let input;
+  if (node.field === "owner_id" && node.op !== "one_of") {
+    // the owner is a person: pick one by name (the condition stores the user's id)
+    return R.userPicker(T.value, node.value, function (v) { node.value = v == null ? "" : String(v); changed(false); });
   }
-  document.getElementById("rd-save").addEventListener("click", function () { save().catch(function () {}); });
-  document.getElementById("rd-publish").addEventListener("click", function () {
-    save().then(function (rule) {
-      return api("POST", "/api/v1/rules/" + rule.key + "/publish").then(function (r) {
-        if (!r.ok) return showError(r);
-        status(T.published);
-        document.getElementById("rd-version").textContent = "v" + r.data.version + " · " + r.data.status;
-      });
-    }).catch(function () {});
-  });
-  function enable(confirm) {
-    return api("POST", "/api/v1/rules/" + keyInput.value.trim() + "/enable", { confirm: confirm }).then(function (r) {
-      if (r.ok) { status(T.enabled); return; }
-      if (r.data.error && r.data.error.code === "rule.confirm_required" && window.confirm(T.confirm_all)) return enable(true);
-      showError(r);
+  if (f.options && f.options.length && node.op !== "one_of") {
+    input = el("select", { "aria-label": T.value });
+    input.appendChild(el("option", { value: "", text: "—" }));
+    let listed = f.options.slice();
+    if (node.value && listed.indexOf(node.value) < 0) listed.push(node.value);  // e.g. typed in the JSON tab
+    listed.forEach(function (o) {
+      let opt = el("option", { value: o, text: (f.option_labels && f.option_labels[o]) || o });
+      if (o === node.value) opt.selected = true;
+      input.appendChild(opt);
     });
+  } else {
+    let type = node.op === "one_of" || node.op === "contains" ? "text" : (f.type === "number" ? "number" : (f.type === "date" ? "date" : "text"));
+    input = el("input", { type: type, "aria-label": T.value });
+    input.value = node.value || "";
   }
-  document.getElementById("rd-enable").addEventListener("click", function () { enable(false); });
-  document.getElementById("rd-disable").addEventListener("click", function () {
-    api("POST", "/api/v1/rules/" + keyInput.value.trim() + "/disable").then(function (r) {
-      if (!r.ok) return showError(r);
-      status(T.disabled);
-    });
-  });
+  input.addEventListener("input", function () { node.value = input.value; changed(false); });
+  input.addEventListener("change", function () { node.value = input.value; changed(false); });
+  return input;
+}
 
-  syncTrigger();
-  R.trigger.init(definition.trigger);
-  R.scope.init(definition.scope);
-  R.actions.init(definition.actions);
-  document.getElementById("rd-preview-number").value = R.CHOICES.first_order;
-  changed(true);
-  window.gendanRuleDesigner = { toLogic: function () { return toLogic(root); }, collect: collect };
-})();
+function renderNode(node, parent) {
+  if (node.kind === "group") return renderGroup(node, parent);
+  let row = el("div", { "class": "rd-row", draggable: "true", role: "group", "aria-label": T.condition });
+  row.addEventListener("dragstart", function (e) { dragged = { node: node, from: parent }; e.dataTransfer.setData("text/plain", "cond"); });
+  row.appendChild(el("span", { "class": "rd-handle", title: T.drag, text: "\u283f" }));  // grab here: selects swallow drags
+  if (node.kind === "raw") {
+    row.appendChild(el("span", { "class": "rd-raw", text: T.raw + ": " + JSON.stringify(node.logic) }));
+  } else {
+    row.appendChild(fieldSelect(node));
+    if (FIELD[node.field]) row.appendChild(el("span", { "class": "rd-type", text: T["type_" + FIELD[node.field].type] || "" }));
+    row.appendChild(opSelect(node));
+    let input = valueInput(node);
+    if (input) row.appendChild(input);
+    let unit = (FIELD[node.field] || {}).unit;
+    if (unit && input) row.appendChild(el("span", { "class": "rd-unit", text: T[unit] || unit }));
+  }
+  row.appendChild(el("button", { type: "button", "class": "rd-remove", text: T.remove,
+    onclick: function () { parent.items.splice(parent.items.indexOf(node), 1); changed(true); } }));
+  return row;
+}
+
+function renderGroup(group, parent) {
+  let box = el("div", { "class": "rd-group", role: "group", "aria-label": group.op === "and" ? T.all : T.any });
+  let op = el("select", { "aria-label": T.match });
+  [["and", T.all], ["or", T.any]].forEach(function (o) {
+    let opt = el("option", { value: o[0], text: o[1] }); if (o[0] === group.op) opt.selected = true; op.appendChild(opt);
+  });
+  op.addEventListener("change", function () { group.op = op.value; changed(true); });
+  box.appendChild(op);
+  group.items.forEach(function (item) { box.appendChild(renderNode(item, group)); });
+  box.appendChild(el("button", { type: "button", text: T.add_condition, onclick: function () {
+    group.items.push({ kind: "cond", field: "", op: "eq", value: "" }); changed(true); } }));
+  box.appendChild(el("button", { type: "button", text: T.add_group, onclick: function () {
+    group.items.push({ kind: "group", op: group.op === "and" ? "or" : "and", items: [] }); changed(true); } }));
+  if (parent) {
+    box.appendChild(el("button", { type: "button", text: T.remove, onclick: function () {
+      parent.items.splice(parent.items.indexOf(group), 1); changed(true); } }));
+  }
+  box.addEventListener("dragover", function (e) { e.preventDefault(); });
+  box.addEventListener("drop", function (e) {
+    e.preventDefault(); e.stopPropagation();
+    if (!dragged || dragged.from === group || dragged.node === group) return;
+    dragged.from.items.splice(dragged.from.items.indexOf(dragged.node), 1);
+    group.items.push(dragged.node);
+    dragged = null;
+    changed(true);
+  });
+  return box;
+}
+
+let builder = document.getElementById("rd-builder");
+let jsonBox = document.getElementById("rd-json");
+
+function changed(rerender) {
+  jsonBox.value = JSON.stringify(toLogic(root), null, 2);
+  if (rerender) { builder.innerHTML = ""; builder.appendChild(renderGroup(root, null)); }
+}
+
+function showTab(which) {
+  let visual = which === "visual";
+  document.getElementById("rd-tab-visual").setAttribute("aria-selected", String(visual));
+  document.getElementById("rd-tab-json").setAttribute("aria-selected", String(!visual));
+  builder.hidden = !visual;
+  document.getElementById("rd-json-panel").hidden = visual;
+}
+
+function applyJson() {
+  try {
+    let parsed = JSON.parse(jsonBox.value);
+    root = fromLogic(parsed);
+    if (root.kind !== "group") root = { kind: "group", op: "and", items: [root] };
+    changed(true);
+    status("");
+    return true;
+  } catch (e) { status(T.json_invalid); return false; }
+}
+document.getElementById("rd-tab-visual").addEventListener("click", function () { if (applyJson()) showTab("visual"); });
+document.getElementById("rd-tab-json").addEventListener("click", function () { changed(false); showTab("json"); });
+document.getElementById("rd-json-apply").addEventListener("click", applyJson);
+
+// --- basics
+
+let keyInput = document.getElementById("rd-key");
+let trigger = document.getElementById("rd-trigger");
+let firing = document.getElementById("rd-firing");
+keyInput.value = definition.key || "";
+document.getElementById("rd-name-zh").value = (definition.name || {}).zh || "";
+document.getElementById("rd-name-en").value = (definition.name || {}).en || "";
+trigger.value = (definition.trigger || {}).kind || "time";
+((definition.trigger || {}).events || []).forEach(function (ev) {
+  let box = document.querySelector('input[name="rd-event"][value="' + ev + '"]'); if (box) box.checked = true;
+});
+firing.value = (definition.firing || {}).mode || "once_per_episode";
+document.getElementById("rd-every-hours").value = (definition.firing || {}).every_hours || "";
+document.getElementById("rd-quiet").checked = !!(definition.firing || {}).quiet_hours;
+function syncTrigger() { document.getElementById("rd-events").hidden = trigger.value !== "event"; }
+trigger.addEventListener("change", syncTrigger);
+
+function collect() {
+  let trig = trigger.value === "time"
+    ? { kind: "time", every_minutes: (definition.trigger || {}).every_minutes || 1 }
+    : Object.assign({ kind: "event", events: Array.prototype.map.call(document.querySelectorAll('input[name="rd-event"]:checked'),
+                                                          function (b) { return b.value; }) }, triggerDetails.details());
+  let fire = { mode: firing.value, quiet_hours: document.getElementById("rd-quiet").checked };
+  let hours = Number(document.getElementById("rd-every-hours").value);
+  if (firing.value === "every_n_hours" && hours) fire.every_hours = hours;
+  let out = {};
+  Object.keys(definition).forEach(function (k) { out[k] = definition[k]; });
+  out.key = keyInput.value.trim();
+  out.name = { zh: document.getElementById("rd-name-zh").value, en: document.getElementById("rd-name-en").value };
+  out.trigger = trig;
+  out.condition = toLogic(root);
+  out.actions = actionsEditor.list();
+  out.scope = scopeEditor.get();
+  out.firing = fire;
+  delete out.version; delete out.status; delete out.enabled;
+  return out;
+}
+
+// --- talking to the API
+
+function status(text) { document.getElementById("rd-status").textContent = text; }
+function issues(list) {
+  let ul = document.getElementById("rd-issues");
+  ul.innerHTML = "";
+  actionsEditor.clearPreviews();
+  (list || []).forEach(function (i) {
+    ul.appendChild(el("li", { text: i.path + ": " + (i.message || i.code) }));
+    let m = /^actions\.(\d+)/.exec(i.path || "");
+    if (m) actionsEditor.showProblem(Number(m[1]), i.message || i.code);  // also under the action it concerns
+  });
+}
+
+/* A refused call: the server's message in the toast and the status line, its problems listed
+ * (and under the action they concern). Anything else (a bug, the network) is only toasted. */
+function refused(err) {
+  showError(err);
+  if (!(err instanceof ApiError)) return;
+  status(err.message);
+  const fields = err.fields;
+  issues(Object.keys(fields).map(function (path) { return { path: path, code: fields[path].code, message: fields[path].message }; }));
+}
+
+function scanNote(warnings) {
+  let eventOnly = (warnings || []).some(function (w) { return w.code === "rule.event_only"; });
+  document.getElementById("rd-scan-note").textContent = eventOnly ? T.event_only : T.scan_ok;
+}
+
+document.getElementById("rd-check").addEventListener("click", function () {
+  api("POST", "/api/v1/rules/validate", collect()).then(function (found) {
+    issues(found);
+    status(found.length ? "" : T.no_problems);
+  }).catch(refused);
+});
+
+document.getElementById("rd-preview-run").addEventListener("click", function () {
+  let body = { definition: collect(), order: document.getElementById("rd-preview-number").value.trim() };
+  actionsEditor.clearPreviews();
+  api("POST", "/api/v1/rules/preview", body).then(function (preview) {
+    status("");
+    issues([]);
+    actionsEditor.showPreview(preview);
+  }).catch(refused);
+});
+
+document.getElementById("rd-dry-run").addEventListener("click", function () {
+  api("POST", "/api/v1/rules/dry-run", collect()).then(function (dry) {
+    scanNote(dry.warnings);
+    let box = document.getElementById("rd-dry");
+    box.innerHTML = "";
+    box.appendChild(el("p", { role: "status", text: T.matches.replace("%(n)s", dry.count) }));
+    let table = el("table", { "class": "table", "aria-label": T.matches.replace("%(n)s", dry.count) });
+    table.appendChild(el("thead", {}, [el("tr", {}, [el("th", { text: T.order }), el("th", { text: T.stage }), el("th", { text: T.would })])]));
+    let body = el("tbody");
+    dry.orders.forEach(function (o) {
+      let what = o.actions.map(function (a) { return a.type + (a.title ? ": " + a.title : ""); }).join("; ");
+      body.appendChild(el("tr", {}, [el("td", { text: o.number }), el("td", { text: o.stage }), el("td", { text: what })]));
+    });
+    table.appendChild(body);
+    box.appendChild(table);
+  }).catch(refused);
+});
+
+function save() {
+  return api("POST", "/api/v1/rules", collect()).then(function (rule) {
+    keyInput.readOnly = true;
+    issues(rule.issues);
+    status(T.saved);
+    return rule;
+  });
+}
+const ruleUrl = (rest) => "/api/v1/rules/" + encodeURIComponent(keyInput.value.trim()) + rest;
+document.getElementById("rd-save").addEventListener("click", function () { save().catch(refused); });
+document.getElementById("rd-publish").addEventListener("click", function () {
+  save().then(function () {
+    return api("POST", ruleUrl("/publish"));
+  }).then(function (rule) {
+    status(T.published);
+    document.getElementById("rd-version").textContent = "v" + rule.version + " · " + rule.status;
+  }).catch(refused);
+});
+function enable(confirm) {
+  return api("POST", ruleUrl("/enable"), { confirm: confirm }).then(function () {
+    status(T.enabled);
+  }).catch(function (err) {
+    if (err instanceof ApiError && err.code === "rule.confirm_required" && window.confirm(T.confirm_all)) return enable(true);
+    refused(err);
+  });
+}
+document.getElementById("rd-enable").addEventListener("click", function () { enable(false); });
+document.getElementById("rd-disable").addEventListener("click", function () {
+  api("POST", ruleUrl("/disable")).then(function () { status(T.disabled); }).catch(refused);
+});
+
+syncTrigger();
+triggerDetails.init(definition.trigger);
+scopeEditor.init(definition.scope);
+actionsEditor.init(definition.actions);
+document.getElementById("rd-preview-number").value = R.CHOICES.first_order;
+changed(true);
+window.gendanRuleDesigner = { toLogic: function () { return toLogic(root); }, collect: collect };
