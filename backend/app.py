@@ -11,13 +11,13 @@ from starlette.middleware.sessions import SessionMiddleware
 from backend.db import make_engine
 from backend.errors import UnhandledErrorMiddleware, install_error_handlers
 from backend.middleware import BodySizeLimitMiddleware, LocaleMiddleware
-from backend.settings import Settings, get_settings
+from backend.settings import Settings, ensure_secret_key, get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(settings: Settings | None = None, *, engine=None, start_worker: bool | None = None) -> FastAPI:
-    settings = settings or get_settings()
+    settings, _generated = ensure_secret_key(settings or get_settings())  # never the public default
     engine = engine or make_engine(settings.database_url)
     app = FastAPI(title="Gendan", version="0.1.0", docs_url="/docs", openapi_url="/api/openapi.json")
     app.state.settings = settings

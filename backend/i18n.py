@@ -117,7 +117,7 @@ ERROR_MESSAGES: dict[str, str] = {
     "auth.invalid_token": "The token is invalid or has expired.",
     "auth.forbidden": "You do not have permission to do this.",
     "auth.csrf_failed": "The form has expired. Reload the page and try again.",
-    "auth.rate_limited": "Too many sign-in attempts. Try again in a minute.",
+    "auth.rate_limited": "Too many sign-in attempts. Try again in %(minutes)s min.",
     "validation.failed": "%(count)s field(s) are not valid.",
     "request.too_large": "The request is too large (at most %(limit)s bytes).",
     "order.not_found": "Order %(id)s was not found.",

@@ -13,6 +13,7 @@ from backend.auth.actor import Actor
 from backend.auth.passwords import hash_password
 from backend.clock import utcnow
 from backend.errors import GendanError
+from backend.i18n import register_error_messages
 from backend.people.models import Department, User, UserRole
 from backend.people.schemas import (
     DepartmentCreate,
@@ -25,6 +26,10 @@ from backend.people.schemas import (
 
 USER_AUDITED = ("username", "display_name", "email", "phone", "department_id", "locale", "is_active", "password_hash")
 DEPARTMENT_AUDITED = ("name", "parent_id", "head_id")
+
+register_error_messages({
+    "user.last_admin": "%(name)s is the last active administrator: give another user the administrator role first.",
+})
 
 
 def _user_snapshot(session: Session, user: User) -> dict:
@@ -124,6 +129,8 @@ def update_user(session: Session, *, actor: Actor, user_id: int, payload: UserUp
     before = _user_snapshot(session, user)
     roles = changes.pop("roles", None)
     password = changes.pop("password", None)
+    _keep_an_admin(session, user, before, is_active=changes.get("is_active", user.is_active),
+                   roles=before["roles"] if roles is None else roles)
     for key, value in changes.items():
         setattr(user, key, value)
     if password:
@@ -132,10 +139,26 @@ def update_user(session: Session, *, actor: Actor, user_id: int, payload: UserUp
         session.exec(delete(UserRole).where(UserRole.user_id == user_id))
         for role in dict.fromkeys(roles):
             session.add(UserRole(user_id=user_id, role=role))
+    if password or user.is_active != before["is_active"] or (roles is not None and set(roles) != set(before["roles"])):
+        # whatever the user could do with the old password or roles stops now, in every browser and script
+        user.token_generation = (user.token_generation or 0) + 1
     session.flush()
     audit.record(session, actor, "user", user.id, "update", before, _user_snapshot(session, user), now or utcnow())
     session.commit()
     return _user_read(session, user)
+
+
+def _keep_an_admin(session: Session, user: User, before: dict, *, is_active: bool, roles: list[str]) -> None:
+    """Refuse to deactivate the last active admin or take their role away: nobody could undo it."""
+    if not (before["is_active"] and "admin" in before["roles"]) or (is_active and "admin" in roles):
+        return
+    # the other admins' rows are locked, so two admins demoting each other at once cannot both pass
+    others = session.exec(
+        select(User.id).join(UserRole, UserRole.user_id == User.id)
+        .where(UserRole.role == "admin", User.is_active.is_(True), User.id != user.id).with_for_update(of=User)
+    ).scalars().all()
+    if not others:
+        raise GendanError("user.last_admin", {"name": user.display_name}, status=422)
 
 
 def set_own_locale(session: Session, *, actor: Actor, locale: str) -> None:
