@@ -10,7 +10,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from backend.db import make_engine
 from backend.errors import UnhandledErrorMiddleware, install_error_handlers
-from backend.middleware import BodySizeLimitMiddleware, LocaleMiddleware
+from backend.middleware import BodySizeLimitMiddleware, LocaleMiddleware, SecurityHeadersMiddleware
 from backend.settings import Settings, ensure_secret_key, get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +33,7 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
     app.add_middleware(LocaleMiddleware)
     app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="gendan_session",
                        max_age=settings.session_max_age_seconds, same_site="lax", https_only=settings.secure_cookies)
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: error pages and 413s get the headers too
 
     _include_routers(app)
     app.mount("/static", StaticFiles(directory=ROOT / "frontend" / "static", check_dir=False), name="static")
@@ -92,11 +93,13 @@ def _optional_routers() -> list:
 
 def _install_hooks(app: FastAPI) -> None:
     """Order hooks (form validation, flow start, event rules) are wired here, once per process."""
+    from backend.forms import files as forms_files
     from backend.forms import messages as form_messages
     from backend.forms import service as forms_service
 
     form_messages.register()
     forms_service.install()
+    forms_files.install(app.state.settings.upload_dir)  # deletes uploads never attached to an order
     from backend.flows import messages as flow_messages
     from backend.flows import service_instance as flows_instances
 
