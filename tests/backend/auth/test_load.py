@@ -154,3 +154,67 @@ class TestConcurrentWriters:
             used = check.exec(select(ApiKey.last_used_at).where(
                 ApiKey.key_hash.in_([auth_service.hash_api_key(c) for c in keys]))).all()
             assert len(used) == len(keys) and None not in used
+
+
+class TestWritersDuringAnImport:
+    """An import running in a worker thread while 16 admins' clients create customers, API keys and
+    inbound sources: every request answers, and the import finishes every row."""
+
+    THREADS = 16
+    ROWS = 400
+
+    def test_requests_and_the_import_both_get_through(self, live_url, engine):
+        import threading
+
+        from backend.ingest import service as ingest
+        from backend.ingest.models import ImportJob
+
+        tag = uuid.uuid4().hex[:8]
+        with Session(engine) as seed:
+            admin = make_user(seed, username=f"imp-admin-{tag}", roles=["admin"])
+            customer = make_customer(seed, name=f"Import {tag}")
+            seed.commit()
+            admin_name, customer_name = admin.username, customer.name
+        auth = {"Authorization": f"Bearer {_token(live_url, admin_name)}"}
+        rows = "".join(f"IMP-{tag}-{i};{customer_name};{i},00\n" for i in range(self.ROWS))
+        up = httpx.post(f"{live_url}/api/v1/imports", headers=auth, timeout=120,
+                        files={"file": ("load.csv", f"Order ID;Customer;Total\n{rows}".encode(), "text/csv")})
+        assert up.status_code == 201, up.text
+        job_id = up.json()["job"]["id"]
+        started = httpx.post(f"{live_url}/api/v1/imports/{job_id}/start", headers=auth, timeout=120,
+                             json={"columns": up.json()["suggested"], "source": f"load{tag}"})
+        assert started.status_code == 200, started.text
+        importing_done = threading.Event()
+
+        def importer() -> None:
+            while not importing_done.is_set():
+                ingest.process_imports(engine, utcnow(), batch_size=20, max_batches=1)
+                with Session(engine) as check:
+                    if check.get(ImportJob, job_id).state in ("done", "failed"):
+                        importing_done.set()
+
+        def writer(i: int) -> list[tuple[str, int]]:
+            done = []
+            with httpx.Client(base_url=live_url, headers=auth, timeout=120) as http:
+                for r in range(3):
+                    done.append(("customer", http.post("/api/v1/customers", json={
+                        "name": f"During {tag} {i}-{r}", "email": f"d{i}{r}@example.com"}).status_code))
+                    done.append(("api-key", http.post("/api/v1/api-keys", json={
+                        "name": f"during {i}-{r}", "scope": "read"}).status_code))
+                    done.append(("source", http.post("/api/v1/inbound-sources", json={
+                        "key": f"s{tag}{i}x{r}", "name": f"Source {i}-{r}"}).status_code))
+            return done
+
+        thread = threading.Thread(target=importer)
+        thread.start()
+        try:
+            with ThreadPoolExecutor(max_workers=self.THREADS) as pool:
+                results = [call for calls in pool.map(writer, range(self.THREADS)) for call in calls]
+            thread.join(600)
+        finally:
+            importing_done.set()
+        failed = Counter(f"{kind} {status}" for kind, status in results if status >= 300)
+        assert failed == Counter(), failed
+        with Session(engine) as check:
+            job = check.get(ImportJob, job_id)
+            assert (job.state, job.created_count, job.failed_count) == ("done", self.ROWS, 0)
