@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from backend.audit import service as audit
+from backend.auth import service as auth_service
 from backend.auth.actor import Actor
 from backend.auth.passwords import hash_password
 from backend.clock import utcnow
@@ -141,7 +142,7 @@ def update_user(session: Session, *, actor: Actor, user_id: int, payload: UserUp
             session.add(UserRole(user_id=user_id, role=role))
     if password or user.is_active != before["is_active"] or (roles is not None and set(roles) != set(before["roles"])):
         # whatever the user could do with the old password or roles stops now, in every browser and script
-        user.token_generation = (user.token_generation or 0) + 1
+        auth_service.revoke_credentials(session, user)
     session.flush()
     audit.record(session, actor, "user", user.id, "update", before, _user_snapshot(session, user), now or utcnow())
     session.commit()
