@@ -10,14 +10,14 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from backend.db import make_engine
 from backend.errors import UnhandledErrorMiddleware, install_error_handlers
-from backend.middleware import BodySizeLimitMiddleware, LocaleMiddleware
-from backend.settings import Settings, get_settings
+from backend.middleware import BodySizeLimitMiddleware, LocaleMiddleware, SecurityHeadersMiddleware
+from backend.settings import Settings, ensure_secret_key, get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(settings: Settings | None = None, *, engine=None, start_worker: bool | None = None) -> FastAPI:
-    settings = settings or get_settings()
+    settings, _generated = ensure_secret_key(settings or get_settings())  # never the public default
     engine = engine or make_engine(settings.database_url)
     app = FastAPI(title="Gendan", version="0.1.0", docs_url="/docs", openapi_url="/api/openapi.json")
     app.state.settings = settings
@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
     app.add_middleware(LocaleMiddleware)
     app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="gendan_session",
                        max_age=settings.session_max_age_seconds, same_site="lax", https_only=settings.secure_cookies)
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: error pages and 413s get the headers too
 
     _include_routers(app)
     app.mount("/static", StaticFiles(directory=ROOT / "frontend" / "static", check_dir=False), name="static")
@@ -78,9 +79,11 @@ def _include_routers(app: FastAPI) -> None:
 
 def _install_hooks(app: FastAPI) -> None:
     """Order hooks (form validation, flow start, event rules) are wired here, once per process."""
+    from backend.forms import files as forms_files
     from backend.forms import service as forms_service
 
     forms_service.install()
+    forms_files.install(app.state.settings.upload_dir)  # deletes uploads never attached to an order
     from backend.flows import service_instance as flows_instances
 
     flows_instances.install()

@@ -47,6 +47,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "customer.code_taken": 409,
     "user.username_taken": 409,
     "user.cannot_deactivate_self": 422,
+    "user.last_admin": 422,
     # designs: a definition that does not validate is 422; refused lifecycle steps are 409
     "form.": 422,
     "form.not_found": 404,

@@ -1,7 +1,7 @@
 """Imports every domain's tables so `SQLModel.metadata` is complete (alembic, tests)."""
 
 from backend.audit.models import AuditEvent  # noqa: F401
-from backend.auth.models import ApiKey, LoginAttempt  # noqa: F401
+from backend.auth.models import ApiKey, AuthSession, LoginThrottle  # noqa: F401
 from backend.customers.models import Customer  # noqa: F401
 from backend.flows.models import FlowDefinitionRow, FlowInstance, FlowTimer  # noqa: F401
 from backend.forms.models import FormDefinitionRow  # noqa: F401

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
+# the default of earlier versions, published in the source: anyone could sign cookies and tokens with it
+PUBLIC_SECRET_KEYS = frozenset({"dev-secret-change-me"})
+SECRET_KEY_FILE = "secret_key"
 
 
 class Settings(BaseSettings):
@@ -17,7 +22,9 @@ class Settings(BaseSettings):
         default=f"sqlite:///{ROOT / 'var' / 'gendan.db'}",
         validation_alias="DATABASE_URL",
     )
-    secret_key: str = "dev-secret-change-me"
+    # None: read var/secret_key, generated on the first start (see `ensure_secret_key`)
+    secret_key: str | None = None
+    data_dir: Path = ROOT / "var"
     base_url: str = "http://127.0.0.1:8000"
     default_locale: str = "zh_CN"
     run_worker: bool = True
@@ -32,5 +39,47 @@ class Settings(BaseSettings):
     secure_cookies: bool = False
 
 
+class SecretKeyError(Exception):
+    """The server must not start: `code` and `params` say why (translated by the CLI)."""
+
+    def __init__(self, code: str, params: dict[str, str]):
+        super().__init__(code)
+        self.code, self.params = code, params
+
+
 def get_settings() -> Settings:
     return Settings()
+
+
+def ensure_secret_key(settings: Settings) -> tuple[Settings, Path | None]:
+    """Settings with a private secret key, and the file's path when it was generated just now.
+
+    GENDAN_SECRET_KEY wins (set it to the same value on every server of one installation). Without
+    it the key lives in `<data_dir>/secret_key`, written once (owner-only) on the first start and
+    read on every later one, as other self-hosted apps do, so `make run` needs no configuration and
+    a restart keeps everyone signed in. The public default of earlier versions is refused.
+    """
+    if settings.secret_key is not None:
+        if settings.secret_key.strip() in PUBLIC_SECRET_KEYS or not settings.secret_key.strip():
+            raise SecretKeyError("settings.secret_key_public", {"variable": "GENDAN_SECRET_KEY"})
+        return settings, None
+    path = settings.data_dir / SECRET_KEY_FILE
+    generated = None
+    try:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass  # another process of this installation wrote it first: use theirs
+            else:
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(secrets.token_urlsafe(48) + "\n")
+                generated = path
+        key = path.read_text().strip()
+    except OSError as exc:
+        raise SecretKeyError("settings.secret_key_unavailable", {"path": str(path), "detail": exc.strerror or str(exc)}) \
+            from exc
+    if len(key) < 32 or key in PUBLIC_SECRET_KEYS:
+        raise SecretKeyError("settings.secret_key_public", {"variable": str(path)})
+    return settings.model_copy(update={"secret_key": key}), generated

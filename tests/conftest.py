@@ -139,7 +139,7 @@ def login(client: TestClient, username: str, password: str = "password123") -> T
     resp = client.post("/login", data={"username": username, "password": password, "csrf_token": token,
                                        "next": "/orders"}, follow_redirects=False)
     assert resp.status_code == 303, resp.text
-    client.headers["X-CSRF-Token"] = token
+    client.headers["X-CSRF-Token"] = _csrf_from(client.get("/login").text)  # a new token at sign-in
     return client
 
 

@@ -17,10 +17,12 @@ from backend.db import new_session
 from backend.errors import GendanError
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    with new_session(request.app.state.engine) as session:
+    # a reading request never queues for SQLite's write lock; a writing one takes it at BEGIN
+    with new_session(request.app.state.engine, writes=request.method not in SAFE_METHODS) as session:
         yield session
 
 
@@ -52,8 +54,9 @@ async def optional_actor(request: Request, session: DbSession) -> Actor | None:
     settings = request.app.state.settings
     auth = request.headers.get("Authorization", "")
     if auth.lower().startswith("bearer "):
-        user_id = auth_service.read_token(settings.secret_key, auth[7:].strip())
-        actor = await run_in_threadpool(auth_service.load_actor, session, user_id, via="token")
+        user_id, generation = auth_service.read_token(settings.secret_key, auth[7:].strip())
+        actor = await run_in_threadpool(auth_service.load_actor, session, user_id, via="token",
+                                        generation=generation)
         if actor is None:
             raise GendanError("auth.invalid_token")
         return actor
@@ -69,8 +72,9 @@ async def optional_actor(request: Request, session: DbSession) -> Actor | None:
         return None
     # in the threadpool: on SQLite a transaction waits for the write lock (BEGIN IMMEDIATE), and
     # waiting on the event loop would stall the request that holds the lock (a deadlock)
-    actor = await run_in_threadpool(auth_service.load_actor, session, int(user_id))
-    if actor is None:
+    actor = await run_in_threadpool(auth_service.actor_for_session, session,
+                                    session_id=request.session.get("sid"), user_id=int(user_id))
+    if actor is None:  # signed out elsewhere, or the password/roles changed since: sign in again
         request.session.clear()
         return None
     if request.method in UNSAFE_METHODS:

@@ -60,7 +60,7 @@ def token(session: DbSession, request: Request, body: TokenRequest) -> TokenResp
     actor = service.authenticate(session, username=body.username, password=body.password,
                                  client=request.client.host if request.client else "?", now=utcnow(),
                                  max_attempts=settings.login_attempts_per_minute)
-    return TokenResponse(access_token=service.issue_token(settings.secret_key, actor.user_id))
+    return TokenResponse(access_token=service.issue_token(session, settings.secret_key, actor.user_id))
 
 
 @router.get("/api-keys", response_model=list[ApiKeyRead], responses=ERRORS)

@@ -7,23 +7,28 @@ import secrets
 from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import delete, func, select
+from sqlalchemy import select
 from sqlmodel import Session
 
 from backend.audit import service as audit
+from backend.auth import throttle
 from backend.auth.actor import Actor
-from backend.auth.models import ApiKey, LoginAttempt
+from backend.auth.models import ApiKey, AuthSession
 from backend.auth.passwords import verify_password
 from backend.errors import GendanError
 from backend.people.models import User, UserRole
 
 TOKEN_MAX_AGE_SECONDS = 12 * 3600
-LOGIN_WINDOW = timedelta(minutes=1)
 
 
-def load_actor(session: Session, user_id: int, *, via: str = "session", scope: str = "write") -> Actor | None:
+def load_actor(session: Session, user_id: int, *, via: str = "session", scope: str = "write",
+               generation: int | None = None) -> Actor | None:
+    """The acting user, or None when unknown, inactive, or (given `generation`) the credential was
+    issued before the user's password, roles or active flag last changed."""
     user = session.get(User, user_id)
     if user is None or not user.is_active:
+        return None
+    if generation is not None and generation != user.token_generation:
         return None
     roles = session.exec(select(UserRole.role).where(UserRole.user_id == user_id)).scalars().all()
     return Actor(
@@ -40,39 +45,77 @@ def load_actor(session: Session, user_id: int, *, via: str = "session", scope: s
 
 def authenticate(session: Session, *, username: str, password: str, client: str, now: datetime,
                  max_attempts: int) -> Actor:
-    """Check a password, counting failures per user name and per client address (rate limit)."""
-    keys = [f"user:{username.lower()}", f"client:{client}"]
-    since = now - LOGIN_WINDOW
-    # each failure is counted once under the user name and once under the client address;
-    # either reaching the limit locks (one user from many places, or one place guessing many users)
-    recent = session.exec(
-        select(func.count()).select_from(LoginAttempt).where(LoginAttempt.key.in_(keys), LoginAttempt.at >= since)
-        .group_by(LoginAttempt.key)
-    ).scalars().all()
-    if max(recent, default=0) >= max_attempts:
-        raise GendanError("auth.rate_limited")
+    """Check a password under the sign-in rate limit (see `throttle`): at most `max_attempts` guesses
+    per account and address are ever checked, however many arrive at once."""
+    keys = throttle.limits(username, client, max_attempts)
+    if throttle.is_known_source(session, keys[0].key, now):
+        keys = [k for k in keys if not k.key.startswith("user:")]
+    if not throttle.reserve(session, keys, now):
+        session.rollback()
+        seconds = throttle.retry_after(session, keys, now)
+        session.rollback()
+        raise GendanError("auth.rate_limited", {"minutes": -(-seconds // 60)})
     user = session.exec(select(User).where(User.username == username)).scalars().first()
+    # counted before the password is checked, and no lock held during the (deliberately slow) check
+    session.commit()
     if user is None or not user.is_active or not verify_password(user.password_hash, password):
-        for key in keys:
-            session.add(LoginAttempt(key=key, at=now))
-        session.exec(delete(LoginAttempt).where(LoginAttempt.at < now - timedelta(hours=1)))
+        throttle.record_failure(session, keys, now)
+        throttle.forget_stale(session, now)
         session.commit()
         raise GendanError("auth.invalid_credentials")
+    throttle.record_success(session, keys, now)
+    session.commit()
     actor = load_actor(session, user.id)
     assert actor is not None
     return actor
 
 
-def issue_token(secret: str, user_id: int) -> str:
-    return URLSafeTimedSerializer(secret, salt="gendan-token").dumps({"uid": user_id})
+def start_session(session: Session, *, actor: Actor, now: datetime) -> str:
+    """Record a browser sign-in; the returned id goes into the (signed) cookie."""
+    user = session.get(User, actor.user_id)
+    assert user is not None
+    sid = secrets.token_urlsafe(32)
+    session.add(AuthSession(id=sid, user_id=user.id, token_generation=user.token_generation, created_at=now))
+    session.commit()
+    return sid
 
 
-def read_token(secret: str, token: str) -> int:
+def end_session(session: Session, *, session_id: str, now: datetime) -> None:
+    """Sign out: the cookie's session is revoked, so a copy of the cookie no longer signs anyone in."""
+    row = session.get(AuthSession, session_id)
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = now
+        session.commit()
+
+
+def actor_for_session(session: Session, *, session_id: str | None, user_id: int) -> Actor | None:
+    """The actor of a browser session, or None when it was revoked (sign-out) or outdated."""
+    row = session.get(AuthSession, session_id) if session_id else None
+    if row is None or row.revoked_at is not None or row.user_id != user_id:
+        return None
+    return load_actor(session, user_id, generation=row.token_generation)
+
+
+def revoke_credentials(session: Session, user: User) -> None:
+    """Every session and bearer token of `user` stops working (flush only; the caller commits)."""
+    user.token_generation = (user.token_generation or 0) + 1
+    session.flush()
+
+
+def issue_token(session: Session, secret: str, user_id: int) -> str:
+    """A bearer token for `user_id`, valid 12 h or until the user's credentials are revoked."""
+    user = session.get(User, user_id)
+    assert user is not None
+    return URLSafeTimedSerializer(secret, salt="gendan-token").dumps({"uid": user_id, "gen": user.token_generation})
+
+
+def read_token(secret: str, token: str) -> tuple[int, int]:
+    """(user id, token generation) of a valid bearer token."""
     try:
         data = URLSafeTimedSerializer(secret, salt="gendan-token").loads(token, max_age=TOKEN_MAX_AGE_SECONDS)
-    except (SignatureExpired, BadSignature) as exc:
+        return int(data["uid"]), int(data["gen"])
+    except (SignatureExpired, BadSignature, KeyError, TypeError, ValueError) as exc:
         raise GendanError("auth.invalid_token") from exc
-    return int(data["uid"])
 
 
 def hash_api_key(key: str) -> str:
@@ -132,6 +175,10 @@ def actor_for_api_key(session: Session, clear: str, *, now: datetime) -> Actor:
     if actor is None:
         raise GendanError("auth.invalid_token")
     if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
-        key.last_used_at = now  # throttled so a busy integration does not write on every call
+        # throttled so a busy integration does not write on every call. The reads above end first, so
+        # the UPDATE opens its own transaction: on SQLite a read transaction that starts writing
+        # cannot wait for the write lock (it fails "database is locked"), a fresh one can
+        session.commit()
+        key.last_used_at = now
         session.commit()
     return actor

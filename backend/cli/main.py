@@ -15,18 +15,31 @@ from typing import Annotated, Any
 import typer
 
 from backend.i18n import normalize, reset_locale, set_locale, translate_error
-from backend.settings import get_settings
+from backend.settings import SecretKeyError, Settings, ensure_secret_key, get_settings
 
 app = typer.Typer(help="Gendan (跟单): self-hosted, no-code order tracking.", no_args_is_help=True)
 user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 
 
+def say(code: str, params: dict[str, Any]) -> None:
+    """Print a notice in the terminal's language."""
+    token = set_locale(_terminal_locale())
+    try:
+        typer.echo(translate_error(code, params))
+    finally:
+        reset_locale(token)
+
+
+def _terminal_locale() -> str:
+    return normalize(os.environ.get("LC_ALL") or os.environ.get("LANG")) or "en"
+
+
 def fail(code: str, params: dict[str, Any] | None = None, *, exit_code: int = 1,
          fields: dict[str, tuple[str, dict[str, Any]]] | None = None) -> typer.Exit:
     """Print a coded, translated error and return the Exit to raise."""
     params = params or {}
-    token = set_locale(normalize(os.environ.get("LC_ALL") or os.environ.get("LANG")) or "en")
+    token = set_locale(_terminal_locale())
     try:
         typer.echo(f"error: {code} {json.dumps(params, ensure_ascii=False, default=str)}", err=True)
         typer.echo(f"  {translate_error(code, params)}", err=True)
@@ -66,7 +79,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
     if prepare:  # one interpreter instead of three keeps a second `make run` to a few seconds
         migrate()
         demo(orders=3000, force=False)
-    settings = get_settings()
+    settings = _secured(get_settings())
     engine = _migrated_engine(settings.database_url)
     typer.echo(f"Gendan on http://{host}:{port}  (database: {_safe_url(settings.database_url)})")
     uvicorn.run(create_app(settings, engine=engine, start_worker=worker), host=host, port=port, log_level="info")
@@ -78,7 +91,7 @@ def worker_cmd(once: Annotated[bool, typer.Option(help="Run every job once and e
     from backend.app import create_app
     from backend.worker.runner import JOBS, run_due, run_forever
 
-    settings = get_settings()
+    settings = _secured(get_settings())
     engine = _migrated_engine(settings.database_url)
     application = create_app(settings, engine=engine, start_worker=False)  # registers every domain's jobs
     if once:
@@ -151,6 +164,17 @@ def user_create(username: str, display_name: Annotated[str, typer.Option("--name
             raise fail(exc.code, exc.params, fields=exc.fields) from exc
     engine.dispose()
     typer.echo(f"created user {user.username} (id {user.id}) with roles {', '.join(user.roles) or '-'}")
+
+
+def _secured(settings: Settings) -> Settings:
+    """Settings with a private secret key (generated on the first start), or a translated refusal."""
+    try:
+        settings, generated = ensure_secret_key(settings)
+    except SecretKeyError as exc:
+        raise fail(exc.code, exc.params) from exc
+    if generated is not None:
+        say("settings.secret_key_generated", {"path": str(generated)})
+    return settings
 
 
 def _migrated_engine(url: str):

@@ -1,7 +1,8 @@
 """Customer use cases: list (search + keyset paging), get, create, update. One transaction each.
 
-Every signed-in user reads customers (order forms and filters pick them). Admins and sales
-write; sales change only customers that are unowned or owned by their team (per the org chart).
+Customers are read by the people who may read their orders (`visible_customers_clause`); admins
+and sales write; sales change only customers that are unowned or owned by their team (per the org
+chart), and read the same ones, so a rep of one team never sees another team's contacts.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -25,7 +26,9 @@ from backend.customers.schemas import (
     CustomerUpdate,
 )
 from backend.errors import GendanError
+from backend.orders import access as orders_access
 from backend.orders.keyset import decode_cursor, encode_cursor, seek_clause
+from backend.orders.models import Order
 from backend.people.models import User
 from backend.people.org import team_user_ids
 
@@ -102,8 +105,31 @@ def _get(session: Session, customer_id: int) -> Customer:
     return customer
 
 
+def visible_customers_clause(session: Session, actor: Actor) -> ColumnElement[bool]:
+    """Who may read a customer (its contacts): the same people who may read its orders.
+
+    Admins and viewers read every order, so every customer. Anyone else reads the customers of
+    every order they may see (`orders.access`: a warehouse clerk sees who to ship to) and the ones
+    their team owns; sales also read unowned customers, the shared pool they may take and pick
+    for new orders. A sales rep of another team sees nothing of a customer that is not theirs.
+    """
+    if actor.has_role("admin", "viewer"):
+        return true()
+    of_visible_orders = select(Order.customer_id).where(orders_access.visible_orders_clause(session, actor),
+                                                        Order.customer_id.is_not(None))
+    if not actor.has_role("sales"):
+        return or_(Customer.owner_id == actor.user_id, Customer.id.in_(of_visible_orders))
+    return or_(Customer.owner_id.in_(sorted(team_user_ids(session, actor.user_id))), Customer.owner_id.is_(None),
+               Customer.id.in_(of_visible_orders))
+
+
 def get_customer(session: Session, *, actor: Actor, customer_id: int) -> CustomerRead:
-    return CustomerRead.model_validate(_get(session, customer_id))
+    """The customer if the actor may see it; not-found otherwise (no hint that it exists)."""
+    customer = session.exec(select(Customer).where(Customer.id == customer_id,
+                                                   visible_customers_clause(session, actor))).scalars().first()
+    if customer is None:
+        raise GendanError("customer.not_found", {"id": customer_id})
+    return CustomerRead.model_validate(customer)
 
 
 def update_customer(session: Session, *, actor: Actor, customer_id: int, payload: CustomerUpdate,
@@ -140,7 +166,7 @@ def _like(text: str) -> str:
 
 def list_customers(session: Session, *, actor: Actor, filters: CustomerFilter) -> CustomerPage:
     """A page of customers sorted by (name, id), continued by `next_cursor` (stable under inserts)."""
-    clauses = []
+    clauses = [visible_customers_clause(session, actor)]
     if filters.q and filters.q.strip():
         like = _like(filters.q)
         clauses.append(or_(*(col.ilike(like, escape="\\") for col in (

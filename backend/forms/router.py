@@ -53,17 +53,19 @@ async def import_form(session: DbSession, actor: CurrentActor, request: Request)
 async def upload_file(request: Request, actor: CurrentActor, file: UploadFile) -> dict[str, Any]:
     """Store an attachment; the returned reference goes into the form data."""
     if not actor.can_write:
-        raise GendanError("auth.forbidden")
+        raise GendanError("auth.forbidden")  # before reading the body
     content = await file.read()
-    return files.store(request.app.state.settings.upload_dir, name=file.filename or "file",
-                       content_type=file.content_type or "application/octet-stream", content=content,
-                       actor_id=actor.user_id)
+    return files.store(request.app.state.settings.upload_dir, actor=actor, name=file.filename or "file",
+                       content_type=file.content_type or "application/octet-stream", content=content, now=utcnow())
 
 
 @router.get("/files/{file_id}", responses=ERRORS)
 def download_file(request: Request, actor: CurrentActor, file_id: str) -> FileResponse:
     path, meta = files.load(request.app.state.settings.upload_dir, file_id)
-    return FileResponse(path, media_type=meta["content_type"], filename=meta["name"])
+    media_type, inline = files.served_type(meta)
+    return FileResponse(path, media_type=media_type, filename=meta["name"],
+                        content_disposition_type="inline" if inline else "attachment",
+                        headers={"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"})
 
 
 @router.get("/{key}", response_model=FormVersionRead | None, responses=ERRORS)

@@ -47,11 +47,11 @@ def signal(kind: str, seq: int) -> str:
     return f'<div id="live-signal" hx-swap-oob="true" hidden data-kind="{kind}" data-seq="{seq}"></div>'
 
 
-def _load_actor(bind, user_id: int):
+def _load_actor(bind, user_id: int, session_id: str | None):
     """In a worker thread: a database call must never block the event loop (on SQLite a
     transaction waits for the write lock, which a request finishing on this loop may hold)."""
-    with new_session(bind) as session:
-        return auth_service.load_actor(session, user_id)
+    with new_session(bind, writes=False) as session:
+        return auth_service.actor_for_session(session, session_id=session_id, user_id=user_id)
 
 
 @router.websocket("/ws/live")
@@ -60,7 +60,8 @@ async def live(websocket: WebSocket) -> None:
     if user_id is None or not _same_origin(websocket):
         await websocket.close(code=4401)
         return
-    actor = await asyncio.to_thread(_load_actor, websocket.app.state.engine, int(user_id))
+    actor = await asyncio.to_thread(_load_actor, websocket.app.state.engine, int(user_id),
+                                    websocket.session.get("sid"))
     if actor is None:
         await websocket.close(code=4401)
         return

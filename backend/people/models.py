@@ -38,6 +38,9 @@ class User(SQLModel, table=True):
     locale: str | None = Field(default=None, max_length=10)
     is_active: bool = True
     created_at: datetime = Field(sa_type=UTCDateTime)
+    # bumped when a password, the roles or the active flag change (and on "sign out everywhere"):
+    # bearer tokens and sessions carry the generation they were issued under and stop working
+    token_generation: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class UserRole(SQLModel, table=True):

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from backend.audit import service as audit
+from backend.auth import service as auth_service
 from backend.auth.actor import Actor
 from backend.auth.passwords import hash_password
 from backend.clock import utcnow
@@ -25,7 +26,6 @@ from backend.people.schemas import (
 
 USER_AUDITED = ("username", "display_name", "email", "phone", "department_id", "locale", "is_active", "password_hash")
 DEPARTMENT_AUDITED = ("name", "parent_id", "head_id")
-
 
 def _user_snapshot(session: Session, user: User) -> dict:
     """The audited fields plus the roles (the hash is redacted by the audit module)."""
@@ -124,6 +124,8 @@ def update_user(session: Session, *, actor: Actor, user_id: int, payload: UserUp
     before = _user_snapshot(session, user)
     roles = changes.pop("roles", None)
     password = changes.pop("password", None)
+    _keep_an_admin(session, user, before, is_active=changes.get("is_active", user.is_active),
+                   roles=before["roles"] if roles is None else roles)
     for key, value in changes.items():
         setattr(user, key, value)
     if password:
@@ -132,10 +134,26 @@ def update_user(session: Session, *, actor: Actor, user_id: int, payload: UserUp
         session.exec(delete(UserRole).where(UserRole.user_id == user_id))
         for role in dict.fromkeys(roles):
             session.add(UserRole(user_id=user_id, role=role))
+    if password or user.is_active != before["is_active"] or (roles is not None and set(roles) != set(before["roles"])):
+        # whatever the user could do with the old password or roles stops now, in every browser and script
+        auth_service.revoke_credentials(session, user)
     session.flush()
     audit.record(session, actor, "user", user.id, "update", before, _user_snapshot(session, user), now or utcnow())
     session.commit()
     return _user_read(session, user)
+
+
+def _keep_an_admin(session: Session, user: User, before: dict, *, is_active: bool, roles: list[str]) -> None:
+    """Refuse to deactivate the last active admin or take their role away: nobody could undo it."""
+    if not (before["is_active"] and "admin" in before["roles"]) or (is_active and "admin" in roles):
+        return
+    # the other admins' rows are locked, so two admins demoting each other at once cannot both pass
+    others = session.exec(
+        select(User.id).join(UserRole, UserRole.user_id == User.id)
+        .where(UserRole.role == "admin", User.is_active.is_(True), User.id != user.id).with_for_update(of=User)
+    ).scalars().all()
+    if not others:
+        raise GendanError("user.last_admin", {"name": user.display_name})
 
 
 def set_own_locale(session: Session, *, actor: Actor, locale: str) -> None:

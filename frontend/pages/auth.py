@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated
 from urllib.parse import urlparse
 
@@ -61,18 +62,21 @@ def _login(request: Request, session: Session, username: str, password: str, nex
         return render(request, "auth/login.html",
                       {"error": i18n.translate_error(exc.code, exc.params), "username": username,
                        "next": _safe_next(next)}, status_code=status)
-    csrf = request.session.get("csrf")
-    request.session.clear()  # a fresh session on sign-in (no fixation)
+    sid = auth_service.start_session(session, actor=actor, now=utcnow())
+    request.session.clear()  # a fresh session on sign-in (no fixation), with a new CSRF token
     request.session["uid"] = actor.user_id
-    request.session["csrf"] = csrf
+    request.session["sid"] = sid
+    request.session["csrf"] = secrets.token_urlsafe(24)
     if actor.locale:
         request.session["lang"] = actor.locale
     return RedirectResponse(_safe_next(next), status_code=303)
 
 
 @router.post("/logout")
-async def logout(request: Request):
+async def logout(request: Request, session: DbSession):
     await _check_csrf(request)
+    if request.session.get("sid"):
+        await run_in_threadpool(auth_service.end_session, session, session_id=request.session["sid"], now=utcnow())
     lang = request.session.get("lang")
     request.session.clear()
     if lang:

@@ -154,10 +154,12 @@ def _evaluate(request: Request, session: Session, form):
 @router.post("/orders/new/upload/{key}")
 async def upload(request: Request, session: DbSession, actor: PageActor, key: str, upload: UploadFile):
     """Store one file for an attachment / image field; answers the list item with its hidden reference."""
+    if not actor.can_write:
+        raise GendanError("auth.forbidden")  # before reading the body (files.store checks again)
     content = await upload.read()
-    ref = files.store(request.app.state.settings.upload_dir, name=upload.filename or "file",
+    ref = files.store(request.app.state.settings.upload_dir, actor=actor, name=upload.filename or "file",
                       content_type=upload.content_type or "application/octet-stream", content=content,
-                      actor_id=actor.user_id)
+                      now=utcnow())
     return render(request, "orders/_form.html", {"file": ref, "name": key}, block="file_item")
 
 

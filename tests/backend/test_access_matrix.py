@@ -62,7 +62,8 @@ def _expected(role: str | None) -> dict[str, int]:
         "users.create": allowed(201, {"admin"}), "users.update": allowed(200, {"admin"}),
         "departments.list": 200, "departments.create": allowed(201, {"admin"}),
         "departments.update": allowed(200, {"admin"}),
-        "customers.list": 200, "customers.get": 200,
+        # a customer is read by who reads one of its orders (or owns it): a designer sees none of them
+        "customers.list": 200, "customers.get": 200 if VISIBLE.get(role or "") else 404,
         "customers.create": allowed(201, WRITERS_OF_ORDERS), "customers.update": allowed(200, WRITERS_OF_ORDERS),
         "orders.list": 200, "orders.create": allowed(201, WRITERS_OF_ORDERS),
         "api_keys.list": allowed(200, {"admin"}), "api_keys.create": allowed(201, {"admin"}),

@@ -25,7 +25,8 @@ def _signed_in_client(base_url: str, username: str) -> httpx.Client:
     answer = client.post("/login", data={"csrf_token": token, "username": username, "password": "password123",
                                           "next": "/orders"})
     assert answer.status_code == 303, answer.text
-    client.headers["X-CSRF-Token"] = token
+    # the token changes at sign-in
+    client.headers["X-CSRF-Token"] = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
     return client
 
 

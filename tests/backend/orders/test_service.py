@@ -216,14 +216,19 @@ def committed(engine):
 
 
 def _race(engine, user_id: int, payloads: list[OrderCreate], now) -> list:
-    """Run creates in threads that all pass the existence check before any of them inserts."""
-    barrier = threading.Barrier(len(payloads), timeout=20)
+    """Run creates in threads that all pass the existence check before any of them inserts, where the
+    database lets them (PostgreSQL); on SQLite a writing transaction holds the write lock from BEGIN,
+    so the others queue behind it and the first goes on after a short wait."""
+    barrier = threading.Barrier(len(payloads), timeout=3)
     waited: set[int] = set()
 
     def wait_for_all(session_, order_, *, actor, now, is_new):
         if threading.get_ident() not in waited:  # a retried attempt does not wait again
             waited.add(threading.get_ident())
-            barrier.wait()
+            try:
+                barrier.wait()
+            except threading.BrokenBarrierError:
+                pass
 
     results: list = [None] * len(payloads)
 

@@ -1,0 +1,36 @@
+"""Security headers on every response (pages, API, errors, static files). Regression (issue 18):
+no CSP, X-Frame-Options or nosniff; an uploaded page could be framed or run script."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import login
+from tests.factories.people import make_user
+
+
+def _policy(header: str) -> dict[str, str]:
+    return {part.split()[0]: part.strip() for part in header.split(";") if part.strip()}
+
+
+class TestSecurityHeaders:
+    @pytest.mark.parametrize("path", ["/login", "/api/v1/orders", "/static/css/app.css", "/no-such-page"])
+    def test_every_response_has_them(self, client, path):
+        resp = client.get(path)
+        assert resp.headers["x-frame-options"] == "DENY"
+        assert resp.headers["x-content-type-options"] == "nosniff"
+        assert resp.headers["referrer-policy"] == "same-origin"
+        policy = _policy(resp.headers["content-security-policy"])
+        assert policy["default-src"] == "default-src 'self'"
+        assert policy["frame-ancestors"] == "frame-ancestors 'none'"
+        assert policy["object-src"] == "object-src 'none'"
+        assert "http" not in policy["script-src"] and "*" not in policy["script-src"]
+        assert policy["connect-src"] == "connect-src 'self' ws://testserver wss://testserver"
+
+    def test_signed_in_pages_and_writes_have_them(self, client, session):
+        make_user(session, username="rep", roles=["sales"])
+        session.commit()
+        login(client, "rep")
+        assert "frame-ancestors 'none'" in client.get("/orders").headers["content-security-policy"]
+        refused = client.post("/api/v1/customers", json={"name": ""})
+        assert refused.status_code == 422 and refused.headers["x-frame-options"] == "DENY"
