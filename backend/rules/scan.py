@@ -48,10 +48,16 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql import visitors
 from sqlmodel import Session
 
+from backend import i18n
+from backend.audit import service as audit
+from backend.db import new_session
+from backend.notify.models import Notification
 from backend.orders.models import Order
+from backend.people.models import User
 from backend.rules import service
 from backend.rules.models import RuleDefinitionRow, RuleOrderMask, RuleOrderState
 from engine.facts import Catalogue, FactContext, FactType
@@ -92,6 +98,7 @@ class Plan:
     rules: tuple[ScanRule, ...]
     words: int
     statuses: tuple[str, ...] = ()  # the union of the rules' status scopes; () when one has none
+    broken: tuple[tuple[int, str], ...] = ()  # (row id, error) of rules whose condition failed to compile
 
     def prefilter(self) -> Any:
         """Orders any rule can look at."""
@@ -142,12 +149,15 @@ def assign_slots(session: Session) -> list[RuleDefinitionRow]:
 
 def build_plan(rows: Iterable[RuleDefinitionRow], catalogue: Catalogue, ctx: FactContext) -> Plan:
     loaded = []
+    broken: list[tuple[int, str]] = []
     for row in rows:
         rule = load_rule(row.definition)
         try:
             loaded.append((row, rule, compile_condition(rule.condition, catalogue, ORDER.c, ctx)))
         except NotCompilable:
             continue  # a form field it reads was removed since publishing: it cannot be scanned
+        except (RecursionError, MemoryError, ArithmeticError, TypeError, ValueError) as exc:
+            broken.append((row.id, _error_text(exc)))  # published before the limits: paused, the others run
     scopes = [rule.scope.statuses for _, rule, _ in loaded]
     # the query reads only orders in the union of the rules' statuses: a rule whose statuses are
     # that union need not check them again (a hundred string comparisons per order saved)
@@ -160,7 +170,7 @@ def build_plan(rows: Iterable[RuleDefinitionRow], catalogue: Catalogue, ctx: Fac
         rules.append(ScanRule(row.id, row.scan_slot, row.scan_ready, due(row, ctx.now), rule,
                               and_(service.scope_clause(rule.model_copy(update={"scope": scope})), condition)))
     words = max((r.word for r in rules), default=0) + 1
-    return Plan(tuple(sorted(rules, key=lambda r: r.slot)), words, union)
+    return Plan(tuple(sorted(rules, key=lambda r: r.slot)), words, union, tuple(broken))
 
 
 # --- the one query ---------------------------------------------------------------------------
@@ -391,6 +401,75 @@ def mark_scanned(session: Session, plan: Plan, now: datetime) -> None:
                 RuleDefinitionRow.__table__.c.enabled == true()).values(**values))
 
 
+# --- a rule the database cannot run ----------------------------------------------------------
+# Limits at publish (engine/rules/limits.py) keep a rule's SQL well inside both databases' limits,
+# but a rule stored before them, or one that fails only on some rows (a float8 overflow), would
+# still make the one query fail for every rule. On such a failure each rule's part is run alone;
+# the rules the database refuses are paused (disabled, with the error in the audit log and a
+# notification to their author) and the query runs again without them.
+
+RUN_ERRORS = (SQLAlchemyError, RecursionError, MemoryError)  # what running one rule's SQL can raise
+
+
+def _error_text(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc) or type(exc).__name__
+    return text.strip().splitlines()[0][:300]
+
+
+def rule_error(bind: Engine | Connection, plan: Plan, rule: ScanRule) -> str | None:
+    """The database's error when this rule's part of the one query runs alone, or None."""
+    alone = Plan((rule,), rule.word + 1, plan.statuses)
+    try:
+        with new_session(bind) as session:
+            query = changed_orders_query(alone, session.get_bind().dialect.name)
+            session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+            session.execute(select(func.count()).select_from(ORDER).where(rule.match)).scalar_one()
+    except RUN_ERRORS as exc:
+        return _error_text(exc)
+    return None
+
+
+def without_failing(bind: Engine | Connection, plan: Plan, now: datetime) -> Plan:
+    """The plan without the rules the database cannot run, each of them paused (committed)."""
+    failing = {r.row_id: error for r in plan.rules if (error := rule_error(bind, plan, r)) is not None}
+    pause_rules(bind, failing, now)
+    kept = tuple(r for r in plan.rules if r.row_id not in failing)
+    return Plan(kept, plan.words, plan.statuses)
+
+
+def pause_rules(bind: Engine | Connection, errors: dict[int, str], now: datetime) -> None:
+    """Disable each rule (row id -> error), record why in the audit log and tell its author."""
+    if not errors:
+        return
+    with new_session(bind) as session:
+        for row_id, error in errors.items():
+            row = session.get(RuleDefinitionRow, row_id)
+            if row is None or not row.enabled:
+                continue
+            audit.record(session, None, "rule", row.key, "pause", {"enabled": True},
+                         {"enabled": False, "version": row.version, "error": error}, now)
+            row.enabled = False
+            row.scan_slot, row.scan_ready = None, False
+            row.definition = {**row.definition, "enabled": False}
+            row.updated_at = now
+            if row.author_id is not None:
+                _tell_author(session, row, error, now)
+        session.commit()
+
+
+def _tell_author(session: Session, row: RuleDefinitionRow, error: str, now: datetime) -> None:
+    author = session.get(User, row.author_id)
+    token = i18n.set_locale((author.locale if author is not None else None) or i18n.DEFAULT_LOCALE)
+    try:
+        params = {"key": row.key, "error": error}
+        title = i18n.translate_error("rule.paused_title", params)[:300]
+        body = i18n.translate_error("rule.paused", params)[:4000]
+    finally:
+        i18n.reset_locale(token)
+    session.add(Notification(dedupe_key=f"rule_paused:{row.key}:{row.version}:{now.isoformat()}",
+                             user_id=row.author_id, title=title, body=body, created_at=now))
+
+
 @contextmanager
 def scan_lock(bind: Engine | Connection) -> Iterator[bool]:
     """On PostgreSQL one scanner at a time: a session advisory lock, released when the worker's
@@ -417,4 +496,5 @@ def scan_lock(bind: Engine | Connection) -> Iterator[bool]:
 
 
 __all__ = ["Plan", "ScanRule", "apply_chunk", "assign_slots", "build_plan", "changed_orders", "classify",
-           "end_stale_episodes", "format_words", "mark_scanned", "parse_words", "refire_due", "scan_lock"]
+           "end_stale_episodes", "format_words", "mark_scanned", "parse_words", "pause_rules", "refire_due",
+           "rule_error", "scan_lock", "without_failing"]

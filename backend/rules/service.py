@@ -47,7 +47,7 @@ from engine.rules.actions import People, plan_actions
 from engine.rules.compiler import NotCompilable, compile_condition
 from engine.rules.definition import RuleDefinition, load_rule
 from engine.rules.firing import FiringDecision, FiringState, decide_firing
-from engine.rules.validate import compile_check, validate, warnings_before_enable
+from engine.rules.validate import compile_check, input_issues, validate, warnings_before_enable
 
 ORDER = Order.__table__
 STATE = RuleOrderState.__table__
@@ -146,6 +146,9 @@ def _invalid(issues: list[Issue], code: str = "rule.definition_invalid") -> Gend
 
 def parse(definition: dict[str, Any]) -> RuleDefinition:
     """A RuleDefinition from JSON, or GendanError rule.definition_invalid with a path per problem."""
+    refused = input_issues(definition)
+    if refused:
+        raise _invalid(refused)
     try:
         return load_rule(definition)
     except ValidationError as exc:
@@ -319,6 +322,9 @@ def disable_rule(session: Session, *, actor: Actor, key: str, now: datetime) -> 
 
 def validate_definition(session: Session, *, actor: Actor, definition: dict[str, Any]) -> list[IssueRead]:
     """Every issue that would block publishing (nothing is stored)."""
+    refused = input_issues(definition)
+    if refused:
+        return _issues_read(refused)
     try:
         rule = load_rule(definition)
     except ValidationError as exc:
