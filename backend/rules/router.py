@@ -64,8 +64,9 @@ def get_rule(session: DbSession, actor: CurrentActor, key: str) -> RuleRead:
 
 
 @router.post("/{key}/publish", response_model=RuleRead, responses=ERRORS)
-def publish(session: DbSession, actor: CurrentActor, key: str) -> RuleRead:
-    return service.publish_rule(session, actor=actor, key=key, now=utcnow())
+def publish(session: DbSession, actor: CurrentActor, key: str, body: EnableRequest | None = None) -> RuleRead:
+    """Publish the draft; an enabled rule stays enabled after the enable checks (`confirm` as for enable)."""
+    return service.publish_rule(session, actor=actor, key=key, confirm=bool(body and body.confirm), now=utcnow())
 
 
 @router.get("/{key}/enable-check", response_model=list[IssueRead], responses=ERRORS)

@@ -222,9 +222,9 @@ def save_draft(session: Session, *, actor: Actor, definition: dict[str, Any], no
     return read
 
 
-def publish_rule(session: Session, *, actor: Actor, key: str, now: datetime) -> RuleRead:
+def publish_rule(session: Session, *, actor: Actor, key: str, now: datetime, confirm: bool = False) -> RuleRead:
     """Validate the draft and make it the published version (the previous one retires, and the new
-    version stays enabled if the old one was). All or nothing."""
+    version stays enabled if the old one was, after the same checks as enabling). All or nothing."""
     _require_admin(actor)
     rows = _rows(session, key)
     if not rows:
@@ -237,6 +237,8 @@ def publish_rule(session: Session, *, actor: Actor, key: str, now: datetime) -> 
     issues = validate(rule, catalogue)
     if issues:
         raise _invalid(issues)
+    if any(row.status == "published" and row.enabled for row in rows):
+        _confirm_before_enabling(session, rule, catalogue, now, confirm)
     was_enabled = False
     for row in rows:
         if row.status == "published":
@@ -272,14 +274,25 @@ def check_enable(session: Session, *, actor: Actor, key: str, now: datetime) -> 
     """What enabling would warn about (matches every order, event-only), with nothing changed."""
     _require_admin(actor)
     row = _published(session, key)
-    rule = load_rule(row.definition)
-    catalogue = catalogue_for(session)
+    return _issues_read(_enable_warnings(session, load_rule(row.definition), catalogue_for(session), now))
+
+
+def _enable_warnings(session: Session, rule: RuleDefinition, catalogue: Catalogue, now: datetime) -> list[Issue]:
     warnings = list(warnings_before_enable(rule, catalogue))
     if not any(w.code == "rule.matches_every_order" for w in warnings):
         total, matched = _count_matches(session, rule, catalogue, fact_context(now))
         if total > 0 and matched == total:
             warnings.append(Issue("condition", "rule.matches_every_order", {"orders": total}))
-    return _issues_read(warnings)
+    return warnings
+
+
+def _confirm_before_enabling(session: Session, rule: RuleDefinition, catalogue: Catalogue, now: datetime,
+                             confirm: bool) -> None:
+    """Enabling (and republishing an enabled rule) refuses a rule matching every order unless confirmed."""
+    warnings = [w for w in _enable_warnings(session, rule, catalogue, now) if w.code == "rule.matches_every_order"]
+    if warnings and not confirm:
+        raise GendanError("rule.confirm_required", {"warnings": ", ".join(w.code for w in warnings)}, status=409,
+                          fields={w.path: (w.code, w.params) for w in warnings})
 
 
 def enable_rule(session: Session, *, actor: Actor, key: str, confirm: bool = False, now: datetime) -> RuleRead:
@@ -291,10 +304,7 @@ def enable_rule(session: Session, *, actor: Actor, key: str, confirm: bool = Fal
     issues = validate(rule, catalogue)
     if issues:
         raise _invalid(issues)
-    warnings = [w for w in check_enable(session, actor=actor, key=key, now=now) if w.code == "rule.matches_every_order"]
-    if warnings and not confirm:
-        raise GendanError("rule.confirm_required", {"warnings": ", ".join(w.code for w in warnings)}, status=409,
-                          fields={w.path: (w.code, w.params) for w in warnings})
+    _confirm_before_enabling(session, rule, catalogue, now, confirm)
     audit.record(session, actor, "rule", key, "enable", {"enabled": row.enabled}, {"enabled": True, "version": row.version}, now)
     row.enabled = True
     row.scan_slot, row.scan_ready = None, False  # the scan records a fresh baseline

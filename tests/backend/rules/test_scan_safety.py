@@ -161,3 +161,29 @@ class TestIsolation:
             == ["approval_timeout"]
         session.refresh(bad)
         assert bad.enabled is False
+
+
+class TestRepublish:
+    def test_republishing_an_enabled_rule_runs_the_enable_check(self, session, org, now):
+        waiting_order(session, org, now, 30)
+        waiting_order(session, org, now, 2)
+        publish_and_enable(session, org["admin"], approval_timeout(), now)  # matches one of two: no question
+        every = approval_timeout(condition={">": [AMOUNT, 0]})
+        service.save_draft(session, actor=org["admin"], definition=every, now=now)
+        with pytest.raises(GendanError) as caught:
+            service.publish_rule(session, actor=org["admin"], key="approval_timeout", now=now)
+        assert caught.value.code == "rule.confirm_required" and caught.value.status == 409
+        session.rollback()
+        published = session.exec(select(RuleDefinitionRow).where(RuleDefinitionRow.status == "published")).scalars()
+        assert [(r.version, r.enabled) for r in published] == [(1, True)]  # nothing changed
+        read = service.publish_rule(session, actor=org["admin"], key="approval_timeout", now=now, confirm=True)
+        assert (read.version, read.enabled) == (2, True)
+
+    def test_republishing_a_disabled_rule_asks_nothing(self, session, org, now):
+        waiting_order(session, org, now, 30)
+        service.save_draft(session, actor=org["admin"], definition=approval_timeout(), now=now)
+        service.publish_rule(session, actor=org["admin"], key="approval_timeout", now=now)
+        service.save_draft(session, actor=org["admin"], definition=approval_timeout(condition={">": [AMOUNT, 0]}),
+                           now=now)
+        read = service.publish_rule(session, actor=org["admin"], key="approval_timeout", now=now)
+        assert (read.version, read.enabled) == (2, False)

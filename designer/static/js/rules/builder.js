@@ -374,14 +374,19 @@
     });
   }
   document.getElementById("rd-save").addEventListener("click", function () { save().catch(function () {}); });
+  function publish(key, confirm) {
+    // an enabled rule stays enabled: the server asks, as for enabling, when it matches every order
+    return api("POST", "/api/v1/rules/" + key + "/publish", { confirm: confirm }).then(function (r) {
+      if (!r.ok) {
+        if (r.data.error && r.data.error.code === "rule.confirm_required" && window.confirm(T.confirm_all)) return publish(key, true);
+        return showError(r);
+      }
+      status(T.published);
+      document.getElementById("rd-version").textContent = "v" + r.data.version + " · " + r.data.status;
+    });
+  }
   document.getElementById("rd-publish").addEventListener("click", function () {
-    save().then(function (rule) {
-      return api("POST", "/api/v1/rules/" + rule.key + "/publish").then(function (r) {
-        if (!r.ok) return showError(r);
-        status(T.published);
-        document.getElementById("rd-version").textContent = "v" + r.data.version + " · " + r.data.status;
-      });
-    }).catch(function () {});
+    save().then(function (rule) { return publish(rule.key, false); }).catch(function () {});
   });
   function enable(confirm) {
     return api("POST", "/api/v1/rules/" + keyInput.value.trim() + "/enable", { confirm: confirm }).then(function (r) {
