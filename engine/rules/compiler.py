@@ -213,31 +213,68 @@ def _is_const_bool(expr: Any) -> bool | None:
 def _when(branches: list[tuple[Any, ColumnElement[bool]]]) -> ColumnElement[bool]:
     """A boolean from ordered (condition, boolean) branches; constants folded away.
 
-    Conditions and results are never NULL, so AND/OR rewrites are exact.
+    Conditions and results are never NULL, so AND/OR rewrites are exact. Folded from the last
+    branch back, in a loop, and consecutive CASE branches become one flat CASE built once: a
+    thousand branches neither recurse nor copy anything per branch.
     """
-    cond, result = branches[0]
-    if cond is None or len(branches) == 1:
-        return result
+    out: Any = None
+    pending: list[tuple[Any, Any]] = []  # CASE branches not built yet, last first
+
+    def rest() -> Any:
+        nonlocal out, pending
+        if pending:
+            out, pending = case(*reversed(pending), else_=out), []
+        return out
+
+    last = len(branches) - 1
+    for index in range(last, -1, -1):
+        cond, result = branches[index]
+        if cond is None or out is None:
+            out, pending = result, []  # an else, or the last branch: what follows it never applies
+            continue
+        merged = _merge_guard(cond, result, branches[last][1]) if index == last - 1 else None
+        if merged is not None:
+            out = merged
+        elif _is_const_bool(result) is not None or (not pending and _is_const_bool(out) is not None):
+            out = _either(cond, result, rest())
+        else:
+            pending.append((cond, result))
+    return rest()
+
+
+def _merge_guard(cond: Any, result: Any, other: Any) -> ColumnElement[bool] | None:
+    """(NOT guard -> result; else CASE WHEN guard THEN x ELSE false END): one CASE, one guard."""
     guard = getattr(cond, "_gendan_unless", None)
-    if guard is not None and len(branches) == 2:
-        # (NOT guard -> result; else CASE WHEN guard THEN x ELSE false END): one CASE, one guard
-        inner = getattr(branches[1][1], "_gendan_guarded", None)
-        if inner is not None and inner[0] is guard:
-            return case((guard, inner[1]), else_=result)
-        if getattr(branches[1][1], "_gendan_implies", None) is guard and _is_const_bool(result) is False:
-            return branches[1][1]  # true only where the guard holds, never NULL: the guard is implied
-    rest = _when(branches[1:])
+    if guard is None:
+        return None
+    inner = getattr(other, "_gendan_guarded", None)
+    if inner is not None and inner[0] is guard:
+        return case((guard, inner[1]), else_=result)
+    if getattr(other, "_gendan_implies", None) is guard and _is_const_bool(result) is False:
+        return other  # true only where the guard holds, never NULL: the guard is implied
+    return None
+
+
+def _either(cond: Any, result: Any, rest: Any) -> ColumnElement[bool]:
+    """`result` where `cond` holds, else `rest`: one side is a constant."""
     fixed = _is_const_bool(result)
     if fixed is True:
         return or_(cond, rest)
     if fixed is False:
         return and_(not_(cond), rest)
-    rest_fixed = _is_const_bool(rest)
-    if rest_fixed is False:
+    if _is_const_bool(rest) is False:
         return and_(cond, result)
-    if rest_fixed is True:
-        return or_(not_(cond), result)
-    return case((cond, result), else_=rest)
+    return or_(not_(cond), result)
+
+
+def _fold(exprs: list[Any], combine) -> Any:
+    """`e0 op e1 op ... op en` built as a balanced tree: SQLAlchemy flattens an associative operator
+    (+, *, ||) into one list and copies that list at every step, so a left fold is quadratic. The
+    flattened list, and so the SQL, is the same left-to-right sum either way."""
+    while len(exprs) > 1:
+        exprs = [combine(exprs[i], exprs[i + 1]) if i + 1 < len(exprs) else exprs[i]
+                 for i in range(0, len(exprs), 2)]
+    return exprs[0]
 
 
 def _conj(cond: Any, other: Any) -> Any:
@@ -251,11 +288,15 @@ def _conj(cond: Any, other: Any) -> Any:
 # --- the compiler -----------------------------------------------------------------------------
 
 
+MAX_PAIRS = 10_000  # branch pairs one condition may combine (two `if`s of 50 branches compared: 2,500)
+
+
 class _Compiler:
     def __init__(self, catalogue: Catalogue, columns: Mapping[str, Any], ctx: FactContext) -> None:
         self.catalogue = catalogue
         self.columns = columns
         self.ctx = ctx
+        self.pairs = 0  # work done combining branches pairwise, bounded by MAX_PAIRS
 
     # values
 
@@ -396,6 +437,9 @@ class _Compiler:
     # combining
 
     def pairwise(self, a: Branches, b: Branches, combine) -> ColumnElement[bool]:
+        self.pairs += len(a) * len(b)
+        if self.pairs > MAX_PAIRS:  # `if`s of `if`s compared with each other multiply their branches
+            raise NotCompilable("rule.compile.too_complex", max=MAX_PAIRS)
         outer = []
         for cond_a, va in a:
             inner = [(cond_b, combine(va, vb)) for cond_b, vb in b]
@@ -454,13 +498,9 @@ class _Compiler:
             raise NotCompilable("rule.compile.infinite_constant")
         exprs = [_lit_num(v.value) if isinstance(v, Const) else v.expr for v in nums]
         if op == "+":
-            expr = exprs[0]
-            for other in exprs[1:]:
-                expr = expr + other
+            expr = _fold(exprs, lambda x, y: x + y)
         elif op == "*":
-            expr = exprs[0]
-            for other in exprs[1:]:
-                expr = expr * other
+            expr = _fold(exprs, lambda x, y: x * y)
         elif op == "-":
             expr = -exprs[0] if len(exprs) == 1 else exprs[0] - exprs[1]
         elif op == "/":
@@ -508,11 +548,8 @@ class _Compiler:
             parts.append(_case_value(pieces))
         if all(isinstance(p, str) for p in parts):
             return [(None, Const("".join(parts)))]
-        expr = None
-        for part in parts:
-            piece = literal(part, String) if isinstance(part, str) else part
-            expr = piece if expr is None else expr.concat(piece)
-        return [(None, Sql(STR, expr))]
+        pieces = [literal(part, String) if isinstance(part, str) else part for part in parts]
+        return [(None, Sql(STR, _fold(pieces, lambda x, y: x.concat(y))))]
 
 
 def _case_value(parts: list[tuple[Any, Any]]) -> Any:

@@ -187,3 +187,21 @@ class TestRepublish:
                            now=now)
         read = service.publish_rule(session, actor=org["admin"], key="approval_timeout", now=now)
         assert (read.version, read.enabled) == (2, False)
+
+
+class TestHostileRequests:
+    @pytest.mark.parametrize("depth", [300, 50_000])
+    def test_a_deep_condition_answers_4xx_never_500(self, client, session, depth):
+        make_user(session, username="rules_admin", roles=("admin", "designer"))
+        session.commit()
+        login(client, "rules_admin")
+        raw = json.dumps(flagging("deep", {">": [AMOUNT, 0]})).replace(
+            '{">": [{"var": "amount"}, 0]}', '{"!": ' * depth + '{">": [{"var": "amount"}, 0]}' + "}" * depth)
+        headers = {"Content-Type": "application/json", "Accept-Language": "en"}
+        checked = client.post("/api/v1/rules/validate", content=raw, headers=headers)
+        assert checked.status_code in (200, 400, 413, 422), checked.text  # 400: JSON too deep to parse
+        if checked.status_code == 200:
+            assert [i["code"] for i in checked.json()] == ["rule.limit_depth"]
+        for url in ("/api/v1/rules", "/api/v1/rules/dry-run"):
+            answer = client.post(url, content=raw, headers=headers)
+            assert answer.status_code in (400, 413, 422), (url, answer.text)
