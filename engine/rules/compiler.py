@@ -33,7 +33,15 @@ from sqlalchemy.sql.functions import FunctionElement
 from engine.facts import Catalogue, FactContext, FactType, fact_sql
 from engine.facts.dialect import dialect_function
 from engine.facts.sql import JsonValue, is_jsonb_column, source_column, threshold_sql
-from engine.jsonlogic import OPERATORS, is_truthy, js_compare, js_equals, js_strict_equals, to_number
+from engine.jsonlogic import (
+    OPERATORS,
+    is_truthy,
+    js_compare,
+    js_equals,
+    js_strict_equals,
+    to_number,
+    val_name,
+)
 
 __all__ = ["NotCompilable", "compile_condition"]
 
@@ -458,11 +466,9 @@ class _Compiler:
             result = self.pairwise(first, second, _strict_equal)
         else:
             result = self.pairwise(first, second, lambda x, y: _relational(op, x, y))
-            if len(args) >= 3 and op in ("<", "<="):
+            if len(args) >= 3 and op in ("<", "<="):  # a null third argument counts as 0, as in JavaScript
                 third = self.value(args[2])
-                both = and_(result, self.pairwise(second, third, lambda x, y: _relational(op, x, y)))
-                # the evaluator treats a null third argument as absent (binary comparison)
-                result = _when([(c, result if _is_null(v) else both) for c, v in third])
+                result = and_(result, self.pairwise(second, third, lambda x, y: _relational(op, x, y)))
         if op in ("!=", "!=="):
             result = not_(result)
         return [(None, Sql(BOOL, result))]
@@ -482,12 +488,6 @@ class _Compiler:
     def arithmetic(self, op: str, args: list[Any]) -> Branches:
         if op in ("-", "/"):
             args = args[:2]  # the evaluator ignores the rest
-        if op == "-" and len(args) == 2:
-            second = self.value(args[1])
-            if all(_is_null(v) for _, v in second):
-                args = args[:1]  # a null subtrahend makes `-` unary in the evaluator
-            elif any(_is_null(v) for _, v in second):
-                raise NotCompilable("rule.compile.nullable_subtrahend")
         nums = self.numbers(args)
         consts = [v.value for v in nums if isinstance(v, Const)]
         if any(isinstance(c, float) and math.isnan(c) for c in consts):
@@ -523,6 +523,28 @@ class _Compiler:
             index += 2
         out.extend(self.value(args[index]) if index < len(args) else [(None, Const(None))])
         return out
+
+    def coalesce(self, args: list[Any]) -> Branches:
+        """`??`: the first argument that is not null. A null branch of one argument continues with
+        the next argument's branches, under the same condition."""
+        if not args:
+            return [(None, Const(None))]
+        out: Branches = []
+        for cond, v in self.value(args[0]):
+            if _is_null(v) and len(args) > 1:
+                out.extend((_conj(cond, c), w) for c, w in self.coalesce(args[1:]))
+            else:
+                out.append((cond, v))
+            if cond is None:
+                break  # an else: nothing after it applies
+        return out
+
+    def val(self, args: list[Any]) -> Branches:
+        """`val` of a constant path is `var` of its dotted name (a key holding a dot is no fact)."""
+        name = val_name(args)
+        if name is None:
+            raise NotCompilable("rule.compile.computed_key")
+        return self.var([name])
 
     def in_(self, args: list[Any]) -> Branches:
         if len(args) < 2:
@@ -907,6 +929,8 @@ _VALUE_OPS = {
     "?:": _Compiler.if_value,
     "in": _Compiler.in_,
     "cat": _Compiler.cat,
+    "??": _Compiler.coalesce,
+    "val": _Compiler.val,
 }
 
 
