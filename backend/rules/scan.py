@@ -52,13 +52,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql import visitors
 from sqlmodel import Session
 
-from backend import i18n
-from backend.audit import service as audit
 from backend.db import new_session
-from backend.notify.models import Notification
 from backend.orders.models import Order
-from backend.people.models import User
-from backend.rules import service
+from backend.rules import pause, service
 from backend.rules.models import RuleDefinitionRow, RuleOrderMask, RuleOrderState
 from engine.facts import Catalogue, FactContext, FactType
 from engine.facts.sql import JsonValue
@@ -157,7 +153,7 @@ def build_plan(rows: Iterable[RuleDefinitionRow], catalogue: Catalogue, ctx: Fac
         except NotCompilable:
             continue  # a form field it reads was removed since publishing: it cannot be scanned
         except (RecursionError, MemoryError, ArithmeticError, TypeError, ValueError) as exc:
-            broken.append((row.id, _error_text(exc)))  # published before the limits: paused, the others run
+            broken.append((row.id, pause.error_text(exc)))  # published before the limits: paused, the others run
     scopes = [rule.scope.statuses for _, rule, _ in loaded]
     # the query reads only orders in the union of the rules' statuses: a rule whose statuses are
     # that union need not check them again (a hundred string comparisons per order saved)
@@ -411,11 +407,6 @@ def mark_scanned(session: Session, plan: Plan, now: datetime) -> None:
 RUN_ERRORS = (SQLAlchemyError, RecursionError, MemoryError)  # what running one rule's SQL can raise
 
 
-def _error_text(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc) or type(exc).__name__
-    return text.strip().splitlines()[0][:300]
-
-
 def rule_error(bind: Engine | Connection, plan: Plan, rule: ScanRule) -> str | None:
     """The database's error when this rule's part of the one query runs alone, or None."""
     alone = Plan((rule,), rule.word + 1, plan.statuses)
@@ -425,7 +416,7 @@ def rule_error(bind: Engine | Connection, plan: Plan, rule: ScanRule) -> str | N
             session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
             session.execute(select(func.count()).select_from(ORDER).where(rule.match)).scalar_one()
     except RUN_ERRORS as exc:
-        return _error_text(exc)
+        return pause.error_text(exc)
     return None
 
 
@@ -438,36 +429,13 @@ def without_failing(bind: Engine | Connection, plan: Plan, now: datetime) -> Pla
 
 
 def pause_rules(bind: Engine | Connection, errors: dict[int, str], now: datetime) -> None:
-    """Disable each rule (row id -> error), record why in the audit log and tell its author."""
+    """Pause each rule (row id -> error), committed in a transaction of its own."""
     if not errors:
         return
     with new_session(bind) as session:
         for row_id, error in errors.items():
-            row = session.get(RuleDefinitionRow, row_id)
-            if row is None or not row.enabled:
-                continue
-            audit.record(session, None, "rule", row.key, "pause", {"enabled": True},
-                         {"enabled": False, "version": row.version, "error": error}, now)
-            row.enabled = False
-            row.scan_slot, row.scan_ready = None, False
-            row.definition = {**row.definition, "enabled": False}
-            row.updated_at = now
-            if row.author_id is not None:
-                _tell_author(session, row, error, now)
+            pause.pause_rule(session, session.get(RuleDefinitionRow, row_id), error, now)
         session.commit()
-
-
-def _tell_author(session: Session, row: RuleDefinitionRow, error: str, now: datetime) -> None:
-    author = session.get(User, row.author_id)
-    token = i18n.set_locale((author.locale if author is not None else None) or i18n.DEFAULT_LOCALE)
-    try:
-        params = {"key": row.key, "error": error}
-        title = i18n.translate_error("rule.paused_title", params)[:300]
-        body = i18n.translate_error("rule.paused", params)[:4000]
-    finally:
-        i18n.reset_locale(token)
-    session.add(Notification(dedupe_key=f"rule_paused:{row.key}:{row.version}:{now.isoformat()}",
-                             user_id=row.author_id, title=title, body=body, created_at=now))
 
 
 @contextmanager

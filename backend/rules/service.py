@@ -30,6 +30,7 @@ from backend.inbox.models import InboxItem
 from backend.notify.models import OutboxMessage
 from backend.orders.models import Order
 from backend.people import org
+from backend.rules import pause
 from backend.rules.models import RuleDefinitionRow, RuleFiring, RuleOrderState
 from backend.rules.schemas import DryRunMatch, DryRunRead, FiringRead, IssueRead, RuleRead
 from engine import effects as fx
@@ -47,6 +48,7 @@ from engine.rules.actions import People, plan_actions
 from engine.rules.compiler import NotCompilable, compile_condition
 from engine.rules.definition import RuleDefinition, load_rule
 from engine.rules.firing import FiringDecision, FiringState, decide_firing
+from engine.rules.limits import printable
 from engine.rules.validate import compile_check, input_issues, validate, warnings_before_enable
 
 ORDER = Order.__table__
@@ -171,6 +173,7 @@ def _rows(session: Session, key: str) -> list[RuleDefinitionRow]:
 
 def _to_read(row: RuleDefinitionRow, catalogue: Catalogue | None = None) -> RuleRead:
     read = RuleRead.model_validate(row, from_attributes=True)
+    read.definition = printable(read.definition)  # a row saved before NUL / lone surrogates were refused
     if catalogue is not None and row.status == "draft":
         try:
             read.issues = _issues_read(validate(load_rule(row.definition), catalogue))
@@ -540,7 +543,12 @@ def evaluate_event_rules(session: Session, order: Order, *, changes: dict[str, A
         RuleOrderState.order_id == order.id)).scalars()}
     for row_id, rule, event in heard:
         state_row = states.get(rule.key)
-        holds = matches(rule.condition, facts)
+        try:
+            holds = matches(rule.condition, facts)
+        except (RecursionError, MemoryError, ArithmeticError, TypeError, ValueError, ReferenceError) as exc:
+            # stored before the limits (engine/rules/limits.py): paused, the order and other rules go on
+            pause.pause_rule(session, session.get(RuleDefinitionRow, row_id), pause.error_text(exc), now)
+            continue
         if not holds and state_row is None:
             continue  # never fired, still false: nothing to decide or remember
         decision = decide_firing(rule.firing, state_of(state_row), holds, now, ctx.calendar)

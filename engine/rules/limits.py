@@ -16,6 +16,7 @@ UTF-8, and NUL is refused by PostgreSQL and truncates SQLite's comparisons.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from engine.jsonlogic import Issue
@@ -27,6 +28,7 @@ __all__ = [
     "MAX_OPERANDS",
     "MAX_STRING",
     "condition_issues",
+    "printable",
     "value_issues",
 ]
 
@@ -37,6 +39,32 @@ MAX_NODES = 2_000  # operators and constants in a condition
 MAX_STRING = 1_000  # characters of one constant
 MAX_DEFINITION_DEPTH = 64  # containers nested anywhere in a definition (the condition is bounded above)
 _LARGEST = 1.7976931348623157e308  # the largest finite double
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def printable(value: Any) -> Any:
+    """A stored definition with NUL and lone surrogates replaced by U+FFFD, so a row saved before
+    they were refused can still be listed and shown (a response cannot encode a lone surrogate).
+    Iterative; returns the value itself when nothing needs replacing."""
+    if not value_issues(value):
+        return value
+    root: list[Any] = [value]
+    stack: list[tuple[Any, Any, Any]] = [(root, 0, value)]
+    while stack:
+        parent, key, node = stack.pop()
+        if isinstance(node, str):
+            parent[key] = _UNSTORABLE.sub("\ufffd", node)
+        elif isinstance(node, dict):
+            copy = {_UNSTORABLE.sub("\ufffd", k) if isinstance(k, str) else k: v for k, v in node.items()}
+            parent[key] = copy
+            stack.extend((copy, k, v) for k, v in copy.items())
+        elif isinstance(node, list):
+            copy = list(node)
+            parent[key] = copy
+            stack.extend((copy, i, v) for i, v in enumerate(copy))
+    return root[0]
 
 
 def _at(path: str, part: Any) -> str:

@@ -16,6 +16,7 @@ from backend.errors import GendanError
 from backend.notify.models import Notification
 from backend.rules import service, tasks
 from backend.rules.models import RuleDefinitionRow, RuleFiring
+from engine.jsonlogic import matches
 from engine.rules.limits import MAX_DEPTH, MAX_IN_LIST, MAX_NODES, MAX_OPERANDS, MAX_STRING
 from tests.backend.rules.test_scan import flagging
 from tests.backend.rules.test_service import approval_timeout, publish_and_enable, waiting_order
@@ -108,6 +109,20 @@ class TestValuesStoredAsGiven:
         assert client.get("/api/v1/rules").status_code == 200
 
 
+class TestStoredBadRow:
+    def test_a_row_saved_with_a_lone_surrogate_does_not_break_listing(self, client, session, connection, now):
+        if connection.dialect.name == "postgresql":
+            pytest.skip("PostgreSQL refuses to store a lone surrogate in JSONB: only SQLite kept such rows")
+        admin = make_user(session, username="rules_admin", roles=("admin", "designer"))
+        store_enabled(session, admin, flagging("bad", {"==": [{"var": "number"}, "x\ud800"]}), now)
+        session.commit()
+        login(client, "rules_admin")
+        listed = client.get("/api/v1/rules")
+        assert listed.status_code == 200
+        assert listed.json()[0]["definition"]["condition"]["=="][1] == "x\ufffd"
+        assert client.get("/api/v1/rules/bad").status_code == 200
+
+
 def store_enabled(session, author, definition, now) -> RuleDefinitionRow:
     """A published, enabled rule written straight to the table (as one stored before the limits)."""
     row = RuleDefinitionRow(key=definition["key"], version=1, status="published", enabled=True,
@@ -161,6 +176,30 @@ class TestIsolation:
             == ["approval_timeout"]
         session.refresh(bad)
         assert bad.enabled is False
+
+
+class TestEventPathIsolation:
+    def test_an_event_rule_the_evaluator_cannot_run_is_paused_and_the_others_fire(self, session, org, now):
+        order = waiting_order(session, org, now, 30)
+        events = {"kind": "event", "events": ["inbound_message"]}
+        good = flagging("good", {">": [AMOUNT, 0]}, trigger=events, firing={"mode": "every_time"})
+        publish_and_enable(session, org["admin"], good, now, confirm=True)
+        too_deep: dict = {">": [AMOUNT, 0]}
+        for _ in range(480):  # stored before the limits; the evaluator recurses too deep on it
+            too_deep = {"!": too_deep}
+        with pytest.raises(RecursionError):
+            matches(too_deep, {"amount": 1})
+        bad = store_enabled(session, org["rep"], flagging("deep", too_deep, trigger=events), now)
+        bad.is_time_rule = False
+        session.commit()
+        service.evaluate_event_rules(session, order, changes={}, actor=None, now=now, is_new=False,
+                                     events=[("inbound_message", None)])
+        session.commit()
+        assert session.exec(select(RuleFiring.rule_key)).scalars().all() == ["good"]
+        session.refresh(bad)
+        assert bad.enabled is False
+        note = session.exec(select(Notification).where(Notification.user_id == org["rep"].id)).scalars().one()
+        assert "deep" in note.title
 
 
 class TestRepublish:
