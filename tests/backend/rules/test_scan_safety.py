@@ -244,3 +244,14 @@ class TestHostileRequests:
         for url in ("/api/v1/rules", "/api/v1/rules/dry-run"):
             answer = client.post(url, content=raw, headers=headers)
             assert answer.status_code in (400, 413, 422), (url, answer.text)
+
+    def test_a_rule_body_over_the_rule_limit_answers_413(self, client, session):
+        make_user(session, username="rules_admin", roles=("admin", "designer"))
+        session.commit()
+        login(client, "rules_admin")
+        body = json.dumps(flagging("big", {"==": [{"var": "number"}, "x"]}, description="y" * 300_000))
+        for url in ("/api/v1/rules", "/api/v1/rules/validate", "/api/v1/rules/dry-run"):
+            answer = client.post(url, content=body, headers={"Content-Type": "application/json",
+                                                             "Accept-Language": "zh-CN"})
+            assert answer.status_code == 413, (url, answer.text)
+            assert answer.json()["error"]["code"] == "request.too_large"
