@@ -177,7 +177,7 @@ def render_template(source: str, context: Mapping[str, Any]) -> str:
             "rule.template_syntax", message=exc.message or str(exc), line=exc.lineno
         ) from exc
     except UndefinedError as exc:
-        raise TemplateProblem("rule.template_unknown_name", message=str(exc)) from exc
+        raise TemplateProblem("rule.template_unknown_name", message=_unknown_name(exc)) from exc
     except _TooCostly as exc:
         raise TemplateProblem("rule.template_too_costly", message=str(exc)) from exc
     except SecurityError as exc:
@@ -186,6 +186,15 @@ def render_template(source: str, context: Mapping[str, Any]) -> str:
         raise TemplateProblem("rule.template_too_costly", message=type(exc).__name__) from exc
     except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
         raise TemplateProblem("rule.template_error", message=str(exc)) from exc
+
+
+_UNKNOWN = re.compile(r"has no attribute '([^']+)'|^'([^']+)' is undefined")
+
+
+def _unknown_name(exc: UndefinedError) -> str:
+    """The name Jinja could not find (`nope` of "'dict object' has no attribute 'nope'")."""
+    found = _UNKNOWN.search(str(exc))
+    return next((g for g in found.groups() if g), str(exc)) if found else str(exc)
 
 
 _SAMPLES = {

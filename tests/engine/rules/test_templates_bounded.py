@@ -62,3 +62,10 @@ def test_publishing_refuses_a_costly_template_at_its_path():
     assert [(i.path, i.code) for i in validate(rule, catalogue)] == [("actions.0.reason_template",
                                                                       "rule.template_too_costly")]
     assert check_template("{{ order.number }}", catalogue) is None
+
+
+@pytest.mark.parametrize("source, name", [("{{ order.nope }}", "nope"), ("{{ order.data.incoterm }}", "incoterm"),
+                                          ("{{ customer }}", "customer")])
+def test_an_unknown_name_is_named(source, name):
+    problem = check_template(source, default_catalogue())
+    assert (problem.code, problem.params) == ("rule.template_unknown_name", {"message": name})
