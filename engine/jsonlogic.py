@@ -1,9 +1,10 @@
 """JSON-logic for Gendan: one evaluator, one validator, JavaScript semantics.
 
 Why this exists: rule conditions and flow branch conditions are JSON-logic (jsonlogic.com). We
-evaluate them with panzi-json-logic (measured in docs/jsonlogic-choice.md), but its comparison
-operators follow Python where JavaScript differs (`null == 0` is true there, `1 === true` is true,
-`"1_000"` is a number, `1 / 0` raises). The SQL compiler (engine/rules/compiler.py) must give the
+evaluate them with panzi-json-logic's operators (measured in docs/jsonlogic-choice.md) under our
+own interpreter (engine/jsonlogic_apply.py: computed `reduce` seeds, `??`, `val`, `exists`), but
+its operators follow Python where JavaScript differs (`null == 0` is true there, `1 === true` is
+true, `"1_000"` is a number, `1 / 0` raises, `true` is "True" as text). The SQL compiler (engine/rules/compiler.py) must give the
 same answer as this evaluator on every order, so the operators whose Python behaviour leaks are
 replaced here by JavaScript-faithful ones. The conformance suite still passes 277/277.
 
