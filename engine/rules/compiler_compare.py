@@ -13,7 +13,7 @@ import math
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, String, and_, case, false, literal, not_, true
+from sqlalchemy import Date, Float, String, and_, bindparam, case, false, literal, not_, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from engine.facts.sql import threshold_sql
@@ -314,14 +314,23 @@ def _contains(needle: Value, haystack: Value) -> ColumnElement[bool]:
     return false()  # a number or boolean contains nothing
 
 
+def _inline(values: list[Any], type_: Any) -> Any:
+    """A constant list rendered into the SQL text, not as one bind parameter per item: the scan
+    query holds every rule, and PostgreSQL allows 65,535 parameters per query."""
+    return bindparam(None, values, type_=type_, expanding=True, literal_execute=True)
+
+
 def _in_constant_list(needle: Value, items: list[Any]) -> ColumnElement[bool]:
     kind = needle.kind
     if kind == NUM:
         values = [to_number(v) for v in items if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        values = [v for v in values if not (isinstance(v, float) and math.isnan(v))]  # NaN is never ===
+        if values and all(math.isfinite(v) for v in values):
+            return needle.expr.in_(_inline(values, Float))
         return needle.expr.in_([_lit_num(v) for v in values]) if values else false()
     if kind in (STR, DATETEXT):
         values = [v for v in items if isinstance(v, str)]
-        return needle.expr.in_([literal(v, String) for v in values]) if values else false()
+        return needle.expr.in_(_inline(values, String)) if values else false()
     if kind == BOOL:
         flags = {v for v in items if isinstance(v, bool)}
         if flags == {True, False}:

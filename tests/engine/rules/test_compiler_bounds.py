@@ -55,3 +55,11 @@ def test_branches_that_multiply_are_refused():
         compile_condition({"==": [deeper, deeper]}, CATALOGUE, sales_order.c, CTX)
     assert caught.value.code == "rule.compile.too_complex" and caught.value.params == {"max": MAX_PAIRS}
     compile_condition({"==": [wide, wide]}, CATALOGUE, sales_order.c, CTX)  # 51 x 51 pairs: fine
+
+
+def test_constant_lists_cost_no_bind_parameter_per_item():
+    """The scan query holds every rule and PostgreSQL allows 65,535 parameters per query."""
+    condition = {"and": [{"in": [{"var": "stage"}, [f"S{i}" for i in range(500)]]},
+                         {"in": [AMOUNT, list(range(500))]}]}
+    compiled = compile_condition(condition, CATALOGUE, sales_order.c, CTX).compile(dialect=postgresql.dialect())
+    assert len(compiled.params) <= 4
