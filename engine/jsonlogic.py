@@ -1,9 +1,10 @@
 """JSON-logic for Gendan: one evaluator, one validator, JavaScript semantics.
 
 Why this exists: rule conditions and flow branch conditions are JSON-logic (jsonlogic.com). We
-evaluate them with panzi-json-logic (measured in docs/jsonlogic-choice.md), but its comparison
-operators follow Python where JavaScript differs (`null == 0` is true there, `1 === true` is true,
-`"1_000"` is a number, `1 / 0` raises). The SQL compiler (engine/rules/compiler.py) must give the
+evaluate them with panzi-json-logic's operators (measured in docs/jsonlogic-choice.md) under our
+own interpreter (engine/jsonlogic_apply.py: computed `reduce` seeds, `??`, `val`, `exists`), but
+its operators follow Python where JavaScript differs (`null == 0` is true there, `1 === true` is
+true, `"1_000"` is a number, `1 / 0` raises, `true` is "True" as text). The SQL compiler (engine/rules/compiler.py) must give the
 same answer as this evaluator on every order, so the operators whose Python behaviour leaks are
 replaced here by JavaScript-faithful ones. The conformance suite still passes 277/277.
 
@@ -22,10 +23,12 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
-from json_logic.apply import apply as _apply
-from json_logic.builtins import BUILTINS, to_bool, to_string
+from json_logic.builtins import BUILTINS, to_bool
+
+from engine.jsonlogic_apply import apply as _apply
 
 __all__ = [
     "Issue",
@@ -34,6 +37,7 @@ __all__ = [
     "is_truthy",
     "js_equals",
     "js_compare",
+    "js_string",
     "to_number",
     "validate_logic",
     "var_names",
@@ -78,6 +82,50 @@ def _js_number(value: float | int) -> float | int:
     return _double(value) if type(value) is int else value
 
 
+def _number_text(number: float | int) -> str:
+    """JavaScript's Number::toString: shortest round-trip digits, exponent only past 1e21 / 1e-7."""
+    if isinstance(number, int):
+        number = _double(number)
+        if isinstance(number, int):
+            return str(number)
+    if math.isnan(number):
+        return "NaN"
+    if math.isinf(number):
+        return "Infinity" if number > 0 else "-Infinity"
+    if number == 0:
+        return "0"
+    sign, digits, exponent = Decimal(repr(abs(number))).as_tuple()
+    text = "".join(map(str, digits)).rstrip("0") or "0"
+    point = len(digits) + exponent  # the value is 0.<digits> x 10^point
+    k = len(text)
+    prefix = "-" if number < 0 else ""
+    if k <= point <= 21:
+        return prefix + text + "0" * (point - k)
+    if 0 < point <= 21:
+        return prefix + text[:point] + "." + text[point:]
+    if -6 < point <= 0:
+        return prefix + "0." + "0" * -point + text
+    e = point - 1
+    mantissa = text if k == 1 else text[0] + "." + text[1:]
+    return f"{prefix}{mantissa}e{'+' if e > 0 else '-'}{abs(e)}"
+
+
+def js_string(value: Any) -> str:
+    """JavaScript's String(value) for JSON values: true is "true" (Python would say "True"),
+    1.0 is "1", null inside an array is empty ("1,,2")."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return _number_text(value)
+    if isinstance(value, list):
+        return ",".join("" if item is None else js_string(item) for item in value)
+    return "[object Object]"
+
+
 def to_number(value: Any) -> float | int:
     """JavaScript's Number(value) for JSON values (NaN when not a number)."""
     if value is None or value is False:
@@ -107,7 +155,7 @@ def to_number(value: Any) -> float | int:
             return -math.inf
         return NAN
     if isinstance(value, list):
-        return to_number(to_string(value))
+        return to_number(js_string(value))
     return NAN  # dict
 
 
@@ -136,9 +184,9 @@ def js_equals(a: Any, b: Any) -> bool:
     if isinstance(a, (list, dict)) and isinstance(b, (list, dict)):
         return a is b
     if isinstance(a, (list, dict)):
-        return js_equals(to_string(a), b)
+        return js_equals(js_string(a), b)
     if isinstance(b, (list, dict)):
-        return js_equals(a, to_string(b))
+        return js_equals(a, js_string(b))
     # number vs string
     return to_number(a) == to_number(b)
 
@@ -159,7 +207,7 @@ def js_strict_equals(a: Any, b: Any) -> bool:
 
 
 def _primitive(value: Any) -> Any:
-    return to_string(value) if isinstance(value, (list, dict)) else value
+    return js_string(value) if isinstance(value, (list, dict)) else value
 
 
 def js_compare(op: str, a: Any, b: Any) -> bool:
@@ -195,8 +243,9 @@ _FAST = {
 
 
 def _relational(op: str):
-    def run(data=None, a=None, b=None, c=None, *_ignored) -> bool:
-        if c is None:
+    def run(data=None, *args) -> bool:
+        a, b, c = (*args, None, None)[:3]
+        if len(args) < 3:  # a null third argument is still a third argument (`b < null`, as in JavaScript)
             return js_compare(op, a, b)
         return js_compare(op, a, b) and js_compare(op, b, c)
 
@@ -227,7 +276,7 @@ def _in(data=None, needle=None, haystack=None, *_ignored) -> bool:
     if isinstance(haystack, list):
         return any(js_strict_equals(needle, item) for item in haystack)
     if isinstance(haystack, str):
-        return to_string(needle) in haystack
+        return js_string(needle) in haystack
     return False
 
 
@@ -257,8 +306,13 @@ def _multiply(data=None, *args) -> float | int:
     return product
 
 
-def _subtract(data=None, a=None, b=None, *_ignored) -> float | int:
-    return -to_number(a) if b is None else _js_number(to_number(a) - to_number(b))
+def _subtract(data=None, *args) -> float | int:
+    """`{"-": [a]}` negates; `{"-": [a, null]}` is a - 0, as in JavaScript (`b === undefined` only
+    when there is no second argument)."""
+    a = args[0] if args else None
+    if len(args) < 2:
+        return -to_number(a)
+    return _js_number(to_number(a) - to_number(args[1]))
 
 
 #: The operator table every Gendan evaluation uses (panzi's builtins with JS-faithful overrides).
@@ -278,6 +332,7 @@ OPERATORS: dict[str, Any] = {
     "/": _divide,
     "%": _remainder,
     "in": _in,
+    "cat": lambda data=None, *args: "".join(js_string(a) for a in args),
     "min": _numeric_fold(min),
     "max": _numeric_fold(max),
 }
@@ -294,6 +349,7 @@ ARITY: dict[str, tuple[int, int | None]] = {
     "min": (1, None), "max": (1, None), "cat": (0, None), "substr": (2, 3),
     "in": (2, 2), "merge": (0, None), "var": (0, 2), "missing": (1, None), "missing_some": (2, 2),
     "filter": (2, 2), "map": (2, 2), "reduce": (2, 3), "all": (2, 2), "some": (2, 2), "none": (2, 2),
+    "??": (1, None), "val": (0, None), "exists": (1, None),
 }
 _SCOPED = {"filter", "map", "reduce", "all", "some", "none"}
 
@@ -314,6 +370,15 @@ def _var_name(args: Any) -> Any:
     return args
 
 
+def val_name(args: list[Any]) -> str | None:
+    """The dotted fact name a constant `val` / `exists` path reads (`["data", "incoterm"]` is
+    `data.incoterm`), or None when it is computed or a key holds a dot."""
+    segments = args[0] if len(args) == 1 and isinstance(args[0], list) else args
+    if not segments or not all(isinstance(p, str) and p and "." not in p for p in segments):
+        return None
+    return ".".join(segments)
+
+
 def var_names(rule: Any) -> set[str]:
     """Every constant field name the rule reads with `var` or `missing` (not inside filter/map/...)."""
     out: set[str] = set()
@@ -329,6 +394,11 @@ def var_names(rule: Any) -> set[str]:
         if op == "var":
             name = _var_name(args)
             if isinstance(name, str) and name:
+                out.add(name)
+            return
+        if op in ("val", "exists"):
+            name = val_name(args if isinstance(args, list) else [args])
+            if name is not None:
                 out.add(name)
             return
         if op == "missing":
@@ -396,6 +466,10 @@ def validate_logic(rule: Any, fields: Mapping[str, str] | None = None, *, path: 
                 issues.append(Issue(here, "logic.unknown_field", {"field": name}))
             walk(args, here, scoped)
             return
+        if op in ("val", "exists") and fields is not None and not scoped:
+            name = val_name(args)
+            if name is not None and name not in fields and name != "data":
+                issues.append(Issue(here, "logic.unknown_field", {"field": name}))
         if op == "missing" and fields is not None and not scoped:
             keys = args[0] if len(args) == 1 and isinstance(args[0], list) else args
             for index, key in enumerate(keys):

@@ -25,6 +25,7 @@ from engine.facts import Catalogue, FactContext, FieldSpec, default_catalogue, f
 from engine.jsonlogic import Issue
 from engine.rules.actions import People
 from engine.rules.definition import RuleDefinition, load_rule
+from engine.rules.validate import input_issues
 
 ORDER = Order.__table__
 
@@ -48,6 +49,9 @@ def schema_issues(exc: ValidationError) -> list[Issue]:
 
 def parse(definition: dict[str, Any]) -> RuleDefinition:
     """A RuleDefinition from JSON, or GendanError rule.definition_invalid with a path per problem."""
+    refused = input_issues(definition)
+    if refused:
+        raise invalid(refused)
     try:
         return load_rule(definition)
     except ValidationError as exc:

@@ -31,8 +31,9 @@ from backend.rules.models import RuleDefinitionRow
 from backend.rules.schemas import IssueRead, RuleRead
 from engine.facts import Catalogue
 from engine.jsonlogic import Issue
-from engine.rules.definition import load_rule
-from engine.rules.validate import compile_check, validate, warnings_before_enable
+from engine.rules.definition import RuleDefinition, load_rule
+from engine.rules.limits import printable
+from engine.rules.validate import compile_check, input_issues, validate, warnings_before_enable
 
 RULES = Lifecycle("rule", RuleDefinitionRow)
 
@@ -40,6 +41,7 @@ RULES = Lifecycle("rule", RuleDefinitionRow)
 def to_read(row: RuleDefinitionRow, catalogue: Catalogue | None = None) -> RuleRead:
     """The row for the API; a draft read with a catalogue lists what blocks its publishing."""
     read = RuleRead.model_validate(row, from_attributes=True)
+    read.definition = printable(read.definition)  # a row saved before NUL / lone surrogates were refused
     if catalogue is not None and row.status == "draft":
         try:
             read.issues = issues_read(validate(load_rule(row.definition), catalogue))
@@ -76,9 +78,9 @@ def save_draft(session: Session, *, actor: Actor, definition: dict[str, Any], no
     return read
 
 
-def publish_rule(session: Session, *, actor: Actor, key: str, now: datetime) -> RuleRead:
+def publish_rule(session: Session, *, actor: Actor, key: str, now: datetime, confirm: bool = False) -> RuleRead:
     """Validate the draft and make it the published version (the previous one retires, and the new
-    version stays enabled if the old one was). All or nothing."""
+    version stays enabled if the old one was, after the same checks as enabling). All or nothing."""
     require_designer(actor)
     draft = RULES.with_status(session, key, "draft")
     if draft is None:
@@ -92,6 +94,8 @@ def publish_rule(session: Session, *, actor: Actor, key: str, now: datetime) -> 
         raise invalid(issues)
     current = RULES.with_status(session, key, "published")
     was_enabled = current is not None and current.enabled
+    if was_enabled:
+        _confirm_before_enabling(session, rule, catalogue, now, confirm)
     if current is not None:  # a retired version is never scanned or heard
         current.enabled, current.scan_slot, current.scan_ready = False, None, False
     draft.enabled = was_enabled
@@ -116,14 +120,26 @@ def published(session: Session, key: str, *, for_update: bool = False) -> RuleDe
 def check_enable(session: Session, *, actor: Actor, key: str, now: datetime) -> list[IssueRead]:
     """What enabling would warn about (matches every order, event-only), with nothing changed."""
     require_designer(actor)
-    rule = load_rule(published(session, key).definition)
-    catalogue = catalogue_for(session)
+    return issues_read(_enable_warnings(session, load_rule(published(session, key).definition),
+                                        catalogue_for(session), now))
+
+
+def _enable_warnings(session: Session, rule: RuleDefinition, catalogue: Catalogue, now: datetime) -> list[Issue]:
     warnings = list(warnings_before_enable(rule, catalogue))
     if not any(w.code == "rule.matches_every_order" for w in warnings):
         total, matched = count_matches(session, rule, catalogue, fact_context(now))
         if total > 0 and matched == total:
             warnings.append(Issue("condition", "rule.matches_every_order", {"orders": total}))
-    return issues_read(warnings)
+    return warnings
+
+
+def _confirm_before_enabling(session: Session, rule: RuleDefinition, catalogue: Catalogue, now: datetime,
+                             confirm: bool) -> None:
+    """Enabling (and republishing an enabled rule) refuses a rule matching every order unless confirmed."""
+    warnings = [w for w in _enable_warnings(session, rule, catalogue, now) if w.code == "rule.matches_every_order"]
+    if warnings and not confirm:
+        raise GendanError("rule.confirm_required", {"warnings": ", ".join(w.code for w in warnings)}, status=409,
+                          fields={w.path: (w.code, w.params) for w in warnings})
 
 
 def enable_rule(session: Session, *, actor: Actor, key: str, confirm: bool = False, now: datetime) -> RuleRead:
@@ -131,13 +147,11 @@ def enable_rule(session: Session, *, actor: Actor, key: str, confirm: bool = Fal
     require_designer(actor)
     row = published(session, key, for_update=True)
     rule = parse(row.definition)
-    issues = validate(rule, catalogue_for(session))
+    catalogue = catalogue_for(session)
+    issues = validate(rule, catalogue)
     if issues:
         raise invalid(issues)
-    warnings = [w for w in check_enable(session, actor=actor, key=key, now=now) if w.code == "rule.matches_every_order"]
-    if warnings and not confirm:
-        raise GendanError("rule.confirm_required", {"warnings": ", ".join(w.code for w in warnings)}, status=409,
-                          fields={w.path: (w.code, w.params) for w in warnings})
+    _confirm_before_enabling(session, rule, catalogue, now, confirm)
     audit.record(session, actor, "rule", key, "enable", {"enabled": row.enabled}, {"enabled": True, "version": row.version}, now)
     row.enabled = True
     row.scan_slot, row.scan_ready = None, False  # the scan records a fresh baseline
@@ -165,6 +179,9 @@ def disable_rule(session: Session, *, actor: Actor, key: str, now: datetime) -> 
 
 def validate_definition(session: Session, *, actor: Actor, definition: dict[str, Any]) -> list[IssueRead]:
     """Every issue that would block publishing (nothing is stored)."""
+    refused = input_issues(definition)
+    if refused:
+        return issues_read(refused)
     try:
         rule = load_rule(definition)
     except ValidationError as exc:

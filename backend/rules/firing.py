@@ -20,6 +20,7 @@ from sqlmodel import Session
 from backend.auth.actor import Actor
 from backend.effects import apply_effects
 from backend.orders.models import Order
+from backend.rules import pause
 from backend.rules.context import catalogue_for, fact_context, order_values, people_for
 from backend.rules.matching import in_scope
 from backend.rules.models import RuleDefinitionRow, RuleFiring, RuleOrderState
@@ -124,7 +125,12 @@ def evaluate_event_rules(session: Session, order: Order, *, changes: dict[str, A
         RuleOrderState.order_id == order.id)).scalars()}
     for row_id, rule, event in heard:
         state_row = states.get(rule.key)
-        holds = matches(rule.condition, facts)
+        try:
+            holds = matches(rule.condition, facts)
+        except (RecursionError, MemoryError, ArithmeticError, TypeError, ValueError, ReferenceError) as exc:
+            # stored before the limits (engine/rules/limits.py): paused, the order and other rules go on
+            pause.pause_rule(session, session.get(RuleDefinitionRow, row_id), pause.error_text(exc), now)
+            continue
         if not holds and state_row is None:
             continue  # never fired, still false: nothing to decide or remember
         decision = decide_firing(rule.firing, state_of(state_row), holds, now, ctx.calendar)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Depends, Request
 
 from backend import i18n
 from backend.auth.deps import CurrentActor, DbSession
 from backend.clock import utcnow
+from backend.errors import GendanError
 from backend.rules import definitions, history, matching
 from backend.rules.schemas import (
     DryRunRead,
@@ -21,10 +22,21 @@ from backend.rules.schemas import (
     RuleRead,
 )
 
-router = APIRouter(prefix="/api/v1/rules", tags=["rules"])
+# A rule at the limits an admin meets (engine/rules/limits.py: 500-item lists, 100 operands) is a
+# few tens of KB; the app-wide limit is 1 MB. Refused before the service reads the definition.
+RULE_BODY_MAX = 256_000
+
+
+def bounded_body(request: Request) -> None:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > RULE_BODY_MAX:
+        raise GendanError("request.too_large", {"limit": RULE_BODY_MAX}, status=413)
+
+
+router = APIRouter(prefix="/api/v1/rules", tags=["rules"], dependencies=[Depends(bounded_body)])
 ERRORS = {401: {"description": "Not signed in"}, 403: {"description": "Not an admin or designer"},
           404: {"description": "No such rule"}, 409: {"description": "Not published / confirmation needed"},
-          422: {"description": "Invalid definition"}}
+          413: {"description": "Body over 256 KB"}, 422: {"description": "Invalid definition"}}
 
 
 @router.get("", response_model=list[RuleRead], responses=ERRORS)
@@ -64,8 +76,9 @@ def get_rule(session: DbSession, actor: CurrentActor, key: str) -> RuleRead:
 
 
 @router.post("/{key}/publish", response_model=RuleRead, responses=ERRORS)
-def publish(session: DbSession, actor: CurrentActor, key: str) -> RuleRead:
-    return definitions.publish_rule(session, actor=actor, key=key, now=utcnow())
+def publish(session: DbSession, actor: CurrentActor, key: str, body: EnableRequest | None = None) -> RuleRead:
+    """Publish the draft; an enabled rule stays enabled after the enable checks (`confirm` as for enable)."""
+    return definitions.publish_rule(session, actor=actor, key=key, confirm=bool(body and body.confirm), now=utcnow())
 
 
 @router.get("/{key}/enable-check", response_model=list[IssueRead], responses=ERRORS)

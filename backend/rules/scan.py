@@ -48,9 +48,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
+from backend.db import new_session
 from backend.orders.models import Order
+from backend.rules import pause
 from backend.rules.firing import fire, state_of, store_state
 from backend.rules.matching import scope_clause
 from backend.rules.models import RuleDefinitionRow, RuleOrderMask, RuleOrderState
@@ -92,6 +95,7 @@ class Plan:
     rules: tuple[ScanRule, ...]
     words: int
     statuses: tuple[str, ...] = ()  # the union of the rules' status scopes; () when one has none
+    broken: tuple[tuple[int, str], ...] = ()  # (row id, error) of rules whose condition failed to compile
 
     def prefilter(self) -> Any:
         """Orders any rule can look at."""
@@ -125,12 +129,15 @@ def assign_slots(session: Session) -> list[RuleDefinitionRow]:
 
 def build_plan(rows: Iterable[RuleDefinitionRow], catalogue: Catalogue, ctx: FactContext) -> Plan:
     loaded = []
+    broken: list[tuple[int, str]] = []
     for row in rows:
         rule = load_rule(row.definition)
         try:
             loaded.append((row, rule, compile_condition(rule.condition, catalogue, ORDER.c, ctx)))
         except NotCompilable:
             continue  # a form field it reads was removed since publishing: it cannot be scanned
+        except (RecursionError, MemoryError, ArithmeticError, TypeError, ValueError) as exc:
+            broken.append((row.id, pause.error_text(exc)))  # published before the limits: paused, the others run
     scopes = [rule.scope.statuses for _, rule, _ in loaded]
     # the query reads only orders in the union of the rules' statuses: a rule whose statuses are
     # that union need not check them again (a hundred string comparisons per order saved)
@@ -143,7 +150,7 @@ def build_plan(rows: Iterable[RuleDefinitionRow], catalogue: Catalogue, ctx: Fac
         rules.append(ScanRule(row.id, row.scan_slot, row.scan_ready, due(row, ctx.now), rule,
                               and_(scope_clause(rule.model_copy(update={"scope": scope})), condition)))
     words = max((r.word for r in rules), default=0) + 1
-    return Plan(tuple(sorted(rules, key=lambda r: r.slot)), words, union)
+    return Plan(tuple(sorted(rules, key=lambda r: r.slot)), words, union, tuple(broken))
 
 
 # --- the one query ---------------------------------------------------------------------------
@@ -291,6 +298,48 @@ def mark_scanned(session: Session, plan: Plan, now: datetime) -> None:
                 RuleDefinitionRow.__table__.c.enabled == true()).values(**values))
 
 
+# --- a rule the database cannot run ----------------------------------------------------------
+# Limits at publish (engine/rules/limits.py) keep a rule's SQL well inside both databases' limits,
+# but a rule stored before them, or one that fails only on some rows (a float8 overflow), would
+# still make the one query fail for every rule. On such a failure each rule's part is run alone;
+# the rules the database refuses are paused (disabled, with the error in the audit log and a
+# notification to their author) and the query runs again without them.
+
+RUN_ERRORS = (SQLAlchemyError, RecursionError, MemoryError)  # what running one rule's SQL can raise
+
+
+def rule_error(bind: Engine | Connection, plan: Plan, rule: ScanRule) -> str | None:
+    """The database's error when this rule's part of the one query runs alone, or None. One full
+    pass over the orders per rule: run only after the one query failed, and the failing rules are
+    then paused, so it happens once per bad rule."""
+    alone = Plan((rule,), rule.word + 1, plan.statuses)
+    try:
+        with new_session(bind) as session:
+            query = changed_orders_query(alone, session.get_bind().dialect.name)
+            session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    except RUN_ERRORS as exc:
+        return pause.error_text(exc)
+    return None
+
+
+def without_failing(bind: Engine | Connection, plan: Plan, now: datetime) -> Plan:
+    """The plan without the rules the database cannot run, each of them paused (committed)."""
+    failing = {r.row_id: error for r in plan.rules if (error := rule_error(bind, plan, r)) is not None}
+    pause_rules(bind, failing, now)
+    kept = tuple(r for r in plan.rules if r.row_id not in failing)
+    return Plan(kept, plan.words, plan.statuses)
+
+
+def pause_rules(bind: Engine | Connection, errors: dict[int, str], now: datetime) -> None:
+    """Pause each rule (row id -> error), committed in a transaction of its own."""
+    if not errors:
+        return
+    with new_session(bind) as session:
+        for row_id, error in errors.items():
+            pause.pause_rule(session, session.get(RuleDefinitionRow, row_id), error, now)
+        session.commit()
+
+
 @contextmanager
 def scan_lock(bind: Engine | Connection) -> Iterator[bool]:
     """On PostgreSQL one scanner at a time: a session advisory lock, released when the worker's
@@ -317,4 +366,5 @@ def scan_lock(bind: Engine | Connection) -> Iterator[bool]:
 
 
 __all__ = ["Plan", "ScanRule", "apply_chunk", "assign_slots", "build_plan", "changed_orders", "changed_orders_query",
-           "end_stale_episodes", "mark_scanned", "refire_due", "scan_lock"]
+           "end_stale_episodes", "mark_scanned", "pause_rules", "refire_due", "rule_error", "scan_lock",
+           "without_failing"]

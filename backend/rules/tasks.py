@@ -44,14 +44,16 @@ def _scan(bind: Engine | Connection, now: datetime) -> int:
         ctx = fact_context(now)
         plan = scan.build_plan(rows, catalogue, ctx)
         session.commit()
+    scan.pause_rules(bind, dict(plan.broken), now)
     if not plan.rules:
         return 0
-    with new_session(bind) as session:
-        for rule in plan.rules:
-            if not rule.ready:
-                scan.end_stale_episodes(session, rule)
-        changed = scan.changed_orders(session, plan)
-        session.commit()
+    try:
+        changed = _changed(bind, plan)
+    except scan.RUN_ERRORS:  # one rule the database cannot run: pause it, the others still run
+        plan = scan.without_failing(bind, plan, now)
+        if not plan.rules:
+            return 0
+        changed = _changed(bind, plan)
     fired = 0
     for start in range(0, len(changed), CHUNK):
         with new_session(bind) as session:
@@ -69,6 +71,16 @@ def _scan(bind: Engine | Connection, now: datetime) -> int:
         scan.mark_scanned(session, plan, now)
         session.commit()
     return fired
+
+
+def _changed(bind: Engine | Connection, plan: scan.Plan) -> list[tuple[int, list[int], list[int]]]:
+    with new_session(bind) as session:
+        for rule in plan.rules:
+            if not rule.ready:
+                scan.end_stale_episodes(session, rule)
+        changed = scan.changed_orders(session, plan)
+        session.commit()
+    return changed
 
 
 def signal_overdue_todos(bind: Engine | Connection, now: datetime) -> int:

@@ -26,7 +26,7 @@ def _json_key(element: Any, index: int) -> str:
 
 
 def _is_text_equals(element: Any) -> bool:
-    return getattr(element, "name", None) == "json_text_equals"  # engine.rules.compiler._JsonTextEquals
+    return getattr(element, "name", None) == "json_text_equals"  # engine.rules.compiler_sql.JsonTextEquals
 
 
 def hoist_json(orders: Table, matches: Sequence[Any], where: Any) -> tuple[Any, list[Any]]:

@@ -27,9 +27,10 @@ from engine.rules.definition import (
     RuleDefinition,
     SetFieldAction,
 )
+from engine.rules.limits import condition_issues, value_issues
 from engine.rules.templates import check_template
 
-__all__ = ["compile_check", "matches_every_order", "validate", "warnings_before_enable"]
+__all__ = ["compile_check", "input_issues", "matches_every_order", "validate", "warnings_before_enable"]
 
 _SQL_TYPES = {
     FactType.NUMBER: Float,
@@ -69,11 +70,23 @@ def _assignee_issues(assignee: Assignee, path: str) -> list[Issue]:
     return []
 
 
+def input_issues(definition: Any) -> list[Issue]:
+    """What must be refused before a definition is parsed, stored or walked recursively: values
+    that would not be saved as given (Infinity, NaN, NUL, lone surrogates) and a condition past
+    the size limits (engine/rules/limits.py). Iterative: safe on any JSON."""
+    issues = value_issues(definition)
+    if isinstance(definition, dict) and not issues:
+        issues = condition_issues(definition.get("condition"))
+    return issues
+
+
 def validate(rule: RuleDefinition, catalogue: Catalogue) -> list[Issue]:
     """Every error in the rule, each with a path into the definition's JSON."""
-    issues: list[Issue] = []
+    issues: list[Issue] = value_issues(rule.condition, "condition") or condition_issues(rule.condition)
+    if issues:
+        return issues  # nothing below may walk (recursively) or compile a condition like this
     try:
-        json.dumps(rule.condition)
+        json.dumps(rule.condition, allow_nan=False)
     except (TypeError, ValueError):
         return [Issue("condition", "rule.condition_not_json", {})]
     if rule.condition is None or rule.condition == {}:
@@ -90,6 +103,7 @@ def validate(rule: RuleDefinition, catalogue: Catalogue) -> list[Issue]:
                     {"reason": problem.code, **problem.params},
                 )
             )
+    issues.extend(value_issues(rule.model_dump(exclude={"condition"})))
     if isinstance(rule.trigger, EventTrigger):
         if not rule.trigger.events:
             issues.append(Issue("trigger.events", "rule.trigger_without_events", {}))

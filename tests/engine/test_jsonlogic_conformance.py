@@ -10,7 +10,11 @@ import pytest
 
 from engine.jsonlogic import evaluate, js_compare, matches, to_number, validate_logic
 
-SUITE = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "jsonlogic" / "tests.json"
+# shared/ sits next to the checkout (/work/main) or one level further up (a worktree /work/wt/<name>)
+SUITE = next((parent / "shared" / "conformance" / "jsonlogic" / "tests.json"
+              for parent in Path(__file__).resolve().parents
+              if (parent / "shared" / "conformance" / "jsonlogic" / "tests.json").exists()),
+             Path(__file__).resolve().parents[3] / "shared" / "conformance" / "jsonlogic" / "tests.json")
 
 
 def _load_cases() -> list[tuple[str, object, object, object]]:
@@ -116,6 +120,47 @@ class TestJavaScriptSemantics:
         assert matches({"var": "x"}, {"x": "0"}) is True
         assert matches({"var": "x"}, {"x": []}) is False
         assert matches({"missing": ["x"]}, {"x": ""}) is True
+
+
+class TestIssue18Semantics:
+    """What the JavaScript reference (json-logic-js) answers where we answered Python's way, and the
+    newer community operators business rules need (`??`, `val`, `exists`)."""
+
+    @pytest.mark.parametrize(
+        "rule, data, expected",
+        [
+            ({"-": [5, None]}, {}, 5),  # null is 0; only a missing second argument negates
+            ({"-": [{"var": "amount"}, {"var": "data.discount"}]}, {"amount": 100, "data": {}}, 100),
+            ({"-": [5]}, {}, -5),
+            ({"cat": [True, "/", False]}, {}, "true/false"),
+            ({"cat": [1.0, "|", 0.1, "|", 1e21, "|", 1e-7, "|", None, "|", [1, None, 2]]}, {},
+             "1|0.1|1e+21|1e-7|null|1,,2"),
+            ({"in": [True, "True"]}, {}, False),
+            ({"in": [True, "is true"]}, {}, True),
+            ({"==": [[True], "true"]}, {}, True),
+            ({"reduce": [[1, 2, 3], {"+": [{"var": "current"}, {"var": "accumulator"}]}, {"+": [1, 1]}]}, {}, 8),
+            ({"reduce": [{"var": "xs"}, {"+": [{"var": "current"}, {"var": "accumulator"}]}, {"var": "start"}]},
+             {"xs": [1, 2], "start": 10}, 13),
+            ({"<": [1, 2, None]}, {}, False),  # 2 < null: null is 0 (a third argument, as in JavaScript)
+            ({"<": [-2, -1, None]}, {}, True),
+            ({"??": [None, {"var": "a"}, 3]}, {"a": None}, 3),
+            ({"??": [{"var": "a"}, 3]}, {"a": 0}, 0),
+            ({"??": [None, None]}, {}, None),
+            ({"val": "hello"}, {"hello": 1}, 1),
+            ({"val": ["data", "x.y"]}, {"data": {"x.y": 4}}, 4),
+            ({"val": ["data", "missing"]}, {"data": {}}, None),
+            ({"exists": ["hello", "world"]}, {"hello": {"world": False}}, True),
+            ({"exists": "hello"}, {"hello": None}, True),
+            ({"exists": [""]}, {"hello": 1}, False),
+        ],
+    )
+    def test_answers_as_javascript(self, rule, data, expected):
+        assert same_json(evaluate(rule, data), expected)
+
+    def test_new_operators_validate_and_name_their_fields(self):
+        fields = {"amount": "number", "data.discount": "number"}
+        assert validate_logic({"??": [{"val": ["data", "discount"]}, 0]}, fields) == []
+        assert [i.code for i in validate_logic({"exists": ["data", "nope"]}, fields)] == ["logic.unknown_field"]
 
 
 class TestValidateLogic:

@@ -125,7 +125,8 @@ class TestEpisodes:
         lower = approval_timeout(condition={"and": [{"==": [{"var": "stage"}, "approval"]},
                                                     {">": [{"var": "hours_in_stage"}, 12]}]})
         definitions.save_draft(session, actor=org["admin"], definition=lower, now=now)
-        definitions.publish_rule(session, actor=org["admin"], key="approval_timeout", now=now)
+        definitions.publish_rule(session, actor=org["admin"], key="approval_timeout", now=now,
+                             confirm=True)  # tiny data: every order matches, as when enabling
         session.commit()
         assert tasks.scan_time_rules(connection, now + timedelta(minutes=1)) == 1  # only the order at 20 h
         assert firings(session, late) == [1] and firings(session, other) == [1]

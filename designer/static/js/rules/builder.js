@@ -366,13 +366,18 @@ function save() {
 }
 const ruleUrl = (rest) => "/api/v1/rules/" + encodeURIComponent(keyInput.value.trim()) + rest;
 document.getElementById("rd-save").addEventListener("click", function () { save().catch(refused); });
-document.getElementById("rd-publish").addEventListener("click", function () {
-  save().then(function () {
-    return api("POST", ruleUrl("/publish"));
-  }).then(function (rule) {
+function publish(confirm) {
+  // an enabled rule stays enabled: the server asks, as for enabling, when it matches every order
+  return api("POST", ruleUrl("/publish"), { confirm: confirm }).then(function (rule) {
     status(T.published);
     document.getElementById("rd-version").textContent = "v" + rule.version + " · " + rule.status;
-  }).catch(refused);
+  }).catch(function (err) {
+    if (err instanceof ApiError && err.code === "rule.confirm_required" && window.confirm(T.confirm_all)) return publish(true);
+    refused(err);
+  });
+}
+document.getElementById("rd-publish").addEventListener("click", function () {
+  save().then(function () { return publish(false); }).catch(refused);
 });
 function enable(confirm) {
   return api("POST", ruleUrl("/enable"), { confirm: confirm }).then(function () {
