@@ -16,12 +16,13 @@ from backend.settings import Settings, get_settings
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def create_app(settings: Settings | None = None, *, engine=None, start_worker: bool | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, engine=None, start_worker: bool | None = None,
+               pipeline=None) -> FastAPI:
+    """The app; `pipeline` replaces the standard order-change pipeline (tests that need another)."""
     settings = settings or get_settings()
-    engine = engine or make_engine(settings.database_url)
     app = FastAPI(title="Gendan", version="0.1.0", docs_url="/docs", openapi_url="/api/openapi.json")
     app.state.settings = settings
-    app.state.engine = engine
+    _assemble(app, engine or make_engine(settings.database_url), pipeline)
 
     install_error_handlers(app)
     from frontend.pages.common import LoginRequired, login_redirect
@@ -38,7 +39,6 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
     app.mount("/static", StaticFiles(directory=ROOT / "frontend" / "static", check_dir=False), name="static")
     app.mount("/designer-static", StaticFiles(directory=ROOT / "designer" / "static", check_dir=False),
               name="designer-static")
-    _install_hooks(app)
     if start_worker if start_worker is not None else settings.run_worker:
         from backend.worker.runner import attach_worker
 
@@ -90,22 +90,17 @@ def _optional_routers() -> list:
     return routers
 
 
-def _install_hooks(app: FastAPI) -> None:
-    """Order hooks (form validation, flow start, event rules) are wired here, once per process."""
+def _assemble(app: FastAPI, engine, pipeline) -> None:
+    """The order-change pipeline and the worker's jobs (backend/pipeline_assembly.py); the engine
+    kept on app.state carries the pipeline to every session opened on it."""
+    from backend.flows import messages as flow_messages
     from backend.forms import messages as form_messages
-    from backend.forms import service as forms_service
+    from backend.pipeline_assembly import assemble, build_jobs, build_pipeline
+    from backend.rules import messages as rule_messages
 
     form_messages.register()
-    forms_service.install()
-    from backend.flows import messages as flow_messages
-    from backend.flows import service_instance as flows_instances
-
     flow_messages.register()
-    flows_instances.install()
-    from backend.rules import messages as rule_messages
-    from backend.rules import service as rules_service
-    from backend.rules import tasks as rules_tasks
-
     rule_messages.register()
-    rules_service.install()
-    rules_tasks.install(app.state.settings.scan_interval_seconds)
+    app.state.pipeline = pipeline or build_pipeline()
+    app.state.engine = assemble(engine, app.state.pipeline)
+    app.state.jobs = build_jobs(scan_interval_seconds=app.state.settings.scan_interval_seconds)

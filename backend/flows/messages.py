@@ -27,6 +27,7 @@ STATUS = {
     "flow.timer_stale": 409,
     "flow.not_assignee": 403,
     "flow.not_initiator": 403,
+    "flow.stage_held": 409,
 }
 
 ERROR_MESSAGES: dict[str, str] = {
@@ -46,6 +47,7 @@ ERROR_MESSAGES: dict[str, str] = {
     "flow.not_initiator": "Only the person who started the flow may do this.",
     "flow.already_decided": "Someone already decided; the order can no longer be withdrawn.",
     "flow.nothing_to_urge": "There is no open to-do to urge.",
+    "flow.stage_held": "The flow %(key)s is running on this order and moves its stage; act on its to-dos instead.",
     "flow.cannot_resubmit": "Only a rejected, withdrawn or returned order can be resubmitted.",
     "flow.send_back_target_missing": "Choose the step to return to.",
     "flow.send_back_target_invalid": "The order cannot be returned to step %(node_key)s.",
@@ -103,6 +105,21 @@ ERROR_MESSAGES: dict[str, str] = {
     "flow.bpmn_unsupported": "BPMN element %(element)s is not supported.",
     "flow.bpmn_too_large": "The BPMN file is too large.",
 }
+
+
+# Notification bodies the flow engine leaves as keys (it stays language-free): the words are
+# chosen when a person reads them, in their language (the notification page, e-mail, robots).
+NOTICES: dict[str, str] = {
+    "flow.rejected": "Your order was rejected. Change it and resubmit it, or withdraw it.",
+    "flow.urged": "You are urged to handle this to-do.",
+}
+
+
+def render_notice(body: str | None, locale: str | None = None) -> str | None:
+    """A notification body in words: a known key becomes its sentence, anything else stays as sent."""
+    if not body or body not in NOTICES:
+        return body
+    return i18n.translations(i18n.normalize(locale) or i18n.get_locale()).ugettext(NOTICES[body])
 
 
 def register() -> None:

@@ -15,6 +15,7 @@ from backend.auth.actor import Actor
 from backend.db import new_session
 from backend.effects import enqueue
 from backend.errors import GendanError
+from backend.flows import messages as flow_messages
 from backend.i18n import register_error_messages
 from backend.notify import delivery
 from backend.notify.channels import KINDS
@@ -203,7 +204,7 @@ def dispatch_notifications(bind: Engine | Connection, now: datetime, *, base_url
                 send_at = quiet_until(now, start=pref.quiet_start, end=pref.quiet_end, tz=pref.timezone) or now
                 for channel in external:
                     _queue_for_user(session, user, channel, key=f"notif:{note.id}:{channel}", subject=note.title,
-                                    body=note.body or note.title, link=_order_link(base_url, note.order_id),
+                                    body=flow_messages.render_notice(note.body, user.locale) or note.title, link=_order_link(base_url, note.order_id),
                                     send_at=send_at, now=now)
             session.add(NotificationDispatch(notification_id=note.id, at=now, mode=mode))
             handled += 1

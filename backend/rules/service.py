@@ -588,10 +588,3 @@ def list_firings(session: Session, *, actor: Actor, key: str, limit: int = 100) 
                               problems=firing.problems, todo_states=todo_states, delivery_states=deliveries))
     return out
 
-
-def install() -> None:
-    """Wire the event path into order changes (called once by the app factory)."""
-    from backend.orders import service as orders_service
-
-    if evaluate_event_rules not in orders_service.after_change_hooks:
-        orders_service.after_change_hooks.append(evaluate_event_rules)

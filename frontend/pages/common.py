@@ -46,6 +46,8 @@ STAGE_LABELS = {
     "draft": N_("Draft"), "approval": N_("Approval"), "tech_confirm": N_("Technical confirmation"),
     "production": N_("Production"), "shipping": N_("Shipping"), "delivered": N_("Delivered"),
     "invoicing": N_("Invoicing"), "payment": N_("Payment"), "completed": N_("Completed"),
+    # where a flow leaves an order it rejected or sent back (backend/flows/service_instance.py)
+    "rejected": N_("Rejected"), "returned": N_("Returned to the initiator"),
 }
 STATUS_LABELS = {"open": N_("In progress"), "completed": N_("Completed"), "cancelled": N_("Cancelled")}
 

@@ -14,6 +14,7 @@ from backend.auth.actor import Actor
 from backend.auth.deps import DbSession
 from backend.clock import utcnow
 from backend.errors import GendanError
+from backend.flows import messages as flow_messages
 from backend.notify import delivery
 from backend.notify import service as notify_service
 from backend.notify.channels import KINDS
@@ -43,6 +44,7 @@ AdminActor = Annotated[Actor, Depends(_admin)]
 def notifications_page(request: Request, session: DbSession, actor: PageActor, unread: bool = False):
     items = notify_service.list_notifications(session, actor=actor, is_unread_only=unread)
     context = {"nav": "inbox", "items": items, "unread_only": unread,
+               "bodies": {n.id: flow_messages.render_notice(n.body) for n in items},
                "unread": notify_service.count_unread(session, actor.user_id)}
     if is_htmx(request) and request.headers.get("HX-Target") == "notifications-list":
         return render(request, "notifications/list.html", context, block="list")
@@ -66,7 +68,8 @@ def _back_to_list(request: Request, session, actor):
         return RedirectResponse("/notifications", status_code=303)
     items = notify_service.list_notifications(session, actor=actor)
     return render(request, "notifications/list.html",
-                  {"items": items, "unread_only": False, "unread": notify_service.count_unread(session, actor.user_id)},
+                  {"items": items, "unread_only": False, "unread": notify_service.count_unread(session, actor.user_id),
+                   "bodies": {n.id: flow_messages.render_notice(n.body) for n in items}},
                   block="list")
 
 

@@ -114,7 +114,6 @@ def enable_message_rule(session, now):
 
 class TestInboundMessageRule:
     def test_event_rule_fires_once_per_message_and_not_on_other_changes(self, session, now, setup):
-        rules_service.install()  # the order hook, as create_app installs it
         enable_message_rule(session, now)
         order = session.get(Order, setup["order"].id)
         orders_service.update_order(session, actor=setup["actor"], order_id=order.id, now=now,

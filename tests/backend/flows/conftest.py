@@ -1,10 +1,10 @@
 import pytest
 
-from backend.flows import messages, service_instance
+from backend.flows import messages
 
 
 @pytest.fixture(autouse=True)
-def flows_installed():
-    """What create_app does at start-up: timer appliers, order hooks, messages."""
+def flows_messages():
+    """What create_app does at start-up for flows' error messages (the pipeline comes with the
+    `connection` fixture)."""
     messages.register()
-    service_instance.install()

@@ -22,12 +22,12 @@ def actor_of(session, *roles):
 
 
 @pytest.fixture(autouse=True)
-def _hooks():
-    """What create_app does once per process: the order hook and the form messages."""
+def _messages():
+    """What create_app does once per process: the form messages (the pipeline, with its form
+    check, comes with the `connection` fixture)."""
     from backend.forms import messages
 
     messages.register()
-    service.install()
 
 
 @pytest.fixture
