@@ -210,10 +210,17 @@ def record_change(session: Session, change: OrderChange) -> None:
     if change.is_new:
         record_event(session, change.order, type="created", actor=change.actor, now=change.now, after=change.after)
         return
-    columns = change.columns
+    previous = change.before or {}
+    before = {c: previous.get(c) for c in change.columns}
+    after = {c: change.after[c] for c in change.columns}
+    if change.via.startswith("effect:") and "data" in after:
+        # an effect sets designed fields one by one: its record names each (`data.<key>`), with
+        # None before when the order never had it, as the timeline shows a field set by a task
+        old, new = before.pop("data") or {}, after.pop("data") or {}
+        for path in sorted(f for f in change.changed_fields if f.startswith("data.")):
+            before[path], after[path] = old.get(path[5:]), new.get(path[5:])
     record_event(session, change.order, type=change.event_type, actor=change.actor, now=change.now,
-                 before={c: (change.before or {}).get(c) for c in columns},
-                 after={c: change.after[c] for c in columns}, note=change.note)
+                 before=before, after=after, note=change.note)
 
 
 def _columns(order: Order) -> dict[str, Any]:
