@@ -188,5 +188,5 @@ def of(session: Session) -> Pipeline:
         found = session.get_bind().get_execution_options().get(OPTION)
     if found is None:
         raise RuntimeError("this session's database handle has no order pipeline; "
-                           "backend.pipeline_assembly.attach_pipeline() gives it one")
+                           "backend.pipeline_assembly.assemble() gives it one")
     return found
