@@ -106,6 +106,10 @@ def test_a_rejected_order_says_so_in_the_list_and_its_rep_reads_why(browser: Bro
         row = rep.locator("tr", has_text="PIPE-REJ")
         expect(row).to_contain_text("Rejected")
         expect(row).not_to_contain_text("Approval")
+        rep.goto(f"{base_url}/dashboard")  # the rep's only order: one open order, rejected, none in approval
+        stages = rep.locator("#dashboard-stages")
+        expect(stages).to_contain_text("Rejected")
+        expect(stages).not_to_contain_text("Approval")
         rep.goto(f"{base_url}/notifications")
         expect(rep.get_by_text("Your order was rejected").first).to_be_visible()
         expect(rep.get_by_text("flow.rejected")).to_have_count(0)
