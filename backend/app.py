@@ -95,12 +95,15 @@ def _assemble(app: FastAPI, engine, pipeline) -> None:
     kept on app.state carries the pipeline to every session opened on it."""
     from backend.flows import messages as flow_messages
     from backend.forms import messages as form_messages
+    from backend.i18n import register_error_messages
+    from backend.pipeline import MESSAGES as PIPELINE_MESSAGES
     from backend.pipeline_assembly import assemble, build_jobs, build_pipeline
     from backend.rules import messages as rule_messages
 
     form_messages.register()
     flow_messages.register()
     rule_messages.register()
+    register_error_messages(PIPELINE_MESSAGES)
     app.state.pipeline = pipeline or build_pipeline()
     app.state.engine = assemble(engine, app.state.pipeline)
     app.state.jobs = build_jobs(scan_interval_seconds=app.state.settings.scan_interval_seconds)

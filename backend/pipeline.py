@@ -37,6 +37,10 @@ from backend.orders.models import Order
 log = logging.getLogger("gendan.pipeline")
 
 MAX_DEPTH = 3
+MESSAGES = {  # English msgids; Chinese in flows.po (the app's assembly registers them)
+    "pipeline.depth_exceeded": "Rules and flows kept changing this order in answer to each other; "
+                               "stopped after %(depth)s rounds.",
+}
 OPTION = "gendan_pipeline"  # the execution option that carries the pipeline on an engine/connection
 _SESSION_KEY = "gendan.pipeline"
 _DEPTH_KEY = "gendan.pipeline.depth"

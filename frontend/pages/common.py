@@ -69,6 +69,7 @@ def role_label(role: str) -> str:
 
 
 EVENT_LABELS = {
+    "effect_refused": N_("Automatic change refused"),
     "created": N_("Order created"), "updated": N_("Order updated"), "stage_entered": N_("Stage changed"),
     "field_set": N_("Field set"), "tag_added": N_("Tag added"), "risk_flagged": N_("Risk flagged"),
     "completed": N_("Order completed"), "cancelled": N_("Order cancelled"), "urged": N_("Customer urged"),

@@ -190,9 +190,26 @@ class TestEffectsAreValidatedByTheForm:
         apply_effects(session, [fx.SetField(dedupe_key="r:2", field="data.quantity", value=7)], order=order,
                       actor=None, now=now, source="rule")
         assert order.data["quantity"] == 7 and order.version == version + 1
+        session.commit()
         set_event = session.exec(select(OrderEvent).where(OrderEvent.order_id == order.id,
                                                           OrderEvent.type == "field_set")).scalars().one()
         assert (set_event.before, set_event.after) == ({"data.quantity": 5}, {"data.quantity": 7})
+
+    def test_the_orders_records_say_in_words_which_automatic_change_was_refused(self, client, session, org, now):
+        from tests.conftest import login
+
+        designer = actor_of(org["admin"], "designer", "admin")
+        forms_service.save_draft(session, actor=designer, key="order", definition=QUANTITY_FORM, now=now)
+        forms_service.publish_form(session, actor=designer, key="order", now=now)
+        read, _ = orders_service.create_order(session, actor=actor_of(org["rep"]), now=now, payload=OrderCreate(
+            customer_id=org["customer"].id, amount=Decimal("5"), data={"quantity": 5}))
+        apply_effects(session, [fx.SetField(dedupe_key="r:1", field="data.quantity", value=-3)],
+                      order=session.get(Order, read.id), actor=None, now=now, source="rule")
+        session.commit()
+        login(client, "pl.rep")
+        page = client.get(f"/orders/{read.id}", headers={"Accept-Language": "en"}).text
+        assert "Automatic change refused" in page and "Quantity" in page and "-3" in page
+        assert "form.validation_failed" not in page
 
 
 class TestDepthGuard:
