@@ -16,12 +16,13 @@ from backend.settings import Settings, ensure_secret_key, get_settings
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def create_app(settings: Settings | None = None, *, engine=None, start_worker: bool | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, engine=None, start_worker: bool | None = None,
+               pipeline=None) -> FastAPI:
+    """The app; `pipeline` replaces the standard order-change pipeline (tests that need another)."""
     settings, _generated = ensure_secret_key(settings or get_settings())  # never the public default
-    engine = engine or make_engine(settings.database_url)
     app = FastAPI(title="Gendan", version="0.1.0", docs_url="/docs", openapi_url="/api/openapi.json")
     app.state.settings = settings
-    app.state.engine = engine
+    _assemble(app, engine or make_engine(settings.database_url), pipeline)
 
     from frontend.error_pages import render_error
     from frontend.pages.common import LoginRequired, login_redirect
@@ -41,7 +42,6 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
     app.mount("/static", StaticFiles(directory=ROOT / "frontend" / "static", check_dir=False), name="static")
     app.mount("/designer-static", StaticFiles(directory=ROOT / "designer" / "static", check_dir=False),
               name="designer-static")
-    _install_hooks(app)
     if start_worker if start_worker is not None else settings.run_worker:
         from backend.worker.runner import attach_worker
 
@@ -77,18 +77,12 @@ def _include_routers(app: FastAPI) -> None:
         app.include_router(router)
 
 
-def _install_hooks(app: FastAPI) -> None:
-    """Order hooks (form validation, flow start, event rules) are wired here, once per process."""
-    from backend.forms import files as forms_files
-    from backend.forms import service as forms_service
+def _assemble(app: FastAPI, engine, pipeline) -> None:
+    """The order-change pipeline and the worker's jobs (backend/pipeline_assembly.py); the engine
+    kept on app.state carries the pipeline to every session opened on it."""
+    from backend.pipeline_assembly import assemble, build_jobs, build_pipeline
 
-    forms_service.install()
-    forms_files.install(app.state.settings.upload_dir)  # deletes uploads never attached to an order
-    from backend.flows import service_instance as flows_instances
-
-    flows_instances.install()
-    from backend.rules import firing as rules_firing
-    from backend.rules import tasks as rules_tasks
-
-    rules_firing.install()
-    rules_tasks.install(app.state.settings.scan_interval_seconds)
+    app.state.pipeline = pipeline or build_pipeline()
+    app.state.engine = assemble(engine, app.state.pipeline)
+    app.state.jobs = build_jobs(scan_interval_seconds=app.state.settings.scan_interval_seconds,
+                                upload_dir=app.state.settings.upload_dir)

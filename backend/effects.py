@@ -2,28 +2,36 @@
 
 Every effect is stored at most once under its `dedupe_key` (unique indexes back this up), so a
 retried scan or two workers applying the same firing cannot duplicate a to-do or a message.
+
+Effects that change the order (`SetField`, `AddTag`, `AddRiskFlag`, `EnterStage`, `CompleteOrder`)
+are applied after the others of the same batch (so a stage a flow enters already sees the to-dos
+the flow created with it) and re-enter the order-change pipeline (backend/pipeline.py) one level
+deeper: the form validates the new values, the event is recorded, flows, rules, customer messages
+and the live push run exactly as for a PATCH. A write the form refuses, or one past the pipeline's
+depth limit, is not stored: the order keeps its values and its records say why (`effect_refused`).
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import Session
 
+from backend import pipeline
 from backend.auth.actor import Actor
 from backend.customers.models import Customer
+from backend.errors import GendanError
 from backend.inbox.models import InboxItem
 from backend.localized import split_title
 from backend.notify.models import Notification, OutboxMessage
 from backend.orders.models import Order, OrderEvent
 from engine import effects as fx
 
-# channel -> function(session, order, effect, now) registered by the notify package (composition root)
-extra_appliers: dict[type, Any] = {}
-# called after rows for to-dos / notifications are added, so live updates can be pushed after commit
-on_user_touched: list[Any] = []
+log = logging.getLogger("gendan.effects")
+ORDER_CHANGING = (fx.SetField, fx.AddTag, fx.AddRiskFlag, fx.EnterStage, fx.CompleteOrder)
 
 
 def apply_effects(session: Session, effects: list, *, order: Order | None, actor: Actor | None,
@@ -31,8 +39,10 @@ def apply_effects(session: Session, effects: list, *, order: Order | None, actor
     """Turn effects into rows. Returns the rows created (new ones only)."""
     created: list[Any] = []
     touched_users: set[int] = set()
-    for effect in effects:
-        handler = extra_appliers.get(type(effect))
+    appliers = pipeline.of(session).appliers
+    changing = [e for e in effects if isinstance(e, ORDER_CHANGING)]
+    for effect in [e for e in effects if not isinstance(e, ORDER_CHANGING)] + changing:
+        handler = appliers.by_type.get(type(effect))
         if handler is not None:
             created.extend(handler(session, effect, order=order, actor=actor, now=now) or [])
             continue
@@ -96,16 +106,16 @@ def apply_effects(session: Session, effects: list, *, order: Order | None, actor
                 session.add(OrderEvent(order_id=order.id, type=effect.type[:40], actor_id=actor_id,
                                        actor_label=None if actor_id else (actor.display_name if actor else source),
                                        at=now, after=dict(effect.data) or None, note=effect.note or None))
-        elif isinstance(effect, (fx.SetField, fx.AddTag, fx.AddRiskFlag, fx.EnterStage, fx.CompleteOrder)):
+        elif isinstance(effect, ORDER_CHANGING):
             if order is not None:
-                _change_order(session, order, effect, actor=actor, now=now)
+                _change_order(session, order, effect, actor=actor, now=now, source=source)
         else:
-            # ScheduleTimer / CancelTimer / StartFlow belong to the flows package, which registers
-            # them in extra_appliers; an effect nobody handles is a bug, not something to drop
+            # ScheduleTimer / CancelTimer / StartFlow belong to the flows package, whose appliers the
+            # assembly puts in the pipeline's EffectAppliers; an effect nobody handles is a bug
             raise TypeError(f"no applier for effect {type(effect).__name__}")
     session.flush()
-    for callback in on_user_touched:
-        callback(session, touched_users)
+    if appliers.on_touched is not None:
+        appliers.on_touched(session, touched_users)
     return created
 
 
@@ -146,57 +156,87 @@ def _message_customer(session: Session, effect: fx.MessageCustomer, *, order: Or
 CORE_SETTABLE = {"planned_delivery", "payment_due", "amount", "currency", "owner_id", "stage", "status"}
 
 
-def _change_order(session: Session, order: Order, effect, *, actor: Actor | None, now: datetime) -> None:
-    from backend.orders.service import record_event  # service imports this module's callers
+def _change_order(session: Session, order: Order, effect, *, actor: Actor | None, now: datetime,
+                  source: str) -> None:
+    """Write one order-changing effect and send it through the pipeline one level deeper."""
+    line = pipeline.of(session)
+    depth = pipeline.depth(session) + 1
+    before = pipeline.snapshot(order)
+    saved = {c: getattr(order, c) for c in (*pipeline.TRACKED_FIELDS, "stage_entered_at", "closed_at")}
+    kind = _write(order, effect, now=now)
+    if kind is None:
+        return  # already so: nothing changed, nothing to tell anyone
+    change = pipeline.OrderChange.of(order, before=before, actor=actor, via=f"effect:{source}", now=now, depth=depth,
+                                     event_type=kind, note=getattr(effect, "reason", None) or None)
+    try:
+        if depth > line.max_depth:
+            raise GendanError("pipeline.depth_exceeded", {"depth": line.max_depth}, status=409)
+        change = line.check(session, change)
+    except GendanError as exc:
+        _refuse(session, order, saved, effect, exc, actor=actor, now=now)
+        return
+    order.version += 1
+    order.updated_at = now
+    session.flush()
+    line.publish(session, change)
 
-    before: dict[str, Any] = {}
-    after: dict[str, Any] = {}
+
+def _write(order: Order, effect, *, now: datetime) -> str | None:
+    """Change the row in memory; the event type to record, or None when it was already so."""
     if isinstance(effect, fx.SetField):
         if effect.field.startswith("data."):
             key = effect.field[5:]
-            before[effect.field] = order.data.get(key)
+            if key in order.data and order.data[key] == effect.value:
+                return None
             order.data = {**order.data, key: effect.value}
         elif effect.field in CORE_SETTABLE:
-            before[effect.field] = _plain(getattr(order, effect.field))
             value = effect.value
             if effect.field in ("planned_delivery", "payment_due") and isinstance(value, str):
                 value = date.fromisoformat(value)
+            if getattr(order, effect.field) == value:
+                return None
             setattr(order, effect.field, value)
             if effect.field == "stage":
                 order.stage_entered_at = now
         else:
             raise ValueError(f"field {effect.field} cannot be set by a rule or flow")
-        after[effect.field] = _plain(effect.value)
-        kind = "field_set"
-    elif isinstance(effect, fx.AddTag):
+        return "field_set"
+    if isinstance(effect, fx.AddTag):
         if effect.tag in order.tags:
-            return
-        before["tags"], order.tags = list(order.tags), [*order.tags, effect.tag]
-        after["tags"] = order.tags
-        kind = "tag_added"
-    elif isinstance(effect, fx.AddRiskFlag):
+            return None
+        order.tags = [*order.tags, effect.tag]
+        return "tag_added"
+    if isinstance(effect, fx.AddRiskFlag):
         if effect.flag in order.risk_flags:
-            return
-        before["risk_flags"], order.risk_flags = list(order.risk_flags), [*order.risk_flags, effect.flag]
-        after["risk_flags"] = order.risk_flags
-        kind = "risk_flagged"
-    elif isinstance(effect, fx.EnterStage):
+            return None
+        order.risk_flags = [*order.risk_flags, effect.flag]
+        return "risk_flagged"
+    if isinstance(effect, fx.EnterStage):
         if order.stage == effect.stage:
-            return
-        before["stage"], order.stage, order.stage_entered_at = order.stage, effect.stage, now
-        after["stage"] = effect.stage
-        kind = "stage_entered"
-    else:  # CompleteOrder
-        if order.status == effect.status:
-            return
-        before["status"], order.status, order.closed_at = order.status, effect.status, now
-        after["status"] = effect.status
-        kind = "completed" if effect.status == "completed" else "cancelled"
-    order.version += 1
-    order.updated_at = now
+            return None
+        order.stage, order.stage_entered_at = effect.stage, now
+        return "stage_entered"
+    if order.status == effect.status:  # CompleteOrder
+        return None
+    order.status, order.closed_at = effect.status, now
+    return "completed" if effect.status == "completed" else "cancelled"
+
+
+def _refuse(session: Session, order: Order, saved: dict[str, Any], effect, exc: GendanError, *,
+            actor: Actor | None, now: datetime) -> None:
+    """A write the form (or the depth guard) refuses: the order keeps its values, the records say why."""
+    for column, value in saved.items():
+        setattr(order, column, value)
+    fields = {path: {"code": code, "params": params} for path, (code, params) in (exc.fields or {}).items()}
+    log.warning("effect %s on order %s refused: %s %s", type(effect).__name__, order.id, exc.code, fields)
+    session.add(OrderEvent(
+        order_id=order.id, type="effect_refused", at=now,
+        actor_id=actor.user_id if actor is not None and actor.user_id else None,
+        actor_label=None if actor is not None and actor.user_id else (actor.display_name if actor else "system"),
+        after={"effect": type(effect).__name__, "field": getattr(effect, "field", None),
+               "value": _plain(getattr(effect, "value", None)), "code": exc.code, "fields": fields},
+    ))
     session.flush()
-    record_event(session, order, type=kind, actor=actor, now=now, before=before, after=after,
-                 note=getattr(effect, "reason", None) or None)
 
 
 def _plain(value: Any) -> Any:

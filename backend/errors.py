@@ -70,6 +70,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "flow.timer_stale": 409,
     "flow.not_assignee": 403,
     "flow.not_initiator": 403,
+    "flow.stage_held": 409,
     "rule.": 422,
     "rule.not_found": 404,
     "rule.no_draft": 409,

@@ -16,7 +16,7 @@ from engine.effects import Text
 
 # Notice bodies the flow engine writes as message keys (it has no language), read in the reader's.
 NOTICE_BODIES = {
-    "flow.rejected": "The approval was rejected; the order's flow has stopped.",
+    "flow.rejected": "Your order was rejected. Change it and resubmit it, or withdraw it.",
     "flow.urged": "The initiator asks you to handle this step soon.",
     "flow.overdue": "This step is past its time limit.",
     "flow.no_approver": "Nobody was found to handle this step: choose someone or change the flow.",

@@ -23,6 +23,7 @@ import backend.models  # noqa: F401
 from backend.app import create_app
 from backend.db import make_engine, new_session
 from backend.migrate import upgrade
+from backend.pipeline_assembly import assemble
 from backend.settings import Settings
 
 PG_URL = os.environ.get("GENDAN_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -89,13 +90,16 @@ def db_url(request, tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def engine(db_url):
+    """The test database, carrying the standard order pipeline to every session opened on it."""
     eng = make_engine(db_url)
-    yield eng
+    yield assemble(eng)
     eng.dispose()
 
 
 @pytest.fixture
 def connection(engine) -> Iterator[sa.Connection]:
+    """A connection inside a transaction rolled back at the end; it carries the engine's standard
+    order pipeline (a test that needs another one builds it: `pipeline.use(session, Pipeline(...))`)."""
     conn = engine.connect()
     trans = conn.begin()
     yield conn

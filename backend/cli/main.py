@@ -89,20 +89,21 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
 def worker_cmd(once: Annotated[bool, typer.Option(help="Run every job once and exit (cron, checks)")] = False) -> None:
     """Run timers, rule scans and deliveries in this process (start several for scale)."""
     from backend.app import create_app
-    from backend.worker.runner import JOBS, run_due, run_forever
+    from backend.worker.runner import run_due, run_forever
 
     settings = _secured(get_settings())
     engine = _migrated_engine(settings.database_url)
-    application = create_app(settings, engine=engine, start_worker=False)  # registers every domain's jobs
+    application = create_app(settings, engine=engine, start_worker=False)  # assembles the pipeline and jobs
+    jobs = application.state.jobs
     if once:
-        done = run_due(application.state.engine, {})
-        typer.echo(f"worker ran {len(done)} of {len(JOBS)} jobs: "
+        done = run_due(application.state.engine, jobs, {})
+        typer.echo(f"worker ran {len(done)} of {len(jobs)} jobs: "
                    + (", ".join(f"{name}={n}" for name, n in done.items()) or "-"))
         return
     stop = threading.Event()
     try:
-        typer.echo(f"worker running {len(JOBS)} jobs; Ctrl+C stops it")
-        run_forever(application.state.engine, stop)
+        typer.echo(f"worker running {len(jobs)} jobs; Ctrl+C stops it")
+        run_forever(application.state.engine, jobs, stop)
     except KeyboardInterrupt:
         stop.set()
     typer.echo("worker stopped")

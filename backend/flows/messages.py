@@ -27,6 +27,7 @@ ERROR_MESSAGES: dict[str, str] = {
     "flow.not_initiator": "Only the person who started the flow may do this.",
     "flow.already_decided": "Someone already decided; the order can no longer be withdrawn.",
     "flow.nothing_to_urge": "There is no open to-do to urge.",
+    "flow.stage_held": "The flow %(key)s is running on this order and moves its stage; act on its to-dos instead.",
     "flow.cannot_resubmit": "Only a rejected, withdrawn or returned order can be resubmitted.",
     "flow.send_back_target_missing": "Choose the step to return to.",
     "flow.send_back_target_invalid": "The order cannot be returned to step %(node_key)s.",

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlmodel import Session
 
 from backend.auth.actor import SYSTEM, Actor
-from backend.effects import apply_effects, extra_appliers
+from backend.effects import apply_effects
 from backend.errors import GendanError
 from backend.flows.directory import load_directory
 from backend.flows.models import FlowDefinitionRow, FlowInstance, FlowTimer
@@ -25,6 +25,7 @@ from backend.flows.service import DEFAULT_FLOW_KEY, error, from_flow_error, publ
 from backend.orders.access import get_visible_order
 from backend.orders.models import Order
 from backend.people.models import User
+from backend.pipeline import OrderChange
 from engine import effects as fx
 from engine.flows import FlowDefinition, FlowError, FlowState, step
 from engine.flows.definition import load_definition
@@ -45,6 +46,7 @@ from engine.flows.events import (
 )
 
 TIMER_LEASE = timedelta(minutes=5)
+_ADVANCING = "gendan.flows.advancing"  # session.info: instances whose step is being applied
 
 
 # --- facts and loading -------------------------------------------------------------------------
@@ -89,7 +91,15 @@ def _advance(session: Session, instance: FlowInstance, event: Any, *, actor: Act
         result = step(defn, state, event, now, directory=load_directory(session), facts=order_facts(order))
     except FlowError as exc:
         raise from_flow_error(exc) from exc
-    apply_effects(session, list(result.effects), order=order, actor=actor, now=now, source="flow")
+    # the stage this step enters goes through the order pipeline, whose flows stage must not
+    # step this instance again while its own step is being applied
+    effects = [*result.effects, *_returned(instance, state, result.state)]
+    advancing = session.info.setdefault(_ADVANCING, set())
+    advancing.add(instance.id)
+    try:
+        apply_effects(session, effects, order=order, actor=actor, now=now, source="flow")
+    finally:
+        advancing.discard(instance.id)
     new_state = result.state.to_json()
     changed = session.execute(
         update(FlowInstance)
@@ -102,6 +112,19 @@ def _advance(session: Session, instance: FlowInstance, event: Any, *, actor: Act
     session.flush()
     session.refresh(instance)
     return list(result.effects)
+
+
+# A flow that ends rejected, or sends the order back to its initiator, leaves the order in a stage
+# that says so (lists and the dashboard stop showing it "in approval"); resubmitting restarts the
+# flow, whose first steps set the stage again.
+ENDED_STAGES = {"rejected": "rejected", "sent_back": "returned"}
+
+
+def _returned(instance: FlowInstance, before: FlowState, after: FlowState) -> list[Any]:
+    stage = ENDED_STAGES.get(after.status)
+    if stage is None or before.status == after.status:
+        return []
+    return [fx.EnterStage(dedupe_key=f"flow:{instance.id}:ended:{after.seq}", stage=stage)]
 
 
 # --- starting ----------------------------------------------------------------------------------
@@ -265,37 +288,48 @@ def _fire(session: Session, timer_id: int, now: datetime) -> int:
     return 1
 
 
-# --- order hooks -------------------------------------------------------------------------------
+# --- order-change pipeline stages (assembled in backend/pipeline_assembly.py) -----------------
 
 
-def on_order_change(session: Session, order: Order, *, changes, actor: Actor, now: datetime, is_new: bool) -> None:
-    """New order at the beginning (stage `draft`): start the default flow. An order created at a
-    later stage (imported history, an ERP migration) keeps its stage; a flow is started for it by
-    hand. Changed order: waits and blocked steps look again."""
-    if is_new:
+def on_order_change(session: Session, change: OrderChange) -> None:
+    """Flows stage. New order at the beginning (stage `draft`): start the default flow. An order
+    created at a later stage (imported history, an ERP migration) keeps its stage; a flow is
+    started for it by hand. Changed order: waits and blocked steps look again (except the flow
+    whose own step made this change)."""
+    order = change.order
+    if change.is_new:
         if order.stage == "draft":
-            start_flow(session, order=order, actor=actor, now=now)
+            start_flow(session, order=order, actor=change.actor, now=change.now)
         return
+    advancing = session.info.get(_ADVANCING, set())
     running = session.exec(select(FlowInstance).where(FlowInstance.order_id == order.id,
                                                       FlowInstance.status == "running")).scalars().all()
     for instance in running:
+        if instance.id in advancing:
+            continue
         try:
-            _advance(session, _lock(session, instance.id), FieldsChanged(), actor=actor, now=now, order=order)
+            _advance(session, _lock(session, instance.id), FieldsChanged(), actor=change.actor, now=change.now,
+                     order=order)
         except GendanError as exc:
             if exc.code != "flow.not_running":
                 raise
 
 
-def install() -> None:
-    from backend.orders import service as orders_service
-    from backend.worker import runner
+def refuse_stage_while_running(session: Session, change: OrderChange) -> None:
+    """Check stage: while a flow runs on the order, the flow moves its stage. A person (or an
+    import or webhook) setting the stage by hand would be overwritten by the flow's next step, so
+    it is refused; the flow's own moves and rules' effects (depth > 0) pass."""
+    if change.is_new or change.depth > 0 or "stage" not in change.changed_fields:
+        return
+    running = session.exec(select(FlowInstance.flow_key).where(FlowInstance.order_id == change.order.id,
+                                                               FlowInstance.status == "running")).first()
+    if running is not None:
+        raise error("flow.stage_held", key=running)
 
-    if on_order_change not in orders_service.after_change_hooks:
-        orders_service.after_change_hooks.append(on_order_change)
-    extra_appliers[fx.ScheduleTimer] = _schedule_timer
-    extra_appliers[fx.CancelTimer] = _cancel_timer
-    extra_appliers[fx.StartFlow] = _start_flow_effect
-    runner.register("flow_timers", 15)(run_due_timers)
+
+def effect_appliers() -> dict[type, Any]:
+    """The flow effects backend/effects.py leaves to this package."""
+    return {fx.ScheduleTimer: _schedule_timer, fx.CancelTimer: _cancel_timer, fx.StartFlow: _start_flow_effect}
 
 
 # --- reading -----------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from backend.forms.models import FormDefinitionRow
 from backend.forms.schemas import FormDiff, FormEvaluation, FormVersionRead, FormVersionSummary, IssueRead
 from backend.orders.models import Order
 from backend.people.models import Department, User
+from backend.pipeline import OrderChange
 from engine import forms as forms_engine
 from engine.forms import FormDefinition, FormDefinitionError, Issue
 
@@ -222,14 +223,6 @@ def _exists(session: Session):
     return exists
 
 
-def _previous_data(session: Session, order: Order) -> dict[str, Any] | None:
-    """The stored data before this update, or None when the update does not touch it. Read from
-    the row (the attribute history is empty when the instance was refreshed after a commit)
-    without autoflush, so the pending change is not written first."""
-    stored = session.execute(select(Order.data).where(Order.id == order.id)).scalar_one_or_none()
-    return None if stored == order.data else (stored or {})
-
-
 def check_unique(session: Session, defn: FormDefinition, order: Order, data: dict[str, Any]) -> dict[str, tuple[str, dict]]:
     """Fields marked unique whose value another order of the same form already holds: one JSON
     lookup per field in SQL (`data->>'key'` on PostgreSQL, `json_extract` on SQLite), not a scan in
@@ -250,19 +243,20 @@ def check_unique(session: Session, defn: FormDefinition, order: Order, data: dic
     return clashes
 
 
-def validate_order_form(session: Session, order: Order, *, actor: Actor, now: datetime, is_new: bool) -> None:
-    """Order before-save hook: pin a new order to the published form version, then validate and
-    recompute its `data` with the version it was created with. Raises form.validation_failed (422)
-    with one message per field path. Runs without autoflush: the order's pending change must not
-    reach the database before it is validated."""
+def validate_order_form(session: Session, change: OrderChange) -> None:
+    """Check stage of the order pipeline: pin a new order to the published form version, then
+    validate and recompute its `data` with the version it was created with, whoever writes it (a
+    person, an import, a rule's or flow's `SetField`). Raises form.validation_failed (422) with one
+    message per field path. Runs without autoflush: the order's pending change must not reach the
+    database before it is validated."""
+    if not change.is_new and "data" not in change.changed_fields:
+        return  # data untouched by this change
+    previous = None if change.is_new else (change.before or {}).get("data") or {}
     with session.no_autoflush:
-        _validate_order_form(session, order, is_new=is_new)
+        _validate_order_form(session, change.order, is_new=change.is_new, previous=previous)
 
 
-def _validate_order_form(session: Session, order: Order, *, is_new: bool) -> None:
-    previous = None if is_new else _previous_data(session, order)
-    if not is_new and previous is None:
-        return  # data untouched by this update
+def _validate_order_form(session: Session, order: Order, *, is_new: bool, previous: dict[str, Any] | None) -> None:
     if is_new and order.form_key is None:
         row = _published_row(session, DEFAULT_FORM_KEY)
         if row is None:
@@ -282,10 +276,3 @@ def _validate_order_form(session: Session, order: Order, *, is_new: bool) -> Non
         raise GendanError("form.validation_failed", {"count": len(fields)}, status=422, fields=fields)
     order.data = {**archived, **result.data}
 
-
-def install() -> None:
-    """Register the order hook (called once by the composition root)."""
-    from backend.orders import service as orders_service
-
-    if validate_order_form not in orders_service.before_save_hooks:
-        orders_service.before_save_hooks.append(validate_order_form)

@@ -1,7 +1,7 @@
 """Import use cases: upload a CSV, preview and confirm its mapping, process it in batches (worker).
 
-Every row goes through `orders_service.create_order`, so an import obeys the same checks and hooks
-as the API and is idempotent on (source, external_id): importing the same file again creates
+Every row goes through `orders_service.create_order`, so an import passes the same order-change
+pipeline as the API and is idempotent on (source, external_id): importing the same file again creates
 nothing new. A row without an external id gets `import-<job>-<line>`, so a job resumed after a
 crash never doubles a row. Each row is its own transaction, carrying the job's progress with it:
 a bad row writes nothing (not even its new customer), and progress is never counted twice.
@@ -43,6 +43,7 @@ from backend.ingest.schemas import (
 from backend.orders import service as orders_service
 from backend.orders.models import Order
 from backend.orders.schemas import OrderCreate
+from backend.pipeline import OrderChange
 
 log = logging.getLogger("gendan.ingest")
 LEASE = timedelta(minutes=5)
@@ -326,7 +327,8 @@ def _create(session: Session, job_id: int, actor: Actor, mapping: ImportMapping,
     token = _pending_status.set(parsed.status)
     try:
         # the order is created "at" its own date when the file has one, so its history starts there
-        orders_service.create_order(session, actor=actor, payload=payload, now=parsed.created_at or now)
+        orders_service.create_order(session, actor=actor, payload=payload, now=parsed.created_at or now,
+                                    via="import")
     finally:
         _pending_status.reset(token)
     if exists:
@@ -384,17 +386,10 @@ def _errors_from(exc: GendanError, parsed: ParsedRow, mapping: ImportMapping) ->
 
 # ---------------------------------------------------------------- status from the file
 
-def _apply_pending_status(session: Session, order: Order, *, actor: Actor, now: datetime, is_new: bool) -> None:
-    """A row whose status maps to cancelled/completed is created closed, in the same transaction."""
+def apply_pending_status(session: Session, change: OrderChange) -> None:
+    """Check stage of the order pipeline: a row whose status maps to cancelled/completed is
+    created closed, in the same transaction (other writers leave no pending status)."""
     status = _pending_status.get()
-    if is_new and status and status != "open":
-        order.status = status
-        order.closed_at = now
-
-
-def install() -> None:
-    if _apply_pending_status not in orders_service.before_save_hooks:
-        orders_service.before_save_hooks.append(_apply_pending_status)
-
-
-install()
+    if change.is_new and status and status != "open":
+        change.order.status = status
+        change.order.closed_at = change.now

@@ -3,6 +3,10 @@
 On PostgreSQL the message is `pg_notify` inside the transaction: PostgreSQL delivers it at
 commit, to every server process LISTENing (backend/live/pg.py), and drops it on rollback. On
 SQLite (one process) the users are kept on the session and published after its commit.
+
+Nothing here registers itself: the app's assembly (backend/pipeline_assembly.py) calls `listen()`
+once, puts `on_user_touched` in the pipeline's effect appliers and `on_order_change` last among
+its stages.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from sqlalchemy import event, text
 from sqlmodel import Session
 
 from backend.live.hub import hub
+from backend.pipeline import OrderChange
 
 PG_CHANNEL = "gendan_live"
 _PENDING = "gendan_live_pending"
@@ -32,11 +37,17 @@ def touch(session: Session, user_ids, kind: str = "inbox") -> None:
 
 
 def on_user_touched(session: Session, user_ids) -> None:
-    """`backend.effects.on_user_touched` callback: to-dos and notifications written by effects."""
+    """EffectAppliers.on_touched: to-dos and notifications written by effects."""
     touch(session, user_ids, "inbox")
 
 
-@event.listens_for(Session, "after_flush")
+def on_order_change(session: Session, change: OrderChange) -> None:
+    """Live-push stage of the order pipeline: the owner's open pages (their "started by me" tab
+    shows the order's stage and state) hear of a change of their order, after commit."""
+    if not change.is_new:
+        touch(session, {change.order.owner_id}, "inbox")
+
+
 def _collect_item_orders(session, _flush_context) -> None:
     """A to-do written or changed on an order: its owner's "started by me" tab changes too."""
     from backend.inbox.models import InboxItem
@@ -46,7 +57,6 @@ def _collect_item_orders(session, _flush_context) -> None:
             session.info.setdefault(_ITEM_ORDERS, set()).add(obj.order_id)
 
 
-@event.listens_for(Session, "before_commit")
 def _touch_owners(session) -> None:
     order_ids = session.info.pop(_ITEM_ORDERS, None)
     if not order_ids:
@@ -59,7 +69,6 @@ def _touch_owners(session) -> None:
     touch(session, owners, "inbox")
 
 
-@event.listens_for(Session, "after_commit")
 def _after_commit(session) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
@@ -71,15 +80,17 @@ def _after_commit(session) -> None:
         hub.publish(users, kind)
 
 
-@event.listens_for(Session, "after_rollback")
 def _after_rollback(session) -> None:
     session.info.pop(_PENDING, None)
     session.info.pop(_ITEM_ORDERS, None)
 
 
-def install() -> None:
-    """Register the effects callback once per process."""
-    from backend import effects
+LISTENERS = (("after_flush", _collect_item_orders), ("before_commit", _touch_owners),
+             ("after_commit", _after_commit), ("after_rollback", _after_rollback))
 
-    if on_user_touched not in effects.on_user_touched:
-        effects.on_user_touched.append(on_user_touched)
+
+def listen() -> None:
+    """Hook the session events that carry pushes to commit (idempotent; called by the assembly)."""
+    for name, fn in LISTENERS:
+        if not event.contains(Session, name, fn):
+            event.listen(Session, name, fn)

@@ -13,7 +13,6 @@ from sqlalchemy.engine import Engine
 
 from backend.auth import service as auth_service
 from backend.db import new_session
-from backend.live import publish
 from backend.live.hub import hub
 
 
@@ -31,7 +30,6 @@ async def lifespan(app: FastAPI):
         await asyncio.to_thread(listener.stop)
 
 
-publish.install()
 router = APIRouter(lifespan=lifespan, include_in_schema=False)
 
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backend.auth.deps import CurrentActor, DbSession, WritingActor
 from backend.clock import utcnow
-from backend.notify import delivery, tasks  # noqa: F401  (tasks registers the worker jobs)
+from backend.notify import delivery
 from backend.notify import service as notify_service
 
 router = APIRouter(prefix="/api/v1", tags=["notifications"])

@@ -7,19 +7,15 @@ from datetime import datetime
 from backend.notify import delivery
 from backend.notify import service as notify_service
 from backend.settings import get_settings
-from backend.worker.runner import register
 
 
-@register("notify.deliver_outbox", every_seconds=5)
 def deliver_outbox(bind, now: datetime) -> int:
     return delivery.deliver_outbox(bind, now)
 
 
-@register("notify.dispatch_notifications", every_seconds=10)
 def dispatch_notifications(bind, now: datetime) -> int:
     return notify_service.dispatch_notifications(bind, now, base_url=get_settings().base_url.rstrip("/"))
 
 
-@register("notify.send_digests", every_seconds=300)
 def send_digests(bind, now: datetime) -> int:
     return notify_service.send_digests(bind, now, base_url=get_settings().base_url.rstrip("/"))

@@ -27,29 +27,11 @@ from backend.orders.schemas import (
 )
 from backend.people.models import User
 from backend.people.org import team_user_ids
+from backend.pipeline import OrderChange, _jsonable, snapshot
+from backend.pipeline import of as pipeline_of
 
-# Hooks run inside the use case's transaction after the order row is written (flush only):
-# the composition root (backend/app.py) registers the form validator, flow start, event rules.
-OrderHook = Callable[..., None]
-before_save_hooks: list[OrderHook] = []  # (session, order, *, actor, now, is_new) -> may raise
-after_change_hooks: list[OrderHook] = []  # (session, order, *, changes, actor, now, is_new)
-
-TRACKED_FIELDS = (
-    "customer_id", "owner_id", "amount", "currency", "stage", "status", "planned_delivery",
-    "payment_due", "data", "tags", "risk_flags",
-)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    return value
-
-
-def snapshot(order: Order, fields: tuple[str, ...] = TRACKED_FIELDS) -> dict[str, Any]:
-    return {f: _jsonable(getattr(order, f)) for f in fields}
+# Every write goes through the order-change pipeline (backend/pipeline.py): checks before the row
+# is written, then the stages (event, flows, rules, customer messages, live push) after it.
 
 
 def record_event(session: Session, order: Order, *, type: str, actor: Actor | None, now: datetime,
@@ -149,7 +131,8 @@ def can_create_orders(actor: Actor) -> bool:
     return actor.can_write and actor.has_role("admin", "sales")
 
 
-def create_order(session: Session, *, actor: Actor, payload: OrderCreate, now: datetime) -> tuple[OrderRead, bool]:
+def create_order(session: Session, *, actor: Actor, payload: OrderCreate, now: datetime,
+                 via: str = "api") -> tuple[OrderRead, bool]:
     """Create an order; with a known (source, external_id) return the existing one (idempotent).
 
     Returns (order, created). Admins and sales create; a concurrent create with the same
@@ -158,7 +141,7 @@ def create_order(session: Session, *, actor: Actor, payload: OrderCreate, now: d
     """
     if not can_create_orders(actor):
         raise GendanError("auth.forbidden")
-    return _on_fresh_snapshot(session, lambda: _create_once(session, actor=actor, payload=payload, now=now))
+    return _on_fresh_snapshot(session, lambda: _create_once(session, actor=actor, payload=payload, now=now, via=via))
 
 
 def _on_fresh_snapshot(session: Session, use_case: Callable[[], Any]) -> Any:
@@ -181,7 +164,8 @@ def _on_fresh_snapshot(session: Session, use_case: Callable[[], Any]) -> Any:
     raise AssertionError("unreachable")
 
 
-def _create_once(session: Session, *, actor: Actor, payload: OrderCreate, now: datetime) -> tuple[OrderRead, bool]:
+def _create_once(session: Session, *, actor: Actor, payload: OrderCreate, now: datetime,
+                 via: str) -> tuple[OrderRead, bool]:
     if payload.external_id:
         existing = _find_by_external_id(session, payload.source, payload.external_id)
         if existing is not None:
@@ -198,8 +182,8 @@ def _create_once(session: Session, *, actor: Actor, payload: OrderCreate, now: d
         source=payload.source, external_id=payload.external_id, data=dict(payload.data),
         tags=list(dict.fromkeys(payload.tags)), risk_flags=[], version=1, created_at=now, updated_at=now,
     )
-    for hook in before_save_hooks:
-        hook(session, order, actor=actor, now=now, is_new=True)
+    line = pipeline_of(session)
+    line.check(session, OrderChange.of(order, before=None, actor=actor, via=via, now=now))
     for attempt in range(5):
         try:
             with session.begin_nested():  # a failed insert undoes only itself, not the caller's work
@@ -216,11 +200,27 @@ def _create_once(session: Session, *, actor: Actor, payload: OrderCreate, now: d
             if payload.number or attempt == 4:
                 raise GendanError("order.number_taken", {"number": order.number}) from exc
             order = Order(**{**_columns(order), "id": None, "number": _next_number(session, now)})
-    record_event(session, order, type="created", actor=actor, now=now, after=snapshot(order))
-    for hook in after_change_hooks:
-        hook(session, order, changes=snapshot(order), actor=actor, now=now, is_new=True)
+    line.publish(session, OrderChange.of(order, before=None, actor=actor, via=via, now=now))
     session.commit()
     return to_read(session, order), True
+
+
+def record_change(session: Session, change: OrderChange) -> None:
+    """Record-event stage of the order pipeline: who, when, before and after of the changed columns."""
+    if change.is_new:
+        record_event(session, change.order, type="created", actor=change.actor, now=change.now, after=change.after)
+        return
+    previous = change.before or {}
+    before = {c: previous.get(c) for c in change.columns}
+    after = {c: change.after[c] for c in change.columns}
+    if change.via.startswith("effect:") and "data" in after:
+        # an effect sets designed fields one by one: its record names each (`data.<key>`), with
+        # None before when the order never had it, as the timeline shows a field set by a task
+        old, new = before.pop("data") or {}, after.pop("data") or {}
+        for path in sorted(f for f in change.changed_fields if f.startswith("data.")):
+            before[path], after[path] = old.get(path[5:]), new.get(path[5:])
+    record_event(session, change.order, type=change.event_type, actor=change.actor, now=change.now,
+                 before=before, after=after, note=change.note)
 
 
 def _columns(order: Order) -> dict[str, Any]:
@@ -230,7 +230,8 @@ def _columns(order: Order) -> dict[str, Any]:
 NOT_NULLABLE = ("customer_id", "owner_id", "amount", "currency", "stage", "status", "data", "tags")
 
 
-def update_order(session: Session, *, actor: Actor, order_id: int, payload: OrderUpdate, now: datetime) -> OrderRead:
+def update_order(session: Session, *, actor: Actor, order_id: int, payload: OrderUpdate, now: datetime,
+                 via: str = "api") -> OrderRead:
     """Change an order the actor can see, if nobody changed it since `payload.version`.
 
     The row, its version bump and the order_event (who, when, before, after) commit together.
@@ -242,11 +243,12 @@ def update_order(session: Session, *, actor: Actor, order_id: int, payload: Orde
     if nulls:
         raise GendanError("validation.failed", {"count": len(nulls)}, status=422, fields=nulls)
     return _on_fresh_snapshot(session, lambda: _update_once(session, actor=actor, order_id=order_id,
-                                                            payload=payload, changes=dict(changes), now=now))
+                                                            payload=payload, changes=dict(changes), now=now,
+                                                            via=via))
 
 
 def _update_once(session: Session, *, actor: Actor, order_id: int, payload: OrderUpdate, changes: dict[str, Any],
-                 now: datetime) -> OrderRead:
+                 now: datetime, via: str) -> OrderRead:
     order = access.get_visible_order(session, actor, order_id, for_update=True)
     if order.version != payload.version:
         raise GendanError("order.version_conflict", {"current_version": order.version, "sent_version": payload.version})
@@ -262,7 +264,7 @@ def _update_once(session: Session, *, actor: Actor, order_id: int, payload: Orde
     changed = {k: v for k, v in changes.items() if getattr(order, k) != v}
     if not changed:
         return to_read(session, order)
-    before = snapshot(order, tuple(changed))
+    before = snapshot(order)
     for key, value in changed.items():
         setattr(order, key, value)
     if "stage" in changed:
@@ -271,13 +273,10 @@ def _update_once(session: Session, *, actor: Actor, order_id: int, payload: Orde
         order.closed_at = now if order.status != "open" else None
     order.version += 1
     order.updated_at = now
-    for hook in before_save_hooks:
-        hook(session, order, actor=actor, now=now, is_new=False)
+    line = pipeline_of(session)
+    change = line.check(session, OrderChange.of(order, before=before, actor=actor, via=via, now=now))
     session.flush()
-    record_event(session, order, type="stage_entered" if "stage" in changed else "updated", actor=actor,
-                 now=now, before=before, after=snapshot(order, tuple(changed)))
-    for hook in after_change_hooks:
-        hook(session, order, changes=before, actor=actor, now=now, is_new=False)
+    line.publish(session, change)
     session.commit()
     return to_read(session, order)
 

@@ -140,11 +140,3 @@ def evaluate_event_rules(session: Session, order: Order, *, changes: dict[str, A
         elif decision.state != state_of(state_row) and (state_row is not None or decision.state.active):
             store_state(session, rule.key, order.id, state_row, decision.state)
             session.flush()
-
-
-def install() -> None:
-    """Wire the event path into order changes (called once by the app factory)."""
-    from backend.orders import service as orders_service
-
-    if evaluate_event_rules not in orders_service.after_change_hooks:
-        orders_service.after_change_hooks.append(evaluate_event_rules)

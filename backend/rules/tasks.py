@@ -110,9 +110,3 @@ def signal_overdue_todos(bind: Engine | Connection, now: datetime) -> int:
             session.commit()
     return len(order_ids)
 
-
-def install(every_seconds: float = 60) -> None:
-    from backend.worker import runner
-
-    runner.register("rules_scan", every_seconds)(scan_time_rules)
-    runner.register("rules_overdue_todos", every_seconds)(signal_overdue_todos)

@@ -14,7 +14,6 @@ from backend.orders import access
 from backend.tracking import messages as tracking_messages
 from backend.tracking import service as tracking_service
 
-tracking_service.install()
 router = APIRouter(prefix="/api/v1/orders/{order_id}", tags=["tracking"])
 
 

@@ -26,6 +26,7 @@ from backend.orders import service as orders_service
 from backend.orders.models import Order, OrderEvent
 from backend.orders.schemas import OrderUpdate
 from backend.people.models import User
+from backend.pipeline import OrderChange
 from backend.rules import firing as rules_firing
 from backend.tracking import milestones as ms
 from backend.tracking.models import MilestoneSetting, TrackingLink
@@ -118,16 +119,18 @@ def save_notified_milestones(session: Session, *, actor: Actor, milestones: set[
 
 # --- the order hook: tell the customer at the chosen milestones ------------------------------------
 
-def on_order_change(session: Session, order: Order, *, changes: dict[str, Any], actor, now: datetime,
-                    is_new: bool) -> None:
-    """`orders_service.after_change_hooks` entry: queue a customer message for every chosen
-    milestone this change reached (once per order and milestone: the outbox dedupe key)."""
+def on_order_change(session: Session, change: OrderChange) -> None:
+    """Customer-messages stage of the order pipeline: queue a customer message for every chosen
+    milestone this change reached (once per order and milestone: the outbox dedupe key), whoever
+    made the change (a person, an import, a flow's step)."""
+    order, now = change.order, change.now
     after = {"stage": order.stage, "status": order.status, "data": order.data}
-    before = {"stage": "", "status": "open", "data": {}} if is_new else {
-        "stage": changes.get("stage", order.stage), "status": changes.get("status", order.status),
-        "data": changes.get("data", order.data)}
+    before = {"stage": "", "status": "open", "data": {}} if change.is_new else {
+        k: change.before[k] for k in ("stage", "status", "data")}
+    if before == after:
+        return
     wanted = [m for m in ms.newly_reached(before, after) if m in notified_milestones(session)]
-    if is_new:
+    if change.is_new:
         # an order created already shipped or invoiced (an import of history, an ERP migration)
         # brings its past with it: only "received" is news to the customer
         wanted = [m for m in wanted if m == "received"]
@@ -311,8 +314,3 @@ def unsubscribe(session: Session, *, token: str, now: datetime) -> None:
                                     after={"customer_unsubscribed": True})
     session.commit()
 
-
-def install() -> None:
-    """Register the milestone hook once per process."""
-    if on_order_change not in orders_service.after_change_hooks:
-        orders_service.after_change_hooks.append(on_order_change)

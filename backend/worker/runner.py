@@ -1,9 +1,10 @@
-"""The in-process worker: runs registered jobs on an interval inside `gendan serve`.
+"""The in-process worker: runs the app's jobs on an interval inside `gendan serve`.
 
-Jobs are plain functions `job(engine, now) -> int` (how much they did). Each domain registers
-its jobs in `JOBS` (the composition root imports them); `gendan worker` runs the same loop in its
-own process for scale. Jobs must be safe to run in several processes at once: they claim rows with
-leases / SKIP LOCKED and record results under unique keys.
+Jobs are plain functions `job(engine, now) -> int` (how much they did). The app's assembly
+(backend/pipeline_assembly.py `build_jobs`) lists them once, in one place; `create_app` keeps the
+list on `app.state.jobs`, and `gendan worker` runs the same list in its own process for scale.
+Jobs must be safe to run in several processes at once: they claim rows with leases / SKIP LOCKED
+and record results under unique keys.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from fastapi import FastAPI
@@ -24,30 +25,19 @@ from backend.clock import utcnow
 log = logging.getLogger("gendan.worker")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Job:
     name: str
     run: Callable[..., int]
     every_seconds: float
 
 
-JOBS: list[Job] = []
-
-
-def register(name: str, every_seconds: float):
-    def deco(fn):
-        if not any(j.name == name for j in JOBS):
-            JOBS.append(Job(name, fn, every_seconds))
-        return fn
-
-    return deco
-
-
-def run_due(engine: Engine, last_run: dict[str, float], *, monotonic: float | None = None) -> dict[str, int]:
+def run_due(engine: Engine, jobs: Sequence[Job], last_run: dict[str, float], *,
+            monotonic: float | None = None) -> dict[str, int]:
     """Run every job whose interval has passed; a failing job is logged and does not stop the others."""
     now_mono = monotonic if monotonic is not None else time.monotonic()
     done: dict[str, int] = {}
-    for job in list(JOBS):
+    for job in jobs:
         if now_mono - last_run.get(job.name, -1e18) < job.every_seconds:
             continue
         last_run[job.name] = now_mono
@@ -58,21 +48,22 @@ def run_due(engine: Engine, last_run: dict[str, float], *, monotonic: float | No
     return done
 
 
-def run_forever(engine: Engine, stop: threading.Event, tick_seconds: float = 1.0) -> None:
+def run_forever(engine: Engine, jobs: Sequence[Job], stop: threading.Event, tick_seconds: float = 1.0) -> None:
     last: dict[str, float] = {}
     while not stop.is_set():
-        run_due(engine, last)
+        run_due(engine, jobs, last)
         stop.wait(tick_seconds)
 
 
 def attach_worker(app: FastAPI) -> None:
-    """Start the worker loop in a thread for the app's lifetime."""
+    """Start the worker loop over `app.state.jobs` in a thread for the app's lifetime."""
     stop = threading.Event()
     previous = app.router.lifespan_context
 
     @contextlib.asynccontextmanager
     async def lifespan(a):
-        thread = threading.Thread(target=run_forever, args=(a.state.engine, stop), name="gendan-worker", daemon=True)
+        thread = threading.Thread(target=run_forever, args=(a.state.engine, a.state.jobs, stop),
+                                  name="gendan-worker", daemon=True)
         thread.start()
         async with previous(a) as state:
             yield state

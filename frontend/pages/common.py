@@ -45,6 +45,8 @@ STAGE_LABELS = {
     "draft": N_("Draft"), "approval": N_("Approval"), "tech_confirm": N_("Technical confirmation"),
     "production": N_("Production"), "shipping": N_("Shipping"), "delivered": N_("Delivered"),
     "invoicing": N_("Invoicing"), "payment": N_("Payment"), "completed": N_("Completed"),
+    # where a flow leaves an order it rejected or sent back (backend/flows/service_instance.py)
+    "rejected": N_("Rejected"), "returned": N_("Returned to the initiator"),
 }
 STATUS_LABELS = {"open": N_("In progress"), "completed": N_("Completed"), "cancelled": N_("Cancelled")}
 
@@ -66,6 +68,7 @@ def role_label(role: str) -> str:
 
 
 EVENT_LABELS = {
+    "effect_refused": N_("Automatic change refused"),
     "created": N_("Order created"), "updated": N_("Order updated"), "stage_entered": N_("Stage changed"),
     "field_set": N_("Field set"), "tag_added": N_("Tag added"), "risk_flagged": N_("Risk flagged"),
     "completed": N_("Order completed"), "cancelled": N_("Order cancelled"), "urged": N_("Customer urged"),

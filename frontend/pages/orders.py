@@ -213,6 +213,23 @@ def _flow_entry(e: OrderEventRead, steps: dict[str, str]) -> tuple[str, list[Cha
     return label, changes
 
 
+def _refused_entry(e: OrderEventRead, *, form_fields: dict[str, Any], currency: str) -> TimelineEntry:
+    """A rule's or flow's write the form (or the pipeline's depth limit) refused: which field, the
+    value it tried, and why, in the reader's language (backend/effects.py:_refuse)."""
+    after = e.after or {}
+    field, value = str(after.get("field") or ""), after.get("value")
+    if field.startswith("data."):
+        change = _designed_change(field[5:], None, value, has_before=False, form_fields=form_fields,
+                                  currency=currency)
+    else:
+        label = i18n.gettext(FIELD_LABELS[field]) if field in FIELD_LABELS else field
+        change = Change(field, label, None, "—" if value in (None, "") else str(value)) if field else None
+    reasons = [i18n.translate_error(f.get("code", ""), f.get("params") or {}) for f in (after.get("fields") or {}).values()]
+    note = "; ".join(reasons) or i18n.translate_error(str(after.get("code") or ""), {})
+    return TimelineEntry(type=e.type, label=i18n.gettext(EVENT_LABELS[e.type]), at=e.at,
+                         who=e.actor_name or i18n.gettext("system"), changes=[change] if change else [], note=note)
+
+
 def _designed_change(k: str, before: Any, after: Any, *, has_before: bool, form_fields: dict[str, Any],
                      currency: str) -> Change | None:
     """A designed field's change as the form names and formats it (生产完成日期, not
@@ -267,6 +284,9 @@ def build_timeline(session: Session, events: list[OrderEventRead], *, currency: 
             label, flow_changes = _flow_entry(e, steps)
             entries.append(TimelineEntry(type=e.type, label=label, at=e.at, who=e.actor_name or i18n.gettext("system"),
                                          changes=flow_changes, note=e.note))
+            continue
+        if e.type == "effect_refused":
+            entries.append(_refused_entry(e, form_fields=form_fields, currency=currency))
             continue
         changes: list[Change] = []
         # a creation's "after" is the whole order, shown in the fields already; a message's text is

@@ -23,7 +23,6 @@ from backend.orders import service as orders_service
 from backend.orders.models import Order, OrderEvent
 from backend.orders.schemas import OrderUpdate
 from backend.rules import definitions
-from backend.rules import firing as rule_firing
 from backend.rules.models import RuleFiring
 from backend.tracking import messages as customer_messages
 from backend.tracking import service as tracking_service
@@ -115,7 +114,6 @@ def enable_message_rule(session, now):
 
 class TestInboundMessageRule:
     def test_event_rule_fires_once_per_message_and_not_on_other_changes(self, session, now, setup):
-        rule_firing.install()  # the order hook, as create_app installs it
         enable_message_rule(session, now)
         order = session.get(Order, setup["order"].id)
         orders_service.update_order(session, actor=setup["actor"], order_id=order.id, now=now,

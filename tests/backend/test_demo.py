@@ -238,6 +238,25 @@ class TestOrders:
                 assert approval[0].actor_id in approvers, o.number
 
 
+class TestEveryRoleAtWork:
+    def test_open_orders_past_draft_wait_in_their_flow_so_warehouse_and_finance_have_todos(self, db):
+        from backend.flows.models import FlowInstance
+        from backend.inbox.models import InboxItem
+
+        open_later = db.exec(select(Order.id, Order.stage).where(Order.status == "open",
+                                                                  Order.stage.not_in(("draft",)))).all()
+        running = set(db.exec(select(FlowInstance.order_id).where(FlowInstance.status == "running")).scalars())
+        assert open_later and {order_id for order_id, _ in open_later} <= running
+        todos = Counter(db.exec(select(UserRole.role).join(InboxItem, InboxItem.assignee_id == UserRole.user_id)
+                                .where(InboxItem.state == "open")).scalars())
+        assert todos["warehouse"] > 0 and todos["finance"] > 0 and todos["approver"] > 0
+        # the stage a waiting order shows is the one its flow's open to-do belongs to
+        shipping = next(order_id for order_id, stage in open_later if stage == "shipping")
+        nodes = db.exec(select(InboxItem.node_key).where(InboxItem.order_id == shipping,
+                                                         InboxItem.state == "open")).scalars().all()
+        assert nodes and set(nodes) == {"shipping"}
+
+
 class TestDemoSignIn:
     def test_sales_user_signs_in_and_sees_only_the_team(self, demo_db):
         url, engine, _first, _second = demo_db

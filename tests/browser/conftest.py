@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from backend.app import create_app
 from backend.db import make_engine
+from backend.pipeline_assembly import assemble
 from backend.settings import Settings
 from tests.conftest import make_test_database
 
@@ -60,8 +61,9 @@ def live_db_url(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def live_engine(live_db_url):
+    """The live database, carrying the standard order pipeline (what the server's engine carries)."""
     engine = make_engine(live_db_url)
-    yield engine
+    yield assemble(engine)
     engine.dispose()
 
 

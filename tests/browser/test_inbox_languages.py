@@ -87,8 +87,8 @@ class TestStepNamesInTheReadersLanguage:
             seed.commit()
 
         for username, title, body in (
-                ("lang.rep.en", "Bilingual flow", "The approval was rejected; the order's flow has stopped."),
-                ("lang.rep.zh", "双语流程", "审批被驳回，订单流程已停止。")):
+                ("lang.rep.en", "Bilingual flow", "Your order was rejected. Change it and resubmit it, or withdraw it."),
+                ("lang.rep.zh", "双语流程", "您的订单被驳回。请修改后重新提交，或撤回。")):
             ctx = browser.new_context()
             try:
                 page = ctx.new_page()

@@ -17,6 +17,7 @@ from backend.flows.schemas import InstanceAction, SimulationIn, TaskAction
 from backend.inbox.models import InboxItem
 from backend.notify.models import Notification
 from backend.orders.models import OrderEvent
+from backend.pipeline_assembly import assemble
 from tests.factories.orders import make_order
 from tests.factories.people import make_department, make_user
 
@@ -339,7 +340,7 @@ class TestConcurrentApprovals:
         url = db_url.rsplit("/", 1)[0] + "/" + name
         upgrade(url)
         eng = make_engine(url)
-        yield eng
+        yield assemble(eng)
         eng.dispose()
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

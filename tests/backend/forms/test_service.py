@@ -22,9 +22,6 @@ def actor_of(session, *roles):
 
 
 @pytest.fixture(autouse=True)
-def _hooks():
-    """What create_app does once per process: the order hook."""
-    service.install()
 
 
 @pytest.fixture

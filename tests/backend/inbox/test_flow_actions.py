@@ -44,7 +44,6 @@ FLOW = {
 
 @pytest.fixture
 def org(session, now):
-    service_instance.install()
     manager = make_user(session, roles=("sales",), display_name="Manager Qian")
     dept = make_department(session, name="Sales", head=manager)
     rep = make_user(session, roles=("sales",), department=dept, display_name="Rep")

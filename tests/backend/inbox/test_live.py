@@ -87,7 +87,7 @@ class TestPublishAfterCommit:
         user = make_user(session)
         order = make_order(session, owner=user)
         session.commit()
-        publish.install()
+        publish.listen()
         tab = _Tab(hub, user.id)
         try:
             apply_effects(session, [fx.CreateTodo(dedupe_key="live:1", kind="task", title="t",

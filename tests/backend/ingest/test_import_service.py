@@ -187,11 +187,11 @@ class TestErrorsDownload:
 
 
 class TestWorker:
-    def test_the_registered_worker_job_drains_queued_imports_in_batches(self, session, connection, admin, now):
+    def test_the_assembled_worker_job_drains_queued_imports_in_batches(self, session, connection, admin, now):
         from backend.ingest import tasks
-        from backend.worker.runner import JOBS
+        from backend.pipeline_assembly import build_jobs
 
-        job = next(j for j in JOBS if j.name == "ingest.process_imports")
+        job = next(j for j in build_jobs() if j.name == "ingest.process_imports")
         assert job.run is tasks.process_imports
         customer = make_customer(session, name="Worker Co")
         session.commit()

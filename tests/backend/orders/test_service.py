@@ -8,8 +8,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import delete, func, select
 
+from backend.app import create_app
 from backend.auth import service as auth_service
 from backend.customers.models import Customer
 from backend.db import new_session
@@ -18,6 +20,8 @@ from backend.orders import service
 from backend.orders.models import Order, OrderEvent
 from backend.orders.schemas import OrderCreate, OrderUpdate
 from backend.people.models import User, UserRole
+from backend.pipeline import NamedStage, Pipeline, attach
+from backend.pipeline_assembly import assemble
 from tests.conftest import bearer
 from tests.factories.orders import make_customer, make_order
 from tests.factories.people import make_department, make_user
@@ -166,25 +170,24 @@ class TestUpdate:
                                headers=auth)
         assert cleared.status_code == 200 and cleared.json()["planned_delivery"] is None
 
-    def test_failing_hook_rolls_back_the_change_and_its_event(self, client, session):
+    def test_failing_stage_rolls_back_the_change_and_its_event(self, settings, connection, session):
         rep = make_user(session, username="rep", roles=["sales"])
         order = make_order(session, owner=rep, amount="10.00")
         session.commit()
         seen_in_transaction = []
 
-        def refuse(session_, order_, *, changes, actor, now, is_new):
-            # the event is already in this transaction when hooks run...
+        def refuse(session_, change):
+            # the event is already in this transaction when the later stages run...
             seen_in_transaction.append(session_.exec(select(func.count()).select_from(OrderEvent)
-                                                      .where(OrderEvent.order_id == order_.id)).scalar_one())
+                                                      .where(OrderEvent.order_id == change.order.id)).scalar_one())
             raise GendanError("order.invalid_dates")
 
-        service.after_change_hooks.append(refuse)
-        try:
+        line = Pipeline(stages=(NamedStage("record_event", service.record_change), NamedStage("refuse", refuse)))
+        app = create_app(settings, engine=connection, start_worker=False, pipeline=line)
+        with TestClient(app, base_url="http://testserver") as client:
             counts = _counts(session)
             resp = client.patch(f"/api/v1/orders/{order.id}", json={"version": 1, "amount": "20"},
                                 headers=bearer(client, "rep"))
-        finally:
-            service.after_change_hooks.remove(refuse)
         assert resp.status_code == 400 and seen_in_transaction == [1]
         # ...and leaves with it: neither the row change nor the event survived
         assert _counts(session) == counts
@@ -222,7 +225,7 @@ def _race(engine, user_id: int, payloads: list[OrderCreate], now) -> list:
     barrier = threading.Barrier(len(payloads), timeout=3)
     waited: set[int] = set()
 
-    def wait_for_all(session_, order_, *, actor, now, is_new):
+    def wait_for_all(session_, change):
         if threading.get_ident() not in waited:  # a retried attempt does not wait again
             waited.add(threading.get_ident())
             try:
@@ -232,23 +235,22 @@ def _race(engine, user_id: int, payloads: list[OrderCreate], now) -> list:
 
     results: list = [None] * len(payloads)
 
+    line = Pipeline(checks=(NamedStage("wait_for_all", wait_for_all),),
+                    stages=(NamedStage("record_event", service.record_change),))
+
     def run(i: int) -> None:
-        with new_session(engine) as s:
+        with new_session(attach(engine, line)) as s:
             try:
                 results[i] = service.create_order(s, actor=auth_service.load_actor(s, user_id), payload=payloads[i],
                                                   now=now)
             except Exception as exc:  # reported below, with the thread's own error
                 results[i] = exc
 
-    service.before_save_hooks.append(wait_for_all)
-    try:
-        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(payloads))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
-    finally:
-        service.before_save_hooks.remove(wait_for_all)
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(payloads))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
     return results
 
 
@@ -278,16 +280,16 @@ class TestConcurrentCreate:
 class TestConcurrentUpdate:
     def test_two_updates_from_one_version_one_wins_one_gets_409(self, engine, committed, now):
         user_id, customer_id = committed
-        with new_session(engine) as s:
+        with new_session(assemble(engine)) as s:
             read, _ = service.create_order(s, actor=auth_service.load_actor(s, user_id), now=now,
                                            payload=OrderCreate(customer_id=customer_id, amount=Decimal("1.00")))
         arrived = threading.Barrier(2)
         waited: set[int] = set()
 
-        def meet(session_, order_, *, actor, now, is_new):
+        def meet(session_, change):
             # both pass the version check together where the database lets them (SQLite); where a row
             # lock holds the second one back (PostgreSQL), the first goes on after a short wait
-            if not is_new and threading.get_ident() not in waited:
+            if not change.is_new and threading.get_ident() not in waited:
                 waited.add(threading.get_ident())
                 try:
                     arrived.wait(timeout=2)
@@ -295,24 +297,21 @@ class TestConcurrentUpdate:
                     pass
 
         results: list = [None, None]
+        line = Pipeline(checks=(NamedStage("meet", meet),), stages=(NamedStage("record_event", service.record_change),))
 
         def run(i: int, amount: str) -> None:
-            with new_session(engine) as s:
+            with new_session(attach(engine, line)) as s:
                 try:
                     results[i] = service.update_order(s, actor=auth_service.load_actor(s, user_id), order_id=read.id,
                                                       payload=OrderUpdate(version=1, amount=Decimal(amount)), now=now)
                 except Exception as exc:  # collected and checked below
                     results[i] = exc
 
-        service.before_save_hooks.append(meet)
-        try:
-            threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(("2.00", "3.00"))]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join(60)
-        finally:
-            service.before_save_hooks.remove(meet)
+        threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(("2.00", "3.00"))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
         winners = [r for r in results if not isinstance(r, Exception)]
         losers = [r for r in results if isinstance(r, Exception)]
         assert len(winners) == 1 and len(losers) == 1, results

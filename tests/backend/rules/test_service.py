@@ -219,7 +219,6 @@ class TestScan:
 
 class TestEventPath:
     def test_field_change_fires_event_rule(self, session, org, now):
-        rule_firing.install()  # what create_app does: the order hook
         order = make_order(session, owner=org["rep"], stage="production", at=now - timedelta(days=1))
         definition = {
             "key": "big_order", "name": {"en": "Big order"},

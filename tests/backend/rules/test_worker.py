@@ -24,6 +24,7 @@ from sqlmodel import Session
 from backend.db import make_engine
 from backend.inbox.models import InboxItem
 from backend.migrate import upgrade
+from backend.pipeline_assembly import assemble
 from backend.rules import definitions, tasks
 from backend.rules.models import RuleFiring
 from tests.backend.rules.test_service import actor_of, approval_timeout
@@ -94,7 +95,7 @@ def _assert_exactly_once(engine) -> None:
 
 def test_two_workers_on_postgresql_fire_each_alert_once(tmp_path):
     url = _fresh_database("postgresql", tmp_path)
-    engine = make_engine(url)
+    engine = assemble(make_engine(url))
     try:
         _seed(engine)
         results, errors = [], []
@@ -152,6 +153,7 @@ CHILD = textwrap.dedent("""
     import sys, time
     from datetime import datetime
     from backend.db import make_engine
+    from backend.pipeline_assembly import assemble
     from backend.rules import scan, tasks
     real_fire = scan.fire
     count = 0
@@ -165,7 +167,7 @@ CHILD = textwrap.dedent("""
         return result
     scan.fire = slow_fire  # what the scan calls
     tasks.CHUNK = int(sys.argv[3])
-    tasks.scan_time_rules(make_engine(sys.argv[1]), datetime.fromisoformat(sys.argv[2]))
+    tasks.scan_time_rules(assemble(make_engine(sys.argv[1])), datetime.fromisoformat(sys.argv[2]))
 """)
 
 
@@ -174,7 +176,7 @@ CHILD = textwrap.dedent("""
 def test_worker_killed_mid_scan_then_restarted(kind, chunk, tmp_path):
     """Killed at the 50th firing: with chunks of 20 orders, two chunks (40 firings) had committed."""
     url = _fresh_database(kind, tmp_path)
-    engine = make_engine(url)
+    engine = assemble(make_engine(url))
     try:
         _seed(engine)
         child = subprocess.Popen([sys.executable, "-c", CHILD, url, NOW.isoformat(), str(chunk)], cwd=ROOT,

@@ -100,7 +100,6 @@ class TestUrgeAndUnsubscribe:
         assert len(notes) == 2 and notes[0].title == "客户催单：订单 TRK-1（第 1 次）"
 
     def test_unsubscribe_stops_milestone_messages(self, session, now, setup):
-        tracking_service.install()
         link = tracking_service.create_link(session, actor=setup["rep"], order_id=setup["order"].id, now=now)
         tracking_service.unsubscribe(session, token=link.token, now=now)
         assert session.get(Customer, setup["customer"].id).is_unsubscribed
@@ -112,7 +111,6 @@ class TestUrgeAndUnsubscribe:
 
 class TestMilestoneMessages:
     def test_entering_the_tracking_number_tells_the_customer_once_in_their_language(self, session, now, setup):
-        tracking_service.install()
         order = session.get(Order, setup["order"].id)
         tracking_service.record_shipment(session, actor=setup["rep"], order_id=order.id, version=order.version,
                                          carrier="SF Express", tracking_no="SF1234567", now=now)
@@ -130,7 +128,6 @@ class TestMilestoneMessages:
         assert len(session.exec(select(OutboxMessage).where(OutboxMessage.order_id == order.id)).all()) == 1
 
     def test_only_chosen_milestones_are_sent(self, session, now, setup):
-        tracking_service.install()
         admin = load_actor(session, make_user(session, roles=["admin"]).id)
         tracking_service.save_notified_milestones(session, actor=admin, milestones={"delivered"})
         order = session.get(Order, setup["order"].id)
@@ -223,7 +220,6 @@ class TestEndToEnd:
         from backend.settings import Settings
         from tests.backend.notify.servers import SmtpServer, free_port
 
-        tracking_service.install()
         smtp = SmtpServer(free_port())
         smtp.start()
         try:

@@ -1,0 +1,85 @@
+"""Where the order-change pipeline and the worker's jobs are put together, once, in order.
+
+Read this file to know what happens when an order changes and what the worker does; nothing
+else registers anything. `create_app` calls `assemble` (so do `gendan worker`, the demo loader
+and the tests' database fixture); the resulting database handle carries the pipeline to every
+session opened on it (backend/pipeline.py).
+
+    checks (before the row is written)       stages (after, same transaction)
+    validate_form      forms/service.py      record_event   orders/service.py
+    import_status      ingest/service.py     flows          flows/service_instance.py
+    stage_held_by_flow flows/service_instance rules         rules/firing.py (event path)
+                                             tracking       tracking/service.py (customer messages)
+                                             live           live/publish.py
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session
+
+from backend.flows import service_instance as flows_instances
+from backend.forms import files as forms_files
+from backend.forms import service as forms_service
+from backend.ingest import service as ingest_service
+from backend.ingest import tasks as ingest_tasks
+from backend.live import publish as live_publish
+from backend.notify import tasks as notify_tasks
+from backend.orders import service as orders_service
+from backend.pipeline import EffectAppliers, NamedStage, OrderChange, Pipeline, attach
+from backend.rules import firing as rules_firing
+from backend.rules import tasks as rules_tasks
+from backend.tracking import service as tracking_service
+from backend.worker.runner import Job
+
+
+def evaluate_rules(session: Session, change: OrderChange) -> None:
+    """Rules stage: the enabled event rules whose trigger this change matches. A thin adapter over
+    the rules' event hook, whose `changes` are the before values of the changed columns (the new
+    snapshot for a new order)."""
+    changes = change.after if change.is_new else {c: (change.before or {})[c] for c in change.columns}
+    rules_firing.evaluate_event_rules(session, change.order, changes=changes, actor=change.actor, now=change.now,
+                                      is_new=change.is_new)
+
+
+def build_pipeline() -> Pipeline:
+    """The one order-change pipeline, in order (see the module docstring for the files)."""
+    return Pipeline(
+        checks=(
+            NamedStage("validate_form", forms_service.validate_order_form),
+            NamedStage("import_status", ingest_service.apply_pending_status),
+            NamedStage("stage_held_by_flow", flows_instances.refuse_stage_while_running),
+        ),
+        stages=(
+            NamedStage("record_event", orders_service.record_change),
+            NamedStage("flows", flows_instances.on_order_change),
+            NamedStage("rules", evaluate_rules),
+            NamedStage("tracking", tracking_service.on_order_change),
+            NamedStage("live", live_publish.on_order_change),
+        ),
+        appliers=EffectAppliers(by_type=flows_instances.effect_appliers(), on_touched=live_publish.on_user_touched),
+    )
+
+
+def build_jobs(*, scan_interval_seconds: float = 60, upload_dir: Path | None = None) -> tuple[Job, ...]:
+    """Every worker job, with its interval: the one list `gendan serve` and `gendan worker` run."""
+    return (
+        Job("flow_timers", flows_instances.run_due_timers, 15),
+        Job("rules_scan", rules_tasks.scan_time_rules, scan_interval_seconds),
+        Job("rules_overdue_todos", rules_tasks.signal_overdue_todos, scan_interval_seconds),
+        Job("notify.deliver_outbox", notify_tasks.deliver_outbox, 5),
+        Job("notify.dispatch_notifications", notify_tasks.dispatch_notifications, 10),
+        Job("notify.send_digests", notify_tasks.send_digests, 300),
+        Job("ingest.process_imports", ingest_tasks.process_imports, 1),
+        *((Job("forms.delete_orphan_uploads", lambda engine, now: forms_files.delete_orphans(upload_dir, engine, now),
+               3600),) if upload_dir is not None else ()),
+    )
+
+
+def assemble(bind: Engine | Connection, pipeline: Pipeline | None = None) -> Engine | Connection:
+    """The database handle to hand out: sessions on it run `pipeline` (the standard one by default).
+    Also hooks the session events that carry live pushes to commit (once per process)."""
+    live_publish.listen()
+    return attach(bind, pipeline or build_pipeline())
