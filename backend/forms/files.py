@@ -98,11 +98,3 @@ def delete_orphans(upload_dir: Path, bind: Engine, now: datetime, *, older_than:
             sidecar.unlink(missing_ok=True)
             deleted += 1
     return deleted
-
-
-def install(upload_dir: Path) -> None:
-    """Register the hourly clean-up with the worker (the composition root calls this once)."""
-    from backend.worker import runner
-
-    runner.register("forms.delete_orphan_uploads", 3600)(
-        lambda engine, now: delete_orphans(upload_dir, engine, now))
