@@ -1,19 +1,25 @@
-"""A real server (uvicorn in a thread on 127.0.0.1) on the worker's database, committing for real:
+"""A real server (uvicorn in a thread on 127.0.0.1) on a database of its own, committing for real:
 load checks need real concurrency (threads, a pool, SQLite's write lock, PostgreSQL's row locks),
-which the rolled-back `client` fixture cannot give. Tests using it make uniquely named rows."""
+which the rolled-back `client` fixture cannot give. Its own database keeps the rows they commit
+away from the other tests; tests using it still make uniquely named rows (they share it)."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
+import sqlalchemy as sa
 import uvicorn
 
 from backend.app import create_app
+from backend.db import make_engine
+from backend.migrate import upgrade
 from backend.settings import Settings
+from tests.conftest import _CREATED_PG_DATABASES, PG_URL, _worker
 
 
 class LiveServer:
@@ -39,9 +45,35 @@ class LiveServer:
         self.thread.join(30)
 
 
+@pytest.fixture(scope="module")
+def load_db_url(db_url, tmp_path_factory) -> str:
+    """A fresh migrated database of the same kind as `db_url` (the test's parameter)."""
+    if db_url.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path_factory.mktemp('load') / 'load.db'}"
+    else:
+        name = f"gendan_load_{_worker()}_{os.getpid()}"
+        _CREATED_PG_DATABASES.append(name)  # dropped at the end of the run
+        admin = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1),
+                                 isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        admin.dispose()
+        url = PG_URL.rsplit("/", 1)[0] + "/" + name
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="module")
+def load_engine(load_db_url):
+    engine = make_engine(load_db_url)
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture
-def live_url(db_url, engine) -> Iterator[str]:
-    settings = Settings(DATABASE_URL=db_url, secret_key="live-test-secret", run_worker=False,
+def live_url(load_db_url, load_engine) -> Iterator[str]:
+    settings = Settings(DATABASE_URL=load_db_url, secret_key="live-test-secret", run_worker=False,
                         login_attempts_per_minute=5)
-    with LiveServer(create_app(settings, engine=engine, start_worker=False)) as server:
+    with LiveServer(create_app(settings, engine=load_engine, start_worker=False)) as server:
         yield server.url

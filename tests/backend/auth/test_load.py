@@ -36,9 +36,9 @@ def _token(base_url: str, username: str) -> str:
 
 
 class TestParallelWrongPasswords:
-    def test_at_most_the_limit_is_checked_and_the_right_password_waits(self, live_url, engine):
+    def test_at_most_the_limit_is_checked_and_the_right_password_waits(self, live_url, load_engine):
         name = f"burst-{uuid.uuid4().hex[:8]}"
-        with Session(engine) as seed:
+        with Session(load_engine) as seed:
             make_user(seed, username=name, roles=["sales"])
             seed.commit()
 
@@ -55,7 +55,7 @@ class TestParallelWrongPasswords:
                            headers={"Accept-Language": "en"}, timeout=120)
         assert right.status_code == 429, right.text
         assert right.json()["error"]["message"].startswith("Too many sign-in attempts. Try again in ")
-        with Session(engine) as later:  # once the back-off has passed, the right password signs in
+        with Session(load_engine) as later:  # once the back-off has passed, the right password signs in
             actor = auth_service.authenticate(later, username=name, password=PASSWORD, client="127.0.0.1",
                                               now=utcnow() + timedelta(minutes=2), max_attempts=5)
             assert actor.username == name
@@ -105,9 +105,9 @@ class TestConcurrentWriters:
     THREADS = 16
     ROUNDS = 6
 
-    def _seed(self, engine):
+    def _seed(self, load_engine):
         tag = uuid.uuid4().hex[:8]
-        with Session(engine) as seed:
+        with Session(load_engine) as seed:
             rep = make_user(seed, username=f"w-rep-{tag}", roles=["sales"])
             signers = [make_user(seed, username=f"w-sign-{tag}-{i}", roles=["viewer"]).username
                        for i in range(self.THREADS)]
@@ -123,8 +123,8 @@ class TestConcurrentWriters:
             seed.commit()
             return tag, rep.username, signers, orders, keys
 
-    def test_sixteen_writers_at_once_get_no_errors(self, live_url, engine):
-        tag, rep, signers, orders, keys = self._seed(engine)
+    def test_sixteen_writers_at_once_get_no_errors(self, live_url, load_engine):
+        tag, rep, signers, orders, keys = self._seed(load_engine)
         auth = {"Authorization": f"Bearer {_token(live_url, rep)}"}
 
         def writer(i: int) -> list[tuple[str, int]]:
@@ -150,7 +150,7 @@ class TestConcurrentWriters:
         failed = Counter(f"{kind} {status}" for kind, status in results if status >= 300)
         assert failed == Counter(), failed
         assert len(results) == self.THREADS * self.ROUNDS * 5 + self.THREADS * 2
-        with Session(engine) as check:
+        with Session(load_engine) as check:
             used = check.exec(select(ApiKey.last_used_at).where(
                 ApiKey.key_hash.in_([auth_service.hash_api_key(c) for c in keys]))).all()
             assert len(used) == len(keys) and None not in used
@@ -163,14 +163,14 @@ class TestWritersDuringAnImport:
     THREADS = 16
     ROWS = 400
 
-    def test_requests_and_the_import_both_get_through(self, live_url, engine):
+    def test_requests_and_the_import_both_get_through(self, live_url, load_engine):
         import threading
 
         from backend.ingest import service as ingest
         from backend.ingest.models import ImportJob
 
         tag = uuid.uuid4().hex[:8]
-        with Session(engine) as seed:
+        with Session(load_engine) as seed:
             admin = make_user(seed, username=f"imp-admin-{tag}", roles=["admin"])
             customer = make_customer(seed, name=f"Import {tag}")
             seed.commit()
@@ -188,8 +188,8 @@ class TestWritersDuringAnImport:
 
         def importer() -> None:
             while not importing_done.is_set():
-                ingest.process_imports(engine, utcnow(), batch_size=20, max_batches=1)
-                with Session(engine) as check:
+                ingest.process_imports(load_engine, utcnow(), batch_size=20, max_batches=1)
+                with Session(load_engine) as check:
                     if check.get(ImportJob, job_id).state in ("done", "failed"):
                         importing_done.set()
 
@@ -215,6 +215,6 @@ class TestWritersDuringAnImport:
             importing_done.set()
         failed = Counter(f"{kind} {status}" for kind, status in results if status >= 300)
         assert failed == Counter(), failed
-        with Session(engine) as check:
+        with Session(load_engine) as check:
             job = check.get(ImportJob, job_id)
             assert (job.state, job.created_count, job.failed_count) == ("done", self.ROWS, 0)

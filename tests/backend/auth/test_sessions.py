@@ -6,10 +6,12 @@ from __future__ import annotations
 import stat
 
 import pytest
+from sqlalchemy import update
 from typer.testing import CliRunner
 
 from backend.app import create_app
 from backend.cli.main import app as cli
+from backend.people.models import User
 from backend.settings import SecretKeyError, Settings, ensure_secret_key
 from tests.conftest import _csrf_from, bearer, login
 from tests.factories.people import make_user
@@ -83,6 +85,8 @@ class TestAdminChangesRevoke:
 class TestLastAdmin:
     @pytest.mark.parametrize("change", [{"is_active": False}, {"roles": ["sales"]}])
     def test_the_last_active_admin_stays_admin(self, client, session, change):
+        # only this test's users are active (load checks commit users of their own; rolled back after)
+        session.execute(update(User).values(is_active=False))
         root = make_user(session, username="root", roles=["admin"], display_name="Root")
         make_user(session, username="old", roles=["admin"], is_active=False)
         make_user(session, username="helper", roles=["admin", "sales"])
