@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_from: str = "gendan@localhost"
+    # outbox: rows claimed per batch, and how long a claim (renewed before each send) holds a row;
+    # the lease must outlast one send's worst case (several 10 s SMTP/HTTP timeouts)
+    outbox_batch_size: int = 10
+    outbox_lease_seconds: int = 300
     secure_cookies: bool = False
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from backend.clock import utcnow
 from backend.notify import delivery
 from backend.notify import service as notify_service
 from backend.settings import get_settings
@@ -12,7 +13,7 @@ from backend.worker.runner import register
 
 @register("notify.deliver_outbox", every_seconds=5)
 def deliver_outbox(bind, now: datetime) -> int:
-    return delivery.deliver_outbox(bind, now)
+    return delivery.deliver_outbox(bind, now, clock=utcnow)
 
 
 @register("notify.dispatch_notifications", every_seconds=10)
