@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from backend.db import make_engine
 from backend.errors import UnhandledErrorMiddleware, install_error_handlers
 from backend.middleware import BodySizeLimitMiddleware, LocaleMiddleware
+from backend.params import guard_params, install_data_error_handlers
 from backend.settings import Settings, get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,11 +20,14 @@ ROOT = Path(__file__).resolve().parent.parent
 def create_app(settings: Settings | None = None, *, engine=None, start_worker: bool | None = None) -> FastAPI:
     settings = settings or get_settings()
     engine = engine or make_engine(settings.database_url)
-    app = FastAPI(title="Gendan", version="0.1.0", docs_url="/docs", openapi_url="/api/openapi.json")
+    # guard_params: integer and NUL checks on every route's parameters (backend/params.py)
+    app = FastAPI(title="Gendan", version="0.1.0", docs_url="/docs", openapi_url="/api/openapi.json",
+                  dependencies=[Depends(guard_params)])
     app.state.settings = settings
     app.state.engine = engine
 
     install_error_handlers(app)
+    install_data_error_handlers(app)
     from frontend.pages.common import LoginRequired, login_redirect
 
     app.add_exception_handler(LoginRequired, login_redirect)

@@ -39,7 +39,8 @@ SCOPE = [
 ]
 # Modules whose error-message registries ({code: English template}) must be translated too.
 ERROR_MESSAGE_SOURCES = ["backend/i18n.py", "frontend/pages/*.py", "backend/rules/messages.py",
-                         "backend/flows/messages.py", "backend/tracking/messages.py", "backend/ingest/messages_in.py"]
+                         "backend/flows/messages.py", "backend/tracking/messages.py", "backend/ingest/messages_in.py",
+                         "backend/params.py"]
 
 LOCALE = "zh_CN"
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sdif]")
