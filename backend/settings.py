@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     default_locale: str = "zh_CN"
     run_worker: bool = True
     scan_interval_seconds: int = 60
+    # a scanning worker's lease (renewed at every commit): a frozen or killed scanner is taken
+    # over after this long (backend/rules/tasks.py)
+    scan_lease_seconds: int = 60
     session_max_age_seconds: int = 8 * 3600
     login_attempts_per_minute: int = 10
     max_body_bytes: int = 1_000_000

@@ -23,8 +23,7 @@ A word lists bits, not rule ids, so its text is short: "0,4611686018427387904" f
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import reduce
@@ -47,7 +46,6 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import visitors
 from sqlmodel import Session
 
@@ -64,7 +62,6 @@ ORDER = service.ORDER
 STATE = service.STATE
 MASK = RuleOrderMask.__table__
 WORD_BITS = 62  # bits per signed 64-bit word, keeping clear of the sign bit
-LOCK_KEY = 0x67656E64616E  # "gendan": PostgreSQL advisory lock held by the scanning worker
 
 
 @dataclass(frozen=True)
@@ -391,30 +388,5 @@ def mark_scanned(session: Session, plan: Plan, now: datetime) -> None:
                 RuleDefinitionRow.__table__.c.enabled == true()).values(**values))
 
 
-@contextmanager
-def scan_lock(bind: Engine | Connection) -> Iterator[bool]:
-    """On PostgreSQL one scanner at a time: a session advisory lock, released when the worker's
-    connection ends (also when it is killed). SQLite serialises writers itself; the firing's
-    unique key covers the rest."""
-    if bind.dialect.name != "postgresql":
-        yield True
-        return
-    conn = bind.connect() if isinstance(bind, Engine) else bind
-    try:
-        got = conn.execute(select(func.pg_try_advisory_lock(LOCK_KEY))).scalar_one()
-        if isinstance(bind, Engine):
-            conn.commit()
-        try:
-            yield bool(got)
-        finally:
-            if got:
-                conn.execute(select(func.pg_advisory_unlock(LOCK_KEY)))
-                if isinstance(bind, Engine):
-                    conn.commit()
-    finally:
-        if isinstance(bind, Engine):
-            conn.close()
-
-
 __all__ = ["Plan", "ScanRule", "apply_chunk", "assign_slots", "build_plan", "changed_orders", "classify",
-           "end_stale_episodes", "format_words", "mark_scanned", "parse_words", "refire_due", "scan_lock"]
+           "end_stale_episodes", "format_words", "mark_scanned", "parse_words", "refire_due"]
