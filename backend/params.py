@@ -20,6 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from sqlalchemy.exc import DataError, StatementError
+from starlette.requests import HTTPConnection
 
 from backend.errors import GendanError
 from backend.i18n import register_error_messages
@@ -70,8 +71,9 @@ def _int_params(route: APIRoute) -> tuple[tuple[str, str], ...]:
     return cached
 
 
-def guard_params(request: Request) -> None:
-    """Refuse NUL in path and query values and integers past the column range (422, per field)."""
+def guard_params(request: HTTPConnection) -> None:
+    """Refuse NUL in path and query values and integers past the column range (422, per field).
+    An HTTPConnection, not a Request: app-wide dependencies run for websocket routes too."""
     fields: dict[str, tuple[str, dict[str, Any]]] = {}
     for name, value in [*request.path_params.items(), *request.query_params.multi_items()]:
         if isinstance(value, str) and "\x00" in value or "\x00" in name:
