@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from backend.db import make_engine
 from backend.errors import UnhandledErrorMiddleware, install_error_handlers
 from backend.middleware import BodySizeLimitMiddleware, LocaleMiddleware, SecurityHeadersMiddleware
+from backend.params import guard_params, install_data_error_handlers
 from backend.settings import Settings, ensure_secret_key, get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,7 +21,9 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
                pipeline=None) -> FastAPI:
     """The app; `pipeline` replaces the standard order-change pipeline (tests that need another)."""
     settings, _generated = ensure_secret_key(settings or get_settings())  # never the public default
-    app = FastAPI(title="Gendan", version="0.1.0", docs_url="/docs", openapi_url="/api/openapi.json")
+    # guard_params: integer and NUL checks on every route's parameters (backend/params.py)
+    app = FastAPI(title="Gendan", version="0.1.0", docs_url="/docs", openapi_url="/api/openapi.json",
+                  dependencies=[Depends(guard_params)])
     app.state.settings = settings
     _assemble(app, engine or make_engine(settings.database_url), pipeline)
 
@@ -28,6 +31,7 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
     from frontend.pages.common import LoginRequired, login_redirect
 
     install_error_handlers(app, render_html=render_error)
+    install_data_error_handlers(app)
 
     app.add_exception_handler(LoginRequired, login_redirect)
     # added innermost first: the body limit sees requests after the locale and session are set

@@ -33,6 +33,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "not_found": 404,
     "method_not_allowed": 405,
     "request.too_large": 413,
+    "request.value_out_of_range": 422,
     "validation.": 422,
     # signing in and permissions
     "auth.required": 401,
@@ -99,6 +100,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "inbound.message_invalid": 422,
     "inbound.order_unknown": 422,
     "inbound.source_taken": 409,
+    "inbound.duplicate": 409,
+    "inbound.out_of_order": 409,
+    "inbound.rate_limited": 429,
     # notifications and the customer's side
     "channel.invalid_kind": 422,
     "channel.name_taken": 409,

@@ -194,6 +194,7 @@ ERROR_MESSAGE_MODULES = (
     "backend.inbox.messages",
     "backend.ingest.messages",
     "backend.notify.messages",
+    "backend.params",
     "backend.pipeline",
     "backend.rules.messages",
     "backend.tracking.error_messages",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from backend import i18n
 
@@ -35,19 +36,35 @@ class LocaleMiddleware:
             i18n.reset_locale(token)
 
 
+# The routes that take files: only a multipart POST to one of them may send up to
+# `upload_max_bytes`. A content type alone raised the limit for any route (issue 18: the
+# unauthenticated webhook took 19 MB).
+UPLOAD_PATHS = (
+    r"/api/v1/imports",
+    r"/imports",
+    r"/api/v1/forms/import",
+    r"/api/v1/forms/files",
+    r"/orders/new/upload/[^/]+",
+    r"/inbox/items/\d+/comments",
+)
+
+
 class BodySizeLimitMiddleware:
     """Refuse bodies over `max_bytes` (413) before they reach a handler; uploads have their own limit."""
 
-    def __init__(self, app, max_bytes: int, upload_max_bytes: int = 20_000_000):
+    def __init__(self, app, max_bytes: int, upload_max_bytes: int = 20_000_000,
+                 upload_paths: tuple[str, ...] = UPLOAD_PATHS):
         self.app = app
         self.max_bytes = max_bytes
         self.upload_max_bytes = upload_max_bytes
+        self.upload_path = re.compile("|".join(f"(?:{p})" for p in upload_paths))
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = dict(scope.get("headers") or [])
-        is_upload = headers.get(b"content-type", b"").startswith(b"multipart/form-data")
+        is_upload = (headers.get(b"content-type", b"").startswith(b"multipart/form-data")
+                     and scope.get("method") == "POST" and self.upload_path.fullmatch(scope.get("path", "")) is not None)
         limit = self.upload_max_bytes if is_upload else self.max_bytes
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:

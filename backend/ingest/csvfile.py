@@ -11,10 +11,16 @@ import csv
 import io
 import re
 from datetime import date, datetime, time
+from time import monotonic
 
 from backend.errors import GendanError
 
 MAX_ROWS = 200_000
+MAX_COLUMNS = 200
+MAX_CELL_CHARS = 32_767  # Excel's own limit for one cell
+MAX_CELLS = 2_000_000
+MAX_XLSX_UNPACKED = 60_000_000  # bytes, all members of the zip together
+MAX_READ_SECONDS = 60
 DELIMITERS = (",", ";", "\t")
 
 # target field -> header spellings (compared after lower-casing and dropping spaces, _ and -)
@@ -79,26 +85,63 @@ def _cell_text(value: object) -> str:
     return str(value).strip()
 
 
+def _check_zip(content: bytes) -> None:
+    """Refuse a workbook whose members unpack to more than MAX_XLSX_UNPACKED bytes, from the sizes
+    the zip declares (zipfile never inflates a member past its declared size)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise GendanError("import.xlsx_invalid") from exc
+    if unpacked > MAX_XLSX_UNPACKED:
+        raise GendanError("import.xlsx_too_large", {"limit": MAX_XLSX_UNPACKED})
+
+
 def _xlsx_rows(content: bytes) -> list[list[str]]:
+    """The first sheet's rows, streamed (read-only) under caps: columns, characters per cell,
+    cells in all, and reading time. A 12.7 KB file with one 8 MB shared string in 40 cells, or
+    500 x 16,384 cells, held the server for minutes (issue 18); these caps stop it early."""
     import zipfile
 
     from openpyxl import load_workbook
 
+    _check_zip(content)
     try:
         book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         raise GendanError("import.xlsx_invalid") from exc
+    deadline = monotonic() + MAX_READ_SECONDS
+    rows: list[list[str]] = []
+    cells = 0
     try:
-        sheet = book.worksheets[0]
-        rows = []
-        for row in sheet.iter_rows(values_only=True):
-            rows.append([_cell_text(v) for v in row])
+        # one column more than allowed, to notice a row that goes past the limit
+        for line, row in enumerate(book.worksheets[0].iter_rows(values_only=True, max_col=MAX_COLUMNS + 1), 1):
+            texts = [_cell_text(v) for v in row]
+            while texts and not texts[-1]:
+                texts.pop()
+            if len(texts) > MAX_COLUMNS:
+                raise GendanError("import.too_many_columns", {"limit": MAX_COLUMNS})
+            if any(len(t) > MAX_CELL_CHARS for t in texts):
+                raise GendanError("import.cell_too_large", {"line": line, "limit": MAX_CELL_CHARS})
+            cells += len(texts)
+            if cells > MAX_CELLS:
+                raise GendanError("import.too_many_cells", {"limit": MAX_CELLS})
+            if monotonic() > deadline:
+                raise GendanError("import.too_slow", {"seconds": MAX_READ_SECONDS})
+            if not rows and any(t.strip() for t in texts):
+                _checked_headers([h.strip() for h in texts])  # a wrong header row fails before the sheet is read
+            if rows or any(t.strip() for t in texts):
+                rows.append(texts)
             if len(rows) > MAX_ROWS + 1:
                 raise GendanError("import.too_many_rows", {"limit": MAX_ROWS})
+    except (KeyError, OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise GendanError("import.xlsx_invalid") from exc
     finally:
         book.close()
-    width = max((i + 1 for r in rows for i, c in enumerate(r) if c), default=0)
-    return [r[:width] + [""] * (width - len(r)) for r in rows]
+    width = max((len(r) for r in rows), default=0)
+    return [r + [""] * (width - len(r)) for r in rows]
 
 
 def read_table(content: bytes, *, encoding: str | None = None, delimiter: str | None = None
@@ -134,6 +177,8 @@ def read_table(content: bytes, *, encoding: str | None = None, delimiter: str | 
 def _checked_headers(headers: list[str]) -> list[str]:
     if not any(headers):
         raise GendanError("import.no_header")
+    if len(headers) > MAX_COLUMNS:
+        raise GendanError("import.too_many_columns", {"limit": MAX_COLUMNS})
     seen: set[str] = set()
     for header in headers:
         if not header:

@@ -1,11 +1,16 @@
 """Signed inbound webhooks: other systems push orders to POST /api/v1/inbound/{source}.
 
 The sender signs `"<timestamp>." + raw body` with HMAC-SHA256 and its source's secret and sends
-`X-Gendan-Timestamp: <unix seconds>` and `X-Gendan-Signature: sha256=<hex>`. A timestamp more
-than five minutes from the server's clock is refused, so a captured delivery cannot be replayed
-later. The body is one order (OrderCreate fields; `source` comes from the URL): the first delivery
-of an external id creates the order, a later one with other values updates it, the same one again
-changes nothing. Every delivery, accepted or refused, is logged with its outcome and reason.
+`X-Gendan-Timestamp: <unix seconds>` and `X-Gendan-Signature: sha256=<hex>`, and may send
+`X-Gendan-Delivery: <id>`. A timestamp more than five minutes old, or more than a minute ahead of
+the server's clock, is refused. Within that window a delivery is applied once: a repeat of the
+same delivery id (else of the same timestamp and body) is refused as a duplicate, and an update
+signed earlier than the last one applied to that order is refused as out of order, so a captured
+older delivery replayed later cannot roll an order back. The body is one order (OrderCreate
+fields; `source` comes from the URL): the first delivery of an external id creates the order, a
+later one with other values updates it, the same one again changes nothing. Every delivery,
+accepted or refused, is logged with its outcome and reason; posts to an unknown source are logged
+without their body's hash and at most UNKNOWN_PER_MINUTE a minute per client address.
 """
 
 from __future__ import annotations
@@ -15,12 +20,13 @@ import hmac
 import json
 import secrets
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from backend.audit import service as audit
@@ -45,7 +51,11 @@ from backend.people.models import User
 
 SIGNATURE_HEADER = "X-Gendan-Signature"
 TIMESTAMP_HEADER = "X-Gendan-Timestamp"
-WINDOW_SECONDS = 300
+DELIVERY_HEADER = "X-Gendan-Delivery"
+WINDOW_SECONDS = 300  # how old a signed timestamp may be
+FUTURE_SECONDS = 60  # how far ahead of our clock a sender's clock may run
+UNKNOWN_PER_MINUTE = 10  # logged posts to unknown source keys per client address
+ORDER_OUTCOMES = ("created", "updated", "unchanged")
 UPDATABLE = ("customer_id", "amount", "currency", "stage", "planned_delivery", "payment_due", "data", "tags")
 
 
@@ -116,27 +126,42 @@ def list_deliveries(session: Session, *, actor: Actor, source_key: str | None = 
 # ---------------------------------------------------------------- receiving
 
 def receive(session: Session, *, source_key: str, body: bytes, signature: str | None, timestamp: str | None,
-            now: datetime) -> InboundResult:
+            now: datetime, delivery_id: str | None = None, client: str | None = None) -> InboundResult:
     """Verify and apply one order delivery. A refused delivery changes no order; its log row is kept."""
     def apply(source: InboundSource, order_fields: dict[str, Any], delivery: InboundDelivery) -> InboundResult:
         delivery.external_id = str(order_fields.get("external_id") or "")[:120] or None
         return _apply(session, source, order_fields, now, delivery)
 
     return logged_delivery(session, source_key=source_key, body=body, signature=signature, timestamp=timestamp,
-                           now=now, apply=apply)
+                           now=now, apply=apply, delivery_id=delivery_id, client=client)
 
 
 def logged_delivery(session: Session, *, source_key: str, body: bytes, signature: str | None,
-                    timestamp: str | None, now: datetime, apply: Callable[..., Any]) -> Any:
+                    timestamp: str | None, now: datetime, apply: Callable[..., Any],
+                    delivery_id: str | None = None, client: str | None = None) -> Any:
     """Verify a delivery, then `apply(source, fields, delivery)`, which adds the delivery row and
-    commits. A refusal (any GendanError) rolls back what `apply` did and commits the log row alone."""
+    commits. A refusal (any GendanError) rolls back what `apply` did and commits the log row alone;
+    past the unknown-source limit nothing is logged."""
     delivery = InboundDelivery(source_key=source_key[:60], received_at=now, is_accepted=False, outcome="rejected",
-                               body_sha256=hashlib.sha256(body).hexdigest(), body_size=len(body))
+                               body_sha256=hashlib.sha256(body).hexdigest(), body_size=len(body),
+                               remote_addr=(client or "")[:64] or None)
     try:
-        source, fields = _verify(session, source_key, body, signature, timestamp, now, delivery)
-        result = apply(source, fields, delivery)
+        try:
+            source, fields = _verify(session, source_key, body, signature, timestamp, now, delivery)
+            delivery.dedupe_key = dedupe_key(delivery_id, timestamp or "", body)
+            _refuse_duplicate(session, source, delivery.dedupe_key)
+            result = apply(source, fields, delivery)
+        except IntegrityError:
+            # a concurrent copy of this delivery committed first (the unique dedupe key)
+            session.rollback()
+            if not _already_applied(session, delivery.source_id, delivery.dedupe_key):
+                raise
+            raise GendanError("inbound.duplicate") from None
     except GendanError as exc:
         session.rollback()
+        if exc.code == "inbound.rate_limited":
+            raise
+        delivery.dedupe_key = None  # only an applied delivery holds its key
         delivery.code, delivery.params = exc.code, _jsonable(exc.params)
         if exc.fields:
             delivery.params = {**delivery.params, "fields": {p: c for p, (c, _) in exc.fields.items()}}
@@ -150,21 +175,55 @@ def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
     return {k: v if isinstance(v, (str, int, float, bool, type(None))) else str(v) for k, v in params.items()}
 
 
+def dedupe_key(delivery_id: str | None, timestamp: str, body: bytes) -> str:
+    """The sender's delivery id, else the hash of what was signed (a replay repeats both)."""
+    if delivery_id and delivery_id.strip():
+        return "id:" + delivery_id.strip()[:90]
+    return "sha256:" + hashlib.sha256(f"{timestamp}.".encode() + body).hexdigest()
+
+
+def _already_applied(session: Session, source_id: int | None, key: str | None) -> bool:
+    return key is not None and session.exec(select(InboundDelivery.id).where(
+        InboundDelivery.source_id == source_id, InboundDelivery.dedupe_key == key)).first() is not None
+
+
+def _refuse_duplicate(session: Session, source: InboundSource, key: str) -> None:
+    if _already_applied(session, source.id, key):
+        raise GendanError("inbound.duplicate")
+
+
+def _limit_strangers(session: Session, delivery: InboundDelivery, now: datetime) -> None:
+    """Posts to unknown source keys are logged (an admin sees a misconfigured sender) without
+    their body's hash, and at most UNKNOWN_PER_MINUTE a minute from one address."""
+    delivery.body_sha256 = ""
+    recent = session.exec(select(func.count()).select_from(InboundDelivery).where(
+        InboundDelivery.remote_addr == delivery.remote_addr, InboundDelivery.code == "inbound.source_unknown",
+        InboundDelivery.received_at >= now - timedelta(minutes=1))).scalar_one()
+    if recent >= UNKNOWN_PER_MINUTE:
+        raise GendanError("inbound.rate_limited", {"limit": UNKNOWN_PER_MINUTE})
+
+
 def _verify(session: Session, source_key: str, body: bytes, signature: str | None, timestamp: str | None,
             now: datetime, delivery: InboundDelivery) -> tuple[InboundSource, dict[str, Any]]:
     source = session.exec(select(InboundSource).where(InboundSource.key == source_key)).scalars().first()
     if source is None or not source.is_active:
+        _limit_strangers(session, delivery, now)
         raise GendanError("inbound.source_unknown", {"source": source_key[:60]})
     delivery.source_id = source.id
     if not signature or not timestamp:
         raise GendanError("inbound.signature_missing")
-    if not timestamp.isdigit() or len(timestamp) > 12:
+    # str.isdigit() is true for "²¹" and other digits int() refuses: ASCII digits only
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
         raise GendanError("inbound.timestamp_invalid")
-    if not hmac.compare_digest(sign(source.secret, timestamp, body), signature.strip()):
+    expected = sign(source.secret, timestamp, body).encode()
+    if not hmac.compare_digest(expected, signature.strip().encode("utf-8", "replace")):
         raise GendanError("inbound.signature_invalid")
-    skew = abs(int(now.timestamp()) - int(timestamp))
-    if skew > WINDOW_SECONDS:
-        raise GendanError("inbound.timestamp_stale", {"skew": skew, "window": WINDOW_SECONDS})
+    sent = int(timestamp)
+    delivery.sent_at = datetime.fromtimestamp(sent, UTC)
+    age = int(now.timestamp()) - sent
+    if age > WINDOW_SECONDS or -age > FUTURE_SECONDS:
+        window = WINDOW_SECONDS if age > 0 else FUTURE_SECONDS
+        raise GendanError("inbound.timestamp_stale", {"skew": abs(age), "window": window})
     if b"\x00" in body or b"\\u0000" in body:  # no database text column can hold NUL
         raise GendanError("inbound.body_invalid")
     try:
@@ -209,6 +268,8 @@ def _apply(session: Session, source: InboundSource, fields: dict[str, Any], now:
         raise _invalid(exc) from exc
     existing = session.exec(select(Order).where(Order.source == source.key,
                                                 Order.external_id == payload.external_id)).scalars().first()
+    if existing is not None:
+        _refuse_out_of_order(session, source, delivery)
     if existing is None:
         token = import_service._pending_status.set(status)
         try:
@@ -231,6 +292,17 @@ def _apply(session: Session, source: InboundSource, fields: dict[str, Any], now:
     session.add(delivery)
     session.commit()
     return InboundResult(delivery_id=delivery.id, outcome=outcome, order_id=order.id, number=order.number)
+
+
+def _refuse_out_of_order(session: Session, source: InboundSource, delivery: InboundDelivery) -> None:
+    """An update signed before the last delivery applied to this order is stale: applying it
+    would roll the order back to older values."""
+    newest = session.exec(select(func.max(InboundDelivery.sent_at)).where(
+        InboundDelivery.source_id == source.id, InboundDelivery.external_id == delivery.external_id,
+        InboundDelivery.is_accepted.is_(True), InboundDelivery.outcome.in_(ORDER_OUTCOMES))).scalar_one()
+    if newest is not None and delivery.sent_at is not None and delivery.sent_at < newest:
+        raise GendanError("inbound.out_of_order", {"sent_at": delivery.sent_at.isoformat(),
+                                                   "newest": newest.isoformat()})
 
 
 def _changes(order: Order, payload: OrderCreate, sent: dict[str, Any], status: str | None) -> dict[str, Any]:

@@ -33,7 +33,8 @@ class MessageResult(BaseModel):
 
 
 def receive_message(session: Session, *, source_key: str, body: bytes, signature: str | None,
-                    timestamp: str | None, now: datetime) -> MessageResult:
+                    timestamp: str | None, now: datetime, delivery_id: str | None = None,
+                    client: str | None = None) -> MessageResult:
     """Verify one delivery and record its customer message. A refusal records nothing but its log row."""
     def apply(source: InboundSource, fields: dict[str, Any], delivery: InboundDelivery) -> MessageResult:
         order = _find_order(session, source, fields, delivery)
@@ -54,7 +55,7 @@ def receive_message(session: Session, *, source_key: str, body: bytes, signature
         return MessageResult(delivery_id=delivery.id, outcome="message", order_id=order.id, number=order.number)
 
     return inbound.logged_delivery(session, source_key=source_key, body=body, signature=signature,
-                                   timestamp=timestamp, now=now, apply=apply)
+                                   timestamp=timestamp, now=now, apply=apply, delivery_id=delivery_id, client=client)
 
 
 def _find_order(session: Session, source: InboundSource, fields: dict[str, Any], delivery: InboundDelivery) -> Order:

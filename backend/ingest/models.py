@@ -79,7 +79,13 @@ class InboundDelivery(SQLModel, table=True):
     """Every POST to an inbound URL, accepted or rejected, with the reason (admins read this log)."""
 
     __tablename__ = "inbound_delivery"
-    __table_args__ = (Index("ix_inbound_delivery_source_at", "source_key", "received_at", "id"),)
+    __table_args__ = (
+        Index("ix_inbound_delivery_source_at", "source_key", "received_at", "id"),
+        # a signed delivery is applied once: the sender's delivery id, else a hash of timestamp + body
+        Index("uq_inbound_delivery_source_dedupe", "source_id", "dedupe_key", unique=True),
+        Index("ix_inbound_delivery_order_sent", "source_id", "external_id", "sent_at"),
+        Index("ix_inbound_delivery_remote_at", "remote_addr", "received_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     source_key: str = Field(max_length=60)
@@ -91,5 +97,8 @@ class InboundDelivery(SQLModel, table=True):
     params: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
     order_id: int | None = Field(default=None, foreign_key="sales_order.id")
     external_id: str | None = Field(default=None, max_length=120)
-    body_sha256: str = Field(max_length=64)
+    body_sha256: str = Field(max_length=64)  # empty for an unknown source: strangers' bodies are not kept
     body_size: int = 0
+    dedupe_key: str | None = Field(default=None, max_length=100)  # set on accepted deliveries only
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # the sender's signed timestamp
+    remote_addr: str | None = Field(default=None, max_length=64)

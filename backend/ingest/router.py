@@ -70,24 +70,30 @@ def row_errors_csv(session: DbSession, actor: CurrentActor, job_id: int):
 
 
 @router.post("/inbound/{source}", response_model=InboundResult, responses={
-    **ERRORS, 401: {"description": "Signature missing, invalid or stale"}})
+    **ERRORS, 401: {"description": "Signature missing, invalid or stale"},
+    429: {"description": "Too many posts to unknown sources"}})
 async def receive(request: Request, session: DbSession, source: str):
     body = await request.body()
     # database work off the event loop (a SQLite lock wait must not stall every request)
     result = await run_in_threadpool(inbound.receive, session, source_key=source, body=body,
                                      signature=request.headers.get(inbound.SIGNATURE_HEADER),
-                                     timestamp=request.headers.get(inbound.TIMESTAMP_HEADER), now=utcnow())
+                                     timestamp=request.headers.get(inbound.TIMESTAMP_HEADER), now=utcnow(),
+                                     delivery_id=request.headers.get(inbound.DELIVERY_HEADER),
+                                     client=request.client.host if request.client else None)
     return JSONResponse(result.model_dump(mode="json"), status_code=201 if result.outcome == "created" else 200)
 
 
 @router.post("/inbound/{source}/messages", response_model=messages_in.MessageResult, responses={
-    **ERRORS, 401: {"description": "Signature missing, invalid or stale"}})
+    **ERRORS, 401: {"description": "Signature missing, invalid or stale"},
+    429: {"description": "Too many posts to unknown sources"}})
 async def receive_message(request: Request, session: DbSession, source: str):
     """A customer's message about an order (from an e-mail gateway, a chat robot), signed like orders."""
     body = await request.body()
     return await run_in_threadpool(messages_in.receive_message, session, source_key=source, body=body,
                                    signature=request.headers.get(inbound.SIGNATURE_HEADER),
-                                   timestamp=request.headers.get(inbound.TIMESTAMP_HEADER), now=utcnow())
+                                   timestamp=request.headers.get(inbound.TIMESTAMP_HEADER), now=utcnow(),
+                                   delivery_id=request.headers.get(inbound.DELIVERY_HEADER),
+                                   client=request.client.host if request.client else None)
 
 
 @router.get("/inbound-sources", response_model=list[InboundSourceRead], responses=ERRORS)

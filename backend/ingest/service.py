@@ -29,6 +29,7 @@ from backend.auth.actor import Actor
 from backend.customers.models import Customer
 from backend.db import new_session
 from backend.errors import GendanError
+from backend.exports import neutralize_row
 from backend.ingest.csvfile import read_table, suggest_mapping
 from backend.ingest.models import ImportJob, ImportRowError
 from backend.ingest.rows import ParsedRow, parse_row
@@ -185,11 +186,11 @@ def row_errors_csv(session: Session, *, actor: Actor, job_id: int) -> str:
     rows = list_row_errors(session, actor=actor, job_id=job_id, limit=1_000_000)
     out = io.StringIO()
     writer = csv.writer(out, delimiter=job.delimiter)
-    writer.writerow([*job.headers, i18n.gettext("Problems"), i18n.gettext("Line")])
+    writer.writerow(neutralize_row([*job.headers, i18n.gettext("Problems"), i18n.gettext("Line")]))
     for row in rows:
         cells = (row.cells + [""] * len(job.headers))[: len(job.headers)]
-        writer.writerow([*cells, "; ".join(f"{e.get('column') or e.get('field')}: {describe(e)}" for e in row.errors),
-                         row.line])
+        writer.writerow(neutralize_row([
+            *cells, "; ".join(f"{e.get('column') or e.get('field')}: {describe(e)}" for e in row.errors), row.line]))
     return "\ufeff" + out.getvalue()  # the BOM makes Excel read UTF-8
 
 

@@ -1,19 +1,26 @@
 """Outbox delivery: claim due rows with a lease, send through the channel, log every attempt.
 
 Rows are claimed in their own short transaction (`FOR UPDATE SKIP LOCKED` on PostgreSQL, the
-database-wide write lock on SQLite), so several workers never send the same row; a worker that
-dies mid-send leaves a `sending` row whose lease runs out and is claimed again. A failed attempt is
-retried with backoff (`backend.effects.bump_after`) until MAX_ATTEMPTS, then the row is `dead` and
-waits for an admin's resend.
+database-wide write lock on SQLite), a few at a time. A claim's `locked_until` is also its fencing
+token: right before each send the worker renews the lease with a compare-and-set on the value it
+claimed, so a row whose lease ran out while it waited in the batch (and was claimed by another
+worker) is skipped, never sent twice; the renewed lease covers the send's worst case, so nobody
+can take the row while its server is talking. A worker that dies mid-send leaves a `sending` row
+whose lease runs out and is claimed again. A failed attempt is retried with backoff
+(`backend.effects.bump_after`) until MAX_ATTEMPTS, then the row is `dead` and waits for an
+admin's resend. Attempt and send times are read from the clock when the server answers, not
+when the batch was claimed.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
 from backend.auth.actor import Actor
@@ -27,71 +34,124 @@ from backend.settings import Settings, get_settings
 
 log = logging.getLogger("gendan.outbox")
 MAX_ATTEMPTS = 8
-LEASE = timedelta(minutes=5)
 DUE_STATES = ("pending", "failed")
+Clock = Callable[[], datetime]
 
 
-def claim_due(bind: Engine | Connection, now: datetime, *, limit: int = 50) -> list[int]:
-    """Mark up to `limit` due rows `sending` under a lease and return their ids (one transaction)."""
+def lease_of(settings: Settings) -> timedelta:
+    """How long a claim or a renewal holds a row: longer than one send's worst case."""
+    return timedelta(seconds=settings.outbox_lease_seconds)
+
+
+def claim_due(bind: Engine | Connection, now: datetime, *, limit: int, lease: timedelta
+              ) -> list[tuple[int, datetime]]:
+    """Mark up to `limit` due rows `sending` under a lease; return (id, token) pairs, the token
+    being the `locked_until` this claim wrote.
+
+    One UPDATE statement: on SQLite a transaction that reads first and writes later can fail with
+    "database is locked" instead of waiting. The token is later than any expired lease it replaces
+    (a row is taken over only once `locked_until < now`), so an old holder's token never matches."""
+    due = or_(
+        (OutboxMessage.state.in_(DUE_STATES)) & (OutboxMessage.next_attempt_at <= now),
+        (OutboxMessage.state == "sending") & (OutboxMessage.locked_until < now),
+    )
+    picked = (select(OutboxMessage.id).where(due).order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+              .limit(limit).with_for_update(skip_locked=True))
+    token = now + lease
     with new_session(bind) as session:
-        due = or_(
-            (OutboxMessage.state.in_(DUE_STATES)) & (OutboxMessage.next_attempt_at <= now),
-            (OutboxMessage.state == "sending") & (OutboxMessage.locked_until < now),
-        )
-        rows = session.exec(
-            select(OutboxMessage).where(due).order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-            .limit(limit).with_for_update(skip_locked=True)
+        ids = session.execute(
+            update(OutboxMessage).where(OutboxMessage.id.in_(picked.scalar_subquery()))
+            .values(state="sending", locked_until=token).returning(OutboxMessage.id)
+            .execution_options(synchronize_session=False)
         ).scalars().all()
-        for row in rows:
-            row.state, row.locked_until = "sending", now + LEASE
-        ids = [row.id for row in rows]
         session.commit()
-    return ids
+    return [(message_id, token) for message_id in sorted(ids)]
 
 
 def deliver_outbox(bind: Engine | Connection, now: datetime, *, settings: Settings | None = None,
-                   limit: int = 50) -> int:
-    """The worker job: send every due row once. Returns how many were delivered."""
+                   limit: int | None = None, clock: Clock | None = None) -> int:
+    """The worker job: send every due row once. Returns how many were delivered.
+
+    `clock` gives the time of each send (the worker passes the wall clock; tests default to `now`)."""
     settings = settings or get_settings()
+    clock = clock or (lambda: now)
     sent = 0
-    for message_id in claim_due(bind, now, limit=limit):
+    for message_id, token in claim_due(bind, now, limit=limit or settings.outbox_batch_size,
+                                       lease=lease_of(settings)):
         with new_session(bind) as session:
             row = session.get(OutboxMessage, message_id)
-            if row is not None and _attempt(session, row, now=now, settings=settings):
+            if row is not None and _attempt(session, row, token=token, clock=clock, settings=settings):
                 sent += 1
     return sent
 
 
-def _attempt(session: Session, row: OutboxMessage, *, now: datetime, settings: Settings) -> bool:
+def _renew(session: Session, message_id: int, token: datetime, until: datetime) -> datetime | None:
+    """Compare-and-set: extend the lease only if this worker still holds the row. The new token,
+    or None when the row was taken by another worker (or finished) meanwhile."""
+    until = max(until, token + timedelta(microseconds=1))
+    changed = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.state == "sending", OutboxMessage.locked_until == token)
+        .values(locked_until=until).execution_options(synchronize_session=False)
+    ).rowcount
+    return until if changed == 1 else None
+
+
+def _attempt(session: Session, row: OutboxMessage, *, token: datetime, clock: Clock, settings: Settings) -> bool:
     """One try at one claimed row; commits the outcome and the attempt log.
 
-    The read transaction ends before the channel talks to its server (up to the timeout): on
-    SQLite an open transaction holds the database's write lock, which every request would wait for.
+    No transaction is open while the channel talks to its server (up to the timeout): on SQLite
+    an open transaction holds the database's write lock, which every request would wait for. The
+    reads end before the lease renewal, which starts its own transaction with the write.
     """
+    message_id, attempts, channel = row.id, row.attempts, row.channel
     try:
         target = target_for(session, row, settings)
         message = message_for(session, row)
-        session.commit()  # rows stay loaded (expire_on_commit=False); nothing is locked while sending
-        receipt = get_channel(target.kind).send(message, target, now_ms=int(now.timestamp() * 1000))
-    except Exception as exc:  # one broken row must not stop the queue; a bug still shows in the log
-        if not isinstance(exc, DeliveryError):
-            log.exception("outbox %s: unexpected error while sending", row.id)
-            exc = DeliveryError(f"internal error: {type(exc).__name__}: {exc}")
-        row.attempts += 1
-        row.last_error = exc.detail[:2000]
-        is_dead = not exc.retryable or row.attempts >= MAX_ATTEMPTS
-        row.state = "dead" if is_dead else "failed"
-        row.next_attempt_at = bump_after(now, row.attempts)
-        row.locked_until = None
-        session.add(OutboxAttempt(message_id=row.id, at=now, ok=False, detail=exc.detail[:2000]))
+        session.commit()  # rows stay loaded (expire_on_commit=False)
+        held = _renew(session, message_id, token, clock() + lease_of(settings))
         session.commit()
-        log.warning("outbox %s (%s) attempt %s failed: %s", row.id, row.channel, row.attempts, exc.detail)
+        if held is None:
+            log.info("outbox %s: lease taken over by another worker; not sending", message_id)
+            return False
+        token = held
+        receipt = get_channel(target.kind).send(message, target, now_ms=int(clock().timestamp() * 1000))
+    except Exception as exc:  # one broken row must not stop the queue; a bug still shows in the log
+        session.rollback()
+        if not isinstance(exc, DeliveryError):
+            log.exception("outbox %s: unexpected error while sending", message_id)
+            exc = DeliveryError(f"internal error: {type(exc).__name__}: {exc}")
+        at = clock()
+        attempts += 1
+        is_dead = not exc.retryable or attempts >= MAX_ATTEMPTS
+        _finish(session, row, message_id, token, at=at, ok=False, detail=exc.detail,
+                values={"attempts": attempts, "last_error": exc.detail[:2000], "state": "dead" if is_dead else "failed",
+                        "next_attempt_at": bump_after(at, attempts), "locked_until": None})
+        log.warning("outbox %s (%s) attempt %s failed: %s", message_id, channel, attempts, exc.detail)
         return False
-    row.attempts += 1
-    row.state, row.sent_at, row.locked_until, row.last_error = "sent", now, None, None
-    session.add(OutboxAttempt(message_id=row.id, at=now, ok=True, detail=receipt[:2000]))
-    session.commit()
+    at = clock()
+    _finish(session, row, message_id, token, at=at, ok=True, detail=receipt,
+            values={"attempts": attempts + 1, "state": "sent", "sent_at": at, "locked_until": None,
+                    "last_error": None})
     return True
+
+
+def _finish(session: Session, row: OutboxMessage, message_id: int, token: datetime, *, at: datetime, ok: bool,
+            detail: str, values: dict) -> None:
+    """Record the attempt, and the row's outcome if this worker still holds it (it always does
+    unless a send outlived the lease, which the lease's length rules out short of a frozen worker)."""
+    changed = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.state == "sending", OutboxMessage.locked_until == token)
+        .values(**values).execution_options(synchronize_session=False)
+    ).rowcount
+    if changed == 1:
+        for name, value in values.items():  # the loaded row shows the outcome without a second write
+            set_committed_value(row, name, value)
+    else:
+        log.warning("outbox %s: lease lost during the send; outcome logged, row left to its new holder", message_id)
+    session.add(OutboxAttempt(message_id=message_id, at=at, ok=ok, detail=detail[:2000]))
+    session.commit()
 
 
 def target_for(session: Session, row: OutboxMessage, settings: Settings) -> Target:

@@ -160,9 +160,9 @@ def test_send(session: Session, *, actor: Actor, channel_id: int, recipient: str
                   order_id=None, now=now)
     if row is None:
         raise GendanError("outbox.already_queued", {"id": 0, "state": "pending"})
-    row.state, row.locked_until = "sending", now + delivery.LEASE
+    row.state, row.locked_until = "sending", now + delivery.lease_of(settings)
     session.commit()
-    delivery._attempt(session, row, now=now, settings=settings)
+    delivery._attempt(session, row, token=row.locked_until, clock=lambda: now, settings=settings)
     return row
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from backend.clock import utcnow
 from backend.notify import delivery
 from backend.notify import service as notify_service
 from backend.settings import get_settings
 
 
 def deliver_outbox(bind, now: datetime) -> int:
-    return delivery.deliver_outbox(bind, now)
+    return delivery.deliver_outbox(bind, now, clock=utcnow)
 
 
 def dispatch_notifications(bind, now: datetime) -> int:

@@ -23,8 +23,7 @@ The words themselves and the classification of each order's changes are pure
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import reduce
@@ -67,7 +66,6 @@ from engine.rules.words import bit_of, classify, format_words, has, parse_words,
 ORDER = Order.__table__
 STATE = RuleOrderState.__table__
 MASK = RuleOrderMask.__table__
-LOCK_KEY = 0x67656E64616E  # "gendan": PostgreSQL advisory lock held by the scanning worker
 
 
 @dataclass(frozen=True)
@@ -340,31 +338,6 @@ def pause_rules(bind: Engine | Connection, errors: dict[int, str], now: datetime
         session.commit()
 
 
-@contextmanager
-def scan_lock(bind: Engine | Connection) -> Iterator[bool]:
-    """On PostgreSQL one scanner at a time: a session advisory lock, released when the worker's
-    connection ends (also when it is killed). SQLite serialises writers itself; the firing's
-    unique key covers the rest."""
-    if bind.dialect.name != "postgresql":
-        yield True
-        return
-    conn = bind.connect() if isinstance(bind, Engine) else bind
-    try:
-        got = conn.execute(select(func.pg_try_advisory_lock(LOCK_KEY))).scalar_one()
-        if isinstance(bind, Engine):
-            conn.commit()
-        try:
-            yield bool(got)
-        finally:
-            if got:
-                conn.execute(select(func.pg_advisory_unlock(LOCK_KEY)))
-                if isinstance(bind, Engine):
-                    conn.commit()
-    finally:
-        if isinstance(bind, Engine):
-            conn.close()
-
-
 __all__ = ["Plan", "ScanRule", "apply_chunk", "assign_slots", "build_plan", "changed_orders", "changed_orders_query",
-           "end_stale_episodes", "mark_scanned", "pause_rules", "refire_due", "rule_error", "scan_lock",
+           "end_stale_episodes", "mark_scanned", "pause_rules", "refire_due", "rule_error",
            "without_failing"]

@@ -1,6 +1,6 @@
 """The monitor: every enabled time rule over all open orders, in one pass (backend/rules/scan.py).
 
-`scan_time_rules` takes the scan lock, gives new rules a slot, runs the one query that returns the
+`scan_time_rules` takes the scan lease (backend/worker/lease.py), gives new rules a slot, runs the one query that returns the
 orders whose matches changed since the last scan, and acts on them in chunks of CHUNK orders, one
 transaction each (firings, effects, outbox rows and the orders' new match words commit together).
 A worker killed mid-scan loses only its open chunk; the next scan finds those orders changed
@@ -9,11 +9,14 @@ again, and the firing's unique key (rule, order, episode) keeps anything from fi
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-from datetime import datetime
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session
 
 from backend.db import new_session
 from backend.inbox.models import InboxItem
@@ -22,65 +25,86 @@ from backend.rules import scan
 from backend.rules.context import catalogue_for, fact_context
 from backend.rules.firing import evaluate_event_rules
 from backend.rules.models import RuleDefinitionRow
+from backend.settings import get_settings
+from backend.worker import lease
 
+log = logging.getLogger("gendan.rules")
 CHUNK = 500  # changed orders per transaction
+SCAN_LEASE = "rules.scan"
 BATCH = 500
 
 
 def scan_time_rules(bind: Engine | Connection, now: datetime, *, lock: bool = True) -> int:
     """Worker job: one pass over all enabled time rules. Returns the number of firings.
 
-    `lock=False` skips the PostgreSQL scan lock (tests use it to let two scanners collide)."""
-    with scan.scan_lock(bind) if lock else nullcontext(True) as got:
-        if not got:
-            return 0  # another worker is scanning
-        return _scan(bind, now)
+    One scanner at a time holds the scan lease, renewed at every commit; a worker frozen or
+    killed mid-scan loses it after `scan_lease_seconds` and another takes over. `lock=False`
+    skips the lease (tests use it to let two scanners collide)."""
+    if not lock:
+        return _scan(bind, now, None)
+    held = lease.acquire(bind, SCAN_LEASE, timedelta(seconds=get_settings().scan_lease_seconds))
+    if held is None:
+        return 0  # another worker is scanning
+    try:
+        return _scan(bind, now, held)
+    except lease.LeaseLost:
+        log.warning("rules scan: the scan lease was taken over; this worker stops scanning")
+        return 0
+    finally:
+        lease.release(bind, held)
 
 
-def _scan(bind: Engine | Connection, now: datetime) -> int:
+@contextmanager
+def _fenced(bind: Engine | Connection, held: lease.Lease | None) -> Iterator[Session]:
+    """A session whose commit is fenced by the scan lease (a holder that lost it writes nothing)."""
     with new_session(bind) as session:
+        if held is not None:
+            held.bound(session)
+        yield session
+        if held is not None:
+            held.fence(session)
+        session.commit()
+
+
+def _scan(bind: Engine | Connection, now: datetime, held: lease.Lease | None) -> int:
+    with _fenced(bind, held) as session:
         rows = scan.assign_slots(session)
         catalogue = catalogue_for(session)
         ctx = fact_context(now)
         plan = scan.build_plan(rows, catalogue, ctx)
-        session.commit()
     scan.pause_rules(bind, dict(plan.broken), now)
     if not plan.rules:
         return 0
     try:
-        changed = _changed(bind, plan)
+        changed = _changed(bind, plan, held)
     except scan.RUN_ERRORS:  # one rule the database cannot run: pause it, the others still run
         plan = scan.without_failing(bind, plan, now)
         if not plan.rules:
             return 0
-        changed = _changed(bind, plan)
+        changed = _changed(bind, plan, held)
     fired = 0
     for start in range(0, len(changed), CHUNK):
-        with new_session(bind) as session:
+        with _fenced(bind, held) as session:
             fired += scan.apply_chunk(session, plan, changed[start:start + CHUNK], catalogue, ctx)
-            session.commit()
     for rule in plan.rules:
         if rule.due and rule.rule.firing.mode == "every_n_hours":
             after: int | None = 0
             while after is not None:
-                with new_session(bind) as session:
+                with _fenced(bind, held) as session:
                     got, after = scan.refire_due(session, plan, rule, catalogue, ctx, after=after, limit=CHUNK)
-                    session.commit()
                 fired += got
-    with new_session(bind) as session:
+    with _fenced(bind, held) as session:
         scan.mark_scanned(session, plan, now)
-        session.commit()
     return fired
 
 
-def _changed(bind: Engine | Connection, plan: scan.Plan) -> list[tuple[int, list[int], list[int]]]:
-    with new_session(bind) as session:
+def _changed(bind: Engine | Connection, plan: scan.Plan,
+             held: lease.Lease | None) -> list[tuple[int, list[int], list[int]]]:
+    with _fenced(bind, held) as session:
         for rule in plan.rules:
             if not rule.ready:
                 scan.end_stale_episodes(session, rule)
-        changed = scan.changed_orders(session, plan)
-        session.commit()
-    return changed
+        return scan.changed_orders(session, plan)
 
 
 def signal_overdue_todos(bind: Engine | Connection, now: datetime) -> int:

@@ -1,7 +1,7 @@
 """auth: revocable sign-ins (auth_session, app_user.token_generation) and an atomic login throttle
 
 Revision ID: auth_0002
-Revises: audit_0001
+Revises: ingest_0002
 Create Date: 2026-12-06 21:20:00
 
 `auth_login_attempt` (one row per failure, counted then inserted: concurrent guesses all read "under
@@ -15,7 +15,7 @@ from alembic import op
 from backend.models_base import UTCDateTime
 
 revision = "auth_0002"
-down_revision = "audit_0001"
+down_revision = "ingest_0002"
 branch_labels = None
 depends_on = None
 

@@ -7,7 +7,7 @@ of the instance that wrote it, `title_i18n` gets that name's languages, so old t
 reader's language too.
 
 Revision ID: titles_0001
-Revises: audit_0001
+Revises: worker_0001
 Create Date: 2026-12-06 22:10:00
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "titles_0001"
-down_revision = "audit_0001"
+down_revision = "worker_0001"
 branch_labels = None
 depends_on = None
 

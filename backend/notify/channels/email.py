@@ -7,6 +7,7 @@ of the recipient (5xx) is not.
 
 from __future__ import annotations
 
+import hashlib
 import smtplib
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -20,9 +21,15 @@ def build(message: Message, sender: str) -> EmailMessage:
     mail["Subject"] = " ".join(message.subject.split())  # a line break in a header is an injection
     mail["From"] = sender
     mail["To"] = " ".join(message.recipient.split())
-    mail["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1].strip(">") or "gendan.local")
+    domain = sender.rsplit("@", 1)[-1].strip(">") or "gendan.local"
     if message.delivery_id:
+        # the same Message-ID on every attempt of one outbox row, so a mail server or client that
+        # got a retry after a crash between "accepted" and our commit can drop the copy
+        digest = hashlib.sha256(message.delivery_id.encode()).hexdigest()[:32]
+        mail["Message-ID"] = f"<{digest}.gendan@{domain}>"
         mail["X-Gendan-Delivery"] = message.delivery_id
+    else:
+        mail["Message-ID"] = make_msgid(domain=domain)
     text, html = email_bodies(message.subject, message.text, locale=message.locale,
                               link=message.data.get("link"), html=message.html)
     mail.set_content(text)

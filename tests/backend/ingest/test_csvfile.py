@@ -131,3 +131,94 @@ class TestParseAmount:
         with pytest.raises(CellError) as err:
             parse_amount(text)
         assert err.value.code == code
+
+
+MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+
+
+def _replace_sheet(book_bytes: bytes, sheet_xml: bytes, shared: str | None = None) -> bytes:
+    """The workbook with its first sheet's XML swapped for `sheet_xml` (a crafted file), and with
+    one shared string `shared` when given (openpyxl itself writes inline strings, cut at 32,767)."""
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(book_bytes)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = sheet_xml if item.filename == "xl/worksheets/sheet1.xml" else src.read(item.filename)
+            if shared is not None and item.filename == "[Content_Types].xml":
+                data = data.replace(b"</Types>", b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+                                    b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml" /></Types>')
+            if shared is not None and item.filename == "xl/_rels/workbook.xml.rels":
+                data = data.replace(b"</Relationships>", b'<Relationship Type="http://schemas.openxmlformats.org/'
+                                    b'officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml" '
+                                    b'Id="rId9" /></Relationships>')
+            dst.writestr(item.filename, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+        if shared is not None:
+            dst.writestr("xl/sharedStrings.xml", f'<sst xmlns="{MAIN_NS}" count="1" uniqueCount="1"><si><t>{shared}</t>'
+                         "</si></sst>", compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+    return out.getvalue()
+
+
+def _sheet(rows: int, columns: int) -> bytes:
+    row = "".join("<c t=\"n\"><v>1</v></c>" for _ in range(columns))
+    body = "".join(f"<row r=\"{r}\">{row}</row>" for r in range(1, rows + 1))
+    return ('<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+            f"{body}</sheetData></worksheet>").encode()
+
+
+class TestXlsxBombs:
+    """Issue 18: a 12.7 KB file made a 320 MB preview; a 246 KB file held a request 412 s."""
+
+    def _book(self, rows):
+        return TestXlsx._book(None, rows)
+
+    def test_one_huge_shared_string_in_many_cells_is_refused_by_its_size(self):
+        rows = "".join(f'<row r="{r}"><c r="A{r}" t="inlineStr"><is><t>X-{r}</t></is></c><c r="B{r}" t="s"><v>0</v></c>'
+                       "</row>" for r in range(2, 42))
+        sheet = (f'<worksheet xmlns="{MAIN_NS}"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>订单号</t></is></c>'
+                 f'<c r="B1" t="inlineStr"><is><t>客户</t></is></c></row>{rows}</sheetData></worksheet>').encode()
+        raw = _replace_sheet(self._book([["a"]]), sheet, shared="a" * 8_000_000)
+        assert len(raw) < 100_000  # the bomb is small on the wire
+        with pytest.raises(GendanError) as err:
+            read_table(raw)
+        assert (err.value.code, err.value.params) == ("import.cell_too_large", {"line": 2, "limit": 32_767})
+
+    def test_a_sheet_that_unpacks_past_the_limit_is_refused_before_it_is_read(self):
+        raw = _replace_sheet(self._book([["a"]]), _sheet(500, 16_384))
+        assert len(raw) < 1_000_000
+        with pytest.raises(GendanError) as err:
+            read_table(raw)
+        assert err.value.code == "import.xlsx_too_large"
+
+    def test_a_header_row_wider_than_the_limit_is_refused_at_the_first_row(self):
+        raw = _replace_sheet(self._book([["a"]]), _sheet(40, 16_384))
+        with pytest.raises(GendanError) as err:
+            read_table(raw)
+        assert (err.value.code, err.value.params) == ("import.too_many_columns", {"limit": 200})
+
+    def test_a_data_row_wider_than_the_limit_is_refused(self):
+        raw = self._book([["订单号", "客户"], ["X-1", "A"], ["X-2", *(["v"] * 300)]])
+        with pytest.raises(GendanError) as err:
+            read_table(raw)
+        assert err.value.code == "import.too_many_columns"
+
+    def test_too_many_cells_in_all_are_refused(self, monkeypatch):
+        from backend.ingest import csvfile
+
+        monkeypatch.setattr(csvfile, "MAX_CELLS", 50)
+        raw = self._book([["订单号", "客户"], *[[f"X-{i}", "A"] for i in range(30)]])
+        with pytest.raises(GendanError) as err:
+            read_table(raw)
+        assert (err.value.code, err.value.params) == ("import.too_many_cells", {"limit": 50})
+
+    def test_blank_rows_before_the_header_still_read(self):
+        headers, rows, _, _ = read_table(self._book([[None, None], ["订单号", "客户"], ["X-1", "A"]]))
+        assert (headers, rows) == (["订单号", "客户"], [["X-1", "A"]])
+
+
+class TestCsvColumns:
+    def test_a_csv_header_wider_than_the_limit_is_refused(self):
+        raw = (",".join(f"c{i}" for i in range(16_384)) + "\n" + ",".join("1" * 16_384) + "\n").encode()
+        with pytest.raises(GendanError) as err:
+            read_table(raw)
+        assert err.value.code == "import.too_many_columns"

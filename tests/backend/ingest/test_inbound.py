@@ -25,12 +25,24 @@ from tests.factories.orders import make_customer
 from tests.factories.people import make_user
 
 
-def _post(client, source: str, secret: str, payload, *, ts: int | None = None, signature: str | None = None):
+def _post(client, source: str, secret: str, payload, *, ts: int | str | None = None, signature: str | None = None,
+          delivery: str | None = None):
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     ts = int(utcnow().timestamp()) if ts is None else ts
     headers = {"X-Gendan-Timestamp": str(ts), "X-Gendan-Signature": signature or sign(secret, ts, body),
                "Content-Type": "application/json"}
+    if delivery:
+        headers["X-Gendan-Delivery"] = delivery
+    # raw header bytes, as a hostile sender writes them (the server reads headers as latin-1)
+    headers = {k: _raw(v) for k, v in headers.items()}
     return client.post(f"/api/v1/inbound/{source}", content=body, headers=headers)
+
+
+def _raw(value: str) -> bytes:
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8")
 
 
 @pytest.fixture
@@ -50,13 +62,14 @@ ORDER = {"external_id": "W-1001", "customer_code": "SHOP-1", "amount": "88.50", 
 class TestReceive:
     def test_first_delivery_creates_the_same_again_changes_nothing_a_new_value_updates(self, client, session,
                                                                                         source):
-        first = _post(client, "shop", source["secret"], ORDER)
+        ts = int(utcnow().timestamp())
+        first = _post(client, "shop", source["secret"], ORDER, ts=ts - 2)
         assert first.status_code == 201, first.text
         assert first.json()["outcome"] == "created"
-        again = _post(client, "shop", source["secret"], ORDER)
+        again = _post(client, "shop", source["secret"], ORDER, ts=ts - 1)  # sent again, signed anew
         assert (again.status_code, again.json()["outcome"], again.json()["order_id"]) == (
             200, "unchanged", first.json()["order_id"])
-        changed = _post(client, "shop", source["secret"], {**ORDER, "amount": "90", "status": "cancelled"})
+        changed = _post(client, "shop", source["secret"], {**ORDER, "amount": "90", "status": "cancelled"}, ts=ts)
         assert changed.json()["outcome"] == "updated"
         session.expire_all()
         order = session.get(Order, first.json()["order_id"])
@@ -129,6 +142,75 @@ class TestReceive:
         assert client.post("/api/v1/inbound-sources", json={"key": "x", "name": "x"}).status_code == 403
 
 
+class TestReplay:
+    """Issue 18: an older signed delivery replayed after a newer one set the amount back."""
+
+    def _amount(self, session, order_id):
+        session.expire_all()
+        return session.get(Order, order_id).amount
+
+    def test_an_older_delivery_replayed_after_a_newer_one_changes_nothing(self, client, session, source):
+        ts = int(utcnow().timestamp())
+        old = _post(client, "shop", source["secret"], ORDER, ts=ts - 10)
+        assert old.status_code == 201, old.text
+        newer = _post(client, "shop", source["secret"], {**ORDER, "amount": "120"}, ts=ts - 5)
+        assert newer.json()["outcome"] == "updated"
+        replay = _post(client, "shop", source["secret"], ORDER, ts=ts - 10)  # the captured first one
+        assert replay.status_code == 409 and replay.json()["error"]["code"] == "inbound.duplicate"
+        # the same older values signed at an older moment than the last update: out of order
+        older = _post(client, "shop", source["secret"], {**ORDER, "amount": "99"}, ts=ts - 7)
+        assert older.status_code == 409 and older.json()["error"]["code"] == "inbound.out_of_order"
+        assert self._amount(session, old.json()["order_id"]) == Decimal("120.00")
+        log = client.get("/api/v1/inbound-deliveries").json()
+        assert [(d["outcome"], d["code"]) for d in log[:2]] == [("rejected", "inbound.out_of_order"),
+                                                                ("rejected", "inbound.duplicate")]
+
+    def test_a_delivery_id_is_applied_once_whatever_its_timestamp(self, client, session, source):
+        ts = int(utcnow().timestamp())
+        first = _post(client, "shop", source["secret"], ORDER, ts=ts - 3, delivery="evt-1")
+        assert first.status_code == 201
+        again = _post(client, "shop", source["secret"], {**ORDER, "amount": "1"}, ts=ts, delivery="evt-1")
+        assert again.status_code == 409 and again.json()["error"]["code"] == "inbound.duplicate"
+        other = _post(client, "shop", source["secret"], {**ORDER, "amount": "2"}, ts=ts, delivery="evt-2")
+        assert other.json()["outcome"] == "updated"
+        assert self._amount(session, first.json()["order_id"]) == Decimal("2.00")
+
+    def test_a_timestamp_from_the_future_is_accepted_only_within_a_minute(self, client, session, source):
+        ts = int(utcnow().timestamp())
+        ahead = _post(client, "shop", source["secret"], ORDER, ts=ts + 299)
+        assert ahead.status_code == 401 and ahead.json()["error"]["code"] == "inbound.timestamp_stale"
+        assert ahead.json()["error"]["params"]["window"] == 60
+        assert _post(client, "shop", source["secret"], ORDER, ts=ts + 30).status_code == 201
+
+    @pytest.mark.parametrize("stamp", ["²¹", "١٧٠٠٠٠٠٠٠٠", "12a", " 1"])
+    def test_a_timestamp_in_other_digits_is_refused_and_logged(self, session, source, stamp):
+        """Called below HTTP: the test client re-encodes header bytes, a raw socket sends them as
+        they are (latin-1), and str.isdigit() is true for "²¹" while int() refuses it."""
+        from backend.errors import GendanError
+        from backend.ingest import inbound
+
+        body = json.dumps(ORDER).encode()
+        with pytest.raises(GendanError) as err:
+            inbound.receive(session, source_key="shop", body=body, signature=sign(source["secret"], stamp, body),
+                            timestamp=stamp, now=utcnow())
+        assert err.value.code == "inbound.timestamp_invalid" and err.value.status == 401
+        logged = session.exec(select(InboundDelivery).order_by(InboundDelivery.id.desc())).scalars().first()
+        assert (logged.outcome, logged.code) == ("rejected", "inbound.timestamp_invalid")
+
+    def test_a_non_ascii_signature_is_refused_not_a_server_error(self, client, source):
+        resp = _post(client, "shop", source["secret"], ORDER, signature="sha256=é")
+        assert resp.status_code == 401 and resp.json()["error"]["code"] == "inbound.signature_invalid"
+
+    def test_strangers_posting_to_unknown_keys_are_limited_and_their_bodies_not_kept(self, client, session, source):
+        codes = [_post(client, f"nope{i}", "x", ORDER).status_code for i in range(15)]
+        assert codes == [404] * 10 + [429] * 5
+        assert _post(client, "nope", "x", ORDER).json()["error"]["code"] == "inbound.rate_limited"
+        rows = session.exec(select(InboundDelivery).where(InboundDelivery.code == "inbound.source_unknown")).scalars().all()
+        assert len(rows) == 10 and {r.body_sha256 for r in rows} == {""}
+        # the limit is for unknown keys: the real source still gets through
+        assert _post(client, "shop", source["secret"], ORDER).status_code == 201
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -169,13 +251,13 @@ class TestRealHttp:
                 tampered = http.post("/api/v1/inbound/erp", content=body.replace(b"88.50", b"1.00"), headers={
                     "X-Gendan-Timestamp": str(ts), "X-Gendan-Signature": sign(created.secret, ts, body)})
             assert ok.status_code == 201, ok.text
-            assert replay.json()["outcome"] == "unchanged"
+            assert replay.status_code == 409 and replay.json()["error"]["code"] == "inbound.duplicate"
             assert tampered.status_code == 401 and tampered.json()["error"]["code"] == "inbound.signature_invalid"
             with new_session(engine) as session:
                 order = session.exec(select(Order).where(Order.source == "erp")).scalars().one()
                 assert order.amount == Decimal("88.50")
                 outcomes = session.exec(select(InboundDelivery.outcome).order_by(InboundDelivery.id)).scalars().all()
-                assert outcomes == ["created", "unchanged", "rejected"]
+                assert outcomes == ["created", "rejected", "rejected"]
         finally:
             server.should_exit = True
             thread.join(10)

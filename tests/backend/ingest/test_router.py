@@ -54,3 +54,36 @@ class TestImportApi:
         assert client.post("/api/v1/imports", files=files).status_code == 401
         assert client.post("/api/v1/imports", files=files, headers=bearer(client, sales.username)).status_code == 403
         assert client.get("/api/v1/imports/999", headers=bearer(client, sales.username)).status_code == 403
+
+
+class TestHostileFiles:
+    def test_the_error_csv_neutralises_formula_cells(self, client, session, connection, now):
+        admin = make_user(session, roles=["admin"])
+        customer = make_customer(session, name="Formula Co")
+        session.commit()
+        auth = bearer(client, admin.username)
+        content = (f'Order ID,Customer,Total\n"=HYPERLINK(""http://evil.example"",""x"")",{customer.name},abc\n'
+                   f"@SUM(A1),{customer.name},-\n-12.5,{customer.name},oops\n").encode()
+        up = client.post("/api/v1/imports", files={"file": ("f.csv", content, "text/csv")}, headers=auth)
+        job_id = up.json()["job"]["id"]
+        client.post(f"/api/v1/imports/{job_id}/start", json={"columns": up.json()["suggested"]}, headers=auth)
+        service.run_to_end(connection, job_id, now)
+        lines = client.get(f"/api/v1/imports/{job_id}/errors.csv", headers=auth).text.lstrip("\ufeff").splitlines()
+        assert lines[1].startswith('"\'=HYPERLINK(""http://evil.example"",""x"")",Formula Co,abc,')
+        assert lines[2].startswith("'@SUM(A1),Formula Co,'-,")
+        assert lines[3].startswith("-12.5,Formula Co,oops,")  # a plain number stays a number
+
+
+class TestUploadBodyLimit:
+    def test_only_upload_routes_take_large_multipart_bodies(self, client, session):
+        admin = make_user(session, roles=["admin"])
+        session.commit()
+        auth = bearer(client, admin.username)
+        big = b"x" * 3_000_000
+        hook = client.post("/api/v1/inbound/shop", files={"file": ("a.csv", big, "text/csv")})
+        assert hook.status_code == 413 and hook.json()["error"]["code"] == "request.too_large"
+        orders = client.post("/api/v1/orders", files={"file": ("a.csv", big, "text/csv")}, headers=auth)
+        assert orders.status_code == 413
+        upload = client.post("/api/v1/imports", files={"file": ("a.csv", b"a,b\n" + big + b",1\n", "text/csv")},
+                             headers=auth)
+        assert upload.status_code != 413, upload.text  # read, then refused for what it holds, not its size

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -20,10 +21,13 @@ def free_port() -> int:
 
 
 class _Collector:
-    def __init__(self):
+    def __init__(self, delay: float = 0.0):
         self.messages = []
+        self.delay = delay  # a slow server: seconds before each message is accepted
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        if self.delay:
+            await asyncio.sleep(self.delay)
         self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content, policy=policy.default)))
         return "250 OK"
 
@@ -31,9 +35,9 @@ class _Collector:
 class SmtpServer:
     """aiosmtpd on a fixed port, so it can be stopped and started again on the same address."""
 
-    def __init__(self, port: int):
+    def __init__(self, port: int, delay: float = 0.0):
         self.port = port
-        self.handler = _Collector()
+        self.handler = _Collector(delay)
         self.controller: Controller | None = None
 
     @property

@@ -300,3 +300,28 @@ class TestNoLockWhileSending:
         finally:
             engine.dispose()
         assert writes == ["ok"]
+
+
+class TestLeaseFencing:
+    def test_a_row_taken_over_after_its_lease_ran_out_is_not_sent_by_the_old_holder(self, session, connection, now,
+                                                                                      smtp):
+        smtp.start()
+        settings = _settings(smtp.port)
+        row = _queue(session, now)
+        [(message_id, old_token)] = delivery.claim_due(connection, now, limit=10, lease=delivery.lease_of(settings))
+        later = now + delivery.lease_of(settings) + timedelta(seconds=1)
+        assert delivery.deliver_outbox(connection, later, settings=settings) == 1  # another worker took it over
+        stale = session.get(OutboxMessage, message_id)
+        assert delivery._attempt(session, stale, token=old_token, clock=lambda: later, settings=settings) is False
+        assert len(smtp.messages) == 1 and len(_attempts(session, row)) == 1
+
+    def test_the_same_message_id_on_every_attempt_of_a_row(self, session, connection, now, smtp):
+        smtp.start()
+        settings = _settings(smtp.port)
+        row = _queue(session, now)
+        delivery.deliver_outbox(connection, now, settings=settings)
+        session.refresh(row)
+        delivery.resend(session, actor=ADMIN, message_id=row.id, now=now)
+        delivery.deliver_outbox(connection, now, settings=settings)
+        ids = {mail["Message-ID"] for _rcpt, mail in smtp.messages}
+        assert len(smtp.messages) == 2 and len(ids) == 1

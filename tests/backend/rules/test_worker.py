@@ -171,10 +171,26 @@ CHILD = textwrap.dedent("""
 """)
 
 
+def _wait_for_free_lease(engine, bound_seconds: float = 60) -> None:
+    """The dead or frozen holder's scan lease runs out (a generous bound, not a timing)."""
+    from backend.clock import utcnow
+    from backend.worker.lease import WorkerLease
+
+    deadline = time.monotonic() + bound_seconds
+    while time.monotonic() < deadline:
+        with Session(engine) as session:
+            row = session.get(WorkerLease, tasks.SCAN_LEASE)
+            if row is None or row.expires_at < utcnow():
+                return
+        time.sleep(0.2)
+    raise AssertionError("the scan lease never expired")
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 @pytest.mark.parametrize("chunk", [500, 20])
-def test_worker_killed_mid_scan_then_restarted(kind, chunk, tmp_path):
+def test_worker_killed_mid_scan_then_restarted(kind, chunk, tmp_path, monkeypatch):
     """Killed at the 50th firing: with chunks of 20 orders, two chunks (40 firings) had committed."""
+    monkeypatch.setenv("GENDAN_SCAN_LEASE_SECONDS", "2")
     url = _fresh_database(kind, tmp_path)
     engine = assemble(make_engine(url))
     try:
@@ -193,10 +209,83 @@ def test_worker_killed_mid_scan_then_restarted(kind, chunk, tmp_path):
         with engine.connect() as conn:
             committed = conn.execute(select(func.count()).select_from(RuleFiring)).scalar_one()
         assert committed == (50 // chunk) * chunk
+        _wait_for_free_lease(engine)  # the killed worker's lease runs out
         # the restarted worker's next scan does the rest of the job, once
         assert tasks.scan_time_rules(engine, NOW + timedelta(minutes=1)) == ORDERS - committed
         assert tasks.scan_time_rules(engine, NOW + timedelta(minutes=2)) == 0
         _assert_exactly_once(engine)
     finally:
+        engine.dispose()
+        _drop(url)
+
+
+STOPPABLE = textwrap.dedent("""
+    import sys, time
+    from datetime import datetime
+    from backend.db import make_engine
+    from backend.rules import service, tasks
+    real_fire = service.fire
+    count = 0
+    def slow_fire(*args, **kwargs):
+        global count
+        count += 1
+        result = real_fire(*args, **kwargs)
+        if count == 50:
+            print("MID-SCAN", flush=True)
+            time.sleep(1)  # the parent stops us here, in an open transaction holding firings
+        return result
+    service.fire = slow_fire
+    tasks.CHUNK = 20
+    try:
+        print("FIRED", tasks.scan_time_rules(make_engine(sys.argv[1]), datetime.fromisoformat(sys.argv[2])), flush=True)
+    except Exception as exc:  # its connection was ended by the server while it was stopped
+        print("FAILED", type(exc).__name__, flush=True)
+""")
+
+SCANNER = textwrap.dedent("""
+    import sys, time
+    from datetime import datetime
+    from backend.db import make_engine
+    from backend.rules import tasks
+    engine = make_engine(sys.argv[1])
+    total, deadline = 0, time.monotonic() + 90
+    while total == 0 and time.monotonic() < deadline:  # a worker's loop: scan until it gets the lease
+        total = tasks.scan_time_rules(engine, datetime.fromisoformat(sys.argv[2]))
+        time.sleep(0.2)
+    print("FIRED", total, flush=True)
+""")
+
+
+def test_a_frozen_scanner_is_taken_over_and_its_late_writes_are_fenced(tmp_path, monkeypatch):
+    """Issue 18: a worker stopped with SIGSTOP mid-scan held the advisory lock and its transaction
+    forever. Now its lease runs out, the server ends its idle transaction, and a second worker
+    process scans everything; resumed, the first writes nothing. Every alert fires once."""
+    monkeypatch.setenv("GENDAN_SCAN_LEASE_SECONDS", "3")
+    url = _fresh_database("postgresql", tmp_path)
+    engine = make_engine(url)
+    frozen = other = None
+    try:
+        _seed(engine)
+        frozen = subprocess.Popen([sys.executable, "-c", STOPPABLE, url, NOW.isoformat()], cwd=ROOT,
+                                  stdout=subprocess.PIPE, text=True)
+        assert frozen.stdout.readline().strip() == "MID-SCAN"
+        os.kill(frozen.pid, signal.SIGSTOP)
+        other = subprocess.Popen([sys.executable, "-c", SCANNER, url, NOW.isoformat()], cwd=ROOT,
+                                 stdout=subprocess.PIPE, text=True)
+        out, _ = other.communicate(timeout=120)
+        fired_by_other = int(out.split()[-1])
+        with engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(RuleFiring)).scalar_one() == ORDERS
+        assert fired_by_other == ORDERS - 40  # the frozen one had committed two chunks of 20
+        os.kill(frozen.pid, signal.SIGCONT)
+        late, _ = frozen.communicate(timeout=60)
+        # its connection was ended by the server (an error), or its fence found the lease taken (0)
+        assert late.startswith("FAILED") or late.split() == ["FIRED", "0"], late
+        _assert_exactly_once(engine)
+    finally:
+        for proc in (frozen, other):
+            if proc is not None and proc.poll() is None:
+                os.kill(proc.pid, signal.SIGCONT)
+                proc.kill()
         engine.dispose()
         _drop(url)
