@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection, Engine
 
 import backend.models  # noqa: F401  (every table in the metadata)
@@ -147,159 +147,14 @@ def load_demo(engine: Engine, orders: int = 3000, force: bool = False, *, now: d
             rng = random.Random(seed + existing)
         n_orders, n_events = _orders(conn, rng, users, customer_rows, now, orders, first_seq=existing + 1)
     if not existing:
+        from backend.demo_designs import install_designs  # the designs import the use cases, loaded late
+
         install_designs(engine, users["designer.zhou"], users["admin"], now)
         with engine.connect() as conn:  # the flows started on the drafts wrote events of their own
             n_events = conn.execute(select(func.count()).select_from(OrderEvent).join(Order)
                                     .where(Order.source == DEMO_SOURCE)).scalar_one()
     return DemoSummary(departments=departments, users=len(users), customers=len(customer_rows),
                        orders=n_orders, events=n_events, seconds=time.perf_counter() - started)
-
-
-# --- designs -------------------------------------------------------------------------------------
-
-# The order form the demo orders' `data` follows, so their fields read with labels and new orders
-# are entered through it. Keys match the generated data; `amount` is the computed line total.
-DEMO_FORM: dict[str, Any] = {
-    "key": "order",
-    "title": {"zh-CN": "销售订单", "en": "Sales order"},
-    "fields": [
-        {"key": "product", "type": "text", "required": True, "width": 2,
-         "label": {"zh-CN": "产品", "en": "Product"}},
-        {"key": "product_en", "type": "text", "label": {"zh-CN": "产品（英文）", "en": "Product (English)"}},
-        {"key": "quantity", "type": "number", "required": True, "min": 1,
-         "label": {"zh-CN": "数量", "en": "Quantity"}},
-        {"key": "unit_price", "type": "number", "required": True, "min": 0,
-         "label": {"zh-CN": "单价", "en": "Unit price"}},
-        {"key": "amount", "type": "computed", "result_type": "money",
-         "expression": {"*": [{"var": "quantity"}, {"var": "unit_price"}]},
-         "label": {"zh-CN": "金额", "en": "Amount"}},
-        {"key": "incoterm", "type": "single_select", "label": {"zh-CN": "贸易条款", "en": "Incoterm"},
-         "options": [{"value": v, "label": {"zh-CN": v, "en": v}} for v in ("EXW", "FOB", "CIF", "DAP")]},
-        {"key": "customer_po", "type": "text", "label": {"zh-CN": "客户采购单号", "en": "Customer PO"}},
-        {"key": "planned_delivery", "type": "date", "label": {"zh-CN": "计划交期", "en": "Planned delivery"}},
-        {"key": "discount", "type": "percent", "min": 0, "max": 100, "label": {"zh-CN": "折扣", "en": "Discount"}},
-        {"key": "expected_completion", "type": "date",
-         "label": {"zh-CN": "预计生产完成日期", "en": "Expected production completion"}},
-        # filled in along the fulfilment flow's steps (the template asks for them)
-        {"key": "production_done_on", "type": "date", "label": {"zh-CN": "生产完成日期", "en": "Production done on"}},
-        {"key": "carrier", "type": "text", "label": {"zh-CN": "承运商", "en": "Carrier"}},
-        {"key": "tracking_no", "type": "text", "label": {"zh-CN": "运单号", "en": "Tracking number"}},
-        {"key": "signed_on", "type": "date", "label": {"zh-CN": "客户签收日期", "en": "Signed for on"}},
-        {"key": "invoice_no", "type": "text", "label": {"zh-CN": "发票号", "en": "Invoice number"}},
-        {"key": "paid_on", "type": "date", "label": {"zh-CN": "收款日期", "en": "Paid on"}},
-    ],
-}
-
-
-def install_designs(engine: Engine, designer_id: int, admin_id: int, now: datetime) -> None:
-    """Publish the demo's order form and the B2B fulfilment flow (new orders start it), and store
-    the five classic rules published but disabled, for an admin to try with a dry run first.
-
-    Runs through the same use cases a designer's clicks do, so what the demo shows is what a
-    company gets by designing it themselves."""
-    from backend.auth.service import load_actor
-    from backend.db import new_session
-    from backend.flows import service as flows_service
-    from backend.flows import service_instance as flows_instances
-    from backend.forms import service as forms_service
-    from backend.pipeline_assembly import assemble
-    from backend.rules import definitions as rule_definitions
-    from engine.rules.classics import CLASSIC_RULES, classic_rule
-
-    with new_session(assemble(engine)) as session:
-        designer, admin = load_actor(session, designer_id), load_actor(session, admin_id)
-        forms_service.save_draft(session, actor=designer, key="order", definition=DEMO_FORM, now=now)
-        forms_service.publish_form(session, actor=designer, key="order", now=now)
-        flows_service.install_template(session, actor=designer, key=flows_service.DEFAULT_FLOW_KEY,
-                                       template="b2b_fulfilment", now=now)
-        flows_service.publish_flow(session, actor=designer, key=flows_service.DEFAULT_FLOW_KEY, now=now)
-        for key in CLASSIC_RULES:
-            rule_definitions.save_draft(session, actor=admin, definition=classic_rule(key), now=now)
-            rule_definitions.publish_rule(session, actor=admin, key=key, now=now)
-        # the open drafts enter the flow as their reps would submit them: managers find
-        # approvals waiting in their inbox on the first visit
-        drafts = session.exec(select(Order).where(Order.source == DEMO_SOURCE, Order.stage == "draft",
-                                                  Order.status == "open").order_by(Order.id)).scalars().all()
-        for order in drafts:
-            rep = load_actor(session, order.owner_id)
-            flows_instances.start_flow(session, order=order, actor=rep, now=now)
-        attach_flows(session, now)
-        session.commit()
-
-
-# the fulfilment template's step for each later stage an open demo order is in
-STAGE_NODES = {"approval": "manager_approval", "tech_confirm": "tech_confirm", "production": "production_order",
-               "shipping": "shipping", "delivered": "customer_signoff", "invoicing": "invoicing",
-               "payment": "payment_confirmed"}
-
-
-def attach_flows(session, now: datetime) -> int:
-    """Give the open demo orders past `draft` the fulfilment flow, waiting at the step of their
-    stage, so approvers, warehouse and finance staff start with to-dos.
-
-    This is seeding history, not a change: the orders already are at those stages, so only the
-    flow's state, to-dos and timers are stored (no stage moves, events, rules or customer
-    messages), in bulk: one engine start plus one move per order, then a few multi-row inserts."""
-    from backend.flows import service as flows_service
-    from backend.flows.directory import load_directory
-    from backend.flows.models import FlowInstance, FlowTimer
-    from backend.flows.service_instance import order_facts
-    from backend.inbox.models import InboxItem
-    from engine.flows import FlowState, step
-    from engine.flows.definition import load_definition
-    from engine.flows.events import Start
-    from engine.flows.migrate import migrate
-
-    row = flows_service.published_row(session, flows_service.DEFAULT_FLOW_KEY)
-    if row is None:
-        return 0
-    defn, directory = load_definition(row.definition), load_directory(session)
-    orders = session.exec(select(Order).where(Order.source == DEMO_SOURCE, Order.status == "open",
-                                              Order.stage.in_(list(STAGE_NODES))).order_by(Order.id)).scalars().all()
-    if not orders:
-        return 0
-    table = FlowInstance.__table__
-    ids = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), [
-        dict(order_id=o.id, definition_id=row.id, flow_key=row.key, flow_version=row.version, status="running",
-             state={}, version=1, started_by_id=o.owner_id, created_at=o.created_at, updated_at=now)
-        for o in orders]).scalars().all()
-    items, timers, states = [], [], []
-    for order, instance_id in zip(orders, ids, strict=True):
-        facts = order_facts(order)
-        result = step(defn, FlowState(), Start(initiator_id=order.owner_id, instance_id=instance_id), now,
-                      directory=directory, facts=facts)
-        effects = list(result.effects)
-        if STAGE_NODES[order.stage] != "manager_approval":
-            result = migrate(defn, defn, result.state, {"manager_approval": STAGE_NODES[order.stage]}, now,
-                             directory=directory, facts=facts)
-            effects += result.effects
-        _seed_effects(effects, order, instance_id, now, items, timers)
-        states.append({"b_id": instance_id, "b_state": result.state.to_json(), "b_status": result.state.status})
-    if items:
-        session.execute(insert(InboxItem.__table__), items)
-    if timers:
-        session.execute(insert(FlowTimer.__table__), timers)
-    session.execute(update(table).where(table.c.id == bindparam("b_id"))
-                    .values(state=bindparam("b_state"), status=bindparam("b_status")), states)
-    return len(orders)
-
-
-def _seed_effects(effects: list, order: Order, instance_id: int, now: datetime, items: list, timers: list) -> None:
-    """The to-do and timer rows a flow's effects leave open (what the moves closed is left out)."""
-    from engine import effects as fx
-
-    closed = {e.todo_dedupe_key for e in effects if isinstance(e, fx.CloseTodo)}
-    cancelled = {e.timer_dedupe_key for e in effects if isinstance(e, fx.CancelTimer)}
-    for e in effects:
-        if isinstance(e, fx.CreateTodo) and e.dedupe_key not in closed:
-            items.extend(dict(dedupe_key=e.dedupe_key, order_id=order.id, assignee_id=user_id, kind=e.kind,
-                              title=e.title[:300], body=e.body[:4000], priority=e.priority, state="open",
-                              due_at=e.due_at, flow_instance_id=e.flow_instance_id, node_key=e.node_key,
-                              source="flow", payload=dict(e.payload), created_at=now)
-                         for user_id in dict.fromkeys(e.assignee_ids))
-        elif isinstance(e, fx.ScheduleTimer) and e.dedupe_key not in cancelled:
-            timers.append(dict(dedupe_key=e.dedupe_key, instance_id=instance_id, kind=e.kind, fire_at=e.fire_at,
-                               payload=dict(e.payload), state="pending", attempts=0, created_at=now))
 
 
 # --- people -------------------------------------------------------------------------------------

@@ -165,7 +165,7 @@ class TestSecrets:
 
 class TestDefinitions:
     def test_publishing_a_form_and_a_flow(self, session, admin, now):
-        from backend.demo import DEMO_FORM
+        from backend.demo_designs import DEMO_FORM
 
         forms_service.save_draft(session, actor=admin, key="order", definition=DEMO_FORM, now=now)
         forms_service.publish_form(session, actor=admin, key="order", now=now)

@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from backend.auth.service import load_actor
-from backend.demo import DEMO_FORM
+from backend.demo_designs import DEMO_FORM
 from backend.flows import service as flows_service
 from backend.flows.models import FlowInstance
 from backend.forms import service as forms_service
