@@ -139,6 +139,11 @@ class TestUserCreate:
         assert query(db_url, "select count(*) from app_user")[0][0] == 0
 
 
+# How long a server may take to answer at all: generous, since the event that matters is that it answers
+# (a loaded 2-core machine took over 30 s to import the app); a dead process fails at once.
+STARTUP_BOUND = 300
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -154,7 +159,7 @@ def _start(db_url: str, *args: str) -> subprocess.Popen:
 def _stop(proc: subprocess.Popen) -> str:
     proc.send_signal(signal.SIGINT)
     try:
-        out, _ = proc.communicate(timeout=20)
+        out, _ = proc.communicate(timeout=120)
     except subprocess.TimeoutExpired:
         proc.kill()
         out, _ = proc.communicate()
@@ -168,7 +173,7 @@ class TestServe:
         port = _free_port()
         proc = _start(db_url, "serve", "--port", str(port))
         try:
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + STARTUP_BOUND
             while True:
                 try:
                     page = httpx.get(f"http://127.0.0.1:{port}/login", timeout=2)
@@ -178,7 +183,7 @@ class TestServe:
                     time.sleep(0.2)
             assert page.status_code == 200
             token = httpx.post(f"http://127.0.0.1:{port}/api/v1/auth/token",
-                               json={"username": "admin", "password": "gendan123"}, timeout=10)
+                               json={"username": "admin", "password": "gendan123"}, timeout=120)
             assert token.status_code == 200, token.text
         finally:
             out = _stop(proc)
@@ -189,7 +194,7 @@ class TestServe:
         port = _free_port()
         proc = _start(db_url, "serve", "--prepare", "--no-worker", "--port", str(port))
         try:
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + STARTUP_BOUND
             while True:
                 try:
                     page = httpx.get(f"http://127.0.0.1:{port}/login", timeout=2)
