@@ -18,7 +18,9 @@ class Settings(BaseSettings):
         validation_alias="DATABASE_URL",
     )
     secret_key: str = "dev-secret-change-me"
-    base_url: str = "http://127.0.0.1:8000"
+    # where customers and e-mails reach this installation; unset (""), pages use the request's own
+    # address and `gendan serve` its --host/--port, so a newcomer's first link is never dead
+    base_url: str = ""
     default_locale: str = "zh_CN"
     run_worker: bool = True
     scan_interval_seconds: int = 60
@@ -30,6 +32,11 @@ class Settings(BaseSettings):
     smtp_port: int = 25
     smtp_from: str = "gendan@localhost"
     secure_cookies: bool = False
+
+    @property
+    def public_base_url(self) -> str:
+        """The address for links sent outside (no request to derive it from), without a trailing slash."""
+        return (self.base_url or "http://127.0.0.1:8000").rstrip("/")
 
 
 def get_settings() -> Settings:

@@ -17,9 +17,9 @@ def deliver_outbox(bind, now: datetime) -> int:
 
 @register("notify.dispatch_notifications", every_seconds=10)
 def dispatch_notifications(bind, now: datetime) -> int:
-    return notify_service.dispatch_notifications(bind, now, base_url=get_settings().base_url.rstrip("/"))
+    return notify_service.dispatch_notifications(bind, now, base_url=get_settings().public_base_url)
 
 
 @register("notify.send_digests", every_seconds=300)
 def send_digests(bind, now: datetime) -> int:
-    return notify_service.send_digests(bind, now, base_url=get_settings().base_url.rstrip("/"))
+    return notify_service.send_digests(bind, now, base_url=get_settings().public_base_url)
