@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def create_app(settings: Settings | None = None, *, engine=None, start_worker: bool | None = None) -> FastAPI:
     settings = settings or get_settings()
     engine = engine or make_engine(settings.database_url)
-    app = FastAPI(title="Gendan", version="0.1.0", docs_url="/docs", openapi_url="/api/openapi.json")
+    # /docs is a page of frontend/ (Swagger UI served locally, no CDN); ReDoc would load from one, so none
+    app = FastAPI(title="Gendan", version="0.1.0", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     app.state.settings = settings
     app.state.engine = engine
 

@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from frontend.pages import (
     admin,
+    api_docs,
     auth,
     dashboard,
     designers,
@@ -28,3 +29,4 @@ router.include_router(imports.router)
 router.include_router(inbox.router)
 router.include_router(notifications.router)
 router.include_router(tracking.router)
+router.include_router(api_docs.router)
