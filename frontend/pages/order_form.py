@@ -12,11 +12,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from fastapi import APIRouter, Request, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from backend import i18n
 from backend.auth.actor import Actor
@@ -132,7 +133,12 @@ def _create_order(request: Request, session: Session, actor: Actor, form):
 @router.post("/orders/new/evaluate")
 async def evaluate(request: Request, session: DbSession, actor: PageActor):
     """Computed values and visibility for the form as typed (out-of-band swaps only)."""
-    form = await request.form()
+    try:
+        form = await request.form()
+    except ClientDisconnect:
+        # htmx cancels the previous check on every keystroke (hx-sync replace): nobody waits for an
+        # answer, and it is not an error worth a traceback
+        return Response(status_code=204)
     return await run_in_threadpool(_evaluate, request, session, form)
 
 
