@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     # address and `gendan serve` its --host/--port, so a newcomer's first link is never dead
     base_url: str = ""
     default_locale: str = "zh_CN"
+    timezone: str = "Asia/Shanghai"  # the installation's own zone: its "today" (order numbers, by date)
     run_worker: bool = True
     scan_interval_seconds: int = 60
     session_max_age_seconds: int = 8 * 3600

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Text, cast, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -65,7 +66,10 @@ def record_event(session: Session, order: Order, *, type: str, actor: Actor | No
 
 
 def _next_number(session: Session, now: datetime) -> str:
-    prefix = f"SO{now:%Y%m%d}-"
+    # the date people here read on the page (00:30 in Shanghai is still yesterday in UTC)
+    from backend.settings import get_settings
+
+    prefix = f"SO{now.astimezone(ZoneInfo(get_settings().timezone)):%Y%m%d}-"
     last = session.exec(
         select(Order.number).where(Order.number.like(prefix + "%")).order_by(Order.number.desc()).limit(1)
     ).scalars().first()

@@ -47,6 +47,14 @@ class TestCreate:
         assert event.after["amount"] == "88.50" and event.after["planned_delivery"] == "2026-12-24"
         assert event.after["tags"] == ["vip"] and event.after["owner_id"] == rep.id
 
+    def test_the_number_carries_the_installations_date_not_utcs(self, session):
+        rep = make_user(session, roles=["sales"])
+        customer = make_customer(session)
+        half_past_midnight_in_shanghai = datetime(2026, 12, 1, 16, 30, tzinfo=UTC)
+        read, _ = service.create_order(session, actor=_actor(session, rep), now=half_past_midnight_in_shanghai,
+                                       payload=OrderCreate(customer_id=customer.id, amount=Decimal(1)))
+        assert read.number == "SO20261202-00001"
+
     def test_roles_other_than_sales_and_admin_cannot_create(self, session, now):
         customer = make_customer(session)
         for role in ("designer", "approver", "warehouse", "finance", "viewer"):
