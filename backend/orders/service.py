@@ -110,7 +110,22 @@ def _check_dates(created_at: datetime, *, payment_due: date | None, planned_deli
 
 # Core values an idempotent retry must repeat; designed data, tags and stage may be reshaped by
 # hooks at creation (form formulas, flow start), so they do not count as a different request.
-REPLAY_FIELDS = ("customer_id", "amount", "currency")
+# a retry must send what the first create sent: a changed date, stage, tag or designed field is a conflict
+REPLAY_FIELDS = ("customer_id", "amount", "currency", "stage", "planned_delivery", "payment_due", "tags", "data")
+
+
+def sent_values_match(stored: Any, sent: Any) -> bool:
+    """Whether stored designed data already holds what was sent. Stored data also holds computed fields
+    (in rows too) and plain numbers where a body had Decimal("2.50") or "2.50"."""
+    if isinstance(sent, dict):
+        return isinstance(stored, dict) and all(k in stored and sent_values_match(stored[k], v) for k, v in sent.items())
+    if isinstance(sent, list):
+        return isinstance(stored, list) and len(stored) == len(sent) and all(
+            sent_values_match(a, b) for a, b in zip(stored, sent, strict=True))
+    numbers = (int, float, Decimal)
+    if isinstance(sent, numbers) and isinstance(stored, numbers) and bool not in (type(sent), type(stored)):
+        return Decimal(str(stored)) == Decimal(str(sent))
+    return stored == sent
 
 
 def _replay(session: Session, actor: Actor, payload: OrderCreate, existing: Order) -> OrderRead:
@@ -128,6 +143,8 @@ def _replay(session: Session, actor: Actor, payload: OrderCreate, existing: Orde
     for key, value in sent.items():
         if key == "amount":
             same = Decimal(str(original.get(key))) == Decimal(str(value))
+        elif key == "data":
+            same = sent_values_match(original.get(key) or {}, value)
         else:
             same = original.get(key) == _jsonable(value)
         if not same:

@@ -87,8 +87,8 @@ class TestCreate:
         body = {"customer_id": customer.id, "amount": "120.5", "source": "erp", "external_id": "PO-9"}
         first = client.post("/api/v1/orders", json=body, headers=auth)
         assert first.status_code == 201
-        replay = client.post("/api/v1/orders", json={**body, "amount": "120.50", "data": {"note": "retry"}},
-                             headers=auth)
+        # the same values written differently are a retry; changed data is not (issue 17: it was ignored)
+        replay = client.post("/api/v1/orders", json={**body, "amount": "120.50"}, headers=auth)
         assert replay.status_code == 200 and replay.json()["id"] == first.json()["id"]
         counts = _counts(session)
         clash = client.post("/api/v1/orders", json={**body, "amount": "999"}, headers=auth)
@@ -96,6 +96,8 @@ class TestCreate:
         error = clash.json()["error"]
         assert error["code"] == "order.external_id_conflict" and error["params"]["fields"] == "amount"
         assert "PO-9" in error["message"]
+        with_data = client.post("/api/v1/orders", json={**body, "data": {"note": "retry"}}, headers=auth)
+        assert with_data.status_code == 409 and with_data.json()["error"]["params"]["fields"] == "data"
         assert _counts(session) == counts
         # the same external id from another source is another order
         other = client.post("/api/v1/orders", json={**body, "source": "shop"}, headers=auth)
