@@ -39,8 +39,17 @@ router = APIRouter()
 PAGE = "orders/_form_new_page.html"
 
 
-def _customers(session) -> list[Customer]:
-    return list(session.exec(select(Customer).order_by(Customer.name).limit(500)).scalars().all())
+PICKER_SIZE = 20  # the picker searches as you type (/customers/options); a long list helps nobody
+
+
+def _customers(session, selected: str | None = None) -> list[Customer]:
+    """Before any search: the newest customers (the one just made is the likeliest), by name."""
+    newest = session.exec(select(Customer).order_by(Customer.id.desc()).limit(PICKER_SIZE)).scalars()
+    shown = sorted(newest, key=lambda c: (c.name, c.id))
+    chosen = session.get(Customer, int(selected)) if selected and selected.isdigit() else None
+    if chosen is not None and chosen not in shown:
+        shown.insert(0, chosen)
+    return shown
 
 
 def _core_from_data(defn: FormDefinition, data: dict[str, Any],
@@ -95,7 +104,7 @@ def _context(request: Request, session, defn: FormDefinition | None, raw: dict[s
         core = _core_from_data(defn, result.data, result.totals)
         if "amount" in core:  # what will be stored, shown live beside Save
             amount = env.filters["money"](core["amount"], core.get("currency", "CNY"))
-    return {"nav": "orders", "form": view, "customers": _customers(session), "customer_id": customer_id or "",
+    return {"nav": "orders", "form": view, "customers": _customers(session, customer_id), "customer_id": customer_id or "",
             "errors": errors or {}, "evaluate_url": "/orders/new/evaluate", "action_url": "/orders/new",
             "order_amount": amount or ""}
 
