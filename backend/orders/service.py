@@ -349,6 +349,12 @@ def _check_ranges(f: OrderFilter) -> None:
 CUSTOMER_IDS_INLINE = 200  # free text: up to this many matching customers are passed as a list
 
 
+def utcnow_date() -> date:
+    from backend.clock import utcnow
+
+    return utcnow().date()  # the dashboard counts overdue against the same date (stats.count_overdue)
+
+
 def _filtered(session: Session, actor: Actor, f: OrderFilter):
     _check_ranges(f)
     clauses = [access.visible_orders_clause(session, actor)]
@@ -387,6 +393,13 @@ def _filtered(session: Session, actor: Actor, f: OrderFilter):
         clauses.append(Order.amount >= f.amount_min)
     if f.amount_max is not None:
         clauses.append(Order.amount <= f.amount_max)
+    if f.overdue or f.risk:  # the dashboard's lists, whole ("view all")
+        from backend.orders import stats
+
+        if f.overdue:
+            clauses.append(stats.overdue_clause(utcnow_date()))
+        if f.risk:
+            clauses.append((Order.status == "open") & stats.risk_clause())
     if f.tag:
         # tags are a short JSON list; filtering in Python after the page query would break paging,
         # so match the JSON text (tags are restricted to simple words)
