@@ -349,6 +349,20 @@ def _check_ranges(f: OrderFilter) -> None:
 CUSTOMER_IDS_INLINE = 200  # free text: up to this many matching customers are passed as a list
 
 
+SEARCHED_KEYS = ("product", "product_en", "customer_po")  # the demo form's words, searched even unpublished
+
+
+def searchable_data_keys(session: Session) -> list[str]:
+    """Designed text fields the list search reads (product, customer PO, ...): the published order
+    form's text fields, at most 12 (each is a scan of `data`; a trigram index would make it cheap)."""
+    from backend.forms import service as forms_service
+    from engine.forms import FieldType
+
+    defn = forms_service.get_published(session)
+    keys = [f.key for f in defn.data_fields() if f.type in (FieldType.TEXT, FieldType.LONG_TEXT)] if defn else []
+    return list(dict.fromkeys([*keys, *SEARCHED_KEYS]))[:12]
+
+
 def utcnow_date() -> date:
     from backend.clock import utcnow
 
@@ -372,7 +386,9 @@ def _filtered(session: Session, actor: Actor, f: OrderFilter):
         customer_match = (Order.customer_id.in_(ids) if len(ids) <= CUSTOMER_IDS_INLINE
                           else Order.customer_id.in_(customer_query))
         clauses.append(or_(Order.number.ilike(like, escape="\\"), customer_match,
-                           Order.external_id.ilike(like, escape="\\")))
+                           Order.external_id.ilike(like, escape="\\"),
+                           *(Order.data[key].as_string().ilike(like, escape="\\")
+                             for key in searchable_data_keys(session))))
     if f.stage:
         clauses.append(Order.stage.in_(f.stage))
     if f.status:
