@@ -25,7 +25,7 @@ from backend.flows.models import FlowDefinitionRow, FlowInstance
 from backend.forms import service as forms_service
 from backend.forms.view import format_value
 from backend.orders import service as orders_service
-from backend.orders.schemas import OrderEventRead, OrderFilter, OrderPage
+from backend.orders.schemas import OrderEventRead, OrderFilter, OrderPage, OrderUpdate
 from backend.people.models import User, UserRole
 from backend.people.org import team_user_ids
 from backend.tracking import messages as tracking_messages
@@ -129,10 +129,56 @@ def orders_list(request: Request, session: DbSession, actor: PageActor):
         "sort_url": sort_url, "next_url": _query(f, cursor=page.next_cursor), "first_url": _query(f, cursor=None),
         "can_create": orders_service.can_create_orders(actor) and has_route(request, "/orders/new"),
         "export_url": _query(f, cursor=None).replace("/orders?", "/orders/export.xlsx?", 1),
+        "can_bulk": actor.can_write and actor.has_role("admin", "sales"), "bulk_result": _bulk_result(request),
     }
     if is_htmx(request) and request.headers.get("HX-Target") == "orders-table":
         return render(request, "orders/list.html", context, block="table")
     return render(request, "orders/list.html", context)
+
+
+def _bulk_result(request: Request) -> str | None:
+    done, failed = request.query_params.get("bulk_done"), request.query_params.get("bulk_failed")
+    if not (done or "").isdigit() or not (failed or "").isdigit():
+        return None
+    text = i18n.ngettext("%(num)d order changed.", "%(num)d orders changed.", int(done))
+    if int(failed):
+        text += " " + i18n.ngettext("%(num)d order could not be changed (not yours, or changed meanwhile).",
+                                    "%(num)d orders could not be changed (not yours, or changed meanwhile).",
+                                    int(failed))
+    return text
+
+
+BULK_MAX = 200  # one page of the list
+
+
+@router.post("/orders/bulk")
+def orders_bulk(session: DbSession, actor: PageActor, action: Annotated[str, Form()],
+                order_id: Annotated[list[int], Form()] = [],  # noqa: B006 (FastAPI reads the default)
+                owner_id: Annotated[str, Form()] = "", tag: Annotated[str, Form()] = "",
+                back: Annotated[str, Form()] = "/orders"):
+    """Assign owner / add a tag to the ticked orders, each through update_order (its checks, its event)."""
+    if action == "assign" and owner_id.isdigit():
+        change = {"owner_id": int(owner_id)}
+    elif action == "tag" and tag.strip():
+        change = {"tag": tag.strip()[:40]}
+    else:
+        raise GendanError("validation.failed", {"count": 1}, status=422)
+    done = failed = 0
+    for oid in order_id[:BULK_MAX]:
+        try:
+            order = orders_service.get_order(session, actor=actor, order_id=oid)
+            fields = dict(change)
+            if "tag" in fields:
+                fields = {"tags": list(dict.fromkeys([*order.tags, fields["tag"]]))}
+            orders_service.update_order(session, actor=actor, order_id=oid,
+                                        payload=OrderUpdate(version=order.version, **fields), now=utcnow())
+            done += 1
+        except (GendanError, ValidationError):
+            session.rollback()
+            failed += 1
+    target = back if back.startswith("/orders") and "//" not in back else "/orders"
+    separator = "&" if "?" in target else "?"
+    return RedirectResponse(f"{target}{separator}bulk_done={done}&bulk_failed={failed}", status_code=303)
 
 
 EXPORT_MAX_ROWS = 10_000  # the list's own count cap: past it, narrow the filters (the file says so)
