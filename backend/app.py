@@ -21,8 +21,9 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
                pipeline=None) -> FastAPI:
     """The app; `pipeline` replaces the standard order-change pipeline (tests that need another)."""
     settings, _generated = ensure_secret_key(settings or get_settings())  # never the public default
-    # guard_params: integer and NUL checks on every route's parameters (backend/params.py)
-    app = FastAPI(title="Gendan", version="0.1.0", docs_url="/docs", openapi_url="/api/openapi.json",
+    # guard_params: integer and NUL checks on every route's parameters (backend/params.py).
+    # /docs is a page of frontend/ (Swagger UI served locally, no CDN); ReDoc would load from one, so none
+    app = FastAPI(title="Gendan", version="0.1.0", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json",
                   dependencies=[Depends(guard_params)])
     app.state.settings = settings
     _assemble(app, engine or make_engine(settings.database_url), pipeline)

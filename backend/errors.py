@@ -242,6 +242,9 @@ class UnhandledErrorMiddleware:
             await response(scope, receive, send)
 
 
+MULTIPART_PART_BYTES = 1024 * 1024  # Starlette's default max_part_size for a form field that is not a file
+
+
 def install_error_handlers(app: FastAPI, *, render_html: HtmlErrorRenderer | None = None) -> None:
     """Answer every error in the product's shape. `render_html` (given by the app's assembly, from
     frontend/) draws the page or the htmx toast; without it every error is JSON."""
@@ -257,6 +260,9 @@ def install_error_handlers(app: FastAPI, *, render_html: HtmlErrorRenderer | Non
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 400 and str(exc.detail).startswith("Part exceeded maximum size"):
+            # Starlette's multipart limit for one text field, said in the library's English otherwise
+            return _render(request, GendanError("request.too_large", {"limit": MULTIPART_PART_BYTES}, status=413))
         code = {404: "not_found", 405: "method_not_allowed", 401: "auth.required", 403: "auth.forbidden"}.get(
             exc.status_code)
         if code is None:

@@ -25,8 +25,11 @@ class Settings(BaseSettings):
     # None: read var/secret_key, generated on the first start (see `ensure_secret_key`)
     secret_key: str | None = None
     data_dir: Path = ROOT / "var"
-    base_url: str = "http://127.0.0.1:8000"
+    # where customers and e-mails reach this installation; unset (""), pages use the request's own
+    # address and `gendan serve` its --host/--port, so a newcomer's first link is never dead
+    base_url: str = ""
     default_locale: str = "zh_CN"
+    timezone: str = "Asia/Shanghai"  # the installation's own zone: its "today" (order numbers, by date)
     run_worker: bool = True
     scan_interval_seconds: int = 60
     # a scanning worker's lease (renewed at every commit): a frozen or killed scanner is taken
@@ -44,6 +47,11 @@ class Settings(BaseSettings):
     outbox_batch_size: int = 10
     outbox_lease_seconds: int = 300
     secure_cookies: bool = False
+
+    @property
+    def public_base_url(self) -> str:
+        """The address for links sent outside (no request to derive it from), without a trailing slash."""
+        return (self.base_url or "http://127.0.0.1:8000").rstrip("/")
 
 
 class SecretKeyError(Exception):

@@ -22,6 +22,8 @@ FILES: dict[str, list[str]] = {
     "sortablejs": ["Sortable.min.js"],
     "@logicflow/core": ["dist/index.min.js", "dist/index.css", "lib/style/index.css", "dist"],
     "@logicflow/extension": ["dist/index.min.js", "dist/index.css", "lib/style/index.css", "dist"],
+    # /docs (frontend/pages/api_docs.py); the bundle's .map files are left out
+    "swagger-ui-dist": ["swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png", "LICENSE", "NOTICE"],
 }
 
 

@@ -82,7 +82,19 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
     settings = _secured(get_settings())
     engine = _migrated_engine(settings.database_url)
     typer.echo(f"Gendan on http://{host}:{port}  (database: {_safe_url(settings.database_url)})")
+    if not settings.base_url:
+        _derive_base_url(settings, host, port)
     uvicorn.run(create_app(settings, engine=engine, start_worker=worker), host=host, port=port, log_level="info")
+
+
+def _derive_base_url(settings, host: str, port: int) -> None:
+    """Links sent to customers (e-mails the worker writes, with no request at hand) use this server's
+    own address when GENDAN_BASE_URL is unset; the environment carries it to every Settings() read."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    settings.base_url = os.environ["GENDAN_BASE_URL"] = f"http://{shown}:{port}"
+    if host not in ("127.0.0.1", "localhost", "::1"):  # reachable by others: a production set-up
+        typer.echo(f"warning: GENDAN_BASE_URL is not set; links sent to customers use {settings.base_url}. "
+                   "Set it to the address customers reach (https://gendan.example.com).", err=True)
 
 
 @app.command("worker")

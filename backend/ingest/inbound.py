@@ -315,6 +315,8 @@ def _changes(order: Order, payload: OrderCreate, sent: dict[str, Any], status: s
         current = getattr(order, name)
         if name == "amount":
             differs = Decimal(str(current)) != value
+        elif name == "data":
+            differs = not orders_service.sent_values_match(current or {}, value or {})
         else:
             differs = current != value
         if differs:

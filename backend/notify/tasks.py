@@ -15,8 +15,8 @@ def deliver_outbox(bind, now: datetime) -> int:
 
 
 def dispatch_notifications(bind, now: datetime) -> int:
-    return notify_service.dispatch_notifications(bind, now, base_url=get_settings().base_url.rstrip("/"))
+    return notify_service.dispatch_notifications(bind, now, base_url=get_settings().public_base_url)
 
 
 def send_digests(bind, now: datetime) -> int:
-    return notify_service.send_digests(bind, now, base_url=get_settings().base_url.rstrip("/"))
+    return notify_service.send_digests(bind, now, base_url=get_settings().public_base_url)

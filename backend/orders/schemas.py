@@ -133,6 +133,8 @@ class OrderFilter(BaseModel):
     amount_min: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] | None = None
     amount_max: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] | None = None
     tag: str | None = Field(default=None, max_length=40)
+    overdue: bool = False  # open, not delivered, planned delivery passed (the dashboard's "Overdue")
+    risk: bool = False  # open and carrying a risk flag (the dashboard's "Risk-flagged")
     sort: SortKey = "created_at"
     direction: Literal["asc", "desc"] = "desc"
     limit: int = Field(default=50, ge=1, le=200)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Text, cast, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -47,7 +48,10 @@ def record_event(session: Session, order: Order, *, type: str, actor: Actor | No
 
 
 def _next_number(session: Session, now: datetime) -> str:
-    prefix = f"SO{now:%Y%m%d}-"
+    # the date people here read on the page (00:30 in Shanghai is still yesterday in UTC)
+    from backend.settings import get_settings
+
+    prefix = f"SO{now.astimezone(ZoneInfo(get_settings().timezone)):%Y%m%d}-"
     last = session.exec(
         select(Order.number).where(Order.number.like(prefix + "%")).order_by(Order.number.desc()).limit(1)
     ).scalars().first()
@@ -88,7 +92,22 @@ def _check_dates(created_at: datetime, *, payment_due: date | None, planned_deli
 
 # Core values an idempotent retry must repeat; designed data, tags and stage may be reshaped by
 # hooks at creation (form formulas, flow start), so they do not count as a different request.
-REPLAY_FIELDS = ("customer_id", "amount", "currency")
+# a retry must send what the first create sent: a changed date, stage, tag or designed field is a conflict
+REPLAY_FIELDS = ("customer_id", "amount", "currency", "stage", "planned_delivery", "payment_due", "tags", "data")
+
+
+def sent_values_match(stored: Any, sent: Any) -> bool:
+    """Whether stored designed data already holds what was sent. Stored data also holds computed fields
+    (in rows too) and plain numbers where a body had Decimal("2.50") or "2.50"."""
+    if isinstance(sent, dict):
+        return isinstance(stored, dict) and all(k in stored and sent_values_match(stored[k], v) for k, v in sent.items())
+    if isinstance(sent, list):
+        return isinstance(stored, list) and len(stored) == len(sent) and all(
+            sent_values_match(a, b) for a, b in zip(stored, sent, strict=True))
+    numbers = (int, float, Decimal)
+    if isinstance(sent, numbers) and isinstance(stored, numbers) and bool not in (type(sent), type(stored)):
+        return Decimal(str(stored)) == Decimal(str(sent))
+    return stored == sent
 
 
 def _replay(session: Session, actor: Actor, payload: OrderCreate, existing: Order) -> OrderRead:
@@ -106,6 +125,8 @@ def _replay(session: Session, actor: Actor, payload: OrderCreate, existing: Orde
     for key, value in sent.items():
         if key == "amount":
             same = Decimal(str(original.get(key))) == Decimal(str(value))
+        elif key == "data":
+            same = sent_values_match(original.get(key) or {}, value)
         else:
             same = original.get(key) == _jsonable(value)
         if not same:
@@ -327,6 +348,26 @@ def _check_ranges(f: OrderFilter) -> None:
 CUSTOMER_IDS_INLINE = 200  # free text: up to this many matching customers are passed as a list
 
 
+SEARCHED_KEYS = ("product", "product_en", "customer_po")  # the demo form's words, searched even unpublished
+
+
+def searchable_data_keys(session: Session) -> list[str]:
+    """Designed text fields the list search reads (product, customer PO, ...): the published order
+    form's text fields, at most 12 (each is a scan of `data`; a trigram index would make it cheap)."""
+    from backend.forms import service as forms_service
+    from engine.forms import FieldType
+
+    defn = forms_service.get_published(session)
+    keys = [f.key for f in defn.data_fields() if f.type in (FieldType.TEXT, FieldType.LONG_TEXT)] if defn else []
+    return list(dict.fromkeys([*keys, *SEARCHED_KEYS]))[:12]
+
+
+def utcnow_date() -> date:
+    from backend.clock import utcnow
+
+    return utcnow().date()  # the dashboard counts overdue against the same date (stats.count_overdue)
+
+
 def _filtered(session: Session, actor: Actor, f: OrderFilter):
     _check_ranges(f)
     clauses = [access.visible_orders_clause(session, actor)]
@@ -344,7 +385,9 @@ def _filtered(session: Session, actor: Actor, f: OrderFilter):
         customer_match = (Order.customer_id.in_(ids) if len(ids) <= CUSTOMER_IDS_INLINE
                           else Order.customer_id.in_(customer_query))
         clauses.append(or_(Order.number.ilike(like, escape="\\"), customer_match,
-                           Order.external_id.ilike(like, escape="\\")))
+                           Order.external_id.ilike(like, escape="\\"),
+                           *(Order.data[key].as_string().ilike(like, escape="\\")
+                             for key in searchable_data_keys(session))))
     if f.stage:
         clauses.append(Order.stage.in_(f.stage))
     if f.status:
@@ -365,6 +408,13 @@ def _filtered(session: Session, actor: Actor, f: OrderFilter):
         clauses.append(Order.amount >= f.amount_min)
     if f.amount_max is not None:
         clauses.append(Order.amount <= f.amount_max)
+    if f.overdue or f.risk:  # the dashboard's lists, whole ("view all")
+        from backend.orders import stats
+
+        if f.overdue:
+            clauses.append(stats.overdue_clause(utcnow_date()))
+        if f.risk:
+            clauses.append((Order.status == "open") & stats.risk_clause())
     if f.tag:
         # tags are a short JSON list; filtering in Python after the page query would break paging,
         # so match the JSON text (tags are restricted to simple words)

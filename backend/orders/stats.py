@@ -62,14 +62,14 @@ def count_by_stage(session: Session, *, actor: Actor, visible=None) -> list[Stag
     return [StageCount(stage, int(n)) for stage, n in rows]
 
 
-def _overdue_clause(today: date):
+def overdue_clause(today: date):
     return (Order.status == "open") & (Order.planned_delivery < today) & Order.stage.not_in(DELIVERED_STAGES)
 
 
 def count_overdue(session: Session, *, actor: Actor, now: datetime, visible=None) -> int:
     visible = visible if visible is not None else visible_clause(session, actor)
     return int(session.exec(select(func.count()).select_from(Order)
-                            .where(visible, _overdue_clause(now.date()))).scalar_one())
+                            .where(visible, overdue_clause(now.date()))).scalar_one())
 
 
 def list_overdue(session: Session, *, actor: Actor, now: datetime, limit: int = 10,
@@ -78,12 +78,12 @@ def list_overdue(session: Session, *, actor: Actor, now: datetime, limit: int = 
     visible = visible if visible is not None else visible_clause(session, actor)
     today = now.date()
     rows = session.exec(
-        select(Order).where(visible, _overdue_clause(today)).order_by(Order.planned_delivery, Order.id).limit(limit)
+        select(Order).where(visible, overdue_clause(today)).order_by(Order.planned_delivery, Order.id).limit(limit)
     ).scalars().all()
     return _lines(session, rows, today)
 
 
-def _risk_clause():
+def risk_clause():
     # tags and flags are a short JSON list; '[]' / 'null' text means none on both databases
     return func.coalesce(cast(Order.risk_flags, Text), "[]").not_in(["[]", "null"])
 
@@ -91,7 +91,7 @@ def _risk_clause():
 def count_risk_flagged(session: Session, *, actor: Actor, visible=None) -> int:
     visible = visible if visible is not None else visible_clause(session, actor)
     return int(session.exec(select(func.count()).select_from(Order)
-                            .where(visible, Order.status == "open", _risk_clause())).scalar_one())
+                            .where(visible, Order.status == "open", risk_clause())).scalar_one())
 
 
 def list_risk_flagged(session: Session, *, actor: Actor, now: datetime, limit: int = 10,
@@ -99,7 +99,7 @@ def list_risk_flagged(session: Session, *, actor: Actor, now: datetime, limit: i
     """Open orders carrying a risk flag, the most recently changed first."""
     visible = visible if visible is not None else visible_clause(session, actor)
     rows = session.exec(
-        select(Order).where(visible, Order.status == "open", _risk_clause())
+        select(Order).where(visible, Order.status == "open", risk_clause())
         .order_by(Order.updated_at.desc(), Order.id.desc()).limit(limit)
     ).scalars().all()
     return _lines(session, rows, now.date())

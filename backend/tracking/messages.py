@@ -143,7 +143,7 @@ def reply(session: Session, *, actor: Actor, order_id: int, text: str | None, no
         session, order, actor=actor, now=now)
     from backend.settings import get_settings
 
-    url = f"{get_settings().base_url.rstrip('/')}/t/{link.token}"
+    url = f"{get_settings().public_base_url}/t/{link.token}"
     customer = session.get(Customer, order.customer_id)
     token = i18n.set_locale((customer.preferred_locale if customer else None) or "zh_CN")
     try:

@@ -16,7 +16,8 @@ LABELS = {  # English msgids, translated where shown
 DEFAULT_NOTIFIED = frozenset({"shipped", "delivered", "invoiced"})
 STAGES = ("draft", "approval", "tech_confirm", "production", "shipping", "delivered", "invoicing", "payment",
           "completed")
-_AT_STAGE = {"approved": "production", "in_production": "production", "delivered": "delivered",
+# approval's next stage is tech_confirm in the fulfilment template: an approved order lights "approved" there
+_AT_STAGE = {"approved": "tech_confirm", "in_production": "production", "delivered": "delivered",
              "invoiced": "payment", "paid": "completed"}
 _BY_FIELD = {"shipped": ("tracking_no", "shipped_at"), "invoiced": ("invoice_no",), "paid": ("paid_at", "paid_on")}
 

@@ -42,7 +42,8 @@ class ReplyRead(BaseModel):
 @router.post("/tracking-link", response_model=LinkRead)
 def create_link(request: Request, session: DbSession, actor: WritingActor, order_id: int):
     link = tracking_service.create_link(session, actor=actor, order_id=order_id, now=utcnow())
-    base = request.app.state.settings.base_url.rstrip("/")
+    # GENDAN_BASE_URL when set, else the address this request came in on (never a guessed port)
+    base = request.app.state.settings.base_url.rstrip("/") or str(request.base_url).rstrip("/")
     return LinkRead(url=f"{base}/t/{link.token}", token=link.token, created_at=link.created_at)
 
 

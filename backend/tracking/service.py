@@ -142,7 +142,7 @@ def on_order_change(session: Session, change: OrderChange) -> None:
     link = get_active_link(session, order.id) or _new_link(session, order, actor=None, now=now)
     from backend.settings import get_settings
 
-    url = f"{get_settings().base_url.rstrip('/')}/t/{link.token}"
+    url = f"{get_settings().public_base_url}/t/{link.token}"
     token = i18n.set_locale(customer.preferred_locale or "zh_CN")
     try:
         effects = [fx.MessageCustomer(dedupe_key=f"milestone:{order.id}:{m}",

@@ -196,10 +196,14 @@ def _clean_rows(table: FormField, raw: Any, default_tz: tzinfo | None,
     issues: list[Issue] = []
     rows: list[dict[str, Any]] = []
     columns = {c.key for c in table.columns}
+    raw = _without_trailing_empty_rows(table, raw)
     for i, row in enumerate(raw):
         rpath = f"{table.key}[{i}]"
         if not isinstance(row, Mapping):
             issues.append(Issue(rpath, "form.row_invalid", p))
+            continue
+        if _is_empty_row(table, row):  # between filled rows: the row numbers people see must stay
+            issues.append(Issue(rpath, "form.row_empty", {**p, "row": i + 1}))
             continue
         for key in row:
             if key not in columns:
@@ -210,6 +214,10 @@ def _clean_rows(table: FormField, raw: Any, default_tz: tzinfo | None,
             if c.type == FieldType.COMPUTED:
                 continue
             value, errs = clean_value(c, row.get(c.key, c.default), f"{rpath}.{c.key}", default_tz=default_tz)
+            if not errs and c.min is None and c.type in _AMOUNTS and isinstance(value, int | float) and value < 0:
+                # a line's quantity or price below zero is a typo, not a credit (a column may allow it: min)
+                errs = [Issue(f"{rpath}.{c.key}", "form.number_too_small", {"field": c.key, "min": 0})]
+                value = None
             if errs:
                 row_issues[c.key] = errs
             if value is not None:
@@ -227,6 +235,22 @@ def _clean_rows(table: FormField, raw: Any, default_tz: tzinfo | None,
     if table.min is not None and len(rows) < table.min:
         issues.append(Issue(table.key, "form.too_few_rows", {**p, "min": int(table.min)}))
     return rows or None, issues
+
+
+_AMOUNTS = frozenset({FieldType.NUMBER, FieldType.MONEY})
+
+
+def _is_empty_row(table: FormField, row: Any) -> bool:
+    return isinstance(row, Mapping) and all(is_empty(row.get(c.key)) for c in table.columns
+                                            if c.type != FieldType.COMPUTED)
+
+
+def _without_trailing_empty_rows(table: FormField, raw: list[Any]) -> list[Any]:
+    """The form's starter row, or rows added and left blank at the end, are not lines of the order."""
+    end = len(raw)
+    while end and _is_empty_row(table, raw[end - 1]):
+        end -= 1
+    return raw[:end]
 
 
 def _compute_row(table: FormField, row: dict[str, Any], order: list[str]) -> dict[str, Any]:

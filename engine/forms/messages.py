@@ -54,6 +54,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "form.too_few_files": {"en": "At least {min} files.", "zh-CN": "至少 {min} 个文件。"},
     "form.rows_invalid": {"en": "The rows are not valid.", "zh-CN": "明细行无效。"},
     "form.row_invalid": {"en": "The row is not valid.", "zh-CN": "该明细行无效。"},
+    "form.row_empty": {"en": "Row {row} is empty: fill it in or remove it.", "zh-CN": "第 {row} 行为空：请填写或删除该行。"},
     "form.too_many_rows": {"en": "At most {max} rows.", "zh-CN": "最多 {max} 行。"},
     "form.too_few_rows": {"en": "At least {min} rows.", "zh-CN": "至少 {min} 行。"},
     # definitions

@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, tzinfo
+from decimal import Decimal
 from typing import Any
 
 from engine.forms.definition import FieldType, FormField
@@ -91,6 +92,10 @@ def to_number(raw: Any) -> float | int | None:
         return None
     if isinstance(raw, int):
         return raw
+    if isinstance(raw, Decimal):  # JSON bodies parsed with parse_float=Decimal (webhooks, exact money)
+        if not raw.is_finite():
+            return None
+        return int(raw) if raw.as_tuple().exponent >= 0 else float(raw)
     if isinstance(raw, float):
         return raw if math.isfinite(raw) else None
     if isinstance(raw, str):

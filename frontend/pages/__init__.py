@@ -6,6 +6,7 @@ from frontend.pages import (
     admin,
     admin_api_keys,
     admin_people,
+    api_docs,
     auth,
     dashboard,
     designers,
@@ -34,3 +35,4 @@ router.include_router(imports.router)
 router.include_router(inbox.router)
 router.include_router(notifications.router)
 router.include_router(tracking.router)
+router.include_router(api_docs.router)

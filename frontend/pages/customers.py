@@ -1,5 +1,7 @@
-"""The customer page (/customers/{id}): contacts and preferences, edited by admins and sales through
-the same use case as the API, and for admins the customer's History from the audit trail."""
+"""Customers: the list (/customers, search and filters), a new customer, and the customer page
+(/customers/{id}): contacts and preferences, edited by admins and sales through the same use cases as
+the API, the customer's orders, and for admins the customer's History from the audit trail. Also the
+order form's customer picker (/customers/options: options matching what is typed)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
+from pydantic import ValidationError
+from sqlalchemy import select
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -15,12 +19,16 @@ from backend.auth.actor import Actor
 from backend.auth.deps import DbSession
 from backend.clock import utcnow
 from backend.customers import service as customers_service
-from backend.customers.schemas import CustomerUpdate
+from backend.customers.models import Customer
+from backend.customers.schemas import CustomerCreate, CustomerFilter, CustomerUpdate
 from backend.errors import GendanError
+from backend.orders import service as orders_service
+from backend.orders.schemas import OrderFilter
+from backend.people.models import User
 from frontend.pages.admin import _clean, _flash, _gendan_errors, _pop_flash, _validate
 from frontend.pages.audit import history
-from frontend.pages.common import PageActor, pgettext
-from frontend.templating import render
+from frontend.pages.common import STAGE_LABELS, PageActor, pgettext
+from frontend.templating import is_htmx, render
 
 router = APIRouter()
 TEXT_FIELDS = ("name", "code", "region", "contact_name", "email", "phone", "dingtalk_id", "wecom_id")
@@ -39,9 +47,99 @@ def _choices() -> dict[str, list[tuple[str, str]]]:
 
 def _context(session: Session, actor: Actor, customer, form: dict[str, Any], errors: dict[str, str],
              error: str | None = None, flash: str | None = None) -> dict[str, Any]:
-    return {"nav": "orders", "customer": customer, "form": form, "errors": errors, "error": error, "flash": flash,
-            "can_edit": actor.can_write and actor.has_role("admin", "sales"),
-            "history": history(session, actor, "customer", customer.id), **_choices()}
+    return {"nav": "customers", "customer": customer, "form": form, "errors": errors, "error": error,
+            "flash": flash, "can_edit": _can_edit(actor), "orders": _orders(session, actor, customer.id),
+            "stage_labels": STAGE_LABELS, "history": history(session, actor, "customer", customer.id), **_choices()}
+
+
+def _can_edit(actor: Actor) -> bool:
+    return actor.can_write and actor.has_role("admin", "sales")
+
+
+def _owners(session: Session) -> list[User]:
+    owner_ids = select(Customer.owner_id).where(Customer.owner_id.is_not(None)).distinct()
+    return list(session.exec(select(User).where(User.id.in_(owner_ids)).order_by(User.display_name)).scalars())
+
+
+def _list_filter(request: Request) -> tuple[CustomerFilter, str | None]:
+    raw = {k: v for k, v in request.query_params.items() if v != "" and k in ("q", "tier", "owner_id", "cursor")}
+    try:
+        return CustomerFilter.model_validate({**raw, "with_total": True}), None
+    except ValidationError:  # keep the search text; a bad tier or owner is dropped and said so
+        kept = {k: v for k, v in raw.items() if k == "q" and len(v) <= 100}
+        return CustomerFilter(**kept, with_total=True), i18n.gettext("Some filters were not valid and were ignored.")
+
+
+@router.get("/customers")
+def customers_list(request: Request, session: DbSession, actor: PageActor):
+    f, error = _list_filter(request)
+    page = customers_service.list_customers(session, actor=actor, filters=f)
+    owners = _owners(session)
+    context = {"nav": "customers", "f": f, "page": page, "error": error, "owners": owners,
+               "owner_names": {u.id: u.display_name for u in owners},
+               "can_create": _can_edit(actor), **_choices()}
+    if is_htmx(request) and request.headers.get("HX-Target") == "customers-table":
+        return render(request, "customers/list.html", context, block="table")
+    return render(request, "customers/list.html", context)
+
+
+@router.get("/customers/options")
+def customer_options(request: Request, session: DbSession, actor: PageActor, customer_q: str = "",
+                     customer_id: str = ""):
+    """The order form's picker: up to 20 customers matching what was typed (name, code, contact,
+    e-mail, phone) as <option>s; the chosen one stays chosen while it still matches, and a single
+    match is chosen at once (type, then Tab on)."""
+    q = customer_q.strip()[:100]
+    items = customers_service.list_customers(session, actor=actor, filters=CustomerFilter(q=q or None, limit=20)).items
+    selected = customer_id if any(str(c.id) == customer_id for c in items) else ""
+    if not selected and len(items) == 1 and q:
+        selected = str(items[0].id)
+    return render(request, "customers/_options.html", {"customers": items, "selected": selected, "q": q})
+
+
+@router.get("/customers/new")
+def new_customer(request: Request, session: DbSession, actor: PageActor):
+    if not _can_edit(actor):
+        raise GendanError("auth.forbidden")
+    return render(request, "customers/new.html", {"nav": "customers", "form": {"tier": "standard",
+                  "preferred_locale": "zh_CN", "preferred_channel": "email"}, "errors": {}, "error": None,
+                  **_choices()})
+
+
+@router.post("/customers/new")
+async def create_customer(request: Request, session: DbSession, actor: PageActor):
+    return await run_in_threadpool(_create, request, session, actor, await request.form())
+
+
+def _form_data(form) -> dict[str, Any]:
+    data: dict[str, Any] = {name: _clean(form.get(name)) for name in TEXT_FIELDS}
+    data.update(tier=form.get("tier") or None, preferred_locale=form.get("preferred_locale") or None,
+                preferred_channel=form.get("preferred_channel") or None,
+                is_unsubscribed=form.get("is_unsubscribed") == "on")
+    return data
+
+
+def _create(request: Request, session: Session, actor: Actor, form):
+    data = _form_data(form)
+    payload, errors = _validate(CustomerCreate, {k: v for k, v in data.items() if v is not None})
+    error = None
+    if payload is not None:
+        try:
+            created = customers_service.create_customer(session, actor=actor, payload=payload, now=utcnow())
+        except GendanError as exc:
+            session.rollback()
+            error, errors = _gendan_errors(exc)
+        else:
+            _flash(request, i18n.gettext("Customer %(name)s was saved.", name=created.name))
+            return RedirectResponse(f"/customers/{created.id}", status_code=303)
+    return render(request, "customers/new.html", {"nav": "customers", "form": data, "errors": errors,
+                                                  "error": error, **_choices()}, status_code=422)
+
+
+def _orders(session: Session, actor: Actor, customer_id: int):
+    """The customer's latest orders the reader may see (the whole list is one link away)."""
+    return orders_service.list_orders(session, actor=actor, filters=OrderFilter(
+        customer_id=customer_id, limit=20, with_total=True))
 
 
 @router.get("/customers/{customer_id}")
@@ -58,10 +156,7 @@ async def update_customer(request: Request, session: DbSession, actor: PageActor
 
 def _update(request: Request, session: Session, actor: Actor, customer_id: int, form):
     customer = customers_service.get_customer(session, actor=actor, customer_id=customer_id)
-    data: dict[str, Any] = {name: _clean(form.get(name)) for name in TEXT_FIELDS}
-    data.update(tier=form.get("tier") or None, preferred_locale=form.get("preferred_locale") or None,
-                preferred_channel=form.get("preferred_channel") or None,
-                is_unsubscribed=form.get("is_unsubscribed") == "on")
+    data = _form_data(form)
     payload, errors = _validate(CustomerUpdate, data)
     error = None
     if payload is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zoneinfo
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -21,7 +22,7 @@ from backend.notify.models import ChannelConfig
 from backend.notify.preferences import EXTERNAL_CHANNELS
 from backend.tracking import milestones as ms
 from backend.tracking import service as tracking_service
-from frontend.pages.common import PageActor, page_actor
+from frontend.pages.common import N_, PageActor, page_actor
 from frontend.templating import is_htmx, render
 
 router = APIRouter()
@@ -70,12 +71,20 @@ def _back_to_list(request: Request, session, actor):
                   block="list")
 
 
+# the zones people here pick most, above the full IANA list (a select, so no zone can be mistyped)
+COMMON_ZONES = ["Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei", "Asia/Singapore", "Asia/Tokyo", "Asia/Seoul",
+                "Asia/Kolkata", "Asia/Dubai", "Europe/London", "Europe/Berlin", "Europe/Paris", "Europe/Moscow",
+                "America/New_York", "America/Chicago", "America/Los_Angeles", "America/Sao_Paulo",
+                "Australia/Sydney", "UTC"]
+ALL_ZONES = sorted(z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))
+
+
 @router.get("/notifications/preferences")
 def preferences_page(request: Request, session: DbSession, actor: PageActor, saved: bool = False):
     pref = notify_service.get_preference(session, actor.user_id)
     return render(request, "notifications/preferences.html", {
         "nav": "inbox", "pref": pref, "channels": EXTERNAL_CHANNELS, "labels": CHANNEL_LABELS, "errors": {},
-        "saved": saved})
+        "saved": saved, "common_zones": COMMON_ZONES, "all_zones": ALL_ZONES})
 
 
 @router.post("/notifications/preferences")
@@ -101,11 +110,37 @@ def _save_preferences(request: Request, session, actor, form):
         errors = {k: i18n.translate_error(c, p) for k, (c, p) in exc.fields.items()}
         return render(request, "notifications/preferences.html", {
             "nav": "inbox", "pref": pref, "channels": EXTERNAL_CHANNELS, "labels": CHANNEL_LABELS,
-            "errors": errors, "saved": False}, status_code=422)
+            "errors": errors, "saved": False, "common_zones": COMMON_ZONES, "all_zones": ALL_ZONES}, status_code=422)
     return RedirectResponse("/notifications/preferences?saved=1", status_code=303)
 
 
 # --- admins ----------------------------------------------------------------------------------------
+
+# What a delivery error means, for the admin reading the outbox; the channel's own text (a Python
+# exception, an SMTP reply) stays behind "Technical detail". First matching marker wins.
+_PROBLEMS = [
+    (("ConnectionRefused", "ConnectError", "Connection refused"),
+     N_("The receiving server refused the connection: is it running, and are the host and port right? "
+        "Gendan tries again by itself.")),
+    (("Timeout", "timed out"), N_("The receiving server did not answer in time. Gendan tries again by itself.")),
+    (("gaierror", "Name or service not known", "nodename nor servname"),
+     N_("The receiving server's name could not be found: check the host name.")),
+    (("not an e-mail address",), N_("The recipient is not an e-mail address.")),
+    (("recipient refused",), N_("The mail server refused the recipient's address.")),
+    (("SMTP",), N_("The mail server refused the message.")),
+    (("HTTP ",), N_("The service answered with an error.")),
+    (("unknown channel", "channel is configured", "no channel configuration"), N_("This channel is not set up: add it under Channels.")),
+]
+
+
+def delivery_problem(detail: str | None) -> str:
+    """The last delivery error in the reader's language (the raw text is shown beside it)."""
+    text = detail or ""
+    for markers, message in _PROBLEMS:
+        if any(marker in text for marker in markers):
+            return i18n.gettext(message)
+    return i18n.gettext("Sending failed.")
+
 
 @router.get("/admin/outbox")
 def outbox_page(request: Request, session: DbSession, actor: AdminActor, state: str | None = None):
@@ -113,7 +148,7 @@ def outbox_page(request: Request, session: DbSession, actor: AdminActor, state: 
     attempts = delivery.list_attempts(session, actor=actor, message_ids=[r.id for r in rows])
     return render(request, "notifications/outbox.html", {
         "nav": "admin", "rows": rows, "attempts": attempts, "state": state, "states": OUTBOX_STATES,
-        "channel_labels": CHANNEL_LABELS})
+        "channel_labels": CHANNEL_LABELS, "problem": delivery_problem})
 
 
 @router.post("/admin/outbox/{message_id}/resend")
@@ -122,7 +157,7 @@ def outbox_resend(request: Request, session: DbSession, actor: AdminActor, messa
     if is_htmx(request):
         attempts = delivery.list_attempts(session, actor=actor, message_ids=[row.id])
         return render(request, "notifications/_outbox_row.html", {"row": row, "attempts": attempts,
-                                                                   "channel_labels": CHANNEL_LABELS})
+                                                                   "channel_labels": CHANNEL_LABELS, "problem": delivery_problem})
     return RedirectResponse("/admin/outbox", status_code=303)
 
 

@@ -56,7 +56,7 @@ def _context(session: Session, order: OrderRead, defn: FormDefinition | None, ra
     if defn is not None:
         result = forms_engine.validate_data(defn, raw, locale=forms_service.engine_locale())
         view = build_view(defn, raw, result, errors=errors)
-    return {"nav": "orders", "order": order, "form": view, "customers": _customers(session),
+    return {"nav": "orders", "order": order, "form": view, "customers": _customers(session, customer_id),
             "customer_id": customer_id, "version": version, "errors": errors or {},
             "evaluate_url": f"/orders/{order.id}/edit/evaluate", "action_url": f"/orders/{order.id}/edit"}
 
@@ -104,7 +104,7 @@ def _save(request: Request, session: Session, actor: Actor, order_id: int, form)
     if result is not None and result.errors:  # checked here too: orders made without a form skip the save hook
         errors.update(error_messages({e.path: (e.code, e.params) for e in result.errors}))
     try:
-        core = _core_from_data(defn, result.data) if defn and result is not None else {}
+        core = _core_from_data(defn, result.data, result.totals) if defn and result is not None else {}
         # a field left empty that the order never had stays absent: the timeline lists real changes only
         data = {k: v for k, v in raw.items() if v not in (None, "", []) or k in (order.data or {})}
         payload = OrderUpdate(version=version, customer_id=int(customer_id or 0) or None, data=data, **core)

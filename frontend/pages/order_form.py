@@ -12,11 +12,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from fastapi import APIRouter, Request, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from backend import i18n
 from backend.auth.actor import Actor
@@ -39,24 +40,42 @@ from frontend.pages.form_view import (
     format_value,
     parse_form,
 )
-from frontend.templating import is_htmx, render
+from frontend.templating import env, is_htmx, render
 
 router = APIRouter()
 PAGE = "orders/_form_new_page.html"
 
 
-def _customers(session) -> list[Customer]:
-    return list(session.exec(select(Customer).order_by(Customer.name).limit(500)).scalars().all())
+PICKER_SIZE = 20  # the picker searches as you type (/customers/options); a long list helps nobody
 
 
-def _core_from_data(defn: FormDefinition, data: dict[str, Any]) -> dict[str, Any]:
+def _customers(session, selected: str | None = None) -> list[Customer]:
+    """Before any search: the newest customers (the one just made is the likeliest), by name."""
+    newest = session.exec(select(Customer).order_by(Customer.id.desc()).limit(PICKER_SIZE)).scalars()
+    shown = sorted(newest, key=lambda c: (c.name, c.id))
+    chosen = session.get(Customer, int(selected)) if selected and selected.isdigit() else None
+    if chosen is not None and chosen not in shown:
+        shown.insert(0, chosen)
+    return shown
+
+
+def _core_from_data(defn: FormDefinition, data: dict[str, Any],
+                    totals: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Designed fields that feed the order's core columns: a field keyed `planned_delivery` /
-    `payment_due` (dates) or `amount`; without an `amount` field, the first computed money field."""
+    `payment_due` (dates) and the amount. When the order has line items, the amount is their
+    money total (a form's quantity × unit price beside them must not win over the lines); else
+    a field keyed `amount`, else the first computed money field."""
     core: dict[str, Any] = {}
     for key in ("planned_delivery", "payment_due"):
         f = defn.field(key)
         if f is not None and f.type == FieldType.DATE and data.get(key):
             core[key] = data[key]
+    lines = _line_items_amount(defn, data, totals or {})
+    if lines is not None:
+        core["amount"], currency = lines
+        if currency:
+            core["currency"] = currency
+        return core
     amount_field = defn.field("amount") or next(
         (f for f in defn.data_fields() if f.type == FieldType.COMPUTED and f.result_type == "money"), None)
     if amount_field is not None and isinstance(data.get(amount_field.key), int | float):
@@ -66,14 +85,35 @@ def _core_from_data(defn: FormDefinition, data: dict[str, Any]) -> dict[str, Any
     return core
 
 
+def _line_items_amount(defn: FormDefinition, data: dict[str, Any],
+                       totals: dict[str, dict[str, Any]]) -> tuple[Decimal, str | None] | None:
+    """The sum of the money total column of every line-items field that has lines, with its currency."""
+    amount, currency, found = Decimal("0"), None, False
+    for f in defn.data_fields():
+        if f.type != FieldType.LINE_ITEMS or not data.get(f.key):
+            continue
+        column = next((c for c in f.columns if c.key in f.totals and (
+            c.type == FieldType.MONEY or (c.type == FieldType.COMPUTED and c.result_type == "money"))), None)
+        total = (totals.get(f.key) or {}).get(column.key) if column is not None else None
+        if isinstance(total, int | float):
+            amount += Decimal(str(total))
+            currency = currency or column.currency
+            found = True
+    return (amount.quantize(Decimal("0.01")), currency) if found else None
+
+
 def _context(request: Request, session, defn: FormDefinition | None, raw: dict[str, Any], *,
              errors: dict[str, list[str]] | None = None, customer_id: str | None = None) -> dict[str, Any]:
-    view = None
+    view, amount = None, None
     if defn is not None:
         result = forms_engine.validate_data(defn, raw, locale=forms_service.engine_locale())
         view = build_view(defn, raw, result, errors=errors)
-    return {"nav": "orders", "form": view, "customers": _customers(session), "customer_id": customer_id or "",
-            "errors": errors or {}, "evaluate_url": "/orders/new/evaluate", "action_url": "/orders/new"}
+        core = _core_from_data(defn, result.data, result.totals)
+        if "amount" in core:  # what will be stored, shown live beside Save
+            amount = env.filters["money"](core["amount"], core.get("currency", "CNY"))
+    return {"nav": "orders", "form": view, "customers": _customers(session, customer_id), "customer_id": customer_id or "",
+            "errors": errors or {}, "evaluate_url": "/orders/new/evaluate", "action_url": "/orders/new",
+            "order_amount": amount or ""}
 
 
 @router.get("/orders/new")
@@ -110,14 +150,17 @@ def _create_order(request: Request, session: Session, actor: Actor, form):
         return render(request, PAGE, context)
     errors: dict[str, list[str]] = {}
     payload = None
+    result = forms_engine.validate_data(defn, raw) if defn else None
     try:
-        core = _core_from_data(defn, forms_engine.validate_data(defn, raw).data) if defn else {}
+        core = _core_from_data(defn, result.data, result.totals) if defn else {}
         payload = OrderCreate(customer_id=int(customer_id or 0), amount=core.pop("amount", Decimal("0")),
                               data=raw, **core)
     except (ValidationError, ValueError, InvalidOperation):
         pass
     if not customer_id:
         errors["customer_id"] = [i18n.translate_error("field.missing", {})]
+        if result is not None:  # every missing field at once, not the customer first and the form next
+            errors.update(error_messages({e.path: (e.code, e.params) for e in result.errors}))
     if payload is not None and not errors:
         try:
             order, _ = orders_service.create_order(session, actor=actor, payload=payload, now=utcnow())
@@ -139,7 +182,12 @@ def _create_order(request: Request, session: Session, actor: Actor, form):
 @router.post("/orders/new/evaluate")
 async def evaluate(request: Request, session: DbSession, actor: PageActor):
     """Computed values and visibility for the form as typed (out-of-band swaps only)."""
-    form = await request.form()
+    try:
+        form = await request.form()
+    except ClientDisconnect:
+        # htmx cancels the previous check on every keystroke (hx-sync replace): nobody waits for an
+        # answer, and it is not an error worth a traceback
+        return Response(status_code=204)
     return await run_in_threadpool(_evaluate, request, session, form)
 
 

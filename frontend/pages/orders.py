@@ -7,14 +7,15 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlmodel import Session
 
-from backend import i18n
+from backend import exports, i18n
 from backend.auth.actor import Actor
 from backend.auth.deps import DbSession
 from backend.clock import utcnow
@@ -23,7 +24,7 @@ from backend.errors import GendanError
 from backend.flows.models import FlowDefinitionRow, FlowInstance
 from backend.forms import service as forms_service
 from backend.orders import service as orders_service
-from backend.orders.schemas import OrderEventRead, OrderFilter, OrderPage
+from backend.orders.schemas import OrderEventRead, OrderFilter, OrderPage, OrderUpdate
 from backend.people.models import User, UserRole
 from backend.people.org import team_user_ids
 from backend.tracking import messages as tracking_messages
@@ -45,6 +46,7 @@ from frontend.pages.order_form import designed_fields_view, loose_fields_view
 from frontend.templating import _fmt_date, _fmt_money, is_htmx, render
 
 router = APIRouter()
+EXPORT_TZ = ZoneInfo("Asia/Shanghai")  # the pages' zone (frontend/templating.py); Excel has none
 
 COLUMNS = [
     ("number", N_("Order no.")), ("customer", N_("Customer")), ("owner", N_("Owner")), ("stage", N_("Stage")),
@@ -54,7 +56,7 @@ FILTER_LABELS = {
     "q": N_("Search"), "stage": N_("Stage"), "status": N_("Status"), "owner_id": N_("Owner"),
     "customer_id": N_("Customer"), "created_from": N_("Created from"), "created_to": N_("Created to"),
     "delivery_from": N_("Delivery from"), "delivery_to": N_("Delivery to"), "amount_min": N_("Min. amount"),
-    "amount_max": N_("Max. amount"), "tag": N_("Tags"), "sort": N_("Sort"), "direction": N_("Sort"),
+    "amount_max": N_("Max. amount"), "tag": N_("Tags"), "overdue": N_("Overdue only"), "risk": N_("Risk-flagged only"), "sort": N_("Sort"), "direction": N_("Sort"),
     "cursor": N_("Page"),
 }
 SORTABLE = {"number", "amount", "planned_delivery", "created_at"}
@@ -124,10 +126,88 @@ def orders_list(request: Request, session: DbSession, actor: PageActor):
         "stages": list(STAGE_LABELS), "stage_labels": STAGE_LABELS, "columns": COLUMNS, "sortable": SORTABLE,
         "sort_url": sort_url, "next_url": _query(f, cursor=page.next_cursor), "first_url": _query(f, cursor=None),
         "can_create": orders_service.can_create_orders(actor),
+        "export_url": _query(f, cursor=None).replace("/orders?", "/orders/export.xlsx?", 1),
+        "can_bulk": actor.can_write and actor.has_role("admin", "sales"), "bulk_result": _bulk_result(request),
     }
     if is_htmx(request) and request.headers.get("HX-Target") == "orders-table":
         return render(request, "orders/list.html", context, block="table")
     return render(request, "orders/list.html", context)
+
+
+def _bulk_result(request: Request) -> str | None:
+    done, failed = request.query_params.get("bulk_done"), request.query_params.get("bulk_failed")
+    if not (done or "").isdigit() or not (failed or "").isdigit():
+        return None
+    text = i18n.ngettext("%(num)d order changed.", "%(num)d orders changed.", int(done))
+    if int(failed):
+        text += " " + i18n.ngettext("%(num)d order could not be changed (not yours, or changed meanwhile).",
+                                    "%(num)d orders could not be changed (not yours, or changed meanwhile).",
+                                    int(failed))
+    return text
+
+
+BULK_MAX = 200  # one page of the list
+
+
+@router.post("/orders/bulk")
+def orders_bulk(session: DbSession, actor: PageActor, action: Annotated[str, Form()],
+                order_id: Annotated[list[int], Form()] = [],  # noqa: B006 (FastAPI reads the default)
+                owner_id: Annotated[str, Form()] = "", tag: Annotated[str, Form()] = "",
+                back: Annotated[str, Form()] = "/orders"):
+    """Assign owner / add a tag to the ticked orders, each through update_order (its checks, its event)."""
+    if action == "assign" and owner_id.isdigit():
+        change = {"owner_id": int(owner_id)}
+    elif action == "tag" and tag.strip():
+        change = {"tag": tag.strip()[:40]}
+    else:
+        raise GendanError("validation.failed", {"count": 1}, status=422)
+    done = failed = 0
+    for oid in order_id[:BULK_MAX]:
+        try:
+            order = orders_service.get_order(session, actor=actor, order_id=oid)
+            fields = dict(change)
+            if "tag" in fields:
+                fields = {"tags": list(dict.fromkeys([*order.tags, fields["tag"]]))}
+            orders_service.update_order(session, actor=actor, order_id=oid,
+                                        payload=OrderUpdate(version=order.version, **fields), now=utcnow())
+            done += 1
+        except (GendanError, ValidationError):
+            session.rollback()
+            failed += 1
+    target = back if back.startswith("/orders") and "//" not in back else "/orders"
+    separator = "&" if "?" in target else "?"
+    return RedirectResponse(f"{target}{separator}bulk_done={done}&bulk_failed={failed}", status_code=303)
+
+
+EXPORT_MAX_ROWS = 10_000  # the list's own count cap: past it, narrow the filters (the file says so)
+
+
+@router.get("/orders/export.xlsx")
+def orders_export(request: Request, session: DbSession, actor: PageActor):
+    """The current list (same filters and sort, only orders the reader may see) as an Excel file."""
+    f, error = _filter_from_query(request)
+    if error:
+        raise GendanError("validation.failed", {"count": 1}, status=422)
+    f = f.model_copy(update={"limit": 200, "cursor": None, "with_total": False})
+    headers = [i18n.gettext(label) for _, label in COLUMNS] + [i18n.gettext("Status"), i18n.gettext("Currency"),
+                                                               i18n.gettext("Tags")]
+    rows: list[list[Any]] = []
+    while len(rows) < EXPORT_MAX_ROWS:
+        page = orders_service.list_orders(session, actor=actor, filters=f)
+        for o in page.items:
+            rows.append([o.number, o.customer_name, o.owner_name,
+                         i18n.gettext(STAGE_LABELS[o.stage]) if o.stage in STAGE_LABELS else o.stage,
+                         o.amount, o.planned_delivery, o.created_at.astimezone(EXPORT_TZ).replace(tzinfo=None),
+                         i18n.gettext(STATUS_LABELS[o.status]) if o.status in STATUS_LABELS else o.status,
+                         o.currency, ", ".join(tag_label(t) for t in o.tags)])
+        if not page.next_cursor:
+            break
+        f = f.model_copy(update={"cursor": page.next_cursor})
+    rows = rows[:EXPORT_MAX_ROWS]
+    content = exports.workbook_bytes(i18n.gettext("Orders"), headers, rows)
+    name = f"orders-{utcnow().astimezone(EXPORT_TZ):%Y%m%d-%H%M}.xlsx"
+    return Response(content, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 MESSAGE_EVENTS = {tracking_messages.RECEIVED, tracking_messages.REPLIED}

@@ -12,11 +12,12 @@ from starlette.concurrency import run_in_threadpool
 from backend import i18n
 from backend.auth.deps import DbSession, _check_csrf
 from backend.clock import utcnow
+from backend.customers.models import Customer
 from backend.errors import GendanError
 from backend.orders import service as orders_service
 from backend.tracking import messages as tracking_messages
 from backend.tracking import service as tracking_service
-from frontend.pages.common import STAGE_LABELS, PageActor
+from frontend.pages.common import CHANNEL_LABELS, STAGE_LABELS, PageActor
 from frontend.templating import is_htmx, render
 
 router = APIRouter()
@@ -137,8 +138,13 @@ def _unsubscribe(request: Request, session, token: str):
 def _staff_context(request: Request, session, actor, order_id: int, **extra) -> dict:
     order = orders_service.get_order(session, actor=actor, order_id=order_id)
     link = tracking_service.get_active_link(session, order_id)
-    base = request.app.state.settings.base_url.rstrip("/")
+    # GENDAN_BASE_URL when set, else the address this request came in on (never a guessed port)
+    base = request.app.state.settings.base_url.rstrip("/") or str(request.base_url).rstrip("/")
+    customer = session.get(Customer, order.customer_id)
+    channel = customer.preferred_channel if customer and not customer.is_unsubscribed else None
     return {"nav": "orders", "order": order, "link": link, "url": f"{base}/t/{link.token}" if link else None,
+            "customer_channel": i18n.gettext(CHANNEL_LABELS[channel]) if channel in CHANNEL_LABELS and channel != "none"
+            else None,
             "stage_labels": STAGE_LABELS, "errors": {}, **extra}
 
 

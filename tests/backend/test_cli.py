@@ -139,6 +139,11 @@ class TestUserCreate:
         assert query(db_url, "select count(*) from app_user")[0][0] == 0
 
 
+# How long a server may take to answer at all: generous, since the event that matters is that it answers
+# (a loaded 2-core machine took over 30 s to import the app); a dead process fails at once.
+STARTUP_BOUND = 300
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -147,6 +152,7 @@ def _free_port() -> int:
 
 def _start(db_url: str, *args: str) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": db_url, "PYTHONUNBUFFERED": "1"}
+    env.pop("GENDAN_BASE_URL", None)
     return subprocess.Popen([sys.executable, "-m", "backend.cli.main", *args], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -154,7 +160,7 @@ def _start(db_url: str, *args: str) -> subprocess.Popen:
 def _stop(proc: subprocess.Popen) -> str:
     proc.send_signal(signal.SIGINT)
     try:
-        out, _ = proc.communicate(timeout=20)
+        out, _ = proc.communicate(timeout=120)
     except subprocess.TimeoutExpired:
         proc.kill()
         out, _ = proc.communicate()
@@ -168,7 +174,7 @@ class TestServe:
         port = _free_port()
         proc = _start(db_url, "serve", "--port", str(port))
         try:
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + STARTUP_BOUND
             while True:
                 try:
                     page = httpx.get(f"http://127.0.0.1:{port}/login", timeout=2)
@@ -178,8 +184,14 @@ class TestServe:
                     time.sleep(0.2)
             assert page.status_code == 200
             token = httpx.post(f"http://127.0.0.1:{port}/api/v1/auth/token",
-                               json={"username": "admin", "password": "gendan123"}, timeout=10)
+                               json={"username": "admin", "password": "gendan123"}, timeout=120)
             assert token.status_code == 200, token.text
+            # the customer's tracking link points at this server, whatever --port said (GENDAN_BASE_URL unset)
+            order_id = query(db_url, "select min(id) from sales_order")[0][0]
+            link = httpx.post(f"http://127.0.0.1:{port}/api/v1/orders/{order_id}/tracking-link", timeout=120,
+                              headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+            assert link.status_code == 200, link.text
+            assert link.json()["url"].startswith(f"http://127.0.0.1:{port}/t/")
         finally:
             out = _stop(proc)
         assert f"Gendan on http://127.0.0.1:{port}" in out
@@ -189,7 +201,7 @@ class TestServe:
         port = _free_port()
         proc = _start(db_url, "serve", "--prepare", "--no-worker", "--port", str(port))
         try:
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + STARTUP_BOUND
             while True:
                 try:
                     page = httpx.get(f"http://127.0.0.1:{port}/login", timeout=2)
@@ -203,6 +215,21 @@ class TestServe:
         assert "database is up to date" in out
         assert "demo data loaded" in out and "password for all: gendan123" in out
         assert query(db_url, "select count(*) from sales_order")[0][0] == 3000
+
+    def test_an_unset_base_url_follows_the_serve_options_and_warns_when_public(self, monkeypatch, capsys):
+        from backend.cli.main import _derive_base_url
+        from backend.settings import Settings
+
+        monkeypatch.delenv("GENDAN_BASE_URL", raising=False)
+        local = Settings(base_url="")
+        _derive_base_url(local, "127.0.0.1", 8123)
+        assert local.base_url == os.environ["GENDAN_BASE_URL"] == "http://127.0.0.1:8123"
+        assert Settings().public_base_url == "http://127.0.0.1:8123"  # what the worker's e-mails read
+        assert "warning" not in capsys.readouterr().err
+        public = Settings(base_url="")
+        _derive_base_url(public, "0.0.0.0", 9000)
+        assert public.base_url == "http://127.0.0.1:9000"
+        assert "GENDAN_BASE_URL is not set" in capsys.readouterr().err
 
     def test_refuses_an_unmigrated_database(self, db_url):
         result = gendan(db_url, "serve", "--port", "1")

@@ -31,7 +31,7 @@ def _signed_in_client(base_url: str, username: str) -> httpx.Client:
 
 
 class TestConcurrentRequests:
-    def test_reads_and_form_evaluations_at_once_all_answer_quickly(self, base_url, seed):
+    def test_reads_and_form_evaluations_at_once_all_answer(self, base_url, seed):
         rep = make_user(seed, username="conc.rep", roles=["sales"], locale="en")
         customer = make_customer(seed, name="Concurrent Works")
         orders = [make_order(seed, owner=rep, customer=customer, number=f"CONC-{i}") for i in range(5)]
@@ -56,40 +56,47 @@ class TestConcurrentRequests:
         finally:
             for client in clients:
                 client.close()
-        assert [status for status, _ in results if status >= 500] == []
-        assert max(seconds for _, seconds in results) < 15, results
+        # a lock wait ends in a 500 "database is locked" after the 30 s busy timeout; seconds are not
+        # asserted, since a loaded machine makes every answer slow
+        assert [status for status, _ in results if status >= 500] == [], results
 
 
 class TestNoDatabaseWaitOnTheEventLoop:
     """While another process holds SQLite's write lock, a request waiting for it must wait in a worker
     thread: the server keeps answering everything else (here: a static file) at once."""
 
-    def _while_locked(self, live_engine, base_url, request) -> float:
-        """Hold the write lock for 2 s; meanwhile send `request`, then time a static file."""
+    def _while_locked(self, live_engine, base_url, request) -> tuple[list[int], list[int]]:
+        """Hold the write lock until a static file has answered (or 60 s), with `request` waiting for it.
+
+        Returns what the waiting request had answered when the static file came back, and its answer
+        once the lock is released. Ordering, not seconds: a loaded machine only makes both later, while
+        an event loop blocked by the waiting request answers the static file only after that request
+        gave up (a 500 "database is locked" at the end of the 30 s busy timeout)."""
         from threading import Event, Thread
 
-        locked, answers = Event(), []
+        locked, static_done, answers, held_until_static = Event(), Event(), [], []
 
         def hold() -> None:
             with live_engine.connect() as holder:
                 holder.exec_driver_sql("UPDATE app_user SET display_name = display_name WHERE id < 0")
                 locked.set()
-                time.sleep(2)
+                held_until_static.append(static_done.wait(60))
                 holder.rollback()
 
         holder = Thread(target=hold)
         holder.start()
-        locked.wait(10)
+        assert locked.wait(60), "the lock holder did not start"
         waiting = Thread(target=lambda: answers.append(request()))
         waiting.start()
-        time.sleep(0.5)  # the request is now waiting for the lock
-        started = time.monotonic()
-        static = httpx.get(f"{base_url}/static/css/app.css", timeout=30)
-        elapsed = time.monotonic() - started
-        holder.join(30)
-        waiting.join(30)
+        time.sleep(0.5)  # give the request time to reach the lock; a late one only makes the test easier
+        static = httpx.get(f"{base_url}/static/css/app.css", timeout=120)
+        answered_before_release = list(answers)
+        static_done.set()
+        holder.join(60)
+        waiting.join(120)
+        assert held_until_static == [True], "the static file did not answer while the lock was held"
         assert static.status_code == 200 and answers and answers[0] < 500, answers
-        return elapsed
+        return answered_before_release, answers
 
     def test_signing_in_waits_off_the_event_loop(self, live_engine, base_url, seed):
         make_user(seed, username="conc.signin", roles=["sales"])
@@ -101,5 +108,7 @@ class TestNoDatabaseWaitOnTheEventLoop:
             return client.post("/login", data={"csrf_token": token, "username": "conc.signin",
                                                "password": "password123"}).status_code
 
-        assert self._while_locked(live_engine, base_url, sign_in) < 0.8
+        before, after = self._while_locked(live_engine, base_url, sign_in)
+        assert [status for status in before if status >= 500] == [], "the static file waited for the lock"
+        assert after == [303]
         client.close()

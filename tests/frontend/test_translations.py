@@ -35,7 +35,7 @@ SCOPE = [
     "frontend/pages/order_flow.py",
     "frontend/templates/orders/_flow*.html",
     "frontend/templates/orders/_customer_messages.html",
-    "frontend/templates/tracking/page.html",
+    "frontend/templates/tracking/*.html",
     "frontend/templates/customers/*.html",
 ]
 # Modules whose error-message registries ({code: English template}) must be translated too.

@@ -238,10 +238,11 @@ class TestRealHttp:
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         try:
-            deadline = time.monotonic() + 20
-            while not server.started and time.monotonic() < deadline:
+            deadline = time.monotonic() + 120  # generous: a loaded machine is slow, the event is `started`
+            while not server.started and thread.is_alive() and time.monotonic() < deadline:
                 time.sleep(0.05)
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
+            assert server.started, "the webhook server did not start"
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as http:
                 body = json.dumps({**ORDER, "customer_code": "REAL-1"}).encode()
                 ts = int(utcnow().timestamp())
                 ok = http.post("/api/v1/inbound/erp", content=body, headers={

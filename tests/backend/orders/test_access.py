@@ -97,7 +97,7 @@ class TestQueryCount:
                 assert len(page.items) == min(limit, 100 if user is admin else 50)
                 counts.append(len(statements))
         assert counts[0] == counts[1] and counts[2] == counts[3], counts
-        assert max(counts) <= 6, counts
+        assert max(counts) <= 7, counts  # 7th: the published form's text fields that the search reads
 
     def test_event_history_is_one_query_plus_names(self, session, now):
         rep = make_user(session, roles=["sales"])

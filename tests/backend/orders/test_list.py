@@ -69,6 +69,20 @@ class TestFilters:
         for params, expected in cases:
             assert _numbers(client, auth, **params) == expected, params
 
+    def test_search_reads_product_customer_po_and_overdue_risk_tag_filters(self, client, session, world):
+        w = world
+        session.get(type(w["b"]), w["b"].id).data = {"product": "Hydraulic pump HP-9", "customer_po": "PO-4471"}
+        late = session.get(type(w["a"]), w["a"].id)  # planned 2026-12-01, still draft: overdue today
+        late.risk_flags, late.tags = ["delay_risk"], ["vip"]
+        session.commit()
+        auth = bearer(client, "boss")
+        assert _numbers(client, auth, q="hydraulic") == ["LA-0002"]  # a designed text field
+        assert _numbers(client, auth, q="po-4471") == ["LA-0002"]  # the customer's PO
+        assert _numbers(client, auth, q="customer_po") == []  # keys are not searched, values are
+        assert _numbers(client, auth, overdue="true") == ["LA-0001"]  # LA-0002 is due 2026-12-15
+        assert _numbers(client, auth, risk="true") == ["LA-0001"]
+        assert _numbers(client, auth, tag="vip") == ["LA-0001"]
+
     def test_total_counts_all_matches_not_just_the_page(self, client, world):
         resp = client.get("/api/v1/orders", params={"q": "L", "limit": 2, "with_total": True},
                           headers=bearer(client, "boss"))

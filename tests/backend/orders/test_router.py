@@ -23,6 +23,28 @@ class TestCreateOrder:
         assert [e["type"] for e in events] == ["created"]
         assert events[0]["after"]["amount"] == "12500.50"
 
+    def test_the_same_external_id_with_changed_data_is_a_conflict_not_a_silent_200(self, client, session):
+        make_user(session, username="rep", roles=["sales"])
+        customer = make_customer(session, name="Retry Co")
+        session.commit()
+        auth = {**bearer(client, "rep"), "Accept-Language": "en"}
+        body = {"customer_id": customer.id, "amount": "10.00", "source": "erp", "external_id": "X-2",
+                "planned_delivery": "2027-01-15", "tags": ["vip"], "data": {"note": "rush", "weight": 2.5}}
+        first = client.post("/api/v1/orders", json=body, headers=auth)
+        assert first.status_code == 201, first.text
+        retry = client.post("/api/v1/orders", json=body, headers=auth)
+        assert retry.status_code == 200 and retry.json()["id"] == first.json()["id"]
+        for changed in ({"data": {"note": "slow", "weight": 2.5}}, {"planned_delivery": "2027-02-01"},
+                        {"tags": ["vip", "late"]}):
+            conflict = client.post("/api/v1/orders", json={**body, **changed}, headers=auth)
+            assert conflict.status_code == 409, (changed, conflict.text)
+            error = conflict.json()["error"]
+            assert error["code"] == "order.external_id_conflict"
+            assert error["params"]["fields"] == next(iter(changed))
+            assert "already exists with different values" in error["message"]
+        stored = client.get(f"/api/v1/orders/{first.json()['id']}", headers=auth).json()
+        assert stored["data"]["note"] == "rush" and stored["planned_delivery"] == "2027-01-15"
+
     def test_rejects_unknown_field_negative_amount_and_bad_date_per_field(self, client, session):
         make_user(session, username="rep", roles=["sales"])
         customer = make_customer(session)

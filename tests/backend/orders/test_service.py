@@ -51,6 +51,14 @@ class TestCreate:
         assert event.after["amount"] == "88.50" and event.after["planned_delivery"] == "2026-12-24"
         assert event.after["tags"] == ["vip"] and event.after["owner_id"] == rep.id
 
+    def test_the_number_carries_the_installations_date_not_utcs(self, session):
+        rep = make_user(session, roles=["sales"])
+        customer = make_customer(session)
+        half_past_midnight_in_shanghai = datetime(2026, 12, 1, 16, 30, tzinfo=UTC)
+        read, _ = service.create_order(session, actor=_actor(session, rep), now=half_past_midnight_in_shanghai,
+                                       payload=OrderCreate(customer_id=customer.id, amount=Decimal(1)))
+        assert read.number == "SO20261202-00001"
+
     def test_roles_other_than_sales_and_admin_cannot_create(self, session, now):
         customer = make_customer(session)
         for role in ("designer", "approver", "warehouse", "finance", "viewer"):
@@ -83,8 +91,8 @@ class TestCreate:
         body = {"customer_id": customer.id, "amount": "120.5", "source": "erp", "external_id": "PO-9"}
         first = client.post("/api/v1/orders", json=body, headers=auth)
         assert first.status_code == 201
-        replay = client.post("/api/v1/orders", json={**body, "amount": "120.50", "data": {"note": "retry"}},
-                             headers=auth)
+        # the same values written differently are a retry; changed data is not (issue 17: it was ignored)
+        replay = client.post("/api/v1/orders", json={**body, "amount": "120.50"}, headers=auth)
         assert replay.status_code == 200 and replay.json()["id"] == first.json()["id"]
         counts = _counts(session)
         clash = client.post("/api/v1/orders", json={**body, "amount": "999"}, headers=auth)
@@ -92,6 +100,8 @@ class TestCreate:
         error = clash.json()["error"]
         assert error["code"] == "order.external_id_conflict" and error["params"]["fields"] == "amount"
         assert "PO-9" in error["message"]
+        with_data = client.post("/api/v1/orders", json={**body, "data": {"note": "retry"}}, headers=auth)
+        assert with_data.status_code == 409 and with_data.json()["error"]["params"]["fields"] == "data"
         assert _counts(session) == counts
         # the same external id from another source is another order
         other = client.post("/api/v1/orders", json={**body, "source": "shop"}, headers=auth)

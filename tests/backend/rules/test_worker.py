@@ -223,8 +223,9 @@ STOPPABLE = textwrap.dedent("""
     import sys, time
     from datetime import datetime
     from backend.db import make_engine
-    from backend.rules import service, tasks
-    real_fire = service.fire
+    from backend.pipeline_assembly import assemble
+    from backend.rules import scan, tasks
+    real_fire = scan.fire
     count = 0
     def slow_fire(*args, **kwargs):
         global count
@@ -234,10 +235,10 @@ STOPPABLE = textwrap.dedent("""
             print("MID-SCAN", flush=True)
             time.sleep(1)  # the parent stops us here, in an open transaction holding firings
         return result
-    service.fire = slow_fire
+    scan.fire = slow_fire  # what the scan calls
     tasks.CHUNK = 20
     try:
-        print("FIRED", tasks.scan_time_rules(make_engine(sys.argv[1]), datetime.fromisoformat(sys.argv[2])), flush=True)
+        print("FIRED", tasks.scan_time_rules(assemble(make_engine(sys.argv[1])), datetime.fromisoformat(sys.argv[2])), flush=True)
     except Exception as exc:  # its connection was ended by the server while it was stopped
         print("FAILED", type(exc).__name__, flush=True)
 """)
@@ -246,8 +247,9 @@ SCANNER = textwrap.dedent("""
     import sys, time
     from datetime import datetime
     from backend.db import make_engine
+    from backend.pipeline_assembly import assemble
     from backend.rules import tasks
-    engine = make_engine(sys.argv[1])
+    engine = assemble(make_engine(sys.argv[1]))
     total, deadline = 0, time.monotonic() + 90
     while total == 0 and time.monotonic() < deadline:  # a worker's loop: scan until it gets the lease
         total = tasks.scan_time_rules(engine, datetime.fromisoformat(sys.argv[2]))
@@ -262,7 +264,7 @@ def test_a_frozen_scanner_is_taken_over_and_its_late_writes_are_fenced(tmp_path,
     process scans everything; resumed, the first writes nothing. Every alert fires once."""
     monkeypatch.setenv("GENDAN_SCAN_LEASE_SECONDS", "3")
     url = _fresh_database("postgresql", tmp_path)
-    engine = make_engine(url)
+    engine = assemble(make_engine(url))
     frozen = other = None
     try:
         _seed(engine)

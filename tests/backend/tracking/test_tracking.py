@@ -28,6 +28,7 @@ class TestMilestones:
     @pytest.mark.parametrize(("stage", "status", "data", "expected"), [
         ("draft", "open", {}, ["received"]),
         ("approval", "open", {}, ["received"]),
+        ("tech_confirm", "open", {}, ["received", "approved"]),  # what the flow sets after approval
         ("production", "open", {}, ["received", "approved", "in_production"]),
         ("shipping", "open", {}, ["received", "approved", "in_production"]),
         ("shipping", "open", {"tracking_no": "SF1"}, ["received", "approved", "in_production", "shipped"]),
