@@ -18,6 +18,7 @@ import uvicorn
 from backend.app import create_app
 from backend.db import make_engine
 from backend.migrate import upgrade
+from backend.pipeline_assembly import assemble
 from backend.settings import Settings
 from tests.conftest import _CREATED_PG_DATABASES, PG_URL, _worker
 
@@ -66,7 +67,7 @@ def load_db_url(db_url, tmp_path_factory) -> str:
 
 @pytest.fixture(scope="module")
 def load_engine(load_db_url):
-    engine = make_engine(load_db_url)
+    engine = assemble(make_engine(load_db_url))  # the import thread writes orders through the pipeline
     yield engine
     engine.dispose()
 

@@ -102,9 +102,7 @@ class TestOrphans:
         assert json.loads((tmp_path / "forms" / f"{kept['id']}.json").read_text())["attached"] is True
 
     def test_the_job_is_registered_with_the_worker(self, app):
-        from backend.worker.runner import JOBS
-
-        assert "forms.delete_orphan_uploads" in {job.name for job in JOBS}
+        assert "forms.delete_orphan_uploads" in {job.name for job in app.state.jobs}
 
 
 class TestTheOrderPageKeepsWorking:

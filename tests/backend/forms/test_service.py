@@ -21,9 +21,6 @@ def actor_of(session, *roles):
     return load_actor(session, user.id)
 
 
-@pytest.fixture(autouse=True)
-
-
 @pytest.fixture
 def designer(session):
     return actor_of(session, "designer")
