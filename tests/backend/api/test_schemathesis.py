@@ -2,7 +2,8 @@
 
 Issue 18 found 39 and 58 server errors (integers past the column range in paths and queries,
 NUL bytes in strings). A bounded budget per operation keeps this a regular test: a few
-generated cases per operation (positive and negative), as an admin, in the rolled-back test
+generated cases per operation in each generation mode (valid requests, and requests that break
+the schema on purpose: wrong types, out-of-range values, missing fields), as an admin, in the rolled-back test
 transaction. What failed is reported per operation, with the request that did it.
 """
 
@@ -12,6 +13,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
+from schemathesis.generation import GenerationMode
 
 from tests.conftest import bearer
 from tests.factories.orders import make_customer, make_order
@@ -30,21 +32,27 @@ def _server_errors(app, headers) -> list[str]:
         operation = result.ok()
         if (operation.method.upper(), operation.path) in SKIPPED:
             continue
-
-        @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, derandomize=True,
-                  phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
-        @given(case=operation.as_strategy())
-        def run(case):
-            response = case.call(headers=headers)
-            if response.status_code >= 500:
-                found.append(f"{case.method} {case.formatted_path} query={case.query!r} body={case.body!r}"
-                             f" -> {response.status_code} {response.text[:200]}")
-
-        try:
-            run()
-        except Unsatisfiable:
-            pass
+        for mode in GenerationMode:  # valid requests, and requests that break the schema on purpose
+            _run_operation(operation, mode, headers, found)
     return found
+
+
+def _run_operation(operation, mode, headers, found: list[str]) -> None:
+    """A few cases of one operation in one generation mode; a 5xx is recorded with its request."""
+
+    @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, derandomize=True,
+              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def run(case):
+        response = case.call(headers=headers)
+        if response.status_code >= 500:
+            found.append(f"{mode.value}: {case.method} {case.formatted_path} query={case.query!r} body={case.body!r}"
+                         f" -> {response.status_code} {response.text[:200]}")
+
+    try:
+        run()
+    except Unsatisfiable:
+        pass
 
 
 def test_no_generated_request_answers_a_server_error(app, client, session):
