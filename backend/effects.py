@@ -170,7 +170,7 @@ def _change_order(session: Session, order: Order, effect, *, actor: Actor | None
                                      event_type=kind, note=getattr(effect, "reason", None) or None)
     try:
         if depth > line.max_depth:
-            raise GendanError("pipeline.depth_exceeded", {"depth": line.max_depth}, status=409)
+            raise GendanError("pipeline.depth_exceeded", {"depth": line.max_depth})
         change = line.check(session, change)
     except GendanError as exc:
         _refuse(session, order, saved, effect, exc, actor=actor, now=now)

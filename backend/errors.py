@@ -72,6 +72,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "flow.not_assignee": 403,
     "flow.not_initiator": 403,
     "flow.stage_held": 409,
+    "pipeline.depth_exceeded": 409,
     "rule.": 422,
     "rule.not_found": 404,
     "rule.no_draft": 409,
