@@ -15,7 +15,8 @@ def test_find_create_and_see_a_customers_orders(page: Page, base_url, seed):
     rep = make_user(seed, username="cust.rep", roles=["sales"], locale="en", display_name="Rep Cust")
     other = make_user(seed, username="cust.other", roles=["sales"], display_name="Other Cust")
     make_customer(seed, name="Zephyr Pumps CUST", tier="key", owner_id=rep.id)
-    make_customer(seed, name="Zephyr Valves CUST", tier="small", owner_id=other.id)
+    make_customer(seed, name="Zephyr Valves CUST", tier="small")  # unowned: the pool sales may take
+    make_customer(seed, name="Zephyr Gears CUST", tier="small", owner_id=other.id)  # another team's
     seed.commit()
     sign_in(page, base_url, "cust.rep")
     page.goto(f"{base_url}/orders")
@@ -26,6 +27,7 @@ def test_find_create_and_see_a_customers_orders(page: Page, base_url, seed):
     table = page.locator("#customers-table")
     expect(table.get_by_role("link", name="Zephyr Pumps CUST")).to_be_visible()
     expect(table.get_by_role("link", name="Zephyr Valves CUST")).to_be_visible()
+    expect(table.get_by_role("link", name="Zephyr Gears CUST")).to_have_count(0)  # nor their contacts
     page.get_by_label("Tier").select_option(label="Key account")
     expect(table.get_by_role("link", name="Zephyr Valves CUST")).to_have_count(0)
     expect(table.get_by_role("link", name="Zephyr Pumps CUST")).to_be_visible()

@@ -30,6 +30,8 @@ def test_the_phone_menu_opens_from_the_keyboard(browser: Browser, base_url, seed
         page.keyboard.press("Tab")
         expect(nav.get_by_role("link", name="Orders")).to_be_focused()
         page.keyboard.press("Tab")
+        expect(nav.get_by_role("link", name="Customers")).to_be_focused()
+        page.keyboard.press("Tab")
         expect(nav.get_by_role("link", name="Inbox")).to_be_focused()
         page.keyboard.press("Enter")
         expect(page).to_have_url(f"{base_url}/inbox")

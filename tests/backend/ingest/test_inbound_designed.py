@@ -30,15 +30,16 @@ def test_decimal_numbers_are_accepted_and_an_identical_resend_is_unchanged(clien
     session.commit()
     body = {**ORDER, "data": {"weight": 12.50, "items": [{"qty": 2, "price": 19.99}]}}
 
-    first = _post(client, "shop", source["secret"], body)
+    # each post a delivery of its own (a replay of one delivery is refused as a duplicate)
+    first = _post(client, "shop", source["secret"], body, delivery="d-1")
     assert (first.status_code, first.json()["outcome"]) == (201, "created"), first.text
     order = session.get(Order, first.json()["order_id"])
     assert order.data["weight"] == 12.5 and order.data["items"][0]["line"] == 39.98
 
-    again = _post(client, "shop", source["secret"], body)
+    again = _post(client, "shop", source["secret"], body, delivery="d-2")
     assert (again.status_code, again.json()["outcome"]) == (200, "unchanged"), again.text
 
-    heavier = _post(client, "shop", source["secret"], {**body, "data": {"weight": 13.25}})
+    heavier = _post(client, "shop", source["secret"], {**body, "data": {"weight": 13.25}}, delivery="d-3")
     assert heavier.json()["outcome"] == "updated"
     session.expire_all()
     assert session.get(Order, first.json()["order_id"]).data["weight"] == 13.25
