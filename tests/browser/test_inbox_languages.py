@@ -55,7 +55,7 @@ class TestStepNamesInTheReadersLanguage:
     def test_english_reader_sees_english_and_chinese_reader_sees_chinese(self, browser: Browser, base_url, seed):
         make_user(seed, username="lang.en", roles=["finance"], display_name="Finance Ella", locale="en")
         make_user(seed, username="lang.zh", roles=["finance"], display_name="财务张", locale="zh_CN")
-        _start(seed, make_user(seed, username="lang.rep", roles=["sales"], locale="en"), "LANG-1")
+        _start(seed, make_user(seed, username="lang.rep", roles=["sales"], locale="en"), "BILANG-1")
 
         for username, shown, hidden in (("lang.en", "Finance check", "财务审核"),
                                         ("lang.zh", "财务审核", "Finance check")):
@@ -66,7 +66,7 @@ class TestStepNamesInTheReadersLanguage:
                 page.goto(f"{base_url}/inbox")
                 card = page.get_by_role("article", name=shown)
                 expect(card).to_be_visible()
-                expect(card).to_contain_text("LANG-1")
+                expect(card).to_contain_text("BILANG-1")
                 expect(page.get_by_role("heading", name=hidden)).to_have_count(0)
             finally:
                 ctx.close()

@@ -16,8 +16,8 @@ def test_select_all_then_assign_and_tag(page: Page, base_url, seed):
     rep = make_user(seed, username="bulk.rep", roles=["sales"], display_name="Bulk Receiver")
     customer = make_customer(seed, name="Bulk Co BULK")
     for i in range(3):
-        make_order(seed, owner=admin, customer=customer, number=f"BULK-{i}")
-    make_order(seed, owner=admin, customer=make_customer(seed, name="Other"), number="NOTBULK-1")
+        make_order(seed, owner=admin, customer=customer, number=f"MASS-{i}")
+    make_order(seed, owner=admin, customer=make_customer(seed, name="Other"), number="NOTMASS-1")
     seed.commit()
     sign_in(page, base_url, "bulk.admin")
     page.goto(f"{base_url}/orders?q=Bulk+Co")
@@ -28,12 +28,12 @@ def test_select_all_then_assign_and_tag(page: Page, base_url, seed):
     expect(page.locator("#orders-bulk-result")).to_have_text("3 orders changed.")
     assert "q=Bulk" in page.url  # back on the same list
 
-    page.locator("#orders-table tr", has_text="BULK-1").get_by_role("checkbox", name="Select this order").check()
+    page.locator("#orders-table tr", has_text="MASS-1").get_by_role("checkbox", name="Select this order").check()
     page.get_by_label("Tag to add").fill("vip")
     page.get_by_role("button", name="Add tag").click()
     expect(page.locator("#orders-bulk-result")).to_have_text("1 order changed.")
     seed.expire_all()
-    rows = {o.number: o for o in seed.exec(select(Order).where(Order.number.like("%BULK-%"))).scalars()}
-    assert {n: o.owner_id for n, o in rows.items()} == {"BULK-0": rep.id, "BULK-1": rep.id, "BULK-2": rep.id,
-                                                         "NOTBULK-1": admin.id}
-    assert rows["BULK-1"].tags == ["vip"] and rows["BULK-0"].tags == []
+    rows = {o.number: o for o in seed.exec(select(Order).where(Order.number.like("%MASS-%"))).scalars()}
+    assert {n: o.owner_id for n, o in rows.items()} == {"MASS-0": rep.id, "MASS-1": rep.id, "MASS-2": rep.id,
+                                                         "NOTMASS-1": admin.id}
+    assert rows["MASS-1"].tags == ["vip"] and rows["MASS-0"].tags == []
