@@ -43,7 +43,7 @@ class LiveServer:
 
     def start(self) -> None:
         self.thread.start()
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 120  # generous: a loaded machine starts it slowly
         while not self.server.started:
             if time.monotonic() > deadline:
                 raise RuntimeError("live server did not start")

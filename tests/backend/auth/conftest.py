@@ -34,7 +34,7 @@ class LiveServer:
 
     def __enter__(self) -> LiveServer:
         self.thread.start()
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # generous: a loaded machine starts it slowly
         while not self.server.started:
             if time.monotonic() > deadline:
                 raise RuntimeError("live server did not start")
