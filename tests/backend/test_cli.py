@@ -220,7 +220,9 @@ class TestServe:
         from backend.cli.main import _derive_base_url
         from backend.settings import Settings
 
-        monkeypatch.delenv("GENDAN_BASE_URL", raising=False)
+        # set (to "", i.e. unset) through monkeypatch, so whatever _derive_base_url writes into the
+        # environment is taken back after this test instead of leaking into later ones
+        monkeypatch.setenv("GENDAN_BASE_URL", "")
         local = Settings(base_url="")
         _derive_base_url(local, "127.0.0.1", 8123)
         assert local.base_url == os.environ["GENDAN_BASE_URL"] == "http://127.0.0.1:8123"
