@@ -60,17 +60,18 @@ def pytest_sessionfinish(session, exitstatus):
     admin.dispose()
 
 
-def make_test_database(kind: str, tmp_root) -> str:
-    """A fresh, migrated database for this worker; returns its URL."""
+def make_test_database(kind: str, tmp_root, label: str = "test") -> str:
+    """A fresh, migrated database for this worker; returns its URL. `label` keeps a second database
+    of the same worker (e.g. the load checks' own) apart from the session's."""
     if kind == "sqlite":
-        path = tmp_root / f"gendan-{_worker()}.db"
+        path = tmp_root / f"gendan-{label}-{_worker()}.db"
         url = f"sqlite:///{path}"
     else:
         if not _pg_available():
             warnings.warn(f"PostgreSQL at {PG_URL} does not answer: PostgreSQL tests are SKIPPED", stacklevel=1)
             pytest.skip(f"no PostgreSQL server at {PG_URL}")
         # the process id keeps concurrent runs (two developers, CI and a developer) apart
-        name = f"gendan_test_{_worker()}_{os.getpid()}"
+        name = f"gendan_{label}_{_worker()}_{os.getpid()}"
         _CREATED_PG_DATABASES.append(name)
         admin = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1),
                                  isolation_level="AUTOCOMMIT")

@@ -5,22 +5,19 @@ away from the other tests; tests using it still make uniquely named rows (they s
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
-import sqlalchemy as sa
 import uvicorn
 
 from backend.app import create_app
 from backend.db import make_engine
-from backend.migrate import upgrade
 from backend.pipeline_assembly import assemble
 from backend.settings import Settings
-from tests.conftest import _CREATED_PG_DATABASES, PG_URL, _worker
+from tests.conftest import make_test_database
 
 
 class LiveServer:
@@ -49,20 +46,8 @@ class LiveServer:
 @pytest.fixture(scope="module")
 def load_db_url(db_url, tmp_path_factory) -> str:
     """A fresh migrated database of the same kind as `db_url` (the test's parameter)."""
-    if db_url.startswith("sqlite"):
-        url = f"sqlite:///{tmp_path_factory.mktemp('load') / 'load.db'}"
-    else:
-        name = f"gendan_load_{_worker()}_{os.getpid()}"
-        _CREATED_PG_DATABASES.append(name)  # dropped at the end of the run
-        admin = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1),
-                                 isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        admin.dispose()
-        url = PG_URL.rsplit("/", 1)[0] + "/" + name
-    upgrade(url)
-    return url
+    kind = "sqlite" if db_url.startswith("sqlite") else "postgresql"
+    return make_test_database(kind, tmp_path_factory.mktemp("load"), label="load")
 
 
 @pytest.fixture(scope="module")
