@@ -30,6 +30,7 @@ from engine.rules.actions import describe_effect, plan_actions
 from engine.rules.definition import RuleDefinition, load_rule
 from engine.rules.events import Event, events_of, heard_event
 from engine.rules.firing import FiringDecision, FiringState, decide_firing
+from engine.rules.relative import resolve as resolve_relative
 
 
 def fire(session: Session, *, row: RuleDefinitionRow, rule: RuleDefinition, order: Order,
@@ -126,7 +127,7 @@ def evaluate_event_rules(session: Session, order: Order, *, changes: dict[str, A
     for row_id, rule, event in heard:
         state_row = states.get(rule.key)
         try:
-            holds = matches(rule.condition, facts)
+            holds = matches(resolve_relative(rule.condition, ctx), facts)
         except (RecursionError, MemoryError, ArithmeticError, TypeError, ValueError, ReferenceError) as exc:
             # stored before the limits (engine/rules/limits.py): paused, the order and other rules go on
             pause.pause_rule(session, session.get(RuleDefinitionRow, row_id), pause.error_text(exc), now)

@@ -42,6 +42,7 @@ from engine.jsonlogic import matches
 from engine.rules.actions import describe_effect, plan_actions
 from engine.rules.compiler import NotCompilable, compile_condition
 from engine.rules.definition import RuleDefinition
+from engine.rules.relative import resolve as resolve_relative
 from engine.rules.templates import TemplateProblem, render_template
 from engine.rules.validate import validate, warnings_before_enable
 
@@ -113,8 +114,9 @@ def matching_order_ids(session: Session, rule: RuleDefinition, catalogue: Catalo
         ids = []
         count = 0
         orders = session.exec(select(Order).where(scope).order_by(Order.id).limit(DRY_RUN_PYTHON_LIMIT)).scalars()
+        condition = resolve_relative(rule.condition, ctx)
         for order in orders:
-            if matches(rule.condition, build_facts(order_values(order), catalogue, ctx)):
+            if matches(condition, build_facts(order_values(order), catalogue, ctx)):
                 count += 1
                 if limit is None or len(ids) < limit:
                     ids.append(order.id)

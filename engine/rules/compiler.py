@@ -56,6 +56,7 @@ from engine.rules.compiler_values import (
     _number_of,
     _when,
 )
+from engine.rules.relative import resolve as resolve_relative
 
 __all__ = ["NotCompilable", "compile_condition"]
 
@@ -375,4 +376,8 @@ def compile_condition(
     `sales_order.c`. Raises NotCompilable (code + params) when SQL cannot reproduce the
     evaluator exactly; such a rule runs on events only.
     """
+    try:
+        condition = resolve_relative(condition, ctx)  # `{"today": [-3]}` -> "2026-11-23"
+    except ValueError as exc:
+        raise NotCompilable(str(exc)) from exc
     return _Compiler(catalogue, columns, ctx).truth(condition)

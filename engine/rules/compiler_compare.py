@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -168,7 +169,7 @@ def _text_pair(a: Value, b: Value, *, for_equality: bool = False) -> tuple[Any, 
     leaving it out keeps the column's index usable.
     """
     if isinstance(a, Sql) and a.kind == OPAQUE or isinstance(b, Sql) and b.kind == OPAQUE:
-        raise NotCompilable("rule.compile.datetime_text")
+        return _moment_pair(a, b)
     if isinstance(a, Sql) and a.kind == DATE and isinstance(b, Const) and _iso_date(b.value):
         return a.expr, literal(_iso_date(b.value), Date)
     if isinstance(b, Sql) and b.kind == DATE and isinstance(a, Const) and _iso_date(a.value):
@@ -176,6 +177,36 @@ def _text_pair(a: Value, b: Value, *, for_equality: bool = False) -> tuple[Any, 
     if isinstance(a, Sql) and isinstance(b, Sql) and a.kind == DATE and b.kind == DATE:
         return a.expr, b.expr
     return _text(a, for_equality), _text(b, for_equality)
+
+
+def _moment_pair(a: Value, b: Value) -> tuple[Any, Any]:
+    """A datetime fact against another datetime fact or a canonical UTC ISO constant (what
+    `{"now": [...]}` resolves to). The evaluator compares their ISO texts, all written by
+    `isoformat()` in UTC (`+00:00`, microseconds only when not zero): for those, text order is
+    time order (`…:05+00:00` < `…:05.5+00:00` as '+' < '.'), so the columns compare as timestamps."""
+    if isinstance(a, Sql) and isinstance(b, Sql):
+        if a.kind == OPAQUE and b.kind == OPAQUE:
+            return a.expr, b.expr
+        raise NotCompilable("rule.compile.datetime_text")
+    column, constant = (a, b) if isinstance(a, Sql) else (b, a)
+    moment = _iso_moment(constant.value) if column.kind == OPAQUE else None
+    if moment is None:
+        raise NotCompilable("rule.compile.datetime_text")
+    bound = literal(moment, column.expr.type)
+    return (column.expr, bound) if column is a else (bound, column.expr)
+
+
+def _iso_moment(text: Any) -> datetime | None:
+    """A UTC datetime written exactly as the facts write one, else None."""
+    if not isinstance(text, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.utcoffset() != timedelta(0) or parsed.isoformat() != text or parsed.year < 1000:
+        return None
+    return parsed.astimezone(UTC)
 
 
 def _text(value: Value, plain: bool = False) -> Any:

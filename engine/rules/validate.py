@@ -28,6 +28,8 @@ from engine.rules.definition import (
     SetFieldAction,
 )
 from engine.rules.limits import condition_issues, value_issues
+from engine.rules.relative import relative_issues
+from engine.rules.relative import resolve as resolve_relative
 from engine.rules.templates import check_template
 
 __all__ = ["compile_check", "input_issues", "matches_every_order", "validate", "warnings_before_enable"]
@@ -51,12 +53,60 @@ def _probe_columns(catalogue: Catalogue) -> Any:
     return table("sales_order", *cols).c
 
 
+PROBE_CONTEXT = FactContext(now=datetime(2026, 1, 1, tzinfo=UTC))
+
+_COMPARISONS = {"==", "!=", "===", "!==", "<", "<=", ">", ">="}
+#: what a relative date may be compared with
+_RELATIVE_TYPES = {"today": "date", "now": "datetime"}
+
+
+def comparison_issues(condition: Any, catalogue: Catalogue, path: str = "condition") -> list[Issue]:
+    """Comparisons of two fields (or a field and a relative date) whose types do not fit:
+    a number with a date, a date with a datetime, lists with anything. The builder only offers
+    fields of the same type on the right; hand-written JSON gets this issue with both names."""
+    issues: list[Issue] = []
+
+    def kind(node: Any) -> tuple[str, str] | None:
+        if not isinstance(node, dict) or len(node) != 1:
+            return None
+        op, raw = next(iter(node.items()))
+        if op in _RELATIVE_TYPES:
+            return op, _RELATIVE_TYPES[op]
+        if op == "var":
+            name = raw[0] if isinstance(raw, list) and raw else raw
+            if isinstance(name, str) and name in catalogue:
+                return name, str(catalogue[name].type)
+        return None
+
+    stack: list[tuple[Any, str]] = [(condition, path)]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, list):
+            stack.extend((item, f"{where}.{i}") for i, item in enumerate(node))
+            continue
+        if not isinstance(node, dict) or len(node) != 1:
+            continue
+        op, raw = next(iter(node.items()))
+        here = f"{where}.{op}"
+        args = raw if isinstance(raw, list) else [raw]
+        if op in _COMPARISONS:
+            for left, right in zip(args, args[1:], strict=False):
+                a, b = kind(left), kind(right)
+                if a is None or b is None or (a[1] == b[1] and a[1] != "list"):
+                    continue
+                if a[0] in _RELATIVE_TYPES and b[0] in _RELATIVE_TYPES:
+                    continue
+                issues.append(Issue(here, "rule.compare_types_incompatible",
+                                    {"left": a[0], "left_type": a[1], "right": b[0], "right_type": b[1]}))
+        if op not in _RELATIVE_TYPES:
+            stack.append((raw, here))
+    return sorted(issues, key=lambda i: i.path)
+
+
 def compile_check(condition: Any, catalogue: Catalogue) -> NotCompilable | None:
     """Why the condition cannot run as a SQL scan, or None when it can."""
     try:
-        compile_condition(
-            condition, catalogue, _probe_columns(catalogue), FactContext(now=datetime(2026, 1, 1, tzinfo=UTC))
-        )
+        compile_condition(condition, catalogue, _probe_columns(catalogue), PROBE_CONTEXT)
     except NotCompilable as exc:
         return exc
     return None
@@ -92,7 +142,11 @@ def validate(rule: RuleDefinition, catalogue: Catalogue) -> list[Issue]:
     if rule.condition is None or rule.condition == {}:
         issues.append(Issue("condition", "rule.condition_empty", {}))
     else:
-        issues.extend(validate_logic(rule.condition, catalogue.types(), path="condition"))
+        issues.extend(relative_issues(rule.condition))
+        if not issues:  # relative dates as the constants they stand for: the checks below see dates
+            resolved = resolve_relative(rule.condition, PROBE_CONTEXT)
+            issues.extend(validate_logic(resolved, catalogue.types(), path="condition"))
+            issues.extend(comparison_issues(rule.condition, catalogue))
     if not issues and rule.is_time_rule:
         problem = compile_check(rule.condition, catalogue)
         if problem is not None:
@@ -217,6 +271,7 @@ def matches_every_order(condition: Any, catalogue: Catalogue) -> bool:
     run's count confirms it on real data)."""
     names = var_names(condition)
     try:
+        condition = resolve_relative(condition, PROBE_CONTEXT)
         return all(matches(condition, facts) for facts in _probe_orders(catalogue, names))
     except Exception:  # a condition that raises on a probe does not match everything
         return False
