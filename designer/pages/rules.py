@@ -52,9 +52,17 @@ def _fields(catalogue: Catalogue, locale: str, stages: dict[str, str] | None = N
     """The catalogue for the builder. `stage` and `status` list their values with names, so a
     condition reads "stage equals 审批" and stores the key `approval`."""
     named = {"stage": stages or {}, "status": {k: i18n.gettext(v) for k, v in STATUS_LABELS.items()}}
+    labels_of = {name: (spec.label_zh if locale == "zh_CN" else spec.label_en) or spec.label_en or name
+                 for name, spec in catalogue.fields.items()}
+    taken: dict[str, int] = {}
+    for label in labels_of.values():
+        taken[label] = taken.get(label, 0) + 1
     out = []
     for name, spec in catalogue.fields.items():
-        label = (spec.label_zh if locale == "zh_CN" else spec.label_en) or spec.label_en or name
+        label = labels_of[name]
+        if taken[label] > 1:  # 计划交期 on the order and in a form: say which is which
+            label = (i18n.gettext("%(label)s (order)", label=label) if spec.source != "designed"
+                     else i18n.gettext("%(label)s (form field %(key)s)", label=label, key=name.removeprefix("data.")))
         labels = named.get(name) or {}
         out.append({"name": name, "type": str(spec.type), "source": spec.source, "label": label,
                     "unit": UNITS.get(name, ""), "options": list(labels) or list(spec.options),
@@ -82,18 +90,20 @@ def _published(session, table, locale: str) -> list[dict[str, str]]:
 
 
 def _stages(session, locale: str) -> list[dict[str, str]]:
-    """The fixed stages, then the steps of published flows (an order's stage is a flow node key)."""
+    """The order stages by their names, plus any other stage a published flow's step sets.
+
+    A flow step moves the order to the step's `stage` (not to the step's key), so flow node names
+    are not stages; rules have no fact for "the flow is at node X", so nodes are not offered."""
     out = [{"value": k, "label": i18n.gettext(v)} for k, v in STAGE_LABELS.items()]
     seen = set(STAGE_LABELS)
     rows = session.exec(select(FlowDefinitionRow.definition).where(FlowDefinitionRow.status == "published")
                         .order_by(FlowDefinitionRow.key)).scalars()
     for definition in rows:
         for node in (definition or {}).get("nodes", ()):
-            key = node.get("key")
-            if key and key not in seen and node.get("type") not in ("start", "end"):
-                seen.add(key)
-                name = _localized(node.get("name"), key, locale)
-                out.append({"value": key, "label": key if name == key else f"{name} ({key})"})
+            stage = node.get("stage") if isinstance(node, dict) else None
+            if isinstance(stage, str) and stage and stage not in seen:
+                seen.add(stage)
+                out.append({"value": stage, "label": stage})
     return out
 
 

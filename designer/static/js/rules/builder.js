@@ -9,101 +9,11 @@ import * as R from "./common.js";
 import { actionsEditor } from "./actions.js";
 import { scopeEditor } from "./scope.js";
 import { triggerDetails } from "./trigger.js";
+import * as C from "./condition.js";
 
 const { T, FIELDS, FIELD, el } = R;
+const { OPS, fromLogic, toLogic } = C;
 const definition = JSON.parse(document.getElementById("rd-definition").textContent);
-
-// operator key -> how it reads and how it becomes JSON-logic
-const OPS = {
-  number: ["gt", "ge", "lt", "le", "eq", "ne", "set", "empty"],
-  string: ["eq", "ne", "one_of", "contains", "set", "empty"],
-  date: ["before", "after", "on_or_before", "on_or_after", "eq", "set", "empty"],
-  datetime: ["set", "empty"],
-  bool: ["is_true", "is_false"],
-  list: ["contains", "empty", "set"]
-};
-const BINARY = { eq: "==", ne: "!=", gt: ">", ge: ">=", lt: "<", le: "<=", before: "<", after: ">",
-               on_or_before: "<=", on_or_after: ">=" };
-
-// --- model: {kind:"group", op:"and"|"or", items:[...]} | {kind:"cond", field, op, value} | {kind:"raw", logic}
-
-function varName(x) {
-  if (x && typeof x === "object" && !Array.isArray(x) && Object.keys(x).length === 1 && "var" in x) {
-    let v = x["var"];
-    return typeof v === "string" ? v : (Array.isArray(v) && v.length === 1 && typeof v[0] === "string" ? v[0] : null);
-  }
-  return null;
-}
-
-function fromLogic(logic) {
-  if (logic && typeof logic === "object" && !Array.isArray(logic) && Object.keys(logic).length === 1) {
-    let op = Object.keys(logic)[0], args = logic[op];
-    if ((op === "and" || op === "or") && Array.isArray(args)) {
-      return { kind: "group", op: op, items: args.map(fromLogic) };
-    }
-    let cond = leafFromLogic(op, Array.isArray(args) ? args : [args]);
-    if (cond) return cond;
-  }
-  return { kind: "raw", logic: logic };
-}
-
-function leafFromLogic(op, args) {
-  let name;
-  if ((op === "!!" || op === "!") && args.length === 1 && (name = varName(args[0])) && FIELD[name]) {
-    let t = FIELD[name].type;
-    if (t === "bool") return { kind: "cond", field: name, op: op === "!!" ? "is_true" : "is_false", value: "" };
-    return { kind: "cond", field: name, op: op === "!!" ? "set" : "empty", value: "" };
-  }
-  if (op === "in" && args.length === 2) {
-    if ((name = varName(args[1])) && FIELD[name] && typeof args[0] !== "object") {
-      return { kind: "cond", field: name, op: "contains", value: String(args[0]) };
-    }
-    if ((name = varName(args[0])) && FIELD[name] && Array.isArray(args[1])) {
-      return { kind: "cond", field: name, op: "one_of", value: args[1].join(", ") };
-    }
-  }
-  if (BINARY_REV[op] && args.length === 2 && (name = varName(args[0])) && FIELD[name]
-      && (args[1] === null || typeof args[1] !== "object")) {
-    let type = FIELD[name].type;
-    let key = BINARY_REV[op][type === "date" ? 1 : 0];
-    if (type === "bool" && op === "==" && typeof args[1] === "boolean") {
-      return { kind: "cond", field: name, op: args[1] ? "is_true" : "is_false", value: "" };
-    }
-    if (OPS[type] && OPS[type].indexOf(key) >= 0) {
-      return { kind: "cond", field: name, op: key, value: args[1] === null ? "" : String(args[1]) };
-    }
-  }
-  return null;
-}
-const BINARY_REV = { "==": ["eq", "eq"], "!=": ["ne", "ne"], ">": ["gt", "after"], ">=": ["ge", "on_or_after"],
-                   "<": ["lt", "before"], "<=": ["le", "on_or_before"] };
-
-function typedValue(field, text) {
-  let type = FIELD[field] ? FIELD[field].type : "string";
-  if (type === "number") {
-    let n = Number(text);
-    return text === "" || isNaN(n) ? text : n;
-  }
-  return text;
-}
-
-function toLogic(node) {
-  if (node.kind === "group") return (function () { let o = {}; o[node.op] = node.items.map(toLogic); return o; })();
-  if (node.kind === "raw") return node.logic;
-  let v = { "var": node.field };
-  switch (node.op) {
-    case "set": return { "!!": [v] };
-    case "empty": return FIELD[node.field] && FIELD[node.field].type === "list"
-      ? { "!": [v] } : { "!": [v] };
-    case "is_true": return { "==": [v, true] };
-    case "is_false": return { "!": [v] };
-    case "contains": return { "in": [node.value, v] };
-    case "one_of": return { "in": [v, node.value.split(",").map(function (s) { return typedValue(node.field, s.trim()); })
-                                       .filter(function (s) { return s !== ""; })] };
-    default:
-      let out = {}; out[BINARY[node.op]] = [v, typedValue(node.field, node.value)]; return out;
-  }
-}
 
 let root = fromLogic(definition.condition && Object.keys(definition.condition).length ? definition.condition : { and: [] });
 if (root.kind !== "group") root = { kind: "group", op: "and", items: [root] };
@@ -125,12 +35,59 @@ function fieldSelect(node) {
     if (group.children.length) select.appendChild(group);
   });
   select.addEventListener("change", function () {
+    let before = C.typeOf(node.field);
     node.field = select.value;
-    let ops = OPS[(FIELD[node.field] || {}).type] || OPS.string;
+    let ops = OPS[C.typeOf(node.field)] || OPS.string;
     if (ops.indexOf(node.op) < 0) node.op = ops[0];
+    if (C.typeOf(node.field) !== before || node.other === node.field) { node.other = ""; node.value = ""; }
+    if (node.unit && C.UNITS[C.typeOf(node.field)] && C.UNITS[C.typeOf(node.field)].indexOf(node.unit) < 0) node.unit = "days";
     changed(true);
   });
   return select;
+}
+
+/* The right-hand side: a value (constant) or another field of the same type. */
+function rhsSelect(node) {
+  return R.select(T.compare_with, [{ value: "value", label: T.rhs_value }, { value: "field", label: T.rhs_field }],
+    node.rhs === "field" ? "field" : "value", function (v) { node.rhs = v || "value"; changed(true); });
+}
+
+function otherFieldSelect(node) {
+  let options = C.comparable(node.field).map(function (f) { return { value: f.name, label: f.label, source: f.source }; });
+  let select = el("select", { "aria-label": T.other_field });
+  select.appendChild(el("option", { value: "", text: "—" }));
+  ["core", "designed", "derived"].forEach(function (source) {
+    let group = el("optgroup", { label: T[source] });
+    options.filter(function (o) { return o.source === source; }).forEach(function (o) {
+      let opt = el("option", { value: o.value, text: o.label });
+      if (o.value === node.other) opt.selected = true;
+      group.appendChild(opt);
+    });
+    if (group.children.length) select.appendChild(group);
+  });
+  select.addEventListener("change", function () { node.other = select.value; changed(false); });
+  return select;
+}
+
+/* "more than [3] [days] ago": the number and its unit (working days where the calendar counts). */
+function relativeInputs(node) {
+  let n = el("input", { type: "number", min: "0", step: "1", "aria-label": T.how_many, "class": "rd-n" });
+  n.value = String(node.n === undefined ? 1 : node.n);
+  n.addEventListener("input", function () { node.n = C.clampN(n.value, node.unit); changed(false); });
+  let units = (C.UNITS[C.typeOf(node.field)] || ["days"]).map(function (u) { return { value: u, label: T[u] }; });
+  let unit = R.select(T.unit, units, node.unit, function (v) { node.unit = v || "days"; changed(false); });
+  return [n, unit];
+}
+
+/* "is one of": a box per option, labelled in the page's language (stage: 审批, 生产, …). */
+function optionBoxes(node) {
+  let f = FIELD[node.field];
+  let values = Array.isArray(node.value) ? node.value : String(node.value || "").split(",").map(function (s) { return s.trim(); }).filter(Boolean);
+  node.value = values;
+  let listed = f.options.slice();
+  values.forEach(function (v) { if (listed.indexOf(v) < 0) listed.push(v); });
+  let options = listed.map(function (o) { return { value: o, label: (f.option_labels && f.option_labels[o]) || o }; });
+  return R.checkboxes(T.values, options, values, function (picked) { node.value = picked; changed(false); });
 }
 
 function opSelect(node) {
@@ -141,7 +98,12 @@ function opSelect(node) {
     if (op === node.op) opt.selected = true;
     select.appendChild(opt);
   });
-  select.addEventListener("change", function () { node.op = select.value; changed(true); });
+  select.addEventListener("change", function () {
+    let wasList = node.op === "one_of";
+    node.op = select.value;
+    if (wasList !== (node.op === "one_of")) node.value = node.op === "one_of" && C.hasOptions(node.field) ? [] : "";
+    changed(true);
+  });
   return select;
 }
 
@@ -184,10 +146,25 @@ function renderNode(node, parent) {
     row.appendChild(fieldSelect(node));
     if (FIELD[node.field]) row.appendChild(el("span", { "class": "rd-type", text: T["type_" + FIELD[node.field].type] || "" }));
     row.appendChild(opSelect(node));
-    let input = valueInput(node);
-    if (input) row.appendChild(input);
-    let unit = (FIELD[node.field] || {}).unit;
-    if (unit && input) row.appendChild(el("span", { "class": "rd-unit", text: T[unit] || unit }));
+    if (C.isRelative(node.op)) {
+      relativeInputs(node).forEach(function (x) { row.appendChild(x); });
+    } else if (node.op === "one_of" && C.hasOptions(node.field)) {
+      row.appendChild(optionBoxes(node));
+    } else if (C.canCompareFields(node)) {
+      let byField = node.rhs === "field" || C.mustCompareFields(node);
+      if (!C.mustCompareFields(node)) row.appendChild(rhsSelect(node));
+      if (byField) {
+        row.appendChild(otherFieldSelect(node));
+      } else {
+        let input = valueInput(node);
+        if (input) row.appendChild(input);
+        let unit = (FIELD[node.field] || {}).unit;
+        if (unit && input) row.appendChild(el("span", { "class": "rd-unit", text: T[unit] || unit }));
+      }
+    } else {
+      let input = valueInput(node);
+      if (input) row.appendChild(input);
+    }
   }
   row.appendChild(el("button", { type: "button", "class": "rd-remove", text: T.remove,
     onclick: function () { parent.items.splice(parent.items.indexOf(node), 1); changed(true); } }));
@@ -204,7 +181,7 @@ function renderGroup(group, parent) {
   box.appendChild(op);
   group.items.forEach(function (item) { box.appendChild(renderNode(item, group)); });
   box.appendChild(el("button", { type: "button", text: T.add_condition, onclick: function () {
-    group.items.push({ kind: "cond", field: "", op: "eq", value: "" }); changed(true); } }));
+    group.items.push({ kind: "cond", field: "", op: "eq", value: "", rhs: "value", other: "", n: 1, unit: "days" }); changed(true); } }));
   box.appendChild(el("button", { type: "button", text: T.add_group, onclick: function () {
     group.items.push({ kind: "group", op: group.op === "and" ? "or" : "and", items: [] }); changed(true); } }));
   if (parent) {
@@ -228,6 +205,7 @@ let jsonBox = document.getElementById("rd-json");
 
 function changed(rerender) {
   jsonBox.value = JSON.stringify(toLogic(root), null, 2);
+  document.getElementById("rd-summary").textContent = C.describe(root, false);
   if (rerender) { builder.innerHTML = ""; builder.appendChild(renderGroup(root, null)); }
 }
 
