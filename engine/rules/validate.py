@@ -145,8 +145,11 @@ def validate(rule: RuleDefinition, catalogue: Catalogue) -> list[Issue]:
         issues.extend(relative_issues(rule.condition))
         if not issues:  # relative dates as the constants they stand for: the checks below see dates
             resolved = resolve_relative(rule.condition, PROBE_CONTEXT)
-            issues.extend(validate_logic(resolved, catalogue.types(), path="condition"))
-            issues.extend(comparison_issues(rule.condition, catalogue))
+            pairs = comparison_issues(rule.condition, catalogue)
+            named = {i.path for i in pairs}  # two fields named beat "a date cannot be compared with {...}"
+            issues.extend(i for i in validate_logic(resolved, catalogue.types(), path="condition")
+                          if not (i.code == "logic.type_mismatch" and i.path in named))
+            issues.extend(pairs)
     if not issues and rule.is_time_rule:
         problem = compile_check(rule.condition, catalogue)
         if problem is not None:
