@@ -102,3 +102,50 @@ def test_hostile_conditions_answer_422_in_the_users_language(client, session, co
     assert saved.status_code == 201 and code in [i["code"] for i in saved.json()["issues"]]
     published = client.post("/api/v1/rules/approval_timeout/publish", headers={"Accept-Language": "zh-CN"})
     assert published.status_code == 422
+
+
+class TestRelativeDatesMoveWithTime:
+    def test_the_scan_resolves_today_at_each_pass(self, session, connection, org, now):
+        """"Planned delivery more than 3 days ago": the scan's constant is today's, so an order
+        starts matching when its date falls 3 days behind, with no change to the order."""
+        from sqlalchemy import select
+
+        from backend.rules import tasks
+        from backend.rules.models import RuleFiring
+        from tests.backend.rules.test_scan import flagging, publish_and_enable
+
+        today = now.astimezone(ZoneInfo("Asia/Shanghai")).date()
+        old = make_order(session, owner=org["rep"], stage="production", planned_delivery=today - timedelta(days=5))
+        recent = make_order(session, owner=org["rep"], stage="production", planned_delivery=today - timedelta(days=1))
+        publish_and_enable(session, org["admin"],
+                           flagging("bld_scan", {"<": [{"var": "planned_delivery"}, {"today": [-3]}]}), now)
+        session.commit()
+
+        def fired():
+            return set(session.exec(select(RuleFiring.order_id).where(RuleFiring.rule_key == "bld_scan")).scalars())
+
+        tasks.scan_time_rules(connection, now)
+        assert fired() == {old.id}
+        session.rollback()
+        tasks.scan_time_rules(connection, now + timedelta(days=3))
+        assert fired() == {old.id, recent.id}
+
+    def test_event_rules_resolve_it_too(self, session, org, now):
+        from sqlalchemy import select
+
+        from backend.rules.firing import evaluate_event_rules
+        from backend.rules.models import RuleFiring
+        from tests.backend.rules.test_service import publish_and_enable
+
+        today = now.astimezone(ZoneInfo("Asia/Shanghai")).date()
+        rule = {"key": "bld_event", "name": {"en": "bld_event"},
+                "trigger": {"kind": "event", "events": ["field_changed"]},
+                "condition": {"<=": [{"var": "planned_delivery"}, {"today": [-2, "working_days"]}]},
+                "actions": [{"type": "add_tag", "tag": "bld"}], "firing": {"mode": "once_per_episode"}}
+        publish_and_enable(session, org["admin"], rule, now, confirm=True)
+        old = make_order(session, owner=org["rep"], planned_delivery=today - timedelta(days=10))
+        new = make_order(session, owner=org["rep"], planned_delivery=today)
+        for order in (old, new):
+            evaluate_event_rules(session, order, changes={"amount": (1, 2)}, actor=None, is_new=False, now=now)
+        fired = set(session.exec(select(RuleFiring.order_id).where(RuleFiring.rule_key == "bld_event")).scalars())
+        assert fired == {old.id}
