@@ -26,6 +26,7 @@ from backend.auth.actor import Actor
 from backend.customers.models import Customer
 from backend.effects import apply_effects
 from backend.errors import GendanError
+from backend.inbox import service_customer as customer_todos
 from backend.notify.models import OutboxMessage
 from backend.orders import access
 from backend.orders import service as orders_service
@@ -108,6 +109,7 @@ def record_customer_message(session: Session, order: Order, *, text: str, contac
     apply_effects(session, [fx.Notify(dedupe_key=f"customer_message:{order.id}:{event.id}",
                                       user_ids=(order.owner_id,), title=title, body=body)],
                   order=order, actor=None, now=now, source="rule")
+    customer_todos.open_todo(session, order, kind=customer_todos.MESSAGE, body=body, event_id=event.id, now=now)
     rules_firing.evaluate_event_rules(session, order, changes={"last_customer_contact_at": previous}, actor=None,
                                        now=now, is_new=False, events=[("inbound_message", None)])
     return event
@@ -139,6 +141,7 @@ def reply(session: Session, *, actor: Actor, order_id: int, text: str | None, no
     event = orders_service.record_event(session, order, type=REPLIED, actor=actor, now=now, note=text,
                                         after={"channel": None})
     session.flush()
+    customer_todos.close_message_todo(session, order, user_id=actor.user_id, now=now)
     link = tracking_service.get_active_link(session, order.id) or tracking_service._new_link(
         session, order, actor=actor, now=now)
     from backend.settings import get_settings

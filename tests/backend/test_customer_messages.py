@@ -122,9 +122,13 @@ class TestInboundMessageRule:
         customer_messages.send_from_tracking(session, token=setup["token"], text="Any news?", contact=None, now=now)
         firings = session.exec(select(RuleFiring.order_id, RuleFiring.trigger)).all()
         assert firings == [(order.id, "inbound_message")]
-        [todo] = session.exec(select(InboxItem).where(InboxItem.order_id == order.id)).scalars().all()
+        # the rule's to-do, beside the one every customer message gives the owner (issue 17)
+        [todo] = session.exec(select(InboxItem).where(InboxItem.order_id == order.id,
+                                                      InboxItem.kind != "customer_message")).scalars().all()
         assert (todo.assignee_id, todo.title, todo.priority) == (setup["rep"].id, "Answer the customer of MSG-1",
                                                                  "high")
+        assert session.exec(select(func.count()).select_from(InboxItem).where(
+            InboxItem.order_id == order.id, InboxItem.kind == "customer_message")).scalar_one() == 1
 
 
 def _post(client, source, secret, payload, *, signature=None):
