@@ -246,7 +246,8 @@ class TestPages:
         [reply] = message_events(session, setup["order"].id, customer_messages.REPLIED)
         assert (reply.note, reply.actor_id, reply.after) == ("Ships Friday.", setup["rep"].id, {"channel": "email"})
         shown = client.get(resp.headers["location"])
-        assert "Reply sent to the customer by Email." in shown.text
+        assert "Reply saved and queued to go to the customer by Email" in shown.text
+        assert "Queued: waiting to be sent by Email." in shown.text  # issue 17: not "sent" while queued
         assert "Ships Friday." in client.get(f"/t/{setup['token']}").text
 
     def test_reply_to_an_unsubscribed_customer_is_only_on_the_tracking_page(self, session, now, setup):
