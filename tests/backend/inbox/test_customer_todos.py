@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from backend import i18n
 from backend.auth.service import load_actor
 from backend.inbox import service as inbox_service
 from backend.inbox import service_action as inbox_actions
@@ -52,9 +53,14 @@ class TestUrgeTodo:
         assert [(t.order_id, t.state, t.payload["count"]) for t in todos] == [
             (setup["order"].id, "open", 3), (setup["other"].id, "open", 1)]
         assert todos[0].priority == "high" and todos[1].priority == "normal"
-        read = inbox_service.list_items(session, actor=setup["actor"], filters=InboxFilter(kind="customer_urge"),
-                                        now=now)
+        token = i18n.set_locale("en")  # the reader's language (the default is Chinese)
+        try:
+            read = inbox_service.list_items(session, actor=setup["actor"],
+                                            filters=InboxFilter(kind="customer_urge"), now=now)
+        finally:
+            i18n.reset_locale(token)
         assert [(i.title, i.times) for i in read.items][0] == ("The customer is urging order CTD-1", 3)
+        assert todos[0].title_i18n["zh-CN"] == "客户在催订单 CTD-1"
 
     def test_after_the_owner_handled_it_the_next_urge_opens_a_new_todo(self, session, now, setup):
         tracking_service.urge(session, token=setup["token"], now=now)
