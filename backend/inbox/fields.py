@@ -33,9 +33,17 @@ def _flow_node_fields(session: Session, item: InboxItem) -> list[TaskField]:
     payload = item.payload or {}
     if not payload.get("flow_key") or not item.node_key:
         return []
+    # a page of 50 approvals of one flow parses its definition once (issue 17: a 10 s inbox)
+    cache = session.info.get("inbox_read_cache")
+    key = ("flow", payload["flow_key"], str(payload.get("flow_version")))
     try:
-        definition = flows_service.parse_published(
-            flows_service.get_row(session, payload["flow_key"], int(payload.get("flow_version") or 0)))
+        if cache is not None and key in cache:
+            definition = cache[key]
+        else:
+            definition = flows_service.parse_published(
+                flows_service.get_row(session, payload["flow_key"], int(payload.get("flow_version") or 0)))
+            if cache is not None:
+                cache[key] = definition
         node = definition.nodes_by_key.get(item.node_key)
     except (GendanError, ValueError):
         return []
@@ -72,9 +80,16 @@ def _designed_field_specs(session: Session, order_id: int | None) -> dict[str, t
             defn = forms_service.get_definition(session, *pinned)
         except GendanError:
             defn = None
-    defn = defn or forms_service.get_published(session)
+    if defn is None:
+        # the published form, once per page read (to_reads keeps the cache for one call)
+        read_cache = session.info.get("inbox_read_cache")
+        if read_cache is not None and ("published_form", locale) in read_cache:
+            return read_cache[("published_form", locale)]
+        defn = forms_service.get_published(session)
     specs = {} if defn is None else {
         f.key: (f.text("label", locale) or f.key, _INPUT_TYPES.get(str(f.type.value), "text")) for f in defn.data_fields()}
     if pinned is not None:
         cache[(pinned, locale)] = specs
+    elif session.info.get("inbox_read_cache") is not None:
+        session.info["inbox_read_cache"][("published_form", locale)] = specs
     return specs

@@ -50,6 +50,7 @@ class InboxItemRead(BaseModel):
     flow_instance_id: int | None = None
     node_key: str | None = None
     is_mine: bool = False
+    times: int = 1  # a customer's urges (or messages) gathered on one open to-do
 
 
 class InboxFilter(BaseModel):
@@ -57,7 +58,8 @@ class InboxFilter(BaseModel):
 
     tab: Tab = "todo"
     q: str | None = Field(default=None, max_length=100)
-    kind: Literal["approval", "task", "reminder", "follow_up", "rule_alert", "escalation", "cc"] | None = None
+    kind: Literal["approval", "task", "reminder", "follow_up", "rule_alert", "escalation", "cc", "customer_urge",
+                  "customer_message"] | None = None
     priority: Literal["low", "normal", "high", "urgent"] | None = None
     is_overdue: bool | None = None
     limit: int = Field(default=50, ge=1, le=200)
@@ -68,6 +70,25 @@ class InboxPage(BaseModel):
     items: list[InboxItemRead]
     total: int
     counts: dict[str, int] = Field(default_factory=dict)
+    offset: int = 0
+    limit: int = 50
+
+    @property
+    def first(self) -> int:
+        """1-based number of the first item shown (0 when none)."""
+        return self.offset + 1 if self.items else 0
+
+    @property
+    def last(self) -> int:
+        return self.offset + len(self.items)
+
+    @property
+    def has_previous(self) -> bool:
+        return self.offset > 0
+
+    @property
+    def has_next(self) -> bool:
+        return self.offset + len(self.items) < self.total
 
 
 class TaskCompletion(BaseModel):

@@ -65,10 +65,15 @@ def list_items(session: Session, *, actor: Actor, filters: InboxFilter, now: dat
         order_by = [rank, InboxItem.due_at.is_(None), InboxItem.due_at, InboxItem.id.desc()]
     else:
         order_by = [func.coalesce(InboxItem.closed_at, InboxItem.created_at).desc(), InboxItem.id.desc()]
-    rows = session.exec(base.order_by(*order_by).limit(filters.limit).offset(filters.offset)).scalars().all()
+    offset = filters.offset
+    if offset >= total:
+        # a page that emptied (its to-dos were handled, here or elsewhere): show the last one left
+        offset = max(0, (total - 1) // filters.limit * filters.limit)
+    rows = session.exec(base.order_by(*order_by).limit(filters.limit).offset(offset)).scalars().all()
     counts = {tab: session.exec(select(func.count()).select_from(InboxItem).where(
         _tab_clause(tab, actor), InboxItem.state == "open")).scalar_one() for tab in ("todo", "cc", "started")}
-    return InboxPage(items=to_reads(session, list(rows), actor=actor, now=now), total=total, counts=counts)
+    return InboxPage(items=to_reads(session, list(rows), actor=actor, now=now), total=total, counts=counts,
+                     offset=offset, limit=filters.limit)
 
 
 def to_reads(session: Session, items: list[InboxItem], *, actor: Actor, now: datetime) -> list[InboxItemRead]:
@@ -80,23 +85,41 @@ def to_reads(session: Session, items: list[InboxItem], *, actor: Actor, now: dat
     user_ids = {i.assignee_id for i in items} | {i.closed_by_id for i in items if i.closed_by_id}
     names = dict(session.exec(select(User.id, User.display_name).where(User.id.in_(user_ids))).all()) if user_ids else {}
     out = []
-    for item in items:
-        order = orders.get(item.order_id)
-        out.append(InboxItemRead(
-            id=item.id, kind=item.kind, title=read_title(item.title, item.title_i18n), body=item.body, priority=item.priority, state=item.state,
-            outcome=item.outcome, due_at=item.due_at, created_at=item.created_at, closed_at=item.closed_at,
-            is_overdue=bool(item.state == "open" and item.due_at and item.due_at < now), source=item.source,
-            assignee_id=item.assignee_id, assignee_name=names.get(item.assignee_id),
-            closed_by_name=names.get(item.closed_by_id), order_id=item.order_id,
-            order_number=order.number if order else None, order_stage=order.stage if order else None,
-            order_status=order.status if order else None, order_amount=order.amount if order else None,
-            order_currency=order.currency if order else None,
-            customer_name=customers.get(order.customer_id) if order else None,
-            risk_flags=list(order.risk_flags) if order else [], fields=task_fields(item, session),
-            flow_instance_id=item.flow_instance_id, node_key=item.node_key,
-            is_mine=item.assignee_id == actor.user_id,
-        ))
+    cache_owner = "inbox_read_cache" not in session.info
+    session.info.setdefault("inbox_read_cache", {})
+    try:
+        for item in items:
+            out.append(_to_read(session, item, orders, customers, names, actor=actor, now=now))
+    finally:
+        if cache_owner:
+            session.info.pop("inbox_read_cache", None)
     return out
+
+
+def _to_read(session: Session, item: InboxItem, orders, customers, names, *, actor: Actor,
+             now: datetime) -> InboxItemRead:
+    order = orders.get(item.order_id)
+    return InboxItemRead(
+        id=item.id, kind=item.kind, title=read_title(item.title, item.title_i18n), body=item.body, priority=item.priority, state=item.state,
+        outcome=item.outcome, due_at=item.due_at, created_at=item.created_at, closed_at=item.closed_at,
+        is_overdue=bool(item.state == "open" and item.due_at and item.due_at < now), source=item.source,
+        assignee_id=item.assignee_id, assignee_name=names.get(item.assignee_id),
+        closed_by_name=names.get(item.closed_by_id), order_id=item.order_id,
+        order_number=order.number if order else None, order_stage=order.stage if order else None,
+        order_status=order.status if order else None, order_amount=order.amount if order else None,
+        order_currency=order.currency if order else None,
+        customer_name=customers.get(order.customer_id) if order else None,
+        risk_flags=list(order.risk_flags) if order else [], fields=task_fields(item, session),
+        flow_instance_id=item.flow_instance_id, node_key=item.node_key,
+        is_mine=item.assignee_id == actor.user_id, times=_times(item),
+    )
+
+
+def _times(item: InboxItem) -> int:
+    try:
+        return max(1, int((item.payload or {}).get("count") or 1))
+    except (TypeError, ValueError):
+        return 1
 
 
 def get_item(session: Session, *, actor: Actor, item_id: int, now: datetime) -> InboxItemRead:

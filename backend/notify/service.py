@@ -58,6 +58,11 @@ def mark_read(session: Session, *, actor: Actor, notification_id: int | None, no
             raise GendanError("notification.not_found", {"id": notification_id})
         query = query.where(Notification.id == notification_id)
     changed = session.exec(query.values(read_at=now)).rowcount
+    if changed:
+        # the nav badge counts unread notifications: the user's other open pages follow
+        from backend.live.publish import touch
+
+        touch(session, {actor.user_id}, "inbox")
     session.commit()
     return changed
 

@@ -26,6 +26,7 @@ from backend.auth.actor import Actor
 from backend.customers.models import Customer
 from backend.effects import apply_effects
 from backend.errors import GendanError
+from backend.inbox import service_customer as customer_todos
 from backend.notify.models import OutboxMessage
 from backend.orders import access
 from backend.orders import service as orders_service
@@ -54,6 +55,23 @@ class MessageView:
     at: datetime
     who: str | None  # the contact the customer left, or the staff member who replied
     via: str | None = None  # tracking / webhook source key / the channel a reply went out on
+    # a reply's delivery (issue 17: "sent" was claimed while it was only queued): queued /
+    # retrying / sent / failed, with the last error of a retry or a failure
+    delivery: str | None = None
+    delivery_error: str | None = None
+    delivered_at: datetime | None = None
+
+
+def _delivery(row: OutboxMessage | None) -> tuple[str | None, str | None, datetime | None]:
+    if row is None:
+        return None, None, None
+    if row.state == "sent":
+        return "sent", None, row.sent_at
+    if row.state == "dead":
+        return "failed", row.last_error, None
+    if row.attempts > 0 and row.last_error:
+        return "retrying", row.last_error, None
+    return "queued", None, None
 
 
 def clean(text: str | None, contact: str | None = None) -> tuple[str, str | None]:
@@ -79,15 +97,24 @@ def list_messages(session: Session, order_id: int) -> list[MessageView]:
                           .order_by(OrderEvent.at, OrderEvent.id)).scalars().all()
     names = dict(session.exec(select(User.id, User.display_name).where(
         User.id.in_(sorted({e.actor_id for e in events if e.actor_id})))).all()) if events else {}
+    keys = [_reply_key(order_id, e.id) for e in events if e.type == REPLIED]
+    outbox = {r.dedupe_key: r for r in session.exec(select(OutboxMessage).where(
+        OutboxMessage.dedupe_key.in_(keys))).scalars()} if keys else {}
     out = []
     for e in events:
         after = e.after or {}
         if e.type == RECEIVED:
             out.append(MessageView(True, e.note or "", e.at, after.get("contact"), after.get("via")))
         else:
+            delivery, error, delivered_at = _delivery(outbox.get(_reply_key(order_id, e.id)))
             out.append(MessageView(False, e.note or "", e.at, names.get(e.actor_id) or e.actor_label,
-                                   after.get("channel")))
+                                   after.get("channel"), delivery, error, delivered_at))
     return out
+
+
+def _reply_key(order_id: int, event_id: int) -> str:
+    """The outbox key of a reply: its delivery is looked up by it."""
+    return f"reply:{order_id}:{event_id}"
 
 
 def record_customer_message(session: Session, order: Order, *, text: str, contact: str | None, via: str,
@@ -108,6 +135,7 @@ def record_customer_message(session: Session, order: Order, *, text: str, contac
     apply_effects(session, [fx.Notify(dedupe_key=f"customer_message:{order.id}:{event.id}",
                                       user_ids=(order.owner_id,), title=title, body=body)],
                   order=order, actor=None, now=now, source="rule")
+    customer_todos.open_todo(session, order, kind=customer_todos.MESSAGE, body=body, event_id=event.id, now=now)
     rules_firing.evaluate_event_rules(session, order, changes={"last_customer_contact_at": previous}, actor=None,
                                        now=now, is_new=False, events=[("inbound_message", None)])
     return event
@@ -139,6 +167,7 @@ def reply(session: Session, *, actor: Actor, order_id: int, text: str | None, no
     event = orders_service.record_event(session, order, type=REPLIED, actor=actor, now=now, note=text,
                                         after={"channel": None})
     session.flush()
+    customer_todos.close_message_todo(session, order, user_id=actor.user_id, now=now)
     link = tracking_service.get_active_link(session, order.id) or tracking_service._new_link(
         session, order, actor=actor, now=now)
     from backend.settings import get_settings
@@ -148,7 +177,7 @@ def reply(session: Session, *, actor: Actor, order_id: int, text: str | None, no
     token = i18n.set_locale((customer.preferred_locale if customer else None) or "zh_CN")
     try:
         effect = fx.MessageCustomer(
-            dedupe_key=f"reply:{order.id}:{event.id}",
+            dedupe_key=_reply_key(order.id, event.id),
             subject=i18n.gettext("Reply about your order %(number)s", number=order.number),
             body="\n\n".join([text, i18n.gettext("Follow your order and answer us: %(url)s", url=url)]))
     finally:

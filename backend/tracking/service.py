@@ -21,6 +21,7 @@ from backend.auth.actor import Actor
 from backend.customers.models import Customer
 from backend.effects import apply_effects
 from backend.errors import GendanError
+from backend.inbox import service_customer as customer_todos
 from backend.orders import access
 from backend.orders import service as orders_service
 from backend.orders.models import Order, OrderEvent
@@ -298,6 +299,8 @@ def urge(session: Session, *, token: str, now: datetime) -> int:
     apply_effects(session, [fx.Notify(dedupe_key=f"urge:order:{order.id}:{event.id}", user_ids=(order.owner_id,),
                                       title=title)],
                   order=order, actor=None, now=now, source="rule")
+    # work for the owner, not only a notice: one open to-do per order, repeated urges counted on it
+    customer_todos.open_todo(session, order, kind=customer_todos.URGE, body="", event_id=event.id, now=now)
     # no order update runs the change hooks here, so the rules hear of the urge directly
     rules_firing.evaluate_event_rules(session, order, changes=previous, actor=None, now=now, is_new=False,
                                        events=[("customer_urged", None)])

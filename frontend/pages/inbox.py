@@ -29,7 +29,8 @@ router = APIRouter()
 
 TABS = [("todo", "To do"), ("done", "Done"), ("cc", "Copied to me"), ("started", "Started by me")]
 KIND_LABELS = {"approval": "Approval", "task": "Task", "reminder": "Reminder", "follow_up": "Follow-up",
-               "rule_alert": "Alert", "escalation": "Escalation", "cc": "Copy"}
+               "rule_alert": "Alert", "escalation": "Escalation", "cc": "Copy", "customer_urge": "Customer urge",
+               "customer_message": "Customer message"}
 PRIORITY_LABELS = {"urgent": "Urgent", "high": "High", "normal": "Normal", "low": "Low"}
 STATE_LABELS = {"open": "Open", "done": "Done", "cancelled": "Cancelled", "superseded": "Handled by someone else"}
 
@@ -56,8 +57,14 @@ def _people(session) -> list[User]:
 def inbox_page(request: Request, session: DbSession, actor: PageActor):
     f, error = _filters(request)
     page = inbox_service.list_items(session, actor=actor, filters=f, now=utcnow())
-    query = urlencode({k: v for k, v in f.model_dump(exclude_defaults=True, mode="json").items()} | {"tab": f.tab})
-    context = {"nav": "inbox", "f": f, "page": page, "error": error, "tabs": TABS, "query": query,
+    kept = {k: v for k, v in f.model_dump(exclude_defaults=True, mode="json").items() if k != "offset"}
+    kept["tab"] = f.tab
+    # the live refresh re-reads exactly this page with these filters (issue 17: filters survived
+    # nothing); the pager's links keep the filters and move the offset
+    query = urlencode(kept | ({"offset": page.offset} if page.offset else {}))
+    pages = {"previous": urlencode(kept | {"offset": max(0, page.offset - page.limit)}) if page.has_previous else None,
+             "next": urlencode(kept | {"offset": page.offset + page.limit}) if page.has_next else None}
+    context = {"nav": "inbox", "f": f, "page": page, "error": error, "tabs": TABS, "query": query, "pages": pages,
                "people": _people(session), "unread": notify_service.count_unread(session, actor.user_id),
                **_labels()}
     if is_htmx(request) and request.headers.get("HX-Target") == "inbox-list":
@@ -67,9 +74,11 @@ def inbox_page(request: Request, session: DbSession, actor: PageActor):
 
 @router.get("/inbox/badge")
 def inbox_badge(request: Request, session: DbSession, actor: PageActor, part: str | None = None):
-    count = inbox_service.count_open(session, actor.user_id)
+    """The bell in the main navigation of every page: open to-dos plus unread notifications."""
+    todos = inbox_service.count_open(session, actor.user_id)
+    unread = notify_service.count_unread(session, actor.user_id)
     template = "inbox/_badge_count.html" if part == "count" else "inbox/_badge.html"
-    return render(request, template, {"count": count})
+    return render(request, template, {"count": todos + unread, "todos": todos, "unread": unread})
 
 
 def _item_response(request: Request, session, actor, item_id: int, *, errors: dict | None = None,

@@ -68,7 +68,7 @@ def _back_to_list(request: Request, session, actor):
     items = notify_service.list_notifications(session, actor=actor)
     return render(request, "notifications/list.html",
                   {"items": items, "unread_only": False, "unread": notify_service.count_unread(session, actor.user_id)},
-                  block="list")
+                  block="list", headers={"HX-Trigger": "gendan:badge"})
 
 
 # the zones people here pick most, above the full IANA list (a select, so no zone can be mistyped)

@@ -41,6 +41,7 @@ from frontend.pages.common import (
     tag_label,
 )
 from frontend.pages.form_view import format_value
+from frontend.pages.notifications import delivery_problem
 from frontend.pages.order_flow import ACTIONS as FLOW_EVENT_LABELS
 from frontend.pages.order_form import designed_fields_view, loose_fields_view
 from frontend.templating import _fmt_date, _fmt_money, is_htmx, render
@@ -415,7 +416,7 @@ def _detail_context(session: Session, actor: Actor, order_id: int, *, reply: dic
         "channel_labels": CHANNEL_LABELS,
         "designed": designed_fields_view(session, order), "loose_fields": loose_fields_view(session, order),
         "conversation": tracking_messages.list_messages(session, order.id), "can_reply": actor.can_write,
-        "reply": reply or {},
+        "reply": reply or {}, "delivery_problem": delivery_problem,
     }
 
 
@@ -427,6 +428,15 @@ def order_detail(request: Request, session: DbSession, actor: PageActor, order_i
     context = _detail_context(session, actor, order_id, reply=reply)
     context["saved"] = request.query_params.get("saved") == "1"  # back from "Edit order"
     return render(request, "orders/detail.html", context)
+
+
+@router.get("/orders/{order_id}/messages")
+def order_conversation(request: Request, session: DbSession, actor: PageActor, order_id: int):
+    """The conversation alone: the order page re-reads it while a reply is on its way."""
+    order = orders_service.get_order(session, actor=actor, order_id=order_id)
+    return render(request, "orders/_conversation.html",
+                  {"order": order, "conversation": tracking_messages.list_messages(session, order.id),
+                   "channel_labels": CHANNEL_LABELS, "delivery_problem": delivery_problem})
 
 
 @router.post("/orders/{order_id}/messages")

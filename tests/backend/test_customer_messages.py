@@ -122,9 +122,13 @@ class TestInboundMessageRule:
         customer_messages.send_from_tracking(session, token=setup["token"], text="Any news?", contact=None, now=now)
         firings = session.exec(select(RuleFiring.order_id, RuleFiring.trigger)).all()
         assert firings == [(order.id, "inbound_message")]
-        [todo] = session.exec(select(InboxItem).where(InboxItem.order_id == order.id)).scalars().all()
+        # the rule's to-do, beside the one every customer message gives the owner (issue 17)
+        [todo] = session.exec(select(InboxItem).where(InboxItem.order_id == order.id,
+                                                      InboxItem.kind != "customer_message")).scalars().all()
         assert (todo.assignee_id, todo.title, todo.priority) == (setup["rep"].id, "Answer the customer of MSG-1",
                                                                  "high")
+        assert session.exec(select(func.count()).select_from(InboxItem).where(
+            InboxItem.order_id == order.id, InboxItem.kind == "customer_message")).scalar_one() == 1
 
 
 def _post(client, source, secret, payload, *, signature=None):
@@ -242,7 +246,8 @@ class TestPages:
         [reply] = message_events(session, setup["order"].id, customer_messages.REPLIED)
         assert (reply.note, reply.actor_id, reply.after) == ("Ships Friday.", setup["rep"].id, {"channel": "email"})
         shown = client.get(resp.headers["location"])
-        assert "Reply sent to the customer by Email." in shown.text
+        assert "Reply saved and queued to go to the customer by Email" in shown.text
+        assert "Queued: waiting to be sent by Email." in shown.text  # issue 17: not "sent" while queued
         assert "Ships Friday." in client.get(f"/t/{setup['token']}").text
 
     def test_reply_to_an_unsubscribed_customer_is_only_on_the_tracking_page(self, session, now, setup):

@@ -83,7 +83,7 @@ def test_customer_writes_staff_get_a_todo_and_reply(browser: Browser, base_url, 
         expect(timeline.locator("li.event-customer_message")).to_contain_text("Could you deliver before the holiday?")
         staff.get_by_label("Reply to the customer").fill("Yes, it leaves on Friday.")
         staff.get_by_role("button", name="Send reply").click()
-        expect(staff.get_by_role("status")).to_contain_text("Reply sent to the customer by Email.")
+        expect(staff.get_by_role("status")).to_contain_text("Reply saved and queued to go to the customer by Email")
         expect(messages).to_contain_text("Yes, it leaves on Friday.")
         expect(timeline.locator("li.event-customer_reply")).to_contain_text("Reply to the customer")
 

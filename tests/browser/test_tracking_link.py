@@ -39,7 +39,7 @@ def test_copy_the_link_open_it_and_send_it(browser: Browser, base_url, seed):
         expect(phone.locator(".milestones li.current")).to_contain_text("Approved")
 
         staff.get_by_role("button", name="Send the link to the customer (Email)").click()
-        expect(staff.get_by_text("Reply sent to the customer by Email")).to_be_visible()
+        expect(staff.get_by_text("Reply saved and queued to go to the customer by Email")).to_be_visible()
         expect(staff.get_by_text("You can follow your order LINK-1 online at any time.").first).to_be_visible()
     finally:
         staff_ctx.close()
