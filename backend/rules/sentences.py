@@ -36,7 +36,7 @@ WHO = {
 # Why nobody fits an assignee kind on an order, completing "%(n)s of %(total)s orders …".
 WHY_NOBODY = {
     "current_approver": N_("have no running approval"),
-    "current_approver_manager": N_("have no running approval whose approver has a manager"),
+    "current_approver_manager": N_("have no running approval (or its approver has no manager)"),
     "owner_manager": N_("have an owner without a manager"), "owner": N_("have no owner"),
     "role": N_("find nobody with the role"), "user": N_("name no user"),
     "recipients": N_("find none of the recipients"),
