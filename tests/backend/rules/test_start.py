@@ -17,8 +17,8 @@ from backend.orders.schemas import OrderUpdate
 from backend.rules import definitions, history, matching, sentences, tasks
 from backend.rules.models import RuleDefinitionRow, RuleFiring
 from tests.backend.rules.test_service import actor_of, approval_timeout, todos, waiting_order
-from tests.factories.orders import make_customer, make_order
 from tests.conftest import login
+from tests.factories.orders import make_customer, make_order
 from tests.factories.people import make_user
 
 
