@@ -21,7 +21,7 @@ from backend.customers.models import Customer
 from backend.orders.models import Order
 from backend.people.models import User
 from backend.rules import sentences
-from backend.rules.context import order_values, people_for
+from backend.rules.context import order_values, people_for_many
 from backend.rules.schemas import ActionSummary, DryRunSummary, HeavyLoad, RecipientCount
 from engine.facts import Catalogue, FactContext, build_facts
 from engine.rules.actions import plan_actions
@@ -59,11 +59,12 @@ def summarize(session: Session, rule: RuleDefinition, order_ids: list[int], matc
     skipped: Counter[int] = Counter()  # action index -> orders where it reaches nobody at all
     load: Counter[int] = Counter()  # user id -> to-dos (and copies) at once
     for start in range(0, len(ids), 200):
-        orders = session.exec(select(Order).where(Order.id.in_(ids[start:start + 200])).order_by(Order.id)).scalars()
+        orders = list(session.exec(select(Order).where(Order.id.in_(ids[start:start + 200])).order_by(Order.id))
+                      .scalars())
+        people_of = people_for_many(session, orders, rule)
         for order in orders:
             facts = build_facts(order_values(order), catalogue, ctx)
-            plan = plan_actions(rule, order_id=order.id, facts=facts, episode=1,
-                                people=people_for(session, order, rule), now=now)
+            plan = plan_actions(rule, order_id=order.id, facts=facts, episode=1, people=people_of[order.id], now=now)
             for effect in plan.effects:
                 index = int(effect.dedupe_key.rsplit(":", 1)[1])
                 made[index] += 1
