@@ -12,6 +12,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 
 from backend.inbox.models import InboxItem
+from backend.orders.models import Order
 from backend.rules import definitions
 from backend.rules.models import RuleDefinitionRow, RuleFiring
 from backend.rules.tasks import scan_time_rules
@@ -40,7 +41,8 @@ def test_dry_run_in_words_and_enable_from_now_on(page: Page, base_url, seed, liv
                        kind="approval", title="Approve DRY-W1", created_at=now))
     for number in ("DRY-W2", "DRY-W3"):  # in approval for 40 h, but no approval running
         make_order(seed, owner=rep, stage="approval", number=number, amount="7777.77", at=now - timedelta(hours=40))
-    make_order(seed, owner=rep, stage="production", number="DRY-W0", amount="7777.77", at=now - timedelta(hours=40))
+    late = make_order(seed, owner=rep, stage="production", number="DRY-W0", amount="7777.77",
+                      at=now - timedelta(hours=40))
     seed.commit()
 
     sign_in(page, base_url, "dry.designer")
@@ -96,6 +98,19 @@ def test_dry_run_in_words_and_enable_from_now_on(page: Page, base_url, seed, liv
     assert chosen is True
     scan_time_rules(live_engine, datetime.now(UTC))  # the worker's next scan
     assert firings(live_engine, "dry_words_wait") == 0  # the three orders that already matched
+
+    # an order that starts to match after enabling fires, and the history says so in words
+    later = seed.get(Order, late.id)
+    later.stage, later.stage_entered_at = "approval", datetime.now(UTC) - timedelta(hours=30)
+    seed.commit()
+    scan_time_rules(live_engine, datetime.now(UTC) + timedelta(minutes=1))
+    assert firings(live_engine, "dry_words_wait") == 1
+    page.goto(f"{base_url}/designer/rules/dry_words_wait")
+    history = page.get_by_role("region", name="Firing history")
+    expect(history).to_contain_text("To-do “Approve DRY-W0” for DRY-Rep Li (the order owner, as nobody is the "
+                                    "current approver)")
+    expect(history).to_contain_text("to-do open")
+    expect(history).not_to_contain_text("CreateTodo")
 
 
 def test_enabling_warns_when_one_person_would_get_many_todos(page: Page, base_url, seed, live_engine):
