@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import exists, insert, literal, select, true, update
+from sqlalchemy import delete, exists, insert, literal, select, true, update
 from sqlmodel import Session
 
 from backend import i18n
@@ -113,8 +113,8 @@ def publish_rule(session: Session, *, actor: Actor, key: str, now: datetime, con
     draft.is_event_only = compile_check(rule.condition, catalogue) is not None
     draft.definition = rule.model_copy(update={"status": "published", "enabled": was_enabled}).model_dump(mode="json")
     draft.start_from_now = was_enabled and start == FROM_NOW
-    if draft.start_from_now and not rule.is_time_rule:
-        baseline_event_rule(session, rule, catalogue, now)
+    if was_enabled:
+        _apply_start(session, rule, catalogue, now, start)
     RULES.publish(session, draft, actor=actor, now=now,
                   recorded={"enabled": was_enabled, **({"start": start} if was_enabled else {})})
     read = to_read(draft)
@@ -188,8 +188,7 @@ def enable_rule(session: Session, *, actor: Actor, key: str, confirm: bool = Fal
     row.enabled = True
     row.scan_slot, row.scan_ready = None, False  # the scan records a fresh baseline
     row.start_from_now = start == FROM_NOW
-    if row.start_from_now and not rule.is_time_rule:
-        baseline_event_rule(session, rule, catalogue, now)
+    _apply_start(session, rule, catalogue, now, start)
     row.definition = rule.model_copy(update={"enabled": True}).model_dump(mode="json")
     row.updated_at = now
     session.flush()
@@ -211,6 +210,18 @@ def enable_preview(session: Session, *, actor: Actor, key: str, now: datetime) -
     rule = load_rule(published(session, key).definition)
     found = _summary(session, rule, catalogue_for(session), now)
     return EnablePreviewRead(matching=found.matching, summary=found)
+
+
+def _apply_start(session: Session, rule: RuleDefinition, catalogue: Catalogue, now: datetime, start: str) -> None:
+    """Event rules: "from now on" records the baseline; "also the orders matching now" drops an
+    earlier baseline, so those orders fire at the next event they hear. (Time rules: the scan reads
+    `start_from_now` while it records the rule's baseline.)"""
+    if start == FROM_NOW:
+        if not rule.is_time_rule:
+            baseline_event_rule(session, rule, catalogue, now)
+        return
+    state = RuleOrderState.__table__
+    session.execute(delete(state).where(state.c.rule_key == rule.key, state.c.episode == 0))
 
 
 def baseline_event_rule(session: Session, rule: RuleDefinition, catalogue: Catalogue, now: datetime) -> None:

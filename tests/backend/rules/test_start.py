@@ -138,6 +138,18 @@ class TestEventRuleFromNowOn:
                                     payload=OrderUpdate(version=big.version, amount="200000"), now=now)
         assert fired(session, "big_order") == 2  # false in between: its next match is new
 
+    def test_enabling_again_with_the_orders_matching_now_drops_the_baseline(self, session, org, now):
+        big = make_order(session, owner=org["rep"], stage="production", amount=250000, at=now - timedelta(days=1))
+        make_order(session, owner=org["rep"], stage="production", amount=10, at=now - timedelta(days=1))
+        publish(session, org["admin"], self.RULE, now)
+        definitions.enable_rule(session, actor=org["admin"], key="big_order", start="from_now", now=now)
+        definitions.disable_rule(session, actor=org["admin"], key="big_order", now=now)
+        definitions.enable_rule(session, actor=org["admin"], key="big_order", start="include_matching", now=now)
+        session.commit()
+        orders_service.update_order(session, actor=actor_of(org["rep"]), order_id=big.id,
+                                    payload=OrderUpdate(version=big.version, currency="USD"), now=now)
+        assert fired(session, "big_order") == 1
+
     def test_also_the_orders_matching_now(self, session, org, now):
         big = make_order(session, owner=org["rep"], stage="production", amount=250000, at=now - timedelta(days=1))
         publish(session, org["admin"], self.RULE, now)
