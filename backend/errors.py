@@ -78,6 +78,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "rule.no_draft": 409,
     "rule.not_published": 409,
     "rule.confirm_required": 409,
+    "rule.start_invalid": 400,
     # to-dos
     "inbox.not_yours": 403,
     "inbox.not_initiator": 403,

@@ -94,6 +94,12 @@ def order_values(order: Order) -> dict[str, Any]:
 
 def people_for(session: Session, order: Order, rule: RuleDefinition) -> People:
     """Resolve only what the rule's actions ask for (each kind costs a query)."""
+    return people_for_many(session, [order], rule)[order.id]
+
+
+def people_for_many(session: Session, orders: list[Order], rule: RuleDefinition) -> dict[int, People]:
+    """`people_for` of several orders at once (the dry run's counts): one query for their running
+    approvals, each person's manager looked up once."""
     kinds = set()
     roles = set()
     for action in rule.actions:
@@ -101,24 +107,37 @@ def people_for(session: Session, order: Order, rule: RuleDefinition) -> People:
             kinds.add(assignee.kind)
             if assignee.kind == "role" and assignee.role:
                 roles.add(assignee.role)
-    approvers: tuple[int, ...] = ()
-    if kinds & {"current_approver", "current_approver_manager"}:
-        approvers = tuple(
-            session.exec(
-                select(InboxItem.assignee_id)
-                .where(InboxItem.order_id == order.id, InboxItem.kind == "approval", InboxItem.state == "open")
-                .order_by(InboxItem.id)
-            ).scalars()
+    approvers: dict[int, list[int]] = {}
+    if kinds & {"current_approver", "current_approver_manager"} and orders:
+        rows = session.exec(
+            select(InboxItem.order_id, InboxItem.assignee_id)
+            .where(InboxItem.order_id.in_([o.id for o in orders]), InboxItem.kind == "approval",
+                   InboxItem.state == "open")
+            .order_by(InboxItem.id)
+        ).all()
+        for order_id, user_id in rows:
+            approvers.setdefault(order_id, []).append(user_id)
+    known: dict[int, int | None] = {}
+
+    def manager(user_id: int) -> int | None:
+        if user_id not in known:
+            known[user_id] = org.manager_of(session, user_id)
+        return known[user_id]
+
+    members = {role: tuple(org.users_with_role(session, role)) for role in roles}
+    out = {}
+    for order in orders:
+        mine = tuple(approvers.get(order.id, ()))
+        managers = tuple(m for m in (manager(a) for a in mine) if m is not None)
+        out[order.id] = People(
+            owner_id=order.owner_id,
+            # also whenever someone is named: an alert for nobody falls back to the owner's manager
+            owner_manager_id=manager(order.owner_id) if kinds and order.owner_id is not None else None,
+            current_approver_ids=tuple(dict.fromkeys(mine)),
+            current_approver_manager_ids=tuple(dict.fromkeys(managers)),
+            role_members=members,
         )
-    managers = tuple(m for m in (org.manager_of(session, a) for a in approvers) if m is not None)
-    return People(
-        owner_id=order.owner_id,
-        # also whenever someone is named: an alert for nobody falls back to the owner's manager
-        owner_manager_id=org.manager_of(session, order.owner_id) if kinds and order.owner_id is not None else None,
-        current_approver_ids=tuple(dict.fromkeys(approvers)),
-        current_approver_manager_ids=tuple(dict.fromkeys(managers)),
-        role_members={role: tuple(org.users_with_role(session, role)) for role in roles},
-    )
+    return out
 
 
 def _assignees(action: Any) -> Iterable[Any]:

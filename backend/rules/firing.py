@@ -134,6 +134,9 @@ def evaluate_event_rules(session: Session, order: Order, *, changes: dict[str, A
             continue
         if not holds and state_row is None:
             continue  # never fired, still false: nothing to decide or remember
+        if (holds and state_row is not None and state_row.episode == 0 and state_row.active
+                and rule.firing.mode != "every_time"):
+            continue  # matched when enabled "from now on" (definitions.baseline_event_rule): not a new episode
         decision = decide_firing(rule.firing, state_of(state_row), holds, now, ctx.calendar)
         if decision.fire:
             fire(session, row=session.get(RuleDefinitionRow, row_id), rule=rule, order=order, state_row=state_row,

@@ -25,6 +25,7 @@ from backend.errors import GendanError
 from backend.flows.models import FlowInstance
 from backend.orders.models import Order
 from backend.people.models import User
+from backend.rules import sentences, summary
 from backend.rules.context import (
     ORDER,
     catalogue_for,
@@ -130,7 +131,8 @@ def matching_order_ids(session: Session, rule: RuleDefinition, catalogue: Catalo
 
 def dry_run(session: Session, *, actor: Actor, definition: dict[str, Any], now: datetime,
             limit: int = 20) -> DryRunRead:
-    """Which orders match now and what each action would do; nothing is stored or sent."""
+    """Which orders match now and what each action would do, in words, with the counts of
+    `summary.summarize` (who gets how many, fallbacks and why); nothing is stored or sent."""
     require_designer(actor)
     rule = parse(definition)
     catalogue = catalogue_for(session)
@@ -138,17 +140,26 @@ def dry_run(session: Session, *, actor: Actor, definition: dict[str, Any], now: 
     if any(i.path.startswith("condition") for i in issues):
         raise invalid([i for i in issues if i.path.startswith("condition")])
     ctx = fact_context(now)
-    ids, count, used_sql = matching_order_ids(session, rule, catalogue, ctx, limit=limit)
+    ids, count, used_sql = matching_order_ids(session, rule, catalogue, ctx, limit=max(limit, summary.SUMMARY_LIMIT))
     result = DryRunRead(count=count, compiled_to_sql=used_sql, orders=[],
-                        warnings=issues_read(warnings_before_enable(rule, catalogue)))
-    for order_id in ids:
+                        warnings=issues_read(warnings_before_enable(rule, catalogue)),
+                        summary=summary.summarize(session, rule, ids, count, catalogue, ctx, now))
+    rows = []
+    for order_id in ids[:limit]:
         order = session.get(Order, order_id)
         facts = build_facts(order_values(order), catalogue, ctx)
         plan = plan_actions(rule, order_id=order.id, facts=facts, episode=1, people=people_for(session, order, rule),
                             now=now)
-        result.orders.append(DryRunMatch(order_id=order.id, number=order.number, stage=order.stage,
-                                         actions=[describe_effect(e) for e in plan.effects],
-                                         problems=[{"code": c, "params": p} for c, p in plan.problems]))
+        rows.append((order, [describe_effect(e) for e in plan.effects],
+                     [{"code": c, "params": p} for c, p in plan.problems]))
+    names = summary.names_of(session, {u for _, effects, _ in rows for u in sentences.people_ids(effects)})
+    customers = summary.customers_of(session, {o.customer_id for o, _, _ in rows if o.customer_id is not None})
+    for order, effects, problems in rows:
+        result.orders.append(DryRunMatch(
+            order_id=order.id, number=order.number, stage=order.stage, actions=effects, problems=problems,
+            stage_label=sentences.stage_label(order.stage),
+            words=sentences.sentences(effects, problems, rule, names=names, customer=customers.get(order.customer_id)),
+            problem_words=[problem(p["code"], p["params"]).message for p in problems]))
     return result
 
 

@@ -56,6 +56,8 @@ ERROR_MESSAGES: dict[str, str] = {
     "rule.paused_title": "Rule %(key)s was paused",
     "rule.paused": "Rule %(key)s was paused: the database could not run its condition (%(error)s). Simplify the condition and enable it again.",
     "rule.matches_every_order": "This condition matches every order.",
+    "rule.heavy_load": "%(name)s would get %(count)s to-dos at once.",
+    "rule.start_invalid": "Choose “from now on” (from_now) or “also the orders matching now” (include_matching), not “%(start)s”.",
     "rule.event_only": "This condition cannot run as a scan; the rule runs on events only.",
     "rule.assignee_unresolved": "Nobody fits the assignee %(assignee)s for this order.",
     "rule.assignee_fallback": "Nobody fits the assignee “%(assignee)s” for this order; it went to “%(to)s” instead.",

@@ -30,6 +30,10 @@ class RuleDefinitionRow(VersionedDefinition, table=True):
     # scan after enabling or publishing; `scan_ready` once a whole scan has recorded its matches.
     scan_slot: int | None = None
     scan_ready: bool = False
+    # Chosen when enabling or republishing: "from now on" (True) records the orders matching at
+    # that moment as the baseline without firing, so only matches that start later fire; False
+    # also fires on the orders matching now. Read by the scan while the rule has no baseline.
+    start_from_now: bool = False
 
 
 class RuleFiring(SQLModel, table=True):

@@ -10,9 +10,10 @@ from backend import i18n
 from backend.auth.deps import CurrentActor, DbSession
 from backend.clock import utcnow
 from backend.errors import GendanError
-from backend.rules import definitions, history, matching
+from backend.rules import definitions, history, matching, sentences
 from backend.rules.schemas import (
     DryRunRead,
+    EnablePreviewRead,
     EnableRequest,
     FiringRead,
     IssueMessageRead,
@@ -54,7 +55,8 @@ def save_draft(session: DbSession, actor: CurrentActor, definition: Annotated[di
 def validate(session: DbSession, actor: CurrentActor,
              definition: Annotated[dict[str, Any], Body()]) -> list[IssueMessageRead]:
     """Every issue that would block publishing, each with its sentence in the user's language."""
-    return [IssueMessageRead(**issue.model_dump(), message=i18n.translate_error(issue.code, issue.params))
+    return [IssueMessageRead(**issue.model_dump(), message=i18n.translate_error(issue.code, issue.params),
+                             place=sentences.place(issue.path, definition))
             for issue in definitions.validate_definition(session, actor=actor, definition=definition)]
 
 
@@ -78,7 +80,8 @@ def get_rule(session: DbSession, actor: CurrentActor, key: str) -> RuleRead:
 @router.post("/{key}/publish", response_model=RuleRead, responses=ERRORS)
 def publish(session: DbSession, actor: CurrentActor, key: str, body: EnableRequest | None = None) -> RuleRead:
     """Publish the draft; an enabled rule stays enabled after the enable checks (`confirm` as for enable)."""
-    return definitions.publish_rule(session, actor=actor, key=key, confirm=bool(body and body.confirm), now=utcnow())
+    body = body or EnableRequest()
+    return definitions.publish_rule(session, actor=actor, key=key, confirm=body.confirm, start=body.start, now=utcnow())
 
 
 @router.get("/{key}/enable-check", response_model=list[IssueRead], responses=ERRORS)
@@ -88,7 +91,16 @@ def enable_check(session: DbSession, actor: CurrentActor, key: str) -> list[Issu
 
 @router.post("/{key}/enable", response_model=RuleRead, responses=ERRORS)
 def enable(session: DbSession, actor: CurrentActor, key: str, body: EnableRequest | None = None) -> RuleRead:
-    return definitions.enable_rule(session, actor=actor, key=key, confirm=bool(body and body.confirm), now=utcnow())
+    """Enable the published version. `start`: "from_now" (default; the orders matching now are the
+    baseline and do not fire) or "include_matching" (they fire too); `confirm` accepts the warnings."""
+    body = body or EnableRequest()
+    return definitions.enable_rule(session, actor=actor, key=key, confirm=body.confirm, start=body.start, now=utcnow())
+
+
+@router.get("/{key}/enable-preview", response_model=EnablePreviewRead, responses=ERRORS)
+def enable_preview(session: DbSession, actor: CurrentActor, key: str) -> EnablePreviewRead:
+    """How many orders match now and who would get too many to-dos if they fired (nothing changes)."""
+    return definitions.enable_preview(session, actor=actor, key=key, now=utcnow())
 
 
 @router.post("/{key}/disable", response_model=RuleRead, responses=ERRORS)

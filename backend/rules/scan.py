@@ -78,6 +78,7 @@ class ScanRule:
     due: bool  # its interval has passed: act on its changes now (otherwise keep last scan's bits)
     rule: RuleDefinition
     match: Any  # scope AND condition, over the order table
+    silent: bool = False  # enabled "from now on" and not yet baselined: record its matches, fire none
 
     @property
     def word(self) -> int:
@@ -146,7 +147,8 @@ def build_plan(rows: Iterable[RuleDefinitionRow], catalogue: Catalogue, ctx: Fac
         if union and tuple(sorted(scope.statuses)) == union:
             scope = scope.model_copy(update={"statuses": ()})
         rules.append(ScanRule(row.id, row.scan_slot, row.scan_ready, due(row, ctx.now), rule,
-                              and_(scope_clause(rule.model_copy(update={"scope": scope})), condition)))
+                              and_(scope_clause(rule.model_copy(update={"scope": scope})), condition),
+                              silent=not row.scan_ready and row.start_from_now))
     words = max((r.word for r in rules), default=0) + 1
     return Plan(tuple(sorted(rules, key=lambda r: r.slot)), words, union, tuple(broken))
 
@@ -232,6 +234,9 @@ def apply_chunk(session: Session, plan: Plan, chunk: list[tuple[int, list[int], 
         for r in rules:
             if r.row_id not in enabled:
                 continue  # disabled while we scanned: it neither fires nor keeps a bit
+            if r.silent:  # "from now on": a match present at enabling is the baseline, not a start
+                changes.words[order_id][r.word] |= r.bit
+                continue
             state = states.get((r.rule.key, order_id))
             decision = decide_firing(r.rule.firing, state_of(state), True, ctx.now, ctx.calendar)
             if decision.reason == "quiet_hours":

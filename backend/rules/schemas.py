@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,7 +33,13 @@ class RuleRead(BaseModel):
 
 
 class EnableRequest(BaseModel):
+    """`start`: "from_now" fires only for orders whose match starts after enabling (the orders
+    matching now are recorded as the baseline); "include_matching" also fires on those."""
+
+    model_config = ConfigDict(extra="forbid")
+
     confirm: bool = False
+    start: Literal["from_now", "include_matching"] = "from_now"
 
 
 class DryRunMatch(BaseModel):
@@ -42,6 +48,39 @@ class DryRunMatch(BaseModel):
     stage: str
     actions: list[dict[str, Any]]
     problems: list[dict[str, Any]] = Field(default_factory=list)
+    stage_label: str = ""  # the stage in the reader's language
+    words: list[str] = Field(default_factory=list)  # each action in words: "To-do “…” for 王经理 (the current approver)"
+    problem_words: list[str] = Field(default_factory=list)
+
+
+class RecipientCount(BaseModel):
+    name: str
+    count: int
+
+
+class ActionSummary(BaseModel):
+    index: int
+    type: str
+    kind: str  # the action's kind in words
+    orders: int  # matching orders on which it does something
+    recipients: list[RecipientCount] = Field(default_factory=list)  # top people (or customers), most first
+    notes: list[str] = Field(default_factory=list)  # fallbacks and copies to nobody, with counts and why
+    sentence: str = ""
+
+
+class HeavyLoad(BaseModel):
+    user_id: int
+    name: str
+    count: int
+    message: str
+
+
+class DryRunSummary(BaseModel):
+    matching: int  # orders matching now
+    planned: int  # of which planned for these counts
+    sampled: bool  # planned < matching: the counts are of the first `planned`
+    actions: list[ActionSummary] = Field(default_factory=list)
+    heavy: list[HeavyLoad] = Field(default_factory=list)  # people over the to-do threshold at once
 
 
 class DryRunRead(BaseModel):
@@ -49,6 +88,15 @@ class DryRunRead(BaseModel):
     compiled_to_sql: bool
     orders: list[DryRunMatch]
     warnings: list[IssueRead] = Field(default_factory=list)
+    summary: DryRunSummary | None = None
+
+
+class EnablePreviewRead(BaseModel):
+    """What the enable dialog offers: the orders matching now (fired only with "include_matching")
+    and who would get too many to-dos at once if they were."""
+
+    matching: int
+    summary: DryRunSummary
 
 
 class FiringRead(BaseModel):
@@ -64,6 +112,9 @@ class FiringRead(BaseModel):
     problems: list[dict[str, Any]]
     todo_states: list[str]
     delivery_states: list[str] = Field(default_factory=list)  # outbox rows: pending / sent / failed / dead
+    words: list[str] = Field(default_factory=list)  # each effect in words, in the reader's language
+    state_words: list[str] = Field(default_factory=list)  # the to-dos' and deliveries' states in words
+    problem_words: list[str] = Field(default_factory=list)
 
 
 class PreviewRequest(BaseModel):
@@ -98,3 +149,4 @@ class IssueMessageRead(IssueRead):
     """An issue with its translated sentence, for the designer's Check button."""
 
     message: str = ""
+    place: str = ""  # where, in words: "Action 1 (to-do), title"

@@ -161,10 +161,7 @@ def _designer(request: Request, session, actor, definition: dict[str, Any], *, r
     catalogue = catalogue_for(session)
     locale = get_locale()
     return render(request, "rules/designer.html", {
-        "nav": "designer", "rule": rule, "firings": firings,
-        # why a firing did less than asked (nobody to assign, a template that failed), in words
-        "firing_problems": {f.id: [history.problem(p["code"], p.get("params") or {}).message for p in f.problems]
-                            for f in firings},
+        "nav": "designer", "rule": rule, "firings": firings,  # each with its words (backend/rules/history.py)
         "definition_json": _json_script(definition),
         "fields_json": _json_script(_fields(catalogue, locale,
                                             {s["value"]: s["label"] for s in _stages(session, locale)})),

@@ -187,7 +187,7 @@ class TestDefinitions:
         found = [(e.entity_key, e.action, e.before, e.after) for e in events(session, "rule")]
         assert found == [
             (key, "publish", {"version": None}, {"version": 1, "enabled": False}),
-            (key, "enable", {"enabled": False}, {"enabled": True, "version": 1}),
+            (key, "enable", {"enabled": False}, {"enabled": True, "version": 1, "start": "include_matching"}),
             (key, "disable", {"enabled": True}, {"enabled": False, "version": 1}),
         ]
         assert {e.actor_id for e in events(session, "rule")} == {admin.user_id}

@@ -51,11 +51,13 @@ def test_republishing_a_rule_that_would_match_every_order_asks_first(page: Page,
 
     page.once("dialog", decline)
     page.get_by_role("button", name="Publish").click()
+    page.get_by_role("button", name="Confirm").click()  # from now on (the choice republishing asks for)
     expect(page.locator("#rd-status")).to_contain_text("Please confirm before enabling")
     assert asked == ["This rule would match every order. Enable it anyway?"]
     assert published(live_engine) == [(1, True)]  # the old version stays live
 
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Publish").click()
+    page.get_by_role("button", name="Confirm").click()
     expect(page.locator("#rd-status")).to_have_text("Published.")
     assert published(live_engine) == [(2, True)]

@@ -4,6 +4,7 @@ in the approver's inbox after the next scan."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from playwright.sync_api import Browser, Page, expect
@@ -70,13 +71,17 @@ def test_build_dry_run_enable_and_the_todo_arrives(page: Page, browser: Browser,
     page.get_by_role("button", name="Dry run").click()
     dry = page.locator("#rd-dry table")
     expect(dry).to_contain_text("WAIT-30H")
-    expect(dry).to_contain_text("CreateTodo: Approve WAIT-30H now")
+    expect(dry).to_contain_text("To-do “Approve WAIT-30H now” for")
+    expect(dry).to_contain_text("(the current approver); copy to Boss Zhao")
     expect(dry).not_to_contain_text("WAIT-2H")
 
     page.get_by_role("button", name="Publish").click()
     expect(page.locator("#rd-status")).to_have_text("Published.")
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Enable").click()
+    # the orders waiting now are to be acted on too (the default is from now on)
+    page.get_by_label(re.compile(r"Also the \d+ orders matching now")).check()
+    page.get_by_role("button", name="Confirm").click()
     expect(page.locator("#rd-status")).to_have_text("Enabled.")
 
     # the next scan (drained inline, as the worker would run it)

@@ -79,7 +79,8 @@ def _seed(engine) -> None:
         session.commit()
         definitions.save_draft(session, actor=admin, definition=approval_timeout(), now=NOW)
         definitions.publish_rule(session, actor=admin, key="approval_timeout", now=NOW)
-        definitions.enable_rule(session, actor=admin, key="approval_timeout", now=NOW)
+        definitions.enable_rule(session, actor=admin, key="approval_timeout", now=NOW,
+                                start="include_matching", confirm=True)  # 120 to-dos for one approver, on purpose
 
 
 def _assert_exactly_once(engine) -> None:

@@ -272,13 +272,29 @@ function collect() {
 
 // --- talking to the API
 
+// Where an issue is, in words ("Action 1 (To-do), Title"), for problems the server names by path.
+const PARTS = { title_template: "title", body_template: "body", subject_template: "subject", reason_template: "reason",
+  assignee: "assignee", to: "escalate_to", cc: "cc", recipients: "recipients", url: "url", field: "field_to_set",
+  value: "new_value", tag: "tag", flag: "flag_name", flow_key: "flow", due_in_hours: "due", priority: "priority",
+  channels: "channels", channel: "channel" };
+function placeOf(path) {
+  let parts = String(path || "").split(".");
+  if (parts[0] === "actions" && /^\d+$/.test(parts[1] || "")) {
+    let index = Number(parts[1]), action = (collect().actions || [])[index] || {};
+    let kind = T["action_" + action.type];
+    let head = T.action_n.replace("%(n)s", index + 1) + (kind ? " (" + kind + ")" : "");
+    return parts[2] && T[PARTS[parts[2]]] ? head + ", " + T[PARTS[parts[2]]] : head;
+  }
+  return T[parts[0]] || path;
+}
+
 function status(text) { document.getElementById("rd-status").textContent = text; }
 function issues(list) {
   let ul = document.getElementById("rd-issues");
   ul.innerHTML = "";
   actionsEditor.clearPreviews();
   (list || []).forEach(function (i) {
-    ul.appendChild(el("li", { text: i.path + ": " + (i.message || i.code) }));
+    ul.appendChild(el("li", { text: (i.place || placeOf(i.path)) + ": " + (i.message || i.code) }));
     let m = /^actions\.(\d+)/.exec(i.path || "");
     if (m) actionsEditor.showProblem(Number(m[1]), i.message || i.code);  // also under the action it concerns
   });
@@ -316,18 +332,32 @@ document.getElementById("rd-preview-run").addEventListener("click", function () 
   }).catch(refused);
 });
 
+/* The dry run in words: how many orders match, per action who gets how many (and the fallbacks,
+ * with why), who would get too many to-dos at once, then the first matching orders. */
 document.getElementById("rd-dry-run").addEventListener("click", function () {
   api("POST", "/api/v1/rules/dry-run", collect()).then(function (dry) {
     scanNote(dry.warnings);
     let box = document.getElementById("rd-dry");
     box.innerHTML = "";
     box.appendChild(el("p", { role: "status", text: T.matches.replace("%(n)s", dry.count) }));
+    let summary = dry.summary;
+    if (summary) {
+      let list = el("ul", { "class": "rd-summary", "aria-label": T.dry_summary });
+      summary.actions.forEach(function (a) {
+        list.appendChild(el("li", { text: a.sentence }, a.notes.length
+          ? [el("ul", {}, a.notes.map(function (n) { return el("li", { "class": "rd-note", text: n }); }))] : []));
+      });
+      summary.heavy.forEach(function (h) { list.appendChild(el("li", { "class": "rd-problem", text: h.message })); });
+      box.appendChild(list);
+      if (summary.sampled) box.appendChild(el("p", { "class": "muted", text: T.dry_sampled.replace("%(n)s", summary.planned) }));
+    }
     let table = el("table", { "class": "table", "aria-label": T.matches.replace("%(n)s", dry.count) });
     table.appendChild(el("thead", {}, [el("tr", {}, [el("th", { text: T.order }), el("th", { text: T.stage }), el("th", { text: T.would })])]));
     let body = el("tbody");
     dry.orders.forEach(function (o) {
-      let what = o.actions.map(function (a) { return a.type + (a.title ? ": " + a.title : ""); }).join("; ");
-      body.appendChild(el("tr", {}, [el("td", { text: o.number }), el("td", { text: o.stage }), el("td", { text: what })]));
+      let what = o.words.map(function (w) { return el("div", { text: w }); })
+        .concat(o.problem_words.map(function (w) { return el("div", { "class": "rd-problem", text: w }); }));
+      body.appendChild(el("tr", {}, [el("td", { text: o.number }), el("td", { text: o.stage_label || o.stage }), el("td", {}, what)]));
     });
     table.appendChild(body);
     box.appendChild(table);
@@ -344,30 +374,77 @@ function save() {
 }
 const ruleUrl = (rest) => "/api/v1/rules/" + encodeURIComponent(keyInput.value.trim()) + rest;
 document.getElementById("rd-save").addEventListener("click", function () { save().catch(refused); });
-function publish(confirm) {
+const designer = document.getElementById("rule-designer");
+const isEnabled = () => designer.dataset.enabled === "true";
+
+/* "Confirm before enabling": a rule matching every order says so; a person getting too many
+ * to-dos at once is named by the server's message. */
+function confirmText(err) {
+  let every = Object.keys(err.fields).some(function (p) { return err.fields[p].code === "rule.matches_every_order"; });
+  return every ? T.confirm_all : err.message;
+}
+
+/* Enabling, and republishing an enabled rule, ask which orders it acts on: from now on (the
+ * default: orders matching now are the baseline), or also the N orders matching now, with who
+ * would get too many to-dos at once if they fired. `summary` is a dry-run summary. */
+const startBox = document.getElementById("rd-start");
+let startThen = null;
+function askStart(title, summary, then) {
+  document.getElementById("rd-start-title").textContent = title;
+  document.getElementById("rd-start-matching").textContent = T.start_matching.replace("%(n)s", summary.matching);
+  let warnings = document.getElementById("rd-start-warnings");
+  warnings.innerHTML = "";
+  summary.heavy.forEach(function (h) { warnings.appendChild(el("li", { "class": "rd-problem", text: h.message })); });
+  if (!summary.heavy.length && summary.matching) warnings.appendChild(el("li", { "class": "muted", text: T.no_heavy }));
+  if (summary.sampled) warnings.appendChild(el("li", { "class": "muted", text: T.start_sampled.replace("%(n)s", summary.planned) }));
+  startBox.querySelector('input[value="from_now"]').checked = true;
+  startThen = then;
+  startBox.hidden = false;
+  startBox.querySelector('input[value="from_now"]').focus();
+}
+document.getElementById("rd-start-cancel").addEventListener("click", function () { startBox.hidden = true; startThen = null; });
+document.getElementById("rd-start-go").addEventListener("click", function () {
+  let start = startBox.querySelector('input[name="rd-start"]:checked').value;
+  let then = startThen;
+  startBox.hidden = true;
+  startThen = null;
+  if (then) then(start);
+});
+
+function publish(confirm, start) {
   // an enabled rule stays enabled: the server asks, as for enabling, when it matches every order
-  return api("POST", ruleUrl("/publish"), { confirm: confirm }).then(function (rule) {
+  return api("POST", ruleUrl("/publish"), { confirm: confirm, start: start }).then(function (rule) {
     status(T.published);
     document.getElementById("rd-version").textContent = "v" + rule.version + " · " + rule.status;
   }).catch(function (err) {
-    if (err instanceof ApiError && err.code === "rule.confirm_required" && window.confirm(T.confirm_all)) return publish(true);
+    if (err instanceof ApiError && err.code === "rule.confirm_required" && window.confirm(confirmText(err))) return publish(true, start);
     refused(err);
   });
 }
 document.getElementById("rd-publish").addEventListener("click", function () {
-  save().then(function () { return publish(false); }).catch(refused);
+  save().then(function () {
+    if (!isEnabled()) return publish(false, "from_now");
+    return api("POST", "/api/v1/rules/dry-run", collect()).then(function (dry) {
+      askStart(T.start_publish, dry.summary, function (start) { publish(false, start); });
+    });
+  }).catch(refused);
 });
-function enable(confirm) {
-  return api("POST", ruleUrl("/enable"), { confirm: confirm }).then(function () {
+function enable(confirm, start) {
+  return api("POST", ruleUrl("/enable"), { confirm: confirm, start: start }).then(function () {
+    designer.dataset.enabled = "true";
     status(T.enabled);
   }).catch(function (err) {
-    if (err instanceof ApiError && err.code === "rule.confirm_required" && window.confirm(T.confirm_all)) return enable(true);
+    if (err instanceof ApiError && err.code === "rule.confirm_required" && window.confirm(confirmText(err))) return enable(true, start);
     refused(err);
   });
 }
-document.getElementById("rd-enable").addEventListener("click", function () { enable(false); });
+document.getElementById("rd-enable").addEventListener("click", function () {
+  api("GET", ruleUrl("/enable-preview")).then(function (preview) {
+    askStart(T.start_enable, preview.summary, function (start) { enable(false, start); });
+  }).catch(refused);
+});
 document.getElementById("rd-disable").addEventListener("click", function () {
-  api("POST", ruleUrl("/disable")).then(function () { status(T.disabled); }).catch(refused);
+  api("POST", ruleUrl("/disable")).then(function () { designer.dataset.enabled = "false"; status(T.disabled); }).catch(refused);
 });
 
 syncTrigger();
