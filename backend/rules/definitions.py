@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from backend import i18n
 from backend.audit import service as audit
 from backend.auth.actor import Actor
 from backend.definitions.lifecycle import Lifecycle, require_designer
@@ -33,7 +34,7 @@ from engine.facts import Catalogue
 from engine.jsonlogic import Issue
 from engine.rules.definition import RuleDefinition, load_rule
 from engine.rules.limits import printable
-from engine.rules.validate import compile_check, input_issues, validate, warnings_before_enable
+from engine.rules.validate import compile_check, input_issues, template_issues, validate, warnings_before_enable
 
 RULES = Lifecycle("rule", RuleDefinitionRow)
 
@@ -66,6 +67,13 @@ def save_draft(session: Session, *, actor: Actor, definition: dict[str, Any], no
     """Store the definition as the key's draft (a new version after the published one)."""
     require_designer(actor)
     rule = parse(definition)
+    refused = template_issues(rule, catalogue_for(session))
+    if refused:
+        # named in the toast too, not only under the action: "“order.customer_nme” … did you mean …"
+        first = refused[0]
+        error = invalid(refused, code="rule.template_invalid")
+        error.params = {**error.params, "message": i18n.translate_error(first.code, first.params)}
+        raise error
 
     def build(version: int) -> dict[str, Any]:
         return rule.model_copy(update={"version": version, "status": "draft", "enabled": False}).model_dump(mode="json")

@@ -21,6 +21,7 @@ from backend.rules.schemas import FiringRead, PreviewProblem
 ASSIGNEE_LABELS = {
     "user": "A user", "role": "Everyone with a role", "owner": "The order owner", "owner_manager": "The owner's manager",
     "current_approver": "The current approver", "current_approver_manager": "The current approver's manager",
+    "owner_manager_manager": "The owner's manager's manager",
     "recipients": "Recipients",
 }
 
