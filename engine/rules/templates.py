@@ -241,6 +241,10 @@ def render_template(source: str, context: Mapping[str, Any], *, missing: list[st
             if size > MAX_OUTPUT:
                 raise TemplateProblem("rule.template_output_too_large", max=MAX_OUTPUT)
             out.append(chunk)
+        if missing is not None:
+            for name in _printed_names(source):
+                if name not in missing and len(missing) < 20 and _lookup(context, name) is None:
+                    missing.append(name)
         return "".join(out)
     except TemplateProblem:
         raise
@@ -268,6 +272,35 @@ def render_template(source: str, context: Mapping[str, Any], *, missing: list[st
     finally:
         if token is not None:
             _RECORD.reset(token)
+
+
+@lru_cache(maxsize=1024)
+def _printed_names(source: str) -> tuple[str, ...]:
+    """Dotted names printed unconditionally (`{{ order.tracking_link }}`, `{{ order.payment_due | date }}`
+    at the top level, not inside an `if` or a loop): a firing records those that are empty."""
+    names: list[str] = []
+    for output in _environment(False).parse(source).body:
+        if not isinstance(output, nodes.Output):
+            continue
+        for node in output.nodes:
+            while isinstance(node, nodes.Filter) and node.node is not None:
+                node = node.node
+            parts: list[str] = []
+            while isinstance(node, nodes.Getattr):
+                parts.append(node.attr)
+                node = node.node
+            if isinstance(node, nodes.Name) and parts:
+                names.append(".".join([node.name, *reversed(parts)]))
+    return tuple(dict.fromkeys(names))
+
+
+def _lookup(context: Mapping[str, Any], name: str) -> Any:
+    value: Any = context
+    for part in name.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
 
 
 _UNKNOWN = re.compile(r"has no attribute '([^']+)'|^'([^']+)' is undefined")
