@@ -41,9 +41,9 @@ function textInput(label, value, onchange, multiline, type) {
   return R.labelled(label, input);
 }
 
-/* A message template in each reader language: one tab per language (the designer's own first
- * open), and a list of the variables a template can read; clicking one inserts `{{ name }}` where
- * the cursor is in the open tab. The server keeps {zh, en}; plain text from an older rule counts
+/* A message template in each reader language: one text box, a tab per language switching what it
+ * edits (the designer's own language first), and a list of the variables a template can read;
+ * clicking one inserts `{{ name }}` where the cursor is. The server keeps {zh, en}; plain text from an older rule counts
  * as written in the language it is written in (Chinese characters: zh), as the engine reads it. */
 const LANGS = [["zh", T.lang_zh], ["en", T.lang_en]];
 const CJK = /[\u3400-\u9fff\uf900-\ufaff]/;
@@ -56,34 +56,28 @@ function asLocalized(value) {
 
 function templateEditor(label, a, key, multiline) {
   a[key] = asLocalized(a[key]);
-  let wrap = el("div", { "class": "rd-template", role: "group", "aria-label": label });
-  let tabs = el("div", { "class": "rd-template-tabs", role: "tablist", "aria-label": label });
-  let panes = {};
-  let buttons = {};
   let open = T.ui_lang === "en" ? "en" : "zh";
+  let input = el(multiline ? "textarea" : "input", { "aria-label": label });
+  if (multiline) input.setAttribute("rows", "2");
+  input.addEventListener("input", function () { a[key][open] = input.value; });
+  let tabs = el("span", { "class": "rd-template-tabs", role: "tablist", "aria-label": T.text_language });
+  let buttons = {};
   function show(lang) {
     open = lang;
+    input.value = a[key][lang];
+    input.setAttribute("lang", lang === "zh" ? "zh-CN" : "en");
     LANGS.forEach(function (l) {
-      panes[l[0]].hidden = l[0] !== lang;
       buttons[l[0]].setAttribute("aria-selected", String(l[0] === lang));
+      buttons[l[0]].classList.toggle("rd-template-filled", !!a[key][l[0]].trim());
     });
   }
   LANGS.forEach(function (l) {
-    let name = label + " (" + l[1] + ")";
     buttons[l[0]] = el("button", { type: "button", role: "tab", "class": "rd-template-tab", text: l[1],
-      "aria-label": name, onclick: function () { show(l[0]); } });
+      onclick: function () { show(l[0]); } });
     tabs.appendChild(buttons[l[0]]);
-    let input = el(multiline ? "textarea" : "input", { "aria-label": name, "data-lang": l[0] });
-    if (multiline) input.setAttribute("rows", "2");
-    input.value = a[key][l[0]];
-    input.addEventListener("input", function () { a[key][l[0]] = input.value; });
-    panes[l[0]] = el("label", { "class": "rd-template-pane", role: "tabpanel", text: name + " " }, [input]);
   });
-  wrap.appendChild(el("span", { "class": "rd-template-label", text: label }));
-  wrap.appendChild(tabs);
-  LANGS.forEach(function (l) { wrap.appendChild(panes[l[0]]); });
+  let wrap = el("div", { "class": "rd-template" }, [R.labelled(label, input), tabs]);
   wrap.appendChild(variableList(label, function (text) {
-    let input = panes[open].querySelector("input, textarea");
     let at = input.selectionStart == null ? input.value.length : input.selectionStart;
     let end = input.selectionEnd == null ? at : input.selectionEnd;
     input.setRangeText(text, at, end, "end");
@@ -103,7 +97,7 @@ function variableList(label, insert) {
       "aria-label": T.insert_variable + ": " + v.label + " " + text, title: text,
       onclick: function () { insert(text); } }, [el("span", { text: v.label }), el("code", { text: text })])]));
   });
-  return el("details", { "class": "rd-variables-box" }, [el("summary", { text: T.variables + " · " + label }), list]);
+  return el("details", { "class": "rd-variables-box" }, [el("summary", { text: T.variables }), list]);
 }
 
 function templates(a, pairs) {
