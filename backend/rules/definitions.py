@@ -34,7 +34,13 @@ from engine.facts import Catalogue
 from engine.jsonlogic import Issue
 from engine.rules.definition import RuleDefinition, load_rule
 from engine.rules.limits import printable
-from engine.rules.validate import compile_check, input_issues, template_issues, validate, warnings_before_enable
+from engine.rules.validate import (
+    compile_check,
+    input_issues,
+    template_issues,
+    validate,
+    warnings_before_enable,
+)
 
 RULES = Lifecycle("rule", RuleDefinitionRow)
 
