@@ -1,8 +1,10 @@
 """Message templates of rule actions: Jinja2 in a sandbox, strict about unknown names, bounded.
 
-Templates see `order` (the order's facts: `order.number`, `order.data.incoterm`,
-`order.hours_in_stage`) and `rule` (key and name). A name that is not in the catalogue fails
-validation, so a typo never reaches a customer as an empty string.
+Templates see the context of engine/rules/template_context.py (`order`, `customer`, `owner`,
+`rule`, `now`) with the filters of template_filters.py. Validation renders strictly: a name that
+does not exist is refused with the closest known one, so a typo never reaches a customer as an
+empty string. A firing renders leniently: a value missing on that order prints nothing and is
+reported back (`missing`), so one empty designed field never stops an alert.
 
 Why bounded: an enabled rule renders its templates in the worker at every firing, and a preview
 renders them in a request; `{{ 'a' * 300000000 }}` took 100 s and 2 GB. Jinja's sandbox stops

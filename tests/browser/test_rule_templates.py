@@ -78,3 +78,23 @@ def test_click_a_variable_fill_both_languages_save_and_see_them(page: Page, base
     # the manager's manager is offered beside the other assignees
     expect(todo.get_by_label("Assignee", exact=True).locator("option", has_text="The owner's manager's manager")) \
         .to_have_count(1)
+
+
+def test_the_variable_list_speaks_chinese_and_fits_a_phone(page: Page, base_url, seed):
+    make_user(seed, username="tpl.phone", roles=["designer"], locale="zh_CN")
+    seed.commit()
+    page.set_viewport_size({"width": 360, "height": 780})
+    sign_in(page, base_url, "tpl.phone")
+    page.goto(f"{base_url}/designer/rules/new?template=payment_due_reminder")
+    message = page.get_by_role("group", name="1. 给客户的消息")
+    subject = message.get_by_label("主题")
+    # a Chinese designer sees the Chinese text of the classic rule first; the English one is a tab away
+    expect(message.get_by_role("tab", name="中文").first).to_have_attribute("aria-selected", "true")
+    expect(subject).to_have_value("订单 {{ order.number }} 付款提醒")
+    message.get_by_role("tab", name="English").first.click()
+    expect(subject).to_have_value("Payment reminder for order {{ order.number }}")
+    message.locator("summary", has_text="插入变量").first.click()
+    subject.press("End")
+    message.get_by_role("button", name="插入: 客户名称 {{ order.customer_name }}").first.click()
+    expect(subject).to_have_value("Payment reminder for order {{ order.number }}{{ order.customer_name }}")
+    assert page.evaluate("document.documentElement.scrollWidth - innerWidth") <= 0
