@@ -29,6 +29,7 @@ ASSIGNEE_LABELS = {
 def problem(code: str, params: dict[str, Any]) -> PreviewProblem:
     """A problem code of the engine as a sentence in the reader's language, people named as the designer names them."""
     shown = dict(params)
+    shown.setdefault("name", params.get("message", ""))  # recorded before templates named the full name
     for name in ("assignee", "to"):
         if shown.get(name) in ASSIGNEE_LABELS:
             shown[name] = i18n.gettext(ASSIGNEE_LABELS[shown[name]])
