@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Engine
 
 from backend.demo import DEMO_SOURCE
-from backend.localized import split_title
+from backend.localized import read_text, split_title
 from backend.orders.models import Order
 
 # --- designs -------------------------------------------------------------------------------------
@@ -156,7 +156,7 @@ def _seed_effects(effects: list, order: Order, instance_id: int, now: datetime, 
         if isinstance(e, fx.CreateTodo) and e.dedupe_key not in closed:
             title, title_i18n = split_title(e.title)
             items.extend(dict(dedupe_key=e.dedupe_key, order_id=order.id, assignee_id=user_id, kind=e.kind,
-                              title=title, title_i18n=title_i18n, body=e.body[:4000], priority=e.priority, state="open",
+                              title=title, title_i18n=title_i18n, body=read_text(e.body)[:4000], priority=e.priority, state="open",
                               due_at=e.due_at, flow_instance_id=e.flow_instance_id, node_key=e.node_key,
                               source="flow", payload=dict(e.payload), created_at=now)
                          for user_id in dict.fromkeys(e.assignee_ids))

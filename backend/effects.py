@@ -25,9 +25,10 @@ from backend.auth.actor import Actor
 from backend.customers.models import Customer
 from backend.errors import GendanError
 from backend.inbox.models import InboxItem
-from backend.localized import split_title
+from backend.localized import read_text, split_title
 from backend.notify.models import Notification, OutboxMessage
 from backend.orders.models import Order, OrderEvent
+from backend.people.models import User
 from engine import effects as fx
 
 log = logging.getLogger("gendan.effects")
@@ -48,12 +49,14 @@ def apply_effects(session: Session, effects: list, *, order: Order | None, actor
             continue
         if isinstance(effect, fx.CreateTodo):
             title, title_i18n = split_title(effect.title)
+            locales = _locales(session, effect.body, (*effect.assignee_ids, *effect.cc_user_ids))
             for user_id in dict.fromkeys(effect.assignee_ids):
                 row = _once(session, InboxItem, effect.dedupe_key, user_id)
                 if row is None:
                     item = InboxItem(
                         dedupe_key=effect.dedupe_key, order_id=order.id if order else None, assignee_id=user_id,
-                        kind=effect.kind, title=title, title_i18n=title_i18n, body=effect.body[:4000],
+                        kind=effect.kind, title=title, title_i18n=title_i18n,
+                        body=read_text(effect.body, locales.get(user_id))[:4000],
                         priority=effect.priority,
                         due_at=effect.due_at, flow_instance_id=effect.flow_instance_id, node_key=effect.node_key,
                         source=source, payload=dict(effect.payload), created_at=now,
@@ -65,7 +68,8 @@ def apply_effects(session: Session, effects: list, *, order: Order | None, actor
                 key = effect.dedupe_key + ":cc"
                 if _once(session, InboxItem, key, user_id) is None:
                     item = InboxItem(dedupe_key=key, order_id=order.id if order else None, assignee_id=user_id,
-                                     kind="cc", title=title, title_i18n=title_i18n, body=effect.body[:4000],
+                                     kind="cc", title=title, title_i18n=title_i18n,
+                                     body=read_text(effect.body, locales.get(user_id))[:4000],
                                      priority=effect.priority, source=source, created_at=now, state="open")
                     session.add(item)
                     created.append(item)
@@ -81,11 +85,12 @@ def apply_effects(session: Session, effects: list, *, order: Order | None, actor
                 touched_users.add(item.assignee_id)
         elif isinstance(effect, fx.Notify):
             title, title_i18n = split_title(effect.title)
+            locales = _locales(session, effect.body, effect.user_ids)
             for user_id in dict.fromkeys(effect.user_ids):
                 if _once(session, Notification, effect.dedupe_key, user_id) is None:
                     note = Notification(dedupe_key=effect.dedupe_key, user_id=user_id,
                                         order_id=order.id if order else None, title=title, title_i18n=title_i18n,
-                                        body=effect.body[:4000], created_at=now,
+                                        body=read_text(effect.body, locales.get(user_id))[:4000], created_at=now,
                                         channels=[c for c in effect.channels if c != "in_app"])
                     session.add(note)
                     created.append(note)
@@ -119,6 +124,18 @@ def apply_effects(session: Session, effects: list, *, order: Order | None, actor
     return created
 
 
+def _locales(session: Session, text: fx.Text, user_ids) -> dict[int, str | None]:
+    """Each reader's language (their preference), read only when a text comes in several languages.
+    A body is stored in its reader's language; titles keep every language (`title_i18n`)."""
+    if isinstance(text, str) or not user_ids:
+        return {}
+    from backend.settings import get_settings
+
+    default = get_settings().default_locale
+    rows = session.exec(select(User.id, User.locale).where(User.id.in_(set(user_ids)))).all()
+    return {user_id: locale or default for user_id, locale in rows}
+
+
 def _once(session: Session, model, dedupe_key: str, user_id: int):
     """The id of the row already stored for (effect, user), if any."""
     owner = model.user_id if model is Notification else model.assignee_id
@@ -148,8 +165,11 @@ def _message_customer(session: Session, effect: fx.MessageCustomer, *, order: Or
                  "wecom": customer.wecom_id}.get(channel)
     if not recipient or channel == "none":
         return None
+    # the customer's language, else the other one (read_text falls back)
+    locale = customer.preferred_locale or "zh_CN"
     return enqueue(session, dedupe_key=effect.dedupe_key, channel=channel, recipient=recipient,
-                   subject=effect.subject, body=effect.body, payload={"customer_id": customer.id},
+                   subject=read_text(effect.subject, locale), body=read_text(effect.body, locale),
+                   payload={"customer_id": customer.id},
                    order_id=order.id, now=now)
 
 

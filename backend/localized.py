@@ -52,3 +52,13 @@ def read_body(body: str, locale: str | None = None) -> str:
     if template is None:
         return body
     return i18n.translations(locale or i18n.get_locale()).ugettext(template)
+
+
+def read_text(text: Text, locale: str | None = None) -> str:
+    """An effect's text in a reader's language (`locale` in gettext form, "zh_CN" / "en"; None: the
+    installation's first language), else the other language: a rule's templates per language."""
+    if isinstance(text, str):
+        return text
+    wanted = _DEFINITION_LOCALE.get(i18n.normalize(locale) or "zh_CN", "en") if locale else _FALLBACK_ORDER[0]
+    return text.get(wanted) or next((t for loc in _FALLBACK_ORDER if (t := text.get(loc))), "") or next(
+        (t for t in text.values() if t), "")

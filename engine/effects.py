@@ -16,9 +16,10 @@ from typing import Any, Literal
 
 Priority = Literal["low", "normal", "high", "urgent"]
 
-# A title the engine hands over: plain text (what a rule's template rendered, a notify node's
-# title), or names a designer wrote per locale ({"zh-CN": "销售经理审批", "en": "Sales manager
-# approval"}), which the reader sees in their own language at display time.
+# A text the engine hands over: plain text (a notify node's title), or one text per locale: names a
+# designer wrote ({"zh-CN": "销售经理审批", "en": "Sales manager approval"}) or what a rule's
+# templates rendered for each reader language. The reader sees their own language (a staff
+# member's preference, a customer's language).
 Text = str | Mapping[str, str]
 
 
@@ -30,7 +31,7 @@ class CreateTodo:
     kind: str  # approval / task / reminder / follow_up
     title: Text = field(hash=False)
     assignee_ids: tuple[int, ...]
-    body: str = ""
+    body: Text = field(default="", hash=False)
     priority: Priority = "normal"
     due_at: datetime | None = None
     flow_instance_id: int | None = None
@@ -55,7 +56,7 @@ class Notify:
     dedupe_key: str
     user_ids: tuple[int, ...]
     title: Text = field(hash=False)
-    body: str = ""
+    body: Text = field(default="", hash=False)
     channels: tuple[str, ...] = ("in_app",)
 
 
@@ -64,8 +65,8 @@ class MessageCustomer:
     """A message to the order's customer by their preferred channel (through the outbox)."""
 
     dedupe_key: str
-    subject: str
-    body: str
+    subject: Text = field(hash=False)
+    body: Text = field(hash=False)
     channel: str | None = None  # None: the customer's preferred channel
 
 

@@ -14,17 +14,22 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlmodel import Session
 
+from backend import i18n
+from backend.customers.models import Customer
 from backend.errors import GendanError
 from backend.forms.models import FormDefinitionRow
 from backend.inbox.models import InboxItem
 from backend.orders.models import Order
 from backend.people import org
+from backend.people.models import User
 from backend.rules.schemas import IssueRead
+from backend.settings import get_settings
 from engine.calendar import BusinessCalendar
 from engine.facts import Catalogue, FactContext, FieldSpec, default_catalogue, fact_type_for_form_field
 from engine.jsonlogic import Issue
 from engine.rules.actions import People
 from engine.rules.definition import RuleDefinition, load_rule
+from engine.rules.template_context import TemplateExtras
 from engine.rules.validate import input_issues
 
 ORDER = Order.__table__
@@ -129,15 +134,51 @@ def people_for_many(session: Session, orders: list[Order], rule: RuleDefinition)
     for order in orders:
         mine = tuple(approvers.get(order.id, ()))
         managers = tuple(m for m in (manager(a) for a in mine) if m is not None)
+        # also whenever someone is named: an alert for nobody falls back to the owner's manager
+        owner_manager = manager(order.owner_id) if kinds and order.owner_id is not None else None
+        # the manager's manager: head_above again from the manager (its walk stops at a loop); never
+        # the owner themself (a department tree that comes back round)
+        above = manager(owner_manager) if "owner_manager_manager" in kinds and owner_manager else None
         out[order.id] = People(
             owner_id=order.owner_id,
-            # also whenever someone is named: an alert for nobody falls back to the owner's manager
-            owner_manager_id=manager(order.owner_id) if kinds and order.owner_id is not None else None,
+            owner_manager_id=owner_manager,
+            owner_manager_manager_id=above if above != order.owner_id else None,
             current_approver_ids=tuple(dict.fromkeys(mine)),
             current_approver_manager_ids=tuple(dict.fromkeys(managers)),
             role_members=members,
         )
     return out
+
+
+# Stage names as the order pages show them (English msgids, translated in the catalogs; the pages'
+# frontend/pages/common.py:STAGE_LABELS holds the same words, which the backend may not import).
+STAGE_LABELS = {
+    "draft": "Draft", "approval": "Approval", "tech_confirm": "Technical confirmation",
+    "production": "Production", "shipping": "Shipping", "delivered": "Delivered",
+    "invoicing": "Invoicing", "payment": "Payment", "completed": "Completed",
+    "rejected": "Rejected", "returned": "Returned to the initiator",
+}
+
+
+def template_extras(session: Session, order: Order) -> TemplateExtras:
+    """What a rule's templates read beyond the facts: customer, owner, the stage in both languages,
+    the customer's tracking link (when the order has an active one; a firing creates none)."""
+    from backend.tracking.service import get_active_link  # tracking builds on rules: imported late
+
+    customer = session.get(Customer, order.customer_id) if order.customer_id else None
+    owner = session.get(User, order.owner_id) if order.owner_id else None
+    label = STAGE_LABELS.get(order.stage)
+    labels = {"zh": i18n.translations("zh_CN").ugettext(label), "en": label} if label else {}
+    link = get_active_link(session, order.id) if order.id else None
+    settings = get_settings()
+    return TemplateExtras(
+        customer={"name": customer.name, "code": customer.code, "contact_name": customer.contact_name,
+                  "tier": customer.tier} if customer else {},
+        owner={"name": owner.display_name, "username": owner.username, "email": owner.email} if owner else {},
+        stage_labels=labels,
+        tracking_link=f"{settings.public_base_url}/t/{link.token}" if link is not None else "",
+        zone=settings.timezone,
+    )
 
 
 def _assignees(action: Any) -> Iterable[Any]:

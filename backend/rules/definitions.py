@@ -40,7 +40,13 @@ from engine.jsonlogic import Issue, matches
 from engine.rules.compiler import NotCompilable, compile_condition
 from engine.rules.definition import RuleDefinition, load_rule
 from engine.rules.limits import printable
-from engine.rules.validate import compile_check, input_issues, validate, warnings_before_enable
+from engine.rules.validate import (
+    compile_check,
+    input_issues,
+    template_issues,
+    validate,
+    warnings_before_enable,
+)
 
 RULES = Lifecycle("rule", RuleDefinitionRow)
 FROM_NOW, INCLUDE_MATCHING = "from_now", "include_matching"
@@ -75,6 +81,13 @@ def save_draft(session: Session, *, actor: Actor, definition: dict[str, Any], no
     """Store the definition as the key's draft (a new version after the published one)."""
     require_designer(actor)
     rule = parse(definition)
+    refused = template_issues(rule, catalogue_for(session))
+    if refused:
+        # named in the toast too, not only under the action: "“order.customer_nme” … did you mean …"
+        first = refused[0]
+        error = invalid(refused, code="rule.template_invalid")
+        error.params = {**error.params, "message": i18n.translate_error(first.code, first.params)}
+        raise error
 
     def build(version: int) -> dict[str, Any]:
         return rule.model_copy(update={"version": version, "status": "draft", "enabled": False}).model_dump(mode="json")

@@ -21,7 +21,7 @@ from backend.auth.actor import Actor
 from backend.effects import apply_effects
 from backend.orders.models import Order
 from backend.rules import pause
-from backend.rules.context import catalogue_for, fact_context, order_values, people_for
+from backend.rules.context import catalogue_for, fact_context, order_values, people_for, template_extras
 from backend.rules.matching import in_scope
 from backend.rules.models import RuleDefinitionRow, RuleFiring, RuleOrderState
 from engine.facts import Catalogue, FactContext, build_facts
@@ -40,7 +40,7 @@ def fire(session: Session, *, row: RuleDefinitionRow, rule: RuleDefinition, orde
     now = ctx.now
     facts = build_facts(order_values(order), catalogue, ctx)
     plan = plan_actions(rule, order_id=order.id, facts=facts, episode=decision.episode,
-                        people=people_for(session, order, rule), now=now)
+                        people=people_for(session, order, rule), now=now, extras=template_extras(session, order))
     try:
         with session.begin_nested():
             firing = RuleFiring(rule_key=rule.key, rule_version=row.version, order_id=order.id,

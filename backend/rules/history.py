@@ -24,6 +24,7 @@ from engine.rules.definition import RuleDefinition, load_rule
 ASSIGNEE_LABELS = {
     "user": "A user", "role": "Everyone with a role", "owner": "The order owner", "owner_manager": "The owner's manager",
     "current_approver": "The current approver", "current_approver_manager": "The current approver's manager",
+    "owner_manager_manager": "The owner's manager's manager",
     "recipients": "Recipients",
 }
 
@@ -31,6 +32,7 @@ ASSIGNEE_LABELS = {
 def problem(code: str, params: dict[str, Any]) -> PreviewProblem:
     """A problem code of the engine as a sentence in the reader's language, people named as the designer names them."""
     shown = dict(params)
+    shown.setdefault("name", params.get("message", ""))  # recorded before templates named the full name
     for name in ("assignee", "to"):
         if shown.get(name) in ASSIGNEE_LABELS:
             shown[name] = i18n.gettext(ASSIGNEE_LABELS[shown[name]])

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import and_, exists, func, select, true
 from sqlmodel import Session
 
+from backend import i18n
 from backend.auth.actor import Actor
 from backend.customers.models import Customer
 from backend.definitions.lifecycle import require_designer
@@ -35,15 +36,17 @@ from backend.rules.context import (
     order_values,
     parse,
     people_for,
+    template_extras,
 )
 from backend.rules.history import problem
 from backend.rules.schemas import ActionPreview, DryRunMatch, DryRunRead, PreviewProblem, PreviewRead
 from engine.facts import Catalogue, FactContext, build_facts
 from engine.jsonlogic import matches
-from engine.rules.actions import describe_effect, plan_actions
+from engine.rules.actions import describe_effect, plan_actions, read_text
 from engine.rules.compiler import NotCompilable, compile_condition
 from engine.rules.definition import RuleDefinition
 from engine.rules.relative import resolve as resolve_relative
+from engine.rules.template_context import LANGS, build_context
 from engine.rules.templates import TemplateProblem, render_template
 from engine.rules.validate import validate, warnings_before_enable
 
@@ -149,8 +152,8 @@ def dry_run(session: Session, *, actor: Actor, definition: dict[str, Any], now: 
         order = session.get(Order, order_id)
         facts = build_facts(order_values(order), catalogue, ctx)
         plan = plan_actions(rule, order_id=order.id, facts=facts, episode=1, people=people_for(session, order, rule),
-                            now=now)
-        rows.append((order, [describe_effect(e) for e in plan.effects],
+                            now=now, extras=template_extras(session, order))
+        rows.append((order, [describe_effect(e, _reader_locale()) for e in plan.effects],
                      [{"code": c, "params": p} for c, p in plan.problems]))
     names = summary.names_of(session, {u for _, effects, _ in rows for u in sentences.people_ids(effects)})
     customers = summary.customers_of(session, {o.customer_id for o, _, _ in rows if o.customer_id is not None})
@@ -192,15 +195,22 @@ def _names(session: Session, ids: set[int]) -> dict[int, str]:
     return {user_id: name for user_id, name in rows}
 
 
-def _texts(action: Any, context: dict[str, Any]) -> dict[str, str]:
-    """Each template of the action rendered alone; one that fails is left out (the plan reports it)."""
+def _reader_locale() -> str:
+    """The designer's language as effects name it ("zh-CN" / "en")."""
+    return "en" if i18n.get_locale() == "en" else "zh-CN"
+
+
+def _texts(action: Any, contexts: dict[str, dict[str, Any]], lang: str) -> dict[str, str]:
+    """Each template of the action rendered alone for a reader of `lang`; one that fails is left out
+    (the plan reports it)."""
     out = {}
     for attribute, name in TEMPLATES:
-        source = getattr(action, attribute, None)
-        if not source:
+        template = getattr(action, attribute, None)
+        if template is None or template.is_empty():
             continue
+        source, written_in = template.for_reader(lang)
         try:
-            out[name] = render_template(source, context)
+            out[name] = render_template(source, contexts[written_in], missing=[])
         except TemplateProblem:
             continue
     return out
@@ -213,25 +223,29 @@ def preview_rule(session: Session, *, actor: Actor, definition: dict[str, Any], 
     rule = parse(definition)
     target = find_order(session, order)
     facts = build_facts(order_values(target), catalogue_for(session), fact_context(now))
+    extras = template_extras(session, target)
     plan = plan_actions(rule, order_id=target.id, facts=facts, episode=1,
-                        people=people_for(session, target, rule), now=now)
+                        people=people_for(session, target, rule), now=now, extras=extras)
     planned = {int(e.dedupe_key.rsplit(":", 1)[1]): e for e in plan.effects}
-    effects = {index: describe_effect(e) for index, e in planned.items()}
+    locale = _reader_locale()
+    effects = {index: describe_effect(e, locale) for index, e in planned.items()}
     problems: dict[int, list[PreviewProblem]] = {}
     for code, params in plan.problems:
         problems.setdefault(int(params.get("action", -1)), []).append(problem(code, params))
     names = _names(session, {u for e in effects.values() for key in PEOPLE for u in e.get(key, ())})
-    # the same context plan_actions renders with, for actions it skipped
-    context = {"order": facts, "rule": {"key": rule.key, "name": rule.name.zh or rule.name.en}}
+    # the same contexts plan_actions renders with, for actions it skipped
+    contexts = {lang: build_context(facts, lang=lang, extras=extras, rule_key=rule.key,
+                                    rule_name={"zh": rule.name.zh, "en": rule.name.en}, now=now) for lang in LANGS}
 
     actions = []
     for index, action in enumerate(rule.actions):
         effect = effects.get(index)
         if index in planned:
-            texts = {name: getattr(planned[index], name) for _, name in TEMPLATES
+            texts = {name: read_text(getattr(planned[index], name), locale) for _, name in TEMPLATES
                      if getattr(planned[index], name, None)}
+            texts = {name: text for name, text in texts.items() if text}
         else:
-            texts = _texts(action, context)
+            texts = _texts(action, contexts, "en" if locale == "en" else "zh")
         people = {key: [names.get(u, f"#{u}") for u in effect.get(key, ())] for key in PEOPLE
                   if effect is not None and effect.get(key)}
         actions.append(ActionPreview(index=index, type=action.type, texts=texts, people=people, effect=effect,

@@ -17,6 +17,7 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Request
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from backend import i18n
@@ -30,6 +31,9 @@ from backend.rules import definitions, history, matching
 from backend.rules.context import catalogue_for
 from engine.facts import Catalogue
 from engine.rules.classics import CLASSIC_RULES, classic_rule
+from engine.rules.definition import load_rule
+from engine.rules.template_context import VARIABLES
+from engine.rules.template_context import variables as template_variables
 from engine.rules.validate import _READ_ONLY as READ_ONLY_FIELDS
 from frontend.pages.common import N_, STAGE_LABELS, STATUS_LABELS, PageActor, role_label
 from frontend.templating import render
@@ -123,6 +127,15 @@ def _choices(session, locale: str) -> dict[str, Any]:
     }
 
 
+# the documented variables' labels are msgids (translated here); designed fields bring their own
+CORE_VARIABLES = {name for name, _label in VARIABLES}
+# pybabel extracts only marked strings, so the engine's labels are marked here once more
+_VARIABLE_MSGIDS = (N_("Order number"), N_("Customer name"), N_("Customer code"), N_("Owner"),
+                    N_("Amount with currency"), N_("Amount"), N_("Currency"), N_("Stage"), N_("Planned delivery"),
+                    N_("Payment due"), N_("Hours in stage"), N_("Tracking link"), N_("Customer contact"),
+                    N_("Owner e-mail"), N_("Rule name"), N_("Today"))
+
+
 def _json_script(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False).replace("</", "<\\/")
 
@@ -160,10 +173,19 @@ def _designer(request: Request, session, actor, definition: dict[str, Any], *, r
 
     catalogue = catalogue_for(session)
     locale = get_locale()
+    try:  # a rule stored with one text per template opens with its text in the language it is in
+        definition = {**definition, "actions": load_rule(definition).model_dump(mode="json")["actions"]}
+    except (ValidationError, ValueError):
+        pass
+    lang = "en" if locale == "en" else "zh"
+    choices = _choices(session, locale)
+    translate = i18n.translations(locale).ugettext  # the labels are the msgids marked below
+    choices["variables"] = [{**v, "label": translate(v["label"]) if v["name"] in CORE_VARIABLES else v["label"]}
+                            for v in template_variables(catalogue, lang)]
     return render(request, "rules/designer.html", {
-        "nav": "designer", "rule": rule, "firings": firings,  # each with its words (backend/rules/history.py)
+        "nav": "designer", "rule": rule, "firings": firings, "ui_lang": lang,  # each firing with its words
         "definition_json": _json_script(definition),
         "fields_json": _json_script(_fields(catalogue, locale,
                                             {s["value"]: s["label"] for s in _stages(session, locale)})),
-        "choices_json": _json_script(_choices(session, locale)),
+        "choices_json": _json_script(choices),
     })

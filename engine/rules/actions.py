@@ -20,15 +20,17 @@ from engine.rules.definition import (
     CallWebhookAction,
     CreateTodoAction,
     EscalateAction,
+    LocalizedText,
     MessageCustomerAction,
     NotifyAction,
     RuleDefinition,
     SetFieldAction,
     StartFlowAction,
 )
+from engine.rules.template_context import EFFECT_LOCALE, LANGS, TemplateExtras, build_context
 from engine.rules.templates import TemplateProblem, render_template
 
-__all__ = ["ActionPlan", "People", "describe_effect", "plan_actions", "firing_key"]
+__all__ = ["ActionPlan", "People", "describe_effect", "plan_actions", "firing_key", "read_text"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class People:
 
     owner_id: int | None = None
     owner_manager_id: int | None = None
+    owner_manager_manager_id: int | None = None  # the head above the owner's manager (org.head_above)
     current_approver_ids: tuple[int, ...] = ()
     current_approver_manager_ids: tuple[int, ...] = ()
     role_members: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
@@ -64,6 +67,8 @@ def resolve(assignee: Assignee, people: People) -> tuple[int, ...]:
         return (people.owner_id,) if people.owner_id is not None else ()
     if kind == "owner_manager":
         return (people.owner_manager_id,) if people.owner_manager_id is not None else ()
+    if kind == "owner_manager_manager":
+        return (people.owner_manager_manager_id,) if people.owner_manager_manager_id is not None else ()
     if kind == "current_approver":
         return tuple(people.current_approver_ids)
     return tuple(people.current_approver_manager_ids)
@@ -102,19 +107,34 @@ def plan_actions(
     episode: int,
     people: People,
     now: datetime,
+    extras: TemplateExtras | None = None,
 ) -> ActionPlan:
-    """The effects of one firing of `rule` on order `order_id` (facts from engine.facts.build_facts)."""
-    context = {"order": facts, "rule": {"key": rule.key, "name": rule.name.zh or rule.name.en}}
+    """The effects of one firing of `rule` on order `order_id` (facts from engine.facts.build_facts).
+
+    Texts come per reader language ({"zh-CN": …, "en": …}, engine.effects.Text): each rendered
+    from that language's template in that language's context (stage label, money, dates), or from
+    the other language's when it is empty. A value missing on this order renders empty and is
+    recorded (`rule.template_missing_value`); the firing goes on."""
+    contexts = {lang: build_context(facts, lang=lang, extras=extras, rule_key=rule.key,
+                                    rule_name={"zh": rule.name.zh, "en": rule.name.en}, now=now)
+                for lang in LANGS}
     base = firing_key(rule.key, order_id, episode)
     out: list[fx.Effect] = []
     problems: list[tuple[str, dict[str, Any]]] = []
 
-    def text(source: str, index: int) -> str | None:
-        try:
-            return render_template(source, context)
-        except TemplateProblem as problem:
-            problems.append((problem.code, {**problem.params, "action": index}))
-            return None
+    def text(template: LocalizedText, index: int) -> dict[str, str] | None:
+        texts: dict[str, str] = {}
+        missing: list[str] = []
+        for lang in LANGS:
+            source, written_in = template.for_reader(lang)
+            try:
+                texts[EFFECT_LOCALE[lang]] = render_template(source, contexts[written_in], missing=missing)
+            except TemplateProblem as problem:
+                problems.append((problem.code, {**problem.params, "action": index}))
+                return None
+        if missing:
+            problems.append(("rule.template_missing_value", {"action": index, "names": ", ".join(missing)}))
+        return texts
 
     for index, action in enumerate(rule.actions):
         key = f"{base}:{index}"
@@ -174,8 +194,9 @@ def plan_actions(
             out.append(fx.AddTag(dedupe_key=key, tag=action.tag))
         elif isinstance(action, AddRiskFlagAction):
             reason = text(action.reason_template, index)
-            if reason is not None:
-                out.append(fx.AddRiskFlag(dedupe_key=key, flag=action.flag, reason=reason))
+            if reason is not None:  # stored on the order once: the Chinese text, else the English
+                out.append(fx.AddRiskFlag(dedupe_key=key, flag=action.flag,
+                                          reason=reason.get("zh-CN") or reason.get("en") or ""))
         elif isinstance(action, StartFlowAction):
             out.append(fx.StartFlow(dedupe_key=key, flow_key=action.flow_key))
     return ActionPlan(tuple(out), tuple(problems))
@@ -186,13 +207,23 @@ _DESCRIBED = ("title", "body", "subject", "assignee_ids", "cc_user_ids", "user_i
               "field", "value", "url", "flow_key", "channels")
 
 
-def describe_effect(effect: fx.Effect) -> dict[str, Any]:
+def read_text(value: fx.Text, locale: str = "zh-CN") -> str:
+    """One locale's text of an effect's Text ("zh-CN" / "en"), else the other's; plain text as is."""
+    if isinstance(value, str):
+        return value
+    return value.get(locale) or next((v for v in value.values() if v), "")
+
+
+def describe_effect(effect: fx.Effect, locale: str = "zh-CN") -> dict[str, Any]:
     """A JSON summary of an effect (type, dedupe key, what it says and to whom), as dry runs,
-    previews and the firing history show it."""
+    previews and the firing history show it: texts in `locale`, all languages under `i18n`."""
     out: dict[str, Any] = {"type": type(effect).__name__, "dedupe_key": effect.dedupe_key}
     for name in _DESCRIBED:
         if hasattr(effect, name):
             value = getattr(effect, name)
+            if name in ("title", "body", "subject") and not isinstance(value, str):
+                out.setdefault("i18n", {})[name] = dict(value)
+                value = read_text(value, locale)
             out[name] = list(value) if isinstance(value, tuple) else value
     if isinstance(effect, fx.CreateTodo) and effect.due_at is not None:
         out["due_at"] = effect.due_at.isoformat()

@@ -3,6 +3,7 @@
 Plain JSON definitions (as stored), so the designer can load one, let the admin adjust it, and
 save it as a draft. `delay_risk` reads the designed date field `data.expected_completion`; an
 installation whose order form lacks it gets a clear `logic.unknown_field` when publishing.
+Every text ships in Chinese and English; the reader gets their own language.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-_DETAILS = (
-    "{{ order.number }} · {{ order.amount }} {{ order.currency }}"
-    "{% if order.planned_delivery %} · {{ order.planned_delivery }}{% endif %}"
-)
+_DETAILS = {
+    "zh": "{{ order.number }} · {{ order.customer_name }} · {{ order.amount | money }}"
+    "{% if order.planned_delivery %} · 计划交期 {{ order.planned_delivery | date }}{% endif %}",
+    "en": "{{ order.number }} · {{ order.customer_name }} · {{ order.amount | money }}"
+    "{% if order.planned_delivery %} · planned delivery {{ order.planned_delivery | date }}{% endif %}",
+}
 
 CLASSIC_RULES: dict[str, dict[str, Any]] = {
     "approval_timeout": {
@@ -38,8 +41,10 @@ CLASSIC_RULES: dict[str, dict[str, Any]] = {
                 "cc": [{"kind": "current_approver_manager"}],
                 "priority": "high",
                 "due_in_hours": 4,
-                "title_template": "Approval waiting {{ order.working_hours_in_stage | round | int }} h: "
-                "{{ order.number }}",
+                "title_template": {
+                    "zh": "审批已等待 {{ order.working_hours_in_stage | round | int }} 小时：{{ order.number }}",
+                    "en": "Approval waiting {{ order.working_hours_in_stage | round | int }} h: {{ order.number }}",
+                },
                 "body_template": _DETAILS,
             }
         ],
@@ -65,16 +70,24 @@ CLASSIC_RULES: dict[str, dict[str, Any]] = {
             {
                 "type": "add_risk_flag",
                 "flag": "delay_risk",
-                "reason_template": "planned {{ order.planned_delivery }} < expected "
-                "{{ order.data.expected_completion }}",
+                "reason_template": {
+                    "zh": "计划交期 {{ order.planned_delivery | date }} 早于预计完工 "
+                    "{{ order.data.expected_completion | date }}",
+                    "en": "planned {{ order.planned_delivery | date }} < expected "
+                    "{{ order.data.expected_completion | date }}",
+                },
             },
             {
                 "type": "notify",
                 "recipients": [{"kind": "owner"}, {"kind": "owner_manager"}],
                 "channels": ["in_app", "email"],
-                "title_template": "Delay risk: {{ order.number }}",
-                "body_template": "Production is expected on {{ order.data.expected_completion }}, "
-                "delivery is planned for {{ order.planned_delivery }}.",
+                "title_template": {"zh": "交期延误风险：{{ order.number }}", "en": "Delay risk: {{ order.number }}"},
+                "body_template": {
+                    "zh": "预计 {{ order.data.expected_completion | date }} 完成生产，"
+                    "计划交期为 {{ order.planned_delivery | date }}。",
+                    "en": "Production is expected on {{ order.data.expected_completion | date }}, "
+                    "delivery is planned for {{ order.planned_delivery | date }}.",
+                },
             },
         ],
         "firing": {"mode": "once_per_episode"},
@@ -96,7 +109,10 @@ CLASSIC_RULES: dict[str, dict[str, Any]] = {
                 "assignee": {"kind": "role", "role": "warehouse"},
                 "priority": "high",
                 "due_in_hours": 24,
-                "title_template": "Ship {{ order.number }} (waiting {{ (order.hours_in_stage / 24) | int }} days)",
+                "title_template": {
+                    "zh": "请发货 {{ order.number }}（已等待 {{ (order.hours_in_stage / 24) | int }} 天）",
+                    "en": "Ship {{ order.number }} (waiting {{ (order.hours_in_stage / 24) | int }} days)",
+                },
                 "body_template": _DETAILS,
             }
         ],
@@ -119,7 +135,10 @@ CLASSIC_RULES: dict[str, dict[str, Any]] = {
                 "assignee": {"kind": "owner"},
                 "priority": "normal",
                 "due_in_hours": 48,
-                "title_template": "Follow up with the customer of {{ order.number }}",
+                "title_template": {
+                    "zh": "回访 {{ order.number }} 的客户 {{ order.customer_name }}",
+                    "en": "Follow up with {{ order.customer_name }}, the customer of {{ order.number }}",
+                },
                 "body_template": _DETAILS,
             }
         ],
@@ -142,16 +161,26 @@ CLASSIC_RULES: dict[str, dict[str, Any]] = {
             {
                 "type": "message_customer",
                 "channel": "email",
-                "subject_template": "Payment reminder for order {{ order.number }}",
-                "body_template": "Dear customer, a friendly reminder that payment of {{ order.amount }} "
-                "{{ order.currency }} for order {{ order.number }} is due on {{ order.payment_due }}. "
-                "Thank you!",
+                "subject_template": {
+                    "zh": "订单 {{ order.number }} 付款提醒",
+                    "en": "Payment reminder for order {{ order.number }}",
+                },
+                "body_template": {
+                    "zh": "尊敬的{{ order.customer_name }}：温馨提醒，订单 {{ order.number }} 的货款 "
+                    "{{ order.amount | money }} 将于 {{ order.payment_due | date }} 到期。谢谢！",
+                    "en": "Dear {{ order.customer_name }}, a friendly reminder that payment of "
+                    "{{ order.amount | money }} for order {{ order.number }} is due on "
+                    "{{ order.payment_due | date }}. Thank you!",
+                },
             },
             {
                 "type": "create_todo",
                 "assignee": {"kind": "owner"},
                 "priority": "normal",
-                "title_template": "Payment due {{ order.payment_due }}: {{ order.number }}",
+                "title_template": {
+                    "zh": "{{ order.payment_due | date }} 到期收款：{{ order.number }}",
+                    "en": "Payment due {{ order.payment_due | date }}: {{ order.number }}",
+                },
                 "body_template": _DETAILS,
             },
         ],

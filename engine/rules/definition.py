@@ -8,9 +8,10 @@ models stored as JSON (`model_dump(mode="json")`); running state (who fired when
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 SCHEMA_VERSION = 1
 
@@ -24,7 +25,8 @@ EventType = Literal[
     "inbound_message",
 ]
 AssigneeKind = Literal[
-    "user", "role", "owner", "owner_manager", "current_approver", "current_approver_manager"
+    "user", "role", "owner", "owner_manager", "owner_manager_manager", "current_approver",
+    "current_approver_manager",
 ]
 Priority = Literal["low", "normal", "high", "urgent"]
 
@@ -36,6 +38,33 @@ class _Frozen(BaseModel):
 class LocalizedText(_Frozen):
     zh: str = ""
     en: str = ""
+
+    def for_reader(self, lang: str) -> tuple[str, str]:
+        """(text, its language) for a reader of `lang` ("zh" / "en"): theirs, else the other one."""
+        own, other = (self.zh, "zh"), (self.en, "en")
+        if lang == "en":
+            own, other = other, own
+        return own if own[0].strip() else other
+
+    def is_empty(self) -> bool:
+        return not (self.zh.strip() or self.en.strip())
+
+
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def _one_text_to_both(value: Any) -> Any:
+    """A template stored before templates had languages (one text) is the Chinese version when it
+    contains Chinese, else the English one; the reader of the other language falls back to it, so
+    it reads exactly as before."""
+    if isinstance(value, str):
+        return {"zh": value} if _CJK.search(value) else {"en": value}
+    return value
+
+
+# A message template per reader language (`{"zh": "…", "en": "…"}`); an empty one falls back to the
+# other language. Plain text (stored rules, API clients) is still read: see `_one_text_to_both`.
+Template = Annotated[LocalizedText, BeforeValidator(_one_text_to_both)]
 
 
 class EventTrigger(_Frozen):
@@ -78,22 +107,22 @@ class CreateTodoAction(_Frozen):
     cc: tuple[Assignee, ...] = ()
     priority: Priority = "normal"
     due_in_hours: float | None = Field(default=None, ge=0)
-    title_template: str
-    body_template: str = ""
+    title_template: Template
+    body_template: Template = LocalizedText()
 
 
 class NotifyAction(_Frozen):
     type: Literal["notify"] = "notify"
     recipients: tuple[Assignee, ...]
     channels: tuple[Literal["in_app", "email", "chat", "webhook"], ...] = ("in_app",)
-    title_template: str
-    body_template: str = ""
+    title_template: Template
+    body_template: Template = LocalizedText()
 
 
 class MessageCustomerAction(_Frozen):
     type: Literal["message_customer"] = "message_customer"
-    subject_template: str
-    body_template: str
+    subject_template: Template
+    body_template: Template
     channel: str | None = None  # None: the customer's preferred channel
 
 
@@ -117,7 +146,7 @@ class AddTagAction(_Frozen):
 class AddRiskFlagAction(_Frozen):
     type: Literal["add_risk_flag"] = "add_risk_flag"
     flag: str = Field(min_length=1, max_length=60)
-    reason_template: str = ""
+    reason_template: Template = LocalizedText()
 
 
 class StartFlowAction(_Frozen):
@@ -130,8 +159,8 @@ class EscalateAction(_Frozen):
 
     type: Literal["escalate"] = "escalate"
     to: Assignee = Assignee(kind="owner_manager")
-    title_template: str
-    body_template: str = ""
+    title_template: Template
+    body_template: Template = LocalizedText()
 
 
 Action = Annotated[

@@ -1,8 +1,10 @@
 """Message templates of rule actions: Jinja2 in a sandbox, strict about unknown names, bounded.
 
-Templates see `order` (the order's facts: `order.number`, `order.data.incoterm`,
-`order.hours_in_stage`) and `rule` (key and name). A name that is not in the catalogue fails
-validation, so a typo never reaches a customer as an empty string.
+Templates see the context of engine/rules/template_context.py (`order`, `customer`, `owner`,
+`rule`, `now`) with the filters of template_filters.py. Validation renders strictly: a name that
+does not exist is refused with the closest known one, so a typo never reaches a customer as an
+empty string. A firing renders leniently: a value missing on that order prints nothing and is
+reported back (`missing`), so one empty designed field never stops an alert.
 
 Why bounded: an enabled rule renders its templates in the worker at every firing, and a preview
 renders them in a request; `{{ 'a' * 300000000 }}` took 100 s and 2 GB. Jinja's sandbox stops
@@ -14,17 +16,20 @@ concatenation (`+`, `~`), filters and method calls refuse results or widths past
 
 from __future__ import annotations
 
+import difflib
 import functools
 import re
 from collections.abc import Mapping
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
+from jinja2 import ChainableUndefined, StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
 from jinja2.compiler import CodeGenerator
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from engine.facts import Catalogue, FactType
+from engine.rules.template_filters import FILTERS, format_number
 
 __all__ = ["MAX_OUTPUT", "MAX_SOURCE", "TemplateProblem", "render_template", "sample_facts", "check_template"]
 
@@ -71,6 +76,14 @@ def _bounded_filter(func: Any) -> Any:
     @functools.wraps(func)  # keeps jinja_pass_arg (pass_context / pass_environment)
     def run(*args: Any, **kwargs: Any) -> Any:
         _check_arguments(args, kwargs)
+        return _bounded(func(*args, **kwargs))
+
+    return run
+
+
+def _bounded_result(func: Any) -> Any:
+    @functools.wraps(func)
+    def run(*args: Any, **kwargs: Any) -> Any:
         return _bounded(func(*args, **kwargs))
 
     return run
@@ -127,10 +140,66 @@ class _BoundedEnvironment(SandboxedEnvironment):
         return _bounded(super().call(__context, __obj, *args, **kwargs))
 
 
-@lru_cache(maxsize=1)
-def _environment() -> SandboxedEnvironment:
+class _Missing(UndefinedError):
+    """A name the template reads that is not in the context (strict mode, at save time)."""
+
+    def __init__(self, obj: Any, name: str | None) -> None:
+        super().__init__(f"{name!r} is undefined")
+        self.obj, self.name = obj, name
+
+
+class _StrictUndefined(StrictUndefined):
+    """Fails like StrictUndefined, but keeps where the name was looked up (for the suggestion)."""
+
+    __slots__ = ()
+
+    def _fail_with_undefined_error(self, *args: Any, **kwargs: Any) -> Any:
+        raise _Missing(self._undefined_obj, self._undefined_name)
+
+    __str__ = __iter__ = __len__ = __bool__ = __eq__ = __ne__ = __hash__ = _fail_with_undefined_error  # type: ignore[assignment]
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __lt__ = __le__ = __gt__ = __ge__ = (  # type: ignore[assignment]
+        _fail_with_undefined_error)
+    __int__ = __float__ = __contains__ = __getitem__ = _fail_with_undefined_error  # type: ignore[assignment]
+
+
+# Names read but missing at a lenient rendering (the firing records them); one list per rendering.
+_RECORD: ContextVar[tuple[list[str], dict[int, str]] | None] = ContextVar("template_missing", default=None)
+
+
+class _LenientUndefined(ChainableUndefined):
+    """At run time a missing value renders empty and is recorded, so a firing never fails on an
+    order that lacks one designed value (validation already refused names that never exist)."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        record = _RECORD.get()
+        if record is not None and self._undefined_name:
+            missing, paths = record
+            parent = paths.get(id(self._undefined_obj), "") if isinstance(self._undefined_obj, Mapping) else ""
+            name = f"{parent}.{self._undefined_name}" if parent else str(self._undefined_name)
+            if name not in missing and len(missing) < 20:
+                missing.append(name)
+        return ""
+
+
+def _finalize(value: Any) -> Any:
+    """What `{{ x }}` prints: nothing for None, whole numbers without a trailing `.0`."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return format_number(value)
+    return value
+
+
+@lru_cache(maxsize=2)
+def _environment(strict: bool = True) -> SandboxedEnvironment:
     # autoescape off: bodies go to email, chat and in-app text; each channel escapes for itself.
-    return _BoundedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+    environment = _BoundedEnvironment(undefined=_StrictUndefined if strict else _LenientUndefined,
+                                      autoescape=False, keep_trailing_newline=False, finalize=_finalize)
+    # their own work is bounded (one number or date in, a short text out): only the result is checked
+    environment.filters.update({name: _bounded_result(f) for name, f in FILTERS.items()})
+    return environment
 
 
 def _structure_problem(tree: nodes.Template) -> TemplateProblem | None:
@@ -147,28 +216,37 @@ def _structure_problem(tree: nodes.Template) -> TemplateProblem | None:
     return None
 
 
-@lru_cache(maxsize=512)
-def _compiled(source: str):
+@lru_cache(maxsize=1024)
+def _compiled(source: str, strict: bool = True):
     if len(source) > MAX_SOURCE:
         raise TemplateProblem("rule.template_too_long", max=MAX_SOURCE)
-    environment = _environment()
+    environment = _environment(strict)
     problem = _structure_problem(environment.parse(source))
     if problem is not None:
         raise problem
     return environment.from_string(source)
 
 
-def render_template(source: str, context: Mapping[str, Any]) -> str:
+def render_template(source: str, context: Mapping[str, Any], *, missing: list[str] | None = None) -> str:
     """Render a template; raises TemplateProblem (`rule.template_syntax`, `rule.template_unknown_name`,
-    `rule.template_too_long`, `rule.template_too_costly`, `rule.template_output_too_large`, ...)."""
+    `rule.template_too_long`, `rule.template_too_costly`, `rule.template_output_too_large`, ...).
+
+    Strict by default (validation: an unknown name is `rule.template_unknown_name_suggest` with the
+    full name and the closest known one, or `rule.template_unknown_name` when nothing is close). With a `missing` list the rendering is lenient (firings): a
+    missing value renders empty and its name is appended to the list."""
+    token = _RECORD.set((missing, known_names(context))) if missing is not None else None
     try:
         out: list[str] = []
         size = 0
-        for chunk in _compiled(source).generate(**context):
+        for chunk in _compiled(source, missing is None).generate(**context):
             size += len(chunk)
             if size > MAX_OUTPUT:
                 raise TemplateProblem("rule.template_output_too_large", max=MAX_OUTPUT)
             out.append(chunk)
+        if missing is not None:
+            for name in _printed_names(source):
+                if name not in missing and len(missing) < 20 and _lookup(context, name) is None:
+                    missing.append(name)
         return "".join(out)
     except TemplateProblem:
         raise
@@ -176,8 +254,15 @@ def render_template(source: str, context: Mapping[str, Any]) -> str:
         raise TemplateProblem(
             "rule.template_syntax", message=exc.message or str(exc), line=exc.lineno
         ) from exc
+    except _Missing as exc:
+        name, suggestion = _unknown(exc, context)
+        if suggestion:  # its own code: the message then says "did you mean …"
+            raise TemplateProblem("rule.template_unknown_name_suggest", message=name, name=name,
+                                  suggestion=suggestion) from exc
+        raise TemplateProblem("rule.template_unknown_name", message=name, name=name, suggestion="") from exc
     except UndefinedError as exc:
-        raise TemplateProblem("rule.template_unknown_name", message=_unknown_name(exc)) from exc
+        name = _unknown_name(exc)
+        raise TemplateProblem("rule.template_unknown_name", message=name, name=name, suggestion="") from exc
     except _TooCostly as exc:
         raise TemplateProblem("rule.template_too_costly", message=str(exc)) from exc
     except SecurityError as exc:
@@ -186,6 +271,38 @@ def render_template(source: str, context: Mapping[str, Any]) -> str:
         raise TemplateProblem("rule.template_too_costly", message=type(exc).__name__) from exc
     except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
         raise TemplateProblem("rule.template_error", message=str(exc)) from exc
+    finally:
+        if token is not None:
+            _RECORD.reset(token)
+
+
+@lru_cache(maxsize=1024)
+def _printed_names(source: str) -> tuple[str, ...]:
+    """Dotted names printed unconditionally (`{{ order.tracking_link }}`, `{{ order.payment_due | date }}`
+    at the top level, not inside an `if` or a loop): a firing records those that are empty."""
+    names: list[str] = []
+    for output in _environment(False).parse(source).body:
+        if not isinstance(output, nodes.Output):
+            continue
+        for node in output.nodes:
+            while isinstance(node, nodes.Filter) and node.node is not None:
+                node = node.node
+            parts: list[str] = []
+            while isinstance(node, nodes.Getattr):
+                parts.append(node.attr)
+                node = node.node
+            if isinstance(node, nodes.Name) and parts:
+                names.append(".".join([node.name, *reversed(parts)]))
+    return tuple(dict.fromkeys(names))
+
+
+def _lookup(context: Mapping[str, Any], name: str) -> Any:
+    value: Any = context
+    for part in name.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
 
 
 _UNKNOWN = re.compile(r"has no attribute '([^']+)'|^'([^']+)' is undefined")
@@ -195,6 +312,49 @@ def _unknown_name(exc: UndefinedError) -> str:
     """The name Jinja could not find (`nope` of "'dict object' has no attribute 'nope'")."""
     found = _UNKNOWN.search(str(exc))
     return next((g for g in found.groups() if g), str(exc)) if found else str(exc)
+
+
+def known_names(context: Mapping[str, Any], depth: int = 3) -> dict[int, str]:
+    """{id(mapping): dotted path} of the mappings in a context (`order.data` for the designed values)."""
+    paths: dict[int, str] = {}
+    stack: list[tuple[Mapping[str, Any], str, int]] = [(context, "", 0)]
+    while stack:
+        mapping, path, level = stack.pop()
+        paths[id(mapping)] = path
+        if level < depth:
+            stack.extend((v, f"{path}.{k}" if path else str(k), level + 1)
+                         for k, v in mapping.items() if isinstance(v, Mapping))
+    return paths
+
+
+def _leaves(context: Mapping[str, Any]) -> list[str]:
+    out: list[str] = []
+    stack: list[tuple[Mapping[str, Any], str]] = [(context, "")]
+    while stack:
+        mapping, path = stack.pop()
+        for key, value in mapping.items():
+            if str(key).startswith("_"):
+                continue
+            name = f"{path}.{key}" if path else str(key)
+            if isinstance(value, Mapping) and name.count(".") < 3:
+                stack.append((value, name))
+            out.append(name)
+    return out
+
+
+def _unknown(exc: _Missing, context: Mapping[str, Any]) -> tuple[str, str | None]:
+    """(the full name the template asked for, the closest known name or None)."""
+    parent = known_names(context).get(id(exc.obj), "") if isinstance(exc.obj, Mapping) else ""
+    name = f"{parent}.{exc.name}" if parent else str(exc.name)
+    candidates = [c for c in _leaves(context) if not name.startswith(c + ".")]
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.7)
+    if not close:  # `{{ customer_name }}` for `order.customer_name`: the same last part elsewhere
+        last = str(exc.name)
+        close = [c for c in candidates if c.rsplit(".", 1)[-1] == last] or [
+            c for c in candidates
+            if c.rsplit(".", 1)[-1] in difflib.get_close_matches(last, [x.rsplit(".", 1)[-1] for x in candidates],
+                                                                 n=1, cutoff=0.75)]
+    return name, (close[0] if close else None)
 
 
 _SAMPLES = {
@@ -219,10 +379,12 @@ def sample_facts(catalogue: Catalogue) -> dict[str, Any]:
     return facts
 
 
-def check_template(source: str, catalogue: Catalogue) -> TemplateProblem | None:
-    """The problem with a template (syntax, unknown field), or None when it renders on any order."""
+def check_template(source: str, catalogue: Catalogue, lang: str = "zh") -> TemplateProblem | None:
+    """The problem with a template (syntax, unknown name), or None when it renders on any order."""
+    from engine.rules.template_context import sample_context
+
     try:
-        render_template(source, {"order": sample_facts(catalogue), "rule": {"key": "k", "name": "n"}})
+        render_template(source, sample_context(catalogue, lang))
     except TemplateProblem as problem:
         return problem
     return None

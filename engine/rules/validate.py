@@ -22,6 +22,7 @@ from engine.rules.definition import (
     CreateTodoAction,
     EscalateAction,
     EventTrigger,
+    LocalizedText,
     MessageCustomerAction,
     NotifyAction,
     RuleDefinition,
@@ -30,9 +31,11 @@ from engine.rules.definition import (
 from engine.rules.limits import condition_issues, value_issues
 from engine.rules.relative import relative_issues
 from engine.rules.relative import resolve as resolve_relative
+from engine.rules.template_context import LANGS
 from engine.rules.templates import check_template
 
-__all__ = ["compile_check", "input_issues", "matches_every_order", "validate", "warnings_before_enable"]
+__all__ = ["compile_check", "input_issues", "matches_every_order", "template_issues", "validate",
+           "warnings_before_enable"]
 
 _SQL_TYPES = {
     FactType.NUMBER: Float,
@@ -175,13 +178,13 @@ def validate(rule: RuleDefinition, catalogue: Catalogue) -> list[Issue]:
         issues.append(Issue("actions", "rule.no_actions", {}))
     for index, action in enumerate(rule.actions):
         path = f"actions.{index}"
-        templates: list[tuple[str, str]] = []
+        templates: list[tuple[str, LocalizedText]] = []
         if isinstance(action, CreateTodoAction):
             issues.extend(_assignee_issues(action.assignee, f"{path}.assignee"))
             for cc_index, cc in enumerate(action.cc):
                 issues.extend(_assignee_issues(cc, f"{path}.cc.{cc_index}"))
             templates = [("title_template", action.title_template), ("body_template", action.body_template)]
-            if not action.title_template.strip():
+            if action.title_template.is_empty():
                 issues.append(Issue(f"{path}.title_template", "rule.title_empty", {}))
         elif isinstance(action, EscalateAction):
             issues.extend(_assignee_issues(action.to, f"{path}.to"))
@@ -201,11 +204,23 @@ def validate(rule: RuleDefinition, catalogue: Catalogue) -> list[Issue]:
             templates = [("reason_template", action.reason_template)]
         elif isinstance(action, SetFieldAction):
             issues.extend(_set_field_issues(action, catalogue, path))
-        for attribute, source in templates:
-            problem = check_template(source, catalogue)
-            if problem is not None:
-                issues.append(Issue(f"{path}.{attribute}", problem.code, problem.params))
+        for attribute, template in templates:
+            for lang in LANGS:
+                source = getattr(template, lang)
+                problem = check_template(source, catalogue, lang) if source else None
+                if problem is not None:
+                    issues.append(Issue(f"{path}.{attribute}.{lang}", problem.code, problem.params))
     return issues
+
+
+def template_issues(rule: RuleDefinition, catalogue: Catalogue) -> list[Issue]:
+    """The problems of the rule's message templates alone (unknown names, syntax, limits): what
+    saving a draft refuses, so a typo in a variable is named while the admin is still editing.
+
+    A designed field no published form has yet (`order.data.expected_completion` of a classic
+    rule) is not refused here, as a condition reading it is not: publishing refuses both."""
+    return [i for i in validate(rule, catalogue) if "_template." in i.path and not (
+        i.code.startswith("rule.template_unknown_name") and str(i.params.get("name", "")).startswith("order.data."))]
 
 
 def _set_field_issues(action: SetFieldAction, catalogue: Catalogue, path: str) -> list[Issue]:

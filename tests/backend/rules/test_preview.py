@@ -77,7 +77,7 @@ def test_every_action_renders_on_the_order(session, org, now):
     assert todo.people == {"assignee_ids": ["Approver"], "cc_user_ids": ["Boss"]}
     assert notify.texts["title"] == f"{order.number} is waiting" and notify.people == {"user_ids": ["Rep"]}
     assert notify.effect["channels"] == ["in_app", "email"]
-    assert message.texts == {"subject": f"Your order {order.number}", "body": "Amount 1000.0"}
+    assert message.texts == {"subject": f"Your order {order.number}", "body": "Amount 1000"}
     assert flag.texts == {"reason": "30 h"}
     # the owner has no manager: the escalation goes to the owner instead, and says so
     assert escalate.texts == {"title": f"Escalated {order.number}"} and escalate.people == {"assignee_ids": ["Rep"]}
@@ -88,7 +88,7 @@ def test_every_action_renders_on_the_order(session, org, now):
     assert all(not a.problems for a in result.actions if a.type != "escalate")
 
 
-def test_a_missing_field_is_a_translated_problem_under_its_action(session, org, now):
+def test_a_missing_value_renders_empty_with_a_translated_problem_under_its_action(session, org, now):
     from backend import i18n
 
     order = waiting_order(session, org, now, 30)
@@ -100,9 +100,11 @@ def test_a_missing_field_is_a_translated_problem_under_its_action(session, org, 
     finally:
         i18n.reset_locale(token)
     message = result.actions[2]
-    assert message.effect is None and message.texts == {"subject": f"Your order {order.number}"}
-    assert [p.code for p in message.problems] == ["rule.template_unknown_name"]
-    assert message.problems[0].message.startswith("模板引用了不存在的字段")
+    # a value this order lacks renders empty and is reported; the message still goes (issue 17)
+    assert message.effect is not None and message.texts == {"subject": f"Your order {order.number}",
+                                                            "body": "Incoterm "}
+    assert [p.code for p in message.problems] == ["rule.template_missing_value"]
+    assert message.problems[0].message == "此订单没有 order.data.incoterm 的值，文本中此处留空。"
     assert result.actions[4].problems[0].message == "此订单找不到符合“负责人的主管”的处理人，已改为发给“订单负责人”。"
 
 

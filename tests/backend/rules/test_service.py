@@ -238,7 +238,7 @@ class TestEventPath:
         orders_service.update_order(session, actor=rep, order_id=order.id,
                                     payload=OrderUpdate(version=order.version, amount="250000"), now=now)
         note = session.exec(select(Notification).where(Notification.user_id == org["rep"].id)).scalars().one()
-        assert note.title == f"{order.number} is now 250000.0"
+        assert note.title == f"{order.number} is now 250000"
         assert "big" in session.get(Order, order.id).tags
 
 

@@ -90,13 +90,13 @@ class TestValidate:
     def test_template_naming_missing_field(self):
         actions = [dict(APPROVAL_TIMEOUT["actions"][0], body_template="{{ order.data.colour }}")]
         issues = validate(rule(actions=actions), CATALOGUE)
-        assert codes(issues) == [("actions.0.body_template", "rule.template_unknown_name")]
+        assert codes(issues) == [("actions.0.body_template.en", "rule.template_unknown_name_suggest")]
         assert "colour" in issues[0].params["message"]
 
     def test_template_syntax_error(self):
         actions = [dict(APPROVAL_TIMEOUT["actions"][0], title_template="{{ order.number ")]
         assert codes(validate(rule(actions=actions), CATALOGUE)) == [
-            ("actions.0.title_template", "rule.template_syntax")
+            ("actions.0.title_template.en", "rule.template_syntax")
         ]
 
     def test_time_rule_must_compile_to_sql(self):
@@ -253,7 +253,9 @@ class TestPlanActions:
         plan = plan_actions(rule(), order_id=7, facts=self.facts(), episode=2, people=people, now=NOW)
         todo, flag, note = plan.effects
         assert isinstance(todo, fx.CreateTodo) and todo.assignee_ids == (3,) and todo.cc_user_ids == (4,)
-        assert todo.title == "Approve SO-7: waiting 32.0 h" and todo.body == "Amount 1200 CNY"
+        # one text per reader language; a legacy single text serves both; no trailing ".0"
+        both = {"zh-CN": "Approve SO-7: waiting 32 h", "en": "Approve SO-7: waiting 32 h"}
+        assert todo.title == both and todo.body == {"zh-CN": "Amount 1200 CNY", "en": "Amount 1200 CNY"}
         assert todo.priority == "high" and todo.due_at == NOW + timedelta(hours=4)
         assert todo.dedupe_key == firing_key("approval_timeout", 7, 2) + ":0"
         assert flag == fx.AddRiskFlag(
@@ -326,9 +328,11 @@ class TestTemplates:
     def test_sandbox_blocks_attribute_escape(self):
         with pytest.raises(TemplateProblem) as caught:
             render_template("{{ order.__class__.__mro__ }}", {"order": {}})
-        assert caught.value.code in ("rule.template_forbidden", "rule.template_unknown_name")
+        assert caught.value.code in ("rule.template_forbidden", "rule.template_unknown_name",
+                                     "rule.template_unknown_name_suggest")
 
     def test_strict_undefined(self):
         with pytest.raises(TemplateProblem) as caught:
             render_template("{{ order.nope }}", {"order": {"number": "1"}})
-        assert caught.value.code == "rule.template_unknown_name"
+        assert caught.value.code.startswith("rule.template_unknown_name")
+        assert caught.value.params["name"] == "order.nope"

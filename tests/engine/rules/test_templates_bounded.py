@@ -31,7 +31,7 @@ HOSTILE = {
     "{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}": "rule.template_too_costly",
     "{% for i in range(999) %}{% for j in range(999) %}xx{% endfor %}{% endfor %}": "rule.template_output_too_large",
     "x" * 10_001: "rule.template_too_long",
-    "{{ order.nope }}": "rule.template_unknown_name",
+    "{{ order.nope }}": "rule.template_unknown_name_suggest",
     "{{ lipsum(3) }}": "rule.template_unknown_name",
 }
 
@@ -59,13 +59,19 @@ def test_publishing_refuses_a_costly_template_at_its_path():
     rule = load_rule({"key": "k", "name": {"en": "k"}, "trigger": {"kind": "time"},
                       "condition": {">": [{"var": "amount"}, 0]},
                       "actions": [{"type": "add_risk_flag", "flag": "f", "reason_template": "{{ 'a' * 300000000 }}"}]})
-    assert [(i.path, i.code) for i in validate(rule, catalogue)] == [("actions.0.reason_template",
+    assert [(i.path, i.code) for i in validate(rule, catalogue)] == [("actions.0.reason_template.en",
                                                                       "rule.template_too_costly")]
     assert check_template("{{ order.number }}", catalogue) is None
 
 
-@pytest.mark.parametrize("source, name", [("{{ order.nope }}", "nope"), ("{{ order.data.incoterm }}", "incoterm"),
-                                          ("{{ customer }}", "customer")])
-def test_an_unknown_name_is_named(source, name):
+@pytest.mark.parametrize("source, name, suggestion", [
+    ("{{ order.nope }}", "order.nope", "order.source"),
+    ("{{ order.data.incoterm }}", "order.data.incoterm", ""),
+    ("{{ order.customer_nme }}", "order.customer_nme", "order.customer_name"),
+    ("{{ customer_name }}", "customer_name", "customer.name"),
+    ("{{ custmer.name }}", "custmer", "customer"),
+])
+def test_an_unknown_name_is_named_with_the_closest_known_one(source, name, suggestion):
     problem = check_template(source, default_catalogue())
-    assert (problem.code, problem.params) == ("rule.template_unknown_name", {"message": name})
+    assert problem.code == ("rule.template_unknown_name_suggest" if suggestion else "rule.template_unknown_name")
+    assert (problem.params["name"], problem.params["suggestion"]) == (name, suggestion)

@@ -11,22 +11,23 @@ let box = document.getElementById("rd-actions");
 let DEFAULTS = {
   create_todo: function () {
     return { type: "create_todo", assignee: { kind: "current_approver" }, cc: [], priority: "normal",
-             title_template: "", body_template: "" };
+             title_template: both(), body_template: both() };
   },
   notify: function () {
-    return { type: "notify", recipients: [{ kind: "owner" }], channels: ["in_app"], title_template: "", body_template: "" };
+    return { type: "notify", recipients: [{ kind: "owner" }], channels: ["in_app"], title_template: both(), body_template: both() };
   },
-  message_customer: function () { return { type: "message_customer", subject_template: "", body_template: "", channel: null }; },
+  message_customer: function () { return { type: "message_customer", subject_template: both(), body_template: both(), channel: null }; },
   call_webhook: function () { return { type: "call_webhook", url: "https://" }; },
   set_field: function () { return { type: "set_field", field: "", value: null }; },
   add_tag: function () { return { type: "add_tag", tag: "" }; },
-  add_risk_flag: function () { return { type: "add_risk_flag", flag: "", reason_template: "" }; },
+  add_risk_flag: function () { return { type: "add_risk_flag", flag: "", reason_template: both() }; },
   start_flow: function () {
     let first = R.CHOICES.flows[0];
     return { type: "start_flow", flow_key: first ? first.value : "" };
   },
-  escalate: function () { return { type: "escalate", to: { kind: "owner_manager" }, title_template: "", body_template: "" }; }
+  escalate: function () { return { type: "escalate", to: { kind: "owner_manager" }, title_template: both(), body_template: both() }; }
 };
+function both() { return { zh: "", en: "" }; }
 let NOTIFY_CHANNELS = ["in_app", "email", "chat", "webhook"].map(function (c) { return { value: c, label: T["channel_" + c] }; });
 let CUSTOMER_CHANNELS = ["email", "sms", "dingtalk", "wecom"].map(function (c) { return { value: c, label: T["channel_" + c] }; });
 let PRIORITIES = ["low", "normal", "high", "urgent"].map(function (p) { return { value: p, label: T[p] }; });
@@ -40,10 +41,67 @@ function textInput(label, value, onchange, multiline, type) {
   return R.labelled(label, input);
 }
 
-function templates(a, pairs) {
-  return pairs.map(function (p) {
-    return textInput(p[0], a[p[1]], function (v) { a[p[1]] = v; }, p[2]);
+/* A message template in each reader language: one text box, a tab per language switching what it
+ * edits (the designer's own language first), and a list of the variables a template can read;
+ * clicking one inserts `{{ name }}` where the cursor is. The server keeps {zh, en}; plain text from an older rule counts
+ * as written in the language it is written in (Chinese characters: zh), as the engine reads it. */
+const LANGS = [["zh", T.lang_zh], ["en", T.lang_en]];
+const CJK = /[\u3400-\u9fff\uf900-\ufaff]/;
+
+function asLocalized(value) {
+  if (value && typeof value === "object") return { zh: value.zh || "", en: value.en || "" };
+  let text = value == null ? "" : String(value);
+  return CJK.test(text) ? { zh: text, en: "" } : { zh: "", en: text };
+}
+
+function templateEditor(label, a, key, multiline) {
+  a[key] = asLocalized(a[key]);
+  let open = T.ui_lang === "en" ? "en" : "zh";
+  let input = el(multiline ? "textarea" : "input", { "aria-label": label });
+  if (multiline) input.setAttribute("rows", "2");
+  input.addEventListener("input", function () { a[key][open] = input.value; });
+  let tabs = el("span", { "class": "rd-template-tabs", role: "tablist", "aria-label": T.text_language });
+  let buttons = {};
+  function show(lang) {
+    open = lang;
+    input.value = a[key][lang];
+    input.setAttribute("lang", lang === "zh" ? "zh-CN" : "en");
+    LANGS.forEach(function (l) {
+      buttons[l[0]].setAttribute("aria-selected", String(l[0] === lang));
+      buttons[l[0]].classList.toggle("rd-template-filled", !!a[key][l[0]].trim());
+    });
+  }
+  LANGS.forEach(function (l) {
+    buttons[l[0]] = el("button", { type: "button", role: "tab", "class": "rd-template-tab", text: l[1],
+      onclick: function () { show(l[0]); } });
+    tabs.appendChild(buttons[l[0]]);
   });
+  let wrap = el("div", { "class": "rd-template" }, [R.labelled(label, input), tabs]);
+  wrap.appendChild(variableList(label, function (text) {
+    let at = input.selectionStart == null ? input.value.length : input.selectionStart;
+    let end = input.selectionEnd == null ? at : input.selectionEnd;
+    input.setRangeText(text, at, end, "end");
+    input.dispatchEvent(new Event("input"));
+    input.focus();
+  }));
+  show(open);
+  return wrap;
+}
+
+/* "Insert a variable": each variable the server offers (labels in the designer's language). */
+function variableList(label, insert) {
+  let list = el("ul", { "class": "rd-variables" });
+  (R.CHOICES.variables || []).forEach(function (v) {
+    let text = "{{ " + v.name + " }}";
+    list.appendChild(el("li", {}, [el("button", { type: "button", "class": "rd-variable",
+      "aria-label": T.insert_variable + ": " + v.label + " " + text, title: text,
+      onclick: function () { insert(text); } }, [el("span", { text: v.label }), el("code", { text: text })])]));
+  });
+  return el("details", { "class": "rd-variables-box" }, [el("summary", { text: T.variables }), list]);
+}
+
+function templates(a, pairs) {
+  return pairs.map(function (p) { return templateEditor(p[0], a, p[1], p[2]); });
 }
 
 /* The value of a set_field action, typed like the field: a user picker for owner_id, the

@@ -61,7 +61,7 @@ export function userPicker(label, userId, onchange) {
   return select(label, CHOICES.users, userId, onchange, T.choose_user);
 }
 
-const KINDS = ["current_approver", "current_approver_manager", "owner", "owner_manager", "role", "user"];
+const KINDS = ["current_approver", "current_approver_manager", "owner", "owner_manager", "owner_manager_manager", "role", "user"];
 
 /* Who: a kind, and for "user" a user picker, for "role" a role picker. `allowNone` adds
  * "Nobody" (onchange(null)). */
