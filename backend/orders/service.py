@@ -6,7 +6,6 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Text, cast, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -15,6 +14,7 @@ from sqlmodel import Session
 from backend.auth.actor import Actor
 from backend.customers.models import Customer
 from backend.errors import GendanError
+from backend.installation.service import get_installation
 from backend.orders import access
 from backend.orders.keyset import NULL_DATE, decode_cursor, encode_cursor, seek_clause
 from backend.orders.models import Order, OrderEvent
@@ -49,9 +49,7 @@ def record_event(session: Session, order: Order, *, type: str, actor: Actor | No
 
 def _next_number(session: Session, now: datetime) -> str:
     # the date people here read on the page (00:30 in Shanghai is still yesterday in UTC)
-    from backend.settings import get_settings
-
-    prefix = f"SO{now.astimezone(ZoneInfo(get_settings().timezone)):%Y%m%d}-"
+    prefix = f"SO{get_installation(session).today(now):%Y%m%d}-"
     last = session.exec(
         select(Order.number).where(Order.number.like(prefix + "%")).order_by(Order.number.desc()).limit(1)
     ).scalars().first()

@@ -127,7 +127,7 @@ def check_enable(session: Session, *, actor: Actor, key: str, now: datetime) -> 
 def _enable_warnings(session: Session, rule: RuleDefinition, catalogue: Catalogue, now: datetime) -> list[Issue]:
     warnings = list(warnings_before_enable(rule, catalogue))
     if not any(w.code == "rule.matches_every_order" for w in warnings):
-        total, matched = count_matches(session, rule, catalogue, fact_context(now))
+        total, matched = count_matches(session, rule, catalogue, fact_context(now, session=session))
         if total > 0 and matched == total:
             warnings.append(Issue("condition", "rule.matches_every_order", {"orders": total}))
     return warnings
