@@ -208,3 +208,15 @@ class TestOrderNumbers:
         save(session, admin, now, timezone="America/Los_Angeles")  # still Monday evening there
         second, _ = orders_service.create_order(session, actor=admin, payload=payload, now=now)
         assert second.number.startswith("SO20261123-")
+
+
+class TestToday:
+    def test_overdue_counts_from_the_installations_date(self, session, admin, now):
+        from backend.orders import stats
+
+        rep = make_user(session, roles=("sales",))
+        make_order(session, owner=rep, stage="production", planned_delivery=date(2026, 11, 23))
+        just_after_midnight = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)  # 01:00 on the 24th in Shanghai
+        assert stats.count_overdue(session, actor=admin, now=just_after_midnight) == 1
+        save(session, admin, now, timezone="America/Los_Angeles")  # still the 23rd there
+        assert stats.count_overdue(session, actor=admin, now=just_after_midnight) == 0
