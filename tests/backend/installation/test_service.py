@@ -220,3 +220,26 @@ class TestToday:
         assert stats.count_overdue(session, actor=admin, now=just_after_midnight) == 1
         save(session, admin, now, timezone="America/Los_Angeles")  # still the 23rd there
         assert stats.count_overdue(session, actor=admin, now=just_after_midnight) == 0
+
+
+class TestNotificationZone:
+    def test_a_preference_without_a_zone_keeps_quiet_hours_where_the_company_is(self, session, connection, admin,
+                                                                                 now):
+        from backend.auth.service import load_actor
+        from backend.effects import apply_effects
+        from backend.notify import service as notify_service
+        from backend.notify.models import OutboxMessage
+        from engine import effects as fx
+
+        user = make_user(session, locale="en")
+        notify_service.save_preference(session, actor=load_actor(session, user.id), channels=["email"],
+                                       quiet_start="22:00", quiet_end="07:00", is_digest=False, digest_hour=18,
+                                       timezone="", now=now)
+        save(session, admin, now, timezone="Europe/Berlin")
+        night = datetime(2026, 11, 24, 22, 0, tzinfo=UTC)  # 23:00 in Berlin, 06:00 in Shanghai
+        apply_effects(session, [fx.Notify(dedupe_key="cal-n1", user_ids=(user.id,), title="Late", body="x")],
+                      order=None, actor=None, now=night)
+        session.commit()
+        notify_service.dispatch_notifications(connection, night)
+        row = session.exec(select(OutboxMessage)).scalars().one()
+        assert row.next_attempt_at == datetime(2026, 11, 25, 6, 0, tzinfo=UTC)  # 07:00 in Berlin
