@@ -63,6 +63,7 @@ def _include_routers(app: FastAPI) -> None:
     from backend.forms.router import router as forms_router
     from backend.inbox.router import routers as inbox_routers
     from backend.ingest.router import router as ingest_router
+    from backend.installation.router import router as calendar_router
     from backend.notify.router import router as notify_router
     from backend.orders.router import router as orders_router
     from backend.people.router import router as people_router
@@ -78,7 +79,7 @@ def _include_routers(app: FastAPI) -> None:
     for router in (auth_router, customers_router, orders_router, people_router, pages_router,
                    forms_router, form_pages_router, flows_router, flow_pages_router, rules_router,
                    rule_pages_router, *inbox_routers, notify_router, tracking_router, ingest_router,
-                   audit_router, audit_pages_router, customer_pages_router):
+                   audit_router, audit_pages_router, customer_pages_router, calendar_router):
         app.include_router(router)
 
 

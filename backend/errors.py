@@ -55,6 +55,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "form.upload_not_found": 404,
     "form.no_draft": 409,
     "form.incompatible_change": 409,
+    "calendar.": 422,
     "flow.": 422,
     "flow.not_found": 404,
     "flow.no_draft": 404,

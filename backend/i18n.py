@@ -192,6 +192,7 @@ ERROR_MESSAGE_MODULES = (
     "backend.flows.messages",
     "backend.forms.messages",
     "backend.inbox.messages",
+    "backend.installation.messages",
     "backend.ingest.messages",
     "backend.notify.messages",
     "backend.params",

@@ -7,6 +7,7 @@ from backend.flows.models import FlowDefinitionRow, FlowInstance, FlowTimer  # n
 from backend.forms.models import FormDefinitionRow  # noqa: F401
 from backend.inbox.models import InboxItem  # noqa: F401
 from backend.ingest.models import ImportJob, ImportRowError, InboundDelivery, InboundSource  # noqa: F401
+from backend.installation.models import InstallationCalendarRow  # noqa: F401
 from backend.notify.models import (  # noqa: F401
     ChannelConfig,
     Notification,

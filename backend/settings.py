@@ -29,7 +29,8 @@ class Settings(BaseSettings):
     # address and `gendan serve` its --host/--port, so a newcomer's first link is never dead
     base_url: str = ""
     default_locale: str = "zh_CN"
-    timezone: str = "Asia/Shanghai"  # the installation's own zone: its "today" (order numbers, by date)
+    # the zone of an installation whose admin has not set one (admin page "Calendar", backend/installation)
+    timezone: str = "Asia/Shanghai"
     run_worker: bool = True
     scan_interval_seconds: int = 60
     # a scanning worker's lease (renewed at every commit): a frozen or killed scanner is taken

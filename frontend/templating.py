@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from babel import Locale
-from babel.dates import format_date, format_datetime, get_timezone
+from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -17,6 +17,7 @@ from jinja2_fragments.fastapi import Jinja2Blocks
 
 from backend import i18n
 from backend.auth.deps import csrf_token
+from backend.installation import service as installation_service
 from backend.localized import read_body, read_title
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +37,10 @@ def _babel_locale(name: str) -> Locale:
     return Locale.parse(name)
 
 
-_SHANGHAI = get_timezone("Asia/Shanghai")
+def display_zone():
+    """The zone pages show times in: the installation's (backend/installation), as this process
+    read it last; every signed-in page reads it again first (frontend/pages/common.py)."""
+    return installation_service.current().zone
 
 
 def _fmt_date(value: date | None) -> str:
@@ -46,7 +50,7 @@ def _fmt_date(value: date | None) -> str:
 def _fmt_datetime(value: datetime | None) -> str:
     if not value:
         return ""
-    return format_datetime(value, format="short", tzinfo=_SHANGHAI, locale=_babel_locale(i18n.get_locale()))
+    return format_datetime(value, format="short", tzinfo=display_zone(), locale=_babel_locale(i18n.get_locale()))
 
 
 def _fmt_money(value: Decimal | float | None, currency: str = "CNY") -> str:

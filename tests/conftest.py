@@ -22,6 +22,7 @@ from sqlmodel import Session
 import backend.models  # noqa: F401
 from backend.app import create_app
 from backend.db import make_engine, new_session
+from backend.installation import service as installation_service
 from backend.migrate import upgrade
 from backend.pipeline_assembly import assemble
 from backend.settings import Settings
@@ -113,6 +114,14 @@ def connection(engine) -> Iterator[sa.Connection]:
 def session(connection) -> Iterator[Session]:
     with new_session(connection) as s:
         yield s
+
+
+@pytest.fixture(autouse=True)
+def _forget_installation_calendar() -> Iterator[None]:
+    """What a process remembers of the installation calendar (backend/installation/service.py)
+    must not outlive the test whose rolled-back transaction saved it."""
+    yield
+    installation_service.forget()
 
 
 @pytest.fixture

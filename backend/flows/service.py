@@ -30,7 +30,9 @@ from backend.flows.schemas import (
     SimulationRead,
     SimulationStep,
 )
+from backend.installation.service import installation_calendar
 from backend.people.models import User
+from engine.calendar import BusinessCalendar
 from engine.flows import FlowDefinition, FlowError, FlowIssue, FlowState, parse_and_validate, step
 from engine.flows.bpmn import from_bpmn, to_bpmn
 from engine.flows.definition import load_definition, load_template
@@ -210,6 +212,7 @@ def simulate(session: Session, *, actor: Actor, payload: SimulationIn, now: date
     defn, issues = parse_and_validate(payload.definition, form_fields=form_field_keys(session))
     if defn is None or any(i.code in ("flow.no_start", "flow.multiple_starts") for i in issues):
         return SimulationRead(status="invalid", path=[], visited=[], steps=[], issues=issues_read(issues))
+    defn = on_installation_calendar(session, defn)
     directory = load_directory(session)
     names = dict(session.exec(select(User.id, User.display_name)).all())
     facts = dict(payload.facts)
@@ -254,3 +257,19 @@ def _visited(state: FlowState) -> list[str]:
 
 def parse_published(row: FlowDefinitionRow) -> FlowDefinition:
     return load_definition(row.definition)
+
+
+_DEFAULT_CALENDAR = BusinessCalendar().model_dump(mode="json")
+
+
+def on_installation_calendar(session: Session, defn: FlowDefinition) -> FlowDefinition:
+    """The definition as it runs here: time limits and dates count on the installation calendar.
+
+    A definition carries a calendar, but the designer has no control for it, so nearly every
+    definition holds the built-in default (Shanghai, Monday to Friday); that one means "the
+    installation's". A calendar that differs from it (written into the JSON or a BPMN file on
+    purpose) is kept.
+    """
+    if defn.calendar.model_dump(mode="json") != _DEFAULT_CALENDAR:
+        return defn
+    return defn.model_copy(update={"calendar": installation_calendar(session)})

@@ -21,7 +21,13 @@ from backend.errors import GendanError
 from backend.flows.directory import load_directory
 from backend.flows.models import FlowDefinitionRow, FlowInstance, FlowTimer
 from backend.flows.schemas import FlowInstanceRead, HistoryRead, InstanceAction, TaskAction, TaskRead
-from backend.flows.service import DEFAULT_FLOW_KEY, error, from_flow_error, published_row
+from backend.flows.service import (
+    DEFAULT_FLOW_KEY,
+    error,
+    from_flow_error,
+    on_installation_calendar,
+    published_row,
+)
 from backend.orders.access import get_visible_order
 from backend.orders.models import Order
 from backend.people.models import User
@@ -69,7 +75,7 @@ def order_facts(order: Order) -> dict[str, Any]:
 
 def _definition(session: Session, instance: FlowInstance) -> FlowDefinition:
     row = session.get(FlowDefinitionRow, instance.definition_id)
-    return load_definition(row.definition)
+    return on_installation_calendar(session, load_definition(row.definition))
 
 
 def _lock(session: Session, instance_id: int) -> FlowInstance:

@@ -20,7 +20,7 @@ from backend.effects import apply_effects
 from backend.errors import GendanError
 from backend.flows.directory import load_directory
 from backend.flows.models import FlowDefinitionRow, FlowInstance
-from backend.flows.service import error, get_row
+from backend.flows.service import error, get_row, on_installation_calendar
 from backend.flows.service_instance import _lock, order_facts
 from backend.orders.models import Order
 from engine.flows import FlowError, FlowState
@@ -90,7 +90,7 @@ def migrate_instances(session: Session, *, actor: Actor, key: str, body: Migrati
     """Move every movable instance; the others stay on their version (listed in `skipped`)."""
     preview = preview_migration(session, actor=actor, key=key, body=body)
     target = get_row(session, key, body.to_version)
-    new = load_definition(target.definition)
+    new = on_installation_calendar(session, load_definition(target.definition))
     directory = load_directory(session)
     moved, skipped = [], []
     for item in preview.instances:
@@ -98,7 +98,8 @@ def migrate_instances(session: Session, *, actor: Actor, key: str, body: Migrati
             skipped.append(item.instance_id)
             continue
         instance = _lock(session, item.instance_id)
-        old = load_definition(session.get(FlowDefinitionRow, instance.definition_id).definition)
+        old = on_installation_calendar(
+            session, load_definition(session.get(FlowDefinitionRow, instance.definition_id).definition))
         order = session.get(Order, instance.order_id)
         try:
             result = migrate(old, new, FlowState.from_json(instance.state), body.mapping, now,

@@ -27,7 +27,8 @@ class ImportMapping(BaseModel):
         default_factory=dict, max_length=200)
     create_customers: bool = False
     source: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_\-]+$")] = "csv"
-    timezone: Annotated[str, Field(min_length=1, max_length=60)] = "Asia/Shanghai"
+    # "" (or left out): the installation's zone, written in when the import starts
+    timezone: Annotated[str, Field(max_length=60)] = ""
 
 
 class RowError(BaseModel):

@@ -41,6 +41,7 @@ from backend.ingest.schemas import (
     ImportRead,
     RowError,
 )
+from backend.installation.service import get_installation
 from backend.orders import service as orders_service
 from backend.orders.models import Order
 from backend.orders.schemas import OrderCreate
@@ -134,6 +135,8 @@ def start_import(session: Session, *, actor: Actor, job_id: int, mapping: Import
     job = _get_job(session, job_id)
     if job.state != "uploaded":
         raise GendanError("import.already_started", {"id": job.id, "state": job.state})
+    if not mapping.timezone.strip():
+        mapping = mapping.model_copy(update={"timezone": get_installation(session).timezone})
     check_mapping(mapping, job.headers)
     job.mapping = mapping.model_dump(mode="json")
     job.state = "queued"
@@ -247,7 +250,7 @@ def process_batch(session: Session, job_id: int, *, now: datetime, batch_size: i
         session.commit()
         return 0
     mapping = ImportMapping.model_validate(job.mapping)
-    tz = ZoneInfo(mapping.timezone)
+    tz = ZoneInfo(mapping.timezone) if mapping.timezone else get_installation(session).zone
     headers, rows, _, _ = read_table(job.content, encoding=job.encoding, delimiter=job.delimiter)
     start = job.next_row
     for index in range(start, min(start + batch_size, len(rows))):

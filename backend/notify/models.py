@@ -96,7 +96,7 @@ class NotificationPreference(SQLModel, table=True):
     channels: list[str] = Field(default_factory=lambda: ["in_app"], sa_type=JSONType)
     quiet_start: str | None = Field(default=None, max_length=5)  # "22:00"
     quiet_end: str | None = Field(default=None, max_length=5)  # "07:30"
-    timezone: str = Field(default="Asia/Shanghai", max_length=40)
+    timezone: str = Field(default="", max_length=40)  # "": the installation's zone, whatever it is then
     is_digest: bool = False
     digest_hour: int = 18
     last_digest_on: date | None = None

@@ -18,11 +18,13 @@ def parse_hhmm(value: str | None) -> time | None:
     return time(int(hh), int(mm))
 
 
-def zone(name: str) -> ZoneInfo:
+def zone(name: str, fallback: str = "UTC") -> ZoneInfo:
+    """The zone called `name`; `fallback` (the caller passes the installation's) when there is no such
+    zone or the name is empty (a user who left it to the installation)."""
     try:
-        return ZoneInfo(name)
+        return ZoneInfo(name) if name else ZoneInfo(fallback)
     except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("Asia/Shanghai")
+        return ZoneInfo(fallback)
 
 
 def quiet_until(now: datetime, *, start: str | None, end: str | None, tz: str) -> datetime | None:

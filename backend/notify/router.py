@@ -33,7 +33,7 @@ class PreferenceIn(BaseModel):
     quiet_end: str | None = None
     is_digest: bool = False
     digest_hour: int = 18
-    timezone: str = "Asia/Shanghai"
+    timezone: str = Field(default="", max_length=60)  # "": the installation's zone (backend/installation)
 
 
 class PreferenceRead(PreferenceIn):

@@ -15,6 +15,7 @@ from backend.auth.actor import Actor
 from backend.db import new_session
 from backend.effects import enqueue
 from backend.errors import GendanError
+from backend.installation.service import get_installation
 from backend.localized import read_body, read_title
 from backend.notify import delivery
 from backend.notify.channels import KINDS
@@ -98,7 +99,10 @@ def save_preference(session: Session, *, actor: Actor, channels: list[str], quie
         session.add(pref)
     pref.channels = list(dict.fromkeys(["in_app", *channels]))
     pref.quiet_start, pref.quiet_end = quiet_start or None, quiet_end or None
-    pref.is_digest, pref.digest_hour, pref.timezone = is_digest, digest_hour, zone(timezone).key
+    # "" leaves the zone to the installation (it follows the admin's calendar); a chosen one is kept
+    installation_zone = get_installation(session).timezone
+    pref.is_digest, pref.digest_hour = is_digest, digest_hour
+    pref.timezone = zone(timezone, installation_zone).key if timezone else ""
     pref.updated_at = now
     session.commit()
     return pref
@@ -194,7 +198,8 @@ def dispatch_notifications(bind: Engine | Connection, now: datetime, *, base_url
                 mode = "digest"
             else:
                 mode = "sent"
-                send_at = quiet_until(now, start=pref.quiet_start, end=pref.quiet_end, tz=pref.timezone) or now
+                send_at = quiet_until(now, start=pref.quiet_start, end=pref.quiet_end,
+                                              tz=pref.timezone or get_installation(session).timezone) or now
                 title = read_title(note.title, note.title_i18n, user.locale or "zh_CN")
                 body = read_body(note.body, user.locale or "zh_CN")
                 for channel in external:
@@ -236,7 +241,8 @@ def send_digests(bind: Engine | Connection, now: datetime, *, base_url: str = ""
     with new_session(bind) as session:
         prefs = session.exec(select(NotificationPreference).where(NotificationPreference.is_digest.is_(True))).scalars().all()
         for pref in prefs:
-            day = digest_due(now, hour=pref.digest_hour, tz=pref.timezone, last_sent_on=pref.last_digest_on)
+            day = digest_due(now, hour=pref.digest_hour, tz=pref.timezone or get_installation(session).timezone,
+                             last_sent_on=pref.last_digest_on)
             if day is None:
                 continue
             user = session.get(User, pref.user_id)

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Text, cast, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -15,6 +14,7 @@ from sqlmodel import Session
 from backend.auth.actor import Actor
 from backend.customers.models import Customer
 from backend.errors import GendanError
+from backend.installation.service import get_installation
 from backend.orders import access
 from backend.orders.keyset import NULL_DATE, decode_cursor, encode_cursor, seek_clause
 from backend.orders.models import Order, OrderEvent
@@ -49,9 +49,7 @@ def record_event(session: Session, order: Order, *, type: str, actor: Actor | No
 
 def _next_number(session: Session, now: datetime) -> str:
     # the date people here read on the page (00:30 in Shanghai is still yesterday in UTC)
-    from backend.settings import get_settings
-
-    prefix = f"SO{now.astimezone(ZoneInfo(get_settings().timezone)):%Y%m%d}-"
+    prefix = f"SO{get_installation(session).today(now):%Y%m%d}-"
     last = session.exec(
         select(Order.number).where(Order.number.like(prefix + "%")).order_by(Order.number.desc()).limit(1)
     ).scalars().first()
@@ -331,8 +329,9 @@ def _like(text: str, *, quote: str = "") -> str:
     return f"%{quote}{escaped}{quote}%"
 
 
-def _start_of(day: date) -> datetime:
-    return datetime.combine(day, datetime.min.time()).replace(tzinfo=UTC)
+def _start_of(day: date, zone) -> datetime:
+    """Midnight of `day` where the installation is (a "created on" filter means its wall calendar)."""
+    return datetime.combine(day, datetime.min.time(), tzinfo=zone).astimezone(UTC)
 
 
 def _check_ranges(f: OrderFilter) -> None:
@@ -362,10 +361,11 @@ def searchable_data_keys(session: Session) -> list[str]:
     return list(dict.fromkeys([*keys, *SEARCHED_KEYS]))[:12]
 
 
-def utcnow_date() -> date:
+def installation_today(session: Session) -> date:
     from backend.clock import utcnow
 
-    return utcnow().date()  # the dashboard counts overdue against the same date (stats.count_overdue)
+    # the dashboard counts overdue against the same date (stats.count_overdue)
+    return get_installation(session).today(utcnow())
 
 
 def _filtered(session: Session, actor: Actor, f: OrderFilter):
@@ -397,9 +397,9 @@ def _filtered(session: Session, actor: Actor, f: OrderFilter):
     if f.customer_id is not None:
         clauses.append(Order.customer_id == f.customer_id)
     if f.created_from:
-        clauses.append(Order.created_at >= _start_of(f.created_from))
+        clauses.append(Order.created_at >= _start_of(f.created_from, get_installation(session).zone))
     if f.created_to:  # inclusive: the whole last day
-        clauses.append(Order.created_at < _start_of(f.created_to + timedelta(days=1)))
+        clauses.append(Order.created_at < _start_of(f.created_to + timedelta(days=1), get_installation(session).zone))
     if f.delivery_from:
         clauses.append(Order.planned_delivery >= f.delivery_from)
     if f.delivery_to:
@@ -412,7 +412,7 @@ def _filtered(session: Session, actor: Actor, f: OrderFilter):
         from backend.orders import stats
 
         if f.overdue:
-            clauses.append(stats.overdue_clause(utcnow_date()))
+            clauses.append(stats.overdue_clause(installation_today(session)))
         if f.risk:
             clauses.append((Order.status == "open") & stats.risk_clause())
     if f.tag:

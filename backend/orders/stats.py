@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from backend.auth.actor import Actor
 from backend.customers.models import Customer
+from backend.installation.service import get_installation
 from backend.orders import access
 from backend.orders.models import Order
 from backend.people.models import User
@@ -62,6 +63,11 @@ def count_by_stage(session: Session, *, actor: Actor, visible=None) -> list[Stag
     return [StageCount(stage, int(n)) for stage, n in rows]
 
 
+def _today(session: Session, now: datetime) -> date:
+    """The installation's date at `now` (at 00:30 in Shanghai yesterday's deliveries are overdue)."""
+    return get_installation(session).today(now)
+
+
 def overdue_clause(today: date):
     return (Order.status == "open") & (Order.planned_delivery < today) & Order.stage.not_in(DELIVERED_STAGES)
 
@@ -69,14 +75,14 @@ def overdue_clause(today: date):
 def count_overdue(session: Session, *, actor: Actor, now: datetime, visible=None) -> int:
     visible = visible if visible is not None else visible_clause(session, actor)
     return int(session.exec(select(func.count()).select_from(Order)
-                            .where(visible, overdue_clause(now.date()))).scalar_one())
+                            .where(visible, overdue_clause(_today(session, now)))).scalar_one())
 
 
 def list_overdue(session: Session, *, actor: Actor, now: datetime, limit: int = 10,
                  visible=None) -> list[OrderLine]:
     """Open, not yet delivered orders whose planned delivery has passed; the longest overdue first."""
     visible = visible if visible is not None else visible_clause(session, actor)
-    today = now.date()
+    today = _today(session, now)
     rows = session.exec(
         select(Order).where(visible, overdue_clause(today)).order_by(Order.planned_delivery, Order.id).limit(limit)
     ).scalars().all()
@@ -102,7 +108,7 @@ def list_risk_flagged(session: Session, *, actor: Actor, now: datetime, limit: i
         select(Order).where(visible, Order.status == "open", risk_clause())
         .order_by(Order.updated_at.desc(), Order.id.desc()).limit(limit)
     ).scalars().all()
-    return _lines(session, rows, now.date())
+    return _lines(session, rows, _today(session, now))
 
 
 def week_start(day: date) -> date:

@@ -19,6 +19,8 @@ from backend.customers.models import Customer
 from backend.errors import GendanError
 from backend.forms.models import FormDefinitionRow
 from backend.inbox.models import InboxItem
+from backend.installation import service as installation_service
+from backend.installation.service import installation_calendar
 from backend.orders.models import Order
 from backend.people import org
 from backend.people.models import User
@@ -89,8 +91,13 @@ def catalogue_for(session: Session) -> Catalogue:
     return catalogue
 
 
-def fact_context(now: datetime, calendar: BusinessCalendar | None = None) -> FactContext:
-    return FactContext(now=now, calendar=calendar or BusinessCalendar())
+def fact_context(now: datetime, calendar: BusinessCalendar | None = None, *,
+                 session: Session | None = None) -> FactContext:
+    """Facts at `now` counted on `calendar`, else the installation's (read through `session`, else
+    as this process last read it)."""
+    if calendar is None:
+        calendar = installation_calendar(session) if session is not None else installation_service.current().calendar
+    return FactContext(now=now, calendar=calendar)
 
 
 def order_values(order: Order) -> dict[str, Any]:

@@ -155,7 +155,7 @@ def check_enable(session: Session, *, actor: Actor, key: str, now: datetime) -> 
 def _enable_warnings(session: Session, rule: RuleDefinition, catalogue: Catalogue, now: datetime) -> list[Issue]:
     warnings = list(warnings_before_enable(rule, catalogue))
     if not any(w.code == "rule.matches_every_order" for w in warnings):
-        total, matched = count_matches(session, rule, catalogue, fact_context(now))
+        total, matched = count_matches(session, rule, catalogue, fact_context(now, session=session))
         if total > 0 and matched == total:
             warnings.append(Issue("condition", "rule.matches_every_order", {"orders": total}))
     return warnings
@@ -211,7 +211,7 @@ def enable_rule(session: Session, *, actor: Actor, key: str, confirm: bool = Fal
 
 
 def _summary(session: Session, rule: RuleDefinition, catalogue: Catalogue, now: datetime) -> DryRunSummary:
-    ctx = fact_context(now)
+    ctx = fact_context(now, session=session)
     ids, count, _ = matching_order_ids(session, rule, catalogue, ctx, limit=summary.SUMMARY_LIMIT)
     return summary.summarize(session, rule, ids, count, catalogue, ctx, now)
 
@@ -244,7 +244,7 @@ def baseline_event_rule(session: Session, rule: RuleDefinition, catalogue: Catal
     (backend/rules/firing.py). `every_time` rules need none: each event is its own episode."""
     if rule.firing.mode == "every_time":
         return
-    ctx = fact_context(now)
+    ctx = fact_context(now, session=session)
     state = RuleOrderState.__table__
     try:
         condition = compile_condition(rule.condition, catalogue, ORDER.c, ctx)

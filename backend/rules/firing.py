@@ -119,7 +119,7 @@ def evaluate_event_rules(session: Session, order: Order, *, changes: dict[str, A
     if not heard:
         return
     catalogue = catalogue_for(session)
-    ctx = fact_context(now)
+    ctx = fact_context(now, session=session)
     facts = build_facts(order_values(order), catalogue, ctx)
     # all of the order's states (one per rule at most): a plain query, cheaper than naming 100 keys
     states = {s.rule_key: s for s in session.exec(select(RuleOrderState).where(

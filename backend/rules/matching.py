@@ -142,7 +142,7 @@ def dry_run(session: Session, *, actor: Actor, definition: dict[str, Any], now: 
     issues = validate(rule, catalogue)
     if any(i.path.startswith("condition") for i in issues):
         raise invalid([i for i in issues if i.path.startswith("condition")])
-    ctx = fact_context(now)
+    ctx = fact_context(now, session=session)
     ids, count, used_sql = matching_order_ids(session, rule, catalogue, ctx, limit=max(limit, summary.SUMMARY_LIMIT))
     result = DryRunRead(count=count, compiled_to_sql=used_sql, orders=[],
                         warnings=issues_read(warnings_before_enable(rule, catalogue)),
@@ -222,7 +222,7 @@ def preview_rule(session: Session, *, actor: Actor, definition: dict[str, Any], 
     require_designer(actor)
     rule = parse(definition)
     target = find_order(session, order)
-    facts = build_facts(order_values(target), catalogue_for(session), fact_context(now))
+    facts = build_facts(order_values(target), catalogue_for(session), fact_context(now, session=session))
     extras = template_extras(session, target)
     plan = plan_actions(rule, order_id=target.id, facts=facts, episode=1,
                         people=people_for(session, target, rule), now=now, extras=extras)

@@ -70,7 +70,7 @@ def _scan(bind: Engine | Connection, now: datetime, held: lease.Lease | None) ->
     with _fenced(bind, held) as session:
         rows = scan.assign_slots(session)
         catalogue = catalogue_for(session)
-        ctx = fact_context(now)
+        ctx = fact_context(now, session=session)
         plan = scan.build_plan(rows, catalogue, ctx)
     scan.pause_rules(bind, dict(plan.broken), now)
     if not plan.rules:

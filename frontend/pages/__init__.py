@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from frontend.pages import (
     admin,
     admin_api_keys,
+    admin_calendar,
     admin_people,
     api_docs,
     auth,
@@ -31,6 +32,7 @@ router.include_router(designers.router)
 router.include_router(admin.router)
 router.include_router(admin_people.router)
 router.include_router(admin_api_keys.router)
+router.include_router(admin_calendar.router)
 router.include_router(imports.router)
 router.include_router(inbox.router)
 router.include_router(notifications.router)

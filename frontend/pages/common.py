@@ -10,7 +10,8 @@ from fastapi.responses import RedirectResponse
 
 from backend import i18n
 from backend.auth.actor import Actor
-from backend.auth.deps import optional_actor
+from backend.auth.deps import DbSession, optional_actor
+from backend.installation import service as installation_service
 
 
 class LoginRequired(Exception):
@@ -18,10 +19,13 @@ class LoginRequired(Exception):
         self.next_url = next_url
 
 
-async def page_actor(request: Request, actor: Annotated[Actor | None, Depends(optional_actor)]) -> Actor:
+async def page_actor(request: Request, actor: Annotated[Actor | None, Depends(optional_actor)],
+                     session: DbSession) -> Actor:
     if actor is None:
         raise LoginRequired(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
     request.state.actor = actor
+    # the page shows times in the installation's zone as saved now, even if another process saved it
+    installation_service.get_installation(session)
     return actor
 
 

@@ -17,15 +17,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal, format_percent
 
 from backend import i18n
+from backend.installation.service import current as current_installation
 from engine.forms import FieldType, FormDefinition, FormField, FormResult
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 """The zone people type date-times in (the app shows times in Shanghai time, see frontend/templating)."""
 _CELL = re.compile(r"^([a-z][a-z0-9_]*)\.(\d{1,4})\.([a-z][a-z0-9_]*)$")
 MAX_FORM_ROWS = 200
@@ -77,7 +76,7 @@ def _aware(value: str | None) -> str | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return value  # the engine reports form.datetime_invalid
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=LOCAL_TZ)).isoformat()
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=current_installation().zone)).isoformat()
 
 
 def parse_form(defn: FormDefinition, form: FormInput) -> dict[str, Any]:
@@ -196,7 +195,7 @@ def format_value(f: FormField, value: Any, currency: str | None = None) -> str:
             return value
     if kind == "datetime" and isinstance(value, str):
         try:
-            return format_datetime(datetime.fromisoformat(value), format="short", tzinfo=LOCAL_TZ, locale=locale)
+            return format_datetime(datetime.fromisoformat(value), format="short", tzinfo=current_installation().zone, locale=locale)
         except ValueError:
             return value
     if kind == "checkbox" or isinstance(value, bool):
@@ -219,7 +218,7 @@ def _input_value(f: FormField, raw: Any, clean: Any) -> Any:
             parsed = datetime.fromisoformat(value)
         except ValueError:
             return value
-        return (parsed.astimezone(LOCAL_TZ) if parsed.tzinfo else parsed).strftime("%Y-%m-%dT%H:%M")
+        return (parsed.astimezone(current_installation().zone) if parsed.tzinfo else parsed).strftime("%Y-%m-%dT%H:%M")
     return value
 
 

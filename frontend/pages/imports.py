@@ -22,6 +22,7 @@ from backend.ingest import inbound
 from backend.ingest import service as import_service
 from backend.ingest.inbound import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from backend.ingest.schemas import ImportMapping, InboundSourceCreate
+from backend.installation.service import get_installation
 from backend.people import service as people_service
 from frontend.pages.admin import AdminActor, _field_errors
 from frontend.pages.common import N_, pgettext
@@ -89,7 +90,7 @@ def import_page(request: Request, session: DbSession, actor: AdminActor, job_id:
     job = import_service.get_import(session, actor=actor, job_id=job_id)
     if job.state == "uploaded":
         preview = import_service.preview_import(session, actor=actor, job_id=job_id)
-        return _mapping(request, preview, form=None)
+        return _mapping(request, session, preview, form=None)
     ctx = _job_context(session, actor, job)
     if is_htmx(request) and request.headers.get("HX-Target") == "imports-progress":
         return render(request, "imports/job.html", ctx, block="progress")
@@ -108,11 +109,12 @@ def _job_context(session: Session, actor: Actor, job) -> dict[str, Any]:
             "state_labels": STATE_LABELS, "is_finished": job.state in ("done", "failed")}
 
 
-def _mapping(request: Request, preview, *, form: dict | None, error: str | None = None,
+def _mapping(request: Request, session: Session, preview, *, form: dict | None, error: str | None = None,
              errors: dict[str, str] | None = None, status_code: int = 200):
+    installation = get_installation(session)  # the admin's calendar (admin/calendar), not Shanghai and CNY
     chosen = form or {
         **{f"col_{t}": c for t, c in preview.suggested.items()},
-        "source": "csv", "timezone": "Asia/Shanghai", "default_currency": "CNY",
+        "source": "csv", "timezone": installation.timezone, "default_currency": installation.default_currency,
     }
     return render(request, "imports/map.html", {
         "nav": "admin", "tab": "imports", "job": preview.job, "sample": preview.sample, "targets": TARGETS,
@@ -152,7 +154,7 @@ def _start(request: Request, session: Session, actor: Actor, job_id: int, form: 
         import_service.start_import(session, actor=actor, job_id=job_id, mapping=mapping, now=utcnow())
     except ValidationError as exc:
         preview = import_service.preview_import(session, actor=actor, job_id=job_id)
-        return _mapping(request, preview, form=form, errors=_field_errors(exc),
+        return _mapping(request, session, preview, form=form, errors=_field_errors(exc),
                         error=i18n.gettext("Please correct the marked fields."), status_code=422)
     except GendanError as exc:
         session.rollback()
@@ -160,7 +162,7 @@ def _start(request: Request, session: Session, actor: Actor, job_id: int, form: 
             return RedirectResponse(f"/admin/imports/{job_id}", status_code=303)
         preview = import_service.preview_import(session, actor=actor, job_id=job_id)
         message, fields = _message(exc)
-        return _mapping(request, preview, form=form, errors=fields, error=message, status_code=exc.status)
+        return _mapping(request, session, preview, form=form, errors=fields, error=message, status_code=exc.status)
     return RedirectResponse(f"/admin/imports/{job_id}", status_code=303)
 
 

@@ -15,6 +15,7 @@ from backend.auth.actor import Actor
 from backend.auth.deps import DbSession
 from backend.clock import utcnow
 from backend.errors import GendanError
+from backend.installation.service import get_installation
 from backend.notify import delivery
 from backend.notify import service as notify_service
 from backend.notify.channels import KINDS
@@ -84,7 +85,8 @@ def preferences_page(request: Request, session: DbSession, actor: PageActor, sav
     pref = notify_service.get_preference(session, actor.user_id)
     return render(request, "notifications/preferences.html", {
         "nav": "inbox", "pref": pref, "channels": EXTERNAL_CHANNELS, "labels": CHANNEL_LABELS, "errors": {},
-        "saved": saved, "common_zones": COMMON_ZONES, "all_zones": ALL_ZONES})
+        "saved": saved, "common_zones": COMMON_ZONES, "all_zones": ALL_ZONES,
+        "installation_zone": get_installation(session).timezone})
 
 
 @router.post("/notifications/preferences")
@@ -100,7 +102,7 @@ def _save_preferences(request: Request, session, actor, form):
         notify_service.save_preference(
             session, actor=actor, channels=channels, quiet_start=str(form.get("quiet_start", "")).strip() or None,
             quiet_end=str(form.get("quiet_end", "")).strip() or None, is_digest=form.get("is_digest") == "on",
-            digest_hour=int(hour) if hour.isdigit() else -1, timezone=str(form.get("timezone", "Asia/Shanghai")),
+            digest_hour=int(hour) if hour.isdigit() else -1, timezone=str(form.get("timezone", "")),
             now=utcnow())
     except GendanError as exc:
         if exc.code != "validation.failed":
@@ -110,7 +112,8 @@ def _save_preferences(request: Request, session, actor, form):
         errors = {k: i18n.translate_error(c, p) for k, (c, p) in exc.fields.items()}
         return render(request, "notifications/preferences.html", {
             "nav": "inbox", "pref": pref, "channels": EXTERNAL_CHANNELS, "labels": CHANNEL_LABELS,
-            "errors": errors, "saved": False, "common_zones": COMMON_ZONES, "all_zones": ALL_ZONES}, status_code=422)
+            "errors": errors, "saved": False, "common_zones": COMMON_ZONES, "all_zones": ALL_ZONES,
+            "installation_zone": get_installation(session).timezone}, status_code=422)
     return RedirectResponse("/notifications/preferences?saved=1", status_code=303)
 
 

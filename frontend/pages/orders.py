@@ -7,7 +7,6 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -23,6 +22,7 @@ from backend.customers.models import Customer
 from backend.errors import GendanError
 from backend.flows.models import FlowDefinitionRow, FlowInstance
 from backend.forms import service as forms_service
+from backend.installation.service import get_installation
 from backend.orders import service as orders_service
 from backend.orders.schemas import OrderEventRead, OrderFilter, OrderPage, OrderUpdate
 from backend.people.models import User, UserRole
@@ -47,7 +47,6 @@ from frontend.pages.order_form import designed_fields_view, loose_fields_view
 from frontend.templating import _fmt_date, _fmt_money, is_htmx, render
 
 router = APIRouter()
-EXPORT_TZ = ZoneInfo("Asia/Shanghai")  # the pages' zone (frontend/templating.py); Excel has none
 
 COLUMNS = [
     ("number", N_("Order no.")), ("customer", N_("Customer")), ("owner", N_("Owner")), ("stage", N_("Stage")),
@@ -193,12 +192,13 @@ def orders_export(request: Request, session: DbSession, actor: PageActor):
     headers = [i18n.gettext(label) for _, label in COLUMNS] + [i18n.gettext("Status"), i18n.gettext("Currency"),
                                                                i18n.gettext("Tags")]
     rows: list[list[Any]] = []
+    zone = get_installation(session).zone  # the pages' zone; Excel has none
     while len(rows) < EXPORT_MAX_ROWS:
         page = orders_service.list_orders(session, actor=actor, filters=f)
         for o in page.items:
             rows.append([o.number, o.customer_name, o.owner_name,
                          i18n.gettext(STAGE_LABELS[o.stage]) if o.stage in STAGE_LABELS else o.stage,
-                         o.amount, o.planned_delivery, o.created_at.astimezone(EXPORT_TZ).replace(tzinfo=None),
+                         o.amount, o.planned_delivery, o.created_at.astimezone(zone).replace(tzinfo=None),
                          i18n.gettext(STATUS_LABELS[o.status]) if o.status in STATUS_LABELS else o.status,
                          o.currency, ", ".join(tag_label(t) for t in o.tags)])
         if not page.next_cursor:
@@ -206,7 +206,7 @@ def orders_export(request: Request, session: DbSession, actor: PageActor):
         f = f.model_copy(update={"cursor": page.next_cursor})
     rows = rows[:EXPORT_MAX_ROWS]
     content = exports.workbook_bytes(i18n.gettext("Orders"), headers, rows)
-    name = f"orders-{utcnow().astimezone(EXPORT_TZ):%Y%m%d-%H%M}.xlsx"
+    name = f"orders-{utcnow().astimezone(zone):%Y%m%d-%H%M}.xlsx"
     return Response(content, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 

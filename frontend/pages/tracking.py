@@ -14,6 +14,7 @@ from backend.auth.deps import DbSession, _check_csrf
 from backend.clock import utcnow
 from backend.customers.models import Customer
 from backend.errors import GendanError
+from backend.installation import service as installation_service
 from backend.orders import service as orders_service
 from backend.tracking import messages as tracking_messages
 from backend.tracking import service as tracking_service
@@ -40,6 +41,7 @@ def _page(request: Request, session, token: str, *, block: str | None = None, me
           error: GendanError | None = None, chat: dict | None = None, status_code: int = 200):
     """The page (or one block of it) in the customer's language; `message` is an English msgid.
     `chat` is the message form's state: what was typed, `error` (a GendanError), `is_sent`."""
+    installation_service.get_installation(session)  # times in the installation's zone as saved now
     try:
         view = tracking_service.view(session, token=token, now=utcnow())
     except GendanError as exc:

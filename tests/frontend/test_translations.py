@@ -46,7 +46,7 @@ SCOPE = [
 # Modules whose error-message registries ({code: English template}) must be translated too.
 ERROR_MESSAGE_SOURCES = ["backend/i18n.py", "backend/rules/messages.py", "backend/flows/messages.py",
                          "backend/tracking/error_messages.py", "backend/ingest/messages.py", "backend/params.py",
-                         "backend/pipeline.py"]
+                         "backend/pipeline.py", "backend/installation/messages.py"]
 
 LOCALE = "zh_CN"
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sdif]")

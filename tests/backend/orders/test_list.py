@@ -55,7 +55,9 @@ class TestFilters:
             ({"status": ["completed", "cancelled"]}, ["LA-0004", "LA-0003"]),
             ({"owner_id": w["admin"].id}, ["LA-0004", "LA-0003"]),
             ({"customer_id": w["acme"].id}, ["LB_0005", "LA-0003", "LA-0001"]),
-            ({"created_from": "2026-10-02", "created_to": "2026-10-04"}, ["LA-0004", "LA-0003", "LA-0002"]),
+            # days are the installation's (Shanghai): LA-0004, 23:00 UTC on the 4th, was made on the 5th
+            ({"created_from": "2026-10-02", "created_to": "2026-10-04"}, ["LA-0003", "LA-0002"]),
+            ({"created_from": "2026-10-05", "created_to": "2026-10-05"}, ["LB_0005", "LA-0004"]),
             ({"delivery_from": "2026-12-10", "delivery_to": "2027-01-10"}, ["LA-0004", "LA-0002"]),
             ({"amount_min": "999.99", "amount_max": "2500"}, ["LB_0005", "LA-0003", "LA-0002"]),
             ({"amount_max": "0"}, ["LB%0006"]),
