@@ -37,6 +37,7 @@ SCOPE = [
     "frontend/templates/orders/_customer_messages.html",
     "frontend/templates/tracking/*.html",
     "frontend/templates/customers/*.html",
+    "frontend/templates/imports/*.html",
 ]
 # Modules whose error-message registries ({code: English template}) must be translated too.
 ERROR_MESSAGE_SOURCES = ["backend/i18n.py", "backend/rules/messages.py", "backend/flows/messages.py",
