@@ -234,6 +234,9 @@ def parse_row(line: int, cells: dict[str, str], mapping: ImportMapping, tz: Zone
             spec = (fields or {}).get(key)
             if spec is None and key in mapping.data_types:
                 spec = DataField(type=mapping.data_types[key])
+            if not value and spec is not None and spec.type == "checkbox":
+                data[key] = False  # as the form stores an unticked box
+                continue
             if value and spec is not None:
                 try:
                     data[key] = convert_cell(value, spec, tz)

@@ -492,9 +492,10 @@ def changes_for(order: Order, payload: OrderCreate, sent: set[str] | dict[str, A
         if name == "amount":
             differs = Decimal(str(current)) != value
         elif name == "data":
-            differs = not orders_service.sent_values_match(current or {}, value or {})
+            # one by one: an empty cell (None) matches a field the order never had
             value = {k: v for k, v in (value or {}).items()
-                     if not orders_service.sent_values_match((current or {}).get(k), v)} if differs else value
+                     if not orders_service.sent_values_match((current or {}).get(k), v)}
+            differs = bool(value)
         else:
             differs = current != value
         if differs:
