@@ -45,6 +45,7 @@ MAPPING = ImportMapping(
     stage_map={"created": "draft", "approved": "approval", "invoiced": "invoicing", "processing": "production",
                "shipped": "shipping", "delivered": "delivered", "canceled": "draft", "unavailable": "draft"},
     status_map={"delivered": "completed", "canceled": "cancelled", "unavailable": "cancelled"},
+    data_types={"approved_at": "datetime", "delivered_carrier_at": "datetime", "delivered_customer_at": "datetime"},
     create_customers=True, source="olist", timezone="America/Sao_Paulo",
 )
 STAGE_OF = {"delivered": ("delivered", "completed"), "shipped": ("shipping", "open"),
@@ -123,6 +124,9 @@ def test_olist_orders_land_with_their_statuses_and_gaps(session, connection, now
     order = session.exec(select(Order).where(Order.source == "olist",
                                              Order.external_id == first["order_id"])).scalars().one()
     assert order.created_at.isoformat() == "2017-10-02T13:56:33+00:00"
+    # the other timestamps are stored in UTC too, as the form engine stores date-times (issue 17)
+    assert first["order_approved_at"] == "2017-10-02 11:07:15"
+    assert order.data["approved_at"] == "2017-10-02T14:07:15Z"
     assert order.planned_delivery.isoformat() == "2017-10-18" and order.amount == Decimal("0") and order.currency == "BRL"
     assert session.get(Customer, order.customer_id).code == first["customer_id"]
     assert session.exec(select(func.count()).select_from(Customer).where(

@@ -290,3 +290,20 @@ class TestUploadCap:
             service.upload_import(session, actor=actor, filename="x.csv", content=body.encode(), now=utcnow(),
                                   max_bytes=2_000)
         assert caught.value.code == "import.file_too_large"
+
+    def test_the_inbound_page_sets_and_toggles_the_option(self, client, session):
+        from backend.ingest.models import InboundSource
+
+        admin = make_user(session, roles=["admin"], locale="zh_CN")
+        session.commit()
+        login(client, admin.username)
+        resp = client.post("/admin/inbound", data={"key": "impx-page", "name": "页面来源", "creates_customers": "on"},
+                           follow_redirects=False)
+        assert resp.status_code == 303
+        source = session.exec(select(InboundSource).where(InboundSource.key == "impx-page")).scalars().one()
+        assert source.creates_customers is True
+        assert "按编号自动创建未知客户" in client.get("/admin/inbound").text
+        client.post(f"/admin/inbound/{source.id}/customers", data={"creates_customers": "off"}, follow_redirects=False)
+        session.refresh(source)
+        assert source.creates_customers is False
+        assert "拒绝未知的客户编号" in client.get("/admin/inbound").text
