@@ -139,6 +139,7 @@ def test_olist_orders_land_with_their_statuses_and_gaps(session, connection, now
     session.expire_all()
     repeat = session.get(ImportJob, again.job.id)
     assert (repeat.created_count, repeat.existing_count, repeat.failed_count) == (0, n, 0)
+    assert (repeat.updated_count, repeat.unchanged_count) == (0, n)  # the same values: nothing to update
     assert session.exec(select(func.count()).select_from(Order).where(Order.source == "olist")).scalar_one() == n
 
 
