@@ -104,3 +104,25 @@ def test_import_designed_datetime_and_cancelled_row_then_reimport_changes(page: 
     updated = seed.get(Order, first_id)
     assert (str(updated.amount), updated.data["impx_shipped_at"], updated.version) == (
         "120.00", "2026-11-21T00:00:00Z", first_version + 1)
+
+
+def test_mapping_and_inbound_pages_fit_a_phone(page: Page, base_url, seed, published_form, tmp_path):
+    tag = uuid.uuid4().hex[:6]
+    make_user(seed, username=f"impx.phone.{tag}", roles=["admin"], locale="zh_CN")
+    seed.commit()
+    sign_in(page, base_url, f"impx.phone.{tag}")
+    page.set_viewport_size({"width": 360, "height": 740})
+    upload = tmp_path / "phone.csv"
+    upload.write_text("订单号,客户,金额,发货时间,备注\nIMPX-P-1,某客户,1,2026-11-20 09:30,\n", encoding="utf-8")
+    page.goto(f"{base_url}/admin/imports")
+    page.get_by_label("CSV 文件", exact=True).set_input_files(str(upload))
+    page.get_by_role("button", name="上传").click()
+    expect(page.locator("#imports-designed")).to_contain_text("发货时间")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    page.goto(f"{base_url}/admin/inbound")
+    page.get_by_label("标识（用于网址，小写）").fill(f"impx-{tag}")
+    page.get_by_label("名称", exact=True).fill("手机来源")
+    page.get_by_label(re.compile("按客户编号自动创建未知客户")).check()
+    page.get_by_role("button", name="创建来源").click()
+    expect(page.locator("#inbound-sources")).to_contain_text("按编号自动创建未知客户")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
