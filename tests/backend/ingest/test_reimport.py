@@ -307,3 +307,27 @@ class TestUploadCap:
         session.refresh(source)
         assert source.creates_customers is False
         assert "拒绝未知的客户编号" in client.get("/admin/inbound").text
+
+
+class TestResultsApi:
+    def test_the_per_row_outcomes_download_over_the_api(self, client, session, connection, now):
+        admin = make_user(session, roles=["admin"], locale="en")
+        make_customer(session, name="API Co")
+        session.commit()
+        login(client, admin.username)
+        up = client.post("/api/v1/imports", files={"file": ("a.csv", b"no,c,a\nIMPX-A1,API Co,1\nIMPX-A2,API Co,x\n",
+                                                             "text/csv")})
+        job_id = up.json()["job"]["id"]
+        started = client.post(f"/api/v1/imports/{job_id}/start", json={
+            "columns": {"external_id": "no", "customer": "c", "amount": "a"}, "source": "impx"})
+        assert started.status_code == 200, started.text
+        service.run_to_end(connection, job_id, now)
+        read = client.get(f"/api/v1/imports/{job_id}").json()
+        assert (read["created_count"], read["updated_count"], read["unchanged_count"], read["failed_count"]) == (
+            1, 0, 0, 1)
+        resp = client.get(f"/api/v1/imports/{job_id}/results.csv")
+        assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/csv")
+        rows = list(csv.reader(io.StringIO(resp.text.lstrip("\ufeff"))))
+        assert rows[0][:2] == ["Line", "Outcome"]
+        assert [(r[0], r[1], r[3]) for r in rows[1:]] == [("2", "Created", "IMPX-A1"), ("3", "Failed", "IMPX-A2")]
+        assert client.get("/api/v1/imports/999999/results.csv").status_code == 404
