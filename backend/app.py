@@ -37,7 +37,8 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
     app.add_exception_handler(LoginRequired, login_redirect)
     # added innermost first: the body limit sees requests after the locale and session are set
     app.add_middleware(UnhandledErrorMiddleware)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes,
+                       upload_max_bytes=settings.max_upload_bytes)
     app.add_middleware(LocaleMiddleware)
     app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="gendan_session",
                        max_age=settings.session_max_age_seconds, same_site="lax", https_only=settings.secure_cookies)

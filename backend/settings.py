@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     session_max_age_seconds: int = 8 * 3600
     login_attempts_per_minute: int = 10
     max_body_bytes: int = 1_000_000
+    # files: CSV/Excel imports, form imports and order attachments (the upload paths of
+    # backend/middleware.py); the import service refuses larger files with the same number
+    max_upload_bytes: int = 20_000_000
     upload_dir: Path = ROOT / "var" / "uploads"
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25

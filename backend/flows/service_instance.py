@@ -298,13 +298,14 @@ def _fire(session: Session, timer_id: int, now: datetime) -> int:
 
 
 def on_order_change(session: Session, change: OrderChange) -> None:
-    """Flows stage. New order at the beginning (stage `draft`): start the default flow. An order
-    created at a later stage (imported history, an ERP migration) keeps its stage; a flow is
-    started for it by hand. Changed order: waits and blocked steps look again (except the flow
-    whose own step made this change)."""
+    """Flows stage. New open order at the beginning (stage `draft`): start the default flow. An
+    order created at a later stage (imported history, an ERP migration) keeps its stage, and one
+    created closed (an imported cancelled or completed row) needs no work: neither starts a flow
+    (one is started by hand if wanted). Changed order: waits and blocked steps look again (except
+    the flow whose own step made this change)."""
     order = change.order
     if change.is_new:
-        if order.stage == "draft":
+        if order.stage == "draft" and order.status == "open":
             start_flow(session, order=order, actor=change.actor, now=change.now)
         return
     advancing = session.info.get(_ADVANCING, set())

@@ -33,7 +33,6 @@ from backend.audit import service as audit
 from backend.auth import service as auth_service
 from backend.auth.actor import Actor
 from backend.clock import utcnow
-from backend.customers.models import Customer
 from backend.errors import GendanError
 from backend.ingest import service as import_service
 from backend.ingest.models import InboundDelivery, InboundSource
@@ -56,7 +55,6 @@ WINDOW_SECONDS = 300  # how old a signed timestamp may be
 FUTURE_SECONDS = 60  # how far ahead of our clock a sender's clock may run
 UNKNOWN_PER_MINUTE = 10  # logged posts to unknown source keys per client address
 ORDER_OUTCOMES = ("created", "updated", "unchanged")
-UPDATABLE = ("customer_id", "amount", "currency", "stage", "planned_delivery", "payment_due", "data", "tags")
 
 
 def sign(secret: str, timestamp: int | str, body: bytes) -> str:
@@ -84,11 +82,13 @@ def create_source(session: Session, *, actor: Actor, payload: InboundSourceCreat
         raise GendanError("validation.failed", {"count": 1},
                           fields={"acts_as_id": ("user.not_found", {"field": "acts_as_id", "id": acts_as})})
     source = InboundSource(key=payload.key, name=payload.name, secret="whsec_" + secrets.token_urlsafe(32),
-                           acts_as_id=acts_as, created_by=actor.user_id, created_at=now)
+                           acts_as_id=acts_as, creates_customers=payload.creates_customers,
+                           created_by=actor.user_id, created_at=now)
     session.add(source)
     session.flush()
     audit.record(session, actor, "inbound_source", source.id, "create", {},
-                 audit.snapshot(source, ("key", "name", "acts_as_id", "is_active", "secret")), now)
+                 audit.snapshot(source, ("key", "name", "acts_as_id", "is_active", "creates_customers", "secret")),
+                 now)
     session.commit()
     return InboundSourceCreated(**InboundSourceRead.model_validate(source).model_dump(), secret=source.secret)
 
@@ -105,6 +105,21 @@ def rotate_secret(session: Session, *, actor: Actor, source_id: int, now: dateti
                  now or utcnow())
     session.commit()
     return InboundSourceCreated(**InboundSourceRead.model_validate(source).model_dump(), secret=source.secret)
+
+
+def set_creates_customers(session: Session, *, actor: Actor, source_id: int, value: bool,
+                          now: datetime | None = None) -> InboundSourceRead:
+    """Turn on or off "create unknown customers by code" for a source (audited)."""
+    _require_admin(actor)
+    source = session.get(InboundSource, source_id)
+    if source is None:
+        raise GendanError("inbound.source_not_found", {"id": source_id})
+    if source.creates_customers != value:
+        audit.record(session, actor, "inbound_source", source.id, "update",
+                     {"creates_customers": source.creates_customers}, {"creates_customers": value}, now or utcnow())
+        source.creates_customers = value
+    session.commit()
+    return InboundSourceRead.model_validate(source)
 
 
 def list_sources(session: Session, *, actor: Actor) -> list[InboundSourceRead]:
@@ -254,10 +269,21 @@ def _apply(session: Session, source: InboundSource, fields: dict[str, Any], now:
         raise GendanError("inbound.payload_invalid", {"count": 1},
                           fields={"status": ("field.literal_error", {"field": "status"})})
     code = fields.pop("customer_code", None)
+    name = fields.pop("customer_name", None)
     if code is not None and "customer_id" not in fields:
-        found = session.exec(select(Customer.id).where(Customer.code == str(code))).scalars().first()
+        if isinstance(code, int) and not isinstance(code, bool):
+            code = str(code)
+        if not isinstance(code, str) or not code.strip() or (name is not None and not isinstance(name, str)):
+            raise GendanError("inbound.payload_invalid", {"count": 1},
+                              fields={"customer_code": ("field.string_type", {"field": "customer_code"})})
+        found, problem = import_service.resolve_customer(
+            session, code=code.strip(), name=(name or "").strip()[:200] or None,
+            create=source.creates_customers, now=now)
+        if problem == "import.customer_code_invalid":
+            raise GendanError("inbound.payload_invalid", {"count": 1},
+                              fields={"customer_code": ("import.customer_code_invalid", {"value": code[:40]})})
         if found is None:
-            raise GendanError("inbound.customer_unknown", {"value": str(code)[:40]})
+            raise GendanError("inbound.customer_unknown", {"value": code[:40]})
         fields["customer_id"] = found
     if not fields.get("external_id"):
         raise GendanError("inbound.payload_invalid", {"count": 1},
@@ -278,7 +304,7 @@ def _apply(session: Session, source: InboundSource, fields: dict[str, Any], now:
             import_service._pending_status.reset(token)
         outcome = "created" if is_new else "unchanged"  # a concurrent delivery of the same order won
     else:
-        changes = _changes(existing, payload, fields, status)
+        changes = import_service.changes_for(existing, payload, fields, status)
         if changes:
             try:
                 update = OrderUpdate.model_validate({"version": existing.version, **changes})
@@ -303,24 +329,3 @@ def _refuse_out_of_order(session: Session, source: InboundSource, delivery: Inbo
     if newest is not None and delivery.sent_at is not None and delivery.sent_at < newest:
         raise GendanError("inbound.out_of_order", {"sent_at": delivery.sent_at.isoformat(),
                                                    "newest": newest.isoformat()})
-
-
-def _changes(order: Order, payload: OrderCreate, sent: dict[str, Any], status: str | None) -> dict[str, Any]:
-    """The fields the delivery sends with a value other than the order's (unsent fields stay)."""
-    out: dict[str, Any] = {}
-    for name in UPDATABLE:
-        if name not in sent:
-            continue
-        value = getattr(payload, name)
-        current = getattr(order, name)
-        if name == "amount":
-            differs = Decimal(str(current)) != value
-        elif name == "data":
-            differs = not orders_service.sent_values_match(current or {}, value or {})
-        else:
-            differs = current != value
-        if differs:
-            out[name] = value
-    if status is not None and status != order.status:
-        out["status"] = status
-    return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, LargeBinary
+from sqlalchemy import Column, Index, LargeBinary, false
 from sqlmodel import Field, SQLModel
 
 from backend.models_base import JSONType, UTCDateTime
@@ -33,7 +33,9 @@ class ImportJob(SQLModel, table=True):
     total_rows: int = 0
     next_row: int = 0  # rows before this one are processed (the worker resumes here)
     created_count: int = 0
-    existing_count: int = 0
+    existing_count: int = 0  # rows whose order was there already: updated_count + unchanged_count
+    updated_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    unchanged_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     failed_count: int = 0
     errors: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)  # job-level, not per row
     created_by: int = Field(foreign_key="app_user.id", index=True)
@@ -59,6 +61,22 @@ class ImportRowError(SQLModel, table=True):
     errors: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)  # RowError dicts
 
 
+class ImportRowResult(SQLModel, table=True):
+    """What became of one row of a job (created / updated / unchanged / failed) and its order, for
+    the per-row download. One small insert per row, in the row's own transaction."""
+
+    __tablename__ = "import_row_result"
+    __table_args__ = (Index("ix_import_row_result_job_line", "import_job_id", "line"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    import_job_id: int = Field(foreign_key="import_job.id")
+    line: int
+    outcome: str = Field(max_length=20)  # created / updated / unchanged / failed
+    order_id: int | None = Field(default=None, foreign_key="sales_order.id")
+    external_id: str | None = Field(default=None, max_length=120)
+    changed: list[str] = Field(default_factory=list, sa_type=JSONType)  # fields an update changed
+
+
 class InboundSource(SQLModel, table=True):
     """A system that pushes orders to POST /api/v1/inbound/{key}, signing with its own secret."""
 
@@ -71,6 +89,8 @@ class InboundSource(SQLModel, table=True):
     secret: str = Field(max_length=100)
     acts_as_id: int = Field(foreign_key="app_user.id")
     is_active: bool = True
+    # a delivery naming an unknown customer code creates that customer (name from the body)
+    creates_customers: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     created_by: int = Field(foreign_key="app_user.id")
     created_at: datetime = Field(sa_type=UTCDateTime)
 

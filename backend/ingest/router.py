@@ -26,6 +26,7 @@ from backend.ingest.schemas import (
     InboundSourceCreate,
     InboundSourceCreated,
     InboundSourceRead,
+    InboundSourceUpdate,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
@@ -34,10 +35,12 @@ ERRORS = {400: {"description": "Error (see code)"}, 403: {"description": "Admins
 
 
 @router.post("/imports", status_code=201, response_model=ImportPreview, responses=ERRORS)
-async def upload_import(session: DbSession, actor: CurrentActor, file: Annotated[UploadFile, File()]):
+async def upload_import(request: Request, session: DbSession, actor: CurrentActor,
+                        file: Annotated[UploadFile, File()]):
     content = await file.read()
     return await run_in_threadpool(service.upload_import, session, actor=actor,
-                                   filename=file.filename or "upload.csv", content=content, now=utcnow())
+                                   filename=file.filename or "upload.csv", content=content, now=utcnow(),
+                                   max_bytes=request.app.state.settings.max_upload_bytes)
 
 
 @router.get("/imports", response_model=list[ImportRead], responses=ERRORS)
@@ -67,6 +70,14 @@ def row_errors_csv(session: DbSession, actor: CurrentActor, job_id: int):
     text = service.row_errors_csv(session, actor=actor, job_id=job_id)
     return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="import-{job_id}-errors.csv"'})
+
+
+@router.get("/imports/{job_id}/results.csv", responses=ERRORS)
+def row_results_csv(session: DbSession, actor: CurrentActor, job_id: int):
+    """Every line of the file: created / updated / unchanged / failed, its order, what changed."""
+    text = service.row_results_csv(session, actor=actor, job_id=job_id)
+    return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="import-{job_id}-rows.csv"'})
 
 
 @router.post("/inbound/{source}", response_model=InboundResult, responses={
@@ -104,6 +115,11 @@ def list_sources(session: DbSession, actor: CurrentActor):
 @router.post("/inbound-sources", status_code=201, response_model=InboundSourceCreated, responses=ERRORS)
 def create_source(session: DbSession, actor: CurrentActor, payload: InboundSourceCreate):
     return inbound.create_source(session, actor=actor, payload=payload, now=utcnow())
+
+
+@router.patch("/inbound-sources/{source_id}", response_model=InboundSourceRead, responses=ERRORS)
+def update_source(session: DbSession, actor: CurrentActor, source_id: int, payload: InboundSourceUpdate):
+    return inbound.set_creates_customers(session, actor=actor, source_id=source_id, value=payload.creates_customers)
 
 
 @router.post("/inbound-sources/{source_id}/rotate", response_model=InboundSourceCreated, responses=ERRORS)

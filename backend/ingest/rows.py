@@ -1,13 +1,17 @@
 """One CSV row -> the values of an OrderCreate, or the list of what is wrong with it (per column).
 
 Pure functions: no database. The service resolves the customer and calls create_order.
+A designed field's cell is converted by the field's type (`DataField`, from the published order
+form, or the mapping's `data_types` for keys no form has) into what the form engine stores:
+dates `YYYY-MM-DD`, date-times in UTC `...Z` (read in the job's time zone, as `created` is),
+numbers as numbers, options as their value (the file may hold the label in either language).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,6 +22,20 @@ _DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T](\d{1,
 _DMY = re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$")  # 31/12/2026 (day first, as Excel in zh/eu)
 _MONEY_NOISE = re.compile(r"[\s¥￥$€]|CNY|RMB|USD|EUR|元")
 _GROUPED = re.compile(r"-?\d{1,3}(,\d{3})+")
+
+
+_TRUE = frozenset({"1", "true", "yes", "y", "x", "✓", "是", "对", "有"})
+_FALSE = frozenset({"0", "false", "no", "n", "否", "不", "无"})
+_SPLIT = re.compile(r"\s*[,;|，；、]\s*")
+
+
+@dataclass(frozen=True)
+class DataField:
+    """What the importer needs to know of a designed field: its type and, for selects, its options
+    as (value, labels in every language)."""
+
+    type: str
+    options: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass
@@ -57,6 +75,20 @@ def parse_datetime(text: str, tz: ZoneInfo) -> datetime:
     return local.astimezone(ZoneInfo("UTC"))
 
 
+def parse_instant(text: str, tz: ZoneInfo) -> datetime:
+    """Like parse_datetime, and also ISO 8601 with its own offset ('2026-12-31T08:30:00+08:00', '...Z')."""
+    try:
+        return parse_datetime(text, tz)
+    except CellError:
+        try:
+            value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise CellError("import.date_invalid", value=text) from None
+        if value.tzinfo is None:
+            raise CellError("import.date_invalid", value=text) from None
+        return value.astimezone(UTC)
+
+
 def parse_date(text: str, tz: ZoneInfo) -> date:
     match = _DATE.match(text) or _DMY.match(text)
     if not match:
@@ -87,8 +119,57 @@ def parse_amount(text: str) -> Decimal:
     return value
 
 
-def parse_row(line: int, cells: dict[str, str], mapping: ImportMapping, tz: ZoneInfo) -> ParsedRow:
-    """Values for one order; every bad cell is reported (not just the first)."""
+def parse_number(text: str) -> int | float:
+    """A designed number: the amount's formats, a sign and a trailing % allowed; integral as int."""
+    cleaned = text.strip().rstrip("%").strip()
+    negative = cleaned.startswith("-")
+    try:
+        value = parse_amount(cleaned.lstrip("-"))
+    except CellError:
+        raise CellError("import.number_invalid", value=text) from None
+    value = -value if negative else value
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def convert_cell(text: str, spec: DataField, tz: ZoneInfo) -> Any:
+    """One designed field's cell as the form engine stores it; CellError when it cannot be."""
+    kind = spec.type
+    if kind == "date":
+        return parse_date(text, tz).isoformat()
+    if kind == "datetime":
+        return parse_instant(text, tz).isoformat().replace("+00:00", "Z")
+    if kind in ("number", "money", "percent"):
+        return parse_number(text)
+    if kind == "checkbox":
+        word = text.strip().lower()
+        if word in _TRUE:
+            return True
+        if word in _FALSE:
+            return False
+        raise CellError("import.checkbox_invalid", value=text)
+    if kind in ("single_select", "multi_select"):
+        by_word: dict[str, str] = {}
+        for value, labels in spec.options:
+            for word in (*labels, value):  # the option's value wins over another option's label
+                by_word[word.strip().casefold()] = value
+        words = [text] if kind == "single_select" else [w for w in _SPLIT.split(text) if w]
+        chosen = []
+        for word in words:
+            value = by_word.get(word.strip().casefold())
+            if value is None:
+                raise CellError("import.option_unknown", value=word)
+            chosen.append(value)
+        if kind == "single_select":
+            return chosen[0]
+        order = [v for v, _ in spec.options]
+        return sorted(set(chosen), key=order.index)
+    return text
+
+
+def parse_row(line: int, cells: dict[str, str], mapping: ImportMapping, tz: ZoneInfo,
+              fields: dict[str, DataField] | None = None) -> ParsedRow:
+    """Values for one order; every bad cell is reported (not just the first). `fields` are the
+    designed fields by key (their types convert the cells); a key without one is kept as text."""
     row = ParsedRow(line=line)
 
     def cell(target: str) -> tuple[str | None, str]:
@@ -148,8 +229,21 @@ def parse_row(line: int, cells: dict[str, str], mapping: ImportMapping, tz: Zone
     data = {}
     for target, column in mapping.columns.items():
         if target.startswith("data."):
+            key = target[5:]
             value = (cells.get(column) or "").strip()
-            data[target[5:]] = value or None  # an empty cell is kept as "unknown", never dropped
+            spec = (fields or {}).get(key)
+            if spec is None and key in mapping.data_types:
+                spec = DataField(type=mapping.data_types[key])
+            if not value and spec is not None and spec.type == "checkbox":
+                data[key] = False  # as the form stores an unticked box
+                continue
+            if value and spec is not None:
+                try:
+                    data[key] = convert_cell(value, spec, tz)
+                except CellError as exc:
+                    fail(target, column, exc.code, **exc.params)
+                continue
+            data[key] = value or None  # an empty cell is kept as "unknown", never dropped
     if data:
         row.values["data"] = data
     return row

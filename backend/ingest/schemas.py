@@ -12,7 +12,7 @@ Stage = Annotated[str, Field(min_length=1, max_length=40, pattern=STAGE_PATTERN)
 # core targets a column can fill; a target "data.<key>" fills a designed field
 CORE_TARGETS = ("external_id", "number", "customer", "customer_code", "amount", "currency", "stage",
                 "planned_delivery", "payment_due", "created")
-DATA_KEY = r"^data\.[A-Za-z][A-Za-z0-9_]{0,39}$"
+DATA_KEY = r"^data\.[A-Za-z][A-Za-z0-9_]{0,62}$"
 
 
 class ImportMapping(BaseModel):
@@ -25,6 +25,10 @@ class ImportMapping(BaseModel):
     stage_map: dict[Annotated[str, Field(max_length=100)], Stage] = Field(default_factory=dict, max_length=200)
     status_map: dict[Annotated[str, Field(max_length=100)], Literal["open", "completed", "cancelled"]] = Field(
         default_factory=dict, max_length=200)
+    # for `data.<key>` targets no published form describes: how to read the cells (default text)
+    data_types: dict[Annotated[str, Field(max_length=63)],
+                     Literal["text", "number", "date", "datetime", "checkbox"]] = Field(
+        default_factory=dict, max_length=60)
     create_customers: bool = False
     source: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_\-]+$")] = "csv"
     # "" (or left out): the installation's zone, written in when the import starts
@@ -53,6 +57,8 @@ class ImportRead(BaseModel):
     next_row: int
     created_count: int
     existing_count: int
+    updated_count: int = 0
+    unchanged_count: int = 0
     failed_count: int
     created_by: int
     created_at: datetime
@@ -72,6 +78,14 @@ class InboundSourceCreate(BaseModel):
     key: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_\-]+$")]
     name: Annotated[str, Field(min_length=1, max_length=120)]
     acts_as_id: int | None = None
+    # a delivery naming an unknown `customer_code` creates that customer (name: `customer_name`)
+    creates_customers: bool = False
+
+
+class InboundSourceUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    creates_customers: bool
 
 
 class InboundSourceRead(BaseModel):
@@ -82,6 +96,7 @@ class InboundSourceRead(BaseModel):
     name: str
     acts_as_id: int
     is_active: bool
+    creates_customers: bool = False
     created_at: datetime
 
 

@@ -1,7 +1,9 @@
 """Import use cases: upload a CSV, preview and confirm its mapping, process it in batches (worker).
 
-Every row goes through `orders_service.create_order`, so an import passes the same order-change
-pipeline as the API and is idempotent on (source, external_id): importing the same file again creates
+Every row goes through `orders_service.create_order` or `update_order`, so an import passes the
+same order-change pipeline as the API and is idempotent on (source, external_id): a row whose
+order exists (by source and external id, else by order number) updates the fields it carries
+that differ (`updated`) or changes nothing (`unchanged`); importing the same file again creates
 nothing new. A row without an external id gets `import-<job>-<line>`, so a job resumed after a
 crash never doubles a row. Each row is its own transaction, carrying the job's progress with it:
 a bad row writes nothing (not even its new customer), and progress is never counted twice.
@@ -13,7 +15,11 @@ import contextvars
 import csv
 import io
 import logging
+import re
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -30,9 +36,11 @@ from backend.customers.models import Customer
 from backend.db import new_session
 from backend.errors import GendanError
 from backend.exports import neutralize_row
+from backend.flows.models import FlowInstance
+from backend.forms import service as forms_service
 from backend.ingest.csvfile import read_table, suggest_mapping
-from backend.ingest.models import ImportJob, ImportRowError
-from backend.ingest.rows import ParsedRow, parse_row
+from backend.ingest.models import ImportJob, ImportRowError, ImportRowResult
+from backend.ingest.rows import DataField, ParsedRow, parse_row
 from backend.ingest.schemas import (
     CORE_TARGETS,
     DATA_KEY,
@@ -44,13 +52,19 @@ from backend.ingest.schemas import (
 from backend.installation.service import get_installation
 from backend.orders import service as orders_service
 from backend.orders.models import Order
-from backend.orders.schemas import OrderCreate
+from backend.orders.schemas import OrderCreate, OrderUpdate
 from backend.pipeline import OrderChange
 
 log = logging.getLogger("gendan.ingest")
 LEASE = timedelta(minutes=5)
 BATCH_SIZE = 200
-MAX_FILE_BYTES = 20_000_000
+MAX_FILE_BYTES = 20_000_000  # the default of settings.max_upload_bytes (GENDAN_MAX_UPLOAD_BYTES)
+OUTCOMES = ("created", "updated", "unchanged", "failed")
+# designed field types a column can fill (layout, computed, files, tables and references cannot)
+IMPORTABLE_TYPES = ("text", "long_text", "number", "money", "percent", "date", "datetime", "single_select",
+                    "multi_select", "checkbox", "phone", "email")
+# fields a re-imported row may change, when it carries them
+UPDATABLE = ("customer_id", "amount", "currency", "stage", "planned_delivery", "payment_due", "data", "tags")
 _pending_status: contextvars.ContextVar[str | None] = contextvars.ContextVar("gendan_import_status", default=None)
 
 
@@ -68,11 +82,13 @@ def _get_job(session: Session, job_id: int) -> ImportJob:
 
 # ---------------------------------------------------------------- upload, preview, start
 
-def upload_import(session: Session, *, actor: Actor, filename: str, content: bytes, now: datetime) -> ImportPreview:
-    """Store an uploaded CSV as a job waiting for its mapping; refuse files that cannot be read."""
+def upload_import(session: Session, *, actor: Actor, filename: str, content: bytes, now: datetime,
+                  max_bytes: int = MAX_FILE_BYTES) -> ImportPreview:
+    """Store an uploaded CSV as a job waiting for its mapping; refuse files that cannot be read.
+    `max_bytes` is the installation's upload cap (settings.max_upload_bytes)."""
     _require_admin(actor)
-    if len(content) > MAX_FILE_BYTES:
-        raise GendanError("import.file_too_large", {"limit": MAX_FILE_BYTES})
+    if len(content) > max_bytes:
+        raise GendanError("import.file_too_large", {"limit": max_bytes})
     if not filename.lower().endswith((".csv", ".txt", ".xlsx")):
         raise GendanError("import.file_type", {"filename": filename})
     headers, rows, encoding, delimiter = read_table(content)
@@ -103,10 +119,23 @@ def list_imports(session: Session, *, actor: Actor, limit: int = 50) -> list[Imp
     return [ImportRead.model_validate(j) for j in jobs]
 
 
+def designed_fields(session: Session) -> list[Any]:
+    """The fields of the published order form a column can fill, in the form's order."""
+    defn = forms_service.get_published(session)
+    if defn is None:
+        return []
+    return [f for f in defn.fields if str(f.type) in IMPORTABLE_TYPES]
+
+
+def data_fields(session: Session) -> dict[str, DataField]:
+    """Designed fields by key as the row parser needs them (type, options with every label)."""
+    return {f.key: DataField(type=str(f.type), options=tuple(
+        (o.value, tuple(v for v in o.label.values() if v)) for o in (f.options or ())))
+        for f in designed_fields(session)}
+
+
 def check_mapping(mapping: ImportMapping, headers: list[str]) -> None:
     """Every problem of a mapping at once, as field errors keyed by target."""
-    import re
-
     fields: dict[str, tuple[str, dict[str, Any]]] = {}
     for target, column in mapping.columns.items():
         if target not in CORE_TARGETS and not re.fullmatch(DATA_KEY, target):
@@ -147,22 +176,83 @@ def start_import(session: Session, *, actor: Actor, job_id: int, mapping: Import
 
 
 def imported_orders(session: Session, *, actor: Actor, job_id: int, limit: int = 20) -> list[Order]:
-    """The orders behind the first rows of a job (found by their source and external id)."""
+    """The orders the first rows of a job created or updated, in line order."""
     _require_admin(actor)
     job = _get_job(session, job_id)
     if not job.mapping:
         return []
-    mapping = ImportMapping.model_validate(job.mapping)
-    headers, rows, _, _ = read_table(job.content, encoding=job.encoding, delimiter=job.delimiter)
-    column = mapping.columns.get("external_id")
-    index = headers.index(column) if column in headers else None
-    ids = []
-    for i, cells in enumerate(rows[: limit * 5]):
-        value = cells[index].strip() if index is not None and index < len(cells) else ""
-        ids.append(value or f"import-{job.id}-{i + 2}")
-    found = session.exec(select(Order).where(Order.source == mapping.source, Order.external_id.in_(ids))
-                         .order_by(Order.id).limit(limit)).scalars().all()
-    return list(found)
+    results = session.exec(select(ImportRowResult).where(
+        ImportRowResult.import_job_id == job_id, ImportRowResult.outcome.in_(("created", "updated")))
+        .order_by(ImportRowResult.line).limit(limit)).scalars().all()
+    ids = _order_ids(session, ImportMapping.model_validate(job.mapping).source, results)
+    orders = {o.id: o for o in session.exec(select(Order).where(Order.id.in_(set(ids.values())))).scalars()}
+    return [orders[ids[r.id]] for r in results if ids.get(r.id) in orders]
+
+
+def _order_ids(session: Session, source: str, results: list[ImportRowResult]) -> dict[int, int]:
+    """Result id -> order id. A created row's order is found by its (source, external id): the row
+    is written in the same transaction as the order, before the order has its id."""
+    out = {r.id: r.order_id for r in results if r.order_id is not None}
+    missing = {r.external_id: r.id for r in results if r.order_id is None and r.external_id}
+    for chunk in _chunks(list(missing), 500):
+        for order_id, external_id in session.exec(select(Order.id, Order.external_id).where(
+                Order.source == source, Order.external_id.in_(chunk))).all():
+            out[missing[external_id]] = order_id
+    return out
+
+
+def _chunks(items: list, size: int):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def count_row_errors(session: Session, *, actor: Actor, job_id: int) -> int:
+    _require_admin(actor)
+    from sqlalchemy import func
+
+    return session.exec(select(func.count()).select_from(ImportRowError)
+                        .where(ImportRowError.import_job_id == job_id)).scalar_one()
+
+
+def pgettext(context: str, message: str) -> str:
+    return i18n.translations(i18n.get_locale()).upgettext(context, message)
+
+
+def outcome_label(outcome: str) -> str:
+    """A row's outcome in the current language (the words of the webhook delivery log)."""
+    return {"created": pgettext("delivery", "Created"), "updated": pgettext("delivery", "Updated"),
+            "unchanged": pgettext("delivery", "Unchanged"), "failed": pgettext("delivery", "Failed")}[outcome]
+
+
+
+def row_results_csv(session: Session, *, actor: Actor, job_id: int) -> str:
+    """Every processed line of a job: what became of it, its order and what changed or went wrong."""
+    _require_admin(actor)
+    job = _get_job(session, job_id)
+    source = ImportMapping.model_validate(job.mapping).source if job.mapping else ""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=job.delimiter)
+    writer.writerow(neutralize_row([i18n.gettext("Line"), i18n.gettext("Outcome"), i18n.gettext("Order no."),
+                                    i18n.gettext("Order no. in the source system"), i18n.gettext("Changed fields"),
+                                    i18n.gettext("Problems")]))
+    problems = {r.line: "; ".join(f"{e.get('column') or e.get('field')}: {describe(e)}" for e in r.errors)
+                for r in list_row_errors(session, actor=actor, job_id=job_id, limit=1_000_000)}
+    last = 0
+    while True:
+        results = session.exec(select(ImportRowResult).where(
+            ImportRowResult.import_job_id == job_id, ImportRowResult.id > last)
+            .order_by(ImportRowResult.id).limit(1000)).scalars().all()
+        if not results:
+            break
+        last = results[-1].id
+        ids = _order_ids(session, source, results)
+        numbers = dict(session.exec(select(Order.id, Order.number).where(Order.id.in_(set(ids.values())))).all())
+        for r in results:
+            order_id = ids.get(r.id)
+            writer.writerow(neutralize_row([
+                r.line, outcome_label(r.outcome), numbers.get(order_id, ""),
+                r.external_id or "", ", ".join(r.changed or []), problems.get(r.line, "")]))
+    return "\ufeff" + out.getvalue()
 
 
 # ---------------------------------------------------------------- row errors
@@ -240,8 +330,13 @@ def run_to_end(bind: Engine | Connection, job_id: int, now: datetime, *, batch_s
             process_batch(session, job_id, now=now, batch_size=batch_size)
 
 
-def process_batch(session: Session, job_id: int, *, now: datetime, batch_size: int = BATCH_SIZE) -> int:
-    """Import rows next_row .. next_row + batch_size of a claimed job; each row commits on its own."""
+def process_batch(session: Session, job_id: int, *, now: datetime, batch_size: int = BATCH_SIZE,
+                  elapsed: Callable[[], float] = time.monotonic) -> int:
+    """Import rows next_row .. next_row + batch_size of a claimed job; each row commits on its own.
+
+    `now` is when the worker's tick began; the job's `finished_at` is that plus the time the batch
+    took (`elapsed` is a monotonic clock), so a job's duration includes its last batch's work."""
+    began = elapsed()
     job = session.get(ImportJob, job_id)
     actor = auth_service.load_actor(session, job.created_by, via="import")
     if actor is None or not actor.is_admin:
@@ -251,23 +346,25 @@ def process_batch(session: Session, job_id: int, *, now: datetime, batch_size: i
         return 0
     mapping = ImportMapping.model_validate(job.mapping)
     tz = ZoneInfo(mapping.timezone) if mapping.timezone else get_installation(session).zone
+    fields = data_fields(session)
     headers, rows, _, _ = read_table(job.content, encoding=job.encoding, delimiter=job.delimiter)
     start = job.next_row
     for index in range(start, min(start + batch_size, len(rows))):
         cells = rows[index]
         line = index + 2  # the header is line 1 (blank lines are not counted)
-        _import_row(session, job_id, actor, mapping, tz, line, headers, cells, now)
+        _import_row(session, job_id, actor, mapping, tz, fields, line, headers, cells, now)
     job = session.get(ImportJob, job_id)
     if job.next_row >= len(rows):
-        job.state, job.finished_at = "done", now
+        job.state = "done"
+        job.finished_at = now + timedelta(seconds=max(0.0, elapsed() - began))
     job.locked_until = None
     session.commit()
     return job.next_row - start
 
 
-def _import_row(session: Session, job_id: int, actor: Actor, mapping: ImportMapping, tz: ZoneInfo, line: int,
-                headers: list[str], cells: list[str], now: datetime) -> None:
-    parsed = parse_row(line, dict(zip(headers, cells, strict=False)), mapping, tz)
+def _import_row(session: Session, job_id: int, actor: Actor, mapping: ImportMapping, tz: ZoneInfo,
+                fields: dict[str, DataField], line: int, headers: list[str], cells: list[str], now: datetime) -> None:
+    parsed = parse_row(line, dict(zip(headers, cells, strict=False)), mapping, tz, fields)
     errors = list(parsed.errors)
     # Write first: on SQLite a deferred transaction that reads and then writes fails at once
     # ("database is locked") when another writer committed meanwhile, and create_order's retry
@@ -276,7 +373,7 @@ def _import_row(session: Session, job_id: int, actor: Actor, mapping: ImportMapp
     session.execute(update(ImportJob).where(ImportJob.id == job_id).values(next_row=ImportJob.next_row))
     if not errors:
         try:
-            errors = _create(session, job_id, actor, mapping, parsed, now)
+            errors = _write(session, job_id, actor, mapping, parsed, now)
         except GendanError as exc:
             session.rollback()
             errors = _errors_from(exc, parsed, mapping)
@@ -293,6 +390,8 @@ def _import_row(session: Session, job_id: int, actor: Actor, mapping: ImportMapp
     # PostgreSQL's JSONB cannot hold NUL characters: keep the row, mark where they were
     session.add(ImportRowError(import_job_id=job_id, line=line, cells=_no_nul(list(cells)),
                                errors=[_no_nul(e.model_dump(mode="json")) for e in errors]))
+    external_id = _no_nul(str(parsed.values.get("external_id") or ""))[:120] or None
+    session.add(ImportRowResult(import_job_id=job_id, line=line, outcome="failed", external_id=external_id))
     session.commit()
 
 
@@ -306,9 +405,10 @@ def _no_nul(value: Any) -> Any:
     return value
 
 
-def _create(session: Session, job_id: int, actor: Actor, mapping: ImportMapping, parsed: ParsedRow,
-            now: datetime) -> list[RowError]:
-    """Create one order (and its customer when asked); [] on success, else what is wrong (nothing written)."""
+def _write(session: Session, job_id: int, actor: Actor, mapping: ImportMapping, parsed: ParsedRow,
+           now: datetime) -> list[RowError]:
+    """Create or update one order (and its customer when asked); [] on success, else what is
+    wrong (nothing written). The job's progress and the row's result commit with the order."""
     customer_id, problem = _customer_for(session, actor, mapping, parsed, now)
     if problem:
         session.rollback()
@@ -320,50 +420,129 @@ def _create(session: Session, job_id: int, actor: Actor, mapping: ImportMapping,
     except ValidationError as exc:
         session.rollback()
         return _pydantic_errors(exc, parsed, mapping)
-    exists = session.exec(select(Order.id).where(Order.source == payload.source,
-                                                 Order.external_id == payload.external_id)).scalars().first()
+    existing = _existing_order(session, payload)
     job = session.get(ImportJob, job_id)
     job.next_row += 1
-    if exists:
-        job.existing_count += 1
-    else:
+    if existing is None:
         job.created_count += 1
-    token = _pending_status.set(parsed.status)
+        session.add(ImportRowResult(import_job_id=job_id, line=parsed.line, outcome="created",
+                                    external_id=payload.external_id))
+        token = _pending_status.set(parsed.status)
+        try:
+            # the order is created "at" its own date when the file has one, so its history starts there
+            orders_service.create_order(session, actor=actor, payload=payload, now=parsed.created_at or now,
+                                        via="import")
+        finally:
+            _pending_status.reset(token)
+        return []
+    sent = set(parsed.values) | {"customer_id"}
+    changes = changes_for(existing, payload, sent, parsed.status)
+    if changes.get("stage") is not None and _flow_running(session, existing.id):
+        changes.pop("stage")  # the running flow moves this order's stage; the file's is history
+    job.existing_count += 1
+    result = ImportRowResult(import_job_id=job_id, line=parsed.line, order_id=existing.id,
+                             external_id=existing.external_id, outcome="updated" if changes else "unchanged",
+                             changed=sorted(_changed_names(existing, changes)))
+    session.add(result)
+    if not changes:
+        job.unchanged_count += 1
+        session.commit()  # nothing of the order changes; this stores the job's progress
+        return []
+    job.updated_count += 1
     try:
-        # the order is created "at" its own date when the file has one, so its history starts there
-        orders_service.create_order(session, actor=actor, payload=payload, now=parsed.created_at or now,
-                                    via="import")
-    finally:
-        _pending_status.reset(token)
-    if exists:
-        session.commit()  # a replay writes nothing itself; this stores the job's progress
+        update_payload = OrderUpdate.model_validate({"version": existing.version, **changes})
+    except ValidationError as exc:
+        session.rollback()
+        return _pydantic_errors(exc, parsed, mapping)
+    orders_service.update_order(session, actor=actor, order_id=existing.id, payload=update_payload, now=now,
+                                via="import")
     return []
+
+
+def _existing_order(session: Session, payload: OrderCreate) -> Order | None:
+    """The order a row names: by (source, external id), else by its order number."""
+    found = session.exec(select(Order).where(Order.source == payload.source,
+                                             Order.external_id == payload.external_id)).scalars().first()
+    if found is None and payload.number:
+        found = session.exec(select(Order).where(Order.number == payload.number)).scalars().first()
+    return found
+
+
+def _flow_running(session: Session, order_id: int) -> bool:
+    return session.exec(select(FlowInstance.id).where(FlowInstance.order_id == order_id,
+                                                      FlowInstance.status == "running")).first() is not None
+
+
+def _changed_names(order: Order, changes: dict[str, Any]) -> list[str]:
+    """Column names, and `data.<key>` for each designed field, of what an update changes."""
+    names = [k for k in changes if k != "data"]
+    for key, value in (changes.get("data") or {}).items():
+        if not orders_service.sent_values_match((order.data or {}).get(key), value):
+            names.append(f"data.{key}")
+    return names
+
+
+def changes_for(order: Order, payload: OrderCreate, sent: set[str] | dict[str, Any],
+                status: str | None) -> dict[str, Any]:
+    """The fields a re-sent order carries with a value other than the order's (fields it does not
+    carry stay as they are; designed fields are compared one by one). Imports and webhooks."""
+    out: dict[str, Any] = {}
+    for name in UPDATABLE:
+        if name not in sent:
+            continue
+        value = getattr(payload, name)
+        current = getattr(order, name)
+        if name == "amount":
+            differs = Decimal(str(current)) != value
+        elif name == "data":
+            # one by one: an empty cell (None) matches a field the order never had
+            value = {k: v for k, v in (value or {}).items()
+                     if not orders_service.sent_values_match((current or {}).get(k), v)}
+            differs = bool(value)
+        else:
+            differs = current != value
+        if differs:
+            out[name] = value
+    if status is not None and status != order.status:
+        out["status"] = status
+    return out
 
 
 def _customer_for(session: Session, actor: Actor, mapping: ImportMapping, parsed: ParsedRow,
                   now: datetime) -> tuple[int | None, RowError | None]:
     column = mapping.columns.get("customer_code") or mapping.columns.get("customer")
-    if parsed.customer_code:
-        found = session.exec(select(Customer.id).where(Customer.code == parsed.customer_code)).scalars().all()
-        label = parsed.customer_code
-    else:
-        found = session.exec(select(Customer.id).where(Customer.name == parsed.customer_name)
-                             .order_by(Customer.id).limit(2)).scalars().all()
-        label = parsed.customer_name
-    if len(found) == 1:
-        return found[0], None
-    if len(found) > 1:
-        return None, RowError(line=parsed.line, column=column, field="customer", code="import.customer_ambiguous",
-                              params={"value": label})
-    if not mapping.create_customers:
-        return None, RowError(line=parsed.line, column=column, field="customer", code="import.customer_unknown",
-                              params={"value": label})
-    code = parsed.customer_code
+    customer_id, code = resolve_customer(session, code=parsed.customer_code, name=parsed.customer_name,
+                                         create=mapping.create_customers, now=now)
+    if code is None:
+        return customer_id, None
+    return None, RowError(line=parsed.line, column=column, field="customer", code=code,
+                          params={"value": parsed.customer_code or parsed.customer_name})
+
+
+def resolve_customer(session: Session, *, code: str | None, name: str | None, create: bool,
+                     now: datetime) -> tuple[int | None, str | None]:
+    """(customer id, None), or (None, error code). A customer is matched by code first, then by
+    its exact name (among customers without a code when the row has one, so a name never
+    matches another code's customer); with `create`, an unknown one is created (flushed only)."""
+    if code:
+        found = session.exec(select(Customer.id).where(Customer.code == code)).scalars().all()
+        if found:
+            return found[0], None
+    if name:
+        by_name = select(Customer.id).where(Customer.name == name)
+        if code:
+            by_name = by_name.where(Customer.code.is_(None))
+        found = session.exec(by_name.order_by(Customer.id).limit(2)).scalars().all()
+        if len(found) == 1:
+            return found[0], None
+        if len(found) > 1:
+            return None, "import.customer_ambiguous"
+    if not create:
+        return None, "import.customer_unknown"
     if code is not None and (len(code) > 40 or not all(c.isalnum() or c in "_-./" for c in code)):
-        return None, RowError(line=parsed.line, column=column, field="customer", code="import.customer_code_invalid",
-                              params={"value": code})
-    customer = Customer(name=(parsed.customer_name or code)[:200], code=code, preferred_channel="none",
-                        owner_id=None, created_at=now)
+        return None, "import.customer_code_invalid"
+    customer = Customer(name=(name or code)[:200], code=code, preferred_channel="none", owner_id=None,
+                        created_at=now)
     session.add(customer)
     session.flush()
     return customer.id, None

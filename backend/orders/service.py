@@ -82,10 +82,13 @@ def _check_owner_allowed(session: Session, actor: Actor, owner_id: int) -> None:
 
 
 def _check_dates(created_at: datetime, *, payment_due: date | None, planned_delivery: date | None) -> None:
+    """Every date before the order's creation is reported, not just the first."""
     created = created_at.date()
-    for path, value in (("planned_delivery", planned_delivery), ("payment_due", payment_due)):
-        if value is not None and value < created:
-            raise _invalid(path, "order.date_before_created", created=created.isoformat())
+    fields = {path: ("order.date_before_created", {"field": path, "created": created.isoformat()})
+              for path, value in (("planned_delivery", planned_delivery), ("payment_due", payment_due))
+              if value is not None and value < created}
+    if fields:
+        raise GendanError("validation.failed", {"count": len(fields)}, status=422, fields=fields)
 
 
 # Core values an idempotent retry must repeat; designed data, tags and stage may be reshaped by

@@ -32,11 +32,18 @@ router = APIRouter(prefix="/admin")
 
 # the targets offered in the mapping form, in this order, with their labels
 TARGETS = [
-    ("external_id", N_("Order no. in the source system")), ("customer", N_("Customer name")),
+    ("external_id", N_("Order no. in the source system")), ("number", N_("Order no.")),
+    ("customer", N_("Customer name")),
     ("customer_code", N_("Customer code")), ("amount", N_("Amount")), ("currency", N_("Currency")),
     ("stage", N_("Stage or status")), ("created", N_("Order date")), ("planned_delivery", N_("Planned delivery")),
     ("payment_due", N_("Payment due")),
 ]
+# the type shown beside a designed field (the form designer's words)
+TYPE_LABELS = {"text": N_("Text"), "long_text": N_("Long text"), "number": N_("Number"), "money": N_("Money"),
+               "percent": N_("Percent"), "date": N_("Date"), "datetime": N_("Date and time"),
+               "single_select": N_("Single select"), "multi_select": N_("Multi select"), "checkbox": N_("Checkbox"),
+               "phone": N_("Phone number"), "email": N_("Email")}
+ROW_ERRORS_SHOWN = 200  # row problems listed on the job page; the rest are counted and downloadable
 STATE_LABELS = {"uploaded": N_("Waiting for the column mapping"), "queued": N_("Queued"),
                 "running": N_("Importing"), "done": N_("Finished"), "failed": N_("Failed")}
 OUTCOME_LABELS = {"created": N_("Created"), "updated": N_("Updated"), "unchanged": N_("Unchanged"),
@@ -78,7 +85,7 @@ async def upload(request: Request, session: DbSession, actor: AdminActor):
 def _upload(request: Request, session: Session, actor: Actor, filename: str, content: bytes):
     try:
         preview = import_service.upload_import(session, actor=actor, filename=filename, content=content,
-                                               now=utcnow())
+                                               now=utcnow(), max_bytes=request.app.state.settings.max_upload_bytes)
     except GendanError as exc:
         session.rollback()
         return _imports(request, session, actor, error=_message(exc)[0], status_code=exc.status)
@@ -98,27 +105,50 @@ def import_page(request: Request, session: DbSession, actor: AdminActor, job_id:
 
 
 def _job_context(session: Session, actor: Actor, job) -> dict[str, Any]:
-    rows = import_service.list_row_errors(session, actor=actor, job_id=job.id, limit=200) \
-        if job.state in ("done", "failed") else []
+    is_finished = job.state in ("done", "failed")
+    rows = import_service.list_row_errors(session, actor=actor, job_id=job.id, limit=ROW_ERRORS_SHOWN) \
+        if is_finished else []
     errors = [{"line": r.line, "column": e.get("column") or e.get("field"), "message": import_service.describe(e)}
               for r in rows for e in r.errors]
+    more_rows = max(0, job.failed_count - len(rows)) if is_finished else 0
     orders = import_service.imported_orders(session, actor=actor, job_id=job.id) if job.state == "done" else []
     processed = job.next_row
     percent = int(processed * 100 / job.total_rows) if job.total_rows else 100
-    return {"nav": "admin", "tab": "imports", "job": job, "row_errors": errors, "orders": orders, "percent": percent,
-            "state_labels": STATE_LABELS, "is_finished": job.state in ("done", "failed")}
+    return {"nav": "admin", "tab": "imports", "job": job, "row_errors": errors, "more_error_rows": more_rows,
+            "orders": orders, "percent": percent, "state_labels": STATE_LABELS, "is_finished": is_finished}
+
+
+def _designed_targets(session: Session) -> list[dict[str, Any]]:
+    """The published order form's fields a column can fill: target, label in the reader's
+    language, type, and every word a header may use for it (labels in both languages, the key)."""
+    locale = "zh-CN" if i18n.get_locale() == "zh_CN" else "en"
+    out = []
+    for f in import_service.designed_fields(session):
+        label = f.label.get(locale) or f.label.get("en") or f.label.get("zh-CN") or f.key
+        out.append({"target": f"data.{f.key}", "label": label, "type": i18n.gettext(TYPE_LABELS[str(f.type)]),
+                    "words": {w.strip().casefold() for w in (*f.label.values(), f.key) if w}})
+    return out
 
 
 def _mapping(request: Request, session: Session, preview, *, form: dict | None, error: str | None = None,
              errors: dict[str, str] | None = None, status_code: int = 200):
-    installation = get_installation(session)  # the admin's calendar (admin/calendar), not Shanghai and CNY
-    chosen = form or {
-        **{f"col_{t}": c for t, c in preview.suggested.items()},
-        "source": "csv", "timezone": installation.timezone, "default_currency": installation.default_currency,
-    }
+    designed = _designed_targets(session)
+    chosen = form
+    if chosen is None:
+        taken = set(preview.suggested.values())
+        chosen = {f"col_{t}": c for t, c in preview.suggested.items()}
+        for d in designed:  # a header that names a designed field (its label or key) is offered for it
+            header = next((h for h in preview.job.headers if h.strip().casefold() in d["words"] and h not in taken),
+                          None)
+            if header is not None:
+                chosen[f"col_{d['target']}"] = header
+                taken.add(header)
+        installation = get_installation(session)  # the admin's calendar (admin/calendar), not Shanghai and CNY
+        chosen.update({"source": "csv", "timezone": installation.timezone,
+                       "default_currency": installation.default_currency})
     return render(request, "imports/map.html", {
         "nav": "admin", "tab": "imports", "job": preview.job, "sample": preview.sample, "targets": TARGETS,
-        "form": chosen, "error": error, "errors": errors or {}}, status_code=status_code)
+        "designed": designed, "form": chosen, "error": error, "errors": errors or {}}, status_code=status_code)
 
 
 def _parse_pairs(text: str) -> dict[str, str]:
@@ -140,6 +170,8 @@ async def start(request: Request, session: DbSession, actor: AdminActor, job_id:
 
 def _start(request: Request, session: Session, actor: Actor, job_id: int, form: dict[str, str]):
     columns = {t: form[f"col_{t}"] for t, _ in TARGETS if form.get(f"col_{t}")}
+    columns.update({name[4:]: value for name, value in form.items()
+                    if name.startswith("col_data.") and value and len(columns) < 60})
     defaults = {k: form[f"default_{k}"].strip() for k in ("amount", "currency")
                 if (form.get(f"default_{k}") or "").strip()}
     statuses = {"cancelled", "completed"}
@@ -164,6 +196,13 @@ def _start(request: Request, session: Session, actor: Actor, job_id: int, form: 
         message, fields = _message(exc)
         return _mapping(request, session, preview, form=form, errors=fields, error=message, status_code=exc.status)
     return RedirectResponse(f"/admin/imports/{job_id}", status_code=303)
+
+
+@router.get("/imports/{job_id}/rows.csv")
+def results_csv(session: DbSession, actor: AdminActor, job_id: int):
+    text = import_service.row_results_csv(session, actor=actor, job_id=job_id)
+    return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="import-{job_id}-rows.csv"'})
 
 
 @router.get("/imports/{job_id}/errors.csv")
@@ -203,7 +242,8 @@ async def create_source(request: Request, session: DbSession, actor: AdminActor)
 
 def _create_source(request: Request, session: Session, actor: Actor, form: dict[str, str]):
     data = {"key": form.get("key", "").strip(), "name": form.get("name", "").strip(),
-            "acts_as_id": int(form["acts_as_id"]) if form.get("acts_as_id", "").isdigit() else None}
+            "acts_as_id": int(form["acts_as_id"]) if form.get("acts_as_id", "").isdigit() else None,
+            "creates_customers": form.get("creates_customers") == "on"}
     try:
         payload = InboundSourceCreate.model_validate(data)
         created = inbound.create_source(session, actor=actor, payload=payload, now=utcnow())
@@ -217,6 +257,15 @@ def _create_source(request: Request, session: Session, actor: Actor, form: dict[
             fields["key"] = message
         return _inbound(request, session, actor, form=form, errors=fields, error=message, status_code=exc.status)
     request.session["new_inbound_source"] = {"key": created.key, "name": created.name, "secret": created.secret}
+    return RedirectResponse("/admin/inbound", status_code=303)
+
+
+@router.post("/inbound/{source_id}/customers")
+async def set_creates_customers(request: Request, session: DbSession, actor: AdminActor, source_id: int):
+    form = await request.form()
+    value = form.get("creates_customers") == "on"
+    await run_in_threadpool(inbound.set_creates_customers, session, actor=actor, source_id=source_id, value=value,
+                            now=utcnow())
     return RedirectResponse("/admin/inbound", status_code=303)
 
 

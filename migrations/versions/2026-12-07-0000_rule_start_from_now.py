@@ -5,7 +5,7 @@ history). The admin now chooses; the scan reads the choice while it records the 
 Existing rows keep the old meaning (False: the orders matching now fire).
 
 Revision ID: dryrun_0001
-Revises: titles_0001
+Revises: importux_0001
 Create Date: 2026-12-07 00:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "dryrun_0001"
-down_revision = "titles_0001"
+down_revision = "importux_0001"
 branch_labels = None
 depends_on = None
 

@@ -42,6 +42,7 @@ SCOPE = [
     "frontend/templates/inbox/*.html",
     "frontend/templates/orders/_conversation.html",
     "backend/inbox/service_customer.py",
+    "frontend/templates/imports/*.html",
 ]
 # Modules whose error-message registries ({code: English template}) must be translated too.
 ERROR_MESSAGE_SOURCES = ["backend/i18n.py", "backend/rules/messages.py", "backend/flows/messages.py",

@@ -207,8 +207,32 @@ class TestWorker:
         assert job.run(connection, now) == 50
         session.expire_all()
         done = session.get(ImportJob, preview.job.id)
-        assert (done.state, done.created_count, done.finished_at) == ("done", 150, now)
+        assert (done.state, done.created_count) == ("done", 150)
+        assert done.finished_at >= now  # the tick's start plus the time its batches took
         assert job.run(connection, now) == 0
+
+    def test_finished_at_is_when_the_last_batch_ended_not_when_the_tick_began(self, session, connection, admin,
+                                                                                now):
+        """Issue 17: finished_at was the tick's start (a 200-row job 'took' 0.46 s)."""
+        from datetime import timedelta
+
+        customer = make_customer(session, name="Clock Co")
+        session.commit()
+        rows = "".join(f"T-{i},{customer.name},{i}\n" for i in range(1, 4))
+        preview = service.upload_import(session, actor=admin, filename="t.csv",
+                                        content=f"订单号,客户,金额\n{rows}".encode(), now=now)
+        service.start_import(session, actor=admin, job_id=preview.job.id,
+                             mapping=ImportMapping(columns=preview.suggested), now=now)
+        assert service.claim_job(connection, now) == preview.job.id
+        ticks = iter([100.0, 142.5])  # a monotonic clock: the batch took 42.5 s
+        from backend.db import new_session
+
+        with new_session(connection) as worker:
+            service.process_batch(worker, preview.job.id, now=now, elapsed=lambda: next(ticks))
+        session.expire_all()
+        job = session.get(ImportJob, preview.job.id)
+        assert (job.state, job.created_count) == ("done", 3)
+        assert job.finished_at - job.started_at == timedelta(seconds=42.5)
 
 
 class TestStartImport:

@@ -45,6 +45,7 @@ MAPPING = ImportMapping(
     stage_map={"created": "draft", "approved": "approval", "invoiced": "invoicing", "processing": "production",
                "shipped": "shipping", "delivered": "delivered", "canceled": "draft", "unavailable": "draft"},
     status_map={"delivered": "completed", "canceled": "cancelled", "unavailable": "cancelled"},
+    data_types={"approved_at": "datetime", "delivered_carrier_at": "datetime", "delivered_customer_at": "datetime"},
     create_customers=True, source="olist", timezone="America/Sao_Paulo",
 )
 STAGE_OF = {"delivered": ("delivered", "completed"), "shipped": ("shipping", "open"),
@@ -123,6 +124,9 @@ def test_olist_orders_land_with_their_statuses_and_gaps(session, connection, now
     order = session.exec(select(Order).where(Order.source == "olist",
                                              Order.external_id == first["order_id"])).scalars().one()
     assert order.created_at.isoformat() == "2017-10-02T13:56:33+00:00"
+    # the other timestamps are stored in UTC too, as the form engine stores date-times (issue 17)
+    assert first["order_approved_at"] == "2017-10-02 11:07:15"
+    assert order.data["approved_at"] == "2017-10-02T14:07:15Z"
     assert order.planned_delivery.isoformat() == "2017-10-18" and order.amount == Decimal("0") and order.currency == "BRL"
     assert session.get(Customer, order.customer_id).code == first["customer_id"]
     assert session.exec(select(func.count()).select_from(Customer).where(
@@ -135,6 +139,7 @@ def test_olist_orders_land_with_their_statuses_and_gaps(session, connection, now
     session.expire_all()
     repeat = session.get(ImportJob, again.job.id)
     assert (repeat.created_count, repeat.existing_count, repeat.failed_count) == (0, n, 0)
+    assert (repeat.updated_count, repeat.unchanged_count) == (0, n)  # the same values: nothing to update
     assert session.exec(select(func.count()).select_from(Order).where(Order.source == "olist")).scalar_one() == n
 
 
@@ -142,3 +147,54 @@ def test_the_olist_file_in_the_repository_is_the_one_its_source_note_describes()
     note = (OLIST.parent / "SOURCE.txt").read_text(encoding="utf-8")
     assert "CC BY-NC-SA 4.0" in note
     assert hashlib.sha256(OLIST.read_bytes()).hexdigest() in note
+
+
+def _cancelled_and_delivered(rows: int) -> bytes:
+    """The header, every canceled/unavailable row of the first `rows`, and the first five delivered."""
+    lines = OLIST.read_bytes().splitlines(keepends=True)
+    header, body = lines[0], lines[1: rows + 1]
+    cancelled = [b for b in body if b.split(b",")[2].strip(b'"') in (b"canceled", b"unavailable")]
+    delivered = [b for b in body if b.split(b",")[2].strip(b'"') == b"delivered"][:5]
+    return header + b"".join(cancelled + delivered)
+
+
+class TestCancelledRowsStartNothing:
+    """Issue 17: the 9 cancelled rows among the first 1,000 Olist orders stayed at `draft`, started
+    the default flow, got an approval to-do and timed out at once (their dates lie in 2017)."""
+
+    def test_cancelled_olist_rows_become_closed_orders_without_flow_or_timers(self, session, connection, now):
+        from backend.flows import service as flows_service
+        from backend.flows import service_instance as flows_instances
+        from backend.flows.models import FlowInstance, FlowTimer
+        from backend.inbox.models import InboxItem
+
+        for role in ("approver", "warehouse", "finance"):  # the template's steps need someone to do them
+            make_user(session, roles=[role])
+        designer = load_actor(session, make_user(session, roles=["designer"]).id)
+        flows_service.install_template(session, actor=designer, key=flows_service.DEFAULT_FLOW_KEY,
+                                       template="b2b_fulfilment", now=now)
+        flows_service.publish_flow(session, actor=designer, key=flows_service.DEFAULT_FLOW_KEY, now=now)
+        admin = make_user(session, roles=["admin"])
+        session.commit()
+        actor = load_actor(session, admin.id)
+        content = _cancelled_and_delivered(1000)
+        preview = service.upload_import(session, actor=actor, filename="olist.csv", content=content, now=now)
+        assert preview.job.total_rows == 14  # 3 canceled + 6 unavailable + 5 delivered
+        service.start_import(session, actor=actor, job_id=preview.job.id, mapping=MAPPING, now=now)
+        service.run_to_end(connection, preview.job.id, now)
+        session.expire_all()
+        job = session.get(ImportJob, preview.job.id)
+        assert (job.created_count, job.failed_count) == (14, 0)
+
+        orders = session.exec(select(Order).where(Order.source == "olist")).scalars().all()
+        cancelled = [o for o in orders if o.data["olist_status"] in ("canceled", "unavailable")]
+        assert len(cancelled) == 9
+        assert {(o.status, o.stage) for o in cancelled} == {("cancelled", "draft")}
+        assert all(o.closed_at == o.created_at for o in cancelled)  # closed "at" its own date
+        ids = [o.id for o in orders]
+        assert session.exec(select(func.count()).select_from(FlowInstance)
+                            .where(FlowInstance.order_id.in_(ids))).scalar_one() == 0
+        assert session.exec(select(func.count()).select_from(FlowTimer)).scalar_one() == 0
+        assert session.exec(select(func.count()).select_from(InboxItem)
+                            .where(InboxItem.order_id.in_(ids))).scalar_one() == 0
+        assert flows_instances.run_due_timers(connection, now) == 0  # nothing to time out
