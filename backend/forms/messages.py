@@ -19,6 +19,8 @@ BACKEND_MESSAGES: dict[str, dict[str, str]] = {
                                "zh-CN": "表单中有 {count} 处填写不正确。"},
     "form.not_found": {"en": "Form {key} version {version} was not found.",
                        "zh-CN": "未找到表单 {key} 的第 {version} 版。"},
+    "form.conflict": {"en": "Someone else saved form {key} at the same moment. Reload and try again.",
+                      "zh-CN": "有人同时保存了表单 {key}。请刷新后重试。"},
     "form.no_draft": {"en": "Form {key} has no draft to publish.", "zh-CN": "表单 {key} 没有可发布的草稿。"},
     "form.value_taken": {"en": "This value is already used by order {number}.",
                          "zh-CN": "该值已被订单 {number} 使用。"},
