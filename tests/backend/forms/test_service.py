@@ -266,7 +266,7 @@ class TestFieldsShownByStage:
             orders_service.update_order(session, actor=rep, order_id=order.id, now=now, payload=OrderUpdate(
                 version=session.get(Order, order.id).version, data={**base, "quantity": 3}))
         assert list(exc.value.fields) == ["carrier"]
-        shipped = orders_service.update_order(session, actor=rep, order_id=order.id, now=now, payload=OrderUpdate(
+        orders_service.update_order(session, actor=rep, order_id=order.id, now=now, payload=OrderUpdate(
             version=session.get(Order, order.id).version, data={**base, "carrier": "FRM-SF"}))
         session.execute(Order.__table__.update().where(Order.id == order.id).values(stage="production"))
         session.expire_all()
