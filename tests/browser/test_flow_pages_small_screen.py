@@ -30,7 +30,7 @@ def long_flow(key: str) -> dict:
     for i, n in enumerate(nodes):  # where the designer's canvas left them: one row
         n.update(x=100 + 170 * i, y=100)
     keys = [n["key"] for n in nodes]
-    edges = [{"key": f"e{i}", "source": a, "target": b} for i, (a, b) in enumerate(zip(keys, keys[1:]))]
+    edges = [{"key": f"e{i}", "source": a, "target": b} for i, (a, b) in enumerate(zip(keys, keys[1:], strict=False))]
     return {"key": key, "name": {"en": "FRM long flow", "zh-CN": "FRM 长流程"}, "nodes": nodes, "edges": edges}
 
 
