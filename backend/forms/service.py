@@ -196,7 +196,7 @@ def discard_draft(session: Session, *, actor: Actor, key: str) -> None:
 
 
 def evaluate(session: Session, *, key: str, version: int | None, data: dict[str, Any],
-             show_errors: bool) -> FormEvaluation:
+             show_errors: bool, stage: str = "draft") -> FormEvaluation:
     """Run the engine over data typed so far (the same code that validates on save)."""
     if version is None:
         row = _draft_row(session, key) or _published_row(session, key)
@@ -205,7 +205,7 @@ def evaluate(session: Session, *, key: str, version: int | None, data: dict[str,
         defn = forms_engine.parse_definition(row.definition)
     else:
         defn = get_definition(session, key, version)
-    result = forms_engine.validate_data(defn, data, locale=engine_locale())
+    result = forms_engine.validate_data(defn, data, locale=engine_locale(), context={"stage": stage})
     return FormEvaluation(data=result.data, visible=result.visible, required=result.required,
                           totals=result.totals, errors=result.errors_by_path() if show_errors else {})
 
