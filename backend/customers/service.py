@@ -174,8 +174,12 @@ def list_customers(session: Session, *, actor: Actor, filters: CustomerFilter) -
     clauses = [visible_customers_clause(session, actor)]
     if filters.q and filters.q.strip():
         like = _like(filters.q)
+        contact = CustomerContact
+        any_contact = select(contact.customer_id).where(or_(*(col.ilike(like, escape="\\") for col in (
+            contact.name, contact.email, contact.phone))))
         clauses.append(or_(*(col.ilike(like, escape="\\") for col in (
-            Customer.name, Customer.code, Customer.contact_name, Customer.email, Customer.phone))))
+            Customer.name, Customer.code, Customer.contact_name, Customer.email, Customer.phone)),
+            Customer.id.in_(any_contact)))  # every contact, not only the primary one
     if filters.owner_id is not None:
         clauses.append(Customer.owner_id == filters.owner_id)
     if filters.tier is not None:

@@ -50,6 +50,9 @@ class TestContacts:
         assert patched.status_code == 200, patched.text
         contacts = client.get(url, headers=auth).json()
         assert [c["email"] for c in contacts] == ["wang@frm.example.com", "anna2@frm.example.com"]
+        # the list's search finds a customer by any of its contacts
+        found = client.get("/api/v1/customers", params={"q": "王经理"}, headers=auth).json()["items"]
+        assert [c["id"] for c in found] == [customer["id"]]
         # one removed: the list is what was sent
         resp = client.put(url, json={"contacts": [body["contacts"][0]]}, headers=auth)
         assert [(c["name"], c["is_primary"]) for c in resp.json()] == [("FRM-王经理", True)]
