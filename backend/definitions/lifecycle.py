@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -96,10 +96,15 @@ class Lifecycle(Generic[Row]):
         """Store `build(version)` as the key's draft: the existing draft's version, else one after
         the newest. `build` parses (and raises) before anything is added. Flush only.
 
-        Two first saves of a key at the same moment (PostgreSQL: the unique (key, version) index
-        makes the second wait, then refuses it) are not an error: the loser saves again over the
-        winner's draft, as it would have a moment later. SQLite serialises writers (transactions
-        begin IMMEDIATE), so there the loser's read already sees the winner."""
+        Two saves of a key at the same moment are not an error: the second saves over the first's
+        draft, as it would have a moment later. PostgreSQL: savers of one key queue on an advisory
+        lock held to commit (a unique-index race left is retried in a savepoint); SQLite serialises
+        writers (transactions begin IMMEDIATE)."""
+        if session.get_bind().dialect.name == "postgresql":
+            # one saver of a key at a time, until commit: between reading "no draft" and reading the
+            # newest version another saver may commit its draft, and a second draft (version + 1)
+            # would slip past the unique (key, version) index
+            session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"{self.kind}:{key}"})
         for _ in range(3):
             draft = self.with_status(session, key, "draft")
             if draft is not None:
