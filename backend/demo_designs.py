@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Engine
 
 from backend.demo import DEMO_SOURCE
+from backend.forms.service import shown_from_stage
 from backend.localized import read_text, split_title
 from backend.orders.models import Order
 
@@ -42,13 +43,22 @@ DEMO_FORM: dict[str, Any] = {
         {"key": "discount", "type": "percent", "min": 0, "max": 100, "label": {"zh-CN": "折扣", "en": "Discount"}},
         {"key": "expected_completion", "type": "date",
          "label": {"zh-CN": "预计生产完成日期", "en": "Expected production completion"}},
-        # filled in along the fulfilment flow's steps (the template asks for them)
-        {"key": "production_done_on", "type": "date", "label": {"zh-CN": "生产完成日期", "en": "Production done on"}},
-        {"key": "carrier", "type": "text", "label": {"zh-CN": "承运商", "en": "Carrier"}},
-        {"key": "tracking_no", "type": "text", "label": {"zh-CN": "运单号", "en": "Tracking number"}},
-        {"key": "signed_on", "type": "date", "label": {"zh-CN": "客户签收日期", "en": "Signed for on"}},
-        {"key": "invoice_no", "type": "text", "label": {"zh-CN": "发票号", "en": "Invoice number"}},
-        {"key": "paid_on", "type": "date", "label": {"zh-CN": "收款日期", "en": "Paid on"}},
+        {"key": "payment_due", "type": "date", "label": {"zh-CN": "应收款日期", "en": "Payment due"},
+         "help": {"zh-CN": "回款提醒按此日期", "en": "The payment reminder counts from this date"}},
+        # filled in along the fulfilment flow's steps (the template asks for them): shown from the
+        # stage that asks for them on, so a new order's form holds only what is known when it is made
+        {"key": "production_done_on", "type": "date", "label": {"zh-CN": "生产完成日期", "en": "Production done on"},
+         "visible_if": shown_from_stage("production")},
+        {"key": "carrier", "type": "text", "label": {"zh-CN": "承运商", "en": "Carrier"},
+         "visible_if": shown_from_stage("shipping")},
+        {"key": "tracking_no", "type": "text", "label": {"zh-CN": "运单号", "en": "Tracking number"},
+         "visible_if": shown_from_stage("shipping")},
+        {"key": "signed_on", "type": "date", "label": {"zh-CN": "客户签收日期", "en": "Signed for on"},
+         "visible_if": shown_from_stage("delivered")},
+        {"key": "invoice_no", "type": "text", "label": {"zh-CN": "发票号", "en": "Invoice number"},
+         "visible_if": shown_from_stage("invoicing")},
+        {"key": "paid_on", "type": "date", "label": {"zh-CN": "收款日期", "en": "Paid on"},
+         "visible_if": shown_from_stage("payment")},
     ],
 }
 

@@ -34,6 +34,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "method_not_allowed": 405,
     "request.too_large": 413,
     "request.value_out_of_range": 422,
+    "request.database_busy": 503,
     "validation.": 422,
     # signing in and permissions
     "auth.required": 401,

@@ -162,6 +162,8 @@ ERROR_MESSAGES: dict[str, str] = {
     "customer.code_taken": "Customer code %(code)s is already used.",
     "customer.forbidden": "You may only change customers of your own team.",
     "customer.channel_unreachable": "The preferred channel %(channel)s needs %(needs)s.",
+    "customer.one_primary_contact": "Mark exactly one contact as the primary contact.",
+    "customer.too_many_contacts": "A customer has at most %(max)s contacts.",
     "field.*": "The value is not valid.",
     "field.cursor_invalid": "This page link is no longer valid. Start again from the first page.",
     "field.date_out_of_range": "The date must be between %(earliest)s and %(latest)s.",

@@ -2,7 +2,7 @@
 
 from backend.audit.models import AuditEvent  # noqa: F401
 from backend.auth.models import ApiKey, AuthSession, LoginThrottle  # noqa: F401
-from backend.customers.models import Customer  # noqa: F401
+from backend.customers.models import Customer, CustomerContact  # noqa: F401
 from backend.flows.models import FlowDefinitionRow, FlowInstance, FlowTimer  # noqa: F401
 from backend.forms.models import FormDefinitionRow  # noqa: F401
 from backend.inbox.models import InboxItem  # noqa: F401

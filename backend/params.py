@@ -19,7 +19,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
-from sqlalchemy.exc import DataError, StatementError
+from sqlalchemy.exc import DataError, OperationalError, StatementError
 from starlette.requests import HTTPConnection
 
 from backend.errors import GendanError
@@ -30,6 +30,7 @@ _INTEGER = re.compile(r"\s*[+-]?\d+\s*")
 ERROR_MESSAGES: dict[str, str] = {  # English msgids (read by backend/i18n.py); Chinese in errors.po
     "field.nul_character": "Text cannot contain the NUL character.",
     "request.value_out_of_range": "A value is too large or not allowed here (%(detail)s).",
+    "request.database_busy": "The database is busy with other changes. Nothing was saved; try again in a moment.",
 }
 
 
@@ -107,6 +108,11 @@ def install_data_error_handlers(app: FastAPI) -> None:
     async def _statement(request: Request, exc: StatementError):
         if isinstance(exc.orig, OverflowError) or (isinstance(exc.orig, ValueError) and "NUL" in str(exc.orig)):
             return await _refused(request, exc)
+        if isinstance(exc, OperationalError) and "database is locked" in str(exc.orig):
+            # SQLite's write lock not granted within the busy timeout: the transaction rolled back,
+            # so this is "try again", not a bug (issue 17 saw it as a 500 on saving a flow draft)
+            error = GendanError("request.database_busy", {}, status=503)
+            return await app.exception_handlers[GendanError](request, error)
         raise exc
 
     app.add_exception_handler(StatementError, _statement)

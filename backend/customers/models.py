@@ -27,3 +27,22 @@ class Customer(SQLModel, table=True):
     preferred_channel: str = Field(default="email", max_length=20)  # email / sms / dingtalk / wecom / none
     is_unsubscribed: bool = False
     created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class CustomerContact(SQLModel, table=True):
+    """One person at a customer (revision contacts_0001). The primary contact is mirrored into the
+    customer's own contact_name / email / phone / preferred_locale, which every sender reads, so
+    customer messages go to the primary contact without each channel knowing about contacts."""
+
+    __tablename__ = "customer_contact"
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=120)
+    role: str | None = Field(default=None, max_length=80)
+    phone: str | None = Field(default=None, max_length=40)
+    email: str | None = Field(default=None, max_length=254)
+    locale: str | None = Field(default=None, max_length=10)
+    is_primary: bool = False
+    position: int = 0
+    created_at: datetime = Field(sa_type=UTCDateTime)

@@ -10,6 +10,8 @@ from backend.auth.deps import CurrentActor, DbSession
 from backend.clock import utcnow
 from backend.customers import service
 from backend.customers.schemas import (
+    ContactList,
+    ContactRead,
     CustomerCreate,
     CustomerFilter,
     CustomerPage,
@@ -44,3 +46,16 @@ def get_customer(session: DbSession, actor: CurrentActor, customer_id: int) -> C
 def update_customer(session: DbSession, actor: CurrentActor, customer_id: int,
                     payload: CustomerUpdate) -> CustomerRead:
     return service.update_customer(session, actor=actor, customer_id=customer_id, payload=payload)
+
+
+@router.get("/{customer_id}/contacts", response_model=list[ContactRead], responses=ERRORS)
+def list_contacts(session: DbSession, actor: CurrentActor, customer_id: int) -> list[ContactRead]:
+    return service.list_contacts(session, actor=actor, customer_id=customer_id)
+
+
+@router.put("/{customer_id}/contacts", response_model=list[ContactRead], responses=ERRORS)
+def replace_contacts(session: DbSession, actor: CurrentActor, customer_id: int,
+                     payload: ContactList) -> list[ContactRead]:
+    """The customer's contacts, all at once: rows not sent are removed; exactly one is primary."""
+    return service.replace_contacts(session, actor=actor, customer_id=customer_id, contacts=payload.contacts,
+                                    now=utcnow())

@@ -74,6 +74,35 @@ class CustomerRead(BaseModel):
     created_at: datetime
 
 
+class ContactIn(BaseModel):
+    """One contact of a customer as sent (the whole list is replaced at once)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+    role: Annotated[str, Field(max_length=80)] | None = None
+    phone: Phone | None = None
+    email: Email | None = None
+    locale: Locale | None = None
+    is_primary: bool = False
+
+
+class ContactRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    role: str | None
+    phone: str | None
+    email: str | None
+    locale: str | None
+    is_primary: bool
+
+
+class ContactList(BaseModel):
+    contacts: Annotated[list[ContactIn], Field(max_length=100)]
+
+
 class CustomerPage(BaseModel):
     items: list[CustomerRead]
     next_cursor: str | None

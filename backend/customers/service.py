@@ -17,8 +17,10 @@ from sqlmodel import Session
 from backend.audit import service as audit
 from backend.auth.actor import Actor
 from backend.clock import utcnow
-from backend.customers.models import Customer
+from backend.customers.models import Customer, CustomerContact
 from backend.customers.schemas import (
+    ContactIn,
+    ContactRead,
     CustomerCreate,
     CustomerFilter,
     CustomerPage,
@@ -93,6 +95,7 @@ def create_customer(session: Session, *, actor: Actor, payload: CustomerCreate, 
     _check_code_free(session, values["code"])
     customer = Customer(**values, created_at=now)
     _flush(session, customer)
+    _primary_follows_customer(session, customer, now)
     audit.record(session, actor, "customer", customer.id, "create", {}, audit.snapshot(customer, AUDITED), now)
     session.commit()
     return CustomerRead.model_validate(customer)
@@ -153,6 +156,8 @@ def update_customer(session: Session, *, actor: Actor, customer_id: int, payload
     for key, value in changes.items():
         setattr(customer, key, value)
     _flush(session, customer)
+    if CONTACT_COLUMNS.keys() & changes.keys():
+        _primary_follows_customer(session, customer, now or utcnow())
     audit.record(session, actor, "customer", customer.id, "update", before, audit.snapshot(customer, AUDITED),
                  now or utcnow())
     session.commit()
@@ -169,8 +174,12 @@ def list_customers(session: Session, *, actor: Actor, filters: CustomerFilter) -
     clauses = [visible_customers_clause(session, actor)]
     if filters.q and filters.q.strip():
         like = _like(filters.q)
+        contact = CustomerContact
+        any_contact = select(contact.customer_id).where(or_(*(col.ilike(like, escape="\\") for col in (
+            contact.name, contact.email, contact.phone))))
         clauses.append(or_(*(col.ilike(like, escape="\\") for col in (
-            Customer.name, Customer.code, Customer.contact_name, Customer.email, Customer.phone))))
+            Customer.name, Customer.code, Customer.contact_name, Customer.email, Customer.phone)),
+            Customer.id.in_(any_contact)))  # every contact, not only the primary one
     if filters.owner_id is not None:
         clauses.append(Customer.owner_id == filters.owner_id)
     if filters.tier is not None:
@@ -187,3 +196,81 @@ def list_customers(session: Session, *, actor: Actor, filters: CustomerFilter) -
     if filters.with_total:
         total = session.exec(select(func.count()).select_from(Customer).where(*clauses)).scalar_one()
     return CustomerPage(items=[CustomerRead.model_validate(c) for c in rows], next_cursor=next_cursor, total=total)
+
+
+# --- contacts ------------------------------------------------------------------------------------
+# A customer has several contacts (customer_contact); the primary one is mirrored into the
+# customer's own columns, which every sender (tracking messages, replies) reads: customer messages
+# go to the primary contact, in its language.
+
+MAX_CONTACTS = 20
+CONTACT_COLUMNS = {"contact_name": "name", "email": "email", "phone": "phone", "preferred_locale": "locale"}
+
+
+def _contacts(session: Session, customer_id: int) -> list[CustomerContact]:
+    return list(session.exec(select(CustomerContact).where(CustomerContact.customer_id == customer_id)
+                             .order_by(CustomerContact.position, CustomerContact.id)).scalars())
+
+
+def _primary_follows_customer(session: Session, customer: Customer, now: datetime) -> None:
+    """The customer's single-contact columns were written (API, older clients): the primary
+    contact takes them (made when there is none and they name someone). Flush only."""
+    if not (customer.contact_name or customer.email or customer.phone):
+        return
+    primary = next((c for c in _contacts(session, customer.id) if c.is_primary), None)
+    if primary is None:
+        primary = CustomerContact(customer_id=customer.id, name=(customer.contact_name or customer.name)[:120],
+                                  is_primary=True, created_at=now)
+        session.add(primary)
+    elif customer.contact_name:
+        primary.name = customer.contact_name
+    primary.email, primary.phone, primary.locale = customer.email, customer.phone, customer.preferred_locale
+    session.flush()
+
+
+def list_contacts(session: Session, *, actor: Actor, customer_id: int) -> list[ContactRead]:
+    get_customer(session, actor=actor, customer_id=customer_id)  # may the actor read it at all
+    return [ContactRead.model_validate(c) for c in _contacts(session, customer_id)]
+
+
+def replace_contacts(session: Session, *, actor: Actor, customer_id: int, contacts: list[ContactIn],
+                     now: datetime) -> list[ContactRead]:
+    """Store the customer's contacts as sent (added, changed, removed at once). Exactly one is
+    primary (with one contact, it is); the primary's name, email, phone and language become the
+    customer's, so messages reach them. Refused like any customer change (same team rule)."""
+    _require_writer(actor)
+    if len(contacts) > MAX_CONTACTS:
+        raise _invalid({"contacts": ("customer.too_many_contacts", {"max": MAX_CONTACTS})})
+    primaries = [c for c in contacts if c.is_primary]
+    if len(contacts) == 1 and not primaries:
+        primaries = [contacts[0]]
+    if contacts and len(primaries) != 1:
+        raise _invalid({"contacts": ("customer.one_primary_contact", {})})
+    customer = _get(session, customer_id)
+    if not actor.is_admin and customer.owner_id is not None \
+            and customer.owner_id not in team_user_ids(session, actor.user_id):
+        raise GendanError("customer.forbidden")
+    before = {**audit.snapshot(customer, AUDITED), "contacts": [_contact_text(c) for c in _contacts(session, customer_id)]}
+    for old in _contacts(session, customer_id):
+        session.delete(old)
+    session.flush()
+    rows = [CustomerContact(customer_id=customer_id, position=i, created_at=now, is_primary=c is primaries[0],
+                            **c.model_dump(exclude={"is_primary"})) for i, c in enumerate(contacts)]
+    session.add_all(rows)
+    primary = next((r for r in rows if r.is_primary), None)
+    customer.contact_name = primary.name if primary else None
+    customer.email = primary.email if primary else None
+    customer.phone = primary.phone if primary else None
+    if primary is not None and primary.locale:
+        customer.preferred_locale = primary.locale
+    _check_channel(CustomerRead.model_validate(customer).model_dump())
+    session.flush()
+    audit.record(session, actor, "customer", customer.id, "update", before,
+                 {**audit.snapshot(customer, AUDITED), "contacts": [_contact_text(r) for r in rows]}, now)
+    session.commit()
+    return [ContactRead.model_validate(r) for r in rows]
+
+
+def _contact_text(c: CustomerContact) -> str:
+    parts = [c.name, c.role, c.phone, c.email, c.locale, "primary" if c.is_primary else None]
+    return " · ".join(p for p in parts if p)

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from backend.audit import service as audit
@@ -93,25 +94,38 @@ class Lifecycle(Generic[Row]):
     def store_draft(self, session: Session, *, actor: Actor, key: str, build: Callable[[int], dict[str, Any]],
                     now: datetime) -> Row:
         """Store `build(version)` as the key's draft: the existing draft's version, else one after
-        the newest. `build` parses (and raises) before anything is added. Flush only."""
-        draft = self.with_status(session, key, "draft")
-        if draft is None:
+        the newest. `build` parses (and raises) before anything is added. Flush only.
+
+        Two saves of a key at the same moment are not an error: the second saves over the first's
+        draft, as it would have a moment later. PostgreSQL: savers of one key queue on an advisory
+        lock held to commit (a unique-index race left is retried in a savepoint); SQLite serialises
+        writers (transactions begin IMMEDIATE)."""
+        if session.get_bind().dialect.name == "postgresql":
+            # one saver of a key at a time, until commit: between reading "no draft" and reading the
+            # newest version another saver may commit its draft, and a second draft (version + 1)
+            # would slip past the unique (key, version) index
+            session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"{self.kind}:{key}"})
+        for _ in range(3):
+            draft = self.with_status(session, key, "draft")
+            if draft is not None:
+                draft.definition = build(draft.version)
+                draft.author_id = actor.user_id or draft.author_id
+                draft.updated_at = now
+                session.flush()
+                return draft
             m = self.model
             newest = session.exec(select(func.max(m.version)).where(m.key == key)).scalar_one()
             version = (newest or 0) + 1
-        else:
-            version = draft.version
-        definition = build(version)
-        if draft is None:
-            draft = self.model(key=key, version=version, status="draft", definition=definition,
+            draft = self.model(key=key, version=version, status="draft", definition=build(version),
                                author_id=actor.user_id or None, created_at=now, updated_at=now)
-            session.add(draft)
-        else:
-            draft.definition = definition
-            draft.author_id = actor.user_id or draft.author_id
-            draft.updated_at = now
-        session.flush()
-        return draft
+            try:
+                with session.begin_nested():  # a savepoint: losing the race leaves the transaction usable
+                    session.add(draft)
+                    session.flush()
+                return draft
+            except IntegrityError:
+                continue
+        raise GendanError(f"{self.kind}.conflict", {"key": key})
 
     def publish(self, session: Session, draft: Row, *, actor: Actor, now: datetime,
                 recorded: dict[str, Any] | None = None) -> Row | None:

@@ -116,4 +116,4 @@ def diff(session: DbSession, actor: CurrentActor, key: str, old: Annotated[int, 
 def evaluate(session: DbSession, actor: CurrentActor, key: str, payload: FormEvaluate) -> FormEvaluation:
     """The live form's round trip: computed values, visibility and (optionally) errors for `data`."""
     return service.evaluate(session, key=key, version=payload.version, data=payload.data,
-                            show_errors=payload.show_errors)
+                            show_errors=payload.show_errors, stage=payload.stage)

@@ -67,6 +67,8 @@ class FormEvaluate(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
     version: int | None = None
     show_errors: bool = False
+    stage: str = Field(default="draft", max_length=40, pattern=r"^[a-z][a-z0-9_]*$")
+    """The order's stage the form is seen at (fields shown from a later stage are hidden before it)."""
 
 
 class FormEvaluation(BaseModel):

@@ -196,7 +196,7 @@ def discard_draft(session: Session, *, actor: Actor, key: str) -> None:
 
 
 def evaluate(session: Session, *, key: str, version: int | None, data: dict[str, Any],
-             show_errors: bool) -> FormEvaluation:
+             show_errors: bool, stage: str = "draft") -> FormEvaluation:
     """Run the engine over data typed so far (the same code that validates on save)."""
     if version is None:
         row = _draft_row(session, key) or _published_row(session, key)
@@ -205,7 +205,7 @@ def evaluate(session: Session, *, key: str, version: int | None, data: dict[str,
         defn = forms_engine.parse_definition(row.definition)
     else:
         defn = get_definition(session, key, version)
-    result = forms_engine.validate_data(defn, data, locale=engine_locale())
+    result = forms_engine.validate_data(defn, data, locale=engine_locale(), context={"stage": stage})
     return FormEvaluation(data=result.data, visible=result.visible, required=result.required,
                           totals=result.totals, errors=result.errors_by_path() if show_errors else {})
 
@@ -243,6 +243,24 @@ def check_unique(session: Session, defn: FormDefinition, order: Order, data: dic
     return clashes
 
 
+NEW_ORDER_CONTEXT = {"stage": "draft"}
+STAGE_ORDER = ("draft", "approval", "tech_confirm", "production", "shipping", "delivered", "invoicing", "payment",
+               "completed")
+"""The fulfilment stages in order (the B2B template's), for "shown from stage X on"."""
+
+
+def shown_from_stage(stage: str) -> dict[str, Any]:
+    """The `visible_if` the form designer's "Shown from stage" picker writes (same shape in
+    designer/static/js/forms/designer.js): the field appears once the order reaches `stage`."""
+    return {"in": [{"var": "stage"}, list(STAGE_ORDER[STAGE_ORDER.index(stage):])]}
+
+
+def order_context(order: Any) -> dict[str, Any]:
+    """The order facts a form's expressions may read besides its fields (engine.forms
+    `ORDER_CONTEXT`): a field "shown from the production stage on" reads `stage`."""
+    return {"stage": getattr(order, "stage", None) or NEW_ORDER_CONTEXT["stage"]}
+
+
 def validate_order_form(session: Session, change: OrderChange) -> None:
     """Check stage of the order pipeline: pin a new order to the published form version, then
     validate and recompute its `data` with the version it was created with, whoever writes it (a
@@ -268,7 +286,7 @@ def _validate_order_form(session: Session, order: Order, *, is_new: bool, previo
     _, archived = forms_engine.split_archived(defn, previous or {})
     current = {k: v for k, v in (order.data or {}).items() if k not in archived}  # new unknown keys are errors
     result = forms_engine.validate_data(defn, current, locale=engine_locale(), previous=previous,
-                                        exists=_exists(session))
+                                        exists=_exists(session), context=order_context(order))
     fields = {e.path: (e.code, e.params) for e in result.errors}
     if not fields:
         fields = check_unique(session, defn, order, result.data)

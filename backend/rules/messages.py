@@ -23,6 +23,7 @@ ERROR_MESSAGES: dict[str, str] = {
     "rule.schema_extra_forbidden": "Unknown setting.",
     "rule.not_found": "Rule %(key)s was not found.",
     "rule.no_draft": "Rule %(key)s has no draft to publish.",
+    "rule.conflict": "Someone else saved rule %(key)s at the same moment. Reload and try again.",
     "rule.not_published": "Rule %(key)s has no published version.",
     "rule.definition_invalid": "The rule has %(count)s problem(s); they are marked in the designer.",
     "rule.confirm_required": "Please confirm before enabling: %(warnings)s.",

@@ -23,7 +23,7 @@ from sqlmodel import Session
 
 from backend import i18n
 from backend.auth.actor import Actor
-from backend.customers.models import Customer
+from backend.customers.models import Customer, CustomerContact
 from backend.effects import apply_effects
 from backend.errors import GendanError
 from backend.inbox import service_customer as customer_todos
@@ -156,9 +156,11 @@ def send_from_tracking(session: Session, *, token: str, text: str | None, contac
     return event
 
 
-def reply(session: Session, *, actor: Actor, order_id: int, text: str | None, now: datetime) -> str | None:
+def reply(session: Session, *, actor: Actor, order_id: int, text: str | None, now: datetime,
+          contact_id: int | None = None) -> str | None:
     """Staff answer the customer: logged on the order, shown on the tracking page, and sent by the
-    customer's preferred channel through the outbox. Returns that channel, or None when nothing
+    customer's preferred channel through the outbox, to the primary contact or to `contact_id`
+    (one of the customer's contacts, in their language). Returns that channel, or None when nothing
     could be sent (no address for the channel, or the customer unsubscribed)."""
     if not actor.can_write:
         raise GendanError("auth.forbidden")
@@ -174,7 +176,11 @@ def reply(session: Session, *, actor: Actor, order_id: int, text: str | None, no
 
     url = f"{get_settings().public_base_url}/t/{link.token}"
     customer = session.get(Customer, order.customer_id)
-    token = i18n.set_locale((customer.preferred_locale if customer else None) or "zh_CN")
+    contact = session.get(CustomerContact, contact_id) if contact_id else None
+    if contact_id and (contact is None or contact.customer_id != order.customer_id):
+        raise GendanError("validation.failed", {"count": 1}, fields={"contact_id": ("field.invalid", {})})
+    locale = (contact.locale if contact else None) or (customer.preferred_locale if customer else None)
+    token = i18n.set_locale(locale or "zh_CN")
     try:
         effect = fx.MessageCustomer(
             dedupe_key=_reply_key(order.id, event.id),
@@ -184,6 +190,13 @@ def reply(session: Session, *, actor: Actor, order_id: int, text: str | None, no
         i18n.reset_locale(token)
     rows = apply_effects(session, [effect], order=order, actor=actor, now=now, source="reply")
     sent = next((r for r in rows if isinstance(r, OutboxMessage)), None)
+    if sent is not None and contact is not None and not contact.is_primary:
+        address = {"email": contact.email, "sms": contact.phone}.get(sent.channel)
+        if not address:
+            raise GendanError("validation.failed", {"count": 1}, fields={"contact_id": (
+                "customer.channel_unreachable", {"channel": sent.channel, "needs": "email" if sent.channel == "email"
+                                                 else "phone"})})
+        sent.recipient = address
     if sent is not None:
         sent.payload = {**sent.payload, "link": url}  # the e-mail template renders the button
         event.after = {"channel": sent.channel}

@@ -19,7 +19,7 @@ from backend.definitions.lifecycle import require_designer
 from backend.forms import service as forms_service
 from engine import forms as forms_engine
 from engine.forms import FieldType, FormDefinitionError
-from frontend.pages.common import PageActor
+from frontend.pages.common import STAGE_LABELS, PageActor
 from frontend.pages.form_view import FormInput, apply_action, build_view, parse_form
 from frontend.templating import render
 
@@ -51,11 +51,14 @@ def _js_strings() -> dict[str, str]:
         "delete": "Delete", "empty": "Drag field types here", "select_field": "Select a field to edit its properties.", "saved": "Draft saved.",
         "published": "Published version %(version)s.", "fix": "Fix the problems marked on the form.",
         "add_column": "Add column", "advanced": "All properties (JSON)",
+        "shown_from": "Shown from stage", "always_shown": "Always shown",
+        "custom_condition": "By the condition below",
     }
     out = {k: i18n.gettext(v) for k, v in words.items()}
     out["types"] = {t: i18n.gettext(label) for t, label in PALETTE}
     out["status"] = {s: i18n.gettext(s) for s in ("draft", "published", "retired")}
     out["version"] = i18n.gettext("Version %(version)s")
+    out["stages"] = [[s, i18n.gettext(STAGE_LABELS[s])] for s in forms_service.STAGE_ORDER]
     return out
 
 

@@ -5,7 +5,8 @@ One pass, the same for saving an order and for the live form's htmx round trips:
    row's computed columns; read-only fields keep their previous (or default) value, computed
    fields ignore whatever the client sent;
 2. walk the dependency graph in topological order: a field whose `visible_if` is false is
-   hidden and its value dropped, a computed field is evaluated from its inputs' final values;
+   hidden and its value dropped (kept when the condition reads only order facts such as `stage`),
+   a computed field is evaluated from its inputs' final values;
 3. check `required` / `required_if` on visible fields;
 4. report every error at once, per field path (`items[2].qty`), with the message in `locale`.
 """
@@ -19,7 +20,7 @@ from typing import Any
 
 from engine.forms.definition import FieldType, FormDefinition, FormField
 from engine.forms.expressions import ExpressionFailed, evaluate, is_truthy
-from engine.forms.graph import plan
+from engine.forms.graph import context_gated, plan
 from engine.forms.issues import Issue
 from engine.forms.messages import render
 from engine.forms.values import ExistsFn, clean_value, coerce_result, decimals_of, is_empty, normalize_number
@@ -69,12 +70,14 @@ def validate_data(
     previous: Mapping[str, Any] | None = None,
     default_tz: tzinfo | None = None,
     exists: ExistsFn | None = None,
+    context: Mapping[str, Any] | None = None,
 ) -> FormResult:
     """Validate submitted `data` against `defn`; every error at once, messages in `locale`.
 
     `previous` is the order's stored data on an update (read-only fields keep it, absent keys
     fall back to it); `default_tz` gives naive date-times a zone (the user's); `exists(kind, ids)`
-    lets the caller check user / department / customer ids without the engine touching a DB."""
+    lets the caller check user / department / customer ids without the engine touching a DB;
+    `context` holds the order facts expressions may read besides fields (`{"stage": "draft"}`)."""
     issues: list[Issue] = []
     if not isinstance(data, Mapping):
         issues.append(Issue("", "form.data_invalid", {}))
@@ -86,7 +89,7 @@ def validate_data(
     values, pending = _clean_inputs(defn, data, previous, default_tz)
     if exists is not None:
         _check_references(defn, values, pending, exists)
-    values, visible, required = _resolve(defn, values)
+    values, visible, required = _resolve(defn, values, context)
     for f in defn.data_fields():
         if not visible[f.key]:
             continue
@@ -101,7 +104,7 @@ def validate_data(
     return FormResult(values, errors, visible, required, totals)
 
 
-def compute(defn: FormDefinition, data: Mapping[str, Any]) -> dict[str, Any]:
+def compute(defn: FormDefinition, data: Mapping[str, Any], context: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """`data` with every computed field (and computed line-item column) recomputed in dependency
     order from the other values, and hidden fields dropped: exactly what validate_data stores."""
     values = dict(data)
@@ -110,17 +113,19 @@ def compute(defn: FormDefinition, data: Mapping[str, Any]) -> dict[str, Any]:
             order = plan(defn)[1][f.key]
             values[f.key] = [_compute_row(f, dict(r), order) if isinstance(r, Mapping) else r
                              for r in values[f.key]]
-    return _resolve(defn, values)[0]
+    return _resolve(defn, values, context)[0]
 
 
-def visibility(defn: FormDefinition, data: Mapping[str, Any]) -> dict[str, bool]:
+def visibility(defn: FormDefinition, data: Mapping[str, Any],
+               context: Mapping[str, Any] | None = None) -> dict[str, bool]:
     """Field key -> shown, evaluated over the computed data."""
-    return validate_data(defn, dict(data)).visible
+    return validate_data(defn, dict(data), context=context).visible
 
 
-def requiredness(defn: FormDefinition, data: Mapping[str, Any]) -> dict[str, bool]:
+def requiredness(defn: FormDefinition, data: Mapping[str, Any],
+                 context: Mapping[str, Any] | None = None) -> dict[str, bool]:
     """Field key -> required now (`required`, or `required_if` true); hidden fields are never required."""
-    return validate_data(defn, dict(data)).required
+    return validate_data(defn, dict(data), context=context).required
 
 
 def initial_data(defn: FormDefinition) -> dict[str, Any]:
@@ -261,15 +266,20 @@ def _compute_row(table: FormField, row: dict[str, Any], order: list[str]) -> dic
     return row
 
 
-def _resolve(defn: FormDefinition, values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, bool],
-                                                                       dict[str, bool]]:
+def _resolve(defn: FormDefinition, values: dict[str, Any], context: Mapping[str, Any] | None = None,
+             ) -> tuple[dict[str, Any], dict[str, bool], dict[str, bool]]:
     fields = {f.key: f for f in defn.data_fields()}
+    # order facts are read like fields while expressions run, and are not stored; a field wins
+    facts = {k: v for k, v in (context or {}).items() if k not in fields and k not in values}
+    values.update(facts)
+    gated = context_gated(defn)
     visible: dict[str, bool] = {}
     for key in plan(defn)[0]:
         f = fields[key]
         if f.visible_if is not None and not _truthy(f.visible_if, values):
             visible[key] = False
-            values.pop(key, None)
+            if key not in gated:
+                values.pop(key, None)
             continue
         visible[key] = True
         if f.type == FieldType.COMPUTED:
@@ -279,6 +289,8 @@ def _resolve(defn: FormDefinition, values: dict[str, Any]) -> tuple[dict[str, An
             f.required or (f.required_if is not None and _truthy(f.required_if, values)))
         for key, f in fields.items()
     }
+    for key in facts:
+        values.pop(key, None)
     return values, visible, required
 
 

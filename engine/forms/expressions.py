@@ -21,6 +21,10 @@ from engine.forms.definition import FieldType, FormField
 from engine.forms.issues import Issue
 
 ITERATING = frozenset({"filter", "map", "all", "some", "none"})
+ORDER_CONTEXT = {"stage": "string"}
+"""Facts of the order, not fields of the form, that a form expression may read (`{"var": "stage"}`:
+"shown from the production stage on"). The caller passes their values to `validate_data(context=)`;
+a field of the same key wins over them."""
 _LOGIC_CODES = {
     "logic.unknown_operator": "form.expression_unknown_operator",
     "logic.bad_arity": "form.expression_arity",
@@ -42,6 +46,8 @@ def _logic_types(scope: Scope) -> dict[str, str] | None:
     for key, f in scope.fields.items():
         kind = (f.result_type or "number") if f.type == FieldType.COMPUTED else f.type.value
         out[key] = _LOGIC_TYPES.get(kind, "string")
+    if scope.kind == "form":
+        out = {**ORDER_CONTEXT, **out}
     return out
 
 MAX_EXPRESSION_NODES = 500
@@ -166,6 +172,8 @@ def _check_name(name: str, scope: Scope, path: str, out: ExpressionCheck) -> Non
             out.issues.append(Issue(path, "form.expression_unknown_field", {"name": name}))
             return
     if head not in scope.fields:
+        if scope.kind == "form" and name in ORDER_CONTEXT:
+            return  # an order fact, not a field: no dependency edge
         out.issues.append(Issue(path, "form.expression_unknown_field", {"name": name}))
         return
     if scope.kind == "form":

@@ -97,3 +97,20 @@ def plan(defn: FormDefinition) -> tuple[list[str], dict[str, list[str]]]:
         _plans[id(defn)] = cached
         weakref.finalize(defn, _plans.pop, id(defn), None)  # gone with the definition, before its id is reused
     return cached
+
+
+_gated: dict[int, frozenset[str]] = {}
+
+
+def context_gated(defn: FormDefinition) -> frozenset[str]:
+    """Keys of the fields whose `visible_if` reads no field, only order facts (`stage`): hidden
+    because of where the order is, not because of what it says, so a hidden one keeps its value
+    (a carrier typed at shipping survives the order being sent back). Worked out once per definition."""
+    cached = _gated.get(id(defn))
+    if cached is None:
+        scope = form_scope(defn)
+        cached = frozenset(f.key for f in defn.data_fields() if f.visible_if is not None
+                           and not check_expression(f.visible_if, scope, "visible_if").refs)
+        _gated[id(defn)] = cached
+        weakref.finalize(defn, _gated.pop, id(defn), None)
+    return cached

@@ -20,7 +20,7 @@ from backend.auth.deps import DbSession
 from backend.clock import utcnow
 from backend.customers import service as customers_service
 from backend.customers.models import Customer
-from backend.customers.schemas import CustomerCreate, CustomerFilter, CustomerUpdate
+from backend.customers.schemas import ContactIn, CustomerCreate, CustomerFilter, CustomerUpdate
 from backend.errors import GendanError
 from backend.orders import service as orders_service
 from backend.orders.schemas import OrderFilter
@@ -46,10 +46,18 @@ def _choices() -> dict[str, list[tuple[str, str]]]:
 
 
 def _context(session: Session, actor: Actor, customer, form: dict[str, Any], errors: dict[str, str],
-             error: str | None = None, flash: str | None = None) -> dict[str, Any]:
+             error: str | None = None, flash: str | None = None, contacts: list[dict[str, Any]] | None = None,
+             contact_errors: dict[str, str] | None = None, contacts_error: str | None = None) -> dict[str, Any]:
+    if contacts is None:
+        contacts = [c.model_dump() for c in customers_service.list_contacts(session, actor=actor,
+                                                                            customer_id=customer.id)]
+        if _can_edit(actor):
+            contacts.append({})  # a blank row to add one
     return {"nav": "customers", "customer": customer, "form": form, "errors": errors, "error": error,
             "flash": flash, "can_edit": _can_edit(actor), "orders": _orders(session, actor, customer.id),
-            "stage_labels": STAGE_LABELS, "history": history(session, actor, "customer", customer.id), **_choices()}
+            "stage_labels": STAGE_LABELS, "history": history(session, actor, "customer", customer.id),
+            "contacts": contacts, "contact_errors": contact_errors or {}, "contacts_error": contacts_error,
+            **_choices()}
 
 
 def _can_edit(actor: Actor) -> bool:
@@ -157,6 +165,8 @@ async def update_customer(request: Request, session: DbSession, actor: PageActor
 def _update(request: Request, session: Session, actor: Actor, customer_id: int, form):
     customer = customers_service.get_customer(session, actor=actor, customer_id=customer_id)
     data = _form_data(form)
+    for name in ("contact_name", "email", "phone", "preferred_locale"):  # edited as contacts on this page
+        data.pop(name, None)
     payload, errors = _validate(CustomerUpdate, data)
     error = None
     if payload is not None:
@@ -172,3 +182,59 @@ def _update(request: Request, session: Session, actor: Actor, customer_id: int, 
     return render(request, "customers/detail.html",
                   _context(session, actor, customer, {**customer.model_dump(), **data}, errors, error),
                   status_code=422)
+
+
+CONTACT_FIELDS = ("name", "role", "phone", "email", "locale")
+MAX_CONTACT_ROWS = 40  # rows read from one post; the service allows 20 contacts
+
+
+def _contact_rows(form) -> list[dict[str, Any]]:
+    """The contact rows as typed (contacts.<i>.<field>, the `primary` radio, `remove` ticks)."""
+    rows: list[dict[str, Any]] = []
+    primary = form.get("primary")
+    for i in range(MAX_CONTACT_ROWS):
+        if not any(f"contacts.{i}.{f}" in form for f in CONTACT_FIELDS):
+            break
+        row = {f: (form.get(f"contacts.{i}.{f}") or "").strip()[:300] for f in CONTACT_FIELDS}
+        row["is_primary"] = primary == str(i)
+        row["remove"] = form.get(f"contacts.{i}.remove") == "on"
+        rows.append(row)
+    return rows
+
+
+@router.post("/customers/{customer_id}/contacts")
+async def save_contacts(request: Request, session: DbSession, actor: PageActor, customer_id: int):
+    return await run_in_threadpool(_save_contacts, request, session, actor, customer_id, await request.form())
+
+
+def _save_contacts(request: Request, session: Session, actor: Actor, customer_id: int, form):
+    customer = customers_service.get_customer(session, actor=actor, customer_id=customer_id)
+    rows = _contact_rows(form)
+    if form.get("_action") == "add":
+        return render(request, "customers/detail.html", _context(
+            session, actor, customer, customer.model_dump(), {}, contacts=[*rows, {}]))
+    kept = [(i, r) for i, r in enumerate(rows) if not r["remove"] and any(r[f] for f in CONTACT_FIELDS)]
+    contacts, errors = [], {}
+    for i, row in kept:
+        payload, row_errors = _validate(ContactIn, {k: v for k, v in row.items() if k != "remove" and v != ""})
+        if payload is None:
+            errors.update({f"contacts.{i}.{name}": message for name, message in row_errors.items()})
+        else:
+            contacts.append(payload)
+    if len(contacts) > 1 and not any(c.is_primary for c in contacts):
+        contacts[0].is_primary = True  # none ticked: the first stays the one messages go to
+    error = None
+    if not errors:
+        try:
+            customers_service.replace_contacts(session, actor=actor, customer_id=customer_id, contacts=contacts,
+                                               now=utcnow())
+        except GendanError as exc:
+            session.rollback()
+            error, fields = _gendan_errors(exc)
+            error = fields.get("contacts") or fields.get("preferred_channel") or error
+        else:
+            _flash(request, i18n.gettext("Contacts of %(name)s were saved.", name=customer.name))
+            return RedirectResponse(f"/customers/{customer_id}#customers-contacts", status_code=303)
+    return render(request, "customers/detail.html", _context(
+        session, actor, customer, customer.model_dump(), {}, contacts=rows, contact_errors=errors,
+        contacts_error=error or i18n.gettext("Please correct the marked fields.")), status_code=422)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import re
 import zoneinfo
 from typing import Annotated
 
@@ -182,25 +182,82 @@ async def create_channel(request: Request, session: DbSession, actor: AdminActor
     return await run_in_threadpool(_create_channel, request, session, actor, form)
 
 
+ROBOT_KINDS = ("dingtalk", "wecom", "feishu", "webhook")
+TARGET_FIELD = {"email": "smtp_host", "sms": "sms_url"}
+_HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{1,63}$")
+_HEADER = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+
+
+def _url_error(value: str) -> str | None:
+    if not value:
+        return i18n.gettext("Required.")
+    if not value.startswith(("https://", "http://")) or len(value) > 500 or any(c.isspace() for c in value):
+        return i18n.gettext("Enter the full address, starting with https://.")
+    return None
+
+
+def channel_from_form(form: dict) -> tuple[dict, dict[str, str]]:
+    """The chosen kind's fields (issue 17: not a raw JSON box) -> save_channel's target, secret and
+    options, or messages per field. Only the chosen kind's fields are read."""
+    kind = form.get("kind", "")
+    def field(name: str, limit: int = 500) -> str:
+        return (form.get(name) or "").strip()[:limit]
+
+    errors: dict[str, str] = {}
+    if not field("name", 80):
+        errors["name"] = i18n.gettext("Required.")
+    options: dict = {}
+    if kind == "email":
+        host, port = field("smtp_host", 253), field("smtp_port", 10) or "25"
+        if not host:
+            errors["smtp_host"] = i18n.gettext("Required.")
+        elif not _HOST.match(host):
+            errors["smtp_host"] = i18n.gettext("A host name such as smtp.example.com.")
+        if not port.isdigit() or not 1 <= int(port) <= 65535:
+            errors["smtp_port"] = i18n.gettext("A port number from 1 to 65535.")
+        sender, username = field("smtp_from", 254), field("smtp_username", 254)
+        if sender and not _EMAIL.match(sender):
+            errors["smtp_from"] = i18n.gettext("An e-mail address such as orders@example.com.")
+        options = {k: v for k, v in (("from", sender), ("username", username)) if v}
+        if form.get("smtp_starttls") == "on":
+            options["starttls"] = True
+        target, secret = f"{host}:{port}", field("smtp_password", 255)
+    elif kind in ROBOT_KINDS:
+        target, secret = field("robot_url"), field("robot_secret", 255)
+        if error := _url_error(target):
+            errors["robot_url"] = error
+    elif kind == "sms":
+        target, secret = field("sms_url"), field("sms_key", 255)
+        if error := _url_error(target):
+            errors["sms_url"] = error
+        header = field("sms_key_header", 64)
+        if header and not _HEADER.match(header):
+            errors["sms_key_header"] = i18n.gettext("Letters, digits and hyphens only, such as X-Api-Key.")
+        options = {k: v for k, v in (("api_key_header", header), ("body_template", field("sms_template", 500)),
+                                     ("ok_field", field("sms_ok_field", 64)), ("ok_value", field("sms_ok_value", 64)))
+                   if v}
+    else:
+        target, secret = "", ""
+    return {"kind": kind, "target": target, "secret": secret or None, "options": options}, errors
+
+
 def _create_channel(request: Request, session, actor, form: dict):
-    try:
-        options = json.loads(form.get("options") or "{}")
-        if not isinstance(options, dict):
-            raise ValueError
-    except ValueError:
-        errors = {"options": i18n.gettext("Options must be a JSON object, like {\"from\": \"a@b.c\"}.")}
+    values, errors = channel_from_form(form)
+    shown = {k: v for k, v in form.items() if k not in ("smtp_password", "robot_secret", "sms_key")}  # never echoed
+    if errors:
         return render(request, "notifications/channels.html", _channels_context(session, actor, errors=errors,
-                                                                                 form=form), status_code=422)
+                                                                                 form=shown), status_code=422)
     try:
-        notify_service.save_channel(session, actor=actor, name=form.get("name", ""), kind=form.get("kind", ""),
-                                    target=form.get("target", ""), secret=form.get("secret") or None, options=options,
-                                    is_enabled=True, now=utcnow())
+        notify_service.save_channel(session, actor=actor, name=form.get("name", "")[:80], is_enabled=True,
+                                    now=utcnow(), **values)
     except GendanError as exc:
         session.rollback()
-        errors = ({k: i18n.translate_error(c, p) for k, (c, p) in exc.fields.items()} if exc.fields
-                  else {"_": i18n.translate_error(exc.code, exc.params)})
+        address = TARGET_FIELD.get(values["kind"], "robot_url")  # the service names the stored column
+        errors = ({address if k == "target" else k: i18n.translate_error(c, p) for k, (c, p) in exc.fields.items()}
+                  if exc.fields else {"_": i18n.translate_error(exc.code, exc.params)})
         return render(request, "notifications/channels.html", _channels_context(session, actor, errors=errors,
-                                                                                 form=form), status_code=422)
+                                                                                 form=shown), status_code=422)
     return RedirectResponse("/admin/channels", status_code=303)
 
 

@@ -54,7 +54,8 @@ def _context(session: Session, order: OrderRead, defn: FormDefinition | None, ra
              version: int, customer_id: str, errors: dict[str, list[str]] | None = None) -> dict[str, Any]:
     view = None
     if defn is not None:
-        result = forms_engine.validate_data(defn, raw, locale=forms_service.engine_locale())
+        result = forms_engine.validate_data(defn, raw, locale=forms_service.engine_locale(),
+                                            context=forms_service.order_context(order))
         view = build_view(defn, raw, result, errors=errors)
     return {"nav": "orders", "order": order, "form": view, "customers": _customers(session, customer_id),
             "customer_id": customer_id, "version": version, "errors": errors or {},
@@ -100,7 +101,8 @@ def _save(request: Request, session: Session, actor: Actor, order_id: int, form)
     status = 422
     if not customer_id:
         errors["customer_id"] = [i18n.translate_error("field.missing", {})]
-    result = forms_engine.validate_data(defn, raw, locale=forms_service.engine_locale()) if defn else None
+    result = (forms_engine.validate_data(defn, raw, locale=forms_service.engine_locale(),
+                                         context=forms_service.order_context(order)) if defn else None)
     if result is not None and result.errors:  # checked here too: orders made without a form skip the save hook
         errors.update(error_messages({e.path: (e.code, e.params) for e in result.errors}))
     try:

@@ -106,7 +106,8 @@ def _context(request: Request, session, defn: FormDefinition | None, raw: dict[s
              errors: dict[str, list[str]] | None = None, customer_id: str | None = None) -> dict[str, Any]:
     view, amount = None, None
     if defn is not None:
-        result = forms_engine.validate_data(defn, raw, locale=forms_service.engine_locale())
+        result = forms_engine.validate_data(defn, raw, locale=forms_service.engine_locale(),
+                                            context=forms_service.NEW_ORDER_CONTEXT)
         view = build_view(defn, raw, result, errors=errors)
         core = _core_from_data(defn, result.data, result.totals)
         if "amount" in core:  # what will be stored, shown live beside Save
@@ -121,7 +122,7 @@ def new_order(request: Request, session: DbSession, actor: PageActor):
     if not orders_service.can_create_orders(actor):
         raise GendanError("auth.forbidden")  # not a form to fill in only to be refused on save
     defn = forms_service.get_published(session)
-    raw = forms_engine.initial_data(defn) if defn else {}
+    raw = forms_engine.validate_data(defn, {}, context=forms_service.NEW_ORDER_CONTEXT).data if defn else {}
     for f in (defn.data_fields() if defn else ()):
         if f.type == FieldType.LINE_ITEMS and not raw.get(f.key):
             raw[f.key] = [{}]  # one empty row to start typing in
@@ -150,7 +151,7 @@ def _create_order(request: Request, session: Session, actor: Actor, form):
         return render(request, PAGE, context)
     errors: dict[str, list[str]] = {}
     payload = None
-    result = forms_engine.validate_data(defn, raw) if defn else None
+    result = forms_engine.validate_data(defn, raw, context=forms_service.NEW_ORDER_CONTEXT) if defn else None
     try:
         core = _core_from_data(defn, result.data, result.totals) if defn else {}
         payload = OrderCreate(customer_id=int(customer_id or 0), amount=core.pop("amount", Decimal("0")),
@@ -226,7 +227,8 @@ def designed_fields_view(session: Session, order: Any) -> dict[str, Any] | None:
         defn = forms_service.get_definition(session, order.form_key, order.form_version)
     except GendanError:
         return None
-    result = forms_engine.validate_data(defn, order.data or {}, locale=forms_service.engine_locale())
+    result = forms_engine.validate_data(defn, order.data or {}, locale=forms_service.engine_locale(),
+                                        context=forms_service.order_context(order))
     view = build_view(defn, order.data or {}, result)
     current, archived = forms_engine.split_archived(defn, order.data or {})
     return {"form": view, "archived": archived}

@@ -18,7 +18,7 @@ from backend import exports, i18n
 from backend.auth.actor import Actor
 from backend.auth.deps import DbSession
 from backend.clock import utcnow
-from backend.customers.models import Customer
+from backend.customers.models import Customer, CustomerContact
 from backend.errors import GendanError
 from backend.flows.models import FlowDefinitionRow, FlowInstance
 from backend.forms import service as forms_service
@@ -416,6 +416,8 @@ def _detail_context(session: Session, actor: Actor, order_id: int, *, reply: dic
         "channel_labels": CHANNEL_LABELS,
         "designed": designed_fields_view(session, order), "loose_fields": loose_fields_view(session, order),
         "conversation": tracking_messages.list_messages(session, order.id), "can_reply": actor.can_write,
+        "contacts": session.exec(select(CustomerContact).where(CustomerContact.customer_id == order.customer_id)
+                                 .order_by(CustomerContact.position, CustomerContact.id)).scalars().all(),
         "reply": reply or {}, "delivery_problem": delivery_problem,
     }
 
@@ -441,16 +443,18 @@ def order_conversation(request: Request, session: DbSession, actor: PageActor, o
 
 @router.post("/orders/{order_id}/messages")
 def order_reply(request: Request, session: DbSession, actor: PageActor, order_id: int,
-                text: Annotated[str, Form()] = ""):
-    """Staff reply to the customer's messages; a refusal keeps the typed reply in the box."""
+                text: Annotated[str, Form()] = "", contact_id: Annotated[int | None, Form()] = None):
+    """Staff reply to the customer's messages (to the primary contact or the one chosen); a
+    refusal keeps the typed reply in the box."""
     try:
-        channel = tracking_messages.reply(session, actor=actor, order_id=order_id, text=text, now=utcnow())
+        channel = tracking_messages.reply(session, actor=actor, order_id=order_id, text=text, now=utcnow(),
+                                          contact_id=contact_id)
     except GendanError as exc:
         if exc.code != "validation.failed":
             raise
         session.rollback()
-        error = i18n.translate_error(*exc.fields["text"]) if "text" in exc.fields else \
-            i18n.translate_error(exc.code, exc.params)
+        field = next((f for f in ("text", "contact_id") if f in exc.fields), None)
+        error = i18n.translate_error(*exc.fields[field]) if field else i18n.translate_error(exc.code, exc.params)
         return render(request, "orders/detail.html",
                       _detail_context(session, actor, order_id, reply={"text": text, "error": error}),
                       status_code=422)

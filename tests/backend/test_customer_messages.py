@@ -259,6 +259,44 @@ class TestPages:
         assert [m.text for m in customer_messages.list_messages(session, setup["order"].id)] == ["Noted."]
 
 
+class TestReplyToAChosenContact:
+    """Issue 17: a customer has several contacts; a reply goes to the primary one unless staff pick
+    another, in that contact's language."""
+
+    def test_the_chosen_contact_gets_the_reply_in_their_language(self, client, session, now, setup):
+        from backend.customers import service as customers_service
+        from backend.customers.schemas import ContactIn
+
+        customers_service.replace_contacts(session, actor=load_actor(session, make_user(session, roles=["admin"]).id),
+                                           customer_id=setup["customer"].id, now=now, contacts=[
+            ContactIn(name="FRM-Buyer", email="buyer@delta.example", locale="en", is_primary=True),
+            ContactIn(name="FRM-王会计", role="财务", email="wang@delta.example", locale="zh_CN"),
+            ContactIn(name="FRM-NoMail", phone="+86 138 0000 0000")])
+        login(client, setup["rep"].username)
+        page = client.get(f"/orders/{setup['order'].id}").text
+        assert "FRM-王会计 · 财务" in page and 'name="contact_id"' in page
+        ids = {c.name: c.id for c in customers_service.list_contacts(session, actor=setup["actor"],
+                                                                      customer_id=setup["customer"].id)}
+        resp = client.post(f"/orders/{setup['order'].id}/messages",
+                           data={"text": "发票已开。", "contact_id": str(ids["FRM-王会计"])}, follow_redirects=False)
+        assert resp.status_code == 303, resp.text
+        session.expire_all()
+        [out] = session.exec(select(OutboxMessage).where(OutboxMessage.order_id == setup["order"].id)).scalars().all()
+        assert (out.recipient, out.subject) == ("wang@delta.example", "关于您的订单 MSG-1 的回复")
+        no_mail = client.post(f"/orders/{setup['order'].id}/messages",
+                              data={"text": "Hello", "contact_id": str(ids["FRM-NoMail"])})
+        assert no_mail.status_code == 422 and "The preferred channel email needs email." in no_mail.text
+        other = make_customer(session, name="FRM-other")
+        session.commit()
+        foreign = customers_service.replace_contacts(
+            session, actor=load_actor(session, make_user(session, roles=["admin"]).id), customer_id=other.id,
+            now=now, contacts=[ContactIn(name="FRM-Stranger", email="s@other.example")])
+        resp = client.post(f"/orders/{setup['order'].id}/messages",
+                           data={"text": "Hello", "contact_id": str(foreign[0].id)})
+        assert resp.status_code == 422  # not this customer's contact
+        assert len(session.exec(select(OutboxMessage)).scalars().all()) == 1
+
+
 class TestUrgeRaisesCustomerUrged:
     def test_the_tracking_pages_urge_fires_a_customer_urged_rule(self, session, now, setup):
         admin = load_actor(session, make_user(session, roles=["admin", "designer"]).id)

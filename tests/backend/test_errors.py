@@ -171,7 +171,7 @@ class TestCatalog:
             i18n.reset_locale(token)
 
 
-ALLOWED_STATUSES = {400, 401, 403, 404, 405, 409, 413, 422, 429, 500}
+ALLOWED_STATUSES = {400, 401, 403, 404, 405, 409, 413, 422, 429, 500, 503}  # 503: SQLite busy, try again
 
 
 def _matching_entries(code: str) -> dict[str, dict[str, int]]:

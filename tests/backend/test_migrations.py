@@ -128,3 +128,30 @@ def test_flow_titles_written_in_chinese_gain_their_other_languages(empty_url):
         ("销售经理审批", None),  # a rule's to-do: its title is the rule's own text, left as it is
     ]
     assert (notice.title, loaded(notice.title_i18n)) == ("B2B 订单履约", {"zh-CN": "B2B 订单履约", "en": "B2B fulfilment"})
+
+
+def test_a_customers_single_contact_becomes_its_primary_contact(empty_url):
+    """contacts_0001: the one contact a customer had is its primary contact after the upgrade."""
+    cfg = alembic_config(empty_url)
+    command.upgrade(cfg, "titles_0001")
+    engine = sa.create_engine(empty_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+    naive = at.replace(tzinfo=None) if engine.dialect.name == "sqlite" else at
+    with engine.begin() as conn:
+        for cid, contact, email, phone in ((1, "FRM-王经理", "wang@example.com", "13800000000"),
+                                           (2, None, "buyer@example.com", None), (3, None, None, None)):
+            conn.execute(sa.text(
+                "INSERT INTO customer (id, name, contact_name, email, phone, tier, preferred_locale, "
+                "preferred_channel, is_unsubscribed, created_at) VALUES (:id, :name, :c, :e, :p, 'key', :l, "
+                "'email', false, :at)"),
+                {"id": cid, "name": f"FRM-客户{cid}", "c": contact, "e": email, "p": phone,
+                 "l": "en" if cid == 2 else "zh_CN", "at": naive})
+    command.upgrade(cfg, "heads")
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT customer_id, name, email, phone, locale, is_primary "
+                                    "FROM customer_contact ORDER BY customer_id")).all()
+    engine.dispose()
+    assert [tuple(r) for r in rows] == [
+        (1, "FRM-王经理", "wang@example.com", "13800000000", "zh_CN", True),
+        (2, "FRM-客户2", "buyer@example.com", None, "en", True),  # no contact name: the customer's name
+    ]

@@ -241,3 +241,20 @@ class TestDateTimeOnThePage:
         saved = client.post("/orders/new", data={**form, "planned_delivery": "2026-12-24"}, follow_redirects=False)
         order = client.get(f"/api/v1/orders/{saved.headers['location'].rsplit('/', 1)[1]}").json()
         assert order["data"]["signed_at"] == "2026-11-26T02:30:00Z"
+
+
+class TestEvaluateAtAStage:
+    def test_fields_shown_from_a_stage_follow_the_stage_sent(self, client, session):
+        from backend.demo_designs import DEMO_FORM
+
+        make_user(session, username="frm.des", roles=["designer"])
+        session.commit()
+        auth = bearer(client, "frm.des")
+        publish(client, auth, DEMO_FORM)
+        url = "/api/v1/forms/order/evaluate"
+        new = client.post(url, headers=auth, json={"data": {}}).json()
+        assert (new["visible"]["payment_due"], new["visible"]["carrier"]) == (True, False)
+        shipping = client.post(url, headers=auth, json={"data": {}, "stage": "shipping"}).json()
+        assert (shipping["visible"]["carrier"], shipping["visible"]["signed_on"]) == (True, False)
+        bad = client.post(url, headers=auth, json={"data": {}, "stage": "x" * 500})
+        assert bad.status_code == 422

@@ -232,3 +232,44 @@ class TestUniqueLookup:
         # updating the order itself keeps its own value
         orders_service.update_order(session, actor=rep, order_id=made.id, now=now,
                                     payload=OrderUpdate(version=made.version, data={"ref": first, "items": []}))
+
+
+class TestFieldsShownByStage:
+    """Issue 17: the shipped form's later-stage fields are hidden on a new order, not required
+    while hidden, and never wiped by a change made while they are hidden."""
+
+    def demo_form(self):
+        from backend.demo_designs import DEMO_FORM
+
+        return DEMO_FORM
+
+    def test_the_shipped_form_publishes_with_payment_due_and_stage_gates(self, session, designer, now):
+        from engine.forms import parse_definition
+
+        publish(session, designer, self.demo_form(), now)
+        defn = parse_definition(self.demo_form())
+        assert defn.field("payment_due").type.value == "date" and defn.field("payment_due").visible_if is None
+        assert defn.field("carrier").visible_if == service.shown_from_stage("shipping")
+
+    def test_a_new_order_does_not_hold_later_fields_and_keeps_them_later(self, session, designer, rep, now):
+        form = {**self.demo_form(), "fields": [
+            {**f, "required": True} if f["key"] == "carrier" else f for f in self.demo_form()["fields"]]}
+        publish(session, designer, form, now)
+        customer = make_customer(session)
+        base = {"product": "FRM-bolt", "quantity": 2, "unit_price": 5}
+        order, _ = orders_service.create_order(session, actor=rep, now=now, payload=OrderCreate(
+            customer_id=customer.id, amount="10", data=base))  # carrier required, but not at draft
+        assert order.stage == "draft" and "carrier" not in order.data
+        session.execute(Order.__table__.update().where(Order.id == order.id).values(stage="shipping"))
+        session.expire_all()
+        with pytest.raises(GendanError) as exc:  # at shipping the carrier is asked for
+            orders_service.update_order(session, actor=rep, order_id=order.id, now=now, payload=OrderUpdate(
+                version=session.get(Order, order.id).version, data={**base, "quantity": 3}))
+        assert list(exc.value.fields) == ["carrier"]
+        orders_service.update_order(session, actor=rep, order_id=order.id, now=now, payload=OrderUpdate(
+            version=session.get(Order, order.id).version, data={**base, "carrier": "FRM-SF"}))
+        session.execute(Order.__table__.update().where(Order.id == order.id).values(stage="production"))
+        session.expire_all()
+        back = orders_service.update_order(session, actor=rep, order_id=order.id, now=now, payload=OrderUpdate(
+            version=session.get(Order, order.id).version, data={"quantity": 4}))
+        assert (back.data["carrier"], back.data["amount"]) == ("FRM-SF", 20)  # hidden again, not wiped

@@ -134,12 +134,11 @@ class TestAdminPages:
         assert resp.status_code == 200 and "pending" in resp.text.lower() or "待发送" in resp.text
         session.expire_all()
         assert session.get(OutboxMessage, row.id).state == "pending"
-        bad = client.post("/admin/channels", data={"name": "robot", "kind": "dingtalk", "target": "not a url",
-                                                   "options": "{}"})
-        assert bad.status_code == 422 and "is not valid for dingtalk" in bad.text
+        bad = client.post("/admin/channels", data={"name": "robot", "kind": "dingtalk", "robot_url": "not a url"})
+        assert bad.status_code == 422 and "Enter the full address, starting with https://." in bad.text
         ok = client.post("/admin/channels", data={"name": "robot", "kind": "dingtalk",
-                                                  "target": "http://127.0.0.1:9/robot", "secret": "s",
-                                                  "options": "{}"}, follow_redirects=False)
+                                                  "robot_url": "http://127.0.0.1:9/robot", "robot_secret": "s"},
+                         follow_redirects=False)
         assert ok.status_code == 303
         listed = client.get("/api/v1/channels").json()
         assert listed[0]["name"] == "robot" and listed[0]["has_secret"] is True and "secret" not in listed[0]

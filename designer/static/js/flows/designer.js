@@ -520,6 +520,8 @@ const commands = {
     }).catch(failed);
   },
 };
+// a phone: the palette starts folded so the canvas is on the first screen
+if (window.matchMedia("(max-width: 600px)").matches) document.getElementById("fd-palette-box").open = false;
 root.querySelectorAll("[data-cmd]").forEach(function (btn) {
   btn.addEventListener("click", function () { commands[btn.dataset.cmd](); });
 });

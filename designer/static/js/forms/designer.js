@@ -196,7 +196,10 @@ function renderProps() {
     }
     json(T.required_if, f.required_if, (v) => { f.required_if = v; });
   }
-  if (data) json(T.visible_if, f.visible_if, (v) => { f.visible_if = v; });
+  if (data) {
+    stagePicker(f);
+    json(T.visible_if, f.visible_if, (v) => { f.visible_if = v; });
+  }
   if (RANGE_TYPES.includes(f.type)) {
     num(T.min, f.min, (v) => { f.min = v; });
     num(T.max, f.max, (v) => { f.max = v; });
@@ -339,6 +342,39 @@ function json(caption, value, set) {
     input.setCustomValidity("");
     change(() => set(parsed));
   });
+}
+
+// "Shown from stage": writes the visible_if {"in": [{"var": "stage"}, [that stage, ...later ones]]}
+// (backend/forms/service.py:shown_from_stage has the same shape), so nobody types JSON for it.
+function stageFrom(cond) {
+  const keys = T.stages.map((s) => s[0]);
+  if (!cond || typeof cond !== "object" || !Array.isArray(cond.in) || cond.in.length !== 2) return null;
+  const [v, list] = cond.in;
+  if (!v || v.var !== "stage" || !Array.isArray(list) || !list.length) return null;
+  const i = keys.indexOf(list[0]);
+  if (i < 0 || JSON.stringify(keys.slice(i)) !== JSON.stringify(list)) return null;
+  return list[0];
+}
+
+function stagePicker(f) {
+  const picker = field(T.shown_from, document.createElement("select"));
+  picker.name = "shown_from_stage";
+  const current = stageFrom(f.visible_if);
+  const custom = f.visible_if !== undefined && f.visible_if !== null && current === null;
+  const choices = [["", T.always_shown]].concat(T.stages);
+  if (custom) choices.push(["_custom", T.custom_condition]);
+  choices.forEach(([value, label]) => {
+    const o = document.createElement("option");
+    o.value = value; o.textContent = label;
+    o.selected = custom ? value === "_custom" : value === (current || "");
+    picker.appendChild(o);
+  });
+  picker.addEventListener("change", () => change(() => {
+    if (picker.value === "_custom") return;
+    if (picker.value === "") { delete f.visible_if; return; }
+    const keys = T.stages.map((s) => s[0]);
+    f.visible_if = { in: [{ var: "stage" }, keys.slice(keys.indexOf(picker.value))] };
+  }));
 }
 
 // --- server -----------------------------------------------------------------------------------
