@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection, Engine
 import backend.models  # noqa: F401  (every table in the metadata)
 from backend.auth.passwords import hash_password
 from backend.clock import utcnow
-from backend.customers.models import Customer
+from backend.customers.models import Customer, CustomerContact
 from backend.orders.models import Order, OrderEvent
 from backend.people.models import Department, User, UserRole
 
@@ -190,6 +190,23 @@ def _people(conn: Connection, now: datetime) -> tuple[dict[str, int], int]:
 
 # --- customers ----------------------------------------------------------------------------------
 
+def _contacts(conn: Connection, rng: random.Random, customers: list[dict[str, Any]], now: datetime) -> None:
+    """Each new demo customer's contact as its primary contact, and a second one (finance) at key
+    customers: the customer page shows several contacts from the first start."""
+    rows = []
+    for c in customers:
+        rows.append(dict(customer_id=c["id"], name=c["contact_name"], role=None, phone=c["phone"], email=c["email"],
+                         locale=c["preferred_locale"], is_primary=True, position=0, created_at=now))
+        if c["tier"] == "key":
+            zh = c["preferred_locale"] == "zh_CN"
+            name = (rng.choice(SURNAMES) + rng.choice(GIVEN)) if zh else EN_NAMES[rng.randrange(len(EN_NAMES))]
+            rows.append(dict(customer_id=c["id"], name=name, role="财务" if zh else "Accounts payable",
+                             phone=None, email=f"finance.{c['email']}", locale=c["preferred_locale"],
+                             is_primary=False, position=1, created_at=now))
+    if rows:
+        conn.execute(insert(CustomerContact.__table__), rows)
+
+
 def _customers(conn: Connection, rng: random.Random, users: dict[str, int], now: datetime,
                count: int) -> list[dict[str, Any]]:
     table = Customer.__table__
@@ -243,6 +260,7 @@ def _customers(conn: Connection, rng: random.Random, users: dict[str, int], now:
         result = conn.execute(insert(table).returning(table.c.id, table.c.code, sort_by_parameter_order=True),
                               new_rows)
         ids.update({code: cid for cid, code in result.all()})
+        _contacts(conn, rng, [dict(p, id=ids[p["code"]]) for p in planned if p["code"] not in existing], now)
     out = []
     for p in planned:
         p = dict(p, id=ids[p["code"]])

@@ -90,7 +90,7 @@ class ContactIn(BaseModel):
 class ContactRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    id: int
+    id: int | None  # None: the customer's own contact columns, not yet saved as a contact
     name: str
     role: str | None
     phone: str | None

@@ -22,9 +22,10 @@ class TestCustomerPage:
         login(client, admin.username)
         page = client.get(f"/customers/{customer.id}", headers=EN)
         assert 'value="old@szmold.cn"' in page.text and "No recorded changes yet." in page.text
-        form = {"name": "Suzhou Mould", "code": customer.code, "email": "new@szmold.cn", "tier": "standard",
-                "preferred_locale": "zh_CN", "preferred_channel": "email"}
-        saved = client.post(f"/customers/{customer.id}", data=form, headers=EN, follow_redirects=False)
+        # the e-mail is the primary contact's (several contacts per customer), saved by the contacts form
+        form = {"contacts.0.name": customer.contact_name or "Li", "contacts.0.email": "new@szmold.cn",
+                "contacts.0.locale": "zh_CN", "primary": "0"}
+        saved = client.post(f"/customers/{customer.id}/contacts", data=form, headers=EN, follow_redirects=False)
         assert saved.status_code == 303, saved.text
         page = client.get(f"/customers/{customer.id}", headers=EN).text
         assert "<del>old@szmold.cn</del> → <ins>new@szmold.cn</ins>" in page and "Ada Admin" in page
@@ -39,9 +40,8 @@ class TestCustomerPage:
         customer = make_customer(session, email="kept@example.com")
         session.commit()
         login(client, admin.username)
-        resp = client.post(f"/customers/{customer.id}", headers=EN, data={
-            "name": customer.name, "email": "", "tier": "standard", "preferred_locale": "zh_CN",
-            "preferred_channel": "email"})
+        resp = client.post(f"/customers/{customer.id}/contacts", headers=EN, data={
+            "contacts.0.name": "Li", "contacts.0.email": "", "contacts.0.phone": "13800000000", "primary": "0"})
         assert resp.status_code == 422
         assert "The preferred channel email needs email." in resp.text
         assert "No recorded changes yet." in resp.text
@@ -52,7 +52,7 @@ class TestCustomerPage:
         session.commit()
         login(client, rep.username)
         page = client.get(f"/customers/{customer.id}", headers=EN).text
-        assert 'name="email"' in page and "Change history" not in page
+        assert 'name="contacts.0.email"' in page and "Change history" not in page
         assert client.get("/admin/audit", headers=EN).status_code == 403
 
 

@@ -178,6 +178,18 @@ class TestCustomers:
         assert all(c.wecom_id for c in customers if c.preferred_channel == "wecom")
         assert sum("有限公司" in c.name for c in customers) > 150
 
+    def test_each_has_its_primary_contact_and_key_customers_a_second(self, db):
+        from backend.customers.models import CustomerContact
+
+        contacts = db.exec(select(CustomerContact)).scalars().all()
+        by_customer = defaultdict(list)
+        for c in contacts:
+            by_customer[c.customer_id].append(c)
+        customers = db.exec(select(Customer)).scalars().all()
+        assert all(sum(c.is_primary for c in by_customer[cu.id]) == 1 for cu in customers)
+        assert all(next(c for c in by_customer[cu.id] if c.is_primary).email == cu.email for cu in customers)
+        assert {len(by_customer[cu.id]) for cu in customers if cu.tier == "key"} == {2}
+
 
 class TestOrders:
     def test_every_stage_and_cancellations(self, db):

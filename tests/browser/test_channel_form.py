@@ -4,7 +4,7 @@ fills that kind's fields; the other kinds' fields are out of the way; secrets ar
 from __future__ import annotations
 
 from playwright.sync_api import Page, expect
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from backend.notify.models import ChannelConfig
 from tests.browser.conftest import sign_in
@@ -40,6 +40,11 @@ def test_add_an_smtp_server_with_its_own_fields(page: Page, base_url, seed):
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     row = seed.exec(select(ChannelConfig).where(ChannelConfig.name == "FRM-smtp")).scalar_one()
     seed.rollback()
-    assert (row.target, row.secret, row.options) == (
+    saved = (row.target, row.secret, row.options)
+    # the browser tests share one live database: a made-up SMTP server left enabled would carry
+    # every other test's mail from now on
+    seed.execute(delete(ChannelConfig).where(ChannelConfig.name == "FRM-smtp"))
+    seed.commit()
+    assert saved == (
         "smtp.frm.example.com:587", "FRM-pw-1",
         {"from": "orders@frm.example.com", "username": "orders", "starttls": True})
