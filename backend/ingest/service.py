@@ -492,6 +492,8 @@ def changes_for(order: Order, payload: OrderCreate, sent: set[str] | dict[str, A
             continue
         value = getattr(payload, name)
         current = getattr(order, name)
+        if name == "currency" and value is None:  # not carried: the order keeps its currency
+            continue
         if name == "amount":
             differs = Decimal(str(current)) != value
         elif name == "data":

@@ -30,7 +30,7 @@ class OrderCreate(BaseModel):
     customer_id: int
     owner_id: int | None = None
     amount: Money
-    currency: Currency = "CNY"
+    currency: Currency | None = None  # none given: the installation's default currency (admin/calendar)
     stage: Annotated[str, Field(min_length=1, max_length=40)] = "draft"
     planned_delivery: date | None = None
     payment_due: date | None = None

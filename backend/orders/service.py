@@ -119,6 +119,8 @@ def _replay(session: Session, actor: Actor, payload: OrderCreate, existing: Orde
         .order_by(OrderEvent.id).limit(1)
     ).scalars().first() or snapshot(existing)
     sent = payload.model_dump(include=set(REPLAY_FIELDS) | {"owner_id", "number"}, exclude_unset=True)
+    if sent.get("currency") is None:  # not given: whatever default the original got
+        sent.pop("currency", None)
     sent.setdefault("customer_id", payload.customer_id)
     sent.setdefault("amount", payload.amount)
     original = {**created, "number": existing.number}
@@ -199,7 +201,8 @@ def _create_once(session: Session, *, actor: Actor, payload: OrderCreate, now: d
     order = Order(
         number=payload.number or _next_number(session, now),
         customer_id=payload.customer_id, owner_id=owner_id, amount=payload.amount,
-        currency=payload.currency, stage=payload.stage, status="open", stage_entered_at=now,
+        currency=payload.currency or get_installation(session).default_currency,
+        stage=payload.stage, status="open", stage_entered_at=now,
         planned_delivery=payload.planned_delivery, payment_due=payload.payment_due,
         source=payload.source, external_id=payload.external_id, data=dict(payload.data),
         tags=list(dict.fromkeys(payload.tags)), risk_flags=[], version=1, created_at=now, updated_at=now,

@@ -210,6 +210,27 @@ class TestOrderNumbers:
         assert second.number.startswith("SO20261123-")
 
 
+class TestDefaultCurrency:
+    def test_an_order_without_a_currency_takes_the_installations(self, session, admin, now):
+        customer = make_customer(session)
+        first, _ = orders_service.create_order(session, actor=admin, payload=OrderCreate(customer_id=customer.id,
+                                                                                        amount="10"), now=now)
+        assert first.currency == "CNY"
+        save(session, admin, now, default_currency="USD")
+        second, _ = orders_service.create_order(session, actor=admin, payload=OrderCreate(customer_id=customer.id,
+                                                                                         amount="10"), now=now)
+        explicit, _ = orders_service.create_order(session, actor=admin, payload=OrderCreate(
+            customer_id=customer.id, amount="10", currency="EUR"), now=now)
+        assert (second.currency, explicit.currency) == ("USD", "EUR")
+
+    def test_a_retry_without_a_currency_is_the_same_order(self, session, admin, now):
+        customer = make_customer(session)
+        payload = OrderCreate(customer_id=customer.id, amount="10", source="erp", external_id="CUR-1")
+        first, created = orders_service.create_order(session, actor=admin, payload=payload, now=now)
+        again, created_again = orders_service.create_order(session, actor=admin, payload=payload, now=now)
+        assert (created, created_again, again.id) == (True, False, first.id)
+
+
 class TestToday:
     def test_overdue_counts_from_the_installations_date(self, session, admin, now):
         from backend.orders import stats
