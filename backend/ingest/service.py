@@ -58,6 +58,7 @@ from backend.pipeline import OrderChange
 log = logging.getLogger("gendan.ingest")
 LEASE = timedelta(minutes=5)
 BATCH_SIZE = 200
+BULK = True  # batches go set-based (backend/ingest/bulk.py); False: row by row (the reference path)
 MAX_FILE_BYTES = 20_000_000  # the default of settings.max_upload_bytes (GENDAN_MAX_UPLOAD_BYTES)
 OUTCOMES = ("created", "updated", "unchanged", "failed")
 # designed field types a column can fill (layout, computed, files, tables and references cannot)
@@ -318,7 +319,8 @@ def process_imports(bind: Engine | Connection, now: datetime, *, batch_size: int
     return done
 
 
-def run_to_end(bind: Engine | Connection, job_id: int, now: datetime, *, batch_size: int = BATCH_SIZE) -> None:
+def run_to_end(bind: Engine | Connection, job_id: int, now: datetime, *, batch_size: int = BATCH_SIZE,
+               bulk: bool | None = None) -> None:
     """Drain one job inline (tests and the CLI), batch by batch, as the worker would."""
     while True:
         with new_session(bind) as session:
@@ -327,11 +329,11 @@ def run_to_end(bind: Engine | Connection, job_id: int, now: datetime, *, batch_s
         if claim_job(bind, now) != job_id:
             raise RuntimeError(f"import {job_id} is held by another worker")
         with new_session(bind) as session:
-            process_batch(session, job_id, now=now, batch_size=batch_size)
+            process_batch(session, job_id, now=now, batch_size=batch_size, bulk=bulk)
 
 
 def process_batch(session: Session, job_id: int, *, now: datetime, batch_size: int = BATCH_SIZE,
-                  elapsed: Callable[[], float] = time.monotonic) -> int:
+                  elapsed: Callable[[], float] = time.monotonic, bulk: bool | None = None) -> int:
     """Import rows next_row .. next_row + batch_size of a claimed job; each row commits on its own.
 
     `now` is when the worker's tick began; the job's `finished_at` is that plus the time the batch
@@ -349,10 +351,15 @@ def process_batch(session: Session, job_id: int, *, now: datetime, batch_size: i
     fields = data_fields(session)
     headers, rows, _, _ = read_table(job.content, encoding=job.encoding, delimiter=job.delimiter)
     start = job.next_row
-    for index in range(start, min(start + batch_size, len(rows))):
-        cells = rows[index]
-        line = index + 2  # the header is line 1 (blank lines are not counted)
-        _import_row(session, job_id, actor, mapping, tz, fields, line, headers, cells, now)
+    stop = min(start + batch_size, len(rows))
+    from backend.ingest import bulk as bulk_path
+
+    if not (BULK if bulk is None else bulk) or not bulk_path.import_batch(
+            session, job_id, actor, mapping, tz, fields, headers, rows, start, stop, now):
+        for index in range(start, stop):
+            cells = rows[index]
+            line = index + 2  # the header is line 1 (blank lines are not counted)
+            _import_row(session, job_id, actor, mapping, tz, fields, line, headers, cells, now)
     job = session.get(ImportJob, job_id)
     if job.next_row >= len(rows):
         job.state = "done"

@@ -57,6 +57,24 @@ def _next_number(session: Session, now: datetime) -> str:
     return f"{prefix}{seq:05d}"
 
 
+def next_numbers(session: Session, nows: list[datetime]) -> list[str]:
+    """`_next_number` for many new orders created in turn at `nows` (the bulk import): one query
+    per distinct day, the same numbers one-by-one creation would give."""
+    today = get_installation(session).today
+    last: dict[str, int] = {}
+    out = []
+    for now in nows:
+        prefix = f"SO{today(now):%Y%m%d}-"
+        if prefix not in last:
+            found = session.exec(select(Order.number).where(Order.number.like(prefix + "%"))
+                                 .order_by(Order.number.desc()).limit(1)).scalars().first()
+            tail = found.rsplit("-", 1)[1] if found else ""
+            last[prefix] = int(tail) if tail.isdigit() else 0
+        last[prefix] += 1
+        out.append(f"{prefix}{last[prefix]:05d}")
+    return out
+
+
 def _check_refs(session: Session, *, customer_id: int | None, owner_id: int | None) -> None:
     fields = {}
     if customer_id is not None and session.get(Customer, customer_id) is None:
@@ -253,10 +271,12 @@ NOT_NULLABLE = ("customer_id", "owner_id", "amount", "currency", "stage", "statu
 
 
 def update_order(session: Session, *, actor: Actor, order_id: int, payload: OrderUpdate, now: datetime,
-                 via: str = "api") -> OrderRead:
+                 via: str = "api", commit: bool = True) -> OrderRead:
     """Change an order the actor can see, if nobody changed it since `payload.version`.
 
     The row, its version bump and the order_event (who, when, before, after) commit together.
+    With `commit=False` (the bulk import, which commits a whole batch and took the write lock
+    first) the change is flushed only and not retried.
     """
     if not actor.can_write:
         raise GendanError("auth.forbidden")
@@ -264,13 +284,16 @@ def update_order(session: Session, *, actor: Actor, order_id: int, payload: Orde
     nulls = {k: ("field.not_nullable", {"field": k}) for k in NOT_NULLABLE if k in changes and changes[k] is None}
     if nulls:
         raise GendanError("validation.failed", {"count": len(nulls)}, status=422, fields=nulls)
+    if not commit:
+        return _update_once(session, actor=actor, order_id=order_id, payload=payload, changes=dict(changes),
+                            now=now, via=via, commit=False)
     return _on_fresh_snapshot(session, lambda: _update_once(session, actor=actor, order_id=order_id,
                                                             payload=payload, changes=dict(changes), now=now,
                                                             via=via))
 
 
 def _update_once(session: Session, *, actor: Actor, order_id: int, payload: OrderUpdate, changes: dict[str, Any],
-                 now: datetime, via: str) -> OrderRead:
+                 now: datetime, via: str, commit: bool = True) -> OrderRead:
     order = access.get_visible_order(session, actor, order_id, for_update=True)
     if order.version != payload.version:
         raise GendanError("order.version_conflict", {"current_version": order.version, "sent_version": payload.version})
@@ -299,7 +322,8 @@ def _update_once(session: Session, *, actor: Actor, order_id: int, payload: Orde
     change = line.check(session, OrderChange.of(order, before=before, actor=actor, via=via, now=now))
     session.flush()
     line.publish(session, change)
-    session.commit()
+    if commit:
+        session.commit()
     return to_read(session, order)
 
 
