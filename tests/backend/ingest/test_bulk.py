@@ -24,6 +24,7 @@ from backend.ingest import bulk, service
 from backend.ingest.models import ImportJob
 from backend.ingest.schemas import ImportMapping
 from backend.orders.models import Order
+from backend.tracking import service as tracking_service
 from tests.backend.test_pipeline import enable_rule, publish_flow, stage_rule
 from tests.factories.orders import make_customer
 from tests.factories.people import make_department, make_user
@@ -55,7 +56,7 @@ FIRST = HEADER + "".join([
 SECOND = HEADER + "".join([
     "BK-1,BKC1,Acme,150,2027-01-10,新建,2026-12-01 09:00,first\n",        # unchanged
     "BK-2,,Brand New Co,250,2027-01-11,完成,2026-12-01 10:00,\n",       # amount, stage and status change
-    "BK-9,BKC8,Echo,1000,2027-03-01,发货,2026-12-05 08:00,changed\n",  # a designed field changes
+    "BK-9,BKC8,Echo,1000,2027-03-01,完成,2026-12-05 08:00,changed\n",  # delivered: Echo hears of it
     "BK-10,BKC10,Foxtrot,1100,2027-03-01,发货,,\n",                      # its flow runs: the stage is history
     "BK-11,BKC11,Golf,1200,2027-13-01,新建,,\n",                          # bad date
     "BK-12,BKC12,Hotel,1300,2027-03-01,新建,2026-12-06 08:00,\n",
@@ -75,11 +76,14 @@ def org(session):
     warehouse = make_user(session, roles=("warehouse",), username="bk.warehouse")
     admin = make_user(session, roles=("admin", "designer"), username="bk.admin", department=dept)
     make_customer(session, name="Acme", code="BKC1", preferred_channel="email", preferred_locale="en")
+    make_customer(session, name="Echo", code="BKC8", preferred_channel="email")
     make_customer(session, name="Twin")
     make_customer(session, name="Twin")
     session.flush()
     org = {"manager": manager, "rep": rep, "warehouse": warehouse, "admin": admin}
     publish_flow(session, org, NOW)
+    tracking_service.save_notified_milestones(session, actor=load_actor(session, admin.id),
+                                              milestones={"received", "shipped", "delivered"})
     enable_rule(session, org, stage_rule("bk_ship_tag", "shipping", [{"type": "add_tag", "tag": "on-its-way"}]), NOW)
     session.commit()
     return org
@@ -171,7 +175,7 @@ def test_bulk_and_row_by_row_leave_the_same_database(session, connection, org, b
     assert {"BK-1", "BK-10"} <= flows and not {"BK-2", "BK-3", "BK-8", "BK-9"} & flows  # open drafts only
     assert any(f["order_id"] == "BK-2" for f in by_bulk["rule_firing"])
     told = {o["dedupe_key"] for o in by_bulk["outbox_message"]}
-    assert "milestone:BK-1:received" in told  # Acme takes e-mail
+    assert "milestone:BK-9:delivered" in told  # Echo takes e-mail
     assert not any(k.startswith(("milestone:BK-3:", "milestone:BK-8:")) for k in told)  # imported closed
 
 
