@@ -30,10 +30,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
@@ -57,6 +58,19 @@ QUERY_CHUNK = 500  # values per IN (...) list
 
 class Fallback(Exception):
     """The batch needs the row-by-row path (see the module docstring)."""
+
+
+@dataclass
+class _Out:
+    """Result and error rows of the batch, inserted at its end with one multi-row insert each."""
+
+    results: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def result(self, job_id: int, line: int, outcome: str, *, external_id: str | None, order_id: int | None = None,
+               changed: list[str] | None = None) -> None:
+        self.results.append({"import_job_id": job_id, "line": line, "outcome": outcome, "order_id": order_id,
+                             "external_id": external_id, "changed": changed or []})
 
 
 @dataclass
@@ -128,11 +142,17 @@ def import_batch(session: Session, job_id: int, actor: Actor, mapping: ImportMap
             parsed = parse_row(index + 2, dict(zip(headers, rows[index], strict=False)), mapping, tz, fields)
             items.append(_Row(parsed=parsed, cells=rows[index], errors=list(parsed.errors)))
         job = session.get(ImportJob, job_id)
-        for segment in _segments(items, job_id):
-            _segment(session, job, actor, mapping, segment, now)
+        out = _Out()
+        with forms_service.batch_cache(session):
+            for segment in _segments(items, job_id):
+                _segment(session, job, actor, mapping, segment, now, out)
         for item in items:
             if item.errors:
-                _failed(session, job, item)
+                _failed(job, item, out)
+        if out.results:
+            session.execute(insert(ImportRowResult.__table__), sorted(out.results, key=lambda r: r["line"]))
+        if out.errors:
+            session.execute(insert(ImportRowError.__table__), sorted(out.errors, key=lambda r: r["line"]))
         job.next_row = stop
         session.commit()
         return True
@@ -174,7 +194,7 @@ def _segments(items: list[_Row], job_id: int) -> list[list[_Row]]:
 
 
 def _segment(session: Session, job: ImportJob, actor: Actor, mapping: ImportMapping, items: list[_Row],
-             now: datetime) -> None:
+             now: datetime, out: _Out) -> None:
     live = [i for i in items if not i.errors]
     if not live:
         return
@@ -208,9 +228,9 @@ def _segment(session: Session, job: ImportJob, actor: Actor, mapping: ImportMapp
         order = existing.get(("x", item.payload.external_id)) or (
             existing.get(("n", item.payload.number)) if item.payload.number else None)
         (old if order is not None else new).append((item, order))
-    _create(session, job, actor, mapping, [i for i, _ in new], now)
+    _create(session, job, actor, mapping, [i for i, _ in new], now, out)
     for item, order in old:
-        _update(session, job, actor, mapping, item, order, now)
+        _update(session, job, actor, mapping, item, order, now, out)
 
 
 def _load_customers(session: Session, items: list[_Row]) -> _Customers:
@@ -244,7 +264,7 @@ def _load_orders(session: Session, source: str, payloads: list[OrderCreate]) -> 
 
 
 def _create(session: Session, job: ImportJob, actor: Actor, mapping: ImportMapping, items: list[_Row],
-            now: datetime) -> None:
+            now: datetime, out: _Out) -> None:
     """New orders: checks one by one, one insert for the customers and one for the orders, then
     the pipeline's stages over all of them."""
     if not items:
@@ -288,8 +308,7 @@ def _create(session: Session, job: ImportJob, actor: Actor, mapping: ImportMappi
         if order.number is None:
             order.number = next(numbers)
         job.created_count += 1
-        session.add(ImportRowResult(import_job_id=job.id, line=item.parsed.line, outcome="created",
-                                    external_id=order.external_id))
+        out.result(job.id, item.parsed.line, "created", external_id=order.external_id)
     session.add_all([o for _, o, _ in ready])
     session.flush()
     changes = [OrderChange.of(o, before=None, actor=actor, via="import", now=at) for _, o, at in ready]
@@ -297,7 +316,7 @@ def _create(session: Session, job: ImportJob, actor: Actor, mapping: ImportMappi
 
 
 def _update(session: Session, job: ImportJob, actor: Actor, mapping: ImportMapping, item: _Row, order: Order,
-            now: datetime) -> None:
+            now: datetime, out: _Out) -> None:
     p = item.parsed
     if item.customer is not None:  # a new customer named by an existing order's row
         if item.customer.id is None:
@@ -327,14 +346,12 @@ def _update(session: Session, job: ImportJob, actor: Actor, mapping: ImportMappi
     job.existing_count += 1
     job.updated_count += outcome == "updated"
     job.unchanged_count += outcome == "unchanged"
-    session.add(ImportRowResult(import_job_id=job.id, line=p.line, order_id=order.id, external_id=order.external_id,
-                                outcome=outcome, changed=names))
+    out.result(job.id, p.line, outcome, order_id=order.id, external_id=order.external_id, changed=names)
 
 
-def _failed(session: Session, job: ImportJob, item: _Row) -> None:
+def _failed(job: ImportJob, item: _Row, out: _Out) -> None:
     job.failed_count += 1
-    session.add(ImportRowError(import_job_id=job.id, line=item.parsed.line, cells=ingest._no_nul(list(item.cells)),
-                               errors=[ingest._no_nul(e.model_dump(mode="json")) for e in item.errors]))
+    out.errors.append({"import_job_id": job.id, "line": item.parsed.line, "cells": ingest._no_nul(list(item.cells)),
+                       "errors": [ingest._no_nul(e.model_dump(mode="json")) for e in item.errors]})
     external_id = ingest._no_nul(str(item.parsed.values.get("external_id") or ""))[:120] or None
-    session.add(ImportRowResult(import_job_id=job.id, line=item.parsed.line, outcome="failed",
-                                external_id=external_id))
+    out.result(job.id, item.parsed.line, "failed", external_id=external_id)

@@ -59,17 +59,22 @@ def _next_number(session: Session, now: datetime) -> str:
 
 def next_numbers(session: Session, nows: list[datetime]) -> list[str]:
     """`_next_number` for many new orders created in turn at `nows` (the bulk import): one query
-    per distinct day, the same numbers one-by-one creation would give."""
+    per 200 distinct days, the same numbers one-by-one creation would give."""
     today = get_installation(session).today
-    last: dict[str, int] = {}
-    out = []
-    for now in nows:
-        prefix = f"SO{today(now):%Y%m%d}-"
-        if prefix not in last:
-            found = session.exec(select(Order.number).where(Order.number.like(prefix + "%"))
-                                 .order_by(Order.number.desc()).limit(1)).scalars().first()
+    prefixes = [f"SO{today(now):%Y%m%d}-" for now in nows]
+    last: dict[str, int] = dict.fromkeys(prefixes, 0)
+    head = func.substr(Order.number, 1, len(prefixes[0])) if prefixes else None
+    distinct = sorted(last)
+    for i in range(0, len(distinct), 200):
+        chunk = distinct[i:i + 200]
+        for prefix, found in session.execute(
+                select(head, func.max(Order.number)).where(or_(*[Order.number.like(p + "%") for p in chunk]))
+                .group_by(head)).all():
             tail = found.rsplit("-", 1)[1] if found else ""
-            last[prefix] = int(tail) if tail.isdigit() else 0
+            if prefix in last and tail.isdigit():
+                last[prefix] = int(tail)
+    out = []
+    for prefix in prefixes:
         last[prefix] += 1
         out.append(f"{prefix}{last[prefix]:05d}")
     return out
