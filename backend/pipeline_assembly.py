@@ -62,7 +62,7 @@ def build_pipeline() -> Pipeline:
             NamedStage("stage_held_by_flow", flows_instances.refuse_stage_while_running),
         ),
         stages=(
-            NamedStage("record_event", orders_service.record_change),
+            NamedStage("record_event", orders_service.record_change, orders_service.record_changes),
             NamedStage("flows", flows_instances.on_order_change),
             NamedStage("rules", evaluate_rules, evaluate_rules_many),
             NamedStage("tracking", tracking_service.on_order_change, tracking_service.on_order_changes),

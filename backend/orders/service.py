@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Text, cast, func, or_, select, update
+from sqlalchemy import Text, cast, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
@@ -266,6 +266,19 @@ def record_change(session: Session, change: OrderChange) -> None:
             before[path], after[path] = old.get(path[5:]), new.get(path[5:])
     record_event(session, change.order, type=change.event_type, actor=change.actor, now=change.now,
                  before=before, after=after, note=change.note)
+
+
+def record_changes(session: Session, changes: list[OrderChange]) -> None:
+    """The record-event stage for many changes (the bulk import): the `created` events of new
+    orders in one multi-row insert, the same rows `record_change` writes one by one."""
+    rows = [{"order_id": c.order.id, "type": "created", "at": c.now, "before": None, "after": c.after, "note": None,
+             "actor_id": c.actor.user_id if c.actor and c.actor.user_id else None,
+             "actor_label": c.actor.display_name if c.actor else None} for c in changes if c.is_new]
+    if rows:
+        session.execute(insert(OrderEvent.__table__), rows)
+    for change in changes:
+        if not change.is_new:
+            record_change(session, change)
 
 
 def _columns(order: Order) -> dict[str, Any]:
