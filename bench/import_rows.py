@@ -24,6 +24,7 @@ import os
 import platform
 import pstats
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -128,6 +129,8 @@ def run(kind: str, content: bytes, mapping: ImportMapping, *, bulk: bool, batch_
         assert done.state == "done", done.state
         rows = done.created_count + done.existing_count + done.failed_count
     engine.dispose()
+    if kind == "sqlite":
+        shutil.rmtree(Path(sa.engine.make_url(url).database).parent, ignore_errors=True)
     report = ""
     if profiler:
         text = io.StringIO()

@@ -58,7 +58,7 @@ from backend.pipeline import OrderChange
 
 log = logging.getLogger("gendan.ingest")
 LEASE = timedelta(minutes=5)
-BATCH_SIZE = 200
+BATCH_SIZE = 1000  # rows per worker batch (one transaction each on the bulk path)
 BULK = True  # batches go set-based (backend/ingest/bulk.py); False: row by row (the reference path)
 MAX_FILE_BYTES = 20_000_000  # the default of settings.max_upload_bytes (GENDAN_MAX_UPLOAD_BYTES)
 OUTCOMES = ("created", "updated", "unchanged", "failed")

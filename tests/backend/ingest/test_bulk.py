@@ -193,3 +193,36 @@ def test_a_bad_row_fails_alone_in_a_bulk_batch(session, connection, org):
     assert {"BK-1", "BK-2", "BK-3", "BK-8", "BK-9", "BK-10"} <= refs and not {"BK-4", "BK-5", "BK-6", "BK-7"} & refs
     assert session.get(Order, session.exec(select(Order.id).where(Order.external_id == "BK-1")).scalar_one()
                        ).amount == 150
+
+
+def test_a_worker_killed_mid_batch_leaves_nothing_and_the_batch_is_done_again_once(session, connection, org,
+                                                                                    monkeypatch):
+    """The job's cursor commits with its rows: a batch that dies halfway (here in the pipeline's
+    stages, after its orders were inserted) leaves neither rows nor progress."""
+    from backend.pipeline import Pipeline
+
+    actor = load_actor(session, org["admin"].id)
+    preview = service.upload_import(session, actor=actor, filename="bk.csv", content=FIRST.encode(), now=NOW)
+    service.start_import(session, actor=actor, job_id=preview.job.id, mapping=MAPPING, now=NOW)
+    real = Pipeline.publish_many
+
+    def killed(self, session, changes):
+        real(self, session, changes)
+        raise KeyboardInterrupt  # the worker process is stopped here
+
+    monkeypatch.setattr(Pipeline, "publish_many", killed)
+    with pytest.raises(KeyboardInterrupt):
+        service.run_to_end(connection, preview.job.id, NOW, batch_size=200, bulk=True)
+    session.expire_all()
+    job = session.get(ImportJob, preview.job.id)
+    assert (job.next_row, job.created_count) == (0, 0)
+    assert session.exec(select(Order.id).where(Order.source == "bk")).first() is None
+
+    monkeypatch.setattr(Pipeline, "publish_many", real)
+    job.locked_until = None  # the lease of the dead worker ran out
+    session.commit()
+    service.run_to_end(connection, preview.job.id, NOW, batch_size=200, bulk=True)
+    session.expire_all()
+    job = session.get(ImportJob, preview.job.id)
+    assert (job.state, job.next_row, job.created_count, job.failed_count) == ("done", 12, 7, 4)
+    assert len(session.exec(select(Order.id).where(Order.source == "bk")).all()) == 7
