@@ -1,12 +1,14 @@
 """Import use cases: upload a CSV, preview and confirm its mapping, process it in batches (worker).
 
-Every row goes through `orders_service.create_order` or `update_order`, so an import passes the
-same order-change pipeline as the API and is idempotent on (source, external_id): a row whose
+Every row passes the same order-change pipeline as the API (`orders_service.create_order` or
+`update_order` one by one, or the bulk path's batched form of the same stages) and is idempotent on (source, external_id): a row whose
 order exists (by source and external id, else by order number) updates the fields it carries
 that differ (`updated`) or changes nothing (`unchanged`); importing the same file again creates
 nothing new. A row without an external id gets `import-<job>-<line>`, so a job resumed after a
-crash never doubles a row. Each row is its own transaction, carrying the job's progress with it:
-a bad row writes nothing (not even its new customer), and progress is never counted twice.
+crash never doubles a row. A batch goes set-based in one transaction with the job's progress
+(backend/ingest/bulk.py); the row-by-row path below is its reference and fallback, where each row
+is its own transaction carrying the progress. Either way a bad row writes nothing (not even its
+new customer), and progress is never counted twice.
 """
 
 from __future__ import annotations
@@ -335,7 +337,8 @@ def run_to_end(bind: Engine | Connection, job_id: int, now: datetime, *, batch_s
 
 def process_batch(session: Session, job_id: int, *, now: datetime, batch_size: int = BATCH_SIZE,
                   elapsed: Callable[[], float] = time.monotonic, bulk: bool | None = None) -> int:
-    """Import rows next_row .. next_row + batch_size of a claimed job; each row commits on its own.
+    """Import rows next_row .. next_row + batch_size of a claimed job: set-based in one transaction
+    (`bulk`, default BULK), else (or when the bulk path declines the batch) each row on its own.
 
     `now` is when the worker's tick began; the job's `finished_at` is that plus the time the batch
     took (`elapsed` is a monotonic clock), so a job's duration includes its last batch's work."""
