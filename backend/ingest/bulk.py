@@ -56,6 +56,24 @@ _AUTO_NUMBER = re.compile(r"^SO\d{8}-")
 QUERY_CHUNK = 500  # values per IN (...) list
 
 
+@dataclass(eq=False)
+class _NewCustomer:
+    """A customer the batch creates (inserted with the others in one statement, then `id` is set)."""
+
+    name: str
+    code: str | None
+    created_at: datetime
+    id: int | None = None
+
+
+def _customer_row(customer: _NewCustomer) -> dict[str, Any]:
+    """The row `Customer(name=, code=, preferred_channel="none", owner_id=None, created_at=)` writes."""
+    defaults = {k: f.get_default(call_default_factory=True) for k, f in Customer.model_fields.items()
+                if k != "id" and not f.is_required()}
+    return {**defaults, "name": customer.name, "code": customer.code, "preferred_channel": "none",
+            "owner_id": None, "created_at": customer.created_at}
+
+
 class Fallback(Exception):
     """The batch needs the row-by-row path (see the module docstring)."""
 
@@ -79,7 +97,7 @@ class _Row:
     cells: list[str]
     errors: list[RowError] = field(default_factory=list)
     payload: OrderCreate | None = None
-    customer: Customer | None = None  # a customer this row creates
+    customer: _NewCustomer | None = None  # a customer this row creates
     customer_id: int | None = None
 
 
@@ -87,11 +105,11 @@ class _Row:
 class _Customers:
     """The batch's customers in memory: what `resolve_customer` would find, row after row."""
 
-    by_code: dict[str, int | Customer] = field(default_factory=dict)
-    by_name: dict[str, list[tuple[int | Customer, str | None]]] = field(default_factory=dict)
+    by_code: dict[str, int | _NewCustomer] = field(default_factory=dict)
+    by_name: dict[str, list[tuple[int | _NewCustomer, str | None]]] = field(default_factory=dict)
 
     def resolve(self, *, code: str | None, name: str | None, create: bool, now: datetime
-                ) -> tuple[int | Customer | None, str | None, bool]:
+                ) -> tuple[int | _NewCustomer | None, str | None, bool]:
         """(customer id or the batch's new customer, error code, whether this call made it)."""
         if code and code in self.by_code:
             return self.by_code[code], None, False
@@ -105,17 +123,16 @@ class _Customers:
             return None, "import.customer_unknown", False
         if code is not None and (len(code) > 40 or not all(c.isalnum() or c in "_-./" for c in code)):
             return None, "import.customer_code_invalid", False
-        customer = Customer(name=(name or code)[:200], code=code, preferred_channel="none", owner_id=None,
-                            created_at=now)
+        customer = _NewCustomer(name=(name or code)[:200], code=code, created_at=now)
         self.add(customer, code=code, name=customer.name)
         return customer, None, True
 
-    def add(self, customer: int | Customer, *, code: str | None, name: str) -> None:
+    def add(self, customer: int | _NewCustomer, *, code: str | None, name: str) -> None:
         if code:
             self.by_code.setdefault(code, customer)
         self.by_name.setdefault(name, []).append((customer, code))
 
-    def forget(self, customer: Customer) -> None:
+    def forget(self, customer: _NewCustomer) -> None:
         if customer.code and self.by_code.get(customer.code) is customer:
             del self.by_code[customer.code]
         self.by_name[customer.name] = [e for e in self.by_name.get(customer.name, []) if e[0] is not customer]
@@ -217,7 +234,7 @@ def _segment(session: Session, job: ImportJob, actor: Actor, mapping: ImportMapp
             if made:
                 customers.forget(found)  # as the row's rollback forgets the customer it created
             continue
-        if isinstance(found, Customer):
+        if isinstance(found, _NewCustomer):
             item.customer = found  # the batch's new customer, maybe shared with an earlier row
         else:
             item.customer_id = found
@@ -299,8 +316,7 @@ def _create(session: Session, job: ImportJob, actor: Actor, mapping: ImportMappi
         ready.append((item, order, at))
     # a new customer whose every row failed is not created (as a failed row's customer is rolled back)
     wanted = {id(i.customer): i.customer for i, _, _ in ready if i.customer is not None}
-    session.add_all(list(wanted.values()))
-    session.flush()
+    _insert_customers(session, list(wanted.values()))
     numbers = iter(orders_service.next_numbers(session, [at for _, o, at in ready if o.number is None]))
     for item, order, _ in ready:
         if item.customer is not None:
@@ -315,13 +331,22 @@ def _create(session: Session, job: ImportJob, actor: Actor, mapping: ImportMappi
     line.publish_many(session, changes)
 
 
+def _insert_customers(session: Session, customers: list[_NewCustomer]) -> None:
+    customers = [c for c in customers if c.id is None]
+    if not customers:
+        return
+    table = Customer.__table__
+    ids = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                          [_customer_row(c) for c in customers]).scalars().all()
+    for customer, customer_id in zip(customers, ids, strict=True):
+        customer.id = customer_id
+
+
 def _update(session: Session, job: ImportJob, actor: Actor, mapping: ImportMapping, item: _Row, order: Order,
             now: datetime, out: _Out) -> None:
     p = item.parsed
     if item.customer is not None:  # a new customer named by an existing order's row
-        if item.customer.id is None:
-            session.add(item.customer)
-            session.flush()
+        _insert_customers(session, [item.customer])
         item.payload = item.payload.model_copy(update={"customer_id": item.customer.id})
     payload = item.payload
     sent = set(p.values) | {"customer_id"}
