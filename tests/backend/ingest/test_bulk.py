@@ -226,3 +226,19 @@ def test_a_worker_killed_mid_batch_leaves_nothing_and_the_batch_is_done_again_on
     job = session.get(ImportJob, preview.job.id)
     assert (job.state, job.next_row, job.created_count, job.failed_count) == ("done", 12, 7, 4)
     assert len(session.exec(select(Order.id).where(Order.source == "bk")).all()) == 7
+
+
+def test_a_batch_the_bulk_path_declines_goes_row_by_row_with_the_same_outcomes(session, connection, org,
+                                                                                monkeypatch):
+    """E.g. a published form with unique fields (two rows of one batch could clash unseen): the
+    batch is rolled back and imported row by row."""
+    actor = load_actor(session, org["admin"].id)
+    monkeypatch.setattr(bulk, "_form_has_unique_fields", lambda session: True)
+    used = []
+    real = bulk.import_batch
+    monkeypatch.setattr(bulk, "import_batch", lambda *a, **k: used.append(real(*a, **k)) or used[-1])
+    job_id = _import(session, connection, actor, FIRST, bulk_path=True, batch_size=200)
+    session.expire_all()
+    job = session.get(ImportJob, job_id)
+    assert used == [False]
+    assert (job.state, job.next_row, job.created_count, job.updated_count, job.failed_count) == ("done", 12, 7, 1, 4)
