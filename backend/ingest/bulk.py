@@ -27,6 +27,7 @@ batch row by row.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -66,11 +67,15 @@ class _NewCustomer:
     id: int | None = None
 
 
+@functools.cache
+def _customer_defaults() -> dict[str, Any]:
+    return {k: f.get_default(call_default_factory=True) for k, f in Customer.model_fields.items()
+            if k != "id" and not f.is_required()}
+
+
 def _customer_row(customer: _NewCustomer) -> dict[str, Any]:
     """The row `Customer(name=, code=, preferred_channel="none", owner_id=None, created_at=)` writes."""
-    defaults = {k: f.get_default(call_default_factory=True) for k, f in Customer.model_fields.items()
-                if k != "id" and not f.is_required()}
-    return {**defaults, "name": customer.name, "code": customer.code, "preferred_channel": "none",
+    return {**_customer_defaults(), "name": customer.name, "code": customer.code, "preferred_channel": "none",
             "owner_id": None, "created_at": customer.created_at}
 
 
