@@ -123,13 +123,25 @@ class OrderChange:
 
 
 Stage = Callable[[Session, OrderChange], None]
+BatchStage = Callable[[Session, list[OrderChange]], None]
 Applier = Callable[..., list]
 
 
 @dataclass(frozen=True)
 class NamedStage:
+    """A stage; `run_many` is its batched form for many new orders at once (the bulk import),
+    which must leave exactly what calling `run` on each change in turn leaves."""
+
     name: str
     run: Stage
+    run_many: BatchStage | None = None
+
+    def run_each(self, session: Session, changes: list[OrderChange]) -> None:
+        if self.run_many is not None:
+            self.run_many(session, changes)
+            return
+        for change in changes:
+            self.run(session, change)
 
 
 @dataclass(frozen=True)
@@ -165,6 +177,22 @@ class Pipeline:
         try:
             for stage in self.stages:
                 stage.run(session, change)
+        finally:
+            session.info[_DEPTH_KEY] = outer
+
+    def publish_many(self, session: Session, changes: list[OrderChange]) -> None:
+        """`publish` for many changes of different orders at one depth (the bulk import's new
+        orders): stage by stage over all of them, each stage in its batched form when it has one.
+        Stages look at one order at a time, so this leaves what publishing them one by one does."""
+        if not changes:
+            return
+        if len({c.depth for c in changes}) != 1 or len({id(c.order) for c in changes}) != len(changes):
+            raise ValueError("publish_many takes changes of distinct orders at one depth")
+        outer = session.info.get(_DEPTH_KEY, 0)
+        session.info[_DEPTH_KEY] = changes[0].depth
+        try:
+            for stage in self.stages:
+                stage.run_each(session, changes)
         finally:
             session.info[_DEPTH_KEY] = outer
 

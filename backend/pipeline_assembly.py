@@ -44,6 +44,15 @@ def evaluate_rules(session: Session, change: OrderChange) -> None:
                                       is_new=change.is_new)
 
 
+def evaluate_rules_many(session: Session, changes: list[OrderChange]) -> None:
+    """The rules stage for many changes (the bulk import): nothing at all, not even one query per
+    order, when no event rule is enabled; else each change in turn."""
+    if not rules_firing.has_enabled_event_rules(session):
+        return
+    for change in changes:
+        evaluate_rules(session, change)
+
+
 def build_pipeline() -> Pipeline:
     """The one order-change pipeline, in order (see the module docstring for the files)."""
     return Pipeline(
@@ -53,10 +62,10 @@ def build_pipeline() -> Pipeline:
             NamedStage("stage_held_by_flow", flows_instances.refuse_stage_while_running),
         ),
         stages=(
-            NamedStage("record_event", orders_service.record_change),
+            NamedStage("record_event", orders_service.record_change, orders_service.record_changes),
             NamedStage("flows", flows_instances.on_order_change),
-            NamedStage("rules", evaluate_rules),
-            NamedStage("tracking", tracking_service.on_order_change),
+            NamedStage("rules", evaluate_rules, evaluate_rules_many),
+            NamedStage("tracking", tracking_service.on_order_change, tracking_service.on_order_changes),
             NamedStage("live", live_publish.on_order_change),
         ),
         appliers=EffectAppliers(by_type=flows_instances.effect_appliers(), on_touched=live_publish.on_user_touched),

@@ -11,7 +11,8 @@ for is refused with that count.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -69,8 +70,31 @@ def _row(session: Session, key: str, version: int) -> FormDefinitionRow:
     return FORMS.get(session, key, version)
 
 
+_BATCH_CACHE = "gendan.forms.batch_cache"
+
+
+@contextmanager
+def batch_cache(session: Session) -> Iterator[None]:
+    """Within the block, the published form and parsed versions are read once per session (the bulk
+    import validates thousands of new orders in one transaction that holds the write lock)."""
+    session.info[_BATCH_CACHE] = {}
+    try:
+        yield
+    finally:
+        session.info.pop(_BATCH_CACHE, None)
+
+
+def _cached(session: Session, key: tuple, read: Callable[[], Any]) -> Any:
+    cache = session.info.get(_BATCH_CACHE)
+    if cache is None:
+        return read()
+    if key not in cache:
+        cache[key] = read()
+    return cache[key]
+
+
 def _published_row(session: Session, key: str) -> FormDefinitionRow | None:
-    return FORMS.with_status(session, key, "published")
+    return _cached(session, ("published", key), lambda: FORMS.with_status(session, key, "published"))
 
 
 def _draft_row(session: Session, key: str) -> FormDefinitionRow | None:
@@ -84,7 +108,8 @@ def get_published(session: Session, key: str = DEFAULT_FORM_KEY) -> FormDefiniti
 
 def get_definition(session: Session, key: str, version: int) -> FormDefinition:
     """One version of a form, parsed (parsing a 25-field form takes well under a millisecond)."""
-    return forms_engine.parse_definition(_row(session, key, version).definition)
+    return _cached(session, ("version", key, version),
+                   lambda: forms_engine.parse_definition(_row(session, key, version).definition))
 
 
 def list_versions(session: Session, *, actor: Actor, key: str = DEFAULT_FORM_KEY) -> list[FormVersionSummary]:

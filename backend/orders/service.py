@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Text, cast, func, or_, select, update
+from sqlalchemy import Text, cast, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
@@ -55,6 +55,29 @@ def _next_number(session: Session, now: datetime) -> str:
     ).scalars().first()
     seq = int(last.rsplit("-", 1)[1]) + 1 if last and last.rsplit("-", 1)[1].isdigit() else 1
     return f"{prefix}{seq:05d}"
+
+
+def next_numbers(session: Session, nows: list[datetime]) -> list[str]:
+    """`_next_number` for many new orders created in turn at `nows` (the bulk import): one query
+    per 200 distinct days, the same numbers one-by-one creation would give."""
+    today = get_installation(session).today
+    prefixes = [f"SO{today(now):%Y%m%d}-" for now in nows]
+    last: dict[str, int] = dict.fromkeys(prefixes, 0)
+    head = func.substr(Order.number, 1, len(prefixes[0])) if prefixes else None
+    distinct = sorted(last)
+    for i in range(0, len(distinct), 200):
+        chunk = distinct[i:i + 200]
+        for prefix, found in session.execute(
+                select(head, func.max(Order.number)).where(or_(*[Order.number.like(p + "%") for p in chunk]))
+                .group_by(head)).all():
+            tail = found.rsplit("-", 1)[1] if found else ""
+            if prefix in last and tail.isdigit():
+                last[prefix] = int(tail)
+    out = []
+    for prefix in prefixes:
+        last[prefix] += 1
+        out.append(f"{prefix}{last[prefix]:05d}")
+    return out
 
 
 def _check_refs(session: Session, *, customer_id: int | None, owner_id: int | None) -> None:
@@ -248,6 +271,19 @@ def record_change(session: Session, change: OrderChange) -> None:
                  before=before, after=after, note=change.note)
 
 
+def record_changes(session: Session, changes: list[OrderChange]) -> None:
+    """The record-event stage for many changes (the bulk import): the `created` events of new
+    orders in one multi-row insert, the same rows `record_change` writes one by one."""
+    rows = [{"order_id": c.order.id, "type": "created", "at": c.now, "before": None, "after": c.after, "note": None,
+             "actor_id": c.actor.user_id if c.actor and c.actor.user_id else None,
+             "actor_label": c.actor.display_name if c.actor else None} for c in changes if c.is_new]
+    if rows:
+        session.execute(insert(OrderEvent.__table__), rows)
+    for change in changes:
+        if not change.is_new:
+            record_change(session, change)
+
+
 def _columns(order: Order) -> dict[str, Any]:
     return {c.key: getattr(order, c.key) for c in Order.__table__.columns}
 
@@ -256,10 +292,12 @@ NOT_NULLABLE = ("customer_id", "owner_id", "amount", "currency", "stage", "statu
 
 
 def update_order(session: Session, *, actor: Actor, order_id: int, payload: OrderUpdate, now: datetime,
-                 via: str = "api") -> OrderRead:
+                 via: str = "api", commit: bool = True) -> OrderRead:
     """Change an order the actor can see, if nobody changed it since `payload.version`.
 
     The row, its version bump and the order_event (who, when, before, after) commit together.
+    With `commit=False` (the bulk import, which commits a whole batch and took the write lock
+    first) the change is flushed only and not retried.
     """
     if not actor.can_write:
         raise GendanError("auth.forbidden")
@@ -267,13 +305,16 @@ def update_order(session: Session, *, actor: Actor, order_id: int, payload: Orde
     nulls = {k: ("field.not_nullable", {"field": k}) for k in NOT_NULLABLE if k in changes and changes[k] is None}
     if nulls:
         raise GendanError("validation.failed", {"count": len(nulls)}, status=422, fields=nulls)
+    if not commit:
+        return _update_once(session, actor=actor, order_id=order_id, payload=payload, changes=dict(changes),
+                            now=now, via=via, commit=False)
     return _on_fresh_snapshot(session, lambda: _update_once(session, actor=actor, order_id=order_id,
                                                             payload=payload, changes=dict(changes), now=now,
                                                             via=via))
 
 
 def _update_once(session: Session, *, actor: Actor, order_id: int, payload: OrderUpdate, changes: dict[str, Any],
-                 now: datetime, via: str) -> OrderRead:
+                 now: datetime, via: str, commit: bool = True) -> OrderRead:
     order = access.get_visible_order(session, actor, order_id, for_update=True)
     if order.version != payload.version:
         raise GendanError("order.version_conflict", {"current_version": order.version, "sent_version": payload.version})
@@ -302,7 +343,8 @@ def _update_once(session: Session, *, actor: Actor, order_id: int, payload: Orde
     change = line.check(session, OrderChange.of(order, before=before, actor=actor, via=via, now=now))
     session.flush()
     line.publish(session, change)
-    session.commit()
+    if commit:
+        session.commit()
     return to_read(session, order)
 
 

@@ -99,6 +99,11 @@ def _enabled_event_rules(session: Session) -> list[tuple[int, RuleDefinition]]:
     return out
 
 
+def has_enabled_event_rules(session: Session) -> bool:
+    """Whether any enabled event rule exists (the bulk import skips the rules stage otherwise)."""
+    return bool(_enabled_event_rules(session))
+
+
 def evaluate_event_rules(session: Session, order: Order, *, changes: dict[str, Any], actor: Actor | None,
                          now: datetime, is_new: bool, events: list[Event] | None = None) -> None:
     """Order hook: enabled event rules whose trigger matches this change, evaluated in process.

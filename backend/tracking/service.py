@@ -124,13 +124,35 @@ def on_order_change(session: Session, change: OrderChange) -> None:
     """Customer-messages stage of the order pipeline: queue a customer message for every chosen
     milestone this change reached (once per order and milestone: the outbox dedupe key), whoever
     made the change (a person, an import, a flow's step)."""
+    _tell_customer(session, change, lambda: notified_milestones(session))
+
+
+def on_order_changes(session: Session, changes: list[OrderChange]) -> None:
+    """The same stage for many changes (the bulk import): the chosen milestones are read once."""
+    notified: set[str] | None = None
+
+    def chosen() -> set[str]:
+        nonlocal notified
+        if notified is None:
+            notified = notified_milestones(session)
+        return notified
+
+    for change in changes:
+        _tell_customer(session, change, chosen)
+
+
+def _tell_customer(session: Session, change: OrderChange, chosen) -> None:
     order, now = change.order, change.now
     after = {"stage": order.stage, "status": order.status, "data": order.data}
     before = {"stage": "", "status": "open", "data": {}} if change.is_new else {
         k: change.before[k] for k in ("stage", "status", "data")}
     if before == after:
         return
-    wanted = [m for m in ms.newly_reached(before, after) if m in notified_milestones(session)]
+    if change.is_new and order.status != "open":
+        # an order created closed (an imported cancelled or completed row) is over before the
+        # customer hears of it: not even "received" is news
+        return
+    wanted = [m for m in ms.newly_reached(before, after) if m in chosen()]
     if change.is_new:
         # an order created already shipped or invoiced (an import of history, an ERP migration)
         # brings its past with it: only "received" is news to the customer

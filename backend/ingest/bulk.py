@@ -1,0 +1,387 @@
+"""The set-based path of an import batch: the same outcomes as importing its rows one by one
+(backend/ingest/service.py:_import_row), at a fraction of the statements and commits.
+
+One transaction per batch, carrying the job's cursor (`next_row`) and counters with its rows, so
+a worker killed mid-batch leaves nothing of it and the batch is done again whole. In that
+transaction:
+
+1. every row is parsed and validated in Python (cells, customer, OrderCreate, dates), the
+   customers the batch names are read in two queries (by code, by name) and resolved in memory
+   exactly as `resolve_customer` does, new ones created (one multi-row insert) only for rows that
+   pass;
+2. the orders the batch names are read in two queries (by source + external id, by number);
+3. new orders pass the pipeline's checks one by one (form validation, closed status from the file),
+   get their numbers (one query per day), are inserted with one multi-row insert, then the
+   pipeline's stages run over all of them (`Pipeline.publish_many`): events recorded, the default
+   flow started for open draft orders only, event rules only when an enabled event rule exists,
+   customer "received" messages with the chosen milestones read once;
+4. existing orders that change go through `update_order` (flushed, not committed) in a savepoint
+   each, so a refused change fails its row alone; unchanged ones write only their result row.
+
+A row that names an order or customer another row of the same batch creates starts a new
+segment (steps 1-4 again), so it sees that row's work as the one-by-one path would. What the bulk
+path cannot decide alone (a form with unique fields, file numbers in the automatic SO series) or
+an unexpected database error makes it roll back and return False: the caller then imports that
+batch row by row.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
+
+from backend.auth.actor import Actor
+from backend.customers.models import Customer
+from backend.errors import GendanError
+from backend.forms import service as forms_service
+from backend.ingest import service as ingest
+from backend.ingest.models import ImportJob, ImportRowError, ImportRowResult
+from backend.ingest.rows import DataField, ParsedRow, parse_row
+from backend.ingest.schemas import ImportMapping, RowError
+from backend.orders import service as orders_service
+from backend.orders.models import Order
+from backend.orders.schemas import OrderCreate, OrderUpdate
+from backend.pipeline import OrderChange
+from backend.pipeline import of as pipeline_of
+
+_AUTO_NUMBER = re.compile(r"^SO\d{8}-")
+QUERY_CHUNK = 500  # values per IN (...) list
+
+
+@dataclass(eq=False)
+class _NewCustomer:
+    """A customer the batch creates (inserted with the others in one statement, then `id` is set)."""
+
+    name: str
+    code: str | None
+    created_at: datetime
+    id: int | None = None
+
+
+@functools.cache
+def _customer_defaults() -> dict[str, Any]:
+    return {k: f.get_default(call_default_factory=True) for k, f in Customer.model_fields.items()
+            if k != "id" and not f.is_required()}
+
+
+def _customer_row(customer: _NewCustomer) -> dict[str, Any]:
+    """The row `Customer(name=, code=, preferred_channel="none", owner_id=None, created_at=)` writes."""
+    return {**_customer_defaults(), "name": customer.name, "code": customer.code, "preferred_channel": "none",
+            "owner_id": None, "created_at": customer.created_at}
+
+
+class Fallback(Exception):
+    """The batch needs the row-by-row path (see the module docstring)."""
+
+
+@dataclass
+class _Out:
+    """Result and error rows of the batch, inserted at its end with one multi-row insert each."""
+
+    results: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def result(self, job_id: int, line: int, outcome: str, *, external_id: str | None, order_id: int | None = None,
+               changed: list[str] | None = None) -> None:
+        self.results.append({"import_job_id": job_id, "line": line, "outcome": outcome, "order_id": order_id,
+                             "external_id": external_id, "changed": changed or []})
+
+
+@dataclass
+class _Row:
+    parsed: ParsedRow
+    cells: list[str]
+    errors: list[RowError] = field(default_factory=list)
+    payload: OrderCreate | None = None
+    customer: _NewCustomer | None = None  # a customer this row creates
+    customer_id: int | None = None
+
+
+@dataclass
+class _Customers:
+    """The batch's customers in memory: what `resolve_customer` would find, row after row."""
+
+    by_code: dict[str, int | _NewCustomer] = field(default_factory=dict)
+    by_name: dict[str, list[tuple[int | _NewCustomer, str | None]]] = field(default_factory=dict)
+
+    def resolve(self, *, code: str | None, name: str | None, create: bool, now: datetime
+                ) -> tuple[int | _NewCustomer | None, str | None, bool]:
+        """(customer id or the batch's new customer, error code, whether this call made it)."""
+        if code and code in self.by_code:
+            return self.by_code[code], None, False
+        if name:
+            found = [c for c, c_code in self.by_name.get(name, []) if not code or c_code is None][:2]
+            if len(found) == 1:
+                return found[0], None, False
+            if len(found) > 1:
+                return None, "import.customer_ambiguous", False
+        if not create:
+            return None, "import.customer_unknown", False
+        if code is not None and (len(code) > 40 or not all(c.isalnum() or c in "_-./" for c in code)):
+            return None, "import.customer_code_invalid", False
+        customer = _NewCustomer(name=(name or code)[:200], code=code, created_at=now)
+        self.add(customer, code=code, name=customer.name)
+        return customer, None, True
+
+    def add(self, customer: int | _NewCustomer, *, code: str | None, name: str) -> None:
+        if code:
+            self.by_code.setdefault(code, customer)
+        self.by_name.setdefault(name, []).append((customer, code))
+
+    def forget(self, customer: _NewCustomer) -> None:
+        if customer.code and self.by_code.get(customer.code) is customer:
+            del self.by_code[customer.code]
+        self.by_name[customer.name] = [e for e in self.by_name.get(customer.name, []) if e[0] is not customer]
+
+
+def _chunks(items: list, size: int = QUERY_CHUNK):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def import_batch(session: Session, job_id: int, actor: Actor, mapping: ImportMapping, tz: ZoneInfo,
+                 fields: dict[str, DataField], headers: list[str], rows: list[list[str]], start: int, stop: int,
+                 now: datetime) -> bool:
+    """Rows start .. stop of the job, set-based, committed with the job's progress. False (and
+    nothing written) when the batch must go row by row."""
+    try:
+        # the write lock first (see service._import_row): on SQLite a read-then-write transaction
+        # fails when another writer committed meanwhile; PostgreSQL only locks the job's row
+        session.execute(update(ImportJob).where(ImportJob.id == job_id).values(next_row=ImportJob.next_row))
+        if _form_has_unique_fields(session):
+            raise Fallback("a designed field is unique")
+        items = []
+        for index in range(start, stop):
+            parsed = parse_row(index + 2, dict(zip(headers, rows[index], strict=False)), mapping, tz, fields)
+            items.append(_Row(parsed=parsed, cells=rows[index], errors=list(parsed.errors)))
+        job = session.get(ImportJob, job_id)
+        out = _Out()
+        with forms_service.batch_cache(session):
+            for segment in _segments(items, job_id):
+                _segment(session, job, actor, mapping, segment, now, out)
+        for item in items:
+            if item.errors:
+                _failed(job, item, out)
+        if out.results:
+            session.execute(insert(ImportRowResult.__table__), sorted(out.results, key=lambda r: r["line"]))
+        if out.errors:
+            session.execute(insert(ImportRowError.__table__), sorted(out.errors, key=lambda r: r["line"]))
+        job.next_row = stop
+        session.commit()
+        return True
+    except (Fallback, SQLAlchemyError, GendanError) as exc:
+        session.rollback()
+        ingest.log.info("import %s rows %s-%s: row by row (%s)", job_id, start + 2, stop + 1, exc)
+        return False
+
+
+def _form_has_unique_fields(session: Session) -> bool:
+    defn = forms_service.get_published(session)
+    return defn is not None and any(getattr(f, "unique", False) for f in defn.data_fields())
+
+
+def _external_id(job_id: int, parsed: ParsedRow) -> str:
+    return parsed.values.get("external_id") or f"import-{job_id}-{parsed.line}"
+
+
+def _segments(items: list[_Row], job_id: int) -> list[list[_Row]]:
+    """Runs of rows that name no order an earlier row of the same run names (customers are
+    resolved row after row in memory, so they need no cut)."""
+    out: list[list[_Row]] = [[]]
+    seen: set[tuple[str, str]] = set()
+    for item in items:
+        p = item.parsed
+        if p.errors:
+            out[-1].append(item)
+            continue
+        number = p.values.get("number")
+        if number and _AUTO_NUMBER.match(str(number)):
+            raise Fallback("a number in the automatic series")
+        keys = {("x", _external_id(job_id, p))} | ({("n", str(number))} if number else set())
+        if keys & seen:
+            out.append([])
+            seen = set()
+        seen |= keys
+        out[-1].append(item)
+    return [s for s in out if s]
+
+
+def _segment(session: Session, job: ImportJob, actor: Actor, mapping: ImportMapping, items: list[_Row],
+             now: datetime, out: _Out) -> None:
+    live = [i for i in items if not i.errors]
+    if not live:
+        return
+    customers = _load_customers(session, live)
+    column = mapping.columns.get("customer_code") or mapping.columns.get("customer")
+    for item in live:
+        p = item.parsed
+        found, code, made = customers.resolve(code=p.customer_code, name=p.customer_name,
+                                              create=mapping.create_customers, now=now)
+        if code is not None:
+            item.errors = [RowError(line=p.line, column=column, field="customer", code=code,
+                                    params={"value": p.customer_code or p.customer_name})]
+            continue
+        values = {**p.values, "customer_id": found if isinstance(found, int) else 0, "source": mapping.source}
+        values.setdefault("external_id", f"import-{job.id}-{p.line}")
+        try:
+            item.payload = OrderCreate.model_validate(values)
+        except ValidationError as exc:
+            item.errors = ingest._pydantic_errors(exc, p, mapping)
+            if made:
+                customers.forget(found)  # as the row's rollback forgets the customer it created
+            continue
+        if isinstance(found, _NewCustomer):
+            item.customer = found  # the batch's new customer, maybe shared with an earlier row
+        else:
+            item.customer_id = found
+    live = [i for i in live if not i.errors]
+    existing = _load_orders(session, mapping.source, [i.payload for i in live])
+    new, old = [], []
+    for item in live:
+        order = existing.get(("x", item.payload.external_id)) or (
+            existing.get(("n", item.payload.number)) if item.payload.number else None)
+        (old if order is not None else new).append((item, order))
+    _create(session, job, actor, mapping, [i for i, _ in new], now, out)
+    for item, order in old:
+        _update(session, job, actor, mapping, item, order, now, out)
+
+
+def _load_customers(session: Session, items: list[_Row]) -> _Customers:
+    out = _Customers()
+    codes = sorted({i.parsed.customer_code for i in items if i.parsed.customer_code})
+    names = sorted({i.parsed.customer_name for i in items if i.parsed.customer_name})
+    rows: dict[int, tuple[str | None, str]] = {}
+    for chunk in _chunks(codes):
+        rows.update({c_id: (code, name) for c_id, code, name in session.execute(
+            select(Customer.id, Customer.code, Customer.name).where(Customer.code.in_(chunk))).all()})
+    for chunk in _chunks(names):
+        rows.update({c_id: (code, name) for c_id, code, name in session.execute(
+            select(Customer.id, Customer.code, Customer.name).where(Customer.name.in_(chunk))).all()})
+    for c_id in sorted(rows):  # by id, as resolve_customer orders its name matches
+        code, name = rows[c_id]
+        out.add(c_id, code=code, name=name)
+    return out
+
+
+def _load_orders(session: Session, source: str, payloads: list[OrderCreate]) -> dict[tuple[str, str], Order]:
+    out: dict[tuple[str, str], Order] = {}
+    ids = sorted({p.external_id for p in payloads})
+    numbers = sorted({p.number for p in payloads if p.number})
+    for chunk in _chunks(ids):
+        for order in session.exec(select(Order).where(Order.source == source, Order.external_id.in_(chunk))).scalars():
+            out.setdefault(("x", order.external_id), order)
+    for chunk in _chunks(numbers):
+        for order in session.exec(select(Order).where(Order.number.in_(chunk))).scalars():
+            out.setdefault(("n", order.number), order)
+    return out
+
+
+def _create(session: Session, job: ImportJob, actor: Actor, mapping: ImportMapping, items: list[_Row],
+            now: datetime, out: _Out) -> None:
+    """New orders: checks one by one, one insert for the customers and one for the orders, then
+    the pipeline's stages over all of them."""
+    if not items:
+        return
+    if not orders_service.can_create_orders(actor):
+        raise Fallback("the job's owner cannot create orders")
+    line = pipeline_of(session)
+    ready: list[tuple[_Row, Order, datetime]] = []
+    for item in items:
+        p, payload = item.parsed, item.payload
+        at = p.created_at or now
+        try:
+            orders_service._check_dates(at, payment_due=payload.payment_due, planned_delivery=payload.planned_delivery)
+        except GendanError as exc:
+            item.errors = ingest._errors_from(exc, p, mapping)
+            continue
+        order = Order(
+            number=payload.number, customer_id=item.customer_id or 0, owner_id=payload.owner_id or actor.user_id,
+            amount=payload.amount, currency=payload.currency, stage=payload.stage, status="open", stage_entered_at=at,
+            planned_delivery=payload.planned_delivery, payment_due=payload.payment_due, source=payload.source,
+            external_id=payload.external_id, data=dict(payload.data), tags=list(dict.fromkeys(payload.tags)),
+            risk_flags=[], version=1, created_at=at, updated_at=at,
+        )
+        token = ingest._pending_status.set(p.status)
+        try:
+            line.check(session, OrderChange.of(order, before=None, actor=actor, via="import", now=at))
+        except GendanError as exc:
+            item.errors = ingest._errors_from(exc, p, mapping)
+            continue
+        finally:
+            ingest._pending_status.reset(token)
+        ready.append((item, order, at))
+    # a new customer whose every row failed is not created (as a failed row's customer is rolled back)
+    wanted = {id(i.customer): i.customer for i, _, _ in ready if i.customer is not None}
+    _insert_customers(session, list(wanted.values()))
+    numbers = iter(orders_service.next_numbers(session, [at for _, o, at in ready if o.number is None]))
+    for item, order, _ in ready:
+        if item.customer is not None:
+            order.customer_id = item.customer.id
+        if order.number is None:
+            order.number = next(numbers)
+        job.created_count += 1
+        out.result(job.id, item.parsed.line, "created", external_id=order.external_id)
+    session.add_all([o for _, o, _ in ready])
+    session.flush()
+    changes = [OrderChange.of(o, before=None, actor=actor, via="import", now=at) for _, o, at in ready]
+    line.publish_many(session, changes)
+
+
+def _insert_customers(session: Session, customers: list[_NewCustomer]) -> None:
+    customers = [c for c in customers if c.id is None]
+    if not customers:
+        return
+    table = Customer.__table__
+    ids = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                          [_customer_row(c) for c in customers]).scalars().all()
+    for customer, customer_id in zip(customers, ids, strict=True):
+        customer.id = customer_id
+
+
+def _update(session: Session, job: ImportJob, actor: Actor, mapping: ImportMapping, item: _Row, order: Order,
+            now: datetime, out: _Out) -> None:
+    p = item.parsed
+    if item.customer is not None:  # a new customer named by an existing order's row
+        _insert_customers(session, [item.customer])
+        item.payload = item.payload.model_copy(update={"customer_id": item.customer.id})
+    payload = item.payload
+    sent = set(p.values) | {"customer_id"}
+    changes = ingest.changes_for(order, payload, sent, p.status)
+    if changes.get("stage") is not None and ingest._flow_running(session, order.id):
+        changes.pop("stage")
+    outcome = "updated" if changes else "unchanged"
+    names = sorted(ingest._changed_names(order, changes))
+    if changes:
+        try:
+            update_payload = OrderUpdate.model_validate({"version": order.version, **changes})
+        except ValidationError as exc:
+            item.errors = ingest._pydantic_errors(exc, p, mapping)
+            return
+        try:
+            with session.begin_nested():
+                orders_service.update_order(session, actor=actor, order_id=order.id, payload=update_payload, now=now,
+                                            via="import", commit=False)
+        except GendanError as exc:
+            item.errors = ingest._errors_from(exc, p, mapping)
+            return
+    job.existing_count += 1
+    job.updated_count += outcome == "updated"
+    job.unchanged_count += outcome == "unchanged"
+    out.result(job.id, p.line, outcome, order_id=order.id, external_id=order.external_id, changed=names)
+
+
+def _failed(job: ImportJob, item: _Row, out: _Out) -> None:
+    job.failed_count += 1
+    out.errors.append({"import_job_id": job.id, "line": item.parsed.line, "cells": ingest._no_nul(list(item.cells)),
+                       "errors": [ingest._no_nul(e.model_dump(mode="json")) for e in item.errors]})
+    external_id = ingest._no_nul(str(item.parsed.values.get("external_id") or ""))[:120] or None
+    out.result(job.id, item.parsed.line, "failed", external_id=external_id)
