@@ -73,3 +73,31 @@ def test_admin_builds_a_connector_and_runs_it(page: Page, base_url, seed, source
     assert numbers == [f"CON-{source.tag}-{i}" for i in (1, 2, 3)]
     page.goto(f"{base_url}/admin/connectors")
     expect(page.locator(f'[data-connector="{name}"]')).to_contain_text("3")
+
+
+def test_connector_pages_fit_a_phone(browser, base_url, seed, source, monkeypatch):
+    from backend.auth.service import load_actor
+    from backend.clock import utcnow
+    from backend.connectors import runner, service
+    from backend.connectors.schemas import ConnectorCreate
+    from tests.browser.test_walkthrough_phone import phone_page
+
+    monkeypatch.setenv("GENDAN_CONNECTOR_KEY", Fernet.generate_key().decode())
+    admin = make_user(seed, roles=["admin"], locale="zh-CN")
+    seed.commit()
+    source.records[0]["total"] = "not money"
+    connector = service.create_connector(seed, actor=load_actor(seed, admin.id), now=utcnow(),
+                                         payload=ConnectorCreate.model_validate({
+        "name": f"CON phone {source.tag}", "settings": {"url_template": source.url + "/orders/link?page=1",
+                                                        "paging": "next_link", "next_link_path": "links.next",
+                                                        "records_path": "data.items"},
+        "mapping": {"columns": {"external_id": "id", "customer": "buyer.name", "amount": "total"},
+                    "create_customers": True, "source": f"conp{source.tag.lower()}"}}))
+    runner.run_connector(seed.get_bind(), connector.id, utcnow(), trigger="manual")
+    with phone_page(browser, base_url, admin.username, locale="zh-CN") as page:
+        for path in ("/admin/connectors", "/admin/connectors/new", f"/admin/connectors/{connector.id}",
+                     f"/admin/connectors/{connector.id}/edit"):
+            page.goto(base_url + path)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 360, path
+        page.goto(f"{base_url}/admin/connectors/{connector.id}")
+        expect(page.locator("#connectors-record-errors")).to_contain_text("not money 不是有效金额")
