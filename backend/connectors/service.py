@@ -263,7 +263,9 @@ def _preview(session: Session, records: list[Any], mapping: ImportMapping) -> li
                 _, code = ingest_service.resolve_customer(session, code=parsed.customer_code,
                                                           name=parsed.customer_name, create=False, now=None)
             if code:
-                messages.append(describe({"field": "customer", "code": code, "params": {"value": customer}}))
+                messages.append(describe({"line": position, "column": mapping.columns.get("customer_code")
+                                          or mapping.columns.get("customer"), "field": "customer", "code": code,
+                                          "params": {"value": customer}}))
         out.append(SamplePreview(position=position, external_id=parsed.values.get("external_id"),
                                  values={k: str(v) if not isinstance(v, dict) else v for k, v in parsed.values.items()},
                                  customer=customer, errors=messages))

@@ -260,3 +260,54 @@ class TestAccess:
         assert client.get("/api/v1/connectors").status_code == 403
         assert client.post("/api/v1/connectors/sample", json={"settings": {"url_template": "http://x.example/"}}
                            ).status_code == 403
+
+
+class TestScheduleLeaseAndReread:
+    def test_cron_schedule_sets_the_next_run_in_the_installation_zone(self, session, connection, admin, now, source):
+        body = payload(source.url + "/orders/link?page=1")
+        body.schedule_minutes, body.schedule_cron = None, "0 8 * * *"
+        c = service.create_connector(session, actor=admin, payload=body, now=now)
+        assert runner.run_due_connectors(connection, now) == 5
+        session.expire_all()
+        nxt = session.get(Connector, c.id).next_run_at
+        assert nxt.hour == 0 and nxt.minute == 0 and nxt > now  # 08:00 in Shanghai (the default zone)
+        assert runner.run_due_connectors(connection, now + timedelta(minutes=10)) == 0  # not due yet
+
+    def test_a_connector_held_by_another_worker_is_not_run(self, session, connection, admin, now, source):
+        from backend.worker import lease
+
+        c = service.create_connector(session, actor=admin, payload=payload(source.url + "/orders/link?page=1"), now=now)
+        held = lease.acquire(connection, f"connector:{c.id}", timedelta(minutes=5), holder="other-worker")
+        assert held is not None
+        assert _run(connection, c.id, now) is None
+        assert _orders(session) == {}
+        lease.release(connection, held)
+        assert _run(connection, c.id, now).created_count == 5
+
+    def test_reread_from_a_date_sends_it_as_since_and_forgets_the_token(self, session, connection, admin, now,
+                                                                      source, client):
+        c = service.create_connector(session, actor=admin, payload=payload(
+            source.url + "/orders/cursor?cursor={cursor}&since={since}", paging="cursor", records_path="items",
+            since_path="updated"), now=now)
+        _run(connection, c.id, now)
+        session.expire_all()
+        assert session.get(Connector, c.id).cursor["since"] == "2026-11-25 10:00"
+        from datetime import date
+
+        service.reread_from(session, actor=admin, connector_id=c.id, since=date(2026, 11, 1), now=now)
+        source.requests.clear()
+        _run(connection, c.id, now)
+        assert source.requests[0] == "/orders/cursor?cursor=&since=2026-11-01"
+
+    def test_sample_previews_orders_and_errors_without_writing(self, session, admin, now, source):
+        source.records[0]["total"] = "n/a"
+        body = payload(source.url + "/orders/link?page=1")
+        body.mapping.create_customers = False
+        sample = service.fetch_sample(session, actor=admin, settings=body.settings, secrets=body.secrets,
+                                      mapping=body.mapping)
+        assert [r["id"] for r in sample.records] == ["CON-B1", "CON-B2"]
+        assert "buyer.code" in sample.paths
+        first, second = sample.previews
+        assert first.errors and "n/a" in first.errors[0]
+        assert second.values["stage"] == "approval" and second.errors  # customer K0 unknown, not created
+        assert _orders(session) == {}
