@@ -92,16 +92,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "connector.": 422,
     "connector.not_found": 404,
     "connector.name_taken": 409,
-    "connector.key_unavailable": 503,
-    "connector.http_status": 502,
-    "connector.http_timeout": 504,
-    "connector.http_unreachable": 502,
-    "connector.oauth_failed": 502,
-    "connector.oauth_invalid": 502,
-    "connector.response_too_large": 502,
-    "connector.response_not_json": 502,
-    "connector.response_too_deep": 502,
-    "connector.records_not_found": 502,
+    "connector.key_unavailable": 500,  # the server is misconfigured, not the request
     # imports and signed inbound deliveries
     "import.": 422,
     "import.not_found": 404,

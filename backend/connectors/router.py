@@ -21,7 +21,7 @@ from backend.connectors.schemas import (
 
 router = APIRouter(prefix="/api/v1/connectors", tags=["connectors"])
 ERRORS = {403: {"description": "Admins only"}, 404: {"description": "Not found"}, 409: {"description": "Conflict"},
-          422: {"description": "Invalid"}, 502: {"description": "The source failed"}}
+          422: {"description": "Invalid, or the source failed (see code)"}}
 
 
 @router.get("", response_model=list[ConnectorRead], responses=ERRORS)
