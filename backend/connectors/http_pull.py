@@ -42,11 +42,22 @@ class HttpPull:
                  client: httpx.Client | None = None, sleep: Callable[[float], None] = time.sleep,
                  monotonic: Callable[[], float] = time.monotonic, backoff_seconds: float = 0.5):
         self.config, self.secrets, self.since, self.token = config, secrets, since, token
-        self.client = client or httpx.Client(follow_redirects=False)
+        self._owns_client = client is None
+        self.client = client or httpx.Client(follow_redirects=False, timeout=config.timeout_seconds)
         self.sleep, self.monotonic, self.backoff = sleep, monotonic, backoff_seconds
         self.plan = paging.PagingPlan(mode=config.paging, first_page=config.first_page, page_size=config.page_size,
                                       next_cursor_path=config.next_cursor_path, next_link_path=config.next_link_path)
         self._last_request = -1e9
+
+    def close(self) -> None:
+        if self._owns_client:
+            self.client.close()
+
+    def __enter__(self) -> HttpPull:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def pages(self, *, max_records: int | None = None) -> Iterator[Page]:
         """Every page in order, until the source has no more or a bound is reached."""

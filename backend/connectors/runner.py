@@ -120,17 +120,18 @@ def _run(bind, lease, connector_id, now, trigger, client, sleep, elapsed) -> Con
         try:
             ctx = _context(session, connector, run_id, lease, now)
             cursor = dict(connector.cursor or {})
-            pull = HttpPull(ctx.config, crypto.decrypt(connector.secrets),
-                            since=str(cursor.get("since") or ctx.config.initial_since),
-                            token=str(cursor.get("token") or ""), client=client, sleep=sleep)
-            position = 0
-            for page in pull.pages():
-                for index, record in enumerate(page.records):
-                    position += 1
-                    _record(session, ctx, position, record, page.token if index == len(page.records) - 1 else None)
-                if not page.records:
-                    _book(session, ctx, None, None, page.token)
-                    session.commit()
+            with HttpPull(ctx.config, crypto.decrypt(connector.secrets),
+                          since=str(cursor.get("since") or ctx.config.initial_since),
+                          token=str(cursor.get("token") or ""), client=client, sleep=sleep) as pull:
+                position = 0
+                for page in pull.pages():
+                    for index, record in enumerate(page.records):
+                        position += 1
+                        last = index == len(page.records) - 1
+                        _record(session, ctx, position, record, page.token if last else None)
+                    if not page.records:
+                        _book(session, ctx, None, None, page.token)
+                        session.commit()
         except GendanError as exc:
             session.rollback()
             error = {"code": exc.code, "params": _jsonable(exc.params)}

@@ -239,11 +239,11 @@ def fetch_sample(session: Session, *, actor: Actor, settings: HttpJsonSettings, 
     values = crypto.decrypt(_merge_secrets(saved, secrets)) if (saved or any(secrets.model_dump().values())) else {}
     quick = settings.model_copy(update={"max_retries": min(settings.max_retries, 1),
                                         "timeout_seconds": min(settings.timeout_seconds, 15)})
-    pull = HttpPull(quick, values, since=settings.initial_since, client=client)
     records: list[Any] = []
-    for page in pull.pages(max_records=SAMPLE_RECORDS):
-        records.extend(page.records)
-        break
+    with HttpPull(quick, values, since=settings.initial_since, client=client) as pull:
+        for page in pull.pages(max_records=SAMPLE_RECORDS):
+            records.extend(page.records)
+            break
     previews = _preview(session, records, _with_zone(session, mapping)) if mapping else []
     return SampleRead(records=records[:SAMPLE_RECORDS], paths=paths(records), previews=previews)
 

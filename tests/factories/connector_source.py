@@ -2,7 +2,7 @@
 
 Endpoints: POST /token (OAuth2 client credentials: client `cid`, secret `s3cret`), GET
 /orders/link?page=N (pages by next link), GET /orders/cursor?cursor=T (pages by cursor), GET
-/flaky (500 `fail_times` times, then the records), /down (always 500), /huge, /deep, /html.
+/flaky (500 `fail_times` times, then the records), /down (always 500), /slow?seconds=S, /huge, /deep, /html.
 Set `require_oauth` to refuse /orders/* without a token it issued.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -32,6 +33,9 @@ class Source(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def handle_error(self, request, client_address) -> None:
+        pass  # a client that gave up (timeout tests) leaves a broken pipe behind: not news
 
     def start(self) -> Source:
         threading.Thread(target=self.serve_forever, daemon=True).start()
@@ -102,6 +106,9 @@ class _Handler(BaseHTTPRequestHandler):
             if failing:
                 return self._json({"error": "busy"}, 500)
             return self._json({"items": source.records})
+        if parts.path == "/slow":
+            time.sleep(float(query.get("seconds", "1")))
+            return self._json({"items": []})
         if parts.path == "/down":
             return self._json({"error": "down"}, 500)
         if parts.path == "/huge":

@@ -98,6 +98,25 @@ class TestRetriesAndAuth:
         backoffs = [s for s in sleeps if s >= 0.5]
         assert backoffs == [0.5, 1.0]  # exponential
 
+    def test_timeouts_are_retried_then_reported(self, session, connection, admin, now, source):
+        c = service.create_connector(session, actor=admin, payload=payload(
+            source.url + "/slow?seconds=2", paging="none", records_path="items", timeout_seconds=0.2,
+            max_retries=1), now=now)
+        run = _run(connection, c.id, now)
+        assert (run.status, run.error["code"]) == ("failed", "connector.http_timeout")
+        assert source.requests == ["/slow?seconds=2"] * 2
+
+    def test_rate_limit_spaces_the_requests(self, source):
+        from backend.connectors.http_pull import HttpPull
+        from backend.connectors.schemas import HttpJsonSettings
+
+        sleeps = []
+        config = HttpJsonSettings(url_template=source.url + "/orders/link?page=1", paging="next_link",
+                                  next_link_path="links.next", records_path="data.items", rate_limit_per_second=2)
+        with HttpPull(config, {}, sleep=sleeps.append, monotonic=lambda: 100.0) as pull:  # a clock that stands still
+            assert sum(len(p.records) for p in pull.pages()) == 5
+        assert sleeps == [0.5, 0.5]  # three pages, a wait before each after the first
+
     def test_oauth2_client_credentials_token_fetched_once_and_cached(self, session, connection, admin, now, source):
         source.require_oauth = True
         c = service.create_connector(session, actor=admin, payload=payload(
