@@ -81,8 +81,19 @@ def check(settings: HttpJsonSettings, mapping: ImportMapping, minutes: int | Non
         raise GendanError("validation.failed", {"count": len(fields)}, fields=fields)
 
 
+def _readable(token: str) -> dict[str, Any]:
+    """The saved secrets, or none when this installation's key cannot read them (a changed
+    GENDAN_CONNECTOR_KEY): the admin enters them again, and runs say so meanwhile."""
+    try:
+        return crypto.decrypt(token)
+    except GendanError as exc:
+        if exc.code != "connector.secrets_unreadable":
+            raise
+        return {}
+
+
 def _merge_secrets(saved: str, sent: ConnectorSecrets | None) -> str:
-    values = crypto.decrypt(saved) if saved else {}
+    values = _readable(saved) if saved else {}
     for key, value in (sent.model_dump() if sent else {}).items():
         if value:  # blank keeps what is saved: a secret is never sent back to be re-sent
             values[key] = value
@@ -90,7 +101,7 @@ def _merge_secrets(saved: str, sent: ConnectorSecrets | None) -> str:
 
 
 def to_read(session: Session, connector: Connector, now: datetime | None = None) -> ConnectorRead:
-    saved = sorted(crypto.decrypt(connector.secrets)) if connector.secrets else []
+    saved = sorted(_readable(connector.secrets)) if connector.secrets else []
     last = session.exec(select(ConnectorRun).where(ConnectorRun.connector_id == connector.id)
                         .order_by(ConnectorRun.id.desc()).limit(1)).scalars().first()
     error = connector.last_error

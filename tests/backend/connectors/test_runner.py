@@ -330,3 +330,43 @@ class TestScheduleLeaseAndReread:
         assert first.errors and "n/a" in first.errors[0]
         assert second.values["stage"] == "approval" and second.errors  # customer K0 unknown, not created
         assert _orders(session) == {}
+
+
+class TestApi:
+    def test_run_reread_runs_and_errors_over_the_api(self, session, client, admin, now, source):
+        from backend.people.models import User
+        from tests.conftest import login
+
+        login(client, session.get(User, admin.user_id).username)
+        source.records[0]["total"] = "free"
+        body = payload(source.url + "/orders/link?page=1").model_dump(mode="json")
+        cid = client.post("/api/v1/connectors", json=body).json()["id"]
+        run = client.post(f"/api/v1/connectors/{cid}/run")
+        assert run.status_code == 200, run.text
+        assert (run.json()["created_count"], run.json()["failed_count"]) == (4, 1)
+        assert [r["trigger"] for r in client.get(f"/api/v1/connectors/{cid}/runs").json()] == ["manual"]
+        errors = client.get(f"/api/v1/connectors/{cid}/errors").json()  # in the user's language (en)
+        assert errors[0]["record"]["total"] == "free" and errors[0]["messages"] == ["total: free is not an amount."]
+        reread = client.post(f"/api/v1/connectors/{cid}/reread", json={"since": "2026-11-01"})
+        assert reread.json()["cursor"] == {"since": "2026-11-01"}
+        assert client.post(f"/api/v1/connectors/{cid}/reread", json={"since": "yesterday"}).status_code == 422
+        assert client.get("/api/v1/connectors/999999").status_code == 404
+        bad = client.post("/api/v1/connectors", json={**body, "name": "other", "schedule_cron": "99 * * * *"})
+        assert bad.status_code == 422 and bad.json()["error"]["fields"]["schedule"]
+        taken = client.post("/api/v1/connectors", json=body)
+        assert taken.status_code == 409
+
+    def test_secrets_saved_under_another_key_are_asked_for_again(self, session, admin, now, source, monkeypatch):
+        from cryptography.fernet import Fernet
+
+        from backend.connectors import crypto
+
+        c = service.create_connector(session, actor=admin, payload=payload(
+            source.url + "/orders/link?page=1", secret_header_name="X-Api-Key",
+            secrets={"secret_header_value": "old-secret"}), now=now)
+        monkeypatch.setenv(crypto.ENV, Fernet.generate_key().decode())
+        read = service.get_connector(session, actor=admin, connector_id=c.id)
+        assert read.saved_secrets == []
+        with pytest.raises(Exception) as caught:
+            crypto.decrypt(session.get(Connector, c.id).secrets)
+        assert getattr(caught.value, "code", "") == "connector.secrets_unreadable"
