@@ -114,6 +114,10 @@ class HttpPull:
             self._last_request = self.monotonic()
             try:
                 response, content = self._read(build())
+            except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
+                # a URL or header httpx cannot send (bad host, characters outside Latin-1): not retried
+                raise GendanError("connector.request_invalid", {"url": _short(url), "error": type(exc).__name__}) \
+                    from exc
             except httpx.TimeoutException as exc:
                 if attempt >= self.config.max_retries:
                     raise GendanError("connector.http_timeout", {"url": _short(url)}) from exc

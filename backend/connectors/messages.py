@@ -18,6 +18,7 @@ ERROR_MESSAGES: dict[str, str] = {
     "connector.http_status": "The source answered HTTP %(status)s at %(url)s.",
     "connector.http_timeout": "The source did not answer in time (%(url)s).",
     "connector.http_unreachable": "The source cannot be reached (%(url)s): %(error)s.",
+    "connector.request_invalid": "The request cannot be sent (%(url)s): %(error)s; check the URL and headers.",
     "connector.oauth_failed": "The token endpoint refused the client credentials (HTTP %(status)s).",
     "connector.oauth_invalid": "The token endpoint's answer has no access_token.",
     "connector.response_too_large": "The source's answer is larger than %(limit)s bytes.",
