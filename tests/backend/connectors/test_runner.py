@@ -370,3 +370,38 @@ class TestApi:
         with pytest.raises(Exception) as caught:
             crypto.decrypt(session.get(Connector, c.id).secrets)
         assert getattr(caught.value, "code", "") == "connector.secrets_unreadable"
+
+
+class TestDesignedFields:
+    FORM = {"key": "order", "fields": [
+        {"key": "con_shipped_at", "type": "datetime", "label": {"zh-CN": "发货时间", "en": "Shipped at"}},
+        {"key": "con_incoterm", "type": "single_select", "label": {"zh-CN": "贸易条款", "en": "Incoterm"},
+         "options": [{"value": "FOB", "label": {"zh-CN": "离岸价", "en": "Free on board"}},
+                     {"value": "CIF", "label": {"zh-CN": "到岸价", "en": "Cost, insurance, freight"}}]},
+    ]}
+
+    def test_nested_values_fill_designed_fields_and_unknown_customers_are_row_errors(self, session, connection,
+                                                                                   admin, now, source):
+        from backend.auth.service import load_actor
+        from backend.forms import service as forms_service
+        from tests.factories.orders import make_customer
+        from tests.factories.people import make_user
+
+        designer = load_actor(session, make_user(session, roles=["designer"]).id)
+        forms_service.save_draft(session, actor=designer, key="order", definition=self.FORM, now=now)
+        forms_service.publish_form(session, actor=designer, key="order", now=now)
+        make_customer(session, name="买家1", code="K1")
+        session.commit()
+        for r in source.records:
+            r["shipping"] = {"at": "2026-11-20 09:30", "terms": ["离岸价"]}
+        body = payload(source.url + "/orders/link?page=1")
+        body.mapping.columns.update({"data.con_shipped_at": "shipping.at", "data.con_incoterm": "shipping.terms[0]"})
+        body.mapping.create_customers = False
+        c = service.create_connector(session, actor=admin, payload=body, now=now)
+        run = _run(connection, c.id, now)
+        assert (run.created_count, run.failed_count) == (3, 2)  # K0 is nobody; K1 exists
+        order = _orders(session)["CON-B1"]
+        assert order.data == {"con_shipped_at": "2026-11-20T01:30:00Z", "con_incoterm": "FOB"}  # Shanghai -> UTC
+        codes = {e.external_id: e.errors[0]["code"]
+                 for e in service.list_record_errors(session, actor=admin, connector_id=c.id)}
+        assert codes == {"CON-B2": "import.customer_unknown", "CON-B4": "import.customer_unknown"}
