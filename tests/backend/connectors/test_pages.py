@@ -70,3 +70,27 @@ def test_pages_are_for_admins_only(session, client):
     login(client, user.username)
     assert client.get("/admin/connectors").status_code == 403
     assert client.post("/admin/connectors-sample", data={}).status_code == 403
+
+
+def test_edit_keeps_a_blank_secret_and_reread_and_pause_from_the_health_page(session, client, source):
+    from backend.connectors import crypto
+
+    _admin(session, client)
+    url = source.url + "/orders/link?page=1"
+    client.post("/admin/connectors", data=_form(url), follow_redirects=False)
+    cid = session.exec(select(Connector.id).where(Connector.name == "page shop")).scalar_one()
+    edited = client.post(f"/admin/connectors/{cid}", data=_form(url, name="page shop 2", secret_header_value="",
+                                                                  schedule_minutes="", schedule_cron="*/10 * * * *"),
+                         follow_redirects=False)
+    assert edited.status_code == 303, edited.text
+    session.expire_all()
+    row = session.get(Connector, cid)
+    assert (row.name, row.schedule_cron, row.schedule_minutes) == ("page shop 2", "*/10 * * * *", None)
+    assert crypto.decrypt(row.secrets) == {"secret_header_value": "hunter2-secret"}
+    page = client.post(f"/admin/connectors/{cid}/reread", data={"since": "2026-11-01"}, follow_redirects=True)
+    assert "2026-11-01" in page.text
+    assert client.post(f"/admin/connectors/{cid}/reread", data={"since": "soon"}).status_code == 422
+    client.post(f"/admin/connectors/{cid}/enabled", data={})
+    session.expire_all()
+    assert session.get(Connector, cid).is_enabled is False
+    assert "Paused" in client.get("/admin/connectors").text
