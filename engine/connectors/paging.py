@@ -53,9 +53,6 @@ def render(template: str, *, page: int = 1, offset: int = 0, cursor: str = "", s
 
 def first_request(plan: PagingPlan, template: str, *, since: str, cursor: str) -> PageRequest:
     page = plan.first_page
-    url = render(template, page=page, offset=0, cursor=cursor, since=since, page_size=plan.page_size)
-    if plan.mode == "next_link" and cursor and same_origin(cursor, url):
-        return PageRequest(url=cursor, page=page, cursor=cursor)  # resume where the last run stopped
     return PageRequest(url=render(template, page=page, offset=0, cursor=cursor, since=since,
                                   page_size=plan.page_size), page=page, cursor=cursor)
 
