@@ -89,6 +89,11 @@ STATUS_BY_CODE: dict[str, int] = {
     "inbox.order_closed": 409,
     "inbox.attachment_too_large": 413,
     "inbox.urge_too_soon": 429,
+    # pull connectors
+    "connector.": 422,
+    "connector.not_found": 404,
+    "connector.name_taken": 409,
+    "connector.key_unavailable": 500,  # the server is misconfigured, not the request
     # imports and signed inbound deliveries
     "import.": 422,
     "import.not_found": 404,

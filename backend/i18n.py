@@ -191,6 +191,7 @@ ERROR_MESSAGES: dict[str, str] = {
 # import, so the server, the worker, the CLI and a test that builds no app all see the same table.
 ERROR_MESSAGE_MODULES = (
     "backend.cli.messages",
+    "backend.connectors.messages",
     "backend.flows.messages",
     "backend.forms.messages",
     "backend.inbox.messages",

@@ -20,6 +20,7 @@ from pathlib import Path
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
+from backend.connectors import runner as connectors_runner
 from backend.flows import service_instance as flows_instances
 from backend.forms import files as forms_files
 from backend.forms import service as forms_service
@@ -82,6 +83,7 @@ def build_jobs(*, scan_interval_seconds: float = 60, upload_dir: Path | None = N
         Job("notify.dispatch_notifications", notify_tasks.dispatch_notifications, 10),
         Job("notify.send_digests", notify_tasks.send_digests, 300),
         Job("ingest.process_imports", ingest_tasks.process_imports, 1),
+        Job("connectors.run_due", connectors_runner.run_due_connectors, 15),
         *((Job("forms.delete_orphan_uploads", lambda engine, now: forms_files.delete_orphans(upload_dir, engine, now),
                3600),) if upload_dir is not None else ()),
     )

@@ -1,0 +1,293 @@
+"""Admin pages for pull connectors: the list with health, the form per kind (fields, the mapping
+as a table of source path -> order field, "fetch sample" with a preview of the orders), and the
+health detail with "run now" and "re-read from a date". Plain forms; the sample swaps in by htmx.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from backend import i18n
+from backend.auth.actor import Actor
+from backend.auth.deps import DbSession
+from backend.clock import utcnow
+from backend.connectors import runner
+from backend.connectors import service as connector_service
+from backend.connectors.schemas import ConnectorCreate, ConnectorSecrets, ConnectorUpdate, HttpJsonSettings
+from backend.errors import GendanError
+from backend.ingest.schemas import ImportMapping
+from backend.installation.service import get_installation
+from frontend.pages.admin import AdminActor, _flash, _pop_flash
+from frontend.pages.common import N_
+from frontend.pages.imports import TARGETS, _designed_targets, _parse_pairs
+from frontend.templating import is_htmx, render
+
+router = APIRouter(prefix="/admin")
+MAPPING_ROWS = 12  # rows of the mapping table (filled ones plus blanks)
+TEXT_SETTINGS = ("url_template", "secret_header_name", "auth", "token_url", "client_id", "scope", "paging",
+                 "next_cursor_path", "next_link_path", "records_path", "since_path", "initial_since")
+NUMBER_SETTINGS = ("first_page", "page_size", "rate_limit_per_second", "max_retries", "timeout_seconds",
+                   "max_response_bytes", "max_records_per_run")
+PAGING_LABELS = {"none": N_("One request"), "page": N_("Page number {page}"), "offset": N_("Offset {offset}"),
+                 "cursor": N_("Cursor from the answer {cursor}"), "next_link": N_("Next link in the answer")}
+STATUS_LABELS = {"ok": N_("OK"), "failed": N_("Failed"), "running": N_("Running")}
+TRIGGER_LABELS = {"schedule": N_("Scheduled"), "manual": N_("Run now"), "reread": N_("Re-read")}
+
+
+# ---------------------------------------------------------------- list and health
+
+@router.get("/connectors")
+def connectors_page(request: Request, session: DbSession, actor: AdminActor):
+    items = connector_service.list_connectors(session, actor=actor, now=utcnow())
+    return render(request, "connectors/list.html", {
+        "nav": "admin", "tab": "connectors", "connectors": items, "status_labels": STATUS_LABELS,
+        "flash": _pop_flash(request), "lag": _lag})
+
+
+@router.get("/connectors/new")
+def new_connector_page(request: Request, session: DbSession, actor: AdminActor):
+    zone = get_installation(session).timezone
+    form = {"auth": "none", "paging": "none", "first_page": "1", "rate_limit_per_second": "5", "max_retries": "3",
+            "timeout_seconds": "20", "max_records_per_run": "10000", "max_response_bytes": "5000000",
+            "schedule_minutes": "5", "max_failures": "5", "source": "connector", "timezone": zone,
+            "is_enabled": "on", "create_customers": ""}
+    return _form_page(request, session, None, form)
+
+
+@router.get("/connectors/{connector_id}")
+def connector_page(request: Request, session: DbSession, actor: AdminActor, connector_id: int):
+    return _detail(request, session, actor, connector_id)
+
+
+def _detail(request: Request, session: Session, actor: Actor, connector_id: int, *, error: str | None = None,
+            status_code: int = 200):
+    now = utcnow()
+    connector = connector_service.get_connector(session, actor=actor, connector_id=connector_id, now=now)
+    runs = connector_service.list_runs(session, actor=actor, connector_id=connector_id)
+    record_errors = connector_service.list_record_errors(session, actor=actor, connector_id=connector_id)
+    last_record = connector.last_error_record
+    return render(request, "connectors/detail.html", {
+        "nav": "admin", "tab": "connectors", "c": connector, "runs": runs, "record_errors": record_errors,
+        "last_record_messages": [connector_service.describe(e) for e in (last_record or {}).get("errors", [])],
+        "status_labels": STATUS_LABELS, "trigger_labels": TRIGGER_LABELS, "flash": _pop_flash(request),
+        "error": error, "lag": _lag, "as_json": _as_json, "today": now.date().isoformat()}, status_code=status_code)
+
+
+def _lag(seconds: int | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 120:
+        return i18n.gettext("%(n)s s") % {"n": seconds}
+    if seconds < 7200:
+        return i18n.gettext("%(n)s min") % {"n": seconds // 60}
+    return i18n.gettext("%(n)s h") % {"n": seconds // 3600}
+
+
+def _as_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2)[:4000]
+
+
+@router.post("/connectors/{connector_id}/run")
+async def run_now(request: Request, session: DbSession, actor: AdminActor, connector_id: int):
+    connector_service.request_run(session, actor=actor, connector_id=connector_id)
+    session.rollback()  # the run opens its own sessions
+    run = await run_in_threadpool(runner.run_connector, request.app.state.engine, connector_id, utcnow(),
+                                  trigger="manual")
+    if run is None:
+        _flash(request, i18n.gettext("A worker is running this connector right now; look again in a moment."))
+    elif run.status == "ok":
+        _flash(request, i18n.gettext("Run finished: %(read)s read, %(created)s created, %(updated)s updated, "
+                                     "%(failed)s failed.") % {"read": run.read_count, "created": run.created_count,
+                                                              "updated": run.updated_count,
+                                                              "failed": run.failed_count})
+    else:
+        _flash(request, i18n.gettext("The run failed: %(error)s") % {
+            "error": i18n.translate_error(run.error["code"], run.error.get("params") or {})})
+    return RedirectResponse(f"/admin/connectors/{connector_id}", status_code=303)
+
+
+@router.post("/connectors/{connector_id}/reread")
+async def reread(request: Request, session: DbSession, actor: AdminActor, connector_id: int):
+    form = await request.form()
+    try:
+        since = date.fromisoformat(str(form.get("since") or ""))
+    except ValueError:
+        return _detail(request, session, actor, connector_id, status_code=422, error=i18n.translate_error(
+            "connector.since_invalid", {"value": str(form.get("since") or "")[:40]}))
+    connector_service.reread_from(session, actor=actor, connector_id=connector_id, since=since, now=utcnow())
+    _flash(request, i18n.gettext("The next run reads everything changed since %(date)s.") % {"date": since})
+    return RedirectResponse(f"/admin/connectors/{connector_id}", status_code=303)
+
+
+@router.post("/connectors/{connector_id}/enabled")
+async def set_enabled(request: Request, session: DbSession, actor: AdminActor, connector_id: int):
+    form = await request.form()
+    connector_service.set_enabled(session, actor=actor, connector_id=connector_id,
+                                  is_enabled=form.get("is_enabled") == "on", now=utcnow())
+    return RedirectResponse(f"/admin/connectors/{connector_id}", status_code=303)
+
+
+# ---------------------------------------------------------------- the form
+
+@router.get("/connectors/{connector_id}/edit")
+def edit_connector_page(request: Request, session: DbSession, actor: AdminActor, connector_id: int):
+    c = connector_service.get_connector(session, actor=actor, connector_id=connector_id)
+    form = {k: "" if v is None else str(v) for k, v in c.settings.items() if k in TEXT_SETTINGS + NUMBER_SETTINGS}
+    form["headers"] = "\n".join(f"{k}: {v}" for k, v in (c.settings.get("headers") or {}).items())
+    mapping = c.mapping
+    form.update({"name": c.name, "schedule_minutes": str(c.schedule_minutes or ""),
+                 "schedule_cron": c.schedule_cron or "", "max_failures": str(c.max_failures),
+                 "is_enabled": "on" if c.is_enabled else "", "source": mapping.get("source", ""),
+                 "timezone": mapping.get("timezone", ""),
+                 "create_customers": "on" if mapping.get("create_customers") else "",
+                 "stage_map": "\n".join(f"{k}={v}" for k, v in {**mapping.get("stage_map", {}),
+                                                               **mapping.get("status_map", {})}.items())})
+    for i, (target, path) in enumerate((mapping.get("columns") or {}).items()):
+        form[f"map_path_{i}"], form[f"map_target_{i}"] = path, target
+    return _form_page(request, session, c, form)
+
+
+def _form_page(request: Request, session: Session, connector, form: dict[str, str], *, error: str | None = None,
+               errors: dict[str, str] | None = None, status_code: int = 200):
+    targets = [(t, i18n.gettext(label)) for t, label in TARGETS] + [
+        (d["target"], d["label"]) for d in _designed_targets(session)]
+    return render(request, "connectors/form.html", {
+        "nav": "admin", "tab": "connectors", "c": connector, "form": form, "errors": errors or {}, "error": error,
+        "targets": targets, "rows": range(MAPPING_ROWS), "paging_labels": PAGING_LABELS,
+        "saved_secrets": connector.saved_secrets if connector else []}, status_code=status_code)
+
+
+def _form_values(form: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(settings, secrets, mapping) as the API takes them, from the form's fields."""
+    settings: dict[str, Any] = {k: form.get(k, "").strip() for k in TEXT_SETTINGS}
+    settings["secret_header_name"] = settings["secret_header_name"] or None
+    settings["auth"] = settings["auth"] or "none"
+    settings["paging"] = settings["paging"] or "none"
+    for key in NUMBER_SETTINGS:
+        value = form.get(key, "").strip()
+        if value:
+            settings[key] = value
+    headers = {}
+    for line in form.get("headers", "").splitlines():
+        if ":" in line:
+            name, value = line.split(":", 1)
+            if name.strip():
+                headers[name.strip()] = value.strip()
+    settings["headers"] = headers
+    secrets = {k: form.get(k) or None for k in ("client_secret", "secret_header_value")}
+    columns = {}
+    for i in range(MAPPING_ROWS):
+        path, target = form.get(f"map_path_{i}", "").strip(), form.get(f"map_target_{i}", "").strip()
+        if path and target:
+            columns[target] = path
+    statuses = {"cancelled", "completed"}
+    pairs = _parse_pairs(form.get("stage_map", ""))
+    mapping = {"columns": columns, "stage_map": {k: v for k, v in pairs.items() if v not in statuses},
+               "status_map": {k: v for k, v in pairs.items() if v in statuses},
+               "create_customers": form.get("create_customers") == "on",
+               "source": (form.get("source") or "connector").strip(), "timezone": (form.get("timezone") or "").strip()}
+    return settings, secrets, mapping
+
+
+def _errors_of(exc: ValidationError) -> dict[str, str]:
+    """pydantic errors keyed by the form field they are about (the last name in their path)."""
+    out: dict[str, str] = {}
+    for err in exc.errors():
+        names = [str(p) for p in err.get("loc", ()) if isinstance(p, str)]
+        key = names[-1] if names else "_"
+        if names[:1] == ["mapping"] or (len(names) > 1 and names[-2] == "columns"):
+            key = "mapping"
+        ctx = {k: v if isinstance(v, (str, int, float)) else str(v) for k, v in (err.get("ctx") or {}).items()
+               if k != "error"}
+        out.setdefault(key, i18n.translate_error(f"field.{err.get('type', 'value_error')}", {"field": key, **ctx}))
+    return out
+
+
+def _service_errors(exc: GendanError) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for path, (code, params) in (exc.fields or {}).items():
+        key = path.split(".", 1)[1] if path.startswith("settings.") else "mapping" if path.startswith(
+            "mapping.") else path
+        out.setdefault(key, i18n.translate_error(code, params))
+    if exc.code == "connector.name_taken":
+        out["name"] = i18n.translate_error(exc.code, exc.params)
+    return out
+
+
+@router.post("/connectors")
+async def create_connector(request: Request, session: DbSession, actor: AdminActor):
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    return await run_in_threadpool(_save, request, session, actor, None, form)
+
+
+@router.post("/connectors/{connector_id}")
+async def update_connector(request: Request, session: DbSession, actor: AdminActor, connector_id: int):
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    return await run_in_threadpool(_save, request, session, actor, connector_id, form)
+
+
+def _save(request: Request, session: Session, actor: Actor, connector_id: int | None, form: dict[str, str]):
+    settings, secrets, mapping = _form_values(form)
+    body = {"name": form.get("name", "").strip(), "settings": settings, "secrets": secrets, "mapping": mapping,
+            "schedule_minutes": form.get("schedule_minutes", "").strip() or None,
+            "schedule_cron": form.get("schedule_cron", "").strip() or None,
+            "max_failures": form.get("max_failures", "").strip() or 5, "is_enabled": form.get("is_enabled") == "on"}
+    existing = connector_service.get_connector(session, actor=actor, connector_id=connector_id) \
+        if connector_id else None
+    try:
+        if existing is None:
+            saved = connector_service.create_connector(session, actor=actor, payload=ConnectorCreate.model_validate(
+                body), now=utcnow())
+        else:
+            if body["schedule_cron"] is None:
+                body["schedule_cron"] = ""
+            saved = connector_service.update_connector(session, actor=actor, connector_id=connector_id,
+                                                       payload=ConnectorUpdate.model_validate(body), now=utcnow())
+    except ValidationError as exc:
+        return _form_page(request, session, existing, form, errors=_errors_of(exc), status_code=422,
+                          error=i18n.gettext("Please correct the marked fields."))
+    except GendanError as exc:
+        session.rollback()
+        return _form_page(request, session, existing, form, errors=_service_errors(exc), status_code=exc.status,
+                          error=i18n.translate_error(exc.code, exc.params))
+    _flash(request, i18n.gettext("Connector %(name)s was saved.") % {"name": saved.name})
+    return RedirectResponse(f"/admin/connectors/{saved.id}", status_code=303)
+
+
+@router.post("/connectors-sample")
+async def fetch_sample(request: Request, session: DbSession, actor: AdminActor):
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    return await run_in_threadpool(_sample, request, session, actor, form)
+
+
+def _sample(request: Request, session: Session, actor: Actor, form: dict[str, str]):
+    settings, secrets, mapping = _form_values(form)
+    connector_id = int(form["connector_id"]) if form.get("connector_id", "").isdigit() else None
+    context: dict[str, Any] = {"sample": None, "error": None, "mapping_error": None}
+    try:
+        parsed_settings = HttpJsonSettings.model_validate(settings)
+        parsed_mapping = None
+        if mapping["columns"]:
+            try:
+                parsed_mapping = ImportMapping.model_validate(mapping)
+            except ValidationError as exc:
+                context["mapping_error"] = "; ".join(_errors_of(exc).values())
+        context["sample"] = connector_service.fetch_sample(
+            session, actor=actor, settings=parsed_settings, secrets=ConnectorSecrets.model_validate(secrets),
+            mapping=parsed_mapping, connector_id=connector_id)
+    except ValidationError as exc:
+        context["error"] = "; ".join(f"{k}: {v}" for k, v in _errors_of(exc).items())
+    except GendanError as exc:
+        session.rollback()
+        context["error"] = i18n.translate_error(exc.code, exc.params)
+    context["as_json"] = _as_json
+    status = 200 if is_htmx(request) or context["error"] is None else 422
+    return render(request, "connectors/_sample.html", context, status_code=status)
