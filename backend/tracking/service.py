@@ -152,11 +152,13 @@ def _tell_customer(session: Session, change: OrderChange, chosen) -> None:
         # an order created closed (an imported cancelled or completed row) is over before the
         # customer hears of it: not even "received" is news
         return
-    wanted = [m for m in ms.newly_reached(before, after) if m in chosen()]
     if change.is_new:
         # an order created already shipped or invoiced (an import of history, an ERP migration)
-        # brings its past with it: only "received" is news to the customer
-        wanted = [m for m in wanted if m == "received"]
+        # brings its past with it: only "received" is news to the customer. (Every order has
+        # "received" from the start, so comparing with an empty order would never find it new.)
+        wanted = ["received"] if "received" in chosen() else []
+    else:
+        wanted = [m for m in ms.newly_reached(before, after) if m in chosen()]
     if not wanted:
         return
     customer = session.get(Customer, order.customer_id)

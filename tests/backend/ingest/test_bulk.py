@@ -103,10 +103,12 @@ def _dump(connection, job_ids: list[int]) -> dict[str, Any]:
 
     def clean(value: Any) -> Any:
         if isinstance(value, str):
-            value = re.sub(r"import-\d+-", "import-<job>-", _TOKEN.sub("/t/<token>", value))
+            value = _TOKEN.sub("/t/<token>", value)
             value = re.sub(r"^flow:\d+:", "flow:<instance>:", value)  # dedupe keys carry the instance id
             value = re.sub(r"^rule:([^:]+):(\d+):", lambda m: f"rule:{m[1]}:{orders.get(int(m[2]))}:", value)
-            return re.sub(r"milestone:(\d+):", lambda m: f"milestone:{orders.get(int(m[1]))}:", value)
+            value = re.sub(r"milestone:(\d+):", lambda m: f"milestone:{orders.get(int(m[1]))}:", value)
+            # last: the order ids above became external ids, which name the import job
+            return re.sub(r"import-\d+-", "import-<job>-", value)
         if isinstance(value, dict):
             ids = {"customer_id": customers, "order_id": orders}
             return {k: clean(ids[k].get(v, v) if k in ids and isinstance(v, int) else v) for k, v in value.items()

@@ -139,6 +139,25 @@ class TestMilestoneMessages:
             tracking_service.save_notified_milestones(session, actor=admin, milestones={"teleported"})
         assert err.value.code == "tracking.unknown_milestone"
 
+    def test_a_new_order_tells_the_customer_it_was_received_when_chosen(self, session, now, setup):
+        from backend.orders.schemas import OrderCreate
+        from backend.orders.service import create_order
+
+        admin = load_actor(session, make_user(session, roles=["admin"]).id)
+        customer = setup["customer"]
+        quiet, _ = create_order(session, actor=admin, now=now,
+                                payload=OrderCreate(customer_id=customer.id, amount="10", number="RCV-0"))
+        assert session.exec(select(OutboxMessage).where(OutboxMessage.order_id == quiet.id)).first() is None
+        tracking_service.save_notified_milestones(session, actor=admin, milestones={"received", "shipped"})
+        told, _ = create_order(session, actor=admin, now=now,
+                               payload=OrderCreate(customer_id=customer.id, amount="10", number="RCV-1"))
+        history, _ = create_order(session, actor=admin, now=now, payload=OrderCreate(
+            customer_id=customer.id, amount="10", number="RCV-2", stage="delivered"))
+        keys = {r.order_id: r.dedupe_key for r in session.exec(select(OutboxMessage).where(
+            OutboxMessage.order_id.in_([told.id, history.id]))).scalars()}
+        # an order created already delivered (an import of history) hears only "received" too
+        assert keys == {told.id: f"milestone:{told.id}:received", history.id: f"milestone:{history.id}:received"}
+
     def test_shipment_needs_a_tracking_number(self, session, now, setup):
         order = session.get(Order, setup["order"].id)
         with pytest.raises(GendanError) as err:
