@@ -263,3 +263,48 @@ def test_sample_shows_the_oldest_waiting_file_and_its_orders(session, admin, now
     assert [(v.position, v.external_id, bool(v.errors)) for v in sample.previews] == [
         (2, "FLDT-P1", False), (3, "FLDT-P2", True)]
     assert (erp / "old.csv").exists()
+
+
+def _folder_form(**extra) -> dict[str, str]:
+    form = {"kind": "folder", "name": "erp folder", "folder": "erp", "pattern": "*.csv", "settle_seconds": "5",
+            "max_files_per_run": "20", "max_rows_per_file": "1000", "schedule_minutes": "5", "max_failures": "5",
+            "source": "erp", "timezone": "Asia/Shanghai", "is_enabled": "on", "create_customers": "on",
+            "stage_map": "已签约=approval"}
+    for i, (header, target) in enumerate(COLUMNS.items()):
+        form[f"map_path_{i}"], form[f"map_target_{i}"] = target, header
+    return {**form, **extra}
+
+
+def test_pages_form_sample_save_and_run_now(session, client, inbox):
+    user = make_user(session, roles=["admin"], locale="en")
+    session.commit()
+    login(client, user.username)
+    page = client.get("/admin/connectors/new?kind=folder").text
+    assert 'name="folder"' in page and 'name="settle_seconds"' in page and 'name="url_template"' not in page
+    assert 'name="url_template"' in client.get("/admin/connectors/new").text
+    drop(inbox / "erp", "orders.csv", csv_rows("FLDT-PG", 2, bad=2))
+    sample = client.post("/admin/connectors-sample", data=_folder_form(), headers={"HX-Request": "true"}).text
+    assert "orders.csv" in sample and "FLDT-PG1" in sample and "FLDT-PG2" in sample
+    assert (inbox / "erp" / "orders.csv").exists()
+    saved = client.post("/admin/connectors", data=_folder_form(), follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    cid = int(saved.headers["location"].rsplit("/", 1)[1])
+    edit = client.get(f"/admin/connectors/{cid}/edit").text
+    assert 'value="erp"' in edit and 'name="url_template"' not in edit
+    run = client.post(f"/admin/connectors/{cid}/run", follow_redirects=True).text
+    assert "2 read, 1 created" in run and "orders.csv, row 3" in run
+    assert client.post(f"/admin/connectors/{cid}", data=_folder_form(settle_seconds="7"),
+                       follow_redirects=False).status_code == 303
+
+
+def test_page_refuses_a_folder_outside_the_root_next_to_the_field(session, client, inbox):
+    user = make_user(session, roles=["admin"], locale="zh_CN")
+    session.commit()
+    login(client, user.username)
+    resp = client.post("/admin/connectors", data=_folder_form(folder="../../etc"))
+    assert resp.status_code == 422
+    assert "不在允许的文件夹" in resp.text and 'aria-invalid="true"' in resp.text
+    resp = client.post("/admin/connectors", data=_folder_form(settle_seconds="-3"))
+    assert resp.status_code == 422 and 'name="settle_seconds"' in resp.text
+    empty = client.post("/admin/connectors-sample", data=_folder_form(), headers={"HX-Request": "true"}).text
+    assert "没有等待处理" in empty
