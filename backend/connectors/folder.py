@@ -104,8 +104,7 @@ def claim(path: Path, file: Waiting, tag: str) -> Path | None:
         return None
     if info.st_size != file.size or info.st_mtime != file.mtime:
         return None
-    (path / PROCESSING).mkdir(exist_ok=True)
-    target = path / PROCESSING / f"{tag}{file.name}"
+    target = subfolder(path, PROCESSING) / f"{tag}{file.name}"
     try:
         os.rename(source, target)  # atomic: one taker only
     except FileNotFoundError:
@@ -113,10 +112,19 @@ def claim(path: Path, file: Waiting, tag: str) -> Path | None:
     return target
 
 
+def subfolder(path: Path, name: str) -> Path:
+    """processing/, done/ or failed/ (made when missing); a symlink there would lead out of the root."""
+    folder = path / name
+    if folder.is_symlink():
+        raise GendanError("connector.folder_outside", {"path": str(folder)[:200], "root": str(root())})
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
 def left_over(path: Path, tag_prefix: str) -> list[Path]:
     """Files a crashed run of this connector left in processing/ (the caller holds its lease)."""
     folder = path / PROCESSING
-    if not folder.is_dir():
+    if not folder.is_dir() or folder.is_symlink():
         return []
     return sorted(p for p in folder.iterdir() if p.name.startswith(tag_prefix) and p.is_file()
                   and not p.is_symlink())
@@ -125,8 +133,7 @@ def left_over(path: Path, tag_prefix: str) -> list[Path]:
 def finish(path: Path, claimed: Path, outcome: str, tag_prefix: str) -> str:
     """Move a claimed file to done/ or failed/ under its own name (numbered if taken); the new name."""
     name = original_name(claimed.name, tag_prefix)
-    target_dir = path / outcome
-    target_dir.mkdir(exist_ok=True)
+    target_dir = subfolder(path, outcome)
     target = target_dir / name
     stem, suffix = os.path.splitext(name)
     number = 1
@@ -146,11 +153,14 @@ def original_name(name: str, tag_prefix: str) -> str:
 
 def read_rows(file: Path, settings: FolderSettings, max_bytes: int) -> tuple[list[str], list[list[str]]]:
     """(headers, rows) of a file; GendanError when it is too large, has too many rows or cannot be read."""
-    size = file.stat().st_size
-    if size > max_bytes:
-        raise GendanError("connector.file_too_large", {"limit": max_bytes})
-    with open(file, "rb") as handle:
-        content = handle.read(max_bytes + 1)
+    try:
+        size = file.stat().st_size
+        if size > max_bytes:
+            raise GendanError("connector.file_too_large", {"limit": max_bytes})
+        with open(file, "rb") as handle:
+            content = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise GendanError("connector.file_unreadable", {"error": exc.strerror or type(exc).__name__}) from exc
     if len(content) > max_bytes:
         raise GendanError("connector.file_too_large", {"limit": max_bytes})
     headers, rows, _, _ = read_table(content)

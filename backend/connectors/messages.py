@@ -34,6 +34,7 @@ ERROR_MESSAGES: dict[str, str] = {
     "connector.folder_missing": "The folder %(path)s does not exist.",
     "connector.folder_empty": "No file matching %(pattern)s is waiting in the folder.",
     "connector.file_too_large": "The file is larger than %(limit)s bytes.",
+    "connector.file_unreadable": "The file cannot be read: %(error)s.",
     "connector.file_too_many_rows": "The file has more than %(limit)s rows.",
     "connector.settings_kind": "These settings are not those of a %(kind)s connector.",
     "connector.paused_title": "Connector %(name)s paused itself",

@@ -308,3 +308,31 @@ def test_page_refuses_a_folder_outside_the_root_next_to_the_field(session, clien
     assert resp.status_code == 422 and 'name="settle_seconds"' in resp.text
     empty = client.post("/admin/connectors-sample", data=_folder_form(), headers={"HX-Request": "true"}).text
     assert "没有等待处理" in empty
+
+
+def test_a_missing_folder_fails_runs_until_the_connector_pauses_and_tells_its_owner(session, connection, admin,
+                                                                                      now, inbox):
+    from backend.notify.models import Notification
+
+    c = service.create_connector(session, actor=admin, payload=payload(sub="later").model_copy(update={"max_failures": 2}),
+                                 now=now)
+    for minutes in (0, 5):
+        run = _run(connection, c.id, now + timedelta(minutes=minutes))
+        assert (run.status, run.error["code"]) == ("failed", "connector.folder_missing")
+    read = service.get_connector(session, actor=admin, connector_id=c.id)
+    assert (read.is_enabled, read.paused_reason, read.failures_in_row) == (False, "failures", 2)
+    assert "later" in read.last_error_message
+    notes = session.exec(select(Notification).where(Notification.user_id == admin.user_id)).scalars().all()
+    assert len(notes) == 1 and "erp" in notes[0].title
+
+
+def test_a_symlinked_done_folder_is_refused_and_the_file_stays_claimed(session, connection, admin, now, inbox,
+                                                                       tmp_path):
+    c = service.create_connector(session, actor=admin, payload=payload(), now=now)
+    erp = inbox / "erp"
+    (tmp_path / "elsewhere").mkdir()
+    (erp / "done").symlink_to(tmp_path / "elsewhere")
+    drop(erp, "d.csv", csv_rows("FLDT-D", 1))
+    run = _run(connection, c.id, now)
+    assert (run.status, run.error["code"]) == ("failed", "connector.folder_outside")
+    assert list((tmp_path / "elsewhere").iterdir()) == []
