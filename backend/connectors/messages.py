@@ -30,6 +30,13 @@ ERROR_MESSAGES: dict[str, str] = {
     "connector.owner_inactive": "The connector's owner (%(id)s) is no longer an active administrator.",
     "connector.run_internal": "The run stopped on an unexpected error (%(error)s); the details are in the "
                               "server log.",
+    "connector.folder_outside": "The folder %(path)s is not inside the allowed folder %(root)s.",
+    "connector.folder_missing": "The folder %(path)s does not exist.",
+    "connector.folder_empty": "No file matching %(pattern)s is waiting in the folder.",
+    "connector.file_too_large": "The file is larger than %(limit)s bytes.",
+    "connector.file_unreadable": "The file cannot be read: %(error)s.",
+    "connector.file_too_many_rows": "The file has more than %(limit)s rows.",
+    "connector.settings_kind": "These settings are not those of a %(kind)s connector.",
     "connector.paused_title": "Connector %(name)s paused itself",
     "connector.paused": "Connector %(name)s failed %(count)s times in a row and is paused: %(error)s",
 }

@@ -36,7 +36,7 @@ from backend.connectors import schedule as connector_schedule
 from backend.connectors.http_pull import HttpPull
 from backend.connectors.models import Connector, ConnectorRecordError, ConnectorRun
 from backend.connectors.records import cells
-from backend.connectors.schemas import HttpJsonSettings
+from backend.connectors.schemas import FolderSettings, HttpJsonSettings
 from backend.db import new_session
 from backend.errors import GendanError
 from backend.ingest import service as ingest_service
@@ -63,7 +63,7 @@ class RunContext:
     lease: worker_lease.Lease
     actor: Actor
     mapping: ImportMapping
-    config: HttpJsonSettings
+    config: HttpJsonSettings | FolderSettings
     zone: ZoneInfo
     fields: dict[str, DataField]
     now: datetime
@@ -120,18 +120,12 @@ def _run(bind, lease, connector_id, now, trigger, client, sleep, elapsed) -> Con
         try:
             ctx = _context(session, connector, run_id, lease, now)
             cursor = dict(connector.cursor or {})
-            with HttpPull(ctx.config, crypto.decrypt(connector.secrets),
-                          since=str(cursor.get("since") or ctx.config.initial_since),
-                          token=str(cursor.get("token") or ""), client=client, sleep=sleep) as pull:
-                position = 0
-                for page in pull.pages():
-                    for index, record in enumerate(page.records):
-                        position += 1
-                        last = index == len(page.records) - 1
-                        _record(session, ctx, position, record, page.token if last else None)
-                    if not page.records:
-                        _book(session, ctx, None, None, page.token)
-                        session.commit()
+            if connector.kind == "folder":
+                from backend.connectors import folder_run
+
+                folder_run.run_files(session, ctx)
+            else:
+                _pull(session, ctx, connector, cursor, client, sleep)
         except GendanError as exc:
             session.rollback()
             error = {"code": exc.code, "params": _jsonable(exc.params)}
@@ -145,6 +139,21 @@ def _run(bind, lease, connector_id, now, trigger, client, sleep, elapsed) -> Con
                        error)
 
 
+def _pull(session: Session, ctx: RunContext, connector: Connector, cursor: dict[str, Any], client, sleep) -> None:
+    with HttpPull(ctx.config, crypto.decrypt(connector.secrets),
+                  since=str(cursor.get("since") or ctx.config.initial_since),
+                  token=str(cursor.get("token") or ""), client=client, sleep=sleep) as pull:
+        position = 0
+        for page in pull.pages():
+            for index, record in enumerate(page.records):
+                position += 1
+                last = index == len(page.records) - 1
+                _record(session, ctx, position, record, page.token if last else None)
+            if not page.records:
+                _book(session, ctx, None, None, page.token)
+                session.commit()
+
+
 def _context(session: Session, connector: Connector, run_id: int, lease, now: datetime) -> RunContext:
     actor = auth_service.load_actor(session, connector.owner_id, via="connector")
     if actor is None or not actor.is_admin:
@@ -152,7 +161,8 @@ def _context(session: Session, connector: Connector, run_id: int, lease, now: da
     mapping = ImportMapping.model_validate(connector.mapping)
     zone = ZoneInfo(mapping.timezone) if mapping.timezone else get_installation(session).zone
     return RunContext(connector_id=connector.id, run_id=run_id, lease=lease, actor=actor, mapping=mapping,
-                      config=HttpJsonSettings.model_validate(connector.settings), zone=zone,
+                      config=(FolderSettings if connector.kind == "folder" else HttpJsonSettings).model_validate(
+                          connector.settings), zone=zone,
                       fields=ingest_service.data_fields(session), now=now)
 
 
@@ -173,8 +183,9 @@ def parse_record(position: int, record: Any, mapping: ImportMapping, zone: ZoneI
     return row
 
 
-def _record(session: Session, ctx: RunContext, position: int, record: Any, token: str | None) -> None:
-    parsed = parse_record(position, record, ctx.mapping, ctx.zone, ctx.fields)
+def _record(session: Session, ctx: RunContext, position: int, record: Any, token: str | None,
+            parsed: ParsedRow | None = None) -> None:
+    parsed = parsed or parse_record(position, record, ctx.mapping, ctx.zone, ctx.fields)
     errors = list(parsed.errors)
     # write first (as imports do): SQLite then queues this transaction instead of failing it later
     session.execute(update(ConnectorRun).where(ConnectorRun.id == ctx.run_id)
@@ -253,6 +264,9 @@ def _book(session: Session, ctx: RunContext, outcome: str | None, record: Any, t
             {ConnectorRun.read_count: ConnectorRun.read_count + 1, column: column + 1}))
     connector = session.get(Connector, ctx.connector_id)
     cursor = dict(connector.cursor or {})
+    if not isinstance(ctx.config, HttpJsonSettings):
+        ctx.lease.fence(session)
+        return
     if token is not None and ctx.config.paging == "cursor":  # a change feed: resume at its last page
         cursor["token"] = token
     if ctx.config.since_path and isinstance(record, dict):

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from backend.ingest.schemas import ImportMapping
 
-KINDS = ("http_json",)
+KINDS = ("http_json", "folder")
 Name = Annotated[str, Field(min_length=1, max_length=120)]
 HeaderName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")]
 Path = Annotated[str, Field(max_length=200)]
@@ -43,6 +43,19 @@ class HttpJsonSettings(BaseModel):
     max_pages_per_run: Annotated[int, Field(ge=1, le=10_000)] = 1000
 
 
+class FolderSettings(BaseModel):
+    """A watched folder (backend/connectors/folder.py): files matching `pattern` in `folder`, a path
+    inside GENDAN_CONNECTOR_FOLDER_ROOT, each taken once and moved to done/ or failed/."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    folder: Annotated[str, Field(min_length=1, max_length=500)]
+    pattern: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^/\\\x00]+$")] = "*.csv"
+    settle_seconds: Annotated[int, Field(ge=0, le=86_400)] = 10
+    max_files_per_run: Annotated[int, Field(ge=1, le=1000)] = 20
+    max_rows_per_file: Annotated[int, Field(ge=1, le=100_000)] = 10_000
+
+
 class ConnectorSecrets(BaseModel):
     """Secrets as sent; None or "" keeps the saved value."""
 
@@ -56,8 +69,8 @@ class ConnectorCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
-    kind: Literal["http_json"] = "http_json"
-    settings: HttpJsonSettings
+    kind: Literal["http_json", "folder"] = "http_json"
+    settings: HttpJsonSettings | FolderSettings
     secrets: ConnectorSecrets = Field(default_factory=ConnectorSecrets)
     mapping: ImportMapping
     schedule_minutes: Annotated[int, Field(ge=1, le=10_080)] | None = 5
@@ -77,7 +90,7 @@ class ConnectorUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name | None = None
-    settings: HttpJsonSettings | None = None
+    settings: HttpJsonSettings | FolderSettings | None = None
     secrets: ConnectorSecrets | None = None
     mapping: ImportMapping | None = None
     schedule_minutes: Annotated[int, Field(ge=1, le=10_080)] | None = None
@@ -152,7 +165,7 @@ class SampleRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     connector_id: int | None = None
-    settings: HttpJsonSettings
+    settings: HttpJsonSettings | FolderSettings
     secrets: ConnectorSecrets = Field(default_factory=ConnectorSecrets)
     mapping: ImportMapping | None = None
 

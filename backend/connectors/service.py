@@ -23,6 +23,7 @@ from backend.connectors.schemas import (
     ConnectorRead,
     ConnectorSecrets,
     ConnectorUpdate,
+    FolderSettings,
     HttpJsonSettings,
     RecordErrorRead,
     RunRead,
@@ -50,8 +51,11 @@ def _get(session: Session, connector_id: int) -> Connector:
     return connector
 
 
-def check(settings: HttpJsonSettings, mapping: ImportMapping, minutes: int | None, cron_line: str | None) -> None:
+def check(settings: HttpJsonSettings | FolderSettings, mapping: ImportMapping, minutes: int | None,
+          cron_line: str | None, kind: str = "http_json") -> None:
     """Every problem of a connector's settings at once, as field errors."""
+    if kind == "folder" or isinstance(settings, FolderSettings):
+        return _check_folder(settings, mapping, minutes, cron_line, kind)
     fields: dict[str, tuple[str, dict[str, Any]]] = {}
     for name in ("records_path", "since_path", "next_cursor_path", "next_link_path"):
         value = getattr(settings, name)
@@ -68,6 +72,26 @@ def check(settings: HttpJsonSettings, mapping: ImportMapping, minutes: int | Non
         fields["mapping.external_id"] = ("connector.external_id_unmapped", {})
     if settings.auth == "oauth2_client_credentials" and not (settings.token_url and settings.client_id):
         fields["settings.token_url"] = ("connector.token_url_missing", {})
+    try:
+        connector_schedule.check(minutes, cron_line)
+    except GendanError as exc:
+        fields["schedule"] = (exc.code, exc.params)
+    try:
+        ingest_service.check_mapping(mapping, list(mapping.columns.values()))
+    except GendanError as exc:
+        for key, value in (exc.fields or {}).items():
+            fields.setdefault(f"mapping.{key}", value)
+    if fields:
+        raise GendanError("validation.failed", {"count": len(fields)}, fields=fields)
+
+
+def _check_folder(settings, mapping: ImportMapping, minutes: int | None, cron_line: str | None, kind: str) -> None:
+    from backend.connectors import folder
+
+    if not isinstance(settings, FolderSettings) or kind != "folder":
+        raise GendanError("connector.settings_kind", {"kind": kind})
+    folder.resolve(settings.folder)  # a path outside the root is refused before anything else
+    fields = folder.check_mapping(mapping)
     try:
         connector_schedule.check(minutes, cron_line)
     except GendanError as exc:
@@ -123,7 +147,7 @@ def to_read(session: Session, connector: Connector, now: datetime | None = None)
 def create_connector(session: Session, *, actor: Actor, payload: ConnectorCreate, now: datetime) -> ConnectorRead:
     _require_admin(actor)
     mapping = _with_zone(session, payload.mapping)
-    check(payload.settings, mapping, payload.schedule_minutes, payload.schedule_cron)
+    check(payload.settings, mapping, payload.schedule_minutes, payload.schedule_cron, payload.kind)
     _name_free(session, payload.name, None)
     connector = Connector(
         name=payload.name, kind=payload.kind, owner_id=actor.user_id, is_enabled=payload.is_enabled,
@@ -141,13 +165,14 @@ def update_connector(session: Session, *, actor: Actor, connector_id: int, paylo
                      now: datetime) -> ConnectorRead:
     _require_admin(actor)
     connector = _get(session, connector_id)
-    settings = payload.settings or HttpJsonSettings.model_validate(connector.settings)
+    settings = payload.settings or (FolderSettings if connector.kind == "folder" else HttpJsonSettings
+                                    ).model_validate(connector.settings)
     mapping = _with_zone(session, payload.mapping) if payload.mapping else ImportMapping.model_validate(
         connector.mapping)
     sent = payload.model_dump(exclude_unset=True)
     minutes = sent.get("schedule_minutes", connector.schedule_minutes)
     cron_line = (sent["schedule_cron"] or None) if "schedule_cron" in sent else connector.schedule_cron
-    check(settings, mapping, minutes, cron_line)
+    check(settings, mapping, minutes, cron_line, connector.kind)
     if payload.name is not None:
         _name_free(session, payload.name, connector.id)
         connector.name = payload.name
@@ -246,6 +271,8 @@ def fetch_sample(session: Session, *, actor: Actor, settings: HttpJsonSettings, 
                  client: httpx.Client | None = None) -> SampleRead:
     """The source's first records and, with a mapping, the orders they would make (nothing is written)."""
     _require_admin(actor)
+    if isinstance(settings, FolderSettings):
+        return _folder_sample(session, settings, mapping)
     saved = _get(session, connector_id).secrets if connector_id else ""
     values = crypto.decrypt(_merge_secrets(saved, secrets)) if (saved or any(secrets.model_dump().values())) else {}
     quick = settings.model_copy(update={"max_retries": min(settings.max_retries, 1),
@@ -257,6 +284,32 @@ def fetch_sample(session: Session, *, actor: Actor, settings: HttpJsonSettings, 
             break
     previews = _preview(session, records, _with_zone(session, mapping)) if mapping else []
     return SampleRead(records=records[:SAMPLE_RECORDS], paths=paths(records), previews=previews)
+
+
+def _folder_sample(session: Session, settings: FolderSettings, mapping: ImportMapping | None) -> SampleRead:
+    """The oldest waiting file's first rows (nothing is moved) and the orders they would make."""
+    from zoneinfo import ZoneInfo
+
+    from backend.connectors import folder
+    from backend.settings import get_settings
+
+    name, rows = folder.sample(settings, get_settings().max_upload_bytes)
+    if name is None:
+        raise GendanError("connector.folder_empty", {"pattern": settings.pattern})
+    previews: list[SamplePreview] = []
+    if mapping:
+        mapping = _with_zone(session, mapping)
+        zone, fields = ZoneInfo(mapping.timezone), ingest_service.data_fields(session)
+        for index, row in enumerate(rows):
+            line = index + 2
+            parsed = folder.parse_file_row(line, list(row), list(row.values()), mapping, zone, fields)
+            previews.append(SamplePreview(
+                position=line, external_id=parsed.values.get("external_id"),
+                values={k: str(v) if not isinstance(v, dict) else v for k, v in parsed.values.items()},
+                customer=parsed.customer_code or parsed.customer_name,
+                errors=[describe(e.model_dump(mode="json")) for e in parsed.errors]))
+    return SampleRead(records=[{"file": name, **row} for row in rows], paths=list(rows[0]) if rows else [],
+                      previews=previews)
 
 
 def _preview(session: Session, records: list[Any], mapping: ImportMapping) -> list[SamplePreview]:

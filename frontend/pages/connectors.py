@@ -21,7 +21,13 @@ from backend.auth.deps import DbSession
 from backend.clock import utcnow
 from backend.connectors import runner
 from backend.connectors import service as connector_service
-from backend.connectors.schemas import ConnectorCreate, ConnectorSecrets, ConnectorUpdate, HttpJsonSettings
+from backend.connectors.schemas import (
+    ConnectorCreate,
+    ConnectorSecrets,
+    ConnectorUpdate,
+    FolderSettings,
+    HttpJsonSettings,
+)
 from backend.errors import GendanError
 from backend.ingest.schemas import ImportMapping
 from backend.installation.service import get_installation
@@ -36,6 +42,7 @@ TEXT_SETTINGS = ("url_template", "secret_header_name", "auth", "token_url", "cli
                  "next_cursor_path", "next_link_path", "records_path", "since_path", "initial_since")
 NUMBER_SETTINGS = ("first_page", "page_size", "rate_limit_per_second", "max_retries", "timeout_seconds",
                    "max_response_bytes", "max_records_per_run")
+FOLDER_SETTINGS = ("folder", "pattern", "settle_seconds", "max_files_per_run", "max_rows_per_file")
 PAGING_LABELS = {"none": N_("One request"), "page": N_("Page number {page}"), "offset": N_("Offset {offset}"),
                  "cursor": N_("Cursor from the answer {cursor}"), "next_link": N_("Next link in the answer")}
 STATUS_LABELS = {"ok": N_("OK"), "failed": N_("Failed"), "running": N_("Running")}
@@ -59,6 +66,9 @@ def new_connector_page(request: Request, session: DbSession, actor: AdminActor):
             "timeout_seconds": "20", "max_records_per_run": "10000", "max_response_bytes": "5000000",
             "schedule_minutes": "5", "max_failures": "5", "source": "connector", "timezone": zone,
             "is_enabled": "on", "create_customers": ""}
+    if request.query_params.get("kind") == "folder":
+        form.update({"kind": "folder", "pattern": "*.xlsx, *.csv", "settle_seconds": "10",
+                     "max_files_per_run": "20", "max_rows_per_file": "10000", "source": "folder"})
     return _form_page(request, session, None, form)
 
 
@@ -140,7 +150,9 @@ async def set_enabled(request: Request, session: DbSession, actor: AdminActor, c
 @router.get("/connectors/{connector_id}/edit")
 def edit_connector_page(request: Request, session: DbSession, actor: AdminActor, connector_id: int):
     c = connector_service.get_connector(session, actor=actor, connector_id=connector_id)
-    form = {k: "" if v is None else str(v) for k, v in c.settings.items() if k in TEXT_SETTINGS + NUMBER_SETTINGS}
+    form = {k: "" if v is None else str(v) for k, v in c.settings.items()
+            if k in TEXT_SETTINGS + NUMBER_SETTINGS + FOLDER_SETTINGS}
+    form["kind"] = c.kind
     form["headers"] = "\n".join(f"{k}: {v}" for k, v in (c.settings.get("headers") or {}).items())
     mapping = c.mapping
     form.update({"name": c.name, "schedule_minutes": str(c.schedule_minutes or ""),
@@ -162,12 +174,24 @@ def _form_page(request: Request, session: Session, connector, form: dict[str, st
     return render(request, "connectors/form.html", {
         "nav": "admin", "tab": "connectors", "c": connector, "form": form, "errors": errors or {}, "error": error,
         "targets": targets, "rows": range(MAPPING_ROWS), "paging_labels": PAGING_LABELS,
-        "saved_secrets": connector.saved_secrets if connector else []}, status_code=status_code)
+        "saved_secrets": connector.saved_secrets if connector else [], "folder_root": _folder_root()},
+        status_code=status_code)
+
+
+def _folder_root() -> str:
+    from backend.connectors import folder
+
+    return str(folder.root())
 
 
 def _form_values(form: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """(settings, secrets, mapping) as the API takes them, from the form's fields."""
-    settings: dict[str, Any] = {k: form.get(k, "").strip() for k in TEXT_SETTINGS}
+    if form.get("kind") == "folder":
+        settings: dict[str, Any] = {k: form.get(k, "").strip() for k in FOLDER_SETTINGS if form.get(k, "").strip()}
+        settings.setdefault("folder", "")
+        _, secrets, mapping = _form_values({**form, "kind": "http_json"})
+        return settings, {}, mapping
+    settings = {k: form.get(k, "").strip() for k in TEXT_SETTINGS}
     settings["secret_header_name"] = settings["secret_header_name"] or None
     settings["auth"] = settings["auth"] or "none"
     settings["paging"] = settings["paging"] or "none"
@@ -219,6 +243,8 @@ def _service_errors(exc: GendanError) -> dict[str, str]:
         out.setdefault(key, i18n.translate_error(code, params))
     if exc.code == "connector.name_taken":
         out["name"] = i18n.translate_error(exc.code, exc.params)
+    if exc.code.startswith("connector.folder_"):
+        out["folder"] = i18n.translate_error(exc.code, exc.params)
     return out
 
 
@@ -243,9 +269,12 @@ def _save(request: Request, session: Session, actor: Actor, connector_id: int | 
     existing = connector_service.get_connector(session, actor=actor, connector_id=connector_id) \
         if connector_id else None
     try:
+        if form.get("kind") == "folder":
+            FolderSettings.model_validate(settings)  # its own errors, not those of every kind
         if existing is None:
+            kind = "folder" if form.get("kind") == "folder" else "http_json"
             saved = connector_service.create_connector(session, actor=actor, payload=ConnectorCreate.model_validate(
-                body), now=utcnow())
+                {**body, "kind": kind}), now=utcnow())
         else:
             if body["schedule_cron"] is None:
                 body["schedule_cron"] = ""
@@ -273,7 +302,8 @@ def _sample(request: Request, session: Session, actor: Actor, form: dict[str, st
     connector_id = int(form["connector_id"]) if form.get("connector_id", "").isdigit() else None
     context: dict[str, Any] = {"sample": None, "error": None, "mapping_error": None}
     try:
-        parsed_settings = HttpJsonSettings.model_validate(settings)
+        parsed_settings = (FolderSettings if form.get("kind") == "folder" else HttpJsonSettings).model_validate(
+            settings)
         parsed_mapping = None
         if mapping["columns"]:
             try:
