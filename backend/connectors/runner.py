@@ -37,6 +37,8 @@ from backend.connectors.http_pull import HttpPull
 from backend.connectors.models import Connector, ConnectorRecordError, ConnectorRun
 from backend.connectors.records import cells
 from backend.connectors.schemas import HttpJsonSettings
+from backend.connectors.sql_pull import SqlPull, url_of
+from backend.connectors.sql_settings import SqlPullSettings
 from backend.db import new_session
 from backend.errors import GendanError
 from backend.ingest import service as ingest_service
@@ -63,7 +65,7 @@ class RunContext:
     lease: worker_lease.Lease
     actor: Actor
     mapping: ImportMapping
-    config: HttpJsonSettings
+    config: HttpJsonSettings | SqlPullSettings
     zone: ZoneInfo
     fields: dict[str, DataField]
     now: datetime
@@ -120,18 +122,23 @@ def _run(bind, lease, connector_id, now, trigger, client, sleep, elapsed) -> Con
         try:
             ctx = _context(session, connector, run_id, lease, now)
             cursor = dict(connector.cursor or {})
-            with HttpPull(ctx.config, crypto.decrypt(connector.secrets),
-                          since=str(cursor.get("since") or ctx.config.initial_since),
-                          token=str(cursor.get("token") or ""), client=client, sleep=sleep) as pull:
-                position = 0
-                for page in pull.pages():
-                    for index, record in enumerate(page.records):
-                        position += 1
-                        last = index == len(page.records) - 1
-                        _record(session, ctx, position, record, page.token if last else None)
-                    if not page.records:
-                        _book(session, ctx, None, None, page.token)
-                        session.commit()
+            if isinstance(ctx.config, SqlPullSettings):
+                with SqlPull(ctx.config, crypto.decrypt(connector.secrets), own_url=url_of(bind)) as pull:
+                    for position, (record, token) in enumerate(pull.records(cursor), start=1):
+                        _record(session, ctx, position, record, token)
+            else:
+                with HttpPull(ctx.config, crypto.decrypt(connector.secrets),
+                              since=str(cursor.get("since") or ctx.config.initial_since),
+                              token=str(cursor.get("token") or ""), client=client, sleep=sleep) as pull:
+                    position = 0
+                    for page in pull.pages():
+                        for index, record in enumerate(page.records):
+                            position += 1
+                            last = index == len(page.records) - 1
+                            _record(session, ctx, position, record, page.token if last else None)
+                        if not page.records:
+                            _book(session, ctx, None, None, page.token)
+                            session.commit()
         except GendanError as exc:
             session.rollback()
             error = {"code": exc.code, "params": _jsonable(exc.params)}
@@ -152,8 +159,13 @@ def _context(session: Session, connector: Connector, run_id: int, lease, now: da
     mapping = ImportMapping.model_validate(connector.mapping)
     zone = ZoneInfo(mapping.timezone) if mapping.timezone else get_installation(session).zone
     return RunContext(connector_id=connector.id, run_id=run_id, lease=lease, actor=actor, mapping=mapping,
-                      config=HttpJsonSettings.model_validate(connector.settings), zone=zone,
+                      config=settings_for(connector.kind, connector.settings), zone=zone,
                       fields=ingest_service.data_fields(session), now=now)
+
+
+def settings_for(kind: str, settings: dict[str, Any]) -> HttpJsonSettings | SqlPullSettings:
+    """A saved connector's settings as its kind's model."""
+    return SqlPullSettings.model_validate(settings) if kind == "sql" else HttpJsonSettings.model_validate(settings)
 
 
 # ---------------------------------------------------------------- one record, one transaction
@@ -253,9 +265,11 @@ def _book(session: Session, ctx: RunContext, outcome: str | None, record: Any, t
             {ConnectorRun.read_count: ConnectorRun.read_count + 1, column: column + 1}))
     connector = session.get(Connector, ctx.connector_id)
     cursor = dict(connector.cursor or {})
-    if token is not None and ctx.config.paging == "cursor":  # a change feed: resume at its last page
+    if isinstance(token, dict):  # a SQL pull's position (cursor value, key) of this very record
+        cursor.update(token)
+    elif token is not None and ctx.config.paging == "cursor":  # a change feed: resume at its last page
         cursor["token"] = token
-    if ctx.config.since_path and isinstance(record, dict):
+    if getattr(ctx.config, "since_path", "") and isinstance(record, dict):
         value = jsonpath.first(record, ctx.config.since_path)
         if isinstance(value, (str, int, float)) and not isinstance(value, bool) and _later(str(value), cursor, ctx):
             cursor["since"] = str(value)[:40]

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
+from backend.connectors.sql_settings import SqlPullSettings
 from backend.ingest.schemas import ImportMapping
 
-KINDS = ("http_json",)
+KINDS = ("http_json", "sql")
 Name = Annotated[str, Field(min_length=1, max_length=120)]
 HeaderName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")]
 Path = Annotated[str, Field(max_length=200)]
@@ -43,6 +44,21 @@ class HttpJsonSettings(BaseModel):
     max_pages_per_run: Annotated[int, Field(ge=1, le=10_000)] = 1000
 
 
+def _settings_kind(value: Any) -> str:
+    if isinstance(value, BaseModel):
+        return "sql" if isinstance(value, SqlPullSettings) else "http_json"
+    return "sql" if isinstance(value, dict) and "dialect" in value else "http_json"
+
+
+# a kind's settings, told apart by their own fields (the SQL pull's have a dialect)
+AnySettings = Annotated[Annotated[HttpJsonSettings, Tag("http_json")] | Annotated[SqlPullSettings, Tag("sql")],
+                        Discriminator(_settings_kind)]
+
+
+def settings_kind(settings: BaseModel) -> str:
+    return _settings_kind(settings)
+
+
 class ConnectorSecrets(BaseModel):
     """Secrets as sent; None or "" keeps the saved value."""
 
@@ -50,14 +66,15 @@ class ConnectorSecrets(BaseModel):
 
     client_secret: Annotated[str, Field(max_length=2000)] | None = None
     secret_header_value: Annotated[str, Field(max_length=4000)] | None = None
+    password: Annotated[str, Field(max_length=1000)] | None = None  # SQL pull
 
 
 class ConnectorCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
-    kind: Literal["http_json"] = "http_json"
-    settings: HttpJsonSettings
+    kind: Literal["http_json", "sql"] = "http_json"
+    settings: AnySettings
     secrets: ConnectorSecrets = Field(default_factory=ConnectorSecrets)
     mapping: ImportMapping
     schedule_minutes: Annotated[int, Field(ge=1, le=10_080)] | None = 5
@@ -70,6 +87,12 @@ class ConnectorCreate(BaseModel):
     def _blank_cron(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
 
+    @model_validator(mode="after")
+    def _settings_of_kind(self) -> ConnectorCreate:
+        if settings_kind(self.settings) != self.kind:
+            raise ValueError(f"settings are not those of kind {self.kind}")
+        return self
+
 
 class ConnectorUpdate(BaseModel):
     """All optional; `version` is not kept (admins only, last write wins like other settings)."""
@@ -77,7 +100,7 @@ class ConnectorUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name | None = None
-    settings: HttpJsonSettings | None = None
+    settings: AnySettings | None = None
     secrets: ConnectorSecrets | None = None
     mapping: ImportMapping | None = None
     schedule_minutes: Annotated[int, Field(ge=1, le=10_080)] | None = None
@@ -152,7 +175,7 @@ class SampleRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     connector_id: int | None = None
-    settings: HttpJsonSettings
+    settings: AnySettings
     secrets: ConnectorSecrets = Field(default_factory=ConnectorSecrets)
     mapping: ImportMapping | None = None
 
@@ -169,6 +192,7 @@ class SampleRead(BaseModel):
     records: list[Any]
     paths: list[str]
     previews: list[SamplePreview]
+    order: str | None = None  # SQL pull: the order rows are read in
 
 
 ConnectorRead.model_rebuild()
