@@ -135,11 +135,14 @@ class SqlPull:
             raise GendanError("connector.sql_driver_missing", {"driver": module})
         url = URL.create(drivername, username=c.user, password=str(self.secrets.get("password") or "") or None,
                          host=c.host.strip("[]"), port=c.port, database=c.database)
-        self.engine = create_engine(url, poolclass=NullPool, connect_args=self._connect_args())
+        try:
+            self.engine = create_engine(url, poolclass=NullPool, connect_args=self._connect_args())
+        except (SQLAlchemyError, ValueError) as exc:
+            raise GendanError("connector.sql_cannot_connect", {"host": c.host, "error": _reason(exc)}) from None
         event.listen(self.engine, "connect", self._on_connect)
         try:
             self.conn = self.engine.connect()
-        except SQLAlchemyError as exc:
+        except Exception as exc:  # noqa: BLE001 - any driver or socket error: the admin reads why
             self.close()
             raise GendanError("connector.sql_cannot_connect", {"host": c.host, "error": _reason(exc)}) from None
         try:
@@ -149,7 +152,7 @@ class SqlPull:
         except GendanError:
             self.close()
             raise
-        except SQLAlchemyError as exc:
+        except Exception as exc:  # noqa: BLE001 - a driver's error while checking: said in words
             self.close()
             raise GendanError("connector.sql_query_failed", {"error": _reason(exc)}) from None
 
