@@ -180,6 +180,21 @@ class SampleRequest(BaseModel):
     mapping: ImportMapping | None = None
 
 
+class SqlTestRequest(BaseModel):
+    """SQL pull: test these settings (an existing connector's saved password when left blank)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    connector_id: int | None = None
+    settings: SqlPullSettings
+    secrets: ConnectorSecrets = Field(default_factory=ConnectorSecrets)
+
+
+class SqlTestRead(BaseModel):
+    ok: bool = True
+    order: str  # the order rows are read in, e.g. src.v_orders ORDER BY updated, code
+
+
 class SamplePreview(BaseModel):
     position: int
     external_id: str | None = None

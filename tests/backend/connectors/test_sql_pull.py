@@ -177,3 +177,15 @@ def test_identifier_injection_is_refused_in_the_users_language(session, client, 
     assert resp.status_code == 422, resp.text
     assert "table" in resp.text and any("\u4e00" <= ch <= "\u9fff" for ch in resp.text), resp.text
     assert session.exec(select(Connector).where(Connector.name == "inject")).first() is None
+
+
+def test_test_connection_api_answers_in_the_users_language(session, client, pg_source):
+    user = make_user(session, roles=["admin"], locale="zh-CN")
+    session.commit()
+    login(client, user.username)
+    body = {"settings": _settings(pg_source)}
+    ok = client.post("/api/v1/connectors/test-connection", json=body)
+    assert ok.status_code == 200 and ok.json() == {"ok": True, "order": "src.v_orders ORDER BY updated, code"}
+    missing = client.post("/api/v1/connectors/test-connection",
+                          json={"settings": _settings(pg_source, cursor_column="changed_at")})
+    assert missing.status_code == 422 and "游标列 changed_at" in missing.text, missing.text
