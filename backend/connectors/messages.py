@@ -27,6 +27,17 @@ ERROR_MESSAGES: dict[str, str] = {
     "connector.records_not_found": "There is no list of records at %(path)s in the answer.",
     "connector.record_not_object": "The record is not a JSON object.",
     "connector.record_id_missing": "The record has no id at %(path)s.",
+    "connector.settings_kind": "These settings are not those of a %(kind)s connector.",
+    "connector.sql_cannot_connect": "Cannot connect to the database at %(host)s: %(error)s",
+    "connector.sql_no_such_view": "There is no view or table %(name)s in that database.",
+    "connector.sql_cursor_missing": "The view %(name)s has no cursor column %(column)s.",
+    "connector.sql_key_missing": "The view %(name)s has no key column %(column)s.",
+    "connector.sql_not_read_only": "The connection is not read-only; Gendan reads only over a read-only "
+                                   "connection (use a login that cannot write).",
+    "connector.sql_own_database": "This is Gendan's own database (%(database)s); connect to the source database.",
+    "connector.sql_driver_missing": "The database driver %(driver)s is not installed on this server.",
+    "connector.sql_query_failed": "Reading the view failed: %(error)s",
+    "connector.sql_ties_too_many": "More than %(limit)s rows share one value of %(column)s; choose a key column.",
     "connector.owner_inactive": "The connector's owner (%(id)s) is no longer an active administrator.",
     "connector.run_internal": "The run stopped on an unexpected error (%(error)s); the details are in the "
                               "server log.",

@@ -17,6 +17,8 @@ from backend.connectors.schemas import (
     RunRead,
     SampleRead,
     SampleRequest,
+    SqlTestRead,
+    SqlTestRequest,
 )
 
 router = APIRouter(prefix="/api/v1/connectors", tags=["connectors"])
@@ -38,6 +40,14 @@ def create_connector(session: DbSession, actor: CurrentActor, payload: Connector
 def fetch_sample(session: DbSession, actor: CurrentActor, payload: SampleRequest):
     return service.fetch_sample(session, actor=actor, settings=payload.settings, secrets=payload.secrets,
                                 mapping=payload.mapping, connector_id=payload.connector_id)
+
+
+@router.post("/test-connection", response_model=SqlTestRead, responses=ERRORS)
+def test_connection(session: DbSession, actor: CurrentActor, payload: SqlTestRequest):
+    """SQL pull: connect read-only, find the view and its columns; 422 says what is wrong."""
+    order = service.test_connection(session, actor=actor, settings=payload.settings, secrets=payload.secrets,
+                                    connector_id=payload.connector_id)
+    return SqlTestRead(order=order)
 
 
 @router.get("/{connector_id}", response_model=ConnectorRead, responses=ERRORS)

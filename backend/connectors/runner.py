@@ -37,6 +37,8 @@ from backend.connectors.http_pull import HttpPull
 from backend.connectors.models import Connector, ConnectorRecordError, ConnectorRun
 from backend.connectors.records import cells
 from backend.connectors.schemas import FolderSettings, HttpJsonSettings
+from backend.connectors.sql_pull import SqlPull, url_of
+from backend.connectors.sql_settings import SqlPullSettings
 from backend.db import new_session
 from backend.errors import GendanError
 from backend.ingest import service as ingest_service
@@ -63,7 +65,7 @@ class RunContext:
     lease: worker_lease.Lease
     actor: Actor
     mapping: ImportMapping
-    config: HttpJsonSettings | FolderSettings
+    config: HttpJsonSettings | FolderSettings | SqlPullSettings
     zone: ZoneInfo
     fields: dict[str, DataField]
     now: datetime
@@ -124,6 +126,10 @@ def _run(bind, lease, connector_id, now, trigger, client, sleep, elapsed) -> Con
                 from backend.connectors import folder_run
 
                 folder_run.run_files(session, ctx)
+            elif isinstance(ctx.config, SqlPullSettings):
+                with SqlPull(ctx.config, crypto.decrypt(connector.secrets), own_url=url_of(bind)) as pull:
+                    for position, (record, token) in enumerate(pull.records(cursor), start=1):
+                        _record(session, ctx, position, record, token)
             else:
                 _pull(session, ctx, connector, cursor, client, sleep)
         except GendanError as exc:
@@ -161,9 +167,14 @@ def _context(session: Session, connector: Connector, run_id: int, lease, now: da
     mapping = ImportMapping.model_validate(connector.mapping)
     zone = ZoneInfo(mapping.timezone) if mapping.timezone else get_installation(session).zone
     return RunContext(connector_id=connector.id, run_id=run_id, lease=lease, actor=actor, mapping=mapping,
-                      config=(FolderSettings if connector.kind == "folder" else HttpJsonSettings).model_validate(
-                          connector.settings), zone=zone,
+                      config=settings_for(connector.kind, connector.settings), zone=zone,
                       fields=ingest_service.data_fields(session), now=now)
+
+
+def settings_for(kind: str, settings: dict[str, Any]) -> HttpJsonSettings | FolderSettings | SqlPullSettings:
+    """A saved connector's settings as its kind's model."""
+    model = {"sql": SqlPullSettings, "folder": FolderSettings}.get(kind, HttpJsonSettings)
+    return model.model_validate(settings)
 
 
 # ---------------------------------------------------------------- one record, one transaction
@@ -264,12 +275,14 @@ def _book(session: Session, ctx: RunContext, outcome: str | None, record: Any, t
             {ConnectorRun.read_count: ConnectorRun.read_count + 1, column: column + 1}))
     connector = session.get(Connector, ctx.connector_id)
     cursor = dict(connector.cursor or {})
-    if not isinstance(ctx.config, HttpJsonSettings):
+    if isinstance(token, dict):  # a SQL pull's position (cursor value, key) of this very record
+        cursor.update(token)
+    elif not isinstance(ctx.config, HttpJsonSettings):  # a folder: its files are its position
         ctx.lease.fence(session)
         return
-    if token is not None and ctx.config.paging == "cursor":  # a change feed: resume at its last page
+    elif token is not None and ctx.config.paging == "cursor":  # a change feed: resume at its last page
         cursor["token"] = token
-    if ctx.config.since_path and isinstance(record, dict):
+    if getattr(ctx.config, "since_path", "") and isinstance(record, dict):
         value = jsonpath.first(record, ctx.config.since_path)
         if isinstance(value, (str, int, float)) and not isinstance(value, bool) and _later(str(value), cursor, ctx):
             cursor["since"] = str(value)[:40]

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
+from backend.connectors.sql_settings import SqlPullSettings
 from backend.ingest.schemas import ImportMapping
 
-KINDS = ("http_json", "folder")
+KINDS = ("http_json", "folder", "sql")
 Name = Annotated[str, Field(min_length=1, max_length=120)]
 HeaderName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")]
 Path = Annotated[str, Field(max_length=200)]
@@ -56,6 +57,24 @@ class FolderSettings(BaseModel):
     max_rows_per_file: Annotated[int, Field(ge=1, le=100_000)] = 10_000
 
 
+def _settings_kind(value: Any) -> str:
+    if isinstance(value, BaseModel):
+        return "sql" if isinstance(value, SqlPullSettings) else "folder" if isinstance(value, FolderSettings) \
+            else "http_json"
+    if isinstance(value, dict) and "dialect" in value:
+        return "sql"
+    return "folder" if isinstance(value, dict) and "folder" in value else "http_json"
+
+
+# a kind's settings, told apart by their own fields (the SQL pull's have a dialect, a folder's a folder)
+AnySettings = Annotated[Annotated[HttpJsonSettings, Tag("http_json")] | Annotated[SqlPullSettings, Tag("sql")]
+                        | Annotated[FolderSettings, Tag("folder")], Discriminator(_settings_kind)]
+
+
+def settings_kind(settings: BaseModel) -> str:
+    return _settings_kind(settings)
+
+
 class ConnectorSecrets(BaseModel):
     """Secrets as sent; None or "" keeps the saved value."""
 
@@ -63,14 +82,15 @@ class ConnectorSecrets(BaseModel):
 
     client_secret: Annotated[str, Field(max_length=2000)] | None = None
     secret_header_value: Annotated[str, Field(max_length=4000)] | None = None
+    password: Annotated[str, Field(max_length=1000)] | None = None  # SQL pull
 
 
 class ConnectorCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
-    kind: Literal["http_json", "folder"] = "http_json"
-    settings: HttpJsonSettings | FolderSettings
+    kind: Literal["http_json", "folder", "sql"] = "http_json"
+    settings: AnySettings
     secrets: ConnectorSecrets = Field(default_factory=ConnectorSecrets)
     mapping: ImportMapping
     schedule_minutes: Annotated[int, Field(ge=1, le=10_080)] | None = 5
@@ -83,6 +103,12 @@ class ConnectorCreate(BaseModel):
     def _blank_cron(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
 
+    @model_validator(mode="after")
+    def _settings_of_kind(self) -> ConnectorCreate:
+        if settings_kind(self.settings) != self.kind:
+            raise ValueError(f"settings are not those of kind {self.kind}")
+        return self
+
 
 class ConnectorUpdate(BaseModel):
     """All optional; `version` is not kept (admins only, last write wins like other settings)."""
@@ -90,7 +116,7 @@ class ConnectorUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name | None = None
-    settings: HttpJsonSettings | FolderSettings | None = None
+    settings: AnySettings | None = None
     secrets: ConnectorSecrets | None = None
     mapping: ImportMapping | None = None
     schedule_minutes: Annotated[int, Field(ge=1, le=10_080)] | None = None
@@ -165,9 +191,24 @@ class SampleRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     connector_id: int | None = None
-    settings: HttpJsonSettings | FolderSettings
+    settings: AnySettings
     secrets: ConnectorSecrets = Field(default_factory=ConnectorSecrets)
     mapping: ImportMapping | None = None
+
+
+class SqlTestRequest(BaseModel):
+    """SQL pull: test these settings (an existing connector's saved password when left blank)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    connector_id: int | None = None
+    settings: SqlPullSettings
+    secrets: ConnectorSecrets = Field(default_factory=ConnectorSecrets)
+
+
+class SqlTestRead(BaseModel):
+    ok: bool = True
+    order: str  # the order rows are read in, e.g. src.v_orders ORDER BY updated, code
 
 
 class SamplePreview(BaseModel):
@@ -182,6 +223,7 @@ class SampleRead(BaseModel):
     records: list[Any]
     paths: list[str]
     previews: list[SamplePreview]
+    order: str | None = None  # SQL pull: the order rows are read in
 
 
 ConnectorRead.model_rebuild()

@@ -17,7 +17,7 @@ from backend.connectors import schedule as connector_schedule
 from backend.connectors.http_pull import HttpPull
 from backend.connectors.models import Connector, ConnectorRecordError, ConnectorRun
 from backend.connectors.records import paths
-from backend.connectors.runner import parse_record
+from backend.connectors.runner import parse_record, settings_for
 from backend.connectors.schemas import (
     ConnectorCreate,
     ConnectorRead,
@@ -29,7 +29,10 @@ from backend.connectors.schemas import (
     RunRead,
     SamplePreview,
     SampleRead,
+    settings_kind,
 )
+from backend.connectors.sql_pull import SqlPull, url_of
+from backend.connectors.sql_settings import SqlPullSettings
 from backend.errors import GendanError
 from backend.ingest import service as ingest_service
 from backend.ingest.schemas import ImportMapping
@@ -51,13 +54,14 @@ def _get(session: Session, connector_id: int) -> Connector:
     return connector
 
 
-def check(settings: HttpJsonSettings | FolderSettings, mapping: ImportMapping, minutes: int | None,
-          cron_line: str | None, kind: str = "http_json") -> None:
+def check(settings: HttpJsonSettings | FolderSettings | SqlPullSettings, mapping: ImportMapping,
+          minutes: int | None, cron_line: str | None, kind: str = "http_json") -> None:
     """Every problem of a connector's settings at once, as field errors."""
     if kind == "folder" or isinstance(settings, FolderSettings):
         return _check_folder(settings, mapping, minutes, cron_line, kind)
     fields: dict[str, tuple[str, dict[str, Any]]] = {}
-    for name in ("records_path", "since_path", "next_cursor_path", "next_link_path"):
+    http = isinstance(settings, HttpJsonSettings)
+    for name in ("records_path", "since_path", "next_cursor_path", "next_link_path") if http else ():
         value = getattr(settings, name)
         try:
             jsonpath.parse(value)
@@ -70,7 +74,7 @@ def check(settings: HttpJsonSettings | FolderSettings, mapping: ImportMapping, m
             fields[f"mapping.{target}"] = ("connector.path_invalid", {"value": path})
     if "external_id" not in mapping.columns:
         fields["mapping.external_id"] = ("connector.external_id_unmapped", {})
-    if settings.auth == "oauth2_client_credentials" and not (settings.token_url and settings.client_id):
+    if http and settings.auth == "oauth2_client_credentials" and not (settings.token_url and settings.client_id):
         fields["settings.token_url"] = ("connector.token_url_missing", {})
     try:
         connector_schedule.check(minutes, cron_line)
@@ -149,6 +153,8 @@ def create_connector(session: Session, *, actor: Actor, payload: ConnectorCreate
     mapping = _with_zone(session, payload.mapping)
     check(payload.settings, mapping, payload.schedule_minutes, payload.schedule_cron, payload.kind)
     _name_free(session, payload.name, None)
+    if isinstance(payload.settings, SqlPullSettings):
+        test_connection(session, actor=actor, settings=payload.settings, secrets=payload.secrets)
     connector = Connector(
         name=payload.name, kind=payload.kind, owner_id=actor.user_id, is_enabled=payload.is_enabled,
         settings=payload.settings.model_dump(mode="json"), secrets=_merge_secrets("", payload.secrets),
@@ -165,8 +171,9 @@ def update_connector(session: Session, *, actor: Actor, connector_id: int, paylo
                      now: datetime) -> ConnectorRead:
     _require_admin(actor)
     connector = _get(session, connector_id)
-    settings = payload.settings or (FolderSettings if connector.kind == "folder" else HttpJsonSettings
-                                    ).model_validate(connector.settings)
+    settings = payload.settings or settings_for(connector.kind, connector.settings)
+    if settings_kind(settings) != connector.kind:
+        raise GendanError("connector.settings_kind", {"kind": connector.kind})
     mapping = _with_zone(session, payload.mapping) if payload.mapping else ImportMapping.model_validate(
         connector.mapping)
     sent = payload.model_dump(exclude_unset=True)
@@ -176,6 +183,9 @@ def update_connector(session: Session, *, actor: Actor, connector_id: int, paylo
     if payload.name is not None:
         _name_free(session, payload.name, connector.id)
         connector.name = payload.name
+    if isinstance(settings, SqlPullSettings) and payload.settings is not None:
+        test_connection(session, actor=actor, settings=settings, secrets=payload.secrets or ConnectorSecrets(),
+                        connector_id=connector.id)
     connector.settings = settings.model_dump(mode="json")
     connector.mapping = mapping.model_dump(mode="json")
     connector.secrets = _merge_secrets(connector.secrets, payload.secrets)
@@ -266,15 +276,34 @@ def set_enabled(session: Session, *, actor: Actor, connector_id: int, is_enabled
                             payload=ConnectorUpdate(is_enabled=is_enabled), now=now)
 
 
-def fetch_sample(session: Session, *, actor: Actor, settings: HttpJsonSettings, secrets: ConnectorSecrets,
-                 mapping: ImportMapping | None, connector_id: int | None = None,
+def _secret_values(session: Session, secrets: ConnectorSecrets, connector_id: int | None) -> dict[str, Any]:
+    saved = _get(session, connector_id).secrets if connector_id else ""
+    return crypto.decrypt(_merge_secrets(saved, secrets)) if (saved or any(secrets.model_dump().values())) else {}
+
+
+def test_connection(session: Session, *, actor: Actor, settings: SqlPullSettings, secrets: ConnectorSecrets,
+                    connector_id: int | None = None) -> str:
+    """Connect read-only and find the view, its cursor and key columns; the order rows are read in.
+    Raises GendanError saying what is wrong (cannot connect, no such view, column missing, not read-only)."""
+    _require_admin(actor)
+    with SqlPull(settings, _secret_values(session, secrets, connector_id), own_url=url_of(session.get_bind())) as pull:
+        return pull.order_preview()
+
+
+def fetch_sample(session: Session, *, actor: Actor, settings: HttpJsonSettings | SqlPullSettings,
+                 secrets: ConnectorSecrets, mapping: ImportMapping | None, connector_id: int | None = None,
                  client: httpx.Client | None = None) -> SampleRead:
     """The source's first records and, with a mapping, the orders they would make (nothing is written)."""
     _require_admin(actor)
     if isinstance(settings, FolderSettings):
         return _folder_sample(session, settings, mapping)
-    saved = _get(session, connector_id).secrets if connector_id else ""
-    values = crypto.decrypt(_merge_secrets(saved, secrets)) if (saved or any(secrets.model_dump().values())) else {}
+    values = _secret_values(session, secrets, connector_id)
+    if isinstance(settings, SqlPullSettings):
+        with SqlPull(settings, values, own_url=url_of(session.get_bind())) as pull:
+            records = [record for record, _ in pull.records({}, max_records=SAMPLE_RECORDS)]
+            order = pull.order_preview()
+        previews = _preview(session, records, _with_zone(session, mapping)) if mapping else []
+        return SampleRead(records=records, paths=paths(records), previews=previews, order=order)
     quick = settings.model_copy(update={"max_retries": min(settings.max_retries, 1),
                                         "timeout_seconds": min(settings.timeout_seconds, 15)})
     records: list[Any] = []

@@ -28,9 +28,11 @@ from backend.connectors.schemas import (
     FolderSettings,
     HttpJsonSettings,
 )
+from backend.connectors.sql_settings import SqlPullSettings
 from backend.errors import GendanError
 from backend.ingest.schemas import ImportMapping
 from backend.installation.service import get_installation
+from frontend.pages import connectors_sql
 from frontend.pages.admin import AdminActor, _flash, _pop_flash
 from frontend.pages.common import N_
 from frontend.pages.imports import TARGETS, _designed_targets, _parse_pairs
@@ -60,9 +62,10 @@ def connectors_page(request: Request, session: DbSession, actor: AdminActor):
 
 
 @router.get("/connectors/new")
-def new_connector_page(request: Request, session: DbSession, actor: AdminActor):
+def new_connector_page(request: Request, session: DbSession, actor: AdminActor, kind: str = "http_json"):
     zone = get_installation(session).timezone
-    form = {"auth": "none", "paging": "none", "first_page": "1", "rate_limit_per_second": "5", "max_retries": "3",
+    form = {"kind": "sql" if kind == "sql" else "http_json", **(connectors_sql.SQL_DEFAULTS if kind == "sql" else {}),
+            "auth": "none", "paging": "none", "first_page": "1", "rate_limit_per_second": "5", "max_retries": "3",
             "timeout_seconds": "20", "max_records_per_run": "10000", "max_response_bytes": "5000000",
             "schedule_minutes": "5", "max_failures": "5", "source": "connector", "timezone": zone,
             "is_enabled": "on", "create_customers": ""}
@@ -152,6 +155,8 @@ def edit_connector_page(request: Request, session: DbSession, actor: AdminActor,
     c = connector_service.get_connector(session, actor=actor, connector_id=connector_id)
     form = {k: "" if v is None else str(v) for k, v in c.settings.items()
             if k in TEXT_SETTINGS + NUMBER_SETTINGS + FOLDER_SETTINGS}
+    if c.kind == "sql":
+        form = {**form, **connectors_sql.form_from_settings(c.settings)}
     form["kind"] = c.kind
     form["headers"] = "\n".join(f"{k}: {v}" for k, v in (c.settings.get("headers") or {}).items())
     mapping = c.mapping
@@ -174,6 +179,7 @@ def _form_page(request: Request, session: Session, connector, form: dict[str, st
     return render(request, "connectors/form.html", {
         "nav": "admin", "tab": "connectors", "c": connector, "form": form, "errors": errors or {}, "error": error,
         "targets": targets, "rows": range(MAPPING_ROWS), "paging_labels": PAGING_LABELS,
+        "dialect_labels": connectors_sql.DIALECT_LABELS,
         "saved_secrets": connector.saved_secrets if connector else [], "folder_root": _folder_root()},
         status_code=status_code)
 
@@ -207,6 +213,8 @@ def _form_values(form: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any], 
                 headers[name.strip()] = value.strip()
     settings["headers"] = headers
     secrets = {k: form.get(k) or None for k in ("client_secret", "secret_header_value")}
+    if form.get("kind") == "sql":
+        settings, secrets = connectors_sql.settings_from_form(form), {"password": form.get("password") or None}
     columns = {}
     for i in range(MAPPING_ROWS):
         path, target = form.get(f"map_path_{i}", "").strip(), form.get(f"map_target_{i}", "").strip()
@@ -262,7 +270,9 @@ async def update_connector(request: Request, session: DbSession, actor: AdminAct
 
 def _save(request: Request, session: Session, actor: Actor, connector_id: int | None, form: dict[str, str]):
     settings, secrets, mapping = _form_values(form)
-    body = {"name": form.get("name", "").strip(), "settings": settings, "secrets": secrets, "mapping": mapping,
+    kind = form.get("kind") if form.get("kind") in ("folder", "sql") else "http_json"
+    body = {"name": form.get("name", "").strip(), "kind": kind,
+            "settings": settings, "secrets": secrets, "mapping": mapping,
             "schedule_minutes": form.get("schedule_minutes", "").strip() or None,
             "schedule_cron": form.get("schedule_cron", "").strip() or None,
             "max_failures": form.get("max_failures", "").strip() or 5, "is_enabled": form.get("is_enabled") == "on"}
@@ -272,12 +282,12 @@ def _save(request: Request, session: Session, actor: Actor, connector_id: int | 
         if form.get("kind") == "folder":
             FolderSettings.model_validate(settings)  # its own errors, not those of every kind
         if existing is None:
-            kind = "folder" if form.get("kind") == "folder" else "http_json"
             saved = connector_service.create_connector(session, actor=actor, payload=ConnectorCreate.model_validate(
-                {**body, "kind": kind}), now=utcnow())
+                body), now=utcnow())
         else:
             if body["schedule_cron"] is None:
                 body["schedule_cron"] = ""
+            body.pop("kind")
             saved = connector_service.update_connector(session, actor=actor, connector_id=connector_id,
                                                        payload=ConnectorUpdate.model_validate(body), now=utcnow())
     except ValidationError as exc:
@@ -302,8 +312,8 @@ def _sample(request: Request, session: Session, actor: Actor, form: dict[str, st
     connector_id = int(form["connector_id"]) if form.get("connector_id", "").isdigit() else None
     context: dict[str, Any] = {"sample": None, "error": None, "mapping_error": None}
     try:
-        parsed_settings = (FolderSettings if form.get("kind") == "folder" else HttpJsonSettings).model_validate(
-            settings)
+        model = {"sql": SqlPullSettings, "folder": FolderSettings}.get(form.get("kind", ""), HttpJsonSettings)
+        parsed_settings = model.model_validate(settings)
         parsed_mapping = None
         if mapping["columns"]:
             try:
@@ -321,3 +331,28 @@ def _sample(request: Request, session: Session, actor: Actor, form: dict[str, st
     context["as_json"] = _as_json
     status = 200 if is_htmx(request) or context["error"] is None else 422
     return render(request, "connectors/_sample.html", context, status_code=status)
+
+
+@router.post("/connectors-test")
+async def test_connection(request: Request, session: DbSession, actor: AdminActor):
+    """SQL pull: connect read-only and find the view and its columns; the answer in words."""
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    return await run_in_threadpool(_test_connection, request, session, actor, form)
+
+
+def _test_connection(request: Request, session: Session, actor: Actor, form: dict[str, str]):
+    settings, secrets, _ = _form_values({**form, "kind": "sql"})
+    connector_id = int(form["connector_id"]) if form.get("connector_id", "").isdigit() else None
+    ok, message = False, ""
+    try:
+        order = connector_service.test_connection(
+            session, actor=actor, settings=SqlPullSettings.model_validate(settings),
+            secrets=ConnectorSecrets.model_validate(secrets), connector_id=connector_id)
+        ok, message = True, connectors_sql.connected_message(order)
+    except ValidationError as exc:
+        message = "; ".join(f"{k}: {v}" for k, v in _errors_of(exc).items())
+    except GendanError as exc:
+        session.rollback()
+        message = i18n.translate_error(exc.code, exc.params)
+    status = 200 if is_htmx(request) or ok else 422
+    return render(request, "connectors/_test.html", {"ok": ok, "message": message}, status_code=status)

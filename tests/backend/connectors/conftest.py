@@ -4,6 +4,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from backend.auth.service import load_actor
+from tests.backend.connectors.sql_sources import pg_source, sql_source  # noqa: F401 (fixtures)
 from tests.factories.connector_source import Source
 from tests.factories.people import make_user
 
