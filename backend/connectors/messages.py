@@ -47,7 +47,6 @@ ERROR_MESSAGES: dict[str, str] = {
     "connector.file_too_large": "The file is larger than %(limit)s bytes.",
     "connector.file_unreadable": "The file cannot be read: %(error)s.",
     "connector.file_too_many_rows": "The file has more than %(limit)s rows.",
-    "connector.settings_kind": "These settings are not those of a %(kind)s connector.",
     "connector.paused_title": "Connector %(name)s paused itself",
     "connector.paused": "Connector %(name)s failed %(count)s times in a row and is paused: %(error)s",
 }
