@@ -13,7 +13,12 @@ from tests.factories.people import make_user
 
 def _overflow(page: Page) -> int:
     """How many CSS pixels the page is wider than the viewport (0: no sideways scrolling)."""
-    return page.evaluate("document.documentElement.scrollWidth - innerWidth")
+    over = page.evaluate("document.documentElement.scrollWidth - innerWidth")
+    if over > 0:  # name the culprits, so a failure says what to fix
+        print("wider than the phone:", page.evaluate("""[...document.querySelectorAll('body *')]
+            .filter(e => e.getBoundingClientRect().right > innerWidth + 0.5)
+            .slice(0, 8).map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' + e.getBoundingClientRect().right)"""))
+    return over
 
 
 def test_invalid_template_on_a_phone_in_chinese(page: Page, base_url, seed):
@@ -49,6 +54,8 @@ def test_invalid_template_on_a_phone_in_chinese(page: Page, base_url, seed):
 
 def test_every_editor_fits_a_phone(page: Page, base_url, seed):
     make_user(seed, username="rd.phone.en", roles=["designer"], locale="en")
+    # the user picker lists every user: the shared live database holds long names (and so may yours)
+    make_user(seed, username="rd.phone.long", display_name="Maximilian Alexander Featherstonehaugh-Montgomery-Smythe")
     seed.commit()
     page.set_viewport_size({"width": 360, "height": 780})
     sign_in(page, base_url, "rd.phone.en")
