@@ -17,12 +17,16 @@ from tests.browser.conftest import sign_in
 from tests.factories.orders import make_order
 from tests.factories.people import make_user
 
+# its own key: the browser tests share one live database, where test_rules.py publishes the classic
+# approval_timeout rule too
+KEY = "republish_timeout"
+
 
 def published(live_engine) -> list[tuple[int, bool]]:
     with live_engine.connect() as conn:
         return [tuple(r) for r in conn.execute(
             select(RuleDefinitionRow.version, RuleDefinitionRow.enabled)
-            .where(RuleDefinitionRow.key == "approval_timeout", RuleDefinitionRow.status == "published"))]
+            .where(RuleDefinitionRow.key == KEY, RuleDefinitionRow.status == "published"))]
 
 
 def test_republishing_a_rule_that_would_match_every_order_asks_first(page: Page, base_url, seed, live_engine):
@@ -32,13 +36,13 @@ def test_republishing_a_rule_that_would_match_every_order_asks_first(page: Page,
     make_order(seed, owner=rep, stage="approval", number="REPUB-30H", at=now - timedelta(hours=30))
     make_order(seed, owner=rep, stage="production", number="REPUB-1H", at=now - timedelta(hours=1))
     actor = actor_of(admin, "admin", "designer")
-    definitions.save_draft(seed, actor=actor, definition=classic_rule("approval_timeout"), now=now)
-    definitions.publish_rule(seed, actor=actor, key="approval_timeout", now=now)
-    definitions.enable_rule(seed, actor=actor, key="approval_timeout", now=now)  # matches one order of two
+    definitions.save_draft(seed, actor=actor, definition={**classic_rule("approval_timeout"), "key": KEY}, now=now)
+    definitions.publish_rule(seed, actor=actor, key=KEY, now=now)
+    definitions.enable_rule(seed, actor=actor, key=KEY, now=now)  # matches one order of two
     seed.commit()
 
     sign_in(page, base_url, "rules.republish")
-    page.goto(f"{base_url}/designer/rules/approval_timeout")
+    page.goto(f"{base_url}/designer/rules/{KEY}")
     page.get_by_role("tab", name="JSON-logic").click()
     page.get_by_label("Condition as JSON-logic").fill('{">": [{"var": "amount"}, 0]}')
     page.get_by_role("button", name="Apply JSON").click()
