@@ -368,7 +368,7 @@ def _insert_customers(session: Session, customers: list[_NewCustomer]) -> None:
 def _update(session: Session, job: ImportJob, actor: Actor, mapping: ImportMapping, item: _Row, order: Order,
             now: datetime, out: _Out) -> None:
     p = item.parsed
-    if getattr(job, "per_record", False):
+    if getattr(job, "per_record", False) and not actor.has_role("admin"):  # admins see every order
         try:
             access.get_visible_order(session, actor, order.id)
         except GendanError as exc:
