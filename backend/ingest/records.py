@@ -18,7 +18,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
@@ -31,7 +31,10 @@ from backend.ingest import service as ingest
 from backend.ingest.rows import DataField, ParsedRow, convert_cell, parse_row
 from backend.ingest.schemas import ImportMapping, RowError
 from backend.installation.service import get_installation
+from backend.orders import access
+from backend.orders import service as orders_service
 from backend.orders.models import Order
+from backend.orders.schemas import OrderCreate, OrderUpdate
 
 MAX_RECORDS = 10_000
 CHUNK = 1000  # records per transaction
@@ -238,19 +241,58 @@ def _chunk(session: Session, actor: Actor, chunk: list[_Record], create_customer
         ingest.log.info("bulk API: %s records one by one (%s)", len(chunk), exc)
     outcomes = {}
     for record in chunk:
-        saved = list(record.parsed.errors) if record.parsed else []
+        if record.parsed is None or record.parsed.errors:
+            continue
         try:
-            outcomes.update(_set_based(session, actor, [record], create_customers, now))
+            outcomes[record.index] = _one(session, actor, record, create_customers, now)
             session.commit()
-        except (bulk.Fallback, SQLAlchemyError, GendanError) as exc:
+        except ValidationError as exc:
             session.rollback()
-            record.parsed.errors = saved + [_error(record.index, "_", "bulk.record_not_saved",
-                                                   error=getattr(exc, "code", type(exc).__name__))]
+            record.parsed.errors = ingest._pydantic_errors(exc, record.parsed, _MAPPING)
+        except GendanError as exc:
+            session.rollback()
+            record.parsed.errors = ingest._errors_from(exc, record.parsed, _MAPPING)
+        except SQLAlchemyError as exc:
+            session.rollback()
+            ingest.log.exception("bulk API record %s: unexpected database error", record.index)
+            record.parsed.errors = [_error(record.index, "_", "bulk.record_not_saved", error=type(exc).__name__)]
     return outcomes
+
+
+def _one(session: Session, actor: Actor, record: _Record, create_customers: bool, now: datetime) -> str:
+    """One record through the order services (the import's row-by-row path), not committed."""
+    p = record.parsed
+    customer_id = record.customer_id
+    if customer_id is None:
+        customer_id, code = ingest.resolve_customer(session, code=p.customer_code, name=p.customer_name,
+                                                    create=create_customers, now=now)
+        if code is not None:
+            raise GendanError(code, {"value": p.customer_code or p.customer_name},
+                              fields={"customer": (code, {"value": p.customer_code or p.customer_name})})
+    payload = OrderCreate.model_validate({**p.values, "customer_id": customer_id, "source": record.source})
+    existing = ingest._existing_order(session, payload)
+    if existing is None:
+        token = ingest._pending_status.set(p.status)
+        try:
+            orders_service.create_order(session, actor=actor, payload=payload, now=p.created_at or now, via="import")
+        finally:
+            ingest._pending_status.reset(token)
+        return "created"
+    access.get_visible_order(session, actor, existing.id)
+    changes = ingest.changes_for(existing, payload, set(p.values) | {"customer_id"}, p.status)
+    if changes.get("stage") is not None and ingest._flow_running(session, existing.id):
+        changes.pop("stage")
+    if not changes:
+        return "unchanged"
+    orders_service.update_order(session, actor=actor, order_id=existing.id, now=now, via="import",
+                                payload=OrderUpdate.model_validate({"version": existing.version, **changes}))
+    return "updated"
 
 
 def _set_based(session: Session, actor: Actor, chunk: list[_Record], create_customers: bool,
                now: datetime) -> dict[int, str]:
+    if bulk._form_has_unique_fields(session):
+        raise bulk.Fallback("a designed field is unique")
     outcomes: dict[int, str] = {}
     by_source: dict[str, list[_Record]] = {}
     for record in chunk:

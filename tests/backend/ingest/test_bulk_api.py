@@ -157,3 +157,21 @@ def test_api_key_auth_and_session_writer(client, session):
     assert client.post(URL, json=[_rec(1, customer)], headers=EN).status_code == 401
     login(client, "root")
     assert client.post(URL, json=[_rec(1, customer)]).json()["created"] == 1
+
+
+def test_chunk_the_set_based_path_declines_goes_record_by_record(client, session):
+    """A number in the automatic series sends the chunk through the order services one record at a
+    time: the same outcomes, and the bad record still fails alone."""
+    auth, customer = _admin(client, session)
+    body = [_rec(0, customer, number="SO20261207-9001"), _rec(1, customer, customer_id=None, customer_code="NOPE"),
+            _rec(2, customer, status="completed", tags=["x"])]
+    out = client.post(URL, json=body, headers={**auth, **EN}).json()
+    assert [r["outcome"] for r in out["results"]] == ["created", "failed", "created"]
+    assert out["results"][0]["number"] == "SO20261207-9001"
+    assert out["results"][1]["errors"][0]["field"] == "customer"
+    assert session.get(Order, out["results"][2]["order_id"]).status == "completed"
+    again = client.post(URL, json=body, headers={**auth, **EN}).json()
+    assert [r["outcome"] for r in again["results"]] == ["unchanged", "failed", "unchanged"]
+    body[2]["amount"] = "1.00"
+    third = client.post(URL, json=body, headers={**auth, **EN}).json()
+    assert [r["outcome"] for r in third["results"]] == ["unchanged", "failed", "updated"]
