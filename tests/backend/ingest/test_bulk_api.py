@@ -175,3 +175,18 @@ def test_chunk_the_set_based_path_declines_goes_record_by_record(client, session
     body[2]["amount"] = "1.00"
     third = client.post(URL, json=body, headers={**auth, **EN}).json()
     assert [r["outcome"] for r in third["results"]] == ["unchanged", "failed", "updated"]
+
+
+def test_body_over_the_upload_cap_is_refused_in_words(settings, connection, session):
+    from fastapi.testclient import TestClient
+
+    from backend.app import create_app
+
+    app = create_app(settings.model_copy(update={"max_upload_bytes": 5_000, "max_body_bytes": 1_000}),
+                     engine=connection, start_worker=False)
+    with TestClient(app, base_url="http://testserver") as client:
+        auth, customer = _admin(client, session)
+        small = [_rec(i, customer) for i in range(20)]  # ~2 KB: over the body cap, under the upload cap
+        assert client.post(URL, json=small, headers=auth).json()["created"] == 20
+        resp = client.post(URL, json=[_rec(i, customer) for i in range(100)], headers={**auth, **EN})
+        assert resp.status_code == 413 and resp.json()["error"]["message"]
