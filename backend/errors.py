@@ -99,6 +99,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "import.not_found": 404,
     "import.already_started": 409,
     "import.file_too_large": 413,
+    "bulk.": 422,
+    "bulk.too_many": 413,
     "inbound.source_unknown": 404,
     "inbound.signature_missing": 401,
     "inbound.signature_invalid": 401,

@@ -48,6 +48,9 @@ UPLOAD_PATHS = (
     r"/inbox/items/\d+/comments",
 )
 
+# bodies of any content type that may be as large as an upload (a JSON array or NDJSON stream)
+BULK_PATHS = (r"/api/v1/orders/bulk",)
+
 
 class BodySizeLimitMiddleware:
     """Refuse bodies over `max_bytes` (413) before they reach a handler; uploads have their own limit."""
@@ -65,6 +68,7 @@ class BodySizeLimitMiddleware:
         headers = dict(scope.get("headers") or [])
         is_upload = (headers.get(b"content-type", b"").startswith(b"multipart/form-data")
                      and scope.get("method") == "POST" and self.upload_path.fullmatch(scope.get("path", "")) is not None)
+        is_upload = is_upload or (scope.get("method") == "POST" and scope.get("path", "") in BULK_PATHS)
         limit = self.upload_max_bytes if is_upload else self.max_bytes
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:

@@ -47,6 +47,7 @@ from backend.ingest import service as ingest
 from backend.ingest.models import ImportJob, ImportRowError, ImportRowResult
 from backend.ingest.rows import DataField, ParsedRow, parse_row
 from backend.ingest.schemas import ImportMapping, RowError
+from backend.orders import access
 from backend.orders import service as orders_service
 from backend.orders.models import Order
 from backend.orders.schemas import OrderCreate, OrderUpdate
@@ -164,13 +165,7 @@ def import_batch(session: Session, job_id: int, actor: Actor, mapping: ImportMap
             parsed = parse_row(index + 2, dict(zip(headers, rows[index], strict=False)), mapping, tz, fields)
             items.append(_Row(parsed=parsed, cells=rows[index], errors=list(parsed.errors)))
         job = session.get(ImportJob, job_id)
-        out = _Out()
-        with forms_service.batch_cache(session):
-            for segment in _segments(items, job_id):
-                _segment(session, job, actor, mapping, segment, now, out)
-        for item in items:
-            if item.errors:
-                _failed(job, item, out)
+        out = apply_rows(session, job, actor, mapping, items, now)
         if out.results:
             session.execute(insert(ImportRowResult.__table__), sorted(out.results, key=lambda r: r["line"]))
         if out.errors:
@@ -182,6 +177,22 @@ def import_batch(session: Session, job_id: int, actor: Actor, mapping: ImportMap
         session.rollback()
         ingest.log.info("import %s rows %s-%s: row by row (%s)", job_id, start + 2, stop + 1, exc)
         return False
+
+
+def apply_rows(session: Session, job: Any, actor: Actor, mapping: ImportMapping, items: list[_Row],
+               now: datetime) -> _Out:
+    """Steps 1-4 over parsed rows, flushed, not committed: the import batch's core, also used by
+    `POST /api/v1/orders/bulk` (backend/ingest/records.py) with a job-like tally (`id`, the
+    `*_count` counters; `per_record=True` makes an actor who may not create or see an order fail
+    that row instead of the batch). Raises Fallback when the rows need the row-by-row path."""
+    out = _Out()
+    with forms_service.batch_cache(session):
+        for segment in _segments(items, job.id):
+            _segment(session, job, actor, mapping, segment, now, out)
+    for item in items:
+        if item.errors:
+            _failed(job, item, out)
+    return out
 
 
 def _form_has_unique_fields(session: Session) -> bool:
@@ -224,8 +235,11 @@ def _segment(session: Session, job: ImportJob, actor: Actor, mapping: ImportMapp
     column = mapping.columns.get("customer_code") or mapping.columns.get("customer")
     for item in live:
         p = item.parsed
-        found, code, made = customers.resolve(code=p.customer_code, name=p.customer_name,
-                                              create=mapping.create_customers, now=now)
+        if item.customer_id is not None:  # named by id (API records; checked to exist)
+            found, code, made = item.customer_id, None, False
+        else:
+            found, code, made = customers.resolve(code=p.customer_code, name=p.customer_name,
+                                                  create=mapping.create_customers, now=now)
         if code is not None:
             item.errors = [RowError(line=p.line, column=column, field="customer", code=code,
                                     params={"value": p.customer_code or p.customer_name})]
@@ -292,7 +306,11 @@ def _create(session: Session, job: ImportJob, actor: Actor, mapping: ImportMappi
     if not items:
         return
     if not orders_service.can_create_orders(actor):
-        raise Fallback("the job's owner cannot create orders")
+        if not getattr(job, "per_record", False):
+            raise Fallback("the job's owner cannot create orders")
+        for item in items:
+            item.errors = [RowError(line=item.parsed.line, column=None, field="_", code="auth.forbidden")]
+        return
     line = pipeline_of(session)
     ready: list[tuple[_Row, Order, datetime]] = []
     for item in items:
@@ -350,6 +368,12 @@ def _insert_customers(session: Session, customers: list[_NewCustomer]) -> None:
 def _update(session: Session, job: ImportJob, actor: Actor, mapping: ImportMapping, item: _Row, order: Order,
             now: datetime, out: _Out) -> None:
     p = item.parsed
+    if getattr(job, "per_record", False) and not actor.has_role("admin"):  # admins see every order
+        try:
+            access.get_visible_order(session, actor, order.id)
+        except GendanError as exc:
+            item.errors = ingest._errors_from(exc, p, mapping)
+            return
     if item.customer is not None:  # a new customer named by an existing order's row
         _insert_customers(session, [item.customer])
         item.payload = item.payload.model_copy(update={"customer_id": item.customer.id})

@@ -60,4 +60,13 @@ ERROR_MESSAGES: dict[str, str] = {
     "inbound.source_not_found": "Inbound source %(id)s was not found.",
     "inbound.message_invalid": "%(count)s field(s) of the message are not valid.",
     "inbound.order_unknown": "There is no order %(value)s.",
+    "bulk.*": "The records could not be read.",
+    "bulk.bad_json": "The body is not valid JSON (%(error)s).",
+    "bulk.not_a_list": "The body must be a JSON array of orders (or NDJSON, one order per line).",
+    "bulk.too_many": "At most %(max)s records per request; this one has %(count)s. Send them in several requests.",
+    "bulk.content_type": "Send application/json (an array) or application/x-ndjson (one order per line).",
+    "bulk.bad_line": "This line is not valid JSON (%(error)s).",
+    "bulk.line_too_long": "This line is longer than %(max)s bytes.",
+    "bulk.not_an_object": "The record must be a JSON object.",
+    "bulk.record_not_saved": "The record could not be saved (%(error)s).",
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Request, UploadFile
+from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
@@ -14,6 +14,7 @@ from backend.errors import GendanError
 from backend.ingest import (
     inbound,
     messages_in,
+    records,
     service,
     tasks,  # noqa: F401  (registers the worker job)
 )
@@ -41,6 +42,82 @@ async def upload_import(request: Request, session: DbSession, actor: CurrentActo
     return await run_in_threadpool(service.upload_import, session, actor=actor,
                                    filename=file.filename or "upload.csv", content=content, now=utcnow(),
                                    max_bytes=request.app.state.settings.max_upload_bytes)
+
+
+_RECORD_SCHEMA = {"type": "object", "properties": {
+    "external_id": {"type": "string"}, "source": {"type": "string"}, "customer_id": {"type": "integer"},
+    "customer_code": {"type": "string"}, "customer_name": {"type": "string"}, "amount": {"type": "string"},
+    "currency": {"type": "string"}, "stage": {"type": "string"}, "status": {"type": "string"},
+    "number": {"type": "string"}, "planned_delivery": {"type": "string"}, "payment_due": {"type": "string"},
+    "created": {"type": "string"}, "data": {"type": "object"}, "tags": {"type": "array", "items": {"type": "string"}}},
+    "required": ["external_id", "amount"]}
+_BULK_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"type": "array", "maxItems": records.MAX_RECORDS, "items": _RECORD_SCHEMA}},
+    "application/x-ndjson": {"schema": {"type": "string"}}}}}
+
+
+@router.post("/orders/bulk", response_model=records.BulkResult, tags=["orders"], openapi_extra=_BULK_BODY,
+             responses={**ERRORS, 413: {"description": "Too many records or too large a body"}})
+async def bulk_orders(request: Request, session: DbSession, actor: CurrentActor,
+                      create_customers: Annotated[bool, Query()] = False):
+    """Create or update up to 10,000 orders by (source, external_id) in one request.
+
+    The body is a JSON array of orders (`application/json`) or one order per line
+    (`application/x-ndjson`, each line at most 256 KiB); the body may be as large as an upload
+    (GENDAN_MAX_UPLOAD_BYTES). A record has `external_id` (required), `source` (default `api`),
+    the customer by `customer_id`, `customer_code` or `customer_name` (unknown ones are created
+    with `?create_customers=true`), `amount`, `currency`, `stage`, `status`, `number`,
+    `planned_delivery`, `payment_due`, `created`, `data` (designed fields) and `tags`. Records
+    are written in chunks of 1,000 on the import's set-based path. The answer counts the
+    outcomes (created, updated, unchanged, failed) and lists each record by its index with its
+    order (id, number) or its errors in the caller's language; a bad record never stops the
+    others. Sending the same records again answers "unchanged" for each."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind == "application/json":
+        values = records.parse_json_body(await request.body())
+    elif kind in ("application/x-ndjson", "application/jsonl", "application/json-seq"):
+        values = await _ndjson(request)
+    else:
+        raise GendanError("bulk.content_type")
+    return await run_in_threadpool(records.apply, session, actor=actor, values=values,
+                                   create_customers=create_customers, now=utcnow())
+
+
+async def _ndjson(request: Request) -> list:
+    """The stream's lines as values (a bad line stands for a failed record); blank lines are skipped."""
+    values: list = []
+    count = 0
+    pending = b""
+    too_long = False
+
+    def take(line: bytes) -> None:
+        nonlocal count
+        if line.strip():
+            count += 1
+            if count <= records.MAX_RECORDS:
+                values.append(records.parse_ndjson_line(line))
+
+    async for chunk in request.stream():
+        pending += chunk
+        while True:
+            cut = pending.find(b"\n")
+            if cut < 0:
+                break
+            line, pending = pending[:cut], pending[cut + 1:]
+            if too_long:  # the end of a line already refused
+                too_long = False
+                continue
+            take(line)
+        if len(pending) > records.MAX_LINE_BYTES and not too_long:
+            take(b"x" * (records.MAX_LINE_BYTES + 1))  # stands for the long line, read no further
+            pending, too_long = b"", True
+        elif too_long:
+            pending = b""
+    if not too_long:
+        take(pending)
+    if count > records.MAX_RECORDS:
+        raise GendanError("bulk.too_many", {"max": records.MAX_RECORDS, "count": count})
+    return values
 
 
 @router.get("/imports", response_model=list[ImportRead], responses=ERRORS)

@@ -1,0 +1,192 @@
+"""POST /api/v1/orders/bulk: per-record results, idempotence, limits, permissions (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import func, select
+
+from backend.ingest import records
+from backend.orders.models import Order
+from tests.conftest import bearer, login
+from tests.factories.orders import make_customer, make_order
+from tests.factories.people import make_user
+
+URL = "/api/v1/orders/bulk"
+EN = {"Accept-Language": "en"}
+ZH = {"Accept-Language": "zh-CN"}
+
+
+def _rec(i: int, customer, **extra):
+    return {"external_id": f"bk-{i}", "source": "erp", "customer_id": customer.id, "amount": f"{100 + i}.50",
+            **extra}
+
+
+def _admin(client, session):
+    make_user(session, username="root", roles=["admin"])
+    customer = make_customer(session)
+    session.commit()
+    return bearer(client, "root"), customer
+
+
+def test_mixed_good_and_bad_records(client, session):
+    auth, customer = _admin(client, session)
+    body = [_rec(0, customer), {"external_id": "bk-1", "source": "erp", "customer_id": customer.id, "amount": "x"},
+            "not an object", _rec(3, customer, stage="Bad Stage!"), {"source": "erp", "amount": "1",
+                                                                      "customer_id": customer.id},
+            _rec(5, customer, customer_id=None, customer_code="NEW-1", customer_name="New one", tags=["a", "b"])]
+    resp = client.post(URL, json=body, headers={**auth, **EN}, params={"create_customers": "true"})
+    assert resp.status_code == 200, resp.text
+    out = resp.json()
+    assert (out["created"], out["failed"], out["updated"], out["unchanged"]) == (2, 4, 0, 0)
+    by = {r["index"]: r for r in out["results"]}
+    assert [by[i]["outcome"] for i in range(6)] == ["created", "failed", "failed", "failed", "failed", "created"]
+    assert by[1]["errors"][0]["field"] == "amount"
+    assert by[2]["errors"] == [{"field": "_", "message": "The record must be a JSON object."}]
+    assert by[4]["errors"][0]["field"] == "external_id"
+    order = session.get(Order, by[0]["order_id"])
+    assert order.external_id == "bk-0" and order.source == "erp" and str(order.amount) == "100.50"
+    assert by[0]["number"] == order.number
+    new = session.get(Order, by[5]["order_id"])
+    assert new.tags == ["a", "b"] and new.customer_id != customer.id
+
+
+def test_errors_in_the_callers_language(client, session):
+    auth, customer = _admin(client, session)
+    resp = client.post(URL, json=[7], headers={**auth, **ZH})
+    assert resp.json()["results"][0]["errors"][0]["message"] == "记录必须是 JSON 对象。"
+
+
+def test_ndjson_with_a_broken_line(client, session):
+    auth, customer = _admin(client, session)
+    lines = [json.dumps(_rec(0, customer)), "{broken", "", json.dumps(_rec(2, customer))]
+    resp = client.post(URL, content="\n".join(lines).encode(),
+                       headers={**auth, **EN, "Content-Type": "application/x-ndjson"})
+    assert resp.status_code == 200, resp.text
+    out = resp.json()
+    assert [r["outcome"] for r in out["results"]] == ["created", "failed", "created"]
+    assert out["results"][1]["errors"][0]["message"].startswith("This line is not valid JSON")
+
+
+def test_ndjson_long_line_fails_alone(client, session):
+    auth, customer = _admin(client, session)
+    long = json.dumps(_rec(1, customer, data={"note": "x" * (records.MAX_LINE_BYTES + 10)}))
+    body = "\n".join([json.dumps(_rec(0, customer)), long, json.dumps(_rec(2, customer))]).encode()
+    resp = client.post(URL, content=body, headers={**auth, **EN, "Content-Type": "application/x-ndjson"})
+    assert [r["outcome"] for r in resp.json()["results"]] == ["created", "failed", "created"]
+
+
+def test_too_many_records_refused_in_words(client, session):
+    auth, customer = _admin(client, session)
+    body = [{"external_id": str(i)} for i in range(records.MAX_RECORDS + 1)]
+    resp = client.post(URL, json=body, headers={**auth, **EN})
+    assert resp.status_code == 413
+    assert resp.json()["error"]["message"].startswith("At most 10000 records per request; this one has 10001.")
+    ndjson = "\n".join("{}" for _ in range(records.MAX_RECORDS + 1)).encode()
+    resp = client.post(URL, content=ndjson, headers={**auth, **EN, "Content-Type": "application/x-ndjson"})
+    assert resp.status_code == 413
+    assert session.scalar(select(func.count()).select_from(Order)) == 0
+
+
+def test_bad_bodies(client, session):
+    auth, _ = _admin(client, session)
+    assert client.post(URL, content=b"{not json", headers={**auth, **EN, "Content-Type": "application/json"}
+                       ).status_code == 422
+    resp = client.post(URL, json={"a": 1}, headers={**auth, **EN})
+    assert resp.status_code == 422 and "JSON array" in resp.json()["error"]["message"]
+    assert client.post(URL, content=b"x", headers={**auth, **EN, "Content-Type": "text/plain"}).status_code == 422
+
+
+def test_resend_is_unchanged_and_changes_update(client, session):
+    auth, customer = _admin(client, session)
+    body = [_rec(i, customer, data={"k": i}, tags=["t"]) for i in range(5)]
+    first = client.post(URL, json=body, headers=auth).json()
+    assert first["created"] == 5
+    again = client.post(URL, json=body, headers=auth).json()
+    assert (again["created"], again["updated"], again["unchanged"], again["failed"]) == (0, 0, 5, 0)
+    assert [r["order_id"] for r in again["results"]] == [r["order_id"] for r in first["results"]]
+    body[1]["amount"] = "999.00"
+    body[3]["data"] = {"k": 33}
+    third = client.post(URL, json=body, headers=auth).json()
+    assert [r["outcome"] for r in third["results"]] == ["unchanged", "updated", "unchanged", "updated", "unchanged"]
+    session.expire_all()
+    assert str(session.get(Order, third["results"][1]["order_id"]).amount) == "999.00"
+    assert session.get(Order, third["results"][3]["order_id"]).data == {"k": 33}
+    assert session.scalar(select(func.count()).select_from(Order)) == 5
+
+
+def test_per_record_permission(client, session):
+    make_user(session, username="root", roles=["admin"])
+    other = make_user(session, username="other", roles=["sales"])
+    make_user(session, username="rep", roles=["sales"])
+    customer = make_customer(session)
+    theirs = make_order(session, owner=other, customer=customer, source="erp", external_id="theirs")
+    session.commit()
+    auth = bearer(client, "rep")
+    body = [_rec(0, customer), {"external_id": "theirs", "source": "erp", "customer_id": customer.id,
+                                "amount": "5"}]
+    out = client.post(URL, json=body, headers={**auth, **EN}).json()
+    assert [r["outcome"] for r in out["results"]] == ["created", "failed"]
+    assert out["results"][1]["errors"][0]["message"] == f"Order {theirs.id} was not found."
+    session.expire_all()
+    assert str(session.get(Order, theirs.id).amount) != "5.00"
+    # a warehouse user may write but not create orders: each new record is refused, none is written
+    make_user(session, username="store", roles=["warehouse"])
+    session.commit()
+    resp = client.post(URL, json=[_rec(9, customer)], headers={**bearer(client, "store"), **EN})
+    assert resp.status_code == 200 and resp.json()["failed"] == 1
+    assert resp.json()["results"][0]["errors"][0]["field"] == "_"
+    assert session.scalar(select(func.count()).select_from(Order).where(Order.external_id == "bk-9")) == 0
+    # a viewer writes nothing at all
+    make_user(session, username="viewer", roles=["viewer"])
+    session.commit()
+    assert client.post(URL, json=[_rec(9, customer)], headers={**bearer(client, "viewer"), **EN}).status_code == 403
+
+
+def test_api_key_auth_and_session_writer(client, session):
+    root = make_user(session, username="root", roles=["admin"])
+    customer = make_customer(session)
+    session.commit()
+    auth = bearer(client, "root")
+    key = client.post("/api/v1/api-keys", json={"name": "erp", "scope": "write", "user_id": root.id},
+                      headers=auth).json()["key"]
+    read = client.post("/api/v1/api-keys", json={"name": "ro", "scope": "read"}, headers=auth).json()["key"]
+    assert client.post(URL, json=[_rec(0, customer)], headers={"X-API-Key": read, **EN}).status_code == 403
+    resp = client.post(URL, json=[_rec(0, customer)], headers={"X-API-Key": key})
+    assert resp.status_code == 200 and resp.json()["created"] == 1
+    assert client.post(URL, json=[_rec(1, customer)], headers=EN).status_code == 401
+    login(client, "root")
+    assert client.post(URL, json=[_rec(1, customer)]).json()["created"] == 1
+
+
+def test_chunk_the_set_based_path_declines_goes_record_by_record(client, session):
+    """A number in the automatic series sends the chunk through the order services one record at a
+    time: the same outcomes, and the bad record still fails alone."""
+    auth, customer = _admin(client, session)
+    body = [_rec(0, customer, number="SO20261207-9001"), _rec(1, customer, customer_id=None, customer_code="NOPE"),
+            _rec(2, customer, status="completed", tags=["x"])]
+    out = client.post(URL, json=body, headers={**auth, **EN}).json()
+    assert [r["outcome"] for r in out["results"]] == ["created", "failed", "created"]
+    assert out["results"][0]["number"] == "SO20261207-9001"
+    assert out["results"][1]["errors"][0]["field"] == "customer"
+    assert session.get(Order, out["results"][2]["order_id"]).status == "completed"
+    again = client.post(URL, json=body, headers={**auth, **EN}).json()
+    assert [r["outcome"] for r in again["results"]] == ["unchanged", "failed", "unchanged"]
+    body[2]["amount"] = "1.00"
+    third = client.post(URL, json=body, headers={**auth, **EN}).json()
+    assert [r["outcome"] for r in third["results"]] == ["unchanged", "failed", "updated"]
+
+
+def test_body_over_the_upload_cap_is_refused_in_words(settings, connection, session):
+    from fastapi.testclient import TestClient
+
+    from backend.app import create_app
+
+    app = create_app(settings.model_copy(update={"max_upload_bytes": 5_000, "max_body_bytes": 1_000}),
+                     engine=connection, start_worker=False)
+    with TestClient(app, base_url="http://testserver") as client:
+        auth, customer = _admin(client, session)
+        small = [_rec(i, customer) for i in range(20)]  # ~2 KB: over the body cap, under the upload cap
+        assert client.post(URL, json=small, headers=auth).json()["created"] == 20
+        resp = client.post(URL, json=[_rec(i, customer) for i in range(100)], headers={**auth, **EN})
+        assert resp.status_code == 413 and resp.json()["error"]["message"]
