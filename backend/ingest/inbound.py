@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session
 
 from backend import i18n
@@ -535,6 +535,10 @@ def _apply_mapped(session: Session, source: InboundSource, document: Any, now: d
             except GendanError as exc:
                 session.rollback()
                 errors = import_service._errors_from(exc, parsed, mapping)
+            except SQLAlchemyError as exc:  # one broken record must not stop the others
+                session.rollback()
+                errors = [RowError(line=parsed.line, column=None, field="_", code="import.row_internal",
+                                   params={"error": type(exc).__name__})]
         results.append(InboundRecordResult(position=parsed.line, external_id=external_id,
                                            outcome="failed" if errors else outcome,
                                            order_id=order.id if order and not errors else None,
