@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 from sqlalchemy import func, select
@@ -447,6 +447,13 @@ def _mapped_settings(source: InboundSource) -> tuple[str, ImportMapping]:
     return str(settings.get("records_path") or ""), mapping
 
 
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ValueError, OSError, ZoneInfoNotFoundError) as exc:  # unknown, or a path-like name
+        raise GendanError("inbound.mapping_invalid") from exc
+
+
 def _records(document: Any, records_path: str) -> list[Any]:
     try:
         found = jsonpath.records(document, records_path) if records_path else document
@@ -473,7 +480,7 @@ def parsed_records(session: Session, source: InboundSource, document: Any
     records_path, mapping = _mapped_settings(source)
     if not mapping.columns.get("external_id"):
         raise GendanError("inbound.mapping_invalid")
-    zone = ZoneInfo(mapping.timezone) if mapping.timezone else get_installation(session).zone
+    zone = _zone(mapping.timezone) if mapping.timezone else get_installation(session).zone
     fields = import_service.data_fields(session)
     rows = [(record, parse_record(i, record, mapping, zone, fields))
             for i, record in enumerate(_records(document, records_path), start=1)]
@@ -611,6 +618,8 @@ def set_format(session: Session, *, actor: Actor, source_id: int, payload: Inbou
         raise GendanError("inbound.source_not_found", {"id": source_id})
     if payload.body_format == "mapped" and not (payload.mapping and payload.mapping.columns.get("external_id")):
         raise GendanError("inbound.mapping_invalid")
+    if payload.mapping and payload.mapping.timezone:
+        _zone(payload.mapping.timezone)
     if payload.records_path:
         try:
             jsonpath.parse(payload.records_path)

@@ -164,6 +164,11 @@ def test_preview_shows_orders_and_errors_and_stores_nothing(client, session):
         "settings": {"body_format": "mapped", "mapping": {"columns": {"external_id": "ref",
                                                                       "customer_code": "buyer.code"}}}})
     assert [r["external_id"] for r in other.json()] == ["WHF-9"], other.text
+    for zone in ("Mars/Olympus", "../../etc/passwd", "/abs"):
+        bad_zone = client.post(f"/api/v1/inbound-sources/{source_id}/preview", json={
+            "body": "[]", "settings": {"body_format": "mapped", "mapping": {
+                "columns": {"external_id": "ref"}, "timezone": zone}}})
+        assert bad_zone.status_code == 422 and bad_zone.json()["error"]["code"] == "inbound.mapping_invalid"
 
 
 def test_gendan_sources_are_unchanged_and_a_mapping_needs_an_external_id(client, session):
