@@ -303,7 +303,7 @@ def _format_form(source: Any) -> dict[str, Any]:
 def _format_from(form: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the form's fields to show again, the InboundFormat payload they make)."""
     rows = []
-    for i in range(MAPPING_ROWS):
+    for i in range(60):  # ImportMapping's limit; the page shows the saved rows plus two empty ones
         path, target = (form.get(f"path_{i}") or "").strip()[:200], (form.get(f"target_{i}") or "").strip()
         rows.append((path, target))
     columns = {target: path for path, target in rows if path and target}
@@ -339,11 +339,13 @@ def _format_page(request: Request, session: Session, actor: Actor, source_id: in
     source = next((s for s in inbound.list_sources(session, actor=actor) if s.id == source_id), None)
     if source is None:
         raise GendanError("inbound.source_not_found", {"id": source_id})
+    source_rows = (((source.mapped or {}).get("mapping") or {}).get("columns") or {})
     targets = [(key, i18n.gettext(label)) for key, label in TARGETS]
     targets += [(f"data.{key}", key) for key in import_service.data_fields(session)]
     return render(request, "imports/inbound_format.html", {
         "nav": "admin", "tab": "inbound", "s": source, "form": form or _format_form(source), "error": error,
-        "preview": preview, "saved": saved, "targets": targets, "mapping_rows": MAPPING_ROWS,
+        "preview": preview, "saved": saved, "targets": targets,
+        "mapping_rows": min(60, max(MAPPING_ROWS, len((form or {}).get("rows") or source_rows) + 2)),
         "schemes": [(k, i18n.gettext(v)) for k, v in SCHEMES],
         "url": str(request.base_url).rstrip("/") + "/api/v1/inbound/" + source.key}, status_code=status_code)
 
