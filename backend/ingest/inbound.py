@@ -15,20 +15,23 @@ without their body's hash and at most UNKNOWN_PER_MINUTE a minute per client add
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session
 
+from backend import i18n
 from backend.audit import service as audit
 from backend.auth import service as auth_service
 from backend.auth.actor import Actor
@@ -36,17 +39,26 @@ from backend.clock import utcnow
 from backend.errors import GendanError
 from backend.ingest import service as import_service
 from backend.ingest.models import InboundDelivery, InboundSource
+from backend.ingest.rows import ParsedRow
 from backend.ingest.schemas import (
     DeliveryRead,
+    ImportMapping,
+    InboundFormat,
+    InboundRecordResult,
     InboundResult,
+    InboundSignature,
     InboundSourceCreate,
     InboundSourceCreated,
     InboundSourceRead,
+    MappedInboundResult,
+    RowError,
 )
+from backend.installation.service import get_installation
 from backend.orders import service as orders_service
 from backend.orders.models import Order
 from backend.orders.schemas import OrderCreate, OrderUpdate
 from backend.people.models import User
+from engine.connectors import jsonpath
 
 SIGNATURE_HEADER = "X-Gendan-Signature"
 TIMESTAMP_HEADER = "X-Gendan-Timestamp"
@@ -55,6 +67,8 @@ WINDOW_SECONDS = 300  # how old a signed timestamp may be
 FUTURE_SECONDS = 60  # how far ahead of our clock a sender's clock may run
 UNKNOWN_PER_MINUTE = 10  # logged posts to unknown source keys per client address
 ORDER_OUTCOMES = ("created", "updated", "unchanged")
+MAX_RECORDS = 500  # records in one mapped delivery
+MAX_DEPTH = 32  # nesting of a mapped body
 
 
 def sign(secret: str, timestamp: int | str, body: bytes) -> str:
@@ -141,19 +155,29 @@ def list_deliveries(session: Session, *, actor: Actor, source_key: str | None = 
 # ---------------------------------------------------------------- receiving
 
 def receive(session: Session, *, source_key: str, body: bytes, signature: str | None, timestamp: str | None,
-            now: datetime, delivery_id: str | None = None, client: str | None = None) -> InboundResult:
-    """Verify and apply one order delivery. A refused delivery changes no order; its log row is kept."""
-    def apply(source: InboundSource, order_fields: dict[str, Any], delivery: InboundDelivery) -> InboundResult:
+            now: datetime, delivery_id: str | None = None, client: str | None = None,
+            headers: Mapping[str, str] | None = None, query: Mapping[str, str] | None = None
+            ) -> InboundResult | MappedInboundResult:
+    """Verify and apply one delivery: one Gendan-format order, or a mapped source's records.
+    A refused delivery changes no order; its log row is kept."""
+    def apply(source: InboundSource, order_fields: Any, delivery: InboundDelivery
+              ) -> InboundResult | MappedInboundResult:
+        if source.body_format == "mapped":
+            return _apply_mapped(session, source, order_fields, now, delivery)
+        if not isinstance(order_fields, dict):
+            raise GendanError("inbound.body_invalid")
         delivery.external_id = str(order_fields.get("external_id") or "")[:120] or None
         return _apply(session, source, order_fields, now, delivery)
 
     return logged_delivery(session, source_key=source_key, body=body, signature=signature, timestamp=timestamp,
-                           now=now, apply=apply, delivery_id=delivery_id, client=client)
+                           now=now, apply=apply, delivery_id=delivery_id, client=client,
+                           headers=headers, query=query)
 
 
 def logged_delivery(session: Session, *, source_key: str, body: bytes, signature: str | None,
                     timestamp: str | None, now: datetime, apply: Callable[..., Any],
-                    delivery_id: str | None = None, client: str | None = None) -> Any:
+                    delivery_id: str | None = None, client: str | None = None,
+                    headers: Mapping[str, str] | None = None, query: Mapping[str, str] | None = None) -> Any:
     """Verify a delivery, then `apply(source, fields, delivery)`, which adds the delivery row and
     commits. A refusal (any GendanError) rolls back what `apply` did and commits the log row alone;
     past the unknown-source limit nothing is logged."""
@@ -162,9 +186,12 @@ def logged_delivery(session: Session, *, source_key: str, body: bytes, signature
                                remote_addr=(client or "")[:64] or None)
     try:
         try:
-            source, fields = _verify(session, source_key, body, signature, timestamp, now, delivery)
-            delivery.dedupe_key = dedupe_key(delivery_id, timestamp or "", body)
-            _refuse_duplicate(session, source, delivery.dedupe_key)
+            source, fields = _verify(session, source_key, body, signature, timestamp, now, delivery,
+                                     headers or {}, query or {})
+            if _scheme(source).scheme == "gendan":
+                delivery.dedupe_key = dedupe_key(delivery_id, timestamp or "", body)
+                _refuse_duplicate(session, source, delivery.dedupe_key)
+            # other schemes: records are applied by (source, external id), so a repeat is `unchanged`
             result = apply(source, fields, delivery)
         except IntegrityError:
             # a concurrent copy of this delivery committed first (the unique dedupe key)
@@ -219,12 +246,17 @@ def _limit_strangers(session: Session, delivery: InboundDelivery, now: datetime)
 
 
 def _verify(session: Session, source_key: str, body: bytes, signature: str | None, timestamp: str | None,
-            now: datetime, delivery: InboundDelivery) -> tuple[InboundSource, dict[str, Any]]:
+            now: datetime, delivery: InboundDelivery, headers: Mapping[str, str] | None = None,
+            query: Mapping[str, str] | None = None) -> tuple[InboundSource, Any]:
     source = session.exec(select(InboundSource).where(InboundSource.key == source_key)).scalars().first()
     if source is None or not source.is_active:
         _limit_strangers(session, delivery, now)
         raise GendanError("inbound.source_unknown", {"source": source_key[:60]})
     delivery.source_id = source.id
+    scheme = _scheme(source)
+    if scheme.scheme != "gendan":
+        delivery.sent_at = verify_scheme(scheme, source.secret, body, headers or {}, query or {}, now)
+        return source, parse_body(body, allow_list=source.body_format == "mapped")
     if not signature or not timestamp:
         raise GendanError("inbound.signature_missing")
     # str.isdigit() is true for "²¹" and other digits int() refuses: ASCII digits only
@@ -239,15 +271,22 @@ def _verify(session: Session, source_key: str, body: bytes, signature: str | Non
     if age > WINDOW_SECONDS or -age > FUTURE_SECONDS:
         window = WINDOW_SECONDS if age > 0 else FUTURE_SECONDS
         raise GendanError("inbound.timestamp_stale", {"skew": abs(age), "window": window})
+    return source, parse_body(body, allow_list=source.body_format == "mapped")
+
+
+def parse_body(body: bytes, *, allow_list: bool = False) -> Any:
+    """The JSON body: an object (a mapped source's body may also be a list); else inbound.body_invalid."""
     if b"\x00" in body or b"\\u0000" in body:  # no database text column can hold NUL
         raise GendanError("inbound.body_invalid")
     try:
         fields = json.loads(body, parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise GendanError("inbound.body_invalid") from exc
-    if not isinstance(fields, dict):
+    if not isinstance(fields, dict) and not (allow_list and isinstance(fields, list)):
         raise GendanError("inbound.body_invalid")
-    return source, fields
+    if jsonpath.depth_exceeds(fields, MAX_DEPTH):
+        raise GendanError("inbound.body_invalid")
+    return fields
 
 
 def _invalid(exc: ValidationError) -> GendanError:
@@ -329,3 +368,275 @@ def _refuse_out_of_order(session: Session, source: InboundSource, delivery: Inbo
     if newest is not None and delivery.sent_at is not None and delivery.sent_at < newest:
         raise GendanError("inbound.out_of_order", {"sent_at": delivery.sent_at.isoformat(),
                                                    "newest": newest.isoformat()})
+
+
+# ---------------------------------------------------------------- the sender's own schemes and shapes
+
+def _scheme(source: InboundSource) -> InboundSignature:
+    try:
+        return InboundSignature.model_validate(source.signature or {})
+    except ValidationError:
+        return InboundSignature()
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name) if name else None
+    if value is None and name:
+        value = headers.get(name.lower())
+    return value
+
+
+def _same(expected: str, given: str | None) -> bool:
+    return given is not None and hmac.compare_digest(expected.encode(), given.strip().encode("utf-8", "replace"))
+
+
+def _check_age(stamp: str, now: datetime, tolerance: int, *, millis: bool = False) -> datetime:
+    if not (stamp.isascii() and stamp.isdigit()) or len(stamp) > 15:
+        raise GendanError("inbound.timestamp_invalid")
+    sent = int(stamp) / 1000 if millis else int(stamp)
+    age = int(now.timestamp() - sent)
+    if abs(age) > tolerance:
+        raise GendanError("inbound.timestamp_stale", {"skew": abs(age), "window": tolerance})
+    return datetime.fromtimestamp(sent, UTC)
+
+
+def verify_scheme(scheme: InboundSignature, secret: str, body: bytes, headers: Mapping[str, str],
+                  query: Mapping[str, str], now: datetime) -> datetime | None:
+    """Check a delivery signed in the sender's own scheme (constant-time); the signed time or None."""
+    key = secret.encode()
+    if scheme.scheme == "dingtalk":
+        # DingTalk: sign = base64(HMAC-SHA256(secret, timestamp + "\n" + secret)), timestamp in ms
+        stamp, sign_value = query.get("timestamp"), query.get("sign")
+        if not stamp or not sign_value:
+            raise GendanError("inbound.scheme_missing", {"what": "timestamp, sign"})
+        sent = _check_age(stamp.strip(), now, scheme.tolerance, millis=True)
+        digest = hmac.new(key, f"{stamp.strip()}\n{secret}".encode(), hashlib.sha256).digest()
+        if not _same(base64.b64encode(digest).decode(), sign_value):
+            raise GendanError("inbound.signature_invalid")
+        return sent
+    given = _header(headers, scheme.header)
+    if given is None:
+        raise GendanError("inbound.scheme_missing", {"what": scheme.header})
+    if scheme.scheme == "static_token":
+        if not _same(secret, given):
+            raise GendanError("inbound.signature_invalid")
+        return None
+    sent = None
+    signed = body
+    if scheme.timestamp_header:
+        stamp = _header(headers, scheme.timestamp_header)
+        if not stamp:
+            raise GendanError("inbound.scheme_missing", {"what": scheme.timestamp_header})
+        sent = _check_age(stamp.strip(), now, scheme.tolerance)
+        signed = f"{stamp.strip()}.".encode() + body
+    digest = hmac.new(key, signed, hashlib.sha256)
+    text = digest.hexdigest() if scheme.scheme == "hmac_sha256_hex" else base64.b64encode(digest.digest()).decode()
+    if not _same(scheme.prefix + text, given):
+        raise GendanError("inbound.signature_invalid")
+    return sent
+
+
+def _mapped_settings(source: InboundSource) -> tuple[str, ImportMapping]:
+    settings = source.mapped or {}
+    try:
+        mapping = ImportMapping.model_validate({**(settings.get("mapping") or {"columns": {}}),
+                                                "source": source.key,
+                                                "create_customers": source.creates_customers})
+    except ValidationError as exc:
+        raise GendanError("inbound.mapping_invalid") from exc
+    return str(settings.get("records_path") or ""), mapping
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ValueError, OSError, ZoneInfoNotFoundError) as exc:  # unknown, or a path-like name
+        raise GendanError("inbound.mapping_invalid") from exc
+
+
+def _records(document: Any, records_path: str) -> list[Any]:
+    try:
+        found = jsonpath.records(document, records_path) if records_path else document
+    except jsonpath.PathError as exc:
+        raise GendanError("inbound.mapping_invalid") from exc
+    records = found if isinstance(found, list) else [found]
+    if not records:
+        raise GendanError("inbound.no_records", {"path": records_path[:200]})
+    if len(records) > MAX_RECORDS:
+        raise GendanError("inbound.too_many_records", {"count": len(records), "limit": MAX_RECORDS})
+    return records
+
+
+def _error_dicts(errors: list[RowError], mapping: ImportMapping) -> list[dict[str, Any]]:
+    return [{"field": e.field, "path": e.column or mapping.columns.get(e.field), "code": e.code,
+             "message": i18n.translate_error(e.code, e.params)} for e in errors]
+
+
+def parsed_records(session: Session, source: InboundSource, document: Any
+                   ) -> tuple[ImportMapping, list[tuple[Any, ParsedRow]]]:
+    """Every record of a mapped body as an import row (pure reading: nothing stored)."""
+    from backend.connectors.runner import parse_record  # the connectors' own record reader
+
+    records_path, mapping = _mapped_settings(source)
+    if not mapping.columns.get("external_id"):
+        raise GendanError("inbound.mapping_invalid")
+    zone = _zone(mapping.timezone) if mapping.timezone else get_installation(session).zone
+    fields = import_service.data_fields(session)
+    rows = [(record, parse_record(i, record, mapping, zone, fields))
+            for i, record in enumerate(_records(document, records_path), start=1)]
+    return mapping, rows
+
+
+def preview(session: Session, *, actor: Actor, source_id: int, body: str, settings: InboundFormat | None
+            ) -> list[InboundRecordResult]:
+    """The orders a sample body would make, with each record's errors; nothing is stored."""
+    _require_admin(actor)
+    source = session.get(InboundSource, source_id)
+    if source is None:
+        raise GendanError("inbound.source_not_found", {"id": source_id})
+    trial = InboundSource(key=source.key, name=source.name, secret="", acts_as_id=source.acts_as_id,
+                          creates_customers=source.creates_customers, created_by=source.created_by,
+                          created_at=source.created_at, body_format="mapped",
+                          mapped=_mapped_of(settings) if settings else source.mapped)
+    document = parse_body(body.encode("utf-8", "replace"), allow_list=True)
+    mapping, rows = parsed_records(session, trial, document)
+    out = []
+    for _record, parsed in rows:
+        errors = list(parsed.errors)
+        if not errors and parsed.customer_code:
+            found, problem = import_service.resolve_customer(session, code=parsed.customer_code,
+                                                             name=parsed.customer_name, create=False, now=utcnow())
+            if found is None and not mapping.create_customers:
+                errors.append(RowError(line=parsed.line, column=mapping.columns.get("customer_code"),
+                                       field="customer_code", code=problem or "import.customer_unknown",
+                                       params={"value": parsed.customer_code[:40]}))
+        values = {k: (v if isinstance(v, (str, int, float, bool, type(None))) else str(v))
+                  for k, v in parsed.values.items()}
+        if parsed.status:
+            values["status"] = parsed.status
+        if parsed.customer_code:
+            values["customer_code"] = parsed.customer_code
+        out.append(InboundRecordResult(position=parsed.line, external_id=str(parsed.values.get("external_id") or "")
+                                       or None, outcome="failed" if errors else "valid", values=values,
+                                       errors=_error_dicts(errors, mapping)))
+    session.rollback()
+    return out
+
+
+def _apply_mapped(session: Session, source: InboundSource, document: Any, now: datetime,
+                  delivery: InboundDelivery) -> MappedInboundResult:
+    """Each record in a transaction of its own, as a connector applies them: one bad record fails alone."""
+    actor = auth_service.load_actor(session, source.acts_as_id, via="webhook")
+    if actor is None:
+        raise GendanError("auth.forbidden")
+    mapping, rows = parsed_records(session, source, document)
+    source_id = source.id
+    results = []
+    for _record, parsed in rows:
+        external_id = str(parsed.values.get("external_id") or "")[:120] or None
+        errors = list(parsed.errors)
+        order, outcome = None, "failed"
+        if not errors:
+            try:
+                order, outcome, errors = _write_record(session, actor, mapping, parsed, now)
+            except GendanError as exc:
+                session.rollback()
+                errors = import_service._errors_from(exc, parsed, mapping)
+            except SQLAlchemyError as exc:  # one broken record must not stop the others
+                session.rollback()
+                errors = [RowError(line=parsed.line, column=None, field="_", code="import.row_internal",
+                                   params={"error": type(exc).__name__})]
+        results.append(InboundRecordResult(position=parsed.line, external_id=external_id,
+                                           outcome="failed" if errors else outcome,
+                                           order_id=order.id if order and not errors else None,
+                                           number=order.number if order and not errors else None,
+                                           errors=_error_dicts(errors, mapping)))
+    counts = {o: sum(r.outcome == o for r in results) for o in ("created", "updated", "unchanged", "failed")}
+    delivery.source_id = source_id
+    delivery.is_accepted = counts["failed"] < len(results)
+    delivery.outcome = "records"
+    delivery.code = None if not counts["failed"] else "inbound.records_failed"
+    delivery.params = counts
+    delivery.external_id = results[0].external_id if len(results) == 1 else None
+    session.add(delivery)
+    session.commit()
+    return MappedInboundResult(delivery_id=delivery.id, records=results)
+
+
+def _write_record(session: Session, actor: Actor, mapping: ImportMapping, parsed: ParsedRow, now: datetime
+                  ) -> tuple[Order | None, str, list[RowError]]:
+    """Create or update one record's order (committed): (order, outcome, []) or (None, "failed", errors)."""
+    customer_id, problem = import_service._customer_for(session, actor, mapping, parsed, now)
+    if problem:
+        session.rollback()
+        return None, "failed", [problem]
+    values = {**parsed.values, "customer_id": customer_id, "source": mapping.source}
+    try:
+        payload = OrderCreate.model_validate(values)
+    except ValidationError as exc:
+        session.rollback()
+        return None, "failed", import_service._pydantic_errors(exc, parsed, mapping)
+    existing = import_service._existing_order(session, payload)
+    if existing is None:
+        token = import_service._pending_status.set(parsed.status)
+        try:
+            order, is_new = orders_service.create_order(session, actor=actor, payload=payload,
+                                                        now=parsed.created_at or now)
+        finally:
+            import_service._pending_status.reset(token)
+        session.commit()
+        return order, "created" if is_new else "unchanged", []
+    changes = import_service.changes_for(existing, payload, set(parsed.values) | {"customer_id"}, parsed.status)
+    if changes.get("stage") is not None and import_service._flow_running(session, existing.id):
+        changes.pop("stage")
+    if not changes:
+        session.commit()
+        return existing, "unchanged", []
+    try:
+        update = OrderUpdate.model_validate({"version": existing.version, **changes})
+    except ValidationError as exc:
+        session.rollback()
+        return None, "failed", import_service._pydantic_errors(exc, parsed, mapping)
+    order = orders_service.update_order(session, actor=actor, order_id=existing.id, payload=update, now=now)
+    session.commit()
+    return order, "updated", []
+
+
+def _mapped_of(settings: InboundFormat) -> dict[str, Any] | None:
+    if settings.body_format != "mapped":
+        return None
+    mapping = settings.mapping.model_dump(mode="json") if settings.mapping else {"columns": {}}
+    return {"records_path": settings.records_path, "mapping": mapping}
+
+
+def set_format(session: Session, *, actor: Actor, source_id: int, payload: InboundFormat,
+               now: datetime | None = None) -> InboundSourceRead:
+    """Save a source's body format, mapping and signature scheme (audited; a given secret replaces it)."""
+    _require_admin(actor)
+    source = session.get(InboundSource, source_id)
+    if source is None:
+        raise GendanError("inbound.source_not_found", {"id": source_id})
+    if payload.body_format == "mapped" and not (payload.mapping and payload.mapping.columns.get("external_id")):
+        raise GendanError("inbound.mapping_invalid")
+    if payload.mapping and payload.mapping.timezone:
+        _zone(payload.mapping.timezone)
+    if payload.records_path:
+        try:
+            jsonpath.parse(payload.records_path)
+        except jsonpath.PathError as exc:
+            raise GendanError("inbound.mapping_invalid") from exc
+    sig = payload.signature
+    if sig.scheme in ("hmac_sha256_hex", "hmac_sha256_base64", "static_token") and not sig.header:
+        raise GendanError("validation.failed", {"count": 1},
+                          fields={"signature.header": ("field.missing", {"field": "signature.header"})})
+    before = audit.snapshot(source, ("body_format", "mapped", "signature"))
+    source.body_format = payload.body_format
+    source.mapped = _mapped_of(payload)
+    source.signature = None if sig.scheme == "gendan" else sig.model_dump(mode="json")
+    after = audit.snapshot(source, ("body_format", "mapped", "signature"))
+    if payload.secret:
+        before["secret"], source.secret = source.secret, payload.secret
+        after["secret"] = source.secret
+    audit.record(session, actor, "inbound_source", source.id, "update", before, after, now or utcnow())
+    session.commit()
+    return InboundSourceRead.model_validate(source)

@@ -50,6 +50,11 @@ ERROR_MESSAGES: dict[str, str] = {
     "inbound.timestamp_invalid": "The timestamp must be Unix seconds.",
     "inbound.timestamp_stale": "The timestamp is %(skew)s seconds away from the server's clock (at most %(window)s).",
     "inbound.body_invalid": "The body is not a JSON object.",
+    "inbound.scheme_missing": "The signature is missing (expected: %(what)s).",
+    "inbound.mapping_invalid": "The source's mapping is not complete: map a path to the external id.",
+    "inbound.no_records": "The body has no records at %(path)s.",
+    "inbound.too_many_records": "The body has %(count)s records; at most %(limit)s are taken at once.",
+    "inbound.records_failed": "Some records could not be used.",
     "inbound.duplicate": "This delivery was already received; it is not applied twice.",
     "inbound.out_of_order": "This update was signed at %(sent_at)s, before the last one applied to the order "
                             "(%(newest)s); it is not applied.",

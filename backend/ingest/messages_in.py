@@ -37,6 +37,8 @@ def receive_message(session: Session, *, source_key: str, body: bytes, signature
                     client: str | None = None) -> MessageResult:
     """Verify one delivery and record its customer message. A refusal records nothing but its log row."""
     def apply(source: InboundSource, fields: dict[str, Any], delivery: InboundDelivery) -> MessageResult:
+        if not isinstance(fields, dict):  # a mapped source's body may be a list: not a message
+            raise GendanError("inbound.body_invalid")
         order = _find_order(session, source, fields, delivery)
         text, contact = fields.get("text"), fields.get("from")
         wrong = {name: ("field.string_type", {"field": name}) for name, value in (("text", text), ("from", contact))

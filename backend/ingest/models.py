@@ -91,6 +91,12 @@ class InboundSource(SQLModel, table=True):
     is_active: bool = True
     # a delivery naming an unknown customer code creates that customer (name from the body)
     creates_customers: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # "gendan" (Gendan's own order JSON) or "mapped" (the sender's shape: records path + mapping)
+    body_format: str = Field(default="gendan", max_length=20, sa_column_kwargs={"server_default": "gendan"})
+    # mapped format: {"records_path": str, "mapping": ImportMapping} (see backend/ingest/schemas.py)
+    mapped: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    # the sender's signature scheme: InboundSignature; None is Gendan's own scheme
+    signature: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
     created_by: int = Field(foreign_key="app_user.id")
     created_at: datetime = Field(sa_type=UTCDateTime)
 

@@ -23,11 +23,15 @@ from backend.ingest.schemas import (
     ImportMapping,
     ImportPreview,
     ImportRead,
+    InboundFormat,
+    InboundPreview,
+    InboundRecordResult,
     InboundResult,
     InboundSourceCreate,
     InboundSourceCreated,
     InboundSourceRead,
     InboundSourceUpdate,
+    MappedInboundResult,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
@@ -157,7 +161,7 @@ def row_results_csv(session: DbSession, actor: CurrentActor, job_id: int):
                     headers={"Content-Disposition": f'attachment; filename="import-{job_id}-rows.csv"'})
 
 
-@router.post("/inbound/{source}", response_model=InboundResult, responses={
+@router.post("/inbound/{source}", response_model=InboundResult | MappedInboundResult, responses={
     **ERRORS, 401: {"description": "Signature missing, invalid or stale"},
     429: {"description": "Too many posts to unknown sources"}})
 async def receive(request: Request, session: DbSession, source: str):
@@ -167,7 +171,11 @@ async def receive(request: Request, session: DbSession, source: str):
                                      signature=request.headers.get(inbound.SIGNATURE_HEADER),
                                      timestamp=request.headers.get(inbound.TIMESTAMP_HEADER), now=utcnow(),
                                      delivery_id=request.headers.get(inbound.DELIVERY_HEADER),
-                                     client=request.client.host if request.client else None)
+                                     client=request.client.host if request.client else None,
+                                     headers=request.headers, query=request.query_params)
+    if isinstance(result, MappedInboundResult):  # a mapped source: one result per record
+        created = any(r.outcome == "created" for r in result.records)
+        return JSONResponse(result.model_dump(mode="json"), status_code=201 if created else 200)
     return JSONResponse(result.model_dump(mode="json"), status_code=201 if result.outcome == "created" else 200)
 
 
@@ -197,6 +205,18 @@ def create_source(session: DbSession, actor: CurrentActor, payload: InboundSourc
 @router.patch("/inbound-sources/{source_id}", response_model=InboundSourceRead, responses=ERRORS)
 def update_source(session: DbSession, actor: CurrentActor, source_id: int, payload: InboundSourceUpdate):
     return inbound.set_creates_customers(session, actor=actor, source_id=source_id, value=payload.creates_customers)
+
+
+@router.put("/inbound-sources/{source_id}/format", response_model=InboundSourceRead, responses=ERRORS)
+def set_source_format(session: DbSession, actor: CurrentActor, source_id: int, payload: InboundFormat):
+    """The sender's own body shape (records path + mapping) and signature scheme."""
+    return inbound.set_format(session, actor=actor, source_id=source_id, payload=payload)
+
+
+@router.post("/inbound-sources/{source_id}/preview", response_model=list[InboundRecordResult], responses=ERRORS)
+def preview_source(session: DbSession, actor: CurrentActor, source_id: int, payload: InboundPreview):
+    """The orders a sample body would make, with each record's errors (nothing is stored)."""
+    return inbound.preview(session, actor=actor, source_id=source_id, body=payload.body, settings=payload.settings)
 
 
 @router.post("/inbound-sources/{source_id}/rotate", response_model=InboundSourceCreated, responses=ERRORS)

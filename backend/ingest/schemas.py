@@ -88,6 +88,37 @@ class InboundSourceUpdate(BaseModel):
     creates_customers: bool
 
 
+SIGNATURE_SCHEMES = ("gendan", "hmac_sha256_hex", "hmac_sha256_base64", "dingtalk", "static_token")
+_HEADER = r"^[A-Za-z0-9\-]*$"
+
+
+class InboundSignature(BaseModel):
+    """How the sender signs: Gendan's own scheme, an HMAC-SHA256 of the body in a header, DingTalk's
+    signed timestamp in the query, or a static token header (weakest: it proves nothing about the body)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scheme: Literal["gendan", "hmac_sha256_hex", "hmac_sha256_base64", "dingtalk", "static_token"] = "gendan"
+    header: Annotated[str, Field(max_length=60, pattern=_HEADER)] = ""
+    prefix: Annotated[str, Field(max_length=20)] = ""  # e.g. "sha256=" (GitHub)
+    # set: the signed text is "<timestamp>.<body>" and a timestamp outside the tolerance is refused
+    timestamp_header: Annotated[str, Field(max_length=60, pattern=_HEADER)] = ""
+    tolerance: Annotated[int, Field(ge=10, le=86_400)] = 300
+
+
+class InboundFormat(BaseModel):
+    """A source's body format and signature scheme (PUT /inbound-sources/{id}/format)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    body_format: Literal["gendan", "mapped"] = "gendan"
+    records_path: Annotated[str, Field(max_length=200)] = ""  # "" = the body itself (a list or one record)
+    mapping: ImportMapping | None = None
+    signature: InboundSignature = Field(default_factory=InboundSignature)
+    # the sender's own secret (DingTalk, GitHub...): replaces the generated one; never listed
+    secret: Annotated[str, Field(min_length=16, max_length=100)] | None = None
+
+
 class InboundSourceRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -97,6 +128,9 @@ class InboundSourceRead(BaseModel):
     acts_as_id: int
     is_active: bool
     creates_customers: bool = False
+    body_format: str = "gendan"
+    mapped: dict[str, Any] | None = None
+    signature: dict[str, Any] | None = None
     created_at: datetime
 
 
@@ -117,6 +151,28 @@ class DeliveryRead(BaseModel):
     order_id: int | None
     external_id: str | None
     body_size: int
+
+
+class InboundRecordResult(BaseModel):
+    position: int  # 1-based place of the record in the body
+    external_id: str | None
+    outcome: Literal["created", "updated", "unchanged", "failed", "valid"]
+    order_id: int | None = None
+    number: str | None = None
+    values: dict[str, Any] = Field(default_factory=dict)  # a preview: the order the record would make
+    errors: list[dict[str, Any]] = Field(default_factory=list)  # {field, path, code, message}
+
+
+class MappedInboundResult(BaseModel):
+    delivery_id: int | None
+    records: list[InboundRecordResult]
+
+
+class InboundPreview(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    body: Annotated[str, Field(max_length=200_000)]
+    settings: InboundFormat | None = None  # unsaved settings to try; else the source's saved ones
 
 
 class InboundResult(BaseModel):

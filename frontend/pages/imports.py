@@ -21,7 +21,7 @@ from backend.errors import GendanError
 from backend.ingest import inbound
 from backend.ingest import service as import_service
 from backend.ingest.inbound import SIGNATURE_HEADER, TIMESTAMP_HEADER
-from backend.ingest.schemas import ImportMapping, InboundSourceCreate
+from backend.ingest.schemas import ImportMapping, InboundFormat, InboundSourceCreate
 from backend.installation.service import get_installation
 from backend.people import service as people_service
 from frontend.pages.admin import AdminActor, _field_errors
@@ -47,7 +47,13 @@ ROW_ERRORS_SHOWN = 200  # row problems listed on the job page; the rest are coun
 STATE_LABELS = {"uploaded": N_("Waiting for the column mapping"), "queued": N_("Queued"),
                 "running": N_("Importing"), "done": N_("Finished"), "failed": N_("Failed")}
 OUTCOME_LABELS = {"created": N_("Created"), "updated": N_("Updated"), "unchanged": N_("Unchanged"),
-                  "rejected": N_("Rejected"), "message": N_("Customer message")}
+                  "rejected": N_("Rejected"), "message": N_("Customer message"), "records": N_("Records")}
+SCHEMES = [("gendan", N_("Gendan (X-Gendan-Signature with timestamp)")),
+           ("hmac_sha256_hex", N_("HMAC-SHA256 of the body, hex (e.g. GitHub)")),
+           ("hmac_sha256_base64", N_("HMAC-SHA256 of the body, base64")),
+           ("dingtalk", N_("DingTalk (timestamp and sign in the URL)")),
+           ("static_token", N_("Static token header (weakest: does not cover the body)"))]
+MAPPING_ROWS = 10
 
 
 def _message(exc: GendanError) -> tuple[str, dict[str, str]]:
@@ -275,3 +281,104 @@ async def rotate_secret(request: Request, session: DbSession, actor: AdminActor,
     request.session["new_inbound_source"] = {"key": rotated.key, "name": rotated.name, "secret": rotated.secret,
                                              "is_rotated": True}
     return RedirectResponse("/admin/inbound", status_code=303)
+
+
+# ---------------------------------------------------------------- a source's own format and signature
+
+def _format_form(source: Any) -> dict[str, Any]:
+    """The saved settings as the form's fields."""
+    mapped = source.mapped or {}
+    mapping = mapped.get("mapping") or {}
+    sig = source.signature or {}
+    rows = [(path, target) for target, path in (mapping.get("columns") or {}).items()]
+    values = "\n".join([f"{k} = {v}" for k, v in (mapping.get("stage_map") or {}).items()]
+                        + [f"{k} = {v}" for k, v in (mapping.get("status_map") or {}).items()])
+    return {"body_format": source.body_format, "records_path": mapped.get("records_path", ""), "rows": rows,
+            "value_map": values, "timezone": mapping.get("timezone", ""), "scheme": sig.get("scheme", "gendan"),
+            "header": sig.get("header", ""), "prefix": sig.get("prefix", ""),
+            "timestamp_header": sig.get("timestamp_header", ""), "tolerance": str(sig.get("tolerance", 300)),
+            "secret": "", "sample": ""}
+
+
+def _format_from(form: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the form's fields to show again, the InboundFormat payload they make)."""
+    rows = []
+    for i in range(60):  # ImportMapping's limit; the page shows the saved rows plus two empty ones
+        path, target = (form.get(f"path_{i}") or "").strip()[:200], (form.get(f"target_{i}") or "").strip()
+        rows.append((path, target))
+    columns = {target: path for path, target in rows if path and target}
+    stage_map, status_map = {}, {}
+    value_map = (form.get("value_map") or "")[:5000]
+    for line in value_map.splitlines()[:200]:
+        if "=" not in line:
+            continue
+        value, _, target = (x.strip() for x in line.partition("="))
+        if target in ("open", "completed", "cancelled"):
+            status_map[value[:100]] = target
+        elif value and target:
+            stage_map[value[:100]] = target[:40]
+    fields = {k: (form.get(k) or "").strip()[:5000] for k in (
+        "body_format", "records_path", "timezone", "scheme", "header", "prefix", "timestamp_header",
+        "tolerance", "secret")}
+    shown = {**fields, "rows": [r for r in rows if r[0] or r[1]], "value_map": value_map,
+             "sample": (form.get("sample") or "")[:200_000]}
+    payload = {"body_format": fields["body_format"] or "gendan", "records_path": fields["records_path"],
+               "mapping": {"columns": columns, "stage_map": stage_map, "status_map": status_map,
+                           "timezone": fields["timezone"]} if columns else None,
+               "signature": {"scheme": fields["scheme"] or "gendan", "header": fields["header"],
+                             "prefix": fields["prefix"], "timestamp_header": fields["timestamp_header"],
+                             "tolerance": int(fields["tolerance"]) if fields["tolerance"].isdigit()
+                             and len(fields["tolerance"]) < 7 else 300},
+               "secret": fields["secret"] or None}
+    return shown, payload
+
+
+def _format_page(request: Request, session: Session, actor: Actor, source_id: int, *, form: dict | None = None,
+                 error: str | None = None, preview: list | None = None, saved: bool = False,
+                 status_code: int = 200):
+    source = next((s for s in inbound.list_sources(session, actor=actor) if s.id == source_id), None)
+    if source is None:
+        raise GendanError("inbound.source_not_found", {"id": source_id})
+    source_rows = (((source.mapped or {}).get("mapping") or {}).get("columns") or {})
+    targets = [(key, i18n.gettext(label)) for key, label in TARGETS]
+    targets += [(f"data.{key}", key) for key in import_service.data_fields(session)]
+    return render(request, "imports/inbound_format.html", {
+        "nav": "admin", "tab": "inbound", "s": source, "form": form or _format_form(source), "error": error,
+        "preview": preview, "saved": saved, "targets": targets,
+        "mapping_rows": min(60, max(MAPPING_ROWS, len((form or {}).get("rows") or source_rows) + 2)),
+        "schemes": [(k, i18n.gettext(v)) for k, v in SCHEMES],
+        "url": str(request.base_url).rstrip("/") + "/api/v1/inbound/" + source.key}, status_code=status_code)
+
+
+@router.get("/inbound/{source_id}/format")
+def format_page(request: Request, session: DbSession, actor: AdminActor, source_id: int):
+    return _format_page(request, session, actor, source_id)
+
+
+@router.post("/inbound/{source_id}/format")
+async def save_format(request: Request, session: DbSession, actor: AdminActor, source_id: int):
+    form = await request.form()
+    return await run_in_threadpool(_save_format, request, session, actor, source_id, form)
+
+
+def _save_format(request: Request, session: Session, actor: Actor, source_id: int, form: Any):
+    shown, data = _format_from(form)
+    try:
+        payload = InboundFormat.model_validate(data)
+        if form.get("action") == "preview":
+            results = inbound.preview(session, actor=actor, source_id=source_id, body=shown["sample"],
+                                      settings=payload if payload.body_format == "mapped" else None)
+            return _format_page(request, session, actor, source_id, form=shown, preview=results)
+        inbound.set_format(session, actor=actor, source_id=source_id, payload=payload, now=utcnow())
+    except ValidationError as exc:
+        fields = _field_errors(exc)
+        message = "; ".join(f"{k}: {v}" for k, v in fields.items())[:500]
+        return _format_page(request, session, actor, source_id, form=shown, status_code=422,
+                            error=i18n.gettext("Please correct the marked fields.") + " " + message)
+    except GendanError as exc:
+        session.rollback()
+        message, fields = _message(exc)
+        if fields:
+            message += " " + "; ".join(fields.values())
+        return _format_page(request, session, actor, source_id, form=shown, error=message, status_code=exc.status)
+    return _format_page(request, session, actor, source_id, saved=True)
