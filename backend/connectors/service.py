@@ -57,8 +57,13 @@ def _get(session: Session, connector_id: int) -> Connector:
 def check(settings: HttpJsonSettings | FolderSettings | SqlPullSettings, mapping: ImportMapping,
           minutes: int | None, cron_line: str | None, kind: str = "http_json") -> None:
     """Every problem of a connector's settings at once, as field errors."""
-    if kind == "folder" or isinstance(settings, FolderSettings):
-        return _check_folder(settings, mapping, minutes, cron_line, kind)
+    if settings_kind(settings) != kind:  # settings of another kind than the connector says
+        raise GendanError("connector.settings_kind", {"kind": kind})
+    if isinstance(settings, FolderSettings):
+        from backend.connectors import folder
+
+        folder.resolve(settings.folder)  # a path outside the root is refused before anything else
+        return _raise_problems(folder.check_mapping(mapping), mapping, minutes, cron_line)
     fields: dict[str, tuple[str, dict[str, Any]]] = {}
     http = isinstance(settings, HttpJsonSettings)
     for name in ("records_path", "since_path", "next_cursor_path", "next_link_path") if http else ():
@@ -76,26 +81,13 @@ def check(settings: HttpJsonSettings | FolderSettings | SqlPullSettings, mapping
         fields["mapping.external_id"] = ("connector.external_id_unmapped", {})
     if http and settings.auth == "oauth2_client_credentials" and not (settings.token_url and settings.client_id):
         fields["settings.token_url"] = ("connector.token_url_missing", {})
-    try:
-        connector_schedule.check(minutes, cron_line)
-    except GendanError as exc:
-        fields["schedule"] = (exc.code, exc.params)
-    try:
-        ingest_service.check_mapping(mapping, list(mapping.columns.values()))
-    except GendanError as exc:
-        for key, value in (exc.fields or {}).items():
-            fields.setdefault(f"mapping.{key}", value)
-    if fields:
-        raise GendanError("validation.failed", {"count": len(fields)}, fields=fields)
+    _raise_problems(fields, mapping, minutes, cron_line)
 
 
-def _check_folder(settings, mapping: ImportMapping, minutes: int | None, cron_line: str | None, kind: str) -> None:
-    from backend.connectors import folder
-
-    if not isinstance(settings, FolderSettings) or kind != "folder":
-        raise GendanError("connector.settings_kind", {"kind": kind})
-    folder.resolve(settings.folder)  # a path outside the root is refused before anything else
-    fields = folder.check_mapping(mapping)
+def _raise_problems(fields: dict[str, tuple[str, dict[str, Any]]], mapping: ImportMapping, minutes: int | None,
+                    cron_line: str | None) -> None:
+    """Add what every kind checks (schedule, the mapping's targets) to the kind's own problems, and
+    refuse them all at once."""
     try:
         connector_schedule.check(minutes, cron_line)
     except GendanError as exc:
@@ -172,8 +164,6 @@ def update_connector(session: Session, *, actor: Actor, connector_id: int, paylo
     _require_admin(actor)
     connector = _get(session, connector_id)
     settings = payload.settings or settings_for(connector.kind, connector.settings)
-    if settings_kind(settings) != connector.kind:
-        raise GendanError("connector.settings_kind", {"kind": connector.kind})
     mapping = _with_zone(session, payload.mapping) if payload.mapping else ImportMapping.model_validate(
         connector.mapping)
     sent = payload.model_dump(exclude_unset=True)

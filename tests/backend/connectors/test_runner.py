@@ -165,6 +165,21 @@ class TestSecrets:
             assert "very-secret-value-42" not in resp.text
         assert client.get(f"/api/v1/connectors/{cid}").json()["saved_secrets"] == ["secret_header_value"]
 
+    def test_settings_of_another_kind_are_refused(self, session, admin, now, source):
+        from pydantic import ValidationError
+
+        from backend.errors import GendanError
+
+        body = payload(source.url + "/orders/link?page=1").model_dump(mode="json")
+        for kind in ("sql", "folder"):  # HTTP settings under another kind's name: the API's schema says no
+            with pytest.raises(ValidationError, match=f"not those of kind {kind}"):
+                ConnectorCreate.model_validate({**body, "kind": kind})
+        # and the service's one check says it too (an update names no kind: the connector's is used)
+        with pytest.raises(GendanError) as err:
+            service.check(ConnectorCreate.model_validate(body).settings, ConnectorCreate.model_validate(body).mapping,
+                          5, None, "folder")
+        assert (err.value.code, err.value.params) == ("connector.settings_kind", {"kind": "folder"})
+
 
 class TestCursorAndTransactions:
     def test_cursor_not_advanced_past_a_record_whose_transaction_failed(self, session, connection, admin, now,
