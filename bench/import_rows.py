@@ -47,19 +47,8 @@ PG_URL = os.environ.get("GENDAN_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:
 OLIST = Path(__file__).resolve().parents[1] / "tests" / "data" / "olist" / "olist_orders_dataset.csv"
 NOW = datetime(2026, 12, 7, 1, 0, tzinfo=UTC)
 
-OLIST_MAPPING = ImportMapping(
-    columns={"external_id": "order_id", "customer_code": "customer_id", "stage": "order_status",
-             "created": "order_purchase_timestamp", "planned_delivery": "order_estimated_delivery_date",
-             "data.olist_status": "order_status", "data.approved_at": "order_approved_at",
-             "data.delivered_carrier_at": "order_delivered_carrier_date",
-             "data.delivered_customer_at": "order_delivered_customer_date"},
-    defaults={"amount": "0", "currency": "BRL"},
-    stage_map={"created": "draft", "approved": "approval", "invoiced": "invoicing", "processing": "production",
-               "shipped": "shipping", "delivered": "delivered", "canceled": "draft", "unavailable": "draft"},
-    status_map={"delivered": "completed", "canceled": "cancelled", "unavailable": "cancelled"},
-    data_types={"approved_at": "datetime", "delivered_carrier_at": "datetime", "delivered_customer_at": "datetime"},
-    create_customers=True, source="olist", timezone="America/Sao_Paulo",
-)
+# the documented Olist mapping (tests/data/olist/mapping.json), shared by the tests and bench/
+OLIST_MAPPING = ImportMapping.model_validate_json((OLIST.parent / "mapping.json").read_text())
 SYNTHETIC_MAPPING = ImportMapping(
     columns={"external_id": "ref", "customer_code": "customer_code", "customer": "customer_name",
              "amount": "amount", "planned_delivery": "delivery", "stage": "stage"},

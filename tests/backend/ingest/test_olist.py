@@ -35,19 +35,8 @@ OLIST = Path(__file__).resolve().parents[2] / "data" / "olist" / "olist_orders_d
 OLIST_ROWS = int(os.environ.get("GENDAN_OLIST_ROWS", "1000"))
 pytestmark = [pytest.mark.slow]
 
-MAPPING = ImportMapping(
-    columns={"external_id": "order_id", "customer_code": "customer_id", "stage": "order_status",
-             "created": "order_purchase_timestamp", "planned_delivery": "order_estimated_delivery_date",
-             "data.olist_status": "order_status", "data.approved_at": "order_approved_at",
-             "data.delivered_carrier_at": "order_delivered_carrier_date",
-             "data.delivered_customer_at": "order_delivered_customer_date"},
-    defaults={"amount": "0", "currency": "BRL"},
-    stage_map={"created": "draft", "approved": "approval", "invoiced": "invoicing", "processing": "production",
-               "shipped": "shipping", "delivered": "delivered", "canceled": "draft", "unavailable": "draft"},
-    status_map={"delivered": "completed", "canceled": "cancelled", "unavailable": "cancelled"},
-    data_types={"approved_at": "datetime", "delivered_carrier_at": "datetime", "delivered_customer_at": "datetime"},
-    create_customers=True, source="olist", timezone="America/Sao_Paulo",
-)
+# the documented Olist mapping (tests/data/olist/mapping.json), shared by the tests and bench/
+MAPPING = ImportMapping.model_validate_json((OLIST.parent / "mapping.json").read_text())
 STAGE_OF = {"delivered": ("delivered", "completed"), "shipped": ("shipping", "open"),
             "unavailable": ("draft", "cancelled"), "canceled": ("draft", "cancelled"),
             "processing": ("production", "open"), "invoiced": ("invoicing", "open"), "created": ("draft", "open")}
