@@ -10,6 +10,7 @@ from backend.ingest.schemas import ImportMapping
 from engine.connectors import jsonpath
 
 MAX_CELL = 10_000
+MAX_LIST_CELL = 500_000  # a list of line items (500 rows) as JSON text
 
 
 def cell_text(value: Any) -> str:
@@ -19,7 +20,9 @@ def cell_text(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (int, float, str)):
         return str(value)[:MAX_CELL]
-    return json.dumps(value, ensure_ascii=False)[:MAX_CELL]
+    text = json.dumps(value, ensure_ascii=False)
+    # a cut JSON text reads as "not a list of objects": the record is refused, never half-read
+    return text if len(text) <= MAX_LIST_CELL else text[:MAX_CELL]
 
 
 def cells(record: Any, mapping: ImportMapping) -> dict[str, str]:

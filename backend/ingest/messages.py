@@ -43,6 +43,8 @@ ERROR_MESSAGES: dict[str, str] = {
     "import.number_invalid": "%(value)s is not a number.",
     "import.checkbox_invalid": "%(value)s is neither yes nor no (use yes/no, 是/否 or 1/0).",
     "import.option_unknown": "%(value)s is not one of the field's options.",
+    "import.line_items_invalid": "The line items must be a list of objects (JSON), not %(value)s.",
+    "import.line_items_too_many": "%(count)s line items; an order holds at most %(max)s.",
     "inbound.*": "The delivery was refused.",
     "inbound.source_unknown": "There is no active inbound source %(source)s.",
     "inbound.signature_missing": "The X-Gendan-Signature and X-Gendan-Timestamp headers are required.",

@@ -9,6 +9,7 @@ numbers as numbers, options as their value (the file may hold the label in eithe
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -17,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from backend.ingest.schemas import ImportMapping, RowError
+from engine.connectors import jsonpath
 
 _DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?)?$")
 _DMY = re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$")  # 31/12/2026 (day first, as Excel in zh/eu)
@@ -26,6 +28,8 @@ _GROUPED = re.compile(r"-?\d{1,3}(,\d{3})+")
 
 _TRUE = frozenset({"1", "true", "yes", "y", "x", "✓", "是", "对", "有"})
 _FALSE = frozenset({"0", "false", "no", "n", "否", "不", "无"})
+MAX_LINE_ITEMS = 500  # rows of one order's line items
+MAX_LINE_CELL = 2000
 _SPLIT = re.compile(r"\s*[,;|，；、]\s*")
 
 
@@ -36,6 +40,7 @@ class DataField:
 
     type: str
     options: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    columns: tuple[tuple[str, DataField], ...] = ()  # line items: each row's columns by key
 
 
 @dataclass
@@ -166,6 +171,45 @@ def convert_cell(text: str, spec: DataField, tz: ZoneInfo) -> Any:
     return text
 
 
+def parse_line_items(text: str, spec: DataField, paths: dict[str, str], tz: ZoneInfo,
+                     ) -> tuple[list[dict[str, Any]], list[tuple[str, str, dict[str, Any]]]]:
+    """A line-items field's cell (a JSON list of objects, as a connector hands a record's `lines`)
+    -> the rows the form stores ({column key: value}), each column converted by its type and read at
+    `paths[column]` inside the item (default: the column's own key). Every bad value is reported
+    as (where, code, params), `where` naming the row from 1 and the column: `[2].quantity`."""
+    try:
+        items = json.loads(text)
+    except ValueError:
+        return [], [("", "import.line_items_invalid", {"value": text[:80]})]
+    if isinstance(items, dict):
+        items = [items]  # one line sent as an object
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        return [], [("", "import.line_items_invalid", {"value": text[:80]})]
+    if len(items) > MAX_LINE_ITEMS:
+        return [], [("", "import.line_items_too_many", {"count": len(items), "max": MAX_LINE_ITEMS})]
+    rows: list[dict[str, Any]] = []
+    problems: list[tuple[str, str, dict[str, Any]]] = []
+    for n, item in enumerate(items, start=1):
+        row: dict[str, Any] = {}
+        for key, column in spec.columns:
+            try:
+                raw = jsonpath.first(item, paths.get(key) or key)
+            except jsonpath.PathError:
+                raw = None
+            cell = "" if raw is None else (json.dumps(raw, ensure_ascii=False) if isinstance(raw, (dict, list))
+                                           else ("true" if raw is True else "false" if raw is False else str(raw)))
+            cell = cell.strip()[:MAX_LINE_CELL]
+            if not cell:
+                row[key] = False if column.type == "checkbox" else None
+                continue
+            try:
+                row[key] = convert_cell(cell, column, tz)
+            except CellError as exc:
+                problems.append((f"[{n}].{key}", exc.code, {**exc.params, "line_no": n}))
+        rows.append(row)
+    return rows, problems
+
+
 def parse_row(line: int, cells: dict[str, str], mapping: ImportMapping, tz: ZoneInfo,
               fields: dict[str, DataField] | None = None) -> ParsedRow:
     """Values for one order; every bad cell is reported (not just the first). `fields` are the
@@ -236,6 +280,13 @@ def parse_row(line: int, cells: dict[str, str], mapping: ImportMapping, tz: Zone
                 spec = DataField(type=mapping.data_types[key])
             if not value and spec is not None and spec.type == "checkbox":
                 data[key] = False  # as the form stores an unticked box
+                continue
+            if value and spec is not None and spec.type == "line_items":
+                items, problems = parse_line_items(value, spec, mapping.line_columns.get(key, {}), tz)
+                for where, code, params in problems:
+                    fail(f"{target}{where}", column, code, **params)
+                if not problems:
+                    data[key] = items
                 continue
             if value and spec is not None:
                 try:

@@ -29,6 +29,11 @@ class ImportMapping(BaseModel):
     data_types: dict[Annotated[str, Field(max_length=63)],
                      Literal["text", "number", "date", "datetime", "checkbox"]] = Field(
         default_factory=dict, max_length=60)
+    # line-items fields (`data.<key>` filled from a list of objects): where each column is read inside
+    # one item, {field key: {column key: path in the item}}; a column left out is read at its own key
+    line_columns: dict[Annotated[str, Field(max_length=63)], Annotated[
+        dict[Annotated[str, Field(max_length=63)], Annotated[str, Field(min_length=1, max_length=200)]],
+        Field(max_length=30)]] = Field(default_factory=dict, max_length=10)
     create_customers: bool = False
     source: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_\-]+$")] = "csv"
     # "" (or left out): the installation's zone, written in when the import starts

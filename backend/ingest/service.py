@@ -66,7 +66,7 @@ MAX_FILE_BYTES = 20_000_000  # the default of settings.max_upload_bytes (GENDAN_
 OUTCOMES = ("created", "updated", "unchanged", "failed")
 # designed field types a column can fill (layout, computed, files, tables and references cannot)
 IMPORTABLE_TYPES = ("text", "long_text", "number", "money", "percent", "date", "datetime", "single_select",
-                    "multi_select", "checkbox", "phone", "email")
+                    "multi_select", "checkbox", "phone", "email", "line_items")
 # fields a re-imported row may change, when it carries them
 UPDATABLE = ("customer_id", "amount", "currency", "stage", "planned_delivery", "payment_due", "data", "tags")
 _pending_status: contextvars.ContextVar[str | None] = contextvars.ContextVar("gendan_import_status", default=None)
@@ -132,10 +132,15 @@ def designed_fields(session: Session) -> list[Any]:
 
 
 def data_fields(session: Session) -> dict[str, DataField]:
-    """Designed fields by key as the row parser needs them (type, options with every label)."""
-    return {f.key: DataField(type=str(f.type), options=tuple(
-        (o.value, tuple(v for v in o.label.values() if v)) for o in (f.options or ())))
-        for f in designed_fields(session)}
+    """Designed fields by key as the row parser needs them (type, options with every label; a
+    line-items table's columns the same way)."""
+    return {f.key: _data_field(f) for f in designed_fields(session)}
+
+
+def _data_field(f: Any) -> DataField:
+    return DataField(type=str(f.type), options=tuple(
+        (o.value, tuple(v for v in o.label.values() if v)) for o in (f.options or ())),
+        columns=tuple((c.key, _data_field(c)) for c in (f.columns or ()) if str(c.type) in IMPORTABLE_TYPES))
 
 
 def check_mapping(mapping: ImportMapping, headers: list[str]) -> None:

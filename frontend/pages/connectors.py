@@ -175,7 +175,7 @@ def edit_connector_page(request: Request, session: DbSession, actor: AdminActor,
 def _form_page(request: Request, session: Session, connector, form: dict[str, str], *, error: str | None = None,
                errors: dict[str, str] | None = None, status_code: int = 200):
     targets = [(t, i18n.gettext(label)) for t, label in TARGETS] + [
-        (d["target"], d["label"]) for d in _designed_targets(session)]
+        (d["target"], d["label"]) for d in _designed_targets(session, line_items=True)]
     return render(request, "connectors/form.html", {
         "nav": "admin", "tab": "connectors", "c": connector, "form": form, "errors": errors or {}, "error": error,
         "targets": targets, "rows": range(MAPPING_ROWS), "paging_labels": PAGING_LABELS,

@@ -42,7 +42,7 @@ TARGETS = [
 TYPE_LABELS = {"text": N_("Text"), "long_text": N_("Long text"), "number": N_("Number"), "money": N_("Money"),
                "percent": N_("Percent"), "date": N_("Date"), "datetime": N_("Date and time"),
                "single_select": N_("Single select"), "multi_select": N_("Multi select"), "checkbox": N_("Checkbox"),
-               "phone": N_("Phone number"), "email": N_("Email")}
+               "phone": N_("Phone number"), "email": N_("Email"), "line_items": N_("Line items")}
 ROW_ERRORS_SHOWN = 200  # row problems listed on the job page; the rest are counted and downloadable
 STATE_LABELS = {"uploaded": N_("Waiting for the column mapping"), "queued": N_("Queued"),
                 "running": N_("Importing"), "done": N_("Finished"), "failed": N_("Failed")}
@@ -124,12 +124,15 @@ def _job_context(session: Session, actor: Actor, job) -> dict[str, Any]:
             "orders": orders, "percent": percent, "state_labels": STATE_LABELS, "is_finished": is_finished}
 
 
-def _designed_targets(session: Session) -> list[dict[str, Any]]:
+def _designed_targets(session: Session, *, line_items: bool = False) -> list[dict[str, Any]]:
     """The published order form's fields a column can fill: target, label in the reader's
-    language, type, and every word a header may use for it (labels in both languages, the key)."""
+    language, type, and every word a header may use for it (labels in both languages, the key).
+    Line-items tables only where a source hands lists (connectors), not for a file's flat cells."""
     locale = "zh-CN" if i18n.get_locale() == "zh_CN" else "en"
     out = []
     for f in import_service.designed_fields(session):
+        if str(f.type) == "line_items" and not line_items:
+            continue
         label = f.label.get(locale) or f.label.get("en") or f.label.get("zh-CN") or f.key
         out.append({"target": f"data.{f.key}", "label": label, "type": i18n.gettext(TYPE_LABELS[str(f.type)]),
                     "words": {w.strip().casefold() for w in (*f.label.values(), f.key) if w}})
