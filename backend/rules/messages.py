@@ -40,7 +40,14 @@ ERROR_MESSAGES: dict[str, str] = {
     "rule.no_recipients": "Choose who is notified.",
     "rule.field_not_settable": "Field %(field)s cannot be set by a rule.",
     "rule.value_type_mismatch": "The value does not fit field %(field)s (%(type)s).",
-    "rule.template_syntax": "The template has a syntax error: %(message)s.",
+    "rule.template_syntax": "The template has a syntax error on line %(line)s: %(message)s.",
+    "rule.template_syntax_unclosed_block": "The {%% %(tag)s %%} block on line %(line)s or before is never closed: "
+                                           "add {%% end%(tag)s %%}.",
+    "rule.template_syntax_unknown_tag": "{%% %(tag)s %%} on line %(line)s is not a known instruction.",
+    "rule.template_syntax_unclosed_print": "A {{ … }} on line %(line)s is not closed: end it with }}.",
+    "rule.template_syntax_expression_missing": "Something is missing inside {{ … }} or {%% … %%} on line %(line)s: "
+                                               "pick a variable from the list.",
+    "rule.template_syntax_unexpected": "“%(token)s” on line %(line)s does not belong there.",
     "rule.template_unknown_name": "The template uses “%(name)s”, which is not a known variable; pick one from the list of variables.",
     "rule.template_unknown_name_suggest": "The template uses “%(name)s”, which is not a known variable. Did you mean “%(suggestion)s”?",
     "rule.template_invalid": "A message template cannot be saved: %(message)s",

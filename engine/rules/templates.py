@@ -227,6 +227,33 @@ def _compiled(source: str, strict: bool = True):
     return environment.from_string(source)
 
 
+_INNERMOST = re.compile(r"The innermost block that needs to be closed is '(\w+)'")
+_UNKNOWN_TAG = re.compile(r"^Encountered unknown tag '(\w+)'")
+_UNEXPECTED = re.compile(r"^unexpected (?:char )?'(.{1,20}?)'")
+
+
+def syntax_problem(exc: TemplateSyntaxError) -> TemplateProblem:
+    """Jinja's English parser message as one of our codes, each with words in both languages:
+    the designer reads "the {% if %} on line 2 is never closed", not Jinja's token names."""
+    text, line = exc.message or str(exc), exc.lineno or 1
+    innermost = _INNERMOST.search(text)
+    unknown = _UNKNOWN_TAG.match(text)
+    if innermost and (text.startswith("Unexpected end of template") or unknown):
+        return TemplateProblem("rule.template_syntax_unclosed_block", tag=innermost.group(1), line=line,
+                               message=text)
+    if unknown:
+        return TemplateProblem("rule.template_syntax_unknown_tag", tag=unknown.group(1), line=line, message=text)
+    if text.startswith("unexpected end of template") or text == "unexpected '}'":
+        return TemplateProblem("rule.template_syntax_unclosed_print", line=line, message=text)
+    if text.startswith("Expected an expression") or "got 'end of print statement'" in text \
+            or text == "unexpected 'end of print statement'":
+        return TemplateProblem("rule.template_syntax_expression_missing", line=line, message=text)
+    unexpected = _UNEXPECTED.match(text)
+    if unexpected:
+        return TemplateProblem("rule.template_syntax_unexpected", token=unexpected.group(1), line=line, message=text)
+    return TemplateProblem("rule.template_syntax", message=text, line=line)
+
+
 def render_template(source: str, context: Mapping[str, Any], *, missing: list[str] | None = None) -> str:
     """Render a template; raises TemplateProblem (`rule.template_syntax`, `rule.template_unknown_name`,
     `rule.template_too_long`, `rule.template_too_costly`, `rule.template_output_too_large`, ...).
@@ -251,9 +278,7 @@ def render_template(source: str, context: Mapping[str, Any], *, missing: list[st
     except TemplateProblem:
         raise
     except TemplateSyntaxError as exc:
-        raise TemplateProblem(
-            "rule.template_syntax", message=exc.message or str(exc), line=exc.lineno
-        ) from exc
+        raise syntax_problem(exc) from exc
     except _Missing as exc:
         name, suggestion = _unknown(exc, context)
         if suggestion:  # its own code: the message then says "did you mean …"

@@ -96,7 +96,7 @@ class TestValidate:
     def test_template_syntax_error(self):
         actions = [dict(APPROVAL_TIMEOUT["actions"][0], title_template="{{ order.number ")]
         assert codes(validate(rule(actions=actions), CATALOGUE)) == [
-            ("actions.0.title_template.en", "rule.template_syntax")
+            ("actions.0.title_template.en", "rule.template_syntax_unclosed_print")
         ]
 
     def test_time_rule_must_compile_to_sql(self):

@@ -102,7 +102,7 @@ class TestLanguages:
                           "title_template": {"zh": "{{ order.numbr }}", "en": "{{ order.number }"}})
         assert [(i.path, i.code) for i in template_issues(rule, default_catalogue())] == [
             ("actions.0.title_template.zh", "rule.template_unknown_name_suggest"),
-            ("actions.0.title_template.en", "rule.template_syntax")]
+            ("actions.0.title_template.en", "rule.template_syntax_unclosed_print")]
 
     def test_an_empty_title_in_both_languages_is_an_issue(self):
         rule = rule_with({"type": "create_todo", "assignee": {"kind": "owner"}, "title_template": {"zh": " ", "en": ""}})
