@@ -32,7 +32,7 @@ class StageCount:
 
 @dataclass(frozen=True)
 class WeekCount:
-    week_start: date  # a Monday (UTC)
+    week_start: date  # a Monday in the installation's zone
     count: int
 
 
@@ -117,12 +117,15 @@ def week_start(day: date) -> date:
 
 def created_per_week(session: Session, *, actor: Actor, now: datetime, weeks: int = 12,
                      visible=None) -> list[WeekCount]:
-    """Orders created in each of the last `weeks` weeks (Monday to Sunday, UTC), oldest first,
-    the current week included. One query: a conditional count per week, so empty weeks show 0."""
+    """Orders created in each of the last `weeks` weeks (Monday to Sunday on the installation's wall
+    clock: an order of Monday 01:00 in Shanghai is this week's, though it is Sunday in UTC), oldest
+    first, the current week included. One query: a conditional count per week, so empty weeks show 0."""
     if weeks < 1:
         return []
-    first = week_start(now.astimezone(UTC).date()) - timedelta(weeks=weeks - 1)
-    bounds = [datetime.combine(first + timedelta(weeks=i), datetime.min.time(), tzinfo=UTC) for i in range(weeks + 1)]
+    zone = get_installation(session).zone
+    first = week_start(now.astimezone(zone).date()) - timedelta(weeks=weeks - 1)
+    bounds = [datetime.combine(first + timedelta(weeks=i), datetime.min.time(), tzinfo=zone).astimezone(UTC)
+              for i in range(weeks + 1)]
     visible = visible if visible is not None else visible_clause(session, actor)
     columns = [
         func.coalesce(func.sum(case(((Order.created_at >= bounds[i]) & (Order.created_at < bounds[i + 1]), 1),
@@ -132,7 +135,7 @@ def created_per_week(session: Session, *, actor: Actor, now: datetime, weeks: in
     row = session.exec(
         select(*columns).where(visible, Order.created_at >= bounds[0], Order.created_at < bounds[-1])
     ).one()
-    return [WeekCount(bounds[i].date(), int(row[i])) for i in range(weeks)]
+    return [WeekCount(first + timedelta(weeks=i), int(row[i])) for i in range(weeks)]
 
 
 def _lines(session: Session, rows: list[Order], today: date) -> list[OrderLine]:

@@ -68,9 +68,10 @@ class TestDashboardFigures:
         assert line.id == flagged.id and line.risk_flags == ["credit_hold", "late_material"]
 
     def test_created_per_week_has_every_week_and_monday_boundaries(self, session, now):
-        # now is Tuesday 2026-11-24 02:30 UTC: this week started Monday 2026-11-23 00:00 UTC
+        # now is Tuesday 2026-11-24 02:30 UTC (10:30 in Shanghai, the installation's default zone): this
+        # week started Monday 2026-11-23 00:00 in Shanghai, Sunday 16:00 UTC
         rep = make_user(session, roles=["sales"])
-        monday = now.replace(hour=0, minute=0) - timedelta(days=1)
+        monday = now.replace(hour=16, minute=0) - timedelta(days=2)
         make_order(session, owner=rep, at=monday)  # this week, first instant
         make_order(session, owner=rep, at=monday - timedelta(seconds=1))  # last week, last instant
         make_order(session, owner=rep, at=monday - timedelta(days=7))  # last week, first instant

@@ -243,6 +243,19 @@ class TestToday:
         assert stats.count_overdue(session, actor=admin, now=just_after_midnight) == 0
 
 
+    def test_weeks_of_the_dashboard_start_on_the_installations_monday(self, session, admin, now):
+        from backend.orders import stats
+
+        rep = make_user(session, roles=("sales",))
+        make_order(session, owner=rep, at=datetime(2026, 11, 22, 17, 0, tzinfo=UTC))  # Monday 01:00 in Shanghai
+        tuesday = datetime(2026, 11, 24, 2, 30, tzinfo=UTC)
+        shanghai = stats.created_per_week(session, actor=admin, now=tuesday, weeks=2)
+        assert [(w.week_start, w.count) for w in shanghai] == [(date(2026, 11, 16), 0), (date(2026, 11, 23), 1)]
+        save(session, admin, now, timezone="UTC")  # still Sunday there: last week's
+        utc = stats.created_per_week(session, actor=admin, now=tuesday, weeks=2)
+        assert [(w.week_start, w.count) for w in utc] == [(date(2026, 11, 16), 1), (date(2026, 11, 23), 0)]
+
+
 class TestNotificationZone:
     def test_a_preference_without_a_zone_keeps_quiet_hours_where_the_company_is(self, session, connection, admin,
                                                                                  now):
