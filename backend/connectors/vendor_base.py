@@ -111,6 +111,8 @@ class VendorHttp:
         self.close()
 
     def url(self, path: str) -> str:
+        if not path:
+            return self.base_url
         return path if path.startswith(("http://", "https://")) else f"{self.base_url}/{path.lstrip('/')}"
 
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None,
