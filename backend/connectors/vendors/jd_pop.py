@@ -61,7 +61,7 @@ TEMPLATE = VendorTemplate(
              "stage_map": {"WAIT_SELLER_STOCK_OUT": "production", "WAIT_GOODS_RECEIVE_CONFIRM": "shipping"},
              "status_map": {"FINISHED_L": "completed", "TRADE_CANCELED": "cancelled"},
              "create_customers": True, "source": "jd"},
-    fills=("external_id", "number", "customer", "amount", "created", "stage", "data.vendor_lines"),
+    fills=("external_id", "number", "customer", "amount", "currency", "created", "stage", "data.vendor_lines"),
     leaves=("planned_delivery", "payment_due", "owner", "customer_details", "designed_fields"),
     data_labels={"data.vendor_lines": {"en": "Line items (SKU, name, quantity, price)",
                                        "zh_CN": "明细行（SKU、名称、数量、单价）"}},

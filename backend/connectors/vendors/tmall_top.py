@@ -63,7 +63,7 @@ TEMPLATE = VendorTemplate(
              "status_map": {"TRADE_FINISHED": "completed", "TRADE_CLOSED": "cancelled",
                             "TRADE_CLOSED_BY_TAOBAO": "cancelled"},
              "create_customers": True, "source": "tmall"},
-    fills=("external_id", "number", "customer", "amount", "created", "stage", "data.vendor_lines"),
+    fills=("external_id", "number", "customer", "amount", "currency", "created", "stage", "data.vendor_lines"),
     leaves=("planned_delivery", "payment_due", "owner", "customer_details", "designed_fields"),
     data_labels={"data.vendor_lines": {"en": "Line items (SKU, title, quantity, price)",
                                        "zh_CN": "明细行（SKU、标题、数量、单价）"}},

@@ -61,7 +61,8 @@ TEMPLATE = VendorTemplate(
                            "Approved": "production", "审核": "production"},
              "status_map": {"Closed": "completed", "关闭": "completed"},
              "create_customers": True, "source": "yonyou"},
-    fills=("external_id", "number", "customer_code", "customer", "amount", "created", "stage", "data.vendor_lines"),
+    fills=("external_id", "number", "customer_code", "customer", "amount", "currency", "created", "stage",
+           "data.vendor_lines"),
     leaves=("planned_delivery", "payment_due", "owner", "designed_fields"),
     data_labels={"data.vendor_lines": {"en": "Line items (inventory, quantity, price incl. tax)",
                                        "zh_CN": "明细行（存货、数量、含税单价）"}},
@@ -106,6 +107,8 @@ def fetch(ctx: FetchContext) -> Iterator[VendorPage]:
     for window in ctx.windows():
         page = max(1, window.at)
         while True:
+            if ctx.http.requests_left <= ctx.settings.page_size + 1:
+                return  # a list page and each of its orders must fit in this run's requests: the next run reads on
             body = _ok(ctx.http.get("api/saleorderlist/batch_get", params={
                 **common, "page_index": page, "rows_per_page": ctx.settings.page_size,
                 ctx.option("since_param"): window.text(window.start),
@@ -132,5 +135,3 @@ def fetch(ctx: FetchContext) -> Iterator[VendorPage]:
                 break
             yield VendorPage(records, windows.cursor_at(window, page + 1))
             page += 1
-            if ctx.http.requests_left <= 0:
-                return

@@ -83,3 +83,16 @@ def test_an_api_result_failure_fails_the_run(session, connection, admin, now, jd
     assert run(connection, c.id, now).status == "failed"
     h = health(session, c.id)
     assert h["error"]["code"] == "vendor.api_error" and h["error"]["params"]["message"] == "查询时间跨度过长"
+
+
+def test_a_run_stopped_by_its_record_bound_resumes_at_the_next_page(session, connection, admin, now, jd):
+    c = make(session, admin, now, jd, max_records_per_run=2)
+    first = run(connection, c.id, now)
+    assert (first.status, first.created_count) == ("ok", 2)
+    assert cursor(session, c.id) == {"since": "2026-11-22 12:00:00", "until": "2026-11-23 12:00:00", "at": 2}
+    jd.requests.clear()
+    second = run(connection, c.id, now)
+    assert second.created_count == 2
+    assert json.loads(jd.requests[0]["360buy_param_json"])["page"] == "2"
+    run(connection, c.id, now)
+    assert len(orders(session, "jd")) == 5
