@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -45,7 +45,7 @@ def parse_local(text: str, zone: ZoneInfo) -> datetime:
     match = _DOTNET.match(value)
     if match or value.isdigit():
         ms = int(match.group(1) if match else value)
-        return datetime.fromtimestamp(ms / 1000, timezone.utc).astimezone(zone).replace(tzinfo=None)
+        return datetime.fromtimestamp(ms / 1000, UTC).astimezone(zone).replace(tzinfo=None)
     try:
         if len(value) == 10:
             return datetime.combine(date.fromisoformat(value), datetime.min.time())

@@ -19,7 +19,7 @@ from backend import i18n
 from backend.auth.actor import Actor
 from backend.auth.deps import DbSession
 from backend.clock import utcnow
-from backend.connectors import runner
+from backend.connectors import runner, vendors
 from backend.connectors import service as connector_service
 from backend.connectors.schemas import (
     ConnectorCreate,
@@ -28,7 +28,6 @@ from backend.connectors.schemas import (
     FolderSettings,
     HttpJsonSettings,
 )
-from backend.connectors import vendors
 from backend.connectors.sql_settings import SqlPullSettings
 from backend.connectors.vendor_settings import VendorSettings
 from backend.errors import GendanError
