@@ -176,6 +176,10 @@ class FetchContext:
             yield window
             cursor = windows.cursor_done(window)
 
+    def epoch_ms(self, local: datetime) -> int:
+        """A window's naive local time as epoch milliseconds (APIs such as DingTalk's take these)."""
+        return int(local.replace(tzinfo=self.zone).timestamp() * 1000)
+
     def parse_time(self, value: Any) -> datetime | None:
         try:
             return windows.parse_local(str(value or ""), self.zone)

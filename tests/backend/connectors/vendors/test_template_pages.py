@@ -102,3 +102,29 @@ def test_missing_option_is_a_field_error(session, client):
     resp = client.post("/admin/connectors", data=form)
     assert resp.status_code == 422
     assert 'id="err-opt_acct_id"' in resp.text
+
+
+def test_an_http_json_template_prefills_the_generic_form(session, client, monkeypatch):
+    """A template the generic pull can read (kind http_json, no fetch) opens the HTTP form pre-filled."""
+    import types
+
+    from backend.connectors.vendor_base import VendorTemplate
+
+    template = VendorTemplate(
+        key="plain_rest", kind="http_json", label={"en": "Plain REST orders", "zh_CN": "普通 REST 订单"},
+        description={"en": "d", "zh_CN": "d"},
+        settings={"url_template": "https://mes.example.com/api/orders?page={page}", "paging": "page",
+                  "records_path": "data.items", "headers": {"X-Tenant": "t1"}},
+        mapping={"columns": {"external_id": "id", "customer": "buyer", "amount": "total"}, "source": "plainrest"},
+        fills=("external_id", "customer", "amount"), leaves=("planned_delivery",), docs=("https://example.com",))
+    monkeypatch.setattr(vendors, "modules", lambda: {"plain_rest": types.SimpleNamespace(TEMPLATE=template)})
+    _admin(session, client)
+    page = client.get("/admin/connectors/new?template=plain_rest")
+    form = _fields(page.text)
+    assert form["kind"] == "http_json" and form["url_template"].startswith("https://mes.example.com")
+    assert form["paging"] == "page" and "X-Tenant: t1" in form["headers"] and form["map_path_0"] == "id"
+    assert "Plain REST orders" in page.text and "Planned delivery" in page.text
+    form["name"] = "plain rest"
+    assert client.post("/admin/connectors", data=form, follow_redirects=False).status_code == 303
+    saved = session.exec(select(Connector).where(Connector.name == "plain rest")).scalar_one()
+    assert saved.kind == "http_json" and saved.settings["records_path"] == "data.items"
