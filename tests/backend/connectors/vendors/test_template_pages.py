@@ -128,3 +128,11 @@ def test_an_http_json_template_prefills_the_generic_form(session, client, monkey
     assert client.post("/admin/connectors", data=form, follow_redirects=False).status_code == 303
     saved = session.exec(select(Connector).where(Connector.name == "plain rest")).scalar_one()
     assert saved.kind == "http_json" and saved.settings["records_path"] == "data.items"
+
+
+def test_non_admins_cannot_see_templates(session, client):
+    user = make_user(session, roles=["sales"], locale="en")
+    session.commit()
+    login(client, user.username)
+    assert client.get("/admin/connector-templates").status_code == 403
+    assert client.get("/admin/connectors/new?template=kingdee_k3cloud").status_code == 403
