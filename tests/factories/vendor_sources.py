@@ -88,6 +88,7 @@ class FakeKingdee(FakeVendor):
         super().__init__()
         self.bills = bills
         self.sessions: set[str] = set()
+        self.expire_sessions_after: int | None = None  # drop every session once this many requests were made
 
     @property
     def base(self) -> str:
@@ -108,6 +109,9 @@ class FakeKingdee(FakeVendor):
         if path == self.QUERY:
             cookie = headers.get("Cookie") or ""
             match = re.search(r"kdservice-sessionid=([0-9a-f]+)", cookie)
+            if self.expire_sessions_after is not None and len(self.requests) > self.expire_sessions_after:
+                self.sessions.clear()  # the server restarted or the session timed out
+                self.expire_sessions_after = None
             if not match or match.group(1) not in self.sessions:
                 return 200, [[{"Result": {"ResponseStatus": {"ErrorCode": 500, "IsSuccess": False, "MsgCode": 1,
                                                              "Errors": [{"Message": "会话信息已丢失，请重新登录"}]}}}]], {}

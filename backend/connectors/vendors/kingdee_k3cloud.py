@@ -15,7 +15,8 @@ Follows Kingdee's public Web API documentation:
    with {"data": {"FormId": "SAL_SaleOrder", "FieldKeys": "...", "FilterString": "FModifyDate >
    'start' AND FModifyDate <= 'end'", "OrderString": "FModifyDate ASC,FBillNo ASC", "StartRow", "Limit"}}
    per modified-time window; rows grouped into bills by FBillNo (engine/connectors/kingdee.py),
-   the lines (FMaterialId.FNumber, FQty, FTaxPrice) as `lines`.
+   the lines (FMaterialId.FNumber, FQty, FTaxPrice) as `lines`. A "session lost" answer (MsgCode 1)
+   signs in again once.
 """
 
 from __future__ import annotations
@@ -83,6 +84,15 @@ def _login(ctx: FetchContext) -> None:
         raise login_failed("Kingdee", body.get("Message") or f"LoginResultType {body.get('LoginResultType')}")
 
 
+def _session_lost(body: Any) -> bool:
+    """Kingdee's "session lost" answer (MsgCode 1): sign in again once and repeat the query."""
+    probe = body
+    while isinstance(probe, list) and len(probe) == 1:
+        probe = probe[0]
+    status = ((probe.get("Result") or {}).get("ResponseStatus") or {}) if isinstance(probe, dict) else {}
+    return isinstance(status, dict) and status.get("MsgCode") == 1
+
+
 def _failure(body: Any) -> GendanError | None:
     """Kingdee's failure shape ({"Result": {"ResponseStatus": {...}}}, possibly inside [[...]])."""
     probe = body
@@ -107,9 +117,13 @@ def fetch(ctx: FetchContext) -> Iterator[VendorPage]:
             where = f"FModifyDate > '{window.text(window.start)}' AND FModifyDate <= '{window.text(window.end)}'"
             if extra:
                 where = f"({where}) AND ({extra})"
-            body = ctx.http.post(QUERY, json={"data": {
-                "FormId": ctx.option("form_id"), "FieldKeys": ",".join(keys), "FilterString": where,
-                "OrderString": "FModifyDate ASC,FBillNo ASC", "TopRowCount": 0, "StartRow": row, "Limit": limit}})
+            query = {"data": {"FormId": ctx.option("form_id"), "FieldKeys": ",".join(keys), "FilterString": where,
+                              "OrderString": "FModifyDate ASC,FBillNo ASC", "TopRowCount": 0, "StartRow": row,
+                              "Limit": limit}}
+            body = ctx.http.post(QUERY, json=query)
+            if _session_lost(body):
+                _login(ctx)
+                body = ctx.http.post(QUERY, json=query)
             problem = _failure(body)
             if problem is not None:
                 raise problem

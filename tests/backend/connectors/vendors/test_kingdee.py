@@ -100,3 +100,11 @@ def test_without_the_session_cookie_the_fake_refuses(k3):
                         json={"data": {"FormId": "SAL_SaleOrder", "FieldKeys": "FBillNo"}}).json()
     assert answer[0][0]["Result"]["ResponseStatus"]["IsSuccess"] is False
 
+
+
+def test_a_session_lost_mid_run_signs_in_again(session, connection, admin, now, k3):
+    c = make(session, admin, now, k3)
+    k3.expire_sessions_after = 2  # after the login and the first query
+    result = run(connection, c.id, now)
+    assert (result.status, result.created_count) == ("ok", 4), result.error
+    assert len([r for r in k3.requests if "ValidateUser" in r["path"]]) == 2
