@@ -73,6 +73,9 @@ def test_admin_creates_a_kingdee_connector_from_the_template(page: Page, base_ur
     page.get_by_role("link", name="Edit").click()
     expect(page.locator('[data-saved="password"]')).to_be_visible()
     assert FakeKingdee.PASSWORD not in page.content()
+    page.goto(f"{base_url}/orders?q=VT{k3.tag}")
+    for i in (1, 2, 3):
+        expect(page.get_by_text(f"VT{k3.tag}-{i}", exact=True).first).to_be_visible()
 
 
 def test_wrong_password_shows_on_the_health_page(page: Page, base_url, seed, k3, monkeypatch):
