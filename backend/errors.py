@@ -94,6 +94,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "connector.not_found": 404,
     "connector.name_taken": 409,
     "connector.key_unavailable": 500,  # the server is misconfigured, not the request
+    "vendor.": 422,  # vendor templates (backend/connectors/vendors/)
     # imports and signed inbound deliveries
     "import.": 422,
     "import.not_found": 404,

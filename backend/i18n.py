@@ -202,6 +202,7 @@ ERROR_MESSAGE_MODULES = (
     "backend.pipeline",
     "backend.rules.messages",
     "backend.tracking.error_messages",
+    "backend.connectors.vendor_messages",
 )
 _all_error_messages: dict[str, str] | None = None
 

@@ -104,6 +104,10 @@ class HttpPull:
             raise GendanError("connector.http_status", {"status": response.status_code, "url": _short(url)})
         return parse_json(content, response.headers.get("content-type", "")), response.headers.get("link", "")
 
+    def send(self, build: Callable[[], httpx.Request], url: str) -> tuple[httpx.Response, bytes]:
+        """One request built by the caller (vendor adapters), with the same rate limit, retries and bound."""
+        return self._send(build, url)
+
     def _send(self, build: Callable[[], httpx.Request], url: str) -> tuple[httpx.Response, bytes]:
         """One request with rate limit and retries; the answer read up to the byte bound."""
         attempt = 0

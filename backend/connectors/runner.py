@@ -39,6 +39,7 @@ from backend.connectors.records import cells
 from backend.connectors.schemas import FolderSettings, HttpJsonSettings
 from backend.connectors.sql_pull import SqlPull, url_of
 from backend.connectors.sql_settings import SqlPullSettings
+from backend.connectors.vendor_settings import VendorSettings
 from backend.db import new_session
 from backend.errors import GendanError
 from backend.ingest import service as ingest_service
@@ -65,7 +66,7 @@ class RunContext:
     lease: worker_lease.Lease
     actor: Actor
     mapping: ImportMapping
-    config: HttpJsonSettings | FolderSettings | SqlPullSettings
+    config: HttpJsonSettings | FolderSettings | SqlPullSettings | VendorSettings
     zone: ZoneInfo
     fields: dict[str, DataField]
     now: datetime
@@ -126,6 +127,10 @@ def _run(bind, lease, connector_id, now, trigger, client, sleep, elapsed) -> Con
                 from backend.connectors import folder_run
 
                 folder_run.run_files(session, ctx)
+            elif connector.kind == "vendor":
+                from backend.connectors import vendor_run
+
+                vendor_run.run(session, ctx, crypto.decrypt(connector.secrets), cursor, client, sleep)
             elif isinstance(ctx.config, SqlPullSettings):
                 with SqlPull(ctx.config, crypto.decrypt(connector.secrets), own_url=url_of(bind)) as pull:
                     for position, (record, token) in enumerate(pull.records(cursor), start=1):
@@ -171,9 +176,10 @@ def _context(session: Session, connector: Connector, run_id: int, lease, now: da
                       fields=ingest_service.data_fields(session), now=now)
 
 
-def settings_for(kind: str, settings: dict[str, Any]) -> HttpJsonSettings | FolderSettings | SqlPullSettings:
+def settings_for(kind: str, settings: dict[str, Any]) \
+        -> HttpJsonSettings | FolderSettings | SqlPullSettings | VendorSettings:
     """A saved connector's settings as its kind's model."""
-    model = {"sql": SqlPullSettings, "folder": FolderSettings}.get(kind, HttpJsonSettings)
+    model = {"sql": SqlPullSettings, "folder": FolderSettings, "vendor": VendorSettings}.get(kind, HttpJsonSettings)
     return model.model_validate(settings)
 
 

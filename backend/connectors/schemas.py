@@ -8,9 +8,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from backend.connectors.sql_settings import SqlPullSettings
+from backend.connectors.vendor_settings import VendorSettings
 from backend.ingest.schemas import ImportMapping
 
-KINDS = ("http_json", "folder", "sql")
+KINDS = ("http_json", "folder", "sql", "vendor")
 Name = Annotated[str, Field(min_length=1, max_length=120)]
 HeaderName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")]
 Path = Annotated[str, Field(max_length=200)]
@@ -60,15 +61,18 @@ class FolderSettings(BaseModel):
 def _settings_kind(value: Any) -> str:
     if isinstance(value, BaseModel):
         return "sql" if isinstance(value, SqlPullSettings) else "folder" if isinstance(value, FolderSettings) \
-            else "http_json"
+            else "vendor" if isinstance(value, VendorSettings) else "http_json"
     if isinstance(value, dict) and "dialect" in value:
         return "sql"
+    if isinstance(value, dict) and "vendor" in value:
+        return "vendor"
     return "folder" if isinstance(value, dict) and "folder" in value else "http_json"
 
 
 # a kind's settings, told apart by their own fields (the SQL pull's have a dialect, a folder's a folder)
 AnySettings = Annotated[Annotated[HttpJsonSettings, Tag("http_json")] | Annotated[SqlPullSettings, Tag("sql")]
-                        | Annotated[FolderSettings, Tag("folder")], Discriminator(_settings_kind)]
+                        | Annotated[FolderSettings, Tag("folder")] | Annotated[VendorSettings, Tag("vendor")],
+                        Discriminator(_settings_kind)]
 
 
 def settings_kind(settings: BaseModel) -> str:
@@ -82,14 +86,16 @@ class ConnectorSecrets(BaseModel):
 
     client_secret: Annotated[str, Field(max_length=2000)] | None = None
     secret_header_value: Annotated[str, Field(max_length=4000)] | None = None
-    password: Annotated[str, Field(max_length=1000)] | None = None  # SQL pull
+    password: Annotated[str, Field(max_length=1000)] | None = None  # SQL pull, vendor logins
+    app_secret: Annotated[str, Field(max_length=2000)] | None = None  # vendor templates
+    access_token: Annotated[str, Field(max_length=4000)] | None = None  # vendor templates (session key)
 
 
 class ConnectorCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
-    kind: Literal["http_json", "folder", "sql"] = "http_json"
+    kind: Literal["http_json", "folder", "sql", "vendor"] = "http_json"
     settings: AnySettings
     secrets: ConnectorSecrets = Field(default_factory=ConnectorSecrets)
     mapping: ImportMapping

@@ -33,6 +33,7 @@ from backend.connectors.schemas import (
 )
 from backend.connectors.sql_pull import SqlPull, url_of
 from backend.connectors.sql_settings import SqlPullSettings
+from backend.connectors.vendor_settings import VendorSettings
 from backend.errors import GendanError
 from backend.ingest import service as ingest_service
 from backend.ingest.schemas import ImportMapping
@@ -65,6 +66,10 @@ def check(settings: HttpJsonSettings | FolderSettings | SqlPullSettings, mapping
         folder.resolve(settings.folder)  # a path outside the root is refused before anything else
         return _raise_problems(folder.check_mapping(mapping), mapping, minutes, cron_line)
     fields: dict[str, tuple[str, dict[str, Any]]] = {}
+    if isinstance(settings, VendorSettings):
+        from backend.connectors import vendor_check
+
+        fields.update(vendor_check.problems(settings))
     http = isinstance(settings, HttpJsonSettings)
     for name in ("records_path", "since_path", "next_cursor_path", "next_link_path") if http else ():
         value = getattr(settings, name)
@@ -280,7 +285,7 @@ def test_connection(session: Session, *, actor: Actor, settings: SqlPullSettings
         return pull.order_preview()
 
 
-def fetch_sample(session: Session, *, actor: Actor, settings: HttpJsonSettings | SqlPullSettings,
+def fetch_sample(session: Session, *, actor: Actor, settings: HttpJsonSettings | SqlPullSettings | VendorSettings,
                  secrets: ConnectorSecrets, mapping: ImportMapping | None, connector_id: int | None = None,
                  client: httpx.Client | None = None) -> SampleRead:
     """The source's first records and, with a mapping, the orders they would make (nothing is written)."""
@@ -288,6 +293,13 @@ def fetch_sample(session: Session, *, actor: Actor, settings: HttpJsonSettings |
     if isinstance(settings, FolderSettings):
         return _folder_sample(session, settings, mapping)
     values = _secret_values(session, secrets, connector_id)
+    if isinstance(settings, VendorSettings):
+        from backend.clock import utcnow
+        from backend.connectors import vendor_run
+
+        records = vendor_run.sample(settings, values, utcnow(), limit=SAMPLE_RECORDS, client=client)
+        previews = _preview(session, records, _with_zone(session, mapping)) if mapping else []
+        return SampleRead(records=records, paths=paths(records), previews=previews)
     if isinstance(settings, SqlPullSettings):
         with SqlPull(settings, values, own_url=url_of(session.get_bind())) as pull:
             records = [record for record, _ in pull.records({}, max_records=SAMPLE_RECORDS)]

@@ -19,7 +19,7 @@ from backend import i18n
 from backend.auth.actor import Actor
 from backend.auth.deps import DbSession
 from backend.clock import utcnow
-from backend.connectors import runner
+from backend.connectors import runner, vendors
 from backend.connectors import service as connector_service
 from backend.connectors.schemas import (
     ConnectorCreate,
@@ -29,10 +29,11 @@ from backend.connectors.schemas import (
     HttpJsonSettings,
 )
 from backend.connectors.sql_settings import SqlPullSettings
+from backend.connectors.vendor_settings import VendorSettings
 from backend.errors import GendanError
 from backend.ingest.schemas import ImportMapping
 from backend.installation.service import get_installation
-from frontend.pages import connectors_sql
+from frontend.pages import connectors_sql, connectors_vendor
 from frontend.pages.admin import AdminActor, _flash, _pop_flash
 from frontend.pages.common import N_
 from frontend.pages.imports import TARGETS, _designed_targets, _parse_pairs
@@ -61,9 +62,20 @@ def connectors_page(request: Request, session: DbSession, actor: AdminActor):
         "flash": _pop_flash(request), "lag": _lag})
 
 
+@router.get("/connector-templates")
+def templates_page(request: Request, session: DbSession, actor: AdminActor):
+    """New from template: each vendor template with what it fills and what it leaves to the user."""
+    return render(request, "connectors/templates.html", {
+        "nav": "admin", "tab": "connectors", "templates": connectors_vendor.all_views()})
+
+
 @router.get("/connectors/new")
-def new_connector_page(request: Request, session: DbSession, actor: AdminActor, kind: str = "http_json"):
+def new_connector_page(request: Request, session: DbSession, actor: AdminActor, kind: str = "http_json",
+                       template: str = ""):
     zone = get_installation(session).timezone
+    chosen = vendors.get(template) if template else None
+    if chosen is not None:
+        return _form_page(request, session, None, connectors_vendor.form_from_template(chosen, zone))
     form = {"kind": "sql" if kind == "sql" else "http_json", **(connectors_sql.SQL_DEFAULTS if kind == "sql" else {}),
             "auth": "none", "paging": "none", "first_page": "1", "rate_limit_per_second": "5", "max_retries": "3",
             "timeout_seconds": "20", "max_records_per_run": "10000", "max_response_bytes": "5000000",
@@ -157,6 +169,8 @@ def edit_connector_page(request: Request, session: DbSession, actor: AdminActor,
             if k in TEXT_SETTINGS + NUMBER_SETTINGS + FOLDER_SETTINGS}
     if c.kind == "sql":
         form = {**form, **connectors_sql.form_from_settings(c.settings)}
+    if c.kind == "vendor":
+        form = {**connectors_vendor.form_from_settings(c.settings), "template": c.settings.get("vendor", "")}
     form["kind"] = c.kind
     form["headers"] = "\n".join(f"{k}: {v}" for k, v in (c.settings.get("headers") or {}).items())
     mapping = c.mapping
@@ -174,9 +188,12 @@ def edit_connector_page(request: Request, session: DbSession, actor: AdminActor,
 
 def _form_page(request: Request, session: Session, connector, form: dict[str, str], *, error: str | None = None,
                errors: dict[str, str] | None = None, status_code: int = 200):
+    template = vendors.get(form.get("template") or form.get("vendor") or "")
     targets = [(t, i18n.gettext(label)) for t, label in TARGETS] + [
         (d["target"], d["label"]) for d in _designed_targets(session, line_items=True)]
+    targets += [t for t in connectors_vendor.extra_targets(template) if t[0] not in dict(targets)]
     return render(request, "connectors/form.html", {
+        "template": connectors_vendor.view(template) if template else None,
         "nav": "admin", "tab": "connectors", "c": connector, "form": form, "errors": errors or {}, "error": error,
         "targets": targets, "rows": range(MAPPING_ROWS), "paging_labels": PAGING_LABELS,
         "dialect_labels": connectors_sql.DIALECT_LABELS,
@@ -215,6 +232,8 @@ def _form_values(form: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any], 
     secrets = {k: form.get(k) or None for k in ("client_secret", "secret_header_value")}
     if form.get("kind") == "sql":
         settings, secrets = connectors_sql.settings_from_form(form), {"password": form.get("password") or None}
+    if form.get("kind") == "vendor":
+        settings, secrets = connectors_vendor.settings_from_form(form)
     columns = {}
     for i in range(MAPPING_ROWS):
         path, target = form.get(f"map_path_{i}", "").strip(), form.get(f"map_target_{i}", "").strip()
@@ -270,7 +289,7 @@ async def update_connector(request: Request, session: DbSession, actor: AdminAct
 
 def _save(request: Request, session: Session, actor: Actor, connector_id: int | None, form: dict[str, str]):
     settings, secrets, mapping = _form_values(form)
-    kind = form.get("kind") if form.get("kind") in ("folder", "sql") else "http_json"
+    kind = form.get("kind") if form.get("kind") in ("folder", "sql", "vendor") else "http_json"
     body = {"name": form.get("name", "").strip(), "kind": kind,
             "settings": settings, "secrets": secrets, "mapping": mapping,
             "schedule_minutes": form.get("schedule_minutes", "").strip() or None,
@@ -312,7 +331,8 @@ def _sample(request: Request, session: Session, actor: Actor, form: dict[str, st
     connector_id = int(form["connector_id"]) if form.get("connector_id", "").isdigit() else None
     context: dict[str, Any] = {"sample": None, "error": None, "mapping_error": None}
     try:
-        model = {"sql": SqlPullSettings, "folder": FolderSettings}.get(form.get("kind", ""), HttpJsonSettings)
+        model = {"sql": SqlPullSettings, "folder": FolderSettings, "vendor": VendorSettings}.get(
+            form.get("kind", ""), HttpJsonSettings)
         parsed_settings = model.model_validate(settings)
         parsed_mapping = None
         if mapping["columns"]:
