@@ -179,6 +179,7 @@ def edit_connector_page(request: Request, session: DbSession, actor: AdminActor,
                  "is_enabled": "on" if c.is_enabled else "", "source": mapping.get("source", ""),
                  "timezone": mapping.get("timezone", ""),
                  "create_customers": "on" if mapping.get("create_customers") else "",
+                 "mapping_extra": connectors_vendor.mapping_extra(mapping),
                  "stage_map": "\n".join(f"{k}={v}" for k, v in {**mapping.get("stage_map", {}),
                                                                **mapping.get("status_map", {})}.items())})
     for i, (target, path) in enumerate((mapping.get("columns") or {}).items()):
@@ -245,6 +246,12 @@ def _form_values(form: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any], 
                "status_map": {k: v for k, v in pairs.items() if v in statuses},
                "create_customers": form.get("create_customers") == "on",
                "source": (form.get("source") or "connector").strip(), "timezone": (form.get("timezone") or "").strip()}
+    try:
+        extra = json.loads(form.get("mapping_extra") or "{}")
+    except ValueError:
+        extra = {}
+    if isinstance(extra, dict):  # validated with the rest of the mapping (ImportMapping forbids the unknown)
+        mapping.update({k: v for k, v in extra.items() if k in connectors_vendor.EXTRA_MAPPING_KEYS})
     return settings, secrets, mapping
 
 

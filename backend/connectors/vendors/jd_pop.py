@@ -57,6 +57,7 @@ TEMPLATE = VendorTemplate(
     schedule_minutes=5,
     mapping={"columns": {"external_id": "orderId", "number": "orderId", "customer": "pin", "amount": "orderPayment",
                          "created": "orderStartTime", "stage": "orderState", "data.vendor_lines": "lines"},
+             "line_columns": {"vendor_lines": {"sku": "sku", "name": "name", "quantity": "num", "price": "price"}},
              "defaults": {"currency": "CNY"},
              "stage_map": {"WAIT_SELLER_STOCK_OUT": "production", "WAIT_GOODS_RECEIVE_CONFIRM": "shipping"},
              "status_map": {"FINISHED_L": "completed", "TRADE_CANCELED": "cancelled"},

@@ -64,6 +64,7 @@ TEMPLATE = VendorTemplate(
     mapping={"columns": {"external_id": "FBillNo", "number": "FBillNo", "customer_code": "FCustId_FNumber",
                          "customer": "FCustId_FName", "amount": "FBillAllAmount", "currency": "FSettleCurrId.FCode",
                          "created": "FDate", "stage": "FDocumentStatus", "data.vendor_lines": "lines"},
+             "line_columns": {"vendor_lines": {"sku": "FMaterialId_FNumber", "quantity": "FQty", "price": "FTaxPrice"}},
              "stage_map": {"Z": "draft", "A": "draft", "B": "approval", "D": "approval", "C": "production"},
              "create_customers": True, "source": "kingdee"},
     fills=("external_id", "number", "customer_code", "customer", "amount", "currency", "created", "stage",

@@ -55,6 +55,7 @@ TEMPLATE = VendorTemplate(
     schedule_minutes=5,
     mapping={"columns": {"external_id": "tid", "number": "tid", "customer": "buyer_nick", "amount": "payment",
                          "created": "created", "stage": "status", "data.vendor_lines": "lines"},
+             "line_columns": {"vendor_lines": {"sku": "sku", "name": "title", "quantity": "num", "price": "price"}},
              "defaults": {"currency": "CNY"},
              "stage_map": {"TRADE_NO_CREATE_PAY": "draft", "WAIT_BUYER_PAY": "draft", "PAY_PENDING": "draft",
                            "WAIT_PRE_AUTH_CONFIRM": "draft", "WAIT_SELLER_SEND_GOODS": "production",

@@ -56,6 +56,7 @@ TEMPLATE = VendorTemplate(
     schedule_minutes=5,
     mapping={"columns": {"external_id": "code", "number": "code", "customer_code": "custcode", "customer": "cusname",
                          "amount": "total", "created": "date", "stage": "state", "data.vendor_lines": "lines"},
+             "line_columns": {"vendor_lines": {"sku": "inventorycode", "quantity": "quantity", "price": "taxprice"}},
              "defaults": {"currency": "CNY"},
              "stage_map": {"Opening": "draft", "开立": "draft", "Changing": "approval", "变更": "approval",
                            "Approved": "production", "审核": "production"},
