@@ -39,10 +39,12 @@ from sqlalchemy import insert, select, update
 from sqlmodel import Session
 
 from backend.auth.actor import Actor
+from backend.customers.models import Customer
 from backend.errors import GendanError
 from backend.forms import service as forms_service
 from backend.ingest import bulk
 from backend.ingest import service as ingest
+from backend.ingest.copyrows import insert_rows
 from backend.ingest.models import ImportJob, ImportRowError, ImportRowResult
 from backend.ingest.rows import CellError, DataField, parse_instant, parse_row
 from backend.ingest.schemas import ImportMapping, RowError
@@ -127,10 +129,8 @@ def import_batch(session: Session, job_id: int, actor: Actor, mapping: ImportMap
         for item in items:
             if item.errors:
                 bulk._failed(job, item, out)
-        if out.results:
-            session.execute(insert(ImportRowResult.__table__), sorted(out.results, key=lambda r: r["line"]))
-        if out.errors:
-            session.execute(insert(ImportRowError.__table__), sorted(out.errors, key=lambda r: r["line"]))
+        insert_rows(session, ImportRowResult.__table__, sorted(out.results, key=lambda r: r["line"]))
+        insert_rows(session, ImportRowError.__table__, sorted(out.errors, key=lambda r: r["line"]))
         job.next_row = stop
         session.commit()
     except BaseException:
@@ -247,8 +247,12 @@ def _create(session: Session, job: ImportJob, actor: Actor, mapping: ImportMappi
                 item.errors = ingest._errors_from(exc, p, mapping)
                 continue
         ready.append((item, row))
-    wanted = {id(i.customer): i.customer for i, _ in ready if i.customer is not None}
-    bulk._insert_customers(session, list(wanted.values()))
+    wanted = [c for c in {id(i.customer): i.customer for i, _ in ready if i.customer is not None}.values()
+              if c.id is None]
+    for customer, customer_id in zip(wanted, insert_rows(session, Customer.__table__,
+                                                         [bulk._customer_row(c) for c in wanted], ids=True) or [],
+                                     strict=True):
+        customer.id = customer_id
     numbers = iter(orders_service.next_numbers(session, [r["created_at"] for _, r in ready if r["number"] is None]))
     for item, row in ready:
         if item.customer is not None:
@@ -257,9 +261,7 @@ def _create(session: Session, job: ImportJob, actor: Actor, mapping: ImportMappi
             row["number"] = next(numbers)
     if not ready:
         return
-    table = Order.__table__
-    ids = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
-                          [r for _, r in ready]).scalars().all()
+    ids = insert_rows(session, Order.__table__, [r for _, r in ready], ids=True)
     who = {"actor_id": actor.user_id or None, "actor_label": actor.display_name}
     events = []
     for (item, row), order_id in zip(ready, ids, strict=True):
@@ -270,7 +272,7 @@ def _create(session: Session, job: ImportJob, actor: Actor, mapping: ImportMappi
                     "note": None, **who} for t in plan.transitions]
         job.created_count += 1
         out.result(job.id, item.parsed.line, "created", external_id=row["external_id"], order_id=order_id)
-    session.execute(insert(OrderEvent.__table__), events)
+    insert_rows(session, OrderEvent.__table__, events)
 
 
 def _validated(session: Session, row: dict[str, Any], actor: Actor, at: datetime) -> dict[str, Any]:
