@@ -46,7 +46,7 @@ from backend.ingest import bulk
 from backend.ingest import service as ingest
 from backend.ingest.copyrows import insert_rows
 from backend.ingest.models import ImportJob, ImportRowError, ImportRowResult
-from backend.ingest.rows import CellError, DataField, parse_instant, parse_row
+from backend.ingest.rows import CellError, DataField, ParsedRow, parse_instant, parse_row
 from backend.ingest.schemas import ImportMapping, RowError
 from backend.installation.service import get_installation
 from backend.orders import service as orders_service
@@ -77,14 +77,33 @@ def check_history(mapping: ImportMapping, headers: list[str]) -> dict[str, tuple
             for i, p in enumerate(mapping.history) if p.column not in headers}
 
 
-def points_of(cells: dict[str, str], mapping: ImportMapping, tz: ZoneInfo, line: int
-              ) -> tuple[list[Point], list[RowError]]:
-    """The record's history points, read in the job's time zone (as `created`)."""
+def _read_already(parsed: ParsedRow, mapping: ImportMapping) -> dict[str, datetime]:
+    """column -> the instant parse_row already read from it (`created`, date-time `data.*`), so the
+    history does not parse the same cells again (the same reading: parse_instant in the job's zone)."""
+    out = {}
+    if parsed.created_at is not None and mapping.columns.get("created"):
+        out[mapping.columns["created"]] = parsed.created_at
+    data = parsed.values.get("data") or {}
+    for target, column in mapping.columns.items():
+        value = data.get(target[5:]) if target.startswith("data.") else None
+        if isinstance(value, str) and value.endswith("Z") and "T" in value:
+            try:
+                out.setdefault(column, datetime.fromisoformat(value[:-1] + "+00:00"))
+            except ValueError:
+                continue
+    return out
+
+
+def points_of(cells: dict[str, str], mapping: ImportMapping, tz: ZoneInfo, line: int,
+              known: dict[str, datetime] | None = None) -> tuple[list[Point], list[RowError]]:
+    """The record's history points, read in the job's time zone (as `created`); `known` holds
+    instants already read from some columns."""
     points, errors = [], []
+    known = known or {}
     for declared in mapping.history:
         text = (cells.get(declared.column) or "").strip()
-        at = None
-        if text:
+        at = known.get(declared.column) if text else None
+        if text and at is None:
             try:
                 at = parse_instant(text, tz)
             except CellError as exc:
@@ -114,8 +133,9 @@ def import_batch(session: Session, job_id: int, actor: Actor, mapping: ImportMap
             cells = dict(zip(headers, rows[index], strict=False))
             parsed = parse_row(index + 2, cells, mapping, tz, fields)
             item = _Item(parsed=parsed, cells=rows[index], errors=list(parsed.errors))
-            points, errors = points_of(cells, mapping, tz, parsed.line)
-            item.errors += errors
+            points, errors = points_of(cells, mapping, tz, parsed.line, _read_already(parsed, mapping))
+            blamed = {e.column for e in item.errors}
+            item.errors += [e for e in errors if e.column not in blamed]  # a bad cell is reported once
             if not item.errors:
                 try:
                     item.plan = plan_history(points, final_stage=parsed.values.get("stage"),
