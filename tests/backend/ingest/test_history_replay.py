@@ -171,3 +171,22 @@ def test_a_history_column_the_file_lacks_is_refused_when_the_import_starts(sessi
     with pytest.raises(GendanError) as caught:
         service.start_import(session, actor=admin, job_id=preview.job.id, mapping=MAPPING, now=NOW)
     assert caught.value.fields["history.1"] == ("import.column_unknown", {"column": "order_approved_at"})
+
+
+def test_bad_and_future_times_fail_their_rows_alone_each_cell_named_once(session, connection, admin):
+    header, good = _content((2,)).decode().splitlines()
+    bad = good.replace("e481f51c", "bad0f51c").replace("2017-10-02 11:07:15", "2017-13-45 11:07:15")
+    future = good.replace("e481f51c", "f0f0f51c").replace("2017-10-10 21:25:13", "2031-10-10 21:25:13")
+    job = _import(session, connection, admin, "\n".join([header, bad, good, future, ""]).encode())
+    assert (job.created_count, job.failed_count) == (1, 2)
+    errors = {e.line: e.errors for e in session.exec(
+        select(ImportRowError).where(ImportRowError.import_job_id == job.id)).scalars()}
+    assert [(e["column"], e["code"]) for e in errors[2]] == [("order_approved_at", "import.date_invalid")]
+    assert [(e["column"], e["code"]) for e in errors[4]] == [("order_delivered_customer_date",
+                                                              "import.history_in_future")]
+    token = i18n.set_locale("zh_CN")
+    try:
+        assert "将来" in service.describe(errors[4][0])
+    finally:
+        i18n.reset_locale(token)
+    assert _order(session, "e481f51cbdc54678b7cc49136f2d6af7").stage == "delivered"
