@@ -44,8 +44,25 @@ MAPPING = read_mapping_file(OLIST / "mapping_history.json")
 NOW = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
 
 
+def backend_cpu(engine) -> float | None:
+    """CPU seconds used so far by the PostgreSQL server processes serving this database (same
+    machine: read from /proc), or None when they cannot be read."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as conn:
+        pids = conn.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).scalars()
+        total = 0.0
+        try:
+            for pid in pids:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return None
+    return total
+
+
 def run(engine, content: bytes, actor_id: int, batch_size: int, profiler: cProfile.Profile | None
-        ) -> tuple[float, float, float, service.ImportJob]:
+        ) -> tuple[float, float, float, float | None, service.ImportJob]:
     began = time.perf_counter()
     with new_session(engine) as session:
         actor = load_actor(session, actor_id)
@@ -53,7 +70,7 @@ def run(engine, content: bytes, actor_id: int, batch_size: int, profiler: cProfi
                                     max_bytes=200_000_000).job
         service.start_import(session, actor=actor, job_id=job.id, mapping=MAPPING, now=NOW)
     queued = time.perf_counter()
-    cpu = time.process_time()
+    cpu, server = time.process_time(), backend_cpu(engine)
     if profiler:
         profiler.enable()
     service.run_to_end(engine, job.id, NOW, batch_size=batch_size)
@@ -61,10 +78,12 @@ def run(engine, content: bytes, actor_id: int, batch_size: int, profiler: cProfi
         profiler.disable()
     done = time.perf_counter()
     cpu = time.process_time() - cpu
+    after = backend_cpu(engine)
+    server = after - server if after is not None and server is not None else None
     with new_session(engine) as session:
         job = session.get(service.ImportJob, job.id)
         session.expunge(job)
-    return queued - began, done - queued, cpu, job
+    return queued - began, done - queued, cpu, server, job
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,14 +108,15 @@ def main(argv: list[str] | None = None) -> int:
     content = olist(args.rows)
     profiler = cProfile.Profile() if args.profile else None
     for label in ("first import", "same file again"):
-        setup, took, cpu, job = run(engine, content, actor_id, args.batch_size, profiler if label == "first import" else None)
+        setup, took, cpu, server, job = run(engine, content, actor_id, args.batch_size, profiler if label == "first import" else None)
         rows = job.total_rows
         with engine.connect() as conn:
             orders = conn.execute(sa.text("SELECT count(*) FROM sales_order")).scalar_one()
             history = conn.execute(sa.text("SELECT count(*) FROM order_event WHERE type = 'history'")).scalar_one()
         print(f"olist {rows} with history, {args.db} ({label}): created {job.created_count}, unchanged "
               f"{job.unchanged_count}, refused {job.failed_count}; {orders} orders, {history} history events; "
-              f"import {took:6.2f} s = {rows / took:7.0f} rows/s, {cpu:.2f} s CPU in Gendan's process (upload + start {setup:.2f} s; "
+              f"import {took:6.2f} s = {rows / took:7.0f} rows/s, {cpu:.2f} s CPU in Gendan's process"
+              f"{'' if server is None else f', {server:.2f} s in PostgreSQL'} (upload + start {setup:.2f} s; "
               f"load {os.getloadavg()[0]:.2f})", flush=True)
     engine.dispose()
     if profiler:
