@@ -44,7 +44,7 @@ def _run(file: Path, mapping_path: Path, *, limit: int, db: str, user: str, batc
     import backend.models  # noqa: F401
     from backend.auth.service import load_actor
     from backend.clock import utcnow
-    from backend.db import make_engine, new_session
+    from backend.db import new_session
     from backend.errors import GendanError
     from backend.ingest import service
     from backend.ingest.history import read_mapping_file

@@ -5,12 +5,12 @@ The planning is pure (engine/ingest/history.py: which changes, in which order, w
 which row errors); this module reads the cells, resolves customers (the bulk path's helpers), and
 writes set-based in one transaction per batch, with the job's cursor and counters:
 
-- new orders: one multi-row insert (Core, no ORM objects unless a published form must validate
-  them), `created_at` = the first point's time, `stage_entered_at` = when the final stage was
+- new orders: written with COPY on PostgreSQL, one executemany elsewhere (backend/ingest/copyrows.py;
+  no ORM objects unless a published form must validate them), `created_at` = the first point's time, `stage_entered_at` = when the final stage was
   entered, `updated_at` = the last known time, closed orders' `closed_at` the same;
 - their events: the `created` event at the creation time (the order as it was then: first stage,
   open), then one event of type `history` per past change, at its own time, before/after
-  stage (and status), all in one multi-row insert;
+  stage (and status), all in one COPY / executemany;
 - nothing else runs: the order pipeline's stages (flows, rules, customer messages, live push)
   are not called, so a replayed past sends no message, writes no outbox row, fires no rule and
   starts no flow. A replayed order has no flow instance, open or closed (the past did not run
@@ -35,7 +35,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import select, text, update
 from sqlmodel import Session
 
 from backend.auth.actor import Actor
@@ -209,9 +209,11 @@ def _segment(session: Session, job: ImportJob, actor: Actor, mapping: ImportMapp
     existing = _existing(session, mapping.source, [i.payload.external_id for i in live])
     new = [i for i in live if i.payload.external_id not in existing]
     _create(session, job, actor, mapping, new, out)
+    moved: list[dict[str, Any]] = []
     for item in live:
         if item.payload.external_id in existing:
-            _move_on(session, job, actor, item, existing[item.payload.external_id], now, out)
+            moved += _move_on(session, job, actor, item, existing[item.payload.external_id], now, out)
+    insert_rows(session, OrderEvent.__table__, moved)
 
 
 @dataclass
@@ -314,8 +316,9 @@ def _created_after(row: dict[str, Any], plan: HistoryPlan) -> dict[str, Any]:
 
 
 def _move_on(session: Session, job: ImportJob, actor: Actor, item: _Item, known: _Known, now: datetime,
-             out: bulk._Out) -> None:
-    """An order already there: append what the record knows beyond it (see the module docstring)."""
+             out: bulk._Out) -> list[dict[str, Any]]:
+    """An order already there: move it on to what the record knows beyond it (see the module
+    docstring); returns the history events to append."""
     plan = item.plan
     newer = [t for t in plan.transitions if t.at > known.stage_entered_at]
     moves = plan.stage_entered_at > known.stage_entered_at and bool(newer)
@@ -326,7 +329,7 @@ def _move_on(session: Session, job: ImportJob, actor: Actor, item: _Item, known:
     if not moves:
         job.unchanged_count += 1
         out.result(job.id, item.parsed.line, "unchanged", external_id=ext, order_id=known.id)
-        return
+        return []
     values = {"stage": plan.stage, "stage_entered_at": plan.stage_entered_at, "status": plan.status,
               "closed_at": plan.closed_at, "updated_at": max(plan.last_at, now), "version": known.version + 1}
     session.execute(update(Order).where(Order.id == known.id).values(**values))
@@ -334,9 +337,8 @@ def _move_on(session: Session, job: ImportJob, actor: Actor, item: _Item, known:
     first = newer[0]  # its "before" is the order as it is now
     before = {k: {"stage": known.stage, "status": known.status}[k] for k in first.before}
     newer[0] = type(first)(first.at, before, first.after)
-    session.execute(insert(OrderEvent.__table__), [
-        {"order_id": known.id, "type": EVENT_TYPE, "at": t.at, "before": t.before, "after": t.after, "note": None,
-         **who} for t in newer])
     changed = sorted({k for t in newer for k in t.after} | {"stage_entered_at"})
     job.updated_count += 1
     out.result(job.id, item.parsed.line, "updated", external_id=ext, order_id=known.id, changed=changed)
+    return [{"order_id": known.id, "type": EVENT_TYPE, "at": t.at, "before": t.before, "after": t.after,
+             "note": None, **who} for t in newer]
