@@ -9,14 +9,18 @@ took, bench/olist_history.py); COPY sends the rows as data, with no statement to
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
-from psycopg.types.json import Jsonb
 from sqlalchemy import JSON, Table, insert, text
 from sqlmodel import Session
 
 COPY_MIN_ROWS = 50  # below this a plain insert is as quick
+# JSON columns go as text (COPY's text format: the server reads it as json/jsonb), None as JSON null
+# as a Core insert writes it (SQLAlchemy's JSON type, none_as_null off); one encoder,
+# no circular check: the values are plain dicts and lists the caller just built
+_to_json = json.JSONEncoder(check_circular=False).encode
 
 
 def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]], *, ids: bool = False
@@ -45,5 +49,5 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]], 
     with raw.cursor().copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
         for i, row in enumerate(rows):
             values = [new_ids[i], *row.values()] if new_ids is not None else list(row.values())
-            copy.write_row([Jsonb(v) if j and v is not None else v for v, j in zip(values, is_json, strict=True)])
+            copy.write_row([_to_json(v) if j else v for v, j in zip(values, is_json, strict=True)])
     return new_ids
