@@ -4,8 +4,8 @@
     .venv/bin/python -m bench.olist_history --db sqlite --rows 2000
     .venv/bin/python -m bench.olist_history --profile          # cProfile, top functions by own time
 
-A fresh database (bench/import_rows.py:fresh_database: the PostgreSQL database
-`gendan_bench_import` of GENDAN_BENCH_PG_URL, or an SQLite file), migrated with alembic, the
+A fresh database (bench/import_rows.py:fresh_database on the PostgreSQL database
+`gendan_bench_history` of GENDAN_BENCH_HISTORY_PG_URL, or an SQLite file), migrated with alembic, the
 standard pipeline assembled; the file goes through the real job path (`upload_import`,
 `start_import`, `run_to_end`) with tests/data/olist/mapping_history.json, so the figure is what
 `gendan import-olist` costs. Printed: the rows, the orders and history events written, the time
@@ -37,11 +37,14 @@ from backend.ingest.history import read_mapping_file
 from backend.migrate import upgrade  # noqa: F401  (fresh_database migrates)
 from backend.people.models import User, UserRole
 from backend.pipeline_assembly import assemble
+from bench import import_rows
 from bench.import_rows import fresh_database, olist
 
 OLIST = Path(__file__).resolve().parents[1] / "tests" / "data" / "olist"
 MAPPING = read_mapping_file(OLIST / "mapping_history.json")
 NOW = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
+# its own database: bench/import_rows.py drops and recreates `gendan_bench_import` (WITH FORCE)
+PG_URL = os.environ.get("GENDAN_BENCH_HISTORY_PG_URL", "postgresql://postgres@127.0.0.1:5432/gendan_bench_history")
 
 
 def backend_cpu(engine) -> float | None:
@@ -95,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"# {platform.node()} {platform.processor() or platform.machine()} {os.cpu_count()} cpus, "
           f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load {os.getloadavg()[0]:.2f}, batch {args.batch_size}")
+    import_rows.PG_URL = PG_URL
     url = fresh_database(args.db)
     engine = assemble(make_engine(url))
     with new_session(engine) as session:
