@@ -77,15 +77,22 @@ def check_history(mapping: ImportMapping, headers: list[str]) -> dict[str, tuple
             for i, p in enumerate(mapping.history) if p.column not in headers}
 
 
-def _read_already(parsed: ParsedRow, mapping: ImportMapping) -> dict[str, datetime]:
+def _data_sources(mapping: ImportMapping) -> list[tuple[str, str]]:
+    """(column, data key) of the `data.*` targets read from a history column (once per batch)."""
+    wanted = {p.column for p in mapping.history}
+    return [(column, target[5:]) for target, column in mapping.columns.items()
+            if target.startswith("data.") and column in wanted]
+
+
+def _read_already(parsed: ParsedRow, mapping: ImportMapping, sources: list[tuple[str, str]]) -> dict[str, datetime]:
     """column -> the instant parse_row already read from it (`created`, date-time `data.*`), so the
     history does not parse the same cells again (the same reading: parse_instant in the job's zone)."""
     out = {}
     if parsed.created_at is not None and mapping.columns.get("created"):
         out[mapping.columns["created"]] = parsed.created_at
     data = parsed.values.get("data") or {}
-    for target, column in mapping.columns.items():
-        value = data.get(target[5:]) if target.startswith("data.") else None
+    for column, key in sources:
+        value = data.get(key)
         if isinstance(value, str) and value.endswith("Z") and "T" in value:
             try:
                 out.setdefault(column, datetime.fromisoformat(value[:-1] + "+00:00"))
@@ -128,12 +135,12 @@ def import_batch(session: Session, job_id: int, actor: Actor, mapping: ImportMap
         if session.get_bind().dialect.name == "postgresql":
             # the batch carries the job's cursor: a commit lost in a crash is a batch done again
             session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-        items = []
+        items, sources = [], _data_sources(mapping)
         for index in range(start, stop):
             cells = dict(zip(headers, rows[index], strict=False))
             parsed = parse_row(index + 2, cells, mapping, tz, fields)
             item = _Item(parsed=parsed, cells=rows[index], errors=list(parsed.errors))
-            points, errors = points_of(cells, mapping, tz, parsed.line, _read_already(parsed, mapping))
+            points, errors = points_of(cells, mapping, tz, parsed.line, _read_already(parsed, mapping, sources))
             blamed = {e.column for e in item.errors}
             item.errors += [e for e in errors if e.column not in blamed]  # a bad cell is reported once
             if not item.errors:
