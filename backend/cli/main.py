@@ -227,3 +227,6 @@ def _safe_url(url: str) -> str:
 
 if __name__ == "__main__":
     app()
+
+
+from backend.cli import imports as _imports  # noqa: E402,F401  (gendan import, gendan import-olist)

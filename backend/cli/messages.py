@@ -3,6 +3,9 @@
 ERROR_MESSAGES: dict[str, str] = {
     "cli.database_not_migrated": "The database %(database)s has no Gendan tables yet: run `gendan migrate` first.",
     "cli.database_unreachable": "Cannot reach the database %(database)s: %(detail)s",
+    "cli.file_missing": "There is no file %(path)s.",
+    "cli.mapping_invalid": "The mapping file %(path)s cannot be used: %(detail)s",
+    "cli.no_admin": "No active admin %(user)s to import as: create one with `gendan user create admin --role admin`.",
     "cli.invalid_count": "%(name)s must be between %(min)s and %(max)s.",
     "settings.secret_key_public": "The secret key in %(variable)s is the public example or empty: anyone could "
                                   "forge sign-ins with it. Set GENDAN_SECRET_KEY to a long random value, or unset "

@@ -15,6 +15,16 @@ CORE_TARGETS = ("external_id", "number", "customer", "customer_code", "amount", 
 DATA_KEY = r"^data\.[A-Za-z][A-Za-z0-9_]{0,62}$"
 
 
+class HistoryPoint(BaseModel):
+    """One declared history point: the order was at `stage` from the time in `column` on (history
+    replay, engine/ingest/history.py). The first point of a mapping is the order's creation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stage: Stage
+    column: Annotated[str, Field(min_length=1, max_length=200)]
+
+
 class ImportMapping(BaseModel):
     """What the user confirmed: which column fills which order field, and how values translate."""
 
@@ -38,6 +48,8 @@ class ImportMapping(BaseModel):
     source: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_\-]+$")] = "csv"
     # "" (or left out): the installation's zone, written in when the import starts
     timezone: Annotated[str, Field(max_length=60)] = ""
+    # history replay (backend/ingest/history.py): past stage changes with their own timestamps
+    history: list[HistoryPoint] = Field(default_factory=list, max_length=20)
 
 
 class RowError(BaseModel):

@@ -159,6 +159,10 @@ def check_mapping(mapping: ImportMapping, headers: list[str]) -> None:
     if "customer" not in mapping.columns and "customer_code" not in mapping.columns \
             and not mapping.defaults.get("customer"):
         fields["customer"] = ("import.customer_unmapped", {})
+    if mapping.history:  # history replay (backend/ingest/history.py)
+        from backend.ingest.history import check_history
+
+        fields.update(check_history(mapping, headers))
     try:
         ZoneInfo(mapping.timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -363,7 +367,11 @@ def process_batch(session: Session, job_id: int, *, now: datetime, batch_size: i
     stop = min(start + batch_size, len(rows))
     from backend.ingest import bulk as bulk_path
 
-    if not (BULK if bulk is None else bulk) or not bulk_path.import_batch(
+    if mapping.history:  # history replay: its own set-based writer (backend/ingest/history.py)
+        from backend.ingest import history
+
+        history.import_batch(session, job_id, actor, mapping, tz, fields, headers, rows, start, stop, now)
+    elif not (BULK if bulk is None else bulk) or not bulk_path.import_batch(
             session, job_id, actor, mapping, tz, fields, headers, rows, start, stop, now):
         for index in range(start, stop):
             cells = rows[index]

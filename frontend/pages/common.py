@@ -73,6 +73,7 @@ def role_label(role: str) -> str:
 
 EVENT_LABELS = {
     "effect_refused": N_("Automatic change refused"),
+    "history": N_("From history"),  # history replay (backend/ingest/history.py)
     "created": N_("Order created"), "updated": N_("Order updated"), "stage_entered": N_("Stage changed"),
     "field_set": N_("Field set"), "tag_added": N_("Tag added"), "risk_flagged": N_("Risk flagged"),
     "completed": N_("Order completed"), "cancelled": N_("Order cancelled"), "urged": N_("Customer urged"),

@@ -1,0 +1,1 @@
+"""Pure planning for imports (no I/O): history replay (history.py)."""
