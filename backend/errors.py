@@ -94,6 +94,10 @@ STATUS_BY_CODE: dict[str, int] = {
     "connector.not_found": 404,
     "connector.name_taken": 409,
     "connector.key_unavailable": 500,  # the server is misconfigured, not the request
+    "transform.": 422,
+    "mapping.": 422,
+    "mapping.version_not_found": 404,
+    "mapping.import_too_large": 413,
     # imports and signed inbound deliveries
     "import.": 422,
     "import.not_found": 404,
