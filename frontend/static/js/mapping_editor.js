@@ -1,0 +1,432 @@
+// The connector mapping editor (issue 13). State is the mapping JSON the API takes
+// ({columns: {target: path}, transforms: {target: [steps]}, ...}); every change re-renders the
+// badges and asks the server for a preview (the connectors' own record path, so what the preview
+// shows is what a run does). Connect by dragging a source onto an order field, by clicking a source
+// then "Connect", or with the order field's select (keyboard and phones).
+(function () {
+  "use strict";
+  var data = JSON.parse(document.getElementById("mapping-data").textContent);
+  var W = data.words;
+  var cid = data.connector_id;
+  var mapping = JSON.parse(JSON.stringify(data.mapping || {}));
+  mapping.columns = mapping.columns || {};
+  mapping.transforms = mapping.transforms || {};
+  var records = [];
+  var paths = [];
+  var selected = null;  // the source path clicked (click-to-connect)
+  var timer = null;
+  var MAX_RECORDS = 50;
+
+  function $(sel, root) { return (root || document).querySelector(sel); }
+  function $$(sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); }
+  function fmt(text, params) {
+    return text.replace(/%\((\w+)\)s/g, function (_, k) { return params[k] === undefined ? "" : String(params[k]); });
+  }
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (k === "text") { node.textContent = attrs[k]; } else { node.setAttribute(k, attrs[k]); }
+    });
+    (children || []).forEach(function (c) { if (c) { node.appendChild(c); } });
+    return node;
+  }
+  function csrf() { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRF-Token"] || ""; }
+  function status(text) { $("#mapping-status").textContent = text || ""; }
+  function error(text) { var e = $("#mapping-error"); e.textContent = text || ""; e.hidden = !text; }
+
+  function api(method, url, body, raw) {
+    var headers = {"X-CSRF-Token": csrf(), "Accept": "application/json"};
+    if (body !== undefined && !raw) { headers["Content-Type"] = "application/json"; }
+    return fetch(url, {method: method, headers: headers, credentials: "same-origin",
+                       body: body === undefined ? undefined : (raw ? body : JSON.stringify(body))})
+      .then(function (resp) {
+        return resp.json().catch(function () { return {}; }).then(function (json) {
+          if (!resp.ok) {
+            var err = json.error || {};
+            var fields = err.fields ? Object.keys(err.fields).map(function (k) {
+              var f = err.fields[k]; return k + ": " + (f.message || f);
+            }) : [];
+            throw new Error([err.message || resp.status].concat(fields).join(" · "));
+          }
+          return json;
+        });
+      });
+  }
+
+  // ------------------------------------------------------------ sample records
+  function leafPaths(list) {
+    var seen = [];
+    list.forEach(function (record) {
+      var stack = [["", record, 0]];
+      while (stack.length && seen.length < 200) {
+        var item = stack.shift(), prefix = item[0], value = item[1], level = item[2];
+        if (value && typeof value === "object" && !Array.isArray(value) && level < 6) {
+          Object.keys(value).forEach(function (k) {
+            if (/^[^.\[\]]+$/.test(k)) { stack.push([prefix ? prefix + "." + k : k, value[k], level + 1]); }
+          });
+        } else if (Array.isArray(value) && value.length && prefix && level < 6) {
+          stack.push([prefix + "[0]", value[0], level + 1]);
+        } else if (prefix && seen.indexOf(prefix) < 0) { seen.push(prefix); }
+      }
+    });
+    return seen;
+  }
+  function valueAt(record, path) {
+    var steps = path.match(/[^.\[\]]+|\[\d+\]/g) || [];
+    var value = record;
+    for (var i = 0; i < steps.length && value !== undefined && value !== null; i++) {
+      var s = steps[i];
+      value = s.charAt(0) === "[" ? (Array.isArray(value) ? value[parseInt(s.slice(1), 10)] : undefined) : value[s];
+    }
+    return value === undefined || value === null ? "" : (typeof value === "object" ? JSON.stringify(value) : String(value));
+  }
+  function setRecords(list, found) {
+    records = list.slice(0, MAX_RECORDS);
+    paths = found && found.length ? found : leafPaths(records);
+    Object.keys(mapping.columns).forEach(function (t) {
+      if (paths.indexOf(mapping.columns[t]) < 0) { paths.push(mapping.columns[t]); }
+    });
+    $("#mapping-sample-count").textContent = records.length ? fmt(W.records, {n: records.length}) : W.no_records;
+    renderSources();
+    renderTargets();
+    schedulePreview();
+  }
+  function parsePaste(text) {
+    text = text.trim();
+    if (!text) { return []; }
+    if (text.charAt(0) === "[" || text.charAt(0) === "{") {
+      var value = JSON.parse(text);
+      return Array.isArray(value) ? value : [value];
+    }
+    var lines = text.split(/\r?\n/).filter(function (l) { return l.trim(); });
+    var delimiter = lines[0].indexOf("\t") >= 0 ? "\t" : (lines[0].indexOf(";") >= 0 && lines[0].indexOf(",") < 0 ? ";" : ",");
+    function cells(line) {
+      var out = [], cur = "", quoted = false;
+      for (var i = 0; i < line.length; i++) {
+        var ch = line.charAt(i);
+        if (quoted) {
+          if (ch === '"' && line.charAt(i + 1) === '"') { cur += '"'; i++; }
+          else if (ch === '"') { quoted = false; } else { cur += ch; }
+        } else if (ch === '"') { quoted = true; }
+        else if (ch === delimiter) { out.push(cur); cur = ""; } else { cur += ch; }
+      }
+      out.push(cur);
+      return out;
+    }
+    var header = cells(lines[0]).map(function (h) { return h.trim(); });
+    if (lines.length < 2 || header.some(function (h) { return !h; })) { throw new Error("csv"); }
+    return lines.slice(1, MAX_RECORDS + 1).map(function (line) {
+      var row = cells(line), record = {};
+      header.forEach(function (h, i) { record[h] = (row[i] || "").trim(); });
+      return record;
+    });
+  }
+
+  // ------------------------------------------------------------ source fields
+  function connectionsOf(path) {
+    return Object.keys(mapping.columns).filter(function (t) { return mapping.columns[t] === path; });
+  }
+  function renderSources() {
+    var list = $("#mapping-sources");
+    list.innerHTML = "";
+    paths.forEach(function (path) {
+      var sample = records.length ? valueAt(records[0], path) : "";
+      var count = connectionsOf(path).length;
+      var button = el("button", {type: "button", "class": "mapping-source", draggable: "true", "data-path": path,
+                                 "aria-pressed": selected === path ? "true" : "false"},
+        [el("code", {text: path}), sample ? el("span", {"class": "muted mapping-sample", text: sample.slice(0, 40)}) : null,
+         count ? el("span", {"class": "badge", title: fmt(W.connected_to, {n: count}), text: String(count)}) : null]);
+      button.addEventListener("dragstart", function (evt) {
+        evt.dataTransfer.setData("text/plain", path);
+        evt.dataTransfer.effectAllowed = "link";
+      });
+      button.addEventListener("click", function () {
+        selected = selected === path ? null : path;
+        renderSources();
+        renderTargets();
+      });
+      list.appendChild(el("li", {}, [button]));
+    });
+  }
+
+  // ------------------------------------------------------------ order fields and transforms
+  var PRESETS = {
+    scale100: {op: "scale", mode: "divide", by: "100"}, scale1000: {op: "scale", mode: "divide", by: "1000"},
+    scale: {op: "scale", mode: "multiply", by: "1"}, date: {op: "date", format: "pattern", pattern: "%Y-%m-%d"},
+    map: {op: "map", values: {}}, split: {op: "split", separator: "-", index: 0},
+    join: {op: "join", paths: [], separator: " "}, trim: {op: "trim"}, upper: {op: "upper"}, lower: {op: "lower"},
+    "default": {op: "default", value: ""}, constant: {op: "constant", value: ""}
+  };
+  var OP_LABEL = {scale: "scale", date: "date", map: "map", split: "split", join: "join", trim: "trim",
+                  upper: "upper", lower: "lower", "default": "default", constant: "constant"};
+
+  function connect(target, path) {
+    if (path) { mapping.columns[target] = path; } else { delete mapping.columns[target]; }
+    selected = null;
+    renderSources();
+    renderTargets();
+    schedulePreview();
+  }
+  function input(label, value, onchange, attrs) {
+    var field = el("input", Object.assign({value: value === undefined || value === null ? "" : String(value)}, attrs || {}));
+    field.addEventListener("input", function () { onchange(field.value); schedulePreview(); });
+    return el("label", {}, [document.createTextNode(label + " "), field]);
+  }
+  function select(label, value, options, onchange) {
+    var field = el("select", {});
+    options.forEach(function (o) {
+      var opt = el("option", {value: o[0], text: o[1]});
+      if (o[0] === value) { opt.selected = true; }
+      field.appendChild(opt);
+    });
+    field.addEventListener("change", function () { onchange(field.value); schedulePreview(); });
+    return el("label", {}, [document.createTextNode(label + " "), field]);
+  }
+  function stepEditor(target, step, index) {
+    var chain = mapping.transforms[target];
+    var label = data.transforms[step.op === "scale" ? "scale" : step.op] || step.op;
+    var parts = [];
+    if (step.op === "scale") {
+      parts.push(select(W.mode, step.mode, [["divide", W.divide], ["multiply", W.multiply]], function (v) { step.mode = v; }));
+      parts.push(input(W.by, step.by, function (v) { step.by = v; }, {inputmode: "decimal", maxlength: "40"}));
+    } else if (step.op === "date") {
+      parts.push(select(W.format, step.format || "pattern", [["pattern", W.fmt_pattern], ["epoch_s", W.fmt_epoch_s],
+        ["epoch_ms", W.fmt_epoch_ms], ["excel", W.fmt_excel]], function (v) { step.format = v; }));
+      parts.push(input(W.pattern, step.pattern, function (v) { step.pattern = v; }, {maxlength: "60"}));
+    } else if (step.op === "map") {
+      var area = el("textarea", {rows: "2", maxlength: "50000"});
+      area.value = Object.keys(step.values || {}).map(function (k) { return k + "=" + step.values[k]; }).join("\n");
+      area.addEventListener("input", function () {
+        var values = {};
+        area.value.split(/\r?\n/).forEach(function (line) {
+          var at = line.indexOf("=");
+          if (at > 0) { values[line.slice(0, at).trim()] = line.slice(at + 1).trim(); }
+        });
+        step.values = values;
+        schedulePreview();
+      });
+      parts.push(el("label", {}, [document.createTextNode(W.values + " "), area]));
+      parts.push(input(W["default"], step["default"], function (v) { if (v) { step["default"] = v; } else { delete step["default"]; } }, {maxlength: "200"}));
+      var strict = el("input", {type: "checkbox"});
+      strict.checked = !!step.strict;
+      strict.addEventListener("change", function () { step.strict = strict.checked; schedulePreview(); });
+      parts.push(el("label", {"class": "check"}, [strict, document.createTextNode(" " + W.strict)]));
+    } else if (step.op === "split") {
+      parts.push(input(W.separator, step.separator, function (v) { step.separator = v; }, {maxlength: "10"}));
+      parts.push(input(W.index, step.index, function (v) { step.index = parseInt(v, 10) || 0; }, {type: "number", min: "-20", max: "20"}));
+    } else if (step.op === "join") {
+      parts.push(input(W.paths, (step.paths || []).join(", "), function (v) {
+        step.paths = v.split(",").map(function (p) { return p.trim(); }).filter(Boolean);
+      }, {maxlength: "2000"}));
+      parts.push(input(W.separator, step.separator, function (v) { step.separator = v; }, {maxlength: "10"}));
+    } else if (step.op === "default" || step.op === "constant") {
+      parts.push(input(W.value, step.value, function (v) { step.value = v; }, {maxlength: "200"}));
+    }
+    var remove = el("button", {type: "button", "class": "link", text: W.remove,
+                               "aria-label": W.remove + " " + fmt(W.step, {n: index + 1}) + " (" + label + ")"});
+    remove.addEventListener("click", function () {
+      chain.splice(index, 1);
+      if (!chain.length) { delete mapping.transforms[target]; }
+      renderTargets();
+      schedulePreview();
+    });
+    return el("li", {"class": "mapping-step", "data-op": step.op},
+      [el("div", {"class": "mapping-step-head"}, [el("span", {text: fmt(W.step, {n: index + 1}) + " · " + label}), remove])].concat(parts));
+  }
+  function renderTargets() {
+    $$(".mapping-target").forEach(function (li) {
+      var target = li.dataset.target;
+      var path = mapping.columns[target] || "";
+      li.classList.toggle("is-connected", !!path);
+      var badge = $(".mapping-badge", li);
+      badge.textContent = path ? "← " + path : "";
+      var sel = $(".mapping-select", li);
+      var options = [["", "—"]].concat(paths.map(function (p) { return [p, p]; }));
+      if (path && paths.indexOf(path) < 0) { options.push([path, path]); }
+      sel.innerHTML = "";
+      options.forEach(function (o) {
+        var opt = el("option", {value: o[0], text: o[1]});
+        if (o[0] === path) { opt.selected = true; }
+        sel.appendChild(opt);
+      });
+      var button = $(".mapping-connect", li);
+      button.hidden = !selected;
+      button.textContent = selected ? fmt(W.connect, {path: selected}) : "";
+      var chain = $(".mapping-chain", li);
+      chain.innerHTML = "";
+      (mapping.transforms[target] || []).forEach(function (step, i) { chain.appendChild(stepEditor(target, step, i)); });
+    });
+  }
+  $$(".mapping-target").forEach(function (li) {
+    var target = li.dataset.target;
+    li.addEventListener("dragover", function (evt) { evt.preventDefault(); li.classList.add("is-over"); });
+    li.addEventListener("dragleave", function () { li.classList.remove("is-over"); });
+    li.addEventListener("drop", function (evt) {
+      evt.preventDefault();
+      li.classList.remove("is-over");
+      var path = evt.dataTransfer.getData("text/plain");
+      if (path) { connect(target, path); }
+    });
+    $(".mapping-select", li).addEventListener("change", function (evt) { connect(target, evt.target.value); });
+    $(".mapping-connect", li).addEventListener("click", function () { if (selected) { connect(target, selected); } });
+    $(".mapping-add", li).addEventListener("change", function (evt) {
+      var preset = PRESETS[evt.target.value];
+      evt.target.value = "";
+      if (!preset) { return; }
+      (mapping.transforms[target] = mapping.transforms[target] || []).push(JSON.parse(JSON.stringify(preset)));
+      renderTargets();
+      schedulePreview();
+      var steps = $$(".mapping-step", li);
+      var last = steps[steps.length - 1];
+      var focus = last && $("input, textarea, select", last);
+      if (focus) { focus.focus(); }
+    });
+  });
+
+  // ------------------------------------------------------------ settings
+  var sourceInput = $("#mapping-source"), zoneInput = $("#mapping-timezone"), createBox = $("#mapping-create-customers");
+  function loadSettings() {
+    sourceInput.value = mapping.source || "";
+    zoneInput.value = mapping.timezone || "";
+    createBox.checked = !!mapping.create_customers;
+  }
+  sourceInput.addEventListener("input", function () { mapping.source = sourceInput.value.trim() || "connector"; schedulePreview(); });
+  zoneInput.addEventListener("input", function () { mapping.timezone = zoneInput.value.trim(); schedulePreview(); });
+  createBox.addEventListener("change", function () { mapping.create_customers = createBox.checked; schedulePreview(); });
+
+  // ------------------------------------------------------------ preview
+  function cleaned() {
+    var out = JSON.parse(JSON.stringify(mapping));
+    Object.keys(out.transforms).forEach(function (t) { if (!out.transforms[t].length) { delete out.transforms[t]; } });
+    return out;
+  }
+  function schedulePreview() {
+    clearTimeout(timer);
+    timer = setTimeout(preview, 300);
+  }
+  function preview() {
+    var body = $("#mapping-preview tbody");
+    if (!records.length || !Object.keys(mapping.columns).length) { body.innerHTML = ""; return; }
+    api("POST", "/api/v1/connectors/mapping-preview", {records: records, mapping: cleaned()}).then(function (result) {
+      error("");
+      body.innerHTML = "";
+      result.previews.forEach(function (p) {
+        var values = el("td", {"data-label": $$("#mapping-preview th")[3].textContent});
+        Object.keys(p.values).forEach(function (k) {
+          if (k !== "external_id") { values.appendChild(el("span", {"class": "chip", "data-field": k, text: k + ": " + (typeof p.values[k] === "object" ? JSON.stringify(p.values[k]) : p.values[k])})); values.appendChild(document.createTextNode(" ")); }
+        });
+        var heads = $$("#mapping-preview th").map(function (th) { return th.textContent; });
+        body.appendChild(el("tr", {"data-position": String(p.position)}, [
+          el("td", {"data-label": heads[0], text: String(p.position)}),
+          el("td", {"data-label": heads[1], text: p.external_id || "—"}),
+          el("td", {"data-label": heads[2], text: p.customer || "—"}), values,
+          el("td", {"data-label": heads[4], "class": p.errors.length ? "error" : "", text: p.errors.length ? p.errors.join("; ") : W.ok})]));
+      });
+    }).catch(function (e) { error(e.message); });
+  }
+
+  // ------------------------------------------------------------ save, versions, export, import
+  function noteText(note) {
+    if (!note) { return ""; }
+    if (note === "imported") { return W.note_imported; }
+    if (note.indexOf("restored:") === 0) { return fmt(W.note_restored, {n: note.slice(9)}); }
+    return note;
+  }
+  function renderVersions(list) {
+    var ol = $("#mapping-versions");
+    if (!ol) { return; }
+    ol.innerHTML = "";
+    list.forEach(function (v, i) {
+      var when = new Date(v.saved_at).toLocaleString(document.documentElement.lang);
+      var restore = i === 0 ? null : el("button", {type: "button", "class": "link", text: W.restore,
+                                                    "aria-label": W.restore + " " + fmt(W.version, {n: v.version})});
+      if (restore) {
+        restore.addEventListener("click", function () {
+          api("POST", "/api/v1/connectors/" + cid + "/mapping/versions/" + v.version + "/restore").then(function (saved) {
+            return reloadMapping().then(function () { status(fmt(W.restored, {n: v.version, m: saved.version})); });
+          }).catch(function (e) { error(e.message); });
+        });
+      }
+      ol.appendChild(el("li", {"data-version": String(v.version)}, [
+        el("strong", {text: fmt(W.version, {n: v.version})}),
+        document.createTextNode(" · " + when + (v.saved_by_name ? " · " + fmt(W.by, {name: v.saved_by_name}) : "") +
+                                " · " + fmt(W.fields, {n: v.fields}) + (v.note ? " · " + noteText(v.note) : "") + " "),
+        restore]));
+    });
+  }
+  function reloadMapping() {
+    return Promise.all([api("GET", "/api/v1/connectors/" + cid), api("GET", "/api/v1/connectors/" + cid + "/mapping/versions")])
+      .then(function (r) {
+        mapping = r[0].mapping; mapping.columns = mapping.columns || {}; mapping.transforms = mapping.transforms || {};
+        loadSettings();
+        setRecords(records);
+        renderVersions(r[1]);
+      });
+  }
+  var saveButton = $("#mapping-save");
+  if (saveButton) {
+    saveButton.addEventListener("click", function () {
+      error("");
+      api("PUT", "/api/v1/connectors/" + cid + "/mapping", {mapping: cleaned()}).then(function (saved) {
+        return api("GET", "/api/v1/connectors/" + cid + "/mapping/versions").then(function (list) {
+          renderVersions(list);
+          status(fmt(W.saved, {n: saved.version}));
+        });
+      }).catch(function (e) { error(e.message); });
+    });
+  }
+  var exportNew = $("#mapping-export-new");
+  if (exportNew) {
+    exportNew.addEventListener("click", function () {
+      var doc = {format: "gendan.connector_mapping", format_version: 1, connector: null, kind: null, version: null, mapping: cleaned()};
+      var link = el("a", {href: URL.createObjectURL(new Blob([JSON.stringify(doc, null, 2)], {type: "application/json"})),
+                          download: "connector-mapping.json"});
+      document.body.appendChild(link); link.click(); link.remove();
+    });
+  }
+  $("#mapping-import").addEventListener("change", function (evt) {
+    var file = evt.target.files[0];
+    evt.target.value = "";
+    if (!file) { return; }
+    error("");
+    if (cid) {
+      var form = new FormData();
+      form.append("file", file);
+      api("POST", "/api/v1/connectors/" + cid + "/mapping/import", form, true).then(function (saved) {
+        return reloadMapping().then(function () { status(fmt(W.imported, {n: saved.version})); });
+      }).catch(function (e) { error(e.message); });
+      return;
+    }
+    file.text().then(function (text) {
+      var doc;
+      try { doc = JSON.parse(text); } catch (e) { error(W.bad_file); return; }
+      var next = doc && doc.format ? doc.mapping : doc;
+      if (!next || typeof next !== "object" || Array.isArray(next)) { error(W.bad_file); return; }
+      mapping = next; mapping.columns = mapping.columns || {}; mapping.transforms = mapping.transforms || {};
+      loadSettings();
+      setRecords(records);
+    });
+  });
+
+  // ------------------------------------------------------------ sample buttons
+  var fetchButton = $("#mapping-fetch");
+  if (fetchButton) {
+    fetchButton.addEventListener("click", function () {
+      error("");
+      fetchButton.disabled = true;
+      api("POST", "/api/v1/connectors/" + cid + "/mapping/sample").then(function (sample) {
+        setRecords(sample.records, sample.paths);
+      }).catch(function (e) { error(e.message); }).then(function () { fetchButton.disabled = false; });
+    });
+  }
+  $("#mapping-use-paste").addEventListener("click", function () {
+    error("");
+    var list;
+    try { list = parsePaste($("#mapping-paste").value); } catch (e) { error(W.bad_paste); return; }
+    setRecords(list);
+  });
+
+  loadSettings();
+  setRecords([]);
+  renderVersions(data.versions || []);
+})();
