@@ -38,7 +38,8 @@ def _connector(seed, admin, source, name: str) -> int:
                                     payload=ConnectorCreate.model_validate({
         "name": name, "settings": {"url_template": source.url + "/orders/link?page=1", "paging": "next_link",
                                    "next_link_path": "links.next", "records_path": "data.items"},
-        "mapping": {"columns": {"external_id": "id"}, "create_customers": True,
+        "mapping": {"columns": {"external_id": "id", "customer": "buyer.name", "amount": "total"},
+                    "create_customers": True,
                     "source": f"map{source.tag.lower()}"}})).id
 
 
@@ -47,6 +48,9 @@ def test_admin_maps_by_dragging_previews_saves_and_exports(page: Page, base_url,
     admin = make_user(seed, roles=["admin"], locale="en")
     seed.commit()
     cid = _connector(seed, admin, source, f"MAP shop {source.tag}")
+    # tall enough that the source and the order field are both in view: Playwright's drag scrolls the
+    # page between mouse down and up otherwise, which a person's drag (with auto-scroll) does not
+    page.set_viewport_size({"width": 1280, "height": 1600})
     sign_in(page, base_url, admin.username)
     page.goto(f"{base_url}/admin/connectors/{cid}")
     page.get_by_role("link", name="Mapping editor").click()
