@@ -32,7 +32,7 @@ JS_WORDS = {
     "remove": N_("Remove"), "step": N_("Step %(n)s"), "pattern": N_("Pattern"), "format": N_("Read as"),
     "fmt_pattern": N_("A pattern"), "fmt_epoch_s": N_("Seconds since 1970"), "fmt_epoch_ms": N_("Milliseconds since 1970"),
     "fmt_excel": N_("Excel date number"), "mode": N_("Operation"), "multiply": N_("Multiply by"),
-    "divide": N_("Divide by"), "by": N_("Number"), "values": N_("Values (one per line: source=result)"),
+    "divide": N_("Divide by"), "number": N_("Number"), "values": N_("Values (one per line: source=result)"),
     "default": N_("Otherwise"), "strict": N_("Other values are an error"), "separator": N_("Separator"),
     "index": N_("Part (0 = first, -1 = last)"), "paths": N_("Other source fields (comma separated)"),
     "value": N_("Value"), "connect": N_("Connect %(path)s"), "disconnect": N_("Disconnect"),

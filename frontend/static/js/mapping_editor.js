@@ -188,7 +188,7 @@
     var parts = [];
     if (step.op === "scale") {
       parts.push(select(W.mode, step.mode, [["divide", W.divide], ["multiply", W.multiply]], function (v) { step.mode = v; }));
-      parts.push(input(W.by, step.by, function (v) { step.by = v; }, {inputmode: "decimal", maxlength: "40"}));
+      parts.push(input(W.number, step.by, function (v) { step.by = v; }, {inputmode: "decimal", maxlength: "40"}));
     } else if (step.op === "date") {
       parts.push(select(W.format, step.format || "pattern", [["pattern", W.fmt_pattern], ["epoch_s", W.fmt_epoch_s],
         ["epoch_ms", W.fmt_epoch_ms], ["excel", W.fmt_excel]], function (v) { step.format = v; }));
