@@ -223,3 +223,16 @@ def preview(session: Session, *, actor: Actor, records: list[Any], mapping: Impo
     records = records[:MAX_PREVIEW_RECORDS]
     previews = service._preview(session, records, service._with_zone(session, mapping))
     return {"paths": paths(records), "previews": [p.model_dump(mode="json") for p in previews]}
+
+
+def keep_transforms(saved: dict[str, Any], sent: dict[str, Any]) -> dict[str, Any]:
+    """`sent` (a mapping from the connector form, which has no transform fields) with the saved
+    mapping's transforms for the order fields it still maps, and for those that map no path
+    (a constant), so saving the form never drops what the mapping editor set."""
+    if "transforms" in sent:
+        return sent
+    old_columns = saved.get("columns") or {}
+    columns = sent.get("columns") or {}
+    kept = {t: chain for t, chain in (saved.get("transforms") or {}).items()
+            if t in columns or t not in old_columns}
+    return {**sent, "transforms": kept} if kept else sent

@@ -169,3 +169,24 @@ class TestExportImport:
         resp = client.post("/api/v1/connectors/mapping-preview", json={"records": FEN, "mapping": MAPPING})
         assert resp.status_code == 403
         assert session.exec(select(Order).where(Order.source == "fen")).first() is None
+
+
+class TestTheConnectorFormKeepsTransforms:
+    def test_saving_the_form_keeps_the_editors_transforms(self, session, client, source):
+        from tests.backend.connectors.test_pages import _form
+
+        _admin_client(session, client)
+        url = source.url + "/orders/link?page=1"
+        cid = client.post("/api/v1/connectors", json=payload(url, name="page shop").model_dump(mode="json")).json()["id"]
+        assert client.put(f"/api/v1/connectors/{cid}/mapping", json={"mapping": {
+            **MAPPING, "columns": {**MAPPING["columns"], "amount": "total"},
+            "transforms": {"amount": [{"op": "scale", "mode": "multiply", "by": "2"}],
+                           "currency": [{"op": "constant", "value": "USD"}]}}}).status_code == 200
+        form = _form(url, connector_id=str(cid))
+        sample = client.post("/admin/connectors-sample", data=form, headers={"HX-Request": "true"})
+        assert "amount: 2003<" in sample.text and "currency: USD" in sample.text, sample.text
+        saved = client.post(f"/admin/connectors/{cid}", data=form, follow_redirects=False)
+        assert saved.status_code == 303, saved.text
+        kept = client.get(f"/api/v1/connectors/{cid}").json()["mapping"]["transforms"]
+        assert kept == {"amount": [{"op": "scale", "mode": "multiply", "by": "2"}],
+                        "currency": [{"op": "constant", "value": "USD"}]}
