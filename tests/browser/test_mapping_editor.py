@@ -53,7 +53,7 @@ def test_admin_maps_by_dragging_previews_saves_and_exports(page: Page, base_url,
     page.set_viewport_size({"width": 1280, "height": 1600})
     sign_in(page, base_url, admin.username)
     page.goto(f"{base_url}/admin/connectors/{cid}")
-    page.get_by_role("link", name="Mapping editor").click()
+    page.get_by_role("link", name="Field mapping").click()
     expect(page.get_by_role("heading", name=f"Mapping of MAP shop {source.tag}")).to_be_visible()
     page.get_by_role("button", name="Fetch sample").click()
     sources = page.locator("#mapping-sources")
