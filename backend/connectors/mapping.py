@@ -236,3 +236,16 @@ def keep_transforms(saved: dict[str, Any], sent: dict[str, Any]) -> dict[str, An
     kept = {t: chain for t, chain in (saved.get("transforms") or {}).items()
             if t in columns or t not in old_columns}
     return {**sent, "transforms": kept} if kept else sent
+
+
+def with_field_words(error: dict[str, Any]) -> dict[str, Any]:
+    """A transform error whose `field` param is a core order field names it in the reader's words
+    ("Amount", "金额") rather than its key; designed fields keep their key."""
+    from backend import i18n
+    from backend.connectors.mapping_messages import FIELD_WORDS
+
+    params = error.get("params") or {}
+    words = FIELD_WORDS.get(params.get("field")) if str(error.get("code", "")).startswith("transform.") else None
+    if words is None:
+        return error
+    return {**error, "params": {**params, "field": i18n.gettext(words)}}

@@ -25,3 +25,10 @@ ERROR_MESSAGES: dict[str, str] = {
     "mapping.unknown_fields": "The mapping file has fields Gendan does not know: %(fields)s.",
     "mapping.invalid": "The mapping file is not valid at %(where)s (%(problem)s).",
 }
+
+# core order fields in words, for transform errors (the same msgids as the import wizard's targets)
+FIELD_WORDS: dict[str, str] = {
+    "external_id": "Order no. in the source system", "number": "Order no.", "customer": "Customer name",
+    "customer_code": "Customer code", "amount": "Amount", "currency": "Currency", "stage": "Stage or status",
+    "created": "Order date", "planned_delivery": "Planned delivery", "payment_due": "Payment due",
+}

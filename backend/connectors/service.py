@@ -248,6 +248,7 @@ def count_record_errors(session: Session, connector_id: int) -> int:
 
 def describe(error: dict[str, Any]) -> str:
     where = error.get("column") or error.get("field") or ""
+    error = mapping_versions.with_field_words(error)
     text = ingest_service.describe(error)
     return f"{where}: {text}" if where and where != "_" else text
 

@@ -80,7 +80,7 @@ def test_admin_maps_by_dragging_previews_saves_and_exports(page: Page, base_url,
     expect(first.locator('[data-field="stage"]')).to_have_text("stage: approval")
     expect(first).to_contain_text("OK")
     expect(preview.locator('tr[data-position="2"]')).to_contain_text(
-        "amount_fen: Step 1 (unit/scale) of amount: 12x is not a number.")
+        "amount_fen: Step 1 (unit/scale) of Amount: 12x is not a number.")
     page.get_by_role("button", name="Save mapping").click()
     expect(page.locator("#mapping-status")).to_have_text("Saved as version 2.", timeout=20_000)
     versions = page.locator("#mapping-versions")

@@ -50,14 +50,14 @@ class TestTransformsInTheRecordsPath:
         first, second, third = body["previews"]
         assert (first["values"]["amount"], first["values"]["stage"], first["errors"]) == ("1234.56", "approval", [])
         assert third["values"]["stage"] == "draft"
-        assert second["errors"] == ["amount_fen: Step 1 (unit/scale) of amount: abc is not a number."]
-        assert third["errors"] == ["signed: Step 1 (date format) of created: yesterday is not a date in the format "
+        assert second["errors"] == ["amount_fen: Step 1 (unit/scale) of Amount: abc is not a number."]
+        assert third["errors"] == ["signed: Step 1 (date format) of Order date: yesterday is not a date in the format "
                                    "%d/%m/%Y."]
 
     def test_errors_are_in_the_users_language(self, session, client):
         _admin_client(session, client, locale="zh-CN")
         resp = client.post("/api/v1/connectors/mapping-preview", json={"records": FEN[1:2], "mapping": MAPPING})
-        assert resp.json()["previews"][0]["errors"] == ["amount_fen: amount 的第 1 步（单位换算）：abc 不是数字。"]
+        assert resp.json()["previews"][0]["errors"] == ["amount_fen: 金额的第 1 步（单位换算）：abc 不是数字。"]
 
     def test_a_run_writes_transformed_values_and_keeps_the_bad_record(self, session, connection, admin, now, source):
         source.records[:] = FEN
