@@ -118,4 +118,16 @@ def test_mapping_editor_fits_a_phone(browser, base_url, seed, source, monkeypatc
             assert page.evaluate("document.documentElement.scrollWidth") <= width, width
         page.goto(f"{base_url}/admin/connectors/mapping-editor")
         expect(page.get_by_role("heading", name="新连接器的映射编辑器")).to_be_visible()
+        # an unsaved connector: pasted CSV records, connected with the selects, previewed
+        page.get_by_text("粘贴记录（JSON，或带表头行的 CSV）").click()
+        page.get_by_role("textbox", name="样例记录").fill("单号,客户,金额分\nP-1,K9,250\nP-2,K9,x")
+        page.get_by_role("button", name="使用这些记录").click()
+        expect(page.locator("#mapping-sample-count")).to_have_text("2 条样例记录")
+        page.get_by_label("来源系统中的订单号的来源").select_option("单号")
+        page.get_by_label("客户编号的来源").select_option("客户")
+        page.get_by_label("金额的来源").select_option("金额分")
+        page.get_by_label("向金额添加转换").select_option(label="除以 100（分 → 元）")
+        rows = page.locator("#mapping-preview tbody tr")
+        expect(rows.nth(0).locator('[data-field="amount"]')).to_have_text("amount: 2.5", timeout=20_000)
+        expect(rows.nth(1)).to_contain_text("金额分: 金额的第 1 步（单位换算）：x 不是数字。")
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
