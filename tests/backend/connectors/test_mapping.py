@@ -190,3 +190,35 @@ class TestTheConnectorFormKeepsTransforms:
         kept = client.get(f"/api/v1/connectors/{cid}").json()["mapping"]["transforms"]
         assert kept == {"amount": [{"op": "scale", "mode": "multiply", "by": "2"}],
                         "currency": [{"op": "constant", "value": "USD"}]}
+
+
+class TestPages:
+    def test_editor_pages_and_links(self, session, client, source):
+        _admin_client(session, client)
+        cid = client.post("/api/v1/connectors", json=payload(source.url + "/orders/link?page=1").model_dump(
+            mode="json")).json()["id"]
+        page = client.get(f"/admin/connectors/{cid}/mapping")
+        assert page.status_code == 200
+        assert "Mapping of shop" in page.text and 'data-target="amount"' in page.text
+        assert '"connector_id": %d' % cid in page.text and "Divide by 100 (fen → yuan)" in page.text
+        assert f'href="/admin/connectors/{cid}/mapping"' in client.get(f"/admin/connectors/{cid}").text
+        assert f'href="/admin/connectors/{cid}/mapping" target="_blank"' in client.get(
+            f"/admin/connectors/{cid}/edit").text
+        new = client.get("/admin/connectors/mapping-editor")
+        assert new.status_code == 200 and "Mapping editor for a new connector" in new.text
+        assert 'href="/admin/connectors/mapping-editor"' in client.get("/admin/connectors/new").text
+
+    def test_a_record_value_cannot_close_the_script_tag(self, session, client, source):
+        _admin_client(session, client)
+        body = payload(source.url + "/orders/link?page=1").model_dump(mode="json")
+        body["mapping"]["source"] = "shop"
+        body["mapping"]["stage_map"] = {"</script><script>alert(1)</script>": "approval"}
+        cid = client.post("/api/v1/connectors", json=body).json()["id"]
+        page = client.get(f"/admin/connectors/{cid}/mapping")
+        assert "</script><script>alert(1)" not in page.text
+
+    def test_not_for_non_admins(self, session, client):
+        user = make_user(session, roles=["sales"])
+        session.commit()
+        login(client, user.username)
+        assert client.get("/admin/connectors/mapping-editor").status_code == 403
