@@ -200,7 +200,7 @@ class TestPages:
         page = client.get(f"/admin/connectors/{cid}/mapping")
         assert page.status_code == 200
         assert "Mapping of shop" in page.text and 'data-target="amount"' in page.text
-        assert '"connector_id": %d' % cid in page.text and "Divide by 100 (fen → yuan)" in page.text
+        assert f'"connector_id": {cid}' in page.text and "Divide by 100 (fen → yuan)" in page.text
         assert f'href="/admin/connectors/{cid}/mapping"' in client.get(f"/admin/connectors/{cid}").text
         assert f'href="/admin/connectors/{cid}/mapping" target="_blank"' in client.get(
             f"/admin/connectors/{cid}/edit").text
