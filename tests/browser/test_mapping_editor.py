@@ -65,8 +65,10 @@ def test_admin_maps_by_dragging_previews_saves_and_exports(page: Page, base_url,
 
     page.locator('.mapping-source[data-path="buyer.code"]').drag_to(target("customer_code"))
     expect(target("customer_code").locator(".mapping-badge")).to_have_text("← buyer.code")
+    expect(target("customer_code").locator(".mapping-connect")).to_be_hidden()  # shown after a source is clicked
     page.locator('.mapping-source[data-path="amount_fen"]').drag_to(target("amount"))
     expect(target("amount").locator(".mapping-badge")).to_have_text("← amount_fen")
+    expect(page.locator('.mapping-lines path[data-line="amount"]')).to_have_count(1)  # a line drawn too
     page.get_by_label("Add transform to Amount").select_option(label="Divide by 100 (fen → yuan)")
     # click-to-connect: the source, then "Connect status" on the stage field
     page.locator('.mapping-source[data-path="status"]').click()

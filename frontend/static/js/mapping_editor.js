@@ -256,6 +256,7 @@
       chain.innerHTML = "";
       (mapping.transforms[target] || []).forEach(function (step, i) { chain.appendChild(stepEditor(target, step, i)); });
     });
+    if (typeof scheduleLines === "function") { scheduleLines(); }
   }
   $$(".mapping-target").forEach(function (li) {
     var target = li.dataset.target;
@@ -282,6 +283,40 @@
       if (focus) { focus.focus(); }
     });
   });
+
+  // ------------------------------------------------------------ lines between the columns (wide screens)
+  var columns = $(".mapping-columns");
+  var svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("class", "mapping-lines");
+  svg.setAttribute("aria-hidden", "true");
+  columns.appendChild(svg);
+  var drawing = false;
+  function drawLines() {
+    drawing = false;
+    while (svg.firstChild) { svg.removeChild(svg.firstChild); }
+    if (window.matchMedia("(max-width: 720px)").matches) { return; }
+    var box = columns.getBoundingClientRect();
+    svg.setAttribute("viewBox", "0 0 " + box.width + " " + box.height);
+    Object.keys(mapping.columns).forEach(function (target) {
+      var from = $$(".mapping-source").filter(function (b) { return b.dataset.path === mapping.columns[target]; })[0];
+      var to = $('.mapping-target[data-target="' + target + '"]');
+      if (!from || !to) { return; }
+      var a = from.getBoundingClientRect(), b = to.getBoundingClientRect();
+      var x1 = a.right - box.left, y1 = a.top + a.height / 2 - box.top;
+      var x2 = b.left - box.left, y2 = b.top + 16 - box.top;
+      var line = document.createElementNS("http://www.w3.org/2000/svg", "path");
+      var mid = (x1 + x2) / 2;
+      line.setAttribute("d", "M" + x1 + " " + y1 + " C" + mid + " " + y1 + " " + mid + " " + y2 + " " + x2 + " " + y2);
+      line.setAttribute("data-line", target);
+      svg.appendChild(line);
+    });
+  }
+  function scheduleLines() {
+    if (!drawing) { drawing = true; window.requestAnimationFrame(drawLines); }
+  }
+  window.addEventListener("scroll", scheduleLines, {passive: true});
+  window.addEventListener("resize", scheduleLines);
+  $(".mapping-columns > section").addEventListener("scroll", scheduleLines, {passive: true});
 
   // ------------------------------------------------------------ settings
   var sourceInput = $("#mapping-source"), zoneInput = $("#mapping-timezone"), createBox = $("#mapping-create-customers");
