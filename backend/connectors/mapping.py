@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import func, select
@@ -220,8 +221,14 @@ def preview(session: Session, *, actor: Actor, records: list[Any], mapping: Impo
     if problems:
         raise GendanError("validation.failed", {"count": len(problems)},
                           fields={f"mapping.{k}": v for k, v in problems.items()})
+    mapping = service._with_zone(session, mapping)
+    try:
+        ZoneInfo(mapping.timezone)
+    except (ZoneInfoNotFoundError, ValueError):  # half typed in the editor: say so, never a 500
+        raise GendanError("validation.failed", {"count": 1}, fields={
+            "mapping.timezone": ("import.timezone_unknown", {"timezone": mapping.timezone[:60]})}) from None
     records = records[:MAX_PREVIEW_RECORDS]
-    previews = service._preview(session, records, service._with_zone(session, mapping))
+    previews = service._preview(session, records, mapping)
     return {"paths": paths(records), "previews": [p.model_dump(mode="json") for p in previews]}
 
 

@@ -54,6 +54,14 @@ class TestTransformsInTheRecordsPath:
         assert third["errors"] == ["signed: Step 1 (date format) of Order date: yesterday is not a date in the format "
                                    "%d/%m/%Y."]
 
+    def test_a_half_typed_time_zone_is_a_422_not_a_500(self, session, client):
+        _admin_client(session, client)
+        for zone in ("Asia/Sha", "../../etc/passwd", "Asia/Shanghai\x00"):
+            resp = client.post("/api/v1/connectors/mapping-preview",
+                               json={"records": FEN, "mapping": {**MAPPING, "timezone": zone}})
+            assert resp.status_code == 422, (zone, resp.text)
+            assert "Unknown time zone" in resp.json()["error"]["fields"]["mapping.timezone"]["message"]
+
     def test_errors_are_in_the_users_language(self, session, client):
         _admin_client(session, client, locale="zh-CN")
         resp = client.post("/api/v1/connectors/mapping-preview", json={"records": FEN[1:2], "mapping": MAPPING})
