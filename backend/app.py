@@ -63,6 +63,7 @@ def _include_routers(app: FastAPI) -> None:
     """The JSON API, then the pages people use (frontend/) and the designers (designer/)."""
     from backend.audit.router import router as audit_router
     from backend.auth.router import router as auth_router
+    from backend.connectors.mapping_router import router as connector_mapping_router
     from backend.connectors.router import router as connectors_router
     from backend.customers.router import router as customers_router
     from backend.flows.router import router as flows_router
@@ -86,7 +87,7 @@ def _include_routers(app: FastAPI) -> None:
                    forms_router, form_pages_router, flows_router, flow_pages_router, rules_router,
                    rule_pages_router, *inbox_routers, notify_router, tracking_router, ingest_router,
                    audit_router, audit_pages_router, customer_pages_router, calendar_router,
-                   connectors_router):
+                   connectors_router, connector_mapping_router):
         app.include_router(router)
 
 

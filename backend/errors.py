@@ -95,6 +95,10 @@ STATUS_BY_CODE: dict[str, int] = {
     "connector.name_taken": 409,
     "connector.key_unavailable": 500,  # the server is misconfigured, not the request
     "vendor.": 422,  # vendor templates (backend/connectors/vendors/)
+    "transform.": 422,
+    "mapping.": 422,
+    "mapping.version_not_found": 404,
+    "mapping.import_too_large": 413,
     # imports and signed inbound deliveries
     "import.": 422,
     "import.not_found": 404,

@@ -192,6 +192,7 @@ ERROR_MESSAGES: dict[str, str] = {
 ERROR_MESSAGE_MODULES = (
     "backend.cli.messages",
     "backend.connectors.messages",
+    "backend.connectors.mapping_messages",
     "backend.flows.messages",
     "backend.forms.messages",
     "backend.inbox.messages",

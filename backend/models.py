@@ -2,6 +2,7 @@
 
 from backend.audit.models import AuditEvent  # noqa: F401
 from backend.auth.models import ApiKey, AuthSession, LoginThrottle  # noqa: F401
+from backend.connectors.mapping_models import ConnectorMappingVersion  # noqa: F401
 from backend.connectors.models import Connector, ConnectorRecordError, ConnectorRun  # noqa: F401
 from backend.customers.models import Customer, CustomerContact  # noqa: F401
 from backend.flows.models import FlowDefinitionRow, FlowInstance, FlowTimer  # noqa: F401

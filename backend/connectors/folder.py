@@ -27,7 +27,7 @@ from typing import Any
 from backend.connectors.schemas import FolderSettings
 from backend.errors import GendanError
 from backend.ingest.csvfile import read_table
-from backend.ingest.rows import ParsedRow, parse_row
+from backend.ingest.rows import ParsedRow
 from backend.ingest.schemas import ImportMapping, RowError
 from backend.settings import get_settings
 
@@ -177,8 +177,10 @@ def row_record(file_name: str, line: int, headers: list[str], row: list[str]) ->
 def parse_file_row(line: int, headers: list[str], row: list[str], mapping: ImportMapping, zone,
                    fields) -> ParsedRow:
     """A file row as the import wizard reads it: cells by column header."""
+    from backend.connectors.records import parse_transformed
+
     cells = {h: (row[i] if i < len(row) else "") for i, h in enumerate(headers)}
-    parsed = parse_row(line, cells, mapping, zone, fields)
+    parsed = parse_transformed(line, cells, mapping, zone, fields, lambda header: cells.get(header, ""))
     if not parsed.values.get("external_id"):
         column = mapping.columns.get("external_id", "")
         parsed.errors.append(RowError(line=line, column=column, field="external_id",

@@ -35,7 +35,7 @@ from backend.connectors import crypto
 from backend.connectors import schedule as connector_schedule
 from backend.connectors.http_pull import HttpPull
 from backend.connectors.models import Connector, ConnectorRecordError, ConnectorRun
-from backend.connectors.records import cells
+from backend.connectors.records import cells, lookup_in, parse_transformed
 from backend.connectors.schemas import FolderSettings, HttpJsonSettings
 from backend.connectors.sql_pull import SqlPull, url_of
 from backend.connectors.sql_settings import SqlPullSettings
@@ -43,7 +43,7 @@ from backend.connectors.vendor_settings import VendorSettings
 from backend.db import new_session
 from backend.errors import GendanError
 from backend.ingest import service as ingest_service
-from backend.ingest.rows import CellError, DataField, ParsedRow, parse_instant, parse_row
+from backend.ingest.rows import CellError, DataField, ParsedRow, parse_instant
 from backend.ingest.schemas import ImportMapping, RowError
 from backend.installation.service import get_installation
 from backend.notify.models import Notification
@@ -192,7 +192,7 @@ def parse_record(position: int, record: Any, mapping: ImportMapping, zone: ZoneI
         row = ParsedRow(line=position)
         row.errors.append(RowError(line=position, column=None, field="_", code="connector.record_not_object"))
         return row
-    row = parse_row(position, cells(record, mapping), mapping, zone, fields)
+    row = parse_transformed(position, cells(record, mapping), mapping, zone, fields, lookup_in(record))
     if not row.values.get("external_id"):
         path = mapping.columns.get("external_id", "")
         row.errors.append(RowError(line=position, column=path, field="external_id",

@@ -13,6 +13,7 @@ from sqlmodel import Session
 from backend import i18n
 from backend.auth.actor import Actor
 from backend.connectors import crypto
+from backend.connectors import mapping as mapping_versions
 from backend.connectors import schedule as connector_schedule
 from backend.connectors.http_pull import HttpPull
 from backend.connectors.models import Connector, ConnectorRecordError, ConnectorRun
@@ -97,6 +98,10 @@ def _raise_problems(fields: dict[str, tuple[str, dict[str, Any]]], mapping: Impo
         connector_schedule.check(minutes, cron_line)
     except GendanError as exc:
         fields["schedule"] = (exc.code, exc.params)
+    from backend.connectors.mapping import transform_problems
+
+    for key, value in transform_problems(mapping).items():
+        fields.setdefault(f"mapping.{key}", value)
     try:
         ingest_service.check_mapping(mapping, list(mapping.columns.values()))
     except GendanError as exc:
@@ -160,6 +165,8 @@ def create_connector(session: Session, *, actor: Actor, payload: ConnectorCreate
         max_failures=payload.max_failures, next_run_at=now if payload.is_enabled else None,
         created_at=now, updated_at=now)
     session.add(connector)
+    session.flush()
+    mapping_versions.record_version(session, connector, actor.user_id, now)
     session.commit()
     return to_read(session, connector, now)
 
@@ -193,6 +200,7 @@ def update_connector(session: Session, *, actor: Actor, connector_id: int, paylo
         connector.failures_in_row = 0
         connector.next_run_at = now if payload.is_enabled else None
     connector.updated_at = now
+    mapping_versions.record_version(session, connector, actor.user_id, now)
     session.commit()
     return to_read(session, connector, now)
 
@@ -245,6 +253,7 @@ def count_record_errors(session: Session, connector_id: int) -> int:
 
 def describe(error: dict[str, Any]) -> str:
     where = error.get("column") or error.get("field") or ""
+    error = mapping_versions.with_field_words(error)
     text = ingest_service.describe(error)
     return f"{where}: {text}" if where and where != "_" else text
 

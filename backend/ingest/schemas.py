@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.connectors.transforms import Chain
+
 STAGE_PATTERN = r"^[A-Za-z0-9_\-]+$"
 Stage = Annotated[str, Field(min_length=1, max_length=40, pattern=STAGE_PATTERN)]
 # core targets a column can fill; a target "data.<key>" fills a designed field
@@ -50,6 +52,9 @@ class ImportMapping(BaseModel):
     timezone: Annotated[str, Field(max_length=60)] = ""
     # history replay (backend/ingest/history.py): past stage changes with their own timestamps
     history: list[HistoryPoint] = Field(default_factory=list, max_length=20)
+    # connectors and mapped webhooks: small transforms per order field, applied to the source value
+    # before the row parser reads it (engine/connectors/transforms.py); the CSV import ignores them
+    transforms: dict[Annotated[str, Field(max_length=70)], Chain] = Field(default_factory=dict, max_length=60)
 
 
 class RowError(BaseModel):

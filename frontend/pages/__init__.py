@@ -9,6 +9,7 @@ from frontend.pages import (
     admin_people,
     api_docs,
     auth,
+    connector_mapping,
     connectors,
     dashboard,
     designers,
@@ -35,6 +36,7 @@ router.include_router(admin_people.router)
 router.include_router(admin_api_keys.router)
 router.include_router(admin_calendar.router)
 router.include_router(imports.router)
+router.include_router(connector_mapping.router)  # /connectors/mapping-editor before /connectors/{id}
 router.include_router(connectors.router)
 router.include_router(inbox.router)
 router.include_router(notifications.router)

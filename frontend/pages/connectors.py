@@ -20,6 +20,8 @@ from backend.auth.actor import Actor
 from backend.auth.deps import DbSession
 from backend.clock import utcnow
 from backend.connectors import runner, vendors
+from backend.connectors import mapping as mapping_versions
+from backend.connectors import runner
 from backend.connectors import service as connector_service
 from backend.connectors.schemas import (
     ConnectorCreate,
@@ -304,6 +306,8 @@ def _save(request: Request, session: Session, actor: Actor, connector_id: int | 
             "max_failures": form.get("max_failures", "").strip() or 5, "is_enabled": form.get("is_enabled") == "on"}
     existing = connector_service.get_connector(session, actor=actor, connector_id=connector_id) \
         if connector_id else None
+    if existing is not None:  # the form has no transform fields: keep the mapping editor's
+        body["mapping"] = mapping_versions.keep_transforms(existing.mapping, mapping)
     try:
         if form.get("kind") == "folder":
             FolderSettings.model_validate(settings)  # its own errors, not those of every kind
@@ -336,6 +340,9 @@ async def fetch_sample(request: Request, session: DbSession, actor: AdminActor):
 def _sample(request: Request, session: Session, actor: Actor, form: dict[str, str]):
     settings, secrets, mapping = _form_values(form)
     connector_id = int(form["connector_id"]) if form.get("connector_id", "").isdigit() else None
+    if connector_id is not None:  # preview with the mapping editor's transforms, as a run applies them
+        mapping = mapping_versions.keep_transforms(
+            connector_service.get_connector(session, actor=actor, connector_id=connector_id).mapping, mapping)
     context: dict[str, Any] = {"sample": None, "error": None, "mapping_error": None}
     try:
         model = {"sql": SqlPullSettings, "folder": FolderSettings, "vendor": VendorSettings}.get(
