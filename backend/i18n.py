@@ -197,6 +197,7 @@ ERROR_MESSAGE_MODULES = (
     "backend.inbox.messages",
     "backend.installation.messages",
     "backend.ingest.messages",
+    "backend.live.messages",
     "backend.notify.messages",
     "backend.params",
     "backend.pipeline",
