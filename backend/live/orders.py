@@ -30,7 +30,7 @@ _CODE = {"head": "h", "details": "d", "timeline": "t", "flow": "f", "messages": 
 _PART = {v: k for k, v in _CODE.items()}
 # which page parts a row of each table feeds
 TABLE_PARTS: dict[str, frozenset[str]] = {
-    "sales_order": frozenset({"head", "details", "flow"}),
+    "sales_order": frozenset({"head", "details"}),
     "order_event": frozenset({"timeline"}),
     "flow_instance": frozenset({"flow", "head"}),
     "inbox_item": frozenset({"flow"}),

@@ -48,7 +48,7 @@ def on_order_change(session: Session, change: OrderChange) -> None:
         touch(session, {change.order.owner_id}, "inbox")
     from backend.live.orders import touch_order  # the order's own open pages (backend/live/orders.py)
 
-    touch_order(session, change.order.id, ("head", "details", "timeline", "flow"))
+    touch_order(session, change.order.id, ("head", "details", "timeline"))
 
 
 def _collect_item_orders(session, _flush_context) -> None:

@@ -2,7 +2,8 @@
 
 The flow panel (`/orders/{id}/flow`) and the conversation (`/orders/{id}/messages`) have their own
 routes already; these are the stage pills, the fields and the timeline. Each read checks access
-like the whole page does (a push names the order, never its data).
+like the whole page does (a push names the order, never its data); each builds only what its
+part shows, not the whole page's view model.
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ from fastapi import APIRouter, Request
 
 from backend.auth.deps import DbSession
 from backend.errors import GendanError
+from backend.orders import service as orders_service
+from backend.people.models import User
 from frontend.pages.common import PageActor
-from frontend.pages.orders import _detail_context
+from frontend.pages.order_form import designed_fields_view, loose_fields_view
+from frontend.pages.orders import _form_fields, build_timeline
 from frontend.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -25,4 +29,13 @@ def order_part(request: Request, session: DbSession, actor: PageActor, order_id:
     template = TEMPLATES.get(part)
     if template is None:
         raise GendanError("live.part_not_found", {"part": part[:40]})
-    return render(request, template, _detail_context(session, actor, order_id))
+    order = orders_service.get_order(session, actor=actor, order_id=order_id)  # access checked here
+    context = {"order": order}
+    if part == "details":
+        context |= {"owner": session.get(User, order.owner_id), "designed": designed_fields_view(session, order),
+                    "loose_fields": loose_fields_view(session, order)}
+    elif part == "timeline":  # the same entries the whole page shows (frontend/pages/orders.py)
+        events = orders_service.list_events(session, actor=actor, order_id=order_id)
+        context["timeline"] = build_timeline(session, events, currency=order.currency, order_id=order.id,
+                                             form_fields=_form_fields(session, order.form_key, order.form_version))
+    return render(request, template, context)
