@@ -51,7 +51,7 @@ def server_processes(database_url: str, count: int, *, data_dir: Path, timeout: 
                     time.sleep(0.2)
         yield urls
     finally:
-        for proc, log in procs:
+        for proc, _log in procs:
             proc.terminate()
         for proc, log in procs:
             try:
