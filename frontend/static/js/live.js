@@ -1,8 +1,8 @@
 // The order page's live link (templates/orders/_live.html, backend/live/order_socket.py).
 // A websocket to /ws/live/orders/<id> says which parts of the page changed ("flow", "timeline",
-// "head", "details", "messages"); each element marked data-live-part="<part>" is re-read from its
-// data-live-src over plain HTTP (htmx swaps it), at most once per part per COALESCE_MS: a flood of
-// changes to one order becomes a refresh now and one more after the flood. While the socket is
+// "head", "details", "messages"); the elements marked data-live-part="<part>" are re-read over
+// plain HTTP, all due parts in one request (htmx swaps each in by its id), at most one request per
+// COALESCE_MS: a flood of changes to one order becomes a refresh now and one more after the flood. While the socket is
 // closed the page reconnects with backoff and, as a fallback, re-reads every part each
 // FALLBACK_MS (window.GENDAN_LIVE_FALLBACK_MS overrides it; tests make it long to prove the
 // socket did the work).
@@ -13,7 +13,6 @@
   var COALESCE_MS = 100;
   var FALLBACK_MS = window.GENDAN_LIVE_FALLBACK_MS || 60000;
   var live = window.gendanLive = {state: "connecting", messages: 0, refreshes: 0, polls: 0, connects: 0};
-  var parts = {};  // part -> {busy, again, last, timer}
   var socket = null, backoff = 500, fallback = null, everOpen = false;
 
   function show(state) {
@@ -23,30 +22,37 @@
     root.querySelector(".live-text").textContent = root.dataset[key] || state;
   }
 
+  // every part due is re-read in ONE request (/orders/<id>/live?parts=a,b: each part swaps itself
+  // in by its id); one request at a time, at most one per COALESCE_MS
+  var pending = {}, busy = false, last = 0, timer = null;
+
   function refresh(part) {
-    var p = parts[part] || (parts[part] = {busy: false, again: false, last: 0, timer: null});
-    if (p.busy || p.timer) { p.again = true; return; }
-    var wait = p.last + COALESCE_MS - Date.now();
-    if (wait > 0) { p.timer = setTimeout(function () { p.timer = null; refresh(part); }, wait); return; }
-    var els = document.querySelectorAll('[data-live-part="' + part + '"]');
-    if (!els.length) { return; }
-    p.busy = true;
-    p.again = false;
-    p.last = Date.now();
-    var jobs = Array.prototype.map.call(els, function (el) {
-      return htmx.ajax("GET", el.dataset.liveSrc, {source: el, target: el, swap: "outerHTML"});
+    pending[part] = 1;
+    if (busy || timer) { return; }
+    var wait = last + COALESCE_MS - Date.now();
+    if (wait > 0) { timer = setTimeout(function () { timer = null; refresh(part); }, wait); return; }
+    var shown = Object.keys(pending).filter(function (p) {
+      return document.querySelector('[data-live-part="' + p + '"]');
     });
-    Promise.all(jobs).catch(function () {}).then(function () {
-      live.refreshes += 1;
-      p.busy = false;
-      if (p.again) { refresh(part); }
-    });
+    pending = {};
+    if (!shown.length) { return; }
+    busy = true;
+    last = Date.now();
+    htmx.ajax("GET", "/orders/" + encodeURIComponent(orderId) + "/live?parts=" + shown.join(","),
+              {source: root, target: root, swap: "none"})
+      .catch(function () {})
+      .then(function () {
+        live.refreshes += 1;
+        busy = false;
+        var again = Object.keys(pending);
+        if (again.length) { refresh(again[0]); }
+      });
   }
 
   function refreshAll() {
-    var seen = {};
-    document.querySelectorAll("[data-live-part]").forEach(function (el) { seen[el.dataset.livePart] = 1; });
-    Object.keys(seen).forEach(refresh);
+    document.querySelectorAll("[data-live-part]").forEach(function (el) { pending[el.dataset.livePart] = 1; });
+    var any = Object.keys(pending);
+    if (any.length) { refresh(any[0]); }
   }
 
   function startFallback() {
