@@ -41,7 +41,7 @@ from tests.browser.live_servers import server_processes
 PG_URL = os.environ.get("GENDAN_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/gendan_bench_live")
 CHROMIUM = os.environ.get("GENDAN_CHROMIUM", "/usr/bin/chromium")
 OBSERVER = """(want) => {
-  window.__want = want; window.__got = null;
+  window.__want = want; window.__got = null; window.gendanLive.lastMessageAt = null;
   if (!window.__obs) {
     window.__obs = new MutationObserver(() => {
       if (window.__got !== null || !window.__want) return;
@@ -102,7 +102,7 @@ def run(servers: int, changes: int, data_dir: Path) -> dict:
         sign_in(page, urls[-1], "watcher")
         page.goto(f"{urls[-1]}/orders/{order['id']}")
         page.wait_for_function("window.gendanLive && window.gendanLive.state === 'live'", timeout=60000)
-        version, after_return, after_send = order["version"], [], []
+        version, after_return, after_send, push, refetch = order["version"], [], [], [], []
         for i in range(changes):
             amount = 10000 + i
             page.evaluate(OBSERVER, f"{amount:,.2f}")
@@ -112,8 +112,11 @@ def run(servers: int, changes: int, data_dir: Path) -> dict:
             r.raise_for_status()
             version = r.json()["version"]
             page.wait_for_function("window.__got !== null", timeout=30000)
-            got = page.evaluate("window.__got")
+            got, message = page.evaluate("[window.__got, window.gendanLive.lastMessageAt]")
             after_return.append(got - returned)
+            if message is not None:
+                push.append(message - returned)  # API returned → the socket's message in the page
+                refetch.append(got - message)  # that message → the re-read parts in the DOM
             after_send.append(got - sent)
             time.sleep(0.15)
         polls = page.evaluate("window.gendanLive.polls")
@@ -121,7 +124,9 @@ def run(servers: int, changes: int, data_dir: Path) -> dict:
     return {"servers": servers, "n": changes, "polls": polls,
             "return_p50": pct(after_return, 50), "return_p99": pct(after_return, 99),
             "send_p50": pct(after_send, 50), "send_p99": pct(after_send, 99),
-            "api_p50": statistics.median(s - r for s, r in zip(after_send, after_return, strict=True))}
+            "api_p50": statistics.median(s - r for s, r in zip(after_send, after_return, strict=True)),
+            "push_p50": pct(push, 50), "push_p99": pct(push, 99),
+            "refetch_p50": pct(refetch, 50), "refetch_p99": pct(refetch, 99)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
               f"commit→DOM after the API call returned p50 {res['return_p50']:.1f} ms, p99 {res['return_p99']:.1f} ms; "
               f"after it was sent p50 {res['send_p50']:.1f} ms, p99 {res['send_p99']:.1f} ms "
               f"(the API call itself: p50 {res['api_p50']:.1f} ms)")
+        print(f"    of which: API returned → websocket message p50 {res['push_p50']:.1f} ms, "
+              f"p99 {res['push_p99']:.1f} ms; message → DOM (re-read parts) p50 {res['refetch_p50']:.1f} ms, "
+              f"p99 {res['refetch_p99']:.1f} ms")
     print(f"load average after: {os.getloadavg()[0]:.1f}")
     return 0
 

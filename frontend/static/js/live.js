@@ -81,6 +81,7 @@
       }
       if (String(data.order) !== String(orderId) || !Array.isArray(data.parts)) { return; }
       live.messages += 1;
+      live.lastMessageAt = performance.timeOrigin + performance.now();  // read by bench/live_latency.py
       data.parts.forEach(refresh);
     };
     socket.onclose = function (evt) {
