@@ -86,3 +86,42 @@ def test_an_order_i_may_not_see_gets_no_live_link(browser: Browser, base_url, se
         assert closed == {"code": 1008, "got": []}
     finally:
         context.close()
+
+
+def test_a_lost_socket_says_reconnecting_and_catches_up_when_back(browser: Browser, base_url, seed):
+    manager, rep, order = _order_in_approval(seed, "live3", "zh_CN")
+    context = browser.new_context()
+    context.add_init_script(NO_POLL)
+    page = context.new_page()
+    sockets, allowed = [], {"yes": True}
+
+    def route(ws):
+        if allowed["yes"]:
+            sockets.append(ws)
+            ws.connect_to_server()
+        else:  # the server is "away": the page's socket closes at once
+            ws.close(code=1011)
+
+    page.route_web_socket("**/ws/live/orders/**", route)
+    try:
+        sign_in(page, base_url, rep.username)
+        page.goto(f"{base_url}/orders/{order.id}")
+        indicator = page.locator("#live-order")
+        expect(indicator).to_have_text("实时", timeout=30000)
+        allowed["yes"] = False
+        sockets[0].close(code=1011)  # the connection drops
+        expect(indicator).to_have_attribute("data-state", "reconnecting")
+        expect(indicator).to_have_text("正在重新连接…")
+        # meanwhile the order changes: nothing can tell the page
+        seed.expire_all()
+        current = seed.get(Order, order.id)
+        orders_service.update_order(seed, actor=load_actor(seed, manager.id), order_id=order.id,
+                                    now=datetime.now(UTC), payload=OrderUpdate(version=current.version,
+                                                                               amount=Decimal("8765.00")))
+        allowed["yes"] = True  # back: the page reconnects (with backoff) and re-reads what it shows
+        expect(indicator).to_have_text("实时", timeout=60000)
+        expect(page.locator("#orders-fields")).to_contain_text("8,765.00")
+        stats = page.evaluate("window.gendanLive")
+        assert stats["polls"] == 0 and stats["connects"] >= 2
+    finally:
+        context.close()
