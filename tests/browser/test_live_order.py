@@ -9,11 +9,15 @@ from decimal import Decimal
 from playwright.sync_api import Browser, expect
 
 from backend.auth.service import load_actor
+from backend.flows import service as flows_service
+from backend.flows import service_instance
 from backend.orders import service as orders_service
 from backend.orders.models import Order
 from backend.orders.schemas import OrderUpdate
 from tests.browser.conftest import sign_in
 from tests.browser.test_walkthrough_order_page import _order_in_approval
+from tests.factories.orders import make_customer, make_order
+from tests.factories.people import make_user
 
 NO_POLL = "window.GENDAN_LIVE_FALLBACK_MS = 3600000;"
 
@@ -29,14 +33,43 @@ def open_order(browser: Browser, base_url: str, username: str, order_id: int, *,
     return context, page
 
 
+def _order_with_a_todo_for_the_rep_next(seed, suffix: str):
+    """Manager approves, then the rep (the order's owner) gets a to-do "Confirm with the customer"."""
+    manager, rep, order = _order_in_approval(seed, suffix, "en")  # its own flow: approval → ship
+    now = datetime.now(UTC)
+    designer = make_user(seed, username=f"live.designer.{suffix}", roles=["designer", "admin"])
+    seed.commit()
+    designer_actor = load_actor(seed, designer.id)
+    key = f"live_todo_{suffix}"
+    flow = {"key": key, "name": {"en": "Live flow", "zh-CN": "实时流程"}, "nodes": [
+        {"type": "start", "key": "start", "stage": "draft"},
+        {"type": "approval", "key": "manager", "name": {"en": "Manager approval"}, "stage": "approval",
+         "assignees": [{"kind": "users", "user_ids": [manager.id]}]},
+        {"type": "task", "key": "confirm", "name": {"en": "Confirm with the customer"}, "stage": "shipping",
+         "assignees": [{"kind": "users", "user_ids": [rep.id]}]},
+        {"type": "end", "key": "end", "stage": "completed"}],
+        "edges": [{"key": "e1", "source": "start", "target": "manager"},
+                  {"key": "e2", "source": "manager", "target": "confirm"},
+                  {"key": "e3", "source": "confirm", "target": "end"}]}
+    flows_service.save_draft(seed, actor=designer_actor, key=key, definition=flow, now=now)
+    flows_service.publish_flow(seed, actor=designer_actor, key=key, now=now)
+    fresh = make_order(seed, owner=rep, number=f"LIVE-{suffix}", customer=make_customer(seed, name="Live Co"))
+    seed.commit()
+    service_instance.start_flow(seed, order=seed.get(Order, fresh.id), actor=load_actor(seed, rep.id), now=now,
+                                key=key)
+    seed.commit()
+    return manager, rep, fresh
+
+
 def test_an_approval_and_a_field_change_appear_on_the_other_page_by_push(browser: Browser, base_url, seed):
-    manager, rep, order = _order_in_approval(seed, "live1", "en")
+    manager, rep, order = _order_with_a_todo_for_the_rep_next(seed, "live1")
     ctx_a, page_a = open_order(browser, base_url, manager.username, order.id)
     ctx_b, page_b = open_order(browser, base_url, rep.username, order.id, width=390)
     try:
         expect(page_b.locator("#live-order")).to_have_text("Live")
         expect(page_b.locator("#orders-head .pill.stage-approval")).to_be_visible()
         expect(page_b.locator("#orders-timeline li", has_text="Approved")).to_have_count(0)
+        expect(page_b.locator("#orders-flow form.flow-task")).to_have_count(0)  # no to-do of B's yet
         # nothing wider than the phone (the indicator sits in the page head)
         assert page_b.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
@@ -47,7 +80,10 @@ def test_an_approval_and_a_field_change_appear_on_the_other_page_by_push(browser
         expect(page_b.locator("#orders-head .pill.stage-shipping")).to_be_visible(timeout=30000)
         expect(page_b.locator("#orders-timeline li", has_text="Approved")).to_contain_text(manager.display_name)
         expect(page_b.locator("#orders-flow table.flow-history")).to_contain_text("Approved")
-        expect(page_b.locator("#orders-flow [data-node-key='ship']")).to_have_attribute("data-state", "active")
+        expect(page_b.locator("#orders-flow [data-node-key='confirm']")).to_have_attribute("data-state", "active")
+        todo = page_b.locator("#orders-flow form.flow-task")  # B's new to-do, with its buttons
+        expect(todo).to_contain_text("Confirm with the customer")
+        expect(todo.get_by_role("button", name="Complete")).to_be_visible()
 
         # A changes a field (through the same service the API uses)
         seed.expire_all()
@@ -69,8 +105,6 @@ def test_an_approval_and_a_field_change_appear_on_the_other_page_by_push(browser
 
 def test_an_order_i_may_not_see_gets_no_live_link(browser: Browser, base_url, seed):
     _manager, _rep, order = _order_in_approval(seed, "live2", "en")
-    from tests.factories.people import make_user
-
     make_user(seed, username="live.stranger", roles=["sales"])
     seed.commit()
     context = browser.new_context()
