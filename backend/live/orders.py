@@ -1,8 +1,8 @@
 """Live order pages: which parts of which order changed, pushed to the tabs showing that order.
 
-A change is collected from the session's unit of work (any row that belongs to an order: the
-order itself, its events, flow instances, to-dos, rule firings, outbox messages) and from the
-pipeline's live stage, and published only once committed:
+A change is collected from the rows the session writes (mapper events on the tables that belong
+to an order: the order itself, its events, flow instances, to-dos, rule firings, outbox messages)
+and from the pipeline's live stage, and published only once committed:
 
 - PostgreSQL: `pg_notify` inside the transaction (PostgreSQL delivers it at commit to every server
   process's listener, backend/live/pg.py, and drops it on rollback);
@@ -23,6 +23,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from sqlalchemy import event, text
+from sqlalchemy.orm import object_session
 from sqlmodel import Session
 
 PARTS = ("head", "details", "timeline", "flow", "messages")
@@ -153,9 +154,12 @@ def _parts_of(obj) -> tuple[int | None, frozenset[str]]:
     return getattr(obj, "order_id", None), parts
 
 
-def _collect(session, _flush_context) -> None:
-    for obj in (*session.new, *session.dirty, *session.deleted):
-        order_id, parts = _parts_of(obj)
+def _row_written(_mapper, _connection, target) -> None:
+    """Mapper event (after insert / update / delete of a row of a TABLE_PARTS table): O(rows
+    written), unlike walking the session's identity map at every flush."""
+    session = object_session(target)
+    if session is not None:
+        order_id, parts = _parts_of(target)
         if parts:
             touch_order(session, order_id, parts)
 
@@ -180,12 +184,27 @@ def _after_rollback(session) -> None:
     session.info.pop(_PENDING, None)
 
 
-LISTENERS = (("after_flush", _collect), ("before_commit", _before_commit),
-             ("after_commit", _after_commit), ("after_rollback", _after_rollback))
+LISTENERS = (("before_commit", _before_commit), ("after_commit", _after_commit),
+             ("after_rollback", _after_rollback))
+
+
+def _models():
+    from backend.flows.models import FlowInstance
+    from backend.inbox.models import InboxItem
+    from backend.notify.models import OutboxMessage
+    from backend.orders.models import Order, OrderEvent
+    from backend.rules.models import RuleFiring
+
+    return (Order, OrderEvent, FlowInstance, InboxItem, RuleFiring, OutboxMessage)
 
 
 def listen() -> None:
-    """Hook the session events (idempotent; called with backend.live.publish.listen)."""
+    """Hook the session and mapper events (idempotent; called with backend.live.publish.listen)."""
     for name, fn in LISTENERS:
         if not event.contains(Session, name, fn):
             event.listen(Session, name, fn)
+    for model in _models():
+        assert model.__tablename__ in TABLE_PARTS
+        for name in ("after_insert", "after_update", "after_delete"):
+            if not event.contains(model, name, _row_written):
+                event.listen(model, name, _row_written)
