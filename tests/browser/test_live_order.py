@@ -75,6 +75,8 @@ def test_an_approval_and_a_field_change_appear_on_the_other_page_by_push(browser
 
         # A approves on their own page of the order
         page_a.locator("#orders-flow form.flow-task").get_by_role("button", name="Approve").click()
+        page_a.wait_for_url(f"**/orders/{order.id}/flow")  # A lands on the flow page: live as well
+        expect(page_a.locator("#live-order")).to_have_attribute("data-state", "live", timeout=30000)
 
         # B sees the new stage, the timeline entry and the flow panel, without reloading
         expect(page_b.locator("#orders-head .pill.stage-shipping")).to_be_visible(timeout=30000)
