@@ -35,6 +35,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "request.too_large": 413,
     "request.value_out_of_range": 422,
     "request.database_busy": 503,
+    "live.part_not_found": 404,
     "validation.": 422,
     # signing in and permissions
     "auth.required": 401,

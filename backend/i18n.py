@@ -199,6 +199,7 @@ ERROR_MESSAGE_MODULES = (
     "backend.installation.messages",
     "backend.ingest.messages",
     "backend.ingest.messages_history",
+    "backend.live.messages",
     "backend.notify.messages",
     "backend.params",
     "backend.pipeline",

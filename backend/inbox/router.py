@@ -13,6 +13,7 @@ from backend.inbox import service as inbox_service
 from backend.inbox import service_action as inbox_actions
 from backend.inbox import service_comment as inbox_comments
 from backend.inbox.schemas import CommentCreate, InboxFilter, InboxItemRead, InboxPage, TaskCompletion
+from backend.live.order_socket import router as order_live_router
 from backend.live.router import router as live_router
 
 router = APIRouter(prefix="/api/v1/inbox", tags=["inbox"])
@@ -81,4 +82,4 @@ def act(session: DbSession, actor: WritingActor, item_id: int, action: str, body
                                           send_back_to=body.send_back_to, now=utcnow())
 
 
-routers = [router, live_router]
+routers = [router, live_router, order_live_router]

@@ -10,15 +10,19 @@ import threading
 import psycopg
 
 from backend.live.hub import Hub
+from backend.live.orders import OrderHub
+from backend.live.orders import decode as decode_orders
+from backend.live.orders import order_hub as default_order_hub
 from backend.live.publish import PG_CHANNEL
 
 log = logging.getLogger("gendan.live")
 
 
 class PgListener:
-    def __init__(self, dsn: str, hub: Hub, *, channel: str = PG_CHANNEL) -> None:
+    def __init__(self, dsn: str, hub: Hub, *, channel: str = PG_CHANNEL, order_hub: OrderHub | None = None) -> None:
         self.dsn = dsn.replace("postgresql+psycopg://", "postgresql://", 1)
         self.hub = hub
+        self.order_hub = order_hub if order_hub is not None else default_order_hub
         self.channel = channel
         self._stop = threading.Event()
         self.ready = threading.Event()
@@ -52,6 +56,9 @@ class PgListener:
     def _dispatch(self, payload: str) -> None:
         try:
             data = json.loads(payload)
+            if "o" in data:  # an order page's parts (backend/live/orders.py)
+                self.order_hub.publish(decode_orders(data))
+                return
             self.hub.publish([int(u) for u in data["u"]], str(data.get("k", "inbox")))
         except (ValueError, KeyError, TypeError):
             log.warning("ignoring malformed live notification %r", payload[:200])

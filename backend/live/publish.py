@@ -46,6 +46,9 @@ def on_order_change(session: Session, change: OrderChange) -> None:
     shows the order's stage and state) hear of a change of their order, after commit."""
     if not change.is_new:
         touch(session, {change.order.owner_id}, "inbox")
+    from backend.live.orders import touch_order  # the order's own open pages (backend/live/orders.py)
+
+    touch_order(session, change.order.id, ("head", "details", "timeline"))
 
 
 def _collect_item_orders(session, _flush_context) -> None:
@@ -94,3 +97,6 @@ def listen() -> None:
     for name, fn in LISTENERS:
         if not event.contains(Session, name, fn):
             event.listen(Session, name, fn)
+    from backend.live import orders
+
+    orders.listen()

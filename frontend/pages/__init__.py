@@ -19,6 +19,7 @@ from frontend.pages import (
     order_edit,
     order_flow,
     order_form,
+    order_live,
     orders,
     tracking,
 )
@@ -29,6 +30,7 @@ router.include_router(order_form.router)  # /orders/new before /orders/{order_id
 router.include_router(orders.router)
 router.include_router(order_edit.router)
 router.include_router(order_flow.router)
+router.include_router(order_live.router)
 router.include_router(dashboard.router)
 router.include_router(designers.router)
 router.include_router(admin.router)
