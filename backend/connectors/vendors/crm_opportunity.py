@@ -108,7 +108,7 @@ def fetch(ctx: FetchContext) -> Iterator[VendorPage]:
             "ORDER BY SystemModstamp ASC, Id ASC")
     version = ctx.option("api_version")
     url, params = f"{instance}/services/data/{version}/query", {"q": soql}
-    while True:
+    for batch in range(1, ctx.settings.max_pages_per_run + 1):
         body = ctx.http.get(url, params=params, headers=headers, accept_status=(400, 401))
         problem = _failure(body)
         if problem is not None:
@@ -119,6 +119,6 @@ def fetch(ctx: FetchContext) -> Iterator[VendorPage]:
             cursor = {"since": str(records[-1].get("SystemModstamp") or ""), "after_id": str(records[-1].get("Id") or "")}
         yield VendorPage(records, cursor)
         following = body.get("nextRecordsUrl")
-        if body.get("done", True) or not following or ctx.http.requests_left <= 0:
-            return
+        if body.get("done", True) or not following or batch >= ctx.settings.max_pages_per_run:
+            return  # the cursor stands at the last batch written: the next run asks again from there
         url, params = f"{instance}/{str(following).lstrip('/')}", None

@@ -24,7 +24,7 @@ and looked at again on each run; only 已通过 (2) becomes an order. Controls a
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from backend.connectors.vendor_base import (
@@ -102,6 +102,10 @@ def _seconds(value: datetime, ctx: FetchContext) -> int:
     return int(value.replace(tzinfo=ctx.zone).timestamp())
 
 
+def _local(seconds: int, ctx: FetchContext) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).astimezone(ctx.zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def _detail(ctx: FetchContext, access: str, sp_no: str) -> tuple[str, dict[str, Any] | None]:
     body = _checked(ctx.http.post("cgi-bin/oa/getapprovaldetail", params={"access_token": access},
                                   json={"sp_no": sp_no}), "getapprovaldetail")
@@ -118,7 +122,7 @@ def _detail(ctx: FetchContext, access: str, sp_no: str) -> tuple[str, dict[str, 
     record = approvals.pick(approvals.wecom_form(data.get("contents"), ctx.zone), names)
     stamp = str(info.get("apply_time") or "")
     record.update({"sp_no": sp_no, "sp_name": str(info.get("sp_name") or "")[:200],
-                   "apply_time": str(int(stamp) * 1000) if stamp.isdigit() else ""})
+                   "apply_time": _local(int(stamp), ctx) if stamp.isdigit() else ""})
     return "done", record
 
 
