@@ -44,7 +44,11 @@ def parse(position: int, record: Any, ctx) -> ParsedRow | None:
 
     if not applies(ctx.config):
         return None
-    row = parse_record(position, record, ctx.mapping, ctx.zone, ctx.fields)
+    template = vendors.get(ctx.config.vendor)
+    # the template's value types (the connector form does not carry them) under the saved ones
+    types = {**(template.mapping.get("data_types") or {}), **ctx.mapping.data_types}
+    mapping = ctx.mapping.model_copy(update={"data_types": types}) if types != ctx.mapping.data_types else ctx.mapping
+    row = parse_record(position, record, mapping, ctx.zone, ctx.fields)
     row.errors = [e for e in row.errors if not (e.code == "import.value_missing" and e.field in NOT_REQUIRED)]
     return row
 
