@@ -6,7 +6,7 @@ cursor condition, and a work order's progress. No I/O; times come in as argument
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -62,7 +62,7 @@ def wecom_value(control: dict, zone: ZoneInfo) -> str:
         stamp = _text(date.get("s_timestamp"))
         if not stamp.isdigit():
             return ""
-        local = datetime.fromtimestamp(int(stamp), timezone.utc).astimezone(zone)
+        local = datetime.fromtimestamp(int(stamp), UTC).astimezone(zone)
         return local.strftime("%Y-%m-%d" if date.get("type") == "day" else "%Y-%m-%d %H:%M:%S")
     if kind == "Selector":
         selector = value.get("selector") if isinstance(value.get("selector"), dict) else {}

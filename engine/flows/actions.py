@@ -10,10 +10,10 @@ from engine import effects as fx
 from engine.flows import nodes, timeouts
 from engine.flows.errors import FlowError
 from engine.flows.events import (
-    CompleteNode,
     AddSigner,
     Approve,
     Comment,
+    CompleteNode,
     CompleteTask,
     FieldsChanged,
     Reject,

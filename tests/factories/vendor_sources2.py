@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
@@ -211,7 +211,7 @@ class FakeSalesforce(_Tokens):
 
         def stamp(text):
             return datetime.fromisoformat(text.replace("+0000", "+00:00").replace("Z", "+00:00")).astimezone(
-                timezone.utc).replace(microsecond=0)
+                UTC).replace(microsecond=0)
 
         rows = []
         for o in sorted(self.opportunities, key=lambda o: (o["SystemModstamp"], o["Id"])):

@@ -24,7 +24,7 @@ and looked at again on each run; only 已通过 (2) becomes an order. Controls a
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from backend.connectors.vendor_base import (
@@ -103,7 +103,7 @@ def _seconds(value: datetime, ctx: FetchContext) -> int:
 
 
 def _local(seconds: int, ctx: FetchContext) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).astimezone(ctx.zone).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(seconds, UTC).astimezone(ctx.zone).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _detail(ctx: FetchContext, access: str, sp_no: str) -> tuple[str, dict[str, Any] | None]:
