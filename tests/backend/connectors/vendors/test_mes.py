@@ -14,6 +14,7 @@ from backend.connectors.models import ConnectorRecordError
 from backend.flows import service as flow_service
 from backend.flows import service_instance
 from backend.flows.models import FlowInstance
+from backend.inbox.models import InboxItem
 from backend.orders.models import Order, OrderEvent
 from tests.backend.connectors.vendors.helpers import cursor, from_template, health, run
 from tests.factories.orders import make_order
@@ -112,6 +113,8 @@ def test_progress_60_then_100_completes_the_production_step(session, connection,
     done = [t for t in state["tasks"] if t["node_key"] == "production_progress"]
     assert [(t["status"], t["outcome"]) for t in done] == [("done", "completed_by_system")]
     assert o1.stage == "shipping"  # the flow went on to its next step
+    todos = session.exec(select(InboxItem).where(InboxItem.order_id == o1.id)).scalars().all()
+    assert sorted(t.state for t in todos) == ["done", "open"]  # production's to-do left the inbox; shipping's came
     entry = [h for h in state["history"] if h["action"] == "task_completed"][-1]
     assert entry["actor_id"] is None and entry["note"] == "MES WO-001: 100/100 (100%)"
     assert _flow(session, second.id).status == "running"  # 20%: untouched
