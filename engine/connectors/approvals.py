@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 MAX_PENDING = 1000  # approvals still running kept in the cursor (the oldest are dropped past it)
+PENDING_PER_RUN = 100  # looked at again per run (the rest wait their turn: the list rotates)
 MAX_VALUE = 2000
 
 
@@ -101,6 +102,14 @@ def pending(old: Any, add: list[str], done: set[str]) -> list[str]:
             seen.add(item)
             out.append(item)
     return out[-MAX_PENDING:]
+
+
+def split_pending(pending: list[str], budget: int) -> tuple[list[str], list[str]]:
+    """(the approvals to look at again this run, the rest): at most PENDING_PER_RUN and the
+    requests the run can spare. The caller puts the ones still running after the rest, so over
+    several runs every one gets its turn."""
+    n = max(0, min(PENDING_PER_RUN, budget, len(pending)))
+    return pending[:n], pending[n:]
 
 
 _SF_ID = re.compile(r"^[A-Za-z0-9]{15,18}$")

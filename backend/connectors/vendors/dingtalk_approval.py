@@ -141,15 +141,20 @@ def _read(ctx: FetchContext, access: str, ids: list[str]) -> tuple[list[dict], l
 def fetch(ctx: FetchContext) -> Iterator[VendorPage]:
     access = token(ctx)
     code = ctx.option("process_code")
-    size = max(1, min(ctx.settings.page_size, 20))
+    size = max(1, min(ctx.settings.page_size, 20, ctx.http.requests_left // 2 - 1))  # a page and its details fit
     pending = list(ctx.cursor.get("pending") or [])
-    if pending:  # approvals seen running before: finished since?
-        records, waiting, done = _read(ctx, access, pending)
-        pending = approvals.pending(pending, [], done)
+    if pending:  # approvals seen running before: finished since? (a share of them per run)
+        check, rest = approvals.split_pending(pending, ctx.http.requests_left - 2 * (size + 1))
+        records, waiting, done = _read(ctx, access, check)
+        pending = approvals.pending(rest, waiting, done)
         yield VendorPage(records, {"pending": pending})
+    first = True
     for window in ctx.windows():
         at = window.at
         while True:
+            if not first and ctx.http.requests_left < size + 1:
+                return  # no room for a list and its instances: the next run reads on from the cursor
+            first = False
             body = _checked(ctx.http.post("topapi/processinstance/listids", params={"access_token": access}, json={
                 "process_code": code, "start_time": _ms(window.start, ctx), "end_time": _ms(window.end, ctx),
                 "size": size, "cursor": at}), "processinstance/listids")
@@ -161,6 +166,8 @@ def fetch(ctx: FetchContext) -> Iterator[VendorPage]:
             if following in (None, "") or not ids:
                 yield VendorPage(records, {**windows.cursor_done(window), "pending": pending})
                 break
+            if not str(following).isdigit():
+                raise GendanError("vendor.answer_invalid", {"vendor": VENDOR, "detail": "next_cursor"})
             at = int(following)
             yield VendorPage(records, {**windows.cursor_at(window, at), "pending": pending})
             if ctx.http.requests_left <= 0:

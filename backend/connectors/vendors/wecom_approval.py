@@ -139,16 +139,21 @@ def _read(ctx: FetchContext, access: str, numbers: list) -> tuple[list[dict], li
 def fetch(ctx: FetchContext) -> Iterator[VendorPage]:
     access = token(ctx)
     filters = [{"key": "template_id", "value": ctx.option("template_id")}]
-    size = max(1, min(ctx.settings.page_size, 100))
+    size = max(1, min(ctx.settings.page_size, 100, ctx.http.requests_left // 2 - 1))  # a page and its details fit
     pending = list(ctx.cursor.get("pending") or [])
-    if pending:
-        records, _, done = _read(ctx, access, pending)
-        pending = approvals.pending(pending, [], done)
+    if pending:  # applications seen in approval before: finished since? (a share of them per run)
+        check, rest = approvals.split_pending(pending, ctx.http.requests_left - 2 * (size + 1))
+        records, waiting, done = _read(ctx, access, check)
+        pending = approvals.pending(rest, waiting, done)
         yield VendorPage(records, {"pending": pending})
+    first = True
     for window in ctx.windows():  # window_minutes is at most 7 days: inside WeCom's 31
         page = window.at
         following = str(ctx.cursor.get("next") or "") if page else ""  # resuming a window mid-way
         while True:
+            if not first and ctx.http.requests_left < size + 1:
+                return  # no room for a list and its details: the next run reads on from the cursor
+            first = False
             body = _checked(ctx.http.post("cgi-bin/oa/getapprovalinfo", params={"access_token": access}, json={
                 "starttime": str(_seconds(window.start, ctx)), "endtime": str(_seconds(window.end, ctx)),
                 "new_cursor": following, "size": size, "filters": filters}), "getapprovalinfo")

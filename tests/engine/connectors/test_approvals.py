@@ -60,3 +60,13 @@ def test_progress():
     assert approvals.progress(50, 80) == Decimal("100.0")
     for planned, finished in ((0, 0), ("x", 1), (10, -1), ("NaN", 1), (None, 1)):
         assert approvals.progress(planned, finished) is None
+
+
+def test_split_pending_shares_the_runs_requests():
+    ids = [str(i) for i in range(250)]
+    check, rest = approvals.split_pending(ids, 1000)
+    assert len(check) == approvals.PENDING_PER_RUN and rest == ids[approvals.PENDING_PER_RUN:]
+    assert approvals.split_pending(ids, 7)[0] == ids[:7]
+    assert approvals.split_pending(ids, -3) == ([], ids)
+    # still running ones go after the rest: the next run looks at others first
+    assert approvals.pending(rest, check[:2], set())[:2] == rest[:2] and approvals.pending(rest, check[:2], set())[-2:] == check[:2]

@@ -115,3 +115,18 @@ def test_without_a_token_the_fake_refuses(ding):
     answer = httpx.post(ding.url + "/topapi/processinstance/listids", params={"access_token": "nope"},
                         json={"process_code": FakeDingTalk.PROCESS, "start_time": 0}).json()
     assert answer["errcode"] != 0
+
+
+def test_the_request_bound_stops_between_pages_and_the_next_run_reads_on(session, connection, admin, now, ding):
+    ding.instances += [inst(n, f"2026-11-23 16:{n:02d}:00") for n in range(10, 25)]
+    c = make(session, admin, now, ding, max_pages_per_run=1)  # 21 requests a run: a list of 2 costs 3
+    first = run(connection, c.id, now)
+    assert first.status == "ok", first.error
+    mid = cursor(session, c.id)
+    assert mid["until"] and mid["at"] > 0  # stopped inside a window, at a page boundary
+    total = first.created_count
+    for n in range(1, 6):
+        more = run(connection, c.id, now + timedelta(minutes=n))
+        assert more.status == "ok", more.error
+        total += more.created_count
+    assert total == 18 and len(orders(session, "dingtalk")) == 18
