@@ -206,6 +206,7 @@ ERROR_MESSAGE_MODULES = (
     "backend.rules.messages",
     "backend.tracking.error_messages",
     "backend.connectors.vendor_messages",
+    "backend.connectors.vendor_messages2",
 )
 _all_error_messages: dict[str, str] | None = None
 

@@ -202,6 +202,10 @@ def parse_record(position: int, record: Any, mapping: ImportMapping, zone: ZoneI
 
 def _record(session: Session, ctx: RunContext, position: int, record: Any, token: str | None,
             parsed: ParsedRow | None = None) -> None:
+    if parsed is None and isinstance(ctx.config, VendorSettings):
+        from backend.connectors import vendor_update  # update-only templates (e.g. MES progress)
+
+        parsed = vendor_update.parse(position, record, ctx)
     parsed = parsed or parse_record(position, record, ctx.mapping, ctx.zone, ctx.fields)
     errors = list(parsed.errors)
     # write first (as imports do): SQLite then queues this transaction instead of failing it later
@@ -235,6 +239,11 @@ def _record(session: Session, ctx: RunContext, position: int, record: Any, token
 
 def _write(session: Session, ctx: RunContext, parsed: ParsedRow, record: Any, token: str | None) -> list[RowError]:
     """Create or update the record's order: [] when done (committed), else what is wrong (nothing written)."""
+    if isinstance(ctx.config, VendorSettings):
+        from backend.connectors import vendor_update
+
+        if vendor_update.applies(ctx.config):
+            return vendor_update.write(session, ctx, parsed, record, token)
     customer_id, problem = ingest_service._customer_for(session, ctx.actor, ctx.mapping, parsed, ctx.now)
     if problem:
         session.rollback()

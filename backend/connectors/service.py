@@ -87,11 +87,20 @@ def check(settings: HttpJsonSettings | FolderSettings | SqlPullSettings, mapping
         fields["mapping.external_id"] = ("connector.external_id_unmapped", {})
     if http and settings.auth == "oauth2_client_credentials" and not (settings.token_url and settings.client_id):
         fields["settings.token_url"] = ("connector.token_url_missing", {})
-    _raise_problems(fields, mapping, minutes, cron_line)
+    _raise_problems(fields, mapping, minutes, cron_line, creates=not _update_only(settings))
+
+
+def _update_only(settings: Any) -> bool:
+    """An update-only vendor template (backend/connectors/vendor_update.py) needs no amount or customer."""
+    if not isinstance(settings, VendorSettings):
+        return False
+    from backend.connectors import vendor_update
+
+    return vendor_update.applies(settings)
 
 
 def _raise_problems(fields: dict[str, tuple[str, dict[str, Any]]], mapping: ImportMapping, minutes: int | None,
-                    cron_line: str | None) -> None:
+                    cron_line: str | None, *, creates: bool = True) -> None:
     """Add what every kind checks (schedule, the mapping's targets) to the kind's own problems, and
     refuse them all at once."""
     try:
@@ -106,6 +115,8 @@ def _raise_problems(fields: dict[str, tuple[str, dict[str, Any]]], mapping: Impo
         ingest_service.check_mapping(mapping, list(mapping.columns.values()))
     except GendanError as exc:
         for key, value in (exc.fields or {}).items():
+            if not creates and key in ("amount", "customer"):
+                continue
             fields.setdefault(f"mapping.{key}", value)
     if fields:
         raise GendanError("validation.failed", {"count": len(fields)}, fields=fields)

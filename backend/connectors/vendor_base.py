@@ -75,6 +75,7 @@ class VendorTemplate:
     schedule_minutes: int = 5
     data_labels: dict[str, Text] = field(default_factory=dict)  # labels of the data.<key> targets it fills
     docs: tuple[str, ...] = ()  # the vendor's public API pages the module follows
+    update_only: bool = False  # records update existing orders (backend/connectors/vendor_update.py), never create
 
     def default_settings(self) -> dict[str, Any]:
         if self.kind != "vendor":

@@ -13,6 +13,7 @@ from engine.flows.events import (
     AddSigner,
     Approve,
     Comment,
+    CompleteNode,
     CompleteTask,
     FieldsChanged,
     Reject,
@@ -272,6 +273,22 @@ def _on_fields_changed(run: Run, event: FieldsChanged) -> None:
             nodes.enter_exclusive(run, node, token.visit, token.branch, token.prev)
 
 
+def _on_complete_node(run: Run, event: CompleteNode) -> None:
+    run.require_running()
+    open_tasks = [t for t in run.state.tasks if t.node_key == event.node_key and t.kind == "task"
+                  and t.status in ("pending", "queued")]
+    if not open_tasks:
+        raise FlowError("flow.task_not_found", task_id=event.node_key)
+    run.state.has_decision = True
+    for _ in range(len(open_tasks)):  # queued ones open as the ones before them close
+        task = next((t for t in run.state.tasks if t.node_key == event.node_key and t.kind == "task"
+                     and t.status == "pending"), None)
+        if task is None or run.state.status != "running":
+            break
+        run.log("task_completed", node_key=task.node_key, actor_id=None, task_id=task.id, note=event.note)
+        run.approve_task(task, None, event.note, outcome="completed_by_system")
+
+
 HANDLERS = {
     Start: _on_start,
     Approve: _on_approve,
@@ -286,4 +303,5 @@ HANDLERS = {
     CompleteTask: _on_complete,
     TimerFired: _on_timer,
     FieldsChanged: _on_fields_changed,
+    CompleteNode: _on_complete_node,
 }

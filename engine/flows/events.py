@@ -122,6 +122,15 @@ class TimerFired(_Event):
     n: int = 0
 
 
+class CompleteNode(_Event):
+    """The system reports a node's work done (a connector: the MES work order reached 100%): every
+    open to-do of that task node is completed with no person as actor and `note` as the reason."""
+
+    type: Literal["complete_node"] = "complete_node"
+    node_key: str
+    note: str = ""
+
+
 class FieldsChanged(_Event):
     """Order fields changed: waits on a date field and nodes blocked without approver retry."""
 
@@ -142,7 +151,8 @@ FlowEvent = Annotated[
     | Resubmit
     | CompleteTask
     | TimerFired
-    | FieldsChanged,
+    | FieldsChanged
+    | CompleteNode,
     Field(discriminator="type"),
 ]
 

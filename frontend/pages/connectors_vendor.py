@@ -16,7 +16,7 @@ from frontend.pages.imports import TARGETS
 
 VENDOR_NUMBER_SETTINGS = ("page_size", "window_minutes", "rate_limit_per_second", "max_retries", "timeout_seconds",
                           "max_response_bytes", "max_records_per_run", "max_pages_per_run")
-VENDOR_SECRETS = ("password", "app_secret", "access_token")
+VENDOR_SECRETS = ("password", "app_secret", "access_token", "client_secret")
 # words a template may name in `leaves` besides the order's own fields
 LEAVE_WORDS = {"owner": N_("Owner"), "designed_fields": N_("The fields of your order form"),
                "flow": N_("The approval and fulfilment flow"), "customer_details": N_("Customer contacts"),
