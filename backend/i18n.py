@@ -196,6 +196,7 @@ ERROR_MESSAGE_MODULES = (
     "backend.forms.messages",
     "backend.inbox.messages",
     "backend.installation.messages",
+    "backend.logistics.messages",
     "backend.ingest.messages",
     "backend.notify.messages",
     "backend.params",
