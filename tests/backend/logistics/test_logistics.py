@@ -236,3 +236,30 @@ class TestPages:
         health = client.get("/admin/logistics")
         assert health.status_code == 200 and "LOG-kuaidi100" in health.text
         assert json.dumps(KEY)[1:-1] not in health.text  # the key is never shown again
+        # the customer's tracking page: the same events, in the customer's language, nothing internal
+        from backend.tracking import service as tracking_service
+
+        link = tracking_service.create_link(session, actor=load_actor(session, user.id), order_id=order.id, now=now)
+        client.cookies.clear()
+        customer = client.get(f"/t/{link.token}/shipments")
+        assert customer.status_code == 200 and "深圳转运中心" in customer.text and "运输中" in customer.text
+        assert "上次查询" not in customer.text and "Last asked" not in customer.text
+        assert client.get("/t/" + "x" * 43 + "/shipments").status_code == 404
+
+
+class TestAdminPage:
+    def test_admin_configures_a_source_and_bad_input_is_a_message(self, client, session):
+        user = make_user(session, username="log.admin2", roles=["admin"], locale="en")
+        session.commit()
+        login(client, user.username)
+        page = client.get("/admin/logistics")
+        csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+        bad = client.post("/admin/logistics", data={"csrf_token": csrf, "name": "LOG-x", "url": "ftp://nope",
+                                                    "customer": "C", "key": "k", "poll_minutes": "abc"})
+        assert bad.status_code == 422 and "http://" in bad.text
+        ok = client.post("/admin/logistics", data={"csrf_token": csrf, "name": "LOG-x", "url": "http://127.0.0.1:9/q",
+                                                   "customer": "C", "key": "k-secret", "salt": "s",
+                                                   "poll_minutes": "15", "is_enabled": "on"})
+        assert ok.status_code == 200 and "LOG-x" in ok.text and "k-secret" not in ok.text
+        source = session.exec(select(TrackingSource).where(TrackingSource.name == "LOG-x")).scalars().one()
+        assert "k-secret" not in source.secrets and source.push_key in ok.text
