@@ -79,7 +79,9 @@ def _receive(session: Session, source: TrackingSource, *, body: bytes, content_t
     feed = kuaidi100.parse_push(param)
     shipments = session.exec(select(Shipment).where(
         Shipment.tracking_no == feed.tracking_no,
-        or_(Shipment.is_active.is_(True), Shipment.signed_at.is_(None))).order_by(Shipment.id)).scalars().all()
+        # followed ones, and signed ones (a repeated "signed" push is answered OK and stores nothing
+        # twice); a number replaced on its order is no longer followed
+        or_(Shipment.is_active.is_(True), Shipment.signed_at.is_not(None))).order_by(Shipment.id)).scalars().all()
     if not feed.tracking_no or not shipments:
         raise GendanError("logistics.unknown_number", {"code": "", "message": feed.tracking_no[:80]})
     for shipment in shipments:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets as pysecrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -139,25 +140,31 @@ def poll_shipment(session: Session, *, source_id: int, shipment_id: int, now: da
     session.commit()  # no transaction (and no SQLite write lock) held over the HTTP call
     try:
         feed = fetch(source, shipment, client=client)
-    except GendanError as exc:
         source, shipment = session.get(TrackingSource, source_id), session.get(Shipment, shipment_id)
-        error = _error(exc, now)
-        shipment.failures += 1
-        shipment.last_error, shipment.last_polled_at, shipment.updated_at = error, now, now
-        backoff = min(timedelta(minutes=source.poll_minutes) * (2 ** min(shipment.failures, 10)), MAX_BACKOFF)
-        shipment.next_poll_at = now + backoff
-        source.last_poll_at, source.last_error = now, error
-        session.commit()
-        log.warning("tracking poll of %s failed: %s %s", shipment.tracking_no, exc.code, exc.params)
+        added = logistics_service.apply_feed(session, shipment, feed, now=now)
+    except GendanError as exc:
+        session.rollback()
+        _failed(session, source_id, shipment_id, exc, now)
         return -1
-    source, shipment = session.get(TrackingSource, source_id), session.get(Shipment, shipment_id)
-    added = logistics_service.apply_feed(session, shipment, feed, now=now)
     shipment.last_polled_at = now
     shipment.next_poll_at = now + timedelta(minutes=source.poll_minutes)
     source.last_poll_at = source.last_success_at = now
     source.last_error = None
     session.commit()
     return added
+
+
+def _failed(session: Session, source_id: int, shipment_id: int, exc: GendanError, now: datetime) -> None:
+    """Keep the error on the shipment and the source's health; ask again later, later each time."""
+    source, shipment = session.get(TrackingSource, source_id), session.get(Shipment, shipment_id)
+    error = _error(exc, now)
+    shipment.failures += 1
+    shipment.last_error, shipment.last_polled_at, shipment.updated_at = error, now, now
+    backoff = min(timedelta(minutes=source.poll_minutes) * (2 ** min(shipment.failures, 10)), MAX_BACKOFF)
+    shipment.next_poll_at = now + backoff
+    source.last_poll_at, source.last_error = now, error
+    session.commit()
+    log.warning("tracking poll of %s failed: %s %s", shipment.tracking_no, exc.code, exc.params)
 
 
 def poll_due(bind, now: datetime, *, limit: int = POLL_BATCH, client: httpx.Client | None = None) -> int:
@@ -175,12 +182,11 @@ def poll_due(bind, now: datetime, *, limit: int = POLL_BATCH, client: httpx.Clie
                                .order_by(Shipment.next_poll_at, Shipment.id).limit(limit)).scalars().all()
             source_id = source.id
             session.commit()
+            started = time.monotonic()
             for shipment_id in due:
-                try:
-                    poll_shipment(session, source_id=source_id, shipment_id=shipment_id, now=now, client=client)
-                except GendanError as exc:  # e.g. the order's flow refused: keep going with the others
-                    session.rollback()
-                    log.warning("tracking poll of shipment %s not stored: %s", shipment_id, exc.code)
+                if time.monotonic() - started > POLL_LEASE.total_seconds() / 2:
+                    break  # the rest next tick, well inside the lease
+                poll_shipment(session, source_id=source_id, shipment_id=shipment_id, now=now, client=client)
                 polled += 1
     finally:
         leases.release(bind, lease)
