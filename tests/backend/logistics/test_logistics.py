@@ -262,3 +262,16 @@ class TestAdminPage:
         assert ok.status_code == 200 and "LOG-x" in ok.text and "k-secret" not in ok.text
         source = session.exec(select(TrackingSource).where(TrackingSource.name == "LOG-x")).scalars().one()
         assert "k-secret" not in source.secrets and source.push_key in ok.text
+
+
+class TestSignedByHand:
+    def test_a_person_signing_the_step_gives_the_order_signed_at(self, session, admin, now):
+        order, instance = _shipped_order(session, admin, now, number="SF3003")
+        rep = load_actor(session, order.owner_id)
+        task = _open_task(session, instance.id, "customer_signoff")
+        later = now + timedelta(days=2)
+        flows_instances.act_on_task(session, actor=rep, instance_id=instance.id, task_id=task.id, now=later,
+                                    body=TaskAction(action="complete", values={"data.signed_on": "2026-11-26"}))
+        session.refresh(order)
+        assert order.signed_at == later and order.stage == "delivered"
+        assert _shipment(session, order).is_active  # the feed may still bring its events
