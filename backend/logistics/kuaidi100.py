@@ -66,8 +66,27 @@ def md5_upper(text: str) -> str:
     return hashlib.md5(text.encode()).hexdigest().upper()  # noqa: S324 (the aggregator's scheme)
 
 
+# what people type in the carrier field -> the aggregator's company code (anything else is sent as typed)
+CARRIER_CODES = {
+    "顺丰": "shunfeng", "顺丰速运": "shunfeng", "sf": "shunfeng", "sf express": "shunfeng",
+    "中通": "zhongtong", "中通快递": "zhongtong", "zto": "zhongtong",
+    "圆通": "yuantong", "圆通速递": "yuantong", "yto": "yuantong",
+    "申通": "shentong", "申通快递": "shentong", "sto": "shentong",
+    "韵达": "yunda", "韵达快递": "yunda", "yunda": "yunda",
+    "京东": "jd", "京东物流": "jd", "jd": "jd", "jd logistics": "jd",
+    "ems": "ems", "邮政": "youzhengguonei", "中国邮政": "youzhengguonei", "china post": "youzhengguonei",
+    "德邦": "debangwuliu", "德邦物流": "debangwuliu", "deppon": "debangwuliu",
+    "极兔": "jtexpress", "极兔速递": "jtexpress", "j&t": "jtexpress", "j&t express": "jtexpress",
+}
+
+
+def carrier_code(carrier: str) -> str:
+    """The aggregator's company code for what was typed (顺丰 / SF Express -> shunfeng)."""
+    return CARRIER_CODES.get(carrier.strip().lower(), carrier.strip())
+
+
 def query_form(*, carrier: str, tracking_no: str, customer: str, key: str, phone: str = "") -> dict[str, str]:
-    param = json.dumps({"com": carrier, "num": tracking_no, "phone": phone, "resultv2": "1"},
+    param = json.dumps({"com": carrier_code(carrier), "num": tracking_no, "phone": phone, "resultv2": "1"},
                        ensure_ascii=False, separators=(",", ":"))
     return {"customer": customer, "param": param, "sign": md5_upper(param + key + customer)}
 
