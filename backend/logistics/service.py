@@ -10,7 +10,7 @@ written) gives an order signed for by a person (`data.signed_on` filled at the s
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy import select
@@ -44,11 +44,24 @@ def _text(value: Any) -> str:
 
 
 def stamp_signed_at(session: Session, change: OrderChange) -> None:
-    """Check stage: a sign-off date entered by a person makes the order signed now."""
+    """Check stage: a sign-off date entered by a person (or brought by an import) makes the order
+    signed: at the end of that day in the installation's zone, or now when that is later than now
+    (signed today). An import of old orders therefore does not look freshly signed."""
     order = change.order
-    if order.signed_at is None and (order.data or {}).get("signed_on") and (
+    signed_on = (order.data or {}).get("signed_on")
+    if order.signed_at is not None or not signed_on or not (
             change.is_new or "data.signed_on" in change.changed_fields):
+        return
+    try:
+        day = date.fromisoformat(str(signed_on)[:10])
+    except ValueError:
         order.signed_at = change.now
+        return
+    from backend.installation.service import get_installation
+
+    zone = get_installation(session).calendar.zone
+    end_of_day = datetime.combine(day, time(23, 59, 59), tzinfo=zone).astimezone(UTC)
+    order.signed_at = min(end_of_day, change.now)
 
 
 def subscribe(session: Session, change: OrderChange) -> None:

@@ -275,3 +275,12 @@ class TestSignedByHand:
         session.refresh(order)
         assert order.signed_at == later and order.stage == "delivered"
         assert _shipment(session, order).is_active  # the feed may still bring its events
+
+    def test_an_imported_sign_off_date_is_that_day_not_now(self, session, admin, now):
+        rep = make_user(session, roles=["sales"])
+        order = make_order(session, owner=rep)
+        session.commit()
+        orders_service.update_order(session, actor=load_actor(session, rep.id), order_id=order.id, now=now,
+                                    payload=OrderUpdate(version=order.version, data={"signed_on": "2026-10-01"}))
+        session.refresh(order)
+        assert order.signed_at.isoformat() == "2026-10-01T15:59:59+00:00"  # end of that day in Shanghai
