@@ -321,6 +321,7 @@ def _orders(conn: Connection, rng: random.Random, users: dict[str, int], custome
         stage, status, at = "draft", "open", created
         closed_at: datetime | None = None
         delivered_on: date | None = None
+        signed_at: datetime | None = None
         events: list[dict[str, Any]] = [dict(type="created", actor_id=owner_id, at=created, before=None,
                                              after=None, note=None)]
         for nxt in STAGES[1:]:
@@ -349,7 +350,7 @@ def _orders(conn: Connection, rng: random.Random, users: dict[str, int], custome
                 status, closed_at = "completed", when
             events.append(dict(type="stage_entered", actor_id=actor, at=when, before=before, after=after, note=None))
             if nxt == "delivered":
-                delivered_on = when.date()
+                delivered_on, signed_at = when.date(), when  # delivered = signed for (logistics)
             stage, at = nxt, when
         payment_due = max(delivered_on or planned_delivery, planned_delivery) + timedelta(days=terms)
         last_event_at = events[-1]["at"]
@@ -388,7 +389,7 @@ def _orders(conn: Connection, rng: random.Random, users: dict[str, int], custome
             form_key=None, form_version=None, tags=tags, risk_flags=risk, urge_count=urge_count,
             last_customer_contact_at=at if rng.random() < 0.5 else None,
             version=len([e for e in events if e["type"] != "urged"]), created_at=created,
-            updated_at=last_event_at, closed_at=closed_at,
+            updated_at=last_event_at, closed_at=closed_at, signed_at=signed_at,
         ))
         histories.append(events)
     table = Order.__table__

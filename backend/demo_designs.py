@@ -54,7 +54,7 @@ DEMO_FORM: dict[str, Any] = {
         {"key": "tracking_no", "type": "text", "label": {"zh-CN": "运单号", "en": "Tracking number"},
          "visible_if": shown_from_stage("shipping")},
         {"key": "signed_on", "type": "date", "label": {"zh-CN": "客户签收日期", "en": "Signed for on"},
-         "visible_if": shown_from_stage("delivered")},
+         "visible_if": shown_from_stage("shipping")},  # signed for while in shipping: then delivered
         {"key": "invoice_no", "type": "text", "label": {"zh-CN": "发票号", "en": "Invoice number"},
          "visible_if": shown_from_stage("invoicing")},
         {"key": "paid_on", "type": "date", "label": {"zh-CN": "收款日期", "en": "Paid on"},
@@ -101,7 +101,7 @@ def install_designs(engine: Engine, designer_id: int, admin_id: int, now: dateti
 
 # the fulfilment template's step for each later stage an open demo order is in
 STAGE_NODES = {"approval": "manager_approval", "tech_confirm": "tech_confirm", "production": "production_order",
-               "shipping": "shipping", "delivered": "customer_signoff", "invoicing": "invoicing",
+               "shipping": "shipping", "delivered": "invoicing", "invoicing": "invoicing",
                "payment": "payment_confirmed"}
 
 

@@ -131,6 +131,12 @@ STATUS_BY_CODE: dict[str, int] = {
     "tracking.unknown_milestone": 422,
     "tracking.urge_too_soon": 429,
     "message.too_many": 429,
+    "logistics.": 422,
+    "logistics.source_not_found": 404,
+    "logistics.unknown_number": 404,
+    "logistics.name_taken": 409,
+    "logistics.push_invalid": 400,
+    "logistics.push_signature_invalid": 401,
     # by the code's last word
     "*.not_found": 404,
     "*_not_found": 404,

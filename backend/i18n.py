@@ -197,6 +197,7 @@ ERROR_MESSAGE_MODULES = (
     "backend.forms.messages",
     "backend.inbox.messages",
     "backend.installation.messages",
+    "backend.logistics.messages",
     "backend.ingest.messages",
     "backend.ingest.messages_history",
     "backend.live.messages",

@@ -10,6 +10,7 @@ from backend.forms.models import FormDefinitionRow  # noqa: F401
 from backend.inbox.models import InboxItem  # noqa: F401
 from backend.ingest.models import ImportJob, ImportRowError, InboundDelivery, InboundSource  # noqa: F401
 from backend.installation.models import InstallationCalendarRow  # noqa: F401
+from backend.logistics.models import Shipment, ShipmentEvent, TrackingSource  # noqa: F401
 from backend.notify.models import (  # noqa: F401
     ChannelConfig,
     Notification,

@@ -9,7 +9,8 @@ session opened on it (backend/pipeline.py).
     validate_form      forms/service.py      record_event   orders/service.py
     import_status      ingest/service.py     flows          flows/service_instance.py
     stage_held_by_flow flows/service_instance rules         rules/firing.py (event path)
-                                             tracking       tracking/service.py (customer messages)
+    signed_at          logistics/service.py  tracking       tracking/service.py (customer messages)
+                                             logistics      logistics/service.py (shipments)
                                              live           live/publish.py
 """
 
@@ -27,6 +28,8 @@ from backend.forms import service as forms_service
 from backend.ingest import service as ingest_service
 from backend.ingest import tasks as ingest_tasks
 from backend.live import publish as live_publish
+from backend.logistics import service as logistics_service
+from backend.logistics import sources as logistics_sources
 from backend.notify import tasks as notify_tasks
 from backend.orders import service as orders_service
 from backend.pipeline import EffectAppliers, NamedStage, OrderChange, Pipeline, attach
@@ -61,12 +64,14 @@ def build_pipeline() -> Pipeline:
             NamedStage("validate_form", forms_service.validate_order_form),
             NamedStage("import_status", ingest_service.apply_pending_status),
             NamedStage("stage_held_by_flow", flows_instances.refuse_stage_while_running),
+            NamedStage("signed_at", logistics_service.stamp_signed_at),
         ),
         stages=(
             NamedStage("record_event", orders_service.record_change, orders_service.record_changes),
             NamedStage("flows", flows_instances.on_order_change),
             NamedStage("rules", evaluate_rules, evaluate_rules_many),
             NamedStage("tracking", tracking_service.on_order_change, tracking_service.on_order_changes),
+            NamedStage("logistics", logistics_service.subscribe),
             NamedStage("live", live_publish.on_order_change),
         ),
         appliers=EffectAppliers(by_type=flows_instances.effect_appliers(), on_touched=live_publish.on_user_touched),
@@ -84,6 +89,7 @@ def build_jobs(*, scan_interval_seconds: float = 60, upload_dir: Path | None = N
         Job("notify.send_digests", notify_tasks.send_digests, 300),
         Job("ingest.process_imports", ingest_tasks.process_imports, 1),
         Job("connectors.run_due", connectors_runner.run_due_connectors, 15),
+        Job("logistics.poll_due", logistics_sources.poll_due, 60),
         *((Job("forms.delete_orphan_uploads", lambda engine, now: forms_files.delete_orphans(upload_dir, engine, now),
                3600),) if upload_dir is not None else ()),
     )

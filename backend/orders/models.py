@@ -50,6 +50,7 @@ class Order(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    signed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # logistics_0001: customer signed for it
 
 
 class OrderEvent(SQLModel, table=True):

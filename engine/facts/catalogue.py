@@ -109,6 +109,7 @@ _CORE: tuple[tuple[str, FactType, str, str], ...] = (
     ("created_at", FactType.DATETIME, "创建时间", "Created at"),
     ("updated_at", FactType.DATETIME, "更新时间", "Updated at"),
     ("closed_at", FactType.DATETIME, "关闭时间", "Closed at"),
+    ("signed_at", FactType.DATETIME, "签收时间", "Signed at"),
 )
 
 _DERIVED: tuple[tuple[str, str, str], ...] = (
@@ -120,6 +121,8 @@ _DERIVED: tuple[tuple[str, str, str], ...] = (
     ("days_overdue_planned_delivery", "交期逾期天数", "Days past planned delivery"),
     ("days_overdue_payment_due", "付款逾期天数", "Days past payment due"),
     ("hours_since_last_customer_contact", "距上次客户联系小时数", "Hours since last customer contact"),
+    ("days_since_signed", "签收后天数", "Days since signed"),
+    ("hours_since_signed", "签收后小时数", "Hours since signed"),
 )
 
 #: Core columns the SQL rendering reads (the backend maps each to its column).
@@ -258,6 +261,8 @@ DERIVED_SOURCES: dict[str, tuple[str, str]] = {
     "working_hours_in_stage": ("stage_entered_at", "seconds"),
     "hours_since_last_customer_contact": ("last_customer_contact_at", "seconds"),
     "days_since_created": ("created_at", "seconds"),
+    "days_since_signed": ("signed_at", "seconds"),
+    "hours_since_signed": ("signed_at", "seconds"),
     "days_until_planned_delivery": ("planned_delivery", "days"),
     "days_until_payment_due": ("payment_due", "days"),
     "days_overdue_planned_delivery": ("planned_delivery", "days"),
@@ -326,12 +331,12 @@ def derived_of_source(name: str, source: int, ctx: FactContext) -> float:
     The one definition both renderings follow; the compiler also bisects it to turn a comparison
     with a constant into a range on the indexed source column.
     """
-    if name in ("hours_in_stage", "hours_since_last_customer_contact"):
+    if name in ("hours_in_stage", "hours_since_last_customer_contact", "hours_since_signed"):
         return (ctx.now_seconds - source) / 3600.0
     if name == "working_hours_in_stage":
         index = working_time_index(ctx.now_seconds, ctx.calendar, ctx.working_hours_lookback_days)
         return index.remaining(source) / 3600.0
-    if name == "days_since_created":
+    if name in ("days_since_created", "days_since_signed"):
         return float((ctx.now_seconds - source) // 86400)
     until = source - ctx.today.toordinal()
     if name.startswith("days_until_"):

@@ -269,13 +269,13 @@ def fact_sql(
         column = columns[name]
         return ToFloat(column) if spec.type is FactType.NUMBER else column
     now_s = _int(ctx.now_seconds)
-    if name in ("hours_in_stage", "hours_since_last_customer_contact"):
-        column = columns["last_customer_contact_at" if name.startswith("hours_since") else "stage_entered_at"]
+    if name in ("hours_in_stage", "hours_since_last_customer_contact", "hours_since_signed"):
+        column = columns[DERIVED_SOURCES[name][0]]
         return ToFloat(now_s - EpochSeconds(column)) / literal_column("3600.0", Float)
     if name == "working_hours_in_stage":
         return _working_hours_tree(columns["stage_entered_at"], ctx)
-    if name == "days_since_created":
-        diff = now_s - EpochSeconds(columns["created_at"])
+    if name in ("days_since_created", "days_since_signed"):
+        diff = now_s - EpochSeconds(columns[DERIVED_SOURCES[name][0]])
         # floor division on both databases (their integer division truncates toward zero)
         floored = case(
             (diff >= 0, diff // _int(86400)),

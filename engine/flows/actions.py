@@ -53,7 +53,8 @@ def _on_approve(run: Run, event: Approve) -> None:
 
 
 def _on_complete(run: Run, event: CompleteTask) -> None:
-    task = run.open_task(event.task_id, event.actor_id, ("task",))
+    found = run.state.task(event.task_id) if event.by_system else None
+    task = run.open_task(event.task_id, found.assignee_id if found else event.actor_id, ("task",))
     node = run.defn.node(task.node_key)
     run.apply_values(node, event.values)
     run.state.has_decision = True

@@ -111,6 +111,9 @@ class CompleteTask(_Event):
     task_id: str
     values: dict[str, Any] = Field(default_factory=dict)
     note: str = ""
+    by_system: bool = False
+    """The system completes a person's to-do (a carrier's feed says "signed"): not the assignee's act,
+    so the assignee check is skipped and the history names `actor_id` (the system) with the note."""
 
 
 class TimerFired(_Event):

@@ -122,12 +122,15 @@ CLASSIC_RULES: dict[str, dict[str, Any]] = {
         "key": "follow_up_after_sign_off",
         "name": {"zh": "签收后一天回访", "en": "Follow up 1 day after sign-off"},
         "description": {
-            "zh": "客户签收一天后：给销售一条回访任务。",
-            "en": "One day after the customer signed off: a follow-up task for the sales rep.",
+            "zh": "客户签收一天后（按签收时间，含物流自动签收）：给销售一条回访任务。",
+            "en": "One day after the customer signed for the order (its signed_at, also when the carrier's "
+            "feed said so): a follow-up task for the sales rep.",
         },
         "trigger": {"kind": "time", "every_minutes": 15},
+        # counted from signed_at, not from entering a stage; signed more than a week ago is history
+        # (an import of old orders must not bring a follow-up for each)
         "condition": {
-            "and": [{"==": [{"var": "stage"}, "delivered"]}, {">=": [{"var": "hours_in_stage"}, 24]}]
+            "and": [{"!!": [{"var": "signed_at"}]}, {"<=": [1, {"var": "days_since_signed"}, 6]}]
         },
         "actions": [
             {

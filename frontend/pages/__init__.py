@@ -15,6 +15,7 @@ from frontend.pages import (
     designers,
     imports,
     inbox,
+    logistics,
     notifications,
     order_edit,
     order_flow,
@@ -43,4 +44,5 @@ router.include_router(connectors.router)
 router.include_router(inbox.router)
 router.include_router(notifications.router)
 router.include_router(tracking.router)
+router.include_router(logistics.router)
 router.include_router(api_docs.router)

@@ -81,6 +81,7 @@ EVENT_LABELS = {
     "transferred": N_("Transferred"), "withdrawn": N_("Withdrawn"), "flow_started": N_("Flow started"),
     "task_completed": N_("Task completed"), "rule_fired": N_("Rule fired"),
     "customer_message": N_("Customer message"), "customer_reply": N_("Reply to the customer"),
+    "signed": N_("Signed for (carrier's feed)"),
 }
 # a flow's own events ("flow.<action>", engine/flows/run.py) are named as the flow panel names them
 # (frontend/pages/order_flow.py ACTIONS); entering a step and arriving at a join are bookkeeping the

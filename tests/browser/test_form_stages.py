@@ -63,13 +63,14 @@ def test_later_stage_fields_appear_at_their_stage(page: Page, base_url, seed, cl
     seed.expire_all()
     order = seed.exec(select(Order).where(Order.customer_id == customer.id)).scalar_one()
     assert order.payment_due == date(2027, 1, 15)  # the core column R5 reads
-    # the order reaches shipping: production and shipping fields are there, sign-off not yet
+    # the order reaches shipping: production, shipping and sign-off fields are there (the customer
+    # signs for it while it is in shipping; delivered comes after), invoicing not yet
     seed.execute(update(Order).where(Order.id == order.id).values(stage="shipping"))
     seed.commit()
     page.goto(f"{base_url}/orders/{order.id}/edit")
-    for shown in ("production_done_on", "carrier", "tracking_no"):
+    for shown in ("production_done_on", "carrier", "tracking_no", "signed_on"):
         expect(field(page, shown)).to_be_visible()
-    for later in ("signed_on", "invoice_no", "paid_on"):
+    for later in ("invoice_no", "paid_on"):
         expect(field(page, later)).to_have_count(1)
         expect(field(page, later)).to_be_hidden()
     page.locator("[name=carrier]").fill("FRM-SF Express")

@@ -47,6 +47,10 @@ FIXTURES = [
     order(7, data={"weight": 12.5, "incoterm": "FOB", "ship_by": "2026-12-01", "urgent": True, "labels": ["a"]}),
     order(8, data={"weight": "12", "incoterm": 5, "ship_by": None, "urgent": "yes", "labels": "a"}),
     order(9, stage_entered_at=datetime(2026, 11, 21, 23, 59, 59, tzinfo=UTC), created_at=NOW - timedelta(hours=23)),
+    # signed by the logistics feed: a day and a second ago, an hour ago, a minute in the future (clock skew)
+    order(10, signed_at=NOW - timedelta(days=1, seconds=1)),
+    order(11, signed_at=NOW - timedelta(minutes=60)),
+    order(12, signed_at=NOW + timedelta(seconds=60)),
 ]
 
 
@@ -97,6 +101,7 @@ class TestRenderingsAgree:
                 stage_entered_at=now - timedelta(seconds=off),
                 created_at=now - timedelta(seconds=off * 3),
                 last_customer_contact_at=now - timedelta(seconds=off // 2),
+                signed_at=now - timedelta(seconds=off * 2 + 7),
                 planned_delivery=(now - timedelta(seconds=off)).date(),
             )
             for i, off in enumerate(offsets, start=1)
@@ -125,6 +130,10 @@ class TestPythonRendering:
         assert facts[1]["stage_entered_at"] == "2026-11-25T01:30:15+00:00"
         assert facts[6]["planned_delivery"] == "2026-11-26"
         assert facts[4]["payment_due"] is None and facts[4]["days_until_payment_due"] is None
+        assert facts[10]["days_since_signed"] == 1.0 and facts[10]["hours_since_signed"] == 24 + 1 / 3600
+        assert facts[11]["days_since_signed"] == 0.0 and facts[11]["hours_since_signed"] == 1.0
+        assert facts[12]["days_since_signed"] == -1.0  # floor, not truncation
+        assert facts[1]["days_since_signed"] is None and facts[1]["signed_at"] is None  # not signed yet
 
     def test_working_hours_skip_nights_weekends_and_holidays(self):
         # entered Thursday 2026-11-19 09:00 Shanghai; Fri 20th is a holiday, Sun 22nd a working day.

@@ -164,9 +164,8 @@ class TestB2BTemplate:
             "approval",
             "tech_confirm",
             "production",
-            "shipping",
-            "delivered",
-            "invoicing",
+            "shipping",  # in transit until the customer signs for it (by hand or from the carrier's feed)
+            "delivered",  # entered at sign-off: invoicing waits on a delivered order
             "payment",
             "completed",
         ]
@@ -176,6 +175,15 @@ class TestB2BTemplate:
         created = {c.dedupe_key for c in r.all_of(fx.CreateTodo)}
         closed = {c.todo_dedupe_key for c in r.all_of(fx.CloseTodo)}
         assert created == closed
+
+    def test_delivered_is_entered_at_sign_off_not_when_shipped(self):
+        r = b2b(50000)
+        r.do(Start(initiator_id=1, instance_id=1))
+        run_b2b_to_end(r)
+        moves = [(s.stage, i) for i, s in enumerate(r.all_of(fx.EnterStage))]
+        assert [m for m, _ in moves][-4:] == ["shipping", "delivered", "payment", "completed"]
+        node = r.defn.node("customer_signoff")
+        assert node.stage is None and r.defn.node("invoicing").stage == "delivered"
 
     def test_shipping_needs_carrier_and_tracking_number(self):
         r = b2b(50000)

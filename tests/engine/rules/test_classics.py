@@ -45,7 +45,11 @@ def test_delay_risk_needs_the_designed_field():
         ("delay_risk", {"planned_delivery": None, "data": {"expected_completion": "2026-12-05"}}, False),
         ("not_shipped_3_days", {"stage": "shipping", "stage_entered_at": NOW - timedelta(hours=73)}, True),
         ("not_shipped_3_days", {"stage": "shipping", "stage_entered_at": NOW - timedelta(hours=71)}, False),
-        ("follow_up_after_sign_off", {"stage": "delivered", "stage_entered_at": NOW - timedelta(hours=25)}, True),
+        ("follow_up_after_sign_off", {"signed_at": NOW - timedelta(hours=25), "stage": "payment"}, True),
+        ("follow_up_after_sign_off", {"signed_at": NOW - timedelta(hours=23), "stage": "delivered"}, False),
+        ("follow_up_after_sign_off", {"signed_at": None, "stage": "delivered",
+                                      "stage_entered_at": NOW - timedelta(days=3)}, False),
+        ("follow_up_after_sign_off", {"signed_at": NOW - timedelta(days=30)}, False),  # history, not news
         ("payment_due_reminder", {"payment_due": date(2026, 11, 29)}, True),
         ("payment_due_reminder", {"payment_due": date(2026, 11, 30)}, False),
         ("payment_due_reminder", {"payment_due": date(2026, 11, 25)}, False),

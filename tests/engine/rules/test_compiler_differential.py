@@ -29,10 +29,10 @@ CATALOGUE = default_catalogue().with_designed(
 )
 
 NUMBER_FIELDS = ["amount", "urge_count", "hours_in_stage", "working_hours_in_stage", "days_until_planned_delivery",
-                 "days_overdue_payment_due", "days_since_created", "data.weight", "owner_id"]
+                 "days_overdue_payment_due", "days_since_created", "days_since_signed", "hours_since_signed", "data.weight", "owner_id"]
 STRING_FIELDS = ["stage", "currency", "data.incoterm"]
 DATE_FIELDS = ["planned_delivery", "payment_due", "data.ship_by"]
-OTHER_FIELDS = ["tags", "data.labels", "data.urgent", "closed_at", "created_at"]
+OTHER_FIELDS = ["tags", "data.labels", "data.urgent", "closed_at", "created_at", "signed_at"]
 ALL_FIELDS = NUMBER_FIELDS + STRING_FIELDS + DATE_FIELDS + OTHER_FIELDS
 
 TEXTS = ["", "0", "1", "5", " 3 ", "abc", "approval", "production", "CNY", "FOB", "2026-11-26", "2026-12-01",
@@ -152,6 +152,9 @@ def orders(draw, count):
                 "stage_entered_at": draw(st.one_of(st.none(), st.just(NOW - timedelta(minutes=minutes)))),
                 "created_at": NOW - timedelta(minutes=max(minutes, 0) * 2 + 7),
                 "closed_at": draw(st.one_of(st.none(), st.just(NOW - timedelta(hours=1)))),
+                # signed by the logistics feed: none yet, a day ago (either side of the second), minutes ago
+                "signed_at": draw(st.one_of(st.none(), st.sampled_from(
+                    [NOW - timedelta(days=1), NOW - timedelta(days=1, seconds=-1), NOW - timedelta(minutes=minutes)]))),
                 "planned_delivery": draw(st.sampled_from(DATES)),
                 "payment_due": draw(st.sampled_from(DATES)),
                 "tags": draw(st.one_of(st.none(), st.lists(st.sampled_from(["vip", "FOB", "0", ""]), max_size=3))),
