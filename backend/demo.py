@@ -322,6 +322,7 @@ def _orders(conn: Connection, rng: random.Random, users: dict[str, int], custome
         closed_at: datetime | None = None
         delivered_on: date | None = None
         signed_at: datetime | None = None
+        shipped_at: datetime | None = None
         events: list[dict[str, Any]] = [dict(type="created", actor_id=owner_id, at=created, before=None,
                                              after=None, note=None)]
         for nxt in STAGES[1:]:
@@ -349,8 +350,12 @@ def _orders(conn: Connection, rng: random.Random, users: dict[str, int], custome
                 before["status"], after["status"] = "open", "completed"
                 status, closed_at = "completed", when
             events.append(dict(type="stage_entered", actor_id=actor, at=when, before=before, after=after, note=None))
+            if nxt == "shipping":  # handed to the carrier within hours to 2.5 days (its own draw: the
+                # rest of the demo keeps its numbers)
+                shipped_at = when + timedelta(hours=random.Random(seq).uniform(4, 60))
             if nxt == "delivered":
                 delivered_on, signed_at = when.date(), when  # delivered = signed for (logistics)
+                shipped_at = min(shipped_at or when, when)
             stage, at = nxt, when
         payment_due = max(delivered_on or planned_delivery, planned_delivery) + timedelta(days=terms)
         last_event_at = events[-1]["at"]
@@ -390,6 +395,9 @@ def _orders(conn: Connection, rng: random.Random, users: dict[str, int], custome
             last_customer_contact_at=at if rng.random() < 0.5 else None,
             version=len([e for e in events if e["type"] != "urged"]), created_at=created,
             updated_at=last_event_at, closed_at=closed_at, signed_at=signed_at,
+            # one in eight orders still in shipping waits for the warehouse ("not shipped within 3 days")
+            shipped_at=None if shipped_at is None or shipped_at > now or (
+                stage == "shipping" and random.Random(-seq).random() < 0.125) else shipped_at,
         ))
         histories.append(events)
     table = Order.__table__

@@ -9,7 +9,8 @@ session opened on it (backend/pipeline.py).
     validate_form      forms/service.py      record_event   orders/service.py
     import_status      ingest/service.py     flows          flows/service_instance.py
     stage_held_by_flow flows/service_instance rules         rules/firing.py (event path)
-    signed_at          logistics/service.py  tracking       tracking/service.py (customer messages)
+    shipped_at         logistics/service.py  tracking       tracking/service.py (customer messages)
+    signed_at          logistics/service.py
                                              logistics      logistics/service.py (shipments)
                                              live           live/publish.py
 """
@@ -64,6 +65,7 @@ def build_pipeline() -> Pipeline:
             NamedStage("validate_form", forms_service.validate_order_form),
             NamedStage("import_status", ingest_service.apply_pending_status),
             NamedStage("stage_held_by_flow", flows_instances.refuse_stage_while_running),
+            NamedStage("shipped_at", logistics_service.stamp_shipped_at),
             NamedStage("signed_at", logistics_service.stamp_signed_at),
         ),
         stages=(

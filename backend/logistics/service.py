@@ -43,6 +43,19 @@ def _text(value: Any) -> str:
 # --- pipeline stages ---------------------------------------------------------------------------
 
 
+def stamp_shipped_at(session: Session, change: OrderChange) -> None:
+    """Check stage: the first time an order carries both a carrier and a tracking number it has been
+    handed over: `shipped_at` is now (the order stays in its shipping stage until sign-off, so rules
+    such as "not shipped within 3 days" tell waiting from travelling by this column)."""
+    order = change.order
+    if order.shipped_at is not None or not (
+            change.is_new or {"data.carrier", "data.tracking_no"} & change.changed_fields):
+        return
+    data = order.data or {}
+    if _text(data.get("carrier")) and _text(data.get("tracking_no")):
+        order.shipped_at = change.now
+
+
 def stamp_signed_at(session: Session, change: OrderChange) -> None:
     """Check stage: a sign-off date entered by a person (or brought by an import) makes the order
     signed: at the end of that day in the installation's zone, or now when that is later than now

@@ -51,6 +51,7 @@ class Order(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     signed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # logistics_0001: customer signed for it
+    shipped_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # shipped_0001: carrier + tracking number
 
 
 class OrderEvent(SQLModel, table=True):

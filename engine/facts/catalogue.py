@@ -109,6 +109,7 @@ _CORE: tuple[tuple[str, FactType, str, str], ...] = (
     ("created_at", FactType.DATETIME, "创建时间", "Created at"),
     ("updated_at", FactType.DATETIME, "更新时间", "Updated at"),
     ("closed_at", FactType.DATETIME, "关闭时间", "Closed at"),
+    ("shipped_at", FactType.DATETIME, "发货时间", "Shipped at"),
     ("signed_at", FactType.DATETIME, "签收时间", "Signed at"),
 )
 

@@ -96,12 +96,15 @@ CLASSIC_RULES: dict[str, dict[str, Any]] = {
         "key": "not_shipped_3_days",
         "name": {"zh": "3 天未发货", "en": "Not shipped within 3 days"},
         "description": {
-            "zh": "进入发货阶段 3 天仍未发出：给仓库一条带订单详情的待办。",
-            "en": "In shipping for 3 days: a to-do for the warehouse with the order's details.",
+            "zh": "进入发货阶段 3 天仍未交给承运商：给仓库一条带订单详情的待办。",
+            "en": "In shipping for 3 days and not handed to a carrier: a to-do for the warehouse with the order's details.",
         },
         "trigger": {"kind": "time", "every_minutes": 5},
         "condition": {
-            "and": [{"==": [{"var": "stage"}, "shipping"]}, {">=": [{"var": "hours_in_stage"}, 72]}]
+            # in shipping and not handed over yet (no carrier + tracking number): an order travelling to
+            # the customer stays in shipping until sign-off and is not late for the warehouse
+            "and": [{"==": [{"var": "stage"}, "shipping"]}, {"!": [{"var": "shipped_at"}]},
+                    {">=": [{"var": "hours_in_stage"}, 72]}]
         },
         "actions": [
             {

@@ -88,6 +88,20 @@ class TestSubscribe:
         shipment = _shipment(session, order)
         assert (shipment.carrier, shipment.tracking_no, shipment.is_active) == ("shunfeng", "SF1001", True)
         assert order.stage == "shipping" and order.signed_at is None
+        assert order.shipped_at is not None  # handed to the carrier: the warehouse is not late any more
+
+    def test_shipped_at_is_the_first_hand_over_only(self, session, admin, now):
+        rep = make_user(session, roles=["sales"])
+        order = make_order(session, owner=rep, data={"carrier": "yuantong"})
+        session.commit()
+        assert order.shipped_at is None  # a carrier without a number is not a hand-over
+        actor = load_actor(session, rep.id)
+        for i, number in enumerate(("YT1", "YT2")):
+            orders_service.update_order(session, actor=actor, order_id=order.id, now=now + timedelta(hours=i),
+                                        payload=OrderUpdate(version=order.version,
+                                                            data={"carrier": "yuantong", "tracking_no": number}))
+            session.refresh(order)
+        assert order.shipped_at == now  # a corrected number later keeps the first hand-over
 
     def test_a_new_number_replaces_the_followed_one(self, session, admin, now):
         rep = make_user(session, roles=["sales"])

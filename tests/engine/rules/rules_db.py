@@ -69,6 +69,7 @@ sales_order = Table(
     Column("updated_at", DateTime(timezone=True)),
     Column("closed_at", DateTime(timezone=True)),
     Column("signed_at", DateTime(timezone=True)),
+    Column("shipped_at", DateTime(timezone=True)),
     Column("data", JSONType),
 )
 # The same JSON columns as a plain-`json` table, for the PostgreSQL json (not jsonb) code paths.

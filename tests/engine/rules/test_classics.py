@@ -45,6 +45,8 @@ def test_delay_risk_needs_the_designed_field():
         ("delay_risk", {"planned_delivery": None, "data": {"expected_completion": "2026-12-05"}}, False),
         ("not_shipped_3_days", {"stage": "shipping", "stage_entered_at": NOW - timedelta(hours=73)}, True),
         ("not_shipped_3_days", {"stage": "shipping", "stage_entered_at": NOW - timedelta(hours=71)}, False),
+        ("not_shipped_3_days", {"stage": "shipping", "stage_entered_at": NOW - timedelta(hours=73),
+                                "shipped_at": NOW - timedelta(hours=30)}, False),  # travelling, not waiting
         ("follow_up_after_sign_off", {"signed_at": NOW - timedelta(hours=25), "stage": "payment"}, True),
         ("follow_up_after_sign_off", {"signed_at": NOW - timedelta(hours=23), "stage": "delivered"}, False),
         ("follow_up_after_sign_off", {"signed_at": None, "stage": "delivered",
