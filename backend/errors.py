@@ -94,6 +94,11 @@ STATUS_BY_CODE: dict[str, int] = {
     "connector.not_found": 404,
     "connector.name_taken": 409,
     "connector.key_unavailable": 500,  # the server is misconfigured, not the request
+    # contract OCR
+    "ocr.": 422,
+    "ocr.not_found": 404,
+    "ocr.file_too_large": 413,
+    "ocr.unsupported_file": 415,
     # imports and signed inbound deliveries
     "import.": 422,
     "import.not_found": 404,

@@ -198,6 +198,7 @@ ERROR_MESSAGE_MODULES = (
     "backend.installation.messages",
     "backend.ingest.messages",
     "backend.notify.messages",
+    "backend.ocr.messages",
     "backend.params",
     "backend.pipeline",
     "backend.rules.messages",

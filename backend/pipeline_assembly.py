@@ -28,6 +28,7 @@ from backend.ingest import service as ingest_service
 from backend.ingest import tasks as ingest_tasks
 from backend.live import publish as live_publish
 from backend.notify import tasks as notify_tasks
+from backend.ocr import tasks as ocr_tasks
 from backend.orders import service as orders_service
 from backend.pipeline import EffectAppliers, NamedStage, OrderChange, Pipeline, attach
 from backend.rules import firing as rules_firing
@@ -86,6 +87,8 @@ def build_jobs(*, scan_interval_seconds: float = 60, upload_dir: Path | None = N
         Job("connectors.run_due", connectors_runner.run_due_connectors, 15),
         *((Job("forms.delete_orphan_uploads", lambda engine, now: forms_files.delete_orphans(upload_dir, engine, now),
                3600),) if upload_dir is not None else ()),
+        *((Job("ocr.read_contracts", lambda engine, now: ocr_tasks.read_contracts(engine, now, upload_dir), 2),)
+          if upload_dir is not None else ()),
     )
 
 

@@ -110,7 +110,7 @@ def render(c: Contract, width: int = 1240, height: int = 1754) -> Image.Image:
     y += 30
     cols = [100, 180, 560, 730, 900, 1140]
     row_h = 52
-    for r, row in enumerate(table):
+    for row in table:
         draw.line([(cols[0], y), (cols[-1], y)], fill=0, width=2)
         for i, cell in enumerate(row):
             x = cols[i] + 12 if i < 2 else cols[i + 1] - 12 - draw.textlength(cell, font=font)
