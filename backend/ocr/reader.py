@@ -54,6 +54,24 @@ def available() -> bool:
     return shutil.which("tesseract") is not None
 
 
+def check_header(content: bytes, kind: str) -> None:
+    """Refuse at upload what the worker would refuse: an image whose header claims too many
+    pixels or cannot be parsed (Pillow reads the header only here)."""
+    if kind == "application/pdf":
+        return
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(content))
+            width, height = img.size
+    except Image.DecompressionBombError:
+        raise GendanError("ocr.too_many_pixels", {"max": MAX_PIXELS}) from None
+    except Exception:
+        raise GendanError("ocr.unreadable_file", {}) from None
+    if width * height > MAX_PIXELS:
+        raise GendanError("ocr.too_many_pixels", {"max": MAX_PIXELS})
+
+
 def open_image(content: bytes) -> Image.Image:
     """Decode one raster image within the pixel cap (Pillow's bomb warning is an error here)."""
     try:

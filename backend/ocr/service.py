@@ -42,6 +42,7 @@ def upload(session: Session, *, actor: Actor, upload_dir: Path, filename: str, c
     kind = reader.sniff(content)
     if kind is None:
         raise GendanError("ocr.unsupported_file")
+    reader.check_header(content, kind)
     ref = forms_files.store(upload_dir, actor=actor, name=filename, content_type=kind, content=content, now=now)
     job = OcrJob(file_id=ref["id"], filename=ref["name"], content_type=kind, created_by=actor.user_id,
                  created_at=now)

@@ -15,6 +15,7 @@ from frontend.pages import (
     imports,
     inbox,
     notifications,
+    ocr,
     order_edit,
     order_flow,
     order_form,
@@ -24,6 +25,7 @@ from frontend.pages import (
 
 router = APIRouter(include_in_schema=False)
 router.include_router(auth.router)
+router.include_router(ocr.router)  # /orders/new/from-contract before /orders/{order_id}
 router.include_router(order_form.router)  # /orders/new before /orders/{order_id}
 router.include_router(orders.router)
 router.include_router(order_edit.router)
