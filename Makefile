@@ -45,7 +45,7 @@ vendor: deps $(VENDOR_STAMP)
 browser: ## Debian's chromium for the browser tests (never a downloaded browser)
 	@test -x $(CHROMIUM) || { echo "installing Debian's chromium"; \
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-	  ($$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk) >/dev/null; }
+	  ($$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng poppler-utils) >/dev/null; }
 	@test -x $(CHROMIUM) && $(CHROMIUM) --version
 
 migrate: deps
