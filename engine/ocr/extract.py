@@ -11,6 +11,7 @@ nothing confirms is amber, and a guess is red.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -127,7 +128,7 @@ def _contract_no(draft: Draft, head: list[OcrLine]) -> None:
                 draft.fields["contract_no"] = Found(m[1], _score(got[1], UNCHECKED), got[0])
                 return
     for line in head:  # no label read: the first thing shaped like a contract number
-        m = CONTRACT_NO.search(norm(line.text).replace(" ", ""))
+        m = CONTRACT_NO.search(norm(line.text)) or CONTRACT_NO.search(norm(line.text).replace(" ", ""))
         if m and not SELLER_LABELS.search(norm(line.text)):
             draft.fields["contract_no"] = Found(m[1], _score(line.conf, DOUBTFUL), norm(line.text))
             return
@@ -231,6 +232,16 @@ def _currency(draft: Draft, lines: list[OcrLine]) -> None:
 Cell = tuple[str, float]  # a word's text and confidence
 
 
+def _strip_marks(text: str) -> str:
+    """Without the punctuation specks OCR puts around a cell (", 】 液压油管" → "液压油管")."""
+    chars = list(text)
+    while chars and (unicodedata.category(chars[0])[0] in "PSZ"):
+        chars.pop(0)
+    while chars and (unicodedata.category(chars[-1])[0] in "PSZ") and chars[-1] not in ")）":
+        chars.pop()
+    return "".join(chars)
+
+
 def _row_cells(line: OcrLine) -> list[Cell]:
     """The row's words, junk dropped, from its row number on ("i 2 Carton box" → "Carton box")."""
     cells = [(clean_token(norm(w.text)).lstrip("-"), w.conf) for w in line.words]
@@ -287,7 +298,7 @@ def _items(rows: list[OcrLine]) -> list[dict[str, Found]]:
                       DOUBTFUL if len(nums) >= 3 else UNCHECKED)
         extra, window, price, check = chosen
         product_cells = head + extra
-        product = _cjk_tight(" ".join(c[0] for c in product_cells)).strip(" .:")
+        product = _strip_marks(_cjk_tight(" ".join(c[0] for c in product_cells)))
         product_conf = sum(c[1] for c in product_cells) / len(product_cells)
         quantity = parse_number(window[0][0])
         total = parse_number(window[2][0]) if window[2] is not None else quantity * price
@@ -302,16 +313,16 @@ def _items(rows: list[OcrLine]) -> list[dict[str, Found]]:
 
 
 def _fits(q: Decimal, p: Decimal, t: Decimal) -> bool:
-    return abs(q * p - t) <= max(Decimal("0.02"), t * Decimal("0.0005"))
+    """quantity × price is the line's amount to the cent (amounts are rounded to cents)."""
+    return q > 0 and p > 0 and abs(q * p - t) <= Decimal("0.01")
 
 
 def _repair(q: Decimal, p: Decimal, t: Decimal) -> Decimal | None:
     """The unit price that makes quantity × price the line's amount, trying the price as read and
     with a decimal point OCR lost ("13904" for "139.04"); None when none fits."""
-    for price in (p, p / 100):
-        for total in (t, t / 100):
-            if _fits(q, price, total):
-                return price.quantize(Decimal("0.01"))
+    for price, total in ((p, t), (p / 100, t), (p, t / 100)):  # one lost point, not two
+        if _fits(q, price, total):
+            return price.quantize(Decimal("0.01"))
     return None
 
 

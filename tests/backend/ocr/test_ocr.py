@@ -18,7 +18,6 @@ from backend.forms import service as forms_service
 from backend.ocr import service as ocr_service
 from backend.ocr.models import OcrJob
 from backend.orders.models import Order
-from backend.settings import Settings
 from tests.conftest import login
 from tests.factories.contracts import make_contract, photograph, render, to_bytes
 from tests.factories.orders import make_customer
