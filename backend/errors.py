@@ -98,7 +98,6 @@ STATUS_BY_CODE: dict[str, int] = {
     "ocr.": 422,
     "ocr.not_found": 404,
     "ocr.file_too_large": 413,
-    "ocr.unsupported_file": 415,
     # imports and signed inbound deliveries
     "import.": 422,
     "import.not_found": 404,

@@ -13,8 +13,8 @@ from backend.ocr import service
 
 router = APIRouter(prefix="/api/v1/ocr", tags=["ocr"])
 ERRORS = {403: {"description": "May not create orders"}, 404: {"description": "Not found"},
-          413: {"description": "File too large"}, 415: {"description": "Not an image or PDF"},
-          422: {"description": "Invalid"}}
+          413: {"description": "File too large"},
+          422: {"description": "Not an image or PDF, unreadable, too many pixels"}}
 
 
 @router.post("/contracts", status_code=202, responses=ERRORS)

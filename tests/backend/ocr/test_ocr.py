@@ -102,7 +102,7 @@ def test_noisy_english_photo_and_pdf(session, client, app, connection, now):
 
 
 @pytest.mark.parametrize(("content", "name", "status", "zh"), [
-    (b"%!PS-Adobe not a picture", "contract.png", 415, "不是图片"),
+    (b"%!PS-Adobe not a picture", "contract.png", 422, "不是图片"),
     (b"", "empty.png", 422, "文件为空"),
     (b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "broken.png", 422, "无法作为图片或 PDF 打开"),
     (b"x" * 3_000_001, "big.png", 413, None),
