@@ -133,7 +133,10 @@ def photograph(img: Image.Image, seed: int) -> Image.Image:
     angle = rnd.choice([-1, 1]) * rnd.uniform(2.0, 4.0)
     out = img.convert("L").rotate(angle, resample=Image.BICUBIC, expand=True, fillcolor=200)
     out = out.filter(ImageFilter.GaussianBlur(1.0))
-    noise = Image.effect_noise(out.size, 18)
+    # gaussian noise σ 18 from the seed (Image.effect_noise cannot be seeded: runs would differ)
+    gauss = rnd.gauss
+    noise = Image.frombytes("L", out.size, bytes(max(0, min(255, int(128 + gauss(0, 18))))
+                                                 for _ in range(out.width * out.height)))
     out = ImageChops.add(out, noise, scale=1.0, offset=-128)
     buf = io.BytesIO()
     out.convert("RGB").save(buf, "JPEG", quality=60)
