@@ -245,7 +245,7 @@ def _strip_marks(text: str) -> str:
 def _row_cells(line: OcrLine) -> list[Cell]:
     """The row's words, junk dropped, from its row number on ("i 2 Carton box" → "Carton box")."""
     cells = [(clean_token(norm(w.text)).lstrip("-"), w.conf) for w in line.words]
-    cells = [c for c in cells if c[0]]
+    cells = [c for c in cells if any(ch.isalnum() for ch in c[0])]  # ":" and "|" specks are no cells
     start = 0
     for i in range(min(3, len(cells) - 1)):
         if re.fullmatch(r"\d{1,2}", cells[i][0]) and parse_number(cells[i + 1][0]) is None:
@@ -342,8 +342,9 @@ def _amount(draft: Draft, lines: list[OcrLine]) -> None:
         if lines_sum is not None and value != lines_sum and value / 100 == lines_sum:
             value = lines_sum  # the decimal point was lost
         check = UNCHECKED if lines_sum is None else (CHECKED if value == lines_sum else DOUBTFUL)
-        if check == DOUBTFUL and all_checked:  # every line adds up: trust the lines over the read total
-            draft.fields["amount"] = Found(lines_sum.quantize(Decimal("0.01")), _score(conf, UNCHECKED), text)
+        if check == DOUBTFUL and all_checked and conf < 0.6:  # a poor read of the total, lines that add up
+            lines_conf = min(i["line_total"].confidence for i in draft.items)
+            draft.fields["amount"] = Found(lines_sum.quantize(Decimal("0.01")), _score(lines_conf, UNCHECKED), text)
         else:
             draft.fields["amount"] = Found(value.quantize(Decimal("0.01")), _score(conf, check), text)
         return

@@ -14,8 +14,8 @@ from engine.ocr.prefill import level, prefill
 from engine.ocr.values import find_currency, parse_date, parse_number
 
 
-def lines(*rows: str, conf: float = 0.9):
-    words = [OcrWord(text=t, conf=conf, line=i, left=j * 10, top=i * 10)
+def lines(*rows: str, conf: float = 0.9, start: int = 0):
+    words = [OcrWord(text=t, conf=conf, line=start + i, left=j * 10, top=(start + i) * 10)
              for i, row in enumerate(rows) for j, t in enumerate(row.split())]
     return group_lines(words)
 
@@ -41,13 +41,16 @@ def test_chinese_contract_fields_and_checks():
 
 
 def test_a_total_that_does_not_add_up():
-    """Lines that each add up outvote a total that does not (taken from them, not green); with a
-    line that does not add up either, the total as read stays, red."""
-    rows = lines("Contract No.: SC-1", "Product Quantity Unit price Amount", "1 Widget 10 2.00 20.00",
-                 "Total: USD 25.00")
-    draft = extract(rows).as_dict()
+    """Lines that each add up outvote a poorly read total that does not (taken from them, not
+    green); a well read total stays (a row may be missing), red, as it does when a line does not
+    add up either."""
+    head = lines("Contract No.: SC-1", "Product Quantity Unit price Amount", "1 Widget 10 2.00 20.00")
+    draft = extract(head + lines("Total: USD 25.00", conf=0.3, start=5)).as_dict()
     assert draft["fields"]["amount"]["value"] == "20.00"
     assert 0.5 <= draft["fields"]["amount"]["confidence"] < 0.8
+    draft = extract(head + lines("Total: USD 25.00", conf=0.95, start=5)).as_dict()
+    assert draft["fields"]["amount"]["value"] == "25.00"
+    assert draft["fields"]["amount"]["confidence"] < 0.8
     rows = lines("Product Quantity Unit price Amount", "1 Widget 10 2.00 21.00", "Total: USD 25.00")
     draft = extract(rows).as_dict()
     assert draft["fields"]["amount"]["value"] == "25.00"
