@@ -333,7 +333,8 @@ def _amount(draft: Draft, lines: list[OcrLine]) -> None:
         text = norm(line.text)
         if not TOTAL_LABELS.search(text):
             continue
-        numbers = [parse_number(t) for t in re.findall(r"\d[\d,.]*\d", text.split(":", 1)[-1])]
+        after = re.sub(r"(?<=\d) (?=\d{3}\b)", "", text.split(":", 1)[-1])  # "24 679.34": a comma read as a space
+        numbers = [parse_number(t) for t in re.findall(r"\d[\d,.]*\d", after)]
         numbers = [n for n in numbers if n is not None]
         if not numbers:
             continue
