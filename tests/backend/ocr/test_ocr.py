@@ -172,3 +172,16 @@ def test_page_upload_progress_draft_and_save(session, client, app, connection, n
     assert order.data["customer_po"] == contract.number + "-X"
     assert str(order.amount) == str(contract.total)
     assert order.data["contract_file"][0]["id"] == job.file_id
+
+
+def test_the_worker_lists_the_job_and_a_lost_file_fails_the_job_visibly(session, client, app, connection, now):
+    assert "ocr.read_contracts" in {job.name for job in app.state.jobs}
+    _user(session, client)
+    job_id = _upload(client, to_bytes(render(make_contract(5, "en")))).json()["id"]
+    file_id = session.get(OcrJob, job_id).file_id
+    (app.state.settings.upload_dir / "forms" / file_id).unlink()
+    assert _run_worker(app, connection, now) == 1
+    failed = client.get(f"/api/v1/ocr/contracts/{job_id}").json()
+    assert failed["state"] == "failed" and failed["error"]["code"] == "form.upload_not_found"
+    page = client.get(f"/orders/new/from-contract/{job_id}")
+    assert page.status_code == 200 and 'id="ocr-error"' in page.text and 'id="ocr-file"' in page.text
