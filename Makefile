@@ -42,10 +42,13 @@ $(VENDOR_STAMP): frontend/package.json frontend/package-lock.json scripts/vendor
 
 vendor: deps $(VENDOR_STAMP)
 
-browser: ## Debian's chromium for the browser tests (never a downloaded browser)
-	@test -x $(CHROMIUM) || { echo "installing Debian's chromium"; \
+# Debian packages the suite needs: chromium (browser tests; never a downloaded browser), CJK fonts,
+# tesseract with Chinese and English and poppler's pdftoppm (contract OCR). Installed when any is missing.
+browser: ## Debian's chromium, fonts and OCR packages for the tests
+	@test -x $(CHROMIUM) && command -v tesseract >/dev/null && command -v pdftoppm >/dev/null \
+	  && tesseract --list-langs 2>/dev/null | grep -qx chi_sim || { echo "installing Debian's chromium, fonts and tesseract"; \
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-	  ($$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk) >/dev/null; }
+	  ($$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng poppler-utils) >/dev/null; }
 	@test -x $(CHROMIUM) && $(CHROMIUM) --version
 
 migrate: deps

@@ -73,6 +73,7 @@ def _include_routers(app: FastAPI) -> None:
     from backend.installation.router import router as calendar_router
     from backend.logistics.router import router as logistics_router
     from backend.notify.router import router as notify_router
+    from backend.ocr.router import router as ocr_router
     from backend.orders.router import router as orders_router
     from backend.people.router import router as people_router
     from backend.rules.router import router as rules_router
@@ -88,7 +89,7 @@ def _include_routers(app: FastAPI) -> None:
                    forms_router, form_pages_router, flows_router, flow_pages_router, rules_router,
                    rule_pages_router, *inbox_routers, notify_router, tracking_router, ingest_router,
                    audit_router, audit_pages_router, customer_pages_router, calendar_router,
-                   connectors_router, connector_mapping_router, logistics_router):
+                   connectors_router, connector_mapping_router, logistics_router, ocr_router):
         app.include_router(router)
 
 

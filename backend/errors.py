@@ -100,6 +100,10 @@ STATUS_BY_CODE: dict[str, int] = {
     "mapping.": 422,
     "mapping.version_not_found": 404,
     "mapping.import_too_large": 413,
+    # contract OCR
+    "ocr.": 422,
+    "ocr.not_found": 404,
+    "ocr.file_too_large": 413,
     # imports and signed inbound deliveries
     "import.": 422,
     "import.not_found": 404,

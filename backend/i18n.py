@@ -202,6 +202,7 @@ ERROR_MESSAGE_MODULES = (
     "backend.ingest.messages_history",
     "backend.live.messages",
     "backend.notify.messages",
+    "backend.ocr.messages",
     "backend.params",
     "backend.pipeline",
     "backend.rules.messages",

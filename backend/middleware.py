@@ -46,6 +46,8 @@ UPLOAD_PATHS = (
     r"/api/v1/forms/files",
     r"/orders/new/upload/[^/]+",
     r"/inbox/items/\d+/comments",
+    r"/api/v1/ocr/contracts",
+    r"/orders/new/from-contract",
 )
 
 # bodies of any content type that may be as large as an upload (a JSON array or NDJSON stream)

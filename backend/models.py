@@ -19,6 +19,7 @@ from backend.notify.models import (  # noqa: F401
     OutboxAttempt,
     OutboxMessage,
 )
+from backend.ocr.models import OcrJob  # noqa: F401
 from backend.orders.models import Order, OrderEvent  # noqa: F401
 from backend.people.models import Department, User, UserRole  # noqa: F401
 from backend.rules.models import RuleDefinitionRow, RuleFiring, RuleOrderState  # noqa: F401

@@ -32,6 +32,7 @@ from backend.live import publish as live_publish
 from backend.logistics import service as logistics_service
 from backend.logistics import sources as logistics_sources
 from backend.notify import tasks as notify_tasks
+from backend.ocr import tasks as ocr_tasks
 from backend.orders import service as orders_service
 from backend.pipeline import EffectAppliers, NamedStage, OrderChange, Pipeline, attach
 from backend.rules import firing as rules_firing
@@ -94,6 +95,8 @@ def build_jobs(*, scan_interval_seconds: float = 60, upload_dir: Path | None = N
         Job("logistics.poll_due", logistics_sources.poll_due, 60),
         *((Job("forms.delete_orphan_uploads", lambda engine, now: forms_files.delete_orphans(upload_dir, engine, now),
                3600),) if upload_dir is not None else ()),
+        *((Job("ocr.read_contracts", lambda engine, now: ocr_tasks.read_contracts(engine, now, upload_dir), 2),)
+          if upload_dir is not None else ()),
     )
 
 

@@ -17,6 +17,7 @@ from frontend.pages import (
     inbox,
     logistics,
     notifications,
+    ocr,
     order_edit,
     order_flow,
     order_form,
@@ -27,6 +28,7 @@ from frontend.pages import (
 
 router = APIRouter(include_in_schema=False)
 router.include_router(auth.router)
+router.include_router(ocr.router)  # /orders/new/from-contract before /orders/{order_id}
 router.include_router(order_form.router)  # /orders/new before /orders/{order_id}
 router.include_router(orders.router)
 router.include_router(order_edit.router)
