@@ -51,7 +51,15 @@ TRACKED_FIELDS = (
 )
 
 
+_COPIES: dict[type, Callable[[Any], Any]] = {str: lambda v: v, int: lambda v: v, type(None): lambda v: v,
+                                             Decimal: str, date: date.isoformat, datetime: datetime.isoformat,
+                                             dict: dict, list: list}
+
+
 def _jsonable(value: Any) -> Any:
+    copy = _COPIES.get(type(value))  # the common exact types first (a snapshot per order written)
+    if copy is not None:
+        return copy(value)
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, (date, datetime)):
@@ -113,8 +121,8 @@ class OrderChange:
 
     def again(self) -> OrderChange:
         """The same change re-read from the order (a check stage may have completed it)."""
-        return replace(self, after=snapshot(self.order),
-                       changed_fields=changed_fields(self.before, snapshot(self.order)))
+        after = snapshot(self.order)
+        return replace(self, after=after, changed_fields=changed_fields(self.before, after))
 
     @property
     def columns(self) -> tuple[str, ...]:

@@ -7,11 +7,12 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Text, cast, func, insert, or_, select, update
+from sqlalchemy import Text, cast, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from backend.auth.actor import Actor
+from backend.bulk_insert import insert_rows
 from backend.customers.models import Customer
 from backend.errors import GendanError
 from backend.installation.service import get_installation
@@ -278,7 +279,7 @@ def record_changes(session: Session, changes: list[OrderChange]) -> None:
              "actor_id": c.actor.user_id if c.actor and c.actor.user_id else None,
              "actor_label": c.actor.display_name if c.actor else None} for c in changes if c.is_new]
     if rows:
-        session.execute(insert(OrderEvent.__table__), rows)
+        insert_rows(session, OrderEvent.__table__, rows)
     for change in changes:
         if not change.is_new:
             record_change(session, change)
