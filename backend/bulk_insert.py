@@ -6,7 +6,7 @@ that rolls back leaves none of its rows); ids, when wanted, are taken from the t
 first (one `nextval` query for the whole batch) and copied with the rows, so nothing is read back.
 A multi-row `INSERT ... VALUES` of 10,000 rows costs more in the driver (psycopg splits the huge
 statement's placeholders in Python) than the database spends writing them.
-Other databases: one executemany `INSERT` (SQLite with `RETURNING` for the ids).
+SQLite: one executemany `INSERT`, the ids counted back from `last_insert_rowid()`.
 
 Values go through each column type's bind processor first (UTC datetimes, JSON), so the rows
 written are exactly what an ORM insert of the same values writes. Every row must name the same
@@ -29,6 +29,15 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]], *, i
         return []
     session.flush()
     conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        # one executemany; SQLite holds its one write lock from the first row on, so the rows take
+        # consecutive rowids ending at last_insert_rowid() (an INSERT ... RETURNING that keeps the
+        # rows' order goes one statement per row on SQLite)
+        conn.execute(insert(table), rows)
+        if not ids:
+            return []
+        last = conn.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
+        return list(range(last - len(rows) + 1, last + 1))
     if conn.dialect.name != "postgresql":
         if not ids:
             conn.execute(insert(table), rows)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -51,15 +51,10 @@ TRACKED_FIELDS = (
 )
 
 
-_COPIES: dict[type, Callable[[Any], Any]] = {str: lambda v: v, int: lambda v: v, type(None): lambda v: v,
-                                             Decimal: str, date: date.isoformat, datetime: datetime.isoformat,
-                                             dict: dict, list: list}
+_AS_IS = frozenset({str, int, bool, float})  # immutable and JSON-ready (a snapshot per order written)
 
 
 def _jsonable(value: Any) -> Any:
-    copy = _COPIES.get(type(value))  # the common exact types first (a snapshot per order written)
-    if copy is not None:
-        return copy(value)
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, (date, datetime)):
@@ -73,7 +68,11 @@ def _jsonable(value: Any) -> Any:
 
 def snapshot(order: Order, fields: tuple[str, ...] = TRACKED_FIELDS) -> dict[str, Any]:
     """The order's tracked values as JSON-ready copies (later writes to the row do not reach it)."""
-    return {f: _jsonable(getattr(order, f)) for f in fields}
+    out = {}
+    for f in fields:
+        value = getattr(order, f)
+        out[f] = value if value is None or type(value) in _AS_IS else _jsonable(value)
+    return out
 
 
 def changed_fields(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> frozenset[str]:
@@ -122,7 +121,14 @@ class OrderChange:
     def again(self) -> OrderChange:
         """The same change re-read from the order (a check stage may have completed it)."""
         after = snapshot(self.order)
-        return replace(self, after=after, changed_fields=changed_fields(self.before, after))
+        return self.but(after=after, changed_fields=changed_fields(self.before, after))
+
+    def but(self, **values: Any) -> OrderChange:
+        """This change with `values` replaced (`dataclasses.replace` without re-running the
+        constructor: a change is copied per order written)."""
+        out = object.__new__(OrderChange)
+        out.__dict__.update(self.__dict__, **values)
+        return out
 
     @property
     def columns(self) -> tuple[str, ...]:
