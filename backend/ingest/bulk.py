@@ -363,7 +363,7 @@ def _create(session: Session, job: ImportJob, actor: Actor, mapping: ImportMappi
             "updated_at": at})
         token = ingest._pending_status.set(p.status)
         try:
-            change = line.check(session, OrderChange.of(order, before=None, actor=actor, via="import", now=at))
+            change = line.check(session, OrderChange.of(order, before=None, actor=actor, via=getattr(job, "via", "import"), now=at))
         except GendanError as exc:
             item.errors = ingest._errors_from(exc, p, mapping)
             continue
@@ -430,7 +430,7 @@ def _update(session: Session, job: ImportJob, actor: Actor, mapping: ImportMappi
         try:
             with session.begin_nested():
                 orders_service.update_order(session, actor=actor, order_id=order.id, payload=update_payload, now=now,
-                                            via="import", commit=False)
+                                            via=getattr(job, "via", "import"), commit=False)
         except GendanError as exc:
             item.errors = ingest._errors_from(exc, p, mapping)
             return
