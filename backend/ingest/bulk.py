@@ -234,6 +234,12 @@ def apply_rows(session: Session, job: Any, actor: Actor, mapping: ImportMapping,
     return out
 
 
+def _flag(job: Any, name: str, default: Any) -> Any:
+    """A tally's setting (`per_record`, `via`; an import job has none): read from the instance's
+    own values, as `getattr(job, name, default)` on a model costs an exception per row."""
+    return vars(job).get(name, default)
+
+
 def _form_has_unique_fields(session: Session) -> bool:
     defn = forms_service.get_published(session)
     return defn is not None and any(getattr(f, "unique", False) for f in defn.data_fields())
@@ -342,13 +348,14 @@ def _create(session: Session, job: ImportJob, actor: Actor, mapping: ImportMappi
     if not items:
         return
     if not orders_service.can_create_orders(actor):
-        if not getattr(job, "per_record", False):
+        if not _flag(job, "per_record", False):
             raise Fallback("the job's owner cannot create orders")
         for item in items:
             item.errors = [RowError(line=item.parsed.line, column=None, field="_", code="auth.forbidden")]
         return
     line = pipeline_of(session)
     currency = get_installation(session).default_currency  # as create_order when none is given
+    via = _flag(job, "via", "import")
     ready: list[tuple[_Row, Order, datetime]] = []
     for item in items:
         p, payload = item.parsed, item.payload
@@ -368,7 +375,7 @@ def _create(session: Session, job: ImportJob, actor: Actor, mapping: ImportMappi
             "updated_at": at})
         token = ingest._pending_status.set(p.status)
         try:
-            change = line.check(session, OrderChange.of(order, before=None, actor=actor, via=getattr(job, "via", "import"), now=at))
+            change = line.check(session, OrderChange.of(order, before=None, actor=actor, via=via, now=at))
         except GendanError as exc:
             item.errors = ingest._errors_from(exc, p, mapping)
             continue
@@ -410,7 +417,7 @@ def _insert_customers(session: Session, customers: list[_NewCustomer]) -> None:
 def _update(session: Session, job: ImportJob, actor: Actor, mapping: ImportMapping, item: _Row, order: Order,
             now: datetime, out: _Out) -> None:
     p = item.parsed
-    if getattr(job, "per_record", False) and not actor.has_role("admin"):  # admins see every order
+    if _flag(job, "per_record", False) and not actor.has_role("admin"):  # admins see every order
         try:
             access.get_visible_order(session, actor, order.id)
         except GendanError as exc:
@@ -435,7 +442,7 @@ def _update(session: Session, job: ImportJob, actor: Actor, mapping: ImportMappi
         try:
             with session.begin_nested():
                 orders_service.update_order(session, actor=actor, order_id=order.id, payload=update_payload, now=now,
-                                            via=getattr(job, "via", "import"), commit=False)
+                                            via=_flag(job, "via", "import"), commit=False)
         except GendanError as exc:
             item.errors = ingest._errors_from(exc, p, mapping)
             return
