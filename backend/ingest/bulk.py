@@ -220,11 +220,7 @@ def apply_rows(session: Session, job: Any, actor: Actor, mapping: ImportMapping,
     `*_count` counters; `per_record=True` makes an actor who may not create or see an order fail
     that row instead of the batch). Raises Fallback when the rows need the row-by-row path."""
     out = _Out()
-    if session.get_bind().dialect.name == "postgresql":
-        # plan the batch's lookups for its own keys and the tables' size now: the driver prepares a
-        # statement run five times, and a generic plan made while the table was small scans all of
-        # it for each of a thousand keys (seconds per batch once it holds 100,000 orders)
-        session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    custom_plans(session)
     with forms_service.batch_cache(session):
         for segment in _segments(items, job.id):
             _segment(session, job, actor, mapping, segment, now, out)
@@ -232,6 +228,15 @@ def apply_rows(session: Session, job: Any, actor: Actor, mapping: ImportMapping,
         if item.errors:
             _failed(job, item, out)
     return out
+
+
+def custom_plans(session: Session) -> None:
+    """For the rest of the transaction on PostgreSQL, plan each statement for its own keys and the
+    tables' size now: the driver prepares a statement run five times, and a generic plan made while
+    the table was small scans all of it for each of a thousand keys (seconds per batch once it
+    holds 100,000 orders)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 
 def _flag(job: Any, name: str, default: Any) -> Any:
