@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -51,6 +51,9 @@ TRACKED_FIELDS = (
 )
 
 
+_AS_IS = frozenset({str, int, bool, float})  # immutable and JSON-ready (a snapshot per order written)
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
@@ -65,7 +68,11 @@ def _jsonable(value: Any) -> Any:
 
 def snapshot(order: Order, fields: tuple[str, ...] = TRACKED_FIELDS) -> dict[str, Any]:
     """The order's tracked values as JSON-ready copies (later writes to the row do not reach it)."""
-    return {f: _jsonable(getattr(order, f)) for f in fields}
+    out = {}
+    for f in fields:
+        value = getattr(order, f)
+        out[f] = value if value is None or type(value) in _AS_IS else _jsonable(value)
+    return out
 
 
 def changed_fields(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> frozenset[str]:
@@ -113,8 +120,15 @@ class OrderChange:
 
     def again(self) -> OrderChange:
         """The same change re-read from the order (a check stage may have completed it)."""
-        return replace(self, after=snapshot(self.order),
-                       changed_fields=changed_fields(self.before, snapshot(self.order)))
+        after = snapshot(self.order)
+        return self.but(after=after, changed_fields=changed_fields(self.before, after))
+
+    def but(self, **values: Any) -> OrderChange:
+        """This change with `values` replaced (`dataclasses.replace` without re-running the
+        constructor: a change is copied per order written)."""
+        out = object.__new__(OrderChange)
+        out.__dict__.update(self.__dict__, **values)
+        return out
 
     @property
     def columns(self) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -57,6 +57,7 @@ log = logging.getLogger("gendan.connectors")
 LEASE_TTL = timedelta(minutes=5)
 MAX_RECORD_CHARS = 20_000
 DUE_PER_TICK = 20
+BATCH_RECORDS = 1000  # records per transaction (backend/connectors/batch.py); 1: record by record
 
 
 @dataclass
@@ -133,8 +134,10 @@ def _run(bind, lease, connector_id, now, trigger, client, sleep, elapsed) -> Con
                 vendor_run.run(session, ctx, crypto.decrypt(connector.secrets), cursor, client, sleep)
             elif isinstance(ctx.config, SqlPullSettings):
                 with SqlPull(ctx.config, crypto.decrypt(connector.secrets), own_url=url_of(bind)) as pull:
-                    for position, (record, token) in enumerate(pull.records(cursor), start=1):
-                        _record(session, ctx, position, record, token)
+                    numbered = ((position, record, token)
+                                for position, (record, token) in enumerate(pull.records(cursor), start=1))
+                    for batch in _chunked(numbered, BATCH_RECORDS):
+                        _records(session, ctx, batch)
             else:
                 _pull(session, ctx, connector, cursor, client, sleep)
         except GendanError as exc:
@@ -156,10 +159,10 @@ def _pull(session: Session, ctx: RunContext, connector: Connector, cursor: dict[
                   token=str(cursor.get("token") or ""), client=client, sleep=sleep) as pull:
         position = 0
         for page in pull.pages():
-            for index, record in enumerate(page.records):
-                position += 1
-                last = index == len(page.records) - 1
-                _record(session, ctx, position, record, page.token if last else None)
+            numbered = [(position + i, record, page.token if i == len(page.records) else None)
+                        for i, record in enumerate(page.records, start=1)]
+            position += len(page.records)
+            _records(session, ctx, numbered)
             if not page.records:
                 _book(session, ctx, None, None, page.token)
                 session.commit()
@@ -181,6 +184,33 @@ def settings_for(kind: str, settings: dict[str, Any]) \
     """A saved connector's settings as its kind's model."""
     model = {"sql": SqlPullSettings, "folder": FolderSettings, "vendor": VendorSettings}.get(kind, HttpJsonSettings)
     return model.model_validate(settings)
+
+
+# ---------------------------------------------------------------- a batch of records, one transaction
+
+def _records(session: Session, ctx: RunContext, numbered: list[tuple[int, Any, Any]]) -> None:
+    """(position, record, token) of consecutive records: set-based a batch at a time (backend/
+    connectors/batch.py), a batch the set-based path declines record by record."""
+    from backend.connectors import batch
+
+    size = max(BATCH_RECORDS, 1)
+    for i in range(0, len(numbered), size):
+        part = numbered[i:i + size]
+        if size > 1 and batch.write_batch(session, ctx, part):
+            continue
+        for position, record, token in part:
+            _record(session, ctx, position, record, token)
+
+
+def _chunked(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= max(size, 1):
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 # ---------------------------------------------------------------- one record, one transaction
@@ -289,21 +319,25 @@ def _book(session: Session, ctx: RunContext, outcome: str | None, record: Any, t
         session.execute(update(ConnectorRun).where(ConnectorRun.id == ctx.run_id).values(
             {ConnectorRun.read_count: ConnectorRun.read_count + 1, column: column + 1}))
     connector = session.get(Connector, ctx.connector_id)
-    cursor = dict(connector.cursor or {})
+    cursor = moved_cursor(ctx, dict(connector.cursor or {}), record, token)
+    if cursor != connector.cursor:
+        connector.cursor = cursor
+    ctx.lease.fence(session)
+
+
+def moved_cursor(ctx: RunContext, cursor: dict[str, Any], record: Any, token: Any) -> dict[str, Any]:
+    """The cursor past `record` (`cursor` itself is changed and returned)."""
     if isinstance(token, dict):  # a SQL pull's position (cursor value, key) of this very record
         cursor.update(token)
     elif not isinstance(ctx.config, HttpJsonSettings):  # a folder: its files are its position
-        ctx.lease.fence(session)
-        return
+        return cursor
     elif token is not None and ctx.config.paging == "cursor":  # a change feed: resume at its last page
         cursor["token"] = token
     if getattr(ctx.config, "since_path", "") and isinstance(record, dict):
         value = jsonpath.first(record, ctx.config.since_path)
         if isinstance(value, (str, int, float)) and not isinstance(value, bool) and _later(str(value), cursor, ctx):
             cursor["since"] = str(value)[:40]
-    if cursor != connector.cursor:
-        connector.cursor = cursor
-    ctx.lease.fence(session)
+    return cursor
 
 
 def _later(value: str, cursor: dict[str, Any], ctx: RunContext) -> bool:

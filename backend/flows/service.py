@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from backend.auth.actor import Actor
+from backend.batch_cache import cached
 from backend.definitions.lifecycle import Lifecycle, require_designer
 from backend.errors import GendanError
 from backend.flows import messages
@@ -77,7 +78,8 @@ def form_field_keys(session: Session) -> list[str] | None:
 
 
 def published_row(session: Session, key: str) -> FlowDefinitionRow | None:
-    return FLOWS.with_status(session, key, "published")
+    """The published version of `key` (read once per bulk-import batch, see backend/batch_cache.py)."""
+    return cached(session, ("flow.published", key), lambda: FLOWS.with_status(session, key, "published"))
 
 
 def get_row(session: Session, key: str, version: int) -> FlowDefinitionRow:

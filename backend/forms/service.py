@@ -11,8 +11,7 @@ for is refused with that count.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +20,8 @@ from sqlmodel import Session
 
 from backend import i18n
 from backend.auth.actor import Actor
+from backend.batch_cache import batch_cache  # noqa: F401  (forms_service.batch_cache, used by the bulk import)
+from backend.batch_cache import cached as _cached
 from backend.customers.models import Customer
 from backend.definitions.lifecycle import Lifecycle, require_designer
 from backend.errors import GendanError
@@ -68,29 +69,6 @@ def _to_read(row: FormDefinitionRow, *, with_issues: bool = True) -> FormVersion
 
 def _row(session: Session, key: str, version: int) -> FormDefinitionRow:
     return FORMS.get(session, key, version)
-
-
-_BATCH_CACHE = "gendan.forms.batch_cache"
-
-
-@contextmanager
-def batch_cache(session: Session) -> Iterator[None]:
-    """Within the block, the published form and parsed versions are read once per session (the bulk
-    import validates thousands of new orders in one transaction that holds the write lock)."""
-    session.info[_BATCH_CACHE] = {}
-    try:
-        yield
-    finally:
-        session.info.pop(_BATCH_CACHE, None)
-
-
-def _cached(session: Session, key: tuple, read: Callable[[], Any]) -> Any:
-    cache = session.info.get(_BATCH_CACHE)
-    if cache is None:
-        return read()
-    if key not in cache:
-        cache[key] = read()
-    return cache[key]
 
 
 def _published_row(session: Session, key: str) -> FormDefinitionRow | None:

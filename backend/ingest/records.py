@@ -315,10 +315,11 @@ def _report(session: Session, chunk: list[_Record], outcomes: dict[int, str], re
     by_source: dict[str, list[str]] = {}
     for source, external_id in keys:
         by_source.setdefault(source, []).append(external_id)
+    bulk.custom_plans(session)
     for source, ids in by_source.items():
-        for i in range(0, len(ids), 500):
+        for clause in bulk._in(session, Order.external_id, ids):
             for o_id, number, ext in session.execute(select(Order.id, Order.number, Order.external_id).where(
-                    Order.source == source, Order.external_id.in_(ids[i:i + 500]))).all():
+                    Order.source == source, clause)).all():
                 orders[(source, ext)] = (o_id, number)
     for record in chunk:
         outcome = outcomes.get(record.index, "failed")

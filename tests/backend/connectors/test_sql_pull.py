@@ -84,6 +84,7 @@ def test_ties_on_the_cursor_across_a_batch_boundary_are_not_lost(session, connec
 
 
 def test_failure_mid_batch_does_not_advance_the_cursor(session, connection, admin, now, sql_source, monkeypatch):
+    monkeypatch.setattr(runner, "BATCH_RECORDS", 1)  # record by record (the path a declined batch takes)
     sql_source.put(*ROWS)
     c = service.create_connector(session, actor=admin, payload=_payload(sql_source, batch_size=10), now=now)
     real, seen = runner._write, []

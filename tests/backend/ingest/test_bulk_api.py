@@ -190,3 +190,59 @@ def test_body_over_the_upload_cap_is_refused_in_words(settings, connection, sess
         assert client.post(URL, json=small, headers=auth).json()["created"] == 20
         resp = client.post(URL, json=[_rec(i, customer) for i in range(100)], headers={**auth, **EN})
         assert resp.status_code == 413 and resp.json()["error"]["message"]
+
+
+def test_a_record_refused_mid_chunk_fails_alone_in_the_callers_language_and_leaves_no_order(client, session):
+    auth, customer = _admin(client, session)
+    body = [_rec(i, customer, planned_delivery="2027-01-10") for i in range(5)]
+    body[2] = _rec(2, customer, created="2026-12-01 09:00", planned_delivery="2026-11-01")  # before creation
+    resp = client.post(URL, json=body, headers={**auth, **ZH})
+    assert resp.status_code == 200, resp.text
+    out = resp.json()
+    assert (out["created"], out["failed"]) == (4, 1)
+    bad = out["results"][2]
+    assert (bad["outcome"], bad["order_id"], bad["errors"][0]["field"]) == ("failed", None, "planned_delivery")
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in bad["errors"][0]["message"])  # said in Chinese
+    refs = set(session.exec(select(Order.external_id).where(Order.source == "erp")).scalars())
+    assert refs == {"bk-0", "bk-1", "bk-3", "bk-4"}
+    for result in out["results"]:
+        if result["outcome"] == "created":
+            assert session.get(Order, result["order_id"]).external_id == result["external_id"]
+
+
+def test_counts_of_a_resent_chunk_with_some_records_changed(client, session):
+    auth, customer = _admin(client, session)
+    body = [_rec(i, customer) for i in range(6)]
+    assert client.post(URL, json=body, headers=auth).json()["created"] == 6
+    body[1]["amount"], body[4]["stage"] = "999.00", "production"
+    out = client.post(URL, json=body, headers=auth).json()
+    assert (out["created"], out["updated"], out["unchanged"], out["failed"]) == (0, 2, 4, 0)
+    assert [r["outcome"] for r in out["results"]] == ["unchanged", "updated", "unchanged", "unchanged", "updated",
+                                                     "unchanged"]
+    assert session.scalar(select(func.count()).select_from(Order).where(Order.source == "erp")) == 6
+    changed = session.get(Order, out["results"][1]["order_id"])
+    session.refresh(changed)
+    assert (str(changed.amount), changed.version) == ("999.00", 2)
+
+
+def test_a_record_without_currency_takes_the_installations_default(client, session):
+    from datetime import UTC, datetime
+
+    from backend.auth.service import load_actor
+    from backend.installation import service as installation
+    from backend.installation.schemas import CalendarIn
+
+    auth, customer = _admin(client, session)
+    root = load_actor(session, _root_id(session))
+    installation.save_installation(session, actor=root, now=datetime(2026, 12, 7, tzinfo=UTC), data=CalendarIn(
+        timezone="Asia/Shanghai", working_weekdays=[0, 1, 2, 3, 4], periods=["09:00-12:00", "13:00-18:00"],
+        holidays=[], extra_working_days=[], default_currency="EUR"))
+    out = client.post(URL, json=[_rec(0, customer), _rec(1, customer, currency="USD")], headers=auth).json()
+    assert out["created"] == 2, out
+    assert [session.get(Order, r["order_id"]).currency for r in out["results"]] == ["EUR", "USD"]
+
+
+def _root_id(session):
+    from backend.people.models import User
+
+    return session.exec(select(User.id).where(User.username == "root")).scalar_one()
