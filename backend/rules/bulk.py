@@ -6,6 +6,9 @@ Here a chunk's firings are planned first (facts once per order; people, customer
 tracking links in a few queries; `plan_actions` per firing, pure), then written in multi-row
 statements, one transaction per chunk (the caller's):
 
+Each kind of row is one statement on PostgreSQL (`INSERT ... SELECT ... FROM json_to_recordset(<the
+rows as one JSON parameter>)`) and one executemany on SQLite:
+
 1. `rule_firing` rows, `INSERT ... ON CONFLICT (rule_key, order_id, episode) DO NOTHING RETURNING`:
    the rows that come back are the firings this transaction owns. A second worker's identical
    firing blocks on the unique key until the first commits, then inserts nothing; a worker killed
@@ -24,13 +27,15 @@ this chunk are skipped and the others go on.
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select, text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
@@ -64,11 +69,10 @@ from engine.rules.template_context import TemplateExtras
 log = logging.getLogger("gendan.rules")
 FIRING, STATE = RuleFiring.__table__, RuleOrderState.__table__
 INBOX, NOTE, OUTBOX = InboxItem.__table__, Notification.__table__, OutboxMessage.__table__
-ROWS_PER_STATEMENT = 400  # bounded parameters per statement (SQLite's limit is 32,766)
 # actions whose effects are rows only (to-dos, notifications, outbox): written set-based
 ROW_ACTIONS = (CreateTodoAction, EscalateAction, NotifyAction, MessageCustomerAction, CallWebhookAction)
 ROW_EFFECTS = (fx.CreateTodo, fx.Notify, fx.MessageCustomer, fx.CallWebhook)
-DIALECTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+DIALECTS = ("postgresql", "sqlite")  # the others (none in use) fire one at a time
 
 
 @dataclass(frozen=True)
@@ -93,12 +97,12 @@ def writes_rows_only(rule: RuleDefinition) -> bool:
 def fire_many(session: Session, pending: list[Pending], *, trigger: str, catalogue: Catalogue,
               ctx: FactContext) -> int:
     """Record and apply `pending` (flush only). Returns the firings this transaction recorded."""
-    insert = DIALECTS.get(session.get_bind().dialect.name)
-    sequential = {p.order.id for p in pending if insert is None or not writes_rows_only(p.rule)}
+    supported = session.get_bind().dialect.name in DIALECTS
+    sequential = {p.order.id for p in pending if not supported or not writes_rows_only(p.rule)}
     fired = 0
     together = [p for p in pending if p.order.id not in sequential]
     if together:
-        fired += _fire_set(session, together, insert, trigger=trigger, catalogue=catalogue, ctx=ctx)
+        fired += _fire_set(session, together, trigger=trigger, catalogue=catalogue, ctx=ctx)
     for p in pending:
         if p.order.id in sequential and p.row.enabled:
             fired += fire(session, row=p.row, rule=p.rule, order=p.order, state_row=p.state, decision=p.decision,
@@ -176,12 +180,7 @@ def template_extras_many(session: Session, orders: list[Order]) -> dict[int, Tem
 # --- writing ---------------------------------------------------------------------------------
 
 
-def _batches(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    for start in range(0, len(rows), ROWS_PER_STATEMENT):
-        yield rows[start:start + ROWS_PER_STATEMENT]
-
-
-def _fire_set(session: Session, pending: list[Pending], insert, *, trigger: str, catalogue: Catalogue,
+def _fire_set(session: Session, pending: list[Pending], *, trigger: str, catalogue: Catalogue,
               ctx: FactContext) -> int:
     session.flush()  # the chunk's ORM changes go first: the statements below bypass the unit of work
     planned = sorted(_plan(session, pending, catalogue, ctx), key=lambda item: item[0].key)
@@ -190,37 +189,72 @@ def _fire_set(session: Session, pending: list[Pending], insert, *, trigger: str,
                 "episode": p.decision.episode, "trigger": trigger[:20], "fired_at": now,
                 "effects": [describe_effect(e) for e in plan.effects],
                 "problems": [{"code": c, "params": params} for c, params in plan.problems]} for p, plan in planned]
-    recorded: set[tuple[str, int, int]] = set()
-    for batch in _batches(firings):
-        statement = insert(FIRING).values(batch).on_conflict_do_nothing(
-            index_elements=["rule_key", "order_id", "episode"])
-        recorded.update(tuple(r) for r in session.execute(
-            statement.returning(FIRING.c.rule_key, FIRING.c.order_id, FIRING.c.episode)).all())
+    recorded = {tuple(r) for r in insert_rows(session, FIRING, firings, unique=("rule_key", "order_id", "episode"),
+                                          returning=("rule_key", "order_id", "episode"))}
     mine = [(p, plan) for p, plan in planned if p.key in recorded]
     if not mine:
         return 0
-    _store_states(session, insert, [p for p, _ in mine])
-    rest = _store_effects(session, insert, mine, now)
+    _store_states(session, [p for p, _ in mine])
+    rest = _store_effects(session, mine, now)
     for p, effects in rest:  # nothing a row-only rule plans today; kept correct for any effect
         apply_effects(session, effects, order=p.order, actor=None, now=now, source="rule")
     return len(mine)
 
 
-def _store_states(session: Session, insert, pending: list[Pending]) -> None:
+def insert_rows(session: Session, table, rows: list[dict[str, Any]], *, unique: tuple[str, ...],
+            update: tuple[str, ...] = (), returning: tuple[str, ...] = ()) -> list[Any]:
+    """`rows` into `table`, skipping (or with `update`, updating) a row whose `unique` key exists
+    (no `unique`: a plain insert).
+
+    PostgreSQL: one statement whose one parameter is the rows as a JSON array (`INSERT ... SELECT
+    FROM json_to_recordset(...)`): a multi-row VALUES text is parsed by the driver on every call
+    (slower than the insert itself), arrays are escaped element by element, and psycopg's
+    executemany sends a statement a row. SQLite: the driver's executemany."""
+    if not rows:
+        return []
+    if session.get_bind().dialect.name != "postgresql":
+        statement = sqlite.insert(table)
+        if not unique:
+            session.execute(statement, rows)
+            return []
+        statement = statement.on_conflict_do_update(index_elements=list(unique),
+                                                    set_={c: statement.excluded[c] for c in update}) \
+            if update else statement.on_conflict_do_nothing(index_elements=list(unique))
+        if returning:
+            return session.execute(statement.returning(*[table.c[c] for c in returning]), rows).all()
+        session.execute(statement, rows)
+        return []
+    dialect = session.get_bind().dialect
+    names = ", ".join(f'"{c}"' for c in rows[0])
+    record = ", ".join(f'"{c}" {table.c[c].type.compile(dialect=dialect)}' for c in rows[0])
+    action = "DO UPDATE SET " + ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in update) if update else "DO NOTHING"
+    sql = (f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM json_to_recordset(CAST(:rows AS json)) '
+           f'AS x({record})') + (f' ON CONFLICT ({", ".join(unique)}) {action}' if unique else "")
+    if returning:
+        sql += " RETURNING " + ", ".join(f'"{c}"' for c in returning)
+    params = {"rows": json.dumps(rows, default=_json_default)}
+    result = session.execute(text(sql), params)
+    return result.all() if returning else []
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):  # a timestamp column; JSON columns hold JSON already, as the ORM requires
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _store_states(session: Session, pending: list[Pending]) -> None:
     rows = [{"rule_key": p.rule.key, "order_id": p.order.id, "episode": p.decision.state.episode,
              "active": p.decision.state.active, "last_fired_at": p.decision.state.last_fired_at,
              "fired_count": p.decision.state.fired_count} for p in pending]
-    for batch in _batches(rows):
-        statement = insert(STATE).values(batch)
-        session.execute(statement.on_conflict_do_update(
-            index_elements=["rule_key", "order_id"],
-            set_={c: statement.excluded[c] for c in ("episode", "active", "last_fired_at", "fired_count")}))
+    insert_rows(session, STATE, rows, unique=("rule_key", "order_id"),
+            update=("episode", "active", "last_fired_at", "fired_count"))
     for p in pending:
         if p.state is not None:
             session.expire(p.state)  # written past the ORM: read again if anyone looks
 
 
-def _store_effects(session: Session, insert, fired: list[tuple[Pending, ActionPlan]],
+def _store_effects(session: Session, fired: list[tuple[Pending, ActionPlan]],
                    now) -> list[tuple[Pending, list[Any]]]:
     """The row effects as multi-row inserts (backend/effects.py's rows, column for column);
     returns the other effects per firing."""
@@ -264,10 +298,9 @@ def _store_effects(session: Session, insert, fired: list[tuple[Pending, ActionPl
             elif isinstance(effect, fx.CallWebhook):
                 outbox.append(_outbox(effect.dedupe_key, "webhook", effect.url, "", "",
                                       {"data": effect.payload, "secret_ref": effect.secret_ref}, order.id, now))
-    for table, rows, unique in ((INBOX, todos, ["dedupe_key", "assignee_id"]),
-                                (NOTE, notes, ["dedupe_key", "user_id"]), (OUTBOX, outbox, ["dedupe_key"])):
-        for batch in _batches(rows):
-            session.execute(insert(table).values(batch).on_conflict_do_nothing(index_elements=unique))
+    for table, rows, unique in ((INBOX, todos, ("dedupe_key", "assignee_id")),
+                                (NOTE, notes, ("dedupe_key", "user_id")), (OUTBOX, outbox, ("dedupe_key",))):
+        insert_rows(session, table, rows, unique=unique)
     appliers = pipeline.of(session).appliers
     if appliers.on_touched is not None:
         # the users given to-dos or notifications, and the owners of the orders given to-dos (whose
@@ -325,4 +358,4 @@ def _locales(session: Session, fired: list[tuple[Pending, ActionPlan]]) -> dict[
     return {user_id: locale or default for user_id, locale in rows}
 
 
-__all__ = ["Pending", "fire_many", "template_extras_many", "writes_rows_only"]
+__all__ = ["Pending", "fire_many", "insert_rows", "template_extras_many", "writes_rows_only"]

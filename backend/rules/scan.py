@@ -53,7 +53,7 @@ from sqlmodel import Session
 from backend.db import new_session
 from backend.orders.models import Order
 from backend.rules import pause
-from backend.rules.bulk import Pending, fire_many
+from backend.rules.bulk import Pending, fire_many, insert_rows
 from backend.rules.firing import fire, state_of, store_state
 from backend.rules.matching import scope_clause
 from backend.rules.models import RuleDefinitionRow, RuleOrderMask, RuleOrderState
@@ -267,7 +267,9 @@ def store_words(session: Session, words: dict[int, list[int]]) -> None:
     ids = sorted(words)
     session.execute(delete(MASK).where(MASK.c.order_id.in_(ids)))
     rows = [{"order_id": i, "words": format_words(words[i])} for i in ids if any(words[i])]
-    if rows:
+    if session.get_bind().dialect.name == "postgresql":
+        insert_rows(session, MASK, rows, unique=())  # one statement (psycopg's executemany sends one a row)
+    elif rows:
         session.execute(insert(MASK), rows)
 
 
