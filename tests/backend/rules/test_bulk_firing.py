@@ -219,3 +219,54 @@ class TestIsolation:
         paused = session.execute(select(RuleDefinitionRow.enabled).where(RuleDefinitionRow.key == "broken_plan",
                                                                          RuleDefinitionRow.status == "published"))
         assert paused.scalar_one() is False
+
+
+@pytest.mark.slow
+def test_two_unlocked_scanners_with_small_chunks_fire_each_once_on_postgresql(tmp_path, monkeypatch):
+    """Both ignore the scan lease and race through the same chunks of 25: each firing, to-do and
+    state is written by one of them only (a loser's chunk may fail on a match-word row and rerun)."""
+    import threading
+
+    import sqlalchemy as sa
+
+    from backend.db import make_engine
+    from backend.pipeline_assembly import assemble
+    from tests.backend.rules import test_worker as worker
+
+    url = worker._fresh_database("postgresql", tmp_path)
+    engine = assemble(make_engine(url))
+    monkeypatch.setattr(tasks, "CHUNK", 25)
+    try:
+        worker._seed(engine)
+        barrier, errors, fired = threading.Barrier(2), [], []
+
+        def scanner():
+            barrier.wait()
+            try:
+                for _ in range(3):
+                    try:
+                        fired.append(tasks.scan_time_rules(engine, worker.NOW, lock=False))
+                        return
+                    except sa.exc.DBAPIError:  # lost a race on a match-word row: the chunk rolled back
+                        continue
+            except Exception as exc:  # surfaced below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=scanner) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert errors == []
+        left = tasks.scan_time_rules(engine, worker.NOW + timedelta(minutes=1), lock=False)  # what a loser left
+        assert sum(fired) + left == worker.ORDERS, (fired, left)  # each firing counted by the one who wrote it
+        worker._assert_exactly_once(engine)
+        with engine.connect() as conn:
+            states = conn.execute(select(func.count()).select_from(RuleOrderState)).scalar_one()
+            cc = conn.execute(select(InboxItem.order_id, func.count()).where(InboxItem.kind == "cc")
+                              .group_by(InboxItem.order_id)).all()
+        assert states == worker.ORDERS
+        assert len(cc) == worker.ORDERS and {n for _, n in cc} == {1}
+    finally:
+        engine.dispose()
+        worker._drop(url)
