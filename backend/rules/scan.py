@@ -53,6 +53,7 @@ from sqlmodel import Session
 from backend.db import new_session
 from backend.orders.models import Order
 from backend.rules import pause
+from backend.rules.bulk import Pending, fire_many, insert_rows
 from backend.rules.firing import fire, state_of, store_state
 from backend.rules.matching import scope_clause
 from backend.rules.models import RuleDefinitionRow, RuleOrderMask, RuleOrderState
@@ -216,8 +217,11 @@ def _states(session: Session, order_ids: Iterable[int], keys: Iterable[str]) -> 
 
 
 def apply_chunk(session: Session, plan: Plan, chunk: list[tuple[int, list[int], list[int]]],
-                catalogue: Catalogue, ctx: FactContext) -> int:
-    """Act on one chunk of changed orders and store their words (flush only). Returns firings."""
+                catalogue: Catalogue, ctx: FactContext, *, bulk: bool = True) -> int:
+    """Act on one chunk of changed orders and store their words (flush only). Returns firings.
+
+    `bulk`: the chunk's firings are planned together and written set-based (backend/rules/bulk.py);
+    False fires them one at a time (the path the differential test and the bench compare with)."""
     changes = classify(plan.rules, plan.words, chunk)
     enabled = {r.id: r for r in session.exec(select(RuleDefinitionRow).where(
         RuleDefinitionRow.id.in_([r.row_id for r in plan.rules]), RuleDefinitionRow.enabled.is_(True))).scalars()}
@@ -229,7 +233,7 @@ def apply_chunk(session: Session, plan: Plan, chunk: list[tuple[int, list[int], 
             if state is not None and state.active:
                 state.active = False
     orders = {o.id: o for o in session.exec(select(Order).where(Order.id.in_(list(changes.started)))).scalars()}
-    fired = 0
+    pending: list[Pending] = []
     for order_id, rules in changes.started.items():
         for r in rules:
             if r.row_id not in enabled:
@@ -242,27 +246,35 @@ def apply_chunk(session: Session, plan: Plan, chunk: list[tuple[int, list[int], 
             if decision.reason == "quiet_hours":
                 continue  # no bit: the next scan sees the match as new again
             if decision.fire:
-                firing = fire(session, row=enabled[r.row_id], rule=r.rule, order=orders[order_id],
-                              state_row=state, decision=decision, trigger="scan", catalogue=catalogue, ctx=ctx)
-                fired += firing is not None
+                pending.append(Pending(enabled[r.row_id], r.rule, orders[order_id], state, decision))
             elif decision.state != state_of(state):
                 store_state(session, r.rule.key, order_id, state, decision.state)
             changes.words[order_id][r.word] |= r.bit
+    fired = _fire(session, pending, bulk=bulk, catalogue=catalogue, ctx=ctx)
     session.flush()
     store_words(session, changes.words)
     return fired
+
+
+def _fire(session: Session, pending: list[Pending], *, bulk: bool, catalogue: Catalogue, ctx: FactContext) -> int:
+    if bulk:
+        return fire_many(session, pending, trigger="scan", catalogue=catalogue, ctx=ctx)
+    return sum(fire(session, row=p.row, rule=p.rule, order=p.order, state_row=p.state, decision=p.decision,
+                    trigger="scan", catalogue=catalogue, ctx=ctx) is not None for p in pending)
 
 
 def store_words(session: Session, words: dict[int, list[int]]) -> None:
     ids = sorted(words)
     session.execute(delete(MASK).where(MASK.c.order_id.in_(ids)))
     rows = [{"order_id": i, "words": format_words(words[i])} for i in ids if any(words[i])]
-    if rows:
+    if session.get_bind().dialect.name == "postgresql":
+        insert_rows(session, MASK, rows, unique=())  # one statement (psycopg's executemany sends one a row)
+    elif rows:
         session.execute(insert(MASK), rows)
 
 
 def refire_due(session: Session, plan: Plan, rule: ScanRule, catalogue: Catalogue, ctx: FactContext, *,
-               after: int, limit: int) -> tuple[int, int | None]:
+               after: int, limit: int, bulk: bool = True) -> tuple[int, int | None]:
     """`every_n_hours`: fire again for orders still matching whose interval has passed, one page of
     states after order id `after`. Returns (firings, the last order id seen or None at the end)."""
     every = timedelta(hours=rule.rule.firing.every_hours or 0)
@@ -275,13 +287,13 @@ def refire_due(session: Session, plan: Plan, rule: ScanRule, catalogue: Catalogu
     ids = [order_id for order_id, words in rows if has(parse_words(words, plan.words), rule)]
     row = session.get(RuleDefinitionRow, rule.row_id)
     states = _states(session, ids, [rule.rule.key])
-    fired = 0
+    pending: list[Pending] = []
     for order in session.exec(select(Order).where(Order.id.in_(ids)).order_by(Order.id)).scalars():
         state = states.get((rule.rule.key, order.id))
         decision = decide_firing(rule.rule.firing, state_of(state), True, ctx.now, ctx.calendar)
         if decision.fire and row is not None and row.enabled:
-            fired += fire(session, row=row, rule=rule.rule, order=order, state_row=state, decision=decision,
-                          trigger="scan", catalogue=catalogue, ctx=ctx) is not None
+            pending.append(Pending(row, rule.rule, order, state, decision))
+    fired = _fire(session, pending, bulk=bulk, catalogue=catalogue, ctx=ctx)
     session.flush()
     return fired, (rows[-1][0] if len(rows) == limit else None)
 

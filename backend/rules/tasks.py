@@ -32,6 +32,7 @@ log = logging.getLogger("gendan.rules")
 CHUNK = 500  # changed orders per transaction
 SCAN_LEASE = "rules.scan"
 BATCH = 500
+BULK_FIRING = True  # a chunk's firings written set-based (backend/rules/bulk.py); False: one at a time
 
 
 def scan_time_rules(bind: Engine | Connection, now: datetime, *, lock: bool = True) -> int:
@@ -85,13 +86,15 @@ def _scan(bind: Engine | Connection, now: datetime, held: lease.Lease | None) ->
     fired = 0
     for start in range(0, len(changed), CHUNK):
         with _fenced(bind, held) as session:
-            fired += scan.apply_chunk(session, plan, changed[start:start + CHUNK], catalogue, ctx)
+            fired += scan.apply_chunk(session, plan, changed[start:start + CHUNK], catalogue, ctx,
+                                          bulk=BULK_FIRING)
     for rule in plan.rules:
         if rule.due and rule.rule.firing.mode == "every_n_hours":
             after: int | None = 0
             while after is not None:
                 with _fenced(bind, held) as session:
-                    got, after = scan.refire_due(session, plan, rule, catalogue, ctx, after=after, limit=CHUNK)
+                    got, after = scan.refire_due(session, plan, rule, catalogue, ctx, after=after, limit=CHUNK,
+                                                  bulk=BULK_FIRING)
                 fired += got
     with _fenced(bind, held) as session:
         scan.mark_scanned(session, plan, now)

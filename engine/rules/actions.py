@@ -28,7 +28,7 @@ from engine.rules.definition import (
     StartFlowAction,
 )
 from engine.rules.template_context import EFFECT_LOCALE, LANGS, TemplateExtras, build_context
-from engine.rules.templates import TemplateProblem, render_template
+from engine.rules.templates import TemplateProblem, known_names, render_template
 
 __all__ = ["ActionPlan", "People", "describe_effect", "plan_actions", "firing_key", "read_text"]
 
@@ -118,6 +118,7 @@ def plan_actions(
     contexts = {lang: build_context(facts, lang=lang, extras=extras, rule_key=rule.key,
                                     rule_name={"zh": rule.name.zh, "en": rule.name.en}, now=now)
                 for lang in LANGS}
+    names = {lang: known_names(context) for lang, context in contexts.items()}  # once, not per template
     base = firing_key(rule.key, order_id, episode)
     out: list[fx.Effect] = []
     problems: list[tuple[str, dict[str, Any]]] = []
@@ -125,13 +126,17 @@ def plan_actions(
     def text(template: LocalizedText, index: int) -> dict[str, str] | None:
         texts: dict[str, str] = {}
         missing: list[str] = []
+        rendered: dict[tuple[str, str], str] = {}  # a text written in one language reads the same to both
         for lang in LANGS:
             source, written_in = template.for_reader(lang)
-            try:
-                texts[EFFECT_LOCALE[lang]] = render_template(source, contexts[written_in], missing=missing)
-            except TemplateProblem as problem:
-                problems.append((problem.code, {**problem.params, "action": index}))
-                return None
+            if (source, written_in) not in rendered:
+                try:
+                    rendered[source, written_in] = render_template(source, contexts[written_in], missing=missing,
+                                                                   names=names[written_in])
+                except TemplateProblem as problem:
+                    problems.append((problem.code, {**problem.params, "action": index}))
+                    return None
+            texts[EFFECT_LOCALE[lang]] = rendered[source, written_in]
         if missing:
             problems.append(("rule.template_missing_value", {"action": index, "names": ", ".join(missing)}))
         return texts

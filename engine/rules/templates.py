@@ -254,14 +254,17 @@ def syntax_problem(exc: TemplateSyntaxError) -> TemplateProblem:
     return TemplateProblem("rule.template_syntax", message=text, line=line)
 
 
-def render_template(source: str, context: Mapping[str, Any], *, missing: list[str] | None = None) -> str:
+def render_template(source: str, context: Mapping[str, Any], *, missing: list[str] | None = None,
+                    names: dict[int, str] | None = None) -> str:
     """Render a template; raises TemplateProblem (`rule.template_syntax`, `rule.template_unknown_name`,
     `rule.template_too_long`, `rule.template_too_costly`, `rule.template_output_too_large`, ...).
 
     Strict by default (validation: an unknown name is `rule.template_unknown_name_suggest` with the
     full name and the closest known one, or `rule.template_unknown_name` when nothing is close). With a `missing` list the rendering is lenient (firings): a
-    missing value renders empty and its name is appended to the list."""
-    token = _RECORD.set((missing, known_names(context))) if missing is not None else None
+    missing value renders empty and its name is appended to the list. `names`: `known_names(context)`,
+    when the caller renders several templates in one context (a firing renders up to a dozen)."""
+    token = _RECORD.set((missing, names if names is not None else known_names(context))) \
+        if missing is not None else None
     try:
         out: list[str] = []
         size = 0

@@ -156,17 +156,17 @@ CHILD = textwrap.dedent("""
     from backend.db import make_engine
     from backend.pipeline_assembly import assemble
     from backend.rules import scan, tasks
-    real_fire = scan.fire
+    real_fire = scan.fire_many
     count = 0
     def slow_fire(*args, **kwargs):
         global count
-        count += 1
         result = real_fire(*args, **kwargs)
-        if count == 50:
+        count += result
+        if count >= 50 and count - result < 50:
             print("MID-SCAN", flush=True)
-            time.sleep(120)  # the parent kills us here, with 50 firings flushed but not committed
+            time.sleep(120)  # the parent kills us here, with the 50th firing's chunk written but not committed
         return result
-    scan.fire = slow_fire  # what the scan calls
+    scan.fire_many = slow_fire  # what the scan calls for each chunk
     tasks.CHUNK = int(sys.argv[3])
     tasks.scan_time_rules(assemble(make_engine(sys.argv[1])), datetime.fromisoformat(sys.argv[2]))
 """)
@@ -190,7 +190,7 @@ def _wait_for_free_lease(engine, bound_seconds: float = 60) -> None:
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 @pytest.mark.parametrize("chunk", [500, 20])
 def test_worker_killed_mid_scan_then_restarted(kind, chunk, tmp_path, monkeypatch):
-    """Killed at the 50th firing: with chunks of 20 orders, two chunks (40 firings) had committed."""
+    """Killed in the chunk of the 50th firing: with chunks of 20 orders, two chunks (40 firings) had committed."""
     monkeypatch.setenv("GENDAN_SCAN_LEASE_SECONDS", "2")
     url = _fresh_database(kind, tmp_path)
     engine = assemble(make_engine(url))
@@ -226,17 +226,17 @@ STOPPABLE = textwrap.dedent("""
     from backend.db import make_engine
     from backend.pipeline_assembly import assemble
     from backend.rules import scan, tasks
-    real_fire = scan.fire
+    real_fire = scan.fire_many
     count = 0
     def slow_fire(*args, **kwargs):
         global count
-        count += 1
         result = real_fire(*args, **kwargs)
-        if count == 50:
+        count += result
+        if count >= 50 and count - result < 50:
             print("MID-SCAN", flush=True)
             time.sleep(1)  # the parent stops us here, in an open transaction holding firings
         return result
-    scan.fire = slow_fire  # what the scan calls
+    scan.fire_many = slow_fire  # what the scan calls for each chunk
     tasks.CHUNK = 20
     try:
         print("FIRED", tasks.scan_time_rules(assemble(make_engine(sys.argv[1])), datetime.fromisoformat(sys.argv[2])), flush=True)
