@@ -7,31 +7,13 @@ from datetime import timedelta
 
 from backend.auth.service import load_actor
 from backend.insight import process_map as service
-from backend.orders.models import OrderEvent
 from tests.conftest import login
-from tests.factories.orders import T0, make_customer, make_order
+from tests.factories.order_events import travel
+from tests.factories.orders import T0, make_customer
 from tests.factories.people import make_user
 
 EN = {"Accept-Language": "en"}
 ZH = {"Accept-Language": "zh-CN"}
-
-
-def travel(session, *, owner, stages_hours, customer=None, created=T0, event_type="stage_entered"):
-    """An order created in the first stage at `created`, then entering each next stage after the hours given."""
-    first, *rest = stages_hours
-    order = make_order(session, owner=owner, customer=customer, stage=first[0], at=created)
-    session.add(OrderEvent(order_id=order.id, type="created", at=created, before=None,
-                           after={"stage": first[0], "status": "open"}))
-    prev, at = first[0], created
-    for stage, hours in rest:
-        at = at + timedelta(hours=hours)
-        session.add(OrderEvent(order_id=order.id, type=event_type, at=at, before={"stage": prev},
-                               after={"stage": stage}))
-        session.add(OrderEvent(order_id=order.id, type="urged", at=at, before=None, after={"urge_count": 1}))
-        prev = stage
-    order.stage = prev
-    session.flush()
-    return order
 
 
 def row(page: str, edge: str) -> str:
