@@ -17,7 +17,6 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from backend.auth.actor import Actor
-
 from backend.flows.models import FlowDefinitionRow
 from backend.orders import access
 from backend.orders.models import Order, OrderEvent

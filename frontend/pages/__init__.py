@@ -19,6 +19,7 @@ from frontend.pages import (
     order_flow,
     order_form,
     orders,
+    process_map,
     tracking,
 )
 
@@ -40,5 +41,4 @@ router.include_router(inbox.router)
 router.include_router(notifications.router)
 router.include_router(tracking.router)
 router.include_router(api_docs.router)
-from frontend.pages import process_map  # noqa: E402
 router.include_router(process_map.router)
