@@ -23,7 +23,7 @@ from frontend.templating import render
 
 router = APIRouter()
 
-NODE_W, NODE_H, GAP, MID = 124, 44, 76, 150
+NODE_W, NODE_H, GAP, MID = 124, 44, 120, 200
 CUSTOMER_CHOICES = 300
 
 
@@ -54,10 +54,11 @@ def _x(position: int) -> float:
     return 20 + position * (NODE_W + GAP)
 
 
-def layout(result: service.MapResult) -> tuple[list[DrawnEdge], int, int]:
+def layout(result: service.MapResult) -> tuple[list[DrawnEdge], int, int, int]:
+    """The edges' paths and labels, and the SVG's width, top (viewBox min-y) and bottom."""
     pos = {n.stage: n.position for n in result.map.nodes}
     top = max((e.count for e in result.map.edges), default=1)
-    drawn, lowest, highest = [], MID + NODE_H, MID
+    drawn, lowest, highest = [], MID + NODE_H, MID - 24
     for e in result.map.edges:
         a, b = pos[e.source], pos[e.target]
         label = f"{e.count} · {duration(e.median_s)} · {duration(e.p90_s)}"
@@ -78,7 +79,7 @@ def layout(result: service.MapResult) -> tuple[list[DrawnEdge], int, int]:
             lowest = max(lowest, ly + 10)
         drawn.append(DrawnEdge(edge=e, path=path, label_x=lx, label_y=ly, width=width, label=label))
     width = int(_x(len(pos)) + 20) if pos else 0
-    return drawn, width, int(lowest + 20)
+    return drawn, width, int(highest - 10), int(lowest + 20)
 
 
 def _parse_date(raw: str | None, errors: list[str]) -> date | None:
@@ -102,13 +103,13 @@ def process_map_page(request: Request, session: DbSession, actor: PageActor, cre
     f = service.MapFilter(created_from=_parse_date(created_from, errors), created_to=_parse_date(created_to, errors),
                           customer_id=_parse_id(customer), owner_id=_parse_id(owner))
     result = service.build(session, actor=actor, filters=f)
-    edges, width, height = layout(result)
+    edges, width, top, bottom = layout(result)
     owners = session.exec(select(User.id, User.display_name).where(User.is_active).order_by(User.display_name)
                           .limit(CUSTOMER_CHOICES)).all()
     customers = session.exec(select(Customer.id, Customer.name).order_by(Customer.name)
                              .limit(CUSTOMER_CHOICES)).all()
     return render(request, "dashboard/process_map.html", {
-        "nav": "dashboard", "r": result, "edges": edges, "svg_w": width, "svg_h": height, "f": f,
+        "nav": "dashboard", "r": result, "edges": edges, "svg_w": width, "svg_top": top, "svg_h": bottom - top, "f": f,
         "errors": errors, "owners": owners, "customers": customers, "duration": duration,
         "node_w": NODE_W, "node_h": NODE_H, "mid": MID, "node_x": _x, "max_orders": service.MAX_ORDERS,
     })
