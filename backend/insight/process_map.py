@@ -82,20 +82,18 @@ def traces(session: Session, order_ids: list[int]) -> Iterator[list[tuple[str, d
     give their creation stage)."""
     for i in range(0, len(order_ids), BATCH):
         batch = order_ids[i:i + BATCH]
-        firsts = dict(session.exec(select(Order.id, Order.created_at).where(Order.id.in_(batch))).all())
-        rows = session.exec(select(OrderEvent.order_id, OrderEvent.at, OrderEvent.before, OrderEvent.after)
-                            .where(OrderEvent.order_id.in_(batch))
-                            .order_by(OrderEvent.order_id, OrderEvent.at, OrderEvent.id)).all()
+        firsts = dict(session.connection().execute(select(Order.id, Order.created_at).where(Order.id.in_(batch))).all())
+        after = OrderEvent.after["stage"].as_string()
+        rows = session.connection().execute(
+            select(OrderEvent.order_id, OrderEvent.at, OrderEvent.before["stage"].as_string(), after)
+            .where(OrderEvent.order_id.in_(batch), after.is_not(None))
+            .order_by(OrderEvent.order_id, OrderEvent.at, OrderEvent.id))
         by_order: dict[int, list[tuple[str, datetime]]] = {}
-        for order_id, at, before, after in rows:
-            stage = after.get("stage") if isinstance(after, dict) else None
-            if not isinstance(stage, str):
-                continue
+        for order_id, at, prior, stage in rows:
             seq = by_order.get(order_id)
             if seq is None:
                 seq = by_order[order_id] = []
-                prior = before.get("stage") if isinstance(before, dict) else None
-                if isinstance(prior, str) and prior != stage:
+                if prior is not None and prior != stage:
                     seq.append((prior, min(firsts.get(order_id, at), at)))
             if not seq or seq[-1][0] != stage:
                 seq.append((stage, at))
