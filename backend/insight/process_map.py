@@ -1,7 +1,7 @@
 """The real process map's queries: each visible order's stage sequence, read from the event log.
 
 Orders are chosen by creation date, customer and owner, under the same row-level clause as the order
-list, and read in id order in batches (at most `MAX_ORDERS`; `truncated` says when the cap cut it).
+list, and read in id order in batches (at most `MAX_ORDERS`, the newest; `truncated` says when the cap cut it).
 A stage sequence is the order's first stage (at its creation) followed by every event whose `after`
 carries a stage different from the current one — `created`, `stage_entered`, replayed `history`, or
 any other type alike. The directly-follows graph itself is computed in engine/insight/process_map.py.
@@ -73,8 +73,9 @@ def _order_ids(session: Session, actor: Actor, f: MapFilter) -> tuple[list[int],
         stmt = stmt.where(Order.customer_id == f.customer_id)
     if f.owner_id is not None:
         stmt = stmt.where(Order.owner_id == f.owner_id)
-    ids = list(session.exec(stmt.order_by(Order.id).limit(MAX_ORDERS + 1)).scalars())
-    return ids[:MAX_ORDERS], len(ids) > MAX_ORDERS
+    # the newest orders when the cap cuts (ids follow creation), read back in ascending id order
+    ids = list(session.exec(stmt.order_by(Order.id.desc()).limit(MAX_ORDERS + 1)).scalars())
+    return sorted(ids[:MAX_ORDERS]), len(ids) > MAX_ORDERS
 
 
 def traces(session: Session, order_ids: list[int]) -> Iterator[list[tuple[str, datetime]]]:

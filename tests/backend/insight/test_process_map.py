@@ -86,8 +86,10 @@ def test_chinese_durations_and_labels(client, session):
 
 def test_cap_says_when_it_cut_the_orders(session, monkeypatch):
     manager = make_user(session, roles=["admin"])
-    for _ in range(3):
+    travel(session, owner=manager, stages_hours=[("draft", 0), ("production", 1)])  # the oldest: cut
+    for _ in range(2):
         travel(session, owner=manager, stages_hours=[("draft", 0), ("approval", 1)])
     monkeypatch.setattr(service, "MAX_ORDERS", 2)
     result = service.build(session, actor=load_actor(session, manager.id), filters=service.MapFilter())
     assert result.truncated and result.map.orders == 2
+    assert [(e.source, e.target, e.count) for e in result.map.edges] == [("draft", "approval", 2)]
