@@ -93,3 +93,18 @@ def test_cap_says_when_it_cut_the_orders(session, monkeypatch):
     result = service.build(session, actor=load_actor(session, manager.id), filters=service.MapFilter())
     assert result.truncated and result.map.orders == 2
     assert [(e.source, e.target, e.count) for e in result.map.edges] == [("draft", "approval", 2)]
+
+
+def test_the_published_flow_is_the_drawing(session, now):
+    from backend.flows import service as flows
+
+    admin = make_user(session, roles=["admin"])
+    actor = load_actor(session, admin.id)
+    flows.install_template(session, actor=actor, key="pm_b2b", template="b2b_fulfilment", now=now)
+    flows.publish_flow(session, actor=actor, key="pm_b2b", now=now)
+    travel(session, owner=admin, stages_hours=[("draft", 0), ("approval", 1), ("production", 2)])
+    result = service.build(session, actor=actor, filters=service.MapFilter())
+    assert ("pm_b2b", 1) in result.drawn_from
+    assert result.drawn.order[:3] == ("draft", "approval", "tech_confirm")
+    kinds = {(e.source, e.target): e.kind for e in result.map.edges}
+    assert kinds == {("draft", "approval"): "drawn", ("approval", "production"): "skip"}
