@@ -23,6 +23,7 @@ from frontend.pages import (
     order_form,
     order_live,
     orders,
+    process_map,
     tracking,
 )
 
@@ -48,3 +49,4 @@ router.include_router(notifications.router)
 router.include_router(tracking.router)
 router.include_router(logistics.router)
 router.include_router(api_docs.router)
+router.include_router(process_map.router)

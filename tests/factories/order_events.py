@@ -1,0 +1,32 @@
+"""Orders with a stage history in the event log: travel(session, owner=..., stages_hours=[("draft", 0), ...])."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
+
+from backend.customers.models import Customer
+from backend.orders.models import Order, OrderEvent
+from backend.people.models import User
+from tests.factories.orders import T0, make_order
+
+
+def travel(session: Session, *, owner: User, stages_hours: list[tuple[str, float]], customer: Customer | None = None,
+           created: datetime = T0, event_type: str = "stage_entered", **overrides) -> Order:
+    """An order created in the first stage at `created`, then entering each next stage the given hours
+    after the previous one (plus an unrelated `urged` event at each step, which the map must ignore)."""
+    first, *rest = stages_hours
+    order = make_order(session, owner=owner, customer=customer, stage=first[0], at=created, **overrides)
+    session.add(OrderEvent(order_id=order.id, type="created", at=created, before=None,
+                           after={"stage": first[0], "status": "open"}))
+    prev, at = first[0], created
+    for stage, hours in rest:
+        at = at + timedelta(hours=hours)
+        session.add(OrderEvent(order_id=order.id, type=event_type, at=at, before={"stage": prev},
+                               after={"stage": stage}))
+        session.add(OrderEvent(order_id=order.id, type="urged", at=at, before=None, after={"urge_count": 1}))
+        prev = stage
+    order.stage, order.stage_entered_at = prev, at
+    session.flush()
+    return order
