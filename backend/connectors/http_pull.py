@@ -71,7 +71,7 @@ class HttpPull:
                     (body if isinstance(body, list) else None)
             except jsonpath.PathError:
                 records = None
-            if records is None:
+            if records is None or (self.config.records_path and not jsonpath.reaches(body, self.config.records_path)):
                 raise GendanError("connector.records_not_found", {"path": self.config.records_path or "$"})
             records = records[: limit - read]
             read += len(records)
