@@ -3,6 +3,7 @@
 Endpoints: POST /token (OAuth2 client credentials: client `cid`, secret `s3cret`), GET
 /orders/link?page=N (pages by next link), GET /orders/cursor?cursor=T (pages by cursor), GET
 /flaky (500 `fail_times` times, then the records),
+/limited (429 Too Many Requests `fail_times` times, then the records),
 /changing (the records under `items`, or under `result.list` once `renamed` is set: a changed schema), /down (always 500), /slow?seconds=S, /huge, /deep, /html.
 Set `require_oauth` to refuse /orders/* without a token it issued.
 """
@@ -107,6 +108,13 @@ class _Handler(BaseHTTPRequestHandler):
                 source.fail_times -= 1
             if failing:
                 return self._json({"error": "busy"}, 500)
+            return self._json({"items": source.records})
+        if parts.path == "/limited":
+            with source.lock:
+                limited = source.fail_times > 0
+                source.fail_times -= 1
+            if limited:
+                return self._json({"error": "rate limit exceeded"}, 429)
             return self._json({"items": source.records})
         if parts.path == "/changing":
             return self._json({"result": {"list": source.records}} if source.renamed else {"items": source.records})
