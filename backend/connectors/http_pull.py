@@ -71,16 +71,19 @@ class HttpPull:
                     (body if isinstance(body, list) else None)
             except jsonpath.PathError:
                 records = None
-            if records is None:
+            if records is None or (self.config.records_path and not jsonpath.reaches(body, self.config.records_path)):
                 raise GendanError("connector.records_not_found", {"path": self.config.records_path or "$"})
+            whole = len(records) <= limit - read
             records = records[: limit - read]
             read += len(records)
-            yield Page(records=records, token=request.cursor)
-            if read >= limit:
-                return
             following = paging.next_request(self.plan, self.config.url_template, request, body=body,
                                             count=len(records), link_header=link, since=self.since)
-            if following is None:
+            # the token stored with the page's last record: where the next run starts. Once a whole
+            # page is written that is the next page's token (a crash re-reads nothing), else this
+            # page's own (the last page, or one cut by the record bound, is asked again)
+            moves = whole and following is not None and self.plan.mode in ("cursor", "next_link")
+            yield Page(records=records, token=following.cursor if moves else request.cursor)
+            if read >= limit or following is None:
                 return
             request = following
 

@@ -21,6 +21,9 @@ MAX_CELL_CHARS = 32_767  # Excel's own limit for one cell
 MAX_CELLS = 2_000_000
 MAX_XLSX_UNPACKED = 60_000_000  # bytes, all members of the zip together
 MAX_READ_SECONDS = 60
+# files that are surely not a table: PNG, JPEG, GIF, PDF, an old .xls/.doc (OLE2), gzip, 7z, RAR, ELF
+BINARY_MAGIC = (b"\x89PNG\r\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"%PDF-", b"\xd0\xcf\x11\xe0\xa1\xb1",
+                b"\x1f\x8b\x08", b"7z\xbc\xaf", b"Rar!\x1a", b"\x7fELF")
 DELIMITERS = (",", ";", "\t")
 
 # target field -> header spellings (compared after lower-casing and dropping spaces, _ and -)
@@ -152,6 +155,8 @@ def read_table(content: bytes, *, encoding: str | None = None, delimiter: str | 
         if not table:
             raise GendanError("import.empty_file")
         return _checked_headers([h.strip() for h in table[0]]), table[1:], XLSX, ","
+    if encoding is None and content.startswith(BINARY_MAGIC):
+        raise GendanError("import.not_a_table")
     if encoding:
         text = content.decode("utf-8-sig" if encoding.startswith("utf-8") else encoding)
     else:

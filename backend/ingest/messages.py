@@ -7,6 +7,7 @@ ERROR_MESSAGES: dict[str, str] = {
     "import.*": "The import could not be processed.",
     "import.not_found": "Import %(id)s was not found.",
     "import.encoding_unknown": "The file is neither UTF-8 nor GB18030/GBK text (byte %(position)s).",
+    "import.not_a_table": "The file is not a table Gendan reads (an image, a PDF or an old .xls?): save it as CSV or .xlsx.",
     "import.empty_file": "The file is empty.",
     "import.no_rows": "The file has a header row but no data rows.",
     "import.no_header": "The first line must name the columns.",

@@ -84,6 +84,15 @@ def records(document: Any, path: str) -> list[Any]:
     return found
 
 
+def reaches(document: Any, path: str) -> bool:
+    """True when the path leads somewhere in the document: a value, or an (empty) list fanned out
+    by a trailing `[*]`. False tells a moved or renamed list apart from an empty one."""
+    if select(document, path):
+        return True
+    stem = path.strip()
+    return stem.endswith("[*]") and any(isinstance(v, list | dict) for v in select(document, stem[:-3]))
+
+
 def depth_exceeds(document: Any, limit: int) -> bool:
     """True when the document nests deeper than `limit` (iterative: no recursion on hostile input)."""
     stack: list[tuple[Any, int]] = [(document, 0)]

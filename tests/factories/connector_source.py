@@ -2,7 +2,9 @@
 
 Endpoints: POST /token (OAuth2 client credentials: client `cid`, secret `s3cret`), GET
 /orders/link?page=N (pages by next link), GET /orders/cursor?cursor=T (pages by cursor), GET
-/flaky (500 `fail_times` times, then the records), /down (always 500), /slow?seconds=S, /huge, /deep, /html.
+/flaky (500 `fail_times` times, then the records),
+/limited (429 Too Many Requests `fail_times` times, then the records),
+/changing (the records under `items`, or under `result.list` once `renamed` is set: a changed schema), /down (always 500), /slow?seconds=S, /huge, /deep, /html.
 Set `require_oauth` to refuse /orders/* without a token it issued.
 """
 
@@ -27,6 +29,7 @@ class Source(ThreadingHTTPServer):
         self.tokens: set[str] = set()
         self.token_requests = 0
         self.fail_times = 0
+        self.renamed = False
         self.requests: list[str] = []
         self.lock = threading.Lock()
 
@@ -106,6 +109,15 @@ class _Handler(BaseHTTPRequestHandler):
             if failing:
                 return self._json({"error": "busy"}, 500)
             return self._json({"items": source.records})
+        if parts.path == "/limited":
+            with source.lock:
+                limited = source.fail_times > 0
+                source.fail_times -= 1
+            if limited:
+                return self._json({"error": "rate limit exceeded"}, 429)
+            return self._json({"items": source.records})
+        if parts.path == "/changing":
+            return self._json({"result": {"list": source.records}} if source.renamed else {"items": source.records})
         if parts.path == "/slow":
             time.sleep(float(query.get("seconds", "1")))
             return self._json({"items": []})

@@ -206,7 +206,8 @@ class TestCursorAndTransactions:
         assert sorted(_orders(session)) == ["CON-B1", "CON-B2"]
         session.expire_all()
         cursor = session.get(Connector, c.id).cursor
-        assert cursor == {"token": "", "since": "2026-11-22 10:00"}  # B2's page and time, not B3's
+        # B2 closed its page: the token asks B3's page (not B2's again), the time is B2's, not B3's
+        assert cursor == {"token": "2", "since": "2026-11-22 10:00"}
         run = _run(connection, c.id, now + timedelta(minutes=1))  # fixed: reads on, doubles nothing
         assert run.status == "ok"
         assert sorted(_orders(session)) == [f"CON-B{i}" for i in range(1, 6)]
