@@ -19,9 +19,8 @@ from backend import i18n
 from backend.auth.actor import Actor
 from backend.auth.deps import DbSession
 from backend.clock import utcnow
-from backend.connectors import runner, vendors
 from backend.connectors import mapping as mapping_versions
-from backend.connectors import runner
+from backend.connectors import runner, vendors
 from backend.connectors import service as connector_service
 from backend.connectors.schemas import (
     ConnectorCreate,

@@ -5,7 +5,6 @@ settings (frontend/pages/connectors.py calls these)."""
 from __future__ import annotations
 
 import json
-
 from typing import Any
 
 from backend import i18n

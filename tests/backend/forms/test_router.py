@@ -255,6 +255,8 @@ class TestEvaluateAtAStage:
         new = client.post(url, headers=auth, json={"data": {}}).json()
         assert (new["visible"]["payment_due"], new["visible"]["carrier"]) == (True, False)
         shipping = client.post(url, headers=auth, json={"data": {}, "stage": "shipping"}).json()
-        assert (shipping["visible"]["carrier"], shipping["visible"]["signed_on"]) == (True, False)
+        # signed for while in shipping (the order reaches delivered at sign-off); invoicing comes later
+        assert (shipping["visible"]["carrier"], shipping["visible"]["signed_on"],
+                shipping["visible"]["invoice_no"]) == (True, True, False)
         bad = client.post(url, headers=auth, json={"data": {}, "stage": "x" * 500})
         assert bad.status_code == 422

@@ -127,9 +127,13 @@ class TestPublishAfterCommit:
 
 
 class TestPgFanOut:
-    def test_a_commit_reaches_order_tabs_in_two_processes_and_a_rollback_none(self, db_url, now):
+    def test_a_commit_reaches_order_tabs_in_two_processes_and_a_rollback_none(self, db_url, now, tmp_path):
         if not db_url.startswith("postgresql"):
             pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+        from tests.conftest import make_test_database
+
+        # its own database: what it commits must not show up in the other tests' counts
+        db_url = make_test_database("postgresql", tmp_path, label="livefan")
         publish.listen()
         engine = assemble(make_engine(db_url))
         with new_session(engine) as s:  # committed before anyone listens: nobody hears of it
