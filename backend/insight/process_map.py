@@ -5,19 +5,24 @@ list, and read in id order in batches (at most `MAX_ORDERS`, the newest; `trunca
 A stage sequence is the order's first stage (at its creation) followed by every event whose `after`
 carries a stage different from the current one — `created`, `stage_entered`, replayed `history`, or
 any other type alike. The directly-follows graph itself is computed in engine/insight/process_map.py.
+Built maps are kept in a bounded in-process LRU (backend/insight/map_cache.py), keyed so that a new
+event or order, another viewer, other filters or another published flow version never reuse one.
 """
 
 from __future__ import annotations
 
+import hashlib
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from backend.auth.actor import Actor
 from backend.flows.models import FlowDefinitionRow
+from backend.insight.map_cache import LruCache
 from backend.orders import access
 from backend.orders.models import Order, OrderEvent
 from engine.flows.definition import load_definition
@@ -25,6 +30,7 @@ from engine.insight import process_map as pm
 
 MAX_ORDERS = 50_000
 BATCH = 2_000
+CACHE_SIZE = 32
 # the default stage order when no published flow sets stages (frontend STAGE_LABELS, main line)
 DEFAULT_STAGES = ("draft", "approval", "tech_confirm", "production", "shipping", "delivered", "invoicing",
                   "payment", "completed")
@@ -105,8 +111,23 @@ def traces(session: Session, order_ids: list[int]) -> Iterator[list[tuple[str, d
                 yield by_order[order_id]
 
 
+CACHE: LruCache[MapResult] = LruCache(CACHE_SIZE)
+
+
+def data_version(session: Session) -> tuple[int, int]:
+    """(newest event id, number of orders) in one query: any new event or order changes it."""
+    newest, orders = session.connection().execute(
+        select(func.coalesce(func.max(OrderEvent.id), 0), select(func.count(Order.id)).scalar_subquery())).one()
+    return int(newest), int(orders)
+
+
 def build(session: Session, *, actor: Actor, filters: MapFilter) -> MapResult:
     ids, truncated = _order_ids(session, actor, filters)
     drawn, used = drawn_flow(session)
-    return MapResult(map=pm.build_map(traces(session, ids), drawn), drawn=drawn, drawn_from=used,
-                     truncated=truncated)
+    # the viewer's scope twice over: who they are, and exactly which orders they may see (a digest)
+    scope = (actor.user_id, tuple(sorted(actor.roles)), hashlib.blake2b(array("q", ids).tobytes()).hexdigest(),
+             len(ids), truncated)
+    key = (session.connection().engine.url.render_as_string(hide_password=True), scope, filters, tuple(used),
+           data_version(session))
+    return CACHE.get_or_compute(key, lambda: MapResult(map=pm.build_map(traces(session, ids), drawn), drawn=drawn,
+                                                       drawn_from=used, truncated=truncated))
