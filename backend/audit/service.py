@@ -66,3 +66,17 @@ def record(session: Session, actor: Actor | None, entity_type: str, entity_id: i
                        action=action, before=old, after=new)
     session.add(event)
     return event
+
+
+def create_rows(actor: Actor | None, entity_type: str, created: list[tuple[int | str, dict[str, Any]]],
+                now: datetime) -> list[dict[str, Any]]:
+    """What `record(..., "create", {}, after, now)` adds, for many new rows at once: plain dicts for
+    one multi-row insert (backend/bulk_insert.py:insert_rows) in the set-based paths."""
+    actor_id = actor.user_id if actor is not None and actor.user_id else None
+    out = []
+    for entity_id, after in created:
+        old, new = diff({}, after)
+        if old or new:
+            out.append({"at": now, "actor_id": actor_id, "entity_type": entity_type, "entity_key": str(entity_id),
+                        "action": "create", "before": old, "after": new})
+    return out

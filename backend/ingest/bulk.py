@@ -42,9 +42,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session
 
+from backend.audit import service as audit
+from backend.audit.models import AuditEvent
 from backend.auth.actor import Actor
 from backend.bulk_insert import insert_rows
 from backend.customers.models import Customer
+from backend.customers.service import AUDITED as CUSTOMER_AUDITED
 from backend.errors import GendanError
 from backend.forms import service as forms_service
 from backend.ingest import service as ingest
@@ -390,7 +393,7 @@ def _create(session: Session, job: ImportJob, actor: Actor, mapping: ImportMappi
         ready.append((item, order, change))
     # a new customer whose every row failed is not created (as a failed row's customer is rolled back)
     wanted = {id(i.customer): i.customer for i, _, _ in ready if i.customer is not None}
-    _insert_customers(session, list(wanted.values()))
+    insert_customers(session, actor, list(wanted.values()))
     numbers = iter(orders_service.next_numbers(session, [c.now for _, o, c in ready if o.number is None]))
     for item, order, _ in ready:
         if item.customer is not None:
@@ -411,13 +414,20 @@ def _create(session: Session, job: ImportJob, actor: Actor, mapping: ImportMappi
     line.publish_many(session, changes)
 
 
-def _insert_customers(session: Session, customers: list[_NewCustomer]) -> None:
+def insert_customers(session: Session, actor: Actor, customers: list[_NewCustomer]) -> None:
+    """The batch's new customers not inserted yet: one insert for them, one for their audit
+    "create" rows by `actor` (what `resolve_customer` records for each, row by row)."""
     customers = [c for c in customers if c.id is None]
     if not customers:
         return
-    ids = insert_rows(session, Customer.__table__, [_customer_row(c) for c in customers], ids=True)
+    rows = [_customer_row(c) for c in customers]
+    ids = insert_rows(session, Customer.__table__, rows, ids=True)
     for customer, customer_id in zip(customers, ids, strict=True):
         customer.id = customer_id
+    insert_rows(session, AuditEvent.__table__, [
+        row for c, values in zip(customers, rows, strict=True)
+        for row in audit.create_rows(actor, "customer", [(c.id, {k: values[k] for k in CUSTOMER_AUDITED})],
+                                     c.created_at)])
 
 
 def _update(session: Session, job: ImportJob, actor: Actor, mapping: ImportMapping, item: _Row, order: Order,
@@ -430,7 +440,7 @@ def _update(session: Session, job: ImportJob, actor: Actor, mapping: ImportMappi
             item.errors = ingest._errors_from(exc, p, mapping)
             return
     if item.customer is not None:  # a new customer named by an existing order's row
-        _insert_customers(session, [item.customer])
+        insert_customers(session, actor, [item.customer])
         item.payload = item.payload.model_copy(update={"customer_id": item.customer.id})
     payload = item.payload
     sent = set(p.values) | {"customer_id"}

@@ -39,7 +39,6 @@ from sqlalchemy import select, text, update
 from sqlmodel import Session
 
 from backend.auth.actor import Actor
-from backend.customers.models import Customer
 from backend.errors import GendanError
 from backend.forms import service as forms_service
 from backend.ingest import bulk
@@ -279,12 +278,8 @@ def _create(session: Session, job: ImportJob, actor: Actor, mapping: ImportMappi
                 item.errors = ingest._errors_from(exc, p, mapping)
                 continue
         ready.append((item, row))
-    wanted = [c for c in {id(i.customer): i.customer for i, _ in ready if i.customer is not None}.values()
-              if c.id is None]
-    for customer, customer_id in zip(wanted, insert_rows(session, Customer.__table__,
-                                                         [bulk._customer_row(c) for c in wanted], ids=True) or [],
-                                     strict=True):
-        customer.id = customer_id
+    bulk.insert_customers(session, actor, list({id(i.customer): i.customer for i, _ in ready
+                                                if i.customer is not None}.values()))
     numbers = iter(orders_service.next_numbers(session, [r["created_at"] for _, r in ready if r["number"] is None]))
     for item, row in ready:
         if item.customer is not None:

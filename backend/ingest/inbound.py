@@ -317,7 +317,7 @@ def _apply(session: Session, source: InboundSource, fields: dict[str, Any], now:
                               fields={"customer_code": ("field.string_type", {"field": "customer_code"})})
         found, problem = import_service.resolve_customer(
             session, code=code.strip(), name=(name or "").strip()[:200] or None,
-            create=source.creates_customers, now=now)
+            create=source.creates_customers, now=now, actor=actor)
         if problem == "import.customer_code_invalid":
             raise GendanError("inbound.payload_invalid", {"count": 1},
                               fields={"customer_code": ("import.customer_code_invalid", {"value": code[:40]})})

@@ -265,7 +265,7 @@ def _one(session: Session, actor: Actor, record: _Record, create_customers: bool
     customer_id = record.customer_id
     if customer_id is None:
         customer_id, code = ingest.resolve_customer(session, code=p.customer_code, name=p.customer_name,
-                                                    create=create_customers, now=now)
+                                                    create=create_customers, now=now, actor=actor)
         if code is not None:
             raise GendanError(code, {"value": p.customer_code or p.customer_name},
                               fields={"customer": (code, {"value": p.customer_code or p.customer_name})})

@@ -33,9 +33,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from backend import i18n
+from backend.audit import service as audit
 from backend.auth import service as auth_service
 from backend.auth.actor import Actor
 from backend.customers.models import Customer
+from backend.customers.service import AUDITED as CUSTOMER_AUDITED
 from backend.db import new_session
 from backend.errors import GendanError
 from backend.exports import neutralize_row
@@ -553,7 +555,7 @@ def _customer_for(session: Session, actor: Actor, mapping: ImportMapping, parsed
                   now: datetime) -> tuple[int | None, RowError | None]:
     column = mapping.columns.get("customer_code") or mapping.columns.get("customer")
     customer_id, code = resolve_customer(session, code=parsed.customer_code, name=parsed.customer_name,
-                                         create=mapping.create_customers, now=now)
+                                         create=mapping.create_customers, now=now, actor=actor)
     if code is None:
         return customer_id, None
     return None, RowError(line=parsed.line, column=column, field="customer", code=code,
@@ -561,10 +563,12 @@ def _customer_for(session: Session, actor: Actor, mapping: ImportMapping, parsed
 
 
 def resolve_customer(session: Session, *, code: str | None, name: str | None, create: bool,
-                     now: datetime) -> tuple[int | None, str | None]:
+                     now: datetime, actor: Actor | None = None) -> tuple[int | None, str | None]:
     """(customer id, None), or (None, error code). A customer is matched by code first, then by
     its exact name (among customers without a code when the row has one, so a name never
-    matches another code's customer); with `create`, an unknown one is created (flushed only)."""
+    matches another code's customer); with `create`, an unknown one is created (flushed only),
+    with its audit "create" row by `actor` (the import's owner, API caller, connector's owner or
+    webhook's user), as a customer made on its page has."""
     if code:
         found = session.exec(select(Customer.id).where(Customer.code == code)).scalars().all()
         if found:
@@ -586,6 +590,7 @@ def resolve_customer(session: Session, *, code: str | None, name: str | None, cr
                         created_at=now)
     session.add(customer)
     session.flush()
+    audit.record(session, actor, "customer", customer.id, "create", {}, audit.snapshot(customer, CUSTOMER_AUDITED), now)
     return customer.id, None
 
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from backend.audit.models import AuditEvent
 from backend.connectors import batch, runner, service
 from backend.connectors.models import Connector, ConnectorRecordError
 from backend.customers.models import Customer
@@ -17,6 +18,7 @@ from backend.pipeline import NamedStage, Pipeline, attach
 from backend.pipeline_assembly import build_pipeline
 from tests.backend.connectors.conftest import records
 from tests.backend.connectors.test_runner import _run, payload
+from tests.factories.orders import make_customer
 
 
 def _cursor_source(source, page_size: int):
@@ -35,7 +37,10 @@ def _state(session, connector_id: int) -> dict:
     errors = session.exec(select(ConnectorRecordError).where(ConnectorRecordError.connector_id == connector_id)
                           .order_by(ConnectorRecordError.run_id, ConnectorRecordError.position)).scalars().all()
     connector = session.get(Connector, connector_id)
+    made = session.execute(select(AuditEvent.entity_key, AuditEvent.actor_id).where(
+        AuditEvent.entity_type == "customer", AuditEvent.action == "create")).all()
     return {
+        "customer_audit": sorted((codes[int(key)], actor_id) for key, actor_id in made),
         "orders": sorted((o.external_id, o.number, str(o.amount), o.stage, o.status, codes[o.customer_id], o.version)
                          for o in orders),
         "events": sorted(tuple(e) for e in events),
@@ -58,6 +63,7 @@ def _mixed(source) -> None:
 
 def test_batches_leave_what_record_by_record_leaves(session, connection, admin, now, source, monkeypatch):
     _mixed(source)
+    make_customer(session, name="买家0", code="K0")  # known already: no audit row for it
     c = service.create_connector(session, actor=admin, payload=_cursor_source(source, 4), now=now)
     session.commit()
     session.close()
@@ -93,6 +99,8 @@ def test_batches_leave_what_record_by_record_leaves(session, connection, admin, 
     assert [e[:3] for e in state["errors"]] == [(3, "CON-B3", ["import.amount_invalid"]),
                                                 (5, None, ["connector.record_id_missing"])] * 2
     assert state["cursor"]["since"] == "2026-11-29 10:00"
+    # the buyer the connector created: one audit "create", by the connector's owner; none for K0
+    assert state["customer_audit"] == [("K1", admin.user_id)]
 
 
 def test_a_run_failing_mid_batch_leaves_none_of_it_and_the_next_does_each_record_once(session, connection, admin,

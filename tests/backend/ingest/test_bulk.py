@@ -64,7 +64,7 @@ SECOND = HEADER + "".join([
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 TABLES = ("sales_order", "order_event", "customer", "flow_instance", "flow_timer", "inbox_item", "outbox_message",
           "rule_firing", "rule_order_state", "tracking_link", "notification", "import_row_result",
-          "import_row_error")
+          "import_row_error", "audit_event")
 _TOKEN = re.compile(r"/t/[A-Za-z0-9_-]{43}")
 
 
@@ -128,8 +128,8 @@ def _dump(connection, job_ids: list[int]) -> dict[str, Any]:
                     continue
                 if key == "order_id":
                     value = orders.get(value)
-                elif key == "customer_id":
-                    value = customers.get(value)
+                elif key == "customer_id" or (key == "entity_key" and row.get("entity_type") == "customer"):
+                    value = customers.get(int(value)) if value is not None else None
                 elif isinstance(value, datetime):
                     value = value.replace(tzinfo=None).isoformat()
                 item[key] = clean(value)
@@ -179,6 +179,11 @@ def test_bulk_and_row_by_row_leave_the_same_database(session, connection, org, b
     told = {o["dedupe_key"] for o in by_bulk["outbox_message"]}
     assert "milestone:BK-9:delivered" in told  # Echo takes e-mail
     assert not any(k.startswith(("milestone:BK-3:", "milestone:BK-8:")) for k in told)  # imported closed
+    # each customer the files created has one audit "create" row by the importer; the others none
+    made = [(a["entity_key"], a["actor_id"]) for a in by_bulk["audit_event"]
+            if a["entity_type"] == "customer" and a["action"] == "create"]
+    assert len(made) == 3 and set(made) == {((None, "Brand New Co"), actor.user_id),
+                                            (("BKC10", "Foxtrot"), actor.user_id), (("BKC12", "Hotel"), actor.user_id)}
 
 
 def test_a_bad_row_fails_alone_in_a_bulk_batch(session, connection, org):

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from backend.app import create_app
+from backend.audit.models import AuditEvent
 from backend.auth.service import load_actor
 from backend.clock import utcnow
 from backend.customers.models import Customer
@@ -258,6 +259,11 @@ class TestWebhookCustomers:
         assert again.json()["outcome"] == "updated"  # the same customer, found by code
         assert session.exec(select(func.count()).select_from(Customer).where(Customer.code == "IMPX-W1")
                             ).scalar_one() == 1
+        # one audit "create" for it, by the user the source acts as
+        made = session.exec(select(AuditEvent.actor_id).where(
+            AuditEvent.entity_type == "customer", AuditEvent.entity_key == str(customer.id),
+            AuditEvent.action == "create")).scalars().all()
+        assert made == [created["acts_as_id"]] and made[0] is not None
 
 
 class TestOrderDates:

@@ -1,0 +1,85 @@
+"""Customers created on the fly ("create unknown customers") leave one audit "create" row each, by
+the acting user, as a customer made on its page does: CSV imports (set-based and row by row) and
+POST /api/v1/orders/bulk (set-based and record by record), on SQLite and PostgreSQL. Customers
+that existed, and customers of rows that failed, get none. (Connector runs: tests/backend/connectors/
+test_batch.py; the import differential: test_bulk.py.)"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from backend.audit.models import AuditEvent
+from backend.auth.service import load_actor
+from backend.customers.models import Customer
+from backend.ingest import service
+from backend.ingest.schemas import ImportMapping
+from tests.conftest import bearer
+from tests.factories.orders import make_customer
+from tests.factories.people import make_user
+
+NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+MAPPING = ImportMapping(columns={"external_id": "ref", "customer_code": "code", "customer": "customer",
+                                 "amount": "amount"},
+                        defaults={"currency": "CNY"}, create_customers=True, source="ca", timezone="Asia/Shanghai")
+CSV = ("ref,code,customer,amount\n"
+       "CA-1,CAOLD,Old Co,10\n"        # existing customer
+       "CA-2,CANEW1,New One,20\n"      # new
+       "CA-3,CANEW1,New One,30\n"      # the same new customer again
+       "CA-4,,Named Only,40\n"         # new, by name
+       "CA-5,CABAD,Bad Row,abc\n")     # bad amount: its customer is not created
+
+
+def _customer_creates(session) -> dict[tuple[str | None, str], list[tuple[int | None, dict]]]:
+    session.expire_all()
+    names = {str(c.id): (c.code, c.name) for c in session.exec(select(Customer)).scalars()}
+    out: dict = {}
+    for event in session.exec(select(AuditEvent).where(AuditEvent.entity_type == "customer",
+                                                       AuditEvent.action == "create")).scalars():
+        out.setdefault(names[event.entity_key], []).append((event.actor_id, event.after))
+    return out
+
+
+@pytest.mark.parametrize("bulk_path", [True, False])
+def test_a_csv_import_records_each_new_customer_once_by_the_importer(session, connection, bulk_path):
+    admin = make_user(session, roles=("admin",), username="ca.admin")
+    make_customer(session, name="Old Co", code="CAOLD")
+    session.commit()
+    actor = load_actor(session, admin.id)
+    preview = service.upload_import(session, actor=actor, filename="ca.csv", content=CSV.encode(), now=NOW)
+    service.start_import(session, actor=actor, job_id=preview.job.id, mapping=MAPPING, now=NOW)
+    service.run_to_end(connection, preview.job.id, NOW, bulk=bulk_path)
+
+    made = _customer_creates(session)
+    assert set(made) == {(None, "Named Only"), ("CANEW1", "New One")}
+    assert all(len(rows) == 1 and rows[0][0] == admin.id for rows in made.values())
+    # what the page's create records: every field that got a value
+    assert made[("CANEW1", "New One")][0][1] == {
+        "code": "CANEW1", "name": "New One", "tier": "standard", "preferred_locale": "zh_CN",
+        "preferred_channel": "none", "is_unsubscribed": False}
+
+
+@pytest.mark.parametrize("set_based", [True, False])
+def test_the_bulk_api_records_each_new_customer_once_by_the_caller(client, session, set_based):
+    make_user(session, username="ca.root", roles=["admin"])
+    rep = make_user(session, username="ca.rep", roles=["sales"])
+    make_customer(session, name="Old Co", code="CAOLD")
+    session.commit()
+    # a number in the automatic series sends the chunk record by record
+    extra = {} if set_based else {"number": "SO20261207-9101"}
+    body = [{"external_id": "ca-1", "source": "erp", "customer_code": "CAOLD", "amount": "1", **extra},
+            {"external_id": "ca-2", "source": "erp", "customer_code": "CANEW1", "customer_name": "New One",
+             "amount": "2", "number": "CA-N2"},
+            {"external_id": "ca-3", "source": "erp", "customer_code": "CANEW1", "amount": "3", "number": "CA-N3"},
+            {"external_id": "ca-4", "source": "erp", "customer_code": "CANEW2", "amount": "4", "number": "CA-N4"},
+            {"external_id": "ca-5", "source": "erp", "customer_code": "CABAD", "amount": "x"}]
+    resp = client.post("/api/v1/orders/bulk", json=body, headers=bearer(client, "ca.rep"),
+                       params={"create_customers": "true"})
+    assert resp.status_code == 200, resp.text
+    assert [r["outcome"] for r in resp.json()["results"]] == ["created"] * 4 + ["failed"], resp.text
+
+    made = _customer_creates(session)
+    assert set(made) == {("CANEW1", "New One"), ("CANEW2", "CANEW2")}
+    assert all(len(rows) == 1 and rows[0][0] == rep.id for rows in made.values())
