@@ -280,11 +280,12 @@ def _segments(items: list[_Row], job_id: int) -> list[list[_Row]]:
     return [s for s in out if s]
 
 
-def _segment(session: Session, job: ImportJob, actor: Actor, mapping: ImportMapping, items: list[_Row],
-             now: datetime, out: _Out) -> None:
-    live = [i for i in items if not i.errors]
+def resolve_customers(session: Session, job: ImportJob, mapping: ImportMapping, live: list[_Row],
+                      now: datetime) -> list[_Row]:
+    """Each row's customer (by id, code or name; new ones kept for the batch's insert) and its
+    OrderCreate payload; the rows still without errors. Shared by the import batches and history replay."""
     if not live:
-        return
+        return []
     customers = _load_customers(session, live)
     column = mapping.columns.get("customer_code") or mapping.columns.get("customer")
     for item in live:
@@ -311,7 +312,15 @@ def _segment(session: Session, job: ImportJob, actor: Actor, mapping: ImportMapp
             item.customer = found  # the batch's new customer, maybe shared with an earlier row
         else:
             item.customer_id = found
-    live = [i for i in live if not i.errors]
+    return [i for i in live if not i.errors]
+
+
+def _segment(session: Session, job: ImportJob, actor: Actor, mapping: ImportMapping, items: list[_Row],
+             now: datetime, out: _Out) -> None:
+    live = [i for i in items if not i.errors]
+    if not live:
+        return
+    live = resolve_customers(session, job, mapping, live, now)
     existing = _load_orders(session, mapping.source, [i.payload for i in live])
     new, old = [], []
     for item in live:

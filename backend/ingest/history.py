@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import ValidationError
 from sqlalchemy import select, text, update
 from sqlmodel import Session
 
@@ -50,7 +49,6 @@ from backend.ingest.schemas import ImportMapping, RowError
 from backend.installation.service import get_installation
 from backend.orders import service as orders_service
 from backend.orders.models import Order, OrderEvent
-from backend.orders.schemas import OrderCreate
 from backend.pipeline import OrderChange
 from engine.ingest.history import HistoryError, HistoryPlan, Point, plan_history
 
@@ -188,30 +186,7 @@ def _segment(session: Session, job: ImportJob, actor: Actor, mapping: ImportMapp
     live = [i for i in items if not i.errors]
     if not live:
         return
-    customers = bulk._load_customers(session, live)
-    column = mapping.columns.get("customer_code") or mapping.columns.get("customer")
-    for item in live:
-        p = item.parsed
-        found, code, made = customers.resolve(code=p.customer_code, name=p.customer_name,
-                                              create=mapping.create_customers, now=now)
-        if code is not None:
-            item.errors = [RowError(line=p.line, column=column, field="customer", code=code,
-                                    params={"value": p.customer_code or p.customer_name})]
-            continue
-        values = {**p.values, "customer_id": found if isinstance(found, int) else 0, "source": mapping.source}
-        values.setdefault("external_id", f"import-{job.id}-{p.line}")
-        try:
-            item.payload = OrderCreate.model_validate(values)
-        except ValidationError as exc:
-            item.errors = ingest._pydantic_errors(exc, p, mapping)
-            if made:
-                customers.forget(found)
-            continue
-        if isinstance(found, bulk._NewCustomer):
-            item.customer = found
-        else:
-            item.customer_id = found
-    live = [i for i in live if not i.errors]
+    live = bulk.resolve_customers(session, job, mapping, live, now)
     existing = _existing(session, mapping.source, [i.payload.external_id for i in live])
     new = [i for i in live if i.payload.external_id not in existing]
     _create(session, job, actor, mapping, new, out)

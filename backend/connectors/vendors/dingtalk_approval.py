@@ -25,6 +25,7 @@ default) into fixed record keys, so the mapping does not depend on a form's word
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -35,9 +36,8 @@ from backend.connectors.vendor_base import (
     Secret,
     VendorPage,
     VendorTemplate,
-    api_error,
-    login_failed,
 )
+from backend.connectors.vendors import _approvals as shared
 from backend.errors import GendanError
 from engine.connectors import approvals, windows
 
@@ -86,20 +86,9 @@ TEMPLATE = VendorTemplate(
 )
 
 
-def _checked(body: Any, what: str) -> dict:
-    if not isinstance(body, dict):
-        raise GendanError("vendor.answer_invalid", {"vendor": VENDOR, "detail": f"{what} answer is not an object"})
-    if body.get("errcode") not in (0, None):
-        raise api_error(VENDOR, body.get("errcode"), body.get("errmsg") or "-")
-    return body
-
-
 def token(ctx: FetchContext) -> str:
-    body = ctx.http.get("gettoken", params={"appkey": ctx.option("app_key"), "appsecret": ctx.secret("app_secret")})
-    if not isinstance(body, dict) or body.get("errcode") != 0 or not body.get("access_token"):
-        message = body.get("errmsg") if isinstance(body, dict) else "no access_token"
-        raise login_failed(VENDOR, f"{message} (errcode {body.get('errcode') if isinstance(body, dict) else '-'})")
-    return str(body["access_token"])
+    return shared.access_token(ctx, VENDOR, "gettoken",
+                               {"appkey": ctx.option("app_key"), "appsecret": ctx.secret("app_secret")})
 
 
 def _ms(value: datetime, ctx: FetchContext) -> int:
@@ -108,7 +97,7 @@ def _ms(value: datetime, ctx: FetchContext) -> int:
 
 def _instance(ctx: FetchContext, access: str, instance_id: str) -> tuple[str, dict[str, Any] | None]:
     """("pending" | "done", the order record when approved)."""
-    body = _checked(ctx.http.post("topapi/processinstance/get", params={"access_token": access},
+    body = shared.checked(VENDOR, ctx.http.post("topapi/processinstance/get", params={"access_token": access},
                                   json={"process_instance_id": instance_id}), "processinstance/get")
     inst = body.get("process_instance")
     if not isinstance(inst, dict):
@@ -125,29 +114,15 @@ def _instance(ctx: FetchContext, access: str, instance_id: str) -> tuple[str, di
     return "done", record
 
 
-def _read(ctx: FetchContext, access: str, ids: list[str]) -> tuple[list[dict], list[str], set[str]]:
-    records, waiting, done = [], [], set()
-    for instance_id in ids:
-        state, record = _instance(ctx, access, str(instance_id))
-        if state == "pending":
-            waiting.append(str(instance_id))
-        else:
-            done.add(str(instance_id))
-        if record is not None:
-            records.append(record)
-    return records, waiting, done
-
-
 def fetch(ctx: FetchContext) -> Iterator[VendorPage]:
     access = token(ctx)
     code = ctx.option("process_code")
     size = max(1, min(ctx.settings.page_size, 20, ctx.http.requests_left // 2 - 1))  # a page and its details fit
-    pending = list(ctx.cursor.get("pending") or [])
-    if pending:  # approvals seen running before: finished since? (a share of them per run)
-        check, rest = approvals.split_pending(pending, ctx.http.requests_left - 2 * (size + 1))
-        records, waiting, done = _read(ctx, access, check)
-        pending = approvals.pending(rest, waiting, done)
-        yield VendorPage(records, {"pending": pending})
+    detail = functools.partial(_instance, ctx, access)
+    # approvals seen running before: finished since? (a share of them per run)
+    first_page, pending = shared.recheck_pending(ctx, size, detail)
+    if first_page is not None:
+        yield first_page
     first = True
     for window in ctx.windows():
         at = window.at
@@ -155,12 +130,12 @@ def fetch(ctx: FetchContext) -> Iterator[VendorPage]:
             if not first and ctx.http.requests_left < size + 1:
                 return  # no room for a list and its instances: the next run reads on from the cursor
             first = False
-            body = _checked(ctx.http.post("topapi/processinstance/listids", params={"access_token": access}, json={
+            body = shared.checked(VENDOR, ctx.http.post("topapi/processinstance/listids", params={"access_token": access}, json={
                 "process_code": code, "start_time": _ms(window.start, ctx), "end_time": _ms(window.end, ctx),
                 "size": size, "cursor": at}), "processinstance/listids")
             result = body.get("result") if isinstance(body.get("result"), dict) else {}
             ids = result.get("list") if isinstance(result.get("list"), list) else []
-            records, waiting, done = _read(ctx, access, ids)
+            records, waiting, done = shared.read_each(ids, detail)
             pending = approvals.pending(pending, waiting, done)
             following = result.get("next_cursor")
             if following in (None, "") or not ids:

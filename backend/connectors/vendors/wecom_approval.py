@@ -23,6 +23,7 @@ and looked at again on each run; only 已通过 (2) becomes an order. Controls a
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -33,9 +34,8 @@ from backend.connectors.vendor_base import (
     Secret,
     VendorPage,
     VendorTemplate,
-    api_error,
-    login_failed,
 )
+from backend.connectors.vendors import _approvals as shared
 from backend.errors import GendanError
 from engine.connectors import approvals, windows
 
@@ -81,21 +81,9 @@ TEMPLATE = VendorTemplate(
 )
 
 
-def _checked(body: Any, what: str) -> dict:
-    if not isinstance(body, dict):
-        raise GendanError("vendor.answer_invalid", {"vendor": VENDOR, "detail": f"{what} answer is not an object"})
-    if body.get("errcode") not in (0, None):
-        raise api_error(VENDOR, body.get("errcode"), body.get("errmsg") or "-")
-    return body
-
-
 def token(ctx: FetchContext) -> str:
-    body = ctx.http.get("cgi-bin/gettoken", params={"corpid": ctx.option("corp_id"),
-                                                    "corpsecret": ctx.secret("app_secret")})
-    if not isinstance(body, dict) or body.get("errcode") != 0 or not body.get("access_token"):
-        message = body.get("errmsg") if isinstance(body, dict) else "no access_token"
-        raise login_failed(VENDOR, f"{message} (errcode {body.get('errcode') if isinstance(body, dict) else '-'})")
-    return str(body["access_token"])
+    return shared.access_token(ctx, VENDOR, "cgi-bin/gettoken", {"corpid": ctx.option("corp_id"),
+                                                              "corpsecret": ctx.secret("app_secret")})
 
 
 def _seconds(value: datetime, ctx: FetchContext) -> int:
@@ -107,7 +95,7 @@ def _local(seconds: int, ctx: FetchContext) -> str:
 
 
 def _detail(ctx: FetchContext, access: str, sp_no: str) -> tuple[str, dict[str, Any] | None]:
-    body = _checked(ctx.http.post("cgi-bin/oa/getapprovaldetail", params={"access_token": access},
+    body = shared.checked(VENDOR, ctx.http.post("cgi-bin/oa/getapprovaldetail", params={"access_token": access},
                                   json={"sp_no": sp_no}), "getapprovaldetail")
     info = body.get("info")
     if not isinstance(info, dict):
@@ -126,26 +114,15 @@ def _detail(ctx: FetchContext, access: str, sp_no: str) -> tuple[str, dict[str, 
     return "done", record
 
 
-def _read(ctx: FetchContext, access: str, numbers: list) -> tuple[list[dict], list[str], set[str]]:
-    records, waiting, done = [], [], set()
-    for sp_no in numbers:
-        state, record = _detail(ctx, access, str(sp_no))
-        (waiting.append(str(sp_no)) if state == "pending" else done.add(str(sp_no)))
-        if record is not None:
-            records.append(record)
-    return records, waiting, done
-
-
 def fetch(ctx: FetchContext) -> Iterator[VendorPage]:
     access = token(ctx)
     filters = [{"key": "template_id", "value": ctx.option("template_id")}]
     size = max(1, min(ctx.settings.page_size, 100, ctx.http.requests_left // 2 - 1))  # a page and its details fit
-    pending = list(ctx.cursor.get("pending") or [])
-    if pending:  # applications seen in approval before: finished since? (a share of them per run)
-        check, rest = approvals.split_pending(pending, ctx.http.requests_left - 2 * (size + 1))
-        records, waiting, done = _read(ctx, access, check)
-        pending = approvals.pending(rest, waiting, done)
-        yield VendorPage(records, {"pending": pending})
+    detail = functools.partial(_detail, ctx, access)
+    # applications seen in approval before: finished since? (a share of them per run)
+    first_page, pending = shared.recheck_pending(ctx, size, detail)
+    if first_page is not None:
+        yield first_page
     first = True
     for window in ctx.windows():  # window_minutes is at most 7 days: inside WeCom's 31
         page = window.at
@@ -154,11 +131,11 @@ def fetch(ctx: FetchContext) -> Iterator[VendorPage]:
             if not first and ctx.http.requests_left < size + 1:
                 return  # no room for a list and its details: the next run reads on from the cursor
             first = False
-            body = _checked(ctx.http.post("cgi-bin/oa/getapprovalinfo", params={"access_token": access}, json={
+            body = shared.checked(VENDOR, ctx.http.post("cgi-bin/oa/getapprovalinfo", params={"access_token": access}, json={
                 "starttime": str(_seconds(window.start, ctx)), "endtime": str(_seconds(window.end, ctx)),
                 "new_cursor": following, "size": size, "filters": filters}), "getapprovalinfo")
             numbers = body.get("sp_no_list") if isinstance(body.get("sp_no_list"), list) else []
-            records, waiting, done = _read(ctx, access, numbers)
+            records, waiting, done = shared.read_each(numbers, detail)
             pending = approvals.pending(pending, waiting, done)
             following = str(body.get("new_next_cursor") or "")[:200]
             if not following or not numbers:
