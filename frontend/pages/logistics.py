@@ -111,7 +111,9 @@ def order_shipments(request: Request, session: DbSession, actor: PageActor, orde
     order = access.get_visible_order(session, actor, order_id)
     return render(request, "logistics/_panel.html", {
         "shipments": logistics_sources.events_of(session, order.id), "internal": True, "signed_at": order.signed_at,
-        "state_labels": STATE_LABELS, "error_text": _error_text})
+        "state_labels": STATE_LABELS, "error_text": _error_text,
+        # a shipment nobody asks about: say why no events come, not "Next 10:00" for ever
+        "no_source": logistics_sources.active_source(session) is None, "is_admin": actor.is_admin})
 
 
 # ---------------------------------------------------------------- the customer's tracking page

@@ -260,6 +260,26 @@ class TestPages:
         assert client.get("/t/" + "x" * 43 + "/shipments").status_code == 404
 
 
+    def test_without_a_tracking_source_the_panel_says_why_no_events_come(self, client, session, admin, now):
+        rep = make_user(session, roles=["sales"], username="log.nosrc", locale="en")
+        order = make_order(session, owner=rep, data={"carrier": "shunfeng"})
+        session.commit()
+        orders_service.update_order(session, actor=load_actor(session, rep.id), order_id=order.id, now=now,
+                                    payload=OrderUpdate(version=order.version,
+                                                        data={"carrier": "shunfeng", "tracking_no": "SF-NOSRC"}))
+        session.commit()
+        login(client, rep.username)
+        panel = client.get(f"/orders/{order.id}/shipments")
+        assert "No tracking source is set up" in panel.text and 'href="/admin/logistics"' not in panel.text
+        chief = make_user(session, roles=["admin"], username="log.nosrc.admin", locale="zh_CN")
+        session.commit()
+        login(client, chief.username)
+        assert 'href="/admin/logistics"' in client.get(f"/orders/{order.id}/shipments").text
+        _source(session, admin, now, "http://127.0.0.1:9")
+        session.commit()
+        assert "logistics-no-source" not in client.get(f"/orders/{order.id}/shipments").text
+
+
 class TestAdminPage:
     def test_admin_configures_a_source_and_bad_input_is_a_message(self, client, session):
         user = make_user(session, username="log.admin2", roles=["admin"], locale="en")
