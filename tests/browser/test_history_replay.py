@@ -39,8 +39,11 @@ def test_a_replayed_order_shows_its_past_with_the_original_dates(page: Page, bas
     page.goto(f"{base_url}/orders")
     page.locator('input[name="q"]').first.fill(order.number)
     page.keyboard.press("Enter")
+    # the search swaps the list in: click the link of the swapped-in list, not one being replaced
+    expect(page.locator(f'a[href="/orders/{order.id}"]').first).to_be_visible(timeout=30_000)
+    page.wait_for_load_state("networkidle")
     page.get_by_role("link", name=order.number).first.click()
-    page.wait_for_url(f"**/orders/{order.id}")
+    page.wait_for_url(f"**/orders/{order.id}", timeout=60_000)
 
     timeline = page.locator("#orders-timeline")
     history = timeline.locator("li.event-history")
