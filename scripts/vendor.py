@@ -20,6 +20,8 @@ FILES: dict[str, list[str]] = {
     "htmx.org": ["dist/htmx.min.js"],
     "htmx-ext-ws": ["dist/ws.min.js", "ws.js"],
     "sortablejs": ["Sortable.min.js"],
+    # charts: model page (docs/foresight.md), reports and dashboards (docs/reports.md)
+    "echarts": ["dist/echarts.min.js", "LICENSE", "NOTICE"],
     "@logicflow/core": ["dist/index.min.js", "dist/index.css", "lib/style/index.css", "dist"],
     "@logicflow/extension": ["dist/index.min.js", "dist/index.css", "lib/style/index.css", "dist"],
     # /docs (frontend/pages/api_docs.py); the bundle's .map files are left out
