@@ -52,10 +52,21 @@ def _next_number(session: Session, now: datetime) -> str:
     # the date people here read on the page (00:30 in Shanghai is still yesterday in UTC)
     prefix = f"SO{get_installation(session).today(now):%Y%m%d}-"
     last = session.exec(
-        select(Order.number).where(Order.number.like(prefix + "%")).order_by(Order.number.desc()).limit(1)
+        select(Order.number).where(Order.number.like(prefix + "%"), _in_series(prefix))
+        .order_by(Order.number.desc()).limit(1)
     ).scalars().first()
     seq = int(last.rsplit("-", 1)[1]) + 1 if last and last.rsplit("-", 1)[1].isdigit() else 1
-    return f"{prefix}{seq:05d}"
+    return f"{prefix}{seq:0{SERIES_DIGITS}d}"
+
+
+def _in_series(prefix: str):
+    """Only numbers of the automatic series' shape (prefix + 5 digits) count for its maximum: a
+    number typed by hand or sent by an API client under the same day ("SO20261207-9101",
+    "SO20261207-A1") sorts after the series as text and would make it hand out a number in use."""
+    return func.length(Order.number) == len(prefix) + SERIES_DIGITS
+
+
+SERIES_DIGITS = 5
 
 
 def next_numbers(session: Session, nows: list[datetime]) -> list[str]:
@@ -72,7 +83,7 @@ def next_numbers(session: Session, nows: list[datetime]) -> list[str]:
         # the head's exact case; the BINARY collation orders by bytes, "-" < ".")
         for prefix in distinct:
             found = session.execute(select(func.max(Order.number)).where(
-                Order.number >= prefix, Order.number < prefix[:-1] + ".")).scalar()
+                Order.number >= prefix, Order.number < prefix[:-1] + ".", _in_series(prefix))).scalar()
             tail = found.rsplit("-", 1)[1] if found else ""
             if tail.isdigit():
                 last[prefix] = int(tail)
@@ -80,7 +91,7 @@ def next_numbers(session: Session, nows: list[datetime]) -> list[str]:
     for i in range(0, len(distinct), 200):
         chunk = distinct[i:i + 200]
         for prefix, found in session.execute(
-                select(head, func.max(Order.number)).where(or_(*[Order.number.like(p + "%") for p in chunk]))
+                select(head, func.max(Order.number)).where(or_(*[Order.number.like(p + "%") for p in chunk]), _in_series(chunk[0]))
                 .group_by(head)).all():
             tail = found.rsplit("-", 1)[1] if found else ""
             if prefix in last and tail.isdigit():
@@ -88,7 +99,7 @@ def next_numbers(session: Session, nows: list[datetime]) -> list[str]:
     out = []
     for prefix in prefixes:
         last[prefix] += 1
-        out.append(f"{prefix}{last[prefix]:05d}")
+        out.append(f"{prefix}{last[prefix]:0{SERIES_DIGITS}d}")
     return out
 
 

@@ -59,6 +59,23 @@ class TestCreate:
                                        payload=OrderCreate(customer_id=customer.id, amount=Decimal(1)))
         assert read.number == "SO20261202-00001"
 
+    def test_a_hand_typed_number_of_the_same_day_does_not_derail_the_series(self, session, now):
+        # "SO20261124-9101" sorts after "SO20261124-00002" as text: the series must not take it
+        # for its maximum (it would hand out SO20261124-09102 twice), one by one nor in bulk
+        rep = make_user(session, roles=["sales"])
+        customer = make_customer(session)
+
+        def create(number=None):
+            read, _ = service.create_order(session, actor=_actor(session, rep), now=now, payload=OrderCreate(
+                customer_id=customer.id, amount=Decimal(1), number=number))
+            return read.number
+
+        assert create() == "SO20261124-00001"
+        for typed in ("SO20261124-9101", "SO20261124-ZZ", "SO20261124-000009"):
+            assert create(typed) == typed
+        assert [create(), create()] == ["SO20261124-00002", "SO20261124-00003"]
+        assert service.next_numbers(session, [now, now]) == ["SO20261124-00004", "SO20261124-00005"]
+
     def test_roles_other_than_sales_and_admin_cannot_create(self, session, now):
         customer = make_customer(session)
         for role in ("designer", "approver", "warehouse", "finance", "viewer"):
