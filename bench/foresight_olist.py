@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.foresight_olist --data ../shared/datasets/olist
     .venv/bin/python -m bench.foresight_olist --data ../shared/datasets/olist --shift
     .venv/bin/python -m bench.foresight_olist --data ../shared/datasets/olist --variant all
+    .venv/bin/python -m bench.foresight_olist --data ../shared/datasets/olist --before 2017-11-01
 
 Reads the Olist CSV files (orders, items, customers, products, sellers, payments) from --data
 (default ../shared/datasets/olist, relative to the repository), keeps the orders handed to the
@@ -133,9 +134,11 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 
 def evaluate(folder: Path, variant: str = "model", calibrate: bool = True, shift: bool = False,
-             quiet: bool = False) -> dict:
+             quiet: bool = False, before: str | None = None) -> dict:
     started = time.perf_counter()
     cols = load(folder)
+    if before:  # a check on quieter months: only the orders bought before that day
+        cols = cols.take(np.flatnonzero(cols.purchase < np.datetime64(before, "D").astype("int64")))
     train_idx, test_idx = time_split(cols.purchase, 0.7)
     train_idx = train_idx[np.argsort(cols.purchase[train_idx], kind="stable")]
     train, test = cols.take(train_idx), cols.take(test_idx)
@@ -205,12 +208,13 @@ def main(argv: list[str] | None = None) -> int:
                              "recent_* ones NaN; slack-only: LightGBM on slack alone")
     parser.add_argument("--no-calibration", action="store_true", help="no Platt scaling")
     parser.add_argument("--shift", action="store_true", help="label-shift correction to the current late rate")
+    parser.add_argument("--before", help="only orders bought before this day (YYYY-MM-DD), then the same split")
     args = parser.parse_args(argv)
     folder = Path(args.data)
     if not (folder / TABLES["orders"]).is_file():
         print(f"no {TABLES['orders']} in {folder} (pass --data <folder of the Olist CSV files>)", file=sys.stderr)
         return 2
-    evaluate(folder, args.variant, calibrate=not args.no_calibration, shift=args.shift)
+    evaluate(folder, args.variant, calibrate=not args.no_calibration, shift=args.shift, before=args.before)
     return 0
 
 
