@@ -49,7 +49,7 @@ _KEY_STRIDE = 1.0e6  # composite sort key: group code × stride + day (days sinc
 
 def to_days(values: Iterable[str]) -> np.ndarray:
     """ISO timestamps ('2017-10-02 10:56:33', '' for none) → float days since 1970 (NaN for none)."""
-    raw = np.array([v.replace(" ", "T") if v else "NaT" for v in values], dtype="datetime64[s]")
+    raw = np.array(list(values), dtype="datetime64[s]")  # numpy reads the space and '' (NaT)
     out = raw.astype("int64").astype("float64") / 86400.0
     out[np.isnat(raw)] = np.nan
     return out
@@ -103,31 +103,46 @@ def join_tables(orders: Sequence[Row], items: Iterable[Row], customers: Iterable
     category_of = {r["product_id"]: r.get("product_category_name", "") or "" for r in products}
     weight_of = {r["product_id"]: _float(r.get("product_weight_g")) for r in products}
     state_of_seller = {r["seller_id"]: r.get("seller_state", "") for r in sellers}
-    per_order: dict[str, list[Row]] = {}
+    # per order: (price, freight, seller, product, shipping limit) of each item, parsed once
+    per_order: dict[str, list[tuple[float, float, str, str, str]]] = {}
     for r in items:
-        per_order.setdefault(r["order_id"], []).append(r)
+        entry = (_float(r.get("price")), _float(r.get("freight_value")), r.get("seller_id", ""),
+                 r.get("product_id", ""), r.get("shipping_limit_date", "") or "")
+        bucket = per_order.get(r["order_id"])
+        if bucket is None:
+            per_order[r["order_id"]] = [entry]
+        else:
+            bucket.append(entry)
     installments: dict[str, float] = {}
     for r in payments:
         installments[r["order_id"]] = max(installments.get(r["order_id"], 0.0), _float(r.get("payment_installments")))
 
-    n = len(orders)
-    seller_id, seller_state, category, limit = [""] * n, [""] * n, [""] * n, [""] * n
-    n_items, n_sellers = np.zeros(n), np.zeros(n)
-    price, freight, weight = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
-    for i, o in enumerate(orders):
-        its = per_order.get(o["order_id"], [])
+    nan = float("nan")
+    seller_id, seller_state, category, limit, n_items, n_sellers, price, freight, weight = \
+        [], [], [], [], [], [], [], [], []
+    for o in orders:
+        its = per_order.get(o["order_id"])
         if not its:
+            seller_id.append(""), seller_state.append(""), category.append(""), limit.append("")
+            n_items.append(0.0), n_sellers.append(0.0), price.append(nan), freight.append(nan), weight.append(nan)
             continue
-        main = max(its, key=lambda r: _float(r.get("price")))
-        seller_id[i] = main.get("seller_id", "")
-        seller_state[i] = state_of_seller.get(seller_id[i], "")
-        category[i] = category_of.get(main.get("product_id", ""), "")
-        limit[i] = min((r["shipping_limit_date"] for r in its if r.get("shipping_limit_date")), default="")
-        n_items[i] = len(its)
-        n_sellers[i] = len({r.get("seller_id") for r in its})
-        price[i] = sum(_float(r.get("price")) for r in its)
-        freight[i] = sum(_float(r.get("freight_value")) for r in its)
-        weight[i] = np.nansum([weight_of.get(r.get("product_id", ""), np.nan) for r in its]) / 1000.0
+        if len(its) == 1:
+            main = its[0]
+            limits = [main[4]] if main[4] else []
+            weights = weight_of.get(main[3], nan)
+            n_items.append(1.0), n_sellers.append(1.0), price.append(main[0]), freight.append(main[1])
+            weight.append(weights / 1000.0 if weights == weights else 0.0)
+        else:
+            main = max(its, key=lambda e: e[0] if e[0] == e[0] else -1.0)
+            limits = [e[4] for e in its if e[4]]
+            grams = [weight_of.get(e[3], nan) for e in its]
+            n_items.append(float(len(its))), n_sellers.append(float(len({e[2] for e in its})))
+            price.append(sum(e[0] for e in its)), freight.append(sum(e[1] for e in its))
+            weight.append(sum(g for g in grams if g == g) / 1000.0)
+        seller_id.append(main[2])
+        seller_state.append(state_of_seller.get(main[2], ""))
+        category.append(category_of.get(main[3], ""))
+        limit.append(min(limits) if limits else "")
     return OrderColumns(
         order_id=np.array([o["order_id"] for o in orders], dtype=object),
         purchase=to_days(o.get("order_purchase_timestamp", "") for o in orders),
@@ -138,8 +153,8 @@ def join_tables(orders: Sequence[Row], items: Iterable[Row], customers: Iterable
         shipping_limit=to_days(limit),
         customer_state=np.array([state_of_customer.get(o.get("customer_id", ""), "") for o in orders], dtype=object),
         seller_state=np.array(seller_state, dtype=object), seller_id=np.array(seller_id, dtype=object),
-        category=np.array(category, dtype=object), n_items=n_items, n_sellers=n_sellers, price=price,
-        freight=freight, weight_kg=weight,
+        category=np.array(category, dtype=object), n_items=np.array(n_items), n_sellers=np.array(n_sellers),
+        price=np.array(price), freight=np.array(freight), weight_kg=np.array(weight),
         installments=np.array([installments.get(o["order_id"], np.nan) for o in orders]),
         customer_zip=np.array([zip_of_customer.get(o.get("customer_id", ""), np.nan) for o in orders]),
         seller_zip=np.array([zip_of_seller.get(s, np.nan) for s in seller_id]),
