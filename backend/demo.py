@@ -11,6 +11,9 @@ needs realistic volumes (stages, overdue deliveries, late payments) to look at.
 - Fast: core bulk inserts (executemany with RETURNING), one transaction, one argon2 hash.
 - Timings are inspired by the olist orders (/work/shared/datasets/olist): approval within hours,
   carrier hand-over in ~2 days, transit median ~7 days with a long tail, ~7 % delivered late.
+- Patterns to learn (issue 14, the delay-risk models): a slow supplier (data.supplier), slow
+  shipping to some regions (the customer's region), longer production before Double 11 and the
+  Spring Festival; see SUPPLIERS and below.
 """
 
 from __future__ import annotations
@@ -108,6 +111,24 @@ DWELL: dict[str, tuple[float, float, str]] = {
     "payment": (35.0, 0.4, "finance.sun"),
 }
 PAYMENT_TERMS_DAYS = (30, 30, 45, 60, 60, 90)
+
+# Patterns in the history for the delay-risk models to learn (issue 14), drawn from their own random
+# stream so the rest of the demo keeps its numbers:
+# - suppliers (外协厂) making the goods: one is slow, its production takes about twice as long;
+SUPPLIERS: tuple[tuple[str, float], ...] = (  # (name, production time factor)
+    ("苏州精工机械厂", 1.0), ("宁波华力铸造", 1.0), ("东莞联合五金", 1.0), ("成都西部重工", 2.0),
+)
+SLOW_SUPPLIER = "成都西部重工"
+# - shipping to some regions is slower (sea freight abroad, the long haul to the south-west);
+SHIPPING_FACTOR_BY_REGION = {"海外": 2.0, "西南": 1.6}
+# - the seasonal peaks: production started in the 30 days before Double 11 or the Spring Festival
+#   takes 1.6× as long (every factory is full);
+PEAK_PRODUCTION_FACTOR = 1.6
+PEAK_DAYS = 30
+SPRING_FESTIVALS = (date(2024, 2, 10), date(2025, 1, 29), date(2026, 2, 17), date(2027, 2, 6),
+                    date(2028, 1, 26), date(2029, 2, 13), date(2030, 2, 3), date(2031, 1, 23))
+# so orders of the slow supplier, the slow regions and the peaks are late against planned_delivery
+# far more often than the rest (tests/backend/test_demo_patterns.py checks each pattern).
 BIG_ORDER_CNY = 500_000  # approved by the director rather than the approver or the sales manager
 
 
@@ -280,6 +301,21 @@ def _dwell(rng: random.Random, stage: str) -> timedelta:
     return timedelta(seconds=max(600, int(days * 86400)))
 
 
+def in_peak_season(day: date) -> bool:
+    """True in the PEAK_DAYS before Double 11 (11 November) or before a Spring Festival."""
+    peaks = [date(day.year, 11, 11), date(day.year + 1, 11, 11), *SPRING_FESTIVALS]
+    return any(timedelta(0) <= peak - day <= timedelta(days=PEAK_DAYS) for peak in peaks)
+
+
+def _pattern_factor(stage: str, start: datetime, supplier_factor: float, region: str) -> float:
+    """How much longer than usual `stage`, entered at `start`, takes for this order (the patterns)."""
+    if stage == "production":
+        return supplier_factor * (PEAK_PRODUCTION_FACTOR if in_peak_season(start.date()) else 1.0)
+    if stage == "shipping":
+        return SHIPPING_FACTOR_BY_REGION.get(region, 1.0)
+    return 1.0
+
+
 def _money(value: float) -> Decimal:
     return Decimal(f"{value:.2f}")
 
@@ -290,6 +326,7 @@ def _orders(conn: Connection, rng: random.Random, users: dict[str, int], custome
         return 0, 0
     sales_team = {users[u] for u in ("sales.zhang", "sales.li", "sales.liu", "manager.wang")}
     approvers = (users["approver.wu"], users["approver.wu"], users["manager.wang"])
+    patterns = random.Random(hash(rng.getstate()))  # own stream, so the main one draws as before
     taken = set(conn.execute(select(Order.__table__.c.number).where(Order.__table__.c.number.like("SO%"))).scalars())
     weights = [3.0 if c["tier"] == "key" else 1.0 if c["tier"] == "standard" else 0.4 for c in customers]
     order_rows: list[dict[str, Any]] = []
@@ -316,6 +353,7 @@ def _orders(conn: Connection, rng: random.Random, users: dict[str, int], custome
         lead_days = int(sum(DWELL[s][0] for s in STAGES[:5]) + rng.choice((5, 7, 10, 14)))
         planned_delivery = (created + timedelta(days=lead_days)).date()
         terms = rng.choice(PAYMENT_TERMS_DAYS)
+        supplier, supplier_factor = SUPPLIERS[patterns.randrange(len(SUPPLIERS))]
         # events: created, then one stage change per step while the step happened before `now`
         cancel_at_stage = rng.choice(CANCELLABLE) if rng.random() < 0.06 else None
         stage, status, at = "draft", "open", created
@@ -334,7 +372,7 @@ def _orders(conn: Connection, rng: random.Random, users: dict[str, int], custome
                                        at=when, before={"status": "open"}, after={"status": "cancelled"},
                                        note=rng.choice(("客户取消订单", "Customer cancelled", "价格未谈妥", "重复下单"))))
                 break
-            when = at + _dwell(rng, stage)
+            when = at + _dwell(rng, stage) * _pattern_factor(stage, at, supplier_factor, customer["region"])
             if when > now:
                 break
             mover = DWELL[stage][2]
@@ -374,7 +412,8 @@ def _orders(conn: Connection, rng: random.Random, users: dict[str, int], custome
         taken.add(number)
         currency = customer["currency"]
         data = {"product": name_zh, "product_en": name_en, "quantity": quantity, "unit_price": str(unit_price),
-                "incoterm": "FOB" if currency != "CNY" else "DAP", "customer_po": f"PO-{rng.randint(100000, 999999)}"}
+                "incoterm": "FOB" if currency != "CNY" else "DAP", "customer_po": f"PO-{rng.randint(100000, 999999)}",
+                "supplier": supplier}
         if status == "open" and stage in ("tech_confirm", "production"):
             # production planning's estimate; now and then it runs past the promised date (delay risk)
             slack = rng.randint(1, 9) if rng.random() < 0.15 else -rng.randint(3, 15)
