@@ -23,6 +23,7 @@ from frontend.pages import (
     order_form,
     order_live,
     orders,
+    portal,
     process_map,
     tracking,
 )
@@ -47,6 +48,7 @@ router.include_router(connectors.router)
 router.include_router(inbox.router)
 router.include_router(notifications.router)
 router.include_router(tracking.router)
+router.include_router(portal.router)
 router.include_router(logistics.router)
 router.include_router(api_docs.router)
 router.include_router(process_map.router)

@@ -1,0 +1,262 @@
+"""The supplier and carrier portal: a flow node given to an external party, its links (random,
+expiring, revocable, bound to party + order + node), field permissions (never a field the node did
+not grant, by page and by API), saves through the order pipeline (rules hear them; 100% completes
+the node as the party, in the audit), and the same 404 for every bad link. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from backend.audit.models import AuditEvent
+from backend.auth.actor import Actor
+from backend.errors import GendanError
+from backend.flows import service as flows_service
+from backend.flows import service_instance
+from backend.flows.models import FlowInstance
+from backend.forms import service as forms_service
+from backend.notify.models import OutboxMessage
+from backend.orders.models import Order, OrderEvent
+from backend.portal import service as portal
+from backend.portal.models import PortalLink
+from backend.rules import definitions as rule_definitions
+from backend.rules.models import RuleFiring
+from tests.factories.orders import make_customer, make_order
+from tests.factories.people import make_user
+
+SECRET = "MARGIN-42-SECRET"
+FORM = {"key": "order", "fields": [
+    {"key": "production_progress", "type": "percent", "label": {"en": "Production progress", "zh-CN": "生产进度"},
+     "min": 0, "max": 100},
+    {"key": "planned_finish_on", "type": "date", "label": {"en": "Planned completion", "zh-CN": "计划完工"}},
+    {"key": "material_arrived_on", "type": "date", "label": {"en": "Material arrived", "zh-CN": "材料到货"}},
+    {"key": "margin_note", "type": "text", "label": {"en": "Margin note", "zh-CN": "利润备注"}}]}
+
+
+def actor_of(user, *roles) -> Actor:
+    return Actor(user_id=user.id, username=user.username, display_name=user.display_name,
+                 roles=frozenset(roles or ("admin",)))
+
+
+def supplier_flow(party_id: int) -> dict:
+    return {"key": "portal_order", "nodes": [
+        {"type": "start", "key": "start", "stage": "draft"},
+        {"type": "task", "key": "production", "name": {"en": "Production", "zh-CN": "生产"}, "stage": "production",
+         "assignees": [{"kind": "role", "role": "warehouse"}],
+         "field_permissions": {"data.production_progress": "editable", "data.planned_finish_on": "editable",
+                               "data.material_arrived_on": "read_only", "data.margin_note": "hidden",
+                               "planned_delivery": "read_only"},
+         "external": {"kind": "supplier", "party_id": party_id, "done_field": "data.production_progress",
+                      "done_at": 100}},
+        {"type": "task", "key": "shipping", "stage": "shipping", "assignees": [{"kind": "role", "role": "warehouse"}]},
+        {"type": "end", "key": "end", "stage": "completed"}],
+        "edges": [{"key": "e1", "source": "start", "target": "production"},
+                  {"key": "e2", "source": "production", "target": "shipping"},
+                  {"key": "e3", "source": "shipping", "target": "end"}]}
+
+
+@pytest.fixture
+def world(session, now):
+    admin_user = make_user(session, roles=["admin", "designer"])
+    admin = actor_of(admin_user, "admin", "designer")
+    warehouse = make_user(session, roles=["warehouse"])
+    supplier = portal.create_party(session, actor=admin, values={"kind": "supplier", "name": "Acme Castings",
+                                                                 "email": "ops@acme.example", "locale": "en"}, now=now)
+    other = portal.create_party(session, actor=admin, values={"kind": "supplier", "name": "Other Forge"}, now=now)
+    forms_service.save_draft(session, actor=admin, key="order", definition=FORM, now=now)
+    forms_service.publish_form(session, actor=admin, key="order", now=now)
+    flows_service.save_draft(session, actor=admin, key="portal_order", definition=supplier_flow(supplier.id), now=now)
+    flows_service.publish_flow(session, actor=admin, key="portal_order", now=now)
+    customer = make_customer(session)
+    orders = []
+    for _n in range(2):
+        order = make_order(session, owner=warehouse, customer=customer, data={
+            "margin_note": SECRET, "material_arrived_on": "2026-11-20", "production_progress": 10})
+        service_instance.start_flow(session, order=order, actor=admin, now=now, key="portal_order")
+        orders.append(order)
+    session.commit()
+    return {"admin": admin, "supplier": supplier, "other": other, "orders": orders}
+
+
+def link_for(session, world, now, order=None, party=None, **kw):
+    order = order or world["orders"][0]
+    return portal.issue_link(session, actor=world["admin"], party_id=(party or world["supplier"]).id,
+                             order_id=order.id, node_key="production", days=kw.pop("days", 14), now=now, **kw)
+
+
+def assert_not_found(fn):
+    with pytest.raises(GendanError) as err:
+        fn()
+    assert err.value.code == "portal.not_found" and err.value.params == {}
+
+
+class TestLinks:
+    def test_a_link_is_random_bound_and_told_by_email(self, session, now, world):
+        link = link_for(session, world, now, base_url="https://gendan.example")
+        assert portal.TOKEN_RE.match(link.token) and link.node_key == "production"
+        assert link.expires_at == now + timedelta(days=14)
+        mail = session.exec(select(OutboxMessage).where(OutboxMessage.dedupe_key == f"portal:link:{link.id}")).scalar_one()
+        assert mail.recipient == "ops@acme.example" and mail.payload["link"].endswith(f"/p/{link.token}")
+
+    def test_a_node_not_given_to_the_party_gets_no_link(self, session, now, world):
+        for party, node in ((world["other"], "production"), (world["supplier"], "shipping")):
+            with pytest.raises(GendanError) as err:
+                link_for(session, world, now, party=party) if node == "production" else portal.issue_link(
+                    session, actor=world["admin"], party_id=party.id, order_id=world["orders"][0].id,
+                    node_key=node, days=14, now=now)
+            assert err.value.code == "portal.node_not_granted"
+            session.rollback()
+
+    def test_only_admins_keep_parties_and_links(self, session, now, world):
+        rep = make_user(session, roles=["sales"])
+        with pytest.raises(GendanError) as err:
+            portal.issue_link(session, actor=actor_of(rep, "sales"), party_id=world["supplier"].id,
+                              order_id=world["orders"][0].id, node_key="production", days=14, now=now)
+        assert err.value.code == "auth.forbidden"
+
+    def test_tampered_expired_revoked_and_foreign_are_the_same_not_found(self, session, now, world):
+        link = link_for(session, world, now, days=1)
+        assert portal.view(session, token=link.token, now=now).order_number == world["orders"][0].number
+        flipped = link.token[:-1] + ("A" if link.token[-1] != "A" else "B")
+        for bad in (flipped, link.token[:-1], "x" * 43, "' OR 1=1 --", ""):
+            assert_not_found(lambda bad=bad: portal.view(session, token=bad, now=now))
+        assert_not_found(lambda: portal.view(session, token=link.token, now=now + timedelta(days=1, seconds=1)))
+        # an order link never opens another order, not even the same party's
+        assert_not_found(lambda: portal.view(session, token=link.token, now=now, order_id=world["orders"][1].id))
+        portal.revoke_link(session, actor=world["admin"], link_id=link.id, now=now)
+        assert_not_found(lambda: portal.view(session, token=link.token, now=now))
+        assert_not_found(lambda: portal.submit(session, token=link.token, values={"production_progress": "50"},
+                                               now=now))
+
+    def test_an_inbox_link_opens_only_the_partys_own_orders(self, session, now, world):
+        link_for(session, world, now)  # order 0 for Acme
+        foreign = link_for(session, world, now, order=world["orders"][1])
+        inbox = portal.issue_link(session, actor=world["admin"], party_id=world["supplier"].id, order_id=None,
+                                  node_key=None, days=30, now=now)
+        party, rows = portal.inbox(session, token=inbox.token, now=now)
+        assert {r.order_number for r in rows} == {o.number for o in world["orders"]} and all(r.is_open for r in rows)
+        portal.revoke_link(session, actor=world["admin"], link_id=foreign.id, now=now)
+        _, rows = portal.inbox(session, token=inbox.token, now=now)
+        assert [r.order_number for r in rows] == [world["orders"][0].number]
+        assert portal.view(session, token=inbox.token, now=now, order_id=world["orders"][0].id).order_number
+        assert_not_found(lambda: portal.view(session, token=inbox.token, now=now, order_id=world["orders"][1].id))
+        other_inbox = portal.issue_link(session, actor=world["admin"], party_id=world["other"].id, order_id=None,
+                                        node_key=None, days=30, now=now)
+        assert portal.inbox(session, token=other_inbox.token, now=now)[1] == []
+        assert_not_found(lambda: portal.view(session, token=other_inbox.token, now=now,
+                                             order_id=world["orders"][0].id))
+
+
+class TestFields:
+    def test_only_granted_fields_are_shown_and_only_editable_ones_saved(self, session, now, world):
+        link = link_for(session, world, now)
+        v = portal.view(session, token=link.token, now=now)
+        shown = {f.key: f.is_editable for f in v.fields}
+        assert shown == {"production_progress": True, "planned_finish_on": True, "material_arrived_on": False,
+                         "planned_delivery": False}
+        assert SECRET not in repr(v)
+        for field in ("material_arrived_on", "margin_note", "planned_delivery", "amount", "owner_id"):
+            with pytest.raises(GendanError) as err:
+                portal.submit(session, token=link.token, values={field: "2026-12-01"}, now=now)
+            assert err.value.code == "portal.field_not_granted"
+            session.rollback()
+        order = session.get(Order, world["orders"][0].id)
+        session.refresh(order)
+        assert order.data["margin_note"] == SECRET and order.data["material_arrived_on"] == "2026-11-20"
+
+    def test_a_bad_value_is_a_field_error(self, session, now, world):
+        link = link_for(session, world, now)
+        with pytest.raises(GendanError) as err:
+            portal.submit(session, token=link.token, values={"planned_finish_on": "next week"}, now=now)
+        assert err.value.code == "validation.failed" and "planned_finish_on" in err.value.fields
+
+
+class TestSaving:
+    def test_progress_goes_through_the_pipeline_and_100_completes_the_step_as_the_party(self, session, now, world):
+        admin = world["admin"]
+        rule = {"key": "portal_progress", "name": {"en": "Progress reported"},
+                "trigger": {"kind": "event", "events": ["field_changed"], "fields": ["data.production_progress"]},
+                "condition": {">=": [{"var": "data.production_progress"}, 100]},
+                "actions": [{"type": "add_tag", "tag": "produced"}], "firing": {"mode": "once_per_order"}}
+        rule_definitions.save_draft(session, actor=admin, definition=rule, now=now)
+        rule_definitions.publish_rule(session, actor=admin, key="portal_progress", now=now)
+        rule_definitions.enable_rule(session, actor=admin, key="portal_progress", confirm=True, now=now)
+        link = link_for(session, world, now)
+        order_id = world["orders"][0].id
+
+        v = portal.submit(session, token=link.token, values={"production_progress": "60",
+                                                             "planned_finish_on": "2026-12-20"}, now=now)
+        assert v.is_open
+        order = session.get(Order, order_id)
+        session.refresh(order)
+        assert order.data["production_progress"] == 60 and order.stage == "production"
+        event = session.exec(select(OrderEvent).where(OrderEvent.order_id == order_id)
+                             .order_by(OrderEvent.id.desc())).scalars().first()
+        assert event.actor_id is None and "Acme Castings" in event.actor_label
+
+        v = portal.submit(session, token=link.token, values={"production_progress": "100"}, now=now)
+        session.expire_all()
+        order = session.get(Order, order_id)
+        assert order.stage == "shipping" and not v.is_open
+        assert "produced" in order.tags
+        assert session.exec(select(RuleFiring).where(RuleFiring.rule_key == "portal_progress",
+                                                     RuleFiring.order_id == order_id)).first() is not None
+        instance = session.exec(select(FlowInstance).where(FlowInstance.order_id == order_id)).scalar_one()
+        done = [t for t in instance.state["tasks"] if t["node_key"] == "production"]
+        assert done and all(t["status"] != "pending" for t in done)
+        history = str(instance.state.get("history") or instance.state)
+        assert "Acme Castings" in history
+        audits = session.exec(select(AuditEvent).where(AuditEvent.entity_type == "portal_link",
+                                                       AuditEvent.action == "submit")).scalars().all()
+        assert len(audits) == 2 and audits[-1].after["fields"] == {"production_progress": 100}
+        with pytest.raises(GendanError) as err:  # the step is done: read only
+            portal.submit(session, token=link.token, values={"production_progress": "90"}, now=now)
+        assert err.value.code == "portal.step_closed"
+
+
+class TestPages:
+    def test_the_page_shows_only_granted_fields_and_bad_links_are_one_404(self, client, session, now, world):
+        link = link_for(session, world, now)
+        page = client.get(f"/p/{link.token}")
+        assert page.status_code == 200 and world["orders"][0].number in page.text
+        assert SECRET not in page.text and "margin_note" not in page.text and "2026-11-20" in page.text
+        assert page.headers["Referrer-Policy"] == "no-referrer"
+        bodies = set()
+        for bad in (link.token[:-1] + ("A" if link.token[-1] != "A" else "B"), "nope",
+                    f"{link.token}/orders/{world['orders'][1].id}"):
+            answer = client.get(f"/p/{bad}")
+            assert answer.status_code == 404 and SECRET not in answer.text
+            bodies.add(answer.text.split('id="portal-not-found"', 1)[1].split("</section>", 1)[0])
+        assert len(bodies) == 1
+
+    def test_the_api_gives_the_same_fields_and_refuses_the_rest(self, client, session, now, world):
+        link = link_for(session, world, now)
+        answer = client.get(f"/api/v1/portal/links/{link.token}")
+        assert answer.status_code == 200
+        assert {f["key"] for f in answer.json()["fields"]} == {"production_progress", "planned_finish_on",
+                                                                "material_arrived_on", "planned_delivery"}
+        assert SECRET not in answer.text
+        refused = client.post(f"/api/v1/portal/links/{link.token}", json={"values": {"margin_note": "x"}})
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "portal.field_not_granted"
+        saved = client.post(f"/api/v1/portal/links/{link.token}", json={"values": {"production_progress": 30}})
+        assert saved.status_code == 200 and SECRET not in saved.text
+        assert client.get(f"/api/v1/portal/links/{link.token}x").status_code == 404
+        assert client.get(f"/api/v1/portal/links/{link.token}",
+                          params={"order_id": world["orders"][1].id}).status_code == 404
+
+    def test_too_many_requests_from_one_address_are_refused(self, client, session, now, world, monkeypatch):
+        from backend.portal import router as portal_router
+
+        monkeypatch.setattr(portal_router, "READS_PER_MINUTE", 3)
+        codes = [client.get("/api/v1/portal/links/" + "x" * 43).status_code for _ in range(5)]
+        assert codes[:3] == [404, 404, 404] and codes[3:] == [429, 429]
+
+
+def test_links_kept_after_revoking_for_the_audit(session, now, world):
+    link = link_for(session, world, now)
+    portal.revoke_link(session, actor=world["admin"], link_id=link.id, now=now)
+    assert session.get(PortalLink, link.id).revoked_at == now
+    kinds = {(a.entity_type, a.action) for a in session.exec(select(AuditEvent)).scalars()}
+    assert {("portal_link", "issue"), ("portal_link", "revoke"), ("external_party", "create")} <= kinds
