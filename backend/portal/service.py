@@ -37,15 +37,22 @@ from engine.flows.definition import ExternalAccess
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")  # 32 random bytes, url-safe base64 without padding
 PARTY_KINDS = ("supplier", "carrier", "customer")
-KIND_LABELS = {"supplier": "Supplier", "carrier": "Carrier", "customer": "Customer"}
+
+
+def N_(message: str) -> str:
+    """Marks a msgid for extraction; translated where it is shown."""
+    return message
+
+
+KIND_LABELS = {"supplier": N_("Supplier"), "carrier": N_("Carrier"), "customer": N_("Customer")}
 DEFAULT_DAYS = 14
 MAX_DAYS = 180
 MAX_VALUE_LENGTH = 2000
 # core columns a node may show to a party (by name in field_permissions); only planned_delivery is editable
 CORE_READABLE = ("number", "planned_delivery", "currency", "amount", "stage")
 CORE_EDITABLE = ("planned_delivery",)
-CORE_LABELS = {"number": "Order number", "planned_delivery": "Planned delivery", "currency": "Currency",
-               "amount": "Amount", "stage": "Stage"}
+CORE_LABELS = {"number": N_("Order number"), "planned_delivery": N_("Planned delivery"), "currency": N_("Currency"),
+               "amount": N_("Amount"), "stage": N_("Stage")}
 DATA_KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
 
 
