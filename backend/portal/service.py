@@ -333,7 +333,8 @@ def granted_fields(session: Session, access: Access) -> list[FieldView]:
             continue
         if path.startswith("data.") and DATA_KEY_RE.match(path[5:]):
             key = path[5:]
-            label, kind = specs.get(key, (key, "text"))
+            # a field the order form does not know: the done field is a number (a percentage), the rest text
+            label, kind = specs.get(key, (key, "number" if path == grant.external.done_field else "text"))
             value = (order.data or {}).get(key)
             out.append(FieldView(path, key, label, kind, value, perm == "editable"))
         elif path in CORE_READABLE:
