@@ -135,3 +135,35 @@ def test_a_supplier_completes_production_from_a_phone_link(browser: Browser, bas
     finally:
         phone_ctx.close()
         staff_ctx.close()
+
+
+def test_the_designer_gives_a_step_to_a_supplier(page, base_url, seed):
+    from tests.browser.test_flow_designer import FlowDesignerPage
+
+    now = datetime.now(UTC)
+    designer_user = make_user(seed, username="ptd.designer", roles=["designer", "admin"], locale="en")
+    party = portal.create_party(seed, actor=load_actor(seed, designer_user.id),
+                                values={"kind": "supplier", "name": "PTD Mill"}, now=now)
+    seed.commit()
+    sign_in(page, base_url, "ptd.designer")
+    designer = FlowDesignerPage(page, base_url)
+    designer.open("ptd_flow")
+    designer.click("Start from B2B template")
+    page.wait_for_function("window.gendanFlowDesigner.lf.getGraphData().nodes.length > 5")
+    designer.select_node("production_progress")
+    designer.set("Given to someone outside", "supplier")
+    designer.props.get_by_label("Which company", exact=True).select_option(label="PTD Mill")
+    designer.set("Step done when field", "data.production_progress")
+    designer.set("Field permissions (JSON)", '{"data.production_progress": "editable"}')
+    designer.apply()
+    designer.click("Save draft")
+    expect(page.locator("#fd-status")).to_contain_text("Draft saved.")
+    page.reload()
+    expect(designer.canvas).to_be_visible()
+    designer.select_node("production_progress")
+    expect(designer.props.get_by_label("Given to someone outside", exact=True)).to_have_value("supplier")
+    expect(designer.props.get_by_label("Which company", exact=True)).to_have_value(str(party.id))
+    saved = flows_service.get_row(seed, "ptd_flow", 1).definition
+    node = next(n for n in saved["nodes"] if n["key"] == "production_progress")
+    assert node["external"] == {"kind": "supplier", "party_id": party.id, "done_field": "data.production_progress",
+                                "done_at": 100.0}
