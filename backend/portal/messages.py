@@ -13,4 +13,5 @@ ERROR_MESSAGES: dict[str, str] = {
     "portal.days_invalid": "A link is valid for 1 to %(max)s days.",
     "portal.node_not_granted": "The step %(node)s of this order's flow is not given to %(name)s.",
     "portal.link_not_found": "Portal link %(id)s does not exist.",
+    "portal.robot_invalid": "Choose a DingTalk, WeCom or Feishu robot channel.",
 }

@@ -23,6 +23,8 @@ class ExternalParty(SQLModel, table=True):
     phone: str = Field(default="", max_length=40)
     locale: str = Field(default="zh_CN", max_length=10)
     customer_id: int | None = Field(default=None, foreign_key="customer.id")
+    robot_channel_id: int | None = Field(default=None, foreign_key="notify_channel.id")
+    """A chat robot (DingTalk / WeCom / Feishu channel of Admin → Channels) that hears their to-dos too."""
     is_active: bool = True
     created_at: datetime = Field(sa_type=UTCDateTime)
 

@@ -82,6 +82,7 @@ class PartyCreate(BaseModel):
     phone: str = Field(default="", max_length=40)
     locale: Literal["zh_CN", "en"] = "zh_CN"
     customer_id: int | None = None
+    robot_channel_id: int | None = None
 
 
 class PartyRead(PartyCreate):

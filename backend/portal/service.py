@@ -28,6 +28,7 @@ from backend.flows.models import FlowInstance
 from backend.flows.service_instance import _definition
 from backend.flows.service_system import _open_at, complete_node
 from backend.inbox.fields import _designed_field_specs
+from backend.notify.models import ChannelConfig
 from backend.orders import service as orders_service
 from backend.orders.models import Order
 from backend.orders.schemas import OrderUpdate
@@ -53,6 +54,8 @@ CORE_READABLE = ("number", "planned_delivery", "currency", "amount", "stage")
 CORE_EDITABLE = ("planned_delivery",)
 CORE_LABELS = {"number": N_("Order number"), "planned_delivery": N_("Planned delivery"), "currency": N_("Currency"),
                "amount": N_("Amount"), "stage": N_("Stage")}
+ROBOT_KINDS = ("dingtalk", "wecom", "feishu")
+REMIND_AFTER = timedelta(hours=20)  # the first reminder the day after the link was issued, then daily
 DATA_KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
 
 
@@ -74,7 +77,8 @@ def party_actor(party: ExternalParty) -> Actor:
 
 # --- admin: parties --------------------------------------------------------------------------------
 
-PARTY_FIELDS = ("kind", "name", "contact_name", "email", "phone", "locale", "customer_id", "is_active")
+PARTY_FIELDS = ("kind", "name", "contact_name", "email", "phone", "locale", "customer_id", "robot_channel_id",
+                "is_active")
 
 
 def _require_admin(actor: Actor) -> None:
@@ -100,6 +104,10 @@ def _clean_party(session: Session, values: dict[str, Any]) -> dict[str, Any]:
         out["locale"] = "zh_CN"
     if out.get("customer_id") is not None and session.get(Customer, out["customer_id"]) is None:
         fields["customer_id"] = ("customer.not_found", {"id": out["customer_id"]})
+    if out.get("robot_channel_id") is not None:
+        channel = session.get(ChannelConfig, out["robot_channel_id"])
+        if channel is None or channel.kind not in ROBOT_KINDS:
+            fields["robot_channel_id"] = ("portal.robot_invalid", {})
     if fields:
         raise GendanError("validation.failed", {"count": len(fields)}, status=422, fields=fields)
     return out
@@ -210,15 +218,19 @@ def issue_link(session: Session, *, actor: Actor, party_id: int, order_id: int |
 
 
 def _tell_party(session: Session, party: ExternalParty, link: PortalLink, order: Order | None, *, base_url: str,
-                now: datetime) -> None:
-    if not party.email:
-        return
+                now: datetime, reminder: bool = False) -> int:
+    """Queue the party's message about a link in the outbox (e-mail, and their chat robot when they
+    have one), in their language; once per link (and per day for reminders: the dedupe key)."""
+    if not party.email and party.robot_channel_id is None:
+        return 0
     from backend.effects import enqueue
 
     url = f"{base_url.rstrip('/')}/p/{link.token}"
     token = i18n.set_locale(party.locale or "zh_CN")
     try:
-        if order is not None:
+        if order is not None and reminder:
+            subject = i18n.gettext("Reminder: order %(number)s is still waiting for you", number=order.number)
+        elif order is not None:
             subject = i18n.gettext("Order %(number)s is waiting for you", number=order.number)
         else:
             subject = i18n.gettext("Your orders with us")
@@ -226,8 +238,44 @@ def _tell_party(session: Session, party: ExternalParty, link: PortalLink, order:
                           i18n.gettext("The link is valid until %(date)s.", date=link.expires_at.date().isoformat())])
     finally:
         i18n.reset_locale(token)
-    enqueue(session, dedupe_key=f"portal:link:{link.id}", channel="email", recipient=party.email, subject=subject,
-            body=body, payload={"link": url, "locale": party.locale}, order_id=order.id if order else None, now=now)
+    key = f"portal:remind:{link.id}:{now.date().isoformat()}" if reminder else f"portal:link:{link.id}"
+    queued = 0
+    payload = {"link": url, "locale": party.locale}
+    if party.email:
+        queued += enqueue(session, dedupe_key=key, channel="email", recipient=party.email, subject=subject, body=body,
+                          payload=payload, order_id=order.id if order else None, now=now) is not None
+    robot = session.get(ChannelConfig, party.robot_channel_id) if party.robot_channel_id else None
+    if robot is not None and robot.is_enabled:
+        queued += enqueue(session, dedupe_key=f"{key}:robot", channel=robot.kind, recipient="", subject=subject,
+                          body=body, payload={**payload, "config_id": robot.id},
+                          order_id=order.id if order else None, now=now) is not None
+    return queued
+
+
+def remind_parties(bind, now: datetime, *, base_url: str | None = None, limit: int = 500) -> int:
+    """Worker job: a daily reminder (e-mail / robot, through the outbox) for every live order link
+    whose step still waits for its party. Returns how many messages were queued."""
+    from backend.settings import get_settings
+
+    base = base_url if base_url is not None else get_settings().public_base_url
+    queued = 0
+    from backend.db import new_session
+
+    with new_session(bind) as session:
+        links = session.exec(select(PortalLink).where(
+            PortalLink.order_id.is_not(None), PortalLink.revoked_at.is_(None), PortalLink.expires_at > now,
+            PortalLink.created_at <= now - REMIND_AFTER).order_by(PortalLink.id).limit(limit)).scalars().all()
+        for link in links:
+            party = session.get(ExternalParty, link.party_id)
+            order = session.get(Order, link.order_id)
+            if party is None or not party.is_active or order is None:
+                continue
+            grant = node_grant(session, order, link.node_key or "")
+            if not _grants_party(grant, party, order) or not grant.is_open:
+                continue
+            queued += _tell_party(session, party, link, order, base_url=base, now=now, reminder=True)
+        session.commit()
+    return queued
 
 
 def revoke_link(session: Session, *, actor: Actor, link_id: int, now: datetime) -> PortalLink:

@@ -22,6 +22,7 @@ from backend.auth.deps import DbSession, _check_csrf
 from backend.clock import utcnow
 from backend.customers.models import Customer
 from backend.errors import GendanError
+from backend.notify.models import ChannelConfig
 from backend.orders.models import Order
 from backend.portal import service as portal
 from backend.portal.models import ExternalParty
@@ -179,9 +180,11 @@ def _admin(request: Request, session: Session, actor: Actor, *, form: dict | Non
     if order_ids:
         numbers = dict(session.exec(select(Order.id, Order.number).where(Order.id.in_(order_ids))).all())
     customers = session.exec(select(Customer.id, Customer.name).order_by(Customer.name).limit(500)).all()
+    robots = session.exec(select(ChannelConfig.id, ChannelConfig.name).where(
+        ChannelConfig.kind.in_(portal.ROBOT_KINDS)).order_by(ChannelConfig.name)).all()
     return render(request, "portal/admin.html", {
         "nav": "admin", "tab": "portal", "parties": parties, "party_names": {p.id: p.name for p in parties},
-        "links": links, "base": base, "numbers": numbers, "now": utcnow(), "customers": customers,
+        "links": links, "base": base, "numbers": numbers, "now": utcnow(), "customers": customers, "robots": robots,
         "kinds": portal.PARTY_KINDS, "kind_labels": portal.KIND_LABELS, "form": form or {}, "errors": errors or {},
         "flash": _pop_flash(request), "new_link": request.session.pop("portal_new_link", None)},
         status_code=status_code)
@@ -212,6 +215,7 @@ async def admin_create_party(request: Request, session: DbSession, actor: AdminA
 def _create_party(request: Request, session: Session, actor: Actor, form):
     values = {k: str(form.get(k) or "") for k in ("kind", "name", "contact_name", "email", "phone", "locale")}
     values["customer_id"] = _int_or_none(form.get("customer_id"))
+    values["robot_channel_id"] = _int_or_none(form.get("robot_channel_id"))
     try:
         party = portal.create_party(session, actor=actor, values=values, now=utcnow())
     except GendanError as exc:

@@ -28,9 +28,11 @@ def upgrade() -> None:
         sa.Column("phone", sa.String(length=40), nullable=False),
         sa.Column("locale", sa.String(length=10), nullable=False),
         sa.Column("customer_id", sa.Integer(), nullable=True),
+        sa.Column("robot_channel_id", sa.Integer(), nullable=True),
         sa.Column("is_active", sa.Boolean(), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["customer_id"], ["customer.id"]),
+        sa.ForeignKeyConstraint(["robot_channel_id"], ["notify_channel.id"]),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_table(

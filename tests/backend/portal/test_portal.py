@@ -260,3 +260,38 @@ def test_links_kept_after_revoking_for_the_audit(session, now, world):
     assert session.get(PortalLink, link.id).revoked_at == now
     kinds = {(a.entity_type, a.action) for a in session.exec(select(AuditEvent)).scalars()}
     assert {("portal_link", "issue"), ("portal_link", "revoke"), ("external_party", "create")} <= kinds
+
+
+class TestReminders:
+    def test_a_waiting_step_is_reminded_daily_by_email_and_robot_until_done(self, session, connection, now, world):
+        from backend.notify.models import ChannelConfig
+
+        robot = ChannelConfig(name="pt-robot", kind="dingtalk", target="https://oapi.dingtalk.example/robot",
+                              created_at=now, updated_at=now)
+        session.add(robot)
+        session.flush()
+        portal.update_party(session, actor=world["admin"], party_id=world["supplier"].id,
+                            values={"robot_channel_id": robot.id}, now=now)
+        link = link_for(session, world, now)
+        assert portal.remind_parties(connection, now + timedelta(hours=2), base_url="https://g.example") == 0
+        tomorrow = now + timedelta(days=1)
+        assert portal.remind_parties(connection, tomorrow, base_url="https://g.example") == 2
+        assert portal.remind_parties(connection, tomorrow + timedelta(hours=1), base_url="https://g.example") == 0
+        session.expire_all()
+        rows = session.exec(select(OutboxMessage).where(OutboxMessage.dedupe_key.like(f"portal:remind:{link.id}:%"))
+                            ).scalars().all()
+        assert sorted(r.channel for r in rows) == ["dingtalk", "email"]
+        assert all("still waiting" in r.subject and f"/p/{link.token}" in r.body for r in rows)
+        portal.submit(session, token=link.token, values={"production_progress": "100"}, now=tomorrow)
+        assert portal.remind_parties(connection, now + timedelta(days=2), base_url="https://g.example") == 0
+
+    def test_a_robot_must_be_a_chat_robot(self, session, now, world):
+        from backend.notify.models import ChannelConfig
+
+        mail = ChannelConfig(name="pt-mail", kind="email", target="smtp:25", created_at=now, updated_at=now)
+        session.add(mail)
+        session.flush()
+        with pytest.raises(GendanError) as err:
+            portal.update_party(session, actor=world["admin"], party_id=world["supplier"].id,
+                                values={"robot_channel_id": mail.id}, now=now)
+        assert err.value.fields["robot_channel_id"][0] == "portal.robot_invalid"
