@@ -94,6 +94,7 @@ def build_jobs(*, scan_interval_seconds: float = 60, upload_dir: Path | None = N
         Job("ingest.process_imports", ingest_tasks.process_imports, 1),
         Job("connectors.run_due", connectors_runner.run_due_connectors, 15),
         Job("logistics.poll_due", logistics_sources.poll_due, 60),
+        Job("portal.issue_due_links", portal_service.issue_due_links, 15),
         Job("portal.remind_parties", portal_service.remind_parties, 3600),
         *((Job("forms.delete_orphan_uploads", lambda engine, now: forms_files.delete_orphans(upload_dir, engine, now),
                3600),) if upload_dir is not None else ()),

@@ -278,6 +278,85 @@ def remind_parties(bind, now: datetime, *, base_url: str | None = None, limit: i
     return queued
 
 
+AUTO_WINDOW = timedelta(minutes=10)
+
+
+def _external_definitions(session: Session) -> dict[int, dict[str, dict]]:
+    """Flow definition rows (published or retired: running orders keep theirs) that give a node to
+    an external party: {definition id: {node key: external}}. Definitions are few; read them once."""
+    from backend.flows.models import FlowDefinitionRow
+
+    out: dict[int, dict[str, dict]] = {}
+    rows = session.exec(select(FlowDefinitionRow.id, FlowDefinitionRow.definition)
+                        .where(FlowDefinitionRow.status != "draft")).all()
+    for row_id, definition in rows:
+        nodes = {n.get("key"): n["external"] for n in (definition or {}).get("nodes", ())
+                 if isinstance(n, dict) and isinstance(n.get("external"), dict)}
+        if nodes:
+            out[row_id] = nodes
+    return out
+
+
+def _party_for(session: Session, external: dict, order: Order) -> ExternalParty | None:
+    if external.get("kind") == "customer":
+        return session.exec(select(ExternalParty).where(
+            ExternalParty.kind == "customer", ExternalParty.customer_id == order.customer_id,
+            ExternalParty.is_active.is_(True)).order_by(ExternalParty.id)).scalars().first()
+    party = session.get(ExternalParty, external.get("party_id") or 0)
+    return party if party is not None and party.is_active and party.kind == external.get("kind") else None
+
+
+def issue_due_links(bind, now: datetime, *, base_url: str | None = None, window: timedelta = AUTO_WINDOW,
+                    limit: int = 1000) -> int:
+    """Worker job: when a flow reaches a node given to an external party, the party gets its link
+    (and the e-mail / robot message) without anyone issuing it: running flow instances changed in
+    the last `window` whose open step is external and has no live link for its party. Returns how
+    many links were issued."""
+    from backend.db import new_session
+    from backend.settings import get_settings
+
+    base = base_url if base_url is not None else get_settings().public_base_url
+    issued = 0
+    with new_session(bind) as session:
+        definitions = _external_definitions(session)
+        if not definitions:
+            return 0
+        instances = session.exec(select(FlowInstance).where(
+            FlowInstance.status == "running", FlowInstance.definition_id.in_(sorted(definitions)),
+            FlowInstance.updated_at >= now - window).order_by(FlowInstance.id).limit(limit)).scalars().all()
+        for instance in instances:
+            state = FlowState.from_json(instance.state)
+            order = None
+            for node_key, external in definitions[instance.definition_id].items():
+                if not _open_at(state, node_key):
+                    continue
+                order = order or session.get(Order, instance.order_id)
+                party = _party_for(session, external, order) if order is not None else None
+                if party is None or _link_exists(session, party.id, order.id, node_key):
+                    continue
+                link = PortalLink(party_id=party.id, order_id=order.id, node_key=node_key, token=new_token(),
+                                  created_at=now, expires_at=now + timedelta(days=DEFAULT_DAYS))
+                session.add(link)
+                session.flush()
+                audit.record(session, None, "portal_link", link.id, "issue", {},
+                             {"party_id": party.id, "order_id": order.id, "node_key": node_key,
+                              "expires_at": link.expires_at, "by": "flow"}, now)
+                orders_service.record_event(session, order, type="updated", actor=None, now=now, actor_label="system",
+                                            after={"portal_link": "issued", "party": party.name, "node": node_key})
+                _tell_party(session, party, link, order, base_url=base, now=now)
+                issued += 1
+        session.commit()
+    return issued
+
+
+def _link_exists(session: Session, party_id: int, order_id: int, node_key: str) -> bool:
+    """Any link, live or not: a link an admin revoked is not handed out again behind their back (they
+    issue a new one on the admin page)."""
+    return session.exec(select(PortalLink.id).where(
+        PortalLink.party_id == party_id, PortalLink.order_id == order_id,
+        PortalLink.node_key == node_key).limit(1)).first() is not None
+
+
 def revoke_link(session: Session, *, actor: Actor, link_id: int, now: datetime) -> PortalLink:
     _require_admin(actor)
     link = session.get(PortalLink, link_id)

@@ -295,3 +295,21 @@ class TestReminders:
             portal.update_party(session, actor=world["admin"], party_id=world["supplier"].id,
                                 values={"robot_channel_id": mail.id}, now=now)
         assert err.value.fields["robot_channel_id"][0] == "portal.robot_invalid"
+
+
+class TestAutomaticLinks:
+    def test_reaching_the_node_issues_the_partys_link_once(self, session, connection, now, world):
+        assert portal.issue_due_links(connection, now, base_url="https://g.example") == 2  # both orders wait
+        assert portal.issue_due_links(connection, now, base_url="https://g.example") == 0
+        session.expire_all()
+        links = session.exec(select(PortalLink)).scalars().all()
+        assert sorted(link.order_id for link in links) == sorted(o.id for o in world["orders"])
+        assert {(link.party_id, link.node_key) for link in links} == {(world["supplier"].id, "production")}
+        mails = session.exec(select(OutboxMessage).where(OutboxMessage.dedupe_key.like("portal:link:%"))).scalars()
+        assert all(m.recipient == "ops@acme.example" for m in mails)
+        inbox = portal.issue_link(session, actor=world["admin"], party_id=world["supplier"].id, order_id=None,
+                                  node_key=None, days=30, now=now)
+        assert len(portal.inbox(session, token=inbox.token, now=now)[1]) == 2
+        # a link the admin revoked is not handed out again behind their back
+        portal.revoke_link(session, actor=world["admin"], link_id=links[0].id, now=now)
+        assert portal.issue_due_links(connection, now + timedelta(minutes=1), base_url="https://g.example") == 0
