@@ -13,6 +13,7 @@ from backend.auth import throttle
 from backend.auth.deps import CurrentActor, DbSession
 from backend.clock import utcnow
 from backend.errors import GendanError
+from backend.portal import access as party_side
 from backend.portal import service as portal
 
 router = APIRouter(prefix="/api/v1/portal", tags=["portal"])
@@ -50,7 +51,7 @@ class PortalSave(BaseModel):
     finish: bool = False
 
 
-def _read(v: portal.PortalView) -> PortalOrderRead:
+def _read(v: party_side.PortalView) -> PortalOrderRead:
     return PortalOrderRead(order_number=v.order_number, step=v.node_name, is_open=v.is_open, expires_at=v.expires_at,
                            fields=[FieldRead(key=f.key, label=f.label, type=f.input_type, editable=f.is_editable,
                                              value=f.value.isoformat() if isinstance(f.value, date) else f.value)
@@ -61,14 +62,14 @@ def _read(v: portal.PortalView) -> PortalOrderRead:
 def party_order(request: Request, session: DbSession, token: str, order_id: int | None = None):
     """The order an order link opens (or, with `order_id`, one of an inbox link's orders)."""
     _limit(session, request, write=False)
-    return _read(portal.view(session, token=token, now=utcnow(), order_id=order_id))
+    return _read(party_side.view(session, token=token, now=utcnow(), order_id=order_id))
 
 
 @router.post("/links/{token}", response_model=PortalOrderRead)
 def party_save(request: Request, session: DbSession, token: str, payload: PortalSave, order_id: int | None = None):
     _limit(session, request, write=True)
     values = {k: v for k, v in payload.values.items()}
-    return _read(portal.submit(session, token=token, values=values, now=utcnow(), order_id=order_id,
+    return _read(party_side.submit(session, token=token, values=values, now=utcnow(), order_id=order_id,
                                finish=payload.finish))
 
 

@@ -24,6 +24,7 @@ from backend.customers.models import Customer
 from backend.errors import GendanError
 from backend.notify.models import ChannelConfig
 from backend.orders.models import Order
+from backend.portal import access as party_side
 from backend.portal import service as portal
 from backend.portal.models import ExternalParty
 from frontend.pages.admin import AdminActor, _flash, _pop_flash
@@ -69,7 +70,7 @@ def _party_locale(request: Request, locale: str):
 
 def _locale_of_token(session: Session, token: str) -> str:
     try:
-        return portal.resolve(session, token, utcnow()).party.locale
+        return party_side.resolve(session, token, utcnow()).party.locale
     except GendanError:
         return "zh_CN"
 
@@ -79,7 +80,7 @@ def _order_page(request: Request, session: Session, token: str, order_id: int | 
     lang = _party_locale(request, _locale_of_token(session, token))
     try:
         try:
-            v = portal.view(session, token=token, now=utcnow(), order_id=order_id)
+            v = party_side.view(session, token=token, now=utcnow(), order_id=order_id)
         except GendanError as exc:
             if exc.code != "portal.not_found":
                 raise
@@ -103,7 +104,7 @@ def portal_page(request: Request, session: DbSession, token: str):
     if rate_limited(session, request, write=False):
         return _too_many(request)
     try:
-        access = portal.resolve(session, token, utcnow())
+        access = party_side.resolve(session, token, utcnow())
     except GendanError as exc:
         if exc.code != "portal.not_found":
             raise
@@ -112,7 +113,7 @@ def portal_page(request: Request, session: DbSession, token: str):
         return _order_page(request, session, token, None)
     lang = _party_locale(request, access.party.locale)
     try:
-        party, rows = portal.inbox(session, token=token, now=utcnow())
+        party, rows = party_side.inbox(session, token=token, now=utcnow())
         return render(request, "portal/inbox.html", {"party": party, "rows": rows, "token": token,
                                                      "kind_label": i18n.gettext(portal.KIND_LABELS[party.kind])},
                       headers=PRIVATE)
@@ -149,7 +150,7 @@ def _save(request: Request, session: Session, token: str, order_id: int | None, 
     finish = form.get("finish") == "1"
     lang = _party_locale(request, _locale_of_token(session, token))
     try:
-        portal.submit(session, token=token, values=values, now=utcnow(), order_id=order_id, finish=finish)
+        party_side.submit(session, token=token, values=values, now=utcnow(), order_id=order_id, finish=finish)
     except GendanError as exc:
         session.rollback()
         if exc.code == "portal.not_found":

@@ -46,6 +46,7 @@ SCOPE = [
     "frontend/templates/connectors/*.html",
     "frontend/templates/portal/*.html",
     "backend/portal/service.py",
+    "backend/portal/access.py",
 ]
 # Modules whose error-message registries ({code: English template}) must be translated too.
 ERROR_MESSAGE_SOURCES = ["backend/i18n.py", "backend/rules/messages.py", "backend/flows/messages.py",

@@ -19,7 +19,9 @@ from backend.flows.models import FlowInstance
 from backend.forms import service as forms_service
 from backend.notify.models import OutboxMessage
 from backend.orders.models import Order, OrderEvent
+from backend.portal import access as party_side
 from backend.portal import service as portal
+from backend.portal import tasks as portal_tasks
 from backend.portal.models import PortalLink
 from backend.rules import definitions as rule_definitions
 from backend.rules.models import RuleFiring
@@ -118,16 +120,16 @@ class TestLinks:
 
     def test_tampered_expired_revoked_and_foreign_are_the_same_not_found(self, session, now, world):
         link = link_for(session, world, now, days=1)
-        assert portal.view(session, token=link.token, now=now).order_number == world["orders"][0].number
+        assert party_side.view(session, token=link.token, now=now).order_number == world["orders"][0].number
         flipped = link.token[:-1] + ("A" if link.token[-1] != "A" else "B")
         for bad in (flipped, link.token[:-1], "x" * 43, "' OR 1=1 --", ""):
-            assert_not_found(lambda bad=bad: portal.view(session, token=bad, now=now))
-        assert_not_found(lambda: portal.view(session, token=link.token, now=now + timedelta(days=1, seconds=1)))
+            assert_not_found(lambda bad=bad: party_side.view(session, token=bad, now=now))
+        assert_not_found(lambda: party_side.view(session, token=link.token, now=now + timedelta(days=1, seconds=1)))
         # an order link never opens another order, not even the same party's
-        assert_not_found(lambda: portal.view(session, token=link.token, now=now, order_id=world["orders"][1].id))
+        assert_not_found(lambda: party_side.view(session, token=link.token, now=now, order_id=world["orders"][1].id))
         portal.revoke_link(session, actor=world["admin"], link_id=link.id, now=now)
-        assert_not_found(lambda: portal.view(session, token=link.token, now=now))
-        assert_not_found(lambda: portal.submit(session, token=link.token, values={"production_progress": "50"},
+        assert_not_found(lambda: party_side.view(session, token=link.token, now=now))
+        assert_not_found(lambda: party_side.submit(session, token=link.token, values={"production_progress": "50"},
                                                now=now))
 
     def test_an_inbox_link_opens_only_the_partys_own_orders(self, session, now, world):
@@ -135,31 +137,31 @@ class TestLinks:
         foreign = link_for(session, world, now, order=world["orders"][1])
         inbox = portal.issue_link(session, actor=world["admin"], party_id=world["supplier"].id, order_id=None,
                                   node_key=None, days=30, now=now)
-        party, rows = portal.inbox(session, token=inbox.token, now=now)
+        party, rows = party_side.inbox(session, token=inbox.token, now=now)
         assert {r.order_number for r in rows} == {o.number for o in world["orders"]} and all(r.is_open for r in rows)
         portal.revoke_link(session, actor=world["admin"], link_id=foreign.id, now=now)
-        _, rows = portal.inbox(session, token=inbox.token, now=now)
+        _, rows = party_side.inbox(session, token=inbox.token, now=now)
         assert [r.order_number for r in rows] == [world["orders"][0].number]
-        assert portal.view(session, token=inbox.token, now=now, order_id=world["orders"][0].id).order_number
-        assert_not_found(lambda: portal.view(session, token=inbox.token, now=now, order_id=world["orders"][1].id))
+        assert party_side.view(session, token=inbox.token, now=now, order_id=world["orders"][0].id).order_number
+        assert_not_found(lambda: party_side.view(session, token=inbox.token, now=now, order_id=world["orders"][1].id))
         other_inbox = portal.issue_link(session, actor=world["admin"], party_id=world["other"].id, order_id=None,
                                         node_key=None, days=30, now=now)
-        assert portal.inbox(session, token=other_inbox.token, now=now)[1] == []
-        assert_not_found(lambda: portal.view(session, token=other_inbox.token, now=now,
+        assert party_side.inbox(session, token=other_inbox.token, now=now)[1] == []
+        assert_not_found(lambda: party_side.view(session, token=other_inbox.token, now=now,
                                              order_id=world["orders"][0].id))
 
 
 class TestFields:
     def test_only_granted_fields_are_shown_and_only_editable_ones_saved(self, session, now, world):
         link = link_for(session, world, now)
-        v = portal.view(session, token=link.token, now=now)
+        v = party_side.view(session, token=link.token, now=now)
         shown = {f.key: f.is_editable for f in v.fields}
         assert shown == {"production_progress": True, "planned_finish_on": True, "material_arrived_on": False,
                          "planned_delivery": False}
         assert SECRET not in repr(v)
         for field in ("material_arrived_on", "margin_note", "planned_delivery", "amount", "owner_id"):
             with pytest.raises(GendanError) as err:
-                portal.submit(session, token=link.token, values={field: "2026-12-01"}, now=now)
+                party_side.submit(session, token=link.token, values={field: "2026-12-01"}, now=now)
             assert err.value.code == "portal.field_not_granted"
             session.rollback()
         order = session.get(Order, world["orders"][0].id)
@@ -169,7 +171,7 @@ class TestFields:
     def test_a_bad_value_is_a_field_error(self, session, now, world):
         link = link_for(session, world, now)
         with pytest.raises(GendanError) as err:
-            portal.submit(session, token=link.token, values={"planned_finish_on": "next week"}, now=now)
+            party_side.submit(session, token=link.token, values={"planned_finish_on": "next week"}, now=now)
         assert err.value.code == "validation.failed" and "planned_finish_on" in err.value.fields
 
 
@@ -186,7 +188,7 @@ class TestSaving:
         link = link_for(session, world, now)
         order_id = world["orders"][0].id
 
-        v = portal.submit(session, token=link.token, values={"production_progress": "60",
+        v = party_side.submit(session, token=link.token, values={"production_progress": "60",
                                                              "planned_finish_on": "2026-12-20"}, now=now)
         assert v.is_open
         order = session.get(Order, order_id)
@@ -196,7 +198,7 @@ class TestSaving:
                              .order_by(OrderEvent.id.desc())).scalars().first()
         assert event.actor_id is None and "Acme Castings" in event.actor_label
 
-        v = portal.submit(session, token=link.token, values={"production_progress": "100"}, now=now)
+        v = party_side.submit(session, token=link.token, values={"production_progress": "100"}, now=now)
         session.expire_all()
         order = session.get(Order, order_id)
         assert order.stage == "shipping" and not v.is_open
@@ -212,7 +214,7 @@ class TestSaving:
                                                        AuditEvent.action == "submit")).scalars().all()
         assert len(audits) == 2 and audits[-1].after["fields"] == {"production_progress": 100}
         with pytest.raises(GendanError) as err:  # the step is done: read only
-            portal.submit(session, token=link.token, values={"production_progress": "90"}, now=now)
+            party_side.submit(session, token=link.token, values={"production_progress": "90"}, now=now)
         assert err.value.code == "portal.step_closed"
 
 
@@ -273,17 +275,17 @@ class TestReminders:
         portal.update_party(session, actor=world["admin"], party_id=world["supplier"].id,
                             values={"robot_channel_id": robot.id}, now=now)
         link = link_for(session, world, now)
-        assert portal.remind_parties(connection, now + timedelta(hours=2), base_url="https://g.example") == 0
+        assert portal_tasks.remind_parties(connection, now + timedelta(hours=2), base_url="https://g.example") == 0
         tomorrow = now + timedelta(days=1)
-        assert portal.remind_parties(connection, tomorrow, base_url="https://g.example") == 2
-        assert portal.remind_parties(connection, tomorrow + timedelta(hours=1), base_url="https://g.example") == 0
+        assert portal_tasks.remind_parties(connection, tomorrow, base_url="https://g.example") == 2
+        assert portal_tasks.remind_parties(connection, tomorrow + timedelta(hours=1), base_url="https://g.example") == 0
         session.expire_all()
         rows = session.exec(select(OutboxMessage).where(OutboxMessage.dedupe_key.like(f"portal:remind:{link.id}:%"))
                             ).scalars().all()
         assert sorted(r.channel for r in rows) == ["dingtalk", "email"]
         assert all("still waiting" in r.subject and f"/p/{link.token}" in r.body for r in rows)
-        portal.submit(session, token=link.token, values={"production_progress": "100"}, now=tomorrow)
-        assert portal.remind_parties(connection, now + timedelta(days=2), base_url="https://g.example") == 0
+        party_side.submit(session, token=link.token, values={"production_progress": "100"}, now=tomorrow)
+        assert portal_tasks.remind_parties(connection, now + timedelta(days=2), base_url="https://g.example") == 0
 
     def test_a_robot_must_be_a_chat_robot(self, session, now, world):
         from backend.notify.models import ChannelConfig
@@ -299,8 +301,8 @@ class TestReminders:
 
 class TestAutomaticLinks:
     def test_reaching_the_node_issues_the_partys_link_once(self, session, connection, now, world):
-        assert portal.issue_due_links(connection, now, base_url="https://g.example") == 2  # both orders wait
-        assert portal.issue_due_links(connection, now, base_url="https://g.example") == 0
+        assert portal_tasks.issue_due_links(connection, now, base_url="https://g.example") == 2  # both orders wait
+        assert portal_tasks.issue_due_links(connection, now, base_url="https://g.example") == 0
         session.expire_all()
         links = session.exec(select(PortalLink)).scalars().all()
         assert sorted(link.order_id for link in links) == sorted(o.id for o in world["orders"])
@@ -309,7 +311,7 @@ class TestAutomaticLinks:
         assert all(m.recipient == "ops@acme.example" for m in mails)
         inbox = portal.issue_link(session, actor=world["admin"], party_id=world["supplier"].id, order_id=None,
                                   node_key=None, days=30, now=now)
-        assert len(portal.inbox(session, token=inbox.token, now=now)[1]) == 2
+        assert len(party_side.inbox(session, token=inbox.token, now=now)[1]) == 2
         # a link the admin revoked is not handed out again behind their back
         portal.revoke_link(session, actor=world["admin"], link_id=links[0].id, now=now)
-        assert portal.issue_due_links(connection, now + timedelta(minutes=1), base_url="https://g.example") == 0
+        assert portal_tasks.issue_due_links(connection, now + timedelta(minutes=1), base_url="https://g.example") == 0
