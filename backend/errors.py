@@ -141,6 +141,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "portal.field_not_granted": 403,
     "portal.party_not_found": 404,
     "portal.link_not_found": 404,
+    "portal.user_not_found": 404,
+    "portal.username_taken": 409,
     "tracking.urge_too_soon": 429,
     "message.too_many": 429,
     "logistics.": 422,

@@ -44,19 +44,28 @@ from engine.flows.definition import ExternalAccess
 @dataclass
 class Access:
     party: ExternalParty
-    link: PortalLink
+    link: PortalLink | None  # None: a signed-in portal user's inbox
     order: Order | None = None
     grant: NodeGrant | None = None
+    user_id: int | None = None  # the signed-in portal user, when not a link
 
 
 def _is_live(link: PortalLink | None, now: datetime) -> bool:
     return link is not None and link.revoked_at is None and link.expires_at > now
 
 
-def resolve(session: Session, token: str, now: datetime, *, order_id: int | None = None,
-            for_update: bool = False) -> Access:
+def resolve(session: Session, token: str | None, now: datetime, *, order_id: int | None = None,
+            for_update: bool = False, user_id: int | None = None) -> Access:
     """The party, its link and (for an order link, or an inbox link opening `order_id`) the order
-    and the node it may act on; `portal.not_found` for anything else."""
+    and the node it may act on; with `user_id` instead of a token, a signed-in portal user's
+    company, like its inbox link. `portal.not_found` for anything else."""
+    if user_id is not None:
+        from backend.portal.users import party_of
+
+        _user, party = party_of(session, user_id)
+        if order_id is None:
+            return Access(party=party, link=None, user_id=user_id)
+        return _through_party(session, party, order_id, now, for_update=for_update, user_id=user_id)
     if not isinstance(token, str) or not TOKEN_RE.match(token):
         raise not_found()
     link = session.exec(select(PortalLink).where(PortalLink.token == token)).scalars().first()
@@ -65,18 +74,29 @@ def resolve(session: Session, token: str, now: datetime, *, order_id: int | None
     party = session.get(ExternalParty, link.party_id)
     if party is None or not party.is_active:
         raise not_found()
-    order_link = link
     if link.order_id is None:
         if order_id is None:
             return Access(party=party, link=link)
-        # an inbox link opens an order only through a live order link of the same party
-        order_link = session.exec(select(PortalLink).where(
-            PortalLink.party_id == party.id, PortalLink.order_id == order_id, PortalLink.revoked_at.is_(None),
-            PortalLink.expires_at > now).order_by(PortalLink.id.desc())).scalars().first()
-        if order_link is None:
-            raise not_found()
-    elif order_id is not None and order_id != link.order_id:
+        return _through_party(session, party, order_id, now, for_update=for_update)
+    if order_id is not None and order_id != link.order_id:
         raise not_found()
+    return _order_access(session, party, link, for_update=for_update)
+
+
+def _through_party(session: Session, party: ExternalParty, order_id: int, now: datetime, *, for_update: bool,
+                   user_id: int | None = None) -> Access:
+    """An inbox (link or portal user) opens an order only through a live order link of its party."""
+    order_link = session.exec(select(PortalLink).where(
+        PortalLink.party_id == party.id, PortalLink.order_id == order_id, PortalLink.revoked_at.is_(None),
+        PortalLink.expires_at > now).order_by(PortalLink.id.desc())).scalars().first()
+    if order_link is None:
+        raise not_found()
+    access = _order_access(session, party, order_link, for_update=for_update)
+    access.user_id = user_id
+    return access
+
+
+def _order_access(session: Session, party: ExternalParty, order_link: PortalLink, *, for_update: bool) -> Access:
     stmt = select(Order).where(Order.id == order_link.order_id)
     order = session.exec(stmt.with_for_update() if for_update else stmt).scalars().first()
     if order is None:
@@ -138,13 +158,16 @@ def _node_name(grant: NodeGrant, locale: str) -> str:
     return grant.name.get(wanted) or next(iter(grant.name.values()), "") or grant.node_key
 
 
-def _touch(session: Session, link: PortalLink, now: datetime) -> None:
+def _touch(session: Session, link: PortalLink | None, now: datetime) -> None:
+    if link is None:
+        return
     if link.last_used_at is None or link.last_used_at < now - timedelta(minutes=5):
         link.last_used_at = now  # not on every read: a write takes SQLite's lock
 
 
-def view(session: Session, *, token: str, now: datetime, order_id: int | None = None) -> PortalView:
-    access = resolve(session, token, now, order_id=order_id)
+def view(session: Session, *, token: str | None, now: datetime, order_id: int | None = None,
+         user_id: int | None = None) -> PortalView:
+    access = resolve(session, token, now, order_id=order_id, user_id=user_id)
     if access.order is None:
         raise not_found()
     _touch(session, access.link, now)
@@ -170,9 +193,10 @@ class InboxRow:
     expires_at: datetime
 
 
-def inbox(session: Session, *, token: str, now: datetime, limit: int = 100) -> tuple[ExternalParty, list[InboxRow]]:
+def inbox(session: Session, *, token: str | None, now: datetime, limit: int = 100,
+          user_id: int | None = None) -> tuple[ExternalParty, list[InboxRow]]:
     """The party's orders (live order links), those waiting for them first."""
-    access = resolve(session, token, now)
+    access = resolve(session, token, now, user_id=user_id)
     party = access.party
     links = session.exec(select(PortalLink).where(
         PortalLink.party_id == party.id, PortalLink.order_id.is_not(None), PortalLink.revoked_at.is_(None),
@@ -219,12 +243,12 @@ def _parse(value: Any, input_type: str, key: str) -> Any:
     return text
 
 
-def submit(session: Session, *, token: str, values: dict[str, Any], now: datetime, order_id: int | None = None,
-           finish: bool = False) -> PortalView:
+def submit(session: Session, *, token: str | None, values: dict[str, Any], now: datetime,
+           order_id: int | None = None, finish: bool = False, user_id: int | None = None) -> PortalView:
     """The party saves the node's editable fields (only those: any other field is refused, not
     ignored) through the order pipeline as itself, then, when the node's done field reached its
     mark (or the party pressed Done), completes the node as itself. One transaction."""
-    access = resolve(session, token, now, order_id=order_id)
+    access = resolve(session, token, now, order_id=order_id, user_id=user_id)
     if access.order is None:
         raise not_found()
     if not access.grant.is_open:
@@ -242,7 +266,12 @@ def submit(session: Session, *, token: str, values: dict[str, Any], now: datetim
         else:
             core[key] = parsed
     party, order = access.party, access.order
-    actor = party_actor(party)
+    person = None
+    if access.user_id is not None:
+        from backend.portal.models import PortalUser
+
+        person = session.get(PortalUser, access.user_id)
+    actor = party_actor(party, person=person.display_name if person else None)
     changed = {k: v for k, v in data.items() if (order.data or {}).get(k) != v}
     payload: dict[str, Any] = {"version": order.version}
     if changed:
@@ -256,7 +285,7 @@ def submit(session: Session, *, token: str, values: dict[str, Any], now: datetim
     audit.record(session, actor, "portal_link", access.link.id, "submit", {},
                  {"party_id": party.id, "order_id": order.id, "node_key": access.grant.node_key,
                   "fields": {**changed, **{k: v for k, v in payload.items() if k == "planned_delivery"}},
-                  "finish": finish}, now)
+                  "finish": finish, **({"portal_user_id": access.user_id} if access.user_id else {})}, now)
     if finish or _reached_done(access.grant.external, order):
         note = i18n.gettext("Done by %(party)s through the portal", party=party.name)
         complete_node(session, order=order, node_key=access.grant.node_key, actor=actor, now=now, note=note)
@@ -264,7 +293,7 @@ def submit(session: Session, *, token: str, values: dict[str, Any], now: datetim
     session.commit()
     session.refresh(order)
     return _view_of(session, Access(party=party, link=access.link, order=order,
-                                    grant=node_grant(session, order, access.grant.node_key)))
+                                    grant=node_grant(session, order, access.grant.node_key), user_id=access.user_id))
 
 
 def _reached_done(external: ExternalAccess, order: Order) -> bool:

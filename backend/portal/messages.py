@@ -13,5 +13,9 @@ ERROR_MESSAGES: dict[str, str] = {
     "portal.days_invalid": "A link is valid for 1 to %(max)s days.",
     "portal.node_not_granted": "The step %(node)s of this order's flow is not given to %(name)s.",
     "portal.link_not_found": "Portal link %(id)s does not exist.",
+    "portal.username_invalid": "2 to 64 letters, digits or . _ - @.",
+    "portal.username_taken": "The user name %(username)s is taken.",
+    "portal.password_too_short": "At least %(min)s characters.",
+    "portal.user_not_found": "Portal user %(id)s does not exist.",
     "portal.robot_invalid": "Choose a DingTalk, WeCom or Feishu robot channel.",
 }

@@ -47,3 +47,19 @@ class PortalLink(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class PortalUser(SQLModel, table=True):
+    """A person of an external company who signs in to the portal (`/portal/login`) and sees their
+    company's orders: the same scoping as the company's inbox link."""
+
+    __tablename__ = "portal_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    party_id: int = Field(foreign_key="external_party.id", index=True)
+    username: str = Field(max_length=64, unique=True)
+    display_name: str = Field(max_length=120)
+    password_hash: str = Field(max_length=255)
+    is_active: bool = True
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

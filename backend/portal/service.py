@@ -58,11 +58,12 @@ def not_found() -> GendanError:
     return GendanError("portal.not_found")
 
 
-def party_actor(party: ExternalParty) -> Actor:
+def party_actor(party: ExternalParty, *, person: str | None = None) -> Actor:
     """Who acts when a party saves: no user of ours (user 0, like the system), named after the party,
     so the order's timeline, the flow history and the audit trail say which company did it. The
     admin role only lets the order service through; the portal service has scoped the order already."""
-    return Actor(user_id=0, username=f"portal:{party.id}", display_name=f"{party.name} ({party.kind}, portal)",
+    name = f"{person}, {party.name}" if person else party.name
+    return Actor(user_id=0, username=f"portal:{party.id}", display_name=f"{name} ({party.kind}, portal)",
                  roles=frozenset({"admin"}), via="portal", extra={"party_id": party.id})
 
 

@@ -26,6 +26,7 @@ from backend.notify.models import ChannelConfig
 from backend.orders.models import Order
 from backend.portal import access as party_side
 from backend.portal import service as portal
+from backend.portal import users as portal_users
 from backend.portal.models import ExternalParty
 from frontend.pages.admin import AdminActor, _flash, _pop_flash
 from frontend.templating import render
@@ -114,7 +115,7 @@ def portal_page(request: Request, session: DbSession, token: str):
     lang = _party_locale(request, access.party.locale)
     try:
         party, rows = party_side.inbox(session, token=token, now=utcnow())
-        return render(request, "portal/inbox.html", {"party": party, "rows": rows, "token": token,
+        return render(request, "portal/inbox.html", {"party": party, "rows": rows, "order_base": f"/p/{token}/orders",
                                                      "kind_label": i18n.gettext(portal.KIND_LABELS[party.kind])},
                       headers=PRIVATE)
     finally:
@@ -187,7 +188,8 @@ def _admin(request: Request, session: Session, actor: Actor, *, form: dict | Non
         "nav": "admin", "tab": "portal", "parties": parties, "party_names": {p.id: p.name for p in parties},
         "links": links, "base": base, "numbers": numbers, "now": utcnow(), "customers": customers, "robots": robots,
         "kinds": portal.PARTY_KINDS, "kind_labels": portal.KIND_LABELS, "form": form or {}, "errors": errors or {},
-        "flash": _pop_flash(request), "new_link": request.session.pop("portal_new_link", None)},
+        "flash": _pop_flash(request), "new_link": request.session.pop("portal_new_link", None),
+        "users": portal_users.list_users(session, actor=actor)},
         status_code=status_code)
 
 
@@ -269,4 +271,33 @@ def _issue(request: Request, session: Session, actor: Actor, form):
 def admin_revoke_link(request: Request, session: DbSession, actor: AdminActor, link_id: int):
     portal.revoke_link(session, actor=actor, link_id=link_id, now=utcnow())
     _flash(request, i18n.gettext("The link was revoked."))
+    return RedirectResponse("/admin/portal", status_code=303)
+
+
+@router.post("/admin/portal/users")
+async def admin_create_user(request: Request, session: DbSession, actor: AdminActor):
+    form = await request.form()
+    return await run_in_threadpool(_create_user, request, session, actor, form)
+
+
+def _create_user(request: Request, session: Session, actor: Actor, form):
+    values = {"user_party_id": _int_or_none(form.get("party_id")), "username": str(form.get("username") or "")[:64],
+              "display_name": str(form.get("display_name") or "")[:120]}
+    try:
+        user = portal_users.create_user(session, actor=actor, party_id=values["user_party_id"] or 0,
+                                        username=values["username"], display_name=values["display_name"],
+                                        password=str(form.get("password") or "")[:200], now=utcnow())
+    except GendanError as exc:
+        session.rollback()
+        errors = {f"user_{k}": v for k, v in _errors_of(exc).items()}
+        return _admin(request, session, actor, form=values, errors=errors, status_code=exc.status)
+    _flash(request, i18n.gettext("%(name)s was added.", name=user.username))
+    return RedirectResponse("/admin/portal", status_code=303)
+
+
+@router.post("/admin/portal/users/{user_id}/active")
+async def admin_user_active(request: Request, session: DbSession, actor: AdminActor, user_id: int):
+    form = await request.form()
+    await run_in_threadpool(portal_users.set_active, session, actor=actor, user_id=user_id,
+                            is_active=form.get("is_active") == "1", now=utcnow())
     return RedirectResponse("/admin/portal", status_code=303)

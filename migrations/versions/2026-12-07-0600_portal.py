@@ -1,4 +1,4 @@
-"""portal: external parties and their portal links (issue 16)
+"""portal: external parties, their portal links and portal users (issue 16)
 
 New tables only; existing data is untouched.
 
@@ -55,9 +55,26 @@ def upgrade() -> None:
     )
     op.create_index("ix_portal_link_party_id", "portal_link", ["party_id"])
     op.create_index("ix_portal_link_order_id", "portal_link", ["order_id"])
+    op.create_table(
+        "portal_user",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("party_id", sa.Integer(), nullable=False),
+        sa.Column("username", sa.String(length=64), nullable=False),
+        sa.Column("display_name", sa.String(length=120), nullable=False),
+        sa.Column("password_hash", sa.String(length=255), nullable=False),
+        sa.Column("is_active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("last_login_at", UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(["party_id"], ["external_party.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("username"),
+    )
+    op.create_index("ix_portal_user_party_id", "portal_user", ["party_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_portal_user_party_id", table_name="portal_user")
+    op.drop_table("portal_user")
     op.drop_index("ix_portal_link_order_id", table_name="portal_link")
     op.drop_index("ix_portal_link_party_id", table_name="portal_link")
     op.drop_table("portal_link")

@@ -315,3 +315,54 @@ class TestAutomaticLinks:
         # a link the admin revoked is not handed out again behind their back
         portal.revoke_link(session, actor=world["admin"], link_id=links[0].id, now=now)
         assert portal_tasks.issue_due_links(connection, now + timedelta(minutes=1), base_url="https://g.example") == 0
+
+
+class TestPortalUsers:
+    def test_a_portal_user_sees_only_their_companys_orders(self, client, session, now, world):
+        from backend.portal import users as portal_users
+        from tests.conftest import _csrf_from
+
+        link_for(session, world, now)  # Acme: order 0
+        link_for(session, world, now, order=world["orders"][1])
+        portal.revoke_link(session, actor=world["admin"],
+                           link_id=session.exec(select(PortalLink.id).where(
+                               PortalLink.order_id == world["orders"][1].id)).scalar_one(), now=now)
+        user = portal_users.create_user(session, actor=world["admin"], party_id=world["supplier"].id,
+                                        username="acme.li", display_name="Li at Acme", password="correct horse",
+                                        now=now)
+        other = portal_users.create_user(session, actor=world["admin"], party_id=world["other"].id,
+                                         username="forge.wu", display_name="Wu", password="correct horse", now=now)
+        with pytest.raises(GendanError) as err:
+            portal_users.create_user(session, actor=world["admin"], party_id=world["supplier"].id,
+                                     username="acme.li", display_name="Again", password="short", now=now)
+        assert set(err.value.fields) == {"username", "password"}
+        session.rollback()
+
+        assert client.get("/portal", follow_redirects=False).headers["location"] == "/portal/login"
+        page = client.get("/portal/login")
+        wrong = client.post("/portal/login", data={"username": "acme.li", "password": "nope nope nope",
+                                                   "csrf_token": _csrf_from(page.text)})
+        assert wrong.status_code == 401
+        page = client.get("/portal/login")
+        client.post("/portal/login", data={"username": "acme.li", "password": "correct horse",
+                                           "csrf_token": _csrf_from(page.text)})
+        inbox = client.get("/portal")
+        assert inbox.status_code == 200 and world["orders"][0].number in inbox.text
+        assert world["orders"][1].number not in inbox.text and "Li at Acme" in inbox.text
+        order_page = client.get(f"/portal/orders/{world['orders'][0].id}")
+        assert order_page.status_code == 200 and SECRET not in order_page.text
+        assert client.get(f"/portal/orders/{world['orders'][1].id}").status_code == 404  # revoked: not theirs now
+        saved = client.post(f"/portal/orders/{world['orders'][0].id}",
+                            data={"f_production_progress": "40", "csrf_token": _csrf_from(order_page.text)},
+                            follow_redirects=False)
+        assert saved.status_code == 303
+        session.expire_all()
+        event = session.exec(select(OrderEvent).where(OrderEvent.order_id == world["orders"][0].id)
+                             .order_by(OrderEvent.id.desc())).scalars().first()
+        assert event.actor_label.startswith("Li at Acme, Acme Castings")
+        # another company's user never opens Acme's order
+        assert_not_found(lambda: party_side.view(session, token=None, user_id=other.id, now=now,
+                                                 order_id=world["orders"][0].id))
+        portal_users.set_active(session, actor=world["admin"], user_id=user.id, is_active=False, now=now)
+        assert client.get("/portal", follow_redirects=False).status_code == 303
+        assert client.get(f"/portal/orders/{world['orders'][0].id}", follow_redirects=False).status_code == 303
