@@ -366,3 +366,7 @@ class TestPortalUsers:
         portal_users.set_active(session, actor=world["admin"], user_id=user.id, is_active=False, now=now)
         assert client.get("/portal", follow_redirects=False).status_code == 303
         assert client.get(f"/portal/orders/{world['orders'][0].id}", follow_redirects=False).status_code == 303
+
+
+def test_the_worker_runs_the_portal_jobs(app):
+    assert {"portal.issue_due_links", "portal.remind_parties"} <= {job.name for job in app.state.jobs}
