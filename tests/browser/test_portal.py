@@ -167,3 +167,54 @@ def test_the_designer_gives_a_step_to_a_supplier(page, base_url, seed):
     node = next(n for n in saved["nodes"] if n["key"] == "production_progress")
     assert node["external"] == {"kind": "supplier", "party_id": party.id, "done_field": "data.production_progress",
                                 "done_at": 100.0}
+
+
+def test_a_portal_user_added_by_the_admin_signs_in_on_a_phone(browser: Browser, base_url, seed):
+    now = datetime.now(UTC)
+    admin_user = make_user(seed, username="ptu.admin", roles=["admin", "designer"], locale="en")
+    admin = load_actor(seed, admin_user.id)
+    warehouse = make_user(seed, username="ptu.warehouse", roles=["warehouse"])
+    party = portal.create_party(seed, actor=admin, values={"kind": "carrier", "name": "PTU Freight",
+                                                           "locale": "en"}, now=now)
+    flow = _flow(party.id)
+    flow["key"] = "ptu_flow"
+    flow["nodes"][1]["external"] = {"kind": "carrier", "party_id": party.id}
+    flows_service.save_draft(seed, actor=admin, key="ptu_flow", definition=flow, now=now)
+    flows_service.publish_flow(seed, actor=admin, key="ptu_flow", now=now)
+    order = make_order(seed, owner=warehouse, customer=make_customer(seed), number="PTU-1",
+                       data={"ptb_material": "steel"})
+    service_instance.start_flow(seed, order=order, actor=admin, now=now, key="ptu_flow")
+    portal.issue_link(seed, actor=admin, party_id=party.id, order_id=order.id, node_key="production", days=7,
+                      now=now)
+    seed.commit()
+
+    staff_ctx = browser.new_context(locale="en-US")
+    phone_ctx = browser.new_context(**PHONE)
+    try:
+        staff = staff_ctx.new_page()
+        sign_in(staff, base_url, "ptu.admin")
+        staff.goto(f"{base_url}/admin/portal")
+        form = staff.locator("#portal-user-form")
+        form.locator("select[name=party_id]").select_option(label="PTU Freight")
+        form.get_by_label("User name").fill("ptu.zhang")
+        form.get_by_label("Name", exact=True).fill("Zhang at PTU")
+        form.get_by_label("Password").fill("a long secret 42")
+        form.get_by_role("button", name="Add portal user").click()
+        expect(staff.locator("#portal-users tr[data-user='ptu.zhang']")).to_contain_text("PTU Freight")
+
+        phone = phone_ctx.new_page()
+        phone.goto(f"{base_url}/portal")
+        phone.get_by_label("User name").fill("ptu.zhang")
+        phone.get_by_label("Password").fill("a long secret 42")
+        phone.get_by_role("button", name="Sign in").tap()
+        expect(phone.get_by_role("heading", name="My orders")).to_be_visible()
+        row = phone.locator("li[data-order='PTU-1']")
+        expect(row).to_contain_text("Waiting for you")
+        width = phone.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the portal inbox scrolls sideways on a phone ({width}px)"
+        row.get_by_role("link", name="PTU-1").tap()
+        expect(phone.get_by_role("heading", name="Order PTU-1")).to_be_visible()
+        expect(phone.locator("#portal-read")).to_contain_text("steel")
+    finally:
+        phone_ctx.close()
+        staff_ctx.close()
