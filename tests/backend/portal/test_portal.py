@@ -370,3 +370,16 @@ class TestPortalUsers:
 
 def test_the_worker_runs_the_portal_jobs(app):
     assert {"portal.issue_due_links", "portal.remind_parties"} <= {job.name for job in app.state.jobs}
+
+
+def test_the_audit_page_names_portal_actions(client, session, now, world):
+    from tests.conftest import login
+
+    link = link_for(session, world, now)
+    party_side.submit(session, token=link.token, values={"production_progress": "50"}, now=now)
+    make_user(session, username="pt.auditor", roles=["admin"], locale="en")
+    session.commit()
+    login(client, "pt.auditor")
+    page = client.get("/admin/audit")
+    assert page.status_code == 200
+    assert "Portal link" in page.text and "External party" in page.text
