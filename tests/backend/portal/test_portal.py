@@ -383,3 +383,32 @@ def test_the_audit_page_names_portal_actions(client, session, now, world):
     page = client.get("/admin/audit")
     assert page.status_code == 200
     assert "Portal link" in page.text and "External party" in page.text
+
+
+def test_a_customer_step_is_given_to_the_orders_own_customer(session, connection, now, world):
+    admin = world["admin"]
+    order = world["orders"][0]
+    mine = portal.create_party(session, actor=admin, values={"kind": "customer", "name": "Buyer",
+                                                             "customer_id": order.customer_id}, now=now)
+    stranger = portal.create_party(session, actor=admin, values={"kind": "customer", "name": "Someone else",
+                                                                 "customer_id": make_customer(session).id}, now=now)
+    flow = supplier_flow(world["supplier"].id)
+    flow["key"] = "portal_accept"
+    flow["nodes"][1] = {**flow["nodes"][1], "key": "acceptance", "name": {"en": "Acceptance"},
+                        "field_permissions": {"data.planned_finish_on": "editable"},
+                        "external": {"kind": "customer"}}
+    flow["edges"][0]["target"] = flow["edges"][1]["source"] = "acceptance"
+    flows_service.save_draft(session, actor=admin, key="portal_accept", definition=flow, now=now)
+    flows_service.publish_flow(session, actor=admin, key="portal_accept", now=now)
+    service_instance.start_flow(session, order=order, actor=admin, now=now, key="portal_accept")
+    session.commit()
+    link = portal.issue_link(session, actor=admin, party_id=mine.id, order_id=order.id, node_key="acceptance",
+                             days=7, now=now)
+    v = party_side.view(session, token=link.token, now=now)
+    assert [f.key for f in v.fields] == ["planned_finish_on"] and v.is_open
+    with pytest.raises(GendanError) as err:
+        portal.issue_link(session, actor=admin, party_id=stranger.id, order_id=order.id, node_key="acceptance",
+                          days=7, now=now)
+    assert err.value.code == "portal.node_not_granted"
+    session.rollback()
+    assert portal_tasks.issue_due_links(connection, now, base_url="") == 2  # the supplier's two orders
