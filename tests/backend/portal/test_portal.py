@@ -412,3 +412,12 @@ def test_a_customer_step_is_given_to_the_orders_own_customer(session, connection
     assert err.value.code == "portal.node_not_granted"
     session.rollback()
     assert portal_tasks.issue_due_links(connection, now, base_url="") == 2  # the supplier's two orders
+
+
+def test_the_page_speaks_the_partys_language(client, session, now, world):
+    link = link_for(session, world, now)
+    assert "Waiting for you" in client.get(f"/p/{link.token}").text
+    portal.update_party(session, actor=world["admin"], party_id=world["supplier"].id, values={"locale": "zh_CN"},
+                        now=now)
+    page = client.get(f"/p/{link.token}").text
+    assert "等您处理" in page and "步骤：生产" in page and "生产进度" in page
