@@ -204,6 +204,7 @@ ERROR_MESSAGE_MODULES = (
     "backend.notify.messages",
     "backend.ocr.messages",
     "backend.params",
+    "backend.portal.messages",
     "backend.pipeline",
     "backend.rules.messages",
     "backend.tracking.error_messages",

@@ -75,6 +75,9 @@ ERROR_MESSAGES: dict[str, str] = {
     "flow.approver_unresolvable": "Nobody active can handle this step (and there is no fallback).",
     "flow.approver_field_unknown": "The approver field %(field)s does not exist.",
     "flow.field_unknown": "Field %(field)s does not exist.",
+    "flow.external_party_missing": "Choose the company this step is given to.",
+    "flow.external_done_field_not_editable": "The company can only complete the step with %(field)s if the step "
+                                             "lets it edit that field (field permissions).",
     "flow.reassign_target_missing": "Choose who takes over after the time limit.",
     "flow.recipient_missing": "Choose who gets the copy.",
     "flow.wait_needs_until": "A wait needs a date field or a duration.",

@@ -51,4 +51,17 @@ def flow_designer(request: Request, session: DbSession, actor: PageActor, key: s
         "nav": "designer", "palette": PALETTE, "flow_key": key, "versions": versions, "labels": LABELS,
         "definition_json": json.dumps(definition, ensure_ascii=False).replace("</", "<\\/"),
         "status": working.status if working else "new", "version": working.version if working else None,
+        "parties_json": _parties_json(session),
     })
+
+
+def _parties_json(session) -> str:
+    """The external parties a node can be given to (the node panel's choice; backend/portal/)."""
+    from sqlalchemy import select
+
+    from backend.portal.models import ExternalParty
+
+    rows = session.exec(select(ExternalParty.id, ExternalParty.kind, ExternalParty.name)
+                        .where(ExternalParty.is_active.is_(True)).order_by(ExternalParty.name).limit(500)).all()
+    return json.dumps([{"id": r.id, "kind": r.kind, "name": r.name} for r in rows],
+                      ensure_ascii=False).replace("</", "<\\/")

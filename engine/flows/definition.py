@@ -138,7 +138,25 @@ class EndNode(_NodeBase):
     status: Literal["completed", "cancelled"] = "completed"
 
 
+PartyKind = Literal["supplier", "carrier", "customer"]
+
+
+class ExternalAccess(_Frozen):
+    """The node is given to a party outside the company (backend/portal/): a supplier, a carrier or
+    the order's customer acts on it through a portal link. They see only the fields the node's
+    `field_permissions` name (editable or read_only; anything not named is hidden from them) and
+    edit only the editable ones. When `done_field` holds a number ≥ `done_at` after their save
+    (production progress 100%), the node is completed as that party."""
+
+    kind: PartyKind
+    party_id: int | None = Field(default=None, ge=1)
+    """The external company (`external_party.id`); None for `customer`: the order's own customer."""
+    done_field: str | None = Field(default=None, max_length=80)
+    done_at: float = 100
+
+
 class _PeopleNode(_NodeBase):
+    external: ExternalAccess | None = None
     assignees: tuple[ApproverSpec, ...] = ()
     mode: ApprovalMode = "any_of"
     on_no_approver: OnNoApprover = "admin"

@@ -149,6 +149,13 @@ def _node_settings(path: str, node: Any, known: frozenset[str] | None) -> list[F
         for name in (*node.required_fields, *node.field_permissions):
             if _field_problem(name, known):
                 issues.append(FlowIssue(path, "flow.field_unknown", one, {"field": name}))
+        external = getattr(node, "external", None)
+        if external is not None:
+            if external.kind != "customer" and external.party_id is None:
+                issues.append(FlowIssue(f"{path}.external", "flow.external_party_missing", one))
+            if external.done_field and node.field_permissions.get(external.done_field) != "editable":
+                issues.append(FlowIssue(f"{path}.external", "flow.external_done_field_not_editable", one,
+                                        {"field": external.done_field}))
         limit = node.time_limit
         if limit and limit.on_timeout == "reassign" and limit.reassign_to is None:
             issues.append(FlowIssue(f"{path}.time_limit", "flow.reassign_target_missing", one))

@@ -23,6 +23,8 @@ from frontend.pages import (
     order_form,
     order_live,
     orders,
+    portal,
+    portal_login,
     process_map,
     tracking,
 )
@@ -47,6 +49,8 @@ router.include_router(connectors.router)
 router.include_router(inbox.router)
 router.include_router(notifications.router)
 router.include_router(tracking.router)
+router.include_router(portal.router)
+router.include_router(portal_login.router)
 router.include_router(logistics.router)
 router.include_router(api_docs.router)
 router.include_router(process_map.router)

@@ -28,6 +28,8 @@ def entity_labels() -> dict[str, str]:
         "department": pgettext("audit", "Department"), "api_key": pgettext("audit", "API key"),
         "inbound_source": pgettext("audit", "Inbound source"), "channel": pgettext("audit", "Notification channel"),
         "form": pgettext("audit", "Order form"), "flow": pgettext("audit", "Flow"), "rule": pgettext("audit", "Rule"),
+        "external_party": pgettext("audit", "External party"), "portal_link": pgettext("audit", "Portal link"),
+        "portal_user": pgettext("audit", "Portal user"),
     }
 
 
@@ -37,6 +39,7 @@ def action_labels() -> dict[str, str]:
         "revoke": pgettext("audit", "revoked"), "rotate_secret": pgettext("audit", "secret renewed"),
         "publish": pgettext("audit", "published"), "enable": pgettext("audit", "enabled"),
         "disable": pgettext("audit", "disabled"),
+        "issue": pgettext("audit", "issued"), "submit": pgettext("audit", "saved by the party"),
     }
 
 

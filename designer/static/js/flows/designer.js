@@ -11,6 +11,7 @@ const root = document.getElementById("flow-designer");
 const Core = window.Core;  // LogicFlow's UMD build, loaded by the page before this module
 const KEY = root.dataset.flowKey;
 const T = JSON.parse(document.getElementById("fd-i18n").textContent);
+const PARTIES = JSON.parse((document.getElementById("fd-parties") || { textContent: "[]" }).textContent || "[]");
 const initial = JSON.parse(document.getElementById("fd-definition").textContent);
 const PEOPLE = { approval: 1, task: 1 };
 const SIZES = {
@@ -330,10 +331,32 @@ function showProps(selected) {
       let perms = textarea(props.field_permissions ? JSON.stringify(props.field_permissions) : ""); perms.name = "field_permissions";
       [[T.mode, mode], [T.on_no_approver, noOne], [T.time_limit, hours], [T.time_limit_unit, unit], [T.on_timeout, onTimeout], [T.levels, levels],
        [T.required_fields, required], [T.field_permissions, perms]].forEach(function (p) { form.appendChild(field(p[0], p[1])); });
+      // given to an external party (backend/portal/): who, and the field whose value completes the step
+      let ext = props.external || null;
+      let extKind = select(ext ? ext.kind : "", ["", "supplier", "carrier", "customer"]); extKind.name = "external_kind";
+      Array.prototype.forEach.call(extKind.options, function (o) { o.textContent = T["external_" + (o.value || "none")]; });
+      let extParty = document.createElement("select"); extParty.name = "external_party";
+      function fillParties() {
+        extParty.innerHTML = "";
+        PARTIES.filter(function (p) { return p.kind === extKind.value; }).forEach(function (p) {
+          let opt = document.createElement("option"); opt.value = String(p.id); opt.textContent = p.name; extParty.appendChild(opt);
+        });
+        if (ext && ext.party_id) extParty.value = String(ext.party_id);
+        extParty.disabled = extKind.value === "" || extKind.value === "customer";
+      }
+      extKind.addEventListener("change", fillParties); fillParties();
+      let doneField = input(ext && ext.done_field || "", { name: "external_done_field", placeholder: "data.production_progress" });
+      let doneAt = input(ext ? ext.done_at : 100, { name: "external_done_at", type: "number", step: "any" });
+      [[T.external, extKind], [T.external_party, extParty], [T.done_field, doneField], [T.done_at, doneAt]]
+        .forEach(function (p) { form.appendChild(field(p[0], p[1])); });
       get.people = function () {
         let out = { mode: mode.value, on_no_approver: noOne.value,
                     required_fields: required.value.split(/[\s,]+/).filter(Boolean),
                     field_permissions: parseJSON(perms.value, {}) };
+        out.external = extKind.value ? { kind: extKind.value,
+                                         party_id: extKind.value === "customer" || !extParty.value ? null : Number(extParty.value),
+                                         done_field: doneField.value.trim() || null,
+                                         done_at: doneAt.value === "" ? 100 : Number(doneAt.value) } : null;
         out.time_limit = Number(hours.value) > 0 ? Object.assign({}, limit, { hours: Number(hours.value), unit: unit.value, on_timeout: onTimeout.value,
                                                                      levels: Number(levels.value) || 1 }) : null;
         return out;
