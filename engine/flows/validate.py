@@ -14,6 +14,7 @@ from typing import Any
 import networkx as nx
 from pydantic import ValidationError
 
+from engine.flows.auto import problems as auto_problems
 from engine.flows.definition import (
     PEOPLE_TYPES,
     FieldUserSpec,
@@ -45,6 +46,12 @@ CORE_FIELDS = frozenset(
         "created_at",
         "updated_at",
         "closed_at",
+        # stored scores (engine/facts/catalogue.py STORED_SCORES), read by auto-approval conditions
+        "customer_on_time_rate",
+        "supplier_on_time_rate",
+        "carrier_on_time_rate",
+        "priority_score",
+        "churn_signals",
     }
 )
 """Core columns of `sales_order` (docs/team-contract.md), usable by name in flows."""
@@ -165,6 +172,16 @@ def _node_settings(path: str, node: Any, known: frozenset[str] | None) -> list[F
                     {"field": limit.reassign_to.field},
                 )
             )
+    auto = getattr(node, "auto_approve", None)
+    if auto is not None and auto.enabled:
+        found = auto_problems(auto.condition)
+        if found:
+            issues.append(FlowIssue(f"{path}.auto_approve", "flow.auto_condition_invalid", one, {"problems": found}))
+        else:
+            for name in sorted(variables(auto.condition)):
+                if _field_problem(name, known):
+                    issues.append(FlowIssue(f"{path}.auto_approve", "flow.condition_field_unknown", one,
+                                            {"edge": "", "field": name}))
     if node.type == "notify":
         if not node.recipients:
             issues.append(FlowIssue(f"{path}.recipients", "flow.recipient_missing", one))
