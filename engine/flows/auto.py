@@ -19,7 +19,7 @@ from engine.facts.catalogue import default_catalogue
 from engine.flows.logic import condition_problems, truthy
 from engine.rules.limits import condition_issues, value_issues
 
-__all__ = ["AutoOutcome", "condition_words", "decide", "problems"]
+__all__ = ["AutoOutcome", "condition_words", "decide", "problems", "undoable"]
 
 
 @dataclass(frozen=True)
@@ -109,3 +109,15 @@ def condition_words(condition: Any) -> dict[str, str]:
         text = _words(condition, zh)
         out[locale] = text if len(text) <= _MAX_WORDS else text[:_MAX_WORDS] + "…"
     return out
+
+
+def undoable(state: Any) -> list[str]:
+    """Approval nodes of a running instance whose latest visit the system auto-approved (a person may
+    undo those now: `UndoAutoApproval`)."""
+    if getattr(state, "status", None) != "running":
+        return []
+    latest: dict[str, str] = {}
+    for entry in state.history:
+        if entry.node_key and entry.action in ("auto_approved", "node_entered"):
+            latest[entry.node_key] = entry.action
+    return [key for key, action in latest.items() if action == "auto_approved" and key in state.completed]

@@ -180,8 +180,8 @@ def _node_settings(path: str, node: Any, known: frozenset[str] | None) -> list[F
         else:
             for name in sorted(variables(auto.condition)):
                 if _field_problem(name, known):
-                    issues.append(FlowIssue(f"{path}.auto_approve", "flow.condition_field_unknown", one,
-                                            {"edge": "", "field": name}))
+                    issues.append(FlowIssue(f"{path}.auto_approve", "flow.auto_condition_field_unknown", one,
+                                            {"field": name}))
     if node.type == "notify":
         if not node.recipients:
             issues.append(FlowIssue(f"{path}.recipients", "flow.recipient_missing", one))

@@ -104,7 +104,7 @@ def test_publish_check_names_a_broken_condition():
     assert [i.code for i in validate(two_step_flow(condition=deep))] == ["flow.auto_condition_invalid"]
     unknown = {"<": [{"var": "data.nope"}, 1]}
     assert [i.code for i in validate(two_step_flow(condition=unknown), form_fields=["qty"])] == [
-        "flow.condition_field_unknown"]
+        "flow.auto_condition_field_unknown"]
     assert validate(two_step_flow()) == []
     assert validate(two_step_flow(condition={"no_such_op": [1]}, enabled=False)) == []
 
