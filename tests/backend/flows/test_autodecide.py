@@ -13,8 +13,11 @@ from backend.errors import GendanError
 from backend.flows import autodecide, service_instance
 from backend.flows.schemas import InstanceAction
 from backend.orders.models import OrderEvent
-from tests.backend.flows.test_service import actor_of, open_items, org, publish, simple_flow  # noqa: F401
+from tests.backend.flows import test_service as base
+from tests.backend.flows.test_service import actor_of, open_items, publish, simple_flow
 from tests.factories.orders import make_customer, make_order
+
+org = base.org  # the fixture: an org chart with a designer
 
 CONDITION = {"and": [{"<": [{"var": "amount"}, 5000]}, {">=": [{"var": "customer_on_time_rate"}, 0.95]}]}
 
