@@ -236,6 +236,17 @@ def _approves(session: Session, instance: FlowInstance, order: Order, node_key: 
     return actor.user_id in users
 
 
+def may_undo_auto(session: Session, actor: Actor, instance_id: int, node_key: str) -> bool:
+    """Whether the actor may undo the node's auto-approval (admins, approvers, the node's approvers)."""
+    if not actor.can_write:
+        return False
+    if actor.has_role("admin", "approver"):
+        return True
+    instance = session.get(FlowInstance, instance_id)
+    order = session.get(Order, instance.order_id) if instance else None
+    return bool(instance and order and _approves(session, instance, order, node_key, actor))
+
+
 def act_on_instance(session: Session, *, actor: Actor, instance_id: int, body: InstanceAction,
                     now: datetime) -> FlowInstanceRead:
     """The initiator withdraws, urges or resubmits; an approver or admin undoes an auto-approval."""
