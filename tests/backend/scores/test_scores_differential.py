@@ -121,3 +121,24 @@ def test_known_figures():
     assert scores.priority_score({**open_order, "status": "completed"}, "key", now) == 0
     assert scores.churn_signals(scores.CustomerSignals(urges=2, silent_days=31, late=2)) == 3
     assert scores.churn_signals(scores.CustomerSignals(urges=1, silent_days=30, late=1)) == 0
+
+
+def test_order_list_sorts_and_filters_by_the_scores(session):
+    from backend.auth.actor import Actor
+    from backend.orders import service as orders_service
+    from backend.orders.schemas import OrderFilter
+
+    owner = make_user(session)
+    admin = Actor(user_id=owner.id, username=owner.username, display_name=owner.display_name, roles=frozenset({"admin"}))
+    made = [make_order(session, owner=owner, priority_score=p, churn_signals=c, number=f"PS-{p}-{c}")
+            for p, c in ((10, 0), (80, 2), (45, 1), (80, 3))]
+    ids = {o.id for o in made}
+    page = orders_service.list_orders(session, actor=admin, filters=OrderFilter(sort="priority_score", direction="desc",
+                                                                             limit=2))
+    first = [o.number for o in page.items if o.id in ids]
+    assert first == ["PS-80-3", "PS-80-2"] and page.items[0].priority_score == 80
+    rest = orders_service.list_orders(session, actor=admin, filters=OrderFilter(
+        sort="priority_score", direction="desc", limit=2, cursor=page.next_cursor))
+    assert [o.number for o in rest.items if o.id in ids] == ["PS-45-1", "PS-10-0"]
+    picked = orders_service.list_orders(session, actor=admin, filters=OrderFilter(priority_min=45, churn_min=2))
+    assert sorted(o.number for o in picked.items if o.id in ids) == ["PS-80-2", "PS-80-3"]
