@@ -1,7 +1,8 @@
 """The SQL rendering of the stored scores (engine/facts/scores.py defines them).
 
-Set-based, on SQLite and PostgreSQL: the worker job `order_scores` groups the closed samples per
-customer / supplier / carrier once, and computes every open order's priority in one UPDATE. The
+Set-based, on SQLite and PostgreSQL: one SELECT (`order_scores_select`) groups the closed samples
+per customer / supplier / carrier and the churn inputs per customer once, and joins them to every
+open order with its priority; the worker job `order_scores` writes it with one UPDATE ... FROM. The
 engine knows no backend model: the caller passes the tables (`sales_order`, `shipment`,
 `customer`, `order_event`). Tests hold every figure equal to the Python rendering.
 """
@@ -44,10 +45,10 @@ from engine.facts.scores import (
     WINDOW_DAYS,
     horizon,
 )
-from engine.facts.sql import EpochSeconds, JsonValue
+from engine.facts.sql import EpochSeconds, JsonValue, ToFloat
 
-__all__ = ["carrier_sql", "closed_samples", "group_rates", "priority_sql", "supplier_sql", "urges_by_customer",
-           "contacts_by_customer"]
+__all__ = ["carrier_sql", "closed_samples", "contacts_by_customer", "order_scores_select",
+           "priority_sql", "supplier_sql", "urges_by_customer"]
 
 DateEpoch = dialect_function(
     "DateEpoch", BigInteger(),
@@ -94,18 +95,6 @@ def closed_samples(orders: Any, now: datetime) -> tuple[ColumnElement[bool], Col
     return where, on_time
 
 
-def group_rates(orders: Any, group: ColumnElement[Any], now: datetime):
-    """SELECT group, samples, on-time samples, late samples over the closed samples (NULL groups out)."""
-    where, on_time = closed_samples(orders, now)
-    return (select(group.label("grp"), func.count().label("n"), func.sum(on_time).label("on_time"))
-            .where(where, group.is_not(None)).group_by(group))
-
-
-def rate_of(n: int, on_time: int) -> float | None:
-    """The rate from a group_rates row, divided as the Python rendering divides."""
-    return (on_time or 0) / n if n else None
-
-
 def urges_by_customer(orders: Any, events: Any, now: datetime):
     """SELECT customer_id, urges on its orders in the last URGE_DAYS days."""
     now_s = epoch_seconds(now)
@@ -128,11 +117,6 @@ def contacts_by_customer(orders: Any, now: datetime):
             .group_by(c.customer_id))
 
 
-def churn_from(urges: int, silent: int | None, late: int) -> int:
-    return int((urges or 0) >= URGE_SIGNAL) + int(silent is not None and silent > SILENCE_DAYS) + \
-        int((late or 0) >= LATE_SIGNAL)
-
-
 def priority_sql(orders: Any, tier: ColumnElement[Any], today: date) -> ColumnElement[Any]:
     """The priority score of each order (0 unless open), one expression over its columns and the
     customer's tier. `today`: the UTC date of `now`."""
@@ -150,3 +134,35 @@ def priority_sql(orders: Any, tier: ColumnElement[Any], today: date) -> ColumnEl
     # delay_probability joins here once stored: risk = max(risk, round(RISK_CAP * p))
     total = value + tier_points + urgency + risk
     return case((c.status != "open", _int(0)), (total > _int(100), _int(100)), else_=total)
+
+
+def _rates(orders: Any, group: ColumnElement[Any], now: datetime):
+    """Subquery (grp, rate) over the closed samples, the rate divided in double precision."""
+    where, on_time = closed_samples(orders, now)
+    rate = ToFloat(func.sum(on_time)) / ToFloat(func.count())
+    return select(group.label("grp"), rate.label("rate")).where(where, group.is_not(None)).group_by(group)
+
+
+def order_scores_select(orders: Any, shipments: Any, customers: Any, events: Any, now: datetime):
+    """SELECT id and the five stored scores of every open order, in one statement (the refresh
+    UPDATE ... FROM reads it). Rates group over all orders; each open order joins its groups."""
+    o = orders.alias("o")
+    supplier, carrier = supplier_sql(o), carrier_sql(o, shipments)
+    by_customer = _rates(orders, orders.c.customer_id, now).subquery("by_customer")
+    by_supplier = _rates(orders, supplier_sql(orders), now).subquery("by_supplier")
+    by_carrier = _rates(orders, carrier_sql(orders, shipments), now).subquery("by_carrier")
+    urges = urges_by_customer(orders, events, now).subquery("urges")
+    contacts = contacts_by_customer(orders, now).subquery("contacts")
+    tier = select(customers.c.tier).where(customers.c.id == o.c.customer_id).scalar_subquery()
+    churn = (case((func.coalesce(urges.c.urges, 0) >= URGE_SIGNAL, _int(1)), else_=_int(0))
+             + case((contacts.c.silent > _int(SILENCE_DAYS), _int(1)), else_=_int(0))
+             + case((func.coalesce(contacts.c.late, 0) >= LATE_SIGNAL, _int(1)), else_=_int(0)))
+    return (select(o.c.id.label("id"), by_customer.c.rate.label("customer_on_time_rate"),
+                   by_supplier.c.rate.label("supplier_on_time_rate"), by_carrier.c.rate.label("carrier_on_time_rate"),
+                   priority_sql(o, tier, now.date()).label("priority_score"), churn.label("churn_signals"))
+            .select_from(o.outerjoin(by_customer, by_customer.c.grp == o.c.customer_id)
+                         .outerjoin(by_supplier, by_supplier.c.grp == supplier)
+                         .outerjoin(by_carrier, by_carrier.c.grp == carrier)
+                         .outerjoin(urges, urges.c.customer_id == o.c.customer_id)
+                         .outerjoin(contacts, contacts.c.customer_id == o.c.customer_id))
+            .where(o.c.status == "open"))
