@@ -33,6 +33,7 @@ from backend.orders.access import get_visible_order
 from backend.orders.models import Order
 from backend.people.models import User
 from backend.pipeline import OrderChange
+from backend.scores import service as scores_service
 from engine import effects as fx
 from engine.flows import FlowDefinition, FlowError, FlowState, step
 from engine.flows import auto as auto_rules
@@ -95,6 +96,7 @@ def _advance(session: Session, instance: FlowInstance, event: Any, *, actor: Act
              order: Order | None = None) -> list[Any]:
     """Step the engine, apply its effects, store the state (flush only)."""
     order = order or session.get(Order, instance.order_id)
+    scores_service.fill_new(session, order, now)  # a new order's first approval may read its scores
     defn = _definition(session, instance)
     state = FlowState.from_json(instance.state)
     try:

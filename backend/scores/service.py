@@ -13,14 +13,15 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.customers.models import Customer
 from backend.logistics.models import Shipment
 from backend.orders.models import Order, OrderEvent
 from backend.worker import lease as leases
-from engine.facts import scores_sql
+from engine.facts import scores, scores_sql
 
 log = logging.getLogger("gendan.scores")
 
@@ -59,3 +60,34 @@ def refresh_scores(engine: Engine, now: datetime) -> int:
             return refresh(conn, now)
     finally:
         leases.release(engine, held)
+
+
+MAX_CUSTOMER_ORDERS = 5_000
+
+
+def fill_new(session, order: Order, now: datetime) -> None:
+    """A new open order has no stored scores until the next refresh, yet its flow's first approval
+    may read them at once: compute the customer's on-time rate, churn signals and the priority
+    (Python rendering, over the customer's orders by index) and store them without touching the
+    order's version. Open orders already scored (priority ≥ 5) are left alone; supplier and carrier
+    rates wait for the refresh."""
+    if order.id is None or order.status != "open" or order.priority_score:
+        return
+    rows = [dict(r._mapping) for r in session.exec(
+        select(ORDERS).where(ORDERS.c.customer_id == order.customer_id)
+        .order_by(ORDERS.c.id.desc()).limit(MAX_CUSTOMER_ORDERS))]
+    urges = [(order.customer_id, at) for (at,) in session.exec(
+        select(EVENTS.c.at).join(ORDERS, ORDERS.c.id == EVENTS.c.order_id)
+        .where(ORDERS.c.customer_id == order.customer_id, EVENTS.c.type.in_(scores.URGE_EVENTS),
+               EVENTS.c.at > now - timedelta(days=scores.URGE_DAYS)))]
+    tier = session.exec(select(CUSTOMERS.c.tier).where(CUSTOMERS.c.id == order.customer_id)).scalar_one_or_none()
+    mine = {c.key: getattr(order, c.key) for c in ORDERS.columns}
+    values = {
+        "customer_on_time_rate": scores.on_time_rates(rows, "customer_id", now).get(order.customer_id),
+        "churn_signals": scores.churn_signals(scores.customer_signals(rows or [mine], urges, now).get(order.customer_id)),
+        "priority_score": scores.priority_score(mine, tier, now),
+    }
+    session.execute(update(ORDERS).where(ORDERS.c.id == order.id).values(values)
+                    .execution_options(synchronize_session=False))
+    for name, value in values.items():
+        set_committed_value(order, name, value)

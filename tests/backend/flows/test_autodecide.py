@@ -34,8 +34,15 @@ def _instance(session, order, org, now):
 
 def test_auto_approval_reason_audit_and_undo(session, org, now):
     publish(session, org, definition=auto_flow(), now=now)
-    order = make_order(session, owner=org["rep"], amount=1200, customer_on_time_rate=0.97)
+    customer = make_customer(session, tier="key")
+    for i in range(3):  # delivered on time; the new order's scores are computed as its flow starts
+        make_order(session, owner=org["rep"], customer=customer, status="completed",
+                   at=now - timedelta(days=90), planned_delivery=(now - timedelta(days=30)).date(),
+                   closed_at=now - timedelta(days=31 + i))
+    order = make_order(session, owner=org["rep"], customer=customer, amount=1200)
     instance = _instance(session, order, org, now)
+    session.refresh(order)
+    assert (order.customer_on_time_rate, order.churn_signals, order.priority_score) == (1.0, 0, 5 + 20)
     assert open_items(session, org["manager"]) == []  # no to-do: the system approved
     assert open_items(session, org["warehouse"])
     event = session.exec(select(OrderEvent).where(OrderEvent.order_id == order.id,
