@@ -134,3 +134,32 @@ def test_backtest_counts_and_outcomes(session, org, now):
         autodecide.backtest(session, actor=actor_of(org["rep"]), key="order", node_key="manager",
                             condition=CONDITION, weeks=8, now=now)
     assert err.value.code == "auth.forbidden"
+
+
+def test_backtest_api_answers_bad_input_in_words(client, session, org, now):
+    from tests.conftest import bearer
+
+    publish(session, org, now=now)
+    session.flush()
+    auth = {**bearer(client, org["designer"].username), "Accept-Language": "zh-CN"}
+    deep: dict = {"var": "amount"}
+    for _ in range(200):
+        deep = {"!": [deep]}
+    cases = [
+        ("order", {"node_key": "manager", "condition": {"nope": [1]}}, 422, "自动审批条件无法使用"),
+        ("order", {"node_key": "manager", "condition": deep}, 422, "自动审批条件无法使用"),
+        ("order", {"node_key": "big", "condition": CONDITION}, 422, "不是此流程中的审批步骤"),
+        ("order", {"node_key": "manager", "condition": CONDITION, "weeks": 500}, 422, None),
+        ("order", {"node_key": "x" * 500, "condition": CONDITION}, 422, None),
+        ("no_such_flow", {"node_key": "manager", "condition": CONDITION}, 404, None),
+        ("a%00b", {"node_key": "manager", "condition": CONDITION}, None, None),
+        ("order", {"node_key": "man\u0000ager", "condition": CONDITION}, None, None),
+    ]
+    for key, body, status, words in cases:
+        resp = client.post(f"/api/v1/flows/{key}/backtest", json=body, headers=auth)
+        assert resp.status_code == status if status else 400 <= resp.status_code < 500, (body, resp.text)
+        if words:
+            assert words in resp.text
+    ok = client.post("/api/v1/flows/order/backtest", json={"node_key": "manager", "condition": CONDITION},
+                     headers=auth)
+    assert ok.status_code == 200 and ok.json()["reached"] == 0
