@@ -100,6 +100,8 @@ def test_configure_backtest_auto_approve_and_undo(page: Page, base_url, seed):
     page.goto(f"{base_url}/orders/{fresh.id}")
     expect(page.get_by_text("Condition met: Amount < 5000 and Customer on-time rate ≥ 0.95").first) \
         .to_be_visible(timeout=60_000)
+    # its stored scores, computed as its flow started (standard tier 10 + small amount 5)
+    expect(page.locator("#orders-priority")).to_contain_text("15 / 100 · customer on time 100%")
 
     # the step's approver undoes it, at phone width: the approval opens again as their to-do
     page.context.clear_cookies()
