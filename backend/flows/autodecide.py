@@ -158,24 +158,40 @@ def _with_parties(row: dict[str, Any], carriers: dict[int, str]) -> dict[str, An
     return row
 
 
-def _scores_then(row: dict[str, Any], history: list[dict[str, Any]], tier: str | None,
+class _History:
+    """The history orders grouped by customer, supplier and carrier (each replayed order reads only
+    its own groups)."""
+
+    def __init__(self, rows: list[dict[str, Any]]):
+        self.groups: dict[tuple[str, Any], list[dict[str, Any]]] = defaultdict(list)
+        for row in rows:
+            for key in ("customer_id", "supplier", "carrier"):
+                if row.get(key) is not None:
+                    self.groups[(key, row[key])].append(row)
+
+    def before(self, key: str, value: Any, at: datetime) -> list[dict[str, Any]]:
+        if value is None:
+            return []
+        return [h for h in self.groups.get((key, value), ()) if h.get("created_at") is not None
+                and h["created_at"] <= at]
+
+
+def _scores_then(row: dict[str, Any], history: _History, needs: set[str], tier: str | None,
                  urges: list[tuple[int, Any]]) -> dict[str, Any]:
-    at = row["_at"]
-    past = [h for h in history if h.get("created_at") is not None and h["created_at"] <= at]
-    cid = row["customer_id"]
-    mine = [h for h in past if h.get("customer_id") == cid]
-    signals = scores.customer_signals([*mine, row], [u for u in urges if u[0] == cid and u[1] <= at], at)
-    by_supplier = scores.on_time_rates([h for h in past if h.get("supplier") == row.get("supplier")], "supplier", at) \
-        if row.get("supplier") else {}
-    by_carrier = scores.on_time_rates([h for h in past if h.get("carrier") == row.get("carrier")], "carrier", at) \
-        if row.get("carrier") else {}
-    return {
-        "customer_on_time_rate": scores.on_time_rates(mine, "customer_id", at).get(cid),
-        "supplier_on_time_rate": by_supplier.get(row.get("supplier")),
-        "carrier_on_time_rate": by_carrier.get(row.get("carrier")),
-        "priority_score": scores.priority_score({**row, "status": "open"}, tier, at),
-        "churn_signals": scores.churn_signals(signals.get(cid)),
-    }
+    """The stored scores the condition reads, as they were when the order reached the step."""
+    at, cid = row["_at"], row["customer_id"]
+    out: dict[str, Any] = {"priority_score": scores.priority_score({**row, "status": "open"}, tier, at)}
+    if needs & {"customer_on_time_rate", "churn_signals"}:
+        mine = history.before("customer_id", cid, at)
+        out["customer_on_time_rate"] = scores.on_time_rates(mine, "customer_id", at).get(cid)
+        signals = scores.customer_signals([*mine, row], [u for u in urges if u[0] == cid and u[1] <= at], at)
+        out["churn_signals"] = scores.churn_signals(signals.get(cid))
+    for fact, key in (("supplier_on_time_rate", "supplier"), ("carrier_on_time_rate", "carrier")):
+        if fact in needs and row.get(key):
+            out[fact] = scores.on_time_rates(history.before(key, row[key], at), key, at).get(row[key])
+        else:
+            out[fact] = None if fact in needs else row.get(fact)
+    return out
 
 
 def backtest(session: Session, *, actor: Actor, key: str, node_key: str, condition: Any, weeks: int,
@@ -206,7 +222,7 @@ def backtest(session: Session, *, actor: Actor, key: str, node_key: str, conditi
         row = _with_parties(_rewind(order, events[order.id], reached[order.id]), carriers)
         row["_at"] = reached[order.id]
         rows.append(row)
-    history = _history(session, rows, needs, now)
+    history = _History(_history(session, rows, needs, now))
     customer_ids = sorted({r["customer_id"] for r in rows})
     tiers = dict(session.exec(select(Customer.id, Customer.tier).where(Customer.id.in_(customer_ids))).all()) \
         if customer_ids else {}
@@ -223,7 +239,7 @@ def backtest(session: Session, *, actor: Actor, key: str, node_key: str, conditi
     failed = 0
     for row in sorted(rows, key=lambda r: r["_at"], reverse=True):
         facts = {k: v for k, v in row.items() if not k.startswith("_") and k not in ("supplier", "carrier")}
-        facts.update(_scores_then(row, history, tiers.get(row["customer_id"]), urges))
+        facts.update(_scores_then(row, history, needs, tiers.get(row["customer_id"]), urges))
         outcome = auto_rules.decide(auto, facts)
         failed += outcome.problem is not None
         side = "auto" if outcome.approve else "people"

@@ -5,8 +5,8 @@ order's facts holds (docs/decisions-auto.md). The same function decides live (no
 order reaches the node) and in the back-test (backend/flows/autodecide.py, over facts rebuilt as
 they were then), so the figures a manager reads before switching it on are the engine's own.
 
-A condition that is too large, not JSON-logic, or fails on an order's data never approves: the
-node falls back to its human approvers.
+A condition that is too large, not JSON-logic, reads a fact the order does not have (yet), or fails
+on an order's data never approves: the node falls back to its human approvers.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.facts.catalogue import default_catalogue
-from engine.flows.logic import condition_problems, truthy
+from engine.flows.logic import condition_problems, fact, truthy, variables
 from engine.rules.limits import condition_issues, value_issues
 
 __all__ = ["AutoOutcome", "condition_words", "decide", "problems", "undoable"]
@@ -45,6 +45,11 @@ def decide(auto: Any, facts: Mapping[str, Any]) -> AutoOutcome:
     found = problems(auto.condition)
     if found:
         return AutoOutcome(False, found[0])
+    # a fact it reads is missing (no on-time rate yet, no prediction): JSON-logic would read it as 0
+    # ("null < 0.1" holds), so the system does not decide on it; a person does
+    missing = sorted(name for name in variables(auto.condition) if fact(facts, name) is None)
+    if missing:
+        return AutoOutcome(False, f"flow.auto_fact_missing:{','.join(missing)[:200]}")
     try:
         return AutoOutcome(bool(truthy(auto.condition, facts)))
     except Exception as exc:  # noqa: BLE001 - a condition that fails on this data leaves it to people

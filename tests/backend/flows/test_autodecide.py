@@ -163,3 +163,29 @@ def test_backtest_api_answers_bad_input_in_words(client, session, org, now):
     ok = client.post("/api/v1/flows/order/backtest", json={"node_key": "manager", "condition": CONDITION},
                      headers=auth)
     assert ok.status_code == 200 and ok.json()["reached"] == 0
+
+
+def test_backtest_rebuilds_supplier_and_carrier_rates_as_they_were(session, org, now):
+    publish(session, org, now=now)
+    past = now - timedelta(days=10)
+    for i, (supplier, late) in enumerate((("Acme", False), ("Acme", False), ("Bolt", True))):
+        planned = (past - timedelta(days=30)).date()
+        make_order(session, owner=org["rep"], amount=800, status="completed", at=past - timedelta(days=60),
+                   planned_delivery=planned, closed_at=past - timedelta(days=20 if late else 31 + i),
+                   data={"supplier": supplier, "carrier": "SF"})
+    # closed after the replayed orders reached the step: not counted then
+    make_order(session, owner=org["rep"], amount=800, status="completed", at=past - timedelta(days=60),
+               planned_delivery=(past - timedelta(days=30)).date(), closed_at=now - timedelta(days=1),
+               data={"supplier": "Bolt"})
+    acme = make_order(session, owner=org["rep"], amount=900, at=past, data={"supplier": "Acme", "carrier": "SF"})
+    bolt = make_order(session, owner=org["rep"], amount=900, at=past, data={"supplier": "Bolt"})
+    for order in (acme, bolt):
+        _instance(session, order, org, past)
+    session.flush()
+    designer = actor_of(org["designer"], "designer", "admin")
+    by_supplier = autodecide.backtest(session, actor=designer, key="order", node_key="manager", weeks=4, now=now,
+                                      condition={">=": [{"var": "supplier_on_time_rate"}, 0.9]})
+    assert by_supplier["reached"] == 2 and [e["number"] for e in by_supplier["examples"]] == [acme.number]
+    by_carrier = autodecide.backtest(session, actor=designer, key="order", node_key="manager", weeks=4, now=now,
+                                     condition={"<": [{"var": "carrier_on_time_rate"}, 0.7]})  # SF: 2 of 3
+    assert [e["number"] for e in by_carrier["examples"]] == [acme.number]

@@ -58,7 +58,14 @@ def test_disabled_never_decides():
 
 
 def test_missing_fact_leaves_it_to_people():
-    r = Runner(two_step_flow(), facts={"amount": 100})  # no on-time rate yet: null >= 0.95 is false
+    r = Runner(two_step_flow(), facts={"amount": 100})  # no on-time rate yet
+    r.do(Start(initiator_id=1))
+    assert r.pending("approve")
+    skipped = next(h for h in r.state.history if h.action == "auto_skipped")
+    assert skipped.params["reason"] == "flow.auto_fact_missing:customer_on_time_rate"
+    # JSON-logic reads null as 0: "null < 0.1" would hold, so a missing fact never approves
+    low_risk = two_step_flow(condition={"<": [{"var": "delay_probability"}, 0.1]})
+    r = Runner(low_risk, facts={"amount": 100})
     r.do(Start(initiator_id=1))
     assert r.pending("approve")
 
