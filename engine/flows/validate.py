@@ -14,6 +14,7 @@ from typing import Any
 import networkx as nx
 from pydantic import ValidationError
 
+from engine.facts.catalogue import default_catalogue
 from engine.flows.auto import problems as auto_problems
 from engine.flows.definition import (
     PEOPLE_TYPES,
@@ -131,6 +132,11 @@ def validate(
     return issues
 
 
+def _catalogue_columns() -> frozenset[str]:
+    """Order columns the fact catalogue knows (a flow's facts are the order's columns)."""
+    return frozenset(n for n, spec in default_catalogue().fields.items() if spec.source == "core")
+
+
 def _field_problem(name: str, known: frozenset[str] | None) -> bool:
     """True when `name` surely does not exist (core column or designed field)."""
     if name.startswith("data."):
@@ -178,8 +184,9 @@ def _node_settings(path: str, node: Any, known: frozenset[str] | None) -> list[F
         if found:
             issues.append(FlowIssue(f"{path}.auto_approve", "flow.auto_condition_invalid", one, {"problems": found}))
         else:
+            columns = _catalogue_columns()  # stored scores and predictions other branches add are columns
             for name in sorted(variables(auto.condition)):
-                if _field_problem(name, known):
+                if name not in columns and _field_problem(name, known):
                     issues.append(FlowIssue(f"{path}.auto_approve", "flow.auto_condition_field_unknown", one,
                                             {"field": name}))
     if node.type == "notify":
