@@ -72,6 +72,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "flow.already_decided": 409,
     "flow.cannot_resubmit": 409,
     "flow.timer_stale": 409,
+    "flow.auto_approval_not_found": 409,
     "flow.not_assignee": 403,
     "flow.not_initiator": 403,
     "flow.stage_held": 409,

@@ -38,6 +38,7 @@ from backend.pipeline import EffectAppliers, NamedStage, OrderChange, Pipeline, 
 from backend.portal import tasks as portal_tasks
 from backend.rules import firing as rules_firing
 from backend.rules import tasks as rules_tasks
+from backend.scores import service as scores_service
 from backend.tracking import service as tracking_service
 from backend.worker.runner import Job
 
@@ -96,6 +97,7 @@ def build_jobs(*, scan_interval_seconds: float = 60, upload_dir: Path | None = N
         Job("logistics.poll_due", logistics_sources.poll_due, 60),
         Job("portal.issue_due_links", portal_tasks.issue_due_links, 15),
         Job("portal.remind_parties", portal_tasks.remind_parties, 3600),
+        Job("order_scores", scores_service.refresh_scores, scores_service.EVERY_SECONDS),
         *((Job("forms.delete_orphan_uploads", lambda engine, now: forms_files.delete_orphans(upload_dir, engine, now),
                3600),) if upload_dir is not None else ()),
         *((Job("ocr.read_contracts", lambda engine, now: ocr_tasks.read_contracts(engine, now, upload_dir), 2),)

@@ -87,6 +87,11 @@ ERROR_MESSAGES: dict[str, str] = {
     "flow.bpmn_invalid": "The BPMN file cannot be read.",
     "flow.bpmn_unsupported": "BPMN element %(element)s is not supported.",
     "flow.bpmn_too_large": "The BPMN file is too large.",
+    # auto-decisions (docs/decisions-auto.md)
+    "flow.auto_condition_invalid": "The auto-approval condition of this step cannot be used (%(problems)s). Fix it or switch auto-approval off; a step whose condition fails is decided by people.",
+    "flow.auto_condition_field_unknown": "The auto-approval condition uses an unknown field %(field)s.",
+    "flow.auto_approval_not_found": "Step %(node_key)s was not approved automatically, or has been decided since: there is nothing to undo.",
+    "flow.backtest_node_invalid": "Step %(node_key)s is not an approval step of this flow.",
 }
 
 

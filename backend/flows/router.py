@@ -10,8 +10,10 @@ from fastapi.responses import Response
 
 from backend.auth.deps import CurrentActor, DbSession
 from backend.clock import utcnow
-from backend.flows import service, service_instance, service_migrate
+from backend.flows import autodecide, service, service_instance, service_migrate
 from backend.flows.schemas import (
+    BacktestIn,
+    BacktestRead,
     FlowInstanceRead,
     FlowVersionRead,
     FlowVersionSummary,
@@ -44,6 +46,15 @@ def validate_definition(session: DbSession, actor: CurrentActor,
 @router.post("/flows/simulate", response_model=SimulationRead, responses=ERRORS)
 def simulate(session: DbSession, actor: CurrentActor, body: SimulationIn) -> SimulationRead:
     return service.simulate(session, actor=actor, payload=body, now=utcnow())
+
+
+@router.post("/flows/{key}/backtest", response_model=BacktestRead, responses=ERRORS)
+def backtest(session: DbSession, actor: CurrentActor, key: str, body: BacktestIn) -> BacktestRead:
+    """Replay the orders that reached an approval node in the last weeks through an auto-approval
+    condition: how many it would have approved and how they turned out (nothing is written)."""
+    return BacktestRead.model_validate(autodecide.backtest(
+        session, actor=actor, key=key, node_key=body.node_key, condition=body.condition, weeks=body.weeks,
+        now=utcnow()))
 
 
 @router.get("/flows/{key}/versions", response_model=list[FlowVersionSummary], responses=ERRORS)

@@ -70,7 +70,7 @@ class TaskAction(BaseModel):
 
 
 class InstanceAction(BaseModel):
-    action: Literal["withdraw", "urge", "resubmit"]
+    action: Literal["withdraw", "urge", "resubmit", "undo_auto_approval"]
     note: str = Field(default="", max_length=2000)
     node_key: str | None = None
 
@@ -97,6 +97,7 @@ class HistoryRead(BaseModel):
     node_name: str | None
     actor_name: str | None
     note: str = ""
+    reason: dict[str, str] = Field(default_factory=dict)  # auto_approved: the condition in words, per locale
 
 
 class FlowInstanceRead(BaseModel):
@@ -113,3 +114,42 @@ class FlowInstanceRead(BaseModel):
     tasks: list[TaskRead]
     history: list[HistoryRead]
     definition: dict[str, Any]
+    undoable_auto: list[str] = Field(default_factory=list)  # auto-approved nodes a person may undo now
+
+
+class BacktestIn(BaseModel):
+    """Back-test of an approval node's auto-approval condition (backend/flows/autodecide.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    node_key: str = Field(min_length=1, max_length=64)
+    condition: Any = None
+    weeks: int = Field(default=8, ge=1, le=26)
+
+
+class BacktestSide(BaseModel):
+    orders: int
+    late: int
+    cancelled: int
+    unpaid: int
+    open: int
+
+
+class BacktestExample(BaseModel):
+    order_id: int
+    number: str
+    reached_at: str
+    outcome: list[str]
+
+
+class BacktestRead(BaseModel):
+    flow_key: str
+    node_key: str
+    weeks: int
+    reached: int
+    capped: bool
+    auto: BacktestSide
+    people: BacktestSide
+    failed: int
+    examples: list[BacktestExample]
+    condition_words: dict[str, str]

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlmodel import Session
 
+from backend.audit import service as audit
 from backend.auth.actor import SYSTEM, Actor
 from backend.effects import apply_effects
 from backend.errors import GendanError
@@ -32,9 +33,12 @@ from backend.orders.access import get_visible_order
 from backend.orders.models import Order
 from backend.people.models import User
 from backend.pipeline import OrderChange
+from backend.scores import service as scores_service
 from engine import effects as fx
 from engine.flows import FlowDefinition, FlowError, FlowState, step
+from engine.flows import auto as auto_rules
 from engine.flows.definition import load_definition
+from engine.flows.directory import resolve as resolve_people
 from engine.flows.events import (
     AddSigner,
     Approve,
@@ -47,6 +51,7 @@ from engine.flows.events import (
     Start,
     TimerFired,
     Transfer,
+    UndoAutoApproval,
     Urge,
     Withdraw,
 )
@@ -91,12 +96,14 @@ def _advance(session: Session, instance: FlowInstance, event: Any, *, actor: Act
              order: Order | None = None) -> list[Any]:
     """Step the engine, apply its effects, store the state (flush only)."""
     order = order or session.get(Order, instance.order_id)
+    scores_service.fill_new(session, order, now)  # a new order's first approval may read its scores
     defn = _definition(session, instance)
     state = FlowState.from_json(instance.state)
     try:
         result = step(defn, state, event, now, directory=load_directory(session), facts=order_facts(order))
     except FlowError as exc:
         raise from_flow_error(exc) from exc
+    _audit_auto_decisions(session, result.effects, order=order, actor=actor, now=now)
     # the stage this step enters goes through the order pipeline, whose flows stage must not
     # step this instance again while its own step is being applied
     effects = [*result.effects, *_returned(instance, state, result.state)]
@@ -118,6 +125,19 @@ def _advance(session: Session, instance: FlowInstance, event: Any, *, actor: Act
     session.flush()
     session.refresh(instance)
     return list(result.effects)
+
+
+AUDITED = {"flow.auto_approved": "auto_approve", "flow.auto_approval_undone": "undo_auto_approve"}
+
+
+def _audit_auto_decisions(session: Session, effects, *, order: Order, actor: Actor | None, now: datetime) -> None:
+    """Every auto-approval and its undoing also goes to the audit log (entity: the order)."""
+    for effect in effects:
+        if isinstance(effect, fx.RecordEvent) and effect.type in AUDITED:
+            data = dict(effect.data or {})
+            after = {"node_key": data.get("node_key"), "reason": data.get("reason") or {}, "note": effect.note}
+            audit.record(session, actor if effect.type == "flow.auto_approval_undone" else None, "order", order.id,
+                         AUDITED[effect.type], {}, {k: v for k, v in after.items() if v}, now)
 
 
 # A flow that ends rejected, or sends the order back to its initiator, leaves the order in a stage
@@ -206,15 +226,44 @@ def act_on_task(session: Session, *, actor: Actor, instance_id: int, task_id: st
     return instance_read(session, instance)
 
 
+def _approves(session: Session, instance: FlowInstance, order: Order, node_key: str, actor: Actor) -> bool:
+    """Whether the actor is one of the approvers the node would ask (who may undo its auto-approval)."""
+    defn = _definition(session, instance)
+    node = defn.nodes_by_key.get(node_key)
+    if node is None or node.type != "approval":
+        return False
+    state = FlowState.from_json(instance.state)
+    users = resolve_people(node.assignees, node_key=node_key, directory=load_directory(session),
+                           facts=order_facts(order), initiator_id=state.initiator_id, chosen=state.chosen_approvers)
+    return actor.user_id in users
+
+
+def may_undo_auto(session: Session, actor: Actor, instance_id: int, node_key: str) -> bool:
+    """Whether the actor may undo the node's auto-approval (admins, approvers, the node's approvers)."""
+    if not actor.can_write:
+        return False
+    if actor.has_role("admin", "approver"):
+        return True
+    instance = session.get(FlowInstance, instance_id)
+    order = session.get(Order, instance.order_id) if instance else None
+    return bool(instance and order and _approves(session, instance, order, node_key, actor))
+
+
 def act_on_instance(session: Session, *, actor: Actor, instance_id: int, body: InstanceAction,
                     now: datetime) -> FlowInstanceRead:
-    """The initiator withdraws, urges or resubmits."""
+    """The initiator withdraws, urges or resubmits; an approver or admin undoes an auto-approval."""
     if not actor.can_write:
         raise GendanError("auth.forbidden")
     instance = _lock(session, instance_id)
     order = get_visible_order(session, actor, instance.order_id)
-    if body.action == "withdraw":
-        event: Any = Withdraw(actor_id=actor.user_id, note=body.note)
+    if body.action == "undo_auto_approval":
+        if not body.node_key:
+            raise error("flow.auto_approval_not_found", node_key="")
+        if not (actor.has_role("admin", "approver") or _approves(session, instance, order, body.node_key, actor)):
+            raise GendanError("auth.forbidden")
+        event: Any = UndoAutoApproval(actor_id=actor.user_id, node_key=body.node_key, note=body.note)
+    elif body.action == "withdraw":
+        event = Withdraw(actor_id=actor.user_id, note=body.note)
     elif body.action == "urge":
         event = Urge(actor_id=actor.user_id, node_key=body.node_key, note=body.note)
     else:
@@ -365,10 +414,16 @@ def instance_read(session: Session, instance: FlowInstance) -> FlowInstanceRead:
                         status=t.status, outcome=t.outcome, created_at=t.created_at, due_at=t.due_at,
                         closed_at=t.closed_at, note=t.note) for t in state.tasks],
         history=[HistoryRead(at=h.at, action=h.action, node_key=h.node_key, node_name=_name(defn, h.node_key),
-                             actor_name=names.get(h.actor_id) if h.actor_id else None, note=h.note)
+                             actor_name=names.get(h.actor_id) if h.actor_id else None, note=h.note,
+                             reason=_reason(h.params.get("reason")) if h.action == "auto_approved" else {})
                  for h in visible_history],
         definition=defn.to_json(),
+        undoable_auto=auto_rules.undoable(state),
     )
+
+
+def _reason(value: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
 
 
 def list_order_flows(session: Session, *, actor: Actor, order_id: int) -> list[FlowInstanceRead]:

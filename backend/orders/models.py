@@ -52,6 +52,12 @@ class Order(SQLModel, table=True):
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     signed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # logistics_0001: customer signed for it
     shipped_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # shipped_0001: carrier + tracking number
+    # autodecide_0001: stored scores, refreshed by the worker job `order_scores` (engine/facts/scores.py)
+    customer_on_time_rate: float | None = None
+    supplier_on_time_rate: float | None = None
+    carrier_on_time_rate: float | None = None
+    priority_score: int = Field(default=0, index=True)
+    churn_signals: int = Field(default=0, index=True)
 
 
 class OrderEvent(SQLModel, table=True):

@@ -90,6 +90,12 @@ class OrderRead(BaseModel):
     created_at: datetime
     updated_at: datetime
     closed_at: datetime | None = None
+    # stored scores (engine/facts/scores.py), refreshed by the worker job `order_scores`
+    customer_on_time_rate: float | None = None
+    supplier_on_time_rate: float | None = None
+    carrier_on_time_rate: float | None = None
+    priority_score: int = 0
+    churn_signals: int = 0
 
 
 class OrderPage(BaseModel):
@@ -113,7 +119,8 @@ class OrderEventRead(BaseModel):
     note: str | None
 
 
-SortKey = Literal["created_at", "updated_at", "amount", "number", "stage_entered_at", "planned_delivery"]
+SortKey = Literal["created_at", "updated_at", "amount", "number", "stage_entered_at", "planned_delivery",
+                  "priority_score", "churn_signals"]
 
 
 class OrderFilter(BaseModel):
@@ -133,6 +140,8 @@ class OrderFilter(BaseModel):
     amount_min: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] | None = None
     amount_max: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] | None = None
     tag: str | None = Field(default=None, max_length=40)
+    priority_min: int | None = Field(default=None, ge=0, le=100)  # stored priority_score (issue 14)
+    churn_min: int | None = Field(default=None, ge=0, le=3)  # stored churn_signals
     overdue: bool = False  # open, not delivered, planned delivery passed (the dashboard's "Overdue")
     risk: bool = False  # open and carrying a risk flag (the dashboard's "Risk-flagged")
     sort: SortKey = "created_at"

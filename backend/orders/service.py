@@ -391,6 +391,8 @@ SORT_COLUMNS = {
     "number": Order.number,
     "stage_entered_at": Order.stage_entered_at,
     "planned_delivery": func.coalesce(Order.planned_delivery, NULL_DATE),
+    "priority_score": Order.priority_score,
+    "churn_signals": Order.churn_signals,
 }
 
 
@@ -479,6 +481,10 @@ def _filtered(session: Session, actor: Actor, f: OrderFilter):
         clauses.append(Order.amount >= f.amount_min)
     if f.amount_max is not None:
         clauses.append(Order.amount <= f.amount_max)
+    if f.priority_min is not None:
+        clauses.append(Order.priority_score >= f.priority_min)
+    if f.churn_min is not None:
+        clauses.append(Order.churn_signals >= f.churn_min)
     if f.overdue or f.risk:  # the dashboard's lists, whole ("view all")
         from backend.orders import stats
 

@@ -12,9 +12,12 @@ import json
 
 from fastapi import APIRouter, Request
 
+from backend import i18n
 from backend.auth.deps import DbSession
 from backend.definitions.lifecycle import require_designer
 from backend.flows import service
+from backend.rules.context import catalogue_for
+from engine.facts import FactType
 from frontend.pages.common import N_, PageActor
 from frontend.templating import render
 
@@ -47,11 +50,16 @@ def flow_designer(request: Request, session: DbSession, actor: PageActor, key: s
     definition = working.definition if working else {
         "key": key, "name": {"zh-CN": key, "en": key}, "nodes": [], "edges": []}
     versions = service.list_versions(session, actor=actor, key=key)
+    auto_fields = [{"name": name, "label": i18n.gettext(spec.label_en) if i18n.get_locale() != "zh_CN"
+                    else (spec.label_zh or spec.label_en)}
+                   for name, spec in catalogue_for(session).fields.items()
+                   if spec.type in (FactType.NUMBER, FactType.STRING, FactType.BOOL)]
     return render(request, "flows/designer.html", {
         "nav": "designer", "palette": PALETTE, "flow_key": key, "versions": versions, "labels": LABELS,
         "definition_json": json.dumps(definition, ensure_ascii=False).replace("</", "<\\/"),
         "status": working.status if working else "new", "version": working.version if working else None,
         "parties_json": _parties_json(session),
+        "auto_fields_json": json.dumps(auto_fields, ensure_ascii=False).replace("</", "<\\/"),
     })
 
 

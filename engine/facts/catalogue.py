@@ -111,6 +111,18 @@ _CORE: tuple[tuple[str, FactType, str, str], ...] = (
     ("closed_at", FactType.DATETIME, "关闭时间", "Closed at"),
     ("shipped_at", FactType.DATETIME, "发货时间", "Shipped at"),
     ("signed_at", FactType.DATETIME, "签收时间", "Signed at"),
+    # stored scores (autodecide_0001): refreshed by the worker job `order_scores`
+    # (engine/facts/scores.py defines them, scores_sql.py computes them set-based)
+    ("customer_on_time_rate", FactType.NUMBER, "客户准时率", "Customer on-time rate"),
+    ("supplier_on_time_rate", FactType.NUMBER, "供应商准时率", "Supplier on-time rate"),
+    ("carrier_on_time_rate", FactType.NUMBER, "承运商准时率", "Carrier on-time rate"),
+    ("priority_score", FactType.NUMBER, "优先级分", "Priority score"),
+    ("churn_signals", FactType.NUMBER, "流失信号数", "Churn signals"),
+)
+
+#: Core columns the worker refreshes (never set by people or rules).
+STORED_SCORES: tuple[str, ...] = (
+    "customer_on_time_rate", "supplier_on_time_rate", "carrier_on_time_rate", "priority_score", "churn_signals",
 )
 
 _DERIVED: tuple[tuple[str, str, str], ...] = (

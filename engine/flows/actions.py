@@ -22,6 +22,7 @@ from engine.flows.events import (
     Start,
     TimerFired,
     Transfer,
+    UndoAutoApproval,
     Urge,
     Withdraw,
 )
@@ -290,6 +291,10 @@ def _on_complete_node(run: Run, event: CompleteNode) -> None:
         run.approve_task(task, None, event.note, outcome="completed_by_system")
 
 
+def _on_undo_auto(run: Run, event: UndoAutoApproval) -> None:
+    run.undo_auto_approval(event.node_key, event.actor_id, event.note)
+
+
 HANDLERS = {
     Start: _on_start,
     Approve: _on_approve,
@@ -305,4 +310,5 @@ HANDLERS = {
     TimerFired: _on_timer,
     FieldsChanged: _on_fields_changed,
     CompleteNode: _on_complete_node,
+    UndoAutoApproval: _on_undo_auto,
 }

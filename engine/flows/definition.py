@@ -166,8 +166,21 @@ class _PeopleNode(_NodeBase):
     """Fields that must hold a value before the to-do can be completed (e.g. `data.tracking_no`)."""
 
 
+class AutoApprove(_Frozen):
+    """An approval node that decides by itself (docs/decisions-auto.md): when `enabled` and the
+    JSON-logic `condition` holds over the order's facts as the order reaches the node, the system
+    approves, logging the condition as the reason; a person may undo it (`UndoAutoApproval`).
+    A condition that cannot be evaluated leaves the node to its human approvers."""
+
+    enabled: bool = False
+    condition: Any = None
+    """JSON-logic over the order's facts, the rule builder's shape (e.g. amount < 5000 and
+    customer_on_time_rate >= 0.95)."""
+
+
 class ApprovalNode(_PeopleNode):
     type: Literal["approval"] = "approval"
+    auto_approve: AutoApprove | None = None
 
 
 class TaskNode(_PeopleNode):

@@ -134,6 +134,15 @@ class CompleteNode(_Event):
     note: str = ""
 
 
+class UndoAutoApproval(_Event):
+    """A person takes back an approval node's auto-approval: the node opens for its approvers again."""
+
+    type: Literal["undo_auto_approval"] = "undo_auto_approval"
+    actor_id: int
+    node_key: str
+    note: str = ""
+
+
 class FieldsChanged(_Event):
     """Order fields changed: waits on a date field and nodes blocked without approver retry."""
 
@@ -155,7 +164,8 @@ FlowEvent = Annotated[
     | CompleteTask
     | TimerFired
     | FieldsChanged
-    | CompleteNode,
+    | CompleteNode
+    | UndoAutoApproval,
     Field(discriminator="type"),
 ]
 

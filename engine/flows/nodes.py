@@ -12,8 +12,9 @@ from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any
 
 from engine import effects as fx
+from engine.flows import auto as auto_rules
 from engine.flows.logic import fact, truthy
-from engine.flows.state import Arrival, Token
+from engine.flows.state import Arrival, Completed, Token
 
 if TYPE_CHECKING:
     from engine.flows.run import Run
@@ -106,6 +107,8 @@ def enter_auto(run: Run, node, visit: int, branch, prev) -> None:
 
 
 def enter_people(run: Run, node, visit: int, branch, prev) -> None:
+    if node.type == "approval" and auto_approved(run, node, branch, prev):
+        return
     token = _new_token(run, node, visit, branch, prev)
     if node.time_limit:
         token.due_at = run.due_after(node.time_limit.hours, node.time_limit.unit)
@@ -114,6 +117,27 @@ def enter_people(run: Run, node, visit: int, branch, prev) -> None:
         return
     if node.time_limit:
         run.schedule(token, "flow.timeout", token.due_at)
+
+
+def auto_approved(run: Run, node, branch, prev) -> bool:
+    """The node's auto-approval (engine/flows/auto.py): when its condition holds, the system
+    approves, the history and the order timeline carry the condition in words, and the node is
+    done without a to-do. Not after a person undid it in this step (`run.skip_auto`)."""
+    auto = getattr(node, "auto_approve", None)
+    if auto is None or not auto.enabled or node.key in run.skip_auto:
+        return False
+    outcome = auto_rules.decide(auto, run.facts)
+    if not outcome.approve:
+        if outcome.problem:
+            run.log("auto_skipped", node_key=node.key, reason=outcome.problem)
+        return False
+    words = auto_rules.condition_words(auto.condition)
+    run.state.completed[node.key] = Completed(branch=branch, prev=prev)
+    run.state.has_decision = True
+    run.log("auto_approved", node_key=node.key, note=words.get("en", ""), reason=words,
+            condition=auto.condition)
+    run.leave(node.key, branch, node.key)
+    return True
 
 
 def assign(run: Run, node, token: Token) -> bool:

@@ -45,6 +45,7 @@ class Run:
         self.facts = facts
         self.effects: list[Any] = []
         self.moves = 0
+        self.skip_auto: set[str] = set()  # approval nodes a person just took back from auto-approval
 
     # -- small helpers --------------------------------------------------------------------------
 
@@ -349,6 +350,26 @@ class Run:
             self.drop_token(victim, outcome="sent_back")
         self.log("sent_back", node_key=task.node_key, actor_id=actor_id, note=note, to=target)
         self.enter(target, done.branch, done.prev, edge_key=None)
+
+    def undo_auto_approval(self, node_key: str, actor_id: int, note: str) -> None:
+        """A person takes back the system's auto-approval of `node_key`: what followed it on its
+        branch is dropped (like 退回 to that node) and the node opens again for its human approvers."""
+        self.require_running()
+        last = next((h for h in reversed(self.state.history)
+                     if h.node_key == node_key and h.action in ("auto_approved", "node_entered")), None)
+        if last is None or last.action != "auto_approved" or node_key not in self.state.completed:
+            raise FlowError("flow.auto_approval_not_found", node_key=node_key)
+        done = self.state.completed[node_key]
+        depth = len(done.branch)
+        victims = [t for t in self.state.tokens if t.branch[:depth] == done.branch]
+        self.state.arrivals = [a for a in self.state.arrivals
+                               if not (len(a.branch) > depth and a.branch[:depth] == done.branch)]
+        for victim in victims:
+            self.drop_token(victim, outcome="sent_back")
+        del self.state.completed[node_key]
+        self.log("auto_approval_undone", node_key=node_key, actor_id=actor_id, note=note)
+        self.skip_auto.add(node_key)
+        self.enter(node_key, done.branch, done.prev, edge_key=None)
 
     def reject_flow(self, task: Task | None, actor_id: int | None, note: str) -> None:
         if task is not None:

@@ -14,6 +14,8 @@ from typing import Any
 import networkx as nx
 from pydantic import ValidationError
 
+from engine.facts.catalogue import default_catalogue
+from engine.flows.auto import problems as auto_problems
 from engine.flows.definition import (
     PEOPLE_TYPES,
     FieldUserSpec,
@@ -45,6 +47,12 @@ CORE_FIELDS = frozenset(
         "created_at",
         "updated_at",
         "closed_at",
+        # stored scores (engine/facts/catalogue.py STORED_SCORES), read by auto-approval conditions
+        "customer_on_time_rate",
+        "supplier_on_time_rate",
+        "carrier_on_time_rate",
+        "priority_score",
+        "churn_signals",
     }
 )
 """Core columns of `sales_order` (docs/team-contract.md), usable by name in flows."""
@@ -124,6 +132,11 @@ def validate(
     return issues
 
 
+def _catalogue_columns() -> frozenset[str]:
+    """Order columns the fact catalogue knows (a flow's facts are the order's columns)."""
+    return frozenset(n for n, spec in default_catalogue().fields.items() if spec.source == "core")
+
+
 def _field_problem(name: str, known: frozenset[str] | None) -> bool:
     """True when `name` surely does not exist (core column or designed field)."""
     if name.startswith("data."):
@@ -172,6 +185,17 @@ def _node_settings(path: str, node: Any, known: frozenset[str] | None) -> list[F
                     {"field": limit.reassign_to.field},
                 )
             )
+    auto = getattr(node, "auto_approve", None)
+    if auto is not None and auto.enabled:
+        found = auto_problems(auto.condition)
+        if found:
+            issues.append(FlowIssue(f"{path}.auto_approve", "flow.auto_condition_invalid", one, {"problems": found}))
+        else:
+            columns = _catalogue_columns()  # stored scores and predictions other branches add are columns
+            for name in sorted(variables(auto.condition)):
+                if name not in columns and _field_problem(name, known):
+                    issues.append(FlowIssue(f"{path}.auto_approve", "flow.auto_condition_field_unknown", one,
+                                            {"field": name}))
     if node.type == "notify":
         if not node.recipients:
             issues.append(FlowIssue(f"{path}.recipients", "flow.recipient_missing", one))

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, Date, DateTime, Float, String, column, table
 
 from engine.facts import CORE_COLUMNS, Catalogue, FactContext, FactType
+from engine.facts.catalogue import STORED_SCORES
 from engine.jsonlogic import Issue, matches, validate_logic, var_names
 from engine.rules.compiler import NotCompilable, compile_condition
 from engine.rules.definition import (
@@ -45,7 +46,8 @@ _SQL_TYPES = {
     FactType.LIST: JSON,
     FactType.BOOL: String,
 }
-_READ_ONLY = {"id", "number", "created_at", "updated_at", "closed_at", "stage_entered_at", "stage", "status"}
+_READ_ONLY = {"id", "number", "created_at", "updated_at", "closed_at", "stage_entered_at", "stage", "status",
+              *STORED_SCORES}
 
 
 def _probe_columns(catalogue: Catalogue) -> Any:

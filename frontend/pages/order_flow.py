@@ -36,6 +36,8 @@ ACTIONS = {
     "timed_out": N_("Time limit reached"), "wait_over": N_("Waiting over"), "skipped": N_("Skipped: nobody found"),
     "blocked": N_("Stopped: nobody found"), "join_fired": N_("Branches joined"), "finished": N_("Flow finished"),
     "migrated": N_("Moved to a new flow version"),
+    "auto_approved": N_("Approved automatically"), "auto_approval_undone": N_("Auto-approval undone"),
+    "auto_skipped": N_("Auto-approval not applied: a person decides"),
 }
 LABELS = {"flow_status": FLOW_STATUS, "actions": ACTIONS}
 
@@ -92,8 +94,12 @@ def _flow_context(request: Request, session, actor, order_id: int) -> dict[str, 
     if current:
         for node in current.definition["nodes"]:
             required[node["key"]] = node.get("required_fields", [])
+    undo = [(key, _label(next((n.get("name") or {} for n in current.definition["nodes"] if n["key"] == key), {}),
+                         key, get_locale()))
+            for key in current.undoable_auto
+            if service_instance.may_undo_auto(session, actor, current.id, key)] if current else []
     return {"order": order, "flow": current, "picture": flow_picture(current, get_locale()) if current else None,
-            "my_tasks": mine, "required": required, "labels": LABELS,
+            "my_tasks": mine, "required": required, "labels": LABELS, "undo_auto": undo,
             "is_initiator": bool(current and current.initiator_id == actor.user_id)}
 
 
@@ -128,9 +134,10 @@ async def order_flow_task(request: Request, session: DbSession, actor: PageActor
 
 @router.post("/orders/{order_id}/flow/actions")
 async def order_flow_action(request: Request, session: DbSession, actor: PageActor, order_id: int):
-    """Withdraw / urge / resubmit by the initiator."""
+    """Withdraw / urge / resubmit by the initiator; undo an auto-approval (approvers, admins)."""
     form = await request.form()
-    body = InstanceAction(action=form.get("action", "urge"), note=str(form.get("note", ""))[:2000])
+    body = InstanceAction(action=form.get("action", "urge"), note=str(form.get("note", ""))[:2000],
+                          node_key=str(form.get("node_key") or "")[:64] or None)
 
     def act() -> None:
         flows = service_instance.list_order_flows(session, actor=actor, order_id=order_id)

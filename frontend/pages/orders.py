@@ -56,7 +56,7 @@ FILTER_LABELS = {
     "q": N_("Search"), "stage": N_("Stage"), "status": N_("Status"), "owner_id": N_("Owner"),
     "customer_id": N_("Customer"), "created_from": N_("Created from"), "created_to": N_("Created to"),
     "delivery_from": N_("Delivery from"), "delivery_to": N_("Delivery to"), "amount_min": N_("Min. amount"),
-    "amount_max": N_("Max. amount"), "tag": N_("Tags"), "overdue": N_("Overdue only"), "risk": N_("Risk-flagged only"), "sort": N_("Sort"), "direction": N_("Sort"),
+    "amount_max": N_("Max. amount"), "tag": N_("Tags"), "priority_min": N_("Min. priority"), "churn_min": N_("Min. churn signals"), "overdue": N_("Overdue only"), "risk": N_("Risk-flagged only"), "sort": N_("Sort"), "direction": N_("Sort"),
     "cursor": N_("Page"),
 }
 SORTABLE = {"number", "amount", "planned_delivery", "created_at"}
@@ -294,6 +294,15 @@ def _flow_entry(e: OrderEventRead, steps: dict[str, str]) -> tuple[str, list[Cha
     return label, changes
 
 
+def _flow_note(e: OrderEventRead) -> str | None:
+    """An auto-approval's note is its reason (the condition in words) in the reader's language."""
+    reason = (e.after or {}).get("reason") if e.type == "flow.auto_approved" else None
+    if not isinstance(reason, dict):
+        return e.note
+    lang = "zh-CN" if i18n.get_locale() == "zh_CN" else "en"
+    return i18n.gettext("Condition met: %(reason)s", reason=reason.get(lang) or e.note or "")
+
+
 def _refused_entry(e: OrderEventRead, *, form_fields: dict[str, Any], currency: str) -> TimelineEntry:
     """A rule's or flow's write the form (or the pipeline's depth limit) refused: which field, the
     value it tried, and why, in the reader's language (backend/effects.py:_refuse)."""
@@ -364,7 +373,7 @@ def build_timeline(session: Session, events: list[OrderEventRead], *, currency: 
         if e.type.startswith("flow."):
             label, flow_changes = _flow_entry(e, steps)
             entries.append(TimelineEntry(type=e.type, label=label, at=e.at, who=e.actor_name or i18n.gettext("system"),
-                                         changes=flow_changes, note=e.note))
+                                         changes=flow_changes, note=_flow_note(e)))
             continue
         if e.type == "effect_refused":
             entries.append(_refused_entry(e, form_fields=form_fields, currency=currency))

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Engine,
+    Float,
     Integer,
     MetaData,
     Numeric,
@@ -70,6 +71,11 @@ sales_order = Table(
     Column("closed_at", DateTime(timezone=True)),
     Column("signed_at", DateTime(timezone=True)),
     Column("shipped_at", DateTime(timezone=True)),
+    Column("customer_on_time_rate", Float),
+    Column("supplier_on_time_rate", Float),
+    Column("carrier_on_time_rate", Float),
+    Column("priority_score", Integer),
+    Column("churn_signals", Integer),
     Column("data", JSONType),
 )
 # The same JSON columns as a plain-`json` table, for the PostgreSQL json (not jsonb) code paths.

@@ -362,6 +362,7 @@ function showProps(selected) {
         return out;
       };
     }
+    if (type === "approval") get.autoApprove = autoApproveEditor(form, data.id, props.auto_approve || null);
     if (type === "notify") {
       let title = input(props.title || "", { name: "title" });
       form.appendChild(field(T.title, title));
@@ -382,7 +383,7 @@ function showProps(selected) {
     get.apply = function () {
       let next = { stage: stage.value || null };
       if (get.handlers) next[type === "notify" ? "recipients" : "assignees"] = get.handlers();
-      ["people", "notify", "wait", "auto"].forEach(function (k) { if (get[k]) Object.assign(next, get[k]()); });
+      ["people", "notify", "wait", "auto", "autoApprove"].forEach(function (k) { if (get[k]) Object.assign(next, get[k]()); });
       lf.setProperties(data.id, next);
     };
   }
@@ -405,6 +406,103 @@ function showProps(selected) {
   });
   panel.appendChild(form);
 }
+
+// -- auto-approval of an approval node and its back-test (docs/decisions-auto.md) ---------------
+const AUTO_FIELDS = JSON.parse(document.getElementById("fd-auto-fields").textContent);
+const AUTO_OPS = ["<", "<=", ">", ">=", "==", "!="];
+/* {"and": [{op: [{"var": f}, v]}, ...]} (or one comparison) as rows; null when it is something else. */
+function conditionRows(cond) {
+  if (!cond || typeof cond !== "object") return [];
+  let items = cond.and && Array.isArray(cond.and) ? cond.and : [cond];
+  let rows = [];
+  for (let i = 0; i < items.length; i++) {
+    let it = items[i], op = it && typeof it === "object" ? Object.keys(it)[0] : null, args = op ? it[op] : null;
+    if (AUTO_OPS.indexOf(op) < 0 || !Array.isArray(args) || args.length !== 2 || !args[0] || typeof args[0] !== "object"
+        || !("var" in args[0]) || (args[1] !== null && typeof args[1] === "object")) return null;
+    rows.push({ field: args[0]["var"], op: op, value: args[1] });
+  }
+  return rows;
+}
+function autoApproveEditor(form, nodeKey, auto) {
+  let box = document.createElement("fieldset"); box.className = "fd-auto";
+  let legend = document.createElement("legend"); legend.textContent = T.auto_title; box.appendChild(legend);
+  let hint = document.createElement("p"); hint.className = "muted"; hint.textContent = T.auto_hint; box.appendChild(hint);
+  let enabled = input("", { type: "checkbox", name: "auto_enabled" }); enabled.checked = !!(auto && auto.enabled);
+  box.appendChild(field(T.auto_enabled, enabled));
+  let rowsBox = document.createElement("div"); rowsBox.className = "fd-auto-rows"; box.appendChild(rowsBox);
+  let parsed = conditionRows(auto && auto.condition);
+  let raw = textarea(parsed === null ? JSON.stringify(auto.condition) : ""); raw.name = "auto_json";
+  function addRow(r) {
+    let row = document.createElement("div"); row.className = "fd-auto-row";
+    let f = document.createElement("select"); f.name = "auto_field"; f.setAttribute("aria-label", T.condition_field);
+    AUTO_FIELDS.forEach(function (o) { let opt = document.createElement("option"); opt.value = o.name; opt.textContent = o.label; f.appendChild(opt); });
+    f.value = r.field || "amount";
+    let op = select(r.op || "<", AUTO_OPS); op.name = "auto_op"; op.setAttribute("aria-label", T.condition_op);
+    let v = input(r.value === undefined || r.value === null ? "" : r.value, { name: "auto_value", "aria-label": T.condition_value, size: "8" });
+    let del = document.createElement("button"); del.type = "button"; del.textContent = "×"; del.setAttribute("aria-label", T.auto_remove);
+    del.addEventListener("click", function () { row.remove(); });
+    row.appendChild(f); row.appendChild(op); row.appendChild(v); row.appendChild(del); rowsBox.appendChild(row);
+  }
+  (parsed || []).forEach(addRow);
+  let add = document.createElement("button"); add.type = "button"; add.textContent = T.auto_add; add.name = "auto_add";
+  add.addEventListener("click", function () { addRow({}); });
+  box.appendChild(add);
+  box.appendChild(field(T.condition_json, raw));
+  function condition() {
+    if (raw.value.trim()) return parseJSON(raw.value, null);
+    let parts = Array.prototype.map.call(rowsBox.querySelectorAll(".fd-auto-row"), function (row) {
+      let text = row.querySelector("[name=auto_value]").value.trim(), val;
+      try { val = JSON.parse(text); } catch (e) { val = text; }
+      let c = {}; c[row.querySelector("[name=auto_op]").value] = [{ "var": row.querySelector("[name=auto_field]").value }, val];
+      return c;
+    });
+    if (!parts.length) return null;
+    return parts.length === 1 ? parts[0] : { and: parts };
+  }
+  let weeks = input(8, { type: "number", min: "1", max: "26", step: "1", name: "auto_weeks" });
+  box.appendChild(field(T.auto_weeks, weeks));
+  let run = document.createElement("button"); run.type = "button"; run.textContent = T.auto_backtest; run.name = "auto_backtest";
+  let out = document.createElement("div"); out.className = "fd-backtest"; out.id = "fd-backtest"; out.setAttribute("role", "status");
+  run.addEventListener("click", function () {
+    let cond;
+    try { cond = condition(); } catch (e) { return; }
+    out.textContent = T.auto_running;
+    // replays the orders that reached this step of the saved flow (a step not saved yet has none)
+    api("POST", flowUrl("/backtest"), { node_key: nodeKey, condition: cond, weeks: Number(weeks.value) || 8 }).then(function (res) { showBacktest(out, res); }).catch(function (err) { out.textContent = ""; showError(err); });
+  });
+  box.appendChild(run); box.appendChild(out);
+  form.appendChild(box);
+  return function () {
+    let cond = condition();
+    return { auto_approve: enabled.checked || cond ? { enabled: enabled.checked, condition: cond } : null };
+  };
+}
+function fill(template, values) {
+  return template.replace(/%\((\w+)\)s/g, function (m, k) { return values[k] === undefined ? m : values[k]; });
+}
+function showBacktest(out, res) {
+  out.innerHTML = "";
+  let lang = document.documentElement.lang === "zh-CN" ? "zh-CN" : "en";
+  let share = res.reached ? Math.round(100 * res.auto.orders / res.reached) : 0;
+  [fill(T.auto_bt_reached, { n: res.reached, weeks: res.weeks }),
+   fill(T.auto_bt_auto, { n: res.auto.orders, share: share }),
+   fill(T.auto_bt_outcome, res.auto),
+   fill(T.auto_bt_people, res.people),
+   (res.condition_words || {})[lang] ? fill(T.auto_bt_condition, { words: res.condition_words[lang] }) : "",
+   res.capped ? T.auto_bt_capped : "", res.failed ? fill(T.auto_bt_failed, { n: res.failed }) : ""]
+    .filter(Boolean).forEach(function (text) { let p = document.createElement("p"); p.textContent = text; out.appendChild(p); });
+  if (res.examples && res.examples.length) {
+    let ul = document.createElement("ul");
+    res.examples.forEach(function (e) {
+      let li = document.createElement("li"), a = document.createElement("a");
+      a.href = "/orders/" + e.order_id; a.textContent = e.number; li.appendChild(a);
+      li.appendChild(document.createTextNode(" " + e.outcome.map(function (o) { return T["auto_bt_" + o] || o; }).join(", ")));
+      ul.appendChild(li);
+    });
+    out.appendChild(ul);
+  }
+}
+
 lf.on("node:click", function (ev) { showProps({ data: ev.data, isEdge: false }); });
 lf.on("edge:click", function (ev) { showProps({ data: ev.data, isEdge: true }); });
 

@@ -1,0 +1,1 @@
+"""Stored order scores (issue 14): on-time rates, priority, churn signals."""

@@ -1,0 +1,168 @@
+"""The SQL rendering of the stored scores (engine/facts/scores.py defines them).
+
+Set-based, on SQLite and PostgreSQL: one SELECT (`order_scores_select`) groups the closed samples
+per customer / supplier / carrier and the churn inputs per customer once, and joins them to every
+open order with its priority; the worker job `order_scores` writes it with one UPDATE ... FROM. The
+engine knows no backend model: the caller passes the tables (`sales_order`, `shipment`,
+`customer`, `order_event`). Tests hold every figure equal to the Python rendering.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    Integer,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+)
+from sqlalchemy.sql.elements import ColumnElement
+
+from engine.facts.catalogue import FactType, epoch_seconds
+from engine.facts.dialect import dialect_function
+from engine.facts.scores import (
+    LATE_SIGNAL,
+    RISK_CAP,
+    RISK_PER_FLAG,
+    SILENCE_DAYS,
+    TIER_POINTS,
+    URGE_DAYS,
+    URGE_EVENTS,
+    URGE_SIGNAL,
+    URGENCY,
+    URGENCY_OVERDUE,
+    VALUE_BANDS,
+    VALUE_FLOOR,
+    WINDOW_DAYS,
+    horizon,
+)
+from engine.facts.sql import EpochSeconds, JsonValue, ToFloat
+
+__all__ = ["carrier_sql", "closed_samples", "contacts_by_customer", "order_scores_select",
+           "priority_sql", "supplier_sql", "urges_by_customer"]
+
+DateEpoch = dialect_function(
+    "DateEpoch", BigInteger(),
+    doc="Seconds since 1970 of a date column's midnight UTC.",
+    default="CAST(strftime('%s', {0}) AS INTEGER)",
+    postgresql="CAST(EXTRACT(EPOCH FROM CAST({0} AS TIMESTAMP)) AS BIGINT)",
+)
+JsonLength = dialect_function(
+    "JsonLength", Integer(),
+    doc="Length of a JSON array column (0 when it is not an array).",
+    default="(CASE WHEN json_type({0}) = 'array' THEN json_array_length({0}) ELSE 0 END)",
+    postgresql="(CASE WHEN jsonb_typeof(CAST({0} AS JSONB)) = 'array' "
+               "THEN jsonb_array_length(CAST({0} AS JSONB)) ELSE 0 END)",
+)
+
+
+def _int(value: int) -> ColumnElement[int]:
+    return literal_column(str(int(value)), BigInteger)
+
+
+def supplier_sql(orders: Any) -> ColumnElement[Any]:
+    """The order's supplier: the designed text field `data.supplier` ('' counts as none)."""
+    return func.nullif(JsonValue(orders.c.data, "supplier", FactType.STRING), literal("", String))
+
+
+def carrier_sql(orders: Any, shipments: Any) -> ColumnElement[Any]:
+    """The order's carrier: its latest shipment's, else the designed field `data.carrier`."""
+    latest = (select(shipments.c.carrier).where(shipments.c.order_id == orders.c.id)
+              .order_by(shipments.c.id.desc()).limit(1).scalar_subquery())
+    return func.nullif(func.coalesce(latest, JsonValue(orders.c.data, "carrier", FactType.STRING)),
+                       literal("", String))
+
+
+def closed_samples(orders: Any, now: datetime) -> tuple[ColumnElement[bool], ColumnElement[Any]]:
+    """(where the order is a closed sample, 1 when it was on time else 0)."""
+    c = orders.c
+    now_s = epoch_seconds(now)
+    closed = EpochSeconds(c.closed_at)
+    where = and_(c.status == "completed", c.closed_at.is_not(None), c.planned_delivery.is_not(None),
+                 c.closed_at > literal(horizon(now), c.closed_at.type), closed <= _int(now_s),
+                 closed > _int(now_s - WINDOW_DAYS * 86400))
+    delivered = EpochSeconds(func.coalesce(c.signed_at, c.closed_at))
+    on_time = case((delivered < DateEpoch(c.planned_delivery) + _int(86400), 1), else_=0)
+    return where, on_time
+
+
+def urges_by_customer(orders: Any, events: Any, now: datetime):
+    """SELECT customer_id, urges on its orders in the last URGE_DAYS days."""
+    now_s = epoch_seconds(now)
+    at = EpochSeconds(events.c.at)
+    return (select(orders.c.customer_id.label("customer_id"), func.count().label("urges"))
+            .select_from(events.join(orders, orders.c.id == events.c.order_id))
+            .where(events.c.type.in_(URGE_EVENTS), at <= _int(now_s), at > _int(now_s - URGE_DAYS * 86400))
+            .group_by(orders.c.customer_id))
+
+
+def contacts_by_customer(orders: Any, now: datetime):
+    """SELECT customer_id, days of silence (floor), late closed samples."""
+    c = orders.c
+    now_s = epoch_seconds(now)
+    since = func.coalesce(func.max(EpochSeconds(c.last_customer_contact_at)), func.max(EpochSeconds(c.created_at)))
+    where, on_time = closed_samples(orders, now)
+    late = func.sum(case((where, 1 - on_time), else_=0))
+    return (select(c.customer_id.label("customer_id"), ((_int(now_s) - since) / _int(86400)).label("silent"),
+                   late.label("late"))
+            .group_by(c.customer_id))
+
+
+def priority_sql(orders: Any, tier: ColumnElement[Any], today: date) -> ColumnElement[Any]:
+    """The priority score of each order (0 unless open), one expression over its columns and the
+    customer's tier. `today`: the UTC date of `now`."""
+    c = orders.c
+    amount = cast(c.amount, Float)
+    value = case(*((amount >= literal_column(f"{bound}.0", Float), _int(points)) for bound, points in VALUE_BANDS),
+                 else_=_int(VALUE_FLOOR))
+    tier_points = case(*((tier == literal(name, String), _int(points)) for name, points in TIER_POINTS.items()),
+                       else_=_int(0))
+    days = DateEpoch(c.planned_delivery) / _int(86400) - _int(today.toordinal() - date(1970, 1, 1).toordinal())
+    urgency = case((c.planned_delivery.is_(None), _int(0)), (days < 0, _int(URGENCY_OVERDUE)),
+                   *((days <= bound, _int(points)) for bound, points in URGENCY), else_=_int(0))
+    flags = JsonLength(c.risk_flags) * _int(RISK_PER_FLAG)
+    risk = case((flags > _int(RISK_CAP), _int(RISK_CAP)), else_=flags)
+    # delay_probability joins here once stored: risk = max(risk, round(RISK_CAP * p))
+    total = value + tier_points + urgency + risk
+    return case((c.status != "open", _int(0)), (total > _int(100), _int(100)), else_=total)
+
+
+def _rates(orders: Any, group: ColumnElement[Any], now: datetime):
+    """Subquery (grp, rate) over the closed samples, the rate divided in double precision."""
+    where, on_time = closed_samples(orders, now)
+    rate = ToFloat(func.sum(on_time)) / ToFloat(func.count())
+    return select(group.label("grp"), rate.label("rate")).where(where, group.is_not(None)).group_by(group)
+
+
+def order_scores_select(orders: Any, shipments: Any, customers: Any, events: Any, now: datetime):
+    """SELECT id and the five stored scores of every open order, in one statement (the refresh
+    UPDATE ... FROM reads it). Rates group over all orders; each open order joins its groups."""
+    o = orders.alias("o")
+    supplier, carrier = supplier_sql(o), carrier_sql(o, shipments)
+    by_customer = _rates(orders, orders.c.customer_id, now).subquery("by_customer")
+    by_supplier = _rates(orders, supplier_sql(orders), now).subquery("by_supplier")
+    by_carrier = _rates(orders, carrier_sql(orders, shipments), now).subquery("by_carrier")
+    urges = urges_by_customer(orders, events, now).subquery("urges")
+    contacts = contacts_by_customer(orders, now).subquery("contacts")
+    tier = select(customers.c.tier).where(customers.c.id == o.c.customer_id).scalar_subquery()
+    churn = (case((func.coalesce(urges.c.urges, 0) >= URGE_SIGNAL, _int(1)), else_=_int(0))
+             + case((contacts.c.silent > _int(SILENCE_DAYS), _int(1)), else_=_int(0))
+             + case((func.coalesce(contacts.c.late, 0) >= LATE_SIGNAL, _int(1)), else_=_int(0)))
+    return (select(o.c.id.label("id"), by_customer.c.rate.label("customer_on_time_rate"),
+                   by_supplier.c.rate.label("supplier_on_time_rate"), by_carrier.c.rate.label("carrier_on_time_rate"),
+                   priority_sql(o, tier, now.date()).label("priority_score"), churn.label("churn_signals"))
+            .select_from(o.outerjoin(by_customer, by_customer.c.grp == o.c.customer_id)
+                         .outerjoin(by_supplier, by_supplier.c.grp == supplier)
+                         .outerjoin(by_carrier, by_carrier.c.grp == carrier)
+                         .outerjoin(urges, urges.c.customer_id == o.c.customer_id)
+                         .outerjoin(contacts, contacts.c.customer_id == o.c.customer_id))
+            .where(o.c.status == "open"))
