@@ -1,0 +1,376 @@
+"""Rule versions replayed over rebuilt order timelines with a virtual clock.
+
+For each order and rule (in scope at that moment):
+
+- an **event rule** is evaluated at every step whose events it hears (`heard_event`), as the
+  order-change hook does;
+- a **time rule** is evaluated at the moments its condition can change between two steps: the
+  step itself, then, for the time facts it reads, the exact moments they cross the condition's
+  constants (`hours_in_stage > 24`: stage entered + 24 h and one second later; working hours by
+  the business calendar, `add_working_hours`; day counts and `today` at local midnights; `now`
+  offsets against the order's datetimes). The condition is a function of the step's values and
+  the clock, and those facts are monotone in the clock, so it cannot change between two such
+  moments: nothing is sampled.
+- firing follows `engine.rules.firing.decide_firing` with its state per (rule, order): episodes,
+  re-arming when the condition was false in between, every N hours (the next firing moment is
+  added), quiet hours (the next working moment is added).
+
+The window starts at `start`: an order already matching then is the baseline (as enabling "from
+now on": it does not fire until the condition was false in between). Nothing is written; the
+result is firings and the to-dos / messages the actions would have created, by assignee.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from engine.calendar import BusinessCalendar, CalendarError, add_working_hours, working_hours_between
+from engine.facts import Catalogue, FactContext, build_facts
+from engine.facts.catalogue import DERIVED_SOURCES, _json_value, as_utc, derived_value
+from engine.jsonlogic import matches, var_names
+from engine.replay.timeline import Step
+from engine.rules.definition import Assignee, RuleDefinition
+from engine.rules.events import heard_event
+from engine.rules.firing import FiringState, decide_firing
+from engine.rules.relative import has_relative
+from engine.rules.relative import resolve as resolve_relative
+
+__all__ = ["Firing", "OrderTimeline", "ReplayResult", "RuleRun", "assignee_key", "replay"]
+
+MAX_CONSTANTS = 50  # distinct numbers of one condition that make candidate moments
+SCOPED_OPS = {"map", "filter", "reduce", "all", "some", "none"}
+HOURS_FACTS = {"hours_in_stage", "hours_since_last_customer_contact", "hours_since_signed"}
+DAYS_SINCE_FACTS = {"days_since_created", "days_since_signed"}
+CALENDAR_DAY_FACTS = {"days_until_planned_delivery", "days_until_payment_due", "days_overdue_planned_delivery",
+                      "days_overdue_payment_due"}
+SECOND = timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class OrderTimeline:
+    """One order's rebuilt steps and what its scope checks read besides its values."""
+
+    order_id: int
+    number: str
+    steps: tuple[Step, ...]
+    customer_tier: str | None = None
+    flow_keys: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Firing:
+    order_id: int
+    at: datetime
+    episode: int
+    heard: str  # the event heard, or "time"
+
+
+@dataclass
+class RuleRun:
+    """One rule version's replay."""
+
+    key: str
+    firings: list[Firing] = field(default_factory=list)
+    todos: Counter = field(default_factory=Counter)  # assignee key -> to-dos (escalations included)
+    effects: Counter = field(default_factory=Counter)  # action type -> count
+    error: str | None = None  # why the rule could not be replayed (the others go on)
+
+    @property
+    def order_ids(self) -> set[int]:
+        return {f.order_id for f in self.firings}
+
+
+@dataclass
+class ReplayResult:
+    runs: dict[str, RuleRun]
+    orders: int
+    evaluations: int = 0
+    truncated: bool = False  # the evaluation budget ran out: later orders were not replayed
+
+
+def assignee_key(assignee: Assignee) -> str:
+    """`role:sales`, `user:7`, `owner`, `owner_manager`, `current_approver`, … (a to-do's bucket)."""
+    if assignee.kind == "role":
+        return f"role:{assignee.role or ''}"
+    if assignee.kind == "user":
+        return f"user:{assignee.user_id}"
+    return assignee.kind
+
+
+def _constants(node: Any, out: set[float]) -> None:
+    if isinstance(node, bool) or node is None:
+        return
+    if isinstance(node, (int, float)):
+        if len(out) < MAX_CONSTANTS and abs(node) < 1e7:
+            out.add(float(node))
+        return
+    if isinstance(node, list):
+        for item in node:
+            _constants(item, out)
+    elif isinstance(node, dict):
+        for value in node.values():
+            _constants(value, out)
+
+
+def _ops(node: Any, out: set[str]) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _ops(item, out)
+    elif isinstance(node, dict):
+        out.update(node)
+        for value in node.values():
+            _ops(value, out)
+
+
+class _Compiled:
+    """What the replay needs of one rule: the facts it reads and how time moves them."""
+
+    def __init__(self, rule: RuleDefinition, catalogue: Catalogue):
+        self.rule = rule
+        ops: set[str] = set()
+        _ops(rule.condition, ops)
+        names = var_names(rule.condition)
+        self.full = bool(ops & SCOPED_OPS) or any(n not in catalogue and n != "data" for n in names)
+        self.names = sorted(n for n in names if n in catalogue)
+        self.relative = has_relative(rule.condition)
+        constants: set[float] = set()
+        _constants(rule.condition, constants)
+        self.constants = sorted(constants)
+        read = set(names) if not self.full else set(DERIVED_SOURCES)
+        self.hours = sorted(read & HOURS_FACTS)
+        self.days_since = sorted(read & DAYS_SINCE_FACTS)
+        self.working = "working_hours_in_stage" in read
+        self.midnights = bool(read & CALENDAR_DAY_FACTS) or self.relative
+        self.todo_keys: list[str] = []
+        for action in rule.actions:
+            if action.type == "create_todo":
+                self.todo_keys.append(assignee_key(action.assignee))
+            elif action.type == "escalate":
+                self.todo_keys.append(assignee_key(action.to))
+        self.effect_types = [a.type for a in rule.actions]
+
+
+def _facts(compiled: _Compiled, values: Mapping[str, Any], catalogue: Catalogue, ctx: FactContext) -> dict[str, Any]:
+    if compiled.full:
+        return build_facts(values, catalogue, ctx)
+    facts: dict[str, Any] = {}
+    designed: dict[str, Any] = {}
+    for name in compiled.names:
+        spec = catalogue[name]
+        if spec.source == "core":
+            facts[name] = _json_value(values.get(name), spec.type)
+        elif spec.source == "derived":
+            if name == "working_hours_in_stage":
+                facts[name] = _working_hours(values.get("stage_entered_at"), ctx)
+            else:
+                facts[name] = derived_value(name, values, ctx)
+        else:
+            data = values.get("data") or {}
+            value = data.get(name[5:]) if isinstance(data, dict) else None
+            designed[name[5:]] = _json_value(value, spec.type) if isinstance(value, (str, int, float, bool, list)) \
+                or value is None else None
+    facts["data"] = designed
+    return facts
+
+
+def _working_hours(entered: Any, ctx: FactContext) -> float | None:
+    """working_hours_in_stage as the catalogue counts it (whole seconds, the lookback floor)."""
+    if entered is None:
+        return None
+    if isinstance(entered, str):
+        entered = datetime.fromisoformat(entered)
+    now = ctx.now.replace(microsecond=0)
+    start = as_utc(entered).replace(microsecond=0)
+    start = min(max(start, now - timedelta(days=ctx.working_hours_lookback_days)), now)
+    return float(working_hours_between(start, now, ctx.calendar))
+
+
+def _in_scope(rule: RuleDefinition, values: Mapping[str, Any], order: OrderTimeline) -> bool:
+    scope = rule.scope
+    if scope.statuses and values.get("status") not in scope.statuses:
+        return False
+    if scope.form_keys and values.get("form_key") not in scope.form_keys:
+        return False
+    if scope.flow_keys and not (order.flow_keys & set(scope.flow_keys)):
+        return False
+    return not scope.customer_tiers or order.customer_tier in scope.customer_tiers
+
+
+def _moment(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return as_utc(value) if isinstance(value, datetime) else None
+
+
+def _candidates(compiled: _Compiled, values: Mapping[str, Any], lo: datetime, hi: datetime,
+                calendar: BusinessCalendar) -> list[datetime]:
+    """The moments in (lo, hi) at which a time rule's condition may change (see the module doc)."""
+    out: set[datetime] = set()
+
+    def add(moment: datetime) -> None:
+        if lo < moment < hi:
+            out.add(moment)
+
+    sources = {"hours_in_stage": "stage_entered_at", "hours_since_last_customer_contact": "last_customer_contact_at",
+               "hours_since_signed": "signed_at", "days_since_created": "created_at", "days_since_signed": "signed_at"}
+    for name in compiled.hours:
+        source = _moment(values.get(sources[name]))
+        if source is not None:
+            for c in compiled.constants:
+                moment = source.replace(microsecond=0) + timedelta(hours=c)
+                add(moment)
+                add(moment + SECOND)
+    for name in compiled.days_since:
+        source = _moment(values.get(sources[name]))
+        if source is not None:
+            for c in compiled.constants:
+                for k in (c, c + 1):
+                    if k >= 0 and k == int(k):
+                        add(source.replace(microsecond=0) + timedelta(days=k))
+    if compiled.working:
+        source = _moment(values.get("stage_entered_at"))
+        if source is not None and calendar.has_working_time():
+            for c in compiled.constants:
+                if c > 0:
+                    try:
+                        moment = add_working_hours(source.replace(microsecond=0), c, calendar)
+                    except CalendarError:
+                        continue
+                    add(moment)
+                    add(moment + SECOND)
+    if compiled.relative:
+        # `now` offsets against each datetime the order holds
+        for key in ("stage_entered_at", "created_at", "last_customer_contact_at", "signed_at", "shipped_at"):
+            source = _moment(values.get(key))
+            if source is not None:
+                for c in compiled.constants:
+                    for unit in (timedelta(hours=1), timedelta(days=1)):
+                        moment = source.replace(microsecond=0) - unit * c
+                        add(moment)
+                        add(moment + SECOND)
+    if compiled.midnights and hi - lo <= timedelta(days=400):
+        zone = calendar.zone
+        day = lo.astimezone(zone).date() + timedelta(days=1)
+        while True:
+            moment = datetime.combine(day, time(), zone).astimezone(UTC)
+            if moment >= hi:
+                break
+            add(moment)
+            day += timedelta(days=1)
+    return sorted(out)
+
+
+def _next_working(moment: datetime, calendar: BusinessCalendar) -> datetime | None:
+    day = moment.astimezone(calendar.zone).date()
+    for _ in range(30):
+        for lo, _hi in calendar.working_intervals(day):
+            if lo > moment:
+                return lo
+        day += timedelta(days=1)
+    return None
+
+
+def replay(rules: Sequence[RuleDefinition], orders: Iterable[OrderTimeline], catalogue: Catalogue, *,
+           calendar: BusinessCalendar, start: datetime, end: datetime, max_evaluations: int = 20_000_000,
+           progress: Callable[[int], None] | None = None) -> ReplayResult:
+    """Replay `rules` over `orders` between `start` and `end` (see the module docstring)."""
+    compiled: list[_Compiled] = []
+    runs: dict[str, RuleRun] = {}
+    for rule in rules:
+        runs[rule.key] = RuleRun(rule.key)
+        compiled.append(_Compiled(rule, catalogue))
+    result = ReplayResult(runs, 0)
+    broken: set[str] = set()
+    for count, order in enumerate(orders, 1):
+        if result.evaluations >= max_evaluations:
+            result.truncated = True
+            break
+        result.orders = count
+        for item in compiled:
+            if item.rule.key in broken:
+                continue
+            try:
+                result.evaluations += _replay_one(item, order, catalogue, calendar, start, end, runs[item.rule.key])
+            except Exception as exc:  # noqa: BLE001 - one rule that cannot evaluate never stops the others
+                broken.add(item.rule.key)
+                runs[item.rule.key].error = f"{type(exc).__name__}: {exc}"[:300]
+        if progress is not None and count % 500 == 0:
+            progress(count)
+    return result
+
+
+def _replay_one(item: _Compiled, order: OrderTimeline, catalogue: Catalogue, calendar: BusinessCalendar,
+                start: datetime, end: datetime, run: RuleRun) -> int:
+    rule = item.rule
+    steps = order.steps
+    evaluations = 0
+
+    def holds(values: Mapping[str, Any], at: datetime) -> bool:
+        nonlocal evaluations
+        evaluations += 1
+        if not _in_scope(rule, values, order):
+            return False
+        ctx = FactContext(now=at, calendar=calendar)
+        condition = resolve_relative(rule.condition, ctx) if item.relative else rule.condition
+        return matches(condition, _facts(item, values, catalogue, ctx))
+
+    state: FiringState | None = None
+    # the baseline: the order as it was at the window's start
+    first = next((i for i, s in enumerate(steps) if s.at >= start), len(steps))
+    if first > 0 and holds(steps[first - 1].values, start):
+        state = FiringState(active=True)
+
+    def record(at: datetime, heard: str, condition: bool) -> Any:
+        nonlocal state
+        decision = decide_firing(rule.firing, state, condition, at, calendar)
+        state = decision.state
+        if decision.fire:
+            run.firings.append(Firing(order.order_id, at, decision.episode, heard))
+            for key in item.todo_keys:
+                run.todos[key] += 1
+            for kind in item.effect_types:
+                run.effects[kind] += 1
+        return decision
+
+    for index in range(max(first - 1, 0), len(steps)):
+        step = steps[index]
+        if step.at >= end:
+            break
+        hi = min(steps[index + 1].at if index + 1 < len(steps) else end, end)
+        lo = max(step.at, start)
+        if not rule.is_time_rule:
+            if step.at < start:
+                continue
+            heard = heard_event(rule.trigger, step.events)
+            if heard is not None:
+                record(step.at, heard, holds(step.values, step.at))
+            continue
+        moments = [lo, *_candidates(item, step.values, lo, hi, calendar)]
+        heapq.heapify(moments)
+        seen: set[datetime] = set()
+        while moments:
+            at = heapq.heappop(moments)
+            if at in seen or at >= hi:
+                continue
+            seen.add(at)
+            condition = holds(step.values, at)
+            decision = record(at, "time", condition)
+            if decision.reason == "quiet_hours":
+                later = _next_working(at, calendar)
+                if later is not None and later < hi:
+                    heapq.heappush(moments, later)
+            elif condition and rule.firing.mode == "every_n_hours" and rule.firing.every_hours:
+                later = (state.last_fired_at or at) + timedelta(hours=rule.firing.every_hours)
+                if later < hi:
+                    heapq.heappush(moments, later)
+    return evaluations
