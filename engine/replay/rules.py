@@ -42,6 +42,7 @@ from engine.rules.relative import resolve as resolve_relative
 
 __all__ = ["Firing", "OrderTimeline", "ReplayResult", "RuleRun", "assignee_key", "replay"]
 
+PROGRESS_EVERY = 200
 MAX_CONSTANTS = 50  # distinct numbers of one condition that make candidate moments
 SCOPED_OPS = {"map", "filter", "reduce", "all", "some", "none"}
 HOURS_FACTS = {"hours_in_stage", "hours_since_last_customer_contact", "hours_since_signed"}
@@ -282,8 +283,11 @@ def _next_working(moment: datetime, calendar: BusinessCalendar) -> datetime | No
 
 def replay(rules: Sequence[RuleDefinition], orders: Iterable[OrderTimeline], catalogue: Catalogue, *,
            calendar: BusinessCalendar, start: datetime, end: datetime, max_evaluations: int = 20_000_000,
-           progress: Callable[[int], None] | None = None) -> ReplayResult:
-    """Replay `rules` over `orders` between `start` and `end` (see the module docstring)."""
+           progress: Callable[[int], bool | None] | None = None) -> ReplayResult:
+    """Replay `rules` over `orders` between `start` and `end` (see the module docstring).
+
+    At most `max_evaluations` condition evaluations; `progress(orders done)` is called every
+    `PROGRESS_EVERY` orders and stops the replay (truncated) when it answers True."""
     compiled: list[_Compiled] = []
     runs: dict[str, RuleRun] = {}
     for rule in rules:
@@ -304,8 +308,9 @@ def replay(rules: Sequence[RuleDefinition], orders: Iterable[OrderTimeline], cat
             except Exception as exc:  # noqa: BLE001 - one rule that cannot evaluate never stops the others
                 broken.add(item.rule.key)
                 runs[item.rule.key].error = f"{type(exc).__name__}: {exc}"[:300]
-        if progress is not None and count % 500 == 0:
-            progress(count)
+        if progress is not None and count % PROGRESS_EVERY == 0 and progress(count):
+            result.truncated = True
+            break
     return result
 
 

@@ -106,7 +106,10 @@ def rebuild(current: Mapping[str, Any], logged: Sequence[LoggedEvent]) -> list[S
     contacts = [e for e in logged if e.type in CONTACT_EVENTS]
     values["last_customer_contact_at"] = None if contacts else _at_most(current.get("last_customer_contact_at"),
                                                                        created_at)
-    values["stage_entered_at"] = created_at
+    moves_stage = any("stage" in (e.after or {}) for e in logged if e is not creation)
+    # without a logged stage change the order is still in its first stage: its own time counts
+    values["stage_entered_at"] = (_moment(current.get("stage_entered_at")) or created_at) if not moves_stage \
+        else created_at
     values["created_at"] = created_at
 
     def settle(v: dict[str, Any], at: datetime) -> dict[str, Any]:

@@ -1,0 +1,97 @@
+"""What-if replay over HTTP (SQLite and PostgreSQL): a lowered threshold fires on more orders,
+bounds and broken drafts answer clearly, and nothing is written."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from backend.clock import utcnow
+from backend.inbox.models import InboxItem
+from backend.orders.models import OrderEvent
+from backend.rules.models import RuleFiring, RuleOrderState
+from tests.conftest import login
+from tests.factories.orders import make_order
+from tests.factories.people import make_user
+
+
+def big_order_rule(threshold, key="whatif_big"):
+    return {
+        "key": key, "name": {"zh": "大额订单", "en": "Big order"},
+        "trigger": {"kind": "event", "events": ["order_created", "field_changed"]},
+        "condition": {">": [{"var": "amount"}, threshold]},
+        "actions": [{"type": "create_todo", "assignee": {"kind": "role", "role": "finance"},
+                     "title_template": {"en": "Check {{ order.number }}", "zh": "核对 {{ order.number }}"}}],
+        "firing": {"mode": "once_per_episode"},
+    }
+
+
+def seed(session, client, username):
+    make_user(session, username=username, roles=("admin", "designer"))
+    rep = make_user(session, username=username + "_rep", roles=("sales",))
+    now = utcnow()
+    orders = {}
+    for amount, days in ((3000, 3), (7000, 5), (12000, 8), (20000, 60)):
+        order = make_order(session, owner=rep, stage="approval", amount=amount, at=now - timedelta(days=days),
+                           number=f"WI-{username}-{amount}")
+        session.add(OrderEvent(order_id=order.id, type="created", at=order.created_at,
+                               after={"amount": f"{amount}.00", "stage": "approval", "status": "open", "data": {}}))
+        orders[amount] = order
+    session.commit()
+    login(client, username)
+    assert client.post("/api/v1/rules", json=big_order_rule(10000)).status_code == 201
+    assert client.post("/api/v1/rules/whatif_big/publish").status_code == 200
+    return orders
+
+
+def test_lowering_the_threshold_shows_the_added_orders_and_todos(client, session):
+    orders = seed(session, client, "whatif_admin")
+    assert client.post("/api/v1/rules", json=big_order_rule(5000)).status_code == 201
+
+    answer = client.post("/api/v1/rules/whatif_big/whatif", json={"weeks": 4}, headers={"Accept-Language": "en"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    rule = body["rule"]
+    assert body["has_published"] and not body["truncated"]
+    # the 20000 order was created 60 days ago: before the window, so neither version fires on it
+    assert (rule["orders_before"], rule["orders_after"]) == (1, 2)
+    assert [o["number"] for o in rule["added"]] == [orders[7000].number] and rule["removed"] == []
+    assert rule["todos"] == [{"assignee": "role:finance", "label": "everyone with the role finance",
+                              "before": 1, "after": 2}]
+    # a changed definition can be tried without saving it
+    higher = client.post("/api/v1/rules/whatif_big/whatif", json={"weeks": 4, "definition": big_order_rule(15000)})
+    assert [o["number"] for o in higher.json()["rule"]["removed"]] == [orders[12000].number]
+    # nothing was written
+    for model in (RuleFiring, RuleOrderState, InboxItem):
+        assert session.execute(select(func.count()).select_from(model)).scalar_one() == 0
+
+
+def test_bounds_and_broken_drafts_answer_clearly(client, session):
+    seed(session, client, "whatif_admin2")
+    nothing = client.post("/api/v1/rules/whatif_big/whatif", json={"weeks": 2}, headers={"Accept-Language": "en"})
+    assert nothing.status_code == 409
+    assert nothing.json()["error"]["code"] == "whatif.nothing_to_compare"
+    assert "save a draft" in nothing.json()["error"]["message"]
+    zh = client.post("/api/v1/rules/whatif_big/whatif", json={}, headers={"Accept-Language": "zh-CN"})
+    assert zh.json()["error"]["message"] == "规则 whatif_big 没有可试的草稿：请先修改规则并保存草稿。"
+
+    for weeks in (0, 13, "many", 10**9):
+        assert client.post("/api/v1/rules/whatif_big/whatif", json={"weeks": weeks}).status_code == 422
+    assert client.post("/api/v1/rules/nope/whatif", json={"weeks": 2}).status_code == 404
+
+    broken = big_order_rule(5000)
+    broken["condition"] = {">": [{"var": "no_such_fact"}, 1]}
+    answer = client.post("/api/v1/rules/whatif_big/whatif", json={"weeks": 2, "definition": broken})
+    assert answer.status_code == 422
+    assert answer.json()["error"]["code"] == "rule.definition_invalid"
+    assert "condition.>.0" in str(answer.json()["error"]["fields"]) or answer.json()["error"]["fields"]
+    garbage = client.post("/api/v1/rules/whatif_big/whatif", json={"weeks": 2, "definition": {"trigger": 5}})
+    assert garbage.status_code == 422
+
+
+def test_only_designers_may_replay(client, session):
+    make_user(session, username="whatif_rep_only", roles=("sales",))
+    session.commit()
+    login(client, "whatif_rep_only")
+    assert client.post("/api/v1/rules/whatif_big/whatif", json={"weeks": 2}).status_code == 403
