@@ -44,12 +44,13 @@ SCOPE = [
     "backend/inbox/service_customer.py",
     "frontend/templates/imports/*.html",
     "frontend/templates/connectors/*.html",
+    "designer/pages/whatif.py",
 ]
 # Modules whose error-message registries ({code: English template}) must be translated too.
 ERROR_MESSAGE_SOURCES = ["backend/i18n.py", "backend/rules/messages.py", "backend/flows/messages.py",
                          "backend/tracking/error_messages.py", "backend/ingest/messages.py", "backend/params.py",
                          "backend/pipeline.py", "backend/installation/messages.py",
-                         "backend/connectors/messages.py"]
+                         "backend/connectors/messages.py", "backend/replay/messages.py"]
 
 LOCALE = "zh_CN"
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sdif]")

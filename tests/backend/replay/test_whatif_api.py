@@ -95,3 +95,21 @@ def test_only_designers_may_replay(client, session):
     session.commit()
     login(client, "whatif_rep_only")
     assert client.post("/api/v1/rules/whatif_big/whatif", json={"weeks": 2}).status_code == 403
+
+
+def test_the_page_shows_the_difference_and_says_what_is_wrong(client, session):
+    orders = seed(session, client, "whatif_admin3")
+    assert client.post("/api/v1/rules", json=big_order_rule(5000)).status_code == 201
+    page = client.get("/designer/rules/whatif_big/whatif?weeks=4", headers={"Accept-Language": "en"})
+    assert page.status_code == 200
+    assert "Would fire now, did not before (1)" in page.text and orders[7000].number in page.text
+    zh = client.get("/designer/rules/whatif_big/whatif?weeks=4", headers={"Accept-Language": "zh-CN"})
+    assert "现在会触发、以前不会（1）" in zh.text
+    for weeks in ("99", "0", "abc", "9" * 50):
+        bad = client.get(f"/designer/rules/whatif_big/whatif?weeks={weeks}", headers={"Accept-Language": "en"})
+        assert bad.status_code == 200 and "Replay between 1 and 12 weeks." in bad.text
+    broken = big_order_rule(5000)
+    broken["condition"] = {">": [{"var": "no_such_fact"}, 1]}
+    assert client.post("/api/v1/rules", json=broken).status_code == 201  # a draft may hold problems
+    page = client.get("/designer/rules/whatif_big/whatif?weeks=4", headers={"Accept-Language": "en"})
+    assert page.status_code == 200 and 'id="whatif-error"' in page.text
