@@ -25,6 +25,19 @@ class WhatIfRequest(BaseModel):
     definition: dict[str, Any] | None = None
 
 
+class RuleSetRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    weeks: int = Field(default=service.DEFAULT_WEEKS, ge=1, le=service.MAX_WEEKS)
+
+
+@router.post("/whatif", responses=ERRORS)
+def what_if_rule_set(session: DbSession, actor: CurrentActor, body: RuleSetRequest | None = None) -> dict[str, Any]:
+    """Every rule with a draft replayed beside its published version, in one pass (nothing stored or sent)."""
+    body = body or RuleSetRequest()
+    return service.what_if_rule_set(session, actor=actor, weeks=body.weeks, now=utcnow())
+
+
 @router.post("/{key}/whatif", responses={**ERRORS, 409: {"description": "No draft to compare"}})
 def what_if(session: DbSession, actor: CurrentActor, key: str, body: WhatIfRequest | None = None) -> dict[str, Any]:
     """What the draft would have done over the last `weeks` of real orders, beside the published version."""

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from sqlalchemy import or_, select
 from sqlmodel import Session
 
+from backend import i18n
 from backend.auth.actor import Actor
 from backend.customers.models import Customer
 from backend.definitions.lifecycle import require_designer
@@ -31,6 +32,7 @@ from backend.people.models import User
 from backend.rules import sentences
 from backend.rules.context import ORDER, catalogue_for, invalid, parse
 from backend.rules.definitions import RULES
+from backend.rules.models import RuleDefinitionRow
 from engine.facts import Catalogue
 from engine.replay.diff import RuleDiff, compare
 from engine.replay.rules import OrderTimeline, replay
@@ -39,6 +41,7 @@ from engine.rules.definition import RuleDefinition, load_rule
 from engine.rules.validate import validate
 
 MAX_WEEKS = 12
+MAX_RULES = 100  # drafts replayed at once (the rule set)
 DEFAULT_WEEKS = 4
 MAX_ORDERS = 20_000
 BATCH = 1_000
@@ -124,31 +127,67 @@ def what_if(session: Session, *, actor: Actor, key: str, weeks: Any = DEFAULT_WE
     w = window(weeks, now)
     catalogue = catalogue_for(session)
     changed, current = _draft(session, key, definition, catalogue)
+    out = _replay_pairs(session, [(key, changed, current)], w, catalogue, max_orders=max_orders,
+                        time_limit=time_limit, clock=clock)
+    [rule] = out["rules"]
+    return {**out, "key": key, "weeks": weeks, "has_published": current is not None,
+            "published_version": _version(session, key, "published"), "rule": rule}
+
+
+def what_if_rule_set(session: Session, *, actor: Actor, weeks: Any = DEFAULT_WEEKS, now: datetime,
+                     max_orders: int = MAX_ORDERS, time_limit: float = TIME_LIMIT_SECONDS,
+                     clock: Callable[[], float] = time.monotonic) -> dict[str, Any]:
+    """Every rule with a draft (at most MAX_RULES), its published version beside it, in one replay.
+    A draft that does not validate is listed with its problem; the others are replayed."""
+    require_designer(actor)
+    w = window(weeks, now)
+    catalogue = catalogue_for(session)
+    drafts = session.exec(select(RuleDefinitionRow.key).where(RuleDefinitionRow.status == "draft")
+                          .order_by(RuleDefinitionRow.key).limit(MAX_RULES)).scalars().all()
+    pairs, refused = [], []
+    for key in drafts:
+        try:
+            changed, current = _draft(session, key, None, catalogue)
+        except GendanError as exc:
+            refused.append({"key": key, "code": exc.code, "message": i18n.translate_error(exc.code, exc.params)})
+            continue
+        pairs.append((key, changed, current))
+    out = _replay_pairs(session, pairs, w, catalogue, max_orders=max_orders, time_limit=time_limit, clock=clock)
+    return {**out, "weeks": weeks, "refused": refused}
+
+
+def _replay_pairs(session: Session, pairs: list[tuple[str, RuleDefinition, RuleDefinition | None]], w: Window,
+                  catalogue: Catalogue, *, max_orders: int, time_limit: float,
+                  clock: Callable[[], float]) -> dict[str, Any]:
     calendar = installation_calendar(session)
     started = clock()
     ids, capped = order_ids(session, w, max_orders)
     orders = list(timelines(session, ids))
-    rules_run = [r for r in (current, changed) if r is not None]
+    loaded = clock() - started
+    currents = [current for _key, _changed, current in pairs if current is not None]
+    changed = [c for _key, c, _current in pairs]
+    budget = MAX_EVALUATIONS // 2
 
     def too_long(_done: int) -> bool:
         return clock() - started > time_limit
 
-    before = replay([current], orders, catalogue, calendar=calendar, start=w.start, end=w.end,
-                    max_evaluations=MAX_EVALUATIONS // len(rules_run), progress=too_long) if current else None
-    after = replay([changed], orders, catalogue, calendar=calendar, start=w.start, end=w.end,
-                   max_evaluations=MAX_EVALUATIONS // len(rules_run), progress=too_long)
-    [diff] = compare(before, after)
+    before = replay(currents, orders, catalogue, calendar=calendar, start=w.start, end=w.end,
+                    max_evaluations=budget, progress=too_long) if currents else None
+    after = replay(changed, orders, catalogue, calendar=calendar, start=w.start, end=w.end,
+                   max_evaluations=budget, progress=too_long)
     numbers = {o.order_id: o.number for o in orders}
+    rules = []
+    for diff in compare(before, after):
+        rules.append({"key": diff.key, **_rule_read(session, diff, numbers)})
     return {
-        "key": key, "weeks": weeks, "start": w.start, "end": w.end,
+        "start": w.start, "end": w.end,
         "orders": len(orders), "orders_capped": capped,
         "truncated": after.truncated or (before.truncated if before else False),
         "replayed_orders": min(after.orders, before.orders if before else after.orders),
         "evaluations": after.evaluations + (before.evaluations if before else 0),
+        "load_seconds": round(loaded, 2),
         "seconds": round(clock() - started, 2),
-        "has_published": current is not None,
-        "published_version": _version(session, key, "published"),
-        "rule": _rule_read(session, diff, numbers),
+        "rules": rules,
     }
 
 

@@ -113,3 +113,20 @@ def test_the_page_shows_the_difference_and_says_what_is_wrong(client, session):
     assert client.post("/api/v1/rules", json=broken).status_code == 201  # a draft may hold problems
     page = client.get("/designer/rules/whatif_big/whatif?weeks=4", headers={"Accept-Language": "en"})
     assert page.status_code == 200 and 'id="whatif-error"' in page.text
+
+
+def test_the_rule_set_replays_every_draft_and_lists_a_broken_one(client, session):
+    orders = seed(session, client, "whatif_admin4")
+    assert client.post("/api/v1/rules", json=big_order_rule(5000)).status_code == 201
+    assert client.post("/api/v1/rules", json=big_order_rule(2000, key="whatif_new")).status_code == 201
+    broken = big_order_rule(1, key="whatif_broken")
+    broken["condition"] = {">": [{"var": "no_such_fact"}, 1]}
+    assert client.post("/api/v1/rules", json=broken).status_code == 201
+    answer = client.post("/api/v1/rules/whatif", json={"weeks": 4}, headers={"Accept-Language": "en"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    rules = {r["key"]: r for r in body["rules"]}
+    assert [o["number"] for o in rules["whatif_big"]["added"]] == [orders[7000].number]
+    assert rules["whatif_new"]["orders_before"] == 0 and rules["whatif_new"]["orders_after"] == 3
+    assert [(r["key"], r["code"]) for r in body["refused"]] == [("whatif_broken", "rule.definition_invalid")]
+    assert client.post("/api/v1/rules/whatif", json={"weeks": 13}).status_code == 422
