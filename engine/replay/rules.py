@@ -23,14 +23,15 @@ result is firings and the to-dos / messages the actions would have created, by a
 from __future__ import annotations
 
 import heapq
+import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from engine.calendar import BusinessCalendar, CalendarError, add_working_hours, working_hours_between
-from engine.facts import Catalogue, FactContext, build_facts
+from engine.facts import Catalogue, FactContext, FactType, build_facts
 from engine.facts.catalogue import DERIVED_SOURCES, _json_value, as_utc, derived_value
 from engine.jsonlogic import matches, var_names
 from engine.replay.timeline import Step
@@ -50,6 +51,15 @@ DAYS_SINCE_FACTS = {"days_since_created", "days_since_signed"}
 CALENDAR_DAY_FACTS = {"days_until_planned_delivery", "days_until_payment_due", "days_overdue_planned_delivery",
                       "days_overdue_payment_due"}
 SECOND = timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class _Unchanged:
+    reason: str = "condition_false"
+    fire: bool = False
+
+
+QUIET_FALSE = _Unchanged()
 
 
 @dataclass(frozen=True)
@@ -146,7 +156,18 @@ class _Compiled:
         self.hours = sorted(read & HOURS_FACTS)
         self.days_since = sorted(read & DAYS_SINCE_FACTS)
         self.working = "working_hours_in_stage" in read
-        self.midnights = bool(read & CALENDAR_DAY_FACTS) or self.relative
+        self.days_until = bool(read & CALENDAR_DAY_FACTS) or self.relative
+        # working days move `today` by the calendar: every local midnight is a candidate
+        self.every_midnight = self.full or "working_days" in json.dumps(rule.condition, default=str)
+        self.date_names = sorted({DERIVED_SOURCES[n][0] for n in read & CALENDAR_DAY_FACTS}
+                                 | {n for n in names if n in catalogue and catalogue[n].type is FactType.DATE})
+        # an `and` splits into the parts time cannot change (checked once per step) and the rest
+        parts = rule.condition["and"] if isinstance(rule.condition, dict) and list(rule.condition) == ["and"] \
+            and isinstance(rule.condition["and"], list) else [rule.condition]
+        static = [p for p in parts if not self.full and not _moves_with_time(p)]
+        dynamic = [p for p in parts if self.full or _moves_with_time(p)]
+        self.static = {"and": static} if static else None
+        self.dynamic = rule.condition if not static else {"and": dynamic} if dynamic else True
         self.todo_keys: list[str] = []
         for action in rule.actions:
             if action.type == "create_todo":
@@ -154,6 +175,20 @@ class _Compiled:
             elif action.type == "escalate":
                 self.todo_keys.append(assignee_key(action.to))
         self.effect_types = [a.type for a in rule.actions]
+
+
+def _moves_with_time(part: Any) -> bool:
+    """Whether a condition part may read the clock: a derived fact, a relative date, or anything
+    the evaluator resolves at run time (computed `var` names, scoped operators)."""
+    ops: set[str] = set()
+    _ops(part, ops)
+    if ops & (SCOPED_OPS | {"today", "now", "val", "exists", "missing", "missing_some"}):
+        return True
+    text = json.dumps(part, default=str)
+    if any(name in text for name in DERIVED_SOURCES):
+        return True
+    names = var_names(part)
+    return text.count('"var"') > len(names) or any(not isinstance(n, str) for n in names)
 
 
 def _facts(compiled: _Compiled, values: Mapping[str, Any], catalogue: Catalogue, ctx: FactContext) -> dict[str, Any]:
@@ -259,8 +294,8 @@ def _candidates(compiled: _Compiled, values: Mapping[str, Any], lo: datetime, hi
                         moment = source.replace(microsecond=0) - unit * c
                         add(moment)
                         add(moment + SECOND)
-    if compiled.midnights and hi - lo <= timedelta(days=400):
-        zone = calendar.zone
+    zone = calendar.zone
+    if compiled.every_midnight and hi - lo <= timedelta(days=400):
         day = lo.astimezone(zone).date() + timedelta(days=1)
         while True:
             moment = datetime.combine(day, time(), zone).astimezone(UTC)
@@ -268,7 +303,38 @@ def _candidates(compiled: _Compiled, values: Mapping[str, Any], lo: datetime, hi
                 break
             add(moment)
             day += timedelta(days=1)
+    elif compiled.days_until:
+        # a day count against a constant (or `today(n)` against a date) flips at a local midnight
+        # near the date moved by the constant
+        first_day, last_day = lo.astimezone(zone).date(), hi.astimezone(zone).date()
+        offsets = {0} | {int(c) for c in compiled.constants if c == int(c) and abs(c) <= 3650}
+        for name in compiled.date_names:
+            day = _date_of(values, name)
+            if day is None:
+                continue
+            for c in offsets:
+                for k in (c - 1, c, c + 1, -c - 1, -c, -c + 1):
+                    try:
+                        flip = day + timedelta(days=k)
+                    except OverflowError:
+                        continue
+                    if first_day <= flip <= last_day:
+                        add(datetime.combine(flip, time(), zone).astimezone(UTC))
     return sorted(out)
+
+
+def _date_of(values: Mapping[str, Any], name: str) -> date | None:
+    value = (values.get("data") or {}).get(name[5:]) if name.startswith("data.") else values.get(name)
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
 
 
 def _next_working(moment: datetime, calendar: BusinessCalendar) -> datetime | None:
@@ -320,13 +386,14 @@ def _replay_one(item: _Compiled, order: OrderTimeline, catalogue: Catalogue, cal
     steps = order.steps
     evaluations = 0
 
-    def holds(values: Mapping[str, Any], at: datetime) -> bool:
+    def holds(values: Mapping[str, Any], at: datetime, condition: Any = rule.condition) -> bool:
         nonlocal evaluations
         evaluations += 1
         if not _in_scope(rule, values, order):
             return False
         ctx = FactContext(now=at, calendar=calendar)
-        condition = resolve_relative(rule.condition, ctx) if item.relative else rule.condition
+        if item.relative:
+            condition = resolve_relative(condition, ctx)
         return matches(condition, _facts(item, values, catalogue, ctx))
 
     state: FiringState | None = None
@@ -337,6 +404,8 @@ def _replay_one(item: _Compiled, order: OrderTimeline, catalogue: Catalogue, cal
 
     def record(at: datetime, heard: str, condition: bool) -> Any:
         nonlocal state
+        if not condition and (state is None or not state.active):
+            return QUIET_FALSE  # nothing changes: no firing, the state stays inactive
         decision = decide_firing(rule.firing, state, condition, at, calendar)
         state = decision.state
         if decision.fire:
@@ -360,6 +429,9 @@ def _replay_one(item: _Compiled, order: OrderTimeline, catalogue: Catalogue, cal
             if heard is not None:
                 record(step.at, heard, holds(step.values, step.at))
             continue
+        if item.static is not None and not holds(step.values, lo, item.static):
+            record(lo, "time", False)  # time cannot make it true before the next step
+            continue
         moments = [lo, *_candidates(item, step.values, lo, hi, calendar)]
         heapq.heapify(moments)
         seen: set[datetime] = set()
@@ -368,7 +440,7 @@ def _replay_one(item: _Compiled, order: OrderTimeline, catalogue: Catalogue, cal
             if at in seen or at >= hi:
                 continue
             seen.add(at)
-            condition = holds(step.values, at)
+            condition = holds(step.values, at, item.dynamic)
             decision = record(at, "time", condition)
             if decision.reason == "quiet_hours":
                 later = _next_working(at, calendar)

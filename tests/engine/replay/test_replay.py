@@ -127,3 +127,65 @@ def test_rebuild_undoes_changes_back_to_creation():
     assert steps[0].values["signed_at"] is None and steps[0].values["amount"] == 9000.0
     assert steps[1].values["stage_entered_at"] == later
     assert ("field_changed", {"data.weight"}) in steps[2].events
+
+
+def test_days_until_planned_delivery_flips_at_the_local_midnight():
+    current = {"id": 1, "number": "SO-1", "amount": 1, "stage": "production", "status": "open", "created_at": T0,
+               "planned_delivery": "2026-11-10", "data": {}}
+    o = OrderTimeline(1, "SO-1", tuple(rebuild(current, [])))
+    due = rule({"and": [{"==": [{"var": "stage"}, "production"]}, {"<=": [{"var": "days_until_planned_delivery"}, 2]}]},
+               time=True)
+    past = rule({"<": [{"var": "planned_delivery"}, {"today": [-1]}]}, time=True, key="past")
+    result = run([due, past], [o])
+    shanghai_midnight = datetime(2026, 11, 7, 16, 0, tzinfo=UTC)  # 2026-11-08 00:00 local: 2 days before
+    assert result.runs["r"].firings[0].at == shanghai_midnight
+    # planned 11-10 < today - 1 from local 11-12 00:00 on
+    assert result.runs["past"].firings[0].at == datetime(2026, 11, 11, 16, 0, tzinfo=UTC)
+
+
+def brute_force_first(rule_def, o, step=timedelta(minutes=10)):
+    """The first sampled moment the condition holds (no baseline: the order starts in the window)."""
+    from engine.facts import FactContext, build_facts
+    from engine.jsonlogic import matches
+    from engine.rules.relative import resolve
+
+    at = o.steps[0].at
+    horizon = min(END, at + timedelta(days=14))
+    while at < horizon:
+        values = [s for s in o.steps if s.at <= at][-1].values
+        # the orders are younger than the lookback, so a short one counts the same and builds fast
+        ctx = FactContext(now=at, calendar=CAL, working_hours_lookback_days=20)
+        if values["status"] == "open" and matches(resolve(rule_def.condition, ctx), build_facts(values, CATALOGUE, ctx)):
+            return at
+        at += step
+
+
+def test_time_rules_fire_where_sampling_finds_them_first():
+    import random
+
+    rng = random.Random(7)
+    conditions = [
+        {"and": [{"==": [{"var": "stage"}, "approval"]}, {">": [{"var": "hours_in_stage"}, 30]}]},
+        {"and": [{"==": [{"var": "stage"}, "production"]}, {">=": [{"var": "working_hours_in_stage"}, 10]}]},
+        {"<=": [{"var": "days_until_planned_delivery"}, 3]},
+        {"or": [{">": [{"var": "days_since_created"}, 4]}, {">": [{"var": "amount"}, 9000]}]},
+        {"<": [{"var": "planned_delivery"}, {"today": [2]}]},
+    ]
+    for n in range(8):
+        created = T0 + timedelta(minutes=rng.randrange(0, 5 * 24 * 60))
+        moved = created + timedelta(hours=rng.uniform(1, 90))
+        current = {"id": n, "number": f"SO-{n}", "amount": rng.choice((100, 10000)), "stage": "production",
+                   "status": "open", "created_at": created, "data": {},
+                   "planned_delivery": (created + timedelta(days=rng.randrange(3, 12))).date().isoformat()}
+        logged = [LoggedEvent(created, "created", None, {"stage": "approval", "status": "open"}),
+                  LoggedEvent(moved, "stage_entered", {"stage": "approval"}, {"stage": "production"})]
+        o = OrderTimeline(n, f"SO-{n}", tuple(rebuild(current, logged)))
+        for i, condition in enumerate(conditions):
+            r = rule(condition, time=True, key=f"c{i}")
+            fired = run([r], [o]).runs[f"c{i}"].firings
+            sampled = brute_force_first(r, o)
+            if sampled is None:
+                assert not fired or fired[0].at >= o.steps[0].at + timedelta(days=14) - timedelta(minutes=10), (n, i)
+            else:
+                assert fired, (n, i, sampled)
+                assert fired[0].at <= sampled < fired[0].at + timedelta(minutes=10), (n, i, fired[0].at, sampled)
