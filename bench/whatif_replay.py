@@ -141,14 +141,15 @@ def main() -> None:
     actor, events = seed(engine, args.orders)
     seeded = time.perf_counter() - started
     with Session(engine) as session:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         result = service.what_if_rule_set(session, actor=actor, weeks=4, now=NOW, time_limit=600)
-        total = time.perf_counter() - started
+        total, cpu = time.perf_counter() - started, time.process_time() - cpu
     print(json.dumps({
         "database": engine.dialect.name, "orders": result["orders"], "events": events,
         "rules": len(result["rules"]), "rule_versions_replayed": 2 * len(result["rules"]),
-        "refused": result["refused"], "truncated": result["truncated"], "evaluations": result["evaluations"],
-        "seed_s": round(seeded, 1), "load_s": result["load_seconds"], "total_s": round(total, 2),
+        "refused": result["refused"],
+        "rule_errors": [r["key"] for r in result["rules"] if r["error_before"] or r["error_after"]], "truncated": result["truncated"], "evaluations": result["evaluations"],
+        "seed_s": round(seeded, 1), "load_s": result["load_seconds"], "total_s": round(total, 2), "total_cpu_s": round(cpu, 2),
         "firings_published": sum(r["fired_before"] for r in result["rules"]),
         "firings_draft": sum(r["fired_after"] for r in result["rules"]),
     }, indent=2))

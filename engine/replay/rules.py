@@ -23,6 +23,7 @@ result is firings and the to-dos / messages the actions would have created, by a
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_left
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -44,6 +45,7 @@ from engine.rules.relative import resolve as resolve_relative
 __all__ = ["Firing", "OrderTimeline", "ReplayResult", "RuleRun", "assignee_key", "replay"]
 
 PROGRESS_EVERY = 200
+MEMO_LIMIT = 100_000  # remembered results of clock-free conditions per rule
 MAX_CONSTANTS = 50  # distinct numbers of one condition that make candidate moments
 SCOPED_OPS = {"map", "filter", "reduce", "all", "some", "none"}
 HOURS_FACTS = {"hours_in_stage", "hours_since_last_customer_contact", "hours_since_signed"}
@@ -167,6 +169,14 @@ class _Compiled:
         static = [p for p in parts if not self.full and not _moves_with_time(p)]
         dynamic = [p for p in parts if self.full or _moves_with_time(p)]
         self.static = {"and": static} if static else None
+        # what a clock-free condition reads: its result is remembered by these values
+        timeless = rule.condition if not self.full and not _moves_with_time(rule.condition) else self.static
+        self.timeless = timeless
+        self.timeless_names = sorted(var_names(timeless)) if timeless is not None else []
+        self.memo: dict[tuple, bool] = {}
+        self.by_day = "now" not in ops  # only `today`: the resolved condition changes once a day
+        self._resolved: dict[tuple[int, Any], Any] = {}
+
         self.dynamic = rule.condition if not static else {"and": dynamic} if dynamic else True
         self.todo_keys: list[str] = []
         for action in rule.actions:
@@ -175,6 +185,19 @@ class _Compiled:
             elif action.type == "escalate":
                 self.todo_keys.append(assignee_key(action.to))
         self.effect_types = [a.type for a in rule.actions]
+
+    def resolved(self, condition: Any, ctx: FactContext) -> Any:
+        """`condition` with its relative dates resolved at ctx (remembered per local day when it
+        reads only `today`)."""
+        if not self.by_day:
+            return resolve_relative(condition, ctx)
+        key = (id(condition), ctx.today)
+        found = self._resolved.get(key)
+        if found is None:
+            if len(self._resolved) >= MEMO_LIMIT:
+                self._resolved.clear()
+            found = self._resolved[key] = resolve_relative(condition, ctx)
+        return found
 
 
 def _moves_with_time(part: Any) -> bool:
@@ -189,6 +212,25 @@ def _moves_with_time(part: Any) -> bool:
         return True
     names = var_names(part)
     return text.count('"var"') > len(names) or any(not isinstance(n, str) for n in names)
+
+
+def _memo_key(values: Mapping[str, Any], names: Sequence[str]) -> tuple | None:
+    """The values a clock-free condition reads, hashable (None when one is not)."""
+    key = []
+    data = values.get("data") or {}
+    for name in names:
+        value = (data.get(name[5:]) if isinstance(data, dict) else None) if name.startswith("data.") \
+            else values.get(name)
+        if isinstance(value, list):
+            value = ("list", *value)
+        elif isinstance(value, dict):
+            return None
+        key.append((type(value).__name__, value))
+    try:
+        hash(key_tuple := tuple(key))
+    except TypeError:
+        return None
+    return key_tuple
 
 
 def _facts(compiled: _Compiled, values: Mapping[str, Any], catalogue: Catalogue, ctx: FactContext) -> dict[str, Any]:
@@ -391,14 +433,25 @@ def _replay_one(item: _Compiled, order: OrderTimeline, catalogue: Catalogue, cal
         evaluations += 1
         if not _in_scope(rule, values, order):
             return False
+        if item.timeless is not None and (condition is item.timeless or condition is rule.condition
+                                          and item.timeless is rule.condition):
+            key = _memo_key(values, item.timeless_names)
+            if key is not None:
+                known = item.memo.get(key)
+                if known is None:
+                    if len(item.memo) >= MEMO_LIMIT:
+                        item.memo.clear()
+                    ctx = FactContext(now=at, calendar=calendar)
+                    known = item.memo[key] = matches(item.timeless, _facts(item, values, catalogue, ctx))
+                return known
         ctx = FactContext(now=at, calendar=calendar)
         if item.relative:
-            condition = resolve_relative(condition, ctx)
+            condition = item.resolved(condition, ctx)
         return matches(condition, _facts(item, values, catalogue, ctx))
 
     state: FiringState | None = None
     # the baseline: the order as it was at the window's start
-    first = next((i for i, s in enumerate(steps) if s.at >= start), len(steps))
+    first = bisect_left([s.at for s in steps], start) if len(steps) > 1 else int(steps[0].at < start)
     if first > 0 and holds(steps[first - 1].values, start):
         state = FiringState(active=True)
 
