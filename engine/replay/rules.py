@@ -23,8 +23,8 @@ result is firings and the to-dos / messages the actions would have created, by a
 from __future__ import annotations
 
 import heapq
-from bisect import bisect_left
 import json
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -451,7 +451,7 @@ def _replay_one(item: _Compiled, order: OrderTimeline, catalogue: Catalogue, cal
 
     state: FiringState | None = None
     # the baseline: the order as it was at the window's start
-    first = bisect_left([s.at for s in steps], start) if len(steps) > 1 else int(steps[0].at < start)
+    first = bisect_left([s.at for s in steps], start)
     if first > 0 and holds(steps[first - 1].values, start):
         state = FiringState(active=True)
 
