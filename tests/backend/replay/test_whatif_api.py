@@ -130,3 +130,13 @@ def test_the_rule_set_replays_every_draft_and_lists_a_broken_one(client, session
     assert rules["whatif_new"]["orders_before"] == 0 and rules["whatif_new"]["orders_after"] == 3
     assert [(r["key"], r["code"]) for r in body["refused"]] == [("whatif_broken", "rule.definition_invalid")]
     assert client.post("/api/v1/rules/whatif", json={"weeks": 13}).status_code == 422
+
+
+def test_hostile_keys_and_definitions_never_answer_5xx(client, session):
+    seed(session, client, "whatif_admin5")
+    for key in ("a%00b", "x" * 3000, "%E4%B8%AD"):
+        assert client.post(f"/api/v1/rules/{key}/whatif", json={"weeks": 2}).status_code in (404, 422)
+    for definition in ({"condition": {"var": "\u0000"}}, {"key": "whatif_big", "condition": [[[[[[]]]]]] * 50},
+                       {"trigger": {"kind": "time"}, "condition": {"in": ["a", "b"]}, "actions": "x"}):
+        answer = client.post("/api/v1/rules/whatif_big/whatif", json={"weeks": 2, "definition": definition})
+        assert answer.status_code == 422, answer.text
