@@ -1,6 +1,6 @@
-"""The what-if page: /designer/rules/{key}/whatif?weeks=N shows what the rule's draft would have
+"""The what-if pages: /designer/rules/{key}/whatif?weeks=N shows what the rule's draft would have
 done over the last N weeks of real orders, beside the published version (backend/replay).
-Nothing is created or sent. A broken draft or a bad week count is said on the page, not a 500."""
+/designer/whatif does it for every rule with a draft at once. Nothing is created or sent. A broken draft or a bad week count is said on the page, not a 500."""
 
 from __future__ import annotations
 
@@ -30,6 +30,23 @@ def what_if_page(request: Request, session: DbSession, actor: PageActor, key: st
             raise
         error = i18n.translate_error(exc.code, exc.params)
         problems = [f"{path}: {i18n.translate_error(code, params)}" for path, (code, params) in exc.fields.items()]
+    return _page(request, key, weeks, result, error, problems)
+
+
+@router.get("/designer/whatif")
+def rule_set_page(request: Request, session: DbSession, actor: PageActor, weeks: str = "4"):
+    """Every rule with a draft, replayed beside its published version (the rule set before publishing)."""
+    require_designer(actor)
+    result, error = None, None
+    try:
+        count = int(weeks) if weeks.strip().isdigit() and len(weeks) <= 3 else -1
+        result = service.what_if_rule_set(session, actor=actor, weeks=count, now=utcnow())
+    except GendanError as exc:
+        error = i18n.translate_error(exc.code, exc.params)
+    return _page(request, "", weeks, result, error, [])
+
+
+def _page(request: Request, key: str, weeks: str, result, error, problems):
     return render(request, "rules/whatif.html", {
         "nav": "designer", "key": key, "weeks": weeks if weeks.isdigit() else service.DEFAULT_WEEKS,
         "week_choices": range(1, service.MAX_WEEKS + 1), "result": result, "error": error, "problems": problems,

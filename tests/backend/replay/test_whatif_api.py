@@ -140,3 +140,15 @@ def test_hostile_keys_and_definitions_never_answer_5xx(client, session):
                        {"trigger": {"kind": "time"}, "condition": {"in": ["a", "b"]}, "actions": "x"}):
         answer = client.post("/api/v1/rules/whatif_big/whatif", json={"weeks": 2, "definition": definition})
         assert answer.status_code == 422, answer.text
+
+
+def test_the_rule_set_page_lists_every_draft(client, session):
+    orders = seed(session, client, "whatif_admin6")
+    assert client.post("/api/v1/rules", json=big_order_rule(5000)).status_code == 201
+    listing = client.get("/designer/rules", headers={"Accept-Language": "en"})
+    assert 'href="/designer/whatif"' in listing.text
+    page = client.get("/designer/whatif?weeks=4", headers={"Accept-Language": "en"})
+    assert page.status_code == 200
+    assert 'id="whatif-whatif_big-added"' in page.text and orders[7000].number in page.text
+    bad = client.get("/designer/whatif?weeks=40", headers={"Accept-Language": "zh-CN"})
+    assert bad.status_code == 200 and "回放周数须在 1 到 12 之间。" in bad.text
