@@ -83,6 +83,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "rule.not_published": 409,
     "rule.confirm_required": 409,
     "rule.start_invalid": 400,
+    # what-if replay (backend/replay/)
+    "whatif.weeks_out_of_range": 422,
+    "whatif.nothing_to_compare": 409,
     # to-dos
     "inbox.not_yours": 403,
     "inbox.not_initiator": 403,

@@ -206,6 +206,7 @@ ERROR_MESSAGE_MODULES = (
     "backend.params",
     "backend.portal.messages",
     "backend.pipeline",
+    "backend.replay.messages",
     "backend.rules.messages",
     "backend.tracking.error_messages",
     "backend.connectors.vendor_messages",

@@ -47,12 +47,14 @@ SCOPE = [
     "frontend/templates/portal/*.html",
     "backend/portal/service.py",
     "backend/portal/access.py",
+    "designer/pages/whatif.py",
 ]
 # Modules whose error-message registries ({code: English template}) must be translated too.
 ERROR_MESSAGE_SOURCES = ["backend/i18n.py", "backend/rules/messages.py", "backend/flows/messages.py",
                          "backend/tracking/error_messages.py", "backend/ingest/messages.py", "backend/params.py",
                          "backend/pipeline.py", "backend/installation/messages.py",
-                         "backend/connectors/messages.py", "backend/portal/messages.py"]
+                         "backend/connectors/messages.py", "backend/portal/messages.py",
+                         "backend/replay/messages.py"]
 
 LOCALE = "zh_CN"
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sdif]")

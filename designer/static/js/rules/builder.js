@@ -374,6 +374,15 @@ function save() {
 }
 const ruleUrl = (rest) => "/api/v1/rules/" + encodeURIComponent(keyInput.value.trim()) + rest;
 document.getElementById("rd-save").addEventListener("click", function () { save().catch(refused); });
+/* What if? The draft is saved, then the replay page compares it with the published version over
+ * the last N weeks of real orders (the page answers when the bounded replay is done). */
+document.getElementById("rd-whatif").addEventListener("click", function () {
+  let weeks = document.getElementById("rd-whatif-weeks").value;
+  save().then(function () {
+    status(T.whatif_running);
+    window.location.href = ruleUrl("").replace("/api/v1/rules/", "/designer/rules/") + "/whatif?weeks=" + encodeURIComponent(weeks);
+  }).catch(refused);
+});
 const designer = document.getElementById("rule-designer");
 const isEnabled = () => designer.dataset.enabled === "true";
 

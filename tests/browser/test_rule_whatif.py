@@ -1,0 +1,81 @@
+"""What-if before publishing (issue 14): a designer lowers a rule's threshold, clicks "What if?",
+and reads which orders the draft would have alerted over the last weeks beside the published
+version; nothing is published or created. The page reads on a 390 px phone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from playwright.sync_api import Page, expect
+from sqlalchemy import func, select
+
+from backend.orders.models import OrderEvent
+from backend.rules import definitions
+from backend.rules.models import RuleDefinitionRow, RuleFiring
+from tests.backend.rules.test_service import actor_of
+from tests.browser.conftest import sign_in
+from tests.factories.orders import make_order
+from tests.factories.people import make_user
+
+KEY = "whatif_big_orders"
+
+
+def condition(threshold: int) -> str:
+    return f'{{"and": [{{">": [{{"var": "amount"}}, {threshold}]}}, {{"in": ["WIF-", {{"var": "number"}}]}}]}}'
+
+
+def test_a_designer_sees_what_a_changed_rule_would_have_done(page: Page, base_url, seed, live_engine):
+    now = datetime.now(UTC)
+    admin = make_user(seed, username="whatif.designer", roles=["admin", "designer"], locale="en")
+    rep = make_user(seed, username="whatif.rep", roles=["sales"], locale="en")
+    for amount, days in ((3000, 2), (7000, 4), (12000, 6)):
+        order = make_order(seed, owner=rep, stage="approval", number=f"WIF-{amount}", amount=amount,
+                           at=now - timedelta(days=days))
+        seed.add(OrderEvent(order_id=order.id, type="created", at=order.created_at,
+                            after={"amount": f"{amount}.00", "stage": "approval", "status": "open", "data": {}}))
+    definitions.save_draft(seed, actor=actor_of(admin, "admin", "designer"), now=now, definition={
+        "key": KEY, "name": {"zh": "大额订单", "en": "WIF big order"},
+        "trigger": {"kind": "event", "events": ["order_created"]},
+        "condition": {"and": [{">": [{"var": "amount"}, 10000]}, {"in": ["WIF-", {"var": "number"}]}]},
+        "actions": [{"type": "create_todo", "assignee": {"kind": "role", "role": "finance"},
+                     "title_template": {"en": "Check {{ order.number }}"}}],
+    })
+    definitions.publish_rule(seed, actor=actor_of(admin, "admin", "designer"), key=KEY, now=now)
+    seed.commit()
+
+    sign_in(page, base_url, "whatif.designer")
+    page.goto(f"{base_url}/designer/rules/{KEY}")
+    page.get_by_role("tab", name="JSON-logic").click()
+    page.get_by_label("Condition as JSON-logic").fill(condition(5000))
+    page.get_by_role("button", name="Apply JSON").click()
+    page.get_by_label("Weeks to replay").select_option("2")
+    page.get_by_role("button", name="What if? (replay last N weeks)").click()
+
+    expect(page).to_have_url(f"{base_url}/designer/rules/{KEY}/whatif?weeks=2", timeout=60_000)
+    compare = page.locator("#whatif-compare")
+    alerted = compare.get_by_role("row", name="Orders alerted")
+    expect(alerted.get_by_role("cell")).to_have_text(["1", "2"])
+    expect(compare).to_contain_text("To-dos for everyone with the role finance")
+    added = page.locator("#whatif-added")
+    expect(added).to_contain_text("Would fire now, did not before (1)")
+    expect(added.get_by_role("link", name="WIF-7000")).to_be_visible()
+    expect(page.locator("#whatif-removed")).to_contain_text("(0)")
+
+    # nothing was published, fired or created
+    with live_engine.connect() as conn:
+        versions = conn.execute(select(RuleDefinitionRow.version, RuleDefinitionRow.status)
+                                .where(RuleDefinitionRow.key == KEY).order_by(RuleDefinitionRow.version)).all()
+        assert [tuple(v) for v in versions] == [(1, "published"), (2, "draft")]
+        assert conn.execute(select(func.count()).select_from(RuleFiring)
+                            .where(RuleFiring.rule_key == KEY)).scalar_one() == 0
+
+    # a longer window, from the page itself; then on a phone
+    page.get_by_label("Weeks to replay").select_option("4")
+    page.get_by_role("button", name="Replay again").click()
+    expect(page).to_have_url(f"{base_url}/designer/rules/{KEY}/whatif?weeks=4", timeout=60_000)
+    expect(page.locator("#whatif-added")).to_contain_text("(1)")
+    page.set_viewport_size({"width": 390, "height": 800})
+    link = added.get_by_role("link", name="WIF-7000")
+    link.scroll_into_view_if_needed()
+    expect(link).to_be_in_viewport()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
