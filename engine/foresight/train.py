@@ -129,7 +129,8 @@ def train(histories: Sequence[OrderHistory], *, now: datetime, config: TrainConf
         model = Foresight("fallback", stats, notes=(Reason("no_history"),))
         report.update(kind="fallback", notes=[r.to_json() for r in model.notes])
         return TrainOutcome(model, report, live is None)
-    cut = len(closed) - max(1, int(len(closed) * config.holdout)) if len(closed) >= 10 else len(closed)
+    cut = len(closed) - max(1, int(len(closed) * config.holdout)) if len(closed) >= 10 and config.holdout > 0 \
+        else len(closed)
     train_part, test_part = closed[:cut], closed[cut:]
     report.update(train_orders=len(train_part), holdout_orders=len(test_part))
     stats = build_stats(visits(train_part), transitions(train_part))

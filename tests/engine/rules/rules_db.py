@@ -23,6 +23,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Engine,
+    Float,
     Integer,
     MetaData,
     Numeric,
@@ -70,6 +71,10 @@ sales_order = Table(
     Column("closed_at", DateTime(timezone=True)),
     Column("signed_at", DateTime(timezone=True)),
     Column("shipped_at", DateTime(timezone=True)),
+    Column("predicted_stage_done_at", DateTime(timezone=True)),
+    Column("predicted_completion_at", DateTime(timezone=True)),
+    Column("delay_probability", Float),
+    Column("stage_p90_hours", Float),
     Column("data", JSONType),
 )
 # The same JSON columns as a plain-`json` table, for the PostgreSQL json (not jsonb) code paths.
