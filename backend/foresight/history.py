@@ -7,7 +7,6 @@ name, a designed `category` (or `product_category` / `product`) field, the amoun
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -74,16 +73,6 @@ def open_orders(session: Session, *, after_id: int = 0, batch: int = BATCH) -> l
     return [OpenOrder(order_id, stage, as_utc(entered), _as_date(planned),
                       _features(customer, region, owner, data, amount))
             for order_id, _status, stage, entered, planned, data, amount, customer, region, owner in rows]
-
-
-def iter_open_orders(session: Session) -> Iterator[list[OpenOrder]]:
-    last = 0
-    while True:
-        chunk = open_orders(session, after_id=last)
-        if not chunk:
-            return
-        yield chunk
-        last = chunk[-1].order_id
 
 
 def _as_date(value: Any) -> date | None:

@@ -74,14 +74,19 @@ def score_all(bind: Engine | Connection, now: datetime) -> int:
     """Score every open order; returns how many were scored."""
     with new_session(bind, writes=False) as session:
         model_id, model = current_model(session, now)
-    done = 0
-    with new_session(bind, writes=False) as reader:
-        for chunk in history.iter_open_orders(reader):
-            predictions = model.predict_many(chunk, now)
-            with new_session(bind) as session:
-                _store(session, predictions, model_id, now)
-                session.commit()
-            done += len(predictions)
+    done, last = 0, 0
+    while True:
+        # read and write in turns, never a write inside a read's transaction
+        with new_session(bind, writes=False) as reader:
+            chunk = history.open_orders(reader, after_id=last)
+        if not chunk:
+            break
+        last = chunk[-1].order_id
+        predictions = model.predict_many(chunk, now)
+        with new_session(bind) as session:
+            _store(session, predictions, model_id, now)
+            session.commit()
+        done += len(predictions)
     with new_session(bind) as session:
         session.execute(update(Order).where(Order.status != "open", or_(
             Order.predicted_stage_done_at.is_not(None), Order.stage_p90_hours.is_not(None),
