@@ -28,6 +28,7 @@ from backend.orders.schemas import OrderEventRead, OrderFilter, OrderPage, Order
 from backend.people.models import User, UserRole
 from backend.people.org import team_user_ids
 from backend.tracking import messages as tracking_messages
+from frontend.pages import foresight as foresight_pages
 from frontend.pages.common import (
     CHANNEL_LABELS,
     EVENT_LABELS,
@@ -419,6 +420,7 @@ def _detail_context(session: Session, actor: Actor, order_id: int, *, reply: dic
         "contacts": session.exec(select(CustomerContact).where(CustomerContact.customer_id == order.customer_id)
                                  .order_by(CustomerContact.position, CustomerContact.id)).scalars().all(),
         "reply": reply or {}, "delivery_problem": delivery_problem,
+        "prediction": foresight_pages.order_prediction(session, order),
     }
 
 
