@@ -90,6 +90,10 @@ class OrderRead(BaseModel):
     created_at: datetime
     updated_at: datetime
     closed_at: datetime | None = None
+    # Foresight's stored scores (backend/foresight/scoring.py), empty until the worker scores the order
+    predicted_stage_done_at: datetime | None = None
+    predicted_completion_at: datetime | None = None
+    delay_probability: float | None = None
 
 
 class OrderPage(BaseModel):
@@ -113,7 +117,8 @@ class OrderEventRead(BaseModel):
     note: str | None
 
 
-SortKey = Literal["created_at", "updated_at", "amount", "number", "stage_entered_at", "planned_delivery"]
+SortKey = Literal["created_at", "updated_at", "amount", "number", "stage_entered_at", "planned_delivery",
+                  "delay_probability"]
 
 
 class OrderFilter(BaseModel):
@@ -135,6 +140,7 @@ class OrderFilter(BaseModel):
     tag: str | None = Field(default=None, max_length=40)
     overdue: bool = False  # open, not delivered, planned delivery passed (the dashboard's "Overdue")
     risk: bool = False  # open and carrying a risk flag (the dashboard's "Risk-flagged")
+    delay_min: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = None  # delay_probability >= this
     sort: SortKey = "created_at"
     direction: Literal["asc", "desc"] = "desc"
     limit: int = Field(default=50, ge=1, le=200)

@@ -52,15 +52,16 @@ router = APIRouter()
 COLUMNS = [
     ("number", N_("Order no.")), ("customer", N_("Customer")), ("owner", N_("Owner")), ("stage", N_("Stage")),
     ("amount", N_("Amount")), ("planned_delivery", N_("Planned delivery")), ("created_at", N_("Created")),
+    ("delay_probability", N_("Delay risk")),
 ]
 FILTER_LABELS = {
     "q": N_("Search"), "stage": N_("Stage"), "status": N_("Status"), "owner_id": N_("Owner"),
     "customer_id": N_("Customer"), "created_from": N_("Created from"), "created_to": N_("Created to"),
     "delivery_from": N_("Delivery from"), "delivery_to": N_("Delivery to"), "amount_min": N_("Min. amount"),
-    "amount_max": N_("Max. amount"), "tag": N_("Tags"), "overdue": N_("Overdue only"), "risk": N_("Risk-flagged only"), "sort": N_("Sort"), "direction": N_("Sort"),
+    "amount_max": N_("Max. amount"), "tag": N_("Tags"), "overdue": N_("Overdue only"), "risk": N_("Risk-flagged only"), "delay_min": N_("High delay risk only"), "sort": N_("Sort"), "direction": N_("Sort"),
     "cursor": N_("Page"),
 }
-SORTABLE = {"number", "amount", "planned_delivery", "created_at"}
+SORTABLE = {"number", "amount", "planned_delivery", "created_at", "delay_probability"}
 LIST_KEYS = {"stage", "status"}
 
 

@@ -113,3 +113,31 @@ def test_the_schedule_queues_one_run_and_a_button_joins_it(session, connection):
     assert service.claim_next(connection, NOW) is None
     session.expire_all()
     assert session.get(ForesightRun, stuck.id).error["code"] == "foresight.run_timed_out"
+
+
+def test_the_order_list_sorts_riskiest_first_across_pages(session):
+    from backend.auth.actor import Actor
+    from backend.orders import service as orders_service
+    from backend.orders.schemas import OrderFilter
+
+    admin = make_user(session, roles=("admin",))
+    customer = make_customer(session, name="FB5Risk")
+    probabilities = [0.2, None, 0.9, 0.55, 0.9, 0.01]
+    ids = []
+    for p in probabilities:
+        o = make_order(session, owner=admin, customer=customer, stage="production")
+        o.delay_probability = p
+        ids.append(o.id)
+    session.flush()
+    actor = Actor(user_id=admin.id, username=admin.username, display_name="A", roles=frozenset({"admin"}))
+    seen, cursor = [], None
+    while True:
+        page = orders_service.list_orders(session, actor=actor, filters=OrderFilter(
+            customer_id=customer.id, sort="delay_probability", direction="desc", limit=2, cursor=cursor))
+        seen += [(o.id, o.delay_probability) for o in page.items]
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    assert [p for _, p in seen] == [0.9, 0.9, 0.55, 0.2, 0.01, None]
+    risky = orders_service.list_orders(session, actor=actor, filters=OrderFilter(customer_id=customer.id, delay_min=0.5))
+    assert {o.id for o in risky.items} == {ids[2], ids[3], ids[4]}
