@@ -10,6 +10,7 @@ LightGBM's own model text), so the backend stores it in the database. Loading a 
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,7 +33,7 @@ class ModelLoadError(ValueError):
 
 
 def slack_bin(slack_days: float) -> int:
-    return sum(1 for edge in SLACK_BINS if slack_days >= edge)
+    return bisect_right(SLACK_BINS, slack_days)
 
 
 @dataclass(frozen=True)
@@ -121,12 +122,17 @@ class Foresight:
             partial.append(self._durations(order, now, e, None if q50 is None else (float(q50[i]), float(q90[i]))))
         for row, part in zip(rows, partial, strict=True):
             row["slack_days"] = part.get("slack_days")
-        probs = contribs = None
+        probs = None
+        contribs: dict[int, np.ndarray] = {}
         if self.clf is not None and self.encoder is not None and rows:
             matrix = self.encoder.matrix(rows)
             probs = self.clf.predict(matrix, num_threads=1)
             if explain:
-                contribs = self.clf.predict(matrix, pred_contrib=True, num_threads=1)
+                # what drives the risk, only where it is above the base rate (TreeSHAP costs more than scoring)
+                risky = np.flatnonzero(probs >= (self.base_rate or 0.0))
+                if len(risky):
+                    values = self.clf.predict(matrix[risky], pred_contrib=True, num_threads=1)
+                    contribs = {int(i): values[k] for k, i in enumerate(risky)}
         out: list[Prediction] = []
         for i, ((order, _now), part) in enumerate(zip(items, partial, strict=True)):
             prob = None
@@ -137,7 +143,7 @@ class Foresight:
                     prob = float(self.late_table.get(slack_bin(part["slack_days"]), self.base_rate or 0.0))
             reasons: list[Reason] = []
             if explain:
-                reasons = self._reasons(order, part, prob, rows[i], None if contribs is None else contribs[i])
+                reasons = self._reasons(order, part, prob, rows[i], contribs.get(i))
             out.append(Prediction(
                 order.order_id, part["basis"], part.get("stage_done_at"), part.get("stage_done_p90_at"),
                 part.get("completion_at"), part.get("completion_p90_at"),

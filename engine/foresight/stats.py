@@ -9,6 +9,7 @@ stayed at least as long (conditional median / p90).
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,14 @@ from engine.foresight.history import FINISH_STAGES, Visit
 SAMPLE = 400  # durations kept per stage
 MIN_STAGE_VISITS = 3  # fewer: the stage has no typical duration
 MAX_PATH = 12
+
+
+def _sorted_quantile(ordered: Sequence[float], start: int, q: float) -> float:
+    """quantile(ordered[start:], q) of an already sorted sequence, without copying it."""
+    h = (len(ordered) - start - 1) * q
+    lo = start + math.floor(h)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (h - math.floor(h))
 
 
 def quantile(values: Sequence[float], q: float) -> float:
@@ -39,9 +48,10 @@ class StageStats:
         """(median, p90) hours still to go after `elapsed` hours in the stage."""
         if elapsed < self.p50 * 0.999:
             return self.p50 - elapsed, max(self.p90 - elapsed, self.p50 - elapsed)
-        longer = [d - elapsed for d in self.sample if d > elapsed]
-        if len(longer) >= 2:
-            return quantile(longer, 0.5), quantile(longer, 0.9)
+        start = bisect_right(self.sample, elapsed)  # the sample is sorted: the stays longer than `elapsed`
+        if len(self.sample) - start >= 2:
+            return (_sorted_quantile(self.sample, start, 0.5) - elapsed,
+                    _sorted_quantile(self.sample, start, 0.9) - elapsed)
         # longer than any order seen: say "soon" with a p90 as long as the stage's spread
         tail = max(self.p90 - self.p50, 1.0)
         return min(tail * 0.5, 24.0), tail
