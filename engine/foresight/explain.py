@@ -20,6 +20,11 @@ _TEXT: dict[str, dict[str, str]] = {
         "zh": "历史订单{which}，无法学习延误概率：按各阶段时长估计。",
         "en": "Every closed order was {which}, so the delay probability cannot be learnt: estimated from stage timing.",
     },
+    "fallback_measured_better": {
+        "zh": "按各阶段中位数估计：在最新订单上它比学习所得模型更准（Brier {fallback} 对 {model}）。",
+        "en": "Estimated from each stage's median: on the newest orders it measured better than the learnt "
+              "model (Brier {fallback} vs {model}).",
+    },
     "model_unreadable": {
         "zh": "当前模型无法加载，已改用各阶段中位数估计。",
         "en": "The live model could not be loaded: estimated from each stage's median instead.",

@@ -175,17 +175,31 @@ class Foresight:
             "stage_done_at": now + timedelta(hours=rem50), "stage_done_p90_at": now + timedelta(hours=rem90),
             "stage_p90_hours": round(stage_stats.p90 if stage_stats is not None else typical90, 3),
         }
-        if order.stage in stats.finish_stages or not stats.reaches_finish(order.stage):
+        onwards = self._onwards(order.stage)
+        if onwards is None:
             return part
-        path = [s for s in stats.path_after(order.stage) if s in stats.stages]
-        path50 = sum(stats.stages[s].p50 for s in path)
-        spread = math.sqrt((rem90 - rem50) ** 2 + sum((stats.stages[s].p90 - stats.stages[s].p50) ** 2 for s in path))
+        path, path50, spread2 = onwards
+        spread = math.sqrt((rem90 - rem50) ** 2 + spread2)
         completion = now + timedelta(hours=rem50 + path50)
         part.update(path=path, path_hours=path50, completion_at=completion,
                     completion_p90_at=completion + timedelta(hours=spread))
         if order.planned_delivery is not None:
             part["slack_days"] = (planned_end(order.planned_delivery) - completion).total_seconds() / 86400.0
         return part
+
+    def _onwards(self, stage: str) -> tuple[list[str], float, float] | None:
+        """(the usual stages after `stage` to completion, their summed median hours, summed squared
+        spreads), None when the order is complete or the path to completion is unknown; per stage, cached."""
+        cache = self.__dict__.setdefault("_onwards_cache", {})
+        if stage not in cache:
+            stats = self.stats
+            if stage in stats.finish_stages or not stats.reaches_finish(stage):
+                cache[stage] = None
+            else:
+                path = [s for s in stats.path_after(stage) if s in stats.stages]
+                cache[stage] = (path, sum(stats.stages[s].p50 for s in path),
+                                sum((stats.stages[s].p90 - stats.stages[s].p50) ** 2 for s in path))
+        return cache[stage]
 
     def _reasons(self, order: OpenOrder, part: Mapping[str, Any], prob: float | None, row: Mapping[str, Any],
                  contrib: np.ndarray | None) -> list[Reason]:

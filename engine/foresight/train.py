@@ -166,6 +166,9 @@ def train(histories: Sequence[OrderHistory], *, now: datetime, config: TrainConf
             report["fallback"]["durations"] = _duration_check(fallback, fallback, test_part)
             if _not_worse(report["lightgbm"], report["fallback"], 0.0, math.inf):
                 chosen = candidate
+            else:
+                notes.append(Reason("fallback_measured_better", {"model": report["lightgbm"].get("brier"),
+                                                                 "fallback": report["fallback"].get("brier")}))
     chosen.notes = tuple(notes)
     report["kind"] = chosen.kind
     report["chosen"] = report["lightgbm" if chosen.kind == "lightgbm" else "fallback"]

@@ -127,3 +127,15 @@ def test_training_reports_progress():
     seen = []
     train(history(250), now=NOW, config=TrainConfig(rounds=20), progress=lambda f, s: seen.append(f))
     assert seen == sorted(seen) and seen[-1] == 1.0
+
+
+def test_every_reason_renders_in_both_languages():
+    from engine.foresight.explain import _TEXT, Reason
+
+    params = {"closed": 3, "needed": 200, "late": True, "features": ["region"], "stage": "production",
+              "days": 1.5, "typical": 1.0, "p90": 2.0, "stages": ["shipping"], "feature": "customer",
+              "value": "Acme", "model": 0.2, "fallback": 0.19}
+    for code in _TEXT:
+        for lang in ("en", "zh_CN"):
+            text = render(Reason(code, params), lang)
+            assert text != code and "{" not in text, (code, lang)
