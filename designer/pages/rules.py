@@ -46,6 +46,7 @@ UNITS = {
     "days_until_planned_delivery": "days", "days_until_payment_due": "days",
     "days_overdue_planned_delivery": "days", "days_overdue_payment_due": "days",
     "hours_since_last_customer_contact": "hours",
+    "predicted_days_late": "days", "stage_p90_hours": "hours",  # foresight
 }
 
 
