@@ -89,10 +89,10 @@ CLASSIC_RULES: dict[str, dict[str, Any]] = {
                 "body_template": {
                     "zh": "预计 {{ order.predicted_completion_at | date }} 完成，"
                     "计划交期为 {{ order.planned_delivery | date }}；延误概率 "
-                    "{{ ((order.delay_probability or 0) * 100) | round | int }}%。",
+                    "{{ ((order.delay_probability or 0) * 100) | round | int }}%。{{ order.delay_reasons }}",
                     "en": "Completion is predicted on {{ order.predicted_completion_at | date }}, "
                     "delivery is planned for {{ order.planned_delivery | date }}; delay probability "
-                    "{{ ((order.delay_probability or 0) * 100) | round | int }}%.",
+                    "{{ ((order.delay_probability or 0) * 100) | round | int }}%. {{ order.delay_reasons }}",
                 },
             },
         ],

@@ -141,3 +141,26 @@ def test_the_order_list_sorts_riskiest_first_across_pages(session):
     assert [p for _, p in seen] == [0.9, 0.9, 0.55, 0.2, 0.01, None]
     risky = orders_service.list_orders(session, actor=actor, filters=OrderFilter(customer_id=customer.id, delay_min=0.5))
     assert {o.id for o in risky.items} == {ids[2], ids[3], ids[4]}
+
+
+def test_the_delay_risk_alert_says_why(session, connection):
+    from backend.rules.context import template_extras
+    from engine.facts import FactContext, build_facts
+    from engine.rules.template_context import build_context
+    from engine.rules.templates import render_template
+
+    rep, customers = seed(session, 30, "FB6")
+    slow, _fast = open_orders(session, rep, customers)
+    session.commit()
+    scoring.forget_cache()
+    scoring.score_all(connection, NOW)
+    session.expire_all()
+    order = session.get(Order, slow.id)
+    from backend.rules.context import order_values
+
+    facts = build_facts(order_values(order), default_catalogue(), FactContext(now=NOW))
+    body = classic_rule("delay_risk")["actions"][1]["body_template"]
+    for lang, words in (("en", "Production already"), ("zh", "生产已")):
+        context = build_context(facts, lang=lang, extras=template_extras(session, order), rule_key="delay_risk",
+                                rule_name={"zh": "r", "en": "r"}, now=NOW)
+        assert words in render_template(body[lang], context)
