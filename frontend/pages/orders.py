@@ -201,6 +201,7 @@ def orders_export(request: Request, session: DbSession, actor: PageActor):
             rows.append([o.number, o.customer_name, o.owner_name,
                          i18n.gettext(STAGE_LABELS[o.stage]) if o.stage in STAGE_LABELS else o.stage,
                          o.amount, o.planned_delivery, o.created_at.astimezone(zone).replace(tzinfo=None),
+                         None if o.delay_probability is None else round(o.delay_probability, 3),
                          i18n.gettext(STATUS_LABELS[o.status]) if o.status in STATUS_LABELS else o.status,
                          o.currency, ", ".join(tag_label(t) for t in o.tags)])
         if not page.next_cursor:
