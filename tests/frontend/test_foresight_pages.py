@@ -69,3 +69,17 @@ def test_a_sales_rep_cannot_open_the_model_page(client, session):
     session.commit()
     login(client, "fp3.rep")
     assert client.get("/admin/foresight").status_code == 403
+
+
+def test_the_order_list_shows_the_riskiest_first(client, session):
+    rep = make_user(session, username="fp4.rep", roles=["sales"], locale="en")
+    customer = make_customer(session, name="FP4 Co")
+    for number, p in (("FP4-LOW", 0.05), ("FP4-HIGH", 0.93), ("FP4-NONE", None), ("FP4-MID", 0.4)):
+        make_order(session, owner=rep, customer=customer, number=number, stage="production").delay_probability = p
+    session.commit()
+    login(client, "fp4.rep")
+    html = client.get(f"/orders?customer_id={customer.id}&sort=delay_probability&direction=desc").text
+    positions = [html.index(n) for n in ("FP4-HIGH", "FP4-MID", "FP4-LOW", "FP4-NONE")]
+    assert positions == sorted(positions) and "93%" in html and "Riskiest first" in html
+    only = client.get(f"/orders?customer_id={customer.id}&delay_min=0.6").text
+    assert "FP4-HIGH" in only and "FP4-MID" not in only
