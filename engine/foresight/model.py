@@ -24,6 +24,7 @@ from engine.foresight.history import OpenOrder, planned_end
 from engine.foresight.stats import Stats
 
 FORMAT = 1
+MAX_HOURS = 24.0 * 365 * 5  # no stage is predicted to last longer than five years
 #: fallback P(late) by slack (days between the planned delivery day's end and the predicted completion)
 SLACK_BINS: tuple[float, ...] = (-7.0, -3.0, -1.0, 0.0, 1.0, 3.0, 7.0)
 
@@ -115,8 +116,10 @@ class Foresight:
             matrix = self.encoder.matrix(rows)
             matrix[:, len(self.encoder.names) - 2] = np.nan  # duration models never saw elapsed/slack
             matrix[:, len(self.encoder.names) - 1] = np.nan
-            q50 = np.expm1(self.q50.predict(matrix, num_threads=1))
-            q90 = np.maximum(np.expm1(self.q90.predict(matrix, num_threads=1)), q50)
+            # bounded: a wild prediction never becomes a date past the calendar (or a NaN)
+            q50 = np.clip(np.nan_to_num(np.expm1(self.q50.predict(matrix, num_threads=1)), nan=0.0), 0.0, MAX_HOURS)
+            q90 = np.clip(np.maximum(np.nan_to_num(np.expm1(self.q90.predict(matrix, num_threads=1)), nan=0.0), q50),
+                          0.0, MAX_HOURS)
         partial: list[dict[str, Any]] = []
         for i, ((order, now), e) in enumerate(zip(items, elapsed, strict=True)):
             partial.append(self._durations(order, now, e, None if q50 is None else (float(q50[i]), float(q90[i]))))
