@@ -25,6 +25,7 @@ from engine.foresight.stats import Stats
 
 FORMAT = 1
 MAX_HOURS = 24.0 * 365 * 5  # no stage is predicted to last longer than five years
+DRIVER_MIN = 0.5  # drivers (TreeSHAP) are named for orders at least this risky, and above the base rate
 #: fallback P(late) by slack (days between the planned delivery day's end and the predicted completion)
 SLACK_BINS: tuple[float, ...] = (-7.0, -3.0, -1.0, 0.0, 1.0, 3.0, 7.0)
 
@@ -132,7 +133,7 @@ class Foresight:
             probs = self.clf.predict(matrix, num_threads=1)
             if explain:
                 # what drives the risk, only where it is above the base rate (TreeSHAP costs more than scoring)
-                risky = np.flatnonzero(probs >= (self.base_rate or 0.0))
+                risky = np.flatnonzero(probs >= max(self.base_rate or 0.0, DRIVER_MIN))
                 if len(risky):
                     values = self.clf.predict(matrix[risky], pred_contrib=True, num_threads=1)
                     contribs = {int(i): values[k] for k, i in enumerate(risky)}
@@ -227,7 +228,7 @@ class Foresight:
                 reasons.append(Reason("spare", {"days": round(slack, 1)}))
         elif order.planned_delivery is None:
             reasons.append(Reason("no_planned", {}))
-        if contrib is not None and self.encoder is not None and prob is not None and prob >= (self.base_rate or 0.0):
+        if contrib is not None and self.encoder is not None and prob is not None:
             names = self.encoder.names
             ranked = sorted(range(len(names)), key=lambda j: -float(contrib[j]))
             for j in ranked[:2]:
