@@ -104,6 +104,10 @@ STATUS_BY_CODE: dict[str, int] = {
     "mapping.": 422,
     "mapping.version_not_found": 404,
     "mapping.import_too_large": 413,
+    # foresight (issue 14)
+    "foresight.": 422,
+    "foresight.run_not_found": 404,
+    "foresight.model_not_found": 404,
     # contract OCR
     "ocr.": 422,
     "ocr.not_found": 404,

@@ -194,6 +194,7 @@ ERROR_MESSAGE_MODULES = (
     "backend.connectors.messages",
     "backend.connectors.mapping_messages",
     "backend.flows.messages",
+    "backend.foresight.messages",
     "backend.forms.messages",
     "backend.inbox.messages",
     "backend.installation.messages",

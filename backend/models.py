@@ -6,6 +6,7 @@ from backend.connectors.mapping_models import ConnectorMappingVersion  # noqa: F
 from backend.connectors.models import Connector, ConnectorRecordError, ConnectorRun  # noqa: F401
 from backend.customers.models import Customer, CustomerContact  # noqa: F401
 from backend.flows.models import FlowDefinitionRow, FlowInstance, FlowTimer  # noqa: F401
+from backend.foresight.models import ForesightModel, ForesightRun, ForesightScore  # noqa: F401
 from backend.forms.models import FormDefinitionRow  # noqa: F401
 from backend.inbox.models import InboxItem  # noqa: F401
 from backend.ingest.models import ImportJob, ImportRowError, InboundDelivery, InboundSource  # noqa: F401

@@ -24,6 +24,7 @@ from sqlmodel import Session
 
 from backend.connectors import runner as connectors_runner
 from backend.flows import service_instance as flows_instances
+from backend.foresight import tasks as foresight_tasks
 from backend.forms import files as forms_files
 from backend.forms import service as forms_service
 from backend.ingest import service as ingest_service
@@ -98,6 +99,8 @@ def build_jobs(*, scan_interval_seconds: float = 60, upload_dir: Path | None = N
         Job("portal.issue_due_links", portal_tasks.issue_due_links, 15),
         Job("portal.remind_parties", portal_tasks.remind_parties, 3600),
         Job("order_scores", scores_service.refresh_scores, scores_service.EVERY_SECONDS),
+        Job("foresight.train_due", foresight_tasks.train_due, 10),
+        Job("foresight.score_open_orders", foresight_tasks.score_open_orders, 300),
         *((Job("forms.delete_orphan_uploads", lambda engine, now: forms_files.delete_orphans(upload_dir, engine, now),
                3600),) if upload_dir is not None else ()),
         *((Job("ocr.read_contracts", lambda engine, now: ocr_tasks.read_contracts(engine, now, upload_dir), 2),)

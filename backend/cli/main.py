@@ -229,4 +229,5 @@ if __name__ == "__main__":
     app()
 
 
+from backend.cli import foresight as _foresight  # noqa: E402,F401  (gendan foresight train / score)
 from backend.cli import imports as _imports  # noqa: E402,F401  (gendan import, gendan import-olist)

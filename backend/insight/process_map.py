@@ -87,6 +87,12 @@ def _order_ids(session: Session, actor: Actor, f: MapFilter) -> tuple[list[int],
 def traces(session: Session, order_ids: list[int]) -> Iterator[list[tuple[str, datetime]]]:
     """Each order's [(stage, entered_at), ...], batch by batch (orders without a stage event still
     give their creation stage)."""
+    return (trace for _order_id, trace in order_traces(session, order_ids))
+
+
+def order_traces(session: Session, order_ids: list[int]) -> Iterator[tuple[int, list[tuple[str, datetime]]]]:
+    """(order id, its trace) for the orders of `order_ids` that have a stage event, in their order
+    (also read by backend/foresight/history.py)."""
     for i in range(0, len(order_ids), BATCH):
         batch = order_ids[i:i + BATCH]
         firsts = dict(session.connection().execute(select(Order.id, Order.created_at).where(Order.id.in_(batch))).all())
@@ -108,7 +114,7 @@ def traces(session: Session, order_ids: list[int]) -> Iterator[list[tuple[str, d
                 seq.append((stage, at))
         for order_id in batch:
             if order_id in by_order:
-                yield by_order[order_id]
+                yield order_id, by_order[order_id]
 
 
 CACHE: LruCache[MapResult] = LruCache(CACHE_SIZE)

@@ -24,6 +24,7 @@ class Order(SQLModel, table=True):
         Index("ix_sales_order_stage_entered", "stage", "stage_entered_at"),
         Index("ix_sales_order_stage_created", "stage", "created_at", "id"),  # orders_0002; + PG trigram
         Index("ix_sales_order_amount_id", "amount", "id"),  # orders_0003
+        Index("ix_sales_order_delay_probability", "delay_probability", "id"),  # foresight_0001
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -58,6 +59,11 @@ class Order(SQLModel, table=True):
     carrier_on_time_rate: float | None = None
     priority_score: int = Field(default=0, index=True)
     churn_signals: int = Field(default=0, index=True)
+    # foresight_0001: stored scores, refreshed by the worker (backend/foresight/scoring.py), read by facts
+    predicted_stage_done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    predicted_completion_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    delay_probability: float | None = Field(default=None)
+    stage_p90_hours: float | None = Field(default=None)
 
 
 class OrderEvent(SQLModel, table=True):

@@ -96,6 +96,10 @@ class OrderRead(BaseModel):
     carrier_on_time_rate: float | None = None
     priority_score: int = 0
     churn_signals: int = 0
+    # Foresight's stored scores (backend/foresight/scoring.py), empty until the worker scores the order
+    predicted_stage_done_at: datetime | None = None
+    predicted_completion_at: datetime | None = None
+    delay_probability: float | None = None
 
 
 class OrderPage(BaseModel):
@@ -120,7 +124,7 @@ class OrderEventRead(BaseModel):
 
 
 SortKey = Literal["created_at", "updated_at", "amount", "number", "stage_entered_at", "planned_delivery",
-                  "priority_score", "churn_signals"]
+                  "priority_score", "churn_signals", "delay_probability"]
 
 
 class OrderFilter(BaseModel):
@@ -144,6 +148,7 @@ class OrderFilter(BaseModel):
     churn_min: int | None = Field(default=None, ge=0, le=3)  # stored churn_signals
     overdue: bool = False  # open, not delivered, planned delivery passed (the dashboard's "Overdue")
     risk: bool = False  # open and carrying a risk flag (the dashboard's "Risk-flagged")
+    delay_min: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = None  # delay_probability >= this
     sort: SortKey = "created_at"
     direction: Literal["asc", "desc"] = "desc"
     limit: int = Field(default=50, ge=1, le=200)

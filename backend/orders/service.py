@@ -384,6 +384,7 @@ def to_read(session: Session, order: Order) -> OrderRead:
     return read
 
 
+NO_PROBABILITY = -1.0
 SORT_COLUMNS = {
     "created_at": Order.created_at,
     "updated_at": Order.updated_at,
@@ -393,6 +394,8 @@ SORT_COLUMNS = {
     "planned_delivery": func.coalesce(Order.planned_delivery, NULL_DATE),
     "priority_score": Order.priority_score,
     "churn_signals": Order.churn_signals,
+    # riskiest first: unscored orders last (descending), as -1
+    "delay_probability": func.coalesce(Order.delay_probability, NO_PROBABILITY),
 }
 
 
@@ -492,6 +495,8 @@ def _filtered(session: Session, actor: Actor, f: OrderFilter):
             clauses.append(stats.overdue_clause(installation_today(session)))
         if f.risk:
             clauses.append((Order.status == "open") & stats.risk_clause())
+    if f.delay_min is not None:
+        clauses.append(Order.delay_probability >= f.delay_min)
     if f.tag:
         # tags are a short JSON list; filtering in Python after the page query would break paging,
         # so match the JSON text (tags are restricted to simple words)
@@ -510,6 +515,8 @@ def list_orders(session: Session, *, actor: Actor, filters: OrderFilter) -> Orde
     stmt = select(Order).where(*clauses)
     if filters.cursor:
         value, row_id = decode_cursor(filters.cursor, sort=filters.sort, direction=filters.direction)
+        if filters.sort == "delay_probability":
+            value = float(value)
         stmt = stmt.where(seek_clause(column, Order.id, value, row_id, descending))
     order_by = (column.desc(), Order.id.desc()) if descending else (column.asc(), Order.id.asc())
     rows = session.exec(stmt.order_by(*order_by).limit(filters.limit + 1)).scalars().all()
@@ -521,6 +528,8 @@ def list_orders(session: Session, *, actor: Actor, filters: OrderFilter) -> Orde
         value = getattr(last, filters.sort)
         if filters.sort == "planned_delivery" and value is None:
             value = NULL_DATE
+        if filters.sort == "delay_probability":
+            value = Decimal(repr(float(value if value is not None else NO_PROBABILITY)))
         next_cursor = encode_cursor(value, last.id, sort=filters.sort, direction=filters.direction)
     total, capped = None, False
     if filters.with_total:

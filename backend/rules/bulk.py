@@ -158,6 +158,9 @@ def template_extras_many(session: Session, orders: list[Order]) -> dict[int, Tem
                                  .order_by(TrackingLink.id.desc())).scalars():
             links.setdefault(link.order_id, link)
     settings = get_settings()
+    from backend.foresight import words as foresight_words  # reads scores only: imported late
+
+    reasons = foresight_words.reasons_by_order(session, order_ids)
     labels: dict[str, dict[str, str]] = {}
     out = {}
     for order in orders:
@@ -173,6 +176,7 @@ def template_extras_many(session: Session, orders: list[Order]) -> dict[int, Tem
             stage_labels=labels[order.stage],
             tracking_link=f"{settings.public_base_url}/t/{link.token}" if link is not None else "",
             zone=settings.timezone,
+            delay_reasons=reasons.get(order.id, {}),
         )
     return out
 

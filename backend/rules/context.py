@@ -170,6 +170,7 @@ STAGE_LABELS = {
 def template_extras(session: Session, order: Order) -> TemplateExtras:
     """What a rule's templates read beyond the facts: customer, owner, the stage in both languages,
     the customer's tracking link (when the order has an active one; a firing creates none)."""
+    from backend.foresight import words as foresight_words  # reads scores only: imported late
     from backend.tracking.service import get_active_link  # tracking builds on rules: imported late
 
     customer = session.get(Customer, order.customer_id) if order.customer_id else None
@@ -185,6 +186,7 @@ def template_extras(session: Session, order: Order) -> TemplateExtras:
         stage_labels=labels,
         tracking_link=f"{settings.public_base_url}/t/{link.token}" if link is not None else "",
         zone=settings.timezone,
+        delay_reasons=foresight_words.reasons_by_order(session, [order.id]).get(order.id, {}),
     )
 
 

@@ -46,6 +46,7 @@ UNITS = {
     "days_until_planned_delivery": "days", "days_until_payment_due": "days",
     "days_overdue_planned_delivery": "days", "days_overdue_payment_due": "days",
     "hours_since_last_customer_contact": "hours",
+    "predicted_days_late": "days", "stage_p90_hours": "hours",  # foresight
 }
 
 
@@ -133,7 +134,7 @@ CORE_VARIABLES = {name for name, _label in VARIABLES}
 _VARIABLE_MSGIDS = (N_("Order number"), N_("Customer name"), N_("Customer code"), N_("Owner"),
                     N_("Amount with currency"), N_("Amount"), N_("Currency"), N_("Stage"), N_("Planned delivery"),
                     N_("Payment due"), N_("Hours in stage"), N_("Tracking link"), N_("Customer contact"),
-                    N_("Owner e-mail"), N_("Rule name"), N_("Today"))
+                    N_("Owner e-mail"), N_("Rule name"), N_("Today"), N_("Why the delay risk (predicted)"))
 
 
 def _json_script(value: Any) -> str:

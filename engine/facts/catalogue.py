@@ -111,6 +111,11 @@ _CORE: tuple[tuple[str, FactType, str, str], ...] = (
     ("closed_at", FactType.DATETIME, "关闭时间", "Closed at"),
     ("shipped_at", FactType.DATETIME, "发货时间", "Shipped at"),
     ("signed_at", FactType.DATETIME, "签收时间", "Signed at"),
+    # Foresight's stored scores (backend/foresight/scoring.py refreshes them; None until scored)
+    ("predicted_stage_done_at", FactType.DATETIME, "预计本阶段完成时间", "Predicted stage done at"),
+    ("predicted_completion_at", FactType.DATETIME, "预计完成（交付）时间", "Predicted completion at"),
+    ("delay_probability", FactType.NUMBER, "延误概率", "Delay probability"),
+    ("stage_p90_hours", FactType.NUMBER, "本阶段 P90 时长（小时）", "Stage p90 (hours)"),
     # stored scores (autodecide_0001): refreshed by the worker job `order_scores`
     # (engine/facts/scores.py defines them, scores_sql.py computes them set-based)
     ("customer_on_time_rate", FactType.NUMBER, "客户准时率", "Customer on-time rate"),
@@ -136,6 +141,8 @@ _DERIVED: tuple[tuple[str, str, str], ...] = (
     ("hours_since_last_customer_contact", "距上次客户联系小时数", "Hours since last customer contact"),
     ("days_since_signed", "签收后天数", "Days since signed"),
     ("hours_since_signed", "签收后小时数", "Hours since signed"),
+    ("stall_ratio", "停滞比（在阶段时长 ÷ 阶段 P90）", "Stall ratio (time in stage ÷ stage p90)"),
+    ("predicted_days_late", "预计晚于计划交期天数", "Predicted days late"),
 )
 
 #: Core columns the SQL rendering reads (the backend maps each to its column).
@@ -359,8 +366,35 @@ def derived_of_source(name: str, source: int, ctx: FactContext) -> float:
     raise KeyError(name)
 
 
+#: derived facts read from two columns (no single source column, so no index range: see engine/facts/sql.py)
+PAIR_SOURCES: dict[str, tuple[str, str]] = {
+    "stall_ratio": ("stage_entered_at", "stage_p90_hours"),
+    "predicted_days_late": ("predicted_completion_at", "planned_delivery"),
+}
+
+
+def pair_value(name: str, order: Mapping[str, Any], ctx: FactContext) -> float | None:
+    """stall_ratio: hours in stage ÷ the stage's p90 hours (None without a positive p90);
+    predicted_days_late: whole days from the planned delivery day to the predicted completion's UTC day
+    (floor; 0 on the day, 1 one day late, negative when early)."""
+    if name == "stall_ratio":
+        entered = _as_datetime(order.get("stage_entered_at"))
+        p90 = order.get("stage_p90_hours")
+        if entered is None or not isinstance(p90, (int, float)) or isinstance(p90, bool) or p90 <= 0:
+            return None
+        return (ctx.now_seconds - epoch_seconds(entered)) / 3600.0 / float(p90)
+    completion = _as_datetime(order.get("predicted_completion_at"))
+    planned = _as_date(order.get("planned_delivery"))
+    if completion is None or planned is None:
+        return None
+    planned_s = (planned.toordinal() - date(1970, 1, 1).toordinal()) * 86400
+    return float((epoch_seconds(completion) - planned_s) // 86400)
+
+
 def derived_value(name: str, order: Mapping[str, Any], ctx: FactContext) -> float | None:
     """The Python rendering of one derived fact (None when its source column is empty)."""
+    if name in PAIR_SOURCES:
+        return pair_value(name, order, ctx)
     column, unit = DERIVED_SOURCES[name]
     if unit == "seconds":
         moment = _as_datetime(order.get(column))

@@ -26,6 +26,7 @@ from sqlalchemy import (
     false,
     literal,
     literal_column,
+    or_,
     true,
 )
 from sqlalchemy.dialects import postgresql
@@ -35,6 +36,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from engine.facts.catalogue import (
     DERIVED_SOURCES,
+    PAIR_SOURCES,
     Catalogue,
     FactContext,
     FactType,
@@ -43,7 +45,7 @@ from engine.facts.catalogue import (
 )
 from engine.facts.dialect import dialect_function
 
-__all__ = ["fact_sql", "source_column", "threshold_sql", "UnknownFact"]
+__all__ = ["fact_sql", "null_sql", "source_column", "threshold_sql", "UnknownFact"]
 
 
 class UnknownFact(KeyError):
@@ -62,6 +64,12 @@ DaysFrom = dialect_function(
     doc="Whole days from the date `today` (a bound date) to a date column: column - today.",
     default="CAST(julianday({0}) - julianday({1}) AS INTEGER)",
     postgresql="({0} - CAST({1} AS DATE))",
+)
+DateEpochSeconds = dialect_function(
+    "DateEpochSeconds", BigInteger(),
+    doc="Seconds since 1970 of a date column's midnight (UTC).",
+    default="CAST(strftime('%s', {0}) AS INTEGER)",
+    postgresql="CAST(EXTRACT(EPOCH FROM CAST({0} AS TIMESTAMP)) AS BIGINT)",
 )
 ToFloat = dialect_function("ToFloat", Float(), default="CAST({0} AS REAL)",
                            postgresql="CAST({0} AS DOUBLE PRECISION)")
@@ -213,6 +221,24 @@ def source_column(name: str, columns: Mapping[str, ColumnElement[Any]]) -> Colum
     return columns[source[0]] if source else None
 
 
+def null_sql(name: str, columns: Mapping[str, ColumnElement[Any]]) -> ColumnElement[bool] | None:
+    """When a derived fact read from two columns is NULL (either column NULL, or no positive p90)."""
+    if name == "stall_ratio":
+        p90 = columns["stage_p90_hours"]
+        return or_(columns["stage_entered_at"].is_(None), p90.is_(None), p90 <= 0)
+    if name in PAIR_SOURCES:
+        a, b = PAIR_SOURCES[name]
+        return or_(columns[a].is_(None), columns[b].is_(None))
+    return None
+
+
+def _floor_days(diff: ColumnElement[Any]) -> ColumnElement[Any]:
+    """Floor division of a seconds difference by a day, on both databases (their integer division
+    truncates toward zero)."""
+    return ToFloat(cast(case((diff >= 0, diff // _int(86400)), else_=-((_int(86399) - diff) // _int(86400))),
+                        BigInteger))
+
+
 def threshold_sql(
     name: str, predicate: Callable[[float], bool], columns: Mapping[str, ColumnElement[Any]], ctx: FactContext
 ) -> ColumnElement[bool] | None:
@@ -274,6 +300,13 @@ def fact_sql(
         return ToFloat(now_s - EpochSeconds(column)) / literal_column("3600.0", Float)
     if name == "working_hours_in_stage":
         return _working_hours_tree(columns["stage_entered_at"], ctx)
+    if name == "stall_ratio":
+        p90 = columns["stage_p90_hours"]
+        hours = ToFloat(now_s - EpochSeconds(columns["stage_entered_at"])) / literal_column("3600.0", Float)
+        return case((or_(p90.is_(None), p90 <= 0), None), else_=hours / ToFloat(p90))
+    if name == "predicted_days_late":
+        diff = EpochSeconds(columns["predicted_completion_at"]) - DateEpochSeconds(columns["planned_delivery"])
+        return _floor_days(diff)
     if name in ("days_since_created", "days_since_signed"):
         diff = now_s - EpochSeconds(columns[DERIVED_SOURCES[name][0]])
         # floor division on both databases (their integer division truncates toward zero)

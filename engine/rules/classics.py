@@ -1,8 +1,8 @@
 """The five classic rules every installation starts from (templates in the rule designer).
 
 Plain JSON definitions (as stored), so the designer can load one, let the admin adjust it, and
-save it as a draft. `delay_risk` reads the designed date field `data.expected_completion`; an
-installation whose order form lacks it gets a clear `logic.unknown_field` when publishing.
+save it as a draft. `delay_risk` reads Foresight's predicted completion and delay probability
+(docs/foresight.md), so it works on any installation with some closed orders.
 Every text ships in Chinese and English; the reader gets their own language.
 """
 
@@ -54,16 +54,20 @@ CLASSIC_RULES: dict[str, dict[str, Any]] = {
         "key": "delay_risk",
         "name": {"zh": "交期延误风险", "en": "Delivery delay risk"},
         "description": {
-            "zh": "计划交期早于预计生产完成日期：标记风险并通知负责人。",
-            "en": "Planned delivery earlier than the expected production completion: flag the risk "
-            "and tell the owner.",
+            "zh": "系统预测的完成（交付）时间晚于计划交期，或延误概率达到 60%：标记风险并通知负责人。",
+            "en": "The system's predicted completion (delivery) is after the planned delivery, or the delay "
+            "probability is 60% or more: flag the risk and tell the owner.",
         },
         "trigger": {"kind": "time", "every_minutes": 15},
+        # Foresight's stored scores (docs/foresight.md): they work on the per-stage medians when there is
+        # too little history for a model, and stay empty (the rule does not fire) with none at all
         "condition": {
             "and": [
                 {"!!": [{"var": "planned_delivery"}]},
-                {"!!": [{"var": "data.expected_completion"}]},
-                {"<": [{"var": "planned_delivery"}, {"var": "data.expected_completion"}]},
+                {"or": [
+                    {">": [{"var": "predicted_days_late"}, 0]},
+                    {">=": [{"var": "delay_probability"}, 0.6]},
+                ]},
             ]
         },
         "actions": [
@@ -71,10 +75,10 @@ CLASSIC_RULES: dict[str, dict[str, Any]] = {
                 "type": "add_risk_flag",
                 "flag": "delay_risk",
                 "reason_template": {
-                    "zh": "计划交期 {{ order.planned_delivery | date }} 早于预计完工 "
-                    "{{ order.data.expected_completion | date }}",
-                    "en": "planned {{ order.planned_delivery | date }} < expected "
-                    "{{ order.data.expected_completion | date }}",
+                    "zh": "预计 {{ order.predicted_completion_at | date }} 完成，计划交期 "
+                    "{{ order.planned_delivery | date }}",
+                    "en": "predicted {{ order.predicted_completion_at | date }}, planned "
+                    "{{ order.planned_delivery | date }}",
                 },
             },
             {
@@ -83,10 +87,12 @@ CLASSIC_RULES: dict[str, dict[str, Any]] = {
                 "channels": ["in_app", "email"],
                 "title_template": {"zh": "交期延误风险：{{ order.number }}", "en": "Delay risk: {{ order.number }}"},
                 "body_template": {
-                    "zh": "预计 {{ order.data.expected_completion | date }} 完成生产，"
-                    "计划交期为 {{ order.planned_delivery | date }}。",
-                    "en": "Production is expected on {{ order.data.expected_completion | date }}, "
-                    "delivery is planned for {{ order.planned_delivery | date }}.",
+                    "zh": "预计 {{ order.predicted_completion_at | date }} 完成，"
+                    "计划交期为 {{ order.planned_delivery | date }}；延误概率 "
+                    "{{ ((order.delay_probability or 0) * 100) | round | int }}%。{{ order.delay_reasons }}",
+                    "en": "Completion is predicted on {{ order.predicted_completion_at | date }}, "
+                    "delivery is planned for {{ order.planned_delivery | date }}; delay probability "
+                    "{{ ((order.delay_probability or 0) * 100) | round | int }}%. {{ order.delay_reasons }}",
                 },
             },
         ],

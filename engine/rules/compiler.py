@@ -30,7 +30,7 @@ from sqlalchemy import Boolean, Float, Numeric, String, and_, false, literal, no
 from sqlalchemy.sql.elements import ColumnElement
 
 from engine.facts import Catalogue, FactContext, FactType, fact_sql
-from engine.facts.sql import JsonValue, source_column
+from engine.facts.sql import JsonValue, null_sql, source_column
 from engine.jsonlogic import OPERATORS, is_truthy, to_number, val_name
 from engine.rules.compiler_compare import _contains, _loose_equal, _relational, _strict_equal
 from engine.rules.compiler_sql import Extreme, JsonArray
@@ -114,6 +114,8 @@ class _Compiler:
         fact = None
         if kind == LIST:
             null_cond = not_(JsonArray("is_array", expr))
+        elif spec.source == "derived" and source_column(name, self.columns) is None:
+            null_cond = null_sql(name, self.columns)  # read from two columns: no index range
         elif spec.source == "derived":
             null_cond = source_column(name, self.columns).is_(None)
             fact = (name, self.columns, self.ctx)

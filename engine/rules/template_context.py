@@ -2,8 +2,8 @@
 
     order     the order's facts (`order.number`, `order.amount`, `order.hours_in_stage`, designed
               fields as `order.data.<key>`) plus customer_name, customer_code, owner_name,
-              stage_label (in the reader's language) and tracking_link (the customer's page, when
-              the order has an active link)
+              stage_label (in the reader's language), tracking_link (the customer's page, when
+              the order has an active link) and delay_reasons (Foresight's reasons, in words)
     customer  name, code, contact_name, tier
     owner     name, username, email
     rule      key, name (in the reader's language)
@@ -38,6 +38,7 @@ class TemplateExtras:
     stage_labels: Mapping[str, str] = field(default_factory=dict)  # {"zh": "审批", "en": "Approval"}
     tracking_link: str = ""
     zone: str = "Asia/Shanghai"
+    delay_reasons: Mapping[str, str] = field(default_factory=dict)  # Foresight's reasons, {"zh": …, "en": …}
 
 
 # (name, English label) of every variable the designer lists; designed fields are added per form.
@@ -54,6 +55,7 @@ VARIABLES: tuple[tuple[str, str], ...] = (
     ("order.payment_due | date", "Payment due"),
     ("order.hours_in_stage | number(1)", "Hours in stage"),
     ("order.tracking_link", "Tracking link"),
+    ("order.delay_reasons", "Why the delay risk (predicted)"),
     ("customer.contact_name", "Customer contact"),
     ("owner.email", "Owner e-mail"),
     ("rule.name", "Rule name"),
@@ -86,6 +88,7 @@ def build_context(facts: Mapping[str, Any], *, lang: str, extras: TemplateExtras
         "owner_name": owner["name"],
         "stage_label": extras.stage_labels.get(lang) or facts.get("stage"),
         "tracking_link": extras.tracking_link or None,
+        "delay_reasons": extras.delay_reasons.get(lang) or "",
     }
     other = "en" if lang == "zh" else "zh"
     return {
@@ -102,6 +105,7 @@ def build_context(facts: Mapping[str, Any], *, lang: str, extras: TemplateExtras
 def sample_context(catalogue: Catalogue, lang: str = "zh") -> dict[str, Any]:
     """A context with a value for every name (validation renders against it, strictly)."""
     extras = TemplateExtras(customer={k: "x" for k in _CUSTOMER_KEYS}, owner={k: "x" for k in _OWNER_KEYS},
-                            stage_labels={"zh": "x", "en": "x"}, tracking_link="https://x")
+                            stage_labels={"zh": "x", "en": "x"}, tracking_link="https://x",
+                            delay_reasons={"zh": "x", "en": "x"})
     return build_context(sample_facts(catalogue), lang=lang, extras=extras, rule_key="k",
                          rule_name={"zh": "n", "en": "n"}, now=datetime(2026, 1, 1))

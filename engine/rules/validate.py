@@ -47,7 +47,9 @@ _SQL_TYPES = {
     FactType.BOOL: String,
 }
 _READ_ONLY = {"id", "number", "created_at", "updated_at", "closed_at", "stage_entered_at", "stage", "status",
-              *STORED_SCORES}
+              *STORED_SCORES,
+              # foresight_0001: scores the worker stores (backend/foresight/scoring.py)
+              "predicted_stage_done_at", "predicted_completion_at", "delay_probability", "stage_p90_hours"}
 
 
 def _probe_columns(catalogue: Catalogue) -> Any:

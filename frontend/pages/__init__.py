@@ -13,6 +13,7 @@ from frontend.pages import (
     connectors,
     dashboard,
     designers,
+    foresight,
     imports,
     inbox,
     logistics,
@@ -43,6 +44,7 @@ router.include_router(admin.router)
 router.include_router(admin_people.router)
 router.include_router(admin_api_keys.router)
 router.include_router(admin_calendar.router)
+router.include_router(foresight.router)
 router.include_router(imports.router)
 router.include_router(connector_mapping.router)  # /connectors/mapping-editor before /connectors/{id}
 router.include_router(connectors.router)

@@ -28,6 +28,7 @@ from backend.orders.schemas import OrderEventRead, OrderFilter, OrderPage, Order
 from backend.people.models import User, UserRole
 from backend.people.org import team_user_ids
 from backend.tracking import messages as tracking_messages
+from frontend.pages import foresight as foresight_pages
 from frontend.pages.common import (
     CHANNEL_LABELS,
     EVENT_LABELS,
@@ -51,15 +52,18 @@ router = APIRouter()
 COLUMNS = [
     ("number", N_("Order no.")), ("customer", N_("Customer")), ("owner", N_("Owner")), ("stage", N_("Stage")),
     ("amount", N_("Amount")), ("planned_delivery", N_("Planned delivery")), ("created_at", N_("Created")),
+    ("delay_probability", N_("Delay risk")),
 ]
 FILTER_LABELS = {
     "q": N_("Search"), "stage": N_("Stage"), "status": N_("Status"), "owner_id": N_("Owner"),
     "customer_id": N_("Customer"), "created_from": N_("Created from"), "created_to": N_("Created to"),
     "delivery_from": N_("Delivery from"), "delivery_to": N_("Delivery to"), "amount_min": N_("Min. amount"),
-    "amount_max": N_("Max. amount"), "tag": N_("Tags"), "priority_min": N_("Min. priority"), "churn_min": N_("Min. churn signals"), "overdue": N_("Overdue only"), "risk": N_("Risk-flagged only"), "sort": N_("Sort"), "direction": N_("Sort"),
+    "amount_max": N_("Max. amount"), "tag": N_("Tags"), "priority_min": N_("Min. priority"),
+    "churn_min": N_("Min. churn signals"), "overdue": N_("Overdue only"), "risk": N_("Risk-flagged only"),
+    "delay_min": N_("High delay risk only"), "sort": N_("Sort"), "direction": N_("Sort"),
     "cursor": N_("Page"),
 }
-SORTABLE = {"number", "amount", "planned_delivery", "created_at"}
+SORTABLE = {"number", "amount", "planned_delivery", "created_at", "delay_probability"}
 LIST_KEYS = {"stage", "status"}
 
 
@@ -199,6 +203,7 @@ def orders_export(request: Request, session: DbSession, actor: PageActor):
             rows.append([o.number, o.customer_name, o.owner_name,
                          i18n.gettext(STAGE_LABELS[o.stage]) if o.stage in STAGE_LABELS else o.stage,
                          o.amount, o.planned_delivery, o.created_at.astimezone(zone).replace(tzinfo=None),
+                         None if o.delay_probability is None else round(o.delay_probability, 3),
                          i18n.gettext(STATUS_LABELS[o.status]) if o.status in STATUS_LABELS else o.status,
                          o.currency, ", ".join(tag_label(t) for t in o.tags)])
         if not page.next_cursor:
@@ -428,6 +433,7 @@ def _detail_context(session: Session, actor: Actor, order_id: int, *, reply: dic
         "contacts": session.exec(select(CustomerContact).where(CustomerContact.customer_id == order.customer_id)
                                  .order_by(CustomerContact.position, CustomerContact.id)).scalars().all(),
         "reply": reply or {}, "delivery_problem": delivery_problem,
+        "prediction": foresight_pages.order_prediction(session, order),
     }
 
 

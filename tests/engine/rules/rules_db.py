@@ -76,6 +76,10 @@ sales_order = Table(
     Column("carrier_on_time_rate", Float),
     Column("priority_score", Integer),
     Column("churn_signals", Integer),
+    Column("predicted_stage_done_at", DateTime(timezone=True)),
+    Column("predicted_completion_at", DateTime(timezone=True)),
+    Column("delay_probability", Float),
+    Column("stage_p90_hours", Float),
     Column("data", JSONType),
 )
 # The same JSON columns as a plain-`json` table, for the PostgreSQL json (not jsonb) code paths.

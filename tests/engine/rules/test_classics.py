@@ -30,9 +30,9 @@ def test_classic_is_valid_time_rule_that_compiles(key):
     assert not matches_every_order(rule.condition, CATALOGUE)
 
 
-def test_delay_risk_needs_the_designed_field():
-    issues = validate(load_rule(classic_rule("delay_risk")), default_catalogue())
-    assert {i.code for i in issues} == {"logic.unknown_field", "rule.template_unknown_name"}
+def test_delay_risk_reads_foresight_facts_on_any_installation():
+    # predicted completion and delay probability are in every catalogue (issue 14): no designed field needed
+    assert validate(load_rule(classic_rule("delay_risk")), default_catalogue()) == []
 
 
 @pytest.mark.parametrize(
@@ -40,9 +40,15 @@ def test_delay_risk_needs_the_designed_field():
     [
         ("approval_timeout", {"stage": "approval", "stage_entered_at": NOW - timedelta(days=6)}, True),
         ("approval_timeout", {"stage": "approval", "stage_entered_at": NOW - timedelta(days=1)}, False),
-        ("delay_risk", {"planned_delivery": date(2026, 12, 1), "data": {"expected_completion": "2026-12-05"}}, True),
-        ("delay_risk", {"planned_delivery": date(2026, 12, 9), "data": {"expected_completion": "2026-12-05"}}, False),
-        ("delay_risk", {"planned_delivery": None, "data": {"expected_completion": "2026-12-05"}}, False),
+        ("delay_risk", {"planned_delivery": date(2026, 12, 1),
+                        "predicted_completion_at": datetime(2026, 12, 5, 3, tzinfo=UTC)}, True),
+        ("delay_risk", {"planned_delivery": date(2026, 12, 9),
+                        "predicted_completion_at": datetime(2026, 12, 5, 3, tzinfo=UTC)}, False),
+        ("delay_risk", {"planned_delivery": date(2026, 12, 9), "delay_probability": 0.7,
+                        "predicted_completion_at": datetime(2026, 12, 5, 3, tzinfo=UTC)}, True),
+        ("delay_risk", {"planned_delivery": None, "delay_probability": 0.9,
+                        "predicted_completion_at": datetime(2026, 12, 5, 3, tzinfo=UTC)}, False),
+        ("delay_risk", {"planned_delivery": date(2026, 12, 1)}, False),  # not scored yet
         ("not_shipped_3_days", {"stage": "shipping", "stage_entered_at": NOW - timedelta(hours=73)}, True),
         ("not_shipped_3_days", {"stage": "shipping", "stage_entered_at": NOW - timedelta(hours=71)}, False),
         ("not_shipped_3_days", {"stage": "shipping", "stage_entered_at": NOW - timedelta(hours=73),

@@ -1,0 +1,114 @@
+"""Score every open order with the live model (or the fallback) and store the scores.
+
+The scores go to sales_order's columns (the facts read them, the rule scan's SQL too) with a core
+UPDATE that neither bumps the order's version nor writes an event: they are derived data, refreshed
+by the worker (`score_open_orders`, every few minutes, and after each training run). The reasons go
+to `foresight_score`. Closed orders lose their scores.
+
+Which model: the live one; without one (a new installation), or when the live one fails to load,
+per-stage medians computed from the history there is (engine fallback), with a reason saying so.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, insert, or_, update
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session
+
+from backend.db import new_session
+from backend.foresight import history, service
+from backend.foresight.models import ForesightScore
+from backend.orders.models import Order
+from engine.foresight import Foresight, ModelLoadError, Prediction, Reason, TrainConfig, train
+
+log = logging.getLogger("gendan.foresight")
+
+FALLBACK_ONLY = TrainConfig(min_orders=10**12, holdout=0.0)
+_cache: dict[Any, tuple[int | None, Foresight]] = {}
+_lock = threading.Lock()
+
+
+def current_model(session: Session, now: datetime) -> tuple[int | None, Foresight]:
+    """(live model id or None, the model to score with), cached per database and live model."""
+    row = service.live_model_row(session)
+    url = session.connection().engine.url.render_as_string(hide_password=True)
+    key = (url, row.id if row is not None else None)
+    with _lock:
+        hit = _cache.get(key)
+    if hit is not None and row is not None:
+        return hit
+    model_id: int | None = None
+    model: Foresight | None = None
+    notes: tuple[Reason, ...] = ()
+    if row is not None:
+        try:
+            model, model_id = service.load_model(row), row.id
+        except ModelLoadError:
+            log.warning("foresight model %s does not load; scoring with per-stage medians", row.id)
+            notes = (Reason("model_unreadable"),)
+    if model is None:
+        histories = history.closed_histories(session)
+        model = train(histories, now=now, config=FALLBACK_ONLY).model
+        if not notes:
+            notes = (Reason("fallback", {"closed": len(histories), "needed": TrainConfig().min_orders}),) \
+                if histories else (Reason("no_history"),)
+        model.notes = notes
+    with _lock:
+        _cache.clear() if len(_cache) > 16 else None
+        _cache[key] = (model_id, model)
+    return model_id, model
+
+
+def forget_cache() -> None:
+    with _lock:
+        _cache.clear()
+
+
+def score_all(bind: Engine | Connection, now: datetime) -> int:
+    """Score every open order; returns how many were scored."""
+    with new_session(bind, writes=False) as session:
+        model_id, model = current_model(session, now)
+    done, last = 0, 0
+    while True:
+        # read and write in turns, never a write inside a read's transaction
+        with new_session(bind, writes=False) as reader:
+            chunk = history.open_orders(reader, after_id=last)
+        if not chunk:
+            break
+        last = chunk[-1].order_id
+        predictions = model.predict_many(chunk, now)
+        with new_session(bind) as session:
+            _store(session, predictions, model_id, now)
+            session.commit()
+        done += len(predictions)
+    with new_session(bind) as session:
+        session.execute(update(Order).where(Order.status != "open", or_(
+            Order.predicted_stage_done_at.is_not(None), Order.stage_p90_hours.is_not(None),
+            Order.delay_probability.is_not(None))).values(
+            predicted_stage_done_at=None, predicted_completion_at=None, delay_probability=None, stage_p90_hours=None))
+        session.commit()
+    return done
+
+
+def _store(session: Session, predictions: list[Prediction], model_id: int | None, now: datetime) -> None:
+    if not predictions:
+        return
+    table = Order.__table__
+    session.connection().execute(
+        update(table).where(table.c.id == bindparam("oid")).values(
+            predicted_stage_done_at=bindparam("stage_done"), predicted_completion_at=bindparam("completion"),
+            delay_probability=bindparam("prob"), stage_p90_hours=bindparam("p90")),
+        [{"oid": p.order_id, "stage_done": p.stage_done_at, "completion": p.completion_at,
+          "prob": p.delay_probability, "p90": p.stage_p90_hours} for p in predictions])
+    ids = [p.order_id for p in predictions]
+    session.connection().execute(delete(ForesightScore).where(ForesightScore.order_id.in_(ids)))
+    session.connection().execute(insert(ForesightScore), [
+        {"order_id": p.order_id, "basis": p.basis, "model_id": model_id, "stage_done_p90_at": p.stage_done_p90_at,
+         "completion_p90_at": p.completion_p90_at, "reasons": json.loads(json.dumps([r.to_json() for r in p.reasons])),
+         "scored_at": now} for p in predictions])
