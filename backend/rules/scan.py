@@ -128,14 +128,14 @@ def assign_slots(session: Session, *, indexed: bool | None = None) -> list[RuleD
             RuleDefinitionRow.is_time_rule.is_(True), RuleDefinitionRow.is_event_only.is_(False),
         ).order_by(RuleDefinitionRow.id)
     ).scalars())
-    if indexed is not None:
-        rows = [row for row in rows if is_indexed(row) == indexed]
     taken = {r.scan_slot for r in rows if r.scan_slot is not None}
     free = (s for s in range(len(rows) + len(taken) + 1) if s not in taken)
-    for row in rows:
+    for row in rows:  # slots are unique over all time rules: the full scan may run any group's rules
         if row.scan_slot is None:
             row.scan_slot, row.scan_ready = next(free), False
     session.flush()
+    if indexed is not None:
+        rows = [row for row in rows if is_indexed(row) == indexed]
     return rows
 
 

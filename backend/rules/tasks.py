@@ -42,19 +42,26 @@ BATCH = 500
 BULK_FIRING = True  # a chunk's firings written set-based (backend/rules/bulk.py); False: one at a time
 
 
-def scan_time_rules(bind: Engine | Connection, now: datetime, *, lock: bool = True) -> int:
-    """Worker job: one pass over all enabled time rules. Returns the number of firings.
+def check_time_rules(bind: Engine | Connection, now: datetime, *, lock: bool = True) -> int:
+    """Worker job `rules_scan`: the scanned time rules every minute, the reconciliation of the
+    indexed ones when it is due (hourly, or one was enabled or republished). Returns firings."""
+    return scan_time_rules(bind, now, lock=lock, passes=_passes)
+
+
+def scan_time_rules(bind: Engine | Connection, now: datetime, *, lock: bool = True, passes=None) -> int:
+    """One pass over all enabled time rules (indexed or not). Returns the number of firings.
 
     One scanner at a time holds the scan lease, renewed at every commit; a worker frozen or
     killed mid-scan loses it after `scan_lease_seconds` and another takes over. `lock=False`
     skips the lease (tests use it to let two scanners collide)."""
+    run = passes or _scan
     if not lock:
-        return _passes(bind, now, None)
+        return run(bind, now, None)
     held = lease.acquire(bind, SCAN_LEASE, timedelta(seconds=get_settings().scan_lease_seconds))
     if held is None:
         return 0  # another worker is scanning
     try:
-        return _passes(bind, now, held)
+        return run(bind, now, held)
     except lease.LeaseLost:
         log.warning("rules scan: the scan lease was taken over; this worker stops scanning")
         return 0
@@ -94,7 +101,7 @@ def reconcile(bind: Engine | Connection, now: datetime, held: lease.Lease | None
     return fired
 
 
-def _scan(bind: Engine | Connection, now: datetime, held: lease.Lease | None, *, indexed: bool = False) -> int:
+def _scan(bind: Engine | Connection, now: datetime, held: lease.Lease | None, *, indexed: bool | None = None) -> int:
     every = timedelta(seconds=get_settings().reconcile_interval_seconds) if indexed else None
     with _fenced(bind, held) as session:
         rows = scan.assign_slots(session, indexed=indexed)
