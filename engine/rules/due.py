@@ -192,6 +192,12 @@ def _gap(term: TimeTerm) -> int | None:
     return _first(lambda g: term.holds(days(g)), -_DAYS_SPAN, _DAYS_SPAN)
 
 
+@lru_cache(maxsize=4096)
+def _day_seconds(calendar: BusinessCalendar, day: date) -> tuple[tuple[int, int], ...]:
+    """A day's working intervals as epoch seconds (a day is asked for once per many orders)."""
+    return tuple((epoch_seconds(lo), epoch_seconds(hi)) for lo, hi in calendar.working_intervals(day))
+
+
 def _add_working_seconds(start: int, seconds: int, calendar: BusinessCalendar, limit: int) -> int | None:
     """The first whole second at which `seconds` working seconds have passed since `start`
     (epoch seconds), or None past `start + limit`."""
@@ -200,9 +206,9 @@ def _add_working_seconds(start: int, seconds: int, calendar: BusinessCalendar, l
     left = seconds
     day = datetime.fromtimestamp(start, UTC).astimezone(calendar.zone).date() - timedelta(days=1)
     end = start + limit
-    while True:
-        for lo, hi in calendar.working_intervals(day):
-            lo_s, hi_s = max(epoch_seconds(lo), start), epoch_seconds(hi)
+    for _ in range(limit // 86400 + 3):
+        for lo_s, hi_s in _day_seconds(calendar, day):
+            lo_s = max(lo_s, start)
             if hi_s <= lo_s:
                 continue
             if lo_s > end:
@@ -212,41 +218,41 @@ def _add_working_seconds(start: int, seconds: int, calendar: BusinessCalendar, l
                 return moment if moment <= end else None
             left -= hi_s - lo_s
         day += timedelta(days=1)
-        if epoch_seconds(datetime.combine(day, datetime.min.time(), calendar.zone)) > end + 86400:
-            return None
+    return None
 
 
 def due_from_source(term: TimeTerm, source: Any, ctx: FactContext) -> Due:
     """When the term becomes true for an order whose source column holds `source` (a datetime,
-    a date or None), the other conjuncts taken as true."""
+    a date or None), the other conjuncts taken as true. The term is monotone in the gap between
+    the source and now, so it holds now exactly when that gap has reached the smallest one."""
     name = term.fact
-    column, unit = DERIVED_SOURCES[name]
+    unit = DERIVED_SOURCES[name][1]
     if source is None:
         return Due("at", ctx.now) if term.holds(None) else NEVER  # null stays null: constant in time
+    gap = _gap(term)
     if unit == "seconds":
         source_s = epoch_seconds(source if isinstance(source, datetime) else datetime.fromisoformat(source))
-        if term.holds(derived_of_source(name, source_s, ctx)):
-            return Due("at", ctx.now)
-        gap = _gap(term)
+        if name != "working_hours_in_stage":
+            if gap is None:
+                return NEVER
+            moment = source_s + gap
+            return Due("at", ctx.now if moment <= ctx.now_seconds else datetime.fromtimestamp(moment, UTC))
+        lookback = ctx.working_hours_lookback_days * 86400
+        if ctx.now_seconds - source_s >= lookback:  # clamped by the look-back window: the fact decides
+            return Due("at", ctx.now) if term.holds(derived_of_source(name, source_s, ctx)) else SCAN
         if gap is None:
             return NEVER
-        if name == "working_hours_in_stage":
-            lookback = ctx.working_hours_lookback_days * 86400
-            if ctx.now_seconds - source_s >= lookback:
-                return SCAN  # already clamped by the look-back window
-            moment = _add_working_seconds(source_s, gap, ctx.calendar, lookback)
-            if moment is None:
-                return SCAN
-        else:
-            moment = source_s + gap
+        # inside the window the fact is the working time since the source: it holds from `moment`
+        moment = _add_working_seconds(source_s, gap, ctx.calendar, lookback)
+        if moment is None:
+            return SCAN
         return Due("at", max(ctx.now, datetime.fromtimestamp(moment, UTC)))
     day = source if isinstance(source, date) and not isinstance(source, datetime) else date.fromisoformat(str(source)[:10])
-    if term.holds(derived_of_source(name, day.toordinal(), ctx)):
-        return Due("at", ctx.now)
-    gap = _gap(term)
     if gap is None:
         return NEVER
-    local = date.fromordinal(day.toordinal() + gap)
+    local = date.fromordinal(max(1, min(date.max.toordinal(), day.toordinal() + gap)))
+    if local <= ctx.today:
+        return Due("at", ctx.now)
     midnight = datetime.combine(local, datetime.min.time(), ctx.calendar.zone).astimezone(UTC)
     return Due("at", max(ctx.now, midnight))
 
