@@ -27,6 +27,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Text, and_, cast, delete, select, true, tuple_, update
@@ -40,17 +41,19 @@ from backend.rules.context import catalogue_for, fact_context, order_values
 from backend.rules.firing import state_of, store_state
 from backend.rules.matching import in_scope, scope_clause
 from backend.rules.models import RuleDefinitionRow, RuleDue, RuleOrderState
-from engine.facts import Catalogue, FactContext, build_facts
+from engine.facts import Catalogue, FactContext, build_facts, default_catalogue
 from engine.facts.catalogue import DERIVED_SOURCES
+from engine.jsonlogic import matches, var_names
 from engine.rules.compiler import NotCompilable, compile_condition
 from engine.rules.definition import RuleDefinition, load_rule
-from engine.rules.due import DuePlan, due_from_source, due_moment, plan_due, rule_kind
+from engine.rules.due import NEVER, DuePlan, due_from_source, due_moment, plan_due, rule_kind
 from engine.rules.firing import decide_firing
 
 log = logging.getLogger("gendan.rules")
 DUE = RuleDue.__table__
 ORDER = Order.__table__
 RULES = RuleDefinitionRow.__table__
+STATE = RuleOrderState.__table__
 BATCH = 500  # due rows per transaction
 BUILD_CHUNK = 5000  # orders read per chunk when a rule's moments are built
 QUIET_RETRY = timedelta(minutes=5)  # quiet hours: look again then
@@ -61,6 +64,15 @@ class IndexedRule:
     row_id: int
     rule: RuleDefinition
     plan: DuePlan
+
+    @cached_property
+    def rest_key(self) -> str:
+        """The other terms as text: rules sharing them (a stage test, say) evaluate them once."""
+        return json.dumps(self.plan.rest, sort_keys=True)
+
+    @cached_property
+    def reads_designed(self) -> bool:
+        return any(name.startswith("data.") for part in self.plan.rest for name in var_names(part))
 
 
 _PARSED: dict[str, tuple[RuleDefinition, DuePlan | None]] = {}
@@ -106,28 +118,42 @@ def recompute_orders(session: Session, orders: Sequence[Order], now: datetime, *
     if not rules or not orders:
         return
     ids = [o.id for o in orders]
+    session.flush()
     session.execute(delete(DUE).where(DUE.c.order_id.in_(ids)))
-    catalogue = catalogue_for(session)
+    # the other terms read no time fact: facts without the derived ones (the working-time index of
+    # a new second costs more than the rest); designed fields need the published forms' catalogue
+    catalogue = _timeless(catalogue_for(session) if any(r.reads_designed for r in rules) else default_catalogue())
     ctx = fact_context(now, session=session)
-    states = {(s.rule_key, s.order_id): s for s in session.exec(select(RuleOrderState).where(
-        RuleOrderState.order_id.in_(ids), RuleOrderState.rule_key.in_({r.rule.key for r in rules}))).scalars()}
     rows: list[dict[str, Any]] = []
+    ended: list[tuple[str, int]] = []
     for order in orders:
         values = order_values(order)
         facts = build_facts(values, catalogue, ctx)
+        rest: dict[str, bool] = {}  # the other terms, once per distinct text
         for r in rules:
-            due = due_moment(r.plan, values, catalogue, ctx, facts) if in_scope(session, r.rule, order) else None
-            if due is not None and due.kind == "at":
+            if r.rest_key not in rest:
+                rest[r.rest_key] = all(matches(part, facts) for part in r.plan.rest)
+            due = NEVER
+            if rest[r.rest_key] and in_scope(session, r.rule, order):
+                due = due_from_source(r.plan.term, values.get(DERIVED_SOURCES[r.plan.term.fact][0]), ctx)
+            if due.kind == "at":
                 rows.append({"rule_id": r.row_id, "order_id": order.id, "due_at": due.at})
-            if due is not None and due.kind == "scan":
-                continue  # not known here: the reconciliation decides
-            holds_now = due is not None and due.kind == "at" and due.at <= now
-            state = states.get((r.rule.key, order.id))
-            if not holds_now and state is not None and state.active:
-                state.active = False  # the episode ends, as the scan ends it
+            if due.kind != "scan" and not (due.kind == "at" and due.at <= now):
+                ended.append((r.rule.key, order.id))  # false now: an active episode ends, as the scan ends it
     if rows:
         _insert(session, rows)
-    session.flush()
+    if ended:
+        session.execute(update(STATE).where(tuple_(STATE.c.rule_key, STATE.c.order_id).in_(ended),
+                                            STATE.c.active.is_(True)).values(active=False)
+                        .execution_options(synchronize_session=False))
+        gone = set(ended)
+        for state in list(session.identity_map.values()):
+            if isinstance(state, RuleOrderState) and (state.rule_key, state.order_id) in gone:
+                session.expire(state)  # written past the ORM: read again if anyone looks
+
+
+def _timeless(catalogue: Catalogue) -> Catalogue:
+    return Catalogue({n: spec for n, spec in catalogue.fields.items() if spec.source != "derived"})
 
 
 def on_order_change(session: Session, change: Any) -> None:
@@ -246,6 +272,7 @@ def _fire_batch(session: Session, now: datetime, limit: int) -> tuple[int, int]:
     rows = {r.id: r for r in session.exec(select(RuleDefinitionRow).where(
         RuleDefinitionRow.id.in_(list(rules) or [0]))).scalars()}
     catalogue = catalogue_for(session)
+    timeless = _timeless(catalogue)
     ctx = fact_context(now, session=session)
     facts: dict[int, dict[str, Any]] = {}
     pending: list[Pending] = []
@@ -258,8 +285,8 @@ def _fire_batch(session: Session, now: datetime, limit: int) -> tuple[int, int]:
             continue  # disabled, retired or out of scope since: nothing is due
         values = order_values(order)
         if order_id not in facts:
-            facts[order_id] = build_facts(values, catalogue, ctx)
-        due = due_moment(r.plan, values, catalogue, ctx, facts[order_id])
+            facts[order_id] = build_facts(values, timeless, ctx)
+        due = due_moment(r.plan, values, timeless, ctx, facts[order_id])
         if due.kind != "at":
             continue
         if due.at > now:  # the order changed without passing the pipeline: wait for its moment
