@@ -87,7 +87,7 @@ def build_jobs(*, scan_interval_seconds: float = 60, upload_dir: Path | None = N
     """Every worker job, with its interval: the one list `gendan serve` and `gendan worker` run."""
     return (
         Job("flow_timers", flows_instances.run_due_timers, 15),
-        Job("rules_due", rules_due.fire_due, 1),
+        Job("rules_due", rules_due.job, 1),
         Job("rules_scan", rules_tasks.check_time_rules, scan_interval_seconds),
         Job("rules_overdue_todos", rules_tasks.signal_overdue_todos, scan_interval_seconds),
         Job("notify.deliver_outbox", notify_tasks.deliver_outbox, 5),

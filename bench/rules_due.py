@@ -196,7 +196,7 @@ def live(engine, count: int) -> dict:
         moments = dict(session.execute(select(RuleDue.order_id, RuleDue.due_at).where(RuleDue.order_id.in_(ids),
                        RuleDue.rule_id == 99)).all())
     assert len(moments) == count, len(moments)
-    metered = Metered([runner.Job("rules_due", due_index.fire_due, 1),
+    metered = Metered([runner.Job("rules_due", due_index.job, 1),
                        runner.Job("rules_scan", tasks.check_time_rules, 60)])
     stop = threading.Event()
     thread = threading.Thread(target=runner.run_forever, args=(engine, metered.jobs, stop, 1.0), daemon=True)

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -34,6 +35,7 @@ from sqlalchemy import Text, and_, cast, delete, select, true, tuple_, update
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
+from backend.clock import utcnow
 from backend.db import new_session
 from backend.orders.models import Order
 from backend.rules.bulk import Pending, fire_many, insert_rows
@@ -57,6 +59,7 @@ STATE = RuleOrderState.__table__
 BATCH = 500  # due rows per transaction
 BUILD_CHUNK = 5000  # orders read per chunk when a rule's moments are built
 QUIET_RETRY = timedelta(minutes=5)  # quiet hours: look again then
+LINGER = 0.9  # the worker job waits this long for a moment about to fall due (its loop ticks each second)
 
 
 @dataclass(frozen=True)
@@ -244,8 +247,28 @@ def next_due(bind: Engine | Connection) -> datetime | None:
         return session.execute(select(DUE.c.due_at).order_by(DUE.c.due_at).limit(1)).scalar()
 
 
-def fire_due(bind: Engine | Connection, now: datetime, *, limit: int = BATCH) -> int:
-    """Worker job: fire every (rule, order) whose moment has come. Returns the firings."""
+def fire_due(bind: Engine | Connection, now: datetime, *, limit: int = BATCH, linger: float = 0.0,
+             clock: Callable[[], datetime] = utcnow) -> int:
+    """Worker job: fire every (rule, order) whose moment has come. Returns the firings.
+
+    `linger` (seconds): afterwards, sleep until the next moment when it falls within that time and
+    fire it then (the worker's loop ticks each second; this keeps a moment from waiting for the
+    next tick). Tests pass `now` and no linger: nothing reads the clock."""
+    fired = _fire_all(bind, now, limit)
+    if linger <= 0:
+        return fired
+    until = time.monotonic() + linger
+    while (upcoming := next_due(bind)) is not None:
+        wait = (upcoming - clock()).total_seconds()
+        if time.monotonic() + max(wait, 0) > until:
+            break
+        if wait > 0:
+            time.sleep(wait)
+        fired += _fire_all(bind, clock(), limit)
+    return fired
+
+
+def _fire_all(bind: Engine | Connection, now: datetime, limit: int) -> int:
     fired = 0
     while True:
         with new_session(bind) as session:
@@ -254,6 +277,11 @@ def fire_due(bind: Engine | Connection, now: datetime, *, limit: int = BATCH) ->
         fired += got
         if taken < limit:
             return fired
+
+
+def job(engine: Engine, now: datetime) -> int:
+    """The worker's `rules_due` job: what is due now, and what falls due before the next tick."""
+    return fire_due(engine, now, linger=LINGER)
 
 
 def _fire_batch(session: Session, now: datetime, limit: int) -> tuple[int, int]:

@@ -121,6 +121,22 @@ class TestFiring:
         (firing,) = session.exec(select(RuleFiring)).scalars().all()
         assert firing.trigger == "due" and firing.fired_at == row.due_at
 
+    def test_lingering_fires_a_moment_about_to_fall_due_without_waiting_for_the_next_tick(
+            self, session, connection, org, now):
+        first, second = waiting_order(session, org, now, 20), waiting_order(session, org, now, 19)
+        enable(session, org, now)
+        at_first, at_second = due_rows(session, first)[0].due_at, due_rows(session, second)[0].due_at
+        assert at_second > at_first
+        # the worker's clock has reached the second moment by the time the first batch is done
+        assert due_index.fire_due(connection, at_first, linger=5, clock=lambda: at_second) == 2
+        assert len(todos(session, first)) == 1 and len(todos(session, second)) == 1
+        # a moment further off than the linger is left for a later tick
+        third = waiting_order(session, org, now, 1)
+        session.commit()
+        update(session, org, third, now, amount="10")
+        assert due_index.fire_due(connection, at_second, linger=5, clock=lambda: at_second) == 0
+        assert len(due_rows(session, third)) == 1
+
     def test_a_burst_of_orders_crossing_at_once_fires_each_once(self, session, connection, org, now, monkeypatch):
         monkeypatch.setattr(due_index, "BATCH", 7)
         orders = [waiting_order(session, org, now, 20) for _ in range(30)]
