@@ -145,10 +145,11 @@ def recompute_orders(session: Session, orders: Sequence[Order], now: datetime, *
                 ended.append((r.rule.key, order.id))  # false now: an active episode ends, as the scan ends it
     if rows:
         _insert(session, rows)
-    if ended:
-        session.execute(update(STATE).where(tuple_(STATE.c.rule_key, STATE.c.order_id).in_(ended),
+    for start in range(0, len(ended), 2000):  # bounded parameters (a batch of 1,000 orders × 100 rules)
+        session.execute(update(STATE).where(tuple_(STATE.c.rule_key, STATE.c.order_id).in_(ended[start:start + 2000]),
                                             STATE.c.active.is_(True)).values(active=False)
                         .execution_options(synchronize_session=False))
+    if ended:
         gone = set(ended)
         for state in list(session.identity_map.values()):
             if isinstance(state, RuleOrderState) and (state.rule_key, state.order_id) in gone:
