@@ -188,7 +188,7 @@ def move(engine, ids, stage, entered_of, *, one_at_a_time: bool = True) -> float
 
 
 def live(engine, count: int) -> dict:
-    # what one order change costs, one at a time (200 other orders, moved to a stage no rule reads)
+    # what one order change costs, one at a time (200 other orders entering tech_confirm)
     per_change = move(engine, list(range(count + 20_001, count + 20_201)), "tech_confirm",
                       lambda i: utcnow() - timedelta(hours=1))
     ids = list(range(1, count + 1))
