@@ -165,6 +165,14 @@ class Metered:
         return job
 
 
+def forget(engine, ids) -> None:
+    """An earlier run's firings and to-dos on these orders (so --reuse measures only its own)."""
+    with Session(engine) as session:
+        session.execute(delete(InboxItem).where(InboxItem.source == "rule", InboxItem.order_id.in_(ids)))
+        session.execute(delete(RuleFiring).where(RuleFiring.order_id.in_(ids)))
+        session.commit()
+
+
 def move(engine, ids, stage, entered_of, *, one_at_a_time: bool = True) -> float:
     """The order change: stage and stage entry written, then that order's moments (timed), one
     order change at a time (the pipeline stage) or a thousand at once (its batched form)."""
@@ -192,6 +200,7 @@ def live(engine, count: int) -> dict:
     per_change = move(engine, list(range(count + 20_001, count + 20_201)), "tech_confirm",
                       lambda i: utcnow() - timedelta(hours=1))
     ids = list(range(1, count + 1))
+    forget(engine, ids)
     t0 = utcnow() + timedelta(seconds=60)  # the batched move below (~20 s under load) commits before the first moment
     due = {i: t0 + timedelta(milliseconds=50 * k) for k, i in enumerate(ids)}
     move(engine, ids, "bench_live", lambda i: due[i] - timedelta(hours=24, seconds=1), one_at_a_time=False)
@@ -234,6 +243,7 @@ def live(engine, count: int) -> dict:
 
 def burst(engine, count: int, offset: int) -> dict:
     ids = list(range(offset + 1, offset + count + 1))
+    forget(engine, ids)
     moment = (utcnow() + timedelta(minutes=10)).replace(microsecond=0)
     per_order = move(engine, ids, "bench_burst", lambda i: moment - timedelta(hours=24, seconds=1), one_at_a_time=False)
     started = time.perf_counter()
