@@ -37,6 +37,7 @@ from backend.ocr import tasks as ocr_tasks
 from backend.orders import service as orders_service
 from backend.pipeline import EffectAppliers, NamedStage, OrderChange, Pipeline, attach
 from backend.portal import tasks as portal_tasks
+from backend.rules import due_index as rules_due
 from backend.rules import firing as rules_firing
 from backend.rules import tasks as rules_tasks
 from backend.scores import service as scores_service
@@ -76,6 +77,7 @@ def build_pipeline() -> Pipeline:
             NamedStage("record_event", orders_service.record_change, orders_service.record_changes),
             NamedStage("flows", flows_instances.on_order_change),
             NamedStage("rules", evaluate_rules, evaluate_rules_many),
+            NamedStage("rules_due", rules_due.on_order_change, rules_due.on_order_changes),
             NamedStage("tracking", tracking_service.on_order_change, tracking_service.on_order_changes),
             NamedStage("logistics", logistics_service.subscribe),
             NamedStage("live", live_publish.on_order_change),
@@ -88,7 +90,8 @@ def build_jobs(*, scan_interval_seconds: float = 60, upload_dir: Path | None = N
     """Every worker job, with its interval: the one list `gendan serve` and `gendan worker` run."""
     return (
         Job("flow_timers", flows_instances.run_due_timers, 15),
-        Job("rules_scan", rules_tasks.scan_time_rules, scan_interval_seconds),
+        Job("rules_due", rules_due.job, 1),
+        Job("rules_scan", rules_tasks.check_time_rules, scan_interval_seconds),
         Job("rules_overdue_todos", rules_tasks.signal_overdue_todos, scan_interval_seconds),
         Job("notify.deliver_outbox", notify_tasks.deliver_outbox, 5),
         Job("notify.dispatch_notifications", notify_tasks.dispatch_notifications, 10),

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # a scanning worker's lease (renewed at every commit): a frozen or killed scanner is taken
     # over after this long (backend/rules/tasks.py)
     scan_lease_seconds: int = 60
+    # the reconciliation of the rules on the due-time index (backend/rules/due_index.py): the
+    # one-pass scan over them, this often and after one is enabled or republished
+    reconcile_interval_seconds: int = 3600
     session_max_age_seconds: int = 8 * 3600
     login_attempts_per_minute: int = 10
     max_body_bytes: int = 1_000_000

@@ -21,7 +21,7 @@ from backend.auth.actor import Actor
 from backend.definitions.lifecycle import Lifecycle, require_designer
 from backend.errors import GendanError
 from backend.orders.models import Order
-from backend.rules import summary
+from backend.rules import due_index, summary
 from backend.rules.context import (
     ORDER,
     catalogue_for,
@@ -39,6 +39,7 @@ from engine.facts import Catalogue, build_facts
 from engine.jsonlogic import Issue, matches
 from engine.rules.compiler import NotCompilable, compile_condition
 from engine.rules.definition import RuleDefinition, load_rule
+from engine.rules.due import rule_kind
 from engine.rules.limits import printable
 from engine.rules.validate import (
     compile_check,
@@ -57,6 +58,10 @@ def to_read(row: RuleDefinitionRow, catalogue: Catalogue | None = None) -> RuleR
     """The row for the API; a draft read with a catalogue lists what blocks its publishing."""
     read = RuleRead.model_validate(row, from_attributes=True)
     read.definition = printable(read.definition)  # a row saved before NUL / lone surrogates were refused
+    try:
+        read.kind = rule_kind(load_rule(row.definition), compiles=not row.is_event_only)
+    except (ValidationError, ValueError):
+        pass
     if catalogue is not None and row.status == "draft":
         try:
             read.issues = issues_read(validate(load_rule(row.definition), catalogue))
@@ -128,8 +133,11 @@ def publish_rule(session: Session, *, actor: Actor, key: str, now: datetime, con
     draft.start_from_now = was_enabled and start == FROM_NOW
     if was_enabled:
         _apply_start(session, rule, catalogue, now, start)
+    if current is not None:
+        due_index.drop_rule(session, current.id)
     RULES.publish(session, draft, actor=actor, now=now,
                   recorded={"enabled": was_enabled, **({"start": start} if was_enabled else {})})
+    due_index.build_rule(session, draft, now, skip_matching=draft.start_from_now)
     read = to_read(draft)
     session.commit()
     return read
@@ -205,6 +213,7 @@ def enable_rule(session: Session, *, actor: Actor, key: str, confirm: bool = Fal
     row.definition = rule.model_copy(update={"enabled": True}).model_dump(mode="json")
     row.updated_at = now
     session.flush()
+    due_index.build_rule(session, row, now, skip_matching=row.start_from_now)
     read = to_read(row)
     session.commit()
     return read
@@ -230,7 +239,9 @@ def _apply_start(session: Session, rule: RuleDefinition, catalogue: Catalogue, n
     earlier baseline, so those orders fire at the next event they hear. (Time rules: the scan reads
     `start_from_now` while it records the rule's baseline.)"""
     if start == FROM_NOW:
-        if not rule.is_time_rule:
+        if not rule.is_time_rule or rule_kind(rule, compiles=True) == "indexed":
+            # an indexed time rule too: the index fires on a state-less order whose condition
+            # holds at its next change, so the orders matching now need their baseline state
             baseline_event_rule(session, rule, catalogue, now)
         return
     state = RuleOrderState.__table__
@@ -287,6 +298,7 @@ def disable_rule(session: Session, *, actor: Actor, key: str, now: datetime) -> 
     audit.record(session, actor, "rule", key, "disable", {"enabled": row.enabled}, {"enabled": False, "version": row.version}, now)
     row.enabled = False
     row.scan_slot, row.scan_ready = None, False  # frees the scan's slot
+    due_index.drop_rule(session, row.id)
     row.definition = {**row.definition, "enabled": False}
     row.updated_at = now
     session.flush()

@@ -82,3 +82,26 @@ class RuleOrderMask(SQLModel, table=True):
 
     order_id: int = Field(foreign_key="sales_order.id", primary_key=True, sa_column_kwargs={"autoincrement": False})
     words: str = Field(max_length=2000)
+
+
+class RuleDue(SQLModel, table=True):
+    """When an enabled indexed time rule's condition becomes true for an order (engine/rules/due.py),
+    kept for the worker to wake at the next one (backend/rules/due_index.py). One row per (rule
+    version, order) with a moment; none while the condition cannot become true as the order is."""
+
+    __tablename__ = "rule_due"
+    __table_args__ = (Index("ix_rule_due_due_at", "due_at"), Index("ix_rule_due_order", "order_id"))
+
+    rule_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})  # rule_definition.id
+    order_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    due_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class RuleReconcileMask(SQLModel, table=True):
+    """The reconciliation scan's match words for the indexed rules (as rule_order_mask is the
+    minute scan's for the scanned rules): two passes on two intervals keep their own bits."""
+
+    __tablename__ = "rule_reconcile_mask"
+
+    order_id: int = Field(foreign_key="sales_order.id", primary_key=True, sa_column_kwargs={"autoincrement": False})
+    words: str = Field(max_length=2000)

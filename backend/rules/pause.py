@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import delete
 from sqlmodel import Session
 
 from backend import i18n
 from backend.audit import service as audit
 from backend.notify.models import Notification
 from backend.people.models import User
-from backend.rules.models import RuleDefinitionRow
+from backend.rules.models import RuleDefinitionRow, RuleDue
 
 __all__ = ["error_text", "pause_rule"]
 
@@ -35,6 +36,7 @@ def pause_rule(session: Session, row: RuleDefinitionRow | None, error: str, now:
                  {"enabled": False, "version": row.version, "error": error}, now)
     row.enabled = False
     row.scan_slot, row.scan_ready = None, False
+    session.execute(delete(RuleDue.__table__).where(RuleDue.__table__.c.rule_id == row.id))  # its due moments
     row.definition = {**row.definition, "enabled": False}
     row.updated_at = now
     if row.author_id is not None:

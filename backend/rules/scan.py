@@ -54,9 +54,10 @@ from backend.db import new_session
 from backend.orders.models import Order
 from backend.rules import pause
 from backend.rules.bulk import Pending, fire_many, insert_rows
+from backend.rules.due_index import is_indexed
 from backend.rules.firing import fire, state_of, store_state
 from backend.rules.matching import scope_clause
-from backend.rules.models import RuleDefinitionRow, RuleOrderMask, RuleOrderState
+from backend.rules.models import RuleDefinitionRow, RuleOrderMask, RuleOrderState, RuleReconcileMask
 from engine.facts import Catalogue, FactContext
 from engine.rules.compiler import NotCompilable, compile_condition
 from engine.rules.definition import RuleDefinition, load_rule
@@ -67,6 +68,7 @@ from engine.rules.words import bit_of, classify, format_words, has, parse_words,
 ORDER = Order.__table__
 STATE = RuleOrderState.__table__
 MASK = RuleOrderMask.__table__
+RECONCILE_MASK = RuleReconcileMask.__table__
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,8 @@ class Plan:
     words: int
     statuses: tuple[str, ...] = ()  # the union of the rules' status scopes; () when one has none
     broken: tuple[tuple[int, str], ...] = ()  # (row id, error) of rules whose condition failed to compile
+    mask: Any = MASK  # where this pass keeps its words: the minute scan's, or the reconciliation's
+    trigger: str = "scan"  # recorded on its firings ("reconcile" for the reconciliation)
 
     def prefilter(self) -> Any:
         """Orders any rule can look at."""
@@ -105,13 +109,19 @@ class Plan:
 # --- plan ------------------------------------------------------------------------------------
 
 
-def due(row: RuleDefinitionRow, now: datetime) -> bool:
-    every = timedelta(minutes=(row.definition.get("trigger") or {}).get("every_minutes", 1))
+def due(row: RuleDefinitionRow, now: datetime, every: timedelta | None = None) -> bool:
+    """Whether the rule's interval has passed. `every` (the reconciliation's interval) replaces the
+    rule's own; a rule without a baseline is then always due (reconciled after enabling)."""
+    if every is not None and not row.scan_ready:
+        return True
+    every = every or timedelta(minutes=(row.definition.get("trigger") or {}).get("every_minutes", 1))
     return row.last_scan_at is None or now - row.last_scan_at >= every - timedelta(seconds=1)
 
 
-def assign_slots(session: Session) -> list[RuleDefinitionRow]:
-    """The enabled, scannable time rules, each with a slot (the lowest free one for new ones)."""
+def assign_slots(session: Session, *, indexed: bool | None = None) -> list[RuleDefinitionRow]:
+    """The enabled, scannable time rules, each with a slot (the lowest free one for new ones).
+    `indexed`: only the rules on the due-time index (True, the reconciliation's) or only the
+    others (False, the minute scan's); each group numbers its own slots."""
     rows = list(session.exec(
         select(RuleDefinitionRow).where(
             RuleDefinitionRow.enabled.is_(True), RuleDefinitionRow.status == "published",
@@ -120,14 +130,17 @@ def assign_slots(session: Session) -> list[RuleDefinitionRow]:
     ).scalars())
     taken = {r.scan_slot for r in rows if r.scan_slot is not None}
     free = (s for s in range(len(rows) + len(taken) + 1) if s not in taken)
-    for row in rows:
+    for row in rows:  # slots are unique over all time rules: the full scan may run any group's rules
         if row.scan_slot is None:
             row.scan_slot, row.scan_ready = next(free), False
     session.flush()
+    if indexed is not None:
+        rows = [row for row in rows if is_indexed(row) == indexed]
     return rows
 
 
-def build_plan(rows: Iterable[RuleDefinitionRow], catalogue: Catalogue, ctx: FactContext) -> Plan:
+def build_plan(rows: Iterable[RuleDefinitionRow], catalogue: Catalogue, ctx: FactContext, *, mask: Any = MASK,
+               trigger: str = "scan", every: timedelta | None = None) -> Plan:
     loaded = []
     broken: list[tuple[int, str]] = []
     for row in rows:
@@ -147,11 +160,11 @@ def build_plan(rows: Iterable[RuleDefinitionRow], catalogue: Catalogue, ctx: Fac
         scope = rule.scope
         if union and tuple(sorted(scope.statuses)) == union:
             scope = scope.model_copy(update={"statuses": ()})
-        rules.append(ScanRule(row.id, row.scan_slot, row.scan_ready, due(row, ctx.now), rule,
+        rules.append(ScanRule(row.id, row.scan_slot, row.scan_ready, due(row, ctx.now, every), rule,
                               and_(scope_clause(rule.model_copy(update={"scope": scope})), condition),
                               silent=not row.scan_ready and row.start_from_now))
     words = max((r.word for r in rules), default=0) + 1
-    return Plan(tuple(sorted(rules, key=lambda r: r.slot)), words, union, tuple(broken))
+    return Plan(tuple(sorted(rules, key=lambda r: r.slot)), words, union, tuple(broken), mask, trigger)
 
 
 # --- the one query ---------------------------------------------------------------------------
@@ -171,6 +184,7 @@ def changed_orders_query(plan: Plan, dialect: str = "postgresql") -> Any:
     words = [reduce(lambda a, b: a + b, t) if t else literal(0, BigInteger) for t in terms]
     now = select(orders.c.id.label("order_id"), *[w.label(f"w{i}") for i, w in enumerate(words)]) \
         .where(where).subquery("now_words")
+    MASK = plan.mask  # noqa: N806  (the pass's own words)
     cols = [func.coalesce(now.c[f"w{i}"], 0) for i in range(plan.words)]
     as_text = reduce(lambda a, b: a + literal(",") + b, [cast(c, String) for c in cols])
     fresh = [0] * plan.words
@@ -250,20 +264,22 @@ def apply_chunk(session: Session, plan: Plan, chunk: list[tuple[int, list[int], 
             elif decision.state != state_of(state):
                 store_state(session, r.rule.key, order_id, state, decision.state)
             changes.words[order_id][r.word] |= r.bit
-    fired = _fire(session, pending, bulk=bulk, catalogue=catalogue, ctx=ctx)
+    fired = _fire(session, pending, bulk=bulk, catalogue=catalogue, ctx=ctx, trigger=plan.trigger)
     session.flush()
-    store_words(session, changes.words)
+    store_words(session, changes.words, plan.mask)
     return fired
 
 
-def _fire(session: Session, pending: list[Pending], *, bulk: bool, catalogue: Catalogue, ctx: FactContext) -> int:
+def _fire(session: Session, pending: list[Pending], *, bulk: bool, catalogue: Catalogue, ctx: FactContext,
+          trigger: str = "scan") -> int:
     if bulk:
-        return fire_many(session, pending, trigger="scan", catalogue=catalogue, ctx=ctx)
+        return fire_many(session, pending, trigger=trigger, catalogue=catalogue, ctx=ctx)
     return sum(fire(session, row=p.row, rule=p.rule, order=p.order, state_row=p.state, decision=p.decision,
-                    trigger="scan", catalogue=catalogue, ctx=ctx) is not None for p in pending)
+                    trigger=trigger, catalogue=catalogue, ctx=ctx) is not None for p in pending)
 
 
-def store_words(session: Session, words: dict[int, list[int]]) -> None:
+def store_words(session: Session, words: dict[int, list[int]], mask: Any = MASK) -> None:
+    MASK = mask  # noqa: N806
     ids = sorted(words)
     session.execute(delete(MASK).where(MASK.c.order_id.in_(ids)))
     rows = [{"order_id": i, "words": format_words(words[i])} for i in ids if any(words[i])]
@@ -278,6 +294,7 @@ def refire_due(session: Session, plan: Plan, rule: ScanRule, catalogue: Catalogu
     """`every_n_hours`: fire again for orders still matching whose interval has passed, one page of
     states after order id `after`. Returns (firings, the last order id seen or None at the end)."""
     every = timedelta(hours=rule.rule.firing.every_hours or 0)
+    MASK = plan.mask  # noqa: N806
     rows = session.execute(
         select(STATE.c.order_id, MASK.c.words).join(MASK, MASK.c.order_id == STATE.c.order_id)
         .where(STATE.c.rule_key == rule.rule.key, STATE.c.last_fired_at <= ctx.now - every,
@@ -293,7 +310,7 @@ def refire_due(session: Session, plan: Plan, rule: ScanRule, catalogue: Catalogu
         decision = decide_firing(rule.rule.firing, state_of(state), True, ctx.now, ctx.calendar)
         if decision.fire and row is not None and row.enabled:
             pending.append(Pending(row, rule.rule, order, state, decision))
-    fired = _fire(session, pending, bulk=bulk, catalogue=catalogue, ctx=ctx)
+    fired = _fire(session, pending, bulk=bulk, catalogue=catalogue, ctx=ctx, trigger=plan.trigger)
     session.flush()
     return fired, (rows[-1][0] if len(rows) == limit else None)
 
@@ -327,7 +344,7 @@ def rule_error(bind: Engine | Connection, plan: Plan, rule: ScanRule) -> str | N
     """The database's error when this rule's part of the one query runs alone, or None. One full
     pass over the orders per rule: run only after the one query failed, and the failing rules are
     then paused, so it happens once per bad rule."""
-    alone = Plan((rule,), rule.word + 1, plan.statuses)
+    alone = Plan((rule,), rule.word + 1, plan.statuses, mask=plan.mask, trigger=plan.trigger)
     try:
         with new_session(bind) as session:
             query = changed_orders_query(alone, session.get_bind().dialect.name)
@@ -342,7 +359,7 @@ def without_failing(bind: Engine | Connection, plan: Plan, now: datetime) -> Pla
     failing = {r.row_id: error for r in plan.rules if (error := rule_error(bind, plan, r)) is not None}
     pause_rules(bind, failing, now)
     kept = tuple(r for r in plan.rules if r.row_id not in failing)
-    return Plan(kept, plan.words, plan.statuses)
+    return Plan(kept, plan.words, plan.statuses, mask=plan.mask, trigger=plan.trigger)
 
 
 def pause_rules(bind: Engine | Connection, errors: dict[int, str], now: datetime) -> None:

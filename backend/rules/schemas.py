@@ -29,6 +29,8 @@ class RuleRead(BaseModel):
     updated_at: datetime
     published_at: datetime | None = None
     last_scan_at: datetime | None = None
+    # event / indexed (a time rule on the due-time index) / scanned (a time rule the scan checks)
+    kind: str = "event"
     issues: list[IssueRead] = Field(default_factory=list)
 
 

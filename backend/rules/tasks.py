@@ -1,5 +1,11 @@
 """The monitor: every enabled time rule over all open orders, in one pass (backend/rules/scan.py).
 
+Two groups (issue 15): the rules on the due-time index (backend/rules/due_index.py) are fired by
+the job `rules_due` when their moment comes; for them this pass is a reconciliation, run every
+`reconcile_interval_seconds` (hourly) and after one is enabled or republished, with its own match
+words. A firing it makes is a path that missed an order change: the admins are told. The other
+time rules (not monotone in one column, `every_n_hours`) are scanned every minute as before.
+
 `scan_time_rules` takes the scan lease (backend/worker/lease.py), gives new rules a slot, runs the one query that returns the
 orders whose matches changed since the last scan, and acts on them in chunks of CHUNK orders, one
 transaction each (firings, effects, outbox rows and the orders' new match words commit together).
@@ -21,6 +27,7 @@ from sqlmodel import Session
 from backend.db import new_session
 from backend.inbox.models import InboxItem
 from backend.orders.models import Order
+from backend.rules import due_alerts as alerts
 from backend.rules import scan
 from backend.rules.context import catalogue_for, fact_context
 from backend.rules.firing import evaluate_event_rules
@@ -35,19 +42,26 @@ BATCH = 500
 BULK_FIRING = True  # a chunk's firings written set-based (backend/rules/bulk.py); False: one at a time
 
 
-def scan_time_rules(bind: Engine | Connection, now: datetime, *, lock: bool = True) -> int:
-    """Worker job: one pass over all enabled time rules. Returns the number of firings.
+def check_time_rules(bind: Engine | Connection, now: datetime, *, lock: bool = True) -> int:
+    """Worker job `rules_scan`: the scanned time rules every minute, the reconciliation of the
+    indexed ones when it is due (hourly, or one was enabled or republished). Returns firings."""
+    return scan_time_rules(bind, now, lock=lock, passes=_passes)
+
+
+def scan_time_rules(bind: Engine | Connection, now: datetime, *, lock: bool = True, passes=None) -> int:
+    """One pass over all enabled time rules (indexed or not). Returns the number of firings.
 
     One scanner at a time holds the scan lease, renewed at every commit; a worker frozen or
     killed mid-scan loses it after `scan_lease_seconds` and another takes over. `lock=False`
     skips the lease (tests use it to let two scanners collide)."""
+    run = passes or _scan
     if not lock:
-        return _scan(bind, now, None)
+        return run(bind, now, None)
     held = lease.acquire(bind, SCAN_LEASE, timedelta(seconds=get_settings().scan_lease_seconds))
     if held is None:
         return 0  # another worker is scanning
     try:
-        return _scan(bind, now, held)
+        return run(bind, now, held)
     except lease.LeaseLost:
         log.warning("rules scan: the scan lease was taken over; this worker stops scanning")
         return 0
@@ -67,12 +81,34 @@ def _fenced(bind: Engine | Connection, held: lease.Lease | None) -> Iterator[Ses
         session.commit()
 
 
-def _scan(bind: Engine | Connection, now: datetime, held: lease.Lease | None) -> int:
+def _passes(bind: Engine | Connection, now: datetime, held: lease.Lease | None) -> int:
+    fired = _scan(bind, now, held, indexed=False)
+    every = timedelta(seconds=get_settings().reconcile_interval_seconds)
+    with new_session(bind) as session:
+        rows = [r for r in scan.assign_slots(session, indexed=True) if scan.due(r, now, every)]
+        session.rollback()
+    if rows:
+        fired += reconcile(bind, now, held)
+    return fired
+
+
+def reconcile(bind: Engine | Connection, now: datetime, held: lease.Lease | None = None) -> int:
+    """The one-pass scan over the indexed rules; tells the admins about any firing it makes that
+    the index did not have due (a missed path). Returns the firings."""
+    fired = _scan(bind, now, held, indexed=True)
+    if fired:
+        alerts.missed_firings(bind, now)
+    return fired
+
+
+def _scan(bind: Engine | Connection, now: datetime, held: lease.Lease | None, *, indexed: bool | None = None) -> int:
+    every = timedelta(seconds=get_settings().reconcile_interval_seconds) if indexed else None
     with _fenced(bind, held) as session:
-        rows = scan.assign_slots(session)
+        rows = scan.assign_slots(session, indexed=indexed)
         catalogue = catalogue_for(session)
         ctx = fact_context(now, session=session)
-        plan = scan.build_plan(rows, catalogue, ctx)
+        plan = scan.build_plan(rows, catalogue, ctx, every=every,
+                               **({"mask": scan.RECONCILE_MASK, "trigger": "reconcile"} if indexed else {}))
     scan.pause_rules(bind, dict(plan.broken), now)
     if not plan.rules:
         return 0
