@@ -366,6 +366,12 @@ def derived_of_source(name: str, source: int, ctx: FactContext) -> float:
     raise KeyError(name)
 
 
+#: Core columns the worker rewrites without an order change (stored scores and predictions): a
+#: condition reading them can turn true while the order stays as it is, so the due-time index
+#: (engine/rules/due.py) leaves such rules to the scan.
+WORKER_REFRESHED: frozenset[str] = frozenset((
+    *STORED_SCORES, "predicted_stage_done_at", "predicted_completion_at", "delay_probability", "stage_p90_hours"))
+
 #: derived facts read from two columns (no single source column, so no index range: see engine/facts/sql.py)
 PAIR_SOURCES: dict[str, tuple[str, str]] = {
     "stall_ratio": ("stage_entered_at", "stage_p90_hours"),

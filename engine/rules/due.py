@@ -33,7 +33,13 @@ from typing import Any, Literal
 
 from engine.calendar import BusinessCalendar
 from engine.facts import Catalogue, FactContext, build_facts
-from engine.facts.catalogue import DERIVED_SOURCES, derived_of_source, epoch_seconds
+from engine.facts.catalogue import (
+    DERIVED_SOURCES,
+    PAIR_SOURCES,
+    WORKER_REFRESHED,
+    derived_of_source,
+    epoch_seconds,
+)
 from engine.jsonlogic import matches, var_names
 from engine.rules.definition import RuleDefinition
 from engine.rules.relative import has_relative
@@ -121,14 +127,19 @@ def _grows_true(term: TimeTerm) -> bool:
     return (term.op in (">", ">=")) == growing
 
 
+#: facts that change while the order stays as it is: derived time facts, the two-column ones
+#: (stall_ratio grows with time in stage) and the scores the worker rewrites without an order change
+_MOVING = frozenset((*DERIVED_SOURCES, *PAIR_SOURCES, *WORKER_REFRESHED))
+
+
 def _time_free(node: Any) -> bool:
     try:
         names = var_names(node)
     except (TypeError, ValueError, RecursionError):
         return False
-    text = json.dumps(node)  # a computed `var` name could still spell a time fact: refuse those too
-    return (not has_relative(node) and not any(n in DERIVED_SOURCES for n in names)
-            and not any(n in text for n in DERIVED_SOURCES))
+    text = json.dumps(node)  # a computed `var` name could still spell a moving fact: refuse those too
+    return (not has_relative(node) and not any(n in _MOVING for n in names)
+            and not any(n in text for n in _MOVING))
 
 
 def plan_due(condition: Any) -> DuePlan | None:

@@ -39,6 +39,13 @@ def test_indexable_conditions():
         {"or": [{">": [{"var": "hours_in_stage"}, 1]}, {"==": [{"var": "stage"}, "x"]}]},
         {"and": [{">": [{"var": "hours_in_stage"}, 1]}, {"<": [{"var": "planned_delivery"}, {"today": [0]}]}]},
         {"and": [{">": [{"var": "hours_in_stage"}, 1]}, {"!": {"var": "hours_since_signed"}}]},
+        # facts that move while the order stays as it is: stall_ratio grows with time in stage,
+        # the worker rewrites predictions and stored scores without an order change
+        {"and": [{">": [{"var": "hours_in_stage"}, 24]}, {">": [{"var": "stall_ratio"}, 1.5]}]},
+        {"and": [{">": [{"var": "hours_in_stage"}, 24]}, {">=": [{"var": "delay_probability"}, 0.5]}]},
+        {"and": [{">": [{"var": "days_since_created"}, 2]}, {">": [{"var": "predicted_days_late"}, 0]}]},
+        {"and": [{">": [{"var": "hours_in_stage"}, 24]}, {">=": [{"var": "priority_score"}, 80]}]},
+        {"and": [{">": [{"var": "hours_in_stage"}, 24]}, {"<": [{"var": "customer_on_time_rate"}, 0.9]}]},
     ):
         assert plan_due(condition) is None, condition
 
