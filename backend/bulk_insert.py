@@ -15,9 +15,13 @@ columns; columns left out take their server default (or NULL).
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table, insert, text
+from sqlalchemy import JSON, Table, insert, text
+from sqlalchemy.sql.elements import Null
 from sqlmodel import Session
 
 
@@ -44,19 +48,47 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]], *, i
             return []
         return list(conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars())
     new_ids: list[int] = []
+    names = list(rows[0])
     if ids:
         new_ids = list(conn.execute(text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
                                     {"t": table.name, "n": len(rows)}).scalars())
-        rows = [{**row, "id": new_id} for row, new_id in zip(rows, new_ids, strict=True)]
-    names = list(rows[0])
-    processors = [table.c[name].type._cached_bind_processor(conn.dialect) for name in names]
-    columns = ", ".join(conn.dialect.identifier_preparer.quote(name) for name in names)
+        names = [n for n in names if n != "id"]
+    # each row as a list in `names` order, the columns with a bind processor (JSON, ...) converted
+    getter = itemgetter(*names) if len(names) > 1 else (lambda row, _n=names[0]: (row[_n],))
+    converted = [(i, p) for i, p in enumerate(_copy_processor(table.c[n].type, conn.dialect) for n in names)
+                 if p is not None]
+    columns = ", ".join(conn.dialect.identifier_preparer.quote(name) for name in (["id"] if ids else []) + names)
     table_name = conn.dialect.identifier_preparer.format_table(table)
     cursor = conn.connection.dbapi_connection.cursor()
     try:
         with cursor.copy(f"COPY {table_name} ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row([p(row[n]) if p is not None else row[n] for n, p in zip(names, processors, strict=True)])
+            write, shift = copy.write_row, 1 if ids else 0  # the id goes first
+            for n, row in enumerate(rows):
+                values = [new_ids[n], *getter(row)] if ids else list(getter(row))
+                for i, p in converted:
+                    values[i + shift] = p(values[i + shift])
+                write(values)
     finally:
         cursor.close()
     return new_ids
+
+
+def _copy_processor(column_type: Any, dialect: Any) -> Callable[[Any], Any] | None:
+    """How a value of `column_type` goes into a text COPY: the type's bind processor, except for
+    plain JSON columns, whose values are serialised here to the text SQLAlchemy and psycopg would
+    send (`json.dumps`; None as JSON `null` unless the type says `none_as_null`), without a
+    wrapper object and a dumper lookup per value."""
+    if type(column_type) is not JSON:
+        return column_type._cached_bind_processor(dialect)
+    none = None if column_type.none_as_null else "null"
+
+    def to_text(value: Any) -> Any:
+        if value is None:
+            return none
+        if value is JSON.NULL:
+            return "null"
+        if isinstance(value, Null):
+            return None
+        return json.dumps(value)
+
+    return to_text

@@ -69,9 +69,18 @@ def _jsonable(value: Any) -> Any:
 def snapshot(order: Order, fields: tuple[str, ...] = TRACKED_FIELDS) -> dict[str, Any]:
     """The order's tracked values as JSON-ready copies (later writes to the row do not reach it)."""
     out = {}
+    loaded = order.__dict__  # a loaded column's value; getattr only for one expired or deferred
     for f in fields:
-        value = getattr(order, f)
-        out[f] = value if value is None or type(value) in _AS_IS else _jsonable(value)
+        value = loaded[f] if f in loaded else getattr(order, f)
+        kind = type(value)
+        if value is None or kind in _AS_IS:
+            out[f] = value
+        elif kind is dict:
+            out[f] = dict(value)
+        elif kind is list:
+            out[f] = list(value)
+        else:
+            out[f] = _jsonable(value)
     return out
 
 

@@ -91,7 +91,7 @@ def fresh_database(kind: str) -> str:
 
 
 def run(kind: str, content: bytes, mapping: ImportMapping, *, bulk: bool, batch_size: int,
-        profile: bool) -> tuple[int, float, float, str]:
+        profile: bool) -> tuple[int, float, float, float | None, str]:
     url = fresh_database(kind)
     engine = assemble(make_engine(url))
     with new_session(engine) as session:
@@ -106,6 +106,9 @@ def run(kind: str, content: bytes, mapping: ImportMapping, *, bulk: bool, batch_
                                     max_bytes=200_000_000).job
         service.start_import(session, actor=actor, job_id=job.id, mapping=mapping, now=NOW)
     profiler = cProfile.Profile() if profile else None
+    from bench.olist_history import backend_cpu
+
+    server = backend_cpu(engine)
     began, cpu = time.perf_counter(), time.process_time()
     if profiler:
         profiler.enable()
@@ -113,6 +116,8 @@ def run(kind: str, content: bytes, mapping: ImportMapping, *, bulk: bool, batch_
     if profiler:
         profiler.disable()
     took, cpu = time.perf_counter() - began, time.process_time() - cpu
+    after = backend_cpu(engine)
+    server = after - server if after is not None and server is not None else None
     with new_session(engine) as session:
         done = session.get(service.ImportJob, job.id)
         assert done.state == "done", done.state
@@ -125,7 +130,7 @@ def run(kind: str, content: bytes, mapping: ImportMapping, *, bulk: bool, batch_
         text = io.StringIO()
         pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(25)
         report = text.getvalue()
-    return rows, took, cpu, report
+    return rows, took, cpu, server, report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--synthetic", type=int, default=0, help="a synthetic file of this many rows instead")
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--path", choices=("row", "bulk", "both"), default="both")
-    parser.add_argument("--batch-size", type=int, default=service.BATCH_SIZE)
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="rows per batch (default: the worker's, service.BULK_BATCH_SIZE set-based)")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args(argv)
     if args.synthetic:
@@ -147,12 +153,13 @@ def main(argv: list[str] | None = None) -> int:
     paths = ("row", "bulk") if args.path == "both" else (args.path,)
     for kind in kinds:
         for path in paths:
-            rows, took, cpu, report = run(kind, content, mapping, bulk=path == "bulk", batch_size=args.batch_size,
+            rows, took, cpu, server, report = run(kind, content, mapping, bulk=path == "bulk", batch_size=args.batch_size,
                                           profile=args.profile)
             # the importing process's own CPU time too: on a shared machine the wall time is mostly
             # the wait for a core (the database server's CPU is not in it)
             print(f"{label:>18} {kind:>10} {path:>4}: {rows} rows in {took:7.2f} s = {rows / took:8.0f} rows/s, "
-                  f"{1000 * took / rows:6.2f} ms/row; process CPU {cpu:7.2f} s = {1000 * cpu / rows:5.2f} ms/row "
+                  f"{1000 * took / rows:6.2f} ms/row; process CPU {cpu:7.2f} s = {1000 * cpu / rows:5.2f} ms/row"
+                  + (f", PostgreSQL CPU {server:6.2f} s " if server is not None else " ") +
                   f"(load {os.getloadavg()[0]:.2f})", flush=True)
             if report:
                 print(report)

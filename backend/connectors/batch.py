@@ -50,6 +50,7 @@ def write_batch(session: Session, ctx: RunContext, batch: list[tuple[int, Any, A
         # write first (as imports do): SQLite then queues this transaction instead of failing it later
         session.execute(update(ConnectorRun).where(ConnectorRun.id == ctx.run_id)
                         .values(read_count=ConnectorRun.read_count))
+        bulk.cursor_commit(session)  # the connector's cursor moves in this transaction
         items = [bulk._Row(parsed=(parsed := parse_record(position, record, ctx.mapping, ctx.zone, ctx.fields)),
                            cells=[], errors=list(parsed.errors)) for position, record, _ in batch]
         tally = _Tally()

@@ -198,6 +198,7 @@ def import_batch(session: Session, job_id: int, actor: Actor, mapping: ImportMap
         # the write lock first (see service._import_row): on SQLite a read-then-write transaction
         # fails when another writer committed meanwhile; PostgreSQL only locks the job's row
         session.execute(update(ImportJob).where(ImportJob.id == job_id).values(next_row=ImportJob.next_row))
+        cursor_commit(session)
         if _form_has_unique_fields(session):
             raise Fallback("a designed field is unique")
         items = []
@@ -241,6 +242,18 @@ def custom_plans(session: Session) -> None:
     holds 100,000 orders)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+
+
+def cursor_commit(session: Session) -> None:
+    """On PostgreSQL, this transaction's commit returns before its WAL reaches the disk
+    (`synchronous_commit` off, this transaction only). Only for a transaction that carries its
+    own cursor with its rows (an import batch with the job's `next_row`, a connector batch with
+    the connector's cursor): a commit lost in a crash takes the cursor back with the rows, so the
+    batch is simply done again; a later synchronous commit of anyone flushes it first, so nothing
+    committed after it can survive without it. Not for the bulk API, whose answer tells a client
+    the records are stored."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
 
 def _flag(job: Any, name: str, default: Any) -> Any:

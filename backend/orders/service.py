@@ -77,13 +77,17 @@ def next_numbers(session: Session, nows: list[datetime]) -> list[str]:
     last: dict[str, int] = dict.fromkeys(prefixes, 0)
     head = func.substr(Order.number, 1, len(prefixes[0])) if prefixes else None
     distinct = sorted(last)
-    if session.get_bind().dialect.name == "sqlite" and len(distinct) <= 20:
-        # SQLite's LIKE cannot use the number index, so the grouped query reads every order each
-        # batch; a range per day is one index probe with the same maximum (the grouped query keeps
-        # the head's exact case; the BINARY collation orders by bytes, "-" < ".")
+    if len(distinct) <= 20:
+        # LIKE cannot use the number index (SQLite; PostgreSQL unless the collation is "C"), so the
+        # grouped query reads every order each batch, a cost growing with the table; a range per
+        # day is one index probe with the same maximum (SQLite's BINARY collation and PostgreSQL's
+        # C/C.UTF-8 order by bytes, "-" < "."). The LIKE keeps the answer exact under any other
+        # collation; should such a collation leave a number out of the range, the insert's unique
+        # number index refuses the duplicate and the batch is redone row by row.
         for prefix in distinct:
             found = session.execute(select(func.max(Order.number)).where(
-                Order.number >= prefix, Order.number < prefix[:-1] + ".", _in_series(prefix))).scalar()
+                Order.number >= prefix, Order.number < prefix[:-1] + ".", Order.number.like(prefix + "%"),
+                _in_series(prefix))).scalar()
             tail = found.rsplit("-", 1)[1] if found else ""
             if tail.isdigit():
                 last[prefix] = int(tail)
