@@ -205,6 +205,7 @@ ERROR_MESSAGE_MODULES = (
     "backend.ocr.messages",
     "backend.params",
     "backend.pipeline",
+    "backend.reports.messages",
     "backend.rules.messages",
     "backend.tracking.error_messages",
     "backend.connectors.vendor_messages",

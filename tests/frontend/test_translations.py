@@ -30,6 +30,8 @@ SCOPE = [
     "frontend/templates/dashboard/*.html",
     "designer/templates/rules/*.html",
     "designer/pages/rules.py",
+    "designer/templates/reports/*.html",
+    "designer/pages/reports.py",
     "backend/rules/sentences.py",
     "backend/rules/summary.py",
     "designer/templates/flows/*.html",
