@@ -182,6 +182,7 @@ function changed(keepInputs) {
   if (!keepInputs) renderWells();
   else $("rp-filter-words").textContent = C.describe(state.filters);
   clearTimeout(timer);
+  $("rp-preview").setAttribute("aria-busy", "true");  // what is drawn is not what is designed yet
   timer = setTimeout(preview, 350);
 }
 function status(text) { $("rp-status").textContent = text; }
@@ -192,10 +193,12 @@ function preview() {
   api("POST", "/api/v1/reports/run", { definition: def }).then(function (result) {
     if (mine !== seq) return;
     lastResult = result; lastDefinition = def;
+    $("rp-preview").setAttribute("aria-busy", "false");
     $("rp-note").textContent = result.more ? W.more : "";
     draw(result, def.view.type);
   }).catch(function (err) {
     if (mine !== seq) return;
+    $("rp-preview").setAttribute("aria-busy", "false");
     $("rp-note").textContent = err instanceof ApiError ? err.message : String(err);
   });
 }
@@ -377,11 +380,12 @@ renderFields();
 renderWells();
 if (window.Sortable) {
   window.Sortable.create($("rp-field-list"), { group: { name: "rp", pull: "clone", put: false }, sort: false,
-                                              filter: "button", preventOnFilter: false });
+    forceFallback: true, fallbackTolerance: 3, filter: "button", preventOnFilter: false });
   ["rp-dimensions", "rp-measures", "rp-filters"].forEach(function (id) {
     let well = $(id);
     window.Sortable.create(well, {
-      group: { name: "rp", pull: false, put: true },
+      group: { name: "rp", pull: false, put: true }, forceFallback: true, fallbackTolerance: 3,
+      filter: "select, input, button", preventOnFilter: false,
       onAdd: function (evt) {
         let name = evt.item.dataset.field;
         evt.item.remove();
