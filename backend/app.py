@@ -76,9 +76,11 @@ def _include_routers(app: FastAPI) -> None:
     from backend.ocr.router import router as ocr_router
     from backend.orders.router import router as orders_router
     from backend.people.router import router as people_router
+    from backend.reports.router import dashboards_router
     from backend.reports.router import router as reports_router
     from backend.rules.router import router as rules_router
     from backend.tracking.router import router as tracking_router
+    from designer.pages.dashboards import router as dashboard_pages_router
     from designer.pages.flows import router as flow_pages_router
     from designer.pages.forms import router as form_pages_router
     from designer.pages.reports import router as report_pages_router
@@ -92,7 +94,7 @@ def _include_routers(app: FastAPI) -> None:
                    rule_pages_router, *inbox_routers, notify_router, tracking_router, ingest_router,
                    audit_router, audit_pages_router, customer_pages_router, calendar_router,
                    connectors_router, connector_mapping_router, logistics_router, ocr_router, reports_router,
-                   report_pages_router):
+                   dashboards_router, report_pages_router, dashboard_pages_router):
         app.include_router(router)
 
 

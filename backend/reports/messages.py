@@ -20,4 +20,9 @@ ERROR_MESSAGES: dict[str, str] = {
     "report.condition_not_compilable": "This condition cannot be used in a report (%(reason)s).",
     "report.condition_invalid": "The condition is not valid.",
     "report.too_slow": "The report took too long. Add a filter or fewer groups.",
+    "dashboard.*": "The dashboard is not valid.",
+    "dashboard.not_found": "Dashboard %(key)s was not found.",
+    "dashboard.definition_invalid": "The dashboard has %(count)s problem(s).",
+    "dashboard.bad_filter": "This filter is not valid: %(name)s.",
+    "dashboard.conflict": "Someone else saved this dashboard at the same moment. Reload and try again.",
 }

@@ -15,3 +15,14 @@ class ReportDefinitionRow(VersionedDefinition, table=True):
         UniqueConstraint("key", "version"),
         Index("ix_report_definition_key_status", "key", "status"),
     )
+
+
+class DashboardDefinitionRow(VersionedDefinition, table=True):
+    """`definition` is `engine.reports.dashboard.DashboardDefinition.model_dump(mode="json")`:
+    tiles (a report key and a place on a 12-column grid) and who it is shared with."""
+
+    __tablename__ = "dashboard_definition"
+    __table_args__ = (
+        UniqueConstraint("key", "version"),
+        Index("ix_dashboard_definition_key_status", "key", "status"),
+    )

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Body, Depends, Request
 from pydantic import BaseModel, Field
 
 from backend.auth.deps import CurrentActor, DbSession
 from backend.clock import utcnow
-from backend.reports import service
+from backend.reports import dashboards, service
 from backend.rules.router import bounded_body
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"], dependencies=[Depends(bounded_body)])
@@ -90,3 +90,29 @@ def run_saved(session: DbSession, actor: CurrentActor, key: str) -> dict[str, An
 @router.post("/{key}/publish", response_model=ReportRead, responses=ERRORS)
 def publish(session: DbSession, actor: CurrentActor, key: str) -> ReportRead:
     return _read(service.publish(session, actor=actor, key=key, now=utcnow()))
+
+
+dashboards_router = APIRouter(prefix="/api/v1/dashboards", tags=["reports"], dependencies=[Depends(bounded_body)])
+
+
+@dashboards_router.get("", responses=ERRORS)
+def list_dashboards(session: DbSession, actor: CurrentActor) -> list[dict[str, Any]]:
+    """The dashboards shared with the caller (their current definitions: also the JSON export)."""
+    dashboards.ensure_builtin(session, utcnow())
+    return [{"key": r.key, "version": r.version, "status": r.status, "definition": r.definition}
+            for r in dashboards.visible(session, actor)]
+
+
+@dashboards_router.post("", status_code=201, responses=ERRORS)
+def save_dashboard(session: DbSession, actor: CurrentActor, definition: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    """Store a layout and publish it (designers)."""
+    row = dashboards.save_and_publish(session, actor=actor, definition=definition, now=utcnow())
+    return {"key": row.key, "version": row.version, "status": row.status, "definition": row.definition}
+
+
+@dashboards_router.get("/{key}/tiles/{index}", responses=ERRORS)
+def dashboard_tile(request: Request, session: DbSession, actor: CurrentActor, key: str, index: int) -> dict[str, Any]:
+    """One tile's rows with the dashboard filters (`from`, `to`, `team`, `tier`) and row-level access."""
+    filters = dashboards.parse_filters(dict(request.query_params))
+    definition, result = dashboards.run_tile(session, actor=actor, key=key, index=index, filters=filters, now=utcnow())
+    return {"report": definition, "result": result.as_json()}

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select, text
+from sqlalchemy import and_, func, select, text, true
 from sqlmodel import Session
 
 from backend import i18n
@@ -130,20 +130,22 @@ def data_version(session: Session) -> tuple[Any, ...]:
 
 
 def run(session: Session, *, actor: Actor, definition: Any, now: datetime,
-        version: tuple[str, int] | None = None) -> ReportResult:
+        version: tuple[str, int] | None = None, extra: Any = None, extra_key: Any = None) -> ReportResult:
     """The report's rows as `actor` may see them. `version` (key, version) of a stored definition
-    lets the result be cached; an unsaved definition (the designer's preview) is cached by content."""
+    lets the result be cached; an unsaved definition (the designer's preview) is cached by content.
+    `extra` narrows the orders further (a dashboard's filters), `extra_key` says so to the cache."""
     catalogue = catalogue_for(session)
     report = parse(definition, catalogue)
     ctx = fact_context(now, session=session)
-    cache_key = cache.key_for(session, actor, report, version, data_version(session), now)
+    cache_key = (cache.key_for(session, actor, report, version, data_version(session), now), extra_key)
     hit = cache.CACHE.get(cache_key)
     if hit is not None:
         return hit
     dialect = session.get_bind().dialect.name
     try:
         compiled = compile_report(report, catalogue, ORDER, EVENT, ctx, dialect=dialect,
-                                  scope=visible_orders_clause(session, actor), limit=report.limit + 1)
+                                  scope=and_(visible_orders_clause(session, actor), extra if extra is not None else true()),
+                                  limit=report.limit + 1)
     except ReportProblem as exc:
         raise _problem(exc) from exc
     _bounded(session)

@@ -1,6 +1,6 @@
-"""reports: versioned report definitions (issue 16)
+"""reports: versioned report and dashboard definitions (issue 16)
 
-A new table only; existing data is untouched.
+New tables only; existing data is untouched.
 
 Revision ID: reports_0001
 Revises: ocr_0001
@@ -18,8 +18,13 @@ depends_on = None
 
 
 def upgrade() -> None:
+    for table in ("report_definition", "dashboard_definition"):
+        _definition_table(table)
+
+
+def _definition_table(table: str) -> None:
     op.create_table(
-        "report_definition",
+        table,
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("key", sa.String(length=80), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
@@ -33,9 +38,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("key", "version"),
     )
-    op.create_index("ix_report_definition_key_status", "report_definition", ["key", "status"])
+    op.create_index(f"ix_{table}_key_status", table, ["key", "status"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_report_definition_key_status", table_name="report_definition")
-    op.drop_table("report_definition")
+    for table in ("dashboard_definition", "report_definition"):
+        op.drop_index(f"ix_{table}_key_status", table_name=table)
+        op.drop_table(table)
