@@ -4,6 +4,7 @@ exports it to Excel; the designer fits a 390 px phone."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from io import BytesIO
@@ -124,3 +125,73 @@ def test_manager_drags_a_report_clicks_a_bar_and_exports(page: Page, base_url, s
     expect(page.locator("#rp-table table tbody tr")).to_have_count(2, timeout=WAIT)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     expect(page.locator("#rp-chart canvas")).to_be_visible()
+
+
+def test_manager_places_a_report_on_a_dashboard_filters_and_clicks_a_bar(page: Page, base_url, seed):
+    tag = uuid.uuid4().hex[:6].lower()
+    from backend.reports.dashboards import ensure_builtin
+    from tests.factories.people import make_department
+
+    manager = make_user(seed, username=f"rpd.manager.{tag}", roles=["admin"], locale="en")
+    head_a, head_b = make_user(seed, display_name=f"RPD Head A {tag}"), make_user(seed, display_name=f"RPD Head B {tag}")
+    team_a = make_department(seed, name=f"RPD Team A {tag}", head=head_a)
+    make_department(seed, name=f"RPD Team B {tag}", head=head_b)
+    june = datetime(2026, 6, 10, 4, 0, tzinfo=UTC)
+    for i in range(2):
+        travel(seed, owner=head_a, created=june, number=f"RPD{tag}-A{i}", stages_hours=[("draft", 0), ("approval", 1)])
+    travel(seed, owner=head_b, created=june, number=f"RPD{tag}-B0", stages_hours=[("draft", 0), ("approval", 1)])
+    ensure_builtin(seed, june)
+    seed.commit()
+    sign_in(page, base_url, manager.username)
+    page.set_viewport_size({"width": 1400, "height": 1300})
+    # a report: orders by owner, only this test's orders
+    page.goto(f"{base_url}/designer/reports/new")
+    fields = page.locator("#rp-field-list")
+    fields.locator('li[data-field="owner_id"]').get_by_title("Add as dimension").click()
+    fields.locator('li[data-field="number"]').get_by_title("Add as filter").click()
+    condition = page.locator("#rp-filters li").first
+    condition.get_by_label("Operator").select_option("contains")
+    condition.get_by_label("Value").fill(f"RPD{tag}")
+    page.get_by_label("Report key").fill(f"rpd_{tag}")
+    page.get_by_label("Name (English)").fill(f"RPD owners {tag}")
+    page.get_by_role("button", name="Publish").click()
+    expect(page.locator("#rp-status")).to_have_text("Published.", timeout=WAIT)
+
+    # onto the day-one dashboard: add, resize by its corner, save
+    page.goto(f"{base_url}/dashboards")
+    page.get_by_role("link", name="Sales director").click()
+    expect(page.locator(".db-tile")).to_have_count(7, timeout=WAIT)
+    page.locator("summary", has_text="Arrange and share").click()
+    page.get_by_label("Add a report").select_option(f"rpd_{tag}")
+    page.get_by_role("button", name="Add", exact=True).click()
+    new_tile = page.locator(f'.db-tile[data-report="rpd_{tag}"]')
+    expect(new_tile).to_have_count(1)
+    handle = new_tile.get_by_title("Resize")
+    handle.scroll_into_view_if_needed()
+    box = handle.bounding_box()
+    page.mouse.move(box["x"] + 5, box["y"] + 5)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 400, box["y"] + 90, steps=10)
+    page.mouse.up()
+    expect(new_tile).to_have_attribute("style", re.compile(r"span \d+ / span (9|10|11|12)\b"))
+    page.get_by_role("button", name="Save dashboard").click()
+    expect(page.locator(f'.db-tile[data-report="rpd_{tag}"][data-ready="true"]')).to_have_count(1, timeout=WAIT)
+
+    # filter the whole dashboard by team A: the tile counts only team A's orders
+    page.locator("form.db-filters").get_by_label("Team").select_option(label=f"RPD Team A {tag}")
+    page.get_by_role("button", name="Apply to every tile").click()
+    tile = page.locator(f'.db-tile[data-report="rpd_{tag}"][data-ready="true"]')
+    expect(tile.locator(".db-chart")).to_have_attribute("data-rows", "1", timeout=WAIT)
+    tile.scroll_into_view_if_needed()
+    point = page.evaluate("""(report) => {
+        const box = document.querySelector(`.db-tile[data-report="${report}"] .db-chart`);
+        const c = echarts.getInstanceByDom(box);
+        const top = c.convertToPixel({seriesIndex: 0}, [0, 2]), bottom = c.convertToPixel({seriesIndex: 0}, [0, 0]);
+        const r = box.getBoundingClientRect();
+        return [r.left + top[0], r.top + (top[1] + bottom[1]) / 2];
+    }""", f"rpd_{tag}")
+    page.mouse.click(point[0], point[1])
+    page.wait_for_url(lambda url: f"/reports/rpd_{tag}/orders" in url, timeout=WAIT)
+    expect(page.locator("table tbody tr")).to_have_count(2)
+    expect(page.locator("table")).to_contain_text(f"RPD{tag}-A1")
+    del team_a
