@@ -32,6 +32,7 @@ SCOPE = [
     "designer/pages/rules.py",
     "designer/templates/reports/*.html",
     "designer/pages/reports.py",
+    "designer/pages/dashboards.py",
     "backend/rules/sentences.py",
     "backend/rules/summary.py",
     "designer/templates/flows/*.html",
