@@ -26,6 +26,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine.facts import Catalogue, FactType
+from engine.rules.limits import condition_issues
 
 __all__ = ["BUCKETS", "MEASURE_OPS", "VIEWS", "ReportDefinition", "ReportProblem", "load_report",
            "stage_of", "field_type"]
@@ -131,12 +132,19 @@ def load_report(data: Any, catalogue: Catalogue) -> ReportDefinition:
             if not measure.field or field_type(measure.field, catalogue) is not FactType.NUMBER:
                 raise ReportProblem("report.measure_needs_number", f"measures.{i}.field", field=measure.field or "")
         elif measure.op == "rate":
-            if measure.where is None or len(json.dumps(measure.where)) > MAX_FILTER_CHARS:
+            if measure.where is None:
                 raise ReportProblem("report.rate_needs_condition", f"measures.{i}.where")
         elif measure.field is not None:
             raise ReportProblem("report.unknown_field", f"measures.{i}.field", field=measure.field)
-    if report.filter is not None and len(json.dumps(report.filter)) > MAX_FILTER_CHARS:
-        raise ReportProblem("report.filter_too_large", "filter")
+    conditions = [("filter", report.filter)] + [(f"measures.{i}.where", m.where) for i, m in enumerate(report.measures)]
+    for path, condition in conditions:
+        if condition is None:
+            continue
+        # the rule designer's limits (iterative: a hostile depth is an answer, not a RecursionError)
+        if condition_issues(condition, path):
+            raise ReportProblem("report.filter_too_large", path)
+        if len(json.dumps(condition)) > MAX_FILTER_CHARS:
+            raise ReportProblem("report.filter_too_large", path)
     for i, sort in enumerate(report.sort):
         index, items = int(sort.by[1]), report.dimensions if sort.by[0] == "d" else report.measures
         if index >= len(items):

@@ -128,3 +128,14 @@ def test_cell_lists_the_orders_behind_it(session):
     report = service.parse(definition, service.catalogue_for(session))
     assert service.order_list_query(report, [rep.id, "2026-11-01"]) == [
         ("owner_id", str(rep.id)), ("created_from", "2026-11-01"), ("created_to", "2026-11-30")]
+
+
+def test_a_hostile_filter_is_refused_not_crashed(session):
+    admin = make_user(session, roles=["admin"])
+    deep: object = {"==": [{"var": "amount"}, 1]}
+    for _ in range(5000):
+        deep = {"!": [deep]}
+    for definition in ({"filter": deep}, {"measures": [{"op": "rate", "where": deep}]}):
+        with pytest.raises(GendanError) as caught:
+            run(session, admin, definition)
+        assert caught.value.code in ("report.filter_too_large", "report.definition_invalid")
