@@ -27,11 +27,15 @@ from backend.orders.models import Order, OrderEvent
 from backend.people.models import User
 from backend.reports import cache
 from backend.reports.models import ReportDefinitionRow
+from backend.rules import sentences
 from backend.rules.context import catalogue_for, fact_context
 from engine.facts import Catalogue
 from engine.reports.compiler import cell_clause, compile_report
 from engine.reports.definition import ReportDefinition, ReportProblem, load_report
 
+# the order statuses as the order pages name them (the same msgids as frontend/pages/common.py,
+# which the backend may not import)
+STATUS_LABELS = {"open": "In progress", "completed": "Completed", "cancelled": "Cancelled"}
 ORDER = Order.__table__
 EVENT = OrderEvent.__table__
 LIFECYCLE: Lifecycle[ReportDefinitionRow] = Lifecycle("report", ReportDefinitionRow)
@@ -181,8 +185,6 @@ def _plain(value: Any) -> Any:
 
 def value_labels(session: Session, field: str, values: list[Any]) -> dict[str, str]:
     """Display names of a dimension's values: people, customers, stages, statuses."""
-    from frontend.pages.common import STAGE_LABELS, STATUS_LABELS
-
     present = sorted({v for v in values if v is not None}, key=str)
     if field == "owner_id" and present:
         found = session.exec(select(User.id, User.display_name).where(User.id.in_(present))).all()
@@ -191,7 +193,7 @@ def value_labels(session: Session, field: str, values: list[Any]) -> dict[str, s
         found = session.exec(select(Customer.id, Customer.name).where(Customer.id.in_(present))).all()
         return {str(i): n for i, n in found}
     if field == "stage":
-        return {str(v): i18n.gettext(STAGE_LABELS[v]) for v in present if v in STAGE_LABELS}
+        return {str(v): sentences.stage_label(v) for v in present if v in sentences.STAGES}
     if field == "status":
         return {str(v): i18n.gettext(STATUS_LABELS[v]) for v in present if v in STATUS_LABELS}
     return {}
