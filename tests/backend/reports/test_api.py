@@ -76,3 +76,18 @@ def test_errors_are_422_in_the_users_language_and_designers_only(client, session
     # a rep may run a report: it counts only their orders
     assert client.post("/api/v1/reports/run", json={"definition": {"measures": [{"op": "count"}]}},
                        headers=rep_auth).json()["rows"] == [[0]]
+
+
+def test_pages_in_chinese_and_english(client, session):
+    admin = make_user(session, roles=["admin"])
+    session.commit()
+    login(client, admin.username)
+    zh = client.get("/designer/reports/new", headers=ZH).text
+    assert "报表设计器" in zh and "维度" in zh and "筛选" in zh
+    assert "Report designer" in client.get("/designer/reports/new", headers=EN).text
+    boards = client.get("/dashboards", headers=ZH).text
+    assert "销售总监看板" in boards
+    assert "Sales director" in client.get("/dashboards", headers=EN).text
+    board = client.get("/dashboards/day1_sales_director", headers=ZH).text
+    assert "应用到所有图块" in board and "客户等级" in board
+    assert client.get("/dashboards/nope", headers=EN).status_code == 404
