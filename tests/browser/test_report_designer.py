@@ -190,6 +190,9 @@ def test_manager_places_a_report_on_a_dashboard_filters_and_clicks_a_bar(page: P
         const r = box.getBoundingClientRect();
         return [r.left + top[0], r.top + (top[1] + bottom[1]) / 2];
     }""", f"rpd_{tag}")
+    page.mouse.move(point[0], point[1], steps=5)  # as a hand does: over the bar (its tooltip shows), then click
+    expect(page.get_by_text(f"RPD Head A {tag}").last).to_be_visible()
+    page.wait_for_timeout(500)
     page.mouse.click(point[0], point[1])
     page.wait_for_url(lambda url: f"/reports/rpd_{tag}/orders" in url, timeout=WAIT)
     expect(page.locator("table tbody tr")).to_have_count(2)

@@ -35,7 +35,8 @@ function el(tag, attrs, text) {
 
 function drill(report, cell) {
   api("POST", "/api/v1/reports/drill", { definition: report, cell: cell, key: report.key })
-    .then(function (answer) { window.location.href = answer.url; });
+    .then(function (answer) { window.location.href = answer.url; })
+    .catch(function (err) { window.alert(err instanceof ApiError ? err.message : String(err)); });
 }
 
 function table(result, report) {
