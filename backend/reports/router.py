@@ -34,6 +34,8 @@ class DrillRequest(BaseModel):
     definition: dict[str, Any]
     cell: list[Any] = Field(max_length=3)
     key: str | None = Field(default=None, max_length=80)
+    # a dashboard's filters (from, to, team, tier): the list of orders keeps them
+    filters: dict[str, str] = Field(default_factory=dict, max_length=4)
 
 
 def _read(row) -> ReportRead:
@@ -62,12 +64,14 @@ def drill(session: DbSession, actor: CurrentActor, body: DrillRequest) -> dict[s
     """Where to see the orders behind one row: the order list when its filters say the same, else
     the report's own list of those orders."""
     report = service.parse(body.definition, service.catalogue_for(session))
+    filters = dashboards.parse_filters(body.filters)
     pairs = service.order_list_query(report, body.cell)
-    if pairs is not None:
+    if pairs is not None and filters == dashboards.DashboardFilters():
         return {"url": "/orders?" + urlencode(pairs)}
     import json
 
     params = {"cell": json.dumps(body.cell)}
+    params.update({k: str(v) for k, v in zip(("from", "to", "team", "tier"), filters.key(), strict=True) if v is not None})
     if body.key:
         return {"url": f"/reports/{body.key}/orders?" + urlencode(params)}
     params["definition"] = json.dumps(report.model_dump(mode="json", exclude_defaults=True))

@@ -236,7 +236,8 @@ def order_list_query(report: ReportDefinition, cell: list[Any]) -> list[tuple[st
     return pairs
 
 
-def drill_orders(session: Session, *, actor: Actor, definition: Any, cell: list[Any], now: datetime) -> list[Order]:
+def drill_orders(session: Session, *, actor: Actor, definition: Any, cell: list[Any], now: datetime,
+                 extra: Any = None) -> list[Order]:
     """The orders behind one row of the report (the reader's visible ones, newest first, at most 200)."""
     catalogue = catalogue_for(session)
     report = parse(definition, catalogue)
@@ -245,7 +246,7 @@ def drill_orders(session: Session, *, actor: Actor, definition: Any, cell: list[
         where = cell_clause(report, cell, catalogue, ORDER.c, ctx)
     except ReportProblem as exc:
         raise _problem(exc) from exc
-    stmt = (select(Order).where(visible_orders_clause(session, actor), where)
+    stmt = (select(Order).where(visible_orders_clause(session, actor), where, extra if extra is not None else true())
             .order_by(Order.created_at.desc(), Order.id.desc()).limit(DRILL_LIMIT))
     return list(session.exec(stmt).scalars())
 

@@ -168,8 +168,12 @@ def report_orders(request: Request, session: DbSession, actor: PageActor, defini
 
 
 def _orders_page(request, session, actor, definition, raw_cell: str, key: str | None):
+    from backend.reports import dashboards
+
     cell = _cell(raw_cell)
-    orders = service.drill_orders(session, actor=actor, definition=definition, cell=cell, now=utcnow())
+    filters = dashboards.parse_filters(dict(request.query_params))  # a dashboard's, when it came from one
+    orders = service.drill_orders(session, actor=actor, definition=definition, cell=cell, now=utcnow(),
+                                  extra=dashboards.filters_clause(session, filters))
     report = service.parse(definition, catalogue_for(session))
     labels = _labels(report_fields(session, i18n.get_locale()))
     what = []

@@ -74,3 +74,25 @@ def test_sharing_filters_and_two_teams(client, session):
     assert bad.status_code == 422 and "tier" in bad.json()["error"]["message"]
     # only designers arrange dashboards
     assert client.post("/api/v1/dashboards", json=board, headers=rep_auth).status_code == 403
+
+
+def test_the_orders_behind_a_tile_keep_the_dashboard_filters(client, session):
+    from tests.conftest import login
+
+    admin = make_user(session, roles=["admin"])
+    head_a, head_b = make_user(session), make_user(session)
+    team_a = make_department(session, head=head_a)
+    make_department(session, head=head_b)
+    mine = make_order(session, owner=head_a, at=datetime(2026, 4, 5, tzinfo=UTC))
+    make_order(session, owner=head_b, at=datetime(2026, 4, 5, tzinfo=UTC))
+    session.commit()
+    auth = bearer(client, admin.username)
+    plain = {"dimensions": [{"field": "created_at", "bucket": "month"}], "measures": [{"op": "count"}]}
+    assert client.post("/api/v1/reports/drill", json={"definition": plain, "cell": ["2026-04-01"]},
+                       headers=auth).json()["url"].startswith("/orders?created_from=2026-04-01")
+    url = client.post("/api/v1/reports/drill", json={"definition": plain, "cell": ["2026-04-01"],
+                                                      "filters": {"team": str(team_a.id)}}, headers=auth).json()["url"]
+    assert url.startswith("/reports/orders?") and f"team={team_a.id}" in url
+    login(client, admin.username)
+    page = client.get(url, headers=EN).text
+    assert "1 order." in page and mine.number in page

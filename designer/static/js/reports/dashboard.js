@@ -34,7 +34,11 @@ function el(tag, attrs, text) {
 }
 
 function drill(report, cell) {
-  api("POST", "/api/v1/reports/drill", { definition: report, cell: cell, key: report.key })
+  let filters = {};
+  new URLSearchParams(window.location.search).forEach(function (v, k) {
+    if (["from", "to", "team", "tier"].indexOf(k) >= 0 && v) filters[k] = v;
+  });
+  api("POST", "/api/v1/reports/drill", { definition: report, cell: cell, key: report.key, filters: filters })
     .then(function (answer) { window.location.href = answer.url; })
     .catch(function (err) { window.alert(err instanceof ApiError ? err.message : String(err)); });
 }
