@@ -237,6 +237,17 @@ def _aggregate(op: str, i: int, inner: Any, dialect: str) -> ColumnElement[Any]:
     return lo_v + frac * (func.coalesce(hi_v, lo_v) - lo_v)
 
 
+def _storable(value: Any) -> bool:
+    """A cell value both databases can compare (no 64-bit overflow, NaN, NUL or huge text)."""
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    if isinstance(value, float):
+        return value == value and abs(value) != float("inf")
+    return len(value) <= 200 and "\x00" not in value
+
+
 def cell_clause(report: ReportDefinition, cell: list[Any], catalogue: Catalogue, columns: Mapping[str, Any],
                 ctx: FactContext) -> ColumnElement[bool]:
     """The orders behind one row of the report: its filter and each dimension equal to the cell's
@@ -250,7 +261,7 @@ def cell_clause(report: ReportDefinition, cell: list[Any], catalogue: Catalogue,
         expr = dimension_sql(dim.field, dim.bucket, catalogue, columns, ctx)
         if value is None:
             parts.append(expr.is_(None))
-        elif isinstance(value, bool | int | float | str):
+        elif isinstance(value, bool | int | float | str) and _storable(value):
             parts.append(expr == value)
         else:
             raise ReportProblem("report.bad_cell", "cell")

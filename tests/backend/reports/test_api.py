@@ -91,3 +91,14 @@ def test_pages_in_chinese_and_english(client, session):
     board = client.get("/dashboards/day1_sales_director", headers=ZH).text
     assert "应用到所有图块" in board and "客户等级" in board
     assert client.get("/dashboards/nope", headers=EN).status_code == 404
+
+
+def test_odd_paths_are_4xx_never_500(client, session):
+    admin = make_user(session, roles=["admin"])
+    session.commit()
+    auth = bearer(client, admin.username)
+    for url in ("/api/v1/reports/a%00b", "/api/v1/reports/a%00b/run", "/api/v1/dashboards/a%00b/tiles/0",
+                "/api/v1/dashboards/day1_sales_director/tiles/99999999999999999999",
+                "/api/v1/dashboards/day1_sales_director/tiles/-1"):
+        assert 400 <= client.get(url, headers=auth).status_code < 500, url
+    assert client.post("/api/v1/reports/a%00b/publish", headers=auth).status_code < 500

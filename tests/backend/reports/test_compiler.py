@@ -139,3 +139,12 @@ def test_a_hostile_filter_is_refused_not_crashed(session):
         with pytest.raises(GendanError) as caught:
             run(session, admin, definition)
         assert caught.value.code in ("report.filter_too_large", "report.definition_invalid")
+
+
+def test_a_cell_the_databases_cannot_compare_is_refused(session):
+    admin = make_user(session, roles=["admin"])
+    definition = {"dimensions": [{"field": "owner_id"}]}
+    for cell in ([2**70], ["a\x00b"], [float("nan")], [{"x": 1}], [1, 2]):
+        with pytest.raises(GendanError) as caught:
+            service.drill_orders(session, actor=load_actor(session, admin.id), definition=definition, cell=cell, now=NOW)
+        assert caught.value.code == "report.bad_cell"
