@@ -208,6 +208,7 @@ ERROR_MESSAGE_MODULES = (
     "backend.portal.messages",
     "backend.pipeline",
     "backend.replay.messages",
+    "backend.reports.messages",
     "backend.rules.messages",
     "backend.tracking.error_messages",
     "backend.connectors.vendor_messages",

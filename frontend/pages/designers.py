@@ -18,6 +18,7 @@ DESIGNERS = [
     ("/designer/forms", N_("Form designer"), N_("The fields people fill in when they create or edit an order.")),
     ("/designer/flows", N_("Flow designer"), N_("The steps an order goes through: approvals, tasks, branches.")),
     ("/designer/rules", N_("Rule designer"), N_("What happens automatically: reminders, risk flags, notifications.")),
+    ("/designer/reports", N_("Report designer"), N_("Reports and charts over orders: group, measure, filter, export.")),
 ]
 
 

@@ -1,0 +1,255 @@
+"""Report use cases: store and publish definitions, run a report for a person, list the orders
+behind a cell, export to Excel.
+
+Every run applies `backend.orders.access.visible_orders_clause`: a sales rep's report counts only
+the orders they may see, whoever designed the report. Runs are bounded (groups: the report's limit,
+at most 1,000; PostgreSQL: a 10 s statement timeout) and cached (backend/reports/cache.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import and_, func, select, text, true
+from sqlmodel import Session
+
+from backend import i18n
+from backend.auth.actor import Actor
+from backend.customers.models import Customer
+from backend.definitions.lifecycle import Lifecycle, require_designer
+from backend.errors import GendanError
+from backend.installation.service import get_installation
+from backend.orders.access import visible_orders_clause
+from backend.orders.models import Order, OrderEvent
+from backend.people.models import User
+from backend.reports import cache
+from backend.reports.models import ReportDefinitionRow
+from backend.rules import sentences
+from backend.rules.context import catalogue_for, fact_context
+from engine.facts import Catalogue
+from engine.reports.compiler import cell_clause, compile_report
+from engine.reports.definition import ReportDefinition, ReportProblem, load_report
+
+# the order statuses as the order pages name them (the same msgids as frontend/pages/common.py,
+# which the backend may not import)
+STATUS_LABELS = {"open": "In progress", "completed": "Completed", "cancelled": "Cancelled"}
+ORDER = Order.__table__
+EVENT = OrderEvent.__table__
+LIFECYCLE: Lifecycle[ReportDefinitionRow] = Lifecycle("report", ReportDefinitionRow)
+STATEMENT_TIMEOUT_MS = 10_000
+DRILL_LIMIT = 200
+
+
+@dataclass
+class ReportResult:
+    """Rows of d0…, m0… values and, per dimension, the display label of each value."""
+
+    dimensions: list[dict[str, Any]]
+    measures: list[dict[str, Any]]
+    rows: list[list[Any]]
+    labels: list[dict[str, str]] = field(default_factory=list)
+    more: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        return {"dimensions": self.dimensions, "measures": self.measures, "rows": self.rows,
+                "labels": self.labels, "more": self.more}
+
+
+def _problem(exc: ReportProblem) -> GendanError:
+    return GendanError(exc.code, {k: str(v) for k, v in exc.params.items()}, status=422,
+                       fields={exc.path or "definition": (exc.code, exc.params)})
+
+
+def parse(definition: Any, catalogue: Catalogue) -> ReportDefinition:
+    """The definition parsed, or `report.definition_invalid` / a named problem (422)."""
+    if not isinstance(definition, dict):
+        raise GendanError("report.definition_invalid", {"count": 1}, status=422)
+    try:
+        return load_report(definition, catalogue)
+    except ValidationError as exc:
+        fields = {".".join(str(p) for p in e["loc"]) or "definition": (f"report.schema_{e['type']}", {})
+                  for e in exc.errors()[:20]}
+        raise GendanError("report.definition_invalid", {"count": len(exc.errors())}, status=422,
+                          fields=fields) from exc
+    except ReportProblem as exc:
+        raise _problem(exc) from exc
+
+
+# --- definitions ---------------------------------------------------------------------------------
+
+
+def save_draft(session: Session, *, actor: Actor, definition: dict[str, Any], now: datetime) -> ReportDefinitionRow:
+    require_designer(actor)
+    report = parse(definition, catalogue_for(session))
+    if not report.key:
+        raise GendanError("report.key_missing", status=422, fields={"key": ("report.key_missing", {})})
+    row = LIFECYCLE.store_draft(session, actor=actor, key=report.key,
+                                build=lambda _v: report.model_dump(mode="json"), now=now)
+    session.commit()
+    return row
+
+
+def publish(session: Session, *, actor: Actor, key: str, now: datetime) -> ReportDefinitionRow:
+    require_designer(actor)
+    draft = LIFECYCLE.with_status(session, key, "draft", for_update=True)
+    if draft is None:
+        raise GendanError("report.no_draft", {"key": key}, status=409)
+    parse(draft.definition, catalogue_for(session))
+    LIFECYCLE.publish(session, draft, actor=actor, now=now)
+    session.commit()
+    return draft
+
+
+def list_reports(session: Session) -> list[ReportDefinitionRow]:
+    return LIFECYCLE.newest_per_key(session)
+
+
+def working_copy(session: Session, key: str) -> ReportDefinitionRow:
+    row = LIFECYCLE.working_copy(session, key)
+    if row is None:
+        raise GendanError("report.not_found", {"key": key, "version": ""}, status=404)
+    return row
+
+
+def published(session: Session, key: str) -> ReportDefinitionRow:
+    """The published version (what a report page and the export read); the working copy for none."""
+    return LIFECYCLE.with_status(session, key, "published") or working_copy(session, key)
+
+
+# --- running -------------------------------------------------------------------------------------
+
+
+def _bounded(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"SET LOCAL statement_timeout = {int(STATEMENT_TIMEOUT_MS)}"))
+
+
+def data_version(session: Session) -> tuple[Any, ...]:
+    """The newest event and the newest order (two primary-key look-ups: the cache's data key).
+    Every change to an order writes an order event (created, updated, stage_entered, ...), so any
+    change moves the first; the order id also moves with a new order that has no event yet."""
+    return (session.exec(select(func.max(EVENT.c.id))).scalar_one(), session.exec(select(func.max(ORDER.c.id))).scalar_one())
+
+
+def run(session: Session, *, actor: Actor, definition: Any, now: datetime,
+        version: tuple[str, int] | None = None, extra: Any = None, extra_key: Any = None) -> ReportResult:
+    """The report's rows as `actor` may see them. `version` (key, version) of a stored definition
+    lets the result be cached; an unsaved definition (the designer's preview) is cached by content.
+    `extra` narrows the orders further (a dashboard's filters), `extra_key` says so to the cache."""
+    catalogue = catalogue_for(session)
+    report = parse(definition, catalogue)
+    ctx = fact_context(now, session=session)
+    cache_key = (cache.key_for(session, actor, report, version, data_version(session), now), extra_key)
+    hit = cache.CACHE.get(cache_key)
+    if hit is not None:
+        return hit
+    dialect = session.get_bind().dialect.name
+    try:
+        compiled = compile_report(report, catalogue, ORDER, EVENT, ctx, dialect=dialect,
+                                  scope=and_(visible_orders_clause(session, actor), extra if extra is not None else true()),
+                                  limit=report.limit + 1)
+    except ReportProblem as exc:
+        raise _problem(exc) from exc
+    _bounded(session)
+    try:
+        rows = [list(r) for r in session.exec(compiled.statement).all()]
+    except Exception as exc:  # a statement timeout or a database refusing an expression
+        session.rollback()
+        if "statement timeout" in str(exc) or "canceling statement" in str(exc):
+            raise GendanError("report.too_slow", status=422) from exc
+        raise
+    more = len(rows) > report.limit
+    rows = [[_plain(v) for v in r] for r in rows[: report.limit]]
+    result = ReportResult(
+        dimensions=[d.model_dump(mode="json") for d in report.dimensions],
+        measures=[m.model_dump(mode="json", exclude_none=True) for m in report.measures],
+        rows=rows, more=more,
+    )
+    result.labels = [value_labels(session, d.field, [r[i] for r in rows]) for i, d in enumerate(report.dimensions)]
+    cache.CACHE.put(cache_key, result)
+    return result
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 6)
+    if hasattr(value, "as_integer_ratio") and not isinstance(value, int):  # Decimal
+        return float(value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return value
+
+
+def value_labels(session: Session, field: str, values: list[Any]) -> dict[str, str]:
+    """Display names of a dimension's values: people, customers, stages, statuses."""
+    present = sorted({v for v in values if v is not None}, key=str)
+    if field == "owner_id" and present:
+        found = session.exec(select(User.id, User.display_name).where(User.id.in_(present))).all()
+        return {str(i): n for i, n in found}
+    if field == "customer_id" and present:
+        found = session.exec(select(Customer.id, Customer.name).where(Customer.id.in_(present))).all()
+        return {str(i): n for i, n in found}
+    if field == "stage":
+        return {str(v): sentences.stage_label(v) for v in present if v in sentences.STAGES}
+    if field == "status":
+        return {str(v): i18n.gettext(STATUS_LABELS[v]) for v in present if v in STATUS_LABELS}
+    return {}
+
+
+# --- the orders behind a cell ----------------------------------------------------------------------
+
+_LIST_FILTERS = {"owner_id": "owner_id", "customer_id": "customer_id", "stage": "stage", "status": "status"}
+
+
+def _bucket_end(start: date, bucket: str) -> date:
+    if bucket == "day":
+        return start
+    if bucket == "week":
+        return start + timedelta(days=6)
+    months = {"month": 1, "quarter": 3, "year": 12}[bucket]
+    month = start.month - 1 + months
+    return date(start.year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+
+
+def order_list_query(report: ReportDefinition, cell: list[Any]) -> list[tuple[str, str]] | None:
+    """The order list's own filters for a cell, when they say exactly the same (no report filter,
+    every dimension one the list filters by); else None."""
+    if report.filter is not None or len(cell) != len(report.dimensions):
+        return None
+    pairs: list[tuple[str, str]] = []
+    for dim, value in zip(report.dimensions, cell, strict=True):
+        if value is None:
+            return None
+        if dim.field in _LIST_FILTERS and not dim.bucket:
+            pairs.append((_LIST_FILTERS[dim.field], str(value)))
+        elif dim.field == "created_at" and dim.bucket:
+            try:
+                start = date.fromisoformat(str(value))
+            except ValueError:
+                return None
+            pairs += [("created_from", start.isoformat()), ("created_to", _bucket_end(start, dim.bucket).isoformat())]
+        else:
+            return None
+    return pairs
+
+
+def drill_orders(session: Session, *, actor: Actor, definition: Any, cell: list[Any], now: datetime,
+                 extra: Any = None) -> list[Order]:
+    """The orders behind one row of the report (the reader's visible ones, newest first, at most 200)."""
+    catalogue = catalogue_for(session)
+    report = parse(definition, catalogue)
+    ctx = fact_context(now, session=session)
+    try:
+        where = cell_clause(report, cell, catalogue, ORDER.c, ctx)
+    except ReportProblem as exc:
+        raise _problem(exc) from exc
+    stmt = (select(Order).where(visible_orders_clause(session, actor), where, extra if extra is not None else true())
+            .order_by(Order.created_at.desc(), Order.id.desc()).limit(DRILL_LIMIT))
+    return list(session.exec(stmt).scalars())
+
+
+def actor_zone(session: Session):
+    return get_installation(session).zone

@@ -1,0 +1,186 @@
+"""The report designer (drag fields onto Dimensions / Measures / Filters, live preview drawn with
+ECharts), the list of reports, the orders behind a cell, and the Excel export of a report.
+
+The page hands the browser the fact catalogue in the rule builder's shape (designer/pages/rules.py
+`_fields`), so the filter well reuses the rule builder's condition model and JSON-logic
+(designer/static/js/rules/condition.js), plus one `stage_hours.<stage>` field per stage.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from backend import i18n
+from backend.auth.deps import DbSession
+from backend.clock import utcnow
+from backend.definitions.lifecycle import require_designer
+from backend.errors import GendanError
+from backend.exports import workbook_bytes
+from backend.reports import service
+from backend.rules.context import catalogue_for
+from designer.pages.rules import _fields, _json_script, _localized, _stages
+from engine.reports.definition import MEASURE_OPS, VIEWS, stage_of
+from frontend.pages.common import N_, STAGE_LABELS, PageActor
+from frontend.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+OP_LABELS = {"count": N_("Count"), "sum": N_("Sum"), "avg": N_("Average"), "min": N_("Minimum"),
+             "max": N_("Maximum"), "median": N_("Median"), "p90": N_("p90"), "rate": N_("Rate")}
+VIEW_LABELS = {"table": N_("Table"), "pivot": N_("Pivot table"), "line": N_("Line chart"), "bar": N_("Bar chart"),
+               "stacked_bar": N_("Stacked bars"), "pie": N_("Pie"), "ring": N_("Ring"), "funnel": N_("Funnel"),
+               "heatmap": N_("Heat map"), "kpi": N_("KPI tile")}
+BUCKET_LABELS = {"day": N_("Day"), "week": N_("Week"), "month": N_("Month"), "quarter": N_("Quarter"),
+                 "year": N_("Year")}
+MAX_DRILL_PARAM = 20_000
+
+
+def report_fields(session, locale: str) -> list[dict[str, Any]]:
+    """The catalogue as the rule builder lists it, plus hours spent in each stage."""
+    stages = {s["value"]: s["label"] for s in _stages(session, locale)}
+    fields = [f for f in _fields(catalogue_for(session), locale, stages) if f["name"] != "data"]
+    for key, label in stages.items():
+        fields.append({"name": f"stage_hours.{key}", "type": "number", "source": "stage_hours",
+                       "label": i18n.gettext("Hours in %(stage)s", stage=label), "unit": "hours",
+                       "options": [], "option_labels": {}, "settable": False})
+    return fields
+
+
+def _labels(fields: list[dict[str, Any]]) -> dict[str, str]:
+    return {f["name"]: f["label"] for f in fields}
+
+
+@router.get("/designer/reports")
+def report_list(request: Request, session: DbSession, actor: PageActor):
+    require_designer(actor)
+    locale = i18n.get_locale()
+    rows = [{"key": r.key, "version": r.version, "status": r.status,
+             "name": _localized(r.definition.get("name"), r.key, locale)} for r in service.list_reports(session)]
+    return render(request, "reports/list.html", {"nav": "designer", "reports": rows})
+
+
+@router.get("/designer/reports/new")
+def new_report(request: Request, session: DbSession, actor: PageActor):
+    require_designer(actor)
+    definition = {"key": "", "name": {"zh": "", "en": ""}, "dimensions": [], "measures": [{"op": "count"}],
+                  "filter": None, "sort": [], "limit": 100, "view": {"type": "bar"}}
+    return _designer(request, session, definition, row=None)
+
+
+@router.get("/designer/reports/{key}")
+def report_designer(request: Request, session: DbSession, actor: PageActor, key: str):
+    require_designer(actor)
+    row = service.working_copy(session, key)
+    return _designer(request, session, row.definition, row=row)
+
+
+def _designer(request: Request, session, definition: dict[str, Any], *, row):
+    locale = i18n.get_locale()
+    fields = report_fields(session, locale)
+    return render(request, "reports/designer.html", {
+        "nav": "designer", "row": row, "ui_lang": "en" if locale == "en" else "zh",
+        "definition_json": _json_script(definition), "fields_json": _json_script(fields),
+        "choices_json": _json_script({"stages": list(STAGE_LABELS)}),
+        "ops": {k: i18n.gettext(v) for k, v in OP_LABELS.items() if k in MEASURE_OPS},
+        "views": {k: i18n.gettext(v) for k, v in VIEW_LABELS.items() if k in VIEWS},
+        "buckets": {k: i18n.gettext(v) for k, v in BUCKET_LABELS.items()},
+    })
+
+
+def measure_label(measure: dict[str, Any], labels: dict[str, str]) -> str:
+    msgid = OP_LABELS[measure["op"]]
+    op = i18n.gettext(msgid)
+    if measure["op"] == "count":
+        return i18n.gettext("Orders")
+    if measure["op"] == "rate":
+        return op
+    return f"{op} · {labels.get(measure.get('field') or '', measure.get('field') or '')}"
+
+
+def dimension_label(dim: dict[str, Any], labels: dict[str, str]) -> str:
+    text = labels.get(dim["field"], dim["field"])
+    if not dim.get("bucket"):
+        return text
+    msgid = BUCKET_LABELS[dim["bucket"]]
+    return f"{text} ({i18n.gettext(msgid)})"
+
+
+def table_of(session, result: service.ReportResult) -> tuple[list[str], list[list[Any]]]:
+    """Headers and rows as people read them: names for ids and stages, then the measures."""
+    labels = _labels(report_fields(session, i18n.get_locale()))
+    headers = [dimension_label(d, labels) for d in result.dimensions] + \
+              [measure_label(m, labels) for m in result.measures]
+    rows = []
+    for row in result.rows:
+        out = []
+        for i, value in enumerate(row):
+            if i < len(result.dimensions) and value is not None:
+                value = result.labels[i].get(str(value), value)
+            out.append(value)
+        rows.append(out)
+    return headers, rows
+
+
+@router.get("/reports/{key}/export.xlsx")
+def export_report(request: Request, session: DbSession, actor: PageActor, key: str):
+    """The report (published version, else the working copy) as the reader may see it, in Excel;
+    every text cell neutralised against formula injection (backend/exports.py)."""
+    row = service.published(session, key)
+    result = service.run(session, actor=actor, definition=row.definition, now=utcnow(), version=(row.key, row.version))
+    headers, rows = table_of(session, result)
+    title = _localized(row.definition.get("name"), key, i18n.get_locale())
+    body = workbook_bytes(title, headers, rows)
+    filename = quote(f"{key}.xlsx")
+    return Response(body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"})
+
+
+def _cell(raw: str) -> list[Any]:
+    try:
+        cell = json.loads(raw)
+    except ValueError as exc:
+        raise GendanError("report.bad_cell", status=422) from exc
+    if not isinstance(cell, list):
+        raise GendanError("report.bad_cell", status=422)
+    return cell
+
+
+@router.get("/reports/{key}/orders")
+def saved_report_orders(request: Request, session: DbSession, actor: PageActor, key: str, cell: str = "[]"):
+    row = service.published(session, key)
+    return _orders_page(request, session, actor, row.definition, cell, key)
+
+
+@router.get("/reports/orders")
+def report_orders(request: Request, session: DbSession, actor: PageActor, definition: str = "{}", cell: str = "[]"):
+    if len(definition) > MAX_DRILL_PARAM or len(cell) > 2000:
+        raise GendanError("request.too_large", {"limit": MAX_DRILL_PARAM}, status=413)
+    try:
+        parsed = json.loads(definition)
+    except ValueError as exc:
+        raise GendanError("report.definition_invalid", {"count": 1}, status=422) from exc
+    return _orders_page(request, session, actor, parsed, cell, None)
+
+
+def _orders_page(request, session, actor, definition, raw_cell: str, key: str | None):
+    from backend.reports import dashboards
+
+    cell = _cell(raw_cell)
+    filters = dashboards.parse_filters(dict(request.query_params))  # a dashboard's, when it came from one
+    orders = service.drill_orders(session, actor=actor, definition=definition, cell=cell, now=utcnow(),
+                                  extra=dashboards.filters_clause(session, filters))
+    report = service.parse(definition, catalogue_for(session))
+    labels = _labels(report_fields(session, i18n.get_locale()))
+    what = []
+    for dim, value in zip(report.dimensions, cell, strict=False):
+        shown = service.value_labels(session, dim.field, [value]).get(str(value), value)
+        what.append(f"{dimension_label(dim.model_dump(), labels)}: {shown if shown is not None else '—'}")
+    return render(request, "reports/orders.html", {
+        "nav": "orders", "orders": orders, "what": what, "key": key, "limit": service.DRILL_LIMIT,
+        "stage_labels": STAGE_LABELS, "stage_of": stage_of,
+    })

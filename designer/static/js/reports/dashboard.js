@@ -1,0 +1,182 @@
+/* A dashboard: each tile fetches its report's rows with the page's filters (the GET parameters:
+ * from, to, team, tier) and draws them (draw.js, as the report designer does); a click on a bar or
+ * slice opens the orders behind it. Designers arrange tiles: drag a tile by its title to move it
+ * (SortableJS), drag its corner to resize it on the 12-column grid, add reports, share, save. */
+import { api, ApiError } from "../shared/api.js";
+import { chartOption } from "./draw.js";
+
+const $ = (id) => document.getElementById(id);
+const read = (id) => JSON.parse($(id).textContent);
+const definition = read("db-definition"), FIELDS = read("db-fields"), W = read("db-words");
+const root = $("dashboard"), key = root.dataset.key, editing = root.dataset.edit === "true";
+const grid = $("db-grid");
+const charts = [];
+
+function label(name) { return FIELDS[name] || name; }
+function measureName(m) {
+  if (m.op === "count") return W.count;
+  if (m.op === "rate") return W.rate;
+  return W.ops[m.op] + " · " + label(m.field);
+}
+function valueLabel(result, i, v) {
+  if (v === null || v === undefined) return W.empty_value;
+  let named = (result.labels[i] || {})[String(v)];
+  return named !== undefined ? named : String(v);
+}
+function num(v) { return v === null || v === undefined ? null : Math.round(Number(v) * 100) / 100; }
+const words = { valueLabel: valueLabel, num: num, measureName: measureName };
+
+function el(tag, attrs, text) {
+  let node = document.createElement(tag);
+  Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function drill(report, cell) {
+  let filters = {};
+  new URLSearchParams(window.location.search).forEach(function (v, k) {
+    if (["from", "to", "team", "tier"].indexOf(k) >= 0 && v) filters[k] = v;
+  });
+  api("POST", "/api/v1/reports/drill", { definition: report, cell: cell, key: report.key, filters: filters })
+    .then(function (answer) { window.location.href = answer.url; })
+    .catch(function (err) { window.alert(err instanceof ApiError ? err.message : String(err)); });
+}
+
+function table(result, report) {
+  let nd = result.dimensions.length, t = el("table", { "class": "table rp-result" }), head = el("tr");
+  result.dimensions.forEach(function (d) { head.appendChild(el("th", {}, label(d.field))); });
+  result.measures.forEach(function (m) { head.appendChild(el("th", {}, measureName(m))); });
+  t.appendChild(el("thead")).appendChild(head);
+  let body = t.appendChild(el("tbody"));
+  result.rows.forEach(function (row) {
+    let tr = body.appendChild(el("tr"));
+    row.forEach(function (v, i) { tr.appendChild(el("td", i >= nd ? { "class": "num" } : {}, i < nd ? valueLabel(result, i, v) : String(num(v)))); });
+    tr.addEventListener("click", function () { drill(report, row.slice(0, nd)); });
+  });
+  return t;
+}
+
+function drawTile(box, report, result) {
+  let view = (report.view || {}).type || "table", nd = result.dimensions.length;
+  box.textContent = "";
+  if (view === "kpi") { box.appendChild(el("div", { "class": "rp-kpi" }, result.rows[0] ? String(num(result.rows[0][nd])) : "—")); return; }
+  let charted = ["line", "bar", "stacked_bar", "pie", "ring", "funnel", "heatmap"].indexOf(view) >= 0 && nd >= (view === "heatmap" ? 2 : 1);
+  if (!charted || !window.echarts) { box.appendChild(table(result, report)); return; }
+  let holder = box.appendChild(el("div", { "class": "db-chart" }));
+  let chart = window.echarts.init(holder);
+  chart.setOption(chartOption(result, view, words));
+  chart.on("click", function (p) { if (p.data && p.data.cell) drill(report, p.data.cell); });
+  holder.dataset.rows = String(result.rows.length);
+  charts.push(chart);
+}
+
+function place(node, tile) {
+  node.style.gridColumn = "span " + tile.w;
+  node.style.gridRow = "span " + tile.h;
+}
+
+function render() {
+  grid.textContent = "";
+  charts.length = 0;
+  definition.tiles.forEach(function (tile, i) {
+    let node = el("section", { "class": "db-tile", "data-index": String(i), "data-report": tile.report });
+    place(node, tile);
+    let title = node.appendChild(el("h2", {}, tile.report));
+    let body = node.appendChild(el("div", { "class": "db-body" }, W.loading));
+    if (editing) {
+      let remove = el("button", { type: "button", "class": "rp-remove", "aria-label": W.remove, title: W.remove }, "×");
+      remove.addEventListener("click", function () { definition.tiles.splice(i, 1); render(); });
+      title.appendChild(remove);
+      let handle = node.appendChild(el("button", { type: "button", "class": "db-resize", "aria-label": W.resize, title: W.resize }));
+      resizable(node, handle, tile);
+    }
+    grid.appendChild(node);
+    if (i >= savedTiles) { body.textContent = ""; return; }  // added since the last save: drawn once saved
+    api("GET", "/api/v1/dashboards/" + encodeURIComponent(key) + "/tiles/" + i + window.location.search).then(function (answer) {
+      let name = answer.report.name || {};
+      title.firstChild.textContent = (document.documentElement.lang === "en" ? name.en : name.zh) || name.en || name.zh || tile.report;
+      drawTile(body, answer.report, answer.result);
+      node.dataset.ready = "true";
+    }).catch(function (err) { body.textContent = err instanceof ApiError ? err.message : String(err); });
+  });
+}
+
+function resizable(node, handle, tile) {
+  handle.addEventListener("pointerdown", function (e) {
+    e.preventDefault();
+    handle.setPointerCapture(e.pointerId);
+    let box = node.getBoundingClientRect(), col = grid.getBoundingClientRect().width / 12;
+    let row = 80, startX = e.clientX, startY = e.clientY;
+    function move(ev) {
+      tile.w = Math.max(1, Math.min(12, Math.round((box.width + ev.clientX - startX) / col)));
+      tile.h = Math.max(2, Math.min(12, Math.round((box.height + ev.clientY - startY) / row)));
+      place(node, tile);
+    }
+    function up() {
+      handle.removeEventListener("pointermove", move);
+      handle.removeEventListener("pointerup", up);
+      charts.forEach(function (c) { c.resize(); });
+    }
+    handle.addEventListener("pointermove", move);
+    handle.addEventListener("pointerup", up);
+  });
+}
+
+/* x, y from the order on the grid: tiles fill rows of 12 columns left to right */
+function packed() {
+  let x = 0, y = 0, rowHeight = 0;
+  return definition.tiles.map(function (t) {
+    if (x + t.w > 12) { x = 0; y += rowHeight; rowHeight = 0; }
+    let out = { report: t.report, x: x, y: y, w: t.w, h: t.h };
+    x += t.w; rowHeight = Math.max(rowHeight, t.h);
+    return out;
+  });
+}
+
+let savedTiles = definition.tiles.length;
+definition.tiles.sort(function (a, b) { return a.y - b.y || a.x - b.x; });
+render();
+window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
+
+if (editing) {
+  const reports = read("db-reports"), roles = read("db-roles"), departments = read("db-departments");
+  const add = $("db-add");
+  reports.forEach(function (r) { add.appendChild(el("option", { value: r.value }, r.label)); });
+  $("db-add-button").addEventListener("click", function () {
+    definition.tiles.push({ report: add.value, x: 0, y: 0, w: 6, h: 4 });
+    render();
+  });
+  const share = definition.shared_with || (definition.shared_with = { roles: [], departments: [] });
+  const fieldset = $("db-share");
+  [[W.roles, roles, "roles"], [W.departments, departments, "departments"]].forEach(function (group) {
+    let p = fieldset.appendChild(el("p", {}, group[0] + ": "));
+    group[1].forEach(function (o) {
+      let box = el("input", { type: "checkbox", value: String(o.value) });
+      box.checked = (share[group[2]] || []).map(String).indexOf(String(o.value)) >= 0;
+      box.addEventListener("change", function () {
+        let list = (share[group[2]] || []).filter(function (v) { return String(v) !== String(o.value); });
+        if (box.checked) list.push(o.value);
+        share[group[2]] = list;
+      });
+      let lab = el("label");
+      lab.appendChild(box);
+      lab.appendChild(document.createTextNode(" " + o.label + " "));
+      p.appendChild(lab);
+    });
+  });
+  window.Sortable.create(grid, {
+    handle: "h2", forceFallback: true, fallbackTolerance: 3, animation: 120,
+    onUpdate: function (evt) {
+      let moved = definition.tiles.splice(evt.oldIndex, 1)[0];
+      definition.tiles.splice(evt.newIndex, 0, moved);
+    },
+  });
+  $("db-save").addEventListener("click", function () {
+    let body = Object.assign({}, definition, { tiles: packed() });
+    api("POST", "/api/v1/dashboards", body).then(function () {
+      $("db-status").textContent = W.saved;
+      window.location.reload();
+    }).catch(function (err) { $("db-status").textContent = err instanceof ApiError ? err.message : String(err); });
+  });
+}

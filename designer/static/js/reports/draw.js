@@ -1,0 +1,54 @@
+/* Drawing a report result with ECharts: shared by the report designer and the dashboards.
+ * `words` gives valueLabel(result, i, v), num(v) and measureName(m); each data point carries its
+ * `cell` (the row's dimension values) so a click can open the orders behind it. */
+export function chartOption(result, view, words) {
+  const valueLabel = words.valueLabel, num = words.num, measureName = words.measureName;
+
+  let nd = result.dimensions.length, rows = result.rows;
+  if (view === "pie" || view === "ring" || view === "funnel") {
+    let data = rows.map(function (r) { return { name: valueLabel(result, 0, r[0]), value: num(r[nd]), cell: r.slice(0, nd) }; });
+    let series = view === "funnel" ? { type: "funnel", data: data, sort: "descending" }
+      : { type: "pie", data: data, radius: view === "ring" ? ["45%", "70%"] : "70%" };
+    return { tooltip: { trigger: "item" }, legend: { type: "scroll", bottom: 0 }, series: [series] };
+  }
+  if (view === "heatmap") {
+    let xs = [], ys = [], data = [], max = 0;
+    rows.forEach(function (r) {
+      if (xs.indexOf(r[0]) < 0) xs.push(r[0]);
+      if (ys.indexOf(r[1]) < 0) ys.push(r[1]);
+    });
+    rows.forEach(function (r) {
+      let v = num(r[nd]); max = Math.max(max, v || 0);
+      data.push({ value: [xs.indexOf(r[0]), ys.indexOf(r[1]), v], cell: r.slice(0, nd) });
+    });
+    return { tooltip: {}, grid: { containLabel: true, left: 8, right: 8, top: 8, bottom: 60 },
+             xAxis: { type: "category", data: xs.map(function (x) { return valueLabel(result, 0, x); }) },
+             yAxis: { type: "category", data: ys.map(function (y) { return valueLabel(result, 1, y); }) },
+             visualMap: { min: 0, max: max || 1, calculable: true, orient: "horizontal", left: "center", bottom: 0 },
+             series: [{ type: "heatmap", data: data, label: { show: true } }] };
+  }
+  let type = view === "line" ? "line" : "bar", stacked = view === "stacked_bar";
+  let cats = [], series = [];
+  rows.forEach(function (r) { if (cats.indexOf(r[0]) < 0) cats.push(r[0]); });
+  if (nd >= 2) {  // one series per value of the second dimension, the first measure
+    let groups = [];
+    rows.forEach(function (r) { if (groups.indexOf(r[1]) < 0) groups.push(r[1]); });
+    groups.forEach(function (g) {
+      let data = cats.map(function (c) {
+        let r = rows.find(function (x) { return x[0] === c && x[1] === g; });
+        return r ? { value: num(r[nd]), cell: r.slice(0, nd) } : null;
+      });
+      series.push({ type: type, name: valueLabel(result, 1, g), data: data, stack: stacked ? "all" : undefined });
+    });
+  } else {
+    result.measures.forEach(function (m, j) {
+      series.push({ type: type, name: measureName(m), stack: stacked ? "all" : undefined,
+                    data: rows.map(function (r) { return { value: num(r[nd + j]), cell: r.slice(0, nd) }; }) });
+    });
+  }
+  return { tooltip: { trigger: "axis" }, legend: { type: "scroll", top: 0 },
+           grid: { containLabel: true, left: 8, right: 8, top: 32, bottom: 8 },
+           xAxis: { type: "category", data: cats.map(function (c) { return valueLabel(result, 0, c); }) },
+           yAxis: { type: "value" }, series: series };
+}
+

@@ -1,0 +1,1 @@
+"""Reports: definitions (designed like rules) compiled to SQL over the fact catalogue."""

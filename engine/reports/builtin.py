@@ -1,0 +1,59 @@
+"""The reports and dashboard a sales director asks for on day one, shipped as definitions.
+
+They are stored (published, version 1) the first time someone opens the dashboards, and from then
+on are ordinary definitions: a designer may change them, a new version replaces the shipped one.
+What the orders data set cannot say exactly is named as what it is:
+- "Delivered share of orders due, by due month" (the on-time trend): of the orders whose planned
+  delivery date has passed, the share that reached delivery or later (a delivery date compared with
+  the plan per order needs the event log; not in this data set yet);
+- "Overdue payments by due month" (the payment ageing): open orders past their payment date;
+- "Urges by week created": the urges counted on the orders created that week.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+OPEN = {"==": [{"var": "status"}, "open"]}
+DELIVERED_OR_LATER = {"in": [{"var": "stage"}, ["delivered", "invoicing", "payment", "completed"]]}
+
+
+def _report(key: str, zh: str, en: str, **parts: Any) -> dict[str, Any]:
+    return {"schema_version": 1, "key": key, "name": {"zh": zh, "en": en}, "dataset": "orders",
+            "dimensions": [], "measures": [{"op": "count"}], "filter": None, "sort": [], "limit": 100, **parts}
+
+
+BUILTIN_REPORTS: list[dict[str, Any]] = [
+    _report("day1_stage_funnel", "阶段漏斗", "Stage funnel", dimensions=[{"field": "stage"}], filter=OPEN,
+            view={"type": "funnel"}),
+    _report("day1_on_time_trend", "按交期月份的已交付比例", "Delivered share of orders due, by due month",
+            dimensions=[{"field": "planned_delivery", "bucket": "month"}],
+            measures=[{"op": "rate", "where": DELIVERED_OR_LATER}, {"op": "count"}],
+            filter={"and": [{"<": [{"var": "days_until_planned_delivery"}, 0]},
+                            {"!=": [{"var": "status"}, "cancelled"]}]}, view={"type": "line"}),
+    _report("day1_overdue_by_owner", "按负责人的逾期订单", "Overdue orders by owner",
+            dimensions=[{"field": "owner_id"}],
+            filter={"and": [OPEN, {">": [{"var": "days_overdue_planned_delivery"}, 0]}]},
+            sort=[{"by": "m0", "dir": "desc"}], view={"type": "bar"}),
+    _report("day1_time_in_stage", "各阶段停留时间（中位数和 p90）", "Time in stage (median and p90)",
+            dimensions=[{"field": "stage"}],
+            measures=[{"op": "median", "field": "hours_in_stage"}, {"op": "p90", "field": "hours_in_stage"}],
+            filter=OPEN, view={"type": "bar"}),
+    _report("day1_payment_overdue", "按到期月份的逾期付款", "Overdue payments by due month",
+            dimensions=[{"field": "payment_due", "bucket": "month"}],
+            measures=[{"op": "count"}, {"op": "sum", "field": "amount"}],
+            filter={"and": [OPEN, {">": [{"var": "days_overdue_payment_due"}, 0]}]}, view={"type": "bar"}),
+    _report("day1_top_customers", "在途金额最高的客户", "Top customers by open value",
+            dimensions=[{"field": "customer_id"}], measures=[{"op": "sum", "field": "amount"}], filter=OPEN,
+            sort=[{"by": "m0", "dir": "desc"}], limit=10, view={"type": "bar"}),
+    _report("day1_urges_per_week", "每周催办次数（按创建周）", "Urges by week created",
+            dimensions=[{"field": "created_at", "bucket": "week"}],
+            measures=[{"op": "sum", "field": "urge_count"}], view={"type": "line"}),
+]
+
+BUILTIN_DASHBOARD: dict[str, Any] = {
+    "schema_version": 1, "key": "day1_sales_director", "name": {"zh": "销售总监看板", "en": "Sales director"},
+    "tiles": [{"report": r["key"], "x": (i % 2) * 6, "y": (i // 2) * 4, "w": 6, "h": 4}
+              for i, r in enumerate(BUILTIN_REPORTS)],
+    "shared_with": {"roles": ["sales", "viewer", "finance", "approver"], "departments": []},
+}
