@@ -68,8 +68,17 @@ def closed_histories(session: Session, *, limit: int = MAX_HISTORY) -> list[Orde
 
 def open_orders(session: Session, *, after_id: int = 0, batch: int = BATCH) -> list[OpenOrder]:
     """The next `batch` open orders with an id above `after_id`, in id order."""
-    rows = _rows(session, _base_select().where(Order.status == "open", Order.id > after_id)
-                 .order_by(Order.id).limit(batch))
+    return _open(_rows(session, _base_select().where(Order.status == "open", Order.id > after_id)
+                       .order_by(Order.id).limit(batch)))
+
+
+def open_orders_by_id(session: Session, ids: list[int]) -> list[OpenOrder]:
+    """The open orders among `ids` (at most BATCH of them), in id order."""
+    return _open(_rows(session, _base_select().where(Order.status == "open", Order.id.in_(ids[:BATCH]))
+                       .order_by(Order.id)))
+
+
+def _open(rows: list[Any]) -> list[OpenOrder]:
     return [OpenOrder(order_id, stage, as_utc(entered), _as_date(planned),
                       _features(customer, region, owner, data, amount))
             for order_id, _status, stage, entered, planned, data, amount, customer, region, owner in rows]
