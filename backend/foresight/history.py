@@ -2,7 +2,8 @@
 
 Traces come from the event log exactly as the process map reads them
 (backend/insight/process_map.py:order_traces). Features: the customer's name and region, the owner's
-name, a designed `category` (or `product_category` / `product`) field, the amount.
+name, a designed `category` (or `product_category` / `product`) field, the designed text field
+`supplier` (the same as the supplier on-time rate, docs/decisions-auto.md), the amount.
 """
 
 from __future__ import annotations
@@ -26,14 +27,17 @@ _CATEGORY_KEYS = ("category", "product_category", "product")
 
 
 def _features(customer: str | None, region: str | None, owner: str | None, data: Any, amount: Any) -> dict[str, Any]:
-    category = None
+    category = supplier = None
     if isinstance(data, dict):
         for key in _CATEGORY_KEYS:
             value = data.get(key)
             if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
                 category = str(value)[:80]
                 break
-    return {"customer": customer, "region": region, "owner": owner, "category": category,
+        value = data.get("supplier")
+        if isinstance(value, str) and value.strip():
+            supplier = value.strip()[:80]
+    return {"customer": customer, "region": region, "owner": owner, "category": category, "supplier": supplier,
             "amount": float(amount) if amount is not None else None}
 
 

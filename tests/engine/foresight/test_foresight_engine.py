@@ -97,7 +97,7 @@ def test_a_constant_target_trains_no_classifier_and_says_so():
 
 def test_missing_feature_columns_are_left_out_and_reported(trained):
     notes = [r for r in trained.model.notes if r.code == "feature_missing"]
-    assert notes and set(notes[0].params["features"]) == {"region", "category"}
+    assert notes and set(notes[0].params["features"]) == {"region", "category", "supplier"}
     assert "region" in render(notes[0], "en") and "地区" in render(notes[0], "zh")
 
 
@@ -134,7 +134,7 @@ def test_every_reason_renders_in_both_languages():
 
     params = {"closed": 3, "needed": 200, "late": True, "features": ["region"], "stage": "production",
               "days": 1.5, "typical": 1.0, "p90": 2.0, "stages": ["shipping"], "feature": "customer",
-              "value": "Acme", "model": 0.2, "fallback": 0.19}
+              "value": "Acme", "model": 0.2, "fallback": 0.19, "overall": 0.5}
     for code in _TEXT:
         for lang in ("en", "zh_CN"):
             text = render(Reason(code, params), lang)
