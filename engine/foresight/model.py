@@ -134,8 +134,12 @@ class Foresight:
             matrix = self.encoder.matrix(rows)
             probs = self.clf.predict(matrix, num_threads=1)
             if explain:
-                # what drives the risk, only where it is above the base rate (TreeSHAP costs more than scoring)
-                risky = np.flatnonzero(probs >= max(self.base_rate or 0.0, DRIVER_MIN))
+                # what drives the risk, only where it is above the base rate and a probability will be
+                # shown (a planned delivery and a predicted completion): TreeSHAP costs more than scoring
+                shown = np.fromiter(((o.planned_delivery is not None and part.get("completion_at") is not None)
+                                     for (o, _now), part in zip(items, partial, strict=True)), dtype=bool,
+                                    count=len(items))
+                risky = np.flatnonzero((probs >= max(self.base_rate or 0.0, DRIVER_MIN)) & shown)
                 if len(risky):
                     values = self.clf.predict(matrix[risky], pred_contrib=True, num_threads=1)
                     contribs = {int(i): values[k] for k, i in enumerate(risky)}
