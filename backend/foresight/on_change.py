@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
@@ -45,16 +46,23 @@ def rescore_on_change(session: Session, change: OrderChange) -> None:
         return
     if not predictions:
         return
-    scoring.store(session, predictions, model_id, now)
     p = predictions[0]
-    values = {"predicted_stage_done_at": p.stage_done_at, "predicted_completion_at": p.completion_at,
-              "delay_probability": p.delay_probability, "stage_p90_hours": p.stage_p90_hours}
-    for name, value in values.items():
-        set_committed_value(order, name, value)
     tier = session.connection().execute(select(Customer.tier).where(Customer.id == order.customer_id)).scalar()
     mine = {c.key: getattr(order, c.key) for c in Order.__table__.columns}
     priority = scores.priority_score(mine, tier, now, p.delay_probability)
-    if priority != order.priority_score:
-        session.connection().execute(update(Order.__table__).where(Order.__table__.c.id == order.id)
-                                     .values(priority_score=priority))
-        set_committed_value(order, "priority_score", priority)
+    try:
+        # a savepoint: the scoring job writing this order's reasons at the same moment (a duplicate
+        # key) undoes only this re-scoring, never the person's change
+        with session.begin_nested():
+            scoring.store(session, predictions, model_id, now)
+            if priority != order.priority_score:
+                session.connection().execute(update(Order.__table__).where(Order.__table__.c.id == order.id)
+                                             .values(priority_score=priority))
+    except DBAPIError:
+        log.warning("foresight: re-scoring order %s on change lost a race; the job scores it", order.id)
+        return
+    values = {"predicted_stage_done_at": p.stage_done_at, "predicted_completion_at": p.completion_at,
+              "delay_probability": p.delay_probability, "stage_p90_hours": p.stage_p90_hours,
+              "priority_score": priority}
+    for name, value in values.items():
+        set_committed_value(order, name, value)

@@ -76,3 +76,22 @@ def test_without_a_model_the_change_is_scored_with_stage_medians(session, connec
     untouched = _change(session, after, NOW + timedelta(hours=1), tags=["x"])
     assert untouched.predicted_stage_done_at == after.predicted_stage_done_at
     assert session.get(ForesightScore, order.id).scored_at == scored_at
+
+
+def test_a_lost_race_with_the_scoring_job_never_refuses_the_change(session, connection, monkeypatch):
+    from sqlalchemy.exc import IntegrityError
+
+    rep, customers = seed(session, 30, "RS3")
+    session.info["actor"] = _actor(rep)
+    order = make_order(session, owner=rep, customer=session.get(Customer, customers["Acme"]), stage="tech_confirm",
+                       stage_entered_at=NOW - timedelta(hours=10), planned_delivery=(NOW + timedelta(days=4)).date())
+    session.commit()
+    scoring.forget_cache()
+
+    def collide(*_args, **_kw):
+        raise IntegrityError("INSERT INTO foresight_score", {}, Exception("duplicate key"))
+
+    monkeypatch.setattr(scoring, "store", collide)
+    after = _change(session, order, NOW, stage="production")
+    assert after.stage == "production" and after.predicted_stage_done_at is None
+    assert session.get(ForesightScore, order.id) is None
