@@ -7,8 +7,9 @@ session opened on it (backend/pipeline.py).
 
     checks (before the row is written)       stages (after, same transaction)
     validate_form      forms/service.py      record_event   orders/service.py
-    import_status      ingest/service.py     flows          flows/service_instance.py
-    stage_held_by_flow flows/service_instance rules         rules/firing.py (event path)
+    import_status      ingest/service.py     foresight      foresight/on_change.py (re-score)
+    stage_held_by_flow flows/service_instance flows         flows/service_instance.py
+                                             rules          rules/firing.py (event path)
     shipped_at         logistics/service.py  tracking       tracking/service.py (customer messages)
     signed_at          logistics/service.py
                                              logistics      logistics/service.py (shipments)
@@ -24,6 +25,7 @@ from sqlmodel import Session
 
 from backend.connectors import runner as connectors_runner
 from backend.flows import service_instance as flows_instances
+from backend.foresight import on_change as foresight_on_change
 from backend.foresight import tasks as foresight_tasks
 from backend.forms import files as forms_files
 from backend.forms import service as forms_service
@@ -75,6 +77,7 @@ def build_pipeline() -> Pipeline:
         ),
         stages=(
             NamedStage("record_event", orders_service.record_change, orders_service.record_changes),
+            NamedStage("foresight", foresight_on_change.rescore_on_change),
             NamedStage("flows", flows_instances.on_order_change),
             NamedStage("rules", evaluate_rules, evaluate_rules_many),
             NamedStage("rules_due", rules_due.on_order_change, rules_due.on_order_changes),

@@ -22,15 +22,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import func, select  # noqa: E402
 
 from backend.db import make_engine, new_session  # noqa: E402
-from backend.demo import load_demo  # noqa: E402
+from backend.demo import SLOW_SUPPLIER, load_demo  # noqa: E402
 from backend.foresight import service  # noqa: E402
-from backend.foresight.models import ForesightModel  # noqa: E402
+from backend.foresight.models import ForesightModel, ForesightScore  # noqa: E402
 from backend.migrate import upgrade  # noqa: E402
 from backend.orders.models import Order  # noqa: E402
 from backend.pipeline_assembly import assemble  # noqa: E402
 from backend.rules.context import fact_context  # noqa: E402
 from engine.facts import default_catalogue  # noqa: E402
 from engine.foresight import OpenOrder  # noqa: E402
+from engine.foresight.explain import render  # noqa: E402
 from engine.rules.classics import classic_rule  # noqa: E402
 from engine.rules.compiler import compile_condition  # noqa: E402
 
@@ -63,6 +64,15 @@ def main(orders: int = 3000, score_orders: int = 100_000) -> None:
                                       Order.__table__.c, ctx)
             flagged = session.execute(select(func.count()).where(Order.status == "open", where)).scalar()
             print(f"open orders with a predicted completion: {scored}; the classic delay-risk rule selects {flagged}")
+            shown = (r.get("lightgbm") or {}).get("importances") or []
+            print("feature importances (LightGBM gain share):", ", ".join(f"{n} {g:.3f}" for n, g in shown[:8]))
+            example = session.execute(
+                select(ForesightScore.reasons).join(Order, Order.id == ForesightScore.order_id)
+                .where(Order.status == "open", Order.stage == "production", Order.data["supplier"].as_string() == SLOW_SUPPLIER)
+                .limit(1)).scalar()
+            for lang in ("en", "zh"):
+                print(f"explained ({SLOW_SUPPLIER}, production, {lang}):",
+                      " ".join(render(reason, lang) for reason in example or []))
             model = service.load_model(row)
         engine.dispose()
     stages = ["approval", "tech_confirm", "production", "shipping"]

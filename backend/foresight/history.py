@@ -2,7 +2,8 @@
 
 Traces come from the event log exactly as the process map reads them
 (backend/insight/process_map.py:order_traces). Features: the customer's name and region, the owner's
-name, a designed `category` (or `product_category` / `product`) field, the amount.
+name, a designed `category` (or `product_category` / `product`) field, the designed text field
+`supplier` (the same as the supplier on-time rate, docs/decisions-auto.md), the amount.
 """
 
 from __future__ import annotations
@@ -26,14 +27,17 @@ _CATEGORY_KEYS = ("category", "product_category", "product")
 
 
 def _features(customer: str | None, region: str | None, owner: str | None, data: Any, amount: Any) -> dict[str, Any]:
-    category = None
+    category = supplier = None
     if isinstance(data, dict):
         for key in _CATEGORY_KEYS:
             value = data.get(key)
             if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
                 category = str(value)[:80]
                 break
-    return {"customer": customer, "region": region, "owner": owner, "category": category,
+        value = data.get("supplier")
+        if isinstance(value, str) and value.strip():
+            supplier = value.strip()[:80]
+    return {"customer": customer, "region": region, "owner": owner, "category": category, "supplier": supplier,
             "amount": float(amount) if amount is not None else None}
 
 
@@ -68,8 +72,17 @@ def closed_histories(session: Session, *, limit: int = MAX_HISTORY) -> list[Orde
 
 def open_orders(session: Session, *, after_id: int = 0, batch: int = BATCH) -> list[OpenOrder]:
     """The next `batch` open orders with an id above `after_id`, in id order."""
-    rows = _rows(session, _base_select().where(Order.status == "open", Order.id > after_id)
-                 .order_by(Order.id).limit(batch))
+    return _open(_rows(session, _base_select().where(Order.status == "open", Order.id > after_id)
+                       .order_by(Order.id).limit(batch)))
+
+
+def open_orders_by_id(session: Session, ids: list[int]) -> list[OpenOrder]:
+    """The open orders among `ids` (at most BATCH of them), in id order."""
+    return _open(_rows(session, _base_select().where(Order.status == "open", Order.id.in_(ids[:BATCH]))
+                       .order_by(Order.id)))
+
+
+def _open(rows: list[Any]) -> list[OpenOrder]:
     return [OpenOrder(order_id, stage, as_utc(entered), _as_date(planned),
                       _features(customer, region, owner, data, amount))
             for order_id, _status, stage, entered, planned, data, amount, customer, region, owner in rows]

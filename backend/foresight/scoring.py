@@ -14,35 +14,45 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, or_, update
+from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from backend.db import new_session
 from backend.foresight import history, service
-from backend.foresight.models import ForesightScore
+from backend.foresight.models import ForesightModel, ForesightScore
 from backend.orders.models import Order
 from engine.foresight import Foresight, ModelLoadError, Prediction, Reason, TrainConfig, train
 
 log = logging.getLogger("gendan.foresight")
 
 FALLBACK_ONLY = TrainConfig(min_orders=10**12, holdout=0.0)
-_cache: dict[Any, tuple[int | None, Foresight]] = {}
+_cache: dict[Any, tuple[int | None, Foresight, float]] = {}  # key -> (model id, model, built at, monotonic)
 _lock = threading.Lock()
 
 
-def current_model(session: Session, now: datetime) -> tuple[int | None, Foresight]:
-    """(live model id or None, the model to score with), cached per database and live model."""
-    row = service.live_model_row(session)
+def current_model(session: Session, now: datetime, *,
+                  fallback_max_age: float | None = None) -> tuple[int | None, Foresight]:
+    """(live model id or None, the model to score with), cached per process, database and live model
+    (its id and creation time). Only the live row's id is read on a hit; its model text is read
+    and parsed once. The per-stage medians used without a live model are rebuilt on each call
+    (the scoring job), unless `fallback_max_age` (seconds) allows one built that recently (the
+    re-scoring of a changed order)."""
+    live = session.connection().execute(
+        select(ForesightModel.id, ForesightModel.created_at).where(ForesightModel.live.is_(True))
+        .order_by(ForesightModel.id.desc()).limit(1)).first()
     url = session.connection().engine.url.render_as_string(hide_password=True)
-    key = (url, row.id if row is not None else None)
+    key = (url, live[0], str(live[1])) if live is not None else (url, None)
     with _lock:
         hit = _cache.get(key)
-    if hit is not None and row is not None:
-        return hit
+    if hit is not None and (live is not None or (
+            fallback_max_age is not None and time.monotonic() - hit[2] < fallback_max_age)):
+        return hit[0], hit[1]
+    row = session.get(ForesightModel, live[0]) if live is not None else None
     model_id: int | None = None
     model: Foresight | None = None
     notes: tuple[Reason, ...] = ()
@@ -61,7 +71,7 @@ def current_model(session: Session, now: datetime) -> tuple[int | None, Foresigh
         model.notes = notes
     with _lock:
         _cache.clear() if len(_cache) > 16 else None
-        _cache[key] = (model_id, model)
+        _cache[key] = (model_id, model, time.monotonic())
     return model_id, model
 
 
@@ -84,7 +94,7 @@ def score_all(bind: Engine | Connection, now: datetime) -> int:
         last = chunk[-1].order_id
         predictions = model.predict_many(chunk, now)
         with new_session(bind) as session:
-            _store(session, predictions, model_id, now)
+            store(session, predictions, model_id, now)
             session.commit()
         done += len(predictions)
     with new_session(bind) as session:
@@ -96,7 +106,7 @@ def score_all(bind: Engine | Connection, now: datetime) -> int:
     return done
 
 
-def _store(session: Session, predictions: list[Prediction], model_id: int | None, now: datetime) -> None:
+def store(session: Session, predictions: list[Prediction], model_id: int | None, now: datetime) -> None:
     if not predictions:
         return
     table = Order.__table__

@@ -85,7 +85,7 @@ def fill_new(session, order: Order, now: datetime) -> None:
     values = {
         "customer_on_time_rate": scores.on_time_rates(rows, "customer_id", now).get(order.customer_id),
         "churn_signals": scores.churn_signals(scores.customer_signals(rows or [mine], urges, now).get(order.customer_id)),
-        "priority_score": scores.priority_score(mine, tier, now),
+        "priority_score": scores.priority_score(mine, tier, now, mine.get("delay_probability")),
     }
     session.execute(update(ORDERS).where(ORDERS.c.id == order.id).values(values)
                     .execution_options(synchronize_session=False))

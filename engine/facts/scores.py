@@ -19,9 +19,9 @@ Definitions (docs/decisions-auto.md has the same in prose):
   + customer tier (key 20, standard 10, other 0)
   + urgency by days until planned delivery, on the UTC date of `now` (overdue 25; ≤ 3: 20;
     ≤ 7: 15; ≤ 14: 8; later or none: 0)
-  + risk: max(5 × number of risk flags capped at 15, round(15 × delay_probability)). The
-    delay_probability term is where the prediction joins: `priority_score(..., delay_probability=p)`;
-    until a predicted probability is stored it is None and only risk flags count.
+  + risk: max(5 × number of risk flags capped at 15, floor(15 × delay_probability + 0.5)), the
+    stored `delay_probability` (the foresight prediction, clamped to 0..1) rounded half up; while
+    an order has no stored probability only its risk flags count.
 - `churn_signals` of the order's customer, 0..3, one for each of: at least URGE_SIGNAL urges
   (`urged` / `flow.urged` events) on the customer's orders in the last 30 days; more than
   SILENCE_DAYS days since the last customer contact (the latest `last_customer_contact_at` of the
@@ -31,6 +31,7 @@ Definitions (docs/decisions-auto.md has the same in prose):
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -134,8 +135,8 @@ def priority_score(order: Mapping[str, Any], tier: str | None, now: datetime,
             urgency = next((points for bound, points in URGENCY if days <= bound), 0)
     flags = order.get("risk_flags") or []
     risk = min(RISK_CAP, RISK_PER_FLAG * (len(flags) if isinstance(flags, list) else 0))
-    if delay_probability is not None:
-        risk = max(risk, round(RISK_CAP * min(1.0, max(0.0, delay_probability))))
+    if delay_probability is not None and delay_probability == delay_probability:  # not NaN
+        risk = max(risk, math.floor(RISK_CAP * min(1.0, max(0.0, float(delay_probability))) + 0.5))
     return min(100, value + tier_points + urgency + risk)
 
 
@@ -188,7 +189,8 @@ def churn_signals(signals: CustomerSignals | None) -> int:
 
 def scores(orders: list[Mapping[str, Any]], *, tiers: Mapping[int, str], urges: Iterable[tuple[int, Any]],
            now: datetime) -> dict[int, dict[str, Any]]:
-    """Order id -> its five stored scores. Each order mapping holds the sales_order columns plus
+    """Order id -> its five stored scores. Each order mapping holds the sales_order columns (with the
+    stored `delay_probability`) plus
     `supplier` and `carrier` (resolved as the module doc says)."""
     by_customer = on_time_rates(orders, "customer_id", now)
     by_supplier = on_time_rates(orders, "supplier", now)
@@ -201,7 +203,7 @@ def scores(orders: list[Mapping[str, Any]], *, tiers: Mapping[int, str], urges: 
             "customer_on_time_rate": by_customer.get(cid),
             "supplier_on_time_rate": by_supplier.get(order.get("supplier")) if order.get("supplier") else None,
             "carrier_on_time_rate": by_carrier.get(order.get("carrier")) if order.get("carrier") else None,
-            "priority_score": priority_score(order, tiers.get(cid), now),
+            "priority_score": priority_score(order, tiers.get(cid), now, order.get("delay_probability")),
             "churn_signals": churn_signals(signals.get(cid)),
         }
     return out

@@ -63,6 +63,12 @@ JsonLength = dialect_function(
     postgresql="(CASE WHEN jsonb_typeof(CAST({0} AS JSONB)) = 'array' "
                "THEN jsonb_array_length(CAST({0} AS JSONB)) ELSE 0 END)",
 )
+FloorInt = dialect_function(
+    "FloorInt", BigInteger(),
+    doc="The integer part of a non-negative number (floor; SQLite's CAST truncates toward zero).",
+    default="CAST({0} AS INTEGER)",
+    postgresql="CAST(FLOOR({0}) AS BIGINT)",
+)
 
 
 def _int(value: int) -> ColumnElement[int]:
@@ -118,8 +124,8 @@ def contacts_by_customer(orders: Any, now: datetime):
 
 
 def priority_sql(orders: Any, tier: ColumnElement[Any], today: date) -> ColumnElement[Any]:
-    """The priority score of each order (0 unless open), one expression over its columns and the
-    customer's tier. `today`: the UTC date of `now`."""
+    """The priority score of each order (0 unless open), one expression over its columns (the stored
+    delay_probability among them) and the customer's tier. `today`: the UTC date of `now`."""
     c = orders.c
     amount = cast(c.amount, Float)
     value = case(*((amount >= literal_column(f"{bound}.0", Float), _int(points)) for bound, points in VALUE_BANDS),
@@ -131,7 +137,11 @@ def priority_sql(orders: Any, tier: ColumnElement[Any], today: date) -> ColumnEl
                    *((days <= bound, _int(points)) for bound, points in URGENCY), else_=_int(0))
     flags = JsonLength(c.risk_flags) * _int(RISK_PER_FLAG)
     risk = case((flags > _int(RISK_CAP), _int(RISK_CAP)), else_=flags)
-    # delay_probability joins here once stored: risk = max(risk, round(RISK_CAP * p))
+    p = c.delay_probability
+    clamped = case((p > literal_column("1.0", Float), literal_column("1.0", Float)),
+                   (p < literal_column("0.0", Float), literal_column("0.0", Float)), else_=p)
+    predicted = FloorInt(clamped * literal_column(f"{RISK_CAP}.0", Float) + literal_column("0.5", Float))
+    risk = case((p.is_not(None) & (predicted > risk), predicted), else_=risk)
     total = value + tier_points + urgency + risk
     return case((c.status != "open", _int(0)), (total > _int(100), _int(100)), else_=total)
 

@@ -65,6 +65,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "zh": "没有计划交期：不计算延误概率。",
         "en": "No planned delivery: no delay probability.",
     },
+    "group_stage": {
+        "zh": "{feature}「{value}」：{stage}通常 {typical} 天（全部订单 {overall} 天）。",
+        "en": "{feature} {value}: {stage} typically {typical} days (all orders {overall}).",
+    },
     "driver": {
         "zh": "{feature}为「{value}」的订单更容易延误。",
         "en": "Orders with {feature} {value} are late more often.",
@@ -77,6 +81,7 @@ _FEATURES: dict[str, dict[str, str]] = {
     "owner": {"zh": "负责人", "en": "owner"},
     "region": {"zh": "地区", "en": "region"},
     "category": {"zh": "品类", "en": "category"},
+    "supplier": {"zh": "供应商", "en": "supplier"},
     "amount_band": {"zh": "金额档（10 的次方）", "en": "amount band (power of 10)"},
     "weekday": {"zh": "进入阶段的星期", "en": "weekday"},
     "month": {"zh": "月份", "en": "month"},

@@ -68,14 +68,15 @@ class Encoder:
     def matrix(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """rows of {stage, <categorical raw>, <numeric>} -> float matrix in `names` order."""
         out = np.full((len(rows), len(self.names)), np.nan, dtype=np.float64)
-        for i, row in enumerate(rows):
-            out[i, 0] = self.code("stage", row.get("stage"))
-            for j, name in enumerate(self.categorical, start=1):
-                out[i, j] = self.code(name, row.get(name))
-            base = 1 + len(self.categorical)
-            for j, name in enumerate(self.numeric):
-                value = row.get(name)
-                out[i, base + j] = float(value) if isinstance(value, (int, float)) else np.nan
+        if not rows:
+            return out
+        # column by column (one dictionary per feature, no per-cell method call): the scoring hot loop
+        for j, name in enumerate(("stage", *self.categorical)):
+            vocab = self.vocab.get(name, {})
+            out[:, j] = [0 if (v := row.get(name)) is None else vocab.get(str(v), 0) for row in rows]
+        base = 1 + len(self.categorical)
+        for j, name in enumerate(self.numeric):
+            out[:, base + j] = [float(v) if isinstance(v := row.get(name), (int, float)) else np.nan for row in rows]
         return out
 
 

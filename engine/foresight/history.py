@@ -2,7 +2,8 @@
 
 Pure (no I/O). The backend reads `order_event` rows into `OrderHistory` values (a trace of
 (stage, entered_at) like engine/insight/process_map.py) and open orders into `OpenOrder` values.
-Features are raw values known when a stage is entered: customer, owner, region, category, amount
+Features are raw values known when a stage is entered: customer, owner, region, category, supplier,
+amount
 (any of them may be missing; `FEATURES` bounds what is read).
 """
 
@@ -18,7 +19,7 @@ from typing import Any
 FINISH_STAGES: tuple[str, ...] = ("delivered", "completed")
 
 #: Raw categorical features read from an order (missing ones are dropped with a note, never an error).
-CATEGORICAL: tuple[str, ...] = ("customer", "owner", "region", "category")
+CATEGORICAL: tuple[str, ...] = ("customer", "owner", "region", "category", "supplier")
 
 Trace = Sequence[tuple[str, datetime]]
 

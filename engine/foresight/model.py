@@ -21,10 +21,12 @@ import numpy as np
 from engine.foresight.explain import Reason
 from engine.foresight.features import Encoder, base_row
 from engine.foresight.history import OpenOrder, planned_end
-from engine.foresight.stats import Stats
+from engine.foresight.stats import GROUP_FEATURES, Stats
 
 FORMAT = 1
 MAX_HOURS = 24.0 * 365 * 5  # no stage is predicted to last longer than five years
+GROUP_RATIO = 1.3  # a supplier / region / customer is named when its stays are this much longer than all
+GROUP_REASONS = 2
 DRIVER_MIN = 0.5  # drivers (TreeSHAP) are named for orders at least this risky, and above the base rate
 #: fallback P(late) by slack (days between the planned delivery day's end and the predicted completion)
 SLACK_BINS: tuple[float, ...] = (-7.0, -3.0, -1.0, 0.0, 1.0, 3.0, 7.0)
@@ -132,8 +134,12 @@ class Foresight:
             matrix = self.encoder.matrix(rows)
             probs = self.clf.predict(matrix, num_threads=1)
             if explain:
-                # what drives the risk, only where it is above the base rate (TreeSHAP costs more than scoring)
-                risky = np.flatnonzero(probs >= max(self.base_rate or 0.0, DRIVER_MIN))
+                # what drives the risk, only where it is above the base rate and a probability will be
+                # shown (a planned delivery and a predicted completion): TreeSHAP costs more than scoring
+                shown = np.fromiter(((o.planned_delivery is not None and part.get("completion_at") is not None)
+                                     for (o, _now), part in zip(items, partial, strict=True)), dtype=bool,
+                                    count=len(items))
+                risky = np.flatnonzero((probs >= max(self.base_rate or 0.0, DRIVER_MIN)) & shown)
                 if len(risky):
                     values = self.clf.predict(matrix[risky], pred_contrib=True, num_threads=1)
                     contribs = {int(i): values[k] for k, i in enumerate(risky)}
@@ -218,6 +224,7 @@ class Foresight:
             reasons.append(Reason("stage_long", {"stage": order.stage, "days": days, "typical": typical, "p90": p90}))
         else:
             reasons.append(Reason("stage_typical", {"stage": order.stage, "days": days, "typical": typical}))
+        reasons.extend(self._group_reasons(order, part["typical"]))
         if part.get("path"):
             reasons.append(Reason("path", {"stages": list(part["path"]), "days": round(part["path_hours"] / 24.0, 1)}))
         slack = part.get("slack_days")
@@ -237,6 +244,23 @@ class Foresight:
                 value = row.get(names[j])
                 reasons.append(Reason("driver", {"feature": names[j], "value": _shown(names[j], value)}))
         return reasons
+
+    def _group_reasons(self, order: OpenOrder, typical_hours: float) -> list[Reason]:
+        """The order's supplier / region / customer whose stays in this stage are typically much
+        longer than all orders' (at most GROUP_REASONS, the slowest first)."""
+        overall = self.stats.stages.get(order.stage)
+        if overall is None or overall.p50 <= 0:
+            return []
+        found = []
+        for feature in GROUP_FEATURES:
+            value = order.features.get(feature)
+            known = self.stats.group_typical(feature, value, order.stage)
+            if known is not None and known[1] >= GROUP_RATIO * overall.p50:
+                found.append((known[1] / overall.p50, feature, str(value), known[1]))
+        found.sort(key=lambda f: -f[0])
+        return [Reason("group_stage", {"feature": feature, "value": value, "stage": order.stage,
+                                       "typical": round(hours / 24.0, 1), "overall": round(overall.p50 / 24.0, 1)})
+                for _ratio, feature, value, hours in found[:GROUP_REASONS]]
 
 
 def _shown(name: str, value: Any) -> Any:

@@ -43,10 +43,12 @@ def _history(session, seed: int):
             data["carrier"] = rng.choice(("SF", "ZTO", 7))
         flags = rng.sample(["late_payment", "quality", "credit", "customs"], rng.randint(0, 4))
         contact = created + timedelta(days=rng.randint(0, 40)) if rng.random() < 0.6 else None
+        # the stored prediction: none, exact halves (rounded half up), arbitrary, out of range
+        prob = rng.choice((None, None, 0.0, 0.5, 1 / 30, 0.1, 0.7, rng.random(), 1.0, 1.2, -0.1))
         order = make_order(session, owner=owner, customer=customer, stage="production", status=status,
                            amount=rng.choice((800, 4999.99, 5000, 25000, 120000, 800000)), at=created,
                            planned_delivery=planned, closed_at=closed, signed_at=signed, data=data,
-                           risk_flags=flags, last_customer_contact_at=contact, number=f"SC{seed}-{i}")
+                           risk_flags=flags, last_customer_contact_at=contact, delay_probability=prob, number=f"SC{seed}-{i}")
         if rng.random() < 0.4:
             for k in range(rng.randint(1, 2)):
                 session.add(Shipment(order_id=order.id, carrier=rng.choice(("SF", "JD", "YTO")), tracking_no=f"{i}-{k}",
@@ -119,6 +121,14 @@ def test_known_figures():
     assert scores.priority_score(open_order, "key", now) == 30 + 20 + 20 + 15
     assert scores.priority_score({**open_order, "risk_flags": []}, "small", now, delay_probability=0.5) == 30 + 20 + 8
     assert scores.priority_score({**open_order, "status": "completed"}, "key", now) == 0
+    # the stored delay probability: 15 × p rounded half up, at least the flags' points
+    no_flags = {**open_order, "risk_flags": []}
+    assert scores.priority_score(no_flags, "key", now, 0.9) == 30 + 20 + 20 + 14
+    assert scores.priority_score(no_flags, "key", now, 0.1) == 30 + 20 + 20 + 2  # 1.5 → 2
+    assert scores.priority_score({**open_order, "risk_flags": ["a"]}, "key", now, 0.2) == 30 + 20 + 20 + 5
+    assert scores.priority_score(no_flags, "key", now, 3.0) == 30 + 20 + 20 + 15
+    assert scores.scores([{**no_flags, "id": 1, "customer_id": 1, "delay_probability": 1.0}], tiers={1: "key"},
+                         urges=[], now=now)[1]["priority_score"] == 30 + 20 + 20 + 15
     assert scores.churn_signals(scores.CustomerSignals(urges=2, silent_days=31, late=2)) == 3
     assert scores.churn_signals(scores.CustomerSignals(urges=1, silent_days=30, late=1)) == 0
 

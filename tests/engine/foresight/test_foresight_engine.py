@@ -97,7 +97,7 @@ def test_a_constant_target_trains_no_classifier_and_says_so():
 
 def test_missing_feature_columns_are_left_out_and_reported(trained):
     notes = [r for r in trained.model.notes if r.code == "feature_missing"]
-    assert notes and set(notes[0].params["features"]) == {"region", "category"}
+    assert notes and set(notes[0].params["features"]) == {"region", "category", "supplier"}
     assert "region" in render(notes[0], "en") and "地区" in render(notes[0], "zh")
 
 
@@ -134,8 +134,34 @@ def test_every_reason_renders_in_both_languages():
 
     params = {"closed": 3, "needed": 200, "late": True, "features": ["region"], "stage": "production",
               "days": 1.5, "typical": 1.0, "p90": 2.0, "stages": ["shipping"], "feature": "customer",
-              "value": "Acme", "model": 0.2, "fallback": 0.19}
+              "value": "Acme", "model": 0.2, "fallback": 0.19, "overall": 0.5}
     for code in _TEXT:
         for lang in ("en", "zh_CN"):
             text = render(Reason(code, params), lang)
             assert text != code and "{" not in text, (code, lang)
+
+
+def test_drivers_are_worked_out_only_for_orders_that_show_a_probability(trained):
+    import copy
+    from dataclasses import replace
+
+    contributions = []
+
+    class Spy:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def predict(self, matrix, **kw):
+            if kw.get("pred_contrib"):
+                contributions.append(len(matrix))
+            return self.inner.predict(matrix, **kw)
+
+    model = copy.copy(trained.model)
+    model.clf = Spy(trained.model.clf)
+    risky = open_order(1, "Slowco", 6, 1)
+    unplanned = replace(open_order(2, "Slowco", 6, 1), planned_delivery=None)
+    with_plan, without = model.predict_many([risky, unplanned], NOW)
+    assert with_plan.delay_probability >= 0.5 and without.delay_probability is None
+    assert contributions == [1]  # TreeSHAP for the order whose risk is shown only
+    assert not [r for r in without.reasons if r.code == "driver"]
+    assert [r.code for r in with_plan.reasons] == [r.code for r in trained.model.predict_many([risky], NOW)[0].reasons]
