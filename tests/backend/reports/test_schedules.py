@@ -17,6 +17,7 @@ from backend.notify.models import ChannelConfig, OutboxMessage
 from backend.reports import schedules, service
 from backend.settings import Settings
 from tests.backend.notify.servers import HttpReceiver, SmtpServer, free_port
+from tests.conftest import bearer, login
 from tests.factories.orders import make_order
 from tests.factories.people import make_department, make_user
 
@@ -160,3 +161,28 @@ def test_bad_input_is_refused_in_words(session, now):
     assert err.value.code == "schedule.not_found"
     schedules.set_paused(session, actor=actor, schedule_id=row.id, paused=True)
     schedules.delete(session, actor=actor, schedule_id=row.id)
+
+
+def test_the_designer_page_adds_pauses_and_deletes_schedules_in_both_languages(client, session, now):
+    admin = make_user(session, roles=["admin"], display_name="Sched Admin")
+    reader = make_user(session, display_name="Sched Reader")
+    session.commit()
+    auth = bearer(client, admin.username)
+    assert client.post("/api/v1/reports", json=DEFINITION, headers=auth).status_code == 201
+    login(client, admin.username)
+    page = client.get("/designer/reports/sched_by_owner", headers={"Accept-Language": "zh-CN"})
+    assert page.status_code == 200 and "定时发送" in page.text and "Sched Reader" in page.text
+    hx = {"HX-Request": "true", "Accept-Language": "en"}
+    refused = client.post("/designer/reports/sched_by_owner/schedules", data={"kind": "daily", "at": "8h",
+                                                                              "user_ids": [str(reader.id)]}, headers=hx)
+    assert refused.status_code == 200 and "Type a time like 08:30." in refused.text and 'value="8h"' in refused.text
+    added = client.post("/designer/reports/sched_by_owner/schedules",
+                        data={"kind": "weekly", "weekday": "4", "at": "17:30", "user_ids": [str(reader.id)],
+                              "locale": "en"}, headers=hx)
+    assert "Every Friday at 17:30" in added.text and "Sched Reader" in added.text
+    row = schedules.list_schedules(session, "sched_by_owner")[0]
+    paused = client.post(f"/designer/reports/sched_by_owner/schedules/{row.id}/pause", headers=hx)
+    assert "Paused" in paused.text
+    gone = client.post(f"/designer/reports/sched_by_owner/schedules/{row.id}/delete", headers=hx)
+    assert "No schedule yet." in gone.text
+    assert client.post("/designer/reports/sched_by_owner/schedules/999999/delete", headers=hx).status_code == 404
