@@ -208,6 +208,14 @@ def _send_one(session: Session, schedule_id: int, now: datetime, *, base_url: st
     token = i18n.set_locale(row.locale)
     try:
         _enqueue(session, row, owner, moment, now, base_url=base_url)
+    except GendanError as exc:  # the report was retired, became invalid or too slow: skip this moment
+        session.rollback()
+        log.warning("report schedule %s: report %s not sent for %s: %s", schedule_id, row.report_key,
+                    moment.isoformat(), exc.code)
+        session.execute(update(ReportSchedule).where(ReportSchedule.id == schedule_id)
+                        .values(last_moment=moment).execution_options(synchronize_session=False))
+        session.commit()
+        return False
     finally:
         i18n.reset_locale(token)
     session.commit()

@@ -186,3 +186,20 @@ def test_the_designer_page_adds_pauses_and_deletes_schedules_in_both_languages(c
     gone = client.post(f"/designer/reports/sched_by_owner/schedules/{row.id}/delete", headers=hx)
     assert "No schedule yet." in gone.text
     assert client.post("/designer/reports/sched_by_owner/schedules/999999/delete", headers=hx).status_code == 404
+
+
+def test_a_report_that_cannot_run_skips_its_moment_and_never_stops_the_others(session, connection, now):
+    _published(session, now)
+    rep1, _ = _two_teams(session)
+    actor = load_actor(session, rep1.id)
+    broken = schedules.create(session, actor=actor, key=DEFINITION["key"], kind="daily", at="00:00", weekday=None,
+                              day=None, user_ids=[rep1.id], channel_id=None, locale="en", now=now - timedelta(days=2))
+    schedules.create(session, actor=actor, key=DEFINITION["key"], kind="daily", at="00:00", weekday=None, day=None,
+                     user_ids=[rep1.id], channel_id=None, locale="en", now=now - timedelta(days=2))
+    broken.report_key = "sched_gone"
+    session.commit()
+    assert schedules.send_due(connection, now) == 1
+    assert schedules.send_due(connection, now + timedelta(minutes=1)) == 0
+    session.refresh(broken)
+    assert broken.last_moment is not None
+    assert len(_ours(session)) == 1
