@@ -203,3 +203,11 @@ def test_a_report_that_cannot_run_skips_its_moment_and_never_stops_the_others(se
     session.refresh(broken)
     assert broken.last_moment is not None
     assert len(_ours(session)) == 1
+
+
+def test_the_worker_runs_the_job():
+    from backend.pipeline_assembly import build_jobs
+    from backend.reports import tasks
+
+    job = next(j for j in build_jobs() if j.name == "reports.send_schedules")
+    assert job.run is tasks.send_schedules
