@@ -17,6 +17,7 @@ from backend.notify.models import (  # noqa: F401
     Notification,
     NotificationDispatch,
     NotificationPreference,
+    OutboxAttachment,
     OutboxAttempt,
     OutboxMessage,
 )
@@ -24,7 +25,7 @@ from backend.ocr.models import OcrJob  # noqa: F401
 from backend.orders.models import Order, OrderEvent  # noqa: F401
 from backend.people.models import Department, User, UserRole  # noqa: F401
 from backend.portal.models import ExternalParty, PortalLink, PortalUser  # noqa: F401
-from backend.reports.models import DashboardDefinitionRow, ReportDefinitionRow  # noqa: F401
+from backend.reports.models import DashboardDefinitionRow, ReportDefinitionRow, ReportSchedule  # noqa: F401
 from backend.rules.models import RuleDefinitionRow, RuleFiring, RuleOrderState  # noqa: F401
 from backend.tracking.models import MilestoneSetting, TrackingLink  # noqa: F401
 from backend.worker.lease import WorkerLease  # noqa: F401

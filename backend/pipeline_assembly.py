@@ -39,6 +39,7 @@ from backend.ocr import tasks as ocr_tasks
 from backend.orders import service as orders_service
 from backend.pipeline import EffectAppliers, NamedStage, OrderChange, Pipeline, attach
 from backend.portal import tasks as portal_tasks
+from backend.reports import tasks as reports_tasks
 from backend.rules import due_index as rules_due
 from backend.rules import firing as rules_firing
 from backend.rules import tasks as rules_tasks
@@ -99,6 +100,7 @@ def build_jobs(*, scan_interval_seconds: float = 60, upload_dir: Path | None = N
         Job("notify.deliver_outbox", notify_tasks.deliver_outbox, 5),
         Job("notify.dispatch_notifications", notify_tasks.dispatch_notifications, 10),
         Job("notify.send_digests", notify_tasks.send_digests, 300),
+        Job("reports.send_schedules", reports_tasks.send_schedules, 30),
         Job("ingest.process_imports", ingest_tasks.process_imports, 1),
         Job("connectors.run_due", connectors_runner.run_due_connectors, 15),
         Job("logistics.poll_due", logistics_sources.poll_due, 60),

@@ -29,7 +29,7 @@ from backend.db import new_session
 from backend.effects import bump_after
 from backend.errors import GendanError
 from backend.notify.channels import DeliveryError, Message, Target, get_channel
-from backend.notify.models import ChannelConfig, OutboxAttempt, OutboxMessage
+from backend.notify.models import ChannelConfig, OutboxAttachment, OutboxAttempt, OutboxMessage
 from backend.settings import Settings, get_settings
 
 log = logging.getLogger("gendan.outbox")
@@ -192,9 +192,14 @@ def message_for(session: Session, row: OutboxMessage) -> Message:
     data = dict(payload.get("data") or {})
     if payload.get("link"):
         data.setdefault("link", payload["link"])
+    attachments: tuple[tuple[str, str, bytes], ...] = ()
+    if row.channel == "email" and payload.get("attachments"):
+        attachments = tuple((a.filename, a.content_type, bytes(a.content)) for a in session.exec(
+            select(OutboxAttachment).where(OutboxAttachment.message_id == row.id).order_by(OutboxAttachment.id)
+        ).scalars())
     return Message(recipient=row.recipient if row.channel != "webhook" else "", subject=row.subject,
                    text=row.body, html=payload.get("html"), locale=locale or "zh_CN",
-                   delivery_id=row.dedupe_key, data=data)
+                   delivery_id=row.dedupe_key, data=data, attachments=attachments)
 
 
 # --- admin use cases -------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 ERROR_MESSAGES: dict[str, str] = {
     "notification.not_found": "Notification %(id)s was not found.",
     "outbox.not_found": "Outbox message %(id)s was not found.",
+    "outbox.attachment_too_large": "The attachment is too large (at most %(limit)s bytes).",
     "outbox.already_queued": "Message %(id)s is already queued (%(state)s).",
     "channel.not_found": "Channel configuration %(id)s was not found.",
     "channel.name_taken": "A channel configuration named %(name)s already exists.",

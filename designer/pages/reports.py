@@ -23,12 +23,15 @@ from backend.errors import GendanError
 from backend.exports import workbook_bytes
 from backend.reports import service
 from backend.rules.context import catalogue_for
+from designer.pages.report_schedules import router as schedules_router
+from designer.pages.report_schedules import section_context
 from designer.pages.rules import _fields, _json_script, _localized, _stages
 from engine.reports.definition import MEASURE_OPS, VIEWS, stage_of
 from frontend.pages.common import N_, STAGE_LABELS, PageActor
 from frontend.templating import render
 
 router = APIRouter(include_in_schema=False)
+router.include_router(schedules_router)
 
 OP_LABELS = {"count": N_("Count"), "sum": N_("Sum"), "avg": N_("Average"), "min": N_("Minimum"),
              "max": N_("Maximum"), "median": N_("Median"), "p90": N_("p90"), "rate": N_("Rate")}
@@ -89,6 +92,7 @@ def _designer(request: Request, session, definition: dict[str, Any], *, row):
         "ops": {k: i18n.gettext(v) for k, v in OP_LABELS.items() if k in MEASURE_OPS},
         "views": {k: i18n.gettext(v) for k, v in VIEW_LABELS.items() if k in VIEWS},
         "buckets": {k: i18n.gettext(v) for k, v in BUCKET_LABELS.items()},
+        "schedule": section_context(session, request.state.actor, row.key) if row is not None else None,
     })
 
 

@@ -35,6 +35,8 @@ class Message:
     locale: str = "zh_CN"
     delivery_id: str = ""  # the outbox row's dedupe key: receivers use it to drop duplicates
     data: dict[str, Any] = field(default_factory=dict)  # structured payload (generic webhook)
+    # files sent with an e-mail: (filename, content type, bytes); other channels ignore them
+    attachments: tuple[tuple[str, str, bytes], ...] = ()
 
 
 @dataclass(frozen=True)

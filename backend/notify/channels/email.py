@@ -34,6 +34,10 @@ def build(message: Message, sender: str) -> EmailMessage:
                               link=message.data.get("link"), html=message.html)
     mail.set_content(text)
     mail.add_alternative(html, subtype="html")
+    for filename, content_type, content in message.attachments:
+        maintype, _, subtype = content_type.partition("/")
+        mail.add_attachment(content, maintype=maintype or "application", subtype=subtype or "octet-stream",
+                            filename=filename)
     return mail
 
 
