@@ -26,6 +26,7 @@ from frontend.pages import (
     orders,
     portal,
     portal_login,
+    portal_order,
     process_map,
     tracking,
 )
@@ -53,6 +54,7 @@ router.include_router(notifications.router)
 router.include_router(tracking.router)
 router.include_router(portal.router)
 router.include_router(portal_login.router)
+router.include_router(portal_order.router)
 router.include_router(logistics.router)
 router.include_router(api_docs.router)
 router.include_router(process_map.router)
