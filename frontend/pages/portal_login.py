@@ -15,6 +15,7 @@ from backend.auth.deps import DbSession, _check_csrf
 from backend.clock import utcnow
 from backend.errors import GendanError
 from backend.portal import access as party_side
+from backend.portal import attachments as portal_attachments
 from backend.portal import service as portal
 from backend.portal import users as portal_users
 from backend.portal.models import PortalUser
@@ -106,7 +107,10 @@ def _order(request: Request, session: Session, user: PortalUser, party, order_id
             return _not_found(request)
         return render(request, "portal/order.html", {
             "v": v, "action": f"/portal/orders/{order_id}", "inbox_url": "/portal", "errors": errors or {},
-            "values": values or {}, "kind_label": i18n.gettext(portal.KIND_LABELS[v.party_kind])},
+            "values": values or {}, "kind_label": i18n.gettext(portal.KIND_LABELS[v.party_kind]),
+            "file_fields": portal_attachments.file_fields_for(
+                session, token=None, user_id=user.id, order_id=order_id, now=utcnow(),
+                body_limit=request.app.state.settings.max_body_bytes)},
             status_code=status_code, headers=PRIVATE)
     finally:
         if lang is not None:
