@@ -78,3 +78,50 @@ def test_the_owner_revokes_the_suppliers_link_from_the_order_page(browser: Brows
     finally:
         staff_ctx.close()
         supplier_ctx.close()
+
+
+def test_the_supplier_uploads_a_photo_from_a_phone_and_the_owner_sees_it(browser: Browser, base_url, seed,
+                                                                        tmp_path):
+    from backend.forms import service as forms_service
+
+    now = datetime.now(UTC)
+    admin = load_actor(seed, make_user(seed, username="pobf.admin", roles=["admin", "designer"], locale="en").id)
+    owner = make_user(seed, username="pobf.owner", roles=["sales"], locale="en")
+    party = portal.create_party(seed, actor=admin, values={"kind": "supplier", "name": "POBF Mill", "locale": "en"},
+                                now=now)
+    forms_service.save_draft(seed, actor=admin, key="pobf_form", now=now, definition={"key": "pobf_form", "fields": [
+        {"key": "pobf_photo", "type": "image", "label": {"en": "POBF goods photo", "zh-CN": "POBF 货物照片"}}]})
+    form = forms_service.publish_form(seed, actor=admin, key="pobf_form", now=now)
+    flow = _flow(party.id)
+    flow["key"] = "pobf_flow"
+    flow["nodes"][1]["field_permissions"] = {"planned_delivery": "editable", "data.pobf_photo": "editable"}
+    flows_service.save_draft(seed, actor=admin, key="pobf_flow", definition=flow, now=now)
+    flows_service.publish_flow(seed, actor=admin, key="pobf_flow", now=now)
+    order = make_order(seed, owner=owner, customer=make_customer(seed), number="POBF-1", form_key="pobf_form",
+                       form_version=form.version)
+    service_instance.start_flow(seed, order=order, actor=admin, now=now, key="pobf_flow")
+    seed.commit()
+    link = portal.issue_link(seed, actor=admin, party_id=party.id, order_id=order.id, node_key="production",
+                             days=14, now=now)
+    photo = tmp_path / "crate.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+
+    phone_ctx = browser.new_context(**PHONE)
+    staff_ctx = browser.new_context(locale="en-US")
+    try:
+        phone = phone_ctx.new_page()
+        phone.goto(f"{base_url}/p/{link.token}")
+        files = phone.locator("form.portal-files[data-field=pobf_photo]")
+        files.get_by_label("Add a photo").set_input_files(str(photo))
+        files.get_by_role("button", name="Upload").tap()
+        expect(phone.locator("#portal-saved")).to_be_visible(timeout=60_000)
+        expect(phone.locator("form.portal-files[data-field=pobf_photo] .portal-file-list")).to_contain_text("crate.png")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390, "the portal scrolls sideways"
+
+        staff = staff_ctx.new_page()
+        sign_in(staff, base_url, "pobf.owner")
+        staff.goto(f"{base_url}/orders/{order.id}")
+        expect(staff.get_by_role("link", name="crate.png")).to_be_visible(timeout=60_000)
+    finally:
+        phone_ctx.close()
+        staff_ctx.close()
