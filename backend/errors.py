@@ -161,6 +161,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "portal.link_not_found": 404,
     "portal.user_not_found": 404,
     "portal.username_taken": 409,
+    "portal.link_exists": 409,
     "tracking.urge_too_soon": 429,
     "message.too_many": 429,
     "logistics.": 422,

@@ -18,4 +18,8 @@ ERROR_MESSAGES: dict[str, str] = {
     "portal.password_too_short": "At least %(min)s characters.",
     "portal.user_not_found": "Portal user %(id)s does not exist.",
     "portal.robot_invalid": "Choose a DingTalk, WeCom or Feishu robot channel.",
+    "portal.link_exists": "%(name)s already holds a live link for this step.",
+    "portal.password_wrong": "The current password is not right.",
+    "portal.file_empty": "Choose a file first.",
+    "portal.password_mismatch": "The two new passwords are not the same.",
 }

@@ -179,6 +179,14 @@ def issue_link(session: Session, *, actor: Actor, party_id: int, order_id: int |
     """A new link: for one order's node (the node must be given to this party) or, with neither,
     the party's inbox. The party is told by e-mail through the outbox when it has an address."""
     _require_admin(actor)
+    return issue_link_unchecked(session, actor=actor, party_id=party_id, order_id=order_id, node_key=node_key,
+                                days=days, now=now, base_url=base_url)
+
+
+def issue_link_unchecked(session: Session, *, actor: Actor, party_id: int, order_id: int | None,
+                         node_key: str | None, days: int, now: datetime, base_url: str = "") -> PortalLink:
+    """`issue_link` once the caller has checked who may issue (an admin; or the order's owner from the
+    order page, backend/portal/order_links.py)."""
     party = session.get(ExternalParty, party_id)
     if party is None:
         raise GendanError("portal.party_not_found", {"id": party_id})
@@ -249,6 +257,11 @@ def revoke_link(session: Session, *, actor: Actor, link_id: int, now: datetime) 
     link = session.get(PortalLink, link_id)
     if link is None:
         raise GendanError("portal.link_not_found", {"id": link_id})
+    return revoke_unchecked(session, actor=actor, link=link, now=now)
+
+
+def revoke_unchecked(session: Session, *, actor: Actor, link: PortalLink, now: datetime) -> PortalLink:
+    """Revoke once the caller has checked who may (the same audit row wherever it is done)."""
     if link.revoked_at is None:
         link.revoked_at = now
         audit.record(session, actor, "portal_link", link.id, "revoke", {"revoked_at": None}, {"revoked_at": now}, now)

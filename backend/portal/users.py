@@ -75,8 +75,7 @@ def authenticate(session: Session, *, username: str, password: str, client: str,
                  max_attempts: int) -> PortalUser:
     """Check a portal password under the sign-in rate limit; the same refusal for an unknown user,
     a wrong password and a switched-off user or company."""
-    keys = [throttle.Limit(f"portal-{k.key}"[:200], k.attempts)
-            for k in throttle.limits(username, client, max_attempts)]
+    keys = _limits(username, client, max_attempts)
     if not throttle.reserve(session, keys, now):
         session.rollback()
         seconds = throttle.retry_after(session, keys, now)
@@ -103,3 +102,45 @@ def party_of(session: Session, user_id: int | None) -> tuple[PortalUser, Externa
     if user is None or not user.is_active or party is None or not party.is_active:
         raise not_found()
     return user, party
+
+
+def _limits(username: str, client: str, max_attempts: int) -> list[throttle.Limit]:
+    """The sign-in limiter's keys for a portal account, under `portal-` (never our staff's keys)."""
+    return [throttle.Limit(f"portal-{k.key}"[:200], k.attempts) for k in throttle.limits(username, client, max_attempts)]
+
+
+def change_password(session: Session, *, user_id: int | None, current: str, new: str, repeat: str, client: str,
+                    now: datetime, max_attempts: int) -> PortalUser:
+    """The signed-in portal user changes their own password (there is no way to name another user):
+    the current one is checked under the portal sign-in's rate limit (a wrong one counts as a failed
+    sign-in), the new one follows the rules an admin's must (MIN_PASSWORD..200 characters, argon2).
+    Audit row `portal_user` / `update` (`password_hash`, redacted by the audit, and `by: self`): no hash kept."""
+    user, party = party_of(session, user_id)
+    fields = {}
+    if not MIN_PASSWORD <= len(new) <= 200:
+        fields["new_password"] = ("portal.password_too_short", {"min": MIN_PASSWORD})
+    elif new != repeat:
+        fields["repeat_password"] = ("portal.password_mismatch", {})
+    keys = _limits(user.username, client, max_attempts)
+    if not throttle.reserve(session, keys, now):
+        session.rollback()
+        seconds = throttle.retry_after(session, keys, now)
+        session.rollback()
+        raise GendanError("auth.rate_limited", {"minutes": -(-seconds // 60)})
+    session.commit()
+    if not verify_password(user.password_hash, current):
+        throttle.record_failure(session, keys, now)
+        session.commit()
+        fields = {"current_password": ("portal.password_wrong", {}), **fields}
+    else:
+        throttle.record_success(session, keys, now)
+        session.commit()
+    if fields:
+        raise GendanError("validation.failed", {"count": len(fields)}, status=422, fields=fields)
+    user.password_hash = hash_password(new)
+    from backend.portal.service import party_actor
+
+    audit.record(session, party_actor(party, person=user.display_name), "portal_user", user.id, "update", {},
+                 {"password_hash": "changed", "by": "self", "portal_user_id": user.id, "party_id": party.id}, now)
+    session.commit()
+    return user

@@ -25,7 +25,9 @@ from frontend.pages import (
     order_live,
     orders,
     portal,
+    portal_files,
     portal_login,
+    portal_order,
     process_map,
     tracking,
 )
@@ -53,6 +55,8 @@ router.include_router(notifications.router)
 router.include_router(tracking.router)
 router.include_router(portal.router)
 router.include_router(portal_login.router)
+router.include_router(portal_order.router)
+router.include_router(portal_files.router)
 router.include_router(logistics.router)
 router.include_router(api_docs.router)
 router.include_router(process_map.router)

@@ -25,6 +25,7 @@ from backend.errors import GendanError
 from backend.notify.models import ChannelConfig
 from backend.orders.models import Order
 from backend.portal import access as party_side
+from backend.portal import attachments as portal_attachments
 from backend.portal import service as portal
 from backend.portal import users as portal_users
 from backend.portal.models import ExternalParty
@@ -94,7 +95,10 @@ def _order_page(request: Request, session: Session, token: str, order_id: int | 
         return render(request, "portal/order.html", {
             "v": v, "action": base, "inbox_url": f"/p/{token}" if order_id is not None else None,
             "errors": errors or {}, "values": values or {}, "message": message,
-            "kind_label": i18n.gettext(portal.KIND_LABELS[v.party_kind])}, status_code=status_code, headers=PRIVATE)
+            "kind_label": i18n.gettext(portal.KIND_LABELS[v.party_kind]),
+            "file_fields": portal_attachments.file_fields_for(
+                session, token=token, order_id=order_id, now=utcnow(),
+                body_limit=request.app.state.settings.max_body_bytes)}, status_code=status_code, headers=PRIVATE)
     finally:
         if lang is not None:
             i18n.reset_locale(lang)

@@ -15,6 +15,7 @@ from backend.auth.deps import DbSession, _check_csrf
 from backend.clock import utcnow
 from backend.errors import GendanError
 from backend.portal import access as party_side
+from backend.portal import attachments as portal_attachments
 from backend.portal import service as portal
 from backend.portal import users as portal_users
 from backend.portal.models import PortalUser
@@ -106,7 +107,10 @@ def _order(request: Request, session: Session, user: PortalUser, party, order_id
             return _not_found(request)
         return render(request, "portal/order.html", {
             "v": v, "action": f"/portal/orders/{order_id}", "inbox_url": "/portal", "errors": errors or {},
-            "values": values or {}, "kind_label": i18n.gettext(portal.KIND_LABELS[v.party_kind])},
+            "values": values or {}, "kind_label": i18n.gettext(portal.KIND_LABELS[v.party_kind]),
+            "file_fields": portal_attachments.file_fields_for(
+                session, token=None, user_id=user.id, order_id=order_id, now=utcnow(),
+                body_limit=request.app.state.settings.max_body_bytes)},
             status_code=status_code, headers=PRIVATE)
     finally:
         if lang is not None:
@@ -155,3 +159,61 @@ def _save(request: Request, session: Session, order_id: int, form):
         return _order(request, session, user, party, order_id, errors=errors, values=values,
                       status_code=exc.status)
     return RedirectResponse(f"/portal/orders/{order_id}?saved=1", status_code=303)
+
+
+# --- their own password ----------------------------------------------------------------------------
+
+def _password_page(request: Request, user: PortalUser, party, *, errors: dict | None = None, saved: bool = False,
+                   status_code: int = 200):
+    lang = _party_locale(request, party.locale)
+    try:
+        return render(request, "portal/password.html", {
+            "party": party, "person": user.display_name, "errors": errors or {}, "saved": saved,
+            "min_length": portal_users.MIN_PASSWORD}, status_code=status_code, headers=PRIVATE)
+    finally:
+        if lang is not None:
+            i18n.reset_locale(lang)
+
+
+@router.get("/portal/password")
+def password_page(request: Request, session: DbSession):
+    if rate_limited(session, request, write=False):
+        return _too_many(request)
+    signed = _signed_in(session, request)
+    if signed is None:
+        return RedirectResponse("/portal/login", status_code=303)
+    return _password_page(request, *signed, saved=request.query_params.get("saved") == "1")
+
+
+@router.post("/portal/password")
+async def change_password(request: Request, session: DbSession):
+    await _check_csrf(request)
+    form = await request.form()
+    values = {k: str(form.get(k) or "")[:201] for k in ("current_password", "new_password", "repeat_password")}
+    return await run_in_threadpool(_change_password, request, session, values)
+
+
+def _change_password(request: Request, session: Session, values: dict[str, str]):
+    """Only the signed-in user's own password: the user comes from the session, never from the form."""
+    if rate_limited(session, request, write=True):
+        return _too_many(request)
+    signed = _signed_in(session, request)
+    if signed is None:
+        return RedirectResponse("/portal/login", status_code=303)
+    user, party = signed
+    try:
+        portal_users.change_password(
+            session, user_id=user.id, current=values["current_password"][:200], new=values["new_password"],
+            repeat=values["repeat_password"], client=request.client.host if request.client else "?", now=utcnow(),
+            max_attempts=request.app.state.settings.login_attempts_per_minute)
+    except GendanError as exc:
+        session.rollback()
+        lang = _party_locale(request, party.locale)
+        try:
+            errors = ({k: i18n.translate_error(c, p) for k, (c, p) in exc.fields.items()} if exc.fields
+                      else {"_": i18n.translate_error(exc.code, exc.params)})
+        finally:
+            if lang is not None:
+                i18n.reset_locale(lang)
+        return _password_page(request, user, party, errors=errors, status_code=exc.status)
+    return RedirectResponse("/portal/password?saved=1", status_code=303)
