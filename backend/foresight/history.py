@@ -8,14 +8,15 @@ name, a designed `category` (or `product_category` / `product`) field, the desig
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlmodel import Session
 
 from backend.clock import as_utc
 from backend.customers.models import Customer
+from backend.foresight.models import ForesightScore
 from backend.insight.process_map import order_traces
 from backend.orders.models import Order
 from backend.people.models import User
@@ -70,10 +71,18 @@ def closed_histories(session: Session, *, limit: int = MAX_HISTORY) -> list[Orde
     return out
 
 
-def open_orders(session: Session, *, after_id: int = 0, batch: int = BATCH) -> list[OpenOrder]:
-    """The next `batch` open orders with an id above `after_id`, in id order."""
-    return _open(_rows(session, _base_select().where(Order.status == "open", Order.id > after_id)
-                       .order_by(Order.id).limit(batch)))
+def open_orders(session: Session, *, after_id: int = 0, batch: int = BATCH,
+                stale: tuple[datetime, int | None] | None = None) -> list[OpenOrder]:
+    """The next `batch` open orders with an id above `after_id`, in id order. With `stale` =
+    (scored before, live model id): only those never scored, scored before that moment, or scored
+    by another model (an order's change re-scores it at once: backend/foresight/on_change.py)."""
+    query = _base_select().where(Order.status == "open", Order.id > after_id)
+    if stale is not None:
+        before, model_id = stale
+        query = query.outerjoin(ForesightScore, ForesightScore.order_id == Order.id).where(or_(
+            ForesightScore.order_id.is_(None), ForesightScore.scored_at < before,
+            ForesightScore.model_id.is_distinct_from(model_id)))
+    return _open(_rows(session, query.order_by(Order.id).limit(batch)))
 
 
 def open_orders_by_id(session: Session, ids: list[int]) -> list[OpenOrder]:

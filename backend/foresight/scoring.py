@@ -15,7 +15,7 @@ import json
 import logging
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, or_, select, update
@@ -80,15 +80,17 @@ def forget_cache() -> None:
         _cache.clear()
 
 
-def score_all(bind: Engine | Connection, now: datetime) -> int:
-    """Score every open order; returns how many were scored."""
+def score_all(bind: Engine | Connection, now: datetime, *, stale_after: timedelta | None = None) -> int:
+    """Score every open order (with `stale_after`: only those unscored, scored longer ago than that,
+    or by another model than the live one); returns how many were scored."""
     with new_session(bind, writes=False) as session:
         model_id, model = current_model(session, now)
+    stale = (now - stale_after, model_id) if stale_after is not None else None
     done, last = 0, 0
     while True:
         # read and write in turns, never a write inside a read's transaction
         with new_session(bind, writes=False) as reader:
-            chunk = history.open_orders(reader, after_id=last)
+            chunk = history.open_orders(reader, after_id=last, stale=stale)
         if not chunk:
             break
         last = chunk[-1].order_id

@@ -11,8 +11,11 @@ from backend.clock import as_utc
 from backend.db import new_session
 from backend.foresight import scoring, service
 from backend.foresight.models import ForesightRun
+from backend.worker import lease as leases
 
 RETRAIN_EVERY = timedelta(days=1)
+RESCORE_AFTER = timedelta(hours=1)
+LEASE = "foresight.score"
 
 
 def train_due(bind: Engine | Connection, now: datetime) -> int:
@@ -29,4 +32,14 @@ def train_due(bind: Engine | Connection, now: datetime) -> int:
 
 
 def score_open_orders(bind: Engine | Connection, now: datetime) -> int:
-    return scoring.score_all(bind, now)
+    """The sweep: orders never scored (new ones), scored by another model, or longer ago than
+    RESCORE_AFTER (their time in stage has grown). A changed order is re-scored at once by the
+    pipeline, so the sweep's cost follows new orders and the clock, not the whole book every round.
+    Under a lease: another process sweeping → skip this round."""
+    held = leases.acquire(bind, LEASE, timedelta(minutes=30))
+    if held is None:
+        return 0
+    try:
+        return scoring.score_all(bind, now, stale_after=RESCORE_AFTER)
+    finally:
+        leases.release(bind, held)

@@ -164,3 +164,32 @@ def test_the_delay_risk_alert_says_why(session, connection):
         context = build_context(facts, lang=lang, extras=template_extras(session, order), rule_key="delay_risk",
                                 rule_name={"zh": "r", "en": "r"}, now=NOW)
         assert words in render_template(body[lang], context)
+
+
+def test_the_sweep_scores_new_stale_and_other_model_orders_only(session, connection):
+    # the worker's sweep follows new orders and the clock, not the whole book every round: an
+    # order's own change re-scores it at once (backend/foresight/on_change.py)
+    rep, customers = seed(session, 30, "SW1")
+    slow, fast = open_orders(session, rep, customers)
+    session.commit()
+    scoring.forget_cache()
+    assert tasks.score_open_orders(connection, NOW) >= 2
+    assert tasks.score_open_orders(connection, NOW + timedelta(minutes=5)) == 0  # all fresh
+    newcomer = make_order(session, owner=rep, customer=session.get(Customer, customers["Acme"]),
+                          stage="production", stage_entered_at=NOW, planned_delivery=(NOW + timedelta(days=9)).date())
+    session.commit()
+    assert tasks.score_open_orders(connection, NOW + timedelta(minutes=10)) == 1
+    assert session.get(ForesightScore, newcomer.id) is not None
+    # scored by another model than the one now live (none here: the medians): scored again
+    old_model = ForesightModel(kind="lightgbm", live=False, model="{}", report={}, created_at=NOW)
+    session.add(old_model)
+    session.flush()
+    session.execute(update(ForesightScore).where(ForesightScore.order_id == slow.id).values(model_id=old_model.id))
+    session.commit()
+    assert tasks.score_open_orders(connection, NOW + timedelta(minutes=15)) == 1
+    session.expire_all()
+    assert session.get(ForesightScore, slow.id).model_id is None
+    # past RESCORE_AFTER, the orders scored that long ago are due again; the newcomer is not yet
+    later = NOW + timedelta(minutes=15) + tasks.RESCORE_AFTER + timedelta(minutes=1)
+    assert tasks.score_open_orders(connection, later - timedelta(minutes=15)) == 1  # fast only
+    assert tasks.score_open_orders(connection, later) >= 2
