@@ -73,13 +73,22 @@ def _signed_in(session: Session, request: Request):
         return None
 
 
-@router.get("/portal")
-def inbox(request: Request, session: DbSession):
-    if rate_limited(session, request, write=False):
+def _guard(session: Session, request: Request, *, write: bool):
+    """Every signed-in portal page's first step: the rate limit, then the signed-in (user, party), or
+    the response to send instead (429, or back to the sign-in page)."""
+    if rate_limited(session, request, write=write):
         return _too_many(request)
     signed = _signed_in(session, request)
     if signed is None:
         return RedirectResponse("/portal/login", status_code=303)
+    return signed
+
+
+@router.get("/portal")
+def inbox(request: Request, session: DbSession):
+    signed = _guard(session, request, write=False)
+    if not isinstance(signed, tuple):
+        return signed
     user, party = signed
     lang = _party_locale(request, party.locale)
     try:
@@ -119,11 +128,9 @@ def _order(request: Request, session: Session, user: PortalUser, party, order_id
 
 @router.get("/portal/orders/{order_id}")
 def order_page(request: Request, session: DbSession, order_id: int):
-    if rate_limited(session, request, write=False):
-        return _too_many(request)
-    signed = _signed_in(session, request)
-    if signed is None:
-        return RedirectResponse("/portal/login", status_code=303)
+    signed = _guard(session, request, write=False)
+    if not isinstance(signed, tuple):
+        return signed
     return _order(request, session, *signed, order_id)
 
 
@@ -135,11 +142,9 @@ async def order_save(request: Request, session: DbSession, order_id: int):
 
 
 def _save(request: Request, session: Session, order_id: int, form):
-    if rate_limited(session, request, write=True):
-        return _too_many(request)
-    signed = _signed_in(session, request)
-    if signed is None:
-        return RedirectResponse("/portal/login", status_code=303)
+    signed = _guard(session, request, write=True)
+    if not isinstance(signed, tuple):
+        return signed
     user, party = signed
     values = {k[2:]: str(v) for k, v in form.multi_items() if k.startswith("f_")}
     try:
@@ -177,11 +182,9 @@ def _password_page(request: Request, user: PortalUser, party, *, errors: dict | 
 
 @router.get("/portal/password")
 def password_page(request: Request, session: DbSession):
-    if rate_limited(session, request, write=False):
-        return _too_many(request)
-    signed = _signed_in(session, request)
-    if signed is None:
-        return RedirectResponse("/portal/login", status_code=303)
+    signed = _guard(session, request, write=False)
+    if not isinstance(signed, tuple):
+        return signed
     return _password_page(request, *signed, saved=request.query_params.get("saved") == "1")
 
 
@@ -195,11 +198,9 @@ async def change_password(request: Request, session: DbSession):
 
 def _change_password(request: Request, session: Session, values: dict[str, str]):
     """Only the signed-in user's own password: the user comes from the session, never from the form."""
-    if rate_limited(session, request, write=True):
-        return _too_many(request)
-    signed = _signed_in(session, request)
-    if signed is None:
-        return RedirectResponse("/portal/login", status_code=303)
+    signed = _guard(session, request, write=True)
+    if not isinstance(signed, tuple):
+        return signed
     user, party = signed
     try:
         portal_users.change_password(
