@@ -6,7 +6,8 @@ carrier hand-over (`order_delivered_carrier_date`), so every feature is somethin
 
 - the order's own dates (slack = estimated − hand-over, approval and hand-over lags, the promise
   made at purchase, the seller's hand-over against the shipping limit), calendar (weekday, month);
-- where it goes (customer state, seller state, same state), what it is (category, items, sellers,
+- where it goes (customer state, seller state, same state, the distance between the states'
+  capitals), what it is (category, items, sellers,
   price, freight, freight ratio, weight, instalments);
 - history as of the hand-over: the seller's, the customer state's, the seller state's, the
   route's (seller state → customer state) and the category's on-time rate and mean transit days,
@@ -35,7 +36,7 @@ NUMERIC_FEATURES = (
     "seller_state_on_time", "route_on_time", "route_transit_days", "category_on_time",
     "recent_transit_days", "recent_late_share", "due_late_share", "handover_volume_ratio",
     "customer_zip", "seller_zip", "state_recent_transit_days", "state_recent_late_share",
-    "state_due_late_share", "recent_margin_days",
+    "state_due_late_share", "recent_margin_days", "distance_km",
 )
 CATEGORICAL_FEATURES = ("customer_state", "seller_state", "category")
 FEATURES = NUMERIC_FEATURES + CATEGORICAL_FEATURES
@@ -45,6 +46,17 @@ RECENT_WINDOW_DAYS = 14.0
 DUE_WINDOW_DAYS = 7.0
 STATE_WINDOW_DAYS = 21.0
 _KEY_STRIDE = 1.0e6  # composite sort key: group code × stride + day (days since 1970 < 1e5)
+#: latitude, longitude of each Brazilian state's capital: `distance_km` is seller state → customer state
+#: as the crow flies between capitals (0 within a state; the geolocation table is not in the shared data)
+STATE_CAPITALS: Mapping[str, tuple[float, float]] = {
+    "AC": (-9.97, -67.81), "AL": (-9.67, -35.74), "AP": (0.03, -51.07), "AM": (-3.12, -60.02),
+    "BA": (-12.97, -38.50), "CE": (-3.73, -38.52), "DF": (-15.79, -47.88), "ES": (-20.32, -40.34),
+    "GO": (-16.68, -49.25), "MA": (-2.53, -44.30), "MT": (-15.60, -56.10), "MS": (-20.44, -54.65),
+    "MG": (-19.92, -43.94), "PA": (-1.46, -48.50), "PB": (-7.12, -34.86), "PR": (-25.43, -49.27),
+    "PE": (-8.05, -34.90), "PI": (-5.09, -42.80), "RJ": (-22.91, -43.17), "RN": (-5.79, -35.21),
+    "RS": (-30.03, -51.23), "RO": (-8.76, -63.90), "RR": (2.82, -60.67), "SC": (-27.60, -48.55),
+    "SP": (-23.55, -46.63), "SE": (-10.91, -37.07), "TO": (-10.18, -48.33),
+}
 
 
 def to_days(values: Iterable[str]) -> np.ndarray:
@@ -159,6 +171,32 @@ def join_tables(orders: Sequence[Row], items: Iterable[Row], customers: Iterable
         customer_zip=np.array([zip_of_customer.get(o.get("customer_id", ""), np.nan) for o in orders]),
         seller_zip=np.array([zip_of_seller.get(s, np.nan) for s in seller_id]),
     )
+
+
+def state_distance_km(from_state: np.ndarray, to_state: np.ndarray) -> np.ndarray:
+    """Great-circle km between the two states' capitals (NaN where a state is unknown)."""
+    def coords(states: np.ndarray) -> np.ndarray:
+        return np.array([STATE_CAPITALS.get(str(s), (np.nan, np.nan)) for s in states], dtype="float64").reshape(-1, 2)
+
+    a, b = np.radians(coords(from_state)), np.radians(coords(to_state))
+    h = np.sin((b[:, 0] - a[:, 0]) / 2) ** 2 + np.cos(a[:, 0]) * np.cos(b[:, 0]) * np.sin((b[:, 1] - a[:, 1]) / 2) ** 2
+    return 2 * 6371.0 * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+
+
+def late_from_transit(log_transit: np.ndarray, slack: np.ndarray, residuals: np.ndarray) -> np.ndarray:
+    """P(late) from a transit-time model: the order is late when transit > slack, i.e. when
+    log(transit) = `log_transit` (the model's prediction) + a residual exceeds log(slack). The
+    residuals' distribution is the empirical one of a held-out slice (no normality assumed),
+    smoothed by half an order at each end; no slack left (≤ 0) is all but certainly late."""
+    ordered = np.sort(np.asarray(residuals, dtype="float64"))
+    if not len(ordered):
+        raise ValueError("no residuals to estimate the transit spread from")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        threshold = np.log(np.maximum(slack, 1e-3)) - log_transit
+    above = len(ordered) - np.searchsorted(ordered, np.nan_to_num(threshold, nan=np.inf), side="right")
+    p = (above + 0.5) / (len(ordered) + 1.0)
+    p = np.where(np.asarray(slack) <= 0, 1.0 - 0.5 / (len(ordered) + 1.0), p)
+    return np.where(np.isnan(slack) | np.isnan(log_transit), np.nan, p)
 
 
 def labelled(cols: OrderColumns) -> np.ndarray:
@@ -341,6 +379,7 @@ def build_features(cols: OrderColumns, history: History, recent: Recent | None =
         "customer_zip": cols.customer_zip, "seller_zip": cols.seller_zip,
         "state_recent_transit_days": state_transit, "state_recent_late_share": state_late,
         "state_due_late_share": state_due_late, "recent_margin_days": slack - state_transit,
+        "distance_km": state_distance_km(cols.seller_state, cols.customer_state),
     }
     columns = [numeric[name] for name in NUMERIC_FEATURES]
     columns += [_codes(getattr(cols, name), history.vocabularies[name]) for name in CATEGORICAL_FEATURES]
