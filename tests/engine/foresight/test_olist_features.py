@@ -15,9 +15,11 @@ from engine.foresight.olist import (
     is_late,
     join_tables,
     labelled,
+    late_from_transit,
     learn_history,
     recent_tables,
     slack_heuristic,
+    state_distance_km,
     time_split,
     to_days,
 )
@@ -130,3 +132,38 @@ class TestRateTable:
                                         np.array([2.0, 10.0, 3.0, 3.0, 10.0]),
                                         since=np.array([0.0, 0.0, 0.0, 0.0, 2.0]))
         assert list(n) == [1, 3, 1, 0, 2] and list(late) == [1, 2, 1, 0, 1] and list(transit) == [3, 13, 5, 0, 10]
+
+
+class TestDistance:
+    def test_between_state_capitals(self):
+        km = state_distance_km(np.array(["SP", "SP", "RS", "XX", ""], dtype=object),
+                               np.array(["RJ", "SP", "AM", "SP", "SP"], dtype=object))
+        assert km[0] == pytest.approx(357, abs=10)  # São Paulo – Rio de Janeiro
+        assert km[1] == 0.0
+        assert km[2] == pytest.approx(3130, abs=60)  # Porto Alegre – Manaus
+        assert np.isnan(km[3]) and np.isnan(km[4])
+
+    def test_a_feature_of_every_order(self, cols, split):
+        _ok, train, _test = split
+        x = build_features(cols, learn_history(train))
+        i = int(np.flatnonzero(cols.order_id == FIRST)[0])
+        assert column(x, "distance_km")[i] == 0.0  # SP -> SP
+        far = (cols.seller_state == "SP") & (cols.customer_state == "BA")
+        assert far.any() and (column(x, "distance_km")[far] > 1400).all()
+
+
+class TestLateFromTransit:
+    residuals = np.log(np.array([0.5, 0.8, 1.0, 1.0, 1.25, 2.0]))  # transit ÷ prediction on a held-out slice
+
+    def test_share_of_residuals_past_the_slack(self):
+        predicted = np.log(np.array([10.0, 10.0, 10.0, 10.0]))
+        p = late_from_transit(predicted, np.array([4.0, 9.0, 15.0, 30.0]), self.residuals)
+        # slack 4 days: every residual takes 10 days past it; 9: 1.0, 1.0, 1.25, 2.0 do; 15: only 2.0; 30: none
+        assert list(p) == pytest.approx([6.5 / 7, 4.5 / 7, 1.5 / 7, 0.5 / 7])
+        assert (np.diff(p) < 0).all()
+
+    def test_no_slack_left_is_all_but_certainly_late_and_unknown_stays_unknown(self):
+        p = late_from_transit(np.log(np.array([1.0, 1.0, np.nan])), np.array([0.0, -2.0, 5.0]), self.residuals)
+        assert p[0] == p[1] == pytest.approx(6.5 / 7) and np.isnan(p[2])
+        with pytest.raises(ValueError):
+            late_from_transit(np.zeros(1), np.ones(1), np.array([]))
