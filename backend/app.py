@@ -29,8 +29,12 @@ def create_app(settings: Settings | None = None, *, engine=None, start_worker: b
     app.state.settings = settings
     _assemble(app, engine or make_engine(settings.database_url), pipeline)
 
+    from backend.live import order_socket
     from frontend.error_pages import render_error
     from frontend.pages.common import LoginRequired, login_redirect
+    from frontend.pages.order_live import push_html
+
+    order_socket.render_parts = push_html  # a push carries the changed parts, rendered per viewer
 
     install_error_handlers(app, render_html=render_error)
     install_data_error_handlers(app)

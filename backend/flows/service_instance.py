@@ -29,6 +29,7 @@ from backend.flows.service import (
     on_installation_calendar,
     published_row,
 )
+from backend.live.orders import touch_order
 from backend.orders.access import get_visible_order
 from backend.orders.models import Order
 from backend.people.models import User
@@ -122,6 +123,7 @@ def _advance(session: Session, instance: FlowInstance, event: Any, *, actor: Act
     )
     if changed.rowcount != 1:
         raise error("flow.conflict")
+    touch_order(session, instance.order_id, ("flow", "head"))  # a Core write: no mapper event tells the pages
     session.flush()
     session.refresh(instance)
     return list(result.effects)

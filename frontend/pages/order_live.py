@@ -3,8 +3,14 @@
 `GET /orders/{id}/live?parts=head,timeline,flow` answers the named parts in one response, each an
 out-of-band swap by its id (one request, one access check and one order read per refresh, however
 many parts changed); `GET /orders/{id}/live/{part}` answers one part alone. Each read checks
-access like the whole page does (a push names the order, never its data) and builds only what
-its parts show, not the whole page's view model.
+access like the whole page does and builds only what its parts show, not the whole page's view
+model.
+
+`push_html` renders the same answer for the order socket (backend/live/order_socket.py), so a push
+carries the changed parts themselves and the page needs no second round trip: it is called per
+subscriber, in a worker thread, with that socket's signed-in session, and checks the session and
+the order's access again each time (a user signed out or moved off the order since the socket
+opened gets no data).
 """
 
 from __future__ import annotations
@@ -13,10 +19,16 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from sqlmodel import Session
+from starlette.requests import HTTPConnection
+from starlette.types import Scope
 
+from backend import i18n
+from backend.auth import service as auth_service
 from backend.auth.actor import Actor
-from backend.auth.deps import DbSession
+from backend.auth.deps import DbSession, csrf_token
+from backend.db import new_session
 from backend.errors import GendanError
+from backend.live.order_socket import AccessLost
 from backend.orders import service as orders_service
 from backend.people.models import User
 from backend.tracking import messages as tracking_messages
@@ -25,7 +37,7 @@ from frontend.pages.notifications import delivery_problem
 from frontend.pages.order_flow import _flow_context
 from frontend.pages.order_form import designed_fields_view, loose_fields_view
 from frontend.pages.orders import _form_fields, build_timeline
-from frontend.templating import render
+from frontend.templating import env, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -72,3 +84,24 @@ def order_parts(request: Request, session: DbSession, actor: PageActor, order_id
 def order_part(request: Request, session: DbSession, actor: PageActor, order_id: int, part: str):
     names = _parts(part)
     return render(request, TEMPLATES[names[0]], _context(request, session, actor, order_id, names))
+
+
+def push_html(scope: Scope, bind, order_id: int, parts: list[str]) -> str:
+    """The named parts of an order page as the socket's user would read them now (out-of-band
+    swaps, as `order_parts` answers). Raises AccessLost when the session no longer signs anyone in
+    or the order is no longer theirs to see."""
+    request = HTTPConnection(scope)  # the websocket's: its session, headers and locale
+    user_id, session_id = request.session.get("uid"), request.session.get("sid")
+    names = _parts(",".join(parts))
+    with new_session(bind, writes=False) as session:
+        actor = auth_service.actor_for_session(session, session_id=session_id, user_id=int(user_id or 0))
+        if actor is None:
+            raise AccessLost
+        try:
+            context = _context(request, session, actor, order_id, names)
+        except GendanError as exc:
+            raise AccessLost from exc
+        request.state.actor = actor
+        return env.get_template("orders/_live_parts.html").render(
+            request=request, csrf_token=csrf_token(request), locale=i18n.get_locale(), actor=actor,
+            **context, parts=names, part_templates=TEMPLATES, oob=True)

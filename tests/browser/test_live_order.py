@@ -99,6 +99,8 @@ def test_an_approval_and_a_field_change_appear_on_the_other_page_by_push(browser
         stats = page_b.evaluate("window.gendanLive")
         assert stats["polls"] == 0  # the socket did it, not the fallback poll
         assert stats["messages"] >= 2 and stats["connects"] == 1
+        # the messages carried the parts themselves: nothing was read back over HTTP
+        assert stats["pushes"] == stats["messages"] and stats["refreshes"] == 0
         assert page_b.evaluate("performance.getEntriesByType('navigation').length") == 1  # never reloaded
     finally:
         ctx_a.close()
@@ -159,5 +161,14 @@ def test_a_lost_socket_says_reconnecting_and_catches_up_when_back(browser: Brows
         expect(page.locator("#orders-fields")).to_contain_text("8,765.00")
         stats = page.evaluate("window.gendanLive")
         assert stats["polls"] == 0 and stats["connects"] >= 2
+        # connected again, the next change arrives by push, rendered in the reader's language
+        seed.expire_all()
+        current = seed.get(Order, order.id)
+        orders_service.update_order(seed, actor=load_actor(seed, manager.id), order_id=order.id,
+                                    now=datetime.now(UTC), payload=OrderUpdate(version=current.version,
+                                                                               amount=Decimal("5432.00")))
+        expect(page.locator("#orders-fields")).to_contain_text("5,432.00", timeout=30000)
+        expect(page.locator("#orders-details")).to_contain_text("金额")
+        assert page.evaluate("window.gendanLive.pushes") >= 1
     finally:
         context.close()

@@ -1,6 +1,8 @@
 // The order page's live link (templates/orders/_live.html, backend/live/order_socket.py).
 // A websocket to /ws/live/orders/<id> says which parts of the page changed ("flow", "timeline",
-// "head", "details", "messages"); the elements marked data-live-part="<part>" are re-read over
+// "head", "details", "messages") and, usually, carries them rendered for this user ("html": each
+// part an out-of-band swap by its id), swapped in at once. A message without them (too large, or
+// failed to render) makes the elements marked data-live-part="<part>" be re-read over
 // plain HTTP, all due parts in one request (htmx swaps each in by its id), at most one request per
 // COALESCE_MS: a flood of changes to one order becomes a refresh now and one more after the flood. While the socket is
 // closed the page reconnects with backoff and, as a fallback, re-reads every part each
@@ -12,7 +14,7 @@
   var orderId = root.dataset.order;
   var COALESCE_MS = 100;
   var FALLBACK_MS = window.GENDAN_LIVE_FALLBACK_MS || 60000;
-  var live = window.gendanLive = {state: "connecting", messages: 0, refreshes: 0, polls: 0, connects: 0};
+  var live = window.gendanLive = {state: "connecting", messages: 0, pushes: 0, refreshes: 0, polls: 0, connects: 0};
   var socket = null, backoff = 500, fallback = null, everOpen = false;
 
   function show(state) {
@@ -49,6 +51,22 @@
       });
   }
 
+  // the parts a message carried, swapped in by id; only those this page shows (the flow page shows
+  // fewer than the order page). A re-read in flight may answer older state after this: its parts
+  // are read once more when it ends.
+  function swapIn(html, parts) {
+    if (busy) { parts.forEach(function (p) { pending[p] = 1; }); }
+    var tpl = document.createElement("template");
+    tpl.innerHTML = html;
+    var shown = Array.prototype.filter.call(tpl.content.children, function (el) {
+      return el.id && document.getElementById(el.id);
+    });
+    if (shown.length) {
+      htmx.swap(root, shown.map(function (el) { return el.outerHTML; }).join(""), {swapStyle: "none"});
+    }
+    live.pushes += 1;
+  }
+
   function refreshAll() {
     document.querySelectorAll("[data-live-part]").forEach(function (el) { pending[el.dataset.livePart] = 1; });
     var any = Object.keys(pending);
@@ -82,7 +100,7 @@
       if (String(data.order) !== String(orderId) || !Array.isArray(data.parts)) { return; }
       live.messages += 1;
       live.lastMessageAt = performance.timeOrigin + performance.now();  // read by bench/live_latency.py
-      data.parts.forEach(refresh);
+      if (typeof data.html === "string") { swapIn(data.html, data.parts); } else { data.parts.forEach(refresh); }
     };
     socket.onclose = function (evt) {
       socket = null;

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from decimal import Decimal
 
 import pytest
 from starlette.websockets import WebSocketDisconnect
@@ -215,7 +216,47 @@ class TestSocketAccess:
             session.commit()
             message = json.loads(ws.receive_text())
             assert message["order"] == order.id and {"head", "timeline"} <= set(message["parts"])
-            assert set(message) == {"order", "parts", "seq"}  # names the parts, carries no order data
+            assert set(message) == {"order", "parts", "seq", "html"}
+            # the parts it names, rendered for this user: the page swaps them in, no second request
+            for part_id in ('id="orders-head"', 'id="orders-timeline-card"'):
+                assert part_id in message["html"]
+            assert "99.00" in message["html"] and message["html"].count('hx-swap-oob="true"') == len(message["parts"])
+
+    def test_a_socket_whose_user_loses_the_order_is_closed_and_sent_nothing(self, client, session, now, db_url):
+        if not db_url.startswith("sqlite"):
+            pytest.skip("the test app shares the rolled-back test transaction; PG fan-out is TestPgFanOut")
+        me = make_user(session, username="live.loses")
+        other = make_user(session, username="live.gains")
+        order = make_order(session, owner=me)
+        session.commit()
+        login(client, "live.loses")
+        with client.websocket_connect(f"/ws/live/orders/{order.id}") as ws:
+            assert json.loads(ws.receive_text()) == {"hello": [order.id]}
+            order.owner_id = other.id  # handed to a colleague: no longer mine to see
+            order.amount = Decimal("4242.00")
+            session.add(order)
+            session.commit()
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_text()
+            assert closed.value.code == 1008  # closed before anything of the order was sent
+
+    def test_parts_too_large_to_push_are_named_for_the_page_to_re_read(self, client, session, now, db_url,
+                                                                         monkeypatch):
+        if not db_url.startswith("sqlite"):
+            pytest.skip("the test app shares the rolled-back test transaction; PG fan-out is TestPgFanOut")
+        from backend.live import order_socket
+
+        monkeypatch.setattr(order_socket, "MAX_PUSH_HTML", 10)
+        me = make_user(session, username="live.big")
+        order = make_order(session, owner=me)
+        session.commit()
+        login(client, "live.big")
+        with client.websocket_connect(f"/ws/live/orders/{order.id}") as ws:
+            ws.receive_text()
+            _change_amount(session, me, order, "77.00", now)
+            session.commit()
+            message = json.loads(ws.receive_text())
+            assert set(message) == {"order", "parts", "seq"} and "head" in message["parts"]
 
     def test_part_routes_check_access_and_names(self, client, session):
         me = make_user(session, username="live.parts")
