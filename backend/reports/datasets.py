@@ -55,7 +55,8 @@ def value_labels(session: Session, field: str, present: list[Any]) -> dict[str, 
         table = i18n.translations(i18n.get_locale())
         return {str(v): table.upgettext("role", ROLE_MSGIDS[v]) for v in present if v in ROLE_MSGIDS}
     if field == "state":
-        return {str(v): i18n.gettext(STATE_MSGIDS[v]) for v in present if v in STATE_MSGIDS}
+        table = i18n.translations(i18n.get_locale())
+        return {str(v): table.upgettext("todo_state", STATE_MSGIDS[v]) for v in present if v in STATE_MSGIDS}
     if field == "rule_key" and present:
         names = {}
         for key, definition in session.exec(select(RuleDefinitionRow.key, RuleDefinitionRow.definition)

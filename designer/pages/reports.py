@@ -195,6 +195,50 @@ def report_orders(request: Request, session: DbSession, actor: PageActor, defini
     return _orders_page(request, session, actor, parsed, cell, None)
 
 
+@router.get("/reports/{key}/todos")
+def saved_report_todos(request: Request, session: DbSession, actor: PageActor, key: str, cell: str = "[]"):
+    row = service.published(session, key)
+    return _todos_page(request, session, actor, row.definition, cell, key)
+
+
+@router.get("/reports/todos")
+def report_todos(request: Request, session: DbSession, actor: PageActor, definition: str = "{}", cell: str = "[]"):
+    if len(definition) > MAX_DRILL_PARAM or len(cell) > 2000:
+        raise GendanError("request.too_large", {"limit": MAX_DRILL_PARAM}, status=413)
+    try:
+        parsed = json.loads(definition)
+    except ValueError as exc:
+        raise GendanError("report.definition_invalid", {"count": 1}, status=422) from exc
+    return _todos_page(request, session, actor, parsed, cell, None)
+
+
+def _what(session, report, cell: list[Any]) -> list[str]:
+    """The cell in words: "Role: Approver · Order: Stage: Approval"."""
+    labels = _labels(report_fields(session, i18n.get_locale(), report.dataset))
+    what = []
+    for dim, value in zip(report.dimensions, cell, strict=False):
+        shown = service.value_labels(session, dim.field, [value]).get(str(value), value)
+        what.append(f"{dimension_label(dim.model_dump(), labels)}: {shown if shown is not None else '—'}")
+    return what
+
+
+def _todos_page(request, session, actor, definition, raw_cell: str, key: str | None):
+    """The to-dos behind a cell of a to-dos report (of orders the reader may see)."""
+    from backend.reports import dashboards
+
+    cell = _cell(raw_cell)
+    filters = dashboards.parse_filters(dict(request.query_params))
+    items = service.drill_todos(session, actor=actor, definition=definition, cell=cell, now=utcnow(),
+                                extra=dashboards.filters_clause(session, filters))
+    report = service.parse(definition, catalogue_for(session))
+    people = service.value_labels(session, "assignee_id", [item.assignee_id for item, _n in items])
+    states = service.value_labels(session, "state", [item.state for item, _n in items])
+    return render(request, "reports/todos.html", {
+        "nav": "inbox", "items": items, "what": _what(session, report, cell), "key": key,
+        "limit": service.DRILL_LIMIT, "people": people, "states": states,
+    })
+
+
 def _orders_page(request, session, actor, definition, raw_cell: str, key: str | None):
     from backend.reports import dashboards
 
@@ -203,11 +247,7 @@ def _orders_page(request, session, actor, definition, raw_cell: str, key: str | 
     orders = service.drill_orders(session, actor=actor, definition=definition, cell=cell, now=utcnow(),
                                   extra=dashboards.filters_clause(session, filters))
     report = service.parse(definition, catalogue_for(session))
-    labels = _labels(report_fields(session, i18n.get_locale(), report.dataset))
-    what = []
-    for dim, value in zip(report.dimensions, cell, strict=False):
-        shown = service.value_labels(session, dim.field, [value]).get(str(value), value)
-        what.append(f"{dimension_label(dim.model_dump(), labels)}: {shown if shown is not None else '—'}")
+    what = _what(session, report, cell)
     return render(request, "reports/orders.html", {
         "nav": "orders", "orders": orders, "what": what, "key": key, "limit": service.DRILL_LIMIT,
         "stage_labels": STAGE_LABELS, "stage_of": stage_of,
