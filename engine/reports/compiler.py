@@ -176,8 +176,14 @@ def report_rows(report: ReportDefinition, catalogue: Catalogue, tables: Mapping[
     reads only the order's fields also narrows inside the data set's windows and aggregates."""
     fields = report_catalogue(report, catalogue)
     early = None
-    if report.filter is not None and report.dataset != "customers" and only_order_fields(report.filter):
-        early = _condition(report.filter, fields, order_columns(tables["order"]), ctx, "filter")
+    if report.filter is not None and report.dataset != "customers":
+        # the whole filter, or the conjuncts of an "and" that read only the order (the rest waits outside)
+        parts = report.filter["and"] if isinstance(report.filter, dict) and isinstance(report.filter.get("and"), list) \
+            and len(report.filter) == 1 else [report.filter]
+        parts = [p for p in parts if only_order_fields(p)]
+        if parts:
+            early = _condition({"and": parts} if len(parts) > 1 else parts[0], fields, order_columns(tables["order"]),
+                               ctx, "filter")
     return dataset_rows(report.dataset, tables, ctx, dialect=dialect, scope=scope if scope is not None else true(),
                         order_filter=early, line_fields=line_fields)
 
