@@ -225,3 +225,44 @@ class TestDefinitions:
     def test_the_drill_url_of_a_todos_report_is_the_todos_list(self, session, teams):
         report = service.parse({"dataset": "todos", "dimensions": [{"field": "role"}]}, service.catalogue_for(session))
         assert service.order_list_query(report, ["approver"]) is None
+
+
+class TestDayOne:
+    def test_time_in_stage_and_urges_read_the_event_log(self, session, teams):
+        from backend.reports.dashboards import ensure_builtin
+        from engine.reports.builtin import BUILTIN_REPORTS
+
+        order = travel(session, owner=teams["rep1"], created=T, stages_hours=[("draft", 0), ("approval", 5)])
+        ensure_builtin(session, NOW)
+        by_key = {r["key"]: r for r in BUILTIN_REPORTS}
+        stages = run(session, teams["rep1"], by_key["day1_time_in_stage"])
+        assert [r[0] for r in stages.rows] == ["approval", "draft"]
+        assert stages.rows[1][1] == pytest.approx(5)  # draft lasted until approval was entered
+        urges = run(session, teams["rep1"], by_key["day1_urges_per_week"])
+        assert urges.rows == [["2026-11-16", "urged", 1]]
+        assert run(session, teams["rep2"], by_key["day1_urges_per_week"]).rows == []
+        del order
+
+    def test_an_unchanged_shipped_report_moves_to_the_new_definition_a_changed_one_stays(self, session):
+        from backend.reports.dashboards import ensure_builtin
+        from backend.reports.models import ReportDefinitionRow
+        from backend.reports.service import LIFECYCLE
+        from engine.reports.builtin import SUPERSEDED
+
+        ensure_builtin(session, NOW)
+        for key, rows in (("day1_time_in_stage", None), ("day1_urges_per_week", None)):
+            for row in LIFECYCLE.versions(session, key):
+                session.delete(row)
+        session.flush()
+        old = SUPERSEDED["day1_time_in_stage"][0]
+        changed = {**SUPERSEDED["day1_urges_per_week"][0], "limit": 7}
+        for key, definition in (("day1_time_in_stage", old), ("day1_urges_per_week", changed)):
+            session.add(ReportDefinitionRow(key=key, version=1, status="published", definition=definition,
+                                            created_at=T, updated_at=T, published_at=T))
+        session.flush()
+        ensure_builtin(session, NOW)
+        moved = sorted(LIFECYCLE.versions(session, "day1_time_in_stage"), key=lambda r: r.version)
+        assert [(r.version, r.status) for r in moved] == [(1, "retired"), (2, "published")]
+        assert moved[1].definition["dataset"] == "order_events" and moved[0].definition == old
+        kept = LIFECYCLE.versions(session, "day1_urges_per_week")
+        assert [(r.version, r.status, r.definition["limit"]) for r in kept] == [(1, "published", 7)]
