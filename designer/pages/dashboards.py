@@ -12,7 +12,7 @@ from backend.auth.deps import DbSession
 from backend.clock import utcnow
 from backend.people.models import ROLES, Department
 from backend.reports import dashboards, service
-from designer.pages.reports import BUCKET_LABELS, OP_LABELS, report_fields
+from designer.pages.reports import BUCKET_LABELS, OP_LABELS, ROW_NOUNS, report_fields
 from engine.reports.datasets import DATASETS
 from designer.pages.rules import TIERS, _json_script, _localized
 from frontend.pages.common import PageActor, role_label
@@ -45,6 +45,7 @@ def dashboard_view(request: Request, session: DbSession, actor: PageActor, key: 
         "filters": filters, "can_edit": can_edit, "tiers": {k: i18n.gettext(v) for k, v in TIERS.items()},
         "departments": departments,
         "definition_json": _json_script(row.definition),
+        "row_nouns": {k: i18n.gettext(v) for k, v in ROW_NOUNS.items()},
         # every data set's field labels (a tile may read to-dos or customers); the orders' win a shared name
         "fields_json": _json_script({f["name"]: f["label"] for name in reversed(DATASETS)
                                      for f in report_fields(session, locale, name)}),

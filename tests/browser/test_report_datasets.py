@@ -106,3 +106,40 @@ def test_manager_builds_open_todos_by_role_and_clicks_a_bar(page: Page, base_url
     _click_bar(page, "Approver", 3)
     _lands_on_the_approvers_todos(page, tag)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_a_dashboard_pivot_tile_over_todos_opens_the_todos_of_a_cell(page: Page, base_url, seed):
+    from backend.reports.models import DashboardDefinitionRow, ReportDefinitionRow
+
+    tag = uuid.uuid4().hex[:6].upper()
+    manager = make_user(seed, username=f"dsd.manager.{tag.lower()}", roles=["admin"], locale="en")
+    _seed(seed, tag)
+    at = datetime(2026, 6, 1, tzinfo=UTC)
+    report = {"schema_version": 1, "key": f"dsd_{tag.lower()}", "name": {"en": f"DSD to-dos {tag}"}, "dataset": "todos",
+              "dimensions": [{"field": "role"}, {"field": "state"}], "measures": [{"op": "count"}],
+              "filter": {"in": [f"DSB{tag}", {"var": "order.number"}]}, "view": {"type": "pivot"}}
+    seed.add(ReportDefinitionRow(key=report["key"], version=1, status="published", definition=report,
+                                 created_at=at, updated_at=at, published_at=at))
+    board = {"schema_version": 1, "key": f"dsd_board_{tag.lower()}", "name": {"en": f"DSD board {tag}"},
+             "tiles": [{"report": report["key"], "x": 0, "y": 0, "w": 12, "h": 4}],
+             "shared_with": {"roles": [], "departments": []}}
+    seed.add(DashboardDefinitionRow(key=board["key"], version=1, status="published", definition=board,
+                                    created_at=at, updated_at=at, published_at=at))
+    seed.commit()
+    sign_in(page, base_url, manager.username)
+    for width, height in ((1400, 1000), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.goto(f"{base_url}/dashboards/{board['key']}")
+        tile = page.locator(f'.db-tile[data-report="{report["key"]}"][data-ready="true"]')
+        expect(tile).to_have_count(1, timeout=WAIT)
+        pivot = tile.locator("table.rp-pivot")
+        expect(pivot.locator("thead th")).to_have_text(["Role / To-do state", "Open", "Done"])
+        expect(pivot.locator("tbody tr").nth(0).locator("th, td")).to_have_text(["Approver", "3", ""])
+        expect(pivot.locator("tbody tr").nth(1).locator("th, td")).to_have_text(["Warehouse", "1", "1"])
+        pivot.locator("tbody tr").nth(1).locator("td").nth(1).click()  # the warehouse's done to-do
+        page.wait_for_url(lambda url: f"/reports/{report['key']}/todos" in url, timeout=WAIT)
+        rows = page.get_by_role("table", name="To-dos").locator("tbody tr")
+        expect(rows).to_have_count(1)
+        expect(rows.first).to_contain_text(f"DSB task {tag} 4")
+        expect(rows.first).to_contain_text("Done")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
