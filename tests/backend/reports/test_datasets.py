@@ -266,3 +266,30 @@ class TestDayOne:
         assert moved[1].definition["dataset"] == "order_events" and moved[0].definition == old
         kept = LIFECYCLE.versions(session, "day1_urges_per_week")
         assert [(r.version, r.status, r.definition["limit"]) for r in kept] == [(1, "published", 7)]
+
+
+def test_a_dashboards_team_filter_narrows_every_data_set(session, teams):
+    from backend.reports import dashboards
+
+    approver = make_user(session, roles=["approver"])
+    customer = make_customer(session, tier="key")
+    for rep in ("rep1", "rep2"):
+        order = make_order(session, owner=teams[rep], customer=customer)
+        todo(session, order, approver, created=T)
+        session.add(RuleFiring(rule_key="ds_team", rule_version=1, order_id=order.id, episode=1, trigger="scan",
+                               fired_at=T))
+    session.flush()
+    team1 = session.get(type(teams["rep1"]), teams["rep1"].id).department_id
+    extra = dashboards.filters_clause(session, dashboards.parse_filters({"team": str(team1)}))
+    actor = load_actor(session, teams["admin"].id)
+    for dataset, where in (("todos", {"==": [{"var": "assignee_id"}, approver.id]}),
+                           ("firings", {"==": [{"var": "rule_key"}, "ds_team"]}),
+                           ("customers", {"==": [{"var": "customer_id"}, customer.id]})):
+        definition = {"dataset": dataset, "measures": [{"op": "count"}], "filter": where}
+        assert service.run(session, actor=actor, definition=definition, now=NOW).rows == [[2 if dataset != "customers" else 1]]
+        narrowed = service.run(session, actor=actor, definition=definition, now=NOW, extra=extra, extra_key=("team", team1))
+        assert narrowed.rows == [[1]], dataset
+    figures = service.run(session, actor=actor, now=NOW, extra=extra, extra_key=("team", team1), definition={
+        "dataset": "customers", "measures": [{"op": "sum", "field": "order_count"}],
+        "filter": {"==": [{"var": "customer_id"}, customer.id]}})
+    assert figures.rows == [[1]]  # the customer's figures count team 1's order only
