@@ -92,7 +92,7 @@ def add_missing(engine: sa.Engine) -> None:
             conn.execute(sa.text("""
                 insert into inbox_item (dedupe_key, order_id, assignee_id, kind, title, body, priority, state,
                                         due_at, node_key, source, payload, created_at, closed_at)
-                select 'bench:' || id || ':approve', id, :approver, 'approval', 'Approve', '', 'normal',
+                select 'bench:' || id || '-approve', id, :approver, 'approval', 'Approve', '', 'normal',
                        case when stage in ('draft', 'approval') and status = 'open' then 'open' else 'done' end,
                        created_at + interval '24 hours', 'approve', 'flow', '{}'::jsonb, created_at + interval '1 hour',
                        case when stage in ('draft', 'approval') and status = 'open' then null
@@ -101,7 +101,7 @@ def add_missing(engine: sa.Engine) -> None:
             conn.execute(sa.text("""
                 insert into inbox_item (dedupe_key, order_id, assignee_id, kind, title, body, priority, state,
                                         due_at, node_key, source, payload, created_at, closed_at)
-                select 'bench:' || id || ':pack', id, :clerk, 'task', 'Pack', '', 'normal',
+                select 'bench:' || id || '-pack', id, :clerk, 'task', 'Pack', '', 'normal',
                        case when stage = 'production' and status = 'open' then 'open' else 'done' end,
                        stage_entered_at + interval '48 hours', 'pack', 'flow', '{}'::jsonb, stage_entered_at,
                        case when stage = 'production' and status = 'open' then null

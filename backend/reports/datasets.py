@@ -69,9 +69,7 @@ def value_labels(session: Session, field: str, present: list[Any]) -> dict[str, 
             elif isinstance(name, str) and name:
                 names[key] = name
         return names
-    if field in ("stage_from", "stage_to"):
-        return None  # read as a stage
-    return None
+    return None  # stage_from / stage_to read as stages, order.* as the order's fields (label_field)
 
 
 def label_field(field: str) -> str:

@@ -13,8 +13,8 @@ from backend.clock import utcnow
 from backend.people.models import ROLES, Department
 from backend.reports import dashboards, service
 from designer.pages.reports import BUCKET_LABELS, OP_LABELS, ROW_NOUNS, report_fields
-from engine.reports.datasets import DATASETS
 from designer.pages.rules import TIERS, _json_script, _localized
+from engine.reports.datasets import DATASETS
 from frontend.pages.common import PageActor, role_label
 from frontend.templating import render
 

@@ -24,7 +24,22 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Float, String, and_, case, cast, false, func, literal, literal_column, select, true, union_all
+from sqlalchemy import (
+    JSON,
+    Float,
+    String,
+    and_,
+    case,
+    cast,
+    column,
+    false,
+    func,
+    literal,
+    literal_column,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -295,8 +310,7 @@ def _line_rows(orders: Any, line_fields: tuple[LineItemsField, ...], early: Colu
 
 
 def _json_column():
-    from sqlalchemy import JSON, column
-
+    """The `value` column of json_each / jsonb_array_elements, typed so JsonValue reads it right."""
     return column("value", JSON().with_variant(JSONB(), "postgresql"))
 
 

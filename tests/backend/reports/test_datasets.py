@@ -4,6 +4,7 @@ row-level access with two teams for each (a sales rep counts only what belongs t
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import numpy
@@ -36,9 +37,11 @@ def teams(session):
             "rep1": make_user(session, department=team1), "rep2": make_user(session, department=team2)}
 
 
-def todo(session, order, assignee, *, created, state="open", closed=None, due=None, node="approve", n=[0]):
-    n[0] += 1
-    item = InboxItem(dedupe_key=f"ds-todo-{n[0]}-{order.id}", order_id=order.id, assignee_id=assignee.id,
+_todo_seq = itertools.count(1)
+
+
+def todo(session, order, assignee, *, created, state="open", closed=None, due=None, node="approve"):
+    item = InboxItem(dedupe_key=f"ds-todo-{next(_todo_seq)}-{order.id}", order_id=order.id, assignee_id=assignee.id,
                      kind="approval", title="Approve", state=state, created_at=created, closed_at=closed,
                      due_at=due, node_key=node)
     session.add(item)
@@ -250,7 +253,7 @@ class TestDayOne:
         from engine.reports.builtin import SUPERSEDED
 
         ensure_builtin(session, NOW)
-        for key, rows in (("day1_time_in_stage", None), ("day1_urges_per_week", None)):
+        for key in ("day1_time_in_stage", "day1_urges_per_week"):
             for row in LIFECYCLE.versions(session, key):
                 session.delete(row)
         session.flush()
