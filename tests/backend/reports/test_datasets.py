@@ -296,3 +296,40 @@ def test_a_dashboards_team_filter_narrows_every_data_set(session, teams):
         "dataset": "customers", "measures": [{"op": "sum", "field": "order_count"}],
         "filter": {"==": [{"var": "customer_id"}, customer.id]}})
     assert figures.rows == [[1]]  # the customer's figures count team 1's order only
+
+
+def test_api_pages_and_excel_of_a_todos_report(client, session):
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    from tests.conftest import bearer, login
+
+    admin = make_user(session, roles=["admin"])
+    approver = make_user(session, roles=["approver"], display_name="=cmd|' /C calc'!A0")
+    order = make_order(session, owner=admin)
+    todo(session, order, approver, created=T)
+    todo(session, order, approver, created=T, state="done", closed=T + timedelta(hours=3))
+    session.commit()
+    auth = {**bearer(client, admin.username), "Accept-Language": "en"}
+    report = {"key": "ds_api_todos", "dataset": "todos", "dimensions": [{"field": "assignee_id"}],
+              "measures": [{"op": "count"}, {"op": "avg", "field": "hours_to_done"}],
+              "filter": {"==": [{"var": "assignee_id"}, approver.id]}}
+    assert client.post("/api/v1/reports", json=report, headers=auth).status_code == 201
+    assert client.post("/api/v1/reports/ds_api_todos/publish", headers=auth).status_code == 200
+    ran = client.get("/api/v1/reports/ds_api_todos/run", headers=auth).json()
+    assert ran["dataset"] == "todos" and ran["rows"] == [[approver.id, 2, 3.0]]
+    drill = client.post("/api/v1/reports/drill", json={"definition": report, "cell": [approver.id], "key": "ds_api_todos"},
+                        headers=auth).json()
+    assert drill["url"].startswith("/reports/ds_api_todos/todos?")
+    login(client, admin.username)
+    page = client.get(drill["url"], headers={"Accept-Language": "en"})
+    assert page.status_code == 200 and "2 to-dos." in page.text and order.number in page.text
+    zh = client.get(drill["url"], headers={"Accept-Language": "zh-CN"})
+    assert "2 条待办。" in zh.text and "已完成" in zh.text
+    designer = client.get("/designer/reports/ds_api_todos", headers={"Accept-Language": "en"})
+    assert designer.status_code == 200 and '<option value="todos" selected>To-dos</option>' in designer.text
+    xlsx = client.get("/reports/ds_api_todos/export.xlsx", headers={"Accept-Language": "en"})
+    rows = list(load_workbook(BytesIO(xlsx.content)).active.iter_rows(values_only=True))
+    assert rows[0] == ("Assignee", "To-dos", "Average · Time to done (hours)")
+    assert rows[1] == ("'=cmd|' /C calc'!A0", 2, 3)
