@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from engine.facts import FactType, default_catalogue
-from engine.reports.datasets import DATASETS, LineItemsField, condition_vars, dataset_catalogue, only_order_fields
+from engine.reports.datasets import (
+    DATASETS,
+    LineItemsField,
+    condition_vars,
+    dataset_catalogue,
+    only_order_fields,
+)
 from engine.reports.definition import ReportProblem, load_report
 
 
