@@ -21,6 +21,7 @@ from backend.clock import utcnow
 from backend.definitions.lifecycle import require_designer
 from backend.errors import GendanError
 from backend.exports import workbook_bytes
+from backend.localized import read_title
 from backend.reports import datasets as report_datasets
 from backend.reports import service
 from backend.rules.context import catalogue_for
@@ -233,8 +234,9 @@ def _todos_page(request, session, actor, definition, raw_cell: str, key: str | N
     report = service.parse(definition, catalogue_for(session))
     people = service.value_labels(session, "assignee_id", [item.assignee_id for item, _n in items])
     states = service.value_labels(session, "state", [item.state for item, _n in items])
+    titles = {item.id: read_title(item.title, item.title_i18n) for item, _n in items}
     return render(request, "reports/todos.html", {
-        "nav": "inbox", "items": items, "what": _what(session, report, cell), "key": key,
+        "nav": "inbox", "items": items, "titles": titles, "what": _what(session, report, cell), "key": key,
         "limit": service.DRILL_LIMIT, "people": people, "states": states,
     })
 
