@@ -8,7 +8,9 @@ the catalogue never reaches SQL and "amount > 1000" means the same in a rule and
 
 Shape: an inner SELECT computes, per order, the dimensions `d0…` (date buckets in the
 installation's time zone) and each measure's value `v0…`; the outer SELECT groups by the
-dimensions and aggregates (`m0…`).
+dimensions and aggregates (`m0…`). Another data set (line items, to-dos, order events, firings,
+customers) is the same shape over its own rows: `engine.reports.datasets` maps its catalogue's
+names to SQL over those rows, and that mapping stands in for the order table's columns.
 
 - `stage_hours.<stage>`: hours the order spent in a stage, summed over its visits, from the
   event log: events whose `after` carries a stage are ordered per order, each lasts until the next

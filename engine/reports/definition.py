@@ -14,7 +14,9 @@ against the fact catalogue; `engine.reports.compiler` turns a parsed report into
      "view": {"type": "bar"}}
 
 Fields are fact names of `engine.facts` (core columns, `data.<key>` designed fields, derived facts)
-plus `stage_hours.<stage>`: the hours the order spent in that stage, from the event log.
+plus `stage_hours.<stage>`: the hours the order spent in that stage, from the event log. A report
+of another data set (`line_items`, `todos`, `order_events`, `firings`, `customers`) reads that data
+set's catalogue instead (`engine.reports.datasets`); no `dataset` means orders.
 """
 
 from __future__ import annotations
