@@ -26,7 +26,7 @@ from backend.people.models import Department
 from backend.people.org import team_user_ids
 from backend.reports import service
 from backend.reports.models import DashboardDefinitionRow, ReportDefinitionRow
-from engine.reports.builtin import BUILTIN_DASHBOARD, BUILTIN_REPORTS
+from engine.reports.builtin import BUILTIN_DASHBOARD, BUILTIN_REPORTS, SUPERSEDED
 from engine.reports.dashboard import DashboardDefinition, load_dashboard
 
 LIFECYCLE: Lifecycle[DashboardDefinitionRow] = Lifecycle("dashboard", DashboardDefinitionRow)
@@ -85,7 +85,9 @@ def ensure_builtin(session: Session, now: datetime) -> None:
     """Store the shipped day-one reports and dashboard (published, version 1) when missing."""
     changed = False
     for definition in BUILTIN_REPORTS:
-        if service.LIFECYCLE.versions(session, definition["key"]):
+        versions = service.LIFECYCLE.versions(session, definition["key"])
+        if versions:
+            changed = _upgrade_builtin(session, definition, versions, now) or changed
             continue
         row = ReportDefinitionRow(key=definition["key"], version=1, status="published", definition=definition,
                                   created_at=now, updated_at=now, published_at=now)
@@ -98,6 +100,19 @@ def ensure_builtin(session: Session, now: datetime) -> None:
         changed = True
     if changed:
         session.commit()
+
+
+def _upgrade_builtin(session: Session, definition: dict[str, Any], versions: list, now: datetime) -> bool:
+    """A shipped report still exactly as an older release shipped it (nobody changed it, no draft)
+    moves to the new definition as a new published version; the old one is retired, kept."""
+    newest = max(versions, key=lambda r: r.version)
+    if newest.status != "published" or newest.definition not in SUPERSEDED.get(definition["key"], []):
+        return False
+    newest.status = "retired"
+    session.flush()
+    session.add(ReportDefinitionRow(key=definition["key"], version=newest.version + 1, status="published",
+                                    definition=definition, created_at=now, updated_at=now, published_at=now))
+    return True
 
 
 def can_view(actor: Actor, definition: dict[str, Any]) -> bool:

@@ -72,10 +72,12 @@ def drill(session: DbSession, actor: CurrentActor, body: DrillRequest) -> dict[s
 
     params = {"cell": json.dumps(body.cell)}
     params.update({k: str(v) for k, v in zip(("from", "to", "team", "tier"), filters.key(), strict=True) if v is not None})
+    # a to-dos report lands on the list of those to-dos; every other data set on the orders behind the cell
+    what = "todos" if report.dataset == "todos" else "orders"
     if body.key:
-        return {"url": f"/reports/{body.key}/orders?" + urlencode(params)}
+        return {"url": f"/reports/{body.key}/{what}?" + urlencode(params)}
     params["definition"] = json.dumps(report.model_dump(mode="json", exclude_defaults=True))
-    return {"url": "/reports/orders?" + urlencode(params)}
+    return {"url": f"/reports/{what}?" + urlencode(params)}
 
 
 @router.get("/{key}", response_model=ReportRead, responses=ERRORS)

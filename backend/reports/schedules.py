@@ -34,6 +34,7 @@ from backend.reports import service
 from backend.reports.models import ReportSchedule
 from backend.rules import sentences
 from backend.rules.context import catalogue_for
+from engine.reports.datasets import dataset_catalogue
 from engine.reports.schedule import CadenceProblem, is_due, next_moment, parse_cadence
 
 log = logging.getLogger("gendan.reports.schedules")
@@ -111,10 +112,15 @@ def next_send(session: Session, row: ReportSchedule, now: datetime) -> datetime:
 
 # --- the table as people read it --------------------------------------------------------------------
 
+# what a count counts, per data set (the designer's words: designer/pages/reports.py ROW_NOUNS)
+COUNT_NOUNS = {"line_items": "Line items", "todos": "To-dos", "order_events": "Events", "firings": "Firings",
+               "customers": "Customers"}
+
+
 def table_of(session: Session, result: service.ReportResult) -> tuple[list[str], list[list[Any]]]:
     """Headers and rows in the current language: names for ids, stages and statuses."""
     locale = i18n.get_locale()
-    fields = catalogue_for(session).fields
+    fields = (catalogue_for(session) if result.dataset == "orders" else dataset_catalogue(result.dataset)).fields
 
     def field_label(name: str) -> str:
         if name.startswith("stage_hours."):
@@ -130,7 +136,7 @@ def table_of(session: Session, result: service.ReportResult) -> tuple[list[str],
         headers.append(f"{text} ({i18n.gettext(BUCKET_LABELS[dim['bucket']])})" if dim.get("bucket") else text)
     for measure in result.measures:
         if measure["op"] == "count":
-            headers.append(i18n.gettext("Orders"))
+            headers.append(i18n.gettext(COUNT_NOUNS.get(result.dataset, "Orders")))
         elif measure["op"] == "rate":
             headers.append(i18n.gettext("Rate"))
         else:

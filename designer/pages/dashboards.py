@@ -12,8 +12,9 @@ from backend.auth.deps import DbSession
 from backend.clock import utcnow
 from backend.people.models import ROLES, Department
 from backend.reports import dashboards, service
-from designer.pages.reports import BUCKET_LABELS, OP_LABELS, report_fields
+from designer.pages.reports import BUCKET_LABELS, OP_LABELS, ROW_NOUNS, report_fields
 from designer.pages.rules import TIERS, _json_script, _localized
+from engine.reports.datasets import DATASETS
 from frontend.pages.common import PageActor, role_label
 from frontend.templating import render
 
@@ -44,7 +45,10 @@ def dashboard_view(request: Request, session: DbSession, actor: PageActor, key: 
         "filters": filters, "can_edit": can_edit, "tiers": {k: i18n.gettext(v) for k, v in TIERS.items()},
         "departments": departments,
         "definition_json": _json_script(row.definition),
-        "fields_json": _json_script({f["name"]: f["label"] for f in report_fields(session, locale)}),
+        "row_nouns": {k: i18n.gettext(v) for k, v in ROW_NOUNS.items()},
+        # every data set's field labels (a tile may read to-dos or customers); the orders' win a shared name
+        "fields_json": _json_script({f["name"]: f["label"] for name in reversed(DATASETS)
+                                     for f in report_fields(session, locale, name)}),
         "reports_json": _json_script(reports),
         "roles_json": _json_script([{"value": r, "label": role_label(r)} for r in ROLES]),
         "departments_json": _json_script([{"value": d, "label": n} for d, n in departments]),

@@ -21,11 +21,14 @@ from backend.clock import utcnow
 from backend.definitions.lifecycle import require_designer
 from backend.errors import GendanError
 from backend.exports import workbook_bytes
+from backend.localized import read_title
+from backend.reports import datasets as report_datasets
 from backend.reports import service
 from backend.rules.context import catalogue_for
 from designer.pages.report_schedules import router as schedules_router
 from designer.pages.report_schedules import section_context
 from designer.pages.rules import _fields, _json_script, _localized, _stages
+from engine.reports.datasets import DATASETS, dataset_catalogue
 from engine.reports.definition import MEASURE_OPS, VIEWS, stage_of
 from frontend.pages.common import N_, STAGE_LABELS, PageActor
 from frontend.templating import render
@@ -43,9 +46,26 @@ BUCKET_LABELS = {"day": N_("Day"), "week": N_("Week"), "month": N_("Month"), "qu
 MAX_DRILL_PARAM = 20_000
 
 
-def report_fields(session, locale: str) -> list[dict[str, Any]]:
-    """The catalogue as the rule builder lists it, plus hours spent in each stage."""
+DATASET_LABELS = {"orders": N_("Orders"), "line_items": N_("Line items"), "todos": N_("To-dos"),
+                  "order_events": N_("Order events"), "firings": N_("Rule firings"), "customers": N_("Customers")}
+ROW_NOUNS = {"orders": N_("Orders"), "line_items": N_("Line items"), "todos": N_("To-dos"),
+             "order_events": N_("Events"), "firings": N_("Firings"), "customers": N_("Customers")}
+
+
+def report_fields(session, locale: str, dataset: str = "orders") -> list[dict[str, Any]]:
+    """The data set's fields as the rule builder lists them: for orders the fact catalogue plus the
+    hours spent in each stage; else the data set's own catalogue (stage and status fields name their
+    values as the order's do)."""
     stages = {s["value"]: s["label"] for s in _stages(session, locale)}
+    if dataset != "orders":
+        fields = _fields(dataset_catalogue(dataset), locale, stages)
+        named = {f["name"]: f for f in _fields(catalogue_for(session), locale, stages) if f["name"] in ("stage", "status")}
+        for f in fields:
+            same = named.get(report_datasets.label_field(f["name"]))
+            if same is not None:
+                f["options"], f["option_labels"] = same["options"], same["option_labels"]
+            f["settable"] = False
+        return fields
     fields = [f for f in _fields(catalogue_for(session), locale, stages) if f["name"] != "data"]
     for key, label in stages.items():
         fields.append({"name": f"stage_hours.{key}", "type": "number", "source": "stage_hours",
@@ -68,9 +88,10 @@ def report_list(request: Request, session: DbSession, actor: PageActor):
 
 
 @router.get("/designer/reports/new")
-def new_report(request: Request, session: DbSession, actor: PageActor):
+def new_report(request: Request, session: DbSession, actor: PageActor, dataset: str = "orders"):
     require_designer(actor)
-    definition = {"key": "", "name": {"zh": "", "en": ""}, "dimensions": [], "measures": [{"op": "count"}],
+    definition = {"key": "", "name": {"zh": "", "en": ""}, "dataset": dataset if dataset in DATASETS else "orders",
+                  "dimensions": [], "measures": [{"op": "count"}],
                   "filter": None, "sort": [], "limit": 100, "view": {"type": "bar"}}
     return _designer(request, session, definition, row=None)
 
@@ -84,10 +105,14 @@ def report_designer(request: Request, session: DbSession, actor: PageActor, key:
 
 def _designer(request: Request, session, definition: dict[str, Any], *, row):
     locale = i18n.get_locale()
-    fields = report_fields(session, locale)
+    dataset = definition.get("dataset") or "orders"
+    by_dataset = {name: report_fields(session, locale, name) for name in DATASETS}
     return render(request, "reports/designer.html", {
         "nav": "designer", "row": row, "ui_lang": "en" if locale == "en" else "zh",
-        "definition_json": _json_script(definition), "fields_json": _json_script(fields),
+        "definition_json": _json_script(definition), "fields_json": _json_script(by_dataset.get(dataset, [])),
+        "dataset_fields_json": _json_script(by_dataset), "dataset": dataset,
+        "datasets": {k: i18n.gettext(v) for k, v in DATASET_LABELS.items()},
+        "row_nouns": {k: i18n.gettext(v) for k, v in ROW_NOUNS.items()},
         "choices_json": _json_script({"stages": list(STAGE_LABELS)}),
         "ops": {k: i18n.gettext(v) for k, v in OP_LABELS.items() if k in MEASURE_OPS},
         "views": {k: i18n.gettext(v) for k, v in VIEW_LABELS.items() if k in VIEWS},
@@ -96,11 +121,11 @@ def _designer(request: Request, session, definition: dict[str, Any], *, row):
     })
 
 
-def measure_label(measure: dict[str, Any], labels: dict[str, str]) -> str:
+def measure_label(measure: dict[str, Any], labels: dict[str, str], dataset: str = "orders") -> str:
     msgid = OP_LABELS[measure["op"]]
     op = i18n.gettext(msgid)
     if measure["op"] == "count":
-        return i18n.gettext("Orders")
+        return i18n.gettext(ROW_NOUNS.get(dataset, "Orders"))
     if measure["op"] == "rate":
         return op
     return f"{op} · {labels.get(measure.get('field') or '', measure.get('field') or '')}"
@@ -116,9 +141,9 @@ def dimension_label(dim: dict[str, Any], labels: dict[str, str]) -> str:
 
 def table_of(session, result: service.ReportResult) -> tuple[list[str], list[list[Any]]]:
     """Headers and rows as people read them: names for ids and stages, then the measures."""
-    labels = _labels(report_fields(session, i18n.get_locale()))
+    labels = _labels(report_fields(session, i18n.get_locale(), result.dataset))
     headers = [dimension_label(d, labels) for d in result.dimensions] + \
-              [measure_label(m, labels) for m in result.measures]
+              [measure_label(m, labels, result.dataset) for m in result.measures]
     rows = []
     for row in result.rows:
         out = []
@@ -171,6 +196,51 @@ def report_orders(request: Request, session: DbSession, actor: PageActor, defini
     return _orders_page(request, session, actor, parsed, cell, None)
 
 
+@router.get("/reports/{key}/todos")
+def saved_report_todos(request: Request, session: DbSession, actor: PageActor, key: str, cell: str = "[]"):
+    row = service.published(session, key)
+    return _todos_page(request, session, actor, row.definition, cell, key)
+
+
+@router.get("/reports/todos")
+def report_todos(request: Request, session: DbSession, actor: PageActor, definition: str = "{}", cell: str = "[]"):
+    if len(definition) > MAX_DRILL_PARAM or len(cell) > 2000:
+        raise GendanError("request.too_large", {"limit": MAX_DRILL_PARAM}, status=413)
+    try:
+        parsed = json.loads(definition)
+    except ValueError as exc:
+        raise GendanError("report.definition_invalid", {"count": 1}, status=422) from exc
+    return _todos_page(request, session, actor, parsed, cell, None)
+
+
+def _what(session, report, cell: list[Any]) -> list[str]:
+    """The cell in words: "Role: Approver · Order: Stage: Approval"."""
+    labels = _labels(report_fields(session, i18n.get_locale(), report.dataset))
+    what = []
+    for dim, value in zip(report.dimensions, cell, strict=False):
+        shown = service.value_labels(session, dim.field, [value]).get(str(value), value)
+        what.append(f"{dimension_label(dim.model_dump(), labels)}: {shown if shown is not None else '—'}")
+    return what
+
+
+def _todos_page(request, session, actor, definition, raw_cell: str, key: str | None):
+    """The to-dos behind a cell of a to-dos report (of orders the reader may see)."""
+    from backend.reports import dashboards
+
+    cell = _cell(raw_cell)
+    filters = dashboards.parse_filters(dict(request.query_params))
+    items = service.drill_todos(session, actor=actor, definition=definition, cell=cell, now=utcnow(),
+                                extra=dashboards.filters_clause(session, filters))
+    report = service.parse(definition, catalogue_for(session))
+    people = service.value_labels(session, "assignee_id", [item.assignee_id for item, _n in items])
+    states = service.value_labels(session, "state", [item.state for item, _n in items])
+    titles = {item.id: read_title(item.title, item.title_i18n) for item, _n in items}
+    return render(request, "reports/todos.html", {
+        "nav": "inbox", "items": items, "titles": titles, "what": _what(session, report, cell), "key": key,
+        "limit": service.DRILL_LIMIT, "people": people, "states": states,
+    })
+
+
 def _orders_page(request, session, actor, definition, raw_cell: str, key: str | None):
     from backend.reports import dashboards
 
@@ -179,11 +249,7 @@ def _orders_page(request, session, actor, definition, raw_cell: str, key: str | 
     orders = service.drill_orders(session, actor=actor, definition=definition, cell=cell, now=utcnow(),
                                   extra=dashboards.filters_clause(session, filters))
     report = service.parse(definition, catalogue_for(session))
-    labels = _labels(report_fields(session, i18n.get_locale()))
-    what = []
-    for dim, value in zip(report.dimensions, cell, strict=False):
-        shown = service.value_labels(session, dim.field, [value]).get(str(value), value)
-        what.append(f"{dimension_label(dim.model_dump(), labels)}: {shown if shown is not None else '—'}")
+    what = _what(session, report, cell)
     return render(request, "reports/orders.html", {
         "nav": "orders", "orders": orders, "what": what, "key": key, "limit": service.DRILL_LIMIT,
         "stage_labels": STAGE_LABELS, "stage_of": stage_of,

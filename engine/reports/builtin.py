@@ -7,7 +7,13 @@ What the orders data set cannot say exactly is named as what it is:
   delivery date has passed, the share that reached delivery or later (a delivery date compared with
   the plan per order needs the event log; not in this data set yet);
 - "Overdue payments by due month" (the payment ageing): open orders past their payment date;
-- "Urges by week created": the urges counted on the orders created that week.
+- "Time in stage" and "Urges and customer messages per week" read the order events data set:
+  every visit of a stage from the event log (median and p90 per stage), and the urge and customer
+  message events by the week they happened.
+
+Version 1 of those two read the orders data set (hours in the current stage of open orders; urges
+summed by the week the order was created): `SUPERSEDED` keeps them, so an installation that still
+has them unchanged is moved to the new definition, and one a designer changed is left alone.
 """
 
 from __future__ import annotations
@@ -15,6 +21,9 @@ from __future__ import annotations
 from typing import Any
 
 OPEN = {"==": [{"var": "status"}, "open"]}
+# order events a customer's attention leaves: urged (by a person or on the tracking page), a customer's
+# message and the reply to it (backend/tracking/messages.py)
+MESSAGE_EVENTS = ("urged", "customer_message", "customer_reply")
 DELIVERED_OR_LATER = {"in": [{"var": "stage"}, ["delivered", "invoicing", "payment", "completed"]]}
 
 
@@ -36,9 +45,9 @@ BUILTIN_REPORTS: list[dict[str, Any]] = [
             filter={"and": [OPEN, {">": [{"var": "days_overdue_planned_delivery"}, 0]}]},
             sort=[{"by": "m0", "dir": "desc"}], view={"type": "bar"}),
     _report("day1_time_in_stage", "各阶段停留时间（中位数和 p90）", "Time in stage (median and p90)",
-            dimensions=[{"field": "stage"}],
-            measures=[{"op": "median", "field": "hours_in_stage"}, {"op": "p90", "field": "hours_in_stage"}],
-            filter=OPEN, view={"type": "bar"}),
+            dataset="order_events", dimensions=[{"field": "stage_to"}],
+            measures=[{"op": "median", "field": "duration_hours"}, {"op": "p90", "field": "duration_hours"}],
+            filter={"!!": [{"var": "stage_to"}]}, view={"type": "bar"}),
     _report("day1_payment_overdue", "按到期月份的逾期付款", "Overdue payments by due month",
             dimensions=[{"field": "payment_due", "bucket": "month"}],
             measures=[{"op": "count"}, {"op": "sum", "field": "amount"}],
@@ -46,10 +55,21 @@ BUILTIN_REPORTS: list[dict[str, Any]] = [
     _report("day1_top_customers", "在途金额最高的客户", "Top customers by open value",
             dimensions=[{"field": "customer_id"}], measures=[{"op": "sum", "field": "amount"}], filter=OPEN,
             sort=[{"by": "m0", "dir": "desc"}], limit=10, view={"type": "bar"}),
-    _report("day1_urges_per_week", "每周催办次数（按创建周）", "Urges by week created",
-            dimensions=[{"field": "created_at", "bucket": "week"}],
-            measures=[{"op": "sum", "field": "urge_count"}], view={"type": "line"}),
+    _report("day1_urges_per_week", "每周催办和客户消息", "Urges and customer messages per week",
+            dataset="order_events", dimensions=[{"field": "at", "bucket": "week"}, {"field": "type"}],
+            filter={"in": [{"var": "type"}, list(MESSAGE_EVENTS)]}, view={"type": "stacked_bar"}),
 ]
+
+SUPERSEDED: dict[str, list[dict[str, Any]]] = {
+    "day1_time_in_stage": [_report("day1_time_in_stage", "各阶段停留时间（中位数和 p90）", "Time in stage (median and p90)",
+                                   dimensions=[{"field": "stage"}],
+                                   measures=[{"op": "median", "field": "hours_in_stage"},
+                                             {"op": "p90", "field": "hours_in_stage"}],
+                                   filter=OPEN, view={"type": "bar"})],
+    "day1_urges_per_week": [_report("day1_urges_per_week", "每周催办次数（按创建周）", "Urges by week created",
+                                    dimensions=[{"field": "created_at", "bucket": "week"}],
+                                    measures=[{"op": "sum", "field": "urge_count"}], view={"type": "line"})],
+}
 
 BUILTIN_DASHBOARD: dict[str, Any] = {
     "schema_version": 1, "key": "day1_sales_director", "name": {"zh": "销售总监看板", "en": "Sales director"},

@@ -8,7 +8,9 @@ the catalogue never reaches SQL and "amount > 1000" means the same in a rule and
 
 Shape: an inner SELECT computes, per order, the dimensions `d0…` (date buckets in the
 installation's time zone) and each measure's value `v0…`; the outer SELECT groups by the
-dimensions and aggregates (`m0…`).
+dimensions and aggregates (`m0…`). Another data set (line items, to-dos, order events, firings,
+customers) is the same shape over its own rows: `engine.reports.datasets` maps its catalogue's
+names to SQL over those rows, and that mapping stands in for the order table's columns.
 
 - `stage_hours.<stage>`: hours the order spent in a stage, summed over its visits, from the
   event log: events whose `after` carries a stage are ordered per order, each lasts until the next
@@ -32,11 +34,12 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from engine.facts import Catalogue, FactContext, FactType, fact_sql
 from engine.facts.sql import EpochSeconds, JsonValue
-from engine.reports.definition import ReportDefinition, ReportProblem, stage_of
+from engine.reports.datasets import LineItemsField, Rows, dataset_rows, only_order_fields, order_columns
+from engine.reports.definition import ReportDefinition, ReportProblem, report_catalogue, stage_of
 from engine.reports.timezone import offset_segments
 from engine.rules.compiler import NotCompilable, compile_condition
 
-__all__ = ["CompiledReport", "compile_report", "cell_clause", "dimension_sql", "PERCENTILES"]
+__all__ = ["CompiledReport", "compile_report", "cell_clause", "dimension_sql", "PERCENTILES", "report_rows"]
 
 PERCENTILES = {"median": 0.5, "p90": 0.9}
 
@@ -169,22 +172,51 @@ def _stage_hours(report: ReportDefinition, orders: Any, events: Any, ctx: FactCo
     return summed, {name: summed.c[f"h{i}"] for i, name in enumerate(stages)}, summed.c.order_id == orders.c.id
 
 
+def report_rows(report: ReportDefinition, catalogue: Catalogue, tables: Mapping[str, Any], ctx: FactContext, *,
+                dialect: str, scope: ColumnElement[bool] | None, line_fields: tuple[LineItemsField, ...] = ()) -> Rows:
+    """The rows of a report's data set (not orders) with row-level access applied; a filter that
+    reads only the order's fields also narrows inside the data set's windows and aggregates."""
+    fields = report_catalogue(report, catalogue)
+    early = None
+    if report.filter is not None and report.dataset != "customers":
+        # the whole filter, or the conjuncts of an "and" that read only the order (the rest waits outside)
+        parts = report.filter["and"] if isinstance(report.filter, dict) and isinstance(report.filter.get("and"), list) \
+            and len(report.filter) == 1 else [report.filter]
+        parts = [p for p in parts if only_order_fields(p)]
+        if parts:
+            early = _condition({"and": parts} if len(parts) > 1 else parts[0], fields, order_columns(tables["order"]),
+                               ctx, "filter")
+    return dataset_rows(report.dataset, tables, ctx, dialect=dialect, scope=scope if scope is not None else true(),
+                        order_filter=early, line_fields=line_fields)
+
+
 def compile_report(report: ReportDefinition, catalogue: Catalogue, orders: Any, events: Any, ctx: FactContext,
-                   *, dialect: str, scope: ColumnElement[bool] | None = None, limit: int | None = None) -> CompiledReport:
+                   *, dialect: str, scope: ColumnElement[bool] | None = None, limit: int | None = None,
+                   tables: Mapping[str, Any] | None = None, line_fields: tuple[LineItemsField, ...] = ()) -> CompiledReport:
     """The report's SELECT. `orders` / `events` are the `sales_order` / `order_event` tables;
     `scope` the row-level access clause (and dashboard filters) over `orders`, always applied;
     `dialect` "postgresql" or another (SQLite). Rows: d0…, m0…, at most `limit` (default the
-    report's own). Raises ReportProblem when a condition cannot be compiled."""
-    columns = orders.c
-    where = scope if scope is not None else true()
-    if report.filter is not None:
-        where = and_(where, _condition(report.filter, catalogue, columns, ctx, "filter"))
+    report's own). Another data set than orders reads `tables` (engine.reports.datasets) and
+    `line_fields`. `catalogue` is the orders' fact catalogue either way. Raises ReportProblem when a
+    condition cannot be compiled."""
+    if report.dataset != "orders":
+        rows = report_rows(report, catalogue, tables or {"order": orders, "event": events}, ctx, dialect=dialect,
+                           scope=scope, line_fields=line_fields)
+        catalogue, columns, where, source = report_catalogue(report, catalogue), rows.columns, rows.where, rows.source
+        if report.filter is not None:
+            where = and_(where, _condition(report.filter, catalogue, columns, ctx, "filter"))
+        stage_hours = None
+    else:
+        columns = orders.c
+        where = scope if scope is not None else true()
+        if report.filter is not None:
+            where = and_(where, _condition(report.filter, catalogue, columns, ctx, "filter"))
+        stage_hours = _stage_hours(report, orders, events, ctx, where, dialect)
+        source = orders
+        if stage_hours is not None:
+            source = orders.outerjoin(stage_hours[0], stage_hours[2])
     dims = [dimension_sql(d.field, d.bucket, catalogue, columns, ctx).label(f"d{i}")
             for i, d in enumerate(report.dimensions)]
-    stage_hours = _stage_hours(report, orders, events, ctx, where, dialect)
-    source = orders
-    if stage_hours is not None:
-        source = orders.outerjoin(stage_hours[0], stage_hours[2])
     values: list[Any] = []
     for i, measure in enumerate(report.measures):
         if measure.op == "count":

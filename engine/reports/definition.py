@@ -14,7 +14,9 @@ against the fact catalogue; `engine.reports.compiler` turns a parsed report into
      "view": {"type": "bar"}}
 
 Fields are fact names of `engine.facts` (core columns, `data.<key>` designed fields, derived facts)
-plus `stage_hours.<stage>`: the hours the order spent in that stage, from the event log.
+plus `stage_hours.<stage>`: the hours the order spent in that stage, from the event log. A report
+of another data set (`line_items`, `todos`, `order_events`, `firings`, `customers`) reads that data
+set's catalogue instead (`engine.reports.datasets`); no `dataset` means orders.
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine.facts import Catalogue, FactType
+from engine.reports.datasets import dataset_catalogue
 from engine.rules.limits import condition_issues
 
 __all__ = ["BUCKETS", "MEASURE_OPS", "VIEWS", "ReportDefinition", "ReportProblem", "load_report",
-           "stage_of", "field_type"]
+           "stage_of", "field_type", "report_catalogue"]
 
 MAX_DIMENSIONS = 3
 MAX_MEASURES = 6
@@ -80,7 +83,8 @@ class ReportDefinition(BaseModel):
     schema_version: Literal[1] = 1
     key: str = Field(default="", pattern=r"^$|" + KEY)
     name: dict[str, str] = Field(default_factory=dict)
-    dataset: Literal["orders"] = "orders"
+    # a definition without a data set (every one stored before line items, to-dos, ... existed) reads orders
+    dataset: Literal["orders", "line_items", "todos", "order_events", "firings", "customers"] = "orders"
     dimensions: list[Dimension] = Field(default_factory=list, max_length=MAX_DIMENSIONS)
     measures: list[Measure] = Field(default_factory=lambda: [Measure(op="count")], min_length=1,
                                     max_length=MAX_MEASURES)
@@ -103,9 +107,9 @@ def stage_of(field: str) -> str | None:
     return found.group(1) if found else None
 
 
-def field_type(field: str, catalogue: Catalogue) -> FactType | None:
-    """The type of a report field, None when it is unknown."""
-    if stage_of(field) is not None:
+def field_type(field: str, catalogue: Catalogue, *, stage_hours: bool = True) -> FactType | None:
+    """The type of a report field, None when it is unknown (`stage_hours.*`: orders only)."""
+    if stage_of(field) is not None and stage_hours:
         return FactType.NUMBER
     return catalogue[field].type if field in catalogue else None
 
@@ -113,12 +117,19 @@ def field_type(field: str, catalogue: Catalogue) -> FactType | None:
 _NUMERIC_OPS = {"sum", "avg", "min", "max", "median", "p90"}
 
 
+def report_catalogue(report: ReportDefinition, orders_catalogue: Catalogue) -> Catalogue:
+    """The fields a report may read: the fact catalogue for orders, else its data set's own."""
+    return orders_catalogue if report.dataset == "orders" else dataset_catalogue(report.dataset)
+
+
 def load_report(data: Any, catalogue: Catalogue) -> ReportDefinition:
     """Parse and check a definition against the catalogue. Raises pydantic's ValidationError for a
     wrong shape, ReportProblem for a field or combination that cannot work."""
     report = ReportDefinition.model_validate(data)
+    catalogue = report_catalogue(report, catalogue)
+    is_orders = report.dataset == "orders"
     for i, dim in enumerate(report.dimensions):
-        kind = field_type(dim.field, catalogue)
+        kind = field_type(dim.field, catalogue, stage_hours=is_orders)
         if kind is None or stage_of(dim.field) is not None:
             raise ReportProblem("report.unknown_field", f"dimensions.{i}.field", field=dim.field)
         if kind is FactType.LIST:
@@ -129,7 +140,7 @@ def load_report(data: Any, catalogue: Catalogue) -> ReportDefinition:
             raise ReportProblem("report.bucket_needs_date", f"dimensions.{i}.bucket", field=dim.field)
     for i, measure in enumerate(report.measures):
         if measure.op in _NUMERIC_OPS:
-            if not measure.field or field_type(measure.field, catalogue) is not FactType.NUMBER:
+            if not measure.field or field_type(measure.field, catalogue, stage_hours=is_orders) is not FactType.NUMBER:
                 raise ReportProblem("report.measure_needs_number", f"measures.{i}.field", field=measure.field or "")
         elif measure.op == "rate":
             if measure.where is None:

@@ -13,8 +13,9 @@ const grid = $("db-grid");
 const charts = [];
 
 function label(name) { return FIELDS[name] || name; }
+let countWord = W.count;  // what a count counts: the drawn tile's data set (orders, to-dos, ...)
 function measureName(m) {
-  if (m.op === "count") return W.count;
+  if (m.op === "count") return countWord;
   if (m.op === "rate") return W.rate;
   return W.ops[m.op] + " · " + label(m.field);
 }
@@ -57,9 +58,35 @@ function table(result, report) {
   return t;
 }
 
+function pivot(result, report) {
+  let nd = result.dimensions.length, rowsKeys = [], colKeys = [], cells = {};
+  result.rows.forEach(function (r) {
+    if (rowsKeys.indexOf(r[0]) < 0) rowsKeys.push(r[0]);
+    if (colKeys.indexOf(r[1]) < 0) colKeys.push(r[1]);
+    cells[JSON.stringify([r[0], r[1]])] = r;
+  });
+  let t = el("table", { "class": "table rp-result rp-pivot" }), head = el("tr");
+  head.appendChild(el("th", {}, label(result.dimensions[0].field) + " / " + label(result.dimensions[1].field)));
+  colKeys.forEach(function (c) { head.appendChild(el("th", {}, valueLabel(result, 1, c))); });
+  t.appendChild(el("thead")).appendChild(head);
+  let body = t.appendChild(el("tbody"));
+  rowsKeys.forEach(function (rk) {
+    let tr = body.appendChild(el("tr"));
+    tr.appendChild(el("th", {}, valueLabel(result, 0, rk)));
+    colKeys.forEach(function (ck) {
+      let r = cells[JSON.stringify([rk, ck])];
+      let td = tr.appendChild(el("td", { "class": "num" }, r ? String(num(r[nd])) : ""));
+      if (r) td.addEventListener("click", function () { drill(report, r.slice(0, nd)); });
+    });
+  });
+  return t;
+}
+
 function drawTile(box, report, result) {
   let view = (report.view || {}).type || "table", nd = result.dimensions.length;
+  countWord = (W.nouns || {})[result.dataset || "orders"] || W.count;
   box.textContent = "";
+  if (view === "pivot" && nd >= 2) { box.appendChild(pivot(result, report)); return; }
   if (view === "kpi") { box.appendChild(el("div", { "class": "rp-kpi" }, result.rows[0] ? String(num(result.rows[0][nd])) : "—")); return; }
   let charted = ["line", "bar", "stacked_bar", "pie", "ring", "funnel", "heatmap"].indexOf(view) >= 0 && nd >= (view === "heatmap" ? 2 : 1);
   if (!charted || !window.echarts) { box.appendChild(table(result, report)); return; }

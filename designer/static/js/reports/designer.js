@@ -13,8 +13,9 @@ const W = JSON.parse(document.getElementById("rp-words").textContent);
 const initial = JSON.parse(document.getElementById("rd-definition").textContent);
 const NUMERIC_OPS = ["sum", "avg", "min", "max", "median", "p90"];
 
+const DATASET_FIELDS = JSON.parse(document.getElementById("rp-dataset-fields").textContent);
 const state = {
-  key: initial.key || "", name: initial.name || {}, view: (initial.view || {}).type || "bar",
+  dataset: initial.dataset || "orders", key: initial.key || "", name: initial.name || {}, view: (initial.view || {}).type || "bar",
   limit: initial.limit || 100, sort: initial.sort || [],
   dimensions: (initial.dimensions || []).slice(), measures: (initial.measures || []).slice(),
   filters: initial.filter ? C.fromLogic(initial.filter) : { kind: "group", op: "and", items: [] },
@@ -29,13 +30,30 @@ const isTime = (name) => ["date", "datetime"].indexOf(typeOf(name)) >= 0;
 function definition() {
   let filter = state.filters.items.length ? C.toLogic(state.filters) : null;
   return { schema_version: 1, key: $("rp-key").value.trim(), name: { zh: $("rp-name-zh").value, en: $("rp-name-en").value },
-           dataset: "orders", dimensions: state.dimensions, measures: state.measures, filter: filter,
+           dataset: state.dataset, dimensions: state.dimensions, measures: state.measures, filter: filter,
            sort: state.sort.filter(function (s) { return valid(s.by); }), limit: Number($("rp-limit").value) || 100,
            view: { type: $("rp-view").value } };
 }
 function valid(by) {
   let list = by[0] === "d" ? state.dimensions : state.measures;
   return Number(by.slice(1)) < list.length;
+}
+
+/* --- the data set: its own fields (the rule builder's FIELDS / FIELD are swapped in place) */
+function countLabel() { return (W.nouns || {})[state.dataset] || W.count; }
+function useDataset(name) {
+  state.dataset = name;
+  FIELDS.length = 0;
+  Object.keys(FIELD).forEach(function (k) { delete FIELD[k]; });
+  (DATASET_FIELDS[name] || []).forEach(function (f) { FIELDS.push(f); FIELD[f.name] = f; });
+}
+function switchDataset(name) {
+  // fields of one data set mean nothing in another: start the wells over
+  useDataset(name);
+  state.dimensions = []; state.measures = [{ op: "count" }]; state.sort = [];
+  state.filters = { kind: "group", op: "and", items: [] };
+  renderFields();
+  changed();
 }
 
 /* --- adding fields to the wells */
@@ -67,7 +85,7 @@ function fieldItem(f) {
 function renderFields() {
   let list = $("rp-field-list"), q = $("rp-field-search").value.trim().toLowerCase();
   list.textContent = "";
-  list.appendChild(fieldItem({ name: "__count", label: W.count }));
+  list.appendChild(fieldItem({ name: "__count", label: countLabel() }));
   FIELDS.forEach(function (f) {
     if (f.name === "data") return;
     if (q && f.label.toLowerCase().indexOf(q) < 0 && f.name.indexOf(q) < 0) return;
@@ -101,7 +119,7 @@ function renderWells() {
   let meas = $("rp-measures"); meas.textContent = "";
   state.measures.forEach(function (m, i) {
     let li = el("li", { "class": "rp-chip", "data-field": m.field || "" });
-    if (m.op === "count") li.appendChild(el("span", { text: W.count }));
+    if (m.op === "count") li.appendChild(el("span", { text: countLabel() }));
     else if (m.op === "rate") li.appendChild(el("span", { text: W.ops.rate + ": " + C.describe(C.fromLogic(m.where)) }));
     else {
       let ops = {}; NUMERIC_OPS.forEach(function (o) { ops[o] = W.ops[o]; });
@@ -172,7 +190,7 @@ function renderSort() {
   state.measures.forEach(function (m, i) { add("m" + i, measureName(m)); });
 }
 function measureName(m) {
-  if (m.op === "count") return W.count;
+  if (m.op === "count") return countLabel();
   if (m.op === "rate") return W.ops.rate;
   return W.ops[m.op] + " · " + label(m.field);
 }
@@ -313,6 +331,9 @@ function publish() {
 }
 
 /* --- start */
+useDataset(state.dataset);
+$("rp-dataset").value = state.dataset;
+$("rp-dataset").addEventListener("change", function (e) { switchDataset(e.target.value); });
 $("rp-key").value = state.key;
 $("rp-name-zh").value = state.name.zh || state.name["zh-CN"] || "";
 $("rp-name-en").value = state.name.en || "";
