@@ -335,8 +335,10 @@ class _Driver:
             decision = visit.decisions[n]
             self.used[visit_key] = n + 1
             plan = (max(token.entered_at + decision.offset, self.now), decision)
-        elif visit is not None and not visit.decisions:
-            plan = None  # the record waits here too (still open, or the order went another way)
+        elif visit is not None and (not visit.decisions or task.pool):
+            # the record waits here too (still open, or the order went another way); or one of a
+            # pool already decided for everyone (或签)
+            plan = None
         else:
             node = self.defn.node(task.node_key)
             estimate = self.waits.estimate(node)
