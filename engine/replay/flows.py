@@ -4,7 +4,8 @@ An order that ran a flow left a record: when its flow started and who started it
 step (`node_entered`) and what people decided there and when (`approved`, `task_completed`,
 `rejected`, `sent_back`, `resubmitted`), and, in its event log, how its fields changed over time
 (`engine.replay.timeline.rebuild`). `history_of` turns that record into a `FlowHistory`;
-`replay(defn, histories, ...)` drives each one through a flow version with `engine.flows.step`:
+`replay(defn, histories, ...)` drives each one through a flow version with the interpreter's own
+handlers (`engine.flows.step` without its copy of the state, see `_step_in_place`):
 
 - the clock is virtual: the next moment is the earliest of a recorded decision falling due, a timer
   the version scheduled (time limits, waits), a recorded field change (for waits on a date field
@@ -38,12 +39,22 @@ from typing import Any
 
 from engine import effects as fx
 from engine.facts.catalogue import as_utc
+from engine.flows.actions import HANDLERS
 from engine.flows.definition import FlowDefinition
 from engine.flows.directory import Directory
 from engine.flows.errors import FlowError
-from engine.flows.events import Approve, CompleteTask, FieldsChanged, Reject, Resubmit, SendBack, Start, TimerFired
+from engine.flows.events import (
+    Approve,
+    CompleteTask,
+    FieldsChanged,
+    Reject,
+    Resubmit,
+    SendBack,
+    Start,
+    TimerFired,
+)
+from engine.flows.run import Run
 from engine.flows.state import FlowState
-from engine.flows.step import step
 from engine.replay.timeline import Step
 
 __all__ = ["Decision", "Estimate", "FlowHistory", "FlowRun", "OrderRun", "Visit", "Waits", "assignee_label",
@@ -52,6 +63,7 @@ __all__ = ["Decision", "Estimate", "FlowHistory", "FlowRun", "OrderRun", "Visit"
 DECISIONS = {"approved", "task_completed", "rejected", "sent_back"}
 LEAVES = {"node_completed", "rejected", "sent_back", "auto_approved", "skipped", "wait_over", "finished",
           "withdrawn"}
+ROUTING = frozenset({"start", "exclusive", "parallel_split", "parallel_join"})  # not steps of a path
 MAX_EVENTS = 400  # per order and version: a loop that never settles is reported stuck, not followed forever
 
 
@@ -95,7 +107,7 @@ class Estimate:
 @dataclass
 class OrderRun:
     order_id: int
-    path: tuple[str, ...] = ()  # steps entered, in order
+    path: tuple[str, ...] = ()  # steps entered, in order (not the start, branches and joins)
     status: str = "running"  # completed / cancelled / rejected / withdrawn / sent_back / running / stuck
     stuck: tuple[str, str] | None = None  # (step, reason)
     open_at: tuple[str, ...] = ()  # steps still waiting at the window's end
@@ -225,6 +237,19 @@ def waits_of(histories: Iterable[FlowHistory], definitions: Sequence[FlowDefinit
 # -- driving one order through one version ---------------------------------------------------------
 
 
+def _step_in_place(defn: FlowDefinition, state: FlowState, event: Any, now: datetime, *, directory: Directory,
+                   facts: Mapping[str, Any]) -> tuple[FlowState, tuple[Any, ...]]:
+    """`engine.flows.step` without its deep copy of the state (two thirds of the replay's time): the
+    replay owns its state, and a refused event ends that order's replay, so no caller keeps the
+    state it passed in. The handlers are the interpreter's own."""
+    run = Run(defn, state, now, directory, dict(facts))
+    handler = HANDLERS.get(type(event))
+    if handler is None:
+        raise FlowError("flow.unknown_event", type=type(event).__name__)
+    handler(run, event)
+    return run.state, tuple(run.effects)
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return float(value)
@@ -285,18 +310,17 @@ class _Driver:
     # the engine, one event at a time
     def apply(self, event: Any, at: datetime, facts_at: datetime | None = None) -> bool:
         self.now = at
+        before = self.state.status
         try:
-            result = step(self.defn, self.state, event, at, directory=self.directory,
-                          facts=self.facts.at(facts_at or at))
+            self.state, effects = _step_in_place(self.defn, self.state, event, at, directory=self.directory,
+                                                 facts=self.facts.at(facts_at or at))
         except FlowError as exc:
-            if exc.code == "flow.timer_stale":
+            if exc.code == "flow.timer_stale":  # refused before anything changed
                 return False
             raise
         self.events += 1
-        before = self.state.status
-        self.state = result.state
         tasks = {t.id: t for t in self.state.tasks}
-        for effect in result.effects:
+        for effect in effects:
             if isinstance(effect, fx.ScheduleTimer):
                 p = effect.payload
                 self.timers[effect.dedupe_key] = (effect.fire_at, effect.kind, p["token_id"], p["n"])
@@ -423,7 +447,9 @@ class _Driver:
     def finish(self, stuck: tuple[str, str] | None = None) -> OrderRun:
         run, state = self.run, self.state
         history = state.history
-        run.path = tuple(h.node_key for h in history if h.action == "node_entered" and h.node_key)
+        nodes = self.defn.nodes_by_key
+        run.path = tuple(h.node_key for h in history if h.action == "node_entered" and h.node_key
+                         and getattr(nodes.get(h.node_key), "type", None) not in ROUTING)
         entered: dict[str, datetime] = {}
         for h in history:
             if not h.node_key:

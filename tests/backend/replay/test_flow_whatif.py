@@ -31,7 +31,7 @@ def lowered(threshold=50_000):
     return draft
 
 
-def run_orders(session, org, now):
+def run_orders(session, org, now):  # noqa: F811 (the fixture)
     """Three orders through the published flow: 150,000 (director decides after 20 h), 70,000 and 20,000."""
     publish(session, org, now=now - timedelta(days=30))
     orders = {}
@@ -61,7 +61,7 @@ def counts(session):
     return {m.__tablename__: session.execute(select(func.count()).select_from(m)).scalar_one() for m in WRITTEN}
 
 
-def test_a_lower_threshold_shows_the_new_director_step_and_writes_nothing(session, org, now):
+def test_a_lower_threshold_shows_the_new_director_step_and_writes_nothing(session, org, now):  # noqa: F811 (the fixture)
     orders = run_orders(session, org, now)
     designer = actor_of(org["designer"], "designer", "admin")
     service.save_draft(session, actor=designer, key="order", definition=lowered(), now=now)
@@ -98,7 +98,7 @@ def test_a_lower_threshold_shows_the_new_director_step_and_writes_nothing(sessio
     assert dict(session.execute(select(FlowInstance.id, FlowInstance.state)).all()) == states
 
 
-def test_a_step_the_history_cannot_answer_is_reported_stuck(session, org, now):
+def test_a_step_the_history_cannot_answer_is_reported_stuck(session, org, now):  # noqa: F811 (the fixture)
     run_orders(session, org, now)
     draft = simple_flow()
     # the warehouse must now fill a field nobody ever filled
@@ -111,7 +111,7 @@ def test_a_step_the_history_cannot_answer_is_reported_stuck(session, org, now):
                                                                                    "stuck": (0, 3)}
 
 
-def test_refusals(session, org, now):
+def test_refusals(session, org, now):  # noqa: F811 (the fixture)
     run_orders(session, org, now)
     designer = actor_of(org["designer"], "designer")
     for weeks in (0, 13, "4", None):
@@ -138,7 +138,7 @@ def test_refusals(session, org, now):
     assert err.value.code == "whatif.flow_too_large"
 
 
-def test_over_http_in_the_users_language(client, session, org):
+def test_over_http_in_the_users_language(client, session, org):  # noqa: F811 (the fixture)
     from backend.clock import utcnow
 
     run_orders(session, org, utcnow())

@@ -65,7 +65,7 @@ def test_replaying_the_version_the_orders_ran_reproduces_their_record():
     h = recorded(1, 150_000, [(4, "approve"), (30, "approve"), (50, "complete")])
     waits = waits_of([h], [flow(100_000)])
     run = replay(flow(100_000), [h], directory=DIRECTORY, waits=waits, end=END).runs[1]
-    assert run.path == ("start", "mgr", "big", "director", "ship", "end")
+    assert run.path == ("mgr", "director", "ship", "end")
     assert run.status == "completed" and run.estimated == []
     assert run.durations == {"mgr": [4 * 3600], "director": [26 * 3600], "ship": [20 * 3600]}
     assert run.finished_seconds == 50 * 3600
@@ -81,7 +81,7 @@ def test_a_lower_threshold_reaches_the_director_with_an_estimated_wait():
     before = replay(flow(100_000), histories, directory=DIRECTORY, waits=waits, end=END)
     after = replay(flow(50_000, version=2), histories, directory=DIRECTORY, waits=waits, end=END)
     new = after.runs[2]
-    assert new.path == ("start", "mgr", "big", "director", "ship", "end")
+    assert new.path == ("mgr", "director", "ship", "end")
     [estimate] = new.estimated
     # the director's recorded wait on the big order (26 h) is the estimate; ship keeps its recorded 8 h
     assert (estimate.node_key, estimate.basis, estimate.samples, estimate.seconds) == ("director", "step", 1, 26 * 3600)
