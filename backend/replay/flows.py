@@ -37,6 +37,21 @@ from engine.replay.timeline import LoggedEvent, rebuild
 MAX_ORDERS = 20_000
 BATCH = 1_000
 MAX_NODES = 300  # a draft larger than this is refused before replaying
+MAX_DEPTH = 64  # nesting of the draft's JSON (conditions): deeper is refused before validating
+
+
+def _too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether `value` nests lists / dicts deeper than `limit` (iteratively: no recursion to exhaust)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return False
 TIME_LIMIT_SECONDS = 25.0
 EXAMPLES = 20
 
@@ -57,6 +72,8 @@ def _definitions(session: Session, key: str, definition: dict[str, Any] | None) 
     nodes = definition.get("nodes") if isinstance(definition, dict) else None
     if isinstance(nodes, list) and len(nodes) > MAX_NODES:
         raise GendanError("whatif.flow_too_large", {"max": MAX_NODES})
+    if _too_deep(definition):
+        raise GendanError("whatif.flow_too_deep", {"max": MAX_DEPTH})
     changed, issues = parse_and_validate({**definition, "key": key, "version": (draft.version if draft else
                                                                                  published.version + 1)},
                                          form_fields=form_field_keys(session))

@@ -9,4 +9,5 @@ ERROR_MESSAGES: dict[str, str] = {
     "whatif.flow_nothing_to_compare": "Flow %(key)s has no draft to try: change the flow and save a draft first.",
     "whatif.flow_not_published": "Flow %(key)s has no published version to compare the draft with.",
     "whatif.flow_too_large": "A flow to replay may have at most %(max)s steps.",
+    "whatif.flow_too_deep": "The flow nests too deeply (a condition may have at most %(max)s levels).",
 }

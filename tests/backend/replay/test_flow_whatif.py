@@ -136,6 +136,14 @@ def test_refusals(session, org, now):  # noqa: F811 (the fixture)
     with pytest.raises(GendanError) as err:
         flows.flow_what_if(session, actor=designer, key="order", weeks=2, now=now, definition=huge)
     assert err.value.code == "whatif.flow_too_large"
+    deep = lowered()
+    condition = {">=": [{"var": "amount"}, 1]}
+    for _ in range(400):
+        condition = {"!": [condition]}
+    deep["edges"][2]["condition"] = condition
+    with pytest.raises(GendanError) as err:
+        flows.flow_what_if(session, actor=designer, key="order", weeks=2, now=now, definition=deep)
+    assert (err.value.code, err.value.status) == ("whatif.flow_too_deep", 422)
 
 
 def test_over_http_in_the_users_language(client, session, org):  # noqa: F811 (the fixture)
@@ -154,6 +162,12 @@ def test_over_http_in_the_users_language(client, session, org):  # noqa: F811 (t
     for body in ({"weeks": 0}, {"weeks": 99}, {"weeks": "x"}, {"weeks": 2, "definition": "x"}, {"extra": 1}):
         assert client.post(url, json=body).status_code == 422
     assert client.post(url, json={"weeks": 2, "definition": {"nodes": "x" * 300_000}}).status_code == 413
+    deep: dict = {"var": "amount"}
+    for _ in range(300):
+        deep = {"!": [deep]}
+    too_deep = client.post(url, json={"weeks": 2, "definition": {**lowered(), "x": deep}},
+                           headers={"Accept-Language": "zh-CN"})
+    assert too_deep.status_code == 422 and too_deep.json()["error"]["message"] == "流程嵌套过深（条件最多 64 层）。"
     assert client.post(url, content=b"[" * 100_000, headers={"Content-Type": "application/json"}).status_code in (400, 422)
     ok = client.post(url, json={"weeks": 4, "definition": lowered()}, headers={"Accept-Language": "en"})
     assert ok.status_code == 200, ok.text
