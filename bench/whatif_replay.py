@@ -189,11 +189,24 @@ def flow_main(engine, orders: int) -> None:
         started, cpu = time.perf_counter(), time.process_time()
         result = flows.flow_what_if(session, actor=actor, key=KEY, weeks=4, now=NOW, time_limit=600)
         total, cpu = time.perf_counter() - started, time.process_time() - cpu
+        # the engine alone: the draft replayed over the 10,000 recorded histories (one version)
+        from backend.flows.directory import load_directory
+        from engine.replay.flows import replay as replay_flow
+        from engine.replay.flows import waits_of
+
+        current, changed, _ = flows._definitions(session, KEY, None)
+        w = service.window(4, NOW)
+        histories = list(flows.histories(session, flows.instances(session, KEY, w, flows.MAX_ORDERS)[0]))
+        directory = load_directory(session)
+        one, one_cpu = time.perf_counter(), time.process_time()
+        replay_flow(changed, histories, directory=directory, waits=waits_of(histories, [current, changed]), end=w.end)
+        one, one_cpu = time.perf_counter() - one, time.process_time() - one_cpu
     print(json.dumps({
         "database": engine.dialect.name, "orders": result["orders"], "events": events,
         "truncated": result["truncated"], "engine_steps": result["engine_steps"],
         "seed_s": round(seeded, 1), "load_s": result["load_seconds"], "total_s": round(total, 2),
-        "total_cpu_s": round(cpu, 2), "changed_paths": result["changed_paths_count"],
+        "total_cpu_s": round(cpu, 2), "engine_draft_s": round(one, 2), "engine_draft_cpu_s": round(one_cpu, 2),
+        "changed_paths": result["changed_paths_count"],
         "steps": {s["node_key"]: [s["now_reached_count"], s["now_skipped_count"]] for s in result["steps"]},
         "todos": {t["assignee"]: [t["before"], t["after"]] for t in result["todos"]},
         "estimates": result["estimates"], "outcomes": result["outcomes"], "stuck": result["stuck_count"],
