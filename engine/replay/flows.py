@@ -298,8 +298,9 @@ class _Driver:
         self.state = FlowState()
         self.now = history.started_at
         self.timers: dict[str, tuple[datetime, str, str, int]] = {}
-        self.used: dict[tuple[str, int], int] = {}  # (step, visit) -> recorded decisions used
-        self.planned: dict[tuple[str, int], tuple[datetime, Decision | None]] = {}  # (task, activation) -> plan
+        self.applied: dict[tuple[str, int], int] = {}  # (step, visit) -> recorded decisions taken
+        # (task, activation) -> (when, the recorded decision or None for an estimate, (step, visit))
+        self.planned: dict[tuple[str, int], tuple[datetime, Decision | None, tuple[str, int]]] = {}
         self.estimated: dict[tuple[str, int], Estimate] = {}
         self.no_answer: str | None = None
         self.resubmits = 0
@@ -344,7 +345,7 @@ class _Driver:
         return assignee_label(node) if node is not None else "admin"
 
     # what a pending to-do's person does, and when
-    def plan(self, task: Any) -> tuple[datetime, Decision | None] | None:
+    def plan(self, task: Any) -> tuple[datetime, Decision | None, tuple[str, int]] | None:
         key = (task.id, task.activations)
         if key in self.planned:
             return self.planned[key]
@@ -354,11 +355,14 @@ class _Driver:
         visit_key = (task.node_key, token.visit)
         recorded = self.h.visits.get(task.node_key, ())
         visit = recorded[token.visit - 1] if token.visit <= len(recorded) else None
-        n = self.used.get(visit_key, 0)
+        # decisions taken at this visit, and those promised to other open to-dos of it (a to-do
+        # handed on by a time-out before its decision came gives its decision to the next holder)
+        n = self.applied.get(visit_key, 0) + sum(
+            1 for t in self.state.pending_tasks() if t.id != task.id
+            and (p := self.planned.get((t.id, t.activations))) is not None and p[1] is not None and p[2] == visit_key)
         if visit is not None and n < len(visit.decisions):
             decision = visit.decisions[n]
-            self.used[visit_key] = n + 1
-            plan = (max(token.entered_at + decision.offset, self.now), decision)
+            plan = (max(token.entered_at + decision.offset, self.now), decision, visit_key)
         elif visit is not None and (not visit.decisions or task.pool):
             # the record waits here too (still open, or the order went another way); or one of a
             # pool already decided for everyone (或签)
@@ -371,7 +375,7 @@ class _Driver:
                 plan = None
             else:
                 self.estimated.setdefault(visit_key, estimate)
-                plan = (max(token.entered_at + timedelta(seconds=estimate.seconds), self.now), None)
+                plan = (max(token.entered_at + timedelta(seconds=estimate.seconds), self.now), None, visit_key)
         if plan is not None:
             self.planned[key] = plan
         return plan
@@ -413,7 +417,7 @@ class _Driver:
                 for task in self.state.pending_tasks():
                     plan = self.plan(task)
                     if plan is not None:
-                        moments.append((plan[0], 0, ("decide", task, plan[1])))
+                        moments.append((plan[0], 0, ("decide", task, plan[1], plan[2])))
                 for fire_at, kind, token_id, n in self.timers.values():
                     moments.append((max(fire_at, self.now), 1, ("timer", kind, token_id, n)))
                 changed = self.next_field_change()
@@ -428,6 +432,8 @@ class _Driver:
                 break
             try:
                 if what[0] == "decide":
+                    if what[2] is not None:
+                        self.applied[what[3]] = self.applied.get(what[3], 0) + 1
                     self.decide(what[1], what[2], at)
                 elif what[0] == "timer":
                     self.timers = {k: v for k, v in self.timers.items() if (v[2], v[3]) != (what[2], what[3])}

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from engine.flows import StaticDirectory
 from engine.flows.definition import load_definition
-from engine.flows.events import Approve, CompleteTask, Reject, Start
+from engine.flows.events import Approve, CompleteTask, Reject, Resubmit, SendBack, Start
 from engine.flows.state import FlowState
 from engine.flows.step import step
 from engine.replay.flow_diff import compare_flows, percentile
@@ -53,9 +53,13 @@ def recorded(order_id, amount, decisions, *, defn=None, data_steps=()):
     state = step(defn, FlowState(), Start(initiator_id=1), T0, directory=DIRECTORY, facts=facts(T0)).state
     for hours, action in decisions:
         at = T0 + timedelta(hours=hours)
-        [task] = state.pending_tasks()
+        if action == "resubmit":
+            state = step(defn, state, Resubmit(actor_id=1), at, directory=DIRECTORY, facts=facts(at)).state
+            continue
+        [task] = [t for t in state.pending_tasks() if t.kind != "resubmit"]
         event = {"approve": Approve(actor_id=task.assignee_id, task_id=task.id),
                  "reject": Reject(actor_id=task.assignee_id, task_id=task.id),
+                 "send_back": SendBack(actor_id=task.assignee_id, task_id=task.id, to="initiator"),
                  "complete": CompleteTask(actor_id=task.assignee_id, task_id=task.id)}[action]
         state = step(defn, state, event, at, directory=DIRECTORY, facts=facts(at)).state
     return history_of(order_id, f"SO-{order_id}", state.to_json()["history"], steps=steps)
@@ -140,6 +144,30 @@ def test_rejections_and_open_orders_follow_the_record():
     # nothing after the window's end is replayed
     early = replay(flow(100_000), [rejected], directory=DIRECTORY, waits=waits, end=T0 + timedelta(hours=5))
     assert early.runs[1].status == "running" and early.runs[1].open_at == ("director",)
+
+
+def test_a_send_back_and_resubmission_are_replayed_at_their_recorded_distances():
+    h = recorded(1, 20_000, [(2, "send_back"), (10, "resubmit"), (13, "approve"), (20, "complete")])
+    assert h.resubmit_delays == (timedelta(hours=8),)
+    waits = waits_of([h], [flow(100_000)])
+    run = replay(flow(100_000), [h], directory=DIRECTORY, waits=waits, end=END).runs[1]
+    assert run.path == ("mgr", "mgr", "ship", "end") and run.status == "completed"
+    assert run.durations["mgr"] == [2 * 3600, 3 * 3600]
+    assert run.todos == {"role:manager": 2, "initiator": 1, "role:warehouse": 1}
+    assert run.finished_seconds == 20 * 3600
+
+
+def test_a_new_time_limit_escalates_on_the_virtual_clock():
+    h = recorded(1, 20_000, [(30, "approve"), (40, "complete")])
+    changed = load_definition({**flow(100_000).to_json(), "version": 2, "nodes": [
+        {**n, "time_limit": {"hours": 4, "unit": "calendar_hours", "on_timeout": "escalate"}} if n["key"] == "mgr"
+        else n for n in flow(100_000).to_json()["nodes"]]})
+    directory = StaticDirectory(roles=DIRECTORY.roles, managers={2: 7})
+    waits = waits_of([h], [changed])
+    run = replay(changed, [h], directory=directory, waits=waits, end=END).runs[1]
+    # after 4 h the manager's to-do goes to their manager, who decides when the record says
+    assert run.todos == {"role:manager": 1, "manager": 1, "role:warehouse": 1}
+    assert run.status == "completed" and run.durations["mgr"] == [30 * 3600]
 
 
 def test_percentile_is_nearest_rank():
