@@ -124,6 +124,10 @@ def test_refusals(session, org, now):  # noqa: F811 (the fixture)
     with pytest.raises(GendanError) as err:
         flows.flow_what_if(session, actor=designer, key="nope", weeks=2, now=now)
     assert err.value.code == "flow.not_found"
+    service.save_draft(session, actor=designer, key="fresh", definition={**lowered(), "key": "fresh"}, now=now)
+    with pytest.raises(GendanError) as err:
+        flows.flow_what_if(session, actor=designer, key="fresh", weeks=2, now=now)
+    assert (err.value.code, err.value.status) == ("whatif.flow_not_published", 409)
     with pytest.raises(GendanError) as err:
         flows.flow_what_if(session, actor=actor_of(org["rep"]), key="order", weeks=2, now=now, definition=lowered())
     assert err.value.code == "auth.forbidden"
