@@ -96,6 +96,10 @@ STATUS_BY_CODE: dict[str, int] = {
     # what-if replay (backend/replay/)
     "whatif.weeks_out_of_range": 422,
     "whatif.nothing_to_compare": 409,
+    "whatif.flow_nothing_to_compare": 409,
+    "whatif.flow_not_published": 409,
+    "whatif.flow_too_large": 422,
+    "whatif.flow_too_deep": 422,
     # to-dos
     "inbox.not_yours": 403,
     "inbox.not_initiator": 403,

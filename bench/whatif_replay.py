@@ -1,4 +1,5 @@
-"""Benchmark: what-if replay of a rule set (issue 14 target: 10,000 orders x 20 rules <= 30 s).
+"""Benchmark: what-if replay of a rule set (issue 14 target: 10,000 orders x 20 rules <= 30 s), and
+with `--flow` of a changed flow (10,000 orders that ran it, both versions; bench/flow_whatif_seed.py).
 
 Seeds a fresh database with `--orders` orders over the last four weeks, each with its event log
 (created, two to four stage moves, an amount change on every third, a customer urge on every
@@ -9,6 +10,7 @@ orders and events set-based, rebuilds every timeline and replays the 20 publishe
 the 20 drafts: 40 rule versions over every order.
 
 Usage: .venv/bin/python -m bench.whatif_replay [--url sqlite:///... | postgresql://.../whatif_bench] [--orders 10000]
+       [--flow]
 Default: a fresh SQLite file in a temporary folder.
 """
 
@@ -138,9 +140,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", default=f"sqlite:///{tempfile.mkdtemp()}/whatif.db")
     parser.add_argument("--orders", type=int, default=10_000)
+    parser.add_argument("--flow", action="store_true", help="replay a changed flow instead of the rule set")
     args = parser.parse_args()
     upgrade(args.url)
     engine = make_engine(args.url)
+    if args.flow:
+        flow_main(engine, args.orders)
+        return
     started = time.perf_counter()
     actor, events = seed(engine, args.orders)
     seeded = time.perf_counter() - started
@@ -166,6 +172,46 @@ def main() -> None:
         "firings_published": sum(r["fired_before"] for r in result["rules"]),
         "firings_draft": sum(r["fired_after"] for r in result["rules"]),
     }, indent=2))
+
+
+def flow_main(engine, orders: int) -> None:
+    """The flow what-if: the published flow and its draft over every order that ran it, through
+    `backend.replay.flows.flow_what_if` (reads, both replays, the comparison)."""
+    from backend.replay import flows
+    from bench.flow_whatif_seed import KEY, seed_flow
+
+    started = time.perf_counter()
+    who, events = seed_flow(engine, orders, NOW)
+    seeded = time.perf_counter() - started
+    actor = Actor(user_id=who["user_id"], username=who["username"], display_name="Bench",
+                  roles=frozenset({"admin", "designer"}))
+    with Session(engine) as session:
+        started, cpu = time.perf_counter(), time.process_time()
+        result = flows.flow_what_if(session, actor=actor, key=KEY, weeks=4, now=NOW, time_limit=600)
+        total, cpu = time.perf_counter() - started, time.process_time() - cpu
+        # the engine alone: the draft replayed over the 10,000 recorded histories (one version)
+        from backend.flows.directory import load_directory
+        from engine.replay.flows import replay as replay_flow
+        from engine.replay.flows import waits_of
+
+        current, changed, _ = flows._definitions(session, KEY, None)
+        w = service.window(4, NOW)
+        histories = list(flows.histories(session, flows.instances(session, KEY, w, flows.MAX_ORDERS)[0]))
+        directory = load_directory(session)
+        one, one_cpu = time.perf_counter(), time.process_time()
+        replay_flow(changed, histories, directory=directory, waits=waits_of(histories, [current, changed]), end=w.end)
+        one, one_cpu = time.perf_counter() - one, time.process_time() - one_cpu
+    print(json.dumps({
+        "database": engine.dialect.name, "orders": result["orders"], "events": events,
+        "truncated": result["truncated"], "engine_steps": result["engine_steps"],
+        "seed_s": round(seeded, 1), "load_s": result["load_seconds"], "total_s": round(total, 2),
+        "total_cpu_s": round(cpu, 2), "engine_draft_s": round(one, 2), "engine_draft_cpu_s": round(one_cpu, 2),
+        "changed_paths": result["changed_paths_count"],
+        "steps": {s["node_key"]: [s["now_reached_count"], s["now_skipped_count"]] for s in result["steps"]},
+        "todos": {t["assignee"]: [t["before"], t["after"]] for t in result["todos"]},
+        "estimates": result["estimates"], "outcomes": result["outcomes"], "stuck": result["stuck_count"],
+        "total_hours": result["total"],
+    }, indent=2, default=str))
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ SCOPE = [
     "backend/portal/service.py",
     "backend/portal/access.py",
     "designer/pages/whatif.py",
+    "designer/pages/flow_whatif.py",
 ]
 # Modules whose error-message registries ({code: English template}) must be translated too.
 ERROR_MESSAGE_SOURCES = ["backend/i18n.py", "backend/rules/messages.py", "backend/flows/messages.py",

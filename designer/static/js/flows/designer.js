@@ -625,6 +625,14 @@ const commands = {
   fit: function () { lf.fitView(40); }, layout: autoLayout,
   validate: validate, save: function () { save().catch(failed); },
   publish: publish, simulate: simulate,
+  // What if? The draft is saved, then the replay page compares it with the published version
+  whatif: function () {
+    let weeks = document.getElementById("fd-whatif-weeks").value;
+    save().then(function () {
+      status(T.whatif_running);
+      window.location.href = "/designer/flows/" + encodeURIComponent(KEY) + "/whatif?weeks=" + encodeURIComponent(weeks);
+    }).catch(failed);
+  },
   template: function () {
     if (lf.getGraphData().nodes.length && !confirm(T.confirm_template)) return;
     api("POST", flowUrl("/template?template=b2b_fulfilment")).then(function (read) {
