@@ -84,6 +84,7 @@ ERROR_MESSAGES: dict[str, str] = {
     "flow.auto_step_empty": "An automatic step must set a field or call a webhook.",
     "flow.webhook_url_invalid": "The webhook address must start with http:// or https://.",
     "flow.schema_invalid": "The flow file is not valid: %(msg)s",
+    "flow.too_deep": "The flow nests too deeply: at most %(max)s levels (conditions included).",
     "flow.bpmn_invalid": "The BPMN file cannot be read.",
     "flow.bpmn_unsupported": "BPMN element %(element)s is not supported.",
     "flow.bpmn_too_large": "The BPMN file is too large.",

@@ -22,6 +22,8 @@ BACKEND_MESSAGES: dict[str, dict[str, str]] = {
     "form.conflict": {"en": "Someone else saved form {key} at the same moment. Reload and try again.",
                       "zh-CN": "有人同时保存了表单 {key}。请刷新后重试。"},
     "form.no_draft": {"en": "Form {key} has no draft to publish.", "zh-CN": "表单 {key} 没有可发布的草稿。"},
+    "form.too_deep": {"en": "The form nests too deeply: at most {max} levels.",
+                      "zh-CN": "表单嵌套层数过多：最多 {max} 层。"},
     "form.value_taken": {"en": "This value is already used by order {number}.",
                          "zh-CN": "该值已被订单 {number} 使用。"},
     "form.upload_too_large": {"en": "The file is larger than {max} bytes.", "zh-CN": "文件超过 {max} 字节。"},

@@ -31,6 +31,7 @@ from backend.orders.models import Order
 from backend.people.models import Department, User
 from backend.pipeline import OrderChange
 from engine import forms as forms_engine
+from engine.nesting import MAX_NESTING, nested_deeper_than
 from engine.forms import FormDefinition, FormDefinitionError, Issue
 
 DEFAULT_FORM_KEY = "order"
@@ -112,6 +113,8 @@ def save_draft(session: Session, *, actor: Actor, key: str, definition: dict[str
 
     The draft must parse (shape), but may still have issues: they come back with it."""
     require_designer(actor)
+    if nested_deeper_than(definition):  # before deepcopy and parsing, which recurse
+        raise GendanError("form.too_deep", {"max": MAX_NESTING})
 
     def build(version: int) -> dict[str, Any]:
         raw = {**copy.deepcopy(definition), "key": key, "version": version}

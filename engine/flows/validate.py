@@ -24,6 +24,7 @@ from engine.flows.definition import (
 )
 from engine.flows.errors import FlowDefinitionError, FlowIssue
 from engine.flows.logic import condition_problems, variables
+from engine.nesting import MAX_NESTING, nested_deeper_than
 
 CORE_FIELDS = frozenset(
     {
@@ -376,7 +377,11 @@ def ensure_valid(
 def parse_and_validate(
     raw: dict[str, Any], *, form_fields: Iterable[str] | None = None, directory: Any = None
 ) -> tuple[FlowDefinition | None, list[FlowIssue]]:
-    """For the designer and import: shape errors become issues too (code `flow.schema_invalid`)."""
+    """For the designer and import: shape errors become issues too (code `flow.schema_invalid`);
+    a definition nested deeper than MAX_NESTING is refused before it is parsed or stored
+    (`flow.too_deep`: hundreds of levels made storing it fail with a 500)."""
+    if nested_deeper_than(raw):
+        return None, [FlowIssue("", "flow.too_deep", (), {"max": MAX_NESTING})]
     try:
         defn = load_definition(raw)
     except ValidationError as exc:

@@ -70,6 +70,22 @@ class TestDefinitionsApi:
         assert resp.status_code == 422
         assert all(f["code"] == "flow.schema_invalid" for f in resp.json()["error"]["fields"].values())
 
+    def test_a_hostile_depth_is_a_422_in_words_not_a_500(self, client, session):
+        setup_people(session)
+        auth = {**bearer(client, "designer"), "Content-Type": "application/json", "Accept-Language": "zh-CN"}
+        # 400 nested "not"s: under the JSON parser's limit, far past storing (it failed with a 500)
+        condition = '{"!":[' * 400 + '{"==":[1,1]}' + ']}' * 400
+        body = ('{"key": "deep", "nodes": [{"type": "start", "key": "s", "stage": "draft"}, '
+                '{"type": "end", "key": "e", "stage": "completed"}], '
+                '"edges": [{"key": "e1", "source": "s", "target": "e", "condition": ' + condition + '}]}')
+        resp = client.put("/api/v1/flows/deep/draft", content=body, headers=auth)
+        assert resp.status_code == 422
+        (field,) = resp.json()["error"]["fields"].values()
+        assert field["code"] == "flow.too_deep" and field["message"] == "流程嵌套层数过多：最多 64 层（含条件）。"
+        issues = client.post("/api/v1/flows/validate", content=body, headers=auth).json()
+        assert [i["code"] for i in issues] == ["flow.too_deep"]
+        assert client.get("/api/v1/flows/deep/versions", headers=auth).json() == []  # nothing stored
+
     def test_sales_cannot_design(self, client, session):
         setup_people(session)
         resp = client.put("/api/v1/flows/order/draft", json=two_step_flow(), headers=bearer(client, "rep"))

@@ -32,6 +32,19 @@ class TestFormsApi:
         imported = client.post("/api/v1/forms/import", content=export.content, headers=auth)
         assert imported.status_code == 201 and imported.json()["version"] == 2
 
+    def test_a_hostile_depth_is_a_422_in_words_not_a_500(self, client, session):
+        make_user(session, username="des", roles=["designer"])
+        session.commit()
+        auth = {**bearer(client, "des"), "Accept-Language": "zh-CN", "Content-Type": "application/json"}
+        deep = '{"x":[' * 400 + '1' + ']}' * 400  # storing it recursed past Python's limit: a 500
+        body = ('{"definition": {"key": "deep", "name": {"en": "F"}, "fields": '
+                '[{"key": "a", "type": "text", "label": {"en": "A"}, "extra": ' + deep + '}]}}')
+        resp = client.put("/api/v1/forms/deep/draft", content=body, headers=auth)
+        assert resp.status_code == 422
+        assert resp.json()["error"]["code"] == "form.too_deep"
+        assert resp.json()["error"]["message"] == "表单嵌套层数过多：最多 64 层。"
+        assert client.get("/api/v1/forms/deep/versions", headers=auth).json() == []
+
     def test_publish_errors_name_each_field_in_the_callers_language(self, client, session):
         make_user(session, username="des", roles=["designer"])
         session.commit()
