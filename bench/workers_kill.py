@@ -8,7 +8,8 @@ observer polling every 0.1 s, minus `rule_due.due_at`).
     .venv/bin/python bench/workers_kill.py [--rounds 20] [--orders 100] [--workers 2 3]
 
 Prints one line per round and a summary per worker count (target: all exactly once, max ≤ 10 s).
-Uses the default lease (`worker_lease_seconds`, 5 s) and 16 partitions.
+Uses the default lease (`worker_lease_seconds`, 3 s; set GENDAN_WORKER_LEASE_SECONDS to try
+another) and 16 partitions.
 """
 
 from __future__ import annotations
@@ -102,6 +103,8 @@ def one_round(engine, url: str, n: int, orders: int) -> dict:
                 "p99": sorted(lateness)[int(0.99 * (len(lateness) - 1))],
                 "kill_to_last": (max(seen.values()) - killed_at).total_seconds()}
     finally:
+        if procs[0].poll() is None:
+            procs[0].kill()
         for p in procs[1:]:
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)

@@ -15,7 +15,7 @@ with holder, token and expiry — and touches only the orders of the partitions 
   held leases and checks their tokens: a worker that lost one (it froze past the lease and another
   took it over) rolls back and writes nothing.
 - **Takeover.** A SIGKILLed worker stops renewing: its leases and heartbeat run out after
-  `worker_lease_seconds` (5) and the others take its partitions at their next tick. The firing's
+  `worker_lease_seconds` (3 s) and the others take its partitions at their next tick. The firing's
   unique key (rule, order, episode) keeps exactly-once regardless; the leases keep two workers
   from doing the same batch twice.
 
@@ -40,7 +40,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Field, Session, SQLModel
 
-from backend.clock import utcnow
+from backend.clock import as_utc, utcnow
 from backend.db import new_session
 from backend.models_base import UTCDateTime
 from backend.settings import get_settings
@@ -277,19 +277,25 @@ class WorkerView:
 
 def status(bind: Engine | Connection, now: datetime | None = None) -> tuple[list[WorkerView], list[PartitionView]]:
     """Who holds what: the workers seen (live or not) with their held partitions per job, and every
-    partition row (for the admin page)."""
+    partition row."""
+    with new_session(bind) as session:
+        return status_in(session, now)
+
+
+def status_in(session: Session, now: datetime | None = None) -> tuple[list[WorkerView], list[PartitionView]]:
+    """`status` in the caller's session (the admin page's)."""
     now = now or utcnow()
     ttl = timedelta(seconds=get_settings().worker_lease_seconds)
-    with new_session(bind) as session:
-        beats = session.exec(select(WorkerHeartbeat).order_by(WorkerHeartbeat.started_at)).scalars().all()
-        rows = session.exec(select(WorkerPartition).order_by(WorkerPartition.job, WorkerPartition.partition)).scalars().all()
-        parts = [PartitionView(r.job, r.partition, r.holder, r.expires_at, r.expires_at >= now) for r in rows]
-        workers = []
-        for b in beats:
-            held: dict[str, list[int]] = {}
-            for p in parts:
-                if p.holder == b.holder and p.live:
-                    held.setdefault(p.job, []).append(p.partition)
-            workers.append(WorkerView(b.holder, b.host, b.pid, b.started_at, b.seen_at, b.seen_at >= now - ttl, held))
+    beats = session.exec(select(WorkerHeartbeat).order_by(WorkerHeartbeat.started_at)).scalars().all()
+    rows = session.exec(select(WorkerPartition).order_by(WorkerPartition.job, WorkerPartition.partition)).scalars().all()
+    parts = [PartitionView(r.job, r.partition, r.holder, as_utc(r.expires_at), as_utc(r.expires_at) >= now)
+             for r in rows]
+    workers = []
+    for b in beats:
+        held: dict[str, list[int]] = {}
+        for p in parts:
+            if p.holder == b.holder and p.live:
+                held.setdefault(p.job, []).append(p.partition)
+        seen = as_utc(b.seen_at)
+        workers.append(WorkerView(b.holder, b.host, b.pid, as_utc(b.started_at), seen, seen >= now - ttl, held))
     return workers, parts
-
