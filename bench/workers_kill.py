@@ -1,7 +1,8 @@
 """Horizontal workers under SIGKILL (issue 15): 2 and 3 worker processes on PostgreSQL share the
 `rules_due` partitions; each round seeds orders whose due moments fall 2–8 s ahead, one worker is
 SIGKILLed inside its first batch that fires anything (firings written, not committed), and the
-others take its partitions over. Per round: every (rule, order, episode) fired exactly once (one
+others take its partitions over. The n - 1 others keep running from round to round (a new worker
+joins each round, takes its share, and is the one killed). Per round: every (rule, order, episode) fired exactly once (one
 firing and one to-do per order), and the lateness of each due moment (first seen committed by an
 observer polling every 0.1 s, minus `rule_due.due_at`).
 
@@ -18,6 +19,7 @@ import argparse
 import os
 import signal
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -50,12 +52,17 @@ def _live(engine) -> dict[int, list[int]]:
     return {w.pid: w.partitions.get("rules_due", []) for w in workers if w.live}
 
 
-def one_round(engine, url: str, n: int, orders: int) -> dict:
-    procs = [wf.start_worker(url, stall=(i == 0)) for i in range(n)]
-    outs = [wf.Lines(p) for p in procs]
+def one_round(engine, url: str, survivors: list, n: int, orders: int) -> dict:
+    """One round: the n - 1 running workers (started when missing, kept across rounds to spare the
+    machine their start-up) and a new worker that will be SIGKILLed mid-batch."""
+    while len(survivors) < n - 1:
+        proc = wf.start_worker(url)
+        survivors.append((proc, wf.Lines(proc)))
+    victim = wf.start_worker(url, stall=True)
+    procs = [victim] + [p for p, _ in survivors]
+    outs = [wf.Lines(victim)] + [o for _, o in survivors]
     try:
-        for out in outs:
-            out.wait_for(lambda line: line == "STARTED", 180)
+        outs[0].wait_for(lambda line: line == "STARTED", 180)
 
         def settled():
             live = _live(engine)
@@ -103,17 +110,22 @@ def one_round(engine, url: str, n: int, orders: int) -> dict:
                 "p99": sorted(lateness)[int(0.99 * (len(lateness) - 1))],
                 "kill_to_last": (max(seen.values()) - killed_at).total_seconds()}
     finally:
-        if procs[0].poll() is None:
-            procs[0].kill()
-        for p in procs[1:]:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(60)
-            except Exception:
-                p.kill()
-                p.wait(30)
+        if victim.poll() is None:
+            victim.kill()
+        victim.wait(60)
+
+
+def stop_all(survivors: list) -> None:
+    for p, _ in survivors:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p, _ in survivors:
+        try:
+            p.wait(60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(30)
+    survivors.clear()
 
 
 def main() -> None:
@@ -128,14 +140,19 @@ def main() -> None:
         wf.seed_approvals(engine, [], utcnow())  # the rule, enabled
         print(f"load average at start: {os.getloadavg()}", flush=True)
         for n in args.workers:
-            results = []
+            results, survivors = [], []
             for r in range(args.rounds):
-                res = one_round(engine, url, n, args.orders)
+                try:
+                    res = one_round(engine, url, survivors, n, args.orders)
+                except BaseException:
+                    stop_all(survivors)
+                    raise
                 results.append(res)
                 print(f"{n} workers round {r + 1:2d}: shares {res['shares']}, exactly once {res['once']}/{res['orders']}, "
                       f"twice {res['twice']}, left {res['left']}, lateness p50 {res['p50']:.2f} s "
                       f"p99 {res['p99']:.2f} s max {res['max']:.2f} s, kill → last firing {res['kill_to_last']:.2f} s",
                       flush=True)
+            stop_all(survivors)
             lat_max = max(r["max"] for r in results)
             all_once = sum(1 for r in results if r["once"] == r["orders"] and r["left"] == 0)
             print(f"== {n} workers, {len(results)} rounds: {all_once}/{len(results)} rounds with every order fired "
