@@ -1,7 +1,8 @@
 """Worker processes on a database of their own: the setup the horizontal-worker tests and
 bench/workers_kill.py share (issue 15).
 
-- `fresh_database(name)` / `drop_database(url)`: a migrated PostgreSQL database for one test.
+- `fresh_database(name)` / `drop_database(url)`: a migrated database for one test (PostgreSQL, or
+  SQLite in a temporary directory).
 - `seed_approvals(engine, entered, now)`: orders in stage `approval` since the given moments, and the
   rule "approval time-out" (`hours_in_stage > 24`, a to-do once per episode) enabled, so each order
   has a due moment 24 h + 1 s after it entered; called again, it adds orders to the enabled rule.
@@ -39,7 +40,13 @@ ROOT = Path(__file__).resolve().parents[2]
 RULE_KEY = "approval_timeout"
 
 
-def fresh_database(name: str) -> str:
+def fresh_database(name: str, kind: str = "postgresql", tmp_path: Path | None = None) -> str:
+    """A migrated database of its own: PostgreSQL `name` (dropped first if left over), or SQLite
+    `name`.db under `tmp_path`."""
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path}/{name}.db"
+        upgrade(url)
+        return url
     admin = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -51,6 +58,8 @@ def fresh_database(name: str) -> str:
 
 
 def drop_database(url: str) -> None:
+    if url.startswith("sqlite"):
+        return
     admin = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
