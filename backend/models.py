@@ -29,3 +29,4 @@ from backend.reports.models import DashboardDefinitionRow, ReportDefinitionRow, 
 from backend.rules.models import RuleDefinitionRow, RuleFiring, RuleOrderState  # noqa: F401
 from backend.tracking.models import MilestoneSetting, TrackingLink  # noqa: F401
 from backend.worker.lease import WorkerLease  # noqa: F401
+from backend.worker.partitions import WorkerHeartbeat, WorkerPartition  # noqa: F401

@@ -45,6 +45,7 @@ from backend.rules import firing as rules_firing
 from backend.rules import tasks as rules_tasks
 from backend.scores import service as scores_service
 from backend.tracking import service as tracking_service
+from backend.worker import partitions
 from backend.worker.runner import Job
 
 
@@ -94,7 +95,7 @@ def build_jobs(*, scan_interval_seconds: float = 60, upload_dir: Path | None = N
     """Every worker job, with its interval: the one list `gendan serve` and `gendan worker` run."""
     return (
         Job("flow_timers", flows_instances.run_due_timers, 15),
-        Job("rules_due", rules_due.job, 1),
+        Job("rules_due", partitions.partitioned("rules_due", rules_due.partition_job), 1),
         Job("rules_scan", rules_tasks.check_time_rules, scan_interval_seconds),
         Job("rules_overdue_todos", rules_tasks.signal_overdue_todos, scan_interval_seconds),
         Job("notify.deliver_outbox", notify_tasks.deliver_outbox, 5),

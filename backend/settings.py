@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     # the reconciliation of the rules on the due-time index (backend/rules/due_index.py): the
     # one-pass scan over them, this often and after one is enabled or republished
     reconcile_interval_seconds: int = 3600
+    # horizontal workers (backend/worker/partitions.py): orders split into this many partitions by
+    # order id, a lease per (job, partition) renewed each tick; a killed worker's partitions are
+    # taken over after the lease runs out (a worker whose loop is busy longer than that with
+    # another job hands its partitions to the others, which is what they are for)
+    worker_partitions: int = 16
+    worker_lease_seconds: float = 3.0
     session_max_age_seconds: int = 8 * 3600
     login_attempts_per_minute: int = 10
     max_body_bytes: int = 1_000_000

@@ -118,6 +118,9 @@ def worker_cmd(once: Annotated[bool, typer.Option(help="Run every job once and e
         run_forever(application.state.engine, jobs, stop)
     except KeyboardInterrupt:
         stop.set()
+    from backend.worker.partitions import release_worker
+
+    release_worker(application.state.engine)  # its partitions go to the other workers now
     typer.echo("worker stopped")
 
 

@@ -43,6 +43,7 @@ from backend.rules.context import catalogue_for, fact_context, order_values
 from backend.rules.firing import state_of, store_state
 from backend.rules.matching import in_scope, scope_clause
 from backend.rules.models import RuleDefinitionRow, RuleDue, RuleOrderState
+from backend.worker.partitions import Claim
 from engine.facts import Catalogue, FactContext, build_facts, default_catalogue
 from engine.facts.catalogue import DERIVED_SOURCES
 from engine.jsonlogic import matches, var_names
@@ -242,38 +243,46 @@ def drop_rule(session: Session, row_id: int) -> None:
 # --- the worker ------------------------------------------------------------------------------
 
 
-def next_due(bind: Engine | Connection) -> datetime | None:
-    """The earliest moment in the index (what the worker sleeps until)."""
+def next_due(bind: Engine | Connection, claim: Claim | None = None) -> datetime | None:
+    """The earliest moment in the index (what the worker sleeps until); with a claim, in its partitions."""
+    query = select(DUE.c.due_at).order_by(DUE.c.due_at).limit(1)
+    if claim is not None:
+        query = query.where(claim.where(DUE.c.order_id))
     with new_session(bind) as session:
-        return session.execute(select(DUE.c.due_at).order_by(DUE.c.due_at).limit(1)).scalar()
+        return session.execute(query).scalar()
 
 
 def fire_due(bind: Engine | Connection, now: datetime, *, limit: int = BATCH, linger: float = 0.0,
-             clock: Callable[[], datetime] = utcnow) -> int:
+             clock: Callable[[], datetime] = utcnow, claim: Claim | None = None) -> int:
     """Worker job: fire every (rule, order) whose moment has come. Returns the firings.
 
     `linger` (seconds): afterwards, sleep until the next moment when it falls within that time and
     fire it then (the worker's loop ticks each second; this keeps a moment from waiting for the
-    next tick). Tests pass `now` and no linger: nothing reads the clock."""
-    fired = _fire_all(bind, now, limit)
+    next tick). Tests pass `now` and no linger: nothing reads the clock. `claim` (several workers,
+    backend/worker/partitions.py): only the orders of its partitions, each commit fenced by it."""
+    fired = _fire_all(bind, now, limit, claim)
     if linger <= 0:
         return fired
     until = time.monotonic() + linger
-    while (upcoming := next_due(bind)) is not None:
+    while (upcoming := next_due(bind, claim)) is not None:
         wait = (upcoming - clock()).total_seconds()
         if time.monotonic() + max(wait, 0) > until:
             break
         if wait > 0:
             time.sleep(wait)
-        fired += _fire_all(bind, clock(), limit)
+        fired += _fire_all(bind, clock(), limit, claim)
     return fired
 
 
-def _fire_all(bind: Engine | Connection, now: datetime, limit: int) -> int:
+def _fire_all(bind: Engine | Connection, now: datetime, limit: int, claim: Claim | None = None) -> int:
     fired = 0
     while True:
         with new_session(bind) as session:
-            got, taken = _fire_batch(session, now, limit)
+            if claim is not None:
+                claim.bound(session)
+            got, taken = _fire_batch(session, now, limit, claim)
+            if claim is not None:
+                claim.fence(session)  # renews the partitions' leases; lost one: roll back, LeaseLost
             session.commit()
         fired += got
         if taken < limit:
@@ -285,8 +294,15 @@ def job(engine: Engine, now: datetime) -> int:
     return fire_due(engine, now, linger=LINGER)
 
 
-def _fire_batch(session: Session, now: datetime, limit: int) -> tuple[int, int]:
+def partition_job(engine: Engine, now: datetime, claim: Claim) -> int:
+    """`job` over the partitions this worker holds (`partitions.partitioned("rules_due", ...)`)."""
+    return fire_due(engine, now, linger=LINGER, claim=claim)
+
+
+def _fire_batch(session: Session, now: datetime, limit: int, claim: Claim | None = None) -> tuple[int, int]:
     query = select(DUE.c.rule_id, DUE.c.order_id).where(DUE.c.due_at <= now).order_by(DUE.c.due_at).limit(limit)
+    if claim is not None:
+        query = query.where(claim.where(DUE.c.order_id))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     taken = session.execute(query).all()

@@ -23,6 +23,7 @@ from backend.notify.models import ChannelConfig
 from backend.notify.preferences import EXTERNAL_CHANNELS
 from backend.tracking import milestones as ms
 from backend.tracking import service as tracking_service
+from backend.worker import partitions
 from frontend.pages.common import N_, PageActor, page_actor
 from frontend.templating import is_htmx, render
 
@@ -149,9 +150,11 @@ def delivery_problem(detail: str | None) -> str:
 def outbox_page(request: Request, session: DbSession, actor: AdminActor, state: str | None = None):
     rows = delivery.list_outbox(session, actor=actor, state=state if state in OUTBOX_STATES else None)
     attempts = delivery.list_attempts(session, actor=actor, message_ids=[r.id for r in rows])
+    workers, worker_partitions = partitions.status_in(session)  # who delivers: the workers' panel
     return render(request, "notifications/outbox.html", {
         "nav": "admin", "rows": rows, "attempts": attempts, "state": state, "states": OUTBOX_STATES,
-        "channel_labels": CHANNEL_LABELS, "problem": delivery_problem})
+        "channel_labels": CHANNEL_LABELS, "problem": delivery_problem,
+        "workers": workers, "worker_partitions": worker_partitions})
 
 
 @router.post("/admin/outbox/{message_id}/resend")

@@ -16,29 +16,18 @@ import sqlalchemy as sa
 from sqlalchemy import func, select
 
 from backend.db import make_engine
-from backend.migrate import upgrade
 from backend.pipeline_assembly import assemble
 from backend.rules import due_index
 from backend.rules.models import RuleDue
 from tests.backend.rules import test_worker as worker
 from tests.conftest import PG_URL, _pg_available
+from tests.factories import workers
 
 
 def _fresh(kind: str, tmp_path) -> str:
-    if kind == "sqlite":
-        url = f"sqlite:///{tmp_path}/dueindex-workers.db"
-    else:
-        if not _pg_available():
-            pytest.skip(f"no PostgreSQL server at {PG_URL}")
-        name = f"dueindex_workers_{os.getpid()}"
-        admin = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        admin.dispose()
-        url = PG_URL.rsplit("/", 1)[0] + "/" + name
-    upgrade(url)
-    return url
+    if kind == "postgresql" and not _pg_available():
+        pytest.skip(f"no PostgreSQL server at {PG_URL}")
+    return workers.fresh_database(f"dueindex_workers_{os.getpid()}", kind, tmp_path)
 
 
 def _left(engine) -> int:

@@ -1,0 +1,301 @@
+"""Partitions: order-keyed work split over any number of `gendan worker` processes (issue 15).
+
+Orders fall into P partitions by `order_id % P` (`worker_partitions`, 16). A job that works per
+order (the due batches, `rules_due`) holds a lease per (job, partition) — a `worker_partition` row
+with holder, token and expiry — and touches only the orders of the partitions it holds:
+
+- **Live workers.** Every worker writes its `worker_heartbeat` row at each claim (each tick); a
+  worker whose row is older than the lease is gone. Each live worker's fair share is
+  ceil(P / live workers).
+- **Claiming.** At each tick a worker renews the leases it holds, gives back (expires) those above
+  its share, so a worker that joins finds partitions free, and takes free or expired ones up to
+  its share. Taking is a compare-and-set on the expired row (`expires_at < now`), so two workers
+  never both get one; each take increments the row's `token`.
+- **Fencing.** Inside every transaction of the job, right before its commit, `fence` renews the
+  held leases and checks their tokens: a worker that lost one (it froze past the lease and another
+  took it over) rolls back and writes nothing.
+- **Takeover.** A SIGKILLed worker stops renewing: its leases and heartbeat run out after
+  `worker_lease_seconds` (3 s) and the others take its partitions at their next tick. The firing's
+  unique key (rule, order, episode) keeps exactly-once regardless; the leases keep two workers
+  from doing the same batch twice.
+
+SQLite is one worker: there every claim is all partitions, nothing is leased. Times are the wall
+clock (`backend.clock.utcnow`), shared by every process, not the `now` a job is given.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import random
+import socket
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, delete, false, func, select, text, true, update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Field, Session, SQLModel
+
+from backend.clock import as_utc, utcnow
+from backend.db import new_session
+from backend.models_base import UTCDateTime
+from backend.settings import get_settings
+from backend.worker.lease import LeaseLost, holder_id
+
+log = logging.getLogger("gendan.worker")
+
+
+class WorkerHeartbeat(SQLModel, table=True):
+    __tablename__ = "worker_heartbeat"
+
+    holder: str = Field(primary_key=True, max_length=120)
+    host: str = Field(max_length=60)
+    pid: int
+    started_at: datetime = Field(sa_type=UTCDateTime)
+    seen_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class WorkerPartition(SQLModel, table=True):
+    __tablename__ = "worker_partition"
+
+    job: str = Field(primary_key=True, max_length=60)
+    partition: int = Field(primary_key=True)
+    holder: str = Field(default="", max_length=120)
+    token: int = 0
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+
+
+@dataclass
+class Claim:
+    """The partitions of one job this worker holds now (`tokens`: partition → token), out of `count`.
+    `everything` (SQLite, one worker): all of them, nothing leased."""
+
+    job: str
+    holder: str
+    count: int
+    ttl: timedelta
+    tokens: dict[int, int] = field(default_factory=dict)
+    everything: bool = False
+
+    @property
+    def held(self) -> list[int]:
+        return list(range(self.count)) if self.everything else sorted(self.tokens)
+
+    def where(self, order_id: ColumnElement) -> ColumnElement[bool]:
+        """The SQL filter: `order_id` falls in a held partition."""
+        if self.everything:
+            return true()
+        if not self.tokens:
+            return false()
+        return (order_id % self.count).in_(self.held)
+
+    def owns(self, order_id: int) -> bool:
+        return self.everything or order_id % self.count in self.tokens
+
+    def fence(self, session: Session) -> None:
+        """Inside the caller's transaction, right before its commit: renew every held lease and
+        check its token; if one was taken over, roll back and raise LeaseLost."""
+        if self.everything or not self.tokens:
+            return
+        renewed = session.execute(
+            update(WorkerPartition).where(WorkerPartition.job == self.job, WorkerPartition.holder == self.holder,
+                                          WorkerPartition.partition.in_(self.held))
+            .values(expires_at=utcnow() + self.ttl)
+            .returning(WorkerPartition.partition, WorkerPartition.token)
+            .execution_options(synchronize_session=False)).all()
+        if dict(renewed) != self.tokens:
+            session.rollback()
+            lost = sorted(set(self.tokens) - {p for p, t in renewed if self.tokens.get(p) == t})
+            self.tokens = {p: t for p, t in self.tokens.items() if p not in lost}
+            raise LeaseLost(f"{self.job} partitions {lost}")
+
+    def bound(self, session: Session) -> None:
+        """On PostgreSQL, end this transaction on the server if its worker freezes mid-way."""
+        if not self.everything and session.get_bind().dialect.name == "postgresql":
+            ms = int(self.ttl.total_seconds() * 1000)
+            session.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {ms}"))
+
+
+@dataclass
+class Worker:
+    """This process's identity as a worker on one database: its holder id and its claims."""
+
+    holder: str
+    started_at: datetime
+    claims: dict[str, Claim] = field(default_factory=dict)
+    pid: int = field(default_factory=os.getpid)
+
+    def claim(self, bind: Engine | Connection, job: str, *, count: int | None = None,
+              ttl: timedelta | None = None) -> Claim:
+        """Heartbeat, then renew / give back / take this job's partitions up to the fair share."""
+        settings = get_settings()
+        count = count or settings.worker_partitions
+        ttl = ttl or timedelta(seconds=settings.worker_lease_seconds)
+        previous = self.claims.get(job)
+        if bind.dialect.name != "postgresql":
+            self.claims[job] = Claim(job, self.holder, count, ttl, everything=True)
+            return self.claims[job]
+        claim = Claim(job, self.holder, count, ttl)
+        with new_session(bind) as session:
+            now = utcnow()
+            live = heartbeat(session, self.holder, self.started_at, now, ttl)
+            share = math.ceil(count / max(live, 1))
+            _ensure_rows(session, job, count, now)
+            session.commit()
+            mine = dict(session.execute(
+                update(WorkerPartition).where(WorkerPartition.job == job, WorkerPartition.holder == self.holder,
+                                              WorkerPartition.partition < count,
+                                              WorkerPartition.expires_at >= now)
+                .values(expires_at=now + ttl)
+                .returning(WorkerPartition.partition, WorkerPartition.token)
+                .execution_options(synchronize_session=False)).all())
+            session.commit()
+            if len(mine) > share:  # a worker joined: give the highest ones back
+                surplus = sorted(mine)[share:]
+                session.execute(update(WorkerPartition).where(
+                    WorkerPartition.job == job, WorkerPartition.holder == self.holder,
+                    WorkerPartition.partition.in_(surplus)).values(expires_at=now - timedelta(seconds=1))
+                    .execution_options(synchronize_session=False))
+                session.commit()
+                for p in surplus:
+                    mine.pop(p)
+            elif len(mine) < share:
+                free = list(session.execute(select(WorkerPartition.partition).where(
+                    WorkerPartition.job == job, WorkerPartition.partition < count,
+                    WorkerPartition.expires_at < now)).scalars())
+                random.shuffle(free)  # two workers taking at once mostly ask for different rows
+                if free:
+                    taken = session.execute(
+                        update(WorkerPartition).where(WorkerPartition.job == job,
+                                                      WorkerPartition.partition.in_(free[:share - len(mine)]),
+                                                      WorkerPartition.expires_at < now)  # re-checked under the row lock
+                        .values(holder=self.holder, token=WorkerPartition.token + 1, expires_at=now + ttl)
+                        .returning(WorkerPartition.partition, WorkerPartition.token)
+                        .execution_options(synchronize_session=False)).all()
+                    session.commit()
+                    mine.update(dict(taken))
+        claim.tokens = mine
+        if previous is None or previous.held != claim.held:
+            log.info("worker %s holds %s partitions %s of %d", self.holder, job, claim.held, count)
+        self.claims[job] = claim
+        return claim
+
+    def release(self, bind: Engine | Connection) -> None:
+        """Stopping: give every lease back and remove the heartbeat, so the others take over now."""
+        if bind.dialect.name != "postgresql":
+            return
+        with new_session(bind) as session:
+            session.execute(update(WorkerPartition).where(WorkerPartition.holder == self.holder)
+                            .values(expires_at=utcnow() - timedelta(seconds=1))
+                            .execution_options(synchronize_session=False))
+            session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.holder == self.holder))
+            session.commit()
+        self.claims.clear()
+
+
+def heartbeat(session: Session, holder: str, started_at: datetime, now: datetime, ttl: timedelta) -> int:
+    """Write this worker's heartbeat; return how many workers are live (this one included).
+    Rows silent for a hundred leases are removed."""
+    values = {"holder": holder, "host": socket.gethostname()[:60], "pid": os.getpid(), "started_at": started_at,
+              "seen_at": now}
+    stmt = postgresql.insert(WorkerHeartbeat).values(values)
+    session.execute(stmt.on_conflict_do_update(index_elements=["holder"], set_={"seen_at": now}))
+    session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.seen_at < now - 100 * ttl))
+    return session.execute(select(func.count()).select_from(WorkerHeartbeat)
+                           .where(WorkerHeartbeat.seen_at >= now - ttl)).scalar_one()
+
+
+def _ensure_rows(session: Session, job: str, count: int, now: datetime) -> None:
+    have = session.execute(select(WorkerPartition.partition).where(WorkerPartition.job == job,
+                                                                   WorkerPartition.partition < count)).all()
+    if len(have) == count:
+        return
+    rows = [{"job": job, "partition": p, "holder": "", "token": 0, "expires_at": now - timedelta(seconds=1)}
+            for p in range(count)]
+    session.execute(postgresql.insert(WorkerPartition).values(rows).on_conflict_do_nothing())
+
+
+_workers: weakref.WeakKeyDictionary[Engine, Worker] = weakref.WeakKeyDictionary()
+
+
+def worker_for(engine: Engine) -> Worker:
+    """This process's worker on `engine` (one holder id per process and database)."""
+    worker = _workers.get(engine)
+    if worker is None or worker.pid != os.getpid():  # a forked child is a worker of its own
+        worker = _workers[engine] = Worker(holder_id(), utcnow())
+    return worker
+
+
+def release_worker(engine: Engine) -> None:
+    """A worker stopping cleanly: its leases and heartbeat go now, not after the lease runs out."""
+    worker = _workers.pop(engine, None)
+    if worker is not None and worker.pid == os.getpid():
+        worker.release(engine)
+
+
+def partitioned(job: str, run: Callable[[Engine, datetime, Claim], int]) -> Callable[[Engine, datetime], int]:
+    """A worker job `run(engine, now, claim)` as a plain job: claims the job's partitions at each
+    tick, runs on them, and stops quietly when a lease was lost mid-way (the new holder goes on)."""
+
+    def job_fn(engine: Engine, now: datetime) -> int:
+        claim = worker_for(engine).claim(engine, job)
+        if not claim.held:
+            return 0
+        try:
+            return run(engine, now, claim)
+        except LeaseLost as lost:
+            log.warning("worker job %s: %s taken over by another worker; their work is theirs now", job, lost)
+            return 0
+
+    job_fn.__name__ = f"partitioned_{job}"
+    return job_fn
+
+
+@dataclass(frozen=True)
+class PartitionView:
+    job: str
+    partition: int
+    holder: str
+    expires_at: datetime
+    live: bool
+
+
+@dataclass(frozen=True)
+class WorkerView:
+    holder: str
+    host: str
+    pid: int
+    started_at: datetime
+    seen_at: datetime
+    live: bool
+    partitions: dict[str, list[int]]
+
+
+def status(bind: Engine | Connection, now: datetime | None = None) -> tuple[list[WorkerView], list[PartitionView]]:
+    """Who holds what: the workers seen (live or not) with their held partitions per job, and every
+    partition row."""
+    with new_session(bind) as session:
+        return status_in(session, now)
+
+
+def status_in(session: Session, now: datetime | None = None) -> tuple[list[WorkerView], list[PartitionView]]:
+    """`status` in the caller's session (the admin page's)."""
+    now = now or utcnow()
+    ttl = timedelta(seconds=get_settings().worker_lease_seconds)
+    beats = session.exec(select(WorkerHeartbeat).order_by(WorkerHeartbeat.started_at)).scalars().all()
+    rows = session.exec(select(WorkerPartition).order_by(WorkerPartition.job, WorkerPartition.partition)).scalars().all()
+    parts = [PartitionView(r.job, r.partition, r.holder, as_utc(r.expires_at), as_utc(r.expires_at) >= now)
+             for r in rows]
+    workers = []
+    for b in beats:
+        held: dict[str, list[int]] = {}
+        for p in parts:
+            if p.holder == b.holder and p.live:
+                held.setdefault(p.job, []).append(p.partition)
+        seen = as_utc(b.seen_at)
+        workers.append(WorkerView(b.holder, b.host, b.pid, as_utc(b.started_at), seen, seen >= now - ttl, held))
+    return workers, parts

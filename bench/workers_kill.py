@@ -1,0 +1,177 @@
+"""Horizontal workers under SIGKILL (issue 15): 2 and 3 worker processes on PostgreSQL share the
+`rules_due` partitions; each round seeds orders whose due moments fall 8–14 s ahead, one worker is
+SIGKILLed inside its first batch that fires anything (firings written, not committed), and the
+others take its partitions over. The n - 1 others keep running from round to round (a new worker
+joins each round, takes its share, and is the one killed). Per round: every (rule, order, episode) fired exactly once (one
+firing and one to-do per order), and the lateness of each due moment (first seen committed by an
+observer polling every 0.1 s, minus `rule_due.due_at`, or minus the end of the seeding's commit
+for a moment that had already passed by then: the seeding is not the workers' delay).
+
+    .venv/bin/python bench/workers_kill.py [--rounds 20] [--orders 100] [--workers 2 3]
+
+Prints one line per round and a summary per worker count (target: all exactly once, max ≤ 10 s).
+Uses the default lease (`worker_lease_seconds`, 3 s; set GENDAN_WORKER_LEASE_SECONDS to try
+another) and 16 partitions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import select  # noqa: E402
+
+from backend.clock import utcnow  # noqa: E402
+from backend.db import make_engine  # noqa: E402
+from backend.pipeline_assembly import assemble  # noqa: E402
+from backend.rules.models import RuleDue, RuleFiring  # noqa: E402
+from backend.worker import partitions  # noqa: E402
+from tests.factories import workers as wf  # noqa: E402
+
+LEAD = 8  # s from the round's start to its first due moment (seeding 100 orders takes seconds under load)
+
+
+def _wait(predicate, timeout: float, what: str):
+    until = time.monotonic() + timeout
+    while time.monotonic() < until:
+        if got := predicate():
+            return got
+        time.sleep(0.1)
+    raise RuntimeError(f"not within {timeout} s: {what}")
+
+
+def _live(engine) -> dict[int, list[int]]:
+    workers, _ = partitions.status(engine)
+    return {w.pid: w.partitions.get("rules_due", []) for w in workers if w.live}
+
+
+def one_round(engine, url: str, survivors: list, n: int, orders: int) -> dict:
+    """One round: the n - 1 running workers (started when missing, kept across rounds to spare the
+    machine their start-up) and a new worker that will be SIGKILLed mid-batch."""
+    while len(survivors) < n - 1:
+        proc = wf.start_worker(url)
+        survivors.append((proc, wf.Lines(proc)))
+    victim = wf.start_worker(url, stall=True)
+    procs = [victim] + [p for p, _ in survivors]
+    outs = [wf.Lines(victim)] + [o for _, o in survivors]
+    try:
+        outs[0].wait_for(lambda line: line == "STARTED", 180)
+
+        def settled():
+            live = _live(engine)
+            return set(live) == {p.pid for p in procs} and all(live.values()) and \
+                sum(map(len, live.values())) == 16
+
+        _wait(settled, 120, f"{n} workers sharing the partitions")
+        shares = sorted(len(v) for v in _live(engine).values())
+        now = utcnow()
+        entered = [now + timedelta(seconds=LEAD + 6 * i / orders) - timedelta(hours=24, seconds=1)
+                   for i in range(orders)]
+        ids = wf.seed_approvals(engine, entered, now)
+        ready = utcnow()  # the moments are in the index from here on
+        with engine.connect() as conn:
+            due = dict(conn.execute(select(RuleDue.order_id, RuleDue.due_at).where(RuleDue.order_id.in_(ids))).all())
+        seen: dict[int, object] = {}
+        stop = threading.Event()
+
+        def observe():
+            while not stop.is_set() and len(seen) < len(ids):
+                with engine.connect() as conn:
+                    got = conn.execute(select(RuleFiring.order_id).where(RuleFiring.order_id.in_(ids))).scalars().all()
+                at = utcnow()
+                for o in got:
+                    seen.setdefault(o, at)
+                time.sleep(0.1)
+
+        watcher = threading.Thread(target=observe, daemon=True)
+        watcher.start()
+        outs[0].wait_for(lambda line: line.startswith("MID-BATCH"), 120)
+        killed_at = utcnow()
+        os.kill(procs[0].pid, signal.SIGKILL)
+        procs[0].wait(60)
+        try:
+            _wait(lambda: len(seen) == len(ids), 120, "every order fired")
+        finally:
+            stop.set()
+            watcher.join(10)
+        time.sleep(1.0)  # let a duplicate, if any, commit before counting
+        counts = wf.firings_per_order(engine, ids)
+        with engine.connect() as conn:
+            left = conn.execute(select(RuleDue.order_id).where(RuleDue.order_id.in_(ids))).all()
+        lateness = [(seen[o] - max(due[o], ready)).total_seconds() for o in ids if o in due]
+        return {"shares": shares, "once": sum(1 for c in counts.values() if c == (1, 1)), "orders": len(ids),
+                "twice": sum(1 for c in counts.values() if c[0] > 1 or c[1] > 1), "left": len(left),
+                "max": max(lateness), "p50": statistics.median(lateness),
+                "p99": sorted(lateness)[int(0.99 * (len(lateness) - 1))],
+                "kill_to_last": (max(seen.values()) - killed_at).total_seconds(),
+                "seeded_late": sum(1 for o in ids if due.get(o, ready) < ready)}
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+        victim.wait(60)
+
+
+def stop_all(survivors: list) -> None:
+    for p, _ in survivors:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p, _ in survivors:
+        try:
+            p.wait(60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(30)
+    survivors.clear()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--orders", type=int, default=100)
+    parser.add_argument("--workers", type=int, nargs="+", default=[2, 3])
+    args = parser.parse_args()
+    url = wf.fresh_database("bench_workers_kill")
+    engine = assemble(make_engine(url))
+    try:
+        wf.seed_approvals(engine, [], utcnow())  # the rule, enabled
+        print(f"load average at start: {os.getloadavg()}", flush=True)
+        for n in args.workers:
+            results, survivors = [], []
+            for r in range(args.rounds):
+                try:
+                    res = one_round(engine, url, survivors, n, args.orders)
+                except BaseException:
+                    stop_all(survivors)
+                    raise
+                results.append(res)
+                print(f"{n} workers round {r + 1:2d}: shares {res['shares']}, exactly once {res['once']}/{res['orders']}, "
+                      f"twice {res['twice']}, left {res['left']}, lateness p50 {res['p50']:.2f} s "
+                      f"p99 {res['p99']:.2f} s max {res['max']:.2f} s, kill → last firing {res['kill_to_last']:.2f} s, "
+                      f"moments already past when seeded {res['seeded_late']}",
+                      flush=True)
+            stop_all(survivors)
+            lat_max = max(r["max"] for r in results)
+            all_once = sum(1 for r in results if r["once"] == r["orders"] and r["left"] == 0)
+            print(f"== {n} workers, {len(results)} rounds: {all_once}/{len(results)} rounds with every order fired "
+                  f"exactly once ({sum(r['once'] for r in results)}/{sum(r['orders'] for r in results)} orders, "
+                  f"{sum(r['twice'] for r in results)} twice); lateness max {lat_max:.2f} s (target ≤ 10 s), "
+                  f"rounds' p99 median {statistics.median(r['p99'] for r in results):.2f} s, "
+                  f"p50 median {statistics.median(r['p50'] for r in results):.2f} s; "
+                  f"load average now {os.getloadavg()}", flush=True)
+    finally:
+        engine.dispose()
+        wf.drop_database(url)
+
+
+if __name__ == "__main__":
+    main()
