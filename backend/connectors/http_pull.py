@@ -46,7 +46,8 @@ class Page:
 
 class HttpPull:
     def __init__(self, config: HttpJsonSettings, secrets: dict[str, Any], *, since: str = "", token: str = "",
-                 start: paging.PageRequest | None = None, client: httpx.Client | None = None, sleep: Callable[[float], None] = time.sleep,
+                 start: paging.PageRequest | None = None, client: httpx.Client | None = None,
+                 sleep: Callable[[float], None] = time.sleep,
                  monotonic: Callable[[], float] = time.monotonic, backoff_seconds: float = 0.5):
         self.config, self.secrets, self.since, self.token = config, secrets, since, token
         self.start = start  # the page a stopped run was inside (backend/connectors/page_position.py)

@@ -43,6 +43,7 @@ from backend.connectors.vendor_settings import VendorSettings
 from backend.db import new_session
 from backend.errors import GendanError
 from backend.ingest import service as ingest_service
+from backend.ingest import via as customer_via
 from backend.ingest.rows import CellError, DataField, ParsedRow, parse_instant
 from backend.ingest.schemas import ImportMapping, RowError
 from backend.installation.service import get_installation
@@ -97,12 +98,20 @@ def run_connector(bind: Engine | Connection, connector_id: int, now: datetime, *
     if lease is None:
         return None
     try:
-        return _run(bind, lease, connector_id, now, trigger, client, sleep, elapsed)
+        with customer_via.channel(_channel(bind, connector_id)):
+            return _run(bind, lease, connector_id, now, trigger, client, sleep, elapsed)
     except worker_lease.LeaseLost:
         log.warning("connector %s: lease lost mid-run; the next holder reads on from the cursor", connector_id)
         return None
     finally:
         worker_lease.release(bind, lease)
+
+
+def _channel(bind: Engine | Connection, connector_id: int) -> str | None:
+    """"connector: <name>", written into the audit row of each customer the run creates."""
+    with new_session(bind) as session:
+        name = session.exec(select(Connector.name).where(Connector.id == connector_id)).scalars().first()
+    return f"connector: {name}" if name else None
 
 
 def _run(bind, lease, connector_id, now, trigger, client, sleep, elapsed) -> ConnectorRun | None:
