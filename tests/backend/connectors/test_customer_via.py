@@ -15,6 +15,7 @@ from backend.customers.schemas import CustomerCreate
 from backend.ingest import service as ingest_service
 from backend.ingest.schemas import ImportMapping
 from tests.backend.connectors.test_runner import _run, payload
+from tests.conftest import login
 
 
 def _created_via(session) -> dict[str, object]:
@@ -26,7 +27,7 @@ def _created_via(session) -> dict[str, object]:
 
 
 @pytest.mark.parametrize("batch_records", [1000, 1])  # set-based, record by record
-def test_a_connector_run_names_itself_on_the_customers_it_creates(session, connection, admin, now, source,
+def test_a_connector_run_names_itself_on_the_customers_it_creates(session, connection, client, admin, now, source,
                                                                   monkeypatch, batch_records):
     monkeypatch.setattr(runner, "BATCH_RECORDS", batch_records)
     c = service.create_connector(session, actor=admin, payload=payload(
@@ -35,6 +36,9 @@ def test_a_connector_run_names_itself_on_the_customers_it_creates(session, conne
     assert (run.status, run.created_count) == ("ok", 5)
     made = _created_via(session)
     assert made and set(made.values()) == {"connector: Tmall shop 天猫"}
+    login(client, admin.username)  # the audit page says it in words, in the reader's language
+    page = client.get("/admin/audit?entity_type=customer", headers={"Accept-Language": "en"})
+    assert page.status_code == 200 and "connector Tmall shop 天猫" in page.text
 
 
 @pytest.mark.parametrize("bulk_path", [True, False])
