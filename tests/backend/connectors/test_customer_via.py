@@ -10,8 +10,8 @@ from sqlalchemy import select
 from backend.audit.models import AuditEvent
 from backend.connectors import runner, service
 from backend.customers.models import Customer
-from backend.customers.service import create_customer
 from backend.customers.schemas import CustomerCreate
+from backend.customers.service import create_customer
 from backend.ingest import service as ingest_service
 from backend.ingest.schemas import ImportMapping
 from tests.backend.connectors.test_runner import _run, payload
