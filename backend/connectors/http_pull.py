@@ -35,13 +35,22 @@ _tokens_lock = threading.Lock()
 class Page:
     records: list[Any]
     token: str  # the page token that fetched this page: where a later run resumes
+    request: paging.PageRequest | None = None  # what asked this page
+    following: paging.PageRequest | None = None  # the next page's request; None at the source's end
+    whole: bool = True  # False: cut by the record bound (its rest is read by the next run)
+
+    @property
+    def count(self) -> int:
+        return len(self.records)
 
 
 class HttpPull:
     def __init__(self, config: HttpJsonSettings, secrets: dict[str, Any], *, since: str = "", token: str = "",
-                 client: httpx.Client | None = None, sleep: Callable[[float], None] = time.sleep,
+                 start: paging.PageRequest | None = None, client: httpx.Client | None = None,
+                 sleep: Callable[[float], None] = time.sleep,
                  monotonic: Callable[[], float] = time.monotonic, backoff_seconds: float = 0.5):
         self.config, self.secrets, self.since, self.token = config, secrets, since, token
+        self.start = start  # the page a stopped run was inside (backend/connectors/page_position.py)
         self._owns_client = client is None
         self.client = client or httpx.Client(follow_redirects=False, timeout=config.timeout_seconds)
         self.sleep, self.monotonic, self.backoff = sleep, monotonic, backoff_seconds
@@ -62,7 +71,8 @@ class HttpPull:
     def pages(self, *, max_records: int | None = None) -> Iterator[Page]:
         """Every page in order, until the source has no more or a bound is reached."""
         limit = min(max_records or self.config.max_records_per_run, self.config.max_records_per_run)
-        request = paging.first_request(self.plan, self.config.url_template, since=self.since, cursor=self.token)
+        request = self.start or paging.first_request(self.plan, self.config.url_template, since=self.since,
+                                                     cursor=self.token)
         read = 0
         for _ in range(self.config.max_pages_per_run):
             body, link = self._get_json(request.url)
@@ -82,7 +92,8 @@ class HttpPull:
             # page is written that is the next page's token (a crash re-reads nothing), else this
             # page's own (the last page, or one cut by the record bound, is asked again)
             moves = whole and following is not None and self.plan.mode in ("cursor", "next_link")
-            yield Page(records=records, token=following.cursor if moves else request.cursor)
+            yield Page(records=records, token=following.cursor if moves else request.cursor, request=request,
+                       following=following, whole=whole)
             if read >= limit or following is None:
                 return
             request = following

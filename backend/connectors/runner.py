@@ -31,7 +31,7 @@ from sqlmodel import Session
 from backend import i18n
 from backend.auth import service as auth_service
 from backend.auth.actor import Actor
-from backend.connectors import crypto
+from backend.connectors import crypto, page_position
 from backend.connectors import schedule as connector_schedule
 from backend.connectors.http_pull import HttpPull
 from backend.connectors.models import Connector, ConnectorRecordError, ConnectorRun
@@ -43,6 +43,7 @@ from backend.connectors.vendor_settings import VendorSettings
 from backend.db import new_session
 from backend.errors import GendanError
 from backend.ingest import service as ingest_service
+from backend.ingest import via as customer_via
 from backend.ingest.rows import CellError, DataField, ParsedRow, parse_instant
 from backend.ingest.schemas import ImportMapping, RowError
 from backend.installation.service import get_installation
@@ -51,7 +52,7 @@ from backend.orders import service as orders_service
 from backend.orders.schemas import OrderCreate, OrderUpdate
 from backend.people.models import User
 from backend.worker import lease as worker_lease
-from engine.connectors import jsonpath
+from engine.connectors import jsonpath, paging
 
 log = logging.getLogger("gendan.connectors")
 LEASE_TTL = timedelta(minutes=5)
@@ -97,12 +98,20 @@ def run_connector(bind: Engine | Connection, connector_id: int, now: datetime, *
     if lease is None:
         return None
     try:
-        return _run(bind, lease, connector_id, now, trigger, client, sleep, elapsed)
+        with customer_via.channel(_channel(bind, connector_id)):
+            return _run(bind, lease, connector_id, now, trigger, client, sleep, elapsed)
     except worker_lease.LeaseLost:
         log.warning("connector %s: lease lost mid-run; the next holder reads on from the cursor", connector_id)
         return None
     finally:
         worker_lease.release(bind, lease)
+
+
+def _channel(bind: Engine | Connection, connector_id: int) -> str | None:
+    """"connector: <name>", written into the audit row of each customer the run creates."""
+    with new_session(bind) as session:
+        name = session.exec(select(Connector.name).where(Connector.id == connector_id)).scalars().first()
+    return f"connector: {name}" if name else None
 
 
 def _run(bind, lease, connector_id, now, trigger, client, sleep, elapsed) -> ConnectorRun | None:
@@ -154,17 +163,35 @@ def _run(bind, lease, connector_id, now, trigger, client, sleep, elapsed) -> Con
 
 
 def _pull(session: Session, ctx: RunContext, connector: Connector, cursor: dict[str, Any], client, sleep) -> None:
-    with HttpPull(ctx.config, crypto.decrypt(connector.secrets),
-                  since=str(cursor.get("since") or ctx.config.initial_since),
-                  token=str(cursor.get("token") or ""), client=client, sleep=sleep) as pull:
+    """Page by page; a page a stopped run was inside is asked again and the records it wrote are
+    skipped, not processed (backend/connectors/page_position.py)."""
+    config = ctx.config
+    at = page_position.stored(config, cursor)
+    since = str(cursor.get("since") or config.initial_since)
+    if at is not None and config.paging in ("page", "offset"):
+        since = str(at.get("since") or "")  # the pages as they were numbered when the position was stored
+    with HttpPull(config, crypto.decrypt(connector.secrets), since=since, token=str(cursor.get("token") or ""),
+                  client=client, sleep=sleep) as pull:
+        start = page_position.request_of(config, pull.plan, at) if at is not None else None
+        if start is None:
+            at = None
+        pull.start = start
+        id_path = ctx.mapping.columns.get("external_id", "")
         position = 0
         for page in pull.pages():
-            numbered = [(position + i, record, page.token if i == len(page.records) else None)
-                        for i, record in enumerate(page.records, start=1)]
-            position += len(page.records)
+            ids = [page_position.record_id(config, id_path, record) for record in page.records]
+            skip = paging.skip_count(ids, int(at.get("done") or 0), str(at.get("id") or "")) if at else 0
+            at = None  # only the first page can be the one a stopped run was inside
+            numbered = [(position + i - skip, record, page_position.after(config, page, since, i, ids[i - 1]))
+                        for i, record in enumerate(page.records[skip:], start=skip + 1)]
+            position += len(numbered)
+            if skip:
+                log.info("connector %s: %s records of page %s written before, skipped", ctx.connector_id, skip,
+                         page.request.page if page.request else "?")
             _records(session, ctx, numbered)
-            if not page.records:
-                _book(session, ctx, None, None, page.token)
+            if not numbered:  # an empty page, or one whose records were all written: the position moves on
+                _book(session, ctx, None, None,
+                      page_position.after(config, page, since, page.count, ids[-1] if ids else ""))
                 session.commit()
 
 
@@ -327,7 +354,14 @@ def _book(session: Session, ctx: RunContext, outcome: str | None, record: Any, t
 
 def moved_cursor(ctx: RunContext, cursor: dict[str, Any], record: Any, token: Any) -> dict[str, Any]:
     """The cursor past `record` (`cursor` itself is changed and returned)."""
-    if isinstance(token, dict):  # a SQL pull's position (cursor value, key) of this very record
+    if isinstance(token, page_position.Moved):  # an HTTP pull's place inside its pages
+        if token.at is None:
+            cursor.pop("at", None)
+        else:
+            cursor["at"] = token.at
+        if token.token is not None and ctx.config.paging == "cursor":
+            cursor["token"] = token.token
+    elif isinstance(token, dict):  # a SQL pull's position (cursor value, key) of this very record
         cursor.update(token)
     elif not isinstance(ctx.config, HttpJsonSettings):  # a folder: its files are its position
         return cursor

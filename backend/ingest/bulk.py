@@ -51,6 +51,7 @@ from backend.customers.service import AUDITED as CUSTOMER_AUDITED
 from backend.errors import GendanError
 from backend.forms import service as forms_service
 from backend.ingest import service as ingest
+from backend.ingest import via
 from backend.ingest.models import ImportJob, ImportRowError, ImportRowResult
 from backend.ingest.rows import DataField, ParsedRow, parse_row
 from backend.ingest.schemas import ImportMapping, RowError
@@ -448,7 +449,7 @@ def insert_customers(session: Session, actor: Actor, customers: list[_NewCustome
         customer.id = customer_id
     insert_rows(session, AuditEvent.__table__, [
         row for c, values in zip(customers, rows, strict=True)
-        for row in audit.create_rows(actor, "customer", [(c.id, {k: values[k] for k in CUSTOMER_AUDITED})],
+        for row in audit.create_rows(actor, "customer", [(c.id, via.stamped({k: values[k] for k in CUSTOMER_AUDITED}))],
                                      c.created_at)])
 
 

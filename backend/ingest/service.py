@@ -43,6 +43,7 @@ from backend.errors import GendanError
 from backend.exports import neutralize_row
 from backend.flows.models import FlowInstance
 from backend.forms import service as forms_service
+from backend.ingest import via
 from backend.ingest.csvfile import read_table, suggest_mapping
 from backend.ingest.models import ImportJob, ImportRowError, ImportRowResult
 from backend.ingest.rows import DataField, ParsedRow, parse_row
@@ -347,6 +348,7 @@ def run_to_end(bind: Engine | Connection, job_id: int, now: datetime, *, batch_s
             process_batch(session, job_id, now=now, batch_size=batch_size, bulk=bulk)
 
 
+@via.for_import_job
 def process_batch(session: Session, job_id: int, *, now: datetime, batch_size: int | None = None,
                   elapsed: Callable[[], float] = time.monotonic, bulk: bool | None = None) -> int:
     """Import rows next_row .. next_row + batch_size of a claimed job: set-based in one transaction
@@ -598,7 +600,8 @@ def resolve_customer(session: Session, *, code: str | None, name: str | None, cr
                         created_at=now)
     session.add(customer)
     session.flush()
-    audit.record(session, actor, "customer", customer.id, "create", {}, audit.snapshot(customer, CUSTOMER_AUDITED), now)
+    audit.record(session, actor, "customer", customer.id, "create", {},
+                 via.stamped(audit.snapshot(customer, CUSTOMER_AUDITED)), now)
     return customer.id, None
 
 

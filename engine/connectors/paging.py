@@ -90,3 +90,30 @@ def next_request(plan: PagingPlan, template: str, current: PageRequest, *, body:
 def same_origin(a: str, b: str) -> bool:
     x, y = urlsplit(a), urlsplit(b)
     return (x.scheme, x.netloc) == (y.scheme, y.netloc)
+
+
+def resume_request(plan: PagingPlan, template: str, *, page: int, offset: int, cursor: str, url: str,
+                   since: str) -> PageRequest | None:
+    """The request of a page a stopped run was inside (stored by the runner); None when it cannot
+    be asked again as it was (a next link to another host than the template's)."""
+    if plan.mode == "next_link":
+        first = render(template, page=plan.first_page, since=since, page_size=plan.page_size)
+        if not url or not same_origin(url, first):
+            return None
+        return PageRequest(url=url, page=page, offset=offset, cursor=url)
+    return PageRequest(url=render(template, page=page, offset=offset, cursor=cursor, since=since,
+                                  page_size=plan.page_size), page=page, offset=offset, cursor=cursor)
+
+
+def skip_count(ids: list[str], done: int, last_id: str) -> int:
+    """How many records at the head of a page asked again were already written: `done` of them when
+    the `done`-th still has the id last written, through that id when the page moved, else none
+    (the page changed under us: it is read whole again, which doubles no order, rather than skip
+    a record that was never written)."""
+    if done <= 0 or not ids:
+        return 0
+    if not last_id:
+        return min(done, len(ids))
+    if done <= len(ids) and ids[done - 1] == last_id:
+        return done
+    return ids.index(last_id) + 1 if last_id in ids else 0

@@ -63,6 +63,7 @@ def field_labels() -> dict[str, str]:
         "kind": pgettext("audit", "Kind"), "target": pgettext("audit", "Address"),
         "options": pgettext("audit", "Options"), "is_enabled": pgettext("audit", "Enabled"),
         "enabled": pgettext("audit", "Enabled"), "version": pgettext("audit", "Version"),
+        "via": pgettext("audit", "Via"),
     }
 
 
@@ -116,6 +117,10 @@ def _value(name: str, value: Any, names: _Names) -> str:
         return "—"
     if isinstance(value, bool):
         return pgettext("audit", "yes") if value else pgettext("audit", "no")
+    if name == "via" and isinstance(value, str):  # backend/ingest/via.py: "connector: <name>", "import: <file>"
+        kind, _, what = value.partition(": ")
+        label = {"connector": pgettext("audit", "connector"), "import": pgettext("audit", "import file")}.get(kind)
+        return f"{label} {what}" if label else value
     if name in USER_FIELDS and isinstance(value, int):
         return names.users.get(value, f"#{value}")
     if name in DEPARTMENT_FIELDS and isinstance(value, int):

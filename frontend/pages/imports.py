@@ -323,8 +323,12 @@ def _format_from(form: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     fields = {k: (form.get(k) or "").strip()[:5000] for k in (
         "body_format", "records_path", "timezone", "scheme", "header", "prefix", "timestamp_header",
         "tolerance", "secret")}
+    # a secret typed before "Test the sample" rides the re-rendered page sealed (never echoed in
+    # clear), so that a blank field afterwards still means "the secret entered", then "the saved one"
+    secret = fields["secret"] or _unseal(form.get("secret_pending") or "")
+    fields["secret"] = ""
     shown = {**fields, "rows": [r for r in rows if r[0] or r[1]], "value_map": value_map,
-             "sample": (form.get("sample") or "")[:200_000]}
+             "sample": (form.get("sample") or "")[:200_000], "secret_pending": _seal(secret) if secret else ""}
     payload = {"body_format": fields["body_format"] or "gendan", "records_path": fields["records_path"],
                "mapping": {"columns": columns, "stage_map": stage_map, "status_map": status_map,
                            "timezone": fields["timezone"]} if columns else None,
@@ -332,8 +336,25 @@ def _format_from(form: Any) -> tuple[dict[str, Any], dict[str, Any]]:
                              "prefix": fields["prefix"], "timestamp_header": fields["timestamp_header"],
                              "tolerance": int(fields["tolerance"]) if fields["tolerance"].isdigit()
                              and len(fields["tolerance"]) < 7 else 300},
-               "secret": fields["secret"] or None}
+               "secret": secret or None}
     return shown, payload
+
+
+def _seal(secret: str) -> str:
+    from backend.connectors import crypto
+
+    return crypto.encrypt({"inbound_secret": secret[:100]})
+
+
+def _unseal(token: str) -> str:
+    """The secret a sealed field carries; '' for a token this installation did not seal."""
+    from backend.connectors import crypto
+
+    try:
+        value = crypto.decrypt(token[:2000]).get("inbound_secret")
+    except (GendanError, ValueError, AttributeError):
+        return ""
+    return value[:100] if isinstance(value, str) else ""
 
 
 def _format_page(request: Request, session: Session, actor: Actor, source_id: int, *, form: dict | None = None,

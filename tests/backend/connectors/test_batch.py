@@ -124,7 +124,9 @@ def test_a_run_failing_mid_batch_leaves_none_of_it_and_the_next_does_each_record
     state = _state(session, c.id)
     assert [o[0] for o in state["orders"]] == [f"CON-B{i}" for i in range(1, 5)]  # the first page's batch only
     # page 1 was read through: its last record stored the next page's token (and its time), nothing of page 2
+    at = state["cursor"].pop("at")
     assert state["cursor"] == {"token": "4", "since": "2026-11-24 10:00"}
+    assert {k: at[k] for k in ("page", "token", "done")} == {"page": 2, "token": "4", "done": 0}
 
     run = _run(connection, c.id, now + timedelta(minutes=1))
     assert _counts(run) == ("ok", 3, 3, 0, 0, 0)  # page 2's records once, page 1 not asked again

@@ -78,12 +78,16 @@ class TestPaging:
         run = _run(connection, c.id, now)
         assert run.created_count == 5
         session.expire_all()
-        assert session.get(Connector, c.id).cursor == {"token": "4"}  # the last page's token
+        cursor = session.get(Connector, c.id).cursor
+        assert cursor["token"] == "4"  # the last page's token
+        # and the place in it: that page's one record is written (backend/connectors/page_position.py)
+        assert {k: cursor["at"][k] for k in ("token", "done", "id")} == {"token": "4", "done": 1, "id": "CON-B5"}
         source.records.append(records(6)[5])
         source.requests.clear()
         run = _run(connection, c.id, now + timedelta(minutes=5))
         assert source.requests == ["/orders/cursor?cursor=4"]
-        assert (run.created_count, run.unchanged_count) == (1, 1)
+        # the last page asked again: B5 is skipped (not read again), B6 is new
+        assert (run.read_count, run.created_count, run.unchanged_count) == (1, 1, 0)
 
 
 class TestRetriesAndAuth:
@@ -207,7 +211,9 @@ class TestCursorAndTransactions:
         session.expire_all()
         cursor = session.get(Connector, c.id).cursor
         # B2 closed its page: the token asks B3's page (not B2's again), the time is B2's, not B3's
+        at = cursor.pop("at")
         assert cursor == {"token": "2", "since": "2026-11-22 10:00"}
+        assert {k: at[k] for k in ("token", "done")} == {"token": "2", "done": 0}
         run = _run(connection, c.id, now + timedelta(minutes=1))  # fixed: reads on, doubles nothing
         assert run.status == "ok"
         assert sorted(_orders(session)) == [f"CON-B{i}" for i in range(1, 6)]

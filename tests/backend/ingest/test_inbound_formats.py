@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import threading
 import time
 from decimal import Decimal
@@ -226,3 +227,56 @@ def test_github_signed_mapped_body_over_a_real_socket(tmp_path):
         server.should_exit = True
         thread.join(10)
         engine.dispose()
+
+
+def test_a_secret_typed_before_testing_the_sample_is_kept_and_blank_keeps_the_saved_one(client, session):
+    """The format page: "Test the sample" re-renders the page with the secret field empty; a new
+    secret typed before it must still be the one saved (it rides the page sealed, never in clear),
+    and a blank field with nothing typed keeps the saved secret. SQLite and PostgreSQL."""
+    from backend.ingest.models import InboundSource
+
+    source_id = _configure(client, session, GITHUB, key="whf-keep")
+    page = f"/admin/inbound/{source_id}/format"
+    form = {"body_format": "mapped", "records_path": "data.orders", "scheme": "hmac_sha256_hex",
+            "header": "X-Hub-Signature-256", "prefix": "sha256=", "tolerance": "300",
+            "value_map": "已签约 = approval\n已取消 = cancelled", "sample": json.dumps(BODY, ensure_ascii=False)}
+    for i, (target, path) in enumerate(MAPPING["columns"].items()):
+        form[f"path_{i}"], form[f"target_{i}"] = path, target
+
+    def saved_secret() -> str:
+        session.expire_all()
+        return session.get(InboundSource, source_id).secret
+
+    shown = client.get(page, headers={"Accept-Language": "en"})
+    assert "A secret is saved" in shown.text and SECRET not in shown.text
+    # a blank field through a preview and a save keeps the saved secret
+    preview = client.post(page, data={**form, "secret": "", "action": "preview"})
+    assert preview.status_code == 200 and "WHF-1" in preview.text and 'name="secret_pending"' not in preview.text
+    assert client.post(page, data={**form, "secret": "", "action": "save"}).status_code == 200
+    assert saved_secret() == SECRET
+
+    new = "SECwhf-typed-before-preview-0002"
+    preview = client.post(page, data={**form, "secret": new, "action": "preview"}, headers={"Accept-Language": "en"})
+    assert preview.status_code == 200 and "WHF-1" in preview.text
+    assert new not in preview.text  # never echoed in clear
+    assert 'value=""' in preview.text.split('name="secret"')[1][:120]  # the field itself is empty
+    assert "A new secret is entered, not saved yet" in preview.text
+    pending = re.search(r'name="secret_pending" value="([^"]+)"', preview.text).group(1)
+    assert saved_secret() == SECRET  # a preview stores nothing
+    # saving with the field now blank saves the secret typed before the preview
+    saved = client.post(page, data={**form, "secret": "", "secret_pending": pending, "action": "save"})
+    assert saved.status_code == 200 and 'id="inbound-secret-saved"' in saved.text
+    assert saved_secret() == new
+    body = json.dumps(BODY, ensure_ascii=False).encode()
+    digest = hmac.new(new.encode(), body, hashlib.sha256).hexdigest()
+    signed = client.post("/api/v1/inbound/whf-keep", content=body, headers={
+        "X-Hub-Signature-256": f"sha256={digest}", "Content-Type": "application/json"})
+    assert signed.status_code == 201, signed.text  # the sender's new secret is the one that verifies
+    # a forged sealed field is ignored (blank keeps what is saved), and a typed secret wins over a sealed one
+    client.post(page, data={**form, "secret": "", "secret_pending": "forged", "action": "save"})
+    assert saved_secret() == new
+    client.post(page, data={**form, "secret": "SECwhf-third-0003", "secret_pending": pending, "action": "save"})
+    assert saved_secret() == "SECwhf-third-0003"
+    zh = client.post(page, data={**form, "secret": "x-secret-zh", "action": "preview"},
+                     headers={"Accept-Language": "zh-CN"})
+    assert "已输入新密钥" in zh.text
