@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Text, and_, cast, delete, select, true, tuple_, update
+from sqlalchemy import Text, and_, cast, delete, select, text, true, tuple_, update
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
@@ -60,6 +60,10 @@ BATCH = 500  # due rows per transaction
 BUILD_CHUNK = 5000  # orders read per chunk when a rule's moments are built
 QUIET_RETRY = timedelta(minutes=5)  # quiet hours: look again then
 LINGER = 0.9  # the worker job waits this long for a moment about to fall due (its loop ticks each second)
+CHANNEL = "gendan_due"  # pg_notify channel: "a moment at <epoch seconds> was written" (backend/rules/due_wake.py)
+#: a change announces a moment only when it falls this soon; the listening worker probes the index
+#: more often than this (due_wake.PROBE_SECONDS), so a later moment is read well before it is due
+ANNOUNCE_HORIZON = timedelta(seconds=120)
 
 
 @dataclass(frozen=True)
@@ -145,6 +149,7 @@ def recompute_orders(session: Session, orders: Sequence[Order], now: datetime, *
                 ended.append((r.rule.key, order.id))  # false now: an active episode ends, as the scan ends it
     if rows:
         _insert(session, rows)
+        announce(session, min(r["due_at"] for r in rows), now)
     for start in range(0, len(ended), 2000):  # bounded parameters (a batch of 1,000 orders × 100 rules)
         session.execute(update(STATE).where(tuple_(STATE.c.rule_key, STATE.c.order_id).in_(ended[start:start + 2000]),
                                             STATE.c.active.is_(True)).values(active=False)
@@ -170,6 +175,16 @@ def on_order_changes(session: Session, changes: list[Any]) -> None:
     rules = indexed_rules(session)
     if rules and changes:
         recompute_orders(session, [c.order for c in changes], changes[0].now, rules=rules)
+
+
+def announce(session: Session, earliest: datetime, now: datetime) -> None:
+    """Tell the listening workers (PostgreSQL) that a moment at `earliest` was written, when it
+    falls within ANNOUNCE_HORIZON: `pg_notify` in this transaction, delivered at its commit and
+    dropped on rollback. Flush only; nothing on SQLite (its worker polls)."""
+    if earliest > now + ANNOUNCE_HORIZON or session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(text("SELECT pg_notify(:channel, :at)"),
+                    {"channel": CHANNEL, "at": f"{earliest.timestamp():.3f}"})
 
 
 def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -351,5 +366,5 @@ def pending_at(session: Session, pairs: Iterable[tuple[int, int]], now: datetime
     return {(r, o) for r, o in found} & set(pairs)
 
 
-__all__ = ["IndexedRule", "build_rule", "drop_rule", "fire_due", "indexed_rules", "is_indexed", "next_due",
+__all__ = ["ANNOUNCE_HORIZON", "CHANNEL", "IndexedRule", "announce", "build_rule", "drop_rule", "fire_due", "indexed_rules", "is_indexed", "next_due",
            "on_order_change", "on_order_changes", "pending_at", "recompute_orders"]

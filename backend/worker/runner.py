@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
@@ -30,6 +31,9 @@ class Job:
     name: str
     run: Callable[..., int]
     every_seconds: float
+    # when set (backend/rules/due_wake.py), the job runs when `wake.is_due()` instead of every
+    # `every_seconds`, and the loop sleeps until `wake.seconds_until()` or its alarm
+    wake: Any = None
 
 
 def run_due(engine: Engine, jobs: Sequence[Job], last_run: dict[str, float], *,
@@ -38,7 +42,10 @@ def run_due(engine: Engine, jobs: Sequence[Job], last_run: dict[str, float], *,
     now_mono = monotonic if monotonic is not None else time.monotonic()
     done: dict[str, int] = {}
     for job in jobs:
-        if now_mono - last_run.get(job.name, -1e18) < job.every_seconds:
+        if job.wake is not None:
+            if not job.wake.is_due():
+                continue
+        elif now_mono - last_run.get(job.name, -1e18) < job.every_seconds:
             continue
         last_run[job.name] = now_mono
         try:
@@ -49,10 +56,24 @@ def run_due(engine: Engine, jobs: Sequence[Job], last_run: dict[str, float], *,
 
 
 def run_forever(engine: Engine, jobs: Sequence[Job], stop: threading.Event, tick_seconds: float = 1.0) -> None:
+    """Run the jobs until `stop`: interval jobs on the tick, waking jobs as soon as they are due
+    (the loop sleeps at most a tick, less when a waking job is due sooner or its alarm rings)."""
     last: dict[str, float] = {}
-    while not stop.is_set():
-        run_due(engine, jobs, last)
-        stop.wait(tick_seconds)
+    wakes = [job.wake for job in jobs if job.wake is not None]
+    alarm = threading.Event()
+    for wake in wakes:
+        wake.start(engine, alarm)
+    try:
+        while not stop.is_set():
+            run_due(engine, jobs, last)
+            if wakes:
+                alarm.wait(min([tick_seconds, *(wake.seconds_until() for wake in wakes)]))
+                alarm.clear()
+            else:
+                stop.wait(tick_seconds)
+    finally:
+        for wake in wakes:
+            wake.stop()
 
 
 def attach_worker(app: FastAPI) -> None:
