@@ -40,6 +40,7 @@ from backend.orders import service as orders_service
 from backend.pipeline import EffectAppliers, NamedStage, OrderChange, Pipeline, attach
 from backend.portal import tasks as portal_tasks
 from backend.reports import tasks as reports_tasks
+from backend.rules import due_build as rules_due_build
 from backend.rules import due_index as rules_due
 from backend.rules.due_wake import DueWake
 from backend.rules import firing as rules_firing
@@ -96,6 +97,7 @@ def build_jobs(*, scan_interval_seconds: float = 60, upload_dir: Path | None = N
     return (
         Job("flow_timers", flows_instances.run_due_timers, 15),
         Job("rules_due", (due_wake := DueWake()).run, 1, wake=due_wake),
+        Job("rules_due_build", rules_due_build.job, 1),
         Job("rules_scan", rules_tasks.check_time_rules, scan_interval_seconds),
         Job("rules_overdue_todos", rules_tasks.signal_overdue_todos, scan_interval_seconds),
         Job("notify.deliver_outbox", notify_tasks.deliver_outbox, 5),

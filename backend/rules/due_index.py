@@ -42,7 +42,7 @@ from backend.rules.bulk import Pending, fire_many, insert_rows
 from backend.rules.context import catalogue_for, fact_context, order_values
 from backend.rules.firing import state_of, store_state
 from backend.rules.matching import in_scope, scope_clause
-from backend.rules.models import RuleDefinitionRow, RuleDue, RuleOrderState
+from backend.rules.models import RuleDefinitionRow, RuleDue, RuleDueBuild, RuleOrderState
 from engine.facts import Catalogue, FactContext, build_facts, default_catalogue
 from engine.facts.catalogue import DERIVED_SOURCES
 from engine.jsonlogic import matches, var_names
@@ -196,62 +196,22 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
 
 
 def build_rule(session: Session, row: RuleDefinitionRow, now: datetime, *, skip_matching: bool = False) -> int:
-    """The rule's moments for every order in scope whose other terms hold (flush only). Returns
-    the rows written. `skip_matching`: enabled "from now on", the orders matching now are the
-    baseline (their states are written by definitions.baseline_event_rule), not due."""
+    """The rule's moments for every order in scope whose other terms hold, here and now (flush
+    only; set-based where it can be, backend/rules/due_build.py). Returns the rows written.
+    `skip_matching`: enabled "from now on", the orders matching now are the baseline (their
+    states are written by definitions.baseline_event_rule), not due. Enabling and publishing
+    call `due_build.queue_build`, which hands large rules to the worker."""
+    from backend.rules import due_build  # it builds on this module
+
     session.execute(delete(DUE).where(DUE.c.rule_id == row.id))
     if not row.enabled or not is_indexed(row):
         return 0
-    rule = load_rule(row.definition)
-    plan = plan_due(rule.condition)
-    assert plan is not None
-    catalogue = catalogue_for(session)
-    ctx = fact_context(now, session=session)
-    where = [scope_clause(rule)]
-    if plan.rest:
-        try:
-            where.append(compile_condition({"and": list(plan.rest)}, catalogue, ORDER.c, ctx))
-        except NotCompilable:
-            return _build_in_python(session, row, rule, plan, catalogue, ctx, skip_matching)
-    source = ORDER.c[DERIVED_SOURCES[plan.term.fact][0]]
-    written, after = 0, 0
-    while True:
-        chunk = session.execute(select(ORDER.c.id, source).where(and_(*where), ORDER.c.id > after)
-                                .order_by(ORDER.c.id).limit(BUILD_CHUNK)).all()
-        if not chunk:
-            return written
-        after = chunk[-1][0]
-        rows = []
-        for order_id, value in chunk:
-            due = due_from_source(plan.term, value, ctx)
-            if due.kind == "at" and not (skip_matching and due.at <= now):
-                rows.append({"rule_id": row.id, "order_id": order_id, "due_at": due.at})
-        if rows:
-            _insert(session, rows)
-            written += len(rows)
-
-
-def _build_in_python(session: Session, row: RuleDefinitionRow, rule: RuleDefinition, plan: DuePlan,
-                     catalogue: Catalogue, ctx: FactContext, skip_matching: bool) -> int:
-    written, after = 0, 0
-    while True:
-        orders = list(session.exec(select(Order).where(scope_clause(rule), Order.id > after)
-                                   .order_by(Order.id).limit(BATCH)).scalars())
-        if not orders:
-            return written
-        after = orders[-1].id
-        rows = []
-        for order in orders:
-            due = due_moment(plan, order_values(order), catalogue, ctx)
-            if due.kind == "at" and not (skip_matching and due.at <= ctx.now):
-                rows.append({"rule_id": row.id, "order_id": order.id, "due_at": due.at})
-        if rows:
-            _insert(session, rows)
-            written += len(rows)
+    return due_build.build_orders(session, row, now, skip_matching=skip_matching)
 
 
 def drop_rule(session: Session, row_id: int) -> None:
     session.execute(delete(DUE).where(DUE.c.rule_id == row_id))
+    session.execute(delete(RuleDueBuild.__table__).where(RuleDueBuild.rule_id == row_id))
 
 
 # --- the worker ------------------------------------------------------------------------------
