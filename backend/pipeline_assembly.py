@@ -97,7 +97,7 @@ def build_jobs(*, scan_interval_seconds: float = 60, upload_dir: Path | None = N
     return (
         Job("flow_timers", flows_instances.run_due_timers, 15),
         Job("rules_due", (due_wake := DueWake()).run, 1, wake=due_wake),
-        Job("rules_due_build", rules_due_build.job, 1),
+        Job("rules_due_build", rules_due_build.job, 5),
         Job("rules_scan", rules_tasks.check_time_rules, scan_interval_seconds),
         Job("rules_overdue_todos", rules_tasks.signal_overdue_todos, scan_interval_seconds),
         Job("notify.deliver_outbox", notify_tasks.deliver_outbox, 5),

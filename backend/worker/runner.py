@@ -56,24 +56,34 @@ def run_due(engine: Engine, jobs: Sequence[Job], last_run: dict[str, float], *,
 
 
 def run_forever(engine: Engine, jobs: Sequence[Job], stop: threading.Event, tick_seconds: float = 1.0) -> None:
-    """Run the jobs until `stop`: interval jobs on the tick, waking jobs as soon as they are due
-    (the loop sleeps at most a tick, less when a waking job is due sooner or its alarm rings)."""
+    """Run the jobs until `stop`: interval jobs on the tick in this thread; each waking job in a
+    thread of its own that sleeps until its wake says (a moment, a notification), so a due moment
+    never waits behind a long job here (the minute scan, an import batch)."""
+    waking = [threading.Thread(target=_run_waking, args=(engine, job, stop), name=f"gendan-{job.name}", daemon=True)
+              for job in jobs if job.wake is not None]
+    for thread in waking:
+        thread.start()
+    timed = [job for job in jobs if job.wake is None]
     last: dict[str, float] = {}
-    wakes = [job.wake for job in jobs if job.wake is not None]
-    alarm = threading.Event()
-    for wake in wakes:
-        wake.start(engine, alarm)
     try:
         while not stop.is_set():
-            run_due(engine, jobs, last)
-            if wakes:
-                alarm.wait(min([tick_seconds, *(wake.seconds_until() for wake in wakes)]))
-                alarm.clear()
-            else:
-                stop.wait(tick_seconds)
+            run_due(engine, timed, last)
+            stop.wait(tick_seconds)
     finally:
-        for wake in wakes:
-            wake.stop()
+        for thread in waking:
+            thread.join(10)
+
+
+def _run_waking(engine: Engine, job: Job, stop: threading.Event) -> None:
+    alarm = threading.Event()
+    job.wake.start(engine, alarm)
+    try:
+        while not stop.is_set():
+            run_due(engine, [job], {})
+            alarm.wait(min(1.0, job.wake.seconds_until()))  # at most a second: `stop` is checked
+            alarm.clear()
+    finally:
+        job.wake.stop()
 
 
 def attach_worker(app: FastAPI) -> None:
