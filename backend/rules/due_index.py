@@ -9,8 +9,10 @@ conditions become true at a computable moment (engine/rules/due.py); those momen
   order's moments, in the order's transaction; when the condition is false now, an active episode
   ends there (as the scan would end it).
 - **Enabling or republishing** a rule computes its moments for the orders in its scope whose other
-  terms hold (those terms compiled to SQL), in chunks, in the enabling transaction.
-- **The worker job `rules_due`** (every second: one indexed query when nothing is due) takes the
+  terms hold (those terms compiled to SQL), set-based, in the request or, for a large rule, in the
+  worker (due_build.py).
+- **The worker job `rules_due`** (when the next moment comes or an order change announces an
+  earlier one, due_wake.py; one indexed query when nothing is due) takes the
   due rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so two workers take different rows), checks the
   condition on the order as it is, decides with the firing policy and fires through the bulk path
   (bulk.py) under the firing's unique key (rule, order, episode); fired or not, the row goes in the
@@ -59,7 +61,6 @@ STATE = RuleOrderState.__table__
 BATCH = 500  # due rows per transaction
 BUILD_CHUNK = 5000  # orders read per chunk when a rule's moments are built
 QUIET_RETRY = timedelta(minutes=5)  # quiet hours: look again then
-LINGER = 0.9  # the worker job waits this long for a moment about to fall due (its loop ticks each second)
 CHANNEL = "gendan_due"  # pg_notify channel: "a moment at <epoch seconds> was written" (backend/rules/due_wake.py)
 #: a change announces a moment only when it falls this soon; the listening worker probes the index
 #: more often than this (due_wake.PROBE_SECONDS), so a later moment is read well before it is due
@@ -253,11 +254,6 @@ def _fire_all(bind: Engine | Connection, now: datetime, limit: int) -> int:
         fired += got
         if taken < limit:
             return fired
-
-
-def job(engine: Engine, now: datetime) -> int:
-    """The worker's `rules_due` job: what is due now, and what falls due before the next tick."""
-    return fire_due(engine, now, linger=LINGER)
 
 
 def _fire_batch(session: Session, now: datetime, limit: int) -> tuple[int, int]:
