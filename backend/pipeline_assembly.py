@@ -42,9 +42,9 @@ from backend.portal import tasks as portal_tasks
 from backend.reports import tasks as reports_tasks
 from backend.rules import due_build as rules_due_build
 from backend.rules import due_index as rules_due
-from backend.rules.due_wake import DueWake
 from backend.rules import firing as rules_firing
 from backend.rules import tasks as rules_tasks
+from backend.rules.due_wake import DueWake
 from backend.scores import service as scores_service
 from backend.tracking import service as tracking_service
 from backend.worker.runner import Job

@@ -51,8 +51,8 @@ from backend.inbox.models import InboxItem  # noqa: E402
 from backend.orders.models import Order  # noqa: E402
 from backend.pipeline_assembly import assemble  # noqa: E402
 from backend.rules import due_build, due_index, scan, tasks  # noqa: E402
-from backend.rules.due_wake import DueWake  # noqa: E402
 from backend.rules.context import catalogue_for, fact_context  # noqa: E402
+from backend.rules.due_wake import DueWake  # noqa: E402
 from backend.rules.models import (  # noqa: E402
     RuleDefinitionRow,
     RuleDue,
@@ -273,6 +273,7 @@ def live(engine, count: int) -> dict:
     ids = list(range(1, count + 1))
     forget(engine, ids)
     # the worker first, listening, so the moves' notifications are what it hears
+    stop = threading.Event()
     metered, wake = worker_jobs()
     thread = threading.Thread(target=runner.run_forever, args=(engine, metered.jobs, stop, 1.0), daemon=True)
     thread.start()
@@ -286,7 +287,6 @@ def live(engine, count: int) -> dict:
         moments = dict(session.execute(select(RuleDue.order_id, RuleDue.due_at).where(RuleDue.order_id.in_(ids),
                        RuleDue.rule_id == 99)).all())
     assert len(moments) == count, len(moments)
-    stop = threading.Event()
     seen: dict[int, float] = {}
     deadline = time.monotonic() + 200
     while len(seen) < count and time.monotonic() < deadline:

@@ -26,7 +26,21 @@ import time
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, and_, case, cast, delete, func, insert, literal, not_, or_, select, true
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
@@ -155,7 +169,7 @@ def _in_sql(session: Session, rule_id: int, term: TimeTerm, offset: tuple[str, i
     if gap is None:  # never for a present source
         if not nulls_due:
             return 0
-        present, moment, rest = None, None, []
+        present, rest = None, []
     elif unit == "seconds":
         present = func.greatest(func.date_trunc("second", source) + func.make_interval(0, 0, 0, 0, 0, 0, gap), as_of)
         rest = []

@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Text, and_, cast, delete, select, text, true, tuple_, update
+from sqlalchemy import Text, cast, delete, select, text, true, tuple_, update
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
@@ -43,12 +43,11 @@ from backend.orders.models import Order
 from backend.rules.bulk import Pending, fire_many, insert_rows
 from backend.rules.context import catalogue_for, fact_context, order_values
 from backend.rules.firing import state_of, store_state
-from backend.rules.matching import in_scope, scope_clause
+from backend.rules.matching import in_scope
 from backend.rules.models import RuleDefinitionRow, RuleDue, RuleDueBuild, RuleOrderState
-from engine.facts import Catalogue, FactContext, build_facts, default_catalogue
+from engine.facts import Catalogue, build_facts, default_catalogue
 from engine.facts.catalogue import DERIVED_SOURCES
 from engine.jsonlogic import matches, var_names
-from engine.rules.compiler import NotCompilable, compile_condition
 from engine.rules.definition import RuleDefinition, load_rule
 from engine.rules.due import NEVER, DuePlan, due_from_source, due_moment, plan_due, rule_kind
 from engine.rules.firing import decide_firing

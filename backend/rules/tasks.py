@@ -28,8 +28,7 @@ from backend.db import new_session
 from backend.inbox.models import InboxItem
 from backend.orders.models import Order
 from backend.rules import due_alerts as alerts
-from backend.rules import due_build
-from backend.rules import scan
+from backend.rules import due_build, scan
 from backend.rules.context import catalogue_for, fact_context
 from backend.rules.firing import evaluate_event_rules
 from backend.rules.models import RuleDefinitionRow

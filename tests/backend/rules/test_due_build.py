@@ -13,8 +13,10 @@ import pytest
 from sqlalchemy import delete, select
 
 from backend.rules import definitions, due_build, due_index, tasks
-from backend.rules.context import fact_context
+from backend.rules.context import catalogue_for, fact_context
+from backend.rules.matching import scope_clause
 from backend.rules.models import RuleDefinitionRow, RuleDue, RuleDueBuild
+from engine.rules.compiler import compile_condition
 from engine.rules.definition import load_rule
 from engine.rules.due import plan_due
 from tests.backend.rules.test_service import approval_timeout, publish_and_enable
@@ -63,9 +65,6 @@ class TestSetBased:
         rule = load_rule(row.definition)
         plan = plan_due(rule.condition)
         ctx = fact_context(now, session=session)
-        from backend.rules.matching import scope_clause
-        from engine.rules.compiler import compile_condition
-        from backend.rules.context import catalogue_for
         where = [scope_clause(rule), compile_condition({"and": list(plan.rest)}, catalogue_for(session),
                                                       due_index.ORDER.c, ctx)]
         due_build._sources_in_python(session, row.id, plan.term, where, ctx, skip_matching)
