@@ -40,9 +40,11 @@ from backend.orders import service as orders_service
 from backend.pipeline import EffectAppliers, NamedStage, OrderChange, Pipeline, attach
 from backend.portal import tasks as portal_tasks
 from backend.reports import tasks as reports_tasks
+from backend.rules import due_build as rules_due_build
 from backend.rules import due_index as rules_due
 from backend.rules import firing as rules_firing
 from backend.rules import tasks as rules_tasks
+from backend.rules.due_wake import DueWake
 from backend.scores import service as scores_service
 from backend.tracking import service as tracking_service
 from backend.worker import partitions
@@ -95,7 +97,9 @@ def build_jobs(*, scan_interval_seconds: float = 60, upload_dir: Path | None = N
     """Every worker job, with its interval: the one list `gendan serve` and `gendan worker` run."""
     return (
         Job("flow_timers", flows_instances.run_due_timers, 15),
-        Job("rules_due", partitions.partitioned("rules_due", rules_due.partition_job), 1),
+        # woken by NOTIFY (or the poll), over the partitions this worker holds
+        Job("rules_due", partitions.partitioned("rules_due", (due_wake := DueWake()).run), 1, wake=due_wake),
+        Job("rules_due_build", rules_due_build.job, 5),
         Job("rules_scan", rules_tasks.check_time_rules, scan_interval_seconds),
         Job("rules_overdue_todos", rules_tasks.signal_overdue_todos, scan_interval_seconds),
         Job("notify.deliver_outbox", notify_tasks.deliver_outbox, 5),

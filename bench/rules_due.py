@@ -3,20 +3,26 @@
 On PostgreSQL, N open orders (bench/rules_scan.py's orders) and 100 enabled time rules, all of them
 indexable (stage + hours / working hours in stage, days until payment due, days since created):
 
-1. build: each rule's moments computed set-based, as enabling does (`due_index.build_rule`);
+1. build: each rule's moments computed set-based, as the enabling job does (`due_index.build_rule`:
+   SQL on PostgreSQL, Python for working hours);
    steady state is then seeded the way the worker would have left it (what is due now has fired:
    a state per match, no row), plus the scan's and the reconciliation's match words.
 2. today's full scan: `tasks.scan_time_rules` over the same 100 rules in steady state (wall and CPU).
 3. live: 1,000 orders are moved (an order change: `recompute_orders`, timed per order) so their
-   moments fall 15-65 s into the run, one every 50 ms; the worker's own loop (`runner.run_forever`
-   with the jobs `rules_due` every second and `rules_scan` = `check_time_rules` every 60 s) runs in a
-   thread; another thread polls the committed to-dos every 100 ms. Delay = first seen - due moment.
-4. steady state: the same worker loop for 60 s with nothing of ours due: its CPU and its wall time
-   in jobs (the rest of the wall is the database).
+   moments fall 60-110 s into the run, one every 50 ms; the worker's own loop (`runner.run_forever`
+   with the jobs `rules_due` woken by its DueWake (LISTEN/NOTIFY, sleeping until the next moment),
+   `rules_due_build` every 5 s and `rules_scan` = `check_time_rules` every 60 s) runs in a thread;
+   another thread polls the committed to-dos every 100 ms. Delay = first seen - due moment.
+4. steady state: the same worker loop for 60 s with nothing due: the process's CPU and the CPU of
+   the PostgreSQL backends serving the database (read from /proc), against one minute of the old
+   worker (the full scan of the 100 rules) and, separately, one reconciliation pass.
 5. burst: 10,000 orders crossing one threshold at the same second, fired by `fire_due` (timed),
    checked exactly once.
 
-Usage: .venv/bin/python bench/rules_due.py [--orders 200000] [--live 1000] [--burst 10000]
+Usage: .venv/bin/python bench/rules_due.py [--orders 200000] [--live 1000] [--burst 10000] [--reuse]
+The cost curve: --live 0 --burst 0 (steady state, old scan and reconciliation only).
+PostgreSQL runs with max_parallel_workers_per_gather = 0 here, so all of a query's CPU is in the
+backend whose /proc is read.
 Database: GENDAN_BENCH_PG_URL, default postgres@127.0.0.1/dueindex_bench (created when missing).
 """
 
@@ -40,12 +46,13 @@ from sqlalchemy import delete, func, insert, select, text, update  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 from backend.clock import utcnow  # noqa: E402
-from backend.db import new_session  # noqa: E402
+from backend.db import make_engine, new_session  # noqa: E402
 from backend.inbox.models import InboxItem  # noqa: E402
 from backend.orders.models import Order  # noqa: E402
 from backend.pipeline_assembly import assemble  # noqa: E402
-from backend.rules import due_index, scan, tasks  # noqa: E402
+from backend.rules import due_build, due_index, scan, tasks  # noqa: E402
 from backend.rules.context import catalogue_for, fact_context  # noqa: E402
+from backend.rules.due_wake import DueWake  # noqa: E402
 from backend.rules.models import (  # noqa: E402
     RuleDefinitionRow,
     RuleDue,
@@ -90,7 +97,7 @@ def definitions() -> list[dict]:
     return out
 
 
-def seed(engine, now) -> dict:
+def seed(engine, now, *, sql_only: bool = False) -> dict:
     """Rules, their moments (timed), and the steady state the worker would have left."""
     out: dict = {}
     with Session(engine) as session:
@@ -103,11 +110,21 @@ def seed(engine, now) -> dict:
                                           enabled=True, is_time_rule=True, created_at=now, updated_at=now))
         session.commit()
     started = time.perf_counter()
+    by_kind: dict[str, float] = {}
     with new_session(engine) as session:
-        for row in session.exec(select(RuleDefinitionRow).order_by(RuleDefinitionRow.id)).scalars():
-            due_index.build_rule(session, row, now)
-        session.commit()
+        rows = list(session.exec(select(RuleDefinitionRow).order_by(RuleDefinitionRow.id)).scalars())
+        session.expunge_all()
+    for row in rows:  # one transaction per rule, as the enabling job commits per chunk
+        kind = "python_working_hours" if "working_hours" in json.dumps(row.definition) else "sql"
+        if sql_only and kind != "sql":
+            continue
+        began = time.perf_counter()
+        with new_session(engine) as session:
+            due_index.build_rule(session, session.merge(row), now, skip_matching=sql_only)
+            session.commit()
+        by_kind[kind] = by_kind.get(kind, 0.0) + time.perf_counter() - began
     out["build_100_rules_s"] = round(time.perf_counter() - started, 1)
+    out["build_s_by_path"] = {k: round(v, 1) for k, v in by_kind.items()}
     with new_session(engine) as session:
         out["due_rows_built"] = session.execute(select(func.count()).select_from(RuleDue)).scalar_one()
         # steady state: what was due has fired (a state per match) and left the index
@@ -139,10 +156,64 @@ def full_scan(engine, now) -> dict:
     with new_session(engine) as session:  # the rules' own words, not the reconciliation's
         session.execute(update(RuleDefinitionRow).values(last_scan_at=now - timedelta(minutes=1)))
         session.commit()
-    cpu, wall = time.process_time(), time.perf_counter()
+    cpu, wall, db = time.process_time(), time.perf_counter(), backend_cpu(engine)
     fired = tasks.scan_time_rules(engine, now)
     return {"full_scan_s": round(time.perf_counter() - wall, 2), "full_scan_cpu_s": round(time.process_time() - cpu, 2),
-            "full_scan_firings": fired}
+            "full_scan_db_cpu_s": round(backend_cpu(engine) - db, 2), "full_scan_firings": fired}
+
+
+def reconciliation(engine, now) -> dict:
+    """One reconciliation pass over the 100 indexed rules (hourly in steady state)."""
+    with new_session(engine) as session:
+        session.execute(update(RuleDefinitionRow).values(scan_ready=True, last_scan_at=now - timedelta(hours=2)))
+        session.commit()
+    cpu, wall, db = time.process_time(), time.perf_counter(), backend_cpu(engine)
+    fired = tasks.reconcile(engine, now)
+    return {"reconcile_s": round(time.perf_counter() - wall, 2), "reconcile_cpu_s": round(time.process_time() - cpu, 2),
+            "reconcile_db_cpu_s": round(backend_cpu(engine) - db, 2), "reconcile_firings": fired}
+
+
+def backend_cpu(engine) -> float:
+    """CPU seconds used so far by the PostgreSQL processes serving this database (from /proc)."""
+    with engine.connect() as conn:
+        pids = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).scalars().all()
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def worker_jobs(metered: bool = True):
+    wake = DueWake()
+    jobs = [runner.Job("rules_due", wake.run, 1, wake=wake), runner.Job("rules_due_build", due_build.job, 5),
+            runner.Job("rules_scan", tasks.check_time_rules, 60)]
+    return Metered(jobs) if metered else jobs, wake
+
+
+def steady(engine, seconds: float = 60) -> dict:
+    """The worker's loop for a minute with nothing due: its process CPU and the database's."""
+    metered, wake = worker_jobs()
+    stop = threading.Event()
+    thread = threading.Thread(target=runner.run_forever, args=(engine, metered.jobs, stop, 1.0), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not wake.listening.is_set() and time.monotonic() < deadline:  # started, listening
+        time.sleep(0.05)
+    time.sleep(2)
+    metered.wall = metered.cpu = 0.0
+    metered.runs = 0
+    cpu, wall, db = time.process_time(), time.perf_counter(), backend_cpu(engine)
+    time.sleep(seconds)
+    out = {"steady_s": round(time.perf_counter() - wall, 1), "steady_process_cpu_s": round(time.process_time() - cpu, 3),
+           "steady_db_cpu_s": round(backend_cpu(engine) - db, 3), "steady_jobs_runs": metered.runs,
+           "steady_jobs_wall_s": round(metered.wall, 3), "steady_jobs_cpu_s": round(metered.cpu, 3)}
+    stop.set()
+    thread.join(30)
+    return out
 
 
 class Metered:
@@ -151,7 +222,7 @@ class Metered:
     def __init__(self, jobs):
         self.wall = self.cpu = 0.0
         self.runs = 0
-        self.jobs = [runner.Job(j.name, self._wrap(j.run), j.every_seconds) for j in jobs]
+        self.jobs = [runner.Job(j.name, self._wrap(j.run), j.every_seconds, j.wake) for j in jobs]
 
     def _wrap(self, run):
         def job(engine, now):
@@ -201,6 +272,14 @@ def live(engine, count: int) -> dict:
                       lambda i: utcnow() - timedelta(hours=1))
     ids = list(range(1, count + 1))
     forget(engine, ids)
+    # the worker first, listening, so the moves' notifications are what it hears
+    stop = threading.Event()
+    metered, wake = worker_jobs()
+    thread = threading.Thread(target=runner.run_forever, args=(engine, metered.jobs, stop, 1.0), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not wake.listening.is_set() and time.monotonic() < deadline:
+        time.sleep(0.05)
     t0 = utcnow() + timedelta(seconds=60)  # the batched move below (~20 s under load) commits before the first moment
     due = {i: t0 + timedelta(milliseconds=50 * k) for k, i in enumerate(ids)}
     move(engine, ids, "bench_live", lambda i: due[i] - timedelta(hours=24, seconds=1), one_at_a_time=False)
@@ -208,12 +287,7 @@ def live(engine, count: int) -> dict:
         moments = dict(session.execute(select(RuleDue.order_id, RuleDue.due_at).where(RuleDue.order_id.in_(ids),
                        RuleDue.rule_id == 99)).all())
     assert len(moments) == count, len(moments)
-    metered = Metered([runner.Job("rules_due", due_index.job, 1),
-                       runner.Job("rules_scan", tasks.check_time_rules, 60)])
-    stop = threading.Event()
-    thread = threading.Thread(target=runner.run_forever, args=(engine, metered.jobs, stop, 1.0), daemon=True)
     seen: dict[int, float] = {}
-    thread.start()
     deadline = time.monotonic() + 200
     while len(seen) < count and time.monotonic() < deadline:
         with Session(engine) as session:
@@ -224,21 +298,15 @@ def live(engine, count: int) -> dict:
         for order_id in got:
             seen[order_id] = (at - moments[order_id]).total_seconds()
         time.sleep(0.1)
-    run_wall, run_cpu = metered.wall, metered.cpu
-    # steady state: nothing of ours is due for the next minute
-    metered.wall = metered.cpu = 0.0
-    metered.runs = 0
-    started = time.perf_counter()
-    time.sleep(60)
-    steady = {"steady_minute_wall_s": round(time.perf_counter() - started, 1), "steady_jobs_runs": metered.runs,
-              "steady_jobs_wall_s": round(metered.wall, 3), "steady_jobs_cpu_s": round(metered.cpu, 3)}
+    run_wall, run_cpu, runs = metered.wall, metered.cpu, metered.runs
     stop.set()
     thread.join(30)
     delays = sorted(seen.values())
     q = statistics.quantiles(delays, n=100) if len(delays) > 1 else delays * 99
     return {"live_orders": count, "live_fired": len(seen), "recompute_per_order_change_ms": round(per_change * 1000, 2),
             "delay_p50_s": round(q[49], 2), "delay_p99_s": round(q[98], 2), "delay_max_s": round(delays[-1], 2),
-            "live_jobs_wall_s": round(run_wall, 2), "live_jobs_cpu_s": round(run_cpu, 2), **steady}
+            "live_jobs_wall_s": round(run_wall, 2), "live_jobs_cpu_s": round(run_cpu, 2), "live_jobs_runs": runs,
+            "live_wakeups_heard": wake.wakeups}
 
 
 def burst(engine, count: int, offset: int) -> dict:
@@ -266,18 +334,31 @@ def main() -> None:
     parser.add_argument("--live", type=int, default=1000)
     parser.add_argument("--burst", type=int, default=10_000)
     parser.add_argument("--reuse", action="store_true", help="keep the index and steady state of an earlier run")
+    parser.add_argument("--index-sql-only", action="store_true",
+                        help="index only the rules built in SQL, future moments only (the 3 M cost curve: the "
+                             "working-hours rules' Python build would take an hour there)")
     args = parser.parse_args()
-    engine = assemble(data.prepare(args.orders))
+    data.prepare(args.orders).dispose()
+    engine = assemble(make_engine(data.URL, connect_args={"options": "-c max_parallel_workers_per_gather=0"}))
     now = utcnow()
-    results: dict = {"orders": args.orders, "rules": 100, "load_before": os.getloadavg()}
+    results: dict = {"orders": args.orders, "rules": 100, "started": now.isoformat(timespec="seconds"),
+                     "load_before": os.getloadavg()}
     if not args.reuse:
-        results.update(seed(engine, now))
+        results.update(seed(engine, now, sql_only=args.index_sql_only))
         print(json.dumps(results), flush=True)
-        results.update(full_scan(engine, utcnow()))
-        print(json.dumps(results), flush=True)
-    results.update(live(engine, args.live))
+    results.update(steady(engine))
+    results["load_steady"] = os.getloadavg()
     print(json.dumps(results), flush=True)
-    results.update(burst(engine, args.burst, args.live))
+    results.update(full_scan(engine, utcnow()))
+    print(json.dumps(results), flush=True)
+    results.update(reconciliation(engine, utcnow()))
+    print(json.dumps(results), flush=True)
+    if args.live:
+        results.update(live(engine, args.live))
+        results["load_live"] = os.getloadavg()
+        print(json.dumps(results), flush=True)
+    if args.burst:
+        results.update(burst(engine, args.burst, args.live))
     results["load_after"] = os.getloadavg()
     print(json.dumps(results, indent=2))
 

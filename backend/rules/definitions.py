@@ -21,7 +21,7 @@ from backend.auth.actor import Actor
 from backend.definitions.lifecycle import Lifecycle, require_designer
 from backend.errors import GendanError
 from backend.orders.models import Order
-from backend.rules import due_index, summary
+from backend.rules import due_build, due_index, summary
 from backend.rules.context import (
     ORDER,
     catalogue_for,
@@ -79,7 +79,10 @@ def get_rule(session: Session, *, actor: Actor, key: str) -> RuleRead:
     rows = RULES.versions(session, key)
     if not rows:
         raise GendanError("rule.not_found", {"key": key}, status=404)
-    return to_read(rows[-1], catalogue_for(session))
+    read = to_read(rows[-1], catalogue_for(session))
+    live = next((r for r in rows if r.status == "published" and r.enabled), None)
+    read.due_build_percent = due_build.progress(session, live.id) if live is not None else None
+    return read
 
 
 def save_draft(session: Session, *, actor: Actor, definition: dict[str, Any], now: datetime) -> RuleRead:
@@ -137,8 +140,9 @@ def publish_rule(session: Session, *, actor: Actor, key: str, now: datetime, con
         due_index.drop_rule(session, current.id)
     RULES.publish(session, draft, actor=actor, now=now,
                   recorded={"enabled": was_enabled, **({"start": start} if was_enabled else {})})
-    due_index.build_rule(session, draft, now, skip_matching=draft.start_from_now)
+    building = due_build.queue_build(session, draft, now, skip_matching=draft.start_from_now)
     read = to_read(draft)
+    read.due_build_percent = 0 if building else None
     session.commit()
     return read
 
@@ -213,8 +217,9 @@ def enable_rule(session: Session, *, actor: Actor, key: str, confirm: bool = Fal
     row.definition = rule.model_copy(update={"enabled": True}).model_dump(mode="json")
     row.updated_at = now
     session.flush()
-    due_index.build_rule(session, row, now, skip_matching=row.start_from_now)
+    building = due_build.queue_build(session, row, now, skip_matching=row.start_from_now)
     read = to_read(row)
+    read.due_build_percent = 0 if building else None
     session.commit()
     return read
 

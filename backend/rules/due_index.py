@@ -9,8 +9,10 @@ conditions become true at a computable moment (engine/rules/due.py); those momen
   order's moments, in the order's transaction; when the condition is false now, an active episode
   ends there (as the scan would end it).
 - **Enabling or republishing** a rule computes its moments for the orders in its scope whose other
-  terms hold (those terms compiled to SQL), in chunks, in the enabling transaction.
-- **The worker job `rules_due`** (every second: one indexed query when nothing is due) takes the
+  terms hold (those terms compiled to SQL), set-based, in the request or, for a large rule, in the
+  worker (due_build.py).
+- **The worker job `rules_due`** (when the next moment comes or an order change announces an
+  earlier one, due_wake.py; one indexed query when nothing is due) takes the
   due rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so two workers take different rows), checks the
   condition on the order as it is, decides with the firing policy and fires through the bulk path
   (bulk.py) under the firing's unique key (rule, order, episode); fired or not, the row goes in the
@@ -31,7 +33,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Text, and_, cast, delete, select, true, tuple_, update
+from sqlalchemy import Text, cast, delete, select, text, true, tuple_, update
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
@@ -41,13 +43,12 @@ from backend.orders.models import Order
 from backend.rules.bulk import Pending, fire_many, insert_rows
 from backend.rules.context import catalogue_for, fact_context, order_values
 from backend.rules.firing import state_of, store_state
-from backend.rules.matching import in_scope, scope_clause
-from backend.rules.models import RuleDefinitionRow, RuleDue, RuleOrderState
+from backend.rules.matching import in_scope
+from backend.rules.models import RuleDefinitionRow, RuleDue, RuleDueBuild, RuleOrderState
 from backend.worker.partitions import Claim
-from engine.facts import Catalogue, FactContext, build_facts, default_catalogue
+from engine.facts import Catalogue, build_facts, default_catalogue
 from engine.facts.catalogue import DERIVED_SOURCES
 from engine.jsonlogic import matches, var_names
-from engine.rules.compiler import NotCompilable, compile_condition
 from engine.rules.definition import RuleDefinition, load_rule
 from engine.rules.due import NEVER, DuePlan, due_from_source, due_moment, plan_due, rule_kind
 from engine.rules.firing import decide_firing
@@ -60,7 +61,10 @@ STATE = RuleOrderState.__table__
 BATCH = 500  # due rows per transaction
 BUILD_CHUNK = 5000  # orders read per chunk when a rule's moments are built
 QUIET_RETRY = timedelta(minutes=5)  # quiet hours: look again then
-LINGER = 0.9  # the worker job waits this long for a moment about to fall due (its loop ticks each second)
+CHANNEL = "gendan_due"  # pg_notify channel: "a moment at <epoch seconds> was written" (backend/rules/due_wake.py)
+#: a change announces a moment only when it falls this soon; the listening worker probes the index
+#: more often than this (due_wake.PROBE_SECONDS), so a later moment is read well before it is due
+ANNOUNCE_HORIZON = timedelta(seconds=120)
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,7 @@ def recompute_orders(session: Session, orders: Sequence[Order], now: datetime, *
                 ended.append((r.rule.key, order.id))  # false now: an active episode ends, as the scan ends it
     if rows:
         _insert(session, rows)
+        announce(session, min(r["due_at"] for r in rows), now)
     for start in range(0, len(ended), 2000):  # bounded parameters (a batch of 1,000 orders × 100 rules)
         session.execute(update(STATE).where(tuple_(STATE.c.rule_key, STATE.c.order_id).in_(ended[start:start + 2000]),
                                             STATE.c.active.is_(True)).values(active=False)
@@ -173,6 +178,16 @@ def on_order_changes(session: Session, changes: list[Any]) -> None:
         recompute_orders(session, [c.order for c in changes], changes[0].now, rules=rules)
 
 
+def announce(session: Session, earliest: datetime, now: datetime) -> None:
+    """Tell the listening workers (PostgreSQL) that a moment at `earliest` was written, when it
+    falls within ANNOUNCE_HORIZON: `pg_notify` in this transaction, delivered at its commit and
+    dropped on rollback. Flush only; nothing on SQLite (its worker polls)."""
+    if earliest > now + ANNOUNCE_HORIZON or session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(text("SELECT pg_notify(:channel, :at)"),
+                    {"channel": CHANNEL, "at": f"{earliest.timestamp():.3f}"})
+
+
 def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
     """One multi-row statement; a row already there (a concurrent recompute) takes the new moment."""
     insert_rows(session, DUE, rows, unique=("rule_id", "order_id"), update=("due_at",))
@@ -182,62 +197,22 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
 
 
 def build_rule(session: Session, row: RuleDefinitionRow, now: datetime, *, skip_matching: bool = False) -> int:
-    """The rule's moments for every order in scope whose other terms hold (flush only). Returns
-    the rows written. `skip_matching`: enabled "from now on", the orders matching now are the
-    baseline (their states are written by definitions.baseline_event_rule), not due."""
+    """The rule's moments for every order in scope whose other terms hold, here and now (flush
+    only; set-based where it can be, backend/rules/due_build.py). Returns the rows written.
+    `skip_matching`: enabled "from now on", the orders matching now are the baseline (their
+    states are written by definitions.baseline_event_rule), not due. Enabling and publishing
+    call `due_build.queue_build`, which hands large rules to the worker."""
+    from backend.rules import due_build  # it builds on this module
+
     session.execute(delete(DUE).where(DUE.c.rule_id == row.id))
     if not row.enabled or not is_indexed(row):
         return 0
-    rule = load_rule(row.definition)
-    plan = plan_due(rule.condition)
-    assert plan is not None
-    catalogue = catalogue_for(session)
-    ctx = fact_context(now, session=session)
-    where = [scope_clause(rule)]
-    if plan.rest:
-        try:
-            where.append(compile_condition({"and": list(plan.rest)}, catalogue, ORDER.c, ctx))
-        except NotCompilable:
-            return _build_in_python(session, row, rule, plan, catalogue, ctx, skip_matching)
-    source = ORDER.c[DERIVED_SOURCES[plan.term.fact][0]]
-    written, after = 0, 0
-    while True:
-        chunk = session.execute(select(ORDER.c.id, source).where(and_(*where), ORDER.c.id > after)
-                                .order_by(ORDER.c.id).limit(BUILD_CHUNK)).all()
-        if not chunk:
-            return written
-        after = chunk[-1][0]
-        rows = []
-        for order_id, value in chunk:
-            due = due_from_source(plan.term, value, ctx)
-            if due.kind == "at" and not (skip_matching and due.at <= now):
-                rows.append({"rule_id": row.id, "order_id": order_id, "due_at": due.at})
-        if rows:
-            _insert(session, rows)
-            written += len(rows)
-
-
-def _build_in_python(session: Session, row: RuleDefinitionRow, rule: RuleDefinition, plan: DuePlan,
-                     catalogue: Catalogue, ctx: FactContext, skip_matching: bool) -> int:
-    written, after = 0, 0
-    while True:
-        orders = list(session.exec(select(Order).where(scope_clause(rule), Order.id > after)
-                                   .order_by(Order.id).limit(BATCH)).scalars())
-        if not orders:
-            return written
-        after = orders[-1].id
-        rows = []
-        for order in orders:
-            due = due_moment(plan, order_values(order), catalogue, ctx)
-            if due.kind == "at" and not (skip_matching and due.at <= ctx.now):
-                rows.append({"rule_id": row.id, "order_id": order.id, "due_at": due.at})
-        if rows:
-            _insert(session, rows)
-            written += len(rows)
+    return due_build.build_orders(session, row, now, skip_matching=skip_matching)
 
 
 def drop_rule(session: Session, row_id: int) -> None:
     session.execute(delete(DUE).where(DUE.c.rule_id == row_id))
+    session.execute(delete(RuleDueBuild.__table__).where(RuleDueBuild.rule_id == row_id))
 
 
 # --- the worker ------------------------------------------------------------------------------
@@ -287,16 +262,6 @@ def _fire_all(bind: Engine | Connection, now: datetime, limit: int, claim: Claim
         fired += got
         if taken < limit:
             return fired
-
-
-def job(engine: Engine, now: datetime) -> int:
-    """The worker's `rules_due` job: what is due now, and what falls due before the next tick."""
-    return fire_due(engine, now, linger=LINGER)
-
-
-def partition_job(engine: Engine, now: datetime, claim: Claim) -> int:
-    """`job` over the partitions this worker holds (`partitions.partitioned("rules_due", ...)`)."""
-    return fire_due(engine, now, linger=LINGER, claim=claim)
 
 
 def _fire_batch(session: Session, now: datetime, limit: int, claim: Claim | None = None) -> tuple[int, int]:
@@ -367,5 +332,5 @@ def pending_at(session: Session, pairs: Iterable[tuple[int, int]], now: datetime
     return {(r, o) for r, o in found} & set(pairs)
 
 
-__all__ = ["IndexedRule", "build_rule", "drop_rule", "fire_due", "indexed_rules", "is_indexed", "next_due",
+__all__ = ["ANNOUNCE_HORIZON", "CHANNEL", "IndexedRule", "announce", "build_rule", "drop_rule", "fire_due", "indexed_rules", "is_indexed", "next_due",
            "on_order_change", "on_order_changes", "pending_at", "recompute_orders"]

@@ -105,3 +105,21 @@ class RuleReconcileMask(SQLModel, table=True):
 
     order_id: int = Field(foreign_key="sales_order.id", primary_key=True, sa_column_kwargs={"autoincrement": False})
     words: str = Field(max_length=2000)
+
+
+class RuleDueBuild(SQLModel, table=True):
+    """A rule's due moments still being computed by the worker (backend/rules/due_build.py), after
+    it was enabled or republished over more orders than a request should wait for. The orders with
+    first_order_id <= id <= after_order_id are done; the row goes when the last is."""
+
+    __tablename__ = "rule_due_build"
+
+    rule_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})  # rule_definition.id
+    as_of: datetime = Field(sa_type=UTCDateTime)  # the enabling moment: moments are computed as of it
+    skip_matching: bool = False  # "from now on": orders already due then are the baseline, not due
+    first_order_id: int = 0
+    last_order_id: int = 0  # orders created later get their moments from the order pipeline
+    after_order_id: int = 0
+    rows_written: int = 0
+    started_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)

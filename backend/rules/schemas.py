@@ -31,6 +31,8 @@ class RuleRead(BaseModel):
     last_scan_at: datetime | None = None
     # event / indexed (a time rule on the due-time index) / scanned (a time rule the scan checks)
     kind: str = "event"
+    # an indexed rule whose due moments the worker is still computing: the share done (percent)
+    due_build_percent: int | None = None
     issues: list[IssueRead] = Field(default_factory=list)
 
 

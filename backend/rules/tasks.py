@@ -28,7 +28,7 @@ from backend.db import new_session
 from backend.inbox.models import InboxItem
 from backend.orders.models import Order
 from backend.rules import due_alerts as alerts
-from backend.rules import scan
+from backend.rules import due_build, scan
 from backend.rules.context import catalogue_for, fact_context
 from backend.rules.firing import evaluate_event_rules
 from backend.rules.models import RuleDefinitionRow
@@ -87,7 +87,7 @@ def _passes(bind: Engine | Connection, now: datetime, held: lease.Lease | None) 
     with new_session(bind) as session:
         rows = [r for r in scan.assign_slots(session, indexed=True) if scan.due(r, now, every)]
         session.rollback()
-    if rows:
+    if rows and not due_build.pending(bind):  # a half-built index is not a missed path: wait for it
         fired += reconcile(bind, now, held)
     return fired
 

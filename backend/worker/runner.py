@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
@@ -30,6 +31,9 @@ class Job:
     name: str
     run: Callable[..., int]
     every_seconds: float
+    # when set (backend/rules/due_wake.py), the job runs when `wake.is_due()` instead of every
+    # `every_seconds`, and the loop sleeps until `wake.seconds_until()` or its alarm
+    wake: Any = None
 
 
 def run_due(engine: Engine, jobs: Sequence[Job], last_run: dict[str, float], *,
@@ -38,7 +42,10 @@ def run_due(engine: Engine, jobs: Sequence[Job], last_run: dict[str, float], *,
     now_mono = monotonic if monotonic is not None else time.monotonic()
     done: dict[str, int] = {}
     for job in jobs:
-        if now_mono - last_run.get(job.name, -1e18) < job.every_seconds:
+        if job.wake is not None:
+            if not job.wake.is_due():
+                continue
+        elif now_mono - last_run.get(job.name, -1e18) < job.every_seconds:
             continue
         last_run[job.name] = now_mono
         try:
@@ -49,10 +56,34 @@ def run_due(engine: Engine, jobs: Sequence[Job], last_run: dict[str, float], *,
 
 
 def run_forever(engine: Engine, jobs: Sequence[Job], stop: threading.Event, tick_seconds: float = 1.0) -> None:
+    """Run the jobs until `stop`: interval jobs on the tick in this thread; each waking job in a
+    thread of its own that sleeps until its wake says (a moment, a notification), so a due moment
+    never waits behind a long job here (the minute scan, an import batch)."""
+    waking = [threading.Thread(target=_run_waking, args=(engine, job, stop), name=f"gendan-{job.name}", daemon=True)
+              for job in jobs if job.wake is not None]
+    for thread in waking:
+        thread.start()
+    timed = [job for job in jobs if job.wake is None]
     last: dict[str, float] = {}
-    while not stop.is_set():
-        run_due(engine, jobs, last)
-        stop.wait(tick_seconds)
+    try:
+        while not stop.is_set():
+            run_due(engine, timed, last)
+            stop.wait(tick_seconds)
+    finally:
+        for thread in waking:
+            thread.join(10)
+
+
+def _run_waking(engine: Engine, job: Job, stop: threading.Event) -> None:
+    alarm = threading.Event()
+    job.wake.start(engine, alarm)
+    try:
+        while not stop.is_set():
+            run_due(engine, [job], {})
+            alarm.wait(min(1.0, job.wake.seconds_until()))  # at most a second: `stop` is checked
+            alarm.clear()
+    finally:
+        job.wake.stop()
 
 
 def attach_worker(app: FastAPI) -> None:

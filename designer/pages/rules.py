@@ -169,6 +169,15 @@ def rule_designer(request: Request, session: DbSession, actor: PageActor, key: s
     return _designer(request, session, actor, rule.definition, rule=rule, firings=firings)
 
 
+@router.get("/designer/rules/{key}/due-build", name="rule_due_build")
+def rule_due_build(request: Request, session: DbSession, actor: PageActor, key: str):
+    """The progress of the rule's due times (a fragment that re-reads itself until they are built)."""
+    require_designer(actor)
+    rule = definitions.get_rule(session, actor=actor, key=key)
+    return render(request, "rules/_due_build.html", {"rule": rule, "percent": rule.due_build_percent,
+                                                      "polling": True})
+
+
 def _designer(request: Request, session, actor, definition: dict[str, Any], *, rule, firings):
     from backend.i18n import get_locale
 

@@ -44,7 +44,8 @@ from engine.jsonlogic import matches, var_names
 from engine.rules.definition import RuleDefinition
 from engine.rules.relative import has_relative
 
-__all__ = ["NEVER", "SCAN", "Due", "DuePlan", "TimeTerm", "due_from_source", "due_moment", "plan_due", "rule_kind"]
+__all__ = ["NEVER", "SCAN", "Due", "DuePlan", "TimeTerm", "due_from_source", "due_moment",
+           "source_offset", "plan_due", "rule_kind"]
 
 RuleKind = Literal["event", "indexed", "scanned"]
 
@@ -230,6 +231,17 @@ def _add_working_seconds(start: int, seconds: int, calendar: BusinessCalendar, l
             left -= hi_s - lo_s
         day += timedelta(days=1)
     return None
+
+
+def source_offset(term: TimeTerm) -> tuple[str, int | None] | None:
+    """The term's moment as a plain offset from its source column, for a set-based rendering:
+    ("seconds", gap) — due `gap` seconds after the source floored to whole seconds; ("days", gap) —
+    due at local midnight of the source date plus `gap` days; gap None: never (for a present
+    source). None for `working_hours_in_stage`, whose moment depends on the business calendar.
+    A null source is the fact's null: due at once when `term.holds(None)`, else never."""
+    if term.fact == "working_hours_in_stage":
+        return None
+    return DERIVED_SOURCES[term.fact][1], _gap(term)
 
 
 def due_from_source(term: TimeTerm, source: Any, ctx: FactContext) -> Due:

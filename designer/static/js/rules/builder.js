@@ -420,10 +420,19 @@ document.getElementById("rd-start-go").addEventListener("click", function () {
   if (then) then(start);
 });
 
+/* A large rule's due times are computed by the worker after enabling: the progress paragraph
+ * (rules/_due_build.html) re-reads itself until they are done. */
+function watchDueBuild(rule) {
+  let box = document.getElementById("rd-due-build");
+  if (!box || rule.due_build_percent === null || rule.due_build_percent === undefined) return;
+  htmx.ajax("GET", box.dataset.url, { target: "#rd-due-build", swap: "outerHTML" });
+}
+
 function publish(confirm, start) {
   // an enabled rule stays enabled: the server asks, as for enabling, when it matches every order
   return api("POST", ruleUrl("/publish"), { confirm: confirm, start: start }).then(function (rule) {
     status(T.published);
+    watchDueBuild(rule);
     document.getElementById("rd-version").textContent = "v" + rule.version + " · " + rule.status;
   }).catch(function (err) {
     if (err instanceof ApiError && err.code === "rule.confirm_required" && window.confirm(confirmText(err))) return publish(true, start);
@@ -439,8 +448,9 @@ document.getElementById("rd-publish").addEventListener("click", function () {
   }).catch(refused);
 });
 function enable(confirm, start) {
-  return api("POST", ruleUrl("/enable"), { confirm: confirm, start: start }).then(function () {
+  return api("POST", ruleUrl("/enable"), { confirm: confirm, start: start }).then(function (rule) {
     designer.dataset.enabled = "true";
+    watchDueBuild(rule);
     status(T.enabled);
   }).catch(function (err) {
     if (err instanceof ApiError && err.code === "rule.confirm_required" && window.confirm(confirmText(err))) return enable(true, start);
