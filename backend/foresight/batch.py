@@ -143,17 +143,24 @@ def _write_postgresql(session: Session, scores: Scores, model_id: int | None, no
     conn.exec_driver_sql("CREATE TEMPORARY TABLE IF NOT EXISTS foresight_chunk (oid bigint, basis float8, "
                          "stage_done float8, stage_done_p90 float8, completion float8, completion_p90 float8, "
                          "prob float8, p90 float8) ON COMMIT DELETE ROWS")
+    conn.exec_driver_sql("TRUNCATE foresight_chunk")  # a savepoint's release (tests' sessions) keeps the rows
     raw = conn.connection.driver_connection
     with raw.cursor() as cur, cur.copy("COPY foresight_chunk FROM STDIN (FORMAT BINARY)") as copy:
         copy.write(_binary_copy(scores))
 
     def ts(column: str) -> str:
-        return f"CASE WHEN c.{column} = 'NaN' THEN NULL ELSE to_timestamp(c.{column}) END"
+        # whole seconds: a prediction that did not move stores the same value, and its row is not written
+        return f"CASE WHEN c.{column} = 'NaN' THEN NULL ELSE to_timestamp(round(c.{column})) END"
 
+    # only rows whose values differ: every written row version costs each of sales_order's indexes
+    # an entry, while a re-scoring leaves most predictions as they were
     conn.exec_driver_sql(
-        "UPDATE sales_order o SET predicted_stage_done_at = " + ts("stage_done") + ", predicted_completion_at = "
-        + ts("completion") + ", delay_probability = NULLIF(c.prob, 'NaN'), stage_p90_hours = NULLIF(c.p90, 'NaN') "
-        "FROM foresight_chunk c WHERE o.id = c.oid")
+        "UPDATE sales_order o SET predicted_stage_done_at = n.stage_done, predicted_completion_at = n.completion, "
+        "delay_probability = n.prob, stage_p90_hours = n.p90 FROM (SELECT c.oid, " + ts("stage_done")
+        + " AS stage_done, " + ts("completion") + " AS completion, NULLIF(c.prob, 'NaN') AS prob, "
+        "NULLIF(c.p90, 'NaN') AS p90 FROM foresight_chunk c) n WHERE o.id = n.oid AND "
+        "(o.predicted_stage_done_at, o.predicted_completion_at, o.delay_probability, o.stage_p90_hours) "
+        "IS DISTINCT FROM (n.stage_done, n.completion, n.prob, n.p90)")
     basis = "CASE " + " ".join(f"WHEN c.basis = {i} THEN '{b}'" for i, b in enumerate(BASIS)) + " END"
     conn.exec_driver_sql(
         "INSERT INTO foresight_score (order_id, basis, model_id, stage_done_p90_at, completion_p90_at, reasons, "
@@ -165,7 +172,8 @@ def _write_postgresql(session: Session, scores: Scores, model_id: int | None, no
 
 
 def _dt(seconds: float) -> datetime | None:
-    return None if math.isnan(seconds) else datetime.fromtimestamp(seconds, UTC)
+    """Whole seconds, as on PostgreSQL."""
+    return None if math.isnan(seconds) else datetime.fromtimestamp(round(seconds), UTC)
 
 
 def _num(value: float) -> float | None:

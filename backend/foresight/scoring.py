@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from backend.db import new_session
-from backend.foresight import batch, history, service
+from backend.foresight import batch, history, reasons, service
 from backend.foresight.models import ForesightModel, ForesightScore
 from backend.orders.models import Order
 from engine.foresight import Foresight, ModelLoadError, Prediction, Reason, TrainConfig, train
@@ -78,15 +78,17 @@ def current_model(session: Session, now: datetime, *,
 
 
 def forget_cache() -> None:
+    """Forget the cached models (also those the reasons are worked out with)."""
     with _lock:
         _cache.clear()
+    reasons.forget_cache()
 
 
 CHUNK = 20_000  # open orders per read / predict / write
 
 
 def score_all(bind: Engine | Connection, now: datetime, *, stale_after: timedelta | None = None,
-              chunk: int = CHUNK) -> int:
+              chunk: int = CHUNK, timings: dict[str, float] | None = None) -> int:
     """Score every open order (with `stale_after`: only those unscored, scored longer ago than that,
     or by another model than the live one); returns how many were scored.
 
@@ -102,7 +104,7 @@ def score_all(bind: Engine | Connection, now: datetime, *, stale_after: timedelt
     if model_id is None:
         done = _score_with_reasons(bind, model, now, stale)
     else:
-        done = _score_columns(bind, model_id, model, now, stale, chunk)
+        done = _score_columns(bind, model_id, model, now, stale, chunk, {} if timings is None else timings)
     with new_session(bind) as session:
         session.execute(update(Order).where(Order.status != "open", or_(
             Order.predicted_stage_done_at.is_not(None), Order.stage_p90_hours.is_not(None),
@@ -130,24 +132,39 @@ def _score_with_reasons(bind: Engine | Connection, model: Foresight, now: dateti
 
 
 def _score_columns(bind: Engine | Connection, model_id: int, model: Foresight, now: datetime,
-                   stale: tuple[datetime, int | None] | None, chunk: int) -> int:
+                   stale: tuple[datetime, int | None] | None, chunk: int, timings: dict[str, float]) -> int:
+    """`timings`: busy seconds of reading, scoring and writing are added to it (they overlap)."""
     needed = set(model.encoder.categorical) if model.encoder is not None else set()
     reader = batch.read_columns if needed <= batch.LEAN_FEATURES else batch.read_columns_slowly
 
+    def timed(step: str, started: float) -> None:
+        timings[step] = timings.get(step, 0.0) + time.perf_counter() - started
+
     def read(after: int) -> batch.OpenColumns:
+        started = time.perf_counter()
         with new_session(bind, writes=False) as session:
-            return reader(session, after_id=after, limit=chunk, stale=stale)
+            cols = reader(session, after_id=after, limit=chunk, stale=stale)
+        timed("read", started)
+        return cols
 
     def write(scores: Any) -> None:
+        started = time.perf_counter()
         with new_session(bind) as session:
             batch.write_scores(session, scores, model_id, now)
             session.commit()
+        timed("write", started)
+
+    def score(cols: batch.OpenColumns) -> Any:
+        started = time.perf_counter()
+        scores = score_columns(model, cols, now)
+        timed("score", started)
+        return scores
 
     done = 0
     if not (isinstance(bind, Engine) and bind.dialect.name == "postgresql"):
         cols = read(0)
         while len(cols):
-            write(score_columns(model, cols, now))
+            write(score(cols))
             done += len(cols)
             cols = read(int(cols.order_id[-1]))
         return done
@@ -158,7 +175,7 @@ def _score_columns(bind: Engine | Connection, model_id: int, model: Foresight, n
             if not len(cols):
                 break
             reading = pool.submit(read, int(cols.order_id[-1]))
-            scores = score_columns(model, cols, now)
+            scores = score(cols)
             if writing is not None:
                 writing.result()
             writing = pool.submit(write, scores)
