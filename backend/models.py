@@ -27,6 +27,7 @@ from backend.people.models import Department, User, UserRole  # noqa: F401
 from backend.portal.models import ExternalParty, PortalLink, PortalUser  # noqa: F401
 from backend.reports.models import DashboardDefinitionRow, ReportDefinitionRow, ReportSchedule  # noqa: F401
 from backend.rules.models import RuleDefinitionRow, RuleFiring, RuleOrderState  # noqa: F401
+from backend.scores.models import OrderScoreMark  # noqa: F401
 from backend.tracking.models import MilestoneSetting, TrackingLink  # noqa: F401
 from backend.worker.lease import WorkerLease  # noqa: F401
 from backend.worker.partitions import WorkerHeartbeat, WorkerPartition  # noqa: F401

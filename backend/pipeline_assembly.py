@@ -8,6 +8,7 @@ session opened on it (backend/pipeline.py).
     checks (before the row is written)       stages (after, same transaction)
     validate_form      forms/service.py      record_event   orders/service.py
     import_status      ingest/service.py     foresight      foresight/on_change.py (re-score)
+                                             order_scores   scores/on_change.py (marks, priority)
     stage_held_by_flow flows/service_instance flows         flows/service_instance.py
                                              rules          rules/firing.py (event path)
     shipped_at         logistics/service.py  tracking       tracking/service.py (customer messages)
@@ -45,6 +46,7 @@ from backend.rules import due_index as rules_due
 from backend.rules import firing as rules_firing
 from backend.rules import tasks as rules_tasks
 from backend.rules.due_wake import DueWake
+from backend.scores import on_change as scores_on_change
 from backend.scores import service as scores_service
 from backend.tracking import service as tracking_service
 from backend.worker import partitions
@@ -82,6 +84,7 @@ def build_pipeline() -> Pipeline:
         stages=(
             NamedStage("record_event", orders_service.record_change, orders_service.record_changes),
             NamedStage("foresight", foresight_on_change.rescore_on_change),
+            NamedStage("order_scores", scores_on_change.on_order_change, scores_on_change.on_order_changes),
             NamedStage("flows", flows_instances.on_order_change),
             NamedStage("rules", evaluate_rules, evaluate_rules_many),
             NamedStage("rules_due", rules_due.on_order_change, rules_due.on_order_changes),
@@ -112,6 +115,7 @@ def build_jobs(*, scan_interval_seconds: float = 60, upload_dir: Path | None = N
         Job("portal.issue_due_links", portal_tasks.issue_due_links, 15),
         Job("portal.remind_parties", portal_tasks.remind_parties, 3600),
         Job("order_scores", scores_service.refresh_scores, scores_service.EVERY_SECONDS),
+        Job("order_scores.changed", scores_service.refresh_changed_scores, scores_service.CHANGED_EVERY_SECONDS),
         Job("foresight.train_due", foresight_tasks.train_due, 10),
         Job("foresight.score_open_orders", foresight_tasks.score_open_orders, 300),
         *((Job("forms.delete_orphan_uploads", lambda engine, now: forms_files.delete_orphans(upload_dir, engine, now),

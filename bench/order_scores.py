@@ -22,6 +22,8 @@ import sqlalchemy as sa
 import backend.models  # noqa: F401
 from backend.db import make_engine
 from backend.migrate import upgrade
+from backend.scores import service as scores_service
+from backend.scores.models import OrderScoreMark
 from backend.scores.service import refresh
 
 URL = os.environ.get("GENDAN_BENCH_SCORES_URL", "postgresql://postgres@127.0.0.1:5432/autodecide_bench")
@@ -89,6 +91,20 @@ def main() -> None:
         with engine.begin() as conn:
             changed = refresh(conn, NOW)
         print(f"{label}: {time.perf_counter() - t0:.1f} s, {changed:,} row updates")
+    # the change-driven drain (backend/scores/on_change.py): what a closed order of one customer marks,
+    # then what a closed order with a supplier marks (that supplier's open orders, a fifth of the book)
+    scores_service._last_day[0] = NOW.date()
+    for label, marks in (("drain: an order and its customer", [("order", "1"), ("customer", "7")]),
+                         ("drain: an order, its customer and supplier", [("order", "2"), ("customer", "8"),
+                                                                         ("supplier", "Acme")])):
+        with engine.begin() as conn:
+            conn.execute(sa.insert(OrderScoreMark.__table__),
+                         [{"kind": k, "key": v, "created_at": NOW} for k, v in marks])
+        t0 = time.perf_counter()
+        with engine.begin() as conn:
+            changed = scores_service.refresh_changed(conn, NOW)
+        print(f"{label}: {time.perf_counter() - t0:.2f} s, {changed:,} row updates")
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     engine.dispose()
 
 

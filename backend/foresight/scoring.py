@@ -15,6 +15,7 @@ import json
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,10 +24,11 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from backend.db import new_session
-from backend.foresight import history, service
+from backend.foresight import batch, history, reasons, service
 from backend.foresight.models import ForesightModel, ForesightScore
 from backend.orders.models import Order
 from engine.foresight import Foresight, ModelLoadError, Prediction, Reason, TrainConfig, train
+from engine.foresight.batch import score_columns
 
 log = logging.getLogger("gendan.foresight")
 
@@ -76,35 +78,110 @@ def current_model(session: Session, now: datetime, *,
 
 
 def forget_cache() -> None:
+    """Forget the cached models (also those the reasons are worked out with)."""
     with _lock:
         _cache.clear()
+    reasons.forget_cache()
 
 
-def score_all(bind: Engine | Connection, now: datetime, *, stale_after: timedelta | None = None) -> int:
+CHUNK = 20_000  # open orders per read / predict / write
+
+
+def score_all(bind: Engine | Connection, now: datetime, *, stale_after: timedelta | None = None,
+              chunk: int = CHUNK, timings: dict[str, float] | None = None) -> int:
     """Score every open order (with `stale_after`: only those unscored, scored longer ago than that,
-    or by another model than the live one); returns how many were scored."""
+    or by another model than the live one); returns how many were scored.
+
+    A stored model (live, or the fallback a training run chose) scores chunk by chunk as columns
+    (backend/foresight/batch.py, engine/foresight/batch.py): the numbers only, the reasons worked
+    out when an order page or an alert shows them (backend/foresight/reasons.py). On PostgreSQL with
+    an engine, reading the next chunk and writing the last one run beside the scoring (two threads,
+    their own connections). Per-stage medians built here from the history (no stored model) have
+    nothing to work the reasons out from later: those orders get their reasons now, order by order."""
     with new_session(bind, writes=False) as session:
         model_id, model = current_model(session, now)
     stale = (now - stale_after, model_id) if stale_after is not None else None
-    done, last = 0, 0
-    while True:
-        # read and write in turns, never a write inside a read's transaction
-        with new_session(bind, writes=False) as reader:
-            chunk = history.open_orders(reader, after_id=last, stale=stale)
-        if not chunk:
-            break
-        last = chunk[-1].order_id
-        predictions = model.predict_many(chunk, now)
-        with new_session(bind) as session:
-            store(session, predictions, model_id, now)
-            session.commit()
-        done += len(predictions)
+    if model_id is None:
+        done = _score_with_reasons(bind, model, now, stale)
+    else:
+        done = _score_columns(bind, model_id, model, now, stale, chunk, {} if timings is None else timings)
     with new_session(bind) as session:
         session.execute(update(Order).where(Order.status != "open", or_(
             Order.predicted_stage_done_at.is_not(None), Order.stage_p90_hours.is_not(None),
             Order.delay_probability.is_not(None))).values(
             predicted_stage_done_at=None, predicted_completion_at=None, delay_probability=None, stage_p90_hours=None))
         session.commit()
+    return done
+
+
+def _score_with_reasons(bind: Engine | Connection, model: Foresight, now: datetime,
+                        stale: tuple[datetime, int | None] | None) -> int:
+    done, last = 0, 0
+    while True:
+        # read and write in turns, never a write inside a read's transaction
+        with new_session(bind, writes=False) as reader:
+            orders = history.open_orders(reader, after_id=last, stale=stale)
+        if not orders:
+            return done
+        last = orders[-1].order_id
+        predictions = model.predict_many(orders, now)
+        with new_session(bind) as session:
+            store(session, predictions, None, now)
+            session.commit()
+        done += len(predictions)
+
+
+def _score_columns(bind: Engine | Connection, model_id: int, model: Foresight, now: datetime,
+                   stale: tuple[datetime, int | None] | None, chunk: int, timings: dict[str, float]) -> int:
+    """`timings`: busy seconds of reading, scoring and writing are added to it (they overlap)."""
+    needed = set(model.encoder.categorical) if model.encoder is not None else set()
+    reader = batch.read_columns if needed <= batch.LEAN_FEATURES else batch.read_columns_slowly
+
+    def timed(step: str, started: float) -> None:
+        timings[step] = timings.get(step, 0.0) + time.perf_counter() - started
+
+    def read(after: int) -> batch.OpenColumns:
+        started = time.perf_counter()
+        with new_session(bind, writes=False) as session:
+            cols = reader(session, after_id=after, limit=chunk, stale=stale)
+        timed("read", started)
+        return cols
+
+    def write(scores: Any) -> None:
+        started = time.perf_counter()
+        with new_session(bind) as session:
+            batch.write_scores(session, scores, model_id, now)
+            session.commit()
+        timed("write", started)
+
+    def score(cols: batch.OpenColumns) -> Any:
+        started = time.perf_counter()
+        scores = score_columns(model, cols, now)
+        timed("score", started)
+        return scores
+
+    done = 0
+    if not (isinstance(bind, Engine) and bind.dialect.name == "postgresql"):
+        cols = read(0)
+        while len(cols):
+            write(score(cols))
+            done += len(cols)
+            cols = read(int(cols.order_id[-1]))
+        return done
+    with ThreadPoolExecutor(2, thread_name_prefix="foresight-score") as pool:
+        reading, writing = pool.submit(read, 0), None
+        while True:
+            cols = reading.result()
+            if not len(cols):
+                break
+            reading = pool.submit(read, int(cols.order_id[-1]))
+            scores = score(cols)
+            if writing is not None:
+                writing.result()
+            writing = pool.submit(write, scores)
+            done += len(cols)
+        if writing is not None:
+            writing.result()
     return done
 
 

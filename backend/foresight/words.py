@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import select
 from sqlmodel import Session
 
 from backend import i18n
-from backend.foresight.models import ForesightScore
+from backend.foresight import reasons as foresight_reasons
 from engine.foresight import render
 
 # the same English stage names as backend/rules/context.py:STAGE_LABELS (translated by the catalogs)
@@ -39,6 +38,5 @@ def reasons_by_order(session: Session, order_ids: Iterable[int]) -> dict[int, di
     ids = [i for i in order_ids if i]
     if not ids:
         return {}
-    rows = session.execute(select(ForesightScore.order_id, ForesightScore.reasons)
-                           .where(ForesightScore.order_id.in_(ids))).all()
-    return {order_id: texts(reasons or []) for order_id, reasons in rows}
+    # stored, or worked out now for orders the job scored without them (backend/foresight/reasons.py)
+    return {order_id: texts(reasons) for order_id, reasons in foresight_reasons.reasons_by_order(session, ids).items()}

@@ -9,6 +9,7 @@ engine knows no backend model: the caller passes the tables (`sales_order`, `shi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
+    or_,
     select,
 )
 from sqlalchemy.sql.elements import ColumnElement
@@ -146,23 +148,47 @@ def priority_sql(orders: Any, tier: ColumnElement[Any], today: date) -> ColumnEl
     return case((c.status != "open", _int(0)), (total > _int(100), _int(100)), else_=total)
 
 
-def _rates(orders: Any, group: ColumnElement[Any], now: datetime):
-    """Subquery (grp, rate) over the closed samples, the rate divided in double precision."""
+def _rates(orders: Any, group: ColumnElement[Any], now: datetime, among: Any = None, narrow: Any = None):
+    """Subquery (grp, rate) over the closed samples, the rate divided in double precision
+    (`among`: a select of the group values wanted, None: every group; `narrow`: a cheaper condition
+    every sample of those groups meets, checked first)."""
     where, on_time = closed_samples(orders, now)
     rate = ToFloat(func.sum(on_time)) / ToFloat(func.count())
-    return select(group.label("grp"), rate.label("rate")).where(where, group.is_not(None)).group_by(group)
+    query = select(group.label("grp"), rate.label("rate")).where(where, group.is_not(None))
+    if among is not None:
+        query = query.where(*(() if narrow is None else (narrow,)), group.in_(among))
+    return query.group_by(group)
 
 
-def order_scores_select(orders: Any, shipments: Any, customers: Any, events: Any, now: datetime):
+def order_scores_select(orders: Any, shipments: Any, customers: Any, events: Any, now: datetime,
+                        only: Callable[[Any], ColumnElement[bool]] | None = None):
     """SELECT id and the five stored scores of every open order, in one statement (the refresh
-    UPDATE ... FROM reads it). Rates group over all orders; each open order joins its groups."""
+    UPDATE ... FROM reads it). Rates group over all orders; each open order joins its groups.
+
+    `only` (a condition over an alias of `orders`): just the open orders it selects, and the groups
+    are computed only for their customers, suppliers and carriers (the change-driven refresh)."""
     o = orders.alias("o")
     supplier, carrier = supplier_sql(o), carrier_sql(o, shipments)
-    by_customer = _rates(orders, orders.c.customer_id, now).subquery("by_customer")
-    by_supplier = _rates(orders, supplier_sql(orders), now).subquery("by_supplier")
-    by_carrier = _rates(orders, carrier_sql(orders, shipments), now).subquery("by_carrier")
-    urges = urges_by_customer(orders, events, now).subquery("urges")
-    contacts = contacts_by_customer(orders, now).subquery("contacts")
+    wanted: dict[str, Any] = {"customer": None, "supplier": None, "carrier": None}
+    if only is not None:
+        for name, value in (("customer", lambda a: a.c.customer_id), ("supplier", supplier_sql),
+                            ("carrier", lambda a: carrier_sql(a, shipments))):
+            a = orders.alias(f"wanted_{name}")
+            wanted[name] = select(value(a)).where(a.c.status == "open", only(a))
+    by_customer = _rates(orders, orders.c.customer_id, now, wanted["customer"]).subquery("by_customer")
+    by_supplier = _rates(orders, supplier_sql(orders), now, wanted["supplier"]).subquery("by_supplier")
+    narrow = None
+    if wanted["carrier"] is not None:
+        # the latest shipment's carrier is one of some shipment's: probe shipments once, not per sample
+        narrow = or_(orders.c.id.in_(select(shipments.c.order_id).where(shipments.c.carrier.in_(wanted["carrier"]))),
+                     JsonValue(orders.c.data, "carrier", FactType.STRING).in_(wanted["carrier"]))
+    by_carrier = _rates(orders, carrier_sql(orders, shipments), now, wanted["carrier"], narrow).subquery("by_carrier")
+    urges = urges_by_customer(orders, events, now)
+    contacts = contacts_by_customer(orders, now)
+    if only is not None:
+        urges = urges.where(orders.c.customer_id.in_(wanted["customer"]))
+        contacts = contacts.where(orders.c.customer_id.in_(wanted["customer"]))
+    urges, contacts = urges.subquery("urges"), contacts.subquery("contacts")
     tier = select(customers.c.tier).where(customers.c.id == o.c.customer_id).scalar_subquery()
     churn = (case((func.coalesce(urges.c.urges, 0) >= URGE_SIGNAL, _int(1)), else_=_int(0))
              + case((contacts.c.silent > _int(SILENCE_DAYS), _int(1)), else_=_int(0))
@@ -175,4 +201,4 @@ def order_scores_select(orders: Any, shipments: Any, customers: Any, events: Any
                          .outerjoin(by_carrier, by_carrier.c.grp == carrier)
                          .outerjoin(urges, urges.c.customer_id == o.c.customer_id)
                          .outerjoin(contacts, contacts.c.customer_id == o.c.customer_id))
-            .where(o.c.status == "open"))
+            .where(o.c.status == "open", *(() if only is None else (only(o),))))

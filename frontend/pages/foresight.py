@@ -13,6 +13,7 @@ from backend import i18n
 from backend.auth.deps import DbSession
 from backend.clock import as_utc, utcnow
 from backend.errors import GendanError
+from backend.foresight import reasons as foresight_reasons
 from backend.foresight import service
 from backend.foresight.models import ForesightModel, ForesightRun, ForesightScore
 from backend.orders.models import Order
@@ -58,7 +59,8 @@ def order_prediction(session: Session, order: Any) -> dict[str, Any] | None:
         "probability": order.delay_probability,
         "percent": None if order.delay_probability is None else round(order.delay_probability * 100),
         "level": risk_level(order.delay_probability),
-        "reasons": [render_reason(r, locale, _stage_label) for r in score.reasons or []],
+        "reasons": [render_reason(r, locale, _stage_label)
+                    for r in foresight_reasons.reasons_by_order(session, [order.id]).get(order.id, [])],
         "scored_at": as_utc(score.scored_at),
     }
 

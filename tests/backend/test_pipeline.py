@@ -99,7 +99,7 @@ def open_task(session, order, user) -> InboxItem:
 class TestAssembly:
     def test_the_stages_run_in_the_documented_order(self):
         assert build_pipeline().names == ["validate_form", "import_status", "stage_held_by_flow", "shipped_at", "signed_at",
-                                          "record_event", "foresight", "flows", "rules", "rules_due", "tracking",
+                                          "record_event", "foresight", "order_scores", "flows", "rules", "rules_due", "tracking",
                                           "logistics", "live"]
 
     def test_a_change_holds_before_and_after_and_what_changed(self, session, org, now):

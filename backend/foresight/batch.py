@@ -1,0 +1,210 @@
+"""Read open orders as columns and write their scores in bulk: the scoring job's data path.
+
+Why this exists: reading each open order as a dictionary of its whole row (the designed `data`
+JSON parsed per order) and writing scores with one UPDATE and one INSERT per order cost more than
+the model itself at a million orders. Here the read selects only the feature columns (the two
+designed fields the features use are picked out of `data` by the database, times and dates
+arrive as numbers), keyset page by keyset page; the write is, on PostgreSQL, one binary COPY of
+the chunk into a temporary table, then one UPDATE ... FROM of sales_order and one
+INSERT ... ON CONFLICT of foresight_score (reasons stored as JSON null: worked out when shown,
+backend/foresight/reasons.py). Other databases (SQLite) write the same values with executemany.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import bindparam, delete, insert, or_, select, update
+from sqlmodel import Session
+
+from backend.customers.models import Customer
+from backend.foresight.history import open_orders
+from backend.foresight.models import ForesightScore
+from backend.orders.models import Order
+from backend.people.models import User
+from engine.facts.catalogue import FactType
+from engine.facts.sql import JsonValue, ToFloat
+from engine.foresight.batch import BASIS, OpenColumns, Scores, epoch_days, epoch_seconds
+
+#: the raw features this reader provides (backend/foresight/history.py:_features reads the same)
+LEAN_FEATURES = frozenset({"customer", "region", "owner", "category", "supplier"})
+_CATEGORY_KEYS = ("category", "product_category", "product")
+
+
+def _text(key: str) -> Any:
+    return JsonValue(Order.data, key, FactType.STRING)
+
+
+def _number(key: str) -> Any:
+    return JsonValue(Order.data, key, FactType.NUMBER)
+
+
+def lean_select(after_id: int, limit: int, stale: tuple[datetime, int | None] | None) -> Any:
+    """Only what the features need, in id order."""
+    query = (select(Order.id, Order.stage, Order.stage_entered_at, Order.planned_delivery, ToFloat(Order.amount),
+                    Customer.name, Customer.region, User.display_name,
+                    *(_text(k) for k in _CATEGORY_KEYS), *(_number(k) for k in _CATEGORY_KEYS), _text("supplier"))
+             .join(Customer, Customer.id == Order.customer_id)
+             .join(User, User.id == Order.owner_id)
+             .where(Order.status == "open", Order.id > after_id))
+    if stale is not None:
+        before, model_id = stale
+        query = query.outerjoin(ForesightScore, ForesightScore.order_id == Order.id).where(or_(
+            ForesightScore.order_id.is_(None), ForesightScore.scored_at < before,
+            ForesightScore.model_id.is_distinct_from(model_id)))
+    return query.order_by(Order.id).limit(limit)
+
+
+def _category(texts: tuple[Any, ...], numbers: tuple[Any, ...]) -> str | None:
+    """history._features' category: the first of the keys holding a non-blank text or an integer."""
+    for text, number in zip(texts, numbers, strict=True):
+        if text is not None:
+            if text.strip():
+                return text[:80]
+        elif number is not None and float(number).is_integer():
+            return str(int(number))[:80]
+    return None
+
+
+def _supplier(value: Any) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return value[:80] if value else None
+
+
+def read_columns(session: Session, *, after_id: int, limit: int,
+                 stale: tuple[datetime, int | None] | None = None) -> OpenColumns:
+    """The next `limit` open orders above `after_id` as columns (see the module doc)."""
+    rows = session.connection().execute(lean_select(after_id, limit, stale)).all()
+    n = len(rows)
+    if not n:
+        return OpenColumns(np.zeros(0, dtype=np.int64), [], np.zeros(0), np.zeros(0), np.zeros(0), {})
+    ids, stages, entered, planned, amount, customer, region, owner, t1, t2, t3, n1, n2, n3, supplier = zip(*rows,
+                                                                                                      strict=True)
+    category = [_category((a, b, c), (x, y, z)) for a, b, c, x, y, z in zip(t1, t2, t3, n1, n2, n3, strict=True)]
+    return OpenColumns(
+        np.fromiter(ids, dtype=np.int64, count=n), list(stages),
+        np.fromiter((epoch_seconds(e) for e in entered), dtype=np.float64, count=n),
+        np.fromiter((epoch_days(_day(p)) for p in planned), dtype=np.float64, count=n),
+        np.array([np.nan if a is None else a for a in amount], dtype=np.float64),
+        {"customer": list(customer), "region": list(region), "owner": list(owner), "category": category,
+         "supplier": [_supplier(s) for s in supplier]})
+
+
+def read_columns_slowly(session: Session, *, after_id: int, limit: int,
+                        stale: tuple[datetime, int | None] | None = None) -> OpenColumns:
+    """The same through history.open_orders (every feature _features knows): for a model with a
+    raw feature this module's lean query does not read."""
+    orders = open_orders(session, after_id=after_id, batch=limit, stale=stale)
+    names = sorted({k for o in orders for k in o.features} - {"amount"})
+    return OpenColumns(
+        np.array([o.order_id for o in orders], dtype=np.int64), [o.stage for o in orders],
+        np.array([epoch_seconds(o.stage_entered_at) for o in orders], dtype=np.float64),
+        np.array([epoch_days(o.planned_delivery) for o in orders], dtype=np.float64),
+        np.array([np.nan if o.features.get("amount") is None else float(o.features["amount"]) for o in orders],
+                 dtype=np.float64),
+        {name: [o.features.get(name) for o in orders] for name in names})
+
+
+def _day(value: Any) -> Any:
+    if value is None or not isinstance(value, str):
+        return value.date() if isinstance(value, datetime) else value
+    return datetime.fromisoformat(value[:10]).date()
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+_PG_COLUMNS = ("oid", "basis", "stage_done", "stage_done_p90", "completion", "completion_p90", "prob", "p90")
+
+
+def _binary_copy(scores: Scores) -> bytes:
+    """PostgreSQL binary COPY of the chunk: oid bigint, then float8 columns (NaN for none)."""
+    fields: list[tuple[str, str]] = [("n", ">i2")]
+    for name in _PG_COLUMNS:
+        fields += [(f"len_{name}", ">i4"), (name, ">i8" if name == "oid" else ">f8")]
+    rows = np.zeros(len(scores.order_id), dtype=np.dtype(fields))
+    rows["n"] = len(_PG_COLUMNS)
+    values = {"oid": scores.order_id, "basis": scores.basis.astype(np.float64), "stage_done": scores.stage_done,
+              "stage_done_p90": scores.stage_done_p90, "completion": scores.completion,
+              "completion_p90": scores.completion_p90, "prob": scores.probability, "p90": scores.stage_p90_hours}
+    for name in _PG_COLUMNS:
+        rows[f"len_{name}"] = 8
+        rows[name] = values[name]
+    header = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
+    return header + rows.tobytes() + (-1).to_bytes(2, "big", signed=True)
+
+
+def _write_postgresql(session: Session, scores: Scores, model_id: int | None, now: datetime) -> None:
+    conn = session.connection()
+    conn.exec_driver_sql("CREATE TEMPORARY TABLE IF NOT EXISTS foresight_chunk (oid bigint, basis float8, "
+                         "stage_done float8, stage_done_p90 float8, completion float8, completion_p90 float8, "
+                         "prob float8, p90 float8) ON COMMIT DELETE ROWS")
+    conn.exec_driver_sql("TRUNCATE foresight_chunk")  # a savepoint's release (tests' sessions) keeps the rows
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cur, cur.copy("COPY foresight_chunk FROM STDIN (FORMAT BINARY)") as copy:
+        copy.write(_binary_copy(scores))
+
+    def ts(column: str) -> str:
+        # whole seconds: a prediction that did not move stores the same value, and its row is not written
+        return f"CASE WHEN c.{column} = 'NaN' THEN NULL ELSE to_timestamp(round(c.{column})) END"
+
+    # only rows whose values differ: every written row version costs each of sales_order's indexes
+    # an entry, while a re-scoring leaves most predictions as they were
+    conn.exec_driver_sql(
+        "UPDATE sales_order o SET predicted_stage_done_at = n.stage_done, predicted_completion_at = n.completion, "
+        "delay_probability = n.prob, stage_p90_hours = n.p90 FROM (SELECT c.oid, " + ts("stage_done")
+        + " AS stage_done, " + ts("completion") + " AS completion, NULLIF(c.prob, 'NaN') AS prob, "
+        "NULLIF(c.p90, 'NaN') AS p90 FROM foresight_chunk c) n WHERE o.id = n.oid AND "
+        "(o.predicted_stage_done_at, o.predicted_completion_at, o.delay_probability, o.stage_p90_hours) "
+        "IS DISTINCT FROM (n.stage_done, n.completion, n.prob, n.p90)")
+    basis = "CASE " + " ".join(f"WHEN c.basis = {i} THEN '{b}'" for i, b in enumerate(BASIS)) + " END"
+    conn.exec_driver_sql(
+        "INSERT INTO foresight_score (order_id, basis, model_id, stage_done_p90_at, completion_p90_at, reasons, "
+        f"scored_at) SELECT c.oid, {basis}, %(model)s, " + ts("stage_done_p90") + ", " + ts("completion_p90")
+        + ", 'null'::jsonb, %(now)s FROM foresight_chunk c ON CONFLICT (order_id) DO UPDATE SET basis = "
+        "excluded.basis, model_id = excluded.model_id, stage_done_p90_at = excluded.stage_done_p90_at, "
+        "completion_p90_at = excluded.completion_p90_at, reasons = excluded.reasons, scored_at = excluded.scored_at",
+        {"model": model_id, "now": now})
+
+
+def _dt(seconds: float) -> datetime | None:
+    """Whole seconds, as on PostgreSQL."""
+    return None if math.isnan(seconds) else datetime.fromtimestamp(round(seconds), UTC)
+
+
+def _num(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def _write_rows(session: Session, scores: Scores, model_id: int | None, now: datetime) -> None:
+    table = Order.__table__
+    ids = scores.order_id.tolist()
+    rows = [{"oid": oid, "stage_done": _dt(sd), "completion": _dt(c), "prob": _num(p), "p90": _num(h)}
+            for oid, sd, c, p, h in zip(ids, scores.stage_done.tolist(), scores.completion.tolist(),
+                                        scores.probability.tolist(), scores.stage_p90_hours.tolist(), strict=True)]
+    session.connection().execute(
+        update(table).where(table.c.id == bindparam("oid")).values(
+            predicted_stage_done_at=bindparam("stage_done"), predicted_completion_at=bindparam("completion"),
+            delay_probability=bindparam("prob"), stage_p90_hours=bindparam("p90")), rows)
+    session.connection().execute(delete(ForesightScore).where(ForesightScore.order_id.in_(ids)))
+    session.connection().execute(insert(ForesightScore), [
+        {"order_id": oid, "basis": BASIS[b], "model_id": model_id, "stage_done_p90_at": _dt(sd90),
+         "completion_p90_at": _dt(c90), "reasons": None, "scored_at": now}
+        for oid, b, sd90, c90 in zip(ids, scores.basis.tolist(), scores.stage_done_p90.tolist(),
+                                     scores.completion_p90.tolist(), strict=True)])
+
+
+def write_scores(session: Session, scores: Scores, model_id: int | None, now: datetime) -> None:
+    """Store a chunk's numbers (flush only; the caller commits); reasons are left to be worked out
+    when shown (JSON null)."""
+    if not len(scores.order_id):
+        return
+    if session.connection().dialect.name == "postgresql":
+        _write_postgresql(session, scores, model_id, now)
+    else:
+        _write_rows(session, scores, model_id, now)
+

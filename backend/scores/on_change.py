@@ -1,0 +1,122 @@
+"""The stored scores follow changes instead of the clock (the pipeline stage `order_scores`).
+
+Why: the job `order_scores` recomputed every open order every 10 minutes — a million-order book
+grouped and joined again and again to find the few rows that moved. Now a change marks what its
+inputs touch, in the change's own transaction (`order_score_mark` rows):
+
+- the order itself, when a score input of it changes (amount, planned delivery, risk flags,
+  status, customer, designed fields, closing and signing times); its priority is recomputed at once
+  (Python rendering, engine/facts/scores.py), its rates by the drain;
+- its customer, supplier and carrier, when the order is or was closed and a closed-sample input
+  changed (their on-time rates move) — old and new values both, when the customer or a designed
+  field changed; its customer also when urges, the last contact or a new order move the churn
+  signals.
+
+The worker job `order_scores.changed` (every 10 s, under the `order_scores` lease) drains the marks:
+one set-based UPDATE ... FROM over the open orders of the marked orders, customers, suppliers and
+carriers, groups computed only for those (backend/scores/service.py:refresh_changed). The full
+refresh stays as a rare reconciliation (time alone moves the 365-day window, silence and urges).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import Session
+
+from backend.customers.models import Customer
+from backend.orders.models import Order
+from backend.pipeline import OrderChange
+from backend.scores.models import OrderScoreMark
+from engine.facts import scores
+
+#: inputs of the order's own scores
+ORDER_INPUTS = frozenset({"amount", "planned_delivery", "risk_flags", "status", "customer_id", "data",
+                          "closed_at", "signed_at"})
+#: inputs of the priority (recomputed at once)
+PRIORITY_INPUTS = frozenset({"amount", "planned_delivery", "risk_flags", "status", "customer_id"})
+#: inputs of a closed sample (the on-time rates of the order's customer, supplier, carrier)
+SAMPLE_INPUTS = frozenset({"status", "closed_at", "signed_at", "planned_delivery", "customer_id", "data"})
+#: inputs of the customer's churn signals
+CHURN_INPUTS = frozenset({"urge_count", "last_customer_contact_at"})
+
+
+def _supplier(data: Any) -> str | None:
+    value = data.get("supplier") if isinstance(data, dict) else None
+    return value if isinstance(value, str) and value != "" else None
+
+
+def _carrier(data: Any) -> str | None:
+    value = data.get("carrier") if isinstance(data, dict) else None
+    return value if isinstance(value, str) and value != "" else None
+
+
+def marks_of(change: OrderChange) -> set[tuple[str, str]]:
+    """(kind, key) marks a change makes (see the module doc)."""
+    order, before = change.order, change.before or {}
+    changed = change.changed_fields
+    out: set[tuple[str, str]] = set()
+    if change.is_new:
+        out.add(("order", str(order.id)))
+        out.add(("customer", str(order.customer_id)))  # its newest order's creation: the silence
+        return out
+    if changed & ORDER_INPUTS:
+        out.add(("order", str(order.id)))
+    if changed & CHURN_INPUTS:
+        out.add(("customer", str(order.customer_id)))
+    was_closed = before.get("status", order.status) != "open"
+    if changed & SAMPLE_INPUTS and (order.status != "open" or was_closed):
+        for customer_id in {before.get("customer_id", order.customer_id), order.customer_id}:
+            if customer_id is not None:
+                out.add(("customer", str(customer_id)))
+        for data in (before.get("data", order.data), order.data):
+            if (supplier := _supplier(data)) is not None:
+                out.add(("supplier", supplier))
+            if (carrier := _carrier(data)) is not None:
+                out.add(("carrier", carrier))
+        # the latest shipment's carrier counts before the designed field: the drain reads it
+        out.add(("shipment_of", str(order.id)))
+    return out
+
+
+def mark(session: Session, marks: Iterable[tuple[str, str]], now: datetime) -> None:
+    rows = [{"kind": kind, "key": key[:200], "created_at": now} for kind, key in sorted(set(marks))]
+    if rows:
+        session.connection().execute(insert(OrderScoreMark), rows)
+
+
+def _priority_now(session: Session, order: Order, now: datetime) -> None:
+    tier = session.connection().execute(select(Customer.tier).where(Customer.id == order.customer_id)).scalar()
+    mine = {c.key: getattr(order, c.key) for c in Order.__table__.columns}
+    priority = scores.priority_score(mine, tier, now, mine.get("delay_probability"))
+    if priority != order.priority_score:
+        session.connection().execute(update(Order.__table__).where(Order.__table__.c.id == order.id)
+                                     .values(priority_score=priority))
+        set_committed_value(order, "priority_score", priority)
+
+
+def on_order_change(session: Session, change: OrderChange) -> None:
+    """The pipeline stage: mark what the change touches; the order's priority at once."""
+    if change.order.id is None:
+        return
+    mark(session, marks_of(change), change.now)
+    if not change.is_new and change.changed_fields & PRIORITY_INPUTS:
+        _priority_now(session, change.order, change.now)
+
+
+def on_order_changes(session: Session, changes: list[OrderChange]) -> None:
+    """The same for many new orders at once (the bulk import): one INSERT of their marks."""
+    if not changes:
+        return
+    marks: set[tuple[str, str]] = set()
+    for change in changes:
+        if change.order.id is not None:
+            marks |= marks_of(change)
+    mark(session, marks, changes[0].now)
+    for change in changes:
+        if not change.is_new and change.order.id is not None and change.changed_fields & PRIORITY_INPUTS:
+            _priority_now(session, change.order, change.now)
