@@ -11,7 +11,7 @@ from alembic import op
 from backend.models_base import UTCDateTime
 
 revision = "wakeup_0001"
-down_revision = "schedule_0001"
+down_revision = "workers_0001"
 branch_labels = None
 depends_on = None
 

@@ -12,7 +12,7 @@ from alembic import op
 from backend.models_base import UTCDateTime
 
 revision = "score1m_0001"
-down_revision = "schedule_0001"
+down_revision = "wakeup_0001"
 branch_labels = None
 depends_on = None
 
