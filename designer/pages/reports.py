@@ -36,7 +36,7 @@ from frontend.templating import render
 router = APIRouter(include_in_schema=False)
 router.include_router(schedules_router)
 
-OP_LABELS = {"count": N_("Count"), "sum": N_("Sum"), "avg": N_("Average"), "min": N_("Minimum"),
+OP_LABELS = {"count": N_("Count"), "count_distinct": N_("Distinct count"), "sum": N_("Sum"), "avg": N_("Average"), "min": N_("Minimum"),
              "max": N_("Maximum"), "median": N_("Median"), "p90": N_("p90"), "rate": N_("Rate")}
 VIEW_LABELS = {"table": N_("Table"), "pivot": N_("Pivot table"), "line": N_("Line chart"), "bar": N_("Bar chart"),
                "stacked_bar": N_("Stacked bars"), "pie": N_("Pie"), "ring": N_("Ring"), "funnel": N_("Funnel"),

@@ -7,12 +7,15 @@ What the orders data set cannot say exactly is named as what it is:
   delivery date has passed, the share that reached delivery or later (a delivery date compared with
   the plan per order needs the event log; not in this data set yet);
 - "Overdue payments by due month" (the payment ageing): open orders past their payment date;
+- "Stage funnel and conversion" reads the order events data set: per stage, the distinct orders that
+  ever entered it (`count_distinct` of the order number), largest first; the funnel (view
+  `conversion`) shows each stage's share of the stage before it;
 - "Time in stage" and "Urges and customer messages per week" read the order events data set:
   every visit of a stage from the event log (median and p90 per stage), and the urge and customer
   message events by the week they happened.
 
-Version 1 of those two read the orders data set (hours in the current stage of open orders; urges
-summed by the week the order was created): `SUPERSEDED` keeps them, so an installation that still
+Version 1 of those three read the orders data set (the funnel: open orders now in each stage;
+hours in the current stage of open orders; urges summed by the week the order was created): `SUPERSEDED` keeps them, so an installation that still
 has them unchanged is moved to the new definition, and one a designer changed is left alone.
 """
 
@@ -33,8 +36,10 @@ def _report(key: str, zh: str, en: str, **parts: Any) -> dict[str, Any]:
 
 
 BUILTIN_REPORTS: list[dict[str, Any]] = [
-    _report("day1_stage_funnel", "阶段漏斗", "Stage funnel", dimensions=[{"field": "stage"}], filter=OPEN,
-            view={"type": "funnel"}),
+    _report("day1_stage_funnel", "阶段漏斗与转化", "Stage funnel and conversion", dataset="order_events",
+            dimensions=[{"field": "stage_to"}], measures=[{"op": "count_distinct", "field": "order.number"}],
+            filter={"!!": [{"var": "stage_to"}]}, sort=[{"by": "m0", "dir": "desc"}],
+            view={"type": "funnel", "conversion": True}),
     _report("day1_on_time_trend", "按交期月份的已交付比例", "Delivered share of orders due, by due month",
             dimensions=[{"field": "planned_delivery", "bucket": "month"}],
             measures=[{"op": "rate", "where": DELIVERED_OR_LATER}, {"op": "count"}],
@@ -61,6 +66,8 @@ BUILTIN_REPORTS: list[dict[str, Any]] = [
 ]
 
 SUPERSEDED: dict[str, list[dict[str, Any]]] = {
+    "day1_stage_funnel": [_report("day1_stage_funnel", "阶段漏斗", "Stage funnel", dimensions=[{"field": "stage"}],
+                                  filter=OPEN, view={"type": "funnel"})],
     "day1_time_in_stage": [_report("day1_time_in_stage", "各阶段停留时间（中位数和 p90）", "Time in stage (median and p90)",
                                    dimensions=[{"field": "stage"}],
                                    measures=[{"op": "median", "field": "hours_in_stage"},

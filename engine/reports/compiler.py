@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Float, Integer, String, and_, case, cast, func, literal, literal_column, select, true
+from sqlalchemy import Float, Integer, String, and_, case, cast, distinct, func, literal, literal_column, select, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
@@ -224,6 +224,8 @@ def compile_report(report: ReportDefinition, catalogue: Catalogue, orders: Any, 
         if measure.op == "rate":
             cond = _condition(measure.where, catalogue, columns, ctx, f"measures.{i}.where")
             value = case((cond, literal_column("1.0", Float)), else_=literal_column("0.0", Float))
+        elif measure.op == "count_distinct":  # the field as a dimension reads it (ids stay ids)
+            value = dimension_sql(measure.field, None, catalogue, columns, ctx)
         elif stage_of(measure.field or "") is not None:
             value = stage_hours[1][stage_of(measure.field)]
         else:
@@ -257,6 +259,8 @@ def _aggregate(op: str, i: int, inner: Any, dialect: str) -> ColumnElement[Any]:
         return getattr(func, op)(value)
     if op == "rate":
         return func.avg(value)
+    if op == "count_distinct":
+        return func.count(distinct(value))
     p = PERCENTILES[op]
     if dialect == "postgresql":
         return func.percentile_cont(literal_column(repr(p), Float)).within_group(value)

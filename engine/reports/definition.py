@@ -8,6 +8,7 @@ against the fact catalogue; `engine.reports.compiler` turns a parsed report into
      "dataset": "orders",
      "dimensions": [{"field": "owner_id"}, {"field": "created_at", "bucket": "month"}],
      "measures": [{"op": "count"}, {"op": "p90", "field": "stage_hours.approval"},
+                  {"op": "count_distinct", "field": "customer_id"},
                   {"op": "rate", "where": {"==": [{"var": "status"}, "completed"]}}],
      "filter": {"and": [...]},                      # JSON-logic, the rule builder's condition
      "sort": [{"by": "m0", "dir": "desc"}], "limit": 100,
@@ -39,7 +40,7 @@ MAX_MEASURES = 6
 MAX_LIMIT = 1000  # groups one report shows (and computes at most + 1 to say "more")
 MAX_FILTER_CHARS = 20_000
 BUCKETS = ("day", "week", "month", "quarter", "year")
-MEASURE_OPS = ("count", "sum", "avg", "min", "max", "median", "p90", "rate")
+MEASURE_OPS = ("count", "count_distinct", "sum", "avg", "min", "max", "median", "p90", "rate")
 VIEWS = ("table", "pivot", "line", "bar", "stacked_bar", "pie", "ring", "funnel", "heatmap", "kpi")
 STAGE_HOURS = re.compile(r"stage_hours\.([a-z][a-z0-9_]{0,39})")
 KEY = r"^[a-z][a-z0-9_]{0,79}$"
@@ -61,7 +62,7 @@ class Dimension(BaseModel):
 
 class Measure(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    op: Literal["count", "sum", "avg", "min", "max", "median", "p90", "rate"]
+    op: Literal["count", "count_distinct", "sum", "avg", "min", "max", "median", "p90", "rate"]
     field: str | None = Field(default=None, max_length=120)
     where: Any = None  # rate: the JSON-logic condition counted as a share of the rows
     label: dict[str, str] | None = None
@@ -142,6 +143,11 @@ def load_report(data: Any, catalogue: Catalogue) -> ReportDefinition:
         if measure.op in _NUMERIC_OPS:
             if not measure.field or field_type(measure.field, catalogue, stage_hours=is_orders) is not FactType.NUMBER:
                 raise ReportProblem("report.measure_needs_number", f"measures.{i}.field", field=measure.field or "")
+        elif measure.op == "count_distinct":
+            # distinct values of a field (orders reaching a stage: distinct `order.number` of its events)
+            kind = field_type(measure.field or "", catalogue, stage_hours=False)
+            if kind is None or kind is FactType.LIST:
+                raise ReportProblem("report.unknown_field", f"measures.{i}.field", field=measure.field or "")
         elif measure.op == "rate":
             if measure.where is None:
                 raise ReportProblem("report.rate_needs_condition", f"measures.{i}.where")

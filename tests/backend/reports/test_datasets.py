@@ -333,3 +333,56 @@ def test_api_pages_and_excel_of_a_todos_report(client, session):
     rows = list(load_workbook(BytesIO(xlsx.content)).active.iter_rows(values_only=True))
     assert rows[0] == ("Assignee", "To-dos", "Average · Time to done (hours)")
     assert rows[1] == ("'=cmd|' /C calc'!A0", 2, 3)
+
+
+class TestConversion:
+    def test_distinct_orders_reaching_each_stage_two_teams(self, session, teams):
+        """Rework (approval entered twice) counts the order once; rep2's orders never reach rep1's figures."""
+        travel(session, owner=teams["rep1"], created=T,
+               stages_hours=[("draft", 0), ("approval", 1), ("draft", 1), ("approval", 1), ("production", 2)])
+        travel(session, owner=teams["rep1"], created=T, stages_hours=[("draft", 0), ("approval", 1)])
+        travel(session, owner=teams["rep1"], created=T, stages_hours=[("draft", 0)])
+        travel(session, owner=teams["rep2"], created=T, stages_hours=[("draft", 0), ("approval", 1), ("production", 1)])
+        definition = {"dataset": "order_events", "dimensions": [{"field": "stage_to"}],
+                      "measures": [{"op": "count_distinct", "field": "order.number"}, {"op": "count"}],
+                      "filter": {"!!": [{"var": "stage_to"}]}, "sort": [{"by": "m0", "dir": "desc"}]}
+        assert run(session, teams["rep1"], definition).rows == [["draft", 3, 4], ["approval", 2, 3],
+                                                                 ["production", 1, 1]]
+        assert run(session, teams["rep2"], definition).rows == [["approval", 1, 1], ["draft", 1, 1],
+                                                                 ["production", 1, 1]]
+        owners = run(session, teams["admin"], {"dimensions": [{"field": "stage"}],
+                                               "measures": [{"op": "count_distinct", "field": "owner_id"}],
+                                               "filter": {"in": [{"var": "owner_id"},
+                                                                 [teams["rep1"].id, teams["rep2"].id]]}})
+        assert owners.rows == [["approval", 1], ["draft", 1], ["production", 2]]
+
+    @pytest.mark.parametrize("measure", [{"op": "count_distinct"}, {"op": "count_distinct", "field": "nope"},
+                                         {"op": "count_distinct", "field": "stage_hours.approval"}])
+    def test_a_distinct_count_needs_a_known_field(self, session, teams, measure):
+        with pytest.raises(GendanError) as caught:
+            run(session, teams["admin"], {"measures": [measure]})
+        assert caught.value.code == "report.unknown_field"
+
+    def test_the_day_one_funnel_counts_distinct_orders_and_replaces_the_shipped_one(self, session, teams):
+        from backend.reports.dashboards import ensure_builtin
+        from backend.reports.models import ReportDefinitionRow
+        from backend.reports.service import LIFECYCLE
+        from engine.reports.builtin import BUILTIN_REPORTS, SUPERSEDED
+
+        travel(session, owner=teams["rep1"], created=T, stages_hours=[("draft", 0), ("approval", 1), ("draft", 1)])
+        travel(session, owner=teams["rep1"], created=T, stages_hours=[("draft", 0)])
+        funnel = next(r for r in BUILTIN_REPORTS if r["key"] == "day1_stage_funnel")
+        assert funnel["view"] == {"type": "funnel", "conversion": True}
+        assert run(session, teams["rep1"], funnel).rows == [["draft", 2], ["approval", 1]]
+        ensure_builtin(session, NOW)
+        for row in LIFECYCLE.versions(session, "day1_stage_funnel"):
+            session.delete(row)
+        session.flush()
+        old = SUPERSEDED["day1_stage_funnel"][0]
+        session.add(ReportDefinitionRow(key="day1_stage_funnel", version=1, status="published", definition=old,
+                                        created_at=T, updated_at=T, published_at=T))
+        session.flush()
+        ensure_builtin(session, NOW)
+        moved = sorted(LIFECYCLE.versions(session, "day1_stage_funnel"), key=lambda r: r.version)
+        assert [(r.version, r.status) for r in moved] == [(1, "retired"), (2, "published")]
+        assert moved[1].definition == funnel
