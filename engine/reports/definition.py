@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine.facts import Catalogue, FactType
 from engine.reports.datasets import dataset_catalogue
+from engine.reports.order_fields import with_report_fields
 from engine.rules.limits import condition_issues
 
 __all__ = ["BUCKETS", "MEASURE_OPS", "VIEWS", "ReportDefinition", "ReportProblem", "load_report",
@@ -119,8 +120,9 @@ _NUMERIC_OPS = {"sum", "avg", "min", "max", "median", "p90"}
 
 
 def report_catalogue(report: ReportDefinition, orders_catalogue: Catalogue) -> Catalogue:
-    """The fields a report may read: the fact catalogue for orders, else its data set's own."""
-    return orders_catalogue if report.dataset == "orders" else dataset_catalogue(report.dataset)
+    """The fields a report may read: for orders the fact catalogue and the report-only order fields
+    (`engine.reports.order_fields`), else its data set's own."""
+    return with_report_fields(orders_catalogue) if report.dataset == "orders" else dataset_catalogue(report.dataset)
 
 
 def load_report(data: Any, catalogue: Catalogue) -> ReportDefinition:
