@@ -42,7 +42,7 @@ ROBOT_KINDS = ("wecom", "dingtalk", "feishu")
 ROBOT_ROWS = 10
 MAX_RECIPIENTS = 50
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-OP_LABELS = {"count": "Count", "sum": "Sum", "avg": "Average", "min": "Minimum", "max": "Maximum",
+OP_LABELS = {"count": "Count", "count_distinct": "Distinct count", "sum": "Sum", "avg": "Average", "min": "Minimum", "max": "Maximum",
              "median": "Median", "p90": "p90", "rate": "Rate"}
 BUCKET_LABELS = {"day": "Day", "week": "Week", "month": "Month", "quarter": "Quarter", "year": "Year"}
 

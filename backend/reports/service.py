@@ -31,8 +31,9 @@ from backend.reports.models import ReportDefinitionRow
 from backend.rules import sentences
 from backend.rules.context import catalogue_for, fact_context
 from engine.facts import Catalogue
-from engine.reports.compiler import cell_clause, compile_report, report_rows
+from engine.reports.compiler import cell_clause, compile_report, order_report_columns, report_rows
 from engine.reports.definition import ReportDefinition, ReportProblem, load_report, report_catalogue
+from engine.reports.order_fields import AGEING_LABELS
 
 # the order statuses as the order pages name them (the same msgids as frontend/pages/common.py,
 # which the backend may not import)
@@ -210,6 +211,9 @@ def value_labels(session: Session, field: str, values: list[Any]) -> dict[str, s
     if field == "customer_id" and present:
         found = session.exec(select(Customer.id, Customer.name).where(Customer.id.in_(present))).all()
         return {str(i): n for i, n in found}
+    if field == "payment_overdue_bucket":
+        zh = i18n.get_locale() == "zh_CN"
+        return {str(v): AGEING_LABELS[v][0 if zh else 1] for v in present if v in AGEING_LABELS}
     if field == "stage":
         return {str(v): sentences.stage_label(v) for v in present if v in sentences.STAGES}
     if field == "status":
@@ -263,7 +267,8 @@ def drill_orders(session: Session, *, actor: Actor, definition: Any, cell: list[
     scope = and_(visible_orders_clause(session, actor), extra if extra is not None else true())
     try:
         if report.dataset == "orders":
-            where = cell_clause(report, cell, catalogue, ORDER.c, ctx)
+            where = cell_clause(report, cell, report_catalogue(report, catalogue),
+                                order_report_columns(ORDER, EVENT, catalogue, ctx), ctx)
         else:
             rows = _cell_rows(session, report, catalogue, cell, ctx, scope)
             key = rows[0].order_id if rows[0].order_id is not None else rows[0].row_id

@@ -30,13 +30,14 @@ from designer.pages.report_schedules import section_context
 from designer.pages.rules import _fields, _json_script, _localized, _stages
 from engine.reports.datasets import DATASETS, dataset_catalogue
 from engine.reports.definition import MEASURE_OPS, VIEWS, stage_of
+from engine.reports.order_fields import AGEING_LABELS, REPORT_ORDER_FIELDS, with_report_fields
 from frontend.pages.common import N_, STAGE_LABELS, PageActor
 from frontend.templating import render
 
 router = APIRouter(include_in_schema=False)
 router.include_router(schedules_router)
 
-OP_LABELS = {"count": N_("Count"), "sum": N_("Sum"), "avg": N_("Average"), "min": N_("Minimum"),
+OP_LABELS = {"count": N_("Count"), "count_distinct": N_("Distinct count"), "sum": N_("Sum"), "avg": N_("Average"), "min": N_("Minimum"),
              "max": N_("Maximum"), "median": N_("Median"), "p90": N_("p90"), "rate": N_("Rate")}
 VIEW_LABELS = {"table": N_("Table"), "pivot": N_("Pivot table"), "line": N_("Line chart"), "bar": N_("Bar chart"),
                "stacked_bar": N_("Stacked bars"), "pie": N_("Pie"), "ring": N_("Ring"), "funnel": N_("Funnel"),
@@ -44,6 +45,7 @@ VIEW_LABELS = {"table": N_("Table"), "pivot": N_("Pivot table"), "line": N_("Lin
 BUCKET_LABELS = {"day": N_("Day"), "week": N_("Week"), "month": N_("Month"), "quarter": N_("Quarter"),
                  "year": N_("Year")}
 MAX_DRILL_PARAM = 20_000
+REPORT_FIELD_NAMES = {f.name for f in REPORT_ORDER_FIELDS}
 
 
 DATASET_LABELS = {"orders": N_("Orders"), "line_items": N_("Line items"), "todos": N_("To-dos"),
@@ -66,7 +68,12 @@ def report_fields(session, locale: str, dataset: str = "orders") -> list[dict[st
                 f["options"], f["option_labels"] = same["options"], same["option_labels"]
             f["settable"] = False
         return fields
-    fields = [f for f in _fields(catalogue_for(session), locale, stages) if f["name"] != "data"]
+    fields = [f for f in _fields(with_report_fields(catalogue_for(session)), locale, stages) if f["name"] != "data"]
+    for f in fields:
+        if f["name"] in REPORT_FIELD_NAMES:  # delivered at / on time, payment ageing: read, never set
+            f["settable"] = False
+            if f["name"] == "payment_overdue_bucket":
+                f["option_labels"] = {k: v[0 if locale == "zh_CN" else 1] for k, v in AGEING_LABELS.items()}
     for key, label in stages.items():
         fields.append({"name": f"stage_hours.{key}", "type": "number", "source": "stage_hours",
                        "label": i18n.gettext("Hours in %(stage)s", stage=label), "unit": "hours",

@@ -27,7 +27,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Float, Integer, String, and_, case, cast, func, literal, literal_column, select, true
+from sqlalchemy import (
+    Float,
+    Integer,
+    String,
+    and_,
+    case,
+    cast,
+    distinct,
+    func,
+    literal,
+    literal_column,
+    select,
+    true,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
@@ -36,10 +49,12 @@ from engine.facts import Catalogue, FactContext, FactType, fact_sql
 from engine.facts.sql import EpochSeconds, JsonValue
 from engine.reports.datasets import LineItemsField, Rows, dataset_rows, only_order_fields, order_columns
 from engine.reports.definition import ReportDefinition, ReportProblem, report_catalogue, stage_of
+from engine.reports.order_fields import report_order_columns
 from engine.reports.timezone import offset_segments
 from engine.rules.compiler import NotCompilable, compile_condition
 
-__all__ = ["CompiledReport", "compile_report", "cell_clause", "dimension_sql", "PERCENTILES", "report_rows"]
+__all__ = ["CompiledReport", "compile_report", "cell_clause", "dimension_sql", "PERCENTILES", "report_rows",
+           "order_report_columns"]
 
 PERCENTILES = {"median": 0.5, "p90": 0.9}
 
@@ -135,6 +150,13 @@ def dimension_sql(field: str, bucket: str | None, catalogue: Catalogue, columns:
     return fact_sql(field, columns, catalogue, ctx)
 
 
+def order_report_columns(orders: Any, events: Any, catalogue: Catalogue, ctx: FactContext) -> Mapping[str, Any]:
+    """The orders data set's columns: the order table's and the report-only fields' SQL (delivered
+    at, on time, payment ageing: `engine.reports.order_fields`), days in the installation's zone."""
+    zone = ctx.calendar.zone.key
+    return report_order_columns(orders, events, catalogue, ctx, lambda ts: Bucket(ts, "day", zone))
+
+
 def _stage_hours(report: ReportDefinition, orders: Any, events: Any, ctx: FactContext,
                  scope: ColumnElement[bool], dialect: str) -> Any | None:
     """Per order, the hours spent in each stage the measures name (a subquery, or None).
@@ -207,7 +229,8 @@ def compile_report(report: ReportDefinition, catalogue: Catalogue, orders: Any, 
             where = and_(where, _condition(report.filter, catalogue, columns, ctx, "filter"))
         stage_hours = None
     else:
-        columns = orders.c
+        columns = order_report_columns(orders, events, catalogue, ctx)
+        catalogue = report_catalogue(report, catalogue)
         where = scope if scope is not None else true()
         if report.filter is not None:
             where = and_(where, _condition(report.filter, catalogue, columns, ctx, "filter"))
@@ -224,6 +247,8 @@ def compile_report(report: ReportDefinition, catalogue: Catalogue, orders: Any, 
         if measure.op == "rate":
             cond = _condition(measure.where, catalogue, columns, ctx, f"measures.{i}.where")
             value = case((cond, literal_column("1.0", Float)), else_=literal_column("0.0", Float))
+        elif measure.op == "count_distinct":  # the field as a dimension reads it (ids stay ids)
+            value = dimension_sql(measure.field, None, catalogue, columns, ctx)
         elif stage_of(measure.field or "") is not None:
             value = stage_hours[1][stage_of(measure.field)]
         else:
@@ -257,6 +282,8 @@ def _aggregate(op: str, i: int, inner: Any, dialect: str) -> ColumnElement[Any]:
         return getattr(func, op)(value)
     if op == "rate":
         return func.avg(value)
+    if op == "count_distinct":
+        return func.count(distinct(value))
     p = PERCENTILES[op]
     if dialect == "postgresql":
         return func.percentile_cont(literal_column(repr(p), Float)).within_group(value)

@@ -8,6 +8,7 @@ against the fact catalogue; `engine.reports.compiler` turns a parsed report into
      "dataset": "orders",
      "dimensions": [{"field": "owner_id"}, {"field": "created_at", "bucket": "month"}],
      "measures": [{"op": "count"}, {"op": "p90", "field": "stage_hours.approval"},
+                  {"op": "count_distinct", "field": "customer_id"},
                   {"op": "rate", "where": {"==": [{"var": "status"}, "completed"]}}],
      "filter": {"and": [...]},                      # JSON-logic, the rule builder's condition
      "sort": [{"by": "m0", "dir": "desc"}], "limit": 100,
@@ -29,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine.facts import Catalogue, FactType
 from engine.reports.datasets import dataset_catalogue
+from engine.reports.order_fields import with_report_fields
 from engine.rules.limits import condition_issues
 
 __all__ = ["BUCKETS", "MEASURE_OPS", "VIEWS", "ReportDefinition", "ReportProblem", "load_report",
@@ -39,7 +41,7 @@ MAX_MEASURES = 6
 MAX_LIMIT = 1000  # groups one report shows (and computes at most + 1 to say "more")
 MAX_FILTER_CHARS = 20_000
 BUCKETS = ("day", "week", "month", "quarter", "year")
-MEASURE_OPS = ("count", "sum", "avg", "min", "max", "median", "p90", "rate")
+MEASURE_OPS = ("count", "count_distinct", "sum", "avg", "min", "max", "median", "p90", "rate")
 VIEWS = ("table", "pivot", "line", "bar", "stacked_bar", "pie", "ring", "funnel", "heatmap", "kpi")
 STAGE_HOURS = re.compile(r"stage_hours\.([a-z][a-z0-9_]{0,39})")
 KEY = r"^[a-z][a-z0-9_]{0,79}$"
@@ -61,7 +63,7 @@ class Dimension(BaseModel):
 
 class Measure(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    op: Literal["count", "sum", "avg", "min", "max", "median", "p90", "rate"]
+    op: Literal["count", "count_distinct", "sum", "avg", "min", "max", "median", "p90", "rate"]
     field: str | None = Field(default=None, max_length=120)
     where: Any = None  # rate: the JSON-logic condition counted as a share of the rows
     label: dict[str, str] | None = None
@@ -118,8 +120,9 @@ _NUMERIC_OPS = {"sum", "avg", "min", "max", "median", "p90"}
 
 
 def report_catalogue(report: ReportDefinition, orders_catalogue: Catalogue) -> Catalogue:
-    """The fields a report may read: the fact catalogue for orders, else its data set's own."""
-    return orders_catalogue if report.dataset == "orders" else dataset_catalogue(report.dataset)
+    """The fields a report may read: for orders the fact catalogue and the report-only order fields
+    (`engine.reports.order_fields`), else its data set's own."""
+    return with_report_fields(orders_catalogue) if report.dataset == "orders" else dataset_catalogue(report.dataset)
 
 
 def load_report(data: Any, catalogue: Catalogue) -> ReportDefinition:
@@ -142,6 +145,11 @@ def load_report(data: Any, catalogue: Catalogue) -> ReportDefinition:
         if measure.op in _NUMERIC_OPS:
             if not measure.field or field_type(measure.field, catalogue, stage_hours=is_orders) is not FactType.NUMBER:
                 raise ReportProblem("report.measure_needs_number", f"measures.{i}.field", field=measure.field or "")
+        elif measure.op == "count_distinct":
+            # distinct values of a field (orders reaching a stage: distinct `order.number` of its events)
+            kind = field_type(measure.field or "", catalogue, stage_hours=False)
+            if kind is None or kind is FactType.LIST:
+                raise ReportProblem("report.unknown_field", f"measures.{i}.field", field=measure.field or "")
         elif measure.op == "rate":
             if measure.where is None:
                 raise ReportProblem("report.rate_needs_condition", f"measures.{i}.where")

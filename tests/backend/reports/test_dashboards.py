@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from tests.conftest import bearer
+from tests.factories.order_events import travel
 from tests.factories.orders import make_customer, make_order
 from tests.factories.people import make_department, make_user
 
@@ -22,8 +23,8 @@ def tile(client, auth, key, index, **params):
 def test_builtin_dashboard_tiles_all_run(client, session):
     admin = make_user(session, roles=["admin"])
     rep = make_user(session)
-    make_order(session, owner=rep, stage="approval", planned_delivery=datetime(2026, 1, 5).date(),
-               payment_due=datetime(2026, 1, 5).date())
+    travel(session, owner=rep, stages_hours=[("draft", 0), ("approval", 1)],
+           planned_delivery=datetime(2026, 1, 5).date(), payment_due=datetime(2026, 1, 5).date())
     session.commit()
     auth = bearer(client, admin.username)
     listed = client.get("/api/v1/dashboards", headers=auth).json()
@@ -32,8 +33,11 @@ def test_builtin_dashboard_tiles_all_run(client, session):
     for i in range(7):
         answer = tile(client, auth, "day1_sales_director", i)
         assert answer["result"]["rows"] is not None
-    funnel = tile(client, auth, "day1_sales_director", 0)["result"]
-    assert ["approval", 1] in funnel["rows"]
+    funnel = tile(client, auth, "day1_sales_director", 0)["result"]  # distinct orders that reached each stage
+    assert ["approval", 1] in funnel["rows"] and ["draft", 1] in funnel["rows"]
+    ageing = tile(client, auth, "day1_sales_director", 4)["result"]  # due 2026-01-05: over 90 days by now
+    assert ageing["dimensions"][0]["field"] == "payment_overdue_bucket"
+    assert ageing["labels"][0]["90_plus"] == "Over 90 days"
 
 
 def test_sharing_filters_and_two_teams(client, session):

@@ -333,3 +333,133 @@ def test_api_pages_and_excel_of_a_todos_report(client, session):
     rows = list(load_workbook(BytesIO(xlsx.content)).active.iter_rows(values_only=True))
     assert rows[0] == ("Assignee", "To-dos", "Average · Time to done (hours)")
     assert rows[1] == ("'=cmd|' /C calc'!A0", 2, 3)
+
+
+class TestConversion:
+    def test_distinct_orders_reaching_each_stage_two_teams(self, session, teams):
+        """Rework (approval entered twice) counts the order once; rep2's orders never reach rep1's figures."""
+        travel(session, owner=teams["rep1"], created=T,
+               stages_hours=[("draft", 0), ("approval", 1), ("draft", 1), ("approval", 1), ("production", 2)])
+        travel(session, owner=teams["rep1"], created=T, stages_hours=[("draft", 0), ("approval", 1)])
+        travel(session, owner=teams["rep1"], created=T, stages_hours=[("draft", 0)])
+        travel(session, owner=teams["rep2"], created=T, stages_hours=[("draft", 0), ("approval", 1), ("production", 1)])
+        definition = {"dataset": "order_events", "dimensions": [{"field": "stage_to"}],
+                      "measures": [{"op": "count_distinct", "field": "order.number"}, {"op": "count"}],
+                      "filter": {"!!": [{"var": "stage_to"}]}, "sort": [{"by": "m0", "dir": "desc"}]}
+        assert run(session, teams["rep1"], definition).rows == [["draft", 3, 4], ["approval", 2, 3],
+                                                                 ["production", 1, 1]]
+        assert run(session, teams["rep2"], definition).rows == [["approval", 1, 1], ["draft", 1, 1],
+                                                                 ["production", 1, 1]]
+        owners = run(session, teams["admin"], {"dimensions": [{"field": "stage"}],
+                                               "measures": [{"op": "count_distinct", "field": "owner_id"}],
+                                               "filter": {"in": [{"var": "owner_id"},
+                                                                 [teams["rep1"].id, teams["rep2"].id]]}})
+        assert owners.rows == [["approval", 1], ["draft", 1], ["production", 2]]
+
+    @pytest.mark.parametrize("measure", [{"op": "count_distinct"}, {"op": "count_distinct", "field": "nope"},
+                                         {"op": "count_distinct", "field": "stage_hours.approval"}])
+    def test_a_distinct_count_needs_a_known_field(self, session, teams, measure):
+        with pytest.raises(GendanError) as caught:
+            run(session, teams["admin"], {"measures": [measure]})
+        assert caught.value.code == "report.unknown_field"
+
+    def test_the_day_one_funnel_counts_distinct_orders_and_replaces_the_shipped_one(self, session, teams):
+        from backend.reports.dashboards import ensure_builtin
+        from backend.reports.models import ReportDefinitionRow
+        from backend.reports.service import LIFECYCLE
+        from engine.reports.builtin import BUILTIN_REPORTS, SUPERSEDED
+
+        travel(session, owner=teams["rep1"], created=T, stages_hours=[("draft", 0), ("approval", 1), ("draft", 1)])
+        travel(session, owner=teams["rep1"], created=T, stages_hours=[("draft", 0)])
+        funnel = next(r for r in BUILTIN_REPORTS if r["key"] == "day1_stage_funnel")
+        assert funnel["view"] == {"type": "funnel", "conversion": True}
+        assert run(session, teams["rep1"], funnel).rows == [["draft", 2], ["approval", 1]]
+        ensure_builtin(session, NOW)
+        for row in LIFECYCLE.versions(session, "day1_stage_funnel"):
+            session.delete(row)
+        session.flush()
+        old = SUPERSEDED["day1_stage_funnel"][0]
+        session.add(ReportDefinitionRow(key="day1_stage_funnel", version=1, status="published", definition=old,
+                                        created_at=T, updated_at=T, published_at=T))
+        session.flush()
+        ensure_builtin(session, NOW)
+        moved = sorted(LIFECYCLE.versions(session, "day1_stage_funnel"), key=lambda r: r.version)
+        assert [(r.version, r.status) for r in moved] == [(1, "retired"), (2, "published")]
+        assert moved[1].definition == funnel
+
+
+class TestDeliveryAndAgeing:
+    """The report-only order fields (engine/reports/order_fields.py): delivered at / on time, payment ageing."""
+
+    def test_on_time_delivery_by_month_delivered_in_the_installations_zone_two_teams(self, session, teams):
+        from datetime import date
+
+        rep1, rep2 = teams["rep1"], teams["rep2"]
+        # signed 16:30 UTC on Oct 31 is Nov 1, 00:30 in Shanghai: a day late for Oct 31, and a November delivery
+        make_order(session, owner=rep1, signed_at=datetime(2026, 10, 31, 16, 30, tzinfo=UTC),
+                   planned_delivery=date(2026, 10, 31))
+        # 17:00 UTC on Nov 5 is Nov 6 in Shanghai: a day late
+        make_order(session, owner=rep1, signed_at=datetime(2026, 11, 5, 17, 0, tzinfo=UTC), planned_delivery=date(2026, 11, 5))
+        # not signed for: delivered when it first entered delivered (then completed later), on its planned day
+        travel(session, owner=rep1, created=T, stages_hours=[("draft", 0), ("delivered", 24), ("completed", 24)],
+               planned_delivery=date(2026, 11, 21))
+        make_order(session, owner=rep1, signed_at=datetime(2026, 10, 10, 2, 0, tzinfo=UTC), planned_delivery=date(2026, 10, 9))
+        travel(session, owner=rep1, created=T, stages_hours=[("draft", 0), ("production", 5)],
+               planned_delivery=date(2026, 11, 1))  # not delivered: not counted
+        make_order(session, owner=rep1, signed_at=datetime(2026, 11, 3, tzinfo=UTC))  # no plan: not judged
+        make_order(session, owner=rep2, signed_at=datetime(2026, 11, 3, tzinfo=UTC), planned_delivery=date(2026, 11, 9))
+        from engine.reports.builtin import BUILTIN_REPORTS
+
+        trend = next(r for r in BUILTIN_REPORTS if r["key"] == "day1_on_time_trend")
+        assert run(session, rep1, trend).rows == [["2026-10-01", 0.0, 1], ["2026-11-01", pytest.approx(1 / 3), 3]]
+        assert run(session, rep2, trend).rows == [["2026-11-01", 1.0, 1]]
+        late = run(session, rep1, {"dimensions": [{"field": "delivered_on_time"}],
+                                   "filter": {"==": [{"var": "owner_id"}, rep1.id]}})
+        assert {r[0]: r[1] for r in late.rows} == {None: 2, False: 3, True: 1}  # SQLite answers 0 / 1
+        behind = service.drill_orders(session, actor=load_actor(session, rep1.id), definition=trend,
+                                      cell=["2026-10-01"], now=NOW)
+        assert [o.planned_delivery for o in behind] == [date(2026, 10, 9)]
+
+    def test_payment_ageing_buckets_with_labels_in_both_languages(self, session, teams):
+        from datetime import date
+
+        from backend import i18n
+        from engine.reports.builtin import BUILTIN_REPORTS
+
+        rep1 = teams["rep1"]
+        # NOW is Dec 1 in Shanghai: 1, 30, 31, 60, 61, 90, 91 days overdue; due today, later, or closed: not overdue
+        for days, amount in ((1, 10), (30, 20), (31, 40), (60, 80), (61, 160), (90, 320), (91, 640), (0, 1), (-4, 1)):
+            make_order(session, owner=rep1, amount=amount, status="open", payment_due=date(2026, 12, 1) - timedelta(days=days))
+        make_order(session, owner=rep1, amount=1, status="completed", payment_due=date(2026, 1, 1))
+        make_order(session, owner=teams["rep2"], amount=5, status="open", payment_due=date(2026, 1, 1))
+        ageing = next(r for r in BUILTIN_REPORTS if r["key"] == "day1_payment_overdue")
+        result = run(session, rep1, ageing)
+        assert result.rows == [["0_30", 2, 30], ["31_60", 2, 120], ["61_90", 2, 480], ["90_plus", 1, 640]]
+        assert result.labels[0] == {"0_30": "0–30 天", "31_60": "31–60 天", "61_90": "61–90 天", "90_plus": "90 天以上"}
+        token = i18n.set_locale("en")
+        try:
+            english = service.value_labels(session, "payment_overdue_bucket", ["0_30", "90_plus"])
+        finally:
+            i18n.reset_locale(token)
+        assert english == {"0_30": "0–30 days", "90_plus": "Over 90 days"}
+        assert run(session, teams["rep2"], ageing).rows == [["90_plus", 1, 5]]
+
+    def test_the_shipped_on_time_and_ageing_reports_replace_unchanged_old_ones(self, session):
+        from backend.reports.dashboards import ensure_builtin
+        from backend.reports.models import ReportDefinitionRow
+        from backend.reports.service import LIFECYCLE
+        from engine.reports.builtin import BUILTIN_REPORTS, SUPERSEDED
+
+        ensure_builtin(session, NOW)
+        for key in ("day1_on_time_trend", "day1_payment_overdue"):
+            for row in LIFECYCLE.versions(session, key):
+                session.delete(row)
+            session.flush()
+            session.add(ReportDefinitionRow(key=key, version=1, status="published", definition=SUPERSEDED[key][0],
+                                            created_at=T, updated_at=T, published_at=T))
+        session.flush()
+        ensure_builtin(session, NOW)
+        for key in ("day1_on_time_trend", "day1_payment_overdue"):
+            moved = sorted(LIFECYCLE.versions(session, key), key=lambda r: r.version)
+            assert [(r.version, r.status) for r in moved] == [(1, "retired"), (2, "published")]
+            assert moved[1].definition == next(r for r in BUILTIN_REPORTS if r["key"] == key)

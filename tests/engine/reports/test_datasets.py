@@ -48,3 +48,14 @@ def test_a_report_reads_its_own_data_sets_fields():
     with pytest.raises(ReportProblem):
         load_report({"dataset": "firings", "measures": [{"op": "sum", "field": "rule_key"}]}, orders)
     assert dataset_catalogue("todos")["is_overdue"].type is FactType.BOOL
+
+
+def test_a_distinct_count_reads_any_known_field_but_lists_and_stage_hours():
+    orders = default_catalogue()
+    report = load_report({"dataset": "order_events", "dimensions": [{"field": "stage_to"}],
+                          "measures": [{"op": "count_distinct", "field": "order.number"}]}, orders)
+    assert report.measures[0].op == "count_distinct"
+    for field in (None, "number", "stage_hours.approval"):  # orders' `number` is not an order event field
+        with pytest.raises(ReportProblem) as caught:
+            load_report({"dataset": "order_events", "measures": [{"op": "count_distinct", "field": field}]}, orders)
+        assert caught.value.code == "report.unknown_field"

@@ -32,7 +32,7 @@ function definition() {
   return { schema_version: 1, key: $("rp-key").value.trim(), name: { zh: $("rp-name-zh").value, en: $("rp-name-en").value },
            dataset: state.dataset, dimensions: state.dimensions, measures: state.measures, filter: filter,
            sort: state.sort.filter(function (s) { return valid(s.by); }), limit: Number($("rp-limit").value) || 100,
-           view: { type: $("rp-view").value } };
+           view: Object.assign({}, initial.view || {}, { type: $("rp-view").value }) };  // keeps e.g. a funnel's conversion
 }
 function valid(by) {
   let list = by[0] === "d" ? state.dimensions : state.measures;
@@ -121,6 +121,7 @@ function renderWells() {
     let li = el("li", { "class": "rp-chip", "data-field": m.field || "" });
     if (m.op === "count") li.appendChild(el("span", { text: countLabel() }));
     else if (m.op === "rate") li.appendChild(el("span", { text: W.ops.rate + ": " + C.describe(C.fromLogic(m.where)) }));
+    else if (m.op === "count_distinct") li.appendChild(el("span", { text: W.ops.count_distinct + " · " + label(m.field) }));
     else {
       let ops = {}; NUMERIC_OPS.forEach(function (o) { ops[o] = W.ops[o]; });
       li.appendChild(selectOf(W.measure, ops, m.op, function (v) { m.op = v; changed(); }));
@@ -303,7 +304,8 @@ function draw(result, view) {
       chart.on("click", function (p) { if (p.data && p.data.cell) drill(p.data.cell); });
       window.addEventListener("resize", function () { chart.resize(); });
     }
-    chart.setOption(chartOption(result, view, { valueLabel: valueLabel, num: num, measureName: measureName }), true);
+    chart.setOption(chartOption(result, view, { valueLabel: valueLabel, num: num, measureName: measureName },
+                                !!(initial.view || {}).conversion), true);
     chart.resize();
     chartBox.dataset.rows = String(result.rows.length);
   }

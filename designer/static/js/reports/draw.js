@@ -1,12 +1,30 @@
 /* Drawing a report result with ECharts: shared by the report designer and the dashboards.
  * `words` gives valueLabel(result, i, v), num(v) and measureName(m); each data point carries its
  * `cell` (the row's dimension values) so a click can open the orders behind it. */
-export function chartOption(result, view, words) {
+/* A funnel's steps largest first, each with its share of the step before it (null for the first):
+ * the conversion from one stage to the next when the measure counts distinct orders reaching a stage. */
+export function funnelSteps(result, words) {
+  let nd = result.dimensions.length, prev = null;
+  let steps = result.rows.map(function (r) { return { name: words.valueLabel(result, 0, r[0]), value: words.num(r[nd]), cell: r.slice(0, nd) }; });
+  steps.sort(function (a, b) { return (b.value || 0) - (a.value || 0); });
+  steps.forEach(function (s) { s.share = prev ? (s.value || 0) / prev : null; prev = s.value || 0; });
+  return steps;
+}
+
+export function percent(share) { return share === null ? "" : Math.round(share * 100) + "%"; }
+
+export function chartOption(result, view, words, conversion) {
   const valueLabel = words.valueLabel, num = words.num, measureName = words.measureName;
 
   let nd = result.dimensions.length, rows = result.rows;
   if (view === "pie" || view === "ring" || view === "funnel") {
     let data = rows.map(function (r) { return { name: valueLabel(result, 0, r[0]), value: num(r[nd]), cell: r.slice(0, nd) }; });
+    if (view === "funnel" && conversion) {  // each step labelled with its share of the step before
+      data = funnelSteps(result, words).map(function (s) {
+        return { name: s.name, value: s.value, cell: s.cell,
+                 label: { formatter: s.share === null ? "{b}: {c}" : "{b}: {c} (" + percent(s.share) + ")" } };
+      });
+    }
     let series = view === "funnel" ? { type: "funnel", data: data, sort: "descending" }
       : { type: "pie", data: data, radius: view === "ring" ? ["45%", "70%"] : "70%" };
     return { tooltip: { trigger: "item" }, legend: { type: "scroll", bottom: 0 }, series: [series] };
