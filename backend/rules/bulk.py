@@ -119,15 +119,23 @@ def _reshapes(rule: RuleDefinition) -> bool:
     return any(isinstance(a, SetFieldAction) and a.field in RESHAPING_FIELDS for a in rule.actions)
 
 
-def fire_many(session: Session, pending: list[Pending], *, trigger: str, catalogue: Catalogue,
-              ctx: FactContext) -> int:
-    """Record and apply `pending` (flush only). Returns the firings this transaction recorded."""
+def sequential_orders(session: Session, pending: list[Pending]) -> set[int]:
+    """The orders whose firings go one at a time (`firing.fire`, which needs each existing state
+    row): a rule the set path cannot write, or a firing that changes owner or stage with a later
+    one on the same order."""
     sequential = {p.order.id for p in pending if not set_based(session, p.rule)}
     seen: set[int] = set()
-    for p in reversed(pending):  # a firing that changes owner or stage with a later one on its order
+    for p in reversed(pending):
         if p.order.id in seen and _reshapes(p.rule):
             sequential.add(p.order.id)
         seen.add(p.order.id)
+    return sequential
+
+
+def fire_many(session: Session, pending: list[Pending], *, trigger: str, catalogue: Catalogue,
+              ctx: FactContext) -> int:
+    """Record and apply `pending` (flush only). Returns the firings this transaction recorded."""
+    sequential = sequential_orders(session, pending)
     fired = 0
     together = [p for p in pending if p.order.id not in sequential]
     if together:
@@ -436,4 +444,5 @@ def _locales(session: Session, fired: list[tuple[Pending, ActionPlan]]) -> dict[
     return {user_id: locale or default for user_id, locale in rows}
 
 
-__all__ = ["Pending", "fire_many", "insert_rows", "template_extras_many", "writes_rows_only"]
+__all__ = ["Pending", "fire_many", "insert_rows", "sequential_orders", "set_based", "template_extras_many",
+           "writes_rows_only"]

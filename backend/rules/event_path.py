@@ -21,6 +21,7 @@ flow) still goes through `firing.fire` with the state row read then.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -152,10 +153,9 @@ def _fire(session: Session, order: Order, firing: list, catalogue: Catalogue, ct
     """The change's firings through the bulk path, the rule rows read in one query."""
     ids = sorted({row_id for row_id, *_ in firing})
     rows = {r.id: r for r in session.exec(select(RuleDefinitionRow).where(RuleDefinitionRow.id.in_(ids))).scalars()}
-    pending = []
-    for row_id, rule, state_id, decision, event in firing:
-        # the set path upserts states; `firing.fire` (a rule it cannot write set-based) needs the row
-        state_row = session.get(RuleOrderState, state_id) \
-            if state_id is not None and not bulk.set_based(session, rule) else None
-        pending.append(bulk.Pending(rows[row_id], rule, order, state_row, decision, trigger=event))
+    pending = [bulk.Pending(rows[row_id], rule, order, None, decision, trigger=event)
+               for row_id, rule, _, decision, event in firing]
+    if bulk.sequential_orders(session, pending):  # `firing.fire` needs the state rows; the set path upserts
+        pending = [replace(p, state=session.get(RuleOrderState, state_id) if state_id is not None else None)
+                   for p, (_, _, state_id, _, _) in zip(pending, firing, strict=True)]
     bulk.fire_many(session, pending, trigger="event", catalogue=catalogue, ctx=ctx)

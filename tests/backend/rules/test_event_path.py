@@ -126,3 +126,26 @@ class TestOrderChangingFiringsBatched:
             # the rule planned second sees the tag the first one wrote
             assert titles == [f"{order.number} tags ", f"{order.number} tags slow"]
         assert tasks.scan_time_rules(connection, now + timedelta(minutes=1)) == 0
+
+
+class TestOneAtATimeKeepsStates:
+    def test_an_owner_change_then_another_firing_on_the_same_order_fire_again_on_the_next_event(
+            self, session, org, now):
+        """An earlier firing that changes the owner sends the order's firings one at a time
+        (`firing.fire`), which needs their existing state rows: both fire on every message."""
+        order = make_order(session, owner=org["rep"], stage="production", at=now - timedelta(days=1))
+        for key, action in (("a_owner", {"type": "set_field", "field": "owner_id", "value": org["approver"].id}),
+                            ("b_todo", {"type": "create_todo", "assignee": {"kind": "owner"},
+                                        "title_template": "Answer {{ order.number }}"})):
+            publish_and_enable(session, org["admin"], {
+                "key": key, "name": {"en": key}, "trigger": {"kind": "event", "events": ["inbound_message"]},
+                "condition": True, "actions": [action], "firing": {"mode": "every_time"}}, now, confirm=True)
+        for minute in range(3):
+            rule_firing.evaluate_event_rules(session, order, changes={}, actor=None,
+                                             now=now + timedelta(minutes=minute), is_new=False,
+                                             events=[("inbound_message", None)])
+        fired = session.exec(select(RuleFiring.rule_key, RuleFiring.episode).where(RuleFiring.order_id == order.id)
+                             .order_by(RuleFiring.rule_key, RuleFiring.episode)).all()
+        assert [tuple(f) for f in fired] == [("a_owner", 1), ("a_owner", 2), ("a_owner", 3),
+                                             ("b_todo", 1), ("b_todo", 2), ("b_todo", 3)]
+        assert session.get(Order, order.id).owner_id == org["approver"].id
