@@ -201,6 +201,52 @@ def _change_order(session: Session, order: Order, effect, *, actor: Actor | None
     line.publish(session, change)
 
 
+def change_orders(session: Session, batch: list[tuple[Order, list]], *, actor: Actor | None, now: datetime,
+                  source: str) -> None:
+    """Order-changing effects of many orders at once (bulk firing, backend/rules/bulk.py): each
+    order's effects written in turn and sent through the pipeline as one change one level deeper
+    (one version bump, one recorded event), the orders' changes published together
+    (`Pipeline.publish_many`, each stage in its batched form where it has one).
+
+    An order whose combined change a check refuses (or past the depth limit) falls back to one
+    effect at a time (`_change_order`), so each refused write is recorded as it would be alone."""
+    line = pipeline.of(session)
+    depth = pipeline.depth(session) + 1
+    changes = []
+    for order, effects in batch:
+        before = pipeline.snapshot(order)
+        saved = {c: getattr(order, c) for c in (*pipeline.TRACKED_FIELDS, "stage_entered_at", "closed_at")}
+        kinds = [kind for kind in (_write(order, e, now=now) for e in effects) if kind is not None]
+        if not kinds:
+            continue  # already so: nothing changed, nothing to tell anyone
+        reasons = [r for r in dict.fromkeys(getattr(e, "reason", None) for e in effects) if r]
+        change = pipeline.OrderChange.of(order, before=before, actor=actor, via=f"effect:{source}", now=now,
+                                         depth=depth, event_type=kinds[0] if len(set(kinds)) == 1 else None,
+                                         note="; ".join(reasons) or None)
+        try:
+            if depth > line.max_depth:
+                raise GendanError("pipeline.depth_exceeded", {"depth": line.max_depth})
+            change = line.check(session, change)
+        except GendanError:
+            for column, value in saved.items():
+                setattr(order, column, value)
+            for effect in effects:
+                _change_order(session, order, effect, actor=actor, now=now, source=source)
+            continue
+        order.version += 1
+        order.updated_at = now
+        changes.append(change)
+    session.flush()
+    line.publish_many(session, changes)
+
+
+def write_effect(target: Any, effect, *, now: datetime) -> str | None:
+    """The in-memory write of an order-changing effect on an order, or on a stand-in with its
+    columns (bulk firing plans a later firing on the order as the earlier ones leave it). The event
+    type to record, or None when it was already so."""
+    return _write(target, effect, now=now)
+
+
 def _write(order: Order, effect, *, now: datetime) -> str | None:
     """Change the row in memory; the event type to record, or None when it was already so."""
     if isinstance(effect, fx.SetField):

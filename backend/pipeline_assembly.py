@@ -85,7 +85,7 @@ def build_pipeline() -> Pipeline:
             NamedStage("record_event", orders_service.record_change, orders_service.record_changes),
             NamedStage("foresight", foresight_on_change.rescore_on_change),
             NamedStage("order_scores", scores_on_change.on_order_change, scores_on_change.on_order_changes),
-            NamedStage("flows", flows_instances.on_order_change),
+            NamedStage("flows", flows_instances.on_order_change, flows_instances.on_order_changes),
             NamedStage("rules", evaluate_rules, evaluate_rules_many),
             NamedStage("rules_due", rules_due.on_order_change, rules_due.on_order_changes),
             NamedStage("tracking", tracking_service.on_order_change, tracking_service.on_order_changes),

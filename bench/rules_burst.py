@@ -8,7 +8,12 @@ Each run: a baseline scan one minute before the threshold (nothing matches yet; 
 baseline), then the timed scan one minute after it. Between the two paths everything the first
 wrote is deleted and the rule starts over.
 
-Usage: .venv/bin/python bench/rules_burst.py [--orders 10000] [--only postgresql|sqlite]
+`--risk-flag`: the rule also flags the order (`add_risk_flag`), an effect that changes the order and
+goes through the order pipeline (one change per order, batched per chunk: backend/effects.py
+`change_orders`); the check then also wants every order flagged, at version 2, with one
+`risk_flagged` event.
+
+Usage: .venv/bin/python bench/rules_burst.py [--orders 10000] [--only postgresql|sqlite] [--risk-flag]
 PostgreSQL: a database of its own (gendan_rules_burst) on the local server, dropped at the end.
 """
 
@@ -32,7 +37,7 @@ from backend.db import make_engine
 from backend.inbox.models import InboxItem
 from backend.migrate import upgrade
 from backend.notify.models import Notification, OutboxMessage
-from backend.orders.models import Order
+from backend.orders.models import Order, OrderEvent
 from backend.people.models import User
 from backend.pipeline_assembly import assemble
 from backend.rules import tasks
@@ -59,6 +64,7 @@ RULE = RuleDefinition(
     ),
     firing={"mode": "once_per_episode"},
 )
+RULE_FLAGS = False  # --risk-flag
 
 
 def pg_database() -> str:
@@ -102,10 +108,17 @@ def seed(engine, orders: int) -> None:
             conn.execute(text("VACUUM ANALYZE"))
 
 
+def with_risk_flag(rule: RuleDefinition) -> RuleDefinition:
+    actions = [a.model_dump(mode="json") for a in rule.actions] + [{"type": "add_risk_flag", "flag": "approval_late"}]
+    return RuleDefinition.model_validate({**rule.model_dump(mode="json"), "actions": actions})
+
+
 def reset(engine) -> None:
     with engine.begin() as conn:
-        for table in (InboxItem, Notification, OutboxMessage, RuleFiring, RuleOrderState, RuleOrderMask, WorkerLease):
+        for table in (InboxItem, Notification, OutboxMessage, RuleFiring, RuleOrderState, RuleOrderMask, WorkerLease,
+                      OrderEvent):
             conn.execute(delete(table.__table__))
+        conn.execute(update(Order.__table__).values(risk_flags=[], version=1))
         conn.execute(update(RuleDefinitionRow.__table__).values(scan_slot=None, scan_ready=False, last_scan_at=None))
 
 
@@ -119,6 +132,11 @@ def check(engine, orders: int) -> dict[str, int]:
             "notifications": conn.execute(select(func.count()).select_from(Notification)).scalar_one(),
             "outbox": conn.execute(select(func.count()).select_from(OutboxMessage)).scalar_one(),
         }
+        if RULE_FLAGS:
+            counts["flagged_at_version_2"] = conn.execute(select(func.count()).select_from(Order).where(
+                Order.version == 2, func.cast(Order.risk_flags, sa.Text).like('%approval_late%'))).scalar_one()
+            counts["risk_flagged_events"] = conn.execute(select(func.count()).select_from(OrderEvent).where(
+                OrderEvent.type == "risk_flagged")).scalar_one()
     assert all(n == orders for n in counts.values()), counts  # every order, exactly once
     return counts
 
@@ -171,8 +189,12 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=10_000)
     parser.add_argument("--only", choices=["postgresql", "sqlite"])
     parser.add_argument("--paths", default="per_firing,bulk")
+    parser.add_argument("--risk-flag", action="store_true", help="the rule also flags the order (changes it)")
     args = parser.parse_args()
-    results: dict[str, object] = {"orders": args.orders, "load_before": os.getloadavg()}
+    global RULE, RULE_FLAGS
+    if args.risk_flag:
+        RULE, RULE_FLAGS = with_risk_flag(RULE), True
+    results: dict[str, object] = {"orders": args.orders, "risk_flag": args.risk_flag, "load_before": os.getloadavg()}
     for kind in ("postgresql", "sqlite"):
         if args.only and kind != args.only:
             continue

@@ -10,6 +10,12 @@ evaluation alone (no database).
 version check, the pipeline's checks, the event, flows, rules, customer messages, live push,
 commit) with the same 100 rules listening.
 
+`--firing K`: K of the 100 rules hold on every change (`every_time`) and each gives the owner a
+to-do and a notification, so a change also pays for K firings.
+
+Each change's SQL statements are counted (a `before_cursor_execute` listener on the engine): the
+load-independent figure, where p99 on a shared machine measures the other processes.
+
 Usage: .venv/bin/python bench/rules_events.py [--url sqlite:///... | postgresql://...] [--changes 500]
        [--path hook|update]
 Default: a fresh SQLite file in a temporary folder, the hook alone.
@@ -19,12 +25,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from sqlalchemy import event
 from sqlmodel import Session
 
 import backend.models  # noqa: F401  (every table, for foreign keys)
@@ -43,7 +51,7 @@ from backend.rules.models import RuleDefinitionRow
 NOW = datetime(2026, 11, 26, 6, 0, tzinfo=UTC)
 
 
-def seed(engine) -> int:
+def seed(engine, firing_rules: int = 0) -> tuple[int, int]:
     stamp = time.time_ns()
     with Session(engine) as session:
         user = User(username=f"bench{stamp}", display_name="Bench", email=f"b{stamp}@x.test", password_hash="x",
@@ -61,6 +69,12 @@ def seed(engine) -> int:
                           "condition": {"and": [{">": [{"var": "amount"}, 1000 * i]},
                                                 {"==": [{"var": "stage"}, "shipping"]}]},
                           "actions": [{"type": "add_tag", "tag": "late"}]}
+            if i < firing_rules:  # holds on every change and fires every time
+                definition |= {"condition": {">": [{"var": "amount"}, 0]}, "firing": {"mode": "every_time"},
+                               "actions": [{"type": "create_todo", "assignee": {"kind": "owner"},
+                                            "title_template": "Order {{ order.number }} changed (" + str(i) + ")"},
+                                           {"type": "notify", "recipients": [{"kind": "owner"}],
+                                            "title_template": "Amount now {{ order.amount }}"}]}
             session.add(RuleDefinitionRow(key=definition["key"], version=1, status="published", definition=definition,
                                           enabled=True, is_time_rule=False, created_at=NOW, updated_at=NOW))
         session.commit()
@@ -72,44 +86,68 @@ def main() -> None:
     parser.add_argument("--url", default=f"sqlite:///{tempfile.mkdtemp()}/rules-events.db")
     parser.add_argument("--changes", type=int, default=500)
     parser.add_argument("--path", choices=("hook", "update"), default="hook")
+    parser.add_argument("--firing", type=int, default=0, help="rules of the 100 that fire on every change")
     args = parser.parse_args()
     upgrade(args.url)
     engine = make_engine(args.url)
-    order_id, user_id = seed(engine)
-    timings = time_hook(engine, order_id, args.changes) if args.path == "hook" else \
+    order_id, user_id = seed(engine, args.firing)
+    load_before = os.getloadavg()
+    timings, statements = time_hook(engine, order_id, args.changes) if args.path == "hook" else \
         time_update(engine, order_id, user_id, args.changes)
     timings.sort()
-    print(json.dumps({"database": engine.dialect.name, "path": args.path, "rules": 100, "changes": args.changes,
+    print(json.dumps({"database": engine.dialect.name, "path": args.path, "rules": 100, "firing": args.firing,
+                      "changes": args.changes,
                       "p50_ms": round(statistics.median(timings) * 1000, 2),
-                      "p99_ms": round(timings[int(len(timings) * 0.99)] * 1000, 2)}, indent=2))
+                      "p95_ms": round(timings[int(len(timings) * 0.95)] * 1000, 2),
+                      "p99_ms": round(timings[int(len(timings) * 0.99)] * 1000, 2),
+                      "statements_per_change": {"min": min(statements), "median": statistics.median(statements),
+                                                "max": max(statements)},
+                      "load_before": load_before, "load_after": os.getloadavg()}, indent=2))
 
 
-def time_hook(engine, order_id: int, changes: int) -> list[float]:
-    timings = []
-    with Session(engine) as session:
+class StatementCounter:
+    """SQL statements sent on `engine` (every cursor execute, executemany counted once)."""
+
+    def __init__(self, engine) -> None:
+        self.count = 0
+        event.listen(engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, *_args) -> None:
+        self.count += 1
+
+
+def time_hook(engine, order_id: int, changes: int) -> tuple[list[float], list[int]]:
+    timings, statements = [], []
+    counter = StatementCounter(engine)
+    with Session(assemble(engine)) as session:  # the pipeline, for a firing's effects
         order = session.get(Order, order_id)
         for _ in range(changes):
+            counted = counter.count
             started = time.perf_counter()
             firing.evaluate_event_rules(session, order, changes={"amount": Decimal("4000")}, actor=None, now=NOW,
                                         is_new=False)
             timings.append(time.perf_counter() - started)
+            statements.append(counter.count - counted)
         session.rollback()
-    return timings
+    return timings, statements
 
 
-def time_update(engine, order_id: int, user_id: int, changes: int) -> list[float]:
+def time_update(engine, order_id: int, user_id: int, changes: int) -> tuple[list[float], list[int]]:
     """Each change a committed PATCH of the amount through the assembled pipeline."""
-    timings = []
+    timings, statements = [], []
+    counter = StatementCounter(engine)
     with new_session(assemble(engine)) as session:
         actor = load_actor(session, user_id)
         version = session.get(Order, order_id).version
         for i in range(changes):
+            counted = counter.count
             started = time.perf_counter()
             read = orders_service.update_order(session, actor=actor, order_id=order_id, now=NOW,
                                                payload=OrderUpdate(version=version, amount=Decimal(4000 + i % 2)))
             timings.append(time.perf_counter() - started)
+            statements.append(counter.count - counted)
             version = read.version
-    return timings
+    return timings, statements
 
 
 if __name__ == "__main__":

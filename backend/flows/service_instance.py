@@ -373,6 +373,20 @@ def on_order_change(session: Session, change: OrderChange) -> None:
                 raise
 
 
+def on_order_changes(session: Session, changes: list[OrderChange]) -> None:
+    """The flows stage for many changes at once (the bulk import, bulk rule firing): the changed
+    orders' running flows found in one query, so an order with none costs nothing; each order with
+    one (and each new order) goes through `on_order_change` as alone."""
+    changed = [c.order.id for c in changes if not c.is_new]
+    running: set[int] = set()
+    for start in range(0, len(changed), 1000):
+        running.update(session.exec(select(FlowInstance.order_id).where(
+            FlowInstance.order_id.in_(changed[start:start + 1000]), FlowInstance.status == "running")).scalars())
+    for change in changes:
+        if change.is_new or change.order.id in running:
+            on_order_change(session, change)
+
+
 def refuse_stage_while_running(session: Session, change: OrderChange) -> None:
     """Check stage: while a flow runs on the order, the flow moves its stage. A person (or an
     import or webhook) setting the stage by hand would be overwritten by the flow's next step, so

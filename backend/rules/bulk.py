@@ -32,6 +32,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import select, text
@@ -39,9 +40,10 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
+from backend import effects as effects_service
 from backend import i18n, pipeline
 from backend.customers.models import Customer
-from backend.effects import apply_effects
+from backend.effects import ORDER_CHANGING, apply_effects
 from backend.inbox.models import InboxItem
 from backend.localized import read_text, split_title
 from backend.notify.models import Notification, OutboxMessage
@@ -56,12 +58,15 @@ from engine import effects as fx
 from engine.facts import Catalogue, FactContext, build_facts
 from engine.rules.actions import ActionPlan, describe_effect, plan_actions
 from engine.rules.definition import (
+    AddRiskFlagAction,
+    AddTagAction,
     CallWebhookAction,
     CreateTodoAction,
     EscalateAction,
     MessageCustomerAction,
     NotifyAction,
     RuleDefinition,
+    SetFieldAction,
 )
 from engine.rules.firing import FiringDecision
 from engine.rules.template_context import TemplateExtras
@@ -72,6 +77,11 @@ INBOX, NOTE, OUTBOX = InboxItem.__table__, Notification.__table__, OutboxMessage
 # actions whose effects are rows only (to-dos, notifications, outbox): written set-based
 ROW_ACTIONS = (CreateTodoAction, EscalateAction, NotifyAction, MessageCustomerAction, CallWebhookAction)
 ROW_EFFECTS = (fx.CreateTodo, fx.Notify, fx.MessageCustomer, fx.CallWebhook)
+# actions that change the order: written per order in memory, one pipeline change per order
+ORDER_ACTIONS = (SetFieldAction, AddTagAction, AddRiskFlagAction)
+# fields whose change alters whom a later firing names or what its templates read beyond the facts
+# (people, stage labels): a later firing on the same order waits for the one-at-a-time path
+RESHAPING_FIELDS = frozenset({"owner_id", "stage", "status"})
 DIALECTS = ("postgresql", "sqlite")  # the others (none in use) fire one at a time
 
 
@@ -84,6 +94,7 @@ class Pending:
     order: Order
     state: RuleOrderState | None
     decision: FiringDecision
+    trigger: str | None = None  # the event that fired it (the event path); None: fire_many's trigger
 
     @property
     def key(self) -> tuple[str, int, int]:
@@ -94,11 +105,37 @@ def writes_rows_only(rule: RuleDefinition) -> bool:
     return all(isinstance(a, ROW_ACTIONS) for a in rule.actions)
 
 
+def changes_order(rule: RuleDefinition) -> bool:
+    return any(isinstance(a, ORDER_ACTIONS) for a in rule.actions)
+
+
+def set_based(session: Session, rule: RuleDefinition) -> bool:
+    """Whether this rule's firings can take the set path (rows, and order changes batched per order)."""
+    return session.get_bind().dialect.name in DIALECTS and all(isinstance(a, ROW_ACTIONS + ORDER_ACTIONS)
+                                                                for a in rule.actions)
+
+
+def _reshapes(rule: RuleDefinition) -> bool:
+    return any(isinstance(a, SetFieldAction) and a.field in RESHAPING_FIELDS for a in rule.actions)
+
+
+def sequential_orders(session: Session, pending: list[Pending]) -> set[int]:
+    """The orders whose firings go one at a time (`firing.fire`, which needs each existing state
+    row): a rule the set path cannot write, or a firing that changes owner or stage with a later
+    one on the same order."""
+    sequential = {p.order.id for p in pending if not set_based(session, p.rule)}
+    seen: set[int] = set()
+    for p in reversed(pending):
+        if p.order.id in seen and _reshapes(p.rule):
+            sequential.add(p.order.id)
+        seen.add(p.order.id)
+    return sequential
+
+
 def fire_many(session: Session, pending: list[Pending], *, trigger: str, catalogue: Catalogue,
               ctx: FactContext) -> int:
     """Record and apply `pending` (flush only). Returns the firings this transaction recorded."""
-    supported = session.get_bind().dialect.name in DIALECTS
-    sequential = {p.order.id for p in pending if not supported or not writes_rows_only(p.rule)}
+    sequential = sequential_orders(session, pending)
     fired = 0
     together = [p for p in pending if p.order.id not in sequential]
     if together:
@@ -106,7 +143,7 @@ def fire_many(session: Session, pending: list[Pending], *, trigger: str, catalog
     for p in pending:
         if p.order.id in sequential and p.row.enabled:
             fired += fire(session, row=p.row, rule=p.rule, order=p.order, state_row=p.state, decision=p.decision,
-                          trigger=trigger, catalogue=catalogue, ctx=ctx) is not None
+                          trigger=p.trigger or trigger, catalogue=catalogue, ctx=ctx) is not None
     return fired
 
 
@@ -123,22 +160,59 @@ def _plan(session: Session, pending: list[Pending], catalogue: Catalogue,
     for p in pending:
         by_rule.setdefault(p.rule.key, []).append(p)
     planned: dict[tuple[str, int, int], ActionPlan] = {}
+    people: dict[tuple[str, int, int], Any] = {}
+    failed: set[str] = set()
     for items in by_rule.values():
         rule, row = items[0].rule, items[0].row
         try:
-            people = people_for_many(session, list({p.order.id: p.order for p in items}.values()), rule)
+            named = people_for_many(session, list({p.order.id: p.order for p in items}.values()), rule)
             for p in items:
+                people[p.key] = named[p.order.id]
                 planned[p.key] = plan_actions(rule, order_id=p.order.id, facts=facts[p.order.id],
-                                              episode=p.decision.episode, people=people[p.order.id], now=ctx.now,
+                                              episode=p.decision.episode, people=named[p.order.id], now=ctx.now,
                                               extras=extras[p.order.id])
         except SQLAlchemyError:
             raise  # the transaction is broken: the chunk rolls back, the next scan retries it
         except Exception as exc:  # one rule's planning must not stop the others
-            log.warning("rule %s could not be planned, paused: %s", rule.key, exc)
-            pause.pause_rule(session, row, pause.error_text(exc), ctx.now)
-            for p in items:
-                planned.pop(p.key, None)
-    return [(p, planned[p.key]) for p in pending if p.key in planned]
+            _paused(session, row, exc, ctx, failed)
+    _replan_after_writes(session, pending, planned, people, extras, catalogue, ctx, failed)
+    return [(p, planned[p.key]) for p in pending if p.key in planned and p.rule.key not in failed]
+
+
+def _paused(session: Session, row: RuleDefinitionRow, exc: Exception, ctx: FactContext, failed: set[str]) -> None:
+    log.warning("rule %s could not be planned, paused: %s", row.key, exc)
+    pause.pause_rule(session, row, pause.error_text(exc), ctx.now)
+    failed.add(row.key)
+
+
+def _replan_after_writes(session: Session, pending: list[Pending], planned: dict, people: dict,
+                         extras: dict[int, TemplateExtras], catalogue: Catalogue, ctx: FactContext,
+                         failed: set[str]) -> None:
+    """A firing after one that changed its order (in the chunk's order) is planned again on the
+    order as the earlier writes leave it, as the one-at-a-time path plans it after their commit
+    to the row. (Owner and stage changes never get here: fire_many sends those orders one at a time.)"""
+    by_order: dict[int, list[Pending]] = {}
+    for p in pending:
+        if p.key in planned and p.rule.key not in failed:
+            by_order.setdefault(p.order.id, []).append(p)
+    for order_id, items in by_order.items():
+        if len(items) < 2 or not any(isinstance(e, ORDER_CHANGING) for p in items[:-1] for e in planned[p.key].effects):
+            continue
+        shadow = SimpleNamespace(**order_values(items[0].order))  # the order as the earlier firings leave it
+        written = False
+        for p in items:
+            if written:
+                try:
+                    planned[p.key] = plan_actions(p.rule, order_id=order_id, facts=build_facts(dict(vars(shadow)),
+                                                                                                catalogue, ctx),
+                                                  episode=p.decision.episode, people=people[p.key], now=ctx.now,
+                                                  extras=extras[order_id])
+                except Exception as exc:  # as above: this rule is paused, the others go on
+                    _paused(session, p.row, exc, ctx, failed)
+                    continue
+            for effect in planned[p.key].effects:
+                if isinstance(effect, ORDER_CHANGING):
+                    written = effects_service.write_effect(shadow, effect, now=ctx.now) is not None or written
 
 
 def template_extras_many(session: Session, orders: list[Order]) -> dict[int, TemplateExtras]:
@@ -190,7 +264,7 @@ def _fire_set(session: Session, pending: list[Pending], *, trigger: str, catalog
     planned = sorted(_plan(session, pending, catalogue, ctx), key=lambda item: item[0].key)
     now = ctx.now
     firings = [{"rule_key": p.rule.key, "rule_version": p.row.version, "order_id": p.order.id,
-                "episode": p.decision.episode, "trigger": trigger[:20], "fired_at": now,
+                "episode": p.decision.episode, "trigger": (p.trigger or trigger)[:20], "fired_at": now,
                 "effects": [describe_effect(e) for e in plan.effects],
                 "problems": [{"code": c, "params": params} for c, params in plan.problems]} for p, plan in planned]
     recorded = {tuple(r) for r in insert_rows(session, FIRING, firings, unique=("rule_key", "order_id", "episode"),
@@ -200,8 +274,16 @@ def _fire_set(session: Session, pending: list[Pending], *, trigger: str, catalog
         return 0
     _store_states(session, [p for p, _ in mine])
     rest = _store_effects(session, mine, now)
-    for p, effects in rest:  # nothing a row-only rule plans today; kept correct for any effect
-        apply_effects(session, effects, order=p.order, actor=None, now=now, source="rule")
+    position = {id(p): i for i, p in enumerate(pending)}
+    changing: dict[int, tuple[Order, list[Any]]] = {}
+    for p, effects in sorted(rest, key=lambda item: position[id(item[0])]):  # in the chunk's order
+        others = [e for e in effects if not isinstance(e, ORDER_CHANGING)]
+        if others:  # nothing a set-based rule plans today; kept correct for any effect
+            apply_effects(session, others, order=p.order, actor=None, now=now, source="rule")
+        changing.setdefault(p.order.id, (p.order, []))[1].extend(e for e in effects if isinstance(e, ORDER_CHANGING))
+    batch = [(order, effects) for order, effects in changing.values() if effects]
+    if batch:  # after the rows, as apply_effects orders them; one pipeline change per order
+        effects_service.change_orders(session, batch, actor=None, now=now, source="rule")
     return len(mine)
 
 
@@ -362,4 +444,5 @@ def _locales(session: Session, fired: list[tuple[Pending, ActionPlan]]) -> dict[
     return {user_id: locale or default for user_id, locale in rows}
 
 
-__all__ = ["Pending", "fire_many", "insert_rows", "template_extras_many", "writes_rows_only"]
+__all__ = ["Pending", "fire_many", "insert_rows", "sequential_orders", "set_based", "template_extras_many",
+           "writes_rows_only"]

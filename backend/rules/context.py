@@ -70,9 +70,15 @@ def parse(definition: dict[str, Any]) -> RuleDefinition:
 
 def catalogue_for(session: Session) -> Catalogue:
     """Core and derived facts plus the designed fields of every published form."""
-    designed: dict[str, FieldSpec] = {}
     rows = session.exec(select(FormDefinitionRow.definition).where(FormDefinitionRow.status == "published"))
-    for (definition,) in rows:
+    return catalogue_of([definition for (definition,) in rows])
+
+
+def catalogue_of(definitions: Iterable[dict[str, Any] | None]) -> Catalogue:
+    """`catalogue_for` from the published forms' definitions (the first form that names a key
+    defines it)."""
+    designed: dict[str, FieldSpec] = {}
+    for definition in definitions:
         for form_field in (definition or {}).get("fields", ()):
             kind = fact_type_for_form_field(form_field.get("type", ""))
             key = form_field.get("key", "")

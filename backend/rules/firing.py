@@ -20,17 +20,13 @@ from sqlmodel import Session
 from backend.auth.actor import Actor
 from backend.effects import apply_effects
 from backend.orders.models import Order
-from backend.rules import pause
-from backend.rules.context import catalogue_for, fact_context, order_values, people_for, template_extras
-from backend.rules.matching import in_scope
+from backend.rules.context import order_values, people_for, template_extras
 from backend.rules.models import RuleDefinitionRow, RuleFiring, RuleOrderState
 from engine.facts import Catalogue, FactContext, build_facts
-from engine.jsonlogic import matches
 from engine.rules.actions import describe_effect, plan_actions
 from engine.rules.definition import RuleDefinition, load_rule
-from engine.rules.events import Event, events_of, heard_event
-from engine.rules.firing import FiringDecision, FiringState, decide_firing
-from engine.rules.relative import resolve as resolve_relative
+from engine.rules.events import Event
+from engine.rules.firing import FiringDecision, FiringState
 
 
 def fire(session: Session, *, row: RuleDefinitionRow, rule: RuleDefinition, order: Order,
@@ -106,46 +102,9 @@ def has_enabled_event_rules(session: Session) -> bool:
 
 def evaluate_event_rules(session: Session, order: Order, *, changes: dict[str, Any], actor: Actor | None,
                          now: datetime, is_new: bool, events: list[Event] | None = None) -> None:
-    """Order hook: enabled event rules whose trigger matches this change, evaluated in process.
+    """Order hook: the enabled event rules whose trigger matches this change
+    (backend/rules/event_path.py: one query for rules, states and forms, firings set-based)."""
+    from backend.rules import event_path  # it fires through bulk.py, which builds on this module
 
-    `events` overrides the events derived from the change (the overdue-to-do job passes its own).
-    One query for the rules, one for this order's states; facts are built once.
-    """
-    rows = _enabled_event_rules(session)
-    if not rows:
-        return
-    if events is None:
-        events = events_of({"stage": order.stage, "data": order.data}, changes, is_new=is_new)
-    heard = []
-    for row_id, rule in rows:
-        event = heard_event(rule.trigger, events)
-        if event is not None and in_scope(session, rule, order):
-            heard.append((row_id, rule, event))
-    if not heard:
-        return
-    catalogue = catalogue_for(session)
-    ctx = fact_context(now, session=session)
-    facts = build_facts(order_values(order), catalogue, ctx)
-    # all of the order's states (one per rule at most): a plain query, cheaper than naming 100 keys
-    states = {s.rule_key: s for s in session.exec(select(RuleOrderState).where(
-        RuleOrderState.order_id == order.id)).scalars()}
-    for row_id, rule, event in heard:
-        state_row = states.get(rule.key)
-        try:
-            holds = matches(resolve_relative(rule.condition, ctx), facts)
-        except (RecursionError, MemoryError, ArithmeticError, TypeError, ValueError, ReferenceError) as exc:
-            # stored before the limits (engine/rules/limits.py): paused, the order and other rules go on
-            pause.pause_rule(session, session.get(RuleDefinitionRow, row_id), pause.error_text(exc), now)
-            continue
-        if not holds and state_row is None:
-            continue  # never fired, still false: nothing to decide or remember
-        if (holds and state_row is not None and state_row.episode == 0 and state_row.active
-                and rule.firing.mode != "every_time"):
-            continue  # matched when enabled "from now on" (definitions.baseline_event_rule): not a new episode
-        decision = decide_firing(rule.firing, state_of(state_row), holds, now, ctx.calendar)
-        if decision.fire:
-            fire(session, row=session.get(RuleDefinitionRow, row_id), rule=rule, order=order, state_row=state_row,
-                 decision=decision, trigger=event, catalogue=catalogue, ctx=ctx)
-        elif decision.state != state_of(state_row) and (state_row is not None or decision.state.active):
-            store_state(session, rule.key, order.id, state_row, decision.state)
-            session.flush()
+    event_path.evaluate_event_rules(session, order, changes=changes, actor=actor, now=now, is_new=is_new,
+                                    events=events)

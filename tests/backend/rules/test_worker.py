@@ -24,6 +24,7 @@ from sqlmodel import Session
 from backend.db import make_engine
 from backend.inbox.models import InboxItem
 from backend.migrate import upgrade
+from backend.orders.models import Order, OrderEvent
 from backend.pipeline_assembly import assemble
 from backend.rules import definitions, tasks
 from backend.rules.models import RuleFiring
@@ -64,7 +65,10 @@ def _drop(url: str) -> None:
     admin.dispose()
 
 
-def _seed(engine) -> None:
+FLAG_ACTION = {"type": "add_risk_flag", "flag": "approval_late"}  # changes the order: batched per chunk
+
+
+def _seed(engine, *, flags: bool = False) -> None:
     with Session(engine, expire_on_commit=False) as session:
         boss = make_user(session, roles=("approver",))
         dept = make_department(session, head=boss)
@@ -77,14 +81,25 @@ def _seed(engine) -> None:
             session.add(InboxItem(dedupe_key=f"flow:{order.id}", order_id=order.id, assignee_id=approver.id,
                                   kind="approval", title="Approve", created_at=NOW))
         session.commit()
-        definitions.save_draft(session, actor=admin, definition=approval_timeout(), now=NOW)
+        rule = approval_timeout()
+        if flags:
+            rule["actions"] = [*rule["actions"], FLAG_ACTION]
+        definitions.save_draft(session, actor=admin, definition=rule, now=NOW)
         definitions.publish_rule(session, actor=admin, key="approval_timeout", now=NOW)
         definitions.enable_rule(session, actor=admin, key="approval_timeout", now=NOW,
                                 start="include_matching", confirm=True)  # 120 to-dos for one approver, on purpose
 
 
-def _assert_exactly_once(engine) -> None:
+def _assert_exactly_once(engine, *, flags: bool = False) -> None:
     with engine.connect() as conn:
+        if flags:  # each fired order flagged once: one version bump, one recorded event
+            flagged = conn.execute(select(Order.id, Order.version, Order.risk_flags)
+                                   .where(Order.stage == "approval")).all()
+            assert sorted(len(f) for _, _, f in flagged) == [0] * 10 + [1] * ORDERS
+            assert {v for _, v, f in flagged if f} == {2} and {v for _, v, f in flagged if not f} == {1}
+            events = conn.execute(select(OrderEvent.order_id, func.count()).where(OrderEvent.type == "risk_flagged")
+                                  .group_by(OrderEvent.order_id)).all()
+            assert len(events) == ORDERS and {n for _, n in events} == {1}
         firings = conn.execute(select(RuleFiring.order_id, func.count()).group_by(RuleFiring.order_id)).all()
         todos = conn.execute(
             select(InboxItem.order_id, func.count()).where(InboxItem.source == "rule", InboxItem.kind == "rule_alert")
@@ -188,14 +203,16 @@ def _wait_for_free_lease(engine, bound_seconds: float = 60) -> None:
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
-@pytest.mark.parametrize("chunk", [500, 20])
-def test_worker_killed_mid_scan_then_restarted(kind, chunk, tmp_path, monkeypatch):
-    """Killed in the chunk of the 50th firing: with chunks of 20 orders, two chunks (40 firings) had committed."""
+@pytest.mark.parametrize(("chunk", "flags"), [(500, False), (20, False), (20, True)])
+def test_worker_killed_mid_scan_then_restarted(kind, chunk, flags, tmp_path, monkeypatch):
+    """Killed in the chunk of the 50th firing: with chunks of 20 orders, two chunks (40 firings) had committed.
+    `flags`: the rule also flags the order, a change through the order pipeline that commits (or
+    not) with its chunk's firings."""
     monkeypatch.setenv("GENDAN_SCAN_LEASE_SECONDS", "2")
     url = _fresh_database(kind, tmp_path)
     engine = assemble(make_engine(url))
     try:
-        _seed(engine)
+        _seed(engine, flags=flags)
         child = subprocess.Popen([sys.executable, "-c", CHILD, url, NOW.isoformat(), str(chunk)], cwd=ROOT,
                                  stdout=subprocess.PIPE, text=True)
         try:
@@ -214,7 +231,7 @@ def test_worker_killed_mid_scan_then_restarted(kind, chunk, tmp_path, monkeypatc
         # the restarted worker's next scan does the rest of the job, once
         assert tasks.scan_time_rules(engine, NOW + timedelta(minutes=1)) == ORDERS - committed
         assert tasks.scan_time_rules(engine, NOW + timedelta(minutes=2)) == 0
-        _assert_exactly_once(engine)
+        _assert_exactly_once(engine, flags=flags)
     finally:
         engine.dispose()
         _drop(url)
