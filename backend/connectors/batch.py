@@ -22,6 +22,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
+from backend import gc_pause
 from backend.bulk_insert import insert_rows
 from backend.connectors.models import Connector, ConnectorRecordError, ConnectorRun
 from backend.connectors.runner import RunContext, _bounded, _no_nul, moved_cursor, parse_record
@@ -43,6 +44,7 @@ class _Tally:
     failed_count: int = 0
 
 
+@gc_pause.paused()
 def write_batch(session: Session, ctx: RunContext, batch: list[tuple[int, Any, Any]]) -> bool:
     """(position, record, token) of consecutive records, set-based in one transaction. False
     (nothing written) when the batch must go record by record."""

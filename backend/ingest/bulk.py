@@ -42,6 +42,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session
 
+from backend import gc_pause
 from backend.audit import service as audit
 from backend.audit.models import AuditEvent
 from backend.auth.actor import Actor
@@ -189,6 +190,7 @@ def _in(session: Session, column: Any, values: list) -> list:
     return [column.in_(chunk) for chunk in _chunks(values)]
 
 
+@gc_pause.paused()
 def import_batch(session: Session, job_id: int, actor: Actor, mapping: ImportMapping, tz: ZoneInfo,
                  fields: dict[str, DataField], headers: list[str], rows: list[list[str]], start: int, stop: int,
                  now: datetime) -> bool:
@@ -218,6 +220,7 @@ def import_batch(session: Session, job_id: int, actor: Actor, mapping: ImportMap
         return False
 
 
+@gc_pause.paused()
 def apply_rows(session: Session, job: Any, actor: Actor, mapping: ImportMapping, items: list[_Row],
                now: datetime) -> _Out:
     """Steps 1-4 over parsed rows, flushed, not committed: the import batch's core, also used by
