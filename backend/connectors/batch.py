@@ -72,7 +72,7 @@ def write_batch(session: Session, ctx: RunContext, batch: list[tuple[int, Any, A
                            "external_id": external_id, "record": _bounded(record),
                            "errors": _no_nul([e.model_dump(mode="json") for e in item.errors]),
                            "created_at": ctx.now})
-        insert_rows(session, ConnectorRecordError.__table__, failed)
+        insert_rows(session, ConnectorRecordError.__table__, failed, background=True)
         connector = session.get(Connector, ctx.connector_id)
         cursor = dict(connector.cursor or {})
         for _, record, token in batch:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import re
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -203,14 +204,11 @@ def import_batch(session: Session, job_id: int, actor: Actor, mapping: ImportMap
         cursor_commit(session)
         if _form_has_unique_fields(session):
             raise Fallback("a designed field is unique")
-        items = []
-        for index in range(start, stop):
-            parsed = parse_row(index + 2, dict(zip(headers, rows[index], strict=False)), mapping, tz, fields)
-            items.append(_Row(parsed=parsed, cells=rows[index], errors=list(parsed.errors)))
+        items = _parsed(job_id, mapping, tz, fields, headers, rows, start, stop)
         job = session.get(ImportJob, job_id)
         out = apply_rows(session, job, actor, mapping, items, now)
-        insert_rows(session, ImportRowResult.__table__, sorted(out.results, key=lambda r: r["line"]))
-        insert_rows(session, ImportRowError.__table__, sorted(out.errors, key=lambda r: r["line"]))
+        insert_rows(session, ImportRowResult.__table__, sorted(out.results, key=lambda r: r["line"]), background=True)
+        insert_rows(session, ImportRowError.__table__, sorted(out.errors, key=lambda r: r["line"]), background=True)
         job.next_row = stop
         session.commit()
         return True
@@ -218,6 +216,34 @@ def import_batch(session: Session, job_id: int, actor: Actor, mapping: ImportMap
         session.rollback()
         ingest.log.info("import %s rows %s-%s: row by row (%s)", job_id, start + 2, stop + 1, exc)
         return False
+
+
+_parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gendan-parse")
+_ahead: dict[tuple, Future] = {}  # the next batch's rows being parsed: at most one entry
+
+
+def _parsed(job_id: int, mapping: ImportMapping, tz: ZoneInfo, fields: dict[str, DataField], headers: list[str],
+            rows: list[list[str]], start: int, stop: int) -> list[_Row]:
+    """Rows start .. stop parsed (`parse_row`, pure), and the next batch of as many rows handed to
+    a parser thread: it runs while this batch waits for the database (the server's COPY, the
+    commit, the next batch's reads), so the next batch finds its rows parsed. Taken only when
+    everything the parse reads is the same (job, file, rows, mapping, zone, designed fields)."""
+    def key(a: int, b: int) -> tuple:
+        return (job_id, id(rows), len(rows), a, b, mapping.model_dump_json(), str(tz), repr(sorted(fields.items())))
+
+    def parse(a: int, b: int) -> list[_Row]:
+        out = []
+        for index in range(a, b):
+            parsed = parse_row(index + 2, dict(zip(headers, rows[index], strict=False)), mapping, tz, fields)
+            out.append(_Row(parsed=parsed, cells=rows[index], errors=list(parsed.errors)))
+        return out
+
+    found = _ahead.pop(key(start, stop), None)
+    _ahead.clear()
+    if stop < len(rows):
+        following = min(len(rows), stop + (stop - start))
+        _ahead[key(stop, following)] = _parser.submit(parse, stop, following)
+    return found.result() if found is not None else parse(start, stop)
 
 
 @gc_pause.paused()
@@ -429,7 +455,7 @@ def _create(session: Session, job: ImportJob, actor: Actor, mapping: ImportMappi
         out.result(job.id, item.parsed.line, "created", external_id=order.external_id)
     orders = [o for _, o, _ in ready]
     ids = insert_rows(session, Order.__table__, [{k: o.__dict__[k] for k in _ORDER_COLUMNS} for o in orders],
-                      ids=True)
+                      ids=True, background=True)
     for order, order_id in zip(orders, ids, strict=True):
         order.__dict__["id"] = order_id
         make_transient_to_detached(order)
@@ -446,13 +472,13 @@ def insert_customers(session: Session, actor: Actor, customers: list[_NewCustome
     if not customers:
         return
     rows = [_customer_row(c) for c in customers]
-    ids = insert_rows(session, Customer.__table__, rows, ids=True)
+    ids = insert_rows(session, Customer.__table__, rows, ids=True, background=True)
     for customer, customer_id in zip(customers, ids, strict=True):
         customer.id = customer_id
     insert_rows(session, AuditEvent.__table__, [
         row for c, values in zip(customers, rows, strict=True)
         for row in audit.create_rows(actor, "customer", [(c.id, {k: values[k] for k in CUSTOMER_AUDITED})],
-                                     c.created_at)])
+                                     c.created_at)], background=True)
 
 
 def _update(session: Session, job: ImportJob, actor: Actor, mapping: ImportMapping, item: _Row, order: Order,
