@@ -155,6 +155,9 @@ def _copy_processor(column_type: Any, dialect: Any) -> Callable[[Any], Any] | No
     def to_text(value: Any) -> Any:
         if value is None:
             return none
+        kind = type(value)
+        if not value and (kind is list or kind is dict):  # most orders' tags, risk flags, data
+            return "[]" if kind is list else "{}"
         if value is JSON.NULL:
             return "null"
         if isinstance(value, Null):

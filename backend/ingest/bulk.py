@@ -458,11 +458,26 @@ def _create(session: Session, job: ImportJob, actor: Actor, mapping: ImportMappi
                       ids=True, background=True)
     for order, order_id in zip(orders, ids, strict=True):
         order.__dict__["id"] = order_id
-        make_transient_to_detached(order)
-    session.add_all(orders)
+    _attach(session, orders)
     # the checked change, with the customer the batch created (the only tracked value set since)
     changes = [c.but(after={**c.after, "customer_id": o.customer_id}) for _, o, c in ready]
     line.publish_many(session, changes)
+
+
+def _attach(session: Session, orders: list[Order]) -> None:
+    """The inserted orders into the session as persistent objects, as `make_transient_to_detached`
+    then `session.add` make them, without `add`'s save-update cascade: `Order` has no relationships,
+    yet the cascade walks its 35 mapped attributes per order (a fifth of the batch's ORM cost)."""
+    if Order.__mapper__.relationships:  # pragma: no cover - a relationship added later cascades again
+        for order in orders:
+            make_transient_to_detached(order)
+        session.add_all(orders)
+        return
+    for order in orders:
+        make_transient_to_detached(order)
+        state = order._sa_instance_state
+        state._orphaned_outside_of_session = False
+        session._save_or_update_impl(state)
 
 
 def insert_customers(session: Session, actor: Actor, customers: list[_NewCustomer]) -> None:
