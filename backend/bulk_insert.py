@@ -11,24 +11,44 @@ SQLite: one executemany `INSERT`, the ids counted back from `last_insert_rowid()
 Values go through each column type's bind processor first (UTC datetimes, JSON), so the rows
 written are exactly what an ORM insert of the same values writes. Every row must name the same
 columns; columns left out take their server default (or NULL).
+
+Write-behind (`background=True`, PostgreSQL): the rows are converted in the caller's thread, then
+a writer thread sends the COPY and waits for the server to finish it (index upkeep, foreign-key
+checks: most of the server's work of a batch) while the caller goes on with the batch's Python.
+Order is kept by psycopg's connection lock: the writer takes it before `insert_rows` returns, and
+every later statement, COPY, commit or rollback of the session waits for it. A COPY the server
+refuses is raised by the next `insert_rows` or by the commit (`settle`), as the same SQLAlchemy
+error a foreground COPY raises; a rollback discards it.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import JSON, Table, insert, text
+import psycopg
+from sqlalchemy import JSON, Table, event, insert, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.sql.elements import Null
 from sqlmodel import Session
 
+_PENDING = "gendan.bulk_insert.pending"  # session.info: (future, statement) of the write-behind COPY
+_writers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="gendan-copy")
 
-def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]], *, ids: bool = False) -> list[int]:
+
+def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]], *, ids: bool = False,
+                background: bool = False) -> list[int]:
     """Insert `rows` (dicts with the same keys) into `table`; with `ids`, their new primary keys
     in the rows' order (else an empty list). Flushes the session first (pending ORM rows the new
-    rows refer to are written before them)."""
+    rows refer to are written before them). `background`: on PostgreSQL the COPY finishes in a
+    writer thread (see the module docstring); the values must not be needed later by the server
+    in this thread before the next statement, which waits for it anyway."""
+    settle(session)
     if not rows:
         return []
     session.flush()
@@ -59,18 +79,68 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]], *, i
                  if p is not None]
     columns = ", ".join(conn.dialect.identifier_preparer.quote(name) for name in (["id"] if ids else []) + names)
     table_name = conn.dialect.identifier_preparer.format_table(table)
-    cursor = conn.connection.dbapi_connection.cursor()
+    statement = f"COPY {table_name} ({columns}) FROM STDIN"
+    shift = 1 if ids else 0  # the id goes first
+    prepared = []
+    for n, row in enumerate(rows):
+        values = [new_ids[n], *getter(row)] if ids else list(getter(row))
+        for i, p in converted:
+            values[i + shift] = p(values[i + shift])
+        prepared.append(values)
+    dbapi = conn.connection.dbapi_connection
+    if not background:
+        _copy(dbapi, statement, prepared, None)
+        return new_ids
+    started = threading.Event()
+    future = _writers.submit(_copy, dbapi, statement, prepared, started)
+    # the writer holds the connection's lock before this returns (or has failed), so nothing this
+    # thread sends next can overtake the COPY
+    while not started.wait(0.05):
+        if future.done():
+            break
+    session.info[_PENDING] = (future, statement)
+    return new_ids
+
+
+def _copy(dbapi: Any, statement: str, rows: list[list[Any]], started: threading.Event | None) -> None:
+    cursor = dbapi.cursor()
     try:
-        with cursor.copy(f"COPY {table_name} ({columns}) FROM STDIN") as copy:
-            write, shift = copy.write_row, 1 if ids else 0  # the id goes first
-            for n, row in enumerate(rows):
-                values = [new_ids[n], *getter(row)] if ids else list(getter(row))
-                for i, p in converted:
-                    values[i + shift] = p(values[i + shift])
+        with cursor.copy(statement) as copy:
+            if started is not None:
+                started.set()
+            write = copy.write_row
+            for values in rows:
                 write(values)
     finally:
         cursor.close()
-    return new_ids
+
+
+def settle(session: Session) -> None:
+    """Wait for the session's write-behind COPY, raising what the server answered to it."""
+    pending = session.info.pop(_PENDING, None)
+    if pending is None:
+        return
+    future, statement = pending
+    exc = future.exception()
+    if exc is None:
+        return
+    if isinstance(exc, psycopg.Error):
+        raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
+    raise exc
+
+
+@event.listens_for(OrmSession, "before_commit")
+def _settle_before_commit(session: OrmSession) -> None:
+    settle(session)
+
+
+@event.listens_for(OrmSession, "after_soft_rollback")
+def _discard_after_rollback(session: OrmSession, previous_transaction: Any) -> None:
+    # any rollback (of the transaction or of a savepoint) waited for the COPY: either it rolled the
+    # COPY back too, or the COPY had succeeded, or it failed and the savepoint statement raised first
+    pending = session.info.pop(_PENDING, None)
+    if pending is not None:
+        pending[0].exception()
 
 
 def _copy_processor(column_type: Any, dialect: Any) -> Callable[[Any], Any] | None:
@@ -85,6 +155,9 @@ def _copy_processor(column_type: Any, dialect: Any) -> Callable[[Any], Any] | No
     def to_text(value: Any) -> Any:
         if value is None:
             return none
+        kind = type(value)
+        if not value and (kind is list or kind is dict):  # most orders' tags, risk flags, data
+            return "[]" if kind is list else "{}"
         if value is JSON.NULL:
             return "null"
         if isinstance(value, Null):

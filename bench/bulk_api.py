@@ -27,6 +27,7 @@ from backend.db import make_engine, new_session
 from backend.people.models import User, UserRole
 from backend.settings import Settings
 from bench.import_rows import NOW, fresh_database
+from bench.olist_history import backend_cpu
 
 
 def records(count: int, seed: int = 7) -> list[dict]:
@@ -61,12 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app(Settings(DATABASE_URL=url, secret_key="bench-secret-0123456789", run_worker=False),
                      start_worker=False)
     data = records(args.records)
+    probe = make_engine(url)
     print(f"# {platform.node()} {platform.processor() or platform.machine()} {os.cpu_count()} cpus, "
           f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load {os.getloadavg()[0]:.2f}, {args.db}")
     with TestClient(app) as client:
         token = client.post("/api/v1/auth/token", json={"username": "bench", "password": "password123"}).json()
         headers = {"Authorization": f"Bearer {token['access_token']}"}
         for label in ("first", "again"):
+            pg = backend_cpu(probe)
             began, cpu = time.perf_counter(), time.process_time()
             counts: dict[str, int] = {}
             for start in range(0, len(data), args.per_request):
@@ -76,8 +79,11 @@ def main(argv: list[str] | None = None) -> int:
                 for key in ("created", "updated", "unchanged", "failed"):
                     counts[key] = counts.get(key, 0) + resp.json()[key]
             took, cpu = time.perf_counter() - began, time.process_time() - cpu  # CPU: client and app, one process
+            after = backend_cpu(probe)  # the app's pooled connections serve the database
+            pg = after - pg if after is not None and pg is not None else None
             print(f"{label:>6}: {len(data)} records in {took:7.2f} s = {len(data) / took:7.0f} records/s, "
-                  f"{1000 * took / len(data):5.2f} ms/record, process CPU {cpu:.1f} s {counts} (load {os.getloadavg()[0]:.2f})", flush=True)
+                  f"{1000 * took / len(data):5.2f} ms/record, process CPU {cpu:.1f} s"
+                  + (f", PostgreSQL CPU {pg:.1f} s " if pg is not None else " ") + f"{counts} (load {os.getloadavg()[0]:.2f})", flush=True)
     return 0
 
 

@@ -35,6 +35,7 @@ from backend.people.models import User, UserRole
 from backend.pipeline_assembly import assemble
 from bench.bulk_api import records as synthetic_records
 from bench.import_rows import NOW, fresh_database
+from bench.olist_history import backend_cpu
 from tests.factories.connector_source import Source
 
 
@@ -81,12 +82,16 @@ def main(argv: list[str] | None = None) -> int:
                     row = session.get(Connector, connector.id)
                     row.cursor = {}  # re-read from the start: every record comes back unchanged
                     session.commit()
+            pg = backend_cpu(engine)
             began, cpu = time.perf_counter(), time.process_time()
             run = runner.run_connector(engine, connector.id, at, trigger="manual")
             took, cpu = time.perf_counter() - began, time.process_time() - cpu  # CPU: this process, server included
+            after = backend_cpu(engine)
+            pg = after - pg if after is not None and pg is not None else None
             assert run is not None and run.status == "ok", run and run.error
             print(f"{label:>6}: {run.read_count} records in {took:7.2f} s = {run.read_count / took:7.0f} records/s, "
-                  f"{1000 * took / max(run.read_count, 1):5.2f} ms/record, process CPU {cpu:.1f} s (created {run.created_count}, "
+                  f"{1000 * took / max(run.read_count, 1):5.2f} ms/record, process CPU {cpu:.1f} s"
+                  + (f", PostgreSQL CPU {pg:.1f} s" if pg is not None else "") + f" (created {run.created_count}, "
                   f"updated {run.updated_count}, unchanged {run.unchanged_count}, failed {run.failed_count}; "
                   f"load {os.getloadavg()[0]:.2f})", flush=True)
     finally:

@@ -22,6 +22,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
+from backend import gc_pause
 from backend.bulk_insert import insert_rows
 from backend.connectors.models import Connector, ConnectorRecordError, ConnectorRun
 from backend.connectors.runner import RunContext, _bounded, _no_nul, moved_cursor, parse_record
@@ -43,6 +44,7 @@ class _Tally:
     failed_count: int = 0
 
 
+@gc_pause.paused()
 def write_batch(session: Session, ctx: RunContext, batch: list[tuple[int, Any, Any]]) -> bool:
     """(position, record, token) of consecutive records, set-based in one transaction. False
     (nothing written) when the batch must go record by record."""
@@ -70,7 +72,7 @@ def write_batch(session: Session, ctx: RunContext, batch: list[tuple[int, Any, A
                            "external_id": external_id, "record": _bounded(record),
                            "errors": _no_nul([e.model_dump(mode="json") for e in item.errors]),
                            "created_at": ctx.now})
-        insert_rows(session, ConnectorRecordError.__table__, failed)
+        insert_rows(session, ConnectorRecordError.__table__, failed, background=True)
         connector = session.get(Connector, ctx.connector_id)
         cursor = dict(connector.cursor or {})
         for _, record, token in batch:

@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, text, update
 from sqlmodel import Session
 
+from backend import gc_pause
 from backend.auth.actor import Actor
 from backend.errors import GendanError
 from backend.forms import service as forms_service
@@ -122,6 +123,7 @@ class _Item(bulk._Row):
     plan: HistoryPlan | None = None
 
 
+@gc_pause.paused()
 def import_batch(session: Session, job_id: int, actor: Actor, mapping: ImportMapping, tz: ZoneInfo,
                  fields: dict[str, DataField], headers: list[str], rows: list[list[str]], start: int, stop: int,
                  now: datetime) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
+from backend import gc_pause
 from backend.auth.actor import Actor
 from backend.customers.models import Customer
 from backend.errors import GendanError
@@ -201,6 +202,7 @@ def _record(index: int, value: Any, tz: ZoneInfo, fields: dict[str, DataField]) 
     return rec
 
 
+@gc_pause.paused()
 def apply(session: Session, *, actor: Actor, values: list[Any], create_customers: bool, now: datetime) -> BulkResult:
     """Upsert the records; each chunk of CHUNK commits on its own."""
     if len(values) > MAX_RECORDS:

@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import defer
 from sqlmodel import Session
 
 from backend import i18n
@@ -311,7 +312,8 @@ def claim_job(bind: Engine | Connection, now: datetime) -> int | None:
     with new_session(bind) as session:
         free = or_(ImportJob.locked_until.is_(None), ImportJob.locked_until < now)
         job = session.exec(
-            select(ImportJob).where(ImportJob.state.in_(("queued", "running")), free)
+            select(ImportJob).options(defer(ImportJob.content))  # the file: megabytes, not needed here
+            .where(ImportJob.state.in_(("queued", "running")), free)
             .order_by(ImportJob.id).limit(1).with_for_update(skip_locked=True)
         ).scalars().first()
         if job is None:
@@ -340,7 +342,7 @@ def run_to_end(bind: Engine | Connection, job_id: int, now: datetime, *, batch_s
     """Drain one job inline (tests and the CLI), batch by batch, as the worker would."""
     while True:
         with new_session(bind) as session:
-            if session.get(ImportJob, job_id).state in ("done", "failed"):
+            if session.get(ImportJob, job_id, options=[defer(ImportJob.content)]).state in ("done", "failed"):
                 return
         if claim_job(bind, now) != job_id:
             raise RuntimeError(f"import {job_id} is held by another worker")

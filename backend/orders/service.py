@@ -305,7 +305,7 @@ def record_changes(session: Session, changes: list[OrderChange]) -> None:
              "actor_id": c.actor.user_id if c.actor and c.actor.user_id else None,
              "actor_label": c.actor.display_name if c.actor else None} for c in changes if c.is_new]
     if rows:
-        insert_rows(session, OrderEvent.__table__, rows)
+        insert_rows(session, OrderEvent.__table__, rows, background=True)
     for change in changes:
         if not change.is_new:
             record_change(session, change)
