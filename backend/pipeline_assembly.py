@@ -49,7 +49,6 @@ from backend.rules.due_wake import DueWake
 from backend.scores import on_change as scores_on_change
 from backend.scores import service as scores_service
 from backend.tracking import service as tracking_service
-from backend.worker import partitions
 from backend.worker.runner import Job
 
 
@@ -101,7 +100,7 @@ def build_jobs(*, scan_interval_seconds: float = 60, upload_dir: Path | None = N
     return (
         Job("flow_timers", flows_instances.run_due_timers, 15),
         # woken by NOTIFY (or the poll), over the partitions this worker holds
-        Job("rules_due", partitions.partitioned("rules_due", (due_wake := DueWake()).run), 1, wake=due_wake),
+        Job("rules_due", (due_wake := DueWake(partitioned=True)).run, 1, wake=due_wake),
         Job("rules_due_build", rules_due_build.job, 5),
         Job("rules_scan", rules_tasks.check_time_rules, scan_interval_seconds),
         Job("rules_overdue_todos", rules_tasks.signal_overdue_todos, scan_interval_seconds),

@@ -13,6 +13,12 @@ entered today is due tomorrow); instead, while listening, the job probes the ind
 the listener's connection is down, and always on SQLite (no NOTIFY between processes), the job
 polls each second as before; a (re)connected listener asks for a run at once, for what was
 written while nobody listened.
+
+Several workers (backend/worker/partitions.py): each run first claims this worker's partitions of
+the order book (renewing its leases, giving back a surplus, taking expired ones) and fires and
+probes only those. Leases must be renewed within `worker_lease_seconds`, and a killed worker's
+partitions must be taken within seconds, so a partitioned job runs at least every third of the
+lease however far its next moment is: one cheap claim and probe a second, not a scan.
 """
 
 from __future__ import annotations
@@ -27,7 +33,9 @@ import psycopg
 from sqlalchemy.engine import Engine
 
 from backend.rules import due_index
-from backend.worker.partitions import Claim
+from backend.settings import get_settings
+from backend.worker import partitions
+from backend.worker.lease import LeaseLost
 
 log = logging.getLogger("gendan.rules")
 POLL_SECONDS = 1.0  # without a listener (SQLite, connection lost): probe the index each second
@@ -43,9 +51,11 @@ class DueWake:
     `start(engine, alarm)` begins listening (PostgreSQL) and sets `alarm` when a notification asks
     for an earlier run; `stop()` ends it."""
 
-    def __init__(self, *, poll_seconds: float = POLL_SECONDS, probe_seconds: float = PROBE_SECONDS) -> None:
+    def __init__(self, *, poll_seconds: float = POLL_SECONDS, probe_seconds: float = PROBE_SECONDS,
+                 partitioned: bool = False) -> None:
         self.poll_seconds = poll_seconds
         self.probe_seconds = probe_seconds
+        self.partitioned = partitioned  # claim this worker's partitions at each run (several workers)
         self.listening = threading.Event()
         self._lock = threading.Lock()
         self._next: float | None = 0.0  # epoch seconds of the next known moment (0: run at once)
@@ -63,6 +73,8 @@ class DueWake:
         with self._lock:
             upcoming = self._next
         poll = self.probe_seconds if self.listening.is_set() else self.poll_seconds
+        if self.partitioned:  # leases are renewed by the runs: at least three runs per lease
+            poll = min(poll, get_settings().worker_lease_seconds / 3)
         wait = self._last_run + poll - time.monotonic()
         if upcoming is not None:
             wait = min(wait, upcoming - time.time())
@@ -73,15 +85,24 @@ class DueWake:
 
     # --- the job ----------------------------------------------------------------------------
 
-    def run(self, engine: Engine, now: datetime, claim: Claim | None = None) -> int:
+    def run(self, engine: Engine, now: datetime) -> int:
         """Fire what is due, then read the next moment (announcements heard meanwhile count too);
-        with a claim (backend/worker/partitions.py), in the partitions this worker holds."""
+        when partitioned, in the partitions this worker holds (claimed first)."""
         with self._lock:
             self._running, self._heard = True, None
         self._last_run = time.monotonic()
         try:
-            fired = due_index.fire_due(engine, now, claim=claim)
-            upcoming = due_index.next_due(engine, claim)
+            claim = partitions.worker_for(engine).claim(engine, "rules_due") if self.partitioned else None
+            if claim is not None and not claim.held:  # more workers than partitions: nothing is ours
+                fired, upcoming = 0, None
+            else:
+                fired = due_index.fire_due(engine, now, claim=claim)
+                upcoming = due_index.next_due(engine, claim)
+        except LeaseLost as lost:  # another worker took a partition mid-way: its work is theirs now
+            log.warning("rules_due: %s taken over by another worker", lost)
+            with self._lock:
+                self._running, self._next = False, None
+            return 0
         except BaseException:
             with self._lock:
                 self._running, self._next = False, None  # the poll retries
