@@ -55,10 +55,10 @@ def test_a_csv_import_records_each_new_customer_once_by_the_importer(session, co
     made = _customer_creates(session)
     assert set(made) == {(None, "Named Only"), ("CANEW1", "New One")}
     assert all(len(rows) == 1 and rows[0][0] == admin.id for rows in made.values())
-    # what the page's create records: every field that got a value
+    # what the page's create records: every field that got a value, and the channel it came by
     assert made[("CANEW1", "New One")][0][1] == {
         "code": "CANEW1", "name": "New One", "tier": "standard", "preferred_locale": "zh_CN",
-        "preferred_channel": "none", "is_unsubscribed": False}
+        "preferred_channel": "none", "is_unsubscribed": False, "via": "import: ca.csv"}
 
 
 @pytest.mark.parametrize("set_based", [True, False])
