@@ -33,6 +33,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "not_found": 404,
     "method_not_allowed": 405,
     "request.too_large": 413,
+    "request.body_unreadable": 400,
     "request.value_out_of_range": 422,
     "request.database_busy": 503,
     "live.part_not_found": 404,
@@ -327,6 +328,9 @@ def install_error_handlers(app: FastAPI, *, render_html: HtmlErrorRenderer | Non
         if exc.status_code == 400 and str(exc.detail).startswith("Part exceeded maximum size"):
             # Starlette's multipart limit for one text field, said in the library's English otherwise
             return _render(request, GendanError("request.too_large", {"limit": MULTIPART_PART_BYTES}, status=413))
+        if exc.status_code == 400 and str(exc.detail) == "There was an error parsing the body":
+            # FastAPI's words for a body its JSON parser refused (e.g. nested past its depth limit)
+            return _render(request, GendanError("request.body_unreadable"))
         code = {404: "not_found", 405: "method_not_allowed", 401: "auth.required", 403: "auth.forbidden"}.get(
             exc.status_code)
         if code is None:

@@ -109,6 +109,7 @@ ERROR_MESSAGES: dict[str, str] = {
     "internal": "Something went wrong on our side (reference %(ref)s). It has been logged; please try again.",
     "method_not_allowed": "This method is not allowed here.",
     "http_error": "The request could not be handled: %(detail)s",
+    "request.body_unreadable": "The request body could not be read: it is not valid JSON or nests too deeply.",
     "auth.required": "Please sign in.",
     "auth.invalid_credentials": "Wrong user name or password.",
     "auth.invalid_token": "The token is invalid or has expired.",

@@ -91,6 +91,16 @@ class TestPayloadShape:
         assert resp.status_code == 422
         assert all(f["message"] for f in resp.json()["error"]["fields"].values())
 
+    def test_a_body_nested_past_the_json_parser_is_a_400_in_words(self, client, rep):
+        deep = '{"a":[' * 3000 + "1" + "]}" * 3000  # past Python's JSON parser's recursion limit
+        for lang, words in (({"Accept-Language": "zh-CN"}, "无法读取请求内容"), (EN, "could not be read")):
+            resp = client.post("/api/v1/orders", content=deep.encode(),
+                               headers={**rep["auth"], **lang, "Content-Type": "application/json"})
+            assert resp.status_code == 400
+            error = resp.json()["error"]
+            assert error["code"] == "request.body_unreadable" and words in error["message"]
+            assert "There was an error" not in error["message"]  # the library's English stays out
+
     def test_references_that_do_not_exist(self, client, session, rep):
         before = _rows(session)
         fields = _fields(client.post("/api/v1/orders", headers={**rep["auth"], **ZH},
