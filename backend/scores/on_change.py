@@ -28,6 +28,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
+from backend.bulk_insert import insert_rows
 from backend.customers.models import Customer
 from backend.orders.models import Order
 from backend.pipeline import OrderChange
@@ -109,14 +110,17 @@ def on_order_change(session: Session, change: OrderChange) -> None:
 
 
 def on_order_changes(session: Session, changes: list[OrderChange]) -> None:
-    """The same for many new orders at once (the bulk import): one INSERT of their marks."""
+    """The same for many new orders at once (the bulk import): their marks in one COPY, finished
+    by the bulk path's writer thread on PostgreSQL (backend/bulk_insert.py) while the batch goes on."""
     if not changes:
         return
     marks: set[tuple[str, str]] = set()
     for change in changes:
         if change.order.id is not None:
             marks |= marks_of(change)
-    mark(session, marks, changes[0].now)
+    now = changes[0].now
+    insert_rows(session, OrderScoreMark.__table__,
+                [{"kind": kind, "key": key[:200], "created_at": now} for kind, key in sorted(marks)], background=True)
     for change in changes:
         if not change.is_new and change.order.id is not None and change.changed_fields & PRIORITY_INPUTS:
             _priority_now(session, change.order, change.now)
