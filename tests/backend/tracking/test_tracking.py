@@ -97,7 +97,8 @@ class TestUrgeAndUnsubscribe:
         events = session.exec(select(OrderEvent).where(OrderEvent.order_id == order.id,
                                                        OrderEvent.type == "urged")).scalars().all()
         assert [e.actor_label for e in events] == ["customer", "customer"]
-        notes = session.exec(select(Notification).where(Notification.user_id == setup["rep"].user_id)).scalars().all()
+        notes = session.exec(select(Notification).where(Notification.user_id == setup["rep"].user_id)
+                             .order_by(Notification.id)).scalars().all()  # no order: PostgreSQL's is any
         assert len(notes) == 2 and notes[0].title == "客户催单：订单 TRK-1（第 1 次）"
 
     def test_unsubscribe_stops_milestone_messages(self, session, now, setup):
