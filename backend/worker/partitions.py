@@ -31,7 +31,6 @@ import os
 import random
 import socket
 import weakref
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -235,24 +234,6 @@ def release_worker(engine: Engine) -> None:
     worker = _workers.pop(engine, None)
     if worker is not None and worker.pid == os.getpid():
         worker.release(engine)
-
-
-def partitioned(job: str, run: Callable[[Engine, datetime, Claim], int]) -> Callable[[Engine, datetime], int]:
-    """A worker job `run(engine, now, claim)` as a plain job: claims the job's partitions at each
-    tick, runs on them, and stops quietly when a lease was lost mid-way (the new holder goes on)."""
-
-    def job_fn(engine: Engine, now: datetime) -> int:
-        claim = worker_for(engine).claim(engine, job)
-        if not claim.held:
-            return 0
-        try:
-            return run(engine, now, claim)
-        except LeaseLost as lost:
-            log.warning("worker job %s: %s taken over by another worker; their work is theirs now", job, lost)
-            return 0
-
-    job_fn.__name__ = f"partitioned_{job}"
-    return job_fn
 
 
 @dataclass(frozen=True)
