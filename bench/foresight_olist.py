@@ -41,6 +41,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from engine.foresight import metrics
+from engine.foresight.congestion import CONGESTION_FEATURES, Shipments, congestion_features
 from engine.foresight.olist import (
     CATEGORICAL_FEATURES,
     FEATURES,
@@ -86,6 +87,27 @@ TRANSIT_FEATURES = (
     "customer_state_on_time", "n_items",
 )
 VARIANTS = ("ensemble", "classifier", "transit", "all", "no-recent", "slack-only")
+# Third pass (branch olist3): congestion at the hand-over (engine/foresight/congestion.py), each
+# variant = (classifier features, transit features, what the transit target is divided by,
+# monotone slack). Chosen on the rolling validation folds only (docs/foresight-evaluation.md).
+CONGESTION_SMALL = ("backlog_share", "handover_ratio_3d", "slack_over_p50", "slack_over_p90")
+SLACKISH = ("slack_days", "margin_days", "recent_margin_days", "slack_over_p50", "slack_over_p90")
+CONGESTION_VARIANTS = {
+    "c-clf": (MODEL_FEATURES + CONGESTION_FEATURES, None, "recent", False),
+    "c-clf-small": (MODEL_FEATURES + CONGESTION_SMALL, None, "recent", False),
+    "c-clf-mono": (MODEL_FEATURES + CONGESTION_SMALL, None, "recent", True),
+    "mono": (MODEL_FEATURES, TRANSIT_FEATURES, "recent", True),
+    "c-transit": (None, TRANSIT_FEATURES + ("backlog_share", "fresh_backlog_share", "handover_ratio_3d",
+                                           "handover_ratio_7d", "state_handover_ratio_7d"), "recent", False),
+    "c-transit-p50": (None, TRANSIT_FEATURES, "state_p50_14d", False),
+    "c-transit-p50-30": (None, TRANSIT_FEATURES, "state_p50_30d", False),
+    "c-ensemble": (MODEL_FEATURES + CONGESTION_SMALL, TRANSIT_FEATURES + ("backlog_share", "fresh_backlog_share",
+                   "handover_ratio_3d", "handover_ratio_7d", "state_handover_ratio_7d"), "recent", False),
+    "c-ensemble-mono": (MODEL_FEATURES + CONGESTION_SMALL, TRANSIT_FEATURES + ("backlog_share", "fresh_backlog_share",
+                        "handover_ratio_3d", "handover_ratio_7d", "state_handover_ratio_7d"), "recent", True),
+}
+ALL_VARIANTS = VARIANTS + tuple(CONGESTION_VARIANTS)
+WIDE = FEATURES + CONGESTION_FEATURES
 SHIFT_WINDOW_DAYS = 21.0
 
 
@@ -164,11 +186,6 @@ def fit_transit(x: np.ndarray, transit: np.ndarray, recent_transit: np.ndarray, 
     return TransitModel(lgb.train(params, _dataset(x, target, used), rounds), residuals), rounds
 
 
-def _recent_transit(x: np.ndarray, fallback: float) -> np.ndarray:
-    v = x[:, FEATURES.index("recent_transit_days")]
-    return np.where(np.isnan(v) | (v <= 0), fallback, v)
-
-
 def shift_to_current_rate(p: np.ndarray, cols: OrderColumns, recent, train_rate: float) -> np.ndarray:
     """Label-shift correction: move each probability's log-odds by how far the late share of the
     orders due in the SHIFT_WINDOW_DAYS before its hand-over (known then: their due date has passed)
@@ -184,36 +201,69 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
+def congestion(cols: OrderColumns, scored: OrderColumns) -> np.ndarray:
+    """The congestion features of `scored` at its hand-overs, from every shipment of `cols` (only
+    what was known at each hand-over is counted: engine/foresight/congestion.py)."""
+    shipments = Shipments(carrier=cols.carrier, delivered=cols.delivered, customer_state=cols.customer_state,
+                          seller_state=cols.seller_state)
+    return congestion_features(shipments, scored.carrier, scored.customer_state, scored.seller_state,
+                               scored.estimated - scored.carrier)
+
+
+def _monotone(used: list[str]) -> list[int]:
+    """−1 (more slack never raises the risk) on the slack-like features, 0 elsewhere."""
+    return [-1 if f in SLACKISH else 0 for f in used]
+
+
 def predict(cols: OrderColumns, fit_idx: np.ndarray, score_idx: np.ndarray, variant: str,
             calibrate: bool = True) -> tuple[np.ndarray, dict]:
-    """Fit on `fit_idx` (history rates from those orders only; `recent` from every order, counting
-    only what was known at each hand-over) and return P(late) of `score_idx` and some facts."""
+    """Fit on `fit_idx` (history rates from those orders only; `recent` and the congestion features
+    from every order, counting only what was known at each hand-over) and return P(late) of
+    `score_idx` and some facts."""
     fit_idx = fit_idx[np.argsort(cols.purchase[fit_idx], kind="stable")]
     fitted, scored = cols.take(fit_idx), cols.take(score_idx)
     history = learn_history(fitted)
     recent = recent_tables(cols) if variant != "no-recent" else None
     x_fit, x_score = build_features(fitted, history, recent), build_features(scored, history, recent)
+    if variant in CONGESTION_VARIANTS:
+        x_fit = np.column_stack([x_fit, congestion(cols, fitted)])
+        x_score = np.column_stack([x_score, congestion(cols, scored)])
+        clf_features, transit_features, divisor, mono = CONGESTION_VARIANTS[variant]
+    else:
+        clf_features = {"all": FEATURES, "no-recent": FEATURES, "slack-only": ("slack_days",),
+                        "transit": None}.get(variant, MODEL_FEATURES)
+        transit_features = TRANSIT_FEATURES if variant in ("ensemble", "transit") else None
+        divisor, mono = "recent", False
     y_fit = is_late(fitted)
     facts: dict = {"x_score": x_score, "train_late_rate": float(y_fit.mean())}
     probs = []
-    if variant != "transit":
-        used = {"all": list(FEATURES), "no-recent": list(FEATURES), "slack-only": ["slack_days"]}.get(
-            variant, list(MODEL_FEATURES))
-        keep = [FEATURES.index(f) for f in used]
-        model, rounds = fit(x_fit[:, keep], y_fit, used, calibrate=calibrate)
+    if clf_features is not None:
+        used = list(clf_features)
+        keep = [WIDE.index(f) for f in used]
+        extra = {"monotone_constraints": _monotone(used), "monotone_constraints_method": "advanced"} if mono else None
+        model, rounds = fit(x_fit[:, keep], y_fit, used, calibrate=calibrate, params=extra)
         probs.append(model.predict(x_score[:, keep]))
         facts.update(rounds=rounds, importance=sorted(zip(used, model.booster.feature_importance("gain"),
                                                           strict=True), key=lambda kv: -kv[1]))
-    if variant in ("ensemble", "transit"):
-        keep = [FEATURES.index(f) for f in TRANSIT_FEATURES]
+    if transit_features is not None:
+        keep = [WIDE.index(f) for f in transit_features]
         mean_transit = float(np.nanmean(fitted.delivered - fitted.carrier))
         transit, rounds = fit_transit(x_fit[:, keep], fitted.delivered - fitted.carrier,
-                                      _recent_transit(x_fit, mean_transit), list(TRANSIT_FEATURES))
-        probs.append(transit.predict(x_score[:, keep], _recent_transit(x_score, mean_transit),
+                                      _divisor(x_fit, divisor, mean_transit), list(transit_features))
+        probs.append(transit.predict(x_score[:, keep], _divisor(x_score, divisor, mean_transit),
                                      scored.estimated - scored.carrier))
         facts["transit_rounds"] = rounds
     p = probs[0] if len(probs) == 1 else 1.0 / (1.0 + np.exp(-np.mean([_logit(q) for q in probs], axis=0)))
     return p, facts
+
+
+def _divisor(x: np.ndarray, divisor: str, fallback: float) -> np.ndarray:
+    """What the transit target is divided by: the mean transit of all orders delivered in the 14
+    days before the hand-over (`recent`), or the customer state's median of the last 14 / 30 days."""
+    column = {"recent": "recent_transit_days", "state_p50_14d": "state_transit_p50_14d",
+              "state_p50_30d": "state_transit_p50_30d"}[divisor]
+    v = x[:, WIDE.index(column)] if x.shape[1] == len(WIDE) else x[:, FEATURES.index(column)]
+    return np.where(np.isnan(v) | (v <= 0), fallback, v)
 
 
 def evaluate(folder: Path, variant: str = "ensemble", calibrate: bool = True, shift: bool = False,
@@ -314,7 +364,7 @@ def report(r: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(ROOT / ".." / "shared" / "datasets" / "olist"))
-    parser.add_argument("--variant", choices=VARIANTS, default="ensemble",
+    parser.add_argument("--variant", choices=ALL_VARIANTS, default="ensemble",
                         help="ensemble: classifier and transit model averaged on the log-odds; classifier: "
                              "LightGBM on MODEL_FEATURES; transit: the transit-time model alone; all: the classifier "
                              "on every feature; no-recent: every feature but the recent_* ones NaN; slack-only: "
@@ -323,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shift", action="store_true", help="label-shift correction to the current late rate")
     parser.add_argument("--validate", action="store_true",
                         help="score every variant on rolling folds inside the training period, not the test")
+    parser.add_argument("--variants", help="with --validate: a comma-separated list (default: the first six)")
     parser.add_argument("--before", help="only orders bought before this day (YYYY-MM-DD), then the same split")
     args = parser.parse_args(argv)
     folder = Path(args.data)
@@ -330,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no {TABLES['orders']} in {folder} (pass --data <folder of the Olist CSV files>)", file=sys.stderr)
         return 2
     if args.validate:
-        validate(folder)
+        validate(folder, tuple(args.variants.split(",")) if args.variants else VARIANTS)
         return 0
     evaluate(folder, args.variant, calibrate=not args.no_calibration, shift=args.shift, before=args.before)
     return 0
