@@ -91,20 +91,21 @@ VARIANTS = ("ensemble", "classifier", "transit", "all", "no-recent", "slack-only
 # variant = (classifier features, transit features, what the transit target is divided by,
 # monotone slack). Chosen on the rolling validation folds only (docs/foresight-evaluation.md).
 CONGESTION_SMALL = ("backlog_share", "handover_ratio_3d", "slack_over_p50", "slack_over_p90")
+TRANSIT_CONGESTION = TRANSIT_FEATURES + ("backlog_share", "fresh_backlog_share", "handover_ratio_3d",
+                                         "handover_ratio_7d", "state_handover_ratio_7d")
 SLACKISH = ("slack_days", "margin_days", "recent_margin_days", "slack_over_p50", "slack_over_p90")
 CONGESTION_VARIANTS = {
     "c-clf": (MODEL_FEATURES + CONGESTION_FEATURES, None, "recent", False),
     "c-clf-small": (MODEL_FEATURES + CONGESTION_SMALL, None, "recent", False),
     "c-clf-mono": (MODEL_FEATURES + CONGESTION_SMALL, None, "recent", True),
     "mono": (MODEL_FEATURES, TRANSIT_FEATURES, "recent", True),
-    "c-transit": (None, TRANSIT_FEATURES + ("backlog_share", "fresh_backlog_share", "handover_ratio_3d",
-                                           "handover_ratio_7d", "state_handover_ratio_7d"), "recent", False),
+    "c-transit": (None, TRANSIT_CONGESTION, "recent", False),
     "c-transit-p50": (None, TRANSIT_FEATURES, "state_p50_14d", False),
     "c-transit-p50-30": (None, TRANSIT_FEATURES, "state_p50_30d", False),
-    "c-ensemble": (MODEL_FEATURES + CONGESTION_SMALL, TRANSIT_FEATURES + ("backlog_share", "fresh_backlog_share",
-                   "handover_ratio_3d", "handover_ratio_7d", "state_handover_ratio_7d"), "recent", False),
-    "c-ensemble-mono": (MODEL_FEATURES + CONGESTION_SMALL, TRANSIT_FEATURES + ("backlog_share", "fresh_backlog_share",
-                        "handover_ratio_3d", "handover_ratio_7d", "state_handover_ratio_7d"), "recent", True),
+    "c-ensemble": (MODEL_FEATURES + CONGESTION_SMALL, TRANSIT_CONGESTION, "recent", False),
+    "c-ensemble-mono": (MODEL_FEATURES + CONGESTION_SMALL, TRANSIT_CONGESTION, "recent", True),
+    "c-ensemble-b": (MODEL_FEATURES + CONGESTION_SMALL, TRANSIT_FEATURES, "recent", False),
+    "c-ensemble-backlog": (MODEL_FEATURES + ("backlog_share",), TRANSIT_CONGESTION, "recent", False),
 }
 ALL_VARIANTS = VARIANTS + tuple(CONGESTION_VARIANTS)
 WIDE = FEATURES + CONGESTION_FEATURES
@@ -330,7 +331,8 @@ def validate(folder: Path, variants: tuple[str, ...] = VARIANTS) -> dict[str, di
                            metrics.expected_calibration_error(y, p)))
         auc, brier, lift, ece = (float(v) for v in np.mean(scores, axis=0))
         out[variant] = {"auc": auc, "brier": brier, "lift": lift, "ece": ece}
-        print(f"  {variant:12s} AUC {auc:.3f}  Brier {brier:.4f}  precision@10% {lift:.2f}x  ECE {ece:.3f}")
+        print(f"  {variant:12s} AUC {auc:.3f}  Brier {brier:.4f}  precision@10% {lift:.2f}x  ECE {ece:.3f}"
+              f"   (folds: AUC {' '.join(f'{s[0]:.3f}' for s in scores)}; Brier {' '.join(f'{s[1]:.4f}' for s in scores)})")
     return out
 
 
