@@ -5,12 +5,16 @@
     .venv/bin/python -m bench.foresight_olist --data ../shared/datasets/olist --variant all
     .venv/bin/python -m bench.foresight_olist --data ../shared/datasets/olist --before 2017-11-01
     .venv/bin/python -m bench.foresight_olist --data ../shared/datasets/olist --validate
+    .venv/bin/python -m bench.foresight_olist --data ../shared/datasets/olist --validate \
+        --variants ensemble,c-ensemble,c-clf-small,c-transit,mono,c-ensemble-mono
 
 Reads the Olist CSV files (orders, items, customers, products, sellers, payments) from --data
 (default ../shared/datasets/olist, relative to the repository), keeps the orders handed to the
 carrier and delivered, splits them by purchase time (oldest 70% train, newest 30% test), builds the
 features of engine/foresight/olist.py (history rates from training-period orders only) and scores
-the test period with two LightGBM models averaged on the log-odds scale (the default, `ensemble`):
+the test period with two LightGBM models averaged on the log-odds scale (`ensemble`; the default
+since the third pass, `c-ensemble`, is the same pair with the congestion features of
+engine/foresight/congestion.py added — chosen on the validation folds, see the docs):
 
 - `classifier`: late or not, on MODEL_FEATURES; early stopping and Platt scaling on the newest 20%
   of the training period, then a refit on the whole training period with that many trees;
@@ -267,7 +271,7 @@ def _divisor(x: np.ndarray, divisor: str, fallback: float) -> np.ndarray:
     return np.where(np.isnan(v) | (v <= 0), fallback, v)
 
 
-def evaluate(folder: Path, variant: str = "ensemble", calibrate: bool = True, shift: bool = False,
+def evaluate(folder: Path, variant: str = "c-ensemble", calibrate: bool = True, shift: bool = False,
              quiet: bool = False, before: str | None = None) -> dict:
     started = time.perf_counter()
     cols = load(folder)
@@ -366,8 +370,8 @@ def report(r: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(ROOT / ".." / "shared" / "datasets" / "olist"))
-    parser.add_argument("--variant", choices=ALL_VARIANTS, default="ensemble",
-                        help="ensemble: classifier and transit model averaged on the log-odds; classifier: "
+    parser.add_argument("--variant", choices=ALL_VARIANTS, default="c-ensemble",
+                        help="c-ensemble (default): ensemble + congestion features (CONGESTION_VARIANTS); ensemble: classifier and transit model averaged on the log-odds; classifier: "
                              "LightGBM on MODEL_FEATURES; transit: the transit-time model alone; all: the classifier "
                              "on every feature; no-recent: every feature but the recent_* ones NaN; slack-only: "
                              "LightGBM on slack alone")
