@@ -245,7 +245,9 @@ def predict(cols: OrderColumns, fit_idx: np.ndarray, score_idx: np.ndarray, vari
     if clf_features is not None:
         used = list(clf_features)
         keep = [WIDE.index(f) for f in used]
-        extra = {"monotone_constraints": _monotone(used), "monotone_constraints_method": "advanced"} if mono else None
+        extra = None
+        if mono:
+            extra = {"monotone_constraints": _monotone(used), "monotone_constraints_method": "advanced"}
         model, rounds = fit(x_fit[:, keep], y_fit, used, calibrate=calibrate, params=extra)
         probs.append(model.predict(x_score[:, keep]))
         facts.update(rounds=rounds, importance=sorted(zip(used, model.booster.feature_importance("gain"),
@@ -336,7 +338,8 @@ def validate(folder: Path, variants: tuple[str, ...] = VARIANTS) -> dict[str, di
         auc, brier, lift, ece = (float(v) for v in np.mean(scores, axis=0))
         out[variant] = {"auc": auc, "brier": brier, "lift": lift, "ece": ece}
         print(f"  {variant:12s} AUC {auc:.3f}  Brier {brier:.4f}  precision@10% {lift:.2f}x  ECE {ece:.3f}"
-              f"   (folds: AUC {' '.join(f'{s[0]:.3f}' for s in scores)}; Brier {' '.join(f'{s[1]:.4f}' for s in scores)})")
+              f"   (folds: AUC {' '.join(f'{s[0]:.3f}' for s in scores)};"
+              f" Brier {' '.join(f'{s[1]:.4f}' for s in scores)})")
     return out
 
 
@@ -371,7 +374,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(ROOT / ".." / "shared" / "datasets" / "olist"))
     parser.add_argument("--variant", choices=ALL_VARIANTS, default="c-ensemble",
-                        help="c-ensemble (default): ensemble + congestion features (CONGESTION_VARIANTS); ensemble: classifier and transit model averaged on the log-odds; classifier: "
+                        help="c-ensemble (default): ensemble + congestion features (CONGESTION_VARIANTS); "
+                             "ensemble: classifier and transit model averaged on the log-odds; classifier: "
                              "LightGBM on MODEL_FEATURES; transit: the transit-time model alone; all: the classifier "
                              "on every feature; no-recent: every feature but the recent_* ones NaN; slack-only: "
                              "LightGBM on slack alone")
