@@ -54,6 +54,7 @@ from backend.db import new_session
 from backend.orders.models import Order
 from backend.rules import pause
 from backend.rules.bulk import Pending, fire_many, insert_rows
+from backend.rules.context import ORDER_FACTS
 from backend.rules.due_index import is_indexed
 from backend.rules.firing import fire, state_of, store_state
 from backend.rules.matching import scope_clause
@@ -146,7 +147,7 @@ def build_plan(rows: Iterable[RuleDefinitionRow], catalogue: Catalogue, ctx: Fac
     for row in rows:
         rule = load_rule(row.definition)
         try:
-            loaded.append((row, rule, compile_condition(rule.condition, catalogue, ORDER.c, ctx)))
+            loaded.append((row, rule, compile_condition(rule.condition, catalogue, ORDER_FACTS, ctx)))
         except NotCompilable:
             continue  # a form field it reads was removed since publishing: it cannot be scanned
         except (RecursionError, MemoryError, ArithmeticError, TypeError, ValueError) as exc:
