@@ -54,7 +54,7 @@ from backend.db import new_session
 from backend.orders.models import Order
 from backend.rules import pause
 from backend.rules.bulk import Pending, fire_many, insert_rows
-from backend.rules.context import ORDER_FACTS
+from backend.rules.context import ORDER_FACTS, ORDER_JOINED
 from backend.rules.due_index import is_indexed
 from backend.rules.firing import fire, state_of, store_state
 from backend.rules.matching import scope_clause
@@ -175,7 +175,7 @@ def changed_orders_query(plan: Plan, dialect: str = "postgresql") -> Any:
     """(order id, words now, words at the last scan) for every order whose words differ, or that
     matches a rule without a baseline."""
     if dialect == "postgresql":
-        orders, matches = hoist_json(ORDER, [r.match for r in plan.rules], plan.prefilter())
+        orders, matches = hoist_json(ORDER, [r.match for r in plan.rules], plan.prefilter(), ORDER_JOINED)
         where = true()
     else:
         orders, matches, where = ORDER, [r.match for r in plan.rules], plan.prefilter()
