@@ -52,6 +52,10 @@ def upgrade() -> None:
     scored = sa.text("delay_probability IS NOT NULL")
     op.create_index("ix_foresight_score_delay_probability", "foresight_score", ["delay_probability", "order_id"],
                     postgresql_where=scored, sqlite_where=scored)
+    if op.get_bind().dialect.name == "postgresql":
+        # room on each page for the re-scoring's new row version: an update that leaves
+        # delay_probability as it was is then HOT (no index entry); measured 1.1 of 2.06 M updates
+        op.execute("ALTER TABLE foresight_score SET (fillfactor = 70)")
     op.drop_index("ix_sales_order_delay_probability", table_name="sales_order")
     # a plain ALTER on both databases: SQLite's batch mode would rebuild sales_order, which the rows
     # referencing it (foresight_score, order_event, ...) forbid with foreign keys on
@@ -68,5 +72,7 @@ def downgrade() -> None:
                f"WHERE id IN (SELECT order_id FROM foresight_score)")
     op.create_index("ix_sales_order_delay_probability", "sales_order", ["delay_probability", "id"])
     op.drop_index("ix_foresight_score_delay_probability", table_name="foresight_score")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("ALTER TABLE foresight_score RESET (fillfactor)")
     with op.batch_alter_table("foresight_score") as batch:
         _drop(batch)
