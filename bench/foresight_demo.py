@@ -26,7 +26,7 @@ from backend.demo import SLOW_SUPPLIER, load_demo  # noqa: E402
 from backend.foresight import service  # noqa: E402
 from backend.foresight.models import ForesightModel, ForesightScore  # noqa: E402
 from backend.migrate import upgrade  # noqa: E402
-from backend.orders.models import Order  # noqa: E402
+from backend.orders.models import Order, fact_columns  # noqa: E402
 from backend.pipeline_assembly import assemble  # noqa: E402
 from backend.rules.context import fact_context  # noqa: E402
 from engine.facts import default_catalogue  # noqa: E402
@@ -61,7 +61,7 @@ def main(orders: int = 3000, score_orders: int = 100_000) -> None:
                                                                 Order.predicted_completion_at.is_not(None))).scalar()
             ctx = fact_context(now, session=session)
             where = compile_condition(classic_rule("delay_risk")["condition"], default_catalogue(),
-                                      Order.__table__.c, ctx)
+                                      fact_columns(), ctx)
             flagged = session.execute(select(func.count()).where(Order.status == "open", where)).scalar()
             print(f"open orders with a predicted completion: {scored}; the classic delay-risk rule selects {flagged}")
             shown = (r.get("lightgbm") or {}).get("importances") or []

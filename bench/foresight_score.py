@@ -229,8 +229,9 @@ def database_main(args) -> int:
         load = os.getloadavg()
         with engine.connect() as conn:
             scored = conn.exec_driver_sql(
-                "select count(*), avg(delay_probability), count(delay_probability) from sales_order "
-                "where status = 'open' and predicted_stage_done_at is not null").one()
+                "select count(*), avg(p.delay_probability), count(p.delay_probability) from sales_order o "
+                "join foresight_score p on p.order_id = o.id "
+                "where o.status = 'open' and p.predicted_stage_done_at is not null").one()
         print(f"  {label}, load average before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f},"
               f" after {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
         print(f"    scored {done:,} open orders ({scored[0]:,} with a stage end, {scored[2]:,} with a probability,"

@@ -5,9 +5,9 @@ JSON parsed per order) and writing scores with one UPDATE and one INSERT per ord
 the model itself at a million orders. Here the read selects only the feature columns (the two
 designed fields the features use are picked out of `data` by the database, times and dates
 arrive as numbers), keyset page by keyset page; the write is, on PostgreSQL, one binary COPY of
-the chunk into a temporary table, then one UPDATE ... FROM of sales_order and one
-INSERT ... ON CONFLICT of foresight_score (reasons stored as JSON null: worked out when shown,
-backend/foresight/reasons.py). Other databases (SQLite) write the same values with executemany.
+the chunk into a temporary table, then one INSERT ... ON CONFLICT of the narrow foresight_score
+(the predictions live there since predtable_0001; reasons stored as JSON null: worked out when
+shown, backend/foresight/reasons.py). Other databases (SQLite) upsert the same values.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import bindparam, delete, insert, or_, select, update
+from sqlalchemy import or_, select
 from sqlmodel import Session
 
 from backend.customers.models import Customer
@@ -152,22 +152,20 @@ def _write_postgresql(session: Session, scores: Scores, model_id: int | None, no
         # whole seconds: a prediction that did not move stores the same value, and its row is not written
         return f"CASE WHEN c.{column} = 'NaN' THEN NULL ELSE to_timestamp(round(c.{column})) END"
 
-    # only rows whose values differ: every written row version costs each of sales_order's indexes
-    # an entry, while a re-scoring leaves most predictions as they were
-    conn.exec_driver_sql(
-        "UPDATE sales_order o SET predicted_stage_done_at = n.stage_done, predicted_completion_at = n.completion, "
-        "delay_probability = n.prob, stage_p90_hours = n.p90 FROM (SELECT c.oid, " + ts("stage_done")
-        + " AS stage_done, " + ts("completion") + " AS completion, NULLIF(c.prob, 'NaN') AS prob, "
-        "NULLIF(c.p90, 'NaN') AS p90 FROM foresight_chunk c) n WHERE o.id = n.oid AND "
-        "(o.predicted_stage_done_at, o.predicted_completion_at, o.delay_probability, o.stage_p90_hours) "
-        "IS DISTINCT FROM (n.stage_done, n.completion, n.prob, n.p90)")
+    # one statement into the narrow table (two indexes), sales_order is not written at all
     basis = "CASE " + " ".join(f"WHEN c.basis = {i} THEN '{b}'" for i, b in enumerate(BASIS)) + " END"
     conn.exec_driver_sql(
         "INSERT INTO foresight_score (order_id, basis, model_id, stage_done_p90_at, completion_p90_at, reasons, "
-        f"scored_at) SELECT c.oid, {basis}, %(model)s, " + ts("stage_done_p90") + ", " + ts("completion_p90")
-        + ", 'null'::jsonb, %(now)s FROM foresight_chunk c ON CONFLICT (order_id) DO UPDATE SET basis = "
-        "excluded.basis, model_id = excluded.model_id, stage_done_p90_at = excluded.stage_done_p90_at, "
-        "completion_p90_at = excluded.completion_p90_at, reasons = excluded.reasons, scored_at = excluded.scored_at",
+        "scored_at, predicted_stage_done_at, predicted_completion_at, delay_probability, stage_p90_hours) "
+        f"SELECT c.oid, {basis}, %(model)s, " + ts("stage_done_p90") + ", " + ts("completion_p90")
+        + ", 'null'::jsonb, %(now)s, " + ts("stage_done") + ", " + ts("completion")
+        + ", NULLIF(c.prob, 'NaN'), NULLIF(c.p90, 'NaN') FROM foresight_chunk c "
+        "ON CONFLICT (order_id) DO UPDATE SET basis = excluded.basis, model_id = excluded.model_id, "
+        "stage_done_p90_at = excluded.stage_done_p90_at, completion_p90_at = excluded.completion_p90_at, "
+        "reasons = excluded.reasons, scored_at = excluded.scored_at, "
+        "predicted_stage_done_at = excluded.predicted_stage_done_at, "
+        "predicted_completion_at = excluded.predicted_completion_at, "
+        "delay_probability = excluded.delay_probability, stage_p90_hours = excluded.stage_p90_hours",
         {"model": model_id, "now": now})
 
 
@@ -181,21 +179,31 @@ def _num(value: float) -> float | None:
 
 
 def _write_rows(session: Session, scores: Scores, model_id: int | None, now: datetime) -> None:
-    table = Order.__table__
     ids = scores.order_id.tolist()
-    rows = [{"oid": oid, "stage_done": _dt(sd), "completion": _dt(c), "prob": _num(p), "p90": _num(h)}
-            for oid, sd, c, p, h in zip(ids, scores.stage_done.tolist(), scores.completion.tolist(),
-                                        scores.probability.tolist(), scores.stage_p90_hours.tolist(), strict=True)]
-    session.connection().execute(
-        update(table).where(table.c.id == bindparam("oid")).values(
-            predicted_stage_done_at=bindparam("stage_done"), predicted_completion_at=bindparam("completion"),
-            delay_probability=bindparam("prob"), stage_p90_hours=bindparam("p90")), rows)
-    session.connection().execute(delete(ForesightScore).where(ForesightScore.order_id.in_(ids)))
-    session.connection().execute(insert(ForesightScore), [
+    upsert(session, [
         {"order_id": oid, "basis": BASIS[b], "model_id": model_id, "stage_done_p90_at": _dt(sd90),
-         "completion_p90_at": _dt(c90), "reasons": None, "scored_at": now}
-        for oid, b, sd90, c90 in zip(ids, scores.basis.tolist(), scores.stage_done_p90.tolist(),
-                                     scores.completion_p90.tolist(), strict=True)])
+         "completion_p90_at": _dt(c90), "reasons": None, "scored_at": now, "predicted_stage_done_at": _dt(sd),
+         "predicted_completion_at": _dt(c), "delay_probability": _num(p), "stage_p90_hours": _num(h)}
+        for oid, b, sd90, c90, sd, c, p, h in zip(
+            ids, scores.basis.tolist(), scores.stage_done_p90.tolist(), scores.completion_p90.tolist(),
+            scores.stage_done.tolist(), scores.completion.tolist(), scores.probability.tolist(),
+            scores.stage_p90_hours.tolist(), strict=True)])
+
+
+def upsert(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert or replace whole foresight_score rows (one statement for the chunk)."""
+    if not rows:
+        return
+    table = ForesightScore.__table__
+    dialect = session.connection().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert_insert
+    stmt = upsert_insert(table)
+    stmt = stmt.on_conflict_do_update(index_elements=[table.c.order_id],
+                                      set_={c.name: stmt.excluded[c.name] for c in table.c if c.name != "order_id"})
+    session.connection().execute(stmt, rows)
 
 
 def write_scores(session: Session, scores: Scores, model_id: int | None, now: datetime) -> None:

@@ -1,7 +1,10 @@
-"""Foresight's tables: the model registry, training runs (with progress) and each order's explanation.
+"""Foresight's tables: the model registry, training runs (with progress) and each open order's prediction.
 
-The scores themselves are columns on `sales_order` (predicted_completion_at, predicted_stage_done_at,
-delay_probability, stage_p90_hours) so the rule scan's SQL reads them like any other column.
+The predictions (predicted_completion_at, predicted_stage_done_at, delay_probability, stage_p90_hours)
+live in the narrow `foresight_score`, one row per scored order, not on the wide `sales_order` row
+(predtable_0001): a re-score of a million orders then writes ~100-byte rows with two indexes, not
+sales_order's rows with eighteen. `Order` reads them as read-only attributes (correlated subqueries,
+backend/orders/models.py), the facts' SQL likewise (`backend/foresight/columns.py`).
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, Text
+from sqlalchemy import Column, Index, Text, text
 from sqlmodel import Field, SQLModel
 
 from backend.models_base import JSONType, UTCDateTime
@@ -53,9 +56,14 @@ class ForesightRun(SQLModel, table=True):
 
 
 class ForesightScore(SQLModel, table=True):
-    """The explanation of an open order's scores, and their upper bounds."""
+    """An open order's prediction: the figures the facts read, their upper bounds, the explanation
+    (JSON null when the scoring job wrote it: worked out when shown, backend/foresight/reasons.py)."""
 
     __tablename__ = "foresight_score"
+    # riskiest first (the order list) walks this backwards; unscored and closed orders are not in it
+    __table_args__ = (Index("ix_foresight_score_delay_probability", "delay_probability", "order_id",
+                            postgresql_where=text("delay_probability IS NOT NULL"),
+                            sqlite_where=text("delay_probability IS NOT NULL")),)
 
     order_id: int = Field(foreign_key="sales_order.id", primary_key=True)
     basis: str = Field(max_length=20)  # model / fallback / none
@@ -64,3 +72,12 @@ class ForesightScore(SQLModel, table=True):
     completion_p90_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     reasons: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
     scored_at: datetime = Field(sa_type=UTCDateTime)
+    # predtable_0001: moved here from sales_order; NULL once the order is closed
+    predicted_stage_done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    predicted_completion_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    delay_probability: float | None = Field(default=None)
+    stage_p90_hours: float | None = Field(default=None)
+
+
+#: the prediction columns the facts read (engine/facts/catalogue.py), in foresight_score
+PREDICTIONS = ("predicted_stage_done_at", "predicted_completion_at", "delay_probability", "stage_p90_hours")

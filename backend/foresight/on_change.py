@@ -5,7 +5,7 @@ the prediction of its previous stage, and its delay risk (and the priority that 
 behind the order page a person is looking at. This stage recomputes that one order's prediction
 in the same transaction, with the live model cached per process (backend/foresight/scoring.py
 `current_model`, keyed by the live model's id; the per-stage medians when there is none, reused for
-FALLBACK_MAX_AGE seconds), stores it like the job does (columns + `foresight_score` reasons, no
+FALLBACK_MAX_AGE seconds), stores it like the job does (its `foresight_score` row with the reasons, no
 version bump, no event) and refreshes the order's priority score (engine/facts/scores.py, Python
 rendering). Cost per change: a few indexed queries and one prediction; nothing for new orders
 (the job scores them), for closed orders (the job clears them) or for other fields. A failure to

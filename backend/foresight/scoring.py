@@ -1,9 +1,9 @@
 """Score every open order with the live model (or the fallback) and store the scores.
 
-The scores go to sales_order's columns (the facts read them, the rule scan's SQL too) with a core
-UPDATE that neither bumps the order's version nor writes an event: they are derived data, refreshed
-by the worker (`score_open_orders`, every few minutes, and after each training run). The reasons go
-to `foresight_score`. Closed orders lose their scores.
+The scores go to the narrow `foresight_score` (predtable_0001; the facts read them, the rule scan's
+SQL too), never to sales_order: they are derived data, refreshed by the worker (`score_open_orders`,
+every few minutes, and after each training run), each chunk its own transaction. Closed orders lose
+their scores.
 
 Which model: the live one; without one (a new installation), or when the live one fails to load,
 per-stage medians computed from the history there is (engine fallback), with a reason saying so.
@@ -19,13 +19,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from backend.db import new_session
 from backend.foresight import batch, history, reasons, service
-from backend.foresight.models import ForesightModel, ForesightScore
+from backend.foresight.models import PREDICTIONS, ForesightModel, ForesightScore
 from backend.orders.models import Order
 from engine.foresight import Foresight, ModelLoadError, Prediction, Reason, TrainConfig, train
 from engine.foresight.batch import score_columns
@@ -106,12 +106,17 @@ def score_all(bind: Engine | Connection, now: datetime, *, stale_after: timedelt
     else:
         done = _score_columns(bind, model_id, model, now, stale, chunk, {} if timings is None else timings)
     with new_session(bind) as session:
-        session.execute(update(Order).where(Order.status != "open", or_(
-            Order.predicted_stage_done_at.is_not(None), Order.stage_p90_hours.is_not(None),
-            Order.delay_probability.is_not(None))).values(
-            predicted_stage_done_at=None, predicted_completion_at=None, delay_probability=None, stage_p90_hours=None))
+        clear_closed(session)
         session.commit()
     return done
+
+
+def clear_closed(session: Session) -> None:
+    """Closed orders lose their predictions (their rows stay, with the reasons)."""
+    table = ForesightScore.__table__
+    session.connection().execute(update(table).where(
+        table.c.order_id.in_(select(Order.__table__.c.id).where(Order.__table__.c.status != "open")),
+        or_(*(table.c[name].is_not(None) for name in PREDICTIONS))).values(dict.fromkeys(PREDICTIONS)))
 
 
 def _score_with_reasons(bind: Engine | Connection, model: Foresight, now: datetime,
@@ -186,18 +191,9 @@ def _score_columns(bind: Engine | Connection, model_id: int, model: Foresight, n
 
 
 def store(session: Session, predictions: list[Prediction], model_id: int | None, now: datetime) -> None:
-    if not predictions:
-        return
-    table = Order.__table__
-    session.connection().execute(
-        update(table).where(table.c.id == bindparam("oid")).values(
-            predicted_stage_done_at=bindparam("stage_done"), predicted_completion_at=bindparam("completion"),
-            delay_probability=bindparam("prob"), stage_p90_hours=bindparam("p90")),
-        [{"oid": p.order_id, "stage_done": p.stage_done_at, "completion": p.completion_at,
-          "prob": p.delay_probability, "p90": p.stage_p90_hours} for p in predictions])
-    ids = [p.order_id for p in predictions]
-    session.connection().execute(delete(ForesightScore).where(ForesightScore.order_id.in_(ids)))
-    session.connection().execute(insert(ForesightScore), [
+    """Store predictions with their reasons: one upsert of foresight_score for them all."""
+    batch.upsert(session, [
         {"order_id": p.order_id, "basis": p.basis, "model_id": model_id, "stage_done_p90_at": p.stage_done_p90_at,
          "completion_p90_at": p.completion_p90_at, "reasons": json.loads(json.dumps([r.to_json() for r in p.reasons])),
-         "scored_at": now} for p in predictions])
+         "scored_at": now, "predicted_stage_done_at": p.stage_done_at, "predicted_completion_at": p.completion_at,
+         "delay_probability": p.delay_probability, "stage_p90_hours": p.stage_p90_hours} for p in predictions])

@@ -24,7 +24,6 @@ class Order(SQLModel, table=True):
         Index("ix_sales_order_stage_entered", "stage", "stage_entered_at"),
         Index("ix_sales_order_stage_created", "stage", "created_at", "id"),  # orders_0002; + PG trigram
         Index("ix_sales_order_amount_id", "amount", "id"),  # orders_0003
-        Index("ix_sales_order_delay_probability", "delay_probability", "id"),  # foresight_0001
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -59,11 +58,8 @@ class Order(SQLModel, table=True):
     carrier_on_time_rate: float | None = None
     priority_score: int = Field(default=0, index=True)
     churn_signals: int = Field(default=0, index=True)
-    # foresight_0001: stored scores, refreshed by the worker (backend/foresight/scoring.py), read by facts
-    predicted_stage_done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    predicted_completion_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    delay_probability: float | None = Field(default=None)
-    stage_p90_hours: float | None = Field(default=None)
+    # foresight's predictions (predicted_stage_done_at, predicted_completion_at, delay_probability,
+    # stage_p90_hours) live in foresight_score since predtable_0001: read-only attributes, added below
 
 
 class OrderEvent(SQLModel, table=True):
@@ -81,3 +77,36 @@ class OrderEvent(SQLModel, table=True):
     before: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
     after: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
     note: str | None = Field(default=None, max_length=2000)
+
+
+def prediction_columns(orders: Any = None) -> dict[str, Any]:
+    """Each prediction column of foresight_score as a correlated subquery over `orders` (sales_order
+    or an alias of it): how the facts' SQL reads them (one primary-key probe per order and column)."""
+    from sqlalchemy import select
+
+    from backend.foresight.models import PREDICTIONS, ForesightScore
+
+    table = ForesightScore.__table__
+    orders = Order.__table__ if orders is None else orders
+    return {name: select(table.c[name]).where(table.c.order_id == orders.c.id).correlate_except(table)
+            .scalar_subquery().label(name) for name in PREDICTIONS}
+
+
+def fact_columns(orders: Any = None) -> dict[str, Any]:
+    """What the facts' SQL (engine/facts/sql.py) reads: the order's columns and its prediction."""
+    orders = Order.__table__ if orders is None else orders
+    return {**{c.key: c for c in orders.c}, **prediction_columns(orders)}
+
+
+def _predictions() -> None:
+    """The order's prediction as read-only attributes, loaded with the order: `order.delay_probability`
+    reads as before predtable_0001, and `Order.delay_probability` in a query is the correlated
+    subquery (join foresight_score where an index should serve, as the order list's riskiest-first
+    sort does)."""
+    from sqlalchemy.orm import column_property
+
+    for name, expression in prediction_columns().items():
+        Order.__mapper__.add_property(name, column_property(expression))
+
+
+_predictions()

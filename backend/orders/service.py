@@ -15,6 +15,7 @@ from backend.auth.actor import Actor
 from backend.bulk_insert import insert_rows
 from backend.customers.models import Customer
 from backend.errors import GendanError
+from backend.foresight.models import ForesightScore
 from backend.installation.service import get_installation
 from backend.orders import access
 from backend.orders.keyset import NULL_DATE, decode_cursor, encode_cursor, seek_clause
@@ -398,9 +399,10 @@ SORT_COLUMNS = {
     "planned_delivery": func.coalesce(Order.planned_delivery, NULL_DATE),
     "priority_score": Order.priority_score,
     "churn_signals": Order.churn_signals,
-    # riskiest first: unscored orders last (descending), as -1
+    # riskiest first: unscored orders last (descending), as -1 (read by _risk_rows, not through this)
     "delay_probability": func.coalesce(Order.delay_probability, NO_PROBABILITY),
 }
+PREDICTION = ForesightScore.__table__
 
 
 def _like(text: str, *, quote: str = "") -> str:
@@ -500,7 +502,8 @@ def _filtered(session: Session, actor: Actor, f: OrderFilter):
         if f.risk:
             clauses.append((Order.status == "open") & stats.risk_clause())
     if f.delay_min is not None:
-        clauses.append(Order.delay_probability >= f.delay_min)
+        # a semi-join the foresight_score index serves (the prediction is not on sales_order)
+        clauses.append(Order.id.in_(select(PREDICTION.c.order_id).where(PREDICTION.c.delay_probability >= f.delay_min)))
     if f.tag:
         # tags are a short JSON list; filtering in Python after the page query would break paging,
         # so match the JSON text (tags are restricted to simple words)
@@ -517,13 +520,16 @@ def list_orders(session: Session, *, actor: Actor, filters: OrderFilter) -> Orde
     column = SORT_COLUMNS[filters.sort]
     descending = filters.direction == "desc"
     stmt = select(Order).where(*clauses)
-    if filters.cursor:
-        value, row_id = decode_cursor(filters.cursor, sort=filters.sort, direction=filters.direction)
-        if filters.sort == "delay_probability":
-            value = float(value)
-        stmt = stmt.where(seek_clause(column, Order.id, value, row_id, descending))
-    order_by = (column.desc(), Order.id.desc()) if descending else (column.asc(), Order.id.asc())
-    rows = session.exec(stmt.order_by(*order_by).limit(filters.limit + 1)).scalars().all()
+    if filters.sort == "delay_probability":
+        cursor = decode_cursor(filters.cursor, sort=filters.sort, direction=filters.direction) \
+            if filters.cursor else None
+        rows = _risk_rows(session, stmt, cursor, descending, filters.limit + 1)
+    else:
+        if filters.cursor:
+            value, row_id = decode_cursor(filters.cursor, sort=filters.sort, direction=filters.direction)
+            stmt = stmt.where(seek_clause(column, Order.id, value, row_id, descending))
+        order_by = (column.desc(), Order.id.desc()) if descending else (column.asc(), Order.id.asc())
+        rows = session.exec(stmt.order_by(*order_by).limit(filters.limit + 1)).scalars().all()
     has_more = len(rows) > filters.limit
     rows = rows[: filters.limit]
     next_cursor = None
@@ -544,6 +550,43 @@ def list_orders(session: Session, *, actor: Actor, filters: OrderFilter) -> Orde
         capped = total > TOTAL_CAP
         total = min(total, TOTAL_CAP)
     return OrderPage(items=_reads(session, rows), next_cursor=next_cursor, total=total, total_capped=capped)
+
+
+def _risk_rows(session: Session, stmt: Any, cursor: tuple[Any, int] | None, descending: bool,
+               limit: int) -> list[Order]:
+    """Sorted by the stored delay probability, unscored orders counting as -1, in two keyset
+    segments: the scored orders through foresight_score's (delay_probability, order_id) index
+    (riskiest first walks it backwards and stops after a page), and the unscored ones by id."""
+    p = PREDICTION.c
+    scored = stmt.join(PREDICTION, p.order_id == Order.id).where(p.delay_probability.is_not(None))
+    unscored = stmt.where(~Order.id.in_(select(p.order_id).where(p.delay_probability.is_not(None))))
+    value, row_id = (float(cursor[0]), cursor[1]) if cursor is not None else (None, None)
+    in_unscored = value is not None and value < 0
+
+    def scored_rows(n: int) -> list[Order]:
+        query = scored
+        if value is not None and not in_unscored:
+            query = query.where(seek_clause(p.delay_probability, p.order_id, value, row_id, descending))
+        order_by = (p.delay_probability.desc(), p.order_id.desc()) if descending \
+            else (p.delay_probability.asc(), p.order_id.asc())
+        return list(session.exec(query.order_by(*order_by).limit(n)).scalars().all())
+
+    def unscored_rows(n: int) -> list[Order]:
+        query = unscored
+        if in_unscored:
+            query = query.where(Order.id < row_id if descending else Order.id > row_id)
+        return list(session.exec(query.order_by(Order.id.desc() if descending else Order.id.asc())
+                                 .limit(n)).scalars().all())
+
+    if descending:  # scored, then unscored
+        rows = [] if in_unscored else scored_rows(limit)
+        return rows + (unscored_rows(limit - len(rows)) if len(rows) < limit else [])
+    rows = unscored_rows(limit) if value is None or in_unscored else []
+    if len(rows) < limit:
+        if in_unscored or value is None:
+            value, row_id = None, None  # the scored segment from its start
+        rows += scored_rows(limit - len(rows))
+    return rows
 
 
 def _reads(session: Session, rows: list[Order]) -> list[OrderRead]:

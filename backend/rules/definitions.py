@@ -24,6 +24,7 @@ from backend.orders.models import Order
 from backend.rules import due_build, due_index, summary
 from backend.rules.context import (
     ORDER,
+    ORDER_FACTS,
     catalogue_for,
     fact_context,
     invalid,
@@ -263,7 +264,7 @@ def baseline_event_rule(session: Session, rule: RuleDefinition, catalogue: Catal
     ctx = fact_context(now, session=session)
     state = RuleOrderState.__table__
     try:
-        condition = compile_condition(rule.condition, catalogue, ORDER.c, ctx)
+        condition = compile_condition(rule.condition, catalogue, ORDER_FACTS, ctx)
     except NotCompilable:
         condition = None
     if condition is not None:

@@ -47,7 +47,7 @@ from sqlmodel import Session
 
 from backend.db import new_session
 from backend.orders.models import Order
-from backend.rules.context import catalogue_for, fact_context, order_values
+from backend.rules.context import ORDER_FACTS, catalogue_for, fact_context, order_values
 from backend.rules.due_index import BATCH, BUILD_CHUNK, DUE, ORDER, _insert, announce, is_indexed
 from backend.rules.matching import scope_clause
 from backend.rules.models import RuleDefinitionRow, RuleDueBuild
@@ -146,7 +146,7 @@ def build_orders(session: Session, row: RuleDefinitionRow, as_of: datetime, *, s
         where.append(ORDER.c.id <= upto)
     if plan.rest:
         try:
-            where.append(compile_condition({"and": list(plan.rest)}, catalogue, ORDER.c, ctx))
+            where.append(compile_condition({"and": list(plan.rest)}, catalogue, ORDER_FACTS, ctx))
         except NotCompilable:
             return _orders_in_python(session, row, plan, catalogue, ctx, skip_matching, after, upto)
     offset = source_offset(plan.term)

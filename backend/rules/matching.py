@@ -29,6 +29,7 @@ from backend.people.models import User
 from backend.rules import sentences, summary
 from backend.rules.context import (
     ORDER,
+    ORDER_FACTS,
     catalogue_for,
     fact_context,
     invalid,
@@ -101,7 +102,7 @@ def count_matches(session: Session, rule: RuleDefinition, catalogue: Catalogue, 
     scope = scope_clause(rule)
     total = session.exec(select(func.count()).select_from(ORDER).where(scope)).scalar_one()
     try:
-        condition = compile_condition(rule.condition, catalogue, ORDER.c, ctx)
+        condition = compile_condition(rule.condition, catalogue, ORDER_FACTS, ctx)
     except NotCompilable:
         return total, -1
     matched = session.exec(select(func.count()).select_from(ORDER).where(scope, condition)).scalar_one()
@@ -113,7 +114,7 @@ def matching_order_ids(session: Session, rule: RuleDefinition, catalogue: Catalo
     """(ids of matching orders in scope, how many match, whether SQL was used)."""
     scope = scope_clause(rule)
     try:
-        condition = compile_condition(rule.condition, catalogue, ORDER.c, ctx)
+        condition = compile_condition(rule.condition, catalogue, ORDER_FACTS, ctx)
     except NotCompilable:
         ids = []
         count = 0

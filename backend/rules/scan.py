@@ -54,6 +54,7 @@ from backend.db import new_session
 from backend.orders.models import Order
 from backend.rules import pause
 from backend.rules.bulk import Pending, fire_many, insert_rows
+from backend.rules.context import ORDER_FACTS, ORDER_JOINED
 from backend.rules.due_index import is_indexed
 from backend.rules.firing import fire, state_of, store_state
 from backend.rules.matching import scope_clause
@@ -146,7 +147,7 @@ def build_plan(rows: Iterable[RuleDefinitionRow], catalogue: Catalogue, ctx: Fac
     for row in rows:
         rule = load_rule(row.definition)
         try:
-            loaded.append((row, rule, compile_condition(rule.condition, catalogue, ORDER.c, ctx)))
+            loaded.append((row, rule, compile_condition(rule.condition, catalogue, ORDER_FACTS, ctx)))
         except NotCompilable:
             continue  # a form field it reads was removed since publishing: it cannot be scanned
         except (RecursionError, MemoryError, ArithmeticError, TypeError, ValueError) as exc:
@@ -174,7 +175,7 @@ def changed_orders_query(plan: Plan, dialect: str = "postgresql") -> Any:
     """(order id, words now, words at the last scan) for every order whose words differ, or that
     matches a rule without a baseline."""
     if dialect == "postgresql":
-        orders, matches = hoist_json(ORDER, [r.match for r in plan.rules], plan.prefilter())
+        orders, matches = hoist_json(ORDER, [r.match for r in plan.rules], plan.prefilter(), ORDER_JOINED)
         where = true()
     else:
         orders, matches, where = ORDER, [r.match for r in plan.rules], plan.prefilter()

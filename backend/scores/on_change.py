@@ -93,7 +93,7 @@ def mark(session: Session, marks: Iterable[tuple[str, str]], now: datetime) -> N
 def _priority_now(session: Session, order: Order, now: datetime) -> None:
     tier = session.connection().execute(select(Customer.tier).where(Customer.id == order.customer_id)).scalar()
     mine = {c.key: getattr(order, c.key) for c in Order.__table__.columns}
-    priority = scores.priority_score(mine, tier, now, mine.get("delay_probability"))
+    priority = scores.priority_score(mine, tier, now, order.delay_probability)
     if priority != order.priority_score:
         session.connection().execute(update(Order.__table__).where(Order.__table__.c.id == order.id)
                                      .values(priority_score=priority))

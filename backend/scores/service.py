@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.customers.models import Customer
+from backend.foresight.models import ForesightScore
 from backend.logistics.models import Shipment
 from backend.orders.models import Order, OrderEvent
 from backend.scores.models import OrderScoreMark
@@ -54,7 +55,8 @@ SCORES = ("customer_on_time_rate", "supplier_on_time_rate", "carrier_on_time_rat
 
 
 def _update(conn: Connection, now: datetime, only: Any = None) -> int:
-    fresh = scores_sql.order_scores_select(ORDERS, SHIPMENTS, CUSTOMERS, EVENTS, now, only).subquery("fresh")
+    fresh = scores_sql.order_scores_select(ORDERS, SHIPMENTS, CUSTOMERS, EVENTS, now, only,
+                                           ForesightScore.__table__).subquery("fresh")
     stmt = (update(ORDERS).where(ORDERS.c.id == fresh.c.id,
                                  or_(*(ORDERS.c[name].is_distinct_from(fresh.c[name]) for name in SCORES)))
             .values({name: fresh.c[name] for name in SCORES}))
@@ -165,7 +167,7 @@ def fill_new(session, order: Order, now: datetime) -> None:
     values = {
         "customer_on_time_rate": scores.on_time_rates(rows, "customer_id", now).get(order.customer_id),
         "churn_signals": scores.churn_signals(scores.customer_signals(rows or [mine], urges, now).get(order.customer_id)),
-        "priority_score": scores.priority_score(mine, tier, now, mine.get("delay_probability")),
+        "priority_score": scores.priority_score(mine, tier, now, order.delay_probability),
     }
     session.execute(update(ORDERS).where(ORDERS.c.id == order.id).values(values)
                     .execution_options(synchronize_session=False))

@@ -125,9 +125,11 @@ def contacts_by_customer(orders: Any, now: datetime):
             .group_by(c.customer_id))
 
 
-def priority_sql(orders: Any, tier: ColumnElement[Any], today: date) -> ColumnElement[Any]:
-    """The priority score of each order (0 unless open), one expression over its columns (the stored
-    delay_probability among them) and the customer's tier. `today`: the UTC date of `now`."""
+def priority_sql(orders: Any, tier: ColumnElement[Any], today: date,
+                 probability: ColumnElement[Any] | None = None) -> ColumnElement[Any]:
+    """The priority score of each order (0 unless open), one expression over its columns, its stored
+    delay probability (`probability`; default the orders' own column `delay_probability`) and the
+    customer's tier. `today`: the UTC date of `now`."""
     c = orders.c
     amount = cast(c.amount, Float)
     value = case(*((amount >= literal_column(f"{bound}.0", Float), _int(points)) for bound, points in VALUE_BANDS),
@@ -139,7 +141,7 @@ def priority_sql(orders: Any, tier: ColumnElement[Any], today: date) -> ColumnEl
                    *((days <= bound, _int(points)) for bound, points in URGENCY), else_=_int(0))
     flags = JsonLength(c.risk_flags) * _int(RISK_PER_FLAG)
     risk = case((flags > _int(RISK_CAP), _int(RISK_CAP)), else_=flags)
-    p = c.delay_probability
+    p = c.delay_probability if probability is None else probability
     clamped = case((p > literal_column("1.0", Float), literal_column("1.0", Float)),
                    (p < literal_column("0.0", Float), literal_column("0.0", Float)), else_=p)
     predicted = FloorInt(clamped * literal_column(f"{RISK_CAP}.0", Float) + literal_column("0.5", Float))
@@ -161,13 +163,17 @@ def _rates(orders: Any, group: ColumnElement[Any], now: datetime, among: Any = N
 
 
 def order_scores_select(orders: Any, shipments: Any, customers: Any, events: Any, now: datetime,
-                        only: Callable[[Any], ColumnElement[bool]] | None = None):
+                        only: Callable[[Any], ColumnElement[bool]] | None = None, predictions: Any = None):
     """SELECT id and the five stored scores of every open order, in one statement (the refresh
     UPDATE ... FROM reads it). Rates group over all orders; each open order joins its groups.
 
     `only` (a condition over an alias of `orders`): just the open orders it selects, and the groups
-    are computed only for their customers, suppliers and carriers (the change-driven refresh)."""
+    are computed only for their customers, suppliers and carriers (the change-driven refresh).
+    `predictions` (order_id, delay_probability): where the stored delay probability lives, when not
+    on `orders` (joined by order id)."""
     o = orders.alias("o")
+    source = o if predictions is None else o.outerjoin(predictions, predictions.c.order_id == o.c.id)
+    probability = None if predictions is None else predictions.c.delay_probability
     supplier, carrier = supplier_sql(o), carrier_sql(o, shipments)
     wanted: dict[str, Any] = {"customer": None, "supplier": None, "carrier": None}
     if only is not None:
@@ -195,8 +201,9 @@ def order_scores_select(orders: Any, shipments: Any, customers: Any, events: Any
              + case((func.coalesce(contacts.c.late, 0) >= LATE_SIGNAL, _int(1)), else_=_int(0)))
     return (select(o.c.id.label("id"), by_customer.c.rate.label("customer_on_time_rate"),
                    by_supplier.c.rate.label("supplier_on_time_rate"), by_carrier.c.rate.label("carrier_on_time_rate"),
-                   priority_sql(o, tier, now.date()).label("priority_score"), churn.label("churn_signals"))
-            .select_from(o.outerjoin(by_customer, by_customer.c.grp == o.c.customer_id)
+                   priority_sql(o, tier, now.date(), probability).label("priority_score"),
+                   churn.label("churn_signals"))
+            .select_from(source.outerjoin(by_customer, by_customer.c.grp == o.c.customer_id)
                          .outerjoin(by_supplier, by_supplier.c.grp == supplier)
                          .outerjoin(by_carrier, by_carrier.c.grp == carrier)
                          .outerjoin(urges, urges.c.customer_id == o.c.customer_id)

@@ -150,11 +150,14 @@ def dimension_sql(field: str, bucket: str | None, catalogue: Catalogue, columns:
     return fact_sql(field, columns, catalogue, ctx)
 
 
-def order_report_columns(orders: Any, events: Any, catalogue: Catalogue, ctx: FactContext) -> Mapping[str, Any]:
+def order_report_columns(orders: Any, events: Any, catalogue: Catalogue, ctx: FactContext,
+                         extra: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
     """The orders data set's columns: the order table's and the report-only fields' SQL (delivered
-    at, on time, payment ageing: `engine.reports.order_fields`), days in the installation's zone."""
+    at, on time, payment ageing: `engine.reports.order_fields`), days in the installation's zone.
+    `extra`: facts stored outside the order table (the prediction's columns, by name)."""
     zone = ctx.calendar.zone.key
-    return report_order_columns(orders, events, catalogue, ctx, lambda ts: Bucket(ts, "day", zone))
+    return {**report_order_columns(orders, events, catalogue, ctx, lambda ts: Bucket(ts, "day", zone)),
+            **(extra or {})}
 
 
 def _stage_hours(report: ReportDefinition, orders: Any, events: Any, ctx: FactContext,
@@ -214,13 +217,15 @@ def report_rows(report: ReportDefinition, catalogue: Catalogue, tables: Mapping[
 
 def compile_report(report: ReportDefinition, catalogue: Catalogue, orders: Any, events: Any, ctx: FactContext,
                    *, dialect: str, scope: ColumnElement[bool] | None = None, limit: int | None = None,
-                   tables: Mapping[str, Any] | None = None, line_fields: tuple[LineItemsField, ...] = ()) -> CompiledReport:
+                   tables: Mapping[str, Any] | None = None, line_fields: tuple[LineItemsField, ...] = (),
+                   order_extra: Mapping[str, Any] | None = None) -> CompiledReport:
     """The report's SELECT. `orders` / `events` are the `sales_order` / `order_event` tables;
     `scope` the row-level access clause (and dashboard filters) over `orders`, always applied;
     `dialect` "postgresql" or another (SQLite). Rows: d0…, m0…, at most `limit` (default the
     report's own). Another data set than orders reads `tables` (engine.reports.datasets) and
-    `line_fields`. `catalogue` is the orders' fact catalogue either way. Raises ReportProblem when a
-    condition cannot be compiled."""
+    `line_fields`. `catalogue` is the orders' fact catalogue either way. `order_extra`: the orders'
+    facts stored outside `orders` (order_report_columns). Raises ReportProblem when a condition
+    cannot be compiled."""
     if report.dataset != "orders":
         rows = report_rows(report, catalogue, tables or {"order": orders, "event": events}, ctx, dialect=dialect,
                            scope=scope, line_fields=line_fields)
@@ -229,7 +234,7 @@ def compile_report(report: ReportDefinition, catalogue: Catalogue, orders: Any, 
             where = and_(where, _condition(report.filter, catalogue, columns, ctx, "filter"))
         stage_hours = None
     else:
-        columns = order_report_columns(orders, events, catalogue, ctx)
+        columns = order_report_columns(orders, events, catalogue, ctx, order_extra)
         catalogue = report_catalogue(report, catalogue)
         where = scope if scope is not None else true()
         if report.filter is not None:

@@ -9,11 +9,13 @@ rewrites compiled conditions (engine/rules/compiler.py) over a derived table; th
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import String, Table, func, literal, select
 from sqlalchemy.sql import visitors
+from sqlalchemy.sql.elements import Label
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from engine.facts import FactType
 from engine.facts.sql import JsonValue
@@ -29,7 +31,8 @@ def _is_text_equals(element: Any) -> bool:
     return getattr(element, "name", None) == "json_text_equals"  # engine.rules.compiler_sql.JsonTextEquals
 
 
-def hoist_json(orders: Table, matches: Sequence[Any], where: Any) -> tuple[Any, list[Any]]:
+def hoist_json(orders: Table, matches: Sequence[Any], where: Any,
+               joined: tuple[Any, Mapping[str, Any]] | None = None) -> tuple[Any, list[Any]]:
     """The reads move into a derived table of the `orders` rows `where` selects: per field its type
     check and its typed value (NULL when the JSON type differs). The conditions then compare
     columns: a raw read becomes the guarded value, the same wherever the compiler uses it (only
@@ -37,8 +40,11 @@ def hoist_json(orders: Table, matches: Sequence[Any], where: Any) -> tuple[Any, 
 
     `clock_timestamp()`, a volatile function, keeps PostgreSQL from folding the derived table back
     into the query (and so copying each read into every rule) while still letting parallel
-    workers scan it, which `OFFSET 0` would not. Returns (the derived table, the rewritten
-    matches)."""
+    workers scan it, which `OFFSET 0` would not. `joined` = (a FROM clause holding `orders`, name ->
+    column of it): facts stored in another table (the prediction), which the conditions read as
+    correlated scalar subqueries labelled with the fact's name; the derived table selects them
+    from that join instead (one hash join, not a probe per order and fact). Returns (the derived
+    table, the rewritten matches)."""
     wanted: dict[tuple[str, str, Any], Any] = {}
 
     def need(key: str, kind: Any) -> None:
@@ -57,8 +63,10 @@ def hoist_json(orders: Table, matches: Sequence[Any], where: Any) -> tuple[Any, 
     for match in matches:
         collect(match)
     names = {spec: f"h{i}" for i, spec in enumerate(wanted)}
-    table = select(*orders.c, *[expr.label(names[spec]) for spec, expr in wanted.items()],
-                   func.clock_timestamp().label("fence")).where(where).subquery("o")
+    source, extra = joined if joined is not None else (orders, {})
+    table = select(*orders.c, *[column.label(name) for name, column in extra.items()],
+                   *[expr.label(names[spec]) for spec, expr in wanted.items()],
+                   func.clock_timestamp().label("fence")).select_from(source).where(where).subquery("o")
 
     def replace(element: Any) -> Any:
         if isinstance(element, JsonValue):
@@ -69,6 +77,8 @@ def hoist_json(orders: Table, matches: Sequence[Any], where: Any) -> tuple[Any, 
             value = table.c[names[("value", _json_key(element, 1), FactType.STRING)]]
             return func.coalesce(value == literal(text, String), False)
         if getattr(element, "table", None) is orders:
+            return table.c[element.name]
+        if isinstance(element, Label) and element.name in extra and isinstance(element.element, ScalarSelect):
             return table.c[element.name]
         return None
 

@@ -16,7 +16,6 @@ from backend.errors import GendanError
 from backend.foresight import reasons as foresight_reasons
 from backend.foresight import service
 from backend.foresight.models import ForesightModel, ForesightRun, ForesightScore
-from backend.orders.models import Order
 from engine.foresight import render as render_reason
 from engine.foresight.explain import feature_label
 from frontend.pages.admin import AdminActor
@@ -47,18 +46,17 @@ def order_prediction(session: Session, order: Any) -> dict[str, Any] | None:
     order never scored (closed, or before the first scoring)."""
     if order.status != "open":
         return None
-    score = session.get(ForesightScore, order.id)
-    order = session.get(Order, order.id)
-    if score is None or order is None:
+    score = session.get(ForesightScore, order.id)  # the prediction and its explanation, one row
+    if score is None:
         return None
     locale = i18n.get_locale()
     return {
         "basis": score.basis, "basis_label": i18n.gettext(BASIS_LABELS.get(score.basis, score.basis)),
-        "stage_done_at": as_utc(order.predicted_stage_done_at), "stage_done_p90_at": as_utc(score.stage_done_p90_at),
-        "completion_at": as_utc(order.predicted_completion_at), "completion_p90_at": as_utc(score.completion_p90_at),
-        "probability": order.delay_probability,
-        "percent": None if order.delay_probability is None else round(order.delay_probability * 100),
-        "level": risk_level(order.delay_probability),
+        "stage_done_at": as_utc(score.predicted_stage_done_at), "stage_done_p90_at": as_utc(score.stage_done_p90_at),
+        "completion_at": as_utc(score.predicted_completion_at), "completion_p90_at": as_utc(score.completion_p90_at),
+        "probability": score.delay_probability,
+        "percent": None if score.delay_probability is None else round(score.delay_probability * 100),
+        "level": risk_level(score.delay_probability),
         "reasons": [render_reason(r, locale, _stage_label)
                     for r in foresight_reasons.reasons_by_order(session, [order.id]).get(order.id, [])],
         "scored_at": as_utc(score.scored_at),

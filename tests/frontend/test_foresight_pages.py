@@ -75,7 +75,7 @@ def test_the_order_list_shows_the_riskiest_first(client, session):
     rep = make_user(session, username="fp4.rep", roles=["sales"], locale="en")
     customer = make_customer(session, name="FP4 Co")
     for number, p in (("FP4-LOW", 0.05), ("FP4-HIGH", 0.93), ("FP4-NONE", None), ("FP4-MID", 0.4)):
-        make_order(session, owner=rep, customer=customer, number=number, stage="production").delay_probability = p
+        make_order(session, owner=rep, customer=customer, number=number, stage="production", delay_probability=p)
     session.commit()
     login(client, "fp4.rep")
     html = client.get(f"/orders?customer_id={customer.id}&sort=delay_probability&direction=desc").text

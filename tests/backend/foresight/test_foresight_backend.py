@@ -11,7 +11,7 @@ from backend.customers.models import Customer
 from backend.foresight import reasons as foresight_reasons
 from backend.foresight import scoring, service, tasks
 from backend.foresight.models import ForesightModel, ForesightRun, ForesightScore
-from backend.orders.models import Order
+from backend.orders.models import Order, fact_columns
 from backend.rules.context import fact_context
 from engine.facts import default_catalogue
 from engine.foresight import TrainConfig
@@ -66,7 +66,7 @@ def test_training_makes_a_live_model_and_scores_open_orders(session, connection)
     assert explained.basis in ("model", "fallback") and any(r["code"] == "stage_long" for r in shown)
     # the rule scan's SQL reads the stored scores: the classic delay-risk rule selects the slow order
     ctx = fact_context(NOW, session=session)
-    where = compile_condition(classic_rule("delay_risk")["condition"], default_catalogue(), Order.__table__.c, ctx)
+    where = compile_condition(classic_rule("delay_risk")["condition"], default_catalogue(), fact_columns(), ctx)
     flagged = set(session.exec(select(Order.id).where(where, Order.id.in_([slow.id, fast.id]))).scalars())
     assert slow.id in flagged and fast.id not in flagged
 
@@ -128,8 +128,7 @@ def test_the_order_list_sorts_riskiest_first_across_pages(session):
     probabilities = [0.2, None, 0.9, 0.55, 0.9, 0.01]
     ids = []
     for p in probabilities:
-        o = make_order(session, owner=admin, customer=customer, stage="production")
-        o.delay_probability = p
+        o = make_order(session, owner=admin, customer=customer, stage="production", delay_probability=p)
         ids.append(o.id)
     session.flush()
     actor = Actor(user_id=admin.id, username=admin.username, display_name="A", roles=frozenset({"admin"}))

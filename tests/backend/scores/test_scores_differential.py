@@ -64,6 +64,7 @@ def _python(session, tiers):
     orders = []
     for order in session.exec(select(Order)).scalars():
         row = {c.key: getattr(order, c.key) for c in Order.__table__.columns}
+        row["delay_probability"] = order.delay_probability  # stored in foresight_score (predtable_0001)
         supplier = (order.data or {}).get("supplier")
         row["supplier"] = supplier if isinstance(supplier, str) and supplier else None
         latest = session.exec(select(Shipment.carrier).where(Shipment.order_id == order.id)
