@@ -1,13 +1,15 @@
 """The "Schedule" section of the report designer: add, pause, resume and delete the deliveries of a
 saved report (backend/reports/schedules.py). Posts answer with the section itself (htmx) or, without
-JavaScript, a redirect back to the designer."""
+JavaScript, a redirect back to the designer. "Preview the delivery" shows the chart image a schedule
+made now would send (the reader's own access, the chosen language)."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
@@ -113,3 +115,21 @@ def resume_schedule(request: Request, session: DbSession, actor: PageActor, key:
 def delete_schedule(request: Request, session: DbSession, actor: PageActor, key: str, schedule_id: int):
     schedules.delete(session, actor=actor, schedule_id=schedule_id)
     return _answer(request, session, actor, key)
+
+
+def _locale(value: str | None) -> str:
+    return "en" if value == "en" else "zh_CN"
+
+
+@router.get("/designer/reports/{key}/schedules/preview")
+def preview_schedule(request: Request, session: DbSession, actor: PageActor, key: str, locale: str | None = None):
+    """The preview fragment: the image (htmx swaps it under the form)."""
+    schedules.service.working_copy(session, key)  # 404 for an unknown report
+    src = f"/designer/reports/{quote(key)}/schedules/preview.png?locale={_locale(locale)}"
+    return render(request, "reports/_schedule_preview.html", {"src": src})
+
+
+@router.get("/designer/reports/{key}/schedules/preview.png")
+def preview_image(session: DbSession, actor: PageActor, key: str, locale: str | None = None) -> Response:
+    content = schedules.preview_png(session, actor=actor, key=key, locale=_locale(locale), now=utcnow())
+    return Response(content, media_type="image/png", headers={"Cache-Control": "no-store"})
