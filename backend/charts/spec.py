@@ -81,6 +81,10 @@ def _cell(value: Any, is_percent: bool) -> str:
     return format_value(num, is_percent=is_percent)
 
 
+def label(value: Any) -> str:
+    return "—" if value is None else str(value)
+
+
 def _distinct(values: list[Any]) -> list[Any]:
     seen: dict[Any, None] = {}
     for value in values:
@@ -96,7 +100,6 @@ def from_table(view: str, title: str, headers: list[str], rows: list[list[Any]],
     words = words or Words()
     nd = dimensions
     pct = list(percent_measures) + [False] * (len(headers) - nd - len(percent_measures))
-    label = (lambda v: "—" if v is None else str(v))
     if view == "heatmap" and nd < 2:
         view = "bar"
     if view in ("table", "pivot") or len(headers) <= nd:

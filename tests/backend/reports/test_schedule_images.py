@@ -15,11 +15,11 @@ from PIL import Image
 from sqlalchemy import select
 
 from backend.auth.service import load_actor
+from backend.charts.canvas import PALETTE
 from backend.errors import GendanError
 from backend.notify import delivery
 from backend.notify.models import ChannelConfig, OutboxAttachment
 from backend.reports import images, schedules
-from backend.charts.canvas import PALETTE
 from backend.settings import Settings
 from tests.backend.charts.test_draw import bars
 from tests.backend.notify.servers import HttpReceiver, SmtpServer, free_port
