@@ -28,6 +28,7 @@ MAX_STEPS = 12
 MAX_HEAT_X, MAX_HEAT_Y = 24, 16
 MAX_TABLE_ROWS, MAX_TABLE_COLUMNS = 20, 8
 MAX_PIXELS = 4000 * 4000
+MAX_DASHBOARD_ROWS = 48
 
 
 def bound(spec: ChartSpec) -> tuple[ChartSpec, list[str]]:
@@ -136,7 +137,9 @@ def render_png(spec: ChartSpec, fonts: Fonts, *, width: int = WIDTH, height: int
 def compose_png(title: str, tiles: list[tuple[ChartSpec, int, int, int, int]], fonts: Fonts, *,
                 width: int = 1200, row_px: int = 90) -> bytes:
     """A dashboard as one image: each tile (spec, x, y, w, h on the 12-column grid) drawn at its
-    place, smaller text on small tiles."""
+    place, smaller text on small tiles. Tiles below row MAX_DASHBOARD_ROWS are left out (the
+    image stays under 1200 × 4,400 px)."""
+    tiles = [t for t in tiles if t[2] + t[4] <= MAX_DASHBOARD_ROWS]
     col = (width - 16) / 12
     bottom = max((y + h for _, _, y, _, h in tiles), default=1)
     height = int(56 + bottom * row_px + 8)

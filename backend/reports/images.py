@@ -49,6 +49,11 @@ def spec_of(result: ReportResult, definition: dict[str, Any], title: str, header
                       conversion=bool(view.get("conversion")), subtitle=subtitle, words=words())
 
 
+def problem_spec(title: str, reason: str) -> ChartSpec:
+    """A tile whose report could not run: its title and the reason, as a one-cell table."""
+    return ChartSpec("table", title, headers=("",), table=((reason,),), numeric=(False,), words=words())
+
+
 def _fonts() -> chart_fonts.Fonts:
     return chart_fonts.Fonts(chart_fonts.default_source())
 

@@ -32,10 +32,11 @@ from backend.installation.service import get_installation
 from backend.notify.attachments import MAX_ATTACHMENT_BYTES, attach
 from backend.notify.models import ChannelConfig, OutboxAttachment
 from backend.people.models import User
-from backend.reports import images, service
+from backend.reports import dashboards, images, service
 from backend.reports.models import ReportSchedule
 from backend.rules import sentences
 from backend.rules.context import catalogue_for
+from engine.reports.dashboard import MAX_TILES
 from engine.reports.datasets import dataset_catalogue
 from engine.reports.schedule import CadenceProblem, is_due, next_moment, parse_cadence
 
@@ -57,16 +58,22 @@ def robots(session: Session) -> list[ChannelConfig]:
                              .order_by(ChannelConfig.name)).scalars())
 
 
-def list_schedules(session: Session, key: str) -> list[ReportSchedule]:
-    return list(session.exec(select(ReportSchedule).where(ReportSchedule.report_key == key)
+def list_schedules(session: Session, key: str, *, dashboard: bool = False) -> list[ReportSchedule]:
+    which = ReportSchedule.dashboard_key == key if dashboard else ReportSchedule.dashboard_key.is_(None)
+    return list(session.exec(select(ReportSchedule).where(ReportSchedule.report_key == key, which)
                              .order_by(ReportSchedule.id)).scalars())
 
 
 def create(session: Session, *, actor: Actor, key: str, kind: str, at: str, weekday: int | None, day: int | None,
-           user_ids: list[int], channel_id: int | None, locale: str, now: datetime) -> ReportSchedule:
+           user_ids: list[int], channel_id: int | None, locale: str, now: datetime,
+           dashboard: bool = False) -> ReportSchedule:
     """A schedule owned by `actor` (its report runs with the actor's row-level access, so anyone
-    signed in may schedule a report for themselves and others: they only ever send what they see)."""
-    service.working_copy(session, key)  # 404 for an unknown report
+    signed in may schedule a report for themselves and others: they only ever send what they see).
+    `dashboard`: `key` names a dashboard the actor may see, sent as one image of its tiles."""
+    if dashboard:
+        dashboards.get_visible(session, actor, key)  # 404 for an unknown or unshared dashboard
+    else:
+        service.working_copy(session, key)  # 404 for an unknown report
     try:
         parse_cadence(kind, at, weekday=weekday, day=day)
     except CadenceProblem as exc:
@@ -80,7 +87,8 @@ def create(session: Session, *, actor: Actor, key: str, kind: str, at: str, week
             raise GendanError("schedule.unknown_recipient", status=422)
     if channel_id is not None and channel_id not in {c.id for c in robots(session)}:
         raise GendanError("schedule.unknown_recipient", status=422)
-    row = ReportSchedule(report_key=key, kind=kind, at=at.strip().zfill(5), weekday=weekday or 0, day=day or 1,
+    row = ReportSchedule(report_key=key, dashboard_key=key if dashboard else None, kind=kind,
+                         at=at.strip().zfill(5), weekday=weekday or 0, day=day or 1,
                          user_ids=user_ids, channel_id=channel_id, locale="en" if locale == "en" else "zh_CN",
                          owner_id=actor.user_id, created_at=now)
     session.add(row)
@@ -254,28 +262,62 @@ def render(session: Session, *, key: str, owner: Actor, locale: str, now: dateti
     return Rendered(title=title, local=local, headers=headers, rows=rows, png=images.chart_png(spec))
 
 
-def preview_png(session: Session, *, actor: Actor, key: str, locale: str, now: datetime) -> bytes:
+def render_dashboard(session: Session, *, key: str, owner: Actor, locale: str, now: datetime,
+                     moment: datetime | None = None) -> Rendered:
+    """A dashboard as `owner` sees it (no dashboard filters), every tile drawn into one image;
+    the table lists the tiles. A tile whose report cannot run is drawn with the reason."""
+    row = dashboards.get_visible(session, owner, key)
+    title = _name(row.definition, key, locale)
+    local = (moment or now).astimezone(get_installation(session).zone).strftime("%Y-%m-%d %H:%M")
+    no_filters = dashboards.parse_filters({})
+    tiles, listed = [], []
+    for index, tile in enumerate((row.definition.get("tiles") or [])[:MAX_TILES]):
+        try:
+            definition, result = dashboards.run_tile(session, actor=owner, key=key, index=index, filters=no_filters,
+                                                     now=now)
+            headers, rows = table_of(session, result)
+            name = _name(definition, tile["report"], locale)
+            spec = images.spec_of(result, definition, name, headers, rows)
+        except GendanError as exc:
+            name = tile["report"]
+            spec = images.problem_spec(name, i18n.translate_error(exc.code, exc.params))
+        listed.append([name])
+        tiles.append((spec, tile.get("x", 0), tile.get("y", 0), tile.get("w", 6), tile.get("h", 4)))
+    png = images.dashboard_png(f"{title} · {local}", tiles)
+    return Rendered(title=title, local=local, headers=[i18n.gettext("Tiles")], rows=listed, png=png)
+
+
+def preview_png(session: Session, *, actor: Actor, key: str, locale: str, now: datetime,
+                dashboard: bool = False) -> bytes:
     """The image a schedule made now by `actor` would send (their access, the chosen language)."""
     token = i18n.set_locale("en" if locale == "en" else "zh_CN")
     try:
-        return render(session, key=key, owner=actor, locale=i18n.get_locale(), now=now).png
+        draw = render_dashboard if dashboard else render
+        return draw(session, key=key, owner=actor, locale=i18n.get_locale(), now=now).png
     finally:
         i18n.reset_locale(token)
 
 
 def _enqueue(session: Session, row: ReportSchedule, owner: Actor, moment: datetime, now: datetime, *,
              base_url: str, secret: str) -> None:
-    shown = render(session, key=row.report_key, owner=owner, locale=row.locale, now=now, moment=moment)
+    is_dashboard = row.dashboard_key is not None
+    draw = render_dashboard if is_dashboard else render
+    shown = draw(session, key=row.report_key, owner=owner, locale=row.locale, now=now, moment=moment)
     title, headers, rows, png = shown.title, shown.headers, shown.rows, shown.png
     subject = i18n.gettext("Report %(name)s, %(when)s", name=title, when=shown.local)
     link = f"{base_url.rstrip('/')}/reports/{quote(row.report_key)}/export.xlsx"
+    if is_dashboard:
+        subject = i18n.gettext("Dashboard %(name)s, %(when)s", name=title, when=shown.local)
+        link = f"{base_url.rstrip('/')}/dashboards/{quote(row.report_key)}"
     key = f"report_schedule:{row.id}:{moment.isoformat()}"
     day = f"{moment.astimezone(get_installation(session).zone):%Y%m%d}"
     image_name = f"{row.report_key}-{day}.png"
     if row.user_ids:
-        content = workbook_bytes(title, headers, rows)
+        content = b"" if is_dashboard else workbook_bytes(title, headers, rows)
         too_large = len(content) + len(png) > MAX_ATTACHMENT_BYTES
         body = i18n.gettext("%(name)s: %(count)s rows, in the attached Excel file.", name=title, count=len(rows))
+        if is_dashboard:
+            body = i18n.gettext("%(name)s: %(count)s tiles, in the image below.", name=title, count=len(rows))
         if too_large:
             body = i18n.gettext("%(name)s is too large to attach; open it here: %(link)s", name=title, link=link)
         users = session.exec(select(User).where(User.id.in_(row.user_ids), User.is_active.is_(True))
@@ -289,7 +331,7 @@ def _enqueue(session: Session, row: ReportSchedule, owner: Actor, moment: dateti
             if message is not None and len(png) <= MAX_ATTACHMENT_BYTES:
                 attach(session, message, filename=image_name, content_type=images.PNG, content=png)
                 message.payload = {**message.payload, "inline": [image_name]}
-            if message is not None and not too_large:
+            if message is not None and content and not too_large:
                 attach(session, message, filename=f"{row.report_key}-{day}.xlsx", content_type=XLSX, content=content)
     if row.channel_id is not None:
         config = session.get(ChannelConfig, row.channel_id)

@@ -19,7 +19,7 @@ from backend.charts.canvas import PALETTE
 from backend.errors import GendanError
 from backend.notify import delivery
 from backend.notify.models import ChannelConfig, OutboxAttachment
-from backend.reports import images, schedules
+from backend.reports import dashboards, images, schedules
 from backend.settings import Settings
 from tests.backend.charts.test_draw import bars
 from tests.backend.notify.servers import HttpReceiver, SmtpServer, free_port
@@ -177,3 +177,65 @@ def test_the_designer_previews_the_image_with_the_readers_access(client, session
     assert len(bars(Image.open(io.BytesIO(everyone)).convert("RGB"), PALETTE[0])) >= 2
     assert client.get("/designer/reports/no_such_report/schedules/preview.png").status_code == 404
     assert session.exec(select(OutboxAttachment)).first() is None  # a preview sends and stores nothing
+
+
+def _dashboard(session, now, key="img_board"):
+    admin = load_actor(session, make_user(session, roles=["admin"]).id)
+    dashboards.save_and_publish(session, actor=admin, now=now, definition={
+        "key": key, "name": {"zh": "看板", "en": "Board"},
+        "tiles": [{"report": DEFINITION["key"], "x": 0, "y": 0, "w": 6, "h": 4},
+                  {"report": DEFINITION["key"], "x": 6, "y": 0, "w": 6, "h": 4},
+                  {"report": DEFINITION["key"], "x": 0, "y": 4, "w": 12, "h": 3}],
+        "shared_with": {"roles": ["sales"], "departments": []}})
+    session.commit()
+    return key
+
+
+def test_a_dashboard_schedule_sends_one_image_of_its_tiles(session, connection, now):
+    _published(session, now)
+    rep1, _ = _two_teams(session)
+    key = _dashboard(session, now)
+    robot = HttpReceiver()
+    server = SmtpServer(free_port())
+    server.start()
+    try:
+        config = _robot(session, now, "wecom", robot.url)
+        schedules.create(session, actor=load_actor(session, rep1.id), key=key, kind="daily", at="00:00",
+                         weekday=None, day=None, user_ids=[rep1.id], channel_id=config.id, locale="en",
+                         now=now - timedelta(days=2), dashboard=True)
+        assert schedules.list_schedules(session, key) == []  # not among a report's schedules of that key
+        assert len(schedules.list_schedules(session, key, dashboard=True)) == 1
+        assert schedules.send_due(connection, now, base_url="http://gendan.test", secret=SECRET) == 1
+        settings = Settings(DATABASE_URL="sqlite://", smtp_host="127.0.0.1", smtp_port=server.port,
+                            smtp_from="g@example.com")
+        assert delivery.deliver_outbox(connection, now, settings=settings) == 3
+        image, text = (r.json() for r in robot.requests)
+        mail = server.messages[0][1]
+    finally:
+        robot.close()
+        server.stop()
+    content = base64.b64decode(image["image"]["base64"])
+    assert hashlib.md5(content).hexdigest() == image["image"]["md5"]  # noqa: S324
+    assert png_size(content) == (1200, 56 + 7 * 90 + 8)  # 12 columns, 7 rows of tiles
+    drawn = Image.open(io.BytesIO(content)).convert("RGB")
+    assert len(bars(drawn.crop((0, 60, 600, 420)), PALETTE[0], below=0)) == 1  # rep1's team: one bar per tile
+    assert "By owner" in text["markdown"]["content"] and "http://gendan.test/dashboards/img_board" in text["markdown"]["content"]
+    assert mail["Subject"].startswith("Dashboard Board")
+    parts = [p.get_content_type() for p in mail.walk() if not p.is_multipart()]
+    assert "image/png" in parts and not any("spreadsheet" in p for p in parts)
+
+
+def test_the_dashboard_page_schedules_and_previews(client, session, now):
+    _published(session, now)
+    rep1, _ = _two_teams(session)
+    key = _dashboard(session, now, "img_board_page")
+    login(client, rep1.username)
+    page = client.get(f"/dashboards/{key}", headers={"Accept-Language": "en"})
+    assert page.status_code == 200 and "Send this dashboard as one image" in page.text
+    assert f'hx-post="/dashboards/{key}/schedules"' in page.text
+    added = client.post(f"/dashboards/{key}/schedules", headers={"HX-Request": "true", "Accept-Language": "en"},
+                        data={"kind": "daily", "at": "08:15", "user_ids": [str(rep1.id)], "locale": "en"})
+    assert added.status_code == 200 and "Daily at 08:15" in added.text
+    image = client.get(f"/dashboards/{key}/schedules/preview.png?locale=zh_CN")
+    assert image.status_code == 200 and png_size(image.content)[0] == 1200
+    assert client.get("/dashboards/no_such_board/schedules/preview.png").status_code == 404
