@@ -125,7 +125,8 @@ def draw_image(spec: ChartSpec, fonts: Fonts, *, width: int = WIDTH, height: int
 
 def png_bytes(image: Image.Image) -> bytes:
     out = io.BytesIO()
-    image.save(out, format="PNG", optimize=False, compress_level=6)
+    # zlib level 3: about half the time of level 6 for ~20 % more bytes (a chart is 20 – 30 KiB)
+    image.save(out, format="PNG", optimize=False, compress_level=3)
     return out.getvalue()
 
 

@@ -120,74 +120,38 @@ def _image(session, actor, key: str, locale: str | None, dashboard: bool) -> Res
     return Response(content, media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
-# --- a report's schedules (the report designer) ---------------------------------------------------
+def _routes(prefix: str, dashboard: bool) -> None:
+    """The section's routes under a report's designer page or a dashboard's page."""
 
-@router.post("/designer/reports/{key}/schedules")
-async def add_schedule(request: Request, session: DbSession, actor: PageActor, key: str):
-    form = await request.form()
-    return await run_in_threadpool(_add, request, session, actor, key, form, False)
+    async def add(request: Request, session: DbSession, actor: PageActor, key: str):
+        form = await request.form()
+        return await run_in_threadpool(_add, request, session, actor, key, form, dashboard)
 
+    def pause(request: Request, session: DbSession, actor: PageActor, key: str, schedule_id: int):
+        schedules.set_paused(session, actor=actor, schedule_id=schedule_id, paused=True)
+        return _answer(request, session, actor, key, dashboard)
 
-@router.post("/designer/reports/{key}/schedules/{schedule_id}/pause")
-def pause_schedule(request: Request, session: DbSession, actor: PageActor, key: str, schedule_id: int):
-    schedules.set_paused(session, actor=actor, schedule_id=schedule_id, paused=True)
-    return _answer(request, session, actor, key, False)
+    def resume(request: Request, session: DbSession, actor: PageActor, key: str, schedule_id: int):
+        schedules.set_paused(session, actor=actor, schedule_id=schedule_id, paused=False)
+        return _answer(request, session, actor, key, dashboard)
 
+    def delete(request: Request, session: DbSession, actor: PageActor, key: str, schedule_id: int):
+        schedules.delete(session, actor=actor, schedule_id=schedule_id)
+        return _answer(request, session, actor, key, dashboard)
 
-@router.post("/designer/reports/{key}/schedules/{schedule_id}/resume")
-def resume_schedule(request: Request, session: DbSession, actor: PageActor, key: str, schedule_id: int):
-    schedules.set_paused(session, actor=actor, schedule_id=schedule_id, paused=False)
-    return _answer(request, session, actor, key, False)
+    def preview(request: Request, session: DbSession, actor: PageActor, key: str, locale: str | None = None):
+        return _preview(request, session, actor, key, locale, dashboard)
 
+    def image(session: DbSession, actor: PageActor, key: str, locale: str | None = None) -> Response:
+        return _image(session, actor, key, locale, dashboard)
 
-@router.post("/designer/reports/{key}/schedules/{schedule_id}/delete")
-def delete_schedule(request: Request, session: DbSession, actor: PageActor, key: str, schedule_id: int):
-    schedules.delete(session, actor=actor, schedule_id=schedule_id)
-    return _answer(request, session, actor, key, False)
-
-
-@router.get("/designer/reports/{key}/schedules/preview")
-def preview_schedule(request: Request, session: DbSession, actor: PageActor, key: str, locale: str | None = None):
-    return _preview(request, session, actor, key, locale, False)
-
-
-@router.get("/designer/reports/{key}/schedules/preview.png")
-def preview_image(session: DbSession, actor: PageActor, key: str, locale: str | None = None) -> Response:
-    return _image(session, actor, key, locale, False)
+    router.add_api_route(f"{prefix}/schedules", add, methods=["POST"])
+    router.add_api_route(f"{prefix}/schedules/{{schedule_id}}/pause", pause, methods=["POST"])
+    router.add_api_route(f"{prefix}/schedules/{{schedule_id}}/resume", resume, methods=["POST"])
+    router.add_api_route(f"{prefix}/schedules/{{schedule_id}}/delete", delete, methods=["POST"])
+    router.add_api_route(f"{prefix}/schedules/preview", preview, methods=["GET"])
+    router.add_api_route(f"{prefix}/schedules/preview.png", image, methods=["GET"])
 
 
-# --- a dashboard's schedules (the dashboard page): one image of every tile -------------------------
-
-@router.post("/dashboards/{key}/schedules")
-async def add_dashboard_schedule(request: Request, session: DbSession, actor: PageActor, key: str):
-    form = await request.form()
-    return await run_in_threadpool(_add, request, session, actor, key, form, True)
-
-
-@router.post("/dashboards/{key}/schedules/{schedule_id}/pause")
-def pause_dashboard_schedule(request: Request, session: DbSession, actor: PageActor, key: str, schedule_id: int):
-    schedules.set_paused(session, actor=actor, schedule_id=schedule_id, paused=True)
-    return _answer(request, session, actor, key, True)
-
-
-@router.post("/dashboards/{key}/schedules/{schedule_id}/resume")
-def resume_dashboard_schedule(request: Request, session: DbSession, actor: PageActor, key: str, schedule_id: int):
-    schedules.set_paused(session, actor=actor, schedule_id=schedule_id, paused=False)
-    return _answer(request, session, actor, key, True)
-
-
-@router.post("/dashboards/{key}/schedules/{schedule_id}/delete")
-def delete_dashboard_schedule(request: Request, session: DbSession, actor: PageActor, key: str, schedule_id: int):
-    schedules.delete(session, actor=actor, schedule_id=schedule_id)
-    return _answer(request, session, actor, key, True)
-
-
-@router.get("/dashboards/{key}/schedules/preview")
-def preview_dashboard_schedule(request: Request, session: DbSession, actor: PageActor, key: str,
-                               locale: str | None = None):
-    return _preview(request, session, actor, key, locale, True)
-
-
-@router.get("/dashboards/{key}/schedules/preview.png")
-def preview_dashboard_image(session: DbSession, actor: PageActor, key: str, locale: str | None = None) -> Response:
-    return _image(session, actor, key, locale, True)
+_routes("/designer/reports/{key}", dashboard=False)
+_routes("/dashboards/{key}", dashboard=True)  # a dashboard: one image of every tile

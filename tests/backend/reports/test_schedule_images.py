@@ -48,6 +48,22 @@ def _schedule(session, actor, now, *, user_ids=(), channel_id=None, locale="en")
                             now=now - timedelta(days=2))
 
 
+def _through_robot(session, connection, kind: str, at: datetime, *, base_url: str, locale: str = "en",
+                   reply: dict | None = None) -> list[dict]:
+    """A daily schedule of rep1's sent at `at` to a real HTTP receiver acting as the robot: its requests."""
+    _published(session, at)
+    rep1, _ = _two_teams(session)
+    robot = HttpReceiver(reply=reply or {"errcode": 0, "errmsg": "ok"})
+    try:
+        config = _robot(session, at, kind, robot.url)
+        _schedule(session, load_actor(session, rep1.id), at, channel_id=config.id, locale=locale)
+        assert schedules.send_due(connection, at, base_url=base_url, secret=SECRET) == 1
+        delivery.deliver_outbox(connection, at, settings=Settings(DATABASE_URL="sqlite://"))
+        return [r.json() for r in robot.requests]
+    finally:
+        robot.close()
+
+
 def test_email_has_the_chart_inline_and_the_excel_file(session, connection, now):
     _published(session, now)
     rep1, _ = _two_teams(session)
@@ -76,17 +92,7 @@ def test_email_has_the_chart_inline_and_the_excel_file(session, connection, now)
 
 
 def test_wecom_gets_the_image_base64_with_its_md5_then_the_rows(session, connection, now):
-    _published(session, now)
-    rep1, _ = _two_teams(session)
-    robot = HttpReceiver()
-    try:
-        config = _robot(session, now, "wecom", robot.url)
-        _schedule(session, load_actor(session, rep1.id), now, channel_id=config.id)
-        assert schedules.send_due(connection, now, base_url="http://gendan.test", secret=SECRET) == 1
-        assert delivery.deliver_outbox(connection, now, settings=Settings(DATABASE_URL="sqlite://")) == 2
-        image, text = (r.json() for r in robot.requests)
-    finally:
-        robot.close()
+    image, text = _through_robot(session, connection, "wecom", now, base_url="http://gendan.test")
     assert set(image) == {"msgtype", "image"} and image["msgtype"] == "image"
     assert set(image["image"]) == {"base64", "md5"}
     content = base64.b64decode(image["image"]["base64"], validate=True)
@@ -96,18 +102,8 @@ def test_wecom_gets_the_image_base64_with_its_md5_then_the_rows(session, connect
 
 
 def test_dingtalk_gets_a_signed_link_that_serves_the_png_until_it_expires(client, session, connection, now):
-    _published(session, now)
-    rep1, _ = _two_teams(session)
-    robot = HttpReceiver()
     sent_at = datetime.now(UTC)  # the link is checked against the wall clock by the server
-    try:
-        config = _robot(session, now, "dingtalk", robot.url)
-        _schedule(session, load_actor(session, rep1.id), sent_at, channel_id=config.id)
-        assert schedules.send_due(connection, sent_at, base_url="http://testserver", secret=SECRET) == 1
-        assert delivery.deliver_outbox(connection, sent_at, settings=Settings(DATABASE_URL="sqlite://")) == 1
-        body = robot.requests[0].json()
-    finally:
-        robot.close()
+    [body] = _through_robot(session, connection, "dingtalk", sent_at, base_url="http://testserver")
     assert body["msgtype"] == "markdown"
     text = body["markdown"]["text"]
     url = text.split("](", 1)[1].split(")", 1)[0]
@@ -141,17 +137,8 @@ def test_dingtalk_gets_a_signed_link_that_serves_the_png_until_it_expires(client
 
 
 def test_feishu_gets_a_post_with_the_image_link(session, connection, now):
-    _published(session, now)
-    rep1, _ = _two_teams(session)
-    robot = HttpReceiver(reply={"code": 0, "msg": "ok"})
-    try:
-        config = _robot(session, now, "feishu", robot.url)
-        _schedule(session, load_actor(session, rep1.id), now, channel_id=config.id, locale="zh_CN")
-        assert schedules.send_due(connection, now, base_url="http://gendan.test", secret=SECRET) == 1
-        assert delivery.deliver_outbox(connection, now, settings=Settings(DATABASE_URL="sqlite://")) == 1
-        body = robot.requests[0].json()
-    finally:
-        robot.close()
+    [body] = _through_robot(session, connection, "feishu", now, base_url="http://gendan.test", locale="zh_CN",
+                            reply={"code": 0, "msg": "ok"})
     assert body["msg_type"] == "post"
     post = body["content"]["post"]["zh_cn"]
     assert post["title"].startswith("报表")
