@@ -4,15 +4,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from backend.auth.service import load_actor
-from backend.reports import service
 from tests.browser.conftest import sign_in
-from tests.factories.people import make_user
+from tests.browser.test_report_schedule import manager_with_report
 
 WAIT = 60_000  # the machine is shared: generous bounds
 
@@ -20,16 +17,7 @@ WAIT = 60_000  # the machine is shared: generous bounds
 @pytest.mark.parametrize("width", [1280, 390])
 def test_manager_previews_the_delivery_image(page: Page, base_url, seed, width):
     tag = uuid.uuid4().hex[:6].lower()
-    manager = make_user(seed, username=f"reportimg.manager.{tag}", roles=["admin"], locale="en")
-    seed.commit()
-    key = f"reportimg_{tag}"
-    now = datetime.now(UTC)
-    service.save_draft(seed, actor=load_actor(seed, manager.id), now=now,
-                       definition={"key": key, "name": {"zh": "预览", "en": f"Reportimg {tag}"},
-                                   "dimensions": [{"field": "status"}], "measures": [{"op": "count"}],
-                                   "view": {"type": "bar"}})
-    service.publish(seed, actor=load_actor(seed, manager.id), key=key, now=now)
-    seed.commit()
+    manager, key = manager_with_report(seed, "reportimg", tag, dimension="status", view="bar")
 
     sign_in(page, base_url, manager.username)
     page.set_viewport_size({"width": width, "height": 900})
