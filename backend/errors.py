@@ -61,6 +61,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "calendar.": 422,
     "report.": 422,
     "report.not_found": 404,
+    "report.image_not_found": 404,
     "schedule.": 422,
     "schedule.not_found": 404,
     "outbox.attachment_too_large": 413,

@@ -210,6 +210,7 @@ ERROR_MESSAGE_MODULES = (
     "backend.pipeline",
     "backend.replay.messages",
     "backend.reports.messages",
+    "backend.reports.image_messages",
     "backend.rules.messages",
     "backend.tracking.error_messages",
     "backend.connectors.vendor_messages",

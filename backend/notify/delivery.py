@@ -193,13 +193,14 @@ def message_for(session: Session, row: OutboxMessage) -> Message:
     if payload.get("link"):
         data.setdefault("link", payload["link"])
     attachments: tuple[tuple[str, str, bytes], ...] = ()
-    if row.channel == "email" and payload.get("attachments"):
+    if payload.get("attachments"):
         attachments = tuple((a.filename, a.content_type, bytes(a.content)) for a in session.exec(
             select(OutboxAttachment).where(OutboxAttachment.message_id == row.id).order_by(OutboxAttachment.id)
         ).scalars())
     return Message(recipient=row.recipient if row.channel != "webhook" else "", subject=row.subject,
                    text=row.body, html=payload.get("html"), locale=locale or "zh_CN",
-                   delivery_id=row.dedupe_key, data=data, attachments=attachments)
+                   delivery_id=row.dedupe_key, data=data, attachments=attachments,
+                   inline=tuple(str(name) for name in payload.get("inline") or ()))
 
 
 # --- admin use cases -------------------------------------------------------------------------------

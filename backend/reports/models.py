@@ -34,12 +34,15 @@ class DashboardDefinitionRow(VersionedDefinition, table=True):
 class ReportSchedule(SQLModel, table=True):
     """A report delivered on a cadence (engine/reports/schedule.py) to users' e-mail and/or a robot,
     run as `owner_id` (row-level access: the owner's, never wider). `last_moment` is the newest
-    due moment sent; the job moves it in the transaction that enqueues the messages."""
+    due moment sent; the job moves it in the transaction that enqueues the messages. With
+    `dashboard_key` set it sends that dashboard (one image of its tiles; `report_key` then holds
+    the same key)."""
 
     __tablename__ = "report_schedule"
 
     id: int | None = Field(default=None, primary_key=True)
     report_key: str = Field(max_length=80, index=True)
+    dashboard_key: str | None = Field(default=None, max_length=80)
     kind: str = Field(max_length=10)  # daily / weekly / monthly
     at: str = Field(max_length=5)  # "HH:MM", installation time
     weekday: int = 0  # weekly: 0 = Monday

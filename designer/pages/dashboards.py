@@ -12,6 +12,7 @@ from backend.auth.deps import DbSession
 from backend.clock import utcnow
 from backend.people.models import ROLES, Department
 from backend.reports import dashboards, service
+from designer.pages.report_schedules import section_context
 from designer.pages.reports import BUCKET_LABELS, OP_LABELS, ROW_NOUNS, report_fields
 from designer.pages.rules import TIERS, _json_script, _localized
 from engine.reports.datasets import DATASETS
@@ -42,6 +43,7 @@ def dashboard_view(request: Request, session: DbSession, actor: PageActor, key: 
     departments = session.exec(select(Department.id, Department.name).order_by(Department.name)).all()
     return render(request, "reports/dashboard.html", {
         "nav": "dashboard", "row": row, "name": _localized(row.definition.get("name"), key, locale),
+        "schedule": section_context(session, actor, row.key, dashboard=True),
         "filters": filters, "can_edit": can_edit, "tiers": {k: i18n.gettext(v) for k, v in TIERS.items()},
         "departments": departments,
         "definition_json": _json_script(row.definition),

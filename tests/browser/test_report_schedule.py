@@ -16,19 +16,25 @@ from tests.factories.people import make_user
 WAIT = 60_000  # the machine is shared: generous bounds
 
 
-def test_manager_schedules_a_report_and_sees_it_listed(page: Page, base_url, seed):
-    tag = uuid.uuid4().hex[:6].lower()
-    manager = make_user(seed, username=f"rps.manager.{tag}", roles=["admin"], locale="en")
-    make_user(seed, display_name=f"RPS Reader {tag}")
+def manager_with_report(seed, prefix: str, tag: str, *, dimension: str = "owner_id", view: str = "table"):
+    """An admin (English) and a published report `<prefix>_<tag>` counting orders by `dimension`."""
+    manager = make_user(seed, username=f"{prefix}.manager.{tag}", roles=["admin"], locale="en")
     seed.commit()
-    key = f"rps_{tag}"
+    key = f"{prefix}_{tag}"
     now = datetime.now(UTC)
     service.save_draft(seed, actor=load_actor(seed, manager.id), now=now,
-                       definition={"key": key, "name": {"zh": "定时", "en": f"RPS {tag}"},
-                                   "dimensions": [{"field": "owner_id"}], "measures": [{"op": "count"}],
-                                   "view": {"type": "table"}})
+                       definition={"key": key, "name": {"zh": "定时", "en": f"{prefix} {tag}"},
+                                   "dimensions": [{"field": dimension}], "measures": [{"op": "count"}],
+                                   "view": {"type": view}})
     service.publish(seed, actor=load_actor(seed, manager.id), key=key, now=now)
     seed.commit()
+    return manager, key
+
+
+def test_manager_schedules_a_report_and_sees_it_listed(page: Page, base_url, seed):
+    tag = uuid.uuid4().hex[:6].lower()
+    make_user(seed, display_name=f"RPS Reader {tag}")
+    manager, key = manager_with_report(seed, "rps", tag)
 
     sign_in(page, base_url, manager.username)
     page.set_viewport_size({"width": 390, "height": 844})

@@ -35,8 +35,11 @@ class Message:
     locale: str = "zh_CN"
     delivery_id: str = ""  # the outbox row's dedupe key: receivers use it to drop duplicates
     data: dict[str, Any] = field(default_factory=dict)  # structured payload (generic webhook)
-    # files sent with an e-mail: (filename, content type, bytes); other channels ignore them
+    # files sent with the message: (filename, content type, bytes). E-mail attaches them (those named
+    # in `inline` are shown in the HTML body by cid); the WeCom robot sends an image/png one as its
+    # image message; other channels ignore them
     attachments: tuple[tuple[str, str, bytes], ...] = ()
+    inline: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

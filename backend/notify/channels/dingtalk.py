@@ -1,5 +1,8 @@
 """DingTalk custom robot: markdown message, signed with the robot's secret (加签).
 
+A message with `data["image_url"]` (a scheduled report's chart: a signed, expiring link served by
+Gendan, since the robot cannot take bytes) shows the image in the markdown: `![title](url)`.
+
 Signature (DingTalk docs): sign = base64(HMAC-SHA256(key=secret, msg=f"{timestamp}\\n{secret}")),
 sent as `&timestamp=<ms>&sign=<urlencoded>` on the webhook URL.
 """
@@ -29,6 +32,9 @@ class DingTalkChannel:
             url = f"{url}{sep}timestamp={now_ms}&sign={quote_plus(sign(target.secret, now_ms))}"
         at_mobiles = [message.recipient] if message.recipient and message.recipient.lstrip("+").isdigit() else []
         text = f"### {message.subject}\n\n{message.text}" if message.subject else message.text
+        if message.data.get("image_url"):
+            head = f"### {message.subject}\n\n" if message.subject else ""
+            text = f"{head}![{message.subject or 'chart'}]({message.data['image_url']})\n\n{message.text}"
         if at_mobiles:
             text += "\n\n" + " ".join(f"@{m}" for m in at_mobiles)
         body = {"msgtype": "markdown", "markdown": {"title": message.subject or message.text[:30], "text": text},

@@ -30,11 +30,22 @@ def build(message: Message, sender: str) -> EmailMessage:
         mail["X-Gendan-Delivery"] = message.delivery_id
     else:
         mail["Message-ID"] = make_msgid(domain=domain)
+    inline = [a for a in message.attachments if a[0] in message.inline and a[1].startswith("image/")]
+    # content ids derived from the delivery, so every attempt of one outbox row is the same message
+    seed = message.delivery_id or mail["Message-ID"]
+    cids = [f"{hashlib.sha256(f'{seed}/{name}'.encode()).hexdigest()[:24]}@{domain}" for name, _, _ in inline]
     text, html = email_bodies(message.subject, message.text, locale=message.locale,
-                              link=message.data.get("link"), html=message.html)
+                              link=message.data.get("link"), html=message.html, images=cids)
     mail.set_content(text)
     mail.add_alternative(html, subtype="html")
+    html_part = mail.get_payload()[1]
+    for (filename, content_type, content), cid in zip(inline, cids, strict=True):
+        maintype, _, subtype = content_type.partition("/")
+        html_part.add_related(content, maintype=maintype, subtype=subtype, cid=f"<{cid}>", filename=filename,
+                              disposition="inline")
     for filename, content_type, content in message.attachments:
+        if filename in message.inline and content_type.startswith("image/"):
+            continue
         maintype, _, subtype = content_type.partition("/")
         mail.add_attachment(content, maintype=maintype or "application", subtype=subtype or "octet-stream",
                             filename=filename)

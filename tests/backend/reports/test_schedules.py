@@ -133,8 +133,9 @@ def test_robot_gets_the_top_rows_and_a_link(session, connection, now):
                          now=now - timedelta(days=8))
         assert schedules.send_due(connection, now, base_url="http://gendan.test") == 1
         settings = Settings(DATABASE_URL="sqlite://")
-        assert delivery.deliver_outbox(connection, now, settings=settings) == 1
-        content = robot.requests[0].json()["markdown"]["content"]
+        assert delivery.deliver_outbox(connection, now, settings=settings) == 2  # the chart image, then the rows
+        assert robot.requests[0].json()["msgtype"] == "image"
+        content = robot.requests[1].json()["markdown"]["content"]
         assert "Rep One | 3" in content and "Rep Two" not in content
         assert "http://gendan.test/reports/sched_by_owner/export.xlsx" in content
     finally:
