@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, Index, Numeric, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Numeric, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from backend.models_base import JSONType, UTCDateTime
@@ -53,6 +53,10 @@ class Order(SQLModel, table=True):
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     signed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # logistics_0001: customer signed for it
     shipped_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # shipped_0001: carrier + tracking number
+    # reportfast_0001: for reports over all time (engine/reports/reached.py): signed for, else first entered
+    # delivered or later; and a bit per stage the order has ever entered (the stage funnel)
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    stages_entered: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
     # autodecide_0001: stored scores, refreshed by the worker job `order_scores` (engine/facts/scores.py)
     customer_on_time_rate: float | None = None
     supplier_on_time_rate: float | None = None

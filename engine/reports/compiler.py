@@ -49,11 +49,12 @@ from engine.facts import Catalogue, FactContext, FactType, fact_sql
 from engine.facts.sql import EpochSeconds, JsonValue
 from engine.reports.datasets import LineItemsField, Rows, dataset_rows, only_order_fields, order_columns
 from engine.reports.definition import ReportDefinition, ReportProblem, report_catalogue, stage_of
+from engine.reports.funnel import funnel_filter, funnel_statement, stage_entered_clause
 from engine.reports.order_fields import report_order_columns
 from engine.reports.timezone import offset_segments
 from engine.rules.compiler import NotCompilable, compile_condition
 
-__all__ = ["CompiledReport", "compile_report", "cell_clause", "dimension_sql", "PERCENTILES", "report_rows",
+__all__ = ["CompiledReport", "compile_report", "compile_funnel", "funnel_cell", "cell_clause", "dimension_sql", "PERCENTILES", "report_rows",
            "order_report_columns"]
 
 PERCENTILES = {"median": 0.5, "p90": 0.9}
@@ -272,6 +273,32 @@ def compile_report(report: ReportDefinition, catalogue: Catalogue, orders: Any, 
     order.extend(d.asc() for d in out_dims)
     stmt = stmt.order_by(*order).limit(limit if limit is not None else report.limit)
     return CompiledReport(stmt, len(dims), len(report.measures))
+
+
+def compile_funnel(report: ReportDefinition, catalogue: Catalogue, orders: Any, ctx: FactContext, *,
+                   scope: ColumnElement[bool] | None = None, limit: int | None = None) -> CompiledReport | None:
+    """A stage funnel (engine/reports/funnel.py) counted from the order rows' stage bits, or None
+    for any other report. Its first row may be the marker of stages without a bit (d0 NULL): the
+    caller then compiles the report with `compile_report`."""
+    parts = funnel_filter(report)
+    if parts is None:
+        return None
+    fields = report_catalogue(report, catalogue)
+    where = and_(scope if scope is not None else true(),
+                 *[_condition(p, fields, order_columns(orders), ctx, "filter") for p in parts])
+    stmt = funnel_statement(report, orders, where, limit=limit if limit is not None else report.limit)
+    return CompiledReport(stmt, 1, len(report.measures))
+
+
+def funnel_cell(report: ReportDefinition, catalogue: Catalogue, orders: Any, ctx: FactContext,
+                cell: list[Any]) -> ColumnElement[bool] | None:
+    """The orders behind one bar of a stage funnel (they entered its stage, and pass the filter's
+    order conditions), over the order rows; None for another report or a stage without a bit."""
+    parts = funnel_filter(report)
+    if parts is None or len(cell) != 1 or (entered := stage_entered_clause(orders, cell[0])) is None:
+        return None
+    fields = report_catalogue(report, catalogue)
+    return and_(entered, *[_condition(p, fields, order_columns(orders), ctx, "filter") for p in parts])
 
 
 def _aggregate(op: str, i: int, inner: Any, dialect: str) -> ColumnElement[Any]:

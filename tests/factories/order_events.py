@@ -9,6 +9,7 @@ from sqlmodel import Session
 from backend.customers.models import Customer
 from backend.orders.models import Order, OrderEvent
 from backend.people.models import User
+from engine.reports.reached import first_delivered, stages_mask
 from tests.factories.orders import T0, make_order
 
 
@@ -28,5 +29,10 @@ def travel(session: Session, *, owner: User, stages_hours: list[tuple[str, float
         session.add(OrderEvent(order_id=order.id, type="urged", at=at, before=None, after={"urge_count": 1}))
         prev = stage
     order.stage, order.stage_entered_at = prev, at
+    # what the pipeline keeps on the row as the order moves (engine/reports/reached.py)
+    moves = [(created, first[0])] + [(created + timedelta(hours=sum(h for _, h in rest[:i + 1])), stage)
+                                     for i, (stage, _) in enumerate(rest)]
+    order.stages_entered = stages_mask(stage for _, stage in moves)
+    order.delivered_at = order.signed_at or first_delivered(moves)
     session.flush()
     return order

@@ -1,0 +1,56 @@
+"""the order's delivered_at and stages_entered: reports over all time read a column, not the event log (issue 16)
+
+Two columns on sales_order (engine/reports/reached.py): `delivered_at` (signed for, else the first
+time the order entered delivered, invoicing, payment or completed) and `stages_entered` (a bit per
+stage the order has ever entered). Both are filled from the event log here, set-based: one grouped
+pass over the events that carry a stage, one UPDATE joined to it, then the signed orders without
+such events. Existing data is kept; going back drops the two columns.
+
+Revision ID: reportfast_0001
+Revises: score1m_0001
+Create Date: 2026-12-07 12:30:00
+"""
+import sqlalchemy as sa
+from alembic import op
+
+from backend.models_base import UTCDateTime
+
+revision = "reportfast_0001"
+down_revision = "score1m_0001"
+branch_labels = None
+depends_on = None
+
+# as engine/reports/reached.py has them today (a migration does not follow later code changes)
+DELIVERED_STAGES = ("delivered", "invoicing", "payment", "completed")
+FUNNEL_STAGES = ("draft", "approval", "tech_confirm", "production", "shipping", "delivered", "invoicing", "payment",
+                 "completed", "rejected", "returned")
+OTHER_STAGE_BIT = 1 << 62
+
+
+def _backfill(stage: str) -> None:
+    """`stage`: the SQL of an event's entered stage on this dialect."""
+    bits = " ".join(f"WHEN '{s}' THEN {1 << i}" for i, s in enumerate(FUNNEL_STAGES))
+    delivered = ", ".join(f"'{s}'" for s in DELIVERED_STAGES)
+    grouped = (f"SELECT order_id, min(CASE WHEN {stage} IN ({delivered}) THEN at END) AS first_delivered, "
+               f"sum(DISTINCT CASE {stage} {bits} ELSE {OTHER_STAGE_BIT} END) AS mask "
+               f"FROM order_event WHERE {stage} IS NOT NULL GROUP BY order_id")
+    mask = "CAST(f.mask AS BIGINT)" if op.get_bind().dialect.name == "postgresql" else "f.mask"
+    op.execute(f"UPDATE sales_order SET delivered_at = coalesce(sales_order.signed_at, f.first_delivered), "
+               f"stages_entered = {mask} FROM ({grouped}) AS f WHERE f.order_id = sales_order.id")
+    op.execute("UPDATE sales_order SET delivered_at = signed_at WHERE delivered_at IS NULL AND signed_at IS NOT NULL")
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("sales_order") as batch:
+        batch.add_column(sa.Column("delivered_at", UTCDateTime(), nullable=True))
+        batch.add_column(sa.Column("stages_entered", sa.BigInteger(), nullable=False, server_default="0"))
+    if op.get_bind().dialect.name == "postgresql":
+        _backfill("(after ->> 'stage')")
+    else:
+        _backfill("json_extract(after, '$.stage')")
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("sales_order") as batch:
+        batch.drop_column("stages_entered")
+        batch.drop_column("delivered_at")
