@@ -36,3 +36,29 @@ def travel(session: Session, *, owner: User, stages_hours: list[tuple[str, float
     order.delivered_at = order.signed_at or first_delivered(moves)
     session.flush()
     return order
+
+
+def reached_by_events(session: Session) -> dict[int, tuple[datetime | None, int]]:
+    """Every order's `delivered_at` and `stages_entered` as its event log and signature say
+    (engine/reports/reached.py), worked out in Python: what the stored columns must hold."""
+    from sqlalchemy import select
+
+    from engine.facts.catalogue import as_utc
+
+    moves: dict[int, list[tuple[datetime, str | None]]] = {}
+    for order_id, at, after in session.execute(select(OrderEvent.order_id, OrderEvent.at, OrderEvent.after)):
+        moves.setdefault(order_id, []).append((as_utc(at), (after or {}).get("stage")))
+    out = {}
+    for order_id, signed_at in session.execute(select(Order.id, Order.signed_at)):
+        mine = moves.get(order_id, [])
+        out[order_id] = (as_utc(signed_at) if signed_at else first_delivered(mine), stages_mask(s for _, s in mine))
+    return out
+
+
+def reached_stored(session: Session) -> dict[int, tuple[datetime | None, int]]:
+    from sqlalchemy import select
+
+    from engine.facts.catalogue import as_utc
+
+    return {i: (as_utc(d) if d else None, m)
+            for i, d, m in session.execute(select(Order.id, Order.delivered_at, Order.stages_entered))}
