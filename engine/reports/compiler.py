@@ -47,7 +47,14 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from engine.facts import Catalogue, FactContext, FactType, fact_sql
 from engine.facts.sql import EpochSeconds, JsonValue
-from engine.reports.datasets import LineItemsField, Rows, dataset_rows, only_order_fields, order_columns
+from engine.reports.datasets import (
+    LineItemsField,
+    Rows,
+    condition_vars,
+    dataset_rows,
+    only_order_fields,
+    order_columns,
+)
 from engine.reports.definition import ReportDefinition, ReportProblem, report_catalogue, stage_of
 from engine.reports.funnel import funnel_filter, funnel_statement, stage_entered_clause
 from engine.reports.order_fields import report_order_columns
@@ -210,7 +217,16 @@ def report_rows(report: ReportDefinition, catalogue: Catalogue, tables: Mapping[
             early = _condition({"and": parts} if len(parts) > 1 else parts[0], fields, order_columns(tables["order"]),
                                ctx, "filter")
     return dataset_rows(report.dataset, tables, ctx, dialect=dialect, scope=scope if scope is not None else true(),
-                        order_filter=early, line_fields=line_fields)
+                        order_filter=early, line_fields=line_fields, durations="duration_hours" in _fields_read(report))
+
+
+def _fields_read(report: ReportDefinition) -> set[str]:
+    """Every field a report reads: dimensions, measures, the filter and rate conditions."""
+    names = {d.field for d in report.dimensions} | {m.field for m in report.measures if m.field}
+    for condition in [report.filter, *[m.where for m in report.measures]]:
+        if condition is not None:
+            names |= condition_vars(condition)
+    return names
 
 
 def compile_report(report: ReportDefinition, catalogue: Catalogue, orders: Any, events: Any, ctx: FactContext,
