@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Float,
     Integer,
     String,
@@ -123,6 +124,77 @@ def _bucket_pg(element, compiler, **kw):
     return f"to_char(date_trunc('{element.bucket}', {local}), 'YYYY-MM-DD')"
 
 
+class LocalDayOnOrBefore(FunctionElement):
+    """Whether a timestamp's day in time zone `zone` is on or before a date. PostgreSQL compares
+    dates (`CAST(timezone(zone, ts) AS DATE) <= d`); the 'YYYY-MM-DD' text of a day bucket costs a
+    to_char per order — over every delivered order of an installation, seconds. SQLite compares
+    the day bucket's text with the stored date's."""
+
+    inherit_cache = False
+    type = Boolean()
+    name = "report_on_or_before"
+
+    def __init__(self, value: ColumnElement[Any], day: ColumnElement[Any], zone: str):
+        self.zone = zone
+        super().__init__(value, day, literal(zone, String))
+
+
+@compiles(LocalDayOnOrBefore)
+def _on_or_before_sqlite(element, compiler, **kw):
+    value, day, _zone = list(element.clauses)
+    local = compiler.process(Bucket(value, "day", element.zone), **kw)
+    return f"({local} <= CAST({compiler.process(day, **kw)} AS TEXT))"
+
+
+@compiles(LocalDayOnOrBefore, "postgresql")
+def _on_or_before_pg(element, compiler, **kw):
+    value, day, zone = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(CAST(timezone({zone}, {value}) AS DATE) <= {day})"
+
+
+class BucketKey(Bucket):
+    """A bucket's start as the database groups it cheapest: PostgreSQL's `date_trunc` timestamp
+    (comparing and sorting timestamps, not collated text, and no to_char per row); SQLite's text."""
+
+    name = "report_bucket_key"
+
+
+class BucketText(FunctionElement):
+    """A `BucketKey` as the bucket's 'YYYY-MM-DD' text."""
+
+    inherit_cache = False
+    type = String()
+    name = "report_bucket_text"
+
+
+def _keyed(expression: ColumnElement[Any]) -> ColumnElement[Any]:
+    if type(expression) is Bucket:
+        return BucketKey(list(expression.clauses)[0], expression.bucket, expression.zone, text_date=expression.text_date)
+    return expression
+
+
+@compiles(BucketKey)
+def _bucket_key_sqlite(element, compiler, **kw):
+    return _bucket_sqlite(element, compiler, **kw)
+
+
+@compiles(BucketKey, "postgresql")
+def _bucket_key_pg(element, compiler, **kw):
+    clauses = [compiler.process(c, **kw) for c in element.clauses]
+    local = f"CAST({clauses[0]} AS DATE)" if element.zone is None else f"timezone({clauses[1]}, {clauses[0]})"
+    return f"date_trunc('{element.bucket}', {local})"
+
+
+@compiles(BucketText)
+def _bucket_text_sqlite(element, compiler, **kw):
+    return compiler.process(list(element.clauses)[0], **kw)
+
+
+@compiles(BucketText, "postgresql")
+def _bucket_text_pg(element, compiler, **kw):
+    return f"to_char({compiler.process(list(element.clauses)[0], **kw)}, 'YYYY-MM-DD')"
+
+
 @dataclass(frozen=True)
 class CompiledReport:
     """The SELECT (columns d0…, m0…) and what the caller needs to read its rows."""
@@ -162,7 +234,7 @@ def order_report_columns(orders: Any, events: Any, catalogue: Catalogue, ctx: Fa
     """The orders data set's columns: the order table's and the report-only fields' SQL (delivered
     at, on time, payment ageing: `engine.reports.order_fields`), days in the installation's zone."""
     zone = ctx.calendar.zone.key
-    return report_order_columns(orders, events, catalogue, ctx, lambda ts: Bucket(ts, "day", zone))
+    return report_order_columns(orders, events, catalogue, ctx, lambda ts, day: LocalDayOnOrBefore(ts, day, zone))
 
 
 def _stage_hours(report: ReportDefinition, orders: Any, events: Any, ctx: FactContext,
@@ -255,7 +327,8 @@ def compile_report(report: ReportDefinition, catalogue: Catalogue, orders: Any, 
         source = orders
         if stage_hours is not None:
             source = orders.outerjoin(stage_hours[0], stage_hours[2])
-    dims = [dimension_sql(d.field, d.bucket, catalogue, columns, ctx).label(f"d{i}")
+    # a date bucket is grouped by its start (a timestamp on PostgreSQL) and named as text once per group
+    dims = [_keyed(dimension_sql(d.field, d.bucket, catalogue, columns, ctx)).label(f"d{i}")
             for i, d in enumerate(report.dimensions)]
     values: list[Any] = []
     for i, measure in enumerate(report.measures):
@@ -278,7 +351,9 @@ def compile_report(report: ReportDefinition, catalogue: Catalogue, orders: Any, 
     inner = select(*dims, *values, literal_column("1").label("one")).select_from(source).where(where).subquery("report_rows")
     out_dims = [inner.c[f"d{i}"] for i in range(len(dims))]
     measures = [_aggregate(m.op, i, inner, dialect).label(f"m{i}") for i, m in enumerate(report.measures)]
-    stmt = select(*out_dims, *measures).select_from(inner)
+    named = [(BucketText(c) if isinstance(d.element, BucketKey) else c).label(f"d{i}")
+             for i, (c, d) in enumerate(zip(out_dims, dims, strict=True))]
+    stmt = select(*named, *measures).select_from(inner)
     if out_dims:
         stmt = stmt.group_by(*out_dims)
     order = []

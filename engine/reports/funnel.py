@@ -18,7 +18,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, String, func, literal, literal_column, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    String,
+    case,
+    func,
+    literal,
+    literal_column,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
 from engine.reports.datasets import only_order_fields
@@ -55,10 +66,10 @@ def is_funnel(report: ReportDefinition) -> bool:
 
 
 def _stages() -> Any:
-    """(bit, stage) of every stage with a bit, and the marker (the other-stages bit, NULL)."""
-    rows = [select(literal(bit, BigInteger).label("bit"), literal(stage, String).label("stage"))
-            for stage, bit in STAGE_BITS.items()]
-    rows.append(select(literal(OTHER_STAGE_BIT, BigInteger).label("bit"), literal(None, String).label("stage")))
+    """(position, stage) of every stage with a bit, and the marker (after them, NULL)."""
+    rows = [select(literal(i, Integer).label("i"), literal(stage, String).label("stage"))
+            for i, stage in enumerate(STAGE_BITS)]
+    rows.append(select(literal(len(STAGE_BITS), Integer).label("i"), literal(None, String).label("stage")))
     return union_all(*rows).subquery("funnel_stage")
 
 
@@ -69,13 +80,21 @@ def _has(mask: ColumnElement[Any], bit: Any) -> ColumnElement[bool]:
 def funnel_statement(report: ReportDefinition, orders: Any, where: ColumnElement[bool], *, limit: int) -> Any:
     """The funnel's SELECT over the order rows: d0 (stage; NULL for the marker row, always first),
     m0… (orders that entered it), in the report's sort. `where`: row-level access, dashboard filters
-    and the filter's order conditions, over `orders`."""
+    and the filter's order conditions, over `orders`.
+
+    One pass over the orders sums, per bit, the orders that have it (a row of 12 counts); the stage
+    list then turns that row into one row per stage. (Joining each order to its stages instead made
+    8,000,000 rows out of 1,000,000 orders to group again: 4× slower.)"""
+    bits = [*STAGE_BITS.values(), OTHER_STAGE_BIT]
+    one, zero = literal_column("1"), literal_column("0")
+    counts = (select(*[func.sum(case((_has(orders.c.stages_entered, literal(bit, BigInteger)), one), else_=zero))
+                       .label(f"b{i}") for i, bit in enumerate(bits)])
+              .select_from(orders).where(where).subquery("funnel_count"))
     stages = _stages()
-    count = func.count()
-    d0 = stages.c.stage.label("d0")
+    count = case(*[(stages.c.i == literal(i, Integer), counts.c[f"b{i}"]) for i in range(len(bits))])
     measures = [count.label(f"m{i}") for i in range(len(report.measures))]
-    stmt = (select(d0, *measures).select_from(orders).join(stages, _has(orders.c.stages_entered, stages.c.bit))
-            .where(where).group_by(stages.c.stage))
+    stmt = (select(stages.c.stage.label("d0"), *measures).select_from(stages.join(counts, true()))
+            .where(count > zero))
     order = [stages.c.stage.is_(None).desc()]
     for sort in report.sort:
         column = stages.c.stage if sort.by[0] == "d" else count

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import String, and_, case, cast, false, literal, or_, true
+from sqlalchemy import String, and_, case, false, literal, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from engine.facts import Catalogue, FactContext, FactType, fact_sql
@@ -53,13 +53,15 @@ def with_report_fields(catalogue: Catalogue) -> Catalogue:
 
 
 def report_order_columns(orders: Any, events: Any, catalogue: Catalogue, ctx: FactContext,
-                         local_day: Callable[[ColumnElement[Any]], ColumnElement[Any]]) -> Mapping[str, Any]:
-    """The order table's columns plus the SQL of the report-only fields. `local_day` renders a
-    timestamp's day in the installation's time zone as 'YYYY-MM-DD' text (the compiler's bucket)."""
+                         on_or_before: Callable[[ColumnElement[Any], ColumnElement[Any]], ColumnElement[bool]]
+                         ) -> Mapping[str, Any]:
+    """The order table's columns plus the SQL of the report-only fields. `on_or_before(ts, date)`
+    says whether a timestamp's day in the installation's time zone is on or before a date (the
+    compiler's `LocalDayOnOrBefore`, rendered per dialect)."""
     delivered = orders.c.delivered_at
     planned = orders.c.planned_delivery
     on_time = case((or_(delivered.is_(None), planned.is_(None)), None),
-                   (local_day(delivered) <= cast(planned, String), true()), else_=false())
+                   (on_or_before(delivered, planned), true()), else_=false())
     days = fact_sql("days_overdue_payment_due", orders.c, catalogue, ctx)
     unpaid = and_(orders.c.status == literal("open", String), days > 0)
     ageing = case(*[(and_(unpaid, days <= limit), literal(key, String)) for key, limit in AGEING_BUCKETS if limit],
