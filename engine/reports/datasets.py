@@ -341,9 +341,10 @@ def _customer_rows(customer: Any, orders: Any, scope: ColumnElement[bool]) -> Ro
     is_open = orders.c.status == literal("open", String)
     judged = and_(orders.c.signed_at.is_not(None), orders.c.planned_delivery.is_not(None))
     on_time = EpochSeconds(orders.c.signed_at) < DateEpochSeconds(orders.c.planned_delivery) + literal_column("86400")
+    # only the open orders reach the counting and the (numeric) sum: most orders are closed
     figures = (select(orders.c.customer_id.label("customer_id"), func.count().label("order_count"),
-                      func.sum(case((is_open, literal_column("1")), else_=literal_column("0"))).label("open_order_count"),
-                      func.sum(case((is_open, orders.c.amount), else_=literal_column("0"))).label("open_value"),
+                      func.count(case((is_open, literal_column("1")))).label("open_order_count"),
+                      func.coalesce(func.sum(case((is_open, orders.c.amount))), literal_column("0")).label("open_value"),
                       func.avg(case((and_(judged, on_time), literal_column("1.0", Float)),
                                     (judged, literal_column("0.0", Float)))).label("on_time_rate"))
                .where(scope).group_by(orders.c.customer_id).subquery("customer_figures"))
