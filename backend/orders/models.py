@@ -6,12 +6,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, Numeric, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Numeric, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from backend.models_base import JSONType, UTCDateTime
 
 STATUSES = ("open", "completed", "cancelled")
+MESSAGE_TYPES_SQL = "type IN ('urged', 'customer_message', 'customer_reply')"  # engine/reports/builtin.py
 
 
 class Order(SQLModel, table=True):
@@ -74,7 +75,13 @@ class OrderEvent(SQLModel, table=True):
     """Append-only: who did what to an order, when, with the values before and after."""
 
     __tablename__ = "order_event"
-    __table_args__ = (Index("ix_order_event_order_at", "order_id", "at", "id"),)
+    __table_args__ = (
+        Index("ix_order_event_order_at", "order_id", "at", "id"),
+        # reportfast_0001: the customer's attention (urges, messages, replies) by time, for the day-one
+        # "urges and messages per week" over all time; partial, so no other event writes to it
+        Index("ix_order_event_messages", "at", postgresql_where=text(MESSAGE_TYPES_SQL),
+              sqlite_where=text(MESSAGE_TYPES_SQL)),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     order_id: int = Field(foreign_key="sales_order.id")

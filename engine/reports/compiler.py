@@ -156,6 +156,7 @@ class BucketKey(Bucket):
     """A bucket's start as the database groups it cheapest: PostgreSQL's `date_trunc` timestamp
     (comparing and sorting timestamps, not collated text, and no to_char per row); SQLite's text."""
 
+    inherit_cache = False
     name = "report_bucket_key"
 
 

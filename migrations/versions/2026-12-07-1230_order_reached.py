@@ -4,7 +4,8 @@ Two columns on sales_order (engine/reports/reached.py): `delivered_at` (signed f
 time the order entered delivered, invoicing, payment or completed) and `stages_entered` (a bit per
 stage the order has ever entered). Both are filled from the event log here, set-based: one grouped
 pass over the events that carry a stage, one UPDATE joined to it, then the signed orders without
-such events. Existing data is kept; going back drops the two columns.
+such events. And a partial index on the order events a customer's attention leaves (urged, message,
+reply) by time. Existing data is kept; going back drops the two columns and the index.
 
 Revision ID: reportfast_0001
 Revises: score1m_0001
@@ -25,6 +26,7 @@ DELIVERED_STAGES = ("delivered", "invoicing", "payment", "completed")
 FUNNEL_STAGES = ("draft", "approval", "tech_confirm", "production", "shipping", "delivered", "invoicing", "payment",
                  "completed", "rejected", "returned")
 OTHER_STAGE_BIT = 1 << 62
+MESSAGES = "type IN ('urged', 'customer_message', 'customer_reply')"
 
 
 def _backfill(stage: str) -> None:
@@ -47,9 +49,15 @@ def upgrade() -> None:
         _backfill("(after ->> 'stage')")
     else:
         _backfill("json_extract(after, '$.stage')")
+    # the day-one "urges and customer messages per week" over all time read the whole event log
+    # (a sequential scan of 8,000,000 events at 1 M orders: 3.6 s for no row); partial: no other
+    # event type writes to it
+    op.create_index("ix_order_event_messages", "order_event", ["at"], postgresql_where=sa.text(MESSAGES),
+                    sqlite_where=sa.text(MESSAGES))
 
 
 def downgrade() -> None:
+    op.drop_index("ix_order_event_messages", table_name="order_event")
     # ALTER TABLE … DROP COLUMN on both (SQLite ≥ 3.35): a batch copy of sales_order would have to
     # drop the table the order events point at
     op.drop_column("sales_order", "stages_entered")
