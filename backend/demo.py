@@ -35,6 +35,7 @@ from backend.clock import utcnow
 from backend.customers.models import Customer, CustomerContact
 from backend.orders.models import Order, OrderEvent
 from backend.people.models import Department, User, UserRole
+from engine.reports.reached import stages_mask
 
 DEMO_PASSWORD = "gendan123"
 DEMO_SOURCE = "demo"
@@ -433,7 +434,8 @@ def _orders(conn: Connection, rng: random.Random, users: dict[str, int], custome
             form_key=None, form_version=None, tags=tags, risk_flags=risk, urge_count=urge_count,
             last_customer_contact_at=at if rng.random() < 0.5 else None,
             version=len([e for e in events if e["type"] != "urged"]), created_at=created,
-            updated_at=last_event_at, closed_at=closed_at, signed_at=signed_at,
+            updated_at=last_event_at, closed_at=closed_at, signed_at=signed_at, delivered_at=signed_at,
+            stages_entered=stages_mask((e["after"] or {}).get("stage") for e in events),
             # one in eight orders still in shipping waits for the warehouse ("not shipped within 3 days")
             shipped_at=None if shipped_at is None or shipped_at > now or (
                 stage == "shipping" and random.Random(-seq).random() < 0.125) else shipped_at,

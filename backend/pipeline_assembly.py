@@ -13,6 +13,7 @@ session opened on it (backend/pipeline.py).
                                              rules          rules/firing.py (event path)
     shipped_at         logistics/service.py  tracking       tracking/service.py (customer messages)
     signed_at          logistics/service.py
+    reached            orders/reached.py (delivered_at, stages_entered)
                                              logistics      logistics/service.py (shipments)
                                              live           live/publish.py
 """
@@ -37,6 +38,7 @@ from backend.logistics import service as logistics_service
 from backend.logistics import sources as logistics_sources
 from backend.notify import tasks as notify_tasks
 from backend.ocr import tasks as ocr_tasks
+from backend.orders import reached as orders_reached
 from backend.orders import service as orders_service
 from backend.pipeline import EffectAppliers, NamedStage, OrderChange, Pipeline, attach
 from backend.portal import tasks as portal_tasks
@@ -79,6 +81,7 @@ def build_pipeline() -> Pipeline:
             NamedStage("stage_held_by_flow", flows_instances.refuse_stage_while_running),
             NamedStage("shipped_at", logistics_service.stamp_shipped_at),
             NamedStage("signed_at", logistics_service.stamp_signed_at),
+            NamedStage("reached", orders_reached.stamp_reached),  # last: reads what the checks above set
         ),
         stages=(
             NamedStage("record_event", orders_service.record_change, orders_service.record_changes),

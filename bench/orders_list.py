@@ -106,7 +106,7 @@ def load(engine: sa.Engine, n_orders: int, n_customers: int) -> None:
         conn.execute(sa.text("""
             insert into sales_order (number, customer_id, owner_id, amount, currency, stage, status,
                 stage_entered_at, planned_delivery, payment_due, source, external_id, data, tags, risk_flags,
-                urge_count, version, created_at, updated_at, closed_at)
+                urge_count, version, created_at, updated_at, closed_at, delivered_at, stages_entered)
             select 'SO' || to_char(created, 'YYYYMMDD') || '-' || lpad(g::text, 7, '0'),
                    :cmin + floor(random() * (:cmax - :cmin + 1))::int,
                    (CAST(:sales AS int[]))[1 + floor(random() * array_length(CAST(:sales AS int[]), 1))::int],
@@ -118,7 +118,11 @@ def load(engine: sa.Engine, n_orders: int, n_customers: int) -> None:
                    'bench', 'bench-' || g,
                    jsonb_build_object('quantity', 1 + floor(random() * 500)::int),
                    '[]'::jsonb, '[]'::jsonb, 0, stage_idx + 1 + cancelled::int,
-                   created, entered, case when cancelled or stage_idx = 8 then entered end
+                   created, entered, case when cancelled or stage_idx = 8 then entered end,
+                   -- as the events below have it (engine/reports/reached.py): delivered is stage 5,
+                   -- stage k is bit k and every stage up to the order's was entered
+                   case when stage_idx >= 5 then least(created + 5 * interval '5 days', entered) end,
+                   (1::bigint << (stage_idx + 1)) - 1
             from (
                 select g, created, stage_idx, cancel_r < 0.05 and stage_idx < 4 as cancelled,
                        least(created + stage_idx * interval '5 days', :now) as entered

@@ -4,7 +4,7 @@
     .venv/bin/python -m bench.report_datasets --runs 5
 
 Data: the database of bench/report_query.py (`reports_bench`: 1,000,000 orders over two years,
-~8,000,000 events, 10 sales teams; load it first with `python -m bench.report_query`). This adds,
+~8,000,000 events, 10 sales teams; seeded by its `prepare` when missing). This adds,
 once and inside PostgreSQL (INSERT … SELECT, no rows through Python):
 - a published form `bench_lines` with a line-items field `lines` (product, quantity, unit price) and
   1 – 3 lines in every order's `data` (~2,000,000 lines);
@@ -22,21 +22,15 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import time
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlmodel import Session
 
 import backend.models  # noqa: F401
-from backend.db import make_engine
-from backend.migrate import upgrade
-from backend.reports import cache, service
-from bench.orders_list import NOW, actor_for
-from bench.report_query import DEFAULT_URL
+from bench.orders_list import NOW
+from bench.report_query import DEFAULT_URL, TARGET_S, measure, prepare
 
-TARGET_S = 2.0
 A_MONTH = {"<=": [{"now": [-30, "days"]}, {"var": "order.created_at"}, {"now": [0, "days"]}]}
 
 REPORTS = {
@@ -129,8 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", default=DEFAULT_URL)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
-    upgrade(args.url)
-    engine = make_engine(args.url, pool_size=2)
+    engine = prepare(args.url)
     add_missing(engine)
     with engine.connect() as conn:
         counts = {t: conn.execute(sa.text(f"select reltuples::bigint from pg_class where relname = '{t}'")).scalar_one()
@@ -139,27 +132,7 @@ def main(argv: list[str] | None = None) -> int:
           f"~{counts['rule_firing']:,} firings, ~{counts['customer']:,} customers; {platform.node()} "
           f"({os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}); {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; "
           f"now = {NOW:%Y-%m-%d}\n")
-    actors = {"admin": actor_for(engine, "bench.admin"), "team head": actor_for(engine, "bench.t1.s1")}
-    print(f"{'report':<62} {'who':<10} {'groups':>6} {'cold p50 s':>10} {'max s':>7} {'warm ms':>8}  target")
-    worst = 0.0
-    for name, definition in REPORTS.items():
-        for who, actor in actors.items():
-            times, groups = [], 0
-            for _ in range(args.runs):
-                cache.CACHE.clear()
-                with Session(engine) as session:
-                    t0 = time.perf_counter()
-                    result = service.run(session, actor=actor, definition=definition, now=NOW)
-                    times.append(time.perf_counter() - t0)
-                    groups = len(result.rows)
-            with Session(engine) as session:
-                t0 = time.perf_counter()
-                service.run(session, actor=actor, definition=definition, now=NOW)
-                warm = (time.perf_counter() - t0) * 1000
-            p50 = statistics.median(times)
-            worst = max(worst, p50)
-            print(f"{name:<62} {who:<10} {groups:>6} {p50:>10.2f} {max(times):>7.2f} {warm:>8.1f}  "
-                  f"{'ok' if p50 <= TARGET_S else 'MISSED'}", flush=True)
+    worst = measure(engine, REPORTS, args.runs)
     engine.dispose()
     print(f"\nworst cold p50 {worst:.2f} s (target {TARGET_S:.0f} s); load average now {os.getloadavg()[0]:.1f}")
     return 0

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, text, update
+from sqlalchemy import func, literal, select, text, update
 from sqlmodel import Session
 
 from backend import gc_pause
@@ -52,6 +52,7 @@ from backend.orders import service as orders_service
 from backend.orders.models import Order, OrderEvent
 from backend.pipeline import OrderChange
 from engine.ingest.history import HistoryError, HistoryPlan, Point, plan_history
+from engine.reports.reached import first_delivered, stages_mask
 
 EVENT_TYPE = "history"
 MAX_EXTENDS = 3  # mapping files that extend one another, at most this deep
@@ -246,7 +247,7 @@ def _create(session: Session, job: ImportJob, actor: Actor, mapping: ImportMappi
             "data": dict(payload.data), "form_key": None, "form_version": None,
             "tags": list(dict.fromkeys(payload.tags)), "risk_flags": [], "urge_count": 0,
             "last_customer_contact_at": None, "version": 1, "created_at": plan.created_at,
-            "updated_at": plan.last_at, "closed_at": plan.closed_at,
+            "updated_at": plan.last_at, "closed_at": plan.closed_at, **_reached(plan),
         }
         if has_form:  # the designed form validates (and completes) the data, as for any new order
             try:
@@ -279,6 +280,15 @@ def _create(session: Session, job: ImportJob, actor: Actor, mapping: ImportMappi
     insert_rows(session, OrderEvent.__table__, events)
 
 
+def _reached(plan: HistoryPlan, transitions: tuple | list | None = None) -> dict[str, Any]:
+    """`delivered_at` and `stages_entered` of a replayed order (engine/reports/reached.py): from its
+    creation and every stage change of the plan (or of `transitions` only, for an order moving on)."""
+    moves = [(t.at, t.after.get("stage")) for t in (plan.transitions if transitions is None else transitions)]
+    if transitions is None:
+        moves.insert(0, (plan.created_at, plan.first_stage))
+    return {"delivered_at": first_delivered(moves), "stages_entered": stages_mask(stage for _, stage in moves)}
+
+
 def _validated(session: Session, row: dict[str, Any], actor: Actor, at: datetime) -> dict[str, Any]:
     order = Order(**row)
     forms_service.validate_order_form(session, OrderChange.of(order, before=None, actor=actor, via="import", now=at))
@@ -309,8 +319,12 @@ def _move_on(session: Session, job: ImportJob, actor: Actor, item: _Item, known:
         job.unchanged_count += 1
         out.result(job.id, item.parsed.line, "unchanged", external_id=ext, order_id=known.id)
         return []
+    reached = _reached(plan, newer)
     values = {"stage": plan.stage, "stage_entered_at": plan.stage_entered_at, "status": plan.status,
-              "closed_at": plan.closed_at, "updated_at": max(plan.last_at, now), "version": known.version + 1}
+              "closed_at": plan.closed_at, "updated_at": max(plan.last_at, now), "version": known.version + 1,
+              "stages_entered": Order.stages_entered.op("|")(reached["stages_entered"]),
+              "delivered_at": func.coalesce(Order.delivered_at,
+                                            literal(reached["delivered_at"], Order.__table__.c.delivered_at.type))}
     session.execute(update(Order).where(Order.id == known.id).values(**values))
     who = {"actor_id": actor.user_id or None, "actor_label": actor.display_name}
     first = newer[0]  # its "before" is the order as it is now

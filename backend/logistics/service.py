@@ -21,6 +21,7 @@ from backend.errors import GendanError
 from backend.flows.models import FlowInstance
 from backend.logistics import kuaidi100
 from backend.logistics.models import Shipment, ShipmentEvent
+from backend.orders import reached as orders_reached
 from backend.orders.models import Order
 from backend.orders.service import record_event
 from backend.pipeline import OrderChange
@@ -141,6 +142,7 @@ def mark_signed(session: Session, shipment: Shipment, *, signed_at: datetime, no
     if order is None or order.signed_at is not None:
         return False
     order.signed_at = signed_at
+    orders_reached.mark_signed(order)
     reason = f"{shipment.carrier} {shipment.tracking_no}: signed {signed_at.isoformat()}"
     record_event(session, order, type="signed", actor=LOGISTICS, now=now, actor_label="logistics",
                  after={"signed_at": signed_at.isoformat(), "carrier": shipment.carrier,

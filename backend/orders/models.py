@@ -6,12 +6,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, Index, Numeric, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Numeric, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from backend.models_base import JSONType, UTCDateTime
 
 STATUSES = ("open", "completed", "cancelled")
+MESSAGE_TYPES_SQL = "type IN ('urged', 'customer_message', 'customer_reply')"  # engine/reports/builtin.py
 
 
 class Order(SQLModel, table=True):
@@ -52,6 +53,10 @@ class Order(SQLModel, table=True):
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     signed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # logistics_0001: customer signed for it
     shipped_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # shipped_0001: carrier + tracking number
+    # reportfast_0001: for reports over all time (engine/reports/reached.py): signed for, else first entered
+    # delivered or later; and a bit per stage the order has ever entered (the stage funnel)
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    stages_entered: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
     # autodecide_0001: stored scores, refreshed by the worker job `order_scores` (engine/facts/scores.py)
     customer_on_time_rate: float | None = None
     supplier_on_time_rate: float | None = None
@@ -66,7 +71,13 @@ class OrderEvent(SQLModel, table=True):
     """Append-only: who did what to an order, when, with the values before and after."""
 
     __tablename__ = "order_event"
-    __table_args__ = (Index("ix_order_event_order_at", "order_id", "at", "id"),)
+    __table_args__ = (
+        Index("ix_order_event_order_at", "order_id", "at", "id"),
+        # reportfast_0001: the customer's attention (urges, messages, replies) by time, for the day-one
+        # "urges and messages per week" over all time; partial, so no other event writes to it
+        Index("ix_order_event_messages", "at", postgresql_where=text(MESSAGE_TYPES_SQL),
+              sqlite_where=text(MESSAGE_TYPES_SQL)),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     order_id: int = Field(foreign_key="sales_order.id")

@@ -31,7 +31,14 @@ from backend.reports.models import ReportDefinitionRow
 from backend.rules import sentences
 from backend.rules.context import catalogue_for, fact_context
 from engine.facts import Catalogue
-from engine.reports.compiler import cell_clause, compile_report, order_report_columns, report_rows
+from engine.reports.compiler import (
+    cell_clause,
+    compile_funnel,
+    compile_report,
+    funnel_cell,
+    order_report_columns,
+    report_rows,
+)
 from engine.reports.definition import ReportDefinition, ReportProblem, load_report, report_catalogue
 from engine.reports.order_fields import AGEING_LABELS
 
@@ -156,21 +163,23 @@ def run(session: Session, *, actor: Actor, definition: Any, now: datetime,
     if hit is not None:
         return hit
     dialect = session.get_bind().dialect.name
+    scope = and_(visible_orders_clause(session, actor), extra if extra is not None else true())
     try:
-        compiled = compile_report(report, catalogue, ORDER, EVENT, ctx, dialect=dialect,
-                                  scope=and_(visible_orders_clause(session, actor), extra if extra is not None else true()),
-                                  limit=report.limit + 1, tables=report_datasets.TABLES,
-                                  line_fields=_line_fields(session, report), order_extra=prediction_columns())
+        funnel = compile_funnel(report, catalogue, ORDER, ctx, scope=scope, limit=report.limit + 1)
     except ReportProblem as exc:
         raise _problem(exc) from exc
     _bounded(session)
-    try:
-        rows = [list(r) for r in session.exec(compiled.statement).all()]
-    except Exception as exc:  # a statement timeout or a database refusing an expression
-        session.rollback()
-        if "statement timeout" in str(exc) or "canceling statement" in str(exc):
-            raise GendanError("report.too_slow", status=422) from exc
-        raise
+    rows = _rows(session, funnel.statement) if funnel is not None else None
+    if rows and rows[0][0] is None:  # an order entered a stage without a bit: count from the events
+        rows = None
+    if rows is None:
+        try:
+            compiled = compile_report(report, catalogue, ORDER, EVENT, ctx, dialect=dialect, scope=scope,
+                                      limit=report.limit + 1, tables=report_datasets.TABLES,
+                                      line_fields=_line_fields(session, report), order_extra=prediction_columns())
+        except ReportProblem as exc:
+            raise _problem(exc) from exc
+        rows = _rows(session, compiled.statement)
     more = len(rows) > report.limit
     rows = [[_plain(v) for v in r] for r in rows[: report.limit]]
     result = ReportResult(
@@ -182,6 +191,17 @@ def run(session: Session, *, actor: Actor, definition: Any, now: datetime,
     result.dataset = report.dataset
     cache.CACHE.put(cache_key, result)
     return result
+
+
+def _rows(session: Session, statement: Any) -> list[list[Any]]:
+    """A report statement's rows; a statement timeout is `report.too_slow`."""
+    try:
+        return [list(r) for r in session.exec(statement).all()]
+    except Exception as exc:  # a statement timeout or a database refusing an expression
+        session.rollback()
+        if "statement timeout" in str(exc) or "canceling statement" in str(exc):
+            raise GendanError("report.too_slow", status=422) from exc
+        raise
 
 
 def _line_fields(session: Session, report: ReportDefinition):
@@ -266,7 +286,9 @@ def drill_orders(session: Session, *, actor: Actor, definition: Any, cell: list[
     ctx = fact_context(now, session=session)
     scope = and_(visible_orders_clause(session, actor), extra if extra is not None else true())
     try:
-        if report.dataset == "orders":
+        if (fast := funnel_cell(report, catalogue, ORDER, ctx, cell)) is not None:
+            where = fast
+        elif report.dataset == "orders":
             where = cell_clause(report, cell, report_catalogue(report, catalogue),
                                 order_report_columns(ORDER, EVENT, catalogue, ctx, prediction_columns()), ctx)
         else:

@@ -10,7 +10,8 @@ What the orders data set cannot say exactly is named as what it is:
   (0–30, 31–60, 61–90, 90+ days);
 - "Stage funnel and conversion" reads the order events data set: per stage, the distinct orders that
   ever entered it (`count_distinct` of the order number), largest first; the funnel (view
-  `conversion`) shows each stage's share of the stage before it;
+  `conversion`) shows each stage's share of the stage before it. It is counted from the orders'
+  stored stage bits (engine/reports/funnel.py), with the same figures;
 - "Time in stage" and "Urges and customer messages per week" read the order events data set:
   every visit of a stage from the event log (median and p90 per stage), and the urge and customer
   message events by the week they happened.

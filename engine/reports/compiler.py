@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Float,
     Integer,
     String,
@@ -47,13 +48,21 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from engine.facts import Catalogue, FactContext, FactType, fact_sql
 from engine.facts.sql import EpochSeconds, JsonValue
-from engine.reports.datasets import LineItemsField, Rows, dataset_rows, only_order_fields, order_columns
+from engine.reports.datasets import (
+    LineItemsField,
+    Rows,
+    condition_vars,
+    dataset_rows,
+    only_order_fields,
+    order_columns,
+)
 from engine.reports.definition import ReportDefinition, ReportProblem, report_catalogue, stage_of
+from engine.reports.funnel import funnel_filter, funnel_statement, stage_entered_clause
 from engine.reports.order_fields import report_order_columns
 from engine.reports.timezone import offset_segments
 from engine.rules.compiler import NotCompilable, compile_condition
 
-__all__ = ["CompiledReport", "compile_report", "cell_clause", "dimension_sql", "PERCENTILES", "report_rows",
+__all__ = ["CompiledReport", "compile_report", "compile_funnel", "funnel_cell", "cell_clause", "dimension_sql", "PERCENTILES", "report_rows",
            "order_report_columns"]
 
 PERCENTILES = {"median": 0.5, "p90": 0.9}
@@ -115,6 +124,78 @@ def _bucket_pg(element, compiler, **kw):
     return f"to_char(date_trunc('{element.bucket}', {local}), 'YYYY-MM-DD')"
 
 
+class LocalDayOnOrBefore(FunctionElement):
+    """Whether a timestamp's day in time zone `zone` is on or before a date. PostgreSQL compares
+    dates (`CAST(timezone(zone, ts) AS DATE) <= d`); the 'YYYY-MM-DD' text of a day bucket costs a
+    to_char per order — over every delivered order of an installation, seconds. SQLite compares
+    the day bucket's text with the stored date's."""
+
+    inherit_cache = False
+    type = Boolean()
+    name = "report_on_or_before"
+
+    def __init__(self, value: ColumnElement[Any], day: ColumnElement[Any], zone: str):
+        self.zone = zone
+        super().__init__(value, day, literal(zone, String))
+
+
+@compiles(LocalDayOnOrBefore)
+def _on_or_before_sqlite(element, compiler, **kw):
+    value, day, _zone = list(element.clauses)
+    local = compiler.process(Bucket(value, "day", element.zone), **kw)
+    return f"({local} <= CAST({compiler.process(day, **kw)} AS TEXT))"
+
+
+@compiles(LocalDayOnOrBefore, "postgresql")
+def _on_or_before_pg(element, compiler, **kw):
+    value, day, zone = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(CAST(timezone({zone}, {value}) AS DATE) <= {day})"
+
+
+class BucketKey(Bucket):
+    """A bucket's start as the database groups it cheapest: PostgreSQL's `date_trunc` timestamp
+    (comparing and sorting timestamps, not collated text, and no to_char per row); SQLite's text."""
+
+    inherit_cache = False
+    name = "report_bucket_key"
+
+
+class BucketText(FunctionElement):
+    """A `BucketKey` as the bucket's 'YYYY-MM-DD' text."""
+
+    inherit_cache = False
+    type = String()
+    name = "report_bucket_text"
+
+
+def _keyed(expression: ColumnElement[Any]) -> ColumnElement[Any]:
+    if type(expression) is Bucket:
+        return BucketKey(list(expression.clauses)[0], expression.bucket, expression.zone, text_date=expression.text_date)
+    return expression
+
+
+@compiles(BucketKey)
+def _bucket_key_sqlite(element, compiler, **kw):
+    return _bucket_sqlite(element, compiler, **kw)
+
+
+@compiles(BucketKey, "postgresql")
+def _bucket_key_pg(element, compiler, **kw):
+    clauses = [compiler.process(c, **kw) for c in element.clauses]
+    local = f"CAST({clauses[0]} AS DATE)" if element.zone is None else f"timezone({clauses[1]}, {clauses[0]})"
+    return f"date_trunc('{element.bucket}', {local})"
+
+
+@compiles(BucketText)
+def _bucket_text_sqlite(element, compiler, **kw):
+    return compiler.process(list(element.clauses)[0], **kw)
+
+
+@compiles(BucketText, "postgresql")
+def _bucket_text_pg(element, compiler, **kw):
+    return f"to_char({compiler.process(list(element.clauses)[0], **kw)}, 'YYYY-MM-DD')"
+
+
 @dataclass(frozen=True)
 class CompiledReport:
     """The SELECT (columns d0…, m0…) and what the caller needs to read its rows."""
@@ -156,7 +237,7 @@ def order_report_columns(orders: Any, events: Any, catalogue: Catalogue, ctx: Fa
     at, on time, payment ageing: `engine.reports.order_fields`), days in the installation's zone.
     `extra`: facts stored outside the order table (the prediction's columns, by name)."""
     zone = ctx.calendar.zone.key
-    return {**report_order_columns(orders, events, catalogue, ctx, lambda ts: Bucket(ts, "day", zone)),
+    return {**report_order_columns(orders, events, catalogue, ctx, lambda ts, day: LocalDayOnOrBefore(ts, day, zone)),
             **(extra or {})}
 
 
@@ -212,7 +293,16 @@ def report_rows(report: ReportDefinition, catalogue: Catalogue, tables: Mapping[
             early = _condition({"and": parts} if len(parts) > 1 else parts[0], fields, order_columns(tables["order"]),
                                ctx, "filter")
     return dataset_rows(report.dataset, tables, ctx, dialect=dialect, scope=scope if scope is not None else true(),
-                        order_filter=early, line_fields=line_fields)
+                        order_filter=early, line_fields=line_fields, durations="duration_hours" in _fields_read(report))
+
+
+def _fields_read(report: ReportDefinition) -> set[str]:
+    """Every field a report reads: dimensions, measures, the filter and rate conditions."""
+    names = {d.field for d in report.dimensions} | {m.field for m in report.measures if m.field}
+    for condition in [report.filter, *[m.where for m in report.measures]]:
+        if condition is not None:
+            names |= condition_vars(condition)
+    return names
 
 
 def compile_report(report: ReportDefinition, catalogue: Catalogue, orders: Any, events: Any, ctx: FactContext,
@@ -243,7 +333,8 @@ def compile_report(report: ReportDefinition, catalogue: Catalogue, orders: Any, 
         source = orders
         if stage_hours is not None:
             source = orders.outerjoin(stage_hours[0], stage_hours[2])
-    dims = [dimension_sql(d.field, d.bucket, catalogue, columns, ctx).label(f"d{i}")
+    # a date bucket is grouped by its start (a timestamp on PostgreSQL) and named as text once per group
+    dims = [_keyed(dimension_sql(d.field, d.bucket, catalogue, columns, ctx)).label(f"d{i}")
             for i, d in enumerate(report.dimensions)]
     values: list[Any] = []
     for i, measure in enumerate(report.measures):
@@ -266,7 +357,9 @@ def compile_report(report: ReportDefinition, catalogue: Catalogue, orders: Any, 
     inner = select(*dims, *values, literal_column("1").label("one")).select_from(source).where(where).subquery("report_rows")
     out_dims = [inner.c[f"d{i}"] for i in range(len(dims))]
     measures = [_aggregate(m.op, i, inner, dialect).label(f"m{i}") for i, m in enumerate(report.measures)]
-    stmt = select(*out_dims, *measures).select_from(inner)
+    named = [(BucketText(c) if isinstance(d.element, BucketKey) else c).label(f"d{i}")
+             for i, (c, d) in enumerate(zip(out_dims, dims, strict=True))]
+    stmt = select(*named, *measures).select_from(inner)
     if out_dims:
         stmt = stmt.group_by(*out_dims)
     order = []
@@ -277,6 +370,32 @@ def compile_report(report: ReportDefinition, catalogue: Catalogue, orders: Any, 
     order.extend(d.asc() for d in out_dims)
     stmt = stmt.order_by(*order).limit(limit if limit is not None else report.limit)
     return CompiledReport(stmt, len(dims), len(report.measures))
+
+
+def compile_funnel(report: ReportDefinition, catalogue: Catalogue, orders: Any, ctx: FactContext, *,
+                   scope: ColumnElement[bool] | None = None, limit: int | None = None) -> CompiledReport | None:
+    """A stage funnel (engine/reports/funnel.py) counted from the order rows' stage bits, or None
+    for any other report. Its first row may be the marker of stages without a bit (d0 NULL): the
+    caller then compiles the report with `compile_report`."""
+    parts = funnel_filter(report)
+    if parts is None:
+        return None
+    fields = report_catalogue(report, catalogue)
+    where = and_(scope if scope is not None else true(),
+                 *[_condition(p, fields, order_columns(orders), ctx, "filter") for p in parts])
+    stmt = funnel_statement(report, orders, where, limit=limit if limit is not None else report.limit)
+    return CompiledReport(stmt, 1, len(report.measures))
+
+
+def funnel_cell(report: ReportDefinition, catalogue: Catalogue, orders: Any, ctx: FactContext,
+                cell: list[Any]) -> ColumnElement[bool] | None:
+    """The orders behind one bar of a stage funnel (they entered its stage, and pass the filter's
+    order conditions), over the order rows; None for another report or a stage without a bit."""
+    parts = funnel_filter(report)
+    if parts is None or len(cell) != 1 or (entered := stage_entered_clause(orders, cell[0])) is None:
+        return None
+    fields = report_catalogue(report, catalogue)
+    return and_(entered, *[_condition(p, fields, order_columns(orders), ctx, "filter") for p in parts])
 
 
 def _aggregate(op: str, i: int, inner: Any, dialect: str) -> ColumnElement[Any]:

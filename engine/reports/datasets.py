@@ -203,11 +203,12 @@ def _hours(later: ColumnElement[Any], earlier: ColumnElement[Any]) -> ColumnElem
 
 def dataset_rows(name: str, tables: Mapping[str, Any], ctx: FactContext, *, dialect: str,
                  scope: ColumnElement[bool], order_filter: Any = None,
-                 line_fields: tuple[LineItemsField, ...] = ()) -> Rows:
+                 line_fields: tuple[LineItemsField, ...] = (), durations: bool = True) -> Rows:
     """The rows of data set `name`. `tables`: order, event, todo, firing, customer, user_role (the
     backend's tables); `scope` the access clause (and dashboard filters) over the order table;
     `order_filter` a condition over `order.*` fields only, compiled by the caller and applied where
-    it narrows early (inside windows and aggregates); `line_fields` the designed line-items fields."""
+    it narrows early (inside windows and aggregates); `line_fields` the designed line-items fields;
+    `durations` False when the report reads no event's `duration_hours` (no window over the log)."""
     orders = tables["order"]
     now_s = literal_column(str(int(ctx.now_seconds)), Float)
     early = and_(scope, order_filter) if order_filter is not None else scope
@@ -241,7 +242,7 @@ def dataset_rows(name: str, tables: Mapping[str, Any], ctx: FactContext, *, dial
         return Rows(firing.join(orders, firing.c.order_id == orders.c.id), columns, early, firing.c.order_id,
                     firing.c.id)
     if name == "order_events":
-        return _event_rows(tables, orders, now_s, early, dialect)
+        return _event_rows(tables, orders, now_s, early, dialect if durations else None)
     if name == "line_items":
         return _line_rows(orders, line_fields, early, dialect)
     if name == "customers":
@@ -250,12 +251,14 @@ def dataset_rows(name: str, tables: Mapping[str, Any], ctx: FactContext, *, dial
 
 
 def _event_rows(tables: Mapping[str, Any], orders: Any, now_s: ColumnElement[Any], early: ColumnElement[bool],
-                dialect: str) -> Rows:
+                dialect: str | None) -> Rows:
     """Events of the visible orders; a stage change lasts until the order's next stage change (an
     open one until now). The window reads only the visible (and order-filtered) orders' events: on
     PostgreSQL each order's events in a LATERAL subquery by the (order_id, at, id) index (a month of
     orders reads its ~300,000 events, not a hash join over the whole log); SQLite (no LATERAL)
-    windows the joined events per order."""
+    windows the joined events per order. `dialect` None: the report reads no duration, so the events
+    are joined to their orders without a window — a condition on the event's own fields (its type)
+    then reaches the event table (a window would keep it outside), and no order's log is sorted."""
     event = tables["event"]
     stage_to = JsonValue(event.c.after, "stage", FactType.STRING)
     stage_from = JsonValue(event.c.before, "stage", FactType.STRING)
@@ -265,7 +268,10 @@ def _event_rows(tables: Mapping[str, Any], orders: Any, now_s: ColumnElement[Any
            event.c.actor_id.label("actor_id"), event.c.at.label("at"), stage_from.label("stage_from"),
            stage_to.label("stage_to"), at_s.label("at_s"))
     dims = [c.label(f"o_{n.removeprefix('order.')}") for n, c in order_columns(orders).items()]
-    if dialect == "postgresql":
+    if dialect is None:
+        inner = (select(*own, literal(None, Float).label("next_s"), *dims)
+                 .select_from(event.join(orders, event.c.order_id == orders.c.id)).where(early).subquery("event_rows"))
+    elif dialect == "postgresql":
         next_s = func.lead(at_s).over(partition_by=is_stage, order_by=(event.c.at, event.c.id))
         per_order = (select(*own, next_s.label("next_s")).where(event.c.order_id == orders.c.id)
                      .correlate(orders).lateral("order_events"))
@@ -335,9 +341,10 @@ def _customer_rows(customer: Any, orders: Any, scope: ColumnElement[bool]) -> Ro
     is_open = orders.c.status == literal("open", String)
     judged = and_(orders.c.signed_at.is_not(None), orders.c.planned_delivery.is_not(None))
     on_time = EpochSeconds(orders.c.signed_at) < DateEpochSeconds(orders.c.planned_delivery) + literal_column("86400")
+    # only the open orders reach the counting and the (numeric) sum: most orders are closed
     figures = (select(orders.c.customer_id.label("customer_id"), func.count().label("order_count"),
-                      func.sum(case((is_open, literal_column("1")), else_=literal_column("0"))).label("open_order_count"),
-                      func.sum(case((is_open, orders.c.amount), else_=literal_column("0"))).label("open_value"),
+                      func.count(case((is_open, literal_column("1")))).label("open_order_count"),
+                      func.coalesce(func.sum(case((is_open, orders.c.amount))), literal_column("0")).label("open_value"),
                       func.avg(case((and_(judged, on_time), literal_column("1.0", Float)),
                                     (judged, literal_column("0.0", Float)))).label("on_time_rate"))
                .where(scope).group_by(orders.c.customer_id).subquery("customer_figures"))

@@ -10,6 +10,7 @@ string is pasted into SQL.
 
 - `delivered_at`: the customer's signature (`signed_at`), else the first time the order entered
   delivered or a later stage (invoicing, payment, completed) in the event log; NULL when neither.
+  Stored on the order row since `reportfast_0001` (engine/reports/reached.py): read as a column.
 - `delivered_on_time`: its day in the installation's time zone is on or before `planned_delivery`;
   NULL when either is missing.
 - `payment_overdue_bucket`: for an open order past `payment_due` (days as `days_overdue_payment_due`
@@ -22,17 +23,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import String, and_, case, cast, false, func, literal, or_, select, true
+from sqlalchemy import String, and_, case, false, literal, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from engine.facts import Catalogue, FactContext, FactType, fact_sql
 from engine.facts.catalogue import FieldSpec
-from engine.facts.sql import JsonValue
+from engine.reports.reached import DELIVERED_STAGES
 
 __all__ = ["AGEING_BUCKETS", "AGEING_LABELS", "DELIVERED_STAGES", "REPORT_ORDER_FIELDS", "with_report_fields",
            "report_order_columns"]
 
-DELIVERED_STAGES = ("delivered", "invoicing", "payment", "completed")
 AGEING_BUCKETS = (("0_30", 30), ("31_60", 60), ("61_90", 90), ("90_plus", None))
 AGEING_LABELS: dict[str, tuple[str, str]] = {
     "0_30": ("0–30 天", "0–30 days"), "31_60": ("31–60 天", "31–60 days"),
@@ -53,17 +53,15 @@ def with_report_fields(catalogue: Catalogue) -> Catalogue:
 
 
 def report_order_columns(orders: Any, events: Any, catalogue: Catalogue, ctx: FactContext,
-                         local_day: Callable[[ColumnElement[Any]], ColumnElement[Any]]) -> Mapping[str, Any]:
-    """The order table's columns plus the SQL of the report-only fields. `local_day` renders a
-    timestamp's day in the installation's time zone as 'YYYY-MM-DD' text (the compiler's bucket)."""
-    stage = JsonValue(events.c.after, "stage", FactType.STRING)
-    entered = (select(func.min(events.c.at)).where(events.c.order_id == orders.c.id,
-                                                    stage.in_([literal(s, String) for s in DELIVERED_STAGES]))
-               .correlate(orders).scalar_subquery())
-    delivered = func.coalesce(orders.c.signed_at, entered)
+                         on_or_before: Callable[[ColumnElement[Any], ColumnElement[Any]], ColumnElement[bool]]
+                         ) -> Mapping[str, Any]:
+    """The order table's columns plus the SQL of the report-only fields. `on_or_before(ts, date)`
+    says whether a timestamp's day in the installation's time zone is on or before a date (the
+    compiler's `LocalDayOnOrBefore`, rendered per dialect)."""
+    delivered = orders.c.delivered_at
     planned = orders.c.planned_delivery
     on_time = case((or_(delivered.is_(None), planned.is_(None)), None),
-                   (local_day(delivered) <= cast(planned, String), true()), else_=false())
+                   (on_or_before(delivered, planned), true()), else_=false())
     days = fact_sql("days_overdue_payment_due", orders.c, catalogue, ctx)
     unpaid = and_(orders.c.status == literal("open", String), days > 0)
     ageing = case(*[(and_(unpaid, days <= limit), literal(key, String)) for key, limit in AGEING_BUCKETS if limit],

@@ -98,7 +98,7 @@ def open_task(session, order, user) -> InboxItem:
 
 class TestAssembly:
     def test_the_stages_run_in_the_documented_order(self):
-        assert build_pipeline().names == ["validate_form", "import_status", "stage_held_by_flow", "shipped_at", "signed_at",
+        assert build_pipeline().names == ["validate_form", "import_status", "stage_held_by_flow", "shipped_at", "signed_at", "reached",
                                           "record_event", "foresight", "order_scores", "flows", "rules", "rules_due", "tracking",
                                           "logistics", "live"]
 

@@ -32,6 +32,7 @@ def make_order(session: Session, *, owner: User, customer: Customer | None = Non
     n = next(_seq)
     customer = customer or make_customer(session)
     predicted = {name: overrides.pop(name) for name in PREDICTIONS if name in overrides}
+    overrides.setdefault("delivered_at", overrides.get("signed_at"))  # as the pipeline keeps it
     order = Order(number=overrides.pop("number", f"T{n:06d}"), customer_id=customer.id, owner_id=owner.id,
                   amount=Decimal(str(amount)), stage=stage, stage_entered_at=overrides.pop("stage_entered_at", at),
                   created_at=at, updated_at=at, **overrides)

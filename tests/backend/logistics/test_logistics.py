@@ -141,6 +141,7 @@ class TestPoll:
         assert shipment.state == "signed" and not shipment.is_active
         assert order.signed_at.isoformat().startswith("2026-11-25T03:05")  # 11:05 Beijing time
         assert order.stage == "delivered" and order.data["signed_on"] == "2026-11-25"
+        assert order.delivered_at == order.signed_at  # the signature, not entering delivered half an hour later
         assert _open_task(session, instance.id, "invoicing") is not None
         signed = session.exec(select(OrderEvent).where(OrderEvent.order_id == order.id,
                                                        OrderEvent.type == "signed")).scalars().one()

@@ -1,0 +1,84 @@
+"""The stage funnel counted from the orders' stage bits (engine/reports/funnel.py) says exactly what
+the order events data set says — per stage, the distinct orders that entered it — for two teams,
+with order conditions and dashboard filters, and falls back to the events when an order entered a
+stage without a bit; a click on a bar lists the orders that entered that stage."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from backend.auth.service import load_actor
+from backend.orders.models import Order
+from backend.reports import service
+from backend.rules.context import catalogue_for
+from engine.reports.builtin import BUILTIN_REPORTS
+from engine.reports.funnel import is_funnel
+from tests.backend.reports.test_datasets import NOW, T, run, teams  # noqa: F401  (fixture)
+from tests.factories.order_events import travel
+
+FUNNEL = next(r for r in BUILTIN_REPORTS if r["key"] == "day1_stage_funnel")
+BY_EVENTS = "by the events"
+
+
+def _both(session, user, definition, monkeypatch, extra=None):
+    """(the funnel's rows, the same report's rows through the order events data set)."""
+    actor = load_actor(session, user.id)
+    fast = service.run(session, actor=actor, definition=definition, now=NOW, extra=extra).rows
+    with monkeypatch.context() as patched:
+        patched.setattr(service, "compile_funnel", lambda *a, **k: None)
+        slow = service.run(session, actor=actor, definition=definition, now=NOW, extra=extra,
+                           extra_key=BY_EVENTS).rows
+    return fast, slow
+
+
+@pytest.fixture
+def orders(session, teams):  # noqa: F811
+    rep1, rep2 = teams["rep1"], teams["rep2"]
+    travel(session, owner=rep1, created=T, planned_delivery=date(2026, 12, 24),
+           stages_hours=[("draft", 0), ("approval", 1), ("draft", 1), ("approval", 1), ("production", 2)])  # rework
+    travel(session, owner=rep1, created=T, stages_hours=[("draft", 0), ("approval", 1), ("delivered", 3)])
+    travel(session, owner=rep1, created=T, stages_hours=[("production", 0), ("shipping", 5)])  # created later on
+    travel(session, owner=rep1, created=T, stages_hours=[("draft", 0)], status="cancelled")
+    travel(session, owner=rep2, created=T, stages_hours=[("draft", 0), ("approval", 1), ("production", 1)])
+    return teams
+
+
+def test_the_funnel_counts_what_the_events_count_for_each_reader(session, orders, monkeypatch):
+    definition = service.parse(FUNNEL, catalogue_for(session))
+    assert is_funnel(definition)
+    fast, slow = _both(session, orders["rep1"], FUNNEL, monkeypatch)
+    assert fast == slow == [["draft", 3], ["approval", 2], ["production", 2], ["delivered", 1], ["shipping", 1]]
+    assert _both(session, orders["rep2"], FUNNEL, monkeypatch) == ([["approval", 1], ["draft", 1], ["production", 1]],) * 2
+    fast, slow = _both(session, orders["admin"], FUNNEL, monkeypatch)
+    assert fast == slow and fast[0] == ["draft", 4]
+
+
+def test_order_conditions_and_dashboard_filters_narrow_the_orders(session, orders, monkeypatch):
+    narrowed = {**FUNNEL, "filter": {"and": [{"!!": [{"var": "stage_to"}]},
+                                             {"!=": [{"var": "order.status"}, "cancelled"]}]},
+                "sort": [{"by": "d0", "dir": "asc"}]}
+    assert is_funnel(service.parse(narrowed, catalogue_for(session)))
+    fast, slow = _both(session, orders["rep1"], narrowed, monkeypatch)
+    assert fast == slow == [["approval", 2], ["delivered", 1], ["draft", 2], ["production", 2], ["shipping", 1]]
+    planned = Order.planned_delivery.is_not(None)  # as a dashboard filter narrows the orders
+    fast, slow = _both(session, orders["rep1"], FUNNEL, monkeypatch, extra=planned)
+    assert fast == slow == [["approval", 1], ["draft", 1], ["production", 1]]
+
+
+def test_a_stage_without_a_bit_is_counted_from_the_events(session, orders, monkeypatch):
+    travel(session, owner=orders["rep1"], created=T, stages_hours=[("draft", 0), ("qa_hold", 2)])
+    fast, slow = _both(session, orders["rep1"], FUNNEL, monkeypatch)
+    assert fast == slow and ["qa_hold", 1] in fast and fast[0] == ["draft", 4]
+
+
+def test_a_bar_opens_the_orders_that_entered_its_stage(session, orders):
+    actor = load_actor(session, orders["rep1"].id)
+    behind = service.drill_orders(session, actor=actor, definition=FUNNEL, cell=["approval"], now=NOW)
+    assert sorted(o.stage for o in behind) == ["delivered", "production"]
+    shipping = service.drill_orders(session, actor=actor, definition=FUNNEL, cell=["shipping"], now=NOW)
+    assert [o.stage for o in shipping] == ["shipping"]
+    other = service.drill_orders(session, actor=load_actor(session, orders["rep2"].id), definition=FUNNEL,
+                                 cell=["shipping"], now=NOW)
+    assert other == []  # rep2's team never shipped
