@@ -136,11 +136,21 @@ def _bounded(session: Session) -> None:
         session.execute(text("SET LOCAL jit = off"))
 
 
-def data_version(session: Session) -> tuple[Any, ...]:
+def data_version(session: Session, dataset: str = "orders") -> tuple[Any, ...]:
     """The newest event and the newest order (two primary-key look-ups: the cache's data key).
     Every change to an order writes an order event (created, updated, stage_entered, ...), so any
-    change moves the first; the order id also moves with a new order that has no event yet."""
-    return (session.exec(select(func.max(EVENT.c.id))).scalar_one(), session.exec(select(func.max(ORDER.c.id))).scalar_one())
+    change moves the first; the order id also moves with a new order that has no event yet.
+    To-dos and firings change without an order event: a to-dos report adds the newest to-do and the
+    newest closing (`max(closed_at)`, by its index), a firings report the newest firing (primary
+    key); each one more index look-up, read only by the reports of those data sets."""
+    version = (session.exec(select(func.max(EVENT.c.id))).scalar_one(),
+               session.exec(select(func.max(ORDER.c.id))).scalar_one())
+    if dataset == "todos":
+        todo = report_datasets.TABLES["todo"]
+        version += tuple(session.exec(select(func.max(todo.c.id), func.max(todo.c.closed_at))).one())
+    elif dataset == "firings":
+        version += (session.exec(select(func.max(report_datasets.TABLES["firing"].c.id))).scalar_one(),)
+    return version
 
 
 def run(session: Session, *, actor: Actor, definition: Any, now: datetime,
@@ -151,7 +161,7 @@ def run(session: Session, *, actor: Actor, definition: Any, now: datetime,
     catalogue = catalogue_for(session)
     report = parse(definition, catalogue)
     ctx = fact_context(now, session=session)
-    cache_key = (cache.key_for(session, actor, report, version, data_version(session), now), extra_key)
+    cache_key = (cache.key_for(session, actor, report, version, data_version(session, report.dataset), now), extra_key)
     hit = cache.CACHE.get(cache_key)
     if hit is not None:
         return hit
@@ -160,7 +170,8 @@ def run(session: Session, *, actor: Actor, definition: Any, now: datetime,
         compiled = compile_report(report, catalogue, ORDER, EVENT, ctx, dialect=dialect,
                                   scope=and_(visible_orders_clause(session, actor), extra if extra is not None else true()),
                                   limit=report.limit + 1, tables=report_datasets.TABLES,
-                                  line_fields=_line_fields(session, report))
+                                  line_fields=_line_fields(session, report),
+                                  orderless=_orderless(session, actor, report, extra))
     except ReportProblem as exc:
         raise _problem(exc) from exc
     _bounded(session)
@@ -182,6 +193,14 @@ def run(session: Session, *, actor: Actor, definition: Any, now: datetime,
     result.dataset = report.dataset
     cache.CACHE.put(cache_key, result)
     return result
+
+
+def _orderless(session: Session, actor: Actor, report: ReportDefinition, extra: Any) -> Any:
+    """To-dos without an order the reader sees, for a to-dos report without dashboard filters
+    (a date range, team or tier chooses orders, and these have none); else None."""
+    if report.dataset != "todos" or extra is not None:
+        return None
+    return report_datasets.orderless_todos_clause(session, actor)
 
 
 def _line_fields(session: Session, report: ReportDefinition):
@@ -270,7 +289,7 @@ def drill_orders(session: Session, *, actor: Actor, definition: Any, cell: list[
             where = cell_clause(report, cell, report_catalogue(report, catalogue),
                                 order_report_columns(ORDER, EVENT, catalogue, ctx), ctx)
         else:
-            rows = _cell_rows(session, report, catalogue, cell, ctx, scope)
+            rows = _cell_rows(session, report, catalogue, cell, ctx, scope, None)
             key = rows[0].order_id if rows[0].order_id is not None else rows[0].row_id
             behind = select(key).select_from(rows[0].source).where(rows[1])
             where = (ORDER.c.id if rows[0].order_id is not None else ORDER.c.customer_id).in_(behind)
@@ -281,18 +300,19 @@ def drill_orders(session: Session, *, actor: Actor, definition: Any, cell: list[
     return list(session.exec(stmt).scalars())
 
 
-def _cell_rows(session: Session, report: ReportDefinition, catalogue: Catalogue, cell: list[Any], ctx, scope):
+def _cell_rows(session: Session, report: ReportDefinition, catalogue: Catalogue, cell: list[Any], ctx, scope,
+               orderless: Any):
     """A data set's rows (engine Rows) and the clause picking those behind one cell."""
     rows = report_rows(report, catalogue, report_datasets.TABLES, ctx, dialect=session.get_bind().dialect.name,
-                       scope=scope, line_fields=_line_fields(session, report))
+                       scope=scope, line_fields=_line_fields(session, report), orderless=orderless)
     where = and_(rows.where, cell_clause(report, cell, report_catalogue(report, catalogue), rows.columns, ctx))
     return rows, where
 
 
 def drill_todos(session: Session, *, actor: Actor, definition: Any, cell: list[Any], now: datetime,
                 extra: Any = None) -> list[Any]:
-    """The to-dos behind one row of a to-dos report (of the reader's visible orders, newest first,
-    at most 200)."""
+    """The to-dos behind one row of a to-dos report (of the reader's visible orders, and without an
+    order those the reader sees, newest first, at most 200)."""
     from backend.inbox.models import InboxItem
 
     catalogue = catalogue_for(session)
@@ -302,11 +322,11 @@ def drill_todos(session: Session, *, actor: Actor, definition: Any, cell: list[A
     ctx = fact_context(now, session=session)
     scope = and_(visible_orders_clause(session, actor), extra if extra is not None else true())
     try:
-        rows, where = _cell_rows(session, report, catalogue, cell, ctx, scope)
+        rows, where = _cell_rows(session, report, catalogue, cell, ctx, scope, _orderless(session, actor, report, extra))
     except ReportProblem as exc:
         raise _problem(exc) from exc
     ids = select(rows.row_id).select_from(rows.source).where(where)
-    stmt = (select(InboxItem, Order.number).join(Order, Order.id == InboxItem.order_id).where(InboxItem.id.in_(ids))
+    stmt = (select(InboxItem, Order.number).outerjoin(Order, Order.id == InboxItem.order_id).where(InboxItem.id.in_(ids))
             .order_by(InboxItem.created_at.desc(), InboxItem.id.desc()).limit(DRILL_LIMIT))
     return list(session.exec(stmt).all())
 
