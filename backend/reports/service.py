@@ -33,6 +33,7 @@ from backend.rules.context import catalogue_for, fact_context
 from engine.facts import Catalogue
 from engine.reports.compiler import cell_clause, compile_report, order_report_columns, report_rows
 from engine.reports.definition import ReportDefinition, ReportProblem, load_report, report_catalogue
+from engine.reports.funnel import in_process_order, is_conversion_funnel
 from engine.reports.order_fields import AGEING_LABELS
 
 # the order statuses as the order pages name them (the same msgids as frontend/pages/common.py,
@@ -56,10 +57,11 @@ class ReportResult:
     labels: list[dict[str, str]] = field(default_factory=list)
     more: bool = False
     dataset: str = "orders"
+    flow_order: bool = False  # rows in the flow's stage order (a conversion funnel over stages)
 
     def as_json(self) -> dict[str, Any]:
         return {"dimensions": self.dimensions, "measures": self.measures, "rows": self.rows,
-                "labels": self.labels, "more": self.more, "dataset": self.dataset}
+                "labels": self.labels, "more": self.more, "dataset": self.dataset, "flow_order": self.flow_order}
 
 
 def _problem(exc: ReportProblem) -> GendanError:
@@ -161,7 +163,9 @@ def run(session: Session, *, actor: Actor, definition: Any, now: datetime,
     catalogue = catalogue_for(session)
     report = parse(definition, catalogue)
     ctx = fact_context(now, session=session)
-    cache_key = (cache.key_for(session, actor, report, version, data_version(session, report.dataset), now), extra_key)
+    stages = stage_order(session, report)
+    cache_key = (cache.key_for(session, actor, report, version, data_version(session, report.dataset), now), extra_key,
+                 stages)
     hit = cache.CACHE.get(cache_key)
     if hit is not None:
         return hit
@@ -184,6 +188,8 @@ def run(session: Session, *, actor: Actor, definition: Any, now: datetime,
         raise
     more = len(rows) > report.limit
     rows = [[_plain(v) for v in r] for r in rows[: report.limit]]
+    if stages is not None:  # a conversion funnel: each stage after the one before it in the flow
+        rows = in_process_order(rows, stages, len(report.dimensions))
     result = ReportResult(
         dimensions=[d.model_dump(mode="json") for d in report.dimensions],
         measures=[m.model_dump(mode="json", exclude_none=True) for m in report.measures],
@@ -191,8 +197,19 @@ def run(session: Session, *, actor: Actor, definition: Any, now: datetime,
     )
     result.labels = [value_labels(session, d.field, [r[i] for r in rows]) for i, d in enumerate(report.dimensions)]
     result.dataset = report.dataset
+    result.flow_order = stages is not None
     cache.CACHE.put(cache_key, result)
     return result
+
+
+def stage_order(session: Session, report: ReportDefinition) -> tuple[str, ...] | None:
+    """The flow's stage order for a conversion funnel over stages (the published flows' stages as
+    the process map draws them, else the built-in order); None for any other report."""
+    if not is_conversion_funnel(report.view.model_dump(), [d.field for d in report.dimensions]):
+        return None
+    from backend.insight.process_map import drawn_flow
+
+    return drawn_flow(session)[0].order
 
 
 def _orderless(session: Session, actor: Actor, report: ReportDefinition, extra: Any) -> Any:
