@@ -395,6 +395,7 @@ if (window.Sortable) {
       onAdd: function (evt) {
         let name = evt.item.dataset.field;
         evt.item.remove();
+        renderFields();  // SortableJS left a clone without handlers in the field list: its buttons would be dead
         if (name === "__count") { if (well.dataset.well === "measures") { state.measures.push({ op: "count" }); changed(); } return; }
         addTo(well.dataset.well, name);
       },
