@@ -8,8 +8,6 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from backend.auth.service import load_actor
 from backend.forms.models import FormDefinitionRow
 from backend.inbox.models import InboxItem
@@ -17,7 +15,7 @@ from backend.reports import dashboards, service
 from backend.rules.models import RuleFiring
 from tests.factories.order_events import travel
 from tests.factories.orders import make_order
-from tests.factories.people import make_department, make_user
+from tests.factories.people import make_user
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 T = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -26,14 +24,6 @@ _seq = itertools.count(1)
 
 def run(session, user, definition, **kw):
     return service.run(session, actor=load_actor(session, user.id), definition=definition, now=NOW, **kw)
-
-
-@pytest.fixture
-def teams(session):
-    head1, head2 = make_user(session, display_name="RUI Head A"), make_user(session, display_name="RUI Head B")
-    team1, team2 = make_department(session, head=head1), make_department(session, head=head2)
-    return {"admin": make_user(session, roles=["admin"]), "head1": head1, "head2": head2,
-            "rep1": make_user(session, department=team1), "rep2": make_user(session, department=team2)}
 
 
 def todo(session, order, assignee, *, state="open", closed=None):
@@ -106,6 +96,9 @@ class TestOrderFieldsInOtherDataSets:
         page = client.get("/designer/reports/new?dataset=todos", headers={"Accept-Language": "en"})
         assert page.status_code == 200
         assert '"name": "order.data.region"' in page.text and "Order: Region" in page.text
+        assert "Conversion: each stage&#39;s share of the stage before" in page.text and "Distinct count" in page.text
+        zh = client.get("/designer/reports/new?dataset=todos", headers={"Accept-Language": "zh-CN"})
+        assert "订单·区域" in zh.text and "转化：各阶段占上一阶段的比例" in zh.text and "去重计数" in zh.text
 
 
 class TestTodosWithoutAnOrder:
