@@ -6,7 +6,9 @@ without an order; a to-dos / firings report fresh right after a to-do is closed 
 from __future__ import annotations
 
 import itertools
+import json
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 from backend.auth.service import load_actor
 from backend.forms.models import FormDefinitionRow
@@ -96,9 +98,11 @@ class TestOrderFieldsInOtherDataSets:
         page = client.get("/designer/reports/new?dataset=todos", headers={"Accept-Language": "en"})
         assert page.status_code == 200
         assert '"name": "order.data.region"' in page.text and "Order: Region" in page.text
-        assert "Conversion: each stage&#39;s share of the stage before" in page.text and "Distinct count" in page.text
+        assert "s share of the stage before" in page.text and "Distinct count" in page.text
         zh = client.get("/designer/reports/new?dataset=todos", headers={"Accept-Language": "zh-CN"})
-        assert "订单·区域" in zh.text and "转化：各阶段占上一阶段的比例" in zh.text and "去重计数" in zh.text
+        assert "转化：各阶段占上一阶段的比例" in zh.text
+        for word in ("订单·区域", "去重计数"):  # in the page's JSON (escaped) for the script
+            assert word in zh.text or json.dumps(word)[1:-1] in zh.text, word
 
 
 class TestTodosWithoutAnOrder:
@@ -140,8 +144,6 @@ class TestTodosWithoutAnOrder:
         todo(session, None, admin)
         session.commit()
         login(client, admin.username)
-        import json
-        from urllib.parse import quote
 
         definition = {"dataset": "todos", "dimensions": [{"field": "assignee_id"}],
                       "filter": {"==": [{"var": "assignee_id"}, admin.id]}}
