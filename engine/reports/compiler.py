@@ -50,6 +50,7 @@ from engine.facts.sql import EpochSeconds, JsonValue
 from engine.reports.datasets import (
     LineItemsField,
     Rows,
+    condition_vars,
     dataset_rows,
     only_order_fields,
     order_columns,
@@ -219,7 +220,17 @@ def report_rows(report: ReportDefinition, catalogue: Catalogue, tables: Mapping[
             early = _condition({"and": parts} if len(parts) > 1 else parts[0], fields,
                                {**order_field_columns(orders, fields), **order_columns(orders)}, ctx, "filter")
     return dataset_rows(report.dataset, tables, ctx, dialect=dialect, scope=scope if scope is not None else true(),
-                        order_filter=early, line_fields=line_fields, catalogue=fields, orderless=orderless)
+                        order_filter=early, line_fields=line_fields, catalogue=fields, orderless=orderless,
+                        reads=_reads(report))
+
+
+def _reads(report: ReportDefinition) -> frozenset[str]:
+    """Every field a report reads: dimensions, measures, the filter and rate conditions."""
+    names = {d.field for d in report.dimensions} | {m.field for m in report.measures if m.field}
+    for condition in [report.filter] + [m.where for m in report.measures]:
+        if condition is not None:
+            names |= condition_vars(condition)
+    return frozenset(names)
 
 
 def compile_report(report: ReportDefinition, catalogue: Catalogue, orders: Any, events: Any, ctx: FactContext,

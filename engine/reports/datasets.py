@@ -18,8 +18,8 @@ of those a reader sees is the caller's `orderless` clause over the to-do table (
 The order's fields ride along as `order.<field>`: every core column of the order (owner, customer,
 stage, status, amount, ..., not the lists) and every designed field of a published form as
 `order.data.<key>` (`dataset_catalogue(name, orders_catalogue)`). Line items and order events read
-them through a LEFT JOIN of the order by id outside their windows, which both databases drop when
-the report reads none of them.
+them through a LEFT JOIN of the order by id outside their windows, added only when the report reads
+one of them.
 """
 
 from __future__ import annotations
@@ -231,14 +231,15 @@ def _hours(later: ColumnElement[Any], earlier: ColumnElement[Any]) -> ColumnElem
 def dataset_rows(name: str, tables: Mapping[str, Any], ctx: FactContext, *, dialect: str,
                  scope: ColumnElement[bool], order_filter: Any = None,
                  line_fields: tuple[LineItemsField, ...] = (), catalogue: Catalogue | None = None,
-                 orderless: ColumnElement[bool] | None = None) -> Rows:
+                 orderless: ColumnElement[bool] | None = None, reads: frozenset[str] | None = None) -> Rows:
     """The rows of data set `name`. `tables`: order, event, todo, firing, customer, user_role (the
     backend's tables); `scope` the access clause (and dashboard filters) over the order table;
     `order_filter` a condition over `order.*` fields only, compiled by the caller and applied where
     it narrows early (inside windows and aggregates); `line_fields` the designed line-items fields;
     `catalogue` the data set's catalogue (its `order.*` fields beyond the dimensions become columns);
     `orderless` which to-dos without an order the reader sees (a clause over the to-do table; None:
-    none)."""
+    none); `reads` the fields the report reads (None: any), so line items and order events join the
+    order only when it reads one of its fields beyond the dimensions they carry."""
     orders = tables["order"]
     more = order_field_columns(orders, catalogue) if catalogue is not None else {}
     now_s = literal_column(str(int(ctx.now_seconds)), Float)
@@ -277,21 +278,23 @@ def dataset_rows(name: str, tables: Mapping[str, Any], ctx: FactContext, *, dial
         return Rows(firing.join(orders, firing.c.order_id == orders.c.id), columns, early, firing.c.order_id,
                     firing.c.id)
     if name == "order_events":
-        return _with_order(_event_rows(tables, orders, now_s, early, dialect), orders, catalogue)
+        return _with_order(_event_rows(tables, orders, now_s, early, dialect), orders, catalogue, reads)
     if name == "line_items":
-        return _with_order(_line_rows(orders, line_fields, early, dialect), orders, catalogue)
+        return _with_order(_line_rows(orders, line_fields, early, dialect), orders, catalogue, reads)
     if name == "customers":
         return _customer_rows(tables["customer"], orders, scope)
     raise KeyError(name)
 
 
-def _with_order(rows: Rows, orders: Any, catalogue: Catalogue | None) -> Rows:
-    """Rows of a windowed / expanded subquery plus the order's other fields, read through a LEFT
-    JOIN of the order by its primary key (unused: both planners drop the join)."""
+def _with_order(rows: Rows, orders: Any, catalogue: Catalogue | None, reads: frozenset[str] | None) -> Rows:
+    """Rows of a windowed / expanded subquery plus the order's other fields the report reads,
+    through a LEFT JOIN of the order by its primary key outside the subquery (none read: no join;
+    PostgreSQL would drop an unused one, SQLite does not)."""
     if catalogue is None:
         return rows
     order = orders.alias("row_order")
-    more = {n: c for n, c in order_field_columns(order, catalogue).items() if n not in rows.columns}
+    more = {n: c for n, c in order_field_columns(order, catalogue).items()
+            if n not in rows.columns and (reads is None or n in reads)}
     if not more:
         return rows
     return Rows(rows.source.outerjoin(order, order.c.id == rows.order_id), {**rows.columns, **more}, rows.where,
