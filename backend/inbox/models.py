@@ -17,6 +17,8 @@ class InboxItem(SQLModel, table=True):
         Index("ix_inbox_item_assignee_state", "assignee_id", "state", "due_at"),
         # one row per (effect, assignee): applying an effect twice stores it once
         Index("uq_inbox_item_dedupe_assignee", "dedupe_key", "assignee_id", unique=True),
+        # the newest closing: a to-dos report's data version (backend/reports/service.py)
+        Index("ix_inbox_item_closed_at", "closed_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

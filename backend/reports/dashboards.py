@@ -65,7 +65,8 @@ def parse_filters(params: dict[str, str]) -> DashboardFilters:
 
 def filters_clause(session: Session, filters: DashboardFilters) -> Any:
     """The filters over the order table: created in the date range (the installation's days),
-    owned by the team, for customers of the tier."""
+    owned by the team, for customers of the tier; None when the dashboard sets none (then a to-dos
+    report also counts the to-dos without an order, which no order filter can choose)."""
     parts = []
     zone = get_installation(session).zone
     if filters.date_from:
@@ -78,7 +79,7 @@ def filters_clause(session: Session, filters: DashboardFilters) -> Any:
         parts.append(Order.owner_id.in_(sorted(members) or [-1]))
     if filters.tier:
         parts.append(Order.customer_id.in_(select(Customer.id).where(Customer.tier == filters.tier)))
-    return and_(true(), *parts)
+    return and_(true(), *parts) if parts else None
 
 
 def ensure_builtin(session: Session, now: datetime) -> None:

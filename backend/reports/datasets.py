@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select, true
 from sqlmodel import Session
 
 from backend import i18n
+from backend.auth.actor import Actor
 from backend.customers.models import Customer
 from backend.forms.models import FormDefinitionRow
 from backend.inbox.models import InboxItem
 from backend.orders.models import Order, OrderEvent
 from backend.people.models import User, UserRole
+from backend.people.org import team_user_ids
 from backend.rules.models import RuleDefinitionRow, RuleFiring
 from engine.reports.datasets import LineItemsField
 
@@ -27,6 +29,18 @@ ROLE_MSGIDS = {"admin": "Administrator", "designer": "Designer", "sales": "Sales
                "warehouse": "Warehouse", "finance": "Finance", "viewer": "Viewer"}
 STATE_MSGIDS = {"open": "Open", "done": "Done", "cancelled": "Cancelled", "superseded": "Superseded"}
 MAX_LINE_FIELDS = 20
+
+
+def orderless_todos_clause(session: Session, actor: Actor) -> ColumnElement[bool]:
+    """Which to-dos without an order a reader's report counts (a clause over the to-do table), as
+    the order rule reads people: admins and viewers all of them, a sales rep those assigned to them
+    or their team (the org chart below them), anyone else their own."""
+    todo = InboxItem.__table__
+    if actor.has_role("admin", "viewer"):
+        return true()
+    if actor.has_role("sales"):
+        return todo.c.assignee_id.in_(sorted(team_user_ids(session, actor.user_id)))
+    return todo.c.assignee_id == actor.user_id
 
 
 def line_fields(session: Session) -> tuple[LineItemsField, ...]:

@@ -40,6 +40,7 @@ from engine.reports.compiler import (
     report_rows,
 )
 from engine.reports.definition import ReportDefinition, ReportProblem, load_report, report_catalogue
+from engine.reports.funnel_order import in_process_order, is_conversion_funnel
 from engine.reports.order_fields import AGEING_LABELS
 
 # the order statuses as the order pages name them (the same msgids as frontend/pages/common.py,
@@ -63,10 +64,11 @@ class ReportResult:
     labels: list[dict[str, str]] = field(default_factory=list)
     more: bool = False
     dataset: str = "orders"
+    flow_order: bool = False  # rows in the flow's stage order (a conversion funnel over stages)
 
     def as_json(self) -> dict[str, Any]:
         return {"dimensions": self.dimensions, "measures": self.measures, "rows": self.rows,
-                "labels": self.labels, "more": self.more, "dataset": self.dataset}
+                "labels": self.labels, "more": self.more, "dataset": self.dataset, "flow_order": self.flow_order}
 
 
 def _problem(exc: ReportProblem) -> GendanError:
@@ -143,11 +145,22 @@ def _bounded(session: Session) -> None:
         session.execute(text("SET LOCAL jit = off"))
 
 
-def data_version(session: Session) -> tuple[Any, ...]:
+def data_version(session: Session, dataset: str = "orders") -> tuple[Any, ...]:
     """The newest event and the newest order (two primary-key look-ups: the cache's data key).
     Every change to an order writes an order event (created, updated, stage_entered, ...), so any
-    change moves the first; the order id also moves with a new order that has no event yet."""
-    return (session.exec(select(func.max(EVENT.c.id))).scalar_one(), session.exec(select(func.max(ORDER.c.id))).scalar_one())
+    change moves the first; the order id also moves with a new order that has no event yet.
+    To-dos and firings change without an order event: a to-dos report adds the newest to-do and the
+    newest closing (`max(closed_at)`, by its index), a firings report the newest firing (primary
+    key); each one more index look-up in the same statement, read only by the reports of those data
+    sets."""
+    parts = [select(func.max(EVENT.c.id)), select(func.max(ORDER.c.id))]
+    if dataset == "todos":
+        todo = report_datasets.TABLES["todo"]
+        parts += [select(func.max(todo.c.id)), select(func.max(todo.c.closed_at))]
+    elif dataset == "firings":
+        parts.append(select(func.max(report_datasets.TABLES["firing"].c.id)))
+    # one statement (one round trip), each part its own index look-up
+    return tuple(session.exec(select(*[p.scalar_subquery() for p in parts])).one())
 
 
 def run(session: Session, *, actor: Actor, definition: Any, now: datetime,
@@ -158,7 +171,9 @@ def run(session: Session, *, actor: Actor, definition: Any, now: datetime,
     catalogue = catalogue_for(session)
     report = parse(definition, catalogue)
     ctx = fact_context(now, session=session)
-    cache_key = (cache.key_for(session, actor, report, version, data_version(session), now), extra_key)
+    stages = stage_order(session, report)
+    cache_key = (cache.key_for(session, actor, report, version, data_version(session, report.dataset), now), extra_key,
+                 stages)
     hit = cache.CACHE.get(cache_key)
     if hit is not None:
         return hit
@@ -176,12 +191,15 @@ def run(session: Session, *, actor: Actor, definition: Any, now: datetime,
         try:
             compiled = compile_report(report, catalogue, ORDER, EVENT, ctx, dialect=dialect, scope=scope,
                                       limit=report.limit + 1, tables=report_datasets.TABLES,
-                                      line_fields=_line_fields(session, report), order_extra=prediction_columns())
+                                      line_fields=_line_fields(session, report), order_extra=prediction_columns(),
+                                      orderless=_orderless(session, actor, report, extra))
         except ReportProblem as exc:
             raise _problem(exc) from exc
         rows = _rows(session, compiled.statement)
     more = len(rows) > report.limit
     rows = [[_plain(v) for v in r] for r in rows[: report.limit]]
+    if stages is not None:  # a conversion funnel: each stage after the one before it in the flow
+        rows = in_process_order(rows, stages, len(report.dimensions))
     result = ReportResult(
         dimensions=[d.model_dump(mode="json") for d in report.dimensions],
         measures=[m.model_dump(mode="json", exclude_none=True) for m in report.measures],
@@ -189,6 +207,7 @@ def run(session: Session, *, actor: Actor, definition: Any, now: datetime,
     )
     result.labels = [value_labels(session, d.field, [r[i] for r in rows]) for i, d in enumerate(report.dimensions)]
     result.dataset = report.dataset
+    result.flow_order = stages is not None
     cache.CACHE.put(cache_key, result)
     return result
 
@@ -202,6 +221,24 @@ def _rows(session: Session, statement: Any) -> list[list[Any]]:
         if "statement timeout" in str(exc) or "canceling statement" in str(exc):
             raise GendanError("report.too_slow", status=422) from exc
         raise
+
+
+def stage_order(session: Session, report: ReportDefinition) -> tuple[str, ...] | None:
+    """The flow's stage order for a conversion funnel over stages (the published flows' stages as
+    the process map draws them, else the built-in order); None for any other report."""
+    if not is_conversion_funnel(report.view.model_dump(), [d.field for d in report.dimensions]):
+        return None
+    from backend.insight.process_map import drawn_flow
+
+    return drawn_flow(session)[0].order
+
+
+def _orderless(session: Session, actor: Actor, report: ReportDefinition, extra: Any) -> Any:
+    """To-dos without an order the reader sees, for a to-dos report without dashboard filters
+    (a date range, team or tier chooses orders, and these have none); else None."""
+    if report.dataset != "todos" or extra is not None:
+        return None
+    return report_datasets.orderless_todos_clause(session, actor)
 
 
 def _line_fields(session: Session, report: ReportDefinition):
@@ -292,7 +329,7 @@ def drill_orders(session: Session, *, actor: Actor, definition: Any, cell: list[
             where = cell_clause(report, cell, report_catalogue(report, catalogue),
                                 order_report_columns(ORDER, EVENT, catalogue, ctx, prediction_columns()), ctx)
         else:
-            rows = _cell_rows(session, report, catalogue, cell, ctx, scope)
+            rows = _cell_rows(session, report, catalogue, cell, ctx, scope, None)
             key = rows[0].order_id if rows[0].order_id is not None else rows[0].row_id
             behind = select(key).select_from(rows[0].source).where(rows[1])
             where = (ORDER.c.id if rows[0].order_id is not None else ORDER.c.customer_id).in_(behind)
@@ -303,18 +340,19 @@ def drill_orders(session: Session, *, actor: Actor, definition: Any, cell: list[
     return list(session.exec(stmt).scalars())
 
 
-def _cell_rows(session: Session, report: ReportDefinition, catalogue: Catalogue, cell: list[Any], ctx, scope):
+def _cell_rows(session: Session, report: ReportDefinition, catalogue: Catalogue, cell: list[Any], ctx, scope,
+               orderless: Any):
     """A data set's rows (engine Rows) and the clause picking those behind one cell."""
     rows = report_rows(report, catalogue, report_datasets.TABLES, ctx, dialect=session.get_bind().dialect.name,
-                       scope=scope, line_fields=_line_fields(session, report))
+                       scope=scope, line_fields=_line_fields(session, report), orderless=orderless)
     where = and_(rows.where, cell_clause(report, cell, report_catalogue(report, catalogue), rows.columns, ctx))
     return rows, where
 
 
 def drill_todos(session: Session, *, actor: Actor, definition: Any, cell: list[Any], now: datetime,
                 extra: Any = None) -> list[Any]:
-    """The to-dos behind one row of a to-dos report (of the reader's visible orders, newest first,
-    at most 200)."""
+    """The to-dos behind one row of a to-dos report (of the reader's visible orders, and without an
+    order those the reader sees, newest first, at most 200)."""
     from backend.inbox.models import InboxItem
 
     catalogue = catalogue_for(session)
@@ -324,11 +362,11 @@ def drill_todos(session: Session, *, actor: Actor, definition: Any, cell: list[A
     ctx = fact_context(now, session=session)
     scope = and_(visible_orders_clause(session, actor), extra if extra is not None else true())
     try:
-        rows, where = _cell_rows(session, report, catalogue, cell, ctx, scope)
+        rows, where = _cell_rows(session, report, catalogue, cell, ctx, scope, _orderless(session, actor, report, extra))
     except ReportProblem as exc:
         raise _problem(exc) from exc
     ids = select(rows.row_id).select_from(rows.source).where(where)
-    stmt = (select(InboxItem, Order.number).join(Order, Order.id == InboxItem.order_id).where(InboxItem.id.in_(ids))
+    stmt = (select(InboxItem, Order.number).outerjoin(Order, Order.id == InboxItem.order_id).where(InboxItem.id.in_(ids))
             .order_by(InboxItem.created_at.desc(), InboxItem.id.desc()).limit(DRILL_LIMIT))
     return list(session.exec(stmt).all())
 

@@ -59,9 +59,10 @@ def report_fields(session, locale: str, dataset: str = "orders") -> list[dict[st
     hours spent in each stage; else the data set's own catalogue (stage and status fields name their
     values as the order's do)."""
     stages = {s["value"]: s["label"] for s in _stages(session, locale)}
-    if dataset != "orders":
-        fields = _fields(dataset_catalogue(dataset), locale, stages)
-        named = {f["name"]: f for f in _fields(catalogue_for(session), locale, stages) if f["name"] in ("stage", "status")}
+    if dataset != "orders":  # its own fields, then the order's (core and designed: `order.data.<key>`)
+        orders = catalogue_for(session)
+        fields = _fields(dataset_catalogue(dataset, orders), locale, stages)
+        named = {f["name"]: f for f in _fields(orders, locale, stages) if f["name"] in ("stage", "status")}
         for f in fields:
             same = named.get(report_datasets.label_field(f["name"]))
             if same is not None:
@@ -186,38 +187,23 @@ def _cell(raw: str) -> list[Any]:
     return cell
 
 
-@router.get("/reports/{key}/orders")
-def saved_report_orders(request: Request, session: DbSession, actor: PageActor, key: str, cell: str = "[]"):
-    row = service.published(session, key)
-    return _orders_page(request, session, actor, row.definition, cell, key)
+def _saved_drill(page):
+    def handler(request: Request, session: DbSession, actor: PageActor, key: str, cell: str = "[]"):
+        row = service.published(session, key)
+        return page(request, session, actor, row.definition, cell, key)
+    return handler
 
 
-@router.get("/reports/orders")
-def report_orders(request: Request, session: DbSession, actor: PageActor, definition: str = "{}", cell: str = "[]"):
-    if len(definition) > MAX_DRILL_PARAM or len(cell) > 2000:
-        raise GendanError("request.too_large", {"limit": MAX_DRILL_PARAM}, status=413)
-    try:
-        parsed = json.loads(definition)
-    except ValueError as exc:
-        raise GendanError("report.definition_invalid", {"count": 1}, status=422) from exc
-    return _orders_page(request, session, actor, parsed, cell, None)
-
-
-@router.get("/reports/{key}/todos")
-def saved_report_todos(request: Request, session: DbSession, actor: PageActor, key: str, cell: str = "[]"):
-    row = service.published(session, key)
-    return _todos_page(request, session, actor, row.definition, cell, key)
-
-
-@router.get("/reports/todos")
-def report_todos(request: Request, session: DbSession, actor: PageActor, definition: str = "{}", cell: str = "[]"):
-    if len(definition) > MAX_DRILL_PARAM or len(cell) > 2000:
-        raise GendanError("request.too_large", {"limit": MAX_DRILL_PARAM}, status=413)
-    try:
-        parsed = json.loads(definition)
-    except ValueError as exc:
-        raise GendanError("report.definition_invalid", {"count": 1}, status=422) from exc
-    return _todos_page(request, session, actor, parsed, cell, None)
+def _unsaved_drill(page):
+    def handler(request: Request, session: DbSession, actor: PageActor, definition: str = "{}", cell: str = "[]"):
+        if len(definition) > MAX_DRILL_PARAM or len(cell) > 2000:
+            raise GendanError("request.too_large", {"limit": MAX_DRILL_PARAM}, status=413)
+        try:
+            parsed = json.loads(definition)
+        except ValueError as exc:
+            raise GendanError("report.definition_invalid", {"count": 1}, status=422) from exc
+        return page(request, session, actor, parsed, cell, None)
+    return handler
 
 
 def _what(session, report, cell: list[Any]) -> list[str]:
@@ -261,3 +247,10 @@ def _orders_page(request, session, actor, definition, raw_cell: str, key: str | 
         "nav": "orders", "orders": orders, "what": what, "key": key, "limit": service.DRILL_LIMIT,
         "stage_labels": STAGE_LABELS, "stage_of": stage_of,
     })
+
+
+# the rows behind a cell: /reports/{key}/orders (a saved report's published version) and
+# /reports/orders?definition=… (the designer's unsaved one); the same for to-dos
+for _what_kind, _page in (("orders", _orders_page), ("todos", _todos_page)):
+    router.add_api_route(f"/reports/{{key}}/{_what_kind}", _saved_drill(_page), methods=["GET"])
+    router.add_api_route(f"/reports/{_what_kind}", _unsaved_drill(_page), methods=["GET"])

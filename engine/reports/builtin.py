@@ -9,7 +9,7 @@ What the orders data set cannot say exactly is named as what it is:
 - "Payment overdue ageing": open orders past their payment date by `payment_overdue_bucket`
   (0–30, 31–60, 61–90, 90+ days);
 - "Stage funnel and conversion" reads the order events data set: per stage, the distinct orders that
-  ever entered it (`count_distinct` of the order number), largest first; the funnel (view
+  ever entered it (`count_distinct` of the order number), in the flow's order; the funnel (view
   `conversion`) shows each stage's share of the stage before it. It is counted from the orders'
   stored stage bits (engine/reports/funnel.py), with the same figures;
 - "Time in stage" and "Urges and customer messages per week" read the order events data set:

@@ -55,6 +55,7 @@ from engine.reports.datasets import (
     dataset_rows,
     only_order_fields,
     order_columns,
+    order_field_columns,
 )
 from engine.reports.definition import ReportDefinition, ReportProblem, report_catalogue, stage_of
 from engine.reports.funnel import funnel_filter, funnel_statement, stage_entered_clause
@@ -279,9 +280,11 @@ def _stage_hours(report: ReportDefinition, orders: Any, events: Any, ctx: FactCo
 
 
 def report_rows(report: ReportDefinition, catalogue: Catalogue, tables: Mapping[str, Any], ctx: FactContext, *,
-                dialect: str, scope: ColumnElement[bool] | None, line_fields: tuple[LineItemsField, ...] = ()) -> Rows:
+                dialect: str, scope: ColumnElement[bool] | None, line_fields: tuple[LineItemsField, ...] = (),
+                orderless: ColumnElement[bool] | None = None) -> Rows:
     """The rows of a report's data set (not orders) with row-level access applied; a filter that
-    reads only the order's fields also narrows inside the data set's windows and aggregates."""
+    reads only the order's fields also narrows inside the data set's windows and aggregates.
+    `orderless`: the to-dos without an order the reader sees (to-dos data set; None: none)."""
     fields = report_catalogue(report, catalogue)
     early = None
     if report.filter is not None and report.dataset != "customers":
@@ -290,35 +293,39 @@ def report_rows(report: ReportDefinition, catalogue: Catalogue, tables: Mapping[
             and len(report.filter) == 1 else [report.filter]
         parts = [p for p in parts if only_order_fields(p)]
         if parts:
-            early = _condition({"and": parts} if len(parts) > 1 else parts[0], fields, order_columns(tables["order"]),
-                               ctx, "filter")
+            orders = tables["order"]
+            early = _condition({"and": parts} if len(parts) > 1 else parts[0], fields,
+                               {**order_field_columns(orders, fields), **order_columns(orders)}, ctx, "filter")
+    reads = _reads(report)
     return dataset_rows(report.dataset, tables, ctx, dialect=dialect, scope=scope if scope is not None else true(),
-                        order_filter=early, line_fields=line_fields, durations="duration_hours" in _fields_read(report))
+                        order_filter=early, line_fields=line_fields, catalogue=fields, orderless=orderless,
+                        reads=reads, durations="duration_hours" in reads)
 
 
-def _fields_read(report: ReportDefinition) -> set[str]:
+def _reads(report: ReportDefinition) -> frozenset[str]:
     """Every field a report reads: dimensions, measures, the filter and rate conditions."""
     names = {d.field for d in report.dimensions} | {m.field for m in report.measures if m.field}
-    for condition in [report.filter, *[m.where for m in report.measures]]:
+    for condition in [report.filter] + [m.where for m in report.measures]:
         if condition is not None:
             names |= condition_vars(condition)
-    return names
+    return frozenset(names)
 
 
 def compile_report(report: ReportDefinition, catalogue: Catalogue, orders: Any, events: Any, ctx: FactContext,
                    *, dialect: str, scope: ColumnElement[bool] | None = None, limit: int | None = None,
                    tables: Mapping[str, Any] | None = None, line_fields: tuple[LineItemsField, ...] = (),
-                   order_extra: Mapping[str, Any] | None = None) -> CompiledReport:
+                   order_extra: Mapping[str, Any] | None = None,
+                   orderless: ColumnElement[bool] | None = None) -> CompiledReport:
     """The report's SELECT. `orders` / `events` are the `sales_order` / `order_event` tables;
     `scope` the row-level access clause (and dashboard filters) over `orders`, always applied;
     `dialect` "postgresql" or another (SQLite). Rows: d0…, m0…, at most `limit` (default the
     report's own). Another data set than orders reads `tables` (engine.reports.datasets) and
-    `line_fields`. `catalogue` is the orders' fact catalogue either way. `order_extra`: the orders'
-    facts stored outside `orders` (order_report_columns). Raises ReportProblem when a condition
-    cannot be compiled."""
+    `line_fields` (and to-dos without an order: `orderless`, which of them the reader sees). `catalogue`
+    is the orders' fact catalogue either way. `order_extra`: the orders' facts stored outside `orders`
+    (order_report_columns). Raises ReportProblem when a condition cannot be compiled."""
     if report.dataset != "orders":
         rows = report_rows(report, catalogue, tables or {"order": orders, "event": events}, ctx, dialect=dialect,
-                           scope=scope, line_fields=line_fields)
+                           scope=scope, line_fields=line_fields, orderless=orderless)
         catalogue, columns, where, source = report_catalogue(report, catalogue), rows.columns, rows.where, rows.source
         if report.filter is not None:
             where = and_(where, _condition(report.filter, catalogue, columns, ctx, "filter"))

@@ -12,10 +12,14 @@ values only as bound parameters.
 Row-level access: the caller's access clause is a condition over the order table; every data set
 joins the order its rows belong to and applies it there (a sales rep counts the to-dos, events, line
 items and firings of the orders they may see; customers of those orders, with figures over those
-orders only). To-dos without an order are not in the data set.
+orders only). A to-do without an order is in the to-dos data set with its order fields empty; which
+of those a reader sees is the caller's `orderless` clause over the to-do table (its assignee).
 
-The order's dimensions ride along as `order.<field>` (owner, customer, stage, status, amount,
-currency, created at, planned delivery, number, form).
+The order's fields ride along as `order.<field>`: every core column of the order (owner, customer,
+stage, status, amount, ..., not the lists) and every designed field of a published form as
+`order.data.<key>` (`dataset_catalogue(name, orders_catalogue)`). Line items and order events read
+them through a LEFT JOIN of the order by id outside their windows, added only when the report reads
+one of them.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
+    or_,
     select,
     true,
     union_all,
@@ -48,7 +53,7 @@ from engine.facts.catalogue import FieldSpec
 from engine.facts.sql import DateEpochSeconds, EpochSeconds, JsonValue
 
 __all__ = ["DATASETS", "LineItemsField", "Rows", "dataset_catalogue", "dataset_rows", "condition_vars", "ROLE_ORDER",
-           "only_order_fields", "order_columns"]
+           "only_order_fields", "order_columns", "order_field_columns"]
 
 DATASETS = ("orders", "line_items", "todos", "order_events", "firings", "customers")
 
@@ -124,13 +129,35 @@ ROLE_ORDER = ("approver", "warehouse", "finance", "sales", "designer", "viewer",
 _KEY = "abcdefghijklmnopqrstuvwxyz0123456789_"
 
 
-def dataset_catalogue(name: str) -> Catalogue:
-    """The fields of a data set other than orders (KeyError for an unknown one)."""
+def dataset_catalogue(name: str, orders: Catalogue | None = None) -> Catalogue:
+    """The fields of a data set other than orders (KeyError for an unknown one). `orders`, the
+    orders' fact catalogue, adds the order's other core columns and its designed fields
+    (`order.data.<key>`): both read as plain columns of the order (source "core")."""
     fields = {n: FieldSpec(n, kind, "core", zh, en) for n, kind, zh, en in _FIELDS[name]}
     if name != "customers":
         for n, kind, zh, en in _ORDER_DIMS:
             fields[f"order.{n}"] = FieldSpec(f"order.{n}", kind, "core", f"订单·{zh}", f"Order: {en}")
+        for spec in (orders.fields.values() if orders is not None else ()):
+            if spec.source not in ("core", "designed") or spec.type is FactType.LIST or f"order.{spec.name}" in fields:
+                continue
+            fields[f"order.{spec.name}"] = FieldSpec(f"order.{spec.name}", spec.type, "core", f"订单·{spec.label_zh}",
+                                                     f"Order: {spec.label_en}", spec.options)
     return Catalogue(fields)
+
+
+def order_field_columns(orders: Any, catalogue: Catalogue) -> dict[str, ColumnElement[Any]]:
+    """The SQL of every `order.*` field of a data set's catalogue over the order table `orders`
+    (core columns as they are, designed fields read from `data`)."""
+    out: dict[str, ColumnElement[Any]] = {}
+    for name, spec in catalogue.fields.items():
+        if not name.startswith("order."):
+            continue
+        field = name.removeprefix("order.")
+        if field.startswith("data."):
+            out[name] = JsonValue(orders.c.data, field.removeprefix("data."), spec.type)
+        elif field in orders.c:
+            out[name] = orders.c[field]
+    return out
 
 
 @dataclass(frozen=True)
@@ -203,13 +230,20 @@ def _hours(later: ColumnElement[Any], earlier: ColumnElement[Any]) -> ColumnElem
 
 def dataset_rows(name: str, tables: Mapping[str, Any], ctx: FactContext, *, dialect: str,
                  scope: ColumnElement[bool], order_filter: Any = None,
-                 line_fields: tuple[LineItemsField, ...] = (), durations: bool = True) -> Rows:
+                 line_fields: tuple[LineItemsField, ...] = (), catalogue: Catalogue | None = None,
+                 orderless: ColumnElement[bool] | None = None, reads: frozenset[str] | None = None,
+                 durations: bool = True) -> Rows:
     """The rows of data set `name`. `tables`: order, event, todo, firing, customer, user_role (the
     backend's tables); `scope` the access clause (and dashboard filters) over the order table;
     `order_filter` a condition over `order.*` fields only, compiled by the caller and applied where
     it narrows early (inside windows and aggregates); `line_fields` the designed line-items fields;
-    `durations` False when the report reads no event's `duration_hours` (no window over the log)."""
+    `catalogue` the data set's catalogue (its `order.*` fields beyond the dimensions become columns);
+    `orderless` which to-dos without an order the reader sees (a clause over the to-do table; None:
+    none); `reads` the fields the report reads (None: any), so line items and order events join the
+    order only when it reads one of its fields beyond the dimensions they carry; `durations` False when the report reads no event's
+    `duration_hours` (no window over the log)."""
     orders = tables["order"]
+    more = order_field_columns(orders, catalogue) if catalogue is not None else {}
     now_s = literal_column(str(int(ctx.now_seconds)), Float)
     early = and_(scope, order_filter) if order_filter is not None else scope
     if name == "todos":
@@ -230,24 +264,44 @@ def dataset_rows(name: str, tables: Mapping[str, Any], ctx: FactContext, *, dial
             "is_overdue": and_(is_open, todo.c.due_at.is_not(None), EpochSeconds(todo.c.due_at) < now_s),
             "open_age_hours": case((is_open, _hours(now_s, created_s))),
             "hours_to_done": case((todo.c.state == literal("done", String), _hours(closed_s, created_s))),
-            **order_columns(orders),
+            **more, **order_columns(orders),
         }
-        source = todo.join(orders, todo.c.order_id == orders.c.id).outerjoin(ranked, ranked.c.user_id == todo.c.assignee_id)
-        return Rows(source, columns, early, todo.c.order_id, todo.c.id)
+        # a to-do without an order has NULL order columns; the scope holds for the others
+        source = (todo.outerjoin(orders, todo.c.order_id == orders.c.id)
+                  .outerjoin(ranked, ranked.c.user_id == todo.c.assignee_id))
+        with_order = and_(todo.c.order_id.is_not(None), early)
+        where = with_order if orderless is None else or_(with_order, and_(todo.c.order_id.is_(None), orderless))
+        return Rows(source, columns, where, todo.c.order_id, todo.c.id)
     if name == "firings":
         firing = tables["firing"]
         columns = {"rule_key": firing.c.rule_key, "rule_version": firing.c.rule_version,
                    "trigger": firing.c.trigger, "fired_at": firing.c.fired_at, "episode": firing.c.episode,
-                   **order_columns(orders)}
+                   **more, **order_columns(orders)}
         return Rows(firing.join(orders, firing.c.order_id == orders.c.id), columns, early, firing.c.order_id,
                     firing.c.id)
     if name == "order_events":
-        return _event_rows(tables, orders, now_s, early, dialect if durations else None)
+        return _with_order(_event_rows(tables, orders, now_s, early, dialect if durations else None), orders,
+                           catalogue, reads)
     if name == "line_items":
-        return _line_rows(orders, line_fields, early, dialect)
+        return _with_order(_line_rows(orders, line_fields, early, dialect), orders, catalogue, reads)
     if name == "customers":
         return _customer_rows(tables["customer"], orders, scope)
     raise KeyError(name)
+
+
+def _with_order(rows: Rows, orders: Any, catalogue: Catalogue | None, reads: frozenset[str] | None) -> Rows:
+    """Rows of a windowed / expanded subquery plus the order's other fields the report reads,
+    through a LEFT JOIN of the order by its primary key outside the subquery (none read: no join;
+    PostgreSQL would drop an unused one, SQLite does not)."""
+    if catalogue is None:
+        return rows
+    order = orders.alias("row_order")
+    more = {n: c for n, c in order_field_columns(order, catalogue).items()
+            if n not in rows.columns and (reads is None or n in reads)}
+    if not more:
+        return rows
+    return Rows(rows.source.outerjoin(order, order.c.id == rows.order_id), {**rows.columns, **more}, rows.where,
+                rows.order_id, rows.row_id)
 
 
 def _event_rows(tables: Mapping[str, Any], orders: Any, now_s: ColumnElement[Any], early: ColumnElement[bool],

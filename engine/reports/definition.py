@@ -121,8 +121,9 @@ _NUMERIC_OPS = {"sum", "avg", "min", "max", "median", "p90"}
 
 def report_catalogue(report: ReportDefinition, orders_catalogue: Catalogue) -> Catalogue:
     """The fields a report may read: for orders the fact catalogue and the report-only order fields
-    (`engine.reports.order_fields`), else its data set's own."""
-    return with_report_fields(orders_catalogue) if report.dataset == "orders" else dataset_catalogue(report.dataset)
+    (`engine.reports.order_fields`), else its data set's own with the order's fields (`order.*`,
+    designed ones as `order.data.<key>`)."""
+    return with_report_fields(orders_catalogue) if report.dataset == "orders" else dataset_catalogue(report.dataset, orders_catalogue)
 
 
 def load_report(data: Any, catalogue: Catalogue) -> ReportDefinition:

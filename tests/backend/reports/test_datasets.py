@@ -18,7 +18,7 @@ from backend.reports import service
 from backend.rules.models import RuleFiring
 from tests.factories.order_events import travel
 from tests.factories.orders import make_customer, make_order
-from tests.factories.people import make_department, make_user
+from tests.factories.people import make_user
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 T = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -26,15 +26,6 @@ T = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
 def run(session, user, definition):
     return service.run(session, actor=load_actor(session, user.id), definition=definition, now=NOW)
-
-
-@pytest.fixture
-def teams(session):
-    """Two sales teams: rep1 (team 1, head1) and rep2 (team 2, head2), and an admin."""
-    head1, head2 = make_user(session, display_name="DS Head A"), make_user(session, display_name="DS Head B")
-    team1, team2 = make_department(session, head=head1), make_department(session, head=head2)
-    return {"admin": make_user(session, roles=["admin"]), "head1": head1, "head2": head2,
-            "rep1": make_user(session, department=team1), "rep2": make_user(session, department=team2)}
 
 
 _todo_seq = itertools.count(1)

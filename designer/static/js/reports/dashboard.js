@@ -3,7 +3,7 @@
  * slice opens the orders behind it. Designers arrange tiles: drag a tile by its title to move it
  * (SortableJS), drag its corner to resize it on the 12-column grid, add reports, share, save. */
 import { api, ApiError } from "../shared/api.js";
-import { chartOption, funnelSteps, percent } from "./draw.js";
+import { chartOption, funnelList } from "./draw.js";
 
 const $ = (id) => document.getElementById(id);
 const read = (id) => JSON.parse($(id).textContent);
@@ -83,15 +83,9 @@ function pivot(result, report) {
 }
 
 /* The funnel's steps in words under the chart: how many reached each, and the share of the step before. */
-function funnelList(result, report) {
-  let list = el("ol", { "class": "db-funnel-steps", "aria-label": W.conversion });
-  funnelSteps(result, words).forEach(function (s) {
-    let li = list.appendChild(el("li"));
-    li.appendChild(el("span", { "class": "db-step-name" }, s.name));
-    li.appendChild(el("span", { "class": "num db-step-count" }, String(s.value)));
-    li.appendChild(el("span", { "class": "db-step-share" }, s.share === null ? "" : W.of_previous.replace("{share}", percent(s.share))));
-    li.addEventListener("click", function () { drill(report, s.cell); });
-  });
+function stepsList(result, report) {
+  let list = funnelList(result, words, W.of_previous, function (cell) { drill(report, cell); });
+  list.setAttribute("aria-label", W.conversion);
   return list;
 }
 
@@ -105,7 +99,7 @@ function drawTile(box, report, result) {
   if (!charted || !window.echarts) { box.appendChild(table(result, report)); return; }
   let conversion = view === "funnel" && !!(report.view || {}).conversion;
   let holder = box.appendChild(el("div", { "class": conversion ? "db-chart db-chart-short" : "db-chart" }));
-  if (conversion) box.appendChild(funnelList(result, report));
+  if (conversion) box.appendChild(stepsList(result, report));
   let chart = window.echarts.init(holder);
   chart.setOption(chartOption(result, view, words, conversion));
   chart.on("click", function (p) { if (p.data && p.data.cell) drill(report, p.data.cell); });

@@ -6,7 +6,7 @@
 import * as R from "../rules/common.js";
 import * as C from "../rules/condition.js";
 import { api, ApiError } from "../shared/api.js";
-import { chartOption } from "./draw.js";
+import { chartOption, funnelList } from "./draw.js";
 
 const { FIELDS, FIELD, el } = R;
 const W = JSON.parse(document.getElementById("rp-words").textContent);
@@ -19,6 +19,7 @@ const state = {
   limit: initial.limit || 100, sort: initial.sort || [],
   dimensions: (initial.dimensions || []).slice(), measures: (initial.measures || []).slice(),
   filters: initial.filter ? C.fromLogic(initial.filter) : { kind: "group", op: "and", items: [] },
+  conversion: !!(initial.view || {}).conversion,  // a funnel: each stage's share of the stage before
 };
 if (state.filters.kind !== "group") state.filters = { kind: "group", op: "and", items: [state.filters] };
 
@@ -32,8 +33,16 @@ function definition() {
   return { schema_version: 1, key: $("rp-key").value.trim(), name: { zh: $("rp-name-zh").value, en: $("rp-name-en").value },
            dataset: state.dataset, dimensions: state.dimensions, measures: state.measures, filter: filter,
            sort: state.sort.filter(function (s) { return valid(s.by); }), limit: Number($("rp-limit").value) || 100,
-           view: Object.assign({}, initial.view || {}, { type: $("rp-view").value }) };  // keeps e.g. a funnel's conversion
+           view: viewOf($("rp-view").value) };
 }
+/* the view with its options: a funnel's conversion only on a funnel (other options kept as loaded) */
+function viewOf(type) {
+  let view = Object.assign({}, initial.view || {}, { type: type });
+  delete view.conversion;
+  if (type === "funnel" && state.conversion) view.conversion = true;
+  return view;
+}
+function isConversion() { return $("rp-view").value === "funnel" && state.conversion; }
 function valid(by) {
   let list = by[0] === "d" ? state.dimensions : state.measures;
   return Number(by.slice(1)) < list.length;
@@ -63,7 +72,10 @@ function addTo(well, name) {
     state.dimensions.push(isTime(name) ? { field: name, bucket: "month" } : { field: name });
   } else if (well === "measures") {
     if (state.measures.length >= 6) return;
-    state.measures.push(typeOf(name) === "number" ? { op: name.indexOf("stage_hours.") === 0 ? "p90" : "sum", field: name } : { op: "count" });
+    // a number: its sum (stage hours: p90); another field: how many distinct values (a list: the rows)
+    let type = typeOf(name);
+    state.measures.push(type === "number" ? { op: name.indexOf("stage_hours.") === 0 ? "p90" : "sum", field: name }
+      : (type === "list" ? { op: "count" } : { op: "count_distinct", field: name }));
   } else {
     let ops = C.OPS[typeOf(name)] || C.OPS.string;
     state.filters.items.push({ kind: "cond", field: name, op: ops[0], value: "", rhs: "value", n: 1, unit: "days" });
@@ -121,10 +133,8 @@ function renderWells() {
     let li = el("li", { "class": "rp-chip", "data-field": m.field || "" });
     if (m.op === "count") li.appendChild(el("span", { text: countLabel() }));
     else if (m.op === "rate") li.appendChild(el("span", { text: W.ops.rate + ": " + C.describe(C.fromLogic(m.where)) }));
-    else if (m.op === "count_distinct") li.appendChild(el("span", { text: W.ops.count_distinct + " · " + label(m.field) }));
     else {
-      let ops = {}; NUMERIC_OPS.forEach(function (o) { ops[o] = W.ops[o]; });
-      li.appendChild(selectOf(W.measure, ops, m.op, function (v) { m.op = v; changed(); }));
+      li.appendChild(selectOf(W.measure, measureOps(m.field), m.op, function (v) { m.op = v; changed(); }));
       li.appendChild(el("span", { text: label(m.field) }));
     }
     li.appendChild(removeButton(state.measures, i));
@@ -174,6 +184,15 @@ function renderWells() {
   });
   $("rp-filter-words").textContent = C.describe(state.filters);
   renderSort();
+}
+
+/* what a measure of a field may be: a number's sum … p90, and for any field but stage hours the
+ * number of distinct values (e.g. distinct customers, or orders of order events) */
+function measureOps(field) {
+  let ops = {}, numeric = typeOf(field) === "number";
+  if (numeric) NUMERIC_OPS.forEach(function (o) { ops[o] = W.ops[o]; });
+  if (field.indexOf("stage_hours.") !== 0) ops.count_distinct = W.ops.count_distinct;
+  return ops;
 }
 
 function renderSort() {
@@ -229,6 +248,7 @@ function valueLabel(result, i, v) {
   return named !== undefined ? named : String(v);
 }
 function num(v) { return v === null || v === undefined ? null : Math.round(Number(v) * 100) / 100; }
+const WORDS = { valueLabel: valueLabel, num: num, measureName: measureName };
 
 function drill(cell) {
   api("POST", "/api/v1/reports/drill", { definition: lastDefinition, cell: cell, key: $("rp-key").readOnly ? $("rp-key").value : null })
@@ -288,7 +308,7 @@ function drawPivot(result) {
 }
 
 function draw(result, view) {
-  let chartBox = $("rp-chart"), kpi = $("rp-kpi");
+  let chartBox = $("rp-chart"), kpi = $("rp-kpi"), steps = $("rp-funnel-steps");
   kpi.hidden = view !== "kpi";
   if (view === "kpi") {
     let r = result.rows[0];
@@ -304,11 +324,14 @@ function draw(result, view) {
       chart.on("click", function (p) { if (p.data && p.data.cell) drill(p.data.cell); });
       window.addEventListener("resize", function () { chart.resize(); });
     }
-    chart.setOption(chartOption(result, view, { valueLabel: valueLabel, num: num, measureName: measureName },
-                                !!(initial.view || {}).conversion), true);
+    chart.setOption(chartOption(result, view, WORDS, view === "funnel" && state.conversion), true);
     chart.resize();
     chartBox.dataset.rows = String(result.rows.length);
   }
+  // a conversion funnel also lists its steps in words: how many reached each, the share of the one before
+  steps.textContent = "";
+  steps.hidden = !(charted && view === "funnel" && state.conversion);
+  if (!steps.hidden) steps.appendChild(funnelList(result, WORDS, W.of_previous, drill)).setAttribute("aria-label", W.conversion);
   if (view === "pivot") drawPivot(result); else drawTable(result);
 }
 
@@ -341,7 +364,15 @@ $("rp-name-zh").value = state.name.zh || state.name["zh-CN"] || "";
 $("rp-name-en").value = state.name.en || "";
 $("rp-view").value = state.view;
 $("rp-limit").value = String(state.limit);
-$("rp-view").addEventListener("change", function () { if (lastResult) draw(lastResult, $("rp-view").value); else changed(); });
+$("rp-conversion").checked = state.conversion;
+function showConversion() { $("rp-conversion-option").hidden = $("rp-view").value !== "funnel"; }
+showConversion();
+// the server orders a conversion funnel's stages as the flow runs: such a change runs the preview again
+$("rp-view").addEventListener("change", function () {
+  showConversion();
+  if (lastResult && !state.conversion) draw(lastResult, $("rp-view").value); else changed(true);
+});
+$("rp-conversion").addEventListener("change", function (e) { state.conversion = e.target.checked; changed(true); });
 $("rp-limit").addEventListener("change", function () { changed(true); });
 $("rp-sort").addEventListener("change", function (e) {
   let v = e.target.value;
@@ -364,6 +395,7 @@ if (window.Sortable) {
       onAdd: function (evt) {
         let name = evt.item.dataset.field;
         evt.item.remove();
+        renderFields();  // SortableJS left a clone without handlers in the field list: its buttons would be dead
         if (name === "__count") { if (well.dataset.well === "measures") { state.measures.push({ op: "count" }); changed(); } return; }
         addTo(well.dataset.well, name);
       },

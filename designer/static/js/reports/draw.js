@@ -1,17 +1,36 @@
 /* Drawing a report result with ECharts: shared by the report designer and the dashboards.
  * `words` gives valueLabel(result, i, v), num(v) and measureName(m); each data point carries its
  * `cell` (the row's dimension values) so a click can open the orders behind it. */
-/* A funnel's steps largest first, each with its share of the step before it (null for the first):
- * the conversion from one stage to the next when the measure counts distinct orders reaching a stage. */
+/* A funnel's steps, each with its share of the step before it (null for the first): the conversion
+ * from one stage to the next when the measure counts distinct orders reaching a stage. Stages come
+ * in the flow's order when the server says so (`flow_order`: engine/reports/funnel.py), else
+ * largest first. */
 export function funnelSteps(result, words) {
   let nd = result.dimensions.length, prev = null;
   let steps = result.rows.map(function (r) { return { name: words.valueLabel(result, 0, r[0]), value: words.num(r[nd]), cell: r.slice(0, nd) }; });
-  steps.sort(function (a, b) { return (b.value || 0) - (a.value || 0); });
+  if (!result.flow_order) steps.sort(function (a, b) { return (b.value || 0) - (a.value || 0); });
   steps.forEach(function (s) { s.share = prev ? (s.value || 0) / prev : null; prev = s.value || 0; });
   return steps;
 }
 
 export function percent(share) { return share === null ? "" : Math.round(share * 100) + "%"; }
+
+/* The funnel's steps in words (under the chart, for screen readers and phones): each stage, how many
+ * reached it and its share of the stage before (`ofPrevious`: "{share} of the stage before");
+ * clicking a step calls onPick(cell). Shared by the report designer and the dashboards. */
+export function funnelList(result, words, ofPrevious, onPick) {
+  let span = function (cls, text) { let s = document.createElement("span"); s.className = cls; s.textContent = text; return s; };
+  let list = document.createElement("ol");
+  list.className = "db-funnel-steps";
+  funnelSteps(result, words).forEach(function (s) {
+    let li = list.appendChild(document.createElement("li"));
+    li.appendChild(span("db-step-name", s.name));
+    li.appendChild(span("num db-step-count", String(s.value)));
+    li.appendChild(span("db-step-share", s.share === null ? "" : ofPrevious.replace("{share}", percent(s.share))));
+    li.addEventListener("click", function () { onPick(s.cell); });
+  });
+  return list;
+}
 
 export function chartOption(result, view, words, conversion) {
   const valueLabel = words.valueLabel, num = words.num, measureName = words.measureName;
@@ -25,7 +44,8 @@ export function chartOption(result, view, words, conversion) {
                  label: { formatter: s.share === null ? "{b}: {c}" : "{b}: {c} (" + percent(s.share) + ")" } };
       });
     }
-    let series = view === "funnel" ? { type: "funnel", data: data, sort: "descending" }
+    let inOrder = view === "funnel" && conversion && result.flow_order;  // draw the steps as the flow runs
+    let series = view === "funnel" ? { type: "funnel", data: data, sort: inOrder ? "none" : "descending" }
       : { type: "pie", data: data, radius: view === "ring" ? ["45%", "70%"] : "70%" };
     return { tooltip: { trigger: "item" }, legend: { type: "scroll", bottom: 0 }, series: [series] };
   }
