@@ -319,12 +319,12 @@ def _report(session: Session, chunk: list[_Record], outcomes: dict[int, str], re
     by_source: dict[str, list[str]] = {}
     for source, external_id in keys:
         by_source.setdefault(source, []).append(external_id)
-    bulk.custom_plans(session)
-    for source, ids in by_source.items():
-        for clause in bulk._in(session, Order.external_id, ids):
-            for o_id, number, ext in session.execute(select(Order.id, Order.number, Order.external_id).where(
-                    Order.source == source, clause)).all():
-                orders[(source, ext)] = (o_id, number)
+    with bulk.custom_plans(session):
+        for source, ids in by_source.items():
+            for clause in bulk._in(session, Order.external_id, ids):
+                for o_id, number, ext in session.execute(select(Order.id, Order.number, Order.external_id).where(
+                        Order.source == source, clause)).all():
+                    orders[(source, ext)] = (o_id, number)
     for record in chunk:
         outcome = outcomes.get(record.index, "failed")
         errors = record.parsed.errors if record.parsed is not None else record.errors
