@@ -18,13 +18,13 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlmodel import Session
 
 import backend.models  # noqa: F401
 from backend.auth.actor import Actor
 from backend.db import make_engine
 from backend.orders import service as orders_service
 from backend.orders.schemas import OrderFilter
-from sqlmodel import Session
 
 DROPPED = ("ix_sales_order_owner_id", "ix_sales_order_number_trgm", "ix_sales_order_external_id_trgm")
 
