@@ -222,6 +222,18 @@ class SqlPull:
     # ------------------------------------------------------------ reading
 
     def _fetch(self, after: tuple[Any, Any] | None, limit: int | None, *, equal: Any = None) -> list[dict[str, Any]]:
+        query = self.query(after, limit, equal=equal)
+        try:
+            rows = [dict(r) for r in self.conn.execute(query).mappings()]
+        except SQLAlchemyError as exc:
+            raise GendanError("connector.sql_query_failed", {"error": _reason(exc)}) from None
+        finally:
+            self.conn.rollback()
+        return rows
+
+    def query(self, after: tuple[Any, Any] | None, limit: int | None, *, equal: Any = None) -> Any:
+        """The SELECT of one batch: rows after `after` (cursor value, key) in cursor order, at most
+        `limit` (LIMIT on PostgreSQL / MySQL, TOP on SQL Server: the dialect compiles it)."""
         c, t = self.config, self.table
         cur = t.c[c.cursor_column]
         key = t.c[c.key_column] if c.key_column else None
@@ -237,13 +249,7 @@ class SqlPull:
         query = query.order_by(cur, key) if key is not None else query.order_by(cur)
         if limit is not None:
             query = query.limit(limit)
-        try:
-            rows = [dict(r) for r in self.conn.execute(query).mappings()]
-        except SQLAlchemyError as exc:
-            raise GendanError("connector.sql_query_failed", {"error": _reason(exc)}) from None
-        finally:
-            self.conn.rollback()
-        return rows
+        return query
 
     def records(self, cursor: dict[str, Any], *, max_records: int | None = None) -> Iterator[tuple[dict, dict]]:
         """(record, its position) in order, from after the stored position, batch by batch."""
@@ -289,5 +295,12 @@ def _qualified(c: SqlPullSettings) -> str:
 def _reason(exc: Exception) -> str:
     """The driver's first line, without the password or the statement."""
     original = getattr(exc, "orig", None) or exc
+    args = getattr(original, "args", ())
+    if len(args) == 1 and isinstance(args[0], tuple):  # pymssql wraps its pair in one argument
+        args = args[0]
+    if len(args) == 2 and isinstance(args[1], bytes):  # pymssql: (code, FreeTDS's message lines as bytes)
+        lines = [x.strip() for x in args[1].decode("utf-8", "replace").splitlines()]
+        said = list(dict.fromkeys(x for x in lines if x and not x.startswith("DB-Lib error message")))
+        return " — ".join(said)[:200] or str(args[0])
     text = str(original).splitlines()[0] if str(original) else type(original).__name__
     return text[:200]

@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -255,8 +257,7 @@ def apply_rows(session: Session, job: Any, actor: Actor, mapping: ImportMapping,
     `*_count` counters; `per_record=True` makes an actor who may not create or see an order fail
     that row instead of the batch). Raises Fallback when the rows need the row-by-row path."""
     out = _Out()
-    custom_plans(session)
-    with forms_service.batch_cache(session):
+    with custom_plans(session), forms_service.batch_cache(session):
         for segment in _segments(items, job.id):
             _segment(session, job, actor, mapping, segment, now, out)
     for item in items:
@@ -265,13 +266,29 @@ def apply_rows(session: Session, job: Any, actor: Actor, mapping: ImportMapping,
     return out
 
 
-def custom_plans(session: Session) -> None:
-    """For the rest of the transaction on PostgreSQL, plan each statement for its own keys and the
-    tables' size now: the driver prepares a statement run five times, and a generic plan made while
-    the table was small scans all of it for each of a thousand keys (seconds per batch once it
-    holds 100,000 orders)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+@contextmanager
+def custom_plans(session: Session) -> Iterator[None]:
+    """Inside, on PostgreSQL, each statement the session sends is planned for its own keys and the
+    tables' size now: psycopg prepares a statement run five times (`prepare_threshold`), and the
+    server may then keep a generic plan made while the table was small, which scans all of it for
+    each of a thousand keys (seconds per batch once it holds 100,000 orders). So the driver prepares
+    nothing inside (its statements go unnamed, planned with their values each time).
+
+    Not `SET LOCAL plan_cache_mode = force_custom_plan` (as until issue 13's fifth pass): that
+    also made the server plan anew the foreign-key checks of every row a COPY inserts (customer,
+    owner, order of each event: SPI plans the server caches for itself), perf on the COPY's backend:
+    72 % of its time in the checks, 48 % in GetCachedPlan → the planner, index upkeep 12 %."""
+    dbapi = session.connection().connection.dbapi_connection if session.get_bind().dialect.name == "postgresql" \
+        else None
+    previous = getattr(dbapi, "prepare_threshold", None)
+    if previous is None:
+        yield
+        return
+    dbapi.prepare_threshold = None
+    try:
+        yield
+    finally:
+        dbapi.prepare_threshold = previous
 
 
 def cursor_commit(session: Session) -> None:

@@ -38,6 +38,7 @@ from backend.auth.actor import Actor
 from backend.clock import utcnow
 from backend.errors import GendanError
 from backend.ingest import service as import_service
+from backend.ingest import via
 from backend.ingest.models import InboundDelivery, InboundSource
 from backend.ingest.rows import ParsedRow
 from backend.ingest.schemas import (
@@ -192,7 +193,8 @@ def logged_delivery(session: Session, *, source_key: str, body: bytes, signature
                 delivery.dedupe_key = dedupe_key(delivery_id, timestamp or "", body)
                 _refuse_duplicate(session, source, delivery.dedupe_key)
             # other schemes: records are applied by (source, external id), so a repeat is `unchanged`
-            result = apply(source, fields, delivery)
+            with via.channel(f"webhook: {source.name}"):  # customers it creates say which source
+                result = apply(source, fields, delivery)
         except IntegrityError:
             # a concurrent copy of this delivery committed first (the unique dedupe key)
             session.rollback()

@@ -30,7 +30,7 @@ class Order(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=40, unique=True)
     customer_id: int = Field(foreign_key="customer.id", index=True)
-    owner_id: int = Field(foreign_key="app_user.id", index=True)
+    owner_id: int = Field(foreign_key="app_user.id")  # indexed by ix_sales_order_owner_created (bulk5_0001)
     amount: Decimal = Field(sa_column=Column(Numeric(18, 2), nullable=False))
     currency: str = Field(default="CNY", max_length=3)
     stage: str = Field(max_length=40)

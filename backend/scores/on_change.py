@@ -62,9 +62,7 @@ def marks_of(change: OrderChange) -> set[tuple[str, str]]:
     changed = change.changed_fields
     out: set[tuple[str, str]] = set()
     if change.is_new:
-        out.add(("order", str(order.id)))
-        out.add(("customer", str(order.customer_id)))  # its newest order's creation: the silence
-        return out
+        return new_order_marks(order)
     if changed & ORDER_INPUTS:
         out.add(("order", str(order.id)))
     if changed & CHURN_INPUTS:
@@ -82,6 +80,18 @@ def marks_of(change: OrderChange) -> set[tuple[str, str]]:
         # the latest shipment's carrier counts before the designed field: the drain reads it
         out.add(("shipment_of", str(order.id)))
     return out
+
+
+def new_order_marks(order: Order) -> set[tuple[str, str]]:
+    """A new order marks its customer only: the customer's mark makes the drain recompute every
+    open order of that customer (the new one included: all its stored scores, supplier and carrier
+    rates too) and its silence (the newest order's creation). An order mark would add only the
+    "closed since: priority 0" step, and a new order has priority 0 until it is scored. So one
+    mark per customer, not per order: a bulk batch of 5,000 new orders of 500 customers writes 500
+    marks, not 5,500 (issue 13), and the drain reads 500 keys."""
+    if order.customer_id is None:  # pragma: no cover - customer_id is required
+        return {("order", str(order.id))}
+    return {("customer", str(order.customer_id))}
 
 
 def mark(session: Session, marks: Iterable[tuple[str, str]], now: datetime) -> None:
@@ -116,7 +126,11 @@ def on_order_changes(session: Session, changes: list[OrderChange]) -> None:
         return
     marks: set[tuple[str, str]] = set()
     for change in changes:
-        if change.order.id is not None:
+        if change.order.id is None:
+            continue
+        if change.is_new:  # the common case (a bulk batch's new orders): their customers' marks
+            marks.add(("customer", str(change.order.customer_id)))
+        else:
             marks |= marks_of(change)
     now = changes[0].now
     insert_rows(session, OrderScoreMark.__table__,

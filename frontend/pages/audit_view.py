@@ -117,9 +117,10 @@ def _value(name: str, value: Any, names: _Names) -> str:
         return "—"
     if isinstance(value, bool):
         return pgettext("audit", "yes") if value else pgettext("audit", "no")
-    if name == "via" and isinstance(value, str):  # backend/ingest/via.py: "connector: <name>", "import: <file>"
+    if name == "via" and isinstance(value, str):  # backend/ingest/via.py: "connector: <name>", "import: <file>", ...
         kind, _, what = value.partition(": ")
-        label = {"connector": pgettext("audit", "connector"), "import": pgettext("audit", "import file")}.get(kind)
+        label = {"connector": pgettext("audit", "connector"), "import": pgettext("audit", "import file"),
+                 "webhook": pgettext("audit", "webhook"), "api": pgettext("audit", "API")}.get(kind)
         return f"{label} {what}" if label else value
     if name in USER_FIELDS and isinstance(value, int):
         return names.users.get(value, f"#{value}")

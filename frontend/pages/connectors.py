@@ -236,6 +236,10 @@ def _form_values(form: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any], 
         settings, secrets = connectors_sql.settings_from_form(form), {"password": form.get("password") or None}
     if form.get("kind") == "vendor":
         settings, secrets = connectors_vendor.settings_from_form(form)
+    # secrets typed before the form came back with an error ride the page sealed (never in clear):
+    # a field left empty then means "the value entered", as on the inbound format page
+    pending = _unseal_secrets(form.get("secrets_pending") or "")
+    secrets = {k: v or (pending.get(k) if isinstance(pending.get(k), str) else None) for k, v in secrets.items()}
     columns = {}
     for i in range(MAPPING_ROWS):
         path, target = form.get(f"map_path_{i}", "").strip(), form.get(f"map_target_{i}", "").strip()
@@ -254,6 +258,32 @@ def _form_values(form: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any], 
     if isinstance(extra, dict):  # validated with the rest of the mapping (ImportMapping forbids the unknown)
         mapping.update({k: v for k, v in extra.items() if k in connectors_vendor.EXTRA_MAPPING_KEYS})
     return settings, secrets, mapping
+
+
+def _with_sealed(form: dict[str, str], secrets: dict[str, Any]) -> dict[str, str]:
+    """The form to show again: the secrets entered, sealed into one hidden field (their names in
+    `secrets_pending_names` for the page's "entered, not saved yet"), never echoed in clear."""
+    typed = {k: v[:2000] for k, v in secrets.items() if isinstance(v, str) and v}
+    out = {k: v for k, v in form.items() if k not in ("secrets_pending", *secrets)}
+    if typed:
+        from backend.connectors import crypto
+
+        out["secrets_pending"] = crypto.encrypt({"pending_secrets": typed})
+        out["secrets_pending_names"] = sorted(typed)
+    return out
+
+
+def _unseal_secrets(token: str) -> dict[str, Any]:
+    """The secrets a sealed field carries; {} for a token this installation did not seal."""
+    from backend.connectors import crypto
+
+    if not token:
+        return {}
+    try:
+        value = crypto.decrypt(token[:20_000]).get("pending_secrets")
+    except (GendanError, ValueError, AttributeError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _errors_of(exc: ValidationError) -> dict[str, str]:
@@ -320,12 +350,12 @@ def _save(request: Request, session: Session, actor: Actor, connector_id: int | 
             saved = connector_service.update_connector(session, actor=actor, connector_id=connector_id,
                                                        payload=ConnectorUpdate.model_validate(body), now=utcnow())
     except ValidationError as exc:
-        return _form_page(request, session, existing, form, errors=_errors_of(exc), status_code=422,
-                          error=i18n.gettext("Please correct the marked fields."))
+        return _form_page(request, session, existing, _with_sealed(form, secrets), errors=_errors_of(exc),
+                          status_code=422, error=i18n.gettext("Please correct the marked fields."))
     except GendanError as exc:
         session.rollback()
-        return _form_page(request, session, existing, form, errors=_service_errors(exc), status_code=exc.status,
-                          error=i18n.translate_error(exc.code, exc.params))
+        return _form_page(request, session, existing, _with_sealed(form, secrets), errors=_service_errors(exc),
+                          status_code=exc.status, error=i18n.translate_error(exc.code, exc.params))
     _flash(request, i18n.gettext("Connector %(name)s was saved.") % {"name": saved.name})
     return RedirectResponse(f"/admin/connectors/{saved.id}", status_code=303)
 

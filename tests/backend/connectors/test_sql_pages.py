@@ -66,3 +66,29 @@ def test_injection_in_the_form_is_refused_in_chinese(session, client, pg_source)
     assert resp.status_code == 422
     assert 'id="err-table"' in resp.text and "请" in resp.text
     assert session.exec(select(Connector).where(Connector.name == "sql page shop")).first() is None
+
+
+def test_a_secret_typed_before_the_form_came_back_with_an_error_is_kept_sealed(session, client, pg_source):
+    """The form refused (a bad view name): the password typed is not echoed, it rides the page
+    sealed, and saving the corrected form with the field left empty stores it."""
+    import re
+
+    from backend.connectors import crypto
+
+    user = make_user(session, roles=["admin"], locale="zh-CN")
+    session.commit()
+    login(client, user.username)
+    refused = client.post("/admin/connectors", data=_form(pg_source, table='v"; drop table x; --'))
+    assert refused.status_code == 422
+    assert "pw-secret-123" not in refused.text and 'data-pending="password"' in refused.text
+    assert "尚未保存" in refused.text  # said in the reader's language
+    sealed = re.search(r'name="secrets_pending" value="([^"]+)"', refused.text).group(1)
+    saved = client.post("/admin/connectors", data=_form(pg_source, password="", secrets_pending=sealed),
+                        follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    connector = session.exec(select(Connector).where(Connector.name == "sql page shop")).scalar_one()
+    assert crypto.decrypt(connector.secrets)["password"] == "pw-secret-123"
+    # a token this installation did not seal is ignored, not a 500
+    forged = client.post("/admin/connectors", data=_form(pg_source, name="sql page shop 2", password="",
+                                                         secrets_pending="not-a-token", table='v"; x'))
+    assert forged.status_code == 422

@@ -83,3 +83,5 @@ def test_the_bulk_api_records_each_new_customer_once_by_the_caller(client, sessi
     made = _customer_creates(session)
     assert set(made) == {("CANEW1", "New One"), ("CANEW2", "CANEW2")}
     assert all(len(rows) == 1 and rows[0][0] == rep.id for rows in made.values())
+    # the channel, as an import names its file and a connector itself (backend/ingest/via.py)
+    assert all(rows[0][1]["via"] == "api: bulk" for rows in made.values())

@@ -264,6 +264,13 @@ class TestWebhookCustomers:
             AuditEvent.entity_type == "customer", AuditEvent.entity_key == str(customer.id),
             AuditEvent.action == "create")).scalars().all()
         assert made == [created["acts_as_id"]] and made[0] is not None
+        # and by which channel: the source's name, as a connector run or an import file names itself
+        after = session.exec(select(AuditEvent.after).where(
+            AuditEvent.entity_type == "customer", AuditEvent.entity_key == str(customer.id),
+            AuditEvent.action == "create")).scalars().one()
+        assert after["via"] == "webhook: Shop"
+        page = client.get("/admin/audit?entity_type=customer", headers={"Accept-Language": "zh-CN"})
+        assert page.status_code == 200 and "Webhook 推送 Shop" in page.text  # in the reader's language
 
 
 class TestOrderDates:

@@ -153,3 +153,30 @@ def test_restricted_groups_give_the_full_refresh_rates(session):
     session.commit()
     assert _drain(session, NOW) >= 1
     assert session.get(Order, victim.id).carrier_on_time_rate == right
+
+
+def test_a_new_order_marks_its_customer_and_the_drain_scores_it(session):
+    """One mark per customer for new orders (a bulk batch of 5,000 new orders of 500 customers writes
+    500 marks): the customer's mark recomputes all its open orders, the new ones included."""
+    from decimal import Decimal
+
+    from backend.orders.schemas import OrderCreate
+
+    admin = make_user(session, roles=("admin",))
+    customer = make_customer(session, tier="key")
+    session.commit()
+    session.execute(OrderScoreMark.__table__.delete())
+    scores_service._last_day[0] = NOW.date()
+    actor = _actor(admin)
+    made = [orders_service.create_order(session, actor=actor, now=NOW, payload=OrderCreate(
+        customer_id=customer.id, amount=Decimal("900000"), planned_delivery=(NOW + timedelta(days=2)).date()))[0]
+        for _ in range(3)]
+    session.commit()
+    assert _marks(session) == {("customer", str(customer.id))}
+    assert _drain(session, NOW) >= 1
+    for read in made:
+        row = session.get(Order, read.id)
+        expected = scores.priority_score({c.key: getattr(row, c.key) for c in Order.__table__.columns}, "key", NOW,
+                                         row.delay_probability)
+        assert row.priority_score == expected > 0
+    assert refresh(session.connection(), NOW) == 0  # nothing left for the reconciliation
