@@ -26,7 +26,7 @@ from backend.flows.directory import load_directory
 from backend.flows.models import FlowInstance
 from backend.flows.service import FLOWS, form_field_keys, invalid, on_installation_calendar
 from backend.orders.models import OrderEvent
-from backend.replay.service import DEFAULT_WEEKS, Window, window
+from backend.replay.service import DEFAULT_WEEKS, Progress, Window, window
 from backend.rules.context import ORDER
 from engine.flows.definition import FlowDefinition, load_definition
 from engine.flows.validate import parse_and_validate
@@ -131,8 +131,10 @@ def histories(session: Session, pairs: list[tuple[int, int]]) -> Iterator[FlowHi
 
 def flow_what_if(session: Session, *, actor: Actor, key: str, weeks: Any = DEFAULT_WEEKS, now: datetime,
                  definition: dict[str, Any] | None = None, max_orders: int = MAX_ORDERS,
-                 time_limit: float = TIME_LIMIT_SECONDS, clock: Callable[[], float] = time.monotonic) -> dict[str, Any]:
-    """Replay flow `key`'s published version and its draft (or `definition`) over the last `weeks`."""
+                 time_limit: float = TIME_LIMIT_SECONDS, clock: Callable[[], float] = time.monotonic,
+                 progress: Progress | None = None) -> dict[str, Any]:
+    """Replay flow `key`'s published version and its draft (or `definition`) over the last `weeks`.
+    `progress(done, total)` (the worker's run) is told the orders replayed; True stops the replay."""
     require_designer(actor)
     w = window(weeks, now)
     current, changed, published_version = _definitions(session, key, definition)
@@ -143,10 +145,17 @@ def flow_what_if(session: Session, *, actor: Actor, key: str, weeks: Any = DEFAU
     directory = load_directory(session)
     waits = waits_of(recorded, [current, changed])
 
-    def too_long() -> bool:
+    total, calls = 2 * len(recorded), [0]
+
+    def too_long() -> bool:  # the engine asks every 50 orders
+        done = min(calls[0] * 50, total)
+        calls[0] += 1
+        if progress is not None and progress(done, total):
+            return True
         return clock() - started > time_limit
 
     before = replay(current, recorded, directory=directory, waits=waits, end=w.end, deadline=too_long)
+    calls[0] = (len(recorded) + 49) // 50
     after = replay(changed, recorded, directory=directory, waits=waits, end=w.end, deadline=too_long)
     diff = compare_flows(before, after)
     numbers = {h.order_id: h.number for h in recorded}
