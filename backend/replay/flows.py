@@ -146,6 +146,8 @@ def flow_what_if(session: Session, *, actor: Actor, key: str, weeks: Any = DEFAU
     waits = waits_of(recorded, [current, changed])
 
     total, calls = 2 * len(recorded), [0]
+    if progress is not None:
+        progress(0, total)  # the total, before the first order; a stop is seen at the first check
 
     def too_long() -> bool:  # the engine asks every 50 orders
         done = min(calls[0] * 50, total)

@@ -17,6 +17,7 @@ Nothing real is written by a replay: the run row is the only row.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -280,6 +281,10 @@ def execute(bind: Engine | Connection, run_id: int, token: datetime, now: dateti
         except Exception:  # a bug must end the run clearly, not leave it running
             log.exception("what-if run %s failed", run_id)
             state, values = "failed", {"error": {"code": "whatif.run_failed", "params": {}}}
+        # the reading session only read; ending it with a commit keeps the progress written meanwhile
+        # when both share one connection (the tests' savepoints), and costs nothing otherwise
+        with contextlib.suppress(Exception):
+            session.commit()
     finished = wall()
     if state == "done":
         values["progress_done"] = values["progress_total"] = max(holder["total"], 1)

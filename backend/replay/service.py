@@ -187,6 +187,8 @@ def _replay_pairs(session: Session, pairs: list[tuple[str, RuleDefinition, RuleD
     budget = MAX_EVALUATIONS // 2
     passes = 2 if currents else 1
     total = len(orders) * passes
+    if progress is not None and progress(0, total):
+        return _stopped(w, orders, capped)
 
     def watch(offset: int) -> Callable[[int], bool]:
         def stop(done: int) -> bool:
@@ -213,6 +215,11 @@ def _replay_pairs(session: Session, pairs: list[tuple[str, RuleDefinition, RuleD
         "seconds": round(clock() - started, 2),
         "rules": rules,
     }
+
+
+def _stopped(w: Window, orders: list[OrderTimeline], capped: bool) -> dict[str, Any]:
+    return {"start": w.start, "end": w.end, "orders": len(orders), "orders_capped": capped, "truncated": True,
+            "replayed_orders": 0, "evaluations": 0, "load_seconds": 0, "seconds": 0, "rules": []}
 
 
 def _version(session: Session, key: str, status: str) -> int | None:
