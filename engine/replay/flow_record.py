@@ -51,6 +51,12 @@ class FlowHistory:
     resubmit_delays: tuple[timedelta, ...] = ()  # after a send-back / rejection, how long until resubmitted
     steps: tuple[Step, ...] = ()  # engine.replay.timeline.rebuild of the order
     chosen_approvers: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    run_id: int | None = None  # the flow instance: an order may run the flow more than once
+
+    @property
+    def key(self) -> int:
+        """What the replay's runs are keyed by: the instance when known, else the order."""
+        return self.run_id if self.run_id is not None else self.order_id
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,8 @@ def _moment(value: Any) -> datetime | None:
 
 def history_of(order_id: int, number: str, history: Sequence[Mapping[str, Any]], *,
                steps: Sequence[Step] = (), initiator_id: int | None = None,
-               chosen_approvers: Mapping[str, Sequence[int]] | None = None) -> FlowHistory | None:
+               chosen_approvers: Mapping[str, Sequence[int]] | None = None,
+               run_id: int | None = None) -> FlowHistory | None:
     """The record of a flow instance (`FlowState.history` as JSON). None when it never started."""
     started_at, initiator = None, initiator_id
     visits: dict[str, list[tuple[datetime, list[Decision]]]] = {}
@@ -110,7 +117,7 @@ def history_of(order_id: int, number: str, history: Sequence[Mapping[str, Any]],
         order_id=order_id, number=number, started_at=started_at, initiator_id=int(initiator),
         visits={k: tuple(Visit(k, at, tuple(d)) for at, d in v) for k, v in visits.items()},
         resubmit_delays=tuple(resubmits), steps=tuple(steps),
-        chosen_approvers={k: tuple(v) for k, v in (chosen_approvers or {}).items()},
+        chosen_approvers={k: tuple(v) for k, v in (chosen_approvers or {}).items()}, run_id=run_id,
     )
 
 

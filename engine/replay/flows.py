@@ -351,6 +351,6 @@ def replay(defn: FlowDefinition, histories: Iterable[FlowHistory], *, directory:
             out.truncated = True
             break
         driver = _Driver(defn, history, directory, waits, end)
-        out.runs[history.order_id] = driver.drive()
+        out.runs[history.key] = driver.drive()
         out.events += driver.events
     return out

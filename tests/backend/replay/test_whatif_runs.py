@@ -202,3 +202,26 @@ def test_the_rule_set_runs_in_the_worker(client, session, connection):
     done = read(client, answer.json()["run"]["id"])
     assert [r["key"] for r in done["result"]["rules"]] == ["whatif_big"]
     assert done["result"]["rules"][0]["added_count"] == 1
+
+
+def test_every_run_of_the_flow_is_replayed(session, org, now):  # noqa: F811 (the fixture)
+    from backend.flows import service_instance
+    from backend.flows.schemas import TaskAction
+    from backend.replay import flows
+    from tests.backend.flows.test_service import actor_of, open_items, task_id
+
+    orders = run_orders(session, org, now)
+    # the 70,000 order runs the flow a second time (its first run finished); the manager approves
+    again = now - timedelta(days=2)
+    instance = service_instance.start_flow(session, order=orders[70_000], actor=actor_of(org["rep"]), now=again)
+    [item] = open_items(session, org["manager"])
+    service_instance.act_on_task(session, actor=actor_of(org["manager"]), instance_id=instance.id,
+                                 task_id=task_id(item), body=TaskAction(action="approve"),
+                                 now=again + timedelta(hours=1))
+    session.commit()
+    answer = flows.flow_what_if(session, actor=actor_of(org["designer"], "designer"), key="order", weeks=4,
+                                now=now, definition=lowered())
+    assert (answer["orders"], answer["runs"]) == (3, 4)
+    # both runs of the 70,000 order now reach the director; the order is named once
+    assert answer["changed_paths_count"] == 2
+    assert [o["number"] for o in answer["changed_paths"]] == [orders[70_000].number]
