@@ -16,8 +16,8 @@ from backend.definitions.lifecycle import require_designer
 from backend.errors import GendanError
 from backend.replay import runs
 from backend.replay.service import DEFAULT_WEEKS, MAX_WEEKS
-from frontend.pages.common import N_, PageActor, role_label
 from designer.pages.whatif_runs import redirect_to_run, week_count
+from frontend.pages.common import N_, PageActor, role_label
 from frontend.templating import render
 
 router = APIRouter(include_in_schema=False)

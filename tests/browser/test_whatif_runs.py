@@ -5,21 +5,18 @@ A second replay is cancelled from the progress page. Nothing real is written; it
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
 
 from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 
 from backend.clock import utcnow
-from backend.orders.models import OrderEvent
 from backend.replay import runs
 from backend.replay.models import WhatIfRun
 from backend.rules import definitions
 from backend.rules.models import RuleDefinitionRow, RuleFiring
 from tests.backend.rules.test_service import actor_of
 from tests.browser.conftest import sign_in
-from tests.factories.orders import make_order
-from tests.factories.people import make_user
+from tests.browser.test_rule_whatif import rule, seed_rule
 
 KEY = "whatif2_big_orders"
 
@@ -42,23 +39,7 @@ def run_worker_until(live_engine, run_id: int, states=("done",)) -> None:
 
 def test_a_designer_sees_the_progress_then_the_difference(page: Page, base_url, seed, live_engine, monkeypatch):
     monkeypatch.setattr(runs, "INLINE_MAX_ORDERS", 0)  # every window goes to the worker
-    now = datetime.now(UTC)
-    admin = make_user(seed, username="whatif2.designer", roles=["admin", "designer"], locale="en")
-    rep = make_user(seed, username="whatif2.rep", roles=["sales"], locale="en")
-    for amount, days in ((3000, 2), (7000, 4), (12000, 6)):
-        order = make_order(seed, owner=rep, stage="approval", number=f"WI2-{amount}", amount=amount,
-                           at=now - timedelta(days=days))
-        seed.add(OrderEvent(order_id=order.id, type="created", at=order.created_at,
-                            after={"amount": f"{amount}.00", "stage": "approval", "status": "open", "data": {}}))
-    definitions.save_draft(seed, actor=actor_of(admin, "admin", "designer"), now=now, definition={
-        "key": KEY, "name": {"en": "WI2 big order"},
-        "trigger": {"kind": "event", "events": ["order_created"]},
-        "condition": {"and": [{">": [{"var": "amount"}, 10000]}, {"in": ["WI2-", {"var": "number"}]}]},
-        "actions": [{"type": "create_todo", "assignee": {"kind": "role", "role": "finance"},
-                     "title_template": {"en": "Check {{ order.number }}"}}],
-    })
-    definitions.publish_rule(seed, actor=actor_of(admin, "admin", "designer"), key=KEY, now=now)
-    seed.commit()
+    admin = seed_rule(seed, prefix="WI2-", key=KEY, users="whatif2")
 
     sign_in(page, base_url, "whatif2.designer")
     page.set_viewport_size({"width": 390, "height": 800})
@@ -106,12 +87,8 @@ def test_a_designer_sees_the_progress_then_the_difference(page: Page, base_url, 
     expect(page.locator("#whatif-cancelled")).to_have_text("This replay was cancelled.")
 
     # the draft changes after the first replay: its page says so
-    definitions.save_draft(seed, actor=actor_of(admin, "admin", "designer"), now=utcnow(), definition={
-        "key": KEY, "name": {"en": "WI2 big order"}, "trigger": {"kind": "event", "events": ["order_created"]},
-        "condition": {"and": [{">": [{"var": "amount"}, 6000]}, {"in": ["WI2-", {"var": "number"}]}]},
-        "actions": [{"type": "create_todo", "assignee": {"kind": "role", "role": "finance"},
-                     "title_template": {"en": "Check {{ order.number }}"}}],
-    })
+    definitions.save_draft(seed, actor=actor_of(admin, "admin", "designer"), now=utcnow(),
+                           definition=rule(KEY, "WI2-", 6000))
     seed.commit()
     page.goto(f"{base_url}/designer/whatif/runs/{run_id}")
     expect(page.locator("#whatif-draft-changed")).to_contain_text("The draft changed since this replay")
