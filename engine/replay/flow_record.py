@@ -52,6 +52,7 @@ class FlowHistory:
     steps: tuple[Step, ...] = ()  # engine.replay.timeline.rebuild of the order
     chosen_approvers: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     run_id: int | None = None  # the flow instance: an order may run the flow more than once
+    withdrawn_after: timedelta | None = None  # the initiator withdrew (撤回) this long after the start
 
     @property
     def key(self) -> int:
@@ -90,6 +91,7 @@ def history_of(order_id: int, number: str, history: Sequence[Mapping[str, Any]],
     visits: dict[str, list[tuple[datetime, list[Decision]]]] = {}
     resubmits: list[timedelta] = []
     stopped: datetime | None = None
+    withdrawn: datetime | None = None
     for entry in history:
         at = _moment(entry.get("at"))
         action = entry.get("action")
@@ -108,6 +110,8 @@ def history_of(order_id: int, number: str, history: Sequence[Mapping[str, Any]],
             decisions.append(Decision(at, at - entered, action, to))
             if action in ("rejected", "sent_back") and (action == "rejected" or to == "initiator"):
                 stopped = at
+        elif action == "withdrawn" and withdrawn is None:
+            withdrawn = at
         elif action == "resubmitted" and stopped is not None:
             resubmits.append(at - stopped)
             stopped = None
@@ -118,6 +122,7 @@ def history_of(order_id: int, number: str, history: Sequence[Mapping[str, Any]],
         visits={k: tuple(Visit(k, at, tuple(d)) for at, d in v) for k, v in visits.items()},
         resubmit_delays=tuple(resubmits), steps=tuple(steps),
         chosen_approvers={k: tuple(v) for k, v in (chosen_approvers or {}).items()}, run_id=run_id,
+        withdrawn_after=withdrawn - started_at if withdrawn is not None else None,
     )
 
 

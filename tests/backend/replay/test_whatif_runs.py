@@ -225,3 +225,25 @@ def test_every_run_of_the_flow_is_replayed(session, org, now):  # noqa: F811 (th
     # both runs of the 70,000 order now reach the director; the order is named once
     assert answer["changed_paths_count"] == 2
     assert [o["number"] for o in answer["changed_paths"]] == [orders[70_000].number]
+
+
+def test_a_recorded_withdrawal_is_replayed(session, org, now):  # noqa: F811 (the fixture)
+    from backend.flows import service_instance
+    from backend.flows.schemas import InstanceAction
+    from backend.replay import flows
+    from tests.backend.flows.test_service import actor_of
+    from tests.factories.orders import make_order
+
+    run_orders(session, org, now)
+    at = now - timedelta(days=3)
+    order = make_order(session, owner=org["rep"], amount=90_000, at=at, number="FWI-withdrawn")
+    instance = service_instance.start_flow(session, order=order, actor=actor_of(org["rep"]), now=at)
+    service_instance.act_on_instance(session, actor=actor_of(org["rep"], "sales"), instance_id=instance.id,
+                                     body=InstanceAction(action="withdraw"), now=at + timedelta(hours=3))
+    session.commit()
+    answer = flows.flow_what_if(session, actor=actor_of(org["designer"], "designer"), key="order", weeks=4,
+                                now=now, definition=lowered())
+    outcomes = {o["status"]: (o["before"], o["after"]) for o in answer["outcomes"]}
+    # withdrawn before the manager decided, in both versions (not left waiting at the manager)
+    assert outcomes["withdrawn"] == (1, 1)
+    assert "running" not in outcomes
