@@ -52,16 +52,21 @@ def rule(key: str, prefix: str, threshold: int) -> dict:
     }
 
 
+def what_if(page: Page, base_url: str, key: str, condition_json: str, *, weeks: str) -> None:
+    """In the rule designer: a new condition as JSON-logic, the weeks, then "What if?"."""
+    page.goto(f"{base_url}/designer/rules/{key}")
+    page.get_by_role("tab", name="JSON-logic").click()
+    page.get_by_label("Condition as JSON-logic").fill(condition_json)
+    page.get_by_role("button", name="Apply JSON").click()
+    page.get_by_label("Weeks to replay").select_option(weeks)
+    page.get_by_role("button", name="What if? (replay last N weeks)").click()
+
+
 def test_a_designer_sees_what_a_changed_rule_would_have_done(page: Page, base_url, seed, live_engine):
     seed_rule(seed)
 
     sign_in(page, base_url, "whatif.designer")
-    page.goto(f"{base_url}/designer/rules/{KEY}")
-    page.get_by_role("tab", name="JSON-logic").click()
-    page.get_by_label("Condition as JSON-logic").fill(condition(5000))
-    page.get_by_role("button", name="Apply JSON").click()
-    page.get_by_label("Weeks to replay").select_option("2")
-    page.get_by_role("button", name="What if? (replay last N weeks)").click()
+    what_if(page, base_url, KEY, condition(5000), weeks="2")
 
     expect(page).to_have_url(f"{base_url}/designer/rules/{KEY}/whatif?weeks=2", timeout=60_000)
     compare = page.locator("#whatif-compare")

@@ -16,7 +16,7 @@ from backend.rules import definitions
 from backend.rules.models import RuleDefinitionRow, RuleFiring
 from tests.backend.rules.test_service import actor_of
 from tests.browser.conftest import sign_in
-from tests.browser.test_rule_whatif import rule, seed_rule
+from tests.browser.test_rule_whatif import rule, seed_rule, what_if
 
 KEY = "whatif2_big_orders"
 
@@ -43,12 +43,7 @@ def test_a_designer_sees_the_progress_then_the_difference(page: Page, base_url, 
 
     sign_in(page, base_url, "whatif2.designer")
     page.set_viewport_size({"width": 390, "height": 800})
-    page.goto(f"{base_url}/designer/rules/{KEY}")
-    page.get_by_role("tab", name="JSON-logic").click()
-    page.get_by_label("Condition as JSON-logic").fill(condition(5000))
-    page.get_by_role("button", name="Apply JSON").click()
-    page.get_by_label("Weeks to replay").select_option("2")
-    page.get_by_role("button", name="What if? (replay last N weeks)").click()
+    what_if(page, base_url, KEY, condition(5000), weeks="2")
 
     # queued: the progress bar, waiting for the worker
     bar = page.get_by_role("progressbar", name="Replay progress")
