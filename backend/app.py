@@ -83,6 +83,7 @@ def _include_routers(app: FastAPI) -> None:
     from backend.portal.router import router as portal_router
     from backend.replay.flow_router import router as flow_whatif_router
     from backend.replay.router import router as whatif_router
+    from backend.replay.runs_router import router as whatif_runs_router
     from backend.reports.image_router import router as report_images_router
     from backend.reports.router import dashboards_router
     from backend.reports.router import router as reports_router
@@ -105,7 +106,8 @@ def _include_routers(app: FastAPI) -> None:
                    audit_router, audit_pages_router, customer_pages_router, calendar_router,
                    connectors_router, connector_mapping_router, logistics_router, ocr_router, portal_router,
                    whatif_router, whatif_pages_router, reports_router, dashboards_router, report_pages_router,
-                   dashboard_pages_router, flow_whatif_router, flow_whatif_pages_router, report_images_router):
+                   dashboard_pages_router, flow_whatif_router, flow_whatif_pages_router, report_images_router,
+                   whatif_runs_router):
         app.include_router(router)
 
 

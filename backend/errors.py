@@ -102,6 +102,10 @@ STATUS_BY_CODE: dict[str, int] = {
     "whatif.flow_not_published": 409,
     "whatif.flow_too_large": 422,
     "whatif.flow_too_deep": 422,
+    "whatif.too_many_runs": 429,
+    "whatif.run_not_found": 404,
+    "whatif.requester_gone": 409,
+    "whatif.run_failed": 500,
     # to-dos
     "inbox.not_yours": 403,
     "inbox.not_initiator": 403,

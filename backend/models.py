@@ -25,6 +25,7 @@ from backend.ocr.models import OcrJob  # noqa: F401
 from backend.orders.models import Order, OrderEvent  # noqa: F401
 from backend.people.models import Department, User, UserRole  # noqa: F401
 from backend.portal.models import ExternalParty, PortalLink, PortalUser  # noqa: F401
+from backend.replay.models import WhatIfRun  # noqa: F401
 from backend.reports.models import DashboardDefinitionRow, ReportDefinitionRow, ReportSchedule  # noqa: F401
 from backend.rules.models import RuleDefinitionRow, RuleFiring, RuleOrderState  # noqa: F401
 from backend.scores.models import OrderScoreMark  # noqa: F401

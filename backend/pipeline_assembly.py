@@ -42,6 +42,7 @@ from backend.orders import reached as orders_reached
 from backend.orders import service as orders_service
 from backend.pipeline import EffectAppliers, NamedStage, OrderChange, Pipeline, attach
 from backend.portal import tasks as portal_tasks
+from backend.replay import runs as whatif_runs
 from backend.reports import tasks as reports_tasks
 from backend.rules import due_build as rules_due_build
 from backend.rules import due_index as rules_due
@@ -120,6 +121,7 @@ def build_jobs(*, scan_interval_seconds: float = 60, upload_dir: Path | None = N
         Job("order_scores.changed", scores_service.refresh_changed_scores, scores_service.CHANGED_EVERY_SECONDS),
         Job("foresight.train_due", foresight_tasks.train_due, 10),
         Job("foresight.score_open_orders", foresight_tasks.score_open_orders, 300),
+        Job("whatif.run_queued", whatif_runs.run_queued, 2),
         *((Job("forms.delete_orphan_uploads", lambda engine, now: forms_files.delete_orphans(upload_dir, engine, now),
                3600),) if upload_dir is not None else ()),
         *((Job("ocr.read_contracts", lambda engine, now: ocr_tasks.read_contracts(engine, now, upload_dir), 2),)

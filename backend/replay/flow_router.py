@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backend.auth.deps import CurrentActor, DbSession
 from backend.clock import utcnow
-from backend.replay import flows
+from backend.replay import runs
+from backend.replay.router import RUN, answer
 from backend.replay.service import DEFAULT_WEEKS, MAX_WEEKS
 from backend.rules.router import bounded_body
 
@@ -29,11 +30,11 @@ class FlowWhatIfRequest(BaseModel):
     definition: dict[str, Any] | None = None
 
 
-@router.post("/{key}/whatif", responses=ERRORS)
-def flow_what_if(session: DbSession, actor: CurrentActor, key: str,
-                 body: FlowWhatIfRequest | None = None) -> dict[str, Any]:
+@router.post("/{key}/whatif", responses={**ERRORS, **RUN})
+def flow_what_if(session: DbSession, actor: CurrentActor, key: str, body: FlowWhatIfRequest | None = None) -> Any:
     """What the draft would have done to the orders that ran the flow in the last `weeks`, beside the
-    published version: changed paths, to-dos per assignee, step durations, stuck orders."""
+    published version: changed paths, to-dos per assignee, step durations, stuck orders. Over a few
+    hundred orders the replay is queued for the worker (202 with the run)."""
     body = body or FlowWhatIfRequest()
-    return flows.flow_what_if(session, actor=actor, key=key, weeks=body.weeks, now=utcnow(),
-                              definition=body.definition)
+    return answer(*runs.ask(session, actor=actor, kind="flow", key=key, weeks=body.weeks, now=utcnow(),
+                            definition=body.definition))

@@ -5,7 +5,8 @@ virtual clock (engine/replay/flows.py), side by side. Nothing is written: no ord
 timer or outbox row.
 
 Reads are bounded: instances of the flow started in the window, newest first, at most `MAX_ORDERS`
-(the first instance per order); their orders and events in one query each per batch of `BATCH`.
+(every run of the flow: an order that ran it twice is replayed twice); their orders and events in
+one query each per batch of `BATCH`.
 The replay stops after `TIME_LIMIT_SECONDS` and says so (`truncated`).
 """
 
@@ -26,7 +27,7 @@ from backend.flows.directory import load_directory
 from backend.flows.models import FlowInstance
 from backend.flows.service import FLOWS, form_field_keys, invalid, on_installation_calendar
 from backend.orders.models import OrderEvent
-from backend.replay.service import DEFAULT_WEEKS, Window, window
+from backend.replay.service import DEFAULT_WEEKS, Progress, Window, window
 from backend.rules.context import ORDER
 from engine.flows.definition import FlowDefinition, load_definition
 from engine.flows.validate import parse_and_validate
@@ -85,16 +86,13 @@ def _definitions(session: Session, key: str, definition: dict[str, Any] | None) 
 
 
 def instances(session: Session, key: str, w: Window, limit: int) -> tuple[list[tuple[int, int]], bool]:
-    """(instance id, order id) of the flow's instances started in the window, newest first, one per order."""
+    """(instance id, order id) of the flow's instances started in the window, newest first: every run
+    of the flow, an order that ran it twice (restarted, resubmitted as a new instance) twice."""
     rows = session.execute(
         select(FlowInstance.id, FlowInstance.order_id)
         .where(FlowInstance.flow_key == key, FlowInstance.created_at >= w.start, FlowInstance.created_at < w.end)
-        .order_by(FlowInstance.id.desc()).limit(limit * 2 + 1)).all()
-    first: dict[int, int] = {}
-    for instance_id, order_id in rows:
-        first[order_id] = instance_id  # newest first: the last seen is the order's first instance
-    pairs = sorted(((i, o) for o, i in first.items()), reverse=True)
-    return pairs[:limit], len(pairs) > limit or len(rows) > limit * 2
+        .order_by(FlowInstance.id.desc()).limit(limit + 1)).all()
+    return [(i, o) for i, o in rows[:limit]], len(rows) > limit
 
 
 def histories(session: Session, pairs: list[tuple[int, int]]) -> Iterator[FlowHistory]:
@@ -124,15 +122,18 @@ def histories(session: Session, pairs: list[tuple[int, int]]) -> Iterator[FlowHi
             history = state.get("history") if isinstance(state.get("history"), list) else []
             chosen = state.get("chosen_approvers") if isinstance(state.get("chosen_approvers"), dict) else {}
             found = history_of(order_id, current["number"], history, steps=rebuild(current, events.get(order_id, [])),
-                               initiator_id=state.get("initiator_id"), chosen_approvers=chosen)
+                               initiator_id=state.get("initiator_id"), chosen_approvers=chosen,
+                               run_id=instance_id)
             if found is not None:
                 yield found
 
 
 def flow_what_if(session: Session, *, actor: Actor, key: str, weeks: Any = DEFAULT_WEEKS, now: datetime,
                  definition: dict[str, Any] | None = None, max_orders: int = MAX_ORDERS,
-                 time_limit: float = TIME_LIMIT_SECONDS, clock: Callable[[], float] = time.monotonic) -> dict[str, Any]:
-    """Replay flow `key`'s published version and its draft (or `definition`) over the last `weeks`."""
+                 time_limit: float = TIME_LIMIT_SECONDS, clock: Callable[[], float] = time.monotonic,
+                 progress: Progress | None = None) -> dict[str, Any]:
+    """Replay flow `key`'s published version and its draft (or `definition`) over the last `weeks`.
+    `progress(done, total)` (the worker's run) is told the orders replayed; True stops the replay."""
     require_designer(actor)
     w = window(weeks, now)
     current, changed, published_version = _definitions(session, key, definition)
@@ -143,17 +144,26 @@ def flow_what_if(session: Session, *, actor: Actor, key: str, weeks: Any = DEFAU
     directory = load_directory(session)
     waits = waits_of(recorded, [current, changed])
 
-    def too_long() -> bool:
+    total, calls = 2 * len(recorded), [0]
+    if progress is not None:
+        progress(0, total)  # the total, before the first order; a stop is seen at the first check
+
+    def too_long() -> bool:  # the engine asks every 50 orders
+        done = min(calls[0] * 50, total)
+        calls[0] += 1
+        if progress is not None and progress(done, total):
+            return True
         return clock() - started > time_limit
 
     before = replay(current, recorded, directory=directory, waits=waits, end=w.end, deadline=too_long)
+    calls[0] = (len(recorded) + 49) // 50
     after = replay(changed, recorded, directory=directory, waits=waits, end=w.end, deadline=too_long)
     diff = compare_flows(before, after)
-    numbers = {h.order_id: h.number for h in recorded}
+    numbers = {h.key: (h.order_id, h.number) for h in recorded}
     return {
         "key": key, "weeks": weeks, "start": w.start, "end": w.end,
         "published_version": published_version, "draft_version": changed.version,
-        "orders": len(recorded), "orders_capped": capped,
+        "orders": len({h.order_id for h in recorded}), "runs": len(recorded), "orders_capped": capped,
         "replayed_orders": diff.orders, "truncated": before.truncated or after.truncated,
         "engine_steps": before.events + after.events,
         "load_seconds": round(loaded, 2), "seconds": round(clock() - started, 2),
@@ -167,10 +177,17 @@ def _name(defn: FlowDefinition, other: FlowDefinition, key: str) -> dict[str, st
     return names or {"en": key}
 
 
-def _read(diff: FlowDiff, numbers: dict[int, str], current: FlowDefinition,
+def _read(diff: FlowDiff, numbers: dict[int, tuple[int, str]], current: FlowDefinition,
           changed: FlowDefinition) -> dict[str, Any]:
-    def examples(ids) -> list[dict[str, Any]]:
-        return [{"id": i, "number": numbers.get(i, str(i))} for i in list(ids)[:EXAMPLES]]
+    """The diff for the page; its keys are runs (instances), the examples name their orders, each once."""
+    def examples(runs) -> list[dict[str, Any]]:
+        out: dict[int, dict[str, Any]] = {}
+        for run in runs:
+            order_id, number = numbers.get(run, (run, str(run)))
+            out.setdefault(order_id, {"id": order_id, "number": number})
+            if len(out) == EXAMPLES:
+                break
+        return list(out.values())
 
     def hours(seconds: float | None) -> float | None:
         return None if seconds is None else round(seconds / 3600, 1)
@@ -197,7 +214,7 @@ def _read(diff: FlowDiff, numbers: dict[int, str], current: FlowDefinition,
         "outcomes": [{"status": s, "before": diff.outcomes_before.get(s, 0), "after": diff.outcomes_after.get(s, 0)}
                      for s in sorted(set(diff.outcomes_before) | set(diff.outcomes_after))],
         "stuck_count": len(diff.stuck_after), "stuck_before_count": len(diff.stuck_before),
-        "stuck": [{"id": o, "number": numbers.get(o, str(o)), "node_key": node,
+        "stuck": [{"id": numbers.get(o, (o, ""))[0], "number": numbers.get(o, (o, str(o)))[1], "node_key": node,
                    "name": _name(changed, current, node) if node != "-" else {"en": "-"}, "reason": reason}
                   for o, node, reason in diff.stuck_after[:EXAMPLES]],
     }

@@ -10,4 +10,9 @@ ERROR_MESSAGES: dict[str, str] = {
     "whatif.flow_not_published": "Flow %(key)s has no published version to compare the draft with.",
     "whatif.flow_too_large": "A flow to replay may have at most %(max)s steps.",
     "whatif.flow_too_deep": "The flow nests too deeply (a condition may have at most %(max)s levels).",
+    # what-if runs replayed by the worker (backend/replay/runs.py); Chinese in whatif2.po
+    "whatif.too_many_runs": "You already have %(max)s replays queued or running: wait for one or cancel it.",
+    "whatif.run_not_found": "This replay does not exist or has expired.",
+    "whatif.requester_gone": "The person who asked for this replay can no longer sign in.",
+    "whatif.run_failed": "The replay failed on our side; it has been logged. Please try again.",
 }

@@ -6,11 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.auth.deps import CurrentActor, DbSession
 from backend.clock import utcnow
-from backend.replay import service
+from backend.replay import runs, service
+from backend.replay.models import WhatIfRun
 from backend.rules.router import ERRORS, bounded_body
 
 router = APIRouter(prefix="/api/v1/rules", tags=["rules"], dependencies=[Depends(bounded_body)])
@@ -31,15 +33,30 @@ class RuleSetRequest(BaseModel):
     weeks: int = Field(default=service.DEFAULT_WEEKS, ge=1, le=service.MAX_WEEKS)
 
 
-@router.post("/whatif", responses=ERRORS)
-def what_if_rule_set(session: DbSession, actor: CurrentActor, body: RuleSetRequest | None = None) -> dict[str, Any]:
-    """Every rule with a draft replayed beside its published version, in one pass (nothing stored or sent)."""
+RUN = {202: {"description": "A large window: queued for the worker; read GET /api/v1/whatif/runs/{id}"},
+       429: {"description": "Too many replays queued or running"}}
+
+
+@router.post("/whatif", responses={**ERRORS, **RUN})
+def what_if_rule_set(session: DbSession, actor: CurrentActor, body: RuleSetRequest | None = None) -> Any:
+    """Every rule with a draft replayed beside its published version, in one pass (nothing stored or sent).
+    Over a few hundred orders the replay is queued for the worker (202 with the run)."""
     body = body or RuleSetRequest()
-    return service.what_if_rule_set(session, actor=actor, weeks=body.weeks, now=utcnow())
+    return answer(*runs.ask(session, actor=actor, kind="rule_set", weeks=body.weeks, now=utcnow()))
 
 
-@router.post("/{key}/whatif", responses={**ERRORS, 409: {"description": "No draft to compare"}})
-def what_if(session: DbSession, actor: CurrentActor, key: str, body: WhatIfRequest | None = None) -> dict[str, Any]:
-    """What the draft would have done over the last `weeks` of real orders, beside the published version."""
+@router.post("/{key}/whatif", responses={**ERRORS, **RUN, 409: {"description": "No draft to compare"}})
+def what_if(session: DbSession, actor: CurrentActor, key: str, body: WhatIfRequest | None = None) -> Any:
+    """What the draft would have done over the last `weeks` of real orders, beside the published version.
+    Over a few hundred orders the replay is queued for the worker (202 with the run)."""
     body = body or WhatIfRequest()
-    return service.what_if(session, actor=actor, key=key, weeks=body.weeks, now=utcnow(), definition=body.definition)
+    return answer(*runs.ask(session, actor=actor, kind="rule", key=key, weeks=body.weeks, now=utcnow(),
+                            definition=body.definition))
+
+
+def answer(result: dict[str, Any] | None, run: WhatIfRun | None) -> Any:
+    """The inline answer (200), or the queued run (202) with where to read it."""
+    if run is None:
+        return result
+    return JSONResponse(status_code=202, content={"run": {"id": run.id, "state": run.state,
+                                                          "url": f"/api/v1/whatif/runs/{run.id}"}})

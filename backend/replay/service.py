@@ -49,6 +49,9 @@ MAX_EVALUATIONS = 5_000_000
 TIME_LIMIT_SECONDS = 25.0
 EXAMPLES = 20  # example orders shown per list (the counts are complete)
 
+# a worker run is told (orders done, orders in all) now and then; answering True stops the replay
+Progress = Callable[[int, int], bool]
+
 
 @dataclass(frozen=True)
 class Window:
@@ -123,14 +126,16 @@ def _draft(session: Session, key: str, definition: dict[str, Any] | None,
 
 def what_if(session: Session, *, actor: Actor, key: str, weeks: Any = DEFAULT_WEEKS, now: datetime,
             definition: dict[str, Any] | None = None, max_orders: int = MAX_ORDERS,
-            time_limit: float = TIME_LIMIT_SECONDS, clock: Callable[[], float] = time.monotonic) -> dict[str, Any]:
-    """Replay rule `key`'s published version and its draft (or `definition`) over the last `weeks`."""
+            time_limit: float = TIME_LIMIT_SECONDS, clock: Callable[[], float] = time.monotonic,
+            progress: Progress | None = None) -> dict[str, Any]:
+    """Replay rule `key`'s published version and its draft (or `definition`) over the last `weeks`.
+    `progress(done, total)` (the worker's run) is told the orders replayed; True stops the replay."""
     require_designer(actor)
     w = window(weeks, now)
     catalogue = catalogue_for(session)
     changed, current = _draft(session, key, definition, catalogue)
     out = _replay_pairs(session, [(key, changed, current)], w, catalogue, max_orders=max_orders,
-                        time_limit=time_limit, clock=clock)
+                        time_limit=time_limit, clock=clock, progress=progress)
     [rule] = out["rules"]
     return {**out, "key": key, "weeks": weeks, "has_published": current is not None,
             "published_version": _version(session, key, "published"), "rule": rule}
@@ -138,29 +143,40 @@ def what_if(session: Session, *, actor: Actor, key: str, weeks: Any = DEFAULT_WE
 
 def what_if_rule_set(session: Session, *, actor: Actor, weeks: Any = DEFAULT_WEEKS, now: datetime,
                      max_orders: int = MAX_ORDERS, time_limit: float = TIME_LIMIT_SECONDS,
-                     clock: Callable[[], float] = time.monotonic) -> dict[str, Any]:
+                     clock: Callable[[], float] = time.monotonic, progress: Progress | None = None,
+                     drafts: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Every rule with a draft (at most MAX_RULES), its published version beside it, in one replay.
-    A draft that does not validate is listed with its problem; the others are replayed."""
+    A draft that does not validate is listed with its problem; the others are replayed.
+    `drafts` (key → definition, a run's snapshot) replaces the stored drafts."""
     require_designer(actor)
     w = window(weeks, now)
     catalogue = catalogue_for(session)
-    drafts = session.exec(select(RuleDefinitionRow.key).where(RuleDefinitionRow.status == "draft")
-                          .order_by(RuleDefinitionRow.key).limit(MAX_RULES)).scalars().all()
+    if drafts is None:
+        drafts = rule_set_drafts(session)
     pairs, refused = [], []
-    for key in drafts:
+    for key in sorted(drafts)[:MAX_RULES]:
         try:
-            changed, current = _draft(session, key, None, catalogue)
+            changed, current = _draft(session, key, drafts[key], catalogue)
         except GendanError as exc:
             refused.append({"key": key, "code": exc.code, "message": i18n.translate_error(exc.code, exc.params)})
             continue
         pairs.append((key, changed, current))
-    out = _replay_pairs(session, pairs, w, catalogue, max_orders=max_orders, time_limit=time_limit, clock=clock)
+    out = _replay_pairs(session, pairs, w, catalogue, max_orders=max_orders, time_limit=time_limit, clock=clock,
+                        progress=progress)
     return {**out, "weeks": weeks, "refused": refused}
+
+
+def rule_set_drafts(session: Session) -> dict[str, dict[str, Any]]:
+    """Every rule's stored draft (at most MAX_RULES), by key."""
+    rows = session.exec(select(RuleDefinitionRow.key, RuleDefinitionRow.definition)
+                        .where(RuleDefinitionRow.status == "draft")
+                        .order_by(RuleDefinitionRow.key).limit(MAX_RULES)).all()
+    return {key: definition for key, definition in rows}
 
 
 def _replay_pairs(session: Session, pairs: list[tuple[str, RuleDefinition, RuleDefinition | None]], w: Window,
                   catalogue: Catalogue, *, max_orders: int, time_limit: float,
-                  clock: Callable[[], float]) -> dict[str, Any]:
+                  clock: Callable[[], float], progress: Progress | None = None) -> dict[str, Any]:
     calendar = installation_calendar(session)
     started = clock()
     ids, capped = order_ids(session, w, max_orders)
@@ -169,14 +185,22 @@ def _replay_pairs(session: Session, pairs: list[tuple[str, RuleDefinition, RuleD
     currents = [current for _key, _changed, current in pairs if current is not None]
     changed = [c for _key, c, _current in pairs]
     budget = MAX_EVALUATIONS // 2
+    passes = 2 if currents else 1
+    total = len(orders) * passes
+    if progress is not None and progress(0, total):
+        return _stopped(w, orders, capped)
 
-    def too_long(_done: int) -> bool:
-        return clock() - started > time_limit
+    def watch(offset: int) -> Callable[[int], bool]:
+        def stop(done: int) -> bool:
+            if progress is not None and progress(offset + done, total):
+                return True
+            return clock() - started > time_limit
+        return stop
 
     before = replay(currents, orders, catalogue, calendar=calendar, start=w.start, end=w.end,
-                    max_evaluations=budget, progress=too_long) if currents else None
+                    max_evaluations=budget, progress=watch(0)) if currents else None
     after = replay(changed, orders, catalogue, calendar=calendar, start=w.start, end=w.end,
-                   max_evaluations=budget, progress=too_long)
+                   max_evaluations=budget, progress=watch(len(orders) * (passes - 1)))
     numbers = {o.order_id: o.number for o in orders}
     rules = []
     for diff in compare(before, after):
@@ -191,6 +215,11 @@ def _replay_pairs(session: Session, pairs: list[tuple[str, RuleDefinition, RuleD
         "seconds": round(clock() - started, 2),
         "rules": rules,
     }
+
+
+def _stopped(w: Window, orders: list[OrderTimeline], capped: bool) -> dict[str, Any]:
+    return {"start": w.start, "end": w.end, "orders": len(orders), "orders_capped": capped, "truncated": True,
+            "replayed_orders": 0, "evaluations": 0, "load_seconds": 0, "seconds": 0, "rules": []}
 
 
 def _version(session: Session, key: str, status: str) -> int | None:

@@ -14,8 +14,9 @@ from backend.auth.deps import DbSession
 from backend.clock import utcnow
 from backend.definitions.lifecycle import require_designer
 from backend.errors import GendanError
-from backend.replay import flows
+from backend.replay import runs
 from backend.replay.service import DEFAULT_WEEKS, MAX_WEEKS
+from designer.pages.whatif_runs import redirect_to_run, week_count
 from frontend.pages.common import N_, PageActor, role_label
 from frontend.templating import render
 
@@ -61,7 +62,7 @@ def step_name(names: dict[str, str]) -> str:
     return found or next(iter(names.values()), "")
 
 
-def _words(result: dict[str, Any]) -> dict[str, Any]:
+def words(result: dict[str, Any]) -> dict[str, Any]:
     for t in result["todos"]:
         t["label"] = who(t["assignee"])
     for o in result["outcomes"]:
@@ -81,8 +82,10 @@ def flow_what_if_page(request: Request, session: DbSession, actor: PageActor, ke
     require_designer(actor)
     result, error, problems = None, None, []
     try:
-        count = int(weeks) if weeks.strip().isdigit() and len(weeks) <= 3 else -1
-        result = _words(flows.flow_what_if(session, actor=actor, key=key, weeks=count, now=utcnow()))
+        answer, run = runs.ask(session, actor=actor, kind="flow", key=key, weeks=week_count(weeks), now=utcnow())
+        if run is not None:
+            return redirect_to_run(run.id)
+        result = words(answer)
     except GendanError as exc:
         if exc.code == "flow.not_found":
             raise

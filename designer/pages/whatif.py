@@ -1,6 +1,8 @@
 """The what-if pages: /designer/rules/{key}/whatif?weeks=N shows what the rule's draft would have
 done over the last N weeks of real orders, beside the published version (backend/replay).
-/designer/whatif does it for every rule with a draft at once. Nothing is created or sent. A broken draft or a bad week count is said on the page, not a 500."""
+/designer/whatif does it for every rule with a draft at once. A window of more than a few hundred
+orders is replayed by the worker: the page then redirects to the run's progress (whatif_runs.py).
+Nothing is created or sent. A broken draft or a bad week count is said on the page, not a 500."""
 
 from __future__ import annotations
 
@@ -11,11 +13,14 @@ from backend.auth.deps import DbSession
 from backend.clock import utcnow
 from backend.definitions.lifecycle import require_designer
 from backend.errors import GendanError
-from backend.replay import service
+from backend.replay import runs, service
+from designer.pages.whatif_runs import problems_of, redirect_to_run, week_count
+from designer.pages.whatif_runs import router as runs_pages_router
 from frontend.pages.common import PageActor
 from frontend.templating import render
 
 router = APIRouter(include_in_schema=False)
+router.include_router(runs_pages_router)  # /designer/whatif/runs/{id}: a run's progress, then the difference
 
 
 @router.get("/designer/rules/{key}/whatif")
@@ -23,13 +28,14 @@ def what_if_page(request: Request, session: DbSession, actor: PageActor, key: st
     require_designer(actor)
     result, error, problems = None, None, []
     try:
-        count = int(weeks) if weeks.strip().isdigit() and len(weeks) <= 3 else -1
-        result = service.what_if(session, actor=actor, key=key, weeks=count, now=utcnow())
+        result, run = runs.ask(session, actor=actor, kind="rule", key=key, weeks=week_count(weeks), now=utcnow())
+        if run is not None:
+            return redirect_to_run(run.id)
     except GendanError as exc:
         if exc.code == "rule.not_found":
             raise
         error = i18n.translate_error(exc.code, exc.params)
-        problems = [f"{path}: {i18n.translate_error(code, params)}" for path, (code, params) in exc.fields.items()]
+        problems = problems_of(exc)
     return _page(request, key, weeks, result, error, problems)
 
 
@@ -39,8 +45,9 @@ def rule_set_page(request: Request, session: DbSession, actor: PageActor, weeks:
     require_designer(actor)
     result, error = None, None
     try:
-        count = int(weeks) if weeks.strip().isdigit() and len(weeks) <= 3 else -1
-        result = service.what_if_rule_set(session, actor=actor, weeks=count, now=utcnow())
+        result, run = runs.ask(session, actor=actor, kind="rule_set", weeks=week_count(weeks), now=utcnow())
+        if run is not None:
+            return redirect_to_run(run.id)
     except GendanError as exc:
         error = i18n.translate_error(exc.code, exc.params)
     return _page(request, "", weeks, result, error, [])

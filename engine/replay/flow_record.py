@@ -51,6 +51,13 @@ class FlowHistory:
     resubmit_delays: tuple[timedelta, ...] = ()  # after a send-back / rejection, how long until resubmitted
     steps: tuple[Step, ...] = ()  # engine.replay.timeline.rebuild of the order
     chosen_approvers: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    run_id: int | None = None  # the flow instance: an order may run the flow more than once
+    withdrawn_after: timedelta | None = None  # the initiator withdrew (撤回) this long after the start
+
+    @property
+    def key(self) -> int:
+        """What the replay's runs are keyed by: the instance when known, else the order."""
+        return self.run_id if self.run_id is not None else self.order_id
 
 
 @dataclass(frozen=True)
@@ -77,12 +84,14 @@ def _moment(value: Any) -> datetime | None:
 
 def history_of(order_id: int, number: str, history: Sequence[Mapping[str, Any]], *,
                steps: Sequence[Step] = (), initiator_id: int | None = None,
-               chosen_approvers: Mapping[str, Sequence[int]] | None = None) -> FlowHistory | None:
+               chosen_approvers: Mapping[str, Sequence[int]] | None = None,
+               run_id: int | None = None) -> FlowHistory | None:
     """The record of a flow instance (`FlowState.history` as JSON). None when it never started."""
     started_at, initiator = None, initiator_id
     visits: dict[str, list[tuple[datetime, list[Decision]]]] = {}
     resubmits: list[timedelta] = []
     stopped: datetime | None = None
+    withdrawn: datetime | None = None
     for entry in history:
         at = _moment(entry.get("at"))
         action = entry.get("action")
@@ -101,6 +110,8 @@ def history_of(order_id: int, number: str, history: Sequence[Mapping[str, Any]],
             decisions.append(Decision(at, at - entered, action, to))
             if action in ("rejected", "sent_back") and (action == "rejected" or to == "initiator"):
                 stopped = at
+        elif action == "withdrawn" and withdrawn is None:
+            withdrawn = at
         elif action == "resubmitted" and stopped is not None:
             resubmits.append(at - stopped)
             stopped = None
@@ -110,7 +121,8 @@ def history_of(order_id: int, number: str, history: Sequence[Mapping[str, Any]],
         order_id=order_id, number=number, started_at=started_at, initiator_id=int(initiator),
         visits={k: tuple(Visit(k, at, tuple(d)) for at, d in v) for k, v in visits.items()},
         resubmit_delays=tuple(resubmits), steps=tuple(steps),
-        chosen_approvers={k: tuple(v) for k, v in (chosen_approvers or {}).items()},
+        chosen_approvers={k: tuple(v) for k, v in (chosen_approvers or {}).items()}, run_id=run_id,
+        withdrawn_after=withdrawn - started_at if withdrawn is not None else None,
     )
 
 

@@ -29,6 +29,7 @@ The record itself is read in `engine/replay/flow_record.py`. Pure: no I/O, no cl
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ from engine.flows.events import (
     SendBack,
     Start,
     TimerFired,
+    Withdraw,
 )
 from engine.flows.run import Run
 from engine.flows.state import FlowState
@@ -165,6 +167,7 @@ class _Driver:
         self.no_answer: str | None = None
         self.resubmits = 0
         self.stopped_at: datetime | None = None
+        self.withdraw_tried = False
         self.run = OrderRun(history.order_id)
         self.events = 0
 
@@ -283,6 +286,8 @@ class _Driver:
                 changed = self.next_field_change()
                 if changed is not None:
                     moments.append((changed, 2, ("fields",)))
+                if self.h.withdrawn_after is not None and not self.withdraw_tried:
+                    moments.append((self.h.started_at + self.h.withdrawn_after, 4, ("withdraw",)))
             elif self.state.status in ("sent_back", "rejected") and self.resubmits < len(self.h.resubmit_delays):
                 moments.append((self.stopped_at + self.h.resubmit_delays[self.resubmits], 3, ("resubmit",)))
             if not moments:
@@ -300,6 +305,11 @@ class _Driver:
                     self.apply(TimerFired(kind=what[1], token_id=what[2], n=what[3]), at)
                 elif what[0] == "fields":
                     self.apply(FieldsChanged(), at)
+                elif what[0] == "withdraw":
+                    # the recorded withdrawal, when the version still allows it (nobody decided yet)
+                    self.withdraw_tried = True
+                    with contextlib.suppress(FlowError):
+                        self.apply(Withdraw(actor_id=self.h.initiator_id), at)
                 else:
                     self.resubmits += 1
                     self.apply(Resubmit(actor_id=self.h.initiator_id), at)
@@ -351,6 +361,6 @@ def replay(defn: FlowDefinition, histories: Iterable[FlowHistory], *, directory:
             out.truncated = True
             break
         driver = _Driver(defn, history, directory, waits, end)
-        out.runs[history.order_id] = driver.drive()
+        out.runs[history.key] = driver.drive()
         out.events += driver.events
     return out

@@ -24,32 +24,49 @@ def condition(threshold: int) -> str:
     return f'{{"and": [{{">": [{{"var": "amount"}}, {threshold}]}}, {{"in": ["WIF-", {{"var": "number"}}]}}]}}'
 
 
-def test_a_designer_sees_what_a_changed_rule_would_have_done(page: Page, base_url, seed, live_engine):
+def seed_rule(seed, *, prefix: str = "WIF-", key: str = KEY, users: str = "whatif"):
+    """Three orders (3,000, 7,000, 12,000) with their created events and rule `key` published at
+    amount > 10,000 (orders numbered `prefix…` only); returns the designer."""
     now = datetime.now(UTC)
-    admin = make_user(seed, username="whatif.designer", roles=["admin", "designer"], locale="en")
-    rep = make_user(seed, username="whatif.rep", roles=["sales"], locale="en")
+    admin = make_user(seed, username=f"{users}.designer", roles=["admin", "designer"], locale="en")
+    rep = make_user(seed, username=f"{users}.rep", roles=["sales"], locale="en")
     for amount, days in ((3000, 2), (7000, 4), (12000, 6)):
-        order = make_order(seed, owner=rep, stage="approval", number=f"WIF-{amount}", amount=amount,
+        order = make_order(seed, owner=rep, stage="approval", number=f"{prefix}{amount}", amount=amount,
                            at=now - timedelta(days=days))
         seed.add(OrderEvent(order_id=order.id, type="created", at=order.created_at,
                             after={"amount": f"{amount}.00", "stage": "approval", "status": "open", "data": {}}))
-    definitions.save_draft(seed, actor=actor_of(admin, "admin", "designer"), now=now, definition={
-        "key": KEY, "name": {"zh": "大额订单", "en": "WIF big order"},
+    definitions.save_draft(seed, actor=actor_of(admin, "admin", "designer"), now=now,
+                           definition=rule(key, prefix, 10000))
+    definitions.publish_rule(seed, actor=actor_of(admin, "admin", "designer"), key=key, now=now)
+    seed.commit()
+    return admin
+
+
+def rule(key: str, prefix: str, threshold: int) -> dict:
+    return {
+        "key": key, "name": {"zh": "大额订单", "en": f"{prefix} big order"},
         "trigger": {"kind": "event", "events": ["order_created"]},
-        "condition": {"and": [{">": [{"var": "amount"}, 10000]}, {"in": ["WIF-", {"var": "number"}]}]},
+        "condition": {"and": [{">": [{"var": "amount"}, threshold]}, {"in": [prefix, {"var": "number"}]}]},
         "actions": [{"type": "create_todo", "assignee": {"kind": "role", "role": "finance"},
                      "title_template": {"en": "Check {{ order.number }}"}}],
-    })
-    definitions.publish_rule(seed, actor=actor_of(admin, "admin", "designer"), key=KEY, now=now)
-    seed.commit()
+    }
+
+
+def what_if(page: Page, base_url: str, key: str, condition_json: str, *, weeks: str) -> None:
+    """In the rule designer: a new condition as JSON-logic, the weeks, then "What if?"."""
+    page.goto(f"{base_url}/designer/rules/{key}")
+    page.get_by_role("tab", name="JSON-logic").click()
+    page.get_by_label("Condition as JSON-logic").fill(condition_json)
+    page.get_by_role("button", name="Apply JSON").click()
+    page.get_by_label("Weeks to replay").select_option(weeks)
+    page.get_by_role("button", name="What if? (replay last N weeks)").click()
+
+
+def test_a_designer_sees_what_a_changed_rule_would_have_done(page: Page, base_url, seed, live_engine):
+    seed_rule(seed)
 
     sign_in(page, base_url, "whatif.designer")
-    page.goto(f"{base_url}/designer/rules/{KEY}")
-    page.get_by_role("tab", name="JSON-logic").click()
-    page.get_by_label("Condition as JSON-logic").fill(condition(5000))
-    page.get_by_role("button", name="Apply JSON").click()
-    page.get_by_label("Weeks to replay").select_option("2")
-    page.get_by_role("button", name="What if? (replay last N weeks)").click()
+    what_if(page, base_url, KEY, condition(5000), weeks="2")
 
     expect(page).to_have_url(f"{base_url}/designer/rules/{KEY}/whatif?weeks=2", timeout=60_000)
     compare = page.locator("#whatif-compare")
