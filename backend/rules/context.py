@@ -23,7 +23,7 @@ from backend.installation import service as installation_service
 from backend.installation.service import installation_calendar
 from backend.orders.models import Order
 from backend.people import org
-from backend.people.models import User
+from backend.people.models import Department, User
 from backend.rules.schemas import IssueRead
 from backend.settings import get_settings
 from engine.calendar import BusinessCalendar
@@ -136,6 +136,8 @@ def people_for_many(session: Session, orders: list[Order], rule: RuleDefinition)
         for order_id, user_id in rows:
             approvers.setdefault(order_id, []).append(user_id)
     known: dict[int, int | None] = {}
+    held = _load_people(session, {o.owner_id for o in orders if o.owner_id is not None}
+                        | {u for ids in approvers.values() for u in ids}) if kinds else []
 
     def manager(user_id: int) -> int | None:
         if user_id not in known:
@@ -160,7 +162,20 @@ def people_for_many(session: Session, orders: list[Order], rule: RuleDefinition)
             current_approver_manager_ids=tuple(dict.fromkeys(managers)),
             role_members=members,
         )
+    del held
     return out
+
+
+def _load_people(session: Session, user_ids: set[int]) -> list[Any]:
+    """The users and their departments in two queries, held (the session's identity map keeps
+    rows only while someone does) so the manager walk's `session.get`s find them without a query each."""
+    if not user_ids:
+        return []
+    users = session.exec(select(User).where(User.id.in_(sorted(user_ids)))).scalars().all()
+    department_ids = sorted({u.department_id for u in users if u.department_id is not None})
+    departments = session.exec(select(Department).where(Department.id.in_(department_ids))).scalars().all() \
+        if department_ids else []
+    return [*users, *departments]
 
 
 # Stage names as the order pages show them (English msgids, translated in the catalogs; the pages'
