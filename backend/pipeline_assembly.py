@@ -93,7 +93,7 @@ def build_pipeline() -> Pipeline:
             NamedStage("rules_due", rules_due.on_order_change, rules_due.on_order_changes),
             NamedStage("tracking", tracking_service.on_order_change, tracking_service.on_order_changes),
             NamedStage("logistics", logistics_service.subscribe),
-            NamedStage("live", live_publish.on_order_change),
+            NamedStage("live", live_publish.on_order_change, live_publish.on_order_changes),
         ),
         appliers=EffectAppliers(by_type=flows_instances.effect_appliers(), on_touched=live_publish.on_user_touched),
     )

@@ -22,6 +22,7 @@ from backend.pipeline import OrderChange
 PG_CHANNEL = "gendan_live"
 _PENDING = "gendan_live_pending"
 _ITEM_ORDERS = "gendan_live_item_orders"
+NOTIFY_IDS = 500  # user ids per pg_notify payload (~12 bytes each at most)
 
 
 def touch(session: Session, user_ids, kind: str = "inbox") -> None:
@@ -30,8 +31,9 @@ def touch(session: Session, user_ids, kind: str = "inbox") -> None:
     if not ids:
         return
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_notify(:channel, :payload)"),
-                        {"channel": PG_CHANNEL, "payload": json.dumps({"u": ids, "k": kind})})
+        for start in range(0, len(ids), NOTIFY_IDS):  # a payload stays under PostgreSQL's 8,000 bytes
+            session.execute(text("SELECT pg_notify(:channel, :payload)"),
+                            {"channel": PG_CHANNEL, "payload": json.dumps({"u": ids[start:start + NOTIFY_IDS], "k": kind})})
     else:
         session.info.setdefault(_PENDING, set()).update((u, kind) for u in ids)
 
@@ -49,6 +51,16 @@ def on_order_change(session: Session, change: OrderChange) -> None:
     from backend.live.orders import touch_order  # the order's own open pages (backend/live/orders.py)
 
     touch_order(session, change.order.id, ("head", "details", "timeline"))
+
+
+def on_order_changes(session: Session, changes: list[OrderChange]) -> None:
+    """The live stage for many changes at once (a chunk of firings, the bulk import): what
+    `on_order_change` tells for each, the owners in one push instead of one per order."""
+    from backend.live.orders import touch_order
+
+    touch(session, {c.order.owner_id for c in changes if not c.is_new}, "inbox")
+    for change in changes:
+        touch_order(session, change.order.id, ("head", "details", "timeline"))
 
 
 def _collect_item_orders(session, _flush_context) -> None:

@@ -286,6 +286,13 @@ def record_change(session: Session, change: OrderChange) -> None:
     if change.is_new:
         record_event(session, change.order, type="created", actor=change.actor, now=change.now, after=change.after)
         return
+    before, after = _before_after(change)
+    record_event(session, change.order, type=change.event_type, actor=change.actor, now=change.now,
+                 before=before, after=after, note=change.note)
+
+
+def _before_after(change: OrderChange) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The before and after a changed order's event records."""
     previous = change.before or {}
     before = {c: previous.get(c) for c in change.columns}
     after = {c: change.after[c] for c in change.columns}
@@ -295,21 +302,22 @@ def record_change(session: Session, change: OrderChange) -> None:
         old, new = before.pop("data") or {}, after.pop("data") or {}
         for path in sorted(f for f in change.changed_fields if f.startswith("data.")):
             before[path], after[path] = old.get(path[5:]), new.get(path[5:])
-    record_event(session, change.order, type=change.event_type, actor=change.actor, now=change.now,
-                 before=before, after=after, note=change.note)
+    return before, after
 
 
 def record_changes(session: Session, changes: list[OrderChange]) -> None:
-    """The record-event stage for many changes (the bulk import): the `created` events of new
-    orders in one multi-row insert, the same rows `record_change` writes one by one."""
-    rows = [{"order_id": c.order.id, "type": "created", "at": c.now, "before": None, "after": c.after, "note": None,
-             "actor_id": c.actor.user_id if c.actor and c.actor.user_id else None,
-             "actor_label": c.actor.display_name if c.actor else None} for c in changes if c.is_new]
+    """The record-event stage for many changes (the bulk import's new orders, a chunk of firings
+    that changed orders): their events in one multi-row insert, the rows `record_change` writes
+    one by one (`created` events first, as the import's changes are all new)."""
+    rows = []
+    for c in sorted(changes, key=lambda c: not c.is_new):
+        before, after = (None, c.after) if c.is_new else _before_after(c)
+        rows.append({"order_id": c.order.id, "type": "created" if c.is_new else c.event_type, "at": c.now,
+                     "before": before, "after": after, "note": None if c.is_new else c.note,
+                     "actor_id": c.actor.user_id if c.actor and c.actor.user_id else None,
+                     "actor_label": c.actor.display_name if c.actor else None})
     if rows:
         insert_rows(session, OrderEvent.__table__, rows, background=True)
-    for change in changes:
-        if not change.is_new:
-            record_change(session, change)
 
 
 def _columns(order: Order) -> dict[str, Any]:

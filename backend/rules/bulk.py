@@ -50,7 +50,7 @@ from backend.notify.models import Notification, OutboxMessage
 from backend.orders.models import Order
 from backend.people.models import User
 from backend.rules import pause
-from backend.rules.context import STAGE_LABELS, order_values, people_for_many
+from backend.rules.context import STAGE_LABELS, hold_people, order_values, people_for_many
 from backend.rules.firing import fire
 from backend.rules.models import RuleDefinitionRow, RuleFiring, RuleOrderState
 from backend.settings import get_settings
@@ -156,6 +156,7 @@ def _plan(session: Session, pending: list[Pending], catalogue: Catalogue,
     orders = {p.order.id: p.order for p in pending}
     facts = {order_id: build_facts(order_values(order), catalogue, ctx) for order_id, order in orders.items()}
     extras = template_extras_many(session, list(orders.values()))
+    held = hold_people(session, (o.owner_id for o in orders.values()))  # for every rule's people below
     by_rule: dict[str, list[Pending]] = {}
     for p in pending:
         by_rule.setdefault(p.rule.key, []).append(p)
@@ -176,6 +177,7 @@ def _plan(session: Session, pending: list[Pending], catalogue: Catalogue,
         except Exception as exc:  # one rule's planning must not stop the others
             _paused(session, row, exc, ctx, failed)
     _replan_after_writes(session, pending, planned, people, extras, catalogue, ctx, failed)
+    del held
     return [(p, planned[p.key]) for p in pending if p.key in planned and p.rule.key not in failed]
 
 

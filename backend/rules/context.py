@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session
 
 from backend import i18n
@@ -24,7 +25,7 @@ from backend.installation import service as installation_service
 from backend.installation.service import installation_calendar
 from backend.orders.models import Order, fact_columns
 from backend.people import org
-from backend.people.models import User
+from backend.people.models import Department, User
 from backend.rules.schemas import IssueRead
 from backend.settings import get_settings
 from engine.calendar import BusinessCalendar
@@ -145,6 +146,8 @@ def people_for_many(session: Session, orders: list[Order], rule: RuleDefinition)
         for order_id, user_id in rows:
             approvers.setdefault(order_id, []).append(user_id)
     known: dict[int, int | None] = {}
+    held = hold_people(session, [*(o.owner_id for o in orders), *(u for ids in approvers.values() for u in ids)]) \
+        if kinds else []
 
     def manager(user_id: int) -> int | None:
         if user_id not in known:
@@ -169,7 +172,23 @@ def people_for_many(session: Session, orders: list[Order], rule: RuleDefinition)
             current_approver_manager_ids=tuple(dict.fromkeys(managers)),
             role_members=members,
         )
+    del held
     return out
+
+
+def hold_people(session: Session, user_ids: Iterable[int]) -> list[Any]:
+    """The users the session does not hold yet, and their departments, in at most two queries,
+    returned to be held (the session's identity map keeps rows only while someone does), so the
+    manager walk's `session.get`s find them without a query each. Users already held cost nothing."""
+    ids = sorted({u for u in user_ids if u is not None and identity_key(User, u) not in session.identity_map})
+    if not ids:
+        return []
+    users = session.exec(select(User).where(User.id.in_(ids))).scalars().all()
+    department_ids = sorted({u.department_id for u in users if u.department_id is not None
+                             and identity_key(Department, u.department_id) not in session.identity_map})
+    departments = session.exec(select(Department).where(Department.id.in_(department_ids))).scalars().all() \
+        if department_ids else []
+    return [*users, *departments]
 
 
 # Stage names as the order pages show them (English msgids, translated in the catalogs; the pages'

@@ -20,11 +20,12 @@ refresh stays as a rare reconciliation (time alone moves the 365-day window, sil
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
@@ -101,12 +102,37 @@ def mark(session: Session, marks: Iterable[tuple[str, str]], now: datetime) -> N
 
 
 def _priority_now(session: Session, order: Order, now: datetime) -> None:
-    tier = session.connection().execute(select(Customer.tier).where(Customer.id == order.customer_id)).scalar()
-    mine = {c.key: getattr(order, c.key) for c in Order.__table__.columns}
-    priority = scores.priority_score(mine, tier, now, order.delay_probability)
-    if priority != order.priority_score:
-        session.connection().execute(update(Order.__table__).where(Order.__table__.c.id == order.id)
-                                     .values(priority_score=priority))
+    _priorities_now(session, [order], now)
+
+
+def _priorities_now(session: Session, orders: list[Order], now: datetime) -> None:
+    """The orders' priorities recomputed and stored: one read of their customers' tiers, one
+    UPDATE for those that moved (a burst of firings flags thousands of orders in one chunk)."""
+    customer_ids = sorted({o.customer_id for o in orders if o.customer_id is not None})
+    tiers = dict(session.connection().execute(select(Customer.id, Customer.tier)
+                                              .where(Customer.id.in_(customer_ids))).all()) if customer_ids else {}
+    moved: dict[int, tuple[Order, int]] = {}
+    for order in orders:
+        mine = {c.key: getattr(order, c.key) for c in Order.__table__.columns}
+        priority = scores.priority_score(mine, tiers.get(order.customer_id), now, order.delay_probability)
+        if priority != order.priority_score:
+            moved[order.id] = (order, priority)
+    if not moved:
+        return
+    table = Order.__table__
+    if len(moved) == 1:
+        ((order_id, (_, priority)),) = moved.items()
+        session.connection().execute(update(table).where(table.c.id == order_id).values(priority_score=priority))
+    elif session.get_bind().dialect.name == "postgresql":
+        rows = json.dumps([{"id": order_id, "p": priority} for order_id, (_, priority) in sorted(moved.items())])
+        session.connection().execute(text(
+            "UPDATE sales_order SET priority_score = x.p FROM json_to_recordset(CAST(:rows AS json)) "
+            "AS x(id integer, p integer) WHERE sales_order.id = x.id"), {"rows": rows})
+    else:  # SQLite: an executemany in-process costs a statement's binding per row, no round trips
+        session.connection().execute(update(table).where(table.c.id == bindparam("oid"))
+                                     .values(priority_score=bindparam("p")),
+                                     [{"oid": order_id, "p": priority} for order_id, (_, priority) in moved.items()])
+    for order, priority in moved.values():
         set_committed_value(order, "priority_score", priority)
 
 
@@ -120,8 +146,10 @@ def on_order_change(session: Session, change: OrderChange) -> None:
 
 
 def on_order_changes(session: Session, changes: list[OrderChange]) -> None:
-    """The same for many new orders at once (the bulk import): their marks in one COPY, finished
-    by the bulk path's writer thread on PostgreSQL (backend/bulk_insert.py) while the batch goes on."""
+    """The same for many changes at once (the bulk import's new orders, a chunk of firings that
+    changed orders): their marks in one COPY, finished by the bulk path's writer thread on
+    PostgreSQL (backend/bulk_insert.py) while the batch goes on; the changed orders' priorities in
+    one read and one UPDATE."""
     if not changes:
         return
     marks: set[tuple[str, str]] = set()
@@ -135,6 +163,7 @@ def on_order_changes(session: Session, changes: list[OrderChange]) -> None:
     now = changes[0].now
     insert_rows(session, OrderScoreMark.__table__,
                 [{"kind": kind, "key": key[:200], "created_at": now} for kind, key in sorted(marks)], background=True)
-    for change in changes:
-        if not change.is_new and change.order.id is not None and change.changed_fields & PRIORITY_INPUTS:
-            _priority_now(session, change.order, change.now)
+    moved = [c.order for c in changes
+             if not c.is_new and c.order.id is not None and c.changed_fields & PRIORITY_INPUTS]
+    if moved:
+        _priorities_now(session, moved, now)

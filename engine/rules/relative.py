@@ -66,9 +66,19 @@ def _walk(node: Any, path: str, visit) -> Any:
 
 
 def has_relative(condition: Any) -> bool:
-    found = []
-    _walk(condition, "", lambda op, raw, here: found.append(op))
-    return bool(found)
+    """Whether `resolve` would replace anything: `_walk`'s descent without building paths or a
+    copy (the event path asks it of every listening rule on every order change)."""
+    stack = [condition]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict) and len(node) == 1:
+            op, raw = next(iter(node.items()))
+            if op in RELATIVE_OPS:
+                return True
+            stack.append(raw)
+    return False
 
 
 def relative_issues(condition: Any, path: str = "condition") -> list[Issue]:
@@ -114,9 +124,26 @@ def relative_value(op: str, raw: Any, ctx: FactContext) -> str:
     return moved.isoformat()
 
 
+_SEEN: dict[int, tuple[Any, bool]] = {}  # id(condition) -> (the condition, kept alive; has_relative)
+
+
+def _relative_once(condition: Any) -> bool:
+    """`has_relative` once per condition object: a parsed rule's condition is asked again on every
+    change of every order (the event path: 100 listening rules, one walk each per change)."""
+    seen = _SEEN.get(id(condition))
+    if seen is not None and seen[0] is condition:
+        return seen[1]
+    if len(_SEEN) > 5000:
+        _SEEN.clear()
+    found = has_relative(condition)
+    if isinstance(condition, (dict, list)):  # conditions are not changed in place once parsed
+        _SEEN[id(condition)] = (condition, found)
+    return found
+
+
 def resolve(condition: Any, ctx: FactContext) -> Any:
     """The condition with every relative date replaced by its constant at `ctx.now` (the same
     object when there is none, so plain conditions cost nothing)."""
-    if not has_relative(condition):
+    if not _relative_once(condition):
         return condition
     return _walk(condition, "", lambda op, raw, here: relative_value(op, raw, ctx))

@@ -263,6 +263,9 @@ def render_template(source: str, context: Mapping[str, Any], *, missing: list[st
     full name and the closest known one, or `rule.template_unknown_name` when nothing is close). With a `missing` list the rendering is lenient (firings): a
     missing value renders empty and its name is appended to the list. `names`: `known_names(context)`,
     when the caller renders several templates in one context (a firing renders up to a dozen)."""
+    if "{" not in source and "\r" not in source and not source.endswith("\n") and len(source) <= MAX_SOURCE \
+            and len(source) <= MAX_OUTPUT:
+        return source  # plain text (a title without names, an empty body): what Jinja would print
     token = _RECORD.set((missing, names if names is not None else known_names(context))) \
         if missing is not None else None
     try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -17,6 +18,7 @@ from backend.forms.models import FormDefinitionRow
 from backend.inbox.models import InboxItem
 from backend.notify.models import Notification, OutboxMessage
 from backend.orders.models import Order, OrderEvent
+from backend.pipeline import Pipeline
 from backend.rules import bulk, scan, tasks
 from backend.rules.models import RuleDefinitionRow, RuleFiring, RuleOrderMask, RuleOrderState
 from backend.tracking.models import TrackingLink
@@ -176,6 +178,57 @@ class TestExactlyOnce:
         assert tasks.scan_time_rules(connection, now + timedelta(minutes=2), lock=False) == 0
         session.expire_all()
         assert _fired_per_order(session) == {o.id: 1 for o in orders}
+        todos = session.execute(select(InboxItem.order_id, func.count()).where(InboxItem.source == "rule",
+                                                                              InboxItem.kind == "rule_alert")
+                                .group_by(InboxItem.order_id)).all()
+        assert dict(todos) == {o.id: 1 for o in orders}
+
+    def test_order_changing_firings_interrupted_mid_pipeline_commit_all_or_nothing_and_refire_none_twice(
+            self, session, connection, org, now, monkeypatch):
+        """A chunk of firings that flag their orders, killed half-way through its pipeline pass (its
+        events, priorities and flows stage written, the rules, due-index and live stages not yet):
+        nothing of that chunk stays, the next scan fires exactly its orders, each order changes once."""
+        orders = [waiting_order(session, org, now, 30) for _ in range(25)]
+        flagging = approval_timeout()
+        flagging["actions"] = [*flagging["actions"], {"type": "add_risk_flag", "flag": "approval_late"}]
+        publish_and_enable(session, org["admin"], flagging, now, confirm=True)
+        session.commit()
+        versions = {o.id: o.version for o in orders}
+        real, calls = Pipeline.publish_many, []
+
+        def dying_half_way(self, session, changes):
+            calls.append(len(changes))
+            if len(calls) < 2:
+                return real(self, session, changes)
+            half = [s.name for s in self.stages].index("flows") + 1
+            real(replace(self, stages=self.stages[:half]), session, changes)
+            session.flush()
+            raise RuntimeError("killed mid-chunk")
+
+        monkeypatch.setattr(tasks, "BULK_FIRING", True)
+        monkeypatch.setattr(tasks, "CHUNK", 10)
+        monkeypatch.setattr(Pipeline, "publish_many", dying_half_way)
+        with pytest.raises(RuntimeError):
+            tasks.scan_time_rules(connection, now, lock=False)
+        assert calls == [10, 10]  # one batched pipeline pass per chunk
+        session.expire_all()
+        assert sum(_fired_per_order(session).values()) == 10  # the first chunk only
+        flagged = {o.id for o in session.exec(select(Order).where(Order.id.in_(versions))).scalars()
+                   if o.risk_flags == ["approval_late"]}
+        assert len(flagged) == 10 and flagged == set(_fired_per_order(session))
+        events = dict(session.execute(select(OrderEvent.order_id, func.count()).where(
+            OrderEvent.type == "risk_flagged").group_by(OrderEvent.order_id)).all())
+        assert events == dict.fromkeys(flagged, 1)  # the killed chunk's events went with it
+        monkeypatch.setattr(Pipeline, "publish_many", real)
+        assert tasks.scan_time_rules(connection, now + timedelta(minutes=1), lock=False) == 15
+        assert tasks.scan_time_rules(connection, now + timedelta(minutes=2), lock=False) == 0
+        session.expire_all()
+        assert _fired_per_order(session) == {o.id: 1 for o in orders}
+        for order in session.exec(select(Order).where(Order.id.in_(versions))).scalars():
+            assert order.risk_flags == ["approval_late"] and order.version == versions[order.id] + 1
+        events = dict(session.execute(select(OrderEvent.order_id, func.count()).where(
+            OrderEvent.type == "risk_flagged").group_by(OrderEvent.order_id)).all())
+        assert events == {o.id: 1 for o in orders}
         todos = session.execute(select(InboxItem.order_id, func.count()).where(InboxItem.source == "rule",
                                                                               InboxItem.kind == "rule_alert")
                                 .group_by(InboxItem.order_id)).all()
