@@ -13,14 +13,14 @@ populated database; docs/ingest.md "Indexes of sales_order"):
 Downgrade recreates all three (the trigram ones where pg_trgm is installed).
 
 Revision ID: bulk5_0001
-Revises: score1m_0001
+Revises: reportfast_0001
 Create Date: 2026-12-07 12:30:00
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "bulk5_0001"
-down_revision = "score1m_0001"
+down_revision = "reportfast_0001"
 branch_labels = None
 depends_on = None
 

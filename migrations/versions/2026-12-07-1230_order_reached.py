@@ -8,7 +8,7 @@ such events. And a partial index on the order events a customer's attention leav
 reply) by time. Existing data is kept; going back drops the two columns and the index.
 
 Revision ID: reportfast_0001
-Revises: score1m_0001
+Revises: predtable_0001
 Create Date: 2026-12-07 12:30:00
 """
 import sqlalchemy as sa
@@ -17,7 +17,7 @@ from alembic import op
 from backend.models_base import UTCDateTime
 
 revision = "reportfast_0001"
-down_revision = "score1m_0001"
+down_revision = "predtable_0001"
 branch_labels = None
 depends_on = None
 

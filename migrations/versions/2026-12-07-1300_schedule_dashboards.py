@@ -4,14 +4,14 @@ A schedule with a dashboard_key sends that dashboard as one composed image; exis
 keep NULL (a report's schedule) and are untouched.
 
 Revision ID: reportimg_0001
-Revises: score1m_0001
+Revises: reportui_0001
 Create Date: 2026-12-07 13:00:00
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "reportimg_0001"
-down_revision = "score1m_0001"
+down_revision = "reportui_0001"
 branch_labels = None
 depends_on = None
 

@@ -4,13 +4,13 @@ newest closing with one index look-up (issue 16)
 An index only; existing data is untouched.
 
 Revision ID: reportui_0001
-Revises: score1m_0001
+Revises: bulk5_0001
 Create Date: 2026-12-07 13:00:00
 """
 from alembic import op
 
 revision = "reportui_0001"
-down_revision = "score1m_0001"
+down_revision = "bulk5_0001"
 branch_labels = None
 depends_on = None
 

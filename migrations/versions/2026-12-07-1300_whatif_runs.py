@@ -3,7 +3,7 @@
 A new table only; existing data is untouched.
 
 Revision ID: whatif2_0001
-Revises: score1m_0001
+Revises: reportimg_0001
 Create Date: 2026-12-07 13:00:00
 """
 import sqlalchemy as sa
@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from backend.models_base import UTCDateTime
 
 revision = "whatif2_0001"
-down_revision = "score1m_0001"
+down_revision = "reportimg_0001"
 branch_labels = None
 depends_on = None
 
