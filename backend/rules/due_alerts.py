@@ -58,12 +58,14 @@ def missed_firings(bind: Engine | Connection, now: datetime, claim: Any = None) 
                          {"orders": sorted(orders)[:100], "count": len(orders),
                           **({"partitions": sorted({o % claim.count for o in orders})} if claim is not None else {})},
                          now)
-        _tell_admins(session, missed, count, now)
+        _tell_admins(session, missed, count, now, ".".join(map(str, parts)))
         session.commit()
         return count
 
 
-def _tell_admins(session, missed: dict[str, list[int]], count: int, now: datetime) -> None:
+def _tell_admins(session, missed: dict[str, list[int]], count: int, now: datetime, parts: str = "") -> None:
+    """One notification per admin per reconciliation that found something (per worker: `parts`
+    are the partitions it found it in, so two workers reconciling at the same moment both tell)."""
     params = {"count": count, "rules": ", ".join(sorted(missed))[:500]}
     for user_id in users_with_role(session, "admin"):
         user = session.get(User, user_id)
@@ -73,5 +75,5 @@ def _tell_admins(session, missed: dict[str, list[int]], count: int, now: datetim
             body = i18n.translate_error("rule.due_missed", params)[:4000]
         finally:
             i18n.reset_locale(token)
-        session.add(Notification(dedupe_key=f"rule_due_missed:{now.isoformat()}:{user_id}", user_id=user_id,
+        session.add(Notification(dedupe_key=f"rule_due_missed:{now.isoformat()}:{parts + ':' if parts else ''}{user_id}", user_id=user_id,
                                  title=title, body=body, created_at=now))

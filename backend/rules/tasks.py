@@ -87,9 +87,11 @@ def scan_time_rules(bind: Engine | Connection, now: datetime, *, lock: bool = Tr
 
 @contextmanager
 def _fenced(bind: Engine | Connection, claim: Claim) -> Iterator[Session]:
-    """A session whose commit is fenced by the partitions' leases (a holder that lost one writes nothing)."""
+    """A session whose commit is fenced by the partitions' leases (a holder that lost one writes nothing).
+    A frozen scanner's transaction (its row locks) is ended by the server after `scan_lease_seconds`
+    idle: a chunk thinks in Python between its statements for longer than a due batch does."""
     with new_session(bind) as session:
-        claim.bound(session)
+        claim.bound(session, get_settings().scan_lease_seconds)
         yield session
         claim.fence(session)
         session.commit()

@@ -125,10 +125,11 @@ class Claim:
             self.tokens = {p: t for p, t in self.tokens.items() if p not in lost}
             raise LeaseLost(f"{self.job} partitions {lost}")
 
-    def bound(self, session: Session) -> None:
-        """On PostgreSQL, end this transaction on the server if its worker freezes mid-way."""
+    def bound(self, session: Session, idle_seconds: float | None = None) -> None:
+        """On PostgreSQL, end this transaction on the server if its worker freezes mid-way (idle for
+        the lease, or `idle_seconds` for a job whose transactions think longer between statements)."""
         if not (self.everything or self.local) and session.get_bind().dialect.name == "postgresql":
-            ms = int(self.ttl.total_seconds() * 1000)
+            ms = int((idle_seconds or self.ttl.total_seconds()) * 1000)
             session.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {ms}"))
 
 

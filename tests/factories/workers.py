@@ -76,9 +76,10 @@ def approval_timeout() -> dict:
     }
 
 
-def seed_approvals(engine, entered: Sequence[datetime], now: datetime) -> list[int]:
+def seed_approvals(engine, entered: Sequence[datetime], now: datetime, *, actions: Sequence[dict] = ()) -> list[int]:
     """Orders in `approval` since each moment of `entered`, each with an open approval to-do; the
-    rule enabled (first call) or the new orders' moments computed (later calls). Their ids."""
+    rule enabled (first call, with `actions` after its to-do) or the new orders' moments computed
+    (later calls). Their ids."""
     from tests.backend.rules.test_service import actor_of
 
     with Session(engine, expire_on_commit=False) as session:
@@ -100,7 +101,9 @@ def seed_approvals(engine, entered: Sequence[datetime], now: datetime) -> list[i
         if not enabled:
             admin = actor_of(make_user(session, roles=("admin",)), "admin")
             session.commit()
-            definitions.save_draft(session, actor=admin, definition=approval_timeout(), now=now)
+            rule = approval_timeout()
+            rule["actions"] = [*rule["actions"], *actions]
+            definitions.save_draft(session, actor=admin, definition=rule, now=now)
             definitions.publish_rule(session, actor=admin, key=RULE_KEY, now=now)
             definitions.enable_rule(session, actor=admin, key=RULE_KEY, now=now, start="include_matching",
                                     confirm=True)
