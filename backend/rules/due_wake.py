@@ -39,6 +39,7 @@ log = logging.getLogger("gendan.rules")
 POLL_SECONDS = 1.0  # without a listener (SQLite, connection lost): probe the index each second
 PROBE_SECONDS = 60.0  # with one: a probe a minute catches moments announced by no one
 RETRY_SECONDS = 0.25  # due rows left after a run are locked by another worker: look again soon
+FAILED_RETRY_SECONDS = 1.0  # a run failed or lost a partition: run again then, not at the next probe
 assert PROBE_SECONDS < due_index.ANNOUNCE_HORIZON.total_seconds()
 
 
@@ -96,12 +97,12 @@ class DueWake:
                 upcoming = due_index.next_due(engine, claim)
         except LeaseLost as lost:  # another worker took a partition mid-way: its work is theirs now
             log.warning("rules_due: %s taken over by another worker", lost)
-            with self._lock:
-                self._running, self._next = False, None
+            with self._lock:  # what is left in the partitions still held: look again in a second
+                self._running, self._next = False, time.time() + FAILED_RETRY_SECONDS
             return 0
         except BaseException:
-            with self._lock:
-                self._running, self._next = False, None  # the poll retries
+            with self._lock:  # a failed batch (a lost connection, the server's idle timeout): retry soon
+                self._running, self._next = False, time.time() + FAILED_RETRY_SECONDS
             raise
         at = upcoming.timestamp() if upcoming is not None else None
         if at is not None and at <= time.time() and not fired:
