@@ -77,10 +77,11 @@ def approval_timeout() -> dict:
     }
 
 
-def seed_approvals(engine, entered: Sequence[datetime], now: datetime, *, actions: Sequence[dict] = ()) -> list[int]:
+def seed_approvals(engine, entered: Sequence[datetime], now: datetime, *, actions: Sequence[dict] = (),
+                   cc: bool = False) -> list[int]:
     """Orders in `approval` since each moment of `entered`, each with an open approval to-do; the
-    rule enabled (first call, with `actions` after its to-do) or the new orders' moments computed
-    (later calls). Their ids."""
+    rule enabled (first call, with `actions` after its to-do, and its to-do copied to the
+    approver's manager when `cc`) or the new orders' moments computed (later calls). Their ids."""
     from tests.backend.rules.test_service import actor_of
 
     with Session(engine, expire_on_commit=False) as session:
@@ -103,6 +104,8 @@ def seed_approvals(engine, entered: Sequence[datetime], now: datetime, *, action
             admin = actor_of(make_user(session, roles=("admin",)), "admin")
             session.commit()
             rule = approval_timeout()
+            if cc:
+                rule["actions"][0]["cc"] = [{"kind": "current_approver_manager"}]
             rule["actions"] = [*rule["actions"], *actions]
             definitions.save_draft(session, actor=admin, definition=rule, now=now)
             definitions.publish_rule(session, actor=admin, key=RULE_KEY, now=now)

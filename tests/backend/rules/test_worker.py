@@ -47,9 +47,9 @@ def _fresh_database(kind: str, tmp_path) -> str:
 
 def _seed(engine, *, flags: bool = False) -> None:
     """ORDERS orders 30 h in approval and ten that have not waited long enough; the approval
-    time-out enabled over them (one to-do each, once per episode)."""
+    time-out enabled over them (one to-do each, copied to the approver's manager, once per episode)."""
     wf.seed_approvals(engine, [NOW - timedelta(hours=30)] * ORDERS + [NOW - timedelta(hours=1)] * 10, NOW,
-                      actions=[FLAG_ACTION] if flags else ())
+                      actions=[FLAG_ACTION] if flags else (), cc=True)
 
 
 def _assert_exactly_once(engine, *, flags: bool = False) -> None:
