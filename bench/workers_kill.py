@@ -217,12 +217,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[2, 3])
     parser.add_argument("--reconcile-rounds", type=int, default=5)
     args = parser.parse_args()
-    url = wf.fresh_database("partscan_bench_workers_kill")
+    url = wf.fresh_database(f"partscan_bench_workers_kill_{os.getpid()}")
     engine = assemble(make_engine(url))
     try:
         wf.seed_approvals(engine, [], utcnow())  # the rule, enabled
         print(f"load average at start: {os.getloadavg()}", flush=True)
-        for n in args.workers:
+        for n in args.workers if args.rounds else ():
             results, survivors = [], []
             for r in range(args.rounds):
                 try:
