@@ -104,10 +104,12 @@ def build_jobs(*, scan_interval_seconds: float = 60, upload_dir: Path | None = N
     return (
         Job("flow_timers", flows_instances.run_due_timers, 15),
         # woken by NOTIFY (or the poll), over the partitions this worker holds
-        Job("rules_due", (due_wake := DueWake(partitioned=True)).run, 1, wake=due_wake),
+        Job("rules_due", (due_wake := DueWake(job="rules_due")).run, 1, wake=due_wake, partitioned=True),
         Job("rules_due_build", rules_due_build.job, 5),
-        Job("rules_scan", rules_tasks.check_time_rules, scan_interval_seconds),
-        Job("rules_overdue_todos", rules_tasks.signal_overdue_todos, scan_interval_seconds),
+        # over the partitions this worker holds (the runner's heartbeat claims them): the minute
+        # scan, the hourly reconciliation, and the overdue to-dos
+        Job(rules_tasks.SCAN_JOB, rules_tasks.check_time_rules, scan_interval_seconds, partitioned=True),
+        Job(rules_tasks.OVERDUE_JOB, rules_tasks.signal_overdue_todos, scan_interval_seconds, partitioned=True),
         Job("notify.deliver_outbox", notify_tasks.deliver_outbox, 5),
         Job("notify.dispatch_notifications", notify_tasks.dispatch_notifications, 10),
         Job("notify.send_digests", notify_tasks.send_digests, 300),

@@ -33,8 +33,9 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     run_worker: bool = True
     scan_interval_seconds: int = 60
-    # a scanning worker's lease (renewed at every commit): a frozen or killed scanner is taken
-    # over after this long (backend/rules/tasks.py)
+    # how long a scan transaction may sit idle before PostgreSQL ends it (a frozen scanner's row
+    # locks go after this long; its partitions are taken over after worker_lease_seconds)
+    # (backend/rules/tasks.py)
     scan_lease_seconds: int = 60
     # the reconciliation of the rules on the due-time index (backend/rules/due_index.py): the
     # one-pass scan over them, this often and after one is enabled or republished

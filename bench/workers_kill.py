@@ -7,7 +7,15 @@ firing and one to-do per order), and the lateness of each due moment (first seen
 observer polling every 0.1 s, minus `rule_due.due_at`, or minus the end of the seeding's commit
 for a moment that had already passed by then: the seeding is not the workers' delay).
 
-    .venv/bin/python bench/workers_kill.py [--rounds 20] [--orders 100] [--workers 2 3]
+The reconciliation kill rounds (`--reconcile-rounds`): the workers also run `rules_scan`, every
+2 s, with the reconciliation due every RECONCILE_EVERY s; each round moves some orders' stage clock
+back behind the pipeline's back (no due moment is written: a missed path only the reconciliation
+finds), all in the partitions of a new worker, which is SIGKILLed inside the reconciliation chunk
+that fires them (written, not committed). The others take its partitions over and reconcile them:
+every missed order fired exactly once (by the reconciliation), the admins told, and the time from
+the kill to the last firing.
+
+    .venv/bin/python bench/workers_kill.py [--rounds 20] [--orders 100] [--workers 2 3] [--reconcile-rounds 5]
 
 Prints one line per round and a summary per worker count (target: all exactly once, max ≤ 10 s).
 Uses the default lease (`worker_lease_seconds`, 3 s; set GENDAN_WORKER_LEASE_SECONDS to try
@@ -38,6 +46,9 @@ from backend.rules.models import RuleDue, RuleFiring  # noqa: E402
 from backend.worker import partitions  # noqa: E402
 from tests.factories import workers as wf  # noqa: E402
 
+RECONCILE_EVERY = 10  # s: the reconciliation's interval in the reconciliation rounds (hourly by default)
+SCAN_ENV = {"GENDAN_RECONCILE_INTERVAL_SECONDS": str(RECONCILE_EVERY), "GENDAN_BENCH_SCAN_SECONDS": "2"}
+BOTH = ("rules_due", "rules_scan")
 LEAD = 8  # s from the round's start to its first due moment (seeding 100 orders takes seconds under load)
 
 
@@ -50,9 +61,9 @@ def _wait(predicate, timeout: float, what: str):
     raise RuntimeError(f"not within {timeout} s: {what}")
 
 
-def _live(engine) -> dict[int, list[int]]:
+def _live(engine, job: str = "rules_due") -> dict[int, list[int]]:
     workers, _ = partitions.status(engine)
-    return {w.pid: w.partitions.get("rules_due", []) for w in workers if w.live}
+    return {w.pid: w.partitions.get(job, []) for w in workers if w.live}
 
 
 def one_round(engine, url: str, survivors: list, n: int, orders: int) -> dict:
@@ -121,6 +132,71 @@ def one_round(engine, url: str, survivors: list, n: int, orders: int) -> dict:
         victim.wait(60)
 
 
+def reconcile_round(engine, url: str, survivors: list, n: int, orders: int) -> dict:
+    """One reconciliation round: a new worker (the victim) holds its share of the scan's partitions;
+    orders of those partitions are moved behind the pipeline's back; the victim is killed inside
+    the reconciliation chunk that fires them; the others take over and fire them."""
+    from sqlalchemy import func, update
+
+    from backend.notify.models import Notification
+    from backend.orders.models import Order
+
+    while len(survivors) < n - 1:
+        proc = wf.start_worker(url, jobs=BOTH, env=SCAN_ENV)
+        survivors.append((proc, wf.Lines(proc)))
+    victim = wf.start_worker(url, stall="reconcile", jobs=BOTH, env=SCAN_ENV)
+    procs = [victim] + [p for p, _ in survivors]
+    out = wf.Lines(victim)
+    try:
+        out.wait_for(lambda line: line == "STARTED", 180)
+
+        def settled():
+            live = _live(engine, "rules_scan")
+            return set(live) == {p.pid for p in procs} and all(live.values()) and \
+                sum(map(len, live.values())) == 16 and live
+
+        live = _wait(settled, 120, f"{n} workers sharing the scan's partitions")
+        shares = sorted(len(v) for v in live.values())
+        mine = set(live[victim.pid])
+        now = utcnow()
+        ids = wf.seed_approvals(engine, [now] * orders, now)  # due in 24 h: nothing for the index now
+        missed = [o for o in ids if o % 16 in mine]
+        with engine.connect() as conn:
+            told_before = conn.execute(select(func.count()).select_from(Notification).where(
+                Notification.dedupe_key.like("rule_due_missed:%"))).scalar_one()
+            conn.execute(update(Order).where(Order.id.in_(missed))
+                         .values(stage_entered_at=now - timedelta(hours=25)))  # behind the pipeline's back
+            conn.commit()
+        moved = utcnow()
+        out.wait_for(lambda line: line.startswith("MID-RECONCILE"), 120)
+        killed_at = utcnow()
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait(60)
+
+        def all_fired():
+            with engine.connect() as conn:
+                got = conn.execute(select(RuleFiring.order_id, RuleFiring.trigger)
+                                   .where(RuleFiring.order_id.in_(missed))).all()
+            return got if len({o for o, _ in got}) == len(missed) else None
+
+        got = _wait(all_fired, 120, "every missed order fired")
+        fired_at = utcnow()
+        time.sleep(1.0)  # let a duplicate, if any, commit before counting
+        counts = wf.firings_per_order(engine, missed)
+        with engine.connect() as conn:
+            told = conn.execute(select(func.count()).select_from(Notification).where(
+                Notification.dedupe_key.like("rule_due_missed:%"))).scalar_one() - told_before
+        return {"shares": shares, "missed": len(missed), "once": sum(1 for c in counts.values() if c == (1, 1)),
+                "twice": sum(1 for c in counts.values() if c[0] > 1 or c[1] > 1),
+                "by_reconcile": sum(1 for _, t in got if t == "reconcile"), "told": told,
+                "kill_to_fired": (fired_at - killed_at).total_seconds(),
+                "moved_to_kill": (killed_at - moved).total_seconds()}
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+        victim.wait(60)
+
+
 def stop_all(survivors: list) -> None:
     for p, _ in survivors:
         if p.poll() is None:
@@ -139,13 +215,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--orders", type=int, default=100)
     parser.add_argument("--workers", type=int, nargs="+", default=[2, 3])
+    parser.add_argument("--reconcile-rounds", type=int, default=5)
     args = parser.parse_args()
-    url = wf.fresh_database("bench_workers_kill")
+    url = wf.fresh_database(f"partscan_bench_workers_kill_{os.getpid()}")
     engine = assemble(make_engine(url))
     try:
         wf.seed_approvals(engine, [], utcnow())  # the rule, enabled
         print(f"load average at start: {os.getloadavg()}", flush=True)
-        for n in args.workers:
+        for n in args.workers if args.rounds else ():
             results, survivors = [], []
             for r in range(args.rounds):
                 try:
@@ -167,6 +244,29 @@ def main() -> None:
                   f"{sum(r['twice'] for r in results)} twice); lateness max {lat_max:.2f} s (target ≤ 10 s), "
                   f"rounds' p99 median {statistics.median(r['p99'] for r in results):.2f} s, "
                   f"p50 median {statistics.median(r['p50'] for r in results):.2f} s; "
+                  f"load average now {os.getloadavg()}", flush=True)
+        for n in args.workers if args.reconcile_rounds else ():
+            results, survivors = [], []
+            for r in range(args.reconcile_rounds):
+                try:
+                    res = reconcile_round(engine, url, survivors, n, args.orders)
+                except BaseException:
+                    stop_all(survivors)
+                    raise
+                results.append(res)
+                print(f"{n} workers reconciliation round {r + 1:2d}: shares {res['shares']}, missed orders "
+                      f"{res['missed']}, exactly once {res['once']}, twice {res['twice']}, fired by the "
+                      f"reconciliation {res['by_reconcile']}, admin notifications {res['told']}, moved → kill "
+                      f"{res['moved_to_kill']:.2f} s, kill → all fired {res['kill_to_fired']:.2f} s", flush=True)
+            stop_all(survivors)
+            print(f"== {n} workers, {len(results)} reconciliation kill rounds: "
+                  f"{sum(1 for r in results if r['once'] == r['missed'] and r['by_reconcile'] == r['missed'])}"
+                  f"/{len(results)} rounds with every missed order fired exactly once by the reconciliation "
+                  f"({sum(r['once'] for r in results)}/{sum(r['missed'] for r in results)} orders, "
+                  f"{sum(r['twice'] for r in results)} twice), admins told in "
+                  f"{sum(1 for r in results if r['told'])} rounds; kill → all fired max "
+                  f"{max(r['kill_to_fired'] for r in results):.2f} s, median "
+                  f"{statistics.median(r['kill_to_fired'] for r in results):.2f} s; "
                   f"load average now {os.getloadavg()}", flush=True)
     finally:
         engine.dispose()

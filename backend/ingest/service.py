@@ -27,7 +27,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import defer
@@ -37,6 +37,7 @@ from backend import i18n
 from backend.audit import service as audit
 from backend.auth import service as auth_service
 from backend.auth.actor import Actor
+from backend.clock import as_utc
 from backend.customers.models import Customer
 from backend.customers.service import AUDITED as CUSTOMER_AUDITED
 from backend.db import new_session
@@ -333,8 +334,23 @@ def process_imports(bind: Engine | Connection, now: datetime, *, batch_size: int
         if job_id is None:
             break
         with new_session(bind) as session:
+            if not _still_held(session, job_id, now + LEASE):
+                break  # stalled past the lease and taken over: the batch is the new holder's
             done += process_batch(session, job_id, now=now, batch_size=batch_size)
     return done
+
+
+def _still_held(session: Session, job_id: int, token: datetime) -> bool:
+    """Several workers (PostgreSQL): lock the claimed job's row for the batch's transaction and check
+    it still carries this claim's lease (`locked_until` is the token). A worker that stalled past
+    the lease between claim and batch finds another's token and writes nothing; while it holds the
+    row no one else can claim it, and the server ends the transaction of a worker frozen inside it
+    after the lease. SQLite has one worker (and a read-then-write transaction could fail there)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    session.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {int(LEASE.total_seconds() * 1000)}"))
+    held = session.execute(select(ImportJob.locked_until).where(ImportJob.id == job_id).with_for_update()).scalar()
+    return held is not None and as_utc(held) == token
 
 
 def run_to_end(bind: Engine | Connection, job_id: int, now: datetime, *, batch_size: int | None = None,

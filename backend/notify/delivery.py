@@ -5,7 +5,12 @@ database-wide write lock on SQLite), a few at a time. A claim's `locked_until` i
 token: right before each send the worker renews the lease with a compare-and-set on the value it
 claimed, so a row whose lease ran out while it waited in the batch (and was claimed by another
 worker) is skipped, never sent twice; the renewed lease covers the send's worst case, so nobody
-can take the row while its server is talking. A worker that dies mid-send leaves a `sending` row
+can take the row while its server is talking; a worker that stalled past its renewed lease before
+sending does not send. Marking the outcome (sent, failed, dead) is the same compare-and-set on the
+token: a worker whose lease was taken over while its send ran (frozen past the lease) logs its
+attempt but never marks the row, so the new holder's outcome stands; the message keeps one
+Message-ID on every attempt, so a receiver can drop the one duplicate such a freeze can cause.
+A worker that dies mid-send leaves a `sending` row
 whose lease runs out and is claimed again. A failed attempt is retried with backoff
 (`backend.effects.bump_after`) until MAX_ATTEMPTS, then the row is `dead` and waits for an
 admin's resend. Attempt and send times are read from the clock when the server answers, not
@@ -115,6 +120,9 @@ def _attempt(session: Session, row: OutboxMessage, *, token: datetime, clock: Cl
             log.info("outbox %s: lease taken over by another worker; not sending", message_id)
             return False
         token = held
+        if clock() >= held:  # stalled past the renewed lease (SIGSTOP, a long pause): the row may be another's
+            log.info("outbox %s: lease ran out before the send; not sending", message_id)
+            return False
         receipt = get_channel(target.kind).send(message, target, now_ms=int(clock().timestamp() * 1000))
     except Exception as exc:  # one broken row must not stop the queue; a bug still shows in the log
         session.rollback()

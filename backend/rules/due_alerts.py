@@ -5,14 +5,17 @@ change recomputes its moments and the worker fires them. A firing it does make i
 with the index (a due row for that rule and order was waiting: fine) or a path that changed an
 order without the pipeline, or a moment computed wrong: a bug. For those: an error in the log, an
 audit event per rule, and a notification to every admin in their language (flush + commit here).
+With several workers each reconciles its own order partitions and tells the admins about what it
+found there (the partitions are named in the log and the audit event).
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, select, true
 from sqlalchemy.engine import Connection, Engine
 
 from backend import i18n
@@ -30,13 +33,15 @@ FIRING, RULES = RuleFiring.__table__, RuleDefinitionRow.__table__
 __all__ = ["missed_firings"]
 
 
-def missed_firings(bind: Engine | Connection, now: datetime) -> int:
-    """The reconciliation's firings at `now` that no due row explains; admins told. Returns them."""
+def missed_firings(bind: Engine | Connection, now: datetime, claim: Any = None) -> int:
+    """The reconciliation's firings at `now` that no due row explains, in the partitions of `claim`
+    (backend/worker/partitions.Claim; None: all); admins told. Returns them."""
     with new_session(bind) as session:
         found = session.execute(
             select(RULES.c.id, RULES.c.key, FIRING.c.order_id)
             .join(RULES, and_(RULES.c.key == FIRING.c.rule_key, RULES.c.version == FIRING.c.rule_version))
-            .where(FIRING.c.trigger == "reconcile", FIRING.c.fired_at == now)).all()
+            .where(FIRING.c.trigger == "reconcile", FIRING.c.fired_at == now,
+                   claim.where(FIRING.c.order_id) if claim is not None else true())).all()
         raced = pending_at(session, [(r, o) for r, _, o in found], now)
         missed: dict[str, list[int]] = {}
         for row_id, key, order_id in found:
@@ -45,17 +50,22 @@ def missed_firings(bind: Engine | Connection, now: datetime) -> int:
         if not missed:
             return 0
         count = sum(len(v) for v in missed.values())
-        log.error("rules reconciliation: %s firing(s) the due-time index missed: %s", count,
-                  {k: v[:20] for k, v in missed.items()})
+        parts = sorted({o % claim.count for v in missed.values() for o in v}) if claim is not None else []
+        log.error("rules reconciliation: %s firing(s) the due-time index missed: %s (partitions %s)", count,
+                  {k: v[:20] for k, v in missed.items()}, parts or "all")
         for key, orders in missed.items():
             audit.record(session, None, "rule", key, "reconcile_missed", {},
-                         {"orders": sorted(orders)[:100], "count": len(orders)}, now)
-        _tell_admins(session, missed, count, now)
+                         {"orders": sorted(orders)[:100], "count": len(orders),
+                          **({"partitions": sorted({o % claim.count for o in orders})} if claim is not None else {})},
+                         now)
+        _tell_admins(session, missed, count, now, ".".join(map(str, parts)))
         session.commit()
         return count
 
 
-def _tell_admins(session, missed: dict[str, list[int]], count: int, now: datetime) -> None:
+def _tell_admins(session, missed: dict[str, list[int]], count: int, now: datetime, parts: str = "") -> None:
+    """One notification per admin per reconciliation that found something (per worker: `parts`
+    are the partitions it found it in, so two workers reconciling at the same moment both tell)."""
     params = {"count": count, "rules": ", ".join(sorted(missed))[:500]}
     for user_id in users_with_role(session, "admin"):
         user = session.get(User, user_id)
@@ -65,5 +75,5 @@ def _tell_admins(session, missed: dict[str, list[int]], count: int, now: datetim
             body = i18n.translate_error("rule.due_missed", params)[:4000]
         finally:
             i18n.reset_locale(token)
-        session.add(Notification(dedupe_key=f"rule_due_missed:{now.isoformat()}:{user_id}", user_id=user_id,
+        session.add(Notification(dedupe_key=f"rule_due_missed:{now.isoformat()}:{parts + ':' if parts else ''}{user_id}", user_id=user_id,
                                  title=title, body=body, created_at=now))

@@ -14,11 +14,10 @@ the listener's connection is down, and always on SQLite (no NOTIFY between proce
 polls each second as before; a (re)connected listener asks for a run at once, for what was
 written while nobody listened.
 
-Several workers (backend/worker/partitions.py): each run first claims this worker's partitions of
-the order book (renewing its leases, giving back a surplus, taking expired ones) and fires and
-probes only those. Leases must be renewed within `worker_lease_seconds`, and a killed worker's
-partitions must be taken within seconds, so a partitioned job runs at least every third of the
-lease however far its next moment is: one cheap claim and probe a second, not a scan.
+Several workers (backend/worker/partitions.py): a run fires and probes only the partitions of the
+order book this worker holds (`partitions.held`). Claiming and renewing them is the worker
+runner's heartbeat, not this job's: the job sleeps until its next moment as with one worker, and
+the heartbeat wakes it (`heard(0)`) when it gained partitions, whose moments it has not read yet.
 """
 
 from __future__ import annotations
@@ -33,7 +32,6 @@ import psycopg
 from sqlalchemy.engine import Engine
 
 from backend.rules import due_index
-from backend.settings import get_settings
 from backend.worker import partitions
 from backend.worker.lease import LeaseLost
 
@@ -41,6 +39,7 @@ log = logging.getLogger("gendan.rules")
 POLL_SECONDS = 1.0  # without a listener (SQLite, connection lost): probe the index each second
 PROBE_SECONDS = 60.0  # with one: a probe a minute catches moments announced by no one
 RETRY_SECONDS = 0.25  # due rows left after a run are locked by another worker: look again soon
+FAILED_RETRY_SECONDS = 1.0  # a run failed or lost a partition: run again then, not at the next probe
 assert PROBE_SECONDS < due_index.ANNOUNCE_HORIZON.total_seconds()
 
 
@@ -52,10 +51,10 @@ class DueWake:
     for an earlier run; `stop()` ends it."""
 
     def __init__(self, *, poll_seconds: float = POLL_SECONDS, probe_seconds: float = PROBE_SECONDS,
-                 partitioned: bool = False) -> None:
+                 job: str | None = None) -> None:
         self.poll_seconds = poll_seconds
         self.probe_seconds = probe_seconds
-        self.partitioned = partitioned  # claim this worker's partitions at each run (several workers)
+        self.job = job  # the partitioned job's name: fire only in the partitions this worker holds for it
         self.listening = threading.Event()
         self._lock = threading.Lock()
         self._next: float | None = 0.0  # epoch seconds of the next known moment (0: run at once)
@@ -73,8 +72,6 @@ class DueWake:
         with self._lock:
             upcoming = self._next
         poll = self.probe_seconds if self.listening.is_set() else self.poll_seconds
-        if self.partitioned:  # leases are renewed by the runs: at least three runs per lease
-            poll = min(poll, get_settings().worker_lease_seconds / 3)
         wait = self._last_run + poll - time.monotonic()
         if upcoming is not None:
             wait = min(wait, upcoming - time.time())
@@ -87,12 +84,12 @@ class DueWake:
 
     def run(self, engine: Engine, now: datetime) -> int:
         """Fire what is due, then read the next moment (announcements heard meanwhile count too);
-        when partitioned, in the partitions this worker holds (claimed first)."""
+        when partitioned, in the partitions this worker holds."""
         with self._lock:
             self._running, self._heard = True, None
         self._last_run = time.monotonic()
         try:
-            claim = partitions.worker_for(engine).claim(engine, "rules_due") if self.partitioned else None
+            claim = partitions.held(engine, self.job) if self.job is not None else None
             if claim is not None and not claim.held:  # more workers than partitions: nothing is ours
                 fired, upcoming = 0, None
             else:
@@ -100,12 +97,12 @@ class DueWake:
                 upcoming = due_index.next_due(engine, claim)
         except LeaseLost as lost:  # another worker took a partition mid-way: its work is theirs now
             log.warning("rules_due: %s taken over by another worker", lost)
-            with self._lock:
-                self._running, self._next = False, None
+            with self._lock:  # what is left in the partitions still held: look again in a second
+                self._running, self._next = False, time.time() + FAILED_RETRY_SECONDS
             return 0
         except BaseException:
-            with self._lock:
-                self._running, self._next = False, None  # the poll retries
+            with self._lock:  # a failed batch (a lost connection, the server's idle timeout): retry soon
+                self._running, self._next = False, time.time() + FAILED_RETRY_SECONDS
             raise
         at = upcoming.timestamp() if upcoming is not None else None
         if at is not None and at <= time.time() and not fired:

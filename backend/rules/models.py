@@ -123,3 +123,19 @@ class RuleDueBuild(SQLModel, table=True):
     rows_written: int = 0
     started_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class RuleScanPartition(SQLModel, table=True):
+    """A scan's progress per (rule, order partition) (backend/rules/tasks.py): the scan and the
+    reconciliation run per partition, in whichever worker holds it (backend/worker/partitions.py).
+    `slot` is the rule's `scan_slot` when the row was written: a row of an earlier slot (the rule was
+    re-enabled or republished since) counts as no baseline. `ready`: the partition's matches were
+    recorded by a complete pass; `scanned_at`: its last pass while the rule was due."""
+
+    __tablename__ = "rule_scan_partition"
+
+    rule_id: int = Field(foreign_key="rule_definition.id", primary_key=True, sa_column_kwargs={"autoincrement": False})
+    partition: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    slot: int
+    ready: bool = False
+    scanned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -17,6 +17,12 @@ orders still differ at the next scan; the firing's unique key (rule, order, epis
 second worker or a rerun from recording a firing twice. `every_n_hours` rules fire again while the
 condition holds: a query over their states finds the orders whose interval has passed.
 
+Partitions (issue 15): a pass runs over the order partitions a worker holds
+(backend/worker/partitions.py): `Plan.claim` filters the orders, the words, the states, and fences
+the commits; a rule's baseline and scan time are kept per (rule, partition) in
+`rule_scan_partition` (`partition_marks`, `mark_scanned`), so each partition is scanned by its
+holder, and one taken over from a dead worker is reconciled by the taker.
+
 The words themselves and the classification of each order's changes are pure
 (engine/rules/words.py), as is reading designed fields once per order (engine/rules/hoist.py).
 """
@@ -46,6 +52,8 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
@@ -58,7 +66,13 @@ from backend.rules.context import ORDER_FACTS, ORDER_JOINED
 from backend.rules.due_index import is_indexed
 from backend.rules.firing import fire, state_of, store_state
 from backend.rules.matching import scope_clause
-from backend.rules.models import RuleDefinitionRow, RuleOrderMask, RuleOrderState, RuleReconcileMask
+from backend.rules.models import (
+    RuleDefinitionRow,
+    RuleOrderMask,
+    RuleOrderState,
+    RuleReconcileMask,
+    RuleScanPartition,
+)
 from engine.facts import Catalogue, FactContext
 from engine.rules.compiler import NotCompilable, compile_condition
 from engine.rules.definition import RuleDefinition, load_rule
@@ -70,6 +84,7 @@ ORDER = Order.__table__
 STATE = RuleOrderState.__table__
 MASK = RuleOrderMask.__table__
 RECONCILE_MASK = RuleReconcileMask.__table__
+PARTS = RuleScanPartition.__table__
 
 
 @dataclass(frozen=True)
@@ -101,22 +116,50 @@ class Plan:
     broken: tuple[tuple[int, str], ...] = ()  # (row id, error) of rules whose condition failed to compile
     mask: Any = MASK  # where this pass keeps its words: the minute scan's, or the reconciliation's
     trigger: str = "scan"  # recorded on its firings ("reconcile" for the reconciliation)
+    claim: Any = None  # the worker's partitions this pass covers (backend/worker/partitions.Claim); None: all
+
+    def part(self, order_id: Any) -> Any:
+        """The SQL filter: `order_id` is in this pass's partitions."""
+        return self.claim.where(order_id) if self.claim is not None else true()
 
     def prefilter(self) -> Any:
-        """Orders any rule can look at."""
-        return ORDER.c.status.in_(self.statuses) if self.statuses else true()
+        """Orders any rule can look at (in this pass's partitions)."""
+        return and_(ORDER.c.status.in_(self.statuses) if self.statuses else true(), self.part(ORDER.c.id))
 
 
 # --- plan ------------------------------------------------------------------------------------
 
 
-def due(row: RuleDefinitionRow, now: datetime, every: timedelta | None = None) -> bool:
+def due(row: RuleDefinitionRow, now: datetime, every: timedelta | None = None, *, ready: bool | None = None,
+        last: datetime | None = None) -> bool:
     """Whether the rule's interval has passed. `every` (the reconciliation's interval) replaces the
-    rule's own; a rule without a baseline is then always due (reconciled after enabling)."""
-    if every is not None and not row.scan_ready:
+    rule's own; a rule without a baseline is then always due (reconciled after enabling).
+    `ready` / `last`: one partition's baseline and scan time (`partition_marks`), else the rule's."""
+    if ready is None:
+        ready, last = row.scan_ready, row.last_scan_at
+    if every is not None and not ready:
         return True
     every = every or timedelta(minutes=(row.definition.get("trigger") or {}).get("every_minutes", 1))
-    return row.last_scan_at is None or now - row.last_scan_at >= every - timedelta(seconds=1)
+    return last is None or now - last >= every - timedelta(seconds=1)
+
+
+def partition_marks(session: Session, rows: list[RuleDefinitionRow], parts: list[int], now: datetime,
+                    every: timedelta | None = None) -> dict[int, tuple[tuple[int, bool, bool], ...]]:
+    """Per partition: each rule's (row id, has a baseline there, is due there), from its
+    `rule_scan_partition` row (one of an earlier slot counts as none)."""
+    stored = {(m.rule_id, m.partition): m for m in session.exec(select(RuleScanPartition).where(
+        RuleScanPartition.rule_id.in_([r.id for r in rows]), RuleScanPartition.partition.in_(parts))).scalars()} \
+        if rows and parts else {}
+    marks = {}
+    for p in parts:
+        marks[p] = []
+        for row in rows:
+            m = stored.get((row.id, p))
+            valid = m is not None and m.slot == row.scan_slot
+            ready = valid and m.ready
+            marks[p].append((row.id, ready, due(row, now, every, ready=ready, last=m.scanned_at if valid else None)))
+        marks[p] = tuple(marks[p])
+    return marks
 
 
 def assign_slots(session: Session, *, indexed: bool | None = None) -> list[RuleDefinitionRow]:
@@ -129,11 +172,21 @@ def assign_slots(session: Session, *, indexed: bool | None = None) -> list[RuleD
             RuleDefinitionRow.is_time_rule.is_(True), RuleDefinitionRow.is_event_only.is_(False),
         ).order_by(RuleDefinitionRow.id)
     ).scalars())
+    if any(r.scan_slot is None for r in rows) and session.get_bind().dialect.name == "postgresql":
+        # several workers scan their partitions at once: one gives the slots, the others wait for
+        # it here (row locks, in id order) and read its slots
+        rows = list(session.exec(
+            select(RuleDefinitionRow).where(
+                RuleDefinitionRow.enabled.is_(True), RuleDefinitionRow.status == "published",
+                RuleDefinitionRow.is_time_rule.is_(True), RuleDefinitionRow.is_event_only.is_(False),
+            ).order_by(RuleDefinitionRow.id).with_for_update().execution_options(populate_existing=True)
+        ).scalars())
     taken = {r.scan_slot for r in rows if r.scan_slot is not None}
     free = (s for s in range(len(rows) + len(taken) + 1) if s not in taken)
     for row in rows:  # slots are unique over all time rules: the full scan may run any group's rules
         if row.scan_slot is None:
             row.scan_slot, row.scan_ready = next(free), False
+            session.execute(delete(PARTS).where(PARTS.c.rule_id == row.id))  # every partition: no baseline
     session.flush()
     if indexed is not None:
         rows = [row for row in rows if is_indexed(row) == indexed]
@@ -141,7 +194,11 @@ def assign_slots(session: Session, *, indexed: bool | None = None) -> list[RuleD
 
 
 def build_plan(rows: Iterable[RuleDefinitionRow], catalogue: Catalogue, ctx: FactContext, *, mask: Any = MASK,
-               trigger: str = "scan", every: timedelta | None = None) -> Plan:
+               trigger: str = "scan", every: timedelta | None = None,
+               marks: tuple[tuple[int, bool, bool], ...] | None = None, claim: Any = None) -> Plan:
+    """The pass over `rows`; `marks` (`partition_marks`): each rule's baseline and due-ness in the
+    partitions of `claim`, instead of the rule row's own."""
+    by_row = {row_id: (ready, is_due) for row_id, ready, is_due in marks or ()}
     loaded = []
     broken: list[tuple[int, str]] = []
     for row in rows:
@@ -161,11 +218,12 @@ def build_plan(rows: Iterable[RuleDefinitionRow], catalogue: Catalogue, ctx: Fac
         scope = rule.scope
         if union and tuple(sorted(scope.statuses)) == union:
             scope = scope.model_copy(update={"statuses": ()})
-        rules.append(ScanRule(row.id, row.scan_slot, row.scan_ready, due(row, ctx.now, every), rule,
+        ready, is_due = by_row.get(row.id, (row.scan_ready, due(row, ctx.now, every)))
+        rules.append(ScanRule(row.id, row.scan_slot, ready, is_due, rule,
                               and_(scope_clause(rule.model_copy(update={"scope": scope})), condition),
-                              silent=not row.scan_ready and row.start_from_now))
+                              silent=not ready and row.start_from_now))
     words = max((r.word for r in rules), default=0) + 1
-    return Plan(tuple(sorted(rules, key=lambda r: r.slot)), words, union, tuple(broken), mask, trigger)
+    return Plan(tuple(sorted(rules, key=lambda r: r.slot)), words, union, tuple(broken), mask, trigger, claim)
 
 
 # --- the one query ---------------------------------------------------------------------------
@@ -186,6 +244,8 @@ def changed_orders_query(plan: Plan, dialect: str = "postgresql") -> Any:
     now = select(orders.c.id.label("order_id"), *[w.label(f"w{i}") for i, w in enumerate(words)]) \
         .where(where).subquery("now_words")
     MASK = plan.mask  # noqa: N806  (the pass's own words)
+    if plan.claim is not None:  # only this pass's partitions (the table unfiltered when they are all)
+        MASK = select(MASK).where(plan.part(MASK.c.order_id)).subquery("last_words")  # noqa: N806
     cols = [func.coalesce(now.c[f"w{i}"], 0) for i in range(plan.words)]
     as_text = reduce(lambda a, b: a + literal(",") + b, [cast(c, String) for c in cols])
     fresh = [0] * plan.words
@@ -211,11 +271,12 @@ def changed_orders(session: Session, plan: Plan) -> list[tuple[int, list[int], l
     return [(order_id, parse_words(now, plan.words), parse_words(before, plan.words)) for order_id, now, before in rows]
 
 
-def end_stale_episodes(session: Session, rule: ScanRule) -> None:
+def end_stale_episodes(session: Session, rule: ScanRule, plan: Plan | None = None) -> None:
     """A fresh rule's states whose order no longer matches end their episode (done once: later
-    scans see the end as a change of words)."""
+    scans see the end as a change of words); in the plan's partitions."""
     still = exists(select(ORDER.c.id).where(ORDER.c.id == STATE.c.order_id, rule.match))
-    session.execute(update(STATE).where(STATE.c.rule_key == rule.rule.key, STATE.c.active == true(), ~still)
+    session.execute(update(STATE).where(STATE.c.rule_key == rule.rule.key, STATE.c.active == true(), ~still,
+                                        plan.part(STATE.c.order_id) if plan is not None else true())
                     .values(active=False))
 
 
@@ -299,7 +360,7 @@ def refire_due(session: Session, plan: Plan, rule: ScanRule, catalogue: Catalogu
     rows = session.execute(
         select(STATE.c.order_id, MASK.c.words).join(MASK, MASK.c.order_id == STATE.c.order_id)
         .where(STATE.c.rule_key == rule.rule.key, STATE.c.last_fired_at <= ctx.now - every,
-               STATE.c.order_id > after)
+               STATE.c.order_id > after, plan.part(STATE.c.order_id))
         .order_by(STATE.c.order_id).limit(limit)
     ).all()
     ids = [order_id for order_id, words in rows if has(parse_words(words, plan.words), rule)]
@@ -316,19 +377,44 @@ def refire_due(session: Session, plan: Plan, rule: ScanRule, catalogue: Catalogu
     return fired, (rows[-1][0] if len(rows) == limit else None)
 
 
-def mark_scanned(session: Session, plan: Plan, now: datetime) -> None:
+def mark_scanned(session: Session, plan: Plan, now: datetime, parts: list[int] | None = None,
+                 count: int | None = None) -> None:
     """After a complete pass: fresh rules have their baseline, due rules their scan time. A rule
-    re-enabled meanwhile lost its slot and stays fresh."""
+    re-enabled meanwhile lost its slot and stays fresh. `parts` (of `count` partitions): the pass
+    covered those partitions only; each gets its row in `rule_scan_partition`, and the rule row's
+    `scan_ready` says every partition has its baseline."""
+    table = RuleDefinitionRow.__table__
+    current = {row_id: slot for row_id, slot in session.execute(select(table.c.id, table.c.scan_slot).where(
+        table.c.id.in_([r.row_id for r in plan.rules]), table.c.enabled == true())).all()}
     for r in plan.rules:
+        if current.get(r.row_id) != r.slot:
+            continue  # disabled or re-enabled meanwhile: fresh again
         values: dict[str, Any] = {}
-        if not r.ready:
+        if parts is not None:
+            _mark_parts(session, r, parts, now)
+            if not r.ready and _ready_parts(session, r) >= (count or len(parts)):
+                values["scan_ready"] = True
+        elif not r.ready:
             values["scan_ready"] = True
         if r.due:
             values["last_scan_at"] = now
         if values:
-            session.execute(update(RuleDefinitionRow.__table__).where(
-                RuleDefinitionRow.__table__.c.id == r.row_id, RuleDefinitionRow.__table__.c.scan_slot == r.slot,
-                RuleDefinitionRow.__table__.c.enabled == true()).values(**values))
+            session.execute(update(table).where(table.c.id == r.row_id, table.c.scan_slot == r.slot,
+                                                table.c.enabled == true()).values(**values))
+
+
+def _mark_parts(session: Session, r: ScanRule, parts: list[int], now: datetime) -> None:
+    insert_ = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite_dialect.insert
+    stmt = insert_(PARTS).values([{"rule_id": r.row_id, "partition": p, "slot": r.slot, "ready": True,
+                                   "scanned_at": now if r.due else None} for p in parts])
+    kept = case((PARTS.c.slot == r.slot, PARTS.c.scanned_at), else_=None)
+    session.execute(stmt.on_conflict_do_update(index_elements=["rule_id", "partition"], set_={
+        "slot": stmt.excluded.slot, "ready": True, "scanned_at": stmt.excluded.scanned_at if r.due else kept}))
+
+
+def _ready_parts(session: Session, r: ScanRule) -> int:
+    return session.execute(select(func.count()).select_from(PARTS).where(
+        PARTS.c.rule_id == r.row_id, PARTS.c.slot == r.slot, PARTS.c.ready == true())).scalar_one()
 
 
 # --- a rule the database cannot run ----------------------------------------------------------
@@ -345,7 +431,7 @@ def rule_error(bind: Engine | Connection, plan: Plan, rule: ScanRule) -> str | N
     """The database's error when this rule's part of the one query runs alone, or None. One full
     pass over the orders per rule: run only after the one query failed, and the failing rules are
     then paused, so it happens once per bad rule."""
-    alone = Plan((rule,), rule.word + 1, plan.statuses, mask=plan.mask, trigger=plan.trigger)
+    alone = Plan((rule,), rule.word + 1, plan.statuses, mask=plan.mask, trigger=plan.trigger, claim=plan.claim)
     try:
         with new_session(bind) as session:
             query = changed_orders_query(alone, session.get_bind().dialect.name)
@@ -360,7 +446,7 @@ def without_failing(bind: Engine | Connection, plan: Plan, now: datetime) -> Pla
     failing = {r.row_id: error for r in plan.rules if (error := rule_error(bind, plan, r)) is not None}
     pause_rules(bind, failing, now)
     kept = tuple(r for r in plan.rules if r.row_id not in failing)
-    return Plan(kept, plan.words, plan.statuses, mask=plan.mask, trigger=plan.trigger)
+    return Plan(kept, plan.words, plan.statuses, mask=plan.mask, trigger=plan.trigger, claim=plan.claim)
 
 
 def pause_rules(bind: Engine | Connection, errors: dict[int, str], now: datetime) -> None:
@@ -374,5 +460,5 @@ def pause_rules(bind: Engine | Connection, errors: dict[int, str], now: datetime
 
 
 __all__ = ["Plan", "ScanRule", "apply_chunk", "assign_slots", "build_plan", "changed_orders", "changed_orders_query",
-           "end_stale_episodes", "mark_scanned", "pause_rules", "refire_due", "rule_error",
+           "end_stale_episodes", "mark_scanned", "partition_marks", "pause_rules", "refire_due", "rule_error",
            "without_failing"]

@@ -1,23 +1,26 @@
 """Partitions: order-keyed work split over any number of `gendan worker` processes (issue 15).
 
 Orders fall into P partitions by `order_id % P` (`worker_partitions`, 16). A job that works per
-order (the due batches, `rules_due`) holds a lease per (job, partition) — a `worker_partition` row
-with holder, token and expiry — and touches only the orders of the partitions it holds:
+order (the due batches `rules_due`, the scan and reconciliation `rules_scan`, the overdue to-dos
+`rules_overdue_todos`) holds a lease per (job, partition) — a `worker_partition` row with holder,
+token and expiry — and touches only the orders of the partitions it holds:
 
-- **Live workers.** Every worker writes its `worker_heartbeat` row at each claim (each tick); a
-  worker whose row is older than the lease is gone. Each live worker's fair share is
-  ceil(P / live workers).
-- **Claiming.** At each tick a worker renews the leases it holds, gives back (expires) those above
-  its share, so a worker that joins finds partitions free, and takes free or expired ones up to
-  its share. Taking is a compare-and-set on the expired row (`expires_at < now`), so two workers
-  never both get one; each take increments the row's `token`.
+- **Live workers.** Every worker writes its `worker_heartbeat` row at each claim; a worker whose
+  row is older than the lease is gone. The live workers, in the order they started, split P
+  fairly: the first P % n hold ceil(P / n), the others floor(P / n) (3 workers: 6 + 5 + 5).
+- **Claiming.** The worker runner's heartbeat (backend/worker/runner.py), every third of the
+  lease, renews the leases this worker holds, gives back (expires) those above its share, so a
+  worker that joins finds partitions free, and takes free or expired ones up to its share. Taking
+  is a compare-and-set on the expired row (`expires_at < now`), so two workers never both get one;
+  each take increments the row's `token`. A job only asks `held(bind, job)`: which partitions
+  this worker holds now (outside the runner — tests, the CLI — that claims once, on the spot).
 - **Fencing.** Inside every transaction of the job, right before its commit, `fence` renews the
   held leases and checks their tokens: a worker that lost one (it froze past the lease and another
   took it over) rolls back and writes nothing.
-- **Takeover.** A SIGKILLed worker stops renewing: its leases and heartbeat run out after
-  `worker_lease_seconds` (3 s) and the others take its partitions at their next tick. The firing's
-  unique key (rule, order, episode) keeps exactly-once regardless; the leases keep two workers
-  from doing the same batch twice.
+- **Takeover.** A SIGKILLed or frozen worker stops renewing: its leases and heartbeat run out after
+  `worker_lease_seconds` (3 s) and the others take its partitions at their next heartbeat. The
+  firing's unique key (rule, order, episode) keeps exactly-once regardless; the leases keep two
+  workers from doing the same batch twice.
 
 SQLite is one worker: there every claim is all partitions, nothing is leased. Times are the wall
 clock (`backend.clock.utcnow`), shared by every process, not the `now` a job is given.
@@ -26,7 +29,6 @@ clock (`backend.clock.utcnow`), shared by every process, not the `now` a job is 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import random
 import socket
@@ -34,7 +36,7 @@ import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, false, func, select, text, true, update
+from sqlalchemy import ColumnElement, delete, false, select, text, true, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Field, Session, SQLModel
@@ -79,6 +81,7 @@ class Claim:
     ttl: timedelta
     tokens: dict[int, int] = field(default_factory=dict)
     everything: bool = False
+    local: bool = False  # SQLite: a part of everything, filtered but not leased (nothing to fence)
 
     @property
     def held(self) -> list[int]:
@@ -86,11 +89,21 @@ class Claim:
 
     def where(self, order_id: ColumnElement) -> ColumnElement[bool]:
         """The SQL filter: `order_id` falls in a held partition."""
-        if self.everything:
+        if self.everything or len(self.tokens) >= self.count:
             return true()
         if not self.tokens:
             return false()
         return (order_id % self.count).in_(self.held)
+
+    def only(self, parts: list[int]) -> Claim:
+        """The same claim narrowed to `parts`: a pass over some of the held partitions filters and
+        fences only those (on SQLite, a part of everything: filtered, not leased)."""
+        if self.everything:
+            if set(parts) >= set(range(self.count)):
+                return self
+            return Claim(self.job, self.holder, self.count, self.ttl, {p: 0 for p in parts}, local=True)
+        return Claim(self.job, self.holder, self.count, self.ttl,
+                     {p: self.tokens[p] for p in parts if p in self.tokens})
 
     def owns(self, order_id: int) -> bool:
         return self.everything or order_id % self.count in self.tokens
@@ -98,7 +111,7 @@ class Claim:
     def fence(self, session: Session) -> None:
         """Inside the caller's transaction, right before its commit: renew every held lease and
         check its token; if one was taken over, roll back and raise LeaseLost."""
-        if self.everything or not self.tokens:
+        if self.everything or self.local or not self.tokens:
             return
         renewed = session.execute(
             update(WorkerPartition).where(WorkerPartition.job == self.job, WorkerPartition.holder == self.holder,
@@ -112,10 +125,11 @@ class Claim:
             self.tokens = {p: t for p, t in self.tokens.items() if p not in lost}
             raise LeaseLost(f"{self.job} partitions {lost}")
 
-    def bound(self, session: Session) -> None:
-        """On PostgreSQL, end this transaction on the server if its worker freezes mid-way."""
-        if not self.everything and session.get_bind().dialect.name == "postgresql":
-            ms = int(self.ttl.total_seconds() * 1000)
+    def bound(self, session: Session, idle_seconds: float | None = None) -> None:
+        """On PostgreSQL, end this transaction on the server if its worker freezes mid-way (idle for
+        the lease, or `idle_seconds` for a job whose transactions think longer between statements)."""
+        if not (self.everything or self.local) and session.get_bind().dialect.name == "postgresql":
+            ms = int((idle_seconds or self.ttl.total_seconds()) * 1000)
             session.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {ms}"))
 
 
@@ -127,6 +141,28 @@ class Worker:
     started_at: datetime
     claims: dict[str, Claim] = field(default_factory=dict)
     pid: int = field(default_factory=os.getpid)
+    beating: set[str] = field(default_factory=set)  # the jobs the runner's heartbeat claims for
+
+    def held(self, bind: Engine | Connection, job: str) -> Claim:
+        """The partitions of `job` this worker holds: what the runner's heartbeat last claimed, or,
+        for a job run outside the runner (tests, the CLI), a claim made now."""
+        if job in self.beating:
+            got = self.claims.get(job)
+            if got is not None:
+                return got
+        return self.claim(bind, job)
+
+    def beat(self, bind: Engine | Connection, jobs: list[str]) -> dict[str, list[int]]:
+        """The runner's heartbeat: claim every partitioned job's share; the partitions gained per job
+        (so the runner runs those jobs now: a dead worker's orders wait for no interval)."""
+        self.beating.update(jobs)
+        gained: dict[str, list[int]] = {}
+        for job in jobs:
+            before = set(self.claims[job].held) if job in self.claims else set()
+            after = self.claim(bind, job)
+            if new := sorted(set(after.held) - before):
+                gained[job] = new
+        return gained
 
     def claim(self, bind: Engine | Connection, job: str, *, count: int | None = None,
               ttl: timedelta | None = None) -> Claim:
@@ -142,7 +178,7 @@ class Worker:
         with new_session(bind) as session:
             now = utcnow()
             live = heartbeat(session, self.holder, self.started_at, now, ttl)
-            share = math.ceil(count / max(live, 1))
+            share = fair_share(count, live, self.holder)
             _ensure_rows(session, job, count, now)
             session.commit()
             mine = dict(session.execute(
@@ -196,16 +232,24 @@ class Worker:
         self.claims.clear()
 
 
-def heartbeat(session: Session, holder: str, started_at: datetime, now: datetime, ttl: timedelta) -> int:
-    """Write this worker's heartbeat; return how many workers are live (this one included).
-    Rows silent for a hundred leases are removed."""
+def fair_share(count: int, live: list[str], holder: str) -> int:
+    """This holder's share of `count` partitions among the `live` workers (in the order they
+    started): the first count % n get one more than count // n, so shares differ by one at most."""
+    n = max(len(live), 1)
+    rank = live.index(holder) if holder in live else n - 1
+    return count // n + (1 if rank < count % n else 0)
+
+
+def heartbeat(session: Session, holder: str, started_at: datetime, now: datetime, ttl: timedelta) -> list[str]:
+    """Write this worker's heartbeat; return the live workers (this one included), in the order
+    they started. Rows silent for a hundred leases are removed."""
     values = {"holder": holder, "host": socket.gethostname()[:60], "pid": os.getpid(), "started_at": started_at,
               "seen_at": now}
     stmt = postgresql.insert(WorkerHeartbeat).values(values)
     session.execute(stmt.on_conflict_do_update(index_elements=["holder"], set_={"seen_at": now}))
     session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.seen_at < now - 100 * ttl))
-    return session.execute(select(func.count()).select_from(WorkerHeartbeat)
-                           .where(WorkerHeartbeat.seen_at >= now - ttl)).scalar_one()
+    return list(session.execute(select(WorkerHeartbeat.holder).where(WorkerHeartbeat.seen_at >= now - ttl)
+                                .order_by(WorkerHeartbeat.started_at, WorkerHeartbeat.holder)).scalars())
 
 
 def _ensure_rows(session: Session, job: str, count: int, now: datetime) -> None:
@@ -227,6 +271,11 @@ def worker_for(engine: Engine) -> Worker:
     if worker is None or worker.pid != os.getpid():  # a forked child is a worker of its own
         worker = _workers[engine] = Worker(holder_id(), utcnow())
     return worker
+
+
+def held(bind: Engine | Connection, job: str) -> Claim:
+    """The partitions of `job` this process's worker holds (see `Worker.held`)."""
+    return worker_for(bind).held(bind, job)
 
 
 def release_worker(engine: Engine) -> None:

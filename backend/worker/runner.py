@@ -4,7 +4,11 @@ Jobs are plain functions `job(engine, now) -> int` (how much they did). The app'
 (backend/pipeline_assembly.py `build_jobs`) lists them once, in one place; `create_app` keeps the
 list on `app.state.jobs`, and `gendan worker` runs the same list in its own process for scale.
 Jobs must be safe to run in several processes at once: they claim rows with leases / SKIP LOCKED
-and record results under unique keys.
+and record results under unique keys. A job marked `partitioned` works on the order partitions
+this worker holds (backend/worker/partitions.py): the runner's heartbeat thread claims and renews
+them for every such job, every third of the lease, whatever the jobs are doing (a minute-long scan
+in the loop, a sleeping due job), and runs a job at once when it gained partitions (a dead
+worker's share); the job only asks `partitions.held(engine, job)` and fences its commits.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from backend.clock import utcnow
+from backend.settings import get_settings
+from backend.worker import partitions
 
 log = logging.getLogger("gendan.worker")
 
@@ -34,19 +40,24 @@ class Job:
     # when set (backend/rules/due_wake.py), the job runs when `wake.is_due()` instead of every
     # `every_seconds`, and the loop sleeps until `wake.seconds_until()` or its alarm
     wake: Any = None
+    # works on the order partitions this worker holds: the heartbeat claims them (run_forever)
+    partitioned: bool = False
 
 
 def run_due(engine: Engine, jobs: Sequence[Job], last_run: dict[str, float], *,
-            monotonic: float | None = None) -> dict[str, int]:
-    """Run every job whose interval has passed; a failing job is logged and does not stop the others."""
+            monotonic: float | None = None, kicked: set[str] | None = None) -> dict[str, int]:
+    """Run every job whose interval has passed (or that `kicked` names: it gained partitions); a
+    failing job is logged and does not stop the others."""
     now_mono = monotonic if monotonic is not None else time.monotonic()
     done: dict[str, int] = {}
     for job in jobs:
         if job.wake is not None:
             if not job.wake.is_due():
                 continue
-        elif now_mono - last_run.get(job.name, -1e18) < job.every_seconds:
+        elif now_mono - last_run.get(job.name, -1e18) < job.every_seconds and job.name not in (kicked or ()):
             continue
+        if kicked is not None:
+            kicked.discard(job.name)
         last_run[job.name] = now_mono
         try:
             done[job.name] = job.run(engine, utcnow())
@@ -58,7 +69,11 @@ def run_due(engine: Engine, jobs: Sequence[Job], last_run: dict[str, float], *,
 def run_forever(engine: Engine, jobs: Sequence[Job], stop: threading.Event, tick_seconds: float = 1.0) -> None:
     """Run the jobs until `stop`: interval jobs on the tick in this thread; each waking job in a
     thread of its own that sleeps until its wake says (a moment, a notification), so a due moment
-    never waits behind a long job here (the minute scan, an import batch)."""
+    never waits behind a long job here (the minute scan, an import batch). With partitioned jobs,
+    a heartbeat thread claims their partitions first and then every third of the lease; the
+    partitions are given back when `stop` ends the loop."""
+    kicked: set[str] = set()
+    beat = _start_heartbeat(engine, jobs, stop, kicked)
     waking = [threading.Thread(target=_run_waking, args=(engine, job, stop), name=f"gendan-{job.name}", daemon=True)
               for job in jobs if job.wake is not None]
     for thread in waking:
@@ -67,11 +82,47 @@ def run_forever(engine: Engine, jobs: Sequence[Job], stop: threading.Event, tick
     last: dict[str, float] = {}
     try:
         while not stop.is_set():
-            run_due(engine, timed, last)
+            run_due(engine, timed, last, kicked=kicked)
             stop.wait(tick_seconds)
     finally:
         for thread in waking:
             thread.join(10)
+        if beat is not None:
+            beat.join(10)
+            partitions.release_worker(engine)
+
+
+def _start_heartbeat(engine: Engine, jobs: Sequence[Job], stop: threading.Event,
+                     kicked: set[str]) -> threading.Thread | None:
+    """Claim the partitioned jobs' partitions now (so their first run has them), then keep them in
+    a thread of its own. Gained partitions run their job at once: a waking job through its wake,
+    an interval job at the loop's next tick."""
+    names = [job.name for job in jobs if job.partitioned]
+    if not names:
+        return None
+    worker = partitions.worker_for(engine)
+    by_name = {job.name: job for job in jobs}
+
+    def beat() -> None:
+        try:
+            gained = worker.beat(engine, names)
+        except Exception:  # the database is away: the leases run out, the others take over
+            log.exception("worker heartbeat failed")
+            return
+        for name in gained:
+            if by_name[name].wake is not None:
+                by_name[name].wake.heard(0.0)  # run now
+            else:
+                kicked.add(name)
+
+    def loop() -> None:
+        while not stop.wait(get_settings().worker_lease_seconds / 3):
+            beat()
+
+    beat()
+    thread = threading.Thread(target=loop, name="gendan-heartbeat", daemon=True)
+    thread.start()
+    return thread
 
 
 def _run_waking(engine: Engine, job: Job, stop: threading.Event) -> None:

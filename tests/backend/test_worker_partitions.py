@@ -53,11 +53,11 @@ def test_workers_share_partitions_fairly_and_take_over_a_dead_ones(connection):
     assert len(a.claim(connection, "job", count=16, ttl=TTL).held) == 8  # b is live: a gives back its surplus
     assert len(b.claim(connection, "job", count=16, ttl=TTL).held) == 8  # ... and b takes it
     assert set(a.claims["job"].held) | set(b.claims["job"].held) == set(range(16))
-    c.claim(connection, "job", count=16, ttl=TTL)  # a third joins: shares of ceil(16 / 3) = 6
+    c.claim(connection, "job", count=16, ttl=TTL)  # a third joins: shares of 6 + 5 + 5
     for w in (a, b, c, a, b, c):
         w.claim(connection, "job", count=16, ttl=TTL)
     shares = [len(w.claims["job"].held) for w in (a, b, c)]
-    assert sorted(shares) == [4, 6, 6] and sum(shares) == 16
+    assert shares == [6, 5, 5] and sum(shares) == 16  # the first started holds the one left over
     assert len({p for w in (a, b, c) for p in w.claims["job"].held}) == 16  # nobody shares a partition
     assert b.claims["job"].owns(next(p for p in range(16) if p in b.claims["job"].tokens))
 
@@ -106,3 +106,11 @@ def test_a_claim_filters_orders_by_partition(connection):
     rows = connection.execute(select(ids).select_from(
         select(func.generate_series(1, 12).label("id")).subquery()).where(claim.where(ids))).scalars().all()
     assert rows == [1, 3, 5, 7, 9, 11] and all(claim.owns(i) for i in rows) and not claim.owns(2)
+
+
+def test_fair_shares_differ_by_one_at_most():
+    live = ["a", "b", "c"]
+    assert [partitions.fair_share(16, live, w) for w in live] == [6, 5, 5]
+    assert [partitions.fair_share(16, live[:2], w) for w in live[:2]] == [8, 8]
+    assert [partitions.fair_share(4, [*live, "d", "e"], w) for w in [*live, "d", "e"]] == [1, 1, 1, 1, 0]
+    assert partitions.fair_share(16, [], "a") == 16  # before its first heartbeat is counted: all of them

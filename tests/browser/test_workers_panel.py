@@ -30,6 +30,11 @@ def test_admin_sees_which_worker_holds_which_partitions(page: Page, base_url, se
     for p in range(4):
         seed.add(WorkerPartition(job=job, partition=p, holder=running if p < 2 else stopped, token=1,
                                  expires_at=now + timedelta(minutes=10) if p < 2 else now - timedelta(hours=1)))
+    # the scan and the reconciliation are split by partition too (partition numbers no worker uses)
+    scan_parts = [9000 + int(tag[-4:], 16), 9000 + int(tag[-4:], 16) + 70000]
+    for p in scan_parts:
+        seed.add(WorkerPartition(job="rules_scan", partition=p, holder=running, token=1,
+                                 expires_at=now + timedelta(minutes=10)))
     seed.commit()
     try:
         sign_in(page, base_url, f"{tag}.admin")
@@ -41,6 +46,8 @@ def test_admin_sees_which_worker_holds_which_partitions(page: Page, base_url, se
         expect(live_row).to_contain_text(f"{tag}-host:101")
         expect(live_row).to_contain_text("Running")
         expect(live_row.locator(f'[data-job="{job}"]')).to_have_text(f"{job}: 0, 1")
+        expect(live_row.locator('[data-job="rules_scan"]')).to_have_text(
+            f"Rule scan and reconciliation: {scan_parts[0]}, {scan_parts[1]}")
         gone_row = panel.locator(f'tr[data-holder="{stopped}"]')
         expect(gone_row).to_contain_text("Stopped")
         expect(gone_row).to_contain_text("None")  # a stopped worker holds nothing, whatever its rows say
@@ -52,5 +59,7 @@ def test_admin_sees_which_worker_holds_which_partitions(page: Page, base_url, se
         assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1  # the page itself does not scroll sideways
     finally:
         seed.execute(delete(WorkerPartition).where(WorkerPartition.job == job))
+        seed.execute(delete(WorkerPartition).where(WorkerPartition.job == "rules_scan",
+                                                   WorkerPartition.holder == running))
         seed.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.holder.in_([running, stopped])))
         seed.commit()

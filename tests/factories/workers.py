@@ -6,11 +6,12 @@ bench/workers_kill.py share (issue 15).
 - `seed_approvals(engine, entered, now)`: orders in stage `approval` since the given moments, and the
   rule "approval time-out" (`hours_in_stage > 24`, a to-do once per episode) enabled, so each order
   has a due moment 24 h + 1 s after it entered; called again, it adds orders to the enabled rule.
-- `start_worker(url)`: a real worker process — the runner's loop (backend/worker/runner.py) over the
-  partitioned `rules_due` job exactly as `gendan worker` assembles it — printing `HOLDS` lines;
-  `stall=True` makes it stop inside its first batch that fires anything, after the firings are
-  written but before the commit, and print `MID-BATCH` (the caller SIGKILLs it there). SIGTERM
-  stops it cleanly (it gives its partitions back).
+- `start_worker(url)`: a real worker process — the runner's loop (backend/worker/runner.py), with its
+  heartbeat, over the partitioned `rules_due` job (and `rules_scan` when asked) exactly as
+  `gendan worker` assembles them — printing `HOLDS` lines; `stall=True` makes it stop inside its
+  first due batch that fires anything, after the firings are written but before the commit, and
+  print `MID-BATCH`; `stall="reconcile"` the same inside a reconciliation chunk (`MID-RECONCILE`);
+  the caller SIGKILLs it there. SIGTERM stops it cleanly (it gives its partitions back).
 """
 
 from __future__ import annotations
@@ -76,9 +77,11 @@ def approval_timeout() -> dict:
     }
 
 
-def seed_approvals(engine, entered: Sequence[datetime], now: datetime) -> list[int]:
+def seed_approvals(engine, entered: Sequence[datetime], now: datetime, *, actions: Sequence[dict] = (),
+                   cc: bool = False) -> list[int]:
     """Orders in `approval` since each moment of `entered`, each with an open approval to-do; the
-    rule enabled (first call) or the new orders' moments computed (later calls). Their ids."""
+    rule enabled (first call, with `actions` after its to-do, and its to-do copied to the
+    approver's manager when `cc`) or the new orders' moments computed (later calls). Their ids."""
     from tests.backend.rules.test_service import actor_of
 
     with Session(engine, expire_on_commit=False) as session:
@@ -100,7 +103,11 @@ def seed_approvals(engine, entered: Sequence[datetime], now: datetime) -> list[i
         if not enabled:
             admin = actor_of(make_user(session, roles=("admin",)), "admin")
             session.commit()
-            definitions.save_draft(session, actor=admin, definition=approval_timeout(), now=now)
+            rule = approval_timeout()
+            if cc:
+                rule["actions"][0]["cc"] = [{"kind": "current_approver_manager"}]
+            rule["actions"] = [*rule["actions"], *actions]
+            definitions.save_draft(session, actor=admin, definition=rule, now=now)
             definitions.publish_rule(session, actor=admin, key=RULE_KEY, now=now)
             definitions.enable_rule(session, actor=admin, key=RULE_KEY, now=now, start="include_matching",
                                     confirm=True)
@@ -131,22 +138,31 @@ def open_orders(engine) -> int:
 
 
 CHILD = textwrap.dedent("""
-    import signal, sys, threading, time
+    import os, signal, sys, threading, time
     from backend.db import make_engine
     from backend.pipeline_assembly import assemble, build_jobs
-    from backend.rules import due_index
+    from backend.rules import due_index, scan
     from backend.worker import partitions
     from backend.worker.runner import run_forever
 
-    stall = sys.argv[2] == "stall"
+    mode, wanted = sys.argv[2], sys.argv[3].split(",")
     real_fire = due_index.fire_many
     def fire_many(*args, **kwargs):
         result = real_fire(*args, **kwargs)
-        if stall and result:
+        if mode == "stall" and result:
             print("MID-BATCH", result, flush=True)
             time.sleep(600)  # killed here: this batch's firings written, not committed
         return result
     due_index.fire_many = fire_many
+
+    real_scan_fire = scan.fire_many
+    def scan_fire_many(*args, **kwargs):
+        result = real_scan_fire(*args, **kwargs)
+        if mode == "stall-reconcile" and result and kwargs.get("trigger") == "reconcile":
+            print("MID-RECONCILE", result, flush=True)
+            time.sleep(600)  # killed here: this reconciliation chunk's firings written, not committed
+        return result
+    scan.fire_many = scan_fire_many
 
     real_claim = partitions.Worker.claim
     def claim(self, bind, job, **kwargs):
@@ -156,18 +172,22 @@ CHILD = textwrap.dedent("""
     partitions.Worker.claim = claim
 
     engine = assemble(make_engine(sys.argv[1]))
-    jobs = [j for j in build_jobs() if j.name == "rules_due"]
+    every = float(os.environ.get("GENDAN_BENCH_SCAN_SECONDS", "60"))
+    jobs = [j for j in build_jobs(scan_interval_seconds=every) if j.name in wanted]
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: stop.set())
     print("STARTED", flush=True)
-    run_forever(engine, jobs, stop)
-    partitions.release_worker(engine)
+    run_forever(engine, jobs, stop)  # gives its partitions back when stopped
     print("STOPPED", flush=True)
 """)
 
 
-def start_worker(url: str, *, stall: bool = False, env: dict[str, str] | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", CHILD, url, "stall" if stall else "run"], cwd=ROOT,
+def start_worker(url: str, *, stall: bool | str = False, jobs: Sequence[str] = ("rules_due",),
+                 env: dict[str, str] | None = None) -> subprocess.Popen:
+    """`stall`: True stops inside the first due batch that fires (MID-BATCH); "reconcile" inside the
+    first reconciliation chunk that fires (MID-RECONCILE). `jobs`: the assembled jobs it runs."""
+    mode = "stall-reconcile" if stall == "reconcile" else "stall" if stall else "run"
+    return subprocess.Popen([sys.executable, "-c", CHILD, url, mode, ",".join(jobs)], cwd=ROOT,
                             stdout=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
 
 

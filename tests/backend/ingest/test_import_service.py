@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from backend import i18n
 from backend.auth.service import load_actor
 from backend.customers.models import Customer
+from backend.db import new_session
 from backend.errors import GendanError
 from backend.ingest import service
 from backend.ingest.models import ImportJob
@@ -265,3 +266,23 @@ class TestStartImport:
         assert service.claim_job(connection, now) == preview.job.id
         assert service.claim_job(connection, now) is None  # leased
         assert service.claim_job(connection, now + service.LEASE * 2) == preview.job.id  # the lease ran out
+
+    def test_a_worker_that_stalled_past_its_lease_imports_nothing(self, session, connection, admin, now):
+        """Two workers: A claims the import and stalls past its lease; B claims it again. A's batch
+        finds B's lease on the row and writes nothing; B imports the rows once."""
+        if connection.dialect.name != "postgresql":
+            pytest.skip("one worker on SQLite")
+        preview = service.upload_import(session, actor=admin, filename="x.csv", content=b"c,a\nX,1\nY,2\n", now=now)
+        service.start_import(session, actor=admin, job_id=preview.job.id,
+                             mapping=ImportMapping(columns={"customer": "c", "amount": "a"}), now=now)
+        assert service.claim_job(connection, now) == preview.job.id  # A
+        later = now + service.LEASE * 2
+        assert service.claim_job(connection, later) == preview.job.id  # B, after A's lease ran out
+        with new_session(connection) as a_session:  # A resumes with its old claim
+            assert service._still_held(a_session, preview.job.id, now + service.LEASE) is False
+            a_session.rollback()
+        with new_session(connection) as b_session:  # B: its claim's token is on the row
+            assert service._still_held(b_session, preview.job.id, later + service.LEASE) is True
+            assert service.process_batch(b_session, preview.job.id, now=later) == 2
+        session.expire_all()
+        assert session.get(ImportJob, preview.job.id).state == "done"

@@ -315,6 +315,42 @@ class TestLeaseFencing:
         assert delivery._attempt(session, stale, token=old_token, clock=lambda: later, settings=settings) is False
         assert len(smtp.messages) == 1 and len(_attempts(session, row)) == 1
 
+    def test_a_holder_frozen_past_its_lease_cannot_mark_or_send_what_another_worker_took(self, session, connection,
+                                                                                         now, smtp):
+        """Two workers, two sessions: A claims and renews its lease, then freezes; B takes the row
+        over once A's lease ran out and sends it. A resumes: its outcome (sent or failed) leaves B's
+        row as B marked it, and a resumed A that had not sent yet does not send."""
+        smtp.start()
+        settings = _settings(smtp.port)
+        row = _queue(session, now)
+        lease = delivery.lease_of(settings)
+        [(message_id, claimed)] = delivery.claim_due(connection, now, limit=10, lease=lease)
+        renewed = delivery._renew(session, message_id, claimed, now + lease)  # A, right before its send
+        session.commit()
+        later = renewed + timedelta(seconds=1)  # A froze past its lease ...
+        assert delivery.deliver_outbox(connection, later, settings=settings) == 1  # ... B took over and sent
+        b_state = session.execute(select(OutboxMessage.state, OutboxMessage.sent_at, OutboxMessage.attempts)
+                                  .where(OutboxMessage.id == message_id)).one()
+        assert tuple(b_state) == ("sent", later, 1)
+        stale = session.get(OutboxMessage, message_id)
+        for ok in (True, False):  # A's late outcome: logged as an attempt, never written on the row
+            delivery._finish(session, stale, message_id, renewed, at=later, ok=ok, detail="late",
+                             values={"state": "sent" if ok else "failed", "attempts": 9, "sent_at": None,
+                                     "locked_until": None})
+        assert tuple(session.execute(select(OutboxMessage.state, OutboxMessage.sent_at, OutboxMessage.attempts)
+                                     .where(OutboxMessage.id == message_id)).one()) == tuple(b_state)
+        assert [a.detail for a in _attempts(session, row)][1:] == ["late", "late"]
+
+        # a holder that renewed and then froze before sending does not send once it wakes
+        second = _queue(session, now, key="k2")
+        [(second_id, token)] = delivery.claim_due(connection, now, limit=10, lease=lease)
+        ran_out = now + lease + timedelta(seconds=1)
+        assert delivery._attempt(session, session.get(OutboxMessage, second_id), token=token,
+                                 clock=iter([now, ran_out, ran_out]).__next__, settings=settings) is False
+        assert len(smtp.messages) == 1  # only B's send of the first row
+        assert session.execute(select(OutboxMessage.state).where(OutboxMessage.id == second.id)).scalar_one() \
+            == "sending"  # left for the next holder
+
     def test_the_same_message_id_on_every_attempt_of_a_row(self, session, connection, now, smtp):
         smtp.start()
         settings = _settings(smtp.port)

@@ -285,6 +285,7 @@ def test_two_unlocked_scanners_with_small_chunks_fire_each_once_on_postgresql(tm
     from backend.db import make_engine
     from backend.pipeline_assembly import assemble
     from tests.backend.rules import test_worker as worker
+    from tests.factories import workers as wf
 
     url = worker._fresh_database("postgresql", tmp_path)
     engine = assemble(make_engine(url))
@@ -322,4 +323,4 @@ def test_two_unlocked_scanners_with_small_chunks_fire_each_once_on_postgresql(tm
         assert len(cc) == worker.ORDERS and {n for _, n in cc} == {1}
     finally:
         engine.dispose()
-        worker._drop(url)
+        wf.drop_database(url)

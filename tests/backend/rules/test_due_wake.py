@@ -30,6 +30,7 @@ from backend.rules.models import RuleDue, RuleFiring
 from tests.backend.rules import test_worker as worker
 from tests.backend.rules.test_due_workers import _fresh
 from tests.backend.rules.test_service import actor_of
+from tests.factories import workers as wf
 from tests.factories.orders import make_order
 from tests.factories.people import make_user
 
@@ -127,7 +128,7 @@ def test_an_order_change_due_now_wakes_a_sleeping_worker_process(kind, tmp_path)
             child.kill()
             child.wait(30)
         engine.dispose()
-        worker._drop(url)
+        wf.drop_database(url)
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
@@ -157,7 +158,7 @@ def test_the_job_sleeps_until_the_next_moment_and_an_earlier_one_heard_wakes_it(
         assert wake.seconds_until() <= 5
     finally:
         engine.dispose()
-        worker._drop(url)
+        wf.drop_database(url)
 
 
 def test_announce_notifies_only_on_postgresql_and_only_soon_moments(tmp_path):
@@ -185,4 +186,4 @@ def test_announce_notifies_only_on_postgresql_and_only_soon_moments(tmp_path):
             assert [n.payload for n in listener.notifies(timeout=0.5)] == []
     finally:
         engine.dispose()
-        worker._drop(url)
+        wf.drop_database(url)

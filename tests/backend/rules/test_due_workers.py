@@ -69,7 +69,7 @@ def test_two_workers_fire_each_due_moment_once(kind, tmp_path, monkeypatch):
         assert _left(engine) == 10  # the ten not yet due keep their moments
     finally:
         engine.dispose()
-        worker._drop(url)
+        workers.drop_database(url)
 
 
 CHILD = textwrap.dedent("""
@@ -114,4 +114,4 @@ def test_worker_killed_mid_batch_then_another_fires_the_rest_once(kind, tmp_path
         worker._assert_exactly_once(engine)
     finally:
         engine.dispose()
-        worker._drop(url)
+        workers.drop_database(url)

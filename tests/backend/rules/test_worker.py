@@ -21,73 +21,35 @@ import sqlalchemy as sa
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from backend.clock import utcnow
 from backend.db import make_engine
 from backend.inbox.models import InboxItem
-from backend.migrate import upgrade
 from backend.orders.models import Order, OrderEvent
 from backend.pipeline_assembly import assemble
-from backend.rules import definitions, tasks
+from backend.rules import tasks
 from backend.rules.models import RuleFiring
-from tests.backend.rules.test_service import actor_of, approval_timeout
-from tests.conftest import PG_URL, _pg_available
-from tests.factories.orders import make_order
-from tests.factories.people import make_department, make_user
+from backend.worker.partitions import WorkerPartition
+from tests.conftest import _pg_available
+from tests.factories import workers as wf
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[3]
 NOW = datetime(2026, 11, 24, 2, 30, tzinfo=UTC)
 ORDERS = 120
-
-
-def _fresh_database(kind: str, tmp_path) -> str:
-    if kind == "sqlite":
-        url = f"sqlite:///{tmp_path}/rules-worker.db"
-    else:
-        if not _pg_available():
-            pytest.skip(f"no PostgreSQL server at {PG_URL}")
-        name = f"gendan_rules_worker_{os.getpid()}"
-        admin = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        admin.dispose()
-        url = PG_URL.rsplit("/", 1)[0] + "/" + name
-    upgrade(url)
-    return url
-
-
-def _drop(url: str) -> None:
-    if url.startswith("sqlite"):
-        return
-    admin = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-    admin.dispose()
-
-
 FLAG_ACTION = {"type": "add_risk_flag", "flag": "approval_late"}  # changes the order: batched per chunk
 
 
+def _fresh_database(kind: str, tmp_path) -> str:
+    if kind == "postgresql" and not _pg_available():
+        pytest.skip("no PostgreSQL server")
+    return wf.fresh_database(f"gendan_rules_worker_{os.getpid()}", kind, tmp_path)
+
+
 def _seed(engine, *, flags: bool = False) -> None:
-    with Session(engine, expire_on_commit=False) as session:
-        boss = make_user(session, roles=("approver",))
-        dept = make_department(session, head=boss)
-        approver = make_user(session, roles=("approver",), department=dept)
-        rep = make_user(session)
-        admin = actor_of(make_user(session, roles=("admin",)), "admin")
-        for i in range(ORDERS + 10):
-            hours = 30 if i < ORDERS else 1  # the last ten have not waited long enough
-            order = make_order(session, owner=rep, stage="approval", at=NOW - timedelta(hours=hours))
-            session.add(InboxItem(dedupe_key=f"flow:{order.id}", order_id=order.id, assignee_id=approver.id,
-                                  kind="approval", title="Approve", created_at=NOW))
-        session.commit()
-        rule = approval_timeout()
-        if flags:
-            rule["actions"] = [*rule["actions"], FLAG_ACTION]
-        definitions.save_draft(session, actor=admin, definition=rule, now=NOW)
-        definitions.publish_rule(session, actor=admin, key="approval_timeout", now=NOW)
-        definitions.enable_rule(session, actor=admin, key="approval_timeout", now=NOW,
-                                start="include_matching", confirm=True)  # 120 to-dos for one approver, on purpose
+    """ORDERS orders 30 h in approval and ten that have not waited long enough; the approval
+    time-out enabled over them (one to-do each, copied to the approver's manager, once per episode)."""
+    wf.seed_approvals(engine, [NOW - timedelta(hours=30)] * ORDERS + [NOW - timedelta(hours=1)] * 10, NOW,
+                      actions=[FLAG_ACTION] if flags else (), cc=True)
 
 
 def _assert_exactly_once(engine, *, flags: bool = False) -> None:
@@ -109,60 +71,82 @@ def _assert_exactly_once(engine, *, flags: bool = False) -> None:
     assert len(todos) == ORDERS and {n for _, n in todos} == {1}
 
 
+def _settled(engine, *workers) -> list:
+    """Claim in turns until the workers hold fair shares of the scan's partitions (the runner's
+    heartbeat does this every third of the lease); their claims."""
+    for _ in range(4):
+        for w in workers:
+            w.claim(engine, tasks.SCAN_JOB)
+    claims = [w.claims[tasks.SCAN_JOB] for w in workers]
+    assert sorted(len(c.held) for c in claims) == sorted(
+        16 // len(workers) + (i < 16 % len(workers)) for i in range(len(workers)))
+    return claims
+
+
 def test_two_workers_on_postgresql_fire_each_alert_once(tmp_path):
+    """Two workers scan at once, each its own partitions: every alert once, each by the holder of
+    its order's partition; then both ignore the partitions and scan everything: still once."""
+    from backend.worker.partitions import Worker
+
     url = _fresh_database("postgresql", tmp_path)
     engine = assemble(make_engine(url))
     try:
         _seed(engine)
-        results, errors = [], []
+        claims = _settled(engine, Worker("a", utcnow()), Worker("b", utcnow() + timedelta(seconds=1)))
+        results, errors = {}, []
         barrier = threading.Barrier(2)
 
-        def worker():
+        def worker(claim):
             try:
                 barrier.wait()
-                results.append(tasks.scan_time_rules(engine, NOW))
+                results[claim.holder] = tasks.scan_time_rules(engine, NOW, claim=claim)
             except Exception as exc:  # surfaced below
                 errors.append(exc)
 
-        threads = [threading.Thread(target=worker) for _ in range(2)]
+        threads = [threading.Thread(target=worker, args=(c,)) for c in claims]
         for t in threads:
             t.start()
         for t in threads:
-            t.join(60)
+            t.join(120)
         assert errors == []
-        assert sum(results) == ORDERS
+        assert sum(results.values()) == ORDERS and all(results.values())  # both had orders to fire
         _assert_exactly_once(engine)
+        with engine.connect() as conn:
+            fired = conn.execute(select(RuleFiring.order_id)).scalars().all()
+        for claim in claims:  # each fired exactly the orders of its partitions
+            assert results[claim.holder] == sum(1 for o in fired if claim.owns(o))
 
-        # even when both ignore the lock and scan at once, the unique key holds
+        # even when both ignore the partitions and scan everything at once, the unique key holds
         with Session(engine) as session:
             session.execute(sa.delete(RuleFiring))
             session.execute(sa.delete(InboxItem).where(InboxItem.source == "rule"))
             session.execute(sa.text("DELETE FROM rule_order_state"))
             session.execute(sa.text("DELETE FROM rule_order_mask"))
+            session.execute(sa.text("DELETE FROM rule_scan_partition"))
             session.execute(sa.text("UPDATE rule_definition SET scan_slot = NULL, scan_ready = false, last_scan_at = NULL"))
             session.commit()
+        barrier = threading.Barrier(2)
 
         def unlocked():
             barrier.wait()
             try:
                 try:
-                    results.append(tasks.scan_time_rules(engine, NOW, lock=False))
+                    tasks.scan_time_rules(engine, NOW, lock=False)
                 except sa.exc.IntegrityError:  # lost the race on a state or mask row: the rerun finishes the job
-                    results.append(tasks.scan_time_rules(engine, NOW, lock=False))
+                    tasks.scan_time_rules(engine, NOW, lock=False)
             except Exception as exc:  # surfaced below
                 errors.append(exc)
 
-        results.clear()
         threads = [threading.Thread(target=unlocked) for _ in range(2)]
         for t in threads:
             t.start()
         for t in threads:
-            t.join(60)
+            t.join(120)
         assert errors == []
         _assert_exactly_once(engine)
     finally:
         engine.dispose()
-        _drop(url)
+        wf.drop_database(url)
 
 
 CHILD = textwrap.dedent("""
@@ -188,18 +172,18 @@ CHILD = textwrap.dedent("""
 
 
 def _wait_for_free_lease(engine, bound_seconds: float = 60) -> None:
-    """The dead or frozen holder's scan lease runs out (a generous bound, not a timing)."""
-    from backend.clock import utcnow
-    from backend.worker.lease import WorkerLease
-
+    """The dead or frozen holder's partition leases of the scan run out (a generous bound, not a timing)."""
+    if engine.dialect.name != "postgresql":
+        return  # SQLite: one worker, nothing leased
     deadline = time.monotonic() + bound_seconds
     while time.monotonic() < deadline:
         with Session(engine) as session:
-            row = session.get(WorkerLease, tasks.SCAN_LEASE)
-            if row is None or row.expires_at < utcnow():
+            held = session.execute(select(func.count()).select_from(WorkerPartition).where(
+                WorkerPartition.job == tasks.SCAN_JOB, WorkerPartition.expires_at >= utcnow())).scalar_one()
+            if held == 0:
                 return
         time.sleep(0.2)
-    raise AssertionError("the scan lease never expired")
+    raise AssertionError("the scan's partition leases never expired")
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
@@ -208,7 +192,7 @@ def test_worker_killed_mid_scan_then_restarted(kind, chunk, flags, tmp_path, mon
     """Killed in the chunk of the 50th firing: with chunks of 20 orders, two chunks (40 firings) had committed.
     `flags`: the rule also flags the order, a change through the order pipeline that commits (or
     not) with its chunk's firings."""
-    monkeypatch.setenv("GENDAN_SCAN_LEASE_SECONDS", "2")
+    monkeypatch.setenv("GENDAN_WORKER_LEASE_SECONDS", "2")
     url = _fresh_database(kind, tmp_path)
     engine = assemble(make_engine(url))
     try:
@@ -234,7 +218,7 @@ def test_worker_killed_mid_scan_then_restarted(kind, chunk, flags, tmp_path, mon
         _assert_exactly_once(engine, flags=flags)
     finally:
         engine.dispose()
-        _drop(url)
+        wf.drop_database(url)
 
 
 STOPPABLE = textwrap.dedent("""
@@ -278,9 +262,11 @@ SCANNER = textwrap.dedent("""
 
 def test_a_frozen_scanner_is_taken_over_and_its_late_writes_are_fenced(tmp_path, monkeypatch):
     """Issue 18: a worker stopped with SIGSTOP mid-scan held the advisory lock and its transaction
-    forever. Now its lease runs out, the server ends its idle transaction, and a second worker
-    process scans everything; resumed, the first writes nothing. Every alert fires once."""
-    monkeypatch.setenv("GENDAN_SCAN_LEASE_SECONDS", "3")
+    forever. Now its partition leases run out, the server ends its idle transaction, and a second
+    worker process takes the partitions and scans them; resumed, the first writes nothing. Every
+    alert fires once."""
+    monkeypatch.setenv("GENDAN_WORKER_LEASE_SECONDS", "3")
+    monkeypatch.setenv("GENDAN_SCAN_LEASE_SECONDS", "5")  # how long the server lets its transaction idle
     url = _fresh_database("postgresql", tmp_path)
     engine = assemble(make_engine(url))
     frozen = other = None
@@ -308,4 +294,108 @@ def test_a_frozen_scanner_is_taken_over_and_its_late_writes_are_fenced(tmp_path,
                 os.kill(proc.pid, signal.SIGCONT)
                 proc.kill()
         engine.dispose()
-        _drop(url)
+        wf.drop_database(url)
+
+
+class _Killed(BaseException):
+    """Stands for SIGKILL inside a reconciliation chunk: nothing after it runs, nothing commits."""
+
+
+def _die(engine, worker) -> None:
+    """What the database holds after `worker` was SIGKILLed: its heartbeat and leases not renewed."""
+    from backend.worker.partitions import WorkerHeartbeat
+
+    with Session(engine) as session:
+        session.execute(sa.update(WorkerHeartbeat).where(WorkerHeartbeat.holder == worker.holder)
+                        .values(seen_at=utcnow() - timedelta(hours=1)))
+        session.execute(sa.update(WorkerPartition).where(WorkerPartition.holder == worker.holder)
+                        .values(expires_at=utcnow() - timedelta(seconds=1)))
+        session.commit()
+
+
+def test_each_worker_reconciles_its_partitions_and_a_killed_ones_are_reconciled_by_the_taker(tmp_path,
+                                                                                            monkeypatch):
+    """The hourly reconciliation split by partition: after enabling, every partition is reconciled
+    (by its holder) and finds nothing the index fired; an order changed behind the pipeline's back
+    (a missed path) is fired by the holder of its partition and the admins are told; a worker
+    killed inside its reconciliation leaves its partitions unmarked, and the worker that takes them
+    over reconciles them: every missed firing exactly once."""
+    from backend.notify.models import Notification
+    from backend.rules import due_index, scan
+    from backend.worker.partitions import Worker
+
+    monkeypatch.setenv("GENDAN_WORKER_LEASE_SECONDS", "600")  # the test's own pace: deaths are simulated
+    url = _fresh_database("postgresql", tmp_path)
+    engine = assemble(make_engine(url))
+    try:
+        _seed(engine)
+        assert due_index.fire_due(engine, NOW) == ORDERS  # the index fires what is due
+        a, b = Worker("a", utcnow()), Worker("b", utcnow() + timedelta(seconds=1))
+        ca, cb = _settled(engine, a, b)
+        # enabling asked for a reconciliation of every partition: each holder does its own, finds nothing
+        assert tasks.check_time_rules(engine, NOW, claim=ca) == 0
+        assert tasks.check_time_rules(engine, NOW, claim=cb) == 0
+        with engine.connect() as conn:
+            marked = conn.execute(sa.text("SELECT partition FROM rule_scan_partition WHERE ready")).scalars().all()
+            waiting = conn.execute(select(Order.id).where(Order.stage_entered_at > NOW - timedelta(hours=2))
+                                   .order_by(Order.id)).scalars().all()
+        assert sorted(marked) == list(range(16))
+        assert tasks.check_time_rules(engine, NOW + timedelta(minutes=1), claim=ca) == 0  # not due again yet
+
+        def behind_the_pipeline(ids):  # the stage clock moved by a path that skips the order pipeline
+            with Session(engine) as session:
+                session.execute(sa.update(Order).where(Order.id.in_(ids))
+                                .values(stage_entered_at=NOW - timedelta(hours=30)))
+                session.commit()
+
+        def reconciled(ids):
+            with engine.connect() as conn:
+                return dict(conn.execute(select(RuleFiring.order_id, RuleFiring.trigger)
+                                         .where(RuleFiring.order_id.in_(ids))).all())
+
+        first = [o for o in waiting if ca.owns(o)][:2] + [o for o in waiting if cb.owns(o)][:2]
+        behind_the_pipeline(first)
+        later = NOW + timedelta(hours=1)
+        assert len(first) == 4
+        assert tasks.check_time_rules(engine, later, claim=ca) == 2  # a's partitions only
+        assert tasks.check_time_rules(engine, later, claim=cb) == 2
+        assert reconciled(first) == dict.fromkeys(first, "reconcile")
+
+        with engine.connect() as conn:
+            told = conn.execute(select(func.count()).select_from(Notification)
+                                .where(Notification.dedupe_key.like("rule_due_missed:%"))).scalar_one()
+        assert told == 2  # the admin, once per worker that found something in its partitions
+
+        second = [o for o in waiting if ca.owns(o) and o not in first][:2] + \
+                 [o for o in waiting if cb.owns(o) and o not in first][:1]
+        a_second = [o for o in second if ca.owns(o)]
+        assert a_second and len(second) > len(a_second)
+        behind_the_pipeline(second)
+        later = NOW + timedelta(hours=2)
+        assert tasks.check_time_rules(engine, later, claim=cb) == 1
+        real_apply = scan.apply_chunk
+
+        def killed(*args, **kwargs):
+            real_apply(*args, **kwargs)  # its firings written, not committed
+            raise _Killed
+
+        monkeypatch.setattr(scan, "apply_chunk", killed)
+        with pytest.raises(_Killed):
+            tasks.check_time_rules(engine, later, claim=ca)
+        monkeypatch.setattr(scan, "apply_chunk", real_apply)
+        assert set(reconciled(second)) == {o for o in second if cb.owns(o)}  # a's died with it
+        _die(engine, a)
+        for _ in range(2):
+            b.claim(engine, tasks.SCAN_JOB)
+        assert b.claims[tasks.SCAN_JOB].held == list(range(16))  # b took a's partitions over
+        # a's partitions were not marked reconciled at `later`: b reconciles them now, its own not again
+        assert tasks.check_time_rules(engine, later + timedelta(minutes=1),
+                                      claim=b.claims[tasks.SCAN_JOB]) == len(a_second)
+        assert reconciled(second) == dict.fromkeys(second, "reconcile")
+        assert tasks.check_time_rules(engine, later + timedelta(minutes=2), claim=b.claims[tasks.SCAN_JOB]) == 0
+        with engine.connect() as conn:
+            per_order = conn.execute(select(RuleFiring.order_id, func.count()).group_by(RuleFiring.order_id)).all()
+        assert len(per_order) == ORDERS + len(first) + len(second) and {n for _, n in per_order} == {1}
+    finally:
+        engine.dispose()
+        wf.drop_database(url)
