@@ -31,8 +31,8 @@ from backend.orders.models import Order
 from backend.people.models import Department, User
 from backend.pipeline import OrderChange
 from engine import forms as forms_engine
-from engine.nesting import MAX_NESTING, nested_deeper_than
 from engine.forms import FormDefinition, FormDefinitionError, Issue
+from engine.nesting import MAX_NESTING, nested_deeper_than
 
 DEFAULT_FORM_KEY = "order"
 """The order form of the installation: "New order" renders its published version."""
