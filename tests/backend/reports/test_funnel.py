@@ -15,7 +15,7 @@ from backend.reports import service
 from backend.rules.context import catalogue_for
 from engine.reports.builtin import BUILTIN_REPORTS
 from engine.reports.funnel import is_funnel
-from tests.backend.reports.test_datasets import NOW, T, run, teams  # noqa: F401  (fixture)
+from tests.backend.reports.test_datasets import NOW, T, run
 from tests.factories.order_events import travel
 
 FUNNEL = next(r for r in BUILTIN_REPORTS if r["key"] == "day1_stage_funnel")
