@@ -24,7 +24,7 @@ does after start-up: backend/gc_pause.py `freeze_after_start`), so a full collec
 walks the imported modules' objects; `--gc pause` runs each change with the collector paused
 (backend/gc_pause.py `paused`).
 
-Usage: .venv/bin/python bench/rules_events.py [--url sqlite:///... | postgresql://...] [--changes 500]
+Usage: .venv/bin/python bench/rules_events.py [--url sqlite:///... | postgresql://.../a_bench_database] [--changes 500]
        [--path hook|update] [--gc on|freeze|pause]
 Default: a fresh SQLite file in a temporary folder, the hook alone.
 """
@@ -41,7 +41,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlmodel import Session
 
 import backend.models  # noqa: F401  (every table, for foreign keys)
@@ -100,6 +100,9 @@ def main() -> None:
     parser.add_argument("--gc", choices=("on", "freeze", "pause"), default="on",
                         help="the cyclic collector as is, frozen after the seed, or paused around each change")
     args = parser.parse_args()
+    if make_url(args.url).database in ("postgres", "template0", "template1"):
+        parser.error("give a database of the bench's own: it migrates and seeds the one it is given, "
+                     "not the server's maintenance database")
     upgrade(args.url)
     engine = make_engine(args.url)
     order_id, user_id = seed(engine, args.firing)
