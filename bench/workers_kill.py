@@ -210,6 +210,17 @@ def stop_all(survivors: list) -> None:
     survivors.clear()
 
 
+def rounds(play, engine, url, workers: int, orders: int, count: int):
+    """(index, result) of `count` rounds of `play` with `workers` processes; the surviving workers
+    are carried from round to round and stopped at the end, or when a round fails."""
+    survivors: list = []
+    try:
+        for r in range(count):
+            yield r, play(engine, url, survivors, workers, orders)
+    finally:
+        stop_all(survivors)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
@@ -223,20 +234,14 @@ def main() -> None:
         wf.seed_approvals(engine, [], utcnow())  # the rule, enabled
         print(f"load average at start: {os.getloadavg()}", flush=True)
         for n in args.workers if args.rounds else ():
-            results, survivors = [], []
-            for r in range(args.rounds):
-                try:
-                    res = one_round(engine, url, survivors, n, args.orders)
-                except BaseException:
-                    stop_all(survivors)
-                    raise
+            results = []
+            for r, res in rounds(one_round, engine, url, n, args.orders, args.rounds):
                 results.append(res)
                 print(f"{n} workers round {r + 1:2d}: shares {res['shares']}, exactly once {res['once']}/{res['orders']}, "
                       f"twice {res['twice']}, left {res['left']}, lateness p50 {res['p50']:.2f} s "
                       f"p99 {res['p99']:.2f} s max {res['max']:.2f} s, kill → last firing {res['kill_to_last']:.2f} s, "
                       f"moments already past when seeded {res['seeded_late']}",
                       flush=True)
-            stop_all(survivors)
             lat_max = max(r["max"] for r in results)
             all_once = sum(1 for r in results if r["once"] == r["orders"] and r["left"] == 0)
             print(f"== {n} workers, {len(results)} rounds: {all_once}/{len(results)} rounds with every order fired "
@@ -246,19 +251,13 @@ def main() -> None:
                   f"p50 median {statistics.median(r['p50'] for r in results):.2f} s; "
                   f"load average now {os.getloadavg()}", flush=True)
         for n in args.workers if args.reconcile_rounds else ():
-            results, survivors = [], []
-            for r in range(args.reconcile_rounds):
-                try:
-                    res = reconcile_round(engine, url, survivors, n, args.orders)
-                except BaseException:
-                    stop_all(survivors)
-                    raise
+            results = []
+            for r, res in rounds(reconcile_round, engine, url, n, args.orders, args.reconcile_rounds):
                 results.append(res)
                 print(f"{n} workers reconciliation round {r + 1:2d}: shares {res['shares']}, missed orders "
                       f"{res['missed']}, exactly once {res['once']}, twice {res['twice']}, fired by the "
                       f"reconciliation {res['by_reconcile']}, admin notifications {res['told']}, moved → kill "
                       f"{res['moved_to_kill']:.2f} s, kill → all fired {res['kill_to_fired']:.2f} s", flush=True)
-            stop_all(survivors)
             print(f"== {n} workers, {len(results)} reconciliation kill rounds: "
                   f"{sum(1 for r in results if r['once'] == r['missed'] and r['by_reconcile'] == r['missed'])}"
                   f"/{len(results)} rounds with every missed order fired exactly once by the reconciliation "
