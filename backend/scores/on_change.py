@@ -101,10 +101,6 @@ def mark(session: Session, marks: Iterable[tuple[str, str]], now: datetime) -> N
         session.connection().execute(insert(OrderScoreMark), rows)
 
 
-def _priority_now(session: Session, order: Order, now: datetime) -> None:
-    _priorities_now(session, [order], now)
-
-
 def _priorities_now(session: Session, orders: list[Order], now: datetime) -> None:
     """The orders' priorities recomputed and stored: one read of their customers' tiers, one
     UPDATE for those that moved (a burst of firings flags thousands of orders in one chunk)."""
@@ -142,7 +138,7 @@ def on_order_change(session: Session, change: OrderChange) -> None:
         return
     mark(session, marks_of(change), change.now)
     if not change.is_new and change.changed_fields & PRIORITY_INPUTS:
-        _priority_now(session, change.order, change.now)
+        _priorities_now(session, [change.order], change.now)
 
 
 def on_order_changes(session: Session, changes: list[OrderChange]) -> None:
