@@ -20,8 +20,19 @@ from tests.factories.people import make_user
 KEY = "whatif_big_orders"
 
 
-def condition(threshold: int) -> str:
-    return f'{{"and": [{{">": [{{"var": "amount"}}, {threshold}]}}, {{"in": ["WIF-", {{"var": "number"}}]}}]}}'
+def condition(threshold: int, prefix: str = "WIF-") -> str:
+    return f'{{"and": [{{">": [{{"var": "amount"}}, {threshold}]}}, {{"in": ["{prefix}", {{"var": "number"}}]}}]}}'
+
+
+def assert_nothing_written(live_engine, key: str) -> None:
+    """The what-if published, fired and created nothing: the rule is still version 1 published and
+    version 2 draft, without a firing."""
+    with live_engine.connect() as conn:
+        versions = conn.execute(select(RuleDefinitionRow.version, RuleDefinitionRow.status)
+                                .where(RuleDefinitionRow.key == key).order_by(RuleDefinitionRow.version)).all()
+        assert [tuple(v) for v in versions] == [(1, "published"), (2, "draft")]
+        assert conn.execute(select(func.count()).select_from(RuleFiring)
+                            .where(RuleFiring.rule_key == key)).scalar_one() == 0
 
 
 def seed_rule(seed, *, prefix: str = "WIF-", key: str = KEY, users: str = "whatif"):
@@ -78,13 +89,7 @@ def test_a_designer_sees_what_a_changed_rule_would_have_done(page: Page, base_ur
     expect(added.get_by_role("link", name="WIF-7000")).to_be_visible()
     expect(page.locator("#whatif-removed")).to_contain_text("(0)")
 
-    # nothing was published, fired or created
-    with live_engine.connect() as conn:
-        versions = conn.execute(select(RuleDefinitionRow.version, RuleDefinitionRow.status)
-                                .where(RuleDefinitionRow.key == KEY).order_by(RuleDefinitionRow.version)).all()
-        assert [tuple(v) for v in versions] == [(1, "published"), (2, "draft")]
-        assert conn.execute(select(func.count()).select_from(RuleFiring)
-                            .where(RuleFiring.rule_key == KEY)).scalar_one() == 0
+    assert_nothing_written(live_engine, KEY)
 
     # a longer window, from the page itself; then on a phone
     page.get_by_label("Weeks to replay").select_option("4")
