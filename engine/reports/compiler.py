@@ -295,11 +295,17 @@ def report_rows(report: ReportDefinition, catalogue: Catalogue, tables: Mapping[
         if parts:
             orders = tables["order"]
             early = _condition({"and": parts} if len(parts) > 1 else parts[0], fields,
-                               {**order_field_columns(orders, fields), **order_columns(orders)}, ctx, "filter")
+                               _order_filter_columns(orders, fields), ctx, "filter")
     reads = _reads(report)
     return dataset_rows(report.dataset, tables, ctx, dialect=dialect, scope=scope if scope is not None else true(),
                         order_filter=early, line_fields=line_fields, catalogue=fields, orderless=orderless,
                         reads=reads, durations="duration_hours" in reads)
+
+
+def _order_filter_columns(orders: Any, fields: Catalogue) -> dict[str, Any]:
+    """The `order.*` fields a data set's filter may read, over the order table: its core columns and
+    the designed fields of `fields` (the same columns for the data set's rows and the stage-bit funnel)."""
+    return {**order_field_columns(orders, fields), **order_columns(orders)}
 
 
 def _reads(report: ReportDefinition) -> frozenset[str]:
@@ -389,7 +395,7 @@ def compile_funnel(report: ReportDefinition, catalogue: Catalogue, orders: Any, 
         return None
     fields = report_catalogue(report, catalogue)
     where = and_(scope if scope is not None else true(),
-                 *[_condition(p, fields, order_columns(orders), ctx, "filter") for p in parts])
+                 *[_condition(p, fields, _order_filter_columns(orders, fields), ctx, "filter") for p in parts])
     stmt = funnel_statement(report, orders, where, limit=limit if limit is not None else report.limit)
     return CompiledReport(stmt, 1, len(report.measures))
 
@@ -402,7 +408,8 @@ def funnel_cell(report: ReportDefinition, catalogue: Catalogue, orders: Any, ctx
     if parts is None or len(cell) != 1 or (entered := stage_entered_clause(orders, cell[0])) is None:
         return None
     fields = report_catalogue(report, catalogue)
-    return and_(entered, *[_condition(p, fields, order_columns(orders), ctx, "filter") for p in parts])
+    columns = _order_filter_columns(orders, fields)
+    return and_(entered, *[_condition(p, fields, columns, ctx, "filter") for p in parts])
 
 
 def _aggregate(op: str, i: int, inner: Any, dialect: str) -> ColumnElement[Any]:

@@ -15,7 +15,7 @@ from backend.reports import service
 from backend.rules.context import catalogue_for
 from engine.reports.builtin import BUILTIN_REPORTS
 from engine.reports.funnel import is_funnel
-from tests.backend.reports.test_datasets import NOW, T, run
+from tests.backend.reports.test_datasets import NOW, T
 from tests.factories.order_events import travel
 
 FUNNEL = next(r for r in BUILTIN_REPORTS if r["key"] == "day1_stage_funnel")
@@ -84,3 +84,17 @@ def test_a_bar_opens_the_orders_that_entered_its_stage(session, orders):
     other = service.drill_orders(session, actor=load_actor(session, orders["rep2"].id), definition=FUNNEL,
                                  cell=["shipping"], now=NOW)
     assert other == []  # rep2's team never shipped
+
+
+def test_a_designed_order_field_narrows_the_funnel_as_it_narrows_the_events(session, teams, monkeypatch):  # noqa: F811
+    from tests.backend.reports.test_dataset_joins import region_form
+
+    region_form(session)
+    for region, path in (("north", [("draft", 0), ("approval", 1)]), ("south", [("draft", 0)]),
+                         ("north", [("draft", 0), ("approval", 1), ("production", 2)])):
+        travel(session, owner=teams["rep1"], created=T, stages_hours=path, data={"region": region})
+    north = {**FUNNEL, "filter": {"and": [{"!!": [{"var": "stage_to"}]},
+                                          {"==": [{"var": "order.data.region"}, "north"]}]}}
+    assert is_funnel(service.parse(north, catalogue_for(session)))
+    fast, slow = _both(session, teams["rep1"], north, monkeypatch)
+    assert fast == slow == [["draft", 2], ["approval", 2], ["production", 1]]
