@@ -120,13 +120,13 @@ async def _too_large(send, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-# Scripts and styles come from this server only (vendor libraries are served from /static/vendor).
-# 'unsafe-inline' stays for scripts because templates still carry inline handlers (onclick, onsubmit,
-# the toast script in base.html) and htmx's hx-on compiles attribute code ('unsafe-eval'); moving
-# those into static files lets both go. What the policy already stops: scripts, frames, objects,
-# fonts and images from other hosts, <base> hijacking, forms posting elsewhere, and connections
-# (fetch, websocket) to any host but this one, so an injected script cannot send data away.
-CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+# Scripts come from this server's files only: no inline script, no inline handler (onclick=...), no
+# eval (htmx runs with allowEval off; templates ask for behaviour with data-* attributes that
+# frontend/static/js/page.js acts on), so text that slipped past escaping still cannot run. Styles
+# keep 'unsafe-inline' (style attributes; a style cannot run code). The policy also stops frames,
+# objects, fonts and images from other hosts, <base> hijacking, forms posting elsewhere, and
+# connections (fetch, websocket) to any host but this one, so an injected script could not send data away.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
        "img-src 'self' data: blob:; font-src 'self' data:; object-src 'none'; base-uri 'self'; "
        "form-action 'self'; frame-ancestors 'none'; connect-src 'self' {ws}")
 # FastAPI's interactive API docs load Swagger UI / ReDoc from a CDN: no CSP there (no user data shown)

@@ -95,6 +95,17 @@ def browser_type_launch_args(browser_type_launch_args):
     }
 
 
+@pytest.fixture
+def page(page):
+    """Playwright's page, failing the test when the browser refused a script under the
+    Content-Security-Policy (an inline handler or script a template brought back, an eval)."""
+    refused: list[str] = []
+    page.on("console", lambda msg: refused.append(msg.text)
+            if msg.type == "error" and "Content Security Policy" in msg.text else None)
+    yield page
+    assert not refused, f"the page broke its Content-Security-Policy: {refused[:3]}"
+
+
 @pytest.fixture(scope="session")
 def base_url(live_server) -> str:
     return live_server.url
