@@ -42,6 +42,21 @@ class Job:
     wake: Any = None
     # works on the order partitions this worker holds: the heartbeat claims them (run_forever)
     partitioned: bool = False
+    # interval jobs of one lane run one after another in one thread; lanes run side by side, so a
+    # long job (a what-if replay, a retrain, a 100,000-row import) never holds back the short ones
+    # of another lane (the outbox, flow timers, the minute scan): see LANES
+    lane: str = "main"
+
+    def __post_init__(self) -> None:
+        if self.lane not in LANES:
+            raise ValueError(f"job {self.name}: unknown lane {self.lane!r} (one of {LANES})")
+
+
+# "main": short, frequent jobs whose delay a user notices (messages, timers, the scan);
+# "data": imports, connector pulls and contract OCR (seconds to minutes, a user waits for them);
+# "analysis": what-if replays, model training, scoring sweeps, report deliveries (minutes, nobody
+# waits on the second).
+LANES = ("main", "data", "analysis")
 
 
 def run_due(engine: Engine, jobs: Sequence[Job], last_run: dict[str, float], *,
@@ -67,29 +82,39 @@ def run_due(engine: Engine, jobs: Sequence[Job], last_run: dict[str, float], *,
 
 
 def run_forever(engine: Engine, jobs: Sequence[Job], stop: threading.Event, tick_seconds: float = 1.0) -> None:
-    """Run the jobs until `stop`: interval jobs on the tick in this thread; each waking job in a
-    thread of its own that sleeps until its wake says (a moment, a notification), so a due moment
-    never waits behind a long job here (the minute scan, an import batch). With partitioned jobs,
+    """Run the jobs until `stop`: interval jobs on the tick, the "main" lane in this thread and each
+    other lane in a thread of its own (a what-if replay does not hold back the outbox); each waking
+    job in a thread of its own that sleeps until its wake says (a moment, a notification), so a due
+    moment never waits behind a long job (the minute scan, an import batch). With partitioned jobs,
     a heartbeat thread claims their partitions first and then every third of the lease; the
     partitions are given back when `stop` ends the loop."""
     kicked: set[str] = set()
     beat = _start_heartbeat(engine, jobs, stop, kicked)
     waking = [threading.Thread(target=_run_waking, args=(engine, job, stop), name=f"gendan-{job.name}", daemon=True)
               for job in jobs if job.wake is not None]
+    timed = [job for job in jobs if job.wake is None]
+    lanes = {job.lane: [j for j in timed if j.lane == job.lane] for job in timed}
+    own = lanes.pop("main", [])
+    waking += [threading.Thread(target=_run_lane, args=(engine, lane_jobs, stop, tick_seconds, kicked),
+                                name=f"gendan-lane-{lane}", daemon=True) for lane, lane_jobs in lanes.items()]
     for thread in waking:
         thread.start()
-    timed = [job for job in jobs if job.wake is None]
-    last: dict[str, float] = {}
     try:
-        while not stop.is_set():
-            run_due(engine, timed, last, kicked=kicked)
-            stop.wait(tick_seconds)
+        _run_lane(engine, own, stop, tick_seconds, kicked)
     finally:
         for thread in waking:
             thread.join(10)
         if beat is not None:
             beat.join(10)
             partitions.release_worker(engine)
+
+
+def _run_lane(engine: Engine, jobs: Sequence[Job], stop: threading.Event, tick_seconds: float,
+              kicked: set[str]) -> None:
+    last: dict[str, float] = {}
+    while not stop.is_set():
+        run_due(engine, jobs, last, kicked=kicked)
+        stop.wait(tick_seconds)
 
 
 def _start_heartbeat(engine: Engine, jobs: Sequence[Job], stop: threading.Event,
