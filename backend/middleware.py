@@ -129,6 +129,9 @@ async def _too_large(send, limit: int) -> None:
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
        "img-src 'self' data: blob:; font-src 'self' data:; object-src 'none'; base-uri 'self'; "
        "form-action 'self'; frame-ancestors 'none'; connect-src 'self' {ws}")
+# The form designer frames its own live preview (desktop and phone); nothing else may be framed, and
+# that page only by this server's pages.
+FRAMEABLE = re.compile(r"^/designer/forms/[^/]+/preview$")
 # FastAPI's interactive API docs load Swagger UI / ReDoc from a CDN: no CSP there (no user data shown)
 CSP_EXEMPT_PATHS = ("/docs", "/redoc")
 
@@ -144,11 +147,15 @@ class SecurityHeadersMiddleware:
             return await self.app(scope, receive, send)
         headers = dict(scope.get("headers") or [])
         host = headers.get(b"host", b"").decode("latin-1")
-        extra = [(b"x-frame-options", b"DENY"), (b"x-content-type-options", b"nosniff"),
+        framed = FRAMEABLE.match(scope["path"]) is not None
+        extra = [(b"x-frame-options", b"SAMEORIGIN" if framed else b"DENY"), (b"x-content-type-options", b"nosniff"),
                  (b"referrer-policy", b"same-origin")]
         if not scope["path"].startswith(CSP_EXEMPT_PATHS):
             ws = f"ws://{host} wss://{host}" if host and "'" not in host and ";" not in host else ""
-            extra.append((b"content-security-policy", CSP.format(ws=ws).strip().encode("latin-1")))
+            policy = CSP.format(ws=ws).strip()
+            if framed:
+                policy = policy.replace("frame-ancestors 'none'", "frame-ancestors 'self'")
+            extra.append((b"content-security-policy", policy.encode("latin-1")))
 
         async def with_headers(message):
             if message["type"] == "http.response.start":

@@ -34,3 +34,16 @@ class TestSecurityHeaders:
         assert "frame-ancestors 'none'" in client.get("/orders").headers["content-security-policy"]
         refused = client.post("/api/v1/customers", json={"name": ""})
         assert refused.status_code == 422 and refused.headers["x-frame-options"] == "DENY"
+
+    def test_only_the_form_preview_may_be_framed_and_only_by_this_server(self, client, session):
+        make_user(session, username="designer", roles=["designer"])
+        session.commit()
+        login(client, "designer")
+        preview = client.get("/designer/forms/order/preview")
+        assert preview.headers["x-frame-options"] == "SAMEORIGIN"
+        assert "frame-ancestors 'self'" in preview.headers["content-security-policy"]
+        assert "script-src 'self';" in preview.headers["content-security-policy"]
+        for path in ("/designer/forms/order", "/designer/forms/order/preview/x", "/orders"):
+            resp = client.get(path)
+            assert resp.headers["x-frame-options"] == "DENY", path
+            assert "frame-ancestors 'none'" in resp.headers["content-security-policy"], path

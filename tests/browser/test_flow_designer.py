@@ -51,7 +51,7 @@ class FlowDesignerPage:
         mouse.move(tx - 30, ty - 10, steps=5)
         mouse.move(tx, ty, steps=5)
         mouse.up()
-        self.page.wait_for_function(f"window.gendanFlowDesigner.lf.getGraphData().nodes.length > {len(before)}")
+        self.page.wait_for_function(f"() => window.gendanFlowDesigner.lf.getGraphData().nodes.length > {len(before)}")
         (new,) = set(self.node_keys()) - before
         return new
 
@@ -84,7 +84,7 @@ class FlowDesignerPage:
         mouse.move((ax + tx) / 2, (sy + ty) / 2, steps=8)
         mouse.move(tx, ty, steps=8)
         mouse.up()
-        self.page.wait_for_function(f"window.gendanFlowDesigner.lf.getGraphData().edges.length > {before}")
+        self.page.wait_for_function(f"() => window.gendanFlowDesigner.lf.getGraphData().edges.length > {before}")
 
     def select_node(self, key: str) -> None:
         x, y = self.node_centre(key)
@@ -348,7 +348,7 @@ class TestRefusedSave:
         page.set_viewport_size({"width": 1440, "height": 1100})
         page.goto(f"{base_url}/designer/flows/refused_{locale}")
         page.locator("[data-cmd=template]").click()
-        page.wait_for_function("window.gendanFlowDesigner.lf.getGraphData().nodes.length > 5")
+        page.wait_for_function("() => window.gendanFlowDesigner.lf.getGraphData().nodes.length > 5")
         designer.select_node("manager_approval")
         # a time limit of more than a year: the engine's definition refuses it, the server says so
         page.locator("#fd-props input[name=time_limit_hours]").fill("99999")
@@ -382,7 +382,7 @@ def test_a_node_is_set_to_climb_the_chain_on_time_out(page: Page, base_url, seed
     designer = FlowDesignerPage(page, base_url)
     designer.open("ladder_flow")
     designer.click("Start from B2B template")
-    page.wait_for_function("window.gendanFlowDesigner.lf.getGraphData().nodes.length > 5")
+    page.wait_for_function("() => window.gendanFlowDesigner.lf.getGraphData().nodes.length > 5")
     designer.select_node("manager_approval")
     designer.set("Time limit (hours)", "4")
     designer.set("On time-out", "climb")

@@ -104,6 +104,9 @@ def test_design_publish_and_fill_the_order_form(page: Page, base_url, seed, clea
     expect(canvas.locator("li[data-index]").nth(1)).to_contain_text("明细")
     page.get_by_role("button", name="发布").click()
     expect(page.locator("#forms-message")).to_have_text("已发布第 1 版。")
+    # the live previews (desktop and phone) are framed pages of this server: they show the field
+    for frame in ("#forms-preview-desktop", "#forms-preview-phone"):
+        expect(page.frame_locator(frame).get_by_text("计划交期").first).to_be_visible(timeout=20_000)
 
     # use: the published form on "New order"
     page.goto(f"{base_url}/orders/new")

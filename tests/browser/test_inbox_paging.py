@@ -127,7 +127,7 @@ def test_filters_and_page_stay_in_the_url_through_a_live_refresh(browser: Browse
                                            assignee_ids=(manager.id,))],
                       order=seed.get(Order, orders[0].id), actor=None, now=datetime.now(UTC), source="rule")
         seed.commit()
-        page.wait_for_function("window.__swaps > 0", timeout=15_000)
+        page.wait_for_function("() => window.__swaps > 0", timeout=15_000)
         expect(page.locator(".inbox-range")).to_have_text("51–53 of 53")
         expect(page.get_by_role("article", name="Not an approval")).to_have_count(0)
         assert "kind=approval" in page.url and "offset=50" in page.url

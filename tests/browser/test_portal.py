@@ -149,7 +149,7 @@ def test_the_designer_gives_a_step_to_a_supplier(page, base_url, seed):
     designer = FlowDesignerPage(page, base_url)
     designer.open("ptd_flow")
     designer.click("Start from B2B template")
-    page.wait_for_function("window.gendanFlowDesigner.lf.getGraphData().nodes.length > 5")
+    page.wait_for_function("() => window.gendanFlowDesigner.lf.getGraphData().nodes.length > 5")
     designer.select_node("production_progress")
     designer.set("Given to someone outside", "supplier")
     designer.props.get_by_label("Which company", exact=True).select_option(label="PTD Mill")
