@@ -9,7 +9,8 @@ and a flush per rule whose state changed. Here a change costs:
    one more row, the published forms' definitions as one JSON text (`UNION ALL`); rules and the
    catalogue are parsed once per distinct stored text (the cache keys are the texts, so they are
    never stale);
-2. evaluation in process (facts built once);
+2. evaluation in process (facts built once; each condition compiled once to Python closures,
+   engine/rules/compiled.py);
 3. the firings through the bulk path (backend/rules/bulk.py: one `INSERT ... ON CONFLICT DO
    NOTHING RETURNING` for the firings, one upsert for their states, one insert per kind of row),
    and the states of rules that did not fire (an episode ended, "already fired") in one upsert.
@@ -38,11 +39,10 @@ from backend.rules.context import catalogue_of, fact_context, order_values
 from backend.rules.matching import in_scope
 from backend.rules.models import RuleDefinitionRow, RuleOrderState
 from engine.facts import Catalogue, build_facts
-from engine.jsonlogic import matches
+from engine.rules.compiled import compiled_condition
 from engine.rules.definition import RuleDefinition, load_rule
 from engine.rules.events import Event, events_of, heard_event
 from engine.rules.firing import FiringState, decide_firing
-from engine.rules.relative import resolve as resolve_relative
 
 RULE, STATE, FORM = RuleDefinitionRow.__table__, RuleOrderState.__table__, FormDefinitionRow.__table__
 EVALUATION_ERRORS = (RecursionError, MemoryError, ArithmeticError, TypeError, ValueError, ReferenceError)
@@ -126,7 +126,7 @@ def evaluate_event_rules(session: Session, order: Order, *, changes: dict[str, A
     firing, stored = [], []
     for row_id, rule, state_id, state, event in heard:
         try:
-            holds = matches(resolve_relative(rule.condition, ctx), facts)
+            holds = compiled_condition(rule.condition).holds(facts, ctx)
         except EVALUATION_ERRORS as exc:
             # stored before the limits (engine/rules/limits.py): paused, the order and other rules go on
             pause.pause_rule(session, session.get(RuleDefinitionRow, row_id), pause.error_text(exc), now)
