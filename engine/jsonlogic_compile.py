@@ -191,14 +191,20 @@ def _var(name: str) -> Compiled:
 
 def _compare(op: str, a: Compiled, b: Compiled) -> Compiled:
     """The relational operators with two arguments: `js_compare`'s own fast path inline (same
-    type: float, str, or int within ±2^53), `js_compare` for the rest."""
+    type: float, str, or int within ±2^53; a float and an int within ±2^53, which `js_compare`
+    compares as the same two numbers), `js_compare` for the rest."""
     compare = _COMPARE[op]
 
     def run(data: Any) -> bool:
         x, y = a(data), b(data)
-        kind = type(x)
-        if kind is type(y) and (kind is float or kind is str
-                                or kind is int and -_EXACT <= x <= _EXACT and -_EXACT <= y <= _EXACT):
+        kind, other = type(x), type(y)
+        if kind is other:
+            if kind is float or kind is str or kind is int and -_EXACT <= x <= _EXACT and -_EXACT <= y <= _EXACT:
+                return compare(x, y)
+        elif kind is float and other is int:  # a float fact against a whole-number constant
+            if -_EXACT <= y <= _EXACT:
+                return compare(x, y)  # js_compare: Number(y) is y itself; NaN compares false in both
+        elif kind is int and other is float and -_EXACT <= x <= _EXACT:
             return compare(x, y)
         return js_compare(op, x, y)
 
