@@ -22,10 +22,11 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.facts import FactContext
+from engine.jsonlogic import matches as interpreted_matches
 from engine.jsonlogic_compile import compiled_matches
 from engine.rules.relative import RELATIVE_OPS, relative_value, resolve
 
-__all__ = ["holds", "compiled_condition"]
+__all__ = ["compiled_condition", "holds", "matches"]
 
 _LIMIT = 5000
 _MOMENTS = 8  # compiled variants kept per condition with relative dates
@@ -41,6 +42,13 @@ class CompiledCondition:
         self.relative = _relative_nodes(condition)
         self.plain = None if self.relative else compiled_matches(condition)
         self.variants: dict[tuple[str, ...], Callable[[Any], bool]] = {}
+
+    def matches(self, facts: Any) -> bool:
+        """`engine.jsonlogic.matches(condition, facts)`, the condition as it is (a relative date
+        left in it is an unknown operator there: the interpreter answers, and raises)."""
+        if self.plain is not None:
+            return self.plain(facts)
+        return interpreted_matches(self.condition, facts)
 
     def holds(self, facts: Any, ctx: FactContext) -> bool:
         """`matches(resolve(condition, ctx), facts)`."""
@@ -75,6 +83,12 @@ def holds(condition: Any, facts: Any, ctx: FactContext) -> bool:
     """`engine.jsonlogic.matches(relative.resolve(condition, ctx), facts)`, compiled once per
     condition object."""
     return compiled_condition(condition).holds(facts, ctx)
+
+
+def matches(condition: Any, facts: Any) -> bool:
+    """`engine.jsonlogic.matches(condition, facts)`, compiled once per condition object (for
+    conditions already resolved, or that hold no relative date: the time-rule index's other terms)."""
+    return compiled_condition(condition).matches(facts)
 
 
 def _relative_nodes(condition: Any) -> tuple[tuple[str, Any], ...]:

@@ -206,3 +206,14 @@ def test_a_condition_is_compiled_once_and_the_cache_is_bounded(monkeypatch):
         compiled_condition(c)
     assert len(compiled_module._CACHE) <= 4
     assert holds(kept[0], {}, FactContext(now=NOW)) is True
+
+
+def test_matches_without_a_moment_is_the_interpreters_even_with_a_relative_date_left_in():
+    plain = {"==": [{"var": "stage"}, "shipping"]}
+    assert compiled_module.matches(plain, {"stage": "shipping"}) is True
+    assert compiled_module.matches(plain, {"stage": "design"}) is False
+    unresolved = {">": [{"var": "due"}, {"today": [-3]}]}
+    with pytest.raises(ReferenceError):
+        matches(unresolved, {"due": "2026-12-01"})
+    with pytest.raises(ReferenceError):
+        compiled_module.matches(unresolved, {"due": "2026-12-01"})
