@@ -37,7 +37,8 @@ from backend.rules.matching import count_matches, matching_order_ids, scope_clau
 from backend.rules.models import RuleDefinitionRow, RuleOrderState
 from backend.rules.schemas import DryRunSummary, EnablePreviewRead, IssueRead, RuleRead
 from engine.facts import Catalogue, build_facts
-from engine.jsonlogic import Issue, matches
+from engine.jsonlogic import Issue
+from engine.jsonlogic_compile import compiled_matches
 from engine.rules.compiler import NotCompilable, compile_condition
 from engine.rules.definition import RuleDefinition, load_rule
 from engine.rules.due import rule_kind
@@ -277,7 +278,8 @@ def baseline_event_rule(session: Session, rule: RuleDefinition, catalogue: Catal
                 scope_clause(rule), condition,
                 ~exists(select(state.c.id).where(state.c.rule_key == rule.key, state.c.order_id == ORDER.c.id)))))
         return
-    # a condition only Python can evaluate: in batches of orders in scope
+    # a condition only Python can evaluate: in batches of orders in scope, compiled once
+    holds = compiled_matches(rule.condition)
     after = 0
     while True:
         orders = list(session.exec(select(Order).where(scope_clause(rule), Order.id > after)
@@ -285,7 +287,7 @@ def baseline_event_rule(session: Session, rule: RuleDefinition, catalogue: Catal
         if not orders:
             return
         after = orders[-1].id
-        held = [o.id for o in orders if matches(rule.condition, build_facts(order_values(o), catalogue, ctx))]
+        held = [o.id for o in orders if holds(build_facts(order_values(o), catalogue, ctx))]
         if not held:
             continue
         known = {s.order_id: s for s in session.exec(select(RuleOrderState).where(

@@ -48,7 +48,8 @@ from backend.rules.models import RuleDefinitionRow, RuleDue, RuleDueBuild, RuleO
 from backend.worker.partitions import Claim
 from engine.facts import Catalogue, build_facts, default_catalogue
 from engine.facts.catalogue import DERIVED_SOURCES
-from engine.jsonlogic import matches, var_names
+from engine.jsonlogic import var_names
+from engine.rules import compiled
 from engine.rules.definition import RuleDefinition, load_rule
 from engine.rules.due import NEVER, DuePlan, due_from_source, due_moment, plan_due, rule_kind
 from engine.rules.firing import decide_firing
@@ -140,7 +141,7 @@ def recompute_orders(session: Session, orders: Sequence[Order], now: datetime, *
         rest: dict[str, bool] = {}  # the other terms, once per distinct text
         for r in rules:
             if r.rest_key not in rest:
-                rest[r.rest_key] = all(matches(part, facts) for part in r.plan.rest)
+                rest[r.rest_key] = all(compiled.matches(part, facts) for part in r.plan.rest)
             due = NEVER
             if rest[r.rest_key] and in_scope(session, r.rule, order):
                 due = due_from_source(r.plan.term, values.get(DERIVED_SOURCES[r.plan.term.fact][0]), ctx)

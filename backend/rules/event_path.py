@@ -9,7 +9,8 @@ and a flush per rule whose state changed. Here a change costs:
    one more row, the published forms' definitions as one JSON text (`UNION ALL`); rules and the
    catalogue are parsed once per distinct stored text (the cache keys are the texts, so they are
    never stale);
-2. evaluation in process (facts built once);
+2. evaluation in process (facts built once; each condition compiled once to Python closures,
+   engine/rules/compiled.py);
 3. the firings through the bulk path (backend/rules/bulk.py: one `INSERT ... ON CONFLICT DO
    NOTHING RETURNING` for the firings, one upsert for their states, one insert per kind of row),
    and the states of rules that did not fire (an episode ended, "already fired") in one upsert.
@@ -25,7 +26,20 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Integer, Text, and_, cast, exists, func, literal, null, select, union_all
+from sqlalchemy import (
+    Boolean,
+    Integer,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlmodel import Session
 
@@ -38,11 +52,10 @@ from backend.rules.context import catalogue_of, fact_context, order_values
 from backend.rules.matching import in_scope
 from backend.rules.models import RuleDefinitionRow, RuleOrderState
 from engine.facts import Catalogue, build_facts
-from engine.jsonlogic import matches
+from engine.rules.compiled import compiled_condition
 from engine.rules.definition import RuleDefinition, load_rule
 from engine.rules.events import Event, events_of, heard_event
 from engine.rules.firing import FiringState, decide_firing
-from engine.rules.relative import resolve as resolve_relative
 
 RULE, STATE, FORM = RuleDefinitionRow.__table__, RuleOrderState.__table__, FormDefinitionRow.__table__
 EVALUATION_ERRORS = (RecursionError, MemoryError, ArithmeticError, TypeError, ValueError, ReferenceError)
@@ -60,12 +73,16 @@ def _forms_text(dialect: str) -> Any:
     return select(func.json_group_array(func.json(listed.c.definition))).scalar_subquery()
 
 
-def read_rules_and_states(session: Session, order_id: int | None,
-                          ) -> tuple[list[tuple[int, RuleDefinition, int | None, FiringState | None]], Catalogue]:
-    """One query: ((rule row id, definition, state row id, state) per enabled event rule, the
-    fact catalogue)."""
-    dialect = session.get_bind().dialect.name
-    on_order = and_(STATE.c.rule_key == RULE.c.key, STATE.c.order_id == (order_id if order_id is not None else -1))
+_STATEMENTS: dict[str, Any] = {}  # dialect -> the one query, built once (its cache key is memoized on it)
+
+
+def _rules_and_forms(dialect: str) -> Any:
+    """The query `read_rules_and_states` runs, the order id a bound parameter `order_id`: built
+    once per dialect, so a change pays neither its construction nor its cache key."""
+    statement = _STATEMENTS.get(dialect)
+    if statement is not None:
+        return statement
+    on_order = and_(STATE.c.rule_key == RULE.c.key, STATE.c.order_id == bindparam("order_id", type_=Integer))
     rules = select(literal("r").label("kind"), RULE.c.id.label("rule_id"), cast(RULE.c.definition, Text).label("text"),
                    STATE.c.id.label("state_id"), STATE.c.episode, STATE.c.active, STATE.c.last_fired_at,
                    STATE.c.fired_count) \
@@ -77,10 +94,19 @@ def read_rules_and_states(session: Session, order_id: int | None,
     catalogue_row = select(literal("f"), null().cast(Integer), text, null().cast(Integer), null().cast(Integer),
                            null().cast(Boolean), null().cast(UTCDateTime), null().cast(Integer)) \
         .where(exists(listening))  # no forms read on an installation without event rules
+    statement = _STATEMENTS[dialect] = union_all(rules, catalogue_row).order_by("kind", "rule_id")
+    return statement
+
+
+def read_rules_and_states(session: Session, order_id: int | None,
+                          ) -> tuple[list[tuple[int, RuleDefinition, int | None, FiringState | None]], Catalogue]:
+    """One query: ((rule row id, definition, state row id, state) per enabled event rule, the
+    fact catalogue)."""
+    statement = _rules_and_forms(session.get_bind().dialect.name)
     out: list[tuple[int, RuleDefinition, int | None, FiringState | None]] = []
     catalogue_text = "[]"
     for kind, row_id, stored, state_id, episode, active, last_fired_at, fired_count in session.execute(
-            union_all(rules, catalogue_row).order_by("kind", "rule_id")):
+            statement, {"order_id": order_id if order_id is not None else -1}):
         if kind == "f":
             catalogue_text = stored or "[]"
             continue
@@ -126,7 +152,7 @@ def evaluate_event_rules(session: Session, order: Order, *, changes: dict[str, A
     firing, stored = [], []
     for row_id, rule, state_id, state, event in heard:
         try:
-            holds = matches(resolve_relative(rule.condition, ctx), facts)
+            holds = compiled_condition(rule.condition).holds(facts, ctx)
         except EVALUATION_ERRORS as exc:
             # stored before the limits (engine/rules/limits.py): paused, the order and other rules go on
             pause.pause_rule(session, session.get(RuleDefinitionRow, row_id), pause.error_text(exc), now)

@@ -42,7 +42,7 @@ from backend.rules.context import (
 from backend.rules.history import problem
 from backend.rules.schemas import ActionPreview, DryRunMatch, DryRunRead, PreviewProblem, PreviewRead
 from engine.facts import Catalogue, FactContext, build_facts
-from engine.jsonlogic import matches
+from engine.jsonlogic_compile import compiled_matches
 from engine.rules.actions import describe_effect, plan_actions, read_text
 from engine.rules.compiler import NotCompilable, compile_condition
 from engine.rules.definition import RuleDefinition
@@ -119,9 +119,9 @@ def matching_order_ids(session: Session, rule: RuleDefinition, catalogue: Catalo
         ids = []
         count = 0
         orders = session.exec(select(Order).where(scope).order_by(Order.id).limit(DRY_RUN_PYTHON_LIMIT)).scalars()
-        condition = resolve_relative(rule.condition, ctx)
+        holds = compiled_matches(resolve_relative(rule.condition, ctx))  # compiled once, up to 20,000 orders
         for order in orders:
-            if matches(condition, build_facts(order_values(order), catalogue, ctx)):
+            if holds(build_facts(order_values(order), catalogue, ctx)):
                 count += 1
                 if limit is None or len(ids) < limit:
                     ids.append(order.id)

@@ -41,6 +41,7 @@ from engine.facts.catalogue import (
     epoch_seconds,
 )
 from engine.jsonlogic import matches, var_names
+from engine.rules import compiled
 from engine.rules.definition import RuleDefinition
 from engine.rules.relative import has_relative
 
@@ -284,6 +285,6 @@ def due_moment(plan: DuePlan, order: Mapping[str, Any], catalogue: Catalogue, ct
                facts: Mapping[str, Any] | None = None) -> Due:
     """When the whole condition becomes true for this order as it is now."""
     facts = facts if facts is not None else build_facts(order, catalogue, ctx)
-    if not all(matches(part, facts) for part in plan.rest):
+    if not all(compiled.matches(part, facts) for part in plan.rest):  # parsed once per stored text
         return NEVER
     return due_from_source(plan.term, order.get(DERIVED_SOURCES[plan.term.fact][0]), ctx)

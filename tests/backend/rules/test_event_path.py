@@ -149,3 +149,28 @@ class TestOneAtATimeKeepsStates:
         assert [tuple(f) for f in fired] == [("a_owner", 1), ("a_owner", 2), ("a_owner", 3),
                                              ("b_todo", 1), ("b_todo", 2), ("b_todo", 3)]
         assert session.get(Order, order.id).owner_id == org["approver"].id
+
+
+class TestCompiledConditions:
+    def test_a_relative_date_is_resolved_at_each_change_s_moment(self, session, org, now):
+        """Conditions are compiled once (engine/rules/compiled.py); one with a relative date is
+        compiled again for each moment's constants, so the same rule answers differently later."""
+        order = make_order(session, owner=org["rep"], stage="production", at=now - timedelta(hours=1))
+        rule = event_rule(0, fires=True) | {
+            "key": "ev_path_relative",
+            "condition": {"and": [{"<": [{"var": "stage_entered_at"}, {"now": [-2, "hours"]}]},
+                                  {">": [{"var": "amount"}, 0]}]}}
+        publish_and_enable(session, org["admin"], rule, now, confirm=True)
+        session.flush()
+
+        def fired() -> int:
+            return session.exec(select(func.count()).select_from(RuleFiring)
+                                .where(RuleFiring.rule_key == "ev_path_relative")).scalar_one()
+
+        evaluate(session, order, now)
+        evaluate(session, order, now + timedelta(minutes=59))
+        assert fired() == 0  # in the stage for 1 h, then 1 h 59 min: not yet 2 h
+        evaluate(session, order, now + timedelta(hours=1, minutes=1))
+        assert fired() == 1
+        evaluate(session, order, now)  # an earlier moment again: its own constants, not the last ones
+        assert fired() == 1
