@@ -382,6 +382,8 @@ def _due_at(plan: DuePlan, values: Mapping[str, Any], lo: datetime, hi: datetime
     term = plan.term
     source = values.get(DERIVED_SOURCES[term.fact][0])
     ctx = FactContext(now=lo, calendar=calendar)
+    if isinstance(source, str) and DERIVED_SOURCES[term.fact][1] == "days" and len(source) != 10:
+        return False, None  # not a plain date: the evaluator decides (as it reads it)
     if term.fact == "working_hours_in_stage":
         entered = _moment(source)
         if entered is not None and hi - entered >= timedelta(days=ctx.working_hours_lookback_days):
