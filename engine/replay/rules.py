@@ -446,11 +446,13 @@ def replay(rules: Sequence[RuleDefinition], orders: Iterable[OrderTimeline], cat
             result.truncated = True
             break
         result.orders = count
+        first = bisect_left([s.at for s in order.steps], start)  # the first step in the window, shared
         for item in compiled:
             if item.rule.key in broken:
                 continue
             try:
-                result.evaluations += _replay_one(item, order, catalogue, calendar, start, end, runs[item.rule.key])
+                result.evaluations += _replay_one(item, order, catalogue, calendar, start, end, runs[item.rule.key],
+                                                  first)
             except Exception as exc:  # noqa: BLE001 - one rule that cannot evaluate never stops the others
                 broken.add(item.rule.key)
                 runs[item.rule.key].error = f"{type(exc).__name__}: {exc}"[:300]
@@ -461,7 +463,7 @@ def replay(rules: Sequence[RuleDefinition], orders: Iterable[OrderTimeline], cat
 
 
 def _replay_one(item: _Compiled, order: OrderTimeline, catalogue: Catalogue, calendar: BusinessCalendar,
-                start: datetime, end: datetime, run: RuleRun) -> int:
+                start: datetime, end: datetime, run: RuleRun, first: int | None = None) -> int:
     rule = item.rule
     steps = order.steps
     evaluations = 0
@@ -489,7 +491,8 @@ def _replay_one(item: _Compiled, order: OrderTimeline, catalogue: Catalogue, cal
 
     state: FiringState | None = None
     # the baseline: the order as it was at the window's start
-    first = bisect_left([s.at for s in steps], start)
+    if first is None:
+        first = bisect_left([s.at for s in steps], start)
     if first > 0 and holds(steps[first - 1].values, start):
         state = FiringState(active=True)
 
@@ -507,19 +510,22 @@ def _replay_one(item: _Compiled, order: OrderTimeline, catalogue: Catalogue, cal
                 run.effects[kind] += 1
         return decision
 
+    if not rule.is_time_rule:
+        trigger = rule.trigger
+        for index in range(first, len(steps)):  # the steps in the window
+            step = steps[index]
+            if step.at >= end:
+                break
+            heard = heard_event(trigger, step.events)
+            if heard is not None:
+                record(step.at, heard, holds(step.values, step.at))
+        return evaluations
     for index in range(max(first - 1, 0), len(steps)):
         step = steps[index]
         if step.at >= end:
             break
         hi = min(steps[index + 1].at if index + 1 < len(steps) else end, end)
         lo = max(step.at, start)
-        if not rule.is_time_rule:
-            if step.at < start:
-                continue
-            heard = heard_event(rule.trigger, step.events)
-            if heard is not None:
-                record(step.at, heard, holds(step.values, step.at))
-            continue
         if item.static is not None and not holds(step.values, lo, item.static):
             record(lo, "time", False)  # time cannot make it true before the next step
             continue
