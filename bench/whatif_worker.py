@@ -4,7 +4,8 @@ Seeds as bench/whatif_replay.py (10,000 orders x 20 rules, each with a changed d
 `--flow`, as bench/flow_whatif_seed.py (10,000 orders that ran a flow); then times the request
 (`runs.ask`: validate, size the window, queue the run) and the worker (`runs.claim` +
 `runs.execute`: read, replay both versions with progress writes, store the bounded result):
-wall, process CPU, progress writes, result size, /proc/loadavg before and after.
+wall, process CPU (with the second process's: whatif3 replays the published versions in a forked
+child), PostgreSQL's CPU for this database, progress writes, result size, /proc/loadavg before and after.
 
 Usage: .venv/bin/python -m bench.whatif_worker --url postgresql://postgres@127.0.0.1/whatif2_bench [--flow]
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from datetime import timedelta
@@ -28,6 +30,20 @@ from backend.people.models import UserRole
 from backend.replay import runs
 from backend.replay.models import WhatIfRun
 from bench.whatif_replay import NOW, seed
+
+
+def cpu_times() -> tuple[float, float]:
+    """(this process's CPU seconds, its waited-for children's)."""
+    t = os.times()
+    return t.user + t.system, t.children_user + t.children_system
+
+
+def db_cpu(engine) -> float | None:
+    """CPU seconds used so far by the PostgreSQL processes serving this database (from /proc)."""
+    if engine.dialect.name != "postgresql":
+        return None
+    from bench.rules_due import backend_cpu
+    return backend_cpu(engine)
 
 
 def loadavg() -> str:
@@ -73,10 +89,11 @@ def main() -> None:
         return original(session, run_id, token, **values)
 
     runs._held = counting
-    wall, cpu = time.perf_counter(), time.process_time()
+    wall, (cpu, child_cpu), pg = time.perf_counter(), cpu_times(), db_cpu(engine)
     run_id, token = runs.claim(engine, NOW + timedelta(seconds=1))
     state = runs.execute(engine, run_id, token, NOW)
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    (cpu_after, child_after), pg_after = cpu_times(), db_cpu(engine)
+    wall, cpu, child_cpu = time.perf_counter() - wall, cpu_after - cpu, child_after - child_cpu
     runs._held = original
     with Session(engine) as session:
         row = session.get(WhatIfRun, run_id)
@@ -85,7 +102,9 @@ def main() -> None:
     print(json.dumps({
         "database": engine.dialect.name, "kind": kind, "orders": inner.get("orders"), "runs": inner.get("runs"),
         "state": state, "truncated": inner.get("truncated"), "seed_s": round(seeded, 1),
-        "request_s": round(asked, 3), "worker_wall_s": round(wall, 2), "worker_cpu_s": round(cpu, 2),
+        "request_s": round(asked, 3), "worker_wall_s": round(wall, 2), "worker_cpu_s": round(cpu + child_cpu, 2),
+        "worker_cpu_main_s": round(cpu, 2), "worker_cpu_child_s": round(child_cpu, 2),
+        "postgres_cpu_s": round(pg_after - pg, 2) if pg is not None else None,
         "replay_seconds_in_result": inner.get("seconds"), "load_seconds": inner.get("load_seconds"),
         "progress_writes": len(writes) - 1, "progress_total": row.progress_total, "result_bytes": size,
         "loadavg_before": load_before, "loadavg_after": loadavg(),

@@ -37,6 +37,7 @@ from engine.facts.catalogue import DERIVED_SOURCES, _json_value, as_utc, derived
 from engine.jsonlogic import matches, var_names
 from engine.replay.timeline import Step
 from engine.rules.definition import Assignee, RuleDefinition
+from engine.rules.due import DuePlan, due_from_source, plan_due
 from engine.rules.events import heard_event
 from engine.rules.firing import FiringState, decide_firing
 from engine.rules.relative import has_relative
@@ -178,6 +179,14 @@ class _Compiled:
         self._resolved: dict[tuple[int, Any], Any] = {}
 
         self.dynamic = rule.condition if not static else {"and": dynamic} if dynamic else True
+        # a condition the due-time index can plan (one monotone time term and clock-free parts)
+        # turns true at a computed moment: no candidate moments, no evaluation per moment
+        self.due: DuePlan | None = None
+        if rule.is_time_rule and rule.firing.mode in ("once_per_order", "once_per_episode") \
+                and not self.full and not self.relative:
+            plan = plan_due(rule.condition)
+            if plan is not None and len(dynamic) == 1 and static == list(plan.rest):
+                self.due = plan
         self.todo_keys: list[str] = []
         for action in rule.actions:
             if action.type == "create_todo":
@@ -365,6 +374,31 @@ def _candidates(compiled: _Compiled, values: Mapping[str, Any], lo: datetime, hi
     return sorted(out)
 
 
+def _due_at(plan: DuePlan, values: Mapping[str, Any], lo: datetime, hi: datetime,
+            calendar: BusinessCalendar) -> tuple[bool, datetime | None]:
+    """(planned, moment): the moment in [lo, hi) from which the time term holds (None: not before
+    hi). Not planned (False) when the due-time computation cannot say (the working-hours look-back
+    clamp could bite before hi): the candidate moments are then evaluated."""
+    term = plan.term
+    source = values.get(DERIVED_SOURCES[term.fact][0])
+    ctx = FactContext(now=lo, calendar=calendar)
+    if isinstance(source, str) and DERIVED_SOURCES[term.fact][1] == "days" and len(source) != 10:
+        return False, None  # not a plain date: the evaluator decides (as it reads it)
+    if term.fact == "working_hours_in_stage":
+        entered = _moment(source)
+        if entered is not None and hi - entered >= timedelta(days=ctx.working_hours_lookback_days):
+            return False, None
+    try:
+        due = due_from_source(term, source, ctx)
+    except (TypeError, ValueError, OverflowError):
+        return False, None
+    if due.kind == "scan":
+        return False, None
+    if due.kind == "never" or due.at is None or due.at >= hi:
+        return True, None
+    return True, max(due.at, lo)
+
+
 def _date_of(values: Mapping[str, Any], name: str) -> date | None:
     value = (values.get("data") or {}).get(name[5:]) if name.startswith("data.") else values.get(name)
     if isinstance(value, datetime):
@@ -391,16 +425,20 @@ def _next_working(moment: datetime, calendar: BusinessCalendar) -> datetime | No
 
 def replay(rules: Sequence[RuleDefinition], orders: Iterable[OrderTimeline], catalogue: Catalogue, *,
            calendar: BusinessCalendar, start: datetime, end: datetime, max_evaluations: int = 20_000_000,
-           progress: Callable[[int], bool | None] | None = None) -> ReplayResult:
+           progress: Callable[[int], bool | None] | None = None, due_moments: bool = True) -> ReplayResult:
     """Replay `rules` over `orders` between `start` and `end` (see the module docstring).
 
     At most `max_evaluations` condition evaluations; `progress(orders done)` is called every
-    `PROGRESS_EVERY` orders and stops the replay (truncated) when it answers True."""
+    `PROGRESS_EVERY` orders and stops the replay (truncated) when it answers True.
+    `due_moments=False` evaluates every time rule at its candidate moments (the way before the
+    due-time shortcut; the differential test compares both)."""
     compiled: list[_Compiled] = []
     runs: dict[str, RuleRun] = {}
     for rule in rules:
         runs[rule.key] = RuleRun(rule.key)
         compiled.append(_Compiled(rule, catalogue))
+        if not due_moments:
+            compiled[-1].due = None
     result = ReplayResult(runs, 0)
     broken: set[str] = set()
     for count, order in enumerate(orders, 1):
@@ -408,11 +446,13 @@ def replay(rules: Sequence[RuleDefinition], orders: Iterable[OrderTimeline], cat
             result.truncated = True
             break
         result.orders = count
+        first = bisect_left([s.at for s in order.steps], start)  # the first step in the window, shared
         for item in compiled:
             if item.rule.key in broken:
                 continue
             try:
-                result.evaluations += _replay_one(item, order, catalogue, calendar, start, end, runs[item.rule.key])
+                result.evaluations += _replay_one(item, order, catalogue, calendar, start, end, runs[item.rule.key],
+                                                  first)
             except Exception as exc:  # noqa: BLE001 - one rule that cannot evaluate never stops the others
                 broken.add(item.rule.key)
                 runs[item.rule.key].error = f"{type(exc).__name__}: {exc}"[:300]
@@ -423,7 +463,7 @@ def replay(rules: Sequence[RuleDefinition], orders: Iterable[OrderTimeline], cat
 
 
 def _replay_one(item: _Compiled, order: OrderTimeline, catalogue: Catalogue, calendar: BusinessCalendar,
-                start: datetime, end: datetime, run: RuleRun) -> int:
+                start: datetime, end: datetime, run: RuleRun, first: int | None = None) -> int:
     rule = item.rule
     steps = order.steps
     evaluations = 0
@@ -451,7 +491,8 @@ def _replay_one(item: _Compiled, order: OrderTimeline, catalogue: Catalogue, cal
 
     state: FiringState | None = None
     # the baseline: the order as it was at the window's start
-    first = bisect_left([s.at for s in steps], start)
+    if first is None:
+        first = bisect_left([s.at for s in steps], start)
     if first > 0 and holds(steps[first - 1].values, start):
         state = FiringState(active=True)
 
@@ -469,22 +510,35 @@ def _replay_one(item: _Compiled, order: OrderTimeline, catalogue: Catalogue, cal
                 run.effects[kind] += 1
         return decision
 
+    if not rule.is_time_rule:
+        trigger = rule.trigger
+        for index in range(first, len(steps)):  # the steps in the window
+            step = steps[index]
+            if step.at >= end:
+                break
+            heard = heard_event(trigger, step.events)
+            if heard is not None:
+                record(step.at, heard, holds(step.values, step.at))
+        return evaluations
     for index in range(max(first - 1, 0), len(steps)):
         step = steps[index]
         if step.at >= end:
             break
         hi = min(steps[index + 1].at if index + 1 < len(steps) else end, end)
         lo = max(step.at, start)
-        if not rule.is_time_rule:
-            if step.at < start:
-                continue
-            heard = heard_event(rule.trigger, step.events)
-            if heard is not None:
-                record(step.at, heard, holds(step.values, step.at))
-            continue
         if item.static is not None and not holds(step.values, lo, item.static):
             record(lo, "time", False)  # time cannot make it true before the next step
             continue
+        if item.due is not None:
+            planned, due = _due_at(item.due, step.values, lo, hi, calendar)
+            if planned:
+                if item.static is None:  # the scope, checked by holds() with the static parts
+                    evaluations += 1
+                    if not _in_scope(rule, step.values, order):
+                        due = None
+                _due_moments(item, lo, hi, due, record, calendar)
+                evaluations += 1 if due is None or due == lo else 2
+                continue
         moments = [lo, *_candidates(item, step.values, lo, hi, calendar)]
         heapq.heapify(moments)
         seen: set[datetime] = set()
@@ -504,3 +558,21 @@ def _replay_one(item: _Compiled, order: OrderTimeline, catalogue: Catalogue, cal
                 if later < hi:
                     heapq.heappush(moments, later)
     return evaluations
+
+
+def _due_moments(item: _Compiled, lo: datetime, hi: datetime, due: datetime | None,
+                 record: Callable[[datetime, str, bool], Any], calendar: BusinessCalendar) -> None:
+    """A planned time rule between two steps: false until `due` (None: until hi), then true. With
+    once-per-order / once-per-episode firing only the first false moment (it ends an episode)
+    and the first true one (it fires, or waits for the working moment after quiet hours) can
+    change anything, so those are the moments decided."""
+    at: datetime | None = lo
+    while at is not None and at < hi:
+        condition = due is not None and at >= due
+        decision = record(at, "time", condition)
+        if not condition:
+            at = due
+        elif decision.reason == "quiet_hours":
+            at = _next_working(at, calendar)
+        else:
+            break
