@@ -37,6 +37,7 @@ from engine.facts.catalogue import DERIVED_SOURCES, _json_value, as_utc, derived
 from engine.jsonlogic import matches, var_names
 from engine.replay.timeline import Step
 from engine.rules.definition import Assignee, RuleDefinition
+from engine.rules.compiled import matches as compiled_matches
 from engine.rules.due import DuePlan, due_from_source, plan_due
 from engine.rules.events import heard_event
 from engine.rules.firing import FiringState, decide_firing
@@ -482,12 +483,15 @@ def _replay_one(item: _Compiled, order: OrderTimeline, catalogue: Catalogue, cal
                     if len(item.memo) >= MEMO_LIMIT:
                         item.memo.clear()
                     ctx = FactContext(now=at, calendar=calendar)
-                    known = item.memo[key] = matches(item.timeless, _facts(item, values, catalogue, ctx))
+                    known = item.memo[key] = compiled_matches(item.timeless, _facts(item, values, catalogue, ctx))
                 return known
         ctx = FactContext(now=at, calendar=calendar)
         if item.relative:
             condition = item.resolved(condition, ctx)
-        return matches(condition, _facts(item, values, catalogue, ctx))
+            if not item.by_day:  # resolved afresh at every moment: compiling it would cost more
+                return matches(condition, _facts(item, values, catalogue, ctx))
+        # a parsed condition, or one resolved once per day (kept): compiled once (engine/rules/compiled.py)
+        return compiled_matches(condition, _facts(item, values, catalogue, ctx))
 
     state: FiringState | None = None
     # the baseline: the order as it was at the window's start
