@@ -113,11 +113,14 @@ def _predictions() -> None:
     """The order's prediction as read-only attributes, loaded with the order: `order.delay_probability`
     reads as before predtable_0001, and `Order.delay_probability` in a query is the correlated
     subquery (join foresight_score where an index should serve, as the order list's riskiest-first
-    sort does)."""
+    sort does). Not expired when the order row is flushed (`expire_on_flush=False`): they read
+    foresight_score, which an UPDATE of the order does not change, and an expired one is read
+    again one order at a time (a chunk of 500 flagged orders read them 500 times, the scores
+    stage's priority reads `delay_probability`)."""
     from sqlalchemy.orm import column_property
 
     for name, expression in prediction_columns().items():
-        Order.__mapper__.add_property(name, column_property(expression))
+        Order.__mapper__.add_property(name, column_property(expression, expire_on_flush=False))
 
 
 _predictions()
