@@ -28,7 +28,7 @@ from engine.rules.definition import (
     StartFlowAction,
 )
 from engine.rules.template_context import EFFECT_LOCALE, LANGS, TemplateExtras, build_context
-from engine.rules.templates import TemplateProblem, known_names, render_template
+from engine.rules.templates import KnownNames, TemplateProblem, render_template
 
 __all__ = ["ActionPlan", "People", "describe_effect", "plan_actions", "firing_key", "read_text"]
 
@@ -118,7 +118,7 @@ def plan_actions(
     contexts = {lang: build_context(facts, lang=lang, extras=extras, rule_key=rule.key,
                                     rule_name={"zh": rule.name.zh, "en": rule.name.en}, now=now)
                 for lang in LANGS}
-    names = {lang: known_names(context) for lang, context in contexts.items()}  # once, not per template
+    names = {lang: KnownNames(context) for lang, context in contexts.items()}  # once, and only if a value is missing
     base = firing_key(rule.key, order_id, episode)
     out: list[fx.Effect] = []
     problems: list[tuple[str, dict[str, Any]]] = []
