@@ -115,9 +115,20 @@ def fact_context(now: datetime, calendar: BusinessCalendar | None = None, *,
     return FactContext(now=now, calendar=calendar)
 
 
+_VALUE_KEYS = (*(c.key for c in ORDER.columns), *PREDICTIONS)
+_ABSENT = object()
+
+
 def order_values(order: Order) -> dict[str, Any]:
-    return {**{c.key: getattr(order, c.key) for c in ORDER.columns},
-            **{name: getattr(order, name) for name in PREDICTIONS}}
+    """The order's columns and prediction by name. A loaded value is read from the instance's
+    dict (what the attribute returns, without its descriptor: a chunk of 500 orders reads 20,000
+    of them); one not loaded (expired) through the attribute, which loads it."""
+    loaded = order.__dict__
+    out: dict[str, Any] = {}
+    for key in _VALUE_KEYS:
+        value = loaded.get(key, _ABSENT)
+        out[key] = getattr(order, key) if value is _ABSENT else value
+    return out
 
 
 def people_for(session: Session, order: Order, rule: RuleDefinition) -> People:
