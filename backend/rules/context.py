@@ -23,7 +23,7 @@ from backend.forms.models import FormDefinitionRow
 from backend.inbox.models import InboxItem
 from backend.installation import service as installation_service
 from backend.installation.service import installation_calendar
-from backend.orders.models import Order, fact_columns
+from backend.orders.models import Order, column_values, fact_columns
 from backend.people import org
 from backend.people.models import Department, User
 from backend.rules.schemas import IssueRead
@@ -115,20 +115,8 @@ def fact_context(now: datetime, calendar: BusinessCalendar | None = None, *,
     return FactContext(now=now, calendar=calendar)
 
 
-_VALUE_KEYS = (*(c.key for c in ORDER.columns), *PREDICTIONS)
-_ABSENT = object()
-
-
 def order_values(order: Order) -> dict[str, Any]:
-    """The order's columns and prediction by name. A loaded value is read from the instance's
-    dict (what the attribute returns, without its descriptor: a chunk of 500 orders reads 20,000
-    of them); one not loaded (expired) through the attribute, which loads it."""
-    loaded = order.__dict__
-    out: dict[str, Any] = {}
-    for key in _VALUE_KEYS:
-        value = loaded.get(key, _ABSENT)
-        out[key] = getattr(order, key) if value is _ABSENT else value
-    return out
+    return column_values(order, PREDICTIONS)
 
 
 def people_for(session: Session, order: Order, rule: RuleDefinition) -> People:
