@@ -30,8 +30,8 @@ from backend.customers.models import Customer
 from backend.errors import GendanError
 from backend.inbox.models import InboxItem
 from backend.localized import read_text, split_title
-from backend.notify.models import Notification, OutboxMessage
 from backend.models_base import UTCDateTime
+from backend.notify.models import Notification, OutboxMessage
 from backend.orders.models import Order, OrderEvent
 from backend.people.models import User
 from engine import effects as fx

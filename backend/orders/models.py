@@ -107,7 +107,7 @@ _COLUMN_KEYS: tuple[str, ...] = ()
 _ABSENT = object()
 
 
-def column_values(order: "Order", extra: tuple[str, ...] = ()) -> dict[str, Any]:
+def column_values(order: Order, extra: tuple[str, ...] = ()) -> dict[str, Any]:
     """The order's columns (and `extra` attributes) by name. A loaded value is read from the
     instance's dict, what the attribute returns without its descriptor (a chunk of 500 changed
     orders reads 20,000 of them); one not loaded (expired) through the attribute, which loads it."""
