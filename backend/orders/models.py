@@ -103,6 +103,25 @@ def prediction_columns(orders: Any = None) -> dict[str, Any]:
             .scalar_subquery().label(name) for name in PREDICTIONS}
 
 
+_COLUMN_KEYS: tuple[str, ...] = ()
+_ABSENT = object()
+
+
+def column_values(order: Order, extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The order's columns (and `extra` attributes) by name. A loaded value is read from the
+    instance's dict, what the attribute returns without its descriptor (a chunk of 500 changed
+    orders reads 20,000 of them); one not loaded (expired) through the attribute, which loads it."""
+    global _COLUMN_KEYS
+    if not _COLUMN_KEYS:
+        _COLUMN_KEYS = tuple(c.key for c in Order.__table__.columns)
+    loaded = order.__dict__
+    out: dict[str, Any] = {}
+    for key in (*_COLUMN_KEYS, *extra) if extra else _COLUMN_KEYS:
+        value = loaded.get(key, _ABSENT)
+        out[key] = getattr(order, key) if value is _ABSENT else value
+    return out
+
+
 def fact_columns(orders: Any = None) -> dict[str, Any]:
     """What the facts' SQL (engine/facts/sql.py) reads: the order's columns and its prediction."""
     orders = Order.__table__ if orders is None else orders
@@ -113,11 +132,14 @@ def _predictions() -> None:
     """The order's prediction as read-only attributes, loaded with the order: `order.delay_probability`
     reads as before predtable_0001, and `Order.delay_probability` in a query is the correlated
     subquery (join foresight_score where an index should serve, as the order list's riskiest-first
-    sort does)."""
+    sort does). Not expired when the order row is flushed (`expire_on_flush=False`): they read
+    foresight_score, which an UPDATE of the order does not change, and an expired one is read
+    again one order at a time (a chunk of 500 flagged orders read them 500 times, the scores
+    stage's priority reads `delay_probability`)."""
     from sqlalchemy.orm import column_property
 
     for name, expression in prediction_columns().items():
-        Order.__mapper__.add_property(name, column_property(expression))
+        Order.__mapper__.add_property(name, column_property(expression, expire_on_flush=False))
 
 
 _predictions()

@@ -23,7 +23,7 @@ from backend.forms.models import FormDefinitionRow
 from backend.inbox.models import InboxItem
 from backend.installation import service as installation_service
 from backend.installation.service import installation_calendar
-from backend.orders.models import Order, fact_columns
+from backend.orders.models import Order, column_values, fact_columns
 from backend.people import org
 from backend.people.models import Department, User
 from backend.rules.schemas import IssueRead
@@ -116,8 +116,7 @@ def fact_context(now: datetime, calendar: BusinessCalendar | None = None, *,
 
 
 def order_values(order: Order) -> dict[str, Any]:
-    return {**{c.key: getattr(order, c.key) for c in ORDER.columns},
-            **{name: getattr(order, name) for name in PREDICTIONS}}
+    return column_values(order, PREDICTIONS)
 
 
 def people_for(session: Session, order: Order, rule: RuleDefinition) -> People:

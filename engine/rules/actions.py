@@ -7,9 +7,11 @@ them in; templates render over the order's facts. Every effect's dedupe_key deri
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from engine import effects as fx
@@ -28,7 +30,7 @@ from engine.rules.definition import (
     StartFlowAction,
 )
 from engine.rules.template_context import EFFECT_LOCALE, LANGS, TemplateExtras, build_context
-from engine.rules.templates import TemplateProblem, known_names, render_template
+from engine.rules.templates import KnownNames, TemplateProblem, render_template
 
 __all__ = ["ActionPlan", "People", "describe_effect", "plan_actions", "firing_key", "read_text"]
 
@@ -118,7 +120,7 @@ def plan_actions(
     contexts = {lang: build_context(facts, lang=lang, extras=extras, rule_key=rule.key,
                                     rule_name={"zh": rule.name.zh, "en": rule.name.en}, now=now)
                 for lang in LANGS}
-    names = {lang: known_names(context) for lang, context in contexts.items()}  # once, not per template
+    names = {lang: KnownNames(context) for lang, context in contexts.items()}  # once, and only if a value is missing
     base = firing_key(rule.key, order_id, episode)
     out: list[fx.Effect] = []
     problems: list[tuple[str, dict[str, Any]]] = []
@@ -212,6 +214,14 @@ _DESCRIBED = ("title", "body", "subject", "assignee_ids", "cc_user_ids", "user_i
               "field", "value", "url", "flow_key", "channels")
 
 
+@lru_cache(maxsize=64)
+def _described(kind: type) -> tuple[str, ...]:
+    """The `_DESCRIBED` attributes an effect type has (effects are dataclasses: every instance has
+    its type's fields), found once per type, not with 14 `hasattr`s per effect."""
+    names = {f.name for f in dataclasses.fields(kind)} if dataclasses.is_dataclass(kind) else None
+    return tuple(n for n in _DESCRIBED if (n in names if names is not None else hasattr(kind, n)))
+
+
 def read_text(value: fx.Text, locale: str = "zh-CN") -> str:
     """One locale's text of an effect's Text ("zh-CN" / "en"), else the other's; plain text as is."""
     if isinstance(value, str):
@@ -223,13 +233,12 @@ def describe_effect(effect: fx.Effect, locale: str = "zh-CN") -> dict[str, Any]:
     """A JSON summary of an effect (type, dedupe key, what it says and to whom), as dry runs,
     previews and the firing history show it: texts in `locale`, all languages under `i18n`."""
     out: dict[str, Any] = {"type": type(effect).__name__, "dedupe_key": effect.dedupe_key}
-    for name in _DESCRIBED:
-        if hasattr(effect, name):
-            value = getattr(effect, name)
-            if name in ("title", "body", "subject") and not isinstance(value, str):
-                out.setdefault("i18n", {})[name] = dict(value)
-                value = read_text(value, locale)
-            out[name] = list(value) if isinstance(value, tuple) else value
+    for name in _described(type(effect)):
+        value = getattr(effect, name)
+        if name in ("title", "body", "subject") and not isinstance(value, str):
+            out.setdefault("i18n", {})[name] = dict(value)
+            value = read_text(value, locale)
+        out[name] = list(value) if isinstance(value, tuple) else value
     if isinstance(effect, fx.CreateTodo) and effect.due_at is not None:
         out["due_at"] = effect.due_at.isoformat()
     return out
