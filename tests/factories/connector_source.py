@@ -5,7 +5,8 @@ Endpoints: POST /token (OAuth2 client credentials: client `cid`, secret `s3cret`
 /flaky (500 `fail_times` times, then the records),
 /limited (429 Too Many Requests `fail_times` times, then the records),
 /changing (the records under `items`, or under `result.list` once `renamed` is set: a changed schema), /down (always 500), /slow?seconds=S, /huge, /deep, /html.
-Set `require_oauth` to refuse /orders/* without a token it issued.
+Set `require_oauth` to refuse /orders/* without a token it issued, `require_header` (name, value) to
+refuse them without that header; `client_secret` is the secret /token accepts.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class Source(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.records, self.page_size = records, page_size
         self.require_oauth = False
+        self.require_header: tuple[str, str] | None = None
+        self.client_secret = CLIENT_SECRET
         self.tokens: set[str] = set()
         self.token_requests = 0
         self.fail_times = 0
@@ -74,7 +77,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.token_requests += 1
             n = self.server.token_requests
         if form.get("grant_type") != ["client_credentials"] or form.get("client_id") != [CLIENT_ID] \
-                or form.get("client_secret") != [CLIENT_SECRET]:
+                or form.get("client_secret") != [self.server.client_secret]:
             return self._json({"error": "invalid_client"}, 401)
         token = f"tok-{n}"
         self.server.tokens.add(token)
@@ -89,6 +92,10 @@ class _Handler(BaseHTTPRequestHandler):
         if parts.path.startswith("/orders") and source.require_oauth:
             auth = self.headers.get("Authorization", "")
             if not auth.startswith("Bearer ") or auth[7:] not in source.tokens:
+                return self._json({"error": "unauthorized"}, 401)
+        if parts.path.startswith("/orders") and source.require_header is not None:
+            name, value = source.require_header
+            if self.headers.get(name) != value:
                 return self._json({"error": "unauthorized"}, 401)
         size = source.page_size
         if parts.path == "/orders/link":
