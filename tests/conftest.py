@@ -22,6 +22,7 @@ from sqlmodel import Session
 import backend.models  # noqa: F401
 from backend.app import create_app
 from backend.db import make_engine, new_session
+from backend.insight import process_map
 from backend.installation import service as installation_service
 from backend.migrate import upgrade
 from backend.pipeline_assembly import assemble
@@ -122,6 +123,14 @@ def _forget_installation_calendar() -> Iterator[None]:
     must not outlive the test whose rolled-back transaction saved it."""
     yield
     installation_service.forget()
+
+
+@pytest.fixture(autouse=True)
+def _forget_drawn_flows() -> Iterator[None]:
+    """The published flows' drawing is cached by (key, version) (backend/insight/process_map.py): a
+    rolled-back test's flow of the same key and version must not draw the next test's funnel."""
+    yield
+    process_map.DRAWN_CACHE.clear()
 
 
 @pytest.fixture

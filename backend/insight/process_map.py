@@ -52,9 +52,36 @@ class MapResult:
     truncated: bool
 
 
+# the merged drawing of the published flows, per database and published (key, version) list: a
+# published version never changes, so that list (one cheap query) stands for the definitions, and a
+# report run or map reads the drawing without parsing every flow again (bounded: a few databases)
+DRAWN_CACHE: LruCache[tuple[pm.DrawnFlow, list[tuple[str, int]]]] = LruCache(8)
+
+
+def _database(session: Session) -> str:
+    """Which database this session reads (tests and installations may run several in one process)."""
+    return session.connection().engine.url.render_as_string(hide_password=True)
+
+
+def published_versions(session: Session) -> tuple[tuple[int, str, int], ...]:
+    """(id, key, version) of every published flow, by key: one query, no definitions read."""
+    return tuple(tuple(r) for r in session.connection().execute(
+        select(FlowDefinitionRow.id, FlowDefinitionRow.key, FlowDefinitionRow.version)
+        .where(FlowDefinitionRow.status == "published").order_by(FlowDefinitionRow.key, FlowDefinitionRow.id)))
+
+
 def drawn_flow(session: Session) -> tuple[pm.DrawnFlow, list[tuple[str, int]]]:
-    rows = session.exec(select(FlowDefinitionRow).where(FlowDefinitionRow.status == "published")
-                        .order_by(FlowDefinitionRow.key)).scalars().all()
+    """The published flows' stages merged into one drawing ([] used = the built-in order), cached
+    by the published versions."""
+    versions = published_versions(session)
+    drawn, used = DRAWN_CACHE.get_or_compute((_database(session), versions), lambda: _draw(session, versions))
+    return drawn, list(used)
+
+
+def _draw(session: Session, versions: tuple[tuple[int, str, int], ...]) -> tuple[pm.DrawnFlow, list[tuple[str, int]]]:
+    ids = [row_id for row_id, _key, _version in versions]
+    rows = session.exec(select(FlowDefinitionRow).where(FlowDefinitionRow.id.in_(ids))
+                        .order_by(FlowDefinitionRow.key, FlowDefinitionRow.id)).scalars().all() if ids else []
     flows, used = [], []
     for row in rows:
         try:
@@ -133,7 +160,7 @@ def build(session: Session, *, actor: Actor, filters: MapFilter) -> MapResult:
     # the viewer's scope twice over: who they are, and exactly which orders they may see (a digest)
     scope = (actor.user_id, tuple(sorted(actor.roles)), hashlib.blake2b(array("q", ids).tobytes()).hexdigest(),
              len(ids), truncated)
-    key = (session.connection().engine.url.render_as_string(hide_password=True), scope, filters, tuple(used),
+    key = (_database(session), scope, filters, tuple(used),
            data_version(session))
     return CACHE.get_or_compute(key, lambda: MapResult(map=pm.build_map(traces(session, ids), drawn), drawn=drawn,
                                                        drawn_from=used, truncated=truncated))

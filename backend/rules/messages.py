@@ -77,6 +77,7 @@ ERROR_MESSAGES: dict[str, str] = {
     "rule.event_only": "This condition cannot run as a scan; the rule runs on events only.",
     "rule.assignee_unresolved": "Nobody fits the assignee %(assignee)s for this order.",
     "rule.assignee_fallback": "Nobody fits the assignee “%(assignee)s” for this order; it went to “%(to)s” instead.",
+    "rule.cc_unresolved": "Nobody fits the copy-to “%(assignee)s” for this order: nobody to tell.",
     "rule.compile.*": "This condition cannot run as a database scan.",
     "rule.compare_types_incompatible": "%(left)s (%(left_type)s) cannot be compared with %(right)s (%(right_type)s): choose a field of the same type.",
     "rule.relative_date_invalid": "A relative date (%(operator)s) takes a whole number and one of these units: %(units)s.",

@@ -157,6 +157,9 @@ def plan_actions(
                 continue
             if fallback is not None:
                 problems.append(("rule.assignee_fallback", {"action": index, "assignee": target.kind, "to": fallback}))
+            # a copy-to that names nobody on this order (no owner, an empty role): said, not dropped
+            problems.extend(("rule.cc_unresolved", {"action": index, "assignee": c.kind})
+                            for c in getattr(action, "cc", ()) if not resolve(c, people))
             due = getattr(action, "due_in_hours", None)
             out.append(
                 fx.CreateTodo(

@@ -5,27 +5,28 @@ Endpoints: POST /token (OAuth2 client credentials: client `cid`, secret `s3cret`
 /flaky (500 `fail_times` times, then the records),
 /limited (429 Too Many Requests `fail_times` times, then the records),
 /changing (the records under `items`, or under `result.list` once `renamed` is set: a changed schema), /down (always 500), /slow?seconds=S, /huge, /deep, /html.
-Set `require_oauth` to refuse /orders/* without a token it issued.
+Set `require_oauth` to refuse /orders/* without a token it issued, `require_header` (name, value) to
+refuse them without that header; `client_secret` is the secret /token accepts.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from tests.factories.http_server import LocalServer, QuietHandler
 
 CLIENT_ID, CLIENT_SECRET = "cid", "s3cret"
 
 
-class Source(ThreadingHTTPServer):
-    daemon_threads = True
-
+class Source(LocalServer):
     def __init__(self, records: list[dict], *, page_size: int = 2):
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self.records, self.page_size = records, page_size
         self.require_oauth = False
+        self.require_header: tuple[str, str] | None = None
+        self.client_secret = CLIENT_SECRET
         self.tokens: set[str] = set()
         self.token_requests = 0
         self.fail_times = 0
@@ -33,37 +34,9 @@ class Source(ThreadingHTTPServer):
         self.requests: list[str] = []
         self.lock = threading.Lock()
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
 
-    def handle_error(self, request, client_address) -> None:
-        pass  # a client that gave up (timeout tests) leaves a broken pipe behind: not news
-
-    def start(self) -> Source:
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     server: Source
-
-    def log_message(self, *args):  # quiet
-        pass
-
-    def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _json(self, value, status: int = 200) -> None:
-        self._send(status, json.dumps(value, ensure_ascii=False).encode())
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)
@@ -74,7 +47,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.token_requests += 1
             n = self.server.token_requests
         if form.get("grant_type") != ["client_credentials"] or form.get("client_id") != [CLIENT_ID] \
-                or form.get("client_secret") != [CLIENT_SECRET]:
+                or form.get("client_secret") != [self.server.client_secret]:
             return self._json({"error": "invalid_client"}, 401)
         token = f"tok-{n}"
         self.server.tokens.add(token)
@@ -89,6 +62,10 @@ class _Handler(BaseHTTPRequestHandler):
         if parts.path.startswith("/orders") and source.require_oauth:
             auth = self.headers.get("Authorization", "")
             if not auth.startswith("Bearer ") or auth[7:] not in source.tokens:
+                return self._json({"error": "unauthorized"}, 401)
+        if parts.path.startswith("/orders") and source.require_header is not None:
+            name, value = source.require_header
+            if self.headers.get(name) != value:
                 return self._json({"error": "unauthorized"}, 401)
         size = source.page_size
         if parts.path == "/orders/link":

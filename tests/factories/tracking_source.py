@@ -12,8 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
+
+from tests.factories.http_server import LocalServer, QuietHandler
 
 CUSTOMER, KEY, SALT = "CUST-LOG", "k3y-LOG", "s4lt-LOG"
 
@@ -34,46 +35,17 @@ def push_form(number: str, state: str, events: list[tuple[str, str, str]], *, sa
     return {"param": param, "sign": md5u(param + salt)}
 
 
-class TrackingServer(ThreadingHTTPServer):
-    daemon_threads = True
-
+class TrackingServer(LocalServer):
     def __init__(self):
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self.feeds: dict[str, tuple[str, list[tuple[str, str, str]]]] = {}
         self.queries: list[dict] = []
         self.lock = threading.Lock()
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
 
-    def handle_error(self, request, client_address) -> None:
-        pass
-
-    def start(self) -> TrackingServer:
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     server: TrackingServer
-
-    def log_message(self, *args):
-        pass
-
-    def _send(self, status: int, body: bytes, content_type: str = "application/json;charset=UTF-8") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _json(self, value) -> None:
-        self._send(200, json.dumps(value, ensure_ascii=False).encode())
+    content_type = "application/json;charset=UTF-8"
 
     def do_POST(self):  # noqa: N802
         length = int(self.headers.get("Content-Length") or 0)

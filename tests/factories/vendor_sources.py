@@ -12,45 +12,26 @@ import json
 import re
 import secrets
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from engine.connectors.signing import sign_matches
+from tests.factories.http_server import LocalServer, QuietHandler
 
 
-class FakeVendor(ThreadingHTTPServer):
-    daemon_threads = True
-
+class FakeVendor(LocalServer):
     def __init__(self):
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self.lock = threading.Lock()
         self.requests: list[dict] = []
         self.fail_next: dict | None = None  # an error answer for the next data request
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def handle_error(self, request, client_address) -> None:
-        pass
-
-    def start(self):
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
 
     def handle(self, method: str, path: str, query: dict, body: bytes, headers) -> tuple[int, object, dict]:
         raise NotImplementedError
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     server: FakeVendor
-
-    def log_message(self, *args):
-        pass
+    content_type = "application/json; charset=utf-8"
 
     def _go(self, method: str) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -58,14 +39,7 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         status, answer, extra = self.server.handle(method, parts.path, query, body, self.headers)
-        data = json.dumps(answer, ensure_ascii=False).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in extra.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+        self._json(answer, status, extra)
 
     def do_GET(self):
         self._go("GET")

@@ -14,14 +14,12 @@ committed with the records it covers."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -35,6 +33,7 @@ from backend.connectors.schemas import ConnectorCreate
 from backend.db import make_engine, new_session
 from backend.pipeline_assembly import assemble
 from tests.conftest import make_test_database
+from tests.factories.http_server import LocalServer, QuietHandler
 from tests.factories.people import make_user
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -73,27 +72,19 @@ TEMPLATES = {"cursor": "/orders?cursor={cursor}", "page": "/orders?page={page}&s
              "offset": "/orders?offset={offset}&since={since}"}
 
 
-class PagedSource(ThreadingHTTPServer):
+class PagedSource(LocalServer):
     """GET /orders?cursor=N | page=P | offset=O [&since=S]: `page_size` records (of those updated after
     S) from that place; a cursor answer names the next cursor."""
 
-    daemon_threads = True
-
     def __init__(self, records: list[dict], page_size: int):
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self.records, self.page_size = records, page_size
         self.requests: list[str] = []
         self.lock = threading.Lock()
 
-    def handle_error(self, request, client_address) -> None:
-        pass  # the killed child leaves a broken pipe behind
 
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     server: PagedSource
-
-    def log_message(self, *args):
-        pass
 
     def do_GET(self):
         src = self.server
@@ -109,12 +100,7 @@ class _Handler(BaseHTTPRequestHandler):
             start = int(query.get("cursor") or query.get("offset") or 0)
         items = matching[start:start + size]
         more = start + size < len(matching)
-        body = json.dumps({"items": items, "next_cursor": str(start + size) if more else ""}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self._json({"items": items, "next_cursor": str(start + size) if more else ""})
 
 
 @pytest.fixture(scope="module")
@@ -145,8 +131,7 @@ def test_a_connector_killed_mid_page_reads_on_without_reading_twice_or_skipping(
     prefix = f"K{paging[0].upper()}{page_size}{batch_records}-"
     records = [{"id": f"{prefix}{i:02d}", "no": f"{prefix}{i:02d}", "updated": f"2026-11-20 10:{i:02d}",
                 "buyer": {"code": "KC", "name": "买家K"}, "total": f"{100 + i}.00"} for i in range(TOTAL)]
-    source = PagedSource(records, page_size)
-    threading.Thread(target=source.serve_forever, daemon=True).start()
+    source = PagedSource(records, page_size).start()
     engine = assemble(make_engine(pg_url))
     child = None
     try:
@@ -156,7 +141,7 @@ def test_a_connector_killed_mid_page_reads_on_without_reading_twice_or_skipping(
             admin = load_actor(session, user.id)
             body = ConnectorCreate.model_validate({
                 "name": f"kill-{prefix}",
-                "settings": {"url_template": f"http://127.0.0.1:{source.server_address[1]}{TEMPLATES[paging]}",
+                "settings": {"url_template": f"{source.url}{TEMPLATES[paging]}",
                              "paging": paging, "records_path": "items", "next_cursor_path": "next_cursor",
                              "page_size": page_size if paging != "cursor" else 0, "since_path": "updated",
                              "rate_limit_per_second": 100},
@@ -225,6 +210,5 @@ def test_a_connector_killed_mid_page_reads_on_without_reading_twice_or_skipping(
         if child is not None:
             child.stdout.close()
             child.stderr.close()
-        source.shutdown()
-        source.server_close()
+        source.stop()
         engine.dispose()

@@ -98,3 +98,36 @@ def test_a_designed_order_field_narrows_the_funnel_as_it_narrows_the_events(sess
     assert is_funnel(service.parse(north, catalogue_for(session)))
     fast, slow = _both(session, teams["rep1"], north, monkeypatch)
     assert fast == slow == [["draft", 2], ["approval", 2], ["production", 1]]
+
+
+def _two_stage_flow(first: str, then: str) -> dict:
+    return {"key": "rfo_order", "nodes": [{"type": "start", "key": "start", "stage": first},
+                                          {"type": "end", "key": "end", "stage": then}],
+            "edges": [{"key": "e1", "source": "start", "target": "end"}]}
+
+
+def test_the_flow_order_is_read_from_the_cache_until_a_new_version_is_published(session, orders, monkeypatch):
+    from backend.flows import service as flows
+    from backend.insight import process_map
+
+    designer = load_actor(session, orders["admin"].id)  # an admin designs too
+    parsed = []
+    real = process_map.load_definition
+    monkeypatch.setattr(process_map, "load_definition", lambda d: parsed.append(d) or real(d))
+
+    def publish(first, then):
+        flows.save_draft(session, actor=designer, key="rfo_order", definition=_two_stage_flow(first, then), now=NOW)
+        flows.publish_flow(session, actor=designer, key="rfo_order", now=NOW)
+
+    def stages():
+        rows = service.run(session, actor=designer, definition=FUNNEL, now=NOW).rows
+        return [r[0] for r in rows if r[0] in ("draft", "production")]
+
+    publish("production", "draft")
+    assert stages() == ["production", "draft"]
+    assert len(parsed) == 1
+    assert stages() == ["production", "draft"]
+    assert len(parsed) == 1  # the second run reads the published versions, not the flows
+    publish("draft", "production")  # version 2: the order changes
+    assert stages() == ["draft", "production"]
+    assert len(parsed) == 2

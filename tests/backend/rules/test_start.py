@@ -89,6 +89,27 @@ class TestTimeRuleFromNowOn:
         assert tasks.scan_time_rules(connection, now + timedelta(minutes=1)) == 0
         assert tasks.scan_time_rules(connection, now + timedelta(minutes=2)) == 0
 
+    @pytest.mark.parametrize("start", ["include_matching", "from_now"])
+    def test_an_every_n_hours_rule_enabled_again_waits_out_its_interval(self, session, connection, org, now, start):
+        """Disabled and enabled again, an `every_n_hours` rule does not fire again for an order it
+        already fired for in the same episode before the interval has passed."""
+        order = waiting_order(session, org, now, 30)
+        publish(session, org["admin"], approval_timeout(firing={"mode": "every_n_hours", "every_hours": 4}), now)
+        definitions.enable_rule(session, actor=org["admin"], key="approval_timeout", start="include_matching",
+                                confirm=True, now=now)
+        session.commit()
+        assert tasks.scan_time_rules(connection, now) == 1
+        later = now + timedelta(hours=1)
+        definitions.disable_rule(session, actor=org["admin"], key="approval_timeout", now=later)
+        definitions.enable_rule(session, actor=org["admin"], key="approval_timeout", start=start, confirm=True,
+                                now=later)
+        session.commit()
+        for minutes in (0, 1, 2, 60):
+            assert tasks.scan_time_rules(connection, later + timedelta(minutes=minutes)) == 0, minutes
+        assert fired(session) == 1
+        assert tasks.scan_time_rules(connection, now + timedelta(hours=4, minutes=5)) == 1  # its interval passed
+        assert {f.order_id for f in session.exec(select(RuleFiring)).scalars()} == {order.id}
+
     def test_the_choice_is_recorded(self, session, org, now):
         publish(session, org["admin"], approval_timeout(), now)
         definitions.enable_rule(session, actor=org["admin"], key="approval_timeout", start="from_now", now=now)
@@ -137,6 +158,30 @@ class TestEventRuleFromNowOn:
         orders_service.update_order(session, actor=rep, order_id=big.id,
                                     payload=OrderUpdate(version=big.version, amount="200000"), now=now)
         assert fired(session, "big_order") == 2  # false in between: its next match is new
+
+    @pytest.mark.parametrize("start", ["include_matching", "from_now"])
+    def test_an_every_n_hours_rule_enabled_again_waits_out_its_interval(self, session, org, now, start):
+        rep = actor_of(org["rep"])
+        order = make_order(session, owner=org["rep"], stage="production", amount=10, at=now - timedelta(days=1))
+        publish(session, org["admin"], {**self.RULE, "firing": {"mode": "every_n_hours", "every_hours": 4}}, now)
+        definitions.enable_rule(session, actor=org["admin"], key="big_order", start="from_now", now=now)
+        session.commit()
+
+        def change(amount, at):
+            current = session.get(Order, order.id)
+            orders_service.update_order(session, actor=rep, order_id=order.id,
+                                        payload=OrderUpdate(version=current.version, amount=amount), now=at)
+
+        change("200000", now)
+        assert fired(session, "big_order") == 1
+        later = now + timedelta(hours=1)
+        definitions.disable_rule(session, actor=org["admin"], key="big_order", now=later)
+        definitions.enable_rule(session, actor=org["admin"], key="big_order", start=start, confirm=True, now=later)
+        session.commit()
+        change("210000", later + timedelta(minutes=1))  # still true, within the interval: the same episode
+        assert fired(session, "big_order") == 1
+        change("220000", now + timedelta(hours=4, minutes=5))
+        assert fired(session, "big_order") == 2
 
     def test_enabling_again_with_the_orders_matching_now_drops_the_baseline(self, session, org, now):
         big = make_order(session, owner=org["rep"], stage="production", amount=250000, at=now - timedelta(days=1))

@@ -197,6 +197,36 @@ class TestManagersManager:
         assert firing.problems == [{"code": "rule.assignee_fallback",
                                     "params": {"action": 0, "assignee": "owner_manager_manager", "to": "owner_manager"}}]
 
+    def test_a_copy_to_that_names_nobody_is_a_note_on_the_firing_in_the_readers_language(self, session, connection,
+                                                                                          now):
+        from backend.auth.service import load_actor
+        from backend.rules import history
+
+        rep = make_user(session)  # in no department: the owner has no manager to copy
+        admin = make_user(session, roles=("admin", "designer"))
+        from tests.backend.rules.test_service import actor_of
+
+        order = make_order(session, owner=rep, stage="approval", at=now - timedelta(hours=30))
+        todo = {"type": "create_todo", "assignee": {"kind": "user", "user_id": admin.id}, "title_template": "Look",
+                "cc": [{"kind": "owner_manager"}]}
+        publish_and_enable(session, actor_of(admin, "admin", "designer"), time_rule("tpl_cc_none", [todo]), now,
+                           confirm=True)
+        session.commit()
+        assert tasks.scan_time_rules(connection, now) == 1  # it fires: the to-do still goes to its assignee
+        item = session.exec(select(InboxItem).where(InboxItem.order_id == order.id,
+                                                    InboxItem.source == "rule")).scalar_one()
+        assert item.assignee_id == admin.id
+        firing = session.exec(select(RuleFiring).where(RuleFiring.rule_key == "tpl_cc_none")).scalar_one()
+        assert firing.problems == [{"code": "rule.cc_unresolved", "params": {"action": 0, "assignee": "owner_manager"}}]
+        for locale, words in (("zh_CN", "抄送人：没有人可通知"), ("en", "for this order: nobody to tell.")):
+            token = i18n.set_locale(locale)
+            try:
+                shown = history.list_firings(session, actor=load_actor(session, admin.id), key="tpl_cc_none")
+            finally:
+                i18n.reset_locale(token)
+            assert len(shown[0].problem_words) == 1 and words in shown[0].problem_words[0]
+            assert "owner_manager" not in shown[0].problem_words[0]  # the kind as the designer names it
+
     def test_a_department_loop_ends_the_walk(self, session, connection, now):
         a_head = make_user(session)
         a = make_department(session, name="TPL-A", head=a_head)
