@@ -130,6 +130,8 @@ class OrderChange:
     def again(self) -> OrderChange:
         """The same change re-read from the order (a check stage may have completed it)."""
         after = snapshot(self.order)
+        if after == self.after:  # the checks left the tracked values as they were (most changes)
+            return self.but(after=after)
         return self.but(after=after, changed_fields=changed_fields(self.before, after))
 
     def but(self, **values: Any) -> OrderChange:
