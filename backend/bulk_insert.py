@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import UTC
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC
 from operator import itemgetter
 from typing import Any
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,7 +17,7 @@ from backend.models_base import UTCDateTime
 from backend.pipeline import changed_fields
 
 
-class _Kind(str, Enum):
+class _Kind(StrEnum):
     A = "a"
 
 
@@ -54,7 +54,7 @@ def test_new_order_changed_fields_skip_none_and_empty_collections_only():
     assert changed_fields(None, after) == frozenset(k for k, v in after.items() if v not in (None, [], {}))
 
 
-@pytest.mark.parametrize("value", [None, datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=timezone.utc),
+@pytest.mark.parametrize("value", [None, datetime(2026, 1, 1, tzinfo=UTC),
                                    datetime(2026, 1, 1, tzinfo=ZoneInfo("Asia/Shanghai")),
                                    datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=-3)))])
 def test_copy_utc_conversion_is_the_columns_bind_processor(value):
