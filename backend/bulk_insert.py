@@ -27,6 +27,7 @@ import json
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC
 from operator import itemgetter
 from typing import Any
 
@@ -36,6 +37,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.sql.elements import Null
 from sqlmodel import Session
+
+from backend.models_base import UTCDateTime
 
 _PENDING = "gendan.bulk_insert.pending"  # session.info: (future, statement) of the write-behind COPY
 _writers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="gendan-copy")
@@ -143,11 +146,25 @@ def _discard_after_rollback(session: OrmSession, previous_transaction: Any) -> N
         pending[0].exception()
 
 
+def _utc(value: Any) -> Any:
+    """`UTCDateTime.process_bind_param` on PostgreSQL (an aware datetime in UTC; naive refused)."""
+    if value is None:
+        return None
+    zone = value.tzinfo
+    if zone is UTC:
+        return value
+    if zone is None:
+        raise ValueError("naive datetime given to a UTC column")
+    return value.astimezone(UTC)
+
+
 def _copy_processor(column_type: Any, dialect: Any) -> Callable[[Any], Any] | None:
     """How a value of `column_type` goes into a text COPY: the type's bind processor, except for
     plain JSON columns, whose values are serialised here to the text SQLAlchemy and psycopg would
     send (`json.dumps`; None as JSON `null` unless the type says `none_as_null`), without a
     wrapper object and a dumper lookup per value."""
+    if type(column_type) is UTCDateTime and dialect.name == "postgresql":
+        return _utc  # its bind processor without the TypeDecorator's wrapping, per value of each row
     if type(column_type) is not JSON:
         return column_type._cached_bind_processor(dialect)
     none = None if column_type.none_as_null else "null"

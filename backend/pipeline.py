@@ -86,8 +86,8 @@ def snapshot(order: Order, fields: tuple[str, ...] = TRACKED_FIELDS) -> dict[str
 
 def changed_fields(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> frozenset[str]:
     """Columns that differ, plus `data.<key>` for each designed field that differs."""
-    if before is None:
-        return frozenset(k for k, v in after.items() if v not in (None, [], {}))
+    if before is None:  # a plain scalar is never None, [] or {}: compared only when it is not one
+        return frozenset(k for k, v in after.items() if type(v) in _AS_IS or v not in (None, [], {}))
     out = {k for k in after if before.get(k) != after[k]}
     if "data" in out:
         old, new = before.get("data") or {}, after.get("data") or {}
@@ -130,6 +130,8 @@ class OrderChange:
     def again(self) -> OrderChange:
         """The same change re-read from the order (a check stage may have completed it)."""
         after = snapshot(self.order)
+        if after == self.after:  # the checks left the tracked values as they were (most changes)
+            return self.but(after=after)
         return self.but(after=after, changed_fields=changed_fields(self.before, after))
 
     def but(self, **values: Any) -> OrderChange:

@@ -18,7 +18,12 @@ REDACTED = "[redacted]"
 SECRET_FIELDS = frozenset({"password", "password_hash", "key_hash", "secret", "token", "api_key"})
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})  # JSON values as they are (most of a row's)
+
+
 def _jsonable(value: Any) -> Any:
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -41,6 +46,13 @@ def snapshot(obj: Any, fields: tuple[str, ...] | list[str]) -> dict[str, Any]:
 def diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Only the fields whose value changed, secrets redacted. A field missing on one side counts as
     None, so a create shows every field that got a value."""
+    if not before:  # a create: every field of `after` that is not None (the set-based paths' many rows)
+        new = {}
+        for name, value in after.items():
+            now_ = _jsonable(value)
+            if now_ is not None:
+                new[name] = REDACTED if name in SECRET_FIELDS else now_
+        return {}, new
     old, new = {}, {}
     for name in dict.fromkeys([*before, *after]):
         was, now_ = _jsonable(before.get(name)), _jsonable(after.get(name))

@@ -41,8 +41,9 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 from sqlalchemy import any_, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InvalidRequestError, SQLAlchemyError
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.state import InstanceState
 from sqlmodel import Session
 
 from backend import gc_pause
@@ -469,8 +470,8 @@ def _create(session: Session, job: ImportJob, actor: Actor, mapping: ImportMappi
             order.__dict__["customer_id"] = item.customer.id
         if order.number is None:
             order.__dict__["number"] = next(numbers)
-        job.created_count += 1
         out.result(job.id, item.parsed.line, "created", external_id=order.external_id)
+    job.created_count += len(ready)  # once: a job's attribute set costs an ORM event per call
     orders = [o for _, o, _ in ready]
     ids = insert_rows(session, Order.__table__, [{k: o.__dict__[k] for k in _ORDER_COLUMNS} for o in orders],
                       ids=True, background=True)
@@ -491,9 +492,17 @@ def _attach(session: Session, orders: list[Order]) -> None:
             make_transient_to_detached(order)
         session.add_all(orders)
         return
-    for order in orders:
-        make_transient_to_detached(order)
-        state = order._sa_instance_state
+    # `make_transient_to_detached` for all of them at once: the identity key from the id, all
+    # values committed in one call, the never-loaded attributes (the column properties) expired
+    states = [order._sa_instance_state for order in orders]
+    if any(state.session_id or state.key or state._deleted for state in states):  # pragma: no cover
+        raise InvalidRequestError("Given object must be transient")
+    identity_class, keys = Order.__mapper__._identity_class, frozenset(Order._sa_class_manager)
+    for state in states:
+        state.key = (identity_class, (state.dict["id"],), state.identity_token)
+    InstanceState._commit_all_states([(state, state.dict) for state in states])
+    for state in states:
+        state._expire_attributes(state.dict, keys.difference(state.dict))
         state._orphaned_outside_of_session = False
         session._save_or_update_impl(state)
 
@@ -547,8 +556,10 @@ def _update(session: Session, job: ImportJob, actor: Actor, mapping: ImportMappi
             item.errors = ingest._errors_from(exc, p, mapping)
             return
     job.existing_count += 1
-    job.updated_count += outcome == "updated"
-    job.unchanged_count += outcome == "unchanged"
+    if outcome == "updated":
+        job.updated_count += 1
+    else:
+        job.unchanged_count += 1
     out.result(job.id, p.line, outcome, order_id=order.id, external_id=order.external_id, changed=names)
 
 

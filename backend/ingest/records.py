@@ -13,6 +13,7 @@ transaction, with the same outcomes.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -43,6 +44,8 @@ CHUNK = 5000  # records per transaction (a declined chunk goes record by record:
 MAX_LINE_BYTES = 256 * 1024  # one NDJSON line
 DEFAULT_SOURCE = "api"
 _SCALARS = ("external_id", "number", "currency", "stage", "planned_delivery", "payment_due", "created")
+_SOURCE = re.compile(r"[a-z0-9_\-]+")  # ASCII lower-case letters, digits, _ and -
+_CELLS = (*_SCALARS, "amount", "customer_code", "customer_name")  # the values parse_row reads as cells
 _FIELDS = {*_SCALARS, "amount", "customer_id", "customer_code", "customer_name", "status", "data", "tags", "source"}
 _MAPPING = ImportMapping.model_construct(
     columns={t: t for t in (*_SCALARS, "amount", "customer_code")} | {"customer": "customer_name"},
@@ -153,13 +156,17 @@ def _record(index: int, value: Any, tz: ZoneInfo, fields: dict[str, DataField]) 
             errors.append(_error(index, str(key)[:60], "field.extra_forbidden"))
     if external_id is None:
         errors.append(_error(index, "external_id", "import.value_missing"))
-    if not isinstance(source, str) or not source or len(source) > 40 or not all(
-            c.isascii() and (c.isalnum() and not c.isupper() or c in "_-") for c in source):
+    if not isinstance(source, str) or len(source) > 40 or not _SOURCE.fullmatch(source):
         errors.append(_error(index, "source", "field.string_pattern_mismatch", pattern=r"^[a-z0-9_\-]+$"))
     cells: dict[str, str] = {}
-    for key in (*_SCALARS, "amount", "customer_code", "customer_name"):
+    get = value.get
+    for key in _CELLS:
+        item = get(key)
+        if item is None or type(item) is str:  # most of a record's values: no conversion
+            cells[key] = item or ""
+            continue
         try:
-            cells[key] = _cell(value.get(key))
+            cells[key] = _cell(item)
         except ValueError:
             errors.append(_error(index, key, "field.string_type"))
     customer_id = value.get("customer_id")

@@ -30,6 +30,7 @@ _TRUE = frozenset({"1", "true", "yes", "y", "x", "✓", "是", "对", "有"})
 _FALSE = frozenset({"0", "false", "no", "n", "否", "不", "无"})
 MAX_LINE_ITEMS = 500  # rows of one order's line items
 MAX_LINE_CELL = 2000
+_STAGE_KEY = re.compile(r"[A-Za-z0-9_\-]{1,40}")  # a stage named by its key in the file
 _SPLIT = re.compile(r"\s*[,;|，；、]\s*")
 
 
@@ -215,12 +216,13 @@ def parse_row(line: int, cells: dict[str, str], mapping: ImportMapping, tz: Zone
     """Values for one order; every bad cell is reported (not just the first). `fields` are the
     designed fields by key (their types convert the cells); a key without one is kept as text."""
     row = ParsedRow(line=line)
+    columns, defaults, get = mapping.columns, mapping.defaults, cells.get  # read once per row, not per cell
 
     def cell(target: str) -> tuple[str | None, str]:
-        column = mapping.columns.get(target)
-        value = (cells.get(column) or "").strip() if column else ""
+        column = columns.get(target)
+        value = (get(column) or "").strip() if column else ""
         if not value:
-            value = (mapping.defaults.get(target) or "").strip()
+            value = (defaults.get(target) or "").strip()
         return column, value
 
     def fail(target: str, column: str | None, code: str, **params: Any) -> None:
@@ -246,7 +248,7 @@ def parse_row(line: int, cells: dict[str, str], mapping: ImportMapping, tz: Zone
             row.values["stage"] = mapping.stage_map[value]
         elif value in mapping.status_map:
             pass  # only the status changes; the stage stays the default
-        elif re.fullmatch(r"[A-Za-z0-9_\-]{1,40}", value):
+        elif _STAGE_KEY.fullmatch(value):
             row.values["stage"] = value
         else:
             fail("stage", column, "import.stage_unknown", value=value)
@@ -271,8 +273,8 @@ def parse_row(line: int, cells: dict[str, str], mapping: ImportMapping, tz: Zone
         fail("customer", mapping.columns.get("customer") or mapping.columns.get("customer_code"),
              "import.value_missing")
     data = {}
-    for target, column in mapping.columns.items():
-        if target.startswith("data."):
+    for target, column in columns.items():
+        if target[:5] == "data.":
             key = target[5:]
             value = (cells.get(column) or "").strip()
             spec = (fields or {}).get(key)

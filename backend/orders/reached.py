@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
+from backend.models_base import set_column
 from backend.orders.models import Order
 from backend.pipeline import OrderChange
 from engine.reports.reached import delivered_at_after, stage_bit
@@ -24,11 +25,11 @@ def stamp_reached(session: Session, change: OrderChange) -> None:
     if entered:
         mask = (order.stages_entered or 0) | stage_bit(order.stage)
         if mask != order.stages_entered:
-            order.stages_entered = mask
+            set_column(order, "stages_entered", mask)
     delivered = delivered_at_after(signed_at=order.signed_at, delivered_at=order.delivered_at, stage=order.stage,
                                    entered=entered, now=change.now)
     if delivered != order.delivered_at:
-        order.delivered_at = delivered
+        set_column(order, "delivered_at", delivered)
 
 
 def mark_signed(order: Order) -> None:
