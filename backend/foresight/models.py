@@ -4,7 +4,8 @@ The predictions (predicted_completion_at, predicted_stage_done_at, delay_probabi
 live in the narrow `foresight_score`, one row per scored order, not on the wide `sales_order` row
 (predtable_0001): a re-score of a million orders then writes ~100-byte rows with two indexes, not
 sales_order's rows with eighteen. `Order` reads them as read-only attributes (correlated subqueries,
-backend/orders/models.py), the facts' SQL likewise (`backend/foresight/columns.py`).
+deferred: loaded only where read, a batch at once with `load_predictions`; backend/orders/models.py),
+the facts' SQL likewise (`backend/foresight/columns.py`).
 """
 
 from __future__ import annotations

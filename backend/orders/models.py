@@ -64,7 +64,7 @@ class Order(SQLModel, table=True):
     priority_score: int = Field(default=0, index=True)
     churn_signals: int = Field(default=0, index=True)
     # foresight's predictions (predicted_stage_done_at, predicted_completion_at, delay_probability,
-    # stage_p90_hours) live in foresight_score since predtable_0001: read-only attributes, added below
+    # stage_p90_hours) live in foresight_score since predtable_0001: read-only deferred attributes, added below
 
 
 class OrderEvent(SQLModel, table=True):

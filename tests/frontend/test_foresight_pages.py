@@ -83,3 +83,19 @@ def test_the_order_list_shows_the_riskiest_first(client, session):
     assert positions == sorted(positions) and "93%" in html and "Riskiest first" in html
     only = client.get(f"/orders?customer_id={customer.id}&delay_min=0.6").text
     assert "FP4-HIGH" in only and "FP4-MID" not in only
+
+
+def test_the_order_page_the_list_and_the_api_still_show_a_stored_risk(client, session):
+    """The prediction is deferred on Order (loaded only where read): the pages that read it still do."""
+    rep = make_user(session, username="fp5.rep", roles=["sales"], locale="en")
+    customer = make_customer(session, name="FP5 Co")
+    order = make_order(session, owner=rep, customer=customer, number="FP5-RISK", stage="production",
+                       delay_probability=0.87, predicted_completion_at=NOW + timedelta(days=9))
+    session.commit()
+    login(client, "fp5.rep")
+    html = client.get(f"/orders/{order.id}").text
+    assert 'id="foresight-risk"' in html and "87%" in html
+    listed = client.get(f"/orders?customer_id={customer.id}").text
+    assert "FP5-RISK" in listed and "87%" in listed
+    body = client.get(f"/api/orders/{order.id}").json()
+    assert body["delay_probability"] == 0.87 and body["predicted_completion_at"].startswith("2026-12-10")
