@@ -10,7 +10,7 @@ from sqlmodel import select
 from backend.foresight import scoring, service
 from backend.foresight.models import ForesightRun
 from engine.foresight import TrainConfig
-from tests.conftest import login
+from tests.conftest import bearer, login
 from tests.factories import foresight_history
 from tests.factories.orders import make_customer, make_order
 from tests.factories.people import make_user
@@ -97,5 +97,8 @@ def test_the_order_page_the_list_and_the_api_still_show_a_stored_risk(client, se
     assert 'id="foresight-risk"' in html and "87%" in html
     listed = client.get(f"/orders?customer_id={customer.id}").text
     assert "FP5-RISK" in listed and "87%" in listed
-    body = client.get(f"/api/orders/{order.id}").json()
+    auth = bearer(client, "fp5.rep")
+    body = client.get(f"/api/v1/orders/{order.id}", headers=auth).json()
     assert body["delay_probability"] == 0.87 and body["predicted_completion_at"].startswith("2026-12-10")
+    items = client.get(f"/api/v1/orders?customer_id={customer.id}", headers=auth).json()["items"]
+    assert [i["delay_probability"] for i in items] == [0.87]
