@@ -40,6 +40,7 @@ from backend.notify import tasks as notify_tasks
 from backend.ocr import tasks as ocr_tasks
 from backend.orders import reached as orders_reached
 from backend.orders import service as orders_service
+from backend.orders.models import load_predictions
 from backend.pipeline import EffectAppliers, NamedStage, OrderChange, Pipeline, attach
 from backend.portal import tasks as portal_tasks
 from backend.replay import runs as whatif_runs
@@ -69,6 +70,7 @@ def evaluate_rules_many(session: Session, changes: list[OrderChange]) -> None:
     order, when no event rule is enabled; else each change in turn."""
     if not rules_firing.has_enabled_event_rules(session):
         return
+    load_predictions(session, [c.order for c in changes])  # deferred on Order: one query, not one per order
     for change in changes:
         evaluate_rules(session, change)
 

@@ -2,14 +2,14 @@
 
     .venv/bin/python -m bench.foresight_score --data ../shared/datasets/olist
     .venv/bin/python -m bench.foresight_score --data ../shared/datasets/olist --orders 200000 --batch 50000
-    .venv/bin/python -m bench.foresight_score --database [--orders 1000000] [--drop]
+    .venv/bin/python -m bench.foresight_score --database [--orders 1000000] [--fresh] [--drop]
 
 `--database`: the app's own scoring job (`backend/foresight/scoring.py:score_all`, what the worker
 and a training run do) on PostgreSQL: its own database (`score1m_bench`, GENDAN_BENCH_SCORE_URL),
 created and migrated once, `--orders` open orders seeded by COPY (300 customers in 5 regions, 20
 owners, five suppliers and four categories in `data`, 4 stages, 90% with a planned delivery) and a
 live LightGBM model trained on the patterned test history (tests/factories/foresight_history.py,
-with supplier / region / category); reused by the next run when the count matches, dropped with
+with supplier / region / category); reused by the next run when the count matches (`--fresh`: its foresight_score emptied first, so the first scoring inserts every row again), dropped with
 `--drop`. Prints wall, this process's CPU, the CPU of the PostgreSQL backends serving it (from
 /proc), the load average before and after, and each step's busy seconds.
 
@@ -99,8 +99,7 @@ def _ensure_database(url: str) -> bool:
         if not exists:
             conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     admin.dispose()
-    if not exists:
-        upgrade(url)
+    upgrade(url)  # made now, or a reused one brought to this branch's head (a no-op when there)
     return not exists
 
 
@@ -215,6 +214,12 @@ def database_main(args) -> int:
               f" ({'new database' if made else 'reused database'})")
     else:
         print(f"reusing {name}: {have:,} open orders, live model {model_id}")
+        if args.fresh:
+            with engine.begin() as conn:
+                conn.exec_driver_sql("truncate foresight_score")
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("checkpoint")  # the truncate's and earlier runs' WAL out of the way
+            print("  foresight_score emptied (--fresh): the first scoring inserts every row")
     print(f"Scoring job on PostgreSQL — {platform.node()}, {os.cpu_count()} cores, python {sys.version.split()[0]}")
     for label, at in (("first scoring (every row written)", now), ("re-scoring an hour later", now + timedelta(hours=1))):
         scoring.forget_cache()
@@ -256,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="time the app's scoring job (backend/foresight/scoring.py) on PostgreSQL instead")
     parser.add_argument("--url", default=DB_URL, help="the bench database (created, seeded once, reused)")
     parser.add_argument("--drop", action="store_true", help="drop the bench database at the end")
+    parser.add_argument("--fresh", action="store_true",
+                        help="reusing the database: empty foresight_score first (the first scoring inserts every row)")
     args = parser.parse_args(argv)
     if args.database:
         return database_main(args)

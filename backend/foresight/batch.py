@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import or_, select
+from sqlalchemy import Date, Float, cast, func, literal, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from backend.customers.models import Customer
@@ -42,9 +43,16 @@ def _number(key: str) -> Any:
     return JsonValue(Order.data, key, FactType.NUMBER)
 
 
-def lean_select(after_id: int, limit: int, stale: tuple[datetime, int | None] | None) -> Any:
-    """Only what the features need, in id order."""
-    query = (select(Order.id, Order.stage, Order.stage_entered_at, Order.planned_delivery, ToFloat(Order.amount),
+def lean_select(after_id: int, limit: int, stale: tuple[datetime, int | None] | None, *,
+                numbers: bool = False) -> Any:
+    """Only what the features need, in id order. `numbers` (PostgreSQL): stage_entered_at as
+    seconds since 1970 (double, microseconds kept: what `epoch_seconds` gives) and the planned
+    delivery as days since 1970, worked out by the database, not as a datetime per row."""
+    entered, planned = Order.stage_entered_at, Order.planned_delivery
+    if numbers:
+        entered = func.date_part("epoch", Order.stage_entered_at, type_=Float())
+        planned = (Order.planned_delivery - cast(literal("1970-01-01"), Date)).label("planned_days")
+    query = (select(Order.id, Order.stage, entered, planned, ToFloat(Order.amount),
                     Customer.name, Customer.region, User.display_name,
                     *(_text(k) for k in _CATEGORY_KEYS), *(_number(k) for k in _CATEGORY_KEYS), _text("supplier"))
              .join(Customer, Customer.id == Order.customer_id)
@@ -79,20 +87,39 @@ def _supplier(value: Any) -> str | None:
 def read_columns(session: Session, *, after_id: int, limit: int,
                  stale: tuple[datetime, int | None] | None = None) -> OpenColumns:
     """The next `limit` open orders above `after_id` as columns (see the module doc)."""
-    rows = session.connection().execute(lean_select(after_id, limit, stale)).all()
+    conn = session.connection()
+    numbers = conn.dialect.name == "postgresql"
+    query = lean_select(after_id, limit, stale, numbers=numbers)
+    if numbers:
+        # every column arrives as the value used (numbers, texts): psycopg's tuples as they are,
+        # without SQLAlchemy's row objects and result processing
+        compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+        with conn.connection.driver_connection.cursor() as cur:
+            cur.execute(str(compiled), compiled.params)
+            rows = cur.fetchall()
+    else:
+        rows = conn.execute(query).all()
     n = len(rows)
     if not n:
         return OpenColumns(np.zeros(0, dtype=np.int64), [], np.zeros(0), np.zeros(0), np.zeros(0), {})
     ids, stages, entered, planned, amount, customer, region, owner, t1, t2, t3, n1, n2, n3, supplier = zip(*rows,
                                                                                                       strict=True)
-    category = [_category((a, b, c), (x, y, z)) for a, b, c, x, y, z in zip(t1, t2, t3, n1, n2, n3, strict=True)]
+    # the same few (texts, numbers) combinations repeat over a chunk: each worked out once
+    memo: dict[tuple[Any, ...], str | None] = {}
+    category = [memo[k] if k in memo else memo.setdefault(k, _category(k[:3], k[3:]))
+                for k in zip(t1, t2, t3, n1, n2, n3, strict=True)]
+    suppliers: dict[Any, str | None] = {}
+    if numbers:
+        entered_s = np.array(entered, dtype=np.float64)
+        planned_d = np.array([np.nan if p is None else p for p in planned], dtype=np.float64)
+    else:
+        entered_s = np.fromiter((epoch_seconds(e) for e in entered), dtype=np.float64, count=n)
+        planned_d = np.fromiter((epoch_days(_day(p)) for p in planned), dtype=np.float64, count=n)
     return OpenColumns(
-        np.fromiter(ids, dtype=np.int64, count=n), list(stages),
-        np.fromiter((epoch_seconds(e) for e in entered), dtype=np.float64, count=n),
-        np.fromiter((epoch_days(_day(p)) for p in planned), dtype=np.float64, count=n),
+        np.fromiter(ids, dtype=np.int64, count=n), list(stages), entered_s, planned_d,
         np.array([np.nan if a is None else a for a in amount], dtype=np.float64),
         {"customer": list(customer), "region": list(region), "owner": list(owner), "category": category,
-         "supplier": [_supplier(s) for s in supplier]})
+         "supplier": [suppliers[s] if s in suppliers else suppliers.setdefault(s, _supplier(s)) for s in supplier]})
 
 
 def read_columns_slowly(session: Session, *, after_id: int, limit: int,
@@ -154,19 +181,30 @@ def _write_postgresql(session: Session, scores: Scores, model_id: int | None, no
 
     # one statement into the narrow table (two indexes), sales_order is not written at all
     basis = "CASE " + " ".join(f"WHEN c.basis = {i} THEN '{b}'" for i, b in enumerate(BASIS)) + " END"
+    insert = ("INSERT INTO foresight_score (order_id, basis, model_id, stage_done_p90_at, completion_p90_at, reasons, "
+              "scored_at, predicted_stage_done_at, predicted_completion_at, delay_probability, stage_p90_hours) "
+              f"SELECT c.oid, {basis}, %(model)s, " + ts("stage_done_p90") + ", " + ts("completion_p90")
+              + ", 'null'::jsonb, %(now)s, " + ts("stage_done") + ", " + ts("completion")
+              + ", NULLIF(c.prob, 'NaN'), NULLIF(c.p90, 'NaN') FROM foresight_chunk c")
+    params = {"model": model_id, "now": now}
+    ids = scores.order_id
+    if not conn.exec_driver_sql("SELECT EXISTS (SELECT 1 FROM foresight_score WHERE order_id BETWEEN %(lo)s AND "
+                                "%(hi)s)", {"lo": int(ids.min()), "hi": int(ids.max())}).scalar():
+        # none of the chunk's orders has a row (the first scoring, new orders): a plain INSERT, no
+        # conflict arbitration; a row the pipeline's re-scoring added meanwhile sends it to the upsert
+        try:
+            with session.begin_nested():
+                conn.exec_driver_sql(insert, params)
+            return
+        except IntegrityError:
+            pass
     conn.exec_driver_sql(
-        "INSERT INTO foresight_score (order_id, basis, model_id, stage_done_p90_at, completion_p90_at, reasons, "
-        "scored_at, predicted_stage_done_at, predicted_completion_at, delay_probability, stage_p90_hours) "
-        f"SELECT c.oid, {basis}, %(model)s, " + ts("stage_done_p90") + ", " + ts("completion_p90")
-        + ", 'null'::jsonb, %(now)s, " + ts("stage_done") + ", " + ts("completion")
-        + ", NULLIF(c.prob, 'NaN'), NULLIF(c.p90, 'NaN') FROM foresight_chunk c "
-        "ON CONFLICT (order_id) DO UPDATE SET basis = excluded.basis, model_id = excluded.model_id, "
+        insert + " ON CONFLICT (order_id) DO UPDATE SET basis = excluded.basis, model_id = excluded.model_id, "
         "stage_done_p90_at = excluded.stage_done_p90_at, completion_p90_at = excluded.completion_p90_at, "
         "reasons = excluded.reasons, scored_at = excluded.scored_at, "
         "predicted_stage_done_at = excluded.predicted_stage_done_at, "
         "predicted_completion_at = excluded.predicted_completion_at, "
-        "delay_probability = excluded.delay_probability, stage_p90_hours = excluded.stage_p90_hours",
-        {"model": model_id, "now": now})
+        "delay_probability = excluded.delay_probability, stage_p90_hours = excluded.stage_p90_hours", params)
 
 
 def _dt(seconds: float) -> datetime | None:

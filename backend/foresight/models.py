@@ -4,7 +4,8 @@ The predictions (predicted_completion_at, predicted_stage_done_at, delay_probabi
 live in the narrow `foresight_score`, one row per scored order, not on the wide `sales_order` row
 (predtable_0001): a re-score of a million orders then writes ~100-byte rows with two indexes, not
 sales_order's rows with eighteen. `Order` reads them as read-only attributes (correlated subqueries,
-backend/orders/models.py), the facts' SQL likewise (`backend/foresight/columns.py`).
+deferred: loaded only where read, a batch at once with `load_predictions`; backend/orders/models.py),
+the facts' SQL likewise (`backend/foresight/columns.py`).
 """
 
 from __future__ import annotations
@@ -65,9 +66,11 @@ class ForesightScore(SQLModel, table=True):
                             postgresql_where=text("delay_probability IS NOT NULL"),
                             sqlite_where=text("delay_probability IS NOT NULL")),)
 
-    order_id: int = Field(foreign_key="sales_order.id", primary_key=True)
+    # no foreign keys (score1m3_0001): derived rows, written for ids just read; checking them cost
+    # more than the inserts at a million orders (a lock on each order's row)
+    order_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})  # sales_order.id
     basis: str = Field(max_length=20)  # model / fallback / none
-    model_id: int | None = Field(default=None, foreign_key="foresight_model.id")
+    model_id: int | None = Field(default=None)  # foresight_model.id
     stage_done_p90_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     completion_p90_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     reasons: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)

@@ -10,12 +10,13 @@
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy.orm import undefer_group
 from sqlmodel import Session
 
 from backend.auth.actor import Actor
 from backend.errors import GendanError
 from backend.inbox.models import InboxItem
-from backend.orders.models import Order
+from backend.orders.models import PREDICTION_GROUP, Order
 from backend.people.org import team_user_ids
 
 STAGES_BY_ROLE: dict[str, tuple[str, ...]] = {
@@ -45,7 +46,10 @@ def visible_orders_clause(session: Session, actor: Actor) -> ColumnElement[bool]
 
 def get_visible_order(session: Session, actor: Actor, order_id: int, *, for_update: bool = False) -> Order:
     """The order if the actor may see it; not-found otherwise (no hint that it exists)."""
-    stmt = select(Order).where(Order.id == order_id, visible_orders_clause(session, actor))
+    # one order shown (OrderRead) or changed (its event rules read the prediction facts): its
+    # prediction in the same statement, as before it was deferred on Order
+    stmt = select(Order).where(Order.id == order_id, visible_orders_clause(session, actor)) \
+        .options(undefer_group(PREDICTION_GROUP))
     if for_update:
         stmt = stmt.with_for_update()
     order = session.exec(stmt).scalars().first()

@@ -64,7 +64,7 @@ class Order(SQLModel, table=True):
     priority_score: int = Field(default=0, index=True)
     churn_signals: int = Field(default=0, index=True)
     # foresight's predictions (predicted_stage_done_at, predicted_completion_at, delay_probability,
-    # stage_p90_hours) live in foresight_score since predtable_0001: read-only attributes, added below
+    # stage_p90_hours) live in foresight_score since predtable_0001: read-only deferred attributes, added below
 
 
 class OrderEvent(SQLModel, table=True):
@@ -128,18 +128,51 @@ def fact_columns(orders: Any = None) -> dict[str, Any]:
     return {**{c.key: c for c in orders.c}, **prediction_columns(orders)}
 
 
+PREDICTION_GROUP = "prediction"
+
+
 def _predictions() -> None:
-    """The order's prediction as read-only attributes, loaded with the order: `order.delay_probability`
-    reads as before predtable_0001, and `Order.delay_probability` in a query is the correlated
-    subquery (join foresight_score where an index should serve, as the order list's riskiest-first
-    sort does). Not expired when the order row is flushed (`expire_on_flush=False`): they read
-    foresight_score, which an UPDATE of the order does not change, and an expired one is read
-    again one order at a time (a chunk of 500 flagged orders read them 500 times, the scores
-    stage's priority reads `delay_probability`)."""
+    """The order's prediction as read-only attributes, deferred: loading an order (a list, a chunk,
+    a page) does not read foresight_score; reading `order.delay_probability` on one order loads the
+    four together (one statement); a reader of many orders loads them for all at once with
+    `load_predictions` (one statement for the batch). `Order.delay_probability` in a query is the
+    correlated subquery (join foresight_score where an index should serve, as the order list's
+    riskiest-first sort does). Not expired when the order row is flushed (`expire_on_flush=False`):
+    they read foresight_score, which an UPDATE of the order does not change, and an expired one is
+    read again one order at a time (burst3: a chunk of 500 flagged orders read them 500 times)."""
     from sqlalchemy.orm import column_property
 
     for name, expression in prediction_columns().items():
-        Order.__mapper__.add_property(name, column_property(expression, expire_on_flush=False))
+        Order.__mapper__.add_property(name, column_property(expression, deferred=True, group=PREDICTION_GROUP,
+                                                               expire_on_flush=False))
 
 
 _predictions()
+
+
+def load_predictions(session: Any, orders: Any) -> None:
+    """Load the prediction of every order in `orders` whose prediction is not loaded yet: one
+    SELECT of foresight_score for them all (selectin-like), the values set as loaded (orders
+    without a row read None)."""
+    from sqlalchemy import inspect, select
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    from backend.foresight.models import PREDICTIONS, ForesightScore
+
+    todo = {}
+    for order in orders:
+        if order.id is not None and PREDICTIONS[0] in inspect(order).unloaded:
+            todo[order.id] = order
+    if not todo:
+        return
+    table = ForesightScore.__table__
+    found: dict[int, Any] = {}
+    ids = sorted(todo)
+    for start in range(0, len(ids), 1000):
+        part = ids[start:start + 1000]
+        found.update((row[0], row) for row in session.connection().execute(
+            select(table.c.order_id, *(table.c[name] for name in PREDICTIONS)).where(table.c.order_id.in_(part))))
+    for oid, order in todo.items():
+        row = found.get(oid)
+        for j, name in enumerate(PREDICTIONS):
+            set_committed_value(order, name, row[j + 1] if row is not None else None)

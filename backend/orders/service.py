@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Text, cast, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import undefer_group
 from sqlmodel import Session
 
 from backend.auth.actor import Actor
@@ -19,7 +20,7 @@ from backend.foresight.models import ForesightScore
 from backend.installation.service import get_installation
 from backend.orders import access
 from backend.orders.keyset import NULL_DATE, decode_cursor, encode_cursor, seek_clause
-from backend.orders.models import Order, OrderEvent
+from backend.orders.models import PREDICTION_GROUP, Order, OrderEvent, load_predictions
 from backend.orders.schemas import (
     OrderCreate,
     OrderEventRead,
@@ -527,7 +528,8 @@ def list_orders(session: Session, *, actor: Actor, filters: OrderFilter) -> Orde
     clauses = _filtered(session, actor, filters)
     column = SORT_COLUMNS[filters.sort]
     descending = filters.direction == "desc"
-    stmt = select(Order).where(*clauses)
+    # the page shows each order's risk: read in the same statement (deferred elsewhere)
+    stmt = select(Order).where(*clauses).options(undefer_group(PREDICTION_GROUP))
     if filters.sort == "delay_probability":
         cursor = decode_cursor(filters.cursor, sort=filters.sort, direction=filters.direction) \
             if filters.cursor else None
@@ -603,6 +605,7 @@ def _reads(session: Session, rows: list[Order]) -> list[OrderRead]:
     owner_ids = {o.owner_id for o in rows}
     customers = dict(session.exec(select(Customer.id, Customer.name).where(Customer.id.in_(customer_ids))).all()) if rows else {}
     owners = dict(session.exec(select(User.id, User.display_name).where(User.id.in_(owner_ids))).all()) if rows else {}
+    load_predictions(session, rows)  # deferred on Order: one query for the page
     out = []
     for o in rows:
         read = OrderRead.model_validate(o)

@@ -47,7 +47,7 @@ from backend.effects import ORDER_CHANGING, apply_effects
 from backend.inbox.models import InboxItem
 from backend.localized import read_text, split_title
 from backend.notify.models import Notification, OutboxMessage
-from backend.orders.models import Order
+from backend.orders.models import Order, load_predictions
 from backend.people.models import User
 from backend.rules import pause
 from backend.rules.context import STAGE_LABELS, hold_people, order_values, people_for_many
@@ -154,6 +154,7 @@ def _plan(session: Session, pending: list[Pending], catalogue: Catalogue,
           ctx: FactContext) -> list[tuple[Pending, ActionPlan]]:
     """Every firing's effects; a rule whose planning raises is paused and left out."""
     orders = {p.order.id: p.order for p in pending}
+    load_predictions(session, orders.values())  # one query for the batch (deferred on Order)
     facts = {order_id: build_facts(order_values(order), catalogue, ctx) for order_id, order in orders.items()}
     extras = template_extras_many(session, list(orders.values()))
     held = hold_people(session, (o.owner_id for o in orders.values()))  # for every rule's people below

@@ -20,7 +20,7 @@ from backend.audit import service as audit
 from backend.auth.actor import Actor
 from backend.definitions.lifecycle import Lifecycle, require_designer
 from backend.errors import GendanError
-from backend.orders.models import Order
+from backend.orders.models import Order, load_predictions
 from backend.rules import due_build, due_index, summary
 from backend.rules.context import (
     ORDER,
@@ -287,6 +287,7 @@ def baseline_event_rule(session: Session, rule: RuleDefinition, catalogue: Catal
         if not orders:
             return
         after = orders[-1].id
+        load_predictions(session, orders)
         held = [o.id for o in orders if holds(build_facts(order_values(o), catalogue, ctx))]
         if not held:
             continue

@@ -46,7 +46,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from backend.db import new_session
-from backend.orders.models import Order
+from backend.orders.models import Order, load_predictions
 from backend.rules.context import ORDER_FACTS, catalogue_for, fact_context, order_values
 from backend.rules.due_index import BATCH, BUILD_CHUNK, DUE, ORDER, _insert, announce, is_indexed
 from backend.rules.matching import scope_clause
@@ -235,6 +235,7 @@ def _orders_in_python(session: Session, row: RuleDefinitionRow, plan, catalogue,
         if not orders:
             return written
         after = orders[-1].id
+        load_predictions(session, orders)
         rows = []
         for order in orders:
             due = due_moment(plan, order_values(order), catalogue, ctx)

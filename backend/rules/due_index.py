@@ -39,7 +39,7 @@ from sqlmodel import Session
 
 from backend.clock import utcnow
 from backend.db import new_session
-from backend.orders.models import Order
+from backend.orders.models import Order, load_predictions
 from backend.rules.bulk import Pending, fire_many, insert_rows
 from backend.rules.context import catalogue_for, fact_context, order_values
 from backend.rules.firing import state_of, store_state
@@ -135,6 +135,7 @@ def recompute_orders(session: Session, orders: Sequence[Order], now: datetime, *
     ctx = fact_context(now, session=session)
     rows: list[dict[str, Any]] = []
     ended: list[tuple[str, int]] = []
+    load_predictions(session, orders)
     for order in orders:
         values = order_values(order)
         facts = build_facts(values, catalogue, ctx)
@@ -277,6 +278,7 @@ def _fire_batch(session: Session, now: datetime, limit: int, claim: Claim | None
     rules = {r.row_id: r for r in indexed_rules(session)}
     order_ids = sorted({o for _, o in taken})
     orders = {o.id: o for o in session.exec(select(Order).where(Order.id.in_(order_ids))).scalars()}
+    load_predictions(session, orders.values())
     states = {(s.rule_key, s.order_id): s for s in session.exec(select(RuleOrderState).where(
         RuleOrderState.order_id.in_(order_ids),
         RuleOrderState.rule_key.in_({r.rule.key for r in rules.values()} or {""}))).scalars()}

@@ -24,7 +24,7 @@ from backend.customers.models import Customer
 from backend.definitions.lifecycle import require_designer
 from backend.errors import GendanError
 from backend.flows.models import FlowInstance
-from backend.orders.models import Order
+from backend.orders.models import Order, load_predictions
 from backend.people.models import User
 from backend.rules import sentences, summary
 from backend.rules.context import (
@@ -118,7 +118,8 @@ def matching_order_ids(session: Session, rule: RuleDefinition, catalogue: Catalo
     except NotCompilable:
         ids = []
         count = 0
-        orders = session.exec(select(Order).where(scope).order_by(Order.id).limit(DRY_RUN_PYTHON_LIMIT)).scalars()
+        orders = session.exec(select(Order).where(scope).order_by(Order.id).limit(DRY_RUN_PYTHON_LIMIT)).scalars().all()
+        load_predictions(session, orders)
         holds = compiled_matches(resolve_relative(rule.condition, ctx))  # compiled once, up to 20,000 orders
         for order in orders:
             if holds(build_facts(order_values(order), catalogue, ctx)):

@@ -59,7 +59,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from backend.db import new_session
-from backend.orders.models import Order
+from backend.orders.models import Order, load_predictions
 from backend.rules import pause
 from backend.rules.bulk import Pending, fire_many, insert_rows
 from backend.rules.context import ORDER_FACTS, ORDER_JOINED
@@ -309,6 +309,7 @@ def apply_chunk(session: Session, plan: Plan, chunk: list[tuple[int, list[int], 
             if state is not None and state.active:
                 state.active = False
     orders = {o.id: o for o in session.exec(select(Order).where(Order.id.in_(list(changes.started)))).scalars()}
+    load_predictions(session, orders.values())
     pending: list[Pending] = []
     for order_id, rules in changes.started.items():
         for r in rules:
@@ -367,7 +368,9 @@ def refire_due(session: Session, plan: Plan, rule: ScanRule, catalogue: Catalogu
     row = session.get(RuleDefinitionRow, rule.row_id)
     states = _states(session, ids, [rule.rule.key])
     pending: list[Pending] = []
-    for order in session.exec(select(Order).where(Order.id.in_(ids)).order_by(Order.id)).scalars():
+    orders = session.exec(select(Order).where(Order.id.in_(ids)).order_by(Order.id)).scalars().all()
+    load_predictions(session, orders)
+    for order in orders:
         state = states.get((rule.rule.key, order.id))
         decision = decide_firing(rule.rule.firing, state_of(state), True, ctx.now, ctx.calendar)
         if decision.fire and row is not None and row.enabled:

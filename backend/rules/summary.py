@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from backend import i18n
 from backend.customers.models import Customer
-from backend.orders.models import Order
+from backend.orders.models import Order, load_predictions
 from backend.people.models import User
 from backend.rules import sentences
 from backend.rules.context import order_values, people_for_many
@@ -62,6 +62,7 @@ def summarize(session: Session, rule: RuleDefinition, order_ids: list[int], matc
         orders = list(session.exec(select(Order).where(Order.id.in_(ids[start:start + 200])).order_by(Order.id))
                       .scalars())
         people_of = people_for_many(session, orders, rule)
+        load_predictions(session, orders)
         for order in orders:
             facts = build_facts(order_values(order), catalogue, ctx)
             plan = plan_actions(rule, order_id=order.id, facts=facts, episode=1, people=people_of[order.id], now=now)

@@ -35,7 +35,7 @@ from sqlmodel import Session
 
 from backend.db import new_session
 from backend.inbox.models import InboxItem
-from backend.orders.models import Order
+from backend.orders.models import Order, load_predictions
 from backend.rules import due_alerts as alerts
 from backend.rules import due_build, scan
 from backend.rules.context import catalogue_for, fact_context
@@ -203,7 +203,9 @@ def signal_overdue_todos(bind: Engine | Connection, now: datetime, *, claim: Cla
     for start in range(0, len(order_ids), BATCH):
         try:
             with _fenced(bind, claim) as session:
-                for order in session.exec(select(Order).where(Order.id.in_(order_ids[start:start + BATCH]))).scalars():
+                batch = session.exec(select(Order).where(Order.id.in_(order_ids[start:start + BATCH]))).scalars().all()
+                load_predictions(session, batch)
+                for order in batch:
                     evaluate_event_rules(session, order, changes={}, actor=None, now=now, is_new=False,
                                          events=[("todo_overdue", None)])
         except LeaseLost as lost:  # the rest is the taker's now

@@ -31,7 +31,7 @@ from sqlmodel import Session
 
 from backend.bulk_insert import insert_rows
 from backend.customers.models import Customer
-from backend.orders.models import Order, column_values
+from backend.orders.models import Order, column_values, load_predictions
 from backend.pipeline import OrderChange
 from backend.scores.models import OrderScoreMark
 from engine.facts import scores
@@ -108,6 +108,7 @@ def _priorities_now(session: Session, orders: list[Order], now: datetime) -> Non
     tiers = dict(session.connection().execute(select(Customer.id, Customer.tier)
                                               .where(Customer.id.in_(customer_ids))).all()) if customer_ids else {}
     moved: dict[int, tuple[Order, int]] = {}
+    load_predictions(session, orders)
     for order in orders:
         mine = column_values(order)
         priority = scores.priority_score(mine, tiers.get(order.customer_id), now, order.delay_probability)

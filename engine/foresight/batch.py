@@ -170,8 +170,12 @@ def score_columns(model: Foresight, cols: OpenColumns, now: datetime) -> Scores:
     p90_hours, path50, spread2 = nan.copy(), nan.copy(), nan.copy()
     basis = np.zeros(n, dtype=np.int8)
     q50 = q90 = None
+    # the categorical codes are looked up once: the classifier's matrix is the duration models'
+    # with the hours in stage and the slack filled in (when every feature is built here)
+    fast = encoder is not None and set(encoder.names) <= KNOWN and n
+    base = feature_matrix(model, cols, elapsed, nan) if fast else None
     if model.q50 is not None and encoder is not None and n:
-        matrix = feature_matrix(model, cols, elapsed, nan)
+        matrix = base.copy() if base is not None else feature_matrix(model, cols, elapsed, nan)
         matrix[:, len(encoder.names) - 2] = np.nan  # as _predict: the duration models never saw elapsed/slack
         matrix[:, len(encoder.names) - 1] = np.nan
         q50 = np.clip(np.nan_to_num(np.expm1(model.q50.predict(matrix, num_threads=1)), nan=0.0), 0.0, MAX_HOURS)
@@ -215,7 +219,12 @@ def score_columns(model: Foresight, cols: OpenColumns, now: datetime) -> Scores:
     shown = ~np.isnan(slack)
     prob = nan.copy()
     if model.clf is not None and encoder is not None and n:
-        matrix = feature_matrix(model, cols, elapsed, slack)
+        if base is not None:
+            matrix = base
+            if "slack_days" in encoder.names:
+                matrix[:, encoder.names.index("slack_days")] = slack
+        else:
+            matrix = feature_matrix(model, cols, elapsed, slack)
         probs = model.clf.predict(matrix, num_threads=1)
         prob[shown] = probs[shown]
     elif model.late_table and shown.any():

@@ -10,7 +10,7 @@ from sqlmodel import select
 from backend.foresight import scoring, service
 from backend.foresight.models import ForesightRun
 from engine.foresight import TrainConfig
-from tests.conftest import login
+from tests.conftest import bearer, login
 from tests.factories import foresight_history
 from tests.factories.orders import make_customer, make_order
 from tests.factories.people import make_user
@@ -83,3 +83,22 @@ def test_the_order_list_shows_the_riskiest_first(client, session):
     assert positions == sorted(positions) and "93%" in html and "Riskiest first" in html
     only = client.get(f"/orders?customer_id={customer.id}&delay_min=0.6").text
     assert "FP4-HIGH" in only and "FP4-MID" not in only
+
+
+def test_the_order_page_the_list_and_the_api_still_show_a_stored_risk(client, session):
+    """The prediction is deferred on Order (loaded only where read): the pages that read it still do."""
+    rep = make_user(session, username="fp5.rep", roles=["sales"], locale="en")
+    customer = make_customer(session, name="FP5 Co")
+    order = make_order(session, owner=rep, customer=customer, number="FP5-RISK", stage="production",
+                       delay_probability=0.87, predicted_completion_at=NOW + timedelta(days=9))
+    session.commit()
+    login(client, "fp5.rep")
+    html = client.get(f"/orders/{order.id}").text
+    assert 'id="foresight-risk"' in html and "87%" in html
+    listed = client.get(f"/orders?customer_id={customer.id}").text
+    assert "FP5-RISK" in listed and "87%" in listed
+    auth = bearer(client, "fp5.rep")
+    body = client.get(f"/api/v1/orders/{order.id}", headers=auth).json()
+    assert body["delay_probability"] == 0.87 and body["predicted_completion_at"].startswith("2026-12-10")
+    items = client.get(f"/api/v1/orders?customer_id={customer.id}", headers=auth).json()["items"]
+    assert [i["delay_probability"] for i in items] == [0.87]
