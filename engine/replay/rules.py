@@ -36,8 +36,8 @@ from engine.facts import Catalogue, FactContext, FactType, build_facts
 from engine.facts.catalogue import DERIVED_SOURCES, _json_value, as_utc, derived_value
 from engine.jsonlogic import matches, var_names
 from engine.replay.timeline import Step
-from engine.rules.definition import Assignee, RuleDefinition
 from engine.rules.compiled import matches as compiled_matches
+from engine.rules.definition import Assignee, RuleDefinition
 from engine.rules.due import DuePlan, due_from_source, plan_due
 from engine.rules.events import heard_event
 from engine.rules.firing import FiringState, decide_firing
