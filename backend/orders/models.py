@@ -90,6 +90,31 @@ class OrderEvent(SQLModel, table=True):
     note: str | None = Field(default=None, max_length=2000)
 
 
+class OrderStageVisit(SQLModel, table=True):
+    """A stage visit: the order entered `stage` by event `event_id` at `entered_at` and left it at
+    `left_at`, its next stage change in (at, id) order (NULL: still there; a report counts it up to
+    now). Reports read time in stage here instead of windowing the event log (insight1m_0001).
+
+    Written by the database itself, in the transaction that inserts the event: an AFTER INSERT
+    trigger on `order_event` (PostgreSQL: once per statement over its new rows, set-based; SQLite:
+    per row), so every writer — the order-change pipeline, bulk and history imports, the demo and
+    bench generators — keeps it without knowing of it. Type, actor and the stage left ride along so
+    the order events data set reads a stage event without the event row."""
+
+    __tablename__ = "order_stage_visit"
+    __table_args__ = (Index("ix_order_stage_visit_order", "order_id", "entered_at", "event_id"),)
+
+    event_id: int = Field(primary_key=True, foreign_key="order_event.id", ondelete="CASCADE",
+                          sa_column_kwargs={"autoincrement": False})
+    order_id: int
+    type: str = Field(max_length=40)
+    actor_id: int | None = None
+    stage_from: str | None = None
+    stage: str
+    entered_at: datetime = Field(sa_type=UTCDateTime)
+    left_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
 def prediction_columns(orders: Any = None) -> dict[str, Any]:
     """Each prediction column of foresight_score as a correlated subquery over `orders` (sales_order
     or an alias of it): how the facts' SQL reads them (one primary-key probe per order and column)."""

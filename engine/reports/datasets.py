@@ -45,6 +45,7 @@ from sqlalchemy import (
     true,
     union_all,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -280,8 +281,11 @@ def dataset_rows(name: str, tables: Mapping[str, Any], ctx: FactContext, *, dial
         return Rows(firing.join(orders, firing.c.order_id == orders.c.id), columns, early, firing.c.order_id,
                     firing.c.id)
     if name == "order_events":
-        return _with_order(_event_rows(tables, orders, now_s, early, dialect if durations else None), orders,
-                           catalogue, reads)
+        if durations and tables.get("visit") is not None:
+            rows = _visit_rows(tables, orders, now_s, early, reads)
+        else:
+            rows = _event_rows(tables, orders, now_s, early, dialect if durations else None)
+        return _with_order(rows, orders, catalogue, reads)
     if name == "line_items":
         return _with_order(_line_rows(orders, line_fields, early, dialect), orders, catalogue, reads)
     if name == "customers":
@@ -340,6 +344,50 @@ def _event_rows(tables: Mapping[str, Any], orders: Any, now_s: ColumnElement[Any
                                       _hours(func.coalesce(inner.c.next_s, now_s), inner.c.at_s)))
     columns.update({f"order.{n}": inner.c[f"o_{n}"] for n, *_ in _ORDER_DIMS})
     return Rows(inner, columns, true(), inner.c.order_id, inner.c.row_id)
+
+
+def _visit_rows(tables: Mapping[str, Any], orders: Any, now_s: ColumnElement[Any], early: ColumnElement[bool],
+                reads: frozenset[str] | None) -> Rows:
+    """Events of the visible orders with their durations from the stored stage visits
+    (`tables["visit"]`, backend/orders/models.py OrderStageVisit): the same rows and durations as
+    `_event_rows`' window, without sorting any order's log. UNION ALL of the stage events (from
+    the visits alone: each carries its event's type, actor, time and stages) and the other events
+    (no stage entered, no duration); a condition on `stage_to` reaches both branches, so the
+    stage-only reports (time in stage) never read the event log. When the reader sees every order
+    and the report reads no order field, the visits are not joined to their orders at all (each
+    visit's event belongs to an order: a foreign key)."""
+    event, visit = tables["event"], tables["visit"]
+    order_dims = order_columns(orders)
+    dims = [c.label(f"o_{n.removeprefix('order.')}") for n, c in order_dims.items()]
+    visits = select(visit.c.event_id.label("row_id"), visit.c.order_id.label("order_id"), visit.c.type.label("type"),
+                    visit.c.actor_id.label("actor_id"), visit.c.entered_at.label("at"),
+                    visit.c.stage_from.label("stage_from"), visit.c.stage.label("stage_to"),
+                    EpochSeconds(visit.c.entered_at).label("at_s"), EpochSeconds(visit.c.left_at).label("next_s"))
+    if _always(early) and reads is not None and not any(n.startswith("order.") for n in reads):
+        visits = visits.add_columns(*[literal(None, c.type).label(f"o_{n.removeprefix('order.')}")
+                                      for n, c in order_dims.items()])
+    else:
+        visits = visits.add_columns(*dims).select_from(visit.join(orders, visit.c.order_id == orders.c.id)).where(early)
+    stage_to = JsonValue(event.c.after, "stage", FactType.STRING)
+    others = (select(event.c.id.label("row_id"), event.c.order_id.label("order_id"), event.c.type.label("type"),
+                     event.c.actor_id.label("actor_id"), event.c.at.label("at"),
+                     JsonValue(event.c.before, "stage", FactType.STRING).label("stage_from"),
+                     literal(None, String).label("stage_to"), EpochSeconds(event.c.at).label("at_s"),
+                     literal(None, Float).label("next_s"), *dims)
+              .select_from(event.join(orders, event.c.order_id == orders.c.id)).where(early, stage_to.is_(None)))
+    inner = union_all(visits, others).subquery("event_rows")
+    columns: dict[str, ColumnElement[Any]] = {n: inner.c[n] for n in ("type", "actor_id", "at", "stage_from", "stage_to")}
+    # next_s is NULL for a visit not yet left (counted up to now) and for every other event (no
+    # stage entered: the CASE leaves it without a duration)
+    columns["duration_hours"] = case((inner.c.stage_to.is_not(None),
+                                      _hours(func.coalesce(inner.c.next_s, now_s), inner.c.at_s)))
+    columns.update({f"order.{n}": inner.c[f"o_{n}"] for n, *_ in _ORDER_DIMS})
+    return Rows(inner, columns, true(), inner.c.order_id, inner.c.row_id)
+
+
+def _always(clause: ColumnElement[bool]) -> bool:
+    """Whether an access clause lets every row through (an admin's `true()`, however nested)."""
+    return str(clause.compile(dialect=postgresql.dialect())) == "true"
 
 
 def _line_rows(orders: Any, line_fields: tuple[LineItemsField, ...], early: ColumnElement[bool], dialect: str) -> Rows:
