@@ -87,6 +87,10 @@ REPORTS = {
         "dataset": "order_events", "dimensions": [{"field": "stage_to"}],
         "measures": [{"op": "p90", "field": "duration_hours"}],
         "filter": {"<=": [{"now": [-21, "days"]}, {"var": "at"}, {"now": [-19, "days"]}]}},
+    "orders: per owner, count, median and p90 hours in approval": {
+        "dimensions": [{"field": "owner_id"}],
+        "measures": [{"op": "count"}, {"op": "median", "field": "stage_hours.approval"},
+                     {"op": "p90", "field": "stage_hours.approval"}, {"op": "max", "field": "stage_hours.draft"}]},
 }
 
 
