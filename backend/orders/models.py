@@ -25,6 +25,11 @@ class Order(SQLModel, table=True):
         Index("ix_sales_order_stage_entered", "stage", "stage_entered_at"),
         Index("ix_sales_order_stage_created", "stage", "created_at", "id"),  # orders_0002; + PG trigram
         Index("ix_sales_order_amount_id", "amount", "id"),  # orders_0003
+        # insight1m_0001: the open orders' customer and amount, for the day-one "top customers by open
+        # value" over all time (an index-only scan of the open orders, not a scan of every order);
+        # partial: a closed order leaves it
+        Index("ix_sales_order_open_customer_amount", "customer_id", "amount",
+              postgresql_where=text("status = 'open'"), sqlite_where=text("status = 'open'")),
     )
 
     id: int | None = Field(default=None, primary_key=True)

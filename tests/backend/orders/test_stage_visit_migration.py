@@ -1,7 +1,7 @@
 """Revision insight1m_0001 on SQLite and PostgreSQL: a populated database keeps its orders and events
 and gets a stage visit per event that entered a stage, left when the order's next one was entered;
 the trigger it installs writes the visits of events inserted afterwards; going back drops the table
-and the trigger only."""
+the trigger and the open orders' index only."""
 
 from __future__ import annotations
 
@@ -87,6 +87,7 @@ def test_upgrade_backfills_the_visits_and_the_trigger_keeps_them(before_visits):
     command.downgrade(alembic_config(before_visits), "partscan_0001")
     with engine.begin() as conn:
         assert "order_stage_visit" not in sa.inspect(conn).get_table_names()
+        assert "ix_sales_order_open_customer_amount" not in {i["name"] for i in sa.inspect(conn).get_indexes("sales_order")}
         assert conn.execute(sa.text("SELECT count(*) FROM sales_order WHERE id BETWEEN 911 AND 913")).scalar_one() == 3
         assert conn.execute(sa.text("SELECT count(*) FROM order_event")).scalar_one() == 10
         conn.execute(sa.insert(OrderEvent.__table__), [  # no trigger left behind
