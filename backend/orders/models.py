@@ -107,7 +107,11 @@ class OrderStageVisit(SQLModel, table=True):
     the order events data set reads a stage event without the event row."""
 
     __tablename__ = "order_stage_visit"
-    __table_args__ = (Index("ix_order_stage_visit_order", "order_id", "entered_at", "event_id"),)
+    __table_args__ = (
+        Index("ix_order_stage_visit_order", "order_id", "entered_at", "event_id"),
+        # time in stage per stage over all time: an index-only scan in stage order (no sort of every visit)
+        Index("ix_order_stage_visit_stage", "stage", "entered_at", "left_at"),
+    )
 
     event_id: int = Field(primary_key=True, foreign_key="order_event.id", ondelete="CASCADE",
                           sa_column_kwargs={"autoincrement": False})

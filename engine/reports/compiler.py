@@ -314,7 +314,29 @@ def report_rows(report: ReportDefinition, catalogue: Catalogue, tables: Mapping[
     reads = _reads(report)
     return dataset_rows(report.dataset, tables, ctx, dialect=dialect, scope=scope if scope is not None else true(),
                         order_filter=early, line_fields=line_fields, catalogue=fields, orderless=orderless,
-                        reads=reads, durations="duration_hours" in reads)
+                        reads=reads, durations="duration_hours" in reads, stages_only=_stages_only(report.filter))
+
+
+def _stages_only(condition: Any) -> bool:
+    """Whether a filter keeps only rows with a `stage_to` (it, or a conjunct of its top "and", is
+    `{"!!": [{"var": "stage_to"}]}` or compares `stage_to` with strings by `==` / `in`): the order
+    events data set then needs no event that entered no stage."""
+    parts = condition["and"] if isinstance(condition, dict) and len(condition) == 1 \
+        and isinstance(condition.get("and"), list) else [condition]
+    stage = {"var": "stage_to"}
+    for part in parts:
+        if not isinstance(part, dict) or len(part) != 1:
+            continue
+        (op, args), = part.items()
+        args = args if isinstance(args, list) else [args]
+        if op == "!!" and args == [stage]:
+            return True
+        if op == "==" and len(args) == 2 and stage in args and all(isinstance(a, str) for a in args if a != stage):
+            return True
+        if op == "in" and len(args) == 2 and args[0] == stage and isinstance(args[1], list) \
+                and all(isinstance(a, str) for a in args[1]):
+            return True
+    return False
 
 
 def _order_filter_columns(orders: Any, fields: Catalogue) -> dict[str, Any]:

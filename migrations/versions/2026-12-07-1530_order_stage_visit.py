@@ -98,6 +98,8 @@ def upgrade() -> None:
                f"{stage.format('e', 'after')}, e.at, lead(e.at) OVER (PARTITION BY e.order_id ORDER BY e.at, e.id) "
                f"FROM order_event e WHERE {stage.format('e', 'after')} IS NOT NULL")
     op.create_index("ix_order_stage_visit_order", "order_stage_visit", ["order_id", "entered_at", "event_id"])
+    # time in stage per stage over all time: an index-only scan in stage order, no sort of every visit
+    op.create_index("ix_order_stage_visit_stage", "order_stage_visit", ["stage", "entered_at", "left_at"])
     if postgres:
         op.execute(PG_FUNCTION)
         op.execute(PG_TRIGGER)
@@ -112,5 +114,6 @@ def downgrade() -> None:
                (" ON order_event" if op.get_bind().dialect.name == "postgresql" else ""))
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS order_stage_visit_insert()")
+    op.drop_index("ix_order_stage_visit_stage", table_name="order_stage_visit")
     op.drop_index("ix_order_stage_visit_order", table_name="order_stage_visit")
     op.drop_table("order_stage_visit")
