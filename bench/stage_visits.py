@@ -59,7 +59,9 @@ class DatabaseCpu:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine, self.seen, self.first = engine, {}, {}
         self.stop = threading.Event()
-        self.conn = engine.connect()
+        # autocommit: in a transaction pg_stat_activity is a snapshot and a backend or parallel
+        # worker started later would never be seen
+        self.conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         self.name = self.conn.exec_driver_sql("select current_database()").scalar_one()
 
     def _sample(self) -> None:
