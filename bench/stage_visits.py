@@ -1,7 +1,7 @@
 """Time in stage at 1,000,000 orders: the event-log window against the stored stage visits, paired.
 
     .venv/bin/python -m bench.stage_visits --url postgresql://postgres@127.0.0.1:5432/insight1m_bench \\
-        [--migrate] [--runs 3] [--only visits|window]
+        [--migrate] [--runs 3] [--only visits|window] [--report "time in stage"] [--timeout-s 120]
 
 Data: bench/report_query.py's database (1,000,000 orders, ~8,000,000 events), seeded by its
 `prepare` at the revision before insight1m_0001 (run `prepare` with the base code, or downgrade to
@@ -151,7 +151,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--migrate", action="store_true")
     parser.add_argument("--only", choices=("visits", "window"))
+    parser.add_argument("--report", help="only the reports whose name contains this")
+    parser.add_argument("--timeout-s", type=float, help="the reports' statement timeout (default the service's 10 s): "
+                        "at a load of 25 a run that needs 2 s of CPU takes 20 s or more")
     args = parser.parse_args(argv)
+    if args.report:
+        for name in [n for n in REPORTS if args.report not in n]:
+            del REPORTS[name]
+    if args.timeout_s:
+        service.STATEMENT_TIMEOUT_MS = int(args.timeout_s * 1000)
     if args.migrate:
         migrate(args.url)
     engine = make_engine(args.url, pool_size=2)
