@@ -382,10 +382,12 @@ def _visit_rows(tables: Mapping[str, Any], orders: Any, now_s: ColumnElement[Any
     elif dialect == "postgresql":
         # each visible order's rows by its order id index (LATERAL), as the window read them: a month of
         # orders (or a team's) reads its own rows, not a hash join over all 8,000,000
-        per_visit = select(*own_visit).where(visit.c.order_id == orders.c.id).correlate(orders).lateral("order_visits")
+        # (OFFSET 0: PostgreSQL would otherwise pull the plain subquery up into a hash join)
+        per_visit = (select(*own_visit).where(visit.c.order_id == orders.c.id).offset(0)
+                     .correlate(orders).lateral("order_visits"))
         visits = (select(*[per_visit.c[c.name] for c in own_visit], *dims).select_from(orders)
                   .join(per_visit, true()).where(early))
-        per_event = (select(*own_event).where(event.c.order_id == orders.c.id, stage_to.is_(None))
+        per_event = (select(*own_event).where(event.c.order_id == orders.c.id, stage_to.is_(None)).offset(0)
                      .correlate(orders).lateral("order_others"))
         others = (select(*[per_event.c[c.name] for c in own_event], *dims).select_from(orders)
                   .join(per_event, true()).where(early))
