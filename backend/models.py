@@ -22,7 +22,7 @@ from backend.notify.models import (  # noqa: F401
     OutboxMessage,
 )
 from backend.ocr.models import OcrJob  # noqa: F401
-from backend.orders.models import Order, OrderEvent  # noqa: F401
+from backend.orders.models import Order, OrderEvent, OrderStageVisit  # noqa: F401
 from backend.people.models import Department, User, UserRole  # noqa: F401
 from backend.portal.models import ExternalParty, PortalLink, PortalUser  # noqa: F401
 from backend.replay.models import WhatIfRun  # noqa: F401

@@ -25,6 +25,11 @@ class Order(SQLModel, table=True):
         Index("ix_sales_order_stage_entered", "stage", "stage_entered_at"),
         Index("ix_sales_order_stage_created", "stage", "created_at", "id"),  # orders_0002; + PG trigram
         Index("ix_sales_order_amount_id", "amount", "id"),  # orders_0003
+        # insight1m_0001: the open orders' customer and amount, for the day-one "top customers by open
+        # value" over all time (an index-only scan of the open orders, not a scan of every order);
+        # partial: a closed order leaves it
+        Index("ix_sales_order_open_customer_amount", "customer_id", "amount",
+              postgresql_where=text("status = 'open'"), sqlite_where=text("status = 'open'")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -88,6 +93,35 @@ class OrderEvent(SQLModel, table=True):
     before: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
     after: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
     note: str | None = Field(default=None, max_length=2000)
+
+
+class OrderStageVisit(SQLModel, table=True):
+    """A stage visit: the order entered `stage` by event `event_id` at `entered_at` and left it at
+    `left_at`, its next stage change in (at, id) order (NULL: still there; a report counts it up to
+    now). Reports read time in stage here instead of windowing the event log (insight1m_0001).
+
+    Written by the database itself, in the transaction that inserts the event: an AFTER INSERT
+    trigger on `order_event` (PostgreSQL: once per statement over its new rows, set-based; SQLite:
+    per row), so every writer — the order-change pipeline, bulk and history imports, the demo and
+    bench generators — keeps it without knowing of it. Type, actor and the stage left ride along so
+    the order events data set reads a stage event without the event row."""
+
+    __tablename__ = "order_stage_visit"
+    __table_args__ = (
+        Index("ix_order_stage_visit_order", "order_id", "entered_at", "event_id"),
+        # time in stage per stage over all time: an index-only scan in stage order (no sort of every visit)
+        Index("ix_order_stage_visit_stage", "stage", "entered_at", "left_at"),
+    )
+
+    event_id: int = Field(primary_key=True, foreign_key="order_event.id", ondelete="CASCADE",
+                          sa_column_kwargs={"autoincrement": False})
+    order_id: int
+    type: str = Field(max_length=40)
+    actor_id: int | None = None
+    stage_from: str | None = None
+    stage: str
+    entered_at: datetime = Field(sa_type=UTCDateTime)
+    left_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 def prediction_columns(orders: Any = None) -> dict[str, Any]:

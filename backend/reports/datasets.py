@@ -17,13 +17,14 @@ from backend.auth.actor import Actor
 from backend.customers.models import Customer
 from backend.forms.models import FormDefinitionRow
 from backend.inbox.models import InboxItem
-from backend.orders.models import Order, OrderEvent
+from backend.orders.models import Order, OrderEvent, OrderStageVisit
 from backend.people.models import User, UserRole
 from backend.people.org import team_user_ids
 from backend.rules.models import RuleDefinitionRow, RuleFiring
 from engine.reports.datasets import LineItemsField
 
-TABLES = {"order": Order.__table__, "event": OrderEvent.__table__, "todo": InboxItem.__table__,
+TABLES = {"order": Order.__table__, "event": OrderEvent.__table__, "visit": OrderStageVisit.__table__,
+          "todo": InboxItem.__table__,
           "firing": RuleFiring.__table__, "customer": Customer.__table__, "user_role": UserRole.__table__}
 ROLE_MSGIDS = {"admin": "Administrator", "designer": "Designer", "sales": "Sales", "approver": "Approver",
                "warehouse": "Warehouse", "finance": "Finance", "viewer": "Viewer"}

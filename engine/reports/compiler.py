@@ -243,19 +243,34 @@ def order_report_columns(orders: Any, events: Any, catalogue: Catalogue, ctx: Fa
 
 
 def _stage_hours(report: ReportDefinition, orders: Any, events: Any, ctx: FactContext,
-                 scope: ColumnElement[bool], dialect: str) -> Any | None:
+                 scope: ColumnElement[bool], dialect: str, visit: Any = None) -> Any | None:
     """Per order, the hours spent in each stage the measures name (a subquery, or None).
 
     Returns (the subquery, stage -> its column, the join condition). PostgreSQL sums each report
     order's visits in a LATERAL subquery (the (order_id, at, id) index, in order: a month of orders
     reads its ~300,000 events, not the whole log); SQLite has no LATERAL and reads the events of
-    `order_id IN (the report's orders)` with a window per order, then joins on order id."""
+    `order_id IN (the report's orders)` with a window per order, then joins on order id. With the
+    stored stage visits (`visit`, insight1m_0001) the same sums read those rows of the named stages
+    (each with the time it was left) and no window."""
     stages = sorted({s for m in report.measures if m.field and (s := stage_of(m.field))})
     if not stages:
         return None
+    now_s = literal_column(str(int(ctx.now_seconds)), Integer)
+    if visit is not None:
+        spent = (cast(func.coalesce(EpochSeconds(visit.c.left_at), now_s) - EpochSeconds(visit.c.entered_at), Float)
+                 / literal_column("3600.0", Float))
+        sums = [func.sum(case((visit.c.stage == literal(name, String), spent))).label(f"h{i}")
+                for i, name in enumerate(stages)]
+        named = visit.c.stage.in_([literal(name, String) for name in stages])
+        if dialect == "postgresql":
+            summed = select(*sums).where(visit.c.order_id == orders.c.id, named).correlate(orders).lateral("stage_hours")
+            return summed, {name: summed.c[f"h{i}"] for i, name in enumerate(stages)}, true()
+        summed = (select(visit.c.order_id.label("order_id"), *sums)
+                  .where(named, visit.c.order_id.in_(select(orders.c.id).where(scope)))
+                  .group_by(visit.c.order_id).subquery("stage_hours"))
+        return summed, {name: summed.c[f"h{i}"] for i, name in enumerate(stages)}, summed.c.order_id == orders.c.id
     stage = JsonValue(events.c.after, "stage", FactType.STRING)
     at_s = EpochSeconds(events.c.at)
-    now_s = literal_column(str(int(ctx.now_seconds)), Integer)
     if dialect == "postgresql":
         visits = (select(stage.label("stage"), at_s.label("at_s"),
                          func.lead(at_s).over(order_by=(events.c.at, events.c.id)).label("next_s"))
@@ -299,7 +314,29 @@ def report_rows(report: ReportDefinition, catalogue: Catalogue, tables: Mapping[
     reads = _reads(report)
     return dataset_rows(report.dataset, tables, ctx, dialect=dialect, scope=scope if scope is not None else true(),
                         order_filter=early, line_fields=line_fields, catalogue=fields, orderless=orderless,
-                        reads=reads, durations="duration_hours" in reads)
+                        reads=reads, durations="duration_hours" in reads, stages_only=_stages_only(report.filter))
+
+
+def _stages_only(condition: Any) -> bool:
+    """Whether a filter keeps only rows with a `stage_to` (it, or a conjunct of its top "and", is
+    `{"!!": [{"var": "stage_to"}]}` or compares `stage_to` with strings by `==` / `in`): the order
+    events data set then needs no event that entered no stage."""
+    parts = condition["and"] if isinstance(condition, dict) and len(condition) == 1 \
+        and isinstance(condition.get("and"), list) else [condition]
+    stage = {"var": "stage_to"}
+    for part in parts:
+        if not isinstance(part, dict) or len(part) != 1:
+            continue
+        (op, args), = part.items()
+        args = args if isinstance(args, list) else [args]
+        if op == "!!" and args == [stage]:
+            return True
+        if op == "==" and len(args) == 2 and stage in args and all(isinstance(a, str) for a in args if a != stage):
+            return True
+        if op == "in" and len(args) == 2 and args[0] == stage and isinstance(args[1], list) \
+                and all(isinstance(a, str) for a in args[1]):
+            return True
+    return False
 
 
 def _order_filter_columns(orders: Any, fields: Catalogue) -> dict[str, Any]:
@@ -342,7 +379,7 @@ def compile_report(report: ReportDefinition, catalogue: Catalogue, orders: Any, 
         where = scope if scope is not None else true()
         if report.filter is not None:
             where = and_(where, _condition(report.filter, catalogue, columns, ctx, "filter"))
-        stage_hours = _stage_hours(report, orders, events, ctx, where, dialect)
+        stage_hours = _stage_hours(report, orders, events, ctx, where, dialect, (tables or {}).get("visit"))
         source = orders
         if stage_hours is not None:
             source = orders.outerjoin(stage_hours[0], stage_hours[2])
