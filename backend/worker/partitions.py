@@ -23,7 +23,9 @@ token and expiry — and touches only the orders of the partitions it holds:
   its holder id) on a connection of its own; when the process dies its connections close, the
   server drops the lock at once, and the others' next heartbeat counts it gone and takes its
   partitions without waiting for the lease (a frozen process keeps its connections: it waits for
-  the lease, as before). The taker's compare-and-set bumps the token, so a worker that was alive
+  the lease, as before). Only a holder once seen holding its lock counts as gone when it goes: a
+  worker that takes none (an older version; a claim made on a caller's connection, tests) waits
+  for its lease. The taker's compare-and-set bumps the token, so a worker that was alive
   after all (only that connection dropped) fails its next fence and writes nothing. The
   firing's unique key (rule, order, episode) keeps exactly-once regardless; the leases keep two
   workers from doing the same batch twice.
@@ -160,6 +162,9 @@ class Worker:
     pid: int = field(default_factory=os.getpid)
     beating: set[str] = field(default_factory=set)  # the jobs the runner's heartbeat claims for
     alive: Connection | None = field(default=None, repr=False)  # holds the liveness lock (PostgreSQL)
+    # holders seen holding their liveness lock: only those count as gone when it goes (a worker that
+    # never takes one — an older version, a claim made on a caller's connection — waits for its lease)
+    seen_locked: set[str] = field(default_factory=set)
 
     def stay_alive(self, bind: Engine | Connection) -> None:
         """Hold this worker's liveness lock on a connection of its own (reopened if it dropped):
@@ -216,12 +221,15 @@ class Worker:
             self.claims[job] = Claim(job, self.holder, count, ttl, everything=True)
             return self.claims[job]
         claim = Claim(job, self.holder, count, ttl)
-        self.stay_alive(bind)
+        if isinstance(bind, Engine):  # a worker process (the runner, `gendan worker`), not a caller's connection
+            self.stay_alive(bind)
         with new_session(bind) as session:
             now = utcnow()
             alive = alive_keys(session)
-            live = [h for h in heartbeat(session, self.holder, self.started_at, now, ttl)
-                    if h == self.holder or liveness_key(h) in alive]
+            beating = heartbeat(session, self.holder, self.started_at, now, ttl)
+            self.seen_locked.update(h for h in beating if liveness_key(h) in alive)
+            gone = {h for h in self.seen_locked if h != self.holder and liveness_key(h) not in alive}
+            live = [h for h in beating if h not in gone]
             share = fair_share(count, live, self.holder)
             _ensure_rows(session, job, count, now)
             session.commit()
@@ -247,8 +255,7 @@ class Worker:
                                               WorkerPartition.expires_at).where(
                     WorkerPartition.job == job, WorkerPartition.partition < count)).all()
                 # free: expired, or held by a worker whose liveness lock is gone (its process died)
-                dead = sorted({h for _, h, at in rows if h and h != self.holder and as_utc(at) >= now
-                               and liveness_key(h) not in alive})
+                dead = sorted({h for _, h, at in rows if h in gone and as_utc(at) >= now})
                 free = [p for p, h, at in rows if as_utc(at) < now or h in dead]
                 if dead:
                     log.info("worker %s: workers %s are gone (their liveness lock is): taking over", self.holder,

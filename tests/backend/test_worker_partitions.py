@@ -125,6 +125,8 @@ def test_a_dead_workers_partitions_are_taken_before_its_lease_runs_out(connectio
     from backend.customers.models import Customer
 
     a, b, frozen = _worker("alive-a"), _worker("killed-b"), _worker("frozen-c")
+    for w in (a, b, frozen):
+        w.stay_alive(connection)  # as a worker process does on its engine (the runner)
     a.claim(connection, "job", count=12, ttl=TTL)
     b.claim(connection, "job", count=12, ttl=TTL)
     frozen.claim(connection, "job", count=12, ttl=TTL)
@@ -151,3 +153,18 @@ def test_a_dead_workers_partitions_are_taken_before_its_lease_runs_out(connectio
     for w in (a, frozen):
         partitions.Worker.release(w, connection)
     assert a.alive is None and frozen.alive is None
+
+
+def test_a_worker_never_seen_locking_waits_for_its_lease(connection):
+    """A holder that takes no liveness lock (an older version; a claim on a caller's connection) is
+    not taken for dead: its partitions wait for its lease."""
+    if connection.dialect.name != "postgresql":
+        pytest.skip("liveness locks on PostgreSQL")
+    a, old = _worker("locking-a"), _worker("old-b")
+    a.stay_alive(connection)
+    for w in (a, old, a, old):
+        w.claim(connection, "job", count=8, ttl=TTL)
+    assert [len(w.claims["job"].held) for w in (a, old)] == [4, 4] and old.alive is None
+    a.claim(connection, "job", count=8, ttl=TTL)
+    assert len(a.claims["job"].held) == 4
+    a.drop_alive()
