@@ -61,6 +61,51 @@ def _wait(predicate, timeout: float, what: str):
     raise RuntimeError(f"not within {timeout} s: {what}")
 
 
+class CpuMeter:
+    """CPU seconds of the worker processes and of the PostgreSQL backends serving the bench's
+    database, read from /proc every 0.2 s by a thread; a process's last reading counts after it is
+    gone (a SIGKILLed worker, its closed backend), so `total()` is what they used since the start."""
+
+    def __init__(self, engine) -> None:
+        self.engine, self.pids, self.seen = engine, set(), {"worker": {}, "db": {}}
+        self.stop = threading.Event()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    @staticmethod
+    def _cpu(pid: int) -> float | None:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def _read(self) -> None:
+        from sqlalchemy import text
+
+        with self.engine.connect() as conn:
+            backends = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                         "AND pid <> pg_backend_pid()")).scalars().all()
+        for kind, pids in (("worker", list(self.pids)), ("db", backends)):
+            for pid in pids:
+                if (cpu := self._cpu(pid)) is not None:
+                    self.seen[kind][pid] = cpu
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self._read()
+            except Exception:  # noqa: BLE001 - a bench sampler: the next reading will do
+                pass
+            time.sleep(0.2)
+
+    def total(self) -> tuple[float, float]:
+        """(worker processes' CPU, database backends' CPU) so far, in seconds."""
+        return sum(self.seen["worker"].values()), sum(self.seen["db"].values())
+
+
+METER: CpuMeter | None = None
+
+
 def _live(engine, job: str = "rules_due") -> dict[int, list[int]]:
     workers, _ = partitions.status(engine)
     return {w.pid: w.partitions.get(job, []) for w in workers if w.live}
@@ -74,6 +119,7 @@ def one_round(engine, url: str, survivors: list, n: int, orders: int) -> dict:
         survivors.append((proc, wf.Lines(proc)))
     victim = wf.start_worker(url, stall=True)
     procs = [victim] + [p for p, _ in survivors]
+    METER.pids.update(p.pid for p in procs)
     outs = [wf.Lines(victim)] + [o for _, o in survivors]
     try:
         outs[0].wait_for(lambda line: line == "STARTED", 180)
@@ -85,6 +131,8 @@ def one_round(engine, url: str, survivors: list, n: int, orders: int) -> dict:
 
         _wait(settled, 120, f"{n} workers sharing the partitions")
         shares = sorted(len(v) for v in _live(engine).values())
+        time.sleep(0.5)
+        cpu0 = METER.total()
         now = utcnow()
         entered = [now + timedelta(seconds=LEAD + 6 * i / orders) - timedelta(hours=24, seconds=1)
                    for i in range(orders)]
@@ -116,16 +164,20 @@ def one_round(engine, url: str, survivors: list, n: int, orders: int) -> dict:
             stop.set()
             watcher.join(10)
         time.sleep(1.0)  # let a duplicate, if any, commit before counting
+        time.sleep(0.3)
+        cpu1 = METER.total()
         counts = wf.firings_per_order(engine, ids)
         with engine.connect() as conn:
             left = conn.execute(select(RuleDue.order_id).where(RuleDue.order_id.in_(ids))).all()
         lateness = [(seen[o] - max(due[o], ready)).total_seconds() for o in ids if o in due]
         return {"shares": shares, "once": sum(1 for c in counts.values() if c == (1, 1)), "orders": len(ids),
+                "all": lateness,
                 "twice": sum(1 for c in counts.values() if c[0] > 1 or c[1] > 1), "left": len(left),
                 "max": max(lateness), "p50": statistics.median(lateness),
                 "p99": sorted(lateness)[int(0.99 * (len(lateness) - 1))],
                 "kill_to_last": (max(seen.values()) - killed_at).total_seconds(),
-                "seeded_late": sum(1 for o in ids if due.get(o, ready) < ready)}
+                "seeded_late": sum(1 for o in ids if due.get(o, ready) < ready),
+                "worker_cpu": cpu1[0] - cpu0[0], "db_cpu": cpu1[1] - cpu0[1], "load": os.getloadavg()[0]}
     finally:
         if victim.poll() is None:
             victim.kill()
@@ -197,6 +249,11 @@ def reconcile_round(engine, url: str, survivors: list, n: int, orders: int) -> d
         victim.wait(60)
 
 
+def _p99(results) -> float:
+    every = sorted(x for r in results for x in r["all"])
+    return every[int(0.99 * (len(every) - 1))]
+
+
 def stop_all(survivors: list) -> None:
     for p, _ in survivors:
         if p.poll() is None:
@@ -227,9 +284,12 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=100)
     parser.add_argument("--workers", type=int, nargs="+", default=[2, 3])
     parser.add_argument("--reconcile-rounds", type=int, default=5)
+    parser.add_argument("--db-prefix", default="bench", help="the bench database is <prefix>_workers_kill_<pid>")
     args = parser.parse_args()
-    url = wf.fresh_database(f"partscan_bench_workers_kill_{os.getpid()}")
+    url = wf.fresh_database(f"{args.db_prefix}_workers_kill_{os.getpid()}")
     engine = assemble(make_engine(url))
+    global METER
+    METER = CpuMeter(engine)
     try:
         wf.seed_approvals(engine, [], utcnow())  # the rule, enabled
         print(f"load average at start: {os.getloadavg()}", flush=True)
@@ -240,7 +300,8 @@ def main() -> None:
                 print(f"{n} workers round {r + 1:2d}: shares {res['shares']}, exactly once {res['once']}/{res['orders']}, "
                       f"twice {res['twice']}, left {res['left']}, lateness p50 {res['p50']:.2f} s "
                       f"p99 {res['p99']:.2f} s max {res['max']:.2f} s, kill → last firing {res['kill_to_last']:.2f} s, "
-                      f"moments already past when seeded {res['seeded_late']}",
+                      f"moments already past when seeded {res['seeded_late']}, CPU workers {res['worker_cpu']:.2f} s "
+                      f"+ PostgreSQL {res['db_cpu']:.2f} s, load {res['load']:.1f}",
                       flush=True)
             lat_max = max(r["max"] for r in results)
             all_once = sum(1 for r in results if r["once"] == r["orders"] and r["left"] == 0)
@@ -249,6 +310,9 @@ def main() -> None:
                   f"{sum(r['twice'] for r in results)} twice); lateness max {lat_max:.2f} s (target ≤ 10 s), "
                   f"rounds' p99 median {statistics.median(r['p99'] for r in results):.2f} s, "
                   f"p50 median {statistics.median(r['p50'] for r in results):.2f} s; "
+                  f"lateness p99 over all orders {_p99(results):.2f} s; CPU per round median workers "
+                  f"{statistics.median(r['worker_cpu'] for r in results):.2f} s + PostgreSQL "
+                  f"{statistics.median(r['db_cpu'] for r in results):.2f} s; "
                   f"load average now {os.getloadavg()}", flush=True)
         for n in args.workers if args.reconcile_rounds else ():
             results = []

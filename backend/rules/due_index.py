@@ -59,7 +59,12 @@ DUE = RuleDue.__table__
 ORDER = Order.__table__
 RULES = RuleDefinitionRow.__table__
 STATE = RuleOrderState.__table__
-BATCH = 500  # due rows per transaction
+BATCH = 500  # due rows per transaction, at most
+#: a due batch's transaction aims at this much wall time (the worker's `Pace`): under load a batch
+#: of 500 spends seconds planning between its statements, longer than the partition lease, whose
+#: length is also the transaction's idle timeout on the server; smaller batches commit sooner
+BATCH_SECONDS = 1.0
+MIN_BATCH = 20
 BUILD_CHUNK = 5000  # orders read per chunk when a rule's moments are built
 QUIET_RETRY = timedelta(minutes=5)  # quiet hours: look again then
 CHANNEL = "gendan_due"  # pg_notify channel: "a moment at <epoch seconds> was written" (backend/rules/due_wake.py)
@@ -220,6 +225,32 @@ def drop_rule(session: Session, row_id: int) -> None:
 # --- the worker ------------------------------------------------------------------------------
 
 
+@dataclass
+class Pace:
+    """How many due rows the worker's next batch takes: as many as it fired in `seconds` of wall
+    time last time (between MIN_BATCH and BATCH, at most doubling a step), so a batch commits
+    within a fraction of the lease whatever the load. One per worker job (due_wake.DueWake)."""
+
+    size: int = BATCH
+    seconds: float = BATCH_SECONDS
+    clock: Callable[[], float] = time.monotonic
+
+    def after(self, taken: int, elapsed: float) -> None:
+        if taken < MIN_BATCH and elapsed <= self.seconds:
+            return  # a handful says nothing about the rate
+        rate = taken / max(elapsed, 1e-3)
+        self.size = max(MIN_BATCH, min(BATCH, 2 * self.size, int(rate * self.seconds)))
+
+
+def warm() -> None:
+    """Load what a process's first firing would otherwise load inside its first batch's transaction
+    (the translation catalogues: seconds of CPU under load, compiled from the .po files)."""
+    from backend import i18n
+
+    for locale in i18n.SUPPORTED:
+        i18n.translations(locale)
+
+
 def next_due(bind: Engine | Connection, claim: Claim | None = None) -> datetime | None:
     """The earliest moment in the index (what the worker sleeps until); with a claim, in its partitions."""
     query = select(DUE.c.due_at).order_by(DUE.c.due_at).limit(1)
@@ -230,14 +261,15 @@ def next_due(bind: Engine | Connection, claim: Claim | None = None) -> datetime 
 
 
 def fire_due(bind: Engine | Connection, now: datetime, *, limit: int = BATCH, linger: float = 0.0,
-             clock: Callable[[], datetime] = utcnow, claim: Claim | None = None) -> int:
+             clock: Callable[[], datetime] = utcnow, claim: Claim | None = None, pace: Pace | None = None) -> int:
     """Worker job: fire every (rule, order) whose moment has come. Returns the firings.
 
     `linger` (seconds): afterwards, sleep until the next moment when it falls within that time and
     fire it then (the worker's loop ticks each second; this keeps a moment from waiting for the
     next tick). Tests pass `now` and no linger: nothing reads the clock. `claim` (several workers,
-    backend/worker/partitions.py): only the orders of its partitions, each commit fenced by it."""
-    fired = _fire_all(bind, now, limit, claim)
+    backend/worker/partitions.py): only the orders of its partitions, each commit fenced by it.
+    `pace` (the worker's): batches sized by it, not `limit`, and it learns from each."""
+    fired = _fire_all(bind, now, limit, claim, pace)
     if linger <= 0:
         return fired
     until = time.monotonic() + linger
@@ -247,22 +279,27 @@ def fire_due(bind: Engine | Connection, now: datetime, *, limit: int = BATCH, li
             break
         if wait > 0:
             time.sleep(wait)
-        fired += _fire_all(bind, clock(), limit, claim)
+        fired += _fire_all(bind, clock(), limit, claim, pace)
     return fired
 
 
-def _fire_all(bind: Engine | Connection, now: datetime, limit: int, claim: Claim | None = None) -> int:
+def _fire_all(bind: Engine | Connection, now: datetime, limit: int, claim: Claim | None = None,
+              pace: Pace | None = None) -> int:
     fired = 0
     while True:
+        size = pace.size if pace is not None else limit
+        started = pace.clock() if pace is not None else 0.0
         with new_session(bind) as session:
             if claim is not None:
                 claim.bound(session)
-            got, taken = _fire_batch(session, now, limit, claim)
+            got, taken = _fire_batch(session, now, size, claim)
             if claim is not None:
                 claim.fence(session)  # renews the partitions' leases; lost one: roll back, LeaseLost
             session.commit()
+        if pace is not None and taken:
+            pace.after(taken, pace.clock() - started)
         fired += got
-        if taken < limit:
+        if taken < size:
             return fired
 
 
@@ -335,5 +372,5 @@ def pending_at(session: Session, pairs: Iterable[tuple[int, int]], now: datetime
     return {(r, o) for r, o in found} & set(pairs)
 
 
-__all__ = ["ANNOUNCE_HORIZON", "CHANNEL", "IndexedRule", "announce", "build_rule", "drop_rule", "fire_due", "indexed_rules", "is_indexed", "next_due",
+__all__ = ["ANNOUNCE_HORIZON", "BATCH_SECONDS", "CHANNEL", "IndexedRule", "Pace", "warm", "announce", "build_rule", "drop_rule", "fire_due", "indexed_rules", "is_indexed", "next_due",
            "on_order_change", "on_order_changes", "pending_at", "recompute_orders"]

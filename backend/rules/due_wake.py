@@ -65,6 +65,7 @@ class DueWake:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.wakeups = 0  # notifications heard (tests, benchmarks)
+        self.pace = due_index.Pace()  # the batch size, adapted to how long batches take here
 
     # --- what the runner asks ---------------------------------------------------------------
 
@@ -93,7 +94,9 @@ class DueWake:
             if claim is not None and not claim.held:  # more workers than partitions: nothing is ours
                 fired, upcoming = 0, None
             else:
-                fired = due_index.fire_due(engine, now, claim=claim)
+                if claim is not None:  # a batch commits well inside the lease (its idle timeout too)
+                    self.pace.seconds = min(due_index.BATCH_SECONDS, claim.ttl.total_seconds() / 3)
+                fired = due_index.fire_due(engine, now, claim=claim, pace=self.pace)
                 upcoming = due_index.next_due(engine, claim)
         except LeaseLost as lost:  # another worker took a partition mid-way: its work is theirs now
             log.warning("rules_due: %s taken over by another worker", lost)
@@ -114,6 +117,11 @@ class DueWake:
         return fired
 
     # --- the listener (PostgreSQL) ----------------------------------------------------------
+
+    def warm(self) -> None:
+        """Before the worker claims anything (runner.run_forever): load what the first firing
+        would load inside its batch."""
+        due_index.warm()
 
     def start(self, engine: Engine, alarm: threading.Event) -> None:
         self._alarm = alarm

@@ -18,7 +18,15 @@ token and expiry — and touches only the orders of the partitions it holds:
   held leases and checks their tokens: a worker that lost one (it froze past the lease and another
   took it over) rolls back and writes nothing.
 - **Takeover.** A SIGKILLed or frozen worker stops renewing: its leases and heartbeat run out after
-  `worker_lease_seconds` (3 s) and the others take its partitions at their next heartbeat. The
+  `worker_lease_seconds` (3 s) and the others take its partitions at their next heartbeat. Faster
+  for a dead process: each worker holds a session-level advisory lock (its liveness lock, keyed by
+  its holder id) on a connection of its own; when the process dies its connections close, the
+  server drops the lock at once, and the others' next heartbeat counts it gone and takes its
+  partitions without waiting for the lease (a frozen process keeps its connections: it waits for
+  the lease, as before). Only a holder once seen holding its lock counts as gone when it goes: a
+  worker that takes none (an older version; a claim made on a caller's connection, tests) waits
+  for its lease. The taker's compare-and-set bumps the token, so a worker that was alive
+  after all (only that connection dropped) fails its next fence and writes nothing. The
   firing's unique key (rule, order, episode) keeps exactly-once regardless; the leases keep two
   workers from doing the same batch twice.
 
@@ -28,11 +36,13 @@ clock (`backend.clock.utcnow`), shared by every process, not the `now` a job is 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
 import socket
 import weakref
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -48,6 +58,15 @@ from backend.settings import get_settings
 from backend.worker.lease import LeaseLost, holder_id
 
 log = logging.getLogger("gendan.worker")
+#: advisory lock namespace (the first of the two int4 keys) of the workers' liveness locks; the
+#: second key is `liveness_key(holder)`
+LIVENESS_CLASS = 0x47444E57  # "GDNW"
+
+
+def liveness_key(holder: str) -> int:
+    """The liveness lock's second key for a holder id (int4; two holders sharing one only lose the
+    fast takeover between them: the lease still runs out)."""
+    return zlib.crc32(holder.encode()) & 0x7FFFFFFF
 
 
 class WorkerHeartbeat(SQLModel, table=True):
@@ -142,6 +161,33 @@ class Worker:
     claims: dict[str, Claim] = field(default_factory=dict)
     pid: int = field(default_factory=os.getpid)
     beating: set[str] = field(default_factory=set)  # the jobs the runner's heartbeat claims for
+    alive: Connection | None = field(default=None, repr=False)  # holds the liveness lock (PostgreSQL)
+    # holders seen holding their liveness lock: only those count as gone when it goes (a worker that
+    # never takes one — an older version, a claim made on a caller's connection — waits for its lease)
+    seen_locked: set[str] = field(default_factory=set)
+
+    def stay_alive(self, bind: Engine | Connection) -> None:
+        """Hold this worker's liveness lock on a connection of its own (reopened if it dropped):
+        while the process lives, the lock is in `pg_locks`; when it dies, the server drops it."""
+        if self.alive is not None:
+            try:
+                self.alive.exec_driver_sql("SELECT 1")
+                return
+            except Exception:  # noqa: BLE001 - the connection dropped: take the lock again on a new one
+                log.warning("worker %s: its liveness connection dropped; locking again", self.holder)
+                self.drop_alive()
+        conn = bind.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        conn.detach()  # out of the pool: closed for real when dropped, not handed to another caller
+        conn.execute(text("SELECT pg_try_advisory_lock(:cls, :key)"),
+                     {"cls": LIVENESS_CLASS, "key": liveness_key(self.holder)})
+        self.alive = conn
+
+    def drop_alive(self) -> None:
+        """Close the liveness connection (stopping; in tests, what a SIGKILL does to it)."""
+        conn, self.alive = self.alive, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
 
     def held(self, bind: Engine | Connection, job: str) -> Claim:
         """The partitions of `job` this worker holds: what the runner's heartbeat last claimed, or,
@@ -175,9 +221,15 @@ class Worker:
             self.claims[job] = Claim(job, self.holder, count, ttl, everything=True)
             return self.claims[job]
         claim = Claim(job, self.holder, count, ttl)
+        if isinstance(bind, Engine):  # a worker process (the runner, `gendan worker`), not a caller's connection
+            self.stay_alive(bind)
         with new_session(bind) as session:
             now = utcnow()
-            live = heartbeat(session, self.holder, self.started_at, now, ttl)
+            alive = alive_keys(session)
+            beating = heartbeat(session, self.holder, self.started_at, now, ttl)
+            self.seen_locked.update(h for h in beating if liveness_key(h) in alive)
+            gone = {h for h in self.seen_locked if h != self.holder and liveness_key(h) not in alive}
+            live = [h for h in beating if h not in gone]
             share = fair_share(count, live, self.holder)
             _ensure_rows(session, job, count, now)
             session.commit()
@@ -199,15 +251,24 @@ class Worker:
                 for p in surplus:
                     mine.pop(p)
             elif len(mine) < share:
-                free = list(session.execute(select(WorkerPartition.partition).where(
-                    WorkerPartition.job == job, WorkerPartition.partition < count,
-                    WorkerPartition.expires_at < now)).scalars())
+                rows = session.execute(select(WorkerPartition.partition, WorkerPartition.holder,
+                                              WorkerPartition.expires_at).where(
+                    WorkerPartition.job == job, WorkerPartition.partition < count)).all()
+                # free: expired, or held by a worker whose liveness lock is gone (its process died)
+                dead = sorted({h for _, h, at in rows if h in gone and as_utc(at) >= now})
+                free = [p for p, h, at in rows if as_utc(at) < now or h in dead]
+                if dead:
+                    log.info("worker %s: workers %s are gone (their liveness lock is): taking over", self.holder,
+                             dead)
                 random.shuffle(free)  # two workers taking at once mostly ask for different rows
                 if free:
+                    free_now = WorkerPartition.expires_at < now
+                    if dead:
+                        free_now = free_now | WorkerPartition.holder.in_(dead)
                     taken = session.execute(
                         update(WorkerPartition).where(WorkerPartition.job == job,
                                                       WorkerPartition.partition.in_(free[:share - len(mine)]),
-                                                      WorkerPartition.expires_at < now)  # re-checked under the row lock
+                                                      free_now)  # re-checked under the row lock
                         .values(holder=self.holder, token=WorkerPartition.token + 1, expires_at=now + ttl)
                         .returning(WorkerPartition.partition, WorkerPartition.token)
                         .execution_options(synchronize_session=False)).all()
@@ -223,6 +284,7 @@ class Worker:
         """Stopping: give every lease back and remove the heartbeat, so the others take over now."""
         if bind.dialect.name != "postgresql":
             return
+        self.drop_alive()
         with new_session(bind) as session:
             session.execute(update(WorkerPartition).where(WorkerPartition.holder == self.holder)
                             .values(expires_at=utcnow() - timedelta(seconds=1))
@@ -238,6 +300,14 @@ def fair_share(count: int, live: list[str], holder: str) -> int:
     n = max(len(live), 1)
     rank = live.index(holder) if holder in live else n - 1
     return count // n + (1 if rank < count % n else 0)
+
+
+def alive_keys(session: Session) -> set[int]:
+    """The liveness keys held now in this database (`liveness_key` of each running worker)."""
+    return set(session.execute(text(
+        "SELECT objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND classid = CAST(:cls AS oid) "
+        "AND objsubid = 2 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = "
+        "current_database())"), {"cls": LIVENESS_CLASS}).scalars())
 
 
 def heartbeat(session: Session, holder: str, started_at: datetime, now: datetime, ttl: timedelta) -> list[str]:

@@ -89,6 +89,12 @@ def run_forever(engine: Engine, jobs: Sequence[Job], stop: threading.Event, tick
     a heartbeat thread claims their partitions first and then every third of the lease; the
     partitions are given back when `stop` ends the loop."""
     kicked: set[str] = set()
+    for job in jobs:  # before claiming: a first batch loading its caches runs long inside its lease
+        if callable(warm := getattr(job.wake, "warm", None)):
+            try:
+                warm()
+            except Exception:  # only a head start: the job loads what it needs anyway
+                log.exception("worker job %s: warming up failed", job.name)
     beat = _start_heartbeat(engine, jobs, stop, kicked)
     waking = [threading.Thread(target=_run_waking, args=(engine, job, stop), name=f"gendan-{job.name}", daemon=True)
               for job in jobs if job.wake is not None]

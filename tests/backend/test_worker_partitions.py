@@ -114,3 +114,57 @@ def test_fair_shares_differ_by_one_at_most():
     assert [partitions.fair_share(16, live[:2], w) for w in live[:2]] == [8, 8]
     assert [partitions.fair_share(4, [*live, "d", "e"], w) for w in [*live, "d", "e"]] == [1, 1, 1, 1, 0]
     assert partitions.fair_share(16, [], "a") == 16  # before its first heartbeat is counted: all of them
+
+
+def test_a_dead_workers_partitions_are_taken_before_its_lease_runs_out(connection):
+    """A SIGKILLed worker's connections close: its liveness lock goes with them, and the others'
+    next claim takes its partitions though its leases (a minute here) still run; if it was alive
+    after all, its next fence fails."""
+    if connection.dialect.name != "postgresql":
+        pytest.skip("liveness locks on PostgreSQL")
+    from backend.customers.models import Customer
+
+    a, b, frozen = _worker("alive-a"), _worker("killed-b"), _worker("frozen-c")
+    for w in (a, b, frozen):
+        w.stay_alive(connection)  # as a worker process does on its engine (the runner)
+    a.claim(connection, "job", count=12, ttl=TTL)
+    b.claim(connection, "job", count=12, ttl=TTL)
+    frozen.claim(connection, "job", count=12, ttl=TTL)
+    for w in (a, b, frozen, a, b, frozen):
+        w.claim(connection, "job", count=12, ttl=TTL)
+    assert [len(w.claims["job"].held) for w in (a, b, frozen)] == [4, 4, 4]
+    stale = b.claims["job"]
+
+    b.drop_alive()  # what SIGKILL does to its connections; its heartbeat and leases are fresh
+    for w in (a, frozen, a, frozen):
+        w.claim(connection, "job", count=12, ttl=TTL)
+    assert sorted(len(w.claims["job"].held) for w in (a, frozen)) == [6, 6]  # b's four, at once
+    assert set(a.claims["job"].held) | set(frozen.claims["job"].held) == set(range(12))
+    with new_session(connection) as session:
+        before = session.exec(select(func.count()).select_from(Customer)).scalar_one()
+        make_customer(session)
+        with pytest.raises(LeaseLost):
+            stale.fence(session)  # b was alive after all: it writes nothing
+        assert session.exec(select(func.count()).select_from(Customer)).scalar_one() == before
+
+    held = list(frozen.claims["job"].held)  # a frozen worker keeps its connection: nothing moves
+    a.claim(connection, "job", count=12, ttl=TTL)
+    assert frozen.claim(connection, "job", count=12, ttl=TTL).held == held
+    for w in (a, frozen):
+        partitions.Worker.release(w, connection)
+    assert a.alive is None and frozen.alive is None
+
+
+def test_a_worker_never_seen_locking_waits_for_its_lease(connection):
+    """A holder that takes no liveness lock (an older version; a claim on a caller's connection) is
+    not taken for dead: its partitions wait for its lease."""
+    if connection.dialect.name != "postgresql":
+        pytest.skip("liveness locks on PostgreSQL")
+    a, old = _worker("locking-a"), _worker("old-b")
+    a.stay_alive(connection)
+    for w in (a, old, a, old):
+        w.claim(connection, "job", count=8, ttl=TTL)
+    assert [len(w.claims["job"].held) for w in (a, old)] == [4, 4] and old.alive is None
+    a.claim(connection, "job", count=8, ttl=TTL)
+    assert len(a.claims["job"].held) == 4
+    a.drop_alive()

@@ -145,6 +145,29 @@ class TestFiring:
         assert due_index.fire_due(connection, moment, limit=7) == 30
         assert all(len(todos(session, o)) == 1 for o in orders)
 
+    def test_a_slow_batch_makes_the_next_smaller_and_every_order_still_fires_once(self, session, connection, org,
+                                                                                 now):
+        orders = [waiting_order(session, org, now, 20) for _ in range(50)]
+        enable(session, org, now)
+        moment = max(r.due_at for r in due_rows(session))
+        ticks = iter(range(0, 10_000, 4))  # every batch "takes" 4 s of wall time (a loaded machine)
+        pace = due_index.Pace(size=40, seconds=1.0, clock=lambda: next(ticks))
+        assert due_index.fire_due(connection, moment, pace=pace) == 50
+        assert pace.size == due_index.MIN_BATCH  # 40 in 4 s: 10 a second; never below the floor
+        assert all(len(todos(session, o)) == 1 for o in orders) and due_rows(session) == []
+
+    def test_the_pace_grows_back_when_batches_are_quick(self):
+        pace = due_index.Pace(size=due_index.MIN_BATCH, seconds=1.0)
+        pace.after(due_index.MIN_BATCH, 0.01)
+        assert pace.size == 2 * due_index.MIN_BATCH  # at most doubling a step
+        for _ in range(10):
+            pace.after(pace.size, 0.01)
+        assert pace.size == due_index.BATCH
+        pace.after(5, 0.01)  # a handful, quickly: says nothing
+        assert pace.size == due_index.BATCH
+        pace.after(100, 2.0)  # 50 a second against 1 s
+        assert pace.size == 50
+
     def test_a_new_episode_fires_again_after_the_condition_was_false(self, session, connection, org, now):
         order = waiting_order(session, org, now, 30)
         enable(session, org, now)
