@@ -244,8 +244,10 @@ class TestLanguageAndLayout:
 class TestDashboard:
     def test_dashboard_shows_overdue_and_risky_orders(self, page: Page, base_url, seed, console_errors):
         rep = make_user(seed, username="shell.dash", roles=["sales"], locale="en")
+        # the installation's own today (Asia/Shanghai by default), as the dashboard counts: UTC's
+        # date is a day behind it from 16:00 UTC
         make_order(seed, owner=rep, number="DB-LATE", stage="production",
-                   planned_delivery=(datetime.now(UTC) - timedelta(days=4)).date())
+                   planned_delivery=orders_service.installation_today(seed) - timedelta(days=4))
         make_order(seed, owner=rep, number="DB-RISK", stage="approval", risk_flags=["credit_hold"])
         seed.commit()
         sign_in(page, base_url, "shell.dash")
