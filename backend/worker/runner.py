@@ -98,8 +98,10 @@ def run_forever(engine: Engine, jobs: Sequence[Job], stop: threading.Event, tick
     beat = _start_heartbeat(engine, jobs, stop, kicked)
     waking = [threading.Thread(target=_run_waking, args=(engine, job, stop), name=f"gendan-{job.name}", daemon=True)
               for job in jobs if job.wake is not None]
-    timed = [job for job in jobs if job.wake is None]
-    lanes = {job.lane: [j for j in timed if j.lane == job.lane] for job in timed}
+    lanes: dict[str, list[Job]] = {}
+    for job in jobs:
+        if job.wake is None:
+            lanes.setdefault(job.lane, []).append(job)
     own = lanes.pop("main", [])
     waking += [threading.Thread(target=_run_lane, args=(engine, lane_jobs, stop, tick_seconds, kicked),
                                 name=f"gendan-lane-{lane}", daemon=True) for lane, lane_jobs in lanes.items()]

@@ -59,7 +59,6 @@
     var fallback = function () { input.select(); document.execCommand("copy"); };
     if (navigator.clipboard) { navigator.clipboard.writeText(input.value).catch(fallback); } else { fallback(); }
   }
-  window.gendanCopy = copyText;
 
   // capture phase: before htmx sends the form this change triggers
   document.addEventListener("change", function (evt) {
@@ -93,14 +92,11 @@
   }, true);
 
   // a flow drawing wider than its box scrolls its current step into view, once per render
-  function centreActiveStep(root) {
-    [root].concat(Array.prototype.slice.call(root.querySelectorAll ? root.querySelectorAll("[data-scroll-to-active]") : []))
-      .filter(function (el) { return el.matches && el.matches("[data-scroll-to-active]"); }).forEach(function (box) {
-      var step = box.querySelector(".flow-active"), svg = box.querySelector("svg");
-      if (!step || !svg || box.scrollWidth <= box.clientWidth) { return; }
-      var b = step.getBBox(), scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
-      box.scrollLeft = Math.max(0, (b.x + b.width / 2) * scale - box.clientWidth / 2);
-    });
+  function centreActiveStep(box) {
+    var step = box.querySelector(".flow-active"), svg = box.querySelector("svg");
+    if (!step || !svg || box.scrollWidth <= box.clientWidth) { return; }
+    var b = step.getBBox(), scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+    box.scrollLeft = Math.max(0, (b.x + b.width / 2) * scale - box.clientWidth / 2);
   }
   // a "kind" menu shows the fieldsets whose data-kinds name the chosen kind (the others are
   // disabled too, so their fields are not sent)
@@ -111,9 +107,14 @@
     });
   }
 
+  // `root` itself when it matches, then its descendants that do
+  function within(root, selector) {
+    if (!root.querySelectorAll) { return []; }
+    return (root.matches(selector) ? [root] : []).concat(Array.prototype.slice.call(root.querySelectorAll(selector)));
+  }
   // htmx:load: the page once loaded, then every fragment swapped in (live.js swaps the flow panel)
   document.addEventListener("htmx:load", function (evt) {
-    centreActiveStep(evt.target);
-    if (evt.target.querySelectorAll) { evt.target.querySelectorAll("select[data-shows-fieldsets]").forEach(showFieldsets); }
+    within(evt.target, "[data-scroll-to-active]").forEach(centreActiveStep);
+    within(evt.target, "select[data-shows-fieldsets]").forEach(showFieldsets);
   });
 })();
