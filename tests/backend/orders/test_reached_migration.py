@@ -15,6 +15,7 @@ from backend.migrate import alembic_config
 from backend.orders.models import OrderEvent
 from engine.reports.reached import OTHER_STAGE_BIT, STAGE_BITS
 from tests.conftest import make_test_database
+from tests.factories.migration_rows import naive, old_owner_and_customer
 from tests.factories.order_events import reached_by_events, reached_stored
 
 T0 = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
@@ -38,26 +39,17 @@ def before_reached(request, tmp_path):
     return url
 
 
-def _naive(engine, at):
-    return at.replace(tzinfo=None) if engine.dialect.name == "sqlite" and at is not None else at
-
-
 def test_upgrade_fills_both_columns_from_the_event_log_and_keeps_the_orders(before_reached):
     engine = sa.create_engine(before_reached.replace("postgresql://", "postgresql+psycopg://", 1))
     with engine.begin() as conn:
-        conn.execute(sa.text("INSERT INTO app_user (id, username, display_name, password_hash, is_active, created_at, "
-                             "token_generation) VALUES (901, 'reached.old', 'Old', 'x', true, :at, 0)"),
-                     {"at": _naive(engine, T0)})
-        conn.execute(sa.text("INSERT INTO customer (id, name, tier, preferred_locale, preferred_channel, "
-                             "is_unsubscribed, created_at) VALUES (901, 'Old customer', 'key', 'zh_CN', 'email', "
-                             "false, :at)"), {"at": _naive(engine, T0)})
+        old_owner_and_customer(conn, engine, 901, "reached.old", T0)
         for order_id, (signed, events) in ORDERS.items():
             conn.execute(sa.text(
                 "INSERT INTO sales_order (id, number, customer_id, owner_id, amount, currency, stage, status, "
                 "stage_entered_at, source, data, tags, risk_flags, urge_count, version, created_at, updated_at, "
                 "signed_at) VALUES (:id, :number, 901, 901, 12.50, 'CNY', 'draft', 'open', :at, 'manual', '{}', "
                 "'[]', '[]', 0, 2, :at, :at, :signed)"),
-                {"id": order_id, "number": f"RCH-{order_id}", "at": _naive(engine, T0), "signed": _naive(engine, signed)})
+                {"id": order_id, "number": f"RCH-{order_id}", "at": naive(engine, T0), "signed": naive(engine, signed)})
             if events:
                 conn.execute(sa.insert(OrderEvent.__table__), [
                     {"order_id": order_id, "type": kind, "at": T0 + timedelta(hours=h), "before": None,

@@ -14,6 +14,7 @@ from alembic import command
 from backend.migrate import alembic_config
 from backend.orders.models import OrderEvent
 from tests.conftest import make_test_database
+from tests.factories.migration_rows import naive, old_owner_and_customer
 
 T0 = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
 # order id -> [(hours after T0, event type, after)]
@@ -32,10 +33,6 @@ def before_visits(request, tmp_path):
     return url
 
 
-def _naive(engine, at):
-    return at.replace(tzinfo=None) if engine.dialect.name == "sqlite" else at
-
-
 def _visits(conn):
     rows = conn.execute(sa.text("SELECT e.order_id, e.type, v.stage, v.entered_at, v.left_at FROM order_stage_visit v "
                                 "JOIN order_event e ON e.id = v.event_id ORDER BY e.order_id, v.entered_at, v.event_id"))
@@ -52,18 +49,13 @@ def _hours(at):
 def test_upgrade_backfills_the_visits_and_the_trigger_keeps_them(before_visits):
     engine = sa.create_engine(before_visits.replace("postgresql://", "postgresql+psycopg://", 1))
     with engine.begin() as conn:
-        conn.execute(sa.text("INSERT INTO app_user (id, username, display_name, password_hash, is_active, created_at, "
-                             "token_generation) VALUES (911, 'visits.old', 'Old', 'x', true, :at, 0)"),
-                     {"at": _naive(engine, T0)})
-        conn.execute(sa.text("INSERT INTO customer (id, name, tier, preferred_locale, preferred_channel, "
-                             "is_unsubscribed, created_at) VALUES (911, 'Old customer', 'key', 'zh_CN', 'email', "
-                             "false, :at)"), {"at": _naive(engine, T0)})
+        old_owner_and_customer(conn, engine, 911, "visits.old", T0)
         for order_id, events in ORDERS.items():
             conn.execute(sa.text(
                 "INSERT INTO sales_order (id, number, customer_id, owner_id, amount, currency, stage, status, "
                 "stage_entered_at, source, data, tags, risk_flags, urge_count, version, created_at, updated_at) "
                 "VALUES (:id, :number, 911, 911, 12.50, 'CNY', 'draft', 'open', :at, 'manual', '{}', '[]', '[]', 0, 2, "
-                ":at, :at)"), {"id": order_id, "number": f"VIS-{order_id}", "at": _naive(engine, T0)})
+                ":at, :at)"), {"id": order_id, "number": f"VIS-{order_id}", "at": naive(engine, T0)})
             if events:
                 conn.execute(sa.insert(OrderEvent.__table__), [
                     {"order_id": order_id, "type": kind, "at": T0 + timedelta(hours=h), "before": None, "after": after}
