@@ -11,7 +11,13 @@ condition evaluations or `TIME_LIMIT_SECONDS`, and says so (`truncated`).
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing
+import os
+import pickle
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -31,6 +37,7 @@ from backend.flows.models import FlowInstance
 from backend.installation.service import installation_calendar
 from backend.orders.models import Order, OrderEvent
 from backend.people.models import User
+from backend.replay import child
 from backend.rules import sentences
 from backend.rules.context import ORDER, catalogue_for, invalid, parse
 from backend.rules.definitions import RULES
@@ -52,6 +59,8 @@ TIME_LIMIT_SECONDS = 25.0
 EXAMPLES = 20  # example orders shown per list (the counts are complete)
 PARALLEL_MIN_ORDERS = 1_000  # from this many orders the two versions are replayed in two processes
 PROGRESS_POLL = 0.5  # seconds between the parent's looks at the second process once its own part is done
+
+log = logging.getLogger("gendan.whatif")
 
 # a worker run is told (orders done, orders in all) now and then; answering True stops the replay
 Progress = Callable[[int, int], bool]
@@ -226,93 +235,135 @@ def _replay_pairs(session: Session, pairs: list[tuple[str, RuleDefinition, RuleD
     }
 
 
-class _ChildWatch:
-    """The published versions' replay in the second process: its orders done are shared with the
-    parent, which reports the sum; it stops when the parent says so or at the deadline."""
-
-    def __init__(self, done: Any, stop: Any, deadline: float):
-        self.done, self.stop, self.deadline = done, stop, deadline
-
-    def __call__(self, done: int) -> bool:
-        self.done.value = done
-        return bool(self.stop.value) or time.monotonic() > self.deadline
+def _child_command(conn_fd: int, stop_fd: int) -> list[str]:
+    """The second process's command line (a test swaps it for one that fails or hangs)."""
+    return child.command(sys.executable, sys.path, conn_fd, stop_fd)
 
 
-def _child_replay(conn: Any, rules: list[RuleDefinition], orders: list[OrderTimeline], catalogue: Catalogue,
-                  calendar: Any, w: Window, max_evaluations: int, watch: _ChildWatch) -> None:
-    try:
-        conn.send(("ok", replay(rules, orders, catalogue, calendar=calendar, start=w.start, end=w.end,
-                                max_evaluations=max_evaluations, progress=watch)))
-    except BaseException as exc:  # noqa: BLE001 - the parent replays in-process instead
-        conn.send(("error", f"{type(exc).__name__}: {exc}"))
-    finally:
-        conn.close()
+class _Child:
+    """The published versions' replay in a second process, started by exec (subprocess: no fork
+    of this threaded process survives into it) with its job pickled onto a socket. The job is
+    written by a thread so this process replays the drafts meanwhile."""
+
+    def __init__(self, job: dict[str, Any]):
+        self.done = 0  # the child's orders done, as it last said
+        self.answer: tuple[str, Any] | None = None
+        self.proc: subprocess.Popen | None = None
+        self.conn, theirs = multiprocessing.Pipe(duplex=True)
+        self.stop_r, self.stop_w = os.pipe()
+        self.writer: threading.Thread | None = None
+        self.closed = False
+        try:
+            payload = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
+            self.proc = subprocess.Popen(_child_command(theirs.fileno(), self.stop_r),
+                                         pass_fds=(theirs.fileno(), self.stop_r), stdin=subprocess.DEVNULL)
+            self.writer = threading.Thread(target=self._write, args=(payload,), daemon=True, name="whatif-job")
+            self.writer.start()
+        except (OSError, pickle.PicklingError, TypeError, AttributeError) as exc:
+            log.warning("whatif: the second process could not start (%s)", exc)
+            self.proc = None
+        finally:
+            theirs.close()
+
+    def _write(self, payload: bytes) -> None:
+        with contextlib.suppress(OSError):
+            self.conn.send_bytes(payload)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def read(self, timeout: float = 0) -> bool:
+        """Take what the child said (progress, its answer); True once it answered or went away."""
+        if self.proc is None or self.answer is not None or self.closed:
+            return True
+        try:
+            while self.conn.poll(timeout):
+                kind, value = self.conn.recv()
+                if kind == "progress":
+                    self.done = value
+                else:
+                    self.answer = (kind, value)
+                    return True
+                timeout = 0
+        except (EOFError, OSError):
+            self.answer = ("error", "the second process ended without an answer")
+            return True
+        return False
+
+    def stop(self) -> None:
+        if self.closed:
+            return
+        with contextlib.suppress(OSError):
+            os.write(self.stop_w, b"x")
+
+    def close(self) -> None:
+        self.stop()
+        self.closed = True
+        self.conn.close()
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        if self.writer is not None:
+            self.writer.join(timeout=1)
+        for fd in (self.stop_r, self.stop_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 def replay_both(currents: list[RuleDefinition], changed: list[RuleDefinition], orders: list[OrderTimeline],
                 catalogue: Catalogue, *, calendar: Any, w: Window, max_evaluations: int, deadline: float,
                 progress: Callable[[int], bool] | None = None) -> tuple[ReplayResult, ReplayResult]:
     """The published versions and the drafts replayed at once on two cores: the published ones in a
-    forked process (the timelines are shared by the fork, not copied), the drafts here. The result
-    is the same as two replays one after the other (tested). `progress(orders done by both)` may stop
-    both (True); if the second process cannot start or fails, the published versions are replayed
-    here after the drafts."""
-    context = multiprocessing.get_context("fork")
-    done, stop = context.RawValue("i", 0), context.RawValue("b", 0)
-    receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_child_replay, daemon=True, name="whatif-published",
-                            args=(send, currents, orders, catalogue, calendar, w, max_evaluations,
-                                  _ChildWatch(done, stop, deadline)))
-    try:
-        child.start()
-    except OSError:
-        child = None
-    send.close()
+    second process started fresh (backend/replay/child.py; the timelines are pickled to it), the
+    drafts here. The result is the same as two replays one after the other (tested).
+    `progress(orders done by both)` may stop both (True); if the second process cannot start, fails
+    or hangs past the deadline, the published versions are replayed here after the drafts (logged)."""
+    second = _Child({"rules": currents, "orders": orders, "catalogue": catalogue, "calendar": calendar,
+                     "start": w.start, "end": w.end, "max_evaluations": max_evaluations, "deadline": deadline})
     stopped = False
 
     def mine(count: int) -> bool:
         nonlocal stopped
-        if progress is not None and progress(count + done.value):
+        second.read()
+        if progress is not None and progress(count + second.done):
             stopped = True
         elif time.monotonic() > deadline:
             stopped = True
         if stopped:
-            stop.value = 1
+            second.stop()
         return stopped
 
     before: ReplayResult | None = None
     try:
         after = replay(changed, orders, catalogue, calendar=calendar, start=w.start, end=w.end,
                        max_evaluations=max_evaluations, progress=mine)
-        if child is not None:
-            if stopped:
-                stop.value = 1
-            # the parent's share is done: keep reporting the child's until it ends
-            while not receive.poll(PROGRESS_POLL):
-                if not child.is_alive():
-                    break
-                if progress is not None and not stopped and progress(after.orders + done.value):
-                    stopped = True
-                    stop.value = 1
-                if time.monotonic() > deadline + PROGRESS_POLL * 5:
-                    break  # a stuck child: replayed here below (truncated by the deadline)
-            if receive.poll(0):
-                with contextlib.suppress(EOFError, OSError):
-                    status, value = receive.recv()
-                    if status == "ok":
-                        before = value
+        if stopped:
+            second.stop()
+        # the parent's share is done: keep reporting the child's until it answers
+        while not second.read(PROGRESS_POLL):
+            if not second.alive():
+                second.read()
+                break
+            if progress is not None and not stopped and progress(after.orders + second.done):
+                stopped = True
+                second.stop()
+            if time.monotonic() > deadline + PROGRESS_POLL * 5:
+                break  # a stuck child: replayed here below (truncated by the deadline)
+        if second.answer is not None and second.answer[0] == "ok":
+            before = second.answer[1]
+        elif second.proc is not None:
+            log.warning("whatif: the second process did not answer (%s); replaying the published versions here",
+                        second.answer[1] if second.answer else "no answer by the deadline")
     finally:
-        stop.value = 1
-        receive.close()
-        if child is not None:
-            child.join(timeout=1)
-            if child.is_alive():
-                child.kill()
-                child.join(timeout=1)
+        second.close()
     if before is None:
+        done = second.done
         before = replay(currents, orders, catalogue, calendar=calendar, start=w.start, end=w.end,
                         max_evaluations=max_evaluations,
-                        progress=lambda count: mine(count + after.orders - done.value))
+                        progress=lambda count: mine(count + after.orders - done))
     return before, after
 
 
