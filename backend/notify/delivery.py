@@ -20,6 +20,7 @@ when the batch was claimed.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -81,11 +82,14 @@ def deliver_outbox(bind: Engine | Connection, now: datetime, *, settings: Settin
     settings = settings or get_settings()
     clock = clock or (lambda: now)
     sent = 0
+    # the heartbeat renews from a thread of its own: an engine, not a test's single connection
+    heartbeat_bind = bind if isinstance(bind, Engine) else None
     for message_id, token in claim_due(bind, now, limit=limit or settings.outbox_batch_size,
                                        lease=lease_of(settings)):
         with new_session(bind) as session:
             row = session.get(OutboxMessage, message_id)
-            if row is not None and _attempt(session, row, token=token, clock=clock, settings=settings):
+            if row is not None and _attempt(session, row, token=token, clock=clock, settings=settings,
+                                            heartbeat=heartbeat_bind):
                 sent += 1
     return sent
 
@@ -102,12 +106,52 @@ def _renew(session: Session, message_id: int, token: datetime, until: datetime) 
     return until if changed == 1 else None
 
 
-def _attempt(session: Session, row: OutboxMessage, *, token: datetime, clock: Clock, settings: Settings) -> bool:
+class _Heartbeat:
+    """Renews a row's lease every quarter of it while its send is in flight, from a thread, each
+    renewal the same compare-and-set on the current token. A server that takes longer than the
+    lease to answer (a stalled SMTP DATA reply) then never lets another worker take the row and
+    send it again. `token` is the last one written; `lost` says a renewal found the row taken
+    (this worker froze past its lease), and then the outcome is not marked (`_finish`)."""
+
+    def __init__(self, bind: Engine, message_id: int, token: datetime, *, clock: Clock, lease: timedelta):
+        self.bind, self.message_id, self.token, self.clock, self.lease = bind, message_id, token, clock, lease
+        self.lost = False
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name=f"outbox-lease-{message_id}")
+
+    def _run(self) -> None:
+        while not self._done.wait(self.lease.total_seconds() / 4):
+            try:
+                with new_session(self.bind) as session:
+                    held = _renew(session, self.message_id, self.token, self.clock() + self.lease)
+                    session.commit()
+            except Exception:  # noqa: BLE001 - a database blip: the lease still runs; try at the next beat
+                log.warning("outbox %s: lease renewal failed; trying again", self.message_id, exc_info=True)
+                continue
+            if held is None:
+                self.lost = True
+                log.warning("outbox %s: lease taken over during the send (this worker stalled past it)",
+                            self.message_id)
+                return
+            self.token = held
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()  # a renewal under way ends first: `token` is then final
+
+
+def _attempt(session: Session, row: OutboxMessage, *, token: datetime, clock: Clock, settings: Settings,
+             heartbeat: Engine | None = None) -> bool:
     """One try at one claimed row; commits the outcome and the attempt log.
 
     No transaction is open while the channel talks to its server (up to the timeout): on SQLite
     an open transaction holds the database's write lock, which every request would wait for. The
     reads end before the lease renewal, which starts its own transaction with the write.
+    With `heartbeat` (the worker's engine) the lease is renewed while the channel talks (`_Heartbeat`).
     """
     message_id, attempts, channel = row.id, row.attempts, row.channel
     try:
@@ -123,7 +167,16 @@ def _attempt(session: Session, row: OutboxMessage, *, token: datetime, clock: Cl
         if clock() >= held:  # stalled past the renewed lease (SIGSTOP, a long pause): the row may be another's
             log.info("outbox %s: lease ran out before the send; not sending", message_id)
             return False
-        receipt = get_channel(target.kind).send(message, target, now_ms=int(clock().timestamp() * 1000))
+        channel_send = get_channel(target.kind).send
+        if heartbeat is None:
+            receipt = channel_send(message, target, now_ms=int(clock().timestamp() * 1000))
+        else:
+            beat = _Heartbeat(heartbeat, message_id, token, clock=clock, lease=lease_of(settings))
+            try:
+                with beat:
+                    receipt = channel_send(message, target, now_ms=int(clock().timestamp() * 1000))
+            finally:
+                token = beat.token  # read once the heartbeat thread has ended
     except Exception as exc:  # one broken row must not stop the queue; a bug still shows in the log
         session.rollback()
         if not isinstance(exc, DeliveryError):

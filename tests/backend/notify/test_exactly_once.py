@@ -118,3 +118,63 @@ def test_two_workers_and_a_slow_server_deliver_every_message_exactly_once(fresh_
         assert {a.at for a in attempts} == {r.sent_at for r in rows}
     finally:
         engine.dispose()
+
+
+STALL = 8.0  # seconds the server holds its answer to DATA: past the lease, under the client's 10 s timeout
+
+
+@pytest.fixture
+def stalling_smtp():
+    server = SmtpServer(free_port(), delay=STALL)
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_mendsa_a_send_that_outlives_its_lease_is_not_sent_again_by_another_worker(fresh_url, stalling_smtp):
+    """Before: the lease was renewed once, right before the send; a server answering DATA after
+    the lease ran out let a second worker claim the row and send it too (two e-mails, the first
+    worker's outcome dropped by the fence). Now the sending worker's heartbeat renews the lease
+    while the server talks, so the second worker finds nothing due: one delivery."""
+    settings = Settings(DATABASE_URL=fresh_url, smtp_host="127.0.0.1", smtp_port=stalling_smtp.port,
+                        smtp_from="gendan@example.com", outbox_batch_size=1, outbox_lease_seconds=3)
+    engine = make_engine(fresh_url)
+    try:
+        with new_session(engine) as session:
+            enqueue(session, dedupe_key="stall:1", channel="email", recipient="buyer@example.com",
+                    subject="Order SO-1 shipped", body="Your order left the factory.", payload={},
+                    order_id=None, now=utcnow())
+            session.commit()
+        errors: list[BaseException] = []
+        sent: list[int] = []
+
+        def first():
+            try:
+                sent.append(delivery.deliver_outbox(engine, utcnow(), settings=settings, clock=utcnow))
+            except BaseException as exc:  # surfaced below
+                errors.append(exc)
+
+        sender = threading.Thread(target=first)
+        sender.start()
+        second = 0
+        # the second worker asks for due rows all along the first one's send (a generous bound)
+        for _ in range(600):
+            if not sender.is_alive():
+                break
+            with new_session(engine) as s:
+                state = s.exec(select(OutboxMessage.state)).scalar_one()
+            if state == "sending":
+                second += delivery.deliver_outbox(engine, utcnow(), settings=settings, clock=utcnow)
+            threading.Event().wait(0.2)
+        sender.join(120)
+        second += delivery.deliver_outbox(engine, utcnow(), settings=settings, clock=utcnow)
+        assert errors == [] and not sender.is_alive()
+        assert [mail["X-Gendan-Delivery"] for _rcpt, mail in stalling_smtp.messages] == ["stall:1"]
+        assert sent == [1] and second == 0
+        with new_session(engine) as session:
+            row = session.exec(select(OutboxMessage)).scalar_one()
+            attempts = session.exec(select(OutboxAttempt)).scalars().all()
+        assert (row.state, row.attempts, row.locked_until) == ("sent", 1, None)
+        assert [a.ok for a in attempts] == [True]
+    finally:
+        engine.dispose()
