@@ -4,8 +4,8 @@ Seeds as bench/whatif_replay.py (10,000 orders x 20 rules, each with a changed d
 `--flow`, as bench/flow_whatif_seed.py (10,000 orders that ran a flow); then times the request
 (`runs.ask`: validate, size the window, queue the run) and the worker (`runs.claim` +
 `runs.execute`: read, replay both versions with progress writes, store the bounded result):
-wall, process CPU (with the second process's: whatif3 replays the published versions in a forked
-child), PostgreSQL's CPU for this database, progress writes, result size, /proc/loadavg before and after.
+wall, process CPU (with the second process's: whatif3 replays the published versions in a second
+process, started by exec since mendsa), PostgreSQL's CPU for this database, progress writes, result size, /proc/loadavg before and after.
 
 Usage: .venv/bin/python -m bench.whatif_worker --url postgresql://postgres@127.0.0.1/whatif2_bench [--flow]
 """

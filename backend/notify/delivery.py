@@ -4,8 +4,9 @@ Rows are claimed in their own short transaction (`FOR UPDATE SKIP LOCKED` on Pos
 database-wide write lock on SQLite), a few at a time. A claim's `locked_until` is also its fencing
 token: right before each send the worker renews the lease with a compare-and-set on the value it
 claimed, so a row whose lease ran out while it waited in the batch (and was claimed by another
-worker) is skipped, never sent twice; the renewed lease covers the send's worst case, so nobody
-can take the row while its server is talking; a worker that stalled past its renewed lease before
+worker) is skipped, never sent twice; while the server talks a heartbeat thread renews the lease
+every quarter of it (the same compare-and-set), so nobody can take the row from a live worker
+however long its server takes to answer; a worker that stalled past its renewed lease before
 sending does not send. Marking the outcome (sent, failed, dead) is the same compare-and-set on the
 token: a worker whose lease was taken over while its send ran (frozen past the lease) logs its
 attempt but never marks the row, so the new holder's outcome stands; the message keeps one
