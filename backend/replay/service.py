@@ -259,7 +259,7 @@ class _Child:
                                          pass_fds=(theirs.fileno(), self.stop_r), stdin=subprocess.DEVNULL)
             self.writer = threading.Thread(target=self._write, args=(payload,), daemon=True, name="whatif-job")
             self.writer.start()
-        except (OSError, pickle.PicklingError, TypeError, AttributeError) as exc:
+        except Exception as exc:  # noqa: BLE001 - not picklable, no interpreter to start: replayed here
             log.warning("whatif: the second process could not start (%s)", exc)
             self.proc = None
         finally:
@@ -297,9 +297,10 @@ class _Child:
             os.write(self.stop_w, b"x")
 
     def close(self) -> None:
+        """Stop the child, reap it (killed if it does not end within a second), then close: the
+        writer thread's socket is closed only once the child's end is gone and the thread with it."""
         self.stop()
         self.closed = True
-        self.conn.close()
         if self.proc is not None:
             try:
                 self.proc.wait(timeout=1)
@@ -307,7 +308,8 @@ class _Child:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
         if self.writer is not None:
-            self.writer.join(timeout=1)
+            self.writer.join(timeout=5)
+        self.conn.close()
         for fd in (self.stop_r, self.stop_w):
             with contextlib.suppress(OSError):
                 os.close(fd)

@@ -67,6 +67,17 @@ def test_a_second_process_that_fails_is_replaced_by_a_replay_here(monkeypatch, c
     assert [r.message for r in caplog.records if "replaying the published versions here" in r.message]
 
 
+def test_a_second_process_that_cannot_start_is_replaced_by_a_replay_here(monkeypatch, caplog):
+    monkeypatch.setattr(service, "_child_command", lambda conn_fd, stop_fd: ["/nonexistent/python"])
+    orders = history(200, seed=10)
+    with caplog.at_level(logging.WARNING, logger="gendan.whatif"):
+        before, after = service.replay_both(rules(0), rules(1), orders, CATALOGUE, calendar=CAL, w=W,
+                                            max_evaluations=10**7, deadline=time.monotonic() + 600)
+    old_before, old_after = _sequential(orders)
+    assert compare(before, after) == compare(old_before, old_after)
+    assert [r.message for r in caplog.records if "could not start" in r.message]
+
+
 def test_a_second_process_that_hangs_is_given_up_at_the_deadline(monkeypatch, caplog):
     monkeypatch.setattr(service, "_child_command", _fails("time.sleep(600)"))
     orders = history(300, seed=8)
