@@ -3,7 +3,8 @@
 Started fresh (`python -c`, an exec, see `service.replay_both`), never forked: the worker that asks
 runs other threads (job lanes, database pools, logging), and a forked child inherits every lock
 one of them held at that moment, held for ever. So this module imports only the pure replay
-(`engine.replay`) and the standard library, and receives everything it replays on its socket.
+(`engine.replay`, which brings pydantic and SQLAlchemy's expression language, never a connection)
+and the standard library, and receives everything it replays on its socket.
 
 Protocol on the socket (multiprocessing.connection framing, pickled tuples):
 - in: one job, a dict with the `engine.replay.rules.replay` arguments and a `deadline`

@@ -129,3 +129,22 @@ def test_the_second_process_completes_while_another_thread_holds_the_logging_loc
     assert before.orders == after.orders == 1_000 and not before.truncated
     assert compare(before, after) == compare(old_before, old_after)
     assert not [r for r in caplog.records if r.name == "gendan.whatif"]  # the child's answer, not the fallback
+
+
+def test_the_second_process_imports_only_the_pure_replay():
+    """What the child imports before its job: engine, the standard library and what engine is made
+    of (pydantic, SQLAlchemy's core), never the application, its ORM, driver or web stack."""
+    import json
+    import subprocess
+    probe = ("import json, sys; sys.path[:] = json.loads(sys.argv[1]); import backend.replay.child; "
+             "print(json.dumps(sorted(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", probe, json.dumps([p for p in sys.path if p])],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    modules = json.loads(out)
+    assert "engine.replay.rules" in modules
+    ours = {m for m in modules if m.split(".")[0] == "backend"}
+    assert ours == {"backend", "backend.replay", "backend.replay.child"}
+    # engine.facts brings SQLAlchemy's expression language (the SQL rendering of facts), not its ORM
+    assert "sqlalchemy.orm" not in modules
+    assert not {m for m in modules
+                if m.split(".")[0] in ("sqlmodel", "fastapi", "starlette", "psycopg", "jinja2", "httpx", "uvicorn")}
