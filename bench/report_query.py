@@ -27,6 +27,7 @@ import backend.models  # noqa: F401
 from backend.db import make_engine
 from backend.migrate import upgrade
 from backend.reports import cache, service
+from bench.db_cpu import DatabaseCpu
 from bench.orders_list import NOW, actor_for, ensure_database, load
 
 DEFAULT_URL = os.environ.get("GENDAN_BENCH_REPORTS_PG_URL", "postgresql://postgres@127.0.0.1:5432/reports_bench")
@@ -71,23 +72,28 @@ def readers(engine: sa.Engine) -> dict[str, Any]:
 
 def measure(engine: sa.Engine, reports: dict[str, dict], runs: int, *, warm: bool = True) -> float:
     """Each report as each reader: `runs` cold runs (result cache cleared, fresh session) and, with
-    `warm`, one from the cache; one line each with the load average. A statement timeout
+    `warm`, one from the cache; one line each with this process's CPU, the database's CPU (every
+    backend and parallel worker, bench/db_cpu.py; medians) and the load average. A statement timeout
     (`report.too_slow`) is a figure too. Returns the worst cold median."""
     width = max(len(n) for n in reports) + 2
-    print(f"{'report':<{width}} {'who':<10} {'groups':>6} {'cold p50 s':>10} {'max s':>7} {'warm ms':>8} {'load':>5}  target")
+    meter = DatabaseCpu(engine)
+    print(f"{'report':<{width}} {'who':<10} {'groups':>6} {'cold p50 s':>10} {'max s':>7} {'cpu s':>6} {'db cpu s':>8} "
+          f"{'warm ms':>8} {'load':>5}  target")
     worst = 0.0
     for name, definition in reports.items():
         for who, actor in readers(engine).items():
-            times, groups, error = [], 0, ""
+            times, cpus, dbs, groups, error = [], [], [], 0, ""
             for _ in range(runs):
                 cache.CACHE.clear()
-                with Session(engine) as session:
-                    t0 = time.perf_counter()
+                with Session(engine) as session, meter.measuring() as used:
+                    t0, c0 = time.perf_counter(), time.process_time()
                     try:
                         groups = len(service.run(session, actor=actor, definition=definition, now=NOW).rows)
                     except Exception as exc:  # a statement timeout (report.too_slow) is a figure too
                         error = getattr(exc, "code", type(exc).__name__)
                     times.append(time.perf_counter() - t0)
+                    cpus.append(time.process_time() - c0)
+                dbs.append(used["db_cpu"])
             warm_ms = float("nan")
             if warm and not error:
                 with Session(engine) as session:
@@ -96,8 +102,10 @@ def measure(engine: sa.Engine, reports: dict[str, dict], runs: int, *, warm: boo
                     warm_ms = (time.perf_counter() - t0) * 1000
             p50 = statistics.median(times)
             worst = max(worst, p50)
-            print(f"{name:<{width}} {who:<10} {groups:>6} {p50:>10.2f} {max(times):>7.2f} {warm_ms:>8.1f} "
-                  f"{os.getloadavg()[0]:>5.1f}  {error or ('ok' if p50 <= TARGET_S else 'MISSED')}", flush=True)
+            print(f"{name:<{width}} {who:<10} {groups:>6} {p50:>10.2f} {max(times):>7.2f} {statistics.median(cpus):>6.2f} "
+                  f"{statistics.median(dbs):>8.2f} {warm_ms:>8.1f} {os.getloadavg()[0]:>5.1f}  "
+                  f"{error or ('ok' if p50 <= TARGET_S else 'MISSED')}", flush=True)
+    meter.conn.close()
     return worst
 
 

@@ -18,11 +18,8 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import threading
 import time
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import command
@@ -32,6 +29,7 @@ import backend.models  # noqa: F401
 from backend.db import make_engine
 from backend.migrate import alembic_config
 from backend.reports import cache, datasets, service
+from bench.db_cpu import DatabaseCpu
 from bench.orders_list import NOW
 from bench.report_query import A_MONTH, TARGET_S, readers
 from engine.reports.builtin import BUILTIN_REPORTS
@@ -48,55 +46,6 @@ REPORTS = {
         "dimensions": [{"field": "owner_id"}, {"field": "created_at", "bucket": "week"}],
         "measures": [{"op": "count"}, {"op": "p90", "field": "stage_hours.approval"}], "filter": A_MONTH},
 }
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-class DatabaseCpu:
-    """CPU seconds of every process serving one database (backends and parallel workers), sampled
-    from /proc: per pid the last value seen, so a worker that exits keeps what it used until the
-    last sample (up to 50 ms of it may be missed)."""
-
-    def __init__(self, engine: sa.Engine) -> None:
-        self.engine, self.seen, self.first = engine, {}, {}
-        self.stop = threading.Event()
-        # autocommit: in a transaction pg_stat_activity is a snapshot and a backend or parallel
-        # worker started later would never be seen
-        self.conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        self.name = self.conn.exec_driver_sql("select current_database()").scalar_one()
-
-    def _sample(self) -> None:
-        pids = self.conn.exec_driver_sql(
-            f"select pid from pg_stat_activity where datname = '{self.name}' and pid <> pg_backend_pid()").scalars().all()
-        for pid in pids:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            cpu = (int(fields[11]) + int(fields[12])) / TICK
-            self.seen[pid] = cpu
-
-    def _loop(self) -> None:
-        while not self.stop.wait(0.05):
-            self._sample()
-
-    @contextmanager
-    def measuring(self):
-        self.seen, self.first = {}, {}
-        self._sample()  # the backends there before the run: count from their CPU now
-        self.first = dict(self.seen)
-        thread = threading.Thread(target=self._loop, daemon=True)
-        self.stop.clear()
-        thread.start()
-        result: dict[str, float] = {}
-        try:
-            yield result
-        finally:
-            self.stop.set()
-            thread.join()
-            self._sample()
-            result["db_cpu"] = sum(cpu - self.first.get(pid, 0.0) for pid, cpu in self.seen.items())
-
-
 def migrate(url: str) -> None:
     engine = make_engine(url, pool_size=2)
     meter = DatabaseCpu(engine)
