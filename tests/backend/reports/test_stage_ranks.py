@@ -2,7 +2,8 @@
 same data, on SQLite and PostgreSQL: the day-one tile and its variants as an admin (ranks), a team
 head and a sales rep (row-level access: the general plan), with left and open visits, ties, a stage
 with one visit, stages nobody entered, visits entered at a fraction of a second, and a dashboard
-filter (the general plan); the figures are the same, and the ranks are what the admin's run used."""
+filter (the general plan); the figures are the same, and, switched on, the ranks are what the
+admin's run reads (and a rep's or a filtered dashboard's does not)."""
 
 from __future__ import annotations
 
@@ -93,9 +94,44 @@ def test_ranks_give_the_general_plans_figures(session, teams, monkeypatch, name)
     _same(_run(session, load_actor(session, teams["admin"].id), definition, True, monkeypatch), window, name)
 
 
-def test_the_admins_tile_is_read_at_its_ranks_and_a_reps_is_not(session, teams):
+def _statements(session, run):
+    """The SQL a run sends to the database."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    bind = session.connection()
+    sa.event.listen(bind, "before_cursor_execute", record)
+    try:
+        run()
+    finally:
+        sa.event.remove(bind, "before_cursor_execute", record)
+    return seen
+
+
+def _reads_ranks(statements) -> bool:
+    return any("order_stage_visit.seconds IS NOT NULL ORDER BY order_stage_visit.seconds" in s for s in statements)
+
+
+def test_the_admins_tile_is_read_at_its_ranks_and_a_reps_is_not(session, teams, monkeypatch):
     _seed(session, teams)
     _many(session, teams)
+    monkeypatch.setattr(service, "RANKED_TIME_IN_STAGE", True)
+    definition = {**TILE, "limit": 1000}
+    admin, rep = load_actor(session, teams["admin"].id), load_actor(session, teams["rep2"].id)
+    assert _reads_ranks(_statements(session, lambda: service.run(session, actor=admin, definition=definition, now=NOW)))
+    cache.CACHE.clear()
+    assert not _reads_ranks(_statements(session, lambda: service.run(session, actor=rep, definition=definition,
+                                                                       now=NOW)))
+    cache.CACHE.clear()
+    assert not _reads_ranks(_statements(session, lambda: service.run(
+        session, actor=admin, definition=definition, now=NOW, extra=Order.owner_id == teams["rep2"].id, extra_key="t")))
+    monkeypatch.setattr(service, "RANKED_TIME_IN_STAGE", False)
+    cache.CACHE.clear()
+    assert not _reads_ranks(_statements(session, lambda: service.run(session, actor=admin, definition=definition,
+                                                                       now=NOW)))
+    monkeypatch.setattr(service, "RANKED_TIME_IN_STAGE", True)
     report = service.parse({**TILE, "limit": 1000}, catalogue_for(session))
     ctx = fact_context(NOW, session=session)
     rows = service._ranked(session, report, ctx)
