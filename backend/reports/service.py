@@ -39,11 +39,11 @@ from engine.reports.compiler import (
     order_report_columns,
     report_rows,
 )
-from engine.reports.definition import ReportDefinition, ReportProblem, load_report, report_catalogue
 from engine.reports.datasets import always_true
+from engine.reports.definition import ReportDefinition, ReportProblem, load_report, report_catalogue
 from engine.reports.funnel_order import in_process_order, is_conversion_funnel
-from engine.reports.stage_ranks import Counts, StaleCounts, rank_plan
 from engine.reports.order_fields import AGEING_LABELS
+from engine.reports.stage_ranks import Counts, StaleCounts, rank_plan
 
 # the order statuses as the order pages name them (the same msgids as frontend/pages/common.py,
 # which the backend may not import)

@@ -189,6 +189,6 @@ def rank_plan(report: ReportDefinition) -> RankPlan | None:
            for m in report.measures):
         return None
     sort = tuple((-1 if s.by[0] == "d" else int(s.by[1]), s.dir == "desc") for s in report.sort)
-    if any(col >= len(report.measures) or (col < 0 and int(s.by[1]) != 0) for (col, _), s in zip(sort, report.sort)):
+    if any(col >= len(report.measures) or (col < 0 and int(s.by[1]) != 0) for (col, _), s in zip(sort, report.sort, strict=True)):
         return None
     return RankPlan(tuple(m.op for m in report.measures), sort)
