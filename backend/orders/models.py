@@ -107,9 +107,10 @@ class OrderStageVisit(SQLModel, table=True):
     the order events data set reads a stage event without the event row.
 
     `seconds` (stagetime_0001): whole seconds spent, floor(left_at) - floor(entered_at) as the reports
-    count them (EpochSeconds), written with `left_at`; NULL while the order is there. Indexed with the
-    stage, the time in stage over all time reads each stage's durations in order (p50 / p90 at their
-    ranks, engine/reports/stage_ranks.py) instead of sorting every visit."""
+    count them (EpochSeconds), written with `left_at`; NULL while the order is there. Reports read a
+    duration as coalesce(seconds, now - floor(entered_at)) from the indexes alone (no epoch of two
+    timestamps per visit); the stage index keeps each stage's durations in order for the ranks
+    (engine/reports/stage_ranks.py, switched off: docs/reports.md)."""
 
     __tablename__ = "order_stage_visit"
     __table_args__ = (
