@@ -257,7 +257,8 @@ def _stage_hours(report: ReportDefinition, orders: Any, events: Any, ctx: FactCo
         return None
     now_s = literal_column(str(int(ctx.now_seconds)), Integer)
     if visit is not None:
-        spent = (cast(func.coalesce(EpochSeconds(visit.c.left_at), now_s) - EpochSeconds(visit.c.entered_at), Float)
+        # the stored whole seconds of a left visit (stagetime_0001), an open one's up to now
+        spent = (cast(func.coalesce(visit.c.seconds, now_s - EpochSeconds(visit.c.entered_at)), Float)
                  / literal_column("3600.0", Float))
         sums = [func.sum(case((visit.c.stage == literal(name, String), spent))).label(f"h{i}")
                 for i, name in enumerate(stages)]

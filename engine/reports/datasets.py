@@ -56,7 +56,7 @@ from engine.facts.catalogue import FieldSpec
 from engine.facts.sql import DateEpochSeconds, EpochSeconds, JsonValue
 
 __all__ = ["DATASETS", "LineItemsField", "Rows", "dataset_catalogue", "dataset_rows", "condition_vars", "ROLE_ORDER",
-           "only_order_fields", "order_columns", "order_field_columns"]
+           "only_order_fields", "order_columns", "order_field_columns", "always_true"]
 
 DATASETS = ("orders", "line_items", "todos", "order_events", "firings", "customers")
 
@@ -367,14 +367,14 @@ def _visit_rows(tables: Mapping[str, Any], orders: Any, now_s: ColumnElement[Any
     own_visit = (visit.c.event_id.label("row_id"), visit.c.order_id.label("order_id"), visit.c.type.label("type"),
                  visit.c.actor_id.label("actor_id"), visit.c.entered_at.label("at"),
                  visit.c.stage_from.label("stage_from"), visit.c.stage.label("stage_to"),
-                 EpochSeconds(visit.c.entered_at).label("at_s"), EpochSeconds(visit.c.left_at).label("next_s"))
+                 EpochSeconds(visit.c.entered_at).label("at_s"), visit.c.seconds.label("spent_s"))
     stage_to = JsonValue(event.c.after, "stage", FactType.STRING)
     own_event = (event.c.id.label("row_id"), event.c.order_id.label("order_id"), event.c.type.label("type"),
                  event.c.actor_id.label("actor_id"), event.c.at.label("at"),
                  JsonValue(event.c.before, "stage", FactType.STRING).label("stage_from"),
                  cast(null(), String).label("stage_to"), EpochSeconds(event.c.at).label("at_s"),
-                 cast(null(), BigInteger).label("next_s"))  # typed: a LATERAL's bare NULL is text
-    if _always(early) and reads is not None and not any(n.startswith("order.") for n in reads):
+                 cast(null(), BigInteger).label("spent_s"))  # typed: a LATERAL's bare NULL is text
+    if always_true(early) and reads is not None and not any(n.startswith("order.") for n in reads):
         visits = select(*own_visit, *[literal(None, c.type).label(f"o_{n.removeprefix('order.')}")
                                       for n, c in order_dims.items()])
         others = (select(*own_event, *dims).select_from(event.join(orders, event.c.order_id == orders.c.id))
@@ -398,15 +398,17 @@ def _visit_rows(tables: Mapping[str, Any], orders: Any, now_s: ColumnElement[Any
                   .where(early, stage_to.is_(None)))
     inner = (visits if stages_only else union_all(visits, others)).subquery("event_rows")
     columns: dict[str, ColumnElement[Any]] = {n: inner.c[n] for n in ("type", "actor_id", "at", "stage_from", "stage_to")}
-    # next_s is NULL for a visit not yet left (counted up to now) and for every other event (no
+    # spent_s (the stored whole seconds, stagetime_0001: floor(left) - floor(entered), what the window
+    # counted) is NULL for a visit not yet left (counted up to now) and for every other event (no
     # stage entered: the CASE leaves it without a duration)
     columns["duration_hours"] = case((inner.c.stage_to.is_not(None),
-                                      _hours(func.coalesce(inner.c.next_s, now_s), inner.c.at_s)))
+                                      cast(func.coalesce(inner.c.spent_s, now_s - inner.c.at_s), Float)
+                                      / literal_column("3600.0", Float)))
     columns.update({f"order.{n}": inner.c[f"o_{n}"] for n, *_ in _ORDER_DIMS})
     return Rows(inner, columns, true(), inner.c.order_id, inner.c.row_id)
 
 
-def _always(clause: ColumnElement[bool]) -> bool:
+def always_true(clause: ColumnElement[bool]) -> bool:
     """Whether an access clause lets every row through (an admin's `true()`, however nested)."""
     return str(clause.compile(dialect=postgresql.dialect())) == "true"
 

@@ -73,6 +73,12 @@ def test_the_database_writes_a_visit_per_stage_event_left_when_the_next_is_enter
               for v in session.execute(sa.select(OrderStageVisit).where(OrderStageVisit.order_id.in_(ids))).scalars()}
     assert stored == _visits_by_log(session, ids)
     assert len(stored) == 4 * 4 + 2 + 1 + 3 * 3  # travel's stages, the late one, the bulk's three each
+    # stagetime_0001: each left visit's whole seconds, floor to floor, as the reports count them
+    seconds = dict(session.execute(sa.select(OrderStageVisit.event_id, OrderStageVisit.seconds)
+                                   .where(OrderStageVisit.order_id.in_(ids))).all())
+    assert seconds == {e: (int(left.timestamp() // 1) - int(at.timestamp() // 1) if left else None)
+                       for e, (_o, at, left) in stored.items()}
+    assert any(v and v > 0 for v in seconds.values()) and None in seconds.values()
 
 
 REPORTS = {
