@@ -20,7 +20,7 @@ visible order's visits from the index alone. Existing data is kept; going back d
 restores the indexes and the trigger.
 
 Revision ID: stagetime_0001
-Revises: insight1m_0001
+Revises: dayone1m_0001
 Create Date: 2026-12-07 19:00:00
 """
 import importlib.util
@@ -29,7 +29,7 @@ from pathlib import Path
 from alembic import op
 
 revision = "stagetime_0001"
-down_revision = "insight1m_0001"
+down_revision = "dayone1m_0001"
 branch_labels = None
 depends_on = None
 
