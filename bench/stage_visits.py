@@ -1,7 +1,7 @@
-"""Time in stage at 1,000,000 orders: the event-log window, the stored stage visits and the ranks, paired.
+"""Time in stage at 1,000,000 orders: the event-log window, and the stored stage visits, paired.
 
     .venv/bin/python -m bench.stage_visits --url postgresql://postgres@127.0.0.1:5432/insight1m_bench \\
-        [--migrate] [--runs 3] [--only visits|window|ranks[,...]] [--report "time in stage"] [--timeout-s 120]
+        [--migrate] [--runs 3] [--only visits|window[,...]] [--report "time in stage"] [--timeout-s 120]
 
 Data: bench/report_query.py's database (1,000,000 orders, ~8,000,000 events), seeded by its
 `prepare` at the revision before insight1m_0001 (run `prepare` with the base code, or downgrade to
@@ -9,9 +9,7 @@ partscan_0001). `--migrate` upgrades to insight1m_0001 and times the backfill. T
 through `backend.reports.service.run` (cold: result cache cleared, fresh session) as the admin and a
 team head, over the same data: compiled over the event-log window (the code before
 insight1m_0001: `backend.reports.datasets.TABLES` without the visits), over the stored visits (the
-general plan: `service.RANKED_TIME_IN_STAGE` off), and with the ranks (stagetime_0001: the all-time
-time-in-stage tile of a reader who sees every order read at its ranks; any other run is the general
-plan). `--migrate` upgrades to the newest revision (insight1m_0001, stagetime_0001) and times it.
+stored `seconds` since stagetime_0001). `--migrate` upgrades to the newest revision (insight1m_0001, stagetime_0001) and times it.
 Per run: wall time, this process's CPU and the database's CPU (every backend and parallel worker
 of the database, sampled from /proc every 50 ms). A benchmark, not a test (target ≤ 2 s).
 """
@@ -69,7 +67,7 @@ def migrate(url: str) -> None:
 
 def measure(engine: sa.Engine, runs: int, compiles: list[str]) -> None:
     meter = DatabaseCpu(engine)
-    tables = {"visits": datasets.TABLES, "ranks": datasets.TABLES,
+    tables = {"visits": datasets.TABLES,
               "window": {k: v for k, v in datasets.TABLES.items() if k != "visit"}}
     print(f"{'report':<62} {'who':<10} {'compile':<7} {'groups':>6} {'p50 s':>6} {'max s':>6} {'cpu s':>6} "
           f"{'db cpu s':>8} {'load':>5}  target")
@@ -77,7 +75,6 @@ def measure(engine: sa.Engine, runs: int, compiles: list[str]) -> None:
         for who, actor in readers(engine).items():
             for compile_ in compiles:
                 datasets.TABLES = tables[compile_]
-                service.RANKED_TIME_IN_STAGE = compile_ == "ranks"
                 times, cpus, dbs, groups, error = [], [], [], 0, ""
                 for _ in range(runs):
                     cache.CACHE.clear()
@@ -95,7 +92,7 @@ def measure(engine: sa.Engine, runs: int, compiles: list[str]) -> None:
                 print(f"{name:<62} {who:<10} {compile_:<7} {groups:>6} {p50:>6.2f} {max(times):>6.2f} "
                       f"{statistics.median(cpus):>6.2f} {statistics.median(dbs):>8.2f} {os.getloadavg()[0]:>5.1f}  "
                       f"{error or ('ok' if p50 <= TARGET_S else 'MISSED')}", flush=True)
-    datasets.TABLES, service.RANKED_TIME_IN_STAGE = tables["visits"], True
+    datasets.TABLES = tables["visits"]
     meter.conn.close()
 
 
@@ -104,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", required=True)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--migrate", action="store_true")
-    parser.add_argument("--only", help="comma-separated compiles: window, visits, ranks (default all three)")
+    parser.add_argument("--only", help="comma-separated compiles: window, visits (default both)")
     parser.add_argument("--report", help="only the reports whose name contains this")
     parser.add_argument("--timeout-s", type=float, help="the reports' statement timeout (default the service's 10 s): "
                         "at a load of 25 a run that needs 2 s of CPU takes 20 s or more")
@@ -118,8 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         migrate(args.url)
     engine = make_engine(args.url, pool_size=2)
     print(f"\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}\n")
-    compiles = args.only.split(",") if args.only else ["window", "visits", "ranks"]
-    if not set(compiles) <= {"window", "visits", "ranks"}:
+    compiles = args.only.split(",") if args.only else ["window", "visits"]
+    if not set(compiles) <= {"window", "visits"}:
         parser.error(f"--only: {args.only}")
     measure(engine, args.runs, compiles)
     engine.dispose()

@@ -120,8 +120,7 @@ class OrderStageVisit(SQLModel, table=True):
     `seconds` (stagetime_0001): whole seconds spent, floor(left_at) - floor(entered_at) as the reports
     count them (EpochSeconds), written with `left_at`; NULL while the order is there. Reports read a
     duration as coalesce(seconds, now - floor(entered_at)) from the indexes alone (no epoch of two
-    timestamps per visit); the stage index keeps each stage's durations in order for the ranks
-    (engine/reports/stage_ranks.py, switched off: docs/reports.md)."""
+    timestamps per visit)."""
 
     __tablename__ = "order_stage_visit"
     __table_args__ = (

@@ -39,11 +39,9 @@ from engine.reports.compiler import (
     order_report_columns,
     report_rows,
 )
-from engine.reports.datasets import always_true
 from engine.reports.definition import ReportDefinition, ReportProblem, load_report, report_catalogue
 from engine.reports.funnel_order import in_process_order, is_conversion_funnel
 from engine.reports.order_fields import AGEING_LABELS
-from engine.reports.stage_ranks import Counts, StaleCounts, rank_plan
 
 # the order statuses as the order pages name them (the same msgids as frontend/pages/common.py,
 # which the backend may not import)
@@ -55,12 +53,6 @@ STATEMENT_TIMEOUT_MS = 10_000
 WORK_MEM_MB = 32
 RANDOM_PAGE_COST = 1.1  # PostgreSQL's advice for data in memory or on SSD
 DRILL_LIMIT = 200
-# the all-time time-in-stage tile read at its ranks (engine/reports/stage_ranks.py). Off: at 1,000,000
-# orders it measured slower than the general plan over the stored seconds (1.65 against 1.32 s of
-# database CPU, docs/benchmarks.md "stagetime") — counting 8,000,000 visits and walking to the median
-# cost more than the sort they save; it needs counts kept per stage to win. The tests and the bench
-# switch it on to hold it to the general plan.
-RANKED_TIME_IN_STAGE = False
 
 
 @dataclass
@@ -200,8 +192,6 @@ def run(session: Session, *, actor: Actor, definition: Any, now: datetime,
     rows = _rows(session, funnel.statement) if funnel is not None else None
     if rows and rows[0][0] is None:  # an order entered a stage without a bit: count from the events
         rows = None
-    if rows is None and RANKED_TIME_IN_STAGE and extra is None and always_true(scope):
-        rows = _ranked(session, report, ctx)
     if rows is None:
         try:
             compiled = compile_report(report, catalogue, ORDER, EVENT, ctx, dialect=dialect, scope=scope,
@@ -225,26 +215,6 @@ def run(session: Session, *, actor: Actor, definition: Any, now: datetime,
     result.flow_order = stages is not None
     cache.CACHE.put(cache_key, result)
     return result
-
-
-def _ranked(session: Session, report: ReportDefinition, ctx: Any) -> list[list[Any]] | None:
-    """Time in stage per stage over every visit, read at its ranks (engine/reports/stage_ranks.py),
-    for a reader who sees every order and no dashboard filter; None: not that report (or the
-    visits changed between its two statements), read the general way."""
-    plan = rank_plan(report)
-    if plan is None:
-        return None
-    visit = report_datasets.TABLES.get("visit")
-    if visit is None or "seconds" not in visit.c:
-        return None
-    counts = [Counts(stage, int(total), int(left)) for stage, total, left in _rows(session, plan.count_statement(visit))]
-    pieces = plan.pieces(counts)
-    statement = plan.rank_statement(visit, counts, pieces, int(ctx.now_seconds))
-    fetched = _rows(session, statement) if statement is not None else []
-    try:
-        return plan.rows(counts, pieces, fetched, report.limit + 1)
-    except StaleCounts:
-        return None
 
 
 def _rows(session: Session, statement: Any) -> list[list[Any]]:

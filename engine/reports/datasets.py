@@ -56,7 +56,7 @@ from engine.facts.catalogue import FieldSpec
 from engine.facts.sql import DateEpochSeconds, EpochSeconds, JsonValue
 
 __all__ = ["DATASETS", "LineItemsField", "Rows", "dataset_catalogue", "dataset_rows", "condition_vars", "ROLE_ORDER",
-           "only_order_fields", "order_columns", "order_field_columns", "always_true"]
+           "only_order_fields", "order_columns", "order_field_columns"]
 
 DATASETS = ("orders", "line_items", "todos", "order_events", "firings", "customers")
 
@@ -374,7 +374,7 @@ def _visit_rows(tables: Mapping[str, Any], orders: Any, now_s: ColumnElement[Any
                  JsonValue(event.c.before, "stage", FactType.STRING).label("stage_from"),
                  cast(null(), String).label("stage_to"), EpochSeconds(event.c.at).label("at_s"),
                  cast(null(), BigInteger).label("spent_s"))  # typed: a LATERAL's bare NULL is text
-    if always_true(early) and reads is not None and not any(n.startswith("order.") for n in reads):
+    if _always(early) and reads is not None and not any(n.startswith("order.") for n in reads):
         visits = select(*own_visit, *[literal(None, c.type).label(f"o_{n.removeprefix('order.')}")
                                       for n, c in order_dims.items()])
         others = (select(*own_event, *dims).select_from(event.join(orders, event.c.order_id == orders.c.id))
@@ -408,7 +408,7 @@ def _visit_rows(tables: Mapping[str, Any], orders: Any, now_s: ColumnElement[Any
     return Rows(inner, columns, true(), inner.c.order_id, inner.c.row_id)
 
 
-def always_true(clause: ColumnElement[bool]) -> bool:
+def _always(clause: ColumnElement[bool]) -> bool:
     """Whether an access clause lets every row through (an admin's `true()`, however nested)."""
     return str(clause.compile(dialect=postgresql.dialect())) == "true"
 

@@ -1,13 +1,11 @@
-"""stored stage durations: time in stage over all time read at its ranks, not sorted (issue 16)
+"""stored stage durations: time in stage over all time from the index alone (issue 16)
 
 `order_stage_visit.seconds`: the whole seconds a left visit lasted, floor(left_at) - floor(entered_at)
 exactly as the reports count them (engine/facts/sql.py EpochSeconds); NULL while the order is still
 in the stage (its duration grows with now). The index on (stage, entered_at, left_at) becomes
 (stage, seconds, entered_at): the all-time time-in-stage tile reads every visit's duration from the
 index alone (coalesce(seconds, now - floor(entered_at)): no epoch extraction of two timestamps per
-visit), and per stage the left visits are in duration order, then the open ones (seconds NULL) in
-the order they were entered — what reading a percentile at its rank needs
-(engine/reports/stage_ranks.py).
+visit).
 
 The trigger of insight1m_0001 writes `seconds` with `left_at` (PostgreSQL: the statement's UPDATE of
 the touched orders' visits; SQLite: the new visit's own and its predecessor's). Backfill: SQLite
