@@ -40,7 +40,7 @@ class Order(SQLModel, table=True):
         # the customers data set's figures per customer, in customer order (replaces the plain
         # customer_id index: same key, so the look-ups by customer use it as before)
         Index("ix_sales_order_customer_figures", "customer_id",
-              postgresql_include=["status", "amount", "signed_at", "planned_delivery", "owner_id", "id"]),
+              postgresql_include=["status", "amount", "delivered_at", "planned_delivery", "owner_id", "id"]),
     )
 
     id: int | None = Field(default=None, primary_key=True)

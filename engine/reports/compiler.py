@@ -313,8 +313,9 @@ def report_rows(report: ReportDefinition, catalogue: Catalogue, tables: Mapping[
             early = _condition({"and": parts} if len(parts) > 1 else parts[0], fields,
                                _order_filter_columns(orders, fields), ctx, "filter")
     reads = _reads(report)
+    zone = ctx.calendar.zone.key
     return dataset_rows(report.dataset, tables, ctx, dialect=dialect, scope=scope if scope is not None else true(),
-                        order_filter=early, line_fields=line_fields, catalogue=fields, orderless=orderless,
+                        on_or_before=lambda ts, day: LocalDayOnOrBefore(ts, day, zone), order_filter=early, line_fields=line_fields, catalogue=fields, orderless=orderless,
                         reads=reads, durations="duration_hours" in reads, stages_only=_stages_only(report.filter))
 
 

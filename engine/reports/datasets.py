@@ -24,7 +24,7 @@ one of them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,10 +53,13 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from engine.facts import Catalogue, FactContext, FactType
 from engine.facts.catalogue import FieldSpec
-from engine.facts.sql import DateEpochSeconds, EpochSeconds, JsonValue
+from engine.facts.sql import EpochSeconds, JsonValue
 
 __all__ = ["DATASETS", "LineItemsField", "Rows", "dataset_catalogue", "dataset_rows", "condition_vars", "ROLE_ORDER",
            "only_order_fields", "order_columns", "order_field_columns"]
+
+# whether a timestamp's day in the installation's zone is on or before a date (the compiler's SQL)
+OnOrBefore = Callable[[ColumnElement[Any], ColumnElement[Any]], ColumnElement[bool]]
 
 DATASETS = ("orders", "line_items", "todos", "order_events", "firings", "customers")
 
@@ -232,12 +235,14 @@ def _hours(later: ColumnElement[Any], earlier: ColumnElement[Any]) -> ColumnElem
 
 
 def dataset_rows(name: str, tables: Mapping[str, Any], ctx: FactContext, *, dialect: str,
-                 scope: ColumnElement[bool], order_filter: Any = None,
+                 scope: ColumnElement[bool], on_or_before: OnOrBefore, order_filter: Any = None,
                  line_fields: tuple[LineItemsField, ...] = (), catalogue: Catalogue | None = None,
                  orderless: ColumnElement[bool] | None = None, reads: frozenset[str] | None = None,
                  durations: bool = True, stages_only: bool = False) -> Rows:
     """The rows of data set `name`. `tables`: order, event, todo, firing, customer, user_role (the
     backend's tables); `scope` the access clause (and dashboard filters) over the order table;
+    `on_or_before(ts, date)` whether a timestamp's day in the installation's zone is on or before a
+    date (the compiler's `LocalDayOnOrBefore`: the customers' on-time rate judges as the trend does);
     `order_filter` a condition over `order.*` fields only, compiled by the caller and applied where
     it narrows early (inside windows and aggregates); `line_fields` the designed line-items fields;
     `catalogue` the data set's catalogue (its `order.*` fields beyond the dimensions become columns);
@@ -292,7 +297,7 @@ def dataset_rows(name: str, tables: Mapping[str, Any], ctx: FactContext, *, dial
     if name == "line_items":
         return _with_order(_line_rows(orders, line_fields, early, dialect), orders, catalogue, reads)
     if name == "customers":
-        return _customer_rows(tables["customer"], orders, scope)
+        return _customer_rows(tables["customer"], orders, scope, on_or_before)
     raise KeyError(name)
 
 
@@ -460,12 +465,15 @@ def _json_column():
     return column("value", JSON().with_variant(JSONB(), "postgresql"))
 
 
-def _customer_rows(customer: Any, orders: Any, scope: ColumnElement[bool]) -> Rows:
+def _customer_rows(customer: Any, orders: Any, scope: ColumnElement[bool], on_or_before: OnOrBefore) -> Rows:
     """Customers with at least one visible order; their figures count the visible orders only.
-    On time: of the orders signed for with a planned delivery date, those signed by the end of it."""
+    On time: of the orders delivered with a planned delivery date (not cancelled), those delivered on
+    or before that day in the installation's zone — the on-time trend's `delivered_on_time` (`delivered_at`: the
+    customer's signature, else first reaching the delivered stage), so the two reports agree."""
     is_open = orders.c.status == literal("open", String)
-    judged = and_(orders.c.signed_at.is_not(None), orders.c.planned_delivery.is_not(None))
-    on_time = EpochSeconds(orders.c.signed_at) < DateEpochSeconds(orders.c.planned_delivery) + literal_column("86400")
+    judged = and_(orders.c.delivered_at.is_not(None), orders.c.planned_delivery.is_not(None),
+                  orders.c.status != literal("cancelled", String))
+    on_time = on_or_before(orders.c.delivered_at, orders.c.planned_delivery)
     # only the open orders reach the counting and the (numeric) sum: most orders are closed
     figures = (select(orders.c.customer_id.label("customer_id"), func.count().label("order_count"),
                       func.count(case((is_open, literal_column("1")))).label("open_order_count"),

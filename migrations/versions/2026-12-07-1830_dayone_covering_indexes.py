@@ -6,7 +6,7 @@
   the order rows (whose `data` carries every designed field). Partial: an order enters it when it is
   delivered, so a new order's insert does not touch it.
 - `ix_sales_order_customer_figures` replaces `ix_sales_order_customer_id`: the same leading key (the
-  lookups by customer are served as before) with, on PostgreSQL, the status, amount, signed and
+  lookups by customer are served as before) with, on PostgreSQL, the status, amount, delivered and
   planned dates, owner and id beside it: the customers data set's per-customer figures are an
   index-only scan in customer order, grouped as it streams (no hash of 1,000,000 rows). One index
   replaced by one: every order write keeps its count of index entries.
@@ -33,7 +33,7 @@ def upgrade() -> None:
                     postgresql_include=["planned_delivery", "status", "owner_id", "id"],
                     postgresql_where=sa.text(DELIVERED), sqlite_where=sa.text(DELIVERED))
     op.create_index("ix_sales_order_customer_figures", "sales_order", ["customer_id"],
-                    postgresql_include=["status", "amount", "signed_at", "planned_delivery", "owner_id", "id"])
+                    postgresql_include=["status", "amount", "delivered_at", "planned_delivery", "owner_id", "id"])
     op.drop_index("ix_sales_order_customer_id", table_name="sales_order")
 
 

@@ -64,7 +64,7 @@ def test_upgrade_keeps_the_orders_and_reads_them_from_the_new_indexes(before_ind
             included = {n: list(i["dialect_options"]["postgresql_include"]) for n, i in indexes.items()
                         if n in ("ix_sales_order_delivered", "ix_sales_order_customer_figures")}
             assert included == {"ix_sales_order_delivered": ["planned_delivery", "status", "owner_id", "id"],
-                                "ix_sales_order_customer_figures": ["status", "amount", "signed_at",
+                                "ix_sales_order_customer_figures": ["status", "amount", "delivered_at",
                                                                     "planned_delivery", "owner_id", "id"]}
             conn.execute(sa.text("SET enable_seqscan = off"))
             conn.execute(sa.text("SET enable_bitmapscan = off"))

@@ -47,7 +47,7 @@ def book(session, teams):
     # planned 10 Nov: delivered at 00:00:00 of 11 Nov local (16:00:00 UTC) is one second late ...
     make_order(session, owner=rep1, customer=c1, stage="delivered", planned_delivery=nov10,
                delivered_at=utc(2026, 11, 10, 16, 0, 0), amount="300.00")
-    # ... at 23:59:59 of 10 Nov local it is on time (signed for: the customers' on-time rate counts it)
+    # ... at 23:59:59 of 10 Nov local it is on time (signed for)
     make_order(session, owner=rep1, customer=c1, stage="completed", status="completed", planned_delivery=nov10,
                signed_at=utc(2026, 11, 10, 15, 59, 59), amount="100.00")
     # 16:30 UTC on 31 Oct is 00:30 on 1 Nov local: a November delivery, late against 31 Oct (a UTC
@@ -107,10 +107,12 @@ def test_the_on_time_trend_counts_days_in_the_installations_zone(session, book, 
 def test_the_customers_figures_are_the_order_rows_figures(session, book, monkeypatch):
     fast, slow = _both(session, book["admin"], CUSTOMERS, monkeypatch)
     assert fast == slow
-    # Edge two: open 1234.50 + 50.00 (the delivered one is still open); four orders; of the one
-    # signed for, on time by its UTC day (the data set's own rule, not the zone's)
-    assert [r[1:] for r in fast] == [[pytest.approx(1284.5), 4, pytest.approx(1.0)],
-                                     [pytest.approx(320.0), 4, pytest.approx(1.0)]]
+    # Edge two: open 1234.50 + 50.00 (the delivered one is still open); four orders; on time judged
+    # as the trend judges (delivered, planned, not cancelled; days in Asia/Shanghai): the one signed
+    # at 00:30 local the day after its date is late, the one delivered at 23:30 local on time.
+    # Edge one: the one delivered at 00:00:00 local the day after is late, the one at 23:59:59 on time.
+    assert [r[1:] for r in fast] == [[pytest.approx(1284.5), 4, pytest.approx(0.5)],
+                                     [pytest.approx(320.0), 4, pytest.approx(0.5)]]
 
 
 @pytest.mark.parametrize("tile", list(TILES))
