@@ -10,10 +10,11 @@ transaction:
    exactly as `resolve_customer` does, new ones created (one multi-row insert) only for rows that
    pass;
 2. the orders the batch names are read in two queries (by source + external id, by number);
-3. new orders pass the pipeline's checks one by one (form validation, closed status from the file),
-   get their numbers (one query per day), are inserted with one statement (backend/bulk_insert.py:
-   COPY on PostgreSQL, built without the model's constructor, attached to the session after),
-   then the pipeline's stages run over all of them (`Pipeline.publish_many`): events recorded, the default
+3. new orders pass the pipeline's checks (form validation, closed status from the file): one
+   pass over their plain values (`checked_new`) when the checks are the standard ones and no form
+   is published, else `Pipeline.check` one by one; they get their numbers (one query per day),
+   are inserted with one statement (backend/bulk_insert.py: COPY on PostgreSQL, built without the
+   model's constructor, attached to the session after), then the pipeline's stages run over all of them (`Pipeline.publish_many`): events recorded, the default
    flow started for open draft orders only, event rules only when an enabled event rule exists,
    customer "received" messages with the chosen milestones read once;
 4. existing orders that change go through `update_order` (flushed, not committed) in a savepoint
