@@ -45,51 +45,43 @@ _writers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="gendan-copy")
 
 
 def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]], *, ids: bool = False,
-                background: bool = False) -> list[int]:
+                background: bool = False, columns: tuple[str, ...] | None = None) -> list[int]:
     """Insert `rows` (dicts with the same keys) into `table`; with `ids`, their new primary keys
     in the rows' order (else an empty list). Flushes the session first (pending ORM rows the new
     rows refer to are written before them). `background`: on PostgreSQL the COPY finishes in a
     writer thread (see the module docstring); the values must not be needed later by the server
-    in this thread before the next statement, which waits for it anyway."""
-    settle(session)
+    in this thread before the next statement, which waits for it anyway. `columns`: the columns to
+    write, each row a mapping holding at least those (an ORM object's `__dict__`); else every
+    row's keys.
+
+    Without `ids`, the rows are converted for the COPY before waiting for the previous write-behind
+    COPY (`settle`): the conversion needs no connection, so it runs while the server still works
+    on the previous rows (a batch's events while its orders are inserted)."""
     if not rows:
+        settle(session)
         return []
-    session.flush()
     conn = session.connection()
-    if conn.dialect.name == "sqlite":
-        # one executemany; SQLite holds its one write lock from the first row on, so the rows take
-        # consecutive rowids ending at last_insert_rowid() (an INSERT ... RETURNING that keeps the
-        # rows' order goes one statement per row on SQLite)
-        conn.execute(insert(table), rows)
-        if not ids:
-            return []
-        last = conn.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
-        return list(range(last - len(rows) + 1, last + 1))
     if conn.dialect.name != "postgresql":
-        if not ids:
-            conn.execute(insert(table), rows)
-            return []
-        return list(conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars())
-    new_ids: list[int] = []
-    names = list(rows[0])
+        settle(session)
+        session.flush()
+        if columns is not None:
+            rows = [{k: row[k] for k in columns} for row in rows]
+        return _insert_elsewhere(conn, table, rows, ids)
+    names = list(columns) if columns is not None else list(rows[0])
     if ids:
+        names = [n for n in names if n != "id"]
+        settle(session)
+        session.flush()
         new_ids = list(conn.execute(text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
                                     {"t": table.name, "n": len(rows)}).scalars())
-        names = [n for n in names if n != "id"]
-    # each row as a list in `names` order, the columns with a bind processor (JSON, ...) converted
-    getter = itemgetter(*names) if len(names) > 1 else (lambda row, _n=names[0]: (row[_n],))
-    converted = [(i, p) for i, p in enumerate(_copy_processor(table.c[n].type, conn.dialect) for n in names)
-                 if p is not None]
-    columns = ", ".join(conn.dialect.identifier_preparer.quote(name) for name in (["id"] if ids else []) + names)
-    table_name = conn.dialect.identifier_preparer.format_table(table)
-    statement = f"COPY {table_name} ({columns}) FROM STDIN"
-    shift = 1 if ids else 0  # the id goes first
-    prepared = []
-    for n, row in enumerate(rows):
-        values = [new_ids[n], *getter(row)] if ids else list(getter(row))
-        for i, p in converted:
-            values[i + shift] = p(values[i + shift])
-        prepared.append(values)
+        prepared = _prepared(table, conn.dialect, names, rows, new_ids)
+    else:
+        new_ids = []
+        prepared = _prepared(table, conn.dialect, names, rows, None)
+        settle(session)
+        session.flush()
+    columns_sql = ", ".join(conn.dialect.identifier_preparer.quote(name) for name in (["id"] if ids else []) + names)
+    statement = f"COPY {conn.dialect.identifier_preparer.format_table(table)} ({columns_sql}) FROM STDIN"
     dbapi = conn.connection.dbapi_connection
     if not background:
         _copy(dbapi, statement, prepared, None)
@@ -103,6 +95,39 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]], *, i
             break
     session.info[_PENDING] = (future, statement)
     return new_ids
+
+
+def _insert_elsewhere(conn: Any, table: Table, rows: list[dict[str, Any]], ids: bool) -> list[int]:
+    if conn.dialect.name == "sqlite":
+        # one executemany; SQLite holds its one write lock from the first row on, so the rows take
+        # consecutive rowids ending at last_insert_rowid() (an INSERT ... RETURNING that keeps the
+        # rows' order goes one statement per row on SQLite)
+        conn.execute(insert(table), rows)
+        if not ids:
+            return []
+        last = conn.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
+        return list(range(last - len(rows) + 1, last + 1))
+    if not ids:
+        conn.execute(insert(table), rows)
+        return []
+    return list(conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars())
+
+
+def _prepared(table: Table, dialect: Any, names: list[str], rows: list[Any], new_ids: list[int] | None
+              ) -> list[list[Any]]:
+    """Each row as a list in `names` order (its new id first, when given), the columns with a bind
+    processor (JSON, ...) converted."""
+    getter = itemgetter(*names) if len(names) > 1 else (lambda row, _n=names[0]: (row[_n],))
+    shift = 1 if new_ids is not None else 0  # the id goes first
+    converted = [(i + shift, p) for i, p in enumerate(_copy_processor(table.c[n].type, dialect) for n in names)
+                 if p is not None]
+    prepared = []
+    for n, row in enumerate(rows):
+        values = [new_ids[n], *getter(row)] if new_ids is not None else list(getter(row))
+        for i, p in converted:
+            values[i] = p(values[i])
+        prepared.append(values)
+    return prepared
 
 
 def _copy(dbapi: Any, statement: str, rows: list[list[Any]], started: threading.Event | None) -> None:

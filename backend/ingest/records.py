@@ -219,22 +219,45 @@ def apply(session: Session, *, actor: Actor, values: list[Any], create_customers
         raise GendanError("auth.forbidden")
     tz = get_installation(session).zone
     fields = ingest.data_fields(session)
-    records = [_record(i, v, tz, fields) for i, v in enumerate(values)]
-    _check_customers(session, records)
+    known = _known_customers(session, values)  # before any chunk is written, as for every record
+
+    def parse(start: int) -> list[_Record]:
+        chunk = [_record(i, values[i], tz, fields) for i in range(start, min(start + CHUNK, len(values)))]
+        _check_customers(chunk, known)
+        return chunk
+
+    # each next chunk's records are parsed (pure) by the parser thread while this chunk waits for
+    # the database, so a request of two chunks parses the second one in the first one's waits
     result = BulkResult()
+    starts = list(range(0, len(values), CHUNK))
+    ahead = None
     with via.channel(VIA):  # the customers it creates say "API: bulk" in their history
-        for start in range(0, len(records), CHUNK):
-            chunk = records[start:start + CHUNK]
+        for n, start in enumerate(starts):
+            chunk = ahead.result() if ahead is not None else parse(start)
+            ahead = bulk._parser.submit(parse, starts[n + 1]) if n + 1 < len(starts) else None
             outcomes = _chunk(session, actor, chunk, create_customers, now)
             _report(session, chunk, outcomes, result)
     return result
 
 
-def _check_customers(session: Session, records: list[_Record]) -> None:
-    ids = sorted({r.customer_id for r in records if r.customer_id is not None})
+def _valid_customer_id(value: Any) -> int | None:
+    """A record's `customer_id` when it is one `_record` keeps (else None)."""
+    customer_id = value.get("customer_id") if isinstance(value, dict) else None
+    if isinstance(customer_id, bool) or not isinstance(customer_id, int) or not 0 < customer_id < 2**63:
+        return None
+    return customer_id
+
+
+def _known_customers(session: Session, values: list[Any]) -> set[int]:
+    """The customer ids the records name that exist (read once, before anything is written)."""
+    ids = sorted({c for c in map(_valid_customer_id, values) if c is not None})
     known: set[int] = set()
     for i in range(0, len(ids), 500):
         known.update(session.execute(select(Customer.id).where(Customer.id.in_(ids[i:i + 500]))).scalars())
+    return known
+
+
+def _check_customers(records: list[_Record], known: set[int]) -> None:
     for r in records:
         if r.customer_id is not None and r.customer_id not in known:
             r.parsed.errors.append(_error(r.index, "customer_id", "customer.not_found", id=r.customer_id))

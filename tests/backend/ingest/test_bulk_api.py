@@ -246,3 +246,37 @@ def _root_id(session):
     from backend.people.models import User
 
     return session.exec(select(User.id).where(User.username == "root")).scalar_one()
+
+
+def test_bulk5_chunks_parsed_ahead_answer_as_one_chunk(client, session, monkeypatch):
+    """Chunks after the first are parsed by the parser thread while the one before is written: the
+    answer (results, errors, an unknown customer id in a later chunk) and the orders are those of
+    the same body in one chunk (each run with its own source and new customer)."""
+    auth, customer = _admin(client, session)
+
+    def body(source: str) -> list:
+        def rec(i: int, **extra) -> dict:
+            return {**_rec(i, customer, **extra), "source": source}
+        return [rec(0), {"external_id": "bk-1", "source": source, "customer_id": customer.id, "amount": "x"},
+                "not an object", rec(3, customer_id=999_999), rec(4, customer_id=True),
+                rec(5, customer_id=None, customer_code=f"{source}-5", customer_name=f"New {source}"),
+                rec(6, customer_id=None, customer_code=f"{source}-5", customer_name=f"New {source}", stage="shipping"),
+                rec(7, status="cancelled"), rec(0, amount="7.00")]
+
+    def answer_and_orders(source: str) -> tuple[dict, list]:
+        resp = client.post(URL, json=body(source), headers={**auth, **EN}, params={"create_customers": "true"})
+        assert resp.status_code == 200, resp.text
+        out = resp.json()
+        for r in out["results"]:
+            r.pop("order_id"), r.pop("number")
+        orders = sorted((o.external_id, str(o.amount), o.stage, o.status, o.customer_id == customer.id)
+                        for o in session.exec(select(Order).where(Order.source == source)).scalars())
+        return out, orders
+
+    whole = answer_and_orders("whole")
+    monkeypatch.setattr(records, "CHUNK", 2)
+    assert answer_and_orders("chunked") == whole
+    out, orders = whole
+    assert (out["created"], out["updated"], out["failed"]) == (4, 1, 4)
+    assert out["results"][3]["outcome"] == "failed" and "customer_id" in json.dumps(out["results"][3])
+    assert ("bk-0", "7.00", "draft", "open", True) in orders
