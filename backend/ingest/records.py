@@ -240,6 +240,9 @@ def apply(session: Session, *, actor: Actor, values: list[Any], create_customers
     return result
 
 
+_ID_LIMIT = 2**31
+
+
 def _valid_customer_id(value: Any) -> int | None:
     """A record's `customer_id` when it is one `_record` keeps (else None)."""
     customer_id = value.get("customer_id") if isinstance(value, dict) else None
@@ -250,7 +253,9 @@ def _valid_customer_id(value: Any) -> int | None:
 
 def _known_customers(session: Session, values: list[Any]) -> set[int]:
     """The customer ids the records name that exist (read once, before anything is written)."""
-    ids = sorted({c for c in map(_valid_customer_id, values) if c is not None})
+    # an id past the id column's range (a 32-bit integer on PostgreSQL) names no customer: not asked
+    # for (the database would refuse the whole statement), so its record alone is `customer.not_found`
+    ids = sorted({c for c in map(_valid_customer_id, values) if c is not None and c < _ID_LIMIT})
     known: set[int] = set()
     for i in range(0, len(ids), 500):
         known.update(session.execute(select(Customer.id).where(Customer.id.in_(ids[i:i + 500]))).scalars())

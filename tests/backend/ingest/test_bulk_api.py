@@ -280,3 +280,18 @@ def test_bulk5_chunks_parsed_ahead_answer_as_one_chunk(client, session, monkeypa
     assert (out["created"], out["updated"], out["failed"]) == (4, 1, 4)
     assert out["results"][3]["outcome"] == "failed" and "customer_id" in json.dumps(out["results"][3])
     assert ("bk-0", "7.00", "draft", "open", True) in orders
+
+
+def test_a_customer_id_past_the_id_range_fails_its_record_alone(client, session):
+    """PostgreSQL's id columns are 32-bit: an id past them names no customer. It was bound into the
+    one look-up of every record's customer and failed the whole request (422 value out of range)."""
+    auth, customer = _admin(client, session)
+    body = [_rec(0, customer), _rec(1, customer, customer_id=2**31 + 5), _rec(2, customer, customer_id=2**62)]
+    resp = client.post(URL, json=body, headers={**auth, **ZH})
+    assert resp.status_code == 200, resp.text
+    out = resp.json()
+    assert [r["outcome"] for r in out["results"]] == ["created", "failed", "failed"]
+    for result in out["results"][1:]:
+        assert result["errors"][0]["field"] == "customer_id"
+        assert "客户" in result["errors"][0]["message"]
+    assert session.scalar(select(func.count()).select_from(Order).where(Order.source == "erp")) == 1
