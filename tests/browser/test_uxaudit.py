@@ -67,3 +67,76 @@ def test_uxaudit_order_page_todo_asks_for_the_planned_delivery_by_name_with_a_da
     expect(page.locator(".flow-status")).to_contain_text("已完成")
     seed.expire_all()
     assert seed.get(Order, order.id).planned_delivery == date(2027, 1, 20)
+
+
+def test_uxaudit_customer_list_and_page_fit_a_phone(page: Page, base_url, seed):
+    """The customer list was a six-column table 200 px wider than a 390 px phone (the page scrolled
+    sideways); on a phone each customer is now a block of labelled lines, as the order list is."""
+    rep = make_user(seed, username="uxa.rep2", roles=["sales"], locale="zh_CN")
+    customer = make_customer(seed, name="UXA Hamburg Industrietechnik GmbH", owner_id=rep.id,
+                             contact_name="Anna Schmidt", email="anna.schmidt@hamburg-industrietechnik.example")
+    make_order(seed, owner=rep, customer=customer, number="UXA-CUST-1", planned_delivery=date(2027, 1, 10))
+    seed.commit()
+    page.set_viewport_size(PHONE)
+    sign_in(page, base_url, rep.username)
+    page.goto(f"{base_url}/customers?q=UXA+Hamburg")
+    row = page.locator("#customers-table tbody tr").filter(has_text="UXA Hamburg")
+    expect(page.locator("#customers-table thead")).to_be_hidden()
+    contact = row.locator("td").filter(has_text="Anna Schmidt")
+    assert contact.evaluate("td => getComputedStyle(td, '::before').content") == '"联系人: "'
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    row.get_by_role("link", name="UXA Hamburg Industrietechnik GmbH").click()
+    expect(page.get_by_role("link", name="UXA-CUST-1")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_uxaudit_form_designer_half_width_field_fits_a_phone(page: Page, base_url, seed):
+    """A field set to two or three per row kept its name, type and Duplicate / Delete buttons on
+    one line inside half a phone: the English page grew 47 px wider than the screen."""
+    designer = make_user(seed, username="uxa.formdesigner", roles=["designer"], locale="en")
+    seed.commit()
+    page.set_viewport_size(PHONE)
+    sign_in(page, base_url, designer.username)
+    page.goto(f"{base_url}/designer/forms")
+    for _ in range(2):  # two side by side: the right one spilled past the screen's edge
+        page.locator("#forms-palette li[data-type='single_select']").dblclick()
+        card = page.locator("#forms-canvas > li.selected")
+        expect(card).to_be_visible()
+        page.get_by_label("Columns per row").select_option("2")
+        expect(card).to_have_class("w2 selected")
+    expect(card.get_by_role("button", name="Duplicate")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_uxaudit_rule_scope_names_the_form_by_its_title(page: Page, base_url, seed):
+    """The rule designer's scope listed the order form by its key (`order`) on a zh-CN page: forms
+    keep their name in `title`, flows in `name`, and only `name` was read."""
+    from backend.forms import service as forms_service
+
+    admin = make_user(seed, username="uxa.ruleadmin", roles=["admin", "designer"], locale="zh_CN")
+    actor = _actor(admin, {"admin", "designer"})
+    now = datetime.now(UTC)
+    forms_service.save_draft(seed, actor=actor, key="uxa_form", now=now, definition={
+        "key": "uxa_form", "title": {"zh-CN": "UXA 销售订单", "en": "UXA sales order"},
+        "fields": [{"key": "product", "type": "text", "label": {"zh-CN": "产品", "en": "Product"}}]})
+    forms_service.publish_form(seed, actor=actor, key="uxa_form", now=now)
+    seed.commit()
+    page.set_viewport_size(PHONE)
+    sign_in(page, base_url, admin.username)
+    page.goto(f"{base_url}/designer/rules/new")
+    expect(page.locator("#rd-scope").get_by_label("UXA 销售订单 (uxa_form)")).to_be_visible()
+
+
+def test_uxaudit_portal_admin_says_what_happened_once(page: Page, base_url, seed):
+    """Adding an external party said "X was added." twice: once from the page shell, once under the
+    page's own heading (the connectors and logistics pages did the same)."""
+    admin = make_user(seed, username="uxa.portaladmin", roles=["admin"], locale="zh_CN")
+    seed.commit()
+    page.set_viewport_size(PHONE)
+    sign_in(page, base_url, admin.username)
+    page.goto(f"{base_url}/admin/portal")
+    page.get_by_label("名称", exact=True).first.fill("UXA 成都西部重工")
+    page.get_by_role("button", name="添加外部单位").click()
+    said = page.get_by_role("status").filter(has_text="已添加 UXA 成都西部重工。")
+    expect(said.first).to_be_visible()
+    expect(said).to_have_count(1)
