@@ -140,3 +140,33 @@ def test_uxaudit_portal_admin_says_what_happened_once(page: Page, base_url, seed
     said = page.get_by_role("status").filter(has_text="已添加 UXA 成都西部重工。")
     expect(said.first).to_be_visible()
     expect(said).to_have_count(1)
+
+
+def test_uxaudit_demo_order_names_its_supplier_field(page: Page, base_url, seed):
+    """The demo's orders carry a supplier its order form did not define: the order page listed it
+    as `supplier` among 产品, 数量 ... on a zh-CN page."""
+    from sqlalchemy import delete
+
+    from backend.demo_designs import DEMO_FORM
+    from backend.forms import service as forms_service
+    from backend.forms.models import FormDefinitionRow
+
+    designer = make_user(seed, username="uxa.demoform", roles=["designer"])
+    rep = make_user(seed, username="uxa.rep3", roles=["sales"], locale="zh_CN")
+    seed.execute(delete(FormDefinitionRow))  # the shared live database: the demo's form is the one published
+    now = datetime.now(UTC)
+    forms_service.save_draft(seed, actor=_actor(designer, {"designer"}), key="order", now=now, definition=DEMO_FORM)
+    forms_service.publish_form(seed, actor=_actor(designer, {"designer"}), key="order", now=now)
+    order = make_order(seed, owner=rep, number="UXA-SUP-1", data={"product": "伺服电机", "supplier": "成都西部重工"})
+    seed.commit()
+    try:
+        page.set_viewport_size(PHONE)
+        sign_in(page, base_url, rep.username)
+        page.goto(f"{base_url}/orders/{order.id}")
+        details = page.locator("main")
+        expect(details).to_contain_text("成都西部重工")
+        expect(details).to_contain_text("供应商")
+        expect(details).not_to_contain_text("supplier")
+    finally:
+        seed.execute(delete(FormDefinitionRow))
+        seed.commit()
