@@ -170,3 +170,38 @@ def test_uxaudit_demo_order_names_its_supplier_field(page: Page, base_url, seed)
     finally:
         seed.execute(delete(FormDefinitionRow))
         seed.commit()
+
+
+def test_uxaudit_portal_link_offers_the_outside_steps_and_says_what_is_missing(page: Page, base_url, seed):
+    """Issuing a supplier's link for an order asked for a "flow step key" no page showed (the hint
+    read `production`, a key of no shipped flow); left empty it answered "step  is not given to X"
+    and kept nothing else. Now the box offers the published flows' outside steps by name, and an
+    empty step is asked for in words, with the typed order number kept."""
+    from backend.portal import service as portal
+
+    admin_user = make_user(seed, username="uxa.portallinks", roles=["admin", "designer"], locale="zh_CN")
+    admin = _actor(admin_user, {"admin", "designer"})
+    now = datetime.now(UTC)
+    party = portal.create_party(seed, actor=admin, values={"kind": "supplier", "name": "UXA 铸件厂"}, now=now)
+    flow = {"key": "uxa_outside", "nodes": [
+        {"type": "start", "key": "start"},
+        {"type": "task", "key": "uxa_casting", "name": {"en": "UXA casting", "zh-CN": "UXA 铸造"},
+         "assignees": [{"kind": "role", "role": "warehouse"}], "field_permissions": {"planned_delivery": "editable"},
+         "external": {"kind": "supplier", "party_id": party.id, "done_field": "planned_delivery"}},
+        {"type": "end", "key": "end"}],
+        "edges": [{"key": "e1", "source": "start", "target": "uxa_casting"},
+                  {"key": "e2", "source": "uxa_casting", "target": "end"}]}
+    flows_service.save_draft(seed, actor=admin, key="uxa_outside", definition=flow, now=now)
+    flows_service.publish_flow(seed, actor=admin, key="uxa_outside", now=now)
+    order = make_order(seed, owner=admin_user, number="UXA-PORTAL-1")
+    seed.commit()
+    page.set_viewport_size(PHONE)
+    sign_in(page, base_url, admin_user.username)
+    page.goto(f"{base_url}/admin/portal")
+    links = page.locator("#portal-link-form")
+    expect(page.locator("#portal-outside-steps option[value='uxa_casting']")).to_have_text("UXA 铸造")
+    links.get_by_label("外部单位").select_option(label="UXA 铸件厂")
+    links.get_by_label("订单号（留空：该单位的待办链接）").fill(order.number)
+    links.get_by_role("button", name="生成链接").click()
+    expect(page.get_by_role("alert").filter(has_text="请选择该外部单位处理的流程节点")).to_be_visible()
+    expect(page.locator("#portal-link-form [name=order_number]")).to_have_value("UXA-PORTAL-1")
