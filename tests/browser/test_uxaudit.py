@@ -205,3 +205,38 @@ def test_uxaudit_portal_link_offers_the_outside_steps_and_says_what_is_missing(p
     links.get_by_role("button", name="生成链接").click()
     expect(page.get_by_role("alert").filter(has_text="请选择该外部单位处理的流程节点")).to_be_visible()
     expect(page.locator("#portal-link-form [name=order_number]")).to_have_value("UXA-PORTAL-1")
+
+
+# the main pages of each kind of user, at phone width in Chinese: none scrolls sideways, none shows
+# a raw message key (order.stage.x, flow.xxx_yyy) where words belong
+GUARDED_PAGES = ["/orders", "/orders/new", "/inbox", "/customers", "/customers/new", "/dashboard",
+                 "/dashboard/process-map", "/dashboards", "/notifications", "/notifications/preferences",
+                 "/designer", "/designer/forms", "/designer/flows", "/designer/rules", "/designer/rules/new",
+                 "/designer/reports", "/admin/users", "/admin/departments", "/admin/calendar", "/admin/imports",
+                 "/admin/connectors", "/admin/logistics", "/admin/portal", "/admin/channels", "/admin/api-keys"]
+RAW_KEY = (r"\b(?:order|orders|flow|flows|rule|rules|inbox|form|forms|portal|auth|validation|field|customer"
+           r"|report|reports|connector|import|stage|status)\.[a-z_]+(?:\.[a-z_]+)*\b")
+
+
+def test_uxaudit_main_pages_fit_a_phone_in_chinese_without_raw_keys(page: Page, base_url, seed):
+    admin = make_user(seed, username="uxa.guard", roles=["admin", "designer", "sales"], locale="zh_CN")
+    make_order(seed, owner=admin, number="UXA-GUARD-1", customer=make_customer(seed, name="UXA 守卫客户"))
+    seed.commit()
+    page.set_viewport_size(PHONE)
+    sign_in(page, base_url, admin.username)
+    problems = []
+    for path in GUARDED_PAGES:
+        response = page.goto(f"{base_url}{path}")
+        page.wait_for_load_state("networkidle")
+        if response is None or response.status != 200:
+            problems.append(f"{path}: HTTP {response.status if response else '-'}")
+            continue
+        wide = page.evaluate("document.documentElement.scrollWidth")
+        if wide > PHONE["width"]:
+            problems.append(f"{path}: {wide} px wide")
+        if page.locator("html").get_attribute("lang") != "zh-CN":
+            problems.append(f"{path}: not in Chinese")
+        keys = page.evaluate("re => (document.body.innerText.match(new RegExp(re, 'g')) || []).slice(0, 3)", RAW_KEY)
+        if keys:
+            problems.append(f"{path}: raw keys {keys}")
+    assert not problems, problems
