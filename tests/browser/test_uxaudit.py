@@ -240,3 +240,17 @@ def test_uxaudit_main_pages_fit_a_phone_in_chinese_without_raw_keys(page: Page, 
         if keys:
             problems.append(f"{path}: raw keys {keys}")
     assert not problems, problems
+
+
+def test_uxaudit_report_designer_field_buttons_speak_chinese(page: Page, base_url, seed):
+    """Beside each field the report designer offered the letters D, M and F on a zh-CN page."""
+    designer = make_user(seed, username="uxa.reports", roles=["designer"], locale="zh_CN")
+    seed.commit()
+    page.set_viewport_size(PHONE)
+    sign_in(page, base_url, designer.username)
+    page.goto(f"{base_url}/designer/reports/new")
+    buttons = page.locator("#rp-field-list li").first.locator(".rp-field-buttons button")
+    expect(buttons).to_have_text(["维度", "指标", "筛选"])
+    buttons.nth(0).click()
+    expect(page.locator("#rp-dimensions li")).to_have_count(1)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
