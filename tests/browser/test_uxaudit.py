@@ -254,3 +254,20 @@ def test_uxaudit_report_designer_field_buttons_speak_chinese(page: Page, base_ur
     buttons.nth(0).click()
     expect(page.locator("#rp-dimensions li")).to_have_count(1)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_uxaudit_phone_menu_and_bulk_ticks_are_finger_sized(page: Page, base_url, seed):
+    """On a phone the menu button (☰) of every page was 20 px wide and the boxes that pick orders
+    for a bulk action 13 px: now 44 px and 24 px, and the menu still opens with a tap."""
+    rep = make_user(seed, username="uxa.thumb", roles=["sales"], locale="zh_CN")
+    make_order(seed, owner=rep, number="UXA-THUMB-1", customer=make_customer(seed, name="UXA 拇指客户"))
+    seed.commit()
+    page.set_viewport_size(PHONE)
+    sign_in(page, base_url, rep.username)
+    page.goto(f"{base_url}/orders?q=UXA-THUMB-1")
+    burger = page.locator(".nav-burger").bounding_box()
+    assert burger["width"] >= 44 and burger["height"] >= 44, burger
+    tick = page.get_by_role("checkbox", name="选择此订单").first.bounding_box()
+    assert tick["width"] >= 24 and tick["height"] >= 24, tick
+    page.locator(".nav-burger").click()
+    expect(page.get_by_role("navigation", name="主导航").get_by_role("link", name="客户")).to_be_visible()
