@@ -271,3 +271,33 @@ def test_uxaudit_phone_menu_and_bulk_ticks_are_finger_sized(page: Page, base_url
     assert tick["width"] >= 24 and tick["height"] >= 24, tick
     page.locator(".nav-burger").click()
     expect(page.get_by_role("navigation", name="主导航").get_by_role("link", name="客户")).to_be_visible()
+
+
+def test_uxaudit_audit_log_names_fields_and_shows_times_in_the_installation_zone(page: Page, base_url, seed):
+    """The audit log listed a portal link's change as `party_id`, `expires_at` with the raw UTC text
+    2026-12-21T18:11:50.860905+00:00, and a dashboard as `dashboard`; every other time on the page
+    is in the installation's zone (Asia/Shanghai)."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from backend.portal import service as portal
+
+    admin_user = make_user(seed, username="uxa.auditor", roles=["admin"], locale="zh_CN")
+    party = portal.create_party(seed, actor=_actor(admin_user, {"admin"}), values={"kind": "carrier",
+                                                                                    "name": "UXA 顺丰"},
+                                now=datetime.now(UTC))
+    seed.commit()
+    page.set_viewport_size(PHONE)
+    sign_in(page, base_url, admin_user.username)
+    page.goto(f"{base_url}/admin/portal")
+    page.locator("#portal-link-form").get_by_label("外部单位").select_option(str(party.id))
+    page.get_by_role("button", name="生成链接").click()
+    expect(page.locator("#portal-links")).to_contain_text("UXA 顺丰")
+    page.goto(f"{base_url}/admin/audit")
+    event = page.locator("main li, main tr, main .audit-event").filter(has_text="到期时间").first
+    expect(event).to_be_visible()
+    text = event.inner_text()
+    assert "+00:00" not in text and "expires_at" not in text, text
+    expires = (datetime.now(UTC) + timedelta(days=14)).astimezone(ZoneInfo("Asia/Shanghai"))
+    assert f"{expires.year}/{expires.month}/{expires.day}" in text, text
+    expect(page.locator("main")).not_to_contain_text("party_id")
