@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse
 from backend import i18n
 from backend.auth.deps import DbSession
 from backend.clock import utcnow
+from backend.errors import GendanError
 from backend.flows import service, service_instance
 from backend.flows.schemas import FlowInstanceRead, InstanceAction, TaskAction
 from backend.inbox.fields import _designed_field_specs
@@ -153,8 +154,24 @@ async def order_flow_task(request: Request, session: DbSession, actor: PageActor
                                      now=utcnow())
 
     # database work off the event loop: a blocked loop cannot let the lock holder finish
-    await run_in_threadpool(act)
+    try:
+        await run_in_threadpool(act)
+    except GendanError as exc:
+        if exc.status in (403, 404):
+            raise
+        # the flow page again, saying why, with what was typed: an error page with only a link
+        # home lost the comment (a to-do another person closed meanwhile, a value refused)
+        session.rollback()
+        typed = {"note": body.note, **{f"value:{k}": v for k, v in values.items()}}
+        return await run_in_threadpool(_refused, request, session, actor, order_id, exc, typed)
     return RedirectResponse(f"/orders/{order_id}/flow", status_code=303)
+
+
+def _refused(request: Request, session, actor, order_id: int, exc: GendanError, typed: dict[str, str]):
+    context = _flow_context(request, session, actor, order_id)
+    return render(request, "orders/_flow_page.html",
+                  {"nav": "orders", **context, "error": i18n.translate_error(exc.code, exc.params), "typed": typed},
+                  status_code=exc.status)
 
 
 @router.post("/orders/{order_id}/flow/actions")

@@ -301,3 +301,40 @@ def test_uxaudit_audit_log_names_fields_and_shows_times_in_the_installation_zone
     expires = (datetime.now(UTC) + timedelta(days=14)).astimezone(ZoneInfo("Asia/Shanghai"))
     assert f"{expires.year}/{expires.month}/{expires.day}" in text, text
     expect(page.locator("main")).not_to_contain_text("party_id")
+
+
+def test_uxaudit_a_refused_todo_on_the_order_page_says_why_on_the_flow_page(page: Page, base_url, seed):
+    """When a to-do was closed elsewhere while its form stood open, completing it from the order's
+    flow led to a dead end: an error page with only a link home. Now the order's flow page comes
+    back with the reason on top (and, for a to-do still open, what was typed)."""
+    keeper = make_user(seed, username="uxa.keeper2", roles=["warehouse"], locale="zh_CN")
+    rep = make_user(seed, username="uxa.rep4", roles=["sales"], locale="zh_CN")
+    designer = make_user(seed, username="uxa.designer2", roles=["designer", "admin"])
+    order = make_order(seed, owner=rep, number="UXA-STALE-1", planned_delivery=date(2027, 1, 10))
+    definition = _planned_delivery_flow("uxa_stale")
+    definition["nodes"][1]["assignees"] = [{"kind": "users", "user_ids": [keeper.id]}]
+    definition["nodes"][1]["required_fields"] = []
+    now = datetime.now(UTC)
+    flows_service.save_draft(seed, actor=_actor(designer, {"designer", "admin"}), key="uxa_stale",
+                             definition=definition, now=now)
+    flows_service.publish_flow(seed, actor=_actor(designer, {"designer", "admin"}), key="uxa_stale", now=now)
+    instance = service_instance.start_flow(seed, order=seed.get(Order, order.id), actor=_actor(rep, {"sales"}),
+                                           now=now, key="uxa_stale")
+    seed.commit()
+    page.route_web_socket("**/ws/**", lambda ws: None)  # the page stays as it was: no live refresh
+    page.set_viewport_size(PHONE)
+    sign_in(page, base_url, keeper.username)
+    page.goto(f"{base_url}/orders/{order.id}/flow")
+    todo = page.locator("form.flow-task")
+    expect(todo).to_contain_text("UXA 下生产单")
+    # meanwhile the to-do is done elsewhere (another tab, the inbox)
+    from backend.flows.schemas import TaskAction
+
+    task = next(t for t in service_instance.instance_read(seed, instance).tasks if t.status == "pending")
+    service_instance.act_on_task(seed, actor=_actor(keeper, {"warehouse"}), instance_id=instance.id,
+                                 task_id=task.id, body=TaskAction(action="complete"), now=now)
+    seed.commit()
+    todo.get_by_label("评论").fill("已安排生产")
+    todo.get_by_role("button", name="完成").click()
+    expect(page.locator("#orders-flow-error")).to_contain_text("此待办已关闭")
+    expect(page.get_by_role("link", name="← 订单 UXA-STALE-1")).to_be_visible()
