@@ -39,6 +39,9 @@ DEMO_FORM: dict[str, Any] = {
         {"key": "incoterm", "type": "single_select", "label": {"zh-CN": "贸易条款", "en": "Incoterm"},
          "options": [{"value": v, "label": {"zh-CN": v, "en": v}} for v in ("EXW", "FOB", "CIF", "DAP")]},
         {"key": "customer_po", "type": "text", "label": {"zh-CN": "客户采购单号", "en": "Customer PO"}},
+        # the generated orders name their supplier (foresight learns from it): without a field the
+        # order page showed the bare key `supplier` among the form's fields
+        {"key": "supplier", "type": "text", "label": {"zh-CN": "供应商", "en": "Supplier"}},
         {"key": "planned_delivery", "type": "date", "label": {"zh-CN": "计划交期", "en": "Planned delivery"}},
         {"key": "discount", "type": "percent", "min": 0, "max": 100, "label": {"zh-CN": "折扣", "en": "Discount"}},
         {"key": "expected_completion", "type": "date",

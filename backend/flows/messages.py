@@ -38,6 +38,7 @@ ERROR_MESSAGES: dict[str, str] = {
     "flow.signer_invalid": "These people cannot be added as approvers: %(user_ids)s.",
     "flow.required_fields_missing": "Fill in these fields first: %(fields)s.",
     "flow.field_not_editable": "These fields cannot be changed at this step: %(fields)s.",
+    "flow.field_not_a_date": "These fields need a date (YYYY-MM-DD): %(fields)s.",
     "flow.timer_stale": "This timer is no longer current.",
     "flow.loop_limit": "The flow loops through automatic steps without stopping (at %(node_key)s).",
     "flow.dead_end": "Step %(node_key)s has no way forward.",

@@ -12,6 +12,7 @@ ERROR_MESSAGES: dict[str, str] = {
     "portal.email_invalid": "Not a valid e-mail address.",
     "portal.days_invalid": "A link is valid for 1 to %(max)s days.",
     "portal.node_not_granted": "The step %(node)s of this order's flow is not given to %(name)s.",
+    "portal.node_missing": "Choose the flow step the party acts on (one the flow designer gives to someone outside).",
     "portal.link_not_found": "Portal link %(id)s does not exist.",
     "portal.username_invalid": "2 to 64 letters, digits or . _ - @.",
     "portal.username_taken": "The user name %(username)s is taken.",

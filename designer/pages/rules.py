@@ -89,7 +89,8 @@ def _published(session, table, locale: str) -> list[dict[str, str]]:
                         .order_by(table.key)).all()
     out = []
     for key, definition in rows:
-        name = _localized((definition or {}).get("name"), key, locale)
+        # a flow has a `name`, a form a `title`: the form read as its key ("order") before
+        name = _localized((definition or {}).get("name") or (definition or {}).get("title"), key, locale)
         out.append({"value": key, "label": key if name == key else f"{name} ({key})"})
     return out
 

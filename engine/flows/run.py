@@ -8,7 +8,7 @@ hands it to the event's handler (actions.py) and returns the copy with the colle
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from engine import effects as fx
@@ -22,6 +22,9 @@ from engine.flows.state import Completed, FlowState, HistoryEntry, Task, Token
 
 # Automatic nodes (branches, notifications, auto steps) chained in a loop would never stop.
 MAX_AUTOMATIC_MOVES = 150
+# the order's date columns a step may ask for: a value that is not a date is refused here, as the
+# order's column could not hold it (free text from a form or an API call was a 500)
+DATE_COLUMNS = ("planned_delivery", "payment_due")
 MAX_REMINDERS = 3
 
 
@@ -394,6 +397,9 @@ class Run:
         )
         if blocked:
             raise FlowError("flow.field_not_editable", node_key=node.key, fields=blocked)
+        bad = sorted(f for f in values if f in DATE_COLUMNS and not _is_date(values[f]))
+        if bad:
+            raise FlowError("flow.field_not_a_date", node_key=node.key, fields=bad)
         merged = {**self.facts, **values}
         missing = [f for f in node.required_fields if not has_value(fact(merged, f))]
         if missing:
@@ -403,3 +409,13 @@ class Run:
                 fx.SetField(dedupe_key=f"{self.prefix}set:{self.state.seq}:{name}", field=name, value=value)
             )
             self.facts[name] = value
+
+
+def _is_date(value: Any) -> bool:
+    if value is None or isinstance(value, date):
+        return True
+    try:
+        date.fromisoformat(str(value))
+    except ValueError:
+        return False
+    return True

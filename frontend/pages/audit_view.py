@@ -15,6 +15,7 @@ from backend.audit.service import REDACTED
 from backend.customers.models import Customer
 from backend.people.models import Department, User
 from frontend.pages.common import pgettext, role_label
+from frontend.templating import _fmt_datetime
 
 USER_FIELDS = ("owner_id", "head_id", "acts_as_id", "user_id")
 DEPARTMENT_FIELDS = ("department_id", "parent_id")
@@ -30,6 +31,7 @@ def entity_labels() -> dict[str, str]:
         "form": pgettext("audit", "Order form"), "flow": pgettext("audit", "Flow"), "rule": pgettext("audit", "Rule"),
         "external_party": pgettext("audit", "External party"), "portal_link": pgettext("audit", "Portal link"),
         "portal_user": pgettext("audit", "Portal user"),
+        "dashboard": pgettext("audit", "Dashboard"), "report": pgettext("audit", "Report"),
     }
 
 
@@ -64,6 +66,8 @@ def field_labels() -> dict[str, str]:
         "options": pgettext("audit", "Options"), "is_enabled": pgettext("audit", "Enabled"),
         "enabled": pgettext("audit", "Enabled"), "version": pgettext("audit", "Version"),
         "via": pgettext("audit", "Via"),
+        "party_id": pgettext("audit", "External party"), "order_id": pgettext("audit", "Order"),
+        "node_key": pgettext("audit", "Flow step"), "expires_at": pgettext("audit", "Expires"),
     }
 
 
@@ -128,6 +132,12 @@ def _value(name: str, value: Any, names: _Names) -> str:
         return names.departments.get(value, f"#{value}")
     if name == "roles" and isinstance(value, list):
         return ", ".join(role_label(r) for r in value)
+    if name.endswith("_at") and isinstance(value, str):
+        # stored as UTC ISO text: shown as every other time is, in the installation's zone
+        try:
+            return _fmt_datetime(datetime.fromisoformat(value))
+        except ValueError:
+            return value
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     if isinstance(value, dict):

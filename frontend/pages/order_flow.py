@@ -13,12 +13,15 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
+from backend import i18n
 from backend.auth.deps import DbSession
 from backend.clock import utcnow
+from backend.errors import GendanError
 from backend.flows import service, service_instance
 from backend.flows.schemas import FlowInstanceRead, InstanceAction, TaskAction
+from backend.inbox.fields import _designed_field_specs
 from backend.orders.access import get_visible_order
-from frontend.pages.common import N_, PageActor
+from frontend.pages.common import FIELD_LABELS, N_, PageActor
 from frontend.templating import is_htmx, render
 
 router = APIRouter(include_in_schema=False)
@@ -83,6 +86,27 @@ def flow_picture(read: FlowInstanceRead, locale: str) -> dict[str, Any]:
     return {"boxes": boxes, "lines": lines, "width": width, "height": height}
 
 
+# the order's own columns a flow step may ask for, with the input that fits them
+CORE_INPUTS = {"planned_delivery": "date", "payment_due": "date", "amount": "number"}
+
+
+def asked_fields(session, order, paths: list[str]) -> list[dict[str, Any]]:
+    """The fields a step asks for, as the inbox asks for them: labelled in the reader's language
+    (生产完成日期, not `data.production_done_on`), with a fitting input, holding what the order has.
+    A bare key in a text box let a warehouse type 明天 into the planned delivery date: a 500."""
+    specs = _designed_field_specs(session, order.id)
+    out = []
+    for path in paths:
+        if path.startswith("data."):
+            label, kind = specs.get(path[5:], (path[5:], "text"))
+            value = (order.data or {}).get(path[5:])
+        else:
+            label = i18n.gettext(FIELD_LABELS[path]) if path in FIELD_LABELS else path
+            kind, value = CORE_INPUTS.get(path, "text"), getattr(order, path, None)
+        out.append({"path": path, "label": label, "type": kind, "value": "" if value is None else str(value)})
+    return out
+
+
 def _flow_context(request: Request, session, actor, order_id: int) -> dict[str, Any]:
     order = get_visible_order(session, actor, order_id)
     from backend.i18n import get_locale
@@ -91,9 +115,11 @@ def _flow_context(request: Request, session, actor, order_id: int) -> dict[str, 
     current = flows[-1] if flows else None
     mine = [t for t in current.tasks if t.status == "pending" and t.assignee_id == actor.user_id] if current else []
     required = {}
-    if current:
+    if current and mine:
+        asked = {t.node_key for t in mine}
         for node in current.definition["nodes"]:
-            required[node["key"]] = node.get("required_fields", [])
+            if node["key"] in asked:
+                required[node["key"]] = asked_fields(session, order, node.get("required_fields", []))
     undo = [(key, _label(next((n.get("name") or {} for n in current.definition["nodes"] if n["key"] == key), {}),
                          key, get_locale()))
             for key in current.undoable_auto
@@ -128,8 +154,24 @@ async def order_flow_task(request: Request, session: DbSession, actor: PageActor
                                      now=utcnow())
 
     # database work off the event loop: a blocked loop cannot let the lock holder finish
-    await run_in_threadpool(act)
+    try:
+        await run_in_threadpool(act)
+    except GendanError as exc:
+        if exc.status in (403, 404):
+            raise
+        # the flow page again, saying why, with what was typed: an error page with only a link
+        # home lost the comment (a to-do another person closed meanwhile, a value refused)
+        session.rollback()
+        typed = {"note": body.note, **{f"value:{k}": v for k, v in values.items()}}
+        return await run_in_threadpool(_refused, request, session, actor, order_id, exc, typed)
     return RedirectResponse(f"/orders/{order_id}/flow", status_code=303)
+
+
+def _refused(request: Request, session, actor, order_id: int, exc: GendanError, typed: dict[str, str]):
+    context = _flow_context(request, session, actor, order_id)
+    return render(request, "orders/_flow_page.html",
+                  {"nav": "orders", **context, "error": i18n.translate_error(exc.code, exc.params), "typed": typed},
+                  status_code=exc.status)
 
 
 @router.post("/orders/{order_id}/flow/actions")

@@ -22,6 +22,7 @@ from backend.auth.deps import DbSession, _check_csrf
 from backend.clock import utcnow
 from backend.customers.models import Customer
 from backend.errors import GendanError
+from backend.flows.models import FlowDefinitionRow
 from backend.notify.models import ChannelConfig
 from backend.orders.models import Order
 from backend.portal import access as party_side
@@ -176,6 +177,20 @@ def _save(request: Request, session: Session, token: str, order_id: int | None, 
 
 # --- admin -----------------------------------------------------------------------------------------
 
+def _outside_steps(session: Session) -> list[tuple[str, str]]:
+    """The steps of the published flows that are given to someone outside, (key, name), offered
+    beside the step key box: an admin had to know a key no page showed."""
+    locale = i18n.get_locale()
+    rows = session.exec(select(FlowDefinitionRow.definition).where(FlowDefinitionRow.status == "published")).scalars()
+    steps = {}
+    for definition in rows:
+        for node in (definition or {}).get("nodes", ()):
+            if node.get("external") and node.get("key"):
+                names = node.get("name") or {}
+                steps.setdefault(node["key"], names.get("zh-CN" if locale == "zh_CN" else "en") or node["key"])
+    return sorted(steps.items())
+
+
 def _admin(request: Request, session: Session, actor: Actor, *, form: dict | None = None, errors: dict | None = None,
            status_code: int = 200):
     parties = portal.list_parties(session, actor=actor)
@@ -189,7 +204,7 @@ def _admin(request: Request, session: Session, actor: Actor, *, form: dict | Non
     robots = session.exec(select(ChannelConfig.id, ChannelConfig.name).where(
         ChannelConfig.kind.in_(portal.ROBOT_KINDS)).order_by(ChannelConfig.name)).all()
     return render(request, "portal/admin.html", {
-        "nav": "admin", "tab": "portal", "parties": parties, "party_names": {p.id: p.name for p in parties},
+        "nav": "admin", "tab": "portal", "outside_steps": _outside_steps(session), "parties": parties, "party_names": {p.id: p.name for p in parties},
         "links": links, "base": base, "numbers": numbers, "now": utcnow(), "customers": customers, "robots": robots,
         "kinds": portal.PARTY_KINDS, "kind_labels": portal.KIND_LABELS, "form": form or {}, "errors": errors or {},
         "flash": _pop_flash(request), "new_link": request.session.pop("portal_new_link", None),
@@ -255,6 +270,8 @@ def _issue(request: Request, session: Session, actor: Actor, form):
     values = {"party_id": party_id, "order_number": number, "node_key": node_key or "", "days": days}
     try:
         order_id = None
+        if number and not node_key:
+            raise GendanError("portal.node_missing")
         if number:
             order_id = session.exec(select(Order.id).where(Order.number == number)).scalars().first()
             if order_id is None:

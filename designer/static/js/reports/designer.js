@@ -86,7 +86,9 @@ function addTo(well, name) {
 function fieldItem(f) {
   let li = el("li", { "class": "rp-field", "data-field": f.name, tabindex: "0" }, [el("span", { text: f.label })]);
   let buttons = el("span", { "class": "rp-field-buttons" });
-  [["dimensions", "D", W.add_dimension], ["measures", "M", W.add_measure], ["filters", "F", W.add_filter]].forEach(function (b) {
+  // the buttons' short words come translated (a zh-CN page showed the letters D, M and F)
+  [["dimensions", W.short_dimension || "D", W.add_dimension], ["measures", W.short_measure || "M", W.add_measure],
+   ["filters", W.short_filter || "F", W.add_filter]].forEach(function (b) {
     buttons.appendChild(el("button", { type: "button", title: b[2], "aria-label": b[2] + ": " + f.label, text: b[1],
                                        onclick: function () { addTo(b[0], f.name); } }));
   });
