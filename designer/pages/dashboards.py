@@ -1,13 +1,17 @@
 """Dashboards: the list of those shared with the reader, one dashboard's tiles with its filters
-(date range, team, customer tier), and — for designers — arranging tiles by drag and resize,
-adding reports and sharing with roles and departments."""
+(date range, team, customer tier), and — for designers — a new dashboard by name, arranging tiles
+by drag and resize, adding reports and sharing with roles and departments."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse
 from sqlalchemy import select
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from backend import i18n
+from backend.auth.actor import Actor
 from backend.auth.deps import DbSession
 from backend.clock import utcnow
 from backend.people.models import ROLES, Department
@@ -20,15 +24,52 @@ from frontend.pages.common import PageActor, role_label
 from frontend.templating import render
 
 router = APIRouter(include_in_schema=False)
+NAME_LIMIT = 80  # characters of a dashboard's name
+KEY_PREFIX = "dashboard_"
 
 
 @router.get("/dashboards")
 def dashboard_list(request: Request, session: DbSession, actor: PageActor):
+    return _list(request, session, actor)
+
+
+def _list(request: Request, session: Session, actor: Actor, *, name: str = "", error: str = "",
+          status_code: int = 200):
     dashboards.ensure_builtin(session, utcnow())
     locale = i18n.get_locale()
     rows = [{"key": r.key, "name": _localized(r.definition.get("name"), r.key, locale),
              "tiles": len(r.definition.get("tiles") or [])} for r in dashboards.visible(session, actor)]
-    return render(request, "reports/dashboards.html", {"nav": "dashboard", "dashboards": rows})
+    return render(request, "reports/dashboards.html", {
+        "nav": "dashboard", "dashboards": rows, "name": name, "error": error,
+        "can_create": (actor.is_admin or actor.has_role("designer")) and actor.can_write},
+        status_code=status_code)
+
+
+@router.post("/dashboards")
+async def dashboard_new(request: Request, session: DbSession, actor: PageActor):
+    """A new, empty dashboard by the name typed (designers): it opens to add reports to it. Shared
+    with nobody yet (admins and designers see it) until its sharing is set."""
+    form = await request.form()
+    return await run_in_threadpool(_new, request, session, actor, str(form.get("name") or ""))
+
+
+def _new(request: Request, session: Session, actor: Actor, typed: str):
+    name = " ".join(typed.split())
+    if not name or len(name) > NAME_LIMIT:
+        error = i18n.gettext("Give the dashboard a name of at most %(limit)d characters.") % {"limit": NAME_LIMIT}
+        return _list(request, session, actor, name=typed[:NAME_LIMIT * 2], error=error, status_code=422)
+    key = _free_key(session)
+    dashboards.save_and_publish(session, actor=actor, now=utcnow(),
+                                definition={"key": key, "name": {"zh": name, "en": name}, "tiles": []})
+    return RedirectResponse(f"/dashboards/{key}", status_code=303)
+
+
+def _free_key(session: Session) -> str:
+    """`dashboard_<n>`: the next number after the dashboards so named."""
+    taken = {r.key for r in dashboards.LIFECYCLE.newest_per_key(session)}
+    numbers = [int(k.removeprefix(KEY_PREFIX)) for k in taken
+               if k.startswith(KEY_PREFIX) and k.removeprefix(KEY_PREFIX).isdigit()]
+    return f"{KEY_PREFIX}{max(numbers, default=0) + 1}"
 
 
 @router.get("/dashboards/{key}")
