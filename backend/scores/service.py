@@ -110,10 +110,12 @@ def refresh_changed(conn: Connection, now: datetime, *, limit: int = DRAIN) -> i
             clauses.append(a.c.id.in_(ids))
         if customers:
             clauses.append(a.c.customer_id.in_(customers))
+        # suppliers and carriers by their indexed text (a superset: a few more orders refreshed
+        # is harmless, a scan of every order is not)
         if keys["supplier"]:
-            clauses.append(scores_sql.supplier_sql(a).in_(sorted(keys["supplier"])))
+            clauses.append(scores_sql.supplier_among(a, sorted(keys["supplier"])))
         if carriers:
-            clauses.append(scores_sql.carrier_sql(a, SHIPMENTS).in_(sorted(carriers)))
+            clauses.append(scores_sql.carrier_among(a, SHIPMENTS, sorted(carriers)))
         if edges:
             clauses.append(a.c.planned_delivery.in_(edges))
         return or_(*clauses)
