@@ -20,7 +20,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -110,12 +110,15 @@ def refresh_changed(conn: Connection, now: datetime, *, limit: int = DRAIN) -> i
             clauses.append(a.c.id.in_(ids))
         if customers:
             clauses.append(a.c.customer_id.in_(customers))
-        # suppliers and carriers by their indexed text (a superset: a few more orders refreshed
-        # is harmless, a scan of every order is not)
+        # suppliers and carriers found by their indexed text, then checked exactly (a superset here
+        # would widen the groups recomputed: a carrier's orders name other carriers too)
         if keys["supplier"]:
-            clauses.append(scores_sql.supplier_among(a, sorted(keys["supplier"])))
+            suppliers = sorted(keys["supplier"])
+            clauses.append(and_(scores_sql.supplier_narrow(a, suppliers), scores_sql.supplier_sql(a).in_(suppliers)))
         if carriers:
-            clauses.append(scores_sql.carrier_among(a, SHIPMENTS, sorted(carriers)))
+            chosen = sorted(carriers)
+            clauses.append(and_(scores_sql.carrier_narrow(a, SHIPMENTS, chosen),
+                                scores_sql.carrier_sql(a, SHIPMENTS).in_(chosen)))
         if edges:
             clauses.append(a.c.planned_delivery.in_(edges))
         return or_(*clauses)

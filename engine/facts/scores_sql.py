@@ -49,8 +49,8 @@ from engine.facts.scores import (
 )
 from engine.facts.sql import DataText, EpochSeconds, InSelect, JsonValue, ToFloat
 
-__all__ = ["carrier_among", "carrier_sql", "closed_samples", "contacts_by_customer", "order_scores_select",
-           "priority_sql", "supplier_among", "supplier_sql", "urges_by_customer"]
+__all__ = ["carrier_narrow", "carrier_sql", "closed_samples", "contacts_by_customer", "order_scores_select",
+           "priority_sql", "supplier_narrow", "supplier_sql", "urges_by_customer"]
 
 DateEpoch = dialect_function(
     "DateEpoch", BigInteger(),
@@ -90,14 +90,14 @@ def carrier_sql(orders: Any, shipments: Any) -> ColumnElement[Any]:
                        literal("", String))
 
 
-def supplier_among(orders: Any, suppliers: Any) -> ColumnElement[bool]:
+def supplier_narrow(orders: Any, suppliers: Any) -> ColumnElement[bool]:
     """A superset of the orders whose supplier_sql is among `suppliers` (a list or a select), by the
     indexed text of data.supplier (DataText, revision mendsb_0001): what narrows a supplier's
-    orders before the exact expression is computed, without a scan of every order."""
+    orders before the exact expression is checked (AND it), without a scan of every order."""
     return DataText(orders.c.data, "supplier").in_(suppliers)
 
 
-def carrier_among(orders: Any, shipments: Any, carriers: Any) -> ColumnElement[bool]:
+def carrier_narrow(orders: Any, shipments: Any, carriers: Any) -> ColumnElement[bool]:
     """A superset of the orders whose carrier_sql is among `carriers`: the latest shipment's
     carrier is some shipment's, the field's is the indexed text of data.carrier."""
     field = DataText(orders.c.data, "carrier")
@@ -198,12 +198,12 @@ def order_scores_select(orders: Any, shipments: Any, customers: Any, events: Any
             a = orders.alias(f"wanted_{name}")
             wanted[name] = select(value(a)).where(a.c.status == "open", only(a))
     by_customer = _rates(orders, orders.c.customer_id, now, wanted["customer"]).subquery("by_customer")
-    narrow = None if wanted["supplier"] is None else supplier_among(orders, wanted["supplier"])
+    narrow = None if wanted["supplier"] is None else supplier_narrow(orders, wanted["supplier"])
     by_supplier = _rates(orders, supplier_sql(orders), now, wanted["supplier"], narrow).subquery("by_supplier")
     narrow = None
     if wanted["carrier"] is not None:
         # the latest shipment's carrier is one of some shipment's: probe shipments once, not per sample
-        narrow = carrier_among(orders, shipments, wanted["carrier"])
+        narrow = carrier_narrow(orders, shipments, wanted["carrier"])
     by_carrier = _rates(orders, carrier_sql(orders, shipments), now, wanted["carrier"], narrow).subquery("by_carrier")
     urges = urges_by_customer(orders, events, now)
     contacts = contacts_by_customer(orders, now)

@@ -110,7 +110,7 @@ def test_a_carriers_orders_are_found_through_the_index(session):
     orders = Order.__table__
     from backend.logistics.models import Shipment
 
-    query = select(orders.c.id).where(scores_sql.carrier_among(orders, Shipment.__table__, ["C7"]))
+    query = select(orders.c.id).where(scores_sql.carrier_narrow(orders, Shipment.__table__, ["C7"]))
     plan = _plan(conn, str(query.compile(conn, compile_kwargs={"literal_binds": True})), ())
     assert "ix_sales_order_data_carrier" in plan, plan
 
