@@ -1,6 +1,6 @@
-"""A supplier's / a carrier's orders at 200,000 orders on PostgreSQL: the lookups that read
-`data.supplier` / `data.carrier` (revision mendsb_0001's expression indexes), timed as the code runs
-them.
+"""A supplier's orders at 200,000 orders on PostgreSQL: the lookups that read `data.supplier`
+(revision mendsb_0001's expression index), timed as the code runs them; a carrier's drain beside
+them (no index there: it must not get slower).
 
     .venv/bin/python bench/supplier_lookup.py                                  # this tree
     PYTHONPATH=/tmp/mendsb-base .venv/bin/python bench/supplier_lookup.py      # the base, paired

@@ -1,6 +1,5 @@
 """Revision mendsb_0001 on SQLite and PostgreSQL: a populated database keeps its orders and gains
-the data.supplier / data.carrier expression indexes, which then find its orders; going back drops
-the two indexes only."""
+the data.supplier expression index, which then finds its orders; going back drops the index only."""
 
 from __future__ import annotations
 
@@ -35,7 +34,7 @@ def _indexes(engine) -> set[str]:
         return set(conn.execute(sa.text(query)).scalars()) & set(DATA_TEXT_INDEXES)
 
 
-def test_upgrade_keeps_the_orders_and_indexes_their_supplier_and_carrier(before_indexes):
+def test_upgrade_keeps_the_orders_and_indexes_their_supplier(before_indexes):
     engine = sa.create_engine(before_indexes.replace("postgresql://", "postgresql+psycopg://", 1))
     assert _indexes(engine) == set()
     with engine.begin() as conn:

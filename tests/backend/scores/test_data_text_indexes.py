@@ -1,5 +1,5 @@
-"""A supplier's or a carrier's orders are found through the expression indexes of revision
-mendsb_0001, not a scan of every order: the statements the change-driven score refresh and the
+"""A supplier's orders are found through the expression index of revision mendsb_0001, not a scan
+of every order: the statements the change-driven score refresh and the
 automatic decisions' history really run are EXPLAINed on a book of orders with many suppliers (the
 planner's own choice, with statistics: no `enable_seqscan = off`). SQLite and PostgreSQL."""
 
@@ -13,7 +13,6 @@ from backend.flows.autodecide import _history
 from backend.orders.models import DATA_TEXT_INDEXES, Order
 from backend.scores import service as scores_service
 from backend.scores.models import OrderScoreMark
-from engine.facts import scores_sql
 from engine.facts.sql import DataText
 from tests.backend.scores.test_scores_differential import NOW
 from tests.factories.orders import make_customer
@@ -23,8 +22,8 @@ SUPPLIERS = 1000
 
 
 def _book(session, orders: int) -> None:
-    """`orders` orders of 50 customers, each of SUPPLIERS suppliers with as many, a tenth with one of
-    50 carriers, a third closed on time (the groups' samples), in one INSERT ... SELECT; then
+    """`orders` orders of 50 customers, each of SUPPLIERS suppliers with as many, a third closed on
+    time (the groups' samples), in one INSERT ... SELECT; then
     statistics (ANALYZE runs inside the test's transaction and goes with it)."""
     owner = make_user(session)
     customers = [make_customer(session).id for _ in range(50)]
@@ -38,8 +37,7 @@ def _book(session, orders: int) -> None:
             updated_at, stages_entered, priority_score, churn_signals, closed_at)
         SELECT 'IX' || g, :first + (g % 50), :owner, 100, 'CNY', 'production',
             CASE WHEN g % 3 = 0 THEN 'completed' ELSE 'open' END, :at, :planned, 'ix',
-            CASE WHEN g % 10 = 0 THEN {build.format(supplier + ", 'carrier', 'C' || (g % 50)")}
-                 ELSE {build.format(supplier)} END,
+            {build.format(supplier)},
             '[]', '[]', 0, 1, :at, :at, 0, 0, 0, CASE WHEN g % 3 = 0 THEN :closed END
         FROM s""").bindparams(at=NOW - timedelta(days=30), closed=NOW - timedelta(days=20)),
                  {"owner": owner.id, "first": min(customers), "n": orders, "suppliers": SUPPLIERS,
@@ -102,17 +100,6 @@ def test_a_suppliers_open_orders_are_refreshed_through_the_index(session):
     refreshed = session.execute(select(Order.supplier_on_time_rate).where(
         DataText(Order.__table__.c.data, "supplier") == "S7", Order.status == "open")).scalars().all()
     assert refreshed and all(rate is not None for rate in refreshed)  # the group's closed samples counted
-
-
-def test_a_carriers_orders_are_found_through_the_index(session):
-    _book(session, _big_enough(session))
-    conn = session.connection()
-    orders = Order.__table__
-    from backend.logistics.models import Shipment
-
-    query = select(orders.c.id).where(scores_sql.carrier_narrow(orders, Shipment.__table__, ["C7"]))
-    plan = _plan(conn, str(query.compile(conn, compile_kwargs={"literal_binds": True})), ())
-    assert "ix_sales_order_data_carrier" in plan, plan
 
 
 def test_the_automatic_decisions_history_reads_a_supplier_through_the_index(session):
