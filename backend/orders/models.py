@@ -17,9 +17,9 @@ MESSAGE_TYPES_SQL = "type IN ('urged', 'customer_message', 'customer_reply')"  #
 
 #: expression indexes on designed fields, made by revision mendsb_0001 and not declared below (the
 #: expression differs by dialect): the text engine/facts/sql.py DataText reads, for looking up a
-#: supplier's orders (the change-driven scores, the automatic decisions' history). None on
-#: data.carrier: carriers are few, each has a large share of the orders (see the revision)
-DATA_TEXT_INDEXES = {"ix_sales_order_data_supplier": "supplier"}
+#: supplier's orders (the change-driven scores, the automatic decisions' history) and the closed
+#: samples of the carriers a change touches (the change-driven scores)
+DATA_TEXT_INDEXES = {"ix_sales_order_data_supplier": "supplier", "ix_sales_order_data_carrier": "carrier"}
 
 
 class Order(SQLModel, table=True):

@@ -47,7 +47,7 @@ from engine.facts.scores import (
     WINDOW_DAYS,
     horizon,
 )
-from engine.facts.sql import DataText, EpochSeconds, JsonValue, ToFloat
+from engine.facts.sql import DataText, EpochSeconds, InSelect, JsonValue, ToFloat
 
 __all__ = ["carrier_sql", "closed_samples", "contacts_by_customer", "order_scores_select",
            "priority_sql", "supplier_narrow", "supplier_sql", "urges_by_customer"]
@@ -197,8 +197,11 @@ def order_scores_select(orders: Any, shipments: Any, customers: Any, events: Any
     narrow = None
     if wanted["carrier"] is not None:
         # the latest shipment's carrier is one of some shipment's: probe shipments once, not per sample
-        narrow = or_(orders.c.id.in_(select(shipments.c.order_id).where(shipments.c.carrier.in_(wanted["carrier"]))),
-                     JsonValue(orders.c.data, "carrier", FactType.STRING).in_(wanted["carrier"]))
+        # (each arm an index lookup, InSelect: OR-ed `IN (subquery)` arms filter a scan of every
+        # closed order). Only here: the open orders of a marked carrier are found by the exact
+        # expression (refresh_changed), a superset would widen the carriers recomputed
+        narrow = or_(InSelect(orders.c.id, select(shipments.c.order_id).where(shipments.c.carrier.in_(wanted["carrier"]))),
+                     InSelect(DataText(orders.c.data, "carrier"), wanted["carrier"]))
     by_carrier = _rates(orders, carrier_sql(orders, shipments), now, wanted["carrier"], narrow).subquery("by_carrier")
     urges = urges_by_customer(orders, events, now)
     contacts = contacts_by_customer(orders, now)

@@ -105,9 +105,9 @@ class JsonValue(FunctionElement):
 class DataText(FunctionElement):
     """A designed field's text `data.<key>` as an index lookup needs it: the key written into the
     SQL (JsonValue binds it, and a bound key never matches an index), no type guard. PostgreSQL
-    `(data ->> 'key')`, SQLite `json_extract(data, '$.key')`: the very expressions of the index
-    `ix_sales_order_data_supplier` (revision mendsb_0001), so a supplier's orders are an index
-    scan, not a scan of every order.
+    `(data ->> 'key')`, SQLite `json_extract(data, '$.key')`: the very expressions of the indexes
+    `ix_sales_order_data_supplier` / `_carrier` (revision mendsb_0001), so a supplier's orders, or
+    a carrier's closed samples, are an index scan, not a scan of every order.
 
     Unguarded, a number 5 reads '5' on PostgreSQL: use it to narrow (a superset of the orders whose
     JsonValue matches), not as the field's value. Keys are the code's own identifiers only."""
@@ -134,6 +134,33 @@ def _data_text_sqlite(element, compiler, **kw):
 @compiles(DataText, "postgresql")
 def _data_text_pg(element, compiler, **kw):
     return f"({compiler.process(list(element.clauses)[0], **kw)} ->> '{element.key}')"
+
+
+class InSelect(FunctionElement):
+    """`column IN (SELECT ...)` that stays an index lookup when OR-ed with other conditions:
+    PostgreSQL plans an OR arm `x IN (subquery)` as a filter over a scan (a hashed subplan cannot
+    join a BitmapOr), but `x = ANY(ARRAY(subquery))` as an index scan fed by the subquery run
+    once. SQLite looks an IN (subquery) up in the index either way."""
+
+    inherit_cache = True
+    name = "in_select"
+    type = Boolean()
+    _is_implicitly_boolean = True  # a comparison already: SQLite must not get `... = 1`
+
+    def __init__(self, column: ColumnElement[Any], query: Any) -> None:
+        super().__init__(column, query.scalar_subquery())
+
+
+@compiles(InSelect)
+def _in_select_sqlite(element, compiler, **kw):
+    column, query = (compiler.process(c, **kw) for c in element.clauses)
+    return f"{column} IN {query}"
+
+
+@compiles(InSelect, "postgresql")
+def _in_select_pg(element, compiler, **kw):
+    column, query = (compiler.process(c, **kw) for c in element.clauses)
+    return f"{column} = ANY(ARRAY{query})"
 
 
 _SQLITE_JSON_TYPES = {

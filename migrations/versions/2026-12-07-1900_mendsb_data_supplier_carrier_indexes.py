@@ -1,18 +1,17 @@
-"""an expression index on the designed field data.supplier of sales orders
+"""expression indexes on the designed fields data.supplier and data.carrier of sales orders
 
-The change-driven priority scores (backend/scores/service.py: the open orders of a marked
-supplier, and that supplier's closed samples) and the automatic decisions' history
-(backend/flows/autodecide.py) look orders up by `data.supplier`: without an index that is a scan of
-every order (at 200,000 orders a drain of one supplier's mark took 7.4 s, 0.6 s with it:
-docs/benchmarks.md, mendsb). The expression is exactly what engine/facts/sql.py DataText renders
-(an index serves only the identical expression): PostgreSQL `(data ->> 'supplier')`, SQLite
+The change-driven priority scores (backend/scores/service.py: the open orders of a marked supplier,
+and the closed samples of the suppliers and carriers a change touches) and the automatic
+decisions' history (backend/flows/autodecide.py) look orders up by `data.supplier` /
+`data.carrier`: without an index that is a scan of every order (figures: docs/benchmarks.md,
+mendsb). The expressions are exactly what engine/facts/sql.py DataText renders (an index serves
+only the identical expression): PostgreSQL `(data ->> 'supplier')`, SQLite
 `json_extract(data, '$.supplier')`. Not declared on the model (the expression differs by dialect;
-migrations/env.py leaves it alone). Data is kept; going back drops the index.
+migrations/env.py leaves them alone). Data is kept; going back drops the two indexes.
 
-No index on data.carrier: carriers are few (a handful of couriers), each with a large share of
-the orders, so an index finds no small set; a carrier's orders also come from its shipments (the
-latest shipment's carrier wins), and routing the drain through an index there made PostgreSQL
-misjudge thousands of rows as one and nest loops (24 s against 13 s without, same bench).
+The open orders of a marked carrier are still found by the exact expression (the latest
+shipment's carrier, else the field), not through the index: carriers are few, each with a large
+share of the orders, and a superset there widened the carriers recomputed.
 
 Revision ID: mendsb_0001
 Revises: insight1m_0001
@@ -26,7 +25,7 @@ down_revision = "insight1m_0001"
 branch_labels = None
 depends_on = None
 
-KEYS = ("supplier",)
+KEYS = ("supplier", "carrier")
 
 
 def _expression(dialect: str, key: str) -> str:

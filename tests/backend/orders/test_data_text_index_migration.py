@@ -1,5 +1,6 @@
 """Revision mendsb_0001 on SQLite and PostgreSQL: a populated database keeps its orders and gains
-the data.supplier expression index, which then finds its orders; going back drops the index only."""
+the data.supplier / data.carrier expression indexes, which then find its orders; going back drops
+the two indexes only."""
 
 from __future__ import annotations
 
