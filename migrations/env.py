@@ -6,6 +6,7 @@ from alembic import context
 
 import backend.models  # noqa: F401  (fills the metadata)
 from backend.db import make_engine, metadata
+from backend.orders.models import DATA_TEXT_INDEXES
 from backend.settings import get_settings
 
 config = context.config
@@ -16,9 +17,11 @@ def _url() -> str:
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:
-    """Trigram indexes are PostgreSQL-only accelerators created in their revision (orders_0002),
-    not declared on the models: autogenerate must not drop them."""
-    return not (type_ == "index" and reflected and compare_to is None and (name or "").endswith("_trgm"))
+    """Trigram indexes (PostgreSQL-only accelerators, orders_0002) and the designed fields'
+    expression indexes (their expression differs by dialect, mendsb_0001) are created in their
+    revisions, not declared on the models: autogenerate must not drop them."""
+    made_by_revision = (name or "").endswith("_trgm") or name in DATA_TEXT_INDEXES
+    return not (type_ == "index" and reflected and compare_to is None and made_by_revision)
 
 
 def run_migrations_offline() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -174,6 +175,8 @@ def actor_for_api_key(session: Session, clear: str, *, now: datetime) -> Actor:
     actor = load_actor(session, key.user_id, via="api_key", scope=key.scope)
     if actor is None:
         raise GendanError("auth.invalid_token")
+    # which key: what it writes can say so (the bulk API's new customers, backend/ingest/records.py)
+    actor = replace(actor, extra={**actor.extra, "api_key_name": key.name})
     if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
         # throttled so a busy integration does not write on every call. The reads above end first, so
         # the UPDATE opens its own transaction: on SQLite a read transaction that starts writing

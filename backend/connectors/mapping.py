@@ -232,17 +232,25 @@ def preview(session: Session, *, actor: Actor, records: list[Any], mapping: Impo
     return {"paths": paths(records), "previews": [p.model_dump(mode="json") for p in previews]}
 
 
-def keep_transforms(saved: dict[str, Any], sent: dict[str, Any]) -> dict[str, Any]:
-    """`sent` (a mapping from the connector form, which has no transform fields) with the saved
-    mapping's transforms for the order fields it still maps, and for those that map no path
-    (a constant), so saving the form never drops what the mapping editor set."""
-    if "transforms" in sent:
-        return sent
-    old_columns = saved.get("columns") or {}
-    columns = sent.get("columns") or {}
-    kept = {t: chain for t, chain in (saved.get("transforms") or {}).items()
-            if t in columns or t not in old_columns}
-    return {**sent, "transforms": kept} if kept else sent
+#: the parts of a mapping the connector form edits; every other part belongs to the mapping editor
+#: (or a template): transforms, line columns, data types, defaults, history
+FORM_PARTS = ("columns", "stage_map", "status_map", "create_customers", "source", "timezone")
+
+
+def merge_form_mapping(base: dict[str, Any], edited: dict[str, Any]) -> dict[str, Any]:
+    """The mapping a save (or a sample) of the connector form means: the form's own parts
+    (FORM_PARTS) as sent, every other part of `base` kept. `base` is the connector's saved mapping,
+    read when the form is saved (not carried through the page, so a page opened before the
+    mapping editor last saved cannot write older parts back), or a new connector's template's.
+    A transform goes only with an order field the form stopped mapping to a path; one for a
+    field that maps no path (a constant) stays."""
+    merged = {k: v for k, v in base.items() if k not in FORM_PARTS}
+    merged.update({k: edited[k] for k in FORM_PARTS if k in edited})
+    old_columns, columns = base.get("columns") or {}, merged.get("columns") or {}
+    transforms = {t: chain for t, chain in (base.get("transforms") or {}).items()
+                  if t in columns or t not in old_columns}
+    merged.pop("transforms", None)
+    return {**merged, "transforms": transforms} if transforms else merged
 
 
 def with_field_words(error: dict[str, Any]) -> dict[str, Any]:

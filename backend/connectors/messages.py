@@ -34,7 +34,11 @@ ERROR_MESSAGES: dict[str, str] = {
     "connector.sql_key_missing": "The view %(name)s has no key column %(column)s.",
     "connector.sql_not_read_only": "The connection is not read-only; Gendan reads only over a read-only "
                                    "connection (use a login that cannot write).",
-    "connector.sql_own_database": "This is Gendan's own database (%(database)s); connect to the source database.",
+    "connector.sql_own_database": "This connection reaches Gendan's own database (%(database)s on the same "
+                                  "server, whatever the host name, port or login); Gendan does not read its own "
+                                  "tables. Connect to the source database.",
+    "connector.sql_system_catalog": "%(name)s is in %(schema)s, the database server's own catalog (it describes "
+                                    "every database on the server); choose a view of the source's orders.",
     "connector.sql_driver_missing": "The database driver %(driver)s is not installed on this server.",
     "connector.sql_query_failed": "Reading the view failed: %(error)s",
     "connector.sql_ties_too_many": "More than %(limit)s rows share one value of %(column)s; choose a key column.",

@@ -37,7 +37,7 @@ from backend.connectors.http_pull import HttpPull
 from backend.connectors.models import Connector, ConnectorRecordError, ConnectorRun
 from backend.connectors.records import cells, lookup_in, parse_transformed
 from backend.connectors.schemas import FolderSettings, HttpJsonSettings
-from backend.connectors.sql_pull import SqlPull, url_of
+from backend.connectors.sql_pull import SqlPull, server_identity
 from backend.connectors.sql_settings import SqlPullSettings
 from backend.connectors.vendor_settings import VendorSettings
 from backend.db import new_session
@@ -142,7 +142,8 @@ def _run(bind, lease, connector_id, now, trigger, client, sleep, elapsed) -> Con
 
                 vendor_run.run(session, ctx, crypto.decrypt(connector.secrets), cursor, client, sleep)
             elif isinstance(ctx.config, SqlPullSettings):
-                with SqlPull(ctx.config, crypto.decrypt(connector.secrets), own_url=url_of(bind)) as pull:
+                own = server_identity(session.connection())
+                with SqlPull(ctx.config, crypto.decrypt(connector.secrets), own=own) as pull:
                     numbered = ((position, record, token)
                                 for position, (record, token) in enumerate(pull.records(cursor), start=1))
                     for batch in _chunked(numbered, BATCH_RECORDS):

@@ -32,7 +32,7 @@ from backend.connectors.schemas import (
     SampleRead,
     settings_kind,
 )
-from backend.connectors.sql_pull import SqlPull, url_of
+from backend.connectors.sql_pull import SqlPull, server_identity
 from backend.connectors.sql_settings import SqlPullSettings
 from backend.connectors.vendor_settings import VendorSettings
 from backend.errors import GendanError
@@ -301,7 +301,8 @@ def test_connection(session: Session, *, actor: Actor, settings: SqlPullSettings
     """Connect read-only and find the view, its cursor and key columns; the order rows are read in.
     Raises GendanError saying what is wrong (cannot connect, no such view, column missing, not read-only)."""
     _require_admin(actor)
-    with SqlPull(settings, _secret_values(session, secrets, connector_id), own_url=url_of(session.get_bind())) as pull:
+    own = server_identity(session.connection())
+    with SqlPull(settings, _secret_values(session, secrets, connector_id), own=own) as pull:
         return pull.order_preview()
 
 
@@ -321,7 +322,7 @@ def fetch_sample(session: Session, *, actor: Actor, settings: HttpJsonSettings |
         previews = _preview(session, records, _with_zone(session, mapping)) if mapping else []
         return SampleRead(records=records, paths=paths(records), previews=previews)
     if isinstance(settings, SqlPullSettings):
-        with SqlPull(settings, values, own_url=url_of(session.get_bind())) as pull:
+        with SqlPull(settings, values, own=server_identity(session.connection())) as pull:
             records = [record for record, _ in pull.records({}, max_records=SAMPLE_RECORDS)]
             order = pull.order_preview()
         previews = _preview(session, records, _with_zone(session, mapping)) if mapping else []

@@ -4,9 +4,14 @@ of a cursor column (and a key column for ties), a batch at a time.
 The connection is made read-only by the session (PostgreSQL: default_transaction_read_only and
 SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY; MySQL/MariaDB: SET SESSION TRANSACTION READ
 ONLY; SQL Server: the login must not be able to write) and checked before anything is read; it
-has connect and statement timeouts, and is refused when it points at Gendan's own database.
-Names come from the settings (identifiers only), are checked by reflection and quoted by
-SQLAlchemy: no SQL text is built from them.
+has connect and statement timeouts, and is refused when it reaches Gendan's own database.
+That is decided by what the two servers say about themselves once connected (server_identity), not
+by the host name, port or login in the settings: `localhost`, `127.0.0.1`, a host alias or another
+login all reach the same database, and reading it would show every table (other customers' data
+too) behind a "view" name. Names come from the settings (identifiers only), are checked by
+reflection and quoted by SQLAlchemy: no SQL text is built from them; a name that resolves to the
+server's own catalogs (pg_catalog, information_schema, mysql, sys, ...) is refused, since those
+describe every database of the server, Gendan's included.
 
 Incremental reading: rows after the last position (cursor value, key) in that order, i.e.
 `cursor > :c OR (cursor = :c AND key > :k)`, so rows sharing a cursor value across a batch
@@ -19,40 +24,66 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import MetaData, Table, and_, create_engine, event, or_, select
+from sqlalchemy import MetaData, Table, and_, create_engine, event, or_, select, text
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from backend.connectors.sql_settings import DEFAULT_PORTS, SqlPullSettings
+from backend.connectors.sql_settings import SqlPullSettings
 from backend.errors import GendanError
 
 MAX_TIES = 10_000  # rows sharing one cursor value when there is no key column
 MAX_TEXT = 10_000
 DRIVERS = {"postgresql": ("postgresql+psycopg", "psycopg"), "mysql": ("mysql+pymysql", "pymysql"),
            "mssql": ("mssql+pymssql", "pymssql")}
-_LOCAL = {"localhost", "127.0.0.1", "::1", "[::1]"}
+# the server's own catalogs: they describe every database of the server (sessions, roles, settings)
+SYSTEM_SCHEMAS = {"postgresql": {"pg_catalog", "information_schema"},
+                  "mysql": {"information_schema", "mysql", "performance_schema", "sys"},
+                  "mssql": {"sys", "information_schema"}}
 
 
-def own_database(settings: SqlPullSettings, own_url: URL | None) -> bool:
-    """True when the settings point at Gendan's own database (same server and database name)."""
-    if own_url is None or not own_url.drivername.startswith(settings.dialect):
-        return False
-    host = settings.host.lower()
-    own_host = (own_url.host or "localhost").lower()
-    same_host = host == own_host or (host in _LOCAL and own_host in _LOCAL)
-    port = settings.port or DEFAULT_PORTS[settings.dialect]
-    return same_host and port == (own_url.port or DEFAULT_PORTS[settings.dialect]) and \
-        settings.database == own_url.database
+@dataclass(frozen=True)
+class ServerIdentity:
+    """What a PostgreSQL server says about the database a connection reached, whatever host name,
+    port or login it was reached by.
+
+    `system` is the cluster's system identifier (pg_control_system(), made at initdb and shared by
+    its physical replicas: a replica of Gendan's database is Gendan's data too); `started` (the
+    postmaster's start time) stands in when a login may not read it. With the database's name
+    and oid, two identities are equal only for the same database of the same cluster."""
+
+    database: str
+    database_oid: str
+    system: str | None
+    started: str
+
+    def same_database(self, other: ServerIdentity) -> bool:
+        if (self.database, self.database_oid) != (other.database, other.database_oid):
+            return False
+        if self.system and other.system:
+            return self.system == other.system
+        return self.started == other.started
 
 
-def url_of(bind: Any) -> URL | None:
-    engine = getattr(bind, "engine", None)
-    return getattr(engine, "url", None)
+def server_identity(conn: Connection) -> ServerIdentity | None:
+    """The identity of the database `conn` is connected to; None where no network connector can
+    reach it (SQLite: a file) or Gendan cannot run on it (MySQL/MariaDB, SQL Server). Plain reads
+    that cannot fail for want of a privilege, so Gendan's own transaction is never spoiled."""
+    if conn.dialect.name != "postgresql":
+        return None
+    database, oid, started, readable = conn.execute(text(
+        "SELECT current_database(), (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())"
+        "::text, pg_catalog.pg_postmaster_start_time()::text, "
+        "pg_catalog.has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE')")).one()
+    system = None
+    if readable:
+        system = conn.execute(text("SELECT system_identifier::text FROM pg_catalog.pg_control_system()")).scalar()
+    return ServerIdentity(database=database, database_oid=oid, system=system, started=started)
 
 
 # ---------------------------------------------------------------- values
@@ -102,8 +133,9 @@ def decode(stored: Any) -> Any:
 # ---------------------------------------------------------------- the connection
 
 class SqlPull:
-    def __init__(self, config: SqlPullSettings, secrets: dict[str, Any], *, own_url: URL | None = None):
-        self.config, self.secrets, self.own_url = config, secrets, own_url
+    def __init__(self, config: SqlPullSettings, secrets: dict[str, Any], *, own: ServerIdentity | None = None):
+        """`own`: the identity of Gendan's own database (server_identity of its connection)."""
+        self.config, self.secrets, self.own = config, secrets, own
         self.engine: Engine | None = None
         self.conn: Connection | None = None
         self.table: Table | None = None
@@ -128,8 +160,6 @@ class SqlPull:
     def open(self) -> None:
         """Connect read-only, check it is read-only, and find the view and its columns."""
         c = self.config
-        if own_database(c, self.own_url):
-            raise GendanError("connector.sql_own_database", {"database": c.database})
         drivername, module = DRIVERS[c.dialect]
         if importlib.util.find_spec(module) is None:
             raise GendanError("connector.sql_driver_missing", {"driver": module})
@@ -148,6 +178,8 @@ class SqlPull:
         try:
             if not self._is_read_only():
                 raise GendanError("connector.sql_not_read_only", {})
+            self._refuse_own_database()
+            self._refuse_system_catalog()
             self.table = self._reflect()
         except GendanError:
             self.close()
@@ -204,6 +236,39 @@ class SqlPull:
             return int(value or 0) == 0
         finally:
             conn.rollback()
+
+    def _refuse_own_database(self) -> None:
+        if self.own is None or self.config.dialect != "postgresql":
+            return
+        try:
+            theirs = server_identity(self.conn)
+        finally:
+            self.conn.rollback()
+        if theirs is not None and self.own.same_database(theirs):
+            raise GendanError("connector.sql_own_database", {"database": self.config.database})
+
+    def _refuse_system_catalog(self) -> None:
+        """The schema the view's name resolves to, asked of the server (an unqualified PostgreSQL
+        name is looked up in pg_catalog first, a SQL Server one in sys for the old catalog views)."""
+        c, conn = self.config, self.conn
+        system = SYSTEM_SCHEMAS[c.dialect]
+        schema = c.schema_name
+        if c.dialect == "mysql":  # a MySQL schema is a database; the connection's own when not given
+            schema = schema or c.database
+        try:
+            if c.dialect == "postgresql":
+                schema = conn.execute(text(
+                    "SELECT n.nspname FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n "
+                    "ON n.oid = k.relnamespace WHERE k.oid = pg_catalog.to_regclass(CASE WHEN :s = '' "
+                    "THEN pg_catalog.quote_ident(:t) ELSE pg_catalog.quote_ident(:s) || '.' || "
+                    "pg_catalog.quote_ident(:t) END)"), {"s": c.schema_name, "t": c.table}).scalar() or schema
+            elif c.dialect == "mssql" and not schema:
+                schema = conn.execute(text("SELECT OBJECT_SCHEMA_NAME(OBJECT_ID(QUOTENAME(:t)))"),
+                                      {"t": c.table}).scalar() or ""
+        finally:
+            conn.rollback()
+        if schema.lower() in system or (c.dialect == "postgresql" and schema.lower().startswith("pg_")):
+            raise GendanError("connector.sql_system_catalog", {"name": _qualified(c), "schema": schema})
 
     def _reflect(self) -> Table:
         c = self.config

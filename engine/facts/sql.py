@@ -9,6 +9,7 @@ double precision so that arithmetic and comparisons round exactly like Python fl
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -99,6 +100,67 @@ class JsonValue(FunctionElement):
         if part == "guard":
             self.type = Boolean()
         super().__init__(data, literal(f"$.{key}", String), literal(key, String))
+
+
+class DataText(FunctionElement):
+    """A designed field's text `data.<key>` as an index lookup needs it: the key written into the
+    SQL (JsonValue binds it, and a bound key never matches an index), no type guard. PostgreSQL
+    `(data ->> 'key')`, SQLite `json_extract(data, '$.key')`: the very expressions of the indexes
+    `ix_sales_order_data_supplier` / `_carrier` (revision mendsb_0001), so a supplier's orders, or
+    a carrier's closed samples, are an index scan, not a scan of every order.
+
+    Unguarded, a number 5 reads '5' on PostgreSQL: use it to narrow (a superset of the orders whose
+    JsonValue matches), not as the field's value. Keys are the code's own identifiers only."""
+
+    inherit_cache = True
+    name = "data_text"
+    type = String()
+
+    def __init__(self, data: ColumnElement[Any], key: str) -> None:
+        if not DATA_KEY.fullmatch(key):
+            raise ValueError(f"not a data key: {key!r}")
+        self.key = key
+        super().__init__(data, literal_column(f"'{key}'"))  # the key in the clauses: in the cache key
+
+
+DATA_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+
+
+@compiles(DataText)
+def _data_text_sqlite(element, compiler, **kw):
+    return f"json_extract({compiler.process(list(element.clauses)[0], **kw)}, '$.{element.key}')"
+
+
+@compiles(DataText, "postgresql")
+def _data_text_pg(element, compiler, **kw):
+    return f"({compiler.process(list(element.clauses)[0], **kw)} ->> '{element.key}')"
+
+
+class InSelect(FunctionElement):
+    """`column IN (SELECT ...)` that stays an index lookup when OR-ed with other conditions:
+    PostgreSQL plans an OR arm `x IN (subquery)` as a filter over a scan (a hashed subplan cannot
+    join a BitmapOr), but `x = ANY(ARRAY(subquery))` as an index scan fed by the subquery run
+    once. SQLite looks an IN (subquery) up in the index either way."""
+
+    inherit_cache = True
+    name = "in_select"
+    type = Boolean()
+    _is_implicitly_boolean = True  # a comparison already: SQLite must not get `... = 1`
+
+    def __init__(self, column: ColumnElement[Any], query: Any) -> None:
+        super().__init__(column, query.scalar_subquery())
+
+
+@compiles(InSelect)
+def _in_select_sqlite(element, compiler, **kw):
+    column, query = (compiler.process(c, **kw) for c in element.clauses)
+    return f"{column} IN {query}"
+
+
+@compiles(InSelect, "postgresql")
+def _in_select_pg(element, compiler, **kw):
+    column, query = (compiler.process(c, **kw) for c in element.clauses)
+    return f"{column} = ANY(ARRAY{query})"
 
 
 _SQLITE_JSON_TYPES = {

@@ -124,7 +124,8 @@ def _value(name: str, value: Any, names: _Names) -> str:
     if name == "via" and isinstance(value, str):  # backend/ingest/via.py: "connector: <name>", "import: <file>", ...
         kind, _, what = value.partition(": ")
         label = {"connector": pgettext("audit", "connector"), "import": pgettext("audit", "import file"),
-                 "webhook": pgettext("audit", "webhook"), "api": pgettext("audit", "API")}.get(kind)
+                 "webhook": pgettext("audit", "webhook"), "api": pgettext("audit", "API"),
+                 "api key": pgettext("audit", "API key")}.get(kind)
         return f"{label} {what}" if label else value
     if name in USER_FIELDS and isinstance(value, int):
         return names.users.get(value, f"#{value}")

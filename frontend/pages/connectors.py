@@ -180,7 +180,6 @@ def edit_connector_page(request: Request, session: DbSession, actor: AdminActor,
                  "is_enabled": "on" if c.is_enabled else "", "source": mapping.get("source", ""),
                  "timezone": mapping.get("timezone", ""),
                  "create_customers": "on" if mapping.get("create_customers") else "",
-                 "mapping_extra": connectors_vendor.mapping_extra(mapping),
                  "stage_map": "\n".join(f"{k}={v}" for k, v in {**mapping.get("stage_map", {}),
                                                                **mapping.get("status_map", {})}.items())})
     for i, (target, path) in enumerate((mapping.get("columns") or {}).items()):
@@ -251,13 +250,16 @@ def _form_values(form: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any], 
                "status_map": {k: v for k, v in pairs.items() if v in statuses},
                "create_customers": form.get("create_customers") == "on",
                "source": (form.get("source") or "connector").strip(), "timezone": (form.get("timezone") or "").strip()}
-    try:
-        extra = json.loads(form.get("mapping_extra") or "{}")
-    except ValueError:
-        extra = {}
-    if isinstance(extra, dict):  # validated with the rest of the mapping (ImportMapping forbids the unknown)
-        mapping.update({k: v for k, v in extra.items() if k in connectors_vendor.EXTRA_MAPPING_KEYS})
     return settings, secrets, mapping
+
+
+def _base_mapping(session: Session, actor: Actor, connector_id: int | None, form: dict[str, str]) -> dict[str, Any]:
+    """What the form's mapping parts are merged into (mapping_versions.merge_form_mapping): the
+    saved connector's mapping, a new connector's template's, else nothing."""
+    if connector_id is not None:
+        return connector_service.get_connector(session, actor=actor, connector_id=connector_id).mapping
+    template = vendors.get(form.get("template") or form.get("vendor") or "")
+    return dict(template.mapping) if template else {}
 
 
 def _with_sealed(form: dict[str, str], secrets: dict[str, Any]) -> dict[str, str]:
@@ -335,8 +337,9 @@ def _save(request: Request, session: Session, actor: Actor, connector_id: int | 
             "max_failures": form.get("max_failures", "").strip() or 5, "is_enabled": form.get("is_enabled") == "on"}
     existing = connector_service.get_connector(session, actor=actor, connector_id=connector_id) \
         if connector_id else None
-    if existing is not None:  # the form has no transform fields: keep the mapping editor's
-        body["mapping"] = mapping_versions.keep_transforms(existing.mapping, mapping)
+    # the form edits some parts of the mapping: the others (the mapping editor's, a template's) are kept
+    body["mapping"] = mapping_versions.merge_form_mapping(
+        existing.mapping if existing is not None else _base_mapping(session, actor, None, form), mapping)
     try:
         if form.get("kind") == "folder":
             FolderSettings.model_validate(settings)  # its own errors, not those of every kind
@@ -369,9 +372,8 @@ async def fetch_sample(request: Request, session: DbSession, actor: AdminActor):
 def _sample(request: Request, session: Session, actor: Actor, form: dict[str, str]):
     settings, secrets, mapping = _form_values(form)
     connector_id = int(form["connector_id"]) if form.get("connector_id", "").isdigit() else None
-    if connector_id is not None:  # preview with the mapping editor's transforms, as a run applies them
-        mapping = mapping_versions.keep_transforms(
-            connector_service.get_connector(session, actor=actor, connector_id=connector_id).mapping, mapping)
+    # preview with the parts the form does not edit (transforms, line columns, ...), as a run applies them
+    mapping = mapping_versions.merge_form_mapping(_base_mapping(session, actor, connector_id, form), mapping)
     context: dict[str, Any] = {"sample": None, "error": None, "mapping_error": None}
     try:
         model = {"sql": SqlPullSettings, "folder": FolderSettings, "vendor": VendorSettings}.get(

@@ -4,7 +4,6 @@ settings (frontend/pages/connectors.py calls these)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from backend import i18n
@@ -55,20 +54,12 @@ def extra_targets(template: VendorTemplate | None) -> list[tuple[str, str]]:
     return [(k, text(v)) for k, v in template.data_labels.items()] if template else []
 
 
-EXTRA_MAPPING_KEYS = ("line_columns", "data_types", "defaults")
-
-
-def mapping_extra(mapping: dict[str, Any]) -> str:
-    """The parts of a mapping the form's table does not edit (where a line's columns are read, types of
-    fields no form describes, defaults), carried through the form as JSON so a save keeps them."""
-    extra = {k: mapping[k] for k in EXTRA_MAPPING_KEYS if mapping.get(k)}
-    return json.dumps(extra, ensure_ascii=False) if extra else ""
-
-
 def form_from_template(template: VendorTemplate, zone: str) -> dict[str, str]:
     """The connector form's fields as the template fills them (the user adds credentials)."""
     mapping = template.mapping
-    form: dict[str, str] = {"kind": template.kind, "template": template.key, "mapping_extra": mapping_extra(mapping),
+    # the parts of the template's mapping the form does not show (line columns, data types, defaults)
+    # are merged back in when the form is saved (mapping_versions.merge_form_mapping)
+    form: dict[str, str] = {"kind": template.kind, "template": template.key,
                             "schedule_minutes": str(template.schedule_minutes), "max_failures": "5",
                             "is_enabled": "on", "source": mapping.get("source") or template.key.replace("_", "-"),
                             "timezone": mapping.get("timezone") or zone,

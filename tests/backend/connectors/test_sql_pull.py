@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from backend.connectors import runner, service
 from backend.connectors.models import Connector, ConnectorRecordError
 from backend.connectors.schemas import ConnectorCreate, ConnectorSecrets
-from backend.connectors.sql_pull import SqlPull, own_database
+from backend.connectors.sql_pull import SqlPull
 from backend.connectors.sql_settings import SqlPullSettings
 from backend.errors import GendanError
 from backend.orders.models import Order
@@ -147,23 +147,6 @@ def test_test_connection_says_what_is_wrong(session, admin, sql_source, change, 
         service.test_connection(session, actor=admin, settings=SqlPullSettings.model_validate(
             _settings(sql_source, **change)), secrets=ConnectorSecrets())
     assert info.value.code == code
-
-
-def test_gendans_own_database_is_refused(session, admin, db_url):
-    from sqlalchemy.engine import make_url
-
-    own = make_url(db_url)
-    settings = SqlPullSettings(dialect="postgresql", host="localhost", port=5432, database="gendan",
-                               user="postgres", table="v_orders", cursor_column="updated")
-    assert own_database(settings, make_url("postgresql+psycopg://postgres@127.0.0.1:5432/gendan"))
-    assert not own_database(settings, make_url("postgresql+psycopg://postgres@127.0.0.1:5432/other"))
-    assert not own_database(settings, make_url("sqlite:///gendan"))
-    if own.drivername.startswith("postgresql"):
-        mine = settings.model_copy(update={"database": own.database, "host": own.host or "localhost",
-                                           "port": own.port or 5432})
-        with pytest.raises(GendanError) as info:
-            service.test_connection(session, actor=admin, settings=mine, secrets=ConnectorSecrets())
-        assert info.value.code == "connector.sql_own_database"
 
 
 @pytest.mark.parametrize("bad", ["orders; drop table x", 'orders"', "o'rders", "a b", "1abc"])

@@ -16,7 +16,7 @@ from backend.auth.service import load_actor
 from backend.customers.models import Customer
 from backend.ingest import service
 from backend.ingest.schemas import ImportMapping
-from tests.conftest import bearer
+from tests.conftest import bearer, login
 from tests.factories.orders import make_customer
 from tests.factories.people import make_user
 
@@ -85,3 +85,32 @@ def test_the_bulk_api_records_each_new_customer_once_by_the_caller(client, sessi
     assert all(len(rows) == 1 and rows[0][0] == rep.id for rows in made.values())
     # the channel, as an import names its file and a connector itself (backend/ingest/via.py)
     assert all(rows[0][1]["via"] == "api: bulk" for rows in made.values())
+
+
+@pytest.mark.parametrize("set_based", [True, False])
+def test_the_bulk_api_names_the_api_key_on_the_customers_it_creates(client, session, set_based):
+    """Several integrations each have their own key: the new customer's history says which one,
+    on the audit page in the reader's language."""
+    make_user(session, username="ca.keyroot", roles=["admin"])
+    rep = make_user(session, username="ca.keyrep", roles=["sales"])
+    session.commit()
+    created = client.post("/api/v1/api-keys", json={"name": "ERP 夜间同步", "scope": "write", "user_id": rep.id},
+                          headers=bearer(client, "ca.keyroot"))
+    assert created.status_code == 201, created.text
+    extra = {} if set_based else {"number": "SO20261207-9102"}  # the automatic series: record by record
+    body = [{"external_id": "ck-1", "source": "erp", "customer_code": "CAKEY1", "customer_name": "Key One",
+             "amount": "1", **extra}]
+    resp = client.post("/api/v1/orders/bulk", json=body, headers={"X-API-Key": created.json()["key"]},
+                       params={"create_customers": "true"})
+    assert resp.status_code == 200 and resp.json()["results"][0]["outcome"] == "created", resp.text
+    made = _customer_creates(session)
+    assert made[("CAKEY1", "Key One")] == [(rep.id, made[("CAKEY1", "Key One")][0][1])]
+    assert made[("CAKEY1", "Key One")][0][1]["via"] == "api key: ERP 夜间同步"
+    for locale, words in (("en", "API key ERP 夜间同步"), ("zh-CN", "API 密钥 ERP 夜间同步")):
+        reader = make_user(session, username=f"ca.reader.{locale}", roles=["admin"], locale=locale)
+        session.commit()
+        client.cookies.clear()
+        client.headers.pop("X-CSRF-Token", None)
+        login(client, reader.username)
+        page = client.get("/admin/audit?entity_type=customer")
+        assert page.status_code == 200 and words in page.text, page.text[-3000:]

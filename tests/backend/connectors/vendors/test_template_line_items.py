@@ -1,5 +1,6 @@
 """A template's lines fill the order form's line-items table when the form has one of the template's
-key (`vendor_lines`), through the connector form (its hidden mapping_extra keeps `line_columns`)."""
+key (`vendor_lines`), through the connector form (saving merges the form's mapping parts into the
+template's, then the saved one's: `line_columns` are kept)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def test_kingdee_lines_fill_the_line_items_table(session, client, k3):  # noqa: 
     forms_service.publish_form(session, actor=actor, key="order", now=now)
     session.commit()
     form = _fields(client.get("/admin/connectors/new?template=kingdee_k3cloud").text)
-    assert "line_columns" in form["mapping_extra"]
+    assert "mapping_extra" not in form  # nothing of the mapping rides the page hidden
     form.update({"name": "lines k3", "base_url": k3.base, "opt_acct_id": FakeKingdee.ACCT,
                  "opt_username": FakeKingdee.USER, "password": FakeKingdee.PASSWORD,
                  "initial_since": "2026-11-23 00:00:00", "rate_limit_per_second": "50"})
@@ -36,7 +37,10 @@ def test_kingdee_lines_fill_the_line_items_table(session, client, k3):  # noqa: 
     assert connector.mapping["line_columns"]["vendor_lines"]["quantity"] == "FQty"
     # an edit keeps them
     edit = _fields(client.get(f"/admin/connectors/{connector.id}/edit").text)
-    assert "FMaterialId_FNumber" in edit["mapping_extra"]
+    edit.update({"schedule_minutes": "30", "password": ""})
+    assert client.post(f"/admin/connectors/{connector.id}", data=edit, follow_redirects=False).status_code == 303
+    session.expire_all()
+    assert session.get(Connector, connector.id).mapping["line_columns"]["vendor_lines"]["sku"] == "FMaterialId_FNumber"
     client.post(f"/admin/connectors/{connector.id}/run", follow_redirects=True)
     session.expire_all()
     order = session.exec(select(Order).where(Order.external_id == "PG-K2")).scalar_one()
