@@ -8,6 +8,9 @@
 // closed the page reconnects with backoff and, as a fallback, re-reads every part each
 // FALLBACK_MS (window.GENDAN_LIVE_FALLBACK_MS overrides it; tests make it long to prove the
 // socket did the work).
+// A part the reader is typing in (the focus in one of its forms, or a form of it they changed and
+// have not sent) is not replaced under their hands: its update waits ("held") until they leave the
+// form unchanged or send it; then it is re-read once.
 (function () {
   var root = document.getElementById("live-order");
   if (!root || window.gendanLive) { return; }
@@ -26,7 +29,37 @@
 
   // every part due is re-read in ONE request (/orders/<id>/live?parts=a,b: each part swaps itself
   // in by its id); one request at a time, at most one per COALESCE_MS
-  var pending = {}, busy = false, last = 0, timer = null;
+  var pending = {}, busy = false, last = 0, timer = null, held = {};
+
+  function typingIn(el) {
+    var active = document.activeElement;
+    if (active && active !== document.body && el.contains(active) && active.closest("form")) { return true; }
+    return !!el.querySelector("form[data-changed]");
+  }
+
+  // whether the part is held now (and remembered as held, to be re-read when released)
+  function holds(part) {
+    var el = document.querySelector('[data-live-part="' + part + '"]');
+    if (el && typingIn(el)) { held[part] = 1; live.held = Object.keys(held).length; return true; }
+    return false;
+  }
+
+  function release() {
+    setTimeout(function () {  // once the focus has moved on
+      Object.keys(held).forEach(function (part) {
+        if (!holds(part)) { delete held[part]; refresh(part); }
+      });
+      live.held = Object.keys(held).length;
+    }, 0);
+  }
+  document.addEventListener("input", function (evt) {
+    var form = evt.target.closest && evt.target.closest("[data-live-part] form");
+    if (form) { form.dataset.changed = "1"; }
+  });
+  document.addEventListener("focusout", release);
+  document.addEventListener("submit", function (evt) {
+    if (evt.target.dataset) { delete evt.target.dataset.changed; }
+  }, true);
 
   function refresh(part) {
     pending[part] = 1;
@@ -34,7 +67,7 @@
     var wait = last + COALESCE_MS - Date.now();
     if (wait > 0) { timer = setTimeout(function () { timer = null; refresh(part); }, wait); return; }
     var shown = Object.keys(pending).filter(function (p) {
-      return document.querySelector('[data-live-part="' + p + '"]');
+      return document.querySelector('[data-live-part="' + p + '"]') && !holds(p);
     });
     pending = {};
     if (!shown.length) { return; }
@@ -59,7 +92,8 @@
     var tpl = document.createElement("template");
     tpl.innerHTML = html;
     var shown = Array.prototype.filter.call(tpl.content.children, function (el) {
-      return el.id && document.getElementById(el.id);
+      var here = el.id && document.getElementById(el.id);
+      return here && !(here.dataset.livePart && holds(here.dataset.livePart));
     });
     if (shown.length) {
       htmx.swap(root, shown.map(function (el) { return el.outerHTML; }).join(""), {swapStyle: "none"});
