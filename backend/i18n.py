@@ -230,12 +230,34 @@ def error_messages() -> dict[str, str]:
     return _all_error_messages
 
 
+_param_words: dict[str, tuple[str, dict[str, dict[str, str]]]] | None = None
+
+
+def param_words() -> dict[str, tuple[str, dict[str, dict[str, str]]]]:
+    """{code: (msgctxt, {param: {value: English word}})}: params that are words of a fixed set (a
+    to-do's outcome), said in the reader's language, from the modules' PARAM_WORDS."""
+    global _param_words
+    if _param_words is None:
+        merged = {}
+        for name in ERROR_MESSAGE_MODULES:
+            module = importlib.import_module(name)
+            for code, words in getattr(module, "PARAM_WORDS", {}).items():
+                merged[code] = (module.WORD_CONTEXT, words)
+        _param_words = merged
+    return _param_words
+
+
 def translate_error(code: str, params: dict[str, Any]) -> str:
     messages = error_messages()
     template = messages.get(code)
     if template is None:
         template = messages.get(code.rsplit(".", 1)[0] + ".*", code)
-    text = translations(get_locale()).ugettext(template)
+    catalog = translations(get_locale())
+    text = catalog.ugettext(template)
+    if code in param_words():
+        context, words = param_words()[code]
+        params = {k: catalog.upgettext(context, words[k][v]) if k in words and isinstance(v, str) and v in words[k] else v
+                  for k, v in params.items()}
     try:
         return text % params if "%(" in text else text
     except (KeyError, ValueError, TypeError):

@@ -10,6 +10,18 @@ from typing import Any
 
 from backend import i18n
 
+# the words of a to-do's outcome and a flow's status that error messages name, as the page says
+# them (msgctxt "flow_word" in flows_words.po); backend/i18n.py translates a param by its code here
+_OUTCOMES = {"approved": "approved", "rejected": "rejected", "completed": "completed", "done": "done",
+             "sent_back": "returned", "superseded": "superseded", "cancelled": "cancelled"}
+_STATUSES = {"not_started": "not started", "running": "running", "sent_back": "returned", "rejected": "rejected",
+             "withdrawn": "withdrawn", "completed": "completed", "cancelled": "cancelled"}
+PARAM_WORDS: dict[str, dict[str, dict[str, str]]] = {
+    "flow.task_closed": {"outcome": _OUTCOMES},
+    "flow.not_running": {"status": _STATUSES},
+}
+WORD_CONTEXT = "flow_word"
+
 ERROR_MESSAGES: dict[str, str] = {
     # refused actions
     "flow.not_found": "Flow %(key)s was not found.",

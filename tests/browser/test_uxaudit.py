@@ -336,5 +336,5 @@ def test_uxaudit_a_refused_todo_on_the_order_page_says_why_on_the_flow_page(page
     seed.commit()
     todo.get_by_label("评论").fill("已安排生产")
     todo.get_by_role("button", name="完成").click()
-    expect(page.locator("#orders-flow-error")).to_contain_text("此待办已关闭")
+    expect(page.locator("#orders-flow-error")).to_contain_text("此待办已关闭（已完成）")
     expect(page.get_by_role("link", name="← 订单 UXA-STALE-1")).to_be_visible()
