@@ -175,6 +175,14 @@ definition.tiles.sort(function (a, b) { return a.y - b.y || a.x - b.x; });
 render();
 window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
 
+const SAVED_FLAG = "gendan.dashboard.saved";
+try {
+  if (editing && window.sessionStorage.getItem(SAVED_FLAG) === definition.key) {
+    window.sessionStorage.removeItem(SAVED_FLAG);
+    $("db-status").textContent = W.saved;
+  }
+} catch (e) { /* no session storage: nothing to say */ }
+
 if (editing) {
   const reports = read("db-reports"), roles = read("db-roles"), departments = read("db-departments");
   const add = $("db-add");
@@ -211,6 +219,8 @@ if (editing) {
   $("db-save").addEventListener("click", function () {
     let body = Object.assign({}, definition, { tiles: packed() });
     api("POST", "/api/v1/dashboards", body).then(function () {
+      // the page is read again (the tiles drawn by the server); it says "saved" once it is back
+      try { window.sessionStorage.setItem(SAVED_FLAG, definition.key); } catch (e) { /* private mode */ }
       $("db-status").textContent = W.saved;
       window.location.reload();
     }).catch(function (err) { $("db-status").textContent = err instanceof ApiError ? err.message : String(err); });
