@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.customers.models import Customer
+from backend.db import IMMEDIATE
 from backend.foresight.models import ForesightScore
 from backend.logistics.models import Shipment
 from backend.orders.models import Order, OrderEvent
@@ -78,7 +79,7 @@ def refresh_scores(engine: Engine, now: datetime) -> int:
     if held is None:
         return 0
     try:
-        with engine.begin() as conn:
+        with engine.execution_options(**IMMEDIATE).begin() as conn:  # SQLite: writes, so it takes the lock at BEGIN
             return refresh(conn, now)
     finally:
         leases.release(engine, held)
@@ -138,7 +139,7 @@ def refresh_changed_scores(engine: Engine, now: datetime) -> int:
     if held is None:
         return 0
     try:
-        with engine.begin() as conn:
+        with engine.execution_options(**IMMEDIATE).begin() as conn:  # SQLite: writes, so it takes the lock at BEGIN
             return refresh_changed(conn, now)
     finally:
         leases.release(engine, held)

@@ -110,6 +110,9 @@ def run_forever(engine: Engine, jobs: Sequence[Job], stop: threading.Event, tick
     try:
         _run_lane(engine, own, stop, tick_seconds, kicked)
     finally:
+        # the main lane ended: by `stop`, or by Ctrl+C / an error raised in it (then `stop` is not set
+        # yet, and each thread below would be waited for its whole join timeout, one after another)
+        stop.set()
         for thread in waking:
             thread.join(10)
         if beat is not None:

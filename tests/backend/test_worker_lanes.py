@@ -64,3 +64,31 @@ def test_a_blocked_analysis_job_does_not_stop_the_main_lane():
         stop.set()
         loop.join(BOUND)
     assert not loop.is_alive()
+
+
+def test_ctrl_c_in_the_main_lane_stops_every_lane_and_waking_job():
+    """`gendan worker` and Ctrl+C: the KeyboardInterrupt rises in the main lane; run_forever then
+    sets `stop` itself, so the other lanes end at once. (It joined each of them for its whole
+    timeout, one after another, with `stop` still clear: `gendan worker` took minutes to stop.)"""
+    stop = threading.Event()
+    runs = {"analysis": 0, "data": 0}
+
+    def interrupted(engine, now):
+        if runs["analysis"] and runs["data"]:  # the other lanes have started
+            raise KeyboardInterrupt
+        return 0
+
+    def count(lane):
+        def job(engine, now):
+            runs[lane] += 1
+            return 0
+        return job
+
+    jobs = [Job("outbox", interrupted, 0.01), Job("whatif", count("analysis"), 0.01, lane="analysis"),
+            Job("imports", count("data"), 0.01, lane="data")]
+    before = set(threading.enumerate())
+    with pytest.raises(KeyboardInterrupt):
+        run_forever(None, jobs, stop, 0.01)
+    assert stop.is_set()
+    lanes = [t for t in set(threading.enumerate()) - before if t.name.startswith("gendan-")]
+    assert not lanes, lanes  # every lane thread has ended (joined), none left waiting for a timeout
