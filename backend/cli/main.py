@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import threading
 from typing import Annotated, Any
 
@@ -97,6 +98,23 @@ def _derive_base_url(settings, host: str, port: int) -> None:
                    "Set it to the address customers reach (https://gendan.example.com).", err=True)
 
 
+def _stop_on_signals(stop: threading.Event) -> None:
+    """Ctrl+C and SIGTERM (systemd, `docker stop`) end the worker cleanly: the jobs under way finish,
+    the lanes stop, its partitions are given back. A process may start with these signals ignored or
+    blocked, inherited from whatever started it (a test runner, a supervisor): it then never heard
+    them and had to be killed. They are unblocked and handled here; a second one raises
+    KeyboardInterrupt at once."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+    def handle(_signum, _frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)
+
+
 @app.command("worker")
 def worker_cmd(once: Annotated[bool, typer.Option(help="Run every job once and exit (cron, checks)")] = False) -> None:
     """Run timers, rule scans and deliveries in this process (start several for scale)."""
@@ -113,10 +131,11 @@ def worker_cmd(once: Annotated[bool, typer.Option(help="Run every job once and e
                    + (", ".join(f"{name}={n}" for name, n in done.items()) or "-"))
         return
     stop = threading.Event()
+    _stop_on_signals(stop)
     try:
         typer.echo(f"worker running {len(jobs)} jobs; Ctrl+C stops it")
         run_forever(application.state.engine, jobs, stop)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # a second Ctrl+C: stop without waiting for the jobs under way
         stop.set()
     from backend.worker.partitions import release_worker
 

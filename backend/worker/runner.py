@@ -90,6 +90,8 @@ def run_forever(engine: Engine, jobs: Sequence[Job], stop: threading.Event, tick
     partitions are given back when `stop` ends the loop."""
     kicked: set[str] = set()
     for job in jobs:  # before claiming: a first batch loading its caches runs long inside its lease
+        if stop.is_set():
+            break
         if callable(warm := getattr(job.wake, "warm", None)):
             try:
                 warm()
