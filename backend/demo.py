@@ -327,7 +327,9 @@ def _orders(conn: Connection, rng: random.Random, users: dict[str, int], custome
         return 0, 0
     sales_team = {users[u] for u in ("sales.zhang", "sales.li", "sales.liu", "manager.wang")}
     approvers = (users["approver.wu"], users["approver.wu"], users["manager.wang"])
-    patterns = random.Random(hash(rng.getstate()))  # own stream, so the main one draws as before
+    # own stream, so the main one draws as before; seeded by the state's integers alone: hashing the
+    # whole state hashed its `None` by address (Python 3.11), so every process drew other patterns
+    patterns = random.Random(hash(rng.getstate()[1]))
     taken = set(conn.execute(select(Order.__table__.c.number).where(Order.__table__.c.number.like("SO%"))).scalars())
     weights = [3.0 if c["tier"] == "key" else 1.0 if c["tier"] == "standard" else 0.4 for c in customers]
     order_rows: list[dict[str, Any]] = []

@@ -37,3 +37,11 @@ def make_department(session: Session, *, name: str | None = None, parent: Depart
     session.add(dep)
     session.flush()
     return dep
+
+
+def make_teams(session: Session) -> dict[str, User]:
+    """Two sales teams: rep1 (team 1, head1) and rep2 (team 2, head2), and an admin."""
+    head1, head2 = make_user(session, display_name="DS Head A"), make_user(session, display_name="DS Head B")
+    team1, team2 = make_department(session, head=head1), make_department(session, head=head2)
+    return {"admin": make_user(session, roles=["admin"]), "head1": head1, "head2": head2,
+            "rep1": make_user(session, department=team1), "rep2": make_user(session, department=team2)}
