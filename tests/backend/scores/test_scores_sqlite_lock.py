@@ -58,9 +58,13 @@ def test_scores_jobs_wait_for_another_writer_instead_of_failing(sqlite_engine):
         drained = scores_service.refresh_changed_scores(sqlite_engine, NOW)
         met = contender.holds
         reconciled = scores_service.refresh_scores(sqlite_engine, NOW + timedelta(hours=6))
-    assert met >= 3  # the lease's take, the drain, the lease's release: each met the other writer
+    # the lease's take, the drain, the lease's release: each met the other writer. The drain reads the
+    # marks before it writes, so without its BEGIN IMMEDIATE it fails here; the full refresh's first
+    # statement writes (SQLite then waits as it should), so its BEGIN IMMEDIATE is a safeguard
+    assert met >= 3
     assert contender.holds >= 6
     assert drained >= len(opened) and _scored(sqlite_engine, opened) == len(opened)
     assert reconciled >= 0
     with new_session(sqlite_engine, writes=False) as session:
         assert session.exec(select(func.count()).select_from(OrderScoreMark)).one()[0] == 0
+
