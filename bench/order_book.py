@@ -8,24 +8,14 @@ orders closed within 70 days; a shipment on every third order. What each bench v
 SQL: the seed, the numbers' prefix, the order's `data` and risk flags (of `g`, the row's number),
 the shipment's carrier (of `id`).
 
-No `backend` import: bench/supplier_lookup.py runs as a file with a base tree's backend first on
-the path, and imports this module as its sibling (`order_book`), not as `bench.order_book`.
+The database itself comes from bench/fresh_pg.py. No `backend` import: bench/supplier_lookup.py
+runs as a file with a base tree's backend first on the path, and imports this module as its sibling
+(`order_book`), not as `bench.order_book`.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-
-
-def fresh_database(url: str) -> None:
-    """Drop and create the database `url` names (its server's `postgres` database does it)."""
-    admin_url = sa.engine.make_url(url.replace("postgresql://", "postgresql+psycopg://", 1)).set(database="postgres")
-    name = sa.engine.make_url(url).database
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    admin.dispose()
 
 
 def fill(conn: sa.Connection, *, orders: int, customers: int, seed: float, prefix: str, data: str,

@@ -25,7 +25,7 @@ from backend.migrate import upgrade
 from backend.scores import service as scores_service
 from backend.scores.models import OrderScoreMark
 from backend.scores.service import refresh
-from bench import order_book
+from bench import fresh_pg, order_book
 
 URL = os.environ.get("GENDAN_BENCH_SCORES_URL", "postgresql://postgres@127.0.0.1:5432/autodecide_bench")
 NOW = datetime(2026, 11, 24, 2, 30, tzinfo=UTC)
@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=200_000)
     parser.add_argument("--customers", type=int, default=5_000)
     args = parser.parse_args()
-    order_book.fresh_database(URL)
+    fresh_pg.fresh_database(URL)
     upgrade(URL)
     engine = make_engine(URL)
     t0 = time.perf_counter()

@@ -26,7 +26,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import order_book  # bench/order_book.py, beside this file (run as a file: see above)
+import fresh_pg  # bench/fresh_pg.py and bench/order_book.py, beside this file (run as a file: see above)
+import order_book
 import sqlalchemy as sa
 
 import backend
@@ -106,7 +107,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"# backend from {Path(backend.__file__).parent}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
           f"load {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    order_book.fresh_database(URL)
+    fresh_pg.fresh_database(URL)
     upgrade(URL)
     engine = make_engine(URL)
     t0 = time.perf_counter()
