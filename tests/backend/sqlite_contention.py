@@ -88,8 +88,7 @@ class Contender:
             if words.startswith("BEGIN"):  # backend/db.py begins every SQLite transaction itself
                 self.hold()
                 state["open"] = True
-            if state["open"] and (words.startswith("BEGIN IMMEDIATE") or not (words.startswith("BEGIN")
-                                                                              or _reads(words))):
+            if state["open"] and (words.startswith("BEGIN IMMEDIATE") or not (_neutral(words) or _reads(words))):
                 state["open"] = False
                 self.let_go()
 
@@ -119,6 +118,11 @@ class Contender:
             self._thread.join(WAIT_SECONDS)
             if self._error is not None:
                 raise self._error
+
+
+def _neutral(words: str) -> bool:
+    """Statements that take no lock of their own (a deferred BEGIN, savepoints)."""
+    return words.startswith(("BEGIN", "SAVEPOINT", "RELEASE"))
 
 
 def _reads(words: str) -> bool:
