@@ -33,6 +33,7 @@ import backend.models  # noqa: F401  (every table in the metadata)
 from backend.auth.passwords import hash_password
 from backend.clock import utcnow
 from backend.customers.models import Customer, CustomerContact
+from backend.db import IMMEDIATE
 from backend.orders.models import Order, OrderEvent
 from backend.people.models import Department, User, UserRole
 from engine.reports.reached import stages_mask
@@ -159,7 +160,9 @@ def load_demo(engine: Engine, orders: int = 3000, force: bool = False, *, now: d
     now = (now or utcnow()).astimezone(UTC).replace(microsecond=0)
     started = time.perf_counter()
     rng = random.Random(seed)
-    with engine.begin() as conn:
+    # SQLite: it reads, then writes, so it takes the write lock at BEGIN (backend/db.py): a deferred
+    # transaction's upgrade fails at once while a running server or worker writes
+    with engine.execution_options(**IMMEDIATE).begin() as conn:
         existing = conn.execute(select(func.count()).select_from(Order).where(Order.source == DEMO_SOURCE)).scalar_one()
         if existing and not force:
             return None

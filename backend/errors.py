@@ -257,10 +257,15 @@ def _validation_to_error(exc: RequestValidationError) -> GendanError:
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "form")]
         path = ".".join(loc) or "_"
         kind = err.get("type", "value_error")
-        ctx = {k: v if isinstance(v, (str, int, float)) else str(v) for k, v in (err.get("ctx") or {}).items()
-               if k != "error"}
-        fields[path] = (f"field.{kind}", {"field": path, **ctx})
+        fields[path] = (f"field.{kind}", {"field": path, **error_params(err)})
     return GendanError("validation.failed", {"count": len(fields)}, fields=fields)
+
+
+def error_params(err: Any) -> dict[str, Any]:
+    """A pydantic error's context as message params (`le`, `max`, ...): the field messages name
+    them, so a message without them shows its placeholder."""
+    return {k: v if isinstance(v, (str, int, float)) else str(v) for k, v in (err.get("ctx") or {}).items()
+            if k != "error"}
 
 
 def _wants_html(request: Request) -> bool:

@@ -205,6 +205,7 @@ ERROR_MESSAGE_MODULES = (
     "backend.live.messages",
     "backend.notify.messages",
     "backend.ocr.messages",
+    "backend.ids",
     "backend.params",
     "backend.portal.messages",
     "backend.pipeline",

@@ -23,8 +23,9 @@ from sqlalchemy.exc import DataError, OperationalError, StatementError
 from starlette.requests import HTTPConnection
 
 from backend.errors import GendanError
+from backend.ids import ID_MAX
 
-INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # PostgreSQL INTEGER, the type of every id column
+INT_MIN, INT_MAX = -ID_MAX - 1, ID_MAX  # PostgreSQL INTEGER, the type of every id column (backend/ids.py)
 _INTEGER = re.compile(r"\s*[+-]?\d+\s*")
 
 ERROR_MESSAGES: dict[str, str] = {  # English msgids (read by backend/i18n.py); Chinese in errors.po

@@ -42,6 +42,7 @@ from backend.ingest.schemas import ImportMapping
 from backend.migrate import upgrade
 from backend.people.models import User, UserRole
 from backend.pipeline_assembly import assemble
+from bench import fresh_pg
 
 PG_URL = os.environ.get("GENDAN_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/gendan_bench_import")
 OLIST = Path(__file__).resolve().parents[1] / "tests" / "data" / "olist" / "olist_orders_dataset.csv"
@@ -79,13 +80,7 @@ def fresh_database(kind: str) -> str:
         url = f"sqlite:///{path}"
     else:
         url = PG_URL
-        admin_url = sa.engine.make_url(url.replace("postgresql://", "postgresql+psycopg://", 1)).set(database="postgres")
-        name = sa.engine.make_url(url).database
-        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        admin.dispose()
+        fresh_pg.fresh_database(url)
     upgrade(url)
     return url
 

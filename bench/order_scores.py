@@ -4,9 +4,9 @@
     .venv/bin/python -m bench.order_scores --orders 1000000 --customers 20000
 
 Its own database (`autodecide_bench`, from GENDAN_BENCH_SCORES_URL), migrated, filled by
-PostgreSQL itself (INSERT ... SELECT over generate_series, seeded): 40% open orders, the rest
-completed (80% with a planned delivery) or cancelled, suppliers in `data.supplier`, one shipment
-on a third of the orders, urge events. Times the first refresh (every open order changes) and a
+PostgreSQL itself (bench/order_book.py: 40% open orders, the rest completed or cancelled, 80% with
+a planned delivery, one shipment on a third of the orders), five suppliers in `data.supplier`, a
+fifth of the orders flagged, urge events. Times the first refresh (every open order changes) and a
 second one (nothing changed). A benchmark, not a test; figures go to docs/benchmarks.md.
 """
 
@@ -25,50 +25,18 @@ from backend.migrate import upgrade
 from backend.scores import service as scores_service
 from backend.scores.models import OrderScoreMark
 from backend.scores.service import refresh
+from bench import fresh_pg, order_book
 
 URL = os.environ.get("GENDAN_BENCH_SCORES_URL", "postgresql://postgres@127.0.0.1:5432/autodecide_bench")
 NOW = datetime(2026, 11, 24, 2, 30, tzinfo=UTC)
 
 
-def _fresh_database(url: str) -> None:
-    admin_url = sa.engine.make_url(url.replace("postgresql://", "postgresql+psycopg://", 1)).set(database="postgres")
-    name = sa.engine.make_url(url).database
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    admin.dispose()
-
-
 def load(engine: sa.Engine, orders: int, customers: int) -> None:
     with engine.begin() as conn:
-        conn.exec_driver_sql("select setseed(0.14)")
-        conn.exec_driver_sql("insert into app_user (username, display_name, password_hash, is_active, created_at) "
-                             "values ('bench.owner', 'Owner', 'x', true, now())")
-        conn.exec_driver_sql(
-            f"insert into customer (name, tier, preferred_locale, preferred_channel, is_unsubscribed, created_at) "
-            f"select 'Customer ' || g, (array['key','standard','small'])[1 + mod(g, 3)], 'zh_CN', 'email', false, "
-            f"now() from generate_series(1, {customers}) g")
-        conn.exec_driver_sql(f"""
-            insert into sales_order (number, customer_id, owner_id, amount, currency, stage, status, stage_entered_at,
-                planned_delivery, source, data, tags, risk_flags, urge_count, last_customer_contact_at, version,
-                created_at, updated_at, closed_at, signed_at)
-            select 'B' || g, 1 + mod(g, {customers}), (select min(id) from app_user), round((random() * 200000)::numeric, 2),
-                'CNY', 'production', s.status, c.created, case when random() < 0.8 then (c.created + (random() * 60)
-                * interval '1 day')::date end, 'bench',
-                jsonb_build_object('supplier', (array['Acme','Bolt','Cord','Dune','Echo'])[1 + mod(g, 5)]), '[]'::jsonb,
-                case when random() < 0.2 then '["quality"]'::jsonb else '[]'::jsonb end, 0,
-                c.created + (random() * 20) * interval '1 day', 1, c.created, c.created,
-                case when s.status <> 'open' then c.created + (random() * 70) * interval '1 day' end, null
-            from generate_series(1, {orders}) g,
-                 lateral (select '2026-11-24'::timestamptz - (random() * 500 + g * 0) * interval '1 day' as created) c,
-                 lateral (select case when random() + g * 0 < 0.4 then 'open' when random() < 0.85 then 'completed'
-                          else 'cancelled' end as status) s
-        """)
-        conn.exec_driver_sql("""
-            insert into shipment (order_id, carrier, tracking_no, state, is_active, failures, created_at, updated_at)
-            select id, (array['SF','JD','YTO'])[1 + mod(id, 3)], 'T' || id, 'pending', false, 0, created_at, created_at
-            from sales_order where mod(id, 3) = 0""")
+        order_book.fill(conn, orders=orders, customers=customers, seed=0.14, prefix="B",
+                        data="jsonb_build_object('supplier', (array['Acme','Bolt','Cord','Dune','Echo'])[1 + mod(g, 5)])",
+                        risk_flags="case when random() < 0.2 then '[\"quality\"]'::jsonb else '[]'::jsonb end",
+                        carrier="(array['SF','JD','YTO'])[1 + mod(id, 3)]")
         conn.exec_driver_sql("""
             insert into order_event (order_id, type, at) select id, 'urged',
                 '2026-11-24'::timestamptz - (random() * 40) * interval '1 day' from sales_order where mod(id, 7) = 0""")
@@ -80,7 +48,7 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=200_000)
     parser.add_argument("--customers", type=int, default=5_000)
     args = parser.parse_args()
-    _fresh_database(URL)
+    fresh_pg.fresh_database(URL)
     upgrade(URL)
     engine = make_engine(URL)
     t0 = time.perf_counter()

@@ -6,7 +6,7 @@ them (no index there: it must not get slower).
     PYTHONPATH=/tmp/mendsb-base .venv/bin/python bench/supplier_lookup.py      # the base, paired
 
 Its own database (`mendsb_lookup`, from GENDAN_BENCH_LOOKUP_URL), migrated with the code on the path
-(the base has no such index), filled by PostgreSQL itself: 200,000 orders of 5,000 customers, 40 %
+(the base has no such index), filled by PostgreSQL itself (bench/order_book.py): 200,000 orders of 5,000 customers, 40 %
 open, 2,000 suppliers (100 orders each), a carrier in `data.carrier` on 30 % (20 carriers), a
 shipment on a third; analysed, and every score refreshed once. Then, each 5 times (median, min):
 the change-driven drain of one supplier's mark and of one carrier's (backend/scores/service.py
@@ -26,6 +26,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import fresh_pg  # bench/fresh_pg.py and bench/order_book.py, beside this file (run as a file: see above)
+import order_book
 import sqlalchemy as sa
 
 import backend
@@ -41,46 +43,14 @@ NOW = datetime(2026, 11, 24, 2, 30, tzinfo=UTC)
 REPEAT = 5
 
 
-def fresh_database(url: str) -> None:
-    admin_url = sa.engine.make_url(url.replace("postgresql://", "postgresql+psycopg://", 1)).set(database="postgres")
-    name = sa.engine.make_url(url).database
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    admin.dispose()
-
-
 def load(engine: sa.Engine, orders: int, customers: int, suppliers: int) -> None:
     with engine.begin() as conn:
-        conn.exec_driver_sql("select setseed(0.27)")
-        conn.exec_driver_sql("insert into app_user (username, display_name, password_hash, is_active, created_at) "
-                             "values ('bench.owner', 'Owner', 'x', true, now())")
-        conn.exec_driver_sql(
-            f"insert into customer (name, tier, preferred_locale, preferred_channel, is_unsubscribed, created_at) "
-            f"select 'Customer ' || g, (array['key','standard','small'])[1 + mod(g, 3)], 'zh_CN', 'email', false, "
-            f"now() from generate_series(1, {customers}) g")
-        conn.exec_driver_sql(f"""
-            insert into sales_order (number, customer_id, owner_id, amount, currency, stage, status, stage_entered_at,
-                planned_delivery, source, data, tags, risk_flags, urge_count, last_customer_contact_at, version,
-                created_at, updated_at, closed_at, signed_at)
-            select 'L' || g, 1 + mod(g, {customers}), (select min(id) from app_user),
-                round((random() * 200000)::numeric, 2), 'CNY', 'production', s.status, c.created,
-                case when random() < 0.8 then (c.created + (random() * 60) * interval '1 day')::date end, 'bench',
-                case when mod(g, 10) < 3
-                     then jsonb_build_object('supplier', 'S' || mod(g * 7919, {suppliers}), 'carrier', 'C' || mod(g, 20))
-                     else jsonb_build_object('supplier', 'S' || mod(g * 7919, {suppliers})) end,
-                '[]'::jsonb, '[]'::jsonb, 0, c.created + (random() * 20) * interval '1 day', 1, c.created, c.created,
-                case when s.status <> 'open' then c.created + (random() * 70) * interval '1 day' end, null
-            from generate_series(1, {orders}) g,
-                 lateral (select '2026-11-24'::timestamptz - (random() * 500 + g * 0) * interval '1 day' as created) c,
-                 lateral (select case when random() + g * 0 < 0.4 then 'open' when random() < 0.85 then 'completed'
-                          else 'cancelled' end as status) s
-        """)
-        conn.exec_driver_sql("""
-            insert into shipment (order_id, carrier, tracking_no, state, is_active, failures, created_at, updated_at)
-            select id, 'C' || mod(id * 31, 20), 'T' || id, 'pending', false, 0, created_at, created_at
-            from sales_order where mod(id, 3) = 0""")
+        order_book.fill(conn, orders=orders, customers=customers, seed=0.27, prefix="L",
+                        data=f"""case when mod(g, 10) < 3
+                                     then jsonb_build_object('supplier', 'S' || mod(g * 7919, {suppliers}),
+                                                             'carrier', 'C' || mod(g, 20))
+                                     else jsonb_build_object('supplier', 'S' || mod(g * 7919, {suppliers})) end""",
+                        carrier="'C' || mod(id * 31, 20)")
         conn.exec_driver_sql("analyze")
 
 
@@ -137,7 +107,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"# backend from {Path(backend.__file__).parent}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
           f"load {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    fresh_database(URL)
+    fresh_pg.fresh_database(URL)
     upgrade(URL)
     engine = make_engine(URL)
     t0 = time.perf_counter()

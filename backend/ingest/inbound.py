@@ -36,7 +36,7 @@ from backend.audit import service as audit
 from backend.auth import service as auth_service
 from backend.auth.actor import Actor
 from backend.clock import utcnow
-from backend.errors import GendanError
+from backend.errors import GendanError, error_params
 from backend.ingest import service as import_service
 from backend.ingest import via
 from backend.ingest.models import InboundDelivery, InboundSource
@@ -295,7 +295,7 @@ def _invalid(exc: ValidationError) -> GendanError:
     fields = {}
     for err in exc.errors():
         path = ".".join(str(p) for p in err.get("loc", ())) or "_"
-        fields[path] = (f"field.{err.get('type', 'value_error')}", {"field": path})
+        fields[path] = (f"field.{err.get('type', 'value_error')}", {"field": path, **error_params(err)})
     return GendanError("inbound.payload_invalid", {"count": len(fields)}, fields=fields)
 
 

@@ -28,6 +28,7 @@ from backend import gc_pause
 from backend.auth.actor import Actor
 from backend.customers.models import Customer
 from backend.errors import GendanError
+from backend.ids import ID_MAX, id_problem
 from backend.ingest import bulk, via
 from backend.ingest import service as ingest
 from backend.ingest.rows import DataField, ParsedRow, convert_cell, parse_row
@@ -172,8 +173,9 @@ def _record(index: int, value: Any, tz: ZoneInfo, fields: dict[str, DataField]) 
             errors.append(_error(index, key, "field.string_type"))
     customer_id = value.get("customer_id")
     if customer_id is not None:
-        if isinstance(customer_id, bool) or not isinstance(customer_id, int) or not 0 < customer_id < 2**63:
-            errors.append(_error(index, "customer_id", "field.int_type"))
+        problem = id_problem(customer_id)
+        if problem is not None:
+            errors.append(_error(index, "customer_id", problem, max=ID_MAX))
             customer_id = None
         else:
             cells.setdefault("customer_name", "")
@@ -248,22 +250,17 @@ def channel_of(actor: Actor) -> str:
     return VIA_KEY.format(name) if name else VIA
 
 
-_ID_LIMIT = 2**31
-
-
 def _valid_customer_id(value: Any) -> int | None:
-    """A record's `customer_id` when it is one `_record` keeps (else None)."""
+    """A record's `customer_id` when it is one `_record` keeps (else None: an id past the id
+    column's range is never asked for, the database would refuse the whole statement; its record
+    alone fails, with `field.id_out_of_range`)."""
     customer_id = value.get("customer_id") if isinstance(value, dict) else None
-    if isinstance(customer_id, bool) or not isinstance(customer_id, int) or not 0 < customer_id < 2**63:
-        return None
-    return customer_id
+    return customer_id if id_problem(customer_id) is None else None
 
 
 def _known_customers(session: Session, values: list[Any]) -> set[int]:
     """The customer ids the records name that exist (read once, before anything is written)."""
-    # an id past the id column's range (a 32-bit integer on PostgreSQL) names no customer: not asked
-    # for (the database would refuse the whole statement), so its record alone is `customer.not_found`
-    ids = sorted({c for c in map(_valid_customer_id, values) if c is not None and c < _ID_LIMIT})
+    ids = sorted({c for c in map(_valid_customer_id, values) if c is not None})
     known: set[int] = set()
     for i in range(0, len(ids), 500):
         known.update(session.execute(select(Customer.id).where(Customer.id.in_(ids[i:i + 500]))).scalars())

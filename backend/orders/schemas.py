@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from backend.ids import RecordId
+
 Money = Annotated[Decimal, Field(ge=0, le=Decimal("9999999999999999.99"), max_digits=18, decimal_places=2)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 EARLIEST = date(2000, 1, 1)
@@ -27,8 +29,8 @@ class OrderCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     number: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_\-./]+$")] | None = None
-    customer_id: int
-    owner_id: int | None = None
+    customer_id: RecordId
+    owner_id: RecordId | None = None
     amount: Money
     currency: Currency | None = None  # none given: the installation's default currency (admin/calendar)
     stage: Annotated[str, Field(min_length=1, max_length=40)] = "draft"
@@ -48,8 +50,8 @@ class OrderUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: int
-    customer_id: int | None = None
-    owner_id: int | None = None
+    customer_id: RecordId | None = None
+    owner_id: RecordId | None = None
     amount: Money | None = None
     currency: Currency | None = None
     stage: Annotated[str, Field(min_length=1, max_length=40)] | None = None

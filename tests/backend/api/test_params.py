@@ -38,10 +38,26 @@ class TestIntegersPastTheColumnRange:
         orders = client.get("/api/v1/orders", params={"customer_id": str(2**40)}, headers=auth)
         assert orders.status_code == 422 and "customer_id" in orders.json()["error"]["fields"]
 
-    def test_a_number_in_a_json_body(self, client, auth):
-        resp = client.post("/api/v1/orders", json={"customer_id": 2**40, "amount": "1"}, headers={**auth, **EN})
-        assert resp.status_code in (404, 422), resp.text
-        assert resp.status_code != 500
+    @pytest.mark.parametrize("field, value", [("customer_id", 2**31), ("customer_id", 2**40),
+                                              ("customer_id", 2**70), ("owner_id", 2**31)])
+    def test_an_id_in_an_order_body(self, client, auth, field, value):
+        """The same answer on both databases (backend/ids.py): PostgreSQL refused the statement
+        (422 "value too large"), SQLite looked the customer up (404)."""
+        body = {"customer_id": 1, "amount": "1", field: value}
+        resp = client.post("/api/v1/orders", json=body, headers={**auth, **ZH})
+        assert resp.status_code == 422, resp.text
+        error = resp.json()["error"]["fields"][field]
+        assert error["code"] == "field.id_out_of_range"
+        assert error["message"] == "没有记录使用此编号：编号是 1 到 2147483647 之间的整数。"
+
+    def test_an_id_in_an_order_update(self, client, auth, session):
+        from tests.factories.orders import make_order
+        order = make_order(session, owner=make_user(session))
+        session.commit()
+        resp = client.patch(f"/api/v1/orders/{order.id}", json={"version": order.version, "customer_id": 2**40},
+                            headers={**auth, **EN})
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["error"]["fields"]["customer_id"]["code"] == "field.id_out_of_range"
 
 
 class TestNulBytes:

@@ -284,14 +284,21 @@ def test_bulk5_chunks_parsed_ahead_answer_as_one_chunk(client, session, monkeypa
 
 def test_a_customer_id_past_the_id_range_fails_its_record_alone(client, session):
     """PostgreSQL's id columns are 32-bit: an id past them names no customer. It was bound into the
-    one look-up of every record's customer and failed the whole request (422 value out of range)."""
+    one look-up of every record's customer and failed the whole request (422 value out of range);
+    then such ids up to 2^63 were "not found" and larger ones "not a whole number". One bound now
+    (backend/ids.py): each such record fails alone with `field.id_out_of_range`, in the caller's
+    language; the largest id that fits is looked up as usual."""
     auth, customer = _admin(client, session)
-    body = [_rec(0, customer), _rec(1, customer, customer_id=2**31 + 5), _rec(2, customer, customer_id=2**62)]
+    body = [_rec(0, customer), _rec(1, customer, customer_id=2**31 + 5), _rec(2, customer, customer_id=2**62),
+            _rec(3, customer, customer_id=2**63), _rec(4, customer, customer_id=2**70), _rec(5, customer, customer_id=0),
+            _rec(6, customer, customer_id=2**31 - 1)]
     resp = client.post(URL, json=body, headers={**auth, **ZH})
     assert resp.status_code == 200, resp.text
     out = resp.json()
-    assert [r["outcome"] for r in out["results"]] == ["created", "failed", "failed"]
-    for result in out["results"][1:]:
-        assert result["errors"][0]["field"] == "customer_id"
-        assert "客户" in result["errors"][0]["message"]
+    assert [r["outcome"] for r in out["results"]] == ["created"] + ["failed"] * 6
+    for result in out["results"][1:6]:
+        error = result["errors"][0]
+        assert error["field"] == "customer_id", error
+        assert "编号" in error["message"] and "2147483647" in error["message"]
+    assert "客户" in out["results"][6]["errors"][0]["message"]  # customer.not_found
     assert session.scalar(select(func.count()).select_from(Order).where(Order.source == "erp")) == 1

@@ -124,6 +124,21 @@ class TestReceive:
         assert (log[0]["is_accepted"], log[0]["outcome"], log[0]["code"], log[0]["source_key"]) == (
             False, "rejected", code, key)
 
+    @pytest.mark.parametrize("value", [2**31, 2**63, 2**70])
+    def test_a_customer_id_past_the_id_range_refuses_the_delivery_in_words(self, client, session, source, value):
+        """A delivery naming its customer by an id no row can have (backend/ids.py) is refused alone,
+        422 in the sender's language, the same on both databases (PostgreSQL refused the statement)."""
+        payload = {k: v for k, v in ORDER.items() if k != "customer_code"} | {"customer_id": value}
+        client.headers["Accept-Language"] = "zh-CN"
+        resp = _post(client, "shop", source["secret"], payload)
+        assert resp.status_code == 422, resp.text
+        error = resp.json()["error"]
+        assert error["code"] == "inbound.payload_invalid"
+        assert error["fields"]["customer_id"]["code"] == "field.id_out_of_range"
+        assert "2147483647" in error["fields"]["customer_id"]["message"] and "编号" in error["fields"]["customer_id"]["message"]
+        ok = _post(client, "shop", source["secret"], ORDER)  # the next delivery goes through
+        assert ok.status_code == 201, ok.text
+
     def test_the_secret_is_shown_once_and_errors_are_translated(self, client, source):
         listed = client.get("/api/v1/inbound-sources").json()
         assert listed[0]["key"] == "shop" and "secret" not in listed[0]
