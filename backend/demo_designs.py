@@ -7,7 +7,7 @@ rules) and then seeds each open order's flow at the step of its stage.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
@@ -50,6 +50,10 @@ DEMO_FORM: dict[str, Any] = {
          "help": {"zh-CN": "回款提醒按此日期", "en": "The payment reminder counts from this date"}},
         # filled in along the fulfilment flow's steps (the template asks for them): shown from the
         # stage that asks for them on, so a new order's form holds only what is known when it is made
+        # what the order's supplier reports through the portal (the production progress step is
+        # given to the supplier the order names: SUPPLIER_STEP below); 100 completes the step
+        {"key": "production_progress", "type": "percent", "min": 0, "max": 100,
+         "label": {"zh-CN": "生产进度", "en": "Production progress"}, "visible_if": shown_from_stage("production")},
         {"key": "production_done_on", "type": "date", "label": {"zh-CN": "生产完成日期", "en": "Production done on"},
          "visible_if": shown_from_stage("production")},
         {"key": "carrier", "type": "text", "label": {"zh-CN": "承运商", "en": "Carrier"},
@@ -64,6 +68,36 @@ DEMO_FORM: dict[str, Any] = {
          "visible_if": shown_from_stage("payment")},
     ],
 }
+
+
+# The production progress step goes to the order's own supplier (docs/portal.md): the external
+# party whose name is the order's `supplier` field reports progress on a phone, and 100% moves the
+# flow on to shipping. Our warehouse keeps the step's to-do and may complete it themselves.
+SUPPLIER_STEP = "production_progress"
+SUPPLIER_EXTERNAL = {"kind": "supplier", "party_field": "data.supplier", "done_field": "data.production_progress",
+                     "done_at": 100}
+SUPPLIER_FIELDS = {"data.production_progress": "editable", "data.production_done_on": "editable",
+                   "data.product": "read_only", "data.quantity": "read_only", "planned_delivery": "read_only",
+                   "data.expected_completion": "read_only"}
+
+
+def give_to_supplier(definition: dict[str, Any]) -> dict[str, Any]:
+    """The fulfilment template with its production progress step given to the order's supplier."""
+    nodes = [{**n, "external": SUPPLIER_EXTERNAL, "field_permissions": SUPPLIER_FIELDS}
+             if n.get("key") == SUPPLIER_STEP else n for n in definition["nodes"]]
+    return {**definition, "nodes": nodes}
+
+
+def _supplier_parties(session, admin, now: datetime) -> None:
+    """The demo's suppliers (backend/demo.py SUPPLIERS) as external parties, named exactly as the
+    orders' `supplier` field names them, each with an address for its links."""
+    from backend.demo import SUPPLIERS
+    from backend.portal import service as portal
+
+    for i, (name, _factor) in enumerate(SUPPLIERS, start=1):
+        portal.create_party(session, actor=admin, values={
+            "kind": "supplier", "name": name, "contact_name": "生产计划", "email": f"orders@supplier{i}.example.com",
+            "locale": "zh_CN"}, now=now)
 
 
 def install_designs(engine: Engine, designer_id: int, admin_id: int, now: datetime) -> None:
@@ -85,8 +119,11 @@ def install_designs(engine: Engine, designer_id: int, admin_id: int, now: dateti
         designer, admin = load_actor(session, designer_id), load_actor(session, admin_id)
         forms_service.save_draft(session, actor=designer, key="order", definition=DEMO_FORM, now=now)
         forms_service.publish_form(session, actor=designer, key="order", now=now)
-        flows_service.install_template(session, actor=designer, key=flows_service.DEFAULT_FLOW_KEY,
-                                       template="b2b_fulfilment", now=now)
+        working = flows_service.install_template(session, actor=designer, key=flows_service.DEFAULT_FLOW_KEY,
+                                                 template="b2b_fulfilment", now=now)
+        _supplier_parties(session, admin, now)
+        flows_service.save_draft(session, actor=designer, key=flows_service.DEFAULT_FLOW_KEY,
+                                 definition=give_to_supplier(working.definition), now=now)
         flows_service.publish_flow(session, actor=designer, key=flows_service.DEFAULT_FLOW_KEY, now=now)
         for key in CLASSIC_RULES:
             rule_definitions.save_draft(session, actor=admin, definition=classic_rule(key), now=now)
@@ -106,6 +143,18 @@ def install_designs(engine: Engine, designer_id: int, admin_id: int, now: dateti
 STAGE_NODES = {"approval": "manager_approval", "tech_confirm": "tech_confirm", "production": "production_order",
                "shipping": "shipping", "delivered": "invoicing", "invoicing": "invoicing",
                "payment": "payment_confirmed"}
+
+
+SUPPLIER_AFTER = timedelta(days=3)
+
+
+def seed_node(order: Order, now: datetime) -> str:
+    """The step an open demo order waits at: its stage's, except that a production order past its
+    first days has had its instruction given and waits for its supplier's progress (so the demo
+    shows suppliers' links from the start)."""
+    if order.stage == "production" and now - order.stage_entered_at > SUPPLIER_AFTER:
+        return SUPPLIER_STEP
+    return STAGE_NODES[order.stage]
 
 
 def attach_flows(session, now: datetime) -> int:
@@ -144,8 +193,9 @@ def attach_flows(session, now: datetime) -> int:
         result = step(defn, FlowState(), Start(initiator_id=order.owner_id, instance_id=instance_id), now,
                       directory=directory, facts=facts)
         effects = list(result.effects)
-        if STAGE_NODES[order.stage] != "manager_approval":
-            result = migrate(defn, defn, result.state, {"manager_approval": STAGE_NODES[order.stage]}, now,
+        target = seed_node(order, now)
+        if target != "manager_approval":
+            result = migrate(defn, defn, result.state, {"manager_approval": target}, now,
                              directory=directory, facts=facts)
             effects += result.effects
         _seed_effects(effects, order, instance_id, now, items, timers)

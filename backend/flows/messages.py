@@ -89,6 +89,9 @@ ERROR_MESSAGES: dict[str, str] = {
     "flow.approver_field_unknown": "The approver field %(field)s does not exist.",
     "flow.field_unknown": "Field %(field)s does not exist.",
     "flow.external_party_missing": "Choose the company this step is given to.",
+    "flow.external_party_both": "Choose either one company or the order's field naming it, not both.",
+    "flow.external_party_field_invalid": "%(field)s cannot name the company: choose a field of the order form, "
+                                         "and only for a supplier or carrier step.",
     "flow.external_done_field_not_editable": "The company can only complete the step with %(field)s if the step "
                                              "lets it edit that field (field permissions).",
     "flow.reassign_target_missing": "Choose who takes over after the time limit.",

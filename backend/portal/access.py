@@ -102,7 +102,7 @@ def _order_access(session: Session, party: ExternalParty, order_link: PortalLink
     if order is None:
         raise not_found()
     grant = node_grant(session, order, order_link.node_key or "")
-    if not grants_party(grant, party, order):
+    if not grants_party(session, grant, party, order):
         raise not_found()
     return Access(party=party, link=order_link, order=order, grant=grant)
 
@@ -209,7 +209,7 @@ def inbox(session: Session, *, token: str | None, now: datetime, limit: int = 10
         seen.add(link.order_id)
         order = session.get(Order, link.order_id)
         grant = node_grant(session, order, link.node_key or "") if order else None
-        if order is None or not grants_party(grant, party, order):
+        if order is None or not grants_party(session, grant, party, order):
             continue
         rows.append(InboxRow(order.id, order.number, _node_name(grant, locale), grant.is_open, link.expires_at))
     rows.sort(key=lambda r: (not r.is_open, r.order_number))

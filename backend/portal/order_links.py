@@ -4,7 +4,7 @@ owner), and which open step given to an outside party has no live link yet."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
@@ -16,12 +16,14 @@ from backend.errors import GendanError
 from backend.flows.models import FlowInstance
 from backend.flows.service_instance import _definition
 from backend.flows.service_system import _open_at
+from backend.inbox.fields import _designed_field_specs
 from backend.orders.access import get_visible_order
 from backend.orders.models import Order
 from backend.portal import service as portal
 from backend.portal.models import ExternalParty, PortalLink
-from backend.portal.tasks import _party_for
+from backend.portal.order_party import names_party, party_for
 from engine.flows import FlowState
+from engine.flows.definition import ExternalAccess
 
 MAX_LINKS = 50
 
@@ -36,7 +38,7 @@ class LinkRow:
     created_at: datetime
     expires_at: datetime
     last_used_at: datetime | None
-    state: str  # live / expired / revoked
+    state: str  # live / expired / revoked / moved (live, but the order's field now names another company)
     token: str | None  # only for those who may copy it
 
 
@@ -50,11 +52,25 @@ class Issuable:
 
 
 @dataclass
+class NoParty:
+    """An open step given to the order's own supplier or carrier for which no company is found:
+    the panel says why rather than staying silent (order_party.NO_PARTY_REASONS)."""
+
+    node_key: str
+    node_name: str
+    kind: str
+    field: str  # the field's label
+    value: str
+    reason: str
+
+
+@dataclass
 class OrderLinks:
     order_id: int
     can_manage: bool
     links: list[LinkRow]
     issuable: list[Issuable]
+    no_party: list[NoParty] = field(default_factory=list)
 
 
 def can_manage(actor: Actor, order: Order) -> bool:
@@ -73,7 +89,7 @@ def state_of(link: PortalLink, now: datetime) -> str:
     return "expired" if link.expires_at <= now else "live"
 
 
-def _open_external_steps(session: Session, order: Order) -> list[tuple[str, str, dict]]:
+def _open_external_steps(session: Session, order: Order) -> list[tuple[str, str, ExternalAccess]]:
     """(node key, node name, external) of each open step of the order's running flows that is given
     to an outside party."""
     out = []
@@ -85,8 +101,7 @@ def _open_external_steps(session: Session, order: Order) -> list[tuple[str, str,
         for node in _definition(session, instance).nodes:
             external = getattr(node, "external", None)
             if external is not None and _open_at(state, node.key):
-                out.append((node.key, _name(node.name, node.key),
-                            {"kind": external.kind, "party_id": external.party_id}))
+                out.append((node.key, _name(node.name, node.key), external))
     return out
 
 
@@ -102,28 +117,42 @@ def order_links(session: Session, *, actor: Actor, order_id: int, now: datetime)
         parties = {p.id: p for p in session.exec(select(ExternalParty).where(ExternalParty.id.in_(party_ids))).scalars()}
     steps = _open_external_steps(session, order)
     names = {key: name for key, name, _ in steps}
+    externals = {key: external for key, _, external in steps}
     rows = []
     for link in links:
         party = parties.get(link.party_id)
         node_name = names.get(link.node_key or "")
+        state = state_of(link, now)
         if node_name is None:
             grant = portal.node_grant(session, order, link.node_key or "")
             node_name = _name(grant.name if grant else None, link.node_key or "")
+        external = externals.get(link.node_key or "")
+        if (state == "live" and party is not None and external is not None and external.party_field
+                and not names_party(session, external, order, party)):
+            state = "moved"  # the order's field names another company now: this link opens nothing
         rows.append(LinkRow(id=link.id, party_name=party.name if party else "?", kind=party.kind if party else "?",
                             node_key=link.node_key or "", node_name=node_name, created_at=link.created_at,
-                            expires_at=link.expires_at, last_used_at=link.last_used_at, state=state_of(link, now),
+                            expires_at=link.expires_at, last_used_at=link.last_used_at, state=state,
                             token=link.token if manage else None))
-    issuable = []
+    issuable, no_party = [], []
+    labels = None
     for key, name, external in steps:
-        party = _party_for(session, external, order)
+        found = party_for(session, external, order)
+        party = found.party
         if party is None:
+            if external.party_field:
+                labels = labels if labels is not None else _designed_field_specs(session, order.id)
+                label = labels.get(external.party_field[5:], (external.party_field,))[0]
+                no_party.append(NoParty(node_key=key, node_name=name, kind=external.kind, field=label,
+                                        value=found.value, reason=found.reason or "no_match"))
             continue
         if any(r.state == "live" and r.node_key == key and links[i].party_id == party.id
                for i, r in enumerate(rows)):
             continue
         issuable.append(Issuable(node_key=key, node_name=name, party_id=party.id, party_name=party.name,
                                  kind=party.kind))
-    return OrderLinks(order_id=order.id, can_manage=manage, links=rows, issuable=issuable if manage else [])
+    return OrderLinks(order_id=order.id, can_manage=manage, links=rows, issuable=issuable if manage else [],
+                      no_party=no_party)
 
 
 def _managed_order(session: Session, actor: Actor, order_id: int) -> Order:
@@ -149,7 +178,7 @@ def issue(session: Session, *, actor: Actor, order_id: int, node_key: str, now: 
     the order's owner); the party is told as when an admin issues it."""
     order = _managed_order(session, actor, order_id)
     step = next((s for s in _open_external_steps(session, order) if s[0] == node_key), None)
-    party = _party_for(session, step[2], order) if step is not None else None
+    party = party_for(session, step[2], order).party if step is not None else None
     if party is None:
         raise GendanError("portal.node_not_granted", {"node": node_key[:64], "name": "-"})
     live = session.exec(select(PortalLink.id).where(

@@ -25,6 +25,7 @@ from backend.notify.models import ChannelConfig
 from backend.orders import service as orders_service
 from backend.orders.models import Order
 from backend.portal.models import ExternalParty, PortalLink
+from backend.portal.order_party import names_party
 from engine.flows import FlowState
 from engine.flows.definition import ExternalAccess
 
@@ -166,12 +167,11 @@ def node_grant(session: Session, order: Order, node_key: str) -> NodeGrant | Non
     return None
 
 
-def grants_party(grant: NodeGrant | None, party: ExternalParty, order: Order) -> bool:
-    if grant is None or grant.external.kind != party.kind:
-        return False
-    if party.kind == "customer":
-        return party.customer_id == order.customer_id and grant.external.party_id in (None, party.id)
-    return grant.external.party_id == party.id
+def grants_party(session: Session, grant: NodeGrant | None, party: ExternalParty, order: Order) -> bool:
+    """Whether the node gives this order to `party` now: for a step given to the order's own
+    supplier (`party_field`) the order's field is read again, so an old link of a company the
+    order no longer names grants nothing."""
+    return grant is not None and names_party(session, grant.external, order, party)
 
 
 def issue_link(session: Session, *, actor: Actor, party_id: int, order_id: int | None, node_key: str | None,
@@ -199,7 +199,7 @@ def issue_link_unchecked(session: Session, *, actor: Actor, party_id: int, order
         order = session.get(Order, order_id) if order_id is not None else None
         if order is None:
             raise GendanError("order.not_found", {"id": order_id})
-        if not node_key or not grants_party(node_grant(session, order, node_key), party, order):
+        if not node_key or not grants_party(session, node_grant(session, order, node_key), party, order):
             raise GendanError("portal.node_not_granted", {"node": (node_key or "")[:64], "name": party.name})
     link = PortalLink(party_id=party.id, order_id=order.id if order else None, node_key=node_key if order else None,
                       token=new_token(), created_at=now, expires_at=now + timedelta(days=days),

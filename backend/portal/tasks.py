@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from pydantic import ValidationError
+from sqlalchemy import and_, or_, select
 from sqlmodel import Session
 
 from backend.audit import service as audit
@@ -14,9 +15,11 @@ from backend.flows.models import FlowDefinitionRow, FlowInstance
 from backend.flows.service_system import _open_at
 from backend.orders import service as orders_service
 from backend.orders.models import Order
+from backend.portal import order_party
 from backend.portal.models import ExternalParty, PortalLink
 from backend.portal.service import DEFAULT_DAYS, grants_party, new_token, node_grant, tell_party
 from engine.flows import FlowState
+from engine.flows.definition import ExternalAccess
 
 AUTO_WINDOW = timedelta(minutes=10)
 REMIND_AFTER = timedelta(hours=20)  # the first reminder the day after the link was issued, then daily
@@ -43,52 +46,55 @@ def remind_parties(bind, now: datetime, *, base_url: str | None = None, limit: i
             if party is None or not party.is_active or order is None:
                 continue
             grant = node_grant(session, order, link.node_key or "")
-            if not grants_party(grant, party, order) or not grant.is_open:
+            if not grants_party(session, grant, party, order) or not grant.is_open:
                 continue
             queued += tell_party(session, party, link, order, base_url=base, now=now, reminder=True)
         session.commit()
     return queued
 
 
-def _external_definitions(session: Session) -> dict[int, dict[str, dict]]:
+def _external_definitions(session: Session) -> dict[int, dict[str, ExternalAccess]]:
     """Flow definition rows (published or retired: running orders keep theirs) that give a node to
     an external party: {definition id: {node key: external}}. Definitions are few; read them once."""
-    out: dict[int, dict[str, dict]] = {}
+    out: dict[int, dict[str, ExternalAccess]] = {}
     rows = session.exec(select(FlowDefinitionRow.id, FlowDefinitionRow.definition)
                         .where(FlowDefinitionRow.status != "draft")).all()
     for row_id, definition in rows:
-        nodes = {n.get("key"): n["external"] for n in (definition or {}).get("nodes", ())
-                 if isinstance(n, dict) and isinstance(n.get("external"), dict)}
+        nodes = {}
+        for n in (definition or {}).get("nodes", ()):
+            if isinstance(n, dict) and isinstance(n.get("external"), dict):
+                try:
+                    nodes[n.get("key")] = ExternalAccess.model_validate(n["external"])
+                except ValidationError:  # a stored definition the engine would not load gives nobody a link
+                    continue
         if nodes:
             out[row_id] = nodes
     return out
-
-
-def _party_for(session: Session, external: dict, order: Order) -> ExternalParty | None:
-    if external.get("kind") == "customer":
-        return session.exec(select(ExternalParty).where(
-            ExternalParty.kind == "customer", ExternalParty.customer_id == order.customer_id,
-            ExternalParty.is_active.is_(True)).order_by(ExternalParty.id)).scalars().first()
-    party = session.get(ExternalParty, external.get("party_id") or 0)
-    return party if party is not None and party.is_active and party.kind == external.get("kind") else None
 
 
 def issue_due_links(bind, now: datetime, *, base_url: str | None = None, window: timedelta = AUTO_WINDOW,
                     limit: int = 1000) -> int:
     """Worker job: when a flow reaches a node given to an external party, the party gets its link
     (and the e-mail / robot message) without anyone issuing it: running flow instances changed in
-    the last `window` whose open step is external and has no live link for its party. Returns how
-    many links were issued."""
-    from backend.db import new_session
+    the last `window` whose open step is external and has no link for its party. A step given to
+    the order's own supplier (`party_field`) also looks at orders changed in the window: the field
+    filled in, or changed to another company, after the flow reached the step gives that company
+    its link (the old one loses access by itself, access.py). Returns how many links were issued."""
     base = _base(base_url)
     issued = 0
     with new_session(bind) as session:
         definitions = _external_definitions(session)
         if not definitions:
             return 0
-        instances = session.exec(select(FlowInstance).where(
-            FlowInstance.status == "running", FlowInstance.definition_id.in_(sorted(definitions)),
-            FlowInstance.updated_at >= now - window).order_by(FlowInstance.id).limit(limit)).scalars().all()
+        order_party.cache_parties(session)
+        since = now - window
+        by_field = sorted(d for d, nodes in definitions.items() if any(e.party_field for e in nodes.values()))
+        recent = FlowInstance.updated_at >= since
+        if by_field:
+            recent = or_(recent, and_(FlowInstance.definition_id.in_(by_field), Order.updated_at >= since))
+        instances = session.exec(select(FlowInstance).join(Order, Order.id == FlowInstance.order_id).where(
+            FlowInstance.status == "running", FlowInstance.definition_id.in_(sorted(definitions)), recent)
+            .order_by(FlowInstance.id).limit(limit)).scalars().all()
         for instance in instances:
             state = FlowState.from_json(instance.state)
             order = None
@@ -96,7 +102,7 @@ def issue_due_links(bind, now: datetime, *, base_url: str | None = None, window:
                 if not _open_at(state, node_key):
                     continue
                 order = order or session.get(Order, instance.order_id)
-                party = _party_for(session, external, order) if order is not None else None
+                party = order_party.party_for(session, external, order).party if order is not None else None
                 if party is None or _link_exists(session, party.id, order.id, node_key):
                     continue
                 link = PortalLink(party_id=party.id, order_id=order.id, node_key=node_key, token=new_token(),

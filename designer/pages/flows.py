@@ -59,8 +59,25 @@ def flow_designer(request: Request, session: DbSession, actor: PageActor, key: s
         "definition_json": json.dumps(definition, ensure_ascii=False).replace("</", "<\\/"),
         "status": working.status if working else "new", "version": working.version if working else None,
         "parties_json": _parties_json(session),
+        "party_fields_json": _party_fields_json(session),
         "auto_fields_json": json.dumps(auto_fields, ensure_ascii=False).replace("</", "<\\/"),
     })
+
+
+PARTY_FIELD_TYPES = ("text", "single_select")
+
+
+def _party_fields_json(session) -> str:
+    """The order form's fields that can name a step's company per order (`party_field`: a supplier
+    typed or chosen on the order), for the node panel's field picker."""
+    from backend.forms import service as forms_service
+
+    form = forms_service.get_published(session)
+    locale = forms_service.engine_locale()
+    fields = [] if form is None else [
+        {"path": f"data.{f.key}", "label": f.text("label", locale) or f.key}
+        for f in form.data_fields() if str(f.type.value) in PARTY_FIELD_TYPES]
+    return json.dumps(fields, ensure_ascii=False).replace("</", "<\\/")
 
 
 def _parties_json(session) -> str:

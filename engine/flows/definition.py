@@ -146,11 +146,18 @@ class ExternalAccess(_Frozen):
     the order's customer acts on it through a portal link. They see only the fields the node's
     `field_permissions` name (editable or read_only; anything not named is hidden from them) and
     edit only the editable ones. When `done_field` holds a number ≥ `done_at` after their save
-    (production progress 100%), the node is completed as that party."""
+    (production progress 100%), the node is completed as that party.
+
+    A supplier or carrier step names its company in one of two ways: `party_id`, one fixed company
+    for every order, or `party_field`, the order's own company: the party of that kind whose name
+    is the value of that field of the order (`data.supplier`), so a firm with many suppliers can
+    give each order's production to that order's supplier (backend/portal/order_party.py)."""
 
     kind: PartyKind
     party_id: int | None = Field(default=None, ge=1)
     """The external company (`external_party.id`); None for `customer`: the order's own customer."""
+    party_field: str | None = Field(default=None, max_length=80)
+    """A designed field (`data.<key>`) naming the company, per order; instead of `party_id`."""
     done_field: str | None = Field(default=None, max_length=80)
     done_at: float = 100
 

@@ -145,6 +145,24 @@ def _field_problem(name: str, known: frozenset[str] | None) -> bool:
     return name not in CORE_FIELDS and (known is None or name not in known)
 
 
+def _external_party_issues(path: str, external: Any, known: frozenset[str] | None,
+                           one: tuple[str, ...]) -> list[FlowIssue]:
+    """A supplier or carrier step names its company once: a fixed one (`party_id`) or the field of
+    the order that names it (`party_field`, a designed field: no core column holds a company's
+    name, and a customer step already goes to the order's customer)."""
+    field = external.party_field
+    if field is not None and (external.kind == "customer" or not field.startswith("data.") or len(field) < 6
+                              or _field_problem(field, known)):
+        return [FlowIssue(path, "flow.external_party_field_invalid", one, {"field": field})]
+    if external.kind == "customer":
+        return []
+    if external.party_id is None and not field:
+        return [FlowIssue(path, "flow.external_party_missing", one)]
+    if external.party_id is not None and field:
+        return [FlowIssue(path, "flow.external_party_both", one)]
+    return []
+
+
 def _node_settings(path: str, node: Any, known: frozenset[str] | None) -> list[FlowIssue]:
     issues: list[FlowIssue] = []
     one = (node.key,)
@@ -165,8 +183,7 @@ def _node_settings(path: str, node: Any, known: frozenset[str] | None) -> list[F
                 issues.append(FlowIssue(path, "flow.field_unknown", one, {"field": name}))
         external = getattr(node, "external", None)
         if external is not None:
-            if external.kind != "customer" and external.party_id is None:
-                issues.append(FlowIssue(f"{path}.external", "flow.external_party_missing", one))
+            issues.extend(_external_party_issues(f"{path}.external", external, known, one))
             if external.done_field and node.field_permissions.get(external.done_field) != "editable":
                 issues.append(FlowIssue(f"{path}.external", "flow.external_done_field_not_editable", one,
                                         {"field": external.done_field}))

@@ -29,7 +29,7 @@ def _base(request: Request) -> str:
 def _panel(request: Request, session: Session, actor: Actor, order_id: int, *, error: str | None = None,
            flash: str | None = None, status_code: int = 200):
     view = order_links.order_links(session, actor=actor, order_id=order_id, now=utcnow())
-    if not view.links and not view.issuable and not error and not flash:
+    if not view.links and not view.issuable and not view.no_party and not error and not flash:
         return HTMLResponse("", status_code=status_code)  # nothing shown when the order has no link
     return render(request, "portal/_order_panel.html", {
         "view": view, "base": _base(request), "error": error, "kind_labels": portal.KIND_LABELS,

@@ -165,8 +165,8 @@ def test_the_designer_gives_a_step_to_a_supplier(page, base_url, seed):
     expect(designer.props.get_by_label("Which company", exact=True)).to_have_value(str(party.id))
     saved = flows_service.get_row(seed, "ptd_flow", 1).definition
     node = next(n for n in saved["nodes"] if n["key"] == "production_progress")
-    assert node["external"] == {"kind": "supplier", "party_id": party.id, "done_field": "data.production_progress",
-                                "done_at": 100.0}
+    assert node["external"] == {"kind": "supplier", "party_id": party.id, "party_field": None,
+                                "done_field": "data.production_progress", "done_at": 100.0}
 
 
 def test_a_portal_user_added_by_the_admin_signs_in_on_a_phone(browser: Browser, base_url, seed):

@@ -12,6 +12,8 @@ const Core = window.Core;  // LogicFlow's UMD build, loaded by the page before t
 const KEY = root.dataset.flowKey;
 const T = JSON.parse(document.getElementById("fd-i18n").textContent);
 const PARTIES = JSON.parse((document.getElementById("fd-parties") || { textContent: "[]" }).textContent || "[]");
+// the order form's fields that can name a step's company per order (external.party_field)
+const PARTY_FIELDS = JSON.parse((document.getElementById("fd-party-fields") || { textContent: "[]" }).textContent || "[]");
 const initial = JSON.parse(document.getElementById("fd-definition").textContent);
 const PEOPLE = { approval: 1, task: 1 };
 const SIZES = {
@@ -336,27 +338,47 @@ function showProps(selected) {
       let extKind = select(ext ? ext.kind : "", ["", "supplier", "carrier", "customer"]); extKind.name = "external_kind";
       Array.prototype.forEach.call(extKind.options, function (o) { o.textContent = T["external_" + (o.value || "none")]; });
       let extParty = document.createElement("select"); extParty.name = "external_party";
+      // "which company": one fixed company, or (value "field") the one the order's field names
+      let extField = document.createElement("select"); extField.name = "external_party_field";
+      let fieldChoices = PARTY_FIELDS.slice();
+      if (ext && ext.party_field && !fieldChoices.some(function (f) { return f.path === ext.party_field; })) {
+        fieldChoices.push({ path: ext.party_field, label: ext.party_field });  // kept even if the form lost it
+      }
+      fieldChoices.forEach(function (f) {
+        let opt = document.createElement("option"); opt.value = f.path; opt.textContent = f.label + " (" + f.path + ")"; extField.appendChild(opt);
+      });
+      if (ext && ext.party_field) extField.value = ext.party_field;
+      function syncField() { extField.disabled = extParty.disabled || extParty.value !== "field"; }
       function fillParties() {
+        let was = extParty.disabled ? "" : extParty.value;  // a choice made for another kind, if it still fits
         extParty.innerHTML = "";
         PARTIES.filter(function (p) { return p.kind === extKind.value; }).forEach(function (p) {
           let opt = document.createElement("option"); opt.value = String(p.id); opt.textContent = p.name; extParty.appendChild(opt);
         });
-        if (ext && ext.party_id) extParty.value = String(ext.party_id);
+        let byField = document.createElement("option"); byField.value = "field"; byField.textContent = T.external_by_field;
+        extParty.appendChild(byField);
+        if (was) extParty.value = was;
+        else if (ext && ext.party_field) extParty.value = "field";
+        else if (ext && ext.party_id) extParty.value = String(ext.party_id);
+        if (!extParty.value && extParty.options.length) extParty.selectedIndex = 0;
         extParty.disabled = extKind.value === "" || extKind.value === "customer";
+        syncField();
       }
-      extKind.addEventListener("change", fillParties); fillParties();
+      extKind.addEventListener("change", fillParties); extParty.addEventListener("change", syncField); fillParties();
       let doneField = input(ext && ext.done_field || "", { name: "external_done_field", placeholder: "data.production_progress" });
       let doneAt = input(ext ? ext.done_at : 100, { name: "external_done_at", type: "number", step: "any" });
-      [[T.external, extKind], [T.external_party, extParty], [T.done_field, doneField], [T.done_at, doneAt]]
+      [[T.external, extKind], [T.external_party, extParty], [T.external_party_field, extField], [T.done_field, doneField], [T.done_at, doneAt]]
         .forEach(function (p) { form.appendChild(field(p[0], p[1])); });
       get.people = function () {
         let out = { mode: mode.value, on_no_approver: noOne.value,
                     required_fields: required.value.split(/[\s,]+/).filter(Boolean),
                     field_permissions: parseJSON(perms.value, {}) };
+        let byField = extKind.value !== "customer" && extParty.value === "field";
         out.external = extKind.value ? { kind: extKind.value,
-                                         party_id: extKind.value === "customer" || !extParty.value ? null : Number(extParty.value),
+                                         party_id: extKind.value === "customer" || byField || !extParty.value ? null : Number(extParty.value),
                                          done_field: doneField.value.trim() || null,
                                          done_at: doneAt.value === "" ? 100 : Number(doneAt.value) } : null;
+        if (out.external && byField) out.external.party_field = extField.value || null;
         out.time_limit = Number(hours.value) > 0 ? Object.assign({}, limit, { hours: Number(hours.value), unit: unit.value, on_timeout: onTimeout.value,
                                                                      levels: Number(levels.value) || 1 }) : null;
         return out;
