@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from pydantic import ValidationError
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlmodel import Session
 
 from backend.audit import service as audit
@@ -77,9 +77,10 @@ def issue_due_links(bind, now: datetime, *, base_url: str | None = None, window:
     """Worker job: when a flow reaches a node given to an external party, the party gets its link
     (and the e-mail / robot message) without anyone issuing it: running flow instances changed in
     the last `window` whose open step is external and has no link for its party. A step given to
-    the order's own supplier (`party_field`) also looks at orders changed in the window: the field
-    filled in, or changed to another company, after the flow reached the step gives that company
-    its link (the old one loses access by itself, access.py). Returns how many links were issued."""
+    the order's own supplier (`party_field`): the field filled in, or changed to another company,
+    after the flow reached the step changes the order, which stamps its running flow, so that
+    company gets its link here too (the old one loses access by itself, access.py). Returns how
+    many links were issued."""
     base = _base(base_url)
     issued = 0
     with new_session(bind) as session:
@@ -87,14 +88,12 @@ def issue_due_links(bind, now: datetime, *, base_url: str | None = None, window:
         if not definitions:
             return 0
         order_party.cache_parties(session)
-        since = now - window
-        by_field = sorted(d for d, nodes in definitions.items() if any(e.party_field for e in nodes.values()))
-        recent = FlowInstance.updated_at >= since
-        if by_field:
-            recent = or_(recent, and_(FlowInstance.definition_id.in_(by_field), Order.updated_at >= since))
-        instances = session.exec(select(FlowInstance).join(Order, Order.id == FlowInstance.order_id).where(
-            FlowInstance.status == "running", FlowInstance.definition_id.in_(sorted(definitions)), recent)
-            .order_by(FlowInstance.id).limit(limit)).scalars().all()
+        # an order change steps its running flow (FieldsChanged, flows/service_instance.py), which
+        # stamps the instance: a supplier field filled in or changed after the flow reached the step
+        # is seen here without reading the order table
+        instances = session.exec(select(FlowInstance).where(
+            FlowInstance.status == "running", FlowInstance.definition_id.in_(sorted(definitions)),
+            FlowInstance.updated_at >= now - window).order_by(FlowInstance.id).limit(limit)).scalars().all()
         for instance in instances:
             state = FlowState.from_json(instance.state)
             order = None
