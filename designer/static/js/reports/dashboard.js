@@ -1,7 +1,8 @@
 /* A dashboard: each tile fetches its report's rows with the page's filters (the GET parameters:
  * from, to, team, tier) and draws them (draw.js, as the report designer does); a click on a bar or
- * slice opens the orders behind it. Designers arrange tiles: drag a tile by its title to move it
- * (SortableJS), drag its corner to resize it on the 12-column grid, add reports, share, save. */
+ * slice opens the orders behind it, and each tile links to itself in Excel with the same filters.
+ * Designers arrange tiles: drag a tile by its title to move it (SortableJS), drag its corner to
+ * resize it on the 12-column grid, add reports, share, rename, save. */
 import { api, ApiError } from "../shared/api.js";
 import { chartOption, funnelList } from "./draw.js";
 
@@ -129,6 +130,10 @@ function render() {
     }
     grid.appendChild(node);
     if (i >= savedTiles) { body.textContent = ""; return; }  // added since the last save: drawn once saved
+    // the tile in Excel, as drawn: the same report and the dashboard's filters (the page's GET parameters)
+    let tools = node.appendChild(el("p", { "class": "db-tools" }));
+    tools.appendChild(el("a", { href: "/dashboards/" + encodeURIComponent(key) + "/tiles/" + i + "/export.xlsx" + window.location.search,
+                                download: "", "class": "db-export" }, W.export));
     api("GET", "/api/v1/dashboards/" + encodeURIComponent(key) + "/tiles/" + i + window.location.search).then(function (answer) {
       let name = answer.report.name || {};
       title.firstChild.textContent = (document.documentElement.lang === "en" ? name.en : name.zh) || name.en || name.zh || tile.report;
@@ -179,6 +184,7 @@ const SAVED_FLAG = "gendan.dashboard.saved";
 try {
   if (editing && window.sessionStorage.getItem(SAVED_FLAG) === definition.key) {
     window.sessionStorage.removeItem(SAVED_FLAG);
+    $("db-status").closest("details").open = true;  // said where it can be read, and arranging goes on
     $("db-status").textContent = W.saved;
   }
 } catch (e) { /* no session storage: nothing to say */ }
@@ -216,8 +222,16 @@ if (editing) {
       definition.tiles.splice(evt.newIndex, 0, moved);
     },
   });
+  /* the name box renames in the reader's language; a name made on the dashboards page is the same
+   * in both languages, and stays so */
+  const nameBox = $("db-name"), lang = document.documentElement.lang === "en" ? "en" : "zh";
+  function renamed() {
+    let name = Object.assign({}, definition.name || {}), typed = nameBox.value;
+    if (name.zh === name.en || !name.zh || !name.en) { name.zh = typed; name.en = typed; } else { name[lang] = typed; }
+    return name;
+  }
   $("db-save").addEventListener("click", function () {
-    let body = Object.assign({}, definition, { tiles: packed() });
+    let body = Object.assign({}, definition, { tiles: packed(), name: renamed() });
     api("POST", "/api/v1/dashboards", body).then(function () {
       // the page is read again (the tiles drawn by the server); it says "saved" once it is back
       try { window.sessionStorage.setItem(SAVED_FLAG, definition.key); } catch (e) { /* private mode */ }
