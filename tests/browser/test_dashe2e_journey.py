@@ -288,7 +288,7 @@ def test_dashe2e_create_and_share_in_chinese_on_a_phone(browser: Browser, base_u
     try:
         page = ctx.new_page()
         sign_in(page, base_url, f"de.zh.{tag}")
-        board = create_dashboard(page, base_url, f"华东区周报 {tag}", label="新建看板", button="创建")
+        board = create_dashboard(page, base_url, f"华南月报 {tag}", label="新建看板", button="创建")
         add_tile_and_save(page, DAY_ONE)
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         expect(tile(page, DAY_ONE).get_by_role("link", name="导出 Excel")).to_be_visible()
@@ -298,7 +298,7 @@ def test_dashe2e_create_and_share_in_chinese_on_a_phone(browser: Browser, base_u
         # said where it can be read: the panel it is in is open again after the page is read again
         expect(page.locator("#db-status")).to_be_visible()
         expect(page.locator("#db-share input[value='sales']")).to_be_checked()
-        expect(page.get_by_label("名称", exact=True)).to_have_value(f"华东区周报 {tag}")
+        expect(page.get_by_label("名称", exact=True)).to_have_value(f"华南月报 {tag}")
         expect(page.get_by_role("button", name="删除看板")).to_be_visible()
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         for box in page.locator("details.db-edit input, details.db-edit button, details.db-edit select").all():
