@@ -161,10 +161,11 @@ def save_and_publish(session: Session, *, actor: Actor, definition: dict[str, An
 
 
 def checked_name(name: dict[str, str]) -> dict[str, str]:
-    """The names with their spaces collapsed; a dashboard renamed to nothing (every language blank)
-    or past the limit is refused in words: the list and the page would show a bare key."""
+    """The names with their spaces collapsed; a dashboard renamed to nothing (every language given
+    blank) or past the limit is refused in words: the list and the page would show a bare key. A
+    definition with no name at all (the JSON import's choice, as before) stays as it is."""
     names = {lang: " ".join(str(value).split()) for lang, value in name.items()}
-    if not any(names.values()) or any(len(v) > NAME_LIMIT for v in names.values()):
+    if (names and not any(names.values())) or any(len(v) > NAME_LIMIT for v in names.values()):
         raise GendanError("dashboard.name_invalid", {"limit": NAME_LIMIT}, status=422)
     return names
 
