@@ -119,6 +119,8 @@ def test_dashe2e_director_builds_filters_shares_a_new_dashboard(browser: Browser
     page.get_by_label("Add a report").select_option(DAY_ONE)
     page.get_by_role("button", name="Add", exact=True).click()
     expect(page.locator(".db-tile")).to_have_count(2)
+    # a tile added but not yet saved is named as the report is, not by its key
+    expect(page.locator(f'.db-tile[data-report="{report}"] h2')).to_contain_text(f"DE owners p90 {tag}")
     # resize mine by its corner to (nearly) the full width
     handle = page.locator(f'.db-tile[data-report="{report}"]').get_by_title("Resize")
     box = handle.bounding_box()

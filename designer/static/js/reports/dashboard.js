@@ -11,6 +11,9 @@ const read = (id) => JSON.parse($(id).textContent);
 const definition = read("db-definition"), FIELDS = read("db-fields"), W = read("db-words");
 const root = $("dashboard"), key = root.dataset.key, editing = root.dataset.edit === "true";
 const grid = $("db-grid");
+// the reports' names in the reader's language: a tile added since the last save is named, not keyed
+const REPORT_NAMES = {};
+read("db-reports").forEach(function (r) { REPORT_NAMES[r.value] = r.label; });
 const charts = [];
 
 function label(name) { return FIELDS[name] || name; }
@@ -119,7 +122,7 @@ function render() {
   definition.tiles.forEach(function (tile, i) {
     let node = el("section", { "class": "db-tile", "data-index": String(i), "data-report": tile.report });
     place(node, tile);
-    let title = node.appendChild(el("h2", {}, tile.report));
+    let title = node.appendChild(el("h2", {}, REPORT_NAMES[tile.report] || tile.report));
     let body = node.appendChild(el("div", { "class": "db-body" }, W.loading));
     if (editing) {
       let remove = el("button", { type: "button", "class": "rp-remove", "aria-label": W.remove, title: W.remove }, "×");
