@@ -185,6 +185,11 @@ def test_dashe2e_director_builds_filters_shares_a_new_dashboard(browser: Browser
         rep.get_by_role("link", name=f"East weekly {tag}").click()
         expect(tile(rep, report)).to_have_count(1, timeout=WAIT)
         assert chart_owners(rep, report) == [f"DE Rep B {tag}"]
+        # the rep asks for team A: nothing of theirs, said in words (not an empty frame of axes)
+        rep.locator("form.db-filters").get_by_label("Team").select_option(label=f"DE Team A {tag}")
+        rep.get_by_role("button", name="Apply to every tile").click()
+        expect(tile(rep, report).locator(".db-empty")).to_have_text("Nothing to show with these filters.",
+                                                                    timeout=WAIT)
         expect(rep.get_by_role("button", name="Save dashboard")).to_have_count(0)
     finally:
         ctx.close()

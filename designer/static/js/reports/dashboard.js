@@ -97,6 +97,8 @@ function drawTile(box, report, result) {
   let view = (report.view || {}).type || "table", nd = result.dimensions.length;
   countWord = (W.nouns || {})[result.dataset || "orders"] || W.count;
   box.textContent = "";
+  // no rows (a team or a date range without orders): said in words, not an empty frame of axes
+  if (!result.rows.length) { box.appendChild(el("p", { "class": "muted db-empty" }, W.no_rows)); return; }
   if (view === "pivot" && nd >= 2) { box.appendChild(pivot(result, report)); return; }
   if (view === "kpi") { box.appendChild(el("div", { "class": "rp-kpi" }, result.rows[0] ? String(num(result.rows[0][nd])) : "—")); return; }
   let charted = ["line", "bar", "stacked_bar", "pie", "ring", "funnel", "heatmap"].indexOf(view) >= 0 && nd >= (view === "heatmap" ? 2 : 1);
