@@ -146,6 +146,14 @@ def test_dashe2e_director_builds_filters_shares_a_new_dashboard(browser: Browser
         "style", re.compile(r"span \d+ / span (9|10|11|12)\b"))
     expect(tile(page, report).locator("h2")).to_contain_text(f"DE owners p90 {tag}")
     assert sorted(chart_owners(page, report)) == sorted([f"DE Head A {tag}", f"DE Rep A {tag}", f"DE Rep B {tag}"])
+    # take the day-one tile off (not saved yet): the tile left still shows its own report
+    page.locator("summary", has_text="Arrange and share").click()
+    page.locator(f'.db-tile[data-report="{DAY_ONE}"]').get_by_role("button", name="Remove").click()
+    expect(page.locator(".db-tile")).to_have_count(1)
+    expect(tile(page, report).locator("h2")).to_contain_text(f"DE owners p90 {tag}", timeout=WAIT)
+    assert sorted(chart_owners(page, report)) == sorted([f"DE Head A {tag}", f"DE Rep A {tag}", f"DE Rep B {tag}"])
+    page.reload()  # not saved: both tiles are back
+    expect(page.locator(".db-tile")).to_have_count(2)
 
     # the dashboard's filters: team A, then key customers only
     filters = page.locator("form.db-filters")

@@ -134,12 +134,15 @@ function render() {
       resizable(node, handle, tile);
     }
     grid.appendChild(node);
-    if (i >= savedTiles) { body.textContent = ""; return; }  // added since the last save: drawn once saved
+    // the server knows a tile by its place in the stored definition, not on the page (a tile removed,
+    // moved or added since changes the page's order): added since the last save, drawn once saved
+    let stored = STORED_INDEX.get(tile);
+    if (stored === undefined) { body.textContent = ""; return; }
     // the tile in Excel, as drawn: the same report and the dashboard's filters (the page's GET parameters)
     let tools = node.appendChild(el("p", { "class": "db-tools" }));
-    tools.appendChild(el("a", { href: "/dashboards/" + encodeURIComponent(key) + "/tiles/" + i + "/export.xlsx" + window.location.search,
+    tools.appendChild(el("a", { href: "/dashboards/" + encodeURIComponent(key) + "/tiles/" + stored + "/export.xlsx" + window.location.search,
                                 download: "", "class": "db-export" }, W.export));
-    api("GET", "/api/v1/dashboards/" + encodeURIComponent(key) + "/tiles/" + i + window.location.search).then(function (answer) {
+    api("GET", "/api/v1/dashboards/" + encodeURIComponent(key) + "/tiles/" + stored + window.location.search).then(function (answer) {
       let name = answer.report.name || {};
       title.firstChild.textContent = (document.documentElement.lang === "en" ? name.en : name.zh) || name.en || name.zh || tile.report;
       drawTile(body, answer.report, answer.result);
@@ -180,7 +183,8 @@ function packed() {
   });
 }
 
-let savedTiles = definition.tiles.length;
+const STORED_INDEX = new Map();  // tile → its index in the stored definition (what /tiles/<i> reads)
+definition.tiles.forEach(function (t, i) { STORED_INDEX.set(t, i); });
 definition.tiles.sort(function (a, b) { return a.y - b.y || a.x - b.x; });
 render();
 window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
