@@ -337,3 +337,25 @@ def test_dashe2e_create_and_share_in_chinese_on_a_phone(browser: Browser, base_u
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
     finally:
         ctx.close()
+
+
+def test_dashe2e_tiles_stored_out_of_grid_order_draw_their_own_reports(page: Page, base_url, seed):
+    """A definition imported with its tiles not in grid order (the JSON API takes any order): each
+    box draws its own report (the page sorts by place; it used to fetch by the sorted index)."""
+    from backend.auth.service import load_actor
+    from backend.reports.dashboards import ensure_builtin, save_and_publish
+
+    tag = uuid.uuid4().hex[:6].lower()
+    director = make_user(seed, username=f"de.order.{tag}", roles=["designer", "viewer"], locale="en")
+    seed.commit()
+    ensure_builtin(seed, JUNE)
+    key = f"de_order_{tag}"
+    save_and_publish(seed, actor=load_actor(seed, director.id), now=datetime.now(UTC), definition={
+        "key": key, "name": {"en": f"Out of order {tag}", "zh": f"Out of order {tag}"},
+        "tiles": [{"report": "day1_top_customers", "x": 0, "y": 4, "w": 6, "h": 4},
+                  {"report": DAY_ONE, "x": 0, "y": 0, "w": 6, "h": 4}]})
+    sign_in(page, base_url, director.username)
+    page.goto(f"{base_url}/dashboards/{key}")
+    expect(tile(page, DAY_ONE).locator("h2")).to_contain_text("Overdue orders by owner", timeout=WAIT)
+    expect(tile(page, "day1_top_customers").locator("h2")).to_contain_text("Top customers", timeout=WAIT)
+    assert page.locator(".db-tile").evaluate_all("ns => ns.map(n => n.dataset.report)") == [DAY_ONE, "day1_top_customers"]
