@@ -70,6 +70,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "dashboard.": 422,
     "dashboard.not_found": 404,
     "dashboard.conflict": 409,
+    "dashboard.name_invalid": 422,
     "flow.": 422,
     "flow.not_found": 404,
     "flow.no_draft": 404,

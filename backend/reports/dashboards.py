@@ -13,9 +13,10 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import and_, select, true
+from sqlalchemy import and_, delete, select, true
 from sqlmodel import Session
 
+from backend.audit import service as audit
 from backend.auth.actor import Actor
 from backend.customers.models import Customer
 from backend.definitions.lifecycle import Lifecycle, require_designer
@@ -25,12 +26,13 @@ from backend.orders.models import Order
 from backend.people.models import Department
 from backend.people.org import team_user_ids
 from backend.reports import service
-from backend.reports.models import DashboardDefinitionRow, ReportDefinitionRow
+from backend.reports.models import DashboardDefinitionRow, ReportDefinitionRow, ReportSchedule
 from engine.reports.builtin import BUILTIN_DASHBOARD, BUILTIN_REPORTS, SUPERSEDED
 from engine.reports.dashboard import DashboardDefinition, load_dashboard
 
 LIFECYCLE: Lifecycle[DashboardDefinitionRow] = Lifecycle("dashboard", DashboardDefinitionRow)
 TIERS = ("key", "standard", "small")
+NAME_LIMIT = 80  # characters of a dashboard's name, in each language
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,7 @@ def save_and_publish(session: Session, *, actor: Actor, definition: dict[str, An
         dashboard: DashboardDefinition = load_dashboard(definition)
     except ValidationError as exc:
         raise GendanError("dashboard.definition_invalid", {"count": len(exc.errors())}, status=422) from exc
+    dashboard.name = checked_name(dashboard.name)
     for tile in dashboard.tiles:
         if service.LIFECYCLE.working_copy(session, tile.report) is None:
             raise GendanError("report.not_found", {"key": tile.report, "version": ""}, status=404)
@@ -155,6 +158,32 @@ def save_and_publish(session: Session, *, actor: Actor, definition: dict[str, An
     LIFECYCLE.publish(session, draft, actor=actor, now=now)
     session.commit()
     return draft
+
+
+def checked_name(name: dict[str, str]) -> dict[str, str]:
+    """The names with their spaces collapsed; a dashboard renamed to nothing (every language given
+    blank) or past the limit is refused in words: the list and the page would show a bare key. A
+    definition with no name at all (the JSON import's choice, as before) stays as it is."""
+    names = {lang: " ".join(str(value).split()) for lang, value in name.items()}
+    if (names and not any(names.values())) or any(len(v) > NAME_LIMIT for v in names.values()):
+        raise GendanError("dashboard.name_invalid", {"limit": NAME_LIMIT}, status=422)
+    return names
+
+
+def delete_dashboard(session: Session, *, actor: Actor, key: str, now: datetime) -> None:
+    """Take a dashboard away (designers): every version retired — kept, so its key is never handed
+    to a new dashboard and the audit trail still reads — and its scheduled deliveries deleted (they
+    would only fail at each moment). Readers then get 404 like for a dashboard never made."""
+    require_designer(actor)
+    if current(session, key) is None:
+        raise GendanError("dashboard.not_found", {"key": key}, status=404)
+    versions = [r for r in LIFECYCLE.versions(session, key) if r.status != "retired"]
+    for row in versions:
+        row.status, row.updated_at = "retired", now
+    session.execute(delete(ReportSchedule).where(ReportSchedule.dashboard_key == key))
+    audit.record(session, actor, "dashboard", key, "delete", {"versions": [r.version for r in versions]},
+                 {"status": "retired"}, now)
+    session.commit()
 
 
 def run_tile(session: Session, *, actor: Actor, key: str, index: int, filters: DashboardFilters,

@@ -31,5 +31,6 @@ ERROR_MESSAGES: dict[str, str] = {
     "dashboard.not_found": "Dashboard %(key)s was not found.",
     "dashboard.definition_invalid": "The dashboard has %(count)s problem(s).",
     "dashboard.bad_filter": "This filter is not valid: %(name)s.",
+    "dashboard.name_invalid": "Give the dashboard a name of at most %(limit)d characters.",
     "dashboard.conflict": "Someone else saved this dashboard at the same moment. Reload and try again.",
 }

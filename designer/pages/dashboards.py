@@ -1,11 +1,14 @@
 """Dashboards: the list of those shared with the reader, one dashboard's tiles with its filters
-(date range, team, customer tier), and — for designers — a new dashboard by name, arranging tiles
-by drag and resize, adding reports and sharing with roles and departments."""
+(date range, team, customer tier), a tile in Excel with those filters, and — for designers — a new
+dashboard by name, arranging tiles by drag and resize, adding reports, sharing with roles and
+departments, renaming (in the arrange panel, saved with the layout) and deleting it."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
@@ -14,17 +17,18 @@ from backend import i18n
 from backend.auth.actor import Actor
 from backend.auth.deps import DbSession
 from backend.clock import utcnow
+from backend.exports import workbook_bytes
 from backend.people.models import ROLES, Department
 from backend.reports import dashboards, service
 from designer.pages.report_schedules import section_context
-from designer.pages.reports import BUCKET_LABELS, OP_LABELS, ROW_NOUNS, report_fields
+from designer.pages.reports import BUCKET_LABELS, OP_LABELS, ROW_NOUNS, report_fields, table_of
 from designer.pages.rules import TIERS, _json_script, _localized
 from engine.reports.datasets import DATASETS
 from frontend.pages.common import PageActor, role_label
 from frontend.templating import render
 
 router = APIRouter(include_in_schema=False)
-NAME_LIMIT = 80  # characters of a dashboard's name
+NAME_LIMIT = dashboards.NAME_LIMIT  # characters of a dashboard's name
 KEY_PREFIX = "dashboard_"
 
 
@@ -98,3 +102,23 @@ def dashboard_view(request: Request, session: DbSession, actor: PageActor, key: 
         "ops": {k: i18n.gettext(v) for k, v in OP_LABELS.items()},
         "buckets": {k: i18n.gettext(v) for k, v in BUCKET_LABELS.items()},
     })
+
+
+@router.get("/dashboards/{key}/tiles/{index}/export.xlsx")
+def dashboard_tile_export(request: Request, session: DbSession, actor: PageActor, key: str, index: int):
+    """One tile in Excel as the reader sees it on the dashboard: the tile's published report with
+    the dashboard's filters (from, to, team, tier) on top of the reader's row-level access."""
+    filters = dashboards.parse_filters(dict(request.query_params))
+    report, result = dashboards.run_tile(session, actor=actor, key=key, index=index, filters=filters, now=utcnow())
+    headers, rows = table_of(session, result)
+    body = workbook_bytes(_localized(report.get("name"), report.get("key") or key, i18n.get_locale()), headers, rows)
+    filename = quote(f"{key}-{report.get('key') or index}.xlsx")
+    return Response(body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"})
+
+
+@router.post("/dashboards/{key}/delete")
+def dashboard_delete(session: DbSession, actor: PageActor, key: str):
+    """Delete a dashboard (designers; the page asks first): back to the list, where it is gone."""
+    dashboards.delete_dashboard(session, actor=actor, key=key, now=utcnow())
+    return RedirectResponse("/dashboards", status_code=303)

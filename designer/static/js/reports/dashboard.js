@@ -1,7 +1,8 @@
 /* A dashboard: each tile fetches its report's rows with the page's filters (the GET parameters:
  * from, to, team, tier) and draws them (draw.js, as the report designer does); a click on a bar or
- * slice opens the orders behind it. Designers arrange tiles: drag a tile by its title to move it
- * (SortableJS), drag its corner to resize it on the 12-column grid, add reports, share, save. */
+ * slice opens the orders behind it, and each tile links to itself in Excel with the same filters.
+ * Designers arrange tiles: drag a tile by its title to move it (SortableJS), drag its corner to
+ * resize it on the 12-column grid, add reports, share, rename, save. */
 import { api, ApiError } from "../shared/api.js";
 import { chartOption, funnelList } from "./draw.js";
 
@@ -10,6 +11,9 @@ const read = (id) => JSON.parse($(id).textContent);
 const definition = read("db-definition"), FIELDS = read("db-fields"), W = read("db-words");
 const root = $("dashboard"), key = root.dataset.key, editing = root.dataset.edit === "true";
 const grid = $("db-grid");
+// the reports' names in the reader's language: a tile added since the last save is named, not keyed
+const REPORT_NAMES = {};
+read("db-reports").forEach(function (r) { REPORT_NAMES[r.value] = r.label; });
 const charts = [];
 
 function label(name) { return FIELDS[name] || name; }
@@ -93,6 +97,8 @@ function drawTile(box, report, result) {
   let view = (report.view || {}).type || "table", nd = result.dimensions.length;
   countWord = (W.nouns || {})[result.dataset || "orders"] || W.count;
   box.textContent = "";
+  // no rows (a team or a date range without orders): said in words, not an empty frame of axes
+  if (!result.rows.length) { box.appendChild(el("p", { "class": "muted db-empty" }, W.no_rows)); return; }
   if (view === "pivot" && nd >= 2) { box.appendChild(pivot(result, report)); return; }
   if (view === "kpi") { box.appendChild(el("div", { "class": "rp-kpi" }, result.rows[0] ? String(num(result.rows[0][nd])) : "—")); return; }
   let charted = ["line", "bar", "stacked_bar", "pie", "ring", "funnel", "heatmap"].indexOf(view) >= 0 && nd >= (view === "heatmap" ? 2 : 1);
@@ -118,7 +124,7 @@ function render() {
   definition.tiles.forEach(function (tile, i) {
     let node = el("section", { "class": "db-tile", "data-index": String(i), "data-report": tile.report });
     place(node, tile);
-    let title = node.appendChild(el("h2", {}, tile.report));
+    let title = node.appendChild(el("h2", {}, REPORT_NAMES[tile.report] || tile.report));
     let body = node.appendChild(el("div", { "class": "db-body" }, W.loading));
     if (editing) {
       let remove = el("button", { type: "button", "class": "rp-remove", "aria-label": W.remove, title: W.remove }, "×");
@@ -128,8 +134,15 @@ function render() {
       resizable(node, handle, tile);
     }
     grid.appendChild(node);
-    if (i >= savedTiles) { body.textContent = ""; return; }  // added since the last save: drawn once saved
-    api("GET", "/api/v1/dashboards/" + encodeURIComponent(key) + "/tiles/" + i + window.location.search).then(function (answer) {
+    // the server knows a tile by its place in the stored definition, not on the page (a tile removed,
+    // moved or added since changes the page's order): added since the last save, drawn once saved
+    let stored = STORED_INDEX.get(tile);
+    if (stored === undefined) { body.textContent = ""; return; }
+    // the tile in Excel, as drawn: the same report and the dashboard's filters (the page's GET parameters)
+    let tools = node.appendChild(el("p", { "class": "db-tools" }));
+    tools.appendChild(el("a", { href: "/dashboards/" + encodeURIComponent(key) + "/tiles/" + stored + "/export.xlsx" + window.location.search,
+                                download: "", "class": "db-export" }, W.export));
+    api("GET", "/api/v1/dashboards/" + encodeURIComponent(key) + "/tiles/" + stored + window.location.search).then(function (answer) {
       let name = answer.report.name || {};
       title.firstChild.textContent = (document.documentElement.lang === "en" ? name.en : name.zh) || name.en || name.zh || tile.report;
       drawTile(body, answer.report, answer.result);
@@ -170,7 +183,8 @@ function packed() {
   });
 }
 
-let savedTiles = definition.tiles.length;
+const STORED_INDEX = new Map();  // tile → its index in the stored definition (what /tiles/<i> reads)
+definition.tiles.forEach(function (t, i) { STORED_INDEX.set(t, i); });
 definition.tiles.sort(function (a, b) { return a.y - b.y || a.x - b.x; });
 render();
 window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
@@ -179,6 +193,7 @@ const SAVED_FLAG = "gendan.dashboard.saved";
 try {
   if (editing && window.sessionStorage.getItem(SAVED_FLAG) === definition.key) {
     window.sessionStorage.removeItem(SAVED_FLAG);
+    $("db-status").closest("details").open = true;  // said where it can be read, and arranging goes on
     $("db-status").textContent = W.saved;
   }
 } catch (e) { /* no session storage: nothing to say */ }
@@ -216,8 +231,16 @@ if (editing) {
       definition.tiles.splice(evt.newIndex, 0, moved);
     },
   });
+  /* the name box renames in the reader's language; a name made on the dashboards page is the same
+   * in both languages, and stays so */
+  const nameBox = $("db-name"), lang = document.documentElement.lang === "en" ? "en" : "zh";
+  function renamed() {
+    let name = Object.assign({}, definition.name || {}), typed = nameBox.value;
+    if (name.zh === name.en || !name.zh || !name.en) { name.zh = typed; name.en = typed; } else { name[lang] = typed; }
+    return name;
+  }
   $("db-save").addEventListener("click", function () {
-    let body = Object.assign({}, definition, { tiles: packed() });
+    let body = Object.assign({}, definition, { tiles: packed(), name: renamed() });
     api("POST", "/api/v1/dashboards", body).then(function () {
       // the page is read again (the tiles drawn by the server); it says "saved" once it is back
       try { window.sessionStorage.setItem(SAVED_FLAG, definition.key); } catch (e) { /* private mode */ }
