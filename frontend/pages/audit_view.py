@@ -11,16 +11,22 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from backend.audit.schemas import ENTITY_TYPES, AuditRead
+from backend import i18n
 from backend.audit.service import REDACTED
 from backend.customers.models import Customer
+from backend.flows.models import FlowDefinitionRow
+from backend.forms.models import FormDefinitionRow
 from backend.people.models import Department, User
+from backend.reports.models import DashboardDefinitionRow, ReportDefinitionRow
+from backend.rules.models import RuleDefinitionRow
 from frontend.pages.common import pgettext, role_label
 from frontend.templating import _fmt_datetime
 
 USER_FIELDS = ("owner_id", "head_id", "acts_as_id", "user_id")
 DEPARTMENT_FIELDS = ("department_id", "parent_id")
 ENTITY_URLS = {"customer": "/customers/{key}", "user": "/admin/users/{key}", "department": "/admin/departments/{key}",
-               "rule": "/designer/rules/{key}"}
+               "rule": "/designer/rules/{key}", "flow": "/designer/flows/{key}", "report": "/designer/reports/{key}",
+               "dashboard": "/dashboards/{key}"}
 
 
 def entity_labels() -> dict[str, str]:
@@ -90,11 +96,18 @@ class AuditRow:
     changes: list[Change] = field(default_factory=list)
 
 
+# designed things are keyed by a short key ("payment_due_reminder", "order") and named per language
+# in their definition: a flow, a rule, a report and a dashboard by `name`, a form by `title`
+DEFINITION_TABLES = {"form": FormDefinitionRow, "flow": FlowDefinitionRow, "rule": RuleDefinitionRow,
+                     "report": ReportDefinitionRow, "dashboard": DashboardDefinitionRow}
+
+
 @dataclass
 class _Names:
     users: dict[int, str]
     departments: dict[int, str]
     customers: dict[int, str]
+    definitions: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 def _ids(events: list[AuditRead], entity_type: str, fields: tuple[str, ...]) -> set[int]:
@@ -111,7 +124,35 @@ def _names(session: Session, events: list[AuditRead]) -> _Names:
 
     return _Names(users=lookup(User, User.display_name, _ids(events, "user", USER_FIELDS)),
                   departments=lookup(Department, Department.name, _ids(events, "department", DEPARTMENT_FIELDS)),
-                  customers=lookup(Customer, Customer.name, _ids(events, "customer", ())))
+                  customers=lookup(Customer, Customer.name, _ids(events, "customer", ())),
+                  definitions=_definition_names(session, events))
+
+
+def _definition_names(session: Session, events: list[AuditRead]) -> dict[tuple[str, str], str]:
+    """(entity type, key) → the definition's name in the reader's language, from its newest version
+    (the audit log named rules `payment_due_reminder` and the order form `order` on a zh-CN page)."""
+    out: dict[tuple[str, str], str] = {}
+    for entity_type, table in DEFINITION_TABLES.items():
+        keys = {e.entity_key for e in events if e.entity_type == entity_type}
+        if not keys:
+            continue
+        found = session.exec(select(table.key, table.definition).where(table.key.in_(keys))
+                             .order_by(table.version)).all()
+        for key, definition in found:  # the newest version is read last and wins
+            name = _localized((definition or {}).get("name") or (definition or {}).get("title"))
+            if name:
+                out[(entity_type, key)] = name
+    return out
+
+
+def _localized(names: Any) -> str | None:
+    """A definition's name in the page's language, else in the other ("zh" or "zh-CN" for Chinese)."""
+    if isinstance(names, str):
+        return names or None
+    if not isinstance(names, dict):
+        return None
+    zh, en = names.get("zh-CN") or names.get("zh"), names.get("en")
+    return (zh or en) if i18n.get_locale() == "zh_CN" else (en or zh)
 
 
 def _value(name: str, value: Any, names: _Names) -> str:
@@ -151,6 +192,8 @@ def _entity(event: AuditRead, names: _Names) -> str:
     table = {"user": names.users, "department": names.departments, "customer": names.customers}.get(event.entity_type)
     if table is not None and key is not None:
         return table.get(key, f"#{key}")
+    if event.entity_type in DEFINITION_TABLES:
+        return names.definitions.get((event.entity_type, event.entity_key), event.entity_key)
     return event.entity_key if key is None else f"#{key}"
 
 

@@ -1,0 +1,52 @@
+"""The second user walkthrough audit (branch uxaudit2): the pages the first one (test_uxaudit.py)
+did not walk (connectors, imports, reports, the process map, replays, foresight, rules, channels,
+tracking, the portal admin, people admin, the audit log, the calendar), in zh-CN and English, on a
+390 px phone and at 1366 px."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from playwright.sync_api import Page, expect
+
+from backend.auth.actor import Actor
+from backend.flows import service as flows_service
+from tests.browser.conftest import sign_in
+from tests.factories.people import make_user
+
+PHONE = {"width": 390, "height": 844}
+
+
+def _actor(user, roles) -> Actor:
+    return Actor(user_id=user.id, username=user.username, display_name=user.display_name, roles=frozenset(roles),
+                 department_id=user.department_id)
+
+
+def _one_step_flow(key: str, zh: str, en: str) -> dict:
+    nodes = [{"type": "start", "key": "start"},
+             {"type": "task", "key": "check", "name": {"en": "Check", "zh-CN": "检查"},
+              "assignees": [{"kind": "role", "role": "warehouse"}]},
+             {"type": "end", "key": "end"}]
+    edges = [{"key": "e1", "source": "start", "target": "check"}, {"key": "e2", "source": "check", "target": "end"}]
+    return {"key": key, "name": {"en": en, "zh-CN": zh}, "nodes": nodes, "edges": edges}
+
+
+def test_uxaudit2_audit_log_names_designed_things_by_their_names(page: Page, base_url, seed):
+    """The audit log listed the demo's rules as `payment_due_reminder`, `delay_risk` ... and its flow
+    and form as `order` on a zh-CN page: a designed thing is now named as its designer named it, in
+    the reader's language, and links to its designer."""
+    admin = make_user(seed, username="uxa2.auditor", roles=["admin", "designer"], locale="zh_CN")
+    now = datetime.now(UTC)
+    flows_service.save_draft(seed, actor=_actor(admin, {"admin", "designer"}), key="uxa2_audit_flow",
+                             definition=_one_step_flow("uxa2_audit_flow", "UXA2 来料检验", "UXA2 incoming check"),
+                             now=now)
+    flows_service.publish_flow(seed, actor=_actor(admin, {"admin", "designer"}), key="uxa2_audit_flow", now=now)
+    seed.commit()
+    page.set_viewport_size(PHONE)
+    sign_in(page, base_url, admin.username)
+    page.goto(f"{base_url}/admin/audit?entity_type=flow&actor_id={admin.id}")
+    link = page.get_by_role("link", name="UXA2 来料检验")
+    expect(link.first).to_be_visible()
+    expect(link.first).to_have_attribute("href", "/designer/flows/uxa2_audit_flow")
+    expect(page.locator("main")).not_to_contain_text("uxa2_audit_flow")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
