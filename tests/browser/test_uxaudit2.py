@@ -50,3 +50,35 @@ def test_uxaudit2_audit_log_names_designed_things_by_their_names(page: Page, bas
     expect(link.first).to_have_attribute("href", "/designer/flows/uxa2_audit_flow")
     expect(page.locator("main")).not_to_contain_text("uxa2_audit_flow")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_uxaudit2_connector_form_says_every_mapping_gap_and_keeps_a_header_without_colon(page: Page, base_url, seed):
+    """Saving a new HTTP connector with nothing mapped said "3 个字段无效" (3 fields are not valid) and
+    named one of them; a header typed without its colon (`X-Api-Key abc123`) was dropped without a
+    word, the connector saved without its key. Now every gap of the mapping is named, and the
+    header line is marked, kept as typed."""
+    admin = make_user(seed, username="uxa2.connectors", roles=["admin"], locale="zh_CN")
+    seed.commit()
+    page.set_viewport_size(PHONE)
+    sign_in(page, base_url, admin.username)
+    page.goto(f"{base_url}/admin/connectors/new")
+    form = page.locator("#connectors-form")
+    form.locator("[name=name]").fill("UXA2 商城订单")
+    form.locator("[name=url_template]").fill("https://shop.example.com/api/orders?page={page}")
+    form.get_by_role("button", name="保存连接器").click()
+    mapping = page.locator("#err-mapping")
+    for said in ("请选择记录编号所在的来源字段。", "请选择金额所在的列，或填写默认金额。", "请选择客户所在的列。"):
+        expect(mapping).to_contain_text(said)
+
+    form.locator("[name=headers]").fill("Accept: application/json\nX-Api-Key abc123")
+    form.locator("[name=map_path_0]").fill("id")
+    form.locator("[name=map_target_0]").select_option("external_id")
+    form.locator("[name=map_path_1]").fill("buyer.name")
+    form.locator("[name=map_target_1]").select_option("customer")
+    form.locator("[name=map_path_2]").fill("total")
+    form.locator("[name=map_target_2]").select_option("amount")
+    form.get_by_role("button", name="保存连接器").click()
+    expect(page.locator("#err-headers")).to_have_text("第 2 行不是“名称: 值”的格式（例如 X-Api-Key: abc123）。")
+    expect(form.locator("[name=headers]")).to_have_value("Accept: application/json\nX-Api-Key abc123")
+    expect(form.locator("[name=name]")).to_have_value("UXA2 商城订单")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
