@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
-from backend.audit.schemas import ENTITY_TYPES, AuditRead
 from backend import i18n
+from backend.audit.schemas import ENTITY_TYPES, AuditRead
 from backend.audit.service import REDACTED
 from backend.customers.models import Customer
 from backend.flows.models import FlowDefinitionRow

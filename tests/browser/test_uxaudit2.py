@@ -82,3 +82,25 @@ def test_uxaudit2_connector_form_says_every_mapping_gap_and_keeps_a_header_witho
     expect(form.locator("[name=headers]")).to_have_value("Accept: application/json\nX-Api-Key abc123")
     expect(form.locator("[name=name]")).to_have_value("UXA2 商城订单")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_uxaudit2_report_designer_says_what_is_wrong_with_the_key_and_name(page: Page, base_url, seed):
+    """A report key typed in Chinese (订单 报表) answered only "报表有 1 个问题。" (the report has 1
+    problem), and a 200-character name "2 个问题": which, and how to mend it, was not said."""
+    designer = make_user(seed, username="uxa2.reports", roles=["designer"], locale="zh_CN")
+    seed.commit()
+    page.set_viewport_size(PHONE)
+    sign_in(page, base_url, designer.username)
+    page.goto(f"{base_url}/designer/reports/new")
+    page.get_by_label("报表标识").fill("订单 报表")
+    page.get_by_label("名称（中文）").fill("名" * 200)
+    page.get_by_role("button", name="保存草稿").click()
+    said = page.locator("#rp-status")
+    expect(said).to_contain_text("报表有 2 个问题。")
+    expect(said).to_contain_text("报表标识只能包含小写字母、数字和 _，须以字母开头，最多 80 个字符。")
+    expect(said).to_contain_text("报表名称最多 120 个字符。")
+    page.get_by_label("报表标识").fill("uxa2_orders")
+    page.get_by_label("名称（中文）").fill("UXA2 订单报表")
+    page.get_by_role("button", name="保存草稿").click()
+    expect(said).to_have_text("草稿已保存。")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
