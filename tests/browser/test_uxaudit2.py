@@ -104,3 +104,20 @@ def test_uxaudit2_report_designer_says_what_is_wrong_with_the_key_and_name(page:
     page.get_by_role("button", name="保存草稿").click()
     expect(said).to_have_text("草稿已保存。")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_uxaudit2_calendar_says_a_holiday_range_is_written_end_first(page: Page, base_url, seed):
+    """The National Day week typed end first (2027-10-07~2027-10-01) was refused as "日期范围最多
+    62 天" (a range spans at most 62 days): true of every range, and no hint of the slip."""
+    admin = make_user(seed, username="uxa2.calendar", roles=["admin"], locale="zh_CN")
+    seed.commit()
+    page.set_viewport_size(PHONE)
+    sign_in(page, base_url, admin.username)
+    page.goto(f"{base_url}/admin/calendar")
+    holidays = page.locator("textarea[name=holidays]")
+    holidays.fill("2027-10-07~2027-10-01")
+    page.get_by_role("button", name="保存日历").click()
+    expect(page.locator("#err-holidays, .field-error").filter(has_text="2027-10-07~2027-10-01")).to_have_text(
+        "2027-10-07~2027-10-01 的结束日期早于开始日期：请先写较早的日期，如 2027-10-01~2027-10-07。")
+    expect(page.locator("textarea[name=holidays]")).to_have_value("2027-10-07~2027-10-01")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
