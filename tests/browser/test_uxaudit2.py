@@ -121,3 +121,27 @@ def test_uxaudit2_calendar_says_a_holiday_range_is_written_end_first(page: Page,
         "2027-10-07~2027-10-01 的结束日期早于开始日期：请先写较早的日期，如 2027-10-01~2027-10-07。")
     expect(page.locator("textarea[name=holidays]")).to_have_value("2027-10-07~2027-10-01")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_uxaudit2_new_user_form_says_what_a_user_name_may_hold(page: Page, base_url, seed):
+    """An admin creating 张三 with the e-mail zhang@@example.com was told "格式无效。" (the format
+    is not valid) twice: which form, it did not say."""
+    admin = make_user(seed, username="uxa2.people", roles=["admin"], locale="zh_CN")
+    seed.commit()
+    page.set_viewport_size(PHONE)
+    sign_in(page, base_url, admin.username)
+    page.goto(f"{base_url}/admin/users/new")
+    page.locator("[name=username]").fill("张三")
+    page.locator("[name=display_name]").fill("UXA2 张三")
+    page.locator("[name=email]").fill("zhang@@example.com")
+    page.locator("[name=password]").fill("a-long-password-1")
+    page.locator("main form button[type=submit]").click()
+    expect(page.locator("#err-username")).to_have_text("用户名只能包含英文字母、数字和 . _ -，例如 zhang.san。")
+    expect(page.locator("#err-email")).to_have_text("请按 name@example.com 的格式填写邮箱。")
+    expect(page.locator("[name=username]")).to_have_value("张三")
+    page.locator("[name=username]").fill("uxa2.zhangsan")
+    page.locator("[name=email]").fill("zhang@example.com")
+    page.locator("[name=password]").fill("a-long-password-1")
+    page.locator("main form button[type=submit]").click()
+    expect(page.get_by_role("status").filter(has_text="UXA2 张三").first).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
