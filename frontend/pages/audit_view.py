@@ -10,15 +10,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
-from backend import i18n
 from backend.audit.schemas import ENTITY_TYPES, AuditRead
 from backend.audit.service import REDACTED
 from backend.customers.models import Customer
-from backend.flows.models import FlowDefinitionRow
-from backend.forms.models import FormDefinitionRow
 from backend.people.models import Department, User
-from backend.reports.models import DashboardDefinitionRow, ReportDefinitionRow
-from backend.rules.models import RuleDefinitionRow
+from frontend.pages import definition_names
 from frontend.pages.common import pgettext, role_label
 from frontend.templating import _fmt_datetime
 
@@ -96,12 +92,6 @@ class AuditRow:
     changes: list[Change] = field(default_factory=list)
 
 
-# designed things are keyed by a short key ("payment_due_reminder", "order") and named per language
-# in their definition: a flow, a rule, a report and a dashboard by `name`, a form by `title`
-DEFINITION_TABLES = {"form": FormDefinitionRow, "flow": FlowDefinitionRow, "rule": RuleDefinitionRow,
-                     "report": ReportDefinitionRow, "dashboard": DashboardDefinitionRow}
-
-
 @dataclass
 class _Names:
     users: dict[int, str]
@@ -129,30 +119,13 @@ def _names(session: Session, events: list[AuditRead]) -> _Names:
 
 
 def _definition_names(session: Session, events: list[AuditRead]) -> dict[tuple[str, str], str]:
-    """(entity type, key) → the definition's name in the reader's language, from its newest version
-    (the audit log named rules `payment_due_reminder` and the order form `order` on a zh-CN page)."""
+    """(entity type, key) → the definition's name in the reader's language (the audit log named rules
+    `payment_due_reminder` and the order form `order` on a zh-CN page)."""
     out: dict[tuple[str, str], str] = {}
-    for entity_type, table in DEFINITION_TABLES.items():
-        keys = {e.entity_key for e in events if e.entity_type == entity_type}
-        if not keys:
-            continue
-        found = session.exec(select(table.key, table.definition).where(table.key.in_(keys))
-                             .order_by(table.version)).all()
-        for key, definition in found:  # the newest version is read last and wins
-            name = _localized((definition or {}).get("name") or (definition or {}).get("title"))
-            if name:
-                out[(entity_type, key)] = name
+    for kind in definition_names.TABLES:
+        keys = {e.entity_key for e in events if e.entity_type == kind}
+        out.update(((kind, key), name) for key, name in definition_names.names(session, kind, keys).items())
     return out
-
-
-def _localized(names: Any) -> str | None:
-    """A definition's name in the page's language, else in the other ("zh" or "zh-CN" for Chinese)."""
-    if isinstance(names, str):
-        return names or None
-    if not isinstance(names, dict):
-        return None
-    zh, en = names.get("zh-CN") or names.get("zh"), names.get("en")
-    return (zh or en) if i18n.get_locale() == "zh_CN" else (en or zh)
 
 
 def _value(name: str, value: Any, names: _Names) -> str:
@@ -192,7 +165,7 @@ def _entity(event: AuditRead, names: _Names) -> str:
     table = {"user": names.users, "department": names.departments, "customer": names.customers}.get(event.entity_type)
     if table is not None and key is not None:
         return table.get(key, f"#{key}")
-    if event.entity_type in DEFINITION_TABLES:
+    if event.entity_type in definition_names.TABLES:
         return names.definitions.get((event.entity_type, event.entity_key), event.entity_key)
     return event.entity_key if key is None else f"#{key}"
 

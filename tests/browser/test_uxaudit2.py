@@ -145,3 +145,41 @@ def test_uxaudit2_new_user_form_says_what_a_user_name_may_hold(page: Page, base_
     page.locator("main form button[type=submit]").click()
     expect(page.get_by_role("status").filter(has_text="UXA2 张三").first).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_uxaudit2_what_if_replays_name_rules_and_flows_by_their_names(page: Page, base_url, seed):
+    """The what-if pages were headed "假设推演：回放规则 delay_risk" and "回放流程 order", said
+    "规则 delay_risk 没有可试的草稿", and listed the rule set's rules by key: the rules list and the
+    flow list call them 交期延误风险 and B2B 订单履约."""
+    from backend.rules import definitions
+
+    admin = make_user(seed, username="uxa2.whatif", roles=["admin", "designer"], locale="zh_CN")
+    actor = _actor(admin, {"admin", "designer"})
+    now = datetime.now(UTC)
+    rule = {"key": "uxa2_big_orders", "name": {"zh": "UXA2 大额订单", "en": "UXA2 big orders"},
+            "trigger": {"kind": "event", "events": ["order_created"]},
+            "condition": {">": [{"var": "amount"}, 10000]},
+            "actions": [{"type": "create_todo", "assignee": {"kind": "role", "role": "finance"},
+                         "title_template": {"en": "Check {{ order.number }}"}}]}
+    definitions.save_draft(seed, actor=actor, now=now, definition=rule)
+    definitions.publish_rule(seed, actor=actor, key="uxa2_big_orders", now=now)
+    flows_service.save_draft(seed, actor=actor, key="uxa2_whatif_flow", now=now,
+                             definition=_one_step_flow("uxa2_whatif_flow", "UXA2 发货流程", "UXA2 shipping"))
+    flows_service.publish_flow(seed, actor=actor, key="uxa2_whatif_flow", now=now)
+    seed.commit()
+    page.set_viewport_size(PHONE)
+    sign_in(page, base_url, admin.username)
+
+    page.goto(f"{base_url}/designer/rules/uxa2_big_orders/whatif")
+    expect(page.get_by_role("heading", level=1)).to_have_text("假设推演：回放规则 UXA2 大额订单")
+    expect(page.locator("#whatif-error")).to_contain_text("规则 UXA2 大额订单 没有可试的草稿")
+    page.goto(f"{base_url}/designer/flows/uxa2_whatif_flow/whatif")
+    expect(page.get_by_role("heading", level=1)).to_have_text("假设推演：回放流程 UXA2 发货流程")
+    expect(page.locator("#whatif-error, .error[role=alert]").first).to_contain_text("流程 UXA2 发货流程 没有可试的草稿")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+    definitions.save_draft(seed, actor=actor, now=now, definition={**rule, "condition": {">": [{"var": "amount"}, 5000]}})
+    seed.commit()
+    page.goto(f"{base_url}/designer/whatif")
+    expect(page.locator("#whatif").get_by_role("link", name="UXA2 大额订单")).to_have_attribute(
+        "href", "/designer/rules/uxa2_big_orders")
