@@ -183,3 +183,25 @@ def test_uxaudit2_what_if_replays_name_rules_and_flows_by_their_names(page: Page
     page.goto(f"{base_url}/designer/whatif")
     expect(page.locator("#whatif").get_by_role("link", name="UXA2 大额订单")).to_have_attribute(
         "href", "/designer/rules/uxa2_big_orders")
+
+
+def test_uxaudit2_tracking_page_of_a_delivered_order_does_not_say_not_shipped(page: Page, base_url, seed):
+    """A customer's tracking page of an order delivered without a tracking number showed 已发货,
+    已送达 and "已于 … 签收" (signed for on …), then under 物流跟踪: "尚未发货" (not shipped yet)."""
+    from backend.auth.service import load_actor
+    from backend.tracking import service as tracking_service
+    from tests.factories.orders import make_customer, make_order
+
+    rep = make_user(seed, username="uxa2.track", roles=["sales"], locale="zh_CN")
+    customer = make_customer(seed, name="UXA2 常州包装", preferred_locale="zh_CN")
+    order = make_order(seed, owner=rep, customer=customer, stage="delivered", number="UXA2-TRACK-1",
+                       signed_at=datetime(2026, 11, 20, 6, 30, tzinfo=UTC))
+    link = tracking_service.create_link(seed, actor=load_actor(seed, rep.id), order_id=order.id,
+                                        now=datetime.now(UTC))
+    seed.commit()
+    page.set_viewport_size(PHONE)
+    page.goto(f"{base_url}/t/{link.token}")
+    expect(page.locator("#logistics-signed")).to_have_text("已于 2026/11/20 14:30 签收")
+    expect(page.locator("#logistics-untracked")).to_have_text("此订单发货时未填写运单号，因此没有物流信息可显示。")
+    expect(page.locator("main")).not_to_contain_text("尚未发货")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
