@@ -205,3 +205,34 @@ def test_uxaudit2_tracking_page_of_a_delivered_order_does_not_say_not_shipped(pa
     expect(page.locator("#logistics-untracked")).to_have_text("此订单发货时未填写运单号，因此没有物流信息可显示。")
     expect(page.locator("main")).not_to_contain_text("尚未发货")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_uxaudit2_foresight_page_says_why_the_fallback_has_no_feature_chart(page: Page, base_url, seed):
+    """With too few closed orders the model page showed the fallback (stage medians) with an empty
+    "特征重要性" chart: a bare axis 200 px high, as if the page had broken."""
+    from sqlalchemy import delete
+
+    from backend.foresight.models import ForesightModel
+
+    admin = make_user(seed, username="uxa2.foresight", roles=["admin"], locale="zh_CN")
+    chosen = {"n": 40, "base_rate": 0.5, "auc": 0.63, "brier": 0.23, "precision_at_10": 1.0,
+              "reliability": [[0.3, 0.45], [0.6, 0.5]], "snapshots": 40}
+    row = ForesightModel(kind="fallback", live=False, model="{}", closed_orders=40, created_at=datetime.now(UTC),
+                         report={"closed_orders": 40, "min_orders": 200, "train_orders": 32, "holdout_orders": 8,
+                                 "kind": "fallback", "chosen": chosen, "fallback": chosen})
+    seed.add(row)
+    seed.commit()
+    try:
+        page.set_viewport_size(PHONE)
+        sign_in(page, base_url, admin.username)
+        page.goto(f"{base_url}/admin/foresight")
+        newest = page.locator("#foresight-newest")
+        expect(newest.get_by_role("heading", level=2)).to_contain_text(f"#{row.id}")
+        expect(newest.locator('.foresight-chart[data-chart="reliability"] svg')).to_have_count(1, timeout=30_000)
+        expect(newest.locator('.foresight-chart[data-chart="importances"]')).to_have_count(0)
+        expect(newest.locator("#foresight-newest-no-importances")).to_have_text(
+            "此模型不使用订单特征：按各阶段耗时的中位数和 P90 估计。")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    finally:
+        seed.execute(delete(ForesightModel).where(ForesightModel.id == row.id))
+        seed.commit()
