@@ -236,3 +236,22 @@ def test_uxaudit2_foresight_page_says_why_the_fallback_has_no_feature_chart(page
     finally:
         seed.execute(delete(ForesightModel).where(ForesightModel.id == row.id))
         seed.commit()
+
+
+def test_uxaudit2_process_map_names_the_flows_it_draws(page: Page, base_url, seed):
+    """The process map said where its designed stages come from as "来自已发布的流程： order v1": the
+    flow's key, on a zh-CN page where the flow list calls it B2B 订单履约."""
+    admin = make_user(seed, username="uxa2.procmap", roles=["admin", "designer", "sales"], locale="zh_CN")
+    actor = _actor(admin, {"admin", "designer"})
+    now = datetime.now(UTC)
+    flow = _one_step_flow("uxa2_procmap_flow", "UXA2 生产流程", "UXA2 production")
+    flow["nodes"][1]["stage"] = "production"
+    flows_service.save_draft(seed, actor=actor, key="uxa2_procmap_flow", definition=flow, now=now)
+    flows_service.publish_flow(seed, actor=actor, key="uxa2_procmap_flow", now=now)
+    seed.commit()
+    page.set_viewport_size(PHONE)
+    sign_in(page, base_url, admin.username)
+    page.goto(f"{base_url}/dashboard/process-map")
+    expect(page.locator(".procmap-flow", has_text="UXA2 生产流程")).to_have_count(1)
+    expect(page.locator("main")).not_to_contain_text("uxa2_procmap_flow")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
