@@ -255,3 +255,29 @@ def test_uxaudit2_process_map_names_the_flows_it_draws(page: Page, base_url, see
     expect(page.locator(".procmap-flow", has_text="UXA2 生产流程")).to_have_count(1)
     expect(page.locator("main")).not_to_contain_text("uxa2_procmap_flow")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_uxaudit2_portal_admin_asks_for_a_party_instead_of_party_zero(page: Page, base_url, seed):
+    """On a new installation the party lists are empty: issuing a link said "外部单位 - 不存在"
+    (external party - does not exist, a 404) and adding a portal user "外部单位 0 不存在". Now both
+    ask for a party and say where to add one, keeping what was typed. (The lists are emptied in the
+    page: the shared test database holds other tests' parties.)"""
+    admin = make_user(seed, username="uxa2.portal", roles=["admin"], locale="zh_CN")
+    seed.commit()
+    page.set_viewport_size(PHONE)
+    sign_in(page, base_url, admin.username)
+    page.goto(f"{base_url}/admin/portal")
+    page.evaluate("document.querySelectorAll('select[name=party_id]').forEach(s => s.replaceChildren())")
+    users = page.locator("form[action='/admin/portal/users']")
+    users.locator("[name=username]").fill("uxa2.supplier")
+    users.locator("[name=display_name]").fill("UXA2 供应商")
+    users.locator("[name=password]").fill("a-long-password-1")
+    users.locator("button[type=submit]").click()
+    said = "请选择外部单位（列表为空？请先在上方添加外部单位）。"
+    expect(page.locator("form[action='/admin/portal/users']")).to_contain_text(said)
+    expect(page.locator("form[action='/admin/portal/users'] [name=username]")).to_have_value("uxa2.supplier")
+
+    page.evaluate("document.querySelectorAll('select[name=party_id]').forEach(s => s.replaceChildren())")
+    page.locator("#portal-link-form button[type=submit]").click()
+    expect(page.get_by_role("alert").filter(has_text=said)).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
