@@ -281,3 +281,32 @@ def test_uxaudit2_portal_admin_asks_for_a_party_instead_of_party_zero(page: Page
     page.locator("#portal-link-form button[type=submit]").click()
     expect(page.get_by_role("alert").filter(has_text=said)).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_uxaudit2_connector_run_counts_are_not_labelled_as_times(page: Page, base_url, seed):
+    """A connector's page and list labelled the orders a run created and updated 创建时间 and 更新时间
+    ("created at", "updated at": the shell's words for a date) above the counts 12 and 3."""
+    from backend.connectors.models import Connector, ConnectorRun
+
+    admin = make_user(seed, username="uxa2.runs", roles=["admin"], locale="zh_CN")
+    now = datetime.now(UTC)
+    connector = Connector(name="UXA2 商城", kind="http_json", owner_id=admin.id, is_enabled=False,
+                          settings={"url_template": "https://shop.example.com/orders"}, secrets="",
+                          mapping={"columns": {"external_id": "id", "customer": "buyer", "amount": "total"}},
+                          schedule_minutes=60, max_failures=5, created_at=now, updated_at=now)
+    seed.add(connector)
+    seed.flush()
+    seed.add(ConnectorRun(connector_id=connector.id, trigger="manual", status="ok", started_at=now, finished_at=now,
+                          read_count=15, created_count=12, updated_count=3))
+    seed.commit()
+    page.set_viewport_size(PHONE)
+    sign_in(page, base_url, admin.username)
+    page.goto(f"{base_url}/admin/connectors/{connector.id}")
+    health = page.locator("main dl").first
+    expect(health.locator("dt", has_text="已创建")).to_have_count(1)
+    expect(health.locator("dt", has_text="已更新")).to_have_count(1)
+    expect(page.locator("main")).not_to_contain_text("创建时间")
+    expect(page.locator("main")).not_to_contain_text("更新时间")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.goto(f"{base_url}/admin/connectors")
+    expect(page.locator("main")).not_to_contain_text("创建时间")
