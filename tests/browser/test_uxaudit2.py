@@ -310,3 +310,38 @@ def test_uxaudit2_connector_run_counts_are_not_labelled_as_times(page: Page, bas
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.goto(f"{base_url}/admin/connectors")
     expect(page.locator("main")).not_to_contain_text("创建时间")
+
+
+def test_uxaudit2_mapping_versions_are_dated_in_the_installations_zone(browser, base_url, seed):
+    """The mapping editor dated its versions in the browser's zone, with seconds (2026/12/7
+    22:08:14 in a UTC browser) where the connector's page, a link away, said 2026/12/8 06:08: every
+    other time is written in the installation's zone (Asia/Shanghai)."""
+    from zoneinfo import ZoneInfo
+
+    from backend.connectors import service as connector_service
+    from backend.connectors.schemas import ConnectorCreate
+    from backend.installation import service as installation
+
+    admin = make_user(seed, username="uxa2.mapping", roles=["admin"], locale="zh_CN")
+    saved = datetime(2026, 12, 7, 22, 8, 14, tzinfo=UTC)
+    connector = connector_service.create_connector(seed, actor=_actor(admin, {"admin"}), now=saved,
+                                                   payload=ConnectorCreate.model_validate({
+                                                       "name": "UXA2 映射", "kind": "http_json",
+                                                       "settings": {"url_template": "https://shop.example.com/o"},
+                                                       "mapping": {"columns": {"external_id": "id", "customer": "buyer",
+                                                                               "amount": "total"}},
+                                                       "schedule_minutes": 60}))
+    seed.commit()
+    zone = ZoneInfo(installation.get_installation(seed).timezone)
+    local = saved.astimezone(zone)
+    context = browser.new_context(timezone_id="UTC" if str(zone) != "UTC" else "Asia/Tokyo", viewport=PHONE)
+    try:
+        page = context.new_page()
+        sign_in(page, base_url, admin.username)
+        page.goto(f"{base_url}/admin/connectors/{connector.id}/mapping")
+        versions = page.locator("#mapping-versions li").first
+        expect(versions).to_contain_text(f"{local.year}/{local.month}/{local.day} {local.hour:02d}:{local.minute:02d}")
+        expect(versions).not_to_contain_text(":14")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    finally:
+        context.close()
