@@ -345,3 +345,19 @@ def test_uxaudit2_mapping_versions_are_dated_in_the_installations_zone(browser, 
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
     finally:
         context.close()
+
+
+def test_uxaudit2_rule_designer_says_what_a_rule_key_may_hold(page: Page, base_url, seed):
+    """A rule key typed in Chinese was listed under the designer as "key: 格式不符合要求" (this does not
+    have the expected form): the field by its JSON name, and no word of the form a key takes."""
+    designer = make_user(seed, username="uxa2.rulekey", roles=["designer"], locale="zh_CN")
+    seed.commit()
+    page.set_viewport_size(PHONE)
+    sign_in(page, base_url, designer.username)
+    page.goto(f"{base_url}/designer/rules/new")
+    page.locator("#rd-key").fill("催款 规则")
+    page.get_by_role("button", name="保存草稿").click()
+    expect(page.locator("#rd-issues")).to_contain_text(
+        "规则标识: 规则标识只能包含小写字母、数字和 _，须以字母开头，最多 80 个字符。")
+    expect(page.locator("#rd-issues")).not_to_contain_text("key:")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
