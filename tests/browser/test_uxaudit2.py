@@ -361,3 +361,24 @@ def test_uxaudit2_rule_designer_says_what_a_rule_key_may_hold(page: Page, base_u
         "规则标识: 规则标识只能包含小写字母、数字和 _，须以字母开头，最多 80 个字符。")
     expect(page.locator("#rd-issues")).not_to_contain_text("key:")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_uxaudit2_every_tick_box_is_finger_sized_on_a_phone(page: Page, base_url, seed):
+    """The working days of the calendar and a user's roles were the browser's 13 px boxes on a
+    phone (only the bulk-action boxes had been made larger): now 22 px, and still ticked by a tap."""
+    admin = make_user(seed, username="uxa2.thumbs", roles=["admin"], locale="zh_CN")
+    seed.commit()
+    page.set_viewport_size(PHONE)
+    sign_in(page, base_url, admin.username)
+    for path, name in (("/admin/calendar", "weekday"), ("/admin/users/new", "roles")):
+        page.goto(f"{base_url}{path}")
+        boxes = page.locator(f"main input[type=checkbox][name={name}]")
+        expect(boxes.first).to_be_visible()
+        for i in range(boxes.count()):
+            box = boxes.nth(i).bounding_box()
+            assert box["width"] >= 22 and box["height"] >= 22, (path, i, box)
+        first = boxes.first
+        was = first.is_checked()
+        first.click()
+        assert first.is_checked() is not was, path
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
