@@ -181,7 +181,9 @@ def parse_date_list(text: str) -> tuple[list[date], tuple[str, dict[str, Any]] |
             continue
         first, last = days
         span = (last - first).days
-        if span < 0 or span >= MAX_RANGE_DAYS:
+        if span < 0:  # said as "at most 62 days" before: true, and no help
+            return [], ("calendar.range_reversed", {"value": token[:40]})
+        if span >= MAX_RANGE_DAYS:
             return [], ("calendar.range_too_long", {"max": MAX_RANGE_DAYS, "value": token[:40]})
         out.update(first + timedelta(days=i) for i in range(span + 1))
     if len(out) > MAX_DATES:

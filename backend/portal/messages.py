@@ -7,6 +7,7 @@ ERROR_MESSAGES: dict[str, str] = {
     "portal.field_not_granted": "You may not change the field %(field)s.",
     "portal.value_invalid": "This value is not valid here.",
     "portal.party_not_found": "External party %(id)s does not exist.",
+    "portal.party_missing": "Choose an external party (none in the list? add one above first).",
     "portal.party_inactive": "%(name)s is switched off; switch it on before giving it a link.",
     "portal.party_kind_invalid": "Unknown kind of party: %(kind)s.",
     "portal.email_invalid": "Not a valid e-mail address.",

@@ -9,6 +9,8 @@ ERROR_MESSAGES: dict[str, str] = {
     "report.conflict": "Someone else saved report %(key)s at the same moment. Reload and try again.",
     "report.key_missing": "Give the report a key (lower-case letters, digits and _).",
     "report.definition_invalid": "The report has %(count)s problem(s).",
+    "report.key_invalid": "The report key holds lower-case letters, digits and _ only, starts with a letter and has at most 80 of them.",
+    "report.name_too_long": "A report name has at most %(max)s characters.",
     "report.unknown_field": "Unknown field: %(field)s.",
     "report.cannot_group": "A list field such as %(field)s cannot be grouped by.",
     "report.bucket_needs_date": "%(field)s: a time field is grouped by day, week, month, quarter or year; other fields are not.",

@@ -77,6 +77,18 @@ def _problem(exc: ReportProblem) -> GendanError:
                        fields={exc.path or "definition": (exc.code, exc.params)})
 
 
+def _schema_problem(error: Any) -> tuple[str, dict[str, Any]]:
+    """A pydantic error as a code the designer can say. The key and the name are what a designer
+    types: a key in 中文 or a 200-character name answered "the report has 1 problem", and its field
+    "the report is not valid" (the designer shows the fields' messages after the count)."""
+    where = error["loc"][0] if error["loc"] else ""
+    if where == "key":
+        return "report.key_invalid", {}
+    if where == "name":
+        return "report.name_too_long", {"max": 120}
+    return f"report.schema_{error['type']}", {}
+
+
 def parse(definition: Any, catalogue: Catalogue) -> ReportDefinition:
     """The definition parsed, or `report.definition_invalid` / a named problem (422)."""
     if not isinstance(definition, dict):
@@ -84,8 +96,7 @@ def parse(definition: Any, catalogue: Catalogue) -> ReportDefinition:
     try:
         return load_report(definition, catalogue)
     except ValidationError as exc:
-        fields = {".".join(str(p) for p in e["loc"]) or "definition": (f"report.schema_{e['type']}", {})
-                  for e in exc.errors()[:20]}
+        fields = {".".join(str(p) for p in e["loc"]) or "definition": _schema_problem(e) for e in exc.errors()[:20]}
         raise GendanError("report.definition_invalid", {"count": len(exc.errors())}, status=422,
                           fields=fields) from exc
     except ReportProblem as exc:

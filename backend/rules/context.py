@@ -59,8 +59,16 @@ def invalid(issues: list[Issue], code: str = "rule.definition_invalid") -> Genda
 
 
 def schema_issues(exc: ValidationError) -> list[Issue]:
-    return [Issue(".".join(str(p) for p in err["loc"]), "rule.schema_" + err["type"], {"message": err["msg"]})
-            for err in exc.errors()]
+    return [_schema_issue(err) for err in exc.errors()]
+
+
+def _schema_issue(err: Any) -> Issue:
+    """A pydantic error as an issue. A key the designer types wrong (中文, a space) is said with the
+    form a key takes: it read "key: this does not have the expected form"."""
+    path = ".".join(str(p) for p in err["loc"])
+    if path == "key" and err["type"] in ("string_pattern_mismatch", "string_too_long"):
+        return Issue(path, "rule.key_invalid", {})
+    return Issue(path, "rule.schema_" + err["type"], {"message": err["msg"]})
 
 
 def parse(definition: dict[str, Any]) -> RuleDefinition:

@@ -26,6 +26,7 @@ ERROR_MESSAGES: dict[str, str] = {
     "rule.conflict": "Someone else saved rule %(key)s at the same moment. Reload and try again.",
     "rule.not_published": "Rule %(key)s has no published version.",
     "rule.definition_invalid": "The rule has %(count)s problem(s); they are marked in the designer.",
+    "rule.key_invalid": "A rule key holds lower-case letters, digits and _ only, starts with a letter and has at most 80 of them.",
     "rule.confirm_required": "Please confirm before enabling: %(warnings)s.",
     "rule.condition_not_json": "The condition must be JSON.",
     "rule.condition_empty": "Add at least one condition.",

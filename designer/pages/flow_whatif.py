@@ -16,7 +16,8 @@ from backend.definitions.lifecycle import require_designer
 from backend.errors import GendanError
 from backend.replay import runs
 from backend.replay.service import DEFAULT_WEEKS, MAX_WEEKS
-from designer.pages.whatif_runs import redirect_to_run, week_count
+from designer.pages.whatif_runs import named, redirect_to_run, week_count
+from frontend.pages import definition_names
 from frontend.pages.common import N_, PageActor, role_label
 from frontend.templating import render
 
@@ -89,9 +90,9 @@ def flow_what_if_page(request: Request, session: DbSession, actor: PageActor, ke
     except GendanError as exc:
         if exc.code == "flow.not_found":
             raise
-        error = i18n.translate_error(exc.code, exc.params)
+        error = i18n.translate_error(exc.code, named(session, "flow", exc.params))
         problems = [i18n.translate_error(code, params) for _path, (code, params) in exc.fields.items()]
     return render(request, "flows/whatif.html", {
-        "nav": "designer", "key": key, "weeks": weeks if weeks.isdigit() else DEFAULT_WEEKS,
+        "nav": "designer", "key": key, "name": definition_names.name(session, "flow", key), "weeks": weeks if weeks.isdigit() else DEFAULT_WEEKS,
         "week_choices": range(1, MAX_WEEKS + 1), "result": result, "error": error, "problems": problems,
     })

@@ -14,7 +14,7 @@ from backend.clock import utcnow
 from backend.definitions.lifecycle import require_designer
 from backend.errors import GendanError
 from backend.replay import runs, service
-from designer.pages.whatif_runs import problems_of, redirect_to_run, week_count
+from designer.pages.whatif_runs import named, problems_of, redirect_to_run, rule_names, week_count
 from designer.pages.whatif_runs import router as runs_pages_router
 from frontend.pages.common import PageActor
 from frontend.templating import render
@@ -34,9 +34,9 @@ def what_if_page(request: Request, session: DbSession, actor: PageActor, key: st
     except GendanError as exc:
         if exc.code == "rule.not_found":
             raise
-        error = i18n.translate_error(exc.code, exc.params)
+        error = i18n.translate_error(exc.code, named(session, "rule", exc.params))
         problems = problems_of(exc)
-    return _page(request, key, weeks, result, error, problems)
+    return _page(request, session, key, weeks, result, error, problems)
 
 
 @router.get("/designer/whatif")
@@ -50,11 +50,11 @@ def rule_set_page(request: Request, session: DbSession, actor: PageActor, weeks:
             return redirect_to_run(run.id)
     except GendanError as exc:
         error = i18n.translate_error(exc.code, exc.params)
-    return _page(request, "", weeks, result, error, [])
+    return _page(request, session, "", weeks, result, error, [])
 
 
-def _page(request: Request, key: str, weeks: str, result, error, problems):
+def _page(request: Request, session, key: str, weeks: str, result, error, problems):
     return render(request, "rules/whatif.html", {
-        "nav": "designer", "key": key, "weeks": weeks if weeks.isdigit() else service.DEFAULT_WEEKS,
+        "nav": "designer", "key": key, **rule_names(session, key, result), "weeks": weeks if weeks.isdigit() else service.DEFAULT_WEEKS,
         "week_choices": range(1, service.MAX_WEEKS + 1), "result": result, "error": error, "problems": problems,
     })

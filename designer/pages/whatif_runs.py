@@ -14,6 +14,7 @@ from backend.auth.deps import DbSession
 from backend.clock import utcnow
 from backend.replay import runs
 from backend.replay.service import MAX_WEEKS
+from frontend.pages import definition_names
 from frontend.pages.common import PageActor
 from frontend.templating import render
 
@@ -39,8 +40,27 @@ def replay_url(run: dict[str, Any]) -> str:
     return "/designer/whatif" if run["kind"] == "rule_set" else back_url(run) + "/whatif"
 
 
-def _context(run: dict[str, Any]) -> dict[str, Any]:
-    return {"nav": "designer", "run": run, "key": run["key"], "weeks": run["weeks"], "back": back_url(run),
+def named(session, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    """An error's params with the definition's key ("Rule %(key)s has no draft") as its name."""
+    if isinstance(params.get("key"), str):
+        return {**params, "key": definition_names.name(session, kind, params["key"])}
+    return params
+
+
+def rule_names(session, key: str, result: Any) -> dict[str, Any]:
+    """`name`: the page's rule by its name (the heading read "Rule delay_risk replayed"); `names`:
+    key → name of every rule a rule-set replay lists."""
+    listed = [r.get("key") for r in (result or {}).get("rules", [])] if isinstance(result, dict) else []
+    listed += [r.get("key") for r in (result or {}).get("refused", [])] if isinstance(result, dict) else []
+    found = definition_names.names(session, "rule", [k for k in [key, *listed] if isinstance(k, str) and k])
+    return {"name": found.get(key, key), "names": found}
+
+
+def _context(session, run: dict[str, Any]) -> dict[str, Any]:
+    kind = "flow" if run["kind"] == "flow" else "rule"
+    names = rule_names(session, run["key"] or "", run.get("result")) if kind == "rule" else {
+        "name": definition_names.name(session, "flow", run["key"]) if run["key"] else "", "names": {}}
+    return {"nav": "designer", "run": run, "key": run["key"], **names, "weeks": run["weeks"], "back": back_url(run),
             "replay_url": replay_url(run),
             "week_choices": range(1, MAX_WEEKS + 1), "active": run["state"] in runs.ACTIVE}
 
@@ -49,8 +69,8 @@ def _context(run: dict[str, Any]) -> dict[str, Any]:
 def run_page(request: Request, session: DbSession, actor: PageActor, run_id: int):
     run = runs.read(session, actor=actor, run_id=run_id)
     if run["state"] != "done":
-        return render(request, "whatif/run.html", _context(run))
-    ctx = {**_context(run), "result": run["result"], "error": None, "problems": []}
+        return render(request, "whatif/run.html", _context(session, run))
+    ctx = {**_context(session, run), "result": run["result"], "error": None, "problems": []}
     if run["kind"] == "flow":
         from designer.pages.flow_whatif import words
         return render(request, "flows/whatif.html", {**ctx, "result": words(run["result"])})
@@ -63,7 +83,7 @@ def run_progress(request: Request, session: DbSession, actor: PageActor, run_id:
     run = runs.read(session, actor=actor, run_id=run_id)
     if run["state"] not in runs.ACTIVE:
         return Response(status_code=200, headers={"HX-Redirect": run_url(run_id)})
-    return render(request, "whatif/_progress.html", _context(run))
+    return render(request, "whatif/_progress.html", _context(session, run))
 
 
 @router.post("/designer/whatif/runs/{run_id}/cancel")

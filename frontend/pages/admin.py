@@ -32,11 +32,21 @@ AdminActor = Annotated[Actor, Depends(admin_actor)]
 
 # ---------------------------------------------------------------- form helpers
 
+def _pattern_hints() -> dict[str, str]:
+    """What a field's expected form is, said where "the format is not valid" left an admin guessing
+    (a Chinese company's first user name is 张三)."""
+    return {"username": i18n.gettext("A user name holds Latin letters, digits and . _ - only, such as zhang.san."),
+            "email": i18n.gettext("Write the e-mail address as name@example.com.")}
+
+
 def _field_errors(exc: ValidationError) -> dict[str, str]:
     """pydantic errors as {field: translated message}, with the same codes the JSON API uses."""
     out: dict[str, str] = {}
     for err in exc.errors():
         path = ".".join(str(p) for p in err.get("loc", ())) or "_"
+        if err.get("type") == "string_pattern_mismatch" and path in _pattern_hints():
+            out.setdefault(path, _pattern_hints()[path])
+            continue
         ctx = {k: v if isinstance(v, (str, int, float)) else str(v) for k, v in (err.get("ctx") or {}).items()
                if k != "error"}
         out.setdefault(path.split(".")[0], i18n.translate_error(f"field.{err.get('type', 'value_error')}",

@@ -14,13 +14,15 @@ from backend.audit.schemas import ENTITY_TYPES, AuditRead
 from backend.audit.service import REDACTED
 from backend.customers.models import Customer
 from backend.people.models import Department, User
+from frontend.pages import definition_names
 from frontend.pages.common import pgettext, role_label
 from frontend.templating import _fmt_datetime
 
 USER_FIELDS = ("owner_id", "head_id", "acts_as_id", "user_id")
 DEPARTMENT_FIELDS = ("department_id", "parent_id")
 ENTITY_URLS = {"customer": "/customers/{key}", "user": "/admin/users/{key}", "department": "/admin/departments/{key}",
-               "rule": "/designer/rules/{key}"}
+               "rule": "/designer/rules/{key}", "flow": "/designer/flows/{key}", "report": "/designer/reports/{key}",
+               "dashboard": "/dashboards/{key}"}
 
 
 def entity_labels() -> dict[str, str]:
@@ -95,6 +97,7 @@ class _Names:
     users: dict[int, str]
     departments: dict[int, str]
     customers: dict[int, str]
+    definitions: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 def _ids(events: list[AuditRead], entity_type: str, fields: tuple[str, ...]) -> set[int]:
@@ -111,7 +114,18 @@ def _names(session: Session, events: list[AuditRead]) -> _Names:
 
     return _Names(users=lookup(User, User.display_name, _ids(events, "user", USER_FIELDS)),
                   departments=lookup(Department, Department.name, _ids(events, "department", DEPARTMENT_FIELDS)),
-                  customers=lookup(Customer, Customer.name, _ids(events, "customer", ())))
+                  customers=lookup(Customer, Customer.name, _ids(events, "customer", ())),
+                  definitions=_definition_names(session, events))
+
+
+def _definition_names(session: Session, events: list[AuditRead]) -> dict[tuple[str, str], str]:
+    """(entity type, key) → the definition's name in the reader's language (the audit log named rules
+    `payment_due_reminder` and the order form `order` on a zh-CN page)."""
+    out: dict[tuple[str, str], str] = {}
+    for kind in definition_names.TABLES:
+        keys = {e.entity_key for e in events if e.entity_type == kind}
+        out.update(((kind, key), name) for key, name in definition_names.names(session, kind, keys).items())
+    return out
 
 
 def _value(name: str, value: Any, names: _Names) -> str:
@@ -151,6 +165,8 @@ def _entity(event: AuditRead, names: _Names) -> str:
     table = {"user": names.users, "department": names.departments, "customer": names.customers}.get(event.entity_type)
     if table is not None and key is not None:
         return table.get(key, f"#{key}")
+    if event.entity_type in definition_names.TABLES:
+        return names.definitions.get((event.entity_type, event.entity_key), event.entity_key)
     return event.entity_key if key is None else f"#{key}"
 
 

@@ -59,7 +59,10 @@ def _page(request: Request, session, actor, connector) -> Any:
     data = {"connector_id": connector.id if connector else None, "mapping": mapping,
             "versions": [v.model_dump(mode="json") for v in versions],
             "words": {k: i18n.gettext(v) for k, v in JS_WORDS.items()},
-            "transforms": {k: i18n.gettext(v) for k, v in TRANSFORM_LABELS.items()}}
+            "transforms": {k: i18n.gettext(v) for k, v in TRANSFORM_LABELS.items()},
+            # versions are dated in the installation's zone, as every time the server writes (the
+            # browser's own zone showed UTC 22:08 where the connector's page said 06:08)
+            "zone": get_installation(session).timezone}
     return render(request, "connectors/mapping_editor.html", {
         "nav": "admin", "tab": "connectors", "c": connector, "targets": _targets(session),
         "transform_labels": TRANSFORM_LABELS, "data_json": json.dumps(data, ensure_ascii=False).replace("</", "<\\/")})

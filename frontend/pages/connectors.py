@@ -223,13 +223,7 @@ def _form_values(form: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any], 
         value = form.get(key, "").strip()
         if value:
             settings[key] = value
-    headers = {}
-    for line in form.get("headers", "").splitlines():
-        if ":" in line:
-            name, value = line.split(":", 1)
-            if name.strip():
-                headers[name.strip()] = value.strip()
-    settings["headers"] = headers
+    settings["headers"] = dict(_header_lines(form.get("headers", ""))[0])
     secrets = {k: form.get(k) or None for k in ("client_secret", "secret_header_value")}
     if form.get("kind") == "sql":
         settings, secrets = connectors_sql.settings_from_form(form), {"password": form.get("password") or None}
@@ -251,6 +245,29 @@ def _form_values(form: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any], 
                "create_customers": form.get("create_customers") == "on",
                "source": (form.get("source") or "connector").strip(), "timezone": (form.get("timezone") or "").strip()}
     return settings, secrets, mapping
+
+
+def _header_lines(text: str) -> tuple[list[tuple[str, str]], list[int]]:
+    """(name, value) of each "Name: value" line, and the numbers of the lines that are not one: those
+    were dropped without a word, so a mistyped `X-Api-Key abc` saved a connector without its key."""
+    headers, bad = [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        name, colon, value = line.partition(":")
+        if colon and name.strip():
+            headers.append((name.strip(), value.strip()))
+        elif line.strip():
+            bad.append(number)
+    return headers, bad
+
+
+def _header_error(form: dict[str, str]) -> str | None:
+    if form.get("kind") in ("folder", "sql", "vendor"):
+        return None
+    bad = _header_lines(form.get("headers", ""))[1]
+    if not bad:
+        return None
+    return i18n.gettext("Line %(lines)s is not \"Name: value\" (e.g. X-Api-Key: abc123).") % {
+        "lines": ", ".join(str(n) for n in bad)}
 
 
 def _base_mapping(session: Session, actor: Actor, connector_id: int | None, form: dict[str, str]) -> dict[str, Any]:
@@ -303,11 +320,17 @@ def _errors_of(exc: ValidationError) -> dict[str, str]:
 
 
 def _service_errors(exc: GendanError) -> dict[str, str]:
+    """The service's errors keyed by the form field they are about. The mapping's all stand above its
+    table, one after the other: keeping only the first, the page said "3 fields are not valid" and
+    showed one."""
     out: dict[str, str] = {}
     for path, (code, params) in (exc.fields or {}).items():
-        key = path.split(".", 1)[1] if path.startswith("settings.") else "mapping" if path.startswith(
-            "mapping.") else path
-        out.setdefault(key, i18n.translate_error(code, params))
+        message = i18n.translate_error(code, params)
+        if path.startswith("mapping."):
+            shown = out.get("mapping")
+            out["mapping"] = message if not shown else shown if message in shown else f"{shown} {message}"
+            continue
+        out.setdefault(path.split(".", 1)[1] if path.startswith("settings.") else path, message)
     if exc.code == "connector.name_taken":
         out["name"] = i18n.translate_error(exc.code, exc.params)
     if exc.code.startswith("connector.folder_"):
@@ -343,6 +366,9 @@ def _save(request: Request, session: Session, actor: Actor, connector_id: int | 
     try:
         if form.get("kind") == "folder":
             FolderSettings.model_validate(settings)  # its own errors, not those of every kind
+        if (header_error := _header_error(form)) is not None:
+            return _form_page(request, session, existing, _with_sealed(form, secrets), errors={"headers": header_error},
+                              status_code=422, error=i18n.gettext("Please correct the marked fields."))
         if existing is None:
             saved = connector_service.create_connector(session, actor=actor, payload=ConnectorCreate.model_validate(
                 body), now=utcnow())

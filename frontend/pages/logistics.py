@@ -19,6 +19,7 @@ from backend.errors import GendanError
 from backend.logistics import kuaidi100
 from backend.logistics import sources as logistics_sources
 from backend.orders import access
+from backend.tracking import milestones
 from backend.tracking import service as tracking_service
 from frontend.pages.admin import AdminActor, _flash, _pop_flash
 from frontend.pages.common import N_, PageActor
@@ -106,11 +107,19 @@ async def poll_now(request: Request, session: DbSession, actor: AdminActor):
 
 # ---------------------------------------------------------------- the order page's panel
 
+def _shipped(order) -> bool:
+    """Whether the order left without a parcel to follow: then the panel must not say "no shipment
+    yet" (a customer read 尚未发货, not shipped yet, under 已于 … 签收, signed for on …)."""
+    return order.signed_at is not None or "shipped" in milestones.reached(stage=order.stage, status=order.status,
+                                                                           data=order.data)
+
+
 @router.get("/orders/{order_id}/shipments")
 def order_shipments(request: Request, session: DbSession, actor: PageActor, order_id: int):
     order = access.get_visible_order(session, actor, order_id)
     return render(request, "logistics/_panel.html", {
         "shipments": logistics_sources.events_of(session, order.id), "internal": True, "signed_at": order.signed_at,
+        "shipped": _shipped(order),
         "state_labels": STATE_LABELS, "error_text": _error_text,
         # a shipment nobody asks about: say why no events come, not "Next 10:00" for ever
         "no_source": logistics_sources.active_source(session) is None, "is_admin": actor.is_admin})
@@ -130,8 +139,8 @@ def customer_shipments(request: Request, session: DbSession, token: str):
     try:
         return render(request, "logistics/_panel.html", {
             "shipments": logistics_sources.events_of(session, order.id), "internal": False,
-            "signed_at": order.signed_at, "state_labels": STATE_LABELS, "error_text": _error_text},
-            headers=PRIVATE)
+            "signed_at": order.signed_at, "shipped": _shipped(order), "state_labels": STATE_LABELS,
+            "error_text": _error_text}, headers=PRIVATE)
     finally:
         if lang is not None:
             i18n.reset_locale(lang)

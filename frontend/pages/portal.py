@@ -276,8 +276,10 @@ def _issue(request: Request, session: Session, actor: Actor, form):
             order_id = session.exec(select(Order.id).where(Order.number == number)).scalars().first()
             if order_id is None:
                 raise GendanError("order.not_found", {"id": number})
-        if party_id is None or session.get(ExternalParty, party_id) is None:
-            raise GendanError("portal.party_not_found", {"id": form.get("party_id") or "-"})
+        if party_id is None:  # none chosen (none to choose before the first is added): "party - does not exist"
+            raise GendanError("portal.party_missing", status=422)
+        if session.get(ExternalParty, party_id) is None:
+            raise GendanError("portal.party_not_found", {"id": party_id})
         base = request.app.state.settings.base_url.rstrip("/") or str(request.base_url).rstrip("/")
         link = portal.issue_link(session, actor=actor, party_id=party_id, order_id=order_id, node_key=node_key,
                                  days=days, now=utcnow(), base_url=base)
@@ -305,7 +307,10 @@ def _create_user(request: Request, session: Session, actor: Actor, form):
     values = {"user_party_id": _int_or_none(form.get("party_id")), "username": str(form.get("username") or "")[:64],
               "display_name": str(form.get("display_name") or "")[:120]}
     try:
-        user = portal_users.create_user(session, actor=actor, party_id=values["user_party_id"] or 0,
+        if values["user_party_id"] is None:  # it said "external party 0 does not exist"
+            raise GendanError("portal.party_missing", status=422,
+                              fields={"party_id": ("portal.party_missing", {})})
+        user = portal_users.create_user(session, actor=actor, party_id=values["user_party_id"],
                                         username=values["username"], display_name=values["display_name"],
                                         password=str(form.get("password") or "")[:200], now=utcnow())
     except GendanError as exc:

@@ -18,6 +18,7 @@ from backend.customers.models import Customer
 from backend.insight import process_map as service
 from backend.people.models import User
 from engine.insight.process_map import MapEdge
+from frontend.pages import definition_names
 from frontend.pages.common import PageActor
 from frontend.templating import render
 
@@ -112,4 +113,6 @@ def process_map_page(request: Request, session: DbSession, actor: PageActor, cre
         "nav": "dashboard", "r": result, "edges": edges, "svg_w": width, "svg_top": top, "svg_h": bottom - top, "f": f,
         "errors": errors, "owners": owners, "customers": customers, "duration": duration,
         "node_w": NODE_W, "node_h": NODE_H, "mid": MID, "node_x": _x, "max_orders": service.MAX_ORDERS,
+        # the flows the designed stages come from, by name ("order v1" on a zh-CN page before)
+        "flow_names": definition_names.names(session, "flow", [key for key, _v in result.drawn_from or []]),
     })

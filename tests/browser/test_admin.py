@@ -67,7 +67,7 @@ class TestUsers:
         page.get_by_label("Password").fill("short")
         page.get_by_role("button", name="Create user").click()
         expect(page.get_by_role("alert").filter(has_text="Please correct the marked fields.")).to_be_visible()
-        expect(page.locator("#err-username")).to_contain_text("format is not valid")
+        expect(page.locator("#err-username")).to_contain_text("A user name holds Latin letters, digits and . _ - only")
         expect(page.locator("#err-password")).to_contain_text("At least 8 characters")
         expect(page.get_by_label("User name")).to_have_value("has spaces")
 

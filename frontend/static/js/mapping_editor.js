@@ -301,12 +301,22 @@
     if (note.indexOf("restored:") === 0) { return fmt(W.note_restored, {n: note.slice(9)}); }
     return note;
   }
+  /* A version's date as the pages write times: in the installation's zone, without seconds. */
+  function savedAt(iso) {
+    var options = {year: "numeric", month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit",
+                   hour12: false};
+    try {
+      return new Date(iso).toLocaleString(document.documentElement.lang, Object.assign({timeZone: data.zone}, options));
+    } catch (e) {  // a zone this browser does not know: its own
+      return new Date(iso).toLocaleString(document.documentElement.lang, options);
+    }
+  }
   function renderVersions(list) {
     var ol = $("#mapping-versions");
     if (!ol) { return; }
     ol.innerHTML = "";
     list.forEach(function (v, i) {
-      var when = new Date(v.saved_at).toLocaleString(document.documentElement.lang);
+      var when = savedAt(v.saved_at);
       var restore = i === 0 ? null : el("button", {type: "button", "class": "link", text: W.restore,
                                                     "aria-label": W.restore + " " + fmt(W.version, {n: v.version})});
       if (restore) {

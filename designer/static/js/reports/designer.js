@@ -348,13 +348,20 @@ function save() {
     link.hidden = false;
     if (window.location.pathname.endsWith("/new")) history.replaceState(null, "", "/designer/reports/" + row.key);
     return row;
-  }).catch(function (err) { status(err instanceof ApiError ? err.message : String(err)); throw err; });
+  }).catch(function (err) { status(said(err)); throw err; });
+}
+/* What a refused save says: the summary ("the report has 2 problems") and each problem after it. */
+function said(err) {
+  if (!(err instanceof ApiError)) return String(err);
+  const each = Object.values(err.fields).map(function (f) { return f.message; })
+    .filter(function (m, i, all) { return m && m !== err.message && all.indexOf(m) === i; });
+  return [err.message].concat(each).join(" ");
 }
 function publish() {
   save().then(function (row) {
     return api("POST", "/api/v1/reports/" + encodeURIComponent(row.key) + "/publish");
   }).then(function (row) { status(W.published); $("rp-version").textContent = "v" + row.version + " · " + row.status; })
-    .catch(function (err) { if (err instanceof ApiError) status(err.message); });
+    .catch(function (err) { if (err instanceof ApiError) status(said(err)); });
 }
 
 /* --- start */
