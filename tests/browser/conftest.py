@@ -111,6 +111,17 @@ def base_url(live_server) -> str:
     return live_server.url
 
 
+def wait_until(fn, timeout: float = 60):
+    """`fn()`'s first truthy value, asked every half second for up to `timeout` seconds (a bound
+    only a hang reaches: the machine is shared); its last value when time is up."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.5)
+
+
 def sign_in(page, base_url: str, username: str, password: str = "password123") -> None:
     """Sign in through the real form, as a person would."""
     page.goto(f"{base_url}/login")

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import sign_in
-from tests.browser.test_report_designer import drag_to
+from tests.browser.test_report_designer import drag_owners_by_month_p90_approval, drag_to
 from tests.factories.order_events import travel
 from tests.factories.orders import make_customer
 from tests.factories.people import make_department, make_user
@@ -53,20 +53,7 @@ def create_dashboard(page: Page, base_url: str, name: str, *, label: str = "New 
 
 
 def build_report_by_dragging(page: Page, base_url: str, tag: str) -> str:
-    page.goto(f"{base_url}/designer/reports/new")
-    fields = page.locator("#rp-field-list")
-    drag_to(page, fields.locator('li[data-field="owner_id"]'), page.locator("#rp-dimensions"))
-    expect(page.locator("#rp-dimensions li")).to_have_count(1, timeout=WAIT)
-    drag_to(page, fields.locator('li[data-field="created_at"]'), page.locator("#rp-dimensions"))
-    expect(page.locator("#rp-dimensions li")).to_have_count(2, timeout=WAIT)
-    expect(page.locator("#rp-dimensions li").nth(1).get_by_label("Group by")).to_have_value("month")
-    drag_to(page, fields.locator('li[data-field="stage_hours.approval"]'), page.locator("#rp-measures"))
-    expect(page.locator("#rp-measures li")).to_have_count(2, timeout=WAIT)
-    expect(page.locator("#rp-measures li").nth(1).get_by_label("Measure")).to_have_value("p90")
-    drag_to(page, fields.locator('li[data-field="number"]'), page.locator("#rp-filters"))
-    condition = page.locator("#rp-filters li").first
-    condition.get_by_label("Operator").select_option("contains")
-    condition.get_by_label("Value").fill(f"DE{tag}")
+    drag_owners_by_month_p90_approval(page, base_url, number_contains=f"DE{tag}")
     expect(page.locator("#rp-table table tbody tr")).to_have_count(3, timeout=WAIT)  # 3 owners, one month
     key = f"de_{tag}"
     page.get_by_label("Report key").fill(key)

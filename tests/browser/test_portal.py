@@ -6,7 +6,6 @@ A link with one character changed shows the same not-found page."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 
 from playwright.sync_api import Browser, expect
@@ -19,7 +18,7 @@ from backend.forms import service as forms_service
 from backend.orders.models import Order
 from backend.portal import service as portal
 from backend.rules import definitions as rule_definitions
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import sign_in, wait_until
 from tests.factories.orders import make_customer, make_order
 from tests.factories.people import make_user
 
@@ -45,15 +44,6 @@ def _flow(party_id: int) -> dict:
         "edges": [{"key": "e1", "source": "start", "target": "production"},
                   {"key": "e2", "source": "production", "target": "shipping"},
                   {"key": "e3", "source": "shipping", "target": "end"}]}
-
-
-def _wait_for(fn, timeout: float = 60):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.5)
 
 
 def test_a_supplier_completes_production_from_a_phone_link(browser: Browser, base_url, seed):
@@ -119,7 +109,7 @@ def test_a_supplier_completes_production_from_a_phone_link(browser: Browser, bas
             row = seed.exec(select(Order).where(Order.id == order_id)).scalars().one()
             return row if row.stage == "shipping" else None
 
-        row = _wait_for(moved)
+        row = wait_until(moved)
         assert row is not None, "the flow did not move on to shipping"
         assert row.data["production_progress"] == 100 and "ptb-produced" in row.tags
 

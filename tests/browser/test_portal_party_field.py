@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -24,7 +23,7 @@ from backend.orders.models import Order
 from backend.portal import service as portal
 from backend.portal import tasks as portal_tasks
 from backend.portal.models import PortalLink
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import sign_in, wait_until
 from tests.browser.test_flow_designer import FlowDesignerPage
 from tests.factories.orders import make_customer, make_order
 from tests.factories.people import make_user
@@ -82,15 +81,6 @@ def _flow(key: str, external: dict | None) -> dict:
         "edges": [{"key": "e1", "source": "start", "target": "production"},
                   {"key": "e2", "source": "production", "target": "shipping"},
                   {"key": "e3", "source": "shipping", "target": "end"}]}
-
-
-def _wait_for(fn, timeout: float = 60):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.5)
 
 
 class ZhFlowDesigner(FlowDesignerPage):
@@ -219,7 +209,7 @@ def test_pfb_each_supplier_gets_its_own_orders_link_and_finishes_from_a_phone(br
             row = seed.exec(select(Order).where(Order.id == orders["PFB-1"].id)).scalars().one()
             return row if row.stage == "shipping" else None
 
-        row = _wait_for(moved)
+        row = wait_until(moved)
         assert row is not None, "the flow did not move on to shipping"
         assert row.data["production_progress"] == 100
 

@@ -35,6 +35,25 @@ def drag_to(page: Page, source, target) -> None:
     page.wait_for_timeout(120)
     page.mouse.up()
 
+def drag_owners_by_month_p90_approval(page: Page, base_url: str, *, number_contains: str) -> None:
+    """In a new report, by dragging: owner and created month as dimensions, p90 hours in approval
+    as a measure (beside the count), and a filter keeping the orders whose number contains a text."""
+    page.goto(f"{base_url}/designer/reports/new")
+    fields = page.locator("#rp-field-list")
+    drag_to(page, fields.locator('li[data-field="owner_id"]'), page.locator("#rp-dimensions"))
+    expect(page.locator("#rp-dimensions li")).to_have_count(1, timeout=WAIT)
+    drag_to(page, fields.locator('li[data-field="created_at"]'), page.locator("#rp-dimensions"))
+    expect(page.locator("#rp-dimensions li")).to_have_count(2, timeout=WAIT)
+    expect(page.locator("#rp-dimensions li").nth(1).get_by_label("Group by")).to_have_value("month")
+    drag_to(page, fields.locator('li[data-field="stage_hours.approval"]'), page.locator("#rp-measures"))
+    expect(page.locator("#rp-measures li")).to_have_count(2, timeout=WAIT)
+    expect(page.locator("#rp-measures li").nth(1).get_by_label("Measure")).to_have_value("p90")
+    drag_to(page, fields.locator('li[data-field="number"]'), page.locator("#rp-filters"))
+    condition = page.locator("#rp-filters li").first
+    condition.get_by_label("Operator").select_option("contains")
+    condition.get_by_label("Value").fill(number_contains)
+
+
 
 def test_manager_drags_a_report_clicks_a_bar_and_exports(page: Page, base_url, seed):
     tag = uuid.uuid4().hex[:6].upper()
@@ -51,21 +70,8 @@ def test_manager_drags_a_report_clicks_a_bar_and_exports(page: Page, base_url, s
 
     sign_in(page, base_url, manager.username)
     page.set_viewport_size({"width": 1400, "height": 1300})
-    page.goto(f"{base_url}/designer/reports/new")
-    fields = page.locator("#rp-field-list")
-    drag_to(page, fields.locator('li[data-field="owner_id"]'), page.locator("#rp-dimensions"))
-    expect(page.locator("#rp-dimensions li")).to_have_count(1, timeout=WAIT)
-    drag_to(page, fields.locator('li[data-field="created_at"]'), page.locator("#rp-dimensions"))
-    expect(page.locator("#rp-dimensions li")).to_have_count(2, timeout=WAIT)
-    expect(page.locator("#rp-dimensions li").nth(1).get_by_label("Group by")).to_have_value("month")
-    drag_to(page, fields.locator('li[data-field="stage_hours.approval"]'), page.locator("#rp-measures"))
-    expect(page.locator("#rp-measures li")).to_have_count(2, timeout=WAIT)
-    expect(page.locator("#rp-measures li").nth(1).get_by_label("Measure")).to_have_value("p90")
     # only this test's orders: order number contains the tag
-    drag_to(page, fields.locator('li[data-field="number"]'), page.locator("#rp-filters"))
-    condition = page.locator("#rp-filters li").first
-    condition.get_by_label("Operator").select_option("contains")
-    condition.get_by_label("Value").fill(f"RPB{tag}")
+    drag_owners_by_month_p90_approval(page, base_url, number_contains=f"RPB{tag}")
     expect(page.locator("#rp-filter-words")).to_contain_text(f"RPB{tag}")
     expect(page.locator("#rp-preview")).to_have_attribute("aria-busy", "false", timeout=WAIT)
 
@@ -101,6 +107,7 @@ def test_manager_drags_a_report_clicks_a_bar_and_exports(page: Page, base_url, s
     # back to the designer: name it, save, export to Excel
     # the same report once more, with the fields' buttons (the keyboard's and the phone's way)
     page.goto(f"{base_url}/designer/reports/new")
+    fields = page.locator("#rp-field-list")
     for well, field in (("dimension", "owner_id"), ("dimension", "created_at"), ("measure", "stage_hours.approval"),
                         ("filter", "number")):
         fields.locator(f'li[data-field="{field}"]').get_by_title(f"Add as {well}").click()
