@@ -123,7 +123,7 @@ def test_dashe2e_director_builds_filters_shares_a_new_dashboard(browser: Browser
     expect(page.locator(".db-tile").first).to_have_attribute("data-report", DAY_ONE)
     page.get_by_role("button", name="Save dashboard").click()
     expect(tile(page, report)).to_have_count(1, timeout=WAIT)
-    expect(page.locator("#db-status")).to_have_text("Dashboard saved.")
+    expect(page.locator("#db-status")).to_have_text("Dashboard saved.", timeout=WAIT)
     # read again: the layout is kept
     page.reload()
     expect(tile(page, report)).to_have_count(1, timeout=WAIT)
@@ -208,9 +208,11 @@ def add_tile_and_save(page: Page, report: str) -> None:
     page.get_by_label("Add a report").or_(page.get_by_label("添加报表")).select_option(report)
     page.locator("#db-add-button").click()
     page.locator("#db-save").click()
-    expect(tile(page, report)).to_have_count(1, timeout=WAIT)
-    # "saved" is said where it can be read: its panel is open again once the page is read again
+    # "saved" is said once the page is read again (not before: the reload would take the page from
+    # under the next step), where it can be read: its panel is open again
+    expect(page.locator("#db-status")).to_have_text(re.compile(r"^(Dashboard saved\.|看板已保存。)$"), timeout=WAIT)
     expect(page.locator("#db-status")).to_be_visible()
+    expect(tile(page, report)).to_have_count(1, timeout=WAIT)
 
 
 def test_dashe2e_export_schedule_rename_and_delete_a_new_dashboard(page: Page, base_url, seed):

@@ -11,7 +11,7 @@ from tests.factories.people import make_user
 
 
 @pytest.mark.parametrize(("locale", "message", "problem"), [
-    ("zh_CN", "规则有 1 个问题，已在设计器中标出。", "key: 格式不正确。"),
+    ("zh_CN", "规则有 1 个问题，已在设计器中标出。", "规则标识: 规则标识只能包含小写字母、数字和 _"),
     ("en", "The rule has 1 problem(s); they are marked in the designer.", "key:"),
 ])
 def test_refused_rule_save_says_why_and_keeps_the_input(page: Page, base_url, seed, locale, message, problem):

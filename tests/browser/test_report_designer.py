@@ -183,7 +183,7 @@ def test_manager_places_a_report_on_a_dashboard_filters_and_clicks_a_bar(page: P
     expect(new_tile).to_have_attribute("style", re.compile(r"span \d+ / span (9|10|11|12)\b"))
     page.get_by_role("button", name="Save dashboard").click()
     expect(page.locator(f'.db-tile[data-report="rpd_{tag}"][data-ready="true"]')).to_have_count(1, timeout=WAIT)
-    expect(page.locator("#db-status")).to_have_text("Dashboard saved.")  # said after the page is read again
+    expect(page.locator("#db-status")).to_have_text("Dashboard saved.", timeout=WAIT)  # said after the page is read again
 
     # filter the whole dashboard by team A: the tile counts only team A's orders
     page.locator("form.db-filters").get_by_label("Team").select_option(label=f"RPD Team A {tag}")

@@ -242,9 +242,13 @@ if (editing) {
   $("db-save").addEventListener("click", function () {
     let body = Object.assign({}, definition, { tiles: packed(), name: renamed() });
     api("POST", "/api/v1/dashboards", body).then(function () {
-      // the page is read again (the tiles drawn by the server); it says "saved" once it is back
-      try { window.sessionStorage.setItem(SAVED_FLAG, definition.key); } catch (e) { /* private mode */ }
-      $("db-status").textContent = W.saved;
+      // the page is read again (the tiles drawn by the server); it says "saved" once it is back, and
+      // only then: said before the reload, a reader (or a test) acting on it lost the page under it
+      try {
+        window.sessionStorage.setItem(SAVED_FLAG, definition.key);
+      } catch (e) {
+        $("db-status").textContent = W.saved;  // private mode: no flag survives, say it now
+      }
       window.location.reload();
     }).catch(function (err) { $("db-status").textContent = err instanceof ApiError ? err.message : String(err); });
   });
