@@ -90,13 +90,16 @@ def give_to_supplier(definition: dict[str, Any]) -> dict[str, Any]:
 
 def _supplier_parties(session, admin, now: datetime) -> None:
     """The demo's suppliers (backend/demo.py SUPPLIERS) as external parties, named exactly as the
-    orders' `supplier` field names them, each with an address for its links."""
+    orders' `supplier` field names them. No e-mail address: the demo would otherwise queue a
+    message per link to made-up addresses (a `make run` without a mail server logged hundreds of
+    failed sends; with one it would mail example.com). Links are copied from the order page's
+    "Outside parties" panel; an admin adds an address on Admin → Portal to have them sent."""
     from backend.demo import SUPPLIERS
     from backend.portal import service as portal
 
-    for i, (name, _factor) in enumerate(SUPPLIERS, start=1):
+    for name, _factor in SUPPLIERS:
         portal.create_party(session, actor=admin, values={
-            "kind": "supplier", "name": name, "contact_name": "生产计划", "email": f"orders@supplier{i}.example.com",
+            "kind": "supplier", "name": name, "contact_name": "生产计划", "email": "",
             "locale": "zh_CN"}, now=now)
 
 
