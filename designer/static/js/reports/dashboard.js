@@ -241,6 +241,8 @@ if (editing) {
   }
   $("db-save").addEventListener("click", function () {
     let body = Object.assign({}, definition, { tiles: packed(), name: renamed() });
+    // the last save's "saved" must not stand for this one while it is on its way
+    $("db-status").textContent = W.saving;
     api("POST", "/api/v1/dashboards", body).then(function () {
       // the page is read again (the tiles drawn by the server); it says "saved" once it is back, and
       // only then: said before the reload, a reader (or a test) acting on it lost the page under it
