@@ -22,8 +22,9 @@ from backend.people.models import ROLES, Department
 from backend.reports import dashboards, service
 from designer.pages.report_schedules import section_context
 from designer.pages.reports import BUCKET_LABELS, OP_LABELS, ROW_NOUNS, report_fields, table_of
-from designer.pages.rules import TIERS, _json_script, _localized
+from designer.pages.rules import TIERS, _json_script
 from engine.reports.datasets import DATASETS
+from frontend.pages import definition_names
 from frontend.pages.common import PageActor, role_label
 from frontend.templating import render
 
@@ -41,7 +42,7 @@ def _list(request: Request, session: Session, actor: Actor, *, name: str = "", e
           status_code: int = 200):
     dashboards.ensure_builtin(session, utcnow())
     locale = i18n.get_locale()
-    rows = [{"key": r.key, "name": _localized(r.definition.get("name"), r.key, locale),
+    rows = [{"key": r.key, "name": definition_names.localized(r.definition.get("name"), locale) or r.key,
              "tiles": len(r.definition.get("tiles") or [])} for r in dashboards.visible(session, actor)]
     return render(request, "reports/dashboards.html", {
         "nav": "dashboard", "dashboards": rows, "name": name, "error": error,
@@ -83,11 +84,11 @@ def dashboard_view(request: Request, session: DbSession, actor: PageActor, key: 
     filters = dashboards.parse_filters(dict(request.query_params))
     locale = i18n.get_locale()
     can_edit = (actor.is_admin or actor.has_role("designer")) and actor.can_write
-    reports = [{"value": r.key, "label": _localized(r.definition.get("name"), r.key, locale)}
+    reports = [{"value": r.key, "label": definition_names.localized(r.definition.get("name"), locale) or r.key}
                for r in service.list_reports(session)]
     departments = session.exec(select(Department.id, Department.name).order_by(Department.name)).all()
     return render(request, "reports/dashboard.html", {
-        "nav": "dashboard", "row": row, "name": _localized(row.definition.get("name"), key, locale),
+        "nav": "dashboard", "row": row, "name": definition_names.localized(row.definition.get("name"), locale) or key,
         "schedule": section_context(session, actor, row.key, dashboard=True),
         "filters": filters, "can_edit": can_edit, "tiers": {k: i18n.gettext(v) for k, v in TIERS.items()},
         "departments": departments,
@@ -111,7 +112,7 @@ def dashboard_tile_export(request: Request, session: DbSession, actor: PageActor
     filters = dashboards.parse_filters(dict(request.query_params))
     report, result = dashboards.run_tile(session, actor=actor, key=key, index=index, filters=filters, now=utcnow())
     headers, rows = table_of(session, result)
-    body = workbook_bytes(_localized(report.get("name"), report.get("key") or key, i18n.get_locale()), headers, rows)
+    body = workbook_bytes(definition_names.localized(report.get("name")) or report.get("key") or key, headers, rows)
     filename = quote(f"{key}-{report.get('key') or index}.xlsx")
     return Response(body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"})

@@ -27,10 +27,11 @@ from backend.reports import service
 from backend.rules.context import catalogue_for
 from designer.pages.report_schedules import router as schedules_router
 from designer.pages.report_schedules import section_context
-from designer.pages.rules import _fields, _json_script, _localized, _stages
+from designer.pages.rules import _fields, _json_script, _stages
 from engine.reports.datasets import DATASETS, dataset_catalogue
 from engine.reports.definition import MEASURE_OPS, VIEWS, stage_of
 from engine.reports.order_fields import AGEING_LABELS, REPORT_ORDER_FIELDS, with_report_fields
+from frontend.pages import definition_names
 from frontend.pages.common import N_, STAGE_LABELS, PageActor
 from frontend.templating import render
 
@@ -91,7 +92,7 @@ def report_list(request: Request, session: DbSession, actor: PageActor):
     require_designer(actor)
     locale = i18n.get_locale()
     rows = [{"key": r.key, "version": r.version, "status": r.status,
-             "name": _localized(r.definition.get("name"), r.key, locale)} for r in service.list_reports(session)]
+             "name": definition_names.localized(r.definition.get("name"), locale) or r.key} for r in service.list_reports(session)]
     return render(request, "reports/list.html", {"nav": "designer", "reports": rows})
 
 
@@ -170,7 +171,7 @@ def export_report(request: Request, session: DbSession, actor: PageActor, key: s
     row = service.published(session, key)
     result = service.run(session, actor=actor, definition=row.definition, now=utcnow(), version=(row.key, row.version))
     headers, rows = table_of(session, result)
-    title = _localized(row.definition.get("name"), key, i18n.get_locale())
+    title = definition_names.localized(row.definition.get("name")) or key
     body = workbook_bytes(title, headers, rows)
     filename = quote(f"{key}.xlsx")
     return Response(body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

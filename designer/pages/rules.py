@@ -35,6 +35,7 @@ from engine.rules.definition import load_rule
 from engine.rules.template_context import VARIABLES
 from engine.rules.template_context import variables as template_variables
 from engine.rules.validate import _READ_ONLY as READ_ONLY_FIELDS
+from frontend.pages import definition_names
 from frontend.pages.common import N_, STAGE_LABELS, STATUS_LABELS, PageActor, role_label
 from frontend.templating import render
 
@@ -76,21 +77,14 @@ def _fields(catalogue: Catalogue, locale: str, stages: dict[str, str] | None = N
     return out
 
 
-def _localized(name: Any, key: str, locale: str) -> str:
-    """A designed definition's name in the page's language (stored as {"zh-CN"|"zh": …, "en": …})."""
-    if not isinstance(name, dict):
-        return key
-    zh = name.get("zh-CN") or name.get("zh")
-    return (zh if locale == "zh_CN" else name.get("en")) or name.get("en") or zh or key
-
-
 def _published(session, table, locale: str) -> list[dict[str, str]]:
     rows = session.exec(select(table.key, table.definition).where(table.status == "published")
                         .order_by(table.key)).all()
     out = []
     for key, definition in rows:
         # a flow has a `name`, a form a `title`: the form read as its key ("order") before
-        name = _localized((definition or {}).get("name") or (definition or {}).get("title"), key, locale)
+        name = definition_names.localized(
+            (definition or {}).get("name") or (definition or {}).get("title"), locale) or key
         out.append({"value": key, "label": key if name == key else f"{name} ({key})"})
     return out
 

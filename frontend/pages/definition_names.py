@@ -44,11 +44,12 @@ def name(session: Session, kind: str, key: str) -> str:
     return names(session, kind, [key]).get(key, key)
 
 
-def localized(value: Any) -> str | None:
-    """A name in the page's language, else in the other ("zh" or "zh-CN" for Chinese)."""
+def localized(value: Any, locale: str | None = None) -> str | None:
+    """A name in `locale` (the page's language by default), else in the other ("zh" or "zh-CN" for
+    Chinese)."""
     if isinstance(value, str):
         return value or None
     if not isinstance(value, dict):
         return None
     zh, en = value.get("zh-CN") or value.get("zh"), value.get("en")
-    return (zh or en) if i18n.get_locale() == "zh_CN" else (en or zh)
+    return (zh or en) if (locale or i18n.get_locale()) == "zh_CN" else (en or zh)
