@@ -50,8 +50,8 @@ def named(session, kind: str, params: dict[str, Any]) -> dict[str, Any]:
 def rule_names(session, key: str, result: Any) -> dict[str, Any]:
     """`name`: the page's rule by its name (the heading read "Rule delay_risk replayed"); `names`:
     key → name of every rule a rule-set replay lists."""
-    listed = [r.get("key") for r in (result or {}).get("rules", [])] if isinstance(result, dict) else []
-    listed += [r.get("key") for r in (result or {}).get("refused", [])] if isinstance(result, dict) else []
+    result = result if isinstance(result, dict) else {}
+    listed = [r.get("key") for r in (*result.get("rules", []), *result.get("refused", []))]
     found = definition_names.names(session, "rule", [k for k in [key, *listed] if isinstance(k, str) and k])
     return {"name": found.get(key, key), "names": found}
 
