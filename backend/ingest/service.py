@@ -41,7 +41,7 @@ from backend.clock import as_utc
 from backend.customers.models import Customer
 from backend.customers.service import AUDITED as CUSTOMER_AUDITED
 from backend.db import new_session
-from backend.errors import GendanError
+from backend.errors import GendanError, error_params
 from backend.exports import neutralize_row
 from backend.flows.models import FlowInstance
 from backend.forms import service as forms_service
@@ -636,8 +636,7 @@ def _pydantic_errors(exc: ValidationError, parsed: ParsedRow, mapping: ImportMap
     out = []
     for err in exc.errors():
         target = str(err.get("loc", ("_",))[0])
-        ctx = {k: v if isinstance(v, (str, int, float)) else str(v) for k, v in (err.get("ctx") or {}).items()
-               if k != "error"}
+        ctx = error_params(err)
         out.append(RowError(line=parsed.line, column=mapping.columns.get(target), field=target,
                             code=f"field.{err.get('type', 'value_error')}", params=ctx))
     return out

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from backend import i18n
 from backend.auth.actor import Actor
-from backend.errors import GendanError
+from backend.errors import GendanError, error_params
 from frontend.pages.common import page_actor
 
 router = APIRouter(prefix="/admin")
@@ -42,13 +42,13 @@ def _pattern_hints() -> dict[str, str]:
 def _field_errors(exc: ValidationError) -> dict[str, str]:
     """pydantic errors as {field: translated message}, with the same codes the JSON API uses."""
     out: dict[str, str] = {}
+    hints = _pattern_hints()
     for err in exc.errors():
         path = ".".join(str(p) for p in err.get("loc", ())) or "_"
-        if err.get("type") == "string_pattern_mismatch" and path in _pattern_hints():
-            out.setdefault(path, _pattern_hints()[path])
+        if err.get("type") == "string_pattern_mismatch" and path in hints:
+            out.setdefault(path, hints[path])
             continue
-        ctx = {k: v if isinstance(v, (str, int, float)) else str(v) for k, v in (err.get("ctx") or {}).items()
-               if k != "error"}
+        ctx = error_params(err)
         out.setdefault(path.split(".")[0], i18n.translate_error(f"field.{err.get('type', 'value_error')}",
                                                                 {"field": path, **ctx}))
     return out

@@ -31,7 +31,7 @@ from backend.connectors.schemas import (
 )
 from backend.connectors.sql_settings import SqlPullSettings
 from backend.connectors.vendor_settings import VendorSettings
-from backend.errors import GendanError
+from backend.errors import GendanError, error_params
 from backend.ingest.schemas import ImportMapping
 from backend.installation.service import get_installation
 from frontend.pages import connectors_sql, connectors_vendor
@@ -313,8 +313,7 @@ def _errors_of(exc: ValidationError) -> dict[str, str]:
         key = names[-1] if names else "_"
         if names[:1] == ["mapping"] or (len(names) > 1 and names[-2] == "columns"):
             key = "mapping"
-        ctx = {k: v if isinstance(v, (str, int, float)) else str(v) for k, v in (err.get("ctx") or {}).items()
-               if k != "error"}
+        ctx = error_params(err)
         out.setdefault(key, i18n.translate_error(f"field.{err.get('type', 'value_error')}", {"field": key, **ctx}))
     return out
 
