@@ -21,7 +21,7 @@ from backend.orders.access import get_visible_order
 from backend.orders.models import Order
 from backend.portal import service as portal
 from backend.portal.models import ExternalParty, PortalLink
-from backend.portal.order_party import names_party, party_for
+from backend.portal.order_party import party_for
 from engine.flows import FlowState
 from engine.flows.definition import ExternalAccess
 
@@ -118,6 +118,8 @@ def order_links(session: Session, *, actor: Actor, order_id: int, now: datetime)
     steps = _open_external_steps(session, order)
     names = {key: name for key, name, _ in steps}
     externals = {key: external for key, _, external in steps}
+    # each open step's company on this order, worked out once for the links and the issuable steps
+    resolved = {key: party_for(session, external, order) for key, _, external in steps}
     rows = []
     for link in links:
         party = parties.get(link.party_id)
@@ -128,7 +130,7 @@ def order_links(session: Session, *, actor: Actor, order_id: int, now: datetime)
             node_name = _name(grant.name if grant else None, link.node_key or "")
         external = externals.get(link.node_key or "")
         if (state == "live" and party is not None and external is not None and external.party_field
-                and not names_party(session, external, order, party)):
+                and getattr(resolved[link.node_key or ""].party, "id", None) != party.id):
             state = "moved"  # the order's field names another company now: this link opens nothing
         rows.append(LinkRow(id=link.id, party_name=party.name if party else "?", kind=party.kind if party else "?",
                             node_key=link.node_key or "", node_name=node_name, created_at=link.created_at,
@@ -137,7 +139,7 @@ def order_links(session: Session, *, actor: Actor, order_id: int, now: datetime)
     issuable, no_party = [], []
     labels = None
     for key, name, external in steps:
-        found = party_for(session, external, order)
+        found = resolved[key]
         party = found.party
         if party is None:
             if external.party_field:
