@@ -43,5 +43,5 @@ def _in_range(value: int) -> int:
     return value
 
 
-#: an id field of a body: a whole number naming a row (1..ID_MAX)
+#: an id field of a body: a whole number the id column can hold (-2^31..ID_MAX; below 1 names no row)
 RecordId = Annotated[int, AfterValidator(_in_range)]

@@ -39,7 +39,7 @@ from engine.reports.compiler import (
     order_report_columns,
     report_rows,
 )
-from engine.reports.definition import ReportDefinition, ReportProblem, load_report, report_catalogue
+from engine.reports.definition import NAME_MAX, ReportDefinition, ReportProblem, load_report, report_catalogue
 from engine.reports.funnel_order import in_process_order, is_conversion_funnel
 from engine.reports.order_fields import AGEING_LABELS
 
@@ -85,7 +85,7 @@ def _schema_problem(error: Any) -> tuple[str, dict[str, Any]]:
     if where == "key":
         return "report.key_invalid", {}
     if where == "name":
-        return "report.name_too_long", {"max": 120}
+        return "report.name_too_long", {"max": NAME_MAX}
     return f"report.schema_{error['type']}", {}
 
 

@@ -39,6 +39,7 @@ __all__ = ["BUCKETS", "MEASURE_OPS", "VIEWS", "ReportDefinition", "ReportProblem
 MAX_DIMENSIONS = 3
 MAX_MEASURES = 6
 MAX_LIMIT = 1000  # groups one report shows (and computes at most + 1 to say "more")
+NAME_MAX = 120  # characters of a report's name in each language
 MAX_FILTER_CHARS = 20_000
 BUCKETS = ("day", "week", "month", "quarter", "year")
 MEASURE_OPS = ("count", "count_distinct", "sum", "avg", "min", "max", "median", "p90", "rate")
@@ -98,7 +99,7 @@ class ReportDefinition(BaseModel):
     @field_validator("name")
     @classmethod
     def _short_names(cls, value: dict[str, str]) -> dict[str, str]:
-        if len(value) > 4 or any(len(str(v)) > 120 for v in value.values()):
+        if len(value) > 4 or any(len(str(v)) > NAME_MAX for v in value.values()):
             raise ValueError("report.name_too_long")
         return value
 
